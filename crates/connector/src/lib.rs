@@ -1,0 +1,1 @@
+//! Connector files: loading, validation, compilation, request planning and response reading. No IO.

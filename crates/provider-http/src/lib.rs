@@ -1,0 +1,1 @@
+//! Runs planned vendor requests: credentials, retries, timeouts.

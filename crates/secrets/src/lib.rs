@@ -1,0 +1,1 @@
+//! Encryption at rest: keys, sealing and opening credentials, rotation.

@@ -1,0 +1,1 @@
+//! The REST API: routes, authentication, problem+json errors, the proxy, OpenAPI.

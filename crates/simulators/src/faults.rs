@@ -1,0 +1,226 @@
+//! Fault injection and request logging shared by every simulator.
+//!
+//! A test (or `POST /__sim/faults`) queues faults; the simulator's middleware takes the first
+//! queued fault whose path prefix matches each incoming request. Status, throttle and delay
+//! faults are applied by the middleware; mutation faults (records inserted or deleted while a
+//! caller pages) are taken by the vendor's list handlers through [`Faults::take_mutation`],
+//! because only they know the vendor's data.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+/// What a fault does to the request it hits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer with this status and, if given, this JSON body instead of calling the handler.
+    Status {
+        status: u16,
+        #[serde(default)]
+        body: Option<serde_json::Value>,
+    },
+    /// Answer as the vendor does when its rate limit is hit (vendor-specific status and body).
+    Throttle {
+        #[serde(default)]
+        retry_after_secs: Option<u64>,
+    },
+    /// Wait this long before calling the handler.
+    Delay { millis: u64 },
+    /// Insert `inserts` new records and delete `deletes` existing ones before serving the page.
+    Mutate {
+        #[serde(default)]
+        inserts: usize,
+        #[serde(default)]
+        deletes: usize,
+    },
+}
+
+/// One queued fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// Only requests whose path starts with this prefix are hit (all when absent).
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// How many requests this fault hits before it is used up.
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The queue of faults of one simulator, shared by its handlers.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    queue: Arc<Mutex<Vec<Fault>>>,
+}
+
+impl Faults {
+    /// Queues a fault.
+    pub fn push(&self, fault: Fault) {
+        self.queue.lock().expect("fault queue poisoned").push(fault);
+    }
+
+    /// Drops every queued fault.
+    pub fn clear(&self) {
+        self.queue.lock().expect("fault queue poisoned").clear();
+    }
+
+    /// Takes one use of the first queued fault matching `path` that satisfies `accept`.
+    fn take_matching(&self, path: &str, accept: impl Fn(&FaultKind) -> bool) -> Option<FaultKind> {
+        let mut queue = self.queue.lock().expect("fault queue poisoned");
+        let idx = queue.iter().position(|fault| {
+            accept(&fault.kind)
+                && fault
+                    .path_prefix
+                    .as_deref()
+                    .is_none_or(|prefix| path.starts_with(prefix))
+        })?;
+        let kind = queue[idx].kind.clone();
+        queue[idx].times = queue[idx].times.saturating_sub(1);
+        if queue[idx].times == 0 {
+            queue.remove(idx);
+        }
+        Some(kind)
+    }
+
+    /// Takes one use of a queued mutation fault for `path`: `(inserts, deletes)`.
+    pub fn take_mutation(&self, path: &str) -> Option<(usize, usize)> {
+        match self.take_matching(path, |kind| matches!(kind, FaultKind::Mutate { .. }))? {
+            FaultKind::Mutate { inserts, deletes } => Some((inserts, deletes)),
+            _ => None,
+        }
+    }
+
+    /// Takes one use of a queued status, throttle or delay fault for `path`.
+    pub fn take_request_fault(&self, path: &str) -> Option<FaultKind> {
+        self.take_matching(path, |kind| !matches!(kind, FaultKind::Mutate { .. }))
+    }
+}
+
+/// Counts the requests a simulator served, by `METHOD path`, for tests that count vendor calls.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog {
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl RequestLog {
+    /// Records one request.
+    pub fn record(&self, method: &str, path: &str) {
+        *self
+            .counts
+            .lock()
+            .expect("request log poisoned")
+            .entry(format!("{method} {path}"))
+            .or_default() += 1;
+    }
+
+    /// Requests served so far, by `METHOD path`.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.counts.lock().expect("request log poisoned").clone()
+    }
+
+    /// Total requests whose `METHOD path` key starts with `prefix`.
+    pub fn total_matching(&self, prefix: &str) -> u64 {
+        self.counts()
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    /// Forgets every recorded request.
+    pub fn reset(&self) {
+        self.counts.lock().expect("request log poisoned").clear();
+    }
+}
+
+/// What the fault middleware needs from a simulator.
+#[derive(Clone)]
+pub struct FaultLayerState {
+    pub faults: Faults,
+    pub log: RequestLog,
+    /// Builds the vendor's own throttle answer.
+    pub throttle: Arc<dyn Fn(Option<u64>) -> Response + Send + Sync>,
+}
+
+/// Middleware: logs the request, then applies a queued status, throttle or delay fault.
+/// Control routes under `/__sim` are neither logged nor faulted.
+pub async fn fault_middleware(
+    State(state): State<FaultLayerState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    if path.starts_with("/__sim") {
+        return next.run(request).await;
+    }
+    state.log.record(request.method().as_str(), &path);
+    match state.faults.take_request_fault(&path) {
+        Some(FaultKind::Status { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            match body {
+                Some(body) => (status, Json(body)).into_response(),
+                None => status.into_response(),
+            }
+        }
+        Some(FaultKind::Throttle { retry_after_secs }) => (state.throttle)(retry_after_secs),
+        Some(FaultKind::Delay { millis }) => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            next.run(request).await
+        }
+        Some(FaultKind::Mutate { .. }) | None => next.run(request).await,
+    }
+}
+
+/// Routes every simulator mounts: `POST /__sim/faults` (queue a fault or a list of faults),
+/// `DELETE /__sim/faults`, `GET /__sim/requests` (the request log) and
+/// `DELETE /__sim/requests`.
+pub fn control_routes(faults: Faults, log: RequestLog) -> axum::Router {
+    use axum::routing::post;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Fault),
+        Many(Vec<Fault>),
+    }
+    let queue_faults = faults.clone();
+    let clear_faults = faults;
+    let read_log = log.clone();
+    let reset_log = log;
+    axum::Router::new()
+        .route(
+            "/__sim/faults",
+            post(move |Json(body): Json<OneOrMany>| async move {
+                match body {
+                    OneOrMany::One(fault) => queue_faults.push(fault),
+                    OneOrMany::Many(list) => list.into_iter().for_each(|f| queue_faults.push(f)),
+                }
+                StatusCode::NO_CONTENT
+            })
+            .delete(move || async move {
+                clear_faults.clear();
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/__sim/requests",
+            axum::routing::get(move || async move { Json(read_log.counts()) }).delete(
+                move || async move {
+                    reset_log.reset();
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+}

@@ -1,0 +1,1 @@
+//! The Salesforce REST API simulator.

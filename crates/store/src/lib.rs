@@ -1,0 +1,1 @@
+//! The Store trait, its row types and errors, and the conformance suite every backend passes.

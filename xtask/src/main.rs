@@ -1,0 +1,3 @@
+//! Project scripts, run as `cargo xtask <task>`.
+
+fn main() {}
