@@ -1,1 +1,170 @@
 //! JSONata mappings behind a small trait of ours, with the native helper functions connectors use.
+//!
+//! Connectors express record, query and body mappings, route conditions and error rules as
+//! JSONata expressions. This crate compiles them once ([`Expr::compile`]) and evaluates them
+//! many times ([`Expr::evaluate`]) with bound variables ([`Vars`]) under evaluation
+//! [`Limits`], so a bad mapping can never hang the gateway.
+//!
+//! The JSONata engine itself sits behind the [`Engine`] and [`Compiled`] traits: the default
+//! one ([`default_engine`]) is built on the `jlens-core` crate, which no other crate of ours
+//! names. The native functions CRM mappings need (`$parseDate`, `$e164`, `$soqlEscape`...) are
+//! engine-neutral Rust ([`native_functions`] lists them) that each engine registers on every
+//! evaluation. The crate does no IO.
+
+mod error;
+mod jlens_engine;
+mod native;
+mod vars;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use error::MappingError;
+pub use native::{FunctionDoc, native_functions};
+pub use vars::Vars;
+
+/// A compiled JSONata expression.
+///
+/// Cloning is cheap (an `Arc` inside), and an `Expr` can be shared between threads.
+#[derive(Clone)]
+pub struct Expr {
+    inner: Arc<ExprInner>,
+}
+
+struct ExprInner {
+    source: String,
+    compiled: Arc<dyn Compiled>,
+}
+
+impl Expr {
+    /// Compiles `source` with the [`default_engine`].
+    ///
+    /// # Errors
+    ///
+    /// Returns the engine's syntax error, such as `S0203` with the position it was found at.
+    pub fn compile(source: &str) -> Result<Expr, MappingError> {
+        Expr::compile_with(default_engine(), source)
+    }
+
+    /// Compiles `source` with the given engine.
+    ///
+    /// # Errors
+    ///
+    /// Returns the engine's syntax error.
+    pub fn compile_with(engine: &dyn Engine, source: &str) -> Result<Expr, MappingError> {
+        let compiled = engine.compile(source)?;
+        Ok(Expr {
+            inner: Arc::new(ExprInner {
+                source: source.to_owned(),
+                compiled,
+            }),
+        })
+    }
+
+    /// Returns the source text the expression was compiled from.
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+
+    /// Evaluates the expression with the default [`Limits`].
+    ///
+    /// `None` as input means *undefined* (no input document); `Ok(None)` means the expression
+    /// evaluated to *undefined*.
+    ///
+    /// # Errors
+    ///
+    /// Returns the JSONata error (`T2002`, `D3001`...), one of our native functions' errors
+    /// (`CW...`), or a limit's error (`D1011` depth, `D1012` timeout, `U1006` steps).
+    pub fn evaluate(
+        &self,
+        input: Option<&Value>,
+        vars: &Vars,
+    ) -> Result<Option<Value>, MappingError> {
+        self.evaluate_with(input, vars, &Limits::default())
+    }
+
+    /// Evaluates the expression under explicit [`Limits`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Expr::evaluate`].
+    pub fn evaluate_with(
+        &self,
+        input: Option<&Value>,
+        vars: &Vars,
+        limits: &Limits,
+    ) -> Result<Option<Value>, MappingError> {
+        self.inner.compiled.evaluate(input, vars, limits)
+    }
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Expr").field(&self.inner.source).finish()
+    }
+}
+
+/// Guardrails applied to one evaluation.
+///
+/// The default is generous for any real mapping but bounded: 100 ms, depth 500 and 2,000,000
+/// steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum number of evaluation steps (roughly, nodes evaluated and functions called);
+    /// `None` for no cap. Exceeding it fails with `U1006`.
+    pub max_steps: Option<u64>,
+    /// Maximum evaluation depth. Exceeding it fails with `D1011`.
+    pub max_depth: usize,
+    /// Maximum wall-clock time of one evaluation. Exceeding it fails with `D1012`.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_steps: Some(2_000_000),
+            max_depth: 500,
+            timeout: Duration::from_millis(100),
+        }
+    }
+}
+
+/// A JSONata implementation: compiles source text into something [`Compiled`].
+///
+/// Both methods are required. An engine registers the [`native_functions`] on every
+/// evaluation of what it compiles, and reports errors with JSONata's codes.
+pub trait Engine: Send + Sync {
+    /// Compiles `source`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the syntax error with its JSONata code and position.
+    fn compile(&self, source: &str) -> Result<Arc<dyn Compiled>, MappingError>;
+
+    /// A short name for logs and benchmarks, such as `jlens`.
+    fn name(&self) -> &'static str;
+}
+
+/// An expression compiled by an [`Engine`], ready to evaluate many times from any thread.
+pub trait Compiled: Send + Sync + fmt::Debug {
+    /// Evaluates against `input` (`None`: undefined) with `vars` bound as `$name`, under
+    /// `limits`. `Ok(None)` is an undefined result.
+    ///
+    /// # Errors
+    ///
+    /// Returns the evaluation's error with its JSONata (or `CW...`) code.
+    fn evaluate(
+        &self,
+        input: Option<&Value>,
+        vars: &Vars,
+        limits: &Limits,
+    ) -> Result<Option<Value>, MappingError>;
+}
+
+/// The engine [`Expr::compile`] uses: jlens-core plus our native functions.
+pub fn default_engine() -> &'static dyn Engine {
+    &jlens_engine::JlensEngine
+}

@@ -1,0 +1,189 @@
+//! Text functions: phone numbers, query-language escaping and name splitting.
+//!
+//! Escaping covers string literals only (`'...'` in SOQL and OData filters); building the
+//! rest of a query is the connector's business.
+
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use super::{arg, scalar_text};
+use crate::MappingError;
+use crate::error::codes;
+
+/// `$e164(phone, default_region?)`.
+pub(super) fn e164(args: &[Option<Value>]) -> Result<Option<Value>, MappingError> {
+    let region = match arg(args, 1) {
+        Some(Value::String(code)) if !code.trim().is_empty() => {
+            let code = code.trim().to_ascii_uppercase();
+            Some(phonenumber::country::Id::from_str(&code).map_err(|_| {
+                MappingError::new(
+                    codes::BAD_REGION,
+                    format!("`{code}` is not an ISO 3166 region code"),
+                )
+            })?)
+        }
+        _ => None,
+    };
+    let Some(phone) = scalar_text(arg(args, 0), "e164")? else {
+        return Ok(None);
+    };
+    let phone = phone.trim();
+    if phone.is_empty() {
+        return Ok(None);
+    }
+    Ok(phonenumber::parse(region, phone)
+        .ok()
+        .filter(phonenumber::is_valid)
+        .map(|number| Value::String(number.format().mode(phonenumber::Mode::E164).to_string())))
+}
+
+/// `$soqlEscape(string)`.
+pub(super) fn soql_escape(args: &[Option<Value>]) -> Result<Option<Value>, MappingError> {
+    let Some(text) = scalar_text(arg(args, 0), "soqlEscape")? else {
+        return Ok(None);
+    };
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '\'' => escaped.push_str("\\'"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            '\u{8}' => escaped.push_str("\\b"),
+            '\u{c}' => escaped.push_str("\\f"),
+            other => escaped.push(other),
+        }
+    }
+    Ok(Some(Value::String(escaped)))
+}
+
+/// `$odataEscape(string)`.
+pub(super) fn odata_escape(args: &[Option<Value>]) -> Result<Option<Value>, MappingError> {
+    Ok(scalar_text(arg(args, 0), "odataEscape")?
+        .map(|text| Value::String(text.replace('\'', "''"))))
+}
+
+/// `$splitName(full)`.
+pub(super) fn split_name(args: &[Option<Value>]) -> Result<Option<Value>, MappingError> {
+    let Some(full) = scalar_text(arg(args, 0), "splitName")? else {
+        return Ok(None);
+    };
+    let (first, last) = match full.split_once(',') {
+        // `Last, First`.
+        Some((last, first)) => (words(first), words(last)),
+        None => {
+            let all = words(&full);
+            match all.split_once(' ') {
+                Some((first, last)) => (first.to_owned(), last.to_owned()),
+                None => (all, String::new()),
+            }
+        }
+    };
+    let mut name = Map::new();
+    if !first.is_empty() {
+        name.insert("first".to_owned(), Value::String(first));
+    }
+    if !last.is_empty() {
+        name.insert("last".to_owned(), Value::String(last));
+    }
+    Ok((!name.is_empty()).then_some(Value::Object(name)))
+}
+
+/// The words of `text`, joined by single spaces.
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::native::tests::call;
+
+    #[test]
+    fn e164_normalises_numbers() {
+        assert_eq!(
+            call(e164, &[json!("+1 (415) 555-2671")]),
+            Some(json!("+14155552671"))
+        );
+        assert_eq!(
+            call(e164, &[json!("(415) 555-2671"), json!("US")]),
+            Some(json!("+14155552671"))
+        );
+        assert_eq!(
+            call(e164, &[json!("020 7946 0018"), json!("gb")]),
+            Some(json!("+442079460018"))
+        );
+        assert_eq!(
+            call(e164, &[json!("+44 20 7946 0018"), json!("US")]),
+            Some(json!("+442079460018"))
+        );
+        assert_eq!(
+            call(e164, &[json!(4_155_552_671_i64), json!("US")]),
+            Some(json!("+14155552671"))
+        );
+    }
+
+    #[test]
+    fn e164_gives_undefined_for_unparseable() {
+        assert_eq!(call(e164, &[json!("(415) 555-2671")]), None);
+        assert_eq!(call(e164, &[json!("not a phone")]), None);
+        assert_eq!(call(e164, &[json!("+1 12")]), None);
+        assert_eq!(call(e164, &[json!("")]), None);
+        assert_eq!(e164(&[None, Some(json!("US"))]), Ok(None));
+    }
+
+    #[test]
+    fn e164_rejects_unknown_regions() {
+        let error = e164(&[Some(json!("123")), Some(json!("XX"))]).unwrap_err();
+        assert_eq!(error.code, "CW003");
+        assert_eq!(error.message, "`XX` is not an ISO 3166 region code");
+    }
+
+    #[test]
+    fn soql_escape_escapes_literal_characters() {
+        assert_eq!(
+            call(soql_escape, &[json!("O'Brien \"Bob\" \\ a\nb\tc\r")]),
+            Some(json!("O\\'Brien \\\"Bob\\\" \\\\ a\\nb\\tc\\r"))
+        );
+        assert_eq!(call(soql_escape, &[json!("plain")]), Some(json!("plain")));
+        assert_eq!(call(soql_escape, &[json!(12)]), Some(json!("12")));
+        assert_eq!(soql_escape(&[None]), Ok(None));
+        assert_eq!(soql_escape(&[Some(json!([]))]).unwrap_err().code, "CW005");
+    }
+
+    #[test]
+    fn odata_escape_doubles_single_quotes() {
+        assert_eq!(
+            call(odata_escape, &[json!("O'Brien's")]),
+            Some(json!("O''Brien''s"))
+        );
+        assert_eq!(odata_escape(&[None]), Ok(None));
+    }
+
+    #[test]
+    fn split_name_handles_common_shapes() {
+        assert_eq!(
+            call(split_name, &[json!("Ada Lovelace")]),
+            Some(json!({"first": "Ada", "last": "Lovelace"}))
+        );
+        assert_eq!(
+            call(split_name, &[json!("  Ludwig   van Beethoven ")]),
+            Some(json!({"first": "Ludwig", "last": "van Beethoven"}))
+        );
+        assert_eq!(
+            call(split_name, &[json!("Lovelace, Ada King")]),
+            Some(json!({"first": "Ada King", "last": "Lovelace"}))
+        );
+        assert_eq!(
+            call(split_name, &[json!("Cher")]),
+            Some(json!({"first": "Cher"}))
+        );
+        assert_eq!(call(split_name, &[json!("   ")]), None);
+        assert_eq!(split_name(&[None]), Ok(None));
+    }
+}
