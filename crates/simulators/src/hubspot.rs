@@ -1,1 +1,0 @@
-//! The HubSpot CRM v3 simulator.
