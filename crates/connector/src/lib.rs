@@ -1,1 +1,253 @@
-//! Connector files: loading, validation, compilation, request planning and response reading. No IO.
+//! Connector files: loading, validation, compilation, request planning and response reading.
+//!
+//! A connector is data (`connectors/<provider>/connector.yaml`); this crate turns it into a
+//! [`Connector`] whose methods plan vendor HTTP requests ([`PlannedRequest`]) and read vendor
+//! answers ([`VendorResponse`]) into unified records, next-page states and classified errors.
+//! It does no IO, reads no clock and touches no database, so every connector is testable from
+//! recorded responses alone. Executing requests is `provider-http`'s job.
+
+mod compile;
+pub mod file;
+mod load;
+mod runtime;
+pub mod template;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use mapping::Expr;
+
+pub use file::{ConnectorFile, ErrorAction, ErrorCode, HttpMethod};
+pub use load::{
+    LoadError, SUPPORTED_SCHEMA_VERSIONS, connector_files, deep_merge, load_connector_from_file,
+    load_connector_from_str, load_connectors_dir, parse_yaml, type_file,
+};
+pub use runtime::{
+    DiscoveredField, ListCursor, ListPage, PageState, PlanError, PlannedRequest, ProviderError,
+    ReadError, RecordError, RequestBody, RequestContext, VendorResponse, fields_binding,
+};
+use template::Template;
+
+/// A unified operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    List,
+    Get,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    /// The operation's name in connector files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::List => "list",
+            Operation::Get => "get",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        }
+    }
+}
+
+/// A validated, compiled connector. Cheap to clone; shared across tasks.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    inner: Arc<ConnectorInner>,
+}
+
+#[derive(Debug)]
+struct ConnectorInner {
+    source: String,
+    file: ConnectorFile,
+    base_url: Template,
+    headers: Vec<(String, Template)>,
+    allowed_hosts: Vec<HostPattern>,
+    auth: IndexMap<String, CompiledAuth>,
+    methods: HashMap<String, Arc<CompiledMethod>>,
+    detect_when: Option<Expr>,
+    message_expr: Option<Expr>,
+    vendor_code_expr: Option<Expr>,
+    error_rules: Vec<CompiledErrorRule>,
+    discovery: HashMap<String, CompiledDiscovery>,
+    unified: HashMap<String, HashMap<Operation, CompiledOperation>>,
+}
+
+impl Connector {
+    /// The provider slug (`meta.id`).
+    pub fn id(&self) -> &str {
+        &self.inner.file.meta.id
+    }
+
+    /// The file (or label) this connector was loaded from.
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+
+    /// The effective connector file (after operator overrides).
+    pub fn file(&self) -> &ConnectorFile {
+        &self.inner.file
+    }
+
+    /// Whether the connector serves `operation` on `object` (`crm.contacts`).
+    pub fn supports(&self, object: &str, operation: Operation) -> bool {
+        self.inner
+            .unified
+            .get(object)
+            .is_some_and(|ops| ops.contains_key(&operation))
+    }
+
+    /// Unified objects this connector serves.
+    pub fn objects(&self) -> impl Iterator<Item = &str> {
+        self.inner.file.unified.keys().map(String::as_str)
+    }
+
+    /// The token-bucket weight of a `resource.method` (1 when undeclared or unknown).
+    pub fn method_cost(&self, uses: &str) -> u32 {
+        self.inner
+            .methods
+            .get(uses)
+            .and_then(|method| method.raw.cost)
+            .unwrap_or(1)
+    }
+
+    /// Whether `host` is one the connector may reach (`http.allowed_hosts`).
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.inner
+            .allowed_hosts
+            .iter()
+            .any(|pattern| pattern.matches(&host))
+    }
+
+    /// The auth scheme a connection uses: its own choice, else the default, else the only one.
+    pub fn scheme_name<'a>(&'a self, requested: Option<&'a str>) -> Option<&'a str> {
+        let schemes = &self.inner.file.auth.schemes;
+        match requested {
+            Some(name) => schemes.contains_key(name).then_some(name),
+            None => self.inner.file.auth.default_scheme.as_deref().or_else(|| {
+                (schemes.len() == 1).then(|| schemes.keys().next().map(String::as_str))?
+            }),
+        }
+    }
+}
+
+/// An allowed-host pattern: an exact host or `*.suffix`.
+#[derive(Debug, Clone, PartialEq)]
+enum HostPattern {
+    Exact(String),
+    Suffix(String),
+}
+
+impl HostPattern {
+    fn parse(text: &str) -> HostPattern {
+        let lower = text.to_ascii_lowercase();
+        match lower.strip_prefix("*.") {
+            Some(suffix) => HostPattern::Suffix(format!(".{suffix}")),
+            None => HostPattern::Exact(lower),
+        }
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(exact) => host == exact,
+            HostPattern::Suffix(suffix) => host.ends_with(suffix.as_str()),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum CompiledAuth {
+    Bearer {
+        token: Template,
+    },
+    ApiKey {
+        location: file::ParamLocation,
+        name: String,
+        value: Template,
+    },
+    Basic {
+        username: Template,
+        password: Template,
+    },
+    Oauth2 {
+        token: Template,
+    },
+}
+
+#[derive(Debug)]
+struct CompiledMethod {
+    raw: file::Method,
+    path: Template,
+    query: Vec<(String, Template)>,
+    headers: Vec<(String, Template)>,
+    records: Option<Expr>,
+    record: Option<Expr>,
+    pagination: CompiledPagination,
+}
+
+#[derive(Debug)]
+enum CompiledPagination {
+    None,
+    Cursor {
+        token: Expr,
+    },
+    Keyset {
+        sort_key: Expr,
+        inner_token: Option<Expr>,
+    },
+    Offset {
+        has_more: Option<Expr>,
+        next_offset: Option<Expr>,
+    },
+    Page {
+        has_more: Option<Expr>,
+    },
+    LinkHeader,
+    NextUrl {
+        url: Expr,
+    },
+}
+
+#[derive(Debug)]
+struct CompiledRoute {
+    id: String,
+    uses: String,
+    method: Arc<CompiledMethod>,
+    when: Option<Expr>,
+    query_mapping: Option<Expr>,
+    body_mapping: Option<Expr>,
+    id_mapping: Option<Expr>,
+}
+
+#[derive(Debug)]
+struct CompiledOperation {
+    routes: Vec<CompiledRoute>,
+    record_mapping: Option<Expr>,
+    returns: file::WriteReturns,
+    id_expr: Option<Expr>,
+    walk: file::RouteWalk,
+}
+
+#[derive(Debug)]
+struct CompiledErrorRule {
+    rule: file::ErrorRule,
+    when: Expr,
+}
+
+#[derive(Debug)]
+struct CompiledDiscovery {
+    method: Arc<CompiledMethod>,
+    uses: String,
+    records: Option<Expr>,
+    field_mapping: Expr,
+    ttl_secs: u64,
+}
+
+/// The JSON Schema of connector files, for editors and CI.
+pub fn connector_file_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ConnectorFile))
+        .expect("a generated schema always serialises")
+}

@@ -1,0 +1,496 @@
+//! Validation and compilation of a typed connector file into a [`Connector`].
+//!
+//! Every template is parsed and every JSONata field compiled here, once per connector
+//! revision; cross-references (`use: contacts.search`, discovery requests, auth scheme names)
+//! are checked. Errors name the path inside the file.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use mapping::Expr;
+
+use crate::file::{AuthScheme, ConnectorFile, Method, Pagination, Route};
+use crate::load::LoadError;
+use crate::template::Template;
+use crate::{
+    CompiledAuth, CompiledDiscovery, CompiledErrorRule, CompiledMethod, CompiledOperation,
+    CompiledPagination, CompiledRoute, Connector, ConnectorInner, HostPattern,
+};
+
+struct Compiler<'a> {
+    file: &'a str,
+}
+
+impl Compiler<'_> {
+    fn error(&self, path: &str, message: impl Into<String>) -> LoadError {
+        LoadError::new(self.file, Some(path.to_owned()), None, message)
+    }
+
+    fn expr(&self, path: &str, source: &str) -> Result<Expr, LoadError> {
+        Expr::compile(source).map_err(|error| self.error(path, format!("invalid JSONata: {error}")))
+    }
+
+    fn opt_expr(&self, path: &str, source: Option<&String>) -> Result<Option<Expr>, LoadError> {
+        source.map(|source| self.expr(path, source)).transpose()
+    }
+
+    fn template(&self, path: &str, source: &str) -> Result<Template, LoadError> {
+        let template = Template::parse(source)
+            .map_err(|error| self.error(path, format!("invalid template: {error}")))?;
+        if let Some(root) = template
+            .roots()
+            .find(|root| !matches!(*root, "account" | "credentials" | "vars" | "id" | "env"))
+        {
+            return Err(self.error(
+                path,
+                format!(
+                    "template root `{root}` is unknown (use account, credentials, vars, id or env)"
+                ),
+            ));
+        }
+        Ok(template)
+    }
+
+    fn templates(
+        &self,
+        path: &str,
+        map: &IndexMap<String, String>,
+    ) -> Result<Vec<(String, Template)>, LoadError> {
+        map.iter()
+            .map(|(name, source)| {
+                Ok((
+                    name.clone(),
+                    self.template(&format!("{path}.{name}"), source)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn method(&self, path: &str, method: &Method) -> Result<CompiledMethod, LoadError> {
+        let pagination = match &method.pagination {
+            Pagination::None => CompiledPagination::None,
+            Pagination::Cursor { token_expr, .. } => CompiledPagination::Cursor {
+                token: self.expr(&format!("{path}.pagination.token_expr"), token_expr)?,
+            },
+            Pagination::Keyset {
+                sort_key_expr,
+                inner,
+                ..
+            } => CompiledPagination::Keyset {
+                sort_key: self.expr(&format!("{path}.pagination.sort_key_expr"), sort_key_expr)?,
+                inner_token: inner
+                    .as_ref()
+                    .map(|inner| {
+                        self.expr(
+                            &format!("{path}.pagination.inner.token_expr"),
+                            &inner.token_expr,
+                        )
+                    })
+                    .transpose()?,
+            },
+            Pagination::Offset {
+                has_more_expr,
+                next_offset_expr,
+                ..
+            } => CompiledPagination::Offset {
+                has_more: self.opt_expr(
+                    &format!("{path}.pagination.has_more_expr"),
+                    has_more_expr.as_ref(),
+                )?,
+                next_offset: self.opt_expr(
+                    &format!("{path}.pagination.next_offset_expr"),
+                    next_offset_expr.as_ref(),
+                )?,
+            },
+            Pagination::Page { has_more_expr, .. } => CompiledPagination::Page {
+                has_more: self.opt_expr(
+                    &format!("{path}.pagination.has_more_expr"),
+                    has_more_expr.as_ref(),
+                )?,
+            },
+            Pagination::LinkHeader { .. } => CompiledPagination::LinkHeader,
+            Pagination::NextUrl { url_expr, .. } => CompiledPagination::NextUrl {
+                url: self.expr(&format!("{path}.pagination.url_expr"), url_expr)?,
+            },
+        };
+        if let Some(size) = method.pagination.page_size()
+            && (size.default == 0 || size.max == 0 || size.default > size.max)
+        {
+            return Err(self.error(
+                &format!("{path}.pagination.page_size"),
+                "`default` and `max` must be positive and `default` ≤ `max`",
+            ));
+        }
+        Ok(CompiledMethod {
+            raw: method.clone(),
+            path: self.template(&format!("{path}.path"), &method.path)?,
+            query: self.templates(&format!("{path}.query"), &method.query)?,
+            headers: self.templates(&format!("{path}.headers"), &method.headers)?,
+            records: self.opt_expr(&format!("{path}.records"), method.records.as_ref())?,
+            record: self.opt_expr(&format!("{path}.record"), method.record.as_ref())?,
+            pagination,
+        })
+    }
+
+    fn routes(
+        &self,
+        path: &str,
+        routes: &[Route],
+        methods: &HashMap<String, Arc<CompiledMethod>>,
+    ) -> Result<Vec<CompiledRoute>, LoadError> {
+        if routes.is_empty() {
+            return Err(self.error(path, "at least one route is required"));
+        }
+        let mut seen = Vec::new();
+        routes
+            .iter()
+            .enumerate()
+            .map(|(idx, route)| {
+                let route_path = format!("{path}[{idx}]");
+                let method = methods.get(&route.uses).ok_or_else(|| {
+                    self.error(
+                        &format!("{route_path}.use"),
+                        format!("`{}` names no `resource.method` in `resources`", route.uses),
+                    )
+                })?;
+                let id = route.id.clone().unwrap_or_else(|| route.uses.clone());
+                if seen.contains(&id) {
+                    return Err(self.error(
+                        &format!("{route_path}.id"),
+                        format!("route id `{id}` is used twice"),
+                    ));
+                }
+                seen.push(id.clone());
+                Ok(CompiledRoute {
+                    id,
+                    uses: route.uses.clone(),
+                    method: Arc::clone(method),
+                    when: self.opt_expr(&format!("{route_path}.when"), route.when.as_ref())?,
+                    query_mapping: self.opt_expr(
+                        &format!("{route_path}.query_mapping"),
+                        route.query_mapping.as_ref(),
+                    )?,
+                    body_mapping: self.opt_expr(
+                        &format!("{route_path}.body_mapping"),
+                        route.body_mapping.as_ref(),
+                    )?,
+                    id_mapping: self.opt_expr(
+                        &format!("{route_path}.id_mapping"),
+                        route.id_mapping.as_ref(),
+                    )?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Pagination {
+    /// The page size bounds of a paging kind.
+    pub fn page_size(&self) -> Option<&crate::file::PageSize> {
+        match self {
+            Pagination::None => None,
+            Pagination::Cursor { page_size, .. }
+            | Pagination::Keyset { page_size, .. }
+            | Pagination::Offset { page_size, .. }
+            | Pagination::Page { page_size, .. }
+            | Pagination::LinkHeader { page_size, .. }
+            | Pagination::NextUrl { page_size, .. } => Some(page_size),
+        }
+    }
+}
+
+/// Validates and compiles a typed connector file.
+///
+/// # Errors
+/// Fails with the path of the first invalid template, JSONata expression or reference.
+pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError> {
+    let compiler = Compiler { file };
+    let id = &typed.meta.id;
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
+        return Err(compiler.error("meta.id", "must be a lowercase slug"));
+    }
+    if typed.auth.schemes.is_empty() {
+        return Err(compiler.error("auth.schemes", "at least one scheme is required"));
+    }
+    if let Some(default) = &typed.auth.default_scheme
+        && !typed.auth.schemes.contains_key(default)
+    {
+        return Err(compiler.error(
+            "auth.default_scheme",
+            format!("`{default}` is not a scheme in `auth.schemes`"),
+        ));
+    }
+    for (idx, field) in typed.connection_fields.iter().enumerate() {
+        for scheme in &field.schemes {
+            if !typed.auth.schemes.contains_key(scheme) {
+                return Err(compiler.error(
+                    &format!("connection_fields[{idx}].schemes"),
+                    format!("`{scheme}` is not a scheme in `auth.schemes`"),
+                ));
+            }
+        }
+        if let Some(pattern) = &field.pattern
+            && regex_is_invalid(pattern)
+        {
+            return Err(compiler.error(
+                &format!("connection_fields[{idx}].pattern"),
+                "invalid regular expression",
+            ));
+        }
+    }
+    let mut auth = IndexMap::new();
+    for (name, scheme) in &typed.auth.schemes {
+        let path = format!("auth.schemes.{name}");
+        let compiled = match scheme {
+            AuthScheme::Bearer { token } => CompiledAuth::Bearer {
+                token: compiler.template(&format!("{path}.token"), token)?,
+            },
+            AuthScheme::ApiKey {
+                location,
+                name,
+                value,
+            } => CompiledAuth::ApiKey {
+                location: *location,
+                name: name.clone(),
+                value: compiler.template(&format!("{path}.value"), value)?,
+            },
+            AuthScheme::Basic { username, password } => CompiledAuth::Basic {
+                username: compiler.template(&format!("{path}.username"), username)?,
+                password: compiler.template(&format!("{path}.password"), password)?,
+            },
+            AuthScheme::Oauth2 {
+                token_url,
+                authorize_url,
+                capture,
+                ..
+            } => {
+                compiler.template(&format!("{path}.token_url"), token_url)?;
+                if let Some(authorize_url) = authorize_url {
+                    compiler.template(&format!("{path}.authorize_url"), authorize_url)?;
+                }
+                for (key, source) in capture {
+                    compiler.expr(&format!("{path}.capture.{key}"), source)?;
+                }
+                CompiledAuth::Oauth2 {
+                    token: Template::parse("{{credentials.access_token}}")
+                        .map_err(|error| compiler.error(&path, error.to_string()))?,
+                }
+            }
+        };
+        auth.insert(name.clone(), compiled);
+    }
+    let base_url = compiler.template("http.base_url", &typed.http.base_url)?;
+    let headers = compiler.templates("http.headers", &typed.http.headers)?;
+    if typed.http.allowed_hosts.is_empty() {
+        return Err(compiler.error("http.allowed_hosts", "at least one host is required"));
+    }
+    let allowed_hosts = typed
+        .http
+        .allowed_hosts
+        .iter()
+        .map(|host| HostPattern::parse(host))
+        .collect();
+
+    let mut methods = HashMap::new();
+    for (resource, resource_methods) in &typed.resources {
+        for (name, method) in resource_methods {
+            let compiled = compiler.method(&format!("resources.{resource}.{name}"), method)?;
+            methods.insert(format!("{resource}.{name}"), Arc::new(compiled));
+        }
+    }
+
+    let errors = &typed.errors;
+    let mut error_rules = Vec::new();
+    for (idx, rule) in errors.rules.iter().enumerate() {
+        if errors.rules[..idx].iter().any(|other| other.id == rule.id) {
+            return Err(compiler.error(
+                &format!("errors.rules[{idx}].id"),
+                format!("rule id `{}` is used twice", rule.id),
+            ));
+        }
+        error_rules.push(CompiledErrorRule {
+            rule: rule.clone(),
+            when: compiler.expr(&format!("errors.rules[{idx}].when"), &rule.when)?,
+        });
+    }
+    let detect_when = compiler.opt_expr("errors.detect_when", errors.detect_when.as_ref())?;
+    let message_expr = compiler.opt_expr("errors.message_expr", errors.message_expr.as_ref())?;
+    let vendor_code_expr =
+        compiler.opt_expr("errors.vendor_code_expr", errors.vendor_code_expr.as_ref())?;
+
+    if let Some(limits) = &typed.rate_limits {
+        for (idx, bucket) in limits.buckets.iter().enumerate() {
+            if bucket.capacity == 0 || bucket.refill_tokens == 0 || bucket.refill_every_ms == 0 {
+                return Err(compiler.error(
+                    &format!("rate_limits.buckets[{idx}]"),
+                    "`capacity`, `refill_tokens` and `refill_every_ms` must be positive",
+                ));
+            }
+        }
+        compiler.opt_expr("rate_limits.parse_expr", limits.parse_expr.as_ref())?;
+        compiler.opt_expr("rate_limits.throttled_when", limits.throttled_when.as_ref())?;
+    }
+
+    let mut discovery = HashMap::new();
+    for (object, declared) in &typed.discovery {
+        let path = format!("discovery.{object}");
+        let method = methods.get(&declared.request).ok_or_else(|| {
+            compiler.error(
+                &format!("{path}.request"),
+                format!(
+                    "`{}` names no `resource.method` in `resources`",
+                    declared.request
+                ),
+            )
+        })?;
+        let records = match &declared.records {
+            Some(source) => Some(compiler.expr(&format!("{path}.records"), source)?),
+            None => method.records.clone(),
+        };
+        discovery.insert(
+            object.clone(),
+            CompiledDiscovery {
+                method: Arc::clone(method),
+                uses: declared.request.clone(),
+                records,
+                field_mapping: compiler
+                    .expr(&format!("{path}.field_mapping"), &declared.field_mapping)?,
+                ttl_secs: declared.ttl_secs,
+            },
+        );
+    }
+
+    let mut unified = HashMap::new();
+    for (object, ops) in &typed.unified {
+        let path = format!("unified.{object}");
+        let Some((category, name)) = object.split_once('.') else {
+            return Err(compiler.error(
+                &path,
+                "unified objects are named `<category>.<object>`, e.g. `crm.contacts`",
+            ));
+        };
+        if !typed.meta.categories.iter().any(|c| c == category) {
+            return Err(compiler.error(
+                &path,
+                format!("category `{category}` is not in `meta.categories`"),
+            ));
+        }
+        if category == "crm" && unified_model::CrmObject::parse(name).is_none() {
+            return Err(compiler.error(&path, format!("`{name}` is not a unified CRM object")));
+        }
+        let mut compiled = HashMap::new();
+        if let Some(list) = &ops.list {
+            compiled.insert(
+                crate::Operation::List,
+                CompiledOperation {
+                    routes: compiler.routes(
+                        &format!("{path}.list.routes"),
+                        &list.routes,
+                        &methods,
+                    )?,
+                    record_mapping: Some(
+                        compiler
+                            .expr(&format!("{path}.list.record_mapping"), &list.record_mapping)?,
+                    ),
+                    returns: crate::file::WriteReturns::Record,
+                    id_expr: None,
+                    walk: list.walk,
+                },
+            );
+        }
+        if let Some(get) = &ops.get {
+            compiled.insert(
+                crate::Operation::Get,
+                CompiledOperation {
+                    routes: compiler.routes(
+                        &format!("{path}.get.routes"),
+                        &get.routes,
+                        &methods,
+                    )?,
+                    record_mapping: Some(
+                        compiler
+                            .expr(&format!("{path}.get.record_mapping"), &get.record_mapping)?,
+                    ),
+                    returns: crate::file::WriteReturns::Record,
+                    id_expr: None,
+                    walk: crate::file::RouteWalk::First,
+                },
+            );
+        }
+        for (operation, declared, op_name) in [
+            (crate::Operation::Create, &ops.create, "create"),
+            (crate::Operation::Update, &ops.update, "update"),
+        ] {
+            if let Some(write) = declared {
+                if ops.get.is_none() {
+                    return Err(compiler.error(
+                        &format!("{path}.{op_name}"),
+                        "writes need a `get` operation to map the written record",
+                    ));
+                }
+                compiled.insert(
+                    operation,
+                    CompiledOperation {
+                        routes: compiler.routes(
+                            &format!("{path}.{op_name}.routes"),
+                            &write.routes,
+                            &methods,
+                        )?,
+                        record_mapping: None,
+                        returns: write.returns,
+                        id_expr: compiler.opt_expr(
+                            &format!("{path}.{op_name}.id_expr"),
+                            write.id_expr.as_ref(),
+                        )?,
+                        walk: crate::file::RouteWalk::First,
+                    },
+                );
+            }
+        }
+        if let Some(delete) = &ops.delete {
+            compiled.insert(
+                crate::Operation::Delete,
+                CompiledOperation {
+                    routes: compiler.routes(
+                        &format!("{path}.delete.routes"),
+                        &delete.routes,
+                        &methods,
+                    )?,
+                    record_mapping: None,
+                    returns: crate::file::WriteReturns::Id,
+                    id_expr: None,
+                    walk: crate::file::RouteWalk::First,
+                },
+            );
+        }
+        unified.insert(object.clone(), compiled);
+    }
+
+    Ok(Connector {
+        inner: Arc::new(ConnectorInner {
+            source: file.to_owned(),
+            file: typed,
+            base_url,
+            headers,
+            allowed_hosts,
+            auth,
+            methods,
+            detect_when,
+            message_expr,
+            vendor_code_expr,
+            error_rules,
+            discovery,
+            unified,
+        }),
+    })
+}
+
+fn regex_is_invalid(pattern: &str) -> bool {
+    // A connection-field pattern is checked by the server with the same engine mappings use.
+    Expr::compile(&format!("$match('', /{pattern}/)")).is_err()
+}

@@ -1,0 +1,709 @@
+//! The connector file as written by connector authors: serde types with `deny_unknown_fields`.
+//!
+//! These types are the raw layer of loading (raw → validated → compiled). They carry no
+//! behaviour; `compile.rs` checks cross-references and compiles every template and JSONata
+//! field once. The JSON Schema published for editors is generated from these types.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A whole connector file (`connectors/<provider>/connector.yaml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorFile {
+    /// Version of this file format; the runtime refuses versions it does not know.
+    pub schema_version: u32,
+    /// Identity and catalogue data.
+    pub meta: Meta,
+    /// Constants usable in templates as `{{vars.name}}` and in JSONata as `$vars.name`.
+    #[serde(default)]
+    pub vars: IndexMap<String, Value>,
+    /// Static tables used by the template filter `lookup('table')`.
+    #[serde(default)]
+    pub lookups: IndexMap<String, IndexMap<String, String>>,
+    /// Per-connection fields collected when a connection is made (API keys, data centre, …).
+    #[serde(default)]
+    pub connection_fields: Vec<ConnectionField>,
+    /// How requests are authenticated.
+    pub auth: Auth,
+    /// Base URL, allowed hosts and default headers.
+    pub http: Http,
+    /// Declared rate-limit buckets and the vendor's rate-limit headers.
+    #[serde(default)]
+    pub rate_limits: Option<RateLimits>,
+    /// How vendor answers map to unified error codes and actions.
+    #[serde(default)]
+    pub errors: Errors,
+    /// The vendor's own endpoints, by resource and method name (the proxy layer).
+    pub resources: IndexMap<String, IndexMap<String, Method>>,
+    /// Custom-field discovery, by unified object (`crm.contacts`).
+    #[serde(default)]
+    pub discovery: IndexMap<String, FieldDiscovery>,
+    /// Unified objects (`crm.contacts`) and how each operation maps onto resources.
+    pub unified: IndexMap<String, UnifiedObject>,
+}
+
+/// Identity and catalogue data of a connector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Stable slug, also the folder name (`hubspot`).
+    pub id: String,
+    /// Display name.
+    pub label: String,
+    /// Unified categories this connector serves (`crm`, `hris`).
+    pub categories: Vec<String>,
+    /// Revision of this file, stored with state and override rows.
+    pub revision: String,
+    /// The vendor's API documentation.
+    #[serde(default)]
+    pub docs_url: Option<String>,
+}
+
+/// A field collected from the end user (or derived) for each connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionField {
+    /// Name used in templates: `{{account.NAME}}`, or `{{credentials.NAME}}` for secrets.
+    pub name: String,
+    /// Label shown on the Connect page.
+    pub label: String,
+    /// Kind of value; `secret` values are sealed with the credentials, never stored in plaintext.
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    /// Whether a connection must provide it (for the schemes listed in `schemes`).
+    #[serde(default)]
+    pub required: bool,
+    /// Allowed values of a `select` field.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Value used when none is given.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// Regular expression a value must match.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// Help text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Auth schemes that use this field; empty means every scheme.
+    #[serde(default)]
+    pub schemes: Vec<String>,
+}
+
+/// Kind of a connection field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    Secret,
+    Url,
+    Select,
+}
+
+/// Authentication schemes a connection may use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Scheme used when a connection names none.
+    #[serde(default)]
+    pub default_scheme: Option<String>,
+    /// Schemes by name.
+    pub schemes: IndexMap<String, AuthScheme>,
+}
+
+/// One authentication scheme; every value is a template over `credentials`, `account`, `vars`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthScheme {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// Template of the token, e.g. `{{credentials.private_app_token}}`.
+        token: String,
+    },
+    /// A key sent in a header or a query parameter.
+    ApiKey {
+        /// Where the key goes.
+        #[serde(rename = "in")]
+        location: ParamLocation,
+        /// Header or parameter name.
+        name: String,
+        /// Template of the value, e.g. `{{credentials.api_key}}`.
+        value: String,
+    },
+    /// HTTP basic authentication.
+    Basic {
+        /// Template of the user name.
+        username: String,
+        /// Template of the password.
+        password: String,
+    },
+    /// OAuth 2.0; requests carry `Authorization: Bearer {{credentials.access_token}}`.
+    Oauth2 {
+        /// Grant used to obtain tokens.
+        grant: OAuthGrant,
+        /// Authorization endpoint (template), for the authorization-code grant.
+        #[serde(default)]
+        authorize_url: Option<String>,
+        /// Token endpoint (template).
+        token_url: String,
+        /// Scopes requested.
+        #[serde(default)]
+        scopes: Vec<String>,
+        /// Whether PKCE is used.
+        #[serde(default)]
+        pkce: bool,
+        /// Refresh this many seconds before expiry.
+        #[serde(default)]
+        refresh_before_expiry_secs: Option<u64>,
+        /// Values captured from the token response into the connection's account fields,
+        /// each a JSONata expression over the token response (`instance_url: instance_url`).
+        #[serde(default)]
+        capture: IndexMap<String, String>,
+    },
+}
+
+/// OAuth 2.0 grant kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthGrant {
+    AuthorizationCode,
+    ClientCredentials,
+}
+
+/// Where a parameter travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamLocation {
+    Query,
+    Header,
+    Body,
+}
+
+/// Base URL and transport defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Template of the base URL every path is joined to (`{{account.instance_url}}/services/data/{{vars.api_version}}`).
+    pub base_url: String,
+    /// Hosts requests may reach, checked after templating (`*.salesforce.com`, `api.hubapi.com`).
+    pub allowed_hosts: Vec<String>,
+    /// Default headers (templates).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Timeout of one vendor request.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+/// Declared rate limits (enforced by the runtime's limiter).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Requests in flight at once per connection.
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// Token buckets; a request takes `cost` tokens from every bucket it matches.
+    #[serde(default)]
+    pub buckets: Vec<Bucket>,
+    /// The vendor's rate-limit headers, read to correct the local estimate.
+    #[serde(default)]
+    pub headers: Option<RateLimitHeaders>,
+    /// JSONata over `{status, headers, body}` returning `{limit, remaining, reset_secs}` for
+    /// compound headers (Salesforce `Sforce-Limit-Info`).
+    #[serde(default)]
+    pub parse_expr: Option<String>,
+    /// JSONata over `{status, headers, body}`: whether the answer is a throttle.
+    #[serde(default)]
+    pub throttled_when: Option<String>,
+}
+
+/// One token bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// Bucket name, unique in the file.
+    pub id: String,
+    /// Burst size.
+    pub capacity: u32,
+    /// Tokens added every `refill_every_ms`.
+    pub refill_tokens: u32,
+    /// Refill period.
+    pub refill_every_ms: u64,
+    /// Which requests take tokens; empty means every request.
+    #[serde(default)]
+    pub applies_to: Vec<BucketMatcher>,
+    /// Tokens one matching request takes.
+    #[serde(default = "one")]
+    pub cost: u32,
+    /// Whether the budget is per connection (default) or per day.
+    #[serde(default)]
+    pub daily: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Selects requests by resource and method name (`*` matches any).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BucketMatcher {
+    /// Resource name or `*`.
+    pub resource: String,
+    /// Method name or `*`.
+    #[serde(default = "star")]
+    pub method: String,
+}
+
+fn star() -> String {
+    "*".to_owned()
+}
+
+/// Names of the vendor's rate-limit headers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitHeaders {
+    #[serde(default)]
+    pub limit: Option<String>,
+    #[serde(default)]
+    pub remaining: Option<String>,
+    #[serde(default)]
+    pub reset: Option<String>,
+    #[serde(default)]
+    pub window: Option<String>,
+    #[serde(default)]
+    pub retry_after: Option<String>,
+    /// How the reset header is expressed.
+    #[serde(default)]
+    pub reset_format: Option<ResetFormat>,
+}
+
+/// Format of a reset header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetFormat {
+    EpochS,
+    EpochMs,
+    DeltaS,
+    DeltaMs,
+    HttpDate,
+}
+
+/// Error detection and the ordered rules mapping vendor answers to unified codes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Errors {
+    /// JSONata over `{status, headers, body}`: whether the answer is an error
+    /// (default `status >= 400`).
+    #[serde(default)]
+    pub detect_when: Option<String>,
+    /// JSONata over `{status, headers, body}` giving the vendor's message.
+    #[serde(default)]
+    pub message_expr: Option<String>,
+    /// JSONata over `{status, headers, body}` giving the vendor's error code.
+    #[serde(default)]
+    pub vendor_code_expr: Option<String>,
+    /// Ordered rules; the first whose `when` holds decides.
+    #[serde(default)]
+    pub rules: Vec<ErrorRule>,
+}
+
+/// One error rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRule {
+    /// Rule name, unique in the file.
+    pub id: String,
+    /// JSONata over `{status, headers, body}`.
+    pub when: String,
+    /// Unified error code.
+    pub code: ErrorCode,
+    /// What the runtime does.
+    pub action: ErrorAction,
+}
+
+/// Unified error codes, each with its HTTP status at the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Unauthorized,
+    AuthExpired,
+    ReauthRequired,
+    InsufficientScope,
+    Forbidden,
+    NotFound,
+    Gone,
+    Conflict,
+    ValidationFailed,
+    BadRequest,
+    Unsupported,
+    RateLimited,
+    QuotaExhausted,
+    AccountInactive,
+    UpstreamUnavailable,
+    UpstreamTimeout,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::AuthExpired => "auth_expired",
+            ErrorCode::ReauthRequired => "reauth_required",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Gone => "gone",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::QuotaExhausted => "quota_exhausted",
+            ErrorCode::AccountInactive => "account_inactive",
+            ErrorCode::UpstreamUnavailable => "upstream_unavailable",
+            ErrorCode::UpstreamTimeout => "upstream_timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// What the runtime does with a classified error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorAction {
+    Retry,
+    RefreshAndRetry,
+    RateLimited,
+    Fail,
+    Ignore,
+}
+
+/// One vendor endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Method {
+    /// HTTP method.
+    pub http_method: HttpMethod,
+    /// Path template joined to the base URL (`/crm/v3/objects/contacts/{{id}}`); values are
+    /// percent-encoded as path segments.
+    pub path: String,
+    /// Static or templated query parameters; the route's `query_mapping` output is merged on top.
+    #[serde(default)]
+    pub query: IndexMap<String, String>,
+    /// Extra headers (templates).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// How the body is encoded.
+    #[serde(default)]
+    pub body_format: BodyFormat,
+    /// JSONata over the response body selecting the array of records (list-like methods).
+    #[serde(default)]
+    pub records: Option<String>,
+    /// JSONata over the response body selecting the one record (default: the body).
+    #[serde(default)]
+    pub record: Option<String>,
+    /// How the method pages.
+    #[serde(default)]
+    pub pagination: Pagination,
+    /// Token-bucket weight.
+    #[serde(default)]
+    pub cost: Option<u32>,
+}
+
+/// HTTP methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// How a request body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    #[default]
+    Json,
+    Form,
+    None,
+}
+
+/// Pagination kinds. Every kind exposes `page` to mappings (`page.size`, `page.token`,
+/// `page.offset`, `page.number`, `page.after_key`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Pagination {
+    /// One page only.
+    #[default]
+    None,
+    /// An opaque token from each response is sent back for the next page (HubSpot list).
+    Cursor {
+        /// JSONata over the response body giving the next token (undefined or null: last page).
+        token_expr: String,
+        /// Where the token is sent; omit when mappings place `page.token` themselves.
+        #[serde(default)]
+        param: Option<Param>,
+        page_size: PageSize,
+    },
+    /// Records sorted by a key; each page asks for keys after the last one seen (placed by the
+    /// route's mapping from `page.after_key`). With `result_cap`, a window that would exceed
+    /// the vendor's cap restarts from the last key (HubSpot search's 10,000 results).
+    Keyset {
+        /// JSONata over the last record of a page giving its sort key.
+        sort_key_expr: String,
+        /// Most results one query window may return.
+        #[serde(default)]
+        result_cap: Option<u64>,
+        /// Cursor paging inside one window.
+        #[serde(default)]
+        inner: Option<InnerCursor>,
+        page_size: PageSize,
+    },
+    /// A record offset (`start`, `_skip`).
+    Offset {
+        /// Where the offset is sent; omit when mappings place `page.offset` themselves.
+        #[serde(default)]
+        param: Option<Param>,
+        /// JSONata over the response body: whether more records follow (default: a full page).
+        #[serde(default)]
+        has_more_expr: Option<String>,
+        /// JSONata over the response body giving the next offset (default: offset + records).
+        #[serde(default)]
+        next_offset_expr: Option<String>,
+        page_size: PageSize,
+    },
+    /// A page number.
+    Page {
+        /// Where the page number is sent; omit when mappings place `page.number` themselves.
+        #[serde(default)]
+        param: Option<Param>,
+        /// First page number.
+        #[serde(default = "one_u64")]
+        start_at: u64,
+        /// JSONata over the response body: whether more pages follow (default: a full page).
+        #[serde(default)]
+        has_more_expr: Option<String>,
+        page_size: PageSize,
+    },
+    /// The next page's URL is in the `Link` header.
+    LinkHeader {
+        /// Relation of the next page.
+        #[serde(default = "next_rel")]
+        rel: String,
+        page_size: PageSize,
+    },
+    /// The next page's URL is in the body (Salesforce `nextRecordsUrl`, OData `@odata.nextLink`).
+    NextUrl {
+        /// JSONata over the response body giving the next URL (undefined or null: last page).
+        url_expr: String,
+        page_size: PageSize,
+    },
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+fn next_rel() -> String {
+    "next".to_owned()
+}
+
+/// Cursor paging inside a keyset window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InnerCursor {
+    /// JSONata over the response body giving the next token.
+    pub token_expr: String,
+    /// Where the token is sent; omit when mappings place `page.token` themselves.
+    #[serde(default)]
+    pub param: Option<Param>,
+}
+
+/// A named parameter and where it travels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    #[serde(rename = "in")]
+    pub location: ParamLocation,
+    pub name: String,
+}
+
+/// Page size bounds; `param` sends it when mappings don't place `page.size` themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PageSize {
+    #[serde(default)]
+    pub param: Option<Param>,
+    pub default: u64,
+    pub max: u64,
+}
+
+/// Custom-field discovery for one unified object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldDiscovery {
+    /// `resource.method` to call.
+    pub request: String,
+    /// JSONata over the response body selecting the field definitions (default: the method's `records`).
+    #[serde(default)]
+    pub records: Option<String>,
+    /// JSONata over one field definition giving `{key, label, type, custom, required, read_only, options}`.
+    pub field_mapping: String,
+    /// Cache lifetime.
+    #[serde(default = "day_secs")]
+    pub ttl_secs: u64,
+}
+
+fn day_secs() -> u64 {
+    86_400
+}
+
+/// A unified object's operations.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnifiedObject {
+    #[serde(default)]
+    pub list: Option<ListOperation>,
+    #[serde(default)]
+    pub get: Option<ReadOperation>,
+    #[serde(default)]
+    pub create: Option<WriteOperation>,
+    #[serde(default)]
+    pub update: Option<WriteOperation>,
+    #[serde(default)]
+    pub delete: Option<DeleteOperation>,
+}
+
+/// Listing a unified object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListOperation {
+    /// Candidate routes; the first whose `when` holds is used.
+    pub routes: Vec<Route>,
+    /// JSONata over one raw record giving the unified record.
+    pub record_mapping: String,
+    /// Filters this vendor supports on the list, by unified filter name.
+    #[serde(default)]
+    pub filters: IndexMap<String, FilterDecl>,
+    /// `first`: the first route whose `when` holds serves the whole list. `all`: every route
+    /// whose `when` holds is walked in turn (a unified object spread over several vendor
+    /// objects, such as calls, meetings and emails).
+    #[serde(default)]
+    pub walk: RouteWalk,
+}
+
+/// How a list uses its routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteWalk {
+    #[default]
+    First,
+    All,
+}
+
+/// A filter a list supports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilterDecl {
+    #[serde(rename = "type")]
+    pub kind: FilterKind,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Type of a filter value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterKind {
+    String,
+    Datetime,
+    StringList,
+}
+
+/// Reading one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadOperation {
+    pub routes: Vec<Route>,
+    /// JSONata over the raw record giving the unified record.
+    pub record_mapping: String,
+}
+
+/// Creating or updating one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteOperation {
+    pub routes: Vec<Route>,
+    /// What the vendor answers: the whole record, or only its id (then the record is read back).
+    #[serde(default)]
+    pub returns: WriteReturns,
+    /// JSONata over the response body giving the written record's id (with `returns: id`).
+    #[serde(default)]
+    pub id_expr: Option<String>,
+}
+
+/// What a write answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteReturns {
+    /// The record, mapped with the `get` operation's record mapping.
+    #[default]
+    Record,
+    /// Only an id (or nothing, for updates): the record is read back with `get`.
+    Id,
+}
+
+/// Deleting one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteOperation {
+    pub routes: Vec<Route>,
+}
+
+/// One way of serving a unified operation with a vendor method.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Route name, unique within the operation (defaults to `use`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// JSONata over the request context (`query`, `body`, `id`, `account`, `vars`, `fields`):
+    /// whether this route serves the request. Absent: always.
+    #[serde(default)]
+    pub when: Option<String>,
+    /// `resource.method` that serves it.
+    #[serde(rename = "use")]
+    pub uses: String,
+    /// JSONata over the request context giving query parameters (an object).
+    #[serde(default)]
+    pub query_mapping: Option<String>,
+    /// JSONata over the request context giving the request body.
+    #[serde(default)]
+    pub body_mapping: Option<String>,
+    /// JSONata over the request context giving the vendor id used as `{{id}}` in the path
+    /// (when unified ids carry more than the vendor id, e.g. `call-123`).
+    #[serde(default)]
+    pub id_mapping: Option<String>,
+}

@@ -1,0 +1,1240 @@
+//! Planning vendor requests and reading vendor answers, for unified operations, discovery and
+//! the proxy.
+//!
+//! Everything here is a pure function of the compiled connector, a [`RequestContext`], a
+//! [`PageState`] and a [`VendorResponse`]: no IO and no clock. Request mappings (`when`,
+//! `query_mapping`, `body_mapping`) see the context object `{query, body, id, account, vars,
+//! fields, page}`; record mappings see one raw record as input, with `$account`, `$vars`,
+//! `$fields` and `$query` bound; error rules see `{status, headers, body}`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use mapping::{Expr, MappingError, Vars};
+
+use crate::file::{ErrorAction, ErrorCode, HttpMethod, Pagination, Param, ParamLocation};
+use crate::template::{Escape, TemplateError};
+use crate::{
+    CompiledAuth, CompiledMethod, CompiledPagination, CompiledRoute, Connector, Operation,
+};
+
+/// What a unified request knows, as seen by a connector's mappings.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// The connection's non-secret fields (`instance_url`, `auth_scheme`, …).
+    pub account: Value,
+    /// The normalised unified query (`email`, `updated_after`, `ids`, …).
+    pub query: Value,
+    /// The unified body of a write.
+    pub body: Option<Value>,
+    /// The vendor id of the record a get, update or delete targets.
+    pub id: Option<String>,
+    /// Discovered fields: `{all: [field…], custom: [field…]}`.
+    pub fields: Value,
+    /// Records wanted per page (bounded by the method's maximum).
+    pub page_size: u64,
+}
+
+/// Where a paged walk stands. Serialised into the opaque cursor given to callers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum PageState {
+    /// The first page.
+    #[default]
+    Start,
+    /// A vendor token for the next page.
+    Token { t: String },
+    /// A keyset window: keys after `a`, inner token `t`, `n` records already read in the window.
+    Keyset {
+        #[serde(default)]
+        a: Option<Value>,
+        #[serde(default)]
+        t: Option<String>,
+        #[serde(default)]
+        n: u64,
+    },
+    /// A record offset.
+    Offset { o: u64 },
+    /// A page number.
+    Page { p: u64 },
+    /// The next page's URL.
+    Url { u: String },
+}
+
+/// Where a unified list stands: which of its routes (for `walk: all`) and where in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ListCursor {
+    /// Index among the routes whose `when` holds.
+    #[serde(default)]
+    pub r: usize,
+    /// Position inside that route's paging.
+    #[serde(default)]
+    pub p: PageState,
+}
+
+/// A vendor HTTP request, ready for `provider-http` to authenticate and send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRequest {
+    /// `resource.method` this request calls (for rate-limit matching and logs); `proxy` for the proxy.
+    pub uses: String,
+    pub http_method: HttpMethod,
+    /// Absolute URL without the query string.
+    pub url: String,
+    /// Query parameters, in order, not yet encoded.
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: RequestBody,
+}
+
+/// A request body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestBody {
+    None,
+    Json(Value),
+    Form(Vec<(String, String)>),
+    Raw(Vec<u8>),
+}
+
+/// A vendor answer, as `provider-http` received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorResponse {
+    pub status: u16,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON, or a JSON string of the raw text, or null when empty.
+    pub body: Value,
+}
+
+impl VendorResponse {
+    /// The first value of a header (name compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn as_input(&self) -> Value {
+        let mut headers = Map::new();
+        for (name, value) in &self.headers {
+            headers
+                .entry(name.to_ascii_lowercase())
+                .or_insert_with(|| Value::String(value.clone()));
+        }
+        json!({"status": self.status, "headers": headers, "body": self.body})
+    }
+}
+
+/// A vendor error, classified by the connector's rules.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderError {
+    pub code: ErrorCode,
+    pub action: ErrorAction,
+    /// The rule that matched, if any.
+    pub rule: Option<String>,
+    pub status: u16,
+    pub vendor_code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// A request that could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("`{object}` does not support `{operation}`")]
+    Unsupported {
+        object: String,
+        operation: &'static str,
+    },
+    #[error("no route of `{object}.{operation}` accepts this request")]
+    NoRoute {
+        object: String,
+        operation: &'static str,
+    },
+    #[error("route `{0}` does not exist")]
+    UnknownRoute(String),
+    #[error("auth scheme `{0}` does not exist")]
+    UnknownScheme(String),
+    #[error("{what}: {source}")]
+    Template {
+        what: String,
+        #[source]
+        source: TemplateError,
+    },
+    #[error("{what}: {source}")]
+    Mapping {
+        what: String,
+        #[source]
+        source: MappingError,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// An answer that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("provider error `{}` (status {})", .0.code.as_str(), .0.status)]
+    Provider(ProviderError),
+    #[error("{what}: {source}")]
+    Mapping {
+        what: String,
+        #[source]
+        source: MappingError,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A record of a page that failed to map; the rest of the page is still served.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordError {
+    /// Position in the vendor page.
+    pub index: usize,
+    /// The vendor id, when the primary key could be read.
+    pub remote_id: Option<String>,
+    pub message: String,
+}
+
+/// One page of a unified list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    /// Mapped records, with the raw vendor record of each.
+    pub records: Vec<(Value, Value)>,
+    pub errors: Vec<RecordError>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<ListCursor>,
+}
+
+/// A vendor field found by discovery, in one normalised shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscoveredField {
+    pub key: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub custom: bool,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub options: Vec<Value>,
+}
+
+/// The `fields` binding mappings see, built from discovered fields.
+pub fn fields_binding(fields: &[DiscoveredField]) -> Value {
+    let all = serde_json::to_value(fields).unwrap_or_else(|_| Value::Array(Vec::new()));
+    let custom: Vec<&DiscoveredField> = fields.iter().filter(|field| field.custom).collect();
+    json!({"all": all, "custom": custom})
+}
+
+fn mapping_error(what: impl Into<String>) -> impl FnOnce(MappingError) -> PlanError {
+    let what = what.into();
+    move |source| PlanError::Mapping { what, source }
+}
+
+fn read_mapping_error(what: impl Into<String>) -> impl FnOnce(MappingError) -> ReadError {
+    let what = what.into();
+    move |source| ReadError::Mapping { what, source }
+}
+
+fn template_error(what: impl Into<String>) -> impl FnOnce(TemplateError) -> PlanError {
+    let what = what.into();
+    move |source| PlanError::Template { what, source }
+}
+
+/// Renders a JSON value as query-parameter text.
+fn param_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Number(number) => Some(number.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn truthy(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(flag)) => *flag,
+        Some(Value::Number(number)) => number.as_f64().is_some_and(|n| n != 0.0),
+        Some(Value::String(text)) => !text.is_empty(),
+        Some(Value::Array(items)) => items.iter().any(|item| truthy(Some(item))),
+        Some(Value::Object(_)) => true,
+    }
+}
+
+fn token_text(value: Option<Value>) -> Option<String> {
+    match value? {
+        Value::String(text) if !text.is_empty() => Some(text),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+impl Connector {
+    fn template_scope(
+        &self,
+        account: &Value,
+        id: Option<&str>,
+        credentials: Option<&Value>,
+    ) -> Value {
+        json!({
+            "account": account,
+            "vars": self.inner.file.vars,
+            "id": id,
+            "credentials": credentials.cloned().unwrap_or(Value::Null),
+            "env": {},
+        })
+    }
+
+    fn base_url(&self, scope: &Value) -> Result<String, PlanError> {
+        let base = self
+            .inner
+            .base_url
+            .render(scope, &self.inner.file.lookups, Escape::None)
+            .map_err(template_error("http.base_url"))?;
+        Ok(base.trim_end_matches('/').to_owned())
+    }
+
+    fn operation(
+        &self,
+        object: &str,
+        operation: Operation,
+    ) -> Result<&crate::CompiledOperation, PlanError> {
+        self.inner
+            .unified
+            .get(object)
+            .and_then(|ops| ops.get(&operation))
+            .ok_or_else(|| PlanError::Unsupported {
+                object: object.to_owned(),
+                operation: operation.as_str(),
+            })
+    }
+
+    fn mapping_input(&self, ctx: &RequestContext, page: Value) -> Value {
+        json!({
+            "query": ctx.query,
+            "body": ctx.body,
+            "id": ctx.id,
+            "account": ctx.account,
+            "vars": self.inner.file.vars,
+            "fields": ctx.fields,
+            "page": page,
+        })
+    }
+
+    fn record_vars(&self, ctx: &RequestContext) -> Vars {
+        Vars::new()
+            .with("account", ctx.account.clone())
+            .with(
+                "vars",
+                Value::Object(self.inner.file.vars.clone().into_iter().collect()),
+            )
+            .with("fields", ctx.fields.clone())
+            .with("query", ctx.query.clone())
+    }
+
+    /// The routes serving a unified request: the first whose `when` holds, or with
+    /// `walk: all` every one whose `when` holds, in file order.
+    fn matching_routes<'a>(
+        &'a self,
+        object: &str,
+        operation: Operation,
+        ctx: &RequestContext,
+    ) -> Result<Vec<&'a CompiledRoute>, PlanError> {
+        let compiled = self.operation(object, operation)?;
+        let input = self.mapping_input(ctx, Value::Null);
+        let mut matching = Vec::new();
+        for route in &compiled.routes {
+            let held = match &route.when {
+                None => true,
+                Some(when) => truthy(
+                    when.evaluate(Some(&input), &Vars::new())
+                        .map_err(mapping_error(format!("route `{}` when", route.id)))?
+                        .as_ref(),
+                ),
+            };
+            if held {
+                matching.push(route);
+                if compiled.walk == crate::file::RouteWalk::First {
+                    break;
+                }
+            }
+        }
+        if matching.is_empty() {
+            return Err(PlanError::NoRoute {
+                object: object.to_owned(),
+                operation: operation.as_str(),
+            });
+        }
+        Ok(matching)
+    }
+
+    fn choose_route<'a>(
+        &'a self,
+        object: &str,
+        operation: Operation,
+        ctx: &RequestContext,
+    ) -> Result<&'a CompiledRoute, PlanError> {
+        Ok(self.matching_routes(object, operation, ctx)?[0])
+    }
+
+    fn list_route<'a>(
+        &'a self,
+        object: &str,
+        ctx: &RequestContext,
+        cursor: &ListCursor,
+    ) -> Result<(&'a CompiledRoute, usize), PlanError> {
+        let routes = self.matching_routes(object, Operation::List, ctx)?;
+        let count = routes.len();
+        routes
+            .get(cursor.r)
+            .map(|route| (*route, count))
+            .ok_or_else(|| PlanError::UnknownRoute(format!("#{}", cursor.r)))
+    }
+
+    /// Plans the vendor request of one page of a unified list.
+    ///
+    /// # Errors
+    /// As [`Connector::plan`].
+    pub fn plan_list(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        cursor: &ListCursor,
+    ) -> Result<PlannedRequest, PlanError> {
+        let (route, _) = self.list_route(object, ctx, cursor)?;
+        self.plan_method(&route.method, &route.uses, Some(route), ctx, &cursor.p)
+    }
+
+    /// The id of the route that would serve this request.
+    ///
+    /// # Errors
+    /// As [`Connector::plan`].
+    pub fn route_id(
+        &self,
+        object: &str,
+        operation: Operation,
+        ctx: &RequestContext,
+    ) -> Result<String, PlanError> {
+        Ok(self.choose_route(object, operation, ctx)?.id.clone())
+    }
+
+    /// Plans the vendor request of a unified operation at `page`.
+    ///
+    /// # Errors
+    /// Fails when the operation is unsupported, no route accepts the request, or a template
+    /// or mapping fails.
+    pub fn plan(
+        &self,
+        object: &str,
+        operation: Operation,
+        ctx: &RequestContext,
+        page: &PageState,
+    ) -> Result<PlannedRequest, PlanError> {
+        let route = self.choose_route(object, operation, ctx)?;
+        match &route.id_mapping {
+            None => self.plan_method(&route.method, &route.uses, Some(route), ctx, page),
+            Some(id_mapping) => {
+                let input = self.mapping_input(ctx, Value::Null);
+                let vendor_id = token_text(
+                    id_mapping
+                        .evaluate(Some(&input), &Vars::new())
+                        .map_err(mapping_error(format!("route `{}` id_mapping", route.id)))?,
+                );
+                let mapped = RequestContext {
+                    id: vendor_id,
+                    ..ctx.clone()
+                };
+                self.plan_method(&route.method, &route.uses, Some(route), &mapped, page)
+            }
+        }
+    }
+
+    fn plan_method(
+        &self,
+        method: &CompiledMethod,
+        uses: &str,
+        route: Option<&CompiledRoute>,
+        ctx: &RequestContext,
+        page: &PageState,
+    ) -> Result<PlannedRequest, PlanError> {
+        let scope = self.template_scope(&ctx.account, ctx.id.as_deref(), None);
+        let lookups = &self.inner.file.lookups;
+        let page_size = method
+            .raw
+            .pagination
+            .page_size()
+            .map_or(ctx.page_size, |bounds| ctx.page_size.clamp(1, bounds.max));
+        let page_view = page_view(&method.raw.pagination, page, page_size);
+        let input = self.mapping_input(ctx, page_view.clone());
+
+        let mut headers = Vec::new();
+        for (name, template) in self.inner.headers.iter().chain(&method.headers) {
+            let value = template
+                .render(&scope, lookups, Escape::None)
+                .map_err(template_error(format!("header `{name}`")))?;
+            headers.retain(|(existing, _): &(String, String)| !existing.eq_ignore_ascii_case(name));
+            headers.push((name.clone(), value));
+        }
+
+        let (url, mut query) = if let PageState::Url { u } = page {
+            (self.resolve_next_url(&scope, u)?, Vec::new())
+        } else {
+            let path = method
+                .path
+                .render(&scope, lookups, Escape::PathSegment)
+                .map_err(template_error(format!("`{uses}` path")))?;
+            let url = if path.starts_with("http://") || path.starts_with("https://") {
+                path
+            } else {
+                format!("{}{}", self.base_url(&scope)?, path)
+            };
+            let mut query = Vec::new();
+            for (name, template) in &method.query {
+                let value = template
+                    .render(&scope, lookups, Escape::None)
+                    .map_err(template_error(format!("`{uses}` query `{name}`")))?;
+                query.push((name.clone(), value));
+            }
+            if let Some(mapping) = route.and_then(|route| route.query_mapping.as_ref()) {
+                let mapped = mapping
+                    .evaluate(Some(&input), &Vars::new())
+                    .map_err(mapping_error(format!("`{uses}` query_mapping")))?;
+                merge_query(&mut query, mapped)?;
+            }
+            (url, query)
+        };
+
+        let mut body = match method.raw.body_format {
+            crate::file::BodyFormat::None => RequestBody::None,
+            format => {
+                let mapped = match route.and_then(|route| route.body_mapping.as_ref()) {
+                    Some(mapping) => mapping
+                        .evaluate(Some(&input), &Vars::new())
+                        .map_err(mapping_error(format!("`{uses}` body_mapping")))?,
+                    None => None,
+                };
+                match (format, mapped) {
+                    (_, None) => RequestBody::None,
+                    (crate::file::BodyFormat::Form, Some(value)) => {
+                        let mut pairs = Vec::new();
+                        merge_query(&mut pairs, Some(value))?;
+                        RequestBody::Form(pairs)
+                    }
+                    (_, Some(value)) => RequestBody::Json(value),
+                }
+            }
+        };
+
+        if !matches!(page, PageState::Url { .. }) {
+            for (param, value) in pagination_params(&method.raw.pagination, &page_view) {
+                place_param(param, value, &mut query, &mut headers, &mut body);
+            }
+        }
+
+        Ok(PlannedRequest {
+            uses: uses.to_owned(),
+            http_method: method.raw.http_method,
+            url,
+            query,
+            headers,
+            body,
+        })
+    }
+
+    fn resolve_next_url(&self, scope: &Value, next: &str) -> Result<String, PlanError> {
+        if next.starts_with("http://") || next.starts_with("https://") {
+            return Ok(next.to_owned());
+        }
+        let base = self.base_url(scope)?;
+        let base = url::Url::parse(&format!("{base}/")).map_err(|error| {
+            PlanError::Invalid(format!("base URL `{base}` is invalid: {error}"))
+        })?;
+        base.join(next).map(String::from).map_err(|error| {
+            PlanError::Invalid(format!("next page URL `{next}` is invalid: {error}"))
+        })
+    }
+
+    /// Adds the connection's credentials to a planned request, as its auth scheme says.
+    ///
+    /// # Errors
+    /// Fails when the scheme does not exist or a credential it needs is missing.
+    pub fn authenticate(
+        &self,
+        scheme: &str,
+        credentials: &Value,
+        account: &Value,
+        request: &mut PlannedRequest,
+    ) -> Result<(), PlanError> {
+        let auth = self
+            .inner
+            .auth
+            .get(scheme)
+            .ok_or_else(|| PlanError::UnknownScheme(scheme.to_owned()))?;
+        let scope = self.template_scope(account, None, Some(credentials));
+        let lookups = &self.inner.file.lookups;
+        let render = |template: &crate::template::Template, what: &str| {
+            template
+                .render(&scope, lookups, Escape::None)
+                .map_err(template_error(format!("auth scheme `{scheme}` {what}")))
+        };
+        match auth {
+            CompiledAuth::Bearer { token } | CompiledAuth::Oauth2 { token } => {
+                let token = render(token, "token")?;
+                request
+                    .headers
+                    .push(("Authorization".to_owned(), format!("Bearer {token}")));
+            }
+            CompiledAuth::ApiKey {
+                location,
+                name,
+                value,
+            } => {
+                let value = render(value, "value")?;
+                match location {
+                    ParamLocation::Query => request.query.push((name.clone(), value)),
+                    ParamLocation::Header | ParamLocation::Body => {
+                        request.headers.push((name.clone(), value));
+                    }
+                }
+            }
+            CompiledAuth::Basic { username, password } => {
+                use base64::Engine as _;
+                let pair = format!(
+                    "{}:{}",
+                    render(username, "username")?,
+                    render(password, "password")?
+                );
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                request
+                    .headers
+                    .push(("Authorization".to_owned(), format!("Basic {encoded}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans a raw proxy call: `path` (with its query string) joined to the base URL.
+    ///
+    /// # Errors
+    /// Fails when the base URL cannot be rendered or the path is not a relative path.
+    pub fn plan_proxy(
+        &self,
+        http_method: HttpMethod,
+        path_and_query: &str,
+        account: &Value,
+        headers: Vec<(String, String)>,
+        body: RequestBody,
+    ) -> Result<PlannedRequest, PlanError> {
+        if !path_and_query.starts_with('/')
+            || path_and_query.starts_with("//")
+            || path_and_query.contains('\\')
+        {
+            return Err(PlanError::Invalid(
+                "proxy path must start with a single `/`".to_owned(),
+            ));
+        }
+        let scope = self.template_scope(account, None, None);
+        let (path, query_string) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let mut all_headers = Vec::new();
+        for (name, template) in &self.inner.headers {
+            let value = template
+                .render(&scope, &self.inner.file.lookups, Escape::None)
+                .map_err(template_error(format!("header `{name}`")))?;
+            all_headers.push((name.clone(), value));
+        }
+        for (name, value) in headers {
+            all_headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+            all_headers.push((name, value));
+        }
+        let query =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(query_string).map_err(|error| {
+                PlanError::Invalid(format!("proxy query string is invalid: {error}"))
+            })?;
+        Ok(PlannedRequest {
+            uses: "proxy".to_owned(),
+            http_method,
+            url: format!("{}{}", self.base_url(&scope)?, path),
+            query,
+            headers: all_headers,
+            body,
+        })
+    }
+
+    /// Classifies a vendor answer: `None` when it is a success.
+    pub fn classify(&self, response: &VendorResponse) -> Option<ProviderError> {
+        let input = response.as_input();
+        let vars = Vars::new();
+        let is_error = match &self.inner.detect_when {
+            Some(detect) => truthy(detect.evaluate(Some(&input), &vars).ok().flatten().as_ref()),
+            None => response.status >= 400,
+        };
+        if !is_error {
+            return None;
+        }
+        let text = |expr: &Option<Expr>| {
+            expr.as_ref()
+                .and_then(|expr| expr.evaluate(Some(&input), &vars).ok().flatten())
+                .and_then(|value| param_text(&value))
+        };
+        let message = text(&self.inner.message_expr);
+        let vendor_code = text(&self.inner.vendor_code_expr);
+        let matched = self.inner.error_rules.iter().find(|rule| {
+            truthy(
+                rule.when
+                    .evaluate(Some(&input), &vars)
+                    .ok()
+                    .flatten()
+                    .as_ref(),
+            )
+        });
+        let (code, action, rule) = match matched {
+            Some(rule) => (rule.rule.code, rule.rule.action, Some(rule.rule.id.clone())),
+            None => {
+                let (code, action) = default_classification(response.status);
+                (code, action, None)
+            }
+        };
+        Some(ProviderError {
+            code,
+            action,
+            rule,
+            status: response.status,
+            vendor_code,
+            message,
+        })
+    }
+
+    fn check(&self, response: &VendorResponse) -> Result<(), ReadError> {
+        match self.classify(response) {
+            Some(error) => Err(ReadError::Provider(error)),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads one page of a unified list: maps each record, and works out the next page.
+    ///
+    /// # Errors
+    /// Fails on a vendor error or when the page itself cannot be read; a record that fails to
+    /// map is a [`RecordError`] in the page, not an error.
+    pub fn read_list(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        cursor: &ListCursor,
+        response: &VendorResponse,
+    ) -> Result<ListPage, ReadError> {
+        self.check(response)?;
+        let (route, n_routes) = self
+            .list_route(object, ctx, cursor)
+            .map_err(|error| ReadError::Invalid(error.to_string()))?;
+        let page = &cursor.p;
+        let compiled = self
+            .operation(object, Operation::List)
+            .map_err(|error| ReadError::Invalid(error.to_string()))?;
+        let method = &route.method;
+        let raw_records = extract_records(method, &response.body)?;
+        let mapping = compiled
+            .record_mapping
+            .as_ref()
+            .ok_or_else(|| ReadError::Invalid("list has no record mapping".to_owned()))?;
+        let vars = self.record_vars(ctx);
+        let mut records = Vec::with_capacity(raw_records.len());
+        let mut errors = Vec::new();
+        for (index, raw) in raw_records.iter().enumerate() {
+            match mapping.evaluate(Some(raw), &vars) {
+                Ok(Some(mapped @ Value::Object(_))) => records.push((mapped, raw.clone())),
+                Ok(other) => errors.push(RecordError {
+                    index,
+                    remote_id: None,
+                    message: format!(
+                        "record mapping gave {} instead of an object",
+                        other.map_or("nothing".to_owned(), |value| value.to_string())
+                    ),
+                }),
+                Err(error) => errors.push(RecordError {
+                    index,
+                    remote_id: None,
+                    message: error.to_string(),
+                }),
+            }
+        }
+        let page_size = method
+            .raw
+            .pagination
+            .page_size()
+            .map_or(ctx.page_size, |bounds| ctx.page_size.clamp(1, bounds.max));
+        let next = match next_page(method, page, page_size, &raw_records, response)? {
+            Some(p) => Some(ListCursor { r: cursor.r, p }),
+            None if cursor.r + 1 < n_routes => Some(ListCursor {
+                r: cursor.r + 1,
+                p: PageState::Start,
+            }),
+            None => None,
+        };
+        Ok(ListPage {
+            records,
+            errors,
+            next,
+        })
+    }
+
+    /// Reads the answer of a get (or of a write that returns the record): the mapped record
+    /// and the raw one.
+    ///
+    /// # Errors
+    /// Fails on a vendor error, or when the record cannot be found in the answer or mapped.
+    pub fn read_record(
+        &self,
+        object: &str,
+        operation: Operation,
+        ctx: &RequestContext,
+        response: &VendorResponse,
+    ) -> Result<(Value, Value), ReadError> {
+        self.check(response)?;
+        let route = self
+            .choose_route(object, operation, ctx)
+            .map_err(|error| ReadError::Invalid(error.to_string()))?;
+        let raw = match &route.method.record {
+            Some(extract) => extract
+                .evaluate(Some(&response.body), &Vars::new())
+                .map_err(read_mapping_error(format!("`{}` record", route.uses)))?
+                .ok_or_else(|| ReadError::Invalid("the answer holds no record".to_owned()))?,
+            None => response.body.clone(),
+        };
+        let get = self
+            .operation(object, Operation::Get)
+            .map_err(|error| ReadError::Invalid(error.to_string()))?;
+        let mapping = get
+            .record_mapping
+            .as_ref()
+            .ok_or_else(|| ReadError::Invalid("get has no record mapping".to_owned()))?;
+        let mapped = mapping
+            .evaluate(Some(&raw), &self.record_vars(ctx))
+            .map_err(read_mapping_error(format!("`{object}` record_mapping")))?
+            .ok_or_else(|| ReadError::Invalid("record mapping gave nothing".to_owned()))?;
+        Ok((mapped, raw))
+    }
+
+    /// Whether a write's answer is the record itself (else read it back with a get).
+    pub fn write_returns_record(&self, object: &str, operation: Operation) -> bool {
+        self.operation(object, operation)
+            .is_ok_and(|op| op.returns == crate::file::WriteReturns::Record)
+    }
+
+    /// Reads a write's answer that carries only an id (or nothing, for updates).
+    ///
+    /// # Errors
+    /// Fails on a vendor error, or when no id can be found.
+    pub fn read_written_id(
+        &self,
+        object: &str,
+        operation: Operation,
+        ctx: &RequestContext,
+        response: &VendorResponse,
+    ) -> Result<String, ReadError> {
+        self.check(response)?;
+        let compiled = self
+            .operation(object, operation)
+            .map_err(|error| ReadError::Invalid(error.to_string()))?;
+        let from_body = match &compiled.id_expr {
+            Some(expr) => token_text(
+                expr.evaluate(Some(&response.body), &Vars::new())
+                    .map_err(read_mapping_error(format!("`{object}` id_expr")))?,
+            ),
+            None => None,
+        };
+        from_body
+            .or_else(|| ctx.id.clone())
+            .ok_or_else(|| ReadError::Invalid("the vendor's answer holds no record id".to_owned()))
+    }
+
+    /// Reads a delete's answer.
+    ///
+    /// # Errors
+    /// Fails on a vendor error.
+    pub fn read_delete(&self, response: &VendorResponse) -> Result<(), ReadError> {
+        self.check(response)
+    }
+
+    /// Plans the discovery call of `object`, if the connector declares one.
+    ///
+    /// # Errors
+    /// Fails when a template fails.
+    pub fn plan_discovery(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+    ) -> Result<Option<PlannedRequest>, PlanError> {
+        let Some(discovery) = self.inner.discovery.get(object) else {
+            return Ok(None);
+        };
+        self.plan_method(
+            &discovery.method,
+            &discovery.uses,
+            None,
+            ctx,
+            &PageState::Start,
+        )
+        .map(Some)
+    }
+
+    /// How long discovered fields of `object` stay fresh, in seconds.
+    pub fn discovery_ttl_secs(&self, object: &str) -> Option<u64> {
+        self.inner.discovery.get(object).map(|d| d.ttl_secs)
+    }
+
+    /// Reads a discovery answer into normalised fields.
+    ///
+    /// # Errors
+    /// Fails on a vendor error or when a field definition cannot be mapped.
+    pub fn read_discovery(
+        &self,
+        object: &str,
+        response: &VendorResponse,
+    ) -> Result<Vec<DiscoveredField>, ReadError> {
+        self.check(response)?;
+        let discovery = self
+            .inner
+            .discovery
+            .get(object)
+            .ok_or_else(|| ReadError::Invalid(format!("`{object}` declares no discovery")))?;
+        let definitions = match &discovery.records {
+            Some(records) => as_array(
+                records
+                    .evaluate(Some(&response.body), &Vars::new())
+                    .map_err(read_mapping_error(format!("discovery.{object}.records")))?,
+            ),
+            None => as_array(Some(response.body.clone())),
+        };
+        definitions
+            .iter()
+            .filter_map(|definition| {
+                match discovery
+                    .field_mapping
+                    .evaluate(Some(definition), &Vars::new())
+                {
+                    Ok(Some(mapped)) => Some(
+                        serde_json::from_value::<DiscoveredField>(mapped).map_err(|error| {
+                            ReadError::Invalid(format!("discovery.{object}.field_mapping: {error}"))
+                        }),
+                    ),
+                    Ok(None) => None,
+                    Err(error) => Some(Err(ReadError::Mapping {
+                        what: format!("discovery.{object}.field_mapping"),
+                        source: error,
+                    })),
+                }
+            })
+            .collect()
+    }
+}
+
+fn default_classification(status: u16) -> (ErrorCode, ErrorAction) {
+    match status {
+        400 => (ErrorCode::BadRequest, ErrorAction::Fail),
+        401 => (ErrorCode::Unauthorized, ErrorAction::Fail),
+        403 => (ErrorCode::Forbidden, ErrorAction::Fail),
+        404 => (ErrorCode::NotFound, ErrorAction::Fail),
+        409 => (ErrorCode::Conflict, ErrorAction::Fail),
+        410 => (ErrorCode::Gone, ErrorAction::Fail),
+        422 => (ErrorCode::ValidationFailed, ErrorAction::Fail),
+        429 => (ErrorCode::RateLimited, ErrorAction::RateLimited),
+        504 => (ErrorCode::UpstreamTimeout, ErrorAction::Retry),
+        500..=599 => (ErrorCode::UpstreamUnavailable, ErrorAction::Retry),
+        _ => (ErrorCode::Internal, ErrorAction::Fail),
+    }
+}
+
+fn as_array(value: Option<Value>) -> Vec<Value> {
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(other) => vec![other],
+    }
+}
+
+fn extract_records(method: &CompiledMethod, body: &Value) -> Result<Vec<Value>, ReadError> {
+    match &method.records {
+        Some(records) => Ok(as_array(
+            records
+                .evaluate(Some(body), &Vars::new())
+                .map_err(read_mapping_error("records"))?,
+        )),
+        None => Ok(as_array(Some(body.clone()))),
+    }
+}
+
+/// What mappings see as `page`.
+fn page_view(pagination: &Pagination, page: &PageState, size: u64) -> Value {
+    let mut view =
+        json!({"size": size, "token": null, "offset": 0, "number": null, "after_key": null});
+    if let Pagination::Page { start_at, .. } = pagination {
+        view["number"] = json!(start_at);
+    }
+    match page {
+        PageState::Start | PageState::Url { .. } => {}
+        PageState::Token { t } => view["token"] = json!(t),
+        PageState::Keyset { a, t, .. } => {
+            view["after_key"] = a.clone().unwrap_or(Value::Null);
+            view["token"] = json!(t);
+        }
+        PageState::Offset { o } => view["offset"] = json!(o),
+        PageState::Page { p } => view["number"] = json!(p),
+    }
+    view
+}
+
+/// Pagination parameters the runtime places itself (those with a declared `param`).
+fn pagination_params<'a>(pagination: &'a Pagination, view: &Value) -> Vec<(&'a Param, Value)> {
+    let mut params = Vec::new();
+    if let Some(size) = pagination.page_size()
+        && let Some(param) = &size.param
+    {
+        params.push((param, view["size"].clone()));
+    }
+    let token_param = match pagination {
+        Pagination::Cursor { param, .. } => param.as_ref(),
+        Pagination::Keyset { inner, .. } => inner.as_ref().and_then(|inner| inner.param.as_ref()),
+        _ => None,
+    };
+    if let Some(param) = token_param
+        && !view["token"].is_null()
+    {
+        params.push((param, view["token"].clone()));
+    }
+    match pagination {
+        Pagination::Offset {
+            param: Some(param), ..
+        } => params.push((param, view["offset"].clone())),
+        Pagination::Page {
+            param: Some(param), ..
+        } => params.push((param, view["number"].clone())),
+        _ => {}
+    }
+    params
+}
+
+fn place_param(
+    param: &Param,
+    value: Value,
+    query: &mut Vec<(String, String)>,
+    headers: &mut Vec<(String, String)>,
+    body: &mut RequestBody,
+) {
+    let Some(text) = param_text(&value) else {
+        return;
+    };
+    match param.location {
+        ParamLocation::Query => {
+            query.retain(|(name, _)| name != &param.name);
+            query.push((param.name.clone(), text));
+        }
+        ParamLocation::Header => headers.push((param.name.clone(), text)),
+        ParamLocation::Body => match body {
+            RequestBody::Json(Value::Object(map)) => {
+                map.insert(param.name.clone(), value);
+            }
+            RequestBody::None => {
+                let mut map = Map::new();
+                map.insert(param.name.clone(), value);
+                *body = RequestBody::Json(Value::Object(map));
+            }
+            RequestBody::Form(pairs) => pairs.push((param.name.clone(), text)),
+            RequestBody::Json(_) | RequestBody::Raw(_) => {}
+        },
+    }
+}
+
+fn merge_query(query: &mut Vec<(String, String)>, mapped: Option<Value>) -> Result<(), PlanError> {
+    match mapped {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                query.retain(|(existing, _)| existing != &name);
+                match value {
+                    Value::Array(items) => {
+                        query.extend(
+                            items
+                                .iter()
+                                .filter_map(param_text)
+                                .map(|text| (name.clone(), text)),
+                        );
+                    }
+                    other => {
+                        if let Some(text) = param_text(&other) {
+                            query.push((name, text));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        Some(other) => Err(PlanError::Invalid(format!(
+            "query_mapping must give an object, not `{other}`"
+        ))),
+    }
+}
+
+fn next_page(
+    method: &CompiledMethod,
+    page: &PageState,
+    page_size: u64,
+    records: &[Value],
+    response: &VendorResponse,
+) -> Result<Option<PageState>, ReadError> {
+    let body = &response.body;
+    let vars = Vars::new();
+    let eval = |expr: &Expr, input: &Value, what: &str| {
+        expr.evaluate(Some(input), &vars)
+            .map_err(read_mapping_error(format!("pagination {what}")))
+    };
+    let count = records.len() as u64;
+    let full_page = count >= page_size;
+    Ok(match &method.pagination {
+        CompiledPagination::None => None,
+        CompiledPagination::Cursor { token } => {
+            if records.is_empty() {
+                None
+            } else {
+                token_text(eval(token, body, "token_expr")?).map(|t| PageState::Token { t })
+            }
+        }
+        CompiledPagination::Keyset {
+            sort_key,
+            inner_token,
+        } => {
+            let Some(last) = records.last() else {
+                return Ok(None);
+            };
+            let last_key = eval(sort_key, last, "sort_key_expr")?
+                .ok_or_else(|| ReadError::Invalid("the last record has no sort key".to_owned()))?;
+            let (current_key, already) = match page {
+                PageState::Keyset { a, n, .. } => (a.clone(), *n),
+                _ => (None, 0),
+            };
+            let result_cap = match &method.raw.pagination {
+                Pagination::Keyset { result_cap, .. } => *result_cap,
+                _ => None,
+            };
+            match inner_token {
+                None => full_page.then(|| PageState::Keyset {
+                    a: Some(last_key),
+                    t: None,
+                    n: 0,
+                }),
+                Some(inner) => match token_text(eval(inner, body, "inner.token_expr")?) {
+                    None => None,
+                    Some(token) => {
+                        let read = already + count;
+                        if result_cap.is_some_and(|cap| read + page_size > cap) {
+                            Some(PageState::Keyset {
+                                a: Some(last_key),
+                                t: None,
+                                n: 0,
+                            })
+                        } else {
+                            Some(PageState::Keyset {
+                                a: current_key,
+                                t: Some(token),
+                                n: read,
+                            })
+                        }
+                    }
+                },
+            }
+        }
+        CompiledPagination::Offset {
+            has_more,
+            next_offset,
+        } => {
+            let more = match has_more {
+                Some(expr) => truthy(eval(expr, body, "has_more_expr")?.as_ref()),
+                None => full_page,
+            };
+            if !more || records.is_empty() {
+                None
+            } else {
+                let current = match page {
+                    PageState::Offset { o } => *o,
+                    _ => 0,
+                };
+                let next = match next_offset {
+                    Some(expr) => eval(expr, body, "next_offset_expr")?
+                        .and_then(|value| value.as_u64())
+                        .unwrap_or(current + count),
+                    None => current + count,
+                };
+                Some(PageState::Offset { o: next })
+            }
+        }
+        CompiledPagination::Page { has_more } => {
+            let more = match has_more {
+                Some(expr) => truthy(eval(expr, body, "has_more_expr")?.as_ref()),
+                None => full_page,
+            };
+            let current = match (page, &method.raw.pagination) {
+                (PageState::Page { p }, _) => *p,
+                (_, Pagination::Page { start_at, .. }) => *start_at,
+                _ => 1,
+            };
+            (more && !records.is_empty()).then_some(PageState::Page { p: current + 1 })
+        }
+        CompiledPagination::LinkHeader => {
+            let rel = match &method.raw.pagination {
+                Pagination::LinkHeader { rel, .. } => rel.as_str(),
+                _ => "next",
+            };
+            response
+                .header("link")
+                .and_then(|link| link_with_rel(link, rel))
+                .map(|u| PageState::Url { u })
+        }
+        CompiledPagination::NextUrl { url } => {
+            token_text(eval(url, body, "url_expr")?).map(|u| PageState::Url { u })
+        }
+    })
+}
+
+/// Finds the URL of relation `rel` in an RFC 8288 `Link` header.
+fn link_with_rel(header: &str, rel: &str) -> Option<String> {
+    header.split(',').find_map(|link| {
+        let mut parts = link.split(';');
+        let target = parts.next()?.trim();
+        let target = target.strip_prefix('<')?.strip_suffix('>')?;
+        let has_rel = parts.any(|param| {
+            let param = param.trim();
+            param
+                .strip_prefix("rel=")
+                .map(|value| value.trim_matches('"'))
+                .is_some_and(|value| {
+                    value
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case(rel))
+                })
+        });
+        has_rel.then(|| target.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link_with_rel;
+
+    #[test]
+    fn finds_next_link() {
+        let header = r#"<https://x/api?page=3>; rel="next", <https://x/api?page=1>; rel="first""#;
+        assert_eq!(
+            link_with_rel(header, "next"),
+            Some("https://x/api?page=3".to_owned())
+        );
+        assert_eq!(link_with_rel(header, "prev"), None);
+    }
+}
