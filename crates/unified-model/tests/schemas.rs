@@ -1,0 +1,318 @@
+//! Keeps the published schemas and the model reference in step with the types.
+//!
+//! The JSON Schemas in `schemas/unified/crm/` and the field reference in `docs/unified-model.md`
+//! are generated from `unified-model` and checked in, so API clients can read them without Rust.
+//! This test regenerates them in memory and fails when a checked-in file differs; with
+//! `UPDATE_SCHEMAS=1` it rewrites them instead.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::Value;
+use unified_model::CrmObject;
+
+const UPDATE_HINT: &str = "UPDATE_SCHEMAS=1 cargo test -p unified-model --test schemas";
+
+#[test]
+fn checked_in_schemas_and_docs_are_up_to_date() -> anyhow::Result<()> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let schema_dir = workspace.join("schemas/unified/crm");
+    let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for object in CrmObject::ALL {
+        let record_path = schema_dir.join(format!("{}.json", object.slug()));
+        expected.insert(record_path, pretty(&object.schema())?);
+        if object.supports_writes() {
+            let write_path = schema_dir.join(format!("{}.write.json", object.slug()));
+            expected.insert(write_path, pretty(&object.write_schema())?);
+        }
+    }
+    expected.insert(
+        workspace.join("docs/unified-model.md"),
+        reference::markdown(),
+    );
+
+    // Files left over from a renamed or removed object are stale too.
+    let mut leftovers = Vec::new();
+    if schema_dir.is_dir() {
+        for entry in fs::read_dir(&schema_dir).context("listing schemas/unified/crm")? {
+            let path = entry.context("listing schemas/unified/crm")?.path();
+            if !expected.contains_key(&path) {
+                leftovers.push(path);
+            }
+        }
+    }
+
+    let update = std::env::var_os("UPDATE_SCHEMAS").is_some_and(|value| value == "1");
+    let mut stale = Vec::new();
+    for (path, text) in &expected {
+        let current = fs::read_to_string(path).ok();
+        if current.as_deref() == Some(text.as_str()) {
+            continue;
+        }
+        if update {
+            fs::create_dir_all(path.parent().context("generated paths have a parent")?)
+                .with_context(|| format!("creating the folder of {}", path.display()))?;
+            fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        } else {
+            stale.push(display(&workspace, path));
+        }
+    }
+    for path in &leftovers {
+        if update {
+            fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        } else {
+            stale.push(format!(
+                "{} (no longer generated)",
+                display(&workspace, path)
+            ));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "generated files are stale: {}\nthe unified-model types changed; if that was meant (it is \
+         an API change), regenerate with `{UPDATE_HINT}` and commit the result",
+        stale.join(", "),
+    );
+    Ok(())
+}
+
+fn pretty(schema: &Value) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(schema).context("printing a schema")? + "\n")
+}
+
+fn display(workspace: &Path, path: &Path) -> String {
+    path.strip_prefix(workspace)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Renders the human-readable field reference from the record schemas.
+mod reference {
+    use std::fmt::Write;
+
+    use serde_json::Value;
+    use unified_model::CrmObject;
+
+    /// Envelope fields, listed once at the top instead of in every object's table.
+    const ENVELOPE: [&str; 7] = [
+        "id",
+        "remote_id",
+        "created_at",
+        "updated_at",
+        "remote_deleted",
+        "custom_fields",
+        "remote_data",
+    ];
+
+    pub(super) fn markdown() -> String {
+        let mut out = String::new();
+        out.push_str(INTRO);
+        let contacts = CrmObject::Contacts.schema();
+
+        out.push_str("\n## Envelope\n\nEvery object has these fields.\n\n");
+        field_table(&mut out, &contacts, &contacts, |name| {
+            ENVELOPE.contains(&name)
+        });
+
+        for object in CrmObject::ALL {
+            let schema = object.schema();
+            let _ = write!(
+                out,
+                "\n## {} (`{}`)\n\n",
+                object.record_name(),
+                object.slug()
+            );
+            if let Some(description) = schema.get("description").and_then(Value::as_str) {
+                let _ = writeln!(out, "{}\n", one_line(description));
+            }
+            if object.supports_writes() {
+                let _ = writeln!(
+                    out,
+                    "Writable: record schema `schemas/unified/crm/{0}.json`, write body schema \
+                     `schemas/unified/crm/{0}.write.json`.\n",
+                    object.slug()
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "Read-only in v1: record schema `schemas/unified/crm/{}.json`.\n",
+                    object.slug()
+                );
+            }
+            field_table(&mut out, &schema, &schema, |name| !ENVELOPE.contains(&name));
+        }
+
+        out.push_str("\n## Shared types\n");
+        let mut seen = Vec::new();
+        for object in CrmObject::ALL {
+            let schema = object.schema();
+            let Some(definitions) = schema.get("$defs").and_then(Value::as_object) else {
+                continue;
+            };
+            for (name, definition) in definitions {
+                if seen.contains(name) {
+                    continue;
+                }
+                seen.push(name.clone());
+                let _ = write!(out, "\n### {name}\n\n");
+                if let Some(description) = definition.get("description").and_then(Value::as_str) {
+                    let _ = writeln!(out, "{}\n", one_line(description));
+                }
+                if definition.get("properties").is_some() {
+                    field_table(&mut out, definition, &schema, |_| true);
+                } else if let Some(values) = enum_values(definition) {
+                    let _ = writeln!(out, "| Value | Meaning |\n|---|---|");
+                    for (value, meaning) in values {
+                        let _ = writeln!(out, "| `{value}` | {} |", one_line(&meaning));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    const INTRO: &str = "# Unified CRM model (v1)
+
+<!-- Generated from crates/unified-model by its `schemas` test; edit the doc comments there and run
+`UPDATE_SCHEMAS=1 cargo test -p unified-model --test schemas`. -->
+
+The objects of `/unified/crm/*`, with their fields.
+The JSON Schemas (draft 2020-12) in `schemas/unified/crm/` are the contract; this page is a readable
+digest of them.
+
+Conventions:
+
+- Every record has every field listed here, in this order: `null` when the vendor has no value,
+  `[]` for an empty list, `{}` for no custom fields.
+  Only `remote_data` is left out unless requested.
+  Records may gain fields in later versions, so clients should ignore fields they do not know.
+- Ids are strings. References to other records are `*_id` and `*_ids` fields.
+- Timestamps are RFC 3339 in UTC (`2024-01-31T09:30:00Z`); dates are `YYYY-MM-DD`.
+- Money is `{\"amount\": \"1500.50\", \"currency\": \"USD\"}`: the amount is a decimal string,
+  the currency an ISO 4217 code or `null`.
+- Enum values are UPPER_SNAKE and limited to the values listed; connectors map vendor values they do
+  not recognise to `OTHER` or `null`.
+- Write bodies (create and update) hold only the fields to set; `null` clears a field.
+  They may not set `id`, `remote_id`, `created_at`, `updated_at` or `remote_deleted`, and unknown
+  fields are refused.
+  `remote_data` in a write body is an object of vendor fields merged into the vendor request.
+";
+
+    /// Writes a table of the properties of `schema` that `keep` selects.
+    fn field_table(out: &mut String, schema: &Value, root: &Value, keep: impl Fn(&str) -> bool) {
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        out.push_str("| Field | Type | Description |\n|---|---|---|\n");
+        for (name, property) in properties {
+            if !keep(name) {
+                continue;
+            }
+            let description = property
+                .get("description")
+                .and_then(Value::as_str)
+                .map(one_line)
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "| `{name}` | {} | {description} |",
+                type_name(property, root)
+            );
+        }
+    }
+
+    /// Describes a property's type in a few words: `string or null`, `list of EmailAddress`.
+    fn type_name(schema: &Value, root: &Value) -> String {
+        let Some(object) = schema.as_object() else {
+            return "any".to_owned();
+        };
+        if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+            let name = reference.rsplit('/').next().unwrap_or(reference);
+            let definition = root.pointer(&format!("/$defs/{name}"));
+            return match definition.and_then(enum_values) {
+                Some(values) => one_of(&values),
+                None => format!("[{name}](#{})", name.to_lowercase()),
+            };
+        }
+        if let Some(any_of) = object.get("anyOf").and_then(Value::as_array) {
+            let names: Vec<String> = any_of
+                .iter()
+                .map(|branch| type_name(branch, root))
+                .collect();
+            return names.join(" or ");
+        }
+        if object.get("enum").is_some() {
+            return enum_values(schema)
+                .map(|values| one_of(&values))
+                .unwrap_or_default();
+        }
+        let types: Vec<&str> = match object.get("type") {
+            Some(Value::String(single)) => vec![single.as_str()],
+            Some(Value::Array(several)) => several.iter().filter_map(Value::as_str).collect(),
+            _ => return "any".to_owned(),
+        };
+        let names: Vec<String> = types
+            .iter()
+            .map(|json_type| match *json_type {
+                "array" => {
+                    let items = object.get("items").unwrap_or(&Value::Bool(true));
+                    format!("list of {}", type_name(items, root))
+                }
+                "string" => match object.get("format").and_then(Value::as_str) {
+                    Some(format) => format!("string ({format})"),
+                    None => match object.get("pattern").and_then(Value::as_str) {
+                        Some(pattern) => format!("string (`{pattern}`)"),
+                        None => "string".to_owned(),
+                    },
+                },
+                "number" => match (object.get("minimum"), object.get("maximum")) {
+                    (Some(minimum), Some(maximum)) => format!("number ({minimum}–{maximum})"),
+                    _ => "number".to_owned(),
+                },
+                other => other.to_owned(),
+            })
+            .collect();
+        names.join(" or ")
+    }
+
+    /// Lists an enum's values with their descriptions (from `oneOf` of `const`s or `enum`).
+    fn enum_values(definition: &Value) -> Option<Vec<(String, String)>> {
+        if let Some(one_of) = definition.get("oneOf").and_then(Value::as_array) {
+            return one_of
+                .iter()
+                .map(|variant| {
+                    let value = variant.get("const")?.as_str()?.to_owned();
+                    let meaning = variant
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    Some((value, meaning))
+                })
+                .collect();
+        }
+        let values = definition.get("enum")?.as_array()?;
+        Some(
+            values
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|value| (value.to_owned(), String::new()))
+                .collect(),
+        )
+    }
+
+    fn one_of(values: &[(String, String)]) -> String {
+        let names: Vec<String> = values
+            .iter()
+            .map(|(value, _)| format!("`{value}`"))
+            .collect();
+        names.join(" \\| ")
+    }
+
+    fn one_line(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
