@@ -1,0 +1,324 @@
+//! The HubSpot CRM simulator: CRM v3 objects (list, read, create, update, archive, search),
+//! the Properties, Owners and Pipelines APIs and v4 associations, behind private-app Bearer
+//! auth and HubSpot's rate limits, over deterministically seeded data.
+//!
+//! It answers as `https://api.hubapi.com` does (paths, paging, string-only property values,
+//! error bodies, 429 policies), so connectors written against it work against the real API.
+//! Left out: batch endpoints, merge, GDPR delete, webhooks and OAuth token exchange.
+
+mod errors;
+mod limits;
+mod meta;
+mod objects;
+mod schema;
+mod search;
+mod seed;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::Value;
+
+use crate::faults::{FaultLayerState, control_routes, fault_middleware};
+use crate::{Faults, RequestLog, RunningSimulator};
+
+use schema::{ObjectType, PropertyDef};
+use store::Store;
+
+/// What the simulated portal holds and how it limits callers.
+#[derive(Debug, Clone)]
+pub struct HubSpotConfig {
+    pub seed: u64,
+    pub contacts: usize,
+    pub companies: usize,
+    pub deals: usize,
+    pub notes: usize,
+    pub tasks: usize,
+    pub calls: usize,
+    pub meetings: usize,
+    pub emails: usize,
+    pub owners: usize,
+    /// Accepted `Authorization: Bearer <token>` values (private-app tokens).
+    pub access_tokens: Vec<String>,
+    /// Requests per rolling interval, per token (private app, Professional: 190).
+    pub rate_limit_per_interval: u32,
+    /// The rolling interval (10 s).
+    pub rate_limit_interval_ms: u64,
+    /// Search requests per second, per token.
+    pub search_per_second: u32,
+    /// Requests per day, per token; `None` sends no daily headers (as for OAuth apps).
+    pub daily_limit: Option<u64>,
+}
+
+impl Default for HubSpotConfig {
+    fn default() -> HubSpotConfig {
+        HubSpotConfig {
+            seed: 42,
+            // More than the 10,000 results a search can page through.
+            contacts: 12_000,
+            companies: 3_000,
+            deals: 3_000,
+            notes: 2_000,
+            tasks: 2_000,
+            calls: 1_000,
+            meetings: 1_000,
+            emails: 1_000,
+            owners: 40,
+            access_tokens: vec!["hubspot-sim-token".to_owned()],
+            rate_limit_per_interval: 190,
+            rate_limit_interval_ms: 10_000,
+            search_per_second: 5,
+            daily_limit: Some(650_000),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+struct Shared {
+    store: Arc<RwLock<Store>>,
+    limits: Arc<limits::RateLimits>,
+    faults: Faults,
+    log: RequestLog,
+    tokens: Arc<Vec<String>>,
+}
+
+impl Shared {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
+        self.store.read().expect("hubspot store poisoned")
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
+        self.store.write().expect("hubspot store poisoned")
+    }
+}
+
+/// Test and demo access to a running simulator's state.
+#[derive(Clone)]
+pub struct HubSpotHandle {
+    shared: Shared,
+}
+
+impl HubSpotHandle {
+    /// The fault queue (`take_mutation` faults are honoured by list and search).
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Requests served, by `METHOD path`.
+    pub fn requests(&self) -> &RequestLog {
+        &self.shared.log
+    }
+
+    /// Ids of the non-archived records of `object_type`, ascending numerically.
+    pub fn ids(&self, object_type: &str) -> Vec<String> {
+        let Some(object_type) = ObjectType::parse(object_type) else {
+            return Vec::new();
+        };
+        self.shared
+            .read()
+            .records(object_type)
+            .values()
+            .filter(|record| record.archived_at.is_none())
+            .map(|record| record.id.to_string())
+            .collect()
+    }
+
+    /// The full stored record (every property), archived or not.
+    pub fn record(&self, object_type: &str, id: &str) -> Option<Value> {
+        let object_type = ObjectType::parse(object_type)?;
+        let id: u64 = id.parse().ok()?;
+        let store = self.shared.read();
+        let record = store.records(object_type).get(&id)?;
+        Some(store::render_full(&store, object_type, record))
+    }
+
+    /// Changes the rolling-window rate limit of every token.
+    pub fn set_rate_limit(&self, per_interval: u32, interval_ms: u64) {
+        self.shared.limits.set_rolling(per_interval, interval_ms);
+    }
+
+    /// Defines a custom property, as if created in the portal (Properties API shape; `name` is
+    /// required, `type` defaults to `string`). An invalid definition is logged and ignored.
+    pub fn add_property(&self, object_type: &str, definition: Value) {
+        let Some(object_type) = ObjectType::parse(object_type) else {
+            tracing::warn!(object_type, "add_property: unknown hubspot object type");
+            return;
+        };
+        match PropertyDef::from_json(&definition, false) {
+            Ok(definition) => {
+                let mut store = self.shared.write();
+                if let Some(list) = store.properties.get_mut(&object_type) {
+                    list.retain(|existing| existing.name != definition.name);
+                    list.push(definition);
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "add_property: invalid definition"),
+        }
+    }
+}
+
+/// Query parameters, keeping repeats (`properties=a&properties=b`).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(raw: Option<&str>) -> Params {
+        Params(
+            raw.and_then(|raw| serde_urlencoded::from_str::<Vec<(String, String)>>(raw).ok())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every value of `key`, comma lists split, blanks dropped.
+    fn list(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(name, _)| name == key)
+            .flat_map(|(_, value)| value.split(','))
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|value| value.eq_ignore_ascii_case("true"))
+    }
+
+    /// The query string with `after` replaced, for `paging.next.link`.
+    fn with_after(&self, after: &str) -> String {
+        let mut pairs: Vec<(&str, &str)> = self
+            .0
+            .iter()
+            .filter(|(name, _)| name != "after")
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        pairs.push(("after", after));
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+/// Checks the Bearer token, counts the request against the rate limits and stamps the
+/// `X-HubSpot-RateLimit-*` headers on the answer.
+async fn guard(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(|token| token.trim().to_owned());
+    let Some(token) = token.filter(|token| shared.tokens.iter().any(|known| known == token))
+    else {
+        return errors::unauthenticated();
+    };
+    let is_search = request.method() == Method::POST && request.uri().path().ends_with("/search");
+    match shared.limits.check(&token, is_search) {
+        Ok(headers) => {
+            let mut response = next.run(request).await;
+            headers.apply(response.headers_mut());
+            response
+        }
+        Err((policy, headers)) => errors::rate_limited(policy, Some(headers), None),
+    }
+}
+
+/// Builds the simulator's router over freshly seeded data.
+pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
+    let mut seed_rng = StdRng::seed_from_u64(config.seed);
+    let mutation_rng = StdRng::seed_from_u64(config.seed.wrapping_add(0x5eed));
+    let mut store = Store::new(mutation_rng);
+    seed::seed(&mut store, &mut seed_rng, &config);
+    let shared = Shared {
+        store: Arc::new(RwLock::new(store)),
+        limits: Arc::new(limits::RateLimits::new(
+            config.rate_limit_per_interval,
+            config.rate_limit_interval_ms,
+            config.search_per_second,
+            config.daily_limit,
+        )),
+        faults: Faults::default(),
+        log: RequestLog::default(),
+        tokens: Arc::new(config.access_tokens.clone()),
+    };
+    let api = Router::new()
+        .route(
+            "/crm/v3/objects/{object_type}",
+            get(objects::list).post(objects::create),
+        )
+        .route(
+            "/crm/v3/objects/{object_type}/search",
+            axum::routing::post(search::search),
+        )
+        .route(
+            "/crm/v3/objects/{object_type}/{id}",
+            get(objects::read)
+                .patch(objects::update)
+                .delete(objects::archive),
+        )
+        .route(
+            "/crm/v3/properties/{object_type}",
+            get(meta::list_properties).post(meta::create_property),
+        )
+        .route(
+            "/crm/v3/properties/{object_type}/{name}",
+            get(meta::read_property),
+        )
+        .route("/crm/v3/owners", get(meta::list_owners))
+        .route("/crm/v3/owners/", get(meta::list_owners))
+        .route("/crm/v3/owners/{owner_id}", get(meta::read_owner))
+        .route("/crm/v3/pipelines/{object_type}", get(meta::list_pipelines))
+        .route(
+            "/crm/v3/pipelines/{object_type}/{pipeline_id}",
+            get(meta::read_pipeline),
+        )
+        .route(
+            "/crm/v3/pipelines/{object_type}/{pipeline_id}/stages",
+            get(meta::list_stages),
+        )
+        .route(
+            "/crm/v4/objects/{from}/{id}/associations/{to}",
+            get(meta::list_associations),
+        )
+        .with_state(shared.clone())
+        .layer(middleware::from_fn_with_state(shared.clone(), guard));
+    let fault_state = FaultLayerState {
+        faults: shared.faults.clone(),
+        log: shared.log.clone(),
+        throttle: Arc::new(|retry_after_secs| {
+            errors::rate_limited(limits::Policy::TenSecondlyRolling, None, retry_after_secs)
+        }),
+    };
+    let app = api
+        .merge(control_routes(shared.faults.clone(), shared.log.clone()))
+        .layer(middleware::from_fn_with_state(fault_state, fault_middleware));
+    (app, HubSpotHandle { shared })
+}
+
+/// Seeds a simulator and serves it on `addr` (use `127.0.0.1:0` in tests).
+///
+/// # Errors
+/// Fails when the address cannot be bound.
+pub async fn spawn(
+    config: HubSpotConfig,
+    addr: SocketAddr,
+) -> std::io::Result<(RunningSimulator, HubSpotHandle)> {
+    let (app, handle) = router(config);
+    let running = crate::serve(addr, app).await?;
+    Ok((running, handle))
+}

@@ -1,1 +1,0 @@
-//! The Salesforce REST API simulator.

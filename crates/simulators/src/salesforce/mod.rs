@@ -1,0 +1,227 @@
+//! The Salesforce REST API simulator: sObject CRUD, describe, SOQL query paging, limits.
+//!
+//! It serves `{instance_url}/services/data/vXX.X/…` for versions v50.0 to v62.0 over a
+//! deterministically seeded org (see `seed.rs`), answering as Salesforce does: Bearer-token
+//! auth with `INVALID_SESSION_ID`, error arrays, `Sforce-Limit-Info` on every API response and
+//! 403 `REQUEST_LIMIT_EXCEEDED` past the daily allowance (never 429), SOQL through a real
+//! parser (`soql.rs`) and evaluator (`query.rs`), and `nextRecordsUrl` cursors.
+//!
+//! Documented choices where the real API leaves room:
+//! * Picklists are unrestricted: any value is accepted on write.
+//! * Empty strings written through the API are stored as null, as Salesforce does; the seed
+//!   data still holds a few empty strings so connectors see both.
+//! * A query cursor snapshots the matching ids at query time; later batches return the
+//!   current values of those records and skip records deleted since (`queryAll` keeps them).
+//!   Batches may therefore be smaller than the batch size, as Salesforce allows.
+//! * `/deleted` and `/updated` reject a `start` more than 30 days ago
+//!   (`INVALID_REPLICATION_DATE`) and cover up to `min(end, now)`.
+//! * Bulk API, composite resources and OAuth endpoints are not simulated here.
+
+mod error;
+mod ids;
+mod query;
+mod routes;
+mod schema;
+mod seed;
+mod soql;
+mod store;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::{Faults, RequestLog, RunningSimulator};
+
+use self::query::Cursors;
+use self::schema::FieldDef;
+use self::store::Db;
+
+/// What the simulated org holds and how it limits callers.
+#[derive(Debug, Clone)]
+pub struct SalesforceConfig {
+    pub seed: u64,
+    pub accounts: usize,
+    pub contacts: usize,
+    pub leads: usize,
+    pub opportunities: usize,
+    /// Tasks, including calls and emails (`TaskSubtype`).
+    pub tasks: usize,
+    pub events: usize,
+    pub notes: usize,
+    pub users: usize,
+    /// Accepted `Authorization: Bearer <token>` values.
+    pub access_tokens: Vec<String>,
+    /// Counts every API call; `Sforce-Limit-Info` reports it.
+    pub daily_api_limit: u64,
+    /// The largest query batch served.
+    pub max_batch_size: usize,
+}
+
+impl Default for SalesforceConfig {
+    fn default() -> Self {
+        SalesforceConfig {
+            seed: 7,
+            accounts: 2_000,
+            contacts: 6_000,
+            leads: 2_000,
+            opportunities: 3_000,
+            tasks: 3_000,
+            events: 1_000,
+            notes: 1_000,
+            users: 40,
+            access_tokens: vec!["salesforce-sim-token".to_owned()],
+            daily_api_limit: 100_000,
+            max_batch_size: 2000,
+        }
+    }
+}
+
+/// State shared by the handlers. One lock for the data; never held across an await.
+pub(crate) struct Shared {
+    pub(crate) db: RwLock<Db>,
+    pub(crate) cursors: Mutex<Cursors>,
+    /// Drives mutation faults, deterministically for a seed.
+    pub(crate) rng: Mutex<StdRng>,
+    pub(crate) tokens: Mutex<HashSet<String>>,
+    pub(crate) api_used: AtomicU64,
+    pub(crate) api_limit: AtomicU64,
+    pub(crate) max_batch_size: usize,
+    pub(crate) faults: Faults,
+    pub(crate) log: RequestLog,
+}
+
+impl Shared {
+    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Db> {
+        self.db.read().expect("salesforce state poisoned")
+    }
+
+    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Db> {
+        self.db.write().expect("salesforce state poisoned")
+    }
+}
+
+/// Test-side control of a running simulator.
+#[derive(Clone)]
+pub struct SalesforceHandle {
+    shared: Arc<Shared>,
+}
+
+impl SalesforceHandle {
+    /// The fault queue the simulator obeys.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// The requests the simulator served.
+    pub fn requests(&self) -> &RequestLog {
+        &self.shared.log
+    }
+
+    /// Ids of the live (not deleted) records of `sobject`, ascending; empty for unknown objects.
+    pub fn ids(&self, sobject: &str) -> Vec<String> {
+        let db = self.shared.read();
+        db.table(sobject).map_or_else(Vec::new, |table| {
+            (0..table.rows.len())
+                .filter(|&idx| table.live(idx))
+                .map(|idx| table.rows[idx].id.clone())
+                .collect()
+        })
+    }
+
+    /// The record as `GET /sobjects/{sobject}/{id}` shows it (v59.0 urls), deleted ones included.
+    pub fn record(&self, sobject: &str, id: &str) -> Option<serde_json::Value> {
+        let db = self.shared.read();
+        let table = db.table(sobject)?;
+        let idx = table.position(id)?;
+        Some(table.record_json(idx, "v59.0", None))
+    }
+
+    /// Changes the daily API allowance.
+    pub fn set_daily_api_limit(&self, limit: u64) {
+        self.shared.api_limit.store(limit, Ordering::SeqCst);
+    }
+
+    /// Adds (or replaces) a field of `sobject`, given as a describe `fields[]` entry (at least
+    /// `name`; `type` defaults to string). It then shows in describe and is queryable and,
+    /// unless the entry says otherwise, writable. Unknown objects are ignored.
+    pub fn add_custom_field(&self, sobject: &str, describe_field: serde_json::Value) {
+        let Some(field) = FieldDef::from_describe(&describe_field) else {
+            tracing::warn!(sobject, "custom field without a name ignored");
+            return;
+        };
+        let mut db = self.shared.write();
+        if let Some(idx) = db.table_index(sobject) {
+            db.tables[idx].schema.push_field(field);
+        }
+    }
+
+    /// Invalidates every current access token: they now answer 401 `INVALID_SESSION_ID`.
+    pub fn expire_tokens(&self) {
+        self.shared
+            .tokens
+            .lock()
+            .expect("token set poisoned")
+            .clear();
+    }
+
+    /// Accepts one more access token.
+    pub fn add_access_token(&self, token: &str) {
+        self.shared
+            .tokens
+            .lock()
+            .expect("token set poisoned")
+            .insert(token.to_owned());
+    }
+
+    /// API calls counted so far.
+    pub fn api_usage(&self) -> u64 {
+        self.shared.api_used.load(Ordering::SeqCst)
+    }
+}
+
+/// Builds the simulator's router over a freshly seeded org.
+pub fn router(config: SalesforceConfig) -> (axum::Router, SalesforceHandle) {
+    let mut db = Db::new();
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let counts = seed::SeedCounts {
+        users: config.users,
+        accounts: config.accounts,
+        contacts: config.contacts,
+        opportunities: config.opportunities,
+        leads: config.leads,
+        tasks: config.tasks,
+        events: config.events,
+        notes: config.notes,
+    };
+    seed::seed(&mut db, &mut rng, &counts);
+    let shared = Arc::new(Shared {
+        db: RwLock::new(db),
+        cursors: Mutex::new(Cursors::default()),
+        rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ 0x5f0c_e5a1_e5f0_4ce5)),
+        tokens: Mutex::new(config.access_tokens.iter().cloned().collect()),
+        api_used: AtomicU64::new(0),
+        api_limit: AtomicU64::new(config.daily_api_limit),
+        max_batch_size: config.max_batch_size.max(1),
+        faults: Faults::default(),
+        log: RequestLog::default(),
+    });
+    let router = routes::build(Arc::clone(&shared));
+    (router, SalesforceHandle { shared })
+}
+
+/// Seeds an org and serves it on `addr` (use `127.0.0.1:0` in tests).
+///
+/// # Errors
+/// Fails when the address cannot be bound.
+pub async fn spawn(
+    config: SalesforceConfig,
+    addr: SocketAddr,
+) -> std::io::Result<(RunningSimulator, SalesforceHandle)> {
+    let (router, handle) = router(config);
+    let running = crate::serve(addr, router).await?;
+    Ok((running, handle))
+}
