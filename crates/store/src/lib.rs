@@ -1,1 +1,26 @@
 //! The Store trait, its row types and errors, and the conformance suite every backend passes.
+//!
+//! Crosswalk keeps environments, hashed API keys, connections with sealed credentials, and a cache
+//! of discovered fields per connection.
+//! [`Store`] is the one interface to that data; `store-sqlite` and `store-postgres` implement it
+//! and both run [`conformance::run_all`], so callers can hold an `Arc<dyn Store>` and not care
+//! which backend is behind it.
+//! This crate holds no SQL and never sees plaintext credentials: [`Connection::credentials`] is a
+//! [`secrets::Sealed`] envelope that the caller sealed before handing it over.
+
+mod api_key;
+pub mod conformance;
+mod error;
+mod ids;
+mod rows;
+mod store;
+pub mod timestamp;
+
+pub use api_key::{API_KEY_PREFIX_LEN, ApiKeyHash, api_key_prefix, generate_api_key};
+pub use error::{IdError, StoreError};
+pub use ids::{ApiKeyId, ConnectionId, EnvironmentId};
+pub use rows::{
+    ApiKey, Connection, ConnectionStatus, ConnectionUpdate, DiscoveredFields, Environment,
+    NewConnection,
+};
+pub use store::Store;
