@@ -119,14 +119,23 @@ async fn list_paging_walks_every_id_exactly_once() {
     let ids = ids_of(&records);
     assert_eq!(ids, sim.handle.ids("contacts"));
     assert_eq!(ids.len(), 230);
-    let numeric: Vec<u64> = ids.iter().map(|id| id.parse().expect("numeric id")).collect();
+    let numeric: Vec<u64> = ids
+        .iter()
+        .map(|id| id.parse().expect("numeric id"))
+        .collect();
     assert!(numeric.windows(2).all(|pair| pair[0] < pair[1]));
 
     let (_, _, first) = sim.get("/crm/v3/objects/contacts?limit=7").await;
     let link = first["paging"]["next"]["link"].as_str().expect("link");
-    assert!(link.starts_with("https://api.hubapi.com/crm/v3/objects/contacts?"), "{link}");
+    assert!(
+        link.starts_with("https://api.hubapi.com/crm/v3/objects/contacts?"),
+        "{link}"
+    );
     let (_, _, last) = sim
-        .get(&format!("/crm/v3/objects/contacts?limit=100&after={}", numeric[200]))
+        .get(&format!(
+            "/crm/v3/objects/contacts?limit=100&after={}",
+            numeric[200]
+        ))
         .await;
     assert_eq!(last["results"].as_array().map(Vec::len), Some(30));
     assert!(last.get("paging").is_none(), "no paging on the last page");
@@ -186,13 +195,22 @@ async fn only_default_and_requested_properties_come_back_all_as_strings() {
             _ => saw_null = true,
         }
     }
-    assert!(saw_number && saw_null, "some contacts have an NPS score and some do not");
+    assert!(
+        saw_number && saw_null,
+        "some contacts have an NPS score and some do not"
+    );
 
     let (_, _, deal) = sim.get("/crm/v3/objects/deals?limit=1").await;
-    let amount = deal["results"][0]["properties"]["amount"].as_str().expect("amount is a string");
+    let amount = deal["results"][0]["properties"]["amount"]
+        .as_str()
+        .expect("amount is a string");
     assert!(amount.parse::<f64>().is_ok());
     let (_, _, company) = sim.get("/crm/v3/objects/companies?limit=1").await;
-    assert!(company["results"][0]["properties"].get("hs_lastmodifieddate").is_some());
+    assert!(
+        company["results"][0]["properties"]
+            .get("hs_lastmodifieddate")
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -221,7 +239,11 @@ async fn search_filters_return_exactly_the_matching_records() {
     // GTE on lastmodifieddate given as epoch milliseconds, sorted by id, paged by offset.
     let mut modified: Vec<&str> = records
         .iter()
-        .map(|record| record["properties"]["lastmodifieddate"].as_str().expect("date"))
+        .map(|record| {
+            record["properties"]["lastmodifieddate"]
+                .as_str()
+                .expect("date")
+        })
         .collect();
     modified.sort_unstable();
     let cut = modified[150];
@@ -271,10 +293,16 @@ async fn search_filters_return_exactly_the_matching_records() {
         .await;
     let mut descending = expected.clone();
     descending.reverse();
-    assert_eq!(ids_of(body["results"].as_array().expect("results")), descending);
+    assert_eq!(
+        ids_of(body["results"].as_array().expect("results")),
+        descending
+    );
 
     // IN on ids, ORed with an EQ group; archived-free and deduplicated.
-    let wanted: Vec<String> = [3, 9, 27, 81].iter().map(|idx| records[*idx]["id"].as_str().expect("id").to_owned()).collect();
+    let wanted: Vec<String> = [3, 9, 27, 81]
+        .iter()
+        .map(|idx| records[*idx]["id"].as_str().expect("id").to_owned())
+        .collect();
     let (_, body) = sim
         .search(
             "contacts",
@@ -290,7 +318,11 @@ async fn search_filters_return_exactly_the_matching_records() {
     assert_eq!(ids_of(body["results"].as_array().expect("results")), wanted);
 
     // Numeric comparison of ids: "999" < "1100" numerically, not as text.
-    let first_id: u64 = records[0]["id"].as_str().expect("id").parse().expect("numeric");
+    let first_id: u64 = records[0]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("numeric");
     let (_, body) = sim
         .search(
             "contacts",
@@ -309,13 +341,18 @@ async fn search_filters_return_exactly_the_matching_records() {
             body["total"].as_u64().expect("total")
         }
     };
-    assert_eq!(count("HAS_PROPERTY").await + count("NOT_HAS_PROPERTY").await, 230);
+    assert_eq!(
+        count("HAS_PROPERTY").await + count("NOT_HAS_PROPERTY").await,
+        230
+    );
 
     // Too many filter groups is a 400.
     let groups: Vec<Value> = (0..6)
         .map(|_| json!({"filters": [{"propertyName": "email", "operator": "HAS_PROPERTY"}]}))
         .collect();
-    let (status, body) = sim.search("contacts", json!({"filterGroups": groups})).await;
+    let (status, body) = sim
+        .search("contacts", json!({"filterGroups": groups}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["category"], "VALIDATION_ERROR");
 }
@@ -327,14 +364,20 @@ async fn search_stops_at_ten_thousand_results() {
     eprintln!("seeding the default portal took {:?}", started.elapsed());
     assert_eq!(sim.handle.ids("contacts").len(), 12_000);
     let (status, body) = sim
-        .search("contacts", json!({"limit": 200, "after": "9800", "sorts": ["hs_object_id"]}))
+        .search(
+            "contacts",
+            json!({"limit": 200, "after": "9800", "sorts": ["hs_object_id"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["total"], 12_000);
     assert_eq!(body["results"].as_array().map(Vec::len), Some(200));
     assert_eq!(body["paging"]["next"]["after"], "10000");
     let (status, body) = sim
-        .search("contacts", json!({"limit": 200, "after": "10000", "sorts": ["hs_object_id"]}))
+        .search(
+            "contacts",
+            json!({"limit": 200, "after": "10000", "sorts": ["hs_object_id"]}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["status"], "error");
@@ -360,17 +403,31 @@ async fn create_read_update_archive_round_trip() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().expect("id").to_owned();
-    assert!(id.parse::<u64>().expect("numeric") > sim.handle.ids("contacts")[228].parse().expect("numeric"));
+    assert!(
+        id.parse::<u64>().expect("numeric")
+            > sim.handle.ids("contacts")[228].parse().expect("numeric")
+    );
     assert_eq!(created["properties"]["nps_score"], "9");
-    assert_eq!(created["properties"]["hs_object_id"].as_str(), Some(id.as_str()));
+    assert_eq!(
+        created["properties"]["hs_object_id"].as_str(),
+        Some(id.as_str())
+    );
 
     let (status, _, read) = sim
-        .get(&format!("/crm/v3/objects/contacts/{id}?properties=favorite_color&associations=companies"))
+        .get(&format!(
+            "/crm/v3/objects/contacts/{id}?properties=favorite_color&associations=companies"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read["properties"]["favorite_color"], "green");
-    assert_eq!(read["associations"]["companies"]["results"][0]["id"].as_str(), Some(company_id.as_str()));
-    assert_eq!(read["associations"]["companies"]["results"][0]["type"], "contact_to_company");
+    assert_eq!(
+        read["associations"]["companies"]["results"][0]["id"].as_str(),
+        Some(company_id.as_str())
+    );
+    assert_eq!(
+        read["associations"]["companies"]["results"][0]["type"],
+        "contact_to_company"
+    );
     let (status, _, by_email) = sim
         .get("/crm/v3/objects/contacts/NEW.person@example.org?idProperty=email")
         .await;
@@ -386,9 +443,15 @@ async fn create_read_update_archive_round_trip() {
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["properties"]["jobtitle"], "Buyer");
-    assert_eq!(updated["properties"]["notes_last_updated"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(
+        updated["properties"]["notes_last_updated"],
+        "2023-11-14T22:13:20.000Z"
+    );
     assert!(updated["updatedAt"].as_str() >= created["updatedAt"].as_str());
-    assert_eq!(updated["properties"]["lastmodifieddate"], updated["updatedAt"]);
+    assert_eq!(
+        updated["properties"]["lastmodifieddate"],
+        updated["updatedAt"]
+    );
 
     let response = sim
         .client
@@ -403,7 +466,9 @@ async fn create_read_update_archive_round_trip() {
     assert_eq!(gone["category"], "OBJECT_NOT_FOUND");
     assert!(!sim.handle.ids("contacts").contains(&id));
 
-    let archived = sim.walk("/crm/v3/objects/contacts?limit=100&archived=true").await;
+    let archived = sim
+        .walk("/crm/v3/objects/contacts?limit=100&archived=true")
+        .await;
     assert_eq!(ids_of(&archived), vec![id.clone()]);
     assert_eq!(archived[0]["archived"], true);
     assert!(archived[0]["archivedAt"].is_string());
@@ -411,7 +476,9 @@ async fn create_read_update_archive_round_trip() {
         .search("contacts", json!({"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ", "value": "new.person@example.org"}]}]}))
         .await;
     assert_eq!(search["total"], 0, "search never returns archived records");
-    let (status, _, _) = sim.get(&format!("/crm/v3/objects/contacts/{id}?archived=true")).await;
+    let (status, _, _) = sim
+        .get(&format!("/crm/v3/objects/contacts/{id}?archived=true"))
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -419,26 +486,47 @@ async fn create_read_update_archive_round_trip() {
 async fn validation_conflict_and_not_found_bodies() {
     let sim = Sim::start(small()).await;
     let (status, body) = sim
-        .send(reqwest::Method::POST, "/crm/v3/objects/contacts", json!({"properties": {"foo": "bar"}}))
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/contacts",
+            json!({"properties": {"foo": "bar"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["status"], "error");
     assert_eq!(body["category"], "VALIDATION_ERROR");
-    assert!(body["message"].as_str().expect("message").starts_with("Property values were not valid: "));
-    assert!(body["correlationId"].as_str().is_some_and(|id| id.len() == 36));
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("Property values were not valid: ")
+    );
+    assert!(
+        body["correlationId"]
+            .as_str()
+            .is_some_and(|id| id.len() == 36)
+    );
     assert_eq!(
         body["errors"][0],
         json!({"message": "Property \"foo\" does not exist", "code": "PROPERTY_DOESNT_EXIST", "context": {"propertyName": ["foo"]}})
     );
 
     let (status, body) = sim
-        .send(reqwest::Method::POST, "/crm/v3/objects/contacts", json!({"properties": {"customer_health_score": "50"}}))
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/contacts",
+            json!({"properties": {"customer_health_score": "50"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errors"][0]["code"], "READ_ONLY_VALUE");
 
     let (status, body) = sim
-        .send(reqwest::Method::POST, "/crm/v3/objects/contacts", json!({"properties": {"favorite_color": "magenta"}}))
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/contacts",
+            json!({"properties": {"favorite_color": "magenta"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errors"][0]["code"], "INVALID_OPTION");
@@ -447,15 +535,25 @@ async fn validation_conflict_and_not_found_bodies() {
     let existing = sim.handle.record("contacts", &existing_id).expect("record");
     let email = existing["properties"]["email"].as_str().expect("email");
     let (status, body) = sim
-        .send(reqwest::Method::POST, "/crm/v3/objects/contacts", json!({"properties": {"email": email}}))
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/contacts",
+            json!({"properties": {"email": email}}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["category"], "CONFLICT");
-    assert_eq!(body["message"], format!("Contact already exists. Existing ID: {existing_id}"));
+    assert_eq!(
+        body["message"],
+        format!("Contact already exists. Existing ID: {existing_id}")
+    );
 
     let (status, _, body) = sim.get("/crm/v3/objects/deals/424242424").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["message"], "Object not found.  objectId are usually numeric.");
+    assert_eq!(
+        body["message"],
+        "Object not found.  objectId are usually numeric."
+    );
     assert_eq!(body["context"], json!({"id": ["424242424"]}));
     assert_eq!(body["category"], "OBJECT_NOT_FOUND");
 
@@ -477,32 +575,63 @@ async fn requests_without_a_known_token_get_401() {
         let body: Value = response.json().await.expect("json body");
         assert_eq!(body["status"], "error");
         assert_eq!(body["category"], "INVALID_AUTHENTICATION");
-        assert!(body["message"].as_str().expect("message").starts_with("Authentication credentials not found."));
+        assert!(
+            body["message"]
+                .as_str()
+                .expect("message")
+                .starts_with("Authentication credentials not found.")
+        );
         assert!(body["correlationId"].is_string());
     }
 }
 
 #[tokio::test]
 async fn rate_limits_count_exactly_and_answer_429() {
-    let sim = Sim::start(HubSpotConfig { search_per_second: 2, daily_limit: Some(1_000), ..small() }).await;
+    let sim = Sim::start(HubSpotConfig {
+        search_per_second: 2,
+        daily_limit: Some(1_000),
+        ..small()
+    })
+    .await;
     sim.handle.set_rate_limit(5, 60_000);
     for expected_remaining in (0..5).rev() {
         let (status, headers, _) = sim.get("/crm/v3/objects/contacts?limit=1").await;
         assert_eq!(status, StatusCode::OK);
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         assert_eq!(header("x-hubspot-ratelimit-max").as_deref(), Some("5"));
-        assert_eq!(header("x-hubspot-ratelimit-remaining"), Some(expected_remaining.to_string()));
-        assert_eq!(header("x-hubspot-ratelimit-interval-milliseconds").as_deref(), Some("60000"));
+        assert_eq!(
+            header("x-hubspot-ratelimit-remaining"),
+            Some(expected_remaining.to_string())
+        );
+        assert_eq!(
+            header("x-hubspot-ratelimit-interval-milliseconds").as_deref(),
+            Some("60000")
+        );
         assert_eq!(header("x-hubspot-ratelimit-daily").as_deref(), Some("1000"));
     }
     let (status, headers, body) = sim.get("/crm/v3/objects/contacts?limit=1").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["policyName"], "TEN_SECONDLY_ROLLING");
     assert_eq!(body["errorType"], "RATE_LIMIT");
-    assert_eq!(body["message"], "You have reached your ten_secondly_rolling limit.");
-    assert_eq!(headers.get("x-hubspot-ratelimit-remaining").and_then(|v| v.to_str().ok()), Some("0"));
     assert_eq!(
-        headers.get("x-hubspot-ratelimit-daily-remaining").and_then(|v| v.to_str().ok()),
+        body["message"],
+        "You have reached your ten_secondly_rolling limit."
+    );
+    assert_eq!(
+        headers
+            .get("x-hubspot-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok()),
+        Some("0")
+    );
+    assert_eq!(
+        headers
+            .get("x-hubspot-ratelimit-daily-remaining")
+            .and_then(|v| v.to_str().ok()),
         Some("995"),
         "refused requests are not counted"
     );
@@ -516,10 +645,18 @@ async fn rate_limits_count_exactly_and_answer_429() {
         last = body;
     }
     assert_eq!(statuses[..2], [StatusCode::OK, StatusCode::OK]);
-    assert_eq!(statuses[2], StatusCode::TOO_MANY_REQUESTS, "third search within a second");
+    assert_eq!(
+        statuses[2],
+        StatusCode::TOO_MANY_REQUESTS,
+        "third search within a second"
+    );
     assert_eq!(last["policyName"], "SECONDLY");
 
-    let daily = Sim::start(HubSpotConfig { daily_limit: Some(2), ..small() }).await;
+    let daily = Sim::start(HubSpotConfig {
+        daily_limit: Some(2),
+        ..small()
+    })
+    .await;
     for _ in 0..2 {
         assert_eq!(daily.get("/crm/v3/owners").await.0, StatusCode::OK);
     }
@@ -532,17 +669,27 @@ async fn rate_limits_count_exactly_and_answer_429() {
 async fn throttle_faults_answer_like_hubspot() {
     let sim = Sim::start(small()).await;
     sim.handle.faults().push(Fault {
-        kind: FaultKind::Throttle { retry_after_secs: Some(3) },
+        kind: FaultKind::Throttle {
+            retry_after_secs: Some(3),
+        },
         path_prefix: Some("/crm/v3/objects/deals".into()),
         times: 1,
     });
     assert_eq!(sim.get("/crm/v3/objects/contacts").await.0, StatusCode::OK);
     let (status, headers, body) = sim.get("/crm/v3/objects/deals").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("3"));
+    assert_eq!(
+        headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("3")
+    );
     assert_eq!(body["policyName"], "TEN_SECONDLY_ROLLING");
     assert_eq!(sim.get("/crm/v3/objects/deals").await.0, StatusCode::OK);
-    assert_eq!(sim.handle.requests().total_matching("GET /crm/v3/objects/deals"), 2);
+    assert_eq!(
+        sim.handle
+            .requests()
+            .total_matching("GET /crm/v3/objects/deals"),
+        2
+    );
 }
 
 #[tokio::test]
@@ -550,7 +697,10 @@ async fn paging_under_mutation_misses_no_record_that_existed_throughout() {
     let sim = Sim::start(small()).await;
     let before: HashSet<String> = sim.handle.ids("contacts").into_iter().collect();
     sim.handle.faults().push(Fault {
-        kind: FaultKind::Mutate { inserts: 5, deletes: 5 },
+        kind: FaultKind::Mutate {
+            inserts: 5,
+            deletes: 5,
+        },
         path_prefix: Some("/crm/v3/objects/contacts".into()),
         times: 4,
     });
@@ -563,14 +713,23 @@ async fn paging_under_mutation_misses_no_record_that_existed_throughout() {
     assert!((210..230).contains(&survivors.len()), "{}", survivors.len());
     assert_eq!(after.len(), 230, "and inserted five each");
     for id in survivors {
-        assert!(unique.contains(id), "record {id} existed throughout but was missed");
+        assert!(
+            unique.contains(id),
+            "record {id} existed throughout but was missed"
+        );
     }
     let inserted: Vec<&String> = after.difference(&before).collect();
-    assert!(inserted.iter().all(|id| unique.contains(id)), "inserts land after the cursor");
+    assert!(
+        inserted.iter().all(|id| unique.contains(id)),
+        "inserts land after the cursor"
+    );
 
     // Search takes mutation faults too.
     sim.handle.faults().push(Fault {
-        kind: FaultKind::Mutate { inserts: 3, deletes: 0 },
+        kind: FaultKind::Mutate {
+            inserts: 3,
+            deletes: 0,
+        },
         path_prefix: Some("/crm/v3/objects/deals/search".into()),
         times: 1,
     });
@@ -589,8 +748,12 @@ async fn the_same_seed_serves_the_same_data() {
     let (_, _, three) = other.get(path).await;
     assert_eq!(one, two);
     assert_ne!(one, three);
-    let (_, _, deals_one) = first.get("/crm/v3/objects/deals?limit=100&properties=closedate,hs_is_closed_won").await;
-    let (_, _, deals_two) = second.get("/crm/v3/objects/deals?limit=100&properties=closedate,hs_is_closed_won").await;
+    let (_, _, deals_one) = first
+        .get("/crm/v3/objects/deals?limit=100&properties=closedate,hs_is_closed_won")
+        .await;
+    let (_, _, deals_two) = second
+        .get("/crm/v3/objects/deals?limit=100&properties=closedate,hs_is_closed_won")
+        .await;
     assert_eq!(deals_one, deals_two);
 }
 
@@ -610,7 +773,10 @@ async fn properties_api_describes_builtin_and_custom_properties() {
     assert_eq!(find("email")["hubspotDefined"], true);
     assert_eq!(find("lifecyclestage")["type"], "enumeration");
     let color = find("favorite_color");
-    assert!(color.get("hubspotDefined").is_none(), "custom properties carry no hubspotDefined");
+    assert!(
+        color.get("hubspotDefined").is_none(),
+        "custom properties carry no hubspotDefined"
+    );
     assert_eq!(color["options"].as_array().map(Vec::len), Some(6));
     let health = find("customer_health_score");
     assert_eq!(health["modificationMetadata"]["readOnlyValue"], true);
@@ -625,17 +791,28 @@ async fn properties_api_describes_builtin_and_custom_properties() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let (status, duplicate) = sim
-        .send(reqwest::Method::POST, "/crm/v3/properties/companies", created.clone())
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/properties/companies",
+            created.clone(),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{duplicate}");
     let company = sim.handle.ids("companies")[0].clone();
     let (status, body) = sim
-        .send(reqwest::Method::PATCH, &format!("/crm/v3/objects/companies/{company}"), json!({"properties": {"renewal_risk": "high"}}))
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/crm/v3/objects/companies/{company}"),
+            json!({"properties": {"renewal_risk": "high"}}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["properties"]["renewal_risk"], "high");
 
-    sim.handle.add_property("deals", json!({"name": "partner_code", "label": "Partner code", "type": "string"}));
+    sim.handle.add_property(
+        "deals",
+        json!({"name": "partner_code", "label": "Partner code", "type": "string"}),
+    );
     let (status, _, body) = sim.get("/crm/v3/properties/deals/partner_code").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["type"], "string");
@@ -664,7 +841,10 @@ async fn owners_pipelines_and_associations() {
         .map(|stage| stage["id"].as_str().expect("stage id").to_owned())
         .collect();
     assert!(stages.contains("closedwon"));
-    assert_eq!(pipelines[0]["stages"][5]["metadata"], json!({"isClosed": "true", "probability": "1.0"}));
+    assert_eq!(
+        pipelines[0]["stages"][5]["metadata"],
+        json!({"isClosed": "true", "probability": "1.0"})
+    );
     for deal in sim.walk("/crm/v3/objects/deals?limit=100").await {
         assert!(stages.contains(deal["properties"]["dealstage"].as_str().expect("stage")));
     }
@@ -679,20 +859,28 @@ async fn owners_pipelines_and_associations() {
         .find(|contact| contact.get("associations").is_some())
         .expect("some contact has a company");
     let contact_id = with_company["id"].as_str().expect("id");
-    let company_id = with_company["associations"]["companies"]["results"][0]["id"].as_str().expect("company id");
+    let company_id = with_company["associations"]["companies"]["results"][0]["id"]
+        .as_str()
+        .expect("company id");
     let (status, _, body) = sim
-        .get(&format!("/crm/v4/objects/contacts/{contact_id}/associations/companies"))
+        .get(&format!(
+            "/crm/v4/objects/contacts/{contact_id}/associations/companies"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["results"][0]["toObjectId"].to_string(), company_id);
-    let types = body["results"][0]["associationTypes"].as_array().expect("types");
+    let types = body["results"][0]["associationTypes"]
+        .as_array()
+        .expect("types");
     assert!(types.contains(&json!({"category": "HUBSPOT_DEFINED", "typeId": 279, "label": null})));
 }
 
 #[tokio::test]
 async fn seeded_data_holds_odd_values() {
     let sim = Sim::start(small()).await;
-    let contacts = sim.walk("/crm/v3/objects/contacts?limit=100&properties=jobtitle").await;
+    let contacts = sim
+        .walk("/crm/v3/objects/contacts?limit=100&properties=jobtitle")
+        .await;
     let names: Vec<&str> = contacts
         .iter()
         .filter_map(|contact| contact["properties"]["firstname"].as_str())

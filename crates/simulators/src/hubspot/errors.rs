@@ -94,10 +94,7 @@ pub fn invalid_properties(errors: &[PropertyError]) -> Response {
     error_with(
         StatusCode::BAD_REQUEST,
         "VALIDATION_ERROR",
-        format!(
-            "Property values were not valid: {}",
-            Value::Array(legacy)
-        ),
+        format!("Property values were not valid: {}", Value::Array(legacy)),
         extra,
     )
 }
@@ -112,7 +109,11 @@ pub fn duplicate_contact(existing_id: u64) -> Response {
 }
 
 /// 429 for a rate-limit `policy`, with the rate-limit headers and an optional `Retry-After`.
-pub fn rate_limited(policy: Policy, headers: Option<RateHeaders>, retry_after_secs: Option<u64>) -> Response {
+pub fn rate_limited(
+    policy: Policy,
+    headers: Option<RateHeaders>,
+    retry_after_secs: Option<u64>,
+) -> Response {
     let body = json!({
         "status": "error",
         "message": policy.message(),

@@ -51,14 +51,20 @@ pub struct RateHeaders {
 impl RateHeaders {
     pub fn apply(&self, headers: &mut HeaderMap) {
         headers.insert("x-hubspot-ratelimit-max", HeaderValue::from(self.max));
-        headers.insert("x-hubspot-ratelimit-remaining", HeaderValue::from(self.remaining));
+        headers.insert(
+            "x-hubspot-ratelimit-remaining",
+            HeaderValue::from(self.remaining),
+        );
         headers.insert(
             "x-hubspot-ratelimit-interval-milliseconds",
             HeaderValue::from(self.interval_ms),
         );
         if let Some((limit, remaining)) = self.daily {
             headers.insert("x-hubspot-ratelimit-daily", HeaderValue::from(limit));
-            headers.insert("x-hubspot-ratelimit-daily-remaining", HeaderValue::from(remaining));
+            headers.insert(
+                "x-hubspot-ratelimit-daily-remaining",
+                HeaderValue::from(remaining),
+            );
         }
     }
 }
@@ -122,7 +128,11 @@ impl RateLimits {
     }
 
     /// Counts one request of `token`, or says which limit refuses it.
-    pub fn check(&self, token: &str, is_search: bool) -> Result<RateHeaders, (Policy, RateHeaders)> {
+    pub fn check(
+        &self,
+        token: &str,
+        is_search: bool,
+    ) -> Result<RateHeaders, (Policy, RateHeaders)> {
         let now = Instant::now();
         let today = Utc::now().date_naive();
         let mut state = self.state.lock().expect("rate limit state poisoned");
@@ -157,7 +167,9 @@ impl RateLimits {
         if daily_limit.is_some_and(|limit| usage.daily_used >= limit) {
             return Err((Policy::Daily, headers(used, usage.daily_used)));
         }
-        if is_search && usage.search_window.len() >= usize::try_from(search_per_second).unwrap_or(usize::MAX) {
+        if is_search
+            && usage.search_window.len() >= usize::try_from(search_per_second).unwrap_or(usize::MAX)
+        {
             return Err((Policy::Secondly, headers(used, usage.daily_used)));
         }
         if used >= per_interval {

@@ -48,7 +48,10 @@ pub(super) async fn read_property(
         None => errors::error(
             StatusCode::NOT_FOUND,
             "OBJECT_NOT_FOUND",
-            format!("Unable to find property named `{name}` for {}", object_type.name()),
+            format!(
+                "Unable to find property named `{name}` for {}",
+                object_type.name()
+            ),
         ),
     }
 }
@@ -76,7 +79,8 @@ pub(super) async fn create_property(
         Ok(definition) => definition,
         Err(message) => return errors::validation(message),
     };
-    if definition.property_type == schema::PropertyType::Enumeration && definition.options.is_empty()
+    if definition.property_type == schema::PropertyType::Enumeration
+        && definition.options.is_empty()
     {
         return errors::validation("An enumeration property needs at least one option");
     }
@@ -97,7 +101,10 @@ pub(super) async fn create_property(
 }
 
 /// `GET /crm/v3/owners`: `limit` (≤ 500, default 100), `after`, `email`, `archived`.
-pub(super) async fn list_owners(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Response {
+pub(super) async fn list_owners(
+    State(shared): State<Shared>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = Params::parse(query.as_deref());
     let limit = match parse_limit(params.get("limit"), 100, 500) {
         Ok(limit) => limit,
@@ -119,11 +126,19 @@ pub(super) async fn list_owners(State(shared): State<Shared>, RawQuery(query): R
         .owners
         .iter()
         .filter(|owner| owner.id >= after)
-        .filter(|owner| email.as_ref().is_none_or(|email| owner.email.to_lowercase() == *email))
+        .filter(|owner| {
+            email
+                .as_ref()
+                .is_none_or(|email| owner.email.to_lowercase() == *email)
+        })
         .collect();
     owners.sort_by_key(|owner| owner.id);
     let next_after = owners.get(limit).map(|owner| owner.id.to_string());
-    let results: Vec<Value> = owners.iter().take(limit).map(|owner| owner.to_json()).collect();
+    let results: Vec<Value> = owners
+        .iter()
+        .take(limit)
+        .map(|owner| owner.to_json())
+        .collect();
     drop(store);
     let mut body = json!({ "results": results });
     if let Some(after) = next_after {
@@ -206,7 +221,9 @@ pub(super) async fn read_pipeline(
 }
 
 /// `GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages`.
-pub(super) async fn list_stages(Path((type_name, pipeline_id)): Path<(String, String)>) -> Response {
+pub(super) async fn list_stages(
+    Path((type_name, pipeline_id)): Path<(String, String)>,
+) -> Response {
     match pipelines_for(&type_name) {
         Ok(pipelines) => match pipelines.iter().find(|pipeline| pipeline.id == pipeline_id) {
             Some(pipeline) => {

@@ -35,7 +35,11 @@ pub(super) fn apply_mutation(shared: &Shared, object_type: ObjectType, path: &st
 }
 
 /// Reads `limit`: default, maximum, and HubSpot's 400 for a bad value.
-pub(super) fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, Response> {
+pub(super) fn parse_limit(
+    raw: Option<&str>,
+    default: usize,
+    max: usize,
+) -> Result<usize, Response> {
     let Some(raw) = raw else {
         return Ok(default);
     };
@@ -80,7 +84,11 @@ pub(super) async fn list(
             Err(_) => return errors::validation(format!("Invalid paging cursor `after`: {raw}")),
         },
     };
-    apply_mutation(&shared, object_type, &format!("/crm/v3/objects/{type_name}"));
+    apply_mutation(
+        &shared,
+        object_type,
+        &format!("/crm/v3/objects/{type_name}"),
+    );
     let archived = params.flag("archived");
     let store = shared.read();
     let selection = Selection::new(&store, object_type, &params.list("properties"));
@@ -97,7 +105,13 @@ pub(super) async fn list(
             next_after = Some(record.id);
             break;
         }
-        results.push(store::render(&store, object_type, record, &selection, &associations));
+        results.push(store::render(
+            &store,
+            object_type,
+            record,
+            &selection,
+            &associations,
+        ));
     }
     drop(store);
     let mut body = json!({ "results": results });
@@ -150,10 +164,12 @@ fn find<'a>(
                     object_type.name()
                 )));
             }
-            store
-                .records(object_type)
-                .values()
-                .find(|record| record.properties.get(other).is_some_and(|value| value == id))
+            store.records(object_type).values().find(|record| {
+                record
+                    .properties
+                    .get(other)
+                    .is_some_and(|value| value == id)
+            })
         }
     };
     record
@@ -194,8 +210,13 @@ pub(super) fn parse_body(body: &Bytes) -> Result<Value, Response> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }
-    serde_json::from_slice(body)
-        .map_err(|error| errors::validation(format!("Invalid input JSON on line {}, column {}: {error}", error.line(), error.column())))
+    serde_json::from_slice(body).map_err(|error| {
+        errors::validation(format!(
+            "Invalid input JSON on line {}, column {}: {error}",
+            error.line(),
+            error.column()
+        ))
+    })
 }
 
 fn properties_input(body: &Value) -> Result<Map<String, Value>, Response> {
@@ -232,13 +253,17 @@ fn associations_input(
             .get("types")
             .and_then(Value::as_array)
             .filter(|types| !types.is_empty())
-            .ok_or_else(|| errors::validation("Each association needs at least one entry in `types`"))?;
+            .ok_or_else(|| {
+                errors::validation("Each association needs at least one entry in `types`")
+            })?;
         for association_type in types {
             let type_id = association_type
                 .get("associationTypeId")
                 .and_then(Value::as_u64)
                 .and_then(|id| u32::try_from(id).ok())
-                .ok_or_else(|| errors::validation("Each association type needs a numeric `associationTypeId`"))?;
+                .ok_or_else(|| {
+                    errors::validation("Each association type needs a numeric `associationTypeId`")
+                })?;
             let to = schema::association_target(object_type, type_id).ok_or_else(|| {
                 errors::validation(format!(
                     "{type_id} is not a valid association type id from {}",
@@ -283,7 +308,10 @@ pub(super) async fn create(
         Ok(body) => body,
         Err(response) => return response,
     };
-    let (input, links) = match (properties_input(&body), associations_input(object_type, &body)) {
+    let (input, links) = match (
+        properties_input(&body),
+        associations_input(object_type, &body),
+    ) {
         (Ok(input), Ok(links)) => (input, links),
         (Err(response), _) | (_, Err(response)) => return response,
     };

@@ -317,7 +317,10 @@ impl PropertyDef {
                 object.insert("createdUserId".into(), Value::String("9000001".into()));
             }
             if let Some(referenced) = self.referenced_object_type {
-                object.insert("referencedObjectType".into(), Value::String(referenced.into()));
+                object.insert(
+                    "referencedObjectType".into(),
+                    Value::String(referenced.into()),
+                );
             }
         }
         body
@@ -519,13 +522,7 @@ fn common_specs(object_type: ObjectType) -> Vec<Spec> {
         ObjectType::Emails => "email",
     };
     let mut specs = vec![
-        read_only(spec(
-            "hs_object_id",
-            "Record ID",
-            Number,
-            "number",
-            group,
-        )),
+        read_only(spec("hs_object_id", "Record ID", Number, "number", group)),
         read_only(spec(
             object_type.create_date_property(),
             "Create Date",
@@ -591,7 +588,13 @@ fn object_specs(object_type: ObjectType) -> Vec<Spec> {
                 spec("zip", "Postal Code", Str, "text", g),
                 spec("country", "Country/Region", Str, "text", g),
                 spec("website", "Website URL", Str, "text", g),
-                spec("notes_last_updated", "Last Activity Date", Datetime, "date", g),
+                spec(
+                    "notes_last_updated",
+                    "Last Activity Date",
+                    Datetime,
+                    "date",
+                    g,
+                ),
                 read_only(spec(
                     "num_associated_deals",
                     "Number of Associated Deals",
@@ -611,9 +614,18 @@ fn object_specs(object_type: ObjectType) -> Vec<Spec> {
                     spec("industry", "Industry", Enumeration, "select", g),
                     INDUSTRIES,
                 ),
-                with_options(spec("type", "Type", Enumeration, "select", g), COMPANY_TYPES),
+                with_options(
+                    spec("type", "Type", Enumeration, "select", g),
+                    COMPANY_TYPES,
+                ),
                 spec("phone", "Phone Number", Str, "phonenumber", g),
-                spec("numberofemployees", "Number of Employees", Number, "number", g),
+                spec(
+                    "numberofemployees",
+                    "Number of Employees",
+                    Number,
+                    "number",
+                    g,
+                ),
                 spec("annualrevenue", "Annual Revenue", Number, "number", g),
                 spec("description", "Description", Str, "textarea", g),
                 spec("address", "Street Address", Str, "text", g),
@@ -634,13 +646,7 @@ fn object_specs(object_type: ObjectType) -> Vec<Spec> {
                 spec("dealname", "Deal Name", Str, "text", g),
                 spec("amount", "Amount", Number, "number", g),
                 with_options(
-                    spec(
-                        "deal_currency_code",
-                        "Currency",
-                        Enumeration,
-                        "select",
-                        g,
-                    ),
+                    spec("deal_currency_code", "Currency", Enumeration, "select", g),
                     CURRENCIES,
                 ),
                 spec("dealstage", "Deal Stage", Enumeration, "radio", g),
@@ -709,7 +715,13 @@ fn object_specs(object_type: ObjectType) -> Vec<Spec> {
                 spec("hs_call_title", "Call Title", Str, "text", g),
                 spec("hs_call_body", "Call notes", Str, "html", g),
                 with_options(
-                    spec("hs_call_direction", "Call direction", Enumeration, "select", g),
+                    spec(
+                        "hs_call_direction",
+                        "Call direction",
+                        Enumeration,
+                        "select",
+                        g,
+                    ),
                     CALL_DIRECTIONS,
                 ),
                 spec("hs_call_duration", "Call duration", Number, "number", g),
@@ -752,7 +764,13 @@ fn object_specs(object_type: ObjectType) -> Vec<Spec> {
                     EMAIL_DIRECTIONS,
                 ),
                 with_options(
-                    spec("hs_email_status", "Email send status", Enumeration, "select", g),
+                    spec(
+                        "hs_email_status",
+                        "Email send status",
+                        Enumeration,
+                        "select",
+                        g,
+                    ),
                     EMAIL_STATUSES,
                 ),
                 spec("hs_email_from_email", "From email", Str, "text", g),
@@ -764,8 +782,8 @@ fn object_specs(object_type: ObjectType) -> Vec<Spec> {
 
 /// The custom (portal-defined) properties the seeded portal has.
 fn custom_properties(object_type: ObjectType) -> Vec<PropertyDef> {
-    let custom = |name: &str, label: &str, property_type: PropertyType, options: &[&str]| {
-        PropertyDef {
+    let custom =
+        |name: &str, label: &str, property_type: PropertyType, options: &[&str]| PropertyDef {
             name: name.into(),
             label: label.into(),
             property_type,
@@ -786,11 +804,15 @@ fn custom_properties(object_type: ObjectType) -> Vec<PropertyDef> {
             form_field: true,
             referenced_object_type: None,
             display_order: -1,
-        }
-    };
+        };
     match object_type {
         ObjectType::Contacts => {
-            let mut health = custom("customer_health_score", "Customer health score", Number, &[]);
+            let mut health = custom(
+                "customer_health_score",
+                "Customer health score",
+                Number,
+                &[],
+            );
             health.read_only_value = true;
             health.calculated = true;
             health.form_field = false;
@@ -885,11 +907,18 @@ pub fn property_definitions(object_type: ObjectType) -> Vec<PropertyDef> {
                 property_type: spec.property_type,
                 field_type: spec.field_type.into(),
                 group_name: spec.group.into(),
-                description: format!("The {} of the {}.", spec.label.to_lowercase(), object_type.singular()),
+                description: format!(
+                    "The {} of the {}.",
+                    spec.label.to_lowercase(),
+                    object_type.singular()
+                ),
                 hubspot_defined: true,
                 options,
                 read_only_value: spec.read_only,
-                calculated: matches!(spec.name, "hs_is_closed_won" | "hs_is_closed" | "num_associated_deals"),
+                calculated: matches!(
+                    spec.name,
+                    "hs_is_closed_won" | "hs_is_closed" | "num_associated_deals"
+                ),
                 has_unique_value: spec.name == "hs_object_id",
                 form_field: !spec.read_only,
                 referenced_object_type: (spec.name == OWNER).then_some("OWNER"),
@@ -939,10 +968,25 @@ pub fn pipelines() -> Vec<Pipeline> {
             id: "default",
             label: "Sales Pipeline",
             stages: vec![
-                stage("appointmentscheduled", "Appointment Scheduled", "0.2", false),
+                stage(
+                    "appointmentscheduled",
+                    "Appointment Scheduled",
+                    "0.2",
+                    false,
+                ),
                 stage("qualifiedtobuy", "Qualified To Buy", "0.4", false),
-                stage("presentationscheduled", "Presentation Scheduled", "0.6", false),
-                stage("decisionmakerboughtin", "Decision Maker Bought-In", "0.8", false),
+                stage(
+                    "presentationscheduled",
+                    "Presentation Scheduled",
+                    "0.6",
+                    false,
+                ),
+                stage(
+                    "decisionmakerboughtin",
+                    "Decision Maker Bought-In",
+                    "0.8",
+                    false,
+                ),
                 stage("contractsent", "Contract Sent", "0.9", false),
                 stage("closedwon", "Closed Won", "1.0", true),
                 stage("closedlost", "Closed Lost", "0.0", true),

@@ -141,7 +141,9 @@ fn parse_filter(store: &Store, object_type: ObjectType, raw: &Value) -> Result<F
                 .get("values")
                 .and_then(Value::as_array)
                 .filter(|values| !values.is_empty())
-                .ok_or_else(|| format!("operator {operator_name} needs a non-empty `values` list"))?;
+                .ok_or_else(|| {
+                    format!("operator {operator_name} needs a non-empty `values` list")
+                })?;
             values
                 .iter()
                 .map(|value| {
@@ -210,7 +212,7 @@ fn token_matches(stored: &str, token: &str) -> bool {
 fn matches(record: &Record, filter: &Filter) -> bool {
     let stored = record
         .properties
-        .get(&filter.property)
+        .get(filter.property.as_str())
         .filter(|value| !value.is_empty());
     let equals = |value: &str| {
         filter
@@ -259,7 +261,11 @@ struct Sort {
     descending: bool,
 }
 
-fn parse_sorts(store: &Store, object_type: ObjectType, raw: Option<&Value>) -> Result<Vec<Sort>, String> {
+fn parse_sorts(
+    store: &Store,
+    object_type: ObjectType,
+    raw: Option<&Value>,
+) -> Result<Vec<Sort>, String> {
     let Some(list) = raw.and_then(Value::as_array) else {
         return Ok(Vec::new());
     };
@@ -310,7 +316,11 @@ enum SortKey {
 }
 
 fn sort_key(record: &Record, sort: &Sort) -> SortKey {
-    match record.properties.get(&sort.property).filter(|value| !value.is_empty()) {
+    match record
+        .properties
+        .get(sort.property.as_str())
+        .filter(|value| !value.is_empty())
+    {
         None => SortKey::Missing,
         Some(value) => match sort.property_type {
             PropertyType::Number => value
@@ -336,7 +346,9 @@ fn query_matches(record: &Record, object_type: ObjectType, tokens: &[String]) ->
 }
 
 fn number_field(body: &Value, key: &str) -> Option<String> {
-    body.get(key).filter(|value| !value.is_null()).and_then(value_text)
+    body.get(key)
+        .filter(|value| !value.is_null())
+        .and_then(value_text)
 }
 
 /// `POST /crm/v3/objects/{objectType}/search`.
@@ -354,7 +366,11 @@ pub(super) async fn search(
         Err(response) => return response,
     };
     let limit_text = number_field(&body, "limit");
-    let limit = match parse_limit(limit_text.as_deref(), SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT) {
+    let limit = match parse_limit(
+        limit_text.as_deref(),
+        SEARCH_DEFAULT_LIMIT,
+        SEARCH_MAX_LIMIT,
+    ) {
         Ok(limit) => limit,
         Err(response) => return response,
     };
@@ -370,15 +386,25 @@ pub(super) async fn search(
             "Paging past {SEARCH_RESULT_CEILING} results is not supported: after ({after}) + limit ({limit}) exceeds the {SEARCH_RESULT_CEILING} results a search query can return. Narrow the query (for example with a range on hs_object_id or the last-modified date) and search again."
         ));
     }
-    let query = body.get("query").and_then(Value::as_str).unwrap_or_default();
+    let query = body
+        .get("query")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if query.chars().count() > MAX_QUERY_CHARS {
-        return errors::validation(format!("query must be at most {MAX_QUERY_CHARS} characters"));
+        return errors::validation(format!(
+            "query must be at most {MAX_QUERY_CHARS} characters"
+        ));
     }
     let tokens: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
     let requested: Vec<String> = body
         .get("properties")
         .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let raw_groups: Vec<Value> = body
         .get("filterGroups")
@@ -393,7 +419,10 @@ pub(super) async fn search(
     }
     let mut n_filters = 0;
     for group in &raw_groups {
-        let n_in_group = group.get("filters").and_then(Value::as_array).map_or(0, Vec::len);
+        let n_in_group = group
+            .get("filters")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         if n_in_group > MAX_FILTERS_PER_GROUP {
             return errors::validation(format!(
                 "Too many filters in a group: {n_in_group} given, at most {MAX_FILTERS_PER_GROUP} are allowed per group"
@@ -407,11 +436,19 @@ pub(super) async fn search(
         ));
     }
 
-    apply_mutation(&shared, object_type, &format!("/crm/v3/objects/{type_name}/search"));
+    apply_mutation(
+        &shared,
+        object_type,
+        &format!("/crm/v3/objects/{type_name}/search"),
+    );
     let store = shared.read();
     let mut groups: Vec<Vec<Filter>> = Vec::with_capacity(raw_groups.len());
     for group in &raw_groups {
-        let filters = group.get("filters").and_then(Value::as_array).cloned().unwrap_or_default();
+        let filters = group
+            .get("filters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         match filters
             .iter()
             .map(|filter| parse_filter(&store, object_type, filter))
@@ -443,12 +480,21 @@ pub(super) async fn search(
                     .any(|filters| filters.iter().all(|filter| matches(record, filter)))
         })
         .filter(|record| tokens.is_empty() || query_matches(record, object_type, &tokens))
-        .map(|record| (sorts.iter().map(|sort| sort_key(record, sort)).collect(), record))
+        .map(|record| {
+            (
+                sorts.iter().map(|sort| sort_key(record, sort)).collect(),
+                record,
+            )
+        })
         .collect();
     hits.sort_by(|(left_keys, left), (right_keys, right)| {
         for ((left_key, right_key), sort) in left_keys.iter().zip(right_keys).zip(&sorts) {
             let order = left_key.partial_cmp(right_key).unwrap_or(Ordering::Equal);
-            let order = if sort.descending { order.reverse() } else { order };
+            let order = if sort.descending {
+                order.reverse()
+            } else {
+                order
+            };
             if order != Ordering::Equal {
                 return order;
             }

@@ -5,7 +5,7 @@
 //! Seeded timestamps lie in the two years before the fixed [`SEED_EPOCH`], so tests are
 //! reproducible; the same generators make the records that mutation faults insert, dated now.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -14,31 +14,105 @@ use rand::seq::SliceRandom;
 
 use super::HubSpotConfig;
 use super::schema::{self, ObjectType, SEED_EPOCH};
-use super::store::{Owner, Store, derive_calculated, iso};
+use super::store::{Owner, Properties, Store, derive_calculated, iso};
 
 const FIRST_NAMES: &[&str] = &[
     "Olivia", "Liam", "Emma", "Noah", "Ava", "Elijah", "Sophia", "James", "Isabella", "Lucas",
     "Mia", "Mateo", "Amelia", "Benjamin", "Harper", "Henry", "Evelyn", "Theodore", "Priya",
     "Arjun", "Fatima", "Omar", "Yuki", "Hiroshi", "Chen", "Mei", "Lars", "Ingrid", "Pierre",
-    "Camille", "Diego", "Lucía", "Kwame", "Amara", "Sean", "Siobhan", "Marco", "Giulia",
-    "Anna", "Jakob",
+    "Camille", "Diego", "Lucía", "Kwame", "Amara", "Sean", "Siobhan", "Marco", "Giulia", "Anna",
+    "Jakob",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
-    "Jackson", "Martin", "Lee", "Patel", "Khan", "Tanaka", "Suzuki", "Wang", "Zhang",
-    "Johansson", "Nielsen", "Dubois", "Moreau", "Fernández", "Okafor", "Mensah", "O'Brien",
-    "Murphy", "Rossi", "Bianchi", "Müller", "Schmidt", "Kowalski",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Patel",
+    "Khan",
+    "Tanaka",
+    "Suzuki",
+    "Wang",
+    "Zhang",
+    "Johansson",
+    "Nielsen",
+    "Dubois",
+    "Moreau",
+    "Fernández",
+    "Okafor",
+    "Mensah",
+    "O'Brien",
+    "Murphy",
+    "Rossi",
+    "Bianchi",
+    "Müller",
+    "Schmidt",
+    "Kowalski",
 ];
 const COMPANY_PREFIXES: &[&str] = &[
-    "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli", "Vandelay", "Wonka",
-    "Cyberdyne", "Soylent", "Tyrell", "Gringotts", "Oscorp", "Aperture", "Black Mesa",
-    "Blue Sun", "Monarch", "Pied Piper", "Dunder", "Sterling", "Prestige", "Nimbus", "Zenith",
-    "Apex", "Summit", "Harbor", "Northwind", "Contoso", "Fabrikam",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Wonka",
+    "Cyberdyne",
+    "Soylent",
+    "Tyrell",
+    "Gringotts",
+    "Oscorp",
+    "Aperture",
+    "Black Mesa",
+    "Blue Sun",
+    "Monarch",
+    "Pied Piper",
+    "Dunder",
+    "Sterling",
+    "Prestige",
+    "Nimbus",
+    "Zenith",
+    "Apex",
+    "Summit",
+    "Harbor",
+    "Northwind",
+    "Contoso",
+    "Fabrikam",
 ];
 const COMPANY_SUFFIXES: &[&str] = &[
-    "Industries", "Labs", "Systems", "Holdings", "Logistics", "Analytics", "Software",
-    "Partners", "Group", "Dynamics", "Solutions", "Networks", "Health", "Capital", "Foods",
+    "Industries",
+    "Labs",
+    "Systems",
+    "Holdings",
+    "Logistics",
+    "Analytics",
+    "Software",
+    "Partners",
+    "Group",
+    "Dynamics",
+    "Solutions",
+    "Networks",
+    "Health",
+    "Capital",
+    "Foods",
 ];
 const CITIES: &[(&str, &str, &str)] = &[
     ("Boston", "MA", "United States"),
@@ -58,17 +132,44 @@ const CITIES: &[(&str, &str, &str)] = &[
     ("São Paulo", "SP", "Brazil"),
 ];
 const STREETS: &[&str] = &[
-    "Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Pine St", "Elm St", "Harbor Blvd",
-    "Market St", "High St", "Church Rd",
+    "Main St",
+    "Oak Ave",
+    "Maple Dr",
+    "Cedar Ln",
+    "Pine St",
+    "Elm St",
+    "Harbor Blvd",
+    "Market St",
+    "High St",
+    "Church Rd",
 ];
 const JOB_TITLES: &[&str] = &[
-    "CEO", "CTO", "VP of Sales", "Head of Marketing", "Account Executive", "Sales Manager",
-    "Software Engineer", "Operations Manager", "Product Manager", "Customer Success Manager",
-    "CFO", "Procurement Lead", "IT Director", "Office Manager", "Founder",
+    "CEO",
+    "CTO",
+    "VP of Sales",
+    "Head of Marketing",
+    "Account Executive",
+    "Sales Manager",
+    "Software Engineer",
+    "Operations Manager",
+    "Product Manager",
+    "Customer Success Manager",
+    "CFO",
+    "Procurement Lead",
+    "IT Director",
+    "Office Manager",
+    "Founder",
 ];
 const DEAL_WORDS: &[&str] = &[
-    "Annual subscription", "Expansion", "Renewal", "Pilot", "Enterprise license",
-    "Professional services", "Onboarding package", "Upsell", "Multi-year agreement",
+    "Annual subscription",
+    "Expansion",
+    "Renewal",
+    "Pilot",
+    "Enterprise license",
+    "Professional services",
+    "Onboarding package",
+    "Upsell",
+    "Multi-year agreement",
     "Support contract",
 ];
 const NOTE_PHRASES: &[&str] = &[
@@ -98,7 +199,12 @@ const MEETING_TITLES: &[&str] = &[
     "Technical deep dive",
 ];
 const LOYALTY_TIERS: &[&str] = &["bronze", "silver", "gold", "platinum"];
-const TEAMS: &[&str] = &["Sales EMEA", "Sales Americas", "Customer Success", "Partnerships"];
+const TEAMS: &[&str] = &[
+    "Sales EMEA",
+    "Sales Americas",
+    "Customer Success",
+    "Partnerships",
+];
 const SOURCE_DETAILS: &[&str] = &[
     "Webinar signup",
     "Partner referral",
@@ -155,10 +261,10 @@ fn timeline(rng: &mut StdRng, n: usize) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         .collect()
 }
 
-type Props = BTreeMap<String, String>;
+type Props = Properties;
 
-fn put(properties: &mut Props, name: &str, value: impl Into<String>) {
-    properties.insert(name.to_owned(), value.into());
+fn put(properties: &mut Props, name: &'static str, value: impl Into<String>) {
+    properties.insert(Cow::Borrowed(name), value.into());
 }
 
 /// Generates the properties of one new record of `object_type` (`idx` makes emails unique).
@@ -184,7 +290,13 @@ pub fn generate(
             put(&mut properties, "lastname", last);
             if rng.gen_bool(0.98) {
                 let domain = format!("{}.example.com", ascii_slug(pick(rng, COMPANY_PREFIXES)));
-                let email = format!("{}.{}{}@{}", ascii_slug(first), ascii_slug(last), idx, domain);
+                let email = format!(
+                    "{}.{}{}@{}",
+                    ascii_slug(first),
+                    ascii_slug(last),
+                    idx,
+                    domain
+                );
                 put(&mut properties, "email", email);
             }
             if rng.gen_bool(0.8) {
@@ -196,28 +308,48 @@ pub fn generate(
                 put(&mut properties, "mobilephone", mobile);
             }
             put(&mut properties, "jobtitle", pick(rng, JOB_TITLES));
-            put(&mut properties, "lifecyclestage", pick(rng, schema::LIFECYCLE_STAGES));
+            put(
+                &mut properties,
+                "lifecyclestage",
+                pick(rng, schema::LIFECYCLE_STAGES),
+            );
             if rng.gen_bool(0.6) {
-                put(&mut properties, "hs_lead_status", pick(rng, schema::LEAD_STATUSES));
+                put(
+                    &mut properties,
+                    "hs_lead_status",
+                    pick(rng, schema::LEAD_STATUSES),
+                );
             }
             let street = format!("{} {}", rng.gen_range(1..2000), pick(rng, STREETS));
             put(&mut properties, "address", street);
             put(&mut properties, "city", city);
             put(&mut properties, "state", state);
-            put(&mut properties, "zip", format!("{:05}", rng.gen_range(1000..99_999)));
+            put(
+                &mut properties,
+                "zip",
+                format!("{:05}", rng.gen_range(1000..99_999)),
+            );
             put(&mut properties, "country", country);
             if rng.gen_bool(0.3) {
                 let site = format!("https://www.{}.example.com", ascii_slug(last));
                 put(&mut properties, "website", site);
             }
             if rng.gen_bool(0.7) {
-                put(&mut properties, "favorite_color", pick(rng, schema::FAVORITE_COLORS));
+                put(
+                    &mut properties,
+                    "favorite_color",
+                    pick(rng, schema::FAVORITE_COLORS),
+                );
             }
             if rng.gen_bool(0.6) {
                 put(&mut properties, "loyalty_tier", pick(rng, LOYALTY_TIERS));
             }
             if rng.gen_bool(0.6) {
-                put(&mut properties, "nps_score", rng.gen_range(0..=10).to_string());
+                put(
+                    &mut properties,
+                    "nps_score",
+                    rng.gen_range(0..=10).to_string(),
+                );
             }
             if rng.gen_bool(0.8) {
                 let score = f64::from(rng.gen_range(0..1000_u32)) / 10.0;
@@ -245,14 +377,26 @@ pub fn generate(
                 let revenue = rng.gen_range(10_u64..50_000).saturating_mul(10_000);
                 put(&mut properties, "annualrevenue", revenue.to_string());
             }
-            put(&mut properties, "description", format!("{} based in {city}.", pick(rng, NOTE_PHRASES)));
+            put(
+                &mut properties,
+                "description",
+                format!("{} based in {city}.", pick(rng, NOTE_PHRASES)),
+            );
             put(&mut properties, "city", city);
             put(&mut properties, "state", state);
             put(&mut properties, "country", country);
-            put(&mut properties, "lifecyclestage", pick(rng, schema::LIFECYCLE_STAGES));
+            put(
+                &mut properties,
+                "lifecyclestage",
+                pick(rng, schema::LIFECYCLE_STAGES),
+            );
             put(&mut properties, "is_public", rng.gen_bool(0.1).to_string());
             if rng.gen_bool(0.75) {
-                put(&mut properties, "customer_segment", pick(rng, schema::CUSTOMER_SEGMENTS));
+                put(
+                    &mut properties,
+                    "customer_segment",
+                    pick(rng, schema::CUSTOMER_SEGMENTS),
+                );
             }
         }
         ObjectType::Deals => {
@@ -266,11 +410,19 @@ pub fn generate(
                 .stages
                 .choose(rng)
                 .expect("every pipeline has stages");
-            let name = format!("{} - {}", pick(rng, COMPANY_PREFIXES), pick(rng, DEAL_WORDS));
+            let name = format!(
+                "{} - {}",
+                pick(rng, COMPANY_PREFIXES),
+                pick(rng, DEAL_WORDS)
+            );
             put(&mut properties, "dealname", name);
             let amount = rng.gen_range(5_u32..2000) * 100;
             put(&mut properties, "amount", amount.to_string());
-            put(&mut properties, "deal_currency_code", pick(rng, &schema::CURRENCIES[..3]));
+            put(
+                &mut properties,
+                "deal_currency_code",
+                pick(rng, &schema::CURRENCIES[..3]),
+            );
             put(&mut properties, "pipeline", pipeline.id);
             put(&mut properties, "dealstage", stage.id);
             let close = when + Duration::days(rng.gen_range(-30..180));
@@ -280,16 +432,28 @@ pub fn generate(
                 put(&mut properties, "description", pick(rng, NOTE_PHRASES));
             }
             if rng.gen_bool(0.6) {
-                put(&mut properties, "deal_source_detail", pick(rng, SOURCE_DETAILS));
+                put(
+                    &mut properties,
+                    "deal_source_detail",
+                    pick(rng, SOURCE_DETAILS),
+                );
             }
             if rng.gen_bool(0.4) {
                 let start = close + Duration::days(rng.gen_range(1..60));
-                put(&mut properties, "contract_start_date", start.format("%Y-%m-%d").to_string());
+                put(
+                    &mut properties,
+                    "contract_start_date",
+                    start.format("%Y-%m-%d").to_string(),
+                );
             }
             derive_calculated(ObjectType::Deals, &mut properties);
         }
         ObjectType::Notes => {
-            put(&mut properties, "hs_note_body", format!("<p>{}</p>", pick(rng, NOTE_PHRASES)));
+            put(
+                &mut properties,
+                "hs_note_body",
+                format!("<p>{}</p>", pick(rng, NOTE_PHRASES)),
+            );
             put(&mut properties, "hs_timestamp", iso(when));
         }
         ObjectType::Tasks => {
@@ -297,39 +461,98 @@ pub fn generate(
             put(&mut properties, "hs_task_body", pick(rng, NOTE_PHRASES));
             let status = pick(rng, schema::TASK_STATUSES);
             put(&mut properties, "hs_task_status", status);
-            put(&mut properties, "hs_task_priority", pick(rng, schema::TASK_PRIORITIES));
-            put(&mut properties, "hs_task_type", pick(rng, schema::TASK_TYPES));
+            put(
+                &mut properties,
+                "hs_task_priority",
+                pick(rng, schema::TASK_PRIORITIES),
+            );
+            put(
+                &mut properties,
+                "hs_task_type",
+                pick(rng, schema::TASK_TYPES),
+            );
             let due = when + Duration::days(rng.gen_range(1..30));
             put(&mut properties, "hs_timestamp", iso(due));
             if status == "COMPLETED" {
-                put(&mut properties, "hs_task_completion_date", iso(when + Duration::hours(rng.gen_range(1..200))));
+                put(
+                    &mut properties,
+                    "hs_task_completion_date",
+                    iso(when + Duration::hours(rng.gen_range(1..200))),
+                );
             }
         }
         ObjectType::Calls => {
-            put(&mut properties, "hs_call_title", format!("Call with {}", pick(rng, FIRST_NAMES)));
+            put(
+                &mut properties,
+                "hs_call_title",
+                format!("Call with {}", pick(rng, FIRST_NAMES)),
+            );
             put(&mut properties, "hs_call_body", pick(rng, NOTE_PHRASES));
-            put(&mut properties, "hs_call_direction", pick(rng, schema::CALL_DIRECTIONS));
+            put(
+                &mut properties,
+                "hs_call_direction",
+                pick(rng, schema::CALL_DIRECTIONS),
+            );
             let duration_ms = rng.gen_range(0_u32..3_600) * 1000;
             put(&mut properties, "hs_call_duration", duration_ms.to_string());
-            put(&mut properties, "hs_call_status", pick(rng, &["COMPLETED", "COMPLETED", "NO_ANSWER", "BUSY", "FAILED"]));
-            put(&mut properties, "hs_call_to_number", format!("+1 617 555 {:04}", rng.gen_range(0..10_000)));
+            put(
+                &mut properties,
+                "hs_call_status",
+                pick(
+                    rng,
+                    &["COMPLETED", "COMPLETED", "NO_ANSWER", "BUSY", "FAILED"],
+                ),
+            );
+            put(
+                &mut properties,
+                "hs_call_to_number",
+                format!("+1 617 555 {:04}", rng.gen_range(0..10_000)),
+            );
             put(&mut properties, "hs_timestamp", iso(when));
         }
         ObjectType::Meetings => {
-            put(&mut properties, "hs_meeting_title", pick(rng, MEETING_TITLES));
+            put(
+                &mut properties,
+                "hs_meeting_title",
+                pick(rng, MEETING_TITLES),
+            );
             put(&mut properties, "hs_meeting_body", pick(rng, NOTE_PHRASES));
             let start = when + Duration::days(rng.gen_range(0..14));
             let end = start + Duration::minutes(*[30_i64, 45, 60, 90].choose(rng).unwrap_or(&30));
             put(&mut properties, "hs_meeting_start_time", iso(start));
             put(&mut properties, "hs_meeting_end_time", iso(end));
-            put(&mut properties, "hs_meeting_location", if rng.gen_bool(0.6) { "Zoom".to_owned() } else { format!("{city} office") });
-            put(&mut properties, "hs_meeting_outcome", pick(rng, schema::MEETING_OUTCOMES));
+            put(
+                &mut properties,
+                "hs_meeting_location",
+                if rng.gen_bool(0.6) {
+                    "Zoom".to_owned()
+                } else {
+                    format!("{city} office")
+                },
+            );
+            put(
+                &mut properties,
+                "hs_meeting_outcome",
+                pick(rng, schema::MEETING_OUTCOMES),
+            );
             put(&mut properties, "hs_timestamp", iso(start));
         }
         ObjectType::Emails => {
-            put(&mut properties, "hs_email_subject", format!("Re: {}", pick(rng, DEAL_WORDS)));
-            put(&mut properties, "hs_email_text", format!("Hi,\n\n{}\n\nBest regards", pick(rng, NOTE_PHRASES)));
-            put(&mut properties, "hs_email_direction", pick(rng, schema::EMAIL_DIRECTIONS));
+            put(
+                &mut properties,
+                "hs_email_subject",
+                format!("Re: {}", pick(rng, DEAL_WORDS)),
+            );
+            put(
+                &mut properties,
+                "hs_email_text",
+                format!("Hi,\n\n{}\n\nBest regards", pick(rng, NOTE_PHRASES)),
+            );
+            put(
+                &mut properties,
+                "hs_email_direction",
+                pick(rng, schema::EMAIL_DIRECTIONS),
+            );
             put(&mut properties, "hs_email_status", "SENT");
             put(&mut properties, "hs_timestamp", iso(when));
         }
@@ -389,20 +612,32 @@ fn seed_owners(store: &mut Store, rng: &mut StdRng, count: usize) {
         store.owners.push(Owner {
             id: 70_000_001 + offset * 37,
             user_id: 9_000_001 + offset,
-            email: format!("{}.{}@crosswalk-sim.example.com", ascii_slug(first), ascii_slug(last)),
+            email: format!(
+                "{}.{}@crosswalk-sim.example.com",
+                ascii_slug(first),
+                ascii_slug(last)
+            ),
             first_name: first.to_owned(),
             last_name: last.to_owned(),
             created_at,
             updated_at: created_at + Duration::days(rng.gen_range(0..700)),
             team: (idx % 5 != 4).then(|| {
                 let team_idx = idx % TEAMS.len();
-                (5_100_000 + u64::try_from(team_idx).unwrap_or(0), TEAMS[team_idx])
+                (
+                    5_100_000 + u64::try_from(team_idx).unwrap_or(0),
+                    TEAMS[team_idx],
+                )
             }),
         });
     }
 }
 
-fn seed_type(store: &mut Store, rng: &mut StdRng, object_type: ObjectType, count: usize) -> Vec<u64> {
+fn seed_type(
+    store: &mut Store,
+    rng: &mut StdRng,
+    object_type: ObjectType,
+    count: usize,
+) -> Vec<u64> {
     let mut ids = Vec::with_capacity(count);
     for (idx, (created_at, updated_at)) in timeline(rng, count).into_iter().enumerate() {
         let mut properties = generate(store, rng, object_type, idx, created_at);
@@ -423,7 +658,12 @@ pub fn seed(store: &mut Store, rng: &mut StdRng, config: &HubSpotConfig) {
             let company_name = store
                 .live(ObjectType::Companies, company_id)
                 .and_then(|company| company.properties.get("name").cloned());
-            store.associate(ObjectType::Contacts, contact_id, ObjectType::Companies, company_id);
+            store.associate(
+                ObjectType::Contacts,
+                contact_id,
+                ObjectType::Companies,
+                company_id,
+            );
             if let Some(name) = company_name
                 && let Some(contact) = store
                     .objects
@@ -438,7 +678,12 @@ pub fn seed(store: &mut Store, rng: &mut StdRng, config: &HubSpotConfig) {
     for &deal_id in &deals {
         if !companies.is_empty() && rng.gen_bool(0.95) {
             let company_id = companies[rng.gen_range(0..companies.len())];
-            store.associate(ObjectType::Deals, deal_id, ObjectType::Companies, company_id);
+            store.associate(
+                ObjectType::Deals,
+                deal_id,
+                ObjectType::Companies,
+                company_id,
+            );
         }
         if !contacts.is_empty() {
             for _ in 0..rng.gen_range(1..=3) {
@@ -448,13 +693,17 @@ pub fn seed(store: &mut Store, rng: &mut StdRng, config: &HubSpotConfig) {
         }
     }
     for &contact_id in &contacts {
-        let n_deals = store.associated(ObjectType::Contacts, contact_id, ObjectType::Deals).len();
+        let n_deals = store
+            .associated(ObjectType::Contacts, contact_id, ObjectType::Deals)
+            .len();
         if let Some(contact) = store
             .objects
             .get_mut(&ObjectType::Contacts)
             .and_then(|records| records.get_mut(&contact_id))
         {
-            contact.properties.insert("num_associated_deals".into(), n_deals.to_string());
+            contact
+                .properties
+                .insert("num_associated_deals".into(), n_deals.to_string());
         }
     }
     let engagements = [
@@ -496,7 +745,12 @@ fn link_engagement(
 
 /// Inserts `count` new records of `object_type` dated `now`, as a mutation fault does; they get
 /// associated to random live contacts and companies like seeded ones.
-pub fn insert_generated(store: &mut Store, object_type: ObjectType, count: usize, now: DateTime<Utc>) {
+pub fn insert_generated(
+    store: &mut Store,
+    object_type: ObjectType,
+    count: usize,
+    now: DateTime<Utc>,
+) {
     let mut rng = std::mem::replace(&mut store.rng, rand::SeedableRng::seed_from_u64(0));
     for _ in 0..count {
         // Offset so generated emails never collide with seeded ones (seeded use 0..n).
@@ -504,7 +758,12 @@ pub fn insert_generated(store: &mut Store, object_type: ObjectType, count: usize
         let properties = generate(store, &mut rng, object_type, idx, now);
         let id = store.insert_raw(object_type, properties, now, now);
         if object_type != ObjectType::Companies {
-            let companies: Vec<u64> = store.records(ObjectType::Companies).keys().copied().take(50).collect();
+            let companies: Vec<u64> = store
+                .records(ObjectType::Companies)
+                .keys()
+                .copied()
+                .take(50)
+                .collect();
             if let Some(&company_id) = companies.choose(&mut rng) {
                 store.associate(object_type, id, ObjectType::Companies, company_id);
             }
@@ -514,7 +773,12 @@ pub fn insert_generated(store: &mut Store, object_type: ObjectType, count: usize
 }
 
 /// Archives `count` random live records of `object_type`, as a mutation fault does.
-pub fn archive_random(store: &mut Store, object_type: ObjectType, count: usize, now: DateTime<Utc>) {
+pub fn archive_random(
+    store: &mut Store,
+    object_type: ObjectType,
+    count: usize,
+    now: DateTime<Utc>,
+) {
     let mut live: Vec<u64> = store
         .records(object_type)
         .values()

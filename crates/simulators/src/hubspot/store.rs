@@ -5,6 +5,7 @@
 //! The store knows nothing about HTTP: handlers lock it, call these methods and turn the
 //! returned [`PropertyError`]s into HubSpot error bodies.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
@@ -13,11 +14,15 @@ use serde_json::{Map, Value, json};
 
 use super::schema::{self, ObjectType, PropertyDef, PropertyType};
 
+/// A record's property values by name. Seeded names borrow the static schema names, which keeps
+/// seeding tens of thousands of records fast.
+pub type Properties = BTreeMap<Cow<'static, str>, String>;
+
 /// One stored CRM record. Every property value is a string, as the objects API serves it.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub id: u64,
-    pub properties: BTreeMap<String, String>,
+    pub properties: Properties,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub archived_at: Option<DateTime<Utc>>,
@@ -168,17 +173,14 @@ impl Store {
     pub fn insert_raw(
         &mut self,
         object_type: ObjectType,
-        mut properties: BTreeMap<String, String>,
+        mut properties: Properties,
         created_at: DateTime<Utc>,
         updated_at: DateTime<Utc>,
     ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         properties.insert("hs_object_id".into(), id.to_string());
-        properties.insert(
-            object_type.create_date_property().into(),
-            iso(created_at),
-        );
+        properties.insert(object_type.create_date_property().into(), iso(created_at));
         set_modified(object_type, &mut properties, updated_at);
         if object_type == ObjectType::Contacts
             && let Some(email) = properties.get("email").filter(|email| !email.is_empty())
@@ -237,7 +239,10 @@ impl Store {
             return false;
         }
         record.archived_at = Some(now);
-        let email = record.properties.get("email").map(|email| email.to_lowercase());
+        let email = record
+            .properties
+            .get("email")
+            .map(|email| email.to_lowercase());
         if object_type == ObjectType::Contacts
             && let Some(email) = email
             && self.emails.get(&email) == Some(&id)
@@ -289,7 +294,11 @@ impl Store {
     }
 
     /// Turns one written value into its stored string (`None` clears the property).
-    fn normalize(&self, definition: &PropertyDef, raw: &Value) -> Result<Option<String>, PropertyError> {
+    fn normalize(
+        &self,
+        definition: &PropertyDef,
+        raw: &Value,
+    ) -> Result<Option<String>, PropertyError> {
         let name = &definition.name;
         let text = match raw {
             Value::Null => return Ok(None),
@@ -326,13 +335,14 @@ impl Store {
                 .ok_or_else(|| {
                     invalid(
                         "INVALID_DATE",
-                        format!("{text} is not a valid datetime: use epoch milliseconds or ISO 8601."),
+                        format!(
+                            "{text} is not a valid datetime: use epoch milliseconds or ISO 8601."
+                        ),
                     )
                 }),
             PropertyType::Date => {
-                let date = parse_instant(&text).filter(|instant| {
-                    instant.time() == chrono::NaiveTime::MIN
-                });
+                let date =
+                    parse_instant(&text).filter(|instant| instant.time() == chrono::NaiveTime::MIN);
                 date.map(|instant| Some(instant.format("%Y-%m-%d").to_string()))
                     .ok_or_else(|| {
                         invalid(
@@ -395,9 +405,9 @@ impl Store {
         associations: &[(ObjectType, u64)],
         now: DateTime<Utc>,
     ) -> Result<u64, WriteError> {
-        let mut properties: BTreeMap<String, String> = values
+        let mut properties: Properties = values
             .into_iter()
-            .filter_map(|(name, value)| value.map(|value| (name, value)))
+            .filter_map(|(name, value)| value.map(|value| (Cow::Owned(name), value)))
             .collect();
         if object_type == ObjectType::Contacts
             && let Some(email) = properties.get("email").filter(|email| !email.is_empty())
@@ -447,17 +457,23 @@ impl Store {
             .records_mut(object_type)
             .get_mut(&id)
             .expect("checked live above");
-        let old_email = record.properties.get("email").map(|email| email.to_lowercase());
+        let old_email = record
+            .properties
+            .get("email")
+            .map(|email| email.to_lowercase());
         for (name, value) in values {
             match value {
-                Some(value) => record.properties.insert(name, value),
-                None => record.properties.remove(&name),
+                Some(value) => record.properties.insert(Cow::Owned(name), value),
+                None => record.properties.remove(name.as_str()),
             };
         }
         derive_calculated(object_type, &mut record.properties);
         set_modified(object_type, &mut record.properties, now);
         record.updated_at = now;
-        let new_email = record.properties.get("email").map(|email| email.to_lowercase());
+        let new_email = record
+            .properties
+            .get("email")
+            .map(|email| email.to_lowercase());
         if object_type == ObjectType::Contacts && old_email != new_email {
             if let Some(old) = old_email {
                 self.emails.remove(&old);
@@ -471,11 +487,7 @@ impl Store {
 }
 
 /// Sets the last-modified properties of a record to `instant`.
-fn set_modified(
-    object_type: ObjectType,
-    properties: &mut BTreeMap<String, String>,
-    instant: DateTime<Utc>,
-) {
+fn set_modified(object_type: ObjectType, properties: &mut Properties, instant: DateTime<Utc>) {
     properties.insert(object_type.last_modified_property().into(), iso(instant));
     if object_type == ObjectType::Contacts {
         properties.insert("hs_lastmodifieddate".into(), iso(instant));
@@ -483,7 +495,7 @@ fn set_modified(
 }
 
 /// Keeps calculated deal properties in step with the stage.
-pub fn derive_calculated(object_type: ObjectType, properties: &mut BTreeMap<String, String>) {
+pub fn derive_calculated(object_type: ObjectType, properties: &mut Properties) {
     if object_type != ObjectType::Deals {
         return;
     }
@@ -532,7 +544,7 @@ pub fn render(
         .map(|name| {
             let value = record
                 .properties
-                .get(name)
+                .get(name.as_str())
                 .map_or(Value::Null, |value| Value::String(value.clone()));
             (name.clone(), value)
         })
@@ -545,7 +557,7 @@ pub fn render_full(store: &Store, object_type: ObjectType, record: &Record) -> V
     let properties: Map<String, Value> = record
         .properties
         .iter()
-        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .map(|(name, value)| (name.to_string(), Value::String(value.clone())))
         .collect();
     render_with(store, object_type, record, properties, &[])
 }
