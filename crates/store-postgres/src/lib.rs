@@ -1,1 +1,434 @@
 //! The Store on PostgreSQL, for several Crosswalk processes.
+//!
+//! Every method is one statement, so each is atomic on its own: an update reads and writes the
+//! row under the row lock the `UPDATE` takes, and two processes updating one connection queue
+//! rather than overwrite each other.
+//! [`PostgresStore::connect_in_schema`] keeps all tables, the migrations table included, in one
+//! schema, for a Crosswalk that shares a database with other software and for tests that need a
+//! fresh, isolated database per run.
+//! Migrations are not run on connect: call [`Store::migrate`] (the `migrate` command does).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrets::Sealed;
+use serde_json::Value;
+use sqlx::error::ErrorKind;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+use store::{
+    ApiKey, ApiKeyHash, ApiKeyId, Connection, ConnectionId, ConnectionStatus, ConnectionUpdate,
+    DiscoveredFields, Environment, EnvironmentId, IdError, NewConnection, Store, StoreError,
+    timestamp,
+};
+
+/// The schema, embedded from `migrations/` at build time.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Pooled connections per process.
+const MAX_CONNECTIONS: u32 = 10;
+
+/// How long a call waits for a free pooled connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+const CONNECTION_COLUMNS: &str = "id, environment_id, provider, status, account::text AS account, credentials, \
+     created_at, updated_at";
+
+/// A [`Store`] on a PostgreSQL database.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    schema: Option<String>,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`) using the
+    /// server's default `search_path`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::database)?;
+        PostgresStore::connect_with(options, None).await
+    }
+
+    /// Connects with every pooled connection's `search_path` set to `schema` alone, creating the
+    /// schema when it does not exist, so all tables and the migrations table live there.
+    ///
+    /// `schema` is a plain lowercase identifier, `[a-z_][a-z0-9_]*`, at most 63 bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the schema name is not such an identifier, the URL is
+    /// invalid, the server cannot be reached, or the schema cannot be created.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<PostgresStore, StoreError> {
+        let valid_start = schema
+            .bytes()
+            .next()
+            .is_some_and(|byte| byte.is_ascii_lowercase() || byte == b'_');
+        let valid_rest = schema
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
+        if !(valid_start && valid_rest && schema.len() <= 63) {
+            return Err(StoreError::database(format!(
+                "invalid schema name `{schema}`: use `[a-z_][a-z0-9_]*`, at most 63 bytes"
+            )));
+        }
+        // Set at connection startup, so it holds on every pooled connection from its first query.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(StoreError::database)?
+            .options([("search_path", schema)]);
+        let store = PostgresStore::connect_with(options, Some(schema.to_owned())).await?;
+        // The name was checked to be a plain identifier above, so it needs no quoting.
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&store.pool)
+            .await
+            .map_err(StoreError::database)?;
+        Ok(store)
+    }
+
+    async fn connect_with(
+        options: PgConnectOptions,
+        schema: Option<String>,
+    ) -> Result<PostgresStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::database)?;
+        Ok(PostgresStore { pool, schema })
+    }
+
+    /// Returns the schema given to [`PostgresStore::connect_in_schema`], if any.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// Waits for pending statements, then closes every pooled connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl fmt::Debug for PostgresStore {
+    // The pool's options hold the password; print only what identifies the store.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.schema)
+            .field("pool_size", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a failed write: unique violations are conflicts, foreign key violations mean the parent
+/// row (environment or connection) does not exist.
+fn write_error(error: sqlx::Error, conflict: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database_error) => match database_error.kind() {
+            ErrorKind::UniqueViolation => StoreError::Conflict(conflict.to_owned()),
+            ErrorKind::ForeignKeyViolation => StoreError::NotFound,
+            _ => StoreError::database(error),
+        },
+        _ => read_error(error),
+    }
+}
+
+fn read_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::Decode(_) => StoreError::Corrupt(error.to_string()),
+        other => StoreError::database(other),
+    }
+}
+
+fn column<'r, T>(row: &'r PgRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    row.try_get(name).map_err(read_error)
+}
+
+fn id_column<T>(row: &PgRow, name: &str) -> Result<T, StoreError>
+where
+    T: TryFrom<String, Error = IdError>,
+{
+    T::try_from(column::<String>(row, name)?)
+        .map_err(|error| StoreError::Corrupt(format!("`{name}`: {error}")))
+}
+
+/// Reads a JSON column selected as `column::text`, which keeps the stored text exactly.
+fn json_column(row: &PgRow, name: &str) -> Result<Value, StoreError> {
+    let text: String = column(row, name)?;
+    serde_json::from_str(&text)
+        .map_err(|error| StoreError::Corrupt(format!("`{name}` is not json: {error}")))
+}
+
+/// Serializes a value for a `$n::json` parameter; bound as text, so Postgres stores it verbatim.
+fn json_text(value: &Value) -> String {
+    serde_json::to_string(value).expect("a serde_json::Value always serializes")
+}
+
+fn environment_from_row(row: &PgRow) -> Result<Environment, StoreError> {
+    Ok(Environment {
+        id: id_column(row, "id")?,
+        name: column(row, "name")?,
+        created_at: column(row, "created_at")?,
+    })
+}
+
+fn api_key_from_row(row: &PgRow) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        id: id_column(row, "id")?,
+        environment_id: id_column(row, "environment_id")?,
+        prefix: column(row, "prefix")?,
+        created_at: column(row, "created_at")?,
+    })
+}
+
+fn connection_from_row(row: &PgRow) -> Result<Connection, StoreError> {
+    let status: String = column(row, "status")?;
+    let credentials: Vec<u8> = column(row, "credentials")?;
+    Ok(Connection {
+        id: id_column(row, "id")?,
+        environment_id: id_column(row, "environment_id")?,
+        provider: column(row, "provider")?,
+        status: ConnectionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("`status`: unknown `{status}`")))?,
+        account: json_column(row, "account")?,
+        credentials: Sealed::from_bytes(&credentials)
+            .map_err(|error| StoreError::Corrupt(format!("`credentials`: {error}")))?,
+        created_at: column(row, "created_at")?,
+        updated_at: column(row, "updated_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        // sqlx holds a Postgres advisory lock while migrating, so concurrent callers take turns.
+        MIGRATOR.run(&self.pool).await.map_err(StoreError::database)
+    }
+
+    async fn create_environment(&self, name: &str) -> Result<Environment, StoreError> {
+        let environment = Environment {
+            id: EnvironmentId::generate(),
+            name: name.to_owned(),
+            created_at: timestamp::now(),
+        };
+        sqlx::query("INSERT INTO environments (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(environment.id.as_str())
+            .bind(&environment.name)
+            .bind(environment.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|error| write_error(error, "environment id already exists"))?;
+        Ok(environment)
+    }
+
+    async fn get_environment(&self, id: &EnvironmentId) -> Result<Environment, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM environments WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?
+            .ok_or(StoreError::NotFound)?;
+        environment_from_row(&row)
+    }
+
+    async fn insert_api_key(
+        &self,
+        environment_id: &EnvironmentId,
+        key_hash: &ApiKeyHash,
+        prefix: &str,
+    ) -> Result<ApiKey, StoreError> {
+        let api_key = ApiKey {
+            id: ApiKeyId::generate(),
+            environment_id: environment_id.clone(),
+            prefix: prefix.to_owned(),
+            created_at: timestamp::now(),
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (id, environment_id, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(api_key.id.as_str())
+        .bind(environment_id.as_str())
+        .bind(key_hash.as_str())
+        .bind(&api_key.prefix)
+        .bind(api_key.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "an api key with this hash already exists"))?;
+        Ok(api_key)
+    }
+
+    async fn find_api_key(&self, key_hash: &ApiKeyHash) -> Result<ApiKey, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, environment_id, prefix, created_at FROM api_keys WHERE key_hash = $1",
+        )
+        .bind(key_hash.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        api_key_from_row(&row)
+    }
+
+    async fn insert_connection(&self, new: NewConnection) -> Result<Connection, StoreError> {
+        let now = timestamp::now();
+        let connection = Connection {
+            id: new.id,
+            environment_id: new.environment_id,
+            provider: new.provider,
+            status: new.status,
+            account: new.account,
+            credentials: new.credentials,
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO connections (id, environment_id, provider, status, account, credentials, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5::json, $6, $7, $7)",
+        )
+        .bind(connection.id.as_str())
+        .bind(connection.environment_id.as_str())
+        .bind(&connection.provider)
+        .bind(connection.status.as_str())
+        .bind(json_text(&connection.account))
+        .bind(connection.credentials.to_bytes())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, &format!("connection `{}` already exists", connection.id)))?;
+        Ok(connection)
+    }
+
+    async fn get_connection(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ConnectionId,
+    ) -> Result<Connection, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = $1 AND environment_id = $2"
+        ))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        connection_from_row(&row)
+    }
+
+    async fn list_connections(
+        &self,
+        environment_id: &EnvironmentId,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE environment_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(environment_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(connection_from_row).collect()
+    }
+
+    async fn update_connection(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ConnectionId,
+        update: ConnectionUpdate,
+    ) -> Result<Connection, StoreError> {
+        // One statement under the row lock `UPDATE` takes: a concurrent update waits, then sees
+        // this one's values, so no write is lost and `updated_at` keeps increasing.
+        let row = sqlx::query(&format!(
+            "UPDATE connections SET
+                 status = COALESCE($1, status),
+                 account = COALESCE($2::json, account),
+                 credentials = COALESCE($3, credentials),
+                 updated_at = GREATEST($4, updated_at + INTERVAL '1 microsecond')
+             WHERE id = $5 AND environment_id = $6
+             RETURNING {CONNECTION_COLUMNS}"
+        ))
+        .bind(update.status.map(ConnectionStatus::as_str))
+        .bind(update.account.as_ref().map(json_text))
+        .bind(update.credentials.as_ref().map(Sealed::to_bytes))
+        .bind(timestamp::now())
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "connection update conflicts"))?
+        .ok_or(StoreError::NotFound)?;
+        connection_from_row(&row)
+    }
+
+    async fn delete_connection(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ConnectionId,
+    ) -> Result<(), StoreError> {
+        // Discovered fields go with it through `ON DELETE CASCADE`.
+        let result = sqlx::query("DELETE FROM connections WHERE id = $1 AND environment_id = $2")
+            .bind(id.as_str())
+            .bind(environment_id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|error| write_error(error, "connection delete conflicts"))?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn put_discovered_fields(
+        &self,
+        connection_id: &ConnectionId,
+        resource: &str,
+        fields: &Value,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO discovered_fields (connection_id, resource, fields, fetched_at) VALUES ($1, $2, $3::json, $4)
+             ON CONFLICT (connection_id, resource) DO UPDATE SET fields = excluded.fields, fetched_at = excluded.fetched_at",
+        )
+        .bind(connection_id.as_str())
+        .bind(resource)
+        .bind(json_text(fields))
+        .bind(timestamp::truncate(fetched_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "discovered fields conflict"))?;
+        Ok(())
+    }
+
+    async fn get_discovered_fields(
+        &self,
+        connection_id: &ConnectionId,
+        resource: &str,
+    ) -> Result<Option<DiscoveredFields>, StoreError> {
+        let row = sqlx::query(
+            "SELECT connection_id, resource, fields::text AS fields, fetched_at FROM discovered_fields
+             WHERE connection_id = $1 AND resource = $2",
+        )
+        .bind(connection_id.as_str())
+        .bind(resource)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(DiscoveredFields {
+            connection_id: id_column(&row, "connection_id")?,
+            resource: column(&row, "resource")?,
+            fields: json_column(&row, "fields")?,
+            fetched_at: column(&row, "fetched_at")?,
+        }))
+    }
+}

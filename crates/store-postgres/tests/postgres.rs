@@ -1,0 +1,162 @@
+//! Tests of the Postgres store: the shared conformance suite, schema isolation and concurrent
+//! migration.
+//!
+//! They need a server: set `CROSSWALK_TEST_POSTGRES_URL` (CI uses
+//! `postgres://postgres@127.0.0.1:5432/test`). Without it each test prints a notice and returns.
+//! Each test works in a fresh schema with a random name, dropped at the end even when the test
+//! fails, so parallel runs and reruns never see each other's rows.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt as _;
+use sqlx::Connection as _;
+use store::conformance;
+use store::{Store, StoreError};
+use store_postgres::PostgresStore;
+
+const URL_VARIABLE: &str = "CROSSWALK_TEST_POSTGRES_URL";
+
+fn test_url() -> Option<String> {
+    match std::env::var(URL_VARIABLE) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("notice: {URL_VARIABLE} is not set; skipping this postgres store test");
+            None
+        }
+    }
+}
+
+fn random_schema() -> String {
+    format!("cw_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn drop_schema(url: &str, schema: &str) {
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect to drop the test schema");
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&mut connection)
+        .await
+        .expect("drop the test schema");
+    connection.close().await.expect("close");
+}
+
+/// Runs `body` on a migrated store in a fresh schema, then drops the schema, then re-raises any
+/// panic from `body`.
+async fn in_fresh_schema<F, Fut>(url: &str, body: F)
+where
+    F: FnOnce(PostgresStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let schema = random_schema();
+    let store = PostgresStore::connect_in_schema(url, &schema)
+        .await
+        .expect("connect");
+    let outcome = AssertUnwindSafe(async {
+        store.migrate().await.expect("migrate");
+        body(store.clone()).await;
+    })
+    .catch_unwind()
+    .await;
+    store.close().await;
+    drop_schema(url, &schema).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance() {
+    let Some(url) = test_url() else { return };
+    in_fresh_schema(&url, |store| async move {
+        conformance::run_all(&store).await;
+        conformance::run_all(&store).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn schemas_isolate_stores_and_hold_the_migrations_table() {
+    let Some(url) = test_url() else { return };
+    let url = url.as_str();
+    in_fresh_schema(url, |first| async move {
+        let environment = first.create_environment("only in the first schema").await.expect("create");
+        let schema = first.schema().expect("connected in a schema").to_owned();
+        in_fresh_schema(url, |second| async move {
+            match second.get_environment(&environment.id).await {
+                Err(StoreError::NotFound) => {}
+                other => panic!("the second schema must not see the first's rows, got {other:?}"),
+            }
+        })
+        .await;
+
+        let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name",
+        )
+        .bind(&schema)
+        .fetch_all(&mut connection)
+        .await
+        .expect("list tables");
+        assert_eq!(tables, ["_sqlx_migrations", "api_keys", "connections", "discovered_fields", "environments"]);
+        connection.close().await.expect("close");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_from_several_processes_are_safe() {
+    let Some(url) = test_url() else { return };
+    let url = url.as_str();
+    in_fresh_schema(url, |store| async move {
+        let schema = store.schema().expect("connected in a schema").to_owned();
+        let mut others = Vec::new();
+        for _ in 0..3 {
+            others.push(
+                PostgresStore::connect_in_schema(url, &schema)
+                    .await
+                    .expect("connect"),
+            );
+        }
+        let results = futures::future::join_all(others.iter().map(|other| other.migrate())).await;
+        for result in results {
+            result.expect("migrate runs once and the others see it done");
+        }
+        let environment = others[0]
+            .create_environment("shared")
+            .await
+            .expect("create");
+        assert_eq!(
+            store
+                .get_environment(&environment.id)
+                .await
+                .expect("same schema"),
+            environment
+        );
+        for other in &others {
+            other.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_schema_names_are_rejected_before_connecting() {
+    // No server is needed: the name is checked first.
+    for schema in [
+        "",
+        "Upper",
+        "1starts_with_digit",
+        "semi;colon",
+        "quote\"d",
+        &"a".repeat(64),
+    ] {
+        match PostgresStore::connect_in_schema("postgres://127.0.0.1:1/unused", schema).await {
+            Err(StoreError::Database(error)) => {
+                assert!(error.to_string().contains("invalid schema name"), "{error}")
+            }
+            other => panic!("schema {schema:?}: expected an invalid-name error, got {other:?}"),
+        }
+    }
+}
