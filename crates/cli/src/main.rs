@@ -1,38 +1,184 @@
-//! The `crosswalk` binary: serve, migrate, connectors check, map and demo.
+//! The `crosswalk` binary: serve, migrate, connectors check, map, demo, environments and
+//! default-config.
 //!
-//! Each subcommand lives in its own module; this file only parses arguments and dispatches.
+//! This file only parses arguments and dispatches; the work lives in the library modules.
 
 mod map;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use cli::settings::{self, Settings};
+use cli::{demo, startup};
 
 /// Crosswalk: one self-hosted API for every CRM and HRIS.
 #[derive(Debug, Parser)]
 #[command(name = "crosswalk", version, about)]
 struct Cli {
+    /// Settings file (TOML); `CROSSWALK_*` environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serves the API.
+    Serve,
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Connector files.
+    Connectors {
+        #[command(subcommand)]
+        command: ConnectorsCommand,
+    },
     /// Evaluates a JSONata expression on JSON read from standard input, as connectors do.
     Map(map::MapArgs),
+    /// Runs the product on SQLite against local vendor simulators and prints working curl commands.
+    Demo(demo::DemoArgs),
+    /// Environments (one per customer of Crosswalk).
+    Environments {
+        #[command(subcommand)]
+        command: EnvironmentsCommand,
+    },
+    /// Prints a commented settings file with a fresh encryption key.
+    DefaultConfig,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+#[derive(Debug, Subcommand)]
+enum ConnectorsCommand {
+    /// Validates every connector file and reports each error with its file and path.
+    Check {
+        /// Folder of connector files (default: `connectors`, else the embedded ones).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Prints the JSON Schema of connector files, for editors.
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum EnvironmentsCommand {
+    /// Creates an environment and prints its first API key.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CROSSWALK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn check_connectors(dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let dir = dir
+        .or_else(|| {
+            let default = PathBuf::from("connectors");
+            default.is_dir().then_some(default)
+        })
+        .map(|dir| dir.display().to_string())
+        .unwrap_or_default();
+    let (connectors, errors) = startup::load_connectors(&dir, &serde_json::Value::Null)?;
+    for connector in &connectors {
+        println!("ok    {} ({})", connector.id(), connector.source());
+    }
+    for error in &errors {
+        eprintln!("error {error}");
+    }
+    println!("{} connectors valid, {} invalid", connectors.len(), errors.len());
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
         Command::Map(args) => map::run(
             &args,
             &mut std::io::stdin().lock(),
             &mut std::io::stdout().lock(),
             &mut std::io::stderr().lock(),
         ),
-    };
-    match result {
+        Command::Connectors {
+            command: ConnectorsCommand::Check { dir },
+        } => check_connectors(dir),
+        Command::Connectors {
+            command: ConnectorsCommand::Schema,
+        } => {
+            println!("{}", serde_json::to_string_pretty(&connector::connector_file_schema())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DefaultConfig => {
+            print!("{}", settings::default_config());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            init_tracing();
+            runtime()?.block_on(demo::run(&args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            init_tracing();
+            let settings = Settings::load(cli.config.as_deref())?;
+            runtime()?.block_on(startup::open_store(&settings))?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Environments {
+            command: EnvironmentsCommand::Create { name },
+        } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            runtime()?.block_on(async {
+                let store = startup::open_store(&settings).await?;
+                let environment = store.create_environment(&name).await?;
+                let key = store::generate_api_key();
+                store
+                    .insert_api_key(&environment.id, &store::ApiKeyHash::of(&key), &store::api_key_prefix(&key))
+                    .await?;
+                println!("environment {} ({name})\napi key {key}\n(the key is shown once; only its hash is stored)", environment.id);
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => {
+            init_tracing();
+            let settings = Settings::load(cli.config.as_deref())?;
+            runtime()?.block_on(async {
+                let store = startup::open_store(&settings).await?;
+                let state = startup::build_state(&settings, store)?;
+                let server = startup::spawn_server(settings.listen, state).await?;
+                tracing::info!(addr = %server.addr, "crosswalk serving");
+                tokio::select! {
+                    result = server.task => { result??; }
+                    _ = tokio::signal::ctrl_c() => { tracing::info!("stopping"); }
+                }
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

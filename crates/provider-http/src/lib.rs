@@ -1,1 +1,193 @@
-//! Runs planned vendor requests: credentials, retries, timeouts.
+//! Runs planned vendor requests: authentication, the host allow-list, timeouts and body limits.
+//!
+//! The connector engine plans a request ([`connector::PlannedRequest`]) without IO; this crate
+//! adds the connection's credentials (plaintext only in memory, here), refuses any host the
+//! connector does not declare (after templating, and without following redirects, so neither a
+//! template nor a vendor answer can send credentials elsewhere), sends it and reads the answer
+//! into a [`connector::VendorResponse`]. Rate limiting, retries and token refresh arrive as
+//! further layers around [`ProviderClient::send`].
+
+use std::time::Duration;
+
+use connector::{Connector, PlannedRequest, RequestBody, VendorResponse};
+use serde_json::Value;
+
+/// The largest vendor answer read, in bytes.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Sends vendor requests. Cheap to clone (one connection pool).
+#[derive(Debug, Clone)]
+pub struct ProviderClient {
+    http: reqwest::Client,
+    default_timeout: Duration,
+}
+
+/// A connection's credentials and auth scheme, opened for one request.
+#[derive(Debug)]
+pub struct Credentials<'a> {
+    /// The scheme the connection uses.
+    pub scheme: &'a str,
+    /// The opened credentials (secret values); never logged.
+    pub secrets: &'a Value,
+    /// The connection's non-secret fields.
+    pub account: &'a Value,
+}
+
+/// A vendor request that could not be completed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("host `{0}` is not allowed for this connector")]
+    HostNotAllowed(String),
+    #[error("invalid vendor URL: {0}")]
+    InvalidUrl(String),
+    #[error("cannot authenticate the request: {0}")]
+    Auth(String),
+    #[error("the vendor did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("cannot reach the vendor: {0}")]
+    Connect(String),
+    #[error("the vendor's answer is larger than {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge,
+}
+
+impl ProviderClient {
+    /// Builds a client whose requests time out after `default_timeout` unless the connector
+    /// declares its own.
+    ///
+    /// # Panics
+    /// Panics when the TLS backend cannot be initialised, a broken build.
+    pub fn new(default_timeout: Duration) -> ProviderClient {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(default_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("crosswalk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client always builds with rustls");
+        ProviderClient {
+            http,
+            default_timeout,
+        }
+    }
+
+    /// Authenticates `request` with `credentials` and sends it to the vendor.
+    ///
+    /// # Errors
+    /// Fails when the host is not allowed, credentials are missing, or the vendor cannot be
+    /// reached in time. A vendor error answer (4xx, 5xx) is a successful send: classify it with
+    /// [`Connector::classify`].
+    pub async fn send(
+        &self,
+        connector: &Connector,
+        credentials: &Credentials<'_>,
+        mut request: PlannedRequest,
+    ) -> Result<VendorResponse, SendError> {
+        connector
+            .authenticate(
+                credentials.scheme,
+                credentials.secrets,
+                credentials.account,
+                &mut request,
+            )
+            .map_err(|error| SendError::Auth(error.to_string()))?;
+        let mut url = url::Url::parse(&request.url)
+            .map_err(|error| SendError::InvalidUrl(format!("`{}`: {error}", request.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(SendError::InvalidUrl(format!("scheme `{}` is not allowed", url.scheme())));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| SendError::InvalidUrl("the URL has no host".to_owned()))?
+            .to_owned();
+        if !connector.host_allowed(&host) {
+            return Err(SendError::HostNotAllowed(host));
+        }
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&request.query);
+        }
+        let method = reqwest::Method::from_bytes(request.http_method.as_str().as_bytes())
+            .map_err(|error| SendError::InvalidUrl(error.to_string()))?;
+        let timeout = connector
+            .file()
+            .http
+            .timeout_secs
+            .map_or(self.default_timeout, Duration::from_secs);
+        let mut builder = self.http.request(method, url).timeout(timeout);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        builder = match request.body {
+            RequestBody::None => builder,
+            RequestBody::Json(value) => builder.json(&value),
+            RequestBody::Form(pairs) => builder.form(&pairs),
+            RequestBody::Raw(bytes) => builder.body(bytes),
+        };
+        let started = std::time::Instant::now();
+        let response = builder.send().await.map_err(|error| classify_send(error, timeout))?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                value
+                    .to_str()
+                    .ok()
+                    .map(|value| (name.as_str().to_ascii_lowercase(), value.to_owned()))
+            })
+            .collect();
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(SendError::TooLarge);
+        }
+        let bytes = response.bytes().await.map_err(|error| classify_send(error, timeout))?;
+        if bytes.len() > MAX_RESPONSE_BYTES {
+            return Err(SendError::TooLarge);
+        }
+        tracing::debug!(
+            provider = connector.id(),
+            uses = %request.uses,
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "vendor call"
+        );
+        Ok(VendorResponse {
+            status,
+            headers,
+            body: parse_body(&bytes),
+        })
+    }
+}
+
+fn classify_send(error: reqwest::Error, timeout: Duration) -> SendError {
+    if error.is_timeout() {
+        SendError::Timeout(timeout)
+    } else {
+        // The error's URL may carry query parameters; keep only the cause.
+        SendError::Connect(error.without_url().to_string())
+    }
+}
+
+/// Parses a vendor body: JSON when it is JSON, else the text as a JSON string, null when empty.
+pub fn parse_body(bytes: &[u8]) -> Value {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_body;
+    use serde_json::json;
+
+    #[test]
+    fn parses_json_text_and_empty_bodies() {
+        assert_eq!(parse_body(b"{\"a\":1}"), json!({"a": 1}));
+        assert_eq!(parse_body(b"  "), json!(null));
+        assert_eq!(parse_body(b"oops"), json!("oops"));
+    }
+}

@@ -1,1 +1,76 @@
-//! The REST API: routes, authentication, problem+json errors, the proxy, OpenAPI.
+//! The REST API: routes, API-key authentication, problem+json errors, the proxy and OpenAPI.
+//!
+//! [`router`] builds the axum app over an [`AppState`]; the `cli` crate picks the store backend
+//! and serves it. Every route but `/health` and `/openapi.json` is authenticated by an API key
+//! and scoped to that key's environment: another environment's connection answers 404.
+
+mod auth;
+mod cursor;
+mod error;
+mod openapi;
+mod registry;
+mod routes;
+mod runtime;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any, get};
+use secrets::Keyring;
+use store::Store;
+
+pub use cursor::CursorCodec;
+pub use error::ApiError;
+pub use registry::ConnectorRegistry;
+pub use runtime::credentials_aad;
+
+/// Everything handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keyring: Arc<Keyring>,
+    pub connectors: Arc<ConnectorRegistry>,
+    pub provider: provider_http::ProviderClient,
+    pub cursors: CursorCodec,
+}
+
+/// Largest page a caller may ask for.
+pub const MAX_PAGE_SIZE: u64 = 1000;
+/// Page size when the caller gives none.
+pub const DEFAULT_PAGE_SIZE: u64 = 100;
+
+/// Builds the API router.
+pub fn router(state: AppState) -> Router {
+    let authenticated = Router::new()
+        .route(
+            "/connections",
+            get(routes::connections::list).post(routes::connections::create),
+        )
+        .route(
+            "/connections/{id}",
+            get(routes::connections::get_one).delete(routes::connections::delete),
+        )
+        .route(
+            "/unified/{category}/{object}",
+            get(routes::unified::list).post(routes::unified::create),
+        )
+        .route(
+            "/unified/{category}/{object}/{id}",
+            get(routes::unified::get_one)
+                .patch(routes::unified::update)
+                .delete(routes::unified::delete),
+        )
+        .route("/proxy/{*path}", any(routes::proxy::forward))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_key,
+        ));
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::document))
+        .merge(authenticated)
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(8 * 1024 * 1024))
+        .with_state(state)
+}

@@ -1,0 +1,6 @@
+//! The `crosswalk` binary's library: settings, startup and the demo, shared by `main.rs` and
+//! the black-box tests.
+
+pub mod demo;
+pub mod settings;
+pub mod startup;

@@ -1,0 +1,127 @@
+//! Service settings: one optional TOML file plus `CROSSWALK_*` environment overrides (`__`
+//! separates nesting levels, e.g. `CROSSWALK_ENCRYPTION__CURRENT_KEY_ID`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything `crosswalk serve` needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// Folder of the SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL; empty for SQLite in `data_dir`.
+    #[serde(default)]
+    pub database_url: String,
+    /// Folder of connector files; empty for the connectors built into the binary.
+    #[serde(default)]
+    pub connectors_dir: String,
+    /// Keys that seal credentials at rest.
+    pub encryption: EncryptionSettings,
+    /// Trusted, operator-level patches deep-merged into connector files, by provider id
+    /// (for example a base URL pointing at a sandbox or simulator).
+    #[serde(default)]
+    pub connector_overrides: BTreeMap<String, serde_json::Value>,
+    /// Default timeout of one vendor call, in seconds.
+    #[serde(default = "default_timeout")]
+    pub provider_timeout_secs: u64,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+/// Encryption keys, by id; `current_key_id` seals, every key opens.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionSettings {
+    pub current_key_id: String,
+    /// Base64 of 32 random bytes each (`crosswalk default-config` prints a fresh one).
+    pub keys: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for EncryptionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptionSettings")
+            .field("current_key_id", &self.current_key_id)
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Loads settings from `file` (if given) and the environment.
+    ///
+    /// # Errors
+    /// Fails naming the file or variable that is wrong.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::default("listen", "127.0.0.1:8080"))
+            .merge(Serialized::default("data_dir", ".crosswalk"));
+        if let Some(file) = file {
+            anyhow::ensure!(file.is_file(), "settings file `{}` does not exist", file.display());
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("CROSSWALK_").split("__"));
+        figment.extract().map_err(|error| anyhow::anyhow!("invalid settings: {error}"))
+    }
+
+    /// The keyring the encryption settings describe.
+    ///
+    /// # Errors
+    /// Fails when a key is not base64 of 32 bytes or the current key is missing.
+    pub fn keyring(&self) -> anyhow::Result<secrets::Keyring> {
+        let keys: Vec<(&str, &str)> = self
+            .encryption
+            .keys
+            .iter()
+            .map(|(id, key)| (id.as_str(), key.as_str()))
+            .collect();
+        secrets::Keyring::from_base64(&self.encryption.current_key_id, &keys)
+            .context("invalid `encryption` settings")
+    }
+
+    /// The secret cursors are signed with, derived from the current encryption key.
+    pub fn cursor_key(&self) -> Vec<u8> {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"crosswalk cursor key v1\0");
+        if let Some(key) = self.encryption.keys.get(&self.encryption.current_key_id) {
+            hasher.update(key.as_bytes());
+        }
+        hasher.finalize().to_vec()
+    }
+}
+
+/// A commented example settings file with a freshly generated key.
+pub fn default_config() -> String {
+    format!(
+        r#"# Crosswalk settings. Every value can be overridden by an environment variable:
+# CROSSWALK_LISTEN, CROSSWALK_DATABASE_URL, CROSSWALK_ENCRYPTION__CURRENT_KEY_ID, …
+
+# Address the API listens on.
+listen = "127.0.0.1:8080"
+# Folder of the SQLite database (the embedded default).
+data_dir = ".crosswalk"
+# Set to postgres://user@host/db to run several processes on PostgreSQL.
+database_url = ""
+# Folder of connector files; empty uses the connectors built into the binary.
+connectors_dir = ""
+# Default timeout of one vendor call.
+provider_timeout_secs = 30
+
+[encryption]
+# Credentials are sealed with AES-256-GCM under the current key; older keys still open.
+current_key_id = "k1"
+keys = {{ k1 = "{}" }}
+"#,
+        secrets::generate_key()
+    )
+}

@@ -1,0 +1,107 @@
+//! Building and running the service: store backend, connectors, keyring and the API server.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use connector::{Connector, LoadError};
+use server::{AppState, ConnectorRegistry, CursorCodec};
+use store::Store;
+use tokio::net::TcpListener;
+
+use crate::settings::Settings;
+
+include!(concat!(env!("OUT_DIR"), "/connectors.rs"));
+
+/// Opens the store the settings name (PostgreSQL when `database_url` is set, else SQLite in
+/// the data directory) and applies its migrations.
+///
+/// # Errors
+/// Fails when the database cannot be opened or migrated.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = if settings.database_url.is_empty() {
+        let path = settings.data_dir.join("crosswalk.db");
+        Arc::new(
+            store_sqlite::SqliteStore::open(&path)
+                .await
+                .with_context(|| format!("opening SQLite database `{}`", path.display()))?,
+        )
+    } else if settings.database_url.starts_with("postgres://") || settings.database_url.starts_with("postgresql://") {
+        Arc::new(
+            store_postgres::PostgresStore::connect(&settings.database_url)
+                .await
+                .context("connecting to PostgreSQL")?,
+        )
+    } else {
+        anyhow::bail!("`database_url` must be empty (SQLite) or a postgres:// URL");
+    };
+    store.migrate().await.context("applying database migrations")?;
+    Ok(store)
+}
+
+/// Loads connectors from `dir`, or the embedded ones when `dir` is empty, applying operator
+/// overrides. Returns the connectors and the errors of any file that failed.
+///
+/// # Errors
+/// Fails when the folder cannot be listed.
+pub fn load_connectors(
+    dir: &str,
+    overrides: &serde_json::Value,
+) -> anyhow::Result<(Vec<Connector>, Vec<LoadError>)> {
+    if !dir.is_empty() {
+        return connector::load_connectors_dir(Path::new(dir), Some(overrides))
+            .with_context(|| format!("listing connector folder `{dir}`"));
+    }
+    let mut connectors = Vec::new();
+    let mut errors = Vec::new();
+    for (id, text) in EMBEDDED_CONNECTORS {
+        let label = format!("connectors/{id}/connector.yaml (embedded)");
+        match connector::load_connector_from_str(&label, text, overrides.get(*id)) {
+            Ok(connector) => connectors.push(connector),
+            Err(error) => errors.push(error),
+        }
+    }
+    Ok((connectors, errors))
+}
+
+/// Builds the API state from settings, with `store` already open.
+///
+/// # Errors
+/// Fails when the keyring is invalid or a connector file does not load.
+pub fn build_state(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+    let overrides = serde_json::to_value(&settings.connector_overrides)?;
+    let (connectors, errors) = load_connectors(&settings.connectors_dir, &overrides)?;
+    if let Some(first) = errors.first() {
+        anyhow::bail!("connector file failed to load: {first}");
+    }
+    Ok(AppState {
+        store,
+        keyring: Arc::new(settings.keyring()?),
+        connectors: Arc::new(ConnectorRegistry::new(connectors)),
+        provider: provider_http::ProviderClient::new(Duration::from_secs(settings.provider_timeout_secs)),
+        cursors: CursorCodec::new(settings.cursor_key()),
+    })
+}
+
+/// A server running in the background.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `listen` and serves the API in a background task.
+///
+/// # Errors
+/// Fails when the address cannot be bound.
+pub async fn spawn_server(listen: SocketAddr, state: AppState) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    let app = server::router(state);
+    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(RunningServer { addr, task })
+}

@@ -1,0 +1,165 @@
+//! `ApiError`: every error the API answers, rendered as RFC 9457 `application/problem+json`.
+//!
+//! 4xx bodies say what was wrong (and name the offending field); 5xx bodies say "internal
+//! error" with the request id while the cause is logged. `origin` tells whether Crosswalk or
+//! the provider failed. This is the only place that knows HTTP status codes of our errors.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use connector::{ErrorCode, ProviderError};
+use serde_json::{Value, json};
+
+/// An error answered to the API caller.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The caller's request is invalid; `field` names the offending part.
+    BadRequest {
+        code: &'static str,
+        field: Option<String>,
+        detail: String,
+    },
+    /// No (valid) API key.
+    Unauthenticated,
+    /// The thing does not exist (or belongs to another environment).
+    NotFound { detail: String },
+    /// The provider does not offer this operation.
+    Unsupported { detail: String },
+    /// The provider answered with an error.
+    Provider(ProviderError),
+    /// The provider could not be reached or answered nonsense.
+    Upstream { code: &'static str, detail: String },
+    /// Our own failure; the cause is logged, not shown.
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    /// A 400 naming the field that is wrong.
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code: "invalid_request",
+            field: Some(field.into()),
+            detail: detail.into(),
+        }
+    }
+
+    /// A 404 for `what`.
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::NotFound {
+            detail: what.into(),
+        }
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(error: store::StoreError) -> ApiError {
+        match error {
+            store::StoreError::NotFound => ApiError::not_found("not found"),
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+/// The gateway status of a unified error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Unauthorized | ErrorCode::AuthExpired | ErrorCode::ReauthRequired => {
+            StatusCode::UNAUTHORIZED
+        }
+        ErrorCode::InsufficientScope | ErrorCode::Forbidden | ErrorCode::AccountInactive => {
+            StatusCode::FORBIDDEN
+        }
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::Gone => StatusCode::GONE,
+        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::Unsupported => StatusCode::NOT_IMPLEMENTED,
+        ErrorCode::RateLimited | ErrorCode::QuotaExhausted => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+        ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorCode::Internal => StatusCode::BAD_GATEWAY,
+    }
+}
+
+fn problem(status: StatusCode, code: &str, origin: &str, detail: String, extra: Value) -> Response {
+    let mut body = json!({
+        "type": format!("https://crosswalk.dev/problems/{code}"),
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "code": code,
+        "origin": origin,
+    });
+    if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+        body.extend(extra);
+    }
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::BadRequest {
+                code,
+                field,
+                detail,
+            } => {
+                let extra = match field {
+                    Some(field) => json!({"errors": [{"field": field, "detail": detail}], "field": field}),
+                    None => json!({}),
+                };
+                problem(StatusCode::BAD_REQUEST, code, "gateway", detail, extra)
+            }
+            ApiError::Unauthenticated => problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "gateway",
+                "a valid API key is required: `Authorization: Bearer <key>`".to_owned(),
+                json!({}),
+            ),
+            ApiError::NotFound { detail } => {
+                problem(StatusCode::NOT_FOUND, "not_found", "gateway", detail, json!({}))
+            }
+            ApiError::Unsupported { detail } => problem(
+                StatusCode::NOT_IMPLEMENTED,
+                "unsupported",
+                "gateway",
+                detail,
+                json!({}),
+            ),
+            ApiError::Provider(error) => {
+                let status = status_of(error.code);
+                let detail = match &error.message {
+                    Some(message) => format!("the provider answered {}: {message}", error.status),
+                    None => format!("the provider answered {}", error.status),
+                };
+                problem(
+                    status,
+                    error.code.as_str(),
+                    "provider",
+                    detail,
+                    json!({"provider": {"status": error.status, "code": error.vendor_code, "message": error.message}}),
+                )
+            }
+            ApiError::Upstream { code, detail } => {
+                problem(StatusCode::BAD_GATEWAY, code, "provider", detail, json!({}))
+            }
+            ApiError::Internal(error) => {
+                let request_id = uuid::Uuid::new_v4().to_string();
+                tracing::error!(request_id = %request_id, error = %format!("{error:#}"), "internal error");
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "gateway",
+                    format!("internal error (request id {request_id})"),
+                    json!({"request_id": request_id}),
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The OpenAPI 3.1 document of this API, served at `/openapi.json`.
+//!
+//! Built from the unified model's schemas, so it can never disagree with what the API returns.
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+use unified_model::CrmObject;
+
+fn problem_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+}
+
+/// The OpenAPI document.
+pub fn build() -> Value {
+    let mut schemas = Map::new();
+    schemas.insert(
+        "Problem".to_owned(),
+        json!({
+            "type": "object",
+            "description": "RFC 9457 problem details.",
+            "required": ["type", "title", "status", "detail", "code", "origin"],
+            "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "detail": {"type": "string"}, "code": {"type": "string", "description": "Stable error code."},
+                "origin": {"type": "string", "enum": ["gateway", "provider"]},
+                "field": {"type": "string", "description": "The request field that is wrong."},
+                "provider": {"type": "object", "description": "The provider's status, code and message."}
+            }
+        }),
+    );
+    schemas.insert(
+        "Connection".to_owned(),
+        json!({
+            "type": "object",
+            "required": ["id", "provider", "status"],
+            "properties": {
+                "id": {"type": "string"}, "provider": {"type": "string"},
+                "status": {"type": "string", "enum": ["active", "needs_reauth", "disabled"]},
+                "auth_scheme": {"type": "string"}, "account": {"type": "object"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"}
+            }
+        }),
+    );
+    let mut paths = Map::new();
+    let connection_param = json!({"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "The connection to call; or the `X-Connection-Id` header."});
+    for object in CrmObject::ALL {
+        let name = object.record_name();
+        schemas.insert(name.to_owned(), object.schema());
+        let record_ref = json!({"$ref": format!("#/components/schemas/{name}")});
+        let list = json!({
+            "summary": format!("List {}", object.slug()),
+            "parameters": [
+                connection_param,
+                {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": crate::MAX_PAGE_SIZE, "default": crate::DEFAULT_PAGE_SIZE}},
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                {"name": "updated_after", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                {"name": "email", "in": "query", "schema": {"type": "string"}},
+                {"name": "ids", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated ids."},
+                {"name": "include", "in": "query", "schema": {"type": "string", "enum": ["remote_data"]}}
+            ],
+            "responses": {
+                "200": {"description": "A page of records.", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["results", "next_cursor"],
+                    "properties": {"results": {"type": "array", "items": record_ref}, "next_cursor": {"type": ["string", "null"]},
+                                   "errors": {"type": "array", "items": {"type": "object"}}}}}}},
+                "400": problem_response("Invalid request."), "404": problem_response("Unknown connection.")
+            }
+        });
+        let mut collection = Map::new();
+        collection.insert("get".to_owned(), list);
+        let mut item = Map::new();
+        item.insert(
+            "get".to_owned(),
+            json!({"summary": format!("Get one of {}", object.slug()), "parameters": [connection_param],
+                   "responses": {"200": {"description": "The record.", "content": {"application/json": {"schema": record_ref}}},
+                                 "404": problem_response("Not found.")}}),
+        );
+        if object.supports_writes() {
+            let write_ref = json!({"schema": object.write_schema()});
+            collection.insert(
+                "post".to_owned(),
+                json!({"summary": format!("Create one of {}", object.slug()), "parameters": [connection_param],
+                       "requestBody": {"required": true, "content": {"application/json": write_ref}},
+                       "responses": {"201": {"description": "The created record.", "content": {"application/json": {"schema": record_ref}}},
+                                     "400": problem_response("Invalid body."), "422": problem_response("Refused by the provider.")}}),
+            );
+            item.insert(
+                "patch".to_owned(),
+                json!({"summary": format!("Update one of {}", object.slug()), "parameters": [connection_param],
+                       "requestBody": {"required": true, "content": {"application/json": write_ref}},
+                       "responses": {"200": {"description": "The updated record.", "content": {"application/json": {"schema": record_ref}}}}}),
+            );
+            item.insert(
+                "delete".to_owned(),
+                json!({"summary": format!("Delete one of {}", object.slug()), "parameters": [connection_param],
+                       "responses": {"204": {"description": "Deleted."}}}),
+            );
+        }
+        let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        item.insert("parameters".to_owned(), id_param);
+        paths.insert(format!("/unified/crm/{}", object.slug()), Value::Object(collection));
+        paths.insert(format!("/unified/crm/{}/{{id}}", object.slug()), Value::Object(item));
+    }
+    paths.insert(
+        "/connections".to_owned(),
+        json!({
+            "get": {"summary": "List connections", "responses": {"200": {"description": "Connections.", "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}}}}}}}}},
+            "post": {"summary": "Create a connection with API-key or token credentials",
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["provider"], "additionalProperties": false,
+                        "properties": {"provider": {"type": "string"}, "auth_scheme": {"type": "string"}, "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
+                     "responses": {"201": {"description": "Created.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Connection"}}}}, "400": problem_response("Invalid body.")}}
+        }),
+    );
+    paths.insert(
+        "/connections/{id}".to_owned(),
+        json!({
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "get": {"summary": "Get a connection", "responses": {"200": {"description": "The connection.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Connection"}}}}, "404": problem_response("Not found.")}},
+            "delete": {"summary": "Delete a connection", "responses": {"204": {"description": "Deleted."}, "404": problem_response("Not found.")}}
+        }),
+    );
+    paths.insert(
+        "/proxy/{path}".to_owned(),
+        json!({
+            "parameters": [{"name": "path", "in": "path", "required": true, "schema": {"type": "string"}}, connection_param],
+            "get": {"summary": "Raw vendor call on the connection's credentials", "responses": {"default": {"description": "The vendor's answer, as it is."}}},
+            "post": {"summary": "Raw vendor call", "responses": {"default": {"description": "The vendor's answer."}}},
+            "put": {"summary": "Raw vendor call", "responses": {"default": {"description": "The vendor's answer."}}},
+            "patch": {"summary": "Raw vendor call", "responses": {"default": {"description": "The vendor's answer."}}},
+            "delete": {"summary": "Raw vendor call", "responses": {"default": {"description": "The vendor's answer."}}}
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Crosswalk", "version": env!("CARGO_PKG_VERSION"), "description": "One self-hosted API for every CRM and HRIS."},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An environment's API key."}}
+        },
+        "security": [{"apiKey": []}],
+        "paths": paths
+    })
+}
+
+/// `GET /openapi.json`.
+pub async fn document() -> Json<Value> {
+    Json(build())
+}

@@ -1,0 +1,207 @@
+//! `/connections`: list, read, create (API-key and token schemes) and delete connections.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use connector::file::{AuthScheme, FieldKind};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use store::{Connection, ConnectionId, ConnectionStatus, NewConnection};
+
+use super::JsonBody;
+use crate::auth::Caller;
+use crate::runtime::credentials_aad;
+use crate::{ApiError, AppState};
+
+/// The public view of a connection: never its credentials.
+pub fn view(connection: &Connection) -> Value {
+    json!({
+        "id": connection.id.as_str(),
+        "provider": connection.provider,
+        "status": connection.status.as_str(),
+        "auth_scheme": connection.account.get("auth_scheme"),
+        "account": connection.account,
+        "created_at": connection.created_at,
+        "updated_at": connection.updated_at,
+    })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<impl IntoResponse, ApiError> {
+    let connections = state.store.list_connections(&caller.environment_id).await?;
+    let results: Vec<Value> = connections.iter().map(view).collect();
+    Ok(JsonBody(json!({ "results": results })))
+}
+
+fn parse_id(id: &str) -> Result<ConnectionId, ApiError> {
+    ConnectionId::parse(id).map_err(|_| ApiError::not_found(format!("connection `{id}` does not exist")))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let connection = state
+        .store
+        .get_connection(&caller.environment_id, &parse_id(&id)?)
+        .await
+        .map_err(|_| ApiError::not_found(format!("connection `{id}` does not exist")))?;
+    Ok(JsonBody(view(&connection)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    state
+        .store
+        .delete_connection(&caller.environment_id, &parse_id(&id)?)
+        .await
+        .map_err(|error| match error {
+            store::StoreError::NotFound => ApiError::not_found(format!("connection `{id}` does not exist")),
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /connections` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    provider: String,
+    #[serde(default)]
+    auth_scheme: Option<String>,
+    /// Values of the connector's connection fields, secret or not.
+    #[serde(default)]
+    fields: Map<String, Value>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(body): JsonBody<CreateConnection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let connector = state.connectors.get(&body.provider).ok_or_else(|| {
+        let known: Vec<&str> = state.connectors.ids().collect();
+        ApiError::invalid(
+            "provider",
+            format!("unknown provider `{}` (known: {})", body.provider, known.join(", ")),
+        )
+    })?;
+    let scheme_name = connector
+        .scheme_name(body.auth_scheme.as_deref())
+        .ok_or_else(|| {
+            let schemes: Vec<&String> = connector.file().auth.schemes.keys().collect();
+            ApiError::invalid(
+                "auth_scheme",
+                format!(
+                    "{} (schemes of `{}`: {})",
+                    body.auth_scheme.as_deref().map_or("is required".to_owned(), |s| format!("`{s}` does not exist")),
+                    body.provider,
+                    schemes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })?
+        .to_owned();
+    if let Some(AuthScheme::Oauth2 { .. }) = connector.file().auth.schemes.get(&scheme_name) {
+        return Err(ApiError::Unsupported {
+            detail: format!(
+                "scheme `{scheme_name}` is OAuth 2.0: such connections are made through the Connect flow, not with POST /connections"
+            ),
+        });
+    }
+    let declared = &connector.file().connection_fields;
+    for name in body.fields.keys() {
+        if !declared.iter().any(|field| &field.name == name) {
+            return Err(ApiError::invalid(
+                format!("fields.{name}"),
+                format!("`{}` declares no connection field `{name}`", body.provider),
+            ));
+        }
+    }
+    let mut account = Map::new();
+    account.insert("auth_scheme".to_owned(), Value::String(scheme_name.clone()));
+    let mut secrets = Map::new();
+    for field in declared {
+        if !field.schemes.is_empty() && !field.schemes.contains(&scheme_name) {
+            continue;
+        }
+        let given = body
+            .fields
+            .get(&field.name)
+            .map(|value| match value {
+                Value::String(text) => Ok(text.trim().to_owned()),
+                _ => Err(ApiError::invalid(format!("fields.{}", field.name), "must be a string")),
+            })
+            .transpose()?
+            .filter(|text| !text.is_empty())
+            .or_else(|| field.default.clone());
+        let Some(value) = given else {
+            if field.required {
+                return Err(ApiError::invalid(
+                    format!("fields.{}", field.name),
+                    format!("is required for scheme `{scheme_name}` ({})", field.label),
+                ));
+            }
+            continue;
+        };
+        validate_field(field, &value)?;
+        match field.kind {
+            FieldKind::Secret => secrets.insert(field.name.clone(), Value::String(value)),
+            _ => account.insert(field.name.clone(), Value::String(value)),
+        };
+    }
+    let id = ConnectionId::generate();
+    let credentials = state
+        .keyring
+        .seal_json(&Value::Object(secrets), &credentials_aad(&id));
+    let connection = state
+        .store
+        .insert_connection(NewConnection {
+            id,
+            environment_id: caller.environment_id.clone(),
+            provider: body.provider.clone(),
+            status: ConnectionStatus::Active,
+            account: Value::Object(account),
+            credentials,
+        })
+        .await?;
+    tracing::info!(connection_id = %connection.id, provider = %connection.provider, "connection created");
+    Ok((StatusCode::CREATED, JsonBody(view(&connection))))
+}
+
+fn validate_field(field: &connector::file::ConnectionField, value: &str) -> Result<(), ApiError> {
+    let path = format!("fields.{}", field.name);
+    match field.kind {
+        FieldKind::Select if !field.options.iter().any(|option| option == value) => {
+            return Err(ApiError::invalid(
+                path,
+                format!("must be one of: {}", field.options.join(", ")),
+            ));
+        }
+        FieldKind::Url => {
+            let parsed = url::Url::parse(value)
+                .map_err(|error| ApiError::invalid(&path, format!("is not a URL: {error}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ApiError::invalid(path, "must be an http or https URL"));
+            }
+        }
+        _ => {}
+    }
+    if let Some(pattern) = &field.pattern {
+        let expr = mapping::Expr::compile(&format!("$contains($v, /^(?:{pattern})$/)"))
+            .map_err(|error| ApiError::Internal(anyhow::anyhow!("field pattern: {error}")))?;
+        let matched = expr
+            .evaluate(None, &mapping::Vars::new().with("v", Value::String(value.to_owned())))
+            .map_err(|error| ApiError::Internal(anyhow::anyhow!("field pattern: {error}")))?;
+        if matched != Some(Value::Bool(true)) {
+            return Err(ApiError::invalid(path, format!("does not match `{pattern}`")));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Route handlers, one module per resource family.
+
+pub mod connections;
+pub mod proxy;
+pub mod unified;
+
+use axum::extract::FromRequest;
+use axum::extract::rejection::JsonRejection;
+use axum::response::IntoResponse;
+
+use crate::ApiError;
+
+/// A JSON body whose rejections answer problem+json naming what was wrong.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct JsonBody<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        ApiError::BadRequest {
+            code: "invalid_body",
+            field: Some("body".to_owned()),
+            detail: rejection.body_text(),
+        }
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for JsonBody<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}

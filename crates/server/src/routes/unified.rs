@@ -1,0 +1,400 @@
+//! `/unified/{category}/{object}`: list, get, create, update and delete unified records on the
+//! connection named by `connection_id` (query parameter or `X-Connection-Id` header).
+
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use connector::file::FilterKind;
+use connector::{ListCursor, Operation, PageState, RequestContext};
+use serde_json::{Map, Value, json};
+use unified_model::CrmObject;
+
+use super::JsonBody;
+use crate::auth::Caller;
+use crate::cursor::filter_hash;
+use crate::runtime::{Bound, bind, read_error};
+use crate::{ApiError, AppState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
+/// Parameters every unified call understands, besides the list filters.
+const COMMON_PARAMS: &[&str] = &["connection_id", "include"];
+const LIST_PARAMS: &[&str] = &["page_size", "cursor"];
+/// List pages fetched in a row when the vendor answers empty pages that still have a next one.
+const MAX_EMPTY_PAGES: usize = 8;
+
+struct Target {
+    object: CrmObject,
+    key: String,
+}
+
+fn target(category: &str, object: &str) -> Result<Target, ApiError> {
+    if category != "crm" {
+        return Err(ApiError::not_found(format!("unified category `{category}` does not exist")));
+    }
+    let parsed = CrmObject::parse(object).ok_or_else(|| {
+        let known: Vec<&str> = CrmObject::ALL.iter().map(|o| o.slug()).collect();
+        ApiError::not_found(format!("unified object `{object}` does not exist (known: {})", known.join(", ")))
+    })?;
+    Ok(Target {
+        object: parsed,
+        key: format!("{category}.{object}"),
+    })
+}
+
+fn parse_query(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
+        .map_err(|error| ApiError::invalid("query", format!("malformed query string: {error}")))
+}
+
+fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut values = params.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::invalid(name, "is given more than once"));
+    }
+    Ok(first)
+}
+
+fn connection_id(params: &[(String, String)], headers: &HeaderMap) -> Result<String, ApiError> {
+    let from_query = single(params, "connection_id")?;
+    let from_header = headers.get("x-connection-id").and_then(|value| value.to_str().ok());
+    match (from_query, from_header) {
+        (Some(query), Some(header)) if query != header => Err(ApiError::invalid(
+            "connection_id",
+            "differs from the `X-Connection-Id` header",
+        )),
+        (Some(id), _) | (None, Some(id)) if !id.is_empty() => Ok(id.to_owned()),
+        _ => Err(ApiError::invalid(
+            "connection_id",
+            "is required (query parameter `connection_id` or header `X-Connection-Id`)",
+        )),
+    }
+}
+
+fn include_remote_data(params: &[(String, String)]) -> Result<bool, ApiError> {
+    let mut remote_data = false;
+    for (_, value) in params.iter().filter(|(key, _)| key == "include") {
+        for part in value.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+            match part {
+                "remote_data" => remote_data = true,
+                other => {
+                    return Err(ApiError::invalid("include", format!("`{other}` is not includable (known: remote_data)")));
+                }
+            }
+        }
+    }
+    Ok(remote_data)
+}
+
+fn supported(bound: &Bound, target: &Target, operation: Operation) -> Result<(), ApiError> {
+    if bound.connector.supports(&target.key, operation) {
+        Ok(())
+    } else {
+        Err(ApiError::Unsupported {
+            detail: format!(
+                "provider `{}` does not support `{}` on `{}`",
+                bound.connector.id(),
+                operation.as_str(),
+                target.object.slug()
+            ),
+        })
+    }
+}
+
+/// Maps a record into its published shape, adding `remote_data` when asked.
+fn finish(object: CrmObject, mapped: Value, raw: Value, remote_data: bool) -> Result<Value, String> {
+    let mut record = unified_model::normalize_record(object, mapped).map_err(|error| error.to_string())?;
+    if remote_data && let Value::Object(map) = &mut record {
+        map.insert("remote_data".to_owned(), raw);
+    }
+    Ok(record)
+}
+
+fn parse_filter(name: &str, kind: FilterKind, value: &str) -> Result<Value, ApiError> {
+    match kind {
+        FilterKind::String => {
+            if value.is_empty() {
+                return Err(ApiError::invalid(name, "must not be empty"));
+            }
+            if name == "email" {
+                if !value.contains('@') {
+                    return Err(ApiError::invalid(name, "is not an email address"));
+                }
+                return Ok(Value::String(value.to_lowercase()));
+            }
+            Ok(Value::String(value.to_owned()))
+        }
+        FilterKind::Datetime => {
+            let parsed = chrono::DateTime::parse_from_rfc3339(value).map_err(|error| {
+                ApiError::invalid(name, format!("must be an RFC 3339 date-time such as 2024-01-31T00:00:00Z: {error}"))
+            })?;
+            Ok(Value::String(
+                parsed
+                    .with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ))
+        }
+        FilterKind::StringList => {
+            let items: Vec<Value> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.to_owned()))
+                .collect();
+            if items.is_empty() {
+                return Err(ApiError::invalid(name, "must list at least one value"));
+            }
+            if items.len() > 100 {
+                return Err(ApiError::invalid(name, "may list at most 100 values"));
+            }
+            Ok(Value::Array(items))
+        }
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((category, object)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = target(&category, &object)?;
+    let params = parse_query(raw)?;
+    let bound = bind(&state, &caller, &connection_id(&params, &headers)?).await?;
+    supported(&bound, &target, Operation::List)?;
+    let declared = bound
+        .connector
+        .file()
+        .unified
+        .get(&target.key)
+        .and_then(|ops| ops.list.as_ref())
+        .map(|list| list.filters.clone())
+        .unwrap_or_default();
+    let mut filters = Map::new();
+    for (name, value) in &params {
+        if COMMON_PARAMS.contains(&name.as_str()) || LIST_PARAMS.contains(&name.as_str()) {
+            continue;
+        }
+        let Some(decl) = declared.get(name) else {
+            let known: Vec<&String> = declared.keys().collect();
+            return Err(ApiError::invalid(
+                name,
+                format!(
+                    "is not a filter of `{}` on `{}` (supported: {})",
+                    target.object.slug(),
+                    bound.connector.id(),
+                    if known.is_empty() { "none".to_owned() } else { known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ") }
+                ),
+            ));
+        };
+        if filters.contains_key(name) {
+            return Err(ApiError::invalid(name, "is given more than once"));
+        }
+        filters.insert(name.clone(), parse_filter(name, decl.kind, value)?);
+    }
+    let page_size = match single(&params, "page_size")? {
+        None => DEFAULT_PAGE_SIZE,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|size| (1..=MAX_PAGE_SIZE).contains(size))
+            .ok_or_else(|| ApiError::invalid("page_size", format!("must be a whole number from 1 to {MAX_PAGE_SIZE}")))?,
+    };
+    let remote_data = include_remote_data(&params)?;
+    let mut hash_parts: Vec<(&str, String)> = vec![
+        ("connection", bound.connection.id.to_string()),
+        ("object", target.key.clone()),
+    ];
+    let filter_text = Value::Object(filters.clone()).to_string();
+    hash_parts.push(("filters", filter_text));
+    let hash = filter_hash(&hash_parts);
+    let mut cursor = match single(&params, "cursor")? {
+        None => ListCursor::default(),
+        Some(text) => state
+            .cursors
+            .decode(&hash, text)
+            .map_err(|reason| ApiError::invalid("cursor", reason.to_owned()))?,
+    };
+
+    let mut ctx: RequestContext = bound.context(&state, &target.key).await?;
+    ctx.query = Value::Object(filters);
+    ctx.page_size = page_size;
+
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    let mut next = None;
+    for _ in 0..MAX_EMPTY_PAGES {
+        let plan = bound
+            .connector
+            .plan_list(&target.key, &ctx, &cursor)
+            .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+        let response = bound.send(&state, plan).await?;
+        let page = bound
+            .connector
+            .read_list(&target.key, &ctx, &cursor, &response)
+            .map_err(read_error)?;
+        for error in page.errors {
+            errors.push(json!({"index": error.index, "remote_id": error.remote_id, "detail": error.message}));
+        }
+        for (mapped, raw) in page.records {
+            match finish(target.object, mapped, raw, remote_data) {
+                Ok(record) => results.push(record),
+                Err(detail) => errors.push(json!({"detail": detail})),
+            }
+        }
+        next = page.next;
+        match &next {
+            Some(following) if results.is_empty() && errors.is_empty() => cursor = following.clone(),
+            _ => break,
+        }
+    }
+    if let Some(ListCursor { p: PageState::Start, r: 0 }) = next {
+        next = None;
+    }
+    let next_cursor = next.map(|following| state.cursors.encode(&hash, &following));
+    let mut body = json!({"results": results, "next_cursor": next_cursor});
+    if !errors.is_empty() {
+        body["errors"] = Value::Array(errors);
+    }
+    Ok(JsonBody(body))
+}
+
+fn reject_unknown(params: &[(String, String)]) -> Result<(), ApiError> {
+    match params.iter().find(|(key, _)| !COMMON_PARAMS.contains(&key.as_str())) {
+        Some((key, _)) => Err(ApiError::invalid(key, "is not a parameter of this operation")),
+        None => Ok(()),
+    }
+}
+
+async fn read_back(
+    state: &AppState,
+    bound: &Bound,
+    target: &Target,
+    id: String,
+    remote_data: bool,
+) -> Result<Value, ApiError> {
+    let mut ctx = bound.context(state, &target.key).await?;
+    ctx.id = Some(id);
+    let plan = bound
+        .connector
+        .plan(&target.key, Operation::Get, &ctx, &PageState::Start)
+        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+    let response = bound.send(state, plan).await?;
+    let (mapped, raw) = bound
+        .connector
+        .read_record(&target.key, Operation::Get, &ctx, &response)
+        .map_err(read_error)?;
+    finish(target.object, mapped, raw, remote_data).map_err(|detail| ApiError::Internal(anyhow::anyhow!(detail)))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((category, object, id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = target(&category, &object)?;
+    let params = parse_query(raw)?;
+    reject_unknown(&params)?;
+    let bound = bind(&state, &caller, &connection_id(&params, &headers)?).await?;
+    supported(&bound, &target, Operation::Get)?;
+    let record = read_back(&state, &bound, &target, id, include_remote_data(&params)?).await?;
+    Ok(JsonBody(record))
+}
+
+async fn write(
+    state: &AppState,
+    caller: &Caller,
+    target: &Target,
+    operation: Operation,
+    id: Option<String>,
+    raw: Option<String>,
+    headers: &HeaderMap,
+    body: Value,
+) -> Result<Value, ApiError> {
+    let params = parse_query(raw)?;
+    reject_unknown(&params)?;
+    let bound = bind(state, caller, &connection_id(&params, headers)?).await?;
+    supported(&bound, target, operation)?;
+    if !body.is_object() {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
+    let body = unified_model::parse_write_body(target.object, body).map_err(|error| ApiError::BadRequest {
+        code: "invalid_body",
+        field: error.path().map(|path| format!("body.{path}")).or_else(|| Some("body".to_owned())),
+        detail: error.to_string(),
+    })?;
+    let mut ctx = bound.context(state, &target.key).await?;
+    ctx.body = Some(body);
+    ctx.id = id;
+    let plan = bound
+        .connector
+        .plan(&target.key, operation, &ctx, &PageState::Start)
+        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+    let response = bound.send(state, plan).await?;
+    let remote_data = include_remote_data(&params)?;
+    if bound.connector.write_returns_record(&target.key, operation) {
+        let (mapped, raw) = bound
+            .connector
+            .read_record(&target.key, operation, &ctx, &response)
+            .map_err(read_error)?;
+        return finish(target.object, mapped, raw, remote_data)
+            .map_err(|detail| ApiError::Internal(anyhow::anyhow!(detail)));
+    }
+    let written = bound
+        .connector
+        .read_written_id(&target.key, operation, &ctx, &response)
+        .map_err(read_error)?;
+    read_back(state, &bound, target, written, remote_data).await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((category, object)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = target(&category, &object)?;
+    let record = write(&state, &caller, &target, Operation::Create, None, raw, &headers, body).await?;
+    Ok((StatusCode::CREATED, JsonBody(record)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((category, object, id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = target(&category, &object)?;
+    let record = write(&state, &caller, &target, Operation::Update, Some(id), raw, &headers, body).await?;
+    Ok(JsonBody(record))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((category, object, id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = target(&category, &object)?;
+    let params = parse_query(raw)?;
+    reject_unknown(&params)?;
+    let bound = bind(&state, &caller, &connection_id(&params, &headers)?).await?;
+    supported(&bound, &target, Operation::Delete)?;
+    let mut ctx = bound.context(&state, &target.key).await?;
+    ctx.id = Some(id);
+    let plan = bound
+        .connector
+        .plan(&target.key, Operation::Delete, &ctx, &PageState::Start)
+        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+    let response = bound.send(&state, plan).await?;
+    bound.connector.read_delete(&response).map_err(read_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
