@@ -941,7 +941,7 @@ async fn crud_round_trip() {
         .to_owned();
     assert!(
         created_at.starts_with(&chrono::Utc::now().format("%Y-%m-%d").to_string())
-            || created_at > "2026-11-01".to_owned()
+            || created_at.as_str() > "2026-11-01"
     );
 
     let some = sim

@@ -193,7 +193,7 @@ async fn versions() -> Json<Value> {
             // v50.0 is Winter '21; three releases a year.
             let step = major - MIN_VERSION;
             let release = RELEASES[((step + 2) % 3) as usize];
-            let year = 21 + (step + 2) / 3;
+            let year = 21 + step / 3;
             json!({
                 "label": format!("{release} '{year}"),
                 "url": format!("/services/data/v{major}.0"),
