@@ -65,6 +65,7 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<bool> {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let suite_dir = manifest_dir.join("../../../shared/jsonata-test-suite");
+    let suite_dir = suite_dir.canonicalize().unwrap_or(suite_dir);
     if !suite_dir.join("groups").is_dir() {
         bail!(
             "the JSONata test suite is missing: expected it in {} (shared/jsonata-test-suite beside the repository)",
