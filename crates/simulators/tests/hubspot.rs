@@ -895,3 +895,26 @@ async fn seeded_data_holds_odd_values() {
         .max();
     assert_eq!(longest, Some(50_000));
 }
+
+#[tokio::test]
+async fn a_hundred_concurrent_pagers_each_see_every_record() {
+    let sim = std::sync::Arc::new(Sim::start(small()).await);
+    let expected = sim.handle.ids("contacts");
+    let walkers: Vec<_> = (0..100)
+        .map(|_| {
+            let sim = sim.clone();
+            tokio::spawn(
+                async move { ids_of(&sim.walk("/crm/v3/objects/contacts?limit=100").await) },
+            )
+        })
+        .collect();
+    for walker in walkers {
+        assert_eq!(walker.await.expect("walker finishes"), expected);
+    }
+    assert_eq!(
+        sim.handle
+            .requests()
+            .total_matching("GET /crm/v3/objects/contacts"),
+        300
+    );
+}
