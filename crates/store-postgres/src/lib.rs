@@ -83,11 +83,27 @@ impl PostgresStore {
             .map_err(StoreError::database)?
             .options([("search_path", schema)]);
         let store = PostgresStore::connect_with(options, Some(schema.to_owned())).await?;
-        // The name was checked to be a plain identifier above, so it needs no quoting.
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .execute(&store.pool)
-            .await
-            .map_err(StoreError::database)?;
+        // Look first: `CREATE SCHEMA IF NOT EXISTS` needs the CREATE privilege on the database even
+        // when the schema exists, which a role given a schema made by an administrator lacks.
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(schema)
+                .fetch_one(&store.pool)
+                .await
+                .map_err(StoreError::database)?;
+        if !exists {
+            // The name was checked to be a plain identifier above, so it needs no quoting.
+            let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&store.pool)
+                .await;
+            match created {
+                Ok(_) => {}
+                // Another process created it between the check and here; that is what was wanted.
+                Err(sqlx::Error::Database(error)) if error.kind() == ErrorKind::UniqueViolation => {
+                }
+                Err(error) => return Err(StoreError::database(error)),
+            }
+        }
         Ok(store)
     }
 

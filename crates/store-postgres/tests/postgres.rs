@@ -106,39 +106,43 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_migrations_from_several_processes_are_safe() {
+async fn processes_starting_together_create_and_migrate_one_schema() {
     let Some(url) = test_url() else { return };
-    let url = url.as_str();
-    in_fresh_schema(url, |store| async move {
-        let schema = store.schema().expect("connected in a schema").to_owned();
-        let mut others = Vec::new();
-        for _ in 0..3 {
-            others.push(
-                PostgresStore::connect_in_schema(url, &schema)
-                    .await
-                    .expect("connect"),
-            );
+    let schema = random_schema();
+    let outcome = AssertUnwindSafe(async {
+        // Three processes start at once on a schema that does not exist yet.
+        let connects = (0..3).map(|_| PostgresStore::connect_in_schema(&url, &schema));
+        let stores: Vec<PostgresStore> = futures::future::join_all(connects)
+            .await
+            .into_iter()
+            .map(|result| result.expect("connect creates the schema once"))
+            .collect();
+        let migrations =
+            futures::future::join_all(stores.iter().map(|store| store.migrate())).await;
+        for result in migrations {
+            result.expect("one runs the migrations, the others find them done");
         }
-        let results = futures::future::join_all(others.iter().map(|other| other.migrate())).await;
-        for result in results {
-            result.expect("migrate runs once and the others see it done");
-        }
-        let environment = others[0]
+        let environment = stores[0]
             .create_environment("shared")
             .await
             .expect("create");
         assert_eq!(
-            store
+            stores[2]
                 .get_environment(&environment.id)
                 .await
                 .expect("same schema"),
             environment
         );
-        for other in &others {
-            other.close().await;
+        for store in &stores {
+            store.close().await;
         }
     })
+    .catch_unwind()
     .await;
+    drop_schema(&url, &schema).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 #[tokio::test]
