@@ -918,3 +918,35 @@ async fn a_hundred_concurrent_pagers_each_see_every_record() {
         300
     );
 }
+
+#[tokio::test]
+async fn batch_read_returns_found_records_and_reports_missing_ones() {
+    let sim = Sim::start(small()).await;
+    let ids = sim.handle.ids("deals");
+    let (status, body) = sim
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/deals/batch/read",
+            json!({"inputs": [{"id": ids[0]}, {"id": ids[1]}], "properties": ["deal_currency_code"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "COMPLETE");
+    assert_eq!(
+        ids_of(body["results"].as_array().expect("results")),
+        ids[..2]
+    );
+    assert!(body["results"][0]["properties"]["deal_currency_code"].is_string());
+
+    let (status, body) = sim
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/deals/batch/read",
+            json!({"inputs": [{"id": ids[2]}, {"id": "99999999"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{body}");
+    assert_eq!(body["results"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["errors"][0]["category"], "OBJECT_NOT_FOUND");
+    assert_eq!(body["errors"][0]["context"]["ids"], json!(["99999999"]));
+}

@@ -4,7 +4,8 @@
 //!
 //! It answers as `https://api.hubapi.com` does (paths, paging, string-only property values,
 //! error bodies, 429 policies), so connectors written against it work against the real API.
-//! Left out: batch endpoints, merge, GDPR delete, webhooks and OAuth token exchange.
+//! Of the batch endpoints only `batch/read` is served. Left out: batch writes, merge, GDPR
+//! delete, webhooks and OAuth token exchange.
 
 // Handlers answer early with a ready HubSpot error body, so `Result<_, Response>` is their
 // natural return type; boxing every error response would only add noise.
@@ -269,6 +270,10 @@ pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
         .route(
             "/crm/v3/objects/{object_type}/search",
             axum::routing::post(search::search),
+        )
+        .route(
+            "/crm/v3/objects/{object_type}/batch/read",
+            axum::routing::post(objects::batch_read),
         )
         .route(
             "/crm/v3/objects/{object_type}/{id}",

@@ -18,6 +18,7 @@ use super::{Params, Shared, errors, seed};
 
 const LIST_DEFAULT_LIMIT: usize = 10;
 const LIST_MAX_LIMIT: usize = 100;
+const BATCH_MAX_INPUTS: usize = 100;
 
 /// Parses the object type in a path, or answers 400 as HubSpot does.
 pub(super) fn object_type(name: &str) -> Result<ObjectType, Response> {
@@ -390,4 +391,84 @@ pub(super) async fn archive(
     }
     store.archive(object_type, record_id, Utc::now());
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /crm/v3/objects/{objectType}/batch/read`: up to 100 `inputs`; ids that are missing or
+/// archived make the answer a 207 with an `OBJECT_NOT_FOUND` error listing them.
+pub(super) async fn batch_read(
+    State(shared): State<Shared>,
+    Path(type_name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let object_type = match object_type(&type_name) {
+        Ok(object_type) => object_type,
+        Err(response) => return response,
+    };
+    let body = match parse_body(&body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let Some(inputs) = body.get("inputs").and_then(Value::as_array) else {
+        return errors::validation("Invalid input JSON: `inputs` is required");
+    };
+    if inputs.len() > BATCH_MAX_INPUTS {
+        return errors::validation(format!(
+            "Too many inputs: {} given, at most {BATCH_MAX_INPUTS} are allowed",
+            inputs.len()
+        ));
+    }
+    let requested: Vec<String> = body
+        .get("properties")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut params = Vec::new();
+    if let Some(id_property) = body.get("idProperty").and_then(Value::as_str) {
+        params.push(("idProperty".to_owned(), id_property.to_owned()));
+    }
+    let params = Params(params);
+    let started_at = store::iso(Utc::now());
+    let store = shared.read();
+    let selection = Selection::new(&store, object_type, &requested);
+    let mut results = Vec::new();
+    let mut missing = Vec::new();
+    for input in inputs {
+        let id = match input.get("id") {
+            Some(Value::String(id)) => id.clone(),
+            Some(Value::Number(id)) => id.to_string(),
+            _ => return errors::validation("Each input needs an `id`"),
+        };
+        match find(&store, object_type, &id, &params) {
+            Ok(record) => {
+                results.push(store::render(&store, object_type, record, &selection, &[]));
+            }
+            Err(_) => missing.push(id),
+        }
+    }
+    drop(store);
+    let mut answer = json!({
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started_at,
+        "completedAt": store::iso(Utc::now()),
+    });
+    if missing.is_empty() {
+        return Json(answer).into_response();
+    }
+    answer["numErrors"] = json!(1);
+    answer["errors"] = json!([{
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "message": format!(
+            "Could not get some {} objects, they may be deleted or not exist. Check that ids are valid.",
+            object_type.singular().to_uppercase()
+        ),
+        "context": {"ids": missing},
+    }]);
+    (StatusCode::MULTI_STATUS, Json(answer)).into_response()
 }
