@@ -3,7 +3,8 @@
 //! with its own 429 `policyName`, plus the `X-HubSpot-RateLimit-*` headers every response carries.
 //!
 //! Refused requests are not counted, so a client pacing itself just under the limit never sees
-//! a 429. The daily count resets at midnight UTC.
+//! a 429. Search requests count toward the rolling window as well as their own per-second
+//! limit, the conservative reading of HubSpot's docs. The daily count resets at midnight UTC.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

@@ -22,6 +22,9 @@ const SEARCH_DEFAULT_LIMIT: usize = 10;
 const SEARCH_MAX_LIMIT: usize = 200;
 /// A search query can page through at most this many results.
 const SEARCH_RESULT_CEILING: usize = 10_000;
+// The search guide's limits (5 groups, 6 filters per group, 18 in all). A 2024 changelog
+// ("expanded filtering capabilities") announced 5/10/25; the stricter numbers are kept so a
+// connector that passes here passes on either.
 const MAX_GROUPS: usize = 5;
 const MAX_FILTERS_PER_GROUP: usize = 6;
 const MAX_FILTERS: usize = 18;
