@@ -114,6 +114,12 @@ pub struct HubSpotHandle {
     shared: Shared,
 }
 
+impl std::fmt::Debug for HubSpotHandle {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("HubSpotHandle").finish_non_exhaustive()
+    }
+}
+
 impl HubSpotHandle {
     /// The fault queue (`take_mutation` faults are honoured by list and search).
     pub fn faults(&self) -> &Faults {
