@@ -177,6 +177,14 @@ async fn versions_resources_and_unknown_paths() {
         && v["label"] == "Winter '24"));
     assert_eq!(list.len(), 13);
     assert!(
+        list.iter()
+            .any(|v| v["version"] == "60.0" && v["label"] == "Spring '24")
+    );
+    assert!(
+        list.iter()
+            .any(|v| v["version"] == "50.0" && v["label"] == "Winter '21")
+    );
+    assert!(
         versions.headers.get("sforce-limit-info").is_none(),
         "the versions list is not an API call"
     );
@@ -851,10 +859,43 @@ async fn describe_lists_standard_and_custom_fields() {
         assert!(fields.iter().all(|f| f.get(key).is_some()), "{key}");
     }
 
+    // Describe honours If-Modified-Since until the schema changes.
+    let since = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc2822();
+    let conditional = |path: &'static str, since: String| {
+        sim.send(
+            sim.client
+                .get(sim.url(path))
+                .bearer_auth(TOKEN)
+                .header("If-Modified-Since", since),
+        )
+    };
+    assert_eq!(
+        conditional("/sobjects/Contact/describe", since.clone())
+            .await
+            .status,
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        conditional("/sobjects", since.clone()).await.status,
+        StatusCode::NOT_MODIFIED
+    );
+
     // A field added at the vendor shows in describe and can be written and queried.
     sim.handle.add_custom_field(
         "Contact",
         json!({"name": "Shoe_Size__c", "type": "double", "label": "Shoe Size"}),
+    );
+    assert_eq!(
+        conditional("/sobjects/Contact/describe", since.clone())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        conditional("/sobjects/Account/describe", since)
+            .await
+            .status,
+        StatusCode::NOT_MODIFIED
     );
     let describe = sim.get("/sobjects/Contact/describe").await;
     let added = describe.body["fields"]
@@ -1371,10 +1412,33 @@ async fn seeding_is_deterministic_and_realistic() {
     // The default org seeds quickly.
     let started = std::time::Instant::now();
     let (_router, handle) = simulators::salesforce::router(SalesforceConfig::default());
+    eprintln!("default seeding took {:?}", started.elapsed());
     assert_eq!(handle.ids("Contact").len(), 6000);
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
+        started.elapsed() < std::time::Duration::from_secs(3),
         "seeding took {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_pagers_each_see_every_row() {
+    let sim = std::sync::Arc::new(start(SalesforceConfig::default()).await);
+    let expected = sim.handle.ids("Contact");
+    let mut pagers = Vec::new();
+    for n in 0..40 {
+        let sim = std::sync::Arc::clone(&sim);
+        pagers.push(tokio::spawn(async move {
+            let soql = if n % 2 == 0 {
+                "SELECT Id, Name, Email FROM Contact"
+            } else {
+                "SELECT Id, LastName FROM Contact WHERE CreatedDate > 2020-01-01T00:00:00Z ORDER BY Id"
+            };
+            let (records, _) = sim.walk(sim.query(soql).await).await;
+            records.iter().map(|r| r["Id"].as_str().expect("Id").to_owned()).collect::<Vec<_>>()
+        }));
+    }
+    for pager in pagers {
+        assert_eq!(pager.await.expect("pager finishes"), expected);
+    }
 }

@@ -156,6 +156,7 @@ impl SalesforceHandle {
         let mut db = self.shared.write();
         if let Some(idx) = db.table_index(sobject) {
             db.tables[idx].schema.push_field(field);
+            db.tables[idx].schema_changed_at = store::now();
         }
     }
 

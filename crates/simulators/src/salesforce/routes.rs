@@ -214,14 +214,31 @@ async fn resources(Path(version): Path<String>) -> Json<Value> {
     }))
 }
 
-async fn describe_global(State(shared): AppState, Path(version): Path<String>) -> Json<Value> {
+/// Whether `If-Modified-Since` (an HTTP date) is at or after `changed_at`: answer 304.
+fn not_modified(headers: &HeaderMap, changed_at: DateTime<Utc>) -> bool {
+    headers
+        .get("if-modified-since")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+        .is_some_and(|since| changed_at <= since.with_timezone(&Utc))
+}
+
+async fn describe_global(
+    State(shared): AppState,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let db = shared.read();
+    let changed_at = db.tables.iter().map(|t| t.schema_changed_at).max();
+    if changed_at.is_some_and(|at| not_modified(&headers, at)) {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
     let sobjects: Vec<Value> = db
         .tables
         .iter()
         .map(|t| t.schema.describe_global_entry(&version))
         .collect();
-    Json(json!({ "encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects }))
+    Json(json!({ "encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects })).into_response()
 }
 
 fn table_index(shared: &Shared, sobject: &str) -> Result<usize, ApiError> {
@@ -231,10 +248,14 @@ fn table_index(shared: &Shared, sobject: &str) -> Result<usize, ApiError> {
 async fn describe(
     State(shared): AppState,
     Path((version, sobject)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let db = shared.read();
     let table = db.table(&sobject).ok_or(ApiError::NotFound)?;
-    Ok(Json(table.schema.describe(&version)))
+    if not_modified(&headers, table.schema_changed_at) {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    Ok(Json(table.schema.describe(&version)).into_response())
 }
 
 async fn sobject_info(

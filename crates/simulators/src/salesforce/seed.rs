@@ -951,7 +951,7 @@ pub(crate) fn insert_generated(
     let creator = random_id(db, rng, "User").or_else(|| db.api_user.clone());
     let table = db.builtin(sobject);
     let idx = table.push_row();
-    let schema = table.schema.clone();
+    let schema = &table.schema;
     let row = &mut table.rows[idx];
     for (name, value) in fields {
         row.set(schema.idx(name), value);
@@ -961,7 +961,7 @@ pub(crate) fn insert_generated(
     row.set(schema.idx("SystemModstamp"), Val::DateTime(modified));
     row.set(schema.idx("CreatedById"), Val::opt_text(creator.clone()));
     row.set(schema.idx("LastModifiedById"), Val::opt_text(creator));
-    derive(&schema, row);
+    derive(schema, row);
     idx
 }
 
@@ -1026,9 +1026,9 @@ pub(crate) fn seed(db: &mut Db, rng: &mut StdRng, counts: &SeedCounts) {
 fn seed_stages(db: &mut Db) {
     let created = seed_epoch() - Duration::seconds(SEED_SPAN_SECS + 86_400);
     let table = db.builtin("OpportunityStage");
-    let schema = table.schema.clone();
     for (label, order, probability, closed, won, forecast) in STAGES {
         let idx = table.push_row();
+        let schema = &table.schema;
         let row = &mut table.rows[idx];
         let values = [
             ("MasterLabel", Val::text(*label)),

@@ -154,6 +154,8 @@ pub(crate) struct Table {
     pub rows: Vec<Row>,
     by_id: HashMap<String, usize>,
     next_counter: u64,
+    /// When the schema last changed, for describe's `If-Modified-Since`.
+    pub schema_changed_at: DateTime<Utc>,
 }
 
 impl Table {
@@ -163,6 +165,7 @@ impl Table {
             rows: Vec::new(),
             by_id: HashMap::new(),
             next_counter: first_counter,
+            schema_changed_at: super::seed::seed_epoch() - chrono::Duration::days(800),
         }
     }
 
@@ -310,7 +313,7 @@ impl Db {
         let api_user = self.api_user.clone();
         let table = &mut self.tables[table_idx];
         let idx = table.push_row();
-        let schema = table.schema.clone();
+        let schema = &table.schema;
         let row = &mut table.rows[idx];
         for (field_idx, field) in schema.fields.iter().enumerate() {
             if let Some(default) = &field.default_picklist {
@@ -333,7 +336,7 @@ impl Db {
         for name in ["CreatedById", "LastModifiedById"] {
             row.set(schema.idx(name), Val::opt_text(api_user.clone()));
         }
-        derive(&schema, row);
+        derive(schema, row);
         Ok(table.rows[idx].id.clone())
     }
 
@@ -347,7 +350,7 @@ impl Db {
     ) -> Result<(), ApiError> {
         let changes = self.validate(table_idx, body, raw, false)?;
         let table = &mut self.tables[table_idx];
-        let schema = table.schema.clone();
+        let schema = &table.schema;
         let row = &mut table.rows[row_idx];
         for (field_idx, value) in changes {
             if schema.fields[field_idx].required() && value.is_null() {
@@ -357,8 +360,8 @@ impl Db {
             }
             row.set(field_idx, value);
         }
-        touch(&schema, row, now(), self.api_user.clone());
-        derive(&schema, row);
+        touch(schema, row, now(), self.api_user.clone());
+        derive(schema, row);
         Ok(())
     }
 
