@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let connectors = manifest.join("../../connectors");
     println!("cargo:rerun-if-changed={}", connectors.display());
     let mut entries = Vec::new();
@@ -15,16 +16,26 @@ fn main() {
             if file.is_file() {
                 println!("cargo:rerun-if-changed={}", file.display());
                 let id = entry.file_name().to_string_lossy().into_owned();
-                entries.push((id, file.canonicalize().expect("an existing file canonicalizes")));
+                entries.push((
+                    id,
+                    file.canonicalize().expect("an existing file canonicalizes"),
+                ));
             }
         }
     }
     entries.sort();
-    let mut code = String::from("/// Connector files embedded at build time: (provider id, YAML text).\npub const EMBEDDED_CONNECTORS: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// Connector files embedded at build time: (provider id, YAML text).\npub const EMBEDDED_CONNECTORS: &[(&str, &str)] = &[\n",
+    );
     for (id, path) in entries {
-        let _ = writeln!(code, "    ({id:?}, include_str!({:?})),", path.display().to_string());
+        let _ = writeln!(
+            code,
+            "    ({id:?}, include_str!({:?})),",
+            path.display().to_string()
+        );
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("connectors.rs");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("connectors.rs");
     std::fs::write(out, code).expect("OUT_DIR is writable");
 }

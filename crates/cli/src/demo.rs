@@ -37,6 +37,8 @@ pub struct Demo {
     pub api_key: String,
     /// Connection ids by provider.
     pub connections: Vec<(String, String)>,
+    /// The store the API runs on.
+    pub store: Arc<dyn Store>,
     pub server: startup::RunningServer,
     pub hubspot: (simulators::RunningSimulator, hubspot::HubSpotHandle),
     pub salesforce: (simulators::RunningSimulator, salesforce::SalesforceHandle),
@@ -103,8 +105,16 @@ pub async fn start_with(
         let _ = std::fs::remove_file(args.data_dir.join(format!("crosswalk.db{suffix}")));
     }
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal address parses");
-    let hubspot_token = hubspot_config.access_tokens.first().cloned().unwrap_or_default();
-    let salesforce_token = salesforce_config.access_tokens.first().cloned().unwrap_or_default();
+    let hubspot_token = hubspot_config
+        .access_tokens
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    let salesforce_token = salesforce_config
+        .access_tokens
+        .first()
+        .cloned()
+        .unwrap_or_default();
     let hubspot_sim = hubspot::spawn(hubspot_config, loopback).await?;
     let salesforce_sim = salesforce::spawn(salesforce_config, loopback).await?;
 
@@ -134,7 +144,11 @@ pub async fn start_with(
     let environment = store.create_environment("demo").await?;
     let api_key = args.api_key.clone().unwrap_or_else(store::generate_api_key);
     store
-        .insert_api_key(&environment.id, &ApiKeyHash::of(&api_key), &store::api_key_prefix(&api_key))
+        .insert_api_key(
+            &environment.id,
+            &ApiKeyHash::of(&api_key),
+            &store::api_key_prefix(&api_key),
+        )
         .await?;
     let hubspot_connection = connect(
         &store,
@@ -162,6 +176,7 @@ pub async fn start_with(
             ("hubspot".to_owned(), hubspot_connection.to_string()),
             ("salesforce".to_owned(), salesforce_connection.to_string()),
         ],
+        store,
         server,
         hubspot: hubspot_sim,
         salesforce: salesforce_sim,
@@ -172,7 +187,10 @@ pub async fn start_with(
 pub fn curl_commands(demo: &Demo) -> String {
     let base = format!("http://{}", demo.api_addr);
     let mut out = String::new();
-    out.push_str(&format!("Crosswalk demo is running on {base}\nAPI key: {}\n\n", demo.api_key));
+    out.push_str(&format!(
+        "Crosswalk demo is running on {base}\nAPI key: {}\n\n",
+        demo.api_key
+    ));
     for (provider, connection) in &demo.connections {
         out.push_str(&format!(
             "# {provider}: unified contacts\ncurl -s -H 'Authorization: Bearer {key}' '{base}/unified/crm/contacts?connection_id={connection}&page_size=5'\n\n",
@@ -193,6 +211,8 @@ pub fn curl_commands(demo: &Demo) -> String {
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let demo = start(args).await?;
     print!("{}", curl_commands(&demo));
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     Ok(())
 }

@@ -100,7 +100,11 @@ fn check_connectors(dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     for error in &errors {
         eprintln!("error {error}");
     }
-    println!("{} connectors valid, {} invalid", connectors.len(), errors.len());
+    println!(
+        "{} connectors valid, {} invalid",
+        connectors.len(),
+        errors.len()
+    );
     Ok(if errors.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -122,7 +126,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Connectors {
             command: ConnectorsCommand::Schema,
         } => {
-            println!("{}", serde_json::to_string_pretty(&connector::connector_file_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&connector::connector_file_schema())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::DefaultConfig => {

@@ -66,11 +66,17 @@ impl Settings {
         let mut figment = Figment::from(Serialized::default("listen", "127.0.0.1:8080"))
             .merge(Serialized::default("data_dir", ".crosswalk"));
         if let Some(file) = file {
-            anyhow::ensure!(file.is_file(), "settings file `{}` does not exist", file.display());
+            anyhow::ensure!(
+                file.is_file(),
+                "settings file `{}` does not exist",
+                file.display()
+            );
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(Env::prefixed("CROSSWALK_").split("__"));
-        figment.extract().map_err(|error| anyhow::anyhow!("invalid settings: {error}"))
+        figment
+            .extract()
+            .map_err(|error| anyhow::anyhow!("invalid settings: {error}"))
     }
 
     /// The keyring the encryption settings describe.

@@ -28,7 +28,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
                 .await
                 .with_context(|| format!("opening SQLite database `{}`", path.display()))?,
         )
-    } else if settings.database_url.starts_with("postgres://") || settings.database_url.starts_with("postgresql://") {
+    } else if settings.database_url.starts_with("postgres://")
+        || settings.database_url.starts_with("postgresql://")
+    {
         Arc::new(
             store_postgres::PostgresStore::connect(&settings.database_url)
                 .await
@@ -37,7 +39,10 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     } else {
         anyhow::bail!("`database_url` must be empty (SQLite) or a postgres:// URL");
     };
-    store.migrate().await.context("applying database migrations")?;
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
     Ok(store)
 }
 
@@ -80,7 +85,9 @@ pub fn build_state(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result
         store,
         keyring: Arc::new(settings.keyring()?),
         connectors: Arc::new(ConnectorRegistry::new(connectors)),
-        provider: provider_http::ProviderClient::new(Duration::from_secs(settings.provider_timeout_secs)),
+        provider: provider_http::ProviderClient::new(Duration::from_secs(
+            settings.provider_timeout_secs,
+        )),
         cursors: CursorCodec::new(settings.cursor_key()),
     })
 }

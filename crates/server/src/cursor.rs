@@ -65,7 +65,11 @@ impl CursorCodec {
         })
         .expect("a cursor always serialises");
         let tag = self.mac(&payload);
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
     }
 
     /// Decodes a cursor, checking its signature and that it was made for `filters`.
@@ -74,11 +78,16 @@ impl CursorCodec {
     /// Returns a caller-facing reason.
     pub fn decode(&self, filters: &str, text: &str) -> Result<ListCursor, &'static str> {
         let (payload_text, tag_text) = text.split_once('.').ok_or("is malformed")?;
-        let payload = URL_SAFE_NO_PAD.decode(payload_text).map_err(|_| "is malformed")?;
-        let tag = URL_SAFE_NO_PAD.decode(tag_text).map_err(|_| "is malformed")?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_text)
+            .map_err(|_| "is malformed")?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag_text)
+            .map_err(|_| "is malformed")?;
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts any key length");
         mac.update(&payload);
-        mac.verify_slice(&tag).map_err(|_| "was not issued by this server or was altered")?;
+        mac.verify_slice(&tag)
+            .map_err(|_| "was not issued by this server or was altered")?;
         let payload: Payload = serde_json::from_slice(&payload).map_err(|_| "is malformed")?;
         if payload.q != filters {
             return Err("was issued for other filters; start again without a cursor");
@@ -97,7 +106,9 @@ mod tests {
         let codec = CursorCodec::new(b"secret".to_vec());
         let cursor = ListCursor {
             r: 1,
-            p: PageState::Token { t: "abc".to_owned() },
+            p: PageState::Token {
+                t: "abc".to_owned(),
+            },
         };
         let text = codec.encode("f1", &cursor);
         assert_eq!(codec.decode("f1", &text), Ok(cursor));
@@ -105,6 +116,10 @@ mod tests {
         let mut tampered = text.clone();
         tampered.insert(3, 'x');
         assert!(codec.decode("f1", &tampered).is_err());
-        assert!(CursorCodec::new(b"other".to_vec()).decode("f1", &text).is_err());
+        assert!(
+            CursorCodec::new(b"other".to_vec())
+                .decode("f1", &text)
+                .is_err()
+        );
     }
 }

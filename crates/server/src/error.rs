@@ -110,7 +110,9 @@ impl IntoResponse for ApiError {
                 detail,
             } => {
                 let extra = match field {
-                    Some(field) => json!({"errors": [{"field": field, "detail": detail}], "field": field}),
+                    Some(field) => {
+                        json!({"errors": [{"field": field, "detail": detail}], "field": field})
+                    }
                     None => json!({}),
                 };
                 problem(StatusCode::BAD_REQUEST, code, "gateway", detail, extra)
@@ -122,9 +124,13 @@ impl IntoResponse for ApiError {
                 "a valid API key is required: `Authorization: Bearer <key>`".to_owned(),
                 json!({}),
             ),
-            ApiError::NotFound { detail } => {
-                problem(StatusCode::NOT_FOUND, "not_found", "gateway", detail, json!({}))
-            }
+            ApiError::NotFound { detail } => problem(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "gateway",
+                detail,
+                json!({}),
+            ),
             ApiError::Unsupported { detail } => problem(
                 StatusCode::NOT_IMPLEMENTED,
                 "unsupported",

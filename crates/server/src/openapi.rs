@@ -97,10 +97,17 @@ pub fn build() -> Value {
                        "responses": {"204": {"description": "Deleted."}}}),
             );
         }
-        let id_param = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        let id_param =
+            json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
         item.insert("parameters".to_owned(), id_param);
-        paths.insert(format!("/unified/crm/{}", object.slug()), Value::Object(collection));
-        paths.insert(format!("/unified/crm/{}/{{id}}", object.slug()), Value::Object(item));
+        paths.insert(
+            format!("/unified/crm/{}", object.slug()),
+            Value::Object(collection),
+        );
+        paths.insert(
+            format!("/unified/crm/{}/{{id}}", object.slug()),
+            Value::Object(item),
+        );
     }
     paths.insert(
         "/connections".to_owned(),

@@ -40,7 +40,11 @@ pub fn credentials_aad(id: &ConnectionId) -> Vec<u8> {
 /// # Errors
 /// 400 when the id is malformed, 404 when it is not the caller's, 401-style problems when the
 /// connection needs re-authorisation.
-pub async fn bind(state: &AppState, caller: &Caller, connection_id: &str) -> Result<Bound, ApiError> {
+pub async fn bind(
+    state: &AppState,
+    caller: &Caller,
+    connection_id: &str,
+) -> Result<Bound, ApiError> {
     let id = ConnectionId::parse(connection_id)
         .map_err(|_| ApiError::not_found(format!("connection `{connection_id}` does not exist")))?;
     let connection = state
@@ -97,7 +101,11 @@ impl Bound {
     ///
     /// # Errors
     /// 502/504 problems when the vendor cannot be reached.
-    pub async fn send(&self, state: &AppState, request: PlannedRequest) -> Result<VendorResponse, ApiError> {
+    pub async fn send(
+        &self,
+        state: &AppState,
+        request: PlannedRequest,
+    ) -> Result<VendorResponse, ApiError> {
         let credentials = Credentials {
             scheme: &self.scheme,
             secrets: &self.secrets,
@@ -129,7 +137,11 @@ impl Bound {
     ///
     /// # Errors
     /// Fails when discovery is needed and the vendor refuses it.
-    pub async fn context(&self, state: &AppState, object: &str) -> Result<RequestContext, ApiError> {
+    pub async fn context(
+        &self,
+        state: &AppState,
+        object: &str,
+    ) -> Result<RequestContext, ApiError> {
         let fields = self.fields(state, object).await?;
         Ok(RequestContext {
             account: self.connection.account.clone(),
@@ -139,7 +151,11 @@ impl Bound {
     }
 
     /// Discovered fields of `object`: from the store while fresh, else from the vendor.
-    async fn fields(&self, state: &AppState, object: &str) -> Result<Vec<DiscoveredField>, ApiError> {
+    async fn fields(
+        &self,
+        state: &AppState,
+        object: &str,
+    ) -> Result<Vec<DiscoveredField>, ApiError> {
         let Some(ttl_secs) = self.connector.discovery_ttl_secs(object) else {
             return Ok(Vec::new());
         };
@@ -150,7 +166,8 @@ impl Bound {
             .await?
         {
             let age = Utc::now().signed_duration_since(cached.fetched_at);
-            if age.num_seconds() >= 0 && (age.num_seconds() as u64) < ttl_secs
+            if age.num_seconds() >= 0
+                && (age.num_seconds() as u64) < ttl_secs
                 && let Ok(fields) = serde_json::from_value::<Vec<DiscoveredField>>(cached.fields)
             {
                 return Ok(fields);
@@ -173,7 +190,8 @@ impl Bound {
             .connector
             .read_discovery(object, &response)
             .map_err(read_error)?;
-        let stored = serde_json::to_value(&fields).map_err(|error| ApiError::Internal(error.into()))?;
+        let stored =
+            serde_json::to_value(&fields).map_err(|error| ApiError::Internal(error.into()))?;
         state
             .store
             .put_discovered_fields(&self.connection.id, &cache_key, &stored, Utc::now())

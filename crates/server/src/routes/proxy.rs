@@ -24,8 +24,10 @@ pub async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let mut params = serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
-        .map_err(|error| ApiError::invalid("query", format!("malformed query string: {error}")))?;
+    let mut params = serde_urlencoded::from_str::<Vec<(String, String)>>(
+        raw.as_deref().unwrap_or(""),
+    )
+    .map_err(|error| ApiError::invalid("query", format!("malformed query string: {error}")))?;
     let from_query = params
         .iter()
         .position(|(key, _)| key == "connection_id")
@@ -37,7 +39,12 @@ pub async fn forward(
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)
         })
-        .ok_or_else(|| ApiError::invalid("connection_id", "is required (query parameter or `X-Connection-Id` header)"))?;
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "connection_id",
+                "is required (query parameter or `X-Connection-Id` header)",
+            )
+        })?;
     let bound = bind(&state, &caller, &connection_id).await?;
     let http_method = match method {
         Method::GET => HttpMethod::Get,
@@ -45,7 +52,12 @@ pub async fn forward(
         Method::PUT => HttpMethod::Put,
         Method::PATCH => HttpMethod::Patch,
         Method::DELETE => HttpMethod::Delete,
-        other => return Err(ApiError::invalid("method", format!("`{other}` cannot be proxied"))),
+        other => {
+            return Err(ApiError::invalid(
+                "method",
+                format!("`{other}` cannot be proxied"),
+            ));
+        }
     };
     let forwarded: Vec<(String, String)> = FORWARDED_HEADERS
         .iter()
@@ -85,7 +97,9 @@ pub async fn forward(
         .to_owned();
     let bytes = match &response.body {
         serde_json::Value::Null => Vec::new(),
-        serde_json::Value::String(text) if !content_type.contains("json") => text.clone().into_bytes(),
+        serde_json::Value::String(text) if !content_type.contains("json") => {
+            text.clone().into_bytes()
+        }
         other => other.to_string().into_bytes(),
     };
     let mut answer = (status, bytes).into_response();

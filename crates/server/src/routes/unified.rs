@@ -29,11 +29,16 @@ struct Target {
 
 fn target(category: &str, object: &str) -> Result<Target, ApiError> {
     if category != "crm" {
-        return Err(ApiError::not_found(format!("unified category `{category}` does not exist")));
+        return Err(ApiError::not_found(format!(
+            "unified category `{category}` does not exist"
+        )));
     }
     let parsed = CrmObject::parse(object).ok_or_else(|| {
         let known: Vec<&str> = CrmObject::ALL.iter().map(|o| o.slug()).collect();
-        ApiError::not_found(format!("unified object `{object}` does not exist (known: {})", known.join(", ")))
+        ApiError::not_found(format!(
+            "unified object `{object}` does not exist (known: {})",
+            known.join(", ")
+        ))
     })?;
     Ok(Target {
         object: parsed,
@@ -47,7 +52,10 @@ fn parse_query(raw: Option<String>) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
-    let mut values = params.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let mut values = params
+        .iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str());
     let first = values.next();
     if values.next().is_some() {
         return Err(ApiError::invalid(name, "is given more than once"));
@@ -57,7 +65,9 @@ fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a s
 
 fn connection_id(params: &[(String, String)], headers: &HeaderMap) -> Result<String, ApiError> {
     let from_query = single(params, "connection_id")?;
-    let from_header = headers.get("x-connection-id").and_then(|value| value.to_str().ok());
+    let from_header = headers
+        .get("x-connection-id")
+        .and_then(|value| value.to_str().ok());
     match (from_query, from_header) {
         (Some(query), Some(header)) if query != header => Err(ApiError::invalid(
             "connection_id",
@@ -74,11 +84,18 @@ fn connection_id(params: &[(String, String)], headers: &HeaderMap) -> Result<Str
 fn include_remote_data(params: &[(String, String)]) -> Result<bool, ApiError> {
     let mut remote_data = false;
     for (_, value) in params.iter().filter(|(key, _)| key == "include") {
-        for part in value.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        for part in value
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
             match part {
                 "remote_data" => remote_data = true,
                 other => {
-                    return Err(ApiError::invalid("include", format!("`{other}` is not includable (known: remote_data)")));
+                    return Err(ApiError::invalid(
+                        "include",
+                        format!("`{other}` is not includable (known: remote_data)"),
+                    ));
                 }
             }
         }
@@ -102,8 +119,14 @@ fn supported(bound: &Bound, target: &Target, operation: Operation) -> Result<(),
 }
 
 /// Maps a record into its published shape, adding `remote_data` when asked.
-fn finish(object: CrmObject, mapped: Value, raw: Value, remote_data: bool) -> Result<Value, String> {
-    let mut record = unified_model::normalize_record(object, mapped).map_err(|error| error.to_string())?;
+fn finish(
+    object: CrmObject,
+    mapped: Value,
+    raw: Value,
+    remote_data: bool,
+) -> Result<Value, String> {
+    let mut record =
+        unified_model::normalize_record(object, mapped).map_err(|error| error.to_string())?;
     if remote_data && let Value::Object(map) = &mut record {
         map.insert("remote_data".to_owned(), raw);
     }
@@ -126,7 +149,10 @@ fn parse_filter(name: &str, kind: FilterKind, value: &str) -> Result<Value, ApiE
         }
         FilterKind::Datetime => {
             let parsed = chrono::DateTime::parse_from_rfc3339(value).map_err(|error| {
-                ApiError::invalid(name, format!("must be an RFC 3339 date-time such as 2024-01-31T00:00:00Z: {error}"))
+                ApiError::invalid(
+                    name,
+                    format!("must be an RFC 3339 date-time such as 2024-01-31T00:00:00Z: {error}"),
+                )
             })?;
             Ok(Value::String(
                 parsed
@@ -184,7 +210,15 @@ pub async fn list(
                     "is not a filter of `{}` on `{}` (supported: {})",
                     target.object.slug(),
                     bound.connector.id(),
-                    if known.is_empty() { "none".to_owned() } else { known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
                 ),
             ));
         };
@@ -199,7 +233,12 @@ pub async fn list(
             .parse::<u64>()
             .ok()
             .filter(|size| (1..=MAX_PAGE_SIZE).contains(size))
-            .ok_or_else(|| ApiError::invalid("page_size", format!("must be a whole number from 1 to {MAX_PAGE_SIZE}")))?,
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "page_size",
+                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                )
+            })?,
     };
     let remote_data = include_remote_data(&params)?;
     let mut hash_parts: Vec<(&str, String)> = vec![
@@ -245,11 +284,17 @@ pub async fn list(
         }
         next = page.next;
         match &next {
-            Some(following) if results.is_empty() && errors.is_empty() => cursor = following.clone(),
+            Some(following) if results.is_empty() && errors.is_empty() => {
+                cursor = following.clone()
+            }
             _ => break,
         }
     }
-    if let Some(ListCursor { p: PageState::Start, r: 0 }) = next {
+    if let Some(ListCursor {
+        p: PageState::Start,
+        r: 0,
+    }) = next
+    {
         next = None;
     }
     let next_cursor = next.map(|following| state.cursors.encode(&hash, &following));
@@ -261,8 +306,14 @@ pub async fn list(
 }
 
 fn reject_unknown(params: &[(String, String)]) -> Result<(), ApiError> {
-    match params.iter().find(|(key, _)| !COMMON_PARAMS.contains(&key.as_str())) {
-        Some((key, _)) => Err(ApiError::invalid(key, "is not a parameter of this operation")),
+    match params
+        .iter()
+        .find(|(key, _)| !COMMON_PARAMS.contains(&key.as_str()))
+    {
+        Some((key, _)) => Err(ApiError::invalid(
+            key,
+            "is not a parameter of this operation",
+        )),
         None => Ok(()),
     }
 }
@@ -285,7 +336,8 @@ async fn read_back(
         .connector
         .read_record(&target.key, Operation::Get, &ctx, &response)
         .map_err(read_error)?;
-    finish(target.object, mapped, raw, remote_data).map_err(|detail| ApiError::Internal(anyhow::anyhow!(detail)))
+    finish(target.object, mapped, raw, remote_data)
+        .map_err(|detail| ApiError::Internal(anyhow::anyhow!(detail)))
 }
 
 pub async fn get_one(
@@ -321,10 +373,15 @@ async fn write(
     if !body.is_object() {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
-    let body = unified_model::parse_write_body(target.object, body).map_err(|error| ApiError::BadRequest {
-        code: "invalid_body",
-        field: error.path().map(|path| format!("body.{path}")).or_else(|| Some("body".to_owned())),
-        detail: error.to_string(),
+    let body = unified_model::parse_write_body(target.object, body).map_err(|error| {
+        ApiError::BadRequest {
+            code: "invalid_body",
+            field: error
+                .path()
+                .map(|path| format!("body.{path}"))
+                .or_else(|| Some("body".to_owned())),
+            detail: error.to_string(),
+        }
     })?;
     let mut ctx = bound.context(state, &target.key).await?;
     ctx.body = Some(body);
@@ -359,7 +416,17 @@ pub async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let target = target(&category, &object)?;
-    let record = write(&state, &caller, &target, Operation::Create, None, raw, &headers, body).await?;
+    let record = write(
+        &state,
+        &caller,
+        &target,
+        Operation::Create,
+        None,
+        raw,
+        &headers,
+        body,
+    )
+    .await?;
     Ok((StatusCode::CREATED, JsonBody(record)))
 }
 
@@ -372,7 +439,17 @@ pub async fn update(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let target = target(&category, &object)?;
-    let record = write(&state, &caller, &target, Operation::Update, Some(id), raw, &headers, body).await?;
+    let record = write(
+        &state,
+        &caller,
+        &target,
+        Operation::Update,
+        Some(id),
+        raw,
+        &headers,
+        body,
+    )
+    .await?;
     Ok(JsonBody(record))
 }
 

@@ -1,0 +1,200 @@
+//! Create, get, update and delete round trips for every writable object on both vendors.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn first_id(app: &TestApp, provider: &str, object: &str) -> String {
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/{object}?connection_id={}&page_size=1",
+            app.connection(provider)
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["results"][0]["id"].as_str().expect("an id").to_owned()
+}
+
+async fn round_trip(
+    app: &TestApp,
+    provider: &str,
+    object: &str,
+    create: Value,
+    update: Value,
+    changed: &str,
+) {
+    let connection = app.connection(provider);
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/{object}?connection_id={connection}"),
+            Some(create.clone()),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{provider} create {object}: {created}"
+    );
+    let id = created["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{provider} {object}: created record has an id: {created}"))
+        .to_owned();
+    for (key, value) in create.as_object().expect("an object") {
+        if value.is_string() {
+            assert_eq!(
+                &created[key], value,
+                "{provider} {object}: `{key}` after create: {created}"
+            );
+        }
+    }
+
+    let (status, fetched) = app
+        .get(&format!(
+            "/unified/crm/{object}/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{provider} get {object}: {fetched}");
+    assert_eq!(fetched["id"], created["id"]);
+
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/{object}/{id}?connection_id={connection}"),
+            Some(update.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{provider} update {object}: {updated}");
+    assert_eq!(
+        updated[changed], update[changed],
+        "{provider} {object}: `{changed}` after update: {updated}"
+    );
+    let (_, fetched) = app
+        .get(&format!(
+            "/unified/crm/{object}/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(
+        fetched[changed], update[changed],
+        "{provider} {object}: `{changed}` read back: {fetched}"
+    );
+
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/unified/crm/{object}/{id}?connection_id={connection}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "{provider} delete {object}: {body}"
+    );
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/{object}/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "{provider} {object} after delete: {body}"
+    );
+    assert_eq!(body["code"], "not_found");
+    assert_eq!(body["origin"], "provider");
+}
+
+async fn crud_every_object(provider: &str) {
+    let app = spawn_app().await;
+    let contact = first_id(&app, provider, "contacts").await;
+    let (_, pipelines) = app
+        .get(&format!(
+            "/unified/crm/pipelines?connection_id={}",
+            app.connection(provider)
+        ))
+        .await;
+    let pipeline = &pipelines["results"][0];
+    let stage = pipeline["stages"][0]["id"]
+        .as_str()
+        .expect("a stage")
+        .to_owned();
+    let pipeline_id = pipeline["id"].as_str().expect("a pipeline id").to_owned();
+
+    round_trip(
+        &app,
+        provider,
+        "contacts",
+        json!({"first_name": "Ada", "last_name": "Lovelace", "email_addresses": [{"email_address": format!("ada.{provider}@example.com"), "type": "PRIMARY"}]}),
+        json!({"last_name": "King"}),
+        "last_name",
+    )
+    .await;
+    round_trip(
+        &app,
+        provider,
+        "companies",
+        json!({"name": "Analytical Engines Ltd"}),
+        json!({"name": "Difference Engines Ltd"}),
+        "name",
+    )
+    .await;
+    round_trip(
+        &app,
+        provider,
+        "opportunities",
+        json!({"name": "Engine order", "close_date": "2026-12-31", "pipeline_id": pipeline_id, "stage_id": stage}),
+        json!({"name": "Bigger engine order"}),
+        "name",
+    )
+    .await;
+    round_trip(
+        &app,
+        provider,
+        "notes",
+        json!({"content": "Met at the exhibition.", "title": "Exhibition", "contact_ids": [contact]}),
+        json!({"content": "Met twice."}),
+        "content",
+    )
+    .await;
+    round_trip(
+        &app,
+        provider,
+        "tasks",
+        json!({"subject": "Send the plans", "priority": "HIGH"}),
+        json!({"subject": "Send the final plans"}),
+        "subject",
+    )
+    .await;
+    round_trip(
+        &app,
+        provider,
+        "engagements",
+        json!({"type": "CALL", "subject": "Intro call", "direction": "OUTBOUND"}),
+        json!({"subject": "Second call"}),
+        "subject",
+    )
+    .await;
+    if provider == "salesforce" {
+        round_trip(
+            &app,
+            provider,
+            "leads",
+            json!({"first_name": "Charles", "last_name": "Babbage", "company_name": "Engines"}),
+            json!({"last_name": "Babbage Jr"}),
+            "last_name",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn hubspot_round_trips_every_object() {
+    crud_every_object("hubspot").await;
+}
+
+#[tokio::test]
+async fn salesforce_round_trips_every_object() {
+    crud_every_object("salesforce").await;
+}

@@ -1,0 +1,140 @@
+//! Errors: vendor answers arrive as unified codes; bad input is a 400 naming the field.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use simulators::{Fault, FaultKind};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn vendor_errors_arrive_as_unified_codes() {
+    let app = spawn_app().await;
+    for provider in ["hubspot", "salesforce"] {
+        let connection = app.connection(provider);
+        let missing = if provider == "hubspot" {
+            "999999999"
+        } else {
+            "003000000000000AAA"
+        };
+        let (status, body) = app
+            .get(&format!(
+                "/unified/crm/contacts/{missing}?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{provider}: {body}");
+        assert_eq!(body["code"], "not_found", "{provider}: {body}");
+        assert_eq!(body["origin"], "provider", "{provider}: {body}");
+        assert_eq!(body["provider"]["status"], 404, "{provider}: {body}");
+    }
+    let connection = app.connection("salesforce");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(json!({"first_name": "No last name"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "validation_failed", "{body}");
+    assert_eq!(body["provider"]["code"], "REQUIRED_FIELD_MISSING", "{body}");
+
+    app.demo.hubspot.1.faults().push(Fault {
+        kind: FaultKind::Status {
+            status: 503,
+            body: None,
+        },
+        path_prefix: Some("/crm/v3/objects/companies".to_owned()),
+        times: 1,
+    });
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/companies?connection_id={}",
+            app.connection("hubspot")
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["code"], "upstream_unavailable", "{body}");
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_an_authorization_problem_from_the_provider() {
+    let app = spawn_app().await;
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(json!({"provider": "hubspot", "auth_scheme": "private_app", "fields": {"private_app_token": "not-a-valid-token"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id");
+    let (status, body) = app
+        .get(&format!("/unified/crm/contacts?connection_id={id}"))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["origin"], "provider", "{body}");
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    for (query, field) in [
+        (
+            format!("connection_id={connection}&updated_after=yesterday"),
+            "updated_after",
+        ),
+        (
+            format!("connection_id={connection}&page_size=0"),
+            "page_size",
+        ),
+        (
+            format!("connection_id={connection}&page_size=100000"),
+            "page_size",
+        ),
+        (
+            format!("connection_id={connection}&favourite=1"),
+            "favourite",
+        ),
+        (
+            format!("connection_id={connection}&cursor=forged"),
+            "cursor",
+        ),
+        (
+            format!("connection_id={connection}&include=everything"),
+            "include",
+        ),
+        ("page_size=10".to_owned(), "connection_id"),
+    ] {
+        let (status, body) = app.get(&format!("/unified/crm/contacts?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["field"], field, "{query}: {body}");
+        assert_eq!(body["origin"], "gateway", "{query}: {body}");
+    }
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(json!({"frist_name": "typo"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "body.frist_name", "{body}");
+    let (status, body) = app
+        .get(&format!("/unified/crm/widgets?connection_id={connection}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    // A cursor is bound to its filters.
+    let (_, first) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={connection}&page_size=5"
+        ))
+        .await;
+    let cursor = first["next_cursor"].as_str().expect("a next cursor");
+    let (status, body) = app
+        .get(&format!("/unified/crm/contacts?connection_id={connection}&page_size=5&email=a@b.c&cursor={cursor}"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "cursor");
+}

@@ -1,0 +1,156 @@
+//! `spawn_app`: the demo wiring (simulators, SQLite store, demo environment and connections) on
+//! port 0 in a fresh directory, plus typed helpers to call the API.
+
+use std::collections::BTreeSet;
+
+use cli::demo::{self, Demo, DemoArgs};
+use reqwest::StatusCode;
+use serde_json::Value;
+use simulators::{hubspot, salesforce};
+
+pub struct TestApp {
+    pub demo: Demo,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Simulator settings for tests: the real shapes and sizes, with rate limits lifted (limits
+/// are exercised by their own tests).
+pub fn hubspot_config() -> hubspot::HubSpotConfig {
+    hubspot::HubSpotConfig {
+        rate_limit_per_interval: 1_000_000,
+        search_per_second: 1_000_000,
+        daily_limit: None,
+        ..hubspot::HubSpotConfig::default()
+    }
+}
+
+pub fn salesforce_config() -> salesforce::SalesforceConfig {
+    salesforce::SalesforceConfig {
+        daily_api_limit: 10_000_000,
+        ..salesforce::SalesforceConfig::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(hubspot_config(), salesforce_config()).await
+}
+
+pub async fn spawn_app_with(
+    hubspot_config: hubspot::HubSpotConfig,
+    salesforce_config: salesforce::SalesforceConfig,
+) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("a temp dir");
+    let args = DemoArgs {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        data_dir: data_dir.path().to_path_buf(),
+        api_key: None,
+    };
+    let demo = demo::start_with(&args, hubspot_config, salesforce_config)
+        .await
+        .expect("the demo starts");
+    TestApp {
+        base: format!("http://{}", demo.api_addr),
+        demo,
+        client: reqwest::Client::new(),
+        data_dir,
+    }
+}
+
+impl TestApp {
+    pub fn connection(&self, provider: &str) -> String {
+        self.demo
+            .connections
+            .iter()
+            .find(|(name, _)| name == provider)
+            .map(|(_, id)| id.clone())
+            .expect("the demo connects every simulator")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_as(&self.demo.api_key, method, path, body).await
+    }
+
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the API answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    /// Walks a unified list to its end, returning every record.
+    pub async fn walk(
+        &self,
+        provider: &str,
+        object: &str,
+        filters: &str,
+        page_size: u64,
+    ) -> Vec<Value> {
+        let connection = self.connection(provider);
+        let mut records = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..10_000 {
+            let mut path = format!(
+                "/unified/crm/{object}?connection_id={connection}&page_size={page_size}{filters}"
+            );
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let (status, body) = self.get(&path).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "listing {object} on {provider}: {body}"
+            );
+            assert!(
+                body.get("errors").is_none(),
+                "records failed to map: {body}"
+            );
+            records.extend(body["results"].as_array().expect("results").iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return records,
+            }
+        }
+        panic!("listing {object} on {provider} never ended");
+    }
+}
+
+/// The remote ids of records, asserting none appears twice.
+pub fn unique_ids(records: &[Value]) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for record in records {
+        let id = record["remote_id"].as_str().expect("remote_id").to_owned();
+        assert!(ids.insert(id.clone()), "record `{id}` was returned twice");
+    }
+    ids
+}

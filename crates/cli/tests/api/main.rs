@@ -1,0 +1,10 @@
+//! Black-box tests of the whole product: the API on SQLite against the vendor simulators,
+//! started in-process on loopback port 0, driven over HTTP like a customer's backend would.
+
+mod helpers;
+
+mod connections;
+mod crud;
+mod errors;
+mod listing;
+mod security;
