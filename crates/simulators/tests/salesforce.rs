@@ -1254,6 +1254,20 @@ async fn limit_info_counts_calls_and_the_limit_answers_403() {
         sim.query("SELECT Id FROM Account LIMIT 1").await.status,
         StatusCode::OK
     );
+    // Faults can also be queued over HTTP, through the shared control routes.
+    let queued = sim
+        .client
+        .post(format!("{}/__sim/faults", sim.running.base_url))
+        .json(&json!({"kind": "status", "status": 503, "path_prefix": format!("{API}/sobjects"), "times": 1}))
+        .send()
+        .await
+        .expect("control route answers");
+    assert_eq!(queued.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        sim.get("/sobjects").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(sim.get("/sobjects").await.status, StatusCode::OK);
     assert!(
         sim.handle
             .requests()

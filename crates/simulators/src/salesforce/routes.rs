@@ -97,9 +97,9 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         .route("/services/data", get(versions))
         .route("/services/data/", get(versions))
         .merge(api)
-        .fallback(|| async { ApiError::NotFound })
         .with_state(Arc::clone(&shared))
         .merge(control_routes(shared.faults.clone(), shared.log.clone()))
+        .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn_with_state(
             fault_state,
             fault_middleware,
