@@ -366,11 +366,10 @@ impl Parser {
             select.push(self.select_item()?);
         }
         self.expect_keyword("FROM")?;
-        let from_token = self.next();
-        let Tok::Ident(from) = from_token.tok else {
-            self.pos -= 1;
+        let Tok::Ident(from) = self.peek().tok.clone() else {
             return Err(self.unexpected());
         };
+        let from_token = self.next();
         let condition = if self.eat_keyword("WHERE") {
             Some(self.condition_group()?)
         } else {
@@ -722,6 +721,8 @@ mod tests {
             "unexpected token: <EOF>",
         );
         check_err("SELECT FROM Contact", 7, "unexpected token: 'FROM'");
+        check_err("SELECT Id FROM", 14, "unexpected token: <EOF>");
+        check_err("SELECT Id FROM (", 15, "unexpected token: '('");
         check_err(
             "SELECT Id FROM Contact WHERE Name = 'x",
             36,
