@@ -1456,3 +1456,59 @@ async fn many_concurrent_pagers_each_see_every_row() {
         assert_eq!(pager.await.expect("pager finishes"), expected);
     }
 }
+
+#[tokio::test]
+async fn later_batches_skip_rows_deleted_since_the_query_but_query_all_keeps_them() {
+    let sim = start(SalesforceConfig {
+        max_batch_size: 100,
+        ..small()
+    })
+    .await;
+    let ids = sim.handle.ids("Contact");
+    let victim = ids[250].clone();
+
+    let first = sim
+        .query("SELECT Id, IsDeleted FROM Contact ORDER BY Id")
+        .await;
+    assert_eq!(first.body["records"].as_array().map(Vec::len), Some(100));
+    let request = sim
+        .client
+        .get(sim.url("/queryAll"))
+        .bearer_auth(TOKEN)
+        .query(&[("q", "SELECT Id, IsDeleted FROM Contact ORDER BY Id")]);
+    let first_all = sim.send(request).await;
+
+    let deleted = sim
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/sobjects/Contact/{victim}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+
+    let (records, sizes) = sim.walk(first).await;
+    assert_eq!(sizes, vec![100, 100, 99, 100]);
+    let got: Vec<&str> = records
+        .iter()
+        .map(|r| r["Id"].as_str().expect("Id"))
+        .collect();
+    let expected: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| *id != victim)
+        .collect();
+    assert_eq!(got, expected);
+
+    let (records, sizes) = sim.walk(first_all).await;
+    assert_eq!(sizes, vec![100, 100, 100, 100]);
+    let victim_row = records
+        .iter()
+        .find(|r| r["Id"] == json!(victim))
+        .expect("queryAll keeps it");
+    assert_eq!(
+        victim_row["IsDeleted"],
+        json!(true),
+        "later batches show current values"
+    );
+}
