@@ -109,8 +109,9 @@ impl fmt::Debug for Expr {
 
 /// Guardrails applied to one evaluation.
 ///
-/// The default is generous for any real mapping but bounded: 100 ms, depth 500 and 2,000,000
-/// steps.
+/// The default is generous for any real mapping but bounded: 1 s, depth 500 and 2,000,000
+/// steps. The step cap is the deterministic guard; the time cap is a backstop set well above
+/// one-off costs such as the first E.164 parse loading the phone-number metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Maximum number of evaluation steps (roughly, nodes evaluated and functions called);
@@ -127,7 +128,7 @@ impl Default for Limits {
         Limits {
             max_steps: Some(2_000_000),
             max_depth: 500,
-            timeout: Duration::from_millis(100),
+            timeout: Duration::from_secs(1),
         }
     }
 }

@@ -41,6 +41,9 @@ pub async fn spawn_app_with(
     hubspot_config: hubspot::HubSpotConfig,
     salesforce_config: salesforce::SalesforceConfig,
 ) -> TestApp {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("CROSSWALK_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
     let data_dir = tempfile::tempdir().expect("a temp dir");
     let args = DemoArgs {
         listen: "127.0.0.1:0".parse().expect("literal address"),
