@@ -94,7 +94,10 @@ impl ProviderClient {
         let mut url = url::Url::parse(&request.url)
             .map_err(|error| SendError::InvalidUrl(format!("`{}`: {error}", request.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(SendError::InvalidUrl(format!("scheme `{}` is not allowed", url.scheme())));
+            return Err(SendError::InvalidUrl(format!(
+                "scheme `{}` is not allowed",
+                url.scheme()
+            )));
         }
         let host = url
             .host_str()
@@ -124,7 +127,10 @@ impl ProviderClient {
             RequestBody::Raw(bytes) => builder.body(bytes),
         };
         let started = std::time::Instant::now();
-        let response = builder.send().await.map_err(|error| classify_send(error, timeout))?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|error| classify_send(error, timeout))?;
         let status = response.status().as_u16();
         let headers: Vec<(String, String)> = response
             .headers()
@@ -142,7 +148,10 @@ impl ProviderClient {
         {
             return Err(SendError::TooLarge);
         }
-        let bytes = response.bytes().await.map_err(|error| classify_send(error, timeout))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| classify_send(error, timeout))?;
         if bytes.len() > MAX_RESPONSE_BYTES {
             return Err(SendError::TooLarge);
         }

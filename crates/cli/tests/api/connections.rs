@@ -66,7 +66,11 @@ async fn connections_are_listed_created_validated_and_deleted() {
         ))
         .await;
     assert_eq!(status, 200, "{contacts}");
-    assert_eq!(contacts["results"].as_array().expect("results").len(), 3, "{contacts}");
+    assert_eq!(
+        contacts["results"].as_array().expect("results").len(),
+        3,
+        "{contacts}"
+    );
     let (status, fetched) = app.get(&format!("/connections/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(fetched["provider"], "hubspot");

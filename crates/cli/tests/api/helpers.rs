@@ -42,7 +42,10 @@ pub async fn spawn_app_with(
     salesforce_config: salesforce::SalesforceConfig,
 ) -> TestApp {
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("CROSSWALK_TEST_LOG") {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
     }
     let data_dir = tempfile::tempdir().expect("a temp dir");
     let args = DemoArgs {

@@ -356,16 +356,26 @@ pub async fn get_one(
     Ok(JsonBody(record))
 }
 
+/// A create or update: the operation, the target record's id (updates) and the body.
+struct WriteCall {
+    operation: Operation,
+    id: Option<String>,
+    body: Value,
+}
+
 async fn write(
     state: &AppState,
     caller: &Caller,
     target: &Target,
-    operation: Operation,
-    id: Option<String>,
+    call: WriteCall,
     raw: Option<String>,
     headers: &HeaderMap,
-    body: Value,
 ) -> Result<Value, ApiError> {
+    let WriteCall {
+        operation,
+        id,
+        body,
+    } = call;
     let params = parse_query(raw)?;
     reject_unknown(&params)?;
     let bound = bind(state, caller, &connection_id(&params, headers)?).await?;
@@ -420,11 +430,13 @@ pub async fn create(
         &state,
         &caller,
         &target,
-        Operation::Create,
-        None,
+        WriteCall {
+            operation: Operation::Create,
+            id: None,
+            body,
+        },
         raw,
         &headers,
-        body,
     )
     .await?;
     Ok((StatusCode::CREATED, JsonBody(record)))
@@ -443,11 +455,13 @@ pub async fn update(
         &state,
         &caller,
         &target,
-        Operation::Update,
-        Some(id),
+        WriteCall {
+            operation: Operation::Update,
+            id: Some(id),
+            body,
+        },
         raw,
         &headers,
-        body,
     )
     .await?;
     Ok(JsonBody(record))

@@ -116,7 +116,9 @@ pub struct HubSpotHandle {
 
 impl std::fmt::Debug for HubSpotHandle {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("HubSpotHandle").finish_non_exhaustive()
+        formatter
+            .debug_struct("HubSpotHandle")
+            .finish_non_exhaustive()
     }
 }
 
