@@ -147,7 +147,10 @@ fn check_request(expected: &Value, planned: &PlannedRequest, problems: &mut Vec<
     }
     match expected.get("url").and_then(Value::as_str) {
         Some(url) if url != planned.url => {
-            problems.push(format!("request url: expected {url}, planned {}", planned.url));
+            problems.push(format!(
+                "request url: expected {url}, planned {}",
+                planned.url
+            ));
         }
         Some(_) => {}
         None => problems.push("expect_request.url is required".to_owned()),
@@ -164,7 +167,10 @@ fn check_request(expected: &Value, planned: &PlannedRequest, problems: &mut Vec<
                 Value::String(text) => values == [text.as_str()],
                 Value::Array(items) => {
                     items.len() == values.len()
-                        && items.iter().zip(&values).all(|(w, v)| w.as_str() == Some(*v))
+                        && items
+                            .iter()
+                            .zip(&values)
+                            .all(|(w, v)| w.as_str() == Some(*v))
                 }
                 _ => false,
             };
@@ -178,7 +184,10 @@ fn check_request(expected: &Value, planned: &PlannedRequest, problems: &mut Vec<
     if let Some(Value::Array(absent)) = expected.get("query_absent") {
         for name in absent.iter().filter_map(Value::as_str) {
             if planned.query.iter().any(|(key, _)| key == name) {
-                problems.push(format!("query `{name}` should be absent: {:?}", planned.query));
+                problems.push(format!(
+                    "query `{name}` should be absent: {:?}",
+                    planned.query
+                ));
             }
         }
     }
@@ -190,7 +199,9 @@ fn check_request(expected: &Value, planned: &PlannedRequest, problems: &mut Vec<
                 .find(|(key, _)| key.eq_ignore_ascii_case(name))
                 .map(|(_, value)| value.as_str());
             if found != want.as_str() {
-                problems.push(format!("header `{name}`: expected {want}, planned {found:?}"));
+                problems.push(format!(
+                    "header `{name}`: expected {want}, planned {found:?}"
+                ));
             }
         }
     }
@@ -219,7 +230,9 @@ fn check_model(object: &str, record: &Value, problems: &mut Vec<String>) {
         return;
     };
     if let Err(error) = unified_model::normalize_record(crm, record.clone()) {
-        problems.push(format!("record does not fit the unified model: {error}: {record}"));
+        problems.push(format!(
+            "record does not fit the unified model: {error}: {record}"
+        ));
     }
 }
 
@@ -309,9 +322,16 @@ fn run_case(path: &Path) -> Result<Vec<String>, String> {
             Ok(page) => {
                 check_error(&expect, Ok(()), &mut problems);
                 for error in &page.errors {
-                    problems.push(format!("record {} failed to map: {}", error.index, error.message));
+                    problems.push(format!(
+                        "record {} failed to map: {}",
+                        error.index, error.message
+                    ));
                 }
-                let records: Vec<Value> = page.records.iter().map(|(mapped, _)| mapped.clone()).collect();
+                let records: Vec<Value> = page
+                    .records
+                    .iter()
+                    .map(|(mapped, _)| mapped.clone())
+                    .collect();
                 for record in &records {
                     check_model(object, record, &mut problems);
                 }
@@ -324,7 +344,8 @@ fn run_case(path: &Path) -> Result<Vec<String>, String> {
                     ));
                 }
                 if let Some(want) = expect.get("next") {
-                    let have = serde_json::to_value(&page.next).map_err(|error| error.to_string())?;
+                    let have =
+                        serde_json::to_value(&page.next).map_err(|error| error.to_string())?;
                     if want != &have {
                         problems.push(format!("next: expected {want}, read {have}"));
                     }
@@ -399,7 +420,10 @@ fn warm_up_phone_metadata() {
 fn every_connector_fixture_passes() {
     warm_up_phone_metadata();
     let files = fixture_files();
-    assert!(!files.is_empty(), "no fixtures found under connectors/*/fixtures");
+    assert!(
+        !files.is_empty(),
+        "no fixtures found under connectors/*/fixtures"
+    );
     let mut failures = Vec::new();
     for file in &files {
         let label = file
@@ -429,7 +453,14 @@ fn every_connector_with_unified_objects_has_fixtures() {
     assert!(errors.is_empty(), "{errors:?}");
     for connector in connectors {
         let dir = connectors_dir().join(connector.id()).join("fixtures");
-        let count = std::fs::read_dir(&dir).map(|entries| entries.count()).unwrap_or(0);
-        assert!(count > 0, "connector `{}` has no fixtures in {}", connector.id(), dir.display());
+        let count = std::fs::read_dir(&dir)
+            .map(|entries| entries.count())
+            .unwrap_or(0);
+        assert!(
+            count > 0,
+            "connector `{}` has no fixtures in {}",
+            connector.id(),
+            dir.display()
+        );
     }
 }

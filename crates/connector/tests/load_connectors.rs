@@ -9,13 +9,21 @@ use connector::{connector_files, load_connector_from_file};
 fn every_connector_file_loads() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../connectors");
     let files = connector_files(&dir).expect("connectors/ is listable");
-    assert!(!files.is_empty(), "no connector files under {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no connector files under {}",
+        dir.display()
+    );
     let errors: Vec<String> = files
         .iter()
         .filter_map(|file| load_connector_from_file(file, None).err())
         .map(|error| error.to_string())
         .collect();
-    assert!(errors.is_empty(), "connector files failed to load:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "connector files failed to load:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[test]
