@@ -49,7 +49,7 @@ pub struct ConnectorFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
-    /// Stable slug, also the folder name (`hubspot`).
+    /// Stable slug, also the folder name (`acme`).
     pub id: String,
     /// Display name.
     pub label: String,
@@ -188,7 +188,7 @@ pub enum ParamLocation {
 pub struct Http {
     /// Template of the base URL every path is joined to (`{{account.instance_url}}/services/data/{{vars.api_version}}`).
     pub base_url: String,
-    /// Hosts requests may reach, checked after templating (`*.salesforce.com`, `api.hubapi.com`).
+    /// Hosts requests may reach, checked after templating (`api.example.com`, `*.example.com`).
     pub allowed_hosts: Vec<String>,
     /// Default headers (templates).
     #[serde(default)]
@@ -212,7 +212,7 @@ pub struct RateLimits {
     #[serde(default)]
     pub headers: Option<RateLimitHeaders>,
     /// JSONata over `{status, headers, body}` returning `{limit, remaining, reset_secs}` for
-    /// compound headers (Salesforce `Sforce-Limit-Info`).
+    /// compound headers such as `X-Limit-Info: api-usage=18/5000`.
     #[serde(default)]
     pub parse_expr: Option<String>,
     /// JSONata over `{status, headers, body}`: whether the answer is a throttle.
@@ -458,7 +458,7 @@ pub enum Pagination {
     /// One page only.
     #[default]
     None,
-    /// An opaque token from each response is sent back for the next page (HubSpot list).
+    /// An opaque token from each response is sent back for the next page (`paging.next.after`-style APIs).
     Cursor {
         /// JSONata over the response body giving the next token (undefined or null: last page).
         token_expr: String,
@@ -469,7 +469,7 @@ pub enum Pagination {
     },
     /// Records sorted by a key; each page asks for keys after the last one seen (placed by the
     /// route's mapping from `page.after_key`). With `result_cap`, a window that would exceed
-    /// the vendor's cap restarts from the last key (HubSpot search's 10,000 results).
+    /// the vendor's cap restarts from the last key (search APIs that stop at N results per query).
     Keyset {
         /// JSONata over the last record of a page giving its sort key.
         sort_key_expr: String,
@@ -514,7 +514,7 @@ pub enum Pagination {
         rel: String,
         page_size: PageSize,
     },
-    /// The next page's URL is in the body (Salesforce `nextRecordsUrl`, OData `@odata.nextLink`).
+    /// The next page's URL is in the body (`nextRecordsUrl`-style fields, OData `@odata.nextLink`).
     NextUrl {
         /// JSONata over the response body giving the next URL (undefined or null: last page).
         url_expr: String,

@@ -235,12 +235,12 @@ async fn api_key_for_unknown_environment_is_not_found(store: &dyn Store) {
 
 async fn connection_round_trips_byte_exact(store: &dyn Store) {
     let environment_id = environment(store, "round trip").await;
-    let new = new_connection(&environment_id, "hubspot");
+    let new = new_connection(&environment_id, "crm-one");
     let before = timestamp::now();
     let connection = store.insert_connection(new.clone()).await.expect("insert");
     assert_eq!(connection.id, new.id);
     assert_eq!(connection.environment_id, environment_id);
-    assert_eq!(connection.provider, "hubspot");
+    assert_eq!(connection.provider, "crm-one");
     assert_eq!(connection.status, ConnectionStatus::Active);
     assert_eq!(connection.account, new.account);
     assert_eq!(
@@ -272,7 +272,7 @@ async fn json_keeps_key_order_and_values(store: &dyn Store) {
         r#"{"zeta":1,"alpha":{"y":[1,2.5,-3,null,true],"b":"ünïcödé ✓ \"quoted\" \\ back"},"big":9007199254740993,"empty":{},"list":[]}"#,
     )
     .expect("valid json");
-    let mut new = new_connection(&environment_id, "salesforce");
+    let mut new = new_connection(&environment_id, "crm-two");
     new.account = account.clone();
     let id = new.id.clone();
     store.insert_connection(new).await.expect("insert");
@@ -306,7 +306,7 @@ async fn json_keeps_key_order_and_values(store: &dyn Store) {
 async fn every_status_round_trips(store: &dyn Store) {
     let environment_id = environment(store, "statuses").await;
     for status in ConnectionStatus::ALL {
-        let mut new = new_connection(&environment_id, "pipedrive");
+        let mut new = new_connection(&environment_id, "crm-three");
         new.status = status;
         let inserted = store.insert_connection(new).await.expect("insert");
         assert_eq!(inserted.status, status);
@@ -324,7 +324,7 @@ async fn every_status_round_trips(store: &dyn Store) {
 async fn duplicate_connection_id_conflicts(store: &dyn Store) {
     let environment_id = environment(store, "dup").await;
     let other_environment = environment(store, "dup other").await;
-    let new = new_connection(&environment_id, "hubspot");
+    let new = new_connection(&environment_id, "crm-one");
     let original = store
         .insert_connection(new.clone())
         .await
@@ -356,7 +356,7 @@ async fn duplicate_connection_id_conflicts(store: &dyn Store) {
 }
 
 async fn connection_for_unknown_environment_is_not_found(store: &dyn Store) {
-    let new = new_connection(&EnvironmentId::generate(), "hubspot");
+    let new = new_connection(&EnvironmentId::generate(), "crm-one");
     let environment_id = new.environment_id.clone();
     let id = new.id.clone();
     assert_not_found(
@@ -372,8 +372,8 @@ async fn connection_for_unknown_environment_is_not_found(store: &dyn Store) {
 async fn connections_are_scoped_to_their_environment(store: &dyn Store) {
     let env_a = environment(store, "tenant a").await;
     let env_b = environment(store, "tenant b").await;
-    let connection = insert(store, &env_a, "hubspot").await;
-    let b_own = insert(store, &env_b, "hubspot").await;
+    let connection = insert(store, &env_a, "crm-one").await;
+    let b_own = insert(store, &env_b, "crm-one").await;
 
     assert_not_found(
         store.get_connection(&env_b, &connection.id).await,
@@ -435,7 +435,7 @@ async fn connections_are_scoped_to_their_environment(store: &dyn Store) {
 async fn list_is_oldest_first(store: &dyn Store) {
     let environment_id = environment(store, "order").await;
     let mut inserted = Vec::new();
-    for provider in ["hubspot", "salesforce", "pipedrive", "attio"] {
+    for provider in ["crm-one", "crm-two", "crm-three", "attio"] {
         inserted.push(insert(store, &environment_id, provider).await);
     }
     // Updating the first one must not move it: the order is by creation, not by last change.
@@ -461,7 +461,7 @@ async fn list_is_oldest_first(store: &dyn Store) {
 
 async fn update_changes_only_given_fields(store: &dyn Store) {
     let environment_id = environment(store, "update").await;
-    let original = insert(store, &environment_id, "hubspot").await;
+    let original = insert(store, &environment_id, "crm-one").await;
 
     let status_only = ConnectionUpdate {
         status: Some(ConnectionStatus::NeedsReauth),
@@ -535,7 +535,7 @@ async fn update_changes_only_given_fields(store: &dyn Store) {
 
 async fn empty_update_still_bumps_updated_at(store: &dyn Store) {
     let environment_id = environment(store, "touch").await;
-    let original = insert(store, &environment_id, "hubspot").await;
+    let original = insert(store, &environment_id, "crm-one").await;
     let mut previous = original.clone();
     for _ in 0..5 {
         let touched = store
@@ -586,8 +586,8 @@ async fn update_of_missing_connection_is_not_found(store: &dyn Store) {
 
 async fn delete_removes_connection_and_its_discovered_fields(store: &dyn Store) {
     let environment_id = environment(store, "delete").await;
-    let doomed = insert(store, &environment_id, "hubspot").await;
-    let kept = insert(store, &environment_id, "hubspot").await;
+    let doomed = insert(store, &environment_id, "crm-one").await;
+    let kept = insert(store, &environment_id, "crm-one").await;
     for connection in [&doomed, &kept] {
         for resource in ["contacts", "companies"] {
             store
@@ -646,7 +646,7 @@ async fn delete_removes_connection_and_its_discovered_fields(store: &dyn Store) 
     assert_eq!(listed, vec![kept.id.clone()]);
 
     // A fresh connection may reuse nothing of the old one: the cache starts empty.
-    let mut reused = new_connection(&environment_id, "hubspot");
+    let mut reused = new_connection(&environment_id, "crm-one");
     reused.id = doomed.id.clone();
     reused.credentials = seal_credentials(&reused.id, &json!({"access_token": "again"}));
     store
@@ -664,7 +664,7 @@ async fn delete_removes_connection_and_its_discovered_fields(store: &dyn Store) 
 
 async fn discovered_fields_upsert_replaces(store: &dyn Store) {
     let environment_id = environment(store, "fields").await;
-    let connection = insert(store, &environment_id, "hubspot").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
     assert_eq!(
         store
             .get_discovered_fields(&connection.id, "contacts")
@@ -718,8 +718,8 @@ async fn discovered_fields_upsert_replaces(store: &dyn Store) {
 
 async fn discovered_fields_are_per_connection_and_resource(store: &dyn Store) {
     let environment_id = environment(store, "fields scope").await;
-    let first = insert(store, &environment_id, "hubspot").await;
-    let second = insert(store, &environment_id, "hubspot").await;
+    let first = insert(store, &environment_id, "crm-one").await;
+    let second = insert(store, &environment_id, "crm-one").await;
     let at = timestamp::now();
     store
         .put_discovered_fields(&first.id, "contacts", &json!(["first contacts"]), at)
@@ -785,7 +785,7 @@ async fn timestamps_keep_microseconds(store: &dyn Store) {
         environment.created_at,
         timestamp::truncate(environment.created_at)
     );
-    let connection = insert(store, &environment_id, "hubspot").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
     assert_eq!(
         connection.created_at,
         timestamp::truncate(connection.created_at),
@@ -871,7 +871,7 @@ async fn concurrent_inserts_all_land(store: &dyn Store) {
 
     // Each future takes its own pooled connection, so the database sees the writes interleaved.
     let connection_results = join_all((0..N_TASKS).map(|_| {
-        let new = new_connection(&shared_environment, "hubspot");
+        let new = new_connection(&shared_environment, "crm-one");
         async move {
             let id = new.id.clone();
             let inserted = store.insert_connection(new).await?;

@@ -77,7 +77,7 @@ pub struct Connection {
     pub id: ConnectionId,
     /// The environment that owns the connection.
     pub environment_id: EnvironmentId,
-    /// The provider slug, e.g. `hubspot`.
+    /// The provider slug, e.g. `acme`.
     pub provider: String,
     /// Whether the connection can be used.
     pub status: ConnectionStatus,

@@ -1,6 +1,6 @@
 //! Date functions: `$parseDate`, `$toEpochMs`, `$fromEpochMs` and `$formatDate`.
 //!
-//! Vendors write dates in many ways (ISO 8601 with or without offset, Salesforce's `+0000`,
+//! Vendors write dates in many ways (ISO 8601 with or without offset, offsets without a colon such as `+0000`,
 //! epoch milliseconds, local formats); these functions read them all into one UTC instant
 //! and write RFC 3339, epoch milliseconds or a strftime format. Without an explicit format,
 //! input that is not a date gives *undefined*, so one bad value does not fail a record.
@@ -222,7 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn parse_date_reads_salesforce_offsets() {
+    fn parse_date_reads_offsets_without_a_colon() {
         assert_eq!(
             parse(json!("2024-01-15T10:20:30.000+0000")),
             Some(json!("2024-01-15T10:20:30Z"))

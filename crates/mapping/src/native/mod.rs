@@ -67,7 +67,7 @@ pub(crate) static NATIVE_FUNCTIONS: &[NativeFunction] = &[
     native(
         "parseDate",
         "$parseDate(value, format?)",
-        "parses a date (ISO 8601, Salesforce `+0000` offsets, epoch milliseconds, or an explicit strftime format) into an RFC 3339 UTC string",
+        "parses a date (ISO 8601, offsets without a colon such as `+0000`, epoch milliseconds, or an explicit strftime format) into an RFC 3339 UTC string",
         Some("<j-s?:s>"),
         2,
         dates::parse_date,

@@ -1,10 +1,10 @@
-//! The unified company: an organisation (Salesforce account, HubSpot company).
+//! The unified company: an organisation (called an account or a company by vendors).
 
 use crate::{Address, Money, PhoneNumber, Timestamp};
 
 crm_record! {
-    /// An organisation the customer does business with (a Salesforce account, a HubSpot
-    /// company).
+    /// An organisation the customer does business with (an account or company at the
+    /// vendor).
     pub struct Company {
         /// Name of the organisation.
         pub name: Option<String>,

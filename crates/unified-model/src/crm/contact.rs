@@ -3,7 +3,7 @@
 use crate::{Address, EmailAddress, PhoneNumber, Timestamp};
 
 crm_record! {
-    /// A person the customer does business with (a Salesforce or HubSpot contact).
+    /// A person the customer does business with.
     pub struct Contact {
         /// Given name.
         pub first_name: Option<String>,

@@ -1,4 +1,4 @@
-//! The unified opportunity: a potential sale (Salesforce opportunity, HubSpot deal).
+//! The unified opportunity: a potential sale (also called a deal).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Date, Money, Percentage};
 
 crm_record! {
-    /// A potential sale moving through a pipeline (a Salesforce opportunity, a HubSpot deal).
+    /// A potential sale moving through a pipeline (also called a deal).
     pub struct Opportunity {
         /// Name of the opportunity.
         pub name: Option<String>,
