@@ -5,6 +5,7 @@ mod helpers;
 
 mod connections;
 mod crud;
+mod demo;
 mod errors;
 mod listing;
 mod security;
