@@ -1,0 +1,496 @@
+//! Engine behaviour on a synthetic connector: every pagination kind, route walking, id mapping,
+//! auth schemes, error classification and load errors that name the file and the path.
+
+use connector::{
+    ErrorAction, ErrorCode, ListCursor, Operation, PageState, RequestBody, RequestContext,
+    VendorResponse, load_connector_from_str,
+};
+use serde_json::{Value, json};
+
+const BASE: &str = r#"
+schema_version: 1
+meta: { id: acme, label: Acme, categories: [crm], revision: "1" }
+connection_fields:
+  - { name: api_key, label: API key, type: secret, required: true, schemes: [key] }
+  - { name: user, label: User, type: text, schemes: [basic] }
+  - { name: password, label: Password, type: secret, schemes: [basic] }
+auth:
+  default_scheme: key
+  schemes:
+    key: { kind: api_key, in: header, name: X-Api-Key, value: "{{credentials.api_key}}" }
+    basic: { kind: basic, username: "{{account.user}}", password: "{{credentials.password}}" }
+    token: { kind: bearer, token: "{{credentials.token}}" }
+http:
+  base_url: "https://{{account.region | default('us')}}.acme.test/api"
+  allowed_hosts: ["*.acme.test"]
+errors:
+  message_expr: "body.error.message"
+  vendor_code_expr: "body.error.code"
+  rules:
+    - { id: limited, when: "status = 429", code: rate_limited, action: rate_limited }
+    - { id: gone, when: "body.error.code = 'DELETED'", code: gone, action: fail }
+resources:
+  people:
+    by_offset:
+      http_method: GET
+      path: /people
+      records: data
+      pagination: { kind: offset, param: { in: query, name: skip }, has_more_expr: "has_more", page_size: { param: { in: query, name: limit }, default: 2, max: 2 } }
+    by_page:
+      http_method: GET
+      path: /people/paged
+      records: data
+      pagination: { kind: page, param: { in: query, name: page }, start_at: 1, page_size: { param: { in: query, name: per_page }, default: 2, max: 2 } }
+    by_link:
+      http_method: GET
+      path: /people/linked
+      records: data
+      pagination: { kind: link_header, page_size: { default: 2, max: 2 } }
+    by_url:
+      http_method: GET
+      path: /people/query
+      records: records
+      pagination: { kind: next_url, url_expr: "done ? null : next", page_size: { default: 2, max: 2 } }
+    by_cursor:
+      http_method: GET
+      path: /people/cursor
+      records: items
+      pagination: { kind: cursor, token_expr: "next", param: { in: query, name: after }, page_size: { param: { in: query, name: limit }, default: 2, max: 2 } }
+    search:
+      http_method: POST
+      path: /people/search
+      records: results
+      pagination:
+        kind: keyset
+        sort_key_expr: "$number(id)"
+        result_cap: 4
+        inner: { token_expr: "next", param: { in: body, name: after } }
+        page_size: { default: 2, max: 2 }
+    get: { http_method: GET, path: "/people/{{id}}" }
+  robots:
+    list: { http_method: GET, path: /robots, records: data }
+    get: { http_method: GET, path: "/robots/{{id}}" }
+unified:
+  crm.contacts:
+    list:
+      walk: first
+      filters: { email: { type: string } }
+      routes:
+        - { id: search, when: "$exists(query.email)", use: people.search,
+            body_mapping: "{ 'email': query.email, 'after_id': page.after_key, 'size': page.size }" }
+        - { id: offset, when: "query.kind = 'offset'", use: people.by_offset }
+        - { id: page, when: "query.kind = 'page'", use: people.by_page }
+        - { id: link, when: "query.kind = 'link'", use: people.by_link }
+        - { id: url, when: "query.kind = 'url'", use: people.by_url }
+        - { id: cursor, use: people.by_cursor }
+      record_mapping: "{ 'id': $string(id), 'first_name': name }"
+    get:
+      routes:
+        - { id: robot, when: "$substringBefore(id, '-') = 'robot'", use: robots.get, id_mapping: "$substringAfter(id, '-')" }
+        - { id: person, use: people.get }
+      record_mapping: "{ 'id': $string(id), 'first_name': name }"
+  crm.users:
+    list:
+      walk: all
+      routes:
+        - { id: people, use: people.by_offset }
+        - { id: robots, use: robots.list }
+      record_mapping: "{ 'id': $string(id), 'name': name }"
+"#;
+
+fn context(query: Value) -> RequestContext {
+    RequestContext {
+        account: json!({"auth_scheme": "key"}),
+        query,
+        page_size: 2,
+        ..RequestContext::default()
+    }
+}
+
+fn ok(body: Value) -> VendorResponse {
+    VendorResponse {
+        status: 200,
+        headers: Vec::new(),
+        body,
+    }
+}
+
+fn query_of(request: &connector::PlannedRequest) -> Vec<(&str, &str)> {
+    request
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+#[test]
+fn offset_pages_until_the_vendor_says_no_more() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let ctx = context(json!({"kind": "offset"}));
+    let first = connector
+        .plan_list("crm.contacts", &ctx, &ListCursor::default())
+        .expect("plans");
+    assert_eq!(first.url, "https://us.acme.test/api/people");
+    assert_eq!(query_of(&first), vec![("limit", "2"), ("skip", "0")]);
+    let page = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &ListCursor::default(),
+            &ok(json!({"data": [{"id": 1}, {"id": 2}], "has_more": true})),
+        )
+        .expect("reads");
+    let next = page.next.expect("more");
+    assert_eq!(next.p, PageState::Offset { o: 2 });
+    let second = connector
+        .plan_list("crm.contacts", &ctx, &next)
+        .expect("plans");
+    assert_eq!(query_of(&second), vec![("limit", "2"), ("skip", "2")]);
+    let last = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &next,
+            &ok(json!({"data": [{"id": 3}], "has_more": false})),
+        )
+        .expect("reads");
+    assert_eq!(last.next, None);
+}
+
+#[test]
+fn page_numbers_advance_while_pages_are_full() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let ctx = context(json!({"kind": "page"}));
+    let first = connector
+        .plan_list("crm.contacts", &ctx, &ListCursor::default())
+        .expect("plans");
+    assert_eq!(query_of(&first), vec![("per_page", "2"), ("page", "1")]);
+    let page = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &ListCursor::default(),
+            &ok(json!({"data": [{"id": 1}, {"id": 2}]})),
+        )
+        .expect("reads");
+    assert_eq!(
+        page.next.as_ref().map(|c| c.p.clone()),
+        Some(PageState::Page { p: 2 })
+    );
+    let short = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &page.next.clone().expect("next"),
+            &ok(json!({"data": [{"id": 3}]})),
+        )
+        .expect("reads");
+    assert_eq!(short.next, None);
+}
+
+#[test]
+fn link_headers_and_next_urls_are_followed_as_given() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let ctx = context(json!({"kind": "link"}));
+    let mut response = ok(json!({"data": [{"id": 1}, {"id": 2}]}));
+    response.headers.push((
+        "link".to_owned(),
+        r#"<https://us.acme.test/api/people/linked?page=2>; rel="next", <https://us.acme.test/api/people/linked?page=9>; rel="last""#.to_owned(),
+    ));
+    let page = connector
+        .read_list("crm.contacts", &ctx, &ListCursor::default(), &response)
+        .expect("reads");
+    let next = page.next.expect("a next link");
+    let planned = connector
+        .plan_list("crm.contacts", &ctx, &next)
+        .expect("plans");
+    assert_eq!(planned.url, "https://us.acme.test/api/people/linked?page=2");
+    assert!(planned.query.is_empty());
+
+    let ctx = context(json!({"kind": "url"}));
+    let page = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &ListCursor::default(),
+            &ok(json!({"records": [{"id": 1}], "done": false, "next": "/api/people/query/01g-2"})),
+        )
+        .expect("reads");
+    let next = page.next.expect("a next url");
+    let planned = connector
+        .plan_list("crm.contacts", &ctx, &next)
+        .expect("plans");
+    assert_eq!(planned.url, "https://us.acme.test/api/people/query/01g-2");
+    let done = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &next,
+            &ok(json!({"records": [{"id": 2}], "done": true, "next": "x"})),
+        )
+        .expect("reads");
+    assert_eq!(done.next, None);
+}
+
+#[test]
+fn cursor_tokens_travel_in_the_declared_parameter() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let ctx = context(json!({}));
+    let page = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &ListCursor::default(),
+            &ok(json!({"items": [{"id": 1, "name": "Ann"}], "next": "tok-2"})),
+        )
+        .expect("reads");
+    assert_eq!(page.records[0].0, json!({"id": "1", "first_name": "Ann"}));
+    let next = page.next.expect("next");
+    let planned = connector
+        .plan_list("crm.contacts", &ctx, &next)
+        .expect("plans");
+    assert_eq!(query_of(&planned), vec![("limit", "2"), ("after", "tok-2")]);
+}
+
+#[test]
+fn keyset_restarts_its_window_before_the_result_cap() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let ctx = context(json!({"email": "a@b.c"}));
+    let start = ListCursor::default();
+    let first = connector
+        .plan_list("crm.contacts", &ctx, &start)
+        .expect("plans");
+    assert_eq!(
+        first.body,
+        RequestBody::Json(json!({"email": "a@b.c", "after_id": null, "size": 2}))
+    );
+    // Window read 2 of a cap of 4: one more page fits.
+    let page = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &start,
+            &ok(json!({"results": [{"id": "10"}, {"id": "11"}], "next": "2"})),
+        )
+        .expect("reads");
+    let second_cursor = page.next.expect("next");
+    assert_eq!(
+        second_cursor.p,
+        PageState::Keyset {
+            a: None,
+            t: Some("2".to_owned()),
+            n: 2
+        }
+    );
+    let second = connector
+        .plan_list("crm.contacts", &ctx, &second_cursor)
+        .expect("plans");
+    assert_eq!(
+        second.body,
+        RequestBody::Json(json!({"email": "a@b.c", "after_id": null, "size": 2, "after": "2"}))
+    );
+    // 4 read: the next page would pass the cap, so the window restarts after the last key.
+    let page = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &second_cursor,
+            &ok(json!({"results": [{"id": "12"}, {"id": "13"}], "next": "4"})),
+        )
+        .expect("reads");
+    let restart = page.next.expect("next");
+    assert_eq!(
+        restart.p,
+        PageState::Keyset {
+            a: Some(json!(13)),
+            t: None,
+            n: 0
+        }
+    );
+    let third = connector
+        .plan_list("crm.contacts", &ctx, &restart)
+        .expect("plans");
+    assert_eq!(
+        third.body,
+        RequestBody::Json(json!({"email": "a@b.c", "after_id": 13, "size": 2}))
+    );
+    let end = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &restart,
+            &ok(json!({"results": [{"id": "14"}]})),
+        )
+        .expect("reads");
+    assert_eq!(end.next, None);
+}
+
+#[test]
+fn walk_all_lists_every_route_in_turn() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let ctx = context(json!({}));
+    let page = connector
+        .read_list(
+            "crm.users",
+            &ctx,
+            &ListCursor::default(),
+            &ok(json!({"data": [{"id": 1}], "has_more": false})),
+        )
+        .expect("reads");
+    let next = page.next.expect("the second route follows");
+    assert_eq!(
+        next,
+        ListCursor {
+            r: 1,
+            p: PageState::Start
+        }
+    );
+    let planned = connector
+        .plan_list("crm.users", &ctx, &next)
+        .expect("plans");
+    assert_eq!(planned.url, "https://us.acme.test/api/robots");
+    let last = connector
+        .read_list(
+            "crm.users",
+            &ctx,
+            &next,
+            &ok(json!({"data": [{"id": 7, "name": "R2"}]})),
+        )
+        .expect("reads");
+    assert_eq!(last.next, None);
+}
+
+#[test]
+fn ids_are_mapped_and_escaped_into_paths() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let mut ctx = context(json!({}));
+    ctx.id = Some("robot-42".to_owned());
+    let planned = connector
+        .plan("crm.contacts", Operation::Get, &ctx, &PageState::Start)
+        .expect("plans");
+    assert_eq!(planned.url, "https://us.acme.test/api/robots/42");
+    ctx.id = Some("../admin?x=1".to_owned());
+    let planned = connector
+        .plan("crm.contacts", Operation::Get, &ctx, &PageState::Start)
+        .expect("plans");
+    assert_eq!(
+        planned.url,
+        "https://us.acme.test/api/people/..%2Fadmin%3Fx%3D1"
+    );
+}
+
+#[test]
+fn auth_schemes_place_credentials() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let ctx = context(json!({}));
+    let base = connector
+        .plan_list("crm.contacts", &ctx, &ListCursor::default())
+        .expect("plans");
+    let mut request = base.clone();
+    connector
+        .authenticate("key", &json!({"api_key": "k1"}), &json!({}), &mut request)
+        .expect("auth");
+    assert!(
+        request
+            .headers
+            .contains(&("X-Api-Key".to_owned(), "k1".to_owned()))
+    );
+    let mut request = base.clone();
+    connector
+        .authenticate(
+            "basic",
+            &json!({"password": "pw"}),
+            &json!({"user": "ann"}),
+            &mut request,
+        )
+        .expect("auth");
+    assert!(
+        request
+            .headers
+            .contains(&("Authorization".to_owned(), "Basic YW5uOnB3".to_owned()))
+    );
+    let mut request = base;
+    let error = connector
+        .authenticate("token", &json!({}), &json!({}), &mut request)
+        .expect_err("no token");
+    assert!(error.to_string().contains("credentials.token"), "{error}");
+    assert!(connector.host_allowed("eu.acme.test"));
+    assert!(!connector.host_allowed("acme.test.evil.com"));
+}
+
+#[test]
+fn errors_are_classified_by_the_first_matching_rule_then_by_status() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let answer = |status: u16, body: Value| VendorResponse {
+        status,
+        headers: Vec::new(),
+        body,
+    };
+    let limited = connector
+        .classify(&answer(429, json!({})))
+        .expect("an error");
+    assert_eq!(
+        (limited.code, limited.action),
+        (ErrorCode::RateLimited, ErrorAction::RateLimited)
+    );
+    let gone = connector
+        .classify(&answer(
+            400,
+            json!({"error": {"code": "DELETED", "message": "it is gone"}}),
+        ))
+        .expect("an error");
+    assert_eq!(gone.code, ErrorCode::Gone);
+    assert_eq!(gone.rule.as_deref(), Some("gone"));
+    assert_eq!(gone.message.as_deref(), Some("it is gone"));
+    assert_eq!(gone.vendor_code.as_deref(), Some("DELETED"));
+    let missing = connector
+        .classify(&answer(404, json!(null)))
+        .expect("an error");
+    assert_eq!((missing.code, missing.rule), (ErrorCode::NotFound, None));
+    assert_eq!(connector.classify(&answer(200, json!({}))), None);
+}
+
+#[test]
+fn load_errors_name_the_file_and_the_path() {
+    let broken = BASE.replace(
+        "record_mapping: \"{ 'id': $string(id), 'name': name }\"",
+        "record_mapping: \"{ 'id': \"",
+    );
+    let error = load_connector_from_str("acme.yaml", &broken, None).expect_err("broken JSONata");
+    assert_eq!(error.file, "acme.yaml");
+    assert_eq!(
+        error.path.as_deref(),
+        Some("unified.crm.users.list.record_mapping")
+    );
+    assert!(error.to_string().contains("acme.yaml"), "{error}");
+
+    let unknown = BASE.replace("revision: \"1\"", "revision: \"1\", colour: red");
+    let error = load_connector_from_str("acme.yaml", &unknown, None).expect_err("unknown field");
+    assert_eq!(error.path.as_deref(), Some("meta.colour"));
+    assert!(error.message.contains("colour"), "{error}");
+
+    let bad_route = BASE.replace("use: robots.list", "use: robots.nothing");
+    let error = load_connector_from_str("acme.yaml", &bad_route, None).expect_err("bad reference");
+    assert_eq!(
+        error.path.as_deref(),
+        Some("unified.crm.users.list.routes[1].use")
+    );
+
+    let error = load_connector_from_str("acme.yaml", "schema_version: 1\nmeta: [", None)
+        .expect_err("bad yaml");
+    assert!(error.line.is_some(), "{error}");
+
+    let error = load_connector_from_str(
+        "acme.yaml",
+        &BASE.replace("schema_version: 1", "schema_version: 9"),
+        None,
+    )
+    .expect_err("unknown version");
+    assert!(error.message.contains("`9`"), "{error}");
+
+    let override_patch =
+        json!({"http": {"base_url": "http://127.0.0.1:9/api", "allowed_hosts": ["127.0.0.1"]}});
+    let patched = load_connector_from_str("acme.yaml", BASE, Some(&override_patch)).expect("loads");
+    assert!(patched.host_allowed("127.0.0.1"));
+    assert!(!patched.host_allowed("us.acme.test"));
+}
