@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 #[test]
 fn published_connector_schema_is_up_to_date() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/connector.schema.json");
-    let generated = serde_json::to_string_pretty(&connector::connector_file_schema()).expect("serialises") + "\n";
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/connector.schema.json");
+    let generated = serde_json::to_string_pretty(&connector::connector_file_schema())
+        .expect("serialises")
+        + "\n";
     if std::env::var_os("UPDATE_SCHEMAS").is_some() {
         std::fs::write(&path, &generated).expect("schemas/ is writable");
         return;

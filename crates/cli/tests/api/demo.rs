@@ -25,6 +25,11 @@ async fn the_printed_curl_commands_return_unified_contacts_from_both_vendors() {
         let body: serde_json::Value = response.json().await.expect("json");
         let results = body["results"].as_array().expect("results");
         assert_eq!(results.len(), 5, "{url}: {body}");
-        assert!(results.iter().all(|record| record["remote_id"].is_string() && record["email_addresses"].is_array()));
+        assert!(
+            results
+                .iter()
+                .all(|record| record["remote_id"].is_string()
+                    && record["email_addresses"].is_array())
+        );
     }
 }
