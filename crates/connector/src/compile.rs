@@ -76,8 +76,13 @@ impl Compiler<'_> {
             Pagination::Keyset {
                 sort_key_expr,
                 inner,
+                has_more_expr,
                 ..
             } => CompiledPagination::Keyset {
+                has_more: self.opt_expr(
+                    &format!("{path}.pagination.has_more_expr"),
+                    has_more_expr.as_ref(),
+                )?,
                 sort_key: self.expr(&format!("{path}.pagination.sort_key_expr"), sort_key_expr)?,
                 inner_token: inner
                     .as_ref()

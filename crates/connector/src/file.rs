@@ -479,6 +479,11 @@ pub enum Pagination {
         /// Cursor paging inside one window.
         #[serde(default)]
         inner: Option<InnerCursor>,
+        /// Without `inner`: JSONata over the response body saying more records follow even
+        /// though the page is short (a vendor may return fewer rows than asked for, e.g.
+        /// `done = false`). A full page always continues.
+        #[serde(default)]
+        has_more_expr: Option<String>,
         page_size: PageSize,
     },
     /// A record offset (`start`, `_skip`).

@@ -197,6 +197,7 @@ enum CompiledPagination {
     Keyset {
         sort_key: Expr,
         inner_token: Option<Expr>,
+        has_more: Option<Expr>,
     },
     Offset {
         has_more: Option<Expr>,

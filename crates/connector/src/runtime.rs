@@ -1110,6 +1110,7 @@ fn next_page(
         CompiledPagination::Keyset {
             sort_key,
             inner_token,
+            has_more,
         } => {
             let Some(last) = records.last() else {
                 return Ok(None);
@@ -1124,8 +1125,13 @@ fn next_page(
                 Pagination::Keyset { result_cap, .. } => *result_cap,
                 _ => None,
             };
+            let more = full_page
+                || match has_more {
+                    Some(expr) => truthy(eval(expr, body, "has_more_expr")?.as_ref()),
+                    None => false,
+                };
             match inner_token {
-                None => full_page.then(|| PageState::Keyset {
+                None => more.then(|| PageState::Keyset {
                     a: Some(last_key),
                     t: None,
                     n: 0,

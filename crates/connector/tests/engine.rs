@@ -494,3 +494,48 @@ fn load_errors_name_the_file_and_the_path() {
     assert!(patched.host_allowed("127.0.0.1"));
     assert!(!patched.host_allowed("us.acme.test"));
 }
+
+#[test]
+fn keyset_continues_after_a_short_page_when_the_vendor_says_more_follow() {
+    let text = BASE.replace(
+        "        result_cap: 4\n        inner: { token_expr: \"next\", param: { in: body, name: after } }\n",
+        "        has_more_expr: \"done = false\"\n",
+    );
+    let connector = load_connector_from_str("acme.yaml", &text, None).expect("loads");
+    let ctx = context(json!({"email": "a@b.c"}));
+    let start = ListCursor::default();
+    let short = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &start,
+            &ok(json!({"results": [{"id": "10"}], "done": false})),
+        )
+        .expect("reads");
+    assert_eq!(
+        short.next.map(|c| c.p),
+        Some(PageState::Keyset {
+            a: Some(json!(10)),
+            t: None,
+            n: 0
+        })
+    );
+    let done = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &start,
+            &ok(json!({"results": [{"id": "10"}], "done": true})),
+        )
+        .expect("reads");
+    assert_eq!(done.next, None);
+    let full = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &start,
+            &ok(json!({"results": [{"id": "10"}, {"id": "11"}], "done": true})),
+        )
+        .expect("reads");
+    assert!(full.next.is_some(), "a full page always continues");
+}
