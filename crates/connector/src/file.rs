@@ -553,6 +553,10 @@ pub struct Param {
     #[serde(rename = "in")]
     pub location: ParamLocation,
     pub name: String,
+    /// Text sent instead of the bare value, with `{value}` standing for it
+    /// (`odata.maxpagesize={value}` in a `Prefer` header).
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// Page size bounds; `param` sends it when mappings don't place `page.size` themselves.

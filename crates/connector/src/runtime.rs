@@ -1029,8 +1029,15 @@ fn place_param(
     headers: &mut Vec<(String, String)>,
     body: &mut RequestBody,
 ) {
-    let Some(text) = param_text(&value) else {
+    let Some(bare) = param_text(&value) else {
         return;
+    };
+    let (text, value) = match &param.format {
+        Some(format) => {
+            let text = format.replace("{value}", &bare);
+            (text.clone(), Value::String(text))
+        }
+        None => (bare, value),
     };
     match param.location {
         ParamLocation::Query => {

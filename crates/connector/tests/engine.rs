@@ -539,3 +539,26 @@ fn keyset_continues_after_a_short_page_when_the_vendor_says_more_follow() {
         .expect("reads");
     assert!(full.next.is_some(), "a full page always continues");
 }
+
+#[test]
+fn a_param_format_wraps_the_value() {
+    let text = BASE.replace(
+        "pagination: { kind: link_header, page_size: { default: 2, max: 2 } }",
+        "pagination: { kind: link_header, page_size: { param: { in: header, name: Prefer, format: \"odata.maxpagesize={value}\" }, default: 2, max: 2 } }",
+    );
+    let connector = load_connector_from_str("acme.yaml", &text, None).expect("loads");
+    let planned = connector
+        .plan_list(
+            "crm.contacts",
+            &context(json!({"kind": "link"})),
+            &ListCursor::default(),
+        )
+        .expect("plans");
+    assert!(
+        planned
+            .headers
+            .contains(&("Prefer".to_owned(), "odata.maxpagesize=2".to_owned())),
+        "{:?}",
+        planned.headers
+    );
+}
