@@ -21,6 +21,7 @@ fn small() -> HubSpotConfig {
         calls: 10,
         meetings: 10,
         emails: 10,
+        leads: 25,
         owners: 12,
         rate_limit_per_interval: 100_000,
         search_per_second: 1_000,
@@ -949,4 +950,136 @@ async fn batch_read_returns_found_records_and_reports_missing_ones() {
     assert_eq!(body["results"].as_array().map(Vec::len), Some(1));
     assert_eq!(body["errors"][0]["category"], "OBJECT_NOT_FOUND");
     assert_eq!(body["errors"][0]["context"]["ids"], json!(["99999999"]));
+}
+
+#[tokio::test]
+async fn leads_are_seeded_with_contacts_and_need_one_on_create() {
+    let sim = Sim::start(small()).await;
+    let records = sim
+        .walk("/crm/v3/objects/leads?limit=10&properties=hs_lead_name,hs_pipeline_stage&associations=contacts")
+        .await;
+    assert_eq!(ids_of(&records), sim.handle.ids("leads"));
+    assert_eq!(records.len(), 25);
+    for lead in &records {
+        let contacts = lead["associations"]["contacts"]["results"]
+            .as_array()
+            .expect("every seeded lead has a contact");
+        assert_eq!(contacts[0]["type"], "lead_to_contact", "{lead}");
+        let contact_id = contacts[0]["id"].as_str().expect("contact id");
+        let contact = sim.handle.record("contacts", contact_id).expect("contact");
+        let expected: Vec<&str> = ["firstname", "lastname"]
+            .iter()
+            .filter_map(|key| contact["properties"][key].as_str())
+            .filter(|part| !part.is_empty())
+            .collect();
+        assert_eq!(lead["properties"]["hs_lead_name"], expected.join(" "));
+        assert!(
+            lead["properties"]["hs_pipeline_stage"]
+                .as_str()
+                .is_some_and(|stage| stage.ends_with("-stage-id")),
+            "{lead}"
+        );
+    }
+
+    let (status, _, definitions) = sim.get("/crm/v3/properties/leads").await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = definitions["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|definition| definition["name"].as_str())
+        .collect();
+    for name in [
+        "hs_lead_name",
+        "hs_lead_type",
+        "hs_lead_label",
+        "hs_pipeline",
+        "hs_pipeline_stage",
+        "hubspot_owner_id",
+        "hs_createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+
+    let contact = sim.handle.ids("contacts")[5].clone();
+    let (status, body) = sim
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/leads",
+            json!({"properties": {"hs_lead_name": "Ada Lovelace"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["category"], "VALIDATION_ERROR");
+    let association = json!([{"to": {"id": contact}, "types": [
+        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 578}]}]);
+    let (status, body) = sim
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/leads",
+            json!({"properties": {"hs_lead_type": "UPSELL"}, "associations": association}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a lead needs a name: {body}"
+    );
+    let (status, created) = sim
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/leads",
+            json!({"properties": {"hs_lead_name": "Ada Lovelace", "hs_lead_label": "WARM"},
+                "associations": association}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["properties"]["hs_lead_name"], "Ada Lovelace");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let stored = sim.handle.record("leads", &id).expect("stored");
+    assert_eq!(stored["properties"]["hs_pipeline_stage"], "new-stage-id");
+
+    let (status, updated) = sim
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/crm/v3/objects/leads/{id}"),
+            json!({"properties": {"hs_pipeline_stage": "qualified-stage-id"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        updated["properties"]["hs_pipeline_stage"],
+        "qualified-stage-id"
+    );
+    let (status, found) = sim
+        .search(
+            "leads",
+            json!({"filterGroups": [{"filters": [
+                {"propertyName": "hs_pipeline_stage", "operator": "EQ", "value": "qualified-stage-id"},
+                {"propertyName": "hs_object_id", "operator": "EQ", "value": id}]}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["total"], 1);
+    let (status, _, fetched) = sim
+        .get(&format!("/crm/v3/objects/leads/{id}?associations=contacts"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        fetched["associations"]["contacts"]["results"][0]["id"],
+        contact.as_str()
+    );
+
+    let (status, _) = sim
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/crm/v3/objects/leads/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = sim.get(&format!("/crm/v3/objects/leads/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -1,4 +1,4 @@
-//! The HubSpot CRM simulator: CRM v3 objects (list, read, create, update, archive, search),
+//! The HubSpot CRM simulator: CRM v3 objects, leads included (list, read, create, update, archive, search),
 //! the Properties, Owners and Pipelines APIs and v4 associations, behind private-app Bearer
 //! auth and HubSpot's rate limits, over deterministically seeded data.
 //!
@@ -52,6 +52,8 @@ pub struct HubSpotConfig {
     pub calls: usize,
     pub meetings: usize,
     pub emails: usize,
+    /// Leads, each associated with a seeded contact.
+    pub leads: usize,
     pub owners: usize,
     /// Accepted `Authorization: Bearer <token>` values (private-app tokens).
     pub access_tokens: Vec<String>,
@@ -78,6 +80,7 @@ impl Default for HubSpotConfig {
             calls: 1_000,
             meetings: 1_000,
             emails: 1_000,
+            leads: 1_500,
             owners: 40,
             access_tokens: vec!["hubspot-sim-token".to_owned()],
             rate_limit_per_interval: 190,

@@ -316,12 +316,28 @@ pub(super) async fn create(
         (Ok(input), Ok(links)) => (input, links),
         (Err(response), _) | (_, Err(response)) => return response,
     };
+    if object_type == ObjectType::Leads
+        && let Err(response) = check_new_lead(&input, &links)
+    {
+        return response;
+    }
     let mut store = shared.write();
-    let values = match store.validate(object_type, &input) {
+    let mut values = match store.validate(object_type, &input) {
         Ok(values) => values,
         Err(list) => return errors::invalid_properties(&list),
     };
     let names: Vec<String> = values.keys().cloned().collect();
+    if object_type == ObjectType::Leads {
+        // New leads start in the default lead pipeline's first stage.
+        for (name, default) in [
+            ("hs_pipeline", schema::LEAD_PIPELINE),
+            ("hs_pipeline_stage", schema::LEAD_STAGES[0]),
+        ] {
+            if values.get(name).is_none_or(Option::is_none) {
+                values.insert(name.to_owned(), Some(default.to_owned()));
+            }
+        }
+    }
     match store.create(object_type, values, &links, Utc::now()) {
         Ok(id) => {
             let body = written(&store, object_type, id, names);
@@ -330,6 +346,26 @@ pub(super) async fn create(
         }
         Err(error) => write_error(error, ""),
     }
+}
+
+/// What the leads guide requires of a new lead: an `hs_lead_name` and an association with an
+/// existing contact (whether the contact exists is checked when the record is written).
+fn check_new_lead(input: &Map<String, Value>, links: &[(ObjectType, u64)]) -> Result<(), Response> {
+    let named = input
+        .get("hs_lead_name")
+        .and_then(Value::as_str)
+        .is_some_and(|name| !name.trim().is_empty());
+    if !named {
+        return Err(errors::validation(
+            "A lead needs a name: set the `hs_lead_name` property",
+        ));
+    }
+    if !links.iter().any(|(to, _)| *to == ObjectType::Contacts) {
+        return Err(errors::validation(
+            "A lead must be associated with an existing contact (association type 578)",
+        ));
+    }
+    Ok(())
 }
 
 /// `PATCH /crm/v3/objects/{objectType}/{id}`.

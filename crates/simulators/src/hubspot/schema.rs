@@ -21,10 +21,11 @@ pub enum ObjectType {
     Calls,
     Meetings,
     Emails,
+    Leads,
 }
 
 impl ObjectType {
-    pub const ALL: [ObjectType; 8] = [
+    pub const ALL: [ObjectType; 9] = [
         ObjectType::Contacts,
         ObjectType::Companies,
         ObjectType::Deals,
@@ -33,6 +34,7 @@ impl ObjectType {
         ObjectType::Calls,
         ObjectType::Meetings,
         ObjectType::Emails,
+        ObjectType::Leads,
     ];
 
     /// The plural path name (`contacts`).
@@ -46,6 +48,7 @@ impl ObjectType {
             ObjectType::Calls => "calls",
             ObjectType::Meetings => "meetings",
             ObjectType::Emails => "emails",
+            ObjectType::Leads => "leads",
         }
     }
 
@@ -60,6 +63,7 @@ impl ObjectType {
             ObjectType::Calls => "call",
             ObjectType::Meetings => "meeting",
             ObjectType::Emails => "email",
+            ObjectType::Leads => "lead",
         }
     }
 
@@ -74,6 +78,7 @@ impl ObjectType {
             ObjectType::Calls => "0-48",
             ObjectType::Meetings => "0-47",
             ObjectType::Emails => "0-49",
+            ObjectType::Leads => "0-136",
         }
     }
 
@@ -89,7 +94,7 @@ impl ObjectType {
     pub fn is_engagement(self) -> bool {
         !matches!(
             self,
-            ObjectType::Contacts | ObjectType::Companies | ObjectType::Deals
+            ObjectType::Contacts | ObjectType::Companies | ObjectType::Deals | ObjectType::Leads
         )
     }
 
@@ -104,7 +109,7 @@ impl ObjectType {
 
     /// The property holding the creation time.
     pub fn create_date_property(self) -> &'static str {
-        if self.is_engagement() {
+        if self.is_engagement() || self == ObjectType::Leads {
             "hs_createdate"
         } else {
             "createdate"
@@ -180,6 +185,7 @@ impl ObjectType {
                 "hs_object_id",
                 "hs_timestamp",
             ],
+            ObjectType::Leads => &["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
         }
     }
 
@@ -194,6 +200,7 @@ impl ObjectType {
             ObjectType::Calls => &["hs_call_title", "hs_call_body"],
             ObjectType::Meetings => &["hs_meeting_title", "hs_meeting_body"],
             ObjectType::Emails => &["hs_email_subject", "hs_email_text"],
+            ObjectType::Leads => &["hs_lead_name"],
         }
     }
 }
@@ -506,6 +513,18 @@ pub const MEETING_OUTCOMES: &[&str] = &[
 ];
 pub const EMAIL_DIRECTIONS: &[&str] = &["EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL"];
 pub const EMAIL_STATUSES: &[&str] = &["BOUNCED", "FAILED", "SCHEDULED", "SENDING", "SENT"];
+pub const LEAD_TYPES: &[&str] = &["NEW_BUSINESS", "UPSELL", "RE_ENGAGEMENT"];
+/// The lead label is a temperature, not a status (the leads guide's example is `WARM`).
+pub const LEAD_LABELS: &[&str] = &["HOT", "WARM", "COLD"];
+/// The default lead pipeline; leads move through its stages (`hs_pipeline_stage`).
+pub const LEAD_PIPELINE: &str = "lead-pipeline-id";
+pub const LEAD_STAGES: &[&str] = &[
+    "new-stage-id",
+    "attempting-stage-id",
+    "connected-stage-id",
+    "qualified-stage-id",
+    "unqualified-stage-id",
+];
 pub const FAVORITE_COLORS: &[&str] = &["red", "green", "blue", "yellow", "purple", "black"];
 pub const CUSTOMER_SEGMENTS: &[&str] = &["smb", "mid_market", "enterprise", "strategic"];
 
@@ -520,6 +539,7 @@ fn common_specs(object_type: ObjectType) -> Vec<Spec> {
         ObjectType::Calls => "call",
         ObjectType::Meetings => "meeting",
         ObjectType::Emails => "email",
+        ObjectType::Leads => "lead_information",
     };
     let mut specs = vec![
         read_only(spec("hs_object_id", "Record ID", Number, "number", group)),
@@ -775,6 +795,28 @@ fn object_specs(object_type: ObjectType) -> Vec<Spec> {
                 ),
                 spec("hs_email_from_email", "From email", Str, "text", g),
                 spec("hs_email_to_email", "To email", Str, "text", g),
+            ]
+        }
+        ObjectType::Leads => {
+            let g = "lead_information";
+            vec![
+                spec("hs_lead_name", "Lead name", Str, "text", g),
+                with_options(
+                    spec("hs_lead_type", "Lead type", Enumeration, "select", g),
+                    LEAD_TYPES,
+                ),
+                with_options(
+                    spec("hs_lead_label", "Lead label", Enumeration, "select", g),
+                    LEAD_LABELS,
+                ),
+                with_options(
+                    spec("hs_pipeline", "Pipeline", Enumeration, "select", g),
+                    &[LEAD_PIPELINE],
+                ),
+                with_options(
+                    spec("hs_pipeline_stage", "Lead stage", Enumeration, "select", g),
+                    LEAD_STAGES,
+                ),
             ]
         }
     }
@@ -1056,7 +1098,7 @@ pub fn stages_json(pipeline: &Pipeline) -> Vec<Value> {
 
 /// HubSpot's `HUBSPOT_DEFINED` association type ids: `(from, to) -> unlabeled type id`.
 pub fn association_type_id(from: ObjectType, to: ObjectType) -> Option<u32> {
-    use ObjectType::{Calls, Companies, Contacts, Deals, Emails, Meetings, Notes, Tasks};
+    use ObjectType::{Calls, Companies, Contacts, Deals, Emails, Leads, Meetings, Notes, Tasks};
     Some(match (from, to) {
         (Contacts, Companies) => 279,
         (Companies, Contacts) => 280,
@@ -1094,6 +1136,10 @@ pub fn association_type_id(from: ObjectType, to: ObjectType) -> Option<u32> {
         (Meetings, Companies) => 188,
         (Deals, Meetings) => 211,
         (Meetings, Deals) => 212,
+        // The leads guide documents 578 (lead to primary contact) as the association a new lead
+        // must carry; the reverse id is the next one, as for the other pairs.
+        (Leads, Contacts) => 578,
+        (Contacts, Leads) => 579,
         _ => return None,
     })
 }

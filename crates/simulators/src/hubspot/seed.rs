@@ -1,5 +1,5 @@
-//! Deterministic seed data for the simulated portal: owners, companies, contacts, deals and
-//! engagements with realistic names and associations, plus a few records with odd values
+//! Deterministic seed data for the simulated portal: owners, companies, contacts, deals,
+//! engagements and leads (each associated with a contact) with realistic names and associations, plus a few records with odd values
 //! (unicode and emoji names, empty strings, a 50,000-character note).
 //!
 //! Seeded timestamps lie in the two years before the fixed [`SEED_EPOCH`], so tests are
@@ -556,6 +556,29 @@ pub fn generate(
             put(&mut properties, "hs_email_status", "SENT");
             put(&mut properties, "hs_timestamp", iso(when));
         }
+        ObjectType::Leads => {
+            // Seeding renames the lead after the contact it is associated with.
+            let name = format!("{} {}", pick(rng, FIRST_NAMES), pick(rng, LAST_NAMES));
+            put(&mut properties, "hs_lead_name", name);
+            put(
+                &mut properties,
+                "hs_lead_type",
+                pick(rng, schema::LEAD_TYPES),
+            );
+            if rng.gen_bool(0.7) {
+                put(
+                    &mut properties,
+                    "hs_lead_label",
+                    pick(rng, schema::LEAD_LABELS),
+                );
+            }
+            put(&mut properties, "hs_pipeline", schema::LEAD_PIPELINE);
+            put(
+                &mut properties,
+                "hs_pipeline_stage",
+                pick(rng, schema::LEAD_STAGES),
+            );
+        }
     }
     properties
 }
@@ -719,6 +742,34 @@ pub fn seed(store: &mut Store, rng: &mut StdRng, config: &HubSpotConfig) {
             link_engagement(store, rng, object_type, id, &contacts, &companies, &deals);
         }
     }
+    // Leads come last so that adding them left every other seeded record as it was.
+    let leads = seed_type(store, rng, ObjectType::Leads, config.leads);
+    for &lead_id in &leads {
+        if let Some(&contact_id) = contacts.choose(rng) {
+            link_lead(store, lead_id, contact_id);
+        }
+    }
+}
+
+/// Associates a lead with its contact (a lead always has one) and names it after the contact.
+fn link_lead(store: &mut Store, lead_id: u64, contact_id: u64) {
+    store.associate(ObjectType::Leads, lead_id, ObjectType::Contacts, contact_id);
+    let name = store.live(ObjectType::Contacts, contact_id).map(|contact| {
+        let parts: Vec<&str> = ["firstname", "lastname"]
+            .iter()
+            .filter_map(|key| contact.properties.get(*key).map(String::as_str))
+            .filter(|part| !part.is_empty())
+            .collect();
+        parts.join(" ")
+    });
+    if let Some(name) = name.filter(|name| !name.is_empty())
+        && let Some(lead) = store
+            .objects
+            .get_mut(&ObjectType::Leads)
+            .and_then(|records| records.get_mut(&lead_id))
+    {
+        lead.properties.insert("hs_lead_name".into(), name);
+    }
 }
 
 fn link_engagement(
@@ -757,7 +808,18 @@ pub fn insert_generated(
         let idx = usize::try_from(store.next_id).unwrap_or(usize::MAX / 2) + 1_000_000_000;
         let properties = generate(store, &mut rng, object_type, idx, now);
         let id = store.insert_raw(object_type, properties, now, now);
-        if object_type != ObjectType::Companies {
+        if object_type == ObjectType::Leads {
+            let contacts: Vec<u64> = store
+                .records(ObjectType::Contacts)
+                .values()
+                .filter(|contact| contact.archived_at.is_none())
+                .map(|contact| contact.id)
+                .take(50)
+                .collect();
+            if let Some(&contact_id) = contacts.choose(&mut rng) {
+                link_lead(store, id, contact_id);
+            }
+        } else if object_type != ObjectType::Companies {
             let companies: Vec<u64> = store
                 .records(ObjectType::Companies)
                 .keys()
