@@ -531,8 +531,11 @@ impl Connector {
             }
         };
 
-        if !matches!(page, PageState::Url { .. }) {
-            for (param, value) in pagination_params(&method.raw.pagination, &page_view) {
+        // A next-page URL already carries its query (and the vendor's state); headers travel
+        // outside it, so header parameters (a page size in `Prefer`) are placed on every page.
+        let on_next_url = matches!(page, PageState::Url { .. });
+        for (param, value) in pagination_params(&method.raw.pagination, &page_view) {
+            if !on_next_url || param.location == ParamLocation::Header {
                 place_param(param, value, &mut query, &mut headers, &mut body);
             }
         }
@@ -1044,7 +1047,10 @@ fn place_param(
             query.retain(|(name, _)| name != &param.name);
             query.push((param.name.clone(), text));
         }
-        ParamLocation::Header => headers.push((param.name.clone(), text)),
+        ParamLocation::Header => {
+            headers.retain(|(name, _)| !name.eq_ignore_ascii_case(&param.name));
+            headers.push((param.name.clone(), text));
+        }
         ParamLocation::Body => match body {
             RequestBody::Json(Value::Object(map)) => {
                 map.insert(param.name.clone(), value);

@@ -562,3 +562,42 @@ fn a_param_format_wraps_the_value() {
         planned.headers
     );
 }
+
+#[test]
+fn a_header_param_replaces_a_default_header_and_follows_next_urls() {
+    let text = BASE
+        .replace(
+            "  allowed_hosts: [\"*.acme.test\"]\n",
+            "  allowed_hosts: [\"*.acme.test\"]\n  headers: { Prefer: \"annotations=all\" }\n",
+        )
+        .replace(
+            "pagination: { kind: next_url, url_expr: \"done ? null : next\", page_size: { default: 2, max: 2 } }",
+            "pagination: { kind: next_url, url_expr: \"done ? null : next\", page_size: { param: { in: header, name: Prefer, format: \"annotations=all,maxpagesize={value}\" }, default: 2, max: 2 } }",
+        );
+    let connector = load_connector_from_str("acme.yaml", &text, None).expect("loads");
+    let ctx = context(json!({"kind": "url"}));
+    let prefer = |request: &connector::PlannedRequest| -> Vec<String> {
+        request
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("prefer"))
+            .map(|(_, value)| value.clone())
+            .collect()
+    };
+    let first = connector
+        .plan_list("crm.contacts", &ctx, &ListCursor::default())
+        .expect("plans");
+    assert_eq!(prefer(&first), vec!["annotations=all,maxpagesize=2"]);
+    let next = ListCursor {
+        r: 0,
+        p: PageState::Url {
+            u: "https://us.acme.test/api/people/query?page=2".to_owned(),
+        },
+    };
+    let second = connector
+        .plan_list("crm.contacts", &ctx, &next)
+        .expect("plans");
+    assert_eq!(second.url, "https://us.acme.test/api/people/query?page=2");
+    assert!(second.query.is_empty(), "{:?}", second.query);
+    assert_eq!(prefer(&second), vec!["annotations=all,maxpagesize=2"]);
+}
