@@ -181,17 +181,23 @@ async fn crud_every_object(provider: &str) {
         "subject",
     )
     .await;
-    if provider == "salesforce" {
-        round_trip(
-            &app,
-            provider,
-            "leads",
+    // Salesforce leads carry the person (last name and company required); a HubSpot lead only
+    // has a name and must belong to an existing contact, which the connector reads and writes
+    // as `converted_contact_id`.
+    let (lead, lead_update, lead_changed) = if provider == "salesforce" {
+        (
             json!({"first_name": "Charles", "last_name": "Babbage", "company_name": "Engines"}),
             json!({"last_name": "Babbage Jr"}),
             "last_name",
         )
-        .await;
-    }
+    } else {
+        (
+            json!({"name": "Charles Babbage", "status": "WORKING", "converted_contact_id": contact}),
+            json!({"name": "Charles Babbage Jr"}),
+            "name",
+        )
+    };
+    round_trip(&app, provider, "leads", lead, lead_update, lead_changed).await;
 }
 
 #[tokio::test]
