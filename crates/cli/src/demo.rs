@@ -31,17 +31,69 @@ pub struct DemoArgs {
     pub api_key: Option<String>,
 }
 
+/// The simulators the demo starts, with their settings (tests lift the rate limits).
+#[derive(Debug, Clone, Default)]
+pub struct SimulatorConfigs {
+    pub hubspot: hubspot::HubSpotConfig,
+    pub salesforce: salesforce::SalesforceConfig,
+}
+
+/// A running simulator's handle, by vendor.
+#[derive(Clone)]
+pub enum SimulatorHandle {
+    HubSpot(hubspot::HubSpotHandle),
+    Salesforce(salesforce::SalesforceHandle),
+}
+
+impl SimulatorHandle {
+    /// The simulator's fault queue.
+    pub fn faults(&self) -> &simulators::Faults {
+        match self {
+            SimulatorHandle::HubSpot(handle) => handle.faults(),
+            SimulatorHandle::Salesforce(handle) => handle.faults(),
+        }
+    }
+
+    /// The simulator's request log.
+    pub fn requests(&self) -> &simulators::RequestLog {
+        match self {
+            SimulatorHandle::HubSpot(handle) => handle.requests(),
+            SimulatorHandle::Salesforce(handle) => handle.requests(),
+        }
+    }
+}
+
+/// One simulated vendor of the demo and the connection made to it.
+pub struct SimulatedVendor {
+    /// The connector id (`hubspot`).
+    pub provider: String,
+    pub simulator: simulators::RunningSimulator,
+    pub handle: SimulatorHandle,
+    pub connection_id: String,
+}
+
 /// What a started demo exposes (used by tests).
 pub struct Demo {
     pub api_addr: SocketAddr,
     pub api_key: String,
-    /// Connection ids by provider.
-    pub connections: Vec<(String, String)>,
+    /// The simulated vendors, in the order they were connected.
+    pub vendors: Vec<SimulatedVendor>,
     /// The store the API runs on.
     pub store: Arc<dyn Store>,
     pub server: startup::RunningServer,
-    pub hubspot: (simulators::RunningSimulator, hubspot::HubSpotHandle),
-    pub salesforce: (simulators::RunningSimulator, salesforce::SalesforceHandle),
+}
+
+impl Demo {
+    /// The simulated vendor of `provider`.
+    ///
+    /// # Panics
+    /// Panics when the demo has no such vendor, a mistake in the caller.
+    pub fn vendor(&self, provider: &str) -> &SimulatedVendor {
+        self.vendors
+            .iter()
+            .find(|vendor| vendor.provider == provider)
+            .unwrap_or_else(|| panic!("the demo simulates no `{provider}`"))
+    }
 }
 
 fn demo_key(data_dir: &Path) -> anyhow::Result<String> {
@@ -82,42 +134,20 @@ async fn connect(
 /// # Errors
 /// Fails when a port cannot be bound or the data directory is not writable.
 pub async fn start(args: &DemoArgs) -> anyhow::Result<Demo> {
-    start_with(
-        args,
-        hubspot::HubSpotConfig::default(),
-        salesforce::SalesforceConfig::default(),
-    )
-    .await
+    start_with(args, SimulatorConfigs::default()).await
 }
 
 /// Starts the demo with simulators configured by the caller (tests lift their rate limits).
 ///
 /// # Errors
 /// As [`start`].
-pub async fn start_with(
-    args: &DemoArgs,
-    hubspot_config: hubspot::HubSpotConfig,
-    salesforce_config: salesforce::SalesforceConfig,
-) -> anyhow::Result<Demo> {
+pub async fn start_with(args: &DemoArgs, configs: SimulatorConfigs) -> anyhow::Result<Demo> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating `{}`", args.data_dir.display()))?;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(args.data_dir.join(format!("crosswalk.db{suffix}")));
     }
-    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal address parses");
-    let hubspot_token = hubspot_config
-        .access_tokens
-        .first()
-        .cloned()
-        .unwrap_or_default();
-    let salesforce_token = salesforce_config
-        .access_tokens
-        .first()
-        .cloned()
-        .unwrap_or_default();
-    let hubspot_sim = hubspot::spawn(hubspot_config, loopback).await?;
-    let salesforce_sim = salesforce::spawn(salesforce_config, loopback).await?;
-
+    let launched = launch_simulators(configs).await?;
     let mut settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
@@ -130,14 +160,12 @@ pub async fn start_with(
         connector_overrides: Default::default(),
         provider_timeout_secs: 30,
     };
-    settings.connector_overrides.insert(
-        "hubspot".to_owned(),
-        json!({"http": {"base_url": hubspot_sim.0.base_url, "allowed_hosts": ["127.0.0.1"]}}),
-    );
-    settings.connector_overrides.insert(
-        "salesforce".to_owned(),
-        json!({"http": {"allowed_hosts": ["127.0.0.1"]}}),
-    );
+    for vendor in &launched {
+        settings.connector_overrides.insert(
+            vendor.provider.to_owned(),
+            vendor.connector_override.clone(),
+        );
+    }
 
     let store = startup::open_store(&settings).await?;
     let state = startup::build_state(&settings, Arc::clone(&store))?;
@@ -150,37 +178,77 @@ pub async fn start_with(
             &store::api_key_prefix(&api_key),
         )
         .await?;
-    let hubspot_connection = connect(
-        &store,
-        &state.keyring,
-        &environment.id,
-        "hubspot",
-        json!({"auth_scheme": "private_app"}),
-        json!({"private_app_token": hubspot_token}),
-    )
-    .await?;
-    let salesforce_connection = connect(
-        &store,
-        &state.keyring,
-        &environment.id,
-        "salesforce",
-        json!({"auth_scheme": "session", "instance_url": salesforce_sim.0.base_url}),
-        json!({"access_token": salesforce_token}),
-    )
-    .await?;
+    let mut vendors = Vec::new();
+    for vendor in launched {
+        let connection = connect(
+            &store,
+            &state.keyring,
+            &environment.id,
+            vendor.provider,
+            vendor.account,
+            vendor.secrets,
+        )
+        .await?;
+        vendors.push(SimulatedVendor {
+            provider: vendor.provider.to_owned(),
+            simulator: vendor.simulator,
+            handle: vendor.handle,
+            connection_id: connection.to_string(),
+        });
+    }
     let server = startup::spawn_server(args.listen, state).await?;
     Ok(Demo {
         api_addr: server.addr,
         api_key,
-        connections: vec![
-            ("hubspot".to_owned(), hubspot_connection.to_string()),
-            ("salesforce".to_owned(), salesforce_connection.to_string()),
-        ],
+        vendors,
         store,
         server,
-        hubspot: hubspot_sim,
-        salesforce: salesforce_sim,
     })
+}
+
+/// A simulator started for the demo, with what connecting to it takes.
+struct Launched {
+    provider: &'static str,
+    simulator: simulators::RunningSimulator,
+    handle: SimulatorHandle,
+    /// Operator override pointing the connector at the simulator.
+    connector_override: Value,
+    /// The connection's non-secret fields and its secrets.
+    account: Value,
+    secrets: Value,
+}
+
+fn first_token(tokens: &[String]) -> String {
+    tokens.first().cloned().unwrap_or_default()
+}
+
+/// Starts every simulator on loopback port 0.
+async fn launch_simulators(configs: SimulatorConfigs) -> anyhow::Result<Vec<Launched>> {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal address parses");
+    let mut launched = Vec::new();
+
+    let token = first_token(&configs.hubspot.access_tokens);
+    let (simulator, handle) = hubspot::spawn(configs.hubspot, loopback).await?;
+    launched.push(Launched {
+        provider: "hubspot",
+        connector_override: json!({"http": {"base_url": simulator.base_url, "allowed_hosts": ["127.0.0.1"]}}),
+        account: json!({"auth_scheme": "private_app"}),
+        secrets: json!({"private_app_token": token}),
+        simulator,
+        handle: SimulatorHandle::HubSpot(handle),
+    });
+
+    let token = first_token(&configs.salesforce.access_tokens);
+    let (simulator, handle) = salesforce::spawn(configs.salesforce, loopback).await?;
+    launched.push(Launched {
+        provider: "salesforce",
+        connector_override: json!({"http": {"allowed_hosts": ["127.0.0.1"]}}),
+        account: json!({"auth_scheme": "session", "instance_url": simulator.base_url}),
+        secrets: json!({"access_token": token}),
+        simulator,
+        handle: SimulatorHandle::Salesforce(handle),
+    });
+    Ok(launched)
 }
 
 /// The curl commands the demo prints.
@@ -191,7 +259,8 @@ pub fn curl_commands(demo: &Demo) -> String {
         "Crosswalk demo is running on {base}\nAPI key: {}\n\n",
         demo.api_key
     ));
-    for (provider, connection) in &demo.connections {
+    for vendor in &demo.vendors {
+        let (provider, connection) = (&vendor.provider, &vendor.connection_id);
         out.push_str(&format!(
             "# {provider}: unified contacts\ncurl -s -H 'Authorization: Bearer {key}' '{base}/unified/crm/contacts?connection_id={connection}&page_size=5'\n\n",
             key = demo.api_key

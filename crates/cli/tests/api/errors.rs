@@ -4,18 +4,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use simulators::{Fault, FaultKind};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{PROVIDERS, facts, spawn_app};
 
 #[tokio::test]
 async fn vendor_errors_arrive_as_unified_codes() {
     let app = spawn_app().await;
-    for provider in ["hubspot", "salesforce"] {
+    for provider in PROVIDERS {
         let connection = app.connection(provider);
-        let missing = if provider == "hubspot" {
-            "999999999"
-        } else {
-            "003000000000000AAA"
-        };
+        let missing = facts(provider).missing_contact_id;
         let (status, body) = app
             .get(&format!(
                 "/unified/crm/contacts/{missing}?connection_id={connection}"
@@ -38,7 +34,7 @@ async fn vendor_errors_arrive_as_unified_codes() {
     assert_eq!(body["code"], "validation_failed", "{body}");
     assert_eq!(body["provider"]["code"], "REQUIRED_FIELD_MISSING", "{body}");
 
-    app.demo.hubspot.1.faults().push(Fault {
+    app.simulator("hubspot").faults().push(Fault {
         kind: FaultKind::Status {
             status: 503,
             body: None,

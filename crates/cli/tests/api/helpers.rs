@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use cli::demo::{self, Demo, DemoArgs};
+use cli::demo::{self, Demo, DemoArgs, SimulatorConfigs, SimulatorHandle};
 use reqwest::StatusCode;
 use serde_json::Value;
 use simulators::{hubspot, salesforce};
@@ -17,30 +17,26 @@ pub struct TestApp {
 
 /// Simulator settings for tests: the real shapes and sizes, with rate limits lifted (limits
 /// are exercised by their own tests).
-pub fn hubspot_config() -> hubspot::HubSpotConfig {
-    hubspot::HubSpotConfig {
-        rate_limit_per_interval: 1_000_000,
-        search_per_second: 1_000_000,
-        daily_limit: None,
-        ..hubspot::HubSpotConfig::default()
-    }
-}
-
-pub fn salesforce_config() -> salesforce::SalesforceConfig {
-    salesforce::SalesforceConfig {
-        daily_api_limit: 10_000_000,
-        ..salesforce::SalesforceConfig::default()
+pub fn simulator_configs() -> SimulatorConfigs {
+    SimulatorConfigs {
+        hubspot: hubspot::HubSpotConfig {
+            rate_limit_per_interval: 1_000_000,
+            search_per_second: 1_000_000,
+            daily_limit: None,
+            ..hubspot::HubSpotConfig::default()
+        },
+        salesforce: salesforce::SalesforceConfig {
+            daily_api_limit: 10_000_000,
+            ..salesforce::SalesforceConfig::default()
+        },
     }
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(hubspot_config(), salesforce_config()).await
+    spawn_app_with(simulator_configs()).await
 }
 
-pub async fn spawn_app_with(
-    hubspot_config: hubspot::HubSpotConfig,
-    salesforce_config: salesforce::SalesforceConfig,
-) -> TestApp {
+pub async fn spawn_app_with(configs: SimulatorConfigs) -> TestApp {
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("CROSSWALK_TEST_LOG") {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
@@ -53,7 +49,7 @@ pub async fn spawn_app_with(
         data_dir: data_dir.path().to_path_buf(),
         api_key: None,
     };
-    let demo = demo::start_with(&args, hubspot_config, salesforce_config)
+    let demo = demo::start_with(&args, configs)
         .await
         .expect("the demo starts");
     TestApp {
@@ -64,14 +60,57 @@ pub async fn spawn_app_with(
     }
 }
 
+/// Every simulated vendor the cross-vendor tests run against.
+pub const PROVIDERS: &[&str] = &["hubspot", "salesforce"];
+
+/// What the cross-vendor tests need to know of each simulated vendor, kept here so the tests
+/// themselves are the same code for every vendor.
+pub struct VendorFacts {
+    /// Path prefix of the vendor calls a contact listing makes (for mid-walk mutations).
+    pub contacts_list_prefix: &'static str,
+    /// A contact id the vendor has never issued.
+    pub missing_contact_id: &'static str,
+    /// A custom field seeded on contacts.
+    pub contact_custom_field: &'static str,
+    /// Largest page the tests ask for.
+    pub page_size: u64,
+}
+
+pub fn facts(provider: &str) -> VendorFacts {
+    match provider {
+        "hubspot" => VendorFacts {
+            contacts_list_prefix: "/crm/v3/objects/contacts",
+            missing_contact_id: "999999999",
+            contact_custom_field: "loyalty_tier",
+            page_size: 100,
+        },
+        "salesforce" => VendorFacts {
+            contacts_list_prefix: "/services/data/v59.0/query",
+            missing_contact_id: "003000000000000AAA",
+            contact_custom_field: "Loyalty_Tier__c",
+            page_size: 1000,
+        },
+        other => panic!("no test facts for `{other}`"),
+    }
+}
+
 impl TestApp {
     pub fn connection(&self, provider: &str) -> String {
-        self.demo
-            .connections
-            .iter()
-            .find(|(name, _)| name == provider)
-            .map(|(_, id)| id.clone())
-            .expect("the demo connects every simulator")
+        self.demo.vendor(provider).connection_id.clone()
+    }
+
+    pub fn simulator(&self, provider: &str) -> &SimulatorHandle {
+        &self.demo.vendor(provider).handle
+    }
+
+    /// Ids of the contacts the vendor holds now (not deleted).
+    pub fn contact_ids(&self, provider: &str) -> BTreeSet<String> {
+        match self.simulator(provider) {
+            SimulatorHandle::HubSpot(handle) => handle.ids("contacts"),
+            SimulatorHandle::Salesforce(handle) => handle.ids("Contact"),
+        }
+        .into_iter()
+        .collect()
     }
 
     pub fn url(&self, path: &str) -> String {

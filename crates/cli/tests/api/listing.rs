@@ -6,77 +6,58 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use simulators::{Fault, FaultKind};
 
-use crate::helpers::{spawn_app, unique_ids};
-
-const HUBSPOT_CONTACTS: &str = "/crm/v3/objects/contacts";
-const SALESFORCE_QUERY: &str = "/services/data/v59.0/query";
+use crate::helpers::{PROVIDERS, TestApp, facts, spawn_app, unique_ids};
 
 #[tokio::test]
 async fn every_contact_of_each_vendor_is_listed_exactly_once() {
     let app = spawn_app().await;
-    let hubspot = unique_ids(&app.walk("hubspot", "contacts", "", 100).await);
-    let expected: BTreeSet<String> = app.demo.hubspot.1.ids("contacts").into_iter().collect();
-    assert_eq!(hubspot, expected);
-
-    let salesforce = unique_ids(&app.walk("salesforce", "contacts", "", 1000).await);
-    let expected: BTreeSet<String> = app.demo.salesforce.1.ids("Contact").into_iter().collect();
-    assert_eq!(salesforce, expected);
+    for provider in PROVIDERS {
+        let walked = unique_ids(
+            &app.walk(provider, "contacts", "", facts(provider).page_size)
+                .await,
+        );
+        assert_eq!(walked, app.contact_ids(provider), "{provider}");
+    }
 }
 
-async fn walk_while_mutating(provider: &str, path_prefix: &str, page_size: u64) {
+#[tokio::test]
+async fn no_record_present_throughout_is_missed_while_the_vendor_changes() {
     let app = spawn_app().await;
-    let ids_now = |app: &crate::helpers::TestApp| -> BTreeSet<String> {
-        match provider {
-            "hubspot" => app.demo.hubspot.1.ids("contacts"),
-            _ => app.demo.salesforce.1.ids("Contact"),
-        }
-        .into_iter()
-        .collect()
-    };
-    let before = ids_now(&app);
-    let faults = match provider {
-        "hubspot" => app.demo.hubspot.1.faults().clone(),
-        _ => app.demo.salesforce.1.faults().clone(),
-    };
-    faults.push(Fault {
-        kind: FaultKind::Mutate {
-            inserts: 7,
-            deletes: 5,
-        },
-        path_prefix: Some(path_prefix.to_owned()),
-        times: 20,
-    });
-    let walked = unique_ids(&app.walk(provider, "contacts", "", page_size).await);
-    let after = ids_now(&app);
-    assert_ne!(
-        before, after,
-        "the simulator changed records during the walk"
-    );
-    let throughout: BTreeSet<&String> = before.intersection(&after).collect();
-    let missed: Vec<&&String> = throughout
-        .iter()
-        .filter(|id| !walked.contains(**id))
-        .collect();
-    assert!(
-        missed.is_empty(),
-        "records present throughout were missed: {missed:?}"
-    );
-}
-
-#[tokio::test]
-async fn hubspot_walk_misses_nothing_while_records_change() {
-    walk_while_mutating("hubspot", HUBSPOT_CONTACTS, 100).await;
-}
-
-#[tokio::test]
-async fn salesforce_walk_misses_nothing_while_records_change() {
-    walk_while_mutating("salesforce", SALESFORCE_QUERY, 500).await;
+    for provider in PROVIDERS {
+        let facts = facts(provider);
+        let before = app.contact_ids(provider);
+        app.simulator(provider).faults().push(Fault {
+            kind: FaultKind::Mutate {
+                inserts: 7,
+                deletes: 5,
+            },
+            path_prefix: Some(facts.contacts_list_prefix.to_owned()),
+            times: 20,
+        });
+        let walked = unique_ids(
+            &app.walk(provider, "contacts", "", facts.page_size / 2)
+                .await,
+        );
+        let after = app.contact_ids(provider);
+        assert_ne!(
+            before, after,
+            "{provider}: the simulator changed records during the walk"
+        );
+        let missed: Vec<&String> = before
+            .intersection(&after)
+            .filter(|id| !walked.contains(*id))
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "{provider}: records present throughout were missed: {missed:?}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn hubspot_search_walks_past_the_ten_thousand_result_cap() {
     let app = spawn_app().await;
-    let expected: BTreeSet<String> = app.demo.hubspot.1.ids("contacts").into_iter().collect();
+    let expected = app.contact_ids("hubspot");
     assert!(
         expected.len() > 10_000,
         "the simulator holds more than the cap"
@@ -92,9 +73,7 @@ async fn hubspot_search_walks_past_the_ten_thousand_result_cap() {
     );
     assert_eq!(walked, expected);
     let searches = app
-        .demo
-        .hubspot
-        .1
+        .simulator("hubspot")
         .requests()
         .total_matching("POST /crm/v3/objects/contacts/search");
     assert!(
@@ -111,8 +90,7 @@ fn updated_at(record: &Value) -> chrono::DateTime<chrono::Utc> {
         .unwrap_or_else(|| panic!("record without updated_at: {record}"))
 }
 
-async fn filters_return_exactly_the_matching_records(provider: &str) {
-    let app = spawn_app().await;
+async fn filters_return_exactly_the_matching_records(app: &TestApp, provider: &str) {
     let all = app.walk(provider, "contacts", "", 1000).await;
 
     let mut times: Vec<_> = all.iter().map(updated_at).collect();
@@ -186,13 +164,11 @@ async fn filters_return_exactly_the_matching_records(provider: &str) {
 }
 
 #[tokio::test]
-async fn hubspot_filters_return_exactly_the_matching_records() {
-    filters_return_exactly_the_matching_records("hubspot").await;
-}
-
-#[tokio::test]
-async fn salesforce_filters_return_exactly_the_matching_records() {
-    filters_return_exactly_the_matching_records("salesforce").await;
+async fn filters_return_exactly_the_matching_records_on_every_vendor() {
+    let app = spawn_app().await;
+    for provider in PROVIDERS {
+        filters_return_exactly_the_matching_records(&app, provider).await;
+    }
 }
 
 #[tokio::test]
@@ -225,7 +201,7 @@ async fn custom_fields_appear_in_custom_fields() {
 #[tokio::test]
 async fn every_object_lists_on_both_vendors() {
     let app = spawn_app().await;
-    for provider in ["hubspot", "salesforce"] {
+    for provider in PROVIDERS {
         for object in [
             "contacts",
             "companies",
