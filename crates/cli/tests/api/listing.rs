@@ -174,10 +174,8 @@ async fn filters_return_exactly_the_matching_records_on_every_vendor() {
 #[tokio::test]
 async fn custom_fields_appear_in_custom_fields() {
     let app = spawn_app().await;
-    for (provider, key) in [
-        ("hubspot", "loyalty_tier"),
-        ("salesforce", "Loyalty_Tier__c"),
-    ] {
+    for provider in PROVIDERS {
+        let key = facts(provider).contact_custom_field;
         let connection = app.connection(provider);
         let (status, body) = app
             .get(&format!(
