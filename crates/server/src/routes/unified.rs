@@ -318,6 +318,37 @@ fn reject_unknown(params: &[(String, String)]) -> Result<(), ApiError> {
     }
 }
 
+/// Parses a single-record call's query, binds its connection and checks the operation.
+async fn bind_single(
+    state: &AppState,
+    caller: &Caller,
+    target: &Target,
+    operation: Operation,
+    raw: Option<String>,
+    headers: &HeaderMap,
+) -> Result<(Bound, Vec<(String, String)>), ApiError> {
+    let params = parse_query(raw)?;
+    reject_unknown(&params)?;
+    let bound = bind(state, caller, &connection_id(&params, headers)?).await?;
+    supported(&bound, target, operation)?;
+    Ok((bound, params))
+}
+
+/// Plans `operation` on `target` and sends it.
+async fn call(
+    state: &AppState,
+    bound: &Bound,
+    target: &Target,
+    operation: Operation,
+    ctx: &RequestContext,
+) -> Result<connector::VendorResponse, ApiError> {
+    let plan = bound
+        .connector
+        .plan(&target.key, operation, ctx, &PageState::Start)
+        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+    bound.send(state, plan).await
+}
+
 async fn read_back(
     state: &AppState,
     bound: &Bound,
@@ -327,11 +358,7 @@ async fn read_back(
 ) -> Result<Value, ApiError> {
     let mut ctx = bound.context(state, &target.key).await?;
     ctx.id = Some(id);
-    let plan = bound
-        .connector
-        .plan(&target.key, Operation::Get, &ctx, &PageState::Start)
-        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
-    let response = bound.send(state, plan).await?;
+    let response = call(state, bound, target, Operation::Get, &ctx).await?;
     let (mapped, raw) = bound
         .connector
         .read_record(&target.key, Operation::Get, &ctx, &response)
@@ -348,10 +375,8 @@ pub async fn get_one(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let target = target(&category, &object)?;
-    let params = parse_query(raw)?;
-    reject_unknown(&params)?;
-    let bound = bind(&state, &caller, &connection_id(&params, &headers)?).await?;
-    supported(&bound, &target, Operation::Get)?;
+    let (bound, params) =
+        bind_single(&state, &caller, &target, Operation::Get, raw, &headers).await?;
     let record = read_back(&state, &bound, &target, id, include_remote_data(&params)?).await?;
     Ok(JsonBody(record))
 }
@@ -367,7 +392,7 @@ async fn write(
     state: &AppState,
     caller: &Caller,
     target: &Target,
-    call: WriteCall,
+    write_call: WriteCall,
     raw: Option<String>,
     headers: &HeaderMap,
 ) -> Result<Value, ApiError> {
@@ -375,11 +400,8 @@ async fn write(
         operation,
         id,
         body,
-    } = call;
-    let params = parse_query(raw)?;
-    reject_unknown(&params)?;
-    let bound = bind(state, caller, &connection_id(&params, headers)?).await?;
-    supported(&bound, target, operation)?;
+    } = write_call;
+    let (bound, params) = bind_single(state, caller, target, operation, raw, headers).await?;
     if !body.is_object() {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
@@ -396,11 +418,7 @@ async fn write(
     let mut ctx = bound.context(state, &target.key).await?;
     ctx.body = Some(body);
     ctx.id = id;
-    let plan = bound
-        .connector
-        .plan(&target.key, operation, &ctx, &PageState::Start)
-        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
-    let response = bound.send(state, plan).await?;
+    let response = call(state, &bound, target, operation, &ctx).await?;
     let remote_data = include_remote_data(&params)?;
     if bound.connector.write_returns_record(&target.key, operation) {
         let (mapped, raw) = bound
@@ -475,17 +493,11 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     let target = target(&category, &object)?;
-    let params = parse_query(raw)?;
-    reject_unknown(&params)?;
-    let bound = bind(&state, &caller, &connection_id(&params, &headers)?).await?;
-    supported(&bound, &target, Operation::Delete)?;
+    let (bound, _) =
+        bind_single(&state, &caller, &target, Operation::Delete, raw, &headers).await?;
     let mut ctx = bound.context(&state, &target.key).await?;
     ctx.id = Some(id);
-    let plan = bound
-        .connector
-        .plan(&target.key, Operation::Delete, &ctx, &PageState::Start)
-        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
-    let response = bound.send(&state, plan).await?;
+    let response = call(&state, &bound, &target, Operation::Delete, &ctx).await?;
     bound.connector.read_delete(&response).map_err(read_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
