@@ -184,6 +184,10 @@ impl Compiler<'_> {
                         &format!("{route_path}.id_mapping"),
                         route.id_mapping.as_ref(),
                     )?,
+                    record_filter: self.opt_expr(
+                        &format!("{route_path}.record_filter"),
+                        route.record_filter.as_ref(),
+                    )?,
                 })
             })
             .collect()
@@ -407,6 +411,23 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     walk: list.walk,
                 },
             );
+        }
+        for (op_name, routes) in [
+            ("get", ops.get.as_ref().map(|op| &op.routes)),
+            ("create", ops.create.as_ref().map(|op| &op.routes)),
+            ("update", ops.update.as_ref().map(|op| &op.routes)),
+            ("delete", ops.delete.as_ref().map(|op| &op.routes)),
+        ] {
+            if let Some(idx) = routes
+                .into_iter()
+                .flatten()
+                .position(|route| route.record_filter.is_some())
+            {
+                return Err(compiler.error(
+                    &format!("{path}.{op_name}.routes[{idx}].record_filter"),
+                    "`record_filter` is for list routes only",
+                ));
+            }
         }
         if let Some(get) = &ops.get {
             compiled.insert(

@@ -715,4 +715,10 @@ pub struct Route {
     /// (when unified ids carry more than the vendor id, e.g. `call-123`).
     #[serde(default)]
     pub id_mapping: Option<String>,
+    /// List routes only: JSONata over one raw record saying whether it belongs to this unified
+    /// object (one vendor list holding several kinds, e.g. activities of every type). Records
+    /// for which it is false are skipped after the next page is worked out from the whole
+    /// vendor page, so a page with no matching record does not end the list.
+    #[serde(default)]
+    pub record_filter: Option<String>,
 }

@@ -221,6 +221,7 @@ struct CompiledRoute {
     query_mapping: Option<Expr>,
     body_mapping: Option<Expr>,
     id_mapping: Option<Expr>,
+    record_filter: Option<Expr>,
 }
 
 #[derive(Debug)]

@@ -752,6 +752,20 @@ impl Connector {
         let mut records = Vec::with_capacity(raw_records.len());
         let mut errors = Vec::new();
         for (index, raw) in raw_records.iter().enumerate() {
+            if let Some(filter) = &route.record_filter {
+                match filter.evaluate(Some(raw), &vars) {
+                    Ok(kept) if truthy(kept.as_ref()) => {}
+                    Ok(_) => continue,
+                    Err(error) => {
+                        errors.push(RecordError {
+                            index,
+                            remote_id: None,
+                            message: format!("route `{}` record_filter: {error}", route.id),
+                        });
+                        continue;
+                    }
+                }
+            }
             match mapping.evaluate(Some(raw), &vars) {
                 Ok(Some(mapped @ Value::Object(_))) => records.push((mapped, raw.clone())),
                 Ok(other) => errors.push(RecordError {

@@ -601,3 +601,58 @@ fn a_header_param_replaces_a_default_header_and_follows_next_urls() {
     assert!(second.query.is_empty(), "{:?}", second.query);
     assert_eq!(prefer(&second), vec!["annotations=all,maxpagesize=2"]);
 }
+
+#[test]
+fn record_filters_skip_records_but_paging_follows_the_whole_vendor_page() {
+    let filtered = BASE.replace(
+        "{ id: cursor, use: people.by_cursor }",
+        "{ id: cursor, use: people.by_cursor, record_filter: \"kind = 'person'\" }",
+    );
+    let connector = load_connector_from_str("acme.yaml", &filtered, None).expect("loads");
+    let ctx = context(json!({}));
+    let mixed = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &ListCursor::default(),
+            &ok(json!({"items": [{"id": 1, "name": "Ann", "kind": "person"},
+                                 {"id": 2, "name": "R2", "kind": "robot"}], "next": "tok-2"})),
+        )
+        .expect("reads");
+    let ids: Vec<&Value> = mixed
+        .records
+        .iter()
+        .map(|(mapped, _)| &mapped["id"])
+        .collect();
+    assert_eq!(ids, vec![&json!("1")]);
+    let next = mixed.next.expect("a full vendor page continues");
+    // A page holding no matching record still continues while the vendor gives a token.
+    let none_kept = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &next,
+            &ok(json!({"items": [{"id": 3, "name": "R3", "kind": "robot"}], "next": "tok-3"})),
+        )
+        .expect("reads");
+    assert!(none_kept.records.is_empty() && none_kept.errors.is_empty());
+    assert_eq!(
+        none_kept.next,
+        Some(ListCursor {
+            r: 0,
+            p: PageState::Token {
+                t: "tok-3".to_owned()
+            }
+        })
+    );
+
+    let on_get = BASE.replace(
+        "{ id: person, use: people.get }",
+        "{ id: person, use: people.get, record_filter: \"true\" }",
+    );
+    let error = load_connector_from_str("acme.yaml", &on_get, None).expect_err("list only");
+    assert!(
+        error.to_string().contains("get.routes[1].record_filter"),
+        "{error}"
+    );
+}
