@@ -6,6 +6,7 @@
 //! to count vendor calls. Simulators are test infrastructure and a product feature (`crosswalk
 //! demo`); they are not part of the runtime and may name vendors freely.
 
+pub mod dynamics;
 pub mod faults;
 pub mod hubspot;
 pub mod salesforce;

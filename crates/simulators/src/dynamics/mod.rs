@@ -1,0 +1,238 @@
+//! The Microsoft Dynamics 365 (Dataverse Web API) simulator: OData queries, paging, CRUD,
+//! metadata, service protection limits.
+//!
+//! The simulator's base URL stands for the org URL `https://{org}.crm.dynamics.com`; the API is
+//! served under `/api/data/v9.2/` over a deterministically seeded organisation (`seed.rs`):
+//! `contacts`, `accounts`, `leads`, `opportunities`, `tasks`, `phonecalls`, `appointments`,
+//! `emails`, `annotations` and `systemusers`, with GUID ids, lookups (`_x_value`), option sets,
+//! custom `new_` columns and `@odata.etag` row versions.
+//!
+//! Where the shapes come from (no Dataverse spec is stored):
+//! * learn.microsoft.com "Page results using OData" (`Prefer: odata.maxpagesize`, 5000 default
+//!   and maximum, `Preference-Applied`, `@odata.nextLink` with a `$skiptoken` paging cookie, no
+//!   `$skip`, `$top` not combined with paging) and "Count rows using OData" (`$count=true`,
+//!   `@odata.count` capped at 5000, `Microsoft.Dynamics.CRM.totalrecordcount*` annotations).
+//! * learn.microsoft.com "Service protection API limits" (429 on the Web API, `Retry-After`,
+//!   per-user 5-minute window); the 6000-request limit and error code `0x80072322` and the
+//!   error body shape `{"error":{"code","message"}}` with `0x80040217` / `0x80060888` codes are
+//!   from working knowledge (vendor-behaviour.md §4).
+//!
+//! Documented choices where the real API leaves room or is not reproduced:
+//! * Text comparisons in `$filter` and `$orderby` are case-insensitive, as with Dataverse's
+//!   default SQL collation; `ne` matches nulls.
+//! * The service protection window counts every authenticated request per bearer token
+//!   (standing in for the user), sliding over 300 s; requests over the limit are refused and
+//!   not counted. `x-ms-ratelimit-burst-remaining-xrm-requests` reports what is left. Execution
+//!   time and concurrency limits are not simulated.
+//! * The 401 body is an OData error with code `0x80072560`; the real service often sends none.
+//! * Read-only columns in write bodies are ignored; `ApplicationRequired` is not enforced
+//!   (Dataverse enforces neither through the Web API).
+//! * `PATCH` to a missing id creates the record (upsert) unless `If-Match` is sent.
+//! * Change tracking, `$expand`, `$batch`, the Entra ID token endpoint and webhooks are not
+//!   simulated.
+
+mod error;
+mod filter;
+mod metadata;
+mod query;
+mod routes;
+mod schema;
+mod seed;
+mod store;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::{Faults, RequestLog, RunningSimulator};
+
+use self::schema::{AttrType, Attribute};
+use self::store::{Annotations, Db, Table};
+
+/// What the simulated organisation holds and how it limits callers.
+#[derive(Debug, Clone)]
+pub struct DynamicsConfig {
+    pub seed: u64,
+    pub accounts: usize,
+    pub contacts: usize,
+    pub leads: usize,
+    pub opportunities: usize,
+    pub tasks: usize,
+    pub phonecalls: usize,
+    pub appointments: usize,
+    pub emails: usize,
+    pub annotations: usize,
+    pub systemusers: usize,
+    /// Accepted `Authorization: Bearer <token>` values.
+    pub access_tokens: Vec<String>,
+    /// Service protection limit per user (token) per 300 s sliding window.
+    pub requests_per_5min: u32,
+}
+
+impl Default for DynamicsConfig {
+    fn default() -> Self {
+        DynamicsConfig {
+            seed: 13,
+            accounts: 1_500,
+            contacts: 5_000,
+            leads: 1_500,
+            opportunities: 2_000,
+            tasks: 1_500,
+            phonecalls: 800,
+            appointments: 800,
+            emails: 800,
+            annotations: 1_000,
+            systemusers: 30,
+            access_tokens: vec!["dynamics-sim-token".to_owned()],
+            requests_per_5min: 6000,
+        }
+    }
+}
+
+/// State shared by the handlers. One lock for the data; never held across an await.
+pub(crate) struct Shared {
+    pub(crate) db: RwLock<Db>,
+    /// Drives mutation faults and generated ids, deterministically for a seed.
+    pub(crate) rng: Mutex<StdRng>,
+    pub(crate) tokens: HashSet<String>,
+    pub(crate) limit: u32,
+    /// Request instants in the current window, per token.
+    pub(crate) windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    pub(crate) faults: Faults,
+    pub(crate) log: RequestLog,
+}
+
+impl Shared {
+    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Db> {
+        self.db.read().expect("dynamics state poisoned")
+    }
+
+    pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Db> {
+        self.db.write().expect("dynamics state poisoned")
+    }
+}
+
+/// Test-side control of a running simulator.
+#[derive(Clone)]
+pub struct DynamicsHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for DynamicsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamicsHandle").finish_non_exhaustive()
+    }
+}
+
+impl DynamicsHandle {
+    /// The fault queue the simulator obeys.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// The requests the simulator served.
+    pub fn requests(&self) -> &RequestLog {
+        &self.shared.log
+    }
+
+    /// GUIDs of the records of `entity_set` (`contacts`), ascending; empty for unknown sets.
+    pub fn ids(&self, entity_set: &str) -> Vec<String> {
+        let db = self.shared.read();
+        db.table_by_set(entity_set).map_or_else(Vec::new, |idx| {
+            db.tables[idx].rows.keys().cloned().collect()
+        })
+    }
+
+    /// The record as `GET /{entity_set}({id})` shows it without annotations.
+    pub fn record(&self, entity_set: &str, id: &str) -> Option<serde_json::Value> {
+        let db = self.shared.read();
+        let idx = db.table_by_set(entity_set)?;
+        let id = id.to_ascii_lowercase();
+        db.render(idx, &id, None, &Annotations::default())
+            .map(serde_json::Value::Object)
+    }
+
+    /// Adds (or replaces) a custom column of the table `entity` (logical name, `contact`).
+    /// `attribute_type` is an `AttributeType` (`String`, `Memo`, `Integer`, `Decimal`, `Double`,
+    /// `Money`, `Boolean`, `DateTime`, `Picklist`; unknown ones become `String`). The column
+    /// then shows in `EntityDefinitions` with `IsCustomAttribute: true`, is null on every
+    /// record, and is selectable, filterable and writable. Unknown tables are ignored.
+    pub fn add_custom_attribute(&self, entity: &str, logical_name: &str, attribute_type: &str) {
+        let attr_type = AttrType::parse(attribute_type).unwrap_or_else(|| {
+            tracing::warn!(attribute_type, "unknown attribute type, using String");
+            AttrType::String
+        });
+        let attribute = Attribute::custom(logical_name, attr_type);
+        let mut db = self.shared.write();
+        let Some(idx) = db.table_by_logical(entity) else {
+            tracing::warn!(entity, "custom attribute on an unknown table ignored");
+            return;
+        };
+        let table: &mut Table = &mut db.tables[idx];
+        table
+            .entity
+            .attributes
+            .retain(|existing| existing.logical_name != logical_name);
+        let data_name = attribute.data_name();
+        table.entity.attributes.push(attribute);
+        for row in table.rows.values_mut() {
+            row.values
+                .entry(data_name.clone())
+                .or_insert(serde_json::Value::Null);
+        }
+    }
+}
+
+/// Builds the simulator's router over a freshly seeded organisation.
+pub fn router(config: DynamicsConfig) -> (axum::Router, DynamicsHandle) {
+    let tables = schema::entities()
+        .into_iter()
+        .map(|entity| Table {
+            entity,
+            rows: std::collections::BTreeMap::new(),
+        })
+        .collect();
+    let mut db = Db::new(tables);
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let counts = seed::SeedCounts {
+        systemusers: config.systemusers,
+        accounts: config.accounts,
+        contacts: config.contacts,
+        leads: config.leads,
+        opportunities: config.opportunities,
+        tasks: config.tasks,
+        phonecalls: config.phonecalls,
+        appointments: config.appointments,
+        emails: config.emails,
+        annotations: config.annotations,
+    };
+    seed::seed(&mut db, &mut rng, &counts);
+    let shared = Arc::new(Shared {
+        db: RwLock::new(db),
+        rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ 0x0d7a_5e55_d7a5_e55d)),
+        tokens: config.access_tokens.iter().cloned().collect(),
+        limit: config.requests_per_5min,
+        windows: Mutex::new(HashMap::new()),
+        faults: Faults::default(),
+        log: RequestLog::default(),
+    });
+    let router = routes::build(Arc::clone(&shared));
+    (router, DynamicsHandle { shared })
+}
+
+/// Seeds an organisation and serves it on `addr` (use `127.0.0.1:0` in tests).
+///
+/// # Errors
+/// Fails when the address cannot be bound.
+pub async fn spawn(
+    config: DynamicsConfig,
+    addr: SocketAddr,
+) -> std::io::Result<(RunningSimulator, DynamicsHandle)> {
+    let (router, handle) = router(config);
+    let running = crate::serve(addr, router).await?;
+    Ok((running, handle))
+}
