@@ -35,13 +35,19 @@ impl<'a> RenderCtx<'a> {
         self.store.table(Entity::User).get(&id?.to_string())
     }
 
+    /// A user as nested in v1 records. Pipedrive sends `has_pic` as 0/1 on persons and
+    /// organizations but as a boolean on deals, and the spec says the same.
     fn user_ref(&self, id: Option<u64>) -> Value {
+        self.user_ref_with(id, json!(0))
+    }
+
+    fn user_ref_with(&self, id: Option<u64>, has_pic: Value) -> Value {
         match self.user(id) {
             Some(user) => json!({
                 "id": user.num,
                 "name": user.str("name"),
                 "email": user.str("email"),
-                "has_pic": 0,
+                "has_pic": has_pic,
                 "pic_hash": null,
                 "active_flag": user.get("active_flag").as_bool().unwrap_or(true),
                 "value": user.num,
@@ -233,8 +239,8 @@ impl<'a> RenderCtx<'a> {
         let currency = row.str("currency");
         let mut out = json!({
             "id": row.num,
-            "creator_user_id": self.user_ref(Some(row.u64("creator_user_id").unwrap_or(1))),
-            "user_id": self.user_ref(owner),
+            "creator_user_id": self.user_ref_with(Some(row.u64("creator_user_id").unwrap_or(1)), json!(false)),
+            "user_id": self.user_ref_with(owner, json!(false)),
             "person_id": self.person_ref(person),
             "org_id": self.org_ref(org),
             "stage_id": row.u64("stage_id"),
@@ -269,7 +275,7 @@ impl<'a> RenderCtx<'a> {
             "org_name": self.org(org).map(|o| o.str("name").to_owned()),
             "owner_name": self.user_name(owner),
             "formatted_value": format_money(value, currency),
-            "weighted_value": weighted,
+            "weighted_value": super::store::number_json(weighted),
             "formatted_weighted_value": format_money(weighted, currency),
             "weighted_value_currency": currency,
             "rotten_time": null,

@@ -800,6 +800,10 @@ async fn v1_delete(
         .ok_or(ApiError::UnknownRoute)?;
     check_id(entity, &id)?;
     shared.write().delete(entity, &id)?;
+    // Deleting a note answers `data: true` (spec and live API); the others echo the id.
+    if entity == Entity::Note {
+        return Ok(ok(StatusCode::OK, json!({"success": true, "data": true})));
+    }
     let id_value = if entity.uuid_ids() {
         json!(id)
     } else {

@@ -265,7 +265,7 @@ pub(crate) fn generate(
                 .then(|| v1_time(seed_epoch() - Duration::days(rng.gen_range(1..300))));
             json!({
                 "title": if idx == 0 { "Deal with \"quotes\" & <html> — ✨".to_owned() } else { format!("{} deal #{idx}", pick(rng, COMPANY_WORDS)) },
-                "value": (rng.gen_range(0..20_000) * 10) as f64,
+                "value": rng.gen_range(0..20_000) * 10,
                 "currency": pick(rng, CURRENCIES),
                 "user_id": user(rng, store),
                 "creator_user_id": user(rng, store),
@@ -372,7 +372,7 @@ pub(crate) fn generate(
                         format!("{}_currency", field.key),
                         json!(pick(rng, CURRENCIES)),
                     );
-                    json!((rng.gen_range(0..100_000) * 5) as f64)
+                    json!(rng.gen_range(0..100_000) * 5)
                 }
                 "enum" => json!(
                     field.options[rng.gen_range(0..field.options.len())]

@@ -462,7 +462,7 @@ impl Store {
                 Value::Number(number) => Value::String(number.to_string()),
                 _ => return Err(invalid(key)),
             },
-            Kind::Number => json!(number(value).ok_or_else(|| invalid(key))?),
+            Kind::Number => number_json(number(value).ok_or_else(|| invalid(key))?),
             Kind::Flag => match value {
                 Value::Bool(flag) => Value::Bool(*flag),
                 Value::Number(n) if n.as_u64() == Some(0) => Value::Bool(false),
@@ -618,6 +618,15 @@ pub(crate) fn number(value: &Value) -> Option<f64> {
     .filter(|n| n.is_finite())
 }
 
+/// A number as JavaScript prints it: whole values without a fraction (`1200`, not `1200.0`).
+pub(crate) fn number_json(number: f64) -> Value {
+    if number.fract() == 0.0 && number.abs() < 9.0e15 {
+        json!(number as i64)
+    } else {
+        json!(number)
+    }
+}
+
 /// A list given as an array, a comma-separated string or a single value.
 fn list(value: &Value) -> Vec<Value> {
     match value {
@@ -690,7 +699,7 @@ fn convert_custom(field: &FieldDef, value: &Value) -> Result<Value, ApiError> {
         ))
     };
     Ok(match field.field_type.as_str() {
-        "double" | "monetary" => json!(number(value).ok_or_else(bad)?),
+        "double" | "monetary" => number_json(number(value).ok_or_else(bad)?),
         "date" | "daterange" => match value.as_str() {
             Some(text) if is_date(text) => Value::String(text.to_owned()),
             _ => return Err(bad()),
