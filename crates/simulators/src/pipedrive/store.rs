@@ -343,7 +343,7 @@ impl Store {
         body: &Map<String, Value>,
     ) -> Result<String, ApiError> {
         let mut data = defaults(entity);
-        let changes = self.validate(entity, body, None)?;
+        let changes = self.validate(entity, body)?;
         data.extend(changes);
         finish(entity, &mut data, None)?;
         let instant = now();
@@ -364,7 +364,7 @@ impl Store {
     ) -> Result<(), ApiError> {
         let idx = self.writable_row(entity, id)?;
         let previous = self.table(entity).rows[idx].data.clone();
-        let changes = self.validate(entity, body, Some(&previous))?;
+        let changes = self.validate(entity, body)?;
         let mut data = previous.clone();
         data.extend(changes);
         finish(entity, &mut data, Some(&previous))?;
@@ -409,7 +409,6 @@ impl Store {
         &self,
         entity: Entity,
         body: &Map<String, Value>,
-        previous: Option<&Map<String, Value>>,
     ) -> Result<Map<String, Value>, ApiError> {
         let mut changes = Map::new();
         for (key, kind) in writable(entity) {
@@ -444,7 +443,6 @@ impl Store {
                 }
             }
         }
-        let _ = previous;
         Ok(changes)
     }
 
@@ -570,7 +568,7 @@ impl Store {
                 let currency = value.get("currency").and_then(Value::as_str);
                 match (amount, currency) {
                     (Some(amount), Some(currency)) => {
-                        json!({"amount": amount, "currency": currency})
+                        json!({"amount": number_json(amount), "currency": currency})
                     }
                     _ => return Err(ApiError::BadRequest(
                         "Validation failed: value: Must be an object with `amount` and `currency`"
