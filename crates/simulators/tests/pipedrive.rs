@@ -896,3 +896,358 @@ async fn seeding_is_deterministic() {
             .is_some_and(|t| t < "2026-11-01 00:00:00")
     );
 }
+
+/// Asserts a Pipedrive error answer with this status.
+fn assert_error(status: StatusCode, body: &Value, wanted: StatusCode) {
+    assert_eq!(status, wanted, "{body}");
+    assert_eq!(body["success"], json!(false), "{body}");
+    assert!(body["error"].is_string(), "{body}");
+    assert!(body["error_info"].is_string(), "{body}");
+    assert!(body["data"].is_null(), "{body}");
+}
+
+/// Creates through `POST /api/v2/{collection}`, checks the answer equals the v2 read, patches
+/// with `patch`, deletes, and returns the id and the patched record.
+async fn v2_round_trip(sim: &Sim, collection: &str, create: Value, patch: Value) -> (u64, Value) {
+    let (status, created) = sim
+        .send(Method::POST, &format!("/api/v2/{collection}"), create)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["success"], json!(true));
+    let id = created["data"]["id"].as_u64().expect("numeric id");
+    assert_eq!(created["data"]["is_deleted"], json!(false));
+    assert!(
+        created["data"]["add_time"]
+            .as_str()
+            .expect("time")
+            .ends_with('Z')
+    );
+    let (status, _, read) = sim.get(&format!("/api/v2/{collection}/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["data"], created["data"]);
+    let (status, patched) = sim
+        .send(Method::PATCH, &format!("/api/v2/{collection}/{id}"), patch)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["data"]["id"], json!(id));
+    let (_, _, reread) = sim.get(&format!("/api/v2/{collection}/{id}")).await;
+    assert_eq!(reread["data"], patched["data"]);
+    let (status, deleted) = sim
+        .send(
+            Method::DELETE,
+            &format!("/api/v2/{collection}/{id}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(deleted, json!({"success": true, "data": {"id": id}}));
+    assert!(!sim.handle.ids(collection).contains(&id.to_string()));
+    (id, patched["data"].clone())
+}
+
+#[tokio::test]
+async fn v2_person_create_patch_delete_round_trip() {
+    let sim = Sim::start(small()).await;
+    let budget = sim.handle.add_custom_field("person", "Budget", "monetary");
+    let tier = sim.handle.add_custom_field("person", "Tier", "enum");
+    let org = sim.handle.ids("organizations")[0]
+        .parse::<u64>()
+        .expect("id");
+    let option = sim.get("/api/v1/personFields?limit=500").await.2["data"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| f["key"] == json!(tier))
+        .expect("tier field")["options"][1]["id"]
+        .as_u64()
+        .expect("option id");
+    let create = json!({
+        "name": "Ada Lovelace",
+        "owner_id": 2,
+        "org_id": org,
+        "emails": [{"value": "ada@example.com", "primary": true, "label": "work"}],
+        "phones": [{"value": "+44 20 1234", "primary": true, "label": "mobile"}],
+        "visible_to": 3,
+        "custom_fields": {budget.clone(): {"value": 1200.5, "currency": "EUR"}, tier.clone(): option},
+    });
+    let patch = json!({
+        "name": "Ada King",
+        "emails": [{"value": "ada@king.example", "primary": true, "label": "home"}],
+        "custom_fields": {budget.clone(): {"value": 900, "currency": "GBP"}},
+    });
+    let (status, created) = sim
+        .send(Method::POST, "/api/v2/persons", create.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let data = &created["data"];
+    assert_eq!(data["name"], json!("Ada Lovelace"));
+    assert_eq!(data["first_name"], json!("Ada"));
+    assert_eq!(data["owner_id"], json!(2));
+    assert_eq!(data["org_id"], json!(org));
+    assert_eq!(
+        data["emails"],
+        json!([{"value": "ada@example.com", "primary": true, "label": "work"}])
+    );
+    assert_eq!(data["phones"][0]["label"], json!("mobile"));
+    assert_eq!(data["visible_to"], json!(3));
+    assert_eq!(
+        data["custom_fields"][&budget],
+        json!({"value": 1200.5, "currency": "EUR"})
+    );
+    assert_eq!(data["custom_fields"][&tier], json!(option));
+    // v1 sees the same write with flat custom values.
+    let v1 = sim
+        .handle
+        .record("persons", &data["id"].to_string())
+        .expect("record");
+    assert_eq!(v1[format!("{budget}_currency")], json!("EUR"));
+
+    let (id, patched) = v2_round_trip(&sim, "persons", create, patch).await;
+    assert_eq!(patched["name"], json!("Ada King"));
+    assert_eq!(patched["last_name"], json!("King"));
+    assert_eq!(patched["emails"][0]["value"], json!("ada@king.example"));
+    assert_eq!(patched["owner_id"], json!(2), "untouched keys stay");
+    assert_eq!(
+        patched["custom_fields"][&budget],
+        json!({"value": 900, "currency": "GBP"})
+    );
+    assert_eq!(patched["custom_fields"][&tier], json!(option));
+    // Soft-deleted: still readable, and writes answer 410.
+    let (status, _, gone) = sim.get(&format!("/api/v2/persons/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(gone["data"]["is_deleted"], json!(true));
+    let (status, body) = sim
+        .send(
+            Method::PATCH,
+            &format!("/api/v2/persons/{id}"),
+            json!({"name": "x"}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::GONE);
+    let (status, body) = sim
+        .send(Method::DELETE, &format!("/api/v2/persons/{id}"), json!({}))
+        .await;
+    assert_error(status, &body, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn v2_organization_create_patch_delete_round_trip() {
+    let sim = Sim::start(small()).await;
+    let (id, patched) = v2_round_trip(
+        &sim,
+        "organizations",
+        json!({"name": "Analytical Engines Ltd", "owner_id": 3, "label_ids": [1],
+               "address": {"value": "1 Main St, London"}}),
+        json!({"address": {"value": "2 High St, Leeds"}, "visible_to": 1}),
+    )
+    .await;
+    assert_eq!(patched["name"], json!("Analytical Engines Ltd"));
+    assert_eq!(patched["owner_id"], json!(3));
+    assert_eq!(patched["label_ids"], json!([1]));
+    assert_eq!(patched["address"]["value"], json!("2 High St, Leeds"));
+    assert_eq!(patched["visible_to"], json!(1));
+    let (status, body) = sim
+        .send(
+            Method::PATCH,
+            &format!("/api/v2/organizations/{id}"),
+            json!({}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn v2_deal_create_patch_delete_round_trip() {
+    let sim = Sim::start(small()).await;
+    let person = sim.handle.ids("persons")[0].parse::<u64>().expect("id");
+    let size = sim.handle.add_custom_field("deal", "Deal size", "monetary");
+    let (id, patched) = v2_round_trip(
+        &sim,
+        "deals",
+        json!({"title": "Engine order", "value": 5000, "currency": "EUR", "owner_id": 2,
+               "person_id": person, "stage_id": 2, "expected_close_date": "2030-01-31",
+               "custom_fields": {size.clone(): {"value": 10, "currency": "USD"}}}),
+        json!({"status": "won", "stage_id": 7, "probability": 90}),
+    )
+    .await;
+    assert_eq!(patched["title"], json!("Engine order"));
+    assert_eq!(patched["value"], json!(5000));
+    assert_eq!(patched["currency"], json!("EUR"));
+    assert_eq!(patched["owner_id"], json!(2));
+    assert_eq!(patched["person_id"], json!(person));
+    assert_eq!(patched["status"], json!("won"));
+    assert_eq!(patched["stage_id"], json!(7));
+    assert_eq!(
+        patched["pipeline_id"],
+        json!(2),
+        "the stage decides the pipeline"
+    );
+    assert!(
+        patched["won_time"]
+            .as_str()
+            .expect("won time")
+            .ends_with('Z')
+    );
+    assert_eq!(patched["expected_close_date"], json!("2030-01-31"));
+    assert_eq!(
+        patched["custom_fields"][&size],
+        json!({"value": 10, "currency": "USD"})
+    );
+    let (status, _, gone) = sim.get(&format!("/api/v2/deals/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(gone["data"]["status"], json!("deleted"));
+    let (status, body) = sim
+        .send(
+            Method::PATCH,
+            &format!("/api/v2/deals/{id}"),
+            json!({"title": "x"}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn v2_activity_create_patch_delete_round_trip() {
+    let sim = Sim::start(small()).await;
+    let persons = sim.handle.ids("persons");
+    let first = persons[0].parse::<u64>().expect("id");
+    let second = persons[1].parse::<u64>().expect("id");
+    let deal = sim.handle.ids("deals")[0].parse::<u64>().expect("id");
+    let (id, patched) = v2_round_trip(
+        &sim,
+        "activities",
+        json!({"subject": "Kick-off", "type": "meeting", "owner_id": 2, "deal_id": deal,
+               "due_date": "2030-02-01", "due_time": "09:30", "duration": "01:00",
+               "busy": true, "location": {"value": "Room 1"}, "note": "agenda",
+               "participants": [{"person_id": first, "primary": true}]}),
+        json!({"done": true, "participants": [{"person_id": second, "primary": true}]}),
+    )
+    .await;
+    assert_eq!(patched["subject"], json!("Kick-off"));
+    assert_eq!(patched["type"], json!("meeting"));
+    assert_eq!(patched["owner_id"], json!(2));
+    assert_eq!(patched["deal_id"], json!(deal));
+    assert_eq!(patched["person_id"], json!(second));
+    assert_eq!(patched["due_time"], json!("09:30"));
+    assert_eq!(patched["busy"], json!(true));
+    assert_eq!(patched["done"], json!(true));
+    assert!(patched["marked_as_done_time"].is_string());
+    assert_eq!(patched["location"], json!({"value": "Room 1"}));
+    assert_eq!(patched["note"], json!("agenda"));
+    // Activities are removed outright: 404 afterwards.
+    let (status, _, body) = sim.get(&format!("/api/v2/activities/{id}")).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND);
+    let (status, body) = sim
+        .send(
+            Method::PATCH,
+            &format!("/api/v2/activities/{id}"),
+            json!({"done": false}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND);
+    let (status, body) = sim
+        .send(
+            Method::DELETE,
+            &format!("/api/v2/activities/{id}"),
+            json!({}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn v2_write_errors_have_the_pipedrive_shape() {
+    let sim = Sim::start(small()).await;
+    let tier = sim.handle.add_custom_field("deal", "Tier", "enum");
+    let cases = [
+        (
+            Method::POST,
+            "/api/v2/persons",
+            json!({"emails": [{"value": "a@b.c"}]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v2/organizations",
+            json!({"name": "x", "address": 7}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v2/deals",
+            json!({"title": "x", "stage_id": 99}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v2/deals",
+            json!({"title": "x", "person_id": 999_999}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v2/deals",
+            json!({"title": "x", "custom_fields": []}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v2/deals",
+            json!({"title": "x", "custom_fields": {tier.clone(): 1}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v2/activities",
+            json!({"type": "picnic"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::POST,
+            "/api/v2/activities",
+            json!({"participants": [{"primary": true}]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PATCH,
+            "/api/v2/deals/999999",
+            json!({"title": "x"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::PATCH,
+            "/api/v2/deals/abc",
+            json!({"title": "x"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::DELETE,
+            "/api/v2/persons/999999",
+            json!({}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::POST,
+            "/api/v2/leads",
+            json!({"title": "x"}),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (method, path, body, wanted) in cases {
+        let (status, answer) = sim.send(method.clone(), path, body.clone()).await;
+        assert_error(status, &answer, wanted);
+        assert!(
+            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{method} {path} {body}: {answer}"
+        );
+    }
+    // An empty patch keeps the record as it was.
+    let id = &sim.handle.ids("persons")[0];
+    let (_, _, before) = sim.get(&format!("/api/v2/persons/{id}")).await;
+    let (status, after) = sim
+        .send(Method::PATCH, &format!("/api/v2/persons/{id}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["data"]["name"], before["data"]["name"]);
+    assert_eq!(after["data"]["emails"], before["data"]["emails"]);
+}

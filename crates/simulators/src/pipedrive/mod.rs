@@ -1,7 +1,7 @@
 //! The Pipedrive simulator: API v1 persons, organizations, deals, leads, notes, activities,
 //! users, pipelines, stages and `*Fields` (custom fields keyed by 40-character hashes), the
-//! v1 search endpoints, and v2 cursor lists for persons, organizations, deals and activities,
-//! over deterministically seeded data.
+//! v1 search endpoints, and v2 cursor lists, reads and writes for persons, organizations, deals
+//! and activities, over deterministically seeded data.
 //!
 //! The base URL stands for `https://{company}.pipedrive.com`: paths are `/api/v1/…` and
 //! `/api/v2/…` (v1 is also served under `/v1/…`, the spec's `https://api.pipedrive.com/v1`).
@@ -23,6 +23,10 @@
 //!   `org_id`, `person_id` and deals `status`; times RFC 3339; deleted records are left out
 //!   (deals: unless `status=deleted`); custom values under `custom_fields`, monetary as
 //!   `{value, currency}`, ranges as `{value, until}`, enum as an option id, set as a list.
+//! * v2 writes: `POST /api/v2/{entity}`, `PATCH /api/v2/{entity}/{id}` (partial) and
+//!   `DELETE /api/v2/{entity}/{id}` for the same four entities, answering 200 with
+//!   `{success, data}` (the record in the v2 read shape; delete `data: {id}`). Bodies are
+//!   translated to the v1 write shape (`v2write.rs`) and checked by the v1 rules.
 //! * Rate limits: see `limits.rs`.
 //!
 //! Left out: webhooks, OAuth token exchange, `/recents`, `*/collection`, products, files, mail.
@@ -38,6 +42,7 @@ mod routes;
 mod schema;
 mod seed;
 mod store;
+mod v2write;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};

@@ -26,6 +26,7 @@ use super::render::RenderCtx;
 use super::schema::{Entity, PIPELINES, STAGES, parse_time, pipeline_json, stage_json};
 use super::seed;
 use super::store::{Row, Store, now};
+use super::v2write;
 use crate::faults::{FaultLayerState, control_routes, fault_middleware};
 
 type AppState = State<Arc<Shared>>;
@@ -48,8 +49,11 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             );
     }
     api = api
-        .route("/api/v2/{collection}", get(v2_list))
-        .route("/api/v2/{collection}/{id}", get(v2_get));
+        .route("/api/v2/{collection}", get(v2_list).post(v2_create))
+        .route(
+            "/api/v2/{collection}/{id}",
+            get(v2_get).patch(v2_patch).delete(v2_delete),
+        );
     let api = api
         .method_not_allowed_fallback(|| async { ApiError::UnknownRoute })
         .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), guard));
@@ -1178,5 +1182,66 @@ async fn v2_get(
     Ok(ok(
         StatusCode::OK,
         json!({"success": true, "data": ctx.v2(entity, row)}),
+    ))
+}
+
+/// The v2 answer for a written record: `{success, data}` with the record in the v2 read shape.
+fn v2_record(store: &Store, entity: Entity, id: &str) -> ApiResult {
+    let row = store
+        .table(entity)
+        .get(id)
+        .ok_or(ApiError::NotFound(entity.title()))?;
+    let ctx = RenderCtx::new(store);
+    Ok(ok(
+        StatusCode::OK,
+        json!({"success": true, "data": ctx.v2(entity, row)}),
+    ))
+}
+
+/// `POST /api/v2/{entity}`: creates from a v2 body through the v1 rules; answers 200.
+async fn v2_create(
+    State(shared): AppState,
+    Path(collection): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let entity = v2_entity(&collection)?;
+    let body = parse_body(&headers, &body)?;
+    let mut store = shared.write();
+    let body = v2write::to_v1_body(&store, entity, &body)?;
+    let id = store.create(entity, &body)?;
+    v2_record(&store, entity, &id)
+}
+
+/// `PATCH /api/v2/{entity}/{id}`: a partial update; 410 once a soft-deleted record is gone.
+async fn v2_patch(
+    State(shared): AppState,
+    Path((collection, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let entity = v2_entity(&collection)?;
+    check_id(entity, &id)?;
+    let body = parse_body(&headers, &body)?;
+    let mut store = shared.write();
+    let body = v2write::to_v1_body(&store, entity, &body)?;
+    store.update(entity, &id, &body)?;
+    v2_record(&store, entity, &id)
+}
+
+/// `DELETE /api/v2/{entity}/{id}`: answers `{success: true, data: {id}}`.
+async fn v2_delete(
+    State(shared): AppState,
+    Path((collection, id)): Path<(String, String)>,
+) -> ApiResult {
+    let entity = v2_entity(&collection)?;
+    check_id(entity, &id)?;
+    shared.write().delete(entity, &id)?;
+    let id_value = id.parse::<u64>().map_err(|_| {
+        ApiError::BadRequest("Validation failed: id: Parameter must be an integer".into())
+    })?;
+    Ok(ok(
+        StatusCode::OK,
+        json!({"success": true, "data": {"id": id_value}}),
     ))
 }
