@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
-use simulators::{hubspot, salesforce};
+use simulators::{dynamics, hubspot, pipedrive, salesforce};
 use store::{ApiKeyHash, ConnectionId, ConnectionStatus, EnvironmentId, NewConnection, Store};
 
 use crate::settings::{EncryptionSettings, Settings};
@@ -36,6 +36,8 @@ pub struct DemoArgs {
 pub struct SimulatorConfigs {
     pub hubspot: hubspot::HubSpotConfig,
     pub salesforce: salesforce::SalesforceConfig,
+    pub pipedrive: pipedrive::PipedriveConfig,
+    pub dynamics: dynamics::DynamicsConfig,
 }
 
 /// A running simulator's handle, by vendor.
@@ -43,6 +45,8 @@ pub struct SimulatorConfigs {
 pub enum SimulatorHandle {
     HubSpot(hubspot::HubSpotHandle),
     Salesforce(salesforce::SalesforceHandle),
+    Pipedrive(pipedrive::PipedriveHandle),
+    Dynamics(dynamics::DynamicsHandle),
 }
 
 impl SimulatorHandle {
@@ -51,6 +55,8 @@ impl SimulatorHandle {
         match self {
             SimulatorHandle::HubSpot(handle) => handle.faults(),
             SimulatorHandle::Salesforce(handle) => handle.faults(),
+            SimulatorHandle::Pipedrive(handle) => handle.faults(),
+            SimulatorHandle::Dynamics(handle) => handle.faults(),
         }
     }
 
@@ -59,6 +65,8 @@ impl SimulatorHandle {
         match self {
             SimulatorHandle::HubSpot(handle) => handle.requests(),
             SimulatorHandle::Salesforce(handle) => handle.requests(),
+            SimulatorHandle::Pipedrive(handle) => handle.requests(),
+            SimulatorHandle::Dynamics(handle) => handle.requests(),
         }
     }
 }
@@ -247,6 +255,28 @@ async fn launch_simulators(configs: SimulatorConfigs) -> anyhow::Result<Vec<Laun
         secrets: json!({"access_token": token}),
         simulator,
         handle: SimulatorHandle::Salesforce(handle),
+    });
+
+    let token = first_token(&configs.pipedrive.api_tokens);
+    let (simulator, handle) = pipedrive::spawn(configs.pipedrive, loopback).await?;
+    launched.push(Launched {
+        provider: "pipedrive",
+        connector_override: json!({"http": {"base_url": simulator.base_url, "allowed_hosts": ["127.0.0.1"]}}),
+        account: json!({"auth_scheme": "api_token", "company_domain": "demo"}),
+        secrets: json!({"api_token": token}),
+        simulator,
+        handle: SimulatorHandle::Pipedrive(handle),
+    });
+
+    let token = first_token(&configs.dynamics.access_tokens);
+    let (simulator, handle) = dynamics::spawn(configs.dynamics, loopback).await?;
+    launched.push(Launched {
+        provider: "dynamics365",
+        connector_override: json!({"http": {"allowed_hosts": ["127.0.0.1"]}}),
+        account: json!({"auth_scheme": "access_token", "org_url": simulator.base_url}),
+        secrets: json!({"access_token": token}),
+        simulator,
+        handle: SimulatorHandle::Dynamics(handle),
     });
     Ok(launched)
 }

@@ -671,6 +671,11 @@ pub struct WriteOperation {
     /// JSONata over the response body giving the written record's id (with `returns: id`).
     #[serde(default)]
     pub id_expr: Option<String>,
+    /// Updates only: the runtime reads the current record first and maps the caller's fields
+    /// merged over it, for vendors whose writes replace derived values (a full name written
+    /// from first and last names) or whole objects.
+    #[serde(default)]
+    pub merge_current: bool,
 }
 
 /// What a write answers with.

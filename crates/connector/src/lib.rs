@@ -113,6 +113,16 @@ impl Connector {
             .unwrap_or(1)
     }
 
+    /// Whether an update of `object` maps the caller's fields merged over the current record.
+    pub fn update_merges_current(&self, object: &str) -> bool {
+        self.inner
+            .file
+            .unified
+            .get(object)
+            .and_then(|ops| ops.update.as_ref())
+            .is_some_and(|update| update.merge_current)
+    }
+
     /// Whether `host` is one the connector may reach (`http.allowed_hosts`).
     pub fn host_allowed(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use cli::demo::{self, Demo, DemoArgs, SimulatorConfigs, SimulatorHandle};
 use reqwest::StatusCode;
 use serde_json::Value;
-use simulators::{hubspot, salesforce};
+use simulators::{dynamics, hubspot, pipedrive, salesforce};
 
 pub struct TestApp {
     pub demo: Demo,
@@ -28,6 +28,14 @@ pub fn simulator_configs() -> SimulatorConfigs {
         salesforce: salesforce::SalesforceConfig {
             daily_api_limit: 10_000_000,
             ..salesforce::SalesforceConfig::default()
+        },
+        pipedrive: pipedrive::PipedriveConfig {
+            rate_limit_per_2s: 1_000_000,
+            ..pipedrive::PipedriveConfig::default()
+        },
+        dynamics: dynamics::DynamicsConfig {
+            requests_per_5min: 1_000_000,
+            ..dynamics::DynamicsConfig::default()
         },
     }
 }
@@ -61,7 +69,7 @@ pub async fn spawn_app_with(configs: SimulatorConfigs) -> TestApp {
 }
 
 /// Every simulated vendor the cross-vendor tests run against.
-pub const PROVIDERS: &[&str] = &["hubspot", "salesforce"];
+pub const PROVIDERS: &[&str] = &["hubspot", "salesforce", "pipedrive", "dynamics365"];
 
 /// What the cross-vendor tests need to know of each simulated vendor, kept here so the tests
 /// themselves are the same code for every vendor.
@@ -74,6 +82,8 @@ pub struct VendorFacts {
     pub contact_custom_field: &'static str,
     /// Largest page the tests ask for.
     pub page_size: u64,
+    /// Unified fields (`object.field`) the vendor has no place for.
+    pub unsupported: &'static [&'static str],
 }
 
 pub fn facts(provider: &str) -> VendorFacts {
@@ -83,12 +93,35 @@ pub fn facts(provider: &str) -> VendorFacts {
             missing_contact_id: "999999999",
             contact_custom_field: "loyalty_tier",
             page_size: 100,
+            unsupported: &["notes.title"],
         },
         "salesforce" => VendorFacts {
             contacts_list_prefix: "/services/data/v59.0/query",
             missing_contact_id: "003000000000000AAA",
             contact_custom_field: "Loyalty_Tier__c",
             page_size: 1000,
+            unsupported: &[],
+        },
+        "pipedrive" => VendorFacts {
+            contacts_list_prefix: "/api/v2/persons",
+            missing_contact_id: "987654321",
+            contact_custom_field: "annual_spend",
+            page_size: 500,
+            // Activity priorities are company-defined ids; activities have no direction; a
+            // lead is only open or archived.
+            unsupported: &[
+                "notes.title",
+                "tasks.priority",
+                "engagements.direction",
+                "leads.status",
+            ],
+        },
+        "dynamics365" => VendorFacts {
+            contacts_list_prefix: "/api/data/v9.2/contacts",
+            missing_contact_id: "00000000-0000-0000-0000-0000000000ff",
+            contact_custom_field: "new_loyaltytier",
+            page_size: 1000,
+            unsupported: &[],
         },
         other => panic!("no test facts for `{other}`"),
     }
@@ -108,6 +141,8 @@ impl TestApp {
         match self.simulator(provider) {
             SimulatorHandle::HubSpot(handle) => handle.ids("contacts"),
             SimulatorHandle::Salesforce(handle) => handle.ids("Contact"),
+            SimulatorHandle::Pipedrive(handle) => handle.ids("persons"),
+            SimulatorHandle::Dynamics(handle) => handle.ids("contacts"),
         }
         .into_iter()
         .collect()

@@ -381,6 +381,34 @@ pub async fn get_one(
     Ok(JsonBody(record))
 }
 
+/// The caller's update merged over the current unified record: writable fields the caller
+/// did not send keep their current values; `custom_fields` merge key by key.
+fn merge_over_current(current: Value, update: Value) -> Value {
+    const READ_ONLY: &[&str] = &[
+        "id",
+        "remote_id",
+        "created_at",
+        "updated_at",
+        "remote_deleted",
+        "remote_data",
+    ];
+    let (Value::Object(mut merged), Value::Object(update)) = (current, update) else {
+        return Value::Null;
+    };
+    merged.retain(|key, _| !READ_ONLY.contains(&key.as_str()));
+    for (key, value) in update {
+        match (merged.get_mut(&key), value) {
+            (Some(Value::Object(existing)), Value::Object(patch)) if key == "custom_fields" => {
+                existing.extend(patch);
+            }
+            (_, value) => {
+                merged.insert(key, value);
+            }
+        }
+    }
+    Value::Object(merged)
+}
+
 /// A create or update: the operation, the target record's id (updates) and the body.
 struct WriteCall {
     operation: Operation,
@@ -415,6 +443,13 @@ async fn write(
             detail: error.to_string(),
         }
     })?;
+    let body = match (&id, operation) {
+        (Some(id), Operation::Update) if bound.connector.update_merges_current(&target.key) => {
+            let current = read_back(state, &bound, target, id.clone(), false).await?;
+            merge_over_current(current, body)
+        }
+        _ => body,
+    };
     let mut ctx = bound.context(state, &target.key).await?;
     ctx.body = Some(body);
     ctx.id = id;

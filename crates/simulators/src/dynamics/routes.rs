@@ -704,6 +704,30 @@ fn entity_definitions(shared: &Shared, call: &Call, rest: &str) -> Result<Respon
             body.extend(metadata::attribute_json(entity, attribute));
             Ok(json_response(StatusCode::OK, &Value::Object(body)))
         }
+        (Some(segment), Some(cast)) if logical_name_key(segment, "Attributes").is_some() => {
+            // One attribute cast to its metadata type, e.g.
+            // `Attributes(LogicalName='salesstage')/Microsoft.Dynamics.CRM.PicklistAttributeMetadata`.
+            let name = logical_name_key(segment, "Attributes").unwrap_or_default();
+            let cast_name = cast
+                .strip_prefix("Microsoft.Dynamics.CRM.")
+                .ok_or_else(|| ApiError::SegmentNotFound(cast.to_owned()))?;
+            let value = metadata::attribute_list(entity, Some(cast_name), &query)?;
+            let attribute = value
+                .into_iter()
+                .find(|item| item.get("LogicalName").and_then(Value::as_str) == Some(name))
+                .ok_or_else(|| ApiError::SegmentNotFound(segment.to_owned()))?;
+            let mut body = Map::new();
+            body.insert(
+                "@odata.context".into(),
+                json!(format!(
+                    "{api}/$metadata#EntityDefinitions('{logical}')/Attributes/Microsoft.Dynamics.CRM.{cast_name}/$entity"
+                )),
+            );
+            if let Value::Object(item) = attribute {
+                body.extend(item);
+            }
+            Ok(json_response(StatusCode::OK, &Value::Object(body)))
+        }
         (Some(segment), _) => Err(ApiError::SegmentNotFound(segment.to_owned())),
     }
 }
