@@ -276,20 +276,36 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 token_url,
                 authorize_url,
                 capture,
+                scopes,
+                invalid_grant_when,
                 ..
-            } => {
-                compiler.template(&format!("{path}.token_url"), token_url)?;
-                if let Some(authorize_url) = authorize_url {
-                    compiler.template(&format!("{path}.authorize_url"), authorize_url)?;
-                }
-                for (key, source) in capture {
-                    compiler.expr(&format!("{path}.capture.{key}"), source)?;
-                }
-                CompiledAuth::Oauth2 {
-                    token: Template::parse("{{credentials.access_token}}")
-                        .map_err(|error| compiler.error(&path, error.to_string()))?,
-                }
-            }
+            } => CompiledAuth::Oauth2 {
+                token: Template::parse("{{credentials.access_token}}")
+                    .map_err(|error| compiler.error(&path, error.to_string()))?,
+                token_url: compiler.template(&format!("{path}.token_url"), token_url)?,
+                authorize_url: authorize_url
+                    .as_ref()
+                    .map(|url| compiler.template(&format!("{path}.authorize_url"), url))
+                    .transpose()?,
+                scopes: scopes
+                    .iter()
+                    .enumerate()
+                    .map(|(idx, scope)| compiler.template(&format!("{path}.scopes[{idx}]"), scope))
+                    .collect::<Result<_, _>>()?,
+                capture: capture
+                    .iter()
+                    .map(|(key, source)| {
+                        Ok((
+                            key.clone(),
+                            compiler.expr(&format!("{path}.capture.{key}"), source)?,
+                        ))
+                    })
+                    .collect::<Result<_, LoadError>>()?,
+                invalid_grant_when: compiler.opt_expr(
+                    &format!("{path}.invalid_grant_when"),
+                    invalid_grant_when.as_ref(),
+                )?,
+            },
         };
         auth.insert(name.clone(), compiled);
     }

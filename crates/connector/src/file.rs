@@ -162,7 +162,25 @@ pub enum AuthScheme {
         /// each a JSONata expression over the token response (`instance_url: instance_url`).
         #[serde(default)]
         capture: IndexMap<String, String>,
+        /// How the client authenticates at the token endpoint.
+        #[serde(default)]
+        client_auth: ClientAuth,
+        /// JSONata over the token endpoint's `{status, headers, body}`: whether a refresh was
+        /// refused for good (the user must re-authorise). Default: `body.error = 'invalid_grant'`.
+        #[serde(default)]
+        invalid_grant_when: Option<String>,
     },
+}
+
+/// How an OAuth client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body.
+    #[default]
+    Body,
+    /// HTTP basic authentication with the client id and secret.
+    Basic,
 }
 
 /// OAuth 2.0 grant kinds.

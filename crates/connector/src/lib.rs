@@ -9,6 +9,7 @@
 mod compile;
 pub mod file;
 mod load;
+mod oauth;
 mod runtime;
 pub mod template;
 
@@ -23,6 +24,7 @@ pub use load::{
     LoadError, SUPPORTED_SCHEMA_VERSIONS, connector_files, deep_merge, load_connector_from_file,
     load_connector_from_str, load_connectors_dir, parse_yaml, type_file,
 };
+pub use oauth::OAuthEndpoints;
 pub use runtime::{
     DiscoveredField, ListCursor, ListPage, PageState, PlanError, PlannedRequest, ProviderError,
     ReadError, RecordError, RequestBody, RequestContext, VendorResponse, fields_binding,
@@ -184,6 +186,11 @@ enum CompiledAuth {
     },
     Oauth2 {
         token: Template,
+        authorize_url: Option<Template>,
+        token_url: Template,
+        scopes: Vec<Template>,
+        capture: Vec<(String, Expr)>,
+        invalid_grant_when: Option<Expr>,
     },
 }
 

@@ -587,7 +587,7 @@ impl Connector {
                 .map_err(template_error(format!("auth scheme `{scheme}` {what}")))
         };
         match auth {
-            CompiledAuth::Bearer { token } | CompiledAuth::Oauth2 { token } => {
+            CompiledAuth::Bearer { token } | CompiledAuth::Oauth2 { token, .. } => {
                 let token = render(token, "token")?;
                 request
                     .headers

@@ -656,3 +656,51 @@ fn record_filters_skip_records_but_paging_follows_the_whole_vendor_page() {
         "{error}"
     );
 }
+
+#[test]
+fn oauth_schemes_render_endpoints_capture_values_and_spot_invalid_grants() {
+    let text = BASE.replace(
+        "    token: { kind: bearer, token: \"{{credentials.token}}\" }\n",
+        "    token: { kind: bearer, token: \"{{credentials.token}}\" }\n    oauth:\n      kind: oauth2\n      grant: authorization_code\n      authorize_url: \"https://{{account.region | default('us')}}.acme.test/authorize\"\n      token_url: \"https://{{account.region | default('us')}}.acme.test/token\"\n      scopes: [\"{{account.region | default('us')}}/.default\", offline]\n      pkce: true\n      capture: { instance_url: instance_url, org: \"$split(id, '/')[-1]\" }\n      invalid_grant_when: \"body.status = 'BAD_REFRESH_TOKEN'\"\n",
+    );
+    let connector = load_connector_from_str("acme.yaml", &text, None).expect("loads");
+    let endpoints = connector
+        .oauth2("oauth", &json!({"region": "eu"}))
+        .expect("renders")
+        .expect("an oauth scheme");
+    assert_eq!(
+        endpoints.authorize_url.as_deref(),
+        Some("https://eu.acme.test/authorize")
+    );
+    assert_eq!(endpoints.token_url, "https://eu.acme.test/token");
+    assert_eq!(
+        endpoints.scopes,
+        vec!["eu/.default".to_owned(), "offline".to_owned()]
+    );
+    assert!(endpoints.pkce);
+    assert_eq!(endpoints.refresh_before_expiry_secs, 300);
+    assert_eq!(connector.oauth2("key", &json!({})).expect("renders"), None);
+    let captured = connector
+        .capture_token_response(
+            "oauth",
+            &json!({"instance_url": "https://x.acme.test", "id": "https://login/id/00D/005"}),
+        )
+        .expect("captures");
+    assert_eq!(
+        captured.get("instance_url"),
+        Some(&json!("https://x.acme.test"))
+    );
+    assert_eq!(captured.get("org"), Some(&json!("005")));
+    let refused = VendorResponse {
+        status: 400,
+        headers: Vec::new(),
+        body: json!({"status": "BAD_REFRESH_TOKEN"}),
+    };
+    assert!(connector.is_invalid_grant("oauth", &refused));
+    let other = VendorResponse {
+        status: 400,
+        headers: Vec::new(),
+        body: json!({"status": "BAD_CLIENT_ID"}),
+    };
+    assert!(!connector.is_invalid_grant("oauth", &other));
+}

@@ -1,0 +1,140 @@
+//! OAuth 2.0 as a connector declares it: endpoints and scopes rendered for one connection,
+//! values captured from token responses, and the signal that a refresh was refused for good.
+//!
+//! The HTTP exchanges themselves (authorization code, refresh, client credentials) are
+//! `provider-http`'s; this module only answers questions about the connector file.
+
+use serde_json::{Map, Value, json};
+
+use mapping::Vars;
+
+use crate::file::{AuthScheme, ClientAuth, OAuthGrant};
+use crate::runtime::{PlanError, ReadError, VendorResponse};
+use crate::template::Escape;
+use crate::{CompiledAuth, Connector};
+
+/// Refresh this long before expiry when the connector does not say.
+pub const DEFAULT_REFRESH_BEFORE_EXPIRY_SECS: u64 = 300;
+
+/// One OAuth 2.0 scheme, rendered for a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthEndpoints {
+    pub grant: OAuthGrant,
+    pub authorize_url: Option<String>,
+    pub token_url: String,
+    pub scopes: Vec<String>,
+    pub pkce: bool,
+    pub client_auth: ClientAuth,
+    /// Refresh this many seconds before the access token expires.
+    pub refresh_before_expiry_secs: u64,
+}
+
+impl Connector {
+    /// The OAuth 2.0 endpoints of `scheme` rendered with the connection's `account` fields;
+    /// `None` when the scheme is not OAuth 2.0.
+    ///
+    /// # Errors
+    /// Fails when the scheme does not exist or a template misses a value.
+    pub fn oauth2(
+        &self,
+        scheme: &str,
+        account: &Value,
+    ) -> Result<Option<OAuthEndpoints>, PlanError> {
+        let declared = self
+            .inner
+            .file
+            .auth
+            .schemes
+            .get(scheme)
+            .ok_or_else(|| PlanError::UnknownScheme(scheme.to_owned()))?;
+        let (
+            AuthScheme::Oauth2 {
+                grant,
+                pkce,
+                refresh_before_expiry_secs,
+                client_auth,
+                ..
+            },
+            Some(CompiledAuth::Oauth2 {
+                authorize_url,
+                token_url,
+                scopes,
+                ..
+            }),
+        ) = (declared, self.inner.auth.get(scheme))
+        else {
+            return Ok(None);
+        };
+        let scope = json!({"account": account, "vars": self.inner.file.vars, "env": {}});
+        let render = |template: &crate::template::Template, what: &str| {
+            template
+                .render(&scope, &self.inner.file.lookups, Escape::None)
+                .map_err(|source| PlanError::Template {
+                    what: format!("auth scheme `{scheme}` {what}"),
+                    source,
+                })
+        };
+        Ok(Some(OAuthEndpoints {
+            grant: *grant,
+            authorize_url: authorize_url
+                .as_ref()
+                .map(|url| render(url, "authorize_url"))
+                .transpose()?,
+            token_url: render(token_url, "token_url")?,
+            scopes: scopes
+                .iter()
+                .map(|scope_template| render(scope_template, "scope"))
+                .collect::<Result<_, _>>()?,
+            pkce: *pkce,
+            client_auth: *client_auth,
+            refresh_before_expiry_secs: refresh_before_expiry_secs
+                .unwrap_or(DEFAULT_REFRESH_BEFORE_EXPIRY_SECS),
+        }))
+    }
+
+    /// The account fields `scheme` captures from a token response body (`instance_url`, …).
+    ///
+    /// # Errors
+    /// Fails when a capture expression fails.
+    pub fn capture_token_response(
+        &self,
+        scheme: &str,
+        token_response: &Value,
+    ) -> Result<Map<String, Value>, ReadError> {
+        let mut captured = Map::new();
+        if let Some(CompiledAuth::Oauth2 { capture, .. }) = self.inner.auth.get(scheme) {
+            for (key, expr) in capture {
+                let value =
+                    expr.evaluate(Some(token_response), &Vars::new())
+                        .map_err(|source| ReadError::Mapping {
+                            what: format!("auth scheme `{scheme}` capture `{key}`"),
+                            source,
+                        })?;
+                if let Some(value) = value.filter(|value| !value.is_null()) {
+                    captured.insert(key.clone(), value);
+                }
+            }
+        }
+        Ok(captured)
+    }
+
+    /// Whether a token endpoint's answer refuses the refresh token for good.
+    pub fn is_invalid_grant(&self, scheme: &str, response: &VendorResponse) -> bool {
+        if response.status < 400 {
+            return false;
+        }
+        match self.inner.auth.get(scheme) {
+            Some(CompiledAuth::Oauth2 {
+                invalid_grant_when: Some(expr),
+                ..
+            }) => {
+                let input = json!({"status": response.status, "body": response.body});
+                matches!(
+                    expr.evaluate(Some(&input), &Vars::new()),
+                    Ok(Some(Value::Bool(true)))
+                )
+            }
+            _ => response.body.get("error").and_then(Value::as_str) == Some("invalid_grant"),
+        }
+    }
+}
