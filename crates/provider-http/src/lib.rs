@@ -7,6 +7,8 @@
 //! into a [`connector::VendorResponse`]. Rate limiting, retries and token refresh arrive as
 //! further layers around [`ProviderClient::send`].
 
+pub mod oauth;
+
 use std::time::Duration;
 
 use connector::{Connector, PlannedRequest, RequestBody, VendorResponse};

@@ -1,0 +1,365 @@
+//! The OAuth 2.0 client: authorization URLs with PKCE, and the token endpoint's grants
+//! (authorization code, refresh token, client credentials).
+//!
+//! Endpoints come from the connector ([`connector::OAuthEndpoints`]); client credentials from
+//! the environment's settings. Token endpoints are held to the connector's allowed hosts like
+//! every other vendor call, and no redirect is followed.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use connector::file::ClientAuth;
+use connector::{Connector, OAuthEndpoints, VendorResponse};
+use rand::RngCore as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// A PKCE verifier and its S256 challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    /// A fresh random verifier (43 characters) and its challenge.
+    pub fn generate() -> Pkce {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let verifier = URL_SAFE_NO_PAD.encode(bytes);
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        Pkce {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+/// A random opaque token (state nonces, link tokens): 32 random bytes, base64url.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The SHA-256 hex of a token, as stored.
+pub fn token_hash(token: &str) -> String {
+    hex_lower(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// An OAuth client registered at the provider (an environment's app).
+#[derive(Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Tokens from a token endpoint.
+#[derive(Clone)]
+pub struct TokenSet {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// When the access token expires; `None` when the provider does not say.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The whole answer, for the connector's captures (never logged).
+    pub response: Value,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token request that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// The grant (code or refresh token) is refused for good: the user must re-authorise.
+    #[error("the provider refused the grant (status {})", .0.status)]
+    InvalidGrant(VendorResponse),
+    /// Any other refusal by the token endpoint.
+    #[error("the token endpoint answered {}", .0.status)]
+    Refused(VendorResponse),
+    /// The answer has no access token.
+    #[error("the token endpoint's answer has no access token")]
+    NoAccessToken,
+    #[error("invalid OAuth configuration: {0}")]
+    Config(String),
+    #[error("cannot reach the token endpoint: {0}")]
+    Transport(String),
+}
+
+/// Builds the authorization URL the end user's browser is sent to.
+///
+/// # Errors
+/// Fails when the scheme has no authorization URL or it is not a valid URL.
+pub fn authorize_url(
+    endpoints: &OAuthEndpoints,
+    client_id: &str,
+    redirect_uri: &str,
+    state: &str,
+    pkce: Option<&Pkce>,
+) -> Result<String, OAuthError> {
+    let base = endpoints
+        .authorize_url
+        .as_deref()
+        .ok_or_else(|| OAuthError::Config("the scheme has no `authorize_url`".to_owned()))?;
+    let mut url =
+        url::Url::parse(base).map_err(|error| OAuthError::Config(format!("`{base}`: {error}")))?;
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", state);
+        if !endpoints.scopes.is_empty() {
+            query.append_pair("scope", &endpoints.scopes.join(" "));
+        }
+        if let Some(pkce) = pkce {
+            query
+                .append_pair("code_challenge", &pkce.challenge)
+                .append_pair("code_challenge_method", "S256");
+        }
+    }
+    Ok(url.into())
+}
+
+/// Sends token requests.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    http: reqwest::Client,
+}
+
+impl OAuthClient {
+    /// A client with its own connection pool and a 30-second timeout, following no redirect.
+    ///
+    /// # Panics
+    /// Panics when the TLS backend cannot be initialised, a broken build.
+    pub fn new() -> OAuthClient {
+        OAuthClient {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("the HTTP client always builds with rustls"),
+        }
+    }
+
+    async fn token_request(
+        &self,
+        connector: &Connector,
+        scheme: &str,
+        endpoints: &OAuthEndpoints,
+        client: &ClientCredentials,
+        mut form: Vec<(&str, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenSet, OAuthError> {
+        let url = url::Url::parse(&endpoints.token_url)
+            .map_err(|error| OAuthError::Config(format!("`{}`: {error}", endpoints.token_url)))?;
+        let host = url.host_str().unwrap_or_default();
+        if !connector.host_allowed(host) {
+            return Err(OAuthError::Config(format!(
+                "token host `{host}` is not allowed for this connector"
+            )));
+        }
+        let mut request = self.http.post(url).header("Accept", "application/json");
+        match endpoints.client_auth {
+            ClientAuth::Body => {
+                form.push(("client_id", client.client_id.clone()));
+                form.push(("client_secret", client.client_secret.clone()));
+            }
+            ClientAuth::Basic => {
+                request = request.basic_auth(&client.client_id, Some(&client.client_secret));
+            }
+        }
+        let response = request
+            .form(&form)
+            .send()
+            .await
+            .map_err(|error| OAuthError::Transport(error.without_url().to_string()))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                value
+                    .to_str()
+                    .ok()
+                    .map(|v| (name.as_str().to_owned(), v.to_owned()))
+            })
+            .collect();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| OAuthError::Transport(error.without_url().to_string()))?;
+        let answer = VendorResponse {
+            status,
+            headers,
+            body: crate::parse_body(&bytes),
+        };
+        if status >= 400 {
+            return Err(if connector.is_invalid_grant(scheme, &answer) {
+                OAuthError::InvalidGrant(answer)
+            } else {
+                OAuthError::Refused(answer)
+            });
+        }
+        let body = answer.body;
+        let access_token = body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|token| !token.is_empty())
+            .ok_or(OAuthError::NoAccessToken)?
+            .to_owned();
+        let refresh_token = body
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .filter(|token| !token.is_empty())
+            .map(str::to_owned);
+        let expires_at = body
+            .get("expires_in")
+            .and_then(|value| {
+                value
+                    .as_i64()
+                    .or_else(|| value.as_str().and_then(|text| text.parse().ok()))
+            })
+            .map(|seconds| now + Duration::seconds(seconds));
+        tracing::info!(provider = connector.id(), scheme, "token endpoint answered");
+        Ok(TokenSet {
+            access_token,
+            refresh_token,
+            expires_at,
+            response: body,
+        })
+    }
+
+    /// Exchanges an authorization code.
+    ///
+    /// # Errors
+    /// See [`OAuthError`].
+    #[allow(clippy::too_many_arguments)] // one argument per OAuth parameter reads best at call sites
+    pub async fn exchange_code(
+        &self,
+        connector: &Connector,
+        scheme: &str,
+        endpoints: &OAuthEndpoints,
+        client: &ClientCredentials,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenSet, OAuthError> {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", redirect_uri.to_owned()),
+        ];
+        if let Some(verifier) = code_verifier {
+            form.push(("code_verifier", verifier.to_owned()));
+        }
+        self.token_request(connector, scheme, endpoints, client, form, now)
+            .await
+    }
+
+    /// Refreshes an access token.
+    ///
+    /// # Errors
+    /// See [`OAuthError`]; [`OAuthError::InvalidGrant`] means the user must re-authorise.
+    pub async fn refresh(
+        &self,
+        connector: &Connector,
+        scheme: &str,
+        endpoints: &OAuthEndpoints,
+        client: &ClientCredentials,
+        refresh_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenSet, OAuthError> {
+        let form = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", refresh_token.to_owned()),
+        ];
+        self.token_request(connector, scheme, endpoints, client, form, now)
+            .await
+    }
+
+    /// Obtains a token with the client credentials grant.
+    ///
+    /// # Errors
+    /// See [`OAuthError`].
+    pub async fn client_credentials(
+        &self,
+        connector: &Connector,
+        scheme: &str,
+        endpoints: &OAuthEndpoints,
+        client: &ClientCredentials,
+        now: DateTime<Utc>,
+    ) -> Result<TokenSet, OAuthError> {
+        let mut form = vec![("grant_type", "client_credentials".to_owned())];
+        if !endpoints.scopes.is_empty() {
+            form.push(("scope", endpoints.scopes.join(" ")));
+        }
+        self.token_request(connector, scheme, endpoints, client, form, now)
+            .await
+    }
+}
+
+impl Default for OAuthClient {
+    fn default() -> OAuthClient {
+        OAuthClient::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_challenge_is_the_s256_of_the_verifier() {
+        let pkce = Pkce::generate();
+        assert_eq!(pkce.verifier.len(), 43);
+        let expected = URL_SAFE_NO_PAD.encode(Sha256::digest(pkce.verifier.as_bytes()));
+        assert_eq!(pkce.challenge, expected);
+        assert_ne!(Pkce::generate().verifier, pkce.verifier);
+    }
+
+    #[test]
+    fn authorize_urls_carry_every_parameter() {
+        let endpoints = OAuthEndpoints {
+            grant: connector::file::OAuthGrant::AuthorizationCode,
+            authorize_url: Some("https://login.example.com/authorize?prompt=consent".to_owned()),
+            token_url: "https://login.example.com/token".to_owned(),
+            scopes: vec!["api".to_owned(), "refresh_token".to_owned()],
+            pkce: true,
+            client_auth: ClientAuth::Body,
+            refresh_before_expiry_secs: 300,
+        };
+        let pkce = Pkce {
+            verifier: "v".to_owned(),
+            challenge: "c".to_owned(),
+        };
+        let url =
+            authorize_url(&endpoints, "cid", "https://app/cb", "st", Some(&pkce)).expect("builds");
+        let parsed = url::Url::parse(&url).expect("a URL");
+        let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+        assert!(pairs.contains(&("prompt".to_owned(), "consent".to_owned())));
+        assert!(pairs.contains(&("scope".to_owned(), "api refresh_token".to_owned())));
+        assert!(pairs.contains(&("code_challenge_method".to_owned(), "S256".to_owned())));
+        assert!(pairs.contains(&("redirect_uri".to_owned(), "https://app/cb".to_owned())));
+    }
+}
