@@ -132,6 +132,7 @@ async fn connect(
             status: ConnectionStatus::Active,
             account,
             credentials,
+            credentials_expires_at: None,
         })
         .await?;
     Ok(connection.id)

@@ -99,7 +99,20 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
         .fetch_all(&mut connection)
         .await
         .expect("list tables");
-        assert_eq!(tables, ["_sqlx_migrations", "api_keys", "connections", "discovered_fields", "environments"]);
+        assert_eq!(
+            tables,
+            [
+                "_sqlx_migrations",
+                "api_keys",
+                "connect_sessions",
+                "connections",
+                "discovered_fields",
+                "environments",
+                "events",
+                "oauth_apps",
+                "oauth_states",
+            ]
+        );
         connection.close().await.expect("close");
     })
     .await;

@@ -22,9 +22,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlitePool};
 use store::{
-    ApiKey, ApiKeyHash, ApiKeyId, Connection, ConnectionId, ConnectionStatus, ConnectionUpdate,
-    DiscoveredFields, Environment, EnvironmentId, IdError, NewConnection, Store, StoreError,
-    timestamp,
+    ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
+    ConnectionStatus, ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event,
+    EventId, IdError, NewConnection, NewEvent, OAuthApp, OAuthState, Store, StoreError, timestamp,
 };
 
 /// The schema, embedded from `migrations/` at build time.
@@ -36,8 +36,16 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pooled connections to a file; SQLite runs one writer at a time, the rest serve reads.
 const MAX_CONNECTIONS: u32 = 8;
 
-const CONNECTION_COLUMNS: &str =
-    "id, environment_id, provider, status, account, credentials, created_at, updated_at";
+const CONNECTION_COLUMNS: &str = "id, environment_id, provider, status, account, credentials, \
+     credentials_expires_at, created_at, updated_at";
+
+const CONNECT_SESSION_COLUMNS: &str = "token_hash, environment_id, end_user_id, provider, \
+     redirect_url, connection_id, expires_at, created_at";
+
+const OAUTH_STATE_COLUMNS: &str = "state_hash, environment_id, provider, scheme, \
+     session_token_hash, code_verifier, redirect_uri, connection_id, expires_at, created_at";
+
+const EVENT_COLUMNS: &str = "id, environment_id, connection_id, kind, payload, created_at";
 
 /// A [`Store`] on one SQLite database file.
 #[derive(Debug, Clone)]
@@ -172,6 +180,64 @@ fn time_column(row: &SqliteRow, name: &str) -> Result<DateTime<Utc>, StoreError>
     })
 }
 
+fn optional_time_column(row: &SqliteRow, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let micros: Option<i64> = column(row, name)?;
+    micros
+        .map(|micros| {
+            DateTime::from_timestamp_micros(micros).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "`{name}` of `{micros}` microseconds is out of range"
+                ))
+            })
+        })
+        .transpose()
+}
+
+fn micros(at: DateTime<Utc>) -> i64 {
+    timestamp::truncate(at).timestamp_micros()
+}
+
+fn sealed_column(row: &SqliteRow, name: &str) -> Result<Sealed, StoreError> {
+    let bytes: Vec<u8> = column(row, name)?;
+    Sealed::from_bytes(&bytes).map_err(|error| StoreError::Corrupt(format!("`{name}`: {error}")))
+}
+
+fn optional_sealed_column(row: &SqliteRow, name: &str) -> Result<Option<Sealed>, StoreError> {
+    let bytes: Option<Vec<u8>> = column(row, name)?;
+    bytes
+        .map(|bytes| {
+            Sealed::from_bytes(&bytes)
+                .map_err(|error| StoreError::Corrupt(format!("`{name}`: {error}")))
+        })
+        .transpose()
+}
+
+fn strings_column(row: &SqliteRow, name: &str) -> Result<Option<Vec<String>>, StoreError> {
+    let text: Option<String> = column(row, name)?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|error| {
+            StoreError::Corrupt(format!("`{name}` is not a json list of strings: {error}"))
+        })
+    })
+    .transpose()
+}
+
+fn strings_text(values: &[String]) -> String {
+    serde_json::to_string(values).expect("a list of strings always serializes")
+}
+
+fn fence_column(row: &SqliteRow, name: &str) -> Result<u64, StoreError> {
+    let fence: i64 = column(row, name)?;
+    u64::try_from(fence)
+        .map_err(|_| StoreError::Corrupt(format!("`{name}` of `{fence}` is negative")))
+}
+
+/// A fence as the database stores it; one past `i64::MAX` can never have been handed out, so it
+/// matches nothing.
+fn fence_value(fence: u64) -> i64 {
+    i64::try_from(fence).unwrap_or(-1)
+}
+
 fn json_column(row: &SqliteRow, name: &str) -> Result<Value, StoreError> {
     let text: String = column(row, name)?;
     serde_json::from_str(&text)
@@ -188,6 +254,17 @@ where
 {
     T::try_from(column::<String>(row, name)?)
         .map_err(|error| StoreError::Corrupt(format!("`{name}`: {error}")))
+}
+
+fn optional_id_column<T>(row: &SqliteRow, name: &str) -> Result<Option<T>, StoreError>
+where
+    T: TryFrom<String, Error = IdError>,
+{
+    column::<Option<String>>(row, name)?
+        .map(|value| {
+            T::try_from(value).map_err(|error| StoreError::Corrupt(format!("`{name}`: {error}")))
+        })
+        .transpose()
 }
 
 fn environment_from_row(row: &SqliteRow) -> Result<Environment, StoreError> {
@@ -219,9 +296,75 @@ fn connection_from_row(row: &SqliteRow) -> Result<Connection, StoreError> {
         account: json_column(row, "account")?,
         credentials: Sealed::from_bytes(&credentials)
             .map_err(|error| StoreError::Corrupt(format!("`credentials`: {error}")))?,
+        credentials_expires_at: optional_time_column(row, "credentials_expires_at")?,
         created_at: time_column(row, "created_at")?,
         updated_at: time_column(row, "updated_at")?,
     })
+}
+
+fn oauth_app_from_row(row: &SqliteRow) -> Result<OAuthApp, StoreError> {
+    Ok(OAuthApp {
+        environment_id: id_column(row, "environment_id")?,
+        provider: column(row, "provider")?,
+        client_id: column(row, "client_id")?,
+        client_secret: sealed_column(row, "client_secret")?,
+        redirect_uris: strings_column(row, "redirect_uris")?
+            .ok_or_else(|| StoreError::Corrupt("`redirect_uris` is null".to_owned()))?,
+        scopes: strings_column(row, "scopes")?,
+        updated_at: time_column(row, "updated_at")?,
+    })
+}
+
+fn connect_session_from_row(row: &SqliteRow) -> Result<ConnectSession, StoreError> {
+    Ok(ConnectSession {
+        token_hash: column(row, "token_hash")?,
+        environment_id: id_column(row, "environment_id")?,
+        end_user_id: column(row, "end_user_id")?,
+        provider: column(row, "provider")?,
+        redirect_url: column(row, "redirect_url")?,
+        connection_id: optional_id_column(row, "connection_id")?,
+        expires_at: time_column(row, "expires_at")?,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+fn oauth_state_from_row(row: &SqliteRow) -> Result<OAuthState, StoreError> {
+    Ok(OAuthState {
+        state_hash: column(row, "state_hash")?,
+        environment_id: id_column(row, "environment_id")?,
+        provider: column(row, "provider")?,
+        scheme: column(row, "scheme")?,
+        session_token_hash: column(row, "session_token_hash")?,
+        code_verifier: optional_sealed_column(row, "code_verifier")?,
+        redirect_uri: column(row, "redirect_uri")?,
+        connection_id: optional_id_column(row, "connection_id")?,
+        expires_at: time_column(row, "expires_at")?,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<Event, StoreError> {
+    Ok(Event {
+        id: id_column(row, "id")?,
+        environment_id: id_column(row, "environment_id")?,
+        connection_id: optional_id_column(row, "connection_id")?,
+        kind: column(row, "kind")?,
+        payload: json_column(row, "payload")?,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+impl SqliteStore {
+    /// Tells whether a connection exists, after a conditional write matched no row: a missing
+    /// connection is [`StoreError::NotFound`], an existing one means the condition failed.
+    async fn connection_exists(&self, id: &ConnectionId) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM connections WHERE id = ?1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?;
+        Ok(row.is_some())
+    }
 }
 
 #[async_trait::async_trait]
@@ -303,12 +446,13 @@ impl Store for SqliteStore {
             status: new.status,
             account: new.account,
             credentials: new.credentials,
+            credentials_expires_at: new.credentials_expires_at.map(timestamp::truncate),
             created_at: now,
             updated_at: now,
         };
         sqlx::query(
-            "INSERT INTO connections (id, environment_id, provider, status, account, credentials, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            "INSERT INTO connections (id, environment_id, provider, status, account, credentials, credentials_expires_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?7, ?7)",
         )
         .bind(connection.id.as_str())
         .bind(connection.environment_id.as_str())
@@ -317,6 +461,7 @@ impl Store for SqliteStore {
         .bind(json_text(&connection.account))
         .bind(connection.credentials.to_bytes())
         .bind(now.timestamp_micros())
+        .bind(connection.credentials_expires_at.map(micros))
         .execute(&self.pool)
         .await
         .map_err(|error| write_error(error, &format!("connection `{}` already exists", connection.id)))?;
@@ -367,6 +512,7 @@ impl Store for SqliteStore {
                  status = COALESCE(?1, status),
                  account = COALESCE(?2, account),
                  credentials = COALESCE(?3, credentials),
+                 credentials_expires_at = CASE WHEN ?7 THEN ?8 ELSE credentials_expires_at END,
                  updated_at = MAX(?4, updated_at + 1)
              WHERE id = ?5 AND environment_id = ?6
              RETURNING {CONNECTION_COLUMNS}"
@@ -377,6 +523,8 @@ impl Store for SqliteStore {
         .bind(timestamp::now().timestamp_micros())
         .bind(id.as_str())
         .bind(environment_id.as_str())
+        .bind(update.credentials_expires_at.is_some())
+        .bind(update.credentials_expires_at.flatten().map(micros))
         .fetch_optional(&self.pool)
         .await
         .map_err(|error| write_error(error, "connection update conflicts"))?
@@ -389,7 +537,7 @@ impl Store for SqliteStore {
         environment_id: &EnvironmentId,
         id: &ConnectionId,
     ) -> Result<(), StoreError> {
-        // Discovered fields go with it through `ON DELETE CASCADE`.
+        // Discovered fields, sessions and states go with it through `ON DELETE CASCADE`.
         let result = sqlx::query("DELETE FROM connections WHERE id = ?1 AND environment_id = ?2")
             .bind(id.as_str())
             .bind(environment_id.as_str())
@@ -444,5 +592,357 @@ impl Store for SqliteStore {
             fields: json_column(&row, "fields")?,
             fetched_at: time_column(&row, "fetched_at")?,
         }))
+    }
+
+    async fn put_oauth_app(&self, app: &OAuthApp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oauth_apps (environment_id, provider, client_id, client_secret, redirect_uris, scopes, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (environment_id, provider) DO UPDATE SET
+                 client_id = excluded.client_id,
+                 client_secret = excluded.client_secret,
+                 redirect_uris = excluded.redirect_uris,
+                 scopes = excluded.scopes,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(app.environment_id.as_str())
+        .bind(&app.provider)
+        .bind(&app.client_id)
+        .bind(app.client_secret.to_bytes())
+        .bind(strings_text(&app.redirect_uris))
+        .bind(app.scopes.as_deref().map(strings_text))
+        .bind(micros(app.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "oauth app conflicts"))?;
+        Ok(())
+    }
+
+    async fn get_oauth_app(
+        &self,
+        environment_id: &EnvironmentId,
+        provider: &str,
+    ) -> Result<OAuthApp, StoreError> {
+        let row = sqlx::query(
+            "SELECT environment_id, provider, client_id, client_secret, redirect_uris, scopes, updated_at
+             FROM oauth_apps WHERE environment_id = ?1 AND provider = ?2",
+        )
+        .bind(environment_id.as_str())
+        .bind(provider)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        oauth_app_from_row(&row)
+    }
+
+    async fn set_branding(
+        &self,
+        environment_id: &EnvironmentId,
+        branding: &Branding,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE environments SET
+                 branding_display_name = ?1, branding_logo_url = ?2, branding_primary_color = ?3
+             WHERE id = ?4",
+        )
+        .bind(branding.display_name.as_deref())
+        .bind(branding.logo_url.as_deref())
+        .bind(branding.primary_color.as_deref())
+        .bind(environment_id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "branding conflicts"))?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get_branding(&self, environment_id: &EnvironmentId) -> Result<Branding, StoreError> {
+        let row = sqlx::query(
+            "SELECT branding_display_name, branding_logo_url, branding_primary_color
+             FROM environments WHERE id = ?1",
+        )
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        Ok(Branding {
+            display_name: column(&row, "branding_display_name")?,
+            logo_url: column(&row, "branding_logo_url")?,
+            primary_color: column(&row, "branding_primary_color")?,
+        })
+    }
+
+    async fn insert_connect_session(&self, session: &ConnectSession) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO connect_sessions ({CONNECT_SESSION_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ))
+        .bind(&session.token_hash)
+        .bind(session.environment_id.as_str())
+        .bind(&session.end_user_id)
+        .bind(session.provider.as_deref())
+        .bind(&session.redirect_url)
+        .bind(session.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(micros(session.expires_at))
+        .bind(micros(session.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| {
+            write_error(
+                error,
+                "a connect session with this token hash already exists",
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn get_connect_session(&self, token_hash: &str) -> Result<ConnectSession, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONNECT_SESSION_COLUMNS} FROM connect_sessions WHERE token_hash = ?1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        connect_session_from_row(&row)
+    }
+
+    async fn insert_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO oauth_states ({OAUTH_STATE_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ))
+        .bind(&state.state_hash)
+        .bind(state.environment_id.as_str())
+        .bind(&state.provider)
+        .bind(&state.scheme)
+        .bind(&state.session_token_hash)
+        .bind(state.code_verifier.as_ref().map(Sealed::to_bytes))
+        .bind(&state.redirect_uri)
+        .bind(state.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(micros(state.expires_at))
+        .bind(micros(state.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "an oauth state with this hash already exists"))?;
+        Ok(())
+    }
+
+    async fn take_oauth_state(&self, state_hash: &str) -> Result<OAuthState, StoreError> {
+        // One statement under SQLite's single write lock: a concurrent second `DELETE` runs after
+        // this one and finds nothing.
+        let row = sqlx::query(&format!(
+            "DELETE FROM oauth_states WHERE state_hash = ?1 RETURNING {OAUTH_STATE_COLUMNS}"
+        ))
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "oauth state take conflicts"))?
+        .ok_or(StoreError::NotFound)?;
+        oauth_state_from_row(&row)
+    }
+
+    async fn insert_event(&self, event: NewEvent) -> Result<Event, StoreError> {
+        let event = Event {
+            id: EventId::generate(),
+            environment_id: event.environment_id,
+            connection_id: event.connection_id,
+            kind: event.kind,
+            payload: event.payload,
+            created_at: timestamp::now(),
+        };
+        sqlx::query(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ))
+        .bind(event.id.as_str())
+        .bind(event.environment_id.as_str())
+        .bind(event.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(&event.kind)
+        .bind(json_text(&event.payload))
+        .bind(event.created_at.timestamp_micros())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "event id already exists"))?;
+        Ok(event)
+    }
+
+    async fn list_events(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: Option<&ConnectionId>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE environment_id = ?1
+               AND (?2 IS NULL OR connection_id = ?2)
+               AND (?3 IS NULL OR kind = ?3)
+             ORDER BY created_at, id"
+        ))
+        .bind(environment_id.as_str())
+        .bind(connection_id.map(ConnectionId::as_str))
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn get_connection_by_id(&self, id: &ConnectionId) -> Result<Connection, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = ?1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        connection_from_row(&row)
+    }
+
+    async fn list_connections_expiring_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections
+             WHERE credentials_expires_at IS NOT NULL AND credentials_expires_at < ?1 AND status = ?2
+             ORDER BY credentials_expires_at, id
+             LIMIT ?3"
+        ))
+        .bind(before.timestamp_micros())
+        .bind(ConnectionStatus::Active.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(connection_from_row).collect()
+    }
+
+    async fn acquire_refresh_lease(
+        &self,
+        id: &ConnectionId,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Option<u64>, StoreError> {
+        // One statement: the check that the lease is free and the take cannot interleave with
+        // another process's, since SQLite runs one writer at a time.
+        let row = sqlx::query(
+            "UPDATE connections SET
+                 refresh_fence = refresh_fence + 1,
+                 refresh_lease_holder = ?1,
+                 refresh_lease_until = ?2
+             WHERE id = ?3
+               AND (refresh_lease_holder IS NULL OR refresh_lease_until <= ?4 OR refresh_lease_holder = ?1)
+             RETURNING refresh_fence",
+        )
+        .bind(holder)
+        .bind(timestamp::add(now, ttl).timestamp_micros())
+        .bind(id.as_str())
+        .bind(now.timestamp_micros())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "refresh lease conflicts"))?;
+        match row {
+            Some(row) => Ok(Some(fence_column(&row, "refresh_fence")?)),
+            None if self.connection_exists(id).await? => Ok(None),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn release_refresh_lease(&self, id: &ConnectionId, fence: u64) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE connections SET refresh_lease_holder = NULL, refresh_lease_until = NULL
+             WHERE id = ?1 AND refresh_fence = ?2",
+        )
+        .bind(id.as_str())
+        .bind(fence_value(fence))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "refresh lease release conflicts"))?;
+        if result.rows_affected() == 0 && !self.connection_exists(id).await? {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn store_refreshed_credentials(
+        &self,
+        id: &ConnectionId,
+        fence: u64,
+        credentials: Sealed,
+        expires_at: Option<DateTime<Utc>>,
+        account: Option<Value>,
+    ) -> Result<Connection, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE connections SET
+                 credentials = ?1,
+                 credentials_expires_at = ?2,
+                 account = COALESCE(?3, account),
+                 updated_at = MAX(?4, updated_at + 1)
+             WHERE id = ?5 AND refresh_fence = ?6 AND refresh_lease_holder IS NOT NULL
+             RETURNING {CONNECTION_COLUMNS}"
+        ))
+        .bind(credentials.to_bytes())
+        .bind(expires_at.map(micros))
+        .bind(account.as_ref().map(json_text))
+        .bind(timestamp::now().timestamp_micros())
+        .bind(id.as_str())
+        .bind(fence_value(fence))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "refreshed credentials conflict"))?;
+        match row {
+            Some(row) => connection_from_row(&row),
+            None if self.connection_exists(id).await? => Err(StoreError::Conflict(format!(
+                "fence `{fence}` no longer holds the refresh lease of `{id}`"
+            ))),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn list_all_connections(&self) -> Result<Vec<Connection>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(connection_from_row).collect()
+    }
+
+    async fn replace_sealed_credentials(
+        &self,
+        id: &ConnectionId,
+        expected: &Sealed,
+        credentials: Sealed,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE connections SET credentials = ?1, updated_at = MAX(?2, updated_at + 1)
+             WHERE id = ?3 AND credentials = ?4",
+        )
+        .bind(credentials.to_bytes())
+        .bind(timestamp::now().timestamp_micros())
+        .bind(id.as_str())
+        .bind(expected.to_bytes())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "credentials replacement conflicts"))?;
+        if result.rows_affected() == 0 {
+            if self.connection_exists(id).await? {
+                return Err(StoreError::Conflict(format!(
+                    "the credentials of `{id}` changed since they were read"
+                )));
+            }
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }

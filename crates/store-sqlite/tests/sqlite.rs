@@ -91,6 +91,7 @@ async fn plaintext_credentials_never_reach_the_database_files() {
         status: ConnectionStatus::Active,
         account: json!({"instance_url": "https://account-marker.example.invalid"}),
         credentials: keyring.seal_json(&credentials, id.as_str().as_bytes()),
+        credentials_expires_at: None,
     };
     store.insert_connection(new).await.expect("insert");
     let refreshed = keyring.seal_json(

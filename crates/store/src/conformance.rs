@@ -95,6 +95,7 @@ fn new_connection(environment_id: &EnvironmentId, provider: &str) -> NewConnecti
         status: ConnectionStatus::Active,
         account: json!({"instance_url": "https://example.invalid", "portal_id": 42}),
         credentials,
+        credentials_expires_at: None,
     }
 }
 
@@ -383,6 +384,7 @@ async fn connections_are_scoped_to_their_environment(store: &dyn Store) {
         status: Some(ConnectionStatus::Disabled),
         account: Some(json!({"hijacked": true})),
         credentials: Some(b_own.credentials.clone()),
+        credentials_expires_at: Some(Some(timestamp::now())),
     };
     assert_not_found(
         store
@@ -512,15 +514,26 @@ async fn update_changes_only_given_fields(store: &dyn Store) {
     assert_eq!(after_credentials.status, ConnectionStatus::NeedsReauth);
     assert!(after_credentials.updated_at > after_account.updated_at);
 
+    assert_eq!(after_credentials.credentials_expires_at, None);
+
+    let expires_at = Utc
+        .timestamp_opt(1_800_000_000, 654_321_987)
+        .single()
+        .expect("valid");
     let all = ConnectionUpdate {
         status: Some(ConnectionStatus::Active),
         account: Some(json!({})),
         credentials: Some(original.credentials.clone()),
+        credentials_expires_at: Some(Some(expires_at)),
     };
     let after_all = store
         .update_connection(&environment_id, &original.id, all)
         .await
         .expect("all");
+    assert_eq!(
+        after_all.credentials_expires_at,
+        Some(timestamp::truncate(expires_at))
+    );
     assert_eq!(after_all.status, ConnectionStatus::Active);
     assert_eq!(after_all.account, json!({}));
     assert_eq!(after_all.credentials, original.credentials);

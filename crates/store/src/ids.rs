@@ -1,6 +1,6 @@
-//! Typed ids for environments, API keys and connections.
+//! Typed ids for environments, API keys, connections and events.
 //!
-//! Each id is a kind prefix (`env_`, `key_`, `conn_`) followed by a UUID v7 as 32 lowercase hex
+//! Each id is a kind prefix (`env_`, `key_`, `conn_`, `evt_`) followed by a UUID v7 as 32 lowercase hex
 //! digits, so an id names its kind in logs and URLs, and ids of one kind sort by creation time.
 //! Ids serialize as their string form.
 
@@ -122,6 +122,12 @@ prefixed_id!(
     ConnectionId,
     "conn_",
     "connection id"
+);
+prefixed_id!(
+    /// Identifies an event of an environment's audit trail: `evt_` and 32 hex digits.
+    EventId,
+    "evt_",
+    "event id"
 );
 
 #[cfg(test)]

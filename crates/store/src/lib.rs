@@ -1,7 +1,8 @@
 //! The Store trait, its row types and errors, and the conformance suite every backend passes.
 //!
-//! Crosswalk keeps environments, hashed API keys, connections with sealed credentials, and a cache
-//! of discovered fields per connection.
+//! Crosswalk keeps environments with their branding, hashed API keys, connections with sealed
+//! credentials and refresh leases, a cache of discovered fields per connection, OAuth app
+//! credentials, Connect sessions, single-use OAuth states, and an audit trail of events.
 //! [`Store`] is the one interface to that data; `store-sqlite` and `store-postgres` implement it
 //! and both run [`conformance::run_all`], so callers can hold an `Arc<dyn Store>` and not care
 //! which backend is behind it.
@@ -18,9 +19,9 @@ pub mod timestamp;
 
 pub use api_key::{API_KEY_PREFIX_LEN, ApiKeyHash, api_key_prefix, generate_api_key};
 pub use error::{IdError, StoreError};
-pub use ids::{ApiKeyId, ConnectionId, EnvironmentId};
+pub use ids::{ApiKeyId, ConnectionId, EnvironmentId, EventId};
 pub use rows::{
-    ApiKey, Connection, ConnectionStatus, ConnectionUpdate, DiscoveredFields, Environment,
-    NewConnection,
+    ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, ConnectionUpdate,
+    DiscoveredFields, Environment, Event, NewConnection, NewEvent, OAuthApp, OAuthState,
 };
 pub use store::Store;

@@ -1,5 +1,6 @@
-//! The rows a [`crate::Store`] reads and writes: environments, API keys, connections, and the
-//! discovered-field cache.
+//! The rows a [`crate::Store`] reads and writes: environments and their branding, API keys,
+//! connections, the discovered-field cache, OAuth app credentials, Connect sessions, OAuth
+//! authorization states and events.
 //!
 //! These are plain data; validation of names and provider slugs happens in the callers.
 
@@ -7,7 +8,7 @@ use chrono::{DateTime, Utc};
 use secrets::Sealed;
 use serde_json::Value;
 
-use crate::{ApiKeyId, ConnectionId, EnvironmentId};
+use crate::{ApiKeyId, ConnectionId, EnvironmentId, EventId};
 
 /// One customer of Crosswalk; owns API keys and connections.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -85,6 +86,8 @@ pub struct Connection {
     pub account: Value,
     /// Tokens or keys, sealed by the caller; the store never sees plaintext.
     pub credentials: Sealed,
+    /// When the access token in `credentials` expires; `None` when unknown or never.
+    pub credentials_expires_at: Option<DateTime<Utc>>,
     /// When the connection was inserted.
     pub created_at: DateTime<Utc>,
     /// When the connection was last inserted or updated; strictly increases on every update.
@@ -109,6 +112,8 @@ pub struct NewConnection {
     pub account: Value,
     /// Credentials sealed with the id as associated data.
     pub credentials: Sealed,
+    /// When the access token expires; `None` when unknown or never.
+    pub credentials_expires_at: Option<DateTime<Utc>>,
 }
 
 /// The fields of a connection to change; `None` leaves a field as it is.
@@ -120,6 +125,9 @@ pub struct ConnectionUpdate {
     pub account: Option<Value>,
     /// New sealed credentials, e.g. after a token refresh or a key rotation.
     pub credentials: Option<Sealed>,
+    /// A new expiry of the access token: `Some(None)` clears it (unknown or never expires),
+    /// `Some(Some(at))` sets it.
+    pub credentials_expires_at: Option<Option<DateTime<Utc>>>,
 }
 
 /// The fields a provider reported for one resource of one connection, cached.
@@ -133,4 +141,111 @@ pub struct DiscoveredFields {
     pub fields: Value,
     /// When the provider was asked.
     pub fetched_at: DateTime<Utc>,
+}
+
+/// An environment's OAuth client registration at one provider, used to authorize end users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthApp {
+    /// The environment the app belongs to; must exist.
+    pub environment_id: EnvironmentId,
+    /// The provider slug, e.g. `hubspot`.
+    pub provider: String,
+    /// The client id the provider issued; not secret.
+    pub client_id: String,
+    /// The client secret, sealed by the caller with associated data of its choosing.
+    pub client_secret: Sealed,
+    /// The allow-list of the product's redirect URLs an end user may be sent back to.
+    pub redirect_uris: Vec<String>,
+    /// Scopes to ask for instead of the connector's defaults; `None` uses the defaults.
+    pub scopes: Option<Vec<String>>,
+    /// When the app was last written; kept as given, truncated to microseconds.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How an environment's Connect page looks to its end users; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Branding {
+    /// The product name shown on the page.
+    pub display_name: Option<String>,
+    /// Where the page loads the product's logo from.
+    pub logo_url: Option<String>,
+    /// The accent colour, e.g. `#0a7cff`.
+    pub primary_color: Option<String>,
+}
+
+/// A short-lived Connect link handed to an end user's browser, stored by the hash of its token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectSession {
+    /// SHA-256 of the link token as lowercase hex; the token itself is never stored.
+    pub token_hash: String,
+    /// The environment the session connects into; must exist.
+    pub environment_id: EnvironmentId,
+    /// The environment's own identifier of the end user.
+    pub end_user_id: String,
+    /// The provider to connect; `None` lets the end user pick one.
+    pub provider: Option<String>,
+    /// Where the end user's browser goes when the flow ends.
+    pub redirect_url: String,
+    /// The connection being authorized again, if any; must belong to `environment_id`.
+    pub connection_id: Option<ConnectionId>,
+    /// When the link stops working; the caller checks this against its clock.
+    pub expires_at: DateTime<Utc>,
+    /// When the session was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One OAuth authorization in flight, stored by the hash of its `state` parameter until the
+/// provider calls back; taken exactly once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthState {
+    /// SHA-256 of the `state` parameter as lowercase hex.
+    pub state_hash: String,
+    /// The environment the authorization connects into; must exist.
+    pub environment_id: EnvironmentId,
+    /// The provider slug.
+    pub provider: String,
+    /// The connector's auth scheme name, e.g. `oauth2`.
+    pub scheme: String,
+    /// The hash of the Connect session the authorization started from.
+    pub session_token_hash: String,
+    /// The PKCE code verifier, sealed by the caller, when the flow uses PKCE.
+    pub code_verifier: Option<Sealed>,
+    /// The callback URI sent to the provider; the token request must repeat it.
+    pub redirect_uri: String,
+    /// The connection being authorized again, if any; must belong to `environment_id`.
+    pub connection_id: Option<ConnectionId>,
+    /// When the state stops being accepted; the caller checks this against its clock.
+    pub expires_at: DateTime<Utc>,
+    /// When the authorization started.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An event to record; the store gives it an id and a timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// The environment the event belongs to; must exist.
+    pub environment_id: EnvironmentId,
+    /// The connection the event is about, if any; not checked, so events may outlive it.
+    pub connection_id: Option<ConnectionId>,
+    /// What happened, as a dotted name, e.g. `connection.needs_reauth`.
+    pub kind: String,
+    /// Details of the event; kept as written.
+    pub payload: Value,
+}
+
+/// A recorded event of an environment's audit trail.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    /// The event's id.
+    pub id: EventId,
+    /// The environment the event belongs to.
+    pub environment_id: EnvironmentId,
+    /// The connection the event is about, if any.
+    pub connection_id: Option<ConnectionId>,
+    /// What happened, e.g. `connection.needs_reauth`.
+    pub kind: String,
+    /// Details of the event.
+    pub payload: Value,
+    /// When the event was recorded.
+    pub created_at: DateTime<Utc>,
 }

@@ -6,12 +6,17 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use secrets::Sealed;
+
 use crate::{
-    ApiKey, ApiKeyHash, Connection, ConnectionId, ConnectionUpdate, DiscoveredFields, Environment,
-    EnvironmentId, NewConnection, StoreError,
+    ApiKey, ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionUpdate,
+    DiscoveredFields, Environment, EnvironmentId, Event, NewConnection, NewEvent, OAuthApp,
+    OAuthState, StoreError,
 };
 
-/// Persistent storage for environments, API keys, connections and discovered fields.
+/// Persistent storage for environments, API keys, connections, discovered fields, and the
+/// account-connection lifecycle: OAuth apps, branding, Connect sessions, OAuth states, events,
+/// refresh leases and key rotation.
 ///
 /// Every method is required; there are no defaults, because each is one statement or transaction
 /// in the backend's own SQL.
@@ -19,6 +24,8 @@ use crate::{
 /// Contracts shared by all methods:
 /// - Timestamps are set by the store from [`crate::timestamp::now`] and kept with microsecond
 ///   precision; a timestamp passed in is truncated to microseconds.
+/// - Expiry times passed in (sessions, states, leases) are compared against the caller's clock,
+///   never the database's, so tests and several processes agree on what "expired" means.
 /// - JSON values come back equal to what was written, with object keys in the same order.
 /// - Sealed credentials come back byte for byte as written.
 /// - Connection methods that take an environment id treat a connection of another environment as
@@ -75,7 +82,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// [`StoreError::NotFound`] when no key has the hash.
     async fn find_api_key(&self, key_hash: &ApiKeyHash) -> Result<ApiKey, StoreError>;
 
-    /// Inserts a connection; `created_at` and `updated_at` are both set to now.
+    /// Inserts a connection; `created_at` and `updated_at` are both set to now, and its refresh
+    /// lease starts free.
     ///
     /// # Errors
     ///
@@ -122,7 +130,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         update: ConnectionUpdate,
     ) -> Result<Connection, StoreError>;
 
-    /// Deletes a connection together with its discovered fields.
+    /// Deletes a connection together with its discovered fields, and with the Connect sessions
+    /// and OAuth states that would authorize it again; its events stay.
     ///
     /// # Errors
     ///
@@ -159,4 +168,196 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         connection_id: &ConnectionId,
         resource: &str,
     ) -> Result<Option<DiscoveredFields>, StoreError>;
+
+    /// Stores an environment's OAuth app for a provider, replacing the one stored before.
+    ///
+    /// Keyed by `(environment_id, provider)`; every field, `updated_at` included, is written as
+    /// given (times truncated to microseconds).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist.
+    async fn put_oauth_app(&self, app: &OAuthApp) -> Result<(), StoreError>;
+
+    /// Returns an environment's OAuth app for a provider.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no app for the provider.
+    async fn get_oauth_app(
+        &self,
+        environment_id: &EnvironmentId,
+        provider: &str,
+    ) -> Result<OAuthApp, StoreError>;
+
+    /// Replaces an environment's branding whole: a `None` field clears that field.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist.
+    async fn set_branding(
+        &self,
+        environment_id: &EnvironmentId,
+        branding: &Branding,
+    ) -> Result<(), StoreError>;
+
+    /// Returns an environment's branding; every field is `None` when it was never set.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist.
+    async fn get_branding(&self, environment_id: &EnvironmentId) -> Result<Branding, StoreError>;
+
+    /// Stores a Connect session by its token hash.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when a session with the same hash exists, and
+    /// [`StoreError::NotFound`] when the environment does not exist or `connection_id` names no
+    /// connection of that environment.
+    async fn insert_connect_session(&self, session: &ConnectSession) -> Result<(), StoreError>;
+
+    /// Returns the Connect session with this token hash, expired or not: the caller checks
+    /// `expires_at` against its clock.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when no session has the hash (or its connection was deleted).
+    async fn get_connect_session(&self, token_hash: &str) -> Result<ConnectSession, StoreError>;
+
+    /// Stores an OAuth authorization state by its hash, until [`Store::take_oauth_state`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when a state with the same hash exists, and
+    /// [`StoreError::NotFound`] when the environment does not exist or `connection_id` names no
+    /// connection of that environment.
+    async fn insert_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError>;
+
+    /// Removes and returns the OAuth state with this hash, atomically: of any number of calls
+    /// with one hash, even concurrent ones from several processes, exactly one gets the state,
+    /// which is what makes a replayed callback fail.
+    ///
+    /// The state is returned expired or not: the caller checks `expires_at` against its clock.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when no state has the hash, including when it was taken before.
+    async fn take_oauth_state(&self, state_hash: &str) -> Result<OAuthState, StoreError>;
+
+    /// Records an event with a fresh id and `created_at` set to now.
+    ///
+    /// The connection id is not checked, so an event may name a connection that was deleted;
+    /// callers pass only connections of the event's environment.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist.
+    async fn insert_event(&self, event: NewEvent) -> Result<Event, StoreError>;
+
+    /// Returns an environment's events, oldest first (ties broken by id), optionally only those
+    /// about one connection and/or of one kind (matched exactly).
+    ///
+    /// An unknown environment has no events: the result is empty, not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_events(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: Option<&ConnectionId>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Event>, StoreError>;
+
+    /// Returns a connection by id whatever its environment; for workers, which act for every
+    /// environment. Request handlers use [`Store::get_connection`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when no connection has the id.
+    async fn get_connection_by_id(&self, id: &ConnectionId) -> Result<Connection, StoreError>;
+
+    /// Returns at most `limit` active connections, of every environment, whose
+    /// `credentials_expires_at` is before `before`, soonest expiry first (ties broken by id).
+    ///
+    /// Connections without an expiry, or not [`crate::ConnectionStatus::Active`], never appear.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_connections_expiring_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Connection>, StoreError>;
+
+    /// Takes the connection's refresh lease for `holder` until `now + ttl`, when the lease is
+    /// free, released, expired at `now` (its end is at or before `now`), or already held by the
+    /// same `holder` (who then gets a new fence, and the old one stops counting).
+    ///
+    /// Returns the fencing token: strictly greater than every token returned before for this
+    /// connection, by any process. Returns `None`, changing nothing, while another holder's lease
+    /// runs. Atomic across processes.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the connection does not exist.
+    async fn acquire_refresh_lease(
+        &self,
+        id: &ConnectionId,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: std::time::Duration,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Frees the connection's refresh lease if `fence` is the token of the lease now held; with
+    /// a stale fence, or a lease already free, it does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the connection does not exist.
+    async fn release_refresh_lease(&self, id: &ConnectionId, fence: u64) -> Result<(), StoreError>;
+
+    /// Writes refreshed credentials and their expiry (`None` clears it), and replaces the account
+    /// object when `account` is given, but only while `fence` is the token of the lease now held
+    /// (not released, not superseded; a lease whose time ran out still counts until someone else
+    /// takes it). Bumps `updated_at` as [`Store::update_connection`] does; keeps the lease.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when `fence` no longer holds the lease, so a stale refresher never
+    /// overwrites a newer refresh, and [`StoreError::NotFound`] when the connection does not
+    /// exist.
+    async fn store_refreshed_credentials(
+        &self,
+        id: &ConnectionId,
+        fence: u64,
+        credentials: Sealed,
+        expires_at: Option<DateTime<Utc>>,
+        account: Option<Value>,
+    ) -> Result<Connection, StoreError>;
+
+    /// Returns every connection of every environment, oldest first (ties broken by id); for
+    /// re-sealing credentials under a new key.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_all_connections(&self) -> Result<Vec<Connection>, StoreError>;
+
+    /// Replaces a connection's sealed credentials with `credentials` only if the stored ones are
+    /// still byte for byte `expected`; a compare-and-swap, so re-sealing under a new key never
+    /// undoes a refresh that happened meanwhile. Bumps `updated_at`; leaves the lease alone.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the stored credentials differ from `expected` (read the row
+    /// again and retry), and [`StoreError::NotFound`] when the connection does not exist.
+    async fn replace_sealed_credentials(
+        &self,
+        id: &ConnectionId,
+        expected: &Sealed,
+        credentials: Sealed,
+    ) -> Result<(), StoreError>;
 }

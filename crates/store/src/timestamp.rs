@@ -16,6 +16,16 @@ pub fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
+/// Returns `at` plus `duration`, truncated to microseconds; a sum past the largest representable
+/// time (only absurd durations get there) is that largest time, so a lease ends "never".
+pub fn add(at: DateTime<Utc>, duration: std::time::Duration) -> DateTime<Utc> {
+    let later = chrono::TimeDelta::from_std(duration)
+        .ok()
+        .and_then(|delta| at.checked_add_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    truncate(later)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -30,5 +40,16 @@ mod tests {
             .expect("valid");
         assert_eq!(truncate(at).timestamp_subsec_nanos(), 123_456_000);
         assert_eq!(now().timestamp_subsec_nanos() % 1_000, 0);
+    }
+
+    #[test]
+    fn add_truncates_and_saturates() {
+        let at = Utc.timestamp_opt(1_700_000_000, 0).single().expect("valid");
+        let later = add(at, std::time::Duration::from_nanos(30_000_000_999));
+        assert_eq!(later, at + chrono::TimeDelta::microseconds(30_000_000));
+        assert_eq!(
+            add(at, std::time::Duration::MAX),
+            truncate(DateTime::<Utc>::MAX_UTC)
+        );
     }
 }

@@ -11,7 +11,7 @@ use store::{Connection, ConnectionId, ConnectionStatus, NewConnection};
 
 use super::JsonBody;
 use crate::auth::Caller;
-use crate::runtime::credentials_aad;
+use provider_http::credentials::credentials_aad;
 use crate::{ApiError, AppState};
 
 /// The public view of a connection: never its credentials.
@@ -187,6 +187,7 @@ pub async fn create(
             status: ConnectionStatus::Active,
             account: Value::Object(account),
             credentials,
+            credentials_expires_at: None,
         })
         .await?;
     tracing::info!(connection_id = %connection.id, provider = %connection.provider, "connection created");
@@ -194,31 +195,29 @@ pub async fn create(
 }
 
 fn validate_field(field: &connector::file::ConnectionField, value: &str) -> Result<(), ApiError> {
-    let path = format!("fields.{}", field.name);
+    validate_field_value(field, value).map_err(|reason| ApiError::invalid(format!("fields.{}", field.name), reason))
+}
+
+/// Checks one connection-field value against its declaration; the error is a reason that
+/// reads after the field's name ("must be one of: …").
+pub fn validate_field_value(field: &connector::file::ConnectionField, value: &str) -> Result<(), String> {
     match field.kind {
         FieldKind::Select if !field.options.iter().any(|option| option == value) => {
-            return Err(ApiError::invalid(
-                path,
-                format!("must be one of: {}", field.options.join(", ")),
-            ));
+            return Err(format!("must be one of: {}", field.options.join(", ")));
         }
         FieldKind::Url => {
-            let parsed = url::Url::parse(value)
-                .map_err(|error| ApiError::invalid(&path, format!("is not a URL: {error}")))?;
+            let parsed = url::Url::parse(value).map_err(|error| format!("is not a URL: {error}"))?;
             if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(ApiError::invalid(path, "must be an http or https URL"));
+                return Err("must be an http or https URL".to_owned());
             }
         }
         _ => {}
     }
     if let Some(pattern) = &field.pattern {
         let regex = regex::Regex::new(&format!("^(?:{pattern})$"))
-            .map_err(|error| ApiError::Internal(anyhow::anyhow!("field pattern: {error}")))?;
+            .map_err(|error| format!("cannot be checked: {error}"))?;
         if !regex.is_match(value) {
-            return Err(ApiError::invalid(
-                path,
-                format!("does not match `{pattern}`"),
-            ));
+            return Err(format!("does not match `{pattern}`"));
         }
     }
     Ok(())
