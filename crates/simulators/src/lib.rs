@@ -9,6 +9,7 @@
 pub mod dynamics;
 pub mod faults;
 pub mod hubspot;
+pub mod oauth;
 pub mod pipedrive;
 pub mod salesforce;
 

@@ -47,6 +47,18 @@ pub fn unauthenticated() -> Response {
     )
 }
 
+/// 401 for an OAuth access token past its lifetime, as HubSpot words it.
+pub fn expired_token(expired_for: std::time::Duration) -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "EXPIRED_AUTHENTICATION",
+        format!(
+            "The OAuth token used to make this call expired {} minute(s) ago.",
+            expired_for.as_secs() / 60
+        ),
+    )
+}
+
 /// 404 for an unknown or archived record id.
 pub fn object_not_found(id: &str) -> Response {
     let mut extra = Map::new();

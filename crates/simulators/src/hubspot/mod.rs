@@ -5,7 +5,9 @@
 //! It answers as `https://api.hubapi.com` does (paths, paging, string-only property values,
 //! error bodies, 429 policies), so connectors written against it work against the real API.
 //! Of the batch endpoints only `batch/read` is served. Left out: batch writes, merge, GDPR
-//! delete, webhooks and OAuth token exchange.
+//! delete and webhooks. The OAuth 2.0 code flow (authorize, v1 token endpoint, token metadata
+//! and refresh-token deletion) is served by `oauth.rs`; tokens it issues are accepted like the
+//! configured private-app tokens until they expire.
 
 // Handlers answer early with a ready HubSpot error body, so `Result<_, Response>` is their
 // natural return type; boxing every error response would only add noise.
@@ -13,6 +15,7 @@ mod errors;
 mod limits;
 #[allow(clippy::result_large_err, reason = "early-return error responses")]
 mod meta;
+mod oauth;
 #[allow(clippy::result_large_err, reason = "early-return error responses")]
 mod objects;
 mod schema;
@@ -23,6 +26,7 @@ mod store;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -35,6 +39,7 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 
 use crate::faults::{FaultLayerState, control_routes, fault_middleware};
+use crate::oauth::{AccessStatus, OAuthServer, OAuthSettings};
 use crate::{Faults, RequestLog, RunningSimulator};
 
 use schema::{ObjectType, PropertyDef};
@@ -65,6 +70,12 @@ pub struct HubSpotConfig {
     pub search_per_second: u32,
     /// Requests per day, per token; `None` sends no daily headers (as for OAuth apps).
     pub daily_limit: Option<u64>,
+    /// Registered OAuth apps as `(client_id, client_secret)`.
+    pub oauth_clients: Vec<(String, String)>,
+    /// Lifetime of OAuth access tokens (`expires_in`; HubSpot: 1800 s).
+    pub access_token_ttl_secs: u64,
+    /// Whether a refresh returns a new refresh token and retires the old one (HubSpot: no).
+    pub rotate_refresh_tokens: bool,
 }
 
 impl Default for HubSpotConfig {
@@ -87,6 +98,12 @@ impl Default for HubSpotConfig {
             rate_limit_interval_ms: 10_000,
             search_per_second: 5,
             daily_limit: Some(650_000),
+            oauth_clients: vec![(
+                "hubspot-sim-client".to_owned(),
+                "hubspot-sim-secret".to_owned(),
+            )],
+            access_token_ttl_secs: 1800,
+            rotate_refresh_tokens: false,
         }
     }
 }
@@ -99,6 +116,7 @@ struct Shared {
     faults: Faults,
     log: RequestLog,
     tokens: Arc<Vec<String>>,
+    oauth: Arc<OAuthServer>,
 }
 
 impl Shared {
@@ -157,6 +175,32 @@ impl HubSpotHandle {
         let store = self.shared.read();
         let record = store.records(object_type).get(&id)?;
         Some(store::render_full(&store, object_type, record))
+    }
+
+    /// Moves the simulated clock that OAuth token and code expiry follow.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.oauth.advance_clock(by);
+    }
+
+    /// Revokes every OAuth refresh token and the access tokens issued from them.
+    pub fn revoke_all_refresh_tokens(&self) {
+        self.shared.oauth.revoke_all_refresh_tokens();
+    }
+
+    /// Token-endpoint requests for the `authorization_code` and `refresh_token` grants,
+    /// answered with tokens or refused.
+    pub fn token_requests(&self) -> u64 {
+        self.shared.oauth.token_requests()
+    }
+
+    /// Token-endpoint requests for the `refresh_token` grant.
+    pub fn refresh_requests(&self) -> u64 {
+        self.shared.oauth.refresh_requests()
+    }
+
+    /// The simulated portal's id (`hub_id` in OAuth token metadata).
+    pub fn hub_id(&self) -> u64 {
+        oauth::HUB_ID
     }
 
     /// Changes the rolling-window rate limit of every token.
@@ -241,9 +285,16 @@ async fn guard(State(shared): State<Shared>, request: Request, next: Next) -> Re
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(|token| token.trim().to_owned());
-    let Some(token) = token.filter(|token| shared.tokens.iter().any(|known| known == token)) else {
+    let Some(token) = token else {
         return errors::unauthenticated();
     };
+    if !shared.tokens.contains(&token) {
+        match shared.oauth.access_status(&token) {
+            AccessStatus::Valid { .. } => {}
+            AccessStatus::Expired { expired_for } => return errors::expired_token(expired_for),
+            AccessStatus::Unknown => return errors::unauthenticated(),
+        }
+    }
     let is_search = request.method() == Method::POST && request.uri().path().ends_with("/search");
     match shared.limits.check(&token, is_search) {
         Ok(headers) => {
@@ -272,6 +323,12 @@ pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
         faults: Faults::default(),
         log: RequestLog::default(),
         tokens: Arc::new(config.access_tokens.clone()),
+        oauth: Arc::new(OAuthServer::new(OAuthSettings {
+            clients: config.oauth_clients.clone(),
+            access_token_ttl: Duration::from_secs(config.access_token_ttl_secs),
+            rotate_refresh_tokens: config.rotate_refresh_tokens,
+            access_token_prefix: "CN".to_owned(),
+        })),
     };
     let api = Router::new()
         .route(
@@ -325,7 +382,20 @@ pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
             errors::rate_limited(limits::Policy::TenSecondlyRolling, None, retry_after_secs)
         }),
     };
+    let auth = Router::new()
+        .route("/oauth/authorize", get(oauth::authorize))
+        .route("/oauth/v1/token", axum::routing::post(oauth::token))
+        .route(
+            "/oauth/v1/access-tokens/{token}",
+            get(oauth::access_token_info),
+        )
+        .route(
+            "/oauth/v1/refresh-tokens/{token}",
+            get(oauth::refresh_token_info).delete(oauth::delete_refresh_token),
+        )
+        .with_state(shared.clone());
     let app = api
+        .merge(auth)
         .merge(control_routes(shared.faults.clone(), shared.log.clone()))
         .layer(middleware::from_fn_with_state(
             fault_state,

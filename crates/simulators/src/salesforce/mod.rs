@@ -15,10 +15,13 @@
 //!   Batches may therefore be smaller than the batch size, as Salesforce allows.
 //! * `/deleted` and `/updated` reject a `start` more than 30 days ago
 //!   (`INVALID_REPLICATION_DATE`) and cover up to `min(end, now)`.
-//! * Bulk API, composite resources and OAuth endpoints are not simulated here.
+//! * Bulk API and composite resources are not simulated here. The OAuth 2.0 web-server flow
+//!   (authorize, token, revoke) is, in `oauth.rs`; tokens it issues are accepted like the
+//!   configured static tokens until the internal session timeout passes.
 
 mod error;
 mod ids;
+mod oauth;
 mod query;
 mod routes;
 mod schema;
@@ -30,10 +33,12 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use crate::oauth::{AccessStatus, OAuthServer, OAuthSettings};
 use crate::{Faults, RequestLog, RunningSimulator};
 
 use self::query::Cursors;
@@ -59,6 +64,13 @@ pub struct SalesforceConfig {
     pub daily_api_limit: u64,
     /// The largest query batch served.
     pub max_batch_size: usize,
+    /// Connected apps as `(client_id, client_secret)` (consumer key and secret).
+    pub oauth_clients: Vec<(String, String)>,
+    /// The org's session timeout: OAuth access tokens answer 401 `INVALID_SESSION_ID` after
+    /// it. Token responses do not tell it (no `expires_in`), as in Salesforce.
+    pub access_token_ttl_secs: u64,
+    /// Refresh-token rotation: each refresh returns a new refresh token and retires the old.
+    pub rotate_refresh_tokens: bool,
 }
 
 impl Default for SalesforceConfig {
@@ -76,6 +88,12 @@ impl Default for SalesforceConfig {
             access_tokens: vec!["salesforce-sim-token".to_owned()],
             daily_api_limit: 100_000,
             max_batch_size: 2000,
+            oauth_clients: vec![(
+                "salesforce-sim-client".to_owned(),
+                "salesforce-sim-secret".to_owned(),
+            )],
+            access_token_ttl_secs: 7200,
+            rotate_refresh_tokens: false,
         }
     }
 }
@@ -92,9 +110,19 @@ pub(crate) struct Shared {
     pub(crate) max_batch_size: usize,
     pub(crate) faults: Faults,
     pub(crate) log: RequestLog,
+    pub(crate) oauth: OAuthServer,
 }
 
 impl Shared {
+    /// Whether `token` is a configured static token or a live OAuth access token.
+    pub(crate) fn token_accepted(&self, token: &str) -> bool {
+        self.tokens
+            .lock()
+            .expect("token set poisoned")
+            .contains(token)
+            || matches!(self.oauth.access_status(token), AccessStatus::Valid { .. })
+    }
+
     pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Db> {
         self.db.read().expect("salesforce state poisoned")
     }
@@ -160,13 +188,36 @@ impl SalesforceHandle {
         }
     }
 
-    /// Invalidates every current access token: they now answer 401 `INVALID_SESSION_ID`.
+    /// Invalidates every current access token, static and OAuth-issued: they now answer 401
+    /// `INVALID_SESSION_ID`. OAuth refresh tokens keep working.
     pub fn expire_tokens(&self) {
         self.shared
             .tokens
             .lock()
             .expect("token set poisoned")
             .clear();
+        self.shared.oauth.expire_access_tokens();
+    }
+
+    /// Moves the simulated clock that OAuth session and code expiry follow.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.oauth.advance_clock(by);
+    }
+
+    /// Revokes every OAuth refresh token and the access tokens issued from them.
+    pub fn revoke_all_refresh_tokens(&self) {
+        self.shared.oauth.revoke_all_refresh_tokens();
+    }
+
+    /// Token-endpoint requests for the `authorization_code` and `refresh_token` grants,
+    /// answered with tokens or refused.
+    pub fn token_requests(&self) -> u64 {
+        self.shared.oauth.token_requests()
+    }
+
+    /// Token-endpoint requests for the `refresh_token` grant.
+    pub fn refresh_requests(&self) -> u64 {
+        self.shared.oauth.refresh_requests()
     }
 
     /// Accepts one more access token.
@@ -209,6 +260,12 @@ pub fn router(config: SalesforceConfig) -> (axum::Router, SalesforceHandle) {
         max_batch_size: config.max_batch_size.max(1),
         faults: Faults::default(),
         log: RequestLog::default(),
+        oauth: OAuthServer::new(OAuthSettings {
+            clients: config.oauth_clients.clone(),
+            access_token_ttl: Duration::from_secs(config.access_token_ttl_secs),
+            rotate_refresh_tokens: config.rotate_refresh_tokens,
+            access_token_prefix: format!("{}!AQ", ids::make_id("00D", 1)),
+        }),
     });
     let router = routes::build(Arc::clone(&shared));
     (router, SalesforceHandle { shared })

@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 use super::Shared;
 use super::error::ApiError;
 use super::ids;
+use super::oauth;
 use super::query::{self, Cursor, Plan, Shape};
 use super::seed;
 use super::soql;
@@ -96,6 +97,12 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/services/data", get(versions))
         .route("/services/data/", get(versions))
+        .route("/services/oauth2/authorize", get(oauth::authorize))
+        .route("/services/oauth2/token", axum::routing::post(oauth::token))
+        .route(
+            "/services/oauth2/revoke",
+            axum::routing::post(oauth::revoke).get(oauth::revoke),
+        )
         .merge(api)
         .with_state(Arc::clone(&shared))
         .merge(control_routes(shared.faults.clone(), shared.log.clone()))
@@ -135,13 +142,7 @@ async fn guard(State(shared): AppState, request: Request, next: Next) -> Respons
         })
         .map(str::trim)
         .map(str::to_owned);
-    let authorised = token.is_some_and(|t| {
-        shared
-            .tokens
-            .lock()
-            .expect("token set poisoned")
-            .contains(&t)
-    });
+    let authorised = token.is_some_and(|t| shared.token_accepted(&t));
     if !authorised {
         return ApiError::InvalidSession.into_response();
     }
