@@ -643,13 +643,15 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let result = sqlx::query(
             "UPDATE environments SET
-                 branding_display_name = ?1, branding_logo_url = ?2, branding_primary_color = ?3
+                 branding_display_name = ?1, branding_logo_url = ?2, branding_primary_color = ?3,
+                 allowed_redirect_urls = ?5
              WHERE id = ?4",
         )
         .bind(branding.display_name.as_deref())
         .bind(branding.logo_url.as_deref())
         .bind(branding.primary_color.as_deref())
         .bind(environment_id.as_str())
+        .bind(strings_text(&branding.allowed_redirect_urls))
         .execute(&self.pool)
         .await
         .map_err(|error| write_error(error, "branding conflicts"))?;
@@ -661,7 +663,8 @@ impl Store for SqliteStore {
 
     async fn get_branding(&self, environment_id: &EnvironmentId) -> Result<Branding, StoreError> {
         let row = sqlx::query(
-            "SELECT branding_display_name, branding_logo_url, branding_primary_color
+            "SELECT branding_display_name, branding_logo_url, branding_primary_color,
+                 allowed_redirect_urls
              FROM environments WHERE id = ?1",
         )
         .bind(environment_id.as_str())
@@ -673,6 +676,8 @@ impl Store for SqliteStore {
             display_name: column(&row, "branding_display_name")?,
             logo_url: column(&row, "branding_logo_url")?,
             primary_color: column(&row, "branding_primary_color")?,
+            allowed_redirect_urls: strings_column(&row, "allowed_redirect_urls")?
+                .ok_or_else(|| StoreError::Corrupt("`allowed_redirect_urls` is null".to_owned()))?,
         })
     }
 

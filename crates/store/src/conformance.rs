@@ -6,14 +6,15 @@
 //! database, and the suite may run twice against the same store.
 //! It tests the contract written on [`Store`], not SQL details such as indexes or isolation levels.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::future::{BoxFuture, join_all};
 use secrets::{Keyring, Sealed};
 use serde_json::{Value, json};
 
 use crate::{
-    ApiKeyHash, Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, EnvironmentId,
-    NewConnection, Store, StoreError, api_key_prefix, generate_api_key, timestamp,
+    ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionStatus,
+    ConnectionUpdate, EnvironmentId, NewConnection, NewEvent, OAuthApp, OAuthState, Store,
+    StoreError, api_key_prefix, generate_api_key, timestamp,
 };
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -57,6 +58,23 @@ checks!(
     timestamps_keep_microseconds,
     ids_are_unique,
     concurrent_inserts_all_land,
+    oauth_app_upserts_per_environment_and_provider,
+    branding_starts_empty_and_is_replaced_whole,
+    connect_session_round_trips,
+    connect_session_checks_environment_and_connection,
+    oauth_state_is_taken_once,
+    concurrent_oauth_state_takers_one_wins,
+    deleting_a_connection_removes_its_sessions_and_states,
+    events_are_oldest_first_and_filtered,
+    credentials_expiry_round_trips,
+    connection_by_id_ignores_environment,
+    expiring_connections_soonest_first,
+    refresh_lease_fences_stale_holders,
+    refresh_lease_release_and_reacquire,
+    concurrent_lease_takers_one_wins,
+    refresh_lease_of_unknown_connection_is_not_found,
+    all_connections_span_environments,
+    replace_sealed_credentials_compares_and_swaps,
 );
 
 /// Runs every check in [`CHECKS`] against `store`, printing each name before it runs.
@@ -975,4 +993,1162 @@ async fn concurrent_inserts_all_land(store: &dyn Store) {
         stamps.last(),
         "the stored row is the last update"
     );
+}
+
+/// A random SHA-256-shaped hex string, standing in for a hashed token or state.
+fn random_hash() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+fn at(seconds: i64, micros: u32) -> DateTime<Utc> {
+    Utc.timestamp_opt(seconds, micros * 1_000)
+        .single()
+        .expect("a valid test time")
+}
+
+fn oauth_app(environment_id: &EnvironmentId, provider: &str, client_id: &str) -> OAuthApp {
+    OAuthApp {
+        environment_id: environment_id.clone(),
+        provider: provider.to_owned(),
+        client_id: client_id.to_owned(),
+        client_secret: test_keyring().seal_json(
+            &json!({"client_secret": format!("secret-of-{client_id}")}),
+            format!("oauth_app:{environment_id}:{provider}").as_bytes(),
+        ),
+        redirect_uris: vec![
+            "https://app.example.invalid/connected".to_owned(),
+            "http://localhost:3000/callback?x=1&y=ü".to_owned(),
+        ],
+        scopes: Some(vec![
+            "crm.objects.contacts.read".to_owned(),
+            "oauth".to_owned(),
+        ]),
+        updated_at: at(1_700_000_000, 123_456) + Duration::nanoseconds(789),
+    }
+}
+
+async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
+    let environment_id = environment(store, "oauth apps").await;
+    let other_environment = environment(store, "oauth apps other").await;
+    assert_not_found(
+        store.get_oauth_app(&environment_id, "hubspot").await,
+        "get of an app never stored",
+    );
+
+    let app = oauth_app(&environment_id, "hubspot", "client-one");
+    store.put_oauth_app(&app).await.expect("put");
+    let fetched = store
+        .get_oauth_app(&environment_id, "hubspot")
+        .await
+        .expect("get");
+    assert_eq!(
+        fetched,
+        OAuthApp {
+            updated_at: timestamp::truncate(app.updated_at),
+            ..app.clone()
+        }
+    );
+    assert_eq!(
+        fetched.client_secret.to_bytes(),
+        app.client_secret.to_bytes(),
+        "the sealed secret is kept byte for byte"
+    );
+
+    // A second put for the same pair replaces every field, `scopes` back to the default included.
+    let replacement = OAuthApp {
+        client_id: "client-two".to_owned(),
+        redirect_uris: Vec::new(),
+        scopes: None,
+        updated_at: app.updated_at + Duration::hours(1),
+        ..oauth_app(&environment_id, "hubspot", "client-two")
+    };
+    store.put_oauth_app(&replacement).await.expect("replace");
+    let replaced = store
+        .get_oauth_app(&environment_id, "hubspot")
+        .await
+        .expect("get replaced");
+    assert_eq!(replaced.client_id, "client-two");
+    assert_eq!(replaced.redirect_uris, Vec::<String>::new());
+    assert_eq!(replaced.scopes, None);
+    assert_eq!(replaced.client_secret, replacement.client_secret);
+    assert_eq!(
+        replaced.updated_at,
+        timestamp::truncate(replacement.updated_at)
+    );
+
+    // Another provider of the same environment and the same provider of another environment are
+    // separate apps.
+    let salesforce = oauth_app(&environment_id, "salesforce", "sf-client");
+    store.put_oauth_app(&salesforce).await.expect("put other");
+    assert_eq!(
+        store
+            .get_oauth_app(&environment_id, "hubspot")
+            .await
+            .expect("get")
+            .client_id,
+        "client-two"
+    );
+    assert_not_found(
+        store.get_oauth_app(&other_environment, "hubspot").await,
+        "an app is not visible through another environment",
+    );
+    assert_not_found(
+        store.get_oauth_app(&environment_id, "HubSpot").await,
+        "providers are case-sensitive",
+    );
+    assert_not_found(
+        store
+            .put_oauth_app(&oauth_app(&EnvironmentId::generate(), "hubspot", "x"))
+            .await,
+        "put_oauth_app into an unknown environment",
+    );
+}
+
+async fn branding_starts_empty_and_is_replaced_whole(store: &dyn Store) {
+    let environment_id = environment(store, "branding").await;
+    let other_environment = environment(store, "branding other").await;
+    assert_eq!(
+        store.get_branding(&environment_id).await.expect("get"),
+        Branding::default(),
+        "never set: every field is None"
+    );
+
+    let branding = Branding {
+        display_name: Some("Acme CRM Sync ✓".to_owned()),
+        logo_url: Some("https://cdn.example.invalid/logo.svg".to_owned()),
+        primary_color: Some("#0a7cff".to_owned()),
+        allowed_redirect_urls: vec![
+            "https://app.example.invalid/integrations/done".to_owned(),
+            "http://127.0.0.1:3000/callback?tab=crm".to_owned(),
+        ],
+    };
+    store
+        .set_branding(&environment_id, &branding)
+        .await
+        .expect("set");
+    assert_eq!(
+        store.get_branding(&environment_id).await.expect("get"),
+        branding
+    );
+    assert_eq!(
+        store.get_branding(&other_environment).await.expect("get"),
+        Branding::default(),
+        "branding is per environment"
+    );
+
+    let name_only = Branding {
+        display_name: Some("Renamed".to_owned()),
+        ..Branding::default()
+    };
+    store
+        .set_branding(&environment_id, &name_only)
+        .await
+        .expect("set again");
+    assert_eq!(
+        store.get_branding(&environment_id).await.expect("get"),
+        name_only,
+        "a None field clears the stored one"
+    );
+    assert_eq!(
+        store
+            .get_environment(&environment_id)
+            .await
+            .expect("get environment")
+            .name,
+        "branding",
+        "branding leaves the environment's name alone"
+    );
+
+    let unknown = EnvironmentId::generate();
+    assert_not_found(
+        store.set_branding(&unknown, &branding).await,
+        "set_branding of an unknown environment",
+    );
+    assert_not_found(
+        store.get_branding(&unknown).await,
+        "get_branding of an unknown environment",
+    );
+}
+
+fn connect_session(environment_id: &EnvironmentId) -> ConnectSession {
+    ConnectSession {
+        token_hash: random_hash(),
+        environment_id: environment_id.clone(),
+        end_user_id: "user-42@customer".to_owned(),
+        provider: None,
+        redirect_url: "https://app.example.invalid/done?from=crosswalk".to_owned(),
+        connection_id: None,
+        expires_at: at(1_700_000_900, 999_999) + Duration::nanoseconds(1),
+        created_at: at(1_700_000_000, 1),
+    }
+}
+
+async fn connect_session_round_trips(store: &dyn Store) {
+    let environment_id = environment(store, "connect sessions").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+
+    let open_choice = connect_session(&environment_id);
+    store
+        .insert_connect_session(&open_choice)
+        .await
+        .expect("insert");
+    let fetched = store
+        .get_connect_session(&open_choice.token_hash)
+        .await
+        .expect("get");
+    assert_eq!(
+        fetched,
+        ConnectSession {
+            expires_at: timestamp::truncate(open_choice.expires_at),
+            ..open_choice.clone()
+        }
+    );
+
+    let reauthorize = ConnectSession {
+        provider: Some("crm-one".to_owned()),
+        connection_id: Some(connection.id.clone()),
+        ..connect_session(&environment_id)
+    };
+    store
+        .insert_connect_session(&reauthorize)
+        .await
+        .expect("insert re-authorization");
+    let fetched = store
+        .get_connect_session(&reauthorize.token_hash)
+        .await
+        .expect("get");
+    assert_eq!(fetched.provider.as_deref(), Some("crm-one"));
+    assert_eq!(fetched.connection_id, Some(connection.id.clone()));
+
+    // Expired sessions are still returned: the caller compares `expires_at` with its clock.
+    let expired = ConnectSession {
+        expires_at: at(1, 0),
+        ..connect_session(&environment_id)
+    };
+    store
+        .insert_connect_session(&expired)
+        .await
+        .expect("insert expired");
+    assert_eq!(
+        store
+            .get_connect_session(&expired.token_hash)
+            .await
+            .expect("get expired")
+            .expires_at,
+        at(1, 0)
+    );
+
+    let duplicate = ConnectSession {
+        end_user_id: "someone else".to_owned(),
+        ..open_choice.clone()
+    };
+    assert_conflict(
+        store.insert_connect_session(&duplicate).await,
+        "the same token hash twice",
+    );
+    assert_eq!(
+        store
+            .get_connect_session(&open_choice.token_hash)
+            .await
+            .expect("kept")
+            .end_user_id,
+        open_choice.end_user_id
+    );
+    assert_not_found(
+        store.get_connect_session(&random_hash()).await,
+        "get of an unknown token hash",
+    );
+}
+
+async fn connect_session_checks_environment_and_connection(store: &dyn Store) {
+    let environment_id = environment(store, "session scope").await;
+    let other_environment = environment(store, "session scope other").await;
+    let others_connection = insert(store, &other_environment, "crm-one").await;
+
+    let unknown_environment = connect_session(&EnvironmentId::generate());
+    assert_not_found(
+        store.insert_connect_session(&unknown_environment).await,
+        "a session in an unknown environment",
+    );
+    let foreign = ConnectSession {
+        connection_id: Some(others_connection.id.clone()),
+        ..connect_session(&environment_id)
+    };
+    assert_not_found(
+        store.insert_connect_session(&foreign).await,
+        "a session re-authorizing another environment's connection",
+    );
+    let unknown_connection = ConnectSession {
+        connection_id: Some(ConnectionId::generate()),
+        ..connect_session(&environment_id)
+    };
+    assert_not_found(
+        store.insert_connect_session(&unknown_connection).await,
+        "a session re-authorizing an unknown connection",
+    );
+    for session in [&unknown_environment, &foreign, &unknown_connection] {
+        assert_not_found(
+            store.get_connect_session(&session.token_hash).await,
+            "a refused session was not stored",
+        );
+    }
+
+    let state = OAuthState {
+        connection_id: Some(others_connection.id.clone()),
+        ..oauth_state(&environment_id)
+    };
+    assert_not_found(
+        store.insert_oauth_state(&state).await,
+        "a state re-authorizing another environment's connection",
+    );
+    assert_not_found(
+        store
+            .insert_oauth_state(&oauth_state(&EnvironmentId::generate()))
+            .await,
+        "a state in an unknown environment",
+    );
+    assert_not_found(
+        store.take_oauth_state(&state.state_hash).await,
+        "a refused state was not stored",
+    );
+}
+
+fn oauth_state(environment_id: &EnvironmentId) -> OAuthState {
+    let state_hash = random_hash();
+    OAuthState {
+        code_verifier: Some(test_keyring().seal_json(
+            &json!({"code_verifier": format!("verifier-{state_hash}")}),
+            state_hash.as_bytes(),
+        )),
+        state_hash,
+        environment_id: environment_id.clone(),
+        provider: "crm-one".to_owned(),
+        scheme: "oauth2".to_owned(),
+        session_token_hash: random_hash(),
+        redirect_uri: "https://crosswalk.example.invalid/oauth/callback".to_owned(),
+        connection_id: None,
+        expires_at: at(1_700_000_600, 5) + Duration::nanoseconds(999),
+        created_at: at(1_700_000_000, 7),
+    }
+}
+
+async fn oauth_state_is_taken_once(store: &dyn Store) {
+    let environment_id = environment(store, "oauth states").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+
+    let state = OAuthState {
+        connection_id: Some(connection.id.clone()),
+        ..oauth_state(&environment_id)
+    };
+    store.insert_oauth_state(&state).await.expect("insert");
+    assert_conflict(
+        store.insert_oauth_state(&state).await,
+        "the same state hash twice",
+    );
+    let taken = store
+        .take_oauth_state(&state.state_hash)
+        .await
+        .expect("first take");
+    assert_eq!(
+        taken,
+        OAuthState {
+            expires_at: timestamp::truncate(state.expires_at),
+            ..state.clone()
+        }
+    );
+    let verifier = taken.code_verifier.as_ref().expect("has a verifier");
+    assert_eq!(
+        verifier.to_bytes(),
+        state
+            .code_verifier
+            .as_ref()
+            .expect("has a verifier")
+            .to_bytes()
+    );
+    assert_not_found(
+        store.take_oauth_state(&state.state_hash).await,
+        "a second take of the same state (replay)",
+    );
+
+    // Without PKCE or re-authorization; and a taken hash may be stored again.
+    let plain = OAuthState {
+        code_verifier: None,
+        connection_id: None,
+        ..state.clone()
+    };
+    store
+        .insert_oauth_state(&plain)
+        .await
+        .expect("the hash is free again after the take");
+    let taken_plain = store
+        .take_oauth_state(&plain.state_hash)
+        .await
+        .expect("take");
+    assert_eq!(taken_plain.code_verifier, None);
+    assert_eq!(taken_plain.connection_id, None);
+    assert_not_found(
+        store.take_oauth_state(&random_hash()).await,
+        "take of an unknown hash",
+    );
+}
+
+async fn concurrent_oauth_state_takers_one_wins(store: &dyn Store) {
+    const N_TAKERS: usize = 16;
+    let environment_id = environment(store, "state race").await;
+    for _round in 0..3 {
+        let state = oauth_state(&environment_id);
+        store.insert_oauth_state(&state).await.expect("insert");
+        let results = join_all(
+            (0..N_TAKERS).map(|_| async { store.take_oauth_state(&state.state_hash).await }),
+        )
+        .await;
+        let mut n_won = 0;
+        for result in results {
+            match result {
+                Ok(taken) => {
+                    assert_eq!(taken.state_hash, state.state_hash);
+                    n_won += 1;
+                }
+                Err(StoreError::NotFound) => {}
+                Err(other) => panic!("a losing taker must see NotFound, got {other:?}"),
+            }
+        }
+        assert_eq!(n_won, 1, "exactly one concurrent taker gets the state");
+    }
+}
+
+async fn deleting_a_connection_removes_its_sessions_and_states(store: &dyn Store) {
+    let environment_id = environment(store, "delete cascade").await;
+    let doomed = insert(store, &environment_id, "crm-one").await;
+    let session = ConnectSession {
+        connection_id: Some(doomed.id.clone()),
+        ..connect_session(&environment_id)
+    };
+    let unrelated_session = connect_session(&environment_id);
+    let state = OAuthState {
+        connection_id: Some(doomed.id.clone()),
+        ..oauth_state(&environment_id)
+    };
+    let unrelated_state = oauth_state(&environment_id);
+    for session in [&session, &unrelated_session] {
+        store
+            .insert_connect_session(session)
+            .await
+            .expect("insert session");
+    }
+    for state in [&state, &unrelated_state] {
+        store.insert_oauth_state(state).await.expect("insert state");
+    }
+    let event = store
+        .insert_event(NewEvent {
+            environment_id: environment_id.clone(),
+            connection_id: Some(doomed.id.clone()),
+            kind: "connection.created".to_owned(),
+            payload: json!({}),
+        })
+        .await
+        .expect("insert event");
+
+    store
+        .delete_connection(&environment_id, &doomed.id)
+        .await
+        .expect("delete");
+    assert_not_found(
+        store.get_connect_session(&session.token_hash).await,
+        "the re-authorization session went with its connection",
+    );
+    assert_not_found(
+        store.take_oauth_state(&state.state_hash).await,
+        "the re-authorization state went with its connection",
+    );
+    store
+        .get_connect_session(&unrelated_session.token_hash)
+        .await
+        .expect("a session for a new connection stays");
+    store
+        .take_oauth_state(&unrelated_state.state_hash)
+        .await
+        .expect("a state for a new connection stays");
+    assert_eq!(
+        store
+            .list_events(&environment_id, Some(&doomed.id), None)
+            .await
+            .expect("list"),
+        vec![event],
+        "events outlive their connection"
+    );
+}
+
+async fn events_are_oldest_first_and_filtered(store: &dyn Store) {
+    let environment_id = environment(store, "events").await;
+    let other_environment = environment(store, "events other").await;
+    let first = insert(store, &environment_id, "crm-one").await;
+    let second = insert(store, &environment_id, "crm-one").await;
+
+    assert!(
+        store
+            .list_events(&environment_id, None, None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let payload: Value = serde_json::from_str(
+        r#"{"z":1,"a":{"reason":"invalid_grant","status":400},"list":[1,"two",null]}"#,
+    )
+    .expect("valid json");
+    let new_events = [
+        (Some(&first.id), "connection.created"),
+        (Some(&first.id), "connection.needs_reauth"),
+        (Some(&second.id), "connection.created"),
+        (None, "environment.branding_updated"),
+        (Some(&first.id), "connection.created"),
+    ];
+    let before = timestamp::now();
+    let mut inserted = Vec::new();
+    for (connection_id, kind) in new_events {
+        let event = store
+            .insert_event(NewEvent {
+                environment_id: environment_id.clone(),
+                connection_id: connection_id.cloned(),
+                kind: kind.to_owned(),
+                payload: payload.clone(),
+            })
+            .await
+            .expect("insert event");
+        assert_eq!(event.environment_id, environment_id);
+        assert_eq!(event.connection_id.as_ref(), connection_id);
+        assert_eq!(event.kind, kind);
+        assert!(event.created_at >= before);
+        assert_eq!(event.created_at, timestamp::truncate(event.created_at));
+        inserted.push(event);
+    }
+    let foreign = store
+        .insert_event(NewEvent {
+            environment_id: other_environment.clone(),
+            connection_id: Some(first.id.clone()),
+            kind: "connection.created".to_owned(),
+            payload: json!(null),
+        })
+        .await
+        .expect("insert in the other environment");
+    assert!(
+        inserted.iter().all(|event| event.id != foreign.id),
+        "event ids are unique"
+    );
+
+    let listed = store
+        .list_events(&environment_id, None, None)
+        .await
+        .expect("list");
+    assert_eq!(
+        listed, inserted,
+        "all of the environment's events, oldest first"
+    );
+    assert_eq!(
+        serde_json::to_string(&listed[0].payload).expect("serializes"),
+        serde_json::to_string(&payload).expect("serializes"),
+        "payload keys keep their order"
+    );
+
+    let of = |indexes: &[usize]| -> Vec<_> {
+        indexes
+            .iter()
+            .map(|&index| inserted[index].clone())
+            .collect()
+    };
+    assert_eq!(
+        store
+            .list_events(&environment_id, Some(&first.id), None)
+            .await
+            .expect("list"),
+        of(&[0, 1, 4])
+    );
+    assert_eq!(
+        store
+            .list_events(&environment_id, None, Some("connection.created"))
+            .await
+            .expect("list"),
+        of(&[0, 2, 4])
+    );
+    assert_eq!(
+        store
+            .list_events(&environment_id, Some(&first.id), Some("connection.created"))
+            .await
+            .expect("list"),
+        of(&[0, 4])
+    );
+    assert!(
+        store
+            .list_events(
+                &environment_id,
+                Some(&second.id),
+                Some("connection.needs_reauth")
+            )
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_events(&environment_id, None, Some("connection"))
+            .await
+            .expect("list")
+            .is_empty(),
+        "kinds match exactly, not by prefix"
+    );
+    assert_eq!(
+        store
+            .list_events(&other_environment, Some(&first.id), None)
+            .await
+            .expect("list"),
+        vec![foreign],
+        "events are scoped to their environment"
+    );
+    assert!(
+        store
+            .list_events(&EnvironmentId::generate(), None, None)
+            .await
+            .expect("list unknown")
+            .is_empty()
+    );
+    assert_not_found(
+        store
+            .insert_event(NewEvent {
+                environment_id: EnvironmentId::generate(),
+                connection_id: None,
+                kind: "connection.created".to_owned(),
+                payload: json!({}),
+            })
+            .await,
+        "insert_event into an unknown environment",
+    );
+}
+
+async fn credentials_expiry_round_trips(store: &dyn Store) {
+    let environment_id = environment(store, "expiry").await;
+    let expires_at = at(1_800_000_000, 250_000) + Duration::nanoseconds(999);
+    let new = NewConnection {
+        credentials_expires_at: Some(expires_at),
+        ..new_connection(&environment_id, "crm-one")
+    };
+    let inserted = store.insert_connection(new).await.expect("insert");
+    assert_eq!(
+        inserted.credentials_expires_at,
+        Some(timestamp::truncate(expires_at))
+    );
+    assert_eq!(
+        store
+            .get_connection(&environment_id, &inserted.id)
+            .await
+            .expect("get"),
+        inserted
+    );
+
+    let untouched = store
+        .update_connection(
+            &environment_id,
+            &inserted.id,
+            ConnectionUpdate {
+                status: Some(ConnectionStatus::NeedsReauth),
+                ..ConnectionUpdate::default()
+            },
+        )
+        .await
+        .expect("update without expiry");
+    assert_eq!(
+        untouched.credentials_expires_at, inserted.credentials_expires_at,
+        "None leaves the expiry alone"
+    );
+    let later = at(1_800_003_600, 0);
+    let moved = store
+        .update_connection(
+            &environment_id,
+            &inserted.id,
+            ConnectionUpdate {
+                credentials_expires_at: Some(Some(later)),
+                ..ConnectionUpdate::default()
+            },
+        )
+        .await
+        .expect("set expiry");
+    assert_eq!(moved.credentials_expires_at, Some(later));
+    assert_eq!(moved.status, ConnectionStatus::NeedsReauth);
+    let cleared = store
+        .update_connection(
+            &environment_id,
+            &inserted.id,
+            ConnectionUpdate {
+                credentials_expires_at: Some(None),
+                ..ConnectionUpdate::default()
+            },
+        )
+        .await
+        .expect("clear expiry");
+    assert_eq!(cleared.credentials_expires_at, None);
+    assert_eq!(
+        store
+            .get_connection(&environment_id, &inserted.id)
+            .await
+            .expect("get"),
+        cleared
+    );
+}
+
+async fn connection_by_id_ignores_environment(store: &dyn Store) {
+    let env_a = environment(store, "by id a").await;
+    let env_b = environment(store, "by id b").await;
+    let in_a = insert(store, &env_a, "crm-one").await;
+    let in_b = insert(store, &env_b, "crm-two").await;
+    assert_eq!(
+        store.get_connection_by_id(&in_a.id).await.expect("get a"),
+        in_a
+    );
+    assert_eq!(
+        store.get_connection_by_id(&in_b.id).await.expect("get b"),
+        in_b
+    );
+    assert_not_found(
+        store.get_connection_by_id(&ConnectionId::generate()).await,
+        "get_connection_by_id of an unknown id",
+    );
+}
+
+async fn expiring_connections_soonest_first(store: &dyn Store) {
+    // The query spans every environment, and this suite may run twice on one store. So this
+    // run's expiries lie before those of any earlier run: the base moves ten microseconds into
+    // the past for every microsecond of wall time, and the offsets below stay under ten.
+    let now_micros = timestamp::now().timestamp_micros();
+    let base = at(0, 0) - Duration::microseconds(now_micros.saturating_mul(10));
+    let expiring = |offset_micros: i64| Some(base + Duration::microseconds(offset_micros));
+
+    let environment_id = environment(store, "expiring").await;
+    let other_environment = environment(store, "expiring other").await;
+    let insert_expiring =
+        |environment_id: &EnvironmentId, offset_micros: Option<i64>, status: ConnectionStatus| {
+            let new = NewConnection {
+                status,
+                credentials_expires_at: offset_micros.and_then(expiring),
+                ..new_connection(environment_id, "crm-one")
+            };
+            async move { store.insert_connection(new).await.expect("insert") }
+        };
+    let third = insert_expiring(&environment_id, Some(3), ConnectionStatus::Active).await;
+    let first = insert_expiring(&other_environment, Some(1), ConnectionStatus::Active).await;
+    let second = insert_expiring(&environment_id, Some(2), ConnectionStatus::Active).await;
+    let tied = insert_expiring(&environment_id, Some(2), ConnectionStatus::Active).await;
+    let at_cutoff = insert_expiring(&environment_id, Some(5), ConnectionStatus::Active).await;
+    let reauth = insert_expiring(&environment_id, Some(1), ConnectionStatus::NeedsReauth).await;
+    let disabled = insert_expiring(&environment_id, Some(1), ConnectionStatus::Disabled).await;
+    let never = insert_expiring(&environment_id, None, ConnectionStatus::Active).await;
+
+    let mut tied_pair = [second.id.clone(), tied.id.clone()];
+    tied_pair.sort();
+    let cutoff = base + Duration::microseconds(5);
+    let ids: Vec<ConnectionId> = store
+        .list_connections_expiring_before(cutoff, 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|connection| connection.id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            first.id.clone(),
+            tied_pair[0].clone(),
+            tied_pair[1].clone(),
+            third.id.clone()
+        ],
+        "active, strictly before the cutoff, soonest first, ties by id, every environment"
+    );
+    for excluded in [&at_cutoff, &reauth, &disabled, &never] {
+        assert!(!ids.contains(&excluded.id));
+    }
+    let limited = store
+        .list_connections_expiring_before(cutoff, 2)
+        .await
+        .expect("list limited");
+    assert_eq!(limited.len(), 2);
+    assert_eq!(limited[0], first, "rows come back whole");
+    assert_eq!(limited[1].id, tied_pair[0]);
+    assert!(
+        store
+            .list_connections_expiring_before(cutoff, 0)
+            .await
+            .expect("list none")
+            .is_empty()
+    );
+}
+
+/// A lease length the checks pass explicitly, with `now` values around it.
+const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn refresh_lease_fences_stale_holders(store: &dyn Store) {
+    let environment_id = environment(store, "lease").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+    let t0 = timestamp::now();
+
+    let fence_a = store
+        .acquire_refresh_lease(&connection.id, "worker-a", t0, LEASE_TTL)
+        .await
+        .expect("acquire a")
+        .expect("a free lease is taken");
+    let during = t0 + Duration::seconds(29) + Duration::microseconds(999_999);
+    assert_eq!(
+        store
+            .acquire_refresh_lease(&connection.id, "worker-b", during, LEASE_TTL)
+            .await
+            .expect("acquire b"),
+        None,
+        "another holder is refused while the lease runs"
+    );
+    let expired = t0 + Duration::seconds(30);
+    let fence_b = store
+        .acquire_refresh_lease(&connection.id, "worker-b", expired, LEASE_TTL)
+        .await
+        .expect("acquire b after expiry")
+        .expect("an expired lease is taken");
+    assert!(fence_b > fence_a, "a new holder gets a larger fence");
+    assert_eq!(
+        store
+            .acquire_refresh_lease(&connection.id, "worker-a", expired, LEASE_TTL)
+            .await
+            .expect("acquire a again"),
+        None,
+        "b's new lease runs from its own acquisition"
+    );
+
+    // The stale holder wakes up and tries to write what it refreshed: refused, nothing changes.
+    let stale_credentials = seal_credentials(&connection.id, &json!({"access_token": "stale"}));
+    assert_conflict(
+        store
+            .store_refreshed_credentials(
+                &connection.id,
+                fence_a,
+                stale_credentials,
+                Some(t0 + Duration::hours(1)),
+                Some(json!({"stale": true})),
+            )
+            .await,
+        "a superseded fence writes credentials",
+    );
+    assert_eq!(
+        store
+            .get_connection_by_id(&connection.id)
+            .await
+            .expect("get"),
+        connection,
+        "the refused write changed nothing"
+    );
+
+    let fresh_credentials = seal_credentials(&connection.id, &json!({"access_token": "fresh"}));
+    let fresh_expiry = t0 + Duration::hours(1) + Duration::nanoseconds(1_500);
+    let refreshed = store
+        .store_refreshed_credentials(
+            &connection.id,
+            fence_b,
+            fresh_credentials.clone(),
+            Some(fresh_expiry),
+            None,
+        )
+        .await
+        .expect("the current fence writes");
+    assert_eq!(
+        refreshed.credentials.to_bytes(),
+        fresh_credentials.to_bytes()
+    );
+    assert_eq!(
+        refreshed.credentials_expires_at,
+        Some(timestamp::truncate(fresh_expiry))
+    );
+    assert_eq!(
+        refreshed.account, connection.account,
+        "no account given: kept"
+    );
+    assert_eq!(refreshed.status, connection.status);
+    assert_eq!(refreshed.created_at, connection.created_at);
+    assert!(refreshed.updated_at > connection.updated_at);
+    assert_eq!(
+        store
+            .get_connection_by_id(&connection.id)
+            .await
+            .expect("get"),
+        refreshed
+    );
+
+    // The holder may write again under the same lease, e.g. a new account object and no expiry.
+    let again = store
+        .store_refreshed_credentials(
+            &connection.id,
+            fence_b,
+            fresh_credentials.clone(),
+            None,
+            Some(json!({"instance_url": "https://moved.example.invalid"})),
+        )
+        .await
+        .expect("write again");
+    assert_eq!(again.credentials_expires_at, None, "None clears the expiry");
+    assert_eq!(
+        again.account,
+        json!({"instance_url": "https://moved.example.invalid"})
+    );
+    assert!(again.updated_at > refreshed.updated_at);
+
+    // Even after its time runs out, b's fence holds until someone else takes the lease.
+    let long_after = expired + Duration::hours(2);
+    store
+        .store_refreshed_credentials(
+            &connection.id,
+            fence_b,
+            fresh_credentials.clone(),
+            None,
+            None,
+        )
+        .await
+        .expect("an expired but untaken lease still fences");
+    let fence_c = store
+        .acquire_refresh_lease(&connection.id, "worker-c", long_after, LEASE_TTL)
+        .await
+        .expect("acquire c")
+        .expect("taken after expiry");
+    assert!(fence_c > fence_b);
+    assert_conflict(
+        store
+            .store_refreshed_credentials(&connection.id, fence_b, fresh_credentials, None, None)
+            .await,
+        "b's fence after c took the lease",
+    );
+}
+
+async fn refresh_lease_release_and_reacquire(store: &dyn Store) {
+    let environment_id = environment(store, "lease release").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+    let t0 = timestamp::now();
+
+    let fence_a = store
+        .acquire_refresh_lease(&connection.id, "worker-a", t0, LEASE_TTL)
+        .await
+        .expect("acquire")
+        .expect("free");
+    // The same holder asking again gets a new fence; its old one stops counting.
+    let fence_a2 = store
+        .acquire_refresh_lease(&connection.id, "worker-a", t0, LEASE_TTL)
+        .await
+        .expect("re-acquire")
+        .expect("the holder may renew");
+    assert!(fence_a2 > fence_a);
+    let credentials = seal_credentials(&connection.id, &json!({"access_token": "renewed"}));
+    assert_conflict(
+        store
+            .store_refreshed_credentials(&connection.id, fence_a, credentials.clone(), None, None)
+            .await,
+        "the fence replaced by a renewal",
+    );
+
+    // Releasing with the old fence does nothing: the lease stays with the renewal.
+    store
+        .release_refresh_lease(&connection.id, fence_a)
+        .await
+        .expect("a stale release is a no-op");
+    assert_eq!(
+        store
+            .acquire_refresh_lease(&connection.id, "worker-b", t0, LEASE_TTL)
+            .await
+            .expect("acquire b"),
+        None,
+        "a stale release freed nothing"
+    );
+
+    store
+        .release_refresh_lease(&connection.id, fence_a2)
+        .await
+        .expect("release");
+    assert_conflict(
+        store
+            .store_refreshed_credentials(&connection.id, fence_a2, credentials, None, None)
+            .await,
+        "a released fence writes credentials",
+    );
+    store
+        .release_refresh_lease(&connection.id, fence_a2)
+        .await
+        .expect("a second release is a no-op");
+    let fence_b = store
+        .acquire_refresh_lease(&connection.id, "worker-b", t0, LEASE_TTL)
+        .await
+        .expect("acquire b")
+        .expect("a released lease is free before its time runs out");
+    assert!(fence_b > fence_a2, "fences keep growing across releases");
+
+    // Leases are per connection.
+    let other = insert(store, &environment_id, "crm-one").await;
+    store
+        .acquire_refresh_lease(&other.id, "worker-a", t0, LEASE_TTL)
+        .await
+        .expect("acquire other")
+        .expect("another connection's lease is free");
+    let untouched = store
+        .get_connection_by_id(&connection.id)
+        .await
+        .expect("get");
+    assert_eq!(
+        untouched, connection,
+        "leasing changes none of the connection's visible fields"
+    );
+}
+
+async fn concurrent_lease_takers_one_wins(store: &dyn Store) {
+    const N_HOLDERS: usize = 16;
+    let environment_id = environment(store, "lease race").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+    let now = timestamp::now();
+    let results = join_all((0..N_HOLDERS).map(|holder_idx| {
+        let id = connection.id.clone();
+        async move {
+            store
+                .acquire_refresh_lease(&id, &format!("worker-{holder_idx}"), now, LEASE_TTL)
+                .await
+        }
+    }))
+    .await;
+    let fences: Vec<u64> = results
+        .into_iter()
+        .filter_map(|result| result.expect("concurrent acquire"))
+        .collect();
+    assert_eq!(
+        fences.len(),
+        1,
+        "exactly one concurrent holder gets the lease"
+    );
+}
+
+async fn refresh_lease_of_unknown_connection_is_not_found(store: &dyn Store) {
+    let unknown = ConnectionId::generate();
+    assert_not_found(
+        store
+            .acquire_refresh_lease(&unknown, "worker-a", timestamp::now(), LEASE_TTL)
+            .await,
+        "acquire on an unknown connection",
+    );
+    assert_not_found(
+        store.release_refresh_lease(&unknown, 1).await,
+        "release on an unknown connection",
+    );
+    assert_not_found(
+        store
+            .store_refreshed_credentials(
+                &unknown,
+                1,
+                seal_credentials(&unknown, &json!({})),
+                None,
+                None,
+            )
+            .await,
+        "store_refreshed_credentials on an unknown connection",
+    );
+    assert_not_found(
+        store
+            .replace_sealed_credentials(
+                &unknown,
+                &seal_credentials(&unknown, &json!({})),
+                seal_credentials(&unknown, &json!({})),
+            )
+            .await,
+        "replace_sealed_credentials on an unknown connection",
+    );
+}
+
+async fn all_connections_span_environments(store: &dyn Store) {
+    let env_a = environment(store, "all a").await;
+    let env_b = environment(store, "all b").await;
+    let first = insert(store, &env_a, "crm-one").await;
+    let second = insert(store, &env_b, "crm-two").await;
+    let third = insert(store, &env_a, "crm-three").await;
+    let all = store.list_all_connections().await.expect("list all");
+    let ours: Vec<Connection> = all
+        .iter()
+        .filter(|connection| {
+            connection.environment_id == env_a || connection.environment_id == env_b
+        })
+        .cloned()
+        .collect();
+    assert_eq!(ours, vec![first, second, third], "oldest first, rows whole");
+    assert!(
+        all.windows(2)
+            .all(|pair| { (pair[0].created_at, &pair[0].id) < (pair[1].created_at, &pair[1].id) }),
+        "the whole list is ordered by creation, ties by id"
+    );
+}
+
+async fn replace_sealed_credentials_compares_and_swaps(store: &dyn Store) {
+    let environment_id = environment(store, "rotation").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+    let resealed = seal_credentials(&connection.id, &json!({"access_token": "resealed"}));
+
+    store
+        .replace_sealed_credentials(&connection.id, &connection.credentials, resealed.clone())
+        .await
+        .expect("swap from the current value");
+    let after = store
+        .get_connection_by_id(&connection.id)
+        .await
+        .expect("get");
+    assert_eq!(after.credentials.to_bytes(), resealed.to_bytes());
+    assert!(after.updated_at > connection.updated_at);
+    assert_eq!(
+        Connection {
+            credentials: connection.credentials.clone(),
+            updated_at: connection.updated_at,
+            ..after.clone()
+        },
+        connection,
+        "only the credentials and updated_at changed"
+    );
+
+    // A rotation that read the old value meanwhile must not undo the swap above.
+    let late = seal_credentials(&connection.id, &json!({"access_token": "late"}));
+    assert_conflict(
+        store
+            .replace_sealed_credentials(&connection.id, &connection.credentials, late)
+            .await,
+        "swap from a value that changed meanwhile",
+    );
+    assert_eq!(
+        store
+            .get_connection_by_id(&connection.id)
+            .await
+            .expect("get"),
+        after,
+        "the refused swap changed nothing"
+    );
+
+    // Same plaintext sealed twice gives other bytes, and the comparison is on bytes.
+    let same_plaintext = seal_credentials(&connection.id, &json!({"access_token": "resealed"}));
+    assert_ne!(same_plaintext.to_bytes(), resealed.to_bytes());
+    assert_conflict(
+        store
+            .replace_sealed_credentials(&connection.id, &same_plaintext, same_plaintext.clone())
+            .await,
+        "expected bytes that merely open to the same plaintext",
+    );
+
+    // The swap leaves the lease alone: a holder's fence still writes afterwards.
+    let fence = store
+        .acquire_refresh_lease(&connection.id, "worker-a", timestamp::now(), LEASE_TTL)
+        .await
+        .expect("acquire")
+        .expect("free");
+    let rotated = seal_credentials(&connection.id, &json!({"access_token": "rotated"}));
+    store
+        .replace_sealed_credentials(&connection.id, &resealed, rotated)
+        .await
+        .expect("swap while leased");
+    store
+        .store_refreshed_credentials(&connection.id, fence, resealed, None, None)
+        .await
+        .expect("the lease survived the swap");
 }

@@ -171,6 +171,9 @@ pub struct Branding {
     pub logo_url: Option<String>,
     /// The accent colour, e.g. `#0a7cff`.
     pub primary_color: Option<String>,
+    /// The product pages end users may be sent back to after connecting (exact URLs).
+    #[serde(default)]
+    pub allowed_redirect_urls: Vec<String>,
 }
 
 /// A short-lived Connect link handed to an end user's browser, stored by the hash of its token.

@@ -190,7 +190,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         provider: &str,
     ) -> Result<OAuthApp, StoreError>;
 
-    /// Replaces an environment's branding whole: a `None` field clears that field.
+    /// Replaces an environment's branding whole: a `None` field clears that field and
+    /// `allowed_redirect_urls` replaces the stored list.
     ///
     /// # Errors
     ///
@@ -201,7 +202,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         branding: &Branding,
     ) -> Result<(), StoreError>;
 
-    /// Returns an environment's branding; every field is `None` when it was never set.
+    /// Returns an environment's branding; every field is `None` (and the redirect list empty)
+    /// when it was never set.
     ///
     /// # Errors
     ///
