@@ -3,6 +3,10 @@
 //! Every method is one statement, so each is atomic on its own: an update reads and writes the
 //! row under the row lock the `UPDATE` takes, and two processes updating one connection queue
 //! rather than overwrite each other.
+//! Conditional writes (refresh leases, fenced credentials, compare-and-swap, taking an OAuth
+//! state) decide in that one statement, re-checked by Postgres on the latest row version after
+//! waiting for a concurrent writer; only when it matched no row does a second, read-only one tell
+//! a missing connection from a failed condition.
 //! [`PostgresStore::connect_in_schema`] keeps all tables, the migrations table included, in one
 //! schema, for a Crosswalk that shares a database with other software and for tests that need a
 //! fresh, isolated database per run.

@@ -1,10 +1,14 @@
 //! The Store on SQLite, the embedded default.
 //!
 //! One database file in the data directory, opened in WAL mode so readers never wait for the
-//! writer, with foreign keys on (they carry the cascade from connections to discovered fields) and
-//! a busy timeout so concurrent writers queue instead of failing.
+//! writer, with foreign keys on (they carry the cascade from connections to their discovered
+//! fields, Connect sessions and OAuth states) and a busy timeout so concurrent writers queue
+//! instead of failing.
 //! Every method is a single statement, so no transaction ever has to upgrade a read lock to a
 //! write lock, which is where SQLite would answer `SQLITE_BUSY` without waiting.
+//! Conditional writes (refresh leases, fenced credentials, compare-and-swap) decide in that one
+//! statement; only when it matched no row does a second, read-only one tell a missing connection
+//! from a failed condition.
 //! Timestamps are stored as integer microseconds since the Unix epoch; JSON as its text.
 //! Several processes on one file work but are not the target; use `store-postgres` for that.
 
