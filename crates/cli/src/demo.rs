@@ -168,6 +168,7 @@ pub async fn start_with(args: &DemoArgs, configs: SimulatorConfigs) -> anyhow::R
         },
         connector_overrides: Default::default(),
         provider_timeout_secs: 30,
+        public_url: None,
     };
     for vendor in &launched {
         settings.connector_overrides.insert(
@@ -177,7 +178,9 @@ pub async fn start_with(args: &DemoArgs, configs: SimulatorConfigs) -> anyhow::R
     }
 
     let store = startup::open_store(&settings).await?;
-    let state = startup::build_state(&settings, Arc::clone(&store))?;
+    let listener = startup::bind(args.listen).await?;
+    let public_url = startup::public_url(&settings, &listener)?;
+    let state = startup::build_state(&settings, Arc::clone(&store), &public_url)?;
     let environment = store.create_environment("demo").await?;
     let api_key = args.api_key.clone().unwrap_or_else(store::generate_api_key);
     store
@@ -205,7 +208,7 @@ pub async fn start_with(args: &DemoArgs, configs: SimulatorConfigs) -> anyhow::R
             connection_id: connection.to_string(),
         });
     }
-    let server = startup::spawn_server(args.listen, state).await?;
+    let server = startup::spawn_server(listener, state)?;
     Ok(Demo {
         api_addr: server.addr,
         api_key,
@@ -240,7 +243,13 @@ async fn launch_simulators(configs: SimulatorConfigs) -> anyhow::Result<Vec<Laun
     let (simulator, handle) = hubspot::spawn(configs.hubspot, loopback).await?;
     launched.push(Launched {
         provider: "hubspot",
-        connector_override: json!({"http": {"base_url": simulator.base_url, "allowed_hosts": ["127.0.0.1"]}}),
+        connector_override: json!({
+            "http": {"base_url": simulator.base_url, "allowed_hosts": ["127.0.0.1"]},
+            "auth": {"schemes": {"oauth": {
+                "authorize_url": format!("{}/oauth/authorize", simulator.base_url),
+                "token_url": format!("{}/oauth/v1/token", simulator.base_url),
+            }}},
+        }),
         account: json!({"auth_scheme": "private_app"}),
         secrets: json!({"private_app_token": token}),
         simulator,
@@ -251,7 +260,13 @@ async fn launch_simulators(configs: SimulatorConfigs) -> anyhow::Result<Vec<Laun
     let (simulator, handle) = salesforce::spawn(configs.salesforce, loopback).await?;
     launched.push(Launched {
         provider: "salesforce",
-        connector_override: json!({"http": {"allowed_hosts": ["127.0.0.1"]}}),
+        connector_override: json!({
+            "http": {"allowed_hosts": ["127.0.0.1"]},
+            "auth": {"schemes": {"oauth": {
+                "authorize_url": format!("{}/services/oauth2/authorize", simulator.base_url),
+                "token_url": format!("{}/services/oauth2/token", simulator.base_url),
+            }}},
+        }),
         account: json!({"auth_scheme": "session", "instance_url": simulator.base_url}),
         secrets: json!({"access_token": token}),
         simulator,

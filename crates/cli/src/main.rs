@@ -169,8 +169,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load(cli.config.as_deref())?;
             runtime()?.block_on(async {
                 let store = startup::open_store(&settings).await?;
-                let state = startup::build_state(&settings, store)?;
-                let server = startup::spawn_server(settings.listen, state).await?;
+                let listener = startup::bind(settings.listen).await?;
+                let public_url = startup::public_url(&settings, &listener)?;
+                let state = startup::build_state(&settings, store, &public_url)?;
+                let server = startup::spawn_server(listener, state)?;
                 tracing::info!(addr = %server.addr, "crosswalk serving");
                 tokio::select! {
                     result = server.task => { result??; }

@@ -33,6 +33,10 @@ pub struct Settings {
     /// Default timeout of one vendor call, in seconds.
     #[serde(default = "default_timeout")]
     pub provider_timeout_secs: u64,
+    /// The URL end users' browsers reach this server at (Connect links, OAuth redirect URIs);
+    /// default `http://` and the listen address.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -122,6 +126,8 @@ database_url = ""
 connectors_dir = ""
 # Default timeout of one vendor call.
 provider_timeout_secs = 30
+# The URL end users' browsers reach this server at (Connect links, OAuth redirect URIs).
+# public_url = "https://crosswalk.example.com"
 
 [encryption]
 # Credentials are sealed with AES-256-GCM under the current key; older keys still open.

@@ -75,15 +75,29 @@ pub fn load_connectors(
 ///
 /// # Errors
 /// Fails when the keyring is invalid or a connector file does not load.
-pub fn build_state(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+pub fn build_state(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    public_url: &str,
+) -> anyhow::Result<AppState> {
     let overrides = serde_json::to_value(&settings.connector_overrides)?;
     let (connectors, errors) = load_connectors(&settings.connectors_dir, &overrides)?;
     if let Some(first) = errors.first() {
         anyhow::bail!("connector file failed to load: {first}");
     }
+    let keyring = Arc::new(settings.keyring()?);
+    let oauth = provider_http::oauth::OAuthClient::new();
+    let tokens = Arc::new(provider_http::credentials::TokenManager::new(
+        Arc::clone(&store),
+        Arc::clone(&keyring),
+        oauth.clone(),
+    ));
     Ok(AppState {
         store,
-        keyring: Arc::new(settings.keyring()?),
+        keyring,
+        tokens,
+        oauth,
+        public_url: public_url.trim_end_matches('/').to_owned(),
         connectors: Arc::new(ConnectorRegistry::new(connectors)),
         provider: provider_http::ProviderClient::new(Duration::from_secs(
             settings.provider_timeout_secs,
@@ -99,14 +113,29 @@ pub struct RunningServer {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds `listen` and serves the API in a background task.
+/// Binds `listen` (port 0 picks a free port).
 ///
 /// # Errors
 /// Fails when the address cannot be bound.
-pub async fn spawn_server(listen: SocketAddr, state: AppState) -> anyhow::Result<RunningServer> {
-    let listener = TcpListener::bind(listen)
+pub async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen)
         .await
-        .with_context(|| format!("binding {listen}"))?;
+        .with_context(|| format!("binding {listen}"))
+}
+
+/// The public URL of a server: the configured one, else `http://` and the bound address.
+pub fn public_url(settings: &Settings, listener: &TcpListener) -> anyhow::Result<String> {
+    Ok(match &settings.public_url {
+        Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+        _ => format!("http://{}", listener.local_addr()?),
+    })
+}
+
+/// Serves the API on `listener` in a background task.
+///
+/// # Errors
+/// Fails when the listener's address cannot be read.
+pub fn spawn_server(listener: TcpListener, state: AppState) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let app = server::router(state);
     let task = tokio::spawn(async move { axum::serve(listener, app).await });

@@ -7,6 +7,7 @@
 //! into a [`connector::VendorResponse`]. Rate limiting, retries and token refresh arrive as
 //! further layers around [`ProviderClient::send`].
 
+pub mod credentials;
 pub mod oauth;
 
 use std::time::Duration;

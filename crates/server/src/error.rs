@@ -20,6 +20,8 @@ pub enum ApiError {
     },
     /// No (valid) API key.
     Unauthenticated,
+    /// The connection's provider refused its refresh token: the end user must connect again.
+    ReauthRequired,
     /// The thing does not exist (or belongs to another environment).
     NotFound { detail: String },
     /// The provider does not offer this operation.
@@ -122,6 +124,13 @@ impl IntoResponse for ApiError {
                 "unauthenticated",
                 "gateway",
                 "a valid API key is required: `Authorization: Bearer <key>`".to_owned(),
+                json!({}),
+            ),
+            ApiError::ReauthRequired => problem(
+                StatusCode::UNAUTHORIZED,
+                "reauth_required",
+                "provider",
+                "the provider no longer accepts this connection's authorization; the end user must connect again (POST /connect/sessions with `connection_id`)".to_owned(),
                 json!({}),
             ),
             ApiError::NotFound { detail } => problem(

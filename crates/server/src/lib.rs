@@ -21,8 +21,8 @@ use store::Store;
 
 pub use cursor::CursorCodec;
 pub use error::ApiError;
+pub use provider_http::credentials::credentials_aad;
 pub use registry::ConnectorRegistry;
-pub use runtime::credentials_aad;
 
 /// Everything handlers share.
 #[derive(Clone)]
@@ -32,6 +32,13 @@ pub struct AppState {
     pub connectors: Arc<ConnectorRegistry>,
     pub provider: provider_http::ProviderClient,
     pub cursors: CursorCodec,
+    /// Keeps OAuth tokens fresh (single flight per connection, across processes).
+    pub tokens: Arc<provider_http::credentials::TokenManager>,
+    /// Talks to OAuth token endpoints.
+    pub oauth: provider_http::oauth::OAuthClient,
+    /// The public base URL of this server (`https://crosswalk.example.com`), used in Connect
+    /// links and OAuth redirect URIs; no trailing slash.
+    pub public_url: String,
 }
 
 /// Largest page a caller may ask for.
@@ -61,6 +68,19 @@ pub fn router(state: AppState) -> Router {
                 .delete(routes::unified::delete),
         )
         .route("/proxy/{*path}", any(routes::proxy::forward))
+        .route(
+            "/connect/sessions",
+            axum::routing::post(routes::connect::create_session),
+        )
+        .route(
+            "/environment/oauth-apps/{provider}",
+            get(routes::environment::get_oauth_app).put(routes::environment::put_oauth_app),
+        )
+        .route(
+            "/environment/branding",
+            axum::routing::put(routes::environment::put_branding),
+        )
+        .route("/events", get(routes::events::list))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_key,
@@ -68,6 +88,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/openapi.json", get(openapi::document))
+        .route("/connect", get(routes::connect::show))
+        .route(
+            "/connect/submit",
+            axum::routing::post(routes::connect::submit),
+        )
+        .route("/connect/oauth/start", get(routes::connect::oauth_start))
+        .route(
+            "/connect/oauth/callback",
+            get(routes::connect::oauth_callback),
+        )
         .merge(authenticated)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(tower_http::trace::TraceLayer::new_for_http())

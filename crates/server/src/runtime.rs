@@ -6,6 +6,10 @@ use connector::{
     Connector, DiscoveredField, PlannedRequest, ReadError, RequestContext, VendorResponse,
     fields_binding,
 };
+use std::sync::Mutex;
+
+use provider_http::credentials::CredentialsError;
+use provider_http::oauth::OAuthError;
 use provider_http::{Credentials, SendError};
 use serde_json::Value;
 use store::{Connection, ConnectionId, ConnectionStatus};
@@ -15,10 +19,12 @@ use crate::{ApiError, AppState};
 
 /// A connection ready to call its vendor.
 pub struct Bound {
+    /// The connection as bound (id, environment, provider never change).
     pub connection: Connection,
     pub connector: Connector,
     scheme: String,
-    secrets: Value,
+    /// The latest row and opened secrets; replaced when a refresh happens mid-request.
+    current: Mutex<(Connection, Value)>,
 }
 
 impl std::fmt::Debug for Bound {
@@ -30,16 +36,33 @@ impl std::fmt::Debug for Bound {
     }
 }
 
-/// The additional authenticated data a connection's credentials are sealed with.
-pub fn credentials_aad(id: &ConnectionId) -> Vec<u8> {
-    format!("connection:{id}").into_bytes()
+/// Turns a credentials failure into an API error.
+fn credentials_error(error: CredentialsError) -> ApiError {
+    match error {
+        CredentialsError::ReauthRequired => ApiError::ReauthRequired,
+        CredentialsError::NoOAuthApp(provider) => ApiError::BadRequest {
+            code: "oauth_app_missing",
+            field: None,
+            detail: format!(
+                "the environment has no OAuth app for `{provider}` (PUT /environment/oauth-apps/{provider})"
+            ),
+        },
+        CredentialsError::OAuth(OAuthError::Transport(detail)) => ApiError::Upstream {
+            code: "upstream_unavailable",
+            detail: format!("the token endpoint cannot be reached: {detail}"),
+        },
+        CredentialsError::OAuth(OAuthError::Refused(answer)) => ApiError::Upstream {
+            code: "token_refresh_failed",
+            detail: format!("the token endpoint refused the refresh ({})", answer.status),
+        },
+        other => ApiError::Internal(anyhow::Error::new(other)),
+    }
 }
 
-/// Loads the connection `connection_id` of the caller's environment and opens its credentials.
+/// Loads the connection `connection_id` of the caller's environment, with fresh credentials.
 ///
 /// # Errors
-/// 400 when the id is malformed, 404 when it is not the caller's, 401-style problems when the
-/// connection needs re-authorisation.
+/// 404 when it is not the caller's; `reauth_required` when the end user must connect again.
 pub async fn bind(
     state: &AppState,
     caller: &Caller,
@@ -57,15 +80,16 @@ pub async fn bind(
             }
             other => other.into(),
         })?;
-    if connection.status != ConnectionStatus::Active {
-        return Err(ApiError::BadRequest {
-            code: "connection_inactive",
-            field: Some("connection_id".to_owned()),
-            detail: format!(
-                "connection `{connection_id}` is `{}`; it must be re-authorised",
-                connection.status.as_str()
-            ),
-        });
+    match connection.status {
+        ConnectionStatus::Active => {}
+        ConnectionStatus::NeedsReauth => return Err(ApiError::ReauthRequired),
+        other => {
+            return Err(ApiError::BadRequest {
+                code: "connection_inactive",
+                field: Some("connection_id".to_owned()),
+                detail: format!("connection `{connection_id}` is `{}`", other.as_str()),
+            });
+        }
     }
     let connector = state
         .connectors
@@ -77,10 +101,6 @@ pub async fn bind(
                 connection.provider
             ))
         })?;
-    let secrets = state
-        .keyring
-        .open_json(&connection.credentials, &credentials_aad(&connection.id))
-        .map_err(|error| ApiError::Internal(anyhow::anyhow!("cannot open credentials: {error}")))?;
     let scheme = connection
         .account
         .get("auth_scheme")
@@ -88,28 +108,43 @@ pub async fn bind(
         .map(str::to_owned)
         .or_else(|| connector.scheme_name(None).map(str::to_owned))
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("connection has no auth scheme")))?;
+    let (fresh, secrets) = state
+        .tokens
+        .fresh(connection.clone(), &connector, false)
+        .await
+        .map_err(credentials_error)?;
     Ok(Bound {
         connection,
         connector,
         scheme,
-        secrets,
+        current: Mutex::new((fresh, secrets)),
     })
 }
 
 impl Bound {
-    /// Sends a planned request with this connection's credentials.
-    ///
-    /// # Errors
-    /// 502/504 problems when the vendor cannot be reached.
-    pub async fn send(
+    /// The connection's current non-secret fields.
+    pub fn account(&self) -> Value {
+        self.current
+            .lock()
+            .expect("never poisoned")
+            .0
+            .account
+            .clone()
+    }
+
+    async fn send_once(
         &self,
         state: &AppState,
         request: PlannedRequest,
     ) -> Result<VendorResponse, ApiError> {
+        let (account, secrets) = {
+            let current = self.current.lock().expect("never poisoned");
+            (current.0.account.clone(), current.1.clone())
+        };
         let credentials = Credentials {
             scheme: &self.scheme,
-            secrets: &self.secrets,
-            account: &self.connection.account,
+            secrets: &secrets,
+            account: &account,
         };
         state
             .provider
@@ -133,6 +168,41 @@ impl Bound {
             })
     }
 
+    /// Sends a planned request with this connection's credentials. When the vendor says the
+    /// token expired (an error rule with `refresh_and_retry`), refreshes once and resends.
+    ///
+    /// # Errors
+    /// 502/504 problems when the vendor cannot be reached; `reauth_required` when the refresh
+    /// is refused.
+    pub async fn send(
+        &self,
+        state: &AppState,
+        request: PlannedRequest,
+    ) -> Result<VendorResponse, ApiError> {
+        let response = self.send_once(state, request.clone()).await?;
+        let expired = self
+            .connector
+            .classify(&response)
+            .is_some_and(|error| error.action == connector::ErrorAction::RefreshAndRetry);
+        let is_oauth = self
+            .connector
+            .oauth2(&self.scheme, &self.connection.account)
+            .ok()
+            .flatten()
+            .is_some();
+        if !(expired && is_oauth) {
+            return Ok(response);
+        }
+        let seen = self.current.lock().expect("never poisoned").0.clone();
+        let (fresh, secrets) = state
+            .tokens
+            .fresh(seen, &self.connector, true)
+            .await
+            .map_err(credentials_error)?;
+        *self.current.lock().expect("never poisoned") = (fresh, secrets);
+        self.send_once(state, request).await
+    }
+
     /// The request context of a unified call on `object`, with discovered fields bound.
     ///
     /// # Errors
@@ -144,7 +214,7 @@ impl Bound {
     ) -> Result<RequestContext, ApiError> {
         let fields = self.fields(state, object).await?;
         Ok(RequestContext {
-            account: self.connection.account.clone(),
+            account: self.account(),
             fields: fields_binding(&fields),
             ..RequestContext::default()
         })
@@ -174,7 +244,7 @@ impl Bound {
             }
         }
         let ctx = RequestContext {
-            account: self.connection.account.clone(),
+            account: self.account(),
             page_size: 1,
             ..RequestContext::default()
         };

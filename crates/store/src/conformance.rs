@@ -1035,14 +1035,14 @@ async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
     let environment_id = environment(store, "oauth apps").await;
     let other_environment = environment(store, "oauth apps other").await;
     assert_not_found(
-        store.get_oauth_app(&environment_id, "hubspot").await,
+        store.get_oauth_app(&environment_id, "crm-one").await,
         "get of an app never stored",
     );
 
-    let app = oauth_app(&environment_id, "hubspot", "client-one");
+    let app = oauth_app(&environment_id, "crm-one", "client-one");
     store.put_oauth_app(&app).await.expect("put");
     let fetched = store
-        .get_oauth_app(&environment_id, "hubspot")
+        .get_oauth_app(&environment_id, "crm-one")
         .await
         .expect("get");
     assert_eq!(
@@ -1064,11 +1064,11 @@ async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
         redirect_uris: Vec::new(),
         scopes: None,
         updated_at: app.updated_at + Duration::hours(1),
-        ..oauth_app(&environment_id, "hubspot", "client-two")
+        ..oauth_app(&environment_id, "crm-one", "client-two")
     };
     store.put_oauth_app(&replacement).await.expect("replace");
     let replaced = store
-        .get_oauth_app(&environment_id, "hubspot")
+        .get_oauth_app(&environment_id, "crm-one")
         .await
         .expect("get replaced");
     assert_eq!(replaced.client_id, "client-two");
@@ -1082,27 +1082,27 @@ async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
 
     // Another provider of the same environment and the same provider of another environment are
     // separate apps.
-    let salesforce = oauth_app(&environment_id, "salesforce", "sf-client");
-    store.put_oauth_app(&salesforce).await.expect("put other");
+    let other = oauth_app(&environment_id, "crm-two", "sf-client");
+    store.put_oauth_app(&other).await.expect("put other");
     assert_eq!(
         store
-            .get_oauth_app(&environment_id, "hubspot")
+            .get_oauth_app(&environment_id, "crm-one")
             .await
             .expect("get")
             .client_id,
         "client-two"
     );
     assert_not_found(
-        store.get_oauth_app(&other_environment, "hubspot").await,
+        store.get_oauth_app(&other_environment, "crm-one").await,
         "an app is not visible through another environment",
     );
     assert_not_found(
-        store.get_oauth_app(&environment_id, "HubSpot").await,
+        store.get_oauth_app(&environment_id, "CRM-One").await,
         "providers are case-sensitive",
     );
     assert_not_found(
         store
-            .put_oauth_app(&oauth_app(&EnvironmentId::generate(), "hubspot", "x"))
+            .put_oauth_app(&oauth_app(&EnvironmentId::generate(), "crm-one", "x"))
             .await,
         "put_oauth_app into an unknown environment",
     );

@@ -148,7 +148,7 @@ pub struct DiscoveredFields {
 pub struct OAuthApp {
     /// The environment the app belongs to; must exist.
     pub environment_id: EnvironmentId,
-    /// The provider slug, e.g. `hubspot`.
+    /// The provider slug, e.g. `acme`.
     pub provider: String,
     /// The client id the provider issued; not secret.
     pub client_id: String,

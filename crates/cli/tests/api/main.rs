@@ -8,4 +8,5 @@ mod crud;
 mod demo;
 mod errors;
 mod listing;
+mod oauth;
 mod security;

@@ -11,8 +11,8 @@ use store::{Connection, ConnectionId, ConnectionStatus, NewConnection};
 
 use super::JsonBody;
 use crate::auth::Caller;
-use provider_http::credentials::credentials_aad;
 use crate::{ApiError, AppState};
+use provider_http::credentials::credentials_aad;
 
 /// The public view of a connection: never its credentials.
 pub fn view(connection: &Connection) -> Value {
@@ -195,18 +195,23 @@ pub async fn create(
 }
 
 fn validate_field(field: &connector::file::ConnectionField, value: &str) -> Result<(), ApiError> {
-    validate_field_value(field, value).map_err(|reason| ApiError::invalid(format!("fields.{}", field.name), reason))
+    validate_field_value(field, value)
+        .map_err(|reason| ApiError::invalid(format!("fields.{}", field.name), reason))
 }
 
 /// Checks one connection-field value against its declaration; the error is a reason that
 /// reads after the field's name ("must be one of: …").
-pub fn validate_field_value(field: &connector::file::ConnectionField, value: &str) -> Result<(), String> {
+pub fn validate_field_value(
+    field: &connector::file::ConnectionField,
+    value: &str,
+) -> Result<(), String> {
     match field.kind {
         FieldKind::Select if !field.options.iter().any(|option| option == value) => {
             return Err(format!("must be one of: {}", field.options.join(", ")));
         }
         FieldKind::Url => {
-            let parsed = url::Url::parse(value).map_err(|error| format!("is not a URL: {error}"))?;
+            let parsed =
+                url::Url::parse(value).map_err(|error| format!("is not a URL: {error}"))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err("must be an http or https URL".to_owned());
             }

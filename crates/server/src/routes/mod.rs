@@ -1,6 +1,9 @@
 //! Route handlers, one module per resource family.
 
+pub mod connect;
 pub mod connections;
+pub mod environment;
+pub mod events;
 pub mod proxy;
 pub mod unified;
 

@@ -84,7 +84,7 @@ pub async fn forward(
         .plan_proxy(
             http_method,
             &path_and_query,
-            &bound.connection.account,
+            &bound.account(),
             forwarded,
             request_body,
         )

@@ -1,0 +1,373 @@
+//! Fresh credentials for every vendor call: OAuth access tokens are refreshed ahead of expiry
+//! (or on the connector's expiry signal), once per connection at a time, also across several
+//! Crosswalk processes sharing one store.
+//!
+//! Single flight has two levels: a per-connection async mutex inside the process, and the
+//! store's refresh lease with a fencing token across processes. Whoever holds the lease re-reads
+//! the row first (another process may have refreshed meanwhile), refreshes, and writes the new
+//! tokens with its fence, so a stale holder can never overwrite a newer refresh. A rotated
+//! refresh token is part of that one write, before the new access token is used. A refused
+//! refresh (`invalid_grant`) marks the connection `needs_reauth`, records one event, and every
+//! later call is refused without touching the token endpoint again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector::Connector;
+use secrets::Keyring;
+use serde_json::{Value, json};
+use store::{
+    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, NewEvent, Store, StoreError,
+};
+
+use crate::oauth::{ClientCredentials, OAuthClient, OAuthError};
+
+/// How long a refresh lease lasts before another process may take it over.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+/// How long a caller waits for another holder's refresh before giving up.
+const LEASE_WAIT: Duration = Duration::from_secs(45);
+/// Between two looks at a lease held elsewhere.
+const LEASE_POLL: Duration = Duration::from_millis(25);
+
+/// Why fresh credentials could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// The provider refused the refresh token: the end user must connect again.
+    #[error("the connection must be re-authorised")]
+    ReauthRequired,
+    /// The environment has no OAuth app for the provider.
+    #[error("no OAuth app is configured for `{0}` in this environment")]
+    NoOAuthApp(String),
+    #[error("the connection has no refresh token")]
+    NoRefreshToken,
+    #[error("another process held the refresh lease for too long")]
+    LeaseTimeout,
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot open sealed credentials: {0}")]
+    Secrets(String),
+    #[error("connector: {0}")]
+    Connector(String),
+}
+
+/// The additional authenticated data a connection's credentials are sealed with.
+pub fn credentials_aad(id: &ConnectionId) -> Vec<u8> {
+    format!("connection:{id}").into_bytes()
+}
+
+/// The additional authenticated data an environment's OAuth client secret is sealed with.
+pub fn oauth_app_aad(environment_id: &store::EnvironmentId, provider: &str) -> Vec<u8> {
+    format!("oauth-app:{environment_id}:{provider}").into_bytes()
+}
+
+/// Keeps connections' OAuth tokens fresh.
+pub struct TokenManager {
+    store: Arc<dyn Store>,
+    keyring: Arc<Keyring>,
+    oauth: OAuthClient,
+    /// This process's name for lease holding.
+    holder: String,
+    local: Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenManager {
+    /// A manager over `store`, opening credentials with `keyring`.
+    pub fn new(store: Arc<dyn Store>, keyring: Arc<Keyring>, oauth: OAuthClient) -> TokenManager {
+        TokenManager {
+            store,
+            keyring,
+            oauth,
+            holder: format!(
+                "crosswalk-{}-{}",
+                std::process::id(),
+                crate::oauth::random_token()
+            ),
+            local: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Opens a connection's sealed credentials.
+    ///
+    /// # Errors
+    /// Fails when the envelope cannot be opened with the keyring.
+    pub fn open(&self, connection: &Connection) -> Result<Value, CredentialsError> {
+        self.keyring
+            .open_json(&connection.credentials, &credentials_aad(&connection.id))
+            .map_err(|error| CredentialsError::Secrets(error.to_string()))
+    }
+
+    fn local_lock(&self, id: &ConnectionId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.local.lock().expect("the lock table is never poisoned");
+        Arc::clone(locks.entry(id.clone()).or_default())
+    }
+
+    /// Whether the connection's token must be refreshed now (ahead of its expiry).
+    fn due(connection: &Connection, refresh_before_secs: u64, now: DateTime<Utc>) -> bool {
+        connection.credentials_expires_at.is_some_and(|expires_at| {
+            expires_at - chrono::Duration::seconds(refresh_before_secs as i64) <= now
+        })
+    }
+
+    /// The connection with fresh credentials and its opened secrets. With `force`, refreshes
+    /// even before expiry (the vendor said the token expired), unless another task or process
+    /// refreshed it since `connection` was read.
+    ///
+    /// # Errors
+    /// [`CredentialsError::ReauthRequired`] when the provider refused the refresh token (the
+    /// connection is then `needs_reauth`); other variants for configuration or store failures.
+    pub async fn fresh(
+        &self,
+        connection: Connection,
+        connector: &Connector,
+        force: bool,
+    ) -> Result<(Connection, Value), CredentialsError> {
+        if connection.status == ConnectionStatus::NeedsReauth {
+            return Err(CredentialsError::ReauthRequired);
+        }
+        let scheme = connection
+            .account
+            .get("auth_scheme")
+            .and_then(Value::as_str)
+            .or_else(|| connector.scheme_name(None))
+            .unwrap_or_default()
+            .to_owned();
+        let Some(endpoints) = connector
+            .oauth2(&scheme, &connection.account)
+            .map_err(|error| CredentialsError::Connector(error.to_string()))?
+        else {
+            let secrets = self.open(&connection)?;
+            return Ok((connection, secrets));
+        };
+        let before = endpoints.refresh_before_expiry_secs;
+        if !force && !Self::due(&connection, before, Utc::now()) {
+            let secrets = self.open(&connection)?;
+            return Ok((connection, secrets));
+        }
+        let seen_at = connection.updated_at;
+        let lock = self.local_lock(&connection.id);
+        let _guard = lock.lock().await;
+        let current = self.store.get_connection_by_id(&connection.id).await?;
+        if let Some(ready) = self.already_fresh(&current, force, seen_at, before)? {
+            return Ok(ready);
+        }
+        let deadline = tokio::time::Instant::now() + LEASE_WAIT;
+        let fence = loop {
+            match self
+                .store
+                .acquire_refresh_lease(&current.id, &self.holder, Utc::now(), LEASE_TTL)
+                .await?
+            {
+                Some(fence) => break fence,
+                None => {
+                    // Another process is refreshing: wait for its write, or for its lease to lapse.
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(CredentialsError::LeaseTimeout);
+                    }
+                    tokio::time::sleep(LEASE_POLL).await;
+                    let latest = self.store.get_connection_by_id(&current.id).await?;
+                    if let Some(ready) = self.already_fresh(&latest, force, seen_at, before)? {
+                        return Ok(ready);
+                    }
+                }
+            }
+        };
+        let result = self
+            .refresh_holding(
+                &current.id,
+                fence,
+                connector,
+                &scheme,
+                &endpoints,
+                force,
+                seen_at,
+            )
+            .await;
+        if let Err(error) = self.store.release_refresh_lease(&current.id, fence).await {
+            tracing::warn!(connection_id = %current.id, error = %error, "refresh lease release failed");
+        }
+        result
+    }
+
+    /// The row is usable as it is: refreshed by someone else since `seen_at`, or (without
+    /// `force`) not due.
+    fn already_fresh(
+        &self,
+        row: &Connection,
+        force: bool,
+        seen_at: DateTime<Utc>,
+        before: u64,
+    ) -> Result<Option<(Connection, Value)>, CredentialsError> {
+        if row.status == ConnectionStatus::NeedsReauth {
+            return Err(CredentialsError::ReauthRequired);
+        }
+        let refreshed_since = row.updated_at > seen_at;
+        let usable = if force {
+            refreshed_since
+        } else {
+            refreshed_since || !Self::due(row, before, Utc::now())
+        };
+        if usable {
+            let secrets = self.open(row)?;
+            Ok(Some((row.clone(), secrets)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // the lease, the connector and the request being served
+    async fn refresh_holding(
+        &self,
+        id: &ConnectionId,
+        fence: u64,
+        connector: &Connector,
+        scheme: &str,
+        endpoints: &connector::OAuthEndpoints,
+        force: bool,
+        seen_at: DateTime<Utc>,
+    ) -> Result<(Connection, Value), CredentialsError> {
+        // Re-read after acquiring: a holder that lost a race must see the winner's tokens.
+        let row = self.store.get_connection_by_id(id).await?;
+        if let Some(ready) =
+            self.already_fresh(&row, force, seen_at, endpoints.refresh_before_expiry_secs)?
+        {
+            return Ok(ready);
+        }
+        let app = match self
+            .store
+            .get_oauth_app(&row.environment_id, &row.provider)
+            .await
+        {
+            Ok(app) => app,
+            Err(StoreError::NotFound) => {
+                return Err(CredentialsError::NoOAuthApp(row.provider.clone()));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let client_secret = self
+            .keyring
+            .open(
+                &app.client_secret,
+                &oauth_app_aad(&row.environment_id, &row.provider),
+            )
+            .map_err(|error| CredentialsError::Secrets(error.to_string()))?;
+        let client = ClientCredentials {
+            client_id: app.client_id.clone(),
+            client_secret: String::from_utf8_lossy(&client_secret).into_owned(),
+        };
+        let mut secrets = self.open(&row)?;
+        let now = Utc::now();
+        let tokens = match endpoints.grant {
+            connector::file::OAuthGrant::ClientCredentials => {
+                self.oauth
+                    .client_credentials(connector, scheme, endpoints, &client, now)
+                    .await
+            }
+            connector::file::OAuthGrant::AuthorizationCode => {
+                let refresh_token = secrets
+                    .get("refresh_token")
+                    .and_then(Value::as_str)
+                    .ok_or(CredentialsError::NoRefreshToken)?
+                    .to_owned();
+                self.oauth
+                    .refresh(connector, scheme, endpoints, &client, &refresh_token, now)
+                    .await
+            }
+        };
+        let tokens = match tokens {
+            Ok(tokens) => tokens,
+            Err(OAuthError::InvalidGrant(answer)) => {
+                self.store
+                    .update_connection(
+                        &row.environment_id,
+                        &row.id,
+                        ConnectionUpdate {
+                            status: Some(ConnectionStatus::NeedsReauth),
+                            ..ConnectionUpdate::default()
+                        },
+                    )
+                    .await?;
+                self.store
+                    .insert_event(NewEvent {
+                        environment_id: row.environment_id.clone(),
+                        connection_id: Some(row.id.clone()),
+                        kind: "connection.needs_reauth".to_owned(),
+                        payload: json!({"provider": row.provider, "reason": "refresh_refused", "status": answer.status}),
+                    })
+                    .await?;
+                tracing::warn!(connection_id = %row.id, provider = %row.provider, "refresh refused: connection needs re-authorisation");
+                return Err(CredentialsError::ReauthRequired);
+            }
+            Err(other) => return Err(other.into()),
+        };
+        if let Value::Object(map) = &mut secrets {
+            map.insert(
+                "access_token".to_owned(),
+                Value::String(tokens.access_token.clone()),
+            );
+            if let Some(rotated) = &tokens.refresh_token {
+                map.insert("refresh_token".to_owned(), Value::String(rotated.clone()));
+            }
+        }
+        let mut account = row.account.clone();
+        let captured = connector
+            .capture_token_response(scheme, &tokens.response)
+            .map_err(|error| CredentialsError::Connector(error.to_string()))?;
+        if let Value::Object(map) = &mut account {
+            map.extend(captured);
+        }
+        let sealed = self.keyring.seal_json(&secrets, &credentials_aad(&row.id));
+        let stored = self
+            .store
+            .store_refreshed_credentials(&row.id, fence, sealed, tokens.expires_at, Some(account))
+            .await?;
+        tracing::info!(connection_id = %row.id, provider = %row.provider, "access token refreshed");
+        Ok((stored, secrets))
+    }
+
+    /// Refreshes, ahead of expiry, every connection whose token expires within `window`, so
+    /// the first request after a quiet night does not pay for a refresh. Returns how many were
+    /// refreshed; a connection that fails is logged and skipped.
+    ///
+    /// # Errors
+    /// Fails only when the store cannot list connections.
+    pub async fn refresh_expiring(
+        &self,
+        connectors: &dyn Fn(&str) -> Option<Connector>,
+        window: Duration,
+        limit: u32,
+    ) -> Result<usize, CredentialsError> {
+        let before = Utc::now() + chrono::Duration::from_std(window).unwrap_or_default();
+        let due = self
+            .store
+            .list_connections_expiring_before(before, limit)
+            .await?;
+        let mut refreshed = 0;
+        for connection in due {
+            let Some(connector) = connectors(&connection.provider) else {
+                continue;
+            };
+            let id = connection.id.clone();
+            let seen_at = connection.updated_at;
+            match self.fresh(connection, &connector, true).await {
+                Ok((row, _)) if row.updated_at > seen_at => refreshed += 1,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(connection_id = %id, error = %error, "ahead-of-expiry refresh failed")
+                }
+            }
+        }
+        Ok(refreshed)
+    }
+}

@@ -1,0 +1,805 @@
+//! The Connect flow: the product asks for a short-lived link (`POST /connect/sessions`), the
+//! end user opens the hosted page (`GET /connect?token=…`), picks a provider and either fills
+//! the fields its connector declares or goes through OAuth (`/connect/oauth/start` →
+//! provider → `/connect/oauth/callback`), and lands back on the product's allow-listed
+//! redirect URL with the connection id. Works as a redirect and as a popup (the last page posts
+//! a message to its opener). Re-authorising a `needs_reauth` connection uses the same page.
+
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{Duration, Utc};
+use connector::file::{AuthScheme, FieldKind};
+use provider_http::credentials::{credentials_aad, oauth_app_aad};
+use provider_http::oauth::{self, ClientCredentials, OAuthError, Pkce};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use store::{
+    ConnectSession, Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, NewConnection,
+    NewEvent, OAuthState, StoreError,
+};
+
+use super::JsonBody;
+use super::environment::check_redirect_url;
+use crate::auth::Caller;
+use crate::{ApiError, AppState};
+
+/// How long a link token lives when the product does not say.
+const DEFAULT_SESSION_SECS: i64 = 30 * 60;
+/// The longest a link token may live.
+const MAX_SESSION_SECS: i64 = 24 * 60 * 60;
+/// How long an OAuth authorization may take.
+const STATE_SECS: i64 = 10 * 60;
+
+/// `POST /connect/sessions` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    end_user_id: String,
+    redirect_url: String,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    connection_id: Option<String>,
+    #[serde(default)]
+    ttl_secs: Option<i64>,
+}
+
+pub async fn create_session(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(body): JsonBody<CreateSession>,
+) -> Result<impl IntoResponse, ApiError> {
+    if body.end_user_id.trim().is_empty() {
+        return Err(ApiError::invalid("end_user_id", "must not be empty"));
+    }
+    check_redirect_url("redirect_url", &body.redirect_url)?;
+    let branding = state.store.get_branding(&caller.environment_id).await?;
+    if !branding
+        .allowed_redirect_urls
+        .iter()
+        .any(|allowed| allowed == &body.redirect_url)
+    {
+        return Err(ApiError::invalid(
+            "redirect_url",
+            "is not in the environment's allowed redirect URLs (PUT /environment/branding `allowed_redirect_urls`)",
+        ));
+    }
+    let mut provider = body.provider.clone();
+    if let Some(name) = &provider
+        && state.connectors.get(name).is_none()
+    {
+        return Err(ApiError::invalid(
+            "provider",
+            format!("unknown provider `{name}`"),
+        ));
+    }
+    let connection_id = match &body.connection_id {
+        None => None,
+        Some(text) => {
+            let id = ConnectionId::parse(text).map_err(|_| {
+                ApiError::invalid(
+                    "connection_id",
+                    format!("connection `{text}` does not exist"),
+                )
+            })?;
+            let connection = state
+                .store
+                .get_connection(&caller.environment_id, &id)
+                .await
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "connection_id",
+                        format!("connection `{text}` does not exist"),
+                    )
+                })?;
+            if provider
+                .as_deref()
+                .is_some_and(|name| name != connection.provider)
+            {
+                return Err(ApiError::invalid(
+                    "provider",
+                    "differs from the connection's provider",
+                ));
+            }
+            provider = Some(connection.provider.clone());
+            Some(id)
+        }
+    };
+    let ttl = body.ttl_secs.unwrap_or(DEFAULT_SESSION_SECS);
+    if !(1..=MAX_SESSION_SECS).contains(&ttl) {
+        return Err(ApiError::invalid(
+            "ttl_secs",
+            format!("must be from 1 to {MAX_SESSION_SECS}"),
+        ));
+    }
+    let token = oauth::random_token();
+    let now = Utc::now();
+    let session = ConnectSession {
+        token_hash: oauth::token_hash(&token),
+        environment_id: caller.environment_id.clone(),
+        end_user_id: body.end_user_id.clone(),
+        provider,
+        redirect_url: body.redirect_url.clone(),
+        connection_id,
+        expires_at: now + Duration::seconds(ttl),
+        created_at: now,
+    };
+    state.store.insert_connect_session(&session).await?;
+    let url = format!("{}/connect?token={token}", state.public_url);
+    Ok((
+        StatusCode::CREATED,
+        JsonBody(json!({"token": token, "url": url, "expires_at": session.expires_at})),
+    ))
+}
+
+/// A page-level error: shown to the end user in plain words.
+pub struct PageError {
+    status: StatusCode,
+    title: &'static str,
+    detail: String,
+}
+
+impl PageError {
+    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> PageError {
+        PageError {
+            status,
+            title,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(error: StoreError) -> PageError {
+        tracing::error!(error = %error, "connect page store error");
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Please try again in a moment.",
+        )
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let body = page(
+            &store::Branding::default(),
+            self.title,
+            &format!("<p class=\"error\">{}</p>", escape(&self.detail)),
+        );
+        (self.status, Html(body)).into_response()
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(branding: &store::Branding, title: &str, content: &str) -> String {
+    let color = branding
+        .primary_color
+        .as_deref()
+        .filter(|c| {
+            c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|x| x.is_ascii_hexdigit())
+        })
+        .unwrap_or("#2f6fed");
+    let name = escape(
+        branding
+            .display_name
+            .as_deref()
+            .unwrap_or("Connect your account"),
+    );
+    let logo = branding
+        .logo_url
+        .as_deref()
+        .map(|url| format!("<img class=\"logo\" alt=\"\" src=\"{}\">", escape(url)))
+        .unwrap_or_default();
+    format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}}main{{max-width:28rem;margin:3rem auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 2px 12px #0001}}
+h1{{font-size:1.25rem}}.brand{{display:flex;align-items:center;gap:.75rem;color:{color};font-weight:600}}.logo{{height:32px}}
+button,.button{{display:block;width:100%;margin:.5rem 0;padding:.75rem;border:0;border-radius:8px;background:{color};color:#fff;font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}}
+label{{display:block;margin-top:.75rem;font-size:.9rem}}input,select{{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;border:1px solid #c9ced6;border-radius:6px}}
+.error{{color:#b3261e}}.provider{{border-top:1px solid #eceef2;padding-top:1rem;margin-top:1rem}}</style></head>
+<body><main><div class="brand">{logo}<span>{name}</span></div><h1>{title}</h1>{content}</main></body></html>"#,
+        title = escape(title),
+    )
+}
+
+/// Loads a live session by its link token.
+async fn live_session(state: &AppState, token: &str) -> Result<ConnectSession, PageError> {
+    let session = match state
+        .store
+        .get_connect_session(&oauth::token_hash(token))
+        .await
+    {
+        Ok(session) => session,
+        Err(StoreError::NotFound) => {
+            return Err(PageError::new(
+                StatusCode::NOT_FOUND,
+                "This link does not work",
+                "The connection link is unknown. Please go back to the application and start again.",
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if session.expires_at <= Utc::now() {
+        return Err(PageError::new(
+            StatusCode::GONE,
+            "This link has expired",
+            "Connection links only work for a short time. Please go back to the application and start again.",
+        ));
+    }
+    Ok(session)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    token: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let session = live_session(&state, &query.token).await?;
+    let branding = state.store.get_branding(&session.environment_id).await?;
+    let providers: Vec<&connector::Connector> = match &session.provider {
+        Some(name) => state.connectors.get(name).into_iter().collect(),
+        None => state
+            .connectors
+            .ids()
+            .filter_map(|id| state.connectors.get(id))
+            .collect(),
+    };
+    let mut content = String::new();
+    if let Some(error) = &query.error {
+        content.push_str(&format!(
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            escape(error)
+        ));
+    }
+    content.push_str("<p>Choose the service to connect. Your credentials are sent to it securely and stored encrypted.</p>");
+    let token = escape(&query.token);
+    for connector in providers {
+        let file = connector.file();
+        content.push_str(&format!(
+            "<section class=\"provider\" data-provider=\"{id}\"><h2>{label}</h2>",
+            id = escape(&file.meta.id),
+            label = escape(&file.meta.label)
+        ));
+        for (scheme_name, scheme) in &file.auth.schemes {
+            match scheme {
+                AuthScheme::Oauth2 {
+                    grant: connector::file::OAuthGrant::AuthorizationCode,
+                    ..
+                } => {
+                    content.push_str(&format!(
+                        "<a class=\"button\" data-scheme=\"{s}\" href=\"/connect/oauth/start?token={token}&amp;provider={p}&amp;scheme={s}\">Sign in with {label}</a>",
+                        s = escape(scheme_name),
+                        p = escape(&file.meta.id),
+                        label = escape(&file.meta.label)
+                    ));
+                }
+                AuthScheme::Oauth2 { .. } => {}
+                _ => {
+                    content.push_str(&format!(
+                        "<form method=\"post\" action=\"/connect/submit\" data-scheme=\"{s}\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"provider\" value=\"{p}\"><input type=\"hidden\" name=\"scheme\" value=\"{s}\">",
+                        s = escape(scheme_name),
+                        p = escape(&file.meta.id)
+                    ));
+                    for field in file.connection_fields.iter().filter(|field| {
+                        field.schemes.is_empty() || field.schemes.contains(scheme_name)
+                    }) {
+                        let input = match field.kind {
+                            FieldKind::Select => {
+                                let options: String = field
+                                    .options
+                                    .iter()
+                                    .map(|option| format!("<option>{}</option>", escape(option)))
+                                    .collect();
+                                format!(
+                                    "<select name=\"{}\">{options}</select>",
+                                    escape(&field.name)
+                                )
+                            }
+                            kind => format!(
+                                "<input name=\"{}\" type=\"{}\" autocomplete=\"off\"{}>",
+                                escape(&field.name),
+                                match kind {
+                                    FieldKind::Secret => "password",
+                                    FieldKind::Url => "url",
+                                    _ => "text",
+                                },
+                                if field.required { " required" } else { "" }
+                            ),
+                        };
+                        content
+                            .push_str(&format!("<label>{}{input}</label>", escape(&field.label)));
+                    }
+                    content.push_str(&format!(
+                        "<button type=\"submit\">Connect with {}</button></form>",
+                        escape(&file.meta.label)
+                    ));
+                }
+            }
+        }
+        content.push_str("</section>");
+    }
+    Ok(Html(page(&branding, "Connect your account", &content)).into_response())
+}
+
+/// The last page: back to the product, as a redirect or to a popup's opener.
+fn finish_page(session: &ConnectSession, connection: &Connection) -> Response {
+    let mut target = match url::Url::parse(&session.redirect_url) {
+        Ok(url) => url,
+        Err(_) => return (StatusCode::BAD_REQUEST, "invalid redirect URL").into_response(),
+    };
+    target
+        .query_pairs_mut()
+        .append_pair("connection_id", connection.id.as_str())
+        .append_pair("provider", &connection.provider)
+        .append_pair("status", "connected");
+    let origin = target.origin().ascii_serialization();
+    let message = json!({"type": "crosswalk.connected", "connection_id": connection.id.as_str(), "provider": connection.provider});
+    let target_json = serde_json::to_string(target.as_str()).unwrap_or_default();
+    let origin_json = serde_json::to_string(&origin).unwrap_or_default();
+    let body = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Connected</title></head><body><p>Connected. You can return to the application.</p>
+<script>(function(){{var m={message};var t={target_json};if(window.opener&&!window.opener.closed){{window.opener.postMessage(m,{origin_json});window.close();}}else{{window.location.replace(t);}}}})();</script>
+<noscript><a href="{href}">Continue</a></noscript></body></html>"#,
+        href = escape(target.as_str())
+    );
+    (
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(body),
+    )
+        .into_response()
+}
+
+/// Creates the connection of a session, or re-authorises the session's connection.
+async fn save_connection(
+    state: &AppState,
+    session: &ConnectSession,
+    provider: &str,
+    account: Map<String, Value>,
+    secrets: Value,
+    expires_at: Option<chrono::DateTime<Utc>>,
+) -> Result<Connection, StoreError> {
+    match &session.connection_id {
+        Some(id) => {
+            let sealed = state.keyring.seal_json(&secrets, &credentials_aad(id));
+            let connection = state
+                .store
+                .update_connection(
+                    &session.environment_id,
+                    id,
+                    ConnectionUpdate {
+                        status: Some(ConnectionStatus::Active),
+                        account: Some(Value::Object(account)),
+                        credentials: Some(sealed),
+                        credentials_expires_at: Some(expires_at),
+                    },
+                )
+                .await?;
+            state
+                .store
+                .insert_event(NewEvent {
+                    environment_id: session.environment_id.clone(),
+                    connection_id: Some(connection.id.clone()),
+                    kind: "connection.reauthorized".to_owned(),
+                    payload: json!({"provider": provider, "end_user_id": session.end_user_id}),
+                })
+                .await?;
+            Ok(connection)
+        }
+        None => {
+            let id = ConnectionId::generate();
+            let sealed = state.keyring.seal_json(&secrets, &credentials_aad(&id));
+            let mut account = account;
+            account.insert(
+                "end_user_id".to_owned(),
+                Value::String(session.end_user_id.clone()),
+            );
+            let connection = state
+                .store
+                .insert_connection(NewConnection {
+                    id,
+                    environment_id: session.environment_id.clone(),
+                    provider: provider.to_owned(),
+                    status: ConnectionStatus::Active,
+                    account: Value::Object(account),
+                    credentials: sealed,
+                    credentials_expires_at: expires_at,
+                })
+                .await?;
+            state
+                .store
+                .insert_event(NewEvent {
+                    environment_id: session.environment_id.clone(),
+                    connection_id: Some(connection.id.clone()),
+                    kind: "connection.created".to_owned(),
+                    payload: json!({"provider": provider, "end_user_id": session.end_user_id}),
+                })
+                .await?;
+            Ok(connection)
+        }
+    }
+}
+
+fn back_to_form(token: &str, message: &str) -> Response {
+    let mut target = url::Url::parse("http://page/connect").expect("a literal URL parses");
+    target
+        .query_pairs_mut()
+        .append_pair("token", token)
+        .append_pair("error", message);
+    let path = format!("/connect?{}", target.query().unwrap_or_default());
+    Redirect::to(&path).into_response()
+}
+
+/// `POST /connect/submit`: an API-key, token or basic-auth connection from the page's form.
+pub async fn submit(
+    State(state): State<AppState>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let value = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, v)| v.clone())
+    };
+    let token = value("token").unwrap_or_default();
+    let session = live_session(&state, &token).await?;
+    let provider = value("provider").unwrap_or_default();
+    let scheme = value("scheme").unwrap_or_default();
+    if session.provider.as_deref().is_some_and(|p| p != provider) {
+        return Ok(back_to_form(&token, "This link is for another service."));
+    }
+    let Some(connector) = state.connectors.get(&provider) else {
+        return Ok(back_to_form(
+            &token,
+            "Please choose one of the services listed.",
+        ));
+    };
+    if !matches!(
+        connector.file().auth.schemes.get(&scheme),
+        Some(AuthScheme::Bearer { .. } | AuthScheme::ApiKey { .. } | AuthScheme::Basic { .. })
+    ) {
+        return Ok(back_to_form(
+            &token,
+            "Please use the sign-in button for this service.",
+        ));
+    }
+    let mut account = Map::new();
+    account.insert("auth_scheme".to_owned(), Value::String(scheme.clone()));
+    let mut secrets = Map::new();
+    for field in connector
+        .file()
+        .connection_fields
+        .iter()
+        .filter(|field| field.schemes.is_empty() || field.schemes.contains(&scheme))
+    {
+        let given = value(&field.name)
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+            .or_else(|| field.default.clone());
+        let Some(given) = given else {
+            if field.required {
+                return Ok(back_to_form(
+                    &token,
+                    &format!("Please fill in “{}”.", field.label),
+                ));
+            }
+            continue;
+        };
+        if let Err(reason) = super::connections::validate_field_value(field, &given) {
+            return Ok(back_to_form(
+                &token,
+                &format!("“{}” {reason}.", field.label),
+            ));
+        }
+        match field.kind {
+            FieldKind::Secret => secrets.insert(field.name.clone(), Value::String(given)),
+            _ => account.insert(field.name.clone(), Value::String(given)),
+        };
+    }
+    let connection = save_connection(
+        &state,
+        &session,
+        &provider,
+        account,
+        Value::Object(secrets),
+        None,
+    )
+    .await?;
+    Ok(finish_page(&session, &connection))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    token: String,
+    provider: String,
+    #[serde(default)]
+    scheme: Option<String>,
+}
+
+/// `GET /connect/oauth/start`: sends the browser to the provider's authorization page.
+pub async fn oauth_start(
+    State(state): State<AppState>,
+    Query(query): Query<StartQuery>,
+) -> Result<Response, PageError> {
+    let session = live_session(&state, &query.token).await?;
+    if session
+        .provider
+        .as_deref()
+        .is_some_and(|p| p != query.provider)
+    {
+        return Ok(back_to_form(
+            &query.token,
+            "This link is for another service.",
+        ));
+    }
+    let Some(connector) = state.connectors.get(&query.provider) else {
+        return Ok(back_to_form(
+            &query.token,
+            "Please choose one of the services listed.",
+        ));
+    };
+    let scheme = match &query.scheme {
+        Some(scheme) => scheme.clone(),
+        None => connector
+            .file()
+            .auth
+            .schemes
+            .iter()
+            .find(|(_, scheme)| matches!(scheme, AuthScheme::Oauth2 { .. }))
+            .map(|(name, _)| name.clone())
+            .unwrap_or_default(),
+    };
+    let account = json!({});
+    let endpoints = match connector.oauth2(&scheme, &account) {
+        Ok(Some(endpoints)) => endpoints,
+        Ok(None) | Err(_) => {
+            return Ok(back_to_form(
+                &query.token,
+                "This service cannot be connected with a sign-in.",
+            ));
+        }
+    };
+    let app = match state
+        .store
+        .get_oauth_app(&session.environment_id, &query.provider)
+        .await
+    {
+        Ok(app) => app,
+        Err(StoreError::NotFound) => {
+            return Ok(back_to_form(
+                &query.token,
+                "This application has not been set up to sign in to this service yet. Please contact its support.",
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let mut endpoints = endpoints;
+    if let Some(scopes) = &app.scopes {
+        endpoints.scopes.clone_from(scopes);
+    }
+    let pkce = endpoints.pkce.then(Pkce::generate);
+    let state_token = oauth::random_token();
+    let redirect_uri = format!("{}/connect/oauth/callback", state.public_url);
+    let now = Utc::now();
+    let verifier = pkce.as_ref().map(|pkce| {
+        state.keyring.seal(
+            pkce.verifier.as_bytes(),
+            format!("oauth-state:{}", oauth::token_hash(&state_token)).as_bytes(),
+        )
+    });
+    state
+        .store
+        .insert_oauth_state(&OAuthState {
+            state_hash: oauth::token_hash(&state_token),
+            environment_id: session.environment_id.clone(),
+            provider: query.provider.clone(),
+            scheme: scheme.clone(),
+            session_token_hash: session.token_hash.clone(),
+            code_verifier: verifier,
+            redirect_uri: redirect_uri.clone(),
+            connection_id: session.connection_id.clone(),
+            expires_at: now + Duration::seconds(STATE_SECS),
+            created_at: now,
+        })
+        .await?;
+    match oauth::authorize_url(
+        &endpoints,
+        &app.client_id,
+        &redirect_uri,
+        &state_token,
+        pkce.as_ref(),
+    ) {
+        Ok(url) => Ok(Redirect::to(&url).into_response()),
+        Err(error) => {
+            tracing::error!(provider = %query.provider, error = %error, "cannot build the authorization URL");
+            Ok(back_to_form(
+                &query.token,
+                "This service cannot be connected right now.",
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// `GET /connect/oauth/callback`: the provider sends the browser back with a code.
+pub async fn oauth_callback(
+    State(state): State<AppState>,
+    Query(query): Query<CallbackQuery>,
+) -> Result<Response, PageError> {
+    let state_token = query.state.clone().unwrap_or_default();
+    let refused = || {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This sign-in cannot be completed",
+            "The sign-in was already completed, took too long, or did not start here. Please go back to the application and start again.",
+        )
+    };
+    let pending = match state
+        .store
+        .take_oauth_state(&oauth::token_hash(&state_token))
+        .await
+    {
+        Ok(pending) => pending,
+        Err(StoreError::NotFound) => return Err(refused()),
+        Err(other) => return Err(other.into()),
+    };
+    if pending.expires_at <= Utc::now() {
+        return Err(refused());
+    }
+    let session = match state
+        .store
+        .get_connect_session(&pending.session_token_hash)
+        .await
+    {
+        Ok(session) if session.expires_at > Utc::now() => session,
+        Ok(_) | Err(StoreError::NotFound) => return Err(refused()),
+        Err(other) => return Err(other.into()),
+    };
+    if let Some(error) = &query.error {
+        let detail = query
+            .error_description
+            .clone()
+            .unwrap_or_else(|| error.clone());
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "The service did not grant access",
+            format!(
+                "The service answered: {detail}. Please go back to the application and try again."
+            ),
+        ));
+    }
+    let code = query.code.clone().ok_or_else(refused)?;
+    let Some(connector) = state.connectors.get(&pending.provider) else {
+        return Err(refused());
+    };
+    let endpoints = connector
+        .oauth2(&pending.scheme, &json!({}))
+        .ok()
+        .flatten()
+        .ok_or_else(refused)?;
+    let app = state
+        .store
+        .get_oauth_app(&pending.environment_id, &pending.provider)
+        .await?;
+    let client_secret = state
+        .keyring
+        .open(
+            &app.client_secret,
+            &oauth_app_aad(&pending.environment_id, &pending.provider),
+        )
+        .map_err(|error| {
+            tracing::error!(error = %error, "cannot open the OAuth client secret");
+            PageError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again in a moment.",
+            )
+        })?;
+    let verifier = match &pending.code_verifier {
+        Some(sealed) => Some(
+            state
+                .keyring
+                .open(
+                    sealed,
+                    format!("oauth-state:{}", pending.state_hash).as_bytes(),
+                )
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .map_err(|_| refused())?,
+        ),
+        None => None,
+    };
+    let client = ClientCredentials {
+        client_id: app.client_id.clone(),
+        client_secret: String::from_utf8_lossy(&client_secret).into_owned(),
+    };
+    let tokens = match state
+        .oauth
+        .exchange_code(
+            connector,
+            &pending.scheme,
+            &endpoints,
+            &client,
+            &code,
+            &pending.redirect_uri,
+            verifier.as_deref(),
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let detail = match &error {
+                OAuthError::InvalidGrant(_) | OAuthError::Refused(_) => {
+                    "The service refused the sign-in."
+                }
+                _ => "The service could not be reached.",
+            };
+            tracing::warn!(provider = %pending.provider, error = %error, "authorization code exchange failed");
+            return Err(PageError::new(
+                StatusCode::BAD_GATEWAY,
+                "This sign-in cannot be completed",
+                format!("{detail} Please go back to the application and try again."),
+            ));
+        }
+    };
+    let mut account = Map::new();
+    account.insert(
+        "auth_scheme".to_owned(),
+        Value::String(pending.scheme.clone()),
+    );
+    match connector.capture_token_response(&pending.scheme, &tokens.response) {
+        Ok(captured) => account.extend(captured),
+        Err(error) => {
+            tracing::error!(provider = %pending.provider, error = %error, "token response capture failed");
+            return Err(PageError::new(
+                StatusCode::BAD_GATEWAY,
+                "This sign-in cannot be completed",
+                "The service's answer was not understood.",
+            ));
+        }
+    }
+    let mut secrets = Map::new();
+    secrets.insert(
+        "access_token".to_owned(),
+        Value::String(tokens.access_token.clone()),
+    );
+    if let Some(refresh) = &tokens.refresh_token {
+        secrets.insert("refresh_token".to_owned(), Value::String(refresh.clone()));
+    }
+    let connection = save_connection(
+        &state,
+        &session,
+        &pending.provider,
+        account,
+        Value::Object(secrets),
+        tokens.expires_at,
+    )
+    .await?;
+    Ok(finish_page(&session, &connection))
+}
