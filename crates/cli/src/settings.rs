@@ -77,7 +77,8 @@ impl Settings {
             );
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("CROSSWALK_").split("__"));
+        // `CROSSWALK_LOG` is the log filter (read by the binary), not a setting.
+        figment = figment.merge(Env::prefixed("CROSSWALK_").ignore(&["log"]).split("__"));
         figment
             .extract()
             .map_err(|error| anyhow::anyhow!("invalid settings: {error}"))
