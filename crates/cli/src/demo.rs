@@ -88,6 +88,10 @@ pub struct Demo {
     pub vendors: Vec<SimulatedVendor>,
     /// The store the API runs on.
     pub store: Arc<dyn Store>,
+    /// The settings the demo runs with (its encryption key, the simulator overrides).
+    pub settings: Settings,
+    /// The API's state (tests drive background jobs through it).
+    pub state: server::AppState,
     pub server: startup::RunningServer,
 }
 
@@ -151,6 +155,20 @@ pub async fn start(args: &DemoArgs) -> anyhow::Result<Demo> {
 /// # Errors
 /// As [`start`].
 pub async fn start_with(args: &DemoArgs, configs: SimulatorConfigs) -> anyhow::Result<Demo> {
+    start_with_overrides(args, configs, &Value::Null).await
+}
+
+/// Starts the demo like [`start_with`], with `connector_overrides` (keyed by connector id, as
+/// in the `connector_overrides` setting) deep-merged over the ones pointing the connectors at
+/// the simulators: tests point a connector at another server this way.
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with_overrides(
+    args: &DemoArgs,
+    configs: SimulatorConfigs,
+    connector_overrides: &Value,
+) -> anyhow::Result<Demo> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating `{}`", args.data_dir.display()))?;
     for suffix in ["", "-wal", "-shm"] {
@@ -175,6 +193,15 @@ pub async fn start_with(args: &DemoArgs, configs: SimulatorConfigs) -> anyhow::R
             vendor.provider.to_owned(),
             vendor.connector_override.clone(),
         );
+    }
+    if let Value::Object(extra) = connector_overrides {
+        for (provider, patch) in extra {
+            let merged = settings
+                .connector_overrides
+                .entry(provider.clone())
+                .or_insert_with(|| json!({}));
+            connector::deep_merge(merged, patch);
+        }
     }
 
     let store = startup::open_store(&settings).await?;
@@ -208,8 +235,10 @@ pub async fn start_with(args: &DemoArgs, configs: SimulatorConfigs) -> anyhow::R
             connection_id: connection.to_string(),
         });
     }
-    let server = startup::spawn_server(listener, state)?;
+    let server = startup::spawn_server(listener, state.clone())?;
     Ok(Demo {
+        settings,
+        state,
         api_addr: server.addr,
         api_key,
         vendors,

@@ -2,5 +2,6 @@
 //! the black-box tests.
 
 pub mod demo;
+pub mod keys;
 pub mod settings;
 pub mod startup;

@@ -46,6 +46,28 @@ enum Command {
     },
     /// Prints a commented settings file with a fresh encryption key.
     DefaultConfig,
+    /// Encryption keys of credentials at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Runs background jobs: refreshes OAuth tokens ahead of expiry for idle connections.
+    Work {
+        /// Seconds between two passes.
+        #[arg(long, default_value_t = 60)]
+        interval_secs: u64,
+        /// Refresh tokens expiring within this many seconds.
+        #[arg(long, default_value_t = 900)]
+        window_secs: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Prints a new random key (base64 of 32 bytes) to add to `encryption.keys`.
+    Generate,
+    /// Re-seals every stored credential and OAuth client secret under the current key.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +152,64 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{}",
                 serde_json::to_string_pretty(&connector::connector_file_schema())?
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::Generate,
+        } => {
+            println!("{}", secrets::generate_key());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            init_tracing();
+            let settings = Settings::load(cli.config.as_deref())?;
+            let keyring = settings.keyring()?;
+            let report = runtime()?.block_on(async {
+                let store = startup::open_store(&settings).await?;
+                cli::keys::rotate(store.as_ref(), &keyring).await
+            })?;
+            println!(
+                "re-sealed {} connections and {} OAuth apps under key `{}` ({} already current)",
+                report.connections_resealed,
+                report.oauth_apps_resealed,
+                keyring.current_key_id(),
+                report.already_current
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Work {
+            interval_secs,
+            window_secs,
+        } => {
+            init_tracing();
+            let settings = Settings::load(cli.config.as_deref())?;
+            runtime()?.block_on(async {
+                let store = startup::open_store(&settings).await?;
+                let public_url = settings.public_url.clone().unwrap_or_default();
+                let state = startup::build_state(&settings, store, &public_url)?;
+                tracing::info!(interval_secs, window_secs, "crosswalk worker running");
+                let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
+                loop {
+                    tokio::select! {
+                        _ = ticker.tick() => {
+                            let connectors = |provider: &str| state.connectors.get(provider).cloned();
+                            match state
+                                .tokens
+                                .refresh_expiring(&connectors, std::time::Duration::from_secs(window_secs), 500)
+                                .await
+                            {
+                                Ok(count) if count > 0 => tracing::info!(refreshed = count, "tokens refreshed ahead of expiry"),
+                                Ok(_) => {}
+                                Err(error) => tracing::warn!(error = %error, "ahead-of-expiry refresh pass failed"),
+                            }
+                        }
+                        _ = tokio::signal::ctrl_c() => break,
+                    }
+                }
+                anyhow::Ok(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::DefaultConfig => {

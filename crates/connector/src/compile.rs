@@ -272,6 +272,17 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 username: compiler.template(&format!("{path}.username"), username)?,
                 password: compiler.template(&format!("{path}.password"), password)?,
             },
+            AuthScheme::Headers { headers } => {
+                if headers.is_empty() {
+                    return Err(compiler.error(
+                        &format!("{path}.headers"),
+                        "at least one header is required",
+                    ));
+                }
+                CompiledAuth::Headers {
+                    headers: compiler.templates(&format!("{path}.headers"), headers)?,
+                }
+            }
             AuthScheme::Oauth2 {
                 token_url,
                 authorize_url,

@@ -140,6 +140,12 @@ pub enum AuthScheme {
         /// Template of the password.
         password: String,
     },
+    /// Any headers, each a template (`X-Api-User: {{account.user}}`, `X-Api-Secret: {{credentials.secret}}`),
+    /// for vendors whose authentication fits none of the other kinds.
+    Headers {
+        /// Header names and value templates.
+        headers: IndexMap<String, String>,
+    },
     /// OAuth 2.0; requests carry `Authorization: Bearer {{credentials.access_token}}`.
     Oauth2 {
         /// Grant used to obtain tokens.

@@ -184,6 +184,9 @@ enum CompiledAuth {
         username: Template,
         password: Template,
     },
+    Headers {
+        headers: Vec<(String, Template)>,
+    },
     Oauth2 {
         token: Template,
         authorize_url: Option<Template>,

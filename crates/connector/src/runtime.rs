@@ -606,6 +606,15 @@ impl Connector {
                     }
                 }
             }
+            CompiledAuth::Headers { headers } => {
+                for (name, template) in headers {
+                    let value = render(template, &format!("header `{name}`"))?;
+                    request
+                        .headers
+                        .retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+                    request.headers.push((name.clone(), value));
+                }
+            }
             CompiledAuth::Basic { username, password } => {
                 use base64::Engine as _;
                 let pair = format!(

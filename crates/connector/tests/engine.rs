@@ -704,3 +704,39 @@ fn oauth_schemes_render_endpoints_capture_values_and_spot_invalid_grants() {
     };
     assert!(!connector.is_invalid_grant("oauth", &other));
 }
+
+#[test]
+fn a_custom_header_scheme_sends_every_declared_header() {
+    let text = BASE.replace(
+        "    token: { kind: bearer, token: \"{{credentials.token}}\" }\n",
+        "    token: { kind: bearer, token: \"{{credentials.token}}\" }\n    pair:\n      kind: headers\n      headers: { X-Api-User: \"{{account.user}}\", X-Api-Secret: \"{{credentials.secret}}\" }\n",
+    );
+    let connector = load_connector_from_str("acme.yaml", &text, None).expect("loads");
+    let mut request = connector
+        .plan_list("crm.contacts", &context(json!({})), &ListCursor::default())
+        .expect("plans");
+    connector
+        .authenticate(
+            "pair",
+            &json!({"secret": "s3"}),
+            &json!({"user": "ann"}),
+            &mut request,
+        )
+        .expect("auth");
+    assert!(
+        request
+            .headers
+            .contains(&("X-Api-User".to_owned(), "ann".to_owned()))
+    );
+    assert!(
+        request
+            .headers
+            .contains(&("X-Api-Secret".to_owned(), "s3".to_owned()))
+    );
+    let broken = BASE.replace(
+        "    token: { kind: bearer, token: \"{{credentials.token}}\" }\n",
+        "    token: { kind: bearer, token: \"{{credentials.token}}\" }\n    pair: { kind: headers, headers: {} }\n",
+    );
+    let error = load_connector_from_str("acme.yaml", &broken, None).expect_err("no headers");
+    assert_eq!(error.path.as_deref(), Some("auth.schemes.pair.headers"));
+}

@@ -640,6 +640,17 @@ impl Store for SqliteStore {
         oauth_app_from_row(&row)
     }
 
+    async fn list_oauth_apps(&self) -> Result<Vec<OAuthApp>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT environment_id, provider, client_id, client_secret, redirect_uris, scopes, updated_at
+             FROM oauth_apps ORDER BY environment_id, provider",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(oauth_app_from_row).collect()
+    }
+
     async fn set_branding(
         &self,
         environment_id: &EnvironmentId,

@@ -1106,6 +1106,20 @@ async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
             .await,
         "put_oauth_app into an unknown environment",
     );
+
+    // Listing sees every app of every environment (other tests' apps included).
+    let listed = store.list_oauth_apps().await.expect("list");
+    for (environment, provider, client) in [
+        (&environment_id, "crm-one", "client-two"),
+        (&environment_id, "crm-two", "sf-client"),
+    ] {
+        assert!(
+            listed.iter().any(|app| &app.environment_id == environment
+                && app.provider == provider
+                && app.client_id == client),
+            "list_oauth_apps holds `{provider}` of the environment"
+        );
+    }
 }
 
 async fn branding_starts_empty_and_is_replaced_whole(store: &dyn Store) {

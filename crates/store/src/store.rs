@@ -190,6 +190,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         provider: &str,
     ) -> Result<OAuthApp, StoreError>;
 
+    /// Every OAuth app of every environment, for re-sealing client secrets under a new key.
+    ///
+    /// # Errors
+    /// Fails only on a database error.
+    async fn list_oauth_apps(&self) -> Result<Vec<OAuthApp>, StoreError>;
+
     /// Replaces an environment's branding whole: a `None` field clears that field and
     /// `allowed_redirect_urls` replaces the stored list.
     ///

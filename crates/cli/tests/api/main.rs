@@ -2,6 +2,7 @@
 //! started in-process on loopback port 0, driven over HTTP like a customer's backend would.
 
 mod helpers;
+mod keys;
 
 mod connections;
 mod crud;

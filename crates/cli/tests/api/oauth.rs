@@ -26,7 +26,7 @@ fn oauth_client(provider: &str) -> (&'static str, &'static str) {
     }
 }
 
-async fn configure(app: &TestApp, provider: &str) {
+pub(crate) async fn configure(app: &TestApp, provider: &str) {
     let (status, body) = app
         .call(
             Method::PUT,
@@ -272,7 +272,7 @@ async fn bad_links_states_and_redirects_are_refused_with_clear_errors() {
     assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
 }
 
-async fn connect(app: &TestApp, provider: &str) -> String {
+pub(crate) async fn connect(app: &TestApp, provider: &str) -> String {
     configure(app, provider).await;
     let link = session(app, provider, json!({})).await;
     let (_, page) = authorize(app, &link, provider).await;
@@ -381,4 +381,35 @@ async fn revocation_leads_to_needs_reauth_one_event_and_no_more_token_calls() {
     assert_eq!(connection_from(&page), connection);
     let (status, body) = app.get(&format!("{path}&page_size=1")).await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn the_worker_refreshes_idle_connections_ahead_of_expiry() {
+    let app = spawn_app().await;
+    let connection = connect(&app, "hubspot").await;
+    let handle = sim(&app, "hubspot");
+    expire_soon(&app, &connection).await;
+    let state = &app.demo.state;
+    let connectors = |provider: &str| state.connectors.get(provider).cloned();
+    let refreshed = state
+        .tokens
+        .refresh_expiring(&connectors, std::time::Duration::from_secs(900), 100)
+        .await
+        .expect("a pass");
+    assert_eq!(refreshed, 1);
+    assert_eq!(refreshes(&handle), 1);
+    // The first request afterwards does not pay for a refresh.
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(refreshes(&handle), 1);
+    let again = state
+        .tokens
+        .refresh_expiring(&connectors, std::time::Duration::from_secs(900), 100)
+        .await
+        .expect("a pass");
+    assert_eq!(again, 0, "a fresh token is not refreshed again");
 }

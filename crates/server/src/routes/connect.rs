@@ -204,7 +204,7 @@ fn page(branding: &store::Branding, title: &str, content: &str) -> String {
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}}main{{max-width:28rem;margin:3rem auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 2px 12px #0001}}
 h1{{font-size:1.25rem}}.brand{{display:flex;align-items:center;gap:.75rem;color:{color};font-weight:600}}.logo{{height:32px}}
-button,.button{{display:block;width:100%;margin:.5rem 0;padding:.75rem;border:0;border-radius:8px;background:{color};color:#fff;font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}}
+button,.button{{display:block;box-sizing:border-box;width:100%;margin:.5rem 0;padding:.75rem;border:0;border-radius:8px;background:{color};color:#fff;font:inherit;font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}}
 label{{display:block;margin-top:.75rem;font-size:.9rem}}input,select{{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;border:1px solid #c9ced6;border-radius:6px}}
 .error{{color:#b3261e}}.provider{{border-top:1px solid #eceef2;padding-top:1rem;margin-top:1rem}}</style></head>
 <body><main><div class="brand">{logo}<span>{name}</span></div><h1>{title}</h1>{content}</main></body></html>"#,
@@ -471,7 +471,12 @@ pub async fn submit(
     };
     if !matches!(
         connector.file().auth.schemes.get(&scheme),
-        Some(AuthScheme::Bearer { .. } | AuthScheme::ApiKey { .. } | AuthScheme::Basic { .. })
+        Some(
+            AuthScheme::Bearer { .. }
+                | AuthScheme::ApiKey { .. }
+                | AuthScheme::Basic { .. }
+                | AuthScheme::Headers { .. }
+        )
     ) {
         return Ok(back_to_form(
             &token,
