@@ -291,10 +291,15 @@ async fn launch_simulators(configs: SimulatorConfigs) -> anyhow::Result<Vec<Laun
         provider: "salesforce",
         connector_override: json!({
             "http": {"allowed_hosts": ["127.0.0.1"]},
-            "auth": {"schemes": {"oauth": {
-                "authorize_url": format!("{}/services/oauth2/authorize", simulator.base_url),
-                "token_url": format!("{}/services/oauth2/token", simulator.base_url),
-            }}},
+            "auth": {"schemes": {
+                "oauth": {
+                    "authorize_url": format!("{}/services/oauth2/authorize", simulator.base_url),
+                    "token_url": format!("{}/services/oauth2/token", simulator.base_url),
+                },
+                "client_credentials": {
+                    "token_url": format!("{}/services/oauth2/token", simulator.base_url),
+                },
+            }},
         }),
         account: json!({"auth_scheme": "session", "instance_url": simulator.base_url}),
         secrets: json!({"access_token": token}),

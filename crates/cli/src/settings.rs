@@ -78,7 +78,14 @@ impl Settings {
             figment = figment.merge(Toml::file(file));
         }
         // `CROSSWALK_LOG` is the log filter (read by the binary), not a setting.
-        figment = figment.merge(Env::prefixed("CROSSWALK_").ignore(&["log"]).split("__"));
+        // `CROSSWALK_LOG` is the log filter and `CROSSWALK_TEST_*` are the test suite's own
+        // variables: neither is a setting.
+        figment = figment.merge(
+            Env::prefixed("CROSSWALK_")
+                .ignore(&["log"])
+                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                .split("__"),
+        );
         figment
             .extract()
             .map_err(|error| anyhow::anyhow!("invalid settings: {error}"))

@@ -413,3 +413,46 @@ async fn the_worker_refreshes_idle_connections_ahead_of_expiry() {
         .expect("a pass");
     assert_eq!(again, 0, "a fresh token is not refreshed again");
 }
+
+#[tokio::test]
+async fn a_client_credentials_connection_gets_and_renews_its_own_tokens() {
+    let app = spawn_app().await;
+    configure(&app, "salesforce").await;
+    let handle = sim(&app, "salesforce");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(json!({"provider": "salesforce", "auth_scheme": "client_credentials", "fields": {"my_domain": "acme.my.salesforce.com"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let connection = created["id"].as_str().expect("an id").to_owned();
+    assert!(
+        created["account"]["instance_url"].is_string(),
+        "captured from the token answer: {created}"
+    );
+    assert_eq!(token_requests(&handle), 1);
+    let path = format!("/unified/crm/contacts?connection_id={connection}&page_size=2");
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    let SimulatorHandle::Salesforce(salesforce) = &handle else {
+        unreachable!("a salesforce simulator")
+    };
+    salesforce.expire_tokens();
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 200, "a new token was asked for: {body}");
+    assert_eq!(token_requests(&handle), 2);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(json!({"provider": "salesforce", "auth_scheme": "oauth", "fields": {}})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_IMPLEMENTED,
+        "sign-in schemes go through Connect: {body}"
+    );
+}

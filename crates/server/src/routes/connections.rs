@@ -123,13 +123,20 @@ pub async fn create(
             )
         })?
         .to_owned();
-    if let Some(AuthScheme::Oauth2 { .. }) = connector.file().auth.schemes.get(&scheme_name) {
-        return Err(ApiError::Unsupported {
-            detail: format!(
-                "scheme `{scheme_name}` is OAuth 2.0: such connections are made through the Connect flow, not with POST /connections"
-            ),
-        });
-    }
+    let client_credentials = match connector.file().auth.schemes.get(&scheme_name) {
+        Some(AuthScheme::Oauth2 {
+            grant: connector::file::OAuthGrant::ClientCredentials,
+            ..
+        }) => true,
+        Some(AuthScheme::Oauth2 { .. }) => {
+            return Err(ApiError::Unsupported {
+                detail: format!(
+                    "scheme `{scheme_name}` signs the end user in with OAuth 2.0: such connections are made through the Connect flow (POST /connect/sessions), not with POST /connections"
+                ),
+            });
+        }
+        _ => false,
+    };
     let declared = &connector.file().connection_fields;
     for name in body.fields.keys() {
         if !declared.iter().any(|field| &field.name == name) {
@@ -174,6 +181,20 @@ pub async fn create(
             _ => account.insert(field.name.clone(), Value::String(value)),
         };
     }
+    let mut expires_at = None;
+    if client_credentials {
+        let tokens =
+            client_credentials_token(&state, &caller, connector, &scheme_name, &account).await?;
+        secrets.insert(
+            "access_token".to_owned(),
+            Value::String(tokens.access_token.clone()),
+        );
+        expires_at = tokens.expires_at;
+        let captured = connector
+            .capture_token_response(&scheme_name, &tokens.response)
+            .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+        account.extend(captured);
+    }
     let id = ConnectionId::generate();
     let credentials = state
         .keyring
@@ -187,11 +208,72 @@ pub async fn create(
             status: ConnectionStatus::Active,
             account: Value::Object(account),
             credentials,
-            credentials_expires_at: None,
+            credentials_expires_at: expires_at,
         })
         .await?;
     tracing::info!(connection_id = %connection.id, provider = %connection.provider, "connection created");
     Ok((StatusCode::CREATED, JsonBody(view(&connection))))
+}
+
+/// Obtains a token with the client credentials grant, from the environment's OAuth app.
+async fn client_credentials_token(
+    state: &AppState,
+    caller: &Caller,
+    connector: &connector::Connector,
+    scheme: &str,
+    account: &Map<String, Value>,
+) -> Result<provider_http::oauth::TokenSet, ApiError> {
+    let provider = connector.id();
+    let app = state
+        .store
+        .get_oauth_app(&caller.environment_id, provider)
+        .await
+        .map_err(|error| match error {
+            store::StoreError::NotFound => ApiError::BadRequest {
+                code: "oauth_app_missing",
+                field: Some("auth_scheme".to_owned()),
+                detail: format!("the environment has no OAuth app for `{provider}` (PUT /environment/oauth-apps/{provider})"),
+            },
+            other => other.into(),
+        })?;
+    let secret = state
+        .keyring
+        .open(
+            &app.client_secret,
+            &provider_http::credentials::oauth_app_aad(&caller.environment_id, provider),
+        )
+        .map_err(|error| {
+            ApiError::Internal(anyhow::anyhow!(
+                "cannot open the OAuth client secret: {error}"
+            ))
+        })?;
+    let endpoints = connector
+        .oauth2(scheme, &Value::Object(account.clone()))
+        .map_err(|error| ApiError::invalid("fields", error.to_string()))?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("`{scheme}` is not an OAuth scheme")))?;
+    let client = provider_http::oauth::ClientCredentials {
+        client_id: app.client_id.clone(),
+        client_secret: String::from_utf8_lossy(&secret).into_owned(),
+    };
+    state
+        .oauth
+        .client_credentials(connector, scheme, &endpoints, &client, chrono::Utc::now())
+        .await
+        .map_err(|error| match error {
+            provider_http::oauth::OAuthError::Refused(answer)
+            | provider_http::oauth::OAuthError::InvalidGrant(answer) => ApiError::Upstream {
+                code: "token_request_refused",
+                detail: format!(
+                    "the provider refused the client credentials ({})",
+                    answer.status
+                ),
+            },
+            provider_http::oauth::OAuthError::Config(detail) => ApiError::invalid("fields", detail),
+            other => ApiError::Upstream {
+                code: "upstream_unavailable",
+                detail: other.to_string(),
+            },
+        })
 }
 
 fn validate_field(field: &connector::file::ConnectionField, value: &str) -> Result<(), ApiError> {

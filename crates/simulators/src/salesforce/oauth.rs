@@ -174,6 +174,20 @@ pub(crate) async fn token(State(shared): AppState, headers: HeaderMap, body: Byt
     let refresh = match param(&form, "grant_type") {
         Some("authorization_code") => false,
         Some("refresh_token") => true,
+        Some("client_credentials") => {
+            // The client credentials flow: the connected app's run-as user, no refresh token.
+            shared.oauth.count_token_request(false);
+            let (client_id, secret) = client_credentials(&form, &headers);
+            return match shared.oauth.authenticate_client(&client_id, &secret) {
+                Ok(()) => {
+                    let issued = shared
+                        .oauth
+                        .client_credentials(&client_id, param(&form, "scope").unwrap_or("api"));
+                    Json(token_body(&shared, &headers, &secret, &issued)).into_response()
+                }
+                Err(error) => oauth_error(&error),
+            };
+        }
         _ => return oauth_failure("unsupported_grant_type", "grant type not supported"),
     };
     shared.oauth.count_token_request(refresh);
