@@ -138,6 +138,57 @@ pub fn build() -> Value {
             "delete": {"summary": "Raw vendor call", "responses": {"default": {"description": "The vendor's answer."}}}
         }),
     );
+    paths.insert(
+        "/connect/sessions".to_owned(),
+        json!({"post": {
+            "summary": "Create a short-lived Connect link for one end user",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["end_user_id", "redirect_url"], "additionalProperties": false,
+                "properties": {
+                    "end_user_id": {"type": "string"},
+                    "redirect_url": {"type": "string", "description": "One of the environment's allowed redirect URLs."},
+                    "provider": {"type": "string"},
+                    "connection_id": {"type": "string", "description": "Re-authorise this connection."},
+                    "ttl_secs": {"type": "integer", "minimum": 1, "maximum": 86400}
+                }}}}},
+            "responses": {
+                "201": {"description": "The link.", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "token": {"type": "string"}, "url": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}}}},
+                "400": problem_response("Invalid body or redirect URL not allowed.")
+            }
+        }}),
+    );
+    paths.insert(
+        "/environment/oauth-apps/{provider}".to_owned(),
+        json!({
+            "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "put": {"summary": "Set the environment's OAuth client for a provider",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+                        "required": ["client_id", "client_secret", "redirect_uris"],
+                        "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string", "writeOnly": true},
+                                       "redirect_uris": {"type": "array", "items": {"type": "string"}},
+                                       "scopes": {"type": ["array", "null"], "items": {"type": "string"}}}}}}},
+                    "responses": {"200": {"description": "Saved (the secret is never returned)."}, "400": problem_response("Invalid body.")}},
+            "get": {"summary": "The environment's OAuth client for a provider (without its secret)",
+                    "responses": {"200": {"description": "The app."}, "404": problem_response("Not configured.")}}
+        }),
+    );
+    paths.insert(
+        "/environment/branding".to_owned(),
+        json!({"put": {"summary": "Set the Connect page's branding and the allowed redirect URLs",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
+                "display_name": {"type": ["string", "null"]}, "logo_url": {"type": ["string", "null"]},
+                "primary_color": {"type": ["string", "null"], "pattern": "^#[0-9a-fA-F]{6}$"},
+                "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}}}}}}},
+            "responses": {"200": {"description": "Saved."}, "400": problem_response("Invalid body.")}}}),
+    );
+    paths.insert(
+        "/events".to_owned(),
+        json!({"get": {"summary": "The environment's events, oldest first",
+            "parameters": [{"name": "connection_id", "in": "query", "schema": {"type": "string"}},
+                           {"name": "kind", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "Events."}}}}),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Crosswalk", "version": env!("CARGO_PKG_VERSION"), "description": "One self-hosted API for every CRM and HRIS."},
