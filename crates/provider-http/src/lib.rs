@@ -9,6 +9,7 @@
 
 pub mod credentials;
 pub mod oauth;
+pub mod resilience;
 
 use std::time::Duration;
 
