@@ -98,6 +98,13 @@ pub fn build_state(
         tokens,
         oauth,
         public_url: public_url.trim_end_matches('/').to_owned(),
+        breaker: provider_http::resilience::CircuitBreaker::new(
+            provider_http::resilience::CircuitConfig::default(),
+        ),
+        retry: provider_http::resilience::RetryPolicy {
+            max_wait: Duration::from_secs(30),
+            ..provider_http::resilience::RetryPolicy::default()
+        },
         connectors: Arc::new(ConnectorRegistry::new(connectors)),
         provider: provider_http::ProviderClient::new(Duration::from_secs(
             settings.provider_timeout_secs,

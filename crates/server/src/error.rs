@@ -22,6 +22,13 @@ pub enum ApiError {
     Unauthenticated,
     /// The connection's provider refused its refresh token: the end user must connect again.
     ReauthRequired,
+    /// The vendor keeps failing for this connection: calls are refused for a while.
+    CircuitOpen { retry_after: std::time::Duration },
+    /// The vendor throttled and its wait exceeds what this request may wait.
+    Throttled {
+        retry_after: std::time::Duration,
+        provider: Option<ProviderError>,
+    },
     /// The thing does not exist (or belongs to another environment).
     NotFound { detail: String },
     /// The provider does not offer this operation.
@@ -103,6 +110,15 @@ fn problem(status: StatusCode, code: &str, origin: &str, detail: String, extra: 
     response
 }
 
+/// Adds `Retry-After` (whole seconds, rounded up) to a response.
+fn with_retry_after(mut response: Response, retry_after: std::time::Duration) -> Response {
+    let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
@@ -125,6 +141,27 @@ impl IntoResponse for ApiError {
                 "gateway",
                 "a valid API key is required: `Authorization: Bearer <key>`".to_owned(),
                 json!({}),
+            ),
+            ApiError::CircuitOpen { retry_after } => with_retry_after(
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "circuit_open",
+                    "provider",
+                    "the provider keeps failing for this connection; calls are paused".to_owned(),
+                    json!({"retry_after_secs": retry_after.as_secs_f64().ceil() as u64}),
+                ),
+                retry_after,
+            ),
+            ApiError::Throttled { retry_after, provider } => with_retry_after(
+                problem(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "provider",
+                    "the provider's rate limit for this connection is exhausted; retry later".to_owned(),
+                    json!({"retry_after_secs": retry_after.as_secs_f64().ceil() as u64,
+                           "provider": provider.map(|error| json!({"status": error.status, "code": error.vendor_code, "message": error.message}))}),
+                ),
+                retry_after,
             ),
             ApiError::ReauthRequired => problem(
                 StatusCode::UNAUTHORIZED,

@@ -36,6 +36,10 @@ pub struct AppState {
     pub tokens: Arc<provider_http::credentials::TokenManager>,
     /// Talks to OAuth token endpoints.
     pub oauth: provider_http::oauth::OAuthClient,
+    /// Per-connection circuit breaker around vendor calls.
+    pub breaker: provider_http::resilience::CircuitBreaker,
+    /// How vendor calls are retried (attempts, backoff, longest total wait).
+    pub retry: provider_http::resilience::RetryPolicy,
     /// The public base URL of this server (`https://crosswalk.example.com`), used in Connect
     /// links and OAuth redirect URIs; no trailing slash.
     pub public_url: String,

@@ -36,6 +36,26 @@ impl std::fmt::Debug for Bound {
     }
 }
 
+/// Turns a transport failure into an API error.
+fn send_error(error: SendError) -> ApiError {
+    match error {
+        SendError::Timeout(_) => ApiError::Upstream {
+            code: "upstream_timeout",
+            detail: error.to_string(),
+        },
+        SendError::Connect(_) | SendError::TooLarge => ApiError::Upstream {
+            code: "upstream_unavailable",
+            detail: error.to_string(),
+        },
+        SendError::HostNotAllowed(_) | SendError::InvalidUrl(_) => ApiError::BadRequest {
+            code: "host_not_allowed",
+            field: None,
+            detail: error.to_string(),
+        },
+        SendError::Auth(_) => ApiError::Internal(anyhow::Error::new(error)),
+    }
+}
+
 /// Turns a credentials failure into an API error.
 fn credentials_error(error: CredentialsError) -> ApiError {
     match error {
@@ -136,7 +156,7 @@ impl Bound {
         &self,
         state: &AppState,
         request: PlannedRequest,
-    ) -> Result<VendorResponse, ApiError> {
+    ) -> Result<VendorResponse, SendError> {
         let (account, secrets) = {
             let current = self.current.lock().expect("never poisoned");
             (current.0.account.clone(), current.1.clone())
@@ -150,36 +170,19 @@ impl Bound {
             .provider
             .send(&self.connector, &credentials, request)
             .await
-            .map_err(|error| match error {
-                SendError::Timeout(_) => ApiError::Upstream {
-                    code: "upstream_timeout",
-                    detail: error.to_string(),
-                },
-                SendError::Connect(_) | SendError::TooLarge => ApiError::Upstream {
-                    code: "upstream_unavailable",
-                    detail: error.to_string(),
-                },
-                SendError::HostNotAllowed(_) | SendError::InvalidUrl(_) => ApiError::BadRequest {
-                    code: "host_not_allowed",
-                    field: None,
-                    detail: error.to_string(),
-                },
-                SendError::Auth(_) => ApiError::Internal(anyhow::Error::new(error)),
-            })
     }
 
-    /// Sends a planned request with this connection's credentials. When the vendor says the
-    /// token expired (an error rule with `refresh_and_retry`), refreshes once and resends.
-    ///
-    /// # Errors
-    /// 502/504 problems when the vendor cannot be reached; `reauth_required` when the refresh
-    /// is refused.
-    pub async fn send(
+    /// One attempt: sends, and when the vendor says the token expired (an error rule with
+    /// `refresh_and_retry`) refreshes once and resends.
+    async fn attempt(
         &self,
         state: &AppState,
-        request: PlannedRequest,
-    ) -> Result<VendorResponse, ApiError> {
-        let response = self.send_once(state, request.clone()).await?;
+        request: &PlannedRequest,
+    ) -> Result<Result<VendorResponse, SendError>, ApiError> {
+        let response = match self.send_once(state, request.clone()).await {
+            Ok(response) => response,
+            Err(error) => return Ok(Err(error)),
+        };
         let expired = self
             .connector
             .classify(&response)
@@ -191,7 +194,7 @@ impl Bound {
             .flatten()
             .is_some();
         if !(expired && is_oauth) {
-            return Ok(response);
+            return Ok(Ok(response));
         }
         let seen = self.current.lock().expect("never poisoned").0.clone();
         let (fresh, secrets) = state
@@ -200,7 +203,114 @@ impl Bound {
             .await
             .map_err(credentials_error)?;
         *self.current.lock().expect("never poisoned") = (fresh, secrets);
-        self.send_once(state, request).await
+        Ok(self.send_once(state, request.clone()).await)
+    }
+
+    /// Sends a planned request with this connection's credentials, through the connection's
+    /// circuit breaker, retrying throttles (after the vendor's `Retry-After` or reset header,
+    /// or exponential backoff with full jitter) and — for requests safe to repeat (`read`, or
+    /// GET/PUT/DELETE) — transient failures, within the retry budget.
+    ///
+    /// # Errors
+    /// `circuit_open` while the vendor keeps failing for this connection; 502/504 problems when
+    /// the vendor cannot be reached; `reauth_required` when a refresh is refused. A vendor error
+    /// answer that is not retried is returned as a response, for the connector to classify.
+    pub async fn send(
+        &self,
+        state: &AppState,
+        request: PlannedRequest,
+        read: bool,
+    ) -> Result<VendorResponse, ApiError> {
+        use provider_http::resilience::{Outcome, RetryDecision, decide, wait_from_response};
+        let idempotent = read
+            || matches!(
+                request.http_method,
+                connector::HttpMethod::Get
+                    | connector::HttpMethod::Put
+                    | connector::HttpMethod::Delete
+            );
+        let key = self.connection.id.as_str();
+        let started = tokio::time::Instant::now();
+        let declared_headers = self
+            .connector
+            .file()
+            .rate_limits
+            .as_ref()
+            .and_then(|limits| limits.headers.clone());
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let permit = state
+                .breaker
+                .check(key, std::time::Instant::now())
+                .map_err(|open| ApiError::CircuitOpen {
+                    retry_after: open.retry_in,
+                })?;
+            let result = match self.attempt(state, &request).await {
+                Ok(result) => result,
+                Err(error) => {
+                    permit.record(Outcome::Neutral, std::time::Instant::now());
+                    return Err(error);
+                }
+            };
+            let (response, error_action) = match result {
+                Ok(response) => {
+                    let classified = self.connector.classify(&response);
+                    permit.record(
+                        Outcome::of_answer(classified.as_ref()),
+                        std::time::Instant::now(),
+                    );
+                    let action = classified.map(|error| error.action);
+                    (Ok(response), action)
+                }
+                Err(error) => {
+                    permit.record(Outcome::of_send_error(&error), std::time::Instant::now());
+                    let action = matches!(error, SendError::Timeout(_) | SendError::Connect(_))
+                        .then_some(connector::ErrorAction::Retry);
+                    (Err(error), action)
+                }
+            };
+            let Some(action) = error_action else {
+                return response.map_err(send_error);
+            };
+            let retryable = match action {
+                connector::ErrorAction::RateLimited => true,
+                connector::ErrorAction::Retry => idempotent,
+                _ => false,
+            };
+            if !retryable {
+                return response.map_err(send_error);
+            }
+            let hint = response.as_ref().ok().and_then(|answer| {
+                wait_from_response(answer, declared_headers.as_ref(), chrono::Utc::now())
+            });
+            let decision = decide(&state.retry, attempt, action, hint, &mut rand::thread_rng());
+            match decision {
+                RetryDecision::RetryAfter(wait)
+                    if started.elapsed() + wait <= state.retry.max_wait =>
+                {
+                    tracing::info!(
+                        connection_id = %self.connection.id,
+                        provider = self.connector.id(),
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying vendor call"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                _ => {
+                    return match response {
+                        Ok(answer) if action == connector::ErrorAction::RateLimited => {
+                            Err(ApiError::Throttled {
+                                retry_after: hint.unwrap_or(state.retry.backoff.base),
+                                provider: self.connector.classify(&answer),
+                            })
+                        }
+                        other => other.map_err(send_error),
+                    };
+                }
+            }
+        }
     }
 
     /// The request context of a unified call on `object`, with discovered fields bound.
@@ -255,7 +365,7 @@ impl Bound {
         else {
             return Ok(Vec::new());
         };
-        let response = self.send(state, plan).await?;
+        let response = self.send(state, plan, true).await?;
         let fields = self
             .connector
             .read_discovery(object, &response)

@@ -40,7 +40,8 @@ async fn vendor_errors_arrive_as_unified_codes() {
             body: None,
         },
         path_prefix: Some("/crm/v3/objects/companies".to_owned()),
-        times: 1,
+        // More than the retries: the vendor stays down for this request.
+        times: 4,
     });
     let (status, body) = app
         .get(&format!(

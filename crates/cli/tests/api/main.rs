@@ -10,4 +10,5 @@ mod demo;
 mod errors;
 mod listing;
 mod oauth;
+mod resilience;
 mod security;

@@ -89,7 +89,7 @@ pub async fn forward(
             request_body,
         )
         .map_err(|error| ApiError::invalid("path", error.to_string()))?;
-    let response = bound.send(&state, plan).await?;
+    let response = bound.send(&state, plan, false).await?;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = response
         .header("content-type")

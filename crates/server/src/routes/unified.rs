@@ -268,7 +268,7 @@ pub async fn list(
             .connector
             .plan_list(&target.key, &ctx, &cursor)
             .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
-        let response = bound.send(&state, plan).await?;
+        let response = bound.send(&state, plan, true).await?;
         let page = bound
             .connector
             .read_list(&target.key, &ctx, &cursor, &response)
@@ -346,7 +346,7 @@ async fn call(
         .connector
         .plan(&target.key, operation, ctx, &PageState::Start)
         .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
-    bound.send(state, plan).await
+    bound.send(state, plan, operation == Operation::Get).await
 }
 
 async fn read_back(
