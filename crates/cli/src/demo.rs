@@ -187,6 +187,8 @@ pub async fn start_with_overrides(
         connector_overrides: Default::default(),
         provider_timeout_secs: 30,
         public_url: None,
+        redis_url: None,
+        default_wait_budget_secs: 10,
     };
     for vendor in &launched {
         settings.connector_overrides.insert(
@@ -207,7 +209,7 @@ pub async fn start_with_overrides(
     let store = startup::open_store(&settings).await?;
     let listener = startup::bind(args.listen).await?;
     let public_url = startup::public_url(&settings, &listener)?;
-    let state = startup::build_state(&settings, Arc::clone(&store), &public_url)?;
+    let state = startup::build_state(&settings, Arc::clone(&store), &public_url).await?;
     let environment = store.create_environment("demo").await?;
     let api_key = args.api_key.clone().unwrap_or_else(store::generate_api_key);
     store

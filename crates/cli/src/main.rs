@@ -188,7 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(async {
                 let store = startup::open_store(&settings).await?;
                 let public_url = settings.public_url.clone().unwrap_or_default();
-                let state = startup::build_state(&settings, store, &public_url)?;
+                let state = startup::build_state(&settings, store, &public_url).await?;
                 tracing::info!(interval_secs, window_secs, "crosswalk worker running");
                 let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
                 loop {
@@ -251,7 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let store = startup::open_store(&settings).await?;
                 let listener = startup::bind(settings.listen).await?;
                 let public_url = startup::public_url(&settings, &listener)?;
-                let state = startup::build_state(&settings, store, &public_url)?;
+                let state = startup::build_state(&settings, store, &public_url).await?;
                 let server = startup::spawn_server(listener, state)?;
                 tracing::info!(addr = %server.addr, "crosswalk serving");
                 tokio::select! {

@@ -37,6 +37,17 @@ pub struct Settings {
     /// default `http://` and the listen address.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// `redis://…` to share rate-limit buckets between processes; empty keeps them in the process.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// How long an interactive call waits for the vendor budget when it does not say
+    /// (`max_wait_ms`).
+    #[serde(default = "default_wait_budget")]
+    pub default_wait_budget_secs: u64,
+}
+
+fn default_wait_budget() -> u64 {
+    10
 }
 
 fn default_timeout() -> u64 {
@@ -136,6 +147,10 @@ connectors_dir = ""
 provider_timeout_secs = 30
 # The URL end users' browsers reach this server at (Connect links, OAuth redirect URIs).
 # public_url = "https://crosswalk.example.com"
+# Set to redis://host:6379 to share rate-limit buckets between several processes.
+redis_url = ""
+# How long an interactive call waits for the vendor's budget unless it says (max_wait_ms).
+default_wait_budget_secs = 10
 
 [encryption]
 # Credentials are sealed with AES-256-GCM under the current key; older keys still open.

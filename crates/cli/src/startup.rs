@@ -75,7 +75,7 @@ pub fn load_connectors(
 ///
 /// # Errors
 /// Fails when the keyring is invalid or a connector file does not load.
-pub fn build_state(
+pub async fn build_state(
     settings: &Settings,
     store: Arc<dyn Store>,
     public_url: &str,
@@ -86,6 +86,15 @@ pub fn build_state(
         anyhow::bail!("connector file failed to load: {first}");
     }
     let keyring = Arc::new(settings.keyring()?);
+    // Buckets live in Redis when several processes share a vendor budget, else in the process.
+    let limiter: Arc<dyn rate_limit::Limiter> = match &settings.redis_url {
+        Some(url) if !url.is_empty() => Arc::new(
+            rate_limit::RedisLimiter::connect(url)
+                .await
+                .context("connecting to Redis for rate limits")?,
+        ),
+        _ => Arc::new(rate_limit::LocalLimiter::new()),
+    };
     let oauth = provider_http::oauth::OAuthClient::new();
     let tokens = Arc::new(provider_http::credentials::TokenManager::new(
         Arc::clone(&store),
@@ -98,6 +107,9 @@ pub fn build_state(
         tokens,
         oauth,
         public_url: public_url.trim_end_matches('/').to_owned(),
+        limiter,
+        gate: rate_limit::ConcurrencyGate::new(),
+        default_wait_budget: Duration::from_secs(settings.default_wait_budget_secs),
         breaker: provider_http::resilience::CircuitBreaker::new(
             provider_http::resilience::CircuitConfig::default(),
         ),

@@ -36,6 +36,12 @@ pub struct AppState {
     pub tokens: Arc<provider_http::credentials::TokenManager>,
     /// Talks to OAuth token endpoints.
     pub oauth: provider_http::oauth::OAuthClient,
+    /// Token buckets of every connection (in the process, or in Redis shared by processes).
+    pub limiter: Arc<dyn rate_limit::Limiter>,
+    /// Requests in flight per connection, when a connector caps them.
+    pub gate: rate_limit::ConcurrencyGate,
+    /// How long an interactive call may wait for the vendor budget when it does not say.
+    pub default_wait_budget: std::time::Duration,
     /// Per-connection circuit breaker around vendor calls.
     pub breaker: provider_http::resilience::CircuitBreaker,
     /// How vendor calls are retried (attempts, backoff, longest total wait).

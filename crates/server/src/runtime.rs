@@ -25,6 +25,8 @@ pub struct Bound {
     scheme: String,
     /// The latest row and opened secrets; replaced when a refresh happens mid-request.
     current: Mutex<(Connection, Value)>,
+    /// How long this call may wait for the vendor budget (token buckets and retries).
+    wait_budget: std::time::Duration,
 }
 
 impl std::fmt::Debug for Bound {
@@ -138,10 +140,156 @@ pub async fn bind(
         connector,
         scheme,
         current: Mutex::new((fresh, secrets)),
+        wait_budget: state.default_wait_budget,
     })
 }
 
+/// The token buckets a `resource.method` request takes from, with their costs.
+fn bucket_takes(connector: &Connector, uses: &str) -> Vec<(rate_limit::BucketSpec, u32)> {
+    let Some(limits) = connector.file().rate_limits.as_ref() else {
+        return Vec::new();
+    };
+    let (resource, method) = uses.split_once('.').unwrap_or((uses, ""));
+    limits
+        .buckets
+        .iter()
+        .filter(|bucket| {
+            bucket.applies_to.is_empty()
+                || bucket.applies_to.iter().any(|matcher| {
+                    (matcher.resource == "*" || matcher.resource == resource)
+                        && (matcher.method == "*" || matcher.method == method)
+                })
+        })
+        .map(|bucket| {
+            (
+                rate_limit::BucketSpec::new(
+                    bucket.id.clone(),
+                    bucket.capacity,
+                    bucket.refill_tokens,
+                    std::time::Duration::from_millis(bucket.refill_every_ms),
+                ),
+                bucket.cost.max(1),
+            )
+        })
+        .collect()
+}
+
+/// Whether a bucket covers every request (the one vendor "remaining" headers describe).
+fn is_general(connector: &Connector, bucket_id: &str) -> bool {
+    connector
+        .file()
+        .rate_limits
+        .as_ref()
+        .and_then(|limits| limits.buckets.iter().find(|bucket| bucket.id == bucket_id))
+        .is_some_and(|bucket| {
+            bucket.applies_to.is_empty()
+                || bucket
+                    .applies_to
+                    .iter()
+                    .any(|matcher| matcher.resource == "*")
+        })
+}
+
 impl Bound {
+    /// This call may wait this long for the vendor budget (token buckets and retries).
+    pub fn with_wait_budget(mut self, budget: std::time::Duration) -> Bound {
+        self.wait_budget = budget;
+        self
+    }
+
+    /// Lowers the local estimate of the general buckets to what the vendor's headers report.
+    async fn observe(
+        &self,
+        state: &AppState,
+        response: &VendorResponse,
+        takes: &[(rate_limit::BucketSpec, u32)],
+    ) {
+        let Some(headers) = self
+            .connector
+            .file()
+            .rate_limits
+            .as_ref()
+            .and_then(|limits| limits.headers.as_ref())
+        else {
+            return;
+        };
+        let Some(remaining) = headers
+            .remaining
+            .as_deref()
+            .and_then(|name| response.header(name))
+            .and_then(|value| value.trim().parse::<u32>().ok())
+        else {
+            return;
+        };
+        let now = chrono::Utc::now();
+        let reset_in = match (headers.reset.as_deref(), headers.reset_format) {
+            (Some(name), Some(format)) => response.header(name).and_then(|value| {
+                provider_http::resilience::retry_after::parse_reset(value, format, now)
+            }),
+            _ => headers
+                .window
+                .as_deref()
+                .and_then(|name| response.header(name))
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .map(std::time::Duration::from_millis),
+        };
+        for (bucket, _) in takes
+            .iter()
+            .filter(|(bucket, _)| is_general(&self.connector, &bucket.id))
+        {
+            if let Err(error) = state
+                .limiter
+                .observe(self.connection.id.as_str(), bucket, remaining, reset_in)
+                .await
+            {
+                tracing::warn!(connection_id = %self.connection.id, error = %error, "rate-limit observation failed");
+            }
+        }
+    }
+
+    /// IETF `RateLimit-Policy` and `RateLimit` headers describing the vendor budget left for
+    /// this connection in its general bucket (the first that covers every request).
+    pub async fn rate_limit_headers(&self, state: &AppState) -> Vec<(&'static str, String)> {
+        let Some(limits) = self.connector.file().rate_limits.as_ref() else {
+            return Vec::new();
+        };
+        let Some(bucket) = limits
+            .buckets
+            .iter()
+            .find(|bucket| is_general(&self.connector, &bucket.id) && !bucket.daily)
+        else {
+            return Vec::new();
+        };
+        let spec = rate_limit::BucketSpec::new(
+            bucket.id.clone(),
+            bucket.capacity,
+            bucket.refill_tokens,
+            std::time::Duration::from_millis(bucket.refill_every_ms),
+        );
+        let Ok(status) = state
+            .limiter
+            .status(self.connection.id.as_str(), &spec)
+            .await
+        else {
+            return Vec::new();
+        };
+        let window_secs = (bucket.refill_every_ms as f64 / 1000.0).ceil().max(1.0) as u64;
+        let reset_secs = status.reset_in.as_secs_f64().ceil() as u64;
+        vec![
+            (
+                "ratelimit-policy",
+                format!(
+                    "\"{}\";q={};w={window_secs}",
+                    bucket.id, bucket.refill_tokens
+                ),
+            ),
+            (
+                "ratelimit",
+                format!("\"{}\";r={};t={reset_secs}", bucket.id, status.remaining),
+            ),
+        ]
+    }
+
     /// The connection's current non-secret fields.
     pub fn account(&self) -> Value {
         self.current
@@ -237,6 +385,13 @@ impl Bound {
             .rate_limits
             .as_ref()
             .and_then(|limits| limits.headers.clone());
+        let takes = bucket_takes(&self.connector, &request.uses);
+        let max_concurrency = self
+            .connector
+            .file()
+            .rate_limits
+            .as_ref()
+            .and_then(|limits| limits.max_concurrency);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -246,7 +401,37 @@ impl Bound {
                 .map_err(|open| ApiError::CircuitOpen {
                     retry_after: open.retry_in,
                 })?;
-            let result = match self.attempt(state, &request).await {
+            if !takes.is_empty() {
+                let wanted: Vec<rate_limit::Take<'_>> = takes
+                    .iter()
+                    .map(|(bucket, cost)| rate_limit::Take::new(bucket, *cost))
+                    .collect();
+                let budget = self.wait_budget.saturating_sub(started.elapsed());
+                match rate_limit::acquire(state.limiter.as_ref(), key, &wanted, budget).await {
+                    Ok(_) => {}
+                    Err(rate_limit::LimitError::WouldExceedBudget { retry_after }) => {
+                        permit.record(Outcome::Neutral, std::time::Instant::now());
+                        return Err(ApiError::Throttled {
+                            retry_after,
+                            provider: None,
+                        });
+                    }
+                    Err(other) => {
+                        permit.record(Outcome::Neutral, std::time::Instant::now());
+                        return Err(ApiError::Internal(anyhow::Error::new(other)));
+                    }
+                }
+            }
+            let slot = match max_concurrency {
+                Some(max) => Some(state.gate.acquire(key, max).await),
+                None => None,
+            };
+            let result = self.attempt(state, &request).await;
+            drop(slot);
+            if let Ok(Ok(answer)) = &result {
+                self.observe(state, answer, &takes).await;
+            }
+            let result = match result {
                 Ok(result) => result,
                 Err(error) => {
                     permit.record(Outcome::Neutral, std::time::Instant::now());

@@ -72,8 +72,9 @@ async fn after_rotation_the_old_key_opens_nothing_and_every_connection_works() {
         .await
         .expect("binds");
     let url = cli::startup::public_url(&rotated, &listener).expect("url");
-    let state =
-        cli::startup::build_state(&rotated, Arc::clone(&app.demo.store), &url).expect("state");
+    let state = cli::startup::build_state(&rotated, Arc::clone(&app.demo.store), &url)
+        .await
+        .expect("state");
     let server = cli::startup::spawn_server(listener, state).expect("serves");
     let client = reqwest::Client::new();
     let mut connections: Vec<String> = app

@@ -2,6 +2,7 @@
 //! a throttle's `Retry-After` is obeyed, and a vendor that keeps failing opens the connection's
 //! circuit so retries never storm.
 
+use cli::demo::SimulatorHandle;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use simulators::{Fault, FaultKind};
@@ -144,4 +145,114 @@ async fn a_vendor_that_keeps_failing_opens_the_circuit() {
         ))
         .await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn responses_describe_the_vendor_budget_left_in_ratelimit_headers() {
+    let app = spawn_app().await;
+    let path = format!(
+        "/unified/crm/companies?connection_id={}&page_size=2",
+        app.connection("hubspot")
+    );
+    let response = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&app.demo.api_key)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let policy = response
+        .headers()
+        .get("ratelimit-policy")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let limit = response
+        .headers()
+        .get("ratelimit")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(policy.as_deref(), Some("\"burst\";q=100;w=10"));
+    let limit = limit.expect("a RateLimit header");
+    let remaining: u32 = limit
+        .split(';')
+        .find_map(|part| part.strip_prefix("r="))
+        .and_then(|r| r.parse().ok())
+        .expect("r=");
+    // Discovery and the list each took a token from the 100-token burst bucket.
+    assert!((90..=98).contains(&remaining), "{limit}");
+}
+
+#[tokio::test]
+async fn a_vendor_limit_lower_than_declared_is_learnt_from_its_headers() {
+    let app = spawn_app().await;
+    let SimulatorHandle::HubSpot(hubspot) = app.simulator("hubspot") else {
+        unreachable!("hubspot")
+    };
+    let connection = app.connection("hubspot");
+    // Warm the field cache, then lower the vendor's real limit far below the declared 100/10 s.
+    let (status, _) = app
+        .get(&format!(
+            "/unified/crm/companies?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    hubspot.set_rate_limit(4, 60_000);
+    let before = calls(&app, &format!("GET {COMPANIES}"));
+    let mut outcomes = Vec::new();
+    for _ in 0..8 {
+        let (status, body) = app
+            .get(&format!(
+                "/unified/crm/companies?connection_id={connection}&page_size=1&max_wait_ms=0"
+            ))
+            .await;
+        outcomes.push((
+            status.as_u16(),
+            body["code"].as_str().unwrap_or_default().to_owned(),
+            body["origin"].clone(),
+        ));
+    }
+    let sent = calls(&app, &format!("GET {COMPANIES}")) - before;
+    assert!(
+        sent <= 5,
+        "the vendor's headers slowed us down: {sent} calls, {outcomes:?}"
+    );
+    let throttled: Vec<_> = outcomes
+        .iter()
+        .filter(|(status, _, _)| *status == 429)
+        .collect();
+    assert!(!throttled.is_empty(), "{outcomes:?}");
+    assert!(
+        throttled.iter().all(|(_, code, _)| code == "rate_limited"),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_connection_does_not_delay_another() {
+    let app = spawn_app().await;
+    app.simulator("hubspot").faults().push(Fault {
+        kind: FaultKind::Delay { millis: 3_000 },
+        path_prefix: Some(COMPANIES.to_owned()),
+        times: 1,
+    });
+    let slow_path = format!(
+        "/unified/crm/companies?connection_id={}&page_size=1",
+        app.connection("hubspot")
+    );
+    let fast_path = format!(
+        "/unified/crm/companies?connection_id={}&page_size=1",
+        app.connection("salesforce")
+    );
+    let slow = app.get(&slow_path);
+    let fast = app.get(&fast_path);
+    tokio::pin!(slow);
+    tokio::pin!(fast);
+    // The other connection's call completes while the slow one is still waiting.
+    tokio::select! {
+        (status, body) = &mut fast => assert_eq!(status, 200, "{body}"),
+        _ = &mut slow => panic!("the slow connection finished first"),
+    }
+    let (status, _) = slow.await;
+    assert_eq!(status, 200);
 }

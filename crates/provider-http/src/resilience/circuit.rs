@@ -616,7 +616,7 @@ mod tests {
             (429, C::RateLimited, A::RateLimited, Outcome::Failure),
             (503, C::UpstreamUnavailable, A::Retry, Outcome::Failure),
             (504, C::UpstreamTimeout, A::Retry, Outcome::Failure),
-            // Salesforce's spent daily allowance: a 403 that fails the call but is a throttle.
+            // A spent daily allowance answered as a 403: it fails the call but is a throttle.
             (403, C::QuotaExhausted, A::Fail, Outcome::Failure),
             (500, C::Internal, A::Fail, Outcome::Failure),
             (404, C::NotFound, A::Fail, Outcome::Neutral),

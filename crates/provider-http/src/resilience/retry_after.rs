@@ -332,7 +332,7 @@ mod tests {
         );
         let both = response(&[("x-retry-after", "9"), ("retry-after", "11")]);
         assert_eq!(wait_from_response(&both, Some(&declared), now()), secs(11));
-        // The standard name declared explicitly (as Pipedrive and Dynamics do) is read once.
+        // The standard name declared explicitly (as some connectors do) is read once.
         let standard = RateLimitHeaders {
             retry_after: Some("Retry-After".to_owned()),
             ..names("x-reset", None)

@@ -45,7 +45,22 @@ pub async fn forward(
                 "is required (query parameter or `X-Connection-Id` header)",
             )
         })?;
-    let bound = bind(&state, &caller, &connection_id).await?;
+    let budget = params
+        .iter()
+        .position(|(key, _)| key == "max_wait_ms")
+        .map(|idx| params.remove(idx).1)
+        .or_else(|| {
+            headers
+                .get("crosswalk-max-wait-ms")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        })
+        .map(|text| super::unified::parse_wait_budget(&text))
+        .transpose()?;
+    let mut bound = bind(&state, &caller, &connection_id).await?;
+    if let Some(budget) = budget {
+        bound = bound.with_wait_budget(budget);
+    }
     let http_method = match method {
         Method::GET => HttpMethod::Get,
         Method::POST => HttpMethod::Post,
@@ -105,6 +120,11 @@ pub async fn forward(
     let mut answer = (status, bytes).into_response();
     if let Ok(value) = HeaderValue::from_str(&content_type) {
         answer.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    for (name, value) in bound.rate_limit_headers(&state).await {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            answer.headers_mut().insert(name, value);
+        }
     }
     answer.headers_mut().insert(
         "x-crosswalk-provider",

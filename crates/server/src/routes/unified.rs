@@ -17,7 +17,9 @@ use crate::runtime::{Bound, bind, read_error};
 use crate::{ApiError, AppState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// Parameters every unified call understands, besides the list filters.
-const COMMON_PARAMS: &[&str] = &["connection_id", "include"];
+const COMMON_PARAMS: &[&str] = &["connection_id", "include", "max_wait_ms"];
+/// The longest wait for the vendor budget a caller may ask for.
+const MAX_WAIT_BUDGET_MS: u64 = 120_000;
 const LIST_PARAMS: &[&str] = &["page_size", "cursor"];
 /// List pages fetched in a row when the vendor answers empty pages that still have a next one.
 const MAX_EMPTY_PAGES: usize = 8;
@@ -79,6 +81,63 @@ fn connection_id(params: &[(String, String)], headers: &HeaderMap) -> Result<Str
             "is required (query parameter `connection_id` or header `X-Connection-Id`)",
         )),
     }
+}
+
+/// How long the caller lets this call wait for the vendor's budget: `max_wait_ms` (query) or
+/// the `Crosswalk-Max-Wait-Ms` header; `None` for the server's default.
+fn wait_budget(
+    params: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Option<std::time::Duration>, ApiError> {
+    let text = match single(params, "max_wait_ms")? {
+        Some(text) => Some(text.to_owned()),
+        None => headers
+            .get("crosswalk-max-wait-ms")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    };
+    text.as_deref().map(parse_wait_budget).transpose()
+}
+
+/// Parses a caller's wait budget in milliseconds.
+pub fn parse_wait_budget(text: &str) -> Result<std::time::Duration, ApiError> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|ms| *ms <= MAX_WAIT_BUDGET_MS)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "max_wait_ms",
+                format!("must be a whole number of milliseconds from 0 to {MAX_WAIT_BUDGET_MS}"),
+            )
+        })
+}
+
+/// Binds the call's connection with the caller's wait budget.
+async fn bind_call(
+    state: &AppState,
+    caller: &Caller,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Bound, ApiError> {
+    let budget = wait_budget(params, headers)?;
+    let bound = bind(state, caller, &connection_id(params, headers)?).await?;
+    Ok(match budget {
+        Some(budget) => bound.with_wait_budget(budget),
+        None => bound,
+    })
+}
+
+/// The vendor budget left for the connection, as response headers.
+pub async fn rate_limit_headers(state: &AppState, bound: &Bound) -> axum::http::HeaderMap {
+    let mut map = axum::http::HeaderMap::new();
+    for (name, value) in bound.rate_limit_headers(state).await {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            map.insert(name, value);
+        }
+    }
+    map
 }
 
 fn include_remote_data(params: &[(String, String)]) -> Result<bool, ApiError> {
@@ -187,7 +246,7 @@ pub async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let target = target(&category, &object)?;
     let params = parse_query(raw)?;
-    let bound = bind(&state, &caller, &connection_id(&params, &headers)?).await?;
+    let bound = bind_call(&state, &caller, &params, &headers).await?;
     supported(&bound, &target, Operation::List)?;
     let declared = bound
         .connector
@@ -302,7 +361,7 @@ pub async fn list(
     if !errors.is_empty() {
         body["errors"] = Value::Array(errors);
     }
-    Ok(JsonBody(body))
+    Ok((rate_limit_headers(&state, &bound).await, JsonBody(body)))
 }
 
 fn reject_unknown(params: &[(String, String)]) -> Result<(), ApiError> {
@@ -329,7 +388,7 @@ async fn bind_single(
 ) -> Result<(Bound, Vec<(String, String)>), ApiError> {
     let params = parse_query(raw)?;
     reject_unknown(&params)?;
-    let bound = bind(state, caller, &connection_id(&params, headers)?).await?;
+    let bound = bind_call(state, caller, &params, headers).await?;
     supported(&bound, target, operation)?;
     Ok((bound, params))
 }
@@ -378,7 +437,7 @@ pub async fn get_one(
     let (bound, params) =
         bind_single(&state, &caller, &target, Operation::Get, raw, &headers).await?;
     let record = read_back(&state, &bound, &target, id, include_remote_data(&params)?).await?;
-    Ok(JsonBody(record))
+    Ok((rate_limit_headers(&state, &bound).await, JsonBody(record)))
 }
 
 /// The caller's update merged over the current unified record: writable fields the caller
