@@ -6,7 +6,7 @@
 //! a 429. Search requests count toward the rolling window as well as their own per-second
 //! limit, the conservative reading of HubSpot's docs. The daily count resets at midnight UTC.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -70,12 +70,22 @@ impl RateHeaders {
     }
 }
 
+/// How many requests of one token the limits let through and refused, since the start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenCounts {
+    /// Requests counted against the limits (served by the handlers).
+    pub allowed: u64,
+    /// Requests answered 429 by a limit.
+    pub throttled: u64,
+}
+
 #[derive(Debug)]
 struct TokenUsage {
     window: VecDeque<Instant>,
     search_window: VecDeque<Instant>,
     day: NaiveDate,
     daily_used: u64,
+    counts: TokenCounts,
 }
 
 #[derive(Debug)]
@@ -128,6 +138,16 @@ impl RateLimits {
         state.interval = Duration::from_millis(interval_ms);
     }
 
+    /// Requests allowed and refused so far, by token (tokens never seen are absent).
+    pub fn counts(&self) -> BTreeMap<String, TokenCounts> {
+        let state = self.state.lock().expect("rate limit state poisoned");
+        state
+            .tokens
+            .iter()
+            .map(|(token, usage)| (token.clone(), usage.counts))
+            .collect()
+    }
+
     /// Counts one request of `token`, or says which limit refuses it.
     pub fn check(
         &self,
@@ -151,6 +171,7 @@ impl RateLimits {
                 search_window: VecDeque::new(),
                 day: today,
                 daily_used: 0,
+                counts: TokenCounts::default(),
             });
         if usage.day != today {
             usage.day = today;
@@ -165,22 +186,64 @@ impl RateLimits {
             interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
             daily: daily_limit.map(|limit| (limit, limit.saturating_sub(daily_used))),
         };
-        if daily_limit.is_some_and(|limit| usage.daily_used >= limit) {
-            return Err((Policy::Daily, headers(used, usage.daily_used)));
-        }
-        if is_search
+        let refused = if daily_limit.is_some_and(|limit| usage.daily_used >= limit) {
+            Some(Policy::Daily)
+        } else if is_search
             && usage.search_window.len() >= usize::try_from(search_per_second).unwrap_or(usize::MAX)
         {
-            return Err((Policy::Secondly, headers(used, usage.daily_used)));
+            Some(Policy::Secondly)
+        } else if used >= per_interval {
+            Some(Policy::TenSecondlyRolling)
+        } else {
+            None
+        };
+        if let Some(policy) = refused {
+            usage.counts.throttled += 1;
+            return Err((policy, headers(used, usage.daily_used)));
         }
-        if used >= per_interval {
-            return Err((Policy::TenSecondlyRolling, headers(used, usage.daily_used)));
-        }
+        usage.counts.allowed += 1;
         usage.window.push_back(now);
         if is_search {
             usage.search_window.push_back(now);
         }
         usage.daily_used += 1;
         Ok(headers(used + 1, usage.daily_used))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_allowed_and_throttled_requests_per_token() {
+        let limits = RateLimits::new(2, 60_000, 1, None);
+        assert!(limits.check("a", false).is_ok());
+        assert!(limits.check("a", true).is_ok());
+        assert!(matches!(
+            limits.check("a", false),
+            Err((Policy::TenSecondlyRolling, _))
+        ));
+        assert!(limits.check("b", true).is_ok());
+        assert!(matches!(
+            limits.check("b", true),
+            Err((Policy::Secondly, _))
+        ));
+        let counts = limits.counts();
+        assert_eq!(
+            counts.get("a"),
+            Some(&TokenCounts {
+                allowed: 2,
+                throttled: 1
+            })
+        );
+        assert_eq!(
+            counts.get("b"),
+            Some(&TokenCounts {
+                allowed: 1,
+                throttled: 1
+            })
+        );
+        assert_eq!(counts.len(), 2);
     }
 }

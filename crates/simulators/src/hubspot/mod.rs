@@ -42,6 +42,7 @@ use crate::faults::{FaultLayerState, control_routes, fault_middleware};
 use crate::oauth::{AccessStatus, OAuthServer, OAuthSettings};
 use crate::{Faults, RequestLog, RunningSimulator};
 
+pub use limits::TokenCounts;
 use schema::{ObjectType, PropertyDef};
 use store::Store;
 
@@ -201,6 +202,12 @@ impl HubSpotHandle {
     /// The simulated portal's id (`hub_id` in OAuth token metadata).
     pub fn hub_id(&self) -> u64 {
         oauth::HUB_ID
+    }
+
+    /// Requests each access token had let through and refused (429) by the rate limits, by
+    /// token. Requests refused before counting (unknown token) are not included.
+    pub fn token_counts(&self) -> std::collections::BTreeMap<String, TokenCounts> {
+        self.shared.limits.counts()
     }
 
     /// Changes the rolling-window rate limit of every token.
