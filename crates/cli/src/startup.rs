@@ -109,6 +109,7 @@ pub async fn build_state(
         public_url: public_url.trim_end_matches('/').to_owned(),
         limiter,
         gate: rate_limit::ConcurrencyGate::new(),
+        quota_levels: Arc::default(),
         default_wait_budget: Duration::from_secs(settings.default_wait_budget_secs),
         breaker: provider_http::resilience::CircuitBreaker::new(
             provider_http::resilience::CircuitConfig::default(),

@@ -371,6 +371,12 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
         compiler.opt_expr("rate_limits.parse_expr", limits.parse_expr.as_ref())?;
         compiler.opt_expr("rate_limits.throttled_when", limits.throttled_when.as_ref())?;
     }
+    let daily_quota = typed
+        .rate_limits
+        .as_ref()
+        .map(|limits| compiler.opt_expr("rate_limits.daily_quota_expr", limits.daily_quota_expr.as_ref()))
+        .transpose()?
+        .flatten();
 
     let mut discovery = HashMap::new();
     for (object, declared) in &typed.discovery {
@@ -537,6 +543,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
             message_expr,
             vendor_code_expr,
             error_rules,
+            daily_quota,
             discovery,
             unified,
         }),

@@ -242,6 +242,12 @@ pub struct RateLimits {
     /// JSONata over `{status, headers, body}`: whether the answer is a throttle.
     #[serde(default)]
     pub throttled_when: Option<String>,
+    /// JSONata over `{status, headers, body}` giving the vendor's daily allowance as
+    /// `{used, limit}` (from headers such as `X-Limit-Daily`/`-Remaining` or a compound
+    /// `api-usage=18/5000`); undefined when the answer does not say. Crosswalk records an
+    /// event when a connection passes 80% and 90% of it.
+    #[serde(default)]
+    pub daily_quota_expr: Option<String>,
 }
 
 /// One token bucket.

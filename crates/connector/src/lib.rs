@@ -73,6 +73,7 @@ struct ConnectorInner {
     message_expr: Option<Expr>,
     vendor_code_expr: Option<Expr>,
     error_rules: Vec<CompiledErrorRule>,
+    daily_quota: Option<Expr>,
     discovery: HashMap<String, CompiledDiscovery>,
     unified: HashMap<String, HashMap<Operation, CompiledOperation>>,
 }

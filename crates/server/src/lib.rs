@@ -42,6 +42,8 @@ pub struct AppState {
     pub gate: rate_limit::ConcurrencyGate,
     /// How long an interactive call may wait for the vendor budget when it does not say.
     pub default_wait_budget: std::time::Duration,
+    /// The daily-quota warning level (0, 80, 90) last seen per connection in this process.
+    pub quota_levels: Arc<std::sync::Mutex<std::collections::HashMap<String, u8>>>,
     /// Per-connection circuit breaker around vendor calls.
     pub breaker: provider_http::resilience::CircuitBreaker,
     /// How vendor calls are retried (attempts, backoff, longest total wait).

@@ -186,7 +186,7 @@ fn is_general(connector: &Connector, bucket_id: &str) -> bool {
                 || bucket
                     .applies_to
                     .iter()
-                    .any(|matcher| matcher.resource == "*")
+                    .any(|matcher| matcher.resource == "*" && matcher.method == "*")
         })
 }
 
@@ -244,6 +244,62 @@ impl Bound {
             {
                 tracing::warn!(connection_id = %self.connection.id, error = %error, "rate-limit observation failed");
             }
+        }
+    }
+
+    /// Records a `connection.quota_warning` event the first time the vendor's daily allowance
+    /// passes 80% and 90% (once per level and day, across processes: the event log is checked).
+    async fn track_daily_quota(&self, state: &AppState, response: &VendorResponse) {
+        let Some((used, limit)) = self.connector.daily_quota(response) else {
+            return;
+        };
+        let percent = used.saturating_mul(100) / limit;
+        let level: u8 = match percent {
+            90.. => 90,
+            80..=89 => 80,
+            _ => 0,
+        };
+        let key = self.connection.id.to_string();
+        {
+            let mut levels = state.quota_levels.lock().expect("never poisoned");
+            let known = levels.entry(key.clone()).or_insert(0);
+            if level <= *known {
+                // Usage fell back (a new day): warn again when it climbs.
+                if level == 0 {
+                    *known = 0;
+                }
+                return;
+            }
+            *known = level;
+        }
+        let kind = "connection.quota_warning";
+        let since = chrono::Utc::now() - chrono::Duration::hours(24);
+        let already = match state
+            .store
+            .list_events(&self.connection.environment_id, Some(&self.connection.id), Some(kind))
+            .await
+        {
+            Ok(events) => events.iter().any(|event| {
+                event.created_at > since
+                    && event.payload.get("level").and_then(Value::as_u64) == Some(u64::from(level))
+            }),
+            Err(error) => {
+                tracing::warn!(connection_id = %key, error = %error, "cannot read quota events");
+                return;
+            }
+        };
+        if already {
+            return;
+        }
+        let event = store::NewEvent {
+            environment_id: self.connection.environment_id.clone(),
+            connection_id: Some(self.connection.id.clone()),
+            kind: kind.to_owned(),
+            payload: serde_json::json!({"provider": self.connector.id(), "level": level, "used": used, "limit": limit}),
+        };
+        match state.store.insert_event(event).await {
+            Ok(_) => tracing::warn!(connection_id = %key, level, used, limit, "daily vendor quota passed a warning level"),
+            Err(error) => tracing::warn!(connection_id = %key, error = %error, "cannot record a quota event"),
         }
     }
 
@@ -430,6 +486,7 @@ impl Bound {
             drop(slot);
             if let Ok(Ok(answer)) = &result {
                 self.observe(state, answer, &takes).await;
+                self.track_daily_quota(state, answer).await;
             }
             let result = match result {
                 Ok(result) => result,

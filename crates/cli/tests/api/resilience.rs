@@ -256,3 +256,34 @@ async fn a_slow_connection_does_not_delay_another() {
     let (status, _) = slow.await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn daily_quotas_raise_one_event_at_80_and_at_90_percent() {
+    let mut configs = crate::helpers::simulator_configs();
+    configs.hubspot.daily_limit = Some(40);
+    configs.salesforce.daily_api_limit = 40;
+    let app = crate::helpers::spawn_app_with(configs).await;
+    for provider in ["hubspot", "salesforce"] {
+        let connection = app.connection(provider);
+        for _ in 0..37 {
+            let (status, body) = app
+                .get(&format!(
+                    "/unified/crm/users?connection_id={connection}&page_size=1"
+                ))
+                .await;
+            assert_eq!(status, 200, "{provider}: {body}");
+        }
+        let (_, events) = app
+            .get(&format!(
+                "/events?connection_id={connection}&kind=connection.quota_warning"
+            ))
+            .await;
+        let levels: Vec<u64> = events["results"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter_map(|event| event["payload"]["level"].as_u64())
+            .collect();
+        assert_eq!(levels, vec![80, 90], "{provider}: {events}");
+    }
+}
