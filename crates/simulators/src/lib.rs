@@ -21,6 +21,16 @@ use tokio::sync::oneshot;
 
 pub use faults::{Fault, FaultKind, Faults, RequestLog};
 
+/// The instant every simulator's seeded data leads up to (2026-11-01T00:00:00Z), so that seeded
+/// timestamps, and tests that filter on them, are the same on every run.
+pub fn seed_epoch() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone as _;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+        .single()
+        .expect("2026-11-01T00:00:00Z is a valid instant")
+}
+
 /// A simulator serving on a local address until it is dropped or shut down.
 #[derive(Debug)]
 pub struct RunningSimulator {

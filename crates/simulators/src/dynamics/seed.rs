@@ -6,7 +6,7 @@
 //! instant 2026-11-01T00:00:00Z and ascend with creation order. [`generate`] is also used by
 //! mutation faults to insert records while a caller pages; those get the current time.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde_json::{Map, Value, json};
@@ -15,11 +15,7 @@ use super::schema::{CURRENCY_ID, INDUSTRIES, LEAD_SOURCES, LOYALTY_TIERS, SALES_
 use super::store::{Db, Row, derive, format_instant};
 
 /// The instant seeded data leads up to.
-pub(crate) fn seed_epoch() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
-        .single()
-        .expect("2026-11-01T00:00:00Z is a valid instant")
-}
+pub use crate::seed_epoch;
 
 const SEED_SPAN_SECS: i64 = 2 * 365 * 24 * 3600;
 

@@ -7,9 +7,6 @@
 
 use serde_json::{Value, json};
 
-/// The fixed instant seeded data is dated before, so that tests are reproducible.
-pub const SEED_EPOCH: &str = "2026-11-01T00:00:00Z";
-
 /// A CRM object type the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ObjectType {

@@ -2,7 +2,7 @@
 //! engagements and leads (each associated with a contact) with realistic names and associations, plus a few records with odd values
 //! (unicode and emoji names, empty strings, a 50,000-character note).
 //!
-//! Seeded timestamps lie in the two years before the fixed [`SEED_EPOCH`], so tests are
+//! Seeded timestamps lie in the two years before the fixed [`crate::seed_epoch`], so tests are
 //! reproducible; the same generators make the records that mutation faults insert, dated now.
 
 use std::borrow::Cow;
@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::HubSpotConfig;
-use super::schema::{self, ObjectType, SEED_EPOCH};
+use super::schema::{self, ObjectType};
 use super::store::{Owner, Properties, Store, derive_calculated, iso};
 
 const FIRST_NAMES: &[&str] = &[
@@ -214,11 +214,7 @@ const SOURCE_DETAILS: &[&str] = &[
 ];
 
 /// The instant seeded timestamps lie before.
-pub fn seed_epoch() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(SEED_EPOCH)
-        .expect("SEED_EPOCH is a valid RFC 3339 constant")
-        .with_timezone(&Utc)
-}
+pub use crate::seed_epoch;
 
 fn pick<'a>(rng: &mut StdRng, list: &[&'a str]) -> &'a str {
     list.choose(rng).copied().unwrap_or_default()

@@ -6,16 +6,11 @@
 //! its currency under `<key>_currency` and a date or time range its end under `<key>_until`.
 //! Built-in fields use their plain names as keys.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rand::Rng;
 use serde_json::{Value, json};
 
-/// The fixed instant seeded data is dated before, so runs are reproducible.
-pub(crate) fn seed_epoch() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
-        .single()
-        .expect("the seed epoch is a valid instant")
-}
+pub(crate) use crate::seed_epoch;
 
 /// The company id every record carries.
 pub(crate) const COMPANY_ID: u64 = 7_654_321;

@@ -6,7 +6,7 @@
 //! 2026-11-01T00:00:00Z and ascend with ids. [`generate_record`] is also used by mutation faults
 //! to insert records while a caller pages; those get the current time.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use rand::rngs::StdRng;
 
@@ -14,11 +14,7 @@ use super::schema::{INDUSTRIES, LEAD_STATUSES, STAGES, TASK_STATUSES};
 use super::store::{Db, Val, derive};
 
 /// The instant seeded data leads up to.
-pub(crate) fn seed_epoch() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
-        .single()
-        .expect("2026-11-01T00:00:00Z is a valid instant")
-}
+pub use crate::seed_epoch;
 
 const SEED_SPAN_SECS: i64 = 2 * 365 * 24 * 3600;
 
