@@ -374,7 +374,12 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
     let daily_quota = typed
         .rate_limits
         .as_ref()
-        .map(|limits| compiler.opt_expr("rate_limits.daily_quota_expr", limits.daily_quota_expr.as_ref()))
+        .map(|limits| {
+            compiler.opt_expr(
+                "rate_limits.daily_quota_expr",
+                limits.daily_quota_expr.as_ref(),
+            )
+        })
         .transpose()?
         .flatten();
 

@@ -727,9 +727,15 @@ impl Connector {
     /// The vendor's daily allowance as this answer reports it: `(used, limit)`.
     pub fn daily_quota(&self, response: &VendorResponse) -> Option<(u64, u64)> {
         let expr = self.inner.daily_quota.as_ref()?;
-        let value = expr.evaluate(Some(&response.as_input()), &Vars::new()).ok()??;
+        let value = expr
+            .evaluate(Some(&response.as_input()), &Vars::new())
+            .ok()??;
         let number = |key: &str| {
-            value.get(key).and_then(|v| v.as_f64()).filter(|n| n.is_finite() && *n >= 0.0).map(|n| n as u64)
+            value
+                .get(key)
+                .and_then(|v| v.as_f64())
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .map(|n| n as u64)
         };
         let limit = number("limit").filter(|limit| *limit > 0)?;
         Some((number("used")?, limit))

@@ -276,7 +276,11 @@ impl Bound {
         let since = chrono::Utc::now() - chrono::Duration::hours(24);
         let already = match state
             .store
-            .list_events(&self.connection.environment_id, Some(&self.connection.id), Some(kind))
+            .list_events(
+                &self.connection.environment_id,
+                Some(&self.connection.id),
+                Some(kind),
+            )
             .await
         {
             Ok(events) => events.iter().any(|event| {
@@ -298,8 +302,12 @@ impl Bound {
             payload: serde_json::json!({"provider": self.connector.id(), "level": level, "used": used, "limit": limit}),
         };
         match state.store.insert_event(event).await {
-            Ok(_) => tracing::warn!(connection_id = %key, level, used, limit, "daily vendor quota passed a warning level"),
-            Err(error) => tracing::warn!(connection_id = %key, error = %error, "cannot record a quota event"),
+            Ok(_) => {
+                tracing::warn!(connection_id = %key, level, used, limit, "daily vendor quota passed a warning level")
+            }
+            Err(error) => {
+                tracing::warn!(connection_id = %key, error = %error, "cannot record a quota event")
+            }
         }
     }
 
