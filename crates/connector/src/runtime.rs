@@ -513,12 +513,25 @@ impl Connector {
         let mut body = match method.raw.body_format {
             crate::file::BodyFormat::None => RequestBody::None,
             format => {
-                let mapped = match route.and_then(|route| route.body_mapping.as_ref()) {
+                let mut mapped = match route.and_then(|route| route.body_mapping.as_ref()) {
                     Some(mapping) => mapping
                         .evaluate(Some(&input), &Vars::new())
                         .map_err(mapping_error(format!("`{uses}` body_mapping")))?,
                     None => None,
                 };
+                // A write's `remote_data` is merged over the mapped body: vendor fields the
+                // unified model does not cover, sent as they are.
+                if let Some(Value::Object(extra)) =
+                    ctx.body.as_ref().and_then(|body| body.get("remote_data"))
+                    && !extra.is_empty()
+                {
+                    let mut merged = match mapped.take() {
+                        Some(Value::Object(map)) => Value::Object(map),
+                        _ => Value::Object(Map::new()),
+                    };
+                    crate::load::deep_merge(&mut merged, &Value::Object(extra.clone()));
+                    mapped = Some(merged);
+                }
                 match (format, mapped) {
                     (_, None) => RequestBody::None,
                     (crate::file::BodyFormat::Form, Some(value)) => {

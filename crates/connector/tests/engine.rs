@@ -740,3 +740,24 @@ fn a_custom_header_scheme_sends_every_declared_header() {
     let error = load_connector_from_str("acme.yaml", &broken, None).expect_err("no headers");
     assert_eq!(error.path.as_deref(), Some("auth.schemes.pair.headers"));
 }
+
+#[test]
+fn remote_data_in_a_write_is_merged_over_the_mapped_body() {
+    let text = BASE.replace(
+        "  crm.users:\n",
+        "  crm.companies:\n    get:\n      routes: [ { use: people.get } ]\n      record_mapping: \"{ 'id': $string(id) }\"\n    create:\n      routes:\n        - { use: people.search, body_mapping: \"{ 'name': body.name, 'nested': { 'keep': 1 } }\" }\n  crm.users:\n",
+    );
+    let connector = load_connector_from_str("acme.yaml", &text, None).expect("loads");
+    let mut ctx = context(json!({}));
+    ctx.body =
+        Some(json!({"name": "Acme", "remote_data": {"vendor_only": true, "nested": {"extra": 2}}}));
+    let planned = connector
+        .plan("crm.companies", Operation::Create, &ctx, &PageState::Start)
+        .expect("plans");
+    assert_eq!(
+        planned.body,
+        RequestBody::Json(
+            json!({"name": "Acme", "nested": {"keep": 1, "extra": 2}, "vendor_only": true})
+        )
+    );
+}

@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
             "/connections/{id}",
             get(routes::connections::get_one).delete(routes::connections::delete),
         )
+        .route("/unified/{category}/fields", get(routes::unified::fields))
         .route(
             "/unified/{category}/{object}",
             get(routes::unified::list).post(routes::unified::create),

@@ -581,7 +581,7 @@ impl Bound {
     }
 
     /// Discovered fields of `object`: from the store while fresh, else from the vendor.
-    async fn fields(
+    pub async fn fields(
         &self,
         state: &AppState,
         object: &str,

@@ -8,6 +8,7 @@ mod connections;
 mod crud;
 mod demo;
 mod errors;
+mod fields;
 mod listing;
 mod oauth;
 mod resilience;

@@ -595,3 +595,51 @@ pub async fn delete(
     bound.connector.read_delete(&response).map_err(read_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /unified/{category}/fields`: every vendor field of the connection's objects in one
+/// normalised shape (`object`, `key`, `label`, `type`, `custom`, `required`, `read_only`,
+/// `options`), for building a mapping screen; `object=` narrows it to one object.
+pub async fn fields(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(category): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if category != "crm" {
+        return Err(ApiError::not_found(format!("unified category `{category}` does not exist")));
+    }
+    let params = parse_query(raw)?;
+    if let Some((key, _)) = params
+        .iter()
+        .find(|(key, _)| !matches!(key.as_str(), "connection_id" | "object"))
+    {
+        return Err(ApiError::invalid(key, "is not a parameter of this operation"));
+    }
+    let wanted = match single(&params, "object")? {
+        Some(name) => Some(target(&category, name)?.key),
+        None => None,
+    };
+    let bound = bind_call(&state, &caller, &params, &headers).await?;
+    let objects: Vec<String> = bound
+        .connector
+        .file()
+        .discovery
+        .keys()
+        .filter(|key| key.starts_with(&format!("{category}.")))
+        .filter(|key| wanted.as_ref().is_none_or(|wanted| wanted == *key))
+        .cloned()
+        .collect();
+    let mut results = Vec::new();
+    for object in objects {
+        let slug = object.split_once('.').map(|(_, slug)| slug.to_owned()).unwrap_or_default();
+        for field in bound.fields(&state, &object).await? {
+            let mut entry = serde_json::to_value(&field).map_err(|error| ApiError::Internal(error.into()))?;
+            if let Value::Object(map) = &mut entry {
+                map.insert("object".to_owned(), Value::String(slug.clone()));
+            }
+            results.push(entry);
+        }
+    }
+    Ok(JsonBody(json!({ "results": results })))
+}

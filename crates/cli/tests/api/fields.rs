@@ -1,0 +1,77 @@
+//! `GET /unified/crm/fields`: every vendor field in one shape, custom fields included; and
+//! `remote_data` on writes reaching the vendor as it is.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{PROVIDERS, spawn_app};
+
+#[tokio::test]
+async fn every_vendor_lists_its_fields_in_one_shape() {
+    let app = spawn_app().await;
+    for provider in PROVIDERS {
+        let connection = app.connection(provider);
+        let (status, body) = app
+            .get(&format!("/unified/crm/fields?connection_id={connection}"))
+            .await;
+        assert_eq!(status, 200, "{provider}: {body}");
+        let fields = body["results"].as_array().expect("results");
+        assert!(
+            fields.iter().any(|f| f["object"] == "contacts"),
+            "{provider}"
+        );
+        for field in fields {
+            assert!(
+                field["key"].is_string()
+                    && field["custom"].is_boolean()
+                    && field["read_only"].is_boolean(),
+                "{provider}: {field}"
+            );
+        }
+        assert!(
+            fields
+                .iter()
+                .any(|f| f["object"] == "contacts" && f["custom"] == true),
+            "{provider}: a custom contact field is listed"
+        );
+        let (status, only) = app
+            .get(&format!(
+                "/unified/crm/fields?connection_id={connection}&object=companies"
+            ))
+            .await;
+        assert_eq!(status, 200, "{provider}: {only}");
+        assert!(
+            only["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .all(|f| f["object"] == "companies")
+        );
+    }
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/fields?connection_id={}&object=widgets",
+            app.connection("hubspot")
+        ))
+        .await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test]
+async fn remote_data_on_a_write_reaches_the_vendor() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}&include=remote_data"),
+            Some(json!({"first_name": "Grace", "last_name": "Hopper", "remote_data": {"properties": {"jobtitle": "Rear Admiral"}}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["title"], "Rear Admiral", "{created}");
+    assert_eq!(
+        created["remote_data"]["properties"]["jobtitle"],
+        "Rear Admiral"
+    );
+}
