@@ -211,8 +211,13 @@ pub struct DiscoveredField {
     pub key: String,
     #[serde(default)]
     pub label: Option<String>,
+    /// The unified type: `string`, `number`, `integer`, `boolean`, `date`, `datetime`,
+    /// `enum`, `multi_enum`, `reference`, `object` or `array`.
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
+    /// The vendor's own name of the type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_type: Option<String>,
     #[serde(default)]
     pub custom: bool,
     #[serde(default)]

@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
             get(routes::connections::get_one).delete(routes::connections::delete),
         )
         .route("/unified/{category}/fields", get(routes::unified::fields))
+        .route("/unified/{category}/{object}/meta", get(routes::meta::show))
         .route(
             "/unified/{category}/{object}",
             get(routes::unified::list).post(routes::unified::create),

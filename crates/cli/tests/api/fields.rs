@@ -75,3 +75,58 @@ async fn remote_data_on_a_write_reaches_the_vendor() {
         "Rear Admiral"
     );
 }
+
+#[tokio::test]
+async fn meta_describes_records_filters_and_bodies_with_the_connections_custom_fields() {
+    let app = spawn_app().await;
+    for provider in PROVIDERS {
+        let connection = app.connection(provider);
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/contacts/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, 200, "{provider}: {meta}");
+        let custom = &meta["record_schema"]["properties"]["custom_fields"]["properties"];
+        assert!(
+            custom.as_object().is_some_and(|map| !map.is_empty()),
+            "{provider}: {meta}"
+        );
+        assert!(
+            meta["list_query_schema"]["properties"]["updated_after"].is_object(),
+            "{provider}"
+        );
+        assert!(
+            meta["create_schema"]["properties"]["first_name"].is_object(),
+            "{provider}"
+        );
+        assert_eq!(meta["provenance"]["unified.crm.contacts.list"], "base");
+        let (status, users) = app
+            .get(&format!(
+                "/unified/crm/users/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, 200, "{provider}: {users}");
+        assert!(
+            users["create_schema"].is_null(),
+            "users are read-only: {users}"
+        );
+    }
+    let hubspot = app.connection("hubspot");
+    let (_, meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={hubspot}"
+        ))
+        .await;
+    let favorite =
+        &meta["record_schema"]["properties"]["custom_fields"]["properties"]["favorite_color"];
+    assert!(
+        favorite.to_string().contains("\"enum\""),
+        "an enumeration lists its options: {favorite}"
+    );
+    let writable = &meta["create_schema"]["properties"]["custom_fields"]["properties"];
+    assert!(
+        writable.get("customer_health_score").is_none(),
+        "read-only custom fields are not writable: {writable}"
+    );
+}

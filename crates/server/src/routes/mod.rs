@@ -4,6 +4,7 @@ pub mod connect;
 pub mod connections;
 pub mod environment;
 pub mod events;
+pub mod meta;
 pub mod proxy;
 pub mod unified;
 

@@ -607,14 +607,19 @@ pub async fn fields(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     if category != "crm" {
-        return Err(ApiError::not_found(format!("unified category `{category}` does not exist")));
+        return Err(ApiError::not_found(format!(
+            "unified category `{category}` does not exist"
+        )));
     }
     let params = parse_query(raw)?;
     if let Some((key, _)) = params
         .iter()
         .find(|(key, _)| !matches!(key.as_str(), "connection_id" | "object"))
     {
-        return Err(ApiError::invalid(key, "is not a parameter of this operation"));
+        return Err(ApiError::invalid(
+            key,
+            "is not a parameter of this operation",
+        ));
     }
     let wanted = match single(&params, "object")? {
         Some(name) => Some(target(&category, name)?.key),
@@ -632,9 +637,13 @@ pub async fn fields(
         .collect();
     let mut results = Vec::new();
     for object in objects {
-        let slug = object.split_once('.').map(|(_, slug)| slug.to_owned()).unwrap_or_default();
+        let slug = object
+            .split_once('.')
+            .map(|(_, slug)| slug.to_owned())
+            .unwrap_or_default();
         for field in bound.fields(&state, &object).await? {
-            let mut entry = serde_json::to_value(&field).map_err(|error| ApiError::Internal(error.into()))?;
+            let mut entry =
+                serde_json::to_value(&field).map_err(|error| ApiError::Internal(error.into()))?;
             if let Value::Object(map) = &mut entry {
                 map.insert("object".to_owned(), Value::String(slug.clone()));
             }
@@ -642,4 +651,26 @@ pub async fn fields(
         }
     }
     Ok(JsonBody(json!({ "results": results })))
+}
+
+/// The unified object named by a path (for `/meta`).
+pub fn target_of(category: &str, object: &str) -> Result<CrmObject, ApiError> {
+    Ok(target(category, object)?.object)
+}
+
+/// Binds the connection of a `/meta` call (only `connection_id` is accepted).
+pub async fn bind_for_meta(
+    state: &AppState,
+    caller: &Caller,
+    raw: Option<String>,
+    headers: &HeaderMap,
+) -> Result<Bound, ApiError> {
+    let params = parse_query(raw)?;
+    if let Some((key, _)) = params.iter().find(|(key, _)| key != "connection_id") {
+        return Err(ApiError::invalid(
+            key,
+            "is not a parameter of this operation",
+        ));
+    }
+    bind_call(state, caller, &params, headers).await
 }
