@@ -10,6 +10,7 @@ mod compile;
 pub mod file;
 mod load;
 mod oauth;
+mod overrides;
 mod runtime;
 pub mod template;
 
@@ -25,6 +26,10 @@ pub use load::{
     load_connector_from_str, load_connectors_dir, parse_yaml, type_file,
 };
 pub use oauth::OAuthEndpoints;
+pub use overrides::{
+    OverrideError, OverrideLayer, apply_override, load_connector_with_layers, provenance,
+    provenance_of,
+};
 pub use runtime::{
     DiscoveredField, ListCursor, ListPage, PageState, PlanError, PlannedRequest, ProviderError,
     ReadError, RecordError, RequestBody, RequestContext, VendorResponse, fields_binding,

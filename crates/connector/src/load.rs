@@ -2,16 +2,17 @@
 //!
 //! Errors name the file and the path inside it (`unified.crm.contacts.list.routes[0].when`), so
 //! a connector author can find the mistake without reading Rust. Operator overrides (a trusted
-//! patch from configuration, e.g. pointing a connector at a local simulator) are deep-merged
-//! before the typed pass, so they are validated exactly like the file itself.
+//! patch from configuration, e.g. pointing a connector at a local simulator) are merged by the
+//! override contract (`overrides.rs`) before the typed pass, so they are validated exactly like
+//! the file itself.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::Connector;
-use crate::compile::compile;
 use crate::file::ConnectorFile;
+use crate::overrides::{OverrideLayer, load_connector_with_layers};
 
 /// The connector file format versions this runtime understands.
 pub const SUPPORTED_SCHEMA_VERSIONS: &[u32] = &[1];
@@ -127,7 +128,9 @@ pub fn type_file(file: &str, document: Value) -> Result<ConnectorFile, LoadError
     })
 }
 
-/// Loads a connector from YAML text, with an optional operator override merged on top.
+/// Loads a connector from YAML text, with an optional operator override merged on top by the
+/// override contract (see [`crate::apply_override`]: keyed lists such as `rate_limits.buckets`
+/// merge item by item by `id`).
 ///
 /// # Errors
 /// Fails on YAML, typing or validation errors, each naming `file` and the path inside it.
@@ -136,12 +139,10 @@ pub fn load_connector_from_str(
     text: &str,
     overrides: Option<&Value>,
 ) -> Result<Connector, LoadError> {
-    let mut document = parse_yaml(file, text)?;
-    if let Some(patch) = overrides {
-        deep_merge(&mut document, patch);
+    match overrides {
+        Some(patch) => load_connector_with_layers(file, text, &[(OverrideLayer::Operator, patch)]),
+        None => load_connector_with_layers(file, text, &[]),
     }
-    let typed = type_file(file, document)?;
-    compile(file, typed)
 }
 
 /// Loads `connectors/<provider>/connector.yaml`.
