@@ -7,6 +7,9 @@
 //! state) decide in that one statement, re-checked by Postgres on the latest row version after
 //! waiting for a concurrent writer; only when it matched no row does a second, read-only one tell
 //! a missing connection from a failed condition.
+//! Override versions are appended by one `INSERT … SELECT` of the latest version plus one; the
+//! unique index on (scope, version) turns a concurrent writer that read the same latest version
+//! into a conflict, which an unconditional write retries and an expecting write reports.
 //! [`PostgresStore::connect_in_schema`] keeps all tables, the migrations table included, in one
 //! schema, for a Crosswalk that shares a database with other software and for tests that need a
 //! fresh, isolated database per run.
@@ -26,7 +29,8 @@ use sqlx::{PgPool, Row};
 use store::{
     ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
     ConnectionStatus, ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event,
-    EventId, IdError, NewConnection, NewEvent, OAuthApp, OAuthState, Store, StoreError, timestamp,
+    EventId, IdError, NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope,
+    OverrideVersion, Store, StoreError, timestamp,
 };
 
 /// The schema, embedded from `migrations/` at build time.
@@ -52,6 +56,22 @@ const EVENT_COLUMNS: &str = "id, environment_id, connection_id, kind, payload, c
 /// [`EVENT_COLUMNS`] as selected, with the JSON read back as its stored text.
 const EVENT_SELECT: &str =
     "id, environment_id, connection_id, kind, payload::text AS payload, created_at";
+
+const OVERRIDE_COLUMNS: &str =
+    "environment_id, provider, connection_id, version, document, revision, created_at";
+
+/// [`OVERRIDE_COLUMNS`] as selected, with the JSON read back as its stored text.
+const OVERRIDE_SELECT: &str = "environment_id, provider, connection_id, version, \
+     document::text AS document, revision, created_at";
+
+/// Matches the rows of one override scope: `$1` environment, `$2` provider, `$3` connection or
+/// NULL. Written as the unique index's expression, so the index serves it.
+const OVERRIDE_SCOPE: &str = "environment_id = $1 AND provider = $2 \
+     AND COALESCE(connection_id, '') = COALESCE($3::text, '')";
+
+/// How many times an unconditional override write retries after losing a race for its version
+/// number to a concurrent writer; each loss means another writer made progress.
+const OVERRIDE_WRITE_ATTEMPTS: usize = 16;
 
 /// A [`Store`] on a PostgreSQL database.
 #[derive(Clone)]
@@ -336,6 +356,36 @@ fn oauth_state_from_row(row: &PgRow) -> Result<OAuthState, StoreError> {
     })
 }
 
+fn version_column(row: &PgRow, name: &str) -> Result<u32, StoreError> {
+    let version: i64 = column(row, name)?;
+    u32::try_from(version)
+        .map_err(|_| StoreError::Corrupt(format!("`{name}` of `{version}` is out of range")))
+}
+
+/// Reads a nullable JSON column selected as `column::text`.
+fn optional_json_column(row: &PgRow, name: &str) -> Result<Option<Value>, StoreError> {
+    let text: Option<String> = column(row, name)?;
+    text.map(|text| {
+        serde_json::from_str(&text)
+            .map_err(|error| StoreError::Corrupt(format!("`{name}` is not json: {error}")))
+    })
+    .transpose()
+}
+
+fn override_version_from_row(row: &PgRow) -> Result<OverrideVersion, StoreError> {
+    Ok(OverrideVersion {
+        scope: OverrideScope {
+            environment_id: id_column(row, "environment_id")?,
+            provider: column(row, "provider")?,
+            connection_id: optional_id_column(row, "connection_id")?,
+        },
+        version: version_column(row, "version")?,
+        document: optional_json_column(row, "document")?,
+        revision: column(row, "revision")?,
+        created_at: column(row, "created_at")?,
+    })
+}
+
 fn event_from_row(row: &PgRow) -> Result<Event, StoreError> {
     Ok(Event {
         id: id_column(row, "id")?,
@@ -357,6 +407,56 @@ impl PostgresStore {
             .await
             .map_err(read_error)?;
         Ok(row.is_some())
+    }
+
+    /// Tells whether an override scope can be written: its environment exists and, for the
+    /// connection layer, its connection exists in that environment and is of its provider.
+    async fn override_scope_exists(&self, scope: &OverrideScope) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM environments WHERE id = $1)
+                 AND ($3::text IS NULL OR EXISTS (
+                     SELECT 1 FROM connections WHERE id = $3 AND environment_id = $1 AND provider = $2
+                 ))",
+        )
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        Ok(row.is_some())
+    }
+
+    /// One attempt at appending an override version: `Ok(None)` when `expected_version` is not
+    /// the latest, [`StoreError::Conflict`] when a concurrent writer took the version number.
+    async fn append_override(
+        &self,
+        scope: &OverrideScope,
+        document: Option<&Value>,
+        revision: &str,
+        expected_version: Option<u32>,
+    ) -> Result<Option<OverrideVersion>, StoreError> {
+        // Two writers reading the same latest version both try to insert the next one; the unique
+        // index makes the second wait for the first and then fail, so neither overwrites.
+        let row = sqlx::query(&format!(
+            "INSERT INTO connector_overrides ({OVERRIDE_COLUMNS})
+             SELECT $1, $2, $3, latest + 1, $4::json, $5, $6
+             FROM (SELECT COALESCE(MAX(version), 0) AS latest FROM connector_overrides
+                   WHERE {OVERRIDE_SCOPE}) AS head
+             WHERE $7::bigint IS NULL OR latest = $7
+             RETURNING {OVERRIDE_SELECT}"
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(document.map(json_text))
+        .bind(revision)
+        .bind(timestamp::now())
+        .bind(expected_version.map(i64::from))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "a concurrent writer took this override version"))?;
+        row.as_ref().map(override_version_from_row).transpose()
     }
 }
 
@@ -536,7 +636,7 @@ impl Store for PostgresStore {
         environment_id: &EnvironmentId,
         id: &ConnectionId,
     ) -> Result<(), StoreError> {
-        // Discovered fields, sessions and states go with it through `ON DELETE CASCADE`.
+        // Discovered fields, overrides, sessions and states go with it through `ON DELETE CASCADE`.
         let result = sqlx::query("DELETE FROM connections WHERE id = $1 AND environment_id = $2")
             .bind(id.as_str())
             .bind(environment_id.as_str())
@@ -959,5 +1059,93 @@ impl Store for PostgresStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn put_override(
+        &self,
+        scope: &OverrideScope,
+        document: Option<&Value>,
+        revision: &str,
+        expected_version: Option<u32>,
+    ) -> Result<OverrideVersion, StoreError> {
+        let mut attempt = 1;
+        let appended = loop {
+            match self
+                .append_override(scope, document, revision, expected_version)
+                .await
+            {
+                // An unconditional write lost the race for a number: read the new latest again.
+                Err(StoreError::Conflict(_))
+                    if expected_version.is_none() && attempt < OVERRIDE_WRITE_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                result => break result?,
+            }
+        };
+        match appended {
+            Some(version) => Ok(version),
+            None if self.override_scope_exists(scope).await? => Err(StoreError::Conflict(format!(
+                "the override of `{}` in `{}` is no longer at version `{}`",
+                scope.provider,
+                scope.environment_id,
+                expected_version.unwrap_or_default()
+            ))),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn current_override(
+        &self,
+        scope: &OverrideScope,
+    ) -> Result<Option<OverrideVersion>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {OVERRIDE_SELECT} FROM connector_overrides WHERE {OVERRIDE_SCOPE}
+             ORDER BY version DESC LIMIT 1"
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        row.as_ref().map(override_version_from_row).transpose()
+    }
+
+    async fn override_history(
+        &self,
+        scope: &OverrideScope,
+    ) -> Result<Vec<OverrideVersion>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OVERRIDE_SELECT} FROM connector_overrides WHERE {OVERRIDE_SCOPE}
+             ORDER BY version"
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(override_version_from_row).collect()
+    }
+
+    async fn get_override_version(
+        &self,
+        scope: &OverrideScope,
+        version: u32,
+    ) -> Result<OverrideVersion, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {OVERRIDE_SELECT} FROM connector_overrides WHERE {OVERRIDE_SCOPE}
+             AND version = $4"
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(i64::from(version))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        override_version_from_row(&row)
     }
 }

@@ -106,6 +106,7 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
                 "api_keys",
                 "connect_sessions",
                 "connections",
+                "connector_overrides",
                 "discovered_fields",
                 "environments",
                 "events",

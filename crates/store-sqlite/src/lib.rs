@@ -2,13 +2,13 @@
 //!
 //! One database file in the data directory, opened in WAL mode so readers never wait for the
 //! writer, with foreign keys on (they carry the cascade from connections to their discovered
-//! fields, Connect sessions and OAuth states) and a busy timeout so concurrent writers queue
-//! instead of failing.
+//! fields, connector overrides, Connect sessions and OAuth states) and a busy timeout so
+//! concurrent writers queue instead of failing.
 //! Every method is a single statement, so no transaction ever has to upgrade a read lock to a
 //! write lock, which is where SQLite would answer `SQLITE_BUSY` without waiting.
-//! Conditional writes (refresh leases, fenced credentials, compare-and-swap) decide in that one
-//! statement; only when it matched no row does a second, read-only one tell a missing connection
-//! from a failed condition.
+//! Conditional writes (refresh leases, fenced credentials, compare-and-swap, versioned override
+//! writes) decide in that one statement; only when it matched no row does a second, read-only one
+//! tell a missing connection or environment from a failed condition.
 //! Timestamps are stored as integer microseconds since the Unix epoch; JSON as its text.
 //! Several processes on one file work but are not the target; use `store-postgres` for that.
 
@@ -28,7 +28,8 @@ use sqlx::{Row, SqlitePool};
 use store::{
     ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
     ConnectionStatus, ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event,
-    EventId, IdError, NewConnection, NewEvent, OAuthApp, OAuthState, Store, StoreError, timestamp,
+    EventId, IdError, NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope,
+    OverrideVersion, Store, StoreError, timestamp,
 };
 
 /// The schema, embedded from `migrations/` at build time.
@@ -50,6 +51,14 @@ const OAUTH_STATE_COLUMNS: &str = "state_hash, environment_id, provider, scheme,
      session_token_hash, code_verifier, redirect_uri, connection_id, expires_at, created_at";
 
 const EVENT_COLUMNS: &str = "id, environment_id, connection_id, kind, payload, created_at";
+
+const OVERRIDE_COLUMNS: &str =
+    "environment_id, provider, connection_id, version, document, revision, created_at";
+
+/// Matches the rows of one override scope: `?1` environment, `?2` provider, `?3` connection or
+/// NULL. Written as the unique index's expression, so the index serves it.
+const OVERRIDE_SCOPE: &str =
+    "environment_id = ?1 AND provider = ?2 AND COALESCE(connection_id, '') = COALESCE(?3, '')";
 
 /// A [`Store`] on one SQLite database file.
 #[derive(Debug, Clone)]
@@ -347,6 +356,35 @@ fn oauth_state_from_row(row: &SqliteRow) -> Result<OAuthState, StoreError> {
     })
 }
 
+fn version_column(row: &SqliteRow, name: &str) -> Result<u32, StoreError> {
+    let version: i64 = column(row, name)?;
+    u32::try_from(version)
+        .map_err(|_| StoreError::Corrupt(format!("`{name}` of `{version}` is out of range")))
+}
+
+fn optional_json_column(row: &SqliteRow, name: &str) -> Result<Option<Value>, StoreError> {
+    let text: Option<String> = column(row, name)?;
+    text.map(|text| {
+        serde_json::from_str(&text)
+            .map_err(|error| StoreError::Corrupt(format!("`{name}` is not json: {error}")))
+    })
+    .transpose()
+}
+
+fn override_version_from_row(row: &SqliteRow) -> Result<OverrideVersion, StoreError> {
+    Ok(OverrideVersion {
+        scope: OverrideScope {
+            environment_id: id_column(row, "environment_id")?,
+            provider: column(row, "provider")?,
+            connection_id: optional_id_column(row, "connection_id")?,
+        },
+        version: version_column(row, "version")?,
+        document: optional_json_column(row, "document")?,
+        revision: column(row, "revision")?,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
 fn event_from_row(row: &SqliteRow) -> Result<Event, StoreError> {
     Ok(Event {
         id: id_column(row, "id")?,
@@ -367,6 +405,24 @@ impl SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(read_error)?;
+        Ok(row.is_some())
+    }
+
+    /// Tells whether an override scope can be written: its environment exists and, for the
+    /// connection layer, its connection exists in that environment and is of its provider.
+    async fn override_scope_exists(&self, scope: &OverrideScope) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM environments WHERE id = ?1)
+                 AND (?3 IS NULL OR EXISTS (
+                     SELECT 1 FROM connections WHERE id = ?3 AND environment_id = ?1 AND provider = ?2
+                 ))",
+        )
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
         Ok(row.is_some())
     }
 }
@@ -541,7 +597,7 @@ impl Store for SqliteStore {
         environment_id: &EnvironmentId,
         id: &ConnectionId,
     ) -> Result<(), StoreError> {
-        // Discovered fields, sessions and states go with it through `ON DELETE CASCADE`.
+        // Discovered fields, overrides, sessions and states go with it through `ON DELETE CASCADE`.
         let result = sqlx::query("DELETE FROM connections WHERE id = ?1 AND environment_id = ?2")
             .bind(id.as_str())
             .bind(environment_id.as_str())
@@ -964,5 +1020,98 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn put_override(
+        &self,
+        scope: &OverrideScope,
+        document: Option<&Value>,
+        revision: &str,
+        expected_version: Option<u32>,
+    ) -> Result<OverrideVersion, StoreError> {
+        // One statement under SQLite's single write lock: reading the latest version, checking
+        // the expectation and appending the next cannot interleave with another writer.
+        let row = sqlx::query(&format!(
+            "INSERT INTO connector_overrides ({OVERRIDE_COLUMNS})
+             SELECT ?1, ?2, ?3, latest + 1, ?4, ?5, ?6
+             FROM (SELECT COALESCE(MAX(version), 0) AS latest FROM connector_overrides
+                   WHERE {OVERRIDE_SCOPE})
+             WHERE ?7 IS NULL OR latest = ?7
+             RETURNING {OVERRIDE_COLUMNS}"
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(document.map(json_text))
+        .bind(revision)
+        .bind(timestamp::now().timestamp_micros())
+        .bind(expected_version.map(i64::from))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "override version already exists"))?;
+        match row {
+            Some(row) => override_version_from_row(&row),
+            None if self.override_scope_exists(scope).await? => Err(StoreError::Conflict(format!(
+                "the override of `{}` in `{}` is no longer at version `{}`",
+                scope.provider,
+                scope.environment_id,
+                expected_version.unwrap_or_default()
+            ))),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn current_override(
+        &self,
+        scope: &OverrideScope,
+    ) -> Result<Option<OverrideVersion>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {OVERRIDE_COLUMNS} FROM connector_overrides WHERE {OVERRIDE_SCOPE}
+             ORDER BY version DESC LIMIT 1"
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        row.as_ref().map(override_version_from_row).transpose()
+    }
+
+    async fn override_history(
+        &self,
+        scope: &OverrideScope,
+    ) -> Result<Vec<OverrideVersion>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OVERRIDE_COLUMNS} FROM connector_overrides WHERE {OVERRIDE_SCOPE}
+             ORDER BY version"
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(override_version_from_row).collect()
+    }
+
+    async fn get_override_version(
+        &self,
+        scope: &OverrideScope,
+        version: u32,
+    ) -> Result<OverrideVersion, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {OVERRIDE_COLUMNS} FROM connector_overrides WHERE {OVERRIDE_SCOPE}
+             AND version = ?4"
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(i64::from(version))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        override_version_from_row(&row)
     }
 }

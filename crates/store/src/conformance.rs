@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::{
     ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionStatus,
-    ConnectionUpdate, EnvironmentId, NewConnection, NewEvent, OAuthApp, OAuthState, Store,
-    StoreError, api_key_prefix, generate_api_key, timestamp,
+    ConnectionUpdate, EnvironmentId, NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope,
+    OverrideVersion, Store, StoreError, api_key_prefix, generate_api_key, timestamp,
 };
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -75,6 +75,13 @@ checks!(
     refresh_lease_of_unknown_connection_is_not_found,
     all_connections_span_environments,
     replace_sealed_credentials_compares_and_swaps,
+    overrides_append_versions_and_keep_history,
+    override_expected_version_is_optimistic,
+    override_writes_check_environment_connection_and_provider,
+    overrides_are_scoped_by_environment_provider_and_layer,
+    deleting_a_connection_removes_its_overrides,
+    concurrent_override_writers_expecting_one_version_one_wins,
+    concurrent_unconditional_override_writers_all_land,
 );
 
 /// Runs every check in [`CHECKS`] against `store`, printing each name before it runs.
@@ -2165,4 +2172,448 @@ async fn replace_sealed_credentials_compares_and_swaps(store: &dyn Store) {
         .store_refreshed_credentials(&connection.id, fence, resealed, None, None)
         .await
         .expect("the lease survived the swap");
+}
+
+async fn put(
+    store: &dyn Store,
+    scope: &OverrideScope,
+    document: Option<Value>,
+    expected_version: Option<u32>,
+) -> OverrideVersion {
+    store
+        .put_override(scope, document.as_ref(), "rev-1", expected_version)
+        .await
+        .expect("put override")
+}
+
+fn versions(history: &[OverrideVersion]) -> Vec<u32> {
+    history.iter().map(|version| version.version).collect()
+}
+
+async fn overrides_append_versions_and_keep_history(store: &dyn Store) {
+    let environment_id = environment(store, "overrides").await;
+    let scope = OverrideScope::environment(environment_id.clone(), "crm-one");
+    assert_eq!(store.current_override(&scope).await.expect("current"), None);
+    assert_eq!(
+        store.override_history(&scope).await.expect("history"),
+        vec![]
+    );
+    assert_not_found(
+        store.get_override_version(&scope, 1).await,
+        "a version of a scope never written",
+    );
+
+    // Key order and every JSON type survive, as for connections.
+    let first_document =
+        json!({"zeta": 1, "alpha": [true, null, 2.5], "mappings": {"b": "x", "a": "y"}});
+    let before = timestamp::now();
+    let first = store
+        .put_override(&scope, Some(&first_document), "rev-abc", None)
+        .await
+        .expect("first put");
+    assert_eq!(first.scope, scope);
+    assert_eq!(first.version, 1);
+    assert_eq!(first.revision, "rev-abc");
+    assert_eq!(
+        serde_json::to_string(first.document.as_ref().expect("a document")).expect("serializes"),
+        serde_json::to_string(&first_document).expect("serializes")
+    );
+    assert!(first.created_at >= before);
+    assert!(first.created_at <= timestamp::now() + Duration::seconds(1));
+    assert_eq!(
+        store.current_override(&scope).await.expect("current"),
+        Some(first.clone()),
+        "a write is current as soon as it returns"
+    );
+    let stored_first = store.get_override_version(&scope, 1).await.expect("get v1");
+    assert_eq!(stored_first, first);
+    assert_eq!(
+        serde_json::to_string(&stored_first.document).expect("serializes"),
+        serde_json::to_string(&Some(&first_document)).expect("serializes"),
+        "object keys come back in the order written"
+    );
+
+    let second = put(store, &scope, Some(json!({"mappings": {"a": "z"}})), None).await;
+    assert_eq!(second.version, 2);
+    assert!(second.created_at >= first.created_at);
+    let removed = put(store, &scope, None, Some(2)).await;
+    assert_eq!(removed.version, 3);
+    assert_eq!(removed.document, None, "a tombstone has no document");
+    assert_eq!(
+        store.current_override(&scope).await.expect("current"),
+        Some(removed.clone()),
+        "a tombstone is the current version, not an absent one"
+    );
+
+    // A JSON null is a document, not a removal.
+    let null_document = put(store, &scope, Some(Value::Null), None).await;
+    assert_eq!(null_document.version, 4);
+    assert_eq!(null_document.document, Some(Value::Null));
+    assert_eq!(
+        store
+            .get_override_version(&scope, 4)
+            .await
+            .expect("get v4")
+            .document,
+        Some(Value::Null)
+    );
+
+    // Reverting is writing an earlier version's document again.
+    let reverted = store
+        .put_override(&scope, first.document.as_ref(), &first.revision, Some(4))
+        .await
+        .expect("revert");
+    assert_eq!(reverted.version, 5);
+    assert_eq!(reverted.document, first.document);
+    let history = store.override_history(&scope).await.expect("history");
+    assert_eq!(versions(&history), vec![1, 2, 3, 4, 5], "oldest first");
+    assert_eq!(
+        history,
+        vec![first, second, removed, null_document, reverted.clone()]
+    );
+    assert_eq!(
+        store.current_override(&scope).await.expect("current"),
+        Some(reverted)
+    );
+    assert_not_found(
+        store.get_override_version(&scope, 6).await,
+        "a version not written yet",
+    );
+    assert_not_found(
+        store.get_override_version(&scope, 0).await,
+        "version 0 never exists",
+    );
+}
+
+async fn override_expected_version_is_optimistic(store: &dyn Store) {
+    let environment_id = environment(store, "override versions").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+    for scope in [
+        OverrideScope::environment(environment_id.clone(), "crm-one"),
+        OverrideScope::connection(environment_id.clone(), "crm-one", connection.id.clone()),
+    ] {
+        assert_conflict(
+            store
+                .put_override(&scope, Some(&json!({"a": 1})), "rev-1", Some(1))
+                .await,
+            "expecting version 1 of a scope never written",
+        );
+        let first = put(store, &scope, Some(json!({"a": 1})), Some(0)).await;
+        assert_eq!(first.version, 1, "`Some(0)` writes only the first version");
+        assert_conflict(
+            store
+                .put_override(&scope, Some(&json!({"a": 2})), "rev-1", Some(0))
+                .await,
+            "expecting no version once one exists",
+        );
+        let second = put(store, &scope, Some(json!({"a": 2})), Some(1)).await;
+        assert_eq!(second.version, 2);
+        for stale in [0, 1, 3, u32::MAX] {
+            assert_conflict(
+                store.put_override(&scope, None, "rev-1", Some(stale)).await,
+                "expecting a version that is not the latest",
+            );
+        }
+        assert_eq!(
+            store.override_history(&scope).await.expect("history"),
+            vec![first, second.clone()],
+            "a conflicting write changes nothing"
+        );
+        let removed = put(store, &scope, None, Some(2)).await;
+        assert_eq!(removed.version, 3);
+        let restored = put(store, &scope, second.document.clone(), Some(3)).await;
+        assert_eq!(
+            restored.version, 4,
+            "a tombstone counts as the latest version"
+        );
+    }
+}
+
+async fn override_writes_check_environment_connection_and_provider(store: &dyn Store) {
+    let environment_id = environment(store, "override owner").await;
+    let other_environment = environment(store, "override stranger").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+    let document = json!({"mappings": {}});
+    let unknown_environment = EnvironmentId::generate();
+    let refused = [
+        (
+            OverrideScope::environment(unknown_environment.clone(), "crm-one"),
+            "the environment layer of an unknown environment",
+        ),
+        (
+            OverrideScope::connection(unknown_environment, "crm-one", connection.id.clone()),
+            "a connection asked through an unknown environment",
+        ),
+        (
+            OverrideScope::connection(other_environment.clone(), "crm-one", connection.id.clone()),
+            "a connection of another environment",
+        ),
+        (
+            OverrideScope::connection(environment_id.clone(), "hris-two", connection.id.clone()),
+            "a connection of another provider",
+        ),
+        (
+            OverrideScope::connection(environment_id.clone(), "crm-one", ConnectionId::generate()),
+            "an unknown connection",
+        ),
+    ];
+    for (scope, what) in &refused {
+        for expected_version in [None, Some(0), Some(3)] {
+            assert_not_found(
+                store
+                    .put_override(scope, Some(&document), "rev-1", expected_version)
+                    .await,
+                what,
+            );
+        }
+        assert_not_found(store.put_override(scope, None, "rev-1", None).await, what);
+        assert_eq!(store.current_override(scope).await.expect("current"), None);
+        assert_eq!(
+            store.override_history(scope).await.expect("history"),
+            vec![]
+        );
+        assert_not_found(store.get_override_version(scope, 1).await, what);
+    }
+    // The connection layer needs no environment layer written before it.
+    let connection_scope =
+        OverrideScope::connection(environment_id.clone(), "crm-one", connection.id.clone());
+    assert_eq!(
+        put(store, &connection_scope, Some(document), None)
+            .await
+            .version,
+        1
+    );
+}
+
+async fn overrides_are_scoped_by_environment_provider_and_layer(store: &dyn Store) {
+    let first_environment = environment(store, "override scope one").await;
+    let second_environment = environment(store, "override scope two").await;
+    let first_connection = insert(store, &first_environment, "crm-one").await;
+    let second_connection = insert(store, &first_environment, "crm-one").await;
+    let foreign_connection = insert(store, &second_environment, "crm-one").await;
+
+    let scopes = [
+        OverrideScope::environment(first_environment.clone(), "crm-one"),
+        OverrideScope::environment(first_environment.clone(), "hris-two"),
+        OverrideScope::environment(second_environment.clone(), "crm-one"),
+        OverrideScope::connection(
+            first_environment.clone(),
+            "crm-one",
+            first_connection.id.clone(),
+        ),
+        OverrideScope::connection(
+            first_environment.clone(),
+            "crm-one",
+            second_connection.id.clone(),
+        ),
+        OverrideScope::connection(
+            second_environment.clone(),
+            "crm-one",
+            foreign_connection.id.clone(),
+        ),
+    ];
+    // Scope `index` gets `index + 1` versions, each document naming its scope.
+    for (index, scope) in scopes.iter().enumerate() {
+        for _ in 0..=index {
+            put(store, scope, Some(json!({"scope": index})), None).await;
+        }
+    }
+    for (index, scope) in scopes.iter().enumerate() {
+        let history = store.override_history(scope).await.expect("history");
+        let expected: Vec<u32> = (1..=u32::try_from(index + 1).expect("small")).collect();
+        assert_eq!(
+            versions(&history),
+            expected,
+            "each scope numbers its own versions"
+        );
+        for version in &history {
+            assert_eq!(&version.scope, scope);
+            assert_eq!(version.document, Some(json!({"scope": index})));
+        }
+        let current = store
+            .current_override(scope)
+            .await
+            .expect("current")
+            .expect("written");
+        assert_eq!(Some(&current), history.last());
+    }
+
+    // A connection asked through another environment shows nothing, and the environment layer of
+    // one environment is never another's.
+    let through_wrong_environment = OverrideScope::connection(
+        second_environment.clone(),
+        "crm-one",
+        first_connection.id.clone(),
+    );
+    assert_eq!(
+        store
+            .current_override(&through_wrong_environment)
+            .await
+            .expect("current"),
+        None
+    );
+    assert_eq!(
+        store
+            .override_history(&through_wrong_environment)
+            .await
+            .expect("history"),
+        vec![]
+    );
+    assert_not_found(
+        store
+            .get_override_version(&through_wrong_environment, 1)
+            .await,
+        "a version of a connection asked through another environment",
+    );
+    let second_layer = store
+        .get_override_version(&scopes[2], 1)
+        .await
+        .expect("second environment's own layer");
+    assert_eq!(second_layer.document, Some(json!({"scope": 2})));
+    assert_eq!(
+        store
+            .current_override(&OverrideScope::environment(
+                second_environment.clone(),
+                "hris-two"
+            ))
+            .await
+            .expect("current"),
+        None,
+        "another environment's layer for the provider does not leak"
+    );
+}
+
+async fn deleting_a_connection_removes_its_overrides(store: &dyn Store) {
+    let environment_id = environment(store, "override cascade").await;
+    let doomed = insert(store, &environment_id, "crm-one").await;
+    let kept = insert(store, &environment_id, "crm-one").await;
+    let environment_layer = OverrideScope::environment(environment_id.clone(), "crm-one");
+    let doomed_layer =
+        OverrideScope::connection(environment_id.clone(), "crm-one", doomed.id.clone());
+    let kept_layer = OverrideScope::connection(environment_id.clone(), "crm-one", kept.id.clone());
+    for scope in [&environment_layer, &doomed_layer, &kept_layer] {
+        put(store, scope, Some(json!({"v": 1})), None).await;
+        put(store, scope, None, None).await;
+    }
+
+    store
+        .delete_connection(&environment_id, &doomed.id)
+        .await
+        .expect("delete");
+    assert_eq!(
+        store
+            .current_override(&doomed_layer)
+            .await
+            .expect("current"),
+        None,
+        "the connection layer went with its connection"
+    );
+    assert_eq!(
+        store
+            .override_history(&doomed_layer)
+            .await
+            .expect("history"),
+        vec![]
+    );
+    assert_not_found(
+        store.put_override(&doomed_layer, None, "rev-1", None).await,
+        "a write for a deleted connection",
+    );
+    for scope in [&environment_layer, &kept_layer] {
+        assert_eq!(
+            versions(&store.override_history(scope).await.expect("history")),
+            vec![1, 2],
+            "other layers stay"
+        );
+    }
+
+    // A connection reusing the id starts without overrides, numbered from 1 again.
+    let mut reused = new_connection(&environment_id, "crm-one");
+    reused.id = doomed.id.clone();
+    reused.credentials = seal_credentials(&reused.id, &json!({"access_token": "again"}));
+    store
+        .insert_connection(reused)
+        .await
+        .expect("the id is free again");
+    assert_eq!(
+        store
+            .current_override(&doomed_layer)
+            .await
+            .expect("current"),
+        None
+    );
+    assert_eq!(put(store, &doomed_layer, None, Some(0)).await.version, 1);
+}
+
+async fn concurrent_override_writers_expecting_one_version_one_wins(store: &dyn Store) {
+    const N_WRITERS: usize = 16;
+    let environment_id = environment(store, "override race").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+    for scope in [
+        OverrideScope::environment(environment_id.clone(), "crm-one"),
+        OverrideScope::connection(environment_id.clone(), "crm-one", connection.id.clone()),
+    ] {
+        for round in 0..3u32 {
+            let results = join_all((0..N_WRITERS).map(|writer| {
+                let scope = &scope;
+                async move {
+                    let document = json!({"writer": writer});
+                    store
+                        .put_override(scope, Some(&document), "rev-1", Some(round))
+                        .await
+                }
+            }))
+            .await;
+            let mut winners = Vec::new();
+            for result in results {
+                match result {
+                    Ok(written) => winners.push(written),
+                    Err(StoreError::Conflict(_)) => {}
+                    Err(other) => panic!("a losing writer must see Conflict, got {other:?}"),
+                }
+            }
+            assert_eq!(winners.len(), 1, "exactly one concurrent writer wins");
+            assert_eq!(winners[0].version, round + 1);
+            assert_eq!(
+                store.current_override(&scope).await.expect("current"),
+                winners.pop()
+            );
+        }
+        assert_eq!(
+            versions(&store.override_history(&scope).await.expect("history")),
+            vec![1, 2, 3]
+        );
+    }
+}
+
+async fn concurrent_unconditional_override_writers_all_land(store: &dyn Store) {
+    const N_WRITERS: u32 = 8;
+    let environment_id = environment(store, "override crowd").await;
+    let scope = OverrideScope::environment(environment_id, "crm-one");
+    let results = join_all((0..N_WRITERS).map(|writer| {
+        let scope = &scope;
+        async move {
+            let document = json!({"writer": writer});
+            store
+                .put_override(scope, Some(&document), "rev-1", None)
+                .await
+        }
+    }))
+    .await;
+    let mut written: Vec<u32> = results
+        .into_iter()
+        .map(|result| result.expect("an unconditional write always lands").version)
+        .collect();
+    written.sort_unstable();
+    let expected: Vec<u32> = (1..=N_WRITERS).collect();
+    assert_eq!(written, expected, "each writer gets its own version");
+    let history = store.override_history(&scope).await.expect("history");
+    assert_eq!(versions(&history), expected);
+    let mut writers: Vec<Value> = history
+        .into_iter()
+        .map(|version| version.document.expect("a document")["writer"].clone())
+        .collect();
+    writers.sort_by_key(|writer| writer.as_u64());
+    let all: Vec<Value> = (0..N_WRITERS).map(|writer| json!(writer)).collect();
+    assert_eq!(writers, all, "no write was lost");
 }

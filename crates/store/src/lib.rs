@@ -2,7 +2,8 @@
 //!
 //! Crosswalk keeps environments with their branding, hashed API keys, connections with sealed
 //! credentials and refresh leases, a cache of discovered fields per connection, OAuth app
-//! credentials, Connect sessions, single-use OAuth states, and an audit trail of events.
+//! credentials, Connect sessions, single-use OAuth states, an audit trail of events, and the
+//! versioned connector overrides of environments and connections.
 //! [`Store`] is the one interface to that data; `store-sqlite` and `store-postgres` implement it
 //! and both run [`conformance::run_all`], so callers can hold an `Arc<dyn Store>` and not care
 //! which backend is behind it.
@@ -23,5 +24,6 @@ pub use ids::{ApiKeyId, ConnectionId, EnvironmentId, EventId};
 pub use rows::{
     ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, ConnectionUpdate,
     DiscoveredFields, Environment, Event, NewConnection, NewEvent, OAuthApp, OAuthState,
+    OverrideScope, OverrideVersion,
 };
 pub use store::Store;

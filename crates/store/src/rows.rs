@@ -1,6 +1,7 @@
 //! The rows a [`crate::Store`] reads and writes: environments and their branding, API keys,
 //! connections, the discovered-field cache, OAuth app credentials, Connect sessions, OAuth
-//! authorization states and events.
+//! authorization states, events, and the versioned connector overrides of environments and
+//! connections.
 //!
 //! These are plain data; validation of names and provider slugs happens in the callers.
 
@@ -250,5 +251,64 @@ pub struct Event {
     /// Details of the event.
     pub payload: Value,
     /// When the event was recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a connector override applies: one provider's connector in an environment, either for the
+/// whole environment (the environment layer) or for one of its connections (the connection layer).
+///
+/// Each scope has its own numbered history of versions; scopes never see each other's versions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct OverrideScope {
+    /// The environment the override belongs to; must exist to write.
+    pub environment_id: EnvironmentId,
+    /// The provider slug of the overridden connector, e.g. `acme`.
+    pub provider: String,
+    /// The connection of the connection layer, which must belong to `environment_id` and be of
+    /// `provider`; `None` is the environment layer.
+    pub connection_id: Option<ConnectionId>,
+}
+
+impl OverrideScope {
+    /// The environment layer of a provider's connector in an environment.
+    pub fn environment(
+        environment_id: EnvironmentId,
+        provider: impl Into<String>,
+    ) -> OverrideScope {
+        OverrideScope {
+            environment_id,
+            provider: provider.into(),
+            connection_id: None,
+        }
+    }
+
+    /// The connection layer of one connection, of a provider, in an environment.
+    pub fn connection(
+        environment_id: EnvironmentId,
+        provider: impl Into<String>,
+        connection_id: ConnectionId,
+    ) -> OverrideScope {
+        OverrideScope {
+            environment_id,
+            provider: provider.into(),
+            connection_id: Some(connection_id),
+        }
+    }
+}
+
+/// One stored version of a scope's override document; versions are never changed or removed
+/// (except with their connection), so any earlier one can be written again to undo a change.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OverrideVersion {
+    /// The scope the version belongs to.
+    pub scope: OverrideScope,
+    /// 1 for a scope's first version, then one more than the version before.
+    pub version: u32,
+    /// The override document, kept as written; `None` marks the override removed (a tombstone),
+    /// which is not the same as `Some(Value::Null)`.
+    pub document: Option<Value>,
+    /// The connector revision the document was written against.
+    pub revision: String,
+    /// When the version was stored.
     pub created_at: DateTime<Utc>,
 }

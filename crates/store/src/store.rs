@@ -11,12 +11,13 @@ use secrets::Sealed;
 use crate::{
     ApiKey, ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionUpdate,
     DiscoveredFields, Environment, EnvironmentId, Event, NewConnection, NewEvent, OAuthApp,
-    OAuthState, StoreError,
+    OAuthState, OverrideScope, OverrideVersion, StoreError,
 };
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
 /// account-connection lifecycle: OAuth apps, branding, Connect sessions, OAuth states, events,
-/// refresh leases and key rotation.
+/// refresh leases and key rotation; and the versioned connector overrides of environments and
+/// connections.
 ///
 /// Every method is required; there are no defaults, because each is one statement or transaction
 /// in the backend's own SQL.
@@ -130,8 +131,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         update: ConnectionUpdate,
     ) -> Result<Connection, StoreError>;
 
-    /// Deletes a connection together with its discovered fields, and with the Connect sessions
-    /// and OAuth states that would authorize it again; its events stay.
+    /// Deletes a connection together with its discovered fields, its connector overrides (the
+    /// connection layer, every version), and with the Connect sessions and OAuth states that
+    /// would authorize it again; its events stay.
     ///
     /// # Errors
     ///
@@ -368,4 +370,64 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expected: &Sealed,
         credentials: Sealed,
     ) -> Result<(), StoreError>;
+
+    /// Appends a version to a scope's connector override and returns it; it is the current
+    /// version from the moment this returns.
+    ///
+    /// `document` is the override document, or `None` to remove the override (a tombstone
+    /// version, which stays in the history). The new version is the latest plus one, or 1 for a
+    /// scope never written. With `expected_version` `Some(v)` the write happens only if the latest
+    /// version is `v` (`Some(0)`: only if the scope has no version yet), atomically across
+    /// processes, so of concurrent writers expecting one version exactly one wins; with `None` it
+    /// always appends, and concurrent writers all land, each with its own version.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist, or the scope's connection
+    /// does not exist, belongs to another environment or is of another provider; and
+    /// [`StoreError::Conflict`] when `expected_version` is not the latest version (read the
+    /// current version again and retry).
+    async fn put_override(
+        &self,
+        scope: &OverrideScope,
+        document: Option<&Value>,
+        revision: &str,
+        expected_version: Option<u32>,
+    ) -> Result<OverrideVersion, StoreError>;
+
+    /// Returns the latest version of a scope's override, a tombstone included (as `Some` with a
+    /// `None` document); `None` when the scope was never written.
+    ///
+    /// A scope of an unknown environment, or of a connection of another environment, was never
+    /// written: the result is `None`, not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn current_override(
+        &self,
+        scope: &OverrideScope,
+    ) -> Result<Option<OverrideVersion>, StoreError>;
+
+    /// Returns every version of a scope's override, oldest (version 1) first; empty when the
+    /// scope was never written, as for [`Store::current_override`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn override_history(
+        &self,
+        scope: &OverrideScope,
+    ) -> Result<Vec<OverrideVersion>, StoreError>;
+
+    /// Returns one version of a scope's override.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the scope has no such version.
+    async fn get_override_version(
+        &self,
+        scope: &OverrideScope,
+        version: u32,
+    ) -> Result<OverrideVersion, StoreError>;
 }
