@@ -84,7 +84,7 @@ impl OverrideError {
 /// `discovery.*.ttl_secs`, `http.headers`, and `rate_limits.buckets[*]` capacity/refill and
 /// `rate_limits.max_concurrency` (tighten only), plus `errors.rules` additions.
 ///
-/// The document is left unchanged when the patch is refused.
+/// A `null` patch changes nothing; the document is left unchanged when the patch is refused.
 ///
 /// # Errors
 /// Every violation names the path (`rate_limits.buckets[burst].capacity`) and why.
@@ -93,6 +93,11 @@ pub fn apply_override(
     patch: &Value,
     layer: OverrideLayer,
 ) -> Result<(), OverrideError> {
+    match patch {
+        Value::Null => return Ok(()),
+        Value::Object(_) => {}
+        _ => return Err(OverrideError::new("", "an override must be an object")),
+    }
     match layer {
         OverrideLayer::Operator => {}
         OverrideLayer::Environment => check_environment(document, patch)?,

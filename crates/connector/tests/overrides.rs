@@ -252,7 +252,7 @@ fn connection_fields_are_keyed_by_name() {
 }
 
 #[test]
-fn keyed_list_directives_must_name_existing_items() {
+fn keyed_list_directives_must_name_existing_items_and_patches_must_be_objects() {
     let error = refused(
         json!({"errors": {"rules": [{"id": "nope", "$remove": true}]}}),
         OverrideLayer::Operator,
@@ -271,6 +271,9 @@ fn keyed_list_directives_must_name_existing_items() {
         OverrideLayer::Operator,
     );
     assert_eq!(error.path, "errors.rules[limited].$frobnicate");
+    let error = refused(json!(["not", "an", "object"]), OverrideLayer::Operator);
+    assert_eq!(error.path, "(root)");
+    assert_eq!(applied(Value::Null, OverrideLayer::Connection), base());
 }
 
 // --- guard rails: environment --------------------------------------------------------------
