@@ -130,3 +130,68 @@ async fn meta_describes_records_filters_and_bodies_with_the_connections_custom_f
         "read-only custom fields are not writable: {writable}"
     );
 }
+
+#[tokio::test]
+async fn custom_field_writes_are_typed_and_read_only_ones_refused() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    let path = format!("/unified/crm/contacts?connection_id={connection}");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"last_name": "Typed", "custom_fields": {"Health_Score__c": 5}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "body.custom_fields.Health_Score__c");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"last_name": "Typed", "custom_fields": {"NPS_Score__c": "nine"}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "body.custom_fields.NPS_Score__c");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"last_name": "Typed", "custom_fields": {"Loyalty_Tier__c": "Platinum"}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"last_name": "Typed", "custom_fields": {"NPS_Score__c": "9", "Loyalty_Tier__c": "Gold"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["custom_fields"]["NPS_Score__c"], 9.0,
+        "converted to a number: {created}"
+    );
+    assert_eq!(created["custom_fields"]["Loyalty_Tier__c"], "Gold");
+}
+
+#[tokio::test]
+async fn discovered_fields_cost_no_vendor_call_per_request() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    for _ in 0..5 {
+        let (status, body) = app
+            .get(&format!(
+                "/unified/crm/contacts?connection_id={connection}&page_size=1"
+            ))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let discoveries = app
+        .simulator("hubspot")
+        .requests()
+        .total_matching("GET /crm/v3/properties/contacts");
+    assert_eq!(discoveries, 1, "one discovery, then the cache");
+}

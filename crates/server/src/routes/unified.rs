@@ -509,6 +509,8 @@ async fn write(
         }
         _ => body,
     };
+    let fields = bound.fields(state, &target.key).await?;
+    let body = check_custom_fields(body, &fields)?;
     let mut ctx = bound.context(state, &target.key).await?;
     ctx.body = Some(body);
     ctx.id = id;
@@ -673,4 +675,90 @@ pub async fn bind_for_meta(
         ));
     }
     bind_call(state, caller, &params, headers).await
+}
+
+/// Checks a write's `custom_fields` against the connection's discovered fields: read-only
+/// fields and values of the wrong type or outside an enumeration are refused naming the field,
+/// and values are converted to the field's type where that is lossless (`"42"` for a number).
+fn check_custom_fields(
+    mut body: Value,
+    fields: &[connector::DiscoveredField],
+) -> Result<Value, ApiError> {
+    let Some(Value::Object(custom)) = body.get_mut("custom_fields") else {
+        return Ok(body);
+    };
+    if fields.is_empty() {
+        // Nothing discovered for this object: the connector decides what to send.
+        return Ok(body);
+    }
+    for (key, value) in custom.iter_mut() {
+        let path = format!("body.custom_fields.{key}");
+        // Keys a connector names differently from the vendor's field keys are its mapping's
+        // business; those matching a discovered field are checked here.
+        let Some(field) = fields.iter().find(|field| &field.key == key) else {
+            continue;
+        };
+        if field.read_only {
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                field: Some(path),
+                detail: format!("`{key}` is read-only at the provider"),
+            });
+        }
+        if value.is_null() {
+            continue;
+        }
+        let converted = match (field.kind.as_deref(), &*value) {
+            (Some("number"), Value::String(text)) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number)),
+            (Some("integer"), Value::String(text)) => {
+                text.trim().parse::<i64>().ok().map(Value::from)
+            }
+            (Some("boolean"), Value::String(text)) => {
+                match text.trim().to_ascii_lowercase().as_str() {
+                    "true" => Some(Value::Bool(true)),
+                    "false" => Some(Value::Bool(false)),
+                    _ => None,
+                }
+            }
+            (Some("number" | "integer"), Value::Number(_)) | (Some("boolean"), Value::Bool(_)) => {
+                Some(value.clone())
+            }
+            (Some("number" | "integer" | "boolean"), _) => None,
+            _ => Some(value.clone()),
+        };
+        let Some(converted) = converted else {
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                field: Some(path),
+                detail: format!(
+                    "must be a {} value",
+                    field.kind.as_deref().unwrap_or("string")
+                ),
+            });
+        };
+        if field.kind.as_deref() == Some("enum")
+            && !field.options.is_empty()
+            && !field
+                .options
+                .iter()
+                .any(|option| option.get("value") == Some(&converted))
+        {
+            let allowed: Vec<String> = field
+                .options
+                .iter()
+                .filter_map(|option| option.get("value").map(|value| value.to_string()))
+                .collect();
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                field: Some(path),
+                detail: format!("must be one of: {}", allowed.join(", ")),
+            });
+        }
+        *value = converted;
+    }
+    Ok(body)
 }
