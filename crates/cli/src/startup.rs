@@ -110,6 +110,7 @@ pub async fn build_state(
         limiter,
         gate: rate_limit::ConcurrencyGate::new(),
         quota_levels: Arc::default(),
+        effective: Arc::default(),
         default_wait_budget: Duration::from_secs(settings.default_wait_budget_secs),
         breaker: provider_http::resilience::CircuitBreaker::new(
             provider_http::resilience::CircuitConfig::default(),

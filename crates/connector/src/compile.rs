@@ -31,6 +31,25 @@ impl Compiler<'_> {
         Expr::compile(source).map_err(|error| self.error(path, format!("invalid JSONata: {error}")))
     }
 
+    /// A record mapping, with its additive `record_mapping_merge` folded in.
+    fn record_mapping(
+        &self,
+        path: &str,
+        base: &str,
+        merge: Option<&str>,
+    ) -> Result<Expr, LoadError> {
+        self.expr(&format!("{path}.record_mapping"), base)?;
+        let Some(merge) = merge else {
+            return self.expr(&format!("{path}.record_mapping"), base);
+        };
+        self.expr(&format!("{path}.record_mapping_merge"), merge)?;
+        let combined = format!(
+            "($crosswalk_base := ({base}); $crosswalk_extra := ({merge}); \
+             $type($crosswalk_extra) = \"object\" ? $merge([$crosswalk_base, $crosswalk_extra]) : $crosswalk_base)"
+        );
+        self.expr(&format!("{path}.record_mapping_merge"), &combined)
+    }
+
     fn opt_expr(&self, path: &str, source: Option<&String>) -> Result<Option<Expr>, LoadError> {
         source.map(|source| self.expr(path, source)).transpose()
     }
@@ -440,10 +459,11 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                         &list.routes,
                         &methods,
                     )?,
-                    record_mapping: Some(
-                        compiler
-                            .expr(&format!("{path}.list.record_mapping"), &list.record_mapping)?,
-                    ),
+                    record_mapping: Some(compiler.record_mapping(
+                        &format!("{path}.list"),
+                        &list.record_mapping,
+                        list.record_mapping_merge.as_deref(),
+                    )?),
                     returns: crate::file::WriteReturns::Record,
                     id_expr: None,
                     walk: list.walk,
@@ -476,10 +496,11 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                         &get.routes,
                         &methods,
                     )?,
-                    record_mapping: Some(
-                        compiler
-                            .expr(&format!("{path}.get.record_mapping"), &get.record_mapping)?,
-                    ),
+                    record_mapping: Some(compiler.record_mapping(
+                        &format!("{path}.get"),
+                        &get.record_mapping,
+                        get.record_mapping_merge.as_deref(),
+                    )?),
                     returns: crate::file::WriteReturns::Record,
                     id_expr: None,
                     walk: crate::file::RouteWalk::First,
@@ -538,6 +559,8 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
     Ok(Connector {
         inner: Arc::new(ConnectorInner {
             source: file.to_owned(),
+            text: None,
+            layers: Vec::new(),
             file: typed,
             base_url,
             headers,

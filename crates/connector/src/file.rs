@@ -643,6 +643,11 @@ pub struct ListOperation {
     pub routes: Vec<Route>,
     /// JSONata over one raw record giving the unified record.
     pub record_mapping: String,
+    /// Additive JSONata over the same raw record, shallow-merged over `record_mapping`'s
+    /// result (for overrides: add a field or re-map a standard one without restating the
+    /// whole mapping).
+    #[serde(default)]
+    pub record_mapping_merge: Option<String>,
     /// Filters this vendor supports on the list, by unified filter name.
     #[serde(default)]
     pub filters: IndexMap<String, FilterDecl>,
@@ -688,6 +693,11 @@ pub struct ReadOperation {
     pub routes: Vec<Route>,
     /// JSONata over the raw record giving the unified record.
     pub record_mapping: String,
+    /// Additive JSONata over the same raw record, shallow-merged over `record_mapping`'s
+    /// result (for overrides: add a field or re-map a standard one without restating the
+    /// whole mapping).
+    #[serde(default)]
+    pub record_mapping_merge: Option<String>,
 }
 
 /// Creating or updating one record.

@@ -68,6 +68,9 @@ pub struct Connector {
 #[derive(Debug)]
 struct ConnectorInner {
     source: String,
+    /// The YAML text and the layers it was loaded with, for [`Connector::with_layers`].
+    text: Option<Arc<str>>,
+    layers: Vec<(OverrideLayer, serde_json::Value)>,
     file: ConnectorFile,
     base_url: Template,
     headers: Vec<(String, Template)>,
@@ -87,6 +90,41 @@ impl Connector {
     /// The provider slug (`meta.id`).
     pub fn id(&self) -> &str {
         &self.inner.file.meta.id
+    }
+
+    fn keep_source(&mut self, text: &str, layers: Vec<(OverrideLayer, serde_json::Value)>) {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.text = Some(Arc::from(text));
+            inner.layers = layers;
+        }
+    }
+
+    /// This connector with more override layers (an environment's, a connection's) applied on
+    /// top of the ones it was loaded with, validated and compiled.
+    ///
+    /// # Errors
+    /// Fails when a layer breaks a guard rail or the result does not compile (a broken JSONata
+    /// names its path, code and position).
+    pub fn with_layers(
+        &self,
+        extra: &[(OverrideLayer, &serde_json::Value)],
+    ) -> Result<Connector, LoadError> {
+        let Some(text) = &self.inner.text else {
+            return Err(LoadError::new(
+                &self.inner.source,
+                None,
+                None,
+                "this connector was not loaded from text and cannot take overrides",
+            ));
+        };
+        let mut layers: Vec<(OverrideLayer, &serde_json::Value)> = self
+            .inner
+            .layers
+            .iter()
+            .map(|(layer, patch)| (*layer, patch))
+            .collect();
+        layers.extend(extra.iter().copied());
+        load_connector_with_layers(&self.inner.source, text, &layers)
     }
 
     /// The file (or label) this connector was loaded from.

@@ -137,7 +137,14 @@ pub fn load_connector_with_layers(
         })?;
     }
     let typed = type_file(file, document)?;
-    compile(file, typed)
+    let mut connector = compile(file, typed)?;
+    // Kept so later layers (environment, connection) can be applied on top of this one.
+    let kept: Vec<(OverrideLayer, Value)> = layers
+        .iter()
+        .map(|(layer, patch)| (*layer, (*patch).clone()))
+        .collect();
+    connector.keep_source(text, kept);
+    Ok(connector)
 }
 
 /// Which layer last set each path of the effective document (for `/meta` provenance): a map

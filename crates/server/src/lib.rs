@@ -44,6 +44,8 @@ pub struct AppState {
     pub default_wait_budget: std::time::Duration,
     /// The daily-quota warning level (0, 80, 90) last seen per connection in this process.
     pub quota_levels: Arc<std::sync::Mutex<std::collections::HashMap<String, u8>>>,
+    /// Effective connectors (base plus override versions), compiled once and shared.
+    pub effective: Arc<std::sync::Mutex<std::collections::HashMap<String, connector::Connector>>>,
     /// Per-connection circuit breaker around vendor calls.
     pub breaker: provider_http::resilience::CircuitBreaker,
     /// How vendor calls are retried (attempts, backoff, longest total wait).
@@ -95,6 +97,26 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(routes::environment::put_branding),
         )
         .route("/events", get(routes::events::list))
+        .route(
+            "/environment/overrides/{provider}",
+            get(routes::overrides::get_environment)
+                .put(routes::overrides::put_environment)
+                .delete(routes::overrides::delete_environment),
+        )
+        .route(
+            "/environment/overrides/{provider}/revert",
+            axum::routing::post(routes::overrides::revert_environment),
+        )
+        .route(
+            "/connections/{id}/overrides",
+            get(routes::overrides::get_connection)
+                .put(routes::overrides::put_connection)
+                .delete(routes::overrides::delete_connection),
+        )
+        .route(
+            "/connections/{id}/overrides/revert",
+            axum::routing::post(routes::overrides::revert_connection),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_key,

@@ -21,7 +21,11 @@ use crate::{ApiError, AppState};
 pub struct Bound {
     /// The connection as bound (id, environment, provider never change).
     pub connection: Connection,
+    /// The effective connector: the base file with the environment's and the connection's
+    /// overrides applied.
     pub connector: Connector,
+    /// The override layers applied, for provenance.
+    pub overrides: Vec<(connector::OverrideLayer, Value)>,
     scheme: String,
     /// The latest row and opened secrets; replaced when a refresh happens mid-request.
     current: Mutex<(Connection, Value)>,
@@ -81,6 +85,65 @@ fn credentials_error(error: CredentialsError) -> ApiError {
     }
 }
 
+/// The connector a connection runs with: the base with the environment's and the connection's
+/// current overrides (read per request, so a change is effective at once), compiled once per
+/// override versions and cached.
+async fn effective_connector(
+    state: &AppState,
+    connection: &Connection,
+    base: Connector,
+) -> Result<(Connector, Vec<(connector::OverrideLayer, Value)>), ApiError> {
+    let environment_scope = store::OverrideScope::environment(
+        connection.environment_id.clone(),
+        connection.provider.clone(),
+    );
+    let connection_scope = store::OverrideScope::connection(
+        connection.environment_id.clone(),
+        connection.provider.clone(),
+        connection.id.clone(),
+    );
+    let environment = state.store.current_override(&environment_scope).await?;
+    let own = state.store.current_override(&connection_scope).await?;
+    let mut layers = Vec::new();
+    let mut cache_key = format!("{}:{}", connection.environment_id, connection.provider);
+    if let Some(version) = &environment
+        && let Some(document) = &version.document
+    {
+        layers.push((connector::OverrideLayer::Environment, document.clone()));
+        cache_key.push_str(&format!(":e{}", version.version));
+    }
+    if let Some(version) = &own
+        && let Some(document) = &version.document
+    {
+        layers.push((connector::OverrideLayer::Connection, document.clone()));
+        cache_key.push_str(&format!(":c{}:{}", connection.id, version.version));
+    }
+    if layers.is_empty() {
+        return Ok((base, layers));
+    }
+    if let Some(cached) = state
+        .effective
+        .lock()
+        .expect("never poisoned")
+        .get(&cache_key)
+    {
+        return Ok((cached.clone(), layers));
+    }
+    let refs: Vec<(connector::OverrideLayer, &Value)> =
+        layers.iter().map(|(layer, doc)| (*layer, doc)).collect();
+    let effective = base.with_layers(&refs).map_err(|error| {
+        ApiError::Internal(anyhow::anyhow!(
+            "a stored override no longer applies: {error}"
+        ))
+    })?;
+    let mut cache = state.effective.lock().expect("never poisoned");
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    cache.insert(cache_key, effective.clone());
+    Ok((effective, layers))
+}
+
 /// Loads the connection `connection_id` of the caller's environment, with fresh credentials.
 ///
 /// # Errors
@@ -113,7 +176,7 @@ pub async fn bind(
             });
         }
     }
-    let connector = state
+    let base = state
         .connectors
         .get(&connection.provider)
         .cloned()
@@ -123,6 +186,7 @@ pub async fn bind(
                 connection.provider
             ))
         })?;
+    let (connector, overrides) = effective_connector(state, &connection, base).await?;
     let scheme = connection
         .account
         .get("auth_scheme")
@@ -138,6 +202,7 @@ pub async fn bind(
     Ok(Bound {
         connection,
         connector,
+        overrides,
         scheme,
         current: Mutex::new((fresh, secrets)),
         wait_budget: state.default_wait_budget,

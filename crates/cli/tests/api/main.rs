@@ -11,5 +11,6 @@ mod errors;
 mod fields;
 mod listing;
 mod oauth;
+mod overrides;
 mod resilience;
 mod security;

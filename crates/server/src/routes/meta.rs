@@ -158,10 +158,22 @@ pub async fn show(
         .iter()
         .map(|operation| format!("unified.{key}.{operation}"))
         .collect();
-    let provenance: Map<String, Value> = mapping_parts
-        .into_iter()
-        .map(|part| (part, Value::String("base".to_owned())))
+    let layers: Vec<(connector::OverrideLayer, &Value)> = bound
+        .overrides
+        .iter()
+        .map(|(layer, doc)| (*layer, doc))
         .collect();
+    let origins = connector::provenance(&layers);
+    let mut provenance: Map<String, Value> = mapping_parts
+        .into_iter()
+        .map(|part| {
+            let origin = connector::provenance_of(&origins, &part).to_owned();
+            (part, Value::String(origin))
+        })
+        .collect();
+    for (path, origin) in &origins {
+        provenance.insert(path.clone(), Value::String(origin.clone()));
+    }
     Ok(JsonBody(json!({
         "object": object,
         "provider": connector.id(),

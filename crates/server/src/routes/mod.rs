@@ -5,6 +5,7 @@ pub mod connections;
 pub mod environment;
 pub mod events;
 pub mod meta;
+pub mod overrides;
 pub mod proxy;
 pub mod unified;
 
