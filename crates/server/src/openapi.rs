@@ -189,6 +189,45 @@ pub fn build() -> Value {
                            {"name": "kind", "in": "query", "schema": {"type": "string"}}],
             "responses": {"200": {"description": "Events."}}}}),
     );
+    let override_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "description": "A patch of the connector file (see docs/connector-format.md, Overrides)."}}}});
+    for (path, parameter) in [
+        ("/environment/overrides/{provider}", "provider"),
+        ("/connections/{id}/overrides", "id"),
+    ] {
+        let parameters = json!([{"name": parameter, "in": "path", "required": true, "schema": {"type": "string"}}]);
+        paths.insert(
+            path.to_owned(),
+            json!({
+                "parameters": parameters,
+                "get": {"summary": "The current override and its history", "responses": {"200": {"description": "Versions."}, "404": problem_response("None set.")}},
+                "put": {"summary": "Save a new version (validated and compiled first)",
+                        "parameters": [{"name": "expected_version", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                        "requestBody": override_body,
+                        "responses": {"200": {"description": "The new version."}, "400": problem_response("Invalid override or version conflict.")}},
+                "delete": {"summary": "Remove it (a new version)", "responses": {"200": {"description": "The removal version."}}}
+            }),
+        );
+        paths.insert(
+            format!("{path}/revert"),
+            json!({"parameters": parameters,
+                   "post": {"summary": "Write an earlier version's document again",
+                            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer"}}}}}},
+                            "responses": {"200": {"description": "The new version."}}}}),
+        );
+    }
+    paths.insert(
+        "/unified/crm/fields".to_owned(),
+        json!({"get": {"summary": "Every vendor field of the connection, in one shape",
+            "parameters": [connection_param, {"name": "object", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "Fields: object, key, label, type, vendor_type, custom, required, read_only, options."}}}}),
+    );
+    paths.insert(
+        "/unified/crm/{object}/meta".to_owned(),
+        json!({"parameters": [{"name": "object", "in": "path", "required": true, "schema": {"type": "string"}}],
+               "get": {"summary": "Record, list-query, create and update schemas for one connection, with provenance",
+                       "parameters": [connection_param],
+                       "responses": {"200": {"description": "The schemas."}}}}),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Crosswalk", "version": env!("CARGO_PKG_VERSION"), "description": "One self-hosted API for every CRM and HRIS."},
