@@ -353,6 +353,10 @@ pub struct ErrorRule {
     pub code: ErrorCode,
     /// What the runtime does.
     pub action: ErrorAction,
+    /// The answer means the vendor's fields changed (a field was deleted or renamed): the
+    /// connection's discovered fields are refreshed before the next call.
+    #[serde(default)]
+    pub refresh_discovery: bool,
 }
 
 /// Unified error codes, each with its HTTP status at the gateway.

@@ -169,6 +169,16 @@ impl Connector {
             .is_some_and(|update| update.merge_current)
     }
 
+    /// Whether the error rule `rule` says the vendor's fields changed (`refresh_discovery`).
+    pub fn refreshes_discovery(&self, rule: &str) -> bool {
+        self.inner
+            .file
+            .errors
+            .rules
+            .iter()
+            .any(|declared| declared.id == rule && declared.refresh_discovery)
+    }
+
     /// Whether `host` is one the connector may reach (`http.allowed_hosts`).
     pub fn host_allowed(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();

@@ -645,6 +645,26 @@ impl Bound {
         })
     }
 
+    /// Marks the discovered fields of `object` stale, so the next call discovers them again.
+    pub async fn forget_fields(&self, state: &AppState, object: &str) {
+        let cache_key = format!("{}:{object}", self.connector.file().meta.revision);
+        let stale = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        if let Err(error) = state
+            .store
+            .put_discovered_fields(
+                &self.connection.id,
+                &cache_key,
+                &serde_json::json!([]),
+                stale,
+            )
+            .await
+        {
+            tracing::warn!(connection_id = %self.connection.id, error = %error, "cannot mark discovered fields stale");
+        } else {
+            tracing::info!(connection_id = %self.connection.id, object, "vendor fields changed: discovery will run again");
+        }
+    }
+
     /// Discovered fields of `object`: from the store while fresh, else from the vendor.
     pub async fn fields(
         &self,

@@ -195,3 +195,195 @@ async fn discovered_fields_cost_no_vendor_call_per_request() {
         .total_matching("GET /crm/v3/properties/contacts");
     assert_eq!(discoveries, 1, "one discovery, then the cache");
 }
+
+fn describe_field(name: &str, label: &str) -> serde_json::Value {
+    json!({"name": name, "label": label, "type": "double", "custom": true, "nillable": true,
+           "createable": true, "updateable": true, "defaultedOnCreate": false})
+}
+
+fn has_custom(meta: &serde_json::Value, key: &str) -> bool {
+    meta["record_schema"]["properties"]["custom_fields"]["properties"]
+        .get(key)
+        .is_some()
+}
+
+#[tokio::test]
+async fn two_connections_of_one_vendor_each_see_their_own_custom_fields() {
+    let app = spawn_app().await;
+    // A second Salesforce org, whose contacts have one more custom field.
+    let (other_org, handle) = simulators::salesforce::spawn(
+        crate::helpers::simulator_configs().salesforce,
+        "127.0.0.1:0".parse().expect("address"),
+    )
+    .await
+    .expect("a second org");
+    handle.add_custom_field(
+        "Contact",
+        describe_field("Golf_Handicap__c", "Golf handicap"),
+    );
+    let first = app.connection("salesforce");
+    let first_row = app
+        .demo
+        .store
+        .get_connection_by_id(&store::ConnectionId::parse(&first).expect("id"))
+        .await
+        .expect("row");
+    let id = store::ConnectionId::generate();
+    let secrets = json!({"access_token": "salesforce-sim-token"});
+    let second = app
+        .demo
+        .store
+        .insert_connection(store::NewConnection {
+            id: id.clone(),
+            environment_id: first_row.environment_id.clone(),
+            provider: "salesforce".to_owned(),
+            status: store::ConnectionStatus::Active,
+            account: json!({"auth_scheme": "session", "instance_url": other_org.base_url}),
+            credentials: app
+                .demo
+                .state
+                .keyring
+                .seal_json(&secrets, &provider_http::credentials::credentials_aad(&id)),
+            credentials_expires_at: None,
+        })
+        .await
+        .expect("a second connection")
+        .id
+        .to_string();
+
+    let (_, first_meta) = app
+        .get(&format!("/unified/crm/contacts/meta?connection_id={first}"))
+        .await;
+    let (_, second_meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={second}"
+        ))
+        .await;
+    assert!(!has_custom(&first_meta, "Golf_Handicap__c"), "{first_meta}");
+    assert!(
+        has_custom(&second_meta, "Golf_Handicap__c"),
+        "{second_meta}"
+    );
+
+    let (_, page) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={second}&page_size=1"
+        ))
+        .await;
+    let contact = page["results"][0]["id"]
+        .as_str()
+        .expect("a contact")
+        .to_owned();
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/contacts/{contact}?connection_id={second}"),
+            Some(json!({"custom_fields": {"Golf_Handicap__c": "12.5"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(
+        updated["custom_fields"]["Golf_Handicap__c"], 12.5,
+        "{updated}"
+    );
+    let (_, first_page) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={first}&page_size=50"
+        ))
+        .await;
+    assert!(
+        first_page["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .all(|r| r["custom_fields"].get("Golf_Handicap__c").is_none()),
+        "the first org's records never carry the other org's field"
+    );
+}
+
+#[tokio::test]
+async fn a_field_added_at_the_vendor_appears_once_the_cache_expires() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    let (_, meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={connection}"
+        ))
+        .await;
+    assert!(!has_custom(&meta, "Tee_Time__c"));
+    let cli::demo::SimulatorHandle::Salesforce(salesforce) = app.simulator("salesforce") else {
+        unreachable!("a salesforce simulator")
+    };
+    salesforce.add_custom_field("Contact", describe_field("Tee_Time__c", "Tee time"));
+    let (_, cached) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={connection}"
+        ))
+        .await;
+    assert!(
+        !has_custom(&cached, "Tee_Time__c"),
+        "the cache holds until its TTL"
+    );
+    // The TTL passes (the cache entry is aged in the store, as time would).
+    let id = store::ConnectionId::parse(&connection).expect("id");
+    let key = format!(
+        "{}:crm.contacts",
+        meta["connector_revision"].as_str().expect("revision")
+    );
+    let entry = app
+        .demo
+        .store
+        .get_discovered_fields(&id, &key)
+        .await
+        .expect("read")
+        .expect("cached");
+    app.demo
+        .store
+        .put_discovered_fields(
+            &id,
+            &key,
+            &entry.fields,
+            entry.fetched_at - chrono::Duration::days(2),
+        )
+        .await
+        .expect("aged");
+    let (_, fresh) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={connection}"
+        ))
+        .await;
+    assert!(has_custom(&fresh, "Tee_Time__c"), "{fresh}");
+}
+
+#[tokio::test]
+async fn a_vendor_error_saying_a_field_is_gone_refreshes_discovery() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    let path = format!("/unified/crm/contacts?connection_id={connection}&page_size=5");
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    let cli::demo::SimulatorHandle::Salesforce(salesforce) = app.simulator("salesforce") else {
+        unreachable!("a salesforce simulator")
+    };
+    salesforce.remove_custom_field("Contact", "Loyalty_Tier__c");
+    let describes = || {
+        app.simulator("salesforce")
+            .requests()
+            .total_matching("GET /services/data/v59.0/sobjects/Contact/describe")
+    };
+    let before = describes();
+    // The cached field list still names the deleted field: the vendor refuses the query…
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["provider"]["code"], "INVALID_FIELD", "{body}");
+    // …which marks the fields stale: the next call describes again and works.
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(describes(), before + 1, "one new describe");
+    let (_, meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={connection}"
+        ))
+        .await;
+    assert!(!has_custom(&meta, "Loyalty_Tier__c"), "{meta}");
+}

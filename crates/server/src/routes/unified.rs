@@ -328,10 +328,15 @@ pub async fn list(
             .plan_list(&target.key, &ctx, &cursor)
             .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
         let response = bound.send(&state, plan, true).await?;
-        let page = bound
-            .connector
-            .read_list(&target.key, &ctx, &cursor, &response)
-            .map_err(read_error)?;
+        let page = noted(
+            &state,
+            &bound,
+            &target,
+            bound
+                .connector
+                .read_list(&target.key, &ctx, &cursor, &response),
+        )
+        .await?;
         for error in page.errors {
             errors.push(json!({"index": error.index, "remote_id": error.remote_id, "detail": error.message}));
         }
@@ -418,10 +423,15 @@ async fn read_back(
     let mut ctx = bound.context(state, &target.key).await?;
     ctx.id = Some(id);
     let response = call(state, bound, target, Operation::Get, &ctx).await?;
-    let (mapped, raw) = bound
-        .connector
-        .read_record(&target.key, Operation::Get, &ctx, &response)
-        .map_err(read_error)?;
+    let (mapped, raw) = noted(
+        state,
+        bound,
+        target,
+        bound
+            .connector
+            .read_record(&target.key, Operation::Get, &ctx, &response),
+    )
+    .await?;
     finish(target.object, mapped, raw, remote_data)
         .map_err(|detail| ApiError::Internal(anyhow::anyhow!(detail)))
 }
@@ -517,17 +527,27 @@ async fn write(
     let response = call(state, &bound, target, operation, &ctx).await?;
     let remote_data = include_remote_data(&params)?;
     if bound.connector.write_returns_record(&target.key, operation) {
-        let (mapped, raw) = bound
-            .connector
-            .read_record(&target.key, operation, &ctx, &response)
-            .map_err(read_error)?;
+        let (mapped, raw) = noted(
+            state,
+            &bound,
+            target,
+            bound
+                .connector
+                .read_record(&target.key, operation, &ctx, &response),
+        )
+        .await?;
         return finish(target.object, mapped, raw, remote_data)
             .map_err(|detail| ApiError::Internal(anyhow::anyhow!(detail)));
     }
-    let written = bound
-        .connector
-        .read_written_id(&target.key, operation, &ctx, &response)
-        .map_err(read_error)?;
+    let written = noted(
+        state,
+        &bound,
+        target,
+        bound
+            .connector
+            .read_written_id(&target.key, operation, &ctx, &response),
+    )
+    .await?;
     read_back(state, &bound, target, written, remote_data).await
 }
 
@@ -594,7 +614,13 @@ pub async fn delete(
     let mut ctx = bound.context(&state, &target.key).await?;
     ctx.id = Some(id);
     let response = call(&state, &bound, &target, Operation::Delete, &ctx).await?;
-    bound.connector.read_delete(&response).map_err(read_error)?;
+    noted(
+        &state,
+        &bound,
+        &target,
+        bound.connector.read_delete(&response),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -761,4 +787,29 @@ fn check_custom_fields(
         *value = converted;
     }
     Ok(body)
+}
+
+/// Turns a read failure into an API error; when the connector's rule says the vendor's fields
+/// changed (`refresh_discovery`), the connection's discovered fields are refreshed first.
+async fn noted<T>(
+    state: &AppState,
+    bound: &Bound,
+    target: &Target,
+    result: Result<T, connector::ReadError>,
+) -> Result<T, ApiError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let error = read_error(error);
+            if let ApiError::Provider(provider) = &error
+                && provider
+                    .rule
+                    .as_deref()
+                    .is_some_and(|rule| bound.connector.refreshes_discovery(rule))
+            {
+                bound.forget_fields(state, &target.key).await;
+            }
+            Err(error)
+        }
+    }
 }

@@ -188,6 +188,16 @@ impl SalesforceHandle {
         }
     }
 
+    /// Deletes a custom field at the vendor: describe stops listing it and queries naming it
+    /// fail with `INVALID_FIELD`.
+    pub fn remove_custom_field(&self, sobject: &str, name: &str) {
+        let mut db = self.shared.write();
+        if let Some(idx) = db.table_index(sobject) {
+            db.tables[idx].schema.remove_field(name);
+            db.tables[idx].schema_changed_at = store::now();
+        }
+    }
+
     /// Invalidates every current access token, static and OAuth-issued: they now answer 401
     /// `INVALID_SESSION_ID`. OAuth refresh tokens keep working.
     pub fn expire_tokens(&self) {

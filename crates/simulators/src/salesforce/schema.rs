@@ -448,6 +448,19 @@ impl ObjectSchema {
         idx
     }
 
+    /// Deletes a field: it disappears from describe, queries and writes. Its column stays in
+    /// place (rows keep their layout) but nothing can name it any more.
+    pub(crate) fn remove_field(&mut self, name: &str) {
+        self.index.remove(&name.to_ascii_lowercase());
+    }
+
+    /// Whether the field at `idx` still exists (was not removed).
+    pub(crate) fn is_live(&self, idx: usize) -> bool {
+        self.fields
+            .get(idx)
+            .is_some_and(|field| self.index.get(&field.name.to_ascii_lowercase()) == Some(&idx))
+    }
+
     /// Index of the field named `name`, case-insensitively.
     pub(crate) fn field_index(&self, name: &str) -> Option<usize> {
         self.index.get(&name.to_ascii_lowercase()).copied()
@@ -532,7 +545,14 @@ impl ObjectSchema {
             map.insert("extendsInterfaces".into(), Value::Null);
             map.insert(
                 "fields".into(),
-                Value::Array(self.fields.iter().map(FieldDef::describe).collect()),
+                Value::Array(
+                    self.fields
+                        .iter()
+                        .enumerate()
+                        .filter(|(idx, _)| self.is_live(*idx))
+                        .map(|(_, field)| field.describe())
+                        .collect(),
+                ),
             );
             map.insert("implementedBy".into(), Value::Null);
             map.insert("implementsInterfaces".into(), Value::Null);

@@ -213,7 +213,9 @@ impl Table {
         };
         match fields {
             Some(list) => list.iter().copied().for_each(&mut put),
-            None => (0..self.schema.fields.len()).for_each(&mut put),
+            None => (0..self.schema.fields.len())
+                .filter(|idx| self.schema.is_live(*idx))
+                .for_each(&mut put),
         }
         Value::Object(map)
     }
