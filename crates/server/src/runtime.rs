@@ -225,18 +225,18 @@ fn bucket_takes(connector: &Connector, uses: &str) -> Vec<(rate_limit::BucketSpe
                         && (matcher.method == "*" || matcher.method == method)
                 })
         })
-        .map(|bucket| {
-            (
-                rate_limit::BucketSpec::new(
-                    bucket.id.clone(),
-                    bucket.capacity,
-                    bucket.refill_tokens,
-                    std::time::Duration::from_millis(bucket.refill_every_ms),
-                ),
-                bucket.cost.max(1),
-            )
-        })
+        .map(|bucket| (bucket_spec(bucket), bucket.cost.max(1)))
         .collect()
+}
+
+/// The limiter's view of a bucket a connector declares.
+fn bucket_spec(bucket: &connector::file::Bucket) -> rate_limit::BucketSpec {
+    rate_limit::BucketSpec::new(
+        bucket.id.clone(),
+        bucket.capacity,
+        bucket.refill_tokens,
+        std::time::Duration::from_millis(bucket.refill_every_ms),
+    )
 }
 
 /// Whether a bucket covers every request (the one vendor "remaining" headers describe).
@@ -389,12 +389,7 @@ impl Bound {
         else {
             return Vec::new();
         };
-        let spec = rate_limit::BucketSpec::new(
-            bucket.id.clone(),
-            bucket.capacity,
-            bucket.refill_tokens,
-            std::time::Duration::from_millis(bucket.refill_every_ms),
-        );
+        let spec = bucket_spec(bucket);
         let Ok(status) = state
             .limiter
             .status(self.connection.id.as_str(), &spec)
@@ -464,13 +459,15 @@ impl Bound {
             .connector
             .classify(&response)
             .is_some_and(|error| error.action == connector::ErrorAction::RefreshAndRetry);
-        let is_oauth = self
-            .connector
-            .oauth2(&self.scheme, &self.connection.account)
-            .ok()
-            .flatten()
-            .is_some();
-        if !(expired && is_oauth) {
+        // Only an expiry signal makes the scheme matter (rendering it is not free).
+        let is_oauth = || {
+            self.connector
+                .oauth2(&self.scheme, &self.connection.account)
+                .ok()
+                .flatten()
+                .is_some()
+        };
+        if !(expired && is_oauth()) {
             return Ok(Ok(response));
         }
         let seen = self.current.lock().expect("never poisoned").0.clone();
