@@ -1083,3 +1083,156 @@ async fn leads_are_seeded_with_contacts_and_need_one_on_create() {
     let (status, _, _) = sim.get(&format!("/crm/v3/objects/leads/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+async fn get_as(sim: &Sim, token: &str, path: &str) -> (StatusCode, Value) {
+    let response = sim
+        .client
+        .get(sim.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request is sent");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn property_names(body: &Value) -> BTreeSet<String> {
+    body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|definition| definition["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_portal_has_its_own_custom_properties_values_and_search() {
+    let sim = Sim::start(HubSpotConfig {
+        custom_properties: vec![hubspot::CustomProperty::new(
+            "contacts",
+            json!({"name": "golf_handicap", "label": "Golf handicap", "type": "number"}),
+        )],
+        portals: vec![hubspot::HubSpotPortal {
+            access_tokens: vec!["second-portal-token".to_owned()],
+            custom_properties: vec![hubspot::CustomProperty::new(
+                "contacts",
+                json!({"name": "shoe_size", "label": "Shoe size", "type": "string"}),
+            )],
+        }],
+        ..small()
+    })
+    .await;
+    let second = "second-portal-token";
+
+    let (status, first_definitions) = get_as(&sim, TOKEN, "/crm/v3/properties/contacts").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, second_definitions) = get_as(&sim, second, "/crm/v3/properties/contacts").await;
+    assert_eq!(status, StatusCode::OK);
+    let first_names = property_names(&first_definitions);
+    let second_names = property_names(&second_definitions);
+    assert!(first_names.contains("golf_handicap") && !first_names.contains("shoe_size"));
+    assert!(second_names.contains("shoe_size") && !second_names.contains("golf_handicap"));
+    assert!(
+        first_names.contains("loyalty_tier") && second_names.contains("loyalty_tier"),
+        "both keep the seeded custom properties"
+    );
+    let (status, _) = get_as(&sim, second, "/crm/v3/properties/contacts/golf_handicap").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let path = "/crm/v3/objects/contacts?limit=5&properties=golf_handicap,shoe_size";
+    let (_, first_page) = get_as(&sim, TOKEN, path).await;
+    let (_, second_page) = get_as(&sim, second, path).await;
+    for record in first_page["results"].as_array().expect("results") {
+        let id: u64 = record["id"].as_str().expect("id").parse().expect("numeric");
+        assert_eq!(
+            record["properties"]["golf_handicap"],
+            (id % 1000).to_string()
+        );
+        assert!(record["properties"].get("shoe_size").is_none(), "{record}");
+    }
+    for record in second_page["results"].as_array().expect("results") {
+        let id = record["id"].as_str().expect("id");
+        assert_eq!(record["properties"]["shoe_size"], format!("shoe_size-{id}"));
+        assert!(
+            record["properties"].get("golf_handicap").is_none(),
+            "{record}"
+        );
+    }
+    let contact = second_page["results"][0]["id"].as_str().expect("a contact");
+    let (_, read) = get_as(
+        &sim,
+        second,
+        &format!("/crm/v3/objects/contacts/{contact}?properties=shoe_size"),
+    )
+    .await;
+    assert_eq!(
+        read["properties"]["shoe_size"],
+        format!("shoe_size-{contact}")
+    );
+
+    let response = sim
+        .client
+        .post(sim.url("/crm/v3/objects/contacts/search"))
+        .bearer_auth(second)
+        .json(&json!({"filterGroups": [{"filters": [
+            {"propertyName": "shoe_size", "operator": "EQ", "value": format!("shoe_size-{contact}")}]}],
+            "properties": ["shoe_size"]}))
+        .send()
+        .await
+        .expect("search is sent");
+    let found: Value = response.json().await.expect("json");
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["results"][0]["id"], contact);
+    let (_, first_search) = sim
+        .search(
+            "contacts",
+            json!({"filterGroups": [{"filters": [
+                {"propertyName": "shoe_size", "operator": "HAS_PROPERTY"}]}]}),
+        )
+        .await;
+    assert_eq!(
+        first_search["total"], 0,
+        "the primary portal has no shoe sizes"
+    );
+
+    let second_handle = sim.handle.portal(1);
+    assert_eq!(
+        second_handle
+            .portal_requests()
+            .iter()
+            .filter(|request| request.target.starts_with("/crm/v3/properties/contacts"))
+            .count(),
+        2,
+        "each portal logs its own requests"
+    );
+    assert_eq!(
+        second_handle.record("contacts", contact).expect("stored")["properties"]["shoe_size"],
+        format!("shoe_size-{contact}")
+    );
+}
+
+#[tokio::test]
+async fn over_long_urls_are_refused_with_414() {
+    let sim = Sim::start(HubSpotConfig {
+        max_url_bytes: 2_000,
+        ..small()
+    })
+    .await;
+    let names: Vec<String> = (0..100)
+        .map(|idx| format!("custom_property_{idx:03}"))
+        .collect();
+    let path = format!(
+        "/crm/v3/objects/contacts?limit=5&properties={}",
+        names.join(",")
+    );
+    assert!(path.len() > 2_000);
+    let (status, _, _) = sim.get(&path).await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
+    let short = format!(
+        "/crm/v3/objects/contacts?limit=5&properties={}",
+        names[..50].join(",")
+    );
+    assert!(short.len() < 2_000);
+    let (status, _, _) = sim.get(&short).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -38,6 +38,17 @@ pub fn validation(message: impl Into<String>) -> Response {
     error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message)
 }
 
+/// 414 for a request target over the limit. HubSpot's edge answers it before the API sees the
+/// request, so the body is its HTML page, not a JSON error.
+pub fn uri_too_long() -> Response {
+    (
+        StatusCode::URI_TOO_LONG,
+        [(axum::http::header::CONTENT_TYPE, "text/html")],
+        "<html><head><title>414 Request-URI Too Large</title></head><body><center><h1>414 Request-URI Too Large</h1></center></body></html>",
+    )
+        .into_response()
+}
+
 /// 401 for a missing or unknown token.
 pub fn unauthenticated() -> Response {
     error(

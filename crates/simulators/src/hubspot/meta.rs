@@ -3,25 +3,25 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::objects::{object_type, parse_body, parse_limit};
 use super::schema::{self, ObjectType, PropertyDef};
-use super::{Params, Shared, errors};
+use super::{Params, Portal, errors};
 
 /// `GET /crm/v3/properties/{objectType}`.
 pub(super) async fn list_properties(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path(type_name): Path<String>,
 ) -> Response {
     let object_type = match object_type(&type_name) {
         Ok(object_type) => object_type,
         Err(response) => return response,
     };
-    let results: Vec<Value> = shared
+    let results: Vec<Value> = portal
         .read()
         .definitions(object_type)
         .iter()
@@ -32,14 +32,14 @@ pub(super) async fn list_properties(
 
 /// `GET /crm/v3/properties/{objectType}/{propertyName}`.
 pub(super) async fn read_property(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path((type_name, name)): Path<(String, String)>,
 ) -> Response {
     let object_type = match object_type(&type_name) {
         Ok(object_type) => object_type,
         Err(response) => return response,
     };
-    let found = shared
+    let found = portal
         .read()
         .definition(object_type, &name)
         .map(PropertyDef::to_json);
@@ -58,7 +58,7 @@ pub(super) async fn read_property(
 
 /// `POST /crm/v3/properties/{objectType}`: defines a custom property.
 pub(super) async fn create_property(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path(type_name): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -84,7 +84,7 @@ pub(super) async fn create_property(
     {
         return errors::validation("An enumeration property needs at least one option");
     }
-    let mut store = shared.write();
+    let mut store = portal.write();
     if store.definition(object_type, &definition.name).is_some() {
         return errors::error(
             StatusCode::CONFLICT,
@@ -102,7 +102,7 @@ pub(super) async fn create_property(
 
 /// `GET /crm/v3/owners`: `limit` (≤ 500, default 100), `after`, `email`, `archived`.
 pub(super) async fn list_owners(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.as_deref());
@@ -121,7 +121,7 @@ pub(super) async fn list_owners(
         return Json(json!({ "results": [] })).into_response();
     }
     let email = params.get("email").map(str::to_lowercase);
-    let store = shared.read();
+    let store = portal.read();
     let mut owners: Vec<_> = store
         .owners
         .iter()
@@ -154,14 +154,14 @@ pub(super) async fn list_owners(
 
 /// `GET /crm/v3/owners/{ownerId}` (`idProperty=userId` also accepted).
 pub(super) async fn read_owner(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path(owner_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.as_deref());
     let by_user_id = params.get("idProperty") == Some("userId");
     let wanted: Option<u64> = owner_id.parse().ok();
-    let found = shared
+    let found = portal
         .read()
         .owners
         .iter()
@@ -238,7 +238,7 @@ pub(super) async fn list_stages(
 /// `GET /crm/v4/objects/{fromObjectType}/{objectId}/associations/{toObjectType}`:
 /// `limit` (≤ 500, default 500) and `after` (the next target id).
 pub(super) async fn list_associations(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path((from_name, id, to_name)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -259,7 +259,7 @@ pub(super) async fn list_associations(
         return errors::object_not_found(&id);
     };
     let linked: Vec<u64> = {
-        let store = shared.read();
+        let store = portal.read();
         if store.live(from, from_id).is_none() {
             return errors::object_not_found(&id);
         }

@@ -8,6 +8,12 @@
 //! delete and webhooks. The OAuth 2.0 code flow (authorize, v1 token endpoint, token metadata
 //! and refresh-token deletion) is served by `oauth.rs`; tokens it issues are accepted like the
 //! configured private-app tokens until they expire.
+//!
+//! One simulator can serve several portals (`HubSpotConfig::portals`): each has its own
+//! private-app tokens, its own copy of the seeded data and its own extra custom properties, so
+//! two connections of one vendor can see different schemas. OAuth tokens reach the primary
+//! portal. Request targets longer than `max_url_bytes` are refused with 414, as HubSpot's edge
+//! refuses over-long URLs.
 
 // Handlers answer early with a ready HubSpot error body, so `Result<_, Response>` is their
 // natural return type; boxing every error response would only add noise.
@@ -24,8 +30,9 @@ mod search;
 mod seed;
 mod store;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -77,6 +84,43 @@ pub struct HubSpotConfig {
     pub access_token_ttl_secs: u64,
     /// Whether a refresh returns a new refresh token and retires the old one (HubSpot: no).
     pub rotate_refresh_tokens: bool,
+    /// Extra custom properties of the primary portal (the one `access_tokens` and OAuth tokens
+    /// reach), beyond the seeded ones.
+    pub custom_properties: Vec<CustomProperty>,
+    /// More portals served by the same simulator, each with its own tokens, data and custom
+    /// properties.
+    pub portals: Vec<HubSpotPortal>,
+    /// The longest request target (path and query string, in bytes) accepted; a longer one is
+    /// answered 414 before anything else is checked.
+    pub max_url_bytes: usize,
+}
+
+/// A custom property a portal defines beyond the seeded ones; every seeded record of its object
+/// type gets a value (derived from the record id and the property name).
+#[derive(Debug, Clone)]
+pub struct CustomProperty {
+    /// `contacts`, `companies`, `deals`, …
+    pub object_type: String,
+    /// The Properties API definition (`name` required; `type` defaults to `string`).
+    pub definition: Value,
+}
+
+impl CustomProperty {
+    /// A custom property of `object_type` from its Properties API definition.
+    pub fn new(object_type: &str, definition: Value) -> CustomProperty {
+        CustomProperty {
+            object_type: object_type.to_owned(),
+            definition,
+        }
+    }
+}
+
+/// One more portal: the private-app tokens that reach it and its extra custom properties. Its
+/// records are seeded like the primary portal's (same seed, same ids).
+#[derive(Debug, Clone, Default)]
+pub struct HubSpotPortal {
+    pub access_tokens: Vec<String>,
+    pub custom_properties: Vec<CustomProperty>,
 }
 
 impl Default for HubSpotConfig {
@@ -105,22 +149,32 @@ impl Default for HubSpotConfig {
             )],
             access_token_ttl_secs: 1800,
             rotate_refresh_tokens: false,
+            custom_properties: Vec::new(),
+            portals: Vec::new(),
+            // HubSpot's edge refuses request lines of several KB; 8 KB is the common default
+            // of the proxies in front of it.
+            max_url_bytes: 8192,
         }
     }
 }
 
-/// What every handler shares.
-#[derive(Clone)]
-struct Shared {
-    store: Arc<RwLock<Store>>,
-    limits: Arc<limits::RateLimits>,
-    faults: Faults,
-    log: RequestLog,
-    tokens: Arc<Vec<String>>,
-    oauth: Arc<OAuthServer>,
+/// One served request of a portal: what a test needs to check how a client called it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalRequest {
+    pub method: String,
+    /// Path and query string, as sent.
+    pub target: String,
+    pub status: u16,
 }
 
-impl Shared {
+/// One portal's data and the requests it served.
+#[derive(Clone)]
+struct Portal {
+    store: Arc<RwLock<Store>>,
+    requests: Arc<Mutex<Vec<PortalRequest>>>,
+}
+
+impl Portal {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
         self.store.read().expect("hubspot store poisoned")
     }
@@ -130,10 +184,27 @@ impl Shared {
     }
 }
 
-/// Test and demo access to a running simulator's state.
+/// What every handler shares. Handlers reach the caller's portal through the [`Portal`]
+/// request extension the guard sets.
+#[derive(Clone)]
+struct Shared {
+    /// The primary portal first, then `HubSpotConfig::portals` in order.
+    portals: Arc<Vec<Portal>>,
+    limits: Arc<limits::RateLimits>,
+    faults: Faults,
+    log: RequestLog,
+    /// Private-app token -> portal index.
+    tokens: Arc<HashMap<String, usize>>,
+    oauth: Arc<OAuthServer>,
+    max_url_bytes: usize,
+}
+
+/// Test and demo access to a running simulator's state (the primary portal's, or another
+/// portal's through [`HubSpotHandle::portal`]).
 #[derive(Clone)]
 pub struct HubSpotHandle {
     shared: Shared,
+    portal: usize,
 }
 
 impl std::fmt::Debug for HubSpotHandle {
@@ -145,6 +216,35 @@ impl std::fmt::Debug for HubSpotHandle {
 }
 
 impl HubSpotHandle {
+    fn store(&self) -> &Portal {
+        &self.shared.portals[self.portal]
+    }
+
+    /// A handle on portal `index` (0 is the primary portal, 1 the first of
+    /// `HubSpotConfig::portals`, …).
+    ///
+    /// # Panics
+    /// When no such portal was configured.
+    pub fn portal(&self, index: usize) -> HubSpotHandle {
+        assert!(
+            index < self.shared.portals.len(),
+            "hubspot simulator has no portal {index}"
+        );
+        HubSpotHandle {
+            shared: self.shared.clone(),
+            portal: index,
+        }
+    }
+
+    /// The requests this handle's portal served (after authentication), in order.
+    pub fn portal_requests(&self) -> Vec<PortalRequest> {
+        self.store()
+            .requests
+            .lock()
+            .expect("hubspot request list poisoned")
+            .clone()
+    }
+
     /// The fault queue (`take_mutation` faults are honoured by list and search).
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
@@ -160,7 +260,7 @@ impl HubSpotHandle {
         let Some(object_type) = ObjectType::parse(object_type) else {
             return Vec::new();
         };
-        self.shared
+        self.store()
             .read()
             .records(object_type)
             .values()
@@ -173,7 +273,7 @@ impl HubSpotHandle {
     pub fn record(&self, object_type: &str, id: &str) -> Option<Value> {
         let object_type = ObjectType::parse(object_type)?;
         let id: u64 = id.parse().ok()?;
-        let store = self.shared.read();
+        let store = self.store().read();
         let record = store.records(object_type).get(&id)?;
         Some(store::render_full(&store, object_type, record))
     }
@@ -199,9 +299,9 @@ impl HubSpotHandle {
         self.shared.oauth.refresh_requests()
     }
 
-    /// The simulated portal's id (`hub_id` in OAuth token metadata).
+    /// The simulated portal's id (`hub_id` in OAuth token metadata, for the primary portal).
     pub fn hub_id(&self) -> u64 {
-        oauth::HUB_ID
+        oauth::HUB_ID + self.portal as u64
     }
 
     /// Requests each access token had let through and refused (429) by the rate limits, by
@@ -224,7 +324,7 @@ impl HubSpotHandle {
         };
         match PropertyDef::from_json(&definition, false) {
             Ok(definition) => {
-                let mut store = self.shared.write();
+                let mut store = self.store().write();
                 if let Some(list) = store.properties.get_mut(&object_type) {
                     list.retain(|existing| existing.name != definition.name);
                     list.push(definition);
@@ -283,9 +383,17 @@ impl Params {
     }
 }
 
-/// Checks the Bearer token, counts the request against the rate limits and stamps the
-/// `X-HubSpot-RateLimit-*` headers on the answer.
-async fn guard(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+/// Refuses over-long request targets (414), checks the Bearer token, picks the caller's portal,
+/// counts the request against the rate limits and stamps the `X-HubSpot-RateLimit-*` headers on
+/// the answer.
+async fn guard(State(shared): State<Shared>, mut request: Request, next: Next) -> Response {
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |target| target.as_str().to_owned(),
+    );
+    if target.len() > shared.max_url_bytes {
+        return errors::uri_too_long();
+    }
     let token = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -295,32 +403,76 @@ async fn guard(State(shared): State<Shared>, request: Request, next: Next) -> Re
     let Some(token) = token else {
         return errors::unauthenticated();
     };
-    if !shared.tokens.contains(&token) {
-        match shared.oauth.access_status(&token) {
-            AccessStatus::Valid { .. } => {}
+    let portal_index = match shared.tokens.get(&token) {
+        Some(index) => *index,
+        None => match shared.oauth.access_status(&token) {
+            AccessStatus::Valid { .. } => 0,
             AccessStatus::Expired { expired_for } => return errors::expired_token(expired_for),
             AccessStatus::Unknown => return errors::unauthenticated(),
-        }
-    }
-    let is_search = request.method() == Method::POST && request.uri().path().ends_with("/search");
-    match shared.limits.check(&token, is_search) {
+        },
+    };
+    let portal = shared.portals[portal_index].clone();
+    request.extensions_mut().insert(portal.clone());
+    let method = request.method().clone();
+    let is_search = method == Method::POST && request.uri().path().ends_with("/search");
+    let response = match shared.limits.check(&token, is_search) {
         Ok(headers) => {
             let mut response = next.run(request).await;
             headers.apply(response.headers_mut());
             response
         }
         Err((policy, headers)) => errors::rate_limited(policy, Some(headers), None),
+    };
+    portal
+        .requests
+        .lock()
+        .expect("hubspot request list poisoned")
+        .push(PortalRequest {
+            method: method.to_string(),
+            target,
+            status: response.status().as_u16(),
+        });
+    response
+}
+
+/// Builds one portal's store: the seeded data plus its extra custom properties and their values.
+fn portal_store(config: &HubSpotConfig, custom_properties: &[CustomProperty]) -> Portal {
+    let mut seed_rng = StdRng::seed_from_u64(config.seed);
+    let mutation_rng = StdRng::seed_from_u64(config.seed.wrapping_add(0x5eed));
+    let mut store = Store::new(mutation_rng);
+    seed::seed(&mut store, &mut seed_rng, config);
+    for custom in custom_properties {
+        let Some(object_type) = ObjectType::parse(&custom.object_type) else {
+            tracing::warn!(object_type = %custom.object_type, "unknown hubspot object type of a custom property");
+            continue;
+        };
+        match PropertyDef::from_json(&custom.definition, false) {
+            Ok(definition) => seed::add_custom_property(&mut store, object_type, definition),
+            Err(error) => tracing::warn!(error = %error, "invalid custom property definition"),
+        }
+    }
+    Portal {
+        store: Arc::new(RwLock::new(store)),
+        requests: Arc::new(Mutex::new(Vec::new())),
     }
 }
 
 /// Builds the simulator's router over freshly seeded data.
 pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
-    let mut seed_rng = StdRng::seed_from_u64(config.seed);
-    let mutation_rng = StdRng::seed_from_u64(config.seed.wrapping_add(0x5eed));
-    let mut store = Store::new(mutation_rng);
-    seed::seed(&mut store, &mut seed_rng, &config);
+    let mut portals = vec![portal_store(&config, &config.custom_properties)];
+    let mut tokens: HashMap<String, usize> = config
+        .access_tokens
+        .iter()
+        .map(|token| (token.clone(), 0))
+        .collect();
+    for (idx, portal) in config.portals.iter().enumerate() {
+        portals.push(portal_store(&config, &portal.custom_properties));
+        for token in &portal.access_tokens {
+            tokens.insert(token.clone(), idx + 1);
+        }
+    }
     let shared = Shared {
-        store: Arc::new(RwLock::new(store)),
+        portals: Arc::new(portals),
         limits: Arc::new(limits::RateLimits::new(
             config.rate_limit_per_interval,
             config.rate_limit_interval_ms,
@@ -329,13 +481,14 @@ pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
         )),
         faults: Faults::default(),
         log: RequestLog::default(),
-        tokens: Arc::new(config.access_tokens.clone()),
+        tokens: Arc::new(tokens),
         oauth: Arc::new(OAuthServer::new(OAuthSettings {
             clients: config.oauth_clients.clone(),
             access_token_ttl: Duration::from_secs(config.access_token_ttl_secs),
             rotate_refresh_tokens: config.rotate_refresh_tokens,
             access_token_prefix: "CN".to_owned(),
         })),
+        max_url_bytes: config.max_url_bytes,
     };
     let api = Router::new()
         .route(
@@ -408,7 +561,7 @@ pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
             fault_state,
             fault_middleware,
         ));
-    (app, HubSpotHandle { shared })
+    (app, HubSpotHandle { shared, portal: 0 })
 }
 
 /// Seeds a simulator and serves it on `addr` (use `127.0.0.1:0` in tests).

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::schema::{self, ObjectType};
 use super::store::{self, Record, Selection, Store, WriteError};
-use super::{Params, Shared, errors, seed};
+use super::{Params, Portal, Shared, errors, seed};
 
 const LIST_DEFAULT_LIMIT: usize = 10;
 const LIST_MAX_LIMIT: usize = 100;
@@ -26,10 +26,15 @@ pub(super) fn object_type(name: &str) -> Result<ObjectType, Response> {
 }
 
 /// Applies a queued mutation fault for `path`: inserts and archives records before the page.
-pub(super) fn apply_mutation(shared: &Shared, object_type: ObjectType, path: &str) {
+pub(super) fn apply_mutation(
+    shared: &Shared,
+    portal: &Portal,
+    object_type: ObjectType,
+    path: &str,
+) {
     if let Some((inserts, deletes)) = shared.faults.take_mutation(path) {
         let now = Utc::now();
-        let mut store = shared.write();
+        let mut store = portal.write();
         seed::insert_generated(&mut store, object_type, inserts, now);
         seed::archive_random(&mut store, object_type, deletes, now);
     }
@@ -66,6 +71,7 @@ fn association_types(params: &Params) -> Vec<ObjectType> {
 /// `GET /crm/v3/objects/{objectType}`.
 pub(super) async fn list(
     State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path(type_name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -87,11 +93,12 @@ pub(super) async fn list(
     };
     apply_mutation(
         &shared,
+        &portal,
         object_type,
         &format!("/crm/v3/objects/{type_name}"),
     );
     let archived = params.flag("archived");
-    let store = shared.read();
+    let store = portal.read();
     let selection = Selection::new(&store, object_type, &params.list("properties"));
     let associations = association_types(&params);
     let mut results = Vec::with_capacity(limit);
@@ -180,7 +187,7 @@ fn find<'a>(
 
 /// `GET /crm/v3/objects/{objectType}/{id}`.
 pub(super) async fn read(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path((type_name, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -189,7 +196,7 @@ pub(super) async fn read(
         Err(response) => return response,
     };
     let params = Params::parse(query.as_deref());
-    let store = shared.read();
+    let store = portal.read();
     let record = match find(&store, object_type, &id, &params) {
         Ok(record) => record,
         Err(response) => return response,
@@ -297,7 +304,7 @@ fn written(store: &Store, object_type: ObjectType, id: u64, names: Vec<String>) 
 
 /// `POST /crm/v3/objects/{objectType}`.
 pub(super) async fn create(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path(type_name): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -321,7 +328,7 @@ pub(super) async fn create(
     {
         return response;
     }
-    let mut store = shared.write();
+    let mut store = portal.write();
     let mut values = match store.validate(object_type, &input) {
         Ok(values) => values,
         Err(list) => return errors::invalid_properties(&list),
@@ -370,7 +377,7 @@ fn check_new_lead(input: &Map<String, Value>, links: &[(ObjectType, u64)]) -> Re
 
 /// `PATCH /crm/v3/objects/{objectType}/{id}`.
 pub(super) async fn update(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path((type_name, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -388,7 +395,7 @@ pub(super) async fn update(
         Ok(input) => input,
         Err(response) => return response,
     };
-    let mut store = shared.write();
+    let mut store = portal.write();
     let record_id = match find(&store, object_type, &id, &params) {
         Ok(record) if record.archived_at.is_none() => record.id,
         Ok(_) => return errors::object_not_found(&id),
@@ -411,7 +418,7 @@ pub(super) async fn update(
 
 /// `DELETE /crm/v3/objects/{objectType}/{id}`: archives; archiving twice is still 204.
 pub(super) async fn archive(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path((type_name, id)): Path<(String, String)>,
 ) -> Response {
     let object_type = match object_type(&type_name) {
@@ -421,7 +428,7 @@ pub(super) async fn archive(
     let Some(record_id) = id.parse::<u64>().ok() else {
         return errors::object_not_found(&id);
     };
-    let mut store = shared.write();
+    let mut store = portal.write();
     if !store.records(object_type).contains_key(&record_id) {
         return errors::object_not_found(&id);
     }
@@ -432,7 +439,7 @@ pub(super) async fn archive(
 /// `POST /crm/v3/objects/{objectType}/batch/read`: up to 100 `inputs`; ids that are missing or
 /// archived make the answer a 207 with an `OBJECT_NOT_FOUND` error listing them.
 pub(super) async fn batch_read(
-    State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path(type_name): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -469,7 +476,7 @@ pub(super) async fn batch_read(
     }
     let params = Params(params);
     let started_at = store::iso(Utc::now());
-    let store = shared.read();
+    let store = portal.read();
     let selection = Selection::new(&store, object_type, &requested);
     let mut results = Vec::new();
     let mut missing = Vec::new();

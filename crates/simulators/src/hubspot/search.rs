@@ -9,14 +9,14 @@ use std::cmp::Ordering;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::objects::{apply_mutation, object_type, parse_body, parse_limit};
 use super::schema::{ObjectType, PropertyType};
 use super::store::{self, Record, Selection, Store, iso, parse_instant};
-use super::{Shared, errors};
+use super::{Portal, Shared, errors};
 
 const SEARCH_DEFAULT_LIMIT: usize = 10;
 const SEARCH_MAX_LIMIT: usize = 200;
@@ -357,6 +357,7 @@ fn number_field(body: &Value, key: &str) -> Option<String> {
 /// `POST /crm/v3/objects/{objectType}/search`.
 pub(super) async fn search(
     State(shared): State<Shared>,
+    Extension(portal): Extension<Portal>,
     Path(type_name): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -441,10 +442,11 @@ pub(super) async fn search(
 
     apply_mutation(
         &shared,
+        &portal,
         object_type,
         &format!("/crm/v3/objects/{type_name}/search"),
     );
-    let store = shared.read();
+    let store = portal.read();
     let mut groups: Vec<Vec<Filter>> = Vec::with_capacity(raw_groups.len());
     for group in &raw_groups {
         let filters = group

@@ -852,3 +852,41 @@ pub fn archive_random(
         store.archive(object_type, id, now);
     }
 }
+
+/// The value a record holds for a portal's extra custom property: a pure function of the record
+/// id and the property, so a test can predict it (`custom_value`).
+pub fn custom_value(definition: &schema::PropertyDef, id: u64) -> String {
+    use schema::PropertyType;
+    match definition.property_type {
+        PropertyType::String => format!("{}-{id}", definition.name),
+        PropertyType::Number => (id % 1000).to_string(),
+        PropertyType::Bool => id.is_multiple_of(2).to_string(),
+        PropertyType::Date => format!("2024-01-{:02}", id % 28 + 1),
+        PropertyType::Datetime => format!("2024-01-{:02}T12:00:00.000Z", id % 28 + 1),
+        PropertyType::Enumeration => definition
+            .options
+            .get(usize::try_from(id).unwrap_or_default() % definition.options.len().max(1))
+            .map(|option| option.value.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// Defines a portal's extra custom property and gives every record of its type a value.
+pub fn add_custom_property(
+    store: &mut Store,
+    object_type: ObjectType,
+    definition: schema::PropertyDef,
+) {
+    if let Some(records) = store.objects.get_mut(&object_type) {
+        for record in records.values_mut() {
+            record.properties.insert(
+                Cow::Owned(definition.name.clone()),
+                custom_value(&definition, record.id),
+            );
+        }
+    }
+    if let Some(list) = store.properties.get_mut(&object_type) {
+        list.retain(|existing| existing.name != definition.name);
+        list.push(definition);
+    }
+}
