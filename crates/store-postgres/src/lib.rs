@@ -1148,4 +1148,75 @@ impl Store for PostgresStore {
         .ok_or(StoreError::NotFound)?;
         override_version_from_row(&row)
     }
+
+    async fn list_current_overrides(&self) -> Result<Vec<OverrideVersion>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OVERRIDE_SELECT} FROM connector_overrides AS o
+             WHERE document IS NOT NULL
+               AND version = (SELECT MAX(version) FROM connector_overrides AS l
+                              WHERE l.environment_id = o.environment_id
+                                AND l.provider = o.provider
+                                AND COALESCE(l.connection_id, '') = COALESCE(o.connection_id, ''))
+             ORDER BY environment_id COLLATE \"C\", provider COLLATE \"C\",
+                      COALESCE(connection_id, '') COLLATE \"C\""
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(override_version_from_row).collect()
+    }
+
+    async fn record_invalid_override(
+        &self,
+        scope: &OverrideScope,
+        version: u32,
+        connector_revision: &str,
+        event: NewEvent,
+    ) -> Result<Option<Event>, StoreError> {
+        let event = Event {
+            id: EventId::generate(),
+            environment_id: event.environment_id,
+            connection_id: event.connection_id,
+            kind: event.kind,
+            payload: event.payload,
+            created_at: timestamp::now(),
+        };
+        // A concurrent reporter's insert of the same marker waits on the unique index until
+        // this transaction ends, then does nothing: one event however many report at once.
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        let marked = sqlx::query(
+            "INSERT INTO invalid_override_reports
+                 (environment_id, provider, connection_id, version, connector_revision, event_id,
+                  created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(i64::from(version))
+        .bind(connector_revision)
+        .bind(event.id.as_str())
+        .bind(event.created_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "invalid override already reported"))?;
+        if marked.rows_affected() == 0 {
+            return Ok(None);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5::json, $6)"
+        ))
+        .bind(event.id.as_str())
+        .bind(event.environment_id.as_str())
+        .bind(event.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(&event.kind)
+        .bind(json_text(&event.payload))
+        .bind(event.created_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "event id already exists"))?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(Some(event))
+    }
 }

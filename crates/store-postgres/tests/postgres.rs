@@ -110,6 +110,7 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
                 "discovered_fields",
                 "environments",
                 "events",
+                "invalid_override_reports",
                 "oauth_apps",
                 "oauth_states",
             ]

@@ -82,6 +82,9 @@ checks!(
     deleting_a_connection_removes_its_overrides,
     concurrent_override_writers_expecting_one_version_one_wins,
     concurrent_unconditional_override_writers_all_land,
+    current_overrides_span_environments_and_leave_out_removed_ones,
+    an_invalid_override_is_recorded_once_per_version_and_revision,
+    concurrent_invalid_override_reporters_record_one_event,
 );
 
 /// Runs every check in [`CHECKS`] against `store`, printing each name before it runs.
@@ -2616,4 +2619,239 @@ async fn concurrent_unconditional_override_writers_all_land(store: &dyn Store) {
     writers.sort_by_key(|writer| writer.as_u64());
     let all: Vec<Value> = (0..N_WRITERS).map(|writer| json!(writer)).collect();
     assert_eq!(writers, all, "no write was lost");
+}
+
+async fn current_overrides_span_environments_and_leave_out_removed_ones(store: &dyn Store) {
+    let first_environment = environment(store, "current overrides one").await;
+    let second_environment = environment(store, "current overrides two").await;
+    let connection = insert(store, &first_environment, "crm-one").await;
+    let removed = insert(store, &first_environment, "crm-one").await;
+    let first_layer = OverrideScope::environment(first_environment.clone(), "crm-one");
+    let connection_layer =
+        OverrideScope::connection(first_environment.clone(), "crm-one", connection.id.clone());
+    let removed_layer =
+        OverrideScope::connection(first_environment.clone(), "crm-one", removed.id.clone());
+    let second_layer = OverrideScope::environment(second_environment.clone(), "crm-two");
+    put(store, &first_layer, Some(json!({"v": 1})), None).await;
+    let first_current = put(store, &first_layer, Some(json!({"v": 2})), None).await;
+    let connection_current = put(store, &connection_layer, Some(json!({"c": 1})), None).await;
+    put(store, &removed_layer, Some(json!({"gone": true})), None).await;
+    put(store, &removed_layer, None, None).await;
+    let second_current = put(store, &second_layer, Some(json!({"w": 1})), None).await;
+
+    let all = store
+        .list_current_overrides()
+        .await
+        .expect("list current overrides");
+    let ours: Vec<OverrideVersion> = all
+        .iter()
+        .filter(|version| {
+            version.scope.environment_id == first_environment
+                || version.scope.environment_id == second_environment
+        })
+        .cloned()
+        .collect();
+    let mut expected = vec![first_current, connection_current, second_current];
+    expected.sort_by(|a, b| {
+        a.scope
+            .environment_id
+            .as_str()
+            .cmp(b.scope.environment_id.as_str())
+    });
+    assert_eq!(
+        ours, expected,
+        "the latest version of each scope, whole; a removed one is left out"
+    );
+    let order_key = |version: &OverrideVersion| {
+        (
+            version.scope.environment_id.to_string(),
+            version.scope.provider.clone(),
+            version
+                .scope
+                .connection_id
+                .as_ref()
+                .map(ConnectionId::to_string)
+                .unwrap_or_default(),
+        )
+    };
+    assert!(
+        all.windows(2)
+            .all(|pair| order_key(&pair[0]) < order_key(&pair[1])),
+        "ordered by environment, provider and connection, one entry per scope"
+    );
+}
+
+fn invalid_override_event(scope: &OverrideScope, version: u32, revision: &str) -> NewEvent {
+    NewEvent {
+        environment_id: scope.environment_id.clone(),
+        connection_id: scope.connection_id.clone(),
+        kind: "override.invalid".to_owned(),
+        payload: json!({"provider": scope.provider, "version": version, "connector_revision": revision}),
+    }
+}
+
+async fn an_invalid_override_is_recorded_once_per_version_and_revision(store: &dyn Store) {
+    let environment_id = environment(store, "invalid overrides").await;
+    let stranger = environment(store, "invalid overrides stranger").await;
+    let connection = insert(store, &environment_id, "crm-one").await;
+    let environment_layer = OverrideScope::environment(environment_id.clone(), "crm-one");
+    let connection_layer =
+        OverrideScope::connection(environment_id.clone(), "crm-one", connection.id.clone());
+    let report = |scope: &OverrideScope, version: u32, revision: &str| {
+        let event = invalid_override_event(scope, version, revision);
+        let scope = scope.clone();
+        let revision = revision.to_owned();
+        async move {
+            store
+                .record_invalid_override(&scope, version, &revision, event)
+                .await
+        }
+    };
+
+    let recorded = report(&environment_layer, 1, "rev-2")
+        .await
+        .expect("report")
+        .expect("recorded the first time");
+    assert_eq!(recorded.kind, "override.invalid");
+    assert_eq!(recorded.connection_id, None);
+    assert_eq!(
+        recorded.payload,
+        json!({"provider": "crm-one", "version": 1, "connector_revision": "rev-2"})
+    );
+    assert_eq!(
+        report(&environment_layer, 1, "rev-2")
+            .await
+            .expect("report"),
+        None,
+        "the same version against the same revision is recorded once"
+    );
+    for (scope, version, revision) in [
+        (&environment_layer, 1, "rev-3"),
+        (&environment_layer, 2, "rev-2"),
+        (&connection_layer, 1, "rev-2"),
+    ] {
+        assert!(
+            report(scope, version, revision)
+                .await
+                .expect("report")
+                .is_some(),
+            "another version, revision or scope is recorded: {scope:?} v{version} {revision}"
+        );
+    }
+    let events = store
+        .list_events(&environment_id, None, Some("override.invalid"))
+        .await
+        .expect("events");
+    assert_eq!(
+        events.len(),
+        4,
+        "one event per recorded failure: {events:?}"
+    );
+    assert_eq!(events[0], recorded);
+    assert_eq!(
+        store
+            .list_events(
+                &environment_id,
+                Some(&connection.id),
+                Some("override.invalid")
+            )
+            .await
+            .expect("events")
+            .len(),
+        1,
+        "the connection layer's event names its connection"
+    );
+
+    assert_not_found(
+        report(
+            &OverrideScope::environment(EnvironmentId::generate(), "crm-one"),
+            1,
+            "rev-2",
+        )
+        .await,
+        "an unknown environment",
+    );
+    assert_not_found(
+        report(
+            &OverrideScope::connection(stranger.clone(), "crm-one", connection.id.clone()),
+            1,
+            "rev-2",
+        )
+        .await,
+        "a connection of another environment",
+    );
+    assert_not_found(
+        report(
+            &OverrideScope::connection(environment_id.clone(), "crm-two", connection.id.clone()),
+            1,
+            "rev-2",
+        )
+        .await,
+        "a connection of another provider",
+    );
+    assert!(
+        store
+            .list_events(&stranger, None, None)
+            .await
+            .expect("events")
+            .is_empty(),
+        "a refused report records no event"
+    );
+
+    // The connection's markers go with it: a connection reusing the id reports afresh.
+    store
+        .delete_connection(&environment_id, &connection.id)
+        .await
+        .expect("delete");
+    let mut reused = new_connection(&environment_id, "crm-one");
+    reused.id = connection.id.clone();
+    reused.credentials = seal_credentials(&reused.id, &json!({"access_token": "again"}));
+    store
+        .insert_connection(reused)
+        .await
+        .expect("the id is free again");
+    assert!(
+        report(&connection_layer, 1, "rev-2")
+            .await
+            .expect("report")
+            .is_some(),
+        "markers of a deleted connection are gone"
+    );
+}
+
+async fn concurrent_invalid_override_reporters_record_one_event(store: &dyn Store) {
+    const N_REPORTERS: usize = 8;
+    let environment_id = environment(store, "invalid override crowd").await;
+    let scope = OverrideScope::environment(environment_id.clone(), "crm-one");
+    let results = join_all((0..N_REPORTERS).map(|_| {
+        let scope = &scope;
+        async move {
+            store
+                .record_invalid_override(
+                    scope,
+                    3,
+                    "rev-9",
+                    invalid_override_event(scope, 3, "rev-9"),
+                )
+                .await
+        }
+    }))
+    .await;
+    let recorded: Vec<_> = results
+        .into_iter()
+        .filter_map(|result| result.expect("every reporter succeeds"))
+        .collect();
+    assert_eq!(
+        recorded.len(),
+        1,
+        "exactly one reporter records: {recorded:?}"
+    );
+    assert_eq!(
+        store
+            .list_events(&environment_id, None, Some("override.invalid"))
+            .await
+            .expect("events"),
+        recorded,
+        "and exactly one event exists"
+    );
 }

@@ -430,4 +430,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         scope: &OverrideScope,
         version: u32,
     ) -> Result<OverrideVersion, StoreError>;
+
+    /// Returns the current version of every scope's override, of every environment, whose
+    /// document is not removed (tombstones are left out), ordered by environment, provider and
+    /// connection (the environment layer before its connections); for re-validating stored
+    /// overrides when the connectors change.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_current_overrides(&self) -> Result<Vec<OverrideVersion>, StoreError>;
+
+    /// Records `event` for the version `version` of `scope`'s override failing against
+    /// `connector_revision` of its connector, unless that was recorded before: returns the
+    /// event when it is recorded now, `None` when it had been. At most one event is ever
+    /// recorded per `(scope, version, connector_revision)`, atomically across processes, and
+    /// never a marker without its event.
+    ///
+    /// The event's environment and connection should be the scope's; the store does not check
+    /// them against it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the scope's environment does not exist, or its connection
+    /// does not exist, belongs to another environment or is of another provider.
+    async fn record_invalid_override(
+        &self,
+        scope: &OverrideScope,
+        version: u32,
+        connector_revision: &str,
+        event: NewEvent,
+    ) -> Result<Option<Event>, StoreError>;
 }
