@@ -1,5 +1,5 @@
-//! The `crosswalk` binary: serve, migrate, connectors check, map, demo, environments and
-//! default-config.
+//! The `crosswalk` binary: serve, migrate, connectors check, overrides check, map, demo,
+//! environments and default-config.
 //!
 //! This file only parses arguments and dispatches; the work lives in the library modules.
 
@@ -46,6 +46,11 @@ enum Command {
     },
     /// Prints a commented settings file with a fresh encryption key.
     DefaultConfig,
+    /// Stored connector overrides of environments and connections.
+    Overrides {
+        #[command(subcommand)]
+        command: OverridesCommand,
+    },
     /// Encryption keys of credentials at rest.
     Keys {
         #[command(subcommand)]
@@ -80,6 +85,13 @@ enum ConnectorsCommand {
     },
     /// Prints the JSON Schema of connector files, for editors.
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum OverridesCommand {
+    /// Re-validates every stored override against the connectors (after an upgrade or a change
+    /// of `connector_overrides`); exits non-zero when some no longer apply.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +140,36 @@ fn check_connectors(dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         errors.len()
     );
     Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn check_overrides(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let check = runtime()?.block_on(startup::check_overrides(settings))?;
+    for invalid in &check.invalid {
+        let connection = invalid
+            .scope
+            .connection_id
+            .as_ref()
+            .map_or("-", |id| id.as_str());
+        eprintln!(
+            "invalid environment {} connection {connection} provider {} version {} (saved against revision `{}`, connector revision `{}`): {}",
+            invalid.scope.environment_id,
+            invalid.scope.provider,
+            invalid.version,
+            invalid.revision,
+            invalid.connector_revision,
+            invalid.error()
+        );
+    }
+    println!(
+        "{} overrides checked, {} no longer apply",
+        check.checked,
+        check.invalid.len()
+    );
+    Ok(if check.invalid.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -211,6 +253,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::Ok(())
             })?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Overrides {
+            command: OverridesCommand::Check,
+        } => {
+            init_tracing();
+            let settings = Settings::load(cli.config.as_deref())?;
+            check_overrides(&settings)
         }
         Command::DefaultConfig => {
             print!("{}", settings::default_config());

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use connector::{Connector, LoadError};
+use server::override_check::{self, OverrideCheck};
 use server::{AppState, ConnectorRegistry, CursorCodec};
 use store::Store;
 use tokio::net::TcpListener;
@@ -101,7 +102,7 @@ pub async fn build_state(
         Arc::clone(&keyring),
         oauth.clone(),
     ));
-    Ok(AppState {
+    let state = AppState {
         store,
         keyring,
         tokens,
@@ -124,7 +125,53 @@ pub async fn build_state(
             settings.provider_timeout_secs,
         )),
         cursors: CursorCodec::new(settings.cursor_key()),
-    })
+    };
+    revalidate_overrides(&state).await?;
+    Ok(state)
+}
+
+/// Re-validates every stored override against the connectors of `state` (they may have
+/// changed since an override was saved, with an upgrade or new operator overrides): each that
+/// no longer applies is logged and recorded once as an `override.invalid` event of its
+/// environment. Every process building its state here (`serve`, `work`, the demo) does it on
+/// start; requests on such a connection then answer `override_invalid`.
+///
+/// # Errors
+/// Fails when the store cannot list the overrides or record an event.
+pub async fn revalidate_overrides(state: &AppState) -> anyhow::Result<OverrideCheck> {
+    let check = override_check::check_stored_overrides(state.store.as_ref(), &state.connectors)
+        .await
+        .context("listing stored overrides")?;
+    let recorded = override_check::report_invalid_overrides(state.store.as_ref(), &check.invalid)
+        .await
+        .context("recording invalid overrides")?;
+    if !check.invalid.is_empty() {
+        tracing::warn!(
+            checked = check.checked,
+            invalid = check.invalid.len(),
+            events_recorded = recorded,
+            "stored overrides re-validated; some no longer apply"
+        );
+    }
+    Ok(check)
+}
+
+/// `crosswalk overrides check`: re-validates every stored override against the connectors the
+/// settings load, without recording anything.
+///
+/// # Errors
+/// Fails when the store cannot be opened or a connector file does not load.
+pub async fn check_overrides(settings: &Settings) -> anyhow::Result<OverrideCheck> {
+    let store = open_store(settings).await?;
+    let overrides = serde_json::to_value(&settings.connector_overrides)?;
+    let (connectors, errors) = load_connectors(&settings.connectors_dir, &overrides)?;
+    if let Some(first) = errors.first() {
+        anyhow::bail!("connector file failed to load: {first}");
+    }
+    let registry = ConnectorRegistry::new(connectors);
+    override_check::check_stored_overrides(store.as_ref(), &registry)
+        .await
+        .context("listing stored overrides")
 }
 
 /// A server running in the background.

@@ -37,6 +37,9 @@ pub enum ApiError {
     Provider(ProviderError),
     /// The provider could not be reached or answered nonsense.
     Upstream { code: &'static str, detail: String },
+    /// A stored override of the connection's environment or of the connection itself no longer
+    /// applies to the connector loaded now (it changed since the override was saved).
+    OverrideInvalid(Box<crate::override_check::InvalidOverride>),
     /// Our own failure; the cause is logged, not shown.
     Internal(anyhow::Error),
 }
@@ -200,6 +203,25 @@ impl IntoResponse for ApiError {
             }
             ApiError::Upstream { code, detail } => {
                 problem(StatusCode::BAD_GATEWAY, code, "provider", detail, json!({}))
+            }
+            ApiError::OverrideInvalid(invalid) => {
+                // The override is the environment's own configuration: naming its layer,
+                // version, path and error tells the caller what to fix; connector loading never
+                // sees credentials, and the connector file's location on disk is left out.
+                let fix = match &invalid.scope.connection_id {
+                    Some(connection_id) => format!("/connections/{connection_id}/overrides"),
+                    None => format!("/environment/overrides/{}", invalid.scope.provider),
+                };
+                problem(
+                    StatusCode::CONFLICT,
+                    "override_invalid",
+                    "gateway",
+                    format!(
+                        "{}; fix it (PUT {fix}), revert it (POST {fix}/revert) or remove it (DELETE {fix})",
+                        invalid.describe()
+                    ),
+                    json!({"override": invalid.payload()}),
+                )
             }
             ApiError::Internal(error) => {
                 let request_id = uuid::Uuid::new_v4().to_string();

@@ -8,6 +8,7 @@ mod auth;
 mod cursor;
 mod error;
 mod openapi;
+pub mod override_check;
 mod registry;
 mod routes;
 mod runtime;

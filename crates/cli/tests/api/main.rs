@@ -11,6 +11,7 @@ mod errors;
 mod fields;
 mod listing;
 mod oauth;
+mod override_checks;
 mod overrides;
 mod resilience;
 mod security;
