@@ -9,6 +9,7 @@ mod crud;
 mod demo;
 mod errors;
 mod fields;
+mod hubspot_portals;
 mod listing;
 mod oauth;
 mod override_checks;

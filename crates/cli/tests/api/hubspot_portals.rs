@@ -1,0 +1,188 @@
+//! Two HubSpot portals behind one simulator, each with its own custom properties: connections
+//! of one environment see their own portal's fields in records and `/meta`, discovery is cached
+//! per connection, and a portal with hundreds of long-named custom properties is read in
+//! property chunks that each stay under HubSpot's URL limit.
+
+use serde_json::{Value, json};
+use simulators::hubspot::{CustomProperty, HubSpotHandle, HubSpotPortal};
+
+use crate::helpers::{TestApp, simulator_configs, spawn_app_with};
+
+const SECOND_TOKEN: &str = "second-portal-token";
+
+fn number_property(name: &str, label: &str) -> CustomProperty {
+    CustomProperty::new(
+        "contacts",
+        json!({"name": name, "label": label, "type": "number"}),
+    )
+}
+
+fn hubspot(app: &TestApp) -> HubSpotHandle {
+    let cli::demo::SimulatorHandle::HubSpot(handle) = app.simulator("hubspot") else {
+        unreachable!("a hubspot simulator")
+    };
+    handle.clone()
+}
+
+/// A second HubSpot connection in the demo environment, authorised on portal 1.
+async fn second_connection(app: &TestApp) -> String {
+    let first = app.connection("hubspot");
+    let first_row = app
+        .demo
+        .store
+        .get_connection_by_id(&store::ConnectionId::parse(&first).expect("id"))
+        .await
+        .expect("row");
+    let id = store::ConnectionId::generate();
+    let secrets = json!({"private_app_token": SECOND_TOKEN});
+    app.demo
+        .store
+        .insert_connection(store::NewConnection {
+            id: id.clone(),
+            environment_id: first_row.environment_id.clone(),
+            provider: "hubspot".to_owned(),
+            status: store::ConnectionStatus::Active,
+            account: json!({"auth_scheme": "private_app"}),
+            credentials: app
+                .demo
+                .state
+                .keyring
+                .seal_json(&secrets, &provider_http::credentials::credentials_aad(&id)),
+            credentials_expires_at: None,
+        })
+        .await
+        .expect("a second connection")
+        .id
+        .to_string()
+}
+
+async fn two_portal_app(first: Vec<CustomProperty>, second: Vec<CustomProperty>) -> TestApp {
+    let mut configs = simulator_configs();
+    configs.hubspot.custom_properties = first;
+    configs.hubspot.portals = vec![HubSpotPortal {
+        access_tokens: vec![SECOND_TOKEN.to_owned()],
+        custom_properties: second,
+    }];
+    spawn_app_with(configs).await
+}
+
+fn meta_custom(meta: &Value) -> &Value {
+    &meta["record_schema"]["properties"]["custom_fields"]["properties"]
+}
+
+/// Requests a portal served whose target starts with `prefix`.
+fn served(handle: &HubSpotHandle, prefix: &str) -> Vec<String> {
+    handle
+        .portal_requests()
+        .into_iter()
+        .filter(|request| request.target.starts_with(prefix))
+        .map(|request| request.target)
+        .collect()
+}
+
+#[tokio::test]
+async fn two_hubspot_portals_each_see_their_own_custom_properties() {
+    let app = two_portal_app(
+        vec![number_property("golf_handicap", "Golf handicap")],
+        vec![number_property("shoe_size", "Shoe size")],
+    )
+    .await;
+    let first = app.connection("hubspot");
+    let second = second_connection(&app).await;
+
+    let (status, first_meta) = app
+        .get(&format!("/unified/crm/contacts/meta?connection_id={first}"))
+        .await;
+    assert_eq!(status, 200, "{first_meta}");
+    let (status, second_meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={second}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{second_meta}");
+    assert!(meta_custom(&first_meta).get("golf_handicap").is_some());
+    assert!(meta_custom(&first_meta).get("shoe_size").is_none());
+    assert!(meta_custom(&second_meta).get("shoe_size").is_some());
+    assert!(meta_custom(&second_meta).get("golf_handicap").is_none());
+    assert!(
+        meta_custom(&first_meta).get("loyalty_tier").is_some()
+            && meta_custom(&second_meta).get("loyalty_tier").is_some(),
+        "both keep the seeded custom properties"
+    );
+
+    for (connection, own, other) in [
+        (&first, "golf_handicap", "shoe_size"),
+        (&second, "shoe_size", "golf_handicap"),
+    ] {
+        let (status, page) = app
+            .get(&format!(
+                "/unified/crm/contacts?connection_id={connection}&page_size=20"
+            ))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let records = page["results"].as_array().expect("results");
+        assert_eq!(records.len(), 20);
+        for record in records {
+            let id: u64 = record["remote_id"]
+                .as_str()
+                .expect("remote_id")
+                .parse()
+                .expect("numeric");
+            assert_eq!(
+                record["custom_fields"][own].as_f64(),
+                Some((id % 1000) as f64),
+                "{own} is typed and present: {record}"
+            );
+            assert!(record["custom_fields"].get(other).is_none(), "{record}");
+        }
+        let id = records[0]["id"].as_str().expect("id");
+        let (status, one) = app
+            .get(&format!(
+                "/unified/crm/contacts/{id}?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, 200, "{one}");
+        assert!(one["custom_fields"].get(own).is_some(), "{one}");
+        assert!(one["custom_fields"].get(other).is_none(), "{one}");
+    }
+}
+
+#[tokio::test]
+async fn each_portals_discovery_is_cached_and_costs_no_call_per_request() {
+    let app = two_portal_app(
+        vec![number_property("golf_handicap", "Golf handicap")],
+        vec![number_property("shoe_size", "Shoe size")],
+    )
+    .await;
+    let connections = [app.connection("hubspot"), second_connection(&app).await];
+    for _ in 0..4 {
+        for connection in &connections {
+            let (status, page) = app
+                .get(&format!(
+                    "/unified/crm/contacts?connection_id={connection}&page_size=2"
+                ))
+                .await;
+            assert_eq!(status, 200, "{page}");
+            let (status, meta) = app
+                .get(&format!(
+                    "/unified/crm/contacts/meta?connection_id={connection}"
+                ))
+                .await;
+            assert_eq!(status, 200, "{meta}");
+        }
+    }
+    let handle = hubspot(&app);
+    for portal in [0, 1] {
+        let portal = handle.portal(portal);
+        assert_eq!(
+            served(&portal, "/crm/v3/properties/contacts").len(),
+            1,
+            "one discovery per portal, then the cache"
+        );
+        assert_eq!(
+            served(&portal, "/crm/v3/objects/contacts?").len(),
+            4,
+            "one list call per unified page"
+        );
+    }
+}
