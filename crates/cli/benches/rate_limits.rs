@@ -26,6 +26,10 @@ use serde_json::{Value, json};
 use simulators::hubspot::{self, HubSpotConfig};
 use store::{ApiKeyHash, ConnectionId, ConnectionStatus, NewConnection};
 
+/// The allocator the `crosswalk` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The vendor's (and the overridden bucket's) rolling limit.
 const PER_INTERVAL: u32 = 110;
 const INTERVAL_MS: u64 = 10_000;
@@ -40,6 +44,7 @@ struct Args {
     seconds: u64,
     connections: usize,
     processes: usize,
+    page_size: u32,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -47,6 +52,7 @@ fn parse_args() -> anyhow::Result<Args> {
         seconds: 30,
         connections: 100,
         processes: 1,
+        page_size: 100,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -59,10 +65,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => args.seconds = value()?.parse().context("--seconds")?,
             "--connections" => args.connections = value()?.parse().context("--connections")?,
             "--processes" => args.processes = value()?.parse().context("--processes")?,
+            "--page-size" => args.page_size = value()?.parse().context("--page-size")?,
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" => {}
             other => anyhow::bail!(
-                "unknown argument `{other}` (expected --seconds N, --connections N, --processes 1|3)"
+                "unknown argument `{other}` (expected --seconds N, --connections N, --processes 1|3, --page-size N)"
             ),
         }
     }
@@ -92,16 +99,29 @@ struct ClientCounts {
     errors: AtomicU64,
 }
 
+/// Where and how one connection walks.
+struct Walk {
+    connection_id: String,
+    /// Which server this connection starts with.
+    offset: usize,
+    page_size: u32,
+    deadline: Instant,
+}
+
 /// One connection's walk through contacts: one request at a time, round-robin over servers.
 async fn walk(
     http: reqwest::Client,
     servers: Arc<Vec<String>>,
     api_key: Arc<String>,
-    connection_id: String,
-    offset: usize,
-    deadline: Instant,
+    plan: Walk,
     counts: Arc<ClientCounts>,
 ) {
+    let Walk {
+        connection_id,
+        offset,
+        page_size,
+        deadline,
+    } = plan;
     let mut cursor: Option<String> = None;
     let mut filtered_cursor: Option<String> = None;
     let mut sent = 0u64;
@@ -109,8 +129,9 @@ async fn walk(
         let server = &servers[(offset + sent as usize) % servers.len()];
         sent += 1;
         let filtered = sent.is_multiple_of(SEARCH_EVERY);
-        let mut url =
-            format!("{server}/unified/crm/contacts?connection_id={connection_id}&page_size=100");
+        let mut url = format!(
+            "{server}/unified/crm/contacts?connection_id={connection_id}&page_size={page_size}"
+        );
         if filtered {
             url.push_str("&updated_after=2000-01-01T00:00:00Z");
         }
@@ -182,12 +203,14 @@ fn hubspot_override(base_url: &str) -> Value {
         "rate_limits": {"buckets": [
             {
                 "id": "burst",
+                "kind": "sliding_window",
                 "capacity": PER_INTERVAL,
                 "refill_tokens": PER_INTERVAL,
                 "refill_every_ms": INTERVAL_MS,
             },
             {
                 "id": "search",
+                "kind": "sliding_window",
                 "capacity": SEARCH_PER_SECOND,
                 "refill_tokens": SEARCH_PER_SECOND,
                 "refill_every_ms": 1000,
@@ -338,9 +361,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 http.clone(),
                 Arc::clone(&servers),
                 Arc::clone(&api_key),
-                connection.clone(),
-                index,
-                deadline,
+                Walk {
+                    connection_id: connection.clone(),
+                    offset: index,
+                    page_size: args.page_size,
+                    deadline,
+                },
                 Arc::clone(&counts[index]),
             ))
         })
@@ -413,12 +439,13 @@ fn report(
     let budget = theoretical_budget(span, PER_INTERVAL, Duration::from_millis(INTERVAL_MS));
     let percent = |served: u64| 100.0 * served as f64 / budget as f64;
     println!(
-        "rate_limits: {} connection(s), {} process(es), {} s (measured {:.2} s); budget per connection {budget} \
+        "rate_limits: {} connection(s), {} process(es), {} s (measured {:.2} s), pages of {}; budget per connection {budget} \
          ({PER_INTERVAL} per {} s rolling × ceil({} / {}))",
         args.connections,
         args.processes,
         args.seconds,
         elapsed.as_secs_f64(),
+        args.page_size,
         INTERVAL_MS / 1000,
         args.seconds,
         INTERVAL_MS / 1000,

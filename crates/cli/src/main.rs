@@ -13,6 +13,11 @@ use clap::{Parser, Subcommand};
 use cli::settings::{self, Settings};
 use cli::{demo, startup};
 
+/// glibc's allocator spends a third of a busy server's CPU in malloc and free across threads
+/// (measured with the rate-limit bench, docs/benchmarks.md); mimalloc's per-thread heaps do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Crosswalk: one self-hosted API for every CRM and HRIS.
 #[derive(Debug, Parser)]
 #[command(name = "crosswalk", version, about)]

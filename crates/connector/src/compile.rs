@@ -386,6 +386,14 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     "`capacity`, `refill_tokens` and `refill_every_ms` must be positive",
                 ));
             }
+            if bucket.kind == crate::file::BucketKind::SlidingWindow
+                && bucket.refill_tokens != bucket.capacity
+            {
+                return Err(compiler.error(
+                    &format!("rate_limits.buckets[{idx}].refill_tokens"),
+                    "a `sliding_window` bucket gives back its whole `capacity` per window: `refill_tokens` must equal `capacity`",
+                ));
+            }
         }
         compiler.opt_expr("rate_limits.parse_expr", limits.parse_expr.as_ref())?;
         compiler.opt_expr("rate_limits.throttled_when", limits.throttled_when.as_ref())?;

@@ -250,17 +250,40 @@ pub struct RateLimits {
     pub daily_quota_expr: Option<String>,
 }
 
+/// How a bucket counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketKind {
+    /// Holds up to `capacity` tokens, refilled continuously at `refill_tokens` per
+    /// `refill_every_ms` (vendors that refill steadily, or count in fixed windows).
+    #[default]
+    TokenBucket,
+    /// At most `capacity` requests in any `refill_every_ms` span (vendors that count a rolling
+    /// window, such as HubSpot's "per rolling 10 seconds"); `refill_tokens` must equal
+    /// `capacity`. After a burst the budget returns exactly as the burst's requests age out.
+    SlidingWindow,
+}
+
+impl BucketKind {
+    fn is_default(&self) -> bool {
+        *self == BucketKind::TokenBucket
+    }
+}
+
 /// One token bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bucket {
     /// Bucket name, unique in the file.
     pub id: String,
-    /// Burst size.
+    /// How the bucket counts (`token_bucket` unless said).
+    #[serde(default, skip_serializing_if = "BucketKind::is_default")]
+    pub kind: BucketKind,
+    /// Burst size (a sliding window: requests per window).
     pub capacity: u32,
     /// Tokens added every `refill_every_ms`.
     pub refill_tokens: u32,
-    /// Refill period.
+    /// Refill period (a sliding window: the window).
     pub refill_every_ms: u64,
     /// Which requests take tokens; empty means every request.
     #[serde(default)]

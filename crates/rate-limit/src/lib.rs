@@ -12,6 +12,15 @@
 //! A request takes `cost` tokens from every bucket it matches ([`Take`]); the take is
 //! all-or-nothing, so a request refused by one bucket leaves the others untouched.
 //!
+//! A bucket may instead be a *sliding window* ([`BucketKind::SlidingWindow`]): at most
+//! `capacity` grants in any `refill_every` span, the rule of vendors that count requests in a
+//! rolling window (HubSpot's "per rolling 10 s"). It keeps a log of grant times, so after a burst
+//! the budget comes back exactly when the burst's requests age out, not pro rata. Each request
+//! holds a [`Ticket`]; [`Limiter::settle`] re-stamps its log entries when the vendor's answer
+//! arrives, because the vendor counts a request when it receives it, which is after we grant it:
+//! a log stamped at grant time would let the next window's first request reach the vendor while
+//! the vendor still counts the old one.
+//!
 //! Vendors report their own view in response headers; [`Limiter::observe`] lowers our estimate to
 //! it (never raises), so Crosswalk slows down when another client spends the same vendor budget.
 
@@ -30,16 +39,31 @@ pub use gate::{ConcurrencyGate, OwnedPermit};
 pub use local::LocalLimiter;
 pub use redis_limiter::{DEFAULT_PREFIX, RedisLimiter};
 
+/// How a bucket counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BucketKind {
+    /// Holds up to `capacity` tokens and refills continuously, `refill_tokens` per
+    /// `refill_every`.
+    #[default]
+    TokenBucket,
+    /// Grants while fewer than `capacity` tokens were granted in the last `refill_every`
+    /// (a log of grant times); `refill_tokens` must equal `capacity`.
+    SlidingWindow,
+}
+
 /// One token bucket, as declared by a connector's `rate_limits.buckets`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BucketSpec {
     /// Bucket name, unique within a connector; state is kept per `(key, id)`.
     pub id: String,
-    /// Burst size: the most tokens the bucket holds. Must be at least 1.
+    /// How the bucket counts.
+    pub kind: BucketKind,
+    /// Burst size: the most tokens the bucket holds (a sliding window: grants per window).
+    /// Must be at least 1.
     pub capacity: u32,
     /// Tokens added every `refill_every` (continuously, pro rata). Must be at least 1.
     pub refill_tokens: u32,
-    /// Refill period. Must be non-zero.
+    /// Refill period (a sliding window: the window). Must be non-zero.
     pub refill_every: Duration,
 }
 
@@ -53,9 +77,21 @@ impl BucketSpec {
     ) -> Self {
         Self {
             id: id.into(),
+            kind: BucketKind::TokenBucket,
             capacity,
             refill_tokens,
             refill_every,
+        }
+    }
+
+    /// A sliding window granting at most `limit` tokens in any `window`.
+    pub fn sliding_window(id: impl Into<String>, limit: u32, window: Duration) -> Self {
+        Self {
+            id: id.into(),
+            kind: BucketKind::SlidingWindow,
+            capacity: limit,
+            refill_tokens: limit,
+            refill_every: window,
         }
     }
 
@@ -67,6 +103,8 @@ impl BucketSpec {
             "refill_tokens is 0"
         } else if self.refill_every.is_zero() {
             "refill_every is 0"
+        } else if self.kind == BucketKind::SlidingWindow && self.refill_tokens != self.capacity {
+            "a sliding window refills its whole capacity: refill_tokens must equal capacity"
         } else {
             return Ok(());
         };
@@ -111,11 +149,37 @@ pub struct BucketStatus {
     pub reset_in: Duration,
 }
 
+/// Names one request's grants in sliding-window logs, so [`Limiter::settle`] can re-stamp them.
+/// Random, so tickets of different processes never collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ticket(u64);
+
+impl Ticket {
+    /// A fresh random ticket.
+    pub fn new() -> Self {
+        Self(rand::random())
+    }
+
+    /// The ticket as a number (in Redis log members).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for Ticket {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What [`acquire`] returns once granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Acquired {
     /// Time spent waiting for the buckets (zero when granted at once).
     pub waited: Duration,
+    /// The ticket the grants were logged under; pass it to [`Limiter::settle`] once the vendor
+    /// has answered.
+    pub ticket: Ticket,
 }
 
 /// Why a limiter operation failed.
@@ -148,29 +212,55 @@ pub enum LimitError {
 /// [`RedisLimiter`]) never together take more tokens than the buckets hold.
 #[async_trait]
 pub trait Limiter: Send + Sync + Debug {
-    /// All-or-nothing: takes `cost` from every bucket of `key` (e.g. a connection id) or none.
+    /// All-or-nothing: takes `cost` from every bucket of `key` (e.g. a connection id) or none,
+    /// logging sliding-window grants under a fresh ticket. Defaults to [`Limiter::try_acquire_as`].
+    async fn try_acquire(&self, key: &str, takes: &[Take<'_>]) -> Result<Decision, LimitError> {
+        self.try_acquire_as(key, takes, Ticket::new()).await
+    }
+
+    /// All-or-nothing: takes `cost` from every bucket of `key` (e.g. a connection id) or none;
+    /// sliding-window grants are logged under `ticket` (stamped now).
     ///
     /// Takes naming the same bucket id are added together. An empty `takes` is granted. Fails
     /// with [`LimitError::InvalidBucket`] or [`LimitError::CostExceedsCapacity`] (before touching
     /// any state) when a take could never be granted.
-    async fn try_acquire(&self, key: &str, takes: &[Take<'_>]) -> Result<Decision, LimitError>;
+    async fn try_acquire_as(
+        &self,
+        key: &str,
+        takes: &[Take<'_>],
+        ticket: Ticket,
+    ) -> Result<Decision, LimitError>;
+
+    /// The vendor has answered the request granted under `ticket`: its sliding-window entries
+    /// are re-stamped now (re-added if they already aged out), so they count for a whole window
+    /// after the vendor received the request. Token buckets are not affected.
+    async fn settle(&self, key: &str, takes: &[Take<'_>], ticket: Ticket)
+    -> Result<(), LimitError>;
 
     /// The vendor says only `remaining` requests are left in this bucket until `reset_in`: lower
     /// our estimate to that (never raise it above our own count), so we slow down when another
-    /// client shares the vendor budget.
+    /// client shares the vendor budget. `sent_ago` is how long ago the request whose answer
+    /// carried the headers was granted: the vendor counted at about that time, which a sliding
+    /// window needs to compare like with like.
     ///
-    /// Precisely: when `remaining` is below our current count, the count becomes `remaining`,
-    /// and if `reset_in` is given, the bucket stops refilling until then, so at most `remaining`
-    /// tokens are granted before the vendor's reset. The pause is clamped to the time the bucket
-    /// takes to refill from empty, so a header describing a longer window than the bucket cannot
-    /// stall it for longer than one refill of its own. When `remaining` is at or above our
-    /// count, nothing changes.
+    /// Token bucket: when `remaining` is below our current count, the count becomes
+    /// `remaining`, and if `reset_in` is given, the bucket stops refilling until then, so at
+    /// most `remaining` tokens are granted before the vendor's reset. The pause is clamped to
+    /// the time the bucket takes to refill from empty, so a header describing a longer window
+    /// than the bucket cannot stall it for longer than one refill of its own. When `remaining`
+    /// is at or above our count, nothing changes.
+    ///
+    /// Sliding window: our count is what was left when that request was sent (entries that aged
+    /// out since still count, entries granted since too), so our own traffic can never look
+    /// like a deficit. When the vendor reports fewer, the difference is logged as synthetic
+    /// grants that age out after `reset_in` (at most one window; a whole window when unknown).
     async fn observe(
         &self,
         key: &str,
         bucket: &BucketSpec,
         remaining: u32,
         reset_in: Option<Duration>,
+        sent_ago: Duration,
     ) -> Result<(), LimitError>;
 
     /// Current tokens left (rounded down) and time until full, for RateLimit response headers.
@@ -191,11 +281,13 @@ pub async fn acquire(
     max_wait: Duration,
 ) -> Result<Acquired, LimitError> {
     let started = tokio::time::Instant::now();
+    let ticket = Ticket::new();
     loop {
-        match limiter.try_acquire(key, takes).await? {
+        match limiter.try_acquire_as(key, takes, ticket).await? {
             Decision::Granted => {
                 return Ok(Acquired {
                     waited: started.elapsed(),
+                    ticket,
                 });
             }
             Decision::Wait(wait) => {

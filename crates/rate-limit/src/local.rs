@@ -1,5 +1,5 @@
-//! [`LocalLimiter`]: token buckets in this process's memory, for a single Crosswalk process and
-//! for tests. Time comes from a [`Clock`], so tests drive refill by hand.
+//! [`LocalLimiter`]: token buckets and sliding-window logs in this process's memory, for a single
+//! Crosswalk process and for tests. Time comes from a [`Clock`], so tests drive refill by hand.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::{
-    BucketSpec, BucketStatus, Clock, Decision, LimitError, Limiter, Take, TokioClock, merge_takes,
+    BucketKind, BucketSpec, BucketStatus, Clock, Decision, LimitError, Limiter, Take, Ticket,
+    TokioClock, merge_takes,
 };
 
 /// Token shortfalls below this are rounding noise, not a reason to wait.
@@ -33,7 +34,55 @@ pub struct LocalLimiter {
 #[derive(Debug)]
 struct Buckets {
     map: HashMap<(String, String), State>,
+    windows: HashMap<(String, String), Window>,
     next_sweep: usize,
+}
+
+/// A sliding window's log: one entry per granted token. Entries are kept for two windows, so
+/// [`Limiter::observe`] can still see what counted when an answered request was sent.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    at: Instant,
+    /// The request's ticket; `None` for grants inferred from the vendor's headers.
+    ticket: Option<Ticket>,
+}
+
+impl Window {
+    /// Drops entries older than two windows.
+    fn prune(&mut self, window: Duration, now: Instant) {
+        self.entries.retain(|entry| entry.at + window * 2 > now);
+    }
+
+    /// Entries still counting at `at` (stamped within the window before it).
+    fn counting_at(&self, window: Duration, at: Instant) -> usize {
+        self.entries
+            .iter()
+            .filter(|entry| entry.at + window > at)
+            .count()
+    }
+
+    /// Time until `cost` more grants fit under `capacity`.
+    fn wait_for(&self, spec: &BucketSpec, cost: u32, now: Instant) -> Duration {
+        let window = spec.refill_every;
+        let mut live: Vec<Instant> = self
+            .entries
+            .iter()
+            .map(|entry| entry.at)
+            .filter(|at| *at + window > now)
+            .collect();
+        let excess = (live.len() + cost as usize).saturating_sub(spec.capacity as usize);
+        if excess == 0 {
+            return Duration::ZERO;
+        }
+        live.sort_unstable();
+        // Once the `excess` oldest entries have aged out, the rest plus `cost` fit.
+        (live[excess - 1] + window).saturating_duration_since(now)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -119,6 +168,7 @@ impl LocalLimiter {
             clock,
             state: Mutex::new(Buckets {
                 map: HashMap::new(),
+                windows: HashMap::new(),
                 next_sweep: FIRST_SWEEP,
             }),
         }
@@ -152,6 +202,27 @@ impl Buckets {
         }
     }
 
+    /// The log of a sliding window, pruned to two windows.
+    fn window(&mut self, key: &str, spec: &BucketSpec, now: Instant) -> &mut Window {
+        let window = self
+            .windows
+            .entry((key.to_owned(), spec.id.clone()))
+            .or_default();
+        window.prune(spec.refill_every, now);
+        window
+    }
+
+    /// Drops empty sliding-window logs once there are many.
+    fn sweep_windows(&mut self, now: Instant, longest: Duration) {
+        if self.windows.len() >= self.next_sweep {
+            self.windows.retain(|_, window| {
+                window.prune(longest, now);
+                !window.entries.is_empty()
+            });
+            self.next_sweep = (self.windows.len().max(self.map.len()) * 2).max(FIRST_SWEEP);
+        }
+    }
+
     fn store(&mut self, key: &str, spec: &BucketSpec, state: State, now: Instant) {
         self.map.insert((key.to_owned(), spec.id.clone()), state);
         if self.map.len() >= self.next_sweep {
@@ -163,31 +234,93 @@ impl Buckets {
 
 #[async_trait]
 impl Limiter for LocalLimiter {
-    async fn try_acquire(&self, key: &str, takes: &[Take<'_>]) -> Result<Decision, LimitError> {
+    async fn try_acquire_as(
+        &self,
+        key: &str,
+        takes: &[Take<'_>],
+        ticket: Ticket,
+    ) -> Result<Decision, LimitError> {
         let takes = merge_takes(takes)?;
         let now = self.clock.now();
         let mut buckets = self.lock();
-        let current: Vec<State> = takes
-            .iter()
-            .map(|t| buckets.current(key, t.bucket, now))
-            .collect();
-        let wait = takes
-            .iter()
-            .zip(&current)
-            .map(|(t, s)| s.wait_for(f64::from(t.cost), now))
-            .max()
-            .unwrap_or(Duration::ZERO);
+        let mut wait = Duration::ZERO;
+        let mut current: Vec<Option<State>> = Vec::with_capacity(takes.len());
+        for take in &takes {
+            let take_wait = match take.bucket.kind {
+                BucketKind::TokenBucket => {
+                    let state = buckets.current(key, take.bucket, now);
+                    current.push(Some(state));
+                    state.wait_for(f64::from(take.cost), now)
+                }
+                BucketKind::SlidingWindow => {
+                    current.push(None);
+                    buckets
+                        .window(key, take.bucket, now)
+                        .wait_for(take.bucket, take.cost, now)
+                }
+            };
+            wait = wait.max(take_wait);
+        }
         if !wait.is_zero() {
             return Ok(Decision::Wait(wait));
         }
+        let mut longest = Duration::ZERO;
         for (take, state) in takes.iter().zip(current) {
-            let after = State {
-                tokens: (state.tokens - f64::from(take.cost)).max(0.0),
-                ..state
-            };
-            buckets.store(key, take.bucket, after, now);
+            match state {
+                Some(state) => {
+                    let after = State {
+                        tokens: (state.tokens - f64::from(take.cost)).max(0.0),
+                        ..state
+                    };
+                    buckets.store(key, take.bucket, after, now);
+                }
+                None => {
+                    longest = longest.max(take.bucket.refill_every);
+                    let window = buckets.window(key, take.bucket, now);
+                    for _ in 0..take.cost {
+                        window.entries.push(Entry {
+                            at: now,
+                            ticket: Some(ticket),
+                        });
+                    }
+                }
+            }
+        }
+        if !longest.is_zero() {
+            buckets.sweep_windows(now, longest);
         }
         Ok(Decision::Granted)
+    }
+
+    async fn settle(
+        &self,
+        key: &str,
+        takes: &[Take<'_>],
+        ticket: Ticket,
+    ) -> Result<(), LimitError> {
+        let takes = merge_takes(takes)?;
+        let now = self.clock.now();
+        let mut buckets = self.lock();
+        for take in takes
+            .iter()
+            .filter(|take| take.bucket.kind == BucketKind::SlidingWindow)
+        {
+            let window = buckets.window(key, take.bucket, now);
+            let mut found = 0u32;
+            for entry in &mut window.entries {
+                if entry.ticket == Some(ticket) {
+                    entry.at = now;
+                    found += 1;
+                }
+            }
+            for _ in found..take.cost {
+                window.entries.push(Entry {
+                    at: now,
+                    ticket: Some(ticket),
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn observe(
@@ -196,10 +329,32 @@ impl Limiter for LocalLimiter {
         bucket: &BucketSpec,
         remaining: u32,
         reset_in: Option<Duration>,
+        sent_ago: Duration,
     ) -> Result<(), LimitError> {
         bucket.validate()?;
         let now = self.clock.now();
         let mut buckets = self.lock();
+        if bucket.kind == BucketKind::SlidingWindow {
+            let span = bucket.refill_every;
+            let window = buckets.window(key, bucket, now);
+            let sent_at = now.checked_sub(sent_ago.min(span)).unwrap_or(now);
+            let counted = u32::try_from(window.counting_at(span, sent_at)).unwrap_or(u32::MAX);
+            let ours = bucket.capacity.saturating_sub(counted);
+            if remaining >= ours {
+                return Ok(());
+            }
+            // Stamped so that they age out `reset_in` from now.
+            let at = match reset_in {
+                Some(reset_in) if reset_in < span => {
+                    now.checked_sub(span - reset_in).unwrap_or(now)
+                }
+                _ => now,
+            };
+            for _ in remaining..ours {
+                window.entries.push(Entry { at, ticket: None });
+            }
+            return Ok(());
+        }
         let state = buckets.current(key, bucket, now);
         let remaining = f64::from(remaining);
         if remaining >= state.tokens {
@@ -226,6 +381,26 @@ impl Limiter for LocalLimiter {
     async fn status(&self, key: &str, bucket: &BucketSpec) -> Result<BucketStatus, LimitError> {
         bucket.validate()?;
         let now = self.clock.now();
+        if bucket.kind == BucketKind::SlidingWindow {
+            let span = bucket.refill_every;
+            let mut buckets = self.lock();
+            let window = buckets.window(key, bucket, now);
+            let live: Vec<Instant> = window
+                .entries
+                .iter()
+                .map(|entry| entry.at)
+                .filter(|at| *at + span > now)
+                .collect();
+            let used = u32::try_from(live.len()).unwrap_or(u32::MAX);
+            let reset_in = live.iter().max().map_or(Duration::ZERO, |newest| {
+                (*newest + span).saturating_duration_since(now)
+            });
+            return Ok(BucketStatus {
+                remaining: bucket.capacity.saturating_sub(used),
+                capacity: bucket.capacity,
+                reset_in,
+            });
+        }
         let state = self.lock().current(key, bucket, now);
         let reset_in = if state.is_full() {
             Duration::ZERO

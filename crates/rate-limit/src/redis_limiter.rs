@@ -1,6 +1,6 @@
-//! [`RedisLimiter`]: token buckets in Redis, shared by every Crosswalk process. Each operation is
-//! one Lua script, so it is atomic across processes, and reads time from the Redis server
-//! (`TIME`), so processes with skewed clocks agree.
+//! [`RedisLimiter`]: token buckets and sliding-window logs in Redis, shared by every Crosswalk
+//! process. Each operation is one Lua script, so it is atomic across processes, and reads time
+//! from the Redis server (`TIME`), so processes with skewed clocks agree.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,7 +10,9 @@ use redis::aio::ConnectionManager;
 use redis::{Client, Script};
 
 use crate::local::full_refill;
-use crate::{BucketSpec, BucketStatus, Decision, LimitError, Limiter, Take, merge_takes};
+use crate::{
+    BucketKind, BucketSpec, BucketStatus, Decision, LimitError, Limiter, Take, Ticket, merge_takes,
+};
 
 /// The prefix of every Redis key written by [`RedisLimiter::connect`].
 pub const DEFAULT_PREFIX: &str = "crosswalk:rl:";
@@ -44,32 +46,115 @@ local function save(key, tokens, ts, cap, refill, every, now)
   redis.call('PEXPIRE', key, math.ceil(full_in / 1000) + 1000)
 end
 local EPSILON = 1e-6
+-- Sliding windows are sorted sets: one member per granted token, scored by its stamp in
+-- microseconds. Members are kept for two windows (observe looks back), then dropped.
+local function us(n)
+  return string.format('%d', n)
+end
+local function sw_prune(key, every, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', us(now - 2 * every))
+end
+local function sw_counting_at(key, every, at)
+  return redis.call('ZCOUNT', key, '(' .. us(at - every), '+inf')
+end
+local function sw_touch(key, every)
+  redis.call('PEXPIRE', key, math.ceil(2 * every / 1000) + 1000)
+end
 ";
 
-/// KEYS: one per bucket. ARGV: per bucket `capacity, refill_tokens, refill_every_us, cost`.
+/// KEYS: one per bucket. ARGV: the ticket, then per bucket
+/// `kind (0 token bucket, 1 sliding window), capacity, refill_tokens, refill_every_us, cost`.
 /// Returns `{1, 0}` when granted, `{0, wait_us}` otherwise (nothing written).
 const ACQUIRE: &str = r"
 local now = now_us()
+local ticket = ARGV[1]
 local tokens, ts, wait = {}, {}, 0
 for i = 1, #KEYS do
-  local b = (i - 1) * 4
-  local cap, refill, every, cost =
-    tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  tokens[i], ts[i] = load(KEYS[i], cap, refill, every, now)
-  local deficit = cost - tokens[i]
-  if deficit > EPSILON then
-    local w = (ts[i] - now) + time_for(deficit, refill, every)
-    if w > wait then wait = w end
+  local b = 1 + (i - 1) * 5
+  local kind, cap, refill, every, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]),
+    tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  if kind == 1 then
+    sw_prune(KEYS[i], every, now)
+    local excess = sw_counting_at(KEYS[i], every, now) + cost - cap
+    if excess > 0 then
+      -- Once the `excess` oldest counting members have aged out, the rest plus `cost` fit.
+      local oldest = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. us(now - every), '+inf',
+        'WITHSCORES', 'LIMIT', excess - 1, 1)
+      local w = tonumber(oldest[2]) + every - now
+      if w > wait then wait = w end
+    end
+  else
+    tokens[i], ts[i] = load(KEYS[i], cap, refill, every, now)
+    local deficit = cost - tokens[i]
+    if deficit > EPSILON then
+      local w = (ts[i] - now) + time_for(deficit, refill, every)
+      if w > wait then wait = w end
+    end
   end
 end
 if wait > 0 then return {0, wait} end
 for i = 1, #KEYS do
-  local b = (i - 1) * 4
-  local cap, refill, every, cost =
-    tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  save(KEYS[i], math.max(0, tokens[i] - cost), ts[i], cap, refill, every, now)
+  local b = 1 + (i - 1) * 5
+  local kind, cap, refill, every, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]),
+    tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  if kind == 1 then
+    for j = 1, cost do
+      redis.call('ZADD', KEYS[i], us(now), ticket .. ':' .. j)
+    end
+    sw_touch(KEYS[i], every)
+  else
+    save(KEYS[i], math.max(0, tokens[i] - cost), ts[i], cap, refill, every, now)
+  end
 end
 return {1, 0}
+";
+
+/// KEYS: one per sliding window. ARGV: the ticket, then per window `refill_every_us, cost`.
+/// Re-stamps the ticket's members now (adding those that aged out).
+const SETTLE: &str = r"
+local now = now_us()
+local ticket = ARGV[1]
+for i = 1, #KEYS do
+  local every, cost = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  for j = 1, cost do
+    redis.call('ZADD', KEYS[i], us(now), ticket .. ':' .. j)
+  end
+  sw_touch(KEYS[i], every)
+end
+return 1
+";
+
+/// KEYS: the window. ARGV: `capacity, refill_every_us, remaining, reset_us (-1 when unknown),
+/// sent_ago_us, nonce`. Returns 1 when synthetic members were added.
+const OBSERVE_WINDOW: &str = r"
+local now = now_us()
+local cap, every, remaining = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local reset, ago, nonce = tonumber(ARGV[4]), math.min(tonumber(ARGV[5]), tonumber(ARGV[2])), ARGV[6]
+sw_prune(KEYS[1], every, now)
+local ours = cap - sw_counting_at(KEYS[1], every, now - ago)
+if ours < 0 then ours = 0 end
+if remaining >= ours then return 0 end
+local at = now
+if reset >= 0 and reset < every then at = now - every + reset end
+for j = 1, ours - remaining do
+  redis.call('ZADD', KEYS[1], us(at), nonce .. ':' .. j)
+end
+sw_touch(KEYS[1], every)
+return 1
+";
+
+/// KEYS: the window. ARGV: `refill_every_us`. Returns `{counting members, us until none
+/// counts}`; writes nothing.
+const STATUS_WINDOW: &str = r"
+local now = now_us()
+local every = tonumber(ARGV[1])
+local used = sw_counting_at(KEYS[1], every, now)
+local reset = 0
+if used > 0 then
+  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  reset = tonumber(newest[2]) + every - now
+end
+return {used, reset}
 ";
 
 /// KEYS: the bucket. ARGV: `capacity, refill_tokens, refill_every_us, remaining, reset_us`
@@ -115,6 +200,9 @@ pub struct RedisLimiter {
     acquire: Script,
     observe: Script,
     status: Script,
+    settle: Script,
+    observe_window: Script,
+    status_window: Script,
 }
 
 impl fmt::Debug for RedisLimiter {
@@ -139,6 +227,9 @@ impl RedisLimiter {
             acquire: script(ACQUIRE),
             observe: script(OBSERVE),
             status: script(STATUS),
+            settle: script(SETTLE),
+            observe_window: script(OBSERVE_WINDOW),
+            status_window: script(STATUS_WINDOW),
         })
     }
 
@@ -155,6 +246,17 @@ impl RedisLimiter {
     /// slot, as the multi-bucket script needs.
     pub fn redis_key(&self, key: &str, bucket_id: &str) -> String {
         format!("{}{{{}:{}}}:{}", self.prefix, key.len(), key, bucket_id)
+    }
+
+    /// The Redis key of a bucket of either kind: a sliding window's sorted set is kept apart
+    /// from a token bucket's hash of the same id (`#w` appended), so a changed kind never
+    /// meets a value of the wrong type.
+    fn bucket_key(&self, key: &str, bucket: &BucketSpec) -> String {
+        let mut redis_key = self.redis_key(key, &bucket.id);
+        if bucket.kind == BucketKind::SlidingWindow {
+            redis_key.push_str("#w");
+        }
+        redis_key
     }
 }
 
@@ -181,15 +283,26 @@ fn duration_us(us: i64) -> Duration {
 
 #[async_trait]
 impl Limiter for RedisLimiter {
-    async fn try_acquire(&self, key: &str, takes: &[Take<'_>]) -> Result<Decision, LimitError> {
+    async fn try_acquire_as(
+        &self,
+        key: &str,
+        takes: &[Take<'_>],
+        ticket: Ticket,
+    ) -> Result<Decision, LimitError> {
         let takes = merge_takes(takes)?;
         if takes.is_empty() {
             return Ok(Decision::Granted);
         }
         let mut invocation = self.acquire.prepare_invoke();
+        invocation.arg(ticket.as_u64().to_string());
         for take in &takes {
+            let kind = match take.bucket.kind {
+                BucketKind::TokenBucket => 0,
+                BucketKind::SlidingWindow => 1,
+            };
             invocation
-                .key(self.redis_key(key, &take.bucket.id))
+                .key(self.bucket_key(key, take.bucket))
+                .arg(kind)
                 .arg(take.bucket.capacity)
                 .arg(take.bucket.refill_tokens)
                 .arg(every_us(take.bucket))
@@ -209,16 +322,62 @@ impl Limiter for RedisLimiter {
         }
     }
 
+    async fn settle(
+        &self,
+        key: &str,
+        takes: &[Take<'_>],
+        ticket: Ticket,
+    ) -> Result<(), LimitError> {
+        let takes = merge_takes(takes)?;
+        let windows: Vec<&Take<'_>> = takes
+            .iter()
+            .filter(|take| take.bucket.kind == BucketKind::SlidingWindow)
+            .collect();
+        if windows.is_empty() {
+            return Ok(());
+        }
+        let mut invocation = self.settle.prepare_invoke();
+        invocation.arg(ticket.as_u64().to_string());
+        for take in windows {
+            invocation
+                .key(self.bucket_key(key, take.bucket))
+                .arg(every_us(take.bucket))
+                .arg(take.cost);
+        }
+        let mut connection = self.connection.clone();
+        let _: i64 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(LimitError::Redis)?;
+        Ok(())
+    }
+
     async fn observe(
         &self,
         key: &str,
         bucket: &BucketSpec,
         remaining: u32,
         reset_in: Option<Duration>,
+        sent_ago: Duration,
     ) -> Result<(), LimitError> {
         bucket.validate()?;
         let reset = reset_in.map_or(-1, |d| i64::try_from(micros(d)).unwrap_or(i64::MAX));
         let mut connection = self.connection.clone();
+        if bucket.kind == BucketKind::SlidingWindow {
+            let _added: i64 = self
+                .observe_window
+                .key(self.bucket_key(key, bucket))
+                .arg(bucket.capacity)
+                .arg(every_us(bucket))
+                .arg(remaining)
+                .arg(reset)
+                .arg(micros(sent_ago))
+                .arg(Ticket::new().as_u64().to_string())
+                .invoke_async(&mut connection)
+                .await
+                .map_err(LimitError::Redis)?;
+            return Ok(());
+        }
         let _lowered: i64 = self
             .observe
             .key(self.redis_key(key, &bucket.id))
@@ -237,6 +396,22 @@ impl Limiter for RedisLimiter {
     async fn status(&self, key: &str, bucket: &BucketSpec) -> Result<BucketStatus, LimitError> {
         bucket.validate()?;
         let mut connection = self.connection.clone();
+        if bucket.kind == BucketKind::SlidingWindow {
+            let reply: Vec<i64> = self
+                .status_window
+                .key(self.bucket_key(key, bucket))
+                .arg(every_us(bucket))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(LimitError::Redis)?;
+            let (used, reset) = pair(reply)?;
+            let used = u32::try_from(used.max(0)).unwrap_or(u32::MAX);
+            return Ok(BucketStatus {
+                remaining: bucket.capacity.saturating_sub(used),
+                capacity: bucket.capacity,
+                reset_in: duration_us(reset),
+            });
+        }
         let reply: Vec<i64> = self
             .status
             .key(self.redis_key(key, &bucket.id))

@@ -191,9 +191,15 @@ async fn observe_lowers_but_never_raises() {
     let (clock, limiter) = limiter();
     let bucket = ten_per_second();
     take(&limiter, "c1", &bucket, 4).await; // 6 left
-    limiter.observe("c1", &bucket, 9, None).await.unwrap();
+    limiter
+        .observe("c1", &bucket, 9, None, Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(limiter.status("c1", &bucket).await.unwrap().remaining, 6);
-    limiter.observe("c1", &bucket, 2, None).await.unwrap();
+    limiter
+        .observe("c1", &bucket, 2, None, Duration::ZERO)
+        .await
+        .unwrap();
     let status = limiter.status("c1", &bucket).await.unwrap();
     assert_eq!(status.remaining, 2);
     assert_eq!(status.reset_in, ms(800));
@@ -201,7 +207,10 @@ async fn observe_lowers_but_never_raises() {
     clock.advance(ms(100));
     assert_eq!(limiter.status("c1", &bucket).await.unwrap().remaining, 3);
     // An untouched (full) bucket is lowered too.
-    limiter.observe("c2", &bucket, 0, None).await.unwrap();
+    limiter
+        .observe("c2", &bucket, 0, None, Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(
         take(&limiter, "c2", &bucket, 1).await,
         Decision::Wait(ms(100))
@@ -214,7 +223,7 @@ async fn observe_with_reset_pauses_refill_until_then() {
     let bucket = ten_per_second();
     // The vendor has 1 request left for the next 300 ms (another client spent the rest).
     limiter
-        .observe("c1", &bucket, 1, Some(ms(300)))
+        .observe("c1", &bucket, 1, Some(ms(300)), Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(take(&limiter, "c1", &bucket, 1).await, Decision::Granted);
@@ -231,7 +240,13 @@ async fn observe_with_reset_pauses_refill_until_then() {
     assert_eq!(take(&limiter, "c1", &bucket, 1).await, Decision::Granted);
     // A reset far beyond the bucket's own refill time is clamped to it (1 s here).
     limiter
-        .observe("c3", &bucket, 0, Some(Duration::from_secs(3600)))
+        .observe(
+            "c3",
+            &bucket,
+            0,
+            Some(Duration::from_secs(3600)),
+            Duration::ZERO,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -240,7 +255,7 @@ async fn observe_with_reset_pauses_refill_until_then() {
     );
     // A later observation with more remaining does not lift the pause.
     limiter
-        .observe("c3", &bucket, 5, Some(ms(10)))
+        .observe("c3", &bucket, 5, Some(ms(10)), Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(

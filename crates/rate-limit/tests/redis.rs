@@ -116,9 +116,15 @@ async fn observe_lowers_but_never_raises() {
     // Slow refill (1 token per 10 s) so test timing cannot move the counts.
     let bucket = BucketSpec::new("daily", 10, 1, Duration::from_secs(10));
     take(&limiter, "c1", &bucket, 4).await; // 6 left
-    limiter.observe("c1", &bucket, 9, None).await.unwrap();
+    limiter
+        .observe("c1", &bucket, 9, None, Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(limiter.status("c1", &bucket).await.unwrap().remaining, 6);
-    limiter.observe("c1", &bucket, 2, None).await.unwrap();
+    limiter
+        .observe("c1", &bucket, 2, None, Duration::ZERO)
+        .await
+        .unwrap();
     let status = limiter.status("c1", &bucket).await.unwrap();
     assert_eq!(status.remaining, 2);
     assert!(
@@ -127,7 +133,13 @@ async fn observe_lowers_but_never_raises() {
     );
     // With a reset time the bucket stops refilling until then.
     limiter
-        .observe("c2", &bucket, 1, Some(Duration::from_secs(30)))
+        .observe(
+            "c2",
+            &bucket,
+            1,
+            Some(Duration::from_secs(30)),
+            Duration::ZERO,
+        )
         .await
         .unwrap();
     assert_eq!(take(&limiter, "c2", &bucket, 1).await, Decision::Granted);
@@ -178,7 +190,13 @@ async fn state_keys_expire_once_the_bucket_would_be_full() {
     // Full again in 4 s, plus a second of margin.
     assert!((4_000..=5_000).contains(&ttl), "pttl {ttl}");
     limiter
-        .observe("c1", &bucket, 0, Some(Duration::from_secs(3)))
+        .observe(
+            "c1",
+            &bucket,
+            0,
+            Some(Duration::from_secs(3)),
+            Duration::ZERO,
+        )
         .await
         .unwrap();
     let ttl: i64 = redis::cmd("PTTL")

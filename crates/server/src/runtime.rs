@@ -132,9 +132,7 @@ async fn effective_connector(
     let refs: Vec<(connector::OverrideLayer, &Value)> =
         layers.iter().map(|(layer, doc)| (*layer, doc)).collect();
     let effective = base.with_layers(&refs).map_err(|error| {
-        ApiError::Internal(anyhow::anyhow!(
-            "a stored override no longer applies: {error}"
-        ))
+        crate::override_check::request_error(&base, environment.as_ref(), own.as_ref(), &error)
     })?;
     let mut cache = state.effective.lock().expect("never poisoned");
     if cache.len() > 10_000 {
@@ -231,12 +229,17 @@ fn bucket_takes(connector: &Connector, uses: &str) -> Vec<(rate_limit::BucketSpe
 
 /// The limiter's view of a bucket a connector declares.
 fn bucket_spec(bucket: &connector::file::Bucket) -> rate_limit::BucketSpec {
-    rate_limit::BucketSpec::new(
+    let mut spec = rate_limit::BucketSpec::new(
         bucket.id.clone(),
         bucket.capacity,
         bucket.refill_tokens,
         std::time::Duration::from_millis(bucket.refill_every_ms),
-    )
+    );
+    spec.kind = match bucket.kind {
+        connector::file::BucketKind::TokenBucket => rate_limit::BucketKind::TokenBucket,
+        connector::file::BucketKind::SlidingWindow => rate_limit::BucketKind::SlidingWindow,
+    };
+    spec
 }
 
 /// Whether a bucket covers every request (the one vendor "remaining" headers describe).
@@ -268,6 +271,7 @@ impl Bound {
         state: &AppState,
         response: &VendorResponse,
         takes: &[(rate_limit::BucketSpec, u32)],
+        sent_ago: std::time::Duration,
     ) {
         let Some(headers) = self
             .connector
@@ -304,7 +308,13 @@ impl Bound {
         {
             if let Err(error) = state
                 .limiter
-                .observe(self.connection.id.as_str(), bucket, remaining, reset_in)
+                .observe(
+                    self.connection.id.as_str(),
+                    bucket,
+                    remaining,
+                    reset_in,
+                    sent_ago,
+                )
                 .await
             {
                 tracing::warn!(connection_id = %self.connection.id, error = %error, "rate-limit observation failed");
@@ -527,14 +537,15 @@ impl Bound {
                 .map_err(|open| ApiError::CircuitOpen {
                     retry_after: open.retry_in,
                 })?;
+            let wanted: Vec<rate_limit::Take<'_>> = takes
+                .iter()
+                .map(|(bucket, cost)| rate_limit::Take::new(bucket, *cost))
+                .collect();
+            let mut ticket = None;
             if !takes.is_empty() {
-                let wanted: Vec<rate_limit::Take<'_>> = takes
-                    .iter()
-                    .map(|(bucket, cost)| rate_limit::Take::new(bucket, *cost))
-                    .collect();
                 let budget = self.wait_budget.saturating_sub(started.elapsed());
                 match rate_limit::acquire(state.limiter.as_ref(), key, &wanted, budget).await {
-                    Ok(_) => {}
+                    Ok(acquired) => ticket = Some(acquired.ticket),
                     Err(rate_limit::LimitError::WouldExceedBudget { retry_after }) => {
                         permit.record(Outcome::Neutral, std::time::Instant::now());
                         return Err(ApiError::Throttled {
@@ -548,14 +559,23 @@ impl Bound {
                     }
                 }
             }
+            let granted_at = tokio::time::Instant::now();
             let slot = match max_concurrency {
                 Some(max) => Some(state.gate.acquire(key, max).await),
                 None => None,
             };
             let result = self.attempt(state, &request).await;
             drop(slot);
+            // The vendor has counted the request by now (or never will): sliding windows count
+            // it from here.
+            if let Some(ticket) = ticket
+                && let Err(error) = state.limiter.settle(key, &wanted, ticket).await
+            {
+                tracing::warn!(connection_id = %self.connection.id, error = %error, "rate-limit settle failed");
+            }
             if let Ok(Ok(answer)) = &result {
-                self.observe(state, answer, &takes).await;
+                self.observe(state, answer, &takes, granted_at.elapsed())
+                    .await;
                 self.track_daily_quota(state, answer).await;
             }
             let result = match result {
