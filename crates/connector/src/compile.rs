@@ -157,6 +157,34 @@ impl Compiler<'_> {
         })
     }
 
+    /// A route's `chunk`: a limit is required, and the merge key is compiled.
+    fn chunk(
+        &self,
+        path: &str,
+        chunk: Option<&crate::file::Chunk>,
+    ) -> Result<Option<crate::CompiledChunk>, LoadError> {
+        let Some(chunk) = chunk else {
+            return Ok(None);
+        };
+        if chunk.max_items.is_none() && chunk.max_bytes.is_none() {
+            return Err(self.error(path, "set `max_items`, `max_bytes` or both"));
+        }
+        if chunk.max_items == Some(0) || chunk.max_bytes == Some(0) {
+            return Err(self.error(path, "`max_items` and `max_bytes` must be positive"));
+        }
+        if chunk.separator.as_deref() == Some("") {
+            return Err(self.error(&format!("{path}.separator"), "must not be empty"));
+        }
+        let merge_key = self.expr(
+            &format!("{path}.merge_key"),
+            chunk.merge_key.as_deref().unwrap_or("id"),
+        )?;
+        Ok(Some(crate::CompiledChunk {
+            raw: chunk.clone(),
+            merge_key,
+        }))
+    }
+
     fn routes(
         &self,
         path: &str,
@@ -207,6 +235,7 @@ impl Compiler<'_> {
                         &format!("{route_path}.record_filter"),
                         route.record_filter.as_ref(),
                     )?,
+                    chunk: self.chunk(&format!("{route_path}.chunk"), route.chunk.as_ref())?,
                 })
             })
             .collect()
@@ -492,6 +521,17 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 return Err(compiler.error(
                     &format!("{path}.{op_name}.routes[{idx}].record_filter"),
                     "`record_filter` is for list routes only",
+                ));
+            }
+            if op_name != "get"
+                && let Some(idx) = routes
+                    .into_iter()
+                    .flatten()
+                    .position(|route| route.chunk.is_some())
+            {
+                return Err(compiler.error(
+                    &format!("{path}.{op_name}.routes[{idx}].chunk"),
+                    "`chunk` is for list and get routes only",
                 ));
             }
         }

@@ -793,4 +793,33 @@ pub struct Route {
     /// vendor page, so a page with no matching record does not end the list.
     #[serde(default)]
     pub record_filter: Option<String>,
+    /// List and get routes only: split one query parameter's list value over several requests
+    /// for the same page (a vendor that takes field names in the URL, with more names than one
+    /// URL holds). The answers' records are merged by key before mapping; paging follows the
+    /// first request's answer.
+    #[serde(default)]
+    pub chunk: Option<Chunk>,
+}
+
+/// How a route splits one query parameter's list value over several requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Chunk {
+    /// The query parameter holding the list (as the method's `query` or the route's
+    /// `query_mapping` sets it).
+    pub param: String,
+    /// What separates items inside one value (`,` for `properties=a,b`). Absent: every
+    /// repetition of the parameter is one item, and chunks repeat it (`properties=a&properties=b`).
+    #[serde(default)]
+    pub separator: Option<String>,
+    /// At most this many items per request.
+    #[serde(default)]
+    pub max_items: Option<usize>,
+    /// At most this many bytes of the parameter in the encoded query string per request
+    /// (`name=value`, percent-encoded, repetitions joined by `&`).
+    #[serde(default)]
+    pub max_bytes: Option<usize>,
+    /// JSONata over one raw record: the key the chunks' records are merged by (default `id`).
+    #[serde(default)]
+    pub merge_key: Option<String>,
 }

@@ -6,6 +6,7 @@
 //! It does no IO, reads no clock and touches no database, so every connector is testable from
 //! recorded responses alone. Executing requests is `provider-http`'s job.
 
+mod chunk;
 mod compile;
 pub mod file;
 mod load;
@@ -296,6 +297,14 @@ struct CompiledRoute {
     body_mapping: Option<Expr>,
     id_mapping: Option<Expr>,
     record_filter: Option<Expr>,
+    chunk: Option<CompiledChunk>,
+}
+
+/// A route's `chunk`, with its merge key compiled.
+#[derive(Debug)]
+struct CompiledChunk {
+    raw: file::Chunk,
+    merge_key: Expr,
 }
 
 #[derive(Debug)]

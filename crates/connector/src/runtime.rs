@@ -416,6 +416,23 @@ impl Connector {
         self.plan_method(&route.method, &route.uses, Some(route), ctx, &cursor.p)
     }
 
+    /// Plans the vendor requests of one page of a unified list: one, or with the route's
+    /// `chunk` one per slice of the chunked parameter, all for the same page. Read their
+    /// answers, in the same order, with [`Connector::read_list_parts`].
+    ///
+    /// # Errors
+    /// As [`Connector::plan`], and when one item of a chunked list is longer than a chunk.
+    pub fn plan_list_requests(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        cursor: &ListCursor,
+    ) -> Result<Vec<PlannedRequest>, PlanError> {
+        let (route, _) = self.list_route(object, ctx, cursor)?;
+        let request = self.plan_method(&route.method, &route.uses, Some(route), ctx, &cursor.p)?;
+        crate::chunk::split(route.chunk.as_ref(), request)
+    }
+
     /// The id of the route that would serve this request.
     ///
     /// # Errors
@@ -442,6 +459,33 @@ impl Connector {
         page: &PageState,
     ) -> Result<PlannedRequest, PlanError> {
         let route = self.choose_route(object, operation, ctx)?;
+        self.plan_route(route, ctx, page)
+    }
+
+    /// Plans the vendor requests of a unified operation at `page`: one, or for a get whose
+    /// route declares `chunk` one per slice of the chunked parameter. Read their answers, in
+    /// the same order, with [`Connector::read_record_parts`].
+    ///
+    /// # Errors
+    /// As [`Connector::plan`], and when one item of a chunked list is longer than a chunk.
+    pub fn plan_requests(
+        &self,
+        object: &str,
+        operation: Operation,
+        ctx: &RequestContext,
+        page: &PageState,
+    ) -> Result<Vec<PlannedRequest>, PlanError> {
+        let route = self.choose_route(object, operation, ctx)?;
+        let request = self.plan_route(route, ctx, page)?;
+        crate::chunk::split(route.chunk.as_ref(), request)
+    }
+
+    fn plan_route(
+        &self,
+        route: &CompiledRoute,
+        ctx: &RequestContext,
+        page: &PageState,
+    ) -> Result<PlannedRequest, PlanError> {
         match &route.id_mapping {
             None => self.plan_method(&route.method, &route.uses, Some(route), ctx, page),
             Some(id_mapping) => {
@@ -778,7 +822,28 @@ impl Connector {
         cursor: &ListCursor,
         response: &VendorResponse,
     ) -> Result<ListPage, ReadError> {
-        self.check(response)?;
+        self.read_list_parts(object, ctx, cursor, std::slice::from_ref(response))
+    }
+
+    /// Reads the answers to [`Connector::plan_list_requests`] (in its order) as one page: the
+    /// chunks' records merged by the route's merge key, the next page worked out from the
+    /// first answer.
+    ///
+    /// # Errors
+    /// As [`Connector::read_list`]; the first vendor error among the answers wins.
+    pub fn read_list_parts(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        cursor: &ListCursor,
+        responses: &[VendorResponse],
+    ) -> Result<ListPage, ReadError> {
+        let (response, later) = responses
+            .split_first()
+            .ok_or_else(|| ReadError::Invalid("no vendor answer to read".to_owned()))?;
+        for each in responses {
+            self.check(each)?;
+        }
         let (route, n_routes) = self
             .list_route(object, ctx, cursor)
             .map_err(|error| ReadError::Invalid(error.to_string()))?;
@@ -787,7 +852,16 @@ impl Connector {
             .operation(object, Operation::List)
             .map_err(|error| ReadError::Invalid(error.to_string()))?;
         let method = &route.method;
-        let raw_records = extract_records(method, &response.body)?;
+        let mut raw_records = extract_records(method, &response.body)?;
+        if let Some(chunk) = &route.chunk
+            && !later.is_empty()
+        {
+            let later_pages = later
+                .iter()
+                .map(|each| extract_records(method, &each.body))
+                .collect::<Result<Vec<_>, _>>()?;
+            raw_records = crate::chunk::merge_pages(chunk, raw_records, later_pages)?;
+        }
         let mapping = compiled
             .record_mapping
             .as_ref()
@@ -859,17 +933,41 @@ impl Connector {
         ctx: &RequestContext,
         response: &VendorResponse,
     ) -> Result<(Value, Value), ReadError> {
-        self.check(response)?;
+        self.read_record_parts(object, operation, ctx, std::slice::from_ref(response))
+    }
+
+    /// Reads the answers to [`Connector::plan_requests`] (in its order) as one record: the
+    /// records of the chunks' answers merged into the first one's.
+    ///
+    /// # Errors
+    /// As [`Connector::read_record`]; the first vendor error among the answers wins.
+    pub fn read_record_parts(
+        &self,
+        object: &str,
+        operation: Operation,
+        ctx: &RequestContext,
+        responses: &[VendorResponse],
+    ) -> Result<(Value, Value), ReadError> {
+        if responses.is_empty() {
+            return Err(ReadError::Invalid("no vendor answer to read".to_owned()));
+        }
+        for each in responses {
+            self.check(each)?;
+        }
         let route = self
             .choose_route(object, operation, ctx)
             .map_err(|error| ReadError::Invalid(error.to_string()))?;
-        let raw = match &route.method.record {
-            Some(extract) => extract
-                .evaluate(Some(&response.body), &Vars::new())
-                .map_err(read_mapping_error(format!("`{}` record", route.uses)))?
-                .ok_or_else(|| ReadError::Invalid("the answer holds no record".to_owned()))?,
-            None => response.body.clone(),
-        };
+        let mut raw = Value::Null;
+        for response in responses {
+            let part = match &route.method.record {
+                Some(extract) => extract
+                    .evaluate(Some(&response.body), &Vars::new())
+                    .map_err(read_mapping_error(format!("`{}` record", route.uses)))?
+                    .ok_or_else(|| ReadError::Invalid("the answer holds no record".to_owned()))?,
+                None => response.body.clone(),
+            };
+            crate::chunk::merge_value(&mut raw, &part);
+        }
         let get = self
             .operation(object, Operation::Get)
             .map_err(|error| ReadError::Invalid(error.to_string()))?;
