@@ -17,6 +17,13 @@ fn number_property(name: &str, label: &str) -> CustomProperty {
     )
 }
 
+fn string_property(name: &str) -> CustomProperty {
+    CustomProperty::new(
+        "contacts",
+        json!({"name": name, "label": name, "type": "string"}),
+    )
+}
+
 fn hubspot(app: &TestApp) -> HubSpotHandle {
     let cli::demo::SimulatorHandle::HubSpot(handle) = app.simulator("hubspot") else {
         unreachable!("a hubspot simulator")
@@ -185,4 +192,115 @@ async fn each_portals_discovery_is_cached_and_costs_no_call_per_request() {
             "one list call per unified page"
         );
     }
+}
+
+/// The query parameter `name` of a request target.
+fn query_param(target: &str, name: &str) -> Option<String> {
+    let url = reqwest::Url::parse(&format!("http://simulator{target}")).ok()?;
+    url.query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+#[tokio::test]
+async fn hundreds_of_long_custom_properties_are_read_in_chunks_under_the_url_limit() {
+    const URL_LIMIT: usize = 4096;
+    let names: Vec<String> = (0..300)
+        .map(|idx| format!("customer_success_programme_attribute_{idx:03}"))
+        .collect();
+    let mut configs = simulator_configs();
+    configs.hubspot.max_url_bytes = URL_LIMIT;
+    configs.hubspot.custom_properties = names.iter().map(|name| string_property(name)).collect();
+    let app = spawn_app_with(configs).await;
+    let connection = app.connection("hubspot");
+    let handle = hubspot(&app);
+    let all_names = names.join(",");
+    assert!(
+        all_names.len() > URL_LIMIT,
+        "one URL could not name them all"
+    );
+
+    let mut cursor: Option<String> = None;
+    let mut n_records = 0;
+    for page_idx in 0..2 {
+        let before = served(&handle, "/crm/v3/objects/contacts?").len();
+        let mut path = format!("/unified/crm/contacts?connection_id={connection}&page_size=50");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let (status, page) = app.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.get("errors").is_none(), "{page}");
+        let records = page["results"].as_array().expect("results");
+        assert_eq!(records.len(), 50);
+        for record in records {
+            let id = record["remote_id"].as_str().expect("remote_id");
+            let custom = record["custom_fields"].as_object().expect("custom_fields");
+            for name in &names {
+                assert_eq!(
+                    custom.get(name).and_then(Value::as_str),
+                    Some(format!("{name}-{id}").as_str()),
+                    "{name} of contact {id}"
+                );
+            }
+        }
+        n_records += records.len();
+
+        let requests: Vec<_> = handle
+            .portal_requests()
+            .into_iter()
+            .filter(|request| request.target.starts_with("/crm/v3/objects/contacts?"))
+            .skip(before)
+            .collect();
+        assert!(
+            requests.len() >= 4,
+            "page {page_idx}: {} requests",
+            requests.len()
+        );
+        let mut requested = Vec::new();
+        for request in &requests {
+            assert_eq!(request.status, 200, "{request:?}");
+            assert!(
+                request.target.len() <= URL_LIMIT,
+                "{} bytes",
+                request.target.len()
+            );
+            assert_eq!(
+                query_param(&request.target, "after"),
+                query_param(&requests[0].target, "after"),
+                "every chunk reads the same page"
+            );
+            requested.extend(
+                query_param(&request.target, "properties")
+                    .expect("properties")
+                    .split(',')
+                    .map(str::to_owned),
+            );
+        }
+        for name in &names {
+            assert_eq!(
+                requested.iter().filter(|asked| *asked == name).count(),
+                1,
+                "{name} is asked for once per page"
+            );
+        }
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        assert!(cursor.is_some(), "more contacts follow");
+    }
+    assert_eq!(n_records, 100);
+
+    let id = handle.ids("contacts")[7].clone();
+    let before = served(&handle, &format!("/crm/v3/objects/contacts/{id}?")).len();
+    let (status, one) = app
+        .get(&format!(
+            "/unified/crm/contacts/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{one}");
+    for name in &names {
+        assert_eq!(one["custom_fields"][name], format!("{name}-{id}"), "{name}");
+    }
+    let gets = served(&handle, &format!("/crm/v3/objects/contacts/{id}?"));
+    assert!(gets.len() - before >= 4, "{} requests", gets.len() - before);
+    assert!(gets.iter().all(|target| target.len() <= URL_LIMIT));
 }

@@ -323,18 +323,18 @@ pub async fn list(
     let mut errors = Vec::new();
     let mut next = None;
     for _ in 0..MAX_EMPTY_PAGES {
-        let plan = bound
+        let plans = bound
             .connector
-            .plan_list(&target.key, &ctx, &cursor)
+            .plan_list_requests(&target.key, &ctx, &cursor)
             .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
-        let response = bound.send(&state, plan, true).await?;
+        let responses = send_parts(&state, &bound, plans).await?;
         let page = noted(
             &state,
             &bound,
             &target,
             bound
                 .connector
-                .read_list(&target.key, &ctx, &cursor, &response),
+                .read_list_parts(&target.key, &ctx, &cursor, &responses),
         )
         .await?;
         for error in page.errors {
@@ -413,6 +413,25 @@ async fn call(
     bound.send(state, plan, operation == Operation::Get).await
 }
 
+/// Sends the requests of one page or record (several when the route chunks a parameter), in
+/// order; a vendor error ends the run early, since the first error is what the caller gets.
+async fn send_parts(
+    state: &AppState,
+    bound: &Bound,
+    plans: Vec<connector::PlannedRequest>,
+) -> Result<Vec<connector::VendorResponse>, ApiError> {
+    let mut responses = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let response = bound.send(state, plan, true).await?;
+        let failed = bound.connector.classify(&response).is_some();
+        responses.push(response);
+        if failed {
+            break;
+        }
+    }
+    Ok(responses)
+}
+
 async fn read_back(
     state: &AppState,
     bound: &Bound,
@@ -422,14 +441,18 @@ async fn read_back(
 ) -> Result<Value, ApiError> {
     let mut ctx = bound.context(state, &target.key).await?;
     ctx.id = Some(id);
-    let response = call(state, bound, target, Operation::Get, &ctx).await?;
+    let plans = bound
+        .connector
+        .plan_requests(&target.key, Operation::Get, &ctx, &PageState::Start)
+        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+    let responses = send_parts(state, bound, plans).await?;
     let (mapped, raw) = noted(
         state,
         bound,
         target,
         bound
             .connector
-            .read_record(&target.key, Operation::Get, &ctx, &response),
+            .read_record_parts(&target.key, Operation::Get, &ctx, &responses),
     )
     .await?;
     finish(target.object, mapped, raw, remote_data)
