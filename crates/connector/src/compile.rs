@@ -409,18 +409,25 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
 
     if let Some(limits) = &typed.rate_limits {
         for (idx, bucket) in limits.buckets.iter().enumerate() {
-            if bucket.capacity == 0 || bucket.refill_tokens == 0 || bucket.refill_every_ms == 0 {
+            if bucket.kind == crate::file::BucketKind::TokenBucket && bucket.refill_tokens.is_none()
+            {
+                return Err(compiler.error(
+                    &format!("rate_limits.buckets[{idx}].refill_tokens"),
+                    "a `token_bucket` needs `refill_tokens` (tokens given back every `refill_every_ms`)",
+                ));
+            }
+            if bucket.capacity == 0 || bucket.refill() == 0 || bucket.refill_every_ms == 0 {
                 return Err(compiler.error(
                     &format!("rate_limits.buckets[{idx}]"),
                     "`capacity`, `refill_tokens` and `refill_every_ms` must be positive",
                 ));
             }
             if bucket.kind == crate::file::BucketKind::SlidingWindow
-                && bucket.refill_tokens != bucket.capacity
+                && bucket.refill() != bucket.capacity
             {
                 return Err(compiler.error(
                     &format!("rate_limits.buckets[{idx}].refill_tokens"),
-                    "a `sliding_window` bucket gives back its whole `capacity` per window: `refill_tokens` must equal `capacity`",
+                    "a `sliding_window` bucket gives back its whole `capacity` per window: leave `refill_tokens` out",
                 ));
             }
         }

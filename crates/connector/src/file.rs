@@ -259,14 +259,22 @@ pub enum BucketKind {
     #[default]
     TokenBucket,
     /// At most `capacity` requests in any `refill_every_ms` span (vendors that count a rolling
-    /// window, such as HubSpot's "per rolling 10 seconds"); `refill_tokens` must equal
-    /// `capacity`. After a burst the budget returns exactly as the burst's requests age out.
+    /// window, "per rolling 10 seconds"); `refill_tokens` is left out (or equals `capacity`).
+    /// After a burst the budget returns exactly as the burst's requests age out.
     SlidingWindow,
 }
 
 impl BucketKind {
     fn is_default(&self) -> bool {
         *self == BucketKind::TokenBucket
+    }
+}
+
+impl Bucket {
+    /// Tokens given back every `refill_every_ms`: the declared `refill_tokens`, or for a
+    /// sliding window (where it is left out) the whole `capacity`.
+    pub fn refill(&self) -> u32 {
+        self.refill_tokens.unwrap_or(self.capacity)
     }
 }
 
@@ -281,8 +289,10 @@ pub struct Bucket {
     pub kind: BucketKind,
     /// Burst size (a sliding window: requests per window).
     pub capacity: u32,
-    /// Tokens added every `refill_every_ms`.
-    pub refill_tokens: u32,
+    /// Tokens added every `refill_every_ms`; required for a token bucket, left out for a
+    /// sliding window (it gives back its whole `capacity` per window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refill_tokens: Option<u32>,
     /// Refill period (a sliding window: the window).
     pub refill_every_ms: u64,
     /// Which requests take tokens; empty means every request.

@@ -711,8 +711,12 @@ fn check_connection_buckets(base: Option<&Value>, value: &Value) -> Result<(), O
             } else {
                 "refill_every_ms"
             };
-            let (tokens, every) = (new("refill_tokens"), new("refill_every_ms"));
-            let (old_tokens, old_every) = (old("refill_tokens"), old("refill_every_ms"));
+            // A sliding window leaves `refill_tokens` out: it gives back its capacity.
+            let or_capacity =
+                |tokens: u64, capacity: u64| if tokens == 0 { capacity } else { tokens };
+            let tokens = or_capacity(new("refill_tokens"), new("capacity"));
+            let old_tokens = or_capacity(old("refill_tokens"), old("capacity"));
+            let (every, old_every) = (new("refill_every_ms"), old("refill_every_ms"));
             // tokens / every <= old_tokens / old_every, in integers.
             let faster = u128::from(tokens) * u128::from(old_every)
                 > u128::from(old_tokens) * u128::from(every);

@@ -492,6 +492,34 @@ fn connection_may_only_tighten_buckets_and_concurrency() {
     }
 }
 
+/// A sliding window leaves `refill_tokens` out: lowering its capacity or lengthening its window
+/// tightens it, shortening the window loosens it.
+#[test]
+fn connection_may_only_tighten_a_sliding_window() {
+    let window = json!({"rate_limits": {"buckets": [
+        {"id": "burst", "kind": "sliding_window", "capacity": 100, "refill_tokens": null},
+    ]}});
+    let mut document = base();
+    apply_override(&mut document, &window, OverrideLayer::Environment).expect("applies");
+    let tighten = json!({"rate_limits": {"buckets": [
+        {"id": "burst", "capacity": 50, "refill_every_ms": 20000},
+    ]}});
+    let mut tightened = document.clone();
+    apply_override(&mut tightened, &tighten, OverrideLayer::Connection).expect("tightens");
+    assert_eq!(
+        tightened["rate_limits"]["buckets"][0]["capacity"],
+        json!(50)
+    );
+    let loosen = json!({"rate_limits": {"buckets": [{"id": "burst", "refill_every_ms": 5000}]}});
+    let error = apply_override(&mut document, &loosen, OverrideLayer::Connection)
+        .expect_err("a shorter window is looser");
+    assert_eq!(
+        error.path, "rate_limits.buckets[burst].refill_every_ms",
+        "{error}"
+    );
+    assert!(error.message.contains("faster"), "{error}");
+}
+
 #[test]
 fn connection_may_add_error_rules_but_not_change_or_remove_them() {
     let document = applied(

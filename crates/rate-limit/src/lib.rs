@@ -14,7 +14,7 @@
 //!
 //! A bucket may instead be a *sliding window* ([`BucketKind::SlidingWindow`]): at most
 //! `capacity` grants in any `refill_every` span, the rule of vendors that count requests in a
-//! rolling window (HubSpot's "per rolling 10 s"). It keeps a log of grant times, so after a burst
+//! rolling window ("per rolling 10 seconds"). It keeps a log of grant times, so after a burst
 //! the budget comes back exactly when the burst's requests age out, not pro rata. Each request
 //! holds a [`Ticket`]; [`Limiter::settle`] re-stamps its log entries when the vendor's answer
 //! arrives, because the vendor counts a request when it receives it, which is after we grant it:
@@ -265,6 +265,46 @@ pub trait Limiter: Send + Sync + Debug {
 
     /// Current tokens left (rounded down) and time until full, for RateLimit response headers.
     async fn status(&self, key: &str, bucket: &BucketSpec) -> Result<BucketStatus, LimitError>;
+
+    /// Everything that follows a vendor's answer, in one step: [`Limiter::settle`] of `ticket`,
+    /// [`Limiter::observe`] of each observation, then the [`Limiter::status`] of `report`.
+    ///
+    /// The default calls the three in turn; [`RedisLimiter`] does it in one round trip, which
+    /// matters when every vendor call already costs one for the grant.
+    async fn complete(
+        &self,
+        key: &str,
+        takes: &[Take<'_>],
+        ticket: Ticket,
+        observations: &[Observation<'_>],
+        report: Option<&BucketSpec>,
+    ) -> Result<Option<BucketStatus>, LimitError> {
+        self.settle(key, takes, ticket).await?;
+        for seen in observations {
+            self.observe(
+                key,
+                seen.bucket,
+                seen.remaining,
+                seen.reset_in,
+                seen.sent_ago,
+            )
+            .await?;
+        }
+        match report {
+            Some(bucket) => Ok(Some(self.status(key, bucket).await?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// What a vendor's answer said of one bucket, for [`Limiter::complete`] (the arguments of
+/// [`Limiter::observe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation<'a> {
+    pub bucket: &'a BucketSpec,
+    pub remaining: u32,
+    pub reset_in: Option<Duration>,
+    pub sent_ago: Duration,
 }
 
 /// Takes from `takes` for `key`, sleeping until the buckets grant, as long as the total wait

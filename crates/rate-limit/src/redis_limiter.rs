@@ -11,7 +11,8 @@ use redis::{Client, Script};
 
 use crate::local::full_refill;
 use crate::{
-    BucketKind, BucketSpec, BucketStatus, Decision, LimitError, Limiter, Take, Ticket, merge_takes,
+    BucketKind, BucketSpec, BucketStatus, Decision, LimitError, Limiter, Observation, Take, Ticket,
+    merge_takes,
 };
 
 /// The prefix of every Redis key written by [`RedisLimiter::connect`].
@@ -109,17 +110,65 @@ end
 return {1, 0}
 ";
 
+/// The operations that follow a vendor's answer, shared by the single-purpose scripts and
+/// [`COMPLETE`]. Both status functions return `remaining, reset_us` (until full, or until no
+/// member of a window counts).
+const AFTER: &str = r"
+local function sw_settle(key, every, cost, ticket, now)
+  for j = 1, cost do
+    redis.call('ZADD', key, us(now), ticket .. ':' .. j)
+  end
+  sw_touch(key, every)
+end
+local function sw_observe(key, cap, every, remaining, reset, ago, nonce, now)
+  if ago > every then ago = every end
+  sw_prune(key, every, now)
+  local ours = cap - sw_counting_at(key, every, now - ago)
+  if ours < 0 then ours = 0 end
+  if remaining >= ours then return 0 end
+  local at = now
+  if reset >= 0 and reset < every then at = now - every + reset end
+  for j = 1, ours - remaining do
+    redis.call('ZADD', key, us(at), nonce .. ':' .. j)
+  end
+  sw_touch(key, every)
+  return 1
+end
+local function tb_observe(key, cap, refill, every, remaining, reset, full, now)
+  local tokens, ts = load(key, cap, refill, every, now)
+  if remaining >= tokens then return 0 end
+  if reset >= 0 then
+    local from = now + math.min(reset, full)
+    if from > ts then ts = from end
+  end
+  save(key, remaining, ts, cap, refill, every, now)
+  return 1
+end
+local function sw_status(key, cap, every, now)
+  local used = sw_counting_at(key, every, now)
+  local reset = 0
+  if used > 0 then
+    local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    reset = tonumber(newest[2]) + every - now
+  end
+  return math.max(0, cap - used), reset
+end
+local function tb_status(key, cap, refill, every, now)
+  local tokens, ts = load(key, cap, refill, every, now)
+  local reset = 0
+  if cap - tokens > EPSILON then
+    reset = (ts - now) + time_for(cap - tokens, refill, every)
+  end
+  return math.floor(tokens + EPSILON), reset
+end
+";
+
 /// KEYS: one per sliding window. ARGV: the ticket, then per window `refill_every_us, cost`.
 /// Re-stamps the ticket's members now (adding those that aged out).
 const SETTLE: &str = r"
 local now = now_us()
-local ticket = ARGV[1]
 for i = 1, #KEYS do
-  local every, cost = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  for j = 1, cost do
-    redis.call('ZADD', KEYS[i], us(now), ticket .. ':' .. j)
-  end
-  sw_touch(KEYS[i], every)
+  sw_settle(KEYS[i], tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1]), ARGV[1], now)
 end
 return 1
 ";
@@ -127,63 +176,71 @@ return 1
 /// KEYS: the window. ARGV: `capacity, refill_every_us, remaining, reset_us (-1 when unknown),
 /// sent_ago_us, nonce`. Returns 1 when synthetic members were added.
 const OBSERVE_WINDOW: &str = r"
-local now = now_us()
-local cap, every, remaining = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local reset, ago, nonce = tonumber(ARGV[4]), math.min(tonumber(ARGV[5]), tonumber(ARGV[2])), ARGV[6]
-sw_prune(KEYS[1], every, now)
-local ours = cap - sw_counting_at(KEYS[1], every, now - ago)
-if ours < 0 then ours = 0 end
-if remaining >= ours then return 0 end
-local at = now
-if reset >= 0 and reset < every then at = now - every + reset end
-for j = 1, ours - remaining do
-  redis.call('ZADD', KEYS[1], us(at), nonce .. ':' .. j)
-end
-sw_touch(KEYS[1], every)
-return 1
+return sw_observe(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], now_us())
 ";
 
-/// KEYS: the window. ARGV: `refill_every_us`. Returns `{counting members, us until none
-/// counts}`; writes nothing.
+/// KEYS: the window. ARGV: `capacity, refill_every_us`. Returns `{remaining, reset_us}`;
+/// writes nothing.
 const STATUS_WINDOW: &str = r"
-local now = now_us()
-local every = tonumber(ARGV[1])
-local used = sw_counting_at(KEYS[1], every, now)
-local reset = 0
-if used > 0 then
-  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  reset = tonumber(newest[2]) + every - now
-end
-return {used, reset}
+local remaining, reset = sw_status(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now_us())
+return {remaining, reset}
 ";
 
 /// KEYS: the bucket. ARGV: `capacity, refill_tokens, refill_every_us, remaining, reset_us`
 /// (`-1` when unknown) `, full_refill_us`. Returns 1 when the estimate was lowered.
 const OBSERVE: &str = r"
-local now = now_us()
-local cap, refill, every = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local remaining, reset, full = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local tokens, ts = load(KEYS[1], cap, refill, every, now)
-if remaining >= tokens then return 0 end
-if reset >= 0 then
-  local from = now + math.min(reset, full)
-  if from > ts then ts = from end
-end
-save(KEYS[1], remaining, ts, cap, refill, every, now)
-return 1
+return tb_observe(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), now_us())
 ";
 
 /// KEYS: the bucket. ARGV: `capacity, refill_tokens, refill_every_us`.
 /// Returns `{remaining (rounded down), reset_us}`; writes nothing.
 const STATUS: &str = r"
+local remaining, reset = tb_status(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+  tonumber(ARGV[3]), now_us())
+return {remaining, reset}
+";
+
+/// Settle, observations and status in one script. KEYS: the windows to settle, then one per
+/// observation, then the reported bucket if any. ARGV: `ticket, n_settle, n_observe,
+/// has_report`, then per window settled `refill_every_us, cost`, per observation `kind,
+/// capacity, refill_tokens, refill_every_us, remaining, reset_us, full_refill_us, sent_ago_us`,
+/// and for the report `kind, capacity, refill_tokens, refill_every_us`.
+/// Returns `{remaining, reset_us}`, or `{-1, -1}` without a report.
+const COMPLETE: &str = r"
 local now = now_us()
-local cap, refill, every = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tokens, ts = load(KEYS[1], cap, refill, every, now)
-local reset = 0
-if cap - tokens > EPSILON then
-  reset = (ts - now) + time_for(cap - tokens, refill, every)
+local ticket = ARGV[1]
+local n_settle, n_observe, has_report = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local a = 4
+for i = 1, n_settle do
+  sw_settle(KEYS[i], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ticket, now)
+  a = a + 2
 end
-return {math.floor(tokens + EPSILON), reset}
+for i = 1, n_observe do
+  local key = KEYS[n_settle + i]
+  local kind, cap, refill, every = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]),
+    tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local remaining, reset, full, ago = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]),
+    tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8])
+  if kind == 1 then
+    sw_observe(key, cap, every, remaining, reset, ago, ticket .. ':o' .. i, now)
+  else
+    tb_observe(key, cap, refill, every, remaining, reset, full, now)
+  end
+  a = a + 8
+end
+if has_report == 0 then return {-1, -1} end
+local key = KEYS[n_settle + n_observe + 1]
+local kind, cap, refill, every = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]),
+  tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+local remaining, reset
+if kind == 1 then
+  remaining, reset = sw_status(key, cap, every, now)
+else
+  remaining, reset = tb_status(key, cap, refill, every, now)
+end
+return {remaining, reset}
 ";
 
 /// Token buckets in Redis, safe to share between processes.
@@ -203,6 +260,7 @@ pub struct RedisLimiter {
     settle: Script,
     observe_window: Script,
     status_window: Script,
+    complete: Script,
 }
 
 impl fmt::Debug for RedisLimiter {
@@ -220,7 +278,7 @@ impl RedisLimiter {
         let connection = ConnectionManager::new(client)
             .await
             .map_err(LimitError::Redis)?;
-        let script = |body: &str| Script::new(&format!("{PRELUDE}{body}"));
+        let script = |body: &str| Script::new(&format!("{PRELUDE}{AFTER}{body}"));
         Ok(Self {
             connection,
             prefix: DEFAULT_PREFIX.to_owned(),
@@ -230,6 +288,7 @@ impl RedisLimiter {
             settle: script(SETTLE),
             observe_window: script(OBSERVE_WINDOW),
             status_window: script(STATUS_WINDOW),
+            complete: script(COMPLETE),
         })
     }
 
@@ -296,13 +355,9 @@ impl Limiter for RedisLimiter {
         let mut invocation = self.acquire.prepare_invoke();
         invocation.arg(ticket.as_u64().to_string());
         for take in &takes {
-            let kind = match take.bucket.kind {
-                BucketKind::TokenBucket => 0,
-                BucketKind::SlidingWindow => 1,
-            };
             invocation
                 .key(self.bucket_key(key, take.bucket))
-                .arg(kind)
+                .arg(kind_number(take.bucket))
                 .arg(take.bucket.capacity)
                 .arg(take.bucket.refill_tokens)
                 .arg(every_us(take.bucket))
@@ -400,17 +455,12 @@ impl Limiter for RedisLimiter {
             let reply: Vec<i64> = self
                 .status_window
                 .key(self.bucket_key(key, bucket))
+                .arg(bucket.capacity)
                 .arg(every_us(bucket))
                 .invoke_async(&mut connection)
                 .await
                 .map_err(LimitError::Redis)?;
-            let (used, reset) = pair(reply)?;
-            let used = u32::try_from(used.max(0)).unwrap_or(u32::MAX);
-            return Ok(BucketStatus {
-                remaining: bucket.capacity.saturating_sub(used),
-                capacity: bucket.capacity,
-                reset_in: duration_us(reset),
-            });
+            return status_of(bucket, reply);
         }
         let reply: Vec<i64> = self
             .status
@@ -421,11 +471,91 @@ impl Limiter for RedisLimiter {
             .invoke_async(&mut connection)
             .await
             .map_err(LimitError::Redis)?;
-        let (remaining, reset) = pair(reply)?;
-        Ok(BucketStatus {
-            remaining: u32::try_from(remaining.max(0)).unwrap_or(bucket.capacity),
-            capacity: bucket.capacity,
-            reset_in: duration_us(reset),
-        })
+        status_of(bucket, reply)
     }
+
+    async fn complete(
+        &self,
+        key: &str,
+        takes: &[Take<'_>],
+        ticket: Ticket,
+        observations: &[Observation<'_>],
+        report: Option<&BucketSpec>,
+    ) -> Result<Option<BucketStatus>, LimitError> {
+        let takes = merge_takes(takes)?;
+        for seen in observations {
+            seen.bucket.validate()?;
+        }
+        if let Some(bucket) = report {
+            bucket.validate()?;
+        }
+        let windows: Vec<&Take<'_>> = takes
+            .iter()
+            .filter(|take| take.bucket.kind == BucketKind::SlidingWindow)
+            .collect();
+        if windows.is_empty() && observations.is_empty() && report.is_none() {
+            return Ok(None);
+        }
+        let mut invocation = self.complete.prepare_invoke();
+        invocation
+            .arg(ticket.as_u64().to_string())
+            .arg(windows.len())
+            .arg(observations.len())
+            .arg(u8::from(report.is_some()));
+        for take in windows {
+            invocation
+                .key(self.bucket_key(key, take.bucket))
+                .arg(every_us(take.bucket))
+                .arg(take.cost);
+        }
+        for seen in observations {
+            let reset = seen
+                .reset_in
+                .map_or(-1, |d| i64::try_from(micros(d)).unwrap_or(i64::MAX));
+            invocation
+                .key(self.bucket_key(key, seen.bucket))
+                .arg(kind_number(seen.bucket))
+                .arg(seen.bucket.capacity)
+                .arg(seen.bucket.refill_tokens)
+                .arg(every_us(seen.bucket))
+                .arg(seen.remaining)
+                .arg(reset)
+                .arg(micros(full_refill(seen.bucket)))
+                .arg(micros(seen.sent_ago));
+        }
+        if let Some(bucket) = report {
+            invocation
+                .key(self.bucket_key(key, bucket))
+                .arg(kind_number(bucket))
+                .arg(bucket.capacity)
+                .arg(bucket.refill_tokens)
+                .arg(every_us(bucket));
+        }
+        let mut connection = self.connection.clone();
+        let reply: Vec<i64> = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(LimitError::Redis)?;
+        match report {
+            Some(bucket) => Ok(Some(status_of(bucket, reply)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn kind_number(bucket: &BucketSpec) -> u8 {
+    match bucket.kind {
+        BucketKind::TokenBucket => 0,
+        BucketKind::SlidingWindow => 1,
+    }
+}
+
+/// A `{remaining, reset_us}` reply as a status of `bucket`.
+fn status_of(bucket: &BucketSpec, reply: Vec<i64>) -> Result<BucketStatus, LimitError> {
+    let (remaining, reset) = pair(reply)?;
+    Ok(BucketStatus {
+        remaining: u32::try_from(remaining.max(0)).unwrap_or(bucket.capacity),
+        capacity: bucket.capacity,
+        reset_in: duration_us(reset),
+    })
 }

@@ -284,3 +284,56 @@ async fn redis_window_never_grants_more_than_its_capacity_to_concurrent_clients(
     // 80 attempts within one 30 s window: exactly the capacity is granted.
     assert_eq!(total, 25);
 }
+
+/// `complete` (settle, observations, status in one step) leaves the same state as the three
+/// calls, in the process and in Redis's one script, for both kinds of bucket.
+async fn check_complete(limiter: &dyn Limiter) {
+    let window = BucketSpec::sliding_window("burst", 10, Duration::from_secs(10));
+    let search = BucketSpec::new("search", 5, 5, Duration::from_secs(1));
+    let takes = [Take::new(&window, 1), Take::new(&search, 1)];
+    let ticket = Ticket::new();
+    assert_eq!(
+        limiter.try_acquire_as("c1", &takes, ticket).await.unwrap(),
+        Decision::Granted
+    );
+    let observations = [
+        rate_limit::Observation {
+            bucket: &window,
+            remaining: 4,
+            reset_in: None,
+            sent_ago: ms(5),
+        },
+        rate_limit::Observation {
+            bucket: &search,
+            remaining: 1,
+            reset_in: None,
+            sent_ago: ms(5),
+        },
+    ];
+    let status = limiter
+        .complete("c1", &takes, ticket, &observations, Some(&window))
+        .await
+        .unwrap()
+        .expect("a report was asked for");
+    assert_eq!(status.remaining, 4);
+    assert_eq!(limiter.status("c1", &window).await.unwrap().remaining, 4);
+    assert_eq!(limiter.status("c1", &search).await.unwrap().remaining, 1);
+    // Settling moved the ticket's entry: it was not counted twice.
+    let none = limiter
+        .complete("c1", &takes, ticket, &[], None)
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+    assert_eq!(limiter.status("c1", &window).await.unwrap().remaining, 4);
+}
+
+#[tokio::test]
+async fn local_complete_is_settle_observe_and_status() {
+    let (_clock, limiter) = local();
+    check_complete(&limiter).await;
+}
+
+#[tokio::test]
+async fn redis_complete_is_settle_observe_and_status_in_one_script() {
+    check_complete(&redis().await).await;
+}

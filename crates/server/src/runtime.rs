@@ -31,6 +31,8 @@ pub struct Bound {
     current: Mutex<(Connection, Value)>,
     /// How long this call may wait for the vendor budget (token buckets and retries).
     wait_budget: std::time::Duration,
+    /// The general bucket's status after this call's last vendor answer.
+    last_status: Mutex<Option<rate_limit::BucketStatus>>,
 }
 
 impl std::fmt::Debug for Bound {
@@ -204,6 +206,7 @@ pub async fn bind(
         scheme,
         current: Mutex::new((fresh, secrets)),
         wait_budget: state.default_wait_budget,
+        last_status: Mutex::new(None),
     })
 }
 
@@ -232,7 +235,7 @@ fn bucket_spec(bucket: &connector::file::Bucket) -> rate_limit::BucketSpec {
     let mut spec = rate_limit::BucketSpec::new(
         bucket.id.clone(),
         bucket.capacity,
-        bucket.refill_tokens,
+        bucket.refill(),
         std::time::Duration::from_millis(bucket.refill_every_ms),
     );
     spec.kind = match bucket.kind {
@@ -266,30 +269,20 @@ impl Bound {
     }
 
     /// Lowers the local estimate of the general buckets to what the vendor's headers report.
-    async fn observe(
-        &self,
-        state: &AppState,
-        response: &VendorResponse,
-        takes: &[(rate_limit::BucketSpec, u32)],
-        sent_ago: std::time::Duration,
-    ) {
-        let Some(headers) = self
+    /// What the vendor's rate-limit headers say is left: `(remaining, reset_in)`.
+    fn vendor_view(&self, response: &VendorResponse) -> Option<(u32, Option<std::time::Duration>)> {
+        let headers = self
             .connector
             .file()
             .rate_limits
-            .as_ref()
-            .and_then(|limits| limits.headers.as_ref())
-        else {
-            return;
-        };
-        let Some(remaining) = headers
+            .as_ref()?
+            .headers
+            .as_ref()?;
+        let remaining = headers
             .remaining
             .as_deref()
             .and_then(|name| response.header(name))
-            .and_then(|value| value.trim().parse::<u32>().ok())
-        else {
-            return;
-        };
+            .and_then(|value| value.trim().parse::<u32>().ok())?;
         let now = chrono::Utc::now();
         let reset_in = match (headers.reset.as_deref(), headers.reset_format) {
             (Some(name), Some(format)) => response.header(name).and_then(|value| {
@@ -302,24 +295,65 @@ impl Bound {
                 .and_then(|value| value.trim().parse::<u64>().ok())
                 .map(std::time::Duration::from_millis),
         };
-        for (bucket, _) in takes
-            .iter()
-            .filter(|(bucket, _)| is_general(&self.connector, &bucket.id))
-        {
-            if let Err(error) = state
-                .limiter
-                .observe(
-                    self.connection.id.as_str(),
-                    bucket,
+        Some((remaining, reset_in))
+    }
+
+    /// After a vendor call: settles the grant's sliding-window entries, lowers the general
+    /// buckets to what the vendor's headers report, and keeps the general bucket's status for
+    /// the RateLimit headers — one limiter round trip.
+    async fn after_call(
+        &self,
+        state: &AppState,
+        wanted: &[rate_limit::Take<'_>],
+        ticket: Option<rate_limit::Ticket>,
+        response: Option<&VendorResponse>,
+        sent_ago: std::time::Duration,
+    ) {
+        let view = response.and_then(|response| self.vendor_view(response));
+        let observations: Vec<rate_limit::Observation<'_>> = match view {
+            Some((remaining, reset_in)) => wanted
+                .iter()
+                .filter(|take| is_general(&self.connector, &take.bucket.id))
+                .map(|take| rate_limit::Observation {
+                    bucket: take.bucket,
                     remaining,
                     reset_in,
                     sent_ago,
-                )
-                .await
-            {
-                tracing::warn!(connection_id = %self.connection.id, error = %error, "rate-limit observation failed");
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let report = self.report_bucket();
+        let outcome = state
+            .limiter
+            .complete(
+                self.connection.id.as_str(),
+                wanted,
+                ticket.unwrap_or_default(),
+                &observations,
+                report.as_ref().map(|(spec, _)| spec),
+            )
+            .await;
+        match outcome {
+            Ok(Some(status)) => {
+                *self.last_status.lock().expect("never poisoned") = Some(status);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(connection_id = %self.connection.id, error = %error, "rate-limit bookkeeping after a vendor call failed");
             }
         }
+    }
+
+    /// The bucket RateLimit headers describe: the first general one that is not daily, with
+    /// its declaration.
+    fn report_bucket(&self) -> Option<(rate_limit::BucketSpec, &connector::file::Bucket)> {
+        let limits = self.connector.file().rate_limits.as_ref()?;
+        let bucket = limits
+            .buckets
+            .iter()
+            .find(|bucket| is_general(&self.connector, &bucket.id) && !bucket.daily)?;
+        Some((bucket_spec(bucket), bucket))
     }
 
     /// Records a `connection.quota_warning` event the first time the vendor's daily allowance
@@ -389,33 +423,28 @@ impl Bound {
     /// IETF `RateLimit-Policy` and `RateLimit` headers describing the vendor budget left for
     /// this connection in its general bucket (the first that covers every request).
     pub async fn rate_limit_headers(&self, state: &AppState) -> Vec<(&'static str, String)> {
-        let Some(limits) = self.connector.file().rate_limits.as_ref() else {
+        let Some((spec, bucket)) = self.report_bucket() else {
             return Vec::new();
         };
-        let Some(bucket) = limits
-            .buckets
-            .iter()
-            .find(|bucket| is_general(&self.connector, &bucket.id) && !bucket.daily)
-        else {
-            return Vec::new();
-        };
-        let spec = bucket_spec(bucket);
-        let Ok(status) = state
-            .limiter
-            .status(self.connection.id.as_str(), &spec)
-            .await
-        else {
-            return Vec::new();
+        // The status kept after this call's last vendor answer, else a fresh reading.
+        let kept = *self.last_status.lock().expect("never poisoned");
+        let status = match kept {
+            Some(status) => status,
+            None => match state
+                .limiter
+                .status(self.connection.id.as_str(), &spec)
+                .await
+            {
+                Ok(status) => status,
+                Err(_) => return Vec::new(),
+            },
         };
         let window_secs = (bucket.refill_every_ms as f64 / 1000.0).ceil().max(1.0) as u64;
         let reset_secs = status.reset_in.as_secs_f64().ceil() as u64;
         vec![
             (
                 "ratelimit-policy",
-                format!(
-                    "\"{}\";q={};w={window_secs}",
-                    bucket.id, bucket.refill_tokens
-                ),
+                format!("\"{}\";q={};w={window_secs}", bucket.id, bucket.refill()),
             ),
             (
                 "ratelimit",
@@ -568,14 +597,15 @@ impl Bound {
             drop(slot);
             // The vendor has counted the request by now (or never will): sliding windows count
             // it from here.
-            if let Some(ticket) = ticket
-                && let Err(error) = state.limiter.settle(key, &wanted, ticket).await
-            {
-                tracing::warn!(connection_id = %self.connection.id, error = %error, "rate-limit settle failed");
-            }
-            if let Ok(Ok(answer)) = &result {
-                self.observe(state, answer, &takes, granted_at.elapsed())
+            let answer = match &result {
+                Ok(Ok(answer)) => Some(answer),
+                _ => None,
+            };
+            if !takes.is_empty() {
+                self.after_call(state, &wanted, ticket, answer, granted_at.elapsed())
                     .await;
+            }
+            if let Some(answer) = answer {
                 self.track_daily_quota(state, answer).await;
             }
             let result = match result {
