@@ -2,16 +2,17 @@
 //! ever being throttled by the vendor?
 //!
 //! Starts the HubSpot simulator with one private-app token per connection (110 requests per
-//! rolling 10 s each, 5 searches per second), overrides the connector's burst bucket to the same
-//! 110 per 10 s, and runs Crosswalk in this process: one server (`--processes 1`, buckets in the
-//! process) or three servers with their own state sharing one Redis limiter and one SQLite store
-//! (`--processes 3`). Every connection then pages contacts through the unified API, one request
-//! at a time, for `--seconds`, with every tenth request a filtered (search) page. At the end it
-//! prints, per connection, the vendor requests the simulator served and refused, the unified
-//! requests answered and the 429s Crosswalk answered, against the most a rolling window lets any
-//! client make in that time (see `docs/benchmarks.md`).
+//! rolling 10 s each, 5 searches per second), overrides the connector's burst and search buckets
+//! to the same sliding windows, and runs Crosswalk: one server in this process (`--processes 1`,
+//! buckets in the process) or N `crosswalk serve` child processes on one SQLite file, sharing
+//! their buckets in Redis (`--processes 3`, `CROSSWALK_TEST_REDIS_URL`). Every connection then
+//! pages contacts through the unified API, one request at a time, round-robin over the servers,
+//! for `--seconds`, with every tenth request a filtered (search) page of `--page-size` records.
+//! At the end it prints, per connection, the vendor requests the simulator served and refused,
+//! the unified requests answered and the 429s Crosswalk answered, against the most a rolling
+//! window lets any client make in that time (see `docs/benchmarks.md`).
 //!
-//! `cargo bench -p cli --bench rate_limits -- [--seconds N] [--connections N] [--processes 1|3]`
+//! `cargo bench -p cli --bench rate_limits -- [--seconds N] [--connections N] [--processes 1|3] [--page-size N]`
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -236,6 +237,103 @@ fn settings(data_dir: &std::path::Path, base_url: &str) -> Settings {
     }
 }
 
+/// The settings file of the `crosswalk serve` children: this run's data folder and key, Redis
+/// for the buckets, and the same HubSpot override as the in-process server gets.
+fn write_config(
+    dir: &std::path::Path,
+    settings: &Settings,
+    redis_url: &str,
+    base_url: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    let quote = |text: &str| serde_json::to_string(text).expect("a string serialises");
+    let key = settings
+        .encryption
+        .keys
+        .get(&settings.encryption.current_key_id)
+        .context("the current key")?;
+    let bucket = |id: &str, capacity: u32, every_ms: u64, applies_to: &str| {
+        format!(
+            "[[connector_overrides.hubspot.rate_limits.buckets]]\nid = {}\nkind = \"sliding_window\"\ncapacity = {capacity}\nrefill_every_ms = {every_ms}\n{applies_to}\n",
+            quote(id)
+        )
+    };
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = {data_dir}\nredis_url = {redis}\ndefault_wait_budget_secs = {wait}\n\n\
+         [encryption]\ncurrent_key_id = {key_id}\nkeys = {{ {key_id} = {key} }}\n\n\
+         [connector_overrides.hubspot.http]\nbase_url = {base}\nallowed_hosts = [\"127.0.0.1\"]\n\n{burst}\n{search}",
+        data_dir = quote(&settings.data_dir.display().to_string()),
+        redis = quote(redis_url),
+        wait = settings.default_wait_budget_secs,
+        key_id = quote(&settings.encryption.current_key_id),
+        key = quote(key),
+        base = quote(base_url),
+        burst = bucket("burst", PER_INTERVAL, INTERVAL_MS, ""),
+        search = bucket(
+            "search",
+            SEARCH_PER_SECOND,
+            1000,
+            "applies_to = [{ resource = \"*\", method = \"search\" }]"
+        ),
+    );
+    let path = dir.join("crosswalk.toml");
+    std::fs::write(&path, text).context("writing the children's settings")?;
+    Ok(path)
+}
+
+/// A `crosswalk serve` child process, killed when dropped. Its warnings and errors are
+/// copied to this process's standard error.
+struct ServeChild {
+    _child: tokio::process::Child,
+    addr: SocketAddr,
+}
+
+impl ServeChild {
+    async fn start(config: &std::path::Path) -> anyhow::Result<ServeChild> {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_crosswalk"));
+        command.arg("--config").arg(config).arg("serve");
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("CROSSWALK_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
+            .env("CROSSWALK_LOG", "crosswalk=info,warn")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawning crosswalk serve")?;
+        let stderr = child.stderr.take().context("stderr is piped")?;
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines
+                .next_line()
+                .await?
+                .context("crosswalk serve exited before serving")?;
+            if let Some(rest) = line.split("addr=").nth(1)
+                && line.contains("crosswalk serving")
+                && let Some(Ok(addr)) = rest.split_whitespace().next().map(str::parse)
+            {
+                break addr;
+            }
+            eprintln!("serve: {line}");
+        };
+        // Drained for the child's whole life: a full pipe would block it.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("serve {addr}: {line}");
+            }
+        });
+        Ok(ServeChild {
+            _child: child,
+            addr,
+        })
+    }
+}
+
 struct Row {
     token: String,
     served: u64,
@@ -272,43 +370,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let data_dir = tempfile::tempdir()?;
     let settings = settings(data_dir.path(), &simulator.base_url);
-    let shared_limiter: Option<Arc<dyn rate_limit::Limiter>> = if args.processes > 1 {
-        let url = std::env::var(REDIS_VARIABLE)
+    // The store (migrated here, before any server starts) and a state in this process: it seals
+    // the connections' credentials, and with `--processes 1` it is the server.
+    let store = startup::open_store(&settings).await?;
+    let listener = startup::bind(settings.listen).await?;
+    let public_url = startup::public_url(&settings, &listener)?;
+    let state = startup::build_state(&settings, Arc::clone(&store), &public_url).await?;
+    let mut servers = Vec::new();
+    let mut running = Vec::new();
+    let mut children = Vec::new();
+    if args.processes == 1 {
+        servers.push(format!("http://{}", listener.local_addr()?));
+        running.push(startup::spawn_server(listener, state.clone())?);
+    } else {
+        drop(listener);
+        // `crosswalk serve` children on the same SQLite file, sharing buckets in Redis.
+        let redis_url = std::env::var(REDIS_VARIABLE)
             .ok()
             .filter(|url| !url.is_empty())
             .unwrap_or_else(|| DEFAULT_REDIS.to_owned());
-        let prefix = format!(
-            "crosswalk:bench:{}:{}:",
-            std::process::id(),
-            chrono::Utc::now().timestamp_millis()
-        );
-        let limiter = rate_limit::RedisLimiter::connect(&url)
-            .await
-            .with_context(|| format!("connecting to Redis at {url} (set {REDIS_VARIABLE})"))?
-            .with_prefix(prefix);
-        Some(Arc::new(limiter))
-    } else {
-        None
-    };
-
-    // Each "process" has its own state (token manager, breaker, gate); with three, the buckets
-    // are the one Redis limiter. They share one SQLite store (one pool).
-    let store = startup::open_store(&settings).await?;
-    let mut servers = Vec::new();
-    let mut running = Vec::new();
-    let mut first_state = None;
-    for _ in 0..args.processes {
-        let listener = startup::bind(settings.listen).await?;
-        let public_url = startup::public_url(&settings, &listener)?;
-        let mut state = startup::build_state(&settings, Arc::clone(&store), &public_url).await?;
-        if let Some(limiter) = &shared_limiter {
-            state.limiter = Arc::clone(limiter);
+        let config = write_config(data_dir.path(), &settings, &redis_url, &simulator.base_url)?;
+        for _ in 0..args.processes {
+            let child = ServeChild::start(&config).await?;
+            servers.push(format!("http://{}", child.addr));
+            children.push(child);
         }
-        servers.push(format!("http://{}", listener.local_addr()?));
-        first_state.get_or_insert(state.clone());
-        running.push(startup::spawn_server(listener, state)?);
     }
-    let state = first_state.context("at least one process")?;
 
     let environment = store.create_environment("bench").await?;
     let api_key = store::generate_api_key();
@@ -423,6 +510,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for server in running {
         server.task.abort();
     }
+    drop(children);
     simulator.shutdown();
     Ok(())
 }
