@@ -287,3 +287,73 @@ async fn daily_quotas_raise_one_event_at_80_and_at_90_percent() {
         assert_eq!(levels, vec![80, 90], "{provider}: {events}");
     }
 }
+
+/// The interactive wait budget (issue 5): a call waits for the connection's sliding window up to
+/// its budget (`max_wait_ms`, the `Crosswalk-Max-Wait-Ms` header, else the default), and past
+/// it answers `429 rate_limited` with `Retry-After` without calling the vendor.
+#[tokio::test]
+async fn a_call_waits_for_the_budget_up_to_its_wait_budget_and_no_longer() {
+    let app = spawn_app().await;
+    // One request per rolling 1.2 s for this environment's HubSpot connections.
+    let tighten = json!({"rate_limits": {"buckets": [
+        {"id": "burst", "capacity": 1, "refill_every_ms": 1200},
+    ]}});
+    let (status, body) = app
+        .call(Method::PUT, "/environment/overrides/hubspot", Some(tighten))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!(
+        "/unified/crm/companies?connection_id={}&page_size=1",
+        app.connection("hubspot")
+    );
+
+    // Discovery takes the window's one grant; the list waits for it within the default 10 s.
+    let started = std::time::Instant::now();
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1000),
+        "the list waited for the window: {:?}",
+        started.elapsed()
+    );
+
+    // No budget: refused at once, before the vendor.
+    let before = calls(&app, &format!("GET {COMPANIES}"));
+    let refused = app
+        .client
+        .get(app.url(&format!("{path}&max_wait_ms=0")))
+        .bearer_auth(&app.demo.api_key)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=2).contains(&retry_after), "Retry-After: {retry_after}");
+    let body: serde_json::Value = refused.json().await.expect("problem+json");
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    // The same budget given as a header.
+    let refused = app
+        .client
+        .get(app.url(&path))
+        .header("Crosswalk-Max-Wait-Ms", "0")
+        .bearer_auth(&app.demo.api_key)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        calls(&app, &format!("GET {COMPANIES}")),
+        before,
+        "refused calls never reached the vendor"
+    );
+
+    // A budget longer than the wait: served once the window allows.
+    let (status, body) = app.get(&format!("{path}&max_wait_ms=5000")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(calls(&app, &format!("GET {COMPANIES}")), before + 1);
+}
