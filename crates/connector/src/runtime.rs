@@ -206,9 +206,18 @@ pub struct ListPage {
 }
 
 /// A vendor field found by discovery, in one normalised shape.
+///
+/// `key` is the field's stable unified name: the key of `custom_fields`, of `/meta` and of
+/// `/fields`. `vendor_key` is what the vendor calls it, when a connector's field mapping names
+/// it differently (a hashed key read by its label); mappings reach vendor payloads through it.
+/// Keys are unique per object: when a field mapping gives two fields one key, the later keeps
+/// its vendor key instead, so a record never has two values under one name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiscoveredField {
     pub key: String,
+    /// The vendor's own key of the field; the `key` when the mapping gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_key: Option<String>,
     #[serde(default)]
     pub label: Option<String>,
     /// The unified type: `string`, `number`, `integer`, `boolean`, `date`, `datetime`,
@@ -228,9 +237,46 @@ pub struct DiscoveredField {
     pub options: Vec<Value>,
 }
 
-/// The `fields` binding mappings see, built from discovered fields.
+impl DiscoveredField {
+    /// The vendor's own key of the field.
+    pub fn vendor_key(&self) -> &str {
+        self.vendor_key.as_deref().unwrap_or(&self.key)
+    }
+}
+
+/// Gives every field its vendor key and makes the unified keys unique: a field whose key an
+/// earlier field already has is keyed by its vendor key instead (and, were that taken too, by
+/// the key with `_` and its position appended).
+fn normalise_fields(fields: &mut [DiscoveredField]) {
+    let mut seen = std::collections::HashSet::new();
+    for (idx, field) in fields.iter_mut().enumerate() {
+        if field.vendor_key.is_none() {
+            field.vendor_key = Some(field.key.clone());
+        }
+        if !seen.contains(&field.key) {
+            seen.insert(field.key.clone());
+            continue;
+        }
+        let vendor = field.vendor_key().to_owned();
+        field.key = if seen.contains(&vendor) {
+            format!("{}_{idx}", field.key)
+        } else {
+            vendor
+        };
+        seen.insert(field.key.clone());
+    }
+}
+
+/// The `fields` binding mappings see, built from discovered fields: `all` and `custom`, each
+/// field with its `vendor_key` filled in.
 pub fn fields_binding(fields: &[DiscoveredField]) -> Value {
-    let all = serde_json::to_value(fields).unwrap_or_else(|_| Value::Array(Vec::new()));
+    let mut fields = fields.to_vec();
+    for field in &mut fields {
+        if field.vendor_key.is_none() {
+            field.vendor_key = Some(field.key.clone());
+        }
+    }
+    let all = serde_json::to_value(&fields).unwrap_or_else(|_| Value::Array(Vec::new()));
     let custom: Vec<&DiscoveredField> = fields.iter().filter(|field| field.custom).collect();
     json!({"all": all, "custom": custom})
 }
@@ -1092,7 +1138,11 @@ impl Connector {
                     })),
                 }
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()
+            .map(|mut fields| {
+                normalise_fields(&mut fields);
+                fields
+            })
     }
 }
 
@@ -1401,7 +1451,45 @@ fn link_with_rel(header: &str, rel: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::link_with_rel;
+    use super::{DiscoveredField, link_with_rel, normalise_fields};
+
+    fn field(key: &str, vendor_key: Option<&str>) -> DiscoveredField {
+        DiscoveredField {
+            key: key.to_owned(),
+            vendor_key: vendor_key.map(str::to_owned),
+            label: None,
+            kind: None,
+            vendor_type: None,
+            custom: true,
+            required: false,
+            read_only: false,
+            options: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn unified_field_keys_are_unique_and_keep_the_vendor_key() {
+        let mut fields = vec![
+            field("name", None),
+            field("region", Some("aaaa")),
+            field("region", Some("bbbb")),
+            field("name", Some("name")),
+        ];
+        normalise_fields(&mut fields);
+        let keys: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|field| (field.key.as_str(), field.vendor_key()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("name", "name"),
+                ("region", "aaaa"),
+                ("bbbb", "bbbb"),
+                ("name_3", "name"),
+            ]
+        );
+    }
 
     #[test]
     fn finds_next_link() {

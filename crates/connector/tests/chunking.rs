@@ -68,6 +68,7 @@ fn custom_fields() -> Vec<DiscoveredField> {
     (0..120)
         .map(|idx| DiscoveredField {
             key: format!("custom_property_with_a_long_descriptive_name_{idx:03}"),
+            vendor_key: None,
             label: None,
             kind: Some("string".to_owned()),
             vendor_type: None,

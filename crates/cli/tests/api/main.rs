@@ -14,5 +14,6 @@ mod listing;
 mod oauth;
 mod override_checks;
 mod overrides;
+mod pipedrive_fields;
 mod resilience;
 mod security;

@@ -45,6 +45,12 @@ fn field_schema(field: &DiscoveredField) -> Value {
                 Value::String(vendor_type.clone()),
             );
         }
+        if field.vendor_key() != field.key {
+            map.insert(
+                "x-vendor-key".to_owned(),
+                Value::String(field.vendor_key().to_owned()),
+            );
+        }
         if field.read_only {
             map.insert("readOnly".to_owned(), Value::Bool(true));
         }

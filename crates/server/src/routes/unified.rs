@@ -535,6 +535,8 @@ async fn write(
             detail: error.to_string(),
         }
     })?;
+    let fields = bound.fields(state, &target.key).await?;
+    let body = check_custom_fields(body, &fields)?;
     let body = match (&id, operation) {
         (Some(id), Operation::Update) if bound.connector.update_merges_current(&target.key) => {
             let current = read_back(state, &bound, target, id.clone(), false).await?;
@@ -542,8 +544,6 @@ async fn write(
         }
         _ => body,
     };
-    let fields = bound.fields(state, &target.key).await?;
-    let body = check_custom_fields(body, &fields)?;
     let mut ctx = bound.context(state, &target.key).await?;
     ctx.body = Some(body);
     ctx.id = id;
@@ -729,6 +729,8 @@ pub async fn bind_for_meta(
 /// Checks a write's `custom_fields` against the connection's discovered fields: read-only
 /// fields and values of the wrong type or outside an enumeration are refused naming the field,
 /// and values are converted to the field's type where that is lossless (`"42"` for a number).
+/// A field named by its vendor key is renamed to its unified key (naming one field both ways
+/// is refused).
 fn check_custom_fields(
     mut body: Value,
     fields: &[connector::DiscoveredField],
@@ -739,6 +741,22 @@ fn check_custom_fields(
     if fields.is_empty() {
         // Nothing discovered for this object: the connector decides what to send.
         return Ok(body);
+    }
+    let given = std::mem::take(custom);
+    for (key, value) in given {
+        let unified = fields
+            .iter()
+            .find(|field| field.key != key && field.vendor_key() == key)
+            .map_or(key.clone(), |field| field.key.clone());
+        if custom.contains_key(&unified) {
+            // The field's unified and vendor keys were both given.
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                field: Some(format!("body.custom_fields.{key}")),
+                detail: format!("names the same field as `{unified}`; give it once"),
+            });
+        }
+        custom.insert(unified, value);
     }
     for (key, value) in custom.iter_mut() {
         let path = format!("body.custom_fields.{key}");
