@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{PROVIDERS, spawn_app};
+use crate::helpers::{PROVIDERS, TestApp, spawn_app};
 
 #[tokio::test]
 async fn every_vendor_lists_its_fields_in_one_shape() {
@@ -301,58 +301,64 @@ async fn two_connections_of_one_vendor_each_see_their_own_custom_fields() {
     );
 }
 
+/// Defines a custom contact field at the vendor; returns its unified key.
+fn add_contact_field(app: &TestApp, provider: &str) -> &'static str {
+    match app.simulator(provider) {
+        cli::demo::SimulatorHandle::Salesforce(salesforce) => {
+            salesforce.add_custom_field("Contact", describe_field("Tee_Time__c", "Tee time"));
+            "Tee_Time__c"
+        }
+        cli::demo::SimulatorHandle::HubSpot(hubspot) => {
+            hubspot.add_property(
+                "contacts",
+                json!({"name": "tee_time", "label": "Tee time", "type": "string"}),
+            );
+            "tee_time"
+        }
+        _ => unreachable!("only salesforce and hubspot here"),
+    }
+}
+
 #[tokio::test]
 async fn a_field_added_at_the_vendor_appears_once_the_cache_expires() {
     let app = spawn_app().await;
-    let connection = app.connection("salesforce");
-    let (_, meta) = app
-        .get(&format!(
-            "/unified/crm/contacts/meta?connection_id={connection}"
-        ))
-        .await;
-    assert!(!has_custom(&meta, "Tee_Time__c"));
-    let cli::demo::SimulatorHandle::Salesforce(salesforce) = app.simulator("salesforce") else {
-        unreachable!("a salesforce simulator")
-    };
-    salesforce.add_custom_field("Contact", describe_field("Tee_Time__c", "Tee time"));
-    let (_, cached) = app
-        .get(&format!(
-            "/unified/crm/contacts/meta?connection_id={connection}"
-        ))
-        .await;
-    assert!(
-        !has_custom(&cached, "Tee_Time__c"),
-        "the cache holds until its TTL"
-    );
-    // The TTL passes (the cache entry is aged in the store, as time would).
-    let id = store::ConnectionId::parse(&connection).expect("id");
-    let key = format!(
-        "{}:crm.contacts",
-        meta["connector_revision"].as_str().expect("revision")
-    );
-    let entry = app
-        .demo
-        .store
-        .get_discovered_fields(&id, &key)
-        .await
-        .expect("read")
-        .expect("cached");
-    app.demo
-        .store
-        .put_discovered_fields(
-            &id,
-            &key,
-            &entry.fields,
-            entry.fetched_at - chrono::Duration::days(2),
-        )
-        .await
-        .expect("aged");
-    let (_, fresh) = app
-        .get(&format!(
-            "/unified/crm/contacts/meta?connection_id={connection}"
-        ))
-        .await;
-    assert!(has_custom(&fresh, "Tee_Time__c"), "{fresh}");
+    for provider in ["salesforce", "hubspot"] {
+        let connection = app.connection(provider);
+        let meta_path = format!("/unified/crm/contacts/meta?connection_id={connection}");
+        let (_, meta) = app.get(&meta_path).await;
+        let added = add_contact_field(&app, provider);
+        assert!(!has_custom(&meta, added), "{provider}");
+        let (_, cached) = app.get(&meta_path).await;
+        assert!(
+            !has_custom(&cached, added),
+            "{provider}: the cache holds until its TTL"
+        );
+        // The TTL passes (the cache entry is aged in the store, as time would).
+        let id = store::ConnectionId::parse(&connection).expect("id");
+        let key = format!(
+            "{}:crm.contacts",
+            meta["connector_revision"].as_str().expect("revision")
+        );
+        let entry = app
+            .demo
+            .store
+            .get_discovered_fields(&id, &key)
+            .await
+            .expect("read")
+            .expect("cached");
+        app.demo
+            .store
+            .put_discovered_fields(
+                &id,
+                &key,
+                &entry.fields,
+                entry.fetched_at - chrono::Duration::days(2),
+            )
+            .await
+            .expect("aged");
+        let (_, fresh) = app.get(&meta_path).await;
+        assert!(has_custom(&fresh, added), "{provider}: {fresh}");
+    }
 }
 
 #[tokio::test]
@@ -386,4 +392,58 @@ async fn a_vendor_error_saying_a_field_is_gone_refreshes_discovery() {
         ))
         .await;
     assert!(!has_custom(&meta, "Loyalty_Tier__c"), "{meta}");
+}
+
+#[tokio::test]
+async fn a_write_naming_an_archived_hubspot_property_refreshes_discovery() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let meta_path = format!("/unified/crm/contacts/meta?connection_id={connection}");
+    let (_, meta) = app.get(&meta_path).await;
+    assert!(has_custom(&meta, "loyalty_tier"), "{meta}");
+    let cli::demo::SimulatorHandle::HubSpot(hubspot) = app.simulator("hubspot") else {
+        unreachable!("a hubspot simulator")
+    };
+    assert!(hubspot.archive_property("contacts", "loyalty_tier"));
+    let discoveries = || {
+        app.simulator("hubspot")
+            .requests()
+            .total_matching("GET /crm/v3/properties/contacts")
+    };
+    let before = discoveries();
+    // The cached fields still name the archived property: HubSpot refuses the write…
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(json!({"first_name": "Stale", "custom_fields": {"loyalty_tier": "gold"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["provider"]["code"], "VALIDATION_ERROR", "{body}");
+    // …which marks the fields stale: the next call discovers again, without the property.
+    let (_, fresh) = app.get(&meta_path).await;
+    assert_eq!(discoveries(), before + 1, "one new discovery");
+    assert!(!has_custom(&fresh, "loyalty_tier"), "{fresh}");
+    let (_, again) = app.get(&meta_path).await;
+    assert_eq!(discoveries(), before + 1, "then the cache again: {again}");
+}
+
+#[tokio::test]
+async fn salesforce_discovery_is_cached_and_costs_no_call_per_request() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    for _ in 0..5 {
+        let (status, body) = app
+            .get(&format!(
+                "/unified/crm/contacts?connection_id={connection}&page_size=1"
+            ))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let describes = app
+        .simulator("salesforce")
+        .requests()
+        .total_matching("GET /services/data/v59.0/sobjects/Contact/describe");
+    assert_eq!(describes, 1, "one describe, then the cache");
 }

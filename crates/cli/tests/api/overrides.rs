@@ -218,3 +218,66 @@ async fn a_broken_override_is_refused_when_saved() {
         .unwrap_or(u32::MAX);
     assert!(remaining < 50, "the tightened bucket applies: {limit}");
 }
+
+#[tokio::test]
+async fn a_salesforce_connection_override_maps_a_custom_field_onto_a_standard_one() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    let path = format!("/unified/crm/contacts?connection_id={connection}&page_size=200");
+    let tiers = |body: &Value| -> Vec<(Value, Value)> {
+        body["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter(|record| record["custom_fields"]["Loyalty_Tier__c"].is_string())
+            .map(|record| {
+                (
+                    record["department"].clone(),
+                    record["custom_fields"]["Loyalty_Tier__c"].clone(),
+                )
+            })
+            .collect()
+    };
+    let (status, base) = app.get(&path).await;
+    assert_eq!(status, 200, "{base}");
+    assert!(
+        tiers(&base)
+            .iter()
+            .any(|(department, tier)| department != tier),
+        "base: departments are departments"
+    );
+    let merge = "{'department': Loyalty_Tier__c}";
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            &format!("/connections/{connection}/overrides"),
+            Some(json!({"unified": {"crm.contacts": {
+                "list": {"record_mapping_merge": merge},
+                "get": {"record_mapping_merge": merge}
+            }}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let (_, remapped) = app.get(&path).await;
+    let remapped = tiers(&remapped);
+    assert!(!remapped.is_empty());
+    assert!(
+        remapped.iter().all(|(department, tier)| department == tier),
+        "the custom field fills the standard one: {remapped:?}"
+    );
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/connections/{connection}/overrides"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, restored) = app.get(&path).await;
+    assert!(
+        tiers(&restored)
+            .iter()
+            .any(|(department, tier)| department != tier),
+        "removing the override restores the base"
+    );
+}

@@ -333,6 +333,22 @@ impl HubSpotHandle {
             Err(error) => tracing::warn!(error = %error, "add_property: invalid definition"),
         }
     }
+
+    /// Archives a custom property, as if deleted in the portal: it leaves the Properties API,
+    /// and writes naming it are refused (`PROPERTY_DOESNT_EXIST`). Returns whether it existed.
+    pub fn archive_property(&self, object_type: &str, name: &str) -> bool {
+        let Some(object_type) = ObjectType::parse(object_type) else {
+            tracing::warn!(object_type, "archive_property: unknown hubspot object type");
+            return false;
+        };
+        let mut store = self.store().write();
+        let Some(list) = store.properties.get_mut(&object_type) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|existing| existing.name != name || existing.hubspot_defined);
+        list.len() != before
+    }
 }
 
 /// Query parameters, keeping repeats (`properties=a&properties=b`).
