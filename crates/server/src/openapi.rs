@@ -219,7 +219,7 @@ pub fn build() -> Value {
         "/unified/crm/fields".to_owned(),
         json!({"get": {"summary": "Every vendor field of the connection, in one shape",
             "parameters": [connection_param, {"name": "object", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "Fields: object, key, label, type, vendor_type, custom, required, read_only, options."}}}}),
+            "responses": {"200": {"description": "Fields: object, key (the unified name, as in custom_fields and /meta), vendor_key (the vendor's own key), label, type, vendor_type, custom, required, read_only, options."}}}}),
     );
     paths.insert(
         "/unified/crm/{object}/meta".to_owned(),
