@@ -116,6 +116,7 @@ pub async fn build_state(
         breaker: provider_http::resilience::CircuitBreaker::new(
             provider_http::resilience::CircuitConfig::default(),
         ),
+        clock: server::Clock::default(),
         retry: provider_http::resilience::RetryPolicy {
             max_wait: Duration::from_secs(30),
             ..provider_http::resilience::RetryPolicy::default()

@@ -5,6 +5,7 @@
 //! and scoped to that key's environment: another environment's connection answers 404.
 
 mod auth;
+mod clock;
 mod cursor;
 mod error;
 mod openapi;
@@ -20,6 +21,7 @@ use axum::routing::{any, get};
 use secrets::Keyring;
 use store::Store;
 
+pub use clock::Clock;
 pub use cursor::CursorCodec;
 pub use error::ApiError;
 pub use provider_http::credentials::credentials_aad;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub effective: Arc<std::sync::Mutex<std::collections::HashMap<String, connector::Connector>>>,
     /// Per-connection circuit breaker around vendor calls.
     pub breaker: provider_http::resilience::CircuitBreaker,
+    /// The clock the breaker reads.
+    pub clock: Clock,
     /// How vendor calls are retried (attempts, backoff, longest total wait).
     pub retry: provider_http::resilience::RetryPolicy,
     /// The public base URL of this server (`https://crosswalk.example.com`), used in Connect

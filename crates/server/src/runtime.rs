@@ -562,7 +562,7 @@ impl Bound {
             attempt += 1;
             let permit = state
                 .breaker
-                .check(key, std::time::Instant::now())
+                .check(key, state.clock.now())
                 .map_err(|open| ApiError::CircuitOpen {
                     retry_after: open.retry_in,
                 })?;
@@ -576,14 +576,14 @@ impl Bound {
                 match rate_limit::acquire(state.limiter.as_ref(), key, &wanted, budget).await {
                     Ok(acquired) => ticket = Some(acquired.ticket),
                     Err(rate_limit::LimitError::WouldExceedBudget { retry_after }) => {
-                        permit.record(Outcome::Neutral, std::time::Instant::now());
+                        permit.record(Outcome::Neutral, state.clock.now());
                         return Err(ApiError::Throttled {
                             retry_after,
                             provider: None,
                         });
                     }
                     Err(other) => {
-                        permit.record(Outcome::Neutral, std::time::Instant::now());
+                        permit.record(Outcome::Neutral, state.clock.now());
                         return Err(ApiError::Internal(anyhow::Error::new(other)));
                     }
                 }
@@ -611,22 +611,19 @@ impl Bound {
             let result = match result {
                 Ok(result) => result,
                 Err(error) => {
-                    permit.record(Outcome::Neutral, std::time::Instant::now());
+                    permit.record(Outcome::Neutral, state.clock.now());
                     return Err(error);
                 }
             };
             let (response, error_action) = match result {
                 Ok(response) => {
                     let classified = self.connector.classify(&response);
-                    permit.record(
-                        Outcome::of_answer(classified.as_ref()),
-                        std::time::Instant::now(),
-                    );
+                    permit.record(Outcome::of_answer(classified.as_ref()), state.clock.now());
                     let action = classified.map(|error| error.action);
                     (Ok(response), action)
                 }
                 Err(error) => {
-                    permit.record(Outcome::of_send_error(&error), std::time::Instant::now());
+                    permit.record(Outcome::of_send_error(&error), state.clock.now());
                     let action = matches!(error, SendError::Timeout(_) | SendError::Connect(_))
                         .then_some(connector::ErrorAction::Retry);
                     (Err(error), action)

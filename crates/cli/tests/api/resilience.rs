@@ -98,7 +98,7 @@ async fn a_throttle_is_retried_after_the_vendors_retry_after() {
 }
 
 #[tokio::test]
-async fn a_vendor_that_keeps_failing_opens_the_circuit() {
+async fn a_vendor_that_keeps_failing_opens_the_circuit_and_a_good_probe_closes_it() {
     let app = spawn_app().await;
     app.simulator("hubspot").faults().push(Fault {
         kind: FaultKind::Status {
@@ -137,6 +137,26 @@ async fn a_vendor_that_keeps_failing_opens_the_circuit() {
         before,
         "an open circuit sends nothing"
     );
+
+    // Its time passes (the breaker's clock is moved, as waiting would): one probe goes out; it
+    // fails, and the circuit opens again.
+    let open_for = app.demo.state.breaker.config().open_for;
+    app.demo.state.clock.advance(open_for);
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "circuit_open", "{body}");
+    assert_eq!(
+        calls(&app, &format!("GET {COMPANIES}")),
+        before + 1,
+        "one probe while half-open"
+    );
+    // The vendor recovers; after another spell the probe succeeds and closes the circuit.
+    app.simulator("hubspot").faults().clear();
+    app.demo.state.clock.advance(open_for);
+    for _ in 0..3 {
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, 200, "closed again: {body}");
+    }
     // Other connections are not affected.
     let (status, body) = app
         .get(&format!(
