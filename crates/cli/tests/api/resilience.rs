@@ -377,3 +377,86 @@ async fn a_call_waits_for_the_budget_up_to_its_wait_budget_and_no_longer() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(calls(&app, &format!("GET {COMPANIES}")), before + 1);
 }
+
+/// `(r, t)` of a response's `RateLimit` header, and its `RateLimit-Policy`.
+fn ratelimit(response: &reqwest::Response) -> ((u32, u32), String) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_else(|| panic!("a {name} header"))
+            .to_owned()
+    };
+    let limit = header("ratelimit");
+    let part = |key: &str| -> u32 {
+        limit
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix(key))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {limit}"))
+    };
+    ((part("r="), part("t=")), header("ratelimit-policy"))
+}
+
+#[tokio::test]
+async fn ratelimit_headers_count_each_call_of_the_connection_through_proxy_and_unified_api() {
+    let mut configs = crate::helpers::simulator_configs();
+    // The vendor allows what the connector declares.
+    configs.hubspot.rate_limit_per_interval = 100;
+    // Two private apps, each counted on its own by the vendor.
+    configs
+        .hubspot
+        .access_tokens
+        .push("hubspot-sim-token-2".to_owned());
+    let app = crate::helpers::spawn_app_with(configs).await;
+    let mine = app.connection("hubspot");
+    let (status, other) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(json!({"provider": "hubspot", "auth_scheme": "private_app", "fields": {"private_app_token": "hubspot-sim-token-2"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let other = other["id"].as_str().expect("id").to_owned();
+    let get = |path: String| {
+        let request = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&app.demo.api_key);
+        async move { request.send().await.expect("answers") }
+    };
+    let proxy = |connection: &str| {
+        get(format!(
+            "/proxy/crm/v3/objects/contacts?limit=1&connection_id={connection}"
+        ))
+    };
+
+    let first = proxy(&mine).await;
+    assert_eq!(first.status(), 200);
+    let ((remaining, reset), policy) = ratelimit(&first);
+    assert_eq!(policy, "\"burst\";q=100;w=10");
+    assert_eq!(remaining, 99, "one proxy call spent one of 100");
+    assert!(
+        (1..=10).contains(&reset),
+        "resets within the window: t={reset}"
+    );
+
+    // A unified list spends two: the field discovery and the page.
+    let unified = get(format!(
+        "/unified/crm/contacts?connection_id={mine}&page_size=1"
+    ))
+    .await;
+    assert_eq!(unified.status(), 200);
+    assert_eq!(ratelimit(&unified).0.0, 97);
+    for expected in [96, 95, 94] {
+        let response = proxy(&mine).await;
+        assert_eq!(ratelimit(&response).0.0, expected);
+    }
+
+    // Another connection has its own budget.
+    let theirs = proxy(&other).await;
+    assert_eq!(theirs.status(), 200);
+    assert_eq!(ratelimit(&theirs).0.0, 99, "a budget per connection");
+}
