@@ -180,20 +180,25 @@ async fn custom_field_writes_are_typed_and_read_only_ones_refused() {
 #[tokio::test]
 async fn discovered_fields_cost_no_vendor_call_per_request() {
     let app = spawn_app().await;
-    let connection = app.connection("hubspot");
-    for _ in 0..5 {
-        let (status, body) = app
-            .get(&format!(
-                "/unified/crm/contacts?connection_id={connection}&page_size=1"
-            ))
-            .await;
-        assert_eq!(status, 200, "{body}");
+    for (provider, discovery) in [
+        ("hubspot", "GET /crm/v3/properties/contacts"),
+        (
+            "salesforce",
+            "GET /services/data/v59.0/sobjects/Contact/describe",
+        ),
+    ] {
+        let connection = app.connection(provider);
+        for _ in 0..5 {
+            let (status, body) = app
+                .get(&format!(
+                    "/unified/crm/contacts?connection_id={connection}&page_size=1"
+                ))
+                .await;
+            assert_eq!(status, 200, "{provider}: {body}");
+        }
+        let discoveries = app.simulator(provider).requests().total_matching(discovery);
+        assert_eq!(discoveries, 1, "{provider}: one discovery, then the cache");
     }
-    let discoveries = app
-        .simulator("hubspot")
-        .requests()
-        .total_matching("GET /crm/v3/properties/contacts");
-    assert_eq!(discoveries, 1, "one discovery, then the cache");
 }
 
 fn describe_field(name: &str, label: &str) -> serde_json::Value {
@@ -427,23 +432,4 @@ async fn a_write_naming_an_archived_hubspot_property_refreshes_discovery() {
     assert!(!has_custom(&fresh, "loyalty_tier"), "{fresh}");
     let (_, again) = app.get(&meta_path).await;
     assert_eq!(discoveries(), before + 1, "then the cache again: {again}");
-}
-
-#[tokio::test]
-async fn salesforce_discovery_is_cached_and_costs_no_call_per_request() {
-    let app = spawn_app().await;
-    let connection = app.connection("salesforce");
-    for _ in 0..5 {
-        let (status, body) = app
-            .get(&format!(
-                "/unified/crm/contacts?connection_id={connection}&page_size=1"
-            ))
-            .await;
-        assert_eq!(status, 200, "{body}");
-    }
-    let describes = app
-        .simulator("salesforce")
-        .requests()
-        .total_matching("GET /services/data/v59.0/sobjects/Contact/describe");
-    assert_eq!(describes, 1, "one describe, then the cache");
 }
