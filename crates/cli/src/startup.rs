@@ -88,14 +88,23 @@ pub async fn build_state(
     }
     let keyring = Arc::new(settings.keyring()?);
     // Buckets live in Redis when several processes share a vendor budget, else in the process.
-    let limiter: Arc<dyn rate_limit::Limiter> = match &settings.redis_url {
-        Some(url) if !url.is_empty() => Arc::new(
-            rate_limit::RedisLimiter::connect(url)
-                .await
-                .context("connecting to Redis for rate limits")?,
-        ),
-        _ => Arc::new(rate_limit::LocalLimiter::new()),
-    };
+    // So does the cap on requests in flight; a place a dead process held frees itself once no
+    // request of it can still be running.
+    let (limiter, gate): (Arc<dyn rate_limit::Limiter>, rate_limit::Gate) =
+        match &settings.redis_url {
+            Some(url) if !url.is_empty() => {
+                let limiter = rate_limit::RedisLimiter::connect(url)
+                    .await
+                    .context("connecting to Redis for rate limits")?;
+                let lease = Duration::from_secs(settings.provider_timeout_secs + 30);
+                let gate = rate_limit::Gate::Shared(limiter.gate(lease));
+                (Arc::new(limiter), gate)
+            }
+            _ => (
+                Arc::new(rate_limit::LocalLimiter::new()),
+                rate_limit::Gate::default(),
+            ),
+        };
     let oauth = provider_http::oauth::OAuthClient::new();
     let tokens = Arc::new(provider_http::credentials::TokenManager::new(
         Arc::clone(&store),
@@ -109,7 +118,7 @@ pub async fn build_state(
         oauth,
         public_url: public_url.trim_end_matches('/').to_owned(),
         limiter,
-        gate: rate_limit::ConcurrencyGate::new(),
+        gate,
         quota_levels: Arc::default(),
         effective: Arc::default(),
         default_wait_budget: Duration::from_secs(settings.default_wait_budget_secs),

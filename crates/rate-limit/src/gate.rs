@@ -9,7 +9,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Per-key semaphores, created on first use and dropped once no permit or waiter remains.
 ///
 /// In-process only: with several Crosswalk processes each one admits up to `max` requests per
-/// key. Waiters of one key are served in FIFO order; keys never wait on each other.
+/// key ([`crate::RedisGate`] caps them all together). Waiters of one key are served in FIFO
+/// order; keys never wait on each other.
 #[derive(Debug, Clone, Default)]
 pub struct ConcurrencyGate {
     slots: Arc<Mutex<HashMap<String, Slot>>>,
@@ -96,6 +97,40 @@ impl Drop for OwnedPermit {
             .is_some_and(|slot| Arc::strong_count(&slot.semaphore) == 1)
         {
             slots.remove(&self.key);
+        }
+    }
+}
+
+/// The concurrency cap a server uses: per process ([`ConcurrencyGate`]), or shared by every
+/// process on one Redis ([`crate::RedisGate`]).
+#[derive(Debug, Clone)]
+pub enum Gate {
+    Local(ConcurrencyGate),
+    Shared(crate::RedisGate),
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate::Local(ConcurrencyGate::new())
+    }
+}
+
+/// A place in flight from a [`Gate`]; released on drop.
+#[derive(Debug)]
+pub enum GatePermit {
+    Local(OwnedPermit),
+    Shared(crate::SharedPermit),
+}
+
+impl Gate {
+    /// Waits until fewer than `max` places of `key` are held, then holds one.
+    ///
+    /// # Errors
+    /// [`crate::LimitError::Redis`] when a shared gate cannot reach Redis.
+    pub async fn acquire(&self, key: &str, max: u32) -> Result<GatePermit, crate::LimitError> {
+        match self {
+            Gate::Local(gate) => Ok(GatePermit::Local(gate.acquire(key, max).await)),
+            Gate::Shared(gate) => gate.acquire(key, max).await.map(GatePermit::Shared),
         }
     }
 }

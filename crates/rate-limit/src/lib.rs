@@ -1,6 +1,7 @@
 //! Per-connection rate limiting: token buckets kept in process ([`LocalLimiter`]) or in Redis
 //! ([`RedisLimiter`], shared by every Crosswalk process), [`acquire`] to pace a caller until the
-//! buckets grant, and a per-key [`ConcurrencyGate`].
+//! buckets grant, and a per-key concurrency cap ([`Gate`]: [`ConcurrencyGate`] in the process,
+//! [`RedisGate`] across processes).
 //!
 //! # Model
 //!
@@ -27,6 +28,7 @@
 mod clock;
 mod gate;
 mod local;
+mod redis_gate;
 mod redis_limiter;
 
 use std::fmt::Debug;
@@ -35,8 +37,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use clock::{Clock, ManualClock, TokioClock};
-pub use gate::{ConcurrencyGate, OwnedPermit};
+pub use gate::{ConcurrencyGate, Gate, GatePermit, OwnedPermit};
 pub use local::LocalLimiter;
+pub use redis_gate::{RedisGate, SharedPermit};
 pub use redis_limiter::{DEFAULT_PREFIX, RedisLimiter};
 
 /// How a bucket counts.

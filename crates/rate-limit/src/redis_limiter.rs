@@ -292,6 +292,12 @@ impl RedisLimiter {
         })
     }
 
+    /// A concurrency cap on the same Redis and prefix; a place left by a dead process frees
+    /// itself after `lease`, which must outlast the longest request.
+    pub fn gate(&self, lease: Duration) -> crate::RedisGate {
+        crate::RedisGate::new(self.connection.clone(), self.prefix.clone(), lease)
+    }
+
     /// The same limiter writing keys under `prefix` instead (e.g. one per deployment, or a random
     /// one per test run). The prefix should not contain `{` or `}`.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {

@@ -42,7 +42,7 @@ pub struct AppState {
     /// Token buckets of every connection (in the process, or in Redis shared by processes).
     pub limiter: Arc<dyn rate_limit::Limiter>,
     /// Requests in flight per connection, when a connector caps them.
-    pub gate: rate_limit::ConcurrencyGate,
+    pub gate: rate_limit::Gate,
     /// How long an interactive call may wait for the vendor budget when it does not say.
     pub default_wait_budget: std::time::Duration,
     /// The daily-quota warning level (0, 80, 90) last seen per connection in this process.

@@ -590,7 +590,13 @@ impl Bound {
             }
             let granted_at = tokio::time::Instant::now();
             let slot = match max_concurrency {
-                Some(max) => Some(state.gate.acquire(key, max).await),
+                Some(max) => match state.gate.acquire(key, max).await {
+                    Ok(slot) => Some(slot),
+                    Err(error) => {
+                        permit.record(Outcome::Neutral, state.clock.now());
+                        return Err(ApiError::Internal(anyhow::Error::new(error)));
+                    }
+                },
                 None => None,
             };
             let result = self.attempt(state, &request).await;

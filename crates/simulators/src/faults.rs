@@ -109,26 +109,66 @@ impl Faults {
     }
 }
 
-/// Counts the requests a simulator served, by `METHOD path`, for tests that count vendor calls.
+/// Counts the requests a simulator served, by `METHOD path`, for tests that count vendor calls,
+/// and how many of each it was serving at once.
 #[derive(Debug, Clone, Default)]
 pub struct RequestLog {
-    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    entries: Arc<Mutex<BTreeMap<String, Entry>>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    served: u64,
+    in_flight: u64,
+    most_in_flight: u64,
+}
+
+/// One request being served; counted out on drop.
+struct Serving {
+    log: RequestLog,
+    key: String,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(entry) = self.log.lock().get_mut(&self.key) {
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+        }
+    }
 }
 
 impl RequestLog {
     /// Records one request.
     pub fn record(&self, method: &str, path: &str) {
-        *self
-            .counts
-            .lock()
-            .expect("request log poisoned")
+        self.lock()
             .entry(format!("{method} {path}"))
-            .or_default() += 1;
+            .or_default()
+            .served += 1;
+    }
+
+    /// Records one request, held as being served until the guard drops.
+    fn serve(&self, method: &str, path: &str) -> Serving {
+        let key = format!("{method} {path}");
+        {
+            let mut entries = self.lock();
+            let entry = entries.entry(key.clone()).or_default();
+            entry.served += 1;
+            entry.in_flight += 1;
+            entry.most_in_flight = entry.most_in_flight.max(entry.in_flight);
+        }
+        Serving {
+            log: self.clone(),
+            key,
+        }
     }
 
     /// Requests served so far, by `METHOD path`.
     pub fn counts(&self) -> BTreeMap<String, u64> {
-        self.counts.lock().expect("request log poisoned").clone()
+        self.lock()
+            .iter()
+            .filter(|(_, entry)| entry.served > 0)
+            .map(|(key, entry)| (key.clone(), entry.served))
+            .collect()
     }
 
     /// Total requests whose `METHOD path` key starts with `prefix`.
@@ -140,9 +180,23 @@ impl RequestLog {
             .sum()
     }
 
-    /// Forgets every recorded request.
+    /// The most requests of one `METHOD path` served at once since the start (or the reset).
+    pub fn most_in_flight(&self, key: &str) -> u64 {
+        self.lock().get(key).map_or(0, |entry| entry.most_in_flight)
+    }
+
+    /// Forgets every recorded request (requests being served stay counted in flight).
     pub fn reset(&self) {
-        self.counts.lock().expect("request log poisoned").clear();
+        let mut entries = self.lock();
+        entries.retain(|_, entry| entry.in_flight > 0);
+        for entry in entries.values_mut() {
+            entry.served = 0;
+            entry.most_in_flight = entry.in_flight;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.entries.lock().expect("request log poisoned")
     }
 }
 
@@ -166,7 +220,7 @@ pub async fn fault_middleware(
     if path.starts_with("/__sim") {
         return next.run(request).await;
     }
-    state.log.record(request.method().as_str(), &path);
+    let _serving = state.log.serve(request.method().as_str(), &path);
     match state.faults.take_request_fault(&path) {
         Some(FaultKind::Status { status, body }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

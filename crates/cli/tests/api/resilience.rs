@@ -460,3 +460,63 @@ async fn ratelimit_headers_count_each_call_of_the_connection_through_proxy_and_u
     assert_eq!(theirs.status(), 200);
     assert_eq!(ratelimit(&theirs).0.0, 99, "a budget per connection");
 }
+
+#[tokio::test]
+async fn a_connection_never_has_more_calls_in_flight_than_its_cap_and_others_pass_it() {
+    let app = spawn_app().await;
+    let busy = app.connection("hubspot");
+    let (status, other) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(json!({"provider": "hubspot", "auth_scheme": "private_app", "fields": {"private_app_token": "hubspot-sim-token"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let other = other["id"].as_str().expect("id").to_owned();
+    // The connector allows 6 calls in flight; this customer's override tightens it to 2.
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            &format!("/connections/{busy}/overrides"),
+            Some(json!({"rate_limits": {"max_concurrency": 2}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let companies =
+        |connection: &str| format!("/unified/crm/companies?connection_id={connection}&page_size=1");
+    let contacts = format!("/unified/crm/contacts?connection_id={other}&page_size=1");
+    // Discovery first, so only the slow pages are in flight below.
+    for path in [companies(&busy), companies(&other), contacts.clone()] {
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let log = app.simulator("hubspot").requests();
+    log.reset();
+    app.simulator("hubspot").faults().push(Fault {
+        kind: FaultKind::Delay { millis: 300 },
+        path_prefix: Some(COMPANIES.to_owned()),
+        times: 8,
+    });
+    let path = companies(&busy);
+    let calls = futures::future::join_all((0..8).map(|_| app.get(&path)));
+    tokio::pin!(calls);
+    // While the busy connection queues behind its cap, another connection's call goes through.
+    tokio::select! {
+        (status, body) = app.get(&contacts) => assert_eq!(status, 200, "{body}"),
+        _ = &mut calls => panic!("the other connection waited for the busy one"),
+    }
+    for (status, body) in calls.await {
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        log.total_matching(&format!("GET {COMPANIES}")),
+        8,
+        "every call reached the vendor"
+    );
+    assert_eq!(
+        log.most_in_flight(&format!("GET {COMPANIES}")),
+        2,
+        "at most the connection's cap in flight at once"
+    );
+}
