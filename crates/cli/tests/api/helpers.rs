@@ -132,6 +132,19 @@ impl TestApp {
         self.demo.vendor(provider).connection_id.clone()
     }
 
+    /// Connects one more HubSpot account with a private app token; returns its connection id.
+    pub async fn connect_hubspot(&self, token: &str) -> String {
+        let (status, created) = self
+            .call(
+                reqwest::Method::POST,
+                "/connections",
+                Some(serde_json::json!({"provider": "hubspot", "auth_scheme": "private_app", "fields": {"private_app_token": token}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["id"].as_str().expect("id").to_owned()
+    }
+
     pub fn simulator(&self, provider: &str) -> &SimulatorHandle {
         &self.demo.vendor(provider).handle
     }

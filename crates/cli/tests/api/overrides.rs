@@ -2,7 +2,7 @@
 //! only; a broken override is refused with the JSONata error and position; removing it
 //! restores the base behaviour; changes are versioned, reversible and effective at once.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
@@ -42,15 +42,7 @@ async fn titles(app: &TestApp, connection: &str) -> Vec<(Value, Value)> {
 async fn a_connection_override_remaps_a_field_for_that_connection_only() {
     let app = spawn_app().await;
     let mine = app.connection("hubspot");
-    let (status, other) = app
-        .call(
-            Method::POST,
-            "/connections",
-            Some(json!({"provider": "hubspot", "auth_scheme": "private_app", "fields": {"private_app_token": "hubspot-sim-token"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{other}");
-    let other = other["id"].as_str().expect("id").to_owned();
+    let other = app.connect_hubspot("hubspot-sim-token").await;
     assert!(
         titles(&app, &mine)
             .await

@@ -411,15 +411,7 @@ async fn ratelimit_headers_count_each_call_of_the_connection_through_proxy_and_u
         .push("hubspot-sim-token-2".to_owned());
     let app = crate::helpers::spawn_app_with(configs).await;
     let mine = app.connection("hubspot");
-    let (status, other) = app
-        .call(
-            Method::POST,
-            "/connections",
-            Some(json!({"provider": "hubspot", "auth_scheme": "private_app", "fields": {"private_app_token": "hubspot-sim-token-2"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{other}");
-    let other = other["id"].as_str().expect("id").to_owned();
+    let other = app.connect_hubspot("hubspot-sim-token-2").await;
     let get = |path: String| {
         let request = app
             .client
@@ -465,15 +457,7 @@ async fn ratelimit_headers_count_each_call_of_the_connection_through_proxy_and_u
 async fn a_connection_never_has_more_calls_in_flight_than_its_cap_and_others_pass_it() {
     let app = spawn_app().await;
     let busy = app.connection("hubspot");
-    let (status, other) = app
-        .call(
-            Method::POST,
-            "/connections",
-            Some(json!({"provider": "hubspot", "auth_scheme": "private_app", "fields": {"private_app_token": "hubspot-sim-token"}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{other}");
-    let other = other["id"].as_str().expect("id").to_owned();
+    let other = app.connect_hubspot("hubspot-sim-token").await;
     // The connector allows 6 calls in flight; this customer's override tightens it to 2.
     let (status, saved) = app
         .call(
