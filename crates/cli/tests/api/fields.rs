@@ -132,7 +132,7 @@ async fn meta_describes_records_filters_and_bodies_with_the_connections_custom_f
 }
 
 #[tokio::test]
-async fn custom_field_writes_are_typed_and_read_only_ones_refused() {
+async fn custom_field_writes_are_typed_and_read_only_or_unknown_ones_refused() {
     let app = spawn_app().await;
     let connection = app.connection("salesforce");
     let path = format!("/unified/crm/contacts?connection_id={connection}");
@@ -162,6 +162,25 @@ async fn custom_field_writes_are_typed_and_read_only_ones_refused() {
         )
         .await;
     assert_eq!(status, 400, "{body}");
+    // A field the connection does not have, or a standard one, would be dropped: refused.
+    for (key, says) in [
+        ("Shoe_Size__c", "not a custom field"),
+        ("Email", "standard field"),
+    ] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &path,
+                Some(json!({"last_name": "Typed", "custom_fields": {key: "x"}})),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["field"], format!("body.custom_fields.{key}"));
+        assert!(
+            body["detail"].as_str().expect("detail").contains(says),
+            "{body}"
+        );
+    }
     let (status, created) = app
         .call(
             Method::POST,

@@ -730,7 +730,7 @@ pub async fn bind_for_meta(
 /// fields and values of the wrong type or outside an enumeration are refused naming the field,
 /// and values are converted to the field's type where that is lossless (`"42"` for a number).
 /// A field named by its vendor key is renamed to its unified key (naming one field both ways
-/// is refused).
+/// is refused). A key that is no discovered custom field is refused: the mappings would drop it.
 fn check_custom_fields(
     mut body: Value,
     fields: &[connector::DiscoveredField],
@@ -760,10 +760,26 @@ fn check_custom_fields(
     }
     for (key, value) in custom.iter_mut() {
         let path = format!("body.custom_fields.{key}");
-        // Keys a connector names differently from the vendor's field keys are its mapping's
-        // business; those matching a discovered field are checked here.
-        let Some(field) = fields.iter().find(|field| &field.key == key) else {
-            continue;
+        // The mappings write discovered custom fields only: anything else would be dropped
+        // without a word, so it is refused (`remote_data` carries other vendor fields).
+        let Some(field) = fields
+            .iter()
+            .find(|field| &field.key == key && field.custom)
+        else {
+            let detail = if fields.iter().any(|field| &field.key == key) {
+                format!(
+                    "`{key}` is a standard field of the provider; set it through its unified field or `remote_data`"
+                )
+            } else {
+                format!(
+                    "`{key}` is not a custom field of this connection; `GET /unified/crm/fields` lists them"
+                )
+            };
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                field: Some(path),
+                detail,
+            });
         };
         if field.read_only {
             return Err(ApiError::BadRequest {
