@@ -80,35 +80,34 @@ impl RedisGate {
     }
 
     /// Waits until fewer than `max` places of `key` are held in every process, then holds one.
-    /// Cancel-safe: a place taken in Redis is only ever owned by a returned permit (a future
-    /// dropped after the script ran but before returning leaves a place until its lease ends).
+    /// Cancel-safe: the permit exists before the first attempt, so a future dropped at any
+    /// point (even after the script took a place but before its answer arrived) releases
+    /// whatever it may hold.
     ///
     /// # Errors
     /// [`LimitError::Redis`] when Redis cannot be reached.
     pub async fn acquire(&self, key: &str, max: u32) -> Result<SharedPermit, LimitError> {
         let max = max.max(1);
         let local = self.local.acquire(key, max).await;
-        let redis_key = self.redis_key(key);
-        let holder = format!("{:032x}", rand::thread_rng().r#gen::<u128>());
+        let mut permit = SharedPermit {
+            local: Some(local),
+            connection: self.connection.clone(),
+            redis_key: self.redis_key(key),
+            holder: format!("{:032x}", rand::thread_rng().r#gen::<u128>()),
+        };
         let lease_ms = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX);
-        let mut connection = self.connection.clone();
         loop {
             let taken: i64 = self
                 .take
-                .key(&redis_key)
+                .key(&permit.redis_key)
                 .arg(max)
                 .arg(lease_ms)
-                .arg(&holder)
-                .invoke_async(&mut connection)
+                .arg(&permit.holder)
+                .invoke_async(&mut permit.connection)
                 .await
                 .map_err(LimitError::Redis)?;
             if taken == 1 {
-                return Ok(SharedPermit {
-                    local: Some(local),
-                    connection,
-                    redis_key,
-                    holder,
-                });
+                return Ok(permit);
             }
             let pause = rand::thread_rng().gen_range(10..=30);
             tokio::time::sleep(Duration::from_millis(pause)).await;
@@ -137,6 +136,8 @@ impl RedisGate {
 }
 
 impl Drop for SharedPermit {
+    /// Removes the holder from Redis (a no-op when the place was never taken), then gives the
+    /// process's place to its next waiter.
     fn drop(&mut self) {
         // Without a runtime (a permit dropped at shutdown) the lease frees the place.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
