@@ -120,6 +120,7 @@ pub async fn build_state(
         limiter,
         gate,
         quota_levels: Arc::default(),
+        discoveries: Arc::default(),
         effective: Arc::default(),
         default_wait_budget: Duration::from_secs(settings.default_wait_budget_secs),
         breaker: provider_http::resilience::CircuitBreaker::new(

@@ -47,6 +47,10 @@ pub struct AppState {
     pub default_wait_budget: std::time::Duration,
     /// The daily-quota warning level (0, 80, 90) last seen per connection in this process.
     pub quota_levels: Arc<std::sync::Mutex<std::collections::HashMap<String, u8>>>,
+    /// One discovery in flight per connection and object in this process: callers that find
+    /// the cache cold wait for it instead of each asking the vendor.
+    pub discoveries:
+        Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Effective connectors (base plus override versions), compiled once and shared.
     pub effective: Arc<std::sync::Mutex<std::collections::HashMap<String, connector::Connector>>>,
     /// Per-connection circuit breaker around vendor calls.

@@ -6,7 +6,7 @@ use connector::{
     Connector, DiscoveredField, PlannedRequest, ReadError, RequestContext, VendorResponse,
     fields_binding,
 };
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use provider_http::credentials::CredentialsError;
 use provider_http::oauth::OAuthError;
@@ -725,19 +725,64 @@ impl Bound {
             return Ok(Vec::new());
         };
         let cache_key = format!("{}:{object}", self.connector.file().meta.revision);
-        if let Some(cached) = state
-            .store
-            .get_discovered_fields(&self.connection.id, &cache_key)
-            .await?
-        {
-            let age = Utc::now().signed_duration_since(cached.fetched_at);
-            if age.num_seconds() >= 0
-                && (age.num_seconds() as u64) < ttl_secs
-                && let Ok(fields) = serde_json::from_value::<Vec<DiscoveredField>>(cached.fields)
-            {
-                return Ok(fields);
-            }
+        if let Some(fields) = self.cached_fields(state, &cache_key, ttl_secs).await? {
+            return Ok(fields);
         }
+        // Single flight: the first caller discovers, the others wait and read its result.
+        let flight_key = format!("{}:{cache_key}", self.connection.id);
+        let flight = Arc::clone(
+            state
+                .discoveries
+                .lock()
+                .expect("never poisoned")
+                .entry(flight_key.clone())
+                .or_default(),
+        );
+        let result = {
+            let _turn = flight.lock().await;
+            match self.cached_fields(state, &cache_key, ttl_secs).await {
+                Ok(Some(fields)) => Ok(fields),
+                Ok(None) => self.discover(state, object, &cache_key).await,
+                Err(error) => Err(error),
+            }
+        };
+        let mut flights = state.discoveries.lock().expect("never poisoned");
+        // The map's entry and ours: nobody else waits, so the entry can go.
+        if Arc::strong_count(&flight) == 2 {
+            flights.remove(&flight_key);
+        }
+        drop(flights);
+        result
+    }
+
+    /// The connection's discovered fields of `cache_key` when the store holds them fresh.
+    async fn cached_fields(
+        &self,
+        state: &AppState,
+        cache_key: &str,
+        ttl_secs: u64,
+    ) -> Result<Option<Vec<DiscoveredField>>, ApiError> {
+        let Some(cached) = state
+            .store
+            .get_discovered_fields(&self.connection.id, cache_key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let age = Utc::now().signed_duration_since(cached.fetched_at);
+        if age.num_seconds() < 0 || (age.num_seconds() as u64) >= ttl_secs {
+            return Ok(None);
+        }
+        Ok(serde_json::from_value::<Vec<DiscoveredField>>(cached.fields).ok())
+    }
+
+    /// Asks the vendor for `object`'s fields and stores them under `cache_key`.
+    async fn discover(
+        &self,
+        state: &AppState,
+        object: &str,
+        cache_key: &str,
+    ) -> Result<Vec<DiscoveredField>, ApiError> {
         let ctx = RequestContext {
             account: self.account(),
             page_size: 1,
@@ -759,7 +804,7 @@ impl Bound {
             serde_json::to_value(&fields).map_err(|error| ApiError::Internal(error.into()))?;
         state
             .store
-            .put_discovered_fields(&self.connection.id, &cache_key, &stored, Utc::now())
+            .put_discovered_fields(&self.connection.id, cache_key, &stored, Utc::now())
             .await?;
         Ok(fields)
     }
