@@ -242,6 +242,13 @@ impl DiscoveredField {
     pub fn vendor_key(&self) -> &str {
         self.vendor_key.as_deref().unwrap_or(&self.key)
     }
+
+    /// Writes the vendor key out (the `key` when the mapping gave none).
+    fn fill_vendor_key(&mut self) {
+        if self.vendor_key.is_none() {
+            self.vendor_key = Some(self.key.clone());
+        }
+    }
 }
 
 /// Gives every field its vendor key and makes the unified keys unique: a field whose key an
@@ -250,9 +257,7 @@ impl DiscoveredField {
 fn normalise_fields(fields: &mut [DiscoveredField]) {
     let mut seen = std::collections::HashSet::new();
     for (idx, field) in fields.iter_mut().enumerate() {
-        if field.vendor_key.is_none() {
-            field.vendor_key = Some(field.key.clone());
-        }
+        field.fill_vendor_key();
         if !seen.contains(&field.key) {
             seen.insert(field.key.clone());
             continue;
@@ -270,12 +275,9 @@ fn normalise_fields(fields: &mut [DiscoveredField]) {
 /// The `fields` binding mappings see, built from discovered fields: `all` and `custom`, each
 /// field with its `vendor_key` filled in.
 pub fn fields_binding(fields: &[DiscoveredField]) -> Value {
+    // Fields cached before vendor keys existed have none.
     let mut fields = fields.to_vec();
-    for field in &mut fields {
-        if field.vendor_key.is_none() {
-            field.vendor_key = Some(field.key.clone());
-        }
-    }
+    fields.iter_mut().for_each(DiscoveredField::fill_vendor_key);
     let all = serde_json::to_value(&fields).unwrap_or_else(|_| Value::Array(Vec::new()));
     let custom: Vec<&DiscoveredField> = fields.iter().filter(|field| field.custom).collect();
     json!({"all": all, "custom": custom})

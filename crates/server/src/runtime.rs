@@ -688,11 +688,16 @@ impl Bound {
         object: &str,
     ) -> Result<RequestContext, ApiError> {
         let fields = self.fields(state, object).await?;
-        Ok(RequestContext {
+        Ok(self.context_with(&fields))
+    }
+
+    /// The request context of a unified call with `fields`, discovered already, bound.
+    pub fn context_with(&self, fields: &[DiscoveredField]) -> RequestContext {
+        RequestContext {
             account: self.account(),
-            fields: fields_binding(&fields),
+            fields: fields_binding(fields),
             ..RequestContext::default()
-        })
+        }
     }
 
     /// Marks the discovered fields of `object` stale, so the next call discovers them again.

@@ -138,14 +138,6 @@ impl Drop for Serving {
 }
 
 impl RequestLog {
-    /// Records one request.
-    pub fn record(&self, method: &str, path: &str) {
-        self.lock()
-            .entry(format!("{method} {path}"))
-            .or_default()
-            .served += 1;
-    }
-
     /// Records one request, held as being served until the guard drops.
     fn serve(&self, method: &str, path: &str) -> Serving {
         let key = format!("{method} {path}");

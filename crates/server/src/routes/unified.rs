@@ -544,7 +544,7 @@ async fn write(
         }
         _ => body,
     };
-    let mut ctx = bound.context(state, &target.key).await?;
+    let mut ctx = bound.context_with(&fields);
     ctx.body = Some(body);
     ctx.id = id;
     let response = call(state, &bound, target, operation, &ctx).await?;
