@@ -1,20 +1,27 @@
-//! `RedisLimiter` against the real Redis at `CROSSWALK_TEST_REDIS_URL` (default
-//! `redis://127.0.0.1:6379`). Every run writes under its own random key prefix, and every key it
-//! writes expires. Time is Redis server time, so waits are checked within the few milliseconds
-//! that pass between calls.
+//! `RedisLimiter` against the real Redis at `CROSSWALK_TEST_REDIS_URL` (the tests fail without
+//! it). Every run writes under its own random key prefix, and every key it writes expires.
+//! Time is Redis server time: each check brackets its calls between two readings of that clock
+//! and allows exactly what the span between them allows, so a slow machine changes no outcome.
+//! Buckets refill slowly (seconds per token) where a check counts tokens, so the bracket stays
+//! far below one refill step.
 
-use std::time::{Duration, Instant};
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
 
 use rate_limit::{
     BucketSpec, BucketStatus, Decision, LimitError, Limiter, RedisLimiter, Take, acquire,
 };
+use support::{RedisClock, assert_wait_within, refilled, url};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn url() -> String {
-    std::env::var("CROSSWALK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
 }
 
 fn run_prefix() -> String {
@@ -32,8 +39,9 @@ async fn limiter() -> RedisLimiter {
     connect(&run_prefix()).await
 }
 
-fn ten_per_second() -> BucketSpec {
-    BucketSpec::new("burst", 10, 10, Duration::from_secs(1))
+/// Ten tokens, one back every 10 s.
+fn ten_slow() -> BucketSpec {
+    BucketSpec::new("burst", 10, 10, secs(100))
 }
 
 async fn take(limiter: &RedisLimiter, key: &str, bucket: &BucketSpec, cost: u32) -> Decision {
@@ -43,60 +51,48 @@ async fn take(limiter: &RedisLimiter, key: &str, bucket: &BucketSpec, cost: u32)
         .expect("redis take")
 }
 
-/// A wait of `expected` less whatever time passed since (at most `slack`).
-fn assert_wait_near(decision: Decision, expected: Duration, slack: Duration) {
-    match decision {
-        Decision::Wait(wait) => assert!(
-            wait <= expected && wait + slack >= expected,
-            "waited {wait:?}, expected {expected:?} (less at most {slack:?})"
-        ),
-        Decision::Granted => panic!("granted, expected a wait of {expected:?}"),
-    }
-}
-
 #[tokio::test]
 async fn eleventh_request_waits_one_refill_step() {
     let limiter = limiter().await;
-    let bucket = ten_per_second();
-    let started = Instant::now();
+    let mut clock = RedisClock::connect().await;
+    let bucket = ten_slow();
+    let started = clock.now().await;
     for _ in 0..10 {
         assert_eq!(take(&limiter, "c1", &bucket, 1).await, Decision::Granted);
     }
     let decision = take(&limiter, "c1", &bucket, 1).await;
-    // Tokens refilled while the ten calls ran shorten the wait by at most that time.
-    let elapsed = started.elapsed();
-    if elapsed < ms(100) {
-        assert_wait_near(decision, ms(100), elapsed + ms(1));
-    }
-    // A large take from a fresh key waits its deficit, less the time since the key was emptied.
-    let started = Instant::now();
+    // Tokens refilled while the calls ran shorten the wait by at most the time they took.
+    assert_wait_within(decision, secs(10), clock.now().await - started);
+    // A large take from a fresh key waits its whole deficit (five steps), less the time since.
+    let started = clock.now().await;
     assert_eq!(take(&limiter, "c2", &bucket, 10).await, Decision::Granted);
     let decision = take(&limiter, "c2", &bucket, 5).await;
-    assert_wait_near(decision, ms(500), started.elapsed() + ms(1));
+    assert_wait_within(decision, secs(50), clock.now().await - started);
 }
 
 #[tokio::test]
 async fn takes_from_every_bucket_or_none_and_keys_are_independent() {
     let limiter = limiter().await;
-    let burst = ten_per_second();
-    let search = BucketSpec::new("search", 2, 1, Duration::from_secs(10));
+    let mut clock = RedisClock::connect().await;
+    let burst = ten_slow();
+    let search = BucketSpec::new("search", 2, 1, secs(10));
     let search_request = [Take::new(&burst, 1), Take::new(&search, 1)];
+    let started = clock.now().await;
     for _ in 0..2 {
         assert_eq!(
             limiter.try_acquire("c1", &search_request).await.unwrap(),
             Decision::Granted
         );
     }
-    let started = Instant::now();
     let decision = limiter.try_acquire("c1", &search_request).await.unwrap();
-    assert_wait_near(
-        decision,
-        Duration::from_secs(10),
-        started.elapsed() + ms(500),
-    );
-    // The refused search took nothing from burst (8 left, plus at most a little refill).
+    assert_wait_within(decision, secs(10), clock.now().await - started);
+    // The refused search took nothing from burst: 8 left, plus what refilled meanwhile.
     let burst_left = limiter.status("c1", &burst).await.unwrap().remaining;
-    assert!((8..=9).contains(&burst_left), "burst has {burst_left}");
+    let spent = clock.now().await - started;
+    assert!(
+        (8..=8 + refilled(spent, secs(10))).contains(&burst_left),
+        "burst has {burst_left} after {spent:?}"
+    );
     // Another key is untouched by c1's empty search bucket.
     assert_eq!(
         limiter.try_acquire("c2", &search_request).await.unwrap(),
@@ -113,49 +109,53 @@ async fn takes_from_every_bucket_or_none_and_keys_are_independent() {
 #[tokio::test]
 async fn observe_lowers_but_never_raises() {
     let limiter = limiter().await;
-    // Slow refill (1 token per 10 s) so test timing cannot move the counts.
-    let bucket = BucketSpec::new("daily", 10, 1, Duration::from_secs(10));
+    let mut clock = RedisClock::connect().await;
+    // One token back every 10 s.
+    let bucket = BucketSpec::new("daily", 10, 1, secs(10));
+    let started = clock.now().await;
     take(&limiter, "c1", &bucket, 4).await; // 6 left
     limiter
         .observe("c1", &bucket, 9, None, Duration::ZERO)
         .await
         .unwrap();
-    assert_eq!(limiter.status("c1", &bucket).await.unwrap().remaining, 6);
+    let remaining = limiter.status("c1", &bucket).await.unwrap().remaining;
+    let spent = clock.now().await - started;
+    assert!(
+        (6..=6 + refilled(spent, secs(10))).contains(&remaining),
+        "{remaining} left after {spent:?}: a higher count from the vendor raised it"
+    );
+    let started = clock.now().await;
     limiter
         .observe("c1", &bucket, 2, None, Duration::ZERO)
         .await
         .unwrap();
     let status = limiter.status("c1", &bucket).await.unwrap();
-    assert_eq!(status.remaining, 2);
+    let spent = clock.now().await - started;
     assert!(
-        status.reset_in <= Duration::from_secs(80) && status.reset_in > Duration::from_secs(79),
-        "{status:?}"
+        (2..=2 + refilled(spent, secs(10))).contains(&status.remaining),
+        "{status:?} after {spent:?}"
     );
-    // With a reset time the bucket stops refilling until then.
+    // Full again once 8 tokens are back (80 s), less what refilled since the observation.
+    assert!(
+        status.reset_in <= secs(80) && status.reset_in + spent >= secs(80),
+        "{status:?} after {spent:?}"
+    );
+    // With a reset time the bucket stops refilling until then: the token after the one left
+    // comes 30 s + one step after the observation.
+    let started = clock.now().await;
     limiter
-        .observe(
-            "c2",
-            &bucket,
-            1,
-            Some(Duration::from_secs(30)),
-            Duration::ZERO,
-        )
+        .observe("c2", &bucket, 1, Some(secs(30)), Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(take(&limiter, "c2", &bucket, 1).await, Decision::Granted);
-    let started = Instant::now();
     let decision = take(&limiter, "c2", &bucket, 1).await;
-    assert_wait_near(
-        decision,
-        Duration::from_secs(40),
-        started.elapsed() + ms(500),
-    );
+    assert_wait_within(decision, secs(40), clock.now().await - started);
 }
 
 #[tokio::test]
 async fn status_of_an_untouched_bucket_is_full() {
     let limiter = limiter().await;
-    let bucket = ten_per_second();
+    let bucket = ten_slow();
     assert_eq!(
         limiter.status("nobody", &bucket).await.unwrap(),
         BucketStatus {
@@ -178,82 +178,99 @@ async fn status_of_an_untouched_bucket_is_full() {
 async fn state_keys_expire_once_the_bucket_would_be_full() {
     let prefix = run_prefix();
     let limiter = connect(&prefix).await;
-    let bucket = BucketSpec::new("b", 10, 1, Duration::from_secs(1));
+    let mut clock = RedisClock::connect().await;
+    let bucket = BucketSpec::new("b", 10, 1, secs(1));
+    let key = limiter.redis_key("c1", "b");
+    let started = clock.now().await;
     take(&limiter, "c1", &bucket, 4).await;
-    let client = redis::Client::open(url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(limiter.redis_key("c1", "b"))
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    // Full again in 4 s, plus a second of margin.
-    assert!((4_000..=5_000).contains(&ttl), "pttl {ttl}");
+    let ttl = pttl(&mut clock, &key).await;
+    let spent = millis(clock.now().await - started);
+    // Full again in 4 s, plus a second of margin, less the time since the take.
+    assert!(
+        (5_000 - spent..=5_000).contains(&ttl),
+        "pttl {ttl} after {spent} ms"
+    );
+    let started = clock.now().await;
     limiter
-        .observe(
-            "c1",
-            &bucket,
-            0,
-            Some(Duration::from_secs(3)),
-            Duration::ZERO,
-        )
+        .observe("c1", &bucket, 0, Some(secs(3)), Duration::ZERO)
         .await
         .unwrap();
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(limiter.redis_key("c1", "b"))
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    let ttl = pttl(&mut clock, &key).await;
+    let spent = millis(clock.now().await - started);
     // Paused 3 s, then 10 s to refill from empty, plus the margin.
-    assert!((13_000..=14_000).contains(&ttl), "pttl {ttl}");
+    assert!(
+        (14_000 - spent..=14_000).contains(&ttl),
+        "pttl {ttl} after {spent} ms"
+    );
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*"))
-        .query_async(&mut connection)
+        .query_async(clock.connection())
         .await
         .unwrap();
-    assert_eq!(keys, vec![limiter.redis_key("c1", "b")]);
+    assert_eq!(keys, vec![key]);
+}
+
+async fn pttl(clock: &mut RedisClock, key: &str) -> i64 {
+    redis::cmd("PTTL")
+        .arg(key)
+        .query_async(clock.connection())
+        .await
+        .expect("PTTL")
+}
+
+/// Whole milliseconds, rounded up (a span measured by the Redis clock).
+fn millis(span: Duration) -> i64 {
+    i64::try_from(span.as_micros().div_ceil(1000)).unwrap_or(i64::MAX)
 }
 
 #[tokio::test]
 async fn four_processes_never_exceed_capacity_plus_refill() {
     let prefix = run_prefix();
-    // Capacity 5, 5 tokens per 200 ms: over a 600 ms run at most 5 + 25 are granted.
+    let mut clock = RedisClock::connect().await;
+    // Capacity 5, 5 tokens per 200 ms, shared by four processes asking until 20 are granted:
+    // 15 of them must come from refill, which takes at least 600 ms, however fast they ask.
     let bucket = BucketSpec::new("burst", 5, 5, ms(200));
-    let run_for = ms(600);
+    const WANTED: u32 = 20;
+    let granted = Arc::new(AtomicU32::new(0));
+    let someone_waited = Arc::new(AtomicBool::new(false));
     let mut limiters = Vec::new();
     for _ in 0..4 {
         limiters.push(connect(&prefix).await);
     }
-    let started = Instant::now();
+    let started = clock.now().await;
     let tasks = limiters.into_iter().map(|limiter| {
         let bucket = bucket.clone();
+        let granted = Arc::clone(&granted);
+        let someone_waited = Arc::clone(&someone_waited);
         tokio::spawn(async move {
-            let mut granted = 0u32;
-            while started.elapsed() < run_for {
-                match acquire(&limiter, "shared", &[Take::new(&bucket, 1)], ms(50)).await {
-                    Ok(_) => granted += 1,
-                    Err(LimitError::WouldExceedBudget { .. }) => {}
+            while granted.load(Ordering::SeqCst) < WANTED {
+                match acquire(&limiter, "shared", &[Take::new(&bucket, 1)], secs(5)).await {
+                    Ok(acquired) => {
+                        granted.fetch_add(1, Ordering::SeqCst);
+                        if acquired.waited > Duration::ZERO {
+                            someone_waited.store(true, Ordering::SeqCst);
+                        }
+                    }
                     Err(err) => panic!("{err}"),
                 }
             }
-            granted
         })
     });
-    let counts: Vec<u32> = futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.expect("task"))
-        .collect();
-    let elapsed = started.elapsed();
-    let total: u32 = counts.iter().sum();
-    let refilled = (elapsed.as_secs_f64() / 0.2 * 5.0).floor() as u32;
+    for task in futures::future::join_all(tasks).await {
+        task.expect("a process");
+    }
+    let spent = clock.now().await - started;
+    // Every grant happened within `spent`: the bucket can have given at most its capacity
+    // plus what refilled (a token per 40 ms).
+    let total = granted.load(Ordering::SeqCst);
+    assert!(total >= WANTED);
     assert!(
-        total <= 5 + refilled,
-        "granted {total} ({counts:?}) in {elapsed:?}, more than 5 + {refilled}"
+        total <= 5 + refilled(spent, ms(40)),
+        "granted {total} in {spent:?}, more than 5 + {}",
+        refilled(spent, ms(40))
     );
-    // The run really contended: the burst and most of the refill were handed out.
     assert!(
-        total >= 5 + 10,
-        "only {total} granted ({counts:?}) in {elapsed:?}"
+        someone_waited.load(Ordering::SeqCst),
+        "callers were made to wait"
     );
 }

@@ -1,6 +1,9 @@
 //! Sliding-window buckets: the log arithmetic of `LocalLimiter` on a hand-advanced clock, and the
-//! same rules in `RedisLimiter` against the Redis at `CROSSWALK_TEST_REDIS_URL` (default
-//! `redis://127.0.0.1:6379`, keys under a random prefix, every key expiring).
+//! same rules in `RedisLimiter` against the Redis at `CROSSWALK_TEST_REDIS_URL` (the Redis tests
+//! fail without it; keys under a random prefix, every key expiring). Redis checks bracket their
+//! calls between two readings of the Redis clock and allow exactly what that span allows.
+
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +12,7 @@ use rate_limit::{
     BucketSpec, Decision, LimitError, Limiter, LocalLimiter, ManualClock, RedisLimiter, Take,
     Ticket,
 };
+use support::{RedisClock, assert_wait_within, refilled, url};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -185,9 +189,7 @@ async fn a_window_whose_refill_differs_from_its_capacity_is_refused() {
 }
 
 async fn redis() -> RedisLimiter {
-    let url = std::env::var("CROSSWALK_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    RedisLimiter::connect(&url)
+    RedisLimiter::connect(&url())
         .await
         .expect("Redis at CROSSWALK_TEST_REDIS_URL")
         .with_prefix(format!(
@@ -196,73 +198,93 @@ async fn redis() -> RedisLimiter {
         ))
 }
 
-/// Redis time runs on while the test talks to it: a wait is checked within `slack`.
-fn assert_wait_near(decision: Decision, expected: Duration, slack: Duration) {
-    match decision {
-        Decision::Wait(wait) => assert!(
-            wait <= expected && wait + slack >= expected,
-            "waited {wait:?}, expected {expected:?} (less at most {slack:?})"
-        ),
-        Decision::Granted => panic!("granted, expected a wait of {expected:?}"),
-    }
+/// How many of `count` grants a window may have let go within `spent`: all once a whole
+/// `window` may have passed, else none.
+fn aged_out(spent: Duration, window: Duration, count: u32) -> u32 {
+    if spent >= window { count } else { 0 }
 }
 
 #[tokio::test]
 async fn redis_window_grants_its_capacity_then_waits_for_the_oldest() {
     let limiter = redis().await;
-    let bucket = BucketSpec::sliding_window("burst", 3, Duration::from_secs(10));
+    let mut clock = RedisClock::connect().await;
+    let window = Duration::from_secs(10);
+    let bucket = BucketSpec::sliding_window("burst", 3, window);
+    let started = clock.now().await;
     for _ in 0..3 {
         assert_eq!(take(&limiter, &bucket).await, Decision::Granted);
     }
-    assert_wait_near(
-        take(&limiter, &bucket).await,
-        Duration::from_secs(10),
-        ms(500),
-    );
+    let decision = take(&limiter, &bucket).await;
+    assert_wait_within(decision, window, clock.now().await - started);
     let status = limiter.status("c1", &bucket).await.unwrap();
-    assert_eq!(status.remaining, 0);
-    assert!(status.reset_in <= Duration::from_secs(10) && status.reset_in > ms(9500));
+    let spent = clock.now().await - started;
+    assert!(
+        status.remaining <= aged_out(spent, window, 3),
+        "{status:?} after {spent:?}"
+    );
+    // Full again once the newest grant has aged out, a window after it.
+    assert!(
+        status.reset_in <= window && status.reset_in + spent >= window,
+        "{status:?} after {spent:?}"
+    );
 }
 
 #[tokio::test]
 async fn redis_settle_and_observe_follow_the_same_rules() {
     let limiter = redis().await;
-    let bucket = BucketSpec::sliding_window("burst", 10, Duration::from_secs(10));
+    let mut clock = RedisClock::connect().await;
+    let window = Duration::from_secs(10);
+    let bucket = BucketSpec::sliding_window("burst", 10, window);
     let ticket = Ticket::new();
+    let started = clock.now().await;
     assert_eq!(take_as(&limiter, &bucket, ticket).await, Decision::Granted);
     // Settling moves the entry, it does not add one.
     limiter
         .settle("c1", &[Take::new(&bucket, 1)], ticket)
         .await
         .unwrap();
-    assert_eq!(limiter.status("c1", &bucket).await.unwrap().remaining, 9);
+    let remaining = limiter.status("c1", &bucket).await.unwrap().remaining;
+    let spent = clock.now().await - started;
+    assert!((9..=9 + aged_out(spent, window, 1)).contains(&remaining));
     // Our own count is the vendor's: nothing changes.
     limiter
         .observe("c1", &bucket, 9, None, ms(5))
         .await
         .unwrap();
-    assert_eq!(limiter.status("c1", &bucket).await.unwrap().remaining, 9);
-    // Someone else spent 6: they are logged until the vendor's reset.
+    let remaining = limiter.status("c1", &bucket).await.unwrap().remaining;
+    let spent = clock.now().await - started;
+    assert!((9..=9 + aged_out(spent, window, 1)).contains(&remaining));
+    // Someone else spent 6: they are logged until the vendor's reset, 5 s from now.
+    let reset = Duration::from_secs(5);
+    let observed = clock.now().await;
     limiter
-        .observe("c1", &bucket, 3, Some(ms(400)), ms(5))
+        .observe("c1", &bucket, 3, Some(reset), ms(5))
         .await
         .unwrap();
-    assert_eq!(limiter.status("c1", &bucket).await.unwrap().remaining, 3);
+    let remaining = limiter.status("c1", &bucket).await.unwrap().remaining;
+    let spent = clock.now().await - observed;
+    assert!(
+        (3..=3 + aged_out(spent, reset, 6)).contains(&remaining),
+        "{remaining} left after {spent:?}"
+    );
     for _ in 0..3 {
         assert_eq!(take(&limiter, &bucket).await, Decision::Granted);
     }
-    assert_wait_near(take(&limiter, &bucket).await, ms(400), ms(300));
+    // Full: the next waits for the logged six to age out at the vendor's reset.
+    let decision = take(&limiter, &bucket).await;
+    assert_wait_within(decision, reset, clock.now().await - observed);
 }
 
 #[tokio::test]
 async fn redis_window_never_grants_more_than_its_capacity_to_concurrent_clients() {
     let prefix = format!("crosswalk-test:sw:{}:", uuid::Uuid::new_v4().simple());
-    let url = std::env::var("CROSSWALK_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let bucket = BucketSpec::sliding_window("burst", 25, Duration::from_secs(30));
+    let mut clock = RedisClock::connect().await;
+    let window = Duration::from_secs(30);
+    let bucket = BucketSpec::sliding_window("burst", 25, window);
     let mut clients = Vec::new();
+    let started = clock.now().await;
     for _ in 0..4 {
-        let limiter = RedisLimiter::connect(&url)
+        let limiter = RedisLimiter::connect(&url())
             .await
             .unwrap()
             .with_prefix(prefix.clone());
@@ -281,17 +303,28 @@ async fn redis_window_never_grants_more_than_its_capacity_to_concurrent_clients(
     for client in clients {
         total += client.await.unwrap();
     }
-    // 80 attempts within one 30 s window: exactly the capacity is granted.
-    assert_eq!(total, 25);
+    let spent = clock.now().await - started;
+    // 80 attempts within one window: exactly the capacity is granted.
+    assert!(
+        (25..=25 + aged_out(spent, window, 25)).contains(&total),
+        "{total} granted in {spent:?}"
+    );
 }
 
 /// `complete` (settle, observations, status in one step) leaves the same state as the three
-/// calls, in the process and in Redis's one script, for both kinds of bucket.
-async fn check_complete(limiter: &dyn Limiter) {
-    let window = BucketSpec::sliding_window("burst", 10, Duration::from_secs(10));
-    let search = BucketSpec::new("search", 5, 5, Duration::from_secs(1));
+/// calls, in the process and in Redis's one script, for both kinds of bucket. `clock` reads the
+/// limiter's time (none: it stands still).
+async fn check_complete(limiter: &dyn Limiter, mut clock: Option<RedisClock>) {
+    let window_span = Duration::from_secs(60);
+    let per_token = Duration::from_secs(60);
+    let window = BucketSpec::sliding_window("burst", 10, window_span);
+    let search = BucketSpec::new("search", 5, 5, per_token * 5);
     let takes = [Take::new(&window, 1), Take::new(&search, 1)];
     let ticket = Ticket::new();
+    let started = match &mut clock {
+        Some(clock) => clock.now().await,
+        None => Duration::ZERO,
+    };
     assert_eq!(
         limiter.try_acquire_as("c1", &takes, ticket).await.unwrap(),
         Decision::Granted
@@ -315,25 +348,45 @@ async fn check_complete(limiter: &dyn Limiter) {
         .await
         .unwrap()
         .expect("a report was asked for");
-    assert_eq!(status.remaining, 4);
-    assert_eq!(limiter.status("c1", &window).await.unwrap().remaining, 4);
-    assert_eq!(limiter.status("c1", &search).await.unwrap().remaining, 1);
+    let window_left = limiter.status("c1", &window).await.unwrap().remaining;
+    let search_left = limiter.status("c1", &search).await.unwrap().remaining;
     // Settling moved the ticket's entry: it was not counted twice.
     let none = limiter
         .complete("c1", &takes, ticket, &[], None)
         .await
         .unwrap();
+    let window_after = limiter.status("c1", &window).await.unwrap().remaining;
+    let spent = match &mut clock {
+        Some(clock) => clock.now().await - started,
+        None => Duration::ZERO,
+    };
+    let window_range = 4..=4 + aged_out(spent, window_span, 6);
+    assert!(
+        window_range.contains(&status.remaining),
+        "{status:?} after {spent:?}"
+    );
+    assert!(
+        window_range.contains(&window_left),
+        "{window_left} after {spent:?}"
+    );
+    assert!(
+        (1..=1 + refilled(spent, per_token)).contains(&search_left),
+        "{search_left} after {spent:?}"
+    );
     assert_eq!(none, None);
-    assert_eq!(limiter.status("c1", &window).await.unwrap().remaining, 4);
+    assert!(
+        window_range.contains(&window_after),
+        "{window_after} after {spent:?}"
+    );
 }
 
 #[tokio::test]
 async fn local_complete_is_settle_observe_and_status() {
     let (_clock, limiter) = local();
-    check_complete(&limiter).await;
+    check_complete(&limiter, None).await;
 }
 
 #[tokio::test]
 async fn redis_complete_is_settle_observe_and_status_in_one_script() {
-    check_complete(&redis().await).await;
+    check_complete(&redis().await, Some(RedisClock::connect().await)).await;
 }
