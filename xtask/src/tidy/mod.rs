@@ -43,7 +43,7 @@ pub fn module_doc_problems(root: &Path) -> anyhow::Result<Vec<String>> {
 pub fn problems(root: &Path) -> anyhow::Result<Vec<String>> {
     let sources = sources::runtime_sources(root)?;
     let mut problems = module_doc_problems(root)?;
-    problems.extend(vendors::problems(root, &sources)?);
+    problems.extend(vendors::problems(root, &sources::runtime_texts(root)?)?);
     problems.extend(category::problems(root, &sources)?);
     problems.extend(connector_fields::problems(root, &sources)?);
     Ok(problems)
@@ -91,7 +91,9 @@ mod tests {
 
     #[test]
     fn runtime_crates_name_no_vendor() {
-        let problems = vendors::problems(&workspace_root(), &runtime()).expect("readable");
+        let root = workspace_root();
+        let texts = sources::runtime_texts(&root).expect("the tree is readable");
+        let problems = vendors::problems(&root, &texts).expect("readable");
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 

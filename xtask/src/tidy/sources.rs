@@ -1,9 +1,11 @@
 //! Which Rust files the tidy rules read, and how they read them: the runtime sources (what ships
 //! in the binary), a file's code with its tests removed, and the tokens of that code.
 //!
-//! A runtime source is a file under `crates/<crate>/src/`, except in the `simulators` crate and
-//! except test files there (`tests.rs`, or anything under a `tests/` folder). Items marked
-//! `#[cfg(test)]` inside a runtime source are tests too: [`parse_code`] drops them.
+//! A runtime source is a Rust file under `crates/<crate>/src/`, except in the `simulators` crate
+//! and except test files there (`tests.rs`, or anything under a `tests/` folder). Items marked
+//! `#[cfg(test)]` inside a runtime source are tests too: [`parse_code`] drops them. The runtime
+//! texts add the other text files shipped with those crates: under `src/` (pages, scripts) and
+//! `migrations/`.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -14,13 +16,18 @@ use syn::{ImplItem, Item};
 
 /// Every `.rs` file under `dir`, skipping build output, sorted.
 pub fn rust_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    files(dir, true)
+}
+
+/// Every file (or every `.rs` file) under `dir`, skipping build output, sorted.
+fn files(dir: &Path, rust_only: bool) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    collect(dir, &mut out)?;
+    collect(dir, rust_only, &mut out)?;
     out.sort();
     Ok(out)
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+fn collect(dir: &Path, rust_only: bool, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {
@@ -30,8 +37,8 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
             {
                 continue;
             }
-            collect(&path, out)?;
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            collect(&path, rust_only, out)?;
+        } else if !rust_only || path.extension().is_some_and(|ext| ext == "rs") {
             out.push(path);
         }
     }
@@ -45,16 +52,25 @@ pub struct Source {
     pub path: String,
     /// The crate's folder name (`server`).
     pub crate_name: String,
-    /// Path inside the crate's `src/` (`routes/unified.rs`).
+    /// Path inside the crate's `src/` (`routes/unified.rs`) or `migrations/`.
     pub in_src: String,
     pub text: String,
 }
 
 /// The runtime sources of the workspace at `root`, sorted by path.
 pub fn runtime_sources(root: &Path) -> anyhow::Result<Vec<Source>> {
+    runtime_files(root, true)
+}
+
+/// The runtime sources and the other runtime texts, sorted by path.
+pub fn runtime_texts(root: &Path) -> anyhow::Result<Vec<Source>> {
+    runtime_files(root, false)
+}
+
+fn runtime_files(root: &Path, rust_only: bool) -> anyhow::Result<Vec<Source>> {
     let crates = root.join("crates");
     let mut sources = Vec::new();
-    for file in rust_files(&crates)? {
+    for file in files(&crates, rust_only)? {
         let relative = file.strip_prefix(root).unwrap_or(&file);
         let parts: Vec<String> = relative
             .components()
@@ -67,7 +83,8 @@ pub fn runtime_sources(root: &Path) -> anyhow::Result<Vec<Source>> {
         let [_crates, crate_name, src, rest @ ..] = parts.as_slice() else {
             continue;
         };
-        if src != "src" || crate_name == "simulators" || rest.is_empty() {
+        let shipped = src == "src" || (!rust_only && src == "migrations");
+        if !shipped || crate_name == "simulators" || rest.is_empty() {
             continue;
         }
         let is_test = rest.last().is_some_and(|name| name == "tests.rs")
@@ -75,8 +92,11 @@ pub fn runtime_sources(root: &Path) -> anyhow::Result<Vec<Source>> {
         if is_test {
             continue;
         }
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        // Images and other binary files say nothing a scan could read.
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
         sources.push(Source {
             path: parts.join("/"),
             crate_name: crate_name.clone(),

@@ -1,5 +1,6 @@
-//! The runtime knows no vendor: no runtime source names one, in code or in comments; every
-//! vendor fact lives in its connector file.
+//! The runtime knows no vendor: no runtime text (see [`super::sources`]: the Rust sources, pages
+//! and migrations shipped by the runtime crates) names one, in code or in comments; every vendor
+//! fact lives in its connector file.
 //!
 //! The vendors are read from the tree, so a new connector is covered the day it lands: each
 //! folder under `connectors/` names one, by the folder's name (`dynamics365`), its connector
@@ -70,7 +71,7 @@ fn exempt(source: &Source) -> bool {
     source.crate_name == "cli" && source.in_src.starts_with("demo")
 }
 
-/// Lines of runtime sources that name a vendor.
+/// Lines of runtime texts that name a vendor.
 pub fn problems(root: &Path, sources: &[Source]) -> anyhow::Result<Vec<String>> {
     let names = vendor_names(root)?;
     let mut problems = Vec::new();
@@ -100,7 +101,7 @@ pub fn problems(root: &Path, sources: &[Source]) -> anyhow::Result<Vec<String>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tidy::sources::runtime_sources;
+    use crate::tidy::sources::runtime_texts;
     use crate::tidy::testing::{tree, write};
 
     #[test]
@@ -119,7 +120,7 @@ mod tests {
         let dir = tree();
         let root = dir.path();
         assert!(
-            problems(root, &runtime_sources(root).unwrap())
+            problems(root, &runtime_texts(root).unwrap())
                 .unwrap()
                 .is_empty()
         );
@@ -150,9 +151,17 @@ mod tests {
             "crates/engine/tests/api.rs",
             "//! Tests.\nfn acme() {}\n",
         );
-        let found = problems(root, &runtime_sources(root).unwrap()).unwrap();
-        assert_eq!(found.len(), 2, "{found:#?}");
-        assert!(found[0].starts_with("crates/engine/src/lib.rs:2: names the vendor `widgets`"));
-        assert!(found[1].starts_with("crates/engine/src/lib.rs:3: names the vendor `initech`"));
+        write(
+            root,
+            "crates/engine/migrations/1_init.sql",
+            "-- tokens\nCREATE TABLE acme (id int);\n",
+        );
+        let found = problems(root, &runtime_texts(root).unwrap()).unwrap();
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(
+            found[0].starts_with("crates/engine/migrations/1_init.sql:2: names the vendor `acme`")
+        );
+        assert!(found[1].starts_with("crates/engine/src/lib.rs:2: names the vendor `widgets`"));
+        assert!(found[2].starts_with("crates/engine/src/lib.rs:3: names the vendor `initech`"));
     }
 }
