@@ -2,8 +2,9 @@
 //! in the binary), a file's code with its tests removed, and the tokens of that code.
 //!
 //! A runtime source is a Rust file under `crates/<crate>/src/`, except in the `simulators` crate
-//! and except test files there (`tests.rs`, or anything under a `tests/` folder). Items marked
-//! `#[cfg(test)]` inside a runtime source are tests too: [`parse_code`] drops them. The runtime
+//! and except test files there (`tests.rs`, anything under a `tests/` folder, and the files of
+//! modules declared `#[cfg(test)] mod name;`). Items marked `#[cfg(test)]` inside a runtime
+//! source are tests too: [`parse_code`] drops them. The runtime
 //! texts add the other text files shipped with those crates: under `src/` (pages, scripts) and
 //! `migrations/`.
 
@@ -104,7 +105,39 @@ fn runtime_files(root: &Path, rust_only: bool) -> anyhow::Result<Vec<Source>> {
             text,
         });
     }
+    let tests = test_module_files(&sources);
+    sources.retain(|source| {
+        !tests.iter().any(|test| {
+            source.path == format!("{test}.rs") || source.path.starts_with(&format!("{test}/"))
+        })
+    });
     Ok(sources)
+}
+
+/// The module paths (`crates/x/src/a/b`, standing for `b.rs` and `b/`) that Rust sources declare
+/// as test modules: `#[cfg(test)] mod b;` at the top of a file.
+fn test_module_files(sources: &[Source]) -> Vec<String> {
+    let mut tests = Vec::new();
+    for source in sources.iter().filter(|source| source.path.ends_with(".rs")) {
+        let Ok(file) = syn::parse_file(&source.text) else {
+            continue;
+        };
+        let stem = source.path.trim_end_matches(".rs");
+        // `lib.rs`, `main.rs` and `mod.rs` declare modules beside them; `a.rs` under `a/`.
+        let dir = match stem.rsplit_once('/') {
+            Some((dir, "lib" | "main" | "mod")) => dir.to_owned(),
+            _ => stem.to_owned(),
+        };
+        for item in &file.items {
+            if let Item::Mod(module) = item
+                && module.content.is_none()
+                && is_cfg_test(&module.attrs)
+            {
+                tests.push(format!("{dir}/{}", module.ident));
+            }
+        }
+    }
+    tests
 }
 
 /// The file's syntax tree without the items marked `#[cfg(test)]` (at any depth of inline
@@ -279,6 +312,36 @@ mod tests {
                 "impl",
                 "S"
             ]
+        );
+    }
+
+    #[test]
+    fn modules_declared_for_tests_are_no_runtime_sources() {
+        let dir = crate::tidy::testing::tree();
+        let root = dir.path();
+        let write = |path: &str, text: &str| crate::tidy::testing::write(root, path, text);
+        write(
+            "crates/engine/src/lib.rs",
+            "//! Engine.\npub mod store;\n#[cfg(test)]\nmod support;\n",
+        );
+        write(
+            "crates/engine/src/store.rs",
+            "//! Store.\n#[cfg(test)]\nmod checks;\n",
+        );
+        write("crates/engine/src/store/checks.rs", "//! Checks.\n");
+        write(
+            "crates/engine/src/support.rs",
+            "//! Support.\nmod deeper;\n",
+        );
+        write("crates/engine/src/support/deeper.rs", "//! Deeper.\n");
+        let paths: Vec<String> = runtime_sources(root)
+            .unwrap()
+            .into_iter()
+            .map(|source| source.path)
+            .collect();
+        assert_eq!(
+            paths,
+            ["crates/engine/src/lib.rs", "crates/engine/src/store.rs"]
         );
     }
 
