@@ -1,9 +1,9 @@
 //! `crosswalk demo`: the product on its embedded default, against local simulators.
 //!
-//! Starts the vendor simulators on loopback, the API on SQLite in the data directory, creates a
-//! demo environment with an API key and one connection per simulator, and prints curl commands
-//! that work. The simulators are named here because the demo wires them in; the runtime crates
-//! never see a vendor name.
+//! Starts every simulator of the registry (`simulators::REGISTRY`) on loopback, the API on
+//! SQLite in the data directory, creates a demo environment with an API key and one connection
+//! per simulator (as its `connectors/<vendor>/simulator.yaml` says), and prints curl commands
+//! that work. No vendor is named here: a vendor added to the registry is in the demo.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
-use simulators::{dynamics, hubspot, pipedrive, salesforce};
+use simulators::{Entry, Profile, Started, Tweaks, Wiring};
 use store::{ApiKeyHash, ConnectionId, ConnectionStatus, EnvironmentId, NewConnection, Store};
 
 use crate::settings::{EncryptionSettings, Settings};
@@ -31,52 +31,55 @@ pub struct DemoArgs {
     pub api_key: Option<String>,
 }
 
-/// The simulators the demo starts, with their settings (tests lift the rate limits).
-#[derive(Debug, Clone, Default)]
-pub struct SimulatorConfigs {
-    pub hubspot: hubspot::HubSpotConfig,
-    pub salesforce: salesforce::SalesforceConfig,
-    pub pipedrive: pipedrive::PipedriveConfig,
-    pub dynamics: dynamics::DynamicsConfig,
+/// What the demo starts: which simulators, how big, against which connector files.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The simulators to start and connect, in order (all of [`simulators::REGISTRY`] by
+    /// default; tests start one, or register one more).
+    pub registry: Vec<Entry>,
+    /// Vendor-sized data for the demo, small seeds without rate limits for tests.
+    pub profile: Profile,
+    /// Changes to simulators' settings beyond their profile.
+    pub tweaks: Tweaks,
+    /// Operator overrides (keyed by connector id, as in the `connector_overrides` setting)
+    /// deep-merged over the ones pointing the connectors at the simulators: tests point a
+    /// connector at another server this way.
+    pub connector_overrides: Value,
+    /// A folder of connector files to load instead of the embedded ones.
+    pub connectors_dir: Option<PathBuf>,
 }
 
-/// A running simulator's handle, by vendor.
-#[derive(Clone)]
-pub enum SimulatorHandle {
-    HubSpot(hubspot::HubSpotHandle),
-    Salesforce(salesforce::SalesforceHandle),
-    Pipedrive(pipedrive::PipedriveHandle),
-    Dynamics(dynamics::DynamicsHandle),
-}
-
-impl SimulatorHandle {
-    /// The simulator's fault queue.
-    pub fn faults(&self) -> &simulators::Faults {
-        match self {
-            SimulatorHandle::HubSpot(handle) => handle.faults(),
-            SimulatorHandle::Salesforce(handle) => handle.faults(),
-            SimulatorHandle::Pipedrive(handle) => handle.faults(),
-            SimulatorHandle::Dynamics(handle) => handle.faults(),
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            registry: simulators::REGISTRY.to_vec(),
+            profile: Profile::Demo,
+            tweaks: Tweaks::default(),
+            connector_overrides: Value::Null,
+            connectors_dir: None,
         }
     }
+}
 
-    /// The simulator's request log.
-    pub fn requests(&self) -> &simulators::RequestLog {
-        match self {
-            SimulatorHandle::HubSpot(handle) => handle.requests(),
-            SimulatorHandle::Salesforce(handle) => handle.requests(),
-            SimulatorHandle::Pipedrive(handle) => handle.requests(),
-            SimulatorHandle::Dynamics(handle) => handle.requests(),
+impl Options {
+    /// Every simulator on small seeds with rate limits lifted, as tests want them.
+    pub fn tests() -> Options {
+        Options {
+            profile: Profile::Test,
+            ..Options::default()
         }
     }
 }
 
 /// One simulated vendor of the demo and the connection made to it.
+#[derive(Debug)]
 pub struct SimulatedVendor {
     /// The connector id (`hubspot`).
     pub provider: String,
-    pub simulator: simulators::RunningSimulator,
-    pub handle: SimulatorHandle,
+    /// The running simulator and its controls.
+    pub simulator: Started,
+    /// Its `simulator.yaml`, placeholders filled in.
+    pub wiring: Wiring,
     pub connection_id: String,
 }
 
@@ -147,39 +150,46 @@ async fn connect(
 /// # Errors
 /// Fails when a port cannot be bound or the data directory is not writable.
 pub async fn start(args: &DemoArgs) -> anyhow::Result<Demo> {
-    start_with(args, SimulatorConfigs::default()).await
+    start_with(args, Options::default()).await
 }
 
-/// Starts the demo with simulators configured by the caller (tests lift their rate limits).
+/// Starts the demo with the simulators and settings of `options`.
 ///
 /// # Errors
-/// As [`start`].
-pub async fn start_with(args: &DemoArgs, configs: SimulatorConfigs) -> anyhow::Result<Demo> {
-    start_with_overrides(args, configs, &Value::Null).await
-}
-
-/// Starts the demo like [`start_with`], with `connector_overrides` (keyed by connector id, as
-/// in the `connector_overrides` setting) deep-merged over the ones pointing the connectors at
-/// the simulators: tests point a connector at another server this way.
-///
-/// # Errors
-/// As [`start`].
-pub async fn start_with_overrides(
-    args: &DemoArgs,
-    configs: SimulatorConfigs,
-    connector_overrides: &Value,
-) -> anyhow::Result<Demo> {
+/// As [`start`], and when a simulator's `simulator.yaml` does not parse.
+pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Demo> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating `{}`", args.data_dir.display()))?;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(args.data_dir.join(format!("crosswalk.db{suffix}")));
     }
-    let launched = launch_simulators(configs).await?;
+    let mut launched = Vec::new();
+    for entry in &options.registry {
+        let wiring = entry.wiring()?;
+        let simulator = entry
+            .start(options.profile, &options.tweaks)
+            .await
+            .with_context(|| format!("starting the `{}` simulator", entry.connector()))?;
+        let demo = wiring
+            .demo
+            .resolve(&simulator.simulator.base_url, &simulator.token);
+        launched.push((
+            simulator,
+            Wiring {
+                demo,
+                suite: wiring.suite,
+            },
+        ));
+    }
     let mut settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
         database_url: String::new(),
-        connectors_dir: String::new(),
+        connectors_dir: options
+            .connectors_dir
+            .as_ref()
+            .map(|dir| dir.display().to_string())
+            .unwrap_or_default(),
         encryption: EncryptionSettings {
             current_key_id: "demo".to_owned(),
             keys: [("demo".to_owned(), demo_key(&args.data_dir)?)].into(),
@@ -190,13 +200,13 @@ pub async fn start_with_overrides(
         redis_url: None,
         default_wait_budget_secs: 10,
     };
-    for vendor in &launched {
+    for (simulator, wiring) in &launched {
         settings.connector_overrides.insert(
-            vendor.provider.to_owned(),
-            vendor.connector_override.clone(),
+            simulator.connector.to_owned(),
+            wiring.demo.connector_override.clone(),
         );
     }
-    if let Value::Object(extra) = connector_overrides {
+    if let Value::Object(extra) = &options.connector_overrides {
         for (provider, patch) in extra {
             let merged = settings
                 .connector_overrides
@@ -220,20 +230,25 @@ pub async fn start_with_overrides(
         )
         .await?;
     let mut vendors = Vec::new();
-    for vendor in launched {
+    for (simulator, wiring) in launched {
+        let mut account = wiring.demo.account.clone();
+        account.insert(
+            "auth_scheme".to_owned(),
+            Value::String(wiring.demo.auth_scheme.clone()),
+        );
         let connection = connect(
             &store,
             &state.keyring,
             &environment.id,
-            vendor.provider,
-            vendor.account,
-            vendor.secrets,
+            simulator.connector,
+            Value::Object(account),
+            Value::Object(wiring.demo.secrets.clone()),
         )
         .await?;
         vendors.push(SimulatedVendor {
-            provider: vendor.provider.to_owned(),
-            simulator: vendor.simulator,
-            handle: vendor.handle,
+            provider: simulator.connector.to_owned(),
+            simulator,
+            wiring,
             connection_id: connection.to_string(),
         });
     }
@@ -247,90 +262,6 @@ pub async fn start_with_overrides(
         store,
         server,
     })
-}
-
-/// A simulator started for the demo, with what connecting to it takes.
-struct Launched {
-    provider: &'static str,
-    simulator: simulators::RunningSimulator,
-    handle: SimulatorHandle,
-    /// Operator override pointing the connector at the simulator.
-    connector_override: Value,
-    /// The connection's non-secret fields and its secrets.
-    account: Value,
-    secrets: Value,
-}
-
-fn first_token(tokens: &[String]) -> String {
-    tokens.first().cloned().unwrap_or_default()
-}
-
-/// Starts every simulator on loopback port 0.
-async fn launch_simulators(configs: SimulatorConfigs) -> anyhow::Result<Vec<Launched>> {
-    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal address parses");
-    let mut launched = Vec::new();
-
-    let token = first_token(&configs.hubspot.access_tokens);
-    let (simulator, handle) = hubspot::spawn(configs.hubspot, loopback).await?;
-    launched.push(Launched {
-        provider: "hubspot",
-        connector_override: json!({
-            "http": {"base_url": simulator.base_url, "allowed_hosts": ["127.0.0.1"]},
-            "auth": {"schemes": {"oauth": {
-                "authorize_url": format!("{}/oauth/authorize", simulator.base_url),
-                "token_url": format!("{}/oauth/v1/token", simulator.base_url),
-            }}},
-        }),
-        account: json!({"auth_scheme": "private_app"}),
-        secrets: json!({"private_app_token": token}),
-        simulator,
-        handle: SimulatorHandle::HubSpot(handle),
-    });
-
-    let token = first_token(&configs.salesforce.access_tokens);
-    let (simulator, handle) = salesforce::spawn(configs.salesforce, loopback).await?;
-    launched.push(Launched {
-        provider: "salesforce",
-        connector_override: json!({
-            "http": {"allowed_hosts": ["127.0.0.1"]},
-            "auth": {"schemes": {
-                "oauth": {
-                    "authorize_url": format!("{}/services/oauth2/authorize", simulator.base_url),
-                    "token_url": format!("{}/services/oauth2/token", simulator.base_url),
-                },
-                "client_credentials": {
-                    "token_url": format!("{}/services/oauth2/token", simulator.base_url),
-                },
-            }},
-        }),
-        account: json!({"auth_scheme": "session", "instance_url": simulator.base_url}),
-        secrets: json!({"access_token": token}),
-        simulator,
-        handle: SimulatorHandle::Salesforce(handle),
-    });
-
-    let token = first_token(&configs.pipedrive.api_tokens);
-    let (simulator, handle) = pipedrive::spawn(configs.pipedrive, loopback).await?;
-    launched.push(Launched {
-        provider: "pipedrive",
-        connector_override: json!({"http": {"base_url": simulator.base_url, "allowed_hosts": ["127.0.0.1"]}}),
-        account: json!({"auth_scheme": "api_token", "company_domain": "demo"}),
-        secrets: json!({"api_token": token}),
-        simulator,
-        handle: SimulatorHandle::Pipedrive(handle),
-    });
-
-    let token = first_token(&configs.dynamics.access_tokens);
-    let (simulator, handle) = dynamics::spawn(configs.dynamics, loopback).await?;
-    launched.push(Launched {
-        provider: "dynamics365",
-        connector_override: json!({"http": {"allowed_hosts": ["127.0.0.1"]}}),
-        account: json!({"auth_scheme": "access_token", "org_url": simulator.base_url}),
-        secrets: json!({"access_token": token}),
-        simulator,
-        handle: SimulatorHandle::Dynamics(handle),
-    });
-    Ok(launched)
 }
 
 /// The curl commands the demo prints.

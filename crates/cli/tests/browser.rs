@@ -18,10 +18,9 @@ use std::time::Duration;
 use axum::extract::{RawQuery, State};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use cli::demo::{self, Demo, DemoArgs, SimulatorConfigs};
+use cli::demo::{self, Demo, DemoArgs, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use simulators::{dynamics, hubspot, pipedrive, salesforce};
 use tokio::io::AsyncBufReadExt as _;
 
 /// The longest one browser run may take before the test gives up on it.
@@ -66,30 +65,6 @@ fn require_tools() {
     }
 }
 
-/// Simulator settings for these tests: rate limits lifted, as in the API tests.
-fn simulator_configs() -> SimulatorConfigs {
-    SimulatorConfigs {
-        hubspot: hubspot::HubSpotConfig {
-            rate_limit_per_interval: 1_000_000,
-            search_per_second: 1_000_000,
-            daily_limit: None,
-            ..hubspot::HubSpotConfig::default()
-        },
-        salesforce: salesforce::SalesforceConfig {
-            daily_api_limit: 10_000_000,
-            ..salesforce::SalesforceConfig::default()
-        },
-        pipedrive: pipedrive::PipedriveConfig {
-            rate_limit_per_2s: 1_000_000,
-            ..pipedrive::PipedriveConfig::default()
-        },
-        dynamics: dynamics::DynamicsConfig {
-            requests_per_5min: 1_000_000,
-            ..dynamics::DynamicsConfig::default()
-        },
-    }
-}
-
 /// The demo on port 0 in a fresh folder, with a client for its API.
 struct App {
     demo: Demo,
@@ -106,7 +81,12 @@ impl App {
             data_dir: data_dir.path().to_path_buf(),
             api_key: None,
         };
-        let demo = demo::start_with_overrides(&args, simulator_configs(), &connector_overrides)
+        // Every simulator of the registry, small seeds and limits lifted, as in the API tests.
+        let options = Options {
+            connector_overrides,
+            ..Options::tests()
+        };
+        let demo = demo::start_with(&args, options)
             .await
             .expect("the demo starts");
         App {

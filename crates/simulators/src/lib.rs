@@ -3,7 +3,8 @@
 //! Each vendor module builds an axum `Router` over deterministically seeded data and answers as
 //! the vendor's API does (paths, paging, errors, limits). What is shared lives here: spawning a
 //! simulator on a listener, the fault plan every simulator obeys, and the request log tests use
-//! to count vendor calls. Simulators are test infrastructure and a product feature (`crosswalk
+//! to count vendor calls, and the [`registry`] of simulators (a line per vendor) that the demo
+//! and the tests iterate. Simulators are test infrastructure and a product feature (`crosswalk
 //! demo`); they are not part of the runtime and may name vendors freely.
 
 pub mod dynamics;
@@ -11,6 +12,7 @@ pub mod faults;
 pub mod hubspot;
 pub mod oauth;
 pub mod pipedrive;
+pub mod registry;
 pub mod salesforce;
 
 use std::net::SocketAddr;
@@ -20,6 +22,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use faults::{Fault, FaultKind, Faults, RequestLog};
+pub use registry::{
+    DemoConnection, Entry, Profile, REGISTRY, Simulator, Started, SuiteFacts, Tweaks, Wiring,
+};
 
 /// The instant every simulator's seeded data leads up to (2026-11-01T00:00:00Z), so that seeded
 /// timestamps, and tests that filter on them, are the same on every run.

@@ -1,27 +1,15 @@
-//! Errors: vendor answers arrive as unified codes; bad input is a 400 naming the field.
+//! Errors: vendor answers arrive as unified codes; bad input is a 400 naming the field. That a
+//! missing record is `not_found` on every vendor is checked by `tests/vendors/errors.rs`.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use simulators::{Fault, FaultKind};
 
-use crate::helpers::{PROVIDERS, facts, spawn_app};
+use crate::helpers::spawn_app;
 
 #[tokio::test]
-async fn vendor_errors_arrive_as_unified_codes() {
+async fn vendor_validation_and_outages_arrive_as_unified_codes() {
     let app = spawn_app().await;
-    for provider in PROVIDERS {
-        let connection = app.connection(provider);
-        let missing = facts(provider).missing_contact_id;
-        let (status, body) = app
-            .get(&format!(
-                "/unified/crm/contacts/{missing}?connection_id={connection}"
-            ))
-            .await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{provider}: {body}");
-        assert_eq!(body["code"], "not_found", "{provider}: {body}");
-        assert_eq!(body["origin"], "provider", "{provider}: {body}");
-        assert_eq!(body["provider"]["status"], 404, "{provider}: {body}");
-    }
     let connection = app.connection("salesforce");
     let (status, body) = app
         .call(

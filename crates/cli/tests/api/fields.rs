@@ -1,61 +1,14 @@
-//! `GET /unified/crm/fields`: every vendor field in one shape, custom fields included; and
-//! `remote_data` on writes reaching the vendor as it is.
+//! Custom fields on particular vendors: typed writes, discovery and its cache, two connections of
+//! one vendor, and `remote_data` on writes reaching the vendor as it is. That every vendor lists
+//! its fields and meta in one shape is checked by `tests/vendors/fields.rs`.
 
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{PROVIDERS, TestApp, spawn_app};
+use simulators::hubspot::HubSpot;
+use simulators::salesforce::Salesforce;
 
-#[tokio::test]
-async fn every_vendor_lists_its_fields_in_one_shape() {
-    let app = spawn_app().await;
-    for provider in PROVIDERS {
-        let connection = app.connection(provider);
-        let (status, body) = app
-            .get(&format!("/unified/crm/fields?connection_id={connection}"))
-            .await;
-        assert_eq!(status, 200, "{provider}: {body}");
-        let fields = body["results"].as_array().expect("results");
-        assert!(
-            fields.iter().any(|f| f["object"] == "contacts"),
-            "{provider}"
-        );
-        for field in fields {
-            assert!(
-                field["key"].is_string()
-                    && field["custom"].is_boolean()
-                    && field["read_only"].is_boolean(),
-                "{provider}: {field}"
-            );
-        }
-        assert!(
-            fields
-                .iter()
-                .any(|f| f["object"] == "contacts" && f["custom"] == true),
-            "{provider}: a custom contact field is listed"
-        );
-        let (status, only) = app
-            .get(&format!(
-                "/unified/crm/fields?connection_id={connection}&object=companies"
-            ))
-            .await;
-        assert_eq!(status, 200, "{provider}: {only}");
-        assert!(
-            only["results"]
-                .as_array()
-                .expect("results")
-                .iter()
-                .all(|f| f["object"] == "companies")
-        );
-    }
-    let (status, body) = app
-        .get(&format!(
-            "/unified/crm/fields?connection_id={}&object=widgets",
-            app.connection("hubspot")
-        ))
-        .await;
-    assert_eq!(status, 404, "{body}");
-}
+use crate::helpers::{TestApp, spawn_app};
 
 #[tokio::test]
 async fn remote_data_on_a_write_reaches_the_vendor() {
@@ -77,41 +30,8 @@ async fn remote_data_on_a_write_reaches_the_vendor() {
 }
 
 #[tokio::test]
-async fn meta_describes_records_filters_and_bodies_with_the_connections_custom_fields() {
+async fn hubspot_meta_lists_enumeration_options_and_keeps_read_only_custom_fields_out_of_bodies() {
     let app = spawn_app().await;
-    for provider in PROVIDERS {
-        let connection = app.connection(provider);
-        let (status, meta) = app
-            .get(&format!(
-                "/unified/crm/contacts/meta?connection_id={connection}"
-            ))
-            .await;
-        assert_eq!(status, 200, "{provider}: {meta}");
-        let custom = &meta["record_schema"]["properties"]["custom_fields"]["properties"];
-        assert!(
-            custom.as_object().is_some_and(|map| !map.is_empty()),
-            "{provider}: {meta}"
-        );
-        assert!(
-            meta["list_query_schema"]["properties"]["updated_after"].is_object(),
-            "{provider}"
-        );
-        assert!(
-            meta["create_schema"]["properties"]["first_name"].is_object(),
-            "{provider}"
-        );
-        assert_eq!(meta["provenance"]["unified.crm.contacts.list"], "base");
-        let (status, users) = app
-            .get(&format!(
-                "/unified/crm/users/meta?connection_id={connection}"
-            ))
-            .await;
-        assert_eq!(status, 200, "{provider}: {users}");
-        assert!(
-            users["create_schema"].is_null(),
-            "users are read-only: {users}"
-        );
-    }
     let hubspot = app.connection("hubspot");
     let (_, meta) = app
         .get(&format!(
@@ -237,12 +157,11 @@ fn has_custom(meta: &serde_json::Value, key: &str) -> bool {
 async fn two_connections_of_one_vendor_each_see_their_own_custom_fields() {
     let app = spawn_app().await;
     // A second Salesforce org, whose contacts have one more custom field.
-    let (other_org, handle) = simulators::salesforce::spawn(
-        crate::helpers::simulator_configs().salesforce,
-        "127.0.0.1:0".parse().expect("address"),
-    )
-    .await
-    .expect("a second org");
+    let other_org = simulators::Entry::of::<Salesforce>()
+        .start(simulators::Profile::Test, &simulators::Tweaks::default())
+        .await
+        .expect("a second org");
+    let handle = other_org.handle::<Salesforce>().expect("a salesforce org");
     handle.add_custom_field(
         "Contact",
         describe_field("Golf_Handicap__c", "Golf handicap"),
@@ -264,7 +183,7 @@ async fn two_connections_of_one_vendor_each_see_their_own_custom_fields() {
             environment_id: first_row.environment_id.clone(),
             provider: "salesforce".to_owned(),
             status: store::ConnectionStatus::Active,
-            account: json!({"auth_scheme": "session", "instance_url": other_org.base_url}),
+            account: json!({"auth_scheme": "session", "instance_url": other_org.simulator.base_url}),
             credentials: app
                 .demo
                 .state
@@ -329,19 +248,16 @@ async fn two_connections_of_one_vendor_each_see_their_own_custom_fields() {
 
 /// Defines a custom contact field at the vendor; returns its unified key.
 fn add_contact_field(app: &TestApp, provider: &str) -> &'static str {
-    match app.simulator(provider) {
-        cli::demo::SimulatorHandle::Salesforce(salesforce) => {
-            salesforce.add_custom_field("Contact", describe_field("Tee_Time__c", "Tee time"));
-            "Tee_Time__c"
-        }
-        cli::demo::SimulatorHandle::HubSpot(hubspot) => {
-            hubspot.add_property(
-                "contacts",
-                json!({"name": "tee_time", "label": "Tee time", "type": "string"}),
-            );
-            "tee_time"
-        }
-        _ => unreachable!("only salesforce and hubspot here"),
+    if provider == "salesforce" {
+        app.handle::<Salesforce>()
+            .add_custom_field("Contact", describe_field("Tee_Time__c", "Tee time"));
+        "Tee_Time__c"
+    } else {
+        app.handle::<HubSpot>().add_property(
+            "contacts",
+            json!({"name": "tee_time", "label": "Tee time", "type": "string"}),
+        );
+        "tee_time"
     }
 }
 
@@ -394,10 +310,8 @@ async fn a_vendor_error_saying_a_field_is_gone_refreshes_discovery() {
     let path = format!("/unified/crm/contacts?connection_id={connection}&page_size=5");
     let (status, body) = app.get(&path).await;
     assert_eq!(status, 200, "{body}");
-    let cli::demo::SimulatorHandle::Salesforce(salesforce) = app.simulator("salesforce") else {
-        unreachable!("a salesforce simulator")
-    };
-    salesforce.remove_custom_field("Contact", "Loyalty_Tier__c");
+    app.handle::<Salesforce>()
+        .remove_custom_field("Contact", "Loyalty_Tier__c");
     let describes = || {
         app.simulator("salesforce")
             .requests()
@@ -427,10 +341,10 @@ async fn a_write_naming_an_archived_hubspot_property_refreshes_discovery() {
     let meta_path = format!("/unified/crm/contacts/meta?connection_id={connection}");
     let (_, meta) = app.get(&meta_path).await;
     assert!(has_custom(&meta, "loyalty_tier"), "{meta}");
-    let cli::demo::SimulatorHandle::HubSpot(hubspot) = app.simulator("hubspot") else {
-        unreachable!("a hubspot simulator")
-    };
-    assert!(hubspot.archive_property("contacts", "loyalty_tier"));
+    assert!(
+        app.handle::<HubSpot>()
+            .archive_property("contacts", "loyalty_tier")
+    );
     let discoveries = || {
         app.simulator("hubspot")
             .requests()

@@ -1,12 +1,13 @@
-//! `spawn_app`: the demo wiring (simulators, SQLite store, demo environment and connections) on
-//! port 0 in a fresh directory, plus typed helpers to call the API.
+//! `spawn_app`: the demo wiring (simulators of the registry, SQLite store, demo environment and
+//! connections) on port 0 in a fresh directory, plus typed helpers to call the API. Shared by the
+//! `api` tests and the cross-vendor suite (`tests/vendors`).
 
 use std::collections::BTreeSet;
 
-use cli::demo::{self, Demo, DemoArgs, SimulatorConfigs, SimulatorHandle};
+use cli::demo::{self, Demo, DemoArgs, Options};
 use reqwest::StatusCode;
 use serde_json::Value;
-use simulators::{dynamics, hubspot, pipedrive, salesforce};
+use simulators::{Simulator, Started, SuiteFacts};
 
 pub struct TestApp {
     pub demo: Demo,
@@ -15,36 +16,12 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
 }
 
-/// Simulator settings for tests: the real shapes and sizes, with rate limits lifted (limits
-/// are exercised by their own tests).
-pub fn simulator_configs() -> SimulatorConfigs {
-    SimulatorConfigs {
-        hubspot: hubspot::HubSpotConfig {
-            rate_limit_per_interval: 1_000_000,
-            search_per_second: 1_000_000,
-            daily_limit: None,
-            ..hubspot::HubSpotConfig::default()
-        },
-        salesforce: salesforce::SalesforceConfig {
-            daily_api_limit: 10_000_000,
-            ..salesforce::SalesforceConfig::default()
-        },
-        pipedrive: pipedrive::PipedriveConfig {
-            rate_limit_per_2s: 1_000_000,
-            ..pipedrive::PipedriveConfig::default()
-        },
-        dynamics: dynamics::DynamicsConfig {
-            requests_per_5min: 1_000_000,
-            ..dynamics::DynamicsConfig::default()
-        },
-    }
-}
-
+/// The demo on every simulator of the registry, small seeds, rate limits lifted.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(simulator_configs()).await
+    spawn_app_with(Options::tests()).await
 }
 
-pub async fn spawn_app_with(configs: SimulatorConfigs) -> TestApp {
+pub async fn spawn_app_with(options: Options) -> TestApp {
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("CROSSWALK_TEST_LOG") {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
@@ -57,7 +34,7 @@ pub async fn spawn_app_with(configs: SimulatorConfigs) -> TestApp {
         data_dir: data_dir.path().to_path_buf(),
         api_key: None,
     };
-    let demo = demo::start_with(&args, configs)
+    let demo = demo::start_with(&args, options)
         .await
         .expect("the demo starts");
     TestApp {
@@ -65,65 +42,6 @@ pub async fn spawn_app_with(configs: SimulatorConfigs) -> TestApp {
         demo,
         client: reqwest::Client::new(),
         data_dir,
-    }
-}
-
-/// Every simulated vendor the cross-vendor tests run against.
-pub const PROVIDERS: &[&str] = &["hubspot", "salesforce", "pipedrive", "dynamics365"];
-
-/// What the cross-vendor tests need to know of each simulated vendor, kept here so the tests
-/// themselves are the same code for every vendor.
-pub struct VendorFacts {
-    /// Path prefix of the vendor calls a contact listing makes (for mid-walk mutations).
-    pub contacts_list_prefix: &'static str,
-    /// A contact id the vendor has never issued.
-    pub missing_contact_id: &'static str,
-    /// A custom field seeded on contacts.
-    pub contact_custom_field: &'static str,
-    /// Largest page the tests ask for.
-    pub page_size: u64,
-    /// Unified fields (`object.field`) the vendor has no place for.
-    pub unsupported: &'static [&'static str],
-}
-
-pub fn facts(provider: &str) -> VendorFacts {
-    match provider {
-        "hubspot" => VendorFacts {
-            contacts_list_prefix: "/crm/v3/objects/contacts",
-            missing_contact_id: "999999999",
-            contact_custom_field: "loyalty_tier",
-            page_size: 100,
-            unsupported: &["notes.title"],
-        },
-        "salesforce" => VendorFacts {
-            contacts_list_prefix: "/services/data/v59.0/query",
-            missing_contact_id: "003000000000000AAA",
-            contact_custom_field: "Loyalty_Tier__c",
-            page_size: 1000,
-            unsupported: &[],
-        },
-        "pipedrive" => VendorFacts {
-            contacts_list_prefix: "/api/v2/persons",
-            missing_contact_id: "987654321",
-            contact_custom_field: "annual_spend",
-            page_size: 500,
-            // Activity priorities are company-defined ids; activities have no direction; a
-            // lead is only open or archived.
-            unsupported: &[
-                "notes.title",
-                "tasks.priority",
-                "engagements.direction",
-                "leads.status",
-            ],
-        },
-        "dynamics365" => VendorFacts {
-            contacts_list_prefix: "/api/data/v9.2/contacts",
-            missing_contact_id: "00000000-0000-0000-0000-0000000000ff",
-            contact_custom_field: "new_loyaltytier",
-            page_size: 1000,
-            unsupported: &[],
-        },
-        other => panic!("no test facts for `{other}`"),
     }
 }
 
@@ -145,20 +63,32 @@ impl TestApp {
         created["id"].as_str().expect("id").to_owned()
     }
 
-    pub fn simulator(&self, provider: &str) -> &SimulatorHandle {
-        &self.demo.vendor(provider).handle
+    /// The running simulator of `provider`, with its faults and request log.
+    pub fn simulator(&self, provider: &str) -> &Started {
+        &self.demo.vendor(provider).simulator
+    }
+
+    /// The vendor handle of simulator `S` (its vendor-specific controls).
+    ///
+    /// # Panics
+    /// When the demo does not run `S`.
+    pub fn handle<S: Simulator>(&self) -> &S::Handle {
+        self.simulator(S::CONNECTOR)
+            .handle::<S>()
+            .unwrap_or_else(|| panic!("`{}` runs another simulator", S::CONNECTOR))
+    }
+
+    /// What the cross-vendor suite may expect of `provider` (its `simulator.yaml`).
+    pub fn facts(&self, provider: &str) -> &SuiteFacts {
+        &self.demo.vendor(provider).wiring.suite
     }
 
     /// Ids of the contacts the vendor holds now (not deleted).
     pub fn contact_ids(&self, provider: &str) -> BTreeSet<String> {
-        match self.simulator(provider) {
-            SimulatorHandle::HubSpot(handle) => handle.ids("contacts"),
-            SimulatorHandle::Salesforce(handle) => handle.ids("Contact"),
-            SimulatorHandle::Pipedrive(handle) => handle.ids("persons"),
-            SimulatorHandle::Dynamics(handle) => handle.ids("contacts"),
-        }
-        .into_iter()
-        .collect()
+        self.simulator(provider)
+            .ids(&self.facts(provider).contacts_object)
+            .into_iter()
+            .collect()
     }
 
     pub fn url(&self, path: &str) -> String {

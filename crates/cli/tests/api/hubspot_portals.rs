@@ -3,10 +3,12 @@
 //! per connection, and a portal with hundreds of long-named custom properties is read in
 //! property chunks that each stay under HubSpot's URL limit.
 
+use cli::demo::Options;
 use serde_json::{Value, json};
-use simulators::hubspot::{CustomProperty, HubSpotHandle, HubSpotPortal};
+use simulators::Tweaks;
+use simulators::hubspot::{CustomProperty, HubSpot, HubSpotHandle, HubSpotPortal};
 
-use crate::helpers::{TestApp, simulator_configs, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app_with};
 
 const SECOND_TOKEN: &str = "second-portal-token";
 
@@ -25,9 +27,7 @@ fn string_property(name: &str) -> CustomProperty {
 }
 
 fn hubspot(app: &TestApp) -> HubSpotHandle {
-    let cli::demo::SimulatorHandle::HubSpot(handle) = app.simulator("hubspot") else {
-        unreachable!("a hubspot simulator")
-    };
+    let handle = app.handle::<HubSpot>();
     handle.clone()
 }
 
@@ -64,13 +64,18 @@ async fn second_connection(app: &TestApp) -> String {
 }
 
 async fn two_portal_app(first: Vec<CustomProperty>, second: Vec<CustomProperty>) -> TestApp {
-    let mut configs = simulator_configs();
-    configs.hubspot.custom_properties = first;
-    configs.hubspot.portals = vec![HubSpotPortal {
-        access_tokens: vec![SECOND_TOKEN.to_owned()],
-        custom_properties: second,
-    }];
-    spawn_app_with(configs).await
+    let tweaks = Tweaks::default().with::<HubSpot>(move |config| {
+        config.custom_properties = first.clone();
+        config.portals = vec![HubSpotPortal {
+            access_tokens: vec![SECOND_TOKEN.to_owned()],
+            custom_properties: second.clone(),
+        }];
+    });
+    spawn_app_with(Options {
+        tweaks,
+        ..Options::tests()
+    })
+    .await
 }
 
 fn meta_custom(meta: &Value) -> &Value {
@@ -208,10 +213,16 @@ async fn hundreds_of_long_custom_properties_are_read_in_chunks_under_the_url_lim
     let names: Vec<String> = (0..300)
         .map(|idx| format!("customer_success_programme_attribute_{idx:03}"))
         .collect();
-    let mut configs = simulator_configs();
-    configs.hubspot.max_url_bytes = URL_LIMIT;
-    configs.hubspot.custom_properties = names.iter().map(|name| string_property(name)).collect();
-    let app = spawn_app_with(configs).await;
+    let properties: Vec<CustomProperty> = names.iter().map(|name| string_property(name)).collect();
+    let tweaks = Tweaks::default().with::<HubSpot>(move |config| {
+        config.max_url_bytes = URL_LIMIT;
+        config.custom_properties = properties.clone();
+    });
+    let app = spawn_app_with(Options {
+        tweaks,
+        ..Options::tests()
+    })
+    .await;
     let connection = app.connection("hubspot");
     let handle = hubspot(&app);
     let all_names = names.join(",");

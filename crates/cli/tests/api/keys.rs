@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{PROVIDERS, spawn_app};
+use crate::helpers::spawn_app;
 use crate::oauth::connect;
 
 #[tokio::test]
@@ -30,7 +30,7 @@ async fn after_rotation_the_old_key_opens_nothing_and_every_connection_works() {
         .expect("rotates");
     assert_eq!(
         report.connections_resealed,
-        PROVIDERS.len() + 1,
+        app.demo.vendors.len() + 1,
         "{report:?}"
     );
     assert_eq!(report.oauth_apps_resealed, 1, "{report:?}");

@@ -1,11 +1,12 @@
 //! Black-box tests of the whole product: the API on SQLite against the vendor simulators,
 //! started in-process on loopback port 0, driven over HTTP like a customer's backend would.
+//! What every vendor must do is checked once per vendor by the cross-vendor suite
+//! (`tests/vendors`); these are the tests of one vendor's particulars and of the platform.
 
 mod helpers;
 mod keys;
 
 mod connections;
-mod crud;
 mod demo;
 mod errors;
 mod fields;

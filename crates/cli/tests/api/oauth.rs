@@ -3,9 +3,10 @@
 //! once per connection, and revocation leading to `needs_reauth`.
 
 use chrono::{Duration, Utc};
-use cli::demo::SimulatorHandle;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use simulators::hubspot::{HubSpot, HubSpotHandle};
+use simulators::salesforce::{Salesforce, SalesforceHandle};
 use store::{ConnectionId, ConnectionUpdate, OAuthState};
 
 use crate::helpers::{TestApp, spawn_app};
@@ -132,15 +133,24 @@ fn connection_from(page: &str) -> String {
         .collect()
 }
 
+/// The simulators of the vendors these tests connect over OAuth.
+#[derive(Clone)]
+enum SimulatorHandle {
+    HubSpot(HubSpotHandle),
+    Salesforce(SalesforceHandle),
+}
+
 fn sim(app: &TestApp, provider: &str) -> SimulatorHandle {
-    app.simulator(provider).clone()
+    match provider {
+        "hubspot" => SimulatorHandle::HubSpot(app.handle::<HubSpot>().clone()),
+        _ => SimulatorHandle::Salesforce(app.handle::<Salesforce>().clone()),
+    }
 }
 
 fn refreshes(handle: &SimulatorHandle) -> u64 {
     match handle {
         SimulatorHandle::HubSpot(sim) => sim.refresh_requests(),
         SimulatorHandle::Salesforce(sim) => sim.refresh_requests(),
-        _ => 0,
     }
 }
 
@@ -148,7 +158,6 @@ fn token_requests(handle: &SimulatorHandle) -> u64 {
     match handle {
         SimulatorHandle::HubSpot(sim) => sim.token_requests(),
         SimulatorHandle::Salesforce(sim) => sim.token_requests(),
-        _ => 0,
     }
 }
 

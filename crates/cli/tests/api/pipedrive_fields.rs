@@ -16,9 +16,7 @@ fn is_hash(key: &str) -> bool {
 #[tokio::test]
 async fn hashed_custom_fields_have_one_stable_name_in_fields_meta_and_records() {
     let app = spawn_app().await;
-    let cli::demo::SimulatorHandle::Pipedrive(pipedrive) = app.simulator("pipedrive") else {
-        unreachable!("a pipedrive simulator")
-    };
+    let pipedrive = app.handle::<simulators::pipedrive::Pipedrive>();
     let shoe_size = pipedrive.add_custom_field("person", "Shoe size", "double");
     // A second field of the same name keeps its hash as its unified name.
     let second = pipedrive.add_custom_field("person", "Shoe size", "varchar");

@@ -8,9 +8,12 @@
 //! waits the product makes (a vendor's `Retry-After`, a rate-limit window) are checked only
 //! against lower bounds, or against windows no test run comes near.
 
-use cli::demo::SimulatorHandle;
+use cli::demo::Options;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use simulators::Tweaks;
+use simulators::hubspot::HubSpot;
+use simulators::salesforce::Salesforce;
 use simulators::{Fault, FaultKind};
 
 use crate::helpers::spawn_app;
@@ -229,9 +232,7 @@ async fn responses_describe_the_vendor_budget_left_in_ratelimit_headers() {
 #[tokio::test]
 async fn a_vendor_limit_lower_than_declared_is_learnt_from_its_headers() {
     let app = spawn_app().await;
-    let SimulatorHandle::HubSpot(hubspot) = app.simulator("hubspot") else {
-        unreachable!("hubspot")
-    };
+    let hubspot = app.handle::<HubSpot>();
     let connection = app.connection("hubspot");
     // Warm the field cache, then lower the vendor's real limit far below the declared 100/10 s.
     let (status, _) = app
@@ -311,10 +312,14 @@ async fn a_slow_connection_does_not_delay_another() {
 
 #[tokio::test]
 async fn daily_quotas_raise_one_event_at_80_and_at_90_percent() {
-    let mut configs = crate::helpers::simulator_configs();
-    configs.hubspot.daily_limit = Some(40);
-    configs.salesforce.daily_api_limit = 40;
-    let app = crate::helpers::spawn_app_with(configs).await;
+    let tweaks = Tweaks::default()
+        .with::<HubSpot>(|config| config.daily_limit = Some(40))
+        .with::<Salesforce>(|config| config.daily_api_limit = 40);
+    let app = crate::helpers::spawn_app_with(Options {
+        tweaks,
+        ..Options::tests()
+    })
+    .await;
     for provider in ["hubspot", "salesforce"] {
         let connection = app.connection(provider);
         for _ in 0..37 {
@@ -451,15 +456,17 @@ fn ratelimit(response: &reqwest::Response) -> ((u32, u32), String) {
 
 #[tokio::test]
 async fn ratelimit_headers_count_each_call_of_the_connection_through_proxy_and_unified_api() {
-    let mut configs = crate::helpers::simulator_configs();
-    // The vendor allows what the connector declares.
-    configs.hubspot.rate_limit_per_interval = 100;
-    // Two private apps, each counted on its own by the vendor.
-    configs
-        .hubspot
-        .access_tokens
-        .push("hubspot-sim-token-2".to_owned());
-    let app = crate::helpers::spawn_app_with(configs).await;
+    let tweaks = Tweaks::default().with::<HubSpot>(|config| {
+        // The vendor allows what the connector declares.
+        config.rate_limit_per_interval = 100;
+        // Two private apps, each counted on its own by the vendor.
+        config.access_tokens.push("hubspot-sim-token-2".to_owned());
+    });
+    let app = crate::helpers::spawn_app_with(Options {
+        tweaks,
+        ..Options::tests()
+    })
+    .await;
     let mine = app.connection("hubspot");
     let other = app.connect_hubspot("hubspot-sim-token-2").await;
     let get = |path: String| {

@@ -236,3 +236,54 @@ pub async fn spawn(
     let running = crate::serve(addr, router).await?;
     Ok((running, handle))
 }
+
+/// The Dynamics 365 simulator's registry line (see [`crate::registry`]).
+#[derive(Debug)]
+pub struct Dynamics;
+
+impl crate::Simulator for Dynamics {
+    const CONNECTOR: &'static str = "dynamics365";
+    const WIRING: &'static str = include_str!("../../../../connectors/dynamics365/simulator.yaml");
+    type Config = DynamicsConfig;
+    type Handle = DynamicsHandle;
+
+    fn config(profile: crate::Profile) -> DynamicsConfig {
+        match profile {
+            crate::Profile::Demo => DynamicsConfig::default(),
+            crate::Profile::Test => DynamicsConfig {
+                accounts: 300,
+                contacts: 1_200,
+                leads: 300,
+                opportunities: 300,
+                tasks: 200,
+                phonecalls: 100,
+                appointments: 100,
+                emails: 100,
+                annotations: 200,
+                systemusers: 10,
+                requests_per_5min: 1_000_000,
+                ..DynamicsConfig::default()
+            },
+        }
+    }
+
+    fn token(config: &DynamicsConfig) -> String {
+        config.access_tokens.first().cloned().unwrap_or_default()
+    }
+
+    fn router(config: DynamicsConfig) -> (axum::Router, DynamicsHandle) {
+        router(config)
+    }
+
+    fn faults(handle: &DynamicsHandle) -> &Faults {
+        handle.faults()
+    }
+
+    fn requests(handle: &DynamicsHandle) -> &RequestLog {
+        handle.requests()
+    }
+
+    fn ids(handle: &DynamicsHandle, object: &str) -> Vec<String> {
+        handle.ids(object)
+    }
+}

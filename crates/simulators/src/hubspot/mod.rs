@@ -592,3 +592,56 @@ pub async fn spawn(
     let running = crate::serve(addr, app).await?;
     Ok((running, handle))
 }
+
+/// The HubSpot simulator's registry line (see [`crate::registry`]).
+#[derive(Debug)]
+pub struct HubSpot;
+
+impl crate::Simulator for HubSpot {
+    const CONNECTOR: &'static str = "hubspot";
+    const WIRING: &'static str = include_str!("../../../../connectors/hubspot/simulator.yaml");
+    type Config = HubSpotConfig;
+    type Handle = HubSpotHandle;
+
+    fn config(profile: crate::Profile) -> HubSpotConfig {
+        match profile {
+            crate::Profile::Demo => HubSpotConfig::default(),
+            crate::Profile::Test => HubSpotConfig {
+                contacts: 1_200,
+                companies: 300,
+                deals: 300,
+                notes: 200,
+                tasks: 200,
+                calls: 100,
+                meetings: 100,
+                emails: 100,
+                leads: 150,
+                owners: 10,
+                rate_limit_per_interval: 1_000_000,
+                search_per_second: 1_000_000,
+                daily_limit: None,
+                ..HubSpotConfig::default()
+            },
+        }
+    }
+
+    fn token(config: &HubSpotConfig) -> String {
+        config.access_tokens.first().cloned().unwrap_or_default()
+    }
+
+    fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
+        router(config)
+    }
+
+    fn faults(handle: &HubSpotHandle) -> &Faults {
+        handle.faults()
+    }
+
+    fn requests(handle: &HubSpotHandle) -> &RequestLog {
+        handle.requests()
+    }
+
+    fn ids(handle: &HubSpotHandle, object: &str) -> Vec<String> {
+        handle.ids(object)
+    }
+}

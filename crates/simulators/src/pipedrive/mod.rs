@@ -237,3 +237,51 @@ pub async fn spawn(
     let running = crate::serve(addr, router).await?;
     Ok((running, handle))
 }
+
+/// The Pipedrive simulator's registry line (see [`crate::registry`]).
+#[derive(Debug)]
+pub struct Pipedrive;
+
+impl crate::Simulator for Pipedrive {
+    const CONNECTOR: &'static str = "pipedrive";
+    const WIRING: &'static str = include_str!("../../../../connectors/pipedrive/simulator.yaml");
+    type Config = PipedriveConfig;
+    type Handle = PipedriveHandle;
+
+    fn config(profile: crate::Profile) -> PipedriveConfig {
+        match profile {
+            crate::Profile::Demo => PipedriveConfig::default(),
+            crate::Profile::Test => PipedriveConfig {
+                persons: 1_200,
+                organizations: 300,
+                deals: 300,
+                leads: 150,
+                notes: 200,
+                activities: 300,
+                users: 10,
+                rate_limit_per_2s: 1_000_000,
+                ..PipedriveConfig::default()
+            },
+        }
+    }
+
+    fn token(config: &PipedriveConfig) -> String {
+        config.api_tokens.first().cloned().unwrap_or_default()
+    }
+
+    fn router(config: PipedriveConfig) -> (axum::Router, PipedriveHandle) {
+        router(config)
+    }
+
+    fn faults(handle: &PipedriveHandle) -> &Faults {
+        handle.faults()
+    }
+
+    fn requests(handle: &PipedriveHandle) -> &RequestLog {
+        handle.requests()
+    }
+
+    fn ids(handle: &PipedriveHandle, object: &str) -> Vec<String> {
+        handle.ids(object)
+    }
+}

@@ -293,3 +293,52 @@ pub async fn spawn(
     let running = crate::serve(addr, router).await?;
     Ok((running, handle))
 }
+
+/// The Salesforce simulator's registry line (see [`crate::registry`]).
+#[derive(Debug)]
+pub struct Salesforce;
+
+impl crate::Simulator for Salesforce {
+    const CONNECTOR: &'static str = "salesforce";
+    const WIRING: &'static str = include_str!("../../../../connectors/salesforce/simulator.yaml");
+    type Config = SalesforceConfig;
+    type Handle = SalesforceHandle;
+
+    fn config(profile: crate::Profile) -> SalesforceConfig {
+        match profile {
+            crate::Profile::Demo => SalesforceConfig::default(),
+            crate::Profile::Test => SalesforceConfig {
+                accounts: 300,
+                contacts: 1_200,
+                leads: 300,
+                opportunities: 300,
+                tasks: 300,
+                events: 100,
+                notes: 100,
+                users: 10,
+                daily_api_limit: 10_000_000,
+                ..SalesforceConfig::default()
+            },
+        }
+    }
+
+    fn token(config: &SalesforceConfig) -> String {
+        config.access_tokens.first().cloned().unwrap_or_default()
+    }
+
+    fn router(config: SalesforceConfig) -> (axum::Router, SalesforceHandle) {
+        router(config)
+    }
+
+    fn faults(handle: &SalesforceHandle) -> &Faults {
+        handle.faults()
+    }
+
+    fn requests(handle: &SalesforceHandle) -> &RequestLog {
+        handle.requests()
+    }
+
+    fn ids(handle: &SalesforceHandle, object: &str) -> Vec<String> {
+        handle.ids(object)
+    }
+}

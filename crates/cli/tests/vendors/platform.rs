@@ -1,0 +1,72 @@
+//! What every vendor gets from its registry line alone: a demo connection whose printed curl
+//! command returns unified contacts, and a place on the Connect page.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::{Check, Vendor, check};
+
+pub const CHECKS: &[Check] = &[
+    check!(the_demo_prints_a_working_command_for_it),
+    check!(the_connect_page_offers_it),
+];
+
+async fn the_demo_prints_a_working_command_for_it(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let printed = cli::demo::curl_commands(&app.demo);
+    let connection = app.connection(provider);
+    let url = printed
+        .lines()
+        .filter(|line| line.starts_with("curl ") && line.contains(&connection))
+        .find_map(|line| line.rsplit('\'').nth(1))
+        .unwrap_or_else(|| panic!("{provider}: no command for its connection:\n{printed}"));
+    assert!(printed.contains(&format!("# {provider}:")), "{printed}");
+    let response = app
+        .client
+        .get(url)
+        .bearer_auth(&app.demo.api_key)
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(response.status(), 200, "{url}");
+    let body: serde_json::Value = response.json().await.expect("json");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 5, "{url}: {body}");
+    assert!(
+        results
+            .iter()
+            .all(|record| record["remote_id"].is_string() && record["email_addresses"].is_array()),
+        "{body}"
+    );
+}
+
+async fn the_connect_page_offers_it(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let redirect = "http://127.0.0.1:9/done";
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/environment/branding",
+            Some(json!({"display_name": "Acme Sync", "allowed_redirect_urls": [redirect]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, session) = app
+        .call(
+            Method::POST,
+            "/connect/sessions",
+            Some(json!({"end_user_id": "user-1", "redirect_url": redirect})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let link = session["url"].as_str().expect("a url");
+    let page = app.client.get(link).send().await.expect("the page answers");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains(&format!("data-provider=\"{provider}\"")),
+        "{provider} is offered: {html}"
+    );
+}
