@@ -388,6 +388,19 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_keeps_vendor_sized_data_and_tests_get_small_seeds_without_limits() {
+        let demo = <hubspot::HubSpot as Simulator>::config(Profile::Demo);
+        let test = <hubspot::HubSpot as Simulator>::config(Profile::Test);
+        assert!(demo.contacts > 10_000, "past HubSpot's search cap");
+        assert!(test.contacts < demo.contacts / 5);
+        assert_eq!(demo.rate_limit_per_interval, 190);
+        assert!(test.rate_limit_per_interval >= 1_000_000);
+        let demo = <salesforce::Salesforce as Simulator>::config(Profile::Demo);
+        let test = <salesforce::Salesforce as Simulator>::config(Profile::Test);
+        assert!(test.contacts < demo.contacts && test.daily_api_limit > demo.daily_api_limit);
+    }
+
+    #[test]
     fn placeholders_are_filled_in_every_string() {
         let demo: DemoConnection = serde_yaml_ng::from_str(
             "auth_scheme: session\naccount: {instance_url: '{url}'}\nsecrets: {access_token: '{token}'}\nconnector_override: {auth: {urls: ['{url}/token']}}",
