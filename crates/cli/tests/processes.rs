@@ -2,8 +2,8 @@
 //! three `crosswalk serve` children, on a connection whose access token is due for refresh cause
 //! exactly one refresh at the provider.
 //!
-//! The test makes a fresh database on the server named by `CROSSWALK_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`), runs `crosswalk migrate` once, starts three
+//! The test makes a fresh database on the server named by `CROSSWALK_TEST_POSTGRES_URL` (CI uses
+//! `postgres://postgres@127.0.0.1:5432/test`; unset, the test fails rather than guess), runs `crosswalk migrate` once, starts three
 //! `crosswalk serve` children on port 0 (each reports its bound address on stderr), connects a
 //! HubSpot account through the real OAuth code flow against the in-process simulator, and makes
 //! the token due. Guards kill the children and drop the database at the end, also when the test
@@ -26,7 +26,6 @@ use store_postgres::PostgresStore;
 use tokio::io::AsyncBufReadExt as _;
 
 const URL_VARIABLE: &str = "CROSSWALK_TEST_POSTGRES_URL";
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const REDIRECT: &str = "http://127.0.0.1:9/integrations/done";
 const PROCESSES: usize = 3;
 const REQUESTS: usize = 200;
@@ -38,10 +37,19 @@ const HEALTH_POLL: Duration = Duration::from_millis(50);
 /// Stderr lines kept per child for failure messages.
 const LOG_LINES: usize = 200;
 
+/// The server to make the test database on.
+///
+/// # Panics
+///
+/// When the variable is unset or empty: a test that quietly used some default server, or
+/// skipped, would pass without showing anything.
 fn admin_url() -> String {
     match std::env::var(URL_VARIABLE) {
         Ok(url) if !url.is_empty() => url,
-        _ => DEFAULT_URL.to_owned(),
+        _ => panic!(
+            "{URL_VARIABLE} is not set: this test needs a PostgreSQL server, \
+             e.g. {URL_VARIABLE}=postgres://postgres@127.0.0.1:5432/test"
+        ),
     }
 }
 

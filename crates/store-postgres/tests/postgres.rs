@@ -2,7 +2,8 @@
 //! migration.
 //!
 //! They need a server: set `CROSSWALK_TEST_POSTGRES_URL` (CI uses
-//! `postgres://postgres@127.0.0.1:5432/test`). Without it each test prints a notice and returns.
+//! `postgres://postgres@127.0.0.1:5432/test`). Without it every test that needs the server fails
+//! with a message naming the variable: a suite that skips itself would pass without testing.
 //! Each test works in a fresh schema with a random name, dropped at the end even when the test
 //! fails, so parallel runs and reruns never see each other's rows.
 
@@ -11,20 +12,42 @@ use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt as _;
 use sqlx::Connection as _;
-use store::conformance;
+use store::conformance::Check;
 use store::{Store, StoreError};
 use store_postgres::PostgresStore;
 
 const URL_VARIABLE: &str = "CROSSWALK_TEST_POSTGRES_URL";
 
-fn test_url() -> Option<String> {
-    match std::env::var(URL_VARIABLE) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("notice: {URL_VARIABLE} is not set; skipping this postgres store test");
-            None
-        }
+/// The server to test against.
+///
+/// # Panics
+///
+/// When the variable is unset or empty.
+fn test_url() -> String {
+    required_url(std::env::var(URL_VARIABLE).ok())
+}
+
+fn required_url(value: Option<String>) -> String {
+    match value {
+        Some(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{URL_VARIABLE} is not set: these tests need a PostgreSQL server, \
+             e.g. {URL_VARIABLE}=postgres://postgres@127.0.0.1:5432/test"
+        ),
     }
+}
+
+#[test]
+fn a_missing_server_url_fails_the_tests_instead_of_skipping_them() {
+    for unset in [None, Some(String::new())] {
+        let panic = std::panic::catch_unwind(|| required_url(unset)).expect_err("must panic");
+        let message = panic.downcast_ref::<String>().expect("a formatted message");
+        assert!(message.contains(URL_VARIABLE), "{message}");
+    }
+    assert_eq!(
+        required_url(Some("postgres://host/db".to_owned())),
+        "postgres://host/db"
+    );
 }
 
 fn random_schema() -> String {
@@ -66,19 +89,20 @@ where
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance() {
-    let Some(url) = test_url() else { return };
-    in_fresh_schema(&url, |store| async move {
-        conformance::run_all(&store).await;
-        conformance::run_all(&store).await;
-    })
-    .await;
+/// The suite, each check on a migrated store in a schema of its own.
+mod conformance {
+    use super::*;
+
+    async fn run(check: Check) {
+        in_fresh_schema(&test_url(), |store| async move { check(&store).await }).await;
+    }
+
+    store::conformance_tests!(run);
 }
 
 #[tokio::test]
 async fn schemas_isolate_stores_and_hold_the_migrations_table() {
-    let Some(url) = test_url() else { return };
+    let url = test_url();
     let url = url.as_str();
     in_fresh_schema(url, |first| async move {
         let environment = first.create_environment("only in the first schema").await.expect("create");
@@ -122,7 +146,7 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_starting_together_create_and_migrate_one_schema() {
-    let Some(url) = test_url() else { return };
+    let url = test_url();
     let schema = random_schema();
     let outcome = AssertUnwindSafe(async {
         // Three processes start at once on a schema that does not exist yet.

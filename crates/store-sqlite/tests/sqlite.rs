@@ -4,26 +4,36 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use store::conformance::{self, test_keyring};
+use store::conformance::{Check, test_keyring};
 use store::{ConnectionId, ConnectionStatus, ConnectionUpdate, NewConnection, Store, timestamp};
 use store_sqlite::SqliteStore;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conformance_on_a_file() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("nested/data/crosswalk.db"))
-        .await
-        .expect("open");
-    conformance::run_all(&store).await;
-    // The suite must hold on a database that already has rows from a previous run.
-    conformance::run_all(&store).await;
-    store.close().await;
+/// The suite on a database file in a fresh directory, as `crosswalk serve` opens it.
+mod on_a_file {
+    use super::*;
+
+    async fn run(check: Check) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("nested/data/crosswalk.db"))
+            .await
+            .expect("open");
+        check(&store).await;
+        store.close().await;
+    }
+
+    store::conformance_tests!(run);
 }
 
-#[tokio::test]
-async fn conformance_in_memory() {
-    let store = SqliteStore::open_in_memory().await.expect("open");
-    conformance::run_all(&store).await;
+/// The suite on a private in-memory database, which holds one connection for its whole life.
+mod in_memory {
+    use super::*;
+
+    async fn run(check: Check) {
+        let store = SqliteStore::open_in_memory().await.expect("open");
+        check(&store).await;
+    }
+
+    store::conformance_tests!(run);
 }
 
 #[tokio::test]

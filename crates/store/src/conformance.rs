@@ -1,13 +1,17 @@
 //! The conformance suite: behaviour every [`Store`] backend must show, written once.
 //!
-//! Each backend's tests build a store on a fresh database and call [`run_all`]; a failing check
-//! panics with a message naming what broke, after [`run_all`] has printed the check's name.
+//! Each check is a public async function of a store that panics with a message naming what broke.
+//! A backend's test file invokes [`conformance_tests!`](crate::conformance_tests) with a function
+//! that makes a fresh store and runs one check on it, which expands to one `#[tokio::test]` per
+//! check, so a failure names its check and does not hide the others.
 //! Every check makes its own environments, so checks do not depend on each other or on an empty
-//! database, and the suite may run twice against the same store.
+//! database, and all of them in turn on one store pass too.
 //! It tests the contract written on [`Store`], not SQL details such as indexes or isolation levels.
+//! The module exists only with the `conformance` feature, which the backends enable for their
+//! tests alone, so the release library carries none of it.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use futures::future::{BoxFuture, join_all};
+use futures::future::join_all;
 use secrets::{Keyring, Sealed};
 use serde_json::{Value, json};
 
@@ -20,84 +24,92 @@ use crate::{
 /// One conformance check: an async function of a store that panics when the store misbehaves.
 pub type Check = for<'a> fn(&'a dyn Store) -> BoxFuture<'a, ()>;
 
-macro_rules! checks {
-    ($($name:ident),* $(,)?) => {
-        /// Every check, by name, in the order [`run_all`] runs them.
-        pub const CHECKS: &[(&str, Check)] = &[
-            $((stringify!($name), {
-                fn boxed(store: &dyn Store) -> BoxFuture<'_, ()> {
-                    Box::pin($name(store))
-                }
-                boxed
-            })),*
-        ];
+pub use futures::future::BoxFuture;
+
+/// Expands to one `#[tokio::test]` per check, each calling `$run(check)`, where `$run` is an
+/// async function of the backend's test file that makes a fresh store, runs the [`Check`] on it
+/// and cleans up.
+///
+/// One test per check lets a failure name its check, lets the others still run, and lets the
+/// test harness run them in parallel; invoke it once per store setup, inside a module.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($run:path) => {
+        $crate::conformance_tests!(@each $run;
+            environment_round_trips,
+            unknown_environment_is_not_found,
+            api_key_is_found_by_hash,
+            unknown_api_key_hash_is_not_found,
+            duplicate_api_key_hash_conflicts,
+            api_key_for_unknown_environment_is_not_found,
+            connection_round_trips_byte_exact,
+            json_keeps_key_order_and_values,
+            every_status_round_trips,
+            duplicate_connection_id_conflicts,
+            connection_for_unknown_environment_is_not_found,
+            connections_are_scoped_to_their_environment,
+            list_is_oldest_first,
+            update_changes_only_given_fields,
+            empty_update_still_bumps_updated_at,
+            update_of_missing_connection_is_not_found,
+            delete_removes_connection_and_its_discovered_fields,
+            discovered_fields_upsert_replaces,
+            discovered_fields_are_per_connection_and_resource,
+            discovered_fields_for_unknown_connection_is_not_found,
+            timestamps_keep_microseconds,
+            ids_are_unique,
+            concurrent_inserts_all_land,
+            oauth_app_upserts_per_environment_and_provider,
+            branding_starts_empty_and_is_replaced_whole,
+            connect_session_round_trips,
+            connect_session_checks_environment_and_connection,
+            oauth_state_is_taken_once,
+            concurrent_oauth_state_takers_one_wins,
+            deleting_a_connection_removes_its_sessions_and_states,
+            events_are_oldest_first_and_filtered,
+            credentials_expiry_round_trips,
+            connection_by_id_ignores_environment,
+            expiring_connections_soonest_first,
+            refresh_lease_fences_stale_holders,
+            refresh_lease_release_and_reacquire,
+            concurrent_lease_takers_one_wins,
+            refresh_lease_of_unknown_connection_is_not_found,
+            all_connections_span_environments,
+            replace_sealed_credentials_compares_and_swaps,
+            overrides_append_versions_and_keep_history,
+            override_expected_version_is_optimistic,
+            override_writes_check_environment_connection_and_provider,
+            overrides_are_scoped_by_environment_provider_and_layer,
+            deleting_a_connection_removes_its_overrides,
+            concurrent_override_writers_expecting_one_version_one_wins,
+            concurrent_unconditional_override_writers_all_land,
+            current_overrides_span_environments_and_leave_out_removed_ones,
+            an_invalid_override_is_recorded_once_per_version_and_revision,
+            concurrent_invalid_override_reporters_record_one_event,
+        );
     };
-}
-
-checks!(
-    environment_round_trips,
-    unknown_environment_is_not_found,
-    api_key_is_found_by_hash,
-    unknown_api_key_hash_is_not_found,
-    duplicate_api_key_hash_conflicts,
-    api_key_for_unknown_environment_is_not_found,
-    connection_round_trips_byte_exact,
-    json_keeps_key_order_and_values,
-    every_status_round_trips,
-    duplicate_connection_id_conflicts,
-    connection_for_unknown_environment_is_not_found,
-    connections_are_scoped_to_their_environment,
-    list_is_oldest_first,
-    update_changes_only_given_fields,
-    empty_update_still_bumps_updated_at,
-    update_of_missing_connection_is_not_found,
-    delete_removes_connection_and_its_discovered_fields,
-    discovered_fields_upsert_replaces,
-    discovered_fields_are_per_connection_and_resource,
-    discovered_fields_for_unknown_connection_is_not_found,
-    timestamps_keep_microseconds,
-    ids_are_unique,
-    concurrent_inserts_all_land,
-    oauth_app_upserts_per_environment_and_provider,
-    branding_starts_empty_and_is_replaced_whole,
-    connect_session_round_trips,
-    connect_session_checks_environment_and_connection,
-    oauth_state_is_taken_once,
-    concurrent_oauth_state_takers_one_wins,
-    deleting_a_connection_removes_its_sessions_and_states,
-    events_are_oldest_first_and_filtered,
-    credentials_expiry_round_trips,
-    connection_by_id_ignores_environment,
-    expiring_connections_soonest_first,
-    refresh_lease_fences_stale_holders,
-    refresh_lease_release_and_reacquire,
-    concurrent_lease_takers_one_wins,
-    refresh_lease_of_unknown_connection_is_not_found,
-    all_connections_span_environments,
-    replace_sealed_credentials_compares_and_swaps,
-    overrides_append_versions_and_keep_history,
-    override_expected_version_is_optimistic,
-    override_writes_check_environment_connection_and_provider,
-    overrides_are_scoped_by_environment_provider_and_layer,
-    deleting_a_connection_removes_its_overrides,
-    concurrent_override_writers_expecting_one_version_one_wins,
-    concurrent_unconditional_override_writers_all_land,
-    current_overrides_span_environments_and_leave_out_removed_ones,
-    an_invalid_override_is_recorded_once_per_version_and_revision,
-    concurrent_invalid_override_reporters_record_one_event,
-);
-
-/// Runs every check in [`CHECKS`] against `store`, printing each name before it runs.
-///
-/// # Panics
-///
-/// On the first check the store fails.
-pub async fn run_all(store: &dyn Store) {
-    for (name, check) in CHECKS {
-        println!("store conformance: {name}");
-        check(store).await;
-    }
-    println!("store conformance: all {} checks passed", CHECKS.len());
+    (@each $run:path; $($check:ident,)*) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                fn check(store: &dyn $crate::Store) -> $crate::conformance::BoxFuture<'_, ()> {
+                    ::std::boxed::Box::pin($crate::conformance::$check(store))
+                }
+                $run(check).await;
+            }
+        )*
+        /// Every check once more, one after another on one store, which then already holds
+        /// the rows of the checks before: no check may rely on an empty database.
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn all_checks_in_turn_on_one_store() {
+            fn all(store: &dyn $crate::Store) -> $crate::conformance::BoxFuture<'_, ()> {
+                ::std::boxed::Box::pin(async move {
+                    $( $crate::conformance::$check(store).await; )*
+                })
+            }
+            $run(all).await;
+        }
+    };
 }
 
 /// The keyring the suite seals with; a fixed key, since these are test values only.
@@ -156,7 +168,7 @@ fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str
     }
 }
 
-async fn environment_round_trips(store: &dyn Store) {
+pub async fn environment_round_trips(store: &dyn Store) {
     let before = timestamp::now();
     let environment = store
         .create_environment("Acme production")
@@ -177,14 +189,14 @@ async fn environment_round_trips(store: &dyn Store) {
     assert_ne!(same_name.id, environment.id);
 }
 
-async fn unknown_environment_is_not_found(store: &dyn Store) {
+pub async fn unknown_environment_is_not_found(store: &dyn Store) {
     assert_not_found(
         store.get_environment(&EnvironmentId::generate()).await,
         "get_environment of a fresh id",
     );
 }
 
-async fn api_key_is_found_by_hash(store: &dyn Store) {
+pub async fn api_key_is_found_by_hash(store: &dyn Store) {
     let environment_id = environment(store, "keys").await;
     let key = generate_api_key();
     let hash = ApiKeyHash::of(&key);
@@ -219,7 +231,7 @@ async fn api_key_is_found_by_hash(store: &dyn Store) {
     );
 }
 
-async fn unknown_api_key_hash_is_not_found(store: &dyn Store) {
+pub async fn unknown_api_key_hash_is_not_found(store: &dyn Store) {
     assert_not_found(
         store
             .find_api_key(&ApiKeyHash::of(&generate_api_key()))
@@ -228,7 +240,7 @@ async fn unknown_api_key_hash_is_not_found(store: &dyn Store) {
     );
 }
 
-async fn duplicate_api_key_hash_conflicts(store: &dyn Store) {
+pub async fn duplicate_api_key_hash_conflicts(store: &dyn Store) {
     let first_environment = environment(store, "first").await;
     let second_environment = environment(store, "second").await;
     let hash = ApiKeyHash::of(&generate_api_key());
@@ -248,7 +260,7 @@ async fn duplicate_api_key_hash_conflicts(store: &dyn Store) {
     );
 }
 
-async fn api_key_for_unknown_environment_is_not_found(store: &dyn Store) {
+pub async fn api_key_for_unknown_environment_is_not_found(store: &dyn Store) {
     let hash = ApiKeyHash::of(&generate_api_key());
     assert_not_found(
         store
@@ -262,7 +274,7 @@ async fn api_key_for_unknown_environment_is_not_found(store: &dyn Store) {
     );
 }
 
-async fn connection_round_trips_byte_exact(store: &dyn Store) {
+pub async fn connection_round_trips_byte_exact(store: &dyn Store) {
     let environment_id = environment(store, "round trip").await;
     let new = new_connection(&environment_id, "crm-one");
     let before = timestamp::now();
@@ -295,7 +307,7 @@ async fn connection_round_trips_byte_exact(store: &dyn Store) {
     assert_eq!(opened["access_token"], json!(format!("at-{}", new.id)));
 }
 
-async fn json_keeps_key_order_and_values(store: &dyn Store) {
+pub async fn json_keeps_key_order_and_values(store: &dyn Store) {
     let environment_id = environment(store, "json").await;
     let account: Value = serde_json::from_str(
         r#"{"zeta":1,"alpha":{"y":[1,2.5,-3,null,true],"b":"ünïcödé ✓ \"quoted\" \\ back"},"big":9007199254740993,"empty":{},"list":[]}"#,
@@ -332,7 +344,7 @@ async fn json_keeps_key_order_and_values(store: &dyn Store) {
     );
 }
 
-async fn every_status_round_trips(store: &dyn Store) {
+pub async fn every_status_round_trips(store: &dyn Store) {
     let environment_id = environment(store, "statuses").await;
     for status in ConnectionStatus::ALL {
         let mut new = new_connection(&environment_id, "crm-three");
@@ -350,7 +362,7 @@ async fn every_status_round_trips(store: &dyn Store) {
     }
 }
 
-async fn duplicate_connection_id_conflicts(store: &dyn Store) {
+pub async fn duplicate_connection_id_conflicts(store: &dyn Store) {
     let environment_id = environment(store, "dup").await;
     let other_environment = environment(store, "dup other").await;
     let new = new_connection(&environment_id, "crm-one");
@@ -384,7 +396,7 @@ async fn duplicate_connection_id_conflicts(store: &dyn Store) {
     );
 }
 
-async fn connection_for_unknown_environment_is_not_found(store: &dyn Store) {
+pub async fn connection_for_unknown_environment_is_not_found(store: &dyn Store) {
     let new = new_connection(&EnvironmentId::generate(), "crm-one");
     let environment_id = new.environment_id.clone();
     let id = new.id.clone();
@@ -398,7 +410,7 @@ async fn connection_for_unknown_environment_is_not_found(store: &dyn Store) {
     );
 }
 
-async fn connections_are_scoped_to_their_environment(store: &dyn Store) {
+pub async fn connections_are_scoped_to_their_environment(store: &dyn Store) {
     let env_a = environment(store, "tenant a").await;
     let env_b = environment(store, "tenant b").await;
     let connection = insert(store, &env_a, "crm-one").await;
@@ -462,7 +474,7 @@ async fn connections_are_scoped_to_their_environment(store: &dyn Store) {
     );
 }
 
-async fn list_is_oldest_first(store: &dyn Store) {
+pub async fn list_is_oldest_first(store: &dyn Store) {
     let environment_id = environment(store, "order").await;
     let mut inserted = Vec::new();
     for provider in ["crm-one", "crm-two", "crm-three", "attio"] {
@@ -489,7 +501,7 @@ async fn list_is_oldest_first(store: &dyn Store) {
     assert_eq!(listed[1], inserted[1], "listed rows are complete");
 }
 
-async fn update_changes_only_given_fields(store: &dyn Store) {
+pub async fn update_changes_only_given_fields(store: &dyn Store) {
     let environment_id = environment(store, "update").await;
     let original = insert(store, &environment_id, "crm-one").await;
 
@@ -574,7 +586,7 @@ async fn update_changes_only_given_fields(store: &dyn Store) {
     assert_eq!(fetched, after_all, "update returns what is stored");
 }
 
-async fn empty_update_still_bumps_updated_at(store: &dyn Store) {
+pub async fn empty_update_still_bumps_updated_at(store: &dyn Store) {
     let environment_id = environment(store, "touch").await;
     let original = insert(store, &environment_id, "crm-one").await;
     let mut previous = original.clone();
@@ -599,7 +611,7 @@ async fn empty_update_still_bumps_updated_at(store: &dyn Store) {
     }
 }
 
-async fn update_of_missing_connection_is_not_found(store: &dyn Store) {
+pub async fn update_of_missing_connection_is_not_found(store: &dyn Store) {
     let environment_id = environment(store, "missing").await;
     assert_not_found(
         store
@@ -625,7 +637,7 @@ async fn update_of_missing_connection_is_not_found(store: &dyn Store) {
     );
 }
 
-async fn delete_removes_connection_and_its_discovered_fields(store: &dyn Store) {
+pub async fn delete_removes_connection_and_its_discovered_fields(store: &dyn Store) {
     let environment_id = environment(store, "delete").await;
     let doomed = insert(store, &environment_id, "crm-one").await;
     let kept = insert(store, &environment_id, "crm-one").await;
@@ -703,7 +715,7 @@ async fn delete_removes_connection_and_its_discovered_fields(store: &dyn Store) 
     );
 }
 
-async fn discovered_fields_upsert_replaces(store: &dyn Store) {
+pub async fn discovered_fields_upsert_replaces(store: &dyn Store) {
     let environment_id = environment(store, "fields").await;
     let connection = insert(store, &environment_id, "crm-one").await;
     assert_eq!(
@@ -757,7 +769,7 @@ async fn discovered_fields_upsert_replaces(store: &dyn Store) {
     assert_eq!((last.fields, last.fetched_at), (first, first_at));
 }
 
-async fn discovered_fields_are_per_connection_and_resource(store: &dyn Store) {
+pub async fn discovered_fields_are_per_connection_and_resource(store: &dyn Store) {
     let environment_id = environment(store, "fields scope").await;
     let first = insert(store, &environment_id, "crm-one").await;
     let second = insert(store, &environment_id, "crm-one").await;
@@ -802,7 +814,7 @@ async fn discovered_fields_are_per_connection_and_resource(store: &dyn Store) {
     );
 }
 
-async fn discovered_fields_for_unknown_connection_is_not_found(store: &dyn Store) {
+pub async fn discovered_fields_for_unknown_connection_is_not_found(store: &dyn Store) {
     let unknown = ConnectionId::generate();
     assert_not_found(
         store
@@ -819,7 +831,7 @@ async fn discovered_fields_for_unknown_connection_is_not_found(store: &dyn Store
     );
 }
 
-async fn timestamps_keep_microseconds(store: &dyn Store) {
+pub async fn timestamps_keep_microseconds(store: &dyn Store) {
     let environment_id = environment(store, "precision").await;
     let environment = store.get_environment(&environment_id).await.expect("get");
     assert_eq!(
@@ -865,7 +877,7 @@ async fn timestamps_keep_microseconds(store: &dyn Store) {
     assert_eq!(cached.fetched_at, early);
 }
 
-async fn ids_are_unique(store: &dyn Store) {
+pub async fn ids_are_unique(store: &dyn Store) {
     let mut environment_ids = Vec::new();
     for _ in 0..10 {
         environment_ids.push(environment(store, "unique").await);
@@ -896,7 +908,7 @@ async fn ids_are_unique(store: &dyn Store) {
     );
 }
 
-async fn concurrent_inserts_all_land(store: &dyn Store) {
+pub async fn concurrent_inserts_all_land(store: &dyn Store) {
     const N_TASKS: usize = 16;
     let environment_results = join_all((0..N_TASKS).map(|task_idx| async move {
         store
@@ -1041,7 +1053,7 @@ fn oauth_app(environment_id: &EnvironmentId, provider: &str, client_id: &str) ->
     }
 }
 
-async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
+pub async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
     let environment_id = environment(store, "oauth apps").await;
     let other_environment = environment(store, "oauth apps other").await;
     assert_not_found(
@@ -1132,7 +1144,7 @@ async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
     }
 }
 
-async fn branding_starts_empty_and_is_replaced_whole(store: &dyn Store) {
+pub async fn branding_starts_empty_and_is_replaced_whole(store: &dyn Store) {
     let environment_id = environment(store, "branding").await;
     let other_environment = environment(store, "branding other").await;
     assert_eq!(
@@ -1211,7 +1223,7 @@ fn connect_session(environment_id: &EnvironmentId) -> ConnectSession {
     }
 }
 
-async fn connect_session_round_trips(store: &dyn Store) {
+pub async fn connect_session_round_trips(store: &dyn Store) {
     let environment_id = environment(store, "connect sessions").await;
     let connection = insert(store, &environment_id, "crm-one").await;
 
@@ -1288,7 +1300,7 @@ async fn connect_session_round_trips(store: &dyn Store) {
     );
 }
 
-async fn connect_session_checks_environment_and_connection(store: &dyn Store) {
+pub async fn connect_session_checks_environment_and_connection(store: &dyn Store) {
     let environment_id = environment(store, "session scope").await;
     let other_environment = environment(store, "session scope other").await;
     let others_connection = insert(store, &other_environment, "crm-one").await;
@@ -1360,7 +1372,7 @@ fn oauth_state(environment_id: &EnvironmentId) -> OAuthState {
     }
 }
 
-async fn oauth_state_is_taken_once(store: &dyn Store) {
+pub async fn oauth_state_is_taken_once(store: &dyn Store) {
     let environment_id = environment(store, "oauth states").await;
     let connection = insert(store, &environment_id, "crm-one").await;
 
@@ -1420,7 +1432,7 @@ async fn oauth_state_is_taken_once(store: &dyn Store) {
     );
 }
 
-async fn concurrent_oauth_state_takers_one_wins(store: &dyn Store) {
+pub async fn concurrent_oauth_state_takers_one_wins(store: &dyn Store) {
     const N_TAKERS: usize = 16;
     let environment_id = environment(store, "state race").await;
     for _round in 0..3 {
@@ -1445,7 +1457,7 @@ async fn concurrent_oauth_state_takers_one_wins(store: &dyn Store) {
     }
 }
 
-async fn deleting_a_connection_removes_its_sessions_and_states(store: &dyn Store) {
+pub async fn deleting_a_connection_removes_its_sessions_and_states(store: &dyn Store) {
     let environment_id = environment(store, "delete cascade").await;
     let doomed = insert(store, &environment_id, "crm-one").await;
     let session = ConnectSession {
@@ -1507,7 +1519,7 @@ async fn deleting_a_connection_removes_its_sessions_and_states(store: &dyn Store
     );
 }
 
-async fn events_are_oldest_first_and_filtered(store: &dyn Store) {
+pub async fn events_are_oldest_first_and_filtered(store: &dyn Store) {
     let environment_id = environment(store, "events").await;
     let other_environment = environment(store, "events other").await;
     let first = insert(store, &environment_id, "crm-one").await;
@@ -1652,7 +1664,7 @@ async fn events_are_oldest_first_and_filtered(store: &dyn Store) {
     );
 }
 
-async fn credentials_expiry_round_trips(store: &dyn Store) {
+pub async fn credentials_expiry_round_trips(store: &dyn Store) {
     let environment_id = environment(store, "expiry").await;
     let expires_at = at(1_800_000_000, 250_000) + Duration::nanoseconds(999);
     let new = NewConnection {
@@ -1722,7 +1734,7 @@ async fn credentials_expiry_round_trips(store: &dyn Store) {
     );
 }
 
-async fn connection_by_id_ignores_environment(store: &dyn Store) {
+pub async fn connection_by_id_ignores_environment(store: &dyn Store) {
     let env_a = environment(store, "by id a").await;
     let env_b = environment(store, "by id b").await;
     let in_a = insert(store, &env_a, "crm-one").await;
@@ -1741,7 +1753,7 @@ async fn connection_by_id_ignores_environment(store: &dyn Store) {
     );
 }
 
-async fn expiring_connections_soonest_first(store: &dyn Store) {
+pub async fn expiring_connections_soonest_first(store: &dyn Store) {
     // The query spans every environment, and this suite may run twice on one store. So this
     // run's expiries lie before those of any earlier run: the base moves ten microseconds into
     // the past for every microsecond of wall time, and the offsets below stay under ten.
@@ -1811,7 +1823,7 @@ async fn expiring_connections_soonest_first(store: &dyn Store) {
 /// A lease length the checks pass explicitly, with `now` values around it.
 const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn refresh_lease_fences_stale_holders(store: &dyn Store) {
+pub async fn refresh_lease_fences_stale_holders(store: &dyn Store) {
     let environment_id = environment(store, "lease").await;
     let connection = insert(store, &environment_id, "crm-one").await;
     let t0 = timestamp::now();
@@ -1948,7 +1960,7 @@ async fn refresh_lease_fences_stale_holders(store: &dyn Store) {
     );
 }
 
-async fn refresh_lease_release_and_reacquire(store: &dyn Store) {
+pub async fn refresh_lease_release_and_reacquire(store: &dyn Store) {
     let environment_id = environment(store, "lease release").await;
     let connection = insert(store, &environment_id, "crm-one").await;
     let t0 = timestamp::now();
@@ -2025,7 +2037,7 @@ async fn refresh_lease_release_and_reacquire(store: &dyn Store) {
     );
 }
 
-async fn concurrent_lease_takers_one_wins(store: &dyn Store) {
+pub async fn concurrent_lease_takers_one_wins(store: &dyn Store) {
     const N_HOLDERS: usize = 16;
     let environment_id = environment(store, "lease race").await;
     let connection = insert(store, &environment_id, "crm-one").await;
@@ -2050,7 +2062,7 @@ async fn concurrent_lease_takers_one_wins(store: &dyn Store) {
     );
 }
 
-async fn refresh_lease_of_unknown_connection_is_not_found(store: &dyn Store) {
+pub async fn refresh_lease_of_unknown_connection_is_not_found(store: &dyn Store) {
     let unknown = ConnectionId::generate();
     assert_not_found(
         store
@@ -2086,7 +2098,7 @@ async fn refresh_lease_of_unknown_connection_is_not_found(store: &dyn Store) {
     );
 }
 
-async fn all_connections_span_environments(store: &dyn Store) {
+pub async fn all_connections_span_environments(store: &dyn Store) {
     let env_a = environment(store, "all a").await;
     let env_b = environment(store, "all b").await;
     let first = insert(store, &env_a, "crm-one").await;
@@ -2108,7 +2120,7 @@ async fn all_connections_span_environments(store: &dyn Store) {
     );
 }
 
-async fn replace_sealed_credentials_compares_and_swaps(store: &dyn Store) {
+pub async fn replace_sealed_credentials_compares_and_swaps(store: &dyn Store) {
     let environment_id = environment(store, "rotation").await;
     let connection = insert(store, &environment_id, "crm-one").await;
     let resealed = seal_credentials(&connection.id, &json!({"access_token": "resealed"}));
@@ -2193,7 +2205,7 @@ fn versions(history: &[OverrideVersion]) -> Vec<u32> {
     history.iter().map(|version| version.version).collect()
 }
 
-async fn overrides_append_versions_and_keep_history(store: &dyn Store) {
+pub async fn overrides_append_versions_and_keep_history(store: &dyn Store) {
     let environment_id = environment(store, "overrides").await;
     let scope = OverrideScope::environment(environment_id.clone(), "crm-one");
     assert_eq!(store.current_override(&scope).await.expect("current"), None);
@@ -2288,7 +2300,7 @@ async fn overrides_append_versions_and_keep_history(store: &dyn Store) {
     );
 }
 
-async fn override_expected_version_is_optimistic(store: &dyn Store) {
+pub async fn override_expected_version_is_optimistic(store: &dyn Store) {
     let environment_id = environment(store, "override versions").await;
     let connection = insert(store, &environment_id, "crm-one").await;
     for scope in [
@@ -2332,7 +2344,7 @@ async fn override_expected_version_is_optimistic(store: &dyn Store) {
     }
 }
 
-async fn override_writes_check_environment_connection_and_provider(store: &dyn Store) {
+pub async fn override_writes_check_environment_connection_and_provider(store: &dyn Store) {
     let environment_id = environment(store, "override owner").await;
     let other_environment = environment(store, "override stranger").await;
     let connection = insert(store, &environment_id, "crm-one").await;
@@ -2388,7 +2400,7 @@ async fn override_writes_check_environment_connection_and_provider(store: &dyn S
     );
 }
 
-async fn overrides_are_scoped_by_environment_provider_and_layer(store: &dyn Store) {
+pub async fn overrides_are_scoped_by_environment_provider_and_layer(store: &dyn Store) {
     let first_environment = environment(store, "override scope one").await;
     let second_environment = environment(store, "override scope two").await;
     let first_connection = insert(store, &first_environment, "crm-one").await;
@@ -2486,7 +2498,7 @@ async fn overrides_are_scoped_by_environment_provider_and_layer(store: &dyn Stor
     );
 }
 
-async fn deleting_a_connection_removes_its_overrides(store: &dyn Store) {
+pub async fn deleting_a_connection_removes_its_overrides(store: &dyn Store) {
     let environment_id = environment(store, "override cascade").await;
     let doomed = insert(store, &environment_id, "crm-one").await;
     let kept = insert(store, &environment_id, "crm-one").await;
@@ -2548,7 +2560,7 @@ async fn deleting_a_connection_removes_its_overrides(store: &dyn Store) {
     assert_eq!(put(store, &doomed_layer, None, Some(0)).await.version, 1);
 }
 
-async fn concurrent_override_writers_expecting_one_version_one_wins(store: &dyn Store) {
+pub async fn concurrent_override_writers_expecting_one_version_one_wins(store: &dyn Store) {
     const N_WRITERS: usize = 16;
     let environment_id = environment(store, "override race").await;
     let connection = insert(store, &environment_id, "crm-one").await;
@@ -2589,7 +2601,7 @@ async fn concurrent_override_writers_expecting_one_version_one_wins(store: &dyn 
     }
 }
 
-async fn concurrent_unconditional_override_writers_all_land(store: &dyn Store) {
+pub async fn concurrent_unconditional_override_writers_all_land(store: &dyn Store) {
     const N_WRITERS: u32 = 8;
     let environment_id = environment(store, "override crowd").await;
     let scope = OverrideScope::environment(environment_id, "crm-one");
@@ -2621,7 +2633,7 @@ async fn concurrent_unconditional_override_writers_all_land(store: &dyn Store) {
     assert_eq!(writers, all, "no write was lost");
 }
 
-async fn current_overrides_span_environments_and_leave_out_removed_ones(store: &dyn Store) {
+pub async fn current_overrides_span_environments_and_leave_out_removed_ones(store: &dyn Store) {
     let first_environment = environment(store, "current overrides one").await;
     let second_environment = environment(store, "current overrides two").await;
     let connection = insert(store, &first_environment, "crm-one").await;
@@ -2690,7 +2702,7 @@ fn invalid_override_event(scope: &OverrideScope, version: u32, revision: &str) -
     }
 }
 
-async fn an_invalid_override_is_recorded_once_per_version_and_revision(store: &dyn Store) {
+pub async fn an_invalid_override_is_recorded_once_per_version_and_revision(store: &dyn Store) {
     let environment_id = environment(store, "invalid overrides").await;
     let stranger = environment(store, "invalid overrides stranger").await;
     let connection = insert(store, &environment_id, "crm-one").await;
@@ -2819,7 +2831,7 @@ async fn an_invalid_override_is_recorded_once_per_version_and_revision(store: &d
     );
 }
 
-async fn concurrent_invalid_override_reporters_record_one_event(store: &dyn Store) {
+pub async fn concurrent_invalid_override_reporters_record_one_event(store: &dyn Store) {
     const N_REPORTERS: usize = 8;
     let environment_id = environment(store, "invalid override crowd").await;
     let scope = OverrideScope::environment(environment_id.clone(), "crm-one");

@@ -5,12 +5,13 @@
 //! credentials, Connect sessions, single-use OAuth states, an audit trail of events, and the
 //! versioned connector overrides of environments and connections.
 //! [`Store`] is the one interface to that data; `store-sqlite` and `store-postgres` implement it
-//! and both run [`conformance::run_all`], so callers can hold an `Arc<dyn Store>` and not care
+//! and both pass the conformance suite (the `conformance` feature), so callers can hold an `Arc<dyn Store>` and not care
 //! which backend is behind it.
 //! This crate holds no SQL and never sees plaintext credentials: [`Connection::credentials`] is a
 //! [`secrets::Sealed`] envelope that the caller sealed before handing it over.
 
 mod api_key;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
 mod ids;
