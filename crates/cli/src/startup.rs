@@ -25,7 +25,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = if settings.database_url.is_empty() {
         let path = settings.data_dir.join("crosswalk.db");
         Arc::new(
-            store_sqlite::SqliteStore::open(&path)
+            store_sqlite::open(&path)
                 .await
                 .with_context(|| format!("opening SQLite database `{}`", path.display()))?,
         )
@@ -33,7 +33,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         || settings.database_url.starts_with("postgresql://")
     {
         Arc::new(
-            store_postgres::PostgresStore::connect(&settings.database_url)
+            store_postgres::connect(&settings.database_url)
                 .await
                 .context("connecting to PostgreSQL")?,
         )

@@ -22,7 +22,6 @@ use serde_json::{Value, json};
 use simulators::hubspot::{self, HubSpotConfig};
 use sqlx::Connection as _;
 use store::{ConnectionId, ConnectionUpdate, OAuthApp, Store};
-use store_postgres::PostgresStore;
 use tokio::io::AsyncBufReadExt as _;
 
 const URL_VARIABLE: &str = "CROSSWALK_TEST_POSTGRES_URL";
@@ -439,7 +438,7 @@ async fn concurrent_requests_over_three_processes_cause_one_refresh() {
     let ready = started.elapsed();
 
     // Seed the environment, its API key and the HubSpot OAuth app straight into the database.
-    let store = PostgresStore::connect(&database.url)
+    let store = store_postgres::connect(&database.url)
         .await
         .expect("connect the store");
     let environment = store

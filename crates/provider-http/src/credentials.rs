@@ -288,23 +288,23 @@ impl TokenManager {
         let tokens = match tokens {
             Ok(tokens) => tokens,
             Err(OAuthError::InvalidGrant(answer)) => {
+                // The status and its event are one transaction: a connection never needs
+                // re-authorisation without the event that says so.
                 self.store
-                    .update_connection(
+                    .update_connection_with_event(
                         &row.environment_id,
                         &row.id,
                         ConnectionUpdate {
                             status: Some(ConnectionStatus::NeedsReauth),
                             ..ConnectionUpdate::default()
                         },
+                        NewEvent {
+                            environment_id: row.environment_id.clone(),
+                            connection_id: Some(row.id.clone()),
+                            kind: "connection.needs_reauth".to_owned(),
+                            payload: json!({"provider": row.provider, "reason": "refresh_refused", "status": answer.status}),
+                        },
                     )
-                    .await?;
-                self.store
-                    .insert_event(NewEvent {
-                        environment_id: row.environment_id.clone(),
-                        connection_id: Some(row.id.clone()),
-                        kind: "connection.needs_reauth".to_owned(),
-                        payload: json!({"provider": row.provider, "reason": "refresh_refused", "status": answer.status}),
-                    })
                     .await?;
                 tracing::warn!(connection_id = %row.id, provider = %row.provider, "refresh refused: connection needs re-authorisation");
                 return Err(CredentialsError::ReauthRequired);

@@ -73,7 +73,7 @@ where
     Fut: Future<Output = ()>,
 {
     let schema = random_schema();
-    let store = PostgresStore::connect_in_schema(url, &schema)
+    let store = store_postgres::connect_in_schema(url, &schema)
         .await
         .expect("connect");
     let outcome = AssertUnwindSafe(async {
@@ -106,7 +106,7 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
     let url = url.as_str();
     in_fresh_schema(url, |first| async move {
         let environment = first.create_environment("only in the first schema").await.expect("create");
-        let schema = first.schema().expect("connected in a schema").to_owned();
+        let schema = first.dialect().schema().expect("connected in a schema").to_owned();
         in_fresh_schema(url, |second| async move {
             match second.get_environment(&environment.id).await {
                 Err(StoreError::NotFound) => {}
@@ -150,7 +150,7 @@ async fn processes_starting_together_create_and_migrate_one_schema() {
     let schema = random_schema();
     let outcome = AssertUnwindSafe(async {
         // Three processes start at once on a schema that does not exist yet.
-        let connects = (0..3).map(|_| PostgresStore::connect_in_schema(&url, &schema));
+        let connects = (0..3).map(|_| store_postgres::connect_in_schema(&url, &schema));
         let stores: Vec<PostgresStore> = futures::future::join_all(connects)
             .await
             .into_iter()
@@ -195,7 +195,7 @@ async fn invalid_schema_names_are_rejected_before_connecting() {
         "quote\"d",
         &"a".repeat(64),
     ] {
-        match PostgresStore::connect_in_schema("postgres://127.0.0.1:1/unused", schema).await {
+        match store_postgres::connect_in_schema("postgres://127.0.0.1:1/unused", schema).await {
             Err(StoreError::Database(error)) => {
                 assert!(error.to_string().contains("invalid schema name"), "{error}")
             }

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use store::conformance::{Check, test_keyring};
 use store::{ConnectionId, ConnectionStatus, ConnectionUpdate, NewConnection, Store, timestamp};
-use store_sqlite::SqliteStore;
 
 /// The suite on a database file in a fresh directory, as `crosswalk serve` opens it.
 mod on_a_file {
@@ -14,7 +13,7 @@ mod on_a_file {
 
     async fn run(check: Check) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&dir.path().join("nested/data/crosswalk.db"))
+        let store = store_sqlite::open(&dir.path().join("nested/data/crosswalk.db"))
             .await
             .expect("open");
         check(&store).await;
@@ -29,7 +28,7 @@ mod in_memory {
     use super::*;
 
     async fn run(check: Check) {
-        let store = SqliteStore::open_in_memory().await.expect("open");
+        let store = store_sqlite::open_in_memory().await.expect("open");
         check(&store).await;
     }
 
@@ -40,7 +39,7 @@ mod in_memory {
 async fn rows_survive_reopening_and_migrate_is_idempotent() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("crosswalk.db");
-    let store = SqliteStore::open(&path).await.expect("open");
+    let store = store_sqlite::open(&path).await.expect("open");
     let environment = store
         .create_environment("persistent")
         .await
@@ -48,7 +47,7 @@ async fn rows_survive_reopening_and_migrate_is_idempotent() {
     store.migrate().await.expect("second migrate is a no-op");
     store.close().await;
 
-    let reopened = SqliteStore::open(&path)
+    let reopened = store_sqlite::open(&path)
         .await
         .expect("reopen runs migrations again");
     assert_eq!(
@@ -88,7 +87,7 @@ async fn plaintext_credentials_never_reach_the_database_files() {
     const REFRESHED_CANARY: &str = "rt_live_REFRESHED_CANARY_456";
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("crosswalk.db");
-    let store = SqliteStore::open(&path).await.expect("open");
+    let store = store_sqlite::open(&path).await.expect("open");
     let keyring = test_keyring();
 
     let environment = store.create_environment("canary").await.expect("create");
@@ -149,7 +148,7 @@ async fn plaintext_credentials_never_reach_the_database_files() {
         "the scan sees the rows: the non-secret provider name is found"
     );
 
-    store.checkpoint().await.expect("checkpoint");
+    store_sqlite::checkpoint(&store).await.expect("checkpoint");
     store.close().await;
     let on_disk: u64 = database_files(&path)
         .iter()

@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 
 use crate::{
     ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionStatus,
-    ConnectionUpdate, EnvironmentId, NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope,
-    OverrideVersion, Store, StoreError, api_key_prefix, generate_api_key, timestamp,
+    ConnectionUpdate, Cursor, EnvironmentId, NewConnection, NewEvent, OAuthApp, OAuthState,
+    OverrideScope, OverrideVersion, Page, PageRequest, Store, StoreError, api_key_prefix,
+    generate_api_key, timestamp,
 };
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -86,6 +87,10 @@ macro_rules! conformance_tests {
             current_overrides_span_environments_and_leave_out_removed_ones,
             an_invalid_override_is_recorded_once_per_version_and_revision,
             concurrent_invalid_override_reporters_record_one_event,
+            connection_pages_walk_every_connection_once_while_others_are_inserted,
+            event_pages_are_filtered_and_walk_every_event_once_while_others_are_recorded,
+            a_connection_and_its_event_are_inserted_together_or_not_at_all,
+            a_connection_update_and_its_event_are_stored_together_or_not_at_all,
         );
     };
     (@each $run:path; $($check:ident,)*) => {
@@ -2865,5 +2870,312 @@ pub async fn concurrent_invalid_override_reporters_record_one_event(store: &dyn 
             .expect("events"),
         recorded,
         "and exactly one event exists"
+    );
+}
+
+/// The cursor a page names for the next one, after a trip through its string form, as clients
+/// hold it; `None` when the walk is done.
+fn next_cursor<T>(page: &Page<T>, limit: u32) -> Option<Cursor> {
+    assert!(
+        page.items.len() <= limit as usize,
+        "a page holds at most `limit` rows"
+    );
+    page.next
+        .as_ref()
+        .map(|next| Cursor::parse(&next.encode()).expect("a cursor parses"))
+}
+
+pub async fn connection_pages_walk_every_connection_once_while_others_are_inserted(
+    store: &dyn Store,
+) {
+    let environment_id = environment(store, "connection pages").await;
+    let other = environment(store, "connection pages other").await;
+    insert(store, &other, "acme").await;
+    let empty = store
+        .list_connections_page(&environment_id, &PageRequest::first(2))
+        .await
+        .expect("list an empty environment");
+    assert_eq!((empty.items.len(), empty.next), (0, None));
+
+    let mut existing = Vec::new();
+    for _ in 0..5 {
+        existing.push(insert(store, &environment_id, "acme").await.id);
+    }
+    let exact = store
+        .list_connections_page(&environment_id, &PageRequest::first(5))
+        .await
+        .expect("one full page");
+    assert_eq!(exact.items.len(), 5);
+    assert_eq!(exact.next, None, "no cursor when nothing follows the page");
+
+    let mut walked = Vec::new();
+    let mut inserted = 0;
+    let mut page = PageRequest::first(2);
+    loop {
+        let listed = store
+            .list_connections_page(&environment_id, &page)
+            .await
+            .expect("list a page");
+        walked.extend(listed.items.iter().map(|connection| connection.id.clone()));
+        // A connection inserted mid-walk sorts after every existing one.
+        insert(store, &environment_id, "acme").await;
+        inserted += 1;
+        match next_cursor(&listed, page.limit) {
+            Some(after) => page.after = Some(after),
+            None => break,
+        }
+    }
+    assert_eq!(
+        walked[..existing.len()],
+        existing[..],
+        "the connections that existed come first, oldest first, each once"
+    );
+    let mut unique = walked.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), walked.len(), "no connection is listed twice");
+    let all = store
+        .list_connections(&environment_id)
+        .await
+        .expect("list all");
+    let all: Vec<ConnectionId> = all.into_iter().map(|connection| connection.id).collect();
+    assert!(
+        walked.iter().all(|id| all.contains(id)),
+        "pages hold only the environment's connections"
+    );
+    assert!(
+        walked.len() > existing.len() && inserted > 1,
+        "the walk also reached connections inserted while it ran"
+    );
+}
+
+async fn record_event(
+    store: &dyn Store,
+    environment_id: &EnvironmentId,
+    connection_id: Option<&ConnectionId>,
+    kind: &str,
+) -> crate::Event {
+    store
+        .insert_event(NewEvent {
+            environment_id: environment_id.clone(),
+            connection_id: connection_id.cloned(),
+            kind: kind.to_owned(),
+            payload: json!({"n": 1}),
+        })
+        .await
+        .expect("insert event")
+}
+
+pub async fn event_pages_are_filtered_and_walk_every_event_once_while_others_are_recorded(
+    store: &dyn Store,
+) {
+    let environment_id = environment(store, "event pages").await;
+    let connection = insert(store, &environment_id, "acme").await;
+    let mut matching = Vec::new();
+    for _ in 0..4 {
+        matching.push(
+            record_event(
+                store,
+                &environment_id,
+                Some(&connection.id),
+                "connection.created",
+            )
+            .await
+            .id,
+        );
+        record_event(
+            store,
+            &environment_id,
+            Some(&connection.id),
+            "connection.needs_reauth",
+        )
+        .await;
+        record_event(store, &environment_id, None, "connection.created").await;
+    }
+    let mut walked = Vec::new();
+    let mut page = PageRequest::first(3);
+    loop {
+        let listed = store
+            .list_events_page(
+                &environment_id,
+                Some(&connection.id),
+                Some("connection.created"),
+                &page,
+            )
+            .await
+            .expect("list a page");
+        walked.extend(listed.items.iter().map(|event| event.id.clone()));
+        match next_cursor(&listed, page.limit) {
+            Some(after) => page.after = Some(after),
+            None => break,
+        }
+    }
+    assert_eq!(walked, matching, "filters hold on every page, oldest first");
+
+    let mut unfiltered = Vec::new();
+    let mut page = PageRequest::first(5);
+    loop {
+        let listed = store
+            .list_events_page(&environment_id, None, None, &page)
+            .await
+            .expect("list a page");
+        unfiltered.extend(listed.items.iter().map(|event| event.id.clone()));
+        record_event(store, &environment_id, None, "environment.touched").await;
+        match next_cursor(&listed, page.limit) {
+            Some(after) => page.after = Some(after),
+            None => break,
+        }
+    }
+    let all = store
+        .list_events(&environment_id, None, None)
+        .await
+        .expect("list all");
+    let all: Vec<_> = all.into_iter().map(|event| event.id).collect();
+    assert_eq!(
+        unfiltered[..],
+        all[..unfiltered.len()],
+        "pages give the events in list order, none twice, none skipped"
+    );
+    assert!(
+        unfiltered.len() > 12,
+        "events recorded mid-walk are reached"
+    );
+}
+
+fn event_about(environment_id: &EnvironmentId, id: &ConnectionId, kind: &str) -> NewEvent {
+    NewEvent {
+        environment_id: environment_id.clone(),
+        connection_id: Some(id.clone()),
+        kind: kind.to_owned(),
+        payload: json!({"provider": "acme"}),
+    }
+}
+
+pub async fn a_connection_and_its_event_are_inserted_together_or_not_at_all(store: &dyn Store) {
+    let environment_id = environment(store, "insert with event").await;
+    let new = new_connection(&environment_id, "acme");
+    let event = event_about(&environment_id, &new.id, "connection.created");
+    let (connection, recorded) = store
+        .insert_connection_with_event(new, event)
+        .await
+        .expect("insert with event");
+    assert_eq!(
+        store
+            .get_connection(&environment_id, &connection.id)
+            .await
+            .expect("the connection is stored"),
+        connection
+    );
+    assert_eq!(
+        store
+            .list_events(&environment_id, Some(&connection.id), None)
+            .await
+            .expect("list"),
+        vec![recorded]
+    );
+
+    // The event's insert fails (its environment does not exist) after the connection's
+    // succeeded: the connection must not stay.
+    let new = new_connection(&environment_id, "acme");
+    let id = new.id.clone();
+    let orphan = event_about(&EnvironmentId::generate(), &id, "connection.created");
+    assert_not_found(
+        store.insert_connection_with_event(new, orphan).await,
+        "an event of an unknown environment",
+    );
+    assert_not_found(
+        store.get_connection(&environment_id, &id).await,
+        "the connection of a failed insert with event",
+    );
+
+    // The connection's insert fails (its id exists): no event is recorded.
+    let mut duplicate = new_connection(&environment_id, "acme");
+    duplicate.id = connection.id.clone();
+    let event = event_about(&environment_id, &connection.id, "connection.created");
+    assert_conflict(
+        store.insert_connection_with_event(duplicate, event).await,
+        "a repeated connection id",
+    );
+    assert_eq!(
+        store
+            .list_events(&environment_id, Some(&connection.id), None)
+            .await
+            .expect("list")
+            .len(),
+        1,
+        "the failed insert recorded no event"
+    );
+}
+
+pub async fn a_connection_update_and_its_event_are_stored_together_or_not_at_all(
+    store: &dyn Store,
+) {
+    let environment_id = environment(store, "update with event").await;
+    let connection = insert(store, &environment_id, "acme").await;
+    let to_reauth = || ConnectionUpdate {
+        status: Some(ConnectionStatus::NeedsReauth),
+        ..ConnectionUpdate::default()
+    };
+
+    // The event's insert fails after the update succeeded: the update must be undone.
+    let orphan = event_about(
+        &EnvironmentId::generate(),
+        &connection.id,
+        "connection.needs_reauth",
+    );
+    assert_not_found(
+        store
+            .update_connection_with_event(&environment_id, &connection.id, to_reauth(), orphan)
+            .await,
+        "an event of an unknown environment",
+    );
+    assert_eq!(
+        store
+            .get_connection(&environment_id, &connection.id)
+            .await
+            .expect("get"),
+        connection,
+        "the update of a failed update with event is rolled back, updated_at included"
+    );
+
+    // The update fails (the connection is another environment's): no event is recorded.
+    let other = environment(store, "update with event other").await;
+    let event = event_about(&other, &connection.id, "connection.needs_reauth");
+    assert_not_found(
+        store
+            .update_connection_with_event(&other, &connection.id, to_reauth(), event)
+            .await,
+        "another environment's connection",
+    );
+    assert!(
+        store
+            .list_events(&other, None, None)
+            .await
+            .expect("list")
+            .is_empty(),
+        "the failed update recorded no event"
+    );
+
+    let event = event_about(&environment_id, &connection.id, "connection.needs_reauth");
+    let (updated, recorded) = store
+        .update_connection_with_event(&environment_id, &connection.id, to_reauth(), event)
+        .await
+        .expect("update with event");
+    assert_eq!(updated.status, ConnectionStatus::NeedsReauth);
+    assert!(updated.updated_at > connection.updated_at);
+    assert_eq!(
+        store
+            .get_connection(&environment_id, &connection.id)
+            .await
+            .expect("get"),
+        updated
+    );
+    assert_eq!(recorded.kind, "connection.needs_reauth");
+    assert_eq!(
+        store
+            .list_events(&environment_id, Some(&connection.id), None)
+            .await
+            .expect("list"),
+        vec![recorded]
     );
 }

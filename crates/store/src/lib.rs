@@ -15,6 +15,7 @@ mod api_key;
 pub mod conformance;
 mod error;
 mod ids;
+mod page;
 mod rows;
 mod store;
 pub mod timestamp;
@@ -22,6 +23,7 @@ pub mod timestamp;
 pub use api_key::{API_KEY_PREFIX_LEN, ApiKeyHash, api_key_prefix, generate_api_key};
 pub use error::{IdError, StoreError};
 pub use ids::{ApiKeyId, ConnectionId, EnvironmentId, EventId};
+pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use rows::{
     ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, ConnectionUpdate,
     DiscoveredFields, Environment, Event, NewConnection, NewEvent, OAuthApp, OAuthState,

@@ -11,7 +11,7 @@ use secrets::Sealed;
 use crate::{
     ApiKey, ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionUpdate,
     DiscoveredFields, Environment, EnvironmentId, Event, NewConnection, NewEvent, OAuthApp,
-    OAuthState, OverrideScope, OverrideVersion, StoreError,
+    OAuthState, OverrideScope, OverrideVersion, Page, PageRequest, StoreError,
 };
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
@@ -114,6 +114,52 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         environment_id: &EnvironmentId,
     ) -> Result<Vec<Connection>, StoreError>;
+
+    /// Returns one page of an environment's connections, oldest first (ties broken by id).
+    ///
+    /// The pages of one walk neither repeat nor skip a connection that existed when it began,
+    /// however many are inserted meanwhile. An unknown environment has no connections.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_connections_page(
+        &self,
+        environment_id: &EnvironmentId,
+        page: &PageRequest,
+    ) -> Result<Page<Connection>, StoreError>;
+
+    /// Inserts a connection as [`Store::insert_connection`] does and records `event` about it,
+    /// in one transaction: both are stored or neither is.
+    ///
+    /// The event's environment and connection should be the connection's; the store does not
+    /// check them against it.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Store::insert_connection`] and [`Store::insert_event`].
+    async fn insert_connection_with_event(
+        &self,
+        new: NewConnection,
+        event: NewEvent,
+    ) -> Result<(Connection, Event), StoreError>;
+
+    /// Updates a connection as [`Store::update_connection`] does and records `event` about the
+    /// change, in one transaction: both are stored or neither is.
+    ///
+    /// The event's environment and connection should be the connection's; the store does not
+    /// check them against it.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Store::update_connection`] and [`Store::insert_event`].
+    async fn update_connection_with_event(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ConnectionId,
+        update: ConnectionUpdate,
+        event: NewEvent,
+    ) -> Result<(Connection, Event), StoreError>;
 
     /// Changes the given fields of a connection, atomically, and returns the updated row.
     ///
@@ -279,6 +325,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         connection_id: Option<&ConnectionId>,
         kind: Option<&str>,
     ) -> Result<Vec<Event>, StoreError>;
+
+    /// Returns one page of an environment's events, in the order and with the filters of
+    /// [`Store::list_events`].
+    ///
+    /// The pages of one walk neither repeat nor skip an event that existed when it began,
+    /// however many are recorded meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_events_page(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: Option<&ConnectionId>,
+        kind: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Event>, StoreError>;
 
     /// Returns a connection by id whatever its environment; for workers, which act for every
     /// environment. Request handlers use [`Store::get_connection`].

@@ -378,9 +378,10 @@ async fn save_connection(
     match &session.connection_id {
         Some(id) => {
             let sealed = state.keyring.seal_json(&secrets, &credentials_aad(id));
-            let connection = state
+            // The status change and its event are one transaction: both or neither.
+            let (connection, _) = state
                 .store
-                .update_connection(
+                .update_connection_with_event(
                     &session.environment_id,
                     id,
                     ConnectionUpdate {
@@ -389,16 +390,13 @@ async fn save_connection(
                         credentials: Some(sealed),
                         credentials_expires_at: Some(expires_at),
                     },
+                    NewEvent {
+                        environment_id: session.environment_id.clone(),
+                        connection_id: Some(id.clone()),
+                        kind: "connection.reauthorized".to_owned(),
+                        payload: json!({"provider": provider, "end_user_id": session.end_user_id}),
+                    },
                 )
-                .await?;
-            state
-                .store
-                .insert_event(NewEvent {
-                    environment_id: session.environment_id.clone(),
-                    connection_id: Some(connection.id.clone()),
-                    kind: "connection.reauthorized".to_owned(),
-                    payload: json!({"provider": provider, "end_user_id": session.end_user_id}),
-                })
                 .await?;
             Ok(connection)
         }
@@ -410,26 +408,26 @@ async fn save_connection(
                 "end_user_id".to_owned(),
                 Value::String(session.end_user_id.clone()),
             );
-            let connection = state
+            let event = NewEvent {
+                environment_id: session.environment_id.clone(),
+                connection_id: Some(id.clone()),
+                kind: "connection.created".to_owned(),
+                payload: json!({"provider": provider, "end_user_id": session.end_user_id}),
+            };
+            let (connection, _) = state
                 .store
-                .insert_connection(NewConnection {
-                    id,
-                    environment_id: session.environment_id.clone(),
-                    provider: provider.to_owned(),
-                    status: ConnectionStatus::Active,
-                    account: Value::Object(account),
-                    credentials: sealed,
-                    credentials_expires_at: expires_at,
-                })
-                .await?;
-            state
-                .store
-                .insert_event(NewEvent {
-                    environment_id: session.environment_id.clone(),
-                    connection_id: Some(connection.id.clone()),
-                    kind: "connection.created".to_owned(),
-                    payload: json!({"provider": provider, "end_user_id": session.end_user_id}),
-                })
+                .insert_connection_with_event(
+                    NewConnection {
+                        id,
+                        environment_id: session.environment_id.clone(),
+                        provider: provider.to_owned(),
+                        status: ConnectionStatus::Active,
+                        account: Value::Object(account),
+                        credentials: sealed,
+                        credentials_expires_at: expires_at,
+                    },
+                    event,
+                )
                 .await?;
             Ok(connection)
         }

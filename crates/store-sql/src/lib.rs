@@ -1,0 +1,138 @@
+//! The [`Store`](store::Store) in SQL, written once for every sqlx database a [`Dialect`] describes.
+//!
+//! `store-sqlite` and `store-postgres` each provide a dialect, their migrations and their connect
+//! functions; the queries, the row mapping, the transactions and the error mapping live here.
+//! Both databases read `$1`-style parameters, `RETURNING`, `ON CONFLICT` upserts and row-value
+//! comparisons alike, so one SQL text serves both; what differs is isolated in [`Dialect`]:
+//! how a timestamp is stored, how a JSON parameter is written, how a version time moves past its
+//! previous value, the bytewise collation, and how migrations run.
+//! Values keep their types end to end (no `Any` driver): timestamps as the dialect stores them,
+//! credentials as bytes, JSON as its text, read back through [`sqlx::types::Json`].
+//!
+//! Writes that belong together run in one transaction whose first statement writes, so SQLite
+//! takes its write lock at the start (a read lock upgraded later could fail at once with
+//! `SQLITE_BUSY`) and Postgres locks the row before the second write.
+//! Conditional writes (refresh leases, fenced credentials, compare-and-swap, versioned override
+//! writes) decide in one statement; only when it matched no row does a second, read-only one tell
+//! a missing connection or environment from a failed condition.
+
+mod rows;
+mod store_impl;
+
+use std::fmt;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Database, Decode, Encode, Pool, Type};
+use store::StoreError;
+
+/// What one database does differently, for [`SqlStore`].
+///
+/// Implemented by each backend crate on a type of its own, which may carry per-store settings.
+pub trait Dialect: fmt::Debug + Send + Sync + 'static {
+    /// The sqlx database.
+    type Db: Database;
+
+    /// A timestamp as the database stores it (`timestamptz`, or integer microseconds).
+    type Time: for<'q> Encode<'q, Self::Db>
+        + for<'r> Decode<'r, Self::Db>
+        + Type<Self::Db>
+        + Send
+        + Sync
+        + 'static;
+
+    /// A `JSON` parameter: the SQL that reads the JSON text bound at `param` (e.g. `$3`) as the
+    /// column's type, keeping the text as written.
+    fn json(param: &str) -> String;
+
+    /// The SQL of a version timestamp: `now` (a parameter), or just after `previous` (a column)
+    /// when that is not earlier, so the value always grows.
+    fn later(now: &str, previous: &str) -> String;
+
+    /// The collation clause that orders text by its bytes, as both databases must agree.
+    const BYTEWISE: &'static str;
+
+    /// Converts a time (already truncated to microseconds) for binding.
+    fn time(at: DateTime<Utc>) -> Self::Time;
+
+    /// Converts a stored time back; `None` when it is out of range.
+    fn read_time(stored: Self::Time) -> Option<DateTime<Utc>>;
+
+    /// How many rows a write changed.
+    fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
+
+    /// Runs the backend's pending migrations.
+    fn migrate(pool: &Pool<Self::Db>) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A [`Store`](store::Store) on a pool of one database, speaking its [`Dialect`].
+///
+/// Cheap to clone: clones share the pool.
+pub struct SqlStore<D: Dialect> {
+    pool: Pool<D::Db>,
+    dialect: D,
+}
+
+impl<D: Dialect + Clone> Clone for SqlStore<D> {
+    fn clone(&self) -> SqlStore<D> {
+        SqlStore {
+            pool: self.pool.clone(),
+            dialect: self.dialect.clone(),
+        }
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// A store on `pool`; it does not migrate (call [`store::Store::migrate`]).
+    pub fn new(pool: Pool<D::Db>, dialect: D) -> SqlStore<D> {
+        SqlStore { pool, dialect }
+    }
+
+    /// The pool, for statements of the backend's own (a checkpoint, say).
+    pub fn pool(&self) -> &Pool<D::Db> {
+        &self.pool
+    }
+
+    /// The dialect with its per-store settings.
+    pub fn dialect(&self) -> &D {
+        &self.dialect
+    }
+
+    /// Waits for pending statements, then closes every pooled connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl<D: Dialect> fmt::Debug for SqlStore<D> {
+    // The pool's options may hold a password; print only what identifies the store.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("dialect", &self.dialect)
+            .field("pool_size", &self.pool.size())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a failed write: unique violations are conflicts, foreign key violations mean the parent
+/// row (environment or connection) does not exist.
+fn write_error(error: sqlx::Error, conflict: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database_error) => match database_error.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => StoreError::Conflict(conflict.to_owned()),
+            sqlx::error::ErrorKind::ForeignKeyViolation => StoreError::NotFound,
+            _ => StoreError::database(error),
+        },
+        _ => read_error(error),
+    }
+}
+
+fn read_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::Decode(_) => StoreError::Corrupt(error.to_string()),
+        other => StoreError::database(other),
+    }
+}

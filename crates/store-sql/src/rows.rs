@@ -1,0 +1,234 @@
+//! Reading rows into the store's types, once for every dialect: each column read either gives
+//! its value or says which column is corrupt and why.
+
+use chrono::{DateTime, Utc};
+use secrets::Sealed;
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Database, Decode, Row, Type};
+use store::{
+    ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, DiscoveredFields, Environment,
+    Event, IdError, OAuthApp, OAuthState, OverrideScope, OverrideVersion, StoreError,
+};
+
+use crate::{Dialect, read_error};
+
+/// The column lists the mappers below read, for `SELECT` and `RETURNING`.
+pub(crate) const CONNECTION_COLUMNS: &str = "id, environment_id, provider, status, account, \
+     credentials, credentials_expires_at, created_at, updated_at";
+pub(crate) const CONNECT_SESSION_COLUMNS: &str = "token_hash, environment_id, end_user_id, \
+     provider, redirect_url, connection_id, expires_at, created_at";
+pub(crate) const OAUTH_STATE_COLUMNS: &str = "state_hash, environment_id, provider, scheme, \
+     session_token_hash, code_verifier, redirect_uri, connection_id, expires_at, created_at";
+pub(crate) const OAUTH_APP_COLUMNS: &str =
+    "environment_id, provider, client_id, client_secret, redirect_uris, scopes, updated_at";
+pub(crate) const EVENT_COLUMNS: &str =
+    "id, environment_id, connection_id, kind, payload, created_at";
+pub(crate) const OVERRIDE_COLUMNS: &str =
+    "environment_id, provider, connection_id, version, document, revision, created_at";
+
+/// One row of a dialect's database, read column by column.
+pub(crate) struct Columns<'r, D: Dialect>(pub(crate) &'r <D::Db as Database>::Row);
+
+impl<'r, D: Dialect> Columns<'r, D>
+where
+    for<'n> &'n str: ColumnIndex<<D::Db as Database>::Row>,
+    String: Decode<'r, D::Db> + Type<D::Db>,
+    i64: Decode<'r, D::Db> + Type<D::Db>,
+    Vec<u8>: Decode<'r, D::Db> + Type<D::Db>,
+    Json<Value>: Decode<'r, D::Db> + Type<D::Db>,
+    Json<Vec<String>>: Decode<'r, D::Db> + Type<D::Db>,
+{
+    fn get<T: Decode<'r, D::Db> + Type<D::Db>>(&self, name: &str) -> Result<T, StoreError> {
+        self.0.try_get(name).map_err(read_error)
+    }
+
+    fn corrupt(name: &str, why: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt(format!("`{name}`: {why}"))
+    }
+
+    pub(crate) fn text(&self, name: &str) -> Result<String, StoreError> {
+        self.get(name)
+    }
+
+    pub(crate) fn optional_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.get(name)
+    }
+
+    fn id<T: TryFrom<String, Error = IdError>>(&self, name: &str) -> Result<T, StoreError> {
+        T::try_from(self.text(name)?).map_err(|error| Self::corrupt(name, error))
+    }
+
+    fn optional_id<T: TryFrom<String, Error = IdError>>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.optional_text(name)?
+            .map(|value| T::try_from(value).map_err(|error| Self::corrupt(name, error)))
+            .transpose()
+    }
+
+    fn to_time(name: &str, stored: D::Time) -> Result<DateTime<Utc>, StoreError> {
+        D::read_time(stored).ok_or_else(|| Self::corrupt(name, "the time is out of range"))
+    }
+
+    pub(crate) fn time(&self, name: &str) -> Result<DateTime<Utc>, StoreError> {
+        Self::to_time(name, self.get(name)?)
+    }
+
+    fn optional_time(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.get::<Option<D::Time>>(name)?
+            .map(|stored| Self::to_time(name, stored))
+            .transpose()
+    }
+
+    fn sealed(&self, name: &str) -> Result<Sealed, StoreError> {
+        Sealed::from_bytes(&self.get::<Vec<u8>>(name)?).map_err(|error| Self::corrupt(name, error))
+    }
+
+    fn optional_sealed(&self, name: &str) -> Result<Option<Sealed>, StoreError> {
+        self.get::<Option<Vec<u8>>>(name)?
+            .map(|bytes| Sealed::from_bytes(&bytes).map_err(|error| Self::corrupt(name, error)))
+            .transpose()
+    }
+
+    fn json(&self, name: &str) -> Result<Value, StoreError> {
+        Ok(self.get::<Json<Value>>(name)?.0)
+    }
+
+    fn optional_json(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        Ok(self.get::<Option<Json<Value>>>(name)?.map(|json| json.0))
+    }
+
+    pub(crate) fn strings(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self.get::<Json<Vec<String>>>(name)?.0)
+    }
+
+    fn optional_strings(&self, name: &str) -> Result<Option<Vec<String>>, StoreError> {
+        Ok(self
+            .get::<Option<Json<Vec<String>>>>(name)?
+            .map(|json| json.0))
+    }
+
+    /// A non-negative integer that must fit `T` (a fence, a version).
+    pub(crate) fn count<T: TryFrom<i64>>(&self, name: &str) -> Result<T, StoreError> {
+        let value: i64 = self.get(name)?;
+        T::try_from(value).map_err(|_| Self::corrupt(name, format!("`{value}` is out of range")))
+    }
+
+    pub(crate) fn environment(&self) -> Result<Environment, StoreError> {
+        Ok(Environment {
+            id: self.id("id")?,
+            name: self.text("name")?,
+            created_at: self.time("created_at")?,
+        })
+    }
+
+    pub(crate) fn api_key(&self) -> Result<ApiKey, StoreError> {
+        Ok(ApiKey {
+            id: self.id("id")?,
+            environment_id: self.id("environment_id")?,
+            prefix: self.text("prefix")?,
+            created_at: self.time("created_at")?,
+        })
+    }
+
+    pub(crate) fn connection(&self) -> Result<Connection, StoreError> {
+        let status = self.text("status")?;
+        Ok(Connection {
+            id: self.id("id")?,
+            environment_id: self.id("environment_id")?,
+            provider: self.text("provider")?,
+            status: ConnectionStatus::parse(&status)
+                .ok_or_else(|| Self::corrupt("status", format!("unknown `{status}`")))?,
+            account: self.json("account")?,
+            credentials: self.sealed("credentials")?,
+            credentials_expires_at: self.optional_time("credentials_expires_at")?,
+            created_at: self.time("created_at")?,
+            updated_at: self.time("updated_at")?,
+        })
+    }
+
+    pub(crate) fn discovered_fields(&self) -> Result<DiscoveredFields, StoreError> {
+        Ok(DiscoveredFields {
+            connection_id: self.id("connection_id")?,
+            resource: self.text("resource")?,
+            fields: self.json("fields")?,
+            fetched_at: self.time("fetched_at")?,
+        })
+    }
+
+    pub(crate) fn oauth_app(&self) -> Result<OAuthApp, StoreError> {
+        Ok(OAuthApp {
+            environment_id: self.id("environment_id")?,
+            provider: self.text("provider")?,
+            client_id: self.text("client_id")?,
+            client_secret: self.sealed("client_secret")?,
+            redirect_uris: self.strings("redirect_uris")?,
+            scopes: self.optional_strings("scopes")?,
+            updated_at: self.time("updated_at")?,
+        })
+    }
+
+    pub(crate) fn branding(&self) -> Result<Branding, StoreError> {
+        Ok(Branding {
+            display_name: self.optional_text("branding_display_name")?,
+            logo_url: self.optional_text("branding_logo_url")?,
+            primary_color: self.optional_text("branding_primary_color")?,
+            allowed_redirect_urls: self.strings("allowed_redirect_urls")?,
+        })
+    }
+
+    pub(crate) fn connect_session(&self) -> Result<ConnectSession, StoreError> {
+        Ok(ConnectSession {
+            token_hash: self.text("token_hash")?,
+            environment_id: self.id("environment_id")?,
+            end_user_id: self.text("end_user_id")?,
+            provider: self.optional_text("provider")?,
+            redirect_url: self.text("redirect_url")?,
+            connection_id: self.optional_id("connection_id")?,
+            expires_at: self.time("expires_at")?,
+            created_at: self.time("created_at")?,
+        })
+    }
+
+    pub(crate) fn oauth_state(&self) -> Result<OAuthState, StoreError> {
+        Ok(OAuthState {
+            state_hash: self.text("state_hash")?,
+            environment_id: self.id("environment_id")?,
+            provider: self.text("provider")?,
+            scheme: self.text("scheme")?,
+            session_token_hash: self.text("session_token_hash")?,
+            code_verifier: self.optional_sealed("code_verifier")?,
+            redirect_uri: self.text("redirect_uri")?,
+            connection_id: self.optional_id("connection_id")?,
+            expires_at: self.time("expires_at")?,
+            created_at: self.time("created_at")?,
+        })
+    }
+
+    pub(crate) fn override_version(&self) -> Result<OverrideVersion, StoreError> {
+        Ok(OverrideVersion {
+            scope: OverrideScope {
+                environment_id: self.id("environment_id")?,
+                provider: self.text("provider")?,
+                connection_id: self.optional_id("connection_id")?,
+            },
+            version: self.count("version")?,
+            document: self.optional_json("document")?,
+            revision: self.text("revision")?,
+            created_at: self.time("created_at")?,
+        })
+    }
+
+    pub(crate) fn event(&self) -> Result<Event, StoreError> {
+        Ok(Event {
+            id: self.id("id")?,
+            environment_id: self.id("environment_id")?,
+            connection_id: self.optional_id("connection_id")?,
+            kind: self.text("kind")?,
+            payload: self.json("payload")?,
+            created_at: self.time("created_at")?,
+        })
+    }
+}

@@ -1,0 +1,1061 @@
+//! The [`Store`] methods as SQL, for every [`Dialect`].
+//!
+//! Parameters are written `$1`, `$2`, …, which both databases read; a number used twice binds
+//! one value. Every time written is truncated to microseconds first, as the contract says.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrets::Sealed;
+use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
+use store::{
+    ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
+    ConnectionStatus, ConnectionUpdate, Cursor, DiscoveredFields, Environment, EnvironmentId,
+    Event, EventId, NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope, OverrideVersion,
+    Page, PageRequest, Store, StoreError, timestamp,
+};
+
+use crate::rows::{
+    CONNECT_SESSION_COLUMNS, CONNECTION_COLUMNS, Columns, EVENT_COLUMNS, OAUTH_APP_COLUMNS,
+    OAUTH_STATE_COLUMNS, OVERRIDE_COLUMNS,
+};
+use crate::{Dialect, SqlStore, read_error, write_error};
+
+/// Matches the rows of one override scope: `$1` environment, `$2` provider, `$3` connection or
+/// NULL. Written as the unique index's expression, so the index serves it.
+const OVERRIDE_SCOPE: &str =
+    "environment_id = $1 AND provider = $2 AND COALESCE(connection_id, '') = COALESCE($3, '')";
+
+/// How many times an unconditional override write retries after losing a race for its version
+/// number to a concurrent writer; each loss means another writer made progress.
+const OVERRIDE_WRITE_ATTEMPTS: usize = 16;
+
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("json values and lists of strings always serialize")
+}
+
+/// A fence as the database stores it; one past `i64::MAX` can never have been handed out, so it
+/// matches nothing.
+fn fence_value(fence: u64) -> i64 {
+    i64::try_from(fence).unwrap_or(-1)
+}
+
+fn event_of(event: NewEvent) -> Event {
+    Event {
+        id: EventId::generate(),
+        environment_id: event.environment_id,
+        connection_id: event.connection_id,
+        kind: event.kind,
+        payload: event.payload,
+        created_at: timestamp::now(),
+    }
+}
+
+/// Cuts the one row fetched past `limit` and names where the next page starts.
+fn page_of<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Page<T> {
+    let limit = limit.max(1) as usize;
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(key)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+/// How many rows a page query fetches: one past the limit, to learn whether more follow.
+fn fetch_for(page: &PageRequest) -> i64 {
+    i64::from(page.limit.max(1)) + 1
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> Vec<u8>: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> Option<&'q str>: Encode<'q, D::Db>,
+    for<'q> Option<String>: Encode<'q, D::Db>,
+    for<'q> Option<Vec<u8>>: Encode<'q, D::Db>,
+    for<'q> Option<i64>: Encode<'q, D::Db>,
+    for<'q> Option<D::Time>: Encode<'q, D::Db>,
+    for<'n> &'n str: ColumnIndex<<D::Db as Database>::Row>,
+    for<'r> String: Decode<'r, D::Db>,
+    for<'r> i64: Decode<'r, D::Db>,
+    for<'r> Vec<u8>: Decode<'r, D::Db>,
+    for<'r> Json<Value>: Decode<'r, D::Db> + Type<D::Db>,
+    for<'r> Json<Vec<String>>: Decode<'r, D::Db> + Type<D::Db>,
+{
+    /// Tells whether a connection exists, after a conditional write matched no row: a missing
+    /// connection is [`StoreError::NotFound`], an existing one means the condition failed.
+    async fn connection_exists(&self, id: &ConnectionId) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM connections WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?;
+        Ok(row.is_some())
+    }
+
+    /// Tells whether an override scope can be written: its environment exists and, for the
+    /// connection layer, its connection exists in that environment and is of its provider.
+    async fn override_scope_exists(&self, scope: &OverrideScope) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM environments WHERE id = $1)
+                 AND ($3 IS NULL OR EXISTS (
+                     SELECT 1 FROM connections WHERE id = $3 AND environment_id = $1 AND provider = $2
+                 ))",
+        )
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        Ok(row.is_some())
+    }
+
+    async fn insert_connection_on<'c, E>(
+        executor: E,
+        new: NewConnection,
+    ) -> Result<Connection, StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        let now = timestamp::now();
+        let connection = Connection {
+            id: new.id,
+            environment_id: new.environment_id,
+            provider: new.provider,
+            status: new.status,
+            account: new.account,
+            credentials: new.credentials,
+            credentials_expires_at: new.credentials_expires_at.map(timestamp::truncate),
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query(&format!(
+            "INSERT INTO connections ({CONNECTION_COLUMNS})
+             VALUES ($1, $2, $3, $4, {account}, $6, $7, $8, $8)",
+            account = D::json("$5"),
+        ))
+        .bind(connection.id.as_str())
+        .bind(connection.environment_id.as_str())
+        .bind(&connection.provider)
+        .bind(connection.status.as_str())
+        .bind(json_text(&connection.account))
+        .bind(connection.credentials.to_bytes())
+        .bind(connection.credentials_expires_at.map(D::time))
+        .bind(D::time(now))
+        .execute(executor)
+        .await
+        .map_err(|error| {
+            write_error(
+                error,
+                &format!("connection `{}` already exists", connection.id),
+            )
+        })?;
+        Ok(connection)
+    }
+
+    async fn update_connection_on<'c, E>(
+        executor: E,
+        environment_id: &EnvironmentId,
+        id: &ConnectionId,
+        update: ConnectionUpdate,
+    ) -> Result<Connection, StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        // One statement under the write lock (SQLite) or row lock (Postgres) it takes: a
+        // concurrent update waits, then sees this one's values, so no write is lost and
+        // `updated_at` keeps increasing.
+        let row = sqlx::query(&format!(
+            "UPDATE connections SET
+                 status = COALESCE($1, status),
+                 account = COALESCE({account}, account),
+                 credentials = COALESCE($3, credentials),
+                 credentials_expires_at = CASE WHEN $7 = 1 THEN $8 ELSE credentials_expires_at END,
+                 updated_at = {updated_at}
+             WHERE id = $5 AND environment_id = $6
+             RETURNING {CONNECTION_COLUMNS}",
+            account = D::json("$2"),
+            updated_at = D::later("$4", "updated_at"),
+        ))
+        .bind(update.status.map(ConnectionStatus::as_str))
+        .bind(update.account.as_ref().map(json_text))
+        .bind(update.credentials.as_ref().map(Sealed::to_bytes))
+        .bind(D::time(timestamp::now()))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .bind(i64::from(update.credentials_expires_at.is_some()))
+        .bind(
+            update
+                .credentials_expires_at
+                .flatten()
+                .map(|at| D::time(timestamp::truncate(at))),
+        )
+        .fetch_optional(executor)
+        .await
+        .map_err(|error| write_error(error, "connection update conflicts"))?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).connection()
+    }
+
+    async fn insert_event_on<'c, E>(executor: E, event: &Event) -> Result<(), StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        sqlx::query(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, {payload}, $6)",
+            payload = D::json("$5"),
+        ))
+        .bind(event.id.as_str())
+        .bind(event.environment_id.as_str())
+        .bind(event.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(&event.kind)
+        .bind(json_text(&event.payload))
+        .bind(D::time(event.created_at))
+        .execute(executor)
+        .await
+        .map_err(|error| write_error(error, "event id already exists"))?;
+        Ok(())
+    }
+
+    /// Connections of an environment after `after`, oldest first, at most `fetch` of them.
+    async fn connections_after(
+        &self,
+        environment_id: &EnvironmentId,
+        after: Option<&Cursor>,
+        fetch: i64,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections
+             WHERE environment_id = $1 AND ($2 IS NULL OR (created_at, id) > ($2, $3))
+             ORDER BY created_at, id
+             LIMIT $4"
+        ))
+        .bind(environment_id.as_str())
+        .bind(after.map(|cursor| D::time(cursor.created_at)))
+        .bind(after.map(|cursor| cursor.id.as_str()))
+        .bind(fetch)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).connection())
+            .collect()
+    }
+
+    /// Events of an environment after `after`, oldest first, at most `fetch` of them.
+    async fn events_after(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: Option<&ConnectionId>,
+        kind: Option<&str>,
+        after: Option<&Cursor>,
+        fetch: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE environment_id = $1
+               AND ($2 IS NULL OR connection_id = $2)
+               AND ($3 IS NULL OR kind = $3)
+               AND ($4 IS NULL OR (created_at, id) > ($4, $5))
+             ORDER BY created_at, id
+             LIMIT $6"
+        ))
+        .bind(environment_id.as_str())
+        .bind(connection_id.map(ConnectionId::as_str))
+        .bind(kind)
+        .bind(after.map(|cursor| D::time(cursor.created_at)))
+        .bind(after.map(|cursor| cursor.id.as_str()))
+        .bind(fetch)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(|row| Columns::<D>(row).event()).collect()
+    }
+
+    /// One attempt at appending an override version: `Ok(None)` when `expected_version` is not
+    /// the latest, [`StoreError::Conflict`] when a concurrent writer took the version number.
+    async fn append_override(
+        &self,
+        scope: &OverrideScope,
+        document: Option<&Value>,
+        revision: &str,
+        expected_version: Option<u32>,
+    ) -> Result<Option<OverrideVersion>, StoreError> {
+        // Two Postgres writers reading the same latest version both try to insert the next one;
+        // the unique index makes the second wait for the first and then fail, so neither
+        // overwrites. SQLite runs the read and the insert under its one write lock.
+        let row = sqlx::query(&format!(
+            "INSERT INTO connector_overrides ({OVERRIDE_COLUMNS})
+             SELECT $1, $2, $3, latest + 1, {document}, $5, $6
+             FROM (SELECT COALESCE(MAX(version), 0) AS latest FROM connector_overrides
+                   WHERE {OVERRIDE_SCOPE}) AS head
+             WHERE $7 IS NULL OR latest = $7
+             RETURNING {OVERRIDE_COLUMNS}",
+            document = D::json("$4"),
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(document.map(json_text))
+        .bind(revision)
+        .bind(D::time(timestamp::now()))
+        .bind(expected_version.map(i64::from))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "a concurrent writer took this override version"))?;
+        row.as_ref()
+            .map(|row| Columns::<D>(row).override_version())
+            .transpose()
+    }
+
+    /// Reads the versions of one scope that `condition` keeps, in its order; `$4` in it is
+    /// bound to `version`.
+    async fn override_versions(
+        &self,
+        scope: &OverrideScope,
+        condition: &str,
+        version: u32,
+    ) -> Result<Vec<OverrideVersion>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OVERRIDE_COLUMNS} FROM connector_overrides
+             WHERE {OVERRIDE_SCOPE} AND {condition}"
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(i64::from(version))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).override_version())
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl<D: Dialect> Store for SqlStore<D>
+where
+    for<'c> &'c mut <D::Db as Database>::Connection: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> String: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> Vec<u8>: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> i64: Encode<'q, D::Db> + Type<D::Db>,
+    for<'q> Option<&'q str>: Encode<'q, D::Db>,
+    for<'q> Option<String>: Encode<'q, D::Db>,
+    for<'q> Option<Vec<u8>>: Encode<'q, D::Db>,
+    for<'q> Option<i64>: Encode<'q, D::Db>,
+    for<'q> Option<D::Time>: Encode<'q, D::Db>,
+    for<'n> &'n str: ColumnIndex<<D::Db as Database>::Row>,
+    for<'r> String: Decode<'r, D::Db>,
+    for<'r> i64: Decode<'r, D::Db>,
+    for<'r> Vec<u8>: Decode<'r, D::Db>,
+    for<'r> Json<Value>: Decode<'r, D::Db> + Type<D::Db>,
+    for<'r> Json<Vec<String>>: Decode<'r, D::Db> + Type<D::Db>,
+{
+    async fn migrate(&self) -> Result<(), StoreError> {
+        D::migrate(&self.pool).await
+    }
+
+    async fn create_environment(&self, name: &str) -> Result<Environment, StoreError> {
+        let environment = Environment {
+            id: EnvironmentId::generate(),
+            name: name.to_owned(),
+            created_at: timestamp::now(),
+        };
+        sqlx::query("INSERT INTO environments (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(environment.id.as_str())
+            .bind(&environment.name)
+            .bind(D::time(environment.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|error| write_error(error, "environment id already exists"))?;
+        Ok(environment)
+    }
+
+    async fn get_environment(&self, id: &EnvironmentId) -> Result<Environment, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM environments WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?
+            .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).environment()
+    }
+
+    async fn insert_api_key(
+        &self,
+        environment_id: &EnvironmentId,
+        key_hash: &ApiKeyHash,
+        prefix: &str,
+    ) -> Result<ApiKey, StoreError> {
+        let api_key = ApiKey {
+            id: ApiKeyId::generate(),
+            environment_id: environment_id.clone(),
+            prefix: prefix.to_owned(),
+            created_at: timestamp::now(),
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (id, environment_id, key_hash, prefix, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(api_key.id.as_str())
+        .bind(environment_id.as_str())
+        .bind(key_hash.as_str())
+        .bind(&api_key.prefix)
+        .bind(D::time(api_key.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "an api key with this hash already exists"))?;
+        Ok(api_key)
+    }
+
+    async fn find_api_key(&self, key_hash: &ApiKeyHash) -> Result<ApiKey, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, environment_id, prefix, created_at FROM api_keys WHERE key_hash = $1",
+        )
+        .bind(key_hash.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).api_key()
+    }
+
+    async fn insert_connection(&self, new: NewConnection) -> Result<Connection, StoreError> {
+        Self::insert_connection_on(&self.pool, new).await
+    }
+
+    async fn get_connection(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ConnectionId,
+    ) -> Result<Connection, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = $1 AND environment_id = $2"
+        ))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).connection()
+    }
+
+    async fn list_connections(
+        &self,
+        environment_id: &EnvironmentId,
+    ) -> Result<Vec<Connection>, StoreError> {
+        self.connections_after(environment_id, None, i64::MAX).await
+    }
+
+    async fn list_connections_page(
+        &self,
+        environment_id: &EnvironmentId,
+        page: &PageRequest,
+    ) -> Result<Page<Connection>, StoreError> {
+        let items = self
+            .connections_after(environment_id, page.after.as_ref(), fetch_for(page))
+            .await?;
+        Ok(page_of(items, page.limit, |connection| {
+            Cursor::after(connection.created_at, connection.id.as_str())
+        }))
+    }
+
+    async fn insert_connection_with_event(
+        &self,
+        new: NewConnection,
+        event: NewEvent,
+    ) -> Result<(Connection, Event), StoreError> {
+        let event = event_of(event);
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        let connection = Self::insert_connection_on(&mut *transaction, new).await?;
+        Self::insert_event_on(&mut *transaction, &event).await?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok((connection, event))
+    }
+
+    async fn update_connection(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ConnectionId,
+        update: ConnectionUpdate,
+    ) -> Result<Connection, StoreError> {
+        Self::update_connection_on(&self.pool, environment_id, id, update).await
+    }
+
+    async fn update_connection_with_event(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ConnectionId,
+        update: ConnectionUpdate,
+        event: NewEvent,
+    ) -> Result<(Connection, Event), StoreError> {
+        let event = event_of(event);
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        let connection =
+            Self::update_connection_on(&mut *transaction, environment_id, id, update).await?;
+        Self::insert_event_on(&mut *transaction, &event).await?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok((connection, event))
+    }
+
+    async fn delete_connection(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ConnectionId,
+    ) -> Result<(), StoreError> {
+        // Discovered fields, overrides, sessions and states go with it through `ON DELETE CASCADE`.
+        let result = sqlx::query("DELETE FROM connections WHERE id = $1 AND environment_id = $2")
+            .bind(id.as_str())
+            .bind(environment_id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|error| write_error(error, "connection delete conflicts"))?;
+        if D::rows_affected(&result) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn put_discovered_fields(
+        &self,
+        connection_id: &ConnectionId,
+        resource: &str,
+        fields: &Value,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO discovered_fields (connection_id, resource, fields, fetched_at)
+             VALUES ($1, $2, {fields}, $4)
+             ON CONFLICT (connection_id, resource) DO UPDATE
+             SET fields = excluded.fields, fetched_at = excluded.fetched_at",
+            fields = D::json("$3"),
+        ))
+        .bind(connection_id.as_str())
+        .bind(resource)
+        .bind(json_text(fields))
+        .bind(D::time(timestamp::truncate(fetched_at)))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "discovered fields conflict"))?;
+        Ok(())
+    }
+
+    async fn get_discovered_fields(
+        &self,
+        connection_id: &ConnectionId,
+        resource: &str,
+    ) -> Result<Option<DiscoveredFields>, StoreError> {
+        let row = sqlx::query(
+            "SELECT connection_id, resource, fields, fetched_at FROM discovered_fields
+             WHERE connection_id = $1 AND resource = $2",
+        )
+        .bind(connection_id.as_str())
+        .bind(resource)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        row.as_ref()
+            .map(|row| Columns::<D>(row).discovered_fields())
+            .transpose()
+    }
+
+    async fn put_oauth_app(&self, app: &OAuthApp) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO oauth_apps ({OAUTH_APP_COLUMNS})
+             VALUES ($1, $2, $3, $4, {redirect_uris}, {scopes}, $7)
+             ON CONFLICT (environment_id, provider) DO UPDATE SET
+                 client_id = excluded.client_id,
+                 client_secret = excluded.client_secret,
+                 redirect_uris = excluded.redirect_uris,
+                 scopes = excluded.scopes,
+                 updated_at = excluded.updated_at",
+            redirect_uris = D::json("$5"),
+            scopes = D::json("$6"),
+        ))
+        .bind(app.environment_id.as_str())
+        .bind(&app.provider)
+        .bind(&app.client_id)
+        .bind(app.client_secret.to_bytes())
+        .bind(json_text(&app.redirect_uris))
+        .bind(app.scopes.as_deref().map(json_text))
+        .bind(D::time(timestamp::truncate(app.updated_at)))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "oauth app conflicts"))?;
+        Ok(())
+    }
+
+    async fn get_oauth_app(
+        &self,
+        environment_id: &EnvironmentId,
+        provider: &str,
+    ) -> Result<OAuthApp, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {OAUTH_APP_COLUMNS} FROM oauth_apps WHERE environment_id = $1 AND provider = $2"
+        ))
+        .bind(environment_id.as_str())
+        .bind(provider)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).oauth_app()
+    }
+
+    async fn list_oauth_apps(&self) -> Result<Vec<OAuthApp>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OAUTH_APP_COLUMNS} FROM oauth_apps
+             ORDER BY environment_id {bytewise}, provider {bytewise}",
+            bytewise = D::BYTEWISE,
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).oauth_app())
+            .collect()
+    }
+
+    async fn set_branding(
+        &self,
+        environment_id: &EnvironmentId,
+        branding: &Branding,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(&format!(
+            "UPDATE environments SET
+                 branding_display_name = $1, branding_logo_url = $2, branding_primary_color = $3,
+                 allowed_redirect_urls = {urls}
+             WHERE id = $4",
+            urls = D::json("$5"),
+        ))
+        .bind(branding.display_name.as_deref())
+        .bind(branding.logo_url.as_deref())
+        .bind(branding.primary_color.as_deref())
+        .bind(environment_id.as_str())
+        .bind(json_text(&branding.allowed_redirect_urls))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "branding conflicts"))?;
+        if D::rows_affected(&result) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get_branding(&self, environment_id: &EnvironmentId) -> Result<Branding, StoreError> {
+        let row = sqlx::query(
+            "SELECT branding_display_name, branding_logo_url, branding_primary_color,
+                 allowed_redirect_urls
+             FROM environments WHERE id = $1",
+        )
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).branding()
+    }
+
+    async fn insert_connect_session(&self, session: &ConnectSession) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO connect_sessions ({CONNECT_SESSION_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&session.token_hash)
+        .bind(session.environment_id.as_str())
+        .bind(&session.end_user_id)
+        .bind(session.provider.as_deref())
+        .bind(&session.redirect_url)
+        .bind(session.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(D::time(timestamp::truncate(session.expires_at)))
+        .bind(D::time(timestamp::truncate(session.created_at)))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| {
+            write_error(
+                error,
+                "a connect session with this token hash already exists",
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn get_connect_session(&self, token_hash: &str) -> Result<ConnectSession, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONNECT_SESSION_COLUMNS} FROM connect_sessions WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).connect_session()
+    }
+
+    async fn insert_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO oauth_states ({OAUTH_STATE_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&state.state_hash)
+        .bind(state.environment_id.as_str())
+        .bind(&state.provider)
+        .bind(&state.scheme)
+        .bind(&state.session_token_hash)
+        .bind(state.code_verifier.as_ref().map(Sealed::to_bytes))
+        .bind(&state.redirect_uri)
+        .bind(state.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(D::time(timestamp::truncate(state.expires_at)))
+        .bind(D::time(timestamp::truncate(state.created_at)))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "an oauth state with this hash already exists"))?;
+        Ok(())
+    }
+
+    async fn take_oauth_state(&self, state_hash: &str) -> Result<OAuthState, StoreError> {
+        // One statement: a concurrent second `DELETE` waits for this one's lock (SQLite's single
+        // writer, Postgres's row lock), then finds the row gone.
+        let row = sqlx::query(&format!(
+            "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING {OAUTH_STATE_COLUMNS}"
+        ))
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "oauth state take conflicts"))?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).oauth_state()
+    }
+
+    async fn insert_event(&self, event: NewEvent) -> Result<Event, StoreError> {
+        let event = event_of(event);
+        Self::insert_event_on(&self.pool, &event).await?;
+        Ok(event)
+    }
+
+    async fn list_events(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: Option<&ConnectionId>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.events_after(environment_id, connection_id, kind, None, i64::MAX)
+            .await
+    }
+
+    async fn list_events_page(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: Option<&ConnectionId>,
+        kind: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Event>, StoreError> {
+        let items = self
+            .events_after(
+                environment_id,
+                connection_id,
+                kind,
+                page.after.as_ref(),
+                fetch_for(page),
+            )
+            .await?;
+        Ok(page_of(items, page.limit, |event| {
+            Cursor::after(event.created_at, event.id.as_str())
+        }))
+    }
+
+    async fn get_connection_by_id(&self, id: &ConnectionId) -> Result<Connection, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).connection()
+    }
+
+    async fn list_connections_expiring_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections
+             WHERE credentials_expires_at IS NOT NULL AND credentials_expires_at < $1
+               AND status = $2
+             ORDER BY credentials_expires_at, id
+             LIMIT $3"
+        ))
+        .bind(D::time(timestamp::truncate(before)))
+        .bind(ConnectionStatus::Active.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).connection())
+            .collect()
+    }
+
+    async fn acquire_refresh_lease(
+        &self,
+        id: &ConnectionId,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Option<u64>, StoreError> {
+        // One statement under the write or row lock: a concurrent taker waits, then re-checks the
+        // condition on the row this one wrote, and finds the lease held.
+        let row = sqlx::query(
+            "UPDATE connections SET
+                 refresh_fence = refresh_fence + 1,
+                 refresh_lease_holder = $1,
+                 refresh_lease_until = $2
+             WHERE id = $3
+               AND (refresh_lease_holder IS NULL OR refresh_lease_until <= $4
+                    OR refresh_lease_holder = $1)
+             RETURNING refresh_fence",
+        )
+        .bind(holder)
+        .bind(D::time(timestamp::add(now, ttl)))
+        .bind(id.as_str())
+        .bind(D::time(timestamp::truncate(now)))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "refresh lease conflicts"))?;
+        match row {
+            Some(row) => Ok(Some(Columns::<D>(&row).count("refresh_fence")?)),
+            None if self.connection_exists(id).await? => Ok(None),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn release_refresh_lease(&self, id: &ConnectionId, fence: u64) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE connections SET refresh_lease_holder = NULL, refresh_lease_until = NULL
+             WHERE id = $1 AND refresh_fence = $2",
+        )
+        .bind(id.as_str())
+        .bind(fence_value(fence))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "refresh lease release conflicts"))?;
+        if D::rows_affected(&result) == 0 && !self.connection_exists(id).await? {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn store_refreshed_credentials(
+        &self,
+        id: &ConnectionId,
+        fence: u64,
+        credentials: Sealed,
+        expires_at: Option<DateTime<Utc>>,
+        account: Option<Value>,
+    ) -> Result<Connection, StoreError> {
+        // The fence check and the write are one statement, so a lease taken over between them
+        // cannot let a stale refresher overwrite a newer token.
+        let row = sqlx::query(&format!(
+            "UPDATE connections SET
+                 credentials = $1,
+                 credentials_expires_at = $2,
+                 account = COALESCE({account}, account),
+                 updated_at = {updated_at}
+             WHERE id = $5 AND refresh_fence = $6 AND refresh_lease_holder IS NOT NULL
+             RETURNING {CONNECTION_COLUMNS}",
+            account = D::json("$3"),
+            updated_at = D::later("$4", "updated_at"),
+        ))
+        .bind(credentials.to_bytes())
+        .bind(expires_at.map(|at| D::time(timestamp::truncate(at))))
+        .bind(account.as_ref().map(json_text))
+        .bind(D::time(timestamp::now()))
+        .bind(id.as_str())
+        .bind(fence_value(fence))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "refreshed credentials conflict"))?;
+        match row {
+            Some(row) => Columns::<D>(&row).connection(),
+            None if self.connection_exists(id).await? => Err(StoreError::Conflict(format!(
+                "fence `{fence}` no longer holds the refresh lease of `{id}`"
+            ))),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn list_all_connections(&self) -> Result<Vec<Connection>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).connection())
+            .collect()
+    }
+
+    async fn replace_sealed_credentials(
+        &self,
+        id: &ConnectionId,
+        expected: &Sealed,
+        credentials: Sealed,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(&format!(
+            "UPDATE connections SET credentials = $1, updated_at = {updated_at}
+             WHERE id = $3 AND credentials = $4",
+            updated_at = D::later("$2", "updated_at"),
+        ))
+        .bind(credentials.to_bytes())
+        .bind(D::time(timestamp::now()))
+        .bind(id.as_str())
+        .bind(expected.to_bytes())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "credentials replacement conflicts"))?;
+        if D::rows_affected(&result) == 0 {
+            if self.connection_exists(id).await? {
+                return Err(StoreError::Conflict(format!(
+                    "the credentials of `{id}` changed since they were read"
+                )));
+            }
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn put_override(
+        &self,
+        scope: &OverrideScope,
+        document: Option<&Value>,
+        revision: &str,
+        expected_version: Option<u32>,
+    ) -> Result<OverrideVersion, StoreError> {
+        let mut attempt = 1;
+        let appended = loop {
+            match self
+                .append_override(scope, document, revision, expected_version)
+                .await
+            {
+                // An unconditional write lost the race for a number: read the new latest again.
+                Err(StoreError::Conflict(_))
+                    if expected_version.is_none() && attempt < OVERRIDE_WRITE_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                result => break result?,
+            }
+        };
+        match appended {
+            Some(version) => Ok(version),
+            None if self.override_scope_exists(scope).await? => Err(StoreError::Conflict(format!(
+                "the override of `{}` in `{}` is no longer at version `{}`",
+                scope.provider,
+                scope.environment_id,
+                expected_version.unwrap_or_default()
+            ))),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn current_override(
+        &self,
+        scope: &OverrideScope,
+    ) -> Result<Option<OverrideVersion>, StoreError> {
+        let latest = "version >= $4 ORDER BY version DESC LIMIT 1";
+        Ok(self.override_versions(scope, latest, 0).await?.pop())
+    }
+
+    async fn override_history(
+        &self,
+        scope: &OverrideScope,
+    ) -> Result<Vec<OverrideVersion>, StoreError> {
+        self.override_versions(scope, "version >= $4 ORDER BY version", 0)
+            .await
+    }
+
+    async fn get_override_version(
+        &self,
+        scope: &OverrideScope,
+        version: u32,
+    ) -> Result<OverrideVersion, StoreError> {
+        self.override_versions(scope, "version = $4", version)
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_current_overrides(&self) -> Result<Vec<OverrideVersion>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OVERRIDE_COLUMNS} FROM connector_overrides AS o
+             WHERE document IS NOT NULL
+               AND version = (SELECT MAX(version) FROM connector_overrides AS l
+                              WHERE l.environment_id = o.environment_id
+                                AND l.provider = o.provider
+                                AND COALESCE(l.connection_id, '') = COALESCE(o.connection_id, ''))
+             ORDER BY environment_id {bytewise}, provider {bytewise},
+                      COALESCE(connection_id, '') {bytewise}",
+            bytewise = D::BYTEWISE,
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).override_version())
+            .collect()
+    }
+
+    async fn record_invalid_override(
+        &self,
+        scope: &OverrideScope,
+        version: u32,
+        connector_revision: &str,
+        event: NewEvent,
+    ) -> Result<Option<Event>, StoreError> {
+        let event = event_of(event);
+        // The marker's insert comes first, so the transaction takes its lock at once: a
+        // concurrent reporter of the same marker waits until this one ends, then finds it and
+        // does nothing, so one event is recorded however many report at once.
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        let marked = sqlx::query(
+            "INSERT INTO invalid_override_reports
+                 (environment_id, provider, connection_id, version, connector_revision, event_id,
+                  created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.provider)
+        .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(i64::from(version))
+        .bind(connector_revision)
+        .bind(event.id.as_str())
+        .bind(D::time(event.created_at))
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "invalid override already reported"))?;
+        if D::rows_affected(&marked) == 0 {
+            return Ok(None);
+        }
+        Self::insert_event_on(&mut *transaction, &event).await?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(Some(event))
+    }
+}
