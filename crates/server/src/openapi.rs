@@ -109,10 +109,16 @@ pub fn build() -> Value {
             Value::Object(item),
         );
     }
+    // The keyset paging of `GET /connections` and `GET /events`.
+    let page_params = json!([
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": crate::routes::events::MAX_LIMIT, "default": crate::routes::events::DEFAULT_LIMIT}},
+        {"name": "cursor", "in": "query", "description": "The `next_cursor` of the previous page.", "schema": {"type": "string"}}
+    ]);
+    let next_cursor = json!({"type": ["string", "null"], "description": "Where the next page starts; null on the last page."});
     paths.insert(
         "/connections".to_owned(),
         json!({
-            "get": {"summary": "List connections", "responses": {"200": {"description": "Connections.", "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}}}}}}}}},
+            "get": {"summary": "List connections, oldest first, a page at a time", "parameters": page_params.clone(), "responses": {"200": {"description": "Connections.", "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}}, "next_cursor": next_cursor.clone()}}}}}, "400": problem_response("Invalid `limit` or `cursor`.")}},
             "post": {"summary": "Create a connection with API-key or token credentials",
                      "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["provider"], "additionalProperties": false,
                         "properties": {"provider": {"type": "string"}, "auth_scheme": {"type": "string"}, "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
@@ -184,10 +190,12 @@ pub fn build() -> Value {
     );
     paths.insert(
         "/events".to_owned(),
-        json!({"get": {"summary": "The environment's events, oldest first",
+        json!({"get": {"summary": "The environment's events, oldest first, a page at a time",
             "parameters": [{"name": "connection_id", "in": "query", "schema": {"type": "string"}},
-                           {"name": "kind", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "Events."}}}}),
+                           {"name": "kind", "in": "query", "schema": {"type": "string"}},
+                           page_params[0], page_params[1]],
+            "responses": {"200": {"description": "Events.", "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array"}, "next_cursor": next_cursor}}}}},
+                          "400": problem_response("Invalid `limit`, `cursor` or `connection_id`.")}}}),
     );
     let override_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "description": "A patch of the connector file (see docs/connector-format.md, Overrides)."}}}});
     for (path, parameter) in [

@@ -15,6 +15,7 @@ mod listing;
 mod oauth;
 mod override_checks;
 mod overrides;
+mod paging;
 mod pipedrive_fields;
 mod resilience;
 mod security;

@@ -1,7 +1,7 @@
-//! `/connections`: list, read, create (API-key and token schemes) and delete connections.
+//! `/connections`: list (a page at a time), read, create (API-key and token schemes) and delete connections.
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use connector::file::{AuthScheme, FieldKind};
@@ -27,13 +27,31 @@ pub fn view(connection: &Connection) -> Value {
     })
 }
 
+/// `GET /connections` query: the page to return.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    limit: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Query(ListQuery { limit, cursor }): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let connections = state.store.list_connections(&caller.environment_id).await?;
-    let results: Vec<Value> = connections.iter().map(view).collect();
-    Ok(JsonBody(json!({ "results": results })))
+    let page = super::events::page_request(limit.as_deref(), cursor.as_deref())?;
+    let connections = state
+        .store
+        .list_connections_page(&caller.environment_id, &page)
+        .await?;
+    let results: Vec<Value> = connections.items.iter().map(view).collect();
+    let next_cursor = connections.next.as_ref().map(store::Cursor::encode);
+    Ok(JsonBody(
+        json!({ "results": results, "next_cursor": next_cursor }),
+    ))
 }
 
 fn parse_id(id: &str) -> Result<ConnectionId, ApiError> {

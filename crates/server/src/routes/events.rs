@@ -1,16 +1,53 @@
 //! `GET /events`: the environment's events (connection created, re-authorised, needs
-//! re-authorisation, …), oldest first, optionally for one connection or of one kind.
+//! re-authorisation, …), oldest first, optionally for one connection or of one kind, a page at a
+//! time; and the `limit` and `cursor` parameters every paged store list reads.
 
 use axum::Extension;
 use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
-use store::ConnectionId;
+use store::{ConnectionId, Cursor, PageRequest};
 
 use super::JsonBody;
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
+
+/// Rows a page holds when the request names no `limit`.
+pub const DEFAULT_LIMIT: u32 = 100;
+
+/// The most rows a page may hold.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// Reads the `limit` and `cursor` query parameters of a paged list.
+///
+/// # Errors
+///
+/// A 400 naming `limit` when it is not a whole number from 1 to [`MAX_LIMIT`], and one naming
+/// `cursor` when it is not a cursor a list returned.
+pub fn page_request(limit: Option<&str>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
+    let limit = match limit {
+        None => DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LIMIT}, not `{text}`"),
+                )
+            })?,
+    };
+    let after = cursor
+        .map(|text| {
+            Cursor::parse(text).map_err(|_| {
+                ApiError::invalid("cursor", "is not a `next_cursor` this list returned")
+            })
+        })
+        .transpose()?;
+    Ok(PageRequest { limit, after })
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +56,10 @@ pub struct EventsQuery {
     connection_id: Option<String>,
     #[serde(default)]
     kind: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
 }
 
 pub async fn list(
@@ -34,15 +75,19 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid("connection_id", "is not a connection id"))
         })
         .transpose()?;
+    let EventsQuery { limit, cursor, .. } = &query;
+    let page = page_request(limit.as_deref(), cursor.as_deref())?;
     let events = state
         .store
-        .list_events(
+        .list_events_page(
             &caller.environment_id,
             connection_id.as_ref(),
             query.kind.as_deref(),
+            &page,
         )
         .await?;
     let results: Vec<_> = events
+        .items
         .iter()
         .map(|event| {
             json!({
@@ -54,5 +99,8 @@ pub async fn list(
             })
         })
         .collect();
-    Ok(JsonBody(json!({"results": results})))
+    let next_cursor = events.next.as_ref().map(Cursor::encode);
+    Ok(JsonBody(
+        json!({"results": results, "next_cursor": next_cursor}),
+    ))
 }
