@@ -317,17 +317,17 @@ where
             .transpose()
     }
 
-    /// Reads the versions of one scope that `condition` keeps, in its order; `$4` in it is
-    /// bound to `version`.
+    /// Reads versions of one scope; `rest` is the SQL after the scope's condition (more
+    /// conditions, the order, a limit), in which `$4` is bound to `version`.
     async fn override_versions(
         &self,
         scope: &OverrideScope,
-        condition: &str,
+        rest: &str,
         version: u32,
     ) -> Result<Vec<OverrideVersion>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {OVERRIDE_COLUMNS} FROM connector_overrides
-             WHERE {OVERRIDE_SCOPE} AND {condition}"
+             WHERE {OVERRIDE_SCOPE} AND {rest}"
         ))
         .bind(scope.environment_id.as_str())
         .bind(&scope.provider)
