@@ -91,6 +91,7 @@ macro_rules! conformance_tests {
             event_pages_are_filtered_and_walk_every_event_once_while_others_are_recorded,
             a_connection_and_its_event_are_inserted_together_or_not_at_all,
             a_connection_update_and_its_event_are_stored_together_or_not_at_all,
+            concurrent_updates_with_events_all_land,
         );
     };
     (@each $run:path; $($check:ident,)*) => {
@@ -3178,4 +3179,46 @@ pub async fn a_connection_update_and_its_event_are_stored_together_or_not_at_all
             .expect("list"),
         vec![recorded]
     );
+}
+
+pub async fn concurrent_updates_with_events_all_land(store: &dyn Store) {
+    const N_TASKS: usize = 8;
+    let environment_id = environment(store, "concurrent updates with events").await;
+    let connection = insert(store, &environment_id, "acme").await;
+    // Each future takes its own pooled connection, so the transactions contend for the row.
+    let results = join_all((0..N_TASKS).map(|task_idx| {
+        let event = event_about(&environment_id, &connection.id, "connection.touched");
+        let update = ConnectionUpdate {
+            account: Some(json!({"task": task_idx})),
+            ..ConnectionUpdate::default()
+        };
+        let environment_id = &environment_id;
+        let id = &connection.id;
+        async move {
+            store
+                .update_connection_with_event(environment_id, id, update, event)
+                .await
+        }
+    }))
+    .await;
+    let mut versions: Vec<_> = results
+        .into_iter()
+        .map(|result| result.expect("a concurrent update with event").0.updated_at)
+        .collect();
+    versions.sort();
+    versions.dedup();
+    assert_eq!(
+        versions.len(),
+        N_TASKS,
+        "each update bumped updated_at once"
+    );
+    let events = store
+        .list_events(
+            &environment_id,
+            Some(&connection.id),
+            Some("connection.touched"),
+        )
+        .await
+        .expect("list");
+    assert_eq!(events.len(), N_TASKS, "every update recorded its event");
 }
