@@ -13,6 +13,7 @@
 
 mod error;
 mod jlens_engine;
+mod jsonata;
 mod native;
 mod vars;
 
@@ -121,6 +122,16 @@ pub struct Limits {
     pub max_depth: usize,
     /// Maximum wall-clock time of one evaluation. Exceeding it fails with `D1012`.
     pub timeout: Duration,
+    /// Largest array, range or object an evaluation may build, in items; refused before it is
+    /// allocated with `D1014`.
+    pub max_items: usize,
+    /// Longest string an evaluation may build, in bytes; refused before it is allocated with
+    /// `D1015`.
+    pub max_string_bytes: usize,
+    /// Bytes an evaluation may allocate in all; exceeding it fails with `D1013`.
+    pub max_alloc_bytes: usize,
+    /// Largest result, as JSON text, in bytes; exceeding it fails with `D1016`.
+    pub max_output_bytes: usize,
 }
 
 impl Default for Limits {
@@ -129,6 +140,10 @@ impl Default for Limits {
             max_steps: Some(2_000_000),
             max_depth: 500,
             timeout: Duration::from_secs(1),
+            max_items: 10_000,
+            max_string_bytes: 4 << 20,
+            max_alloc_bytes: 64 << 20,
+            max_output_bytes: 64 << 20,
         }
     }
 }
@@ -163,6 +178,15 @@ pub trait Compiled: Send + Sync + fmt::Debug {
         vars: &Vars,
         limits: &Limits,
     ) -> Result<Option<Value>, MappingError>;
+}
+
+/// The engines this crate has, by name: `jlens` (jlens-core) and `crosswalk` (our own).
+pub fn engine_named(name: &str) -> Option<&'static dyn Engine> {
+    match name {
+        "jlens" => Some(&jlens_engine::JlensEngine),
+        "crosswalk" => Some(&jsonata::OwnEngine),
+        _ => None,
+    }
 }
 
 /// The engine [`Expr::compile`] uses: jlens-core plus our native functions.

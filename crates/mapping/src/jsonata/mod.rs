@@ -1,0 +1,156 @@
+//! Our own JSONata engine: parsed once into a tree whose names, regular expressions and
+//! signatures are resolved up front, evaluated over the caller's `serde_json::Value` without
+//! converting it, and metered so that no expression can run past its limits.
+//!
+//! [`OwnEngine`] implements the crate's [`Engine`] trait; the modules below it are the lexer and
+//! parser, the values, the evaluator, the built-in functions and the meter.
+
+mod delegate;
+mod eval;
+mod functions;
+mod lexer;
+mod meter;
+mod parser;
+mod signature;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use crate::{Compiled, Engine, Limits, MappingError, Vars};
+use meter::Meter;
+use value::V;
+
+/// A new error without a position (the caller adds the position it knows).
+pub(crate) fn err(
+    code: &str,
+    message: impl Into<String>,
+    position: Option<usize>,
+) -> Box<MappingError> {
+    Box::new(MappingError {
+        code: code.to_owned(),
+        message: message.into(),
+        position,
+    })
+}
+
+/// JSONata by this crate.
+pub(crate) struct OwnEngine;
+
+impl Engine for OwnEngine {
+    fn compile(&self, source: &str) -> Result<Arc<dyn Compiled>, MappingError> {
+        let tree = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || parser::parse(source))
+            .map_err(|error| *error)?;
+        Ok(Arc::new(OwnCompiled { tree }))
+    }
+
+    fn name(&self) -> &'static str {
+        "crosswalk"
+    }
+}
+
+struct OwnCompiled {
+    tree: parser::Node,
+}
+
+impl std::fmt::Debug for OwnCompiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OwnCompiled")
+    }
+}
+
+impl Compiled for OwnCompiled {
+    fn evaluate(
+        &self,
+        input: Option<&Json>,
+        vars: &Vars,
+        limits: &Limits,
+    ) -> Result<Option<Json>, MappingError> {
+        let meter = Meter::new(limits);
+        evaluate_tree(&self.tree, input, vars, &meter).map_err(|error| *error)
+    }
+}
+
+/// Evaluates a parsed tree under `meter` and writes the result as JSON, within the output cap.
+pub(crate) fn evaluate_tree(
+    tree: &parser::Node,
+    input: Option<&Json>,
+    vars: &Vars,
+    meter: &Meter,
+) -> Result<Option<Json>, Box<MappingError>> {
+    let result = eval::run(tree, input, vars, meter)?;
+    let Some(result) = result else {
+        return Ok(None);
+    };
+    let mut budget = meter.max_output;
+    output_size(&result, &mut budget, meter.max_output)?;
+    Ok(value::to_json(&result))
+}
+
+/// Counts the size of the result as JSON against the output cap, before it is written.
+fn output_size(value: &V<'_>, budget: &mut usize, cap: usize) -> Result<(), Box<MappingError>> {
+    fn spend(budget: &mut usize, bytes: usize, cap: usize) -> Result<(), Box<MappingError>> {
+        if bytes > *budget {
+            return Err(err(
+                "D1016",
+                format!("the result would be larger than {cap} bytes (limit max_output_bytes)"),
+                None,
+            ));
+        }
+        *budget -= bytes;
+        Ok(())
+    }
+    fn json_size(json: &Json, budget: &mut usize, cap: usize) -> Result<(), Box<MappingError>> {
+        match json {
+            Json::String(text) => spend(budget, text.len() + 2, cap),
+            Json::Array(items) => {
+                spend(budget, 2 + items.len(), cap)?;
+                items
+                    .iter()
+                    .try_for_each(|item| json_size(item, budget, cap))
+            }
+            Json::Object(fields) => {
+                spend(budget, 2 + fields.len(), cap)?;
+                fields.iter().try_for_each(|(key, item)| {
+                    spend(budget, key.len() + 3, cap)?;
+                    json_size(item, budget, cap)
+                })
+            }
+            _ => spend(budget, 8, cap),
+        }
+    }
+    match value {
+        V::Str(text) => spend(budget, text.len() + 2, cap),
+        V::JArr(items) => {
+            spend(budget, 2 + items.len(), cap)?;
+            items
+                .iter()
+                .try_for_each(|item| json_size(item, budget, cap))
+        }
+        V::JObj(fields) => {
+            spend(budget, 2 + fields.len(), cap)?;
+            fields.iter().try_for_each(|(key, item)| {
+                spend(budget, key.len() + 3, cap)?;
+                json_size(item, budget, cap)
+            })
+        }
+        V::Arr(arr) => {
+            spend(budget, 2 + arr.items.len(), cap)?;
+            arr.items
+                .iter()
+                .try_for_each(|item| output_size(item, budget, cap))
+        }
+        V::Obj(fields) => {
+            spend(budget, 2 + fields.len(), cap)?;
+            fields.iter().try_for_each(|(key, item)| {
+                spend(budget, key.len() + 3, cap)?;
+                output_size(item, budget, cap)
+            })
+        }
+        _ => spend(budget, 8, cap),
+    }
+}

@@ -1,0 +1,302 @@
+//! Function signatures such as `<s-nn?:s>`: parsed once, then used to check the arguments of
+//! every call, to take the context value for a missing first argument, and to wrap a single
+//! value where an array is expected, as JSONata does.
+
+use super::err;
+use super::value::V;
+use crate::MappingError;
+
+const ALL: &[u8] = b"asnblfom";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quant {
+    One,
+    Optional,
+    Plus,
+}
+
+#[derive(Debug, Clone)]
+struct Param {
+    /// The type symbols this parameter accepts (`m` is a missing, undefined argument).
+    accepts: Vec<u8>,
+    kind: u8,
+    quant: Quant,
+    context: bool,
+    /// The type of the items, for `a<n>`.
+    subtype: Option<u8>,
+}
+
+/// A parsed signature.
+#[derive(Debug, Clone)]
+pub(crate) struct Signature {
+    params: Vec<Param>,
+}
+
+type R<T> = Result<T, Box<MappingError>>;
+
+impl Signature {
+    /// Parses `<...>` (the return type after `:` is read and ignored).
+    pub(crate) fn parse(text: &str) -> R<Signature> {
+        let bytes: Vec<char> = text.chars().collect();
+        let mut params: Vec<Param> = Vec::new();
+        let mut at = 1;
+        while at < bytes.len() {
+            let c = bytes[at];
+            if c == ':' || c == '>' && at == bytes.len() - 1 {
+                break;
+            }
+            let simple = |symbol: u8, accepts: &[u8]| Param {
+                accepts: accepts.to_vec(),
+                kind: symbol,
+                quant: Quant::One,
+                context: false,
+                subtype: None,
+            };
+            match c {
+                'b' | 'n' | 's' | 'l' | 'o' => {
+                    let symbol = c as u8;
+                    params.push(simple(symbol, &[symbol, b'm']));
+                }
+                'a' => params.push(simple(b'a', ALL)),
+                'f' => params.push(simple(b'f', b"f")),
+                'j' => params.push(simple(b'j', b"asnblom")),
+                'x' => params.push(simple(b'x', ALL)),
+                '-' => {
+                    if let Some(last) = params.last_mut() {
+                        last.context = true;
+                        last.quant = Quant::Optional;
+                    }
+                }
+                '?' => {
+                    if let Some(last) = params.last_mut() {
+                        last.quant = Quant::Optional;
+                    }
+                }
+                '+' => {
+                    if let Some(last) = params.last_mut() {
+                        last.quant = Quant::Plus;
+                    }
+                }
+                '(' => {
+                    let end = bytes[at..]
+                        .iter()
+                        .position(|&c| c == ')')
+                        .map(|offset| at + offset)
+                        .ok_or_else(|| {
+                            err("S0401", "unbalanced parentheses in the signature", None)
+                        })?;
+                    if bytes[at + 1..end].contains(&'<') {
+                        return Err(err(
+                            "S0402",
+                            "choice groups containing parameterized types are not supported",
+                            None,
+                        ));
+                    }
+                    let mut accepts: Vec<u8> =
+                        bytes[at + 1..end].iter().map(|&c| c as u8).collect();
+                    accepts.push(b'm');
+                    params.push(Param {
+                        accepts,
+                        kind: b'(',
+                        quant: Quant::One,
+                        context: false,
+                        subtype: None,
+                    });
+                    at = end;
+                }
+                '<' => {
+                    let mut depth = 1;
+                    let mut end = at + 1;
+                    while end < bytes.len() && depth > 0 {
+                        match bytes[end] {
+                            '<' => depth += 1,
+                            '>' => depth -= 1,
+                            _ => {}
+                        }
+                        end += 1;
+                    }
+                    let Some(last) = params.last_mut() else {
+                        return Err(err(
+                            "S0401",
+                            "type parameters apply to arrays and functions",
+                            None,
+                        ));
+                    };
+                    if last.kind == b'a' {
+                        last.subtype = bytes.get(at + 1).map(|&c| c as u8);
+                    } else if last.kind != b'f' {
+                        return Err(err(
+                            "S0401",
+                            "type parameters apply to arrays and functions",
+                            None,
+                        ));
+                    }
+                    at = end - 1;
+                }
+                _ => {
+                    return Err(err(
+                        "S0401",
+                        format!("unknown type `{c}` in the signature"),
+                        None,
+                    ));
+                }
+            }
+            at += 1;
+        }
+        Ok(Signature { params })
+    }
+
+    /// Checks `args` against the signature and returns them as the function receives them.
+    pub(crate) fn validate<'a>(
+        &self,
+        args: Vec<Option<V<'a>>>,
+        context: Option<&V<'a>>,
+    ) -> R<Vec<Option<V<'a>>>> {
+        let symbols: Vec<u8> = args
+            .iter()
+            .map(|arg| arg.as_ref().map_or(b'm', V::symbol))
+            .collect();
+        let Some(counts) = self.matches(&symbols, 0, 0) else {
+            return Err(self.mismatch(&args, &symbols));
+        };
+        let mut out = Vec::with_capacity(self.params.len());
+        let mut args = args.into_iter();
+        let mut index = 0;
+        for (param, count) in self.params.iter().zip(counts) {
+            if count == 0 {
+                if param.context {
+                    let symbol = context.map_or(b'm', V::symbol);
+                    if param.accepts.contains(&symbol) {
+                        out.push(context.cloned());
+                    } else {
+                        return Err(err(
+                            "T0411",
+                            format!(
+                                "context value is not a compatible type with argument {}",
+                                index + 1
+                            ),
+                            None,
+                        ));
+                    }
+                } else {
+                    // JSONata hands the next argument to a parameter that matched nothing.
+                    out.push(args.next().flatten());
+                    index += 1;
+                }
+                continue;
+            }
+            for _ in 0..count {
+                let arg = args.next().flatten();
+                index += 1;
+                if param.kind == b'a' {
+                    let Some(arg) = arg else {
+                        out.push(None);
+                        continue;
+                    };
+                    if let Some(subtype) = param.subtype {
+                        let ok = if arg.is_array() {
+                            arg.items().all(|item| item.symbol() == subtype)
+                        } else {
+                            arg.symbol() == subtype
+                        };
+                        if !ok {
+                            return Err(err(
+                                "T0412",
+                                format!(
+                                    "argument {index} of function must be an array of {}",
+                                    type_word(subtype)
+                                ),
+                                None,
+                            ));
+                        }
+                    }
+                    if arg.is_array() {
+                        out.push(Some(arg));
+                    } else {
+                        out.push(Some(super::value::array(vec![arg])));
+                    }
+                } else {
+                    out.push(arg);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many arguments each parameter takes, or `None` when the symbols do not match.
+    fn matches(&self, symbols: &[u8], param: usize, at: usize) -> Option<Vec<usize>> {
+        let Some(p) = self.params.get(param) else {
+            return (at == symbols.len()).then(Vec::new);
+        };
+        let accepts = |index: usize| symbols.get(index).is_some_and(|s| p.accepts.contains(s));
+        let try_count = |count: usize| {
+            self.matches(symbols, param + 1, at + count)
+                .map(|mut rest| {
+                    rest.insert(0, count);
+                    rest
+                })
+        };
+        match p.quant {
+            Quant::One => {
+                if accepts(at) {
+                    try_count(1)
+                } else {
+                    None
+                }
+            }
+            Quant::Optional => {
+                if accepts(at)
+                    && let Some(found) = try_count(1)
+                {
+                    return Some(found);
+                }
+                try_count(0)
+            }
+            Quant::Plus => {
+                let mut max = 0;
+                while accepts(at + max) {
+                    max += 1;
+                }
+                (1..=max).rev().find_map(try_count)
+            }
+        }
+    }
+
+    fn mismatch(&self, args: &[Option<V<'_>>], symbols: &[u8]) -> Box<MappingError> {
+        // The first argument that no prefix of the signature accepts.
+        let mut good = 0;
+        for count in 1..=self.params.len() {
+            let partial = Signature {
+                params: self.params[..count].to_vec(),
+            };
+            match (0..=symbols.len())
+                .rev()
+                .find(|&len| partial.matches(&symbols[..len], 0, 0).is_some())
+            {
+                Some(len) => good = len,
+                None => break,
+            }
+        }
+        let _ = args;
+        err(
+            "T0410",
+            format!(
+                "argument {} of function does not match function signature",
+                good + 1
+            ),
+            None,
+        )
+    }
+}
+
+fn type_word(symbol: u8) -> &'static str {
+    match symbol {
+        b'n' => "numbers",
+        b's' => "strings",
+        b'b' => "booleans",
+        b'o' => "objects",
+        b'a' => "arrays",
+        b'f' => "functions",
+        _ => "values",
+    }
+}
