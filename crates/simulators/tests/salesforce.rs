@@ -1512,3 +1512,103 @@ async fn later_batches_skip_rows_deleted_since_the_query_but_query_all_keeps_the
         "later batches show current values"
     );
 }
+
+#[tokio::test]
+async fn booleans_are_never_null_and_every_user_has_a_creator() {
+    let sim = start(small()).await;
+    // A created lead is not converted: Salesforce booleans are never null, read-only or not.
+    let created = sim
+        .call(
+            reqwest::Method::POST,
+            "/sobjects/Lead",
+            Some(json!({"LastName": "Fresh", "Company": "New Co"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let lead = sim.get(&format!("/sobjects/Lead/{id}")).await;
+    assert_eq!(lead.body["IsConverted"], json!(false), "{}", lead.body);
+    assert_eq!(lead.body["IsDeleted"], json!(false), "{}", lead.body);
+
+    for sobject in [
+        "Account",
+        "Contact",
+        "Lead",
+        "Opportunity",
+        "Task",
+        "Event",
+        "Note",
+        "User",
+    ] {
+        let describe = sim.get(&format!("/sobjects/{sobject}/describe")).await;
+        let booleans: Vec<String> = describe.body["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .filter(|field| field["type"] == "boolean")
+            .map(|field| field["name"].as_str().expect("name").to_owned())
+            .collect();
+        assert!(!booleans.is_empty(), "{sobject} has boolean fields");
+        for id in sim.handle.ids(sobject) {
+            let record = sim.handle.record(sobject, &id).expect("record");
+            for name in &booleans {
+                assert!(record[name].is_boolean(), "{sobject} {id} {name}: {record}");
+            }
+        }
+    }
+
+    // Every user, the first seeded one included, was created and last modified by a user of
+    // the org (the first by the org's Automated Process user, as in a real org).
+    let users = sim.handle.ids("User");
+    let mut created_by_themselves = 0;
+    for id in &users {
+        let user = sim.handle.record("User", id).expect("user");
+        for field in ["CreatedById", "LastModifiedById"] {
+            let by = user[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field}: {user}"));
+            assert!(users.iter().any(|known| known == by), "{field}: {user}");
+        }
+        if user["CreatedById"] == user["Id"] {
+            created_by_themselves += 1;
+        }
+    }
+    assert!(
+        created_by_themselves <= 1,
+        "only the Automated Process user"
+    );
+    let automated = sim
+        .records("SELECT Id, Name FROM User WHERE LastName = 'Process'")
+        .await;
+    assert_eq!(automated.len(), 1, "{automated:?}");
+    assert_eq!(automated[0]["Name"], json!("Automated Process"));
+    // The API acts as the integration user, not as the Automated Process user.
+    let integration = sim
+        .records(
+            "SELECT Id, CreatedById, LastModifiedById FROM User WHERE Name = 'Integration User'",
+        )
+        .await;
+    assert_eq!(integration.len(), 1);
+    assert_eq!(integration[0]["CreatedById"], automated[0]["Id"]);
+    let lead = sim.handle.record("Lead", &id).expect("lead");
+    assert_eq!(lead["CreatedById"], integration[0]["Id"], "{lead}");
+
+    // The User object has no IsDeleted field (users are deactivated, never deleted).
+    let describe = sim.get("/sobjects/User/describe").await;
+    assert!(
+        describe.body["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .all(|field| field["name"] != "IsDeleted"),
+        "User describe lists IsDeleted"
+    );
+    let user = sim.get(&format!("/sobjects/User/{}", users[0])).await;
+    assert_eq!(user.status, StatusCode::OK);
+    assert!(user.body.get("IsDeleted").is_none(), "{}", user.body);
+    let refused = sim
+        .query("SELECT Id FROM User WHERE IsDeleted = false")
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(error_code(&refused), "INVALID_FIELD");
+}

@@ -88,6 +88,29 @@ fn check(spec: &Value, path: &str, method: &str, status: u16, instance: &Value) 
     );
 }
 
+/// Checks that a record answer carries only fields the spec's `<SObject>SObject` schema names.
+///
+/// The generated schemas leave `additionalProperties` open, so [`check`] alone would let a
+/// field the real object lacks (such as `IsDeleted` on User) through. Custom fields (`__c`) are
+/// the org's own and `attributes` is the envelope.
+fn check_field_names(spec: &Value, sobject: &str, record: &Value) {
+    let properties = spec["components"]["schemas"][format!("{sobject}SObject")]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("the spec has no schema for {sobject}"));
+    let unknown: Vec<&String> = record
+        .as_object()
+        .expect("record object")
+        .keys()
+        .filter(|name| {
+            *name != "attributes" && !name.ends_with("__c") && !properties.contains_key(*name)
+        })
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "{sobject} answers fields the real object lacks: {unknown:?}"
+    );
+}
+
 #[tokio::test]
 async fn answers_match_the_stored_openapi_subset() {
     let spec = load_spec();
@@ -157,6 +180,7 @@ async fn answers_match_the_stored_openapi_subset() {
                 200,
                 &body,
             );
+            check_field_names(&spec, sobject, &body);
         }
         let (status, body) = get(format!("{base}/sobjects/{sobject}/001000000000000AAA")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);

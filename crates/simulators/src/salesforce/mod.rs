@@ -57,6 +57,8 @@ pub struct SalesforceConfig {
     pub tasks: usize,
     pub events: usize,
     pub notes: usize,
+    /// Users besides the org's Automated Process user, which is always there; the first is
+    /// the integration user the API acts as.
     pub users: usize,
     /// Accepted `Authorization: Bearer <token>` values.
     pub access_tokens: Vec<String>,

@@ -218,8 +218,8 @@ fn token_body(shared: &Shared, headers: &HeaderMap, secret: &str, issued: &Issue
     let instance = instance_url(headers);
     let user_id = shared
         .read()
-        .table("User")
-        .and_then(|users| users.rows.first().map(|row| row.id.clone()))
+        .api_user
+        .clone()
         .unwrap_or_else(|| ids::make_id("005", 1));
     let id = format!("{instance}/id/{}/{user_id}", ids::make_id("00D", 1));
     let issued_at = issued.issued_at_ms.to_string();

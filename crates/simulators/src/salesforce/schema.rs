@@ -635,21 +635,19 @@ pub(crate) const STAGES: &[(&str, u32, u32, bool, bool, &str)] = &[
     ("Closed Lost", 10, 0, true, false, "Omitted"),
 ];
 
-fn system_fields(owner: bool) -> Vec<FieldDef> {
-    let mut fields = vec![
+/// `Id`, `IsDeleted` and `OwnerId`, which every owned sObject has.
+fn system_fields() -> Vec<FieldDef> {
+    let mut owner = FieldDef::new("OwnerId", "Owner ID", FieldType::Reference)
+        .refs(&["User"], "Owner")
+        .required_field();
+    owner.defaulted_on_create = true;
+    vec![
         FieldDef::new("Id", "Record ID", FieldType::Id)
             .read_only()
             .required_field(),
         FieldDef::new("IsDeleted", "Deleted", FieldType::Boolean).read_only(),
-    ];
-    if owner {
-        let mut owner_field = FieldDef::new("OwnerId", "Owner ID", FieldType::Reference)
-            .refs(&["User"], "Owner")
-            .required_field();
-        owner_field.defaulted_on_create = true;
-        fields.push(owner_field);
-    }
-    fields
+        owner,
+    ]
 }
 
 fn timestamps() -> Vec<FieldDef> {
@@ -689,7 +687,7 @@ fn t(name: &str, label: &str, field_type: FieldType) -> FieldDef {
 }
 
 fn contact() -> ObjectSchema {
-    let mut fields = system_fields(true);
+    let mut fields = system_fields();
     fields.extend([
         s("FirstName", "First Name", 40),
         s("LastName", "Last Name", 80).required_field(),
@@ -726,7 +724,7 @@ fn contact() -> ObjectSchema {
 }
 
 fn account() -> ObjectSchema {
-    let mut fields = system_fields(true);
+    let mut fields = system_fields();
     fields.extend([
         s("Name", "Account Name", 255).required_field().name_field(),
         t("Type", "Account Type", FieldType::Picklist).picklist(&[
@@ -768,7 +766,7 @@ fn account() -> ObjectSchema {
 
 fn opportunity() -> ObjectSchema {
     let stage_names: Vec<&str> = STAGES.iter().map(|s| s.0).collect();
-    let mut fields = system_fields(true);
+    let mut fields = system_fields();
     fields.extend([
         s("Name", "Name", 120).required_field().name_field(),
         t("AccountId", "Account ID", FieldType::Reference).refs(&["Account"], "Account"),
@@ -798,7 +796,7 @@ fn opportunity() -> ObjectSchema {
 }
 
 fn lead() -> ObjectSchema {
-    let mut fields = system_fields(true);
+    let mut fields = system_fields();
     fields.extend([
         s("FirstName", "First Name", 40),
         s("LastName", "Last Name", 80).required_field(),
@@ -849,7 +847,7 @@ fn lead() -> ObjectSchema {
 }
 
 fn task() -> ObjectSchema {
-    let mut fields = system_fields(true);
+    let mut fields = system_fields();
     fields.extend([
         t("Subject", "Subject", FieldType::Picklist).picklist(&[
             "Call",
@@ -889,7 +887,7 @@ fn task() -> ObjectSchema {
 }
 
 fn event() -> ObjectSchema {
-    let mut fields = system_fields(true);
+    let mut fields = system_fields();
     fields.extend([
         t("Subject", "Subject", FieldType::Picklist).picklist(&[
             "Call",
@@ -913,7 +911,7 @@ fn event() -> ObjectSchema {
 }
 
 fn note() -> ObjectSchema {
-    let mut fields = system_fields(true);
+    let mut fields = system_fields();
     fields.extend([
         s("Title", "Title", 80).required_field().name_field(),
         t("Body", "Body", FieldType::TextArea),
@@ -927,7 +925,12 @@ fn note() -> ObjectSchema {
 }
 
 fn user() -> ObjectSchema {
-    let mut fields = system_fields(false);
+    // Users are deactivated, never deleted: the real User object has no `IsDeleted`.
+    let mut fields = vec![
+        FieldDef::new("Id", "User ID", FieldType::Id)
+            .read_only()
+            .required_field(),
+    ];
     fields.extend([
         s("Username", "Username", 80).required_field(),
         s("Name", "Full Name", 121).read_only().name_field(),

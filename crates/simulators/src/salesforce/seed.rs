@@ -251,7 +251,8 @@ fn slug(text: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// A random live id of `sobject`, if it has any rows.
+/// A random live id of `sobject`, if it has any rows; never the Automated Process user, who
+/// owns and creates no business records.
 fn random_id(db: &Db, rng: &mut StdRng, sobject: &str) -> Option<String> {
     let table = db.table(sobject)?;
     if table.rows.is_empty() {
@@ -259,7 +260,7 @@ fn random_id(db: &Db, rng: &mut StdRng, sobject: &str) -> Option<String> {
     }
     for _ in 0..8 {
         let idx = rng.gen_range(0..table.rows.len());
-        if table.live(idx) {
+        if table.live(idx) && db.automated_user.as_ref() != Some(&table.rows[idx].id) {
             return Some(table.rows[idx].id.clone());
         }
     }
@@ -944,7 +945,10 @@ pub(crate) fn insert_generated(
     modified: DateTime<Utc>,
 ) -> usize {
     let fields = generate_record(db, rng, sobject, ordinal, created);
-    let creator = random_id(db, rng, "User").or_else(|| db.api_user.clone());
+    // The first users of an org are created by its Automated Process user.
+    let creator = random_id(db, rng, "User")
+        .or_else(|| db.api_user.clone())
+        .or_else(|| db.automated_user.clone());
     let table = db.builtin(sobject);
     let idx = table.push_row();
     let schema = &table.schema;
@@ -999,6 +1003,7 @@ pub(crate) struct SeedCounts {
 /// Fills an empty org.
 pub(crate) fn seed(db: &mut Db, rng: &mut StdRng, counts: &SeedCounts) {
     seed_stages(db);
+    seed_automated_process_user(db);
     let plan = [
         ("User", counts.users.max(1)),
         ("Account", counts.accounts),
@@ -1019,8 +1024,42 @@ pub(crate) fn seed(db: &mut Db, rng: &mut StdRng, counts: &SeedCounts) {
     }
 }
 
+/// When the org was created: before every seeded record.
+fn org_created() -> DateTime<Utc> {
+    seed_epoch() - Duration::seconds(SEED_SPAN_SECS + 86_400)
+}
+
+/// Adds the Automated Process user every real org has (`autoproc@<org id>`): it created the
+/// first users, so no user has a null `CreatedById`. It consumes no randomness, so the rest
+/// of the org is the same for a seed.
+fn seed_automated_process_user(db: &mut Db) {
+    let created = org_created();
+    let table = db.builtin("User");
+    let idx = table.push_row();
+    let id = table.rows[idx].id.clone();
+    let schema = &table.schema;
+    let row = &mut table.rows[idx];
+    let values = [
+        ("Username", Val::text("autoproc@crosswalk-sim.example")),
+        ("FirstName", Val::text("Automated")),
+        ("LastName", Val::text("Process")),
+        ("Email", Val::text("noreply@crosswalk-sim.example")),
+        ("IsActive", Val::Bool(true)),
+        ("CreatedDate", Val::DateTime(created)),
+        ("LastModifiedDate", Val::DateTime(created)),
+        ("SystemModstamp", Val::DateTime(created)),
+        ("CreatedById", Val::Text(id.clone())),
+        ("LastModifiedById", Val::Text(id.clone())),
+    ];
+    for (name, value) in values {
+        row.set(schema.idx(name), value);
+    }
+    derive(schema, row);
+    db.automated_user = Some(id);
+}
+
 fn seed_stages(db: &mut Db) {
-    let created = seed_epoch() - Duration::seconds(SEED_SPAN_SECS + 86_400);
+    let created = org_created();
     let table = db.builtin("OpportunityStage");
     for (label, order, probability, closed, won, forecast) in STAGES {
         let idx = table.push_row();

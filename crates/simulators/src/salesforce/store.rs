@@ -238,6 +238,8 @@ pub(crate) struct Db {
     by_name: HashMap<String, usize>,
     /// The user the API acts as (CreatedById, default OwnerId).
     pub api_user: Option<String>,
+    /// The org's Automated Process user, which created the first users and owns nothing.
+    pub automated_user: Option<String>,
 }
 
 impl Db {
@@ -256,6 +258,7 @@ impl Db {
             tables,
             by_name,
             api_user: None,
+            automated_user: None,
         }
     }
 
@@ -320,7 +323,9 @@ impl Db {
         for (field_idx, field) in schema.fields.iter().enumerate() {
             if let Some(default) = &field.default_picklist {
                 row.set(field_idx, Val::Text(default.clone()));
-            } else if field.field_type == FieldType::Boolean && field.createable {
+            } else if field.field_type == FieldType::Boolean {
+                // Salesforce booleans are never null: read-only flags such as
+                // `Lead.IsConverted` start false too.
                 row.set(field_idx, Val::Bool(false));
             }
         }
