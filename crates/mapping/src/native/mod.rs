@@ -8,6 +8,7 @@
 //! every evaluation; none may shadow a JSONata built-in.
 
 mod dates;
+mod regions;
 mod text;
 mod values;
 
@@ -151,6 +152,14 @@ pub(crate) static NATIVE_FUNCTIONS: &[NativeFunction] = &[
         Some("<j-s?:s>"),
         2,
         text::e164,
+    ),
+    native(
+        "regionOf",
+        "$regionOf(country)",
+        "gives the ISO 3166 alpha-2 region of a country written as CRMs hold it (`USA`, `United States`, `U.S.`, `GBR`, `México`), for `$e164`; undefined when it names no country",
+        Some("<j-:s>"),
+        1,
+        regions::region_of,
     ),
     native(
         "soqlEscape",
