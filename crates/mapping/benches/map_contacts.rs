@@ -1,5 +1,7 @@
 //! Mapping throughput: 10,000 Salesforce-like and 10,000 HubSpot-like contacts mapped to the
-//! unified model and back, with our engine and with jsonata-js 2.2.2 on the same inputs.
+//! unified model and back, with our engine, with jlens-core (the engine we had before, kept as
+//! a test oracle) and with jsonata-js 2.2.2 on the same inputs, beside the floor any mapping
+//! has: parsing and re-serialising the same record with serde_json.
 //!
 //! Run with `cargo bench -p mapping --bench map_contacts`. The data is generated from a fixed
 //! seed, so every run maps the same records. Each direction compiles its expression once and
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use mapping::{Expr, Vars};
+use mapping::{Engine, Expr, Vars};
 use serde_json::{Value, json};
 
 const N_RECORDS: usize = 10_000;
@@ -277,6 +279,48 @@ struct Direction {
     bindings: Value,
     outputs: Vec<Option<Value>>,
     best: Duration,
+    /// The best pass of jlens-core on the same records.
+    jlens: Duration,
+    /// The best pass of parsing each record's JSON text and writing it back.
+    serde: Duration,
+}
+
+/// The best of the timed passes of `expr` over the direction's records.
+fn time_engine(
+    direction: &Direction,
+    engine: &dyn Engine,
+    vars: &Vars,
+) -> anyhow::Result<Duration> {
+    let expr = Expr::compile_with(engine, direction.expression)?;
+    let mut best = Duration::MAX;
+    for _ in 0..=N_TIMED_PASSES {
+        let started = Instant::now();
+        for input in &direction.inputs {
+            let output = expr.evaluate(Some(input), vars)?;
+            std::hint::black_box(output);
+        }
+        best = best.min(started.elapsed());
+    }
+    Ok(best)
+}
+
+/// The best pass of parsing each record's JSON text and serialising it again.
+fn time_serde(direction: &Direction) -> anyhow::Result<Duration> {
+    let texts: Vec<String> = direction
+        .inputs
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<_, _>>()?;
+    let mut best = Duration::MAX;
+    for _ in 0..=N_TIMED_PASSES {
+        let started = Instant::now();
+        for text in &texts {
+            let value: Value = serde_json::from_str(text)?;
+            std::hint::black_box(serde_json::to_string(&value)?);
+        }
+        best = best.min(started.elapsed());
+    }
+    Ok(best)
 }
 
 fn run_ours(direction: &mut Direction) -> anyhow::Result<()> {
@@ -304,6 +348,9 @@ fn run_ours(direction: &mut Direction) -> anyhow::Result<()> {
         }
         direction.best = direction.best.min(started.elapsed());
     }
+    let jlens = mapping::engine_named("jlens").context("the jlens engine")?;
+    direction.jlens = time_engine(direction, jlens, &vars)?;
+    direction.serde = time_serde(direction)?;
     Ok(())
 }
 
@@ -327,6 +374,8 @@ fn main() -> anyhow::Result<()> {
             bindings: json!({"custom_keys": SALESFORCE_CUSTOM_KEYS}),
             outputs: Vec::new(),
             best: Duration::ZERO,
+            jlens: Duration::ZERO,
+            serde: Duration::ZERO,
         },
         Direction {
             name: "hubspot_to_unified",
@@ -336,6 +385,8 @@ fn main() -> anyhow::Result<()> {
             bindings: json!({"custom_keys": HUBSPOT_CUSTOM_KEYS}),
             outputs: Vec::new(),
             best: Duration::ZERO,
+            jlens: Duration::ZERO,
+            serde: Duration::ZERO,
         },
     ];
     for direction in &mut directions {
@@ -353,6 +404,8 @@ fn main() -> anyhow::Result<()> {
             bindings: json!({}),
             outputs: Vec::new(),
             best: Duration::ZERO,
+            jlens: Duration::ZERO,
+            serde: Duration::ZERO,
         },
         Direction {
             name: "unified_to_hubspot",
@@ -362,6 +415,8 @@ fn main() -> anyhow::Result<()> {
             bindings: json!({}),
             outputs: Vec::new(),
             best: Duration::ZERO,
+            jlens: Duration::ZERO,
+            serde: Duration::ZERO,
         },
     ];
     for direction in &mut back {
@@ -385,17 +440,22 @@ fn print_table(directions: &[Direction], js: Option<&(String, Vec<JsResult>)>) {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "{:<24} {:>8} {:>16} {:>24} {:>7} {:>10}",
+        "{:<24} {:>8} {:>16} {:>12} {:>24} {:>7} {:>12} {:>10}",
         "direction",
         "records",
         "crosswalk rec/s",
+        "jlens rec/s",
         format!("{js_header} rec/s"),
         "ratio",
+        "x serde cost",
         "same out"
     );
     for (index, direction) in directions.iter().enumerate() {
         #[allow(clippy::cast_precision_loss)] // record counts are far below 2^52
         let ours = direction.inputs.len() as f64 / direction.best.as_secs_f64();
+        #[allow(clippy::cast_precision_loss)]
+        let jlens = direction.inputs.len() as f64 / direction.jlens.as_secs_f64();
+        let versus_serde = direction.best.as_secs_f64() / direction.serde.as_secs_f64();
         let (theirs, ratio, agree) = match js.and_then(|(_, results)| results.get(index)) {
             Some(result) => (
                 format!("{:.0}", result.records_per_sec),
@@ -406,12 +466,14 @@ fn print_table(directions: &[Direction], js: Option<&(String, Vec<JsResult>)>) {
         };
         let _ = writeln!(
             table,
-            "{:<24} {:>8} {:>16.0} {:>24} {:>7} {:>10}",
+            "{:<24} {:>8} {:>16.0} {:>12.0} {:>24} {:>7} {:>12} {:>10}",
             direction.label,
             direction.inputs.len(),
             ours,
+            jlens,
             theirs,
             ratio,
+            format!("{versus_serde:.2}"),
             agree
         );
     }

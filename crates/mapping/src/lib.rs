@@ -6,8 +6,9 @@
 //! [`Limits`], so a bad mapping can never hang the gateway.
 //!
 //! The JSONata engine itself sits behind the [`Engine`] and [`Compiled`] traits: the default
-//! one ([`default_engine`]) is built on the `jlens-core` crate, which no other crate of ours
-//! names. The native functions CRM mappings need (`$parseDate`, `$e164`, `$soqlEscape`...) are
+//! one ([`default_engine`]) is our own (`src/jsonata/`), compiled once and metered inside
+//! every built-in; the one built on the `jlens-core` crate stays beside it as a test oracle
+//! ([`engine_named`]). No other crate of ours names either. The native functions CRM mappings need (`$parseDate`, `$e164`, `$soqlEscape`...) are
 //! engine-neutral Rust ([`native_functions`] lists them) that each engine registers on every
 //! evaluation. The crate does no IO.
 
@@ -189,7 +190,7 @@ pub fn engine_named(name: &str) -> Option<&'static dyn Engine> {
     }
 }
 
-/// The engine [`Expr::compile`] uses: jlens-core plus our native functions.
+/// The engine [`Expr::compile`] uses: our own, with our native functions.
 pub fn default_engine() -> &'static dyn Engine {
-    &jlens_engine::JlensEngine
+    &jsonata::OwnEngine
 }

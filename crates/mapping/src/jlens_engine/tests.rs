@@ -1,15 +1,20 @@
-//! Tests of the default engine through the public API: compile errors, variables, limits and
+//! Tests of the jlens-core engine (our test oracle) through the public API: compile errors, variables, limits and
 //! each native function called from an expression.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::JlensEngine;
 use super::char_offset;
-use crate::{Expr, Limits, MappingError, Vars, default_engine, native_functions};
+use crate::{Engine, Expr, Limits, MappingError, Vars, native_functions};
+
+fn compile(source: &str) -> Result<Expr, MappingError> {
+    Expr::compile_with(&JlensEngine, source)
+}
 
 fn eval(source: &str, input: Value) -> Result<Option<Value>, MappingError> {
-    Expr::compile(source)
+    compile(source)
         .expect("expression compiles")
         .evaluate(Some(&input), &Vars::new())
 }
@@ -26,12 +31,13 @@ fn check_error(source: &str, input: Value, code: &str) -> MappingError {
 
 #[test]
 fn engine_is_named() {
-    assert_eq!(default_engine().name(), "jlens");
+    assert_eq!(JlensEngine.name(), "jlens");
+    assert_eq!(crate::default_engine().name(), "crosswalk");
 }
 
 #[test]
 fn compile_errors_carry_code_and_position() {
-    let error = Expr::compile("Account.Order[").unwrap_err();
+    let error = compile("Account.Order[").unwrap_err();
     assert_eq!(error.code, "S0203");
     assert!(error.position.is_some());
     assert!(
@@ -39,18 +45,18 @@ fn compile_errors_carry_code_and_position() {
         "{error}"
     );
 
-    let error = Expr::compile("1 + ").unwrap_err();
+    let error = compile("1 + ").unwrap_err();
     assert_eq!(error.code, "S0207");
 
-    let error = Expr::compile("foo(").unwrap_err();
+    let error = compile("foo(").unwrap_err();
     assert!(error.code.starts_with('S'), "{error}");
 }
 
 #[test]
 fn positions_count_characters_not_utf16_units() {
     // `𝒳` is one character but two UTF-16 code units.
-    let ascii = Expr::compile("'ab' = = 1").unwrap_err();
-    let astral = Expr::compile("'𝒳' = = 1").unwrap_err();
+    let ascii = compile("'ab' = = 1").unwrap_err();
+    let astral = compile("'𝒳' = = 1").unwrap_err();
     assert_eq!(ascii.code, astral.code);
     assert_eq!(astral.position, ascii.position.map(|p| p - 1));
     assert_eq!(char_offset("𝒳ab", 3), 2);
@@ -67,7 +73,7 @@ fn evaluation_errors_carry_code_and_position() {
 
 #[test]
 fn expr_is_cheap_to_clone_and_shows_its_source() {
-    let expr = Expr::compile("a.b").unwrap();
+    let expr = compile("a.b").unwrap();
     let clone = expr.clone();
     assert_eq!(clone.source(), "a.b");
     assert_eq!(format!("{expr:?}"), r#"Expr("a.b")"#);
@@ -78,7 +84,7 @@ fn expr_is_cheap_to_clone_and_shows_its_source() {
 
 #[test]
 fn undefined_input_and_result() {
-    let expr = Expr::compile("a").unwrap();
+    let expr = compile("a").unwrap();
     assert_eq!(expr.evaluate(None, &Vars::new()), Ok(None));
     assert_eq!(
         expr.evaluate(Some(&json!({"b": 1})), &Vars::new()),
@@ -92,7 +98,7 @@ fn undefined_input_and_result() {
 
 #[test]
 fn vars_are_bound_and_reused() {
-    let expr = Expr::compile("$prefix & name & $suffix.text").unwrap();
+    let expr = compile("$prefix & name & $suffix.text").unwrap();
     let vars = Vars::new()
         .with("prefix", json!("Dr. "))
         .with("suffix", json!({"text": " PhD"}));
@@ -118,7 +124,7 @@ fn vars_are_bound_and_reused() {
 #[test]
 fn native_functions_work_next_to_variables() {
     let vars = Vars::new().with("region", json!("US"));
-    let expr = Expr::compile("$e164(phone, $region)").unwrap();
+    let expr = compile("$e164(phone, $region)").unwrap();
     assert_eq!(
         expr.evaluate(Some(&json!({"phone": "(415) 555-2671"})), &vars),
         Ok(Some(json!("+14155552671")))
@@ -128,7 +134,7 @@ fn native_functions_work_next_to_variables() {
 #[test]
 fn infinite_recursion_is_stopped() {
     let started = Instant::now();
-    let expr = Expr::compile("($f := function($n) { $n + $f($n + 1) }; $f(0))").unwrap();
+    let expr = compile("($f := function($n) { $n + $f($n + 1) }; $f(0))").unwrap();
     let error = expr.evaluate(None, &Vars::new()).unwrap_err();
     assert_eq!(error.code, "D1011", "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -137,7 +143,7 @@ fn infinite_recursion_is_stopped() {
 #[test]
 fn infinite_tail_recursion_is_stopped() {
     let started = Instant::now();
-    let expr = Expr::compile("($f := function() { $f() }; $f())").unwrap();
+    let expr = compile("($f := function() { $f() }; $f())").unwrap();
     let error = expr.evaluate(None, &Vars::new()).unwrap_err();
     assert!(
         ["D1011", "D1012", "U1006"].contains(&error.code.as_str()),
@@ -149,7 +155,7 @@ fn infinite_tail_recursion_is_stopped() {
 #[test]
 fn huge_range_is_stopped() {
     let started = Instant::now();
-    let expr = Expr::compile("[1..10000000].($)").unwrap();
+    let expr = compile("[1..10000000].($)").unwrap();
     let error = expr.evaluate(None, &Vars::new()).unwrap_err();
     assert!(["D1012", "U1006"].contains(&error.code.as_str()), "{error}");
     assert!(
@@ -161,7 +167,7 @@ fn huge_range_is_stopped() {
 
 #[test]
 fn step_cap_is_applied() {
-    let expr = Expr::compile("$sum([1..1000].($ * 2))").unwrap();
+    let expr = compile("$sum([1..1000].($ * 2))").unwrap();
     assert_eq!(
         expr.evaluate(None, &Vars::new()),
         Ok(Some(json!(1_001_000)))
@@ -176,8 +182,7 @@ fn step_cap_is_applied() {
 
 #[test]
 fn depth_cap_is_applied() {
-    let expr =
-        Expr::compile("($f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; $f(50))").unwrap();
+    let expr = compile("($f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; $f(50))").unwrap();
     assert_eq!(expr.evaluate(None, &Vars::new()), Ok(Some(json!(50))));
     let limits = Limits {
         max_depth: 20,
@@ -195,7 +200,7 @@ fn timeout_is_applied() {
         ..Limits::default()
     };
     let started = Instant::now();
-    let expr = Expr::compile("($f := function() { $f() }; $f())").unwrap();
+    let expr = compile("($f := function() { $f() }; $f())").unwrap();
     let error = expr.evaluate_with(None, &Vars::new(), &limits).unwrap_err();
     assert_eq!(error.code, "D1012", "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -335,7 +340,7 @@ fn map_value_from_expressions() {
         None,
     );
     let vars = Vars::new().with("stages", json!({"1": "open", "2": "closed"}));
-    let expr = Expr::compile("$mapValue(stage, $stages)").unwrap();
+    let expr = compile("$mapValue(stage, $stages)").unwrap();
     assert_eq!(
         expr.evaluate(Some(&json!({"stage": 2})), &vars),
         Ok(Some(json!("closed")))
@@ -410,6 +415,6 @@ fn chunk_from_expressions() {
 #[test]
 fn variables_shadow_native_functions() {
     let vars = Vars::new().with("chunk", json!("a variable"));
-    let expr = Expr::compile("$chunk").unwrap();
+    let expr = compile("$chunk").unwrap();
     assert_eq!(expr.evaluate(None, &vars), Ok(Some(json!("a variable"))));
 }
