@@ -11,6 +11,7 @@ pub mod dynamics;
 pub mod faults;
 pub mod hubspot;
 pub mod oauth;
+pub mod phones;
 pub mod pipedrive;
 pub mod registry;
 pub mod salesforce;

@@ -1612,3 +1612,68 @@ async fn booleans_are_never_null_and_every_user_has_a_creator() {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert_eq!(error_code(&refused), "INVALID_FIELD");
 }
+
+/// The region of a seeded country name (the seeds use these English names).
+fn seeded_region(country: &str) -> phonenumber::country::Id {
+    use phonenumber::country::Id;
+    match country {
+        "United States" => Id::US,
+        "Canada" => Id::CA,
+        "United Kingdom" => Id::GB,
+        "Germany" => Id::DE,
+        "France" => Id::FR,
+        "Brazil" => Id::BR,
+        "Japan" => Id::JP,
+        "Australia" => Id::AU,
+        "India" => Id::IN,
+        "Sweden" => Id::SE,
+        other => panic!("unexpected seeded country `{other}`"),
+    }
+}
+
+#[tokio::test]
+async fn seeded_phones_are_national_numbers_of_the_records_country() {
+    let (_router, handle) = simulators::salesforce::router(small());
+    let mut national = 0;
+    let mut international = 0;
+    let mut without_country = 0;
+    for (sobject, country_field, phone_fields) in [
+        ("Account", "BillingCountry", &["Phone"][..]),
+        ("Contact", "MailingCountry", &["Phone", "MobilePhone"][..]),
+        ("Lead", "Country", &["Phone", "MobilePhone"][..]),
+    ] {
+        for id in handle.ids(sobject) {
+            let record = handle.record(sobject, &id).expect("record");
+            let country = match record[country_field].as_str() {
+                Some(country) => country.to_owned(),
+                None => {
+                    // The address sits in the street field alone; its last line is the country.
+                    without_country += 1;
+                    let street = record["MailingStreet"].as_str().expect("street");
+                    street.lines().last().expect("country line").to_owned()
+                }
+            };
+            for field in phone_fields {
+                let Some(phone) = record[*field].as_str().filter(|p| !p.is_empty()) else {
+                    continue;
+                };
+                if phone.starts_with('+') {
+                    international += 1;
+                } else {
+                    national += 1;
+                }
+                let parsed = phonenumber::parse(Some(seeded_region(&country)), phone)
+                    .unwrap_or_else(|error| panic!("{sobject} {id} {phone}: {error}"));
+                assert!(
+                    phonenumber::is_valid(&parsed),
+                    "{sobject} {id}: {phone} is no valid number of {country}"
+                );
+            }
+        }
+    }
+    assert!(
+        national > international && international > 0,
+        "{national} national, {international} international"
+    );
+    assert!(without_country > 0, "some contacts name no country");
+}

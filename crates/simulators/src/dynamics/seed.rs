@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::schema::{CURRENCY_ID, INDUSTRIES, LEAD_SOURCES, LOYALTY_TIERS, SALES_STAGES, SEGMENTS};
 use super::store::{Db, Row, derive, format_instant};
+use crate::phones::{PhoneStyle, phone_number};
 
 /// The instant seeded data leads up to.
 pub use crate::seed_epoch;
@@ -164,13 +165,18 @@ fn pick_option(rng: &mut StdRng, options: &[(i64, &str)]) -> i64 {
     options[rng.gen_range(0..options.len())].0
 }
 
-fn phone(rng: &mut StdRng) -> String {
-    format!(
-        "+1 ({}) {}-{:04}",
+/// A phone number of `country` as users type it, national or with the country code. Draws
+/// what it always drew, so the rest of the organization stays the same for a seed.
+fn phone(rng: &mut StdRng, country: &str, style: PhoneStyle) -> String {
+    let draws = [
         rng.gen_range(201..990),
         rng.gen_range(200..999),
-        rng.gen_range(0..10_000)
-    )
+        rng.gen_range(0..10_000),
+    ];
+    phone_number(country, style, draws).unwrap_or_else(|| {
+        let [area, exchange, line] = draws;
+        format!("+1 ({area}) {exchange}-{line:04}")
+    })
 }
 
 fn long_text() -> String {
@@ -281,6 +287,12 @@ fn values(
         values.insert("address1_country".into(), json!(country));
     };
     let roll: f64 = rng.r#gen();
+    // A quarter of the numbers carry the country code; the rest are national.
+    let style = if roll < 0.25 {
+        PhoneStyle::International
+    } else {
+        PhoneStyle::National
+    };
     match entity_set {
         "systemusers" => {
             values.insert("firstname".into(), json!(first));
@@ -302,7 +314,7 @@ fn values(
                 "websiteurl".into(),
                 json!(format!("https://www.{}.example.com", slug(&company))),
             );
-            values.insert("telephone1".into(), json!(phone(rng)));
+            values.insert("telephone1".into(), json!(phone(rng, country, style)));
             values.insert(
                 "numberofemployees".into(),
                 if roll < 0.1 {
@@ -366,7 +378,7 @@ fn values(
                     json!(email)
                 },
             );
-            values.insert("telephone1".into(), json!(phone(rng)));
+            values.insert("telephone1".into(), json!(phone(rng, country, style)));
             values.insert(
                 "jobtitle".into(),
                 if roll < 0.08 {
@@ -388,7 +400,7 @@ fn values(
                 },
             );
             if entity_set == "contacts" {
-                values.insert("mobilephone".into(), json!(phone(rng)));
+                values.insert("mobilephone".into(), json!(phone(rng, country, style)));
                 values.insert("department".into(), json!(pick(rng, DEPARTMENTS)));
                 address(&mut values, rng);
                 if rng.gen_bool(0.85) {
@@ -577,7 +589,10 @@ fn values(
             match entity_set {
                 "phonecalls" => {
                     values.insert("directioncode".into(), json!(rng.gen_bool(0.6)));
-                    values.insert("phonenumber".into(), json!(phone(rng)));
+                    values.insert(
+                        "phonenumber".into(),
+                        json!(phone(rng, "US", PhoneStyle::International)),
+                    );
                 }
                 "emails" => {
                     values.insert("directioncode".into(), json!(rng.gen_bool(0.5)));

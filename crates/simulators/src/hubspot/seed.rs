@@ -15,6 +15,7 @@ use rand::seq::SliceRandom;
 use super::HubSpotConfig;
 use super::schema::{self, ObjectType};
 use super::store::{Owner, Properties, Store, derive_calculated, iso};
+use crate::phones::{PhoneStyle, phone_number};
 
 const FIRST_NAMES: &[&str] = &[
     "Olivia", "Liam", "Emma", "Noah", "Ava", "Elijah", "Sophia", "James", "Isabella", "Lucas",
@@ -259,6 +260,19 @@ fn timeline(rng: &mut StdRng, n: usize) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
 
 type Props = Properties;
 
+/// A phone number as portal users type it: the national format of `country`, every third
+/// record (by `idx`) with the country code; `line` is the seed's draw.
+fn seeded_phone(country: &str, idx: usize, line: u32) -> String {
+    let style = if idx.is_multiple_of(3) {
+        PhoneStyle::International
+    } else {
+        PhoneStyle::National
+    };
+    let seed = u32::try_from(idx % 1_000_000).unwrap_or(0);
+    phone_number(country, style, [seed, seed.wrapping_mul(7_919), line])
+        .unwrap_or_else(|| format!("+1 617 555 {line:04}"))
+}
+
 fn put(properties: &mut Props, name: &'static str, value: impl Into<String>) {
     properties.insert(Cow::Borrowed(name), value.into());
 }
@@ -296,11 +310,11 @@ pub fn generate(
                 put(&mut properties, "email", email);
             }
             if rng.gen_bool(0.8) {
-                let phone = format!("+1 617 555 {:04}", rng.gen_range(0..10_000));
+                let phone = seeded_phone(country, idx, rng.gen_range(0..10_000));
                 put(&mut properties, "phone", phone);
             }
             if rng.gen_bool(0.5) {
-                let mobile = format!("+1 857 555 {:04}", rng.gen_range(0..10_000));
+                let mobile = seeded_phone(country, idx + 1, rng.gen_range(0..10_000));
                 put(&mut properties, "mobilephone", mobile);
             }
             put(&mut properties, "jobtitle", pick(rng, JOB_TITLES));
@@ -365,7 +379,7 @@ pub fn generate(
             put(&mut properties, "name", name);
             put(&mut properties, "industry", pick(rng, schema::INDUSTRIES));
             put(&mut properties, "type", pick(rng, schema::COMPANY_TYPES));
-            let phone = format!("+1 212 555 {:04}", rng.gen_range(0..10_000));
+            let phone = seeded_phone(country, idx, rng.gen_range(0..10_000));
             put(&mut properties, "phone", phone);
             let employees = rng.gen_range(1..20_000).to_string();
             put(&mut properties, "numberofemployees", employees);

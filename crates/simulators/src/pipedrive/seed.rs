@@ -235,7 +235,17 @@ pub(crate) fn generate(
                 }
             }
             let phones = if rng.gen_bool(0.7) {
-                json!([{"label": "mobile", "value": format!("+372 5{:07}", rng.gen_range(0..10_000_000)), "primary": true}])
+                {
+                    // Persons carry no country: a third of the numbers are typed nationally
+                    // (an Estonian mobile, `5123 4567`), placed only by a default region.
+                    let number = rng.gen_range(0..10_000_000);
+                    let value = if idx % 3 == 1 {
+                        format!("5{:03} {:04}", number / 10_000, number % 10_000)
+                    } else {
+                        format!("+372 5{number:07}")
+                    };
+                    json!([{"label": "mobile", "value": value, "primary": true}])
+                }
             } else {
                 json!([])
             };

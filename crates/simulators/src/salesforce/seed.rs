@@ -12,6 +12,7 @@ use rand::rngs::StdRng;
 
 use super::schema::{INDUSTRIES, LEAD_STATUSES, STAGES, TASK_STATUSES};
 use super::store::{Db, Val, derive};
+use crate::phones::{PhoneStyle, phone_number};
 
 /// The instant seeded data leads up to.
 pub use crate::seed_epoch;
@@ -217,13 +218,24 @@ fn chance(rng: &mut StdRng, probability: f64) -> bool {
     rng.gen_bool(probability)
 }
 
-fn phone(rng: &mut StdRng) -> String {
-    format!(
-        "+1 ({}) {}-{:04}",
+/// A phone number of `country` as users type it: national format, except every sixth record
+/// (by `ordinal`) written with the country code. Draws what it always drew, so the rest of
+/// the org stays the same for a seed.
+fn phone(rng: &mut StdRng, country: &str, ordinal: usize) -> String {
+    let draws = [
         rng.gen_range(201..990),
         rng.gen_range(200..999),
-        rng.gen_range(0..10_000)
-    )
+        rng.gen_range(0..10_000),
+    ];
+    let style = if ordinal.is_multiple_of(6) {
+        PhoneStyle::International
+    } else {
+        PhoneStyle::National
+    };
+    phone_number(country, style, draws).unwrap_or_else(|| {
+        let [area, exchange, line] = draws;
+        format!("+1 ({area}) {exchange}-{line:04}")
+    })
 }
 
 fn long_text() -> String {
@@ -381,7 +393,7 @@ pub(crate) fn generate_record(
                     },
                 ),
                 ("Website", Val::Text(website)),
-                ("Phone", Val::Text(phone(rng))),
+                ("Phone", Val::Text(phone(rng, country, ordinal))),
                 (
                     "NumberOfEmployees",
                     if chance(rng, 0.85) {
@@ -487,7 +499,7 @@ pub(crate) fn generate_record(
                     if ordinal == 15 {
                         Val::text("")
                     } else if chance(rng, 0.8) {
-                        Val::Text(phone(rng))
+                        Val::Text(phone(rng, country, ordinal))
                     } else {
                         Val::Null
                     },
@@ -495,7 +507,7 @@ pub(crate) fn generate_record(
                 (
                     "MobilePhone",
                     if chance(rng, 0.5) {
-                        Val::Text(phone(rng))
+                        Val::Text(phone(rng, country, ordinal))
                     } else {
                         Val::Null
                     },
@@ -525,14 +537,38 @@ pub(crate) fn generate_record(
                     },
                 ),
                 ("AccountId", Val::opt_text(account)),
-                ("MailingStreet", Val::Text(street)),
-                ("MailingCity", Val::text(city)),
-                (
-                    "MailingState",
-                    Val::opt_text((!state.is_empty()).then_some(state)),
-                ),
-                ("MailingPostalCode", Val::text(postal)),
-                ("MailingCountry", Val::text(country)),
+            ]);
+            if ordinal % 5 == 2 {
+                // Many orgs hold the whole address in the street field, country included,
+                // and leave the other address fields empty.
+                let region = if state.is_empty() {
+                    String::new()
+                } else {
+                    format!("{state} ")
+                };
+                fields.extend([
+                    (
+                        "MailingStreet",
+                        Val::Text(format!("{street}\n{city}, {region}{postal}\n{country}")),
+                    ),
+                    ("MailingCity", Val::Null),
+                    ("MailingState", Val::Null),
+                    ("MailingPostalCode", Val::Null),
+                    ("MailingCountry", Val::Null),
+                ]);
+            } else {
+                fields.extend([
+                    ("MailingStreet", Val::Text(street)),
+                    ("MailingCity", Val::text(city)),
+                    (
+                        "MailingState",
+                        Val::opt_text((!state.is_empty()).then_some(state)),
+                    ),
+                    ("MailingPostalCode", Val::text(postal)),
+                    ("MailingCountry", Val::text(country)),
+                ]);
+            }
+            fields.extend([
                 (
                     "Description",
                     match ordinal {
@@ -598,11 +634,11 @@ pub(crate) fn generate_record(
                         ordinal
                     )),
                 ),
-                ("Phone", Val::Text(phone(rng))),
+                ("Phone", Val::Text(phone(rng, country, ordinal))),
                 (
                     "MobilePhone",
                     if chance(rng, 0.4) {
-                        Val::Text(phone(rng))
+                        Val::Text(phone(rng, country, ordinal))
                     } else {
                         Val::Null
                     },
