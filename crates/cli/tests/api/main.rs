@@ -16,6 +16,7 @@ mod oauth;
 mod override_checks;
 mod overrides;
 mod paging;
+mod phones;
 mod pipedrive_fields;
 mod resilience;
 mod security;

@@ -32,6 +32,10 @@ pub(super) fn e164(args: &[Option<Value>]) -> Result<Option<Value>, MappingError
     if phone.is_empty() {
         return Ok(None);
     }
+    // A number written with its country code needs no region, and must not get one: the
+    // `phonenumber` crate strips the region's national prefix after the country code, reading
+    // `+33 1 42 44 62 48` with `US` as `+3342446248`.
+    let region = if phone.starts_with('+') { None } else { region };
     Ok(phonenumber::parse(region, phone)
         .ok()
         .filter(phonenumber::is_valid)
@@ -124,6 +128,22 @@ mod tests {
         );
         assert_eq!(
             call(e164, &[json!(4_155_552_671_i64), json!("US")]),
+            Some(json!("+14155552671"))
+        );
+    }
+
+    #[test]
+    fn e164_keeps_international_numbers_whatever_the_region() {
+        // The national number starts with the region's national prefix (1 in the US).
+        for region in ["US", "CA", "GB", "FR"] {
+            assert_eq!(
+                call(e164, &[json!("+33 1 42 44 62 48"), json!(region)]),
+                Some(json!("+33142446248")),
+                "{region}"
+            );
+        }
+        assert_eq!(
+            call(e164, &[json!(" +1 (415) 555-2671"), json!("FR")]),
             Some(json!("+14155552671"))
         );
     }
