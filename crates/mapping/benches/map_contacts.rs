@@ -21,6 +21,10 @@ use chrono::{DateTime, Utc};
 use mapping::{Engine, Expr, Vars};
 use serde_json::{Value, json};
 
+/// The allocator of the `crosswalk` binary, so the figures are those of the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const N_RECORDS: usize = 10_000;
 const N_TIMED_PASSES: usize = 3;
 

@@ -21,23 +21,26 @@ use crate::{MappingError, Vars};
 
 pub(crate) type R<T> = Result<T, Box<MappingError>>;
 
+/// The variables of one scope, inline while there are few (a lambda's parameters).
+type Scope<'a> = smallvec::SmallVec<[(&'a str, Option<V<'a>>); 3]>;
+
 /// A scope of variables.
 pub(crate) struct Env<'a> {
-    vars: RefCell<Vec<(&'a str, Option<V<'a>>)>>,
+    vars: RefCell<Scope<'a>>,
     parent: Option<Rc<Env<'a>>>,
 }
 
 impl<'a> Env<'a> {
     pub(crate) fn root() -> Rc<Env<'a>> {
         Rc::new(Env {
-            vars: RefCell::new(Vec::new()),
+            vars: RefCell::new(Scope::new()),
             parent: None,
         })
     }
 
     pub(crate) fn child(parent: &Rc<Env<'a>>) -> Rc<Env<'a>> {
         Rc::new(Env {
-            vars: RefCell::new(Vec::new()),
+            vars: RefCell::new(Scope::new()),
             parent: Some(parent.clone()),
         })
     }
@@ -452,58 +455,48 @@ impl<'a> Ctx<'a> {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        let tuple = steps.iter().any(|step| step.tuple);
-        if !tuple && node.group.is_none() && !node.keep_array {
-            // The common case: names navigated from one object.
-            if let Some(current) = input
-                && !current.is_array()
-            {
-                let mut current = current.clone();
-                for (index, step) in steps.iter().enumerate() {
-                    let Kind::Name(name) = &step.kind else {
-                        return self.path_general(
-                            node,
-                            &steps[index..],
-                            Some(&current),
-                            env,
-                            index == 0,
-                        );
-                    };
-                    if !step.stages.is_empty()
-                        || step.keep_array
-                        || step.group.is_some()
-                        || !step.predicate.is_empty()
-                    {
-                        return self.path_general(
-                            node,
-                            &steps[index..],
-                            Some(&current),
-                            env,
-                            index == 0,
-                        );
-                    }
-                    self.meter.tick()?;
-                    match current.field(name) {
-                        None => return Ok(None),
-                        Some(next) if next.is_array() => {
-                            if index + 1 == steps.len() {
-                                return Ok(Some(next));
-                            }
-                            return self.path_general(
-                                node,
-                                &steps[index + 1..],
-                                Some(&next),
-                                env,
-                                false,
-                            );
-                        }
-                        Some(next) => current = next,
-                    }
+        let plain = |step: &Node| {
+            step.stages.is_empty()
+                && !step.keep_array
+                && step.group.is_none()
+                && step.predicate.is_empty()
+                && !step.tuple
+        };
+        if node.group.is_some() || node.keep_array || !steps.iter().all(plain) {
+            return self.path_general(node, steps, input, env, true);
+        }
+        // The common case: names navigated from one object, or from a variable.
+        let (mut current, start) = match &steps[0].kind {
+            Kind::Var(..) if steps.len() > 1 => match self.eval(&steps[0], input, env)? {
+                None => return Ok(None),
+                Some(first) if first.is_array() => {
+                    return self.path_general(node, &steps[1..], Some(&first), env, false);
                 }
-                return Ok(Some(current));
+                Some(first) => (first, 1),
+            },
+            Kind::Name(_) => match input {
+                Some(current) if !current.is_array() => (current.clone(), 0),
+                _ => return self.path_general(node, steps, input, env, true),
+            },
+            _ => return self.path_general(node, steps, input, env, true),
+        };
+        for (index, step) in steps.iter().enumerate().skip(start) {
+            let Kind::Name(name) = &step.kind else {
+                return self.path_general(node, &steps[index..], Some(&current), env, false);
+            };
+            self.meter.tick()?;
+            match current.field(name) {
+                None => return Ok(None),
+                Some(next) if next.is_array() => {
+                    if index + 1 == steps.len() {
+                        return Ok(Some(next));
+                    }
+                    return self.path_general(node, &steps[index + 1..], Some(&next), env, false);
+                }
+                Some(next) => current = next,
             }
         }
-        self.path_general(node, steps, input, env, true)
+        Ok(Some(current))
     }
 
     fn path_general(
@@ -1251,6 +1244,29 @@ impl<'a> Ctx<'a> {
         env: &Rc<Env<'a>>,
         applied: Option<Option<V<'a>>>,
     ) -> R<Option<V<'a>>> {
+        if let Kind::Var(name, Some(builtin)) = &proc.kind
+            && proc.predicate.is_empty()
+            && proc.group.is_none()
+            && env.lookup(name).is_none()
+            && self.vars.get(name).is_none()
+        {
+            // A built-in function called by its name: no function value is made.
+            let mut args = Vec::with_capacity(arg_nodes.len() + 1);
+            if let Some(applied) = applied {
+                args.push(applied);
+            }
+            for arg in arg_nodes {
+                args.push(self.eval(arg, input, env)?);
+            }
+            let args = match builtin.signature() {
+                Some(signature) => signature
+                    .validate(args, input)
+                    .map_err(|e| pos_err(e, node.pos))?,
+                None => args,
+            };
+            return functions::dispatch(self, builtin, args, input, node.pos)
+                .map_err(|e| pos_err(e, node.pos));
+        }
         let (func, args) = self.callee_and_args(node, proc, arg_nodes, input, env, applied)?;
         self.apply(&func, args, input, node.pos)
     }

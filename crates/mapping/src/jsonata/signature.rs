@@ -225,39 +225,40 @@ impl Signature {
 
     /// How many arguments each parameter takes, or `None` when the symbols do not match.
     fn matches(&self, symbols: &[u8], param: usize, at: usize) -> Option<Vec<usize>> {
+        let mut counts = Vec::with_capacity(self.params.len());
+        self.matches_into(symbols, param, at, &mut counts)
+            .then_some(counts)
+    }
+
+    fn matches_into(
+        &self,
+        symbols: &[u8],
+        param: usize,
+        at: usize,
+        counts: &mut Vec<usize>,
+    ) -> bool {
         let Some(p) = self.params.get(param) else {
-            return (at == symbols.len()).then(Vec::new);
+            return at == symbols.len();
         };
         let accepts = |index: usize| symbols.get(index).is_some_and(|s| p.accepts.contains(s));
-        let try_count = |count: usize| {
-            self.matches(symbols, param + 1, at + count)
-                .map(|mut rest| {
-                    rest.insert(0, count);
-                    rest
-                })
+        let attempt = |count: usize, counts: &mut Vec<usize>| {
+            counts.push(count);
+            if self.matches_into(symbols, param + 1, at + count, counts) {
+                true
+            } else {
+                counts.pop();
+                false
+            }
         };
         match p.quant {
-            Quant::One => {
-                if accepts(at) {
-                    try_count(1)
-                } else {
-                    None
-                }
-            }
-            Quant::Optional => {
-                if accepts(at)
-                    && let Some(found) = try_count(1)
-                {
-                    return Some(found);
-                }
-                try_count(0)
-            }
+            Quant::One => accepts(at) && attempt(1, counts),
+            Quant::Optional => (accepts(at) && attempt(1, counts)) || attempt(0, counts),
             Quant::Plus => {
                 let mut max = 0;
                 while accepts(at + max) {
                     max += 1;
                 }
-                (1..=max).rev().find_map(try_count)
+                (1..=max).rev().any(|count| attempt(count, counts))
             }
         }
     }

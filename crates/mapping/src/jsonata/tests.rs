@@ -541,3 +541,29 @@ fn closures_bound_in_their_own_scope_are_freed() {
         assert_eq!(expr.evaluate(None, &Vars::new()), Ok(Some(json!(0))));
     }
 }
+
+#[test]
+fn remove_empty_over_our_values_matches_the_native_function() {
+    let inputs = [
+        json!({"a": null, "b": "", "c": [], "d": {}, "e": 0, "f": false,
+               "g": {"h": {"i": null}, "j": [null, "", {"k": ""}, 1]}, "l": "x"}),
+        json!({"a": {"b": [null]}}),
+        json!(""),
+        json!("x"),
+        json!([null, [""], [1, {"z": null}]]),
+    ];
+    let expr = compile("$removeEmpty($)").unwrap();
+    for input in inputs {
+        let implementation = crate::native::NATIVE_FUNCTIONS
+            .iter()
+            .find(|function| function.doc.name == "removeEmpty")
+            .unwrap()
+            .implementation;
+        let native = crate::native::tests::call(implementation, std::slice::from_ref(&input));
+        assert_eq!(
+            expr.evaluate(Some(&input), &Vars::new()),
+            Ok(native),
+            "{input}"
+        );
+    }
+}
