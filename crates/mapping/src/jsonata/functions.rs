@@ -1416,20 +1416,30 @@ fn keys<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Opt
     };
     let mut out: Vec<Str<'a>> = Vec::new();
     let mut seen = std::collections::HashSet::<Str<'a>, value::Hasher_>::default();
-    let objects: Vec<V<'a>> = if value.is_array() {
-        value.items().collect()
-    } else {
-        vec![value]
-    };
-    for object in objects {
-        for (key, _) in object.entries() {
-            ctx.meter.tick()?;
-            if seen.insert(key.clone()) {
-                out.push(key);
-            }
+    collect_keys(ctx, &value, &mut out, &mut seen)?;
+    Ok(Some(seq(out.into_iter().map(V::Str).collect())))
+}
+
+/// The keys of an object, or of every object in an array, nested arrays included.
+fn collect_keys<'a>(
+    ctx: &Ctx<'a>,
+    value: &V<'a>,
+    out: &mut Vec<Str<'a>>,
+    seen: &mut std::collections::HashSet<Str<'a>, value::Hasher_>,
+) -> R<()> {
+    if value.is_array() {
+        for item in value.items() {
+            collect_keys(ctx, &item, out, seen)?;
+        }
+        return Ok(());
+    }
+    for (key, _) in value.entries() {
+        ctx.meter.tick()?;
+        if seen.insert(key.clone()) {
+            out.push(key);
         }
     }
-    Ok(Some(seq(out.into_iter().map(V::Str).collect())))
+    Ok(())
 }
 
 fn lookup_in<'a>(value: &V<'a>, key: &str, out: &mut Vec<V<'a>>) {
