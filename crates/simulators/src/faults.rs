@@ -110,10 +110,62 @@ impl Faults {
 }
 
 /// Counts the requests a simulator served, by `METHOD path`, for tests that count vendor calls,
-/// and how many of each it was serving at once.
+/// and how many of each it was serving at once; while a capture is on, it also keeps the
+/// requests themselves (benchmarks replay them as the direct vendor call).
 #[derive(Debug, Clone, Default)]
 pub struct RequestLog {
     entries: Arc<Mutex<BTreeMap<String, Entry>>>,
+    capture: Arc<Mutex<Option<Vec<CapturedRequest>>>>,
+}
+
+/// The most requests one capture keeps; later ones are counted but not kept.
+const CAPTURE_LIMIT: usize = 64;
+
+/// One request as a simulator received it: method, path with its query, and headers.
+///
+/// Its `Debug` output names the headers without their values, which carry the caller's
+/// credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CapturedRequest {
+    /// `GET`, `POST`, ….
+    pub method: String,
+    /// The path and, when there is one, `?` and the query, as received.
+    pub path_and_query: String,
+    /// Every header in the order received, names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for CapturedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("CapturedRequest")
+            .field("method", &self.method)
+            .field("path_and_query", &self.path_and_query)
+            .field("headers", &names)
+            .finish()
+    }
+}
+
+impl CapturedRequest {
+    fn of(request: &Request) -> CapturedRequest {
+        CapturedRequest {
+            method: request.method().as_str().to_owned(),
+            path_and_query: request
+                .uri()
+                .path_and_query()
+                .map_or_else(|| request.uri().path().to_owned(), ToString::to_string),
+            headers: request
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -177,6 +229,29 @@ impl RequestLog {
         self.lock().get(key).map_or(0, |entry| entry.most_in_flight)
     }
 
+    /// Starts keeping the requests served from now on (at most 64), forgetting any kept before.
+    pub fn start_capture(&self) {
+        *self.lock_capture() = Some(Vec::new());
+    }
+
+    /// Stops keeping requests and returns those kept since [`RequestLog::start_capture`], in
+    /// the order they arrived (none when no capture was on).
+    pub fn stop_capture(&self) -> Vec<CapturedRequest> {
+        self.lock_capture().take().unwrap_or_default()
+    }
+
+    fn keep(&self, request: &Request) {
+        if let Some(kept) = self.lock_capture().as_mut()
+            && kept.len() < CAPTURE_LIMIT
+        {
+            kept.push(CapturedRequest::of(request));
+        }
+    }
+
+    fn lock_capture(&self) -> std::sync::MutexGuard<'_, Option<Vec<CapturedRequest>>> {
+        self.capture.lock().expect("request capture poisoned")
+    }
+
     /// Forgets every recorded request (requests being served stay counted in flight).
     pub fn reset(&self) {
         let mut entries = self.lock();
@@ -213,6 +288,7 @@ pub async fn fault_middleware(
         return next.run(request).await;
     }
     let _serving = state.log.serve(request.method().as_str(), &path);
+    state.log.keep(&request);
     match state.faults.take_request_fault(&path) {
         Some(FaultKind::Status { status, body }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

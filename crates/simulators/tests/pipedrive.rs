@@ -801,6 +801,40 @@ async fn faults_throttle_and_mutate_lists() {
 }
 
 #[tokio::test]
+async fn a_capture_keeps_the_requests_served_while_it_is_on() {
+    let sim = Sim::start(small()).await;
+    sim.get("/api/v1/deals?limit=3").await;
+    sim.handle.requests().start_capture();
+    let (status, _, _) = sim.get("/api/v2/persons?limit=5&sort_by=id").await;
+    assert_eq!(status, StatusCode::OK);
+    sim.get("/api/v1/deals").await;
+    let kept = sim.handle.requests().stop_capture();
+    sim.get("/api/v1/deals?limit=4").await;
+
+    let seen: Vec<(&str, &str)> = kept
+        .iter()
+        .map(|request| (request.method.as_str(), request.path_and_query.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("GET", "/api/v2/persons?limit=5&sort_by=id"),
+            ("GET", "/api/v1/deals")
+        ]
+    );
+    assert!(
+        kept[0]
+            .headers
+            .contains(&("x-api-token".to_owned(), TOKEN.to_owned()))
+    );
+    // The debug form names the credential header but never shows its value.
+    let debug = format!("{:?}", kept[0]);
+    assert!(debug.contains("x-api-token"), "{debug}");
+    assert!(!debug.contains(TOKEN), "{debug}");
+    assert!(sim.handle.requests().stop_capture().is_empty());
+}
+
+#[tokio::test]
 async fn person_search_by_exact_email() {
     let sim = Sim::start(small()).await;
     let id = sim
