@@ -102,6 +102,10 @@ struct Running {
 /// would otherwise measure that pacing instead of the work per page. Each bucket keeps its kind
 /// and window, so the limiter still does its bookkeeping for every call, as in production.
 fn unpaced_overrides() -> anyhow::Result<Value> {
+    // A million is far above what the bench sends in any window, and below the lifted
+    // simulators' "remaining" headers: when the vendor reports fewer left than a sliding window
+    // counts, the limiter records one inferred entry per missing request, so a billion here
+    // would fill memory.
     const HUGE: u32 = 1_000_000;
     let (connectors, errors) = cli::startup::load_connectors("", &Value::Null)?;
     if let Some(error) = errors.first() {
