@@ -234,17 +234,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load(cli.config.as_deref())?;
             runtime()?.block_on(async {
                 let store = startup::open_store(&settings).await?;
-                let public_url = settings.public_url.clone().unwrap_or_default();
-                let state = startup::build_state(&settings, store, &public_url).await?;
+                // The worker shares the API's call path (operations and its sender) without
+                // any of the API's state.
+                let core = startup::build_core(&settings, store).await?;
+                startup::revalidate_with(&core.operations).await?;
+                let operations = core.operations;
                 tracing::info!(interval_secs, window_secs, "crosswalk worker running");
                 let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
                 loop {
                     tokio::select! {
                         _ = ticker.tick() => {
-                            let connectors = |provider: &str| state.connectors.get(provider).cloned();
-                            match state
-                                .tokens
-                                .refresh_expiring(&connectors, std::time::Duration::from_secs(window_secs), 500)
+                            match operations
+                                .refresh_expiring(std::time::Duration::from_secs(window_secs), 500)
                                 .await
                             {
                                 Ok(count) if count > 0 => tracing::info!(refreshed = count, "tokens refreshed ahead of expiry"),

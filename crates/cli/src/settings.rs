@@ -117,15 +117,23 @@ impl Settings {
             .context("invalid `encryption` settings")
     }
 
-    /// The secret cursors are signed with, derived from the current encryption key.
-    pub fn cursor_key(&self) -> Vec<u8> {
+    /// The keys cursors are signed with: one derived from each encryption key, by key id, and
+    /// the current key's id. A cursor names the key that signed it, so cursors issued before a
+    /// key rotation stay valid while the old key is in the keyring.
+    pub fn cursor_keys(&self) -> (String, Vec<(String, Vec<u8>)>) {
         use sha2::Digest as _;
-        let mut hasher = sha2::Sha256::new();
-        hasher.update(b"crosswalk cursor key v1\0");
-        if let Some(key) = self.encryption.keys.get(&self.encryption.current_key_id) {
-            hasher.update(key.as_bytes());
-        }
-        hasher.finalize().to_vec()
+        let keys = self
+            .encryption
+            .keys
+            .iter()
+            .map(|(id, key)| {
+                let mut hasher = sha2::Sha256::new();
+                hasher.update(b"crosswalk cursor key v1\0");
+                hasher.update(key.as_bytes());
+                (id.clone(), hasher.finalize().to_vec())
+            })
+            .collect();
+        (self.encryption.current_key_id.clone(), keys)
     }
 }
 

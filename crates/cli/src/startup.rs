@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use connector::{Connector, LoadError};
 use server::override_check::{self, OverrideCheck};
-use server::{AppState, ConnectorRegistry, CursorCodec};
+use server::{AppState, ConnectorRegistry, CursorCodec, Operations};
 use store::Store;
 use tokio::net::TcpListener;
 
@@ -72,6 +72,14 @@ pub fn load_connectors(
     Ok((connectors, errors))
 }
 
+/// What every process that reaches vendors shares: the unified operations (with the one vendor
+/// call path), and for the API the keyring and the OAuth client.
+pub struct Core {
+    pub operations: Operations,
+    pub keyring: Arc<secrets::Keyring>,
+    pub oauth: provider_http::oauth::OAuthClient,
+}
+
 /// Builds the API state from settings, with `store` already open.
 ///
 /// # Errors
@@ -81,6 +89,26 @@ pub async fn build_state(
     store: Arc<dyn Store>,
     public_url: &str,
 ) -> anyhow::Result<AppState> {
+    let core = build_core(settings, Arc::clone(&store)).await?;
+    let state = AppState {
+        store,
+        keyring: core.keyring,
+        oauth: core.oauth,
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        connectors: Arc::clone(core.operations.connectors()),
+        operations: core.operations,
+    };
+    revalidate_overrides(&state).await?;
+    Ok(state)
+}
+
+/// Builds the unified operations and what they share from settings, with `store` already
+/// open; `crosswalk work` runs on this alone, the API wraps it in its state.
+///
+/// # Errors
+/// Fails when the keyring is invalid, Redis cannot be reached or a connector file does not
+/// load.
+pub async fn build_core(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Core> {
     let overrides = serde_json::to_value(&settings.connector_overrides)?;
     let (connectors, errors) = load_connectors(&settings.connectors_dir, &overrides)?;
     if let Some(first) = errors.first() {
@@ -105,24 +133,21 @@ pub async fn build_state(
                 rate_limit::Gate::default(),
             ),
         };
-    let oauth = provider_http::oauth::OAuthClient::new();
+    let client = provider_http::ProviderClient::new(Duration::from_secs(
+        settings.provider_timeout_secs,
+    ));
+    // Token requests go through the vendor calls' HTTP client (one pool, no redirects, timeouts).
+    let oauth = provider_http::oauth::OAuthClient::new(&client);
     let tokens = Arc::new(provider_http::credentials::TokenManager::new(
         Arc::clone(&store),
         Arc::clone(&keyring),
         oauth.clone(),
     ));
-    let state = AppState {
-        store,
-        keyring,
+    let sender = provider_http::Sender::new(provider_http::SenderParts {
+        client,
         tokens,
-        oauth,
-        public_url: public_url.trim_end_matches('/').to_owned(),
         limiter,
         gate,
-        quota_levels: Arc::default(),
-        discoveries: Arc::default(),
-        effective: Arc::default(),
-        default_wait_budget: Duration::from_secs(settings.default_wait_budget_secs),
         breaker: provider_http::resilience::CircuitBreaker::new(
             provider_http::resilience::CircuitConfig::default(),
         ),
@@ -131,14 +156,22 @@ pub async fn build_state(
             max_wait: Duration::from_secs(30),
             ..provider_http::resilience::RetryPolicy::default()
         },
-        connectors: Arc::new(ConnectorRegistry::new(connectors)),
-        provider: provider_http::ProviderClient::new(Duration::from_secs(
-            settings.provider_timeout_secs,
-        )),
-        cursors: CursorCodec::new(settings.cursor_key()),
-    };
-    revalidate_overrides(&state).await?;
-    Ok(state)
+        store: Arc::clone(&store),
+        default_wait_budget: Duration::from_secs(settings.default_wait_budget_secs),
+    });
+    let connectors = Arc::new(ConnectorRegistry::new(connectors));
+    let (current, keys) = settings.cursor_keys();
+    let operations = Operations::new(
+        Arc::clone(&store),
+        Arc::clone(&connectors),
+        sender,
+        CursorCodec::with_keys(&current, keys),
+    );
+    Ok(Core {
+        operations,
+        keyring,
+        oauth,
+    })
 }
 
 /// Re-validates every stored override against the connectors of `state` (they may have
@@ -150,10 +183,19 @@ pub async fn build_state(
 /// # Errors
 /// Fails when the store cannot list the overrides or record an event.
 pub async fn revalidate_overrides(state: &AppState) -> anyhow::Result<OverrideCheck> {
-    let check = override_check::check_stored_overrides(state.store.as_ref(), &state.connectors)
+    revalidate_with(&state.operations).await
+}
+
+/// [`revalidate_overrides`] for any process holding the operations (the worker has no API state).
+///
+/// # Errors
+/// Fails when the store cannot list the overrides or record an event.
+pub async fn revalidate_with(operations: &Operations) -> anyhow::Result<OverrideCheck> {
+    let store = operations.store();
+    let check = override_check::check_stored_overrides(store.as_ref(), operations.connectors())
         .await
         .context("listing stored overrides")?;
-    let recorded = override_check::report_invalid_overrides(state.store.as_ref(), &check.invalid)
+    let recorded = override_check::report_invalid_overrides(store.as_ref(), &check.invalid)
         .await
         .context("recording invalid overrides")?;
     if !check.invalid.is_empty() {

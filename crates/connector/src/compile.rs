@@ -431,8 +431,18 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 ));
             }
         }
-        compiler.opt_expr("rate_limits.parse_expr", limits.parse_expr.as_ref())?;
-        compiler.opt_expr("rate_limits.throttled_when", limits.throttled_when.as_ref())?;
+    }
+    if let Some(headers) = typed
+        .rate_limits
+        .as_ref()
+        .and_then(|limits| limits.headers.as_ref())
+        && headers.window.is_some()
+        && headers.window_unit.is_none()
+    {
+        return Err(compiler.error(
+            "rate_limits.headers.window_unit",
+            "a `window` header needs its unit (`seconds` or `milliseconds`)",
+        ));
     }
     let daily_quota = typed
         .rate_limits

@@ -235,13 +235,6 @@ pub struct RateLimits {
     /// The vendor's rate-limit headers, read to correct the local estimate.
     #[serde(default)]
     pub headers: Option<RateLimitHeaders>,
-    /// JSONata over `{status, headers, body}` returning `{limit, remaining, reset_secs}` for
-    /// compound headers such as `X-Limit-Info: api-usage=18/5000`.
-    #[serde(default)]
-    pub parse_expr: Option<String>,
-    /// JSONata over `{status, headers, body}`: whether the answer is a throttle.
-    #[serde(default)]
-    pub throttled_when: Option<String>,
     /// JSONata over `{status, headers, body}` giving the vendor's daily allowance as
     /// `{used, limit}` (from headers such as `X-Limit-Daily`/`-Remaining` or a compound
     /// `api-usage=18/5000`); undefined when the answer does not say. Crosswalk records an
@@ -329,19 +322,32 @@ fn star() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitHeaders {
-    #[serde(default)]
-    pub limit: Option<String>,
+    /// The header saying how many requests are left in the vendor's current window.
     #[serde(default)]
     pub remaining: Option<String>,
+    /// The header saying when the window resets (see `reset_format`).
     #[serde(default)]
     pub reset: Option<String>,
+    /// The header giving the window's length, used for the reset when no `reset` header is
+    /// declared (see `window_unit`).
     #[serde(default)]
     pub window: Option<String>,
+    /// The unit of the `window` header's value; required with `window`.
+    #[serde(default)]
+    pub window_unit: Option<DurationUnit>,
     #[serde(default)]
     pub retry_after: Option<String>,
     /// How the reset header is expressed.
     #[serde(default)]
     pub reset_format: Option<ResetFormat>,
+}
+
+/// The unit of a header carrying a length of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationUnit {
+    Seconds,
+    Milliseconds,
 }
 
 /// Format of a reset header.
@@ -478,7 +484,8 @@ pub struct Method {
     /// How the method pages.
     #[serde(default)]
     pub pagination: Pagination,
-    /// Token-bucket weight.
+    /// The request's weight: every bucket it takes from is charged its own `cost` times this
+    /// (1 when left out), for vendors that count some endpoints as several requests.
     #[serde(default)]
     pub cost: Option<u32>,
 }

@@ -32,7 +32,8 @@ pub use overrides::{
     provenance_of,
 };
 pub use runtime::{
-    DiscoveredField, ListCursor, ListPage, PageState, PlanError, PlannedRequest, ProviderError,
+    DiscoveredField, ListCursor, ListPage, PROXY_USES, PageState, PlanError, PlannedRequest,
+    ProviderError,
     ReadError, RecordError, RequestBody, RequestContext, VendorResponse, fields_binding,
 };
 use template::Template;

@@ -7,6 +7,8 @@
 //! fields, page}`; record mappings see one raw record as input, with `$account`, `$vars`,
 //! `$fields` and `$query` bound; error rules see `{status, headers, body}`.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -96,16 +98,55 @@ pub enum RequestBody {
 }
 
 /// A vendor answer, as `provider-http` received it.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It remembers its classification by the connector's error rules ([`Connector::classify`]), so
+/// an answer is judged once however many steps read it (retry decision, breaker outcome, the
+/// read of its records).
+#[derive(Debug, Clone)]
 pub struct VendorResponse {
     pub status: u16,
     /// Header names lowercased.
     pub headers: Vec<(String, String)>,
     /// The body parsed as JSON, or a JSON string of the raw text, or null when empty.
     pub body: Value,
+    /// The classification and the connector that made it (its identity).
+    classified: std::sync::OnceLock<(usize, Option<ProviderError>)>,
+    /// The body's bytes as received, kept for the proxy (which must not re-serialise them).
+    raw_body: Option<Arc<[u8]>>,
+}
+
+/// The `uses` of a proxied request: its answer keeps its raw bytes.
+pub const PROXY_USES: &str = "proxy";
+
+impl PartialEq for VendorResponse {
+    fn eq(&self, other: &VendorResponse) -> bool {
+        self.status == other.status && self.headers == other.headers && self.body == other.body
+    }
 }
 
 impl VendorResponse {
+    /// An answer with `status`, `headers` (names lowercased) and `body`.
+    pub fn new(status: u16, headers: Vec<(String, String)>, body: Value) -> VendorResponse {
+        VendorResponse {
+            status,
+            headers,
+            body,
+            classified: std::sync::OnceLock::new(),
+            raw_body: None,
+        }
+    }
+
+    /// The answer with its body's bytes as received kept beside the parsed body.
+    pub fn with_raw_body(mut self, bytes: Arc<[u8]>) -> VendorResponse {
+        self.raw_body = Some(bytes);
+        self
+    }
+
+    /// The body's bytes as received, when they were kept ([`PROXY_USES`] requests).
+    pub fn raw_body(&self) -> Option<&[u8]> {
+        self.raw_body.as_deref()
+    }
+
     /// The first value of a header (name compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -781,7 +822,7 @@ impl Connector {
                 PlanError::Invalid(format!("proxy query string is invalid: {error}"))
             })?;
         Ok(PlannedRequest {
-            uses: "proxy".to_owned(),
+            uses: PROXY_USES.to_owned(),
             http_method,
             url: format!("{}{}", self.base_url(&scope)?, path),
             query,
@@ -790,8 +831,22 @@ impl Connector {
         })
     }
 
-    /// Classifies a vendor answer: `None` when it is a success.
+    /// Classifies a vendor answer: `None` when it is a success. The verdict is kept in the
+    /// answer, so classifying it again with this connector costs nothing.
     pub fn classify(&self, response: &VendorResponse) -> Option<ProviderError> {
+        let identity = Arc::as_ptr(&self.inner) as usize;
+        if let Some((by, verdict)) = response.classified.get()
+            && *by == identity
+        {
+            return verdict.clone();
+        }
+        let verdict = self.classify_afresh(response);
+        // A first verdict is kept; another connector's (never in practice) is just recomputed.
+        let _ = response.classified.set((identity, verdict.clone()));
+        verdict
+    }
+
+    fn classify_afresh(&self, response: &VendorResponse) -> Option<ProviderError> {
         let input = response.as_input();
         let vars = Vars::new();
         let is_error = match &self.inner.detect_when {

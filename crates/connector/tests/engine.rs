@@ -108,11 +108,7 @@ fn context(query: Value) -> RequestContext {
 }
 
 fn ok(body: Value) -> VendorResponse {
-    VendorResponse {
-        status: 200,
-        headers: Vec::new(),
-        body,
-    }
+    VendorResponse::new(200, Vec::new(), body)
 }
 
 fn query_of(request: &connector::PlannedRequest) -> Vec<(&str, &str)> {
@@ -421,11 +417,7 @@ fn auth_schemes_place_credentials() {
 #[test]
 fn errors_are_classified_by_the_first_matching_rule_then_by_status() {
     let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
-    let answer = |status: u16, body: Value| VendorResponse {
-        status,
-        headers: Vec::new(),
-        body,
-    };
+    let answer = |status: u16, body: Value| VendorResponse::new(status, Vec::new(), body);
     let limited = connector
         .classify(&answer(429, json!({})))
         .expect("an error");
@@ -691,17 +683,9 @@ fn oauth_schemes_render_endpoints_capture_values_and_spot_invalid_grants() {
         Some(&json!("https://x.acme.test"))
     );
     assert_eq!(captured.get("org"), Some(&json!("005")));
-    let refused = VendorResponse {
-        status: 400,
-        headers: Vec::new(),
-        body: json!({"status": "BAD_REFRESH_TOKEN"}),
-    };
+    let refused = VendorResponse::new(400, Vec::new(), json!({"status": "BAD_REFRESH_TOKEN"}));
     assert!(connector.is_invalid_grant("oauth", &refused));
-    let other = VendorResponse {
-        status: 400,
-        headers: Vec::new(),
-        body: json!({"status": "BAD_CLIENT_ID"}),
-    };
+    let other = VendorResponse::new(400, Vec::new(), json!({"status": "BAD_CLIENT_ID"}));
     assert!(!connector.is_invalid_grant("oauth", &other));
 }
 

@@ -584,11 +584,7 @@ fn layers_apply_operator_then_environment_then_connection() {
             "crm.contacts",
             Operation::Get,
             &ctx(),
-            &VendorResponse {
-                status: 200,
-                headers: Vec::new(),
-                body: json!({"id": 7, "first": "Ada", "tier": "gold"}),
-            },
+            &VendorResponse::new(200, Vec::new(), json!({"id": 7, "first": "Ada", "tier": "gold"})),
         )
         .expect("reads");
     assert_eq!(record["tier"], json!("gold"));
@@ -603,11 +599,7 @@ fn layers_apply_operator_then_environment_then_connection() {
         &[(OverrideLayer::Environment, &environment)],
     )
     .expect("loads");
-    let error = connector.classify(&VendorResponse {
-        status: 429,
-        headers: Vec::new(),
-        body: json!({"message": "tea"}),
-    });
+    let error = connector.classify(&VendorResponse::new(429, Vec::new(), json!({"message": "tea"})));
     assert_eq!(error.map(|e| e.code), Some(ErrorCode::BadRequest));
 }
 

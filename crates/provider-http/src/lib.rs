@@ -4,12 +4,17 @@
 //! adds the connection's credentials (plaintext only in memory, here), refuses any host the
 //! connector does not declare (after templating, and without following redirects, so neither a
 //! template nor a vendor answer can send credentials elsewhere), sends it and reads the answer
-//! into a [`connector::VendorResponse`]. Rate limiting, retries and token refresh arrive as
-//! further layers around [`ProviderClient::send`].
+//! into a [`connector::VendorResponse`]. [`sender`] composes it with token refresh, the circuit
+//! breaker, rate limits and retries into the one path every vendor call takes.
 
+mod clock;
 pub mod credentials;
 pub mod oauth;
 pub mod resilience;
+pub mod sender;
+
+pub use clock::Clock;
+pub use sender::{Answer, CallError, Sender, SenderParts, Session};
 
 use std::time::Duration;
 
@@ -26,8 +31,8 @@ pub struct ProviderClient {
     default_timeout: Duration,
 }
 
-/// A connection's credentials and auth scheme, opened for one request.
-#[derive(Debug)]
+/// A connection's credentials and auth scheme, opened for one request. Its `Debug` leaves the
+/// secrets out.
 pub struct Credentials<'a> {
     /// The scheme the connection uses.
     pub scheme: &'a str,
@@ -35,6 +40,16 @@ pub struct Credentials<'a> {
     pub secrets: &'a Value,
     /// The connection's non-secret fields.
     pub account: &'a Value,
+}
+
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("scheme", &self.scheme)
+            .field("secrets", &"[redacted]")
+            .field("account", &self.account)
+            .finish()
+    }
 }
 
 /// A vendor request that could not be completed.
@@ -73,6 +88,11 @@ impl ProviderClient {
             http,
             default_timeout,
         }
+    }
+
+    /// The HTTP client (one pool, no redirects, timeouts) token requests share.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// Authenticates `request` with `credentials` and sends it to the vendor.
@@ -146,19 +166,12 @@ impl ProviderClient {
                     .map(|value| (name.as_str().to_ascii_lowercase(), value.to_owned()))
             })
             .collect();
-        if response
-            .content_length()
-            .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
-        {
-            return Err(SendError::TooLarge);
-        }
-        let bytes = response
-            .bytes()
+        let bytes = read_capped(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|error| classify_send(error, timeout))?;
-        if bytes.len() > MAX_RESPONSE_BYTES {
-            return Err(SendError::TooLarge);
-        }
+            .map_err(|error| match error {
+                ReadBodyError::TooLarge => SendError::TooLarge,
+                ReadBodyError::Transport(error) => classify_send(error, timeout),
+            })?;
         tracing::debug!(
             provider = connector.id(),
             uses = %request.uses,
@@ -166,12 +179,42 @@ impl ProviderClient {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "vendor call"
         );
-        Ok(VendorResponse {
-            status,
-            headers,
-            body: parse_body(&bytes),
+        let response = VendorResponse::new(status, headers, parse_body(&bytes));
+        Ok(if request.uses == connector::PROXY_USES {
+            response.with_raw_body(bytes.into())
+        } else {
+            response
         })
     }
+}
+
+/// Why an answer's body could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadBodyError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads an answer's body, refusing it as soon as it passes `cap` bytes (announced or not), so a
+/// vendor cannot make us buffer more than that.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, ReadBodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Err(ReadBodyError::TooLarge);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadBodyError::Transport)? {
+        if bytes.len() + chunk.len() > cap {
+            return Err(ReadBodyError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 fn classify_send(error: reqwest::Error, timeout: Duration) -> SendError {
@@ -194,8 +237,23 @@ pub fn parse_body(bytes: &[u8]) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_body;
+    use super::{Credentials, parse_body};
     use serde_json::json;
+
+    #[test]
+    fn credentials_never_print_their_secrets() {
+        let secrets = json!({"access_token": "sk-live-abc123", "refresh_token": "rt-xyz789"});
+        let account = json!({"instance_url": "https://example.test"});
+        let credentials = Credentials {
+            scheme: "oauth",
+            secrets: &secrets,
+            account: &account,
+        };
+        let printed = format!("{credentials:?} {credentials:#?}");
+        assert!(!printed.contains("sk-live-abc123"), "{printed}");
+        assert!(!printed.contains("rt-xyz789"), "{printed}");
+        assert!(printed.contains("example.test"), "{printed}");
+    }
 
     #[test]
     fn parses_json_text_and_empty_bodies() {

@@ -146,18 +146,15 @@ pub struct OAuthClient {
     http: reqwest::Client,
 }
 
+/// The largest token endpoint answer read, in bytes: a token set is a few kilobytes.
+pub const MAX_TOKEN_RESPONSE_BYTES: usize = 1024 * 1024;
+
 impl OAuthClient {
-    /// A client with its own connection pool and a 30-second timeout, following no redirect.
-    ///
-    /// # Panics
-    /// Panics when the TLS backend cannot be initialised, a broken build.
-    pub fn new() -> OAuthClient {
+    /// A client sending token requests through `provider`'s HTTP client (its connection pool,
+    /// no redirects, its timeouts), reading at most [`MAX_TOKEN_RESPONSE_BYTES`] of an answer.
+    pub fn new(provider: &crate::ProviderClient) -> OAuthClient {
         OAuthClient {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(std::time::Duration::from_secs(30))
-                .build()
-                .expect("the HTTP client always builds with rustls"),
+            http: provider.http().clone(),
         }
     }
 
@@ -204,15 +201,17 @@ impl OAuthClient {
                     .map(|v| (name.as_str().to_owned(), v.to_owned()))
             })
             .collect();
-        let bytes = response
-            .bytes()
+        let bytes = crate::read_capped(response, MAX_TOKEN_RESPONSE_BYTES)
             .await
-            .map_err(|error| OAuthError::Transport(error.without_url().to_string()))?;
-        let answer = VendorResponse {
-            status,
-            headers,
-            body: crate::parse_body(&bytes),
-        };
+            .map_err(|error| match error {
+                crate::ReadBodyError::TooLarge => OAuthError::Transport(format!(
+                    "the token endpoint's answer is larger than {MAX_TOKEN_RESPONSE_BYTES} bytes"
+                )),
+                crate::ReadBodyError::Transport(error) => {
+                    OAuthError::Transport(error.without_url().to_string())
+                }
+            })?;
+        let answer = VendorResponse::new(status, headers, crate::parse_body(&bytes));
         if status >= 400 {
             return Err(if connector.is_invalid_grant(scheme, &answer) {
                 OAuthError::InvalidGrant(answer)
@@ -316,12 +315,6 @@ impl OAuthClient {
         }
         self.token_request(connector, scheme, endpoints, client, form, now)
             .await
-    }
-}
-
-impl Default for OAuthClient {
-    fn default() -> OAuthClient {
-        OAuthClient::new()
     }
 }
 

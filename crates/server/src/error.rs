@@ -39,7 +39,7 @@ pub enum ApiError {
     Upstream { code: &'static str, detail: String },
     /// A stored override of the connection's environment or of the connection itself no longer
     /// applies to the connector loaded now (it changed since the override was saved).
-    OverrideInvalid(Box<crate::override_check::InvalidOverride>),
+    OverrideInvalid(Box<operations::override_check::InvalidOverride>),
     /// Our own failure; the cause is logged, not shown.
     Internal(anyhow::Error),
 }
@@ -67,6 +67,38 @@ impl From<store::StoreError> for ApiError {
         match error {
             store::StoreError::NotFound => ApiError::not_found("not found"),
             other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<operations::OpError> for ApiError {
+    fn from(error: operations::OpError) -> ApiError {
+        use operations::OpError;
+        match error {
+            OpError::Invalid {
+                code,
+                field,
+                detail,
+            } => ApiError::BadRequest {
+                code,
+                field,
+                detail,
+            },
+            OpError::NotFound(detail) => ApiError::NotFound { detail },
+            OpError::Unsupported(detail) => ApiError::Unsupported { detail },
+            OpError::ReauthRequired => ApiError::ReauthRequired,
+            OpError::CircuitOpen { retry_after } => ApiError::CircuitOpen { retry_after },
+            OpError::Throttled {
+                retry_after,
+                provider,
+            } => ApiError::Throttled {
+                retry_after,
+                provider,
+            },
+            OpError::Provider(error) => ApiError::Provider(error),
+            OpError::Upstream { code, detail } => ApiError::Upstream { code, detail },
+            OpError::OverrideInvalid(invalid) => ApiError::OverrideInvalid(invalid),
+            OpError::Internal(error) => ApiError::Internal(error),
         }
     }
 }

@@ -5,14 +5,9 @@
 //! and scoped to that key's environment: another environment's connection answers 404.
 
 mod auth;
-mod clock;
-mod cursor;
 mod error;
 mod openapi;
-pub mod override_check;
-mod registry;
 mod routes;
-mod runtime;
 
 use std::sync::Arc;
 
@@ -21,53 +16,29 @@ use axum::routing::{any, get};
 use secrets::Keyring;
 use store::Store;
 
-pub use clock::Clock;
-pub use cursor::CursorCodec;
 pub use error::ApiError;
+pub use operations::override_check;
+pub use operations::{
+    ConnectorRegistry, CursorCodec, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Operations,
+};
+pub use provider_http::Clock;
 pub use provider_http::credentials::credentials_aad;
-pub use registry::ConnectorRegistry;
 
 /// Everything handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub keyring: Arc<Keyring>,
+    /// The loaded base connectors (overrides apply through [`Operations`]).
     pub connectors: Arc<ConnectorRegistry>,
-    pub provider: provider_http::ProviderClient,
-    pub cursors: CursorCodec,
-    /// Keeps OAuth tokens fresh (single flight per connection, across processes).
-    pub tokens: Arc<provider_http::credentials::TokenManager>,
-    /// Talks to OAuth token endpoints.
+    /// The unified operations and the one vendor call path every route uses.
+    pub operations: Operations,
+    /// Talks to OAuth token endpoints (through the vendor calls' HTTP client).
     pub oauth: provider_http::oauth::OAuthClient,
-    /// Token buckets of every connection (in the process, or in Redis shared by processes).
-    pub limiter: Arc<dyn rate_limit::Limiter>,
-    /// Requests in flight per connection, when a connector caps them.
-    pub gate: rate_limit::Gate,
-    /// How long an interactive call may wait for the vendor budget when it does not say.
-    pub default_wait_budget: std::time::Duration,
-    /// The daily-quota warning level (0, 80, 90) last seen per connection in this process.
-    pub quota_levels: Arc<std::sync::Mutex<std::collections::HashMap<String, u8>>>,
-    /// One discovery in flight per connection and object in this process: callers that find
-    /// the cache cold wait for it instead of each asking the vendor.
-    pub discoveries:
-        Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
-    /// Effective connectors (base plus override versions), compiled once and shared.
-    pub effective: Arc<std::sync::Mutex<std::collections::HashMap<String, connector::Connector>>>,
-    /// Per-connection circuit breaker around vendor calls.
-    pub breaker: provider_http::resilience::CircuitBreaker,
-    /// The clock the breaker reads.
-    pub clock: Clock,
-    /// How vendor calls are retried (attempts, backoff, longest total wait).
-    pub retry: provider_http::resilience::RetryPolicy,
     /// The public base URL of this server (`https://crosswalk.example.com`), used in Connect
     /// links and OAuth redirect URIs; no trailing slash.
     pub public_url: String,
 }
-
-/// Largest page a caller may ask for.
-pub const MAX_PAGE_SIZE: u64 = 1000;
-/// Page size when the caller gives none.
-pub const DEFAULT_PAGE_SIZE: u64 = 100;
 
 /// Builds the API router.
 pub fn router(state: AppState) -> Router {

@@ -12,6 +12,7 @@ pub mod crm;
 mod de;
 mod error;
 mod money;
+mod object;
 mod scalar;
 
 pub use contact_details::{
@@ -20,4 +21,5 @@ pub use contact_details::{
 pub use crm::{CrmObject, normalize_record, parse_write_body};
 pub use error::{ModelError, ValueError};
 pub use money::Money;
+pub use object::{CATEGORIES, UnifiedObject};
 pub use scalar::{CurrencyCode, Date, Decimal, E164, Percentage, Timestamp};

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use connector::VendorResponse;
-use connector::file::{RateLimitHeaders, ResetFormat};
+use connector::file::{DurationUnit, RateLimitHeaders, ResetFormat};
 
 /// The longest wait read from a vendor answer; longer requests are cut down to it.
 ///
@@ -88,6 +88,18 @@ pub fn parse_reset(value: &str, format: ResetFormat, now: DateTime<Utc>) -> Opti
     Some(wait.min(MAX_WAIT_HINT))
 }
 
+/// Parses a window-length header value in its declared `unit` (whole or decimal numbers).
+///
+/// Capped at [`MAX_WAIT_HINT`].
+pub fn parse_window(value: &str, unit: Option<DurationUnit>) -> Option<Duration> {
+    let number = parse_decimal(value.trim())?;
+    let seconds = match unit? {
+        DurationUnit::Seconds => number,
+        DurationUnit::Milliseconds => number / 1_000.0,
+    };
+    Some(duration_from_secs(seconds)?.min(MAX_WAIT_HINT))
+}
+
 /// Parses an HTTP date in any of the three forms RFC 9110 § 5.6.7 requires recipients to
 /// accept: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850
 /// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
@@ -153,14 +165,10 @@ mod tests {
     }
 
     fn response(headers: &[(&str, &str)]) -> VendorResponse {
-        VendorResponse {
-            status: 429,
-            headers: headers
+        VendorResponse::new(429, headers
                 .iter()
                 .map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned()))
-                .collect(),
-            body: serde_json::Value::Null,
-        }
+                .collect(), serde_json::Value::Null)
     }
 
     fn names(reset: &str, format: Option<ResetFormat>) -> RateLimitHeaders {
@@ -176,6 +184,20 @@ mod tests {
 
     fn secs(seconds: u64) -> Option<Duration> {
         Some(Duration::from_secs(seconds))
+    }
+
+    #[test]
+    fn window_lengths_are_read_in_their_declared_unit() {
+        assert_eq!(
+            parse_window("10", Some(DurationUnit::Seconds)),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_window("10000", Some(DurationUnit::Milliseconds)),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(parse_window("10", None), None, "no unit, no reading");
+        assert_eq!(parse_window("soon", Some(DurationUnit::Seconds)), None);
     }
 
     #[test]

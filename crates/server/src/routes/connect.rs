@@ -213,6 +213,33 @@ label{{display:block;margin-top:.75rem;font-size:.9rem}}input,select{{width:100%
 }
 
 /// Loads a live session by its link token.
+/// The connector of `provider` as it applies to the session's environment and, when the session
+/// re-authorises one, to that connection: the environment's and the connection's overrides
+/// apply to Connect as to every other call. `None` when the provider is not loaded or a stored
+/// override no longer applies (logged).
+async fn session_connector(
+    state: &AppState,
+    session: &ConnectSession,
+    provider: &str,
+) -> Option<connector::Connector> {
+    match state
+        .operations
+        .effective_connector(
+            &session.environment_id,
+            provider,
+            session.connection_id.as_ref(),
+        )
+        .await
+    {
+        Ok(effective) => Some(effective.connector),
+        Err(operations::OpError::NotFound(_)) => None,
+        Err(error) => {
+            tracing::warn!(provider, error = %error, "no effective connector for Connect");
+            None
+        }
+    }
+}
+
 async fn live_session(state: &AppState, token: &str) -> Result<ConnectSession, PageError> {
     let session = match state
         .store
@@ -252,14 +279,16 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let session = live_session(&state, &query.token).await?;
     let branding = state.store.get_branding(&session.environment_id).await?;
-    let providers: Vec<&connector::Connector> = match &session.provider {
-        Some(name) => state.connectors.get(name).into_iter().collect(),
-        None => state
-            .connectors
-            .ids()
-            .filter_map(|id| state.connectors.get(id))
-            .collect(),
+    let names: Vec<String> = match &session.provider {
+        Some(name) => vec![name.clone()],
+        None => state.connectors.ids().map(str::to_owned).collect(),
     };
+    let mut providers = Vec::new();
+    for name in &names {
+        if let Some(connector) = session_connector(&state, &session, name).await {
+            providers.push(connector);
+        }
+    }
     let mut content = String::new();
     if let Some(error) = &query.error {
         content.push_str(&format!(
@@ -269,7 +298,7 @@ pub async fn show(
     }
     content.push_str("<p>Choose the service to connect. Your credentials are sent to it securely and stored encrypted.</p>");
     let token = escape(&query.token);
-    for connector in providers {
+    for connector in &providers {
         let file = connector.file();
         content.push_str(&format!(
             "<section class=\"provider\" data-provider=\"{id}\"><h2>{label}</h2>",
@@ -461,7 +490,7 @@ pub async fn submit(
     if session.provider.as_deref().is_some_and(|p| p != provider) {
         return Ok(back_to_form(&token, "This link is for another service."));
     }
-    let Some(connector) = state.connectors.get(&provider) else {
+    let Some(connector) = session_connector(&state, &session, &provider).await else {
         return Ok(back_to_form(
             &token,
             "Please choose one of the services listed.",
@@ -550,7 +579,7 @@ pub async fn oauth_start(
             "This link is for another service.",
         ));
     }
-    let Some(connector) = state.connectors.get(&query.provider) else {
+    let Some(connector) = session_connector(&state, &session, &query.provider).await else {
         return Ok(back_to_form(
             &query.token,
             "Please choose one of the services listed.",
@@ -698,9 +727,10 @@ pub async fn oauth_callback(
         ));
     }
     let code = query.code.clone().ok_or_else(refused)?;
-    let Some(connector) = state.connectors.get(&pending.provider) else {
+    let Some(connector) = session_connector(&state, &session, &pending.provider).await else {
         return Err(refused());
     };
+    let connector = &connector;
     let endpoints = connector
         .oauth2(&pending.scheme, &json!({}))
         .ok()

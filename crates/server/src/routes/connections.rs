@@ -107,17 +107,27 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody<CreateConnection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let connector = state.connectors.get(&body.provider).ok_or_else(|| {
-        let known: Vec<&str> = state.connectors.ids().collect();
-        ApiError::invalid(
-            "provider",
-            format!(
-                "unknown provider `{}` (known: {})",
-                body.provider,
-                known.join(", ")
-            ),
-        )
-    })?;
+    // The environment's overrides apply to a new connection as to every later call on it.
+    let effective = match state
+        .operations
+        .effective_connector(&caller.environment_id, &body.provider, None)
+        .await
+    {
+        Ok(effective) => effective,
+        Err(operations::OpError::NotFound(_)) => {
+            let known: Vec<&str> = state.connectors.ids().collect();
+            return Err(ApiError::invalid(
+                "provider",
+                format!(
+                    "unknown provider `{}` (known: {})",
+                    body.provider,
+                    known.join(", ")
+                ),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let connector = &effective.connector;
     let scheme_name = connector
         .scheme_name(body.auth_scheme.as_deref())
         .ok_or_else(|| {

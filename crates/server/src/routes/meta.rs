@@ -1,94 +1,16 @@
 //! `GET /unified/{category}/{object}/meta`: for one connection, the JSON Schemas of its records,
-//! of the list query (the filters this vendor supports), and of create and update bodies, with
-//! the connection's discovered custom fields typed in, and where each part of the mapping came
-//! from.
+//! of the list query, and of create and update bodies, with the connection's custom fields, and
+//! where each part of the mapping came from ([`operations::Bound::meta`]).
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use connector::file::FilterKind;
-use connector::{DiscoveredField, Operation};
-use serde_json::{Map, Value, json};
 
 use super::JsonBody;
-use super::unified::{bind_for_meta, target_of};
+use super::unified::{bind_call, parse_query, target};
 use crate::auth::Caller;
-use crate::{ApiError, AppState, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-
-/// The JSON Schema of one discovered field's values.
-fn field_schema(field: &DiscoveredField) -> Value {
-    let options: Vec<Value> = field
-        .options
-        .iter()
-        .filter_map(|option| option.get("value").cloned())
-        .collect();
-    let mut schema = match field.kind.as_deref().unwrap_or("string") {
-        "number" => json!({"type": "number"}),
-        "integer" => json!({"type": "integer"}),
-        "boolean" => json!({"type": "boolean"}),
-        "date" => json!({"type": "string", "format": "date"}),
-        "datetime" => json!({"type": "string", "format": "date-time"}),
-        "enum" if !options.is_empty() => json!({"enum": options}),
-        "multi_enum" if !options.is_empty() => json!({"type": "array", "items": {"enum": options}}),
-        "multi_enum" | "array" => json!({"type": "array"}),
-        "object" => json!({"type": "object"}),
-        _ => json!({"type": "string"}),
-    };
-    if let Value::Object(map) = &mut schema {
-        if let Some(label) = &field.label {
-            map.insert("title".to_owned(), Value::String(label.clone()));
-        }
-        if let Some(vendor_type) = &field.vendor_type {
-            map.insert(
-                "x-vendor-type".to_owned(),
-                Value::String(vendor_type.clone()),
-            );
-        }
-        if field.vendor_key() != field.key {
-            map.insert(
-                "x-vendor-key".to_owned(),
-                Value::String(field.vendor_key().to_owned()),
-            );
-        }
-        if field.read_only {
-            map.insert("readOnly".to_owned(), Value::Bool(true));
-        }
-    }
-    // Vendors may leave any custom value empty.
-    json!({"anyOf": [schema, {"type": "null"}]})
-}
-
-/// `schema` with `custom_fields` described by the connection's custom fields.
-fn with_custom_fields(
-    mut schema: Value,
-    fields: &[DiscoveredField],
-    writable_only: bool,
-    strict: bool,
-) -> Value {
-    let mut properties = Map::new();
-    let mut required = Vec::new();
-    for field in fields
-        .iter()
-        .filter(|field| field.custom && !(writable_only && field.read_only))
-    {
-        properties.insert(field.key.clone(), field_schema(field));
-        if writable_only && field.required {
-            required.push(Value::String(field.key.clone()));
-        }
-    }
-    let custom = json!({
-        "type": "object",
-        "description": "The connection's custom fields, by key.",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": !strict,
-    });
-    if let Some(map) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-        map.insert("custom_fields".to_owned(), custom);
-    }
-    schema
-}
+use crate::{ApiError, AppState};
 
 pub async fn show(
     State(state): State<AppState>,
@@ -97,98 +19,18 @@ pub async fn show(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let target = target_of(&category, &object)?;
-    let bound = bind_for_meta(&state, &caller, raw, &headers).await?;
-    let key = format!("{category}.{object}");
-    let fields = bound.fields(&state, &key).await?;
-    let connector = &bound.connector;
-    let operations: Vec<&str> = [
-        Operation::List,
-        Operation::Get,
-        Operation::Create,
-        Operation::Update,
-        Operation::Delete,
-    ]
-    .into_iter()
-    .filter(|operation| connector.supports(&key, *operation))
-    .map(Operation::as_str)
-    .collect();
-    if operations.is_empty() {
-        return Err(ApiError::Unsupported {
-            detail: format!("provider `{}` does not serve `{object}`", connector.id()),
-        });
-    }
-    let mut query_properties = Map::new();
-    query_properties.insert("connection_id".to_owned(), json!({"type": "string"}));
-    query_properties.insert(
-        "page_size".to_owned(),
-        json!({"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}),
-    );
-    query_properties.insert("cursor".to_owned(), json!({"type": "string"}));
-    query_properties.insert("include".to_owned(), json!({"enum": ["remote_data"]}));
-    query_properties.insert(
-        "max_wait_ms".to_owned(),
-        json!({"type": "integer", "minimum": 0}),
-    );
-    let filters = connector
-        .file()
-        .unified
-        .get(&key)
-        .and_then(|ops| ops.list.as_ref())
-        .map(|list| list.filters.clone())
-        .unwrap_or_default();
-    for (name, declared) in &filters {
-        let schema = match declared.kind {
-            FilterKind::String => json!({"type": "string"}),
-            FilterKind::Datetime => json!({"type": "string", "format": "date-time"}),
-            FilterKind::StringList => {
-                json!({"type": "string", "description": "Comma-separated values."})
-            }
-        };
-        query_properties.insert(name.clone(), schema);
-    }
-    let writable = target.supports_writes() && connector.supports(&key, Operation::Create);
-    let body = |creating: bool| -> Value {
-        let schema = with_custom_fields(target.write_schema(), &fields, true, false);
-        if creating {
-            schema
-        } else {
-            let mut schema = schema;
-            if let Some(custom) = schema.pointer_mut("/properties/custom_fields") {
-                custom["required"] = json!([]);
-            }
-            schema
-        }
-    };
-    let mapping_parts: Vec<String> = operations
+    let object = target(&category, &object)?;
+    let params = parse_query(raw)?;
+    if let Some((key, _)) = params
         .iter()
-        .map(|operation| format!("unified.{key}.{operation}"))
-        .collect();
-    let layers: Vec<(connector::OverrideLayer, &Value)> = bound
-        .overrides
-        .iter()
-        .map(|(layer, doc)| (*layer, doc))
-        .collect();
-    let origins = connector::provenance(&layers);
-    let mut provenance: Map<String, Value> = mapping_parts
-        .into_iter()
-        .map(|part| {
-            let origin = connector::provenance_of(&origins, &part).to_owned();
-            (part, Value::String(origin))
-        })
-        .collect();
-    for (path, origin) in &origins {
-        provenance.insert(path.clone(), Value::String(origin.clone()));
+        .find(|(key, _)| !matches!(key.as_str(), "connection_id" | "max_wait_ms"))
+    {
+        return Err(ApiError::invalid(
+            key,
+            "is not a parameter of this operation",
+        ));
     }
-    Ok(JsonBody(json!({
-        "object": object,
-        "provider": connector.id(),
-        "connector_revision": connector.file().meta.revision,
-        "operations": operations,
-        "record_schema": with_custom_fields(target.schema(), &fields, false, false),
-        "list_query_schema": {"type": "object", "properties": query_properties, "additionalProperties": false},
-        "create_schema": if writable { body(true) } else { Value::Null },
-        "update_schema": if writable && connector.supports(&key, Operation::Update) { body(false) } else { Value::Null },
-        "provenance": provenance,
-    })))
+    let bound = bind_call(&state, &caller, &params, &headers).await?;
+    let meta = bound.meta(object).await?;
+    Ok(JsonBody(meta.0))
 }

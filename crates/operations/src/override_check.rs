@@ -15,7 +15,7 @@ use connector::{Connector, LoadError, OverrideLayer};
 use serde_json::{Value, json};
 use store::{EnvironmentId, NewEvent, OverrideScope, OverrideVersion, Store, StoreError};
 
-use crate::{ApiError, ConnectorRegistry};
+use crate::{ConnectorRegistry, OpError};
 
 /// The kind of the event recorded for a stored override that no longer applies.
 pub const INVALID_OVERRIDE_EVENT: &str = "override.invalid";
@@ -138,7 +138,7 @@ pub fn request_error(
     environment: Option<&OverrideVersion>,
     connection: Option<&OverrideVersion>,
     error: &LoadError,
-) -> ApiError {
+) -> OpError {
     let invalid = match apply_overrides(base, environment, connection) {
         Err(invalid) => invalid,
         Ok(_) => match connection.or(environment) {
@@ -148,13 +148,13 @@ pub fn request_error(
                 error,
             )),
             None => {
-                return ApiError::Internal(anyhow::anyhow!(
+                return OpError::Internal(anyhow::anyhow!(
                     "the connector does not load without overrides: {error}"
                 ));
             }
         },
     };
-    ApiError::OverrideInvalid(invalid)
+    OpError::OverrideInvalid(invalid)
 }
 
 /// The outcome of [`check_stored_overrides`].

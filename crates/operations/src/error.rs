@@ -1,0 +1,157 @@
+//! [`OpError`]: why a unified operation failed, in terms any caller can act on.
+//!
+//! The variants say what went wrong and whose fault it was (the caller's input, the connection,
+//! the vendor, us); they carry no transport notion. The REST API turns each into a status code
+//! and a problem+json body, an MCP tool into a tool error, a sync worker into a retry or a stop.
+
+use std::time::Duration;
+
+use connector::ProviderError;
+use provider_http::CallError;
+use provider_http::credentials::CredentialsError;
+use provider_http::oauth::OAuthError;
+
+use crate::override_check::InvalidOverride;
+
+/// Why a unified operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// The caller's input is invalid; `field` names the offending part (`body.email`, `cursor`).
+    #[error("{detail}")]
+    Invalid {
+        code: &'static str,
+        field: Option<String>,
+        detail: String,
+    },
+    /// The thing does not exist (or belongs to another environment).
+    #[error("{0}")]
+    NotFound(String),
+    /// The provider does not offer this operation.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The provider no longer accepts the connection's authorization.
+    #[error("the connection must be re-authorised")]
+    ReauthRequired,
+    /// The vendor keeps failing for this connection: calls are refused for a while.
+    #[error("the circuit is open for another {retry_after:?}")]
+    CircuitOpen { retry_after: Duration },
+    /// The vendor budget is exhausted for longer than the caller may wait.
+    #[error("the vendor budget is exhausted; retry after {retry_after:?}")]
+    Throttled {
+        retry_after: Duration,
+        provider: Option<ProviderError>,
+    },
+    /// The provider answered with an error.
+    #[error("the provider answered {}", .0.status)]
+    Provider(ProviderError),
+    /// The provider could not be reached or answered nonsense.
+    #[error("{detail}")]
+    Upstream { code: &'static str, detail: String },
+    /// A stored override no longer applies to the connector loaded now.
+    #[error("{}", .0.describe())]
+    OverrideInvalid(Box<InvalidOverride>),
+    /// Our own failure.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl OpError {
+    /// An invalid input naming `field`.
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> OpError {
+        OpError::Invalid {
+            code: "invalid_request",
+            field: Some(field.into()),
+            detail: detail.into(),
+        }
+    }
+
+    /// An invalid write body naming `field` (a path under `body`).
+    pub fn invalid_body(field: impl Into<String>, detail: impl Into<String>) -> OpError {
+        OpError::Invalid {
+            code: "invalid_body",
+            field: Some(field.into()),
+            detail: detail.into(),
+        }
+    }
+
+    /// Wraps any error as our own failure.
+    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> OpError {
+        OpError::Internal(anyhow::Error::new(error))
+    }
+}
+
+impl From<store::StoreError> for OpError {
+    fn from(error: store::StoreError) -> OpError {
+        match error {
+            store::StoreError::NotFound => OpError::NotFound("not found".to_owned()),
+            other => OpError::internal(other),
+        }
+    }
+}
+
+impl From<CredentialsError> for OpError {
+    fn from(error: CredentialsError) -> OpError {
+        match error {
+            CredentialsError::ReauthRequired => OpError::ReauthRequired,
+            CredentialsError::NoOAuthApp(provider) => OpError::Invalid {
+                code: "oauth_app_missing",
+                field: None,
+                detail: format!(
+                    "the environment has no OAuth app for `{provider}` (PUT /environment/oauth-apps/{provider})"
+                ),
+            },
+            CredentialsError::OAuth(OAuthError::Transport(detail)) => OpError::Upstream {
+                code: "upstream_unavailable",
+                detail: format!("the token endpoint cannot be reached: {detail}"),
+            },
+            CredentialsError::OAuth(OAuthError::Refused(answer)) => OpError::Upstream {
+                code: "token_refresh_failed",
+                detail: format!("the token endpoint refused the refresh ({})", answer.status),
+            },
+            other => OpError::internal(other),
+        }
+    }
+}
+
+impl From<CallError> for OpError {
+    fn from(error: CallError) -> OpError {
+        use provider_http::SendError;
+        match error {
+            CallError::CircuitOpen { retry_after } => OpError::CircuitOpen { retry_after },
+            CallError::Throttled {
+                retry_after,
+                provider,
+            } => OpError::Throttled {
+                retry_after,
+                provider,
+            },
+            CallError::Credentials(error) => error.into(),
+            CallError::Limiter(error) => OpError::internal(error),
+            CallError::Send(error) => match error {
+                SendError::Timeout(_) => OpError::Upstream {
+                    code: "upstream_timeout",
+                    detail: error.to_string(),
+                },
+                SendError::Connect(_) | SendError::TooLarge => OpError::Upstream {
+                    code: "upstream_unavailable",
+                    detail: error.to_string(),
+                },
+                SendError::HostNotAllowed(_) | SendError::InvalidUrl(_) => OpError::Invalid {
+                    code: "host_not_allowed",
+                    field: None,
+                    detail: error.to_string(),
+                },
+                SendError::Auth(_) => OpError::internal(error),
+            },
+        }
+    }
+}
+
+impl From<connector::ReadError> for OpError {
+    fn from(error: connector::ReadError) -> OpError {
+        match error {
+            connector::ReadError::Provider(provider) => OpError::Provider(provider),
+            other => OpError::internal(other),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The unified operations over any connection, for every caller: the REST API, Connect, the
+//! worker, and the sync engine and MCP server to come.
+//!
+//! [`Operations`] is built once per process. [`Operations::bind`] resolves a connection of an
+//! environment to a [`Bound`]: its effective connector (the base file with the environment's and
+//! the connection's override layers, resolved here and nowhere else) and a
+//! [`provider_http::Session`] (fresh credentials, breaker, buckets, retries). On a `Bound` the
+//! operations are plain methods: [`Bound::list_page`], [`Bound::get`], [`Bound::create`],
+//! [`Bound::update`], [`Bound::delete`], [`Bound::fields`], [`Bound::meta`], [`Bound::proxy`].
+//! They take typed requests and return records and [`OpError`]s; nothing here knows HTTP status
+//! codes, query strings or headers.
+
+mod bound;
+mod cursor;
+mod effective;
+mod error;
+mod meta;
+pub mod override_check;
+mod proxy;
+mod records;
+mod registry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::{ConnectionId, ConnectionStatus, EnvironmentId, Store};
+
+pub use bound::Bound;
+pub use cursor::{CursorCodec, filter_hash};
+pub use effective::EffectiveConnectors;
+pub use error::OpError;
+pub use meta::Meta;
+pub use proxy::{ProxyAnswer, ProxyRequest};
+pub use records::{Include, ListPage, ListRequest, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE};
+pub use registry::ConnectorRegistry;
+
+/// What every operation of a process shares. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Operations {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    connectors: Arc<ConnectorRegistry>,
+    sender: provider_http::Sender,
+    effective: EffectiveConnectors,
+    cursors: CursorCodec,
+    /// One discovery in flight per connection and object in this process.
+    discoveries:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Operations {
+    /// Operations over `store`, the loaded `connectors`, vendor calls through `sender` and list
+    /// cursors signed by `cursors`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        connectors: Arc<ConnectorRegistry>,
+        sender: provider_http::Sender,
+        cursors: CursorCodec,
+    ) -> Operations {
+        Operations {
+            inner: Arc::new(Inner {
+                store,
+                connectors,
+                sender,
+                effective: EffectiveConnectors::default(),
+                cursors,
+                discoveries: std::sync::Mutex::default(),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The loaded base connectors.
+    pub fn connectors(&self) -> &Arc<ConnectorRegistry> {
+        &self.inner.connectors
+    }
+
+    /// The composed vendor sender.
+    pub fn sender(&self) -> &provider_http::Sender {
+        &self.inner.sender
+    }
+
+    /// The effective connector of `provider` for `environment_id` and, when given, one of its
+    /// connections: the base file with the environment's and the connection's current override
+    /// layers. Connect, connection creation and the token refresh use it as the unified
+    /// operations do.
+    ///
+    /// # Errors
+    /// `NotFound` for a provider that is not loaded; `OverrideInvalid` when a stored override
+    /// no longer applies.
+    pub async fn effective_connector(
+        &self,
+        environment_id: &EnvironmentId,
+        provider: &str,
+        connection_id: Option<&ConnectionId>,
+    ) -> Result<effective::Effective, OpError> {
+        let base = self
+            .inner
+            .connectors
+            .get(provider)
+            .ok_or_else(|| OpError::NotFound(format!("provider `{provider}` is not loaded")))?;
+        self.inner
+            .effective
+            .resolve(
+                self.inner.store.as_ref(),
+                base,
+                environment_id,
+                connection_id,
+            )
+            .await
+    }
+
+    /// Binds the connection `connection_id` of `environment_id` with fresh credentials; its
+    /// calls may wait `wait_budget` (the process default when `None`) for the vendor budget.
+    ///
+    /// # Errors
+    /// `NotFound` when the connection is not the environment's (never revealing another
+    /// environment's ids); `ReauthRequired` or an invalid `connection_id` when the connection is
+    /// not active; `OverrideInvalid` when a stored override no longer applies.
+    pub async fn bind(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &str,
+        wait_budget: Option<Duration>,
+    ) -> Result<Bound, OpError> {
+        let missing = || OpError::NotFound(format!("connection `{connection_id}` does not exist"));
+        let id = ConnectionId::parse(connection_id).map_err(|_| missing())?;
+        let connection = self
+            .inner
+            .store
+            .get_connection(environment_id, &id)
+            .await
+            .map_err(|error| match error {
+                store::StoreError::NotFound => missing(),
+                other => other.into(),
+            })?;
+        match connection.status {
+            ConnectionStatus::Active => {}
+            ConnectionStatus::NeedsReauth => return Err(OpError::ReauthRequired),
+            other => {
+                return Err(OpError::Invalid {
+                    code: "connection_inactive",
+                    field: Some("connection_id".to_owned()),
+                    detail: format!("connection `{connection_id}` is `{}`", other.as_str()),
+                });
+            }
+        }
+        let effective = self
+            .effective_connector(environment_id, &connection.provider, Some(&connection.id))
+            .await
+            .map_err(|error| match error {
+                OpError::NotFound(_) => OpError::Internal(anyhow::anyhow!(
+                    "connector `{}` of connection `{connection_id}` is not loaded",
+                    connection.provider
+                )),
+                other => other,
+            })?;
+        let session = self
+            .inner
+            .sender
+            .session(connection.clone(), effective.connector.clone(), wait_budget)
+            .await?;
+        Ok(Bound::new(self.clone(), connection, effective, session))
+    }
+
+    /// Refreshes, ahead of expiry, every connection whose token expires within `window`, each
+    /// with its effective connector (overrides included). Returns how many were refreshed; a
+    /// connection that fails is logged and skipped.
+    ///
+    /// # Errors
+    /// Fails only when the store cannot list connections.
+    pub async fn refresh_expiring(&self, window: Duration, limit: u32) -> Result<usize, OpError> {
+        let before = chrono::Utc::now() + chrono::Duration::from_std(window).unwrap_or_default();
+        let due = self
+            .inner
+            .store
+            .list_connections_expiring_before(before, limit)
+            .await?;
+        let mut refreshed = 0;
+        for connection in due {
+            let id = connection.id.clone();
+            let effective = match self
+                .effective_connector(&connection.environment_id, &connection.provider, Some(&id))
+                .await
+            {
+                Ok(effective) => effective,
+                Err(error) => {
+                    tracing::warn!(connection_id = %id, error = %error, "no connector to refresh with");
+                    continue;
+                }
+            };
+            let seen_at = connection.updated_at;
+            match self
+                .inner
+                .sender
+                .tokens()
+                .fresh(connection, &effective.connector, true)
+                .await
+            {
+                Ok((row, _)) if row.updated_at > seen_at => refreshed += 1,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(connection_id = %id, error = %error, "ahead-of-expiry refresh failed")
+                }
+            }
+        }
+        Ok(refreshed)
+    }
+}

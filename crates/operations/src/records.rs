@@ -1,0 +1,601 @@
+//! The record operations on a [`Bound`] connection: a list page, get, create, update, delete,
+//! and the field listing. Each takes a typed request, validates it completely before any vendor
+//! call (a bad input never leaves a write half done), plans through the connector, sends through
+//! the connection's session, and maps answers into normalised unified records.
+
+use connector::file::FilterKind;
+use connector::{DiscoveredField, ListCursor, Operation, PageState};
+use serde_json::{Map, Value, json};
+use unified_model::UnifiedObject;
+
+use crate::bound::Bound;
+use crate::cursor::filter_hash;
+use crate::OpError;
+
+/// Largest page a caller may ask for.
+pub const MAX_PAGE_SIZE: u64 = 1000;
+/// Page size when the caller gives none.
+pub const DEFAULT_PAGE_SIZE: u64 = 100;
+/// List pages fetched in a row when the vendor answers empty pages that still have a next one.
+const MAX_EMPTY_PAGES: usize = 8;
+/// Most values a list filter may carry.
+const MAX_FILTER_VALUES: usize = 100;
+
+/// What a caller asks to be included beside each record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Include {
+    /// The vendor's raw record as `remote_data`.
+    pub remote_data: bool,
+}
+
+impl Include {
+    /// Parses `include` values (comma-separated, possibly repeated).
+    ///
+    /// # Errors
+    /// Names an unknown value.
+    pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Include, OpError> {
+        let mut include = Include::default();
+        for value in values {
+            for part in value.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+                match part {
+                    "remote_data" => include.remote_data = true,
+                    other => {
+                        return Err(OpError::invalid(
+                            "include",
+                            format!("`{other}` is not includable (known: remote_data)"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(include)
+    }
+}
+
+/// One page of a unified list, as asked.
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    /// Filters by name, as the caller wrote their values; checked against the connector's
+    /// declared filters of the object.
+    pub filters: Vec<(String, String)>,
+    /// Records per page (default [`DEFAULT_PAGE_SIZE`], at most [`MAX_PAGE_SIZE`]).
+    pub page_size: Option<u64>,
+    /// The cursor a previous page returned.
+    pub cursor: Option<String>,
+    pub include: Include,
+}
+
+/// One page of unified records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    pub results: Vec<Value>,
+    /// Records that could not be mapped (`index`, `remote_id`, `detail`).
+    pub errors: Vec<Value>,
+    /// The cursor of the next page, absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A record in its published shape, with `remote_data` when asked.
+fn finish(
+    object: UnifiedObject,
+    mapped: Value,
+    raw: Value,
+    include: Include,
+) -> Result<Value, String> {
+    let mut record = object.normalize(mapped).map_err(|error| error.to_string())?;
+    if include.remote_data
+        && let Value::Object(map) = &mut record
+    {
+        map.insert("remote_data".to_owned(), raw);
+    }
+    Ok(record)
+}
+
+/// The canonical value of one filter, as the connector's mappings expect it.
+fn parse_filter(
+    object: UnifiedObject,
+    name: &str,
+    kind: FilterKind,
+    value: &str,
+) -> Result<Value, OpError> {
+    match kind {
+        FilterKind::String => {
+            if value.is_empty() {
+                return Err(OpError::invalid(name, "must not be empty"));
+            }
+            let value = object
+                .standard_filter(name, value)
+                .map_err(|reason| OpError::invalid(name, reason))?;
+            Ok(Value::String(value))
+        }
+        FilterKind::Datetime => {
+            let parsed = chrono::DateTime::parse_from_rfc3339(value).map_err(|error| {
+                OpError::invalid(
+                    name,
+                    format!("must be an RFC 3339 date-time such as 2024-01-31T00:00:00Z: {error}"),
+                )
+            })?;
+            Ok(Value::String(
+                parsed
+                    .with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ))
+        }
+        FilterKind::StringList => {
+            let items: Vec<Value> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.to_owned()))
+                .collect();
+            if items.is_empty() {
+                return Err(OpError::invalid(name, "must list at least one value"));
+            }
+            if items.len() > MAX_FILTER_VALUES {
+                return Err(OpError::invalid(
+                    name,
+                    format!("may list at most {MAX_FILTER_VALUES} values"),
+                ));
+            }
+            Ok(Value::Array(items))
+        }
+    }
+}
+
+/// The caller's update merged over the current unified record: writable fields the caller
+/// did not send keep their current values; `custom_fields` merge key by key.
+fn merge_over_current(object: UnifiedObject, current: Value, update: Value) -> Value {
+    let (Value::Object(mut merged), Value::Object(update)) = (current, update) else {
+        return Value::Null;
+    };
+    let read_only = object.read_only_fields();
+    merged.retain(|key, _| !read_only.contains(&key.as_str()));
+    for (key, value) in update {
+        match (merged.get_mut(&key), value) {
+            (Some(Value::Object(existing)), Value::Object(patch)) if key == "custom_fields" => {
+                existing.extend(patch);
+            }
+            (_, value) => {
+                merged.insert(key, value);
+            }
+        }
+    }
+    Value::Object(merged)
+}
+
+impl Bound {
+    /// Refuses an operation the connector does not serve on `object`.
+    fn supported(&self, object: UnifiedObject, operation: Operation) -> Result<(), OpError> {
+        if self.connector().supports(&object.key(), operation) {
+            Ok(())
+        } else {
+            Err(OpError::Unsupported(format!(
+                "provider `{}` does not support `{}` on `{}`",
+                self.connector().id(),
+                operation.as_str(),
+                object.slug()
+            )))
+        }
+    }
+
+    /// What a list cursor is bound to: the connection, the object, the filters, and what the
+    /// connector is made of (revision and override versions), so a cursor never outlives a
+    /// change of route or mapping.
+    fn cursor_scope(&self, object: UnifiedObject, filters: &Map<String, Value>) -> String {
+        filter_hash(&[
+            ("connection", self.connection.id.to_string()),
+            ("object", object.key()),
+            ("filters", Value::Object(filters.clone()).to_string()),
+            ("connector", self.effective.version_key.clone()),
+        ])
+    }
+
+    /// One page of `object`'s records.
+    ///
+    /// # Errors
+    /// Invalid filters, page size or cursor name their field; vendor failures as [`OpError`].
+    pub async fn list_page(
+        &self,
+        object: UnifiedObject,
+        request: ListRequest,
+    ) -> Result<ListPage, OpError> {
+        self.supported(object, Operation::List)?;
+        let key = object.key();
+        let declared = self
+            .connector()
+            .file()
+            .unified
+            .get(&key)
+            .and_then(|ops| ops.list.as_ref())
+            .map(|list| list.filters.clone())
+            .unwrap_or_default();
+        let mut filters = Map::new();
+        for (name, value) in &request.filters {
+            let Some(decl) = declared.get(name) else {
+                let known: Vec<&str> = declared.keys().map(String::as_str).collect();
+                return Err(OpError::invalid(
+                    name,
+                    format!(
+                        "is not a filter of `{}` on `{}` (supported: {})",
+                        object.slug(),
+                        self.connector().id(),
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            };
+            if filters.contains_key(name) {
+                return Err(OpError::invalid(name, "is given more than once"));
+            }
+            filters.insert(name.clone(), parse_filter(object, name, decl.kind, value)?);
+        }
+        let page_size = match request.page_size {
+            None => DEFAULT_PAGE_SIZE,
+            Some(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
+            Some(_) => {
+                return Err(OpError::invalid(
+                    "page_size",
+                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                ));
+            }
+        };
+        let scope = self.cursor_scope(object, &filters);
+        let cursors = &self.ops.inner.cursors;
+        let mut cursor = match &request.cursor {
+            None => ListCursor::default(),
+            Some(text) => cursors
+                .decode(&scope, text)
+                .map_err(|reason| OpError::invalid("cursor", reason.to_owned()))?,
+        };
+
+        let mut ctx = self.context(&key).await?;
+        ctx.query = Value::Object(filters);
+        ctx.page_size = page_size;
+
+        let mut results = Vec::new();
+        let mut errors = Vec::new();
+        let mut next = None;
+        for _ in 0..MAX_EMPTY_PAGES {
+            let plans = self
+                .connector()
+                .plan_list_requests(&key, &ctx, &cursor)
+                .map_err(OpError::internal)?;
+            let answers = self.send_parts(plans).await?;
+            let responses: Vec<connector::VendorResponse> =
+                answers.into_iter().map(|answer| answer.response).collect();
+            let page = self
+                .noted(
+                    &key,
+                    self.connector()
+                        .read_list_parts(&key, &ctx, &cursor, &responses),
+                )
+                .await?;
+            for error in page.errors {
+                errors.push(json!({"index": error.index, "remote_id": error.remote_id, "detail": error.message}));
+            }
+            for (mapped, raw) in page.records {
+                match finish(object, mapped, raw, request.include) {
+                    Ok(record) => results.push(record),
+                    Err(detail) => errors.push(json!({"detail": detail})),
+                }
+            }
+            next = page.next;
+            match &next {
+                Some(following) if results.is_empty() && errors.is_empty() => {
+                    cursor = following.clone();
+                }
+                _ => break,
+            }
+        }
+        if let Some(ListCursor {
+            p: PageState::Start,
+            r: 0,
+        }) = next
+        {
+            next = None;
+        }
+        Ok(ListPage {
+            results,
+            errors,
+            next_cursor: next.map(|following| cursors.encode(&scope, &following)),
+        })
+    }
+
+    /// Reads one record.
+    async fn read_back(
+        &self,
+        object: UnifiedObject,
+        id: String,
+        include: Include,
+    ) -> Result<Value, OpError> {
+        let key = object.key();
+        let mut ctx = self.context(&key).await?;
+        ctx.id = Some(id);
+        let plans = self
+            .connector()
+            .plan_requests(&key, Operation::Get, &ctx, &PageState::Start)
+            .map_err(OpError::internal)?;
+        let responses: Vec<connector::VendorResponse> = self
+            .send_parts(plans)
+            .await?
+            .into_iter()
+            .map(|answer| answer.response)
+            .collect();
+        let (mapped, raw) = self
+            .noted(
+                &key,
+                self.connector()
+                    .read_record_parts(&key, Operation::Get, &ctx, &responses),
+            )
+            .await?;
+        finish(object, mapped, raw, include).map_err(|detail| OpError::Internal(anyhow::anyhow!(detail)))
+    }
+
+    /// One record of `object` by its unified id.
+    ///
+    /// # Errors
+    /// `NotFound` (from the vendor's answer) and other vendor failures as [`OpError`].
+    pub async fn get(
+        &self,
+        object: UnifiedObject,
+        id: String,
+        include: Include,
+    ) -> Result<Value, OpError> {
+        self.supported(object, Operation::Get)?;
+        self.read_back(object, id, include).await
+    }
+
+    /// Creates a record of `object` from a unified body; returns it as the vendor stored it.
+    ///
+    /// # Errors
+    /// An invalid body names its field (before any vendor call); vendor failures as [`OpError`].
+    pub async fn create(
+        &self,
+        object: UnifiedObject,
+        body: Value,
+        include: Include,
+    ) -> Result<Value, OpError> {
+        self.write(object, Operation::Create, None, body, include)
+            .await
+    }
+
+    /// Updates the record `id` of `object` with a unified body (fields left out keep their
+    /// values); returns it as the vendor stored it.
+    ///
+    /// # Errors
+    /// As [`Bound::create`].
+    pub async fn update(
+        &self,
+        object: UnifiedObject,
+        id: String,
+        body: Value,
+        include: Include,
+    ) -> Result<Value, OpError> {
+        self.write(object, Operation::Update, Some(id), body, include)
+            .await
+    }
+
+    async fn write(
+        &self,
+        object: UnifiedObject,
+        operation: Operation,
+        id: Option<String>,
+        body: Value,
+        include: Include,
+    ) -> Result<Value, OpError> {
+        self.supported(object, operation)?;
+        if !body.is_object() {
+            return Err(OpError::invalid("body", "must be a JSON object"));
+        }
+        let body = object
+            .parse_write_body(body)
+            .map_err(|error| OpError::Invalid {
+                code: "invalid_body",
+                field: error
+                    .path()
+                    .map(|path| format!("body.{path}"))
+                    .or_else(|| Some("body".to_owned())),
+                detail: error.to_string(),
+            })?;
+        let key = object.key();
+        let fields = self.fields(&key).await?;
+        let body = check_custom_fields(object, body, &fields)?;
+        let body = match (&id, operation) {
+            (Some(id), Operation::Update) if self.connector().update_merges_current(&key) => {
+                let current = self.read_back(object, id.clone(), Include::default()).await?;
+                merge_over_current(object, current, body)
+            }
+            _ => body,
+        };
+        let mut ctx = self.context_with(&fields);
+        ctx.body = Some(body);
+        ctx.id = id;
+        let plan = self
+            .connector()
+            .plan(&key, operation, &ctx, &PageState::Start)
+            .map_err(OpError::internal)?;
+        let answer = self.send(plan, false).await?;
+        if self.connector().write_returns_record(&key, operation) {
+            let (mapped, raw) = self
+                .noted(
+                    &key,
+                    self.connector()
+                        .read_record(&key, operation, &ctx, &answer.response),
+                )
+                .await?;
+            return finish(object, mapped, raw, include)
+                .map_err(|detail| OpError::Internal(anyhow::anyhow!(detail)));
+        }
+        let written = self
+            .noted(
+                &key,
+                self.connector()
+                    .read_written_id(&key, operation, &ctx, &answer.response),
+            )
+            .await?;
+        self.read_back(object, written, include).await
+    }
+
+    /// Deletes the record `id` of `object`.
+    ///
+    /// # Errors
+    /// Vendor failures as [`OpError`].
+    pub async fn delete(&self, object: UnifiedObject, id: String) -> Result<(), OpError> {
+        self.supported(object, Operation::Delete)?;
+        let key = object.key();
+        let mut ctx = self.context(&key).await?;
+        ctx.id = Some(id);
+        let plan = self
+            .connector()
+            .plan(&key, Operation::Delete, &ctx, &PageState::Start)
+            .map_err(OpError::internal)?;
+        let answer = self.send(plan, false).await?;
+        self.noted(&key, self.connector().read_delete(&answer.response))
+            .await
+    }
+
+    /// Every vendor field of the connection's objects of `category` (or of `only` that object),
+    /// in one shape (`object`, `key`, `label`, `type`, `custom`, `required`, `read_only`,
+    /// `options`).
+    ///
+    /// # Errors
+    /// Discovery failures as [`OpError`].
+    pub async fn list_fields(
+        &self,
+        category: &str,
+        only: Option<UnifiedObject>,
+    ) -> Result<Vec<Value>, OpError> {
+        let objects: Vec<UnifiedObject> = UnifiedObject::of_category(category)
+            .filter(|object| only.is_none_or(|only| only == *object))
+            .filter(|object| self.connector().file().discovery.contains_key(&object.key()))
+            .collect();
+        let mut results = Vec::new();
+        for object in objects {
+            for field in self.fields(&object.key()).await? {
+                let mut entry = serde_json::to_value(&field).map_err(OpError::internal)?;
+                if let Value::Object(map) = &mut entry {
+                    map.insert("object".to_owned(), Value::String(object.slug().to_owned()));
+                }
+                results.push(entry);
+            }
+        }
+        Ok(results)
+    }
+}
+
+/// Checks a write's `custom_fields` against the connection's discovered fields: read-only
+/// fields and values of the wrong type or outside an enumeration are refused naming the field,
+/// and values are converted to the field's type where that is lossless (`"42"` for a number).
+/// A field named by its vendor key is renamed to its unified key (naming one field both ways
+/// is refused). A key that is no discovered custom field is refused: the mappings would drop it.
+fn check_custom_fields(
+    object: UnifiedObject,
+    mut body: Value,
+    fields: &[DiscoveredField],
+) -> Result<Value, OpError> {
+    let Some(Value::Object(custom)) = body.get_mut("custom_fields") else {
+        return Ok(body);
+    };
+    if fields.is_empty() {
+        // Nothing discovered for this object: the connector decides what to send.
+        return Ok(body);
+    }
+    let given = std::mem::take(custom);
+    for (key, value) in given {
+        let unified = fields
+            .iter()
+            .find(|field| field.key != key && field.vendor_key() == key)
+            .map_or(key.clone(), |field| field.key.clone());
+        if custom.contains_key(&unified) {
+            // The field's unified and vendor keys were both given.
+            return Err(OpError::invalid_body(
+                format!("body.custom_fields.{key}"),
+                format!("names the same field as `{unified}`; give it once"),
+            ));
+        }
+        custom.insert(unified, value);
+    }
+    for (key, value) in custom.iter_mut() {
+        let path = format!("body.custom_fields.{key}");
+        // The mappings write discovered custom fields only: anything else would be dropped
+        // without a word, so it is refused (`remote_data` carries other vendor fields).
+        let Some(field) = fields
+            .iter()
+            .find(|field| &field.key == key && field.custom)
+        else {
+            let detail = if fields.iter().any(|field| &field.key == key) {
+                format!(
+                    "`{key}` is a standard field of the provider; set it through its unified field or `remote_data`"
+                )
+            } else {
+                format!(
+                    "`{key}` is not a custom field of this connection; `GET /unified/{}/fields` lists them",
+                    object.category()
+                )
+            };
+            return Err(OpError::invalid_body(path, detail));
+        };
+        if field.read_only {
+            return Err(OpError::invalid_body(
+                path,
+                format!("`{key}` is read-only at the provider"),
+            ));
+        }
+        if value.is_null() {
+            continue;
+        }
+        let converted = match (field.kind.as_deref(), &*value) {
+            (Some("number"), Value::String(text)) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number)),
+            (Some("integer"), Value::String(text)) => {
+                text.trim().parse::<i64>().ok().map(Value::from)
+            }
+            (Some("boolean"), Value::String(text)) => {
+                match text.trim().to_ascii_lowercase().as_str() {
+                    "true" => Some(Value::Bool(true)),
+                    "false" => Some(Value::Bool(false)),
+                    _ => None,
+                }
+            }
+            (Some("number" | "integer"), Value::Number(_)) | (Some("boolean"), Value::Bool(_)) => {
+                Some(value.clone())
+            }
+            (Some("number" | "integer" | "boolean"), _) => None,
+            _ => Some(value.clone()),
+        };
+        let Some(converted) = converted else {
+            return Err(OpError::invalid_body(
+                path,
+                format!(
+                    "must be a {} value",
+                    field.kind.as_deref().unwrap_or("string")
+                ),
+            ));
+        };
+        if field.kind.as_deref() == Some("enum")
+            && !field.options.is_empty()
+            && !field
+                .options
+                .iter()
+                .any(|option| option.get("value") == Some(&converted))
+        {
+            let allowed: Vec<String> = field
+                .options
+                .iter()
+                .filter_map(|option| option.get("value").map(|value| value.to_string()))
+                .collect();
+            return Err(OpError::invalid_body(
+                path,
+                format!("must be one of: {}", allowed.join(", ")),
+            ));
+        }
+        *value = converted;
+    }
+    Ok(body)
+}
