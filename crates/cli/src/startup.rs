@@ -133,9 +133,8 @@ pub async fn build_core(settings: &Settings, store: Arc<dyn Store>) -> anyhow::R
                 rate_limit::Gate::default(),
             ),
         };
-    let client = provider_http::ProviderClient::new(Duration::from_secs(
-        settings.provider_timeout_secs,
-    ));
+    let client =
+        provider_http::ProviderClient::new(Duration::from_secs(settings.provider_timeout_secs));
     // Token requests go through the vendor calls' HTTP client (one pool, no redirects, timeouts).
     let oauth = provider_http::oauth::OAuthClient::new(&client);
     let tokens = Arc::new(provider_http::credentials::TokenManager::new(

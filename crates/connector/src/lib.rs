@@ -33,8 +33,8 @@ pub use overrides::{
 };
 pub use runtime::{
     DiscoveredField, ListCursor, ListPage, PROXY_USES, PageState, PlanError, PlannedRequest,
-    ProviderError,
-    ReadError, RecordError, RequestBody, RequestContext, VendorResponse, fields_binding,
+    ProviderError, ReadError, RecordError, RequestBody, RequestContext, VendorResponse,
+    fields_binding,
 };
 use template::Template;
 

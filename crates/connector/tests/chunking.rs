@@ -91,7 +91,11 @@ fn context() -> RequestContext {
 }
 
 fn ok(body: Value) -> VendorResponse {
-    VendorResponse::new(200, vec![("content-type".to_owned(), "application/json".to_owned())], body)
+    VendorResponse::new(
+        200,
+        vec![("content-type".to_owned(), "application/json".to_owned())],
+        body,
+    )
 }
 
 fn values<'a>(request: &'a PlannedRequest, name: &str) -> Vec<&'a str> {
@@ -286,7 +290,11 @@ fn a_vendor_error_in_any_chunk_fails_the_page() {
         .iter()
         .map(|request| ok(chunk_answer(request, &["101"], None)))
         .collect();
-    responses[1] = VendorResponse::new(414, vec![("content-type".to_owned(), "text/html".to_owned())], json!("<html>414 Request-URI Too Large</html>"));
+    responses[1] = VendorResponse::new(
+        414,
+        vec![("content-type".to_owned(), "text/html".to_owned())],
+        json!("<html>414 Request-URI Too Large</html>"),
+    );
     let Err(connector::ReadError::Provider(error)) =
         connector.read_list_parts("crm.contacts", &ctx, &cursor, &responses)
     else {

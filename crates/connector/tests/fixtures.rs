@@ -99,7 +99,11 @@ fn response(fixture: &Value) -> Result<VendorResponse, String> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(VendorResponse::new(status, headers, raw.get("body").cloned().unwrap_or(Value::Null)))
+    Ok(VendorResponse::new(
+        status,
+        headers,
+        raw.get("body").cloned().unwrap_or(Value::Null),
+    ))
 }
 
 /// Whether `actual` holds everything `expected` lists (objects by key, arrays item by item).

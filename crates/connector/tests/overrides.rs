@@ -584,7 +584,11 @@ fn layers_apply_operator_then_environment_then_connection() {
             "crm.contacts",
             Operation::Get,
             &ctx(),
-            &VendorResponse::new(200, Vec::new(), json!({"id": 7, "first": "Ada", "tier": "gold"})),
+            &VendorResponse::new(
+                200,
+                Vec::new(),
+                json!({"id": 7, "first": "Ada", "tier": "gold"}),
+            ),
         )
         .expect("reads");
     assert_eq!(record["tier"], json!("gold"));
@@ -599,7 +603,11 @@ fn layers_apply_operator_then_environment_then_connection() {
         &[(OverrideLayer::Environment, &environment)],
     )
     .expect("loads");
-    let error = connector.classify(&VendorResponse::new(429, Vec::new(), json!({"message": "tea"})));
+    let error = connector.classify(&VendorResponse::new(
+        429,
+        Vec::new(),
+        json!({"message": "tea"}),
+    ));
     assert_eq!(error.map(|e| e.code), Some(ErrorCode::BadRequest));
 }
 

@@ -74,7 +74,11 @@ impl Bound {
     }
 
     /// Sends one planned request through the connection's session.
-    pub(crate) async fn send(&self, request: PlannedRequest, read: bool) -> Result<Answer, OpError> {
+    pub(crate) async fn send(
+        &self,
+        request: PlannedRequest,
+        read: bool,
+    ) -> Result<Answer, OpError> {
         Ok(self.session.send(request, read).await?)
     }
 
@@ -244,9 +248,7 @@ impl Bound {
             return Ok(Vec::new());
         };
         let answer = self.send(plan, true).await?;
-        let fields = self
-            .connector()
-            .read_discovery(object, &answer.response)?;
+        let fields = self.connector().read_discovery(object, &answer.response)?;
         let stored = serde_json::to_value(&fields).map_err(OpError::internal)?;
         self.ops
             .store()

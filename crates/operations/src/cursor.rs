@@ -65,14 +65,17 @@ impl CursorCodec {
         keys: impl IntoIterator<Item = (String, Vec<u8>)>,
     ) -> CursorCodec {
         let keys: std::collections::HashMap<String, Vec<u8>> = keys.into_iter().collect();
-        assert!(keys.contains_key(current), "the current cursor key is known");
+        assert!(
+            keys.contains_key(current),
+            "the current cursor key is known"
+        );
         CursorCodec {
             current: current.to_owned(),
             keys,
         }
     }
 
-    fn mac(&self, key: &[u8], data: &[u8]) -> Vec<u8> {
+    fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
         let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
         mac.update(data);
         mac.finalize().into_bytes().to_vec()
@@ -87,7 +90,7 @@ impl CursorCodec {
             c: cursor.clone(),
         })
         .expect("a cursor always serialises");
-        let tag = self.mac(&self.keys[&self.current], &payload);
+        let tag = Self::mac(&self.keys[&self.current], &payload);
         format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(payload),

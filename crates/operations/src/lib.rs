@@ -31,7 +31,7 @@ pub use effective::EffectiveConnectors;
 pub use error::OpError;
 pub use meta::Meta;
 pub use proxy::{ProxyAnswer, ProxyRequest};
-pub use records::{Include, ListPage, ListRequest, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE};
+pub use records::{DEFAULT_PAGE_SIZE, Include, ListPage, ListRequest, MAX_PAGE_SIZE};
 pub use registry::ConnectorRegistry;
 
 /// What every operation of a process shares. Cheap to clone.
@@ -48,8 +48,7 @@ struct Inner {
     effective: EffectiveConnectors,
     cursors: CursorCodec,
     /// One discovery in flight per connection and object in this process.
-    discoveries:
-        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    discoveries: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Operations {

@@ -7,9 +7,9 @@ use connector::{DiscoveredField, Operation};
 use serde_json::{Map, Value, json};
 use unified_model::UnifiedObject;
 
+use crate::OpError;
 use crate::bound::Bound;
 use crate::records::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use crate::OpError;
 
 /// The description of one unified object on one connection.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,8 +4,8 @@
 
 use connector::{HttpMethod, RequestBody};
 
-use crate::bound::Bound;
 use crate::OpError;
+use crate::bound::Bound;
 
 /// A raw vendor call.
 #[derive(Debug, Clone)]

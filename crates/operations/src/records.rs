@@ -8,9 +8,9 @@ use connector::{DiscoveredField, ListCursor, Operation, PageState};
 use serde_json::{Map, Value, json};
 use unified_model::UnifiedObject;
 
+use crate::OpError;
 use crate::bound::Bound;
 use crate::cursor::filter_hash;
-use crate::OpError;
 
 /// Largest page a caller may ask for.
 pub const MAX_PAGE_SIZE: u64 = 1000;
@@ -36,7 +36,11 @@ impl Include {
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Include, OpError> {
         let mut include = Include::default();
         for value in values {
-            for part in value.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+            for part in value
+                .split(',')
+                .map(str::trim)
+                .filter(|part| !part.is_empty())
+            {
                 match part {
                     "remote_data" => include.remote_data = true,
                     other => {
@@ -82,7 +86,9 @@ fn finish(
     raw: Value,
     include: Include,
 ) -> Result<Value, String> {
-    let mut record = object.normalize(mapped).map_err(|error| error.to_string())?;
+    let mut record = object
+        .normalize(mapped)
+        .map_err(|error| error.to_string())?;
     if include.remote_data
         && let Value::Object(map) = &mut record
     {
@@ -331,7 +337,8 @@ impl Bound {
                     .read_record_parts(&key, Operation::Get, &ctx, &responses),
             )
             .await?;
-        finish(object, mapped, raw, include).map_err(|detail| OpError::Internal(anyhow::anyhow!(detail)))
+        finish(object, mapped, raw, include)
+            .map_err(|detail| OpError::Internal(anyhow::anyhow!(detail)))
     }
 
     /// One record of `object` by its unified id.
@@ -405,7 +412,9 @@ impl Bound {
         let body = check_custom_fields(object, body, &fields)?;
         let body = match (&id, operation) {
             (Some(id), Operation::Update) if self.connector().update_merges_current(&key) => {
-                let current = self.read_back(object, id.clone(), Include::default()).await?;
+                let current = self
+                    .read_back(object, id.clone(), Include::default())
+                    .await?;
                 merge_over_current(object, current, body)
             }
             _ => body,
@@ -470,7 +479,12 @@ impl Bound {
     ) -> Result<Vec<Value>, OpError> {
         let objects: Vec<UnifiedObject> = UnifiedObject::of_category(category)
             .filter(|object| only.is_none_or(|only| only == *object))
-            .filter(|object| self.connector().file().discovery.contains_key(&object.key()))
+            .filter(|object| {
+                self.connector()
+                    .file()
+                    .discovery
+                    .contains_key(&object.key())
+            })
             .collect();
         let mut results = Vec::new();
         for object in objects {

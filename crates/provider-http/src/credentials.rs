@@ -335,39 +335,4 @@ impl TokenManager {
         tracing::info!(connection_id = %row.id, provider = %row.provider, "access token refreshed");
         Ok((stored, secrets))
     }
-
-    /// Refreshes, ahead of expiry, every connection whose token expires within `window`, so
-    /// the first request after a quiet night does not pay for a refresh. Returns how many were
-    /// refreshed; a connection that fails is logged and skipped.
-    ///
-    /// # Errors
-    /// Fails only when the store cannot list connections.
-    pub async fn refresh_expiring(
-        &self,
-        connectors: &dyn Fn(&str) -> Option<Connector>,
-        window: Duration,
-        limit: u32,
-    ) -> Result<usize, CredentialsError> {
-        let before = Utc::now() + chrono::Duration::from_std(window).unwrap_or_default();
-        let due = self
-            .store
-            .list_connections_expiring_before(before, limit)
-            .await?;
-        let mut refreshed = 0;
-        for connection in due {
-            let Some(connector) = connectors(&connection.provider) else {
-                continue;
-            };
-            let id = connection.id.clone();
-            let seen_at = connection.updated_at;
-            match self.fresh(connection, &connector, true).await {
-                Ok((row, _)) if row.updated_at > seen_at => refreshed += 1,
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(connection_id = %id, error = %error, "ahead-of-expiry refresh failed")
-                }
-            }
-        }
-        Ok(refreshed)
-    }
 }

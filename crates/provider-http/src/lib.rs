@@ -166,12 +166,13 @@ impl ProviderClient {
                     .map(|value| (name.as_str().to_ascii_lowercase(), value.to_owned()))
             })
             .collect();
-        let bytes = read_capped(response, MAX_RESPONSE_BYTES)
-            .await
-            .map_err(|error| match error {
-                ReadBodyError::TooLarge => SendError::TooLarge,
-                ReadBodyError::Transport(error) => classify_send(error, timeout),
-            })?;
+        let bytes =
+            read_capped(response, MAX_RESPONSE_BYTES)
+                .await
+                .map_err(|error| match error {
+                    ReadBodyError::TooLarge => SendError::TooLarge,
+                    ReadBodyError::Transport(error) => classify_send(error, timeout),
+                })?;
         tracing::debug!(
             provider = connector.id(),
             uses = %request.uses,

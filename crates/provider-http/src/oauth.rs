@@ -91,10 +91,10 @@ impl std::fmt::Debug for TokenSet {
 pub enum OAuthError {
     /// The grant (code or refresh token) is refused for good: the user must re-authorise.
     #[error("the provider refused the grant (status {})", .0.status)]
-    InvalidGrant(VendorResponse),
+    InvalidGrant(Box<VendorResponse>),
     /// Any other refusal by the token endpoint.
     #[error("the token endpoint answered {}", .0.status)]
-    Refused(VendorResponse),
+    Refused(Box<VendorResponse>),
     /// The answer has no access token.
     #[error("the token endpoint's answer has no access token")]
     NoAccessToken,
@@ -214,9 +214,9 @@ impl OAuthClient {
         let answer = VendorResponse::new(status, headers, crate::parse_body(&bytes));
         if status >= 400 {
             return Err(if connector.is_invalid_grant(scheme, &answer) {
-                OAuthError::InvalidGrant(answer)
+                OAuthError::InvalidGrant(Box::new(answer))
             } else {
-                OAuthError::Refused(answer)
+                OAuthError::Refused(Box::new(answer))
             });
         }
         let body = answer.body;

@@ -446,9 +446,7 @@ impl Session {
             let (answer, action) = match answer {
                 Ok(answer) => {
                     let action = answer.error.as_ref().map(|error| error.action);
-                    if action == Some(ErrorAction::RefreshAndRetry)
-                        && !refreshed
-                        && self.is_oauth()
+                    if action == Some(ErrorAction::RefreshAndRetry) && !refreshed && self.is_oauth()
                     {
                         // Not the vendor failing: the token aged. Refresh and send again.
                         permit.record(Outcome::Neutral, sender.clock.now());
@@ -456,7 +454,10 @@ impl Session {
                         refreshed = true;
                         continue;
                     }
-                    permit.record(Outcome::of_answer(answer.error.as_ref()), sender.clock.now());
+                    permit.record(
+                        Outcome::of_answer(answer.error.as_ref()),
+                        sender.clock.now(),
+                    );
                     (Ok(answer), action)
                 }
                 Err(error) => {
@@ -484,7 +485,13 @@ impl Session {
                     chrono::Utc::now(),
                 )
             });
-            let decision = decide(&sender.retry, attempt, action, hint, &mut rand::thread_rng());
+            let decision = decide(
+                &sender.retry,
+                attempt,
+                action,
+                hint,
+                &mut rand::thread_rng(),
+            );
             match decision {
                 RetryDecision::RetryAfter(wait) if started.elapsed() + wait <= longest_wait => {
                     tracing::info!(
@@ -527,9 +534,9 @@ impl Session {
             .and_then(|value| value.trim().parse::<u32>().ok())?;
         let now = chrono::Utc::now();
         let reset_in = match (headers.reset.as_deref(), headers.reset_format) {
-            (Some(name), Some(format)) => response.header(name).and_then(|value| {
-                crate::resilience::retry_after::parse_reset(value, format, now)
-            }),
+            (Some(name), Some(format)) => response
+                .header(name)
+                .and_then(|value| crate::resilience::retry_after::parse_reset(value, format, now)),
             _ => headers
                 .window
                 .as_deref()
@@ -637,11 +644,7 @@ impl Session {
         let since = chrono::Utc::now() - chrono::Duration::hours(24);
         let store = &self.sender.store;
         let already = match store
-            .list_events(
-                &connection.environment_id,
-                Some(&connection.id),
-                Some(kind),
-            )
+            .list_events(&connection.environment_id, Some(&connection.id), Some(kind))
             .await
         {
             Ok(events) => events.iter().any(|event| {

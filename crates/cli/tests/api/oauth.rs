@@ -399,10 +399,9 @@ async fn the_worker_refreshes_idle_connections_ahead_of_expiry() {
     let handle = sim(&app, "hubspot");
     expire_soon(&app, &connection).await;
     let state = &app.demo.state;
-    let connectors = |provider: &str| state.connectors.get(provider).cloned();
     let refreshed = state
-        .tokens
-        .refresh_expiring(&connectors, std::time::Duration::from_secs(900), 100)
+        .operations
+        .refresh_expiring(std::time::Duration::from_secs(900), 100)
         .await
         .expect("a pass");
     assert_eq!(refreshed, 1);
@@ -416,8 +415,8 @@ async fn the_worker_refreshes_idle_connections_ahead_of_expiry() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(refreshes(&handle), 1);
     let again = state
-        .tokens
-        .refresh_expiring(&connectors, std::time::Duration::from_secs(900), 100)
+        .operations
+        .refresh_expiring(std::time::Duration::from_secs(900), 100)
         .await
         .expect("a pass");
     assert_eq!(again, 0, "a fresh token is not refreshed again");

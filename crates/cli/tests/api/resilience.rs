@@ -166,8 +166,15 @@ async fn a_vendor_that_keeps_failing_opens_the_circuit_and_a_good_probe_closes_i
 
     // Its time passes (the breaker's clock is moved, as waiting would): one probe goes out; it
     // fails, and the circuit opens again.
-    let open_for = app.demo.state.breaker.config().open_for;
-    app.demo.state.clock.advance(open_for);
+    let open_for = app
+        .demo
+        .state
+        .operations
+        .sender()
+        .breaker()
+        .config()
+        .open_for;
+    app.demo.state.operations.sender().clock().advance(open_for);
     let (status, body) = app.get(&path).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "circuit_open", "{body}");
@@ -178,7 +185,7 @@ async fn a_vendor_that_keeps_failing_opens_the_circuit_and_a_good_probe_closes_i
     );
     // The vendor recovers; after another spell the probe succeeds and closes the circuit.
     app.simulator("hubspot").faults().clear();
-    app.demo.state.clock.advance(open_for);
+    app.demo.state.operations.sender().clock().advance(open_for);
     for _ in 0..3 {
         let (status, body) = app.get(&path).await;
         assert_eq!(status, 200, "closed again: {body}");

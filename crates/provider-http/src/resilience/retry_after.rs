@@ -165,15 +165,19 @@ mod tests {
     }
 
     fn response(headers: &[(&str, &str)]) -> VendorResponse {
-        VendorResponse::new(429, headers
+        VendorResponse::new(
+            429,
+            headers
                 .iter()
                 .map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned()))
-                .collect(), serde_json::Value::Null)
+                .collect(),
+            serde_json::Value::Null,
+        )
     }
 
     fn names(reset: &str, format: Option<ResetFormat>) -> RateLimitHeaders {
         RateLimitHeaders {
-            limit: None,
+            window_unit: None,
             remaining: None,
             reset: Some(reset.to_owned()),
             window: None,
