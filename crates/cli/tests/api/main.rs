@@ -6,6 +6,7 @@
 mod helpers;
 mod keys;
 
+mod call_path;
 mod connections;
 mod demo;
 mod errors;

@@ -51,7 +51,7 @@ pub(crate) async fn configure(app: &TestApp, provider: &str) {
     );
 }
 
-async fn session(app: &TestApp, provider: &str, extra: Value) -> String {
+pub(crate) async fn session(app: &TestApp, provider: &str, extra: Value) -> String {
     let mut request =
         json!({"end_user_id": "user-42", "redirect_url": REDIRECT, "provider": provider});
     if let (Value::Object(request), Value::Object(extra)) = (&mut request, extra) {

@@ -1,0 +1,174 @@
+//! The one call path (issue 12's review findings): every input is checked before the vendor is
+//! called, a resend after a token refresh takes its own place in the budget, retry waits stay
+//! within the caller's wait budget, the proxy refuses two different connection names, and the
+//! worker's refresh and Connect use the environment's overrides.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use simulators::salesforce::Salesforce;
+use simulators::{Fault, FaultKind};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const COMPANIES: &str = "/crm/v3/objects/companies";
+
+fn calls(app: &TestApp, prefix: &str) -> u64 {
+    app.simulator("hubspot").requests().total_matching(prefix)
+}
+
+#[tokio::test]
+async fn a_bad_include_is_refused_before_anything_is_written() {
+    let app = spawn_app().await;
+    let before = calls(&app, &format!("POST {COMPANIES}"));
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!(
+                "/unified/crm/companies?connection_id={}&include=remote_dta",
+                app.connection("hubspot")
+            ),
+            Some(json!({"name": "Never Written Ltd"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "include", "{body}");
+    assert_eq!(
+        calls(&app, &format!("POST {COMPANIES}")),
+        before,
+        "the vendor saw no write"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_wait_longer_than_the_callers_budget_is_not_waited() {
+    let app = spawn_app().await;
+    app.simulator("hubspot").faults().push(Fault {
+        kind: FaultKind::Throttle {
+            retry_after_secs: Some(5),
+        },
+        path_prefix: Some(COMPANIES.to_owned()),
+        times: 1,
+    });
+    let before = calls(&app, &format!("GET {COMPANIES}"));
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/companies?connection_id={}&page_size=2&max_wait_ms=200",
+            app.connection("hubspot")
+        ))
+        .await;
+    assert_eq!(
+        status, 429,
+        "the caller allowed 200 ms, the vendor asked 5 s: {body}"
+    );
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    assert_eq!(
+        calls(&app, &format!("GET {COMPANIES}")) - before,
+        1,
+        "no retry was sent"
+    );
+}
+
+/// What the `RateLimit` header of an answer says is left.
+async fn remaining(app: &TestApp, path: &str) -> u64 {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(&app.demo.api_key)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let header = response
+        .headers()
+        .get("ratelimit")
+        .and_then(|value| value.to_str().ok())
+        .expect("a RateLimit header")
+        .to_owned();
+    header
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("r="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no r= in `{header}`"))
+}
+
+#[tokio::test]
+async fn a_resend_after_a_token_refresh_takes_its_own_place_in_the_budget() {
+    let app = spawn_app().await;
+    let connection = crate::oauth::connect(&app, "salesforce").await;
+    // A bucket that does not refill during the test, so each vendor call shows exactly.
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            &format!("/connections/{connection}/overrides"),
+            Some(json!({"rate_limits": {"buckets": [
+                {"id": "steady", "capacity": 20, "refill_tokens": 1, "refill_every_ms": 3_600_000},
+            ]}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let path = format!("/unified/crm/contacts?connection_id={connection}&page_size=2");
+    let first = remaining(&app, &path).await;
+    app.handle::<Salesforce>().expire_tokens();
+    let second = remaining(&app, &path).await;
+    assert_eq!(
+        first - second,
+        2,
+        "the expired call and its resend are two vendor calls, two places in the budget"
+    );
+}
+
+#[tokio::test]
+async fn the_proxy_refuses_two_different_connection_names() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "/proxy/crm/v3/objects/contacts?connection_id={}",
+            app.connection("hubspot")
+        )))
+        .bearer_auth(&app.demo.api_key)
+        .header("x-connection-id", app.connection("salesforce"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("a problem");
+    assert_eq!(body["field"], "connection_id", "{body}");
+}
+
+#[tokio::test]
+async fn connect_asks_for_the_scopes_the_environments_override_sets() {
+    let app = spawn_app().await;
+    crate::oauth::configure(&app, "salesforce").await;
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            "/environment/overrides/salesforce",
+            Some(json!({"auth": {"schemes": {"oauth": {"scopes": ["api", "refresh_token", "chatter_api"]}}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let link = crate::oauth::session(&app, "salesforce", json!({})).await;
+    let token = link.split("token=").nth(1).expect("a token");
+    let start = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+        .get(app.url(&format!(
+            "/connect/oauth/start?token={token}&provider=salesforce"
+        )))
+        .send()
+        .await
+        .expect("start answers");
+    assert_eq!(start.status(), 303);
+    let authorize_url = start
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("a redirect")
+        .to_owned();
+    assert!(
+        authorize_url.contains("chatter_api"),
+        "the environment's scopes are asked for: {authorize_url}"
+    );
+}

@@ -1,0 +1,150 @@
+//! The transport against a raw loopback server: a proxied answer keeps its bytes exactly as the
+//! vendor sent them (binary bodies, integers too big for a double), and a token endpoint's
+//! answer is read through the same client with a size cap.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use connector::{HttpMethod, RequestBody};
+use provider_http::oauth::{ClientCredentials, MAX_TOKEN_RESPONSE_BYTES, OAuthClient, OAuthError};
+use provider_http::{Credentials, ProviderClient};
+use serde_json::json;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+
+/// Serves `head` then `body` to every connection (after reading the request head), closing the
+/// connection after the body.
+async fn serve(head: String, body: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let port = listener.local_addr().expect("an address").port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let head = head.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+fn acme(port: u16) -> connector::Connector {
+    let text = format!(
+        r#"
+schema_version: 1
+meta: {{ id: acme, label: Acme, categories: [crm], revision: "1" }}
+auth:
+  schemes:
+    token: {{ kind: bearer, token: "{{{{credentials.token}}}}" }}
+    oauth:
+      kind: oauth2
+      grant: authorization_code
+      authorize_url: "http://127.0.0.1:{port}/authorize"
+      token_url: "http://127.0.0.1:{port}/token"
+      scopes: [contacts]
+http:
+  base_url: http://127.0.0.1:{port}
+  allowed_hosts: ["127.0.0.1"]
+resources:
+  contacts:
+    list: {{ http_method: GET, path: /contacts, records: results }}
+unified:
+  crm.contacts:
+    list:
+      routes:
+        - use: contacts.list
+      record_mapping: "{{'id': id}}"
+"#
+    );
+    connector::load_connector_from_str("acme.yaml", &text, None).expect("loads")
+}
+
+#[tokio::test]
+async fn a_proxied_answer_keeps_its_bytes() {
+    // Not UTF-8, and JSON whose integer no double holds.
+    for (content_type, body) in [
+        (
+            "application/octet-stream",
+            vec![0xff, 0x00, 0xfe, b'{', 0x80],
+        ),
+        (
+            "application/json",
+            br#"{"id": 123456789012345678901234567890, "n": 1.10}"#.to_vec(),
+        ),
+    ] {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let port = serve(head, body.clone()).await;
+        let connector = acme(port);
+        let account = json!({});
+        let plan = connector
+            .plan_proxy(
+                HttpMethod::Get,
+                "/blob",
+                &account,
+                Vec::new(),
+                RequestBody::None,
+            )
+            .expect("plans");
+        let secrets = json!({"token": "t"});
+        let credentials = Credentials {
+            scheme: "token",
+            secrets: &secrets,
+            account: &account,
+        };
+        let response = ProviderClient::new(Duration::from_secs(5))
+            .send(&connector, &credentials, plan)
+            .await
+            .expect("answers");
+        assert_eq!(response.raw_body(), Some(body.as_slice()), "{content_type}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_answer_larger_than_the_cap_is_refused() {
+    // No content-length: the cap must hold while the body streams in.
+    let mut body = br#"{"access_token": "a", "padding": ""#.to_vec();
+    body.extend(std::iter::repeat_n(b'x', MAX_TOKEN_RESPONSE_BYTES + 1));
+    body.extend(br#""}"#);
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+    let port = serve(head.to_owned(), body).await;
+    let connector = acme(port);
+    let endpoints = connector
+        .oauth2("oauth", &json!({}))
+        .expect("renders")
+        .expect("an oauth scheme");
+    let client = ProviderClient::new(Duration::from_secs(5));
+    let oauth = OAuthClient::new(&client);
+    let credentials = ClientCredentials {
+        client_id: "id".to_owned(),
+        client_secret: "secret".to_owned(),
+    };
+    let error = oauth
+        .refresh(
+            &connector,
+            "oauth",
+            &endpoints,
+            &credentials,
+            "refresh",
+            Utc::now(),
+        )
+        .await
+        .expect_err("refused");
+    match error {
+        OAuthError::Transport(detail) => assert!(detail.contains("larger than"), "{detail}"),
+        other => panic!("a transport error, got {other:?}"),
+    }
+}
