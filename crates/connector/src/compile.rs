@@ -491,7 +491,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
         let Some((category, name)) = object.split_once('.') else {
             return Err(compiler.error(
                 &path,
-                "unified objects are named `<category>.<object>`, e.g. `crm.contacts`",
+                "unified objects are named `<category>.<object>`, as `unified_model::UnifiedObject` lists them",
             ));
         };
         if !typed.meta.categories.iter().any(|c| c == category) {
@@ -500,8 +500,17 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 format!("category `{category}` is not in `meta.categories`"),
             ));
         }
-        if category == "crm" && unified_model::CrmObject::parse(name).is_none() {
-            return Err(compiler.error(&path, format!("`{name}` is not a unified CRM object")));
+        if unified_model::UnifiedObject::parse(category, name).is_none() {
+            let known: Vec<&str> = unified_model::UnifiedObject::of_category(category)
+                .map(unified_model::UnifiedObject::slug)
+                .collect();
+            return Err(compiler.error(
+                &path,
+                format!(
+                    "`{name}` is not a unified object of `{category}` (known: {})",
+                    known.join(", ")
+                ),
+            ));
         }
         let mut compiled = HashMap::new();
         if let Some(list) = &ops.list {

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use serde_json::{Map, Value, json};
-use unified_model::CrmObject;
+use unified_model::UnifiedObject;
 
 fn problem_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
@@ -44,7 +44,7 @@ pub fn build() -> Value {
     );
     let mut paths = Map::new();
     let connection_param = json!({"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "The connection to call; or the `X-Connection-Id` header."});
-    for object in CrmObject::ALL {
+    for object in UnifiedObject::all() {
         let name = object.record_name();
         schemas.insert(name.to_owned(), object.schema());
         let record_ref = json!({"$ref": format!("#/components/schemas/{name}")});
@@ -101,11 +101,11 @@ pub fn build() -> Value {
             json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
         item.insert("parameters".to_owned(), id_param);
         paths.insert(
-            format!("/unified/crm/{}", object.slug()),
+            format!("/unified/{}/{}", object.category(), object.slug()),
             Value::Object(collection),
         );
         paths.insert(
-            format!("/unified/crm/{}/{{id}}", object.slug()),
+            format!("/unified/{}/{}/{{id}}", object.category(), object.slug()),
             Value::Object(item),
         );
     }
@@ -223,19 +223,21 @@ pub fn build() -> Value {
                             "responses": {"200": {"description": "The new version."}}}}),
         );
     }
-    paths.insert(
-        "/unified/crm/fields".to_owned(),
-        json!({"get": {"summary": "Every vendor field of the connection, in one shape",
-            "parameters": [connection_param, {"name": "object", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "Fields: object, key (the unified name, as in custom_fields and /meta), vendor_key (the vendor's own key), label, type, vendor_type, custom, required, read_only, options."}}}}),
-    );
-    paths.insert(
-        "/unified/crm/{object}/meta".to_owned(),
-        json!({"parameters": [{"name": "object", "in": "path", "required": true, "schema": {"type": "string"}}],
-               "get": {"summary": "Record, list-query, create and update schemas for one connection, with provenance",
-                       "parameters": [connection_param],
-                       "responses": {"200": {"description": "The schemas."}}}}),
-    );
+    for category in unified_model::CATEGORIES {
+        paths.insert(
+            format!("/unified/{category}/fields"),
+            json!({"get": {"summary": "Every vendor field of the connection, in one shape",
+                "parameters": [connection_param.clone(), {"name": "object", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "Fields: object, key (the unified name, as in custom_fields and /meta), vendor_key (the vendor's own key), label, type, vendor_type, custom, required, read_only, options."}}}}),
+        );
+        paths.insert(
+            format!("/unified/{category}/{{object}}/meta"),
+            json!({"parameters": [{"name": "object", "in": "path", "required": true, "schema": {"type": "string"}}],
+                   "get": {"summary": "Record, list-query, create and update schemas for one connection, with provenance",
+                           "parameters": [connection_param.clone()],
+                           "responses": {"200": {"description": "The schemas."}}}}),
+        );
+    }
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Crosswalk", "version": env!("CARGO_PKG_VERSION"), "description": "One self-hosted API for every CRM and HRIS."},

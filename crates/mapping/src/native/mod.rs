@@ -156,7 +156,7 @@ pub(crate) static NATIVE_FUNCTIONS: &[NativeFunction] = &[
     native(
         "regionOf",
         "$regionOf(country)",
-        "gives the ISO 3166 alpha-2 region of a country written as CRMs hold it (`USA`, `United States`, `U.S.`, `GBR`, `México`), for `$e164`; undefined when it names no country",
+        "gives the ISO 3166 alpha-2 region of a country written as vendors hold it (`USA`, `United States`, `U.S.`, `GBR`, `México`), for `$e164`; undefined when it names no country",
         Some("<j-:s>"),
         1,
         regions::region_of,
