@@ -49,16 +49,6 @@ impl EffectiveConnectors {
         }
     }
 
-    /// How many compiled connectors are kept now.
-    pub fn len(&self) -> usize {
-        self.cache.lock().expect("never poisoned").len()
-    }
-
-    /// Whether none is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The compiled connector of `key`, built by `build` when it is not kept.
     fn get_or_build(
         &self,
@@ -196,7 +186,11 @@ unified:
                 })
                 .expect("builds");
         }
-        assert_eq!(cache.len(), 3, "never more than its capacity");
+        assert_eq!(
+            cache.cache.lock().expect("never poisoned").len(),
+            3,
+            "never more than its capacity"
+        );
         // `hot` was used between every insert: it was never evicted, so built once.
         assert_eq!(builds, 5, "hot once, a, b, c, d once each");
         cache

@@ -140,11 +140,6 @@ impl Sender {
         &self.tokens
     }
 
-    /// The default wait budget of a call.
-    pub fn default_wait_budget(&self) -> Duration {
-        self.default_wait_budget
-    }
-
     /// Opens a session on `connection` with `connector` (already resolved with its override
     /// layers): fresh credentials in memory, and `wait_budget` (the default when `None`) for
     /// every wait of the calls made through it.
@@ -295,11 +290,6 @@ impl Session {
             .connection
             .account
             .clone()
-    }
-
-    /// The wait budget of this session's calls.
-    pub fn wait_budget(&self) -> Duration {
-        self.wait_budget
     }
 
     fn connection_key(&self) -> String {

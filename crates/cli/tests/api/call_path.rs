@@ -172,3 +172,32 @@ async fn connect_asks_for_the_scopes_the_environments_override_sets() {
         "the environment's scopes are asked for: {authorize_url}"
     );
 }
+
+#[tokio::test]
+async fn a_cursor_does_not_outlive_a_change_of_the_connections_connector() {
+    let app = spawn_app().await;
+    let path = format!(
+        "/unified/crm/companies?connection_id={}&page_size=2",
+        app.connection("hubspot")
+    );
+    let (status, page) = app.get(&path).await;
+    assert_eq!(status, 200, "{page}");
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            "/environment/overrides/hubspot",
+            Some(json!({"rate_limits": {"max_concurrency": 3}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let (status, body) = app.get(&format!("{path}&cursor={cursor}")).await;
+    assert_eq!(
+        status, 400,
+        "the effective connector changed under the cursor: {body}"
+    );
+    assert_eq!(body["field"], "cursor", "{body}");
+}

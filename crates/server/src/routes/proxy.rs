@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use connector::HttpMethod;
 use operations::ProxyRequest;
 
-use super::unified::{bind_call, connection_id, parse_query, rate_limit_headers, wait_budget};
+use super::unified::{bind_call, parse_query, rate_limit_headers};
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
@@ -29,9 +29,6 @@ pub async fn forward(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = parse_query(raw)?;
-    // Both names checked (and agreeing) before anything is sent.
-    connection_id(&params, &headers)?;
-    wait_budget(&params, &headers)?;
     let http_method = match method {
         Method::GET => HttpMethod::Get,
         Method::POST => HttpMethod::Post,

@@ -63,7 +63,7 @@ fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a s
 
 /// The connection a call names: `connection_id` in the query or the `X-Connection-Id` header;
 /// both may be given only when they agree.
-pub fn connection_id(params: &[(String, String)], headers: &HeaderMap) -> Result<String, ApiError> {
+fn connection_id(params: &[(String, String)], headers: &HeaderMap) -> Result<String, ApiError> {
     let from_query = single(params, "connection_id")?;
     let from_header = headers
         .get("x-connection-id")
@@ -83,7 +83,7 @@ pub fn connection_id(params: &[(String, String)], headers: &HeaderMap) -> Result
 
 /// How long the caller lets this call wait for the vendor's budget: `max_wait_ms` (query) or
 /// the `Crosswalk-Max-Wait-Ms` header; `None` for the server's default.
-pub fn wait_budget(
+fn wait_budget(
     params: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<Option<std::time::Duration>, ApiError> {
