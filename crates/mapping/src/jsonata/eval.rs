@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::AtomicU32;
 
 use serde_json::Value as Json;
 
@@ -104,6 +105,21 @@ impl Func<'_> {
             Func::Partial { args, .. } => args.iter().filter(|arg| arg.is_none()).count(),
             Func::Chain(..) | Func::Regex(_) | Func::Transform { .. } => 1,
         }
+    }
+}
+
+/// A function prepared for many calls (see [`Ctx::caller`]).
+pub(crate) struct Caller<'a> {
+    func: V<'a>,
+    /// How many arguments the function takes.
+    pub(crate) arity: usize,
+    reuse: Option<(&'a LambdaDef, Rc<Env<'a>>, Option<V<'a>>)>,
+}
+
+fn arity_of(func: &V<'_>) -> usize {
+    match func {
+        V::Func(f) => f.arity(),
+        _ => 0,
     }
 }
 
@@ -232,7 +248,7 @@ impl<'a> Ctx<'a> {
     ) -> R<Option<V<'a>>> {
         Ok(match &node.kind {
             Kind::Path(steps) => self.eval_path(node, steps, input, env)?,
-            Kind::Name(name) => input.and_then(|input| lookup_field(input, name)),
+            Kind::Name(name) => input.and_then(|input| lookup_field(input, name, &node.hint)),
             Kind::Str(text) => Some(V::Str(Str::B(text))),
             Kind::Num(number) => Some(V::Num(*number)),
             Kind::Bool(flag) => Some(V::Bool(*flag)),
@@ -485,7 +501,7 @@ impl<'a> Ctx<'a> {
                 return self.path_general(node, &steps[index..], Some(&current), env, false);
             };
             self.meter.tick()?;
-            match current.field(name) {
+            match current.field_hinted(name, &step.hint) {
                 None => return Ok(None),
                 Some(next) if next.is_array() => {
                     if index + 1 == steps.len() {
@@ -1151,6 +1167,17 @@ impl<'a> Ctx<'a> {
                 let (Some(l), Some(r)) = (&left, &right) else {
                     return Ok(Some(V::Bool(false)));
                 };
+                if let V::JArr(items) = r {
+                    // Against JSON (a bound list): compared without making values.
+                    self.meter.spend(items.len() as u64 / 8)?;
+                    return Ok(Some(V::Bool(items.iter().any(|item| match (l, item) {
+                        (V::Num(a), Json::Number(b)) => b.as_f64() == Some(*a),
+                        (V::Str(a), Json::String(b)) => **a == **b,
+                        (V::Bool(a), Json::Bool(b)) => a == b,
+                        (V::Null, Json::Null) => true,
+                        _ => false,
+                    }))));
+                }
                 let found = r.items().any(|item| match (l, &item) {
                     (V::Num(a), V::Num(b)) => a == b,
                     (V::Str(a), V::Str(b)) => **a == **b,
@@ -1395,6 +1422,58 @@ impl<'a> Ctx<'a> {
             Func::Transform { node, env } => {
                 self.transform(node, env, args.into_iter().next().flatten(), pos)
             }
+        };
+        result.map_err(|e| pos_err(e, pos))
+    }
+
+    /// Prepares calling `func` many times, as the higher-order built-ins do: a lambda without
+    /// a signature whose body makes no closure and binds no variable gets one scope, rebound
+    /// for each call, instead of a new scope and argument vector per call.
+    pub(crate) fn caller(func: &V<'a>) -> Caller<'a> {
+        if let V::Func(f) = func
+            && let Func::Lambda { def, env, input } = &**f
+            && def.reusable_scope
+            && def.signature.is_none()
+        {
+            return Caller {
+                func: func.clone(),
+                arity: def.params.len(),
+                reuse: Some((def, Env::child(env), input.clone())),
+            };
+        }
+        Caller {
+            func: func.clone(),
+            arity: arity_of(func),
+            reuse: None,
+        }
+    }
+
+    /// Calls what `caller` prepared with `args` (only the first `caller.arity` are passed).
+    pub(crate) fn call_with(
+        &self,
+        caller: &Caller<'a>,
+        args: &[V<'a>],
+        pos: usize,
+    ) -> R<Option<V<'a>>> {
+        let Some((def, scope, input)) = &caller.reuse else {
+            let count = caller.arity.min(args.len()).max(1).min(args.len());
+            return self.apply(
+                &caller.func,
+                args[..count].iter().cloned().map(Some).collect(),
+                None,
+                pos,
+            );
+        };
+        for (index, name) in def.params.iter().enumerate() {
+            scope.bind(name, args.get(index).cloned());
+        }
+        let result = match self.eval_tail(&def.body, input.as_ref(), scope) {
+            Ok(Tail::Done(value)) => Ok(value),
+            Ok(Tail::Call(next, next_args)) => self
+                .meter
+                .tick()
+                .and_then(|()| self.apply_lambda(next, next_args, pos)),
+            Err(error) => Err(error),
         };
         result.map_err(|e| pos_err(e, pos))
     }
@@ -1747,13 +1826,13 @@ fn flatten_into<'a>(value: &V<'a>, out: &mut Vec<V<'a>>) {
 
 /// JSONata's `lookup` of a field over a value (mapping over arrays).
 #[inline]
-fn lookup_field<'a>(input: &V<'a>, name: &str) -> Option<V<'a>> {
+fn lookup_field<'a>(input: &V<'a>, name: &str, hint: &AtomicU32) -> Option<V<'a>> {
     match input {
-        V::JObj(_) | V::Obj(_) => input.field(name),
+        V::JObj(_) | V::Obj(_) => input.field_hinted(name, hint),
         V::JArr(_) | V::Arr(_) => {
             let mut out = Vec::new();
             for item in input.items() {
-                if let Some(value) = lookup_field(&item, name) {
+                if let Some(value) = lookup_field(&item, name, hint) {
                     if value.is_array() {
                         out.extend(value.items());
                     } else {

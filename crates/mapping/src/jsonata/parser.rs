@@ -52,6 +52,55 @@ pub(crate) struct LambdaDef {
     pub(crate) params: Vec<String>,
     pub(crate) signature: Option<Signature>,
     pub(crate) body: Node,
+    /// Whether the body makes no closure and binds no variable, so that nothing outlives a
+    /// call's scope and one scope can be rebound for many calls (`$sift`, `$map`...).
+    pub(crate) reusable_scope: bool,
+}
+
+/// Whether evaluating `node` may capture its scope or bind in it (a lambda, a transform, `:=`).
+fn captures_or_binds(node: &Node) -> bool {
+    if matches!(
+        node.kind,
+        Kind::Lambda(_) | Kind::Transform(..) | Kind::Bind(..)
+    ) {
+        return true;
+    }
+    let stages = node.stages.iter().any(|stage| match stage {
+        Stage::Filter(filter) => captures_or_binds(filter),
+        Stage::Index(_) => false,
+    });
+    let group = node.group.as_ref().is_some_and(|group| {
+        group
+            .0
+            .iter()
+            .any(|(key, value)| captures_or_binds(key) || captures_or_binds(value))
+    });
+    stages
+        || group
+        || node.predicate.iter().any(captures_or_binds)
+        || match &node.kind {
+            Kind::Path(items) | Kind::Array(items) | Kind::Block(items) => {
+                items.iter().any(captures_or_binds)
+            }
+            Kind::Binary(_, a, b)
+            | Kind::Elvis(a, b)
+            | Kind::Coalesce(a, b)
+            | Kind::Apply(a, b) => captures_or_binds(a) || captures_or_binds(b),
+            Kind::Neg(a) => captures_or_binds(a),
+            Kind::Object(pairs) => pairs
+                .iter()
+                .any(|(key, value)| captures_or_binds(key) || captures_or_binds(value)),
+            Kind::Cond(a, b, c) => {
+                captures_or_binds(a)
+                    || captures_or_binds(b)
+                    || c.as_deref().is_some_and(captures_or_binds)
+            }
+            Kind::Call(proc, args) | Kind::Partial(proc, args) => {
+                captures_or_binds(proc) || args.iter().any(captures_or_binds)
+            }
+            Kind::Sort(terms) => terms.iter().any(|term| captures_or_binds(&term.expr)),
+            _ => false,
+        }
 }
 
 #[derive(Debug)]
@@ -122,6 +171,9 @@ pub(crate) struct Node {
     /// The slot whose ancestor this step binds, and its label once resolved.
     ancestor: Option<usize>,
     pub(crate) ancestor_label: Option<String>,
+    /// For a field name: where the field was found in the last object read, so that records of
+    /// one shape find their fields without hashing the name.
+    pub(crate) hint: std::sync::atomic::AtomicU32,
 }
 
 impl Node {
@@ -140,6 +192,7 @@ impl Node {
             seeking: Vec::new(),
             ancestor: None,
             ancestor_label: None,
+            hint: std::sync::atomic::AtomicU32::new(0),
         }
     }
 }
@@ -535,6 +588,7 @@ impl Parser {
                     params,
                     signature,
                     body,
+                    reusable_scope: false,
                 })),
                 pos,
             ));
@@ -874,10 +928,14 @@ fn process(node: Node, cx: &mut Cx) -> R<Node> {
         Kind::Lambda(def) => {
             let def = *def;
             Node::new(
-                Kind::Lambda(Box::new(LambdaDef {
-                    params: def.params,
-                    signature: def.signature,
-                    body: process(def.body, cx)?,
+                Kind::Lambda(Box::new({
+                    let body = process(def.body, cx)?;
+                    LambdaDef {
+                        params: def.params,
+                        signature: def.signature,
+                        reusable_scope: !captures_or_binds(&body),
+                        body,
+                    }
                 })),
                 pos,
             )

@@ -567,3 +567,58 @@ fn remove_empty_over_our_values_matches_the_native_function() {
         );
     }
 }
+
+#[test]
+fn higher_order_functions_rebind_one_scope_per_loop_correctly() {
+    check(
+        "$map([1, 2, 3], function($x) { $x * 2 })",
+        json!(null),
+        Some(json!([2, 4, 6])),
+    );
+    check(
+        r#"$sift({"a": 1, "b": 2, "c": 3}, function($v, $k) { $k in ["a", "c"] })"#,
+        json!(null),
+        Some(json!({"a": 1, "c": 3})),
+    );
+    check(
+        "$filter([1, 2, 3, 4], function($v, $i, $a) { $i < $count($a) - 1 and $v > 1 })",
+        json!(null),
+        Some(json!([2, 3])),
+    );
+    // An inner lambda closes over the outer call's `$x`: the outer scope is not reused.
+    check(
+        "$map([1, 2], function($x) { $map([10, 20], function($y) { $x + $y }) })",
+        json!(null),
+        Some(json!([[11, 21], [12, 22]])),
+    );
+    // A binding inside the body stays in its call.
+    check(
+        "$map([1, 2], function($x) { ($y := $x * 10; $y + $x) })",
+        json!(null),
+        Some(json!([11, 22])),
+    );
+    // Recursion from a reused scope, and a parameter left undefined.
+    check(
+        "($f := function($n) { $n <= 1 ? 1 : $n * $f($n - 1) }; $map([3, 4], function($x) { $f($x) }))",
+        json!(null),
+        Some(json!([6, 24])),
+    );
+    check(
+        r#"$each({"a": 1, "b": 2}, function($v, $k, $o) { $k & $v & $exists($o.a) })"#,
+        json!(null),
+        Some(json!(["a1true", "b2true"])),
+    );
+}
+
+#[test]
+fn in_against_a_bound_list_compares_by_value() {
+    let vars = Vars::new().with("keys", json!(["a", 1, true, null]));
+    let expr = compile(
+        r#"[ "a" in $keys, 1 in $keys, true in $keys, null in $keys, "b" in $keys, 2 in $keys ]"#,
+    )
+    .expect("compiles");
+    assert_eq!(
+        expr.evaluate(None, &vars),
+        Ok(Some(json!([true, true, true, true, false, false])))
+    );
+}

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json};
@@ -186,6 +187,27 @@ impl<'a> V<'a> {
         }
     }
 
+    /// The value of `key` in an object, looked for first where `hint` says it was last time
+    /// (records of one shape keep their fields in one order), and the hint updated.
+    #[inline]
+    pub(crate) fn field_hinted(&self, key: &str, hint: &AtomicU32) -> Option<V<'a>> {
+        match self {
+            V::JObj(fields) => json_field(fields, key, hint).map(V::from_json),
+            V::Obj(fields) => {
+                let at = hint.load(Ordering::Relaxed) as usize;
+                if let Some((name, value)) = fields.get_index(at)
+                    && **name == *key
+                {
+                    return Some(value.clone());
+                }
+                let (index, _, value) = fields.get_full(key)?;
+                hint.store(u32::try_from(index).unwrap_or(0), Ordering::Relaxed);
+                Some(value.clone())
+            }
+            _ => None,
+        }
+    }
+
     /// The keys and values of an object.
     pub(crate) fn entries(&self) -> Vec<(Str<'a>, V<'a>)> {
         match self {
@@ -234,6 +256,32 @@ impl<'a> V<'a> {
             V::Func(_) => "function",
         }
     }
+}
+
+/// The field `key` of a JSON object, tried first at the position `hint` gives; small objects
+/// are scanned rather than hashed (serde_json's maps hash with SipHash).
+#[inline]
+pub(crate) fn json_field<'j>(
+    fields: &'j Map<String, Json>,
+    key: &str,
+    hint: &AtomicU32,
+) -> Option<&'j Json> {
+    let at = hint.load(Ordering::Relaxed) as usize;
+    if let Some((name, value)) = fields.iter().nth(at)
+        && name == key
+    {
+        return Some(value);
+    }
+    if fields.len() > 32 {
+        return fields.get(key);
+    }
+    for (index, (name, value)) in fields.iter().enumerate() {
+        if name == key {
+            hint.store(u32::try_from(index).unwrap_or(0), Ordering::Relaxed);
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// The items of an array value.
@@ -325,13 +373,20 @@ pub(crate) fn to_json(value: &V<'_>) -> Option<Json> {
         V::Str(text) => Json::String(text.to_string()),
         V::JArr(items) => Json::Array((*items).clone()),
         V::JObj(fields) => Json::Object((*fields).clone()),
-        V::Arr(arr) => Json::Array(arr.items.iter().filter_map(to_json).collect()),
-        V::Obj(fields) => Json::Object(
-            fields
-                .iter()
-                .filter_map(|(key, value)| to_json(value).map(|json| (key.to_string(), json)))
-                .collect(),
-        ),
+        V::Arr(arr) => {
+            let mut items = Vec::with_capacity(arr.items.len());
+            items.extend(arr.items.iter().filter_map(to_json));
+            Json::Array(items)
+        }
+        V::Obj(fields) => {
+            let mut map = Map::with_capacity(fields.len());
+            for (key, value) in fields.iter() {
+                if let Some(json) = to_json(value) {
+                    map.insert(key.to_string(), json);
+                }
+            }
+            Json::Object(map)
+        }
         V::Func(_) => return None,
     })
 }

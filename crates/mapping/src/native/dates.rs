@@ -85,9 +85,22 @@ pub(crate) fn parse_any(value: Option<&Value>) -> Option<DateTime<Utc>> {
     }
 }
 
+/// `$parseDate(text)` without a format, as the RFC 3339 text it gives; the engine calls this
+/// directly for a string argument, without writing it as JSON first.
+pub(crate) fn parse_date_text(text: &str) -> Option<String> {
+    let instant = parse_text(text.trim())?;
+    Some(match rfc3339_fast(instant) {
+        Some(text) => text,
+        None => rfc3339(instant, SecondsFormat::AutoSi),
+    })
+}
+
 fn parse_text(text: &str) -> Option<DateTime<Utc>> {
     if text.is_empty() {
         return None;
+    }
+    if let Some(instant) = parse_iso_fast(text) {
+        return Some(instant);
     }
     if let Some(millis) = parse_number(text) {
         return from_millis(millis);
@@ -183,6 +196,114 @@ fn from_millis(millis: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(rounded.as_i64()?)
 }
 
+/// The common shapes vendors write, read without chrono's general parser:
+/// `YYYY-MM-DDTHH:MM:SS`, an optional fraction of 1 to 9 digits, and `Z`, `±HH:MM` or `±HHMM`.
+/// Anything else (and any out-of-range field) is left to the general readers, which accept
+/// the same instants.
+fn parse_iso_fast(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    if b[16] != b':' {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let mut value = 0;
+        for &c in &b[range] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u32::from(c - b'0');
+        }
+        Some(value)
+    };
+    let year = digits(0..4)?;
+    let (month, day) = (digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut at = 19;
+    let mut nanos = 0;
+    if b[at] == b'.' {
+        let start = at + 1;
+        let mut end = start;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        let count = end - start;
+        if count == 0 || count > 9 {
+            return None;
+        }
+        nanos = digits(start..end)? * 10u32.pow(u32::try_from(9 - count).ok()?);
+        at = end;
+    }
+    let offset_seconds = match &b[at..] {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
+            let field = |x: u8, y: u8| -> Option<i64> {
+                (x.is_ascii_digit() && y.is_ascii_digit())
+                    .then(|| i64::from((x - b'0') * 10 + (y - b'0')))
+            };
+            let (hours, minutes) = (field(*h1, *h2)?, field(*m1, *m2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = hours * 3600 + minutes * 60;
+            if *sign == b'-' { -seconds } else { seconds }
+        }
+        _ => return None,
+    };
+    let naive = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?
+        .and_hms_nano_opt(hour, minute, second, nanos)?;
+    Some((naive - chrono::Duration::seconds(offset_seconds)).and_utc())
+}
+
+/// `instant` as `to_rfc3339_opts(SecondsFormat::AutoSi, true)` writes it, for years 0 to
+/// 9999 without a leap second; `None` otherwise.
+fn rfc3339_fast(instant: DateTime<Utc>) -> Option<String> {
+    use chrono::{Datelike, Timelike};
+    let year = instant.year();
+    let nanos = instant.nanosecond();
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return None;
+    }
+    fn push(out: &mut String, value: u32, width: usize) {
+        let mut buffer = [b'0'; 9];
+        let mut rest = value;
+        for slot in buffer[..width].iter_mut().rev() {
+            *slot = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+            rest /= 10;
+        }
+        out.extend(buffer[..width].iter().map(|&c| char::from(c)));
+    }
+    let mut out = String::with_capacity(30);
+    push(&mut out, year.unsigned_abs(), 4);
+    out.push('-');
+    push(&mut out, instant.month(), 2);
+    out.push('-');
+    push(&mut out, instant.day(), 2);
+    out.push('T');
+    push(&mut out, instant.hour(), 2);
+    out.push(':');
+    push(&mut out, instant.minute(), 2);
+    out.push(':');
+    push(&mut out, instant.second(), 2);
+    if nanos != 0 {
+        out.push('.');
+        if nanos.is_multiple_of(1_000_000) {
+            push(&mut out, nanos / 1_000_000, 3);
+        } else if nanos.is_multiple_of(1000) {
+            push(&mut out, nanos / 1000, 6);
+        } else {
+            push(&mut out, nanos, 9);
+        }
+    }
+    out.push('Z');
+    Some(out)
+}
+
 fn rfc3339(instant: DateTime<Utc>, precision: SecondsFormat) -> String {
     instant.to_rfc3339_opts(precision, true)
 }
@@ -196,6 +317,50 @@ mod tests {
 
     fn parse(value: Value) -> Option<Value> {
         call(parse_date, &[value])
+    }
+
+    #[test]
+    fn the_fast_iso_reader_and_writer_agree_with_chrono() {
+        let inputs = [
+            "2024-01-15T10:20:30.000+0000",
+            "2024-01-15T10:20:30Z",
+            "2024-01-15T10:20:30.5Z",
+            "2024-01-15T10:20:30.123456Z",
+            "2024-01-15T10:20:30.123456789-05:30",
+            "2024-01-15T10:20:30.1+0130",
+            "2024-02-29T23:59:59.999-2359",
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "2023-02-29T10:20:30Z",
+            "2024-01-15T24:00:00Z",
+            "2024-01-15T10:20:60Z",
+            "2024-01-15T10:20:30.1234567890Z",
+            "2024-01-15T10:20:30.Z",
+            "2024-01-15T10:20:30+24:00",
+            "2024-13-15T10:20:30Z",
+            "2024-01-15T10:20:30+00:60",
+        ];
+        for input in inputs {
+            let fast = parse_iso_fast(input);
+            let slow = DateTime::parse_from_rfc3339(input)
+                .or_else(|_| DateTime::parse_from_str(input, "%Y-%m-%dT%H:%M:%S%.f%z"))
+                .ok()
+                .map(|instant| instant.with_timezone(&Utc));
+            if let Some(fast) = fast {
+                assert_eq!(Some(fast), slow, "{input}");
+                if let Some(text) = rfc3339_fast(fast) {
+                    assert_eq!(text, rfc3339(fast, SecondsFormat::AutoSi), "{input}");
+                }
+            }
+            assert_eq!(
+                parse_date_text(input),
+                slow.map(|instant| rfc3339(instant, SecondsFormat::AutoSi)),
+                "{input}"
+            );
+        }
+        assert!(parse_iso_fast("2024-01-15T10:20:30.000+0000").is_some());
+        assert!(rfc3339_fast(parse_iso_fast("9999-12-31T23:59:59-01:00").unwrap()).is_none());
+        assert!(parse_iso_fast("2024-01-15T10:20:30.123456789-05:30").is_some());
     }
 
     #[test]

@@ -12,6 +12,8 @@ mod regions;
 mod text;
 mod values;
 
+pub(crate) use dates::parse_date_text;
+
 use std::sync::LazyLock;
 
 use serde_json::Value;
