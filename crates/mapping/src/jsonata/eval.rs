@@ -1274,7 +1274,7 @@ impl<'a> Ctx<'a> {
         if let Kind::Var(name, Some(builtin)) = &proc.kind
             && proc.predicate.is_empty()
             && proc.group.is_none()
-            && env.lookup(name).is_none()
+            && (!proc.shadowable || env.lookup(name).is_none())
             && self.vars.get(name).is_none()
         {
             // A built-in function called by its name: no function value is made.
@@ -1464,8 +1464,19 @@ impl<'a> Ctx<'a> {
                 pos,
             );
         };
-        for (index, name) in def.params.iter().enumerate() {
-            scope.bind(name, args.get(index).cloned());
+        {
+            // The scope holds the parameters only, in order, once the first call bound them.
+            let mut vars = scope.vars.borrow_mut();
+            if vars.len() == def.params.len() {
+                for (index, slot) in vars.iter_mut().enumerate() {
+                    slot.1 = args.get(index).cloned();
+                }
+            } else {
+                drop(vars);
+                for (index, name) in def.params.iter().enumerate() {
+                    scope.bind(name, args.get(index).cloned());
+                }
+            }
         }
         let result = match self.eval_tail(&def.body, input.as_ref(), scope) {
             Ok(Tail::Done(value)) => Ok(value),

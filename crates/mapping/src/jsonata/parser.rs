@@ -174,6 +174,10 @@ pub(crate) struct Node {
     /// For a field name: where the field was found in the last object read, so that records of
     /// one shape find their fields without hashing the name.
     pub(crate) hint: std::sync::atomic::AtomicU32,
+    /// For a variable naming a built-in function: whether the expression binds that name
+    /// somewhere (`:=`, a parameter, `@`, `#`), so scopes must be searched before the built-in
+    /// is taken.
+    pub(crate) shadowable: bool,
 }
 
 impl Node {
@@ -193,6 +197,7 @@ impl Node {
             ancestor: None,
             ancestor_label: None,
             hint: std::sync::atomic::AtomicU32::new(0),
+            shadowable: false,
         }
     }
 }
@@ -629,7 +634,9 @@ pub(crate) fn parse(source: &str) -> R<Node> {
         ));
     }
     label(&mut tree, &cx);
-    resolve(&mut tree);
+    let mut bound = std::collections::HashSet::new();
+    bound_names(&mut tree, &mut bound);
+    resolve(&mut tree, &bound);
     Ok(tree)
 }
 
@@ -1099,11 +1106,32 @@ fn process_pairs(pairs: Vec<(Node, Node)>, cx: &mut Cx) -> R<Vec<(Node, Node)>> 
 }
 
 /// Resolves the names of built-in functions in the tree.
-fn resolve(node: &mut Node) {
+/// Every name the expression binds: `:=` targets, lambda parameters, `@` and `#` variables.
+fn bound_names(node: &mut Node, bound: &mut std::collections::HashSet<String>) {
+    match &node.kind {
+        Kind::Bind(name, _) => {
+            bound.insert(name.clone());
+        }
+        Kind::Lambda(def) => bound.extend(def.params.iter().cloned()),
+        _ => {}
+    }
+    bound.extend(node.focus.iter().cloned());
+    bound.extend(node.index.iter().cloned());
+    bound.extend(node.ancestor_label.iter().cloned());
+    for stage in &node.stages {
+        if let Stage::Index(name) = stage {
+            bound.insert(name.clone());
+        }
+    }
+    visit_children(node, &mut |child| bound_names(child, bound));
+}
+
+fn resolve(node: &mut Node, bound: &std::collections::HashSet<String>) {
     if let Kind::Var(name, slot) = &mut node.kind {
         *slot = builtin(name);
+        node.shadowable = bound.contains(name.as_str());
     }
-    visit_children(node, &mut resolve);
+    visit_children(node, &mut |child| resolve(child, bound));
 }
 
 /// Calls `f` on each direct child of `node`.

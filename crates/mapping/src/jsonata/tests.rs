@@ -622,3 +622,19 @@ fn in_against_a_bound_list_compares_by_value() {
         Ok(Some(json!([true, true, true, true, false, false])))
     );
 }
+
+#[test]
+fn a_bound_name_hides_the_built_in_of_that_name() {
+    check(
+        r#"($string := function($x) { "mine" }; $string(1))"#,
+        json!(null),
+        Some(json!("mine")),
+    );
+    check(
+        "(function($uppercase) { $uppercase('a') })(function($x) { 'param' })",
+        json!(null),
+        Some(json!("param")),
+    );
+    check("[1, 2]@$length.$length", json!(null), Some(json!([1, 2])));
+    check("$length('abc')", json!(null), Some(json!(3)));
+}
