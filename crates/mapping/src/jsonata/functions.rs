@@ -89,7 +89,7 @@ static BUILTINS: LazyLock<Vec<Builtin>> = LazyLock::new(|| {
         def("replace", "<s-(sf)(sf)n?:s>", 4, replace),
         def("split", "<s-(sf)n?:a<s>>", 3, split),
         def("join", "<a<s>s?:s>", 2, join),
-        delegated_def("formatNumber", "<n-so?:s>", 3),
+        def("formatNumber", "<n-so?:s>", 3, format_number),
         def("formatBase", "<n-n?:s>", 2, format_base),
         delegated_def("formatInteger", "<n-s:s>", 2),
         delegated_def("parseInteger", "<s-s:n>", 2),
@@ -876,6 +876,32 @@ fn join<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Opt
 }
 
 // ---- numbers ----
+
+fn format_number<'a>(
+    ctx: &Ctx<'a>,
+    args: Args<'a>,
+    _: Option<&V<'a>>,
+    _: usize,
+) -> R<Option<V<'a>>> {
+    let Some(value) = num(&args, 0) else {
+        return Ok(None);
+    };
+    let picture = text(&args, 1).unwrap_or(Str::B(""));
+    let mut options = Vec::new();
+    if let Some(object) = arg(&args, 2) {
+        for (key, item) in object.entries() {
+            let mut text = String::new();
+            match &item {
+                V::Str(value) => text.push_str(value),
+                other => value::stringify(other, false, &mut text),
+            }
+            options.push((key.to_string(), text));
+        }
+    }
+    ctx.meter.spend(picture.len() as u64 / 8 + 4)?;
+    let text = super::picture::format_number(value, &picture, &options, round_half_even)?;
+    owned_str(ctx, text)
+}
 
 fn format_base<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Option<V<'a>>> {
     let Some(value) = num(&args, 0) else {

@@ -11,6 +11,7 @@ mod functions;
 mod lexer;
 mod meter;
 mod parser;
+mod picture;
 mod signature;
 mod value;
 
