@@ -28,8 +28,6 @@ pub(crate) struct Builtin {
     pub(crate) arity: usize,
     pub(crate) call: CallFn,
     native: Option<&'static NativeFunction>,
-    /// Picture-string formatting, for now evaluated by jlens-core (see `delegate`).
-    delegated: bool,
 }
 
 impl std::fmt::Debug for Builtin {
@@ -57,14 +55,6 @@ fn def(name: &'static str, signature: &'static str, arity: usize, call: CallFn) 
         arity,
         call,
         native: None,
-        delegated: false,
-    }
-}
-
-fn delegated_def(name: &'static str, signature: &'static str, arity: usize) -> Builtin {
-    Builtin {
-        delegated: true,
-        ..def(name, signature, arity, delegated)
     }
 }
 
@@ -91,8 +81,8 @@ static BUILTINS: LazyLock<Vec<Builtin>> = LazyLock::new(|| {
         def("join", "<a<s>s?:s>", 2, join),
         def("formatNumber", "<n-so?:s>", 3, format_number),
         def("formatBase", "<n-n?:s>", 2, format_base),
-        delegated_def("formatInteger", "<n-s:s>", 2),
-        delegated_def("parseInteger", "<s-s:n>", 2),
+        def("formatInteger", "<n-s:s>", 2, format_integer),
+        def("parseInteger", "<s-s:n>", 2, parse_integer),
         def("number", "<(nsb)-:n>", 1, number),
         def("floor", "<n-:n>", 1, floor),
         def("ceil", "<n-:n>", 1, ceil),
@@ -142,9 +132,8 @@ static BUILTINS: LazyLock<Vec<Builtin>> = LazyLock::new(|| {
             signature_text: native.jsonata_signature,
             parsed: OnceLock::new(),
             arity: native.arity,
-            call: delegated,
+            call: native_entry,
             native: Some(native),
-            delegated: false,
         });
     }
     table
@@ -1765,8 +1754,9 @@ fn eval<'a>(ctx: &Ctx<'a>, args: Args<'a>, input: Option<&V<'a>>, _: usize) -> R
     Ok(result.map(|json| value::from_owned_json(&json)))
 }
 
-/// The entry of the functions [`dispatch`] calls by name; never called itself.
-fn delegated<'a>(_: &Ctx<'a>, _: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Option<V<'a>>> {
+/// The entry of our native functions, which [`dispatch`] calls through their table; never
+/// called itself.
+fn native_entry<'a>(_: &Ctx<'a>, _: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Option<V<'a>>> {
     Err(err(
         "T1006",
         "attempted to invoke a function without an implementation",
@@ -1774,12 +1764,18 @@ fn delegated<'a>(_: &Ctx<'a>, _: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Opt
     ))
 }
 
-fn now<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<Option<V<'a>>> {
+fn now<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Option<V<'a>>> {
     if args.iter().any(Option::is_some) {
-        let millis = ctx.started_millis();
-        let mut with_millis = vec![Some(V::Num(millis as f64))];
-        with_millis.extend(args);
-        return super::delegate::call(ctx, "fromMillis", with_millis, pos);
+        let picture = text(&args, 0);
+        let zone = text(&args, 1);
+        #[allow(clippy::cast_precision_loss)]
+        let millis = ctx.started_millis() as f64;
+        ctx.meter.spend(16)?;
+        return match super::datetime::format_date_time(millis, picture.as_deref(), zone.as_deref())?
+        {
+            Some(text) => owned_str(ctx, text),
+            None => Ok(None),
+        };
     }
     owned_str(ctx, iso_millis(ctx.started_millis()))
 }
@@ -1794,34 +1790,70 @@ fn iso_millis(millis: i64) -> String {
         .unwrap_or_default()
 }
 
-fn from_millis<'a>(
-    ctx: &Ctx<'a>,
-    args: Args<'a>,
-    _: Option<&V<'a>>,
-    pos: usize,
-) -> R<Option<V<'a>>> {
+fn from_millis<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Option<V<'a>>> {
     let Some(millis) = num(&args, 0) else {
         return Ok(None);
     };
-    if args.iter().skip(1).any(Option::is_some) {
-        return super::delegate::call(ctx, "fromMillis", args, pos);
+    if args.iter().skip(1).all(Option::is_none) {
+        #[allow(clippy::cast_possible_truncation)]
+        let text = iso_millis(millis.floor() as i64);
+        if !text.is_empty() {
+            return owned_str(ctx, text);
+        }
     }
-    #[allow(clippy::cast_possible_truncation)]
-    let text = iso_millis(millis.floor() as i64);
-    if text.is_empty() {
-        return super::delegate::call(ctx, "fromMillis", args, pos);
+    let picture = text(&args, 1);
+    let zone = text(&args, 2);
+    ctx.meter.spend(16)?;
+    match super::datetime::format_date_time(millis, picture.as_deref(), zone.as_deref())? {
+        Some(text) => owned_str(ctx, text),
+        None => Ok(None),
     }
-    owned_str(ctx, text)
 }
 
-fn to_millis<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<Option<V<'a>>> {
-    if text(&args, 0).is_none() {
+fn to_millis<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Option<V<'a>>> {
+    let Some(timestamp) = text(&args, 0) else {
         return Ok(None);
-    }
-    super::delegate::call(ctx, "toMillis", args, pos)
+    };
+    let picture = text(&args, 1);
+    ctx.meter.spend(16)?;
+    Ok(
+        super::datetime::to_millis(&timestamp, picture.as_deref(), ctx.started_millis())?
+            .filter(|millis| millis.is_finite())
+            .map(V::Num),
+    )
 }
 
-/// Calls a built-in that is dispatched by name (delegated ones) or a native function.
+fn format_integer<'a>(
+    ctx: &Ctx<'a>,
+    args: Args<'a>,
+    _: Option<&V<'a>>,
+    _: usize,
+) -> R<Option<V<'a>>> {
+    let Some(value) = num(&args, 0) else {
+        return Ok(None);
+    };
+    let picture = text(&args, 1).unwrap_or(Str::B(""));
+    ctx.meter.spend(8)?;
+    owned_str(ctx, super::datetime::format_integer(value, &picture)?)
+}
+
+fn parse_integer<'a>(
+    ctx: &Ctx<'a>,
+    args: Args<'a>,
+    _: Option<&V<'a>>,
+    _: usize,
+) -> R<Option<V<'a>>> {
+    let Some(value) = text(&args, 0) else {
+        return Ok(None);
+    };
+    let picture = text(&args, 1).unwrap_or(Str::B(""));
+    ctx.meter.spend(8 + value.len() as u64 / 8)?;
+    Ok(super::datetime::parse_integer(&value, &picture)?
+        .filter(|number| number.is_finite())
+        .map(V::Num))
+}
+
+/// Calls a built-in: ours, or a native function.
 pub(crate) fn dispatch<'a>(
     ctx: &Ctx<'a>,
     builtin: &'static Builtin,
@@ -1846,9 +1878,6 @@ pub(crate) fn dispatch<'a>(
                 .flatten());
         }
         return call_native_fn(ctx, native, args);
-    }
-    if builtin.delegated {
-        return super::delegate::call(ctx, builtin.name, args, pos);
     }
     (builtin.call)(ctx, args, input, pos)
 }

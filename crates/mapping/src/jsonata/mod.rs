@@ -5,7 +5,7 @@
 //! [`OwnEngine`] implements the crate's [`Engine`] trait; the modules below it are the lexer and
 //! parser, the values, the evaluator, the built-in functions and the meter.
 
-mod delegate;
+mod datetime;
 mod eval;
 mod functions;
 mod lexer;

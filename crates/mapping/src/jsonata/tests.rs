@@ -638,3 +638,36 @@ fn a_bound_name_hides_the_built_in_of_that_name() {
     check("[1, 2]@$length.$length", json!(null), Some(json!([1, 2])));
     check("$length('abc')", json!(null), Some(json!(3)));
 }
+
+#[test]
+fn picture_functions_agree_with_the_jlens_oracle() {
+    let jlens = crate::engine_named("jlens").expect("the jlens engine");
+    let expressions = [
+        "$formatNumber(1234567.891, '#,##0.00')",
+        "$formatNumber(-0.5, '0.0%')",
+        "$formatNumber(12345, '0.00e0')",
+        "$formatNumber(1234.5, '#.##0,00', {'decimal-separator': ',', 'grouping-separator': '.'})",
+        "$formatInteger(1999, 'I')",
+        "$formatInteger(123456, 'w')",
+        "$formatInteger(21, '1;o')",
+        "$formatInteger(1234567, '#,##0')",
+        "$parseInteger('MCMXCIX', 'I')",
+        "$parseInteger('one hundred and twenty-three', 'w')",
+        "$parseInteger('1,234,567', '#,##0')",
+        "$fromMillis(1517478133123, '[Y0001]-[M01]-[D01] [H01]:[m01]:[s01].[f001] [Z]')",
+        "$fromMillis(1517478133123, '[FNn], [D1o] [MNn] [Y] [h]:[m01] [PN]', '-0500')",
+        "$fromMillis(1517478133123, '[X0001]-W[W01]-[F1]')",
+        "$fromMillis(1517478133123, undefined, '+0530')",
+        "$toMillis('2018-02-01T09:42:13.123+0000')",
+        "$toMillis('2018')",
+        "$toMillis('01/02/2018 11:15', '[D01]/[M01]/[Y0001] [H01]:[m01]')",
+        "$toMillis('Thursday, 1st February 2018', '[FNn], [D1o] [MNn] [Y0001]')",
+    ];
+    for source in expressions {
+        let ours = eval(source, json!(null));
+        let theirs = Expr::compile_with(jlens, source)
+            .expect("compiles")
+            .evaluate(None, &Vars::new());
+        assert_eq!(ours, theirs, "{source}");
+    }
+}
