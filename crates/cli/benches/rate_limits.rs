@@ -234,6 +234,7 @@ fn settings(data_dir: &std::path::Path, base_url: &str) -> Settings {
         public_url: None,
         redis_url: None,
         default_wait_budget_secs: 10,
+        shutdown_grace_secs: 30,
     }
 }
 

@@ -199,6 +199,7 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
         public_url: None,
         redis_url: None,
         default_wait_budget_secs: 10,
+        shutdown_grace_secs: 30,
     };
     for (simulator, wiring) in &launched {
         settings.connector_overrides.insert(
@@ -274,9 +275,18 @@ pub fn curl_commands(demo: &Demo) -> String {
     ));
     for vendor in &demo.vendors {
         let (provider, connection) = (&vendor.provider, &vendor.connection_id);
+        // The first unified object the vendor lists, in the model's order (contacts first).
+        let Some(object) = demo.state.connectors.get(provider).and_then(|connector| {
+            unified_model::UnifiedObject::all()
+                .find(|object| connector.supports(&object.key(), connector::Operation::List))
+        }) else {
+            continue;
+        };
         out.push_str(&format!(
-            "# {provider}: unified contacts\ncurl -s -H 'Authorization: Bearer {key}' '{base}/unified/crm/contacts?connection_id={connection}&page_size=5'\n\n",
-            key = demo.api_key
+            "# {provider}: unified {slug}\ncurl -s -H 'Authorization: Bearer {key}' '{base}/unified/{category}/{slug}?connection_id={connection}&page_size=5'\n\n",
+            key = demo.api_key,
+            category = object.category(),
+            slug = object.slug(),
         ));
     }
     out.push_str(&format!(
@@ -291,10 +301,9 @@ pub fn curl_commands(demo: &Demo) -> String {
 /// # Errors
 /// As [`start`].
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    let demo = start(args).await?;
+    let mut demo = start(args).await?;
     print!("{}", curl_commands(&demo));
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    Ok(())
+    startup::stop_signal().await;
+    let grace = std::time::Duration::from_secs(demo.settings.shutdown_grace_secs);
+    demo.server.shutdown(grace).await
 }

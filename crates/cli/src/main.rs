@@ -241,21 +241,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let operations = core.operations;
                 tracing::info!(interval_secs, window_secs, "crosswalk worker running");
                 let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
+                let stop = startup::stop_signal();
+                tokio::pin!(stop);
                 loop {
                     tokio::select! {
-                        _ = ticker.tick() => {
-                            match operations
-                                .refresh_expiring(std::time::Duration::from_secs(window_secs), 500)
-                                .await
-                            {
-                                Ok(count) if count > 0 => tracing::info!(refreshed = count, "tokens refreshed ahead of expiry"),
-                                Ok(_) => {}
-                                Err(error) => tracing::warn!(error = %error, "ahead-of-expiry refresh pass failed"),
-                            }
-                        }
-                        _ = tokio::signal::ctrl_c() => break,
+                        _ = ticker.tick() => {}
+                        () = &mut stop => break,
+                    }
+                    // A pass stopped by the signal leaves its refreshes running on their own;
+                    // the drain below waits for them.
+                    let pass = operations.refresh_expiring(std::time::Duration::from_secs(window_secs), 500);
+                    tokio::select! {
+                        result = pass => match result {
+                            Ok(count) if count > 0 => tracing::info!(refreshed = count, "tokens refreshed ahead of expiry"),
+                            Ok(_) => {}
+                            Err(error) => tracing::warn!(error = %error, "ahead-of-expiry refresh pass failed"),
+                        },
+                        () = &mut stop => break,
                     }
                 }
+                tracing::info!("stopping: finishing the token refreshes in flight");
+                let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
+                startup::drain(&operations, tokio::time::Instant::now() + grace).await;
                 anyhow::Ok(())
             })?;
             Ok(ExitCode::SUCCESS)
@@ -307,11 +314,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let listener = startup::bind(settings.listen).await?;
                 let public_url = startup::public_url(&settings, &listener)?;
                 let state = startup::build_state(&settings, store, &public_url).await?;
-                let server = startup::spawn_server(listener, state)?;
+                let mut server = startup::spawn_server(listener, state)?;
                 tracing::info!(addr = %server.addr, "crosswalk serving");
                 tokio::select! {
-                    result = server.task => { result??; }
-                    _ = tokio::signal::ctrl_c() => { tracing::info!("stopping"); }
+                    result = &mut server.task => { result??; }
+                    () = startup::stop_signal() => {
+                        tracing::info!("stopping: finishing the requests in flight");
+                        server.shutdown(std::time::Duration::from_secs(settings.shutdown_grace_secs)).await?;
+                        tracing::info!("stopped");
+                    }
                 }
                 anyhow::Ok(())
             })?;

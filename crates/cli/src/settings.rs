@@ -44,10 +44,18 @@ pub struct Settings {
     /// (`max_wait_ms`).
     #[serde(default = "default_wait_budget")]
     pub default_wait_budget_secs: u64,
+    /// On SIGTERM or Ctrl-C, how long requests and token refreshes in flight may take to
+    /// finish before the process stops anyway.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_secs: u64,
 }
 
 fn default_wait_budget() -> u64 {
     10
+}
+
+fn default_shutdown_grace() -> u64 {
+    30
 }
 
 fn default_timeout() -> u64 {
@@ -159,6 +167,8 @@ provider_timeout_secs = 30
 redis_url = ""
 # How long an interactive call waits for the vendor's budget unless it says (max_wait_ms).
 default_wait_budget_secs = 10
+# On SIGTERM or Ctrl-C, how long requests and token refreshes in flight may take to finish.
+shutdown_grace_secs = 30
 
 [encryption]
 # Credentials are sealed with AES-256-GCM under the current key; older keys still open.

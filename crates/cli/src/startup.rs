@@ -231,6 +231,70 @@ pub async fn check_overrides(settings: &Settings) -> anyhow::Result<OverrideChec
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: tokio_util::sync::CancellationToken,
+    operations: Operations,
+}
+
+impl RunningServer {
+    /// Stops gracefully: takes no new connections, lets the requests in flight finish, then
+    /// waits for the token refreshes in flight (each holds a lease, and perhaps a refresh token
+    /// the vendor has just rotated) to be stored. After `grace` in all it stops anyway.
+    ///
+    /// # Errors
+    /// Fails when the server itself had failed.
+    pub async fn shutdown(&mut self, grace: Duration) -> anyhow::Result<()> {
+        self.stop.cancel();
+        let deadline = tokio::time::Instant::now() + grace;
+        tokio::select! {
+            joined = &mut self.task => joined.context("the server task")??,
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight when the grace period ended");
+                self.task.abort();
+            }
+        }
+        drain(&self.operations, deadline).await;
+        Ok(())
+    }
+}
+
+/// Waits until `deadline` for the token refreshes in flight to finish.
+pub async fn drain(operations: &Operations, deadline: tokio::time::Instant) {
+    let in_flight = operations.refreshes_in_flight();
+    if tokio::time::timeout_at(deadline, operations.drain())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            in_flight = operations.refreshes_in_flight(),
+            "token refreshes still in flight when the grace period ended; their leases lapse"
+        );
+    } else if in_flight > 0 {
+        tracing::info!(in_flight, "token refreshes in flight finished");
+    }
+}
+
+/// Resolves on the first Ctrl-C or (on Unix) SIGTERM.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(error = %error, "cannot listen for SIGTERM; Ctrl-C only");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Binds `listen` (port 0 picks a free port).
@@ -257,7 +321,19 @@ pub fn public_url(settings: &Settings, listener: &TcpListener) -> anyhow::Result
 /// Fails when the listener's address cannot be read.
 pub fn spawn_server(listener: TcpListener, state: AppState) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
+    let operations = state.operations.clone();
     let app = server::router(state);
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(RunningServer { addr, task })
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopped = stop.clone().cancelled_owned();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        task,
+        stop,
+        operations,
+    })
 }

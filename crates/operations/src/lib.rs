@@ -170,6 +170,17 @@ impl Operations {
         Ok(Bound::new(self.clone(), connection, effective, session))
     }
 
+    /// Waits until every token refresh in flight has finished (stored, lease released). A
+    /// stopping process calls it after its last caller is served.
+    pub async fn drain(&self) {
+        self.inner.sender.tokens().drain().await;
+    }
+
+    /// How many token refreshes are in flight in this process.
+    pub fn refreshes_in_flight(&self) -> usize {
+        self.inner.sender.tokens().refreshes_in_flight()
+    }
+
     /// Refreshes, ahead of expiry, every connection whose token expires within `window`, each
     /// with its effective connector (overrides included). Returns how many were refreshed; a
     /// connection that fails is logged and skipped.

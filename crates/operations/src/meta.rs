@@ -136,13 +136,22 @@ impl Bound {
             .map(|list| list.filters.clone())
             .unwrap_or_default();
         for (name, declared) in &filters {
-            let schema = match declared.kind {
+            let mut schema = match declared.kind {
                 FilterKind::String => json!({"type": "string"}),
                 FilterKind::Datetime => json!({"type": "string", "format": "date-time"}),
-                FilterKind::StringList => {
-                    json!({"type": "string", "description": "Comma-separated values."})
-                }
+                FilterKind::StringList => json!({"type": "string"}),
             };
+            // The connector's words for what the filter matches, then how to write a list.
+            let description = match (&declared.description, declared.kind) {
+                (Some(text), FilterKind::StringList) => {
+                    Some(format!("{} Comma-separated values.", text.trim_end()))
+                }
+                (None, FilterKind::StringList) => Some("Comma-separated values.".to_owned()),
+                (text, _) => text.as_ref().map(|text| text.trim_end().to_owned()),
+            };
+            if let Some(description) = description {
+                schema["description"] = Value::String(description);
+            }
             query_properties.insert(name.clone(), schema);
         }
         let writable = object.supports_writes() && connector.supports(&key, Operation::Create);
@@ -181,6 +190,7 @@ impl Bound {
         Ok(Meta(json!({
             "object": object.slug(),
             "provider": connector.id(),
+            "provider_docs_url": connector.file().meta.docs_url,
             "connector_revision": connector.file().meta.revision,
             "operations": operations,
             "record_schema": with_custom_fields(object.schema(), &fields, false, false),

@@ -30,6 +30,8 @@ pub const LEASE_TTL: Duration = Duration::from_secs(30);
 const LEASE_WAIT: Duration = Duration::from_secs(45);
 /// Between two looks at a lease held elsewhere.
 const LEASE_POLL: Duration = Duration::from_millis(25);
+/// Past this many per-connection locks, the table keeps only those in use.
+const LOCAL_LOCKS_PRUNE_AT: usize = 1024;
 
 /// Why fresh credentials could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,9 @@ pub enum CredentialsError {
     Secrets(String),
     #[error("connector: {0}")]
     Connector(String),
+    /// The refresh task ended without an answer (it panicked, or the runtime is stopping).
+    #[error("the token refresh was interrupted: {0}")]
+    Interrupted(String),
 }
 
 /// The additional authenticated data a connection's credentials are sealed with.
@@ -72,6 +77,11 @@ pub struct TokenManager {
     /// This process's name for lease holding.
     holder: String,
     local: Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Refreshes in flight. Each runs in a task of its own, so a caller that goes away (a
+    /// client disconnecting, a shutdown) cannot cut a refresh off after the vendor rotated the
+    /// refresh token but before the new one is stored, nor leave its lease to lapse;
+    /// [`TokenManager::drain`] waits for them.
+    refreshes: tokio_util::task::TaskTracker,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -95,6 +105,7 @@ impl TokenManager {
                 crate::oauth::random_token()
             ),
             local: Mutex::new(HashMap::new()),
+            refreshes: tokio_util::task::TaskTracker::new(),
         }
     }
 
@@ -110,7 +121,23 @@ impl TokenManager {
 
     fn local_lock(&self, id: &ConnectionId) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.local.lock().expect("the lock table is never poisoned");
+        if locks.len() >= LOCAL_LOCKS_PRUNE_AT {
+            // Only connections being refreshed right now need their lock kept.
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
         Arc::clone(locks.entry(id.clone()).or_default())
+    }
+
+    /// Waits until every refresh in flight has finished, its tokens stored and its lease
+    /// released. A stopping process calls it after its last caller is served.
+    pub async fn drain(&self) {
+        self.refreshes.close();
+        self.refreshes.wait().await;
+    }
+
+    /// How many refreshes are in flight.
+    pub fn refreshes_in_flight(&self) -> usize {
+        self.refreshes.len()
     }
 
     /// Whether the connection's token must be refreshed now (ahead of its expiry).
@@ -128,7 +155,7 @@ impl TokenManager {
     /// [`CredentialsError::ReauthRequired`] when the provider refused the refresh token (the
     /// connection is then `needs_reauth`); other variants for configuration or store failures.
     pub async fn fresh(
-        &self,
+        self: &Arc<Self>,
         connection: Connection,
         connector: &Connector,
         force: bool,
@@ -155,6 +182,29 @@ impl TokenManager {
             let secrets = self.open(&connection)?;
             return Ok((connection, secrets));
         }
+        // From here on the refresh runs in a task of its own (see `refreshes`).
+        let this = Arc::clone(self);
+        let connector = connector.clone();
+        let task = self.refreshes.spawn(async move {
+            this.refresh_serialised(connection, &connector, &scheme, &endpoints, force)
+                .await
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(error) => Err(CredentialsError::Interrupted(error.to_string())),
+        }
+    }
+
+    /// Refreshes under this process's lock for the connection and the store's lease.
+    async fn refresh_serialised(
+        &self,
+        connection: Connection,
+        connector: &Connector,
+        scheme: &str,
+        endpoints: &connector::OAuthEndpoints,
+        force: bool,
+    ) -> Result<(Connection, Value), CredentialsError> {
+        let before = endpoints.refresh_before_expiry_secs;
         let seen_at = connection.updated_at;
         let lock = self.local_lock(&connection.id);
         let _guard = lock.lock().await;
@@ -188,8 +238,8 @@ impl TokenManager {
                 &current.id,
                 fence,
                 connector,
-                &scheme,
-                &endpoints,
+                scheme,
+                endpoints,
                 force,
                 seen_at,
             )

@@ -67,6 +67,39 @@ impl Answer {
     }
 }
 
+/// The daily-quota warning level (0, 80, 90) last seen per connection in this process, for the
+/// most recently active connections only.
+struct QuotaLevels(Mutex<lru::LruCache<String, u8>>);
+
+impl QuotaLevels {
+    fn new(capacity: usize) -> QuotaLevels {
+        QuotaLevels(Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(capacity.max(1)).expect("a non-zero capacity"),
+        )))
+    }
+
+    /// Records `level` for `key`; true when it climbed past the level last seen. A level of 0
+    /// (usage fell back: a new day) resets, so the next climb warns again. A connection
+    /// forgotten by the cache warns again at most once, and the event log dedups that.
+    fn climbed(&self, key: &str, level: u8) -> bool {
+        let mut levels = self.0.lock().expect("never poisoned");
+        let known = levels.get_or_insert_mut(key.to_owned(), || 0);
+        if level <= *known {
+            if level == 0 {
+                *known = 0;
+            }
+            return false;
+        }
+        *known = level;
+        true
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().expect("never poisoned").len()
+    }
+}
+
 /// Everything a process's vendor calls share. Cheap to clone.
 #[derive(Clone)]
 pub struct Sender {
@@ -79,7 +112,7 @@ pub struct Sender {
     retry: RetryPolicy,
     store: Arc<dyn Store>,
     /// The daily-quota warning level (0, 80, 90) last seen per connection in this process.
-    quota_levels: Arc<Mutex<lru::LruCache<String, u8>>>,
+    quota_levels: Arc<QuotaLevels>,
     default_wait_budget: Duration,
 }
 
@@ -118,9 +151,7 @@ impl Sender {
             clock: parts.clock,
             retry: parts.retry,
             store: parts.store,
-            quota_levels: Arc::new(Mutex::new(lru::LruCache::new(
-                std::num::NonZeroUsize::new(QUOTA_LEVELS_CAPACITY).expect("a non-zero capacity"),
-            ))),
+            quota_levels: Arc::new(QuotaLevels::new(QUOTA_LEVELS_CAPACITY)),
             default_wait_budget: parts.default_wait_budget,
         }
     }
@@ -617,17 +648,8 @@ impl Session {
             80..=89 => 80,
             _ => 0,
         };
-        {
-            let mut levels = self.sender.quota_levels.lock().expect("never poisoned");
-            let known = levels.get_or_insert_mut(key.to_owned(), || 0);
-            if level <= *known {
-                // Usage fell back (a new day): warn again when it climbs.
-                if level == 0 {
-                    *known = 0;
-                }
-                return;
-            }
-            *known = level;
+        if !self.sender.quota_levels.climbed(key, level) {
+            return;
         }
         let connection = self.connection();
         let kind = "connection.quota_warning";
@@ -702,7 +724,22 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::bucket_takes;
+    use super::{QuotaLevels, bucket_takes};
+
+    #[test]
+    fn quota_levels_warn_once_per_climb_and_stay_bounded() {
+        let levels = QuotaLevels::new(3);
+        assert!(levels.climbed("a", 80));
+        assert!(!levels.climbed("a", 80), "the same level warns once");
+        assert!(levels.climbed("a", 90));
+        assert!(!levels.climbed("a", 80));
+        assert!(!levels.climbed("a", 0), "a new day resets");
+        assert!(levels.climbed("a", 80), "and the next climb warns again");
+        for connection in 0..1_000 {
+            levels.climbed(&format!("connection-{connection}"), 80);
+        }
+        assert_eq!(levels.len(), 3, "only the most recent connections are kept");
+    }
 
     fn connector(method_cost: &str, window_unit: &str) -> Result<connector::Connector, String> {
         let text = format!(

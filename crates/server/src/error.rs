@@ -136,6 +136,9 @@ fn problem(status: StatusCode, code: &str, origin: &str, detail: String, extra: 
     });
     if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
         body.extend(extra);
+        if let Some(id) = crate::request_id::current() {
+            body.insert("request_id".to_owned(), Value::String(id));
+        }
     }
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(
@@ -256,7 +259,9 @@ impl IntoResponse for ApiError {
                 )
             }
             ApiError::Internal(error) => {
-                let request_id = uuid::Uuid::new_v4().to_string();
+                // Served requests have an id already; work outside a request gets its own.
+                let request_id = crate::request_id::current()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
                 tracing::error!(request_id = %request_id, error = %format!("{error:#}"), "internal error");
                 problem(
                     StatusCode::INTERNAL_SERVER_ERROR,

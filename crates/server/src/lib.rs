@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod openapi;
+pub mod request_id;
 mod routes;
 
 use std::sync::Arc;
@@ -101,7 +102,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_api_key,
         ));
-    Router::new()
+    let router = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/openapi.json", get(openapi::document))
         .route("/connect", get(routes::connect::show))
@@ -116,9 +117,8 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(authenticated)
         .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             8 * 1024 * 1024,
-        ))
-        .with_state(state)
+        ));
+    request_id::layer(router).with_state(state)
 }

@@ -240,7 +240,7 @@ pub fn build() -> Value {
     }
     json!({
         "openapi": "3.1.0",
-        "info": {"title": "Crosswalk", "version": env!("CARGO_PKG_VERSION"), "description": "One self-hosted API for every CRM and HRIS."},
+        "info": {"title": "Crosswalk", "version": env!("CARGO_PKG_VERSION"), "description": format!("One self-hosted unified API over its vendors. Categories: {}.", unified_model::CATEGORIES.join(", "))},
         "components": {
             "schemas": schemas,
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An environment's API key."}}

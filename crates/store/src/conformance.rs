@@ -282,12 +282,12 @@ pub async fn api_key_for_unknown_environment_is_not_found(store: &dyn Store) {
 
 pub async fn connection_round_trips_byte_exact(store: &dyn Store) {
     let environment_id = environment(store, "round trip").await;
-    let new = new_connection(&environment_id, "crm-one");
+    let new = new_connection(&environment_id, "vendor-one");
     let before = timestamp::now();
     let connection = store.insert_connection(new.clone()).await.expect("insert");
     assert_eq!(connection.id, new.id);
     assert_eq!(connection.environment_id, environment_id);
-    assert_eq!(connection.provider, "crm-one");
+    assert_eq!(connection.provider, "vendor-one");
     assert_eq!(connection.status, ConnectionStatus::Active);
     assert_eq!(connection.account, new.account);
     assert_eq!(
@@ -319,7 +319,7 @@ pub async fn json_keeps_key_order_and_values(store: &dyn Store) {
         r#"{"zeta":1,"alpha":{"y":[1,2.5,-3,null,true],"b":"ünïcödé ✓ \"quoted\" \\ back"},"big":9007199254740993,"empty":{},"list":[]}"#,
     )
     .expect("valid json");
-    let mut new = new_connection(&environment_id, "crm-two");
+    let mut new = new_connection(&environment_id, "vendor-two");
     new.account = account.clone();
     let id = new.id.clone();
     store.insert_connection(new).await.expect("insert");
@@ -353,7 +353,7 @@ pub async fn json_keeps_key_order_and_values(store: &dyn Store) {
 pub async fn every_status_round_trips(store: &dyn Store) {
     let environment_id = environment(store, "statuses").await;
     for status in ConnectionStatus::ALL {
-        let mut new = new_connection(&environment_id, "crm-three");
+        let mut new = new_connection(&environment_id, "vendor-three");
         new.status = status;
         let inserted = store.insert_connection(new).await.expect("insert");
         assert_eq!(inserted.status, status);
@@ -371,7 +371,7 @@ pub async fn every_status_round_trips(store: &dyn Store) {
 pub async fn duplicate_connection_id_conflicts(store: &dyn Store) {
     let environment_id = environment(store, "dup").await;
     let other_environment = environment(store, "dup other").await;
-    let new = new_connection(&environment_id, "crm-one");
+    let new = new_connection(&environment_id, "vendor-one");
     let original = store
         .insert_connection(new.clone())
         .await
@@ -403,7 +403,7 @@ pub async fn duplicate_connection_id_conflicts(store: &dyn Store) {
 }
 
 pub async fn connection_for_unknown_environment_is_not_found(store: &dyn Store) {
-    let new = new_connection(&EnvironmentId::generate(), "crm-one");
+    let new = new_connection(&EnvironmentId::generate(), "vendor-one");
     let environment_id = new.environment_id.clone();
     let id = new.id.clone();
     assert_not_found(
@@ -419,8 +419,8 @@ pub async fn connection_for_unknown_environment_is_not_found(store: &dyn Store) 
 pub async fn connections_are_scoped_to_their_environment(store: &dyn Store) {
     let env_a = environment(store, "tenant a").await;
     let env_b = environment(store, "tenant b").await;
-    let connection = insert(store, &env_a, "crm-one").await;
-    let b_own = insert(store, &env_b, "crm-one").await;
+    let connection = insert(store, &env_a, "vendor-one").await;
+    let b_own = insert(store, &env_b, "vendor-one").await;
 
     assert_not_found(
         store.get_connection(&env_b, &connection.id).await,
@@ -483,7 +483,7 @@ pub async fn connections_are_scoped_to_their_environment(store: &dyn Store) {
 pub async fn list_is_oldest_first(store: &dyn Store) {
     let environment_id = environment(store, "order").await;
     let mut inserted = Vec::new();
-    for provider in ["crm-one", "crm-two", "crm-three", "attio"] {
+    for provider in ["vendor-one", "vendor-two", "vendor-three", "attio"] {
         inserted.push(insert(store, &environment_id, provider).await);
     }
     // Updating the first one must not move it: the order is by creation, not by last change.
@@ -509,7 +509,7 @@ pub async fn list_is_oldest_first(store: &dyn Store) {
 
 pub async fn update_changes_only_given_fields(store: &dyn Store) {
     let environment_id = environment(store, "update").await;
-    let original = insert(store, &environment_id, "crm-one").await;
+    let original = insert(store, &environment_id, "vendor-one").await;
 
     let status_only = ConnectionUpdate {
         status: Some(ConnectionStatus::NeedsReauth),
@@ -594,7 +594,7 @@ pub async fn update_changes_only_given_fields(store: &dyn Store) {
 
 pub async fn empty_update_still_bumps_updated_at(store: &dyn Store) {
     let environment_id = environment(store, "touch").await;
-    let original = insert(store, &environment_id, "crm-one").await;
+    let original = insert(store, &environment_id, "vendor-one").await;
     let mut previous = original.clone();
     for _ in 0..5 {
         let touched = store
@@ -645,8 +645,8 @@ pub async fn update_of_missing_connection_is_not_found(store: &dyn Store) {
 
 pub async fn delete_removes_connection_and_its_discovered_fields(store: &dyn Store) {
     let environment_id = environment(store, "delete").await;
-    let doomed = insert(store, &environment_id, "crm-one").await;
-    let kept = insert(store, &environment_id, "crm-one").await;
+    let doomed = insert(store, &environment_id, "vendor-one").await;
+    let kept = insert(store, &environment_id, "vendor-one").await;
     for connection in [&doomed, &kept] {
         for resource in ["contacts", "companies"] {
             store
@@ -705,7 +705,7 @@ pub async fn delete_removes_connection_and_its_discovered_fields(store: &dyn Sto
     assert_eq!(listed, vec![kept.id.clone()]);
 
     // A fresh connection may reuse nothing of the old one: the cache starts empty.
-    let mut reused = new_connection(&environment_id, "crm-one");
+    let mut reused = new_connection(&environment_id, "vendor-one");
     reused.id = doomed.id.clone();
     reused.credentials = seal_credentials(&reused.id, &json!({"access_token": "again"}));
     store
@@ -723,7 +723,7 @@ pub async fn delete_removes_connection_and_its_discovered_fields(store: &dyn Sto
 
 pub async fn discovered_fields_upsert_replaces(store: &dyn Store) {
     let environment_id = environment(store, "fields").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
     assert_eq!(
         store
             .get_discovered_fields(&connection.id, "contacts")
@@ -777,8 +777,8 @@ pub async fn discovered_fields_upsert_replaces(store: &dyn Store) {
 
 pub async fn discovered_fields_are_per_connection_and_resource(store: &dyn Store) {
     let environment_id = environment(store, "fields scope").await;
-    let first = insert(store, &environment_id, "crm-one").await;
-    let second = insert(store, &environment_id, "crm-one").await;
+    let first = insert(store, &environment_id, "vendor-one").await;
+    let second = insert(store, &environment_id, "vendor-one").await;
     let at = timestamp::now();
     store
         .put_discovered_fields(&first.id, "contacts", &json!(["first contacts"]), at)
@@ -844,7 +844,7 @@ pub async fn timestamps_keep_microseconds(store: &dyn Store) {
         environment.created_at,
         timestamp::truncate(environment.created_at)
     );
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
     assert_eq!(
         connection.created_at,
         timestamp::truncate(connection.created_at),
@@ -930,7 +930,7 @@ pub async fn concurrent_inserts_all_land(store: &dyn Store) {
 
     // Each future takes its own pooled connection, so the database sees the writes interleaved.
     let connection_results = join_all((0..N_TASKS).map(|_| {
-        let new = new_connection(&shared_environment, "crm-one");
+        let new = new_connection(&shared_environment, "vendor-one");
         async move {
             let id = new.id.clone();
             let inserted = store.insert_connection(new).await?;
@@ -1051,10 +1051,7 @@ fn oauth_app(environment_id: &EnvironmentId, provider: &str, client_id: &str) ->
             "https://app.example.invalid/connected".to_owned(),
             "http://localhost:3000/callback?x=1&y=ü".to_owned(),
         ],
-        scopes: Some(vec![
-            "crm.objects.contacts.read".to_owned(),
-            "oauth".to_owned(),
-        ]),
+        scopes: Some(vec!["records.contacts.read".to_owned(), "oauth".to_owned()]),
         updated_at: at(1_700_000_000, 123_456) + Duration::nanoseconds(789),
     }
 }
@@ -1063,14 +1060,14 @@ pub async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
     let environment_id = environment(store, "oauth apps").await;
     let other_environment = environment(store, "oauth apps other").await;
     assert_not_found(
-        store.get_oauth_app(&environment_id, "crm-one").await,
+        store.get_oauth_app(&environment_id, "vendor-one").await,
         "get of an app never stored",
     );
 
-    let app = oauth_app(&environment_id, "crm-one", "client-one");
+    let app = oauth_app(&environment_id, "vendor-one", "client-one");
     store.put_oauth_app(&app).await.expect("put");
     let fetched = store
-        .get_oauth_app(&environment_id, "crm-one")
+        .get_oauth_app(&environment_id, "vendor-one")
         .await
         .expect("get");
     assert_eq!(
@@ -1092,11 +1089,11 @@ pub async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
         redirect_uris: Vec::new(),
         scopes: None,
         updated_at: app.updated_at + Duration::hours(1),
-        ..oauth_app(&environment_id, "crm-one", "client-two")
+        ..oauth_app(&environment_id, "vendor-one", "client-two")
     };
     store.put_oauth_app(&replacement).await.expect("replace");
     let replaced = store
-        .get_oauth_app(&environment_id, "crm-one")
+        .get_oauth_app(&environment_id, "vendor-one")
         .await
         .expect("get replaced");
     assert_eq!(replaced.client_id, "client-two");
@@ -1110,27 +1107,27 @@ pub async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
 
     // Another provider of the same environment and the same provider of another environment are
     // separate apps.
-    let other = oauth_app(&environment_id, "crm-two", "sf-client");
+    let other = oauth_app(&environment_id, "vendor-two", "sf-client");
     store.put_oauth_app(&other).await.expect("put other");
     assert_eq!(
         store
-            .get_oauth_app(&environment_id, "crm-one")
+            .get_oauth_app(&environment_id, "vendor-one")
             .await
             .expect("get")
             .client_id,
         "client-two"
     );
     assert_not_found(
-        store.get_oauth_app(&other_environment, "crm-one").await,
+        store.get_oauth_app(&other_environment, "vendor-one").await,
         "an app is not visible through another environment",
     );
     assert_not_found(
-        store.get_oauth_app(&environment_id, "CRM-One").await,
+        store.get_oauth_app(&environment_id, "Vendor-One").await,
         "providers are case-sensitive",
     );
     assert_not_found(
         store
-            .put_oauth_app(&oauth_app(&EnvironmentId::generate(), "crm-one", "x"))
+            .put_oauth_app(&oauth_app(&EnvironmentId::generate(), "vendor-one", "x"))
             .await,
         "put_oauth_app into an unknown environment",
     );
@@ -1138,8 +1135,8 @@ pub async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
     // Listing sees every app of every environment (other tests' apps included).
     let listed = store.list_oauth_apps().await.expect("list");
     for (environment, provider, client) in [
-        (&environment_id, "crm-one", "client-two"),
-        (&environment_id, "crm-two", "sf-client"),
+        (&environment_id, "vendor-one", "client-two"),
+        (&environment_id, "vendor-two", "sf-client"),
     ] {
         assert!(
             listed.iter().any(|app| &app.environment_id == environment
@@ -1160,12 +1157,12 @@ pub async fn branding_starts_empty_and_is_replaced_whole(store: &dyn Store) {
     );
 
     let branding = Branding {
-        display_name: Some("Acme CRM Sync ✓".to_owned()),
+        display_name: Some("Acme Records Sync ✓".to_owned()),
         logo_url: Some("https://cdn.example.invalid/logo.svg".to_owned()),
         primary_color: Some("#0a7cff".to_owned()),
         allowed_redirect_urls: vec![
             "https://app.example.invalid/integrations/done".to_owned(),
-            "http://127.0.0.1:3000/callback?tab=crm".to_owned(),
+            "http://127.0.0.1:3000/callback?tab=records".to_owned(),
         ],
     };
     store
@@ -1231,7 +1228,7 @@ fn connect_session(environment_id: &EnvironmentId) -> ConnectSession {
 
 pub async fn connect_session_round_trips(store: &dyn Store) {
     let environment_id = environment(store, "connect sessions").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
 
     let open_choice = connect_session(&environment_id);
     store
@@ -1251,7 +1248,7 @@ pub async fn connect_session_round_trips(store: &dyn Store) {
     );
 
     let reauthorize = ConnectSession {
-        provider: Some("crm-one".to_owned()),
+        provider: Some("vendor-one".to_owned()),
         connection_id: Some(connection.id.clone()),
         ..connect_session(&environment_id)
     };
@@ -1263,7 +1260,7 @@ pub async fn connect_session_round_trips(store: &dyn Store) {
         .get_connect_session(&reauthorize.token_hash)
         .await
         .expect("get");
-    assert_eq!(fetched.provider.as_deref(), Some("crm-one"));
+    assert_eq!(fetched.provider.as_deref(), Some("vendor-one"));
     assert_eq!(fetched.connection_id, Some(connection.id.clone()));
 
     // Expired sessions are still returned: the caller compares `expires_at` with its clock.
@@ -1309,7 +1306,7 @@ pub async fn connect_session_round_trips(store: &dyn Store) {
 pub async fn connect_session_checks_environment_and_connection(store: &dyn Store) {
     let environment_id = environment(store, "session scope").await;
     let other_environment = environment(store, "session scope other").await;
-    let others_connection = insert(store, &other_environment, "crm-one").await;
+    let others_connection = insert(store, &other_environment, "vendor-one").await;
 
     let unknown_environment = connect_session(&EnvironmentId::generate());
     assert_not_found(
@@ -1368,7 +1365,7 @@ fn oauth_state(environment_id: &EnvironmentId) -> OAuthState {
         )),
         state_hash,
         environment_id: environment_id.clone(),
-        provider: "crm-one".to_owned(),
+        provider: "vendor-one".to_owned(),
         scheme: "oauth2".to_owned(),
         session_token_hash: random_hash(),
         redirect_uri: "https://crosswalk.example.invalid/oauth/callback".to_owned(),
@@ -1380,7 +1377,7 @@ fn oauth_state(environment_id: &EnvironmentId) -> OAuthState {
 
 pub async fn oauth_state_is_taken_once(store: &dyn Store) {
     let environment_id = environment(store, "oauth states").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
 
     let state = OAuthState {
         connection_id: Some(connection.id.clone()),
@@ -1465,7 +1462,7 @@ pub async fn concurrent_oauth_state_takers_one_wins(store: &dyn Store) {
 
 pub async fn deleting_a_connection_removes_its_sessions_and_states(store: &dyn Store) {
     let environment_id = environment(store, "delete cascade").await;
-    let doomed = insert(store, &environment_id, "crm-one").await;
+    let doomed = insert(store, &environment_id, "vendor-one").await;
     let session = ConnectSession {
         connection_id: Some(doomed.id.clone()),
         ..connect_session(&environment_id)
@@ -1528,8 +1525,8 @@ pub async fn deleting_a_connection_removes_its_sessions_and_states(store: &dyn S
 pub async fn events_are_oldest_first_and_filtered(store: &dyn Store) {
     let environment_id = environment(store, "events").await;
     let other_environment = environment(store, "events other").await;
-    let first = insert(store, &environment_id, "crm-one").await;
-    let second = insert(store, &environment_id, "crm-one").await;
+    let first = insert(store, &environment_id, "vendor-one").await;
+    let second = insert(store, &environment_id, "vendor-one").await;
 
     assert!(
         store
@@ -1675,7 +1672,7 @@ pub async fn credentials_expiry_round_trips(store: &dyn Store) {
     let expires_at = at(1_800_000_000, 250_000) + Duration::nanoseconds(999);
     let new = NewConnection {
         credentials_expires_at: Some(expires_at),
-        ..new_connection(&environment_id, "crm-one")
+        ..new_connection(&environment_id, "vendor-one")
     };
     let inserted = store.insert_connection(new).await.expect("insert");
     assert_eq!(
@@ -1743,8 +1740,8 @@ pub async fn credentials_expiry_round_trips(store: &dyn Store) {
 pub async fn connection_by_id_ignores_environment(store: &dyn Store) {
     let env_a = environment(store, "by id a").await;
     let env_b = environment(store, "by id b").await;
-    let in_a = insert(store, &env_a, "crm-one").await;
-    let in_b = insert(store, &env_b, "crm-two").await;
+    let in_a = insert(store, &env_a, "vendor-one").await;
+    let in_b = insert(store, &env_b, "vendor-two").await;
     assert_eq!(
         store.get_connection_by_id(&in_a.id).await.expect("get a"),
         in_a
@@ -1774,7 +1771,7 @@ pub async fn expiring_connections_soonest_first(store: &dyn Store) {
             let new = NewConnection {
                 status,
                 credentials_expires_at: offset_micros.and_then(expiring),
-                ..new_connection(environment_id, "crm-one")
+                ..new_connection(environment_id, "vendor-one")
             };
             async move { store.insert_connection(new).await.expect("insert") }
         };
@@ -1831,7 +1828,7 @@ const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub async fn refresh_lease_fences_stale_holders(store: &dyn Store) {
     let environment_id = environment(store, "lease").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
     let t0 = timestamp::now();
 
     let fence_a = store
@@ -1968,7 +1965,7 @@ pub async fn refresh_lease_fences_stale_holders(store: &dyn Store) {
 
 pub async fn refresh_lease_release_and_reacquire(store: &dyn Store) {
     let environment_id = environment(store, "lease release").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
     let t0 = timestamp::now();
 
     let fence_a = store
@@ -2027,7 +2024,7 @@ pub async fn refresh_lease_release_and_reacquire(store: &dyn Store) {
     assert!(fence_b > fence_a2, "fences keep growing across releases");
 
     // Leases are per connection.
-    let other = insert(store, &environment_id, "crm-one").await;
+    let other = insert(store, &environment_id, "vendor-one").await;
     store
         .acquire_refresh_lease(&other.id, "worker-a", t0, LEASE_TTL)
         .await
@@ -2046,7 +2043,7 @@ pub async fn refresh_lease_release_and_reacquire(store: &dyn Store) {
 pub async fn concurrent_lease_takers_one_wins(store: &dyn Store) {
     const N_HOLDERS: usize = 16;
     let environment_id = environment(store, "lease race").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
     let now = timestamp::now();
     let results = join_all((0..N_HOLDERS).map(|holder_idx| {
         let id = connection.id.clone();
@@ -2107,9 +2104,9 @@ pub async fn refresh_lease_of_unknown_connection_is_not_found(store: &dyn Store)
 pub async fn all_connections_span_environments(store: &dyn Store) {
     let env_a = environment(store, "all a").await;
     let env_b = environment(store, "all b").await;
-    let first = insert(store, &env_a, "crm-one").await;
-    let second = insert(store, &env_b, "crm-two").await;
-    let third = insert(store, &env_a, "crm-three").await;
+    let first = insert(store, &env_a, "vendor-one").await;
+    let second = insert(store, &env_b, "vendor-two").await;
+    let third = insert(store, &env_a, "vendor-three").await;
     let all = store.list_all_connections().await.expect("list all");
     let ours: Vec<Connection> = all
         .iter()
@@ -2128,7 +2125,7 @@ pub async fn all_connections_span_environments(store: &dyn Store) {
 
 pub async fn replace_sealed_credentials_compares_and_swaps(store: &dyn Store) {
     let environment_id = environment(store, "rotation").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
     let resealed = seal_credentials(&connection.id, &json!({"access_token": "resealed"}));
 
     store
@@ -2213,7 +2210,7 @@ fn versions(history: &[OverrideVersion]) -> Vec<u32> {
 
 pub async fn overrides_append_versions_and_keep_history(store: &dyn Store) {
     let environment_id = environment(store, "overrides").await;
-    let scope = OverrideScope::environment(environment_id.clone(), "crm-one");
+    let scope = OverrideScope::environment(environment_id.clone(), "vendor-one");
     assert_eq!(store.current_override(&scope).await.expect("current"), None);
     assert_eq!(
         store.override_history(&scope).await.expect("history"),
@@ -2308,10 +2305,10 @@ pub async fn overrides_append_versions_and_keep_history(store: &dyn Store) {
 
 pub async fn override_expected_version_is_optimistic(store: &dyn Store) {
     let environment_id = environment(store, "override versions").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
     for scope in [
-        OverrideScope::environment(environment_id.clone(), "crm-one"),
-        OverrideScope::connection(environment_id.clone(), "crm-one", connection.id.clone()),
+        OverrideScope::environment(environment_id.clone(), "vendor-one"),
+        OverrideScope::connection(environment_id.clone(), "vendor-one", connection.id.clone()),
     ] {
         assert_conflict(
             store
@@ -2353,20 +2350,24 @@ pub async fn override_expected_version_is_optimistic(store: &dyn Store) {
 pub async fn override_writes_check_environment_connection_and_provider(store: &dyn Store) {
     let environment_id = environment(store, "override owner").await;
     let other_environment = environment(store, "override stranger").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
     let document = json!({"mappings": {}});
     let unknown_environment = EnvironmentId::generate();
     let refused = [
         (
-            OverrideScope::environment(unknown_environment.clone(), "crm-one"),
+            OverrideScope::environment(unknown_environment.clone(), "vendor-one"),
             "the environment layer of an unknown environment",
         ),
         (
-            OverrideScope::connection(unknown_environment, "crm-one", connection.id.clone()),
+            OverrideScope::connection(unknown_environment, "vendor-one", connection.id.clone()),
             "a connection asked through an unknown environment",
         ),
         (
-            OverrideScope::connection(other_environment.clone(), "crm-one", connection.id.clone()),
+            OverrideScope::connection(
+                other_environment.clone(),
+                "vendor-one",
+                connection.id.clone(),
+            ),
             "a connection of another environment",
         ),
         (
@@ -2374,7 +2375,11 @@ pub async fn override_writes_check_environment_connection_and_provider(store: &d
             "a connection of another provider",
         ),
         (
-            OverrideScope::connection(environment_id.clone(), "crm-one", ConnectionId::generate()),
+            OverrideScope::connection(
+                environment_id.clone(),
+                "vendor-one",
+                ConnectionId::generate(),
+            ),
             "an unknown connection",
         ),
     ];
@@ -2397,7 +2402,7 @@ pub async fn override_writes_check_environment_connection_and_provider(store: &d
     }
     // The connection layer needs no environment layer written before it.
     let connection_scope =
-        OverrideScope::connection(environment_id.clone(), "crm-one", connection.id.clone());
+        OverrideScope::connection(environment_id.clone(), "vendor-one", connection.id.clone());
     assert_eq!(
         put(store, &connection_scope, Some(document), None)
             .await
@@ -2409,27 +2414,27 @@ pub async fn override_writes_check_environment_connection_and_provider(store: &d
 pub async fn overrides_are_scoped_by_environment_provider_and_layer(store: &dyn Store) {
     let first_environment = environment(store, "override scope one").await;
     let second_environment = environment(store, "override scope two").await;
-    let first_connection = insert(store, &first_environment, "crm-one").await;
-    let second_connection = insert(store, &first_environment, "crm-one").await;
-    let foreign_connection = insert(store, &second_environment, "crm-one").await;
+    let first_connection = insert(store, &first_environment, "vendor-one").await;
+    let second_connection = insert(store, &first_environment, "vendor-one").await;
+    let foreign_connection = insert(store, &second_environment, "vendor-one").await;
 
     let scopes = [
-        OverrideScope::environment(first_environment.clone(), "crm-one"),
+        OverrideScope::environment(first_environment.clone(), "vendor-one"),
         OverrideScope::environment(first_environment.clone(), "hris-two"),
-        OverrideScope::environment(second_environment.clone(), "crm-one"),
+        OverrideScope::environment(second_environment.clone(), "vendor-one"),
         OverrideScope::connection(
             first_environment.clone(),
-            "crm-one",
+            "vendor-one",
             first_connection.id.clone(),
         ),
         OverrideScope::connection(
             first_environment.clone(),
-            "crm-one",
+            "vendor-one",
             second_connection.id.clone(),
         ),
         OverrideScope::connection(
             second_environment.clone(),
-            "crm-one",
+            "vendor-one",
             foreign_connection.id.clone(),
         ),
     ];
@@ -2463,7 +2468,7 @@ pub async fn overrides_are_scoped_by_environment_provider_and_layer(store: &dyn 
     // one environment is never another's.
     let through_wrong_environment = OverrideScope::connection(
         second_environment.clone(),
-        "crm-one",
+        "vendor-one",
         first_connection.id.clone(),
     );
     assert_eq!(
@@ -2506,12 +2511,13 @@ pub async fn overrides_are_scoped_by_environment_provider_and_layer(store: &dyn 
 
 pub async fn deleting_a_connection_removes_its_overrides(store: &dyn Store) {
     let environment_id = environment(store, "override cascade").await;
-    let doomed = insert(store, &environment_id, "crm-one").await;
-    let kept = insert(store, &environment_id, "crm-one").await;
-    let environment_layer = OverrideScope::environment(environment_id.clone(), "crm-one");
+    let doomed = insert(store, &environment_id, "vendor-one").await;
+    let kept = insert(store, &environment_id, "vendor-one").await;
+    let environment_layer = OverrideScope::environment(environment_id.clone(), "vendor-one");
     let doomed_layer =
-        OverrideScope::connection(environment_id.clone(), "crm-one", doomed.id.clone());
-    let kept_layer = OverrideScope::connection(environment_id.clone(), "crm-one", kept.id.clone());
+        OverrideScope::connection(environment_id.clone(), "vendor-one", doomed.id.clone());
+    let kept_layer =
+        OverrideScope::connection(environment_id.clone(), "vendor-one", kept.id.clone());
     for scope in [&environment_layer, &doomed_layer, &kept_layer] {
         put(store, scope, Some(json!({"v": 1})), None).await;
         put(store, scope, None, None).await;
@@ -2549,7 +2555,7 @@ pub async fn deleting_a_connection_removes_its_overrides(store: &dyn Store) {
     }
 
     // A connection reusing the id starts without overrides, numbered from 1 again.
-    let mut reused = new_connection(&environment_id, "crm-one");
+    let mut reused = new_connection(&environment_id, "vendor-one");
     reused.id = doomed.id.clone();
     reused.credentials = seal_credentials(&reused.id, &json!({"access_token": "again"}));
     store
@@ -2569,10 +2575,10 @@ pub async fn deleting_a_connection_removes_its_overrides(store: &dyn Store) {
 pub async fn concurrent_override_writers_expecting_one_version_one_wins(store: &dyn Store) {
     const N_WRITERS: usize = 16;
     let environment_id = environment(store, "override race").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
     for scope in [
-        OverrideScope::environment(environment_id.clone(), "crm-one"),
-        OverrideScope::connection(environment_id.clone(), "crm-one", connection.id.clone()),
+        OverrideScope::environment(environment_id.clone(), "vendor-one"),
+        OverrideScope::connection(environment_id.clone(), "vendor-one", connection.id.clone()),
     ] {
         for round in 0..3u32 {
             let results = join_all((0..N_WRITERS).map(|writer| {
@@ -2610,7 +2616,7 @@ pub async fn concurrent_override_writers_expecting_one_version_one_wins(store: &
 pub async fn concurrent_unconditional_override_writers_all_land(store: &dyn Store) {
     const N_WRITERS: u32 = 8;
     let environment_id = environment(store, "override crowd").await;
-    let scope = OverrideScope::environment(environment_id, "crm-one");
+    let scope = OverrideScope::environment(environment_id, "vendor-one");
     let results = join_all((0..N_WRITERS).map(|writer| {
         let scope = &scope;
         async move {
@@ -2642,14 +2648,17 @@ pub async fn concurrent_unconditional_override_writers_all_land(store: &dyn Stor
 pub async fn current_overrides_span_environments_and_leave_out_removed_ones(store: &dyn Store) {
     let first_environment = environment(store, "current overrides one").await;
     let second_environment = environment(store, "current overrides two").await;
-    let connection = insert(store, &first_environment, "crm-one").await;
-    let removed = insert(store, &first_environment, "crm-one").await;
-    let first_layer = OverrideScope::environment(first_environment.clone(), "crm-one");
-    let connection_layer =
-        OverrideScope::connection(first_environment.clone(), "crm-one", connection.id.clone());
+    let connection = insert(store, &first_environment, "vendor-one").await;
+    let removed = insert(store, &first_environment, "vendor-one").await;
+    let first_layer = OverrideScope::environment(first_environment.clone(), "vendor-one");
+    let connection_layer = OverrideScope::connection(
+        first_environment.clone(),
+        "vendor-one",
+        connection.id.clone(),
+    );
     let removed_layer =
-        OverrideScope::connection(first_environment.clone(), "crm-one", removed.id.clone());
-    let second_layer = OverrideScope::environment(second_environment.clone(), "crm-two");
+        OverrideScope::connection(first_environment.clone(), "vendor-one", removed.id.clone());
+    let second_layer = OverrideScope::environment(second_environment.clone(), "vendor-two");
     put(store, &first_layer, Some(json!({"v": 1})), None).await;
     let first_current = put(store, &first_layer, Some(json!({"v": 2})), None).await;
     let connection_current = put(store, &connection_layer, Some(json!({"c": 1})), None).await;
@@ -2711,10 +2720,10 @@ fn invalid_override_event(scope: &OverrideScope, version: u32, revision: &str) -
 pub async fn an_invalid_override_is_recorded_once_per_version_and_revision(store: &dyn Store) {
     let environment_id = environment(store, "invalid overrides").await;
     let stranger = environment(store, "invalid overrides stranger").await;
-    let connection = insert(store, &environment_id, "crm-one").await;
-    let environment_layer = OverrideScope::environment(environment_id.clone(), "crm-one");
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let environment_layer = OverrideScope::environment(environment_id.clone(), "vendor-one");
     let connection_layer =
-        OverrideScope::connection(environment_id.clone(), "crm-one", connection.id.clone());
+        OverrideScope::connection(environment_id.clone(), "vendor-one", connection.id.clone());
     let report = |scope: &OverrideScope, version: u32, revision: &str| {
         let event = invalid_override_event(scope, version, revision);
         let scope = scope.clone();
@@ -2734,7 +2743,7 @@ pub async fn an_invalid_override_is_recorded_once_per_version_and_revision(store
     assert_eq!(recorded.connection_id, None);
     assert_eq!(
         recorded.payload,
-        json!({"provider": "crm-one", "version": 1, "connector_revision": "rev-2"})
+        json!({"provider": "vendor-one", "version": 1, "connector_revision": "rev-2"})
     );
     assert_eq!(
         report(&environment_layer, 1, "rev-2")
@@ -2782,7 +2791,7 @@ pub async fn an_invalid_override_is_recorded_once_per_version_and_revision(store
 
     assert_not_found(
         report(
-            &OverrideScope::environment(EnvironmentId::generate(), "crm-one"),
+            &OverrideScope::environment(EnvironmentId::generate(), "vendor-one"),
             1,
             "rev-2",
         )
@@ -2791,7 +2800,7 @@ pub async fn an_invalid_override_is_recorded_once_per_version_and_revision(store
     );
     assert_not_found(
         report(
-            &OverrideScope::connection(stranger.clone(), "crm-one", connection.id.clone()),
+            &OverrideScope::connection(stranger.clone(), "vendor-one", connection.id.clone()),
             1,
             "rev-2",
         )
@@ -2800,7 +2809,7 @@ pub async fn an_invalid_override_is_recorded_once_per_version_and_revision(store
     );
     assert_not_found(
         report(
-            &OverrideScope::connection(environment_id.clone(), "crm-two", connection.id.clone()),
+            &OverrideScope::connection(environment_id.clone(), "vendor-two", connection.id.clone()),
             1,
             "rev-2",
         )
@@ -2821,7 +2830,7 @@ pub async fn an_invalid_override_is_recorded_once_per_version_and_revision(store
         .delete_connection(&environment_id, &connection.id)
         .await
         .expect("delete");
-    let mut reused = new_connection(&environment_id, "crm-one");
+    let mut reused = new_connection(&environment_id, "vendor-one");
     reused.id = connection.id.clone();
     reused.credentials = seal_credentials(&reused.id, &json!({"access_token": "again"}));
     store
@@ -2840,7 +2849,7 @@ pub async fn an_invalid_override_is_recorded_once_per_version_and_revision(store
 pub async fn concurrent_invalid_override_reporters_record_one_event(store: &dyn Store) {
     const N_REPORTERS: usize = 8;
     let environment_id = environment(store, "invalid override crowd").await;
-    let scope = OverrideScope::environment(environment_id.clone(), "crm-one");
+    let scope = OverrideScope::environment(environment_id.clone(), "vendor-one");
     let results = join_all((0..N_REPORTERS).map(|_| {
         let scope = &scope;
         async move {

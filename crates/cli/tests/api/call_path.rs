@@ -201,3 +201,60 @@ async fn a_cursor_does_not_outlive_a_change_of_the_connections_connector() {
     );
     assert_eq!(body["field"], "cursor", "{body}");
 }
+
+#[tokio::test]
+async fn post_connections_uses_the_environments_override() {
+    let app = spawn_app().await;
+    crate::oauth::configure(&app, "salesforce").await;
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            "/environment/overrides/salesforce",
+            Some(json!({"auth": {"schemes": {"client_credentials": {"capture": {"token_kind": "token_type"}}}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(json!({"provider": "salesforce", "auth_scheme": "client_credentials", "fields": {"my_domain": "acme.my.salesforce.com"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["account"]["token_kind"], "Bearer",
+        "the environment's capture applied to the first token answer: {created}"
+    );
+}
+
+#[tokio::test]
+async fn the_workers_refresh_uses_the_environments_override() {
+    let app = spawn_app().await;
+    let connection = crate::oauth::connect(&app, "hubspot").await;
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            "/environment/overrides/hubspot",
+            Some(
+                json!({"auth": {"schemes": {"oauth": {"capture": {"token_kind": "token_type"}}}}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    crate::oauth::expire_soon(&app, &connection).await;
+    let refreshed = app
+        .demo
+        .state
+        .operations
+        .refresh_expiring(std::time::Duration::from_secs(900), 100)
+        .await
+        .expect("a pass");
+    assert_eq!(refreshed, 1);
+    let (status, fetched) = app.get(&format!("/connections/{connection}")).await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(
+        fetched["account"]["token_kind"], "bearer",
+        "the environment's capture applied to the refresh answer: {fetched}"
+    );
+}

@@ -21,3 +21,4 @@ mod phones;
 mod pipedrive_fields;
 mod resilience;
 mod security;
+mod shutdown;

@@ -288,7 +288,7 @@ pub(crate) async fn connect(app: &TestApp, provider: &str) -> String {
     connection_from(&page)
 }
 
-async fn expire_soon(app: &TestApp, connection: &str) {
+pub(crate) async fn expire_soon(app: &TestApp, connection: &str) {
     let connection_id = ConnectionId::parse(connection).expect("an id");
     let row = app
         .demo

@@ -83,6 +83,36 @@ async fn meta_describes_records_filters_and_bodies_with_the_connections_custom_f
         "{provider}"
     );
     assert_eq!(meta["provenance"]["unified.crm.contacts.list"], "base");
+    // The connector's own words: each filter's description, and where the vendor documents
+    // its API.
+    let file = app
+        .demo
+        .state
+        .connectors
+        .get(provider)
+        .expect("its connector")
+        .file();
+    assert_eq!(
+        meta["provider_docs_url"].as_str(),
+        file.meta.docs_url.as_deref(),
+        "{provider}"
+    );
+    let declared = file.unified["crm.contacts"]
+        .list
+        .as_ref()
+        .map(|list| list.filters.clone())
+        .unwrap_or_default();
+    for (name, filter) in &declared {
+        if let Some(description) = &filter.description {
+            let shown = meta["list_query_schema"]["properties"][name]["description"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                shown.starts_with(description.trim_end()),
+                "{provider}: filter `{name}` is described as its connector says: {shown:?}"
+            );
+        }
+    }
     let (status, users) = app
         .get(&format!(
             "/unified/crm/users/meta?connection_id={connection}"

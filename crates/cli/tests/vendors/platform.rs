@@ -69,4 +69,30 @@ async fn the_connect_page_offers_it(vendor: Vendor) {
         html.contains(&format!("data-provider=\"{provider}\"")),
         "{provider} is offered: {html}"
     );
+    // Each field the page asks for comes with the connector's help text, if it has one.
+    let connector = app
+        .demo
+        .state
+        .connectors
+        .get(provider)
+        .expect("its connector");
+    for field in &connector.file().connection_fields {
+        if !html.contains(&format!("name=\"{}\"", field.name)) {
+            continue;
+        }
+        if let Some(help) = &field.description {
+            let shown = help
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&#39;");
+            assert!(
+                html.contains(&format!("class=\"help\" id=\"help-{provider}-"))
+                    && html.contains(&shown),
+                "{provider}: the help of `{}` is shown: {html}",
+                field.name
+            );
+        }
+    }
 }

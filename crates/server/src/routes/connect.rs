@@ -205,7 +205,7 @@ fn page(branding: &store::Branding, title: &str, content: &str) -> String {
 <style>body{{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}}main{{max-width:28rem;margin:3rem auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 2px 12px #0001}}
 h1{{font-size:1.25rem}}.brand{{display:flex;align-items:center;gap:.75rem;color:{color};font-weight:600}}.logo{{height:32px}}
 button,.button{{display:block;box-sizing:border-box;width:100%;margin:.5rem 0;padding:.75rem;border:0;border-radius:8px;background:{color};color:#fff;font:inherit;font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}}
-label{{display:block;margin-top:.75rem;font-size:.9rem}}input,select{{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;border:1px solid #c9ced6;border-radius:6px}}
+label{{display:block;margin-top:.75rem;font-size:.9rem}}.help{{display:block;margin-top:.25rem;color:#5b6472;font-size:.8rem}}input,select{{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;border:1px solid #c9ced6;border-radius:6px}}
 .error{{color:#b3261e}}.provider{{border-top:1px solid #eceef2;padding-top:1rem;margin-top:1rem}}</style></head>
 <body><main><div class="brand">{logo}<span>{name}</span></div><h1>{title}</h1>{content}</main></body></html>"#,
         title = escape(title),
@@ -328,6 +328,23 @@ pub async fn show(
                     for field in file.connection_fields.iter().filter(|field| {
                         field.schemes.is_empty() || field.schemes.contains(scheme_name)
                     }) {
+                        // The connector's help text, tied to the input for screen readers.
+                        let (described, help) = match &field.description {
+                            Some(text) => {
+                                let id = escape(&format!(
+                                    "help-{}-{}-{}",
+                                    file.meta.id, scheme_name, field.name
+                                ));
+                                (
+                                    format!(" aria-describedby=\"{id}\""),
+                                    format!(
+                                        "<small class=\"help\" id=\"{id}\">{}</small>",
+                                        escape(text)
+                                    ),
+                                )
+                            }
+                            None => (String::new(), String::new()),
+                        };
                         let input = match field.kind {
                             FieldKind::Select => {
                                 let options: String = field
@@ -336,12 +353,12 @@ pub async fn show(
                                     .map(|option| format!("<option>{}</option>", escape(option)))
                                     .collect();
                                 format!(
-                                    "<select name=\"{}\">{options}</select>",
+                                    "<select name=\"{}\"{described}>{options}</select>",
                                     escape(&field.name)
                                 )
                             }
                             kind => format!(
-                                "<input name=\"{}\" type=\"{}\" autocomplete=\"off\"{}>",
+                                "<input name=\"{}\" type=\"{}\" autocomplete=\"off\"{}{described}>",
                                 escape(&field.name),
                                 match kind {
                                     FieldKind::Secret => "password",
@@ -351,8 +368,10 @@ pub async fn show(
                                 if field.required { " required" } else { "" }
                             ),
                         };
-                        content
-                            .push_str(&format!("<label>{}{input}</label>", escape(&field.label)));
+                        content.push_str(&format!(
+                            "<label>{}{input}</label>{help}",
+                            escape(&field.label)
+                        ));
                     }
                     content.push_str(&format!(
                         "<button type=\"submit\">Connect with {}</button></form>",
