@@ -114,6 +114,8 @@ pub(crate) struct Caller<'a> {
     /// How many arguments the function takes.
     pub(crate) arity: usize,
     reuse: Option<(&'a LambdaDef, Rc<Env<'a>>, Option<V<'a>>)>,
+    /// The values of the body's parts that are the same for every call, once evaluated.
+    invariants: RefCell<Vec<(*const Node, Option<V<'a>>)>>,
 }
 
 fn arity_of(func: &V<'_>) -> usize {
@@ -234,6 +236,17 @@ impl<'a> Ctx<'a> {
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
         self.meter.tick()?;
+        if node.leaf {
+            return Ok(match &node.kind {
+                Kind::Str(text) => Some(V::Str(Str::B(text))),
+                Kind::Num(number) => Some(V::Num(*number)),
+                Kind::Name(name) => {
+                    collapse(input.and_then(|input| lookup_field(input, name, &node.hint)))
+                }
+                Kind::Var(name, builtin) => collapse(self.lookup(name, env, *builtin)),
+                _ => self.eval_inner(node, input, env)?,
+            });
+        }
         self.meter.enter()?;
         let result = self.eval_inner(node, input, env);
         self.meter.leave();
@@ -1052,6 +1065,17 @@ impl<'a> Ctx<'a> {
         }
         let left = self.eval(lhs, input, env)?;
         let right = self.eval(rhs, input, env)?;
+        self.binary_values(op, left, right, pos)
+    }
+
+    /// A binary operator other than `and` and `or` over its evaluated operands.
+    fn binary_values(
+        &self,
+        op: Op,
+        left: Option<V<'a>>,
+        right: Option<V<'a>>,
+        pos: usize,
+    ) -> R<Option<V<'a>>> {
         let at = |error: Box<MappingError>| pos_err(error, pos);
         match op {
             Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod => {
@@ -1439,12 +1463,14 @@ impl<'a> Ctx<'a> {
                 func: func.clone(),
                 arity: def.params.len(),
                 reuse: Some((def, Env::child(env), input.clone())),
+                invariants: RefCell::new(Vec::new()),
             };
         }
         Caller {
             func: func.clone(),
             arity: arity_of(func),
             reuse: None,
+            invariants: RefCell::new(Vec::new()),
         }
     }
 
@@ -1478,15 +1504,105 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        let result = match self.eval_tail(&def.body, input.as_ref(), scope) {
-            Ok(Tail::Done(value)) => Ok(value),
-            Ok(Tail::Call(next, next_args)) => self
-                .meter
-                .tick()
-                .and_then(|()| self.apply_lambda(next, next_args, pos)),
-            Err(error) => Err(error),
+        let result = if def.body.dynamic {
+            self.body(caller, &def.body, input.as_ref(), scope)
+        } else {
+            match self.eval_tail(&def.body, input.as_ref(), scope) {
+                Ok(Tail::Done(value)) => Ok(value),
+                Ok(Tail::Call(next, next_args)) => self
+                    .meter
+                    .tick()
+                    .and_then(|()| self.apply_lambda(next, next_args, pos)),
+                Err(error) => Err(error),
+            }
         };
         result.map_err(|e| pos_err(e, pos))
+    }
+
+    /// Evaluates a reusable lambda's body for one call: the parts that do not depend on the
+    /// parameters (nor call anything but a deterministic built-in) are evaluated once per loop
+    /// and remembered; parameters, operators, conditions and built-in calls are evaluated
+    /// directly; anything else goes through [`Ctx::eval`] in the call's scope.
+    fn body(
+        &self,
+        caller: &Caller<'a>,
+        node: &'a Node,
+        input: Option<&V<'a>>,
+        scope: &Rc<Env<'a>>,
+    ) -> R<Option<V<'a>>> {
+        if !node.dynamic {
+            let key = std::ptr::from_ref(node);
+            if let Some((_, value)) = caller.invariants.borrow().iter().find(|(k, _)| *k == key) {
+                self.meter.tick()?;
+                return Ok(value.clone());
+            }
+            let value = self.eval(node, input, scope)?;
+            caller.invariants.borrow_mut().push((key, value.clone()));
+            return Ok(value);
+        }
+        if !node.plain() {
+            return self.eval(node, input, scope);
+        }
+        self.meter.tick()?;
+        match &node.kind {
+            Kind::Binary(Op::And, lhs, rhs) => {
+                let left = self.body(caller, lhs, input, scope)?;
+                if !truthy(left.as_ref()) {
+                    return Ok(Some(V::Bool(false)));
+                }
+                let right = self.body(caller, rhs, input, scope)?;
+                Ok(Some(V::Bool(truthy(right.as_ref()))))
+            }
+            Kind::Binary(Op::Or, lhs, rhs) => {
+                let left = self.body(caller, lhs, input, scope)?;
+                if truthy(left.as_ref()) {
+                    return Ok(Some(V::Bool(true)));
+                }
+                let right = self.body(caller, rhs, input, scope)?;
+                Ok(Some(V::Bool(truthy(right.as_ref()))))
+            }
+            Kind::Binary(op, lhs, rhs) => {
+                let left = self.body(caller, lhs, input, scope)?;
+                let right = self.body(caller, rhs, input, scope)?;
+                self.binary_values(*op, left, right, node.pos)
+            }
+            Kind::Cond(condition, then, otherwise) => {
+                let condition = self.body(caller, condition, input, scope)?;
+                if truthy(condition.as_ref()) {
+                    self.body(caller, then, input, scope)
+                } else if let Some(otherwise) = otherwise {
+                    self.body(caller, otherwise, input, scope)
+                } else {
+                    Ok(None)
+                }
+            }
+            Kind::Call(proc, arg_nodes)
+                if matches!(&proc.kind, Kind::Var(_, Some(_)))
+                    && proc.plain()
+                    && !proc.shadowable =>
+            {
+                let Kind::Var(name, Some(builtin)) = &proc.kind else {
+                    unreachable!("matched above")
+                };
+                if self.vars.get(name).is_some() {
+                    return self.eval(node, input, scope);
+                }
+                let mut args = Vec::with_capacity(arg_nodes.len());
+                for arg in arg_nodes {
+                    args.push(self.body(caller, arg, input, scope)?);
+                }
+                let args = match builtin.signature() {
+                    Some(signature) => signature
+                        .validate(args, input)
+                        .map_err(|e| pos_err(e, node.pos))?,
+                    None => args,
+                };
+                let result = functions::dispatch(self, builtin, args, input, node.pos)
+                    .map_err(|e| pos_err(e, node.pos))?;
+                Ok(collapse(result))
+            }
+            _ => self.eval(node, input, scope),
+        }
     }
 
     fn apply_lambda(

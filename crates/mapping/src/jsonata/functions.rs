@@ -300,16 +300,16 @@ fn string<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<O
     owned_str(ctx, out)
 }
 
-fn chars_of(text: &str) -> Vec<char> {
-    text.chars().collect()
-}
-
 fn substring<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Option<V<'a>>> {
     let Some(text) = text(&args, 0) else {
         return Ok(None);
     };
-    let chars = chars_of(&text);
-    let len = chars.len() as f64;
+    let ascii = text.is_ascii();
+    let len = if ascii {
+        text.len()
+    } else {
+        text.chars().count()
+    } as f64;
     let mut start = num(&args, 1).unwrap_or(0.0).trunc();
     if len + start < 0.0 {
         start = 0.0;
@@ -337,8 +337,21 @@ fn substring<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> 
         return Ok(Some(V::Str(Str::B(""))));
     }
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let slice: String = chars[begin as usize..end as usize].iter().collect();
-    owned_str(ctx, slice)
+    let (begin, end) = (begin as usize, end as usize);
+    // Characters to byte offsets (the same for ASCII text).
+    let (from, to) = if ascii {
+        (begin, end)
+    } else {
+        let mut offsets = text.char_indices().map(|(at, _)| at).chain([text.len()]);
+        let from = offsets.nth(begin).unwrap_or(text.len());
+        let to = offsets.nth(end - begin - 1).unwrap_or(text.len());
+        (from, to)
+    };
+    match text {
+        // A piece of borrowed text stays borrowed.
+        Str::B(whole) => Ok(Some(V::Str(Str::B(&whole[from..to])))),
+        Str::O(whole) => owned_str(ctx, whole[from..to].to_owned()),
+    }
 }
 
 fn substring_before<'a>(

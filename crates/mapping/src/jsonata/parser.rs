@@ -37,7 +37,7 @@ pub(crate) enum Op {
 /// A predicate or index binding applied to the results of a step.
 #[derive(Debug)]
 pub(crate) enum Stage {
-    Filter(Node),
+    Filter(Box<Node>),
     Index(String),
 }
 
@@ -178,6 +178,27 @@ pub(crate) struct Node {
     /// somewhere (`:=`, a parameter, `@`, `#`), so scopes must be searched before the built-in
     /// is taken.
     pub(crate) shadowable: bool,
+    /// A literal, field name or variable with nothing applied to it (no predicate, grouping,
+    /// `[]` or tuple binding): evaluated without the general machinery.
+    pub(crate) leaf: bool,
+    /// Inside the body of a lambda whose scope is reused: whether the node's value may differ
+    /// between calls (it reads a parameter, or calls something other than a deterministic
+    /// built-in).
+    pub(crate) dynamic: bool,
+}
+
+impl Node {
+    /// Nothing applied to the node's value: no predicate, grouping, `[]` or tuple binding.
+    pub(crate) fn plain(&self) -> bool {
+        self.predicate.is_empty()
+            && self.stages.is_empty()
+            && self.group.is_none()
+            && !self.keep_array
+            && !self.tuple
+            && self.focus.is_none()
+            && self.index.is_none()
+            && self.ancestor_label.is_none()
+    }
 }
 
 impl Node {
@@ -198,6 +219,8 @@ impl Node {
             ancestor_label: None,
             hint: std::sync::atomic::AtomicU32::new(0),
             shadowable: false,
+            leaf: false,
+            dynamic: true,
         }
     }
 }
@@ -716,7 +739,7 @@ fn process(node: Node, cx: &mut Cx) -> R<Node> {
                     if !rest.predicate.is_empty() {
                         rest.stages = std::mem::take(&mut rest.predicate)
                             .into_iter()
-                            .map(Stage::Filter)
+                            .map(|filter| Stage::Filter(Box::new(filter)))
                             .collect();
                     }
                     steps.push(rest);
@@ -773,7 +796,7 @@ fn process(node: Node, cx: &mut Cx) -> R<Node> {
                 ));
             }
             if is_path {
-                step.stages.push(Stage::Filter(predicate));
+                step.stages.push(Stage::Filter(Box::new(predicate)));
             } else {
                 step.predicate.push(predicate);
             }
@@ -820,7 +843,7 @@ fn process(node: Node, cx: &mut Cx) -> R<Node> {
                 if !step.predicate.is_empty() {
                     step.stages = std::mem::take(&mut step.predicate)
                         .into_iter()
-                        .map(Stage::Filter)
+                        .map(|filter| Stage::Filter(Box::new(filter)))
                         .collect();
                 }
                 result = into_path(step);
@@ -1131,7 +1154,41 @@ fn resolve(node: &mut Node, bound: &std::collections::HashSet<String>) {
         *slot = builtin(name);
         node.shadowable = bound.contains(name.as_str());
     }
+    node.leaf = node.plain()
+        && match &node.kind {
+            Kind::Str(_) | Kind::Num(_) | Kind::Bool(_) | Kind::Null | Kind::Name(_) => true,
+            Kind::Var(name, _) => !name.is_empty(),
+            _ => false,
+        };
     visit_children(node, &mut |child| resolve(child, bound));
+    if let Kind::Lambda(def) = &mut node.kind
+        && def.reusable_scope
+    {
+        let params = def.params.clone();
+        mark_dynamic(&mut def.body, &params);
+    }
+}
+
+/// Marks which nodes of a reusable lambda's body depend on the call (see `Node::dynamic`);
+/// returns whether `node` does. Runs after `resolve`, which knows the built-ins.
+fn mark_dynamic(node: &mut Node, params: &[String]) -> bool {
+    let own = match &node.kind {
+        Kind::Var(name, _) => params.contains(name),
+        Kind::Call(proc, _) => match &proc.kind {
+            Kind::Var(name, Some(_)) => {
+                proc.shadowable || matches!(name.as_str(), "random" | "shuffle")
+            }
+            _ => true,
+        },
+        Kind::Apply(..) | Kind::Partial(..) => true,
+        _ => false,
+    };
+    let mut children = false;
+    visit_children(node, &mut |child| {
+        children |= mark_dynamic(child, params);
+    });
+    node.dynamic = own || children;
+    node.dynamic
 }
 
 /// Calls `f` on each direct child of `node`.

@@ -671,3 +671,39 @@ fn picture_functions_agree_with_the_jlens_oracle() {
         assert_eq!(ours, theirs, "{source}");
     }
 }
+
+#[test]
+fn loop_invariant_parts_of_a_lambda_body_keep_their_meaning() {
+    // Parts that do not read a parameter are evaluated once per loop...
+    check(
+        "$map([1, 2], function($v) { $v & $string($count([1, 2, 3])) })",
+        json!(null),
+        Some(json!(["13", "23"])),
+    );
+    // ...but not a call that may differ each time, nor one never reached.
+    check(
+        "$count($distinct($map([1..50], function($v) { $random() }))) > 1",
+        json!(null),
+        Some(json!(true)),
+    );
+    check(
+        "($g := $random; $count($distinct($map([1..50], function($v) { $g() }))) > 1)",
+        json!(null),
+        Some(json!(true)),
+    );
+    check(
+        r#"$map([1, 2], function($v) { $v > 5 and $error("never evaluated") })"#,
+        json!(null),
+        Some(json!([false, false])),
+    );
+    check(
+        "$map([], function($v) { $error('no items') })",
+        json!(null),
+        None,
+    );
+    check_error(
+        "$map([1], function($v) { $error('one item') })",
+        json!(null),
+        "D3137",
+    );
+}
