@@ -551,9 +551,9 @@ impl<'a> Ctx<'a> {
         tuples_out: Option<&mut Option<Vec<Tuple<'a>>>>,
     ) -> R<Option<V<'a>>> {
         let first_var = first_is_first && matches!(steps[0].kind, Kind::Var(..));
-        let mut sequence: Vec<Option<V<'a>>> = match input {
+        let mut sequence: smallvec::SmallVec<[Option<V<'a>>; 2]> = match input {
             Some(array) if array.is_array() && !first_var => array.items().map(Some).collect(),
-            other => vec![other.cloned()],
+            other => smallvec::smallvec![other.cloned()],
         };
         let mut tuples: Option<Vec<Tuple<'a>>> = None;
         let mut result: Option<V<'a>> = None;
@@ -664,7 +664,7 @@ impl<'a> Ctx<'a> {
             }
             return Ok(result.unwrap_or_else(|| seq(Vec::new())));
         }
-        let mut results: Vec<V<'a>> = Vec::with_capacity(sequence.len());
+        let mut results: smallvec::SmallVec<[V<'a>; 2]> = smallvec::SmallVec::new();
         for item in sequence {
             let mut value = self.eval(step, item.as_ref(), env)?;
             for stage in &step.stages {
@@ -869,25 +869,21 @@ impl<'a> Ctx<'a> {
         input: Option<V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        let items: Vec<V<'a>> = match &input {
-            None => Vec::new(),
-            Some(value) if value.is_array() => value.items().collect(),
-            Some(value) => vec![value.clone()],
+        let Some(input) = input else {
+            return Ok(Some(seq(Vec::new())));
         };
+        let count = input.len_items();
         let mut out = Vec::new();
         if let Kind::Num(number) = predicate.kind {
-            if let Some(item) =
-                resolve_index(number, items.len()).and_then(|index| items.get(index))
-            {
+            if let Some(item) = resolve_index(number, count).and_then(|index| input.item(index)) {
                 if item.is_array() {
-                    return Ok(Some(item.clone()));
+                    return Ok(Some(item));
                 }
-                out.push(item.clone());
+                out.push(item);
             }
             return Ok(Some(seq(out)));
         }
-        let count = items.len();
-        for (index, item) in items.into_iter().enumerate() {
+        for (index, item) in input.items().enumerate() {
             let value = self.eval(predicate, Some(&item), env)?;
             if keep_item(value.as_ref(), index, count) {
                 out.push(item);

@@ -1549,14 +1549,49 @@ fn spread<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<O
 }
 
 fn merge<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Option<V<'a>>> {
-    let Some(objects) = arg(&args, 0) else {
+    let Some(objects) = args.into_iter().next().flatten() else {
         return Ok(None);
     };
-    let mut out = new_obj(16);
-    for object in objects.items() {
-        for (key, value) in object.entries() {
-            ctx.meter.tick()?;
-            out.insert(key, value);
+    // The objects of an array just built are usually held by nothing else: the first one is
+    // then extended in place instead of copied.
+    let items: Vec<V<'a>> = match objects {
+        V::Arr(arr) => match Rc::try_unwrap(arr) {
+            Ok(arr) => arr.items,
+            Err(arr) => arr.items.clone(),
+        },
+        other => other.items().collect(),
+    };
+    let mut items = items.into_iter();
+    let mut out = match items.next() {
+        Some(V::Obj(first)) => {
+            let first = Rc::try_unwrap(first).unwrap_or_else(|first| (*first).clone());
+            ctx.meter.spend(first.len() as u64)?;
+            first
+        }
+        Some(other) => {
+            let mut out = new_obj(16);
+            for (key, value) in other.entries() {
+                ctx.meter.tick()?;
+                out.insert(key, value);
+            }
+            out
+        }
+        None => new_obj(0),
+    };
+    for object in items {
+        match &object {
+            V::JObj(fields) => {
+                for (key, value) in *fields {
+                    ctx.meter.tick()?;
+                    out.insert(Str::B(key), V::from_json(value));
+                }
+            }
+            _ => {
+                for (key, value) in object.entries() {
+                    ctx.meter.tick()?;
+                    out.insert(key, value);
+                }
+            }
         }
     }
     ctx.meter.alloc(out.len() * 48)?;
@@ -1885,10 +1920,10 @@ pub(crate) fn dispatch<'a>(
         if native.doc.name == "removeEmpty" {
             // The hot one of the mappings back to vendors: pruned over our values, without
             // writing the record as JSON and reading it back.
-            return Ok(arg(&args, 0)
-                .map(|value| prune(ctx, &value))
-                .transpose()?
-                .flatten());
+            return match args.into_iter().next().flatten() {
+                Some(value) => prune(ctx, value),
+                None => Ok(None),
+            };
         }
         return call_native_fn(ctx, native, args);
     }
@@ -1896,31 +1931,55 @@ pub(crate) fn dispatch<'a>(
 }
 
 /// `$removeEmpty` over our values: as `native::values::remove_empty`, which it must match.
-fn prune<'a>(ctx: &Ctx<'a>, value: &V<'a>) -> R<Option<V<'a>>> {
+/// An object or array built by the evaluation and held by nothing else is pruned in place.
+fn prune<'a>(ctx: &Ctx<'a>, value: V<'a>) -> R<Option<V<'a>>> {
     ctx.meter.tick()?;
     Ok(match value {
         V::Null => None,
         V::Str(text) if text.is_empty() => None,
+        V::Obj(fields) => {
+            let mut fields = Rc::try_unwrap(fields).unwrap_or_else(|fields| (*fields).clone());
+            let mut failed = None;
+            fields.retain(|_, item| {
+                if failed.is_some() {
+                    return true;
+                }
+                match prune(ctx, std::mem::replace(item, V::Null)) {
+                    Ok(Some(kept)) => {
+                        *item = kept;
+                        true
+                    }
+                    Ok(None) => false,
+                    Err(error) => {
+                        failed = Some(error);
+                        true
+                    }
+                }
+            });
+            if let Some(error) = failed {
+                return Err(error);
+            }
+            (!fields.is_empty()).then(|| V::Obj(Rc::new(fields)))
+        }
+        V::JObj(fields) => {
+            let mut kept = new_obj(fields.len());
+            for (key, item) in fields {
+                if let Some(item) = prune(ctx, V::from_json(item))? {
+                    kept.insert(Str::B(key), item);
+                }
+            }
+            (!kept.is_empty()).then(|| V::Obj(Rc::new(kept)))
+        }
         array if array.is_array() => {
             let mut kept = Vec::with_capacity(array.len_items());
             for item in array.items() {
-                if let Some(item) = prune(ctx, &item)? {
+                if let Some(item) = prune(ctx, item)? {
                     kept.push(item);
                 }
             }
             (!kept.is_empty()).then(|| array_of(kept))
         }
-        object if object.is_object() => {
-            let entries = object.entries();
-            let mut kept = new_obj(entries.len());
-            for (key, item) in entries {
-                if let Some(item) = prune(ctx, &item)? {
-                    kept.insert(key, item);
-                }
-            }
-            (!kept.is_empty()).then(|| V::Obj(Rc::new(kept)))
-        }
-        other => Some(other.clone()),
+        other => Some(other),
     })
 }
 

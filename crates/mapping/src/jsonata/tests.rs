@@ -707,3 +707,27 @@ fn loop_invariant_parts_of_a_lambda_body_keep_their_meaning() {
         "D3137",
     );
 }
+
+#[test]
+fn merge_and_remove_empty_never_change_a_value_held_elsewhere() {
+    check(
+        r#"($o := {"a": 1, "b": null}; [$removeEmpty($o), $o])"#,
+        json!(null),
+        Some(json!([{"a": 1}, {"a": 1, "b": null}])),
+    );
+    check(
+        r#"($a := {"x": 1}; [$merge([$a, {"y": 2}]), $a])"#,
+        json!(null),
+        Some(json!([{"x": 1, "y": 2}, {"x": 1}])),
+    );
+    check(
+        r#"($n := {"k": ""}; $r := $removeEmpty({"n": $n, "m": 1}); [$r, $n])"#,
+        json!(null),
+        Some(json!([{"m": 1}, {"k": ""}])),
+    );
+    check(
+        r#"$removeEmpty($merge([{"a": "", "b": [null, {}], "c": 0}, c, {"d": false}]))"#,
+        json!({"c": {"e": "x", "f": null}}),
+        Some(json!({"c": 0, "e": "x", "d": false})),
+    );
+}
