@@ -1541,6 +1541,16 @@ impl<'a> Ctx<'a> {
         }
         self.meter.tick()?;
         match &node.kind {
+            Kind::Var(name, _) => {
+                // A parameter: read from its slot in the call's scope.
+                if let Some((def, _, _)) = &caller.reuse
+                    && let Some(index) = def.params.iter().position(|param| param == name)
+                    && let Some((_, value)) = scope.vars.borrow().get(index)
+                {
+                    return Ok(collapse(value.clone()));
+                }
+                self.eval(node, input, scope)
+            }
             Kind::Binary(Op::And, lhs, rhs) => {
                 let left = self.body(caller, lhs, input, scope)?;
                 if !truthy(left.as_ref()) {

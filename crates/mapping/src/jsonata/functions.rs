@@ -1258,9 +1258,8 @@ fn sift<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<O
     };
     let func = arg(&args, 1).unwrap_or(V::Null);
     let caller = Ctx::caller(&func);
-    let entries = object.entries();
     let mut out = new_obj(0);
-    for (key, value) in entries {
+    let mut visit = |key: Str<'a>, value: V<'a>| -> R<()> {
         ctx.meter.tick()?;
         let keep = ctx.call_with(
             &caller,
@@ -1269,6 +1268,20 @@ fn sift<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<O
         )?;
         if truthy(keep.as_ref()) {
             out.insert(key, value);
+        }
+        Ok(())
+    };
+    match &object {
+        // A record as parsed: read in place, without listing its entries first.
+        V::JObj(fields) => {
+            for (key, value) in *fields {
+                visit(Str::B(key), V::from_json(value))?;
+            }
+        }
+        other => {
+            for (key, value) in other.entries() {
+                visit(key, value)?;
+            }
         }
     }
     if out.is_empty() {
