@@ -37,6 +37,7 @@ pub use runtime::{
     fields_binding,
 };
 use template::Template;
+pub use template::TemplateError;
 
 /// A unified operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

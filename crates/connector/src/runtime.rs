@@ -806,6 +806,18 @@ impl Connector {
         let (path, query_string) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
+        // A dot segment, written plainly or percent-encoded, would climb out of the base URL's
+        // path (every URL parser resolves `%2e%2e` as `..`).
+        if path.split('/').any(|segment| {
+            matches!(
+                segment.to_ascii_lowercase().replace("%2e", ".").as_str(),
+                "." | ".."
+            )
+        }) {
+            return Err(PlanError::Invalid(
+                "proxy path must not contain `.` or `..` segments".to_owned(),
+            ));
+        }
         let mut all_headers = Vec::new();
         for (name, template) in &self.inner.headers {
             let value = template

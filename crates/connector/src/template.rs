@@ -59,6 +59,10 @@ pub enum TemplateError {
     UnknownTable(String),
     #[error("lookup table `{table}` has no entry `{key}`")]
     MissingEntry { table: String, key: String },
+    /// A path segment's value is empty, `.` or `..`: inserted, it would name another resource
+    /// (`/contacts/..` is the collection's parent for every URL parser).
+    #[error("`{0}` cannot be empty, `.` or `..`")]
+    UnsafeSegment(String),
 }
 
 impl Template {
@@ -120,7 +124,12 @@ impl Template {
                     let value = render_hole(path, filters, scope, lookups)?;
                     match escape {
                         Escape::None => out.push_str(&value),
-                        Escape::PathSegment => out.push_str(&encode_component(&value)),
+                        Escape::PathSegment => {
+                            if matches!(value.as_str(), "" | "." | "..") {
+                                return Err(TemplateError::UnsafeSegment(path.join(".")));
+                            }
+                            out.push_str(&encode_component(&value));
+                        }
                     }
                 }
             }

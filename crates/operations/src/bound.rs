@@ -243,7 +243,7 @@ impl Bound {
         let Some(plan) = self
             .connector()
             .plan_discovery(object, &ctx)
-            .map_err(OpError::internal)?
+            .map_err(OpError::from)?
         else {
             return Ok(Vec::new());
         };

@@ -108,6 +108,10 @@ impl From<CredentialsError> for OpError {
                 code: "token_refresh_failed",
                 detail: format!("the token endpoint refused the refresh ({})", answer.status),
             },
+            CredentialsError::OAuth(OAuthError::NoAccessToken) => OpError::Upstream {
+                code: "token_refresh_failed",
+                detail: "the token endpoint's answer has no access token".to_owned(),
+            },
             other => OpError::internal(other),
         }
     }
@@ -151,6 +155,26 @@ impl From<connector::ReadError> for OpError {
     fn from(error: connector::ReadError) -> OpError {
         match error {
             connector::ReadError::Provider(provider) => OpError::Provider(provider),
+            other => OpError::internal(other),
+        }
+    }
+}
+
+impl From<connector::PlanError> for OpError {
+    fn from(error: connector::PlanError) -> OpError {
+        match error {
+            // Only the caller's values can make a path segment unsafe (an id of `.` or `..`):
+            // the connector's own values are checked when it loads.
+            connector::PlanError::Template {
+                source: connector::TemplateError::UnsafeSegment(name),
+                ..
+            } => {
+                let field = name.strip_prefix("body.").map_or_else(
+                    || name.rsplit('.').next().unwrap_or(&name).to_owned(),
+                    |rest| format!("body.{rest}"),
+                );
+                OpError::invalid(field, "cannot be empty, `.` or `..`")
+            }
             other => OpError::internal(other),
         }
     }

@@ -268,7 +268,7 @@ impl Bound {
             let plans = self
                 .connector()
                 .plan_list_requests(&key, &ctx, &cursor)
-                .map_err(OpError::internal)?;
+                .map_err(OpError::from)?;
             let answers = self.send_parts(plans).await?;
             let responses: Vec<connector::VendorResponse> =
                 answers.into_iter().map(|answer| answer.response).collect();
@@ -323,7 +323,7 @@ impl Bound {
         let plans = self
             .connector()
             .plan_requests(&key, Operation::Get, &ctx, &PageState::Start)
-            .map_err(OpError::internal)?;
+            .map_err(OpError::from)?;
         let responses: Vec<connector::VendorResponse> = self
             .send_parts(plans)
             .await?
@@ -425,7 +425,7 @@ impl Bound {
         let plan = self
             .connector()
             .plan(&key, operation, &ctx, &PageState::Start)
-            .map_err(OpError::internal)?;
+            .map_err(OpError::from)?;
         let answer = self.send(plan, false).await?;
         if self.connector().write_returns_record(&key, operation) {
             let (mapped, raw) = self
@@ -460,7 +460,7 @@ impl Bound {
         let plan = self
             .connector()
             .plan(&key, Operation::Delete, &ctx, &PageState::Start)
-            .map_err(OpError::internal)?;
+            .map_err(OpError::from)?;
         let answer = self.send(plan, false).await?;
         self.noted(&key, self.connector().read_delete(&answer.response))
             .await

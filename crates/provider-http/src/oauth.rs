@@ -212,12 +212,15 @@ impl OAuthClient {
                 }
             })?;
         let answer = VendorResponse::new(status, headers, crate::parse_body(&bytes));
-        if status >= 400 {
-            return Err(if connector.is_invalid_grant(scheme, &answer) {
-                OAuthError::InvalidGrant(Box::new(answer))
-            } else {
-                OAuthError::Refused(Box::new(answer))
-            });
+        // Redirects are not followed (token requests carry secrets): a 3xx is a refusal too.
+        if !(200..300).contains(&status) {
+            return Err(
+                if status >= 400 && connector.is_invalid_grant(scheme, &answer) {
+                    OAuthError::InvalidGrant(Box::new(answer))
+                } else {
+                    OAuthError::Refused(Box::new(answer))
+                },
+            );
         }
         let body = answer.body;
         let access_token = body

@@ -237,7 +237,14 @@ impl IntoResponse for ApiError {
                 )
             }
             ApiError::Upstream { code, detail } => {
-                problem(StatusCode::BAD_GATEWAY, code, "provider", detail, json!({}))
+                // A vendor that did not answer in time is a gateway timeout; anything else
+                // (unreachable, nonsense, a refused token request) a bad gateway.
+                let status = if code == "upstream_timeout" {
+                    StatusCode::GATEWAY_TIMEOUT
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                problem(status, code, "provider", detail, json!({}))
             }
             ApiError::OverrideInvalid(invalid) => {
                 // The override is the environment's own configuration: naming its layer,
@@ -272,5 +279,26 @@ impl IntoResponse for ApiError {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vendor_that_did_not_answer_in_time_is_a_gateway_timeout() {
+        let answer = ApiError::Upstream {
+            code: "upstream_timeout",
+            detail: "the vendor did not answer within 30 s".to_owned(),
+        }
+        .into_response();
+        assert_eq!(answer.status(), StatusCode::GATEWAY_TIMEOUT);
+        let unreachable = ApiError::Upstream {
+            code: "upstream_unavailable",
+            detail: "connection refused".to_owned(),
+        }
+        .into_response();
+        assert_eq!(unreachable.status(), StatusCode::BAD_GATEWAY);
     }
 }

@@ -142,3 +142,95 @@ async fn no_plaintext_credential_reaches_the_database_or_the_logs() {
         assert!(!logged.contains(secret), "`{secret}` reached the logs");
     }
 }
+
+/// Sends `request_line` as written (no client normalises its dot segments) with the demo's key;
+/// returns the status and the body.
+async fn raw(app: &crate::helpers::TestApp, method: &str, target: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("the API accepts");
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        app.demo.api_key
+    );
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("an answer");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {text}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn an_id_of_dots_never_reaches_the_vendor_as_another_path() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let log = app.simulator("hubspot").requests().clone();
+    let deletes = || log.total_matching("DELETE ");
+    for id in [".", "..", "%2e", "%2E%2e", ".%2e"] {
+        let (status, body) = raw(
+            &app,
+            "DELETE",
+            &format!("/unified/crm/contacts/{id}?connection_id={connection}"),
+        )
+        .await;
+        assert_eq!(status, 400, "id `{id}`: {body}");
+        let problem: serde_json::Value = serde_json::from_str(&body).expect("problem json");
+        assert_eq!(problem["field"], "id", "{problem}");
+        let (status, body) = raw(
+            &app,
+            "GET",
+            &format!("/unified/crm/contacts/{id}?connection_id={connection}"),
+        )
+        .await;
+        assert_eq!(status, 400, "GET id `{id}`: {body}");
+    }
+    assert_eq!(deletes(), 0, "the vendor saw no delete");
+}
+
+#[tokio::test]
+async fn the_proxy_does_not_climb_out_of_the_base_path() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    for path in [
+        "/proxy/../../../__sim/requests",
+        "/proxy/sobjects/%2e%2e/%2e%2e/%2e%2e/__sim/requests",
+        "/proxy/sobjects/.%2E/x",
+    ] {
+        let (status, body) = raw(&app, "GET", &format!("{path}?connection_id={connection}")).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains("\"field\":\"path\""), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_endpoint_answering_a_redirect_is_a_bad_gateway_not_ours() {
+    let app = spawn_app().await;
+    let connection = crate::oauth::connect(&app, "hubspot").await;
+    crate::oauth::expire_soon(&app, &connection).await;
+    app.simulator("hubspot").faults().push(simulators::Fault {
+        kind: simulators::FaultKind::Status {
+            status: 302,
+            body: None,
+        },
+        path_prefix: Some("/oauth/v1/token".to_owned()),
+        times: 1,
+    });
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["code"], "token_refresh_failed", "{body}");
+}
