@@ -27,6 +27,9 @@ use crate::{Clock, Credentials, ProviderClient, SendError};
 /// How many connections' daily-quota warning levels a process remembers; a forgotten one is
 /// looked up in the event log again, so the bound costs a store read, never a duplicate event.
 const QUOTA_LEVELS_CAPACITY: usize = 10_000;
+/// What a caller that found every place in flight taken for its whole wait budget is told to
+/// wait before trying again.
+const SLOT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Why a vendor call failed before the vendor could answer it, or was given up on.
 #[derive(Debug, thiserror::Error)]
@@ -437,13 +440,30 @@ impl Session {
             }
             let granted_at = tokio::time::Instant::now();
             let slot = match max_concurrency {
-                Some(max) => match sender.gate.acquire(&key, max).await {
-                    Ok(slot) => Some(slot),
-                    Err(error) => {
-                        permit.record(Outcome::Neutral, sender.clock.now());
-                        return Err(CallError::Limiter(error));
+                // A place in flight is waited for within the caller's budget too.
+                Some(max) => {
+                    let budget = self.wait_budget.saturating_sub(started.elapsed());
+                    match tokio::time::timeout(budget, sender.gate.acquire(&key, max)).await {
+                        Ok(Ok(slot)) => Some(slot),
+                        Ok(Err(error)) => {
+                            permit.record(Outcome::Neutral, sender.clock.now());
+                            return Err(CallError::Limiter(error));
+                        }
+                        Err(_) => {
+                            // The bucket's token stays spent: the budget is under-used, never
+                            // overrun.
+                            if !takes.is_empty() {
+                                self.after_call(&key, &wanted, ticket, None, Duration::ZERO)
+                                    .await;
+                            }
+                            permit.record(Outcome::Neutral, sender.clock.now());
+                            return Err(CallError::Throttled {
+                                retry_after: SLOT_RETRY_AFTER,
+                                provider: None,
+                            });
+                        }
                     }
-                },
+                }
                 None => None,
             };
             let result = self.send_once(request.clone()).await;

@@ -258,3 +258,60 @@ async fn the_workers_refresh_uses_the_environments_override() {
         "the environment's capture applied to the refresh answer: {fetched}"
     );
 }
+
+#[tokio::test]
+async fn waiting_for_a_place_in_flight_keeps_to_the_callers_budget() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            &format!("/connections/{connection}/overrides"),
+            Some(json!({"rate_limits": {"max_concurrency": 1}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    app.simulator("hubspot").faults().push(Fault {
+        kind: FaultKind::Delay { millis: 5_000 },
+        path_prefix: Some(COMPANIES.to_owned()),
+        times: 1,
+    });
+    let hung = tokio::spawn({
+        let client = app.client.clone();
+        let url = app.url(&format!(
+            "/unified/crm/companies?connection_id={connection}&page_size=1"
+        ));
+        let key = app.demo.api_key.clone();
+        async move {
+            client
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("answers")
+                .status()
+        }
+    });
+    // The one place is taken once the vendor has the hung call.
+    let log = app.simulator("hubspot").requests().clone();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while log.total_matching(&format!("GET {COMPANIES}")) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hung call never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/companies?connection_id={connection}&page_size=1&max_wait_ms=200"
+        ))
+        .await;
+    assert!(
+        !hung.is_finished(),
+        "answered while the only place is still held"
+    );
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    assert_eq!(hung.await.expect("the hung call"), 200);
+}
