@@ -117,7 +117,16 @@ fn demo_key(data_dir: &Path) -> anyhow::Result<String> {
         return Ok(existing.trim().to_owned());
     }
     let key = secrets::generate_key();
-    std::fs::write(&path, &key).with_context(|| format!("writing `{}`", path.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    // The key opens every credential of the demo's database: its owner alone may read it.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("creating `{}`", path.display()))?;
+    std::io::Write::write_all(&mut file, key.as_bytes())
+        .with_context(|| format!("writing `{}`", path.display()))?;
     Ok(key)
 }
 
@@ -158,7 +167,12 @@ pub async fn start(args: &DemoArgs) -> anyhow::Result<Demo> {
 /// # Errors
 /// As [`start`], and when a simulator's `simulator.yaml` does not parse.
 pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Demo> {
-    std::fs::create_dir_all(&args.data_dir)
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder
+        .create(&args.data_dir)
         .with_context(|| format!("creating `{}`", args.data_dir.display()))?;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(args.data_dir.join(format!("crosswalk.db{suffix}")));

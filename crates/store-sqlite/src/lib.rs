@@ -91,6 +91,7 @@ pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
             .await
             .map_err(StoreError::database)?;
     }
+    create_private(path).map_err(StoreError::database)?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -114,6 +115,20 @@ pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
 /// # Errors
 ///
 /// [`StoreError::Database`] when SQLite cannot start or a migration fails.
+/// Creates the database file readable by its owner alone (SQLite gives its journal and WAL
+/// files the same mode); an existing file is left as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 pub async fn open_in_memory() -> Result<SqliteStore, StoreError> {
     let options = SqliteConnectOptions::from_str("sqlite::memory:")
         .map_err(StoreError::database)?

@@ -234,3 +234,18 @@ async fn a_token_endpoint_answering_a_redirect_is_a_bad_gateway_not_ours() {
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["code"], "token_refresh_failed", "{body}");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_the_demo_key_are_readable_by_their_owner_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    for name in ["crosswalk.db", "demo-encryption-key"] {
+        let path = app.data_dir.path().join(name);
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name} has mode {mode:o}");
+    }
+}
