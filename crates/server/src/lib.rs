@@ -24,6 +24,7 @@ pub use operations::{
 };
 pub use provider_http::Clock;
 pub use provider_http::credentials::credentials_aad;
+pub use routes::connect::{MAX_OAUTH_STARTS, PURGE_GRACE_SECS};
 
 /// Everything handlers share.
 #[derive(Clone)]
@@ -102,9 +103,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_api_key,
         ));
-    let router = Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/openapi.json", get(openapi::document))
+    // The end user's pages: no API key, their own security headers.
+    let connect_pages = Router::new()
         .route("/connect", get(routes::connect::show))
         .route(
             "/connect/submit",
@@ -115,6 +115,11 @@ pub fn router(state: AppState) -> Router {
             "/connect/oauth/callback",
             get(routes::connect::oauth_callback),
         )
+        .route_layer(axum::middleware::from_fn(routes::connect::page_headers));
+    let router = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::document))
+        .merge(connect_pages)
         .merge(authenticated)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(

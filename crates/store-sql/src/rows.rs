@@ -17,7 +17,7 @@ use crate::{Dialect, read_error};
 pub(crate) const CONNECTION_COLUMNS: &str = "id, environment_id, provider, status, account, \
      credentials, credentials_expires_at, created_at, updated_at";
 pub(crate) const CONNECT_SESSION_COLUMNS: &str = "token_hash, environment_id, end_user_id, \
-     provider, redirect_url, connection_id, expires_at, created_at";
+     provider, redirect_url, connection_id, expires_at, created_at, consumed_at, oauth_starts";
 pub(crate) const OAUTH_STATE_COLUMNS: &str = "state_hash, environment_id, provider, scheme, \
      session_token_hash, code_verifier, redirect_uri, connection_id, expires_at, created_at";
 pub(crate) const OAUTH_APP_COLUMNS: &str =
@@ -189,7 +189,14 @@ where
             connection_id: self.optional_id("connection_id")?,
             expires_at: self.time("expires_at")?,
             created_at: self.time("created_at")?,
+            consumed_at: self.optional_time("consumed_at")?,
+            oauth_starts: self.count("oauth_starts")?,
         })
+    }
+
+    /// The `environment_id` column alone, as a `RETURNING environment_id` gives it.
+    pub(crate) fn environment_id(&self) -> Result<store::EnvironmentId, StoreError> {
+        self.id("environment_id")
     }
 
     pub(crate) fn oauth_state(&self) -> Result<OAuthState, StoreError> {

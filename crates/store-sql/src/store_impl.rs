@@ -14,7 +14,7 @@ use store::{
     ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
     ConnectionStatus, ConnectionUpdate, Cursor, DiscoveredFields, Environment, EnvironmentId,
     Event, EventId, NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope, OverrideVersion,
-    Page, PageRequest, Store, StoreError, timestamp,
+    Page, PageRequest, PurgedSessions, SessionCompletion, Store, StoreError, timestamp,
 };
 
 use crate::rows::{
@@ -117,6 +117,42 @@ where
         .await
         .map_err(read_error)?;
         Ok(row.is_some())
+    }
+
+    /// Tells whether a Connect session with this hash exists, after a conditional write on it
+    /// matched no row: a missing session is [`StoreError::NotFound`], an existing one means the
+    /// condition (unused, unexpired, …) failed.
+    async fn connect_session_exists(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM connect_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?;
+        Ok(row.is_some())
+    }
+
+    async fn insert_oauth_state_on<'c, E>(executor: E, state: &OAuthState) -> Result<(), StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        sqlx::query(&format!(
+            "INSERT INTO oauth_states ({OAUTH_STATE_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&state.state_hash)
+        .bind(state.environment_id.as_str())
+        .bind(&state.provider)
+        .bind(&state.scheme)
+        .bind(&state.session_token_hash)
+        .bind(state.code_verifier.as_ref().map(Sealed::to_bytes))
+        .bind(&state.redirect_uri)
+        .bind(state.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(D::time(timestamp::truncate(state.expires_at)))
+        .bind(D::time(timestamp::truncate(state.created_at)))
+        .execute(executor)
+        .await
+        .map_err(|error| write_error(error, "an oauth state with this hash already exists"))?;
+        Ok(())
     }
 
     async fn insert_connection_on<'c, E>(
@@ -672,7 +708,7 @@ where
     async fn insert_connect_session(&self, session: &ConnectSession) -> Result<(), StoreError> {
         sqlx::query(&format!(
             "INSERT INTO connect_sessions ({CONNECT_SESSION_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&session.token_hash)
         .bind(session.environment_id.as_str())
@@ -682,6 +718,12 @@ where
         .bind(session.connection_id.as_ref().map(ConnectionId::as_str))
         .bind(D::time(timestamp::truncate(session.expires_at)))
         .bind(D::time(timestamp::truncate(session.created_at)))
+        .bind(
+            session
+                .consumed_at
+                .map(|at| D::time(timestamp::truncate(at))),
+        )
+        .bind(i64::from(session.oauth_starts))
         .execute(&self.pool)
         .await
         .map_err(|error| {
@@ -706,24 +748,7 @@ where
     }
 
     async fn insert_oauth_state(&self, state: &OAuthState) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO oauth_states ({OAUTH_STATE_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(&state.state_hash)
-        .bind(state.environment_id.as_str())
-        .bind(&state.provider)
-        .bind(&state.scheme)
-        .bind(&state.session_token_hash)
-        .bind(state.code_verifier.as_ref().map(Sealed::to_bytes))
-        .bind(&state.redirect_uri)
-        .bind(state.connection_id.as_ref().map(ConnectionId::as_str))
-        .bind(D::time(timestamp::truncate(state.expires_at)))
-        .bind(D::time(timestamp::truncate(state.created_at)))
-        .execute(&self.pool)
-        .await
-        .map_err(|error| write_error(error, "an oauth state with this hash already exists"))?;
-        Ok(())
+        Self::insert_oauth_state_on(&self.pool, state).await
     }
 
     async fn take_oauth_state(&self, state_hash: &str) -> Result<OAuthState, StoreError> {
@@ -738,6 +763,138 @@ where
         .map_err(|error| write_error(error, "oauth state take conflicts"))?
         .ok_or(StoreError::NotFound)?;
         Columns::<D>(&row).oauth_state()
+    }
+
+    async fn start_oauth(
+        &self,
+        state: &OAuthState,
+        now: DateTime<Utc>,
+        max_starts: u32,
+    ) -> Result<(), StoreError> {
+        // The count is the transaction's first write: SQLite's write lock, or Postgres's lock on
+        // the session row, makes concurrent starts on one session take their turns, each seeing
+        // the count the one before left.
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        let counted = sqlx::query(
+            "UPDATE connect_sessions SET oauth_starts = oauth_starts + 1
+             WHERE token_hash = $1 AND environment_id = $2 AND consumed_at IS NULL
+                 AND expires_at > $3 AND oauth_starts < $4",
+        )
+        .bind(&state.session_token_hash)
+        .bind(state.environment_id.as_str())
+        .bind(D::time(timestamp::truncate(now)))
+        .bind(i64::from(max_starts))
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "oauth start conflicts"))?;
+        if D::rows_affected(&counted) == 0 {
+            transaction.rollback().await.map_err(StoreError::database)?;
+            let session = sqlx::query(
+                "SELECT 1 FROM connect_sessions WHERE token_hash = $1 AND environment_id = $2",
+            )
+            .bind(&state.session_token_hash)
+            .bind(state.environment_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?;
+            return Err(match session {
+                Some(_) => StoreError::Conflict(
+                    "the connect session is used, expired or has started all its sign-ins"
+                        .to_owned(),
+                ),
+                None => StoreError::NotFound,
+            });
+        }
+        Self::insert_oauth_state_on(&mut *transaction, state).await?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(())
+    }
+
+    async fn complete_connect_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        completion: SessionCompletion,
+        event: NewEvent,
+    ) -> Result<(Connection, Event), StoreError> {
+        let (connection_id, environment_id) = match &completion {
+            SessionCompletion::Create(new) => (None, Some(new.environment_id.as_str())),
+            SessionCompletion::Reauthorize { id, .. } => (Some(id.as_str()), None),
+        };
+        let event = event_of(event);
+        // Marking the session used is the transaction's first write and decides in one
+        // statement: a concurrent second use waits for this one's lock (SQLite's single writer,
+        // Postgres's row lock), then finds the session used and changes nothing.
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        let used = sqlx::query(
+            "UPDATE connect_sessions SET consumed_at = $2
+             WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2
+                 AND COALESCE(connection_id, '') = COALESCE($3, '')
+                 AND ($4 IS NULL OR environment_id = $4)
+             RETURNING environment_id",
+        )
+        .bind(token_hash)
+        .bind(D::time(timestamp::truncate(now)))
+        .bind(connection_id)
+        .bind(environment_id)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "connect session use conflicts"))?;
+        let Some(used) = used else {
+            transaction.rollback().await.map_err(StoreError::database)?;
+            return Err(if self.connect_session_exists(token_hash).await? {
+                StoreError::Conflict(
+                    "the connect session is used, expired or for another connection".to_owned(),
+                )
+            } else {
+                StoreError::NotFound
+            });
+        };
+        let session_environment: EnvironmentId = Columns::<D>(&used).environment_id()?;
+        let connection = match completion {
+            SessionCompletion::Create(new) => {
+                Self::insert_connection_on(&mut *transaction, new).await?
+            }
+            SessionCompletion::Reauthorize { id, update } => {
+                Self::update_connection_on(&mut *transaction, &session_environment, &id, update)
+                    .await?
+            }
+        };
+        Self::insert_event_on(&mut *transaction, &event).await?;
+        // The link's other sign-ins in flight end with it.
+        sqlx::query("DELETE FROM oauth_states WHERE session_token_hash = $1")
+            .bind(token_hash)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "oauth state delete conflicts"))?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok((connection, event))
+    }
+
+    async fn purge_connect_sessions(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<PurgedSessions, StoreError> {
+        let before = timestamp::truncate(before);
+        let sessions = sqlx::query("DELETE FROM connect_sessions WHERE expires_at <= $1")
+            .bind(D::time(before))
+            .execute(&self.pool)
+            .await
+            .map_err(|error| write_error(error, "connect session purge conflicts"))?;
+        let states = sqlx::query(
+            "DELETE FROM oauth_states WHERE expires_at <= $1 OR NOT EXISTS (
+                 SELECT 1 FROM connect_sessions
+                 WHERE connect_sessions.token_hash = oauth_states.session_token_hash
+             )",
+        )
+        .bind(D::time(before))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "oauth state purge conflicts"))?;
+        Ok(PurgedSessions {
+            sessions: D::rows_affected(&sessions),
+            oauth_states: D::rows_affected(&states),
+        })
     }
 
     async fn insert_event(&self, event: NewEvent) -> Result<Event, StoreError> {

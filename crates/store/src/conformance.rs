@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use crate::{
     ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionStatus,
     ConnectionUpdate, Cursor, EnvironmentId, NewConnection, NewEvent, OAuthApp, OAuthState,
-    OverrideScope, OverrideVersion, Page, PageRequest, Store, StoreError, api_key_prefix,
-    generate_api_key, timestamp,
+    OverrideScope, OverrideVersion, Page, PageRequest, SessionCompletion, Store, StoreError,
+    api_key_prefix, generate_api_key, timestamp,
 };
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -67,6 +67,12 @@ macro_rules! conformance_tests {
             oauth_state_is_taken_once,
             concurrent_oauth_state_takers_one_wins,
             deleting_a_connection_removes_its_sessions_and_states,
+            a_connect_session_is_used_once_for_what_it_was_made_for,
+            a_failed_connection_write_leaves_the_session_unused,
+            concurrent_session_users_one_wins,
+            oauth_starts_are_capped_per_live_session,
+            concurrent_oauth_starts_never_pass_the_cap,
+            purge_removes_expired_sessions_and_states_only,
             events_are_oldest_first_and_filtered,
             credentials_expiry_round_trips,
             connection_by_id_ignores_environment,
@@ -1223,6 +1229,8 @@ fn connect_session(environment_id: &EnvironmentId) -> ConnectSession {
         connection_id: None,
         expires_at: at(1_700_000_900, 999_999) + Duration::nanoseconds(1),
         created_at: at(1_700_000_000, 1),
+        consumed_at: None,
+        oauth_starts: 0,
     }
 }
 
@@ -1520,6 +1528,512 @@ pub async fn deleting_a_connection_removes_its_sessions_and_states(store: &dyn S
         vec![event],
         "events outlive their connection"
     );
+}
+
+/// A time at which [`connect_session`]'s sessions are live.
+fn while_live() -> DateTime<Utc> {
+    at(1_700_000_100, 0)
+}
+
+fn create_with(environment_id: &EnvironmentId) -> (SessionCompletion, NewEvent) {
+    let new = new_connection(environment_id, "vendor-one");
+    let event = event_about(environment_id, &new.id, "connection.created");
+    (SessionCompletion::Create(new), event)
+}
+
+fn reauthorize_with(
+    environment_id: &EnvironmentId,
+    id: &ConnectionId,
+) -> (SessionCompletion, NewEvent) {
+    let update = ConnectionUpdate {
+        status: Some(ConnectionStatus::Active),
+        account: Some(json!({"reauthorized": true})),
+        credentials: Some(seal_credentials(id, &json!({"access_token": "new"}))),
+        credentials_expires_at: Some(None),
+    };
+    (
+        SessionCompletion::Reauthorize {
+            id: id.clone(),
+            update,
+        },
+        event_about(environment_id, id, "connection.reauthorized"),
+    )
+}
+
+async fn complete(
+    store: &dyn Store,
+    session: &ConnectSession,
+    now: DateTime<Utc>,
+    (completion, event): (SessionCompletion, NewEvent),
+) -> Result<(Connection, crate::Event), StoreError> {
+    store
+        .complete_connect_session(&session.token_hash, now, completion, event)
+        .await
+}
+
+pub async fn a_connect_session_is_used_once_for_what_it_was_made_for(store: &dyn Store) {
+    let environment_id = environment(store, "single use").await;
+    let other_environment = environment(store, "single use other").await;
+    let now = while_live();
+
+    // A link for a new connection makes one, once.
+    let session = connect_session(&environment_id);
+    store
+        .insert_connect_session(&session)
+        .await
+        .expect("insert");
+    let state = OAuthState {
+        session_token_hash: session.token_hash.clone(),
+        ..oauth_state(&environment_id)
+    };
+    store
+        .insert_oauth_state(&state)
+        .await
+        .expect("insert state");
+    let (connection, event) = complete(store, &session, now, create_with(&environment_id))
+        .await
+        .expect("the first use makes the connection");
+    assert_eq!(
+        store
+            .get_connection(&environment_id, &connection.id)
+            .await
+            .expect("stored"),
+        connection
+    );
+    assert_eq!(
+        store
+            .list_events(&environment_id, Some(&connection.id), None)
+            .await
+            .expect("list"),
+        vec![event]
+    );
+    let used = store
+        .get_connect_session(&session.token_hash)
+        .await
+        .expect("a used session stays until purged");
+    assert_eq!(used.consumed_at, Some(now));
+    assert_not_found(
+        store.take_oauth_state(&state.state_hash).await,
+        "the session's sign-in in flight ended with it",
+    );
+    let second = create_with(&environment_id);
+    let second_id = match &second.0 {
+        SessionCompletion::Create(new) => new.id.clone(),
+        SessionCompletion::Reauthorize { .. } => unreachable!(),
+    };
+    assert_conflict(
+        complete(store, &session, now, second).await,
+        "a second use of a link",
+    );
+    assert_not_found(
+        store.get_connection(&environment_id, &second_id).await,
+        "the second use made no connection",
+    );
+
+    // A re-authorisation link updates its own connection, once, and nothing else.
+    let mine = insert(store, &environment_id, "vendor-one").await;
+    let another = insert(store, &environment_id, "vendor-one").await;
+    let reauthorize = ConnectSession {
+        provider: Some("vendor-one".to_owned()),
+        connection_id: Some(mine.id.clone()),
+        ..connect_session(&environment_id)
+    };
+    store
+        .insert_connect_session(&reauthorize)
+        .await
+        .expect("insert");
+    assert_conflict(
+        complete(
+            store,
+            &reauthorize,
+            now,
+            reauthorize_with(&environment_id, &another.id),
+        )
+        .await,
+        "a re-authorisation link used on another connection",
+    );
+    assert_conflict(
+        complete(store, &reauthorize, now, create_with(&environment_id)).await,
+        "a re-authorisation link used to make a new connection",
+    );
+    assert_eq!(
+        store
+            .get_connection(&environment_id, &another.id)
+            .await
+            .expect("kept"),
+        another,
+        "the other connection is untouched"
+    );
+    let (updated, _) = complete(
+        store,
+        &reauthorize,
+        now,
+        reauthorize_with(&environment_id, &mine.id),
+    )
+    .await
+    .expect("the re-authorisation");
+    assert_eq!(updated.id, mine.id);
+    assert_eq!(updated.account, json!({"reauthorized": true}));
+    assert_conflict(
+        complete(
+            store,
+            &reauthorize,
+            now,
+            reauthorize_with(&environment_id, &mine.id),
+        )
+        .await,
+        "a second use of a re-authorisation link",
+    );
+
+    // A link for a new connection cannot re-authorise one.
+    let plain = connect_session(&environment_id);
+    store.insert_connect_session(&plain).await.expect("insert");
+    assert_conflict(
+        complete(
+            store,
+            &plain,
+            now,
+            reauthorize_with(&environment_id, &mine.id),
+        )
+        .await,
+        "a link for a new connection used to re-authorise",
+    );
+
+    // Expired at the caller's clock, of another environment, or unknown.
+    assert_conflict(
+        complete(
+            store,
+            &plain,
+            plain.expires_at,
+            create_with(&environment_id),
+        )
+        .await,
+        "a link used when it expires",
+    );
+    assert_conflict(
+        complete(store, &plain, now, create_with(&other_environment)).await,
+        "a link used for another environment",
+    );
+    let unknown = connect_session(&environment_id);
+    assert_not_found(
+        complete(store, &unknown, now, create_with(&environment_id)).await,
+        "an unknown link",
+    );
+    assert_eq!(
+        store
+            .get_connect_session(&plain.token_hash)
+            .await
+            .expect("kept")
+            .consumed_at,
+        None,
+        "refused uses leave the link unused"
+    );
+    complete(store, &plain, now, create_with(&environment_id))
+        .await
+        .expect("the link still works for what it was made for");
+}
+
+pub async fn a_failed_connection_write_leaves_the_session_unused(store: &dyn Store) {
+    let environment_id = environment(store, "use rollback").await;
+    let existing = insert(store, &environment_id, "vendor-one").await;
+    let session = connect_session(&environment_id);
+    store
+        .insert_connect_session(&session)
+        .await
+        .expect("insert");
+
+    // The connection's insert fails (its id exists): the session stays unused.
+    let mut duplicate = new_connection(&environment_id, "vendor-one");
+    duplicate.id = existing.id.clone();
+    let event = event_about(&environment_id, &existing.id, "connection.created");
+    assert_conflict(
+        store
+            .complete_connect_session(
+                &session.token_hash,
+                while_live(),
+                SessionCompletion::Create(duplicate),
+                event,
+            )
+            .await,
+        "a repeated connection id",
+    );
+    // The event's insert fails (its environment does not exist): neither the connection nor
+    // the use stays.
+    let new = new_connection(&environment_id, "vendor-one");
+    let new_id = new.id.clone();
+    let orphan = event_about(&EnvironmentId::generate(), &new_id, "connection.created");
+    assert_not_found(
+        store
+            .complete_connect_session(
+                &session.token_hash,
+                while_live(),
+                SessionCompletion::Create(new),
+                orphan,
+            )
+            .await,
+        "an event of an unknown environment",
+    );
+    assert_not_found(
+        store.get_connection(&environment_id, &new_id).await,
+        "the connection of a failed use",
+    );
+    assert_eq!(
+        store
+            .get_connect_session(&session.token_hash)
+            .await
+            .expect("kept")
+            .consumed_at,
+        None,
+        "a failed use leaves the link unused"
+    );
+    complete(store, &session, while_live(), create_with(&environment_id))
+        .await
+        .expect("the link still works");
+}
+
+pub async fn concurrent_session_users_one_wins(store: &dyn Store) {
+    const N_USERS: usize = 12;
+    let environment_id = environment(store, "session race").await;
+    let existing = insert(store, &environment_id, "vendor-one").await;
+    for round in 0..2 {
+        let session = if round == 0 {
+            connect_session(&environment_id)
+        } else {
+            ConnectSession {
+                connection_id: Some(existing.id.clone()),
+                ..connect_session(&environment_id)
+            }
+        };
+        store
+            .insert_connect_session(&session)
+            .await
+            .expect("insert");
+        let attempts: Vec<_> = (0..N_USERS)
+            .map(|_| {
+                if round == 0 {
+                    create_with(&environment_id)
+                } else {
+                    reauthorize_with(&environment_id, &existing.id)
+                }
+            })
+            .collect();
+        let results = join_all(
+            attempts
+                .into_iter()
+                .map(|attempt| complete(store, &session, while_live(), attempt)),
+        )
+        .await;
+        let mut n_won = 0;
+        for result in results {
+            match result {
+                Ok(_) => n_won += 1,
+                Err(StoreError::Conflict(_)) => {}
+                Err(other) => panic!("a losing user must see Conflict, got {other:?}"),
+            }
+        }
+        assert_eq!(n_won, 1, "round {round}: exactly one concurrent use wins");
+    }
+    assert_eq!(
+        store
+            .list_connections(&environment_id)
+            .await
+            .expect("list")
+            .len(),
+        2,
+        "the existing connection and the one the link made"
+    );
+    assert_eq!(
+        store
+            .list_events(&environment_id, None, Some("connection.reauthorized"))
+            .await
+            .expect("list")
+            .len(),
+        1,
+        "one re-authorisation"
+    );
+}
+
+fn started_from(session: &ConnectSession) -> OAuthState {
+    OAuthState {
+        session_token_hash: session.token_hash.clone(),
+        connection_id: session.connection_id.clone(),
+        ..oauth_state(&session.environment_id)
+    }
+}
+
+pub async fn oauth_starts_are_capped_per_live_session(store: &dyn Store) {
+    const MAX: u32 = 3;
+    let environment_id = environment(store, "oauth starts").await;
+    let other_environment = environment(store, "oauth starts other").await;
+    let now = while_live();
+    let session = connect_session(&environment_id);
+    store
+        .insert_connect_session(&session)
+        .await
+        .expect("insert");
+    let mut started = Vec::new();
+    for _ in 0..MAX {
+        let state = started_from(&session);
+        store
+            .start_oauth(&state, now, MAX)
+            .await
+            .expect("a start within the cap");
+        started.push(state);
+    }
+    let over = started_from(&session);
+    assert_conflict(
+        store.start_oauth(&over, now, MAX).await,
+        "a start past the cap",
+    );
+    assert_not_found(
+        store.take_oauth_state(&over.state_hash).await,
+        "a refused start stores no state",
+    );
+    assert_eq!(
+        store
+            .get_connect_session(&session.token_hash)
+            .await
+            .expect("get")
+            .oauth_starts,
+        MAX
+    );
+    let taken = store
+        .take_oauth_state(&started[0].state_hash)
+        .await
+        .expect("a started state is stored");
+    assert_eq!(taken.session_token_hash, session.token_hash);
+
+    // Expired, used, of another environment, unknown.
+    let fresh = connect_session(&environment_id);
+    store.insert_connect_session(&fresh).await.expect("insert");
+    assert_conflict(
+        store
+            .start_oauth(&started_from(&fresh), fresh.expires_at, MAX)
+            .await,
+        "a start when the link expires",
+    );
+    let foreign = OAuthState {
+        environment_id: other_environment.clone(),
+        ..started_from(&fresh)
+    };
+    assert_not_found(
+        store.start_oauth(&foreign, now, MAX).await,
+        "a start naming another environment's session",
+    );
+    assert_not_found(
+        store
+            .start_oauth(&started_from(&connect_session(&environment_id)), now, MAX)
+            .await,
+        "a start from an unknown session",
+    );
+    assert_eq!(
+        store
+            .get_connect_session(&fresh.token_hash)
+            .await
+            .expect("get")
+            .oauth_starts,
+        0,
+        "refused starts count nothing"
+    );
+    complete(store, &fresh, now, create_with(&environment_id))
+        .await
+        .expect("use");
+    assert_conflict(
+        store.start_oauth(&started_from(&fresh), now, MAX).await,
+        "a start from a used link",
+    );
+}
+
+pub async fn concurrent_oauth_starts_never_pass_the_cap(store: &dyn Store) {
+    const MAX: u32 = 4;
+    const N_STARTS: usize = 12;
+    let environment_id = environment(store, "start race").await;
+    let session = connect_session(&environment_id);
+    store
+        .insert_connect_session(&session)
+        .await
+        .expect("insert");
+    let states: Vec<OAuthState> = (0..N_STARTS).map(|_| started_from(&session)).collect();
+    let results = join_all(
+        states
+            .iter()
+            .map(|state| store.start_oauth(state, while_live(), MAX)),
+    )
+    .await;
+    let mut n_started = 0;
+    for result in results {
+        match result {
+            Ok(()) => n_started += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("a refused start must see Conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        n_started, MAX as usize,
+        "exactly the cap's number of starts land"
+    );
+    let mut n_stored = 0;
+    for state in &states {
+        if store.take_oauth_state(&state.state_hash).await.is_ok() {
+            n_stored += 1;
+        }
+    }
+    assert_eq!(n_stored, MAX as usize, "one stored state per counted start");
+}
+
+pub async fn purge_removes_expired_sessions_and_states_only(store: &dyn Store) {
+    let environment_id = environment(store, "purge").await;
+    let cutoff = at(1_700_000_500, 0);
+    let expired = ConnectSession {
+        expires_at: cutoff,
+        ..connect_session(&environment_id)
+    };
+    let live = ConnectSession {
+        expires_at: cutoff + Duration::microseconds(1),
+        ..connect_session(&environment_id)
+    };
+    for session in [&expired, &live] {
+        store.insert_connect_session(session).await.expect("insert");
+    }
+    let expired_state = OAuthState {
+        expires_at: cutoff,
+        ..started_from(&live)
+    };
+    let live_state = OAuthState {
+        expires_at: cutoff + Duration::seconds(1),
+        ..started_from(&live)
+    };
+    let orphan_state = OAuthState {
+        expires_at: cutoff + Duration::seconds(1),
+        ..started_from(&expired)
+    };
+    for state in [&expired_state, &live_state, &orphan_state] {
+        store.insert_oauth_state(state).await.expect("insert state");
+    }
+
+    let purged = store.purge_connect_sessions(cutoff).await.expect("purge");
+    assert!(purged.sessions >= 1, "{purged:?}");
+    assert!(purged.oauth_states >= 2, "{purged:?}");
+    assert_not_found(
+        store.get_connect_session(&expired.token_hash).await,
+        "a session expired at the cutoff",
+    );
+    store
+        .get_connect_session(&live.token_hash)
+        .await
+        .expect("a session expiring after the cutoff stays");
+    assert_not_found(
+        store.take_oauth_state(&expired_state.state_hash).await,
+        "a state expired at the cutoff",
+    );
+    assert_not_found(
+        store.take_oauth_state(&orphan_state.state_hash).await,
+        "a state whose session was purged",
+    );
+    store
+        .take_oauth_state(&live_state.state_hash)
+        .await
+        .expect("a live state of a live session stays");
 }
 
 pub async fn events_are_oldest_first_and_filtered(store: &dyn Store) {

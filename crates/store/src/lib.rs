@@ -27,6 +27,6 @@ pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use rows::{
     ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, ConnectionUpdate,
     DiscoveredFields, Environment, Event, NewConnection, NewEvent, OAuthApp, OAuthState,
-    OverrideScope, OverrideVersion,
+    OverrideScope, OverrideVersion, PurgedSessions, SessionCompletion,
 };
 pub use store::Store;

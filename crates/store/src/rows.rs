@@ -196,6 +196,37 @@ pub struct ConnectSession {
     pub expires_at: DateTime<Utc>,
     /// When the session was made.
     pub created_at: DateTime<Utc>,
+    /// When the link made or re-authorised its connection ([`crate::Store::complete_connect_session`]);
+    /// a used link never works again. `None` while unused.
+    pub consumed_at: Option<DateTime<Utc>>,
+    /// How many OAuth sign-ins the link has started ([`crate::Store::start_oauth`]), which is
+    /// capped per link.
+    pub oauth_starts: u32,
+}
+
+/// What a Connect session does when it is used, for [`crate::Store::complete_connect_session`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionCompletion {
+    /// Inserts a new connection, as [`crate::Store::insert_connection`] does; only a session
+    /// without a `connection_id` may do this.
+    Create(NewConnection),
+    /// Updates the session's own connection, as [`crate::Store::update_connection`] does; only
+    /// the session whose `connection_id` is `id` may do this.
+    Reauthorize {
+        /// The connection being authorised again.
+        id: ConnectionId,
+        /// The new credentials, status and account.
+        update: ConnectionUpdate,
+    },
+}
+
+/// How many rows [`crate::Store::purge_connect_sessions`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgedSessions {
+    /// Connect sessions removed.
+    pub sessions: u64,
+    /// OAuth states removed.
+    pub oauth_states: u64,
 }
 
 /// One OAuth authorization in flight, stored by the hash of its `state` parameter until the

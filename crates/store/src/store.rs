@@ -11,7 +11,8 @@ use secrets::Sealed;
 use crate::{
     ApiKey, ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionUpdate,
     DiscoveredFields, Environment, EnvironmentId, Event, NewConnection, NewEvent, OAuthApp,
-    OAuthState, OverrideScope, OverrideVersion, Page, PageRequest, StoreError,
+    OAuthState, OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions,
+    SessionCompletion, StoreError,
 };
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
@@ -300,6 +301,60 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ///
     /// [`StoreError::NotFound`] when no state has the hash, including when it was taken before.
     async fn take_oauth_state(&self, state_hash: &str) -> Result<OAuthState, StoreError>;
+
+    /// Starts an OAuth sign-in from a Connect session: counts it on the session and stores
+    /// `state`, in one transaction, only while the session named by `state.session_token_hash`
+    /// (of `state.environment_id`) is unused, not expired at `now`, and has started fewer than
+    /// `max_starts` sign-ins. Atomic across processes: of concurrent starts on one session, no
+    /// more than `max_starts` are ever stored in all.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when no session of the state's environment has the hash, or the
+    /// state names a connection of no such environment; [`StoreError::Conflict`] when the
+    /// session is used, expired at `now`, or has started `max_starts` sign-ins, or a state with
+    /// the same hash exists; nothing is stored then.
+    async fn start_oauth(
+        &self,
+        state: &OAuthState,
+        now: DateTime<Utc>,
+        max_starts: u32,
+    ) -> Result<(), StoreError>;
+
+    /// Uses a Connect session up: marks the session with this token hash used at `now`, makes
+    /// or re-authorises its connection (`completion`), records `event`, and removes the
+    /// session's other OAuth states, in one transaction: all of it is stored or none.
+    ///
+    /// Only an unused session of the connection's environment, not expired at `now`, can be
+    /// used, and only for what it was made for: [`SessionCompletion::Create`] by a session
+    /// without a connection, [`SessionCompletion::Reauthorize`] by the session of that very
+    /// connection. Atomic across processes: of any number of concurrent calls for one
+    /// session, exactly one succeeds, which is what makes a Connect link single-use.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when no session of that environment has the hash (or the
+    /// connection to re-authorise is gone); [`StoreError::Conflict`] when the session was used
+    /// before, is expired at `now`, or was made for another connection (or none); and the errors
+    /// of [`Store::insert_connection_with_event`] and [`Store::update_connection_with_event`].
+    async fn complete_connect_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        completion: SessionCompletion,
+        event: NewEvent,
+    ) -> Result<(Connection, Event), StoreError>;
+
+    /// Removes the Connect sessions and the OAuth states that expired at or before `before`,
+    /// of every environment, and the OAuth states whose session is gone.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] only.
+    async fn purge_connect_sessions(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<PurgedSessions, StoreError>;
 
     /// Records an event with a fresh id and `created_at` set to now.
     ///

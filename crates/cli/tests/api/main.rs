@@ -21,4 +21,5 @@ mod phones;
 mod pipedrive_fields;
 mod resilience;
 mod security;
+mod security_connect;
 mod shutdown;

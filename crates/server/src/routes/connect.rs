@@ -4,10 +4,20 @@
 //! provider → `/connect/oauth/callback`), and lands back on the product's allow-listed
 //! redirect URL with the connection id. Works as a redirect and as a popup (the last page posts
 //! a message to its opener). Re-authorising a `needs_reauth` connection uses the same page.
+//!
+//! A link is single-use: the store marks its session used in the very transaction that makes or
+//! re-authorises its connection ([`store::Store::complete_connect_session`]), so of two
+//! submits or callbacks on one link exactly one lands, and a re-authorisation link can only
+//! ever touch its own connection. A link may start a few OAuth sign-ins
+//! ([`MAX_OAUTH_STARTS`]), and creating a link purges the sessions and states that expired
+//! more than [`PURGE_GRACE_SECS`] ago. Every page answers with headers that keep it out of
+//! frames, caches and `Referer`s and allow only its own nonce-tagged style and script; the
+//! messages it shows are ours, chosen by a code in its URL, never text taken from the URL.
 
 use axum::Extension;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use connector::file::{AuthScheme, FieldKind};
@@ -17,7 +27,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use store::{
     ConnectSession, Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, NewConnection,
-    NewEvent, OAuthState, StoreError,
+    NewEvent, OAuthState, SessionCompletion, StoreError,
 };
 
 use super::JsonBody;
@@ -31,6 +41,12 @@ const DEFAULT_SESSION_SECS: i64 = 30 * 60;
 const MAX_SESSION_SECS: i64 = 24 * 60 * 60;
 /// How long an OAuth authorization may take.
 const STATE_SECS: i64 = 10 * 60;
+/// How many OAuth sign-ins one link may start; a user who gives up more often than this needs
+/// a new link from the product.
+pub const MAX_OAUTH_STARTS: u32 = 10;
+/// How long after expiry a session (and its states) is kept, so that a late visit still reads
+/// "expired" (or "already used") rather than "unknown"; then creating a link purges it.
+pub const PURGE_GRACE_SECS: i64 = 60 * 60;
 
 /// `POST /connect/sessions` body.
 #[derive(Debug, Deserialize)]
@@ -114,8 +130,23 @@ pub async fn create_session(
             format!("must be from 1 to {MAX_SESSION_SECS}"),
         ));
     }
-    let token = oauth::random_token();
     let now = Utc::now();
+    // Purge on write: sessions (and the OAuth states they start, capped per session) only ever
+    // come from here, so the tables stay bounded by what the grace period admits.
+    match state
+        .store
+        .purge_connect_sessions(now - Duration::seconds(PURGE_GRACE_SECS))
+        .await
+    {
+        Ok(purged) if purged.sessions + purged.oauth_states > 0 => tracing::debug!(
+            sessions = purged.sessions,
+            oauth_states = purged.oauth_states,
+            "expired connect sessions purged"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(error = %error, "cannot purge expired connect sessions"),
+    }
+    let token = oauth::random_token();
     let session = ConnectSession {
         token_hash: oauth::token_hash(&token),
         environment_id: caller.environment_id.clone(),
@@ -125,6 +156,8 @@ pub async fn create_session(
         connection_id,
         expires_at: now + Duration::seconds(ttl),
         created_at: now,
+        consumed_at: None,
+        oauth_starts: 0,
     };
     state.store.insert_connect_session(&session).await?;
     let url = format!("{}/connect?token={token}", state.public_url);
@@ -164,13 +197,58 @@ impl From<StoreError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let body = page(
+        page(
+            self.status,
             &store::Branding::default(),
             self.title,
-            &format!("<p class=\"error\">{}</p>", escape(&self.detail)),
-        );
-        (self.status, Html(body)).into_response()
+            &format!(
+                "<p class=\"error\" role=\"alert\">{}</p>",
+                escape(&self.detail)
+            ),
+        )
     }
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).expect("our header values are ASCII without controls")
+}
+
+/// The headers of every Connect route (pages, redirects, errors): its URLs carry a bearer link
+/// token or an OAuth code, so nothing may be cached, sent on as a `Referer`, framed (no
+/// clickjacking of the consent), or sniffed into another type. A handler that renders HTML
+/// sets its own `Content-Security-Policy` with its nonce; the rest get the strictest one.
+pub async fn page_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, header_value("no-store"));
+    headers.insert(header::REFERRER_POLICY, header_value("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header_value("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, header_value("DENY"));
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header_value(
+                "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+        );
+    }
+    response
+}
+
+/// A fresh nonce for one page's inline style or script.
+fn nonce() -> String {
+    // URL-safe base64 without padding: all of it is valid in a CSP nonce.
+    oauth::random_token()
+}
+
+/// An HTML answer under `policy`, a Content-Security-Policy.
+fn html(status: StatusCode, policy: &str, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_SECURITY_POLICY, header_value(policy))],
+        Html(body),
+    )
+        .into_response()
 }
 
 fn escape(text: &str) -> String {
@@ -181,7 +259,27 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page(branding: &store::Branding, title: &str, content: &str) -> String {
+/// A Connect page in the environment's branding, with its policy: its one inline style by
+/// nonce, the logo's origin for images, forms only to us, no script, no frames.
+fn page(status: StatusCode, branding: &store::Branding, title: &str, content: &str) -> Response {
+    let nonce = nonce();
+    // The logo's origin, serialised by the URL parser (scheme, host and port only).
+    let logo_origin = branding
+        .logo_url
+        .as_deref()
+        .and_then(|url| url::Url::parse(url).ok())
+        .filter(|url| matches!(url.scheme(), "https" | "http"))
+        .map(|url| url.origin().ascii_serialization())
+        .filter(|origin| origin.starts_with("http"));
+    let img_src = logo_origin.as_deref().unwrap_or("'none'");
+    let policy = format!(
+        "default-src 'none'; style-src 'nonce-{nonce}'; img-src {img_src}; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    html(status, &policy, page_html(&nonce, branding, title, content))
+}
+
+fn page_html(nonce: &str, branding: &store::Branding, title: &str, content: &str) -> String {
     let color = branding
         .primary_color
         .as_deref()
@@ -202,7 +300,7 @@ fn page(branding: &store::Branding, title: &str, content: &str) -> String {
         .unwrap_or_default();
     format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}}main{{max-width:28rem;margin:3rem auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 2px 12px #0001}}
+<style nonce="{nonce}">body{{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}}main{{max-width:28rem;margin:3rem auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 2px 12px #0001}}
 h1{{font-size:1.25rem}}.brand{{display:flex;align-items:center;gap:.75rem;color:{color};font-weight:600}}.logo{{height:32px}}
 button,.button{{display:block;box-sizing:border-box;width:100%;margin:.5rem 0;padding:.75rem;border:0;border-radius:8px;background:{color};color:#fff;font:inherit;font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}}
 label{{display:block;margin-top:.75rem;font-size:.9rem}}.help{{display:block;margin-top:.25rem;color:#5b6472;font-size:.8rem}}input,select{{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;border:1px solid #c9ced6;border-radius:6px}}
@@ -256,6 +354,9 @@ async fn live_session(state: &AppState, token: &str) -> Result<ConnectSession, P
         }
         Err(other) => return Err(other.into()),
     };
+    if session.consumed_at.is_some() {
+        return Err(used_link());
+    }
     if session.expires_at <= Utc::now() {
         return Err(PageError::new(
             StatusCode::GONE,
@@ -266,11 +367,99 @@ async fn live_session(state: &AppState, token: &str) -> Result<ConnectSession, P
     Ok(session)
 }
 
+/// The page of a link that already made or re-authorised its connection.
+fn used_link() -> PageError {
+    PageError::new(
+        StatusCode::GONE,
+        "This link was already used",
+        "Each connection link works once. Please go back to the application and start again.",
+    )
+}
+
+/// Why the page is shown again, as the code in its URL (`?error=`). The page maps each code to
+/// words of ours; anything else there is ignored, so a crafted link cannot put its own text in
+/// the page's alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    WrongProvider,
+    UnknownProvider,
+    UseSignIn,
+    MissingField,
+    InvalidField,
+    NoSignIn,
+    NoOAuthApp,
+    SignInUnavailable,
+    TooManySignIns,
+}
+
+impl Notice {
+    const ALL: [Notice; 9] = [
+        Notice::WrongProvider,
+        Notice::UnknownProvider,
+        Notice::UseSignIn,
+        Notice::MissingField,
+        Notice::InvalidField,
+        Notice::NoSignIn,
+        Notice::NoOAuthApp,
+        Notice::SignInUnavailable,
+        Notice::TooManySignIns,
+    ];
+
+    fn code(self) -> &'static str {
+        match self {
+            Notice::WrongProvider => "wrong_provider",
+            Notice::UnknownProvider => "unknown_provider",
+            Notice::UseSignIn => "use_sign_in",
+            Notice::MissingField => "missing_field",
+            Notice::InvalidField => "invalid_field",
+            Notice::NoSignIn => "no_sign_in",
+            Notice::NoOAuthApp => "no_oauth_app",
+            Notice::SignInUnavailable => "sign_in_unavailable",
+            Notice::TooManySignIns => "too_many_sign_ins",
+        }
+    }
+
+    fn parse(code: &str) -> Option<Notice> {
+        Notice::ALL.into_iter().find(|notice| notice.code() == code)
+    }
+
+    /// Our words for the notice; `field` is the connector's field it is about, when the URL
+    /// named one the page shows.
+    fn text(self, field: Option<&connector::file::ConnectionField>) -> String {
+        match (self, field) {
+            (Notice::WrongProvider, _) => "This link is for another service.".to_owned(),
+            (Notice::UnknownProvider, _) => "Please choose one of the services listed.".to_owned(),
+            (Notice::UseSignIn, _) => "Please use the sign-in button for this service.".to_owned(),
+            (Notice::MissingField, Some(field)) => format!("Please fill in “{}”.", field.label),
+            (Notice::MissingField, None) => "Please fill in every required field.".to_owned(),
+            (Notice::InvalidField, Some(field)) => {
+                let rule = match field.kind {
+                    FieldKind::Select => format!("must be one of: {}", field.options.join(", ")),
+                    FieldKind::Url => "must be an http or https URL".to_owned(),
+                    _ => "is not in the expected format".to_owned(),
+                };
+                format!("“{}” {rule}.", field.label)
+            }
+            (Notice::InvalidField, None) => "A value is not in the expected format.".to_owned(),
+            (Notice::NoSignIn, _) => "This service cannot be connected with a sign-in.".to_owned(),
+            (Notice::NoOAuthApp, _) => "This application has not been set up to sign in to this service yet. Please contact its support.".to_owned(),
+            (Notice::SignInUnavailable, _) => "This service cannot be connected right now.".to_owned(),
+            (Notice::TooManySignIns, _) => "This link cannot start another sign-in. Please go back to the application and start again.".to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
     token: String,
+    /// A [`Notice`] code; anything else is ignored.
     #[serde(default)]
     error: Option<String>,
+    /// The provider and the field of the connector a notice is about.
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    field: Option<String>,
 }
 
 pub async fn show(
@@ -290,10 +479,20 @@ pub async fn show(
         }
     }
     let mut content = String::new();
-    if let Some(error) = &query.error {
+    if let Some(notice) = query.error.as_deref().and_then(Notice::parse) {
+        let field = providers
+            .iter()
+            .find(|connector| Some(connector.file().meta.id.as_str()) == query.provider.as_deref())
+            .and_then(|connector| {
+                connector
+                    .file()
+                    .connection_fields
+                    .iter()
+                    .find(|field| Some(field.name.as_str()) == query.field.as_deref())
+            });
         content.push_str(&format!(
             "<p class=\"error\" role=\"alert\">{}</p>",
-            escape(error)
+            escape(&notice.text(field))
         ));
     }
     content.push_str("<p>Choose the service to connect. Your credentials are sent to it securely and stored encrypted.</p>");
@@ -382,7 +581,21 @@ pub async fn show(
         }
         content.push_str("</section>");
     }
-    Ok(Html(page(&branding, "Connect your account", &content)).into_response())
+    Ok(page(
+        StatusCode::OK,
+        &branding,
+        "Connect your account",
+        &content,
+    ))
+}
+
+/// JSON for an inline script: `<`, `>` and `&` escaped, so no value can close the element.
+fn script_json(value: &Value) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// The last page: back to the product, as a redirect or to a popup's opener.
@@ -397,24 +610,31 @@ fn finish_page(session: &ConnectSession, connection: &Connection) -> Response {
         .append_pair("provider", &connection.provider)
         .append_pair("status", "connected");
     let origin = target.origin().ascii_serialization();
-    let message = json!({"type": "crosswalk.connected", "connection_id": connection.id.as_str(), "provider": connection.provider});
-    let target_json = serde_json::to_string(target.as_str()).unwrap_or_default();
-    let origin_json = serde_json::to_string(&origin).unwrap_or_default();
+    let message = script_json(
+        &json!({"type": "crosswalk.connected", "connection_id": connection.id.as_str(), "provider": connection.provider}),
+    );
+    let target_json = script_json(&Value::String(target.as_str().to_owned()));
+    let origin_json = script_json(&Value::String(origin));
+    let nonce = nonce();
     let body = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Connected</title></head><body><p>Connected. You can return to the application.</p>
-<script>(function(){{var m={message};var t={target_json};if(window.opener&&!window.opener.closed){{window.opener.postMessage(m,{origin_json});window.close();}}else{{window.location.replace(t);}}}})();</script>
+<script nonce="{nonce}">(function(){{var m={message};var t={target_json};if(window.opener&&!window.opener.closed){{window.opener.postMessage(m,{origin_json});window.close();}}else{{window.location.replace(t);}}}})();</script>
 <noscript><a href="{href}">Continue</a></noscript></body></html>"#,
         href = escape(target.as_str())
     );
-    (
+    html(
         StatusCode::OK,
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(body),
+        &format!(
+            "default-src 'none'; script-src 'nonce-{nonce}'; form-action 'none'; \
+             frame-ancestors 'none'; base-uri 'none'"
+        ),
+        body,
     )
-        .into_response()
 }
 
-/// Creates the connection of a session, or re-authorises the session's connection.
+/// Creates the connection of a session, or re-authorises the session's connection, and uses
+/// the session up, in one store transaction: a link that was used meanwhile (a second tab, a
+/// replayed form, a second sign-in) changes nothing and gets the "already used" page.
 async fn save_connection(
     state: &AppState,
     session: &ConnectSession,
@@ -422,31 +642,27 @@ async fn save_connection(
     account: Map<String, Value>,
     secrets: Value,
     expires_at: Option<chrono::DateTime<Utc>>,
-) -> Result<Connection, StoreError> {
-    match &session.connection_id {
+) -> Result<Connection, PageError> {
+    let (completion, event) = match &session.connection_id {
         Some(id) => {
             let sealed = state.keyring.seal_json(&secrets, &credentials_aad(id));
-            // The status change and its event are one transaction: both or neither.
-            let (connection, _) = state
-                .store
-                .update_connection_with_event(
-                    &session.environment_id,
-                    id,
-                    ConnectionUpdate {
+            (
+                SessionCompletion::Reauthorize {
+                    id: id.clone(),
+                    update: ConnectionUpdate {
                         status: Some(ConnectionStatus::Active),
                         account: Some(Value::Object(account)),
                         credentials: Some(sealed),
                         credentials_expires_at: Some(expires_at),
                     },
-                    NewEvent {
-                        environment_id: session.environment_id.clone(),
-                        connection_id: Some(id.clone()),
-                        kind: "connection.reauthorized".to_owned(),
-                        payload: json!({"provider": provider, "end_user_id": session.end_user_id}),
-                    },
-                )
-                .await?;
-            Ok(connection)
+                },
+                NewEvent {
+                    environment_id: session.environment_id.clone(),
+                    connection_id: Some(id.clone()),
+                    kind: "connection.reauthorized".to_owned(),
+                    payload: json!({"provider": provider, "end_user_id": session.end_user_id}),
+                },
+            )
         }
         None => {
             let id = ConnectionId::generate();
@@ -462,32 +678,46 @@ async fn save_connection(
                 kind: "connection.created".to_owned(),
                 payload: json!({"provider": provider, "end_user_id": session.end_user_id}),
             };
-            let (connection, _) = state
-                .store
-                .insert_connection_with_event(
-                    NewConnection {
-                        id,
-                        environment_id: session.environment_id.clone(),
-                        provider: provider.to_owned(),
-                        status: ConnectionStatus::Active,
-                        account: Value::Object(account),
-                        credentials: sealed,
-                        credentials_expires_at: expires_at,
-                    },
-                    event,
-                )
-                .await?;
-            Ok(connection)
+            (
+                SessionCompletion::Create(NewConnection {
+                    id,
+                    environment_id: session.environment_id.clone(),
+                    provider: provider.to_owned(),
+                    status: ConnectionStatus::Active,
+                    account: Value::Object(account),
+                    credentials: sealed,
+                    credentials_expires_at: expires_at,
+                }),
+                event,
+            )
         }
+    };
+    match state
+        .store
+        .complete_connect_session(&session.token_hash, Utc::now(), completion, event)
+        .await
+    {
+        Ok((connection, _)) => Ok(connection),
+        // Used (or expired) since the page checked it: another use won.
+        Err(StoreError::Conflict(_) | StoreError::NotFound) => Err(used_link()),
+        Err(other) => Err(other.into()),
     }
 }
 
-fn back_to_form(token: &str, message: &str) -> Response {
+/// Back to the page with one of our notices (and the connector field it is about).
+fn back_to_form(token: &str, notice: Notice, field: Option<(&str, &str)>) -> Response {
     let mut target = url::Url::parse("http://page/connect").expect("a literal URL parses");
-    target
-        .query_pairs_mut()
-        .append_pair("token", token)
-        .append_pair("error", message);
+    {
+        let mut pairs = target.query_pairs_mut();
+        pairs
+            .append_pair("token", token)
+            .append_pair("error", notice.code());
+        if let Some((provider, name)) = field {
+            pairs
+                .append_pair("provider", provider)
+                .append_pair("field", name);
+        }
+    }
     let path = format!("/connect?{}", target.query().unwrap_or_default());
     Redirect::to(&path).into_response()
 }
@@ -507,13 +737,10 @@ pub async fn submit(
     let provider = value("provider").unwrap_or_default();
     let scheme = value("scheme").unwrap_or_default();
     if session.provider.as_deref().is_some_and(|p| p != provider) {
-        return Ok(back_to_form(&token, "This link is for another service."));
+        return Ok(back_to_form(&token, Notice::WrongProvider, None));
     }
     let Some(connector) = session_connector(&state, &session, &provider).await else {
-        return Ok(back_to_form(
-            &token,
-            "Please choose one of the services listed.",
-        ));
+        return Ok(back_to_form(&token, Notice::UnknownProvider, None));
     };
     if !matches!(
         connector.file().auth.schemes.get(&scheme),
@@ -524,10 +751,7 @@ pub async fn submit(
                 | AuthScheme::Headers { .. }
         )
     ) {
-        return Ok(back_to_form(
-            &token,
-            "Please use the sign-in button for this service.",
-        ));
+        return Ok(back_to_form(&token, Notice::UseSignIn, None));
     }
     let mut account = Map::new();
     account.insert("auth_scheme".to_owned(), Value::String(scheme.clone()));
@@ -546,15 +770,17 @@ pub async fn submit(
             if field.required {
                 return Ok(back_to_form(
                     &token,
-                    &format!("Please fill in “{}”.", field.label),
+                    Notice::MissingField,
+                    Some((&provider, &field.name)),
                 ));
             }
             continue;
         };
-        if let Err(reason) = super::connections::validate_field_value(field, &given) {
+        if super::connections::validate_field_value(field, &given).is_err() {
             return Ok(back_to_form(
                 &token,
-                &format!("“{}” {reason}.", field.label),
+                Notice::InvalidField,
+                Some((&provider, &field.name)),
             ));
         }
         match field.kind {
@@ -593,16 +819,10 @@ pub async fn oauth_start(
         .as_deref()
         .is_some_and(|p| p != query.provider)
     {
-        return Ok(back_to_form(
-            &query.token,
-            "This link is for another service.",
-        ));
+        return Ok(back_to_form(&query.token, Notice::WrongProvider, None));
     }
     let Some(connector) = session_connector(&state, &session, &query.provider).await else {
-        return Ok(back_to_form(
-            &query.token,
-            "Please choose one of the services listed.",
-        ));
+        return Ok(back_to_form(&query.token, Notice::UnknownProvider, None));
     };
     let scheme = match &query.scheme {
         Some(scheme) => scheme.clone(),
@@ -619,10 +839,7 @@ pub async fn oauth_start(
     let endpoints = match connector.oauth2(&scheme, &account) {
         Ok(Some(endpoints)) => endpoints,
         Ok(None) | Err(_) => {
-            return Ok(back_to_form(
-                &query.token,
-                "This service cannot be connected with a sign-in.",
-            ));
+            return Ok(back_to_form(&query.token, Notice::NoSignIn, None));
         }
     };
     let app = match state
@@ -632,10 +849,7 @@ pub async fn oauth_start(
     {
         Ok(app) => app,
         Err(StoreError::NotFound) => {
-            return Ok(back_to_form(
-                &query.token,
-                "This application has not been set up to sign in to this service yet. Please contact its support.",
-            ));
+            return Ok(back_to_form(&query.token, Notice::NoOAuthApp, None));
         }
         Err(other) => return Err(other.into()),
     };
@@ -653,21 +867,35 @@ pub async fn oauth_start(
             format!("oauth-state:{}", oauth::token_hash(&state_token)).as_bytes(),
         )
     });
-    state
+    // Counted on the session and stored in one transaction, so one link can start only
+    // `MAX_OAUTH_STARTS` sign-ins, however fast and from however many processes.
+    match state
         .store
-        .insert_oauth_state(&OAuthState {
-            state_hash: oauth::token_hash(&state_token),
-            environment_id: session.environment_id.clone(),
-            provider: query.provider.clone(),
-            scheme: scheme.clone(),
-            session_token_hash: session.token_hash.clone(),
-            code_verifier: verifier,
-            redirect_uri: redirect_uri.clone(),
-            connection_id: session.connection_id.clone(),
-            expires_at: now + Duration::seconds(STATE_SECS),
-            created_at: now,
-        })
-        .await?;
+        .start_oauth(
+            &OAuthState {
+                state_hash: oauth::token_hash(&state_token),
+                environment_id: session.environment_id.clone(),
+                provider: query.provider.clone(),
+                scheme: scheme.clone(),
+                session_token_hash: session.token_hash.clone(),
+                code_verifier: verifier,
+                redirect_uri: redirect_uri.clone(),
+                connection_id: session.connection_id.clone(),
+                expires_at: now + Duration::seconds(STATE_SECS),
+                created_at: now,
+            },
+            now,
+            MAX_OAUTH_STARTS,
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Ok(back_to_form(&query.token, Notice::TooManySignIns, None));
+        }
+        Err(StoreError::NotFound) => return Err(used_link()),
+        Err(other) => return Err(other.into()),
+    }
     match oauth::authorize_url(
         &endpoints,
         &app.client_id,
@@ -678,10 +906,7 @@ pub async fn oauth_start(
         Ok(url) => Ok(Redirect::to(&url).into_response()),
         Err(error) => {
             tracing::error!(provider = %query.provider, error = %error, "cannot build the authorization URL");
-            Ok(back_to_form(
-                &query.token,
-                "This service cannot be connected right now.",
-            ))
+            Ok(back_to_form(&query.token, Notice::SignInUnavailable, None))
         }
     }
 }
@@ -694,8 +919,6 @@ pub struct CallbackQuery {
     state: Option<String>,
     #[serde(default)]
     error: Option<String>,
-    #[serde(default)]
-    error_description: Option<String>,
 }
 
 /// `GET /connect/oauth/callback`: the provider sends the browser back with a code.
@@ -728,21 +951,39 @@ pub async fn oauth_callback(
         .get_connect_session(&pending.session_token_hash)
         .await
     {
+        Ok(session) if session.consumed_at.is_some() => return Err(used_link()),
         Ok(session) if session.expires_at > Utc::now() => session,
         Ok(_) | Err(StoreError::NotFound) => return Err(refused()),
         Err(other) => return Err(other.into()),
     };
+    if session.connection_id != pending.connection_id
+        || session.environment_id != pending.environment_id
+    {
+        return Err(refused());
+    }
     if let Some(error) = &query.error {
-        let detail = query
-            .error_description
-            .clone()
-            .unwrap_or_else(|| error.clone());
+        // The provider's words (`error_description`) are not shown: whoever sends the browser
+        // here chooses them. Only the standard code picks one of our sentences.
+        let known = [
+            "access_denied",
+            "invalid_scope",
+            "server_error",
+            "temporarily_unavailable",
+        ]
+        .into_iter()
+        .find(|code| code == error);
+        tracing::info!(provider = %pending.provider, error = known.unwrap_or("other"), "the provider did not grant access");
+        let detail = match known {
+            Some("access_denied") => "Access was not granted.",
+            Some("server_error" | "temporarily_unavailable") => {
+                "The service could not complete the sign-in right now."
+            }
+            _ => "The service did not complete the sign-in.",
+        };
         return Err(PageError::new(
             StatusCode::BAD_REQUEST,
             "The service did not grant access",
-            format!(
-                "The service answered: {detail}. Please go back to the application and try again."
-            ),
+            format!("{detail} Please go back to the application and try again."),
         ));
     }
     let code = query.code.clone().ok_or_else(refused)?;

@@ -151,6 +151,11 @@ pub async fn put_branding(
             ));
         }
     }
+    // Each allowed redirect is checked as a redirect URL is when a link is made: http or https
+    // only (never `javascript:` or `data:`), no fragment.
+    for (idx, url) in branding.allowed_redirect_urls.iter().enumerate() {
+        check_redirect_url(&format!("allowed_redirect_urls[{idx}]"), url)?;
+    }
     state
         .store
         .set_branding(&caller.environment_id, &branding)
