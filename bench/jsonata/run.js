@@ -1,4 +1,4 @@
-// The jsonata-js side of `cargo bench -p mapping --bench map_contacts`.
+// The jsonata-js side of `cargo bench -p mapping --bench map_contacts` and `--bench map_connectors`.
 //
 // Usage: node run.js DIR
 //
@@ -9,62 +9,16 @@
 // Prints one JSON object with records/s per direction on stdout, and writes each direction's
 // outputs to DIR/NAME.js-out.json so the Rust side can check both engines agree.
 //
-// Crosswalk's native functions do not exist in jsonata-js: the ones the bench mappings use
-// ($parseDate without a format, $removeEmpty) are registered below, written to give the same
-// results as the Rust ones on the bench data.
+// Crosswalk's native functions do not exist in jsonata-js: natives.js registers JavaScript
+// stand-ins for them (the same results as the Rust ones on the map_contacts data; see there
+// for where they are approximations).
 
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
 const jsonata = require('jsonata');
-
-function parseDate(value) {
-  if (value === undefined || value === null || value === '') return undefined;
-  let millis;
-  if (typeof value === 'number') {
-    millis = value;
-  } else if (typeof value === 'string') {
-    let text = value.trim();
-    if (text === '') return undefined;
-    if (/^-?\d+(\.\d+)?$/.test(text)) {
-      millis = Number(text);
-    } else {
-      // Salesforce writes `+0000`; JavaScript's Date wants `+00:00`.
-      text = text.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
-      if (/^\d{4}-\d{2}-\d{2}$/.test(text)) text += 'T00:00:00Z';
-      else if (!/(Z|[+-]\d{2}:\d{2})$/i.test(text)) text += 'Z';
-      millis = Date.parse(text);
-    }
-  } else {
-    return undefined;
-  }
-  if (!Number.isFinite(millis)) return undefined;
-  const iso = new Date(Math.round(millis)).toISOString();
-  // Like chrono's AutoSi: no fraction when the milliseconds are zero.
-  return iso.replace('.000Z', 'Z');
-}
-
-function prune(value) {
-  if (value === null || value === undefined || value === '') return undefined;
-  if (Array.isArray(value)) {
-    const kept = value.map(prune).filter((item) => item !== undefined);
-    return kept.length ? kept : undefined;
-  }
-  if (typeof value === 'object') {
-    const kept = {};
-    let any = false;
-    for (const [key, field] of Object.entries(value)) {
-      const pruned = prune(field);
-      if (pruned !== undefined) {
-        kept[key] = pruned;
-        any = true;
-      }
-    }
-    return any ? kept : undefined;
-  }
-  return value;
-}
+const { registerNatives } = require('./natives');
 
 function readJson(dir, file) {
   return JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
@@ -72,20 +26,27 @@ function readJson(dir, file) {
 
 async function runDirection(dir, direction, passes) {
   const expression = jsonata(fs.readFileSync(path.join(dir, direction.expr), 'utf8'));
-  expression.registerFunction('parseDate', parseDate, '<j-:s>');
-  expression.registerFunction('removeEmpty', prune, '<j-:j>');
+  registerNatives(expression);
   const records = readJson(dir, direction.input);
   const bindings = direction.bindings ? readJson(dir, direction.bindings) : {};
 
+  // A record that fails is an item error, as in the gateway: it is reported and the others go on.
+  const evaluate = async (record) => {
+    try {
+      return await expression.evaluate(record, bindings);
+    } catch (error) {
+      return { __error: (error && error.code) || 'error' };
+    }
+  };
   const outputs = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
-    outputs[i] = await expression.evaluate(records[i], bindings);
+    outputs[i] = await evaluate(records[i]);
   }
   let best = Infinity;
   for (let pass = 0; pass < passes; pass++) {
     const started = process.hrtime.bigint();
     for (let i = 0; i < records.length; i++) {
-      await expression.evaluate(records[i], bindings);
+      await evaluate(records[i]);
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     best = Math.min(best, seconds);

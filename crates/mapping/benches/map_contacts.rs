@@ -309,7 +309,24 @@ fn time_engine(
     Ok(best)
 }
 
+/// With `--count DIRECTION`, the direction whose passes are counted (see `docs/benchmarks.md`).
+fn count_only() -> Option<String> {
+    let mut args = std::env::args().skip_while(|arg| arg != "--count");
+    args.next()?;
+    args.next()
+}
+
+/// One evaluation of `expr` per input, for instruction counts.
+#[inline(never)]
+fn evaluation_pass(expr: &Expr, inputs: &[Value], vars: &Vars) -> anyhow::Result<()> {
+    for input in inputs {
+        std::hint::black_box(expr.evaluate(Some(input), vars)?);
+    }
+    Ok(())
+}
+
 /// One pass of parsing each record's JSON text and serialising it again.
+#[inline(never)]
 fn serde_pass(texts: &[String]) -> anyhow::Result<Duration> {
     let started = Instant::now();
     for text in texts {
@@ -335,6 +352,20 @@ fn run_ours(direction: &mut Direction) -> anyhow::Result<()> {
         .map(|input| expr.evaluate(Some(input), &vars))
         .collect::<Result<_, _>>()
         .with_context(|| format!("evaluating {}", direction.name))?;
+    if let Some(counted) = count_only() {
+        // For an instruction count under callgrind: one pass of ours and one of serde_json,
+        // each in a function of its own, and nothing else timed.
+        if counted == direction.name {
+            evaluation_pass(&expr, &direction.inputs, &vars)?;
+            let texts: Vec<String> = direction
+                .inputs
+                .iter()
+                .map(serde_json::to_string)
+                .collect::<Result<_, _>>()?;
+            serde_pass(&texts)?;
+        }
+        return Ok(());
+    }
     // Our passes and the serde_json floor's alternate, so that a change of load on a shared
     // machine weighs on both sides of the ratio alike.
     let texts: Vec<String> = direction
@@ -427,6 +458,9 @@ fn main() -> anyhow::Result<()> {
         run_ours(direction)?;
     }
     directions.extend(back);
+    if count_only().is_some() {
+        return Ok(());
+    }
 
     let js = match run_jsonata_js(&directions) {
         Ok(results) => Some(results),
