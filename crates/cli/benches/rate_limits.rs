@@ -200,7 +200,7 @@ async fn walk(
 /// vendor's 110 per 10 s (arrays are replaced, so the search bucket is repeated).
 fn hubspot_override(base_url: &str) -> Value {
     json!({
-        "http": {"base_url": base_url, "allowed_hosts": ["127.0.0.1"]},
+        "http": {"base_url": base_url, "allowed_hosts": [base_url]},
         "rate_limits": {"buckets": [
             {
                 "id": "burst",
@@ -261,7 +261,7 @@ fn write_config(
     let text = format!(
         "listen = \"127.0.0.1:0\"\ndata_dir = {data_dir}\nredis_url = {redis}\ndefault_wait_budget_secs = {wait}\n\n\
          [encryption]\ncurrent_key_id = {key_id}\nkeys = {{ {key_id} = {key} }}\n\n\
-         [connector_overrides.hubspot.http]\nbase_url = {base}\nallowed_hosts = [\"127.0.0.1\"]\n\n{burst}\n{search}",
+         [connector_overrides.hubspot.http]\nbase_url = {base}\nallowed_hosts = [{base}]\n\n{burst}\n{search}",
         data_dir = quote(&settings.data_dir.display().to_string()),
         redis = quote(redis_url),
         wait = settings.default_wait_budget_secs,

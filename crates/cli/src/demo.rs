@@ -43,7 +43,8 @@ pub struct Options {
     pub tweaks: Tweaks,
     /// Operator overrides (keyed by connector id, as in the `connector_overrides` setting)
     /// deep-merged over the ones pointing the connectors at the simulators: tests point a
-    /// connector at another server this way.
+    /// connector at another server this way. In their strings `{url}`, `{origin}` and
+    /// `{token}` stand for the vendor's simulator, as in its `simulator.yaml`.
     pub connector_overrides: Value,
     /// A folder of connector files to load instead of the embedded ones.
     pub connectors_dir: Option<PathBuf>,
@@ -223,11 +224,26 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
     }
     if let Value::Object(extra) = &options.connector_overrides {
         for (provider, patch) in extra {
+            // `{url}`, `{origin}` and `{token}` stand for this vendor's simulator, as in its
+            // wiring.
+            let patch = launched
+                .iter()
+                .find(|(simulator, _)| simulator.connector == provider)
+                .map_or_else(
+                    || patch.clone(),
+                    |(simulator, _)| {
+                        simulators::registry::substitute(
+                            patch,
+                            &simulator.simulator.base_url,
+                            &simulator.token,
+                        )
+                    },
+                );
             let merged = settings
                 .connector_overrides
                 .entry(provider.clone())
                 .or_insert_with(|| json!({}));
-            connector::deep_merge(merged, patch);
+            connector::deep_merge(merged, &patch);
         }
     }
 

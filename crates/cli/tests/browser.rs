@@ -467,7 +467,7 @@ async fn oauth_against_a_third_party_server_creates_a_connection_holding_its_tok
     // HubSpot's sign-in and its API both go to the mock server: the API call below shows
     // which token the connection holds without our API ever showing it.
     let app = App::start(json!({"hubspot": {
-        "http": {"base_url": issuer, "allowed_hosts": ["127.0.0.1"]},
+        "http": {"base_url": issuer, "allowed_hosts": [issuer]},
         "auth": {"schemes": {"oauth": {
             "authorize_url": format!("{issuer}/authorize"),
             "token_url": format!("{issuer}/token"),

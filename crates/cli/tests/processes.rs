@@ -288,7 +288,7 @@ keys = {{ k1 = {key} }}
 
 [connector_overrides.hubspot.http]
 base_url = {base_url}
-allowed_hosts = ["127.0.0.1"]
+allowed_hosts = [{base_url}]
 
 [connector_overrides.hubspot.auth.schemes.oauth]
 authorize_url = {authorize_url}

@@ -15,7 +15,7 @@ use crate::load::LoadError;
 use crate::template::Template;
 use crate::{
     CompiledAuth, CompiledDiscovery, CompiledErrorRule, CompiledMethod, CompiledOperation,
-    CompiledPagination, CompiledRoute, Connector, ConnectorInner, HostPattern,
+    CompiledPagination, CompiledRoute, Connector, ConnectorInner,
 };
 
 struct Compiler<'a> {
@@ -373,12 +373,13 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
     if typed.http.allowed_hosts.is_empty() {
         return Err(compiler.error("http.allowed_hosts", "at least one host is required"));
     }
-    let allowed_hosts = typed
-        .http
-        .allowed_hosts
-        .iter()
-        .map(|host| HostPattern::parse(host))
-        .collect();
+    let mut allowed_hosts = Vec::new();
+    for (index, host) in typed.http.allowed_hosts.iter().enumerate() {
+        allowed_hosts.push(
+            crate::origin::OriginPattern::parse(host)
+                .map_err(|why| compiler.error(&format!("http.allowed_hosts[{index}]"), why))?,
+        );
+    }
 
     let mut methods = HashMap::new();
     for (resource, resource_methods) in &typed.resources {

@@ -11,6 +11,7 @@ mod compile;
 pub mod file;
 mod load;
 mod oauth;
+mod origin;
 mod overrides;
 mod runtime;
 pub mod template;
@@ -77,7 +78,7 @@ struct ConnectorInner {
     file: ConnectorFile,
     base_url: Template,
     headers: Vec<(String, Template)>,
-    allowed_hosts: Vec<HostPattern>,
+    allowed_hosts: Vec<origin::OriginPattern>,
     auth: IndexMap<String, CompiledAuth>,
     methods: HashMap<String, Arc<CompiledMethod>>,
     detect_when: Option<Expr>,
@@ -182,13 +183,13 @@ impl Connector {
             .any(|declared| declared.id == rule && declared.refresh_discovery)
     }
 
-    /// Whether `host` is one the connector may reach (`http.allowed_hosts`).
-    pub fn host_allowed(&self, host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
+    /// Whether `url`'s origin (scheme, host and port) is one the connector may reach
+    /// (`http.allowed_hosts`).
+    pub fn url_allowed(&self, url: &url::Url) -> bool {
         self.inner
             .allowed_hosts
             .iter()
-            .any(|pattern| pattern.matches(&host))
+            .any(|pattern| pattern.matches(url))
     }
 
     /// The auth scheme a connection uses: its own choice, else the default, else the only one.
@@ -199,30 +200,6 @@ impl Connector {
             None => self.inner.file.auth.default_scheme.as_deref().or_else(|| {
                 (schemes.len() == 1).then(|| schemes.keys().next().map(String::as_str))?
             }),
-        }
-    }
-}
-
-/// An allowed-host pattern: an exact host or `*.suffix`.
-#[derive(Debug, Clone, PartialEq)]
-enum HostPattern {
-    Exact(String),
-    Suffix(String),
-}
-
-impl HostPattern {
-    fn parse(text: &str) -> HostPattern {
-        let lower = text.to_ascii_lowercase();
-        match lower.strip_prefix("*.") {
-            Some(suffix) => HostPattern::Suffix(format!(".{suffix}")),
-            None => HostPattern::Exact(lower),
-        }
-    }
-
-    fn matches(&self, host: &str) -> bool {
-        match self {
-            HostPattern::Exact(exact) => host == exact,
-            HostPattern::Suffix(suffix) => host.ends_with(suffix.as_str()),
         }
     }
 }

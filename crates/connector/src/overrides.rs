@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::Connector;
 use crate::compile::compile;
 use crate::load::{LoadError, parse_yaml, type_file};
-use crate::{Connector, HostPattern};
+use crate::origin::OriginPattern;
 
 /// Who wrote an override, which decides what it may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -433,6 +434,9 @@ fn check_environment(document: &Value, patch: &Value) -> Result<(), OverrideErro
             ));
         }
     }
+    if let Some(auth) = patch.get("auth") {
+        check_environment_auth(auth)?;
+    }
     let Some(http) = patch.get("http") else {
         return Ok(());
     };
@@ -446,22 +450,13 @@ fn check_environment(document: &Value, patch: &Value) -> Result<(), OverrideErro
             "environment overrides may only narrow `allowed_hosts` to a list of hosts",
         ));
     };
-    let base: Vec<HostPattern> = document
-        .pointer("/http/allowed_hosts")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(Value::as_str)
-                .map(HostPattern::parse)
-                .collect()
-        })
-        .unwrap_or_default();
+    let base = origins(document);
     for (index, host) in hosts.iter().enumerate() {
         let path = format!("http.allowed_hosts[{index}]");
         let Some(host) = host.as_str() else {
             return Err(OverrideError::new(&path, "must be a host name"));
         };
-        let narrower = HostPattern::parse(host);
+        let narrower = OriginPattern::parse(host).map_err(|why| OverrideError::new(&path, why))?;
         if !base.iter().any(|pattern| pattern.covers(&narrower)) {
             return Err(OverrideError::new(
                 &path,
@@ -474,7 +469,62 @@ fn check_environment(document: &Value, patch: &Value) -> Result<(), OverrideErro
     Ok(())
 }
 
-/// After an environment patch touching `http`, the base URL's literal host must be allowed.
+/// What an environment may change in an auth scheme: which scopes Connect asks for, how early
+/// tokens are refreshed, and which refusals mean "connect again". Templates (where a secret
+/// goes), token and authorisation URLs, captures and the schemes themselves stay the
+/// connector file's: a tenant could otherwise send a connection's refresh token as a bearer,
+/// or its tokens to another endpoint.
+const ENVIRONMENT_AUTH_FIELDS: [&str; 3] =
+    ["scopes", "refresh_before_expiry_secs", "invalid_grant_when"];
+
+fn check_environment_auth(auth: &Value) -> Result<(), OverrideError> {
+    let refuse = |path: &str| {
+        OverrideError::new(
+            path,
+            format!(
+                "environment overrides may change only {} of an existing auth scheme",
+                ENVIRONMENT_AUTH_FIELDS
+                    .map(|field| format!("`{field}`"))
+                    .join(", ")
+            ),
+        )
+    };
+    for (key, value) in object_of(auth, "auth")? {
+        if key != "schemes" {
+            return Err(refuse(&first_leaf(value, &format!("auth.{key}"))));
+        }
+        for (scheme, fields) in object_of(value, "auth.schemes")? {
+            let path = format!("auth.schemes.{scheme}");
+            let Value::Object(fields) = fields else {
+                return Err(refuse(&path));
+            };
+            for (field, value) in fields {
+                if !ENVIRONMENT_AUTH_FIELDS.contains(&field.as_str()) {
+                    return Err(refuse(&first_leaf(value, &format!("{path}.{field}"))));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `allowed_hosts` of `document` that parse (the compiler refuses the others).
+fn origins(document: &Value) -> Vec<OriginPattern> {
+    document
+        .pointer("/http/allowed_hosts")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|entry| OriginPattern::parse(entry).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// After an environment patch touching `http`, the base URL's origin must be allowed, read
+/// with the URL parser the HTTP client uses (so `\@` and `user@` tricks read as they are
+/// sent).
 fn check_base_url_host(merged: &Value, patch: &Value) -> Result<(), OverrideError> {
     let touches = patch
         .get("http")
@@ -486,46 +536,33 @@ fn check_base_url_host(merged: &Value, patch: &Value) -> Result<(), OverrideErro
     let Some(base_url) = merged.pointer("/http/base_url").and_then(Value::as_str) else {
         return Ok(());
     };
-    let Some(host) = literal_host(base_url) else {
+    let Some(url) = literal_origin(base_url) else {
         return Ok(());
     };
-    let allowed = merged
-        .pointer("/http/allowed_hosts")
-        .and_then(Value::as_array)
-        .is_some_and(|list| {
-            list.iter()
-                .filter_map(Value::as_str)
-                .any(|pattern| HostPattern::parse(pattern).matches(&host))
-        });
-    if allowed {
+    if origins(merged).iter().any(|pattern| pattern.matches(&url)) {
         Ok(())
     } else {
         Err(OverrideError::new(
             "http.base_url",
             format!(
-                "host `{host}` is not in `allowed_hosts`; environment overrides may not widen the hosts a connector reaches"
+                "`{}` is not in `allowed_hosts` (scheme, host and port); environment overrides may not widen the origins a connector reaches",
+                url.origin().ascii_serialization()
             ),
         ))
     }
 }
 
-/// The host of a base URL when it is written out literally (no template in it).
-fn literal_host(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme.contains("{{") {
+/// A base URL's origin when its scheme and authority are written out literally (a template
+/// there is checked when a request is sent).
+fn literal_origin(url: &str) -> Option<url::Url> {
+    let (_, rest) = url.split_once("://")?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let start = url.len() - rest.len();
+    let head = &url[..start + authority_end];
+    if head.contains("{{") {
         return None;
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = if let Some(inner) = host_port.strip_prefix('[') {
-        inner.split(']').next().unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
-    if host.is_empty() || host.contains("{{") || host.contains("}}") {
-        return None;
-    }
-    Some(host.to_ascii_lowercase())
+    url::Url::parse(head).ok()
 }
 
 const CONNECTION_SCOPE: &str = "connection overrides may change only `vars`, `unified.*`, `discovery.*.ttl_secs`, `http.headers`, bucket capacity/refill and `max_concurrency` (tighter only) and add `errors.rules`";
@@ -731,17 +768,4 @@ fn check_connection_buckets(base: Option<&Value>, value: &Value) -> Result<(), O
         }
     }
     Ok(())
-}
-
-impl HostPattern {
-    /// Whether every host `narrower` matches is also matched by `self`.
-    fn covers(&self, narrower: &HostPattern) -> bool {
-        match (self, narrower) {
-            (_, HostPattern::Exact(host)) => self.matches(host),
-            (HostPattern::Suffix(wide), HostPattern::Suffix(narrow)) => {
-                narrow.ends_with(wide.as_str())
-            }
-            (HostPattern::Exact(_), HostPattern::Suffix(_)) => false,
-        }
-    }
 }

@@ -410,8 +410,12 @@ fn auth_schemes_place_credentials() {
         .authenticate("token", &json!({}), &json!({}), &mut request)
         .expect_err("no token");
     assert!(error.to_string().contains("credentials.token"), "{error}");
-    assert!(connector.host_allowed("eu.acme.test"));
-    assert!(!connector.host_allowed("acme.test.evil.com"));
+    assert!(connector.url_allowed(&url("https://eu.acme.test/v1")));
+    assert!(!connector.url_allowed(&url("https://acme.test.evil.com/v1")));
+    assert!(
+        !connector.url_allowed(&url("http://eu.acme.test/v1")),
+        "https only"
+    );
 }
 
 #[test]
@@ -480,11 +484,14 @@ fn load_errors_name_the_file_and_the_path() {
     .expect_err("unknown version");
     assert!(error.message.contains("`9`"), "{error}");
 
-    let override_patch =
-        json!({"http": {"base_url": "http://127.0.0.1:9/api", "allowed_hosts": ["127.0.0.1"]}});
+    let override_patch = json!({"http": {"base_url": "http://127.0.0.1:9/api", "allowed_hosts": ["http://127.0.0.1:9"]}});
     let patched = load_connector_from_str("acme.yaml", BASE, Some(&override_patch)).expect("loads");
-    assert!(patched.host_allowed("127.0.0.1"));
-    assert!(!patched.host_allowed("us.acme.test"));
+    assert!(patched.url_allowed(&url("http://127.0.0.1:9/api/x")));
+    assert!(
+        !patched.url_allowed(&url("http://127.0.0.1:10/api/x")),
+        "another port"
+    );
+    assert!(!patched.url_allowed(&url("https://us.acme.test/")));
 }
 
 #[test]
@@ -744,4 +751,8 @@ fn remote_data_in_a_write_is_merged_over_the_mapped_body() {
             json!({"name": "Acme", "nested": {"keep": 1, "extra": 2}, "vendor_only": true})
         )
     );
+}
+
+fn url(text: &str) -> url::Url {
+    url::Url::parse(text).expect("a url")
 }

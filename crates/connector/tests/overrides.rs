@@ -350,10 +350,13 @@ fn environment_may_not_widen_hosts_through_base_url() {
     );
     // The operator points connectors at simulators.
     let document = applied(
-        json!({"http": {"base_url": "http://127.0.0.1:9/v1", "allowed_hosts": ["127.0.0.1"]}}),
+        json!({"http": {"base_url": "http://127.0.0.1:9/v1", "allowed_hosts": ["http://127.0.0.1:9"]}}),
         OverrideLayer::Operator,
     );
-    assert_eq!(document["http"]["allowed_hosts"], json!(["127.0.0.1"]));
+    assert_eq!(
+        document["http"]["allowed_hosts"],
+        json!(["http://127.0.0.1:9"])
+    );
 }
 
 // --- guard rails: connection ---------------------------------------------------------------
@@ -676,8 +679,7 @@ fn load_connector_from_str_is_the_operator_layer() {
 
 #[test]
 fn provenance_names_the_layer_that_last_set_each_path() {
-    let operator =
-        json!({"http": {"base_url": "http://127.0.0.1:9", "allowed_hosts": ["127.0.0.1"]}});
+    let operator = json!({"http": {"base_url": "http://127.0.0.1:9", "allowed_hosts": ["http://127.0.0.1:9"]}});
     let environment = json!({
         "unified": {"crm.contacts": {"list": {"record_mapping": "{ 'id': id }"}}},
         "vars": {"api_version": "v2", "tenant": "t"},
@@ -724,4 +726,64 @@ fn provenance_names_the_layer_that_last_set_each_path() {
     ]);
     assert_eq!(map.get("vars.a"), None);
     assert_eq!(provenance_of(&map, "vars.a"), "connection");
+}
+
+#[test]
+fn environment_may_tune_an_auth_scheme_but_not_redirect_its_secrets() {
+    let document = applied(
+        json!({"auth": {"schemes": {"key": {"scopes": ["a", "b"], "refresh_before_expiry_secs": 600}}}}),
+        OverrideLayer::Environment,
+    );
+    assert_eq!(
+        document["auth"]["schemes"]["key"]["scopes"],
+        json!(["a", "b"])
+    );
+    for (patch, path) in [
+        (
+            // The refresh token sent where the access token goes.
+            json!({"auth": {"schemes": {"key": {"value": "{{credentials.refresh_token}}"}}}}),
+            "auth.schemes.key.value",
+        ),
+        (
+            json!({"auth": {"schemes": {"key": {"token_url": "https://evil.test/token"}}}}),
+            "auth.schemes.key.token_url",
+        ),
+        (
+            // A capture could copy a secret of the token answer into the plaintext account.
+            json!({"auth": {"schemes": {"key": {"capture": {"leak": "refresh_token"}}}}}),
+            "auth.schemes.key.capture.leak",
+        ),
+        (
+            json!({"auth": {"default_scheme": "key"}}),
+            "auth.default_scheme",
+        ),
+        (
+            json!({"auth": {"schemes": {"basic": {"kind": "basic"}}}}),
+            "auth.schemes.basic.kind",
+        ),
+    ] {
+        let error = refused(patch.clone(), OverrideLayer::Environment);
+        assert_eq!(error.path, path, "{patch}: {error:?}");
+        assert!(error.message.contains("scopes"), "{error:?}");
+    }
+}
+
+#[test]
+fn environment_may_not_move_the_base_url_to_another_port_or_scheme() {
+    for base_url in [
+        "https://api.acme.test:8443/v1",
+        "http://api.acme.test/v1",
+        "https://evil.test\\@api.acme.test/v1",
+    ] {
+        let error = refused(
+            json!({"http": {"base_url": base_url}}),
+            OverrideLayer::Environment,
+        );
+        assert_eq!(error.path, "http.base_url", "{base_url}: {error:?}");
+    }
+    let document = applied(
+        json!({"http": {"base_url": "https://eu.acme.test:443/v2"}}),
+        OverrideLayer::Environment,
+    );
+    assert_eq!(document["http"]["base_url"], "https://eu.acme.test:443/v2");
 }

@@ -123,12 +123,14 @@ impl ProviderClient {
                 url.scheme()
             )));
         }
-        let host = url
-            .host_str()
-            .ok_or_else(|| SendError::InvalidUrl("the URL has no host".to_owned()))?
-            .to_owned();
-        if !connector.host_allowed(&host) {
-            return Err(SendError::HostNotAllowed(host));
+        if url.host_str().is_none() {
+            return Err(SendError::InvalidUrl("the URL has no host".to_owned()));
+        }
+        // Scheme, host and port: another port of an allowed host is another service.
+        if !connector.url_allowed(&url) {
+            return Err(SendError::HostNotAllowed(
+                url.origin().ascii_serialization(),
+            ));
         }
         if !request.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&request.query);

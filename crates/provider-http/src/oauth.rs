@@ -169,10 +169,10 @@ impl OAuthClient {
     ) -> Result<TokenSet, OAuthError> {
         let url = url::Url::parse(&endpoints.token_url)
             .map_err(|error| OAuthError::Config(format!("`{}`: {error}", endpoints.token_url)))?;
-        let host = url.host_str().unwrap_or_default();
-        if !connector.host_allowed(host) {
+        if !connector.url_allowed(&url) {
             return Err(OAuthError::Config(format!(
-                "token host `{host}` is not allowed for this connector"
+                "the token endpoint `{}` is not in the connector's `allowed_hosts`",
+                url.origin().ascii_serialization()
             )));
         }
         let mut request = self.http.post(url).header("Accept", "application/json");

@@ -55,7 +55,7 @@ auth:
       scopes: [contacts]
 http:
   base_url: http://127.0.0.1:{port}
-  allowed_hosts: ["127.0.0.1"]
+  allowed_hosts: ["http://127.0.0.1:{port}"]
 resources:
   contacts:
     list: {{ http_method: GET, path: /contacts, records: results }}
@@ -147,4 +147,75 @@ async fn a_token_answer_larger_than_the_cap_is_refused() {
         OAuthError::Transport(detail) => assert!(detail.contains("larger than"), "{detail}"),
         other => panic!("a transport error, got {other:?}"),
     }
+}
+
+/// A vendor's next-page link (or any URL) to another port of an allowed host is another
+/// service: nothing is sent there, credentials least of all.
+#[tokio::test]
+async fn another_port_of_an_allowed_host_is_not_reached() {
+    let allowed = serve(
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n".to_owned(),
+        b"{}".to_vec(),
+    )
+    .await;
+    let elsewhere = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let other_port = elsewhere.local_addr().expect("an address").port();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn({
+        let reached = std::sync::Arc::clone(&reached);
+        async move {
+            while let Ok((_socket, _)) = elsewhere.accept().await {
+                reached.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    let connector = acme(allowed);
+    let account = json!({});
+    let secrets = json!({"token": "t"});
+    let credentials = Credentials {
+        scheme: "token",
+        secrets: &secrets,
+        account: &account,
+    };
+    let client = ProviderClient::new(Duration::from_secs(5));
+    let plan = |url: String| {
+        let mut plan = connector
+            .plan_proxy(
+                HttpMethod::Get,
+                "/page",
+                &account,
+                Vec::new(),
+                RequestBody::None,
+            )
+            .expect("plans");
+        plan.url = url;
+        plan
+    };
+    client
+        .send(
+            &connector,
+            &credentials,
+            plan(format!("http://127.0.0.1:{allowed}/page")),
+        )
+        .await
+        .expect("the allowed origin answers");
+    for url in [
+        format!("http://127.0.0.1:{other_port}/page?cursor=2"),
+        format!("https://127.0.0.1:{allowed}/page"),
+        format!("http://127.0.0.1:{other_port}\\@127.0.0.1:{allowed}/page"),
+    ] {
+        let error = client
+            .send(&connector, &credentials, plan(url.clone()))
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(error, provider_http::SendError::HostNotAllowed(_)),
+            "{url}: {error}"
+        );
+    }
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the other port saw no connection"
+    );
 }

@@ -283,7 +283,8 @@ pub struct Wiring {
 }
 
 /// The demo's connection to a simulator. In every string, `{url}` stands for the simulator's
-/// base URL and `{token}` for the credential it accepts.
+/// base URL, `{origin}` for its scheme, host and port (`http://127.0.0.1:41234`, what
+/// `http.allowed_hosts` takes) and `{token}` for the credential it accepts.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DemoConnection {
@@ -314,7 +315,7 @@ impl fmt::Debug for DemoConnection {
 }
 
 impl DemoConnection {
-    /// The connection with `{url}` and `{token}` replaced in every string.
+    /// The connection with `{url}`, `{origin}` and `{token}` replaced in every string.
     #[must_use]
     pub fn resolve(&self, url: &str, token: &str) -> DemoConnection {
         let fill = |value: &Value| substitute(value, url, token);
@@ -335,9 +336,20 @@ impl DemoConnection {
     }
 }
 
-fn substitute(value: &Value, url: &str, token: &str) -> Value {
+/// `value` with `{url}`, `{origin}` and `{token}` replaced in every string, as in a wiring.
+pub fn substitute(value: &Value, url: &str, token: &str) -> Value {
     match value {
-        Value::String(text) => Value::String(text.replace("{url}", url).replace("{token}", token)),
+        Value::String(text) => {
+            let origin = url.split_once("://").map_or(url, |(scheme, rest)| {
+                let authority = rest.find('/').map_or(rest, |end| &rest[..end]);
+                &url[..scheme.len() + 3 + authority.len()]
+            });
+            Value::String(
+                text.replace("{url}", url)
+                    .replace("{origin}", origin)
+                    .replace("{token}", token),
+            )
+        }
         Value::Array(items) => {
             Value::Array(items.iter().map(|v| substitute(v, url, token)).collect())
         }

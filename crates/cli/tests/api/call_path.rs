@@ -206,56 +206,65 @@ async fn a_cursor_does_not_outlive_a_change_of_the_connections_connector() {
 async fn post_connections_uses_the_environments_override() {
     let app = spawn_app().await;
     crate::oauth::configure(&app, "salesforce").await;
+    let body = json!({"provider": "salesforce", "auth_scheme": "client_credentials", "fields": {"my_domain": "acme.my.salesforce.com"}});
+    // The environment only accepts its own org's My Domain.
     let (status, saved) = app
         .call(
             Method::PUT,
             "/environment/overrides/salesforce",
-            Some(json!({"auth": {"schemes": {"client_credentials": {"capture": {"token_kind": "token_type"}}}}})),
+            Some(json!({"connection_fields": [{"name": "my_domain", "pattern": "^globex\\.my\\.salesforce\\.com$"}]})),
         )
         .await;
     assert_eq!(status, 200, "{saved}");
+    let (status, refused) = app
+        .call(Method::POST, "/connections", Some(body.clone()))
+        .await;
+    assert_eq!(status, 400, "the environment's pattern applies: {refused}");
+    assert_eq!(refused["field"], "fields.my_domain", "{refused}");
     let (status, created) = app
         .call(
             Method::POST,
             "/connections",
-            Some(json!({"provider": "salesforce", "auth_scheme": "client_credentials", "fields": {"my_domain": "acme.my.salesforce.com"}})),
+            Some(json!({"provider": "salesforce", "auth_scheme": "client_credentials", "fields": {"my_domain": "globex.my.salesforce.com"}})),
         )
         .await;
     assert_eq!(status, 201, "{created}");
-    assert_eq!(
-        created["account"]["token_kind"], "Bearer",
-        "the environment's capture applied to the first token answer: {created}"
-    );
 }
 
 #[tokio::test]
 async fn the_workers_refresh_uses_the_environments_override() {
     let app = spawn_app().await;
     let connection = crate::oauth::connect(&app, "hubspot").await;
+    // This environment's HubSpot app answers 400 ACCOUNT_GONE for an account that was
+    // removed: that refusal is for good.
     let (status, saved) = app
         .call(
             Method::PUT,
             "/environment/overrides/hubspot",
-            Some(
-                json!({"auth": {"schemes": {"oauth": {"capture": {"token_kind": "token_type"}}}}}),
-            ),
+            Some(json!({"auth": {"schemes": {"oauth": {"invalid_grant_when": "body.status = 'ACCOUNT_GONE'"}}}})),
         )
         .await;
     assert_eq!(status, 200, "{saved}");
     crate::oauth::expire_soon(&app, &connection).await;
-    let refreshed = app
-        .demo
+    app.simulator("hubspot").faults().push(Fault {
+        kind: FaultKind::Status {
+            status: 400,
+            body: Some(json!({"status": "ACCOUNT_GONE", "message": "the account was removed"})),
+        },
+        path_prefix: Some("/oauth/v1/token".to_owned()),
+        times: 1,
+    });
+    app.demo
         .state
         .operations
         .refresh_expiring(std::time::Duration::from_secs(900), 100)
         .await
         .expect("a pass");
-    assert_eq!(refreshed, 1);
     let (status, fetched) = app.get(&format!("/connections/{connection}")).await;
     assert_eq!(status, 200, "{fetched}");
     assert_eq!(
-        fetched["account"]["token_kind"], "bearer",
-        "the environment's capture applied to the refresh answer: {fetched}"
+        fetched["status"], "needs_reauth",
+        "the environment's rule judged the refusal: {fetched}"
     );
 }
 

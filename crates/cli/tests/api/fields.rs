@@ -8,7 +8,9 @@ use serde_json::json;
 use simulators::hubspot::HubSpot;
 use simulators::salesforce::Salesforce;
 
-use crate::helpers::{TestApp, spawn_app};
+use cli::demo::Options;
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn remote_data_on_a_write_reaches_the_vendor() {
@@ -155,12 +157,20 @@ fn has_custom(meta: &serde_json::Value, key: &str) -> bool {
 
 #[tokio::test]
 async fn two_connections_of_one_vendor_each_see_their_own_custom_fields() {
-    let app = spawn_app().await;
-    // A second Salesforce org, whose contacts have one more custom field.
+    // A second Salesforce org, whose contacts have one more custom field, on an origin of its
+    // own that the connector must be allowed to reach.
     let other_org = simulators::Entry::of::<Salesforce>()
         .start(simulators::Profile::Test, &simulators::Tweaks::default())
         .await
         .expect("a second org");
+    let app = spawn_app_with(Options {
+        connector_overrides: json!({"salesforce": {"http": {"allowed_hosts": [
+            "{origin}",
+            other_org.simulator.base_url.clone(),
+        ]}}}),
+        ..Options::tests()
+    })
+    .await;
     let handle = other_org.handle::<Salesforce>().expect("a salesforce org");
     handle.add_custom_field(
         "Contact",

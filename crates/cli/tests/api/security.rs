@@ -249,3 +249,35 @@ async fn the_database_and_the_demo_key_are_readable_by_their_owner_alone() {
         assert_eq!(mode & 0o077, 0, "{name} has mode {mode:o}");
     }
 }
+
+#[tokio::test]
+async fn an_environment_override_cannot_redirect_credentials() {
+    let app = spawn_app().await;
+    let own_port = app.demo.api_addr.port();
+    for (patch, field) in [
+        // Another service on the loopback host the demo allows.
+        (
+            json!({"http": {"base_url": format!("http://127.0.0.1:{own_port}")}}),
+            "http.base_url",
+        ),
+        // The refresh token sent as the bearer.
+        (
+            json!({"auth": {"schemes": {"oauth": {"token_url": "https://evil.example/token"}}}}),
+            "auth.schemes.oauth.token_url",
+        ),
+        (
+            json!({"auth": {"schemes": {"private_app": {"token": "{{credentials.refresh_token}}"}}}}),
+            "auth.schemes.private_app.token",
+        ),
+    ] {
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                "/environment/overrides/hubspot",
+                Some(patch.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{patch}: {body}");
+        assert_eq!(body["field"], field, "{body}");
+    }
+}
