@@ -345,13 +345,7 @@ async fn live_session(state: &AppState, token: &str) -> Result<ConnectSession, P
         .await
     {
         Ok(session) => session,
-        Err(StoreError::NotFound) => {
-            return Err(PageError::new(
-                StatusCode::NOT_FOUND,
-                "This link does not work",
-                "The connection link is unknown. Please go back to the application and start again.",
-            ));
-        }
+        Err(StoreError::NotFound) => return Err(unknown_link()),
         Err(other) => return Err(other.into()),
     };
     if session.consumed_at.is_some() {
@@ -365,6 +359,14 @@ async fn live_session(state: &AppState, token: &str) -> Result<ConnectSession, P
         ));
     }
     Ok(session)
+}
+
+fn unknown_link() -> PageError {
+    PageError::new(
+        StatusCode::NOT_FOUND,
+        "This link does not work",
+        "The connection link is unknown. Please go back to the application and start again.",
+    )
 }
 
 /// The page of a link that already made or re-authorised its connection.
@@ -890,10 +892,15 @@ pub async fn oauth_start(
         .await
     {
         Ok(()) => {}
+        // Out of starts, or used (or expired) since it was read just above.
         Err(StoreError::Conflict(_)) => {
+            live_session(&state, &query.token).await?;
             return Ok(back_to_form(&query.token, Notice::TooManySignIns, None));
         }
-        Err(StoreError::NotFound) => return Err(used_link()),
+        Err(StoreError::NotFound) => {
+            live_session(&state, &query.token).await?;
+            return Err(unknown_link());
+        }
         Err(other) => return Err(other.into()),
     }
     match oauth::authorize_url(
