@@ -26,7 +26,8 @@ pub struct DemoArgs {
     /// Folder of the demo's database and key (its previous demo database is replaced).
     #[arg(long, default_value = ".crosswalk-demo")]
     pub data_dir: PathBuf,
-    /// API key of the demo environment (printed when generated).
+    /// API key of the demo environment (printed when generated); at least 32 printable
+    /// characters, 12 of them different.
     #[arg(long)]
     pub api_key: Option<String>,
 }
@@ -168,6 +169,11 @@ pub async fn start(args: &DemoArgs) -> anyhow::Result<Demo> {
 /// # Errors
 /// As [`start`], and when a simulator's `simulator.yaml` does not parse.
 pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Demo> {
+    // Checked before anything starts; the error never repeats the key.
+    if let Some(key) = &args.api_key {
+        crate::api_keys::check_key_strength(key)
+            .map_err(|error| anyhow::anyhow!("--api-key: {error}"))?;
+    }
     let mut folder = std::fs::DirBuilder::new();
     folder.recursive(true);
     #[cfg(unix)]

@@ -1,5 +1,5 @@
 //! The `crosswalk` binary: serve, migrate, connectors check, overrides check, map, demo,
-//! environments and default-config.
+//! environments, api-keys, keys and default-config.
 //!
 //! This file only parses arguments and dispatches; the work lives in the library modules.
 
@@ -56,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         command: OverridesCommand,
     },
+    /// API keys of an environment: create, list, revoke, rotate.
+    ApiKeys {
+        #[command(subcommand)]
+        command: ApiKeysCommand,
+    },
     /// Encryption keys of credentials at rest.
     Keys {
         #[command(subcommand)]
@@ -78,6 +83,44 @@ enum KeysCommand {
     Generate,
     /// Re-seals every stored credential and OAuth client secret under the current key.
     Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeysCommand {
+    /// Creates a key and prints it once (only its hash is stored).
+    Create {
+        /// The environment's id (`env_…`).
+        #[arg(long)]
+        environment: String,
+        /// A label to recognise the key by.
+        #[arg(long)]
+        name: Option<String>,
+        /// Days until the key stops working (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Lists an environment's keys (revoked and expired ones too) without the keys themselves.
+    List {
+        #[arg(long)]
+        environment: String,
+    },
+    /// Revokes a key for good (never the environment's last usable key).
+    Revoke {
+        #[arg(long)]
+        environment: String,
+        /// The key's id (`key_…`, from `list`).
+        id: String,
+    },
+    /// Creates a new key and lets the old one work until the overlap ends.
+    Rotate {
+        #[arg(long)]
+        environment: String,
+        /// The key's id (`key_…`, from `list`).
+        id: String,
+        /// Hours the old key keeps working (0 ends it now).
+        #[arg(long, default_value_t = 24)]
+        overlap_hours: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +242,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{}",
                 serde_json::to_string_pretty(&connector::connector_file_schema())?
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiKeys { command } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            runtime()?.block_on(api_keys_command(&settings, command))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys {
@@ -329,6 +377,49 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn api_keys_command(settings: &Settings, command: ApiKeysCommand) -> anyhow::Result<()> {
+    use cli::api_keys;
+    let store = startup::open_store(settings).await?;
+    let now = store::timestamp::now();
+    match command {
+        ApiKeysCommand::Create {
+            environment,
+            name,
+            expires_in_days,
+        } => {
+            let lifetime = expires_in_days.map(|days| chrono::Duration::days(i64::from(days)));
+            let (key, created) =
+                api_keys::create(store.as_ref(), &environment, name, lifetime).await?;
+            println!("{}", api_keys::describe(&created, now));
+            println!("api key {key}\n(the key is shown once; only its hash is stored)");
+        }
+        ApiKeysCommand::List { environment } => {
+            for key in api_keys::list(store.as_ref(), &environment).await? {
+                println!("{}", api_keys::describe(&key, now));
+            }
+        }
+        ApiKeysCommand::Revoke { environment, id } => {
+            let revoked = api_keys::revoke(store.as_ref(), &environment, &id).await?;
+            println!("{}", api_keys::describe(&revoked, now));
+        }
+        ApiKeysCommand::Rotate {
+            environment,
+            id,
+            overlap_hours,
+        } => {
+            let overlap = chrono::Duration::hours(i64::from(overlap_hours));
+            let (key, old, created) =
+                api_keys::rotate(store.as_ref(), &environment, &id, overlap).await?;
+            println!("{}", api_keys::describe(&old, now));
+            println!("{}", api_keys::describe(&created, now));
+            println!(
+                "api key {key}\n(the key is shown once; only its hash is stored; the old key works until its expiry above)"
+            );
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

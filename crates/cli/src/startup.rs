@@ -317,6 +317,9 @@ pub fn public_url(settings: &Settings, listener: &TcpListener) -> anyhow::Result
 
 /// Serves the API on `listener` in a background task.
 ///
+/// Each request carries its peer's address (`ConnectInfo<SocketAddr>`): failed
+/// authentications are metered per client address.
+///
 /// # Errors
 /// Fails when the listener's address cannot be read.
 pub fn spawn_server(listener: TcpListener, state: AppState) -> anyhow::Result<RunningServer> {
@@ -326,9 +329,12 @@ pub fn spawn_server(listener: TcpListener, state: AppState) -> anyhow::Result<Ru
     let stop = tokio_util::sync::CancellationToken::new();
     let stopped = stop.clone().cancelled_owned();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped)
+        .await
     });
     Ok(RunningServer {
         addr,

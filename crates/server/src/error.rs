@@ -20,6 +20,11 @@ pub enum ApiError {
     },
     /// No (valid) API key.
     Unauthenticated,
+    /// Too many failed authentications from the caller's address: refused for a while before
+    /// its key is even looked at.
+    AuthThrottled { retry_after: std::time::Duration },
+    /// The request conflicts with the state of the thing it names (`code` says how).
+    Conflict { code: &'static str, detail: String },
     /// The connection's provider refused its refresh token: the end user must connect again.
     ReauthRequired,
     /// The vendor keeps failing for this connection: calls are refused for a while.
@@ -180,6 +185,19 @@ impl IntoResponse for ApiError {
                 "a valid API key is required: `Authorization: Bearer <key>`".to_owned(),
                 json!({}),
             ),
+            ApiError::AuthThrottled { retry_after } => with_retry_after(
+                problem(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "auth_throttled",
+                    "gateway",
+                    "too many failed authentications from this address; retry later".to_owned(),
+                    json!({"retry_after_secs": retry_after.as_secs_f64().ceil().max(1.0) as u64}),
+                ),
+                retry_after,
+            ),
+            ApiError::Conflict { code, detail } => {
+                problem(StatusCode::CONFLICT, code, "gateway", detail, json!({}))
+            }
             ApiError::CircuitOpen { retry_after } => with_retry_after(
                 problem(
                     StatusCode::SERVICE_UNAVAILABLE,

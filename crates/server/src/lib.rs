@@ -99,8 +99,23 @@ pub fn router(state: AppState) -> Router {
             "/connections/{id}/overrides/revert",
             axum::routing::post(routes::overrides::revert_connection),
         )
+        .route(
+            "/environment/api-keys",
+            get(routes::api_keys::list).post(routes::api_keys::create),
+        )
+        .route(
+            "/environment/api-keys/{id}",
+            axum::routing::delete(routes::api_keys::revoke),
+        )
+        .route(
+            "/environment/api-keys/{id}/rotate",
+            axum::routing::post(routes::api_keys::rotate),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            (
+                state.clone(),
+                auth::AuthGuard::new(auth::FailureBudget::default()),
+            ),
             auth::require_api_key,
         ));
     // The end user's pages: no API key, their own security headers.

@@ -197,6 +197,53 @@ pub fn build() -> Value {
             "responses": {"200": {"description": "Events.", "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array"}, "next_cursor": next_cursor}}}}},
                           "400": problem_response("Invalid `limit`, `cursor` or `connection_id`.")}}}),
     );
+    let key_schema = json!({"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": ["string", "null"]},
+        "prefix": {"type": "string", "description": "The key's first characters, to recognise it."},
+        "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+        "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_used_at": {"type": ["string", "null"], "format": "date-time", "description": "Written at most about once a minute."},
+        "current": {"type": "boolean", "description": "The key of this request."}}});
+    let created_key = json!({"type": "object", "properties": {
+        "key": {"type": "string", "description": "The key itself, shown this once; only its hash is stored."},
+        "api_key": key_schema, "previous": key_schema}});
+    let key_id_param =
+        json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    paths.insert(
+        "/environment/api-keys".to_owned(),
+        json!({
+            "get": {"summary": "The environment's API keys (revoked and expired ones too), oldest first",
+                    "responses": {"200": {"description": "Keys.", "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array", "items": key_schema}}}}}}}},
+            "post": {"summary": "Create an API key of the environment",
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                         "name": {"type": "string", "maxLength": 100},
+                         "expires_at": {"type": "string", "format": "date-time"},
+                         "expires_in_secs": {"type": "integer", "minimum": 1}}}}}},
+                     "responses": {"201": {"description": "The key, shown once.", "content": {"application/json": {"schema": created_key}}},
+                                   "400": problem_response("Invalid name or expiry.")}}
+        }),
+    );
+    paths.insert(
+        "/environment/api-keys/{id}".to_owned(),
+        json!({"parameters": key_id_param,
+               "delete": {"summary": "Revoke an API key for good",
+                          "responses": {"200": {"description": "The revoked key.", "content": {"application/json": {"schema": key_schema}}},
+                                        "404": problem_response("No such key in this environment."),
+                                        "409": problem_response("The key of this request (`own_api_key`) or the environment's last usable key (`last_api_key`).")}}}),
+    );
+    paths.insert(
+        "/environment/api-keys/{id}/rotate".to_owned(),
+        json!({"parameters": key_id_param,
+               "post": {"summary": "Create a new key and let the old one expire after an overlap",
+                        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+                            "overlap_secs": {"type": "integer", "minimum": 0, "maximum": 2_592_000, "default": 86400},
+                            "name": {"type": "string", "maxLength": 100}}}}}},
+                        "responses": {"201": {"description": "The new key, shown once, and the old one with its new expiry.", "content": {"application/json": {"schema": created_key}}},
+                                      "404": problem_response("No such key in this environment."),
+                                      "409": problem_response("The key is revoked or expired.")}}}),
+    );
     let override_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "description": "A patch of the connector file (see docs/connector-format.md, Overrides)."}}}});
     for (path, parameter) in [
         ("/environment/overrides/{provider}", "provider"),

@@ -14,6 +14,9 @@ use store::{
 use crate::{Dialect, read_error};
 
 /// The column lists the mappers below read, for `SELECT` and `RETURNING`.
+pub(crate) const API_KEY_COLUMNS: &str =
+    "id, environment_id, prefix, name, created_at, expires_at, revoked_at, last_used_at";
+
 pub(crate) const CONNECTION_COLUMNS: &str = "id, environment_id, provider, status, account, \
      credentials, credentials_expires_at, created_at, updated_at";
 pub(crate) const CONNECT_SESSION_COLUMNS: &str = "token_hash, environment_id, end_user_id, \
@@ -129,7 +132,11 @@ where
             id: self.id("id")?,
             environment_id: self.id("environment_id")?,
             prefix: self.text("prefix")?,
+            name: self.optional_text("name")?,
             created_at: self.time("created_at")?,
+            expires_at: self.optional_time("expires_at")?,
+            revoked_at: self.optional_time("revoked_at")?,
+            last_used_at: self.optional_time("last_used_at")?,
         })
     }
 

@@ -13,13 +13,14 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use store::{
     ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
     ConnectionStatus, ConnectionUpdate, Cursor, DiscoveredFields, Environment, EnvironmentId,
-    Event, EventId, NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope, OverrideVersion,
-    Page, PageRequest, PurgedSessions, SessionCompletion, Store, StoreError, timestamp,
+    Event, EventId, NewApiKey, NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope,
+    OverrideVersion, Page, PageRequest, PurgedSessions, SessionCompletion, Store, StoreError,
+    timestamp,
 };
 
 use crate::rows::{
-    CONNECT_SESSION_COLUMNS, CONNECTION_COLUMNS, Columns, EVENT_COLUMNS, OAUTH_APP_COLUMNS,
-    OAUTH_STATE_COLUMNS, OVERRIDE_COLUMNS,
+    API_KEY_COLUMNS, CONNECT_SESSION_COLUMNS, CONNECTION_COLUMNS, Columns, EVENT_COLUMNS,
+    OAUTH_APP_COLUMNS, OAUTH_STATE_COLUMNS, OVERRIDE_COLUMNS,
 };
 use crate::{Dialect, SqlStore, read_error, write_error};
 
@@ -153,6 +154,96 @@ where
         .await
         .map_err(|error| write_error(error, "an oauth state with this hash already exists"))?;
         Ok(())
+    }
+
+    async fn insert_api_key_on<'c, E>(executor: E, new: NewApiKey) -> Result<ApiKey, StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        let api_key = ApiKey {
+            id: ApiKeyId::generate(),
+            environment_id: new.environment_id,
+            prefix: new.prefix,
+            name: new.name,
+            created_at: timestamp::now(),
+            expires_at: new.expires_at.map(timestamp::truncate),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO api_keys (id, environment_id, key_hash, prefix, name, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(api_key.id.as_str())
+        .bind(api_key.environment_id.as_str())
+        .bind(new.key_hash.as_str())
+        .bind(&api_key.prefix)
+        .bind(api_key.name.as_deref())
+        .bind(D::time(api_key.created_at))
+        .bind(api_key.expires_at.map(D::time))
+        .execute(executor)
+        .await
+        .map_err(|error| write_error(error, "an api key with this hash already exists"))?;
+        Ok(api_key)
+    }
+
+    /// Serialises lifecycle changes of one environment's keys until the transaction ends: the
+    /// environment row is written first (a no-op write), which takes its row lock on
+    /// PostgreSQL and the database's write lock on SQLite, so the checks that follow
+    /// (is another key still usable?) cannot race a concurrent revocation.
+    async fn lock_environment_keys<'c, E>(
+        executor: E,
+        environment_id: &EnvironmentId,
+    ) -> Result<(), StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        let locked = sqlx::query("UPDATE environments SET name = name WHERE id = $1")
+            .bind(environment_id.as_str())
+            .execute(executor)
+            .await
+            .map_err(|error| write_error(error, "environment lock conflicted"))?;
+        if D::rows_affected(&locked) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn api_key_on<'c, E>(
+        executor: E,
+        environment_id: &EnvironmentId,
+        id: &ApiKeyId,
+    ) -> Result<ApiKey, StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        let row = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1 AND environment_id = $2"
+        ))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(executor)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).api_key()
+    }
+
+    async fn api_keys_on<'c, E>(
+        executor: E,
+        environment_id: &EnvironmentId,
+    ) -> Result<Vec<ApiKey>, StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        let rows = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE environment_id = $1"
+        ))
+        .bind(environment_id.as_str())
+        .fetch_all(executor)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(|row| Columns::<D>(row).api_key()).collect()
     }
 
     async fn insert_connection_on<'c, E>(
@@ -435,37 +526,136 @@ where
         key_hash: &ApiKeyHash,
         prefix: &str,
     ) -> Result<ApiKey, StoreError> {
-        let api_key = ApiKey {
-            id: ApiKeyId::generate(),
+        self.create_api_key(NewApiKey {
             environment_id: environment_id.clone(),
+            key_hash: key_hash.clone(),
             prefix: prefix.to_owned(),
-            created_at: timestamp::now(),
-        };
-        sqlx::query(
-            "INSERT INTO api_keys (id, environment_id, key_hash, prefix, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(api_key.id.as_str())
-        .bind(environment_id.as_str())
-        .bind(key_hash.as_str())
-        .bind(&api_key.prefix)
-        .bind(D::time(api_key.created_at))
-        .execute(&self.pool)
+            name: None,
+            expires_at: None,
+        })
         .await
-        .map_err(|error| write_error(error, "an api key with this hash already exists"))?;
-        Ok(api_key)
+    }
+
+    async fn create_api_key(&self, new: NewApiKey) -> Result<ApiKey, StoreError> {
+        Self::insert_api_key_on(&self.pool, new).await
     }
 
     async fn find_api_key(&self, key_hash: &ApiKeyHash) -> Result<ApiKey, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, environment_id, prefix, created_at FROM api_keys WHERE key_hash = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"
+        ))
         .bind(key_hash.as_str())
         .fetch_optional(&self.pool)
         .await
         .map_err(read_error)?
         .ok_or(StoreError::NotFound)?;
         Columns::<D>(&row).api_key()
+    }
+
+    async fn list_api_keys(
+        &self,
+        environment_id: &EnvironmentId,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE environment_id = $1
+             ORDER BY created_at, id"
+        ))
+        .bind(environment_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(|row| Columns::<D>(row).api_key()).collect()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKey, StoreError> {
+        let now = timestamp::truncate(now);
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        Self::lock_environment_keys(&mut *transaction, environment_id).await?;
+        let key = Self::api_key_on(&mut *transaction, environment_id, id).await?;
+        if key.revoked_at.is_some() {
+            return Ok(key);
+        }
+        let others = Self::api_keys_on(&mut *transaction, environment_id).await?;
+        if !others
+            .iter()
+            .any(|other| other.id != key.id && other.usable_at(now))
+        {
+            return Err(StoreError::Conflict(
+                "the environment's last usable api key cannot be revoked".to_owned(),
+            ));
+        }
+        sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND environment_id = $2")
+            .bind(id.as_str())
+            .bind(environment_id.as_str())
+            .bind(D::time(now))
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "api key revocation conflicted"))?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(ApiKey {
+            revoked_at: Some(now),
+            ..key
+        })
+    }
+
+    async fn rotate_api_key(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ApiKeyId,
+        new: NewApiKey,
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(ApiKey, ApiKey), StoreError> {
+        if &new.environment_id != environment_id {
+            return Err(StoreError::NotFound);
+        }
+        let old_expires_at = timestamp::truncate(old_expires_at);
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        Self::lock_environment_keys(&mut *transaction, environment_id).await?;
+        let old = Self::api_key_on(&mut *transaction, environment_id, id).await?;
+        if !old.usable_at(now) {
+            return Err(StoreError::Conflict(
+                "a revoked or expired api key cannot be rotated".to_owned(),
+            ));
+        }
+        let expires_at = match old.expires_at {
+            Some(current) if current <= old_expires_at => current,
+            _ => old_expires_at,
+        };
+        sqlx::query("UPDATE api_keys SET expires_at = $3 WHERE id = $1 AND environment_id = $2")
+            .bind(id.as_str())
+            .bind(environment_id.as_str())
+            .bind(D::time(expires_at))
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "api key rotation conflicted"))?;
+        let created = Self::insert_api_key_on(&mut *transaction, new).await?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok((
+            ApiKey {
+                expires_at: Some(expires_at),
+                ..old
+            },
+            created,
+        ))
+    }
+
+    async fn touch_api_key(&self, id: &ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = $2
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+        )
+        .bind(id.as_str())
+        .bind(D::time(timestamp::truncate(at)))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "api key use conflicted"))?;
+        Ok(())
     }
 
     async fn insert_connection(&self, new: NewConnection) -> Result<Connection, StoreError> {

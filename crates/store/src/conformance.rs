@@ -16,10 +16,10 @@ use secrets::{Keyring, Sealed};
 use serde_json::{Value, json};
 
 use crate::{
-    ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionStatus,
-    ConnectionUpdate, Cursor, EnvironmentId, NewConnection, NewEvent, OAuthApp, OAuthState,
-    OverrideScope, OverrideVersion, Page, PageRequest, SessionCompletion, Store, StoreError,
-    api_key_prefix, generate_api_key, timestamp,
+    ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId, ConnectionStatus,
+    ConnectionUpdate, Cursor, EnvironmentId, NewApiKey, NewConnection, NewEvent, OAuthApp,
+    OAuthState, OverrideScope, OverrideVersion, Page, PageRequest, SessionCompletion, Store,
+    StoreError, api_key_prefix, generate_api_key, timestamp,
 };
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -43,6 +43,11 @@ macro_rules! conformance_tests {
             unknown_api_key_hash_is_not_found,
             duplicate_api_key_hash_conflicts,
             api_key_for_unknown_environment_is_not_found,
+            api_key_label_and_expiry_round_trip_and_list_oldest_first,
+            revoking_an_api_key_keeps_the_last_usable_one,
+            concurrent_revocations_of_the_last_two_keys_leave_one,
+            rotating_an_api_key_overlaps_the_old_and_the_new,
+            touching_an_api_key_keeps_the_latest_use,
             connection_round_trips_byte_exact,
             json_keeps_key_order_and_values,
             every_status_round_trips,
@@ -3744,4 +3749,237 @@ pub async fn concurrent_updates_with_events_all_land(store: &dyn Store) {
         .await
         .expect("list");
     assert_eq!(events.len(), N_TASKS, "every update recorded its event");
+}
+
+fn new_api_key(environment_id: &EnvironmentId, name: Option<&str>) -> (String, NewApiKey) {
+    let key = generate_api_key();
+    let new = NewApiKey {
+        environment_id: environment_id.clone(),
+        key_hash: ApiKeyHash::of(&key),
+        prefix: api_key_prefix(&key),
+        name: name.map(str::to_owned),
+        expires_at: None,
+    };
+    (key, new)
+}
+
+pub async fn api_key_label_and_expiry_round_trip_and_list_oldest_first(store: &dyn Store) {
+    let environment_id = environment(store, "key lifecycle").await;
+    let other_environment = environment(store, "other keys").await;
+    let expires_at =
+        Utc.with_ymd_and_hms(2100, 1, 2, 3, 4, 5).unwrap() + Duration::microseconds(123_456);
+    let (key, mut new) = new_api_key(&environment_id, Some("billing backend"));
+    new.expires_at = Some(expires_at + Duration::nanoseconds(789));
+    let first = store.create_api_key(new).await.expect("create");
+    assert_eq!(first.name.as_deref(), Some("billing backend"));
+    assert_eq!(
+        first.expires_at,
+        Some(expires_at),
+        "truncated to microseconds"
+    );
+    assert_eq!(first.revoked_at, None);
+    assert_eq!(first.last_used_at, None);
+    assert_eq!(
+        store
+            .find_api_key(&ApiKeyHash::of(&key))
+            .await
+            .expect("find"),
+        first
+    );
+    assert!(first.usable_at(expires_at - Duration::seconds(1)));
+    assert!(!first.usable_at(expires_at), "refused from its expiry on");
+
+    let (_, second) = new_api_key(&environment_id, None);
+    let second = store.create_api_key(second).await.expect("create second");
+    let (_, foreign) = new_api_key(&other_environment, None);
+    store.create_api_key(foreign).await.expect("create foreign");
+    let listed = store.list_api_keys(&environment_id).await.expect("list");
+    assert_eq!(
+        listed,
+        vec![first, second],
+        "oldest first, own environment only"
+    );
+    assert!(
+        store
+            .list_api_keys(&EnvironmentId::generate())
+            .await
+            .expect("list unknown")
+            .is_empty()
+    );
+    let (_, orphan) = new_api_key(&EnvironmentId::generate(), None);
+    assert_not_found(
+        store.create_api_key(orphan).await,
+        "create_api_key into an unknown environment",
+    );
+}
+
+pub async fn revoking_an_api_key_keeps_the_last_usable_one(store: &dyn Store) {
+    let environment_id = environment(store, "revocations").await;
+    let other_environment = environment(store, "someone else").await;
+    let now = timestamp::now();
+    let (_, first) = new_api_key(&environment_id, None);
+    let first = store.create_api_key(first).await.expect("create");
+    let (second_key, second) = new_api_key(&environment_id, None);
+    let second = store.create_api_key(second).await.expect("create");
+    // A key that has expired is no longer a way in, so it does not count as one left.
+    let (_, mut expired) = new_api_key(&environment_id, None);
+    expired.expires_at = Some(now - Duration::seconds(1));
+    store.create_api_key(expired).await.expect("create expired");
+
+    assert_not_found(
+        store
+            .revoke_api_key(&other_environment, &first.id, now)
+            .await,
+        "revoking another environment's key",
+    );
+    assert_not_found(
+        store
+            .revoke_api_key(&environment_id, &ApiKeyId::generate(), now)
+            .await,
+        "revoking an unknown key",
+    );
+    let revoked = store
+        .revoke_api_key(&environment_id, &first.id, now)
+        .await
+        .expect("revoke while another key is usable");
+    assert_eq!(revoked.revoked_at, Some(timestamp::truncate(now)));
+    assert!(!revoked.usable_at(now));
+    let again = store
+        .revoke_api_key(&environment_id, &first.id, now + Duration::seconds(5))
+        .await
+        .expect("revoking again changes nothing");
+    assert_eq!(again, revoked);
+    assert_conflict(
+        store.revoke_api_key(&environment_id, &second.id, now).await,
+        "revoking the last usable key",
+    );
+    let kept = store
+        .find_api_key(&ApiKeyHash::of(&second_key))
+        .await
+        .expect("still stored");
+    assert!(kept.usable_at(now), "the last key still works: {kept:?}");
+    let listed = store.list_api_keys(&environment_id).await.expect("list");
+    assert_eq!(listed[0], revoked, "the revocation is stored");
+}
+
+pub async fn concurrent_revocations_of_the_last_two_keys_leave_one(store: &dyn Store) {
+    for _round in 0..3 {
+        let environment_id = environment(store, "revocation race").await;
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let (_, new) = new_api_key(&environment_id, None);
+            ids.push(store.create_api_key(new).await.expect("create").id);
+        }
+        let now = timestamp::now();
+        let results = join_all(
+            ids.iter()
+                .map(|id| store.revoke_api_key(&environment_id, id, now)),
+        )
+        .await;
+        let revoked = results.iter().filter(|result| result.is_ok()).count();
+        assert_eq!(revoked, 1, "exactly one revocation wins: {results:?}");
+        for result in &results {
+            if let Err(error) = result {
+                assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+            }
+        }
+        let usable = store
+            .list_api_keys(&environment_id)
+            .await
+            .expect("list")
+            .iter()
+            .filter(|key| key.usable_at(now))
+            .count();
+        assert_eq!(usable, 1);
+    }
+}
+
+pub async fn rotating_an_api_key_overlaps_the_old_and_the_new(store: &dyn Store) {
+    let environment_id = environment(store, "rotations").await;
+    let other_environment = environment(store, "not mine").await;
+    let now = timestamp::now();
+    let (_, old) = new_api_key(&environment_id, Some("backend"));
+    let old = store.create_api_key(old).await.expect("create");
+    let overlap_end = timestamp::truncate(now + Duration::hours(1));
+
+    let (_, foreign) = new_api_key(&other_environment, None);
+    assert_not_found(
+        store
+            .rotate_api_key(&other_environment, &old.id, foreign, overlap_end, now)
+            .await,
+        "rotating another environment's key",
+    );
+    let (new_key, new) = new_api_key(&environment_id, Some("backend"));
+    let (old_after, created) = store
+        .rotate_api_key(&environment_id, &old.id, new, overlap_end, now)
+        .await
+        .expect("rotate");
+    assert_eq!(old_after.expires_at, Some(overlap_end));
+    assert_eq!(created.name.as_deref(), Some("backend"));
+    assert_eq!(
+        store
+            .find_api_key(&ApiKeyHash::of(&new_key))
+            .await
+            .expect("new key stored"),
+        created
+    );
+    let listed = store.list_api_keys(&environment_id).await.expect("list");
+    assert_eq!(listed, vec![old_after.clone(), created.clone()]);
+    assert!(
+        old_after.usable_at(now) && created.usable_at(now),
+        "both work during the overlap"
+    );
+    assert!(!old_after.usable_at(overlap_end) && created.usable_at(overlap_end));
+
+    // A later overlap end does not extend a sooner expiry.
+    let (_, newer) = new_api_key(&environment_id, None);
+    let (old_again, _) = store
+        .rotate_api_key(
+            &environment_id,
+            &old.id,
+            newer,
+            now + Duration::days(3),
+            now,
+        )
+        .await
+        .expect("rotate again");
+    assert_eq!(old_again.expires_at, Some(overlap_end));
+
+    // A revoked key cannot be rotated, and nothing is created when it is refused.
+    store
+        .revoke_api_key(&environment_id, &created.id, now)
+        .await
+        .expect("revoke");
+    let (refused_key, refused) = new_api_key(&environment_id, None);
+    assert_conflict(
+        store
+            .rotate_api_key(&environment_id, &created.id, refused, overlap_end, now)
+            .await,
+        "rotating a revoked key",
+    );
+    assert_not_found(
+        store.find_api_key(&ApiKeyHash::of(&refused_key)).await,
+        "the refused rotation's new key",
+    );
+}
+
+pub async fn touching_an_api_key_keeps_the_latest_use(store: &dyn Store) {
+    let environment_id = environment(store, "key use").await;
+    let (key, new) = new_api_key(&environment_id, None);
+    let created = store.create_api_key(new).await.expect("create");
+    let at = timestamp::now();
+    store.touch_api_key(&created.id, at).await.expect("touch");
+    store
+        .touch_api_key(&created.id, at - Duration::minutes(5))
+        .await
+        .expect("an older touch");
+    let found = store
+        .find_api_key(&ApiKeyHash::of(&key))
+        .await
+        .expect("find");
+    assert_eq!(found.last_used_at, Some(timestamp::truncate(at)));
+    store
+        .touch_api_key(&ApiKeyId::generate(), at)
+        .await
+        .expect("an unknown key is not an error");
 }

@@ -26,7 +26,7 @@ pub use ids::{ApiKeyId, ConnectionId, EnvironmentId, EventId};
 pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use rows::{
     ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, ConnectionUpdate,
-    DiscoveredFields, Environment, Event, NewConnection, NewEvent, OAuthApp, OAuthState,
+    DiscoveredFields, Environment, Event, NewApiKey, NewConnection, NewEvent, OAuthApp, OAuthState,
     OverrideScope, OverrideVersion, PurgedSessions, SessionCompletion,
 };
 pub use store::Store;

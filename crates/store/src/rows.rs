@@ -22,7 +22,8 @@ pub struct Environment {
     pub created_at: DateTime<Utc>,
 }
 
-/// An API key as stored: its id, owner and display prefix, never the key or even its hash.
+/// An API key as stored: its id, owner, display prefix and lifecycle, never the key or even its
+/// hash.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKey {
     /// The key row's id.
@@ -31,8 +32,41 @@ pub struct ApiKey {
     pub environment_id: EnvironmentId,
     /// The key's first characters, for telling keys apart in listings.
     pub prefix: String,
+    /// A label its owner chose (`"billing backend"`), if any.
+    pub name: Option<String>,
     /// When the key was created.
     pub created_at: DateTime<Utc>,
+    /// From when the key is refused, if it expires (set at creation, or shortened by a
+    /// rotation so the old and the new key overlap for a while).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When the key was revoked; a revoked key is refused for good.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// When the key last authenticated a request, written at most about once a minute, so it
+    /// may lag by that much.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    /// Whether the key authenticates requests at `now`: neither revoked nor expired.
+    pub fn usable_at(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expires_at| now < expires_at)
+    }
+}
+
+/// A new API key to store: its hash and display prefix (the key itself is never stored), an
+/// optional label and an optional expiry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewApiKey {
+    /// The environment the key belongs to.
+    pub environment_id: EnvironmentId,
+    /// The SHA-256 of the key.
+    pub key_hash: crate::ApiKeyHash,
+    /// The key's first characters ([`crate::api_key_prefix`]).
+    pub prefix: String,
+    /// A label its owner chose.
+    pub name: Option<String>,
+    /// From when the key is refused; `None` for a key that does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Whether a connection can be used.

@@ -9,10 +9,10 @@ use serde_json::Value;
 use secrets::Sealed;
 
 use crate::{
-    ApiKey, ApiKeyHash, Branding, ConnectSession, Connection, ConnectionId, ConnectionUpdate,
-    DiscoveredFields, Environment, EnvironmentId, Event, NewConnection, NewEvent, OAuthApp,
-    OAuthState, OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions,
-    SessionCompletion, StoreError,
+    ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
+    ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event, NewApiKey,
+    NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page,
+    PageRequest, PurgedSessions, SessionCompletion, StoreError,
 };
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
@@ -77,12 +77,76 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         prefix: &str,
     ) -> Result<ApiKey, StoreError>;
 
-    /// Returns the API key with this hash; the lookup behind every authenticated request.
+    /// Stores a new API key with its optional label and expiry ([`Store::insert_api_key`] is
+    /// this without either).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist, and
+    /// [`StoreError::Conflict`] when a key with the same hash is already stored.
+    async fn create_api_key(&self, new: NewApiKey) -> Result<ApiKey, StoreError>;
+
+    /// Returns the API key with this hash, revoked and expired ones included (the caller
+    /// decides with [`ApiKey::usable_at`]); the lookup behind every authenticated request.
     ///
     /// # Errors
     ///
     /// [`StoreError::NotFound`] when no key has the hash.
     async fn find_api_key(&self, key_hash: &ApiKeyHash) -> Result<ApiKey, StoreError>;
+
+    /// Returns every API key of an environment, revoked and expired ones included, oldest
+    /// first (ties broken by id). An unknown environment has none.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_api_keys(
+        &self,
+        environment_id: &EnvironmentId,
+    ) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Revokes an API key of an environment at `now`, unless it is the environment's last key
+    /// usable at `now` (so an environment is never locked out by a revocation). Revoking a
+    /// revoked key changes nothing and returns it. The check and the write are one
+    /// transaction: two concurrent revocations of an environment's last two keys cannot both
+    /// succeed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the key does not exist or belongs to another environment,
+    /// and [`StoreError::Conflict`] when it is the environment's last usable key.
+    async fn revoke_api_key(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKey, StoreError>;
+
+    /// Rotates an API key: stores `new` and makes the old key expire at `old_expires_at`
+    /// (or keeps its own expiry when that is sooner), in one transaction, so both keys work
+    /// until then and callers can switch over without an outage.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the old key does not exist or belongs to another
+    /// environment (or `new` names another environment), and [`StoreError::Conflict`] when the
+    /// old key is not usable at `now` or the new key's hash is already stored.
+    async fn rotate_api_key(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &ApiKeyId,
+        new: NewApiKey,
+        old_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(ApiKey, ApiKey), StoreError>;
+
+    /// Records that a key authenticated a request at `at`; a later time already stored is
+    /// kept. Callers write it at most about once a minute per key, not once per request.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] only; an unknown key is not an error.
+    async fn touch_api_key(&self, id: &ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Inserts a connection; `created_at` and `updated_at` are both set to now, and its refresh
     /// lease starts free.

@@ -22,4 +22,5 @@ mod pipedrive_fields;
 mod resilience;
 mod security;
 mod security_connect;
+mod security_keys;
 mod shutdown;

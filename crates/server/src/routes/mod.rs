@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource family.
 
+pub mod api_keys;
 pub mod connect;
 pub mod connections;
 pub mod environment;

@@ -1,0 +1,7 @@
+-- The API key lifecycle: an optional label, an optional expiry (set at creation or shortened by
+-- a rotation), revocation, and when the key was last used (written at most about once a minute
+-- per key). Times are INTEGER microseconds since the Unix epoch, UTC, like every other column.
+ALTER TABLE api_keys ADD COLUMN name TEXT;
+ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;
+ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
