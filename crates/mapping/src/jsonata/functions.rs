@@ -206,7 +206,7 @@ pub(crate) fn call_native_fn<'a>(
         .collect();
     ctx.meter.spend(8)?;
     let result = (native.implementation)(&json_args).map_err(Box::new)?;
-    Ok(result.map(|json| value::from_owned_json(&json)))
+    Ok(result.map(value::from_json_value))
 }
 
 // ---- aggregation ----
@@ -1930,6 +1930,10 @@ pub(crate) fn dispatch<'a>(
             ctx.meter.spend(8)?;
             return Ok(crate::native::parse_date_text(text).map(V::str_owned));
         }
+        if let Some(result) = fast_native(native.doc.name, &args)? {
+            ctx.meter.spend(8)?;
+            return Ok(result);
+        }
         if native.doc.name == "removeEmpty" {
             // The hot one of the mappings back to vendors: pruned over our values, without
             // writing the record as JSON and reading it back.
@@ -1941,6 +1945,70 @@ pub(crate) fn dispatch<'a>(
         return call_native_fn(ctx, native, args);
     }
     (builtin.call)(ctx, args, input, pos)
+}
+
+/// Whether a value reads the same after a round trip through JSON (no function inside, none
+/// dropped): scalars and the input's own JSON.
+fn plain_json(value: &V<'_>) -> bool {
+    matches!(
+        value,
+        V::Null | V::Bool(_) | V::Num(_) | V::Str(_) | V::JArr(_) | V::JObj(_)
+    )
+}
+
+/// Native functions computed over our values when their arguments make that exact, without
+/// writing the arguments as JSON and reading the result back: `Some(result)`, or `None` to take
+/// the general path (`native::values` stays the definition).
+#[allow(clippy::option_option)]
+fn fast_native<'a>(name: &str, args: &Args<'a>) -> R<Option<Option<V<'a>>>> {
+    match name {
+        "firstNonEmpty" => {
+            // As `native::values::first_non_empty`: undefined, null, "" and functions (which
+            // JSON cannot hold) are passed over.
+            for value in args.iter().flatten() {
+                match value {
+                    V::Null | V::Func(_) => {}
+                    V::Str(text) if text.is_empty() => {}
+                    value if plain_json(value) => return Ok(Some(Some(value.clone()))),
+                    _ => return Ok(None),
+                }
+            }
+            Ok(Some(None))
+        }
+        "mapValue" => {
+            // As `native::values::map_value` for one scalar looked up in a table.
+            let (Some(Some(value)), Some(Some(table))) = (args.first(), args.get(1)) else {
+                return Ok(None);
+            };
+            if !table.is_object() || !matches!(value, V::Null | V::Bool(_) | V::Num(_) | V::Str(_))
+            {
+                return Ok(None);
+            }
+            let key = match value {
+                V::Str(text) => Some(text.to_string()),
+                V::Null => None,
+                other => crate::native::scalar_text(value::to_json(other).as_ref(), "mapValue")
+                    .map_err(Box::new)?,
+            };
+            let Some(key) = key else {
+                return Ok(Some(None));
+            };
+            let found = table.field(&key).filter(|found| !found.is_func());
+            let chosen = match found {
+                Some(found) => Some(found),
+                None => args
+                    .get(2)
+                    .cloned()
+                    .flatten()
+                    .filter(|default| !default.is_func()),
+            };
+            match chosen {
+                Some(chosen) if !plain_json(&chosen) => Ok(None),
+                chosen => Ok(Some(chosen)),
+            }
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `$removeEmpty` over our values: as `native::values::remove_empty`, which it must match.

@@ -731,3 +731,65 @@ fn merge_and_remove_empty_never_change_a_value_held_elsewhere() {
         Some(json!({"c": 0, "e": "x", "d": false})),
     );
 }
+
+#[test]
+fn first_non_empty_and_map_value_over_values_match_their_json_definition() {
+    check(
+        r#"$firstNonEmpty(null, "", function() { 1 }, "x")"#,
+        json!(null),
+        Some(json!("x")),
+    );
+    check(
+        "$firstNonEmpty(a, b)",
+        json!({"a": "", "b": {"c": [1]}}),
+        Some(json!({"c": [1]})),
+    );
+    check(
+        "$firstNonEmpty(null, [1, 2])",
+        json!(null),
+        Some(json!([1, 2])),
+    );
+    check("$firstNonEmpty(null, '')", json!(null), None);
+    check(
+        r#"$mapValue(2, {"2": "two"})"#,
+        json!(null),
+        Some(json!("two")),
+    );
+    check(
+        r#"$mapValue(1.50, {"1.5": "x"})"#,
+        json!(null),
+        Some(json!("x")),
+    );
+    check(
+        r#"$mapValue(true, {"true": "yes"})"#,
+        json!(null),
+        Some(json!("yes")),
+    );
+    check(r#"$mapValue(null, {"null": "no"}, "d")"#, json!(null), None);
+    check(
+        r#"$mapValue("z", {"a": 1}, "d")"#,
+        json!(null),
+        Some(json!("d")),
+    );
+    check(
+        r#"$mapValue("a", {"a": null}, "d")"#,
+        json!(null),
+        Some(json!(null)),
+    );
+    check(
+        r#"$mapValue("a", {"a": function() { 1 }}, "d")"#,
+        json!(null),
+        Some(json!("d")),
+    );
+    check(
+        r#"$mapValue(s, t)"#,
+        json!({"s": "k", "t": {"k": [1]}}),
+        Some(json!([1])),
+    );
+    check(
+        r#"$mapValue(["a", "b"], {"a": 1, "b": 2})"#,
+        json!(null),
+        Some(json!([1, 2])),
+    );
+    check_error(r#"$mapValue({"x": 1}, {"a": 1})"#, json!(null), "CW005");
+}

@@ -391,6 +391,22 @@ pub(crate) fn to_json(value: &V<'_>) -> Option<Json> {
     })
 }
 
+/// Reads owned JSON (a native function's result) as a built value, moving its strings.
+pub(crate) fn from_json_value<'a>(json: Json) -> V<'a> {
+    match json {
+        Json::String(text) => V::str_owned(text),
+        Json::Array(items) => array(items.into_iter().map(from_json_value).collect()),
+        Json::Object(fields) => {
+            let mut obj = new_obj(fields.len());
+            for (key, value) in fields {
+                obj.insert(Str::from(key), from_json_value(value));
+            }
+            V::Obj(Rc::new(obj))
+        }
+        other => from_owned_json(&other),
+    }
+}
+
 /// Reads owned JSON (from a nested evaluation) as a built value.
 pub(crate) fn from_owned_json<'a>(json: &Json) -> V<'a> {
     match json {
