@@ -60,13 +60,34 @@ fn one() -> u32 {
     1
 }
 
+/// The header a request to the control routes (`/__sim/...`) must carry, with the
+/// simulator's [`Faults::control_key`]. A caller reaching the simulator's port through
+/// something else (Crosswalk's proxy on a tenant's behalf) does not know the key, so the control
+/// routes answer it 404 as if they did not exist.
+pub const CONTROL_KEY_HEADER: &str = "x-simulator-control-key";
+
 /// The queue of faults of one simulator, shared by its handlers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Faults {
     queue: Arc<Mutex<Vec<Fault>>>,
+    control_key: Arc<str>,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults {
+            queue: Arc::default(),
+            control_key: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
+        }
+    }
 }
 
 impl Faults {
+    /// The key the control routes require in [`CONTROL_KEY_HEADER`], random per simulator.
+    pub fn control_key(&self) -> &str {
+        &self.control_key
+    }
+
     /// Queues a fault.
     pub fn push(&self, fault: Fault) {
         self.queue.lock().expect("fault queue poisoned").push(fault);
@@ -277,7 +298,8 @@ pub struct FaultLayerState {
 }
 
 /// Middleware: logs the request, then applies a queued status, throttle or delay fault.
-/// Control routes under `/__sim` are neither logged nor faulted.
+/// Control routes under `/__sim` are neither logged nor faulted, and answer only requests
+/// carrying the control key.
 pub async fn fault_middleware(
     State(state): State<FaultLayerState>,
     request: Request,
@@ -285,7 +307,15 @@ pub async fn fault_middleware(
 ) -> Response {
     let path = request.uri().path().to_owned();
     if path.starts_with("/__sim") {
-        return next.run(request).await;
+        let keyed = request
+            .headers()
+            .get(CONTROL_KEY_HEADER)
+            .is_some_and(|value| value.as_bytes() == state.faults.control_key().as_bytes());
+        return if keyed {
+            next.run(request).await
+        } else {
+            StatusCode::NOT_FOUND.into_response()
+        };
     }
     let _serving = state.log.serve(request.method().as_str(), &path);
     state.log.keep(&request);

@@ -1254,10 +1254,23 @@ async fn limit_info_counts_calls_and_the_limit_answers_403() {
         sim.query("SELECT Id FROM Account LIMIT 1").await.status,
         StatusCode::OK
     );
-    // Faults can also be queued over HTTP, through the shared control routes.
+    // Faults can also be queued over HTTP, through the shared control routes, with the
+    // simulator's control key only.
+    let unkeyed = sim
+        .client
+        .post(format!("{}/__sim/faults", sim.running.base_url))
+        .json(&json!({"kind": "status", "status": 503, "times": 1}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(unkeyed.status(), StatusCode::NOT_FOUND);
     let queued = sim
         .client
         .post(format!("{}/__sim/faults", sim.running.base_url))
+        .header(
+            simulators::faults::CONTROL_KEY_HEADER,
+            sim.handle.faults().control_key(),
+        )
         .json(&json!({"kind": "status", "status": 503, "path_prefix": format!("{API}/sobjects"), "times": 1}))
         .send()
         .await

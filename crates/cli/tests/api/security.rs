@@ -281,3 +281,32 @@ async fn an_environment_override_cannot_redirect_credentials() {
         assert_eq!(body["field"], field, "{body}");
     }
 }
+
+#[tokio::test]
+async fn the_simulators_controls_are_out_of_a_tenants_reach() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let response = app
+        .client
+        .post(app.url(&format!("/proxy/__sim/faults?connection_id={connection}")))
+        .bearer_auth(&app.demo.api_key)
+        .json(&json!({"kind": "status", "status": 503, "times": 5}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "the control route hides"
+    );
+    let (status, body) = app
+        .get(&format!("/proxy/__sim/requests?connection_id={connection}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "no fault was queued: {body}");
+}
