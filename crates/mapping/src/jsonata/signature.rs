@@ -152,13 +152,20 @@ impl Signature {
         args: Vec<Option<V<'a>>>,
         context: Option<&V<'a>>,
     ) -> R<Vec<Option<V<'a>>>> {
-        let symbols: Vec<u8> = args
+        let symbols: smallvec::SmallVec<[u8; 8]> = args
             .iter()
             .map(|arg| arg.as_ref().map_or(b'm', V::symbol))
             .collect();
         let Some(counts) = self.matches(&symbols, 0, 0) else {
             return Err(self.mismatch(&args, &symbols));
         };
+        // The usual call: one argument per parameter, none to wrap in an array.
+        if counts.len() == args.len()
+            && counts.iter().all(|&count| count == 1)
+            && self.params.iter().all(|param| param.kind != b'a')
+        {
+            return Ok(args);
+        }
         let mut out = Vec::with_capacity(self.params.len());
         let mut args = args.into_iter();
         let mut index = 0;
@@ -224,24 +231,18 @@ impl Signature {
     }
 
     /// How many arguments each parameter takes, or `None` when the symbols do not match.
-    fn matches(&self, symbols: &[u8], param: usize, at: usize) -> Option<Vec<usize>> {
-        let mut counts = Vec::with_capacity(self.params.len());
+    fn matches(&self, symbols: &[u8], param: usize, at: usize) -> Option<Counts> {
+        let mut counts = Counts::new();
         self.matches_into(symbols, param, at, &mut counts)
             .then_some(counts)
     }
 
-    fn matches_into(
-        &self,
-        symbols: &[u8],
-        param: usize,
-        at: usize,
-        counts: &mut Vec<usize>,
-    ) -> bool {
+    fn matches_into(&self, symbols: &[u8], param: usize, at: usize, counts: &mut Counts) -> bool {
         let Some(p) = self.params.get(param) else {
             return at == symbols.len();
         };
         let accepts = |index: usize| symbols.get(index).is_some_and(|s| p.accepts.contains(s));
-        let attempt = |count: usize, counts: &mut Vec<usize>| {
+        let attempt = |count: usize, counts: &mut Counts| {
             counts.push(count);
             if self.matches_into(symbols, param + 1, at + count, counts) {
                 true
@@ -289,6 +290,9 @@ impl Signature {
         )
     }
 }
+
+/// How many arguments each parameter takes.
+type Counts = smallvec::SmallVec<[usize; 8]>;
 
 fn type_word(symbol: u8) -> &'static str {
     match symbol {
