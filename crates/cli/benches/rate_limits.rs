@@ -235,6 +235,9 @@ fn settings(data_dir: &std::path::Path, base_url: &str) -> Settings {
         redis_url: None,
         default_wait_budget_secs: 10,
         shutdown_grace_secs: 30,
+        header_read_timeout_secs: 10,
+        request_timeout_secs: 120,
+        max_connections: 1024,
     }
 }
 

@@ -221,6 +221,9 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
         redis_url: None,
         default_wait_budget_secs: 10,
         shutdown_grace_secs: 30,
+        header_read_timeout_secs: 10,
+        request_timeout_secs: 120,
+        max_connections: 1024,
     };
     for (simulator, wiring) in &launched {
         settings.connector_overrides.insert(
@@ -289,7 +292,11 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
             connection_id: connection.to_string(),
         });
     }
-    let server = startup::spawn_server(listener, state.clone())?;
+    let server = startup::spawn_server_with(
+        listener,
+        state.clone(),
+        startup::ServerLimits::of(&settings),
+    )?;
     Ok(Demo {
         settings,
         state,

@@ -362,7 +362,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let listener = startup::bind(settings.listen).await?;
                 let public_url = startup::public_url(&settings, &listener)?;
                 let state = startup::build_state(&settings, store, &public_url).await?;
-                let mut server = startup::spawn_server(listener, state)?;
+                let mut server = startup::spawn_server_with(listener, state, startup::ServerLimits::of(&settings))?;
                 tracing::info!(addr = %server.addr, "crosswalk serving");
                 tokio::select! {
                     result = &mut server.task => { result??; }

@@ -48,6 +48,29 @@ pub struct Settings {
     /// finish before the process stops anyway.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace_secs: u64,
+    /// How long a client may take to send a request's head, and stay idle between two
+    /// requests on a kept-alive connection, before the connection is closed.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_secs: u64,
+    /// How long one request may take, vendor calls and waits for the vendor budget included,
+    /// before it is answered 503 `request_timeout`.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+    /// Connections served at once; past it, new ones wait in the listen queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_header_read_timeout() -> u64 {
+    10
+}
+
+fn default_request_timeout() -> u64 {
+    120
+}
+
+fn default_max_connections() -> usize {
+    1024
 }
 
 fn default_wait_budget() -> u64 {
@@ -169,6 +192,12 @@ redis_url = ""
 default_wait_budget_secs = 10
 # On SIGTERM or Ctrl-C, how long requests and token refreshes in flight may take to finish.
 shutdown_grace_secs = 30
+# How long a client may take to send a request head, or stay idle on a kept-alive connection.
+header_read_timeout_secs = 10
+# How long one request may take in all (vendor calls and budget waits included).
+request_timeout_secs = 120
+# Connections served at once; more wait in the listen queue.
+max_connections = 1024
 
 [encryption]
 # Credentials are sealed with AES-256-GCM under the current key; older keys still open.

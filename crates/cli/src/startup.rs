@@ -323,23 +323,125 @@ pub fn public_url(settings: &Settings, listener: &TcpListener) -> anyhow::Result
 /// # Errors
 /// Fails when the listener's address cannot be read.
 pub fn spawn_server(listener: TcpListener, state: AppState) -> anyhow::Result<RunningServer> {
+    spawn_server_with(listener, state, ServerLimits::default())
+}
+
+/// What the server allows each client: time to send a request head (and to stay idle between
+/// requests), time per request, and connections at once.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+            max_connections: 1024,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// The limits `settings` set.
+    pub fn of(settings: &Settings) -> ServerLimits {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs.max(1)),
+            request_timeout: Duration::from_secs(settings.request_timeout_secs.max(1)),
+            max_connections: settings.max_connections.max(1),
+        }
+    }
+}
+
+/// Serves the API on `listener` in a background task under `limits`.
+///
+/// # Errors
+/// Fails when the listener's address cannot be read.
+pub fn spawn_server_with(
+    listener: TcpListener,
+    state: AppState,
+    limits: ServerLimits,
+) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let operations = state.operations.clone();
-    let app = server::router(state);
+    let app = server::router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        limits.request_timeout,
+    ));
     let stop = tokio_util::sync::CancellationToken::new();
-    let stopped = stop.clone().cancelled_owned();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stopped)
-        .await
-    });
+    let task = tokio::spawn(serve(listener, app, limits, stop.clone()));
     Ok(RunningServer {
         addr,
         task,
         stop,
         operations,
     })
+}
+
+/// The accept loop: hyper's HTTP/1.1 with a header-read timer (which also closes connections
+/// idle before or between requests), a cap on connections served at once (acquired before accepting, so excess clients
+/// wait in the listen queue), the client's address for the handlers, and a graceful stop.
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: ServerLimits,
+    stop: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // HTTP/1.1 only: detecting the version first would read a silent client's first bytes
+    // with no timer at all (TLS and HTTP/2 belong to the reverse proxy in front).
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = stop.cancelled() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => break,
+        };
+        let service = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
+        let connection = builder
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            )
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -310,3 +310,93 @@ async fn the_simulators_controls_are_out_of_a_tenants_reach() {
         .await;
     assert_eq!(status, StatusCode::OK, "no fault was queued: {body}");
 }
+
+/// The demo's API served again on a listener of its own, under `limits`.
+async fn serve_with(
+    app: &crate::helpers::TestApp,
+    limits: cli::startup::ServerLimits,
+) -> (std::net::SocketAddr, cli::startup::RunningServer) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let server =
+        cli::startup::spawn_server_with(listener, app.demo.state.clone(), limits).expect("serves");
+    (server.addr, server)
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_let_go() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let (addr, _server) = serve_with(
+        &app,
+        cli::startup::ServerLimits {
+            header_read_timeout: std::time::Duration::from_millis(300),
+            request_timeout: std::time::Duration::from_secs(120),
+            max_connections: 8,
+        },
+    )
+    .await;
+    // More clients than the server serves at once: half send nothing, half dribble a head.
+    let mut sockets = Vec::new();
+    for index in 0..20 {
+        let mut socket = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        if index % 2 == 1 {
+            socket
+                .write_all(b"GET /health HTTP/1.1\r\nHost: slow\r\n")
+                .await
+                .expect("writes");
+        }
+        sockets.push(socket);
+    }
+    for (index, mut socket) in sockets.into_iter().enumerate() {
+        // The guard only keeps a broken server from hanging the test.
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            let mut buffer = [0u8; 1024];
+            loop {
+                match socket.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "client {index} was left open");
+    }
+    let answer = reqwest::get(format!("http://{addr}/health"))
+        .await
+        .expect("still serving");
+    assert_eq!(answer.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_request_past_its_time_is_answered_not_left_hanging() {
+    let app = spawn_app().await;
+    let (addr, _server) = serve_with(
+        &app,
+        cli::startup::ServerLimits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_millis(300),
+            max_connections: 8,
+        },
+    )
+    .await;
+    app.simulator("hubspot").faults().push(simulators::Fault {
+        kind: simulators::FaultKind::Delay { millis: 5_000 },
+        path_prefix: Some("/crm/v3/objects/contacts".to_owned()),
+        times: 1,
+    });
+    let answer = app
+        .client
+        .get(format!(
+            "http://{addr}/unified/crm/contacts?connection_id={}&page_size=1",
+            app.connection("hubspot")
+        ))
+        .bearer_auth(&app.demo.api_key)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
