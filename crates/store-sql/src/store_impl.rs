@@ -1311,7 +1311,23 @@ where
             }
         };
         match appended {
-            Some(version) => Ok(version),
+            Some(version) => {
+                // Pruning is idempotent: a writer that fails here leaves extra history, which
+                // the next write drops.
+                if version.version > store::OVERRIDE_VERSIONS_KEPT {
+                    sqlx::query(&format!(
+                        "DELETE FROM connector_overrides WHERE {OVERRIDE_SCOPE} AND version <= $4"
+                    ))
+                    .bind(scope.environment_id.as_str())
+                    .bind(&scope.provider)
+                    .bind(scope.connection_id.as_ref().map(ConnectionId::as_str))
+                    .bind(i64::from(version.version - store::OVERRIDE_VERSIONS_KEPT))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|error| write_error(error, "pruning override history"))?;
+                }
+                Ok(version)
+            }
             None if self.override_scope_exists(scope).await? => Err(StoreError::Conflict(format!(
                 "the override of `{}` in `{}` is no longer at version `{}`",
                 scope.provider,

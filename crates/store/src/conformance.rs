@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             all_connections_span_environments,
             replace_sealed_credentials_compares_and_swaps,
             overrides_append_versions_and_keep_history,
+            override_history_keeps_the_latest_versions_only,
             override_expected_version_is_optimistic,
             override_writes_check_environment_connection_and_provider,
             overrides_are_scoped_by_environment_provider_and_layer,
@@ -2725,6 +2726,44 @@ async fn put(
 
 fn versions(history: &[OverrideVersion]) -> Vec<u32> {
     history.iter().map(|version| version.version).collect()
+}
+
+pub async fn override_history_keeps_the_latest_versions_only(store: &dyn Store) {
+    let environment_id = environment(store, "override history").await;
+    let scope = OverrideScope::environment(environment_id.clone(), "vendor-one");
+    let other = OverrideScope::environment(environment_id, "vendor-two");
+    store
+        .put_override(&other, Some(&json!({"n": 0})), "rev", None)
+        .await
+        .expect("another scope");
+    let written = crate::OVERRIDE_VERSIONS_KEPT + 5;
+    for n in 1..=written {
+        store
+            .put_override(&scope, Some(&json!({"n": n})), "rev", None)
+            .await
+            .expect("a put");
+    }
+    let history = store.override_history(&scope).await.expect("history");
+    assert_eq!(history.len(), crate::OVERRIDE_VERSIONS_KEPT as usize);
+    assert_eq!(history[0].version, 6, "the oldest versions went");
+    assert_eq!(history.last().map(|version| version.version), Some(written));
+    assert_eq!(
+        store
+            .current_override(&scope)
+            .await
+            .expect("current")
+            .map(|version| version.version),
+        Some(written)
+    );
+    assert_not_found(
+        store.get_override_version(&scope, 1).await,
+        "a pruned version",
+    );
+    assert_eq!(
+        store.override_history(&other).await.expect("history").len(),
+        1,
+        "other scopes keep theirs"
+    );
 }
 
 pub async fn overrides_append_versions_and_keep_history(store: &dyn Store) {

@@ -29,4 +29,4 @@ pub use rows::{
     DiscoveredFields, Environment, Event, NewApiKey, NewConnection, NewEvent, OAuthApp, OAuthState,
     OverrideScope, OverrideVersion, PurgedSessions, SessionCompletion,
 };
-pub use store::Store;
+pub use store::{OVERRIDE_VERSIONS_KEPT, Store};

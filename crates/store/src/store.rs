@@ -38,6 +38,10 @@ use crate::{
 ///
 /// Handlers hold an `Arc<dyn Store>`; implementations are cheap to share and safe to call from
 /// many tasks at once.
+/// How many versions of one scope's override the history keeps (older ones are dropped when a
+/// new one is written), so a tenant's history stays bounded.
+pub const OVERRIDE_VERSIONS_KEPT: u32 = 50;
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Brings the schema up to date by running the backend's pending migrations.
@@ -561,7 +565,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// scope never written. With `expected_version` `Some(v)` the write happens only if the latest
     /// version is `v` (`Some(0)`: only if the scope has no version yet), atomically across
     /// processes, so of concurrent writers expecting one version exactly one wins; with `None` it
-    /// always appends, and concurrent writers all land, each with its own version.
+    /// always appends, and concurrent writers all land, each with its own version. The history
+    /// keeps the latest [`OVERRIDE_VERSIONS_KEPT`] versions; older ones are dropped.
     ///
     /// # Errors
     ///

@@ -400,3 +400,20 @@ async fn a_request_past_its_time_is_answered_not_left_hanging() {
         .expect("answers");
     assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn an_override_is_a_patch_not_a_place_to_store_data() {
+    let app = spawn_app().await;
+    let big = "x".repeat(100 * 1024);
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/environment/overrides/hubspot",
+            Some(json!({"vars": {"padding": big}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "override_too_large", "{body}");
+    let (status, _) = app.get("/environment/overrides/hubspot").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing was stored");
+}

@@ -131,12 +131,28 @@ async fn validate(
     Ok(base.file().meta.revision.clone())
 }
 
+/// The largest override document, as JSON text: overrides patch a connector, they are not a
+/// place to store data (the history keeps [`store::OVERRIDE_VERSIONS_KEPT`] versions of each).
+pub const MAX_OVERRIDE_BYTES: usize = 64 * 1024;
+
 async fn put(
     state: &AppState,
     scope: OverrideScope,
     document: Option<Value>,
     expected: Option<u32>,
 ) -> Result<OverrideVersion, ApiError> {
+    if let Some(document) = &document {
+        let size = serde_json::to_vec(document).map_or(usize::MAX, |text| text.len());
+        if size > MAX_OVERRIDE_BYTES {
+            return Err(ApiError::BadRequest {
+                code: "override_too_large",
+                field: None,
+                detail: format!(
+                    "an override may hold at most {MAX_OVERRIDE_BYTES} bytes of JSON; this one holds {size}"
+                ),
+            });
+        }
+    }
     let revision = match &document {
         Some(document) => validate(state, &scope, document).await?,
         None => state
