@@ -1,13 +1,14 @@
 //! The effective connector of a connection: the base file with its environment's and its own
-//! current override layers, read per call (a saved override is effective at once) and compiled
-//! once per override versions, in a bounded cache.
+//! current override layers. Each call reads only the current version numbers (one small read,
+//! so a saved override is effective at once, in every process); documents are read once per
+//! version and connectors compiled once per versions, both in bounded caches.
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
 use connector::{Connector, OverrideLayer};
 use serde_json::Value;
-use store::{ConnectionId, EnvironmentId, OverrideScope, Store};
+use store::{ConnectionId, EnvironmentId, OverrideScope, OverrideVersion, Store};
 
 use crate::OpError;
 
@@ -27,10 +28,13 @@ pub struct Effective {
     pub version_key: String,
 }
 
-/// Compiled effective connectors, least recently used evicted first.
+/// Compiled effective connectors and the override versions they are made of, least recently
+/// used evicted first.
 #[derive(Debug)]
 pub struct EffectiveConnectors {
     cache: Mutex<lru::LruCache<String, Connector>>,
+    /// Override versions by scope and number; a version never changes once written.
+    versions: Mutex<lru::LruCache<(OverrideScope, u32), OverrideVersion>>,
 }
 
 impl Default for EffectiveConnectors {
@@ -44,6 +48,9 @@ impl EffectiveConnectors {
     pub fn with_capacity(capacity: usize) -> EffectiveConnectors {
         EffectiveConnectors {
             cache: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(capacity.max(1)).expect("at least one"),
+            )),
+            versions: Mutex::new(lru::LruCache::new(
                 NonZeroUsize::new(capacity.max(1)).expect("at least one"),
             )),
         }
@@ -66,6 +73,34 @@ impl EffectiveConnectors {
         Ok(built)
     }
 
+    /// Version `number` of `scope`'s override, read from the store the first time only.
+    async fn version(
+        &self,
+        store: &dyn Store,
+        scope: OverrideScope,
+        number: u32,
+    ) -> Result<OverrideVersion, OpError> {
+        let key = (scope, number);
+        if let Some(kept) = self.versions.lock().expect("never poisoned").get(&key) {
+            return Ok(kept.clone());
+        }
+        let (scope, number) = key;
+        let read = match store.get_override_version(&scope, number).await {
+            Ok(read) => read,
+            // Pruned (or superseded) since the numbers were read: take the current one.
+            Err(store::StoreError::NotFound) => store
+                .current_override(&scope)
+                .await?
+                .ok_or_else(|| OpError::NotFound("override".to_owned()))?,
+            Err(other) => return Err(other.into()),
+        };
+        self.versions
+            .lock()
+            .expect("never poisoned")
+            .put((scope, read.version), read.clone());
+        Ok(read)
+    }
+
     /// Resolves `base` for `environment_id` (and `connection_id` when given) with the current
     /// override layers.
     ///
@@ -79,23 +114,26 @@ impl EffectiveConnectors {
         connection_id: Option<&ConnectionId>,
     ) -> Result<Effective, OpError> {
         let provider = base.id().to_owned();
-        let environment = store
-            .current_override(&OverrideScope::environment(
-                environment_id.clone(),
-                provider.clone(),
-            ))
+        let (environment_version, own_version) = store
+            .current_override_versions(environment_id, &provider, connection_id)
             .await?;
-        let own = match connection_id {
-            Some(connection_id) => {
-                store
-                    .current_override(&OverrideScope::connection(
-                        environment_id.clone(),
-                        provider.clone(),
-                        connection_id.clone(),
-                    ))
-                    .await?
+        let environment = match environment_version {
+            Some(version) => {
+                let scope = OverrideScope::environment(environment_id.clone(), provider.clone());
+                Some(self.version(store, scope, version).await?)
             }
             None => None,
+        };
+        let own = match (own_version, connection_id) {
+            (Some(version), Some(connection_id)) => {
+                let scope = OverrideScope::connection(
+                    environment_id.clone(),
+                    provider.clone(),
+                    connection_id.clone(),
+                );
+                Some(self.version(store, scope, version).await?)
+            }
+            _ => None,
         };
         let mut layers = Vec::new();
         let mut version_key = base.file().meta.revision.clone();

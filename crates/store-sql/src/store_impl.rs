@@ -1354,6 +1354,38 @@ where
             .await
     }
 
+    async fn current_override_versions(
+        &self,
+        environment_id: &EnvironmentId,
+        provider: &str,
+        connection_id: Option<&ConnectionId>,
+    ) -> Result<(Option<u32>, Option<u32>), StoreError> {
+        let rows = sqlx::query(
+            "SELECT COALESCE(connection_id, '') AS layer, MAX(version) AS version
+             FROM connector_overrides
+             WHERE environment_id = $1 AND provider = $2
+               AND (connection_id IS NULL OR connection_id = $3)
+             GROUP BY COALESCE(connection_id, '')",
+        )
+        .bind(environment_id.as_str())
+        .bind(provider)
+        .bind(connection_id.map_or("", ConnectionId::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        let mut versions = (None, None);
+        for row in &rows {
+            let columns = Columns::<D>(row);
+            let version: u32 = columns.count("version")?;
+            if columns.text("layer")?.is_empty() {
+                versions.0 = Some(version);
+            } else {
+                versions.1 = Some(version);
+            }
+        }
+        Ok(versions)
+    }
+
     async fn get_override_version(
         &self,
         scope: &OverrideScope,

@@ -90,6 +90,7 @@ macro_rules! conformance_tests {
             replace_sealed_credentials_compares_and_swaps,
             overrides_append_versions_and_keep_history,
             override_history_keeps_the_latest_versions_only,
+            current_override_versions_name_both_layers_in_one_read,
             override_expected_version_is_optimistic,
             override_writes_check_environment_connection_and_provider,
             overrides_are_scoped_by_environment_provider_and_layer,
@@ -2726,6 +2727,54 @@ async fn put(
 
 fn versions(history: &[OverrideVersion]) -> Vec<u32> {
     history.iter().map(|version| version.version).collect()
+}
+
+pub async fn current_override_versions_name_both_layers_in_one_read(store: &dyn Store) {
+    let environment_id = environment(store, "override versions").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let other = insert(store, &environment_id, "vendor-one").await;
+    let versions = |connection: Option<ConnectionId>| {
+        let environment_id = environment_id.clone();
+        async move {
+            store
+                .current_override_versions(&environment_id, "vendor-one", connection.as_ref())
+                .await
+                .expect("versions")
+        }
+    };
+    assert_eq!(versions(Some(connection.id.clone())).await, (None, None));
+    let environment_scope = OverrideScope::environment(environment_id.clone(), "vendor-one");
+    for n in 0..2 {
+        store
+            .put_override(&environment_scope, Some(&json!({"n": n})), "rev", None)
+            .await
+            .expect("environment put");
+    }
+    let own =
+        OverrideScope::connection(environment_id.clone(), "vendor-one", connection.id.clone());
+    store
+        .put_override(&own, Some(&json!({"mine": true})), "rev", None)
+        .await
+        .expect("connection put");
+    // A removal is a version too.
+    store
+        .put_override(&own, None, "rev", None)
+        .await
+        .expect("connection removal");
+    assert_eq!(
+        versions(Some(connection.id.clone())).await,
+        (Some(2), Some(2))
+    );
+    assert_eq!(versions(Some(other.id.clone())).await, (Some(2), None));
+    assert_eq!(versions(None).await, (Some(2), None));
+    assert_eq!(
+        store
+            .current_override_versions(&environment_id, "vendor-two", Some(&connection.id))
+            .await
+            .expect("versions"),
+        (None, None),
+        "another provider's"
+    );
 }
 
 pub async fn override_history_keeps_the_latest_versions_only(store: &dyn Store) {

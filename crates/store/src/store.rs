@@ -596,6 +596,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         scope: &OverrideScope,
     ) -> Result<Option<OverrideVersion>, StoreError>;
 
+    /// The current version numbers of the environment's override of `provider` and, with
+    /// `connection_id`, of that connection's, in one read without the documents (tombstones
+    /// count: they are versions too). Callers keep documents by version and read one only when
+    /// a number they do not hold comes up.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn current_override_versions(
+        &self,
+        environment_id: &EnvironmentId,
+        provider: &str,
+        connection_id: Option<&ConnectionId>,
+    ) -> Result<(Option<u32>, Option<u32>), StoreError>;
+
     /// Returns every version of a scope's override, oldest (version 1) first; empty when the
     /// scope was never written, as for [`Store::current_override`].
     ///
