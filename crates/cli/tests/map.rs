@@ -219,3 +219,35 @@ fn lines_reports_failing_lines_and_goes_on() {
         errors[1]
     );
 }
+
+/// The abuses of issue 13 through `crosswalk map`, each on its own and on every line of a
+/// stream: each stops at its limit, with an error naming the limit, and `--lines` goes on with
+/// the next line.
+#[test]
+fn abuses_stop_at_their_limit_naming_it() {
+    for (expr, limit) in [
+        ("$distinct([1..120000])", "max_items"),
+        ("($x := $count($distinct([1..40000])); $x + 1)", "max_items"),
+        ("$zip([1..10000000], [1..10000000])", "max_items"),
+        ("$sum([1..10000000])", "max_items"),
+    ] {
+        let run = map_expr(expr, "{}");
+        assert_ne!(run.code, 0, "{expr}: {}", run.stdout);
+        assert!(run.stdout.is_empty(), "{expr}: {}", run.stdout);
+        assert!(
+            run.stderr.contains("D1014") && run.stderr.contains(limit),
+            "{expr}: {}",
+            run.stderr
+        );
+
+        let files = Files::new();
+        let path = files.write("mapping.jsonata", &format!("n = 2 ? {expr} : n"));
+        let run = crosswalk_map(
+            &["--expr".as_ref(), path.as_os_str(), "--lines".as_ref()],
+            "{\"n\": 1}\n{\"n\": 2}\n{\"n\": 3}\n",
+        );
+        assert_ne!(run.code, 0, "{expr}: a failed line fails the run");
+        assert_eq!(run.stdout, "1\n3\n", "{expr}: the other lines are mapped");
+        assert!(run.stderr.contains(limit), "{expr}: {}", run.stderr);
+    }
+}

@@ -977,6 +977,22 @@ impl Connector {
                 .collect::<Result<Vec<_>, _>>()?;
             raw_records = crate::chunk::merge_pages(chunk, raw_records, later_pages)?;
         }
+        // The next page is worked out before the records are mapped: when the request's
+        // evaluation budget runs out among the records, they become item errors and the page
+        // still says where the next one starts.
+        let page_size = method
+            .raw
+            .pagination
+            .page_size()
+            .map_or(ctx.page_size, |bounds| ctx.page_size.clamp(1, bounds.max));
+        let next = match next_page(method, page, page_size, &raw_records, response)? {
+            Some(p) => Some(ListCursor { r: cursor.r, p }),
+            None if cursor.r + 1 < n_routes => Some(ListCursor {
+                r: cursor.r + 1,
+                p: PageState::Start,
+            }),
+            None => None,
+        };
         let mapping = compiled
             .record_mapping
             .as_ref()
@@ -1016,19 +1032,6 @@ impl Connector {
                 }),
             }
         }
-        let page_size = method
-            .raw
-            .pagination
-            .page_size()
-            .map_or(ctx.page_size, |bounds| ctx.page_size.clamp(1, bounds.max));
-        let next = match next_page(method, page, page_size, &raw_records, response)? {
-            Some(p) => Some(ListCursor { r: cursor.r, p }),
-            None if cursor.r + 1 < n_routes => Some(ListCursor {
-                r: cursor.r + 1,
-                p: PageState::Start,
-            }),
-            None => None,
-        };
         Ok(ListPage {
             records,
             errors,

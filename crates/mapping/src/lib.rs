@@ -12,6 +12,7 @@
 //! engine-neutral Rust ([`native_functions`] lists them) that each engine registers on every
 //! evaluation. The crate does no IO.
 
+mod budget;
 mod error;
 mod jlens_engine;
 mod jsonata;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use budget::{Budget, REQUEST_BUDGET_CODE, RequestLimits, Scope};
 pub use error::MappingError;
 pub use native::{FunctionDoc, native_functions};
 pub use vars::Vars;
@@ -71,7 +73,8 @@ impl Expr {
         &self.inner.source
     }
 
-    /// Evaluates the expression with the default [`Limits`].
+    /// Evaluates the expression under the [`Limits`] of the [`Budget`] entered on this thread
+    /// (charging it), or the default limits outside any budget.
     ///
     /// `None` as input means *undefined* (no input document); `Ok(None)` means the expression
     /// evaluated to *undefined*.
@@ -79,16 +82,29 @@ impl Expr {
     /// # Errors
     ///
     /// Returns the JSONata error (`T2002`, `D3001`...), one of our native functions' errors
-    /// (`CW...`), or a limit's error (`D1011` depth, `D1012` timeout, `U1006` steps).
+    /// (`CW...`), a limit's error (`D1011` depth, `D1012` timeout, `U1006` steps, `D1013` to
+    /// `D1016` sizes), or `D1017` when the request's budget is spent.
     pub fn evaluate(
         &self,
         input: Option<&Value>,
         vars: &Vars,
     ) -> Result<Option<Value>, MappingError> {
-        self.evaluate_with(input, vars, &Limits::default())
+        match Budget::current() {
+            Some(budget) => {
+                let limits = budget.limits().clone();
+                budget.run(&limits, |limits| {
+                    self.inner.compiled.evaluate_counted(input, vars, limits)
+                })
+            }
+            None => self
+                .inner
+                .compiled
+                .evaluate(input, vars, &Limits::default()),
+        }
     }
 
-    /// Evaluates the expression under explicit [`Limits`].
+    /// Evaluates the expression under explicit [`Limits`]; inside a [`Budget`]'s scope, its
+    /// steps and time are still capped by what is left of the request's and charged to it.
     ///
     /// # Errors
     ///
@@ -99,7 +115,12 @@ impl Expr {
         vars: &Vars,
         limits: &Limits,
     ) -> Result<Option<Value>, MappingError> {
-        self.inner.compiled.evaluate(input, vars, limits)
+        match Budget::current() {
+            Some(budget) => budget.run(limits, |limits| {
+                self.inner.compiled.evaluate_counted(input, vars, limits)
+            }),
+            None => self.inner.compiled.evaluate(input, vars, limits),
+        }
     }
 }
 
@@ -179,6 +200,18 @@ pub trait Compiled: Send + Sync + fmt::Debug {
         vars: &Vars,
         limits: &Limits,
     ) -> Result<Option<Value>, MappingError>;
+
+    /// As [`Compiled::evaluate`], also returning the steps the evaluation spent, which a
+    /// request's [`Budget`] is charged. An engine that does not count steps reports 0 (its
+    /// evaluations are then charged their time only).
+    fn evaluate_counted(
+        &self,
+        input: Option<&Value>,
+        vars: &Vars,
+        limits: &Limits,
+    ) -> (Result<Option<Value>, MappingError>, u64) {
+        (self.evaluate(input, vars, limits), 0)
+    }
 }
 
 /// The engines this crate has, by name: `jlens` (jlens-core) and `crosswalk` (our own).

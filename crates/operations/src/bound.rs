@@ -13,14 +13,21 @@ use serde_json::Value;
 use store::Connection;
 
 use crate::effective::Effective;
+use crate::evaluation::EvaluationLimits;
 use crate::{OpError, Operations};
 
 /// A connection ready for unified operations.
+///
+/// A `Bound` is one request: its mappings share one evaluation budget (the environment's
+/// [`EvaluationLimits`]), spent on the process's evaluation pool.
 pub struct Bound {
     pub(crate) ops: Operations,
     pub(crate) connection: Connection,
     pub(crate) effective: Effective,
     pub(crate) session: Session,
+    pub(crate) budget: Arc<mapping::Budget>,
+    /// Evaluations of the environment that may run at once in the process.
+    pub(crate) evaluation_cap: usize,
 }
 
 impl std::fmt::Debug for Bound {
@@ -38,13 +45,46 @@ impl Bound {
         connection: Connection,
         effective: Effective,
         session: Session,
+        limits: &EvaluationLimits,
     ) -> Bound {
+        let evaluation_cap = ops.inner.evaluator.cap_of(limits);
         Bound {
             ops,
             connection,
             effective,
             session,
+            budget: limits.budget(),
+            evaluation_cap,
         }
+    }
+
+    /// The request's evaluation budget (what its mappings have spent, and may).
+    pub fn budget(&self) -> &mapping::Budget {
+        &self.budget
+    }
+
+    /// Runs `job` with the effective connector on the process's evaluation pool, under the
+    /// request's budget and the environment's concurrency cap: every mapping of a unified
+    /// operation is evaluated through here, never on an async worker.
+    ///
+    /// # Errors
+    /// `Internal` when the job panicked.
+    pub(crate) async fn evaluate<T, F>(&self, job: F) -> Result<T, OpError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connector) -> T + Send + 'static,
+    {
+        let connector = self.connector().clone();
+        self.ops
+            .inner
+            .evaluator
+            .run(
+                &self.connection.environment_id,
+                self.evaluation_cap,
+                Arc::clone(&self.budget),
+                move || job(&connector),
+            )
+            .await
     }
 
     /// The connection as bound (id, environment and provider never change).
@@ -240,15 +280,18 @@ impl Bound {
             page_size: 1,
             ..RequestContext::default()
         };
+        let owned = object.to_owned();
         let Some(plan) = self
-            .connector()
-            .plan_discovery(object, &ctx)
-            .map_err(OpError::from)?
+            .evaluate(move |connector| connector.plan_discovery(&owned, &ctx))
+            .await??
         else {
             return Ok(Vec::new());
         };
         let answer = self.send(plan, true).await?;
-        let fields = self.connector().read_discovery(object, &answer.response)?;
+        let owned = object.to_owned();
+        let fields = self
+            .evaluate(move |connector| connector.read_discovery(&owned, &answer.response))
+            .await??;
         let stored = serde_json::to_value(&fields).map_err(OpError::internal)?;
         self.ops
             .store()

@@ -47,6 +47,10 @@ pub enum OpError {
     /// The provider could not be reached or answered nonsense.
     #[error("{detail}")]
     Upstream { code: &'static str, detail: String },
+    /// A mapping stopped at one of the environment's evaluation limits (`U1006`, `D1011` to
+    /// `D1017`); `detail` names the limit.
+    #[error("{detail}")]
+    EvaluationLimit { code: String, detail: String },
     /// A stored override no longer applies to the connector loaded now.
     #[error("{}", .0.describe())]
     OverrideInvalid(Box<InvalidOverride>),
@@ -151,10 +155,24 @@ impl From<CallError> for OpError {
     }
 }
 
+/// Whether a mapping error is one of the evaluation limits'.
+pub(crate) fn is_limit(error: &mapping::MappingError) -> bool {
+    matches!(
+        error.code.as_str(),
+        "U1006" | "D1011" | "D1012" | "D1013" | "D1014" | "D1015" | "D1016"
+    ) || error.code == mapping::REQUEST_BUDGET_CODE
+}
+
 impl From<connector::ReadError> for OpError {
     fn from(error: connector::ReadError) -> OpError {
         match error {
             connector::ReadError::Provider(provider) => OpError::Provider(provider),
+            connector::ReadError::Mapping { what, source } if is_limit(&source) => {
+                OpError::EvaluationLimit {
+                    code: source.code.clone(),
+                    detail: format!("{what}: {source}"),
+                }
+            }
             other => OpError::internal(other),
         }
     }
@@ -163,6 +181,12 @@ impl From<connector::ReadError> for OpError {
 impl From<connector::PlanError> for OpError {
     fn from(error: connector::PlanError) -> OpError {
         match error {
+            connector::PlanError::Mapping { what, source } if is_limit(&source) => {
+                OpError::EvaluationLimit {
+                    code: source.code.clone(),
+                    detail: format!("{what}: {source}"),
+                }
+            }
             // Only the caller's values can make a path segment unsafe (an id of `.` or `..`):
             // the connector's own values are checked when it loads.
             connector::PlanError::Template {

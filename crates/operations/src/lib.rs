@@ -14,6 +14,7 @@ mod bound;
 mod cursor;
 mod effective;
 mod error;
+mod evaluation;
 mod meta;
 pub mod override_check;
 mod proxy;
@@ -29,6 +30,7 @@ pub use bound::Bound;
 pub use cursor::{CursorCodec, filter_hash};
 pub use effective::EffectiveConnectors;
 pub use error::OpError;
+pub use evaluation::{EvaluationLimits, Evaluator};
 pub use meta::Meta;
 pub use proxy::{ProxyAnswer, ProxyRequest};
 pub use records::{DEFAULT_PAGE_SIZE, Include, ListPage, ListRequest, MAX_PAGE_SIZE};
@@ -47,6 +49,8 @@ struct Inner {
     sender: provider_http::Sender,
     effective: EffectiveConnectors,
     cursors: CursorCodec,
+    /// Where mappings are evaluated.
+    evaluator: Evaluator,
     /// One discovery in flight per connection and object in this process.
     discoveries: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -67,9 +71,65 @@ impl Operations {
                 sender,
                 effective: EffectiveConnectors::default(),
                 cursors,
+                evaluator: Evaluator::sized_to_cores(),
                 discoveries: std::sync::Mutex::default(),
             }),
         }
+    }
+
+    /// The same operations evaluating mappings on `evaluator` (a pool of another size).
+    ///
+    /// # Panics
+    /// When called on a clone that is shared already: call it right after [`Operations::new`].
+    #[must_use]
+    pub fn with_evaluator(mut self, evaluator: Evaluator) -> Operations {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_evaluator is called before the operations are shared")
+            .evaluator = evaluator;
+        self
+    }
+
+    /// The process's evaluation pool.
+    pub fn evaluator(&self) -> &Evaluator {
+        &self.inner.evaluator
+    }
+
+    /// The evaluation limits of `environment_id`: those it sets, defaults for the others. A
+    /// stored document that no longer validates (a bound changed) gives the defaults, logged.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown environment; store failures.
+    pub async fn evaluation_limits(
+        &self,
+        environment_id: &EnvironmentId,
+    ) -> Result<EvaluationLimits, OpError> {
+        let stored = self
+            .inner
+            .store
+            .get_evaluation_limits(environment_id)
+            .await?;
+        Ok(EvaluationLimits::from_json(&stored).unwrap_or_else(|error| {
+            tracing::warn!(environment_id = %environment_id, error = %error, "stored evaluation limits no longer valid; using the defaults");
+            EvaluationLimits::default()
+        }))
+    }
+
+    /// Validates and stores the evaluation limits `environment_id` sets (a JSON object; a limit
+    /// left out has its default); they apply to its next requests. Returns every limit.
+    ///
+    /// # Errors
+    /// `Invalid` naming the field of a bad limit; `NotFound` for an unknown environment.
+    pub async fn set_evaluation_limits(
+        &self,
+        environment_id: &EnvironmentId,
+        document: &serde_json::Value,
+    ) -> Result<EvaluationLimits, OpError> {
+        let limits = EvaluationLimits::from_json(document)?;
+        self.inner
+            .store
+            .set_evaluation_limits(environment_id, document)
+            .await?;
+        Ok(limits)
     }
 
     /// The store.
@@ -132,15 +192,15 @@ impl Operations {
     ) -> Result<Bound, OpError> {
         let missing = || OpError::NotFound(format!("connection `{connection_id}` does not exist"));
         let id = ConnectionId::parse(connection_id).map_err(|_| missing())?;
-        let connection = self
-            .inner
-            .store
-            .get_connection(environment_id, &id)
-            .await
-            .map_err(|error| match error {
-                store::StoreError::NotFound => missing(),
-                other => other.into(),
-            })?;
+        let (connection, limits) = tokio::join!(
+            self.inner.store.get_connection(environment_id, &id),
+            self.evaluation_limits(environment_id)
+        );
+        let connection = connection.map_err(|error| match error {
+            store::StoreError::NotFound => missing(),
+            other => other.into(),
+        })?;
+        let limits = limits?;
         match connection.status {
             ConnectionStatus::Active => {}
             ConnectionStatus::NeedsReauth => return Err(OpError::ReauthRequired),
@@ -162,12 +222,24 @@ impl Operations {
                 )),
                 other => other,
             })?;
+        let cap = self.inner.evaluator.cap_of(&limits);
         let session = self
             .inner
             .sender
             .session(connection.clone(), effective.connector.clone(), wait_budget)
-            .await?;
-        Ok(Bound::new(self.clone(), connection, effective, session))
+            .await?
+            .with_offload(
+                self.inner
+                    .evaluator
+                    .offload(environment_id.clone(), cap, limits.each()),
+            );
+        Ok(Bound::new(
+            self.clone(),
+            connection,
+            effective,
+            session,
+            &limits,
+        ))
     }
 
     /// Waits until every token refresh in flight has finished (stored, lease released). A

@@ -3,6 +3,8 @@
 //! call (a bad input never leaves a write half done), plans through the connector, sends through
 //! the connection's session, and maps answers into normalised unified records.
 
+use std::sync::Arc;
+
 use connector::file::FilterKind;
 use connector::{DiscoveredField, ListCursor, Operation, PageState};
 use serde_json::{Map, Value, json};
@@ -260,25 +262,28 @@ impl Bound {
         let mut ctx = self.context(&key).await?;
         ctx.query = Value::Object(filters);
         ctx.page_size = page_size;
+        let ctx = Arc::new(ctx);
 
         let mut results = Vec::new();
         let mut errors = Vec::new();
         let mut next = None;
         for _ in 0..MAX_EMPTY_PAGES {
-            let plans = self
-                .connector()
-                .plan_list_requests(&key, &ctx, &cursor)
-                .map_err(OpError::from)?;
+            let plans = {
+                let (key, ctx, cursor) = (key.clone(), Arc::clone(&ctx), cursor.clone());
+                self.evaluate(move |connector| connector.plan_list_requests(&key, &ctx, &cursor))
+                    .await??
+            };
             let answers = self.send_parts(plans).await?;
             let responses: Vec<connector::VendorResponse> =
                 answers.into_iter().map(|answer| answer.response).collect();
-            let page = self
-                .noted(
-                    &key,
-                    self.connector()
-                        .read_list_parts(&key, &ctx, &cursor, &responses),
-                )
-                .await?;
+            let read = {
+                let (key, ctx, cursor) = (key.clone(), Arc::clone(&ctx), cursor.clone());
+                self.evaluate(move |connector| {
+                    connector.read_list_parts(&key, &ctx, &cursor, &responses)
+                })
+                .await?
+            };
+            let page = self.noted(&key, read).await?;
             for error in page.errors {
                 errors.push(json!({"index": error.index, "remote_id": error.remote_id, "detail": error.message}));
             }
@@ -320,23 +325,28 @@ impl Bound {
         let key = object.key();
         let mut ctx = self.context(&key).await?;
         ctx.id = Some(id);
-        let plans = self
-            .connector()
-            .plan_requests(&key, Operation::Get, &ctx, &PageState::Start)
-            .map_err(OpError::from)?;
+        let ctx = Arc::new(ctx);
+        let plans = {
+            let (key, ctx) = (key.clone(), Arc::clone(&ctx));
+            self.evaluate(move |connector| {
+                connector.plan_requests(&key, Operation::Get, &ctx, &PageState::Start)
+            })
+            .await??
+        };
         let responses: Vec<connector::VendorResponse> = self
             .send_parts(plans)
             .await?
             .into_iter()
             .map(|answer| answer.response)
             .collect();
-        let (mapped, raw) = self
-            .noted(
-                &key,
-                self.connector()
-                    .read_record_parts(&key, Operation::Get, &ctx, &responses),
-            )
-            .await?;
+        let read = {
+            let (key, ctx) = (key.clone(), Arc::clone(&ctx));
+            self.evaluate(move |connector| {
+                connector.read_record_parts(&key, Operation::Get, &ctx, &responses)
+            })
+            .await?
+        };
+        let (mapped, raw) = self.noted(&key, read).await?;
         finish(object, mapped, raw, include)
             .map_err(|detail| OpError::Internal(anyhow::anyhow!(detail)))
     }
@@ -422,29 +432,33 @@ impl Bound {
         let mut ctx = self.context_with(&fields);
         ctx.body = Some(body);
         ctx.id = id;
-        let plan = self
-            .connector()
-            .plan(&key, operation, &ctx, &PageState::Start)
-            .map_err(OpError::from)?;
+        let ctx = Arc::new(ctx);
+        let plan = {
+            let (key, ctx) = (key.clone(), Arc::clone(&ctx));
+            self.evaluate(move |connector| connector.plan(&key, operation, &ctx, &PageState::Start))
+                .await??
+        };
         let answer = self.send(plan, false).await?;
         if self.connector().write_returns_record(&key, operation) {
-            let (mapped, raw) = self
-                .noted(
-                    &key,
-                    self.connector()
-                        .read_record(&key, operation, &ctx, &answer.response),
-                )
-                .await?;
+            let read = {
+                let (key, ctx) = (key.clone(), Arc::clone(&ctx));
+                self.evaluate(move |connector| {
+                    connector.read_record(&key, operation, &ctx, &answer.response)
+                })
+                .await?
+            };
+            let (mapped, raw) = self.noted(&key, read).await?;
             return finish(object, mapped, raw, include)
                 .map_err(|detail| OpError::Internal(anyhow::anyhow!(detail)));
         }
-        let written = self
-            .noted(
-                &key,
-                self.connector()
-                    .read_written_id(&key, operation, &ctx, &answer.response),
-            )
-            .await?;
+        let read = {
+            let (key, ctx) = (key.clone(), Arc::clone(&ctx));
+            self.evaluate(move |connector| {
+                connector.read_written_id(&key, operation, &ctx, &answer.response)
+            })
+            .await?
+        };
+        let written = self.noted(&key, read).await?;
         self.read_back(object, written, include).await
     }
 
@@ -457,13 +471,18 @@ impl Bound {
         let key = object.key();
         let mut ctx = self.context(&key).await?;
         ctx.id = Some(id);
-        let plan = self
-            .connector()
-            .plan(&key, Operation::Delete, &ctx, &PageState::Start)
-            .map_err(OpError::from)?;
+        let plan = {
+            let key = key.clone();
+            self.evaluate(move |connector| {
+                connector.plan(&key, Operation::Delete, &ctx, &PageState::Start)
+            })
+            .await??
+        };
         let answer = self.send(plan, false).await?;
-        self.noted(&key, self.connector().read_delete(&answer.response))
-            .await
+        let read = self
+            .evaluate(move |connector| connector.read_delete(&answer.response))
+            .await?;
+        self.noted(&key, read).await
     }
 
     /// Every vendor field of the connection's objects of `category` (or of `only` that object),

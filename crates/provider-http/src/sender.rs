@@ -103,6 +103,17 @@ impl QuotaLevels {
     }
 }
 
+/// Runs a job somewhere other than the calling async worker and resolves when it has run
+/// (or failed). A [`Session`] given one ([`Session::with_offload`]) classifies vendor answers
+/// by the connector's error rules (JSONata a tenant may override) through it.
+pub type Offload = Arc<
+    dyn Fn(
+            Box<dyn FnOnce() + Send>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Everything a process's vendor calls share. Cheap to clone.
 #[derive(Clone)]
 pub struct Sender {
@@ -209,6 +220,7 @@ impl Sender {
             }),
             wait_budget: wait_budget.unwrap_or(self.default_wait_budget),
             last_status: Mutex::new(None),
+            offload: None,
         })
     }
 }
@@ -238,6 +250,8 @@ pub struct Session {
     wait_budget: Duration,
     /// The general bucket's status after this session's last vendor answer.
     last_status: Mutex<Option<rate_limit::BucketStatus>>,
+    /// Where answers are classified; on the calling task when `None`.
+    offload: Option<Offload>,
 }
 
 impl std::fmt::Debug for Session {
@@ -355,6 +369,51 @@ impl Session {
             .await
     }
 
+    /// The session classifying vendor answers through `offload` instead of on the calling task.
+    #[must_use]
+    pub fn with_offload(mut self, offload: Offload) -> Session {
+        self.offload = Some(offload);
+        self
+    }
+
+    /// The answer classified by the connector's error rules, and the daily quota it reports,
+    /// through the offload when set.
+    async fn classified(&self, response: VendorResponse) -> (Answer, Option<(u64, u64)>) {
+        let Some(offload) = &self.offload else {
+            let quota = self.connector.daily_quota(&response);
+            return (Answer::classify(&self.connector, response), quota);
+        };
+        type Verdict = (Option<ProviderError>, Option<(u64, u64)>);
+        let response = Arc::new(response);
+        let verdict: Arc<Mutex<Option<Verdict>>> = Arc::default();
+        let job = {
+            let (connector, response, verdict) = (
+                self.connector.clone(),
+                Arc::clone(&response),
+                Arc::clone(&verdict),
+            );
+            Box::new(move || {
+                let found = (
+                    connector.classify(&response),
+                    connector.daily_quota(&response),
+                );
+                *verdict.lock().expect("never poisoned") = Some(found);
+            })
+        };
+        offload(job).await;
+        let verdict = verdict.lock().expect("never poisoned").take();
+        // The job has ended (run or dropped), so the answer is ours again.
+        let response = Arc::try_unwrap(response).unwrap_or_else(|shared| (*shared).clone());
+        match verdict {
+            Some((error, quota)) => (Answer { response, error }, quota),
+            // The job could not run: classify here rather than lose the verdict.
+            None => {
+                let quota = self.connector.daily_quota(&response);
+                (Answer::classify(&self.connector, response), quota)
+            }
+        }
+    }
+
     /// Whether the connection authenticates with OAuth (only then can a refresh help).
     fn is_oauth(&self) -> bool {
         let account = self.account();
@@ -470,7 +529,13 @@ impl Session {
             drop(slot);
             // The vendor has counted the request by now (or never will): sliding windows count
             // it from here.
-            let answer = result.map(|response| Answer::classify(&self.connector, response));
+            let (answer, quota) = match result {
+                Ok(response) => {
+                    let (answer, quota) = self.classified(response).await;
+                    (Ok(answer), quota)
+                }
+                Err(error) => (Err(error), None),
+            };
             if !takes.is_empty() {
                 self.after_call(
                     &key,
@@ -481,8 +546,8 @@ impl Session {
                 )
                 .await;
             }
-            if let Ok(answer) = &answer {
-                self.track_daily_quota(&key, &answer.response).await;
+            if let Some(quota) = quota {
+                self.track_daily_quota(&key, quota).await;
             }
             let (answer, action) = match answer {
                 Ok(answer) => {
@@ -658,10 +723,7 @@ impl Session {
 
     /// Records a `connection.quota_warning` event the first time the vendor's daily allowance
     /// passes 80% and 90% (once per level and day, across processes: the event log is checked).
-    async fn track_daily_quota(&self, key: &str, response: &VendorResponse) {
-        let Some((used, limit)) = self.connector.daily_quota(response) else {
-            return;
-        };
+    async fn track_daily_quota(&self, key: &str, (used, limit): (u64, u64)) {
         let percent = used.saturating_mul(100) / limit.max(1);
         let level: u8 = match percent {
             90.. => 90,

@@ -45,6 +45,8 @@ pub enum ApiError {
     /// A stored override of the connection's environment or of the connection itself no longer
     /// applies to the connector loaded now (it changed since the override was saved).
     OverrideInvalid(Box<operations::override_check::InvalidOverride>),
+    /// A mapping stopped at one of the environment's evaluation limits; `detail` names it.
+    EvaluationLimit { code: String, detail: String },
     /// Our own failure; the cause is logged, not shown.
     Internal(anyhow::Error),
 }
@@ -103,6 +105,7 @@ impl From<operations::OpError> for ApiError {
             OpError::Provider(error) => ApiError::Provider(error),
             OpError::Upstream { code, detail } => ApiError::Upstream { code, detail },
             OpError::OverrideInvalid(invalid) => ApiError::OverrideInvalid(invalid),
+            OpError::EvaluationLimit { code, detail } => ApiError::EvaluationLimit { code, detail },
             OpError::Internal(error) => ApiError::Internal(error),
         }
     }
@@ -281,6 +284,21 @@ impl IntoResponse for ApiError {
                         invalid.describe()
                     ),
                     json!({"override": invalid.payload()}),
+                )
+            }
+            ApiError::EvaluationLimit { code, detail } => {
+                // The environment's mappings (its overrides among them) ran into the limits it
+                // runs under: the detail names the limit (`PUT /environment/limits`).
+                let limit = detail
+                    .rsplit_once("(limit ")
+                    .and_then(|(_, rest)| rest.split_once(')'))
+                    .map(|(limit, _)| limit.to_owned());
+                problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "evaluation_limit",
+                    "gateway",
+                    detail,
+                    json!({"mapping_code": code, "limit": limit}),
                 )
             }
             ApiError::Internal(error) => {

@@ -75,6 +75,10 @@ pub fn router(state: AppState) -> Router {
             get(routes::environment::get_oauth_app).put(routes::environment::put_oauth_app),
         )
         .route(
+            "/environment/limits",
+            get(routes::environment::get_limits).put(routes::environment::put_limits),
+        )
+        .route(
             "/environment/branding",
             axum::routing::put(routes::environment::put_branding),
         )

@@ -188,6 +188,28 @@ pub fn build() -> Value {
                 "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}}}}}}},
             "responses": {"200": {"description": "Saved."}, "400": problem_response("Invalid body.")}}}),
     );
+    let limit =
+        |description: &str| json!({"type": "integer", "minimum": 1, "description": description});
+    let limits_schema = json!({"type": "object", "additionalProperties": false, "properties": {
+        "max_steps": limit("Steps of one evaluation (U1006)."),
+        "timeout_ms": limit("Time of one evaluation, in ms (D1012)."),
+        "max_depth": limit("Nesting depth of one evaluation (D1011)."),
+        "max_items": limit("Items of one array, range or object an evaluation builds (D1014)."),
+        "max_string_bytes": limit("Bytes of one string an evaluation builds (D1015)."),
+        "max_alloc_bytes": limit("Bytes one evaluation allocates (D1013)."),
+        "max_output_bytes": limit("Bytes of one evaluation's result (D1016)."),
+        "request_max_steps": limit("Steps of all evaluations of one request (D1017)."),
+        "request_max_time_ms": limit("Time of all evaluations of one request, in ms (D1017)."),
+        "max_concurrent_evaluations": {"type": ["integer", "null"], "minimum": 1,
+            "description": "Evaluations of the environment at once in one process (null: half the pool; never more than the pool less one)."}}});
+    paths.insert(
+        "/environment/limits".to_owned(),
+        json!({"get": {"summary": "The limits the environment's mappings are evaluated under (defaults included)",
+                       "responses": {"200": {"description": "Every limit.", "content": {"application/json": {"schema": limits_schema}}}}},
+               "put": {"summary": "Set the limits the environment's mappings are evaluated under (a limit left out has its default)",
+                       "requestBody": {"required": true, "content": {"application/json": {"schema": limits_schema}}},
+                       "responses": {"200": {"description": "Saved; every limit."}, "400": problem_response("A limit is unknown or out of bounds; `field` names it.")}}}),
+    );
     paths.insert(
         "/events".to_owned(),
         json!({"get": {"summary": "The environment's events, oldest first, a page at a time",

@@ -186,6 +186,10 @@ where
         })
     }
 
+    pub(crate) fn evaluation_limits(&self) -> Result<Value, StoreError> {
+        self.json("evaluation_limits")
+    }
+
     pub(crate) fn connect_session(&self) -> Result<ConnectSession, StoreError> {
         Ok(ConnectSession {
             token_hash: self.text("token_hash")?,

@@ -895,6 +895,39 @@ where
         Columns::<D>(&row).branding()
     }
 
+    async fn set_evaluation_limits(
+        &self,
+        environment_id: &EnvironmentId,
+        limits: &Value,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(&format!(
+            "UPDATE environments SET evaluation_limits = {limits} WHERE id = $2",
+            limits = D::json("$1"),
+        ))
+        .bind(json_text(limits))
+        .bind(environment_id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "evaluation limits conflict"))?;
+        if D::rows_affected(&result) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get_evaluation_limits(
+        &self,
+        environment_id: &EnvironmentId,
+    ) -> Result<Value, StoreError> {
+        let row = sqlx::query("SELECT evaluation_limits FROM environments WHERE id = $1")
+            .bind(environment_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?
+            .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).evaluation_limits()
+    }
+
     async fn insert_connect_session(&self, session: &ConnectSession) -> Result<(), StoreError> {
         sqlx::query(&format!(
             "INSERT INTO connect_sessions ({CONNECT_SESSION_COLUMNS})

@@ -67,6 +67,7 @@ macro_rules! conformance_tests {
             concurrent_inserts_all_land,
             oauth_app_upserts_per_environment_and_provider,
             branding_starts_empty_and_is_replaced_whole,
+            evaluation_limits_start_empty_and_are_replaced_whole,
             connect_session_round_trips,
             connect_session_checks_environment_and_connection,
             oauth_state_is_taken_once,
@@ -1158,6 +1159,61 @@ pub async fn oauth_app_upserts_per_environment_and_provider(store: &dyn Store) {
             "list_oauth_apps holds `{provider}` of the environment"
         );
     }
+}
+
+pub async fn evaluation_limits_start_empty_and_are_replaced_whole(store: &dyn Store) {
+    let environment_id = environment(store, "limits").await;
+    let other_environment = environment(store, "limits other").await;
+    assert_eq!(
+        store
+            .get_evaluation_limits(&environment_id)
+            .await
+            .expect("get"),
+        serde_json::json!({}),
+        "never set: no limit of its own"
+    );
+    let limits = serde_json::json!({"max_steps": 50_000, "request_max_time_ms": 2_500});
+    store
+        .set_evaluation_limits(&environment_id, &limits)
+        .await
+        .expect("set");
+    assert_eq!(
+        store
+            .get_evaluation_limits(&environment_id)
+            .await
+            .expect("get"),
+        limits
+    );
+    assert_eq!(
+        store
+            .get_evaluation_limits(&other_environment)
+            .await
+            .expect("get"),
+        serde_json::json!({}),
+        "limits are per environment"
+    );
+    let fewer = serde_json::json!({"max_items": 100});
+    store
+        .set_evaluation_limits(&environment_id, &fewer)
+        .await
+        .expect("replace");
+    assert_eq!(
+        store
+            .get_evaluation_limits(&environment_id)
+            .await
+            .expect("get"),
+        fewer,
+        "replaced whole"
+    );
+    let unknown = EnvironmentId::generate();
+    assert!(matches!(
+        store.set_evaluation_limits(&unknown, &fewer).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.get_evaluation_limits(&unknown).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 pub async fn branding_starts_empty_and_is_replaced_whole(store: &dyn Store) {

@@ -333,6 +333,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// [`StoreError::NotFound`] when the environment does not exist.
     async fn get_branding(&self, environment_id: &EnvironmentId) -> Result<Branding, StoreError>;
 
+    /// Replaces an environment's limits on the evaluation of its mappings (a JSON object, kept
+    /// as given; the caller validates it).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist.
+    async fn set_evaluation_limits(
+        &self,
+        environment_id: &EnvironmentId,
+        limits: &Value,
+    ) -> Result<(), StoreError>;
+
+    /// Returns an environment's limits on the evaluation of its mappings: `{}` when never set.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist.
+    async fn get_evaluation_limits(
+        &self,
+        environment_id: &EnvironmentId,
+    ) -> Result<Value, StoreError>;
+
     /// Stores a Connect session by its token hash.
     ///
     /// # Errors

@@ -10,6 +10,7 @@ mod call_path;
 mod connections;
 mod demo;
 mod errors;
+mod evaluation;
 mod fields;
 mod hubspot_portals;
 mod listing;

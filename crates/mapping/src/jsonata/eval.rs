@@ -684,11 +684,10 @@ impl<'a> Ctx<'a> {
             if !value.is_array() || value.is_cons() {
                 out.push(value);
             } else {
-                self.meter.spend(value.len_items() as u64 / 8)?;
+                self.meter.gather(value.len_items())?;
                 out.extend(value.items());
             }
         }
-        self.meter.items(out.len(), "a path's result")?;
         Ok(seq(out))
     }
 

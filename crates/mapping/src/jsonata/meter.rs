@@ -17,6 +17,8 @@ const CLOCK_EVERY: u64 = 512;
 
 pub(crate) struct Meter {
     fuel: Cell<u64>,
+    /// The fuel the evaluation started with.
+    initial_fuel: u64,
     unmetered: bool,
     until_clock: Cell<u64>,
     deadline: Option<Instant>,
@@ -37,6 +39,7 @@ impl Meter {
     pub(crate) fn new(limits: &Limits) -> Meter {
         Meter {
             fuel: Cell::new(limits.max_steps.unwrap_or(u64::MAX)),
+            initial_fuel: limits.max_steps.unwrap_or(u64::MAX),
             unmetered: limits.max_steps.is_none(),
             until_clock: Cell::new(CLOCK_EVERY),
             deadline: Instant::now().checked_add(limits.timeout),
@@ -49,6 +52,15 @@ impl Meter {
             max_string: limits.max_string_bytes,
             max_output: limits.max_output_bytes,
             started_millis: chrono::Utc::now().timestamp_millis(),
+        }
+    }
+
+    /// The fuel spent so far (0 when the evaluation is not metered).
+    pub(crate) fn spent(&self) -> u64 {
+        if self.unmetered {
+            0
+        } else {
+            self.initial_fuel - self.fuel.get()
         }
     }
 
@@ -129,6 +141,15 @@ impl Meter {
                 None,
             ));
         }
+        self.alloc(count.saturating_mul(size_of::<super::value::V<'_>>()))?;
+        self.spend(count as u64 / 8)
+    }
+
+    /// Charges a path step for gathering `count` items it did not build (values of the input,
+    /// or of arrays already charged when they were built) into its result: their references
+    /// count towards the allocation budget and fuel, not towards `max_items`, so a path over a
+    /// large vendor page is not refused as if it built a large array.
+    pub(crate) fn gather(&self, count: usize) -> R<()> {
         self.alloc(count.saturating_mul(size_of::<super::value::V<'_>>()))?;
         self.spend(count as u64 / 8)
     }

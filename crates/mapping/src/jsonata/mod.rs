@@ -74,6 +74,17 @@ impl Compiled for OwnCompiled {
         let meter = Meter::new(limits);
         evaluate_tree(&self.tree, input, vars, &meter).map_err(|error| *error)
     }
+
+    fn evaluate_counted(
+        &self,
+        input: Option<&Json>,
+        vars: &Vars,
+        limits: &Limits,
+    ) -> (Result<Option<Json>, MappingError>, u64) {
+        let meter = Meter::new(limits);
+        let result = evaluate_tree(&self.tree, input, vars, &meter).map_err(|error| *error);
+        (result, meter.spent())
+    }
 }
 
 /// Evaluates a parsed tree under `meter` and writes the result as JSON, within the output cap.

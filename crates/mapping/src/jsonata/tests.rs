@@ -788,3 +788,33 @@ fn first_non_empty_and_map_value_over_values_match_their_json_definition() {
     );
     check_error(r#"$mapValue({"x": 1}, {"a": 1})"#, json!(null), "CW005");
 }
+
+/// `max_items` caps what an evaluation builds, not what a path gathers from its input: a
+/// vendor page larger than the cap maps through multi-step paths, filters and constructors.
+#[test]
+fn paths_over_a_page_larger_than_the_item_cap_are_not_refused() {
+    let count = Limits::default().max_items + 5_000;
+    let items: Vec<Value> = (0..count)
+        .map(|n| json!({"item": {"id": n, "active": n % 2 == 0}}))
+        .collect();
+    let page = json!({"data": {"items": items}});
+    let vars = Vars::new();
+    for (source, expected) in [
+        ("$count(data.items.item)", count),
+        ("$count(data.items.item.id)", count),
+        ("$count(data.items[item.active])", count / 2),
+        ("$count(data.items.item.{'id': id})", count),
+    ] {
+        let result = compile(source)
+            .unwrap()
+            .evaluate(Some(&page), &vars)
+            .unwrap_or_else(|error| panic!("{source}: {error}"));
+        assert_eq!(result, Some(json!(expected)), "{source}");
+    }
+    // Building an array that large is still refused.
+    let error = compile("[1..20000]")
+        .unwrap()
+        .evaluate(None, &vars)
+        .unwrap_err();
+    assert_eq!(error.code, "D1014", "{error}");
+}

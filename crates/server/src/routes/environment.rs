@@ -1,5 +1,6 @@
 //! `/environment/…`: the calling environment's OAuth apps (client id and secret per provider,
-//! the allow-list of redirect URLs) and the branding of its Connect page.
+//! the allow-list of redirect URLs), the branding of its Connect page, and the limits its
+//! mappings are evaluated under.
 
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -163,4 +164,31 @@ pub async fn put_branding(
     Ok(JsonBody(
         serde_json::to_value(&branding).unwrap_or_default(),
     ))
+}
+
+/// `GET /environment/limits`: every evaluation limit of the environment (those it set and the
+/// defaults of the others).
+pub async fn get_limits(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<impl IntoResponse, ApiError> {
+    let limits = state
+        .operations
+        .evaluation_limits(&caller.environment_id)
+        .await?;
+    Ok(JsonBody(limits.to_json()))
+}
+
+/// `PUT /environment/limits`: replaces the limits the environment sets (an object of limits;
+/// one left out has its default); a bad value is refused naming its field.
+pub async fn put_limits(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(document): JsonBody<serde_json::Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    let limits = state
+        .operations
+        .set_evaluation_limits(&caller.environment_id, &document)
+        .await?;
+    Ok(JsonBody(limits.to_json()))
 }
