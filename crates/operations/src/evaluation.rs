@@ -116,7 +116,7 @@ const FIELDS: &[Field] = &[
     Field {
         name: "request_max_time_ms",
         min: 1,
-        max: 60_000,
+        max: 120_000,
         get: |l| Some(l.request_max_time_ms),
         set: |l, v| l.request_max_time_ms = v,
     },

@@ -55,7 +55,7 @@ async fn limits_show_their_defaults_and_bad_values_are_refused_naming_the_field(
     assert_eq!(limits["timeout_ms"], 1_000);
     assert_eq!(limits["max_items"], 10_000);
     assert_eq!(limits["request_max_steps"], 20_000_000);
-    assert_eq!(limits["request_max_time_ms"], 5_000);
+    assert_eq!(limits["request_max_time_ms"], 30_000);
     assert_eq!(limits["max_concurrent_evaluations"], Value::Null);
 
     for (body, field) in [
