@@ -30,7 +30,7 @@ pub struct RequestLimits {
 }
 
 impl Default for RequestLimits {
-    /// Ten times one evaluation's default steps: every vendor suite page (1,000 Salesforce
+    /// Ten times one evaluation's default steps: every vendor suite page (a page of 1,000
     /// contacts included) passes with a tenth of it, and a page whose every record runs to its
     /// own step limit stops after ten records. The time is a backstop, set far above what a
     /// page of 1,000 records takes even in a debug build on a loaded machine (it exceeded 5 s
