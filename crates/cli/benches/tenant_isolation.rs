@@ -23,8 +23,9 @@ use serde_json::{Value, json};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// A's record mapping: every record runs to the per-evaluation step or time limit.
-const EXPENSIVE: &str = "{'title': $string($sum($map([1..1000000], function($v) { $v })))}";
+/// A's record mapping: every record runs to the per-evaluation step limit (2,000,000) or time
+/// limit (1 s), within the item cap, so each of A's pages spends its whole request budget.
+const EXPENSIVE: &str = "{'title': $string($sum($map([1..9000], function($v) { $sum($map([1..200], function($w) { $w * $v })) })))}";
 
 /// A's requests in flight at once.
 const ABUSERS: usize = 6;

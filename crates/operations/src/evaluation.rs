@@ -344,7 +344,7 @@ impl Evaluator {
         result
     }
 
-    /// An [`provider_http::Offload`] running a session's classification jobs for
+    /// An [`provider_http::sender::Offload`] running a session's classification jobs for
     /// `environment_id` here, each under the environment's per-evaluation `limits` (not
     /// charged to a request's budget: a vendor answer is always classified).
     pub fn offload(
@@ -352,7 +352,7 @@ impl Evaluator {
         environment_id: EnvironmentId,
         cap: usize,
         limits: mapping::Limits,
-    ) -> provider_http::Offload {
+    ) -> provider_http::sender::Offload {
         let evaluator = self.clone();
         Arc::new(move |job| {
             let (evaluator, environment_id) = (evaluator.clone(), environment_id.clone());

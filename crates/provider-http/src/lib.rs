@@ -14,7 +14,7 @@ pub mod resilience;
 pub mod sender;
 
 pub use clock::Clock;
-pub use sender::{Answer, CallError, Offload, Sender, SenderParts, Session};
+pub use sender::{Answer, CallError, Sender, SenderParts, Session};
 
 use std::time::Duration;
 
