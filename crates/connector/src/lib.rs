@@ -27,6 +27,9 @@ pub use load::{
     LoadError, SUPPORTED_SCHEMA_VERSIONS, connector_files, deep_merge, load_connector_from_file,
     load_connector_from_str, load_connectors_dir, parse_yaml, type_file,
 };
+/// The mapping crate the connector evaluates with, for callers that set the evaluation's
+/// limits and budget around its calls (`mapping::Budget`).
+pub use mapping;
 pub use oauth::OAuthEndpoints;
 pub use overrides::{
     OverrideError, OverrideLayer, apply_override, load_connector_with_layers, provenance,

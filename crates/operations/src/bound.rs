@@ -25,7 +25,7 @@ pub struct Bound {
     pub(crate) connection: Connection,
     pub(crate) effective: Effective,
     pub(crate) session: Session,
-    pub(crate) budget: Arc<mapping::Budget>,
+    pub(crate) budget: Arc<connector::mapping::Budget>,
     /// Evaluations of the environment that may run at once in the process.
     pub(crate) evaluation_cap: usize,
 }
@@ -59,7 +59,7 @@ impl Bound {
     }
 
     /// The request's evaluation budget (what its mappings have spent, and may).
-    pub fn budget(&self) -> &mapping::Budget {
+    pub fn budget(&self) -> &connector::mapping::Budget {
         &self.budget
     }
 

@@ -156,11 +156,11 @@ impl From<CallError> for OpError {
 }
 
 /// Whether a mapping error is one of the evaluation limits'.
-pub(crate) fn is_limit(error: &mapping::MappingError) -> bool {
+pub(crate) fn is_limit(error: &connector::mapping::MappingError) -> bool {
     matches!(
         error.code.as_str(),
         "U1006" | "D1011" | "D1012" | "D1013" | "D1014" | "D1015" | "D1016"
-    ) || error.code == mapping::REQUEST_BUDGET_CODE
+    ) || error.code == connector::mapping::REQUEST_BUDGET_CODE
 }
 
 impl From<connector::ReadError> for OpError {

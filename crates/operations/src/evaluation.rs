@@ -5,7 +5,7 @@
 //! at most `pool_size` at once in the process (sized to the cores), and at most an
 //! environment's `max_concurrent_evaluations` (less than the pool) for any one environment, so
 //! one tenant's evaluations can take part of the pool but never all of it. Each job runs under
-//! the request's [`mapping::Budget`]: the environment's [`EvaluationLimits`] per evaluation and
+//! the request's [`connector::mapping::Budget`]: the environment's [`EvaluationLimits`] per evaluation and
 //! for the whole request.
 
 use std::collections::HashMap;
@@ -131,8 +131,8 @@ const FIELDS: &[Field] = &[
 
 impl Default for EvaluationLimits {
     fn default() -> Self {
-        let each = mapping::Limits::default();
-        let request = mapping::RequestLimits::default();
+        let each = connector::mapping::Limits::default();
+        let request = connector::mapping::RequestLimits::default();
         let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         EvaluationLimits {
             max_steps: each.max_steps.unwrap_or(u64::MAX),
@@ -213,9 +213,9 @@ impl EvaluationLimits {
     }
 
     /// The limits of one evaluation.
-    pub fn each(&self) -> mapping::Limits {
+    pub fn each(&self) -> connector::mapping::Limits {
         let narrow = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        mapping::Limits {
+        connector::mapping::Limits {
             max_steps: Some(self.max_steps),
             max_depth: narrow(self.max_depth),
             timeout: Duration::from_millis(self.timeout_ms),
@@ -227,10 +227,10 @@ impl EvaluationLimits {
     }
 
     /// A new budget for one request under these limits.
-    pub fn budget(&self) -> Arc<mapping::Budget> {
-        Arc::new(mapping::Budget::new(
+    pub fn budget(&self) -> Arc<connector::mapping::Budget> {
+        Arc::new(connector::mapping::Budget::new(
             self.each(),
-            mapping::RequestLimits {
+            connector::mapping::RequestLimits {
                 max_steps: Some(self.request_max_steps),
                 max_time: Duration::from_millis(self.request_max_time_ms),
             },
@@ -331,7 +331,7 @@ impl Evaluator {
         &self,
         environment_id: &EnvironmentId,
         cap: usize,
-        budget: Arc<mapping::Budget>,
+        budget: Arc<connector::mapping::Budget>,
         job: F,
     ) -> Result<T, OpError>
     where
@@ -351,14 +351,14 @@ impl Evaluator {
         &self,
         environment_id: EnvironmentId,
         cap: usize,
-        limits: mapping::Limits,
+        limits: connector::mapping::Limits,
     ) -> provider_http::sender::Offload {
         let evaluator = self.clone();
         Arc::new(move |job| {
             let (evaluator, environment_id) = (evaluator.clone(), environment_id.clone());
-            let budget = Arc::new(mapping::Budget::new(
+            let budget = Arc::new(connector::mapping::Budget::new(
                 limits.clone(),
-                mapping::RequestLimits {
+                connector::mapping::RequestLimits {
                     max_steps: None,
                     max_time: Duration::MAX,
                 },
@@ -374,7 +374,7 @@ impl Evaluator {
     async fn run_with_places<T, F>(
         &self,
         places: Arc<Semaphore>,
-        budget: Arc<mapping::Budget>,
+        budget: Arc<connector::mapping::Budget>,
         job: F,
     ) -> Result<T, OpError>
     where
@@ -405,7 +405,7 @@ mod tests {
     #[test]
     fn limits_default_to_the_mapping_crates_and_round_trip() {
         let limits = EvaluationLimits::default();
-        assert_eq!(limits.each(), mapping::Limits::default());
+        assert_eq!(limits.each(), connector::mapping::Limits::default());
         assert_eq!(
             EvaluationLimits::from_json(&limits.to_json()).expect("valid"),
             limits
@@ -489,9 +489,9 @@ mod tests {
 
         let served = evaluator
             .run(&tenant_b, cap, limits.budget(), || {
-                mapping::Expr::compile("$sum([1..100])")
+                connector::mapping::Expr::compile("$sum([1..100])")
                     .expect("compiles")
-                    .evaluate(None, &mapping::Vars::new())
+                    .evaluate(None, &connector::mapping::Vars::new())
             })
             .await
             .expect("B's job runs");

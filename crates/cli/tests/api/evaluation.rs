@@ -197,7 +197,7 @@ async fn a_list_page_stops_spending_when_its_budget_is_gone() {
 /// While one environment has six expensive list requests running, another environment's
 /// requests (a plain `GET /connections` and a list page of its own connection) are answered
 /// correctly. (That they are not delayed is shown structurally by the evaluation pool's test
-/// in `operations` and measured by the `tenant_isolation` benchmark.)
+/// in `operations`; their latency belongs in a benchmark, not here.)
 #[tokio::test]
 async fn another_environment_is_served_while_one_runs_six_expensive_requests() {
     let app = spawn_app().await;
