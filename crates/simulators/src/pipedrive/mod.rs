@@ -94,6 +94,9 @@ pub struct PipedriveConfig {
     pub access_tokens: Vec<String>,
     /// Requests per token per 2-second window (80: an api_token on the Professional plan).
     pub rate_limit_per_2s: u32,
+    /// The window's length: Pipedrive's 2 s, unless a test needs its requests to fall in one
+    /// window however slow the machine.
+    pub rate_limit_window: std::time::Duration,
 }
 
 impl Default for PipedriveConfig {
@@ -110,6 +113,7 @@ impl Default for PipedriveConfig {
             api_tokens: vec!["pipedrive-sim-token".to_owned()],
             access_tokens: vec!["pipedrive-sim-oauth".to_owned()],
             rate_limit_per_2s: 80,
+            rate_limit_window: limits::WINDOW,
         }
     }
 }
@@ -215,7 +219,7 @@ pub fn router(config: PipedriveConfig) -> (axum::Router, PipedriveHandle) {
     seed::seed(&mut store, &mut seed_rng, &config);
     let shared = Arc::new(Shared {
         store: RwLock::new(store),
-        limits: limits::RateLimits::new(config.rate_limit_per_2s),
+        limits: limits::RateLimits::new(config.rate_limit_per_2s, config.rate_limit_window),
         faults: Faults::default(),
         log: RequestLog::default(),
         api_tokens: config.api_tokens.clone(),
