@@ -36,10 +36,32 @@ pub(super) fn e164(args: &[Option<Value>]) -> Result<Option<Value>, MappingError
     // `phonenumber` crate strips the region's national prefix after the country code, reading
     // `+33 1 42 44 62 48` with `US` as `+3342446248`.
     let region = if phone.starts_with('+') { None } else { region };
+    widen_phone_pattern_cache();
     Ok(phonenumber::parse(region, phone)
         .ok()
         .filter(phonenumber::is_valid)
         .map(|number| Value::String(number.format().mode(phonenumber::Mode::E164).to_string())))
+}
+
+/// How many compiled patterns the phone metadata may keep: more than the metadata holds
+/// (about 1,400 number patterns, 900 leading-digit patterns, 760 format patterns and the
+/// prefixes of some 250 regions), so that no pattern is ever compiled twice.
+const PHONE_PATTERNS_KEPT: usize = 8_192;
+
+/// The `phonenumber` crate compiles its metadata's patterns on first use into one global LRU
+/// that keeps only 100 of them. Numbers from a few dozen regions and number types overflow it,
+/// and every later number then recompiles patterns (a regex compilation costs far more than the
+/// parse), which made `$e164` the largest cost of a unified list. Widening that cache once makes
+/// each pattern compile at most once per process; results are unchanged.
+fn widen_phone_pattern_cache() {
+    static WIDENED: std::sync::Once = std::sync::Once::new();
+    WIDENED.call_once(|| {
+        let cache = phonenumber::metadata::DATABASE.cache();
+        let mut cache = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.set_capacity(PHONE_PATTERNS_KEPT);
+    });
 }
 
 /// `$soqlEscape(string)`.
