@@ -1,10 +1,15 @@
 //! The OpenAPI 3.1 document of this API, served at `/openapi.json`.
 //!
-//! Built from the unified model's schemas, so it can never disagree with what the API returns.
+//! Built from the unified model's schemas, so it can never disagree with what the API returns;
+//! [`components`] turns those JSON Schemas into the document's `components/schemas`.
+
+mod components;
 
 use axum::Json;
 use serde_json::{Map, Value, json};
 use unified_model::UnifiedObject;
+
+use components::Components;
 
 fn problem_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
@@ -12,9 +17,9 @@ fn problem_response(description: &str) -> Value {
 
 /// The OpenAPI document.
 pub fn build() -> Value {
-    let mut schemas = Map::new();
+    let mut schemas = Components::default();
     schemas.insert(
-        "Problem".to_owned(),
+        "Problem",
         json!({
             "type": "object",
             "description": "RFC 9457 problem details.",
@@ -29,7 +34,7 @@ pub fn build() -> Value {
         }),
     );
     schemas.insert(
-        "Connection".to_owned(),
+        "Connection",
         json!({
             "type": "object",
             "required": ["id", "provider", "status"],
@@ -46,8 +51,7 @@ pub fn build() -> Value {
     let connection_param = json!({"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "The connection to call; or the `X-Connection-Id` header."});
     for object in UnifiedObject::all() {
         let name = object.record_name();
-        schemas.insert(name.to_owned(), object.schema());
-        let record_ref = json!({"$ref": format!("#/components/schemas/{name}")});
+        let record_ref = schemas.insert_json_schema(name, object.schema(), "Write");
         let list = json!({
             "summary": format!("List {}", object.slug()),
             "parameters": [
@@ -77,7 +81,11 @@ pub fn build() -> Value {
                                  "404": problem_response("Not found.")}}),
         );
         if object.supports_writes() {
-            let write_ref = json!({"schema": object.write_schema()});
+            let write_ref = json!({"schema": schemas.insert_json_schema(
+                &format!("{name}Write"),
+                object.write_schema(),
+                "Write",
+            )});
             collection.insert(
                 "post".to_owned(),
                 json!({"summary": format!("Create one of {}", object.slug()), "parameters": [connection_param],
@@ -311,7 +319,7 @@ pub fn build() -> Value {
         "openapi": "3.1.0",
         "info": {"title": "Crosswalk", "version": env!("CARGO_PKG_VERSION"), "description": format!("One self-hosted unified API over its vendors. Categories: {}.", unified_model::CATEGORIES.join(", "))},
         "components": {
-            "schemas": schemas,
+            "schemas": schemas.into_schemas(),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An environment's API key."}}
         },
         "security": [{"apiKey": []}],
@@ -322,4 +330,88 @@ pub fn build() -> Value {
 /// `GET /openapi.json`.
 pub async fn document() -> Json<Value> {
     Json(build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `$ref` string anywhere in `value`.
+    fn references(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(object) => {
+                if let Some(Value::String(reference)) = object.get("$ref") {
+                    found.push(reference.clone());
+                }
+                object.values().for_each(|value| references(value, found));
+            }
+            Value::Array(items) => items.iter().for_each(|item| references(item, found)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_inside_the_document() {
+        let document = build();
+        let mut found = Vec::new();
+        references(&document, &mut found);
+        assert!(found.len() > 50, "{found:?}");
+        for reference in found {
+            let pointer = reference
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("`{reference}` leaves the document"));
+            assert!(
+                document.pointer(pointer).is_some(),
+                "`{reference}` does not resolve"
+            );
+        }
+        for object in UnifiedObject::all() {
+            let name = object.record_name();
+            assert!(
+                document["components"]["schemas"][name].is_object(),
+                "{name}"
+            );
+            if object.supports_writes() {
+                assert!(
+                    document["components"]["schemas"][format!("{name}Write")].is_object(),
+                    "{name}Write"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn enums_are_written_as_enum() {
+        fn walk(value: &Value, path: &str) {
+            match value {
+                Value::Object(object) => {
+                    if let Some(Value::Array(branches)) = object.get("oneOf") {
+                        assert!(
+                            !branches.iter().all(|branch| branch.get("const").is_some()),
+                            "{path} is a oneOf of constants"
+                        );
+                    }
+                    for (key, value) in object {
+                        walk(value, &format!("{path}/{key}"));
+                    }
+                }
+                Value::Array(items) => {
+                    for (index, item) in items.iter().enumerate() {
+                        walk(item, &format!("{path}/{index}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let document = build();
+        walk(&document, "");
+        let phone_type = &document["components"]["schemas"]["PhoneNumberType"];
+        assert_eq!(phone_type["type"], "string", "{phone_type}");
+        assert!(
+            phone_type["enum"]
+                .as_array()
+                .is_some_and(|values| values.contains(&json!("MOBILE"))),
+            "{phone_type}"
+        );
+    }
 }
