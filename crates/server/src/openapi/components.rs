@@ -32,6 +32,14 @@ impl Components {
         Components::reference(name)
     }
 
+    /// A reference to the component `name`, made by `schema` the first time.
+    pub fn reference_or_insert(&mut self, name: &str, schema: impl FnOnce() -> Value) -> Value {
+        if !self.schemas.contains_key(name) {
+            self.schemas.insert(name.to_owned(), schema());
+        }
+        Components::reference(name)
+    }
+
     /// Adds a unified JSON Schema under `name` and its `$defs` beside it; a definition that
     /// clashes with an existing component of another shape is named with `variant_suffix`.
     /// Returns a reference to `name`.
@@ -56,6 +64,9 @@ impl Components {
                 .or_insert(definition);
         }
         rewrite_references(&mut root, &names);
+        // Code generators name a schema's type after its title: the component's name is the
+        // one clients should see (`ContactWrite`, not `Contact write body`).
+        root["title"] = json!(name);
         self.insert(name, root)
     }
 

@@ -1,204 +1,319 @@
 //! The OpenAPI 3.1 document of this API, served at `/openapi.json`.
 //!
-//! Built from the unified model's schemas, so it can never disagree with what the API returns;
-//! [`components`] turns those JSON Schemas into the document's `components/schemas`.
+//! Built at request time from what the server runs on: records and write bodies from the
+//! unified model's schemas ([`components`] moves their definitions into `components/schemas`),
+//! what depends on the connector (which connectors serve an operation, which declare a list
+//! filter) from the loaded connectors ([`unified`]), limits from the routes' own constants,
+//! and `servers` from the server's public URL. Every operation has an `operationId`, its
+//! parameters (query and headers), its success schema and headers, and the problem+json
+//! statuses it can answer. The end user's Connect pages (HTML, no API key) are not part of it.
 
 mod components;
+mod unified;
 
 use axum::Json;
+use axum::extract::State;
 use serde_json::{Map, Value, json};
-use unified_model::UnifiedObject;
 
+use crate::{AppState, ConnectorRegistry};
 use components::Components;
 
-fn problem_response(description: &str) -> Value {
-    json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+/// `components/parameters` names shared by operations.
+const PARAM_CONNECTION: &str = "ConnectionId";
+const PARAM_CONNECTION_HEADER: &str = "XConnectionId";
+const PARAM_MAX_WAIT: &str = "MaxWaitMs";
+const PARAM_MAX_WAIT_HEADER: &str = "CrosswalkMaxWaitMs";
+const PARAM_INCLUDE: &str = "Include";
+const PARAM_IDEMPOTENCY_KEY: &str = "IdempotencyKey";
+const PARAM_LIMIT: &str = "Limit";
+const PARAM_CURSOR: &str = "Cursor";
+
+/// A reference to a shared parameter.
+fn parameter_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/parameters/{name}")})
 }
 
-/// The OpenAPI document.
-pub fn build() -> Value {
-    let mut schemas = Components::default();
-    schemas.insert(
-        "Problem",
-        json!({
-            "type": "object",
-            "description": "RFC 9457 problem details.",
-            "required": ["type", "title", "status", "detail", "code", "origin"],
-            "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                "detail": {"type": "string"}, "code": {"type": "string", "description": "Stable error code."},
-                "origin": {"type": "string", "enum": ["gateway", "provider"]},
-                "field": {"type": "string", "description": "The request field that is wrong."},
-                "provider": {"type": "object", "description": "The provider's status, code and message."}
-            }
-        }),
+fn header_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/headers/{name}")})
+}
+
+fn parameters() -> Value {
+    let max_wait = crate::routes::unified::MAX_WAIT_BUDGET_MS;
+    json!({
+        PARAM_CONNECTION: {"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"},
+            "description": "The connection to call. Required, here or as the `X-Connection-Id` header (both only when they agree)."},
+        PARAM_CONNECTION_HEADER: {"name": "X-Connection-Id", "in": "header", "required": false, "schema": {"type": "string"},
+            "description": "The connection to call, instead of the `connection_id` query parameter."},
+        PARAM_MAX_WAIT: {"name": "max_wait_ms", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": max_wait},
+            "description": "How long this call may wait for the vendor's budget, in milliseconds (default: the server's). A longer wait answers 429 with `Retry-After` at once."},
+        PARAM_MAX_WAIT_HEADER: {"name": "Crosswalk-Max-Wait-Ms", "in": "header", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": max_wait},
+            "description": "The same as `max_wait_ms`, as a header (the query parameter wins)."},
+        PARAM_INCLUDE: {"name": "include", "in": "query", "required": false, "schema": {"type": "string", "enum": ["remote_data"]},
+            "description": "`remote_data`: each record carries the vendor's raw record as `remote_data`."},
+        PARAM_IDEMPOTENCY_KEY: {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": "Optional. A retry of a write with the same key and body answers the first write's result instead of writing again, so a retried create never duplicates the record."},
+        PARAM_LIMIT: {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": crate::routes::events::MAX_LIMIT, "default": crate::routes::events::DEFAULT_LIMIT},
+            "description": "Items per page."},
+        PARAM_CURSOR: {"name": "cursor", "in": "query", "required": false, "schema": {"type": "string"},
+            "description": "The `next_cursor` of the previous page."}
+    })
+}
+
+fn headers() -> Value {
+    json!({
+        "X-Request-Id": {"description": "The request's id (the caller's own `X-Request-Id` when short and log-safe); problem bodies carry it as `request_id`.",
+            "schema": {"type": "string"}},
+        "RateLimit": {"description": "What is left of the connection's vendor budget (IETF RateLimit header fields: `\"policy\";r=remaining;t=seconds-to-reset`).",
+            "schema": {"type": "string"}},
+        "RateLimit-Policy": {"description": "The connection's vendor budget (`\"policy\";q=quota;w=window-seconds`).",
+            "schema": {"type": "string"}},
+        "Retry-After": {"description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 0}}
+    })
+}
+
+/// The problem+json statuses: component name, status and what it means.
+const PROBLEMS: &[(&str, u16, &str)] = &[
+    (
+        "BadRequest",
+        400,
+        "The request is invalid; `field` names the part that is wrong.",
+    ),
+    (
+        "Unauthorized",
+        401,
+        "No valid API key (`unauthenticated`), or the vendor no longer accepts the connection's authorization (`reauth_required`, `unauthorized`).",
+    ),
+    (
+        "Forbidden",
+        403,
+        "The vendor refused the call for the connection's account (`forbidden`, `insufficient_scope`).",
+    ),
+    (
+        "NotFound",
+        404,
+        "No such route, connection, record or thing in this environment.",
+    ),
+    (
+        "Conflict",
+        409,
+        "The request conflicts with the current state (`code` says how; `override_invalid`: a stored override no longer applies).",
+    ),
+    ("Gone", 410, "The vendor says the record is gone."),
+    (
+        "PayloadTooLarge",
+        413,
+        "The body is larger than the server accepts.",
+    ),
+    (
+        "UnprocessableEntity",
+        422,
+        "The vendor refused the data (`validation_failed`), or a mapping stopped at an evaluation limit (`evaluation_limit`).",
+    ),
+    (
+        "TooManyRequests",
+        429,
+        "A rate limit: the vendor's budget for the connection (`rate_limited`, `quota_exhausted`) or failed authentications from this address (`auth_throttled`).",
+    ),
+    (
+        "NotImplemented",
+        501,
+        "The connection's connector does not offer this operation.",
+    ),
+    (
+        "BadGateway",
+        502,
+        "The vendor could not be reached or answered something unusable.",
+    ),
+    (
+        "ServiceUnavailable",
+        503,
+        "The vendor keeps failing for this connection: calls are paused (`circuit_open`).",
+    ),
+    ("GatewayTimeout", 504, "The vendor did not answer in time."),
+];
+
+fn problem_responses() -> Map<String, Value> {
+    let problem = json!({"application/problem+json": {"schema": Components::reference("Problem")}});
+    let mut responses = Map::new();
+    for (name, status, description) in PROBLEMS {
+        let mut headers = json!({"X-Request-Id": header_ref("X-Request-Id")});
+        if matches!(status, 429 | 503) {
+            headers["Retry-After"] = header_ref("Retry-After");
+        }
+        if *status == 429 {
+            headers["RateLimit"] = header_ref("RateLimit");
+            headers["RateLimit-Policy"] = header_ref("RateLimit-Policy");
+        }
+        responses.insert(
+            (*name).to_owned(),
+            json!({"description": description, "headers": headers, "content": problem}),
+        );
+    }
+    responses.insert(
+        "Unexpected".to_owned(),
+        json!({"description": "Any other error (500: ours, with the request id).",
+               "headers": {"X-Request-Id": header_ref("X-Request-Id")}, "content": problem}),
     );
-    schemas.insert(
+    responses
+}
+
+/// Builds the responses of operations.
+struct Responses;
+
+impl Responses {
+    /// A JSON success with `schema`, the request id and the connection's vendor budget.
+    fn success(description: &str, schema: Value) -> Value {
+        json!({"description": description, "headers": Responses::success_headers(),
+               "content": {"application/json": {"schema": schema}}})
+    }
+
+    /// A success without a body.
+    fn empty(description: &str) -> Value {
+        json!({"description": description, "headers": Responses::success_headers()})
+    }
+
+    fn success_headers() -> Value {
+        json!({"X-Request-Id": header_ref("X-Request-Id"), "RateLimit": header_ref("RateLimit"),
+               "RateLimit-Policy": header_ref("RateLimit-Policy")})
+    }
+
+    /// `successes` and every problem of a call that reaches the connection's vendor (`writes`:
+    /// it has a body, so 413 too).
+    fn vendor_call(successes: Value, writes: bool) -> Value {
+        let statuses: &[u16] = if writes {
+            &[
+                400, 401, 403, 404, 409, 410, 413, 422, 429, 501, 502, 503, 504,
+            ]
+        } else {
+            &[400, 401, 403, 404, 409, 410, 422, 429, 501, 502, 503, 504]
+        };
+        Responses::with_problems(successes, statuses)
+    }
+
+    /// `successes` and the problems `statuses`; every authenticated call can also answer 401
+    /// and 429 (failed authentications), and anything else as `default`.
+    fn platform(successes: Value, statuses: &[u16]) -> Value {
+        let mut all = vec![401, 429];
+        all.extend_from_slice(statuses);
+        all.sort_unstable();
+        all.dedup();
+        Responses::with_problems(successes, &all)
+    }
+
+    fn with_problems(successes: Value, statuses: &[u16]) -> Value {
+        let mut responses = match successes {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        for status in statuses {
+            if let Some((name, _, _)) = PROBLEMS.iter().find(|(_, known, _)| known == status) {
+                responses.insert(
+                    status.to_string(),
+                    json!({"$ref": format!("#/components/responses/{name}")}),
+                );
+            }
+        }
+        responses.insert(
+            "default".to_owned(),
+            json!({"$ref": "#/components/responses/Unexpected"}),
+        );
+        Value::Object(responses)
+    }
+}
+
+/// An operation of the platform (not `/unified`): id, tag, summary and Responses::
+fn platform_operation(id: &str, tag: &str, summary: &str, responses: Value) -> Value {
+    json!({"operationId": id, "tags": [tag], "summary": summary, "responses": responses})
+}
+
+fn json_body(schema: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema}}})
+}
+
+impl Responses {
+    /// A JSON success of a platform route (no vendor is called, so no vendor budget).
+    fn json(description: &str, schema: Value) -> Value {
+        json!({"description": description, "headers": {"X-Request-Id": header_ref("X-Request-Id")},
+               "content": {"application/json": {"schema": schema}}})
+    }
+
+    /// A platform success without a body.
+    fn nothing(description: &str) -> Value {
+        json!({"description": description, "headers": {"X-Request-Id": header_ref("X-Request-Id")}})
+    }
+}
+
+fn path_parameter(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
+}
+
+/// The schemas of the platform routes' bodies and answers.
+fn platform_schemas(components: &mut Components, providers: &[&str]) {
+    components.insert("Problem", json!({
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status", "detail", "code", "origin"],
+        "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"}, "code": {"type": "string", "description": "Stable error code."},
+            "origin": {"type": "string", "enum": ["gateway", "provider"], "description": "Whether Crosswalk or the vendor failed."},
+            "field": {"type": "string", "description": "The request field that is wrong."},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}}},
+            "request_id": {"type": "string"},
+            "retry_after_secs": {"type": "integer", "minimum": 0},
+            "provider": {"type": ["object", "null"], "description": "The vendor's status, code and message."}
+        }
+    }));
+    components.insert(
         "Connection",
         json!({
             "type": "object",
-            "required": ["id", "provider", "status"],
+            "required": ["id", "provider", "status", "created_at", "updated_at"],
             "properties": {
-                "id": {"type": "string"}, "provider": {"type": "string"},
+                "id": {"type": "string"}, "provider": {"type": "string", "enum": providers},
                 "status": {"type": "string", "enum": ["active", "needs_reauth", "disabled"]},
-                "auth_scheme": {"type": "string"}, "account": {"type": "object"},
+                "auth_scheme": {"type": ["string", "null"]}, "account": {"type": "object"},
                 "created_at": {"type": "string", "format": "date-time"},
                 "updated_at": {"type": "string", "format": "date-time"}
             }
         }),
     );
-    let mut paths = Map::new();
-    let connection_param = json!({"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "The connection to call; or the `X-Connection-Id` header."});
-    for object in UnifiedObject::all() {
-        let name = object.record_name();
-        let record_ref = schemas.insert_json_schema(name, object.schema(), "Write");
-        let list = json!({
-            "summary": format!("List {}", object.slug()),
-            "parameters": [
-                connection_param,
-                {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": crate::MAX_PAGE_SIZE, "default": crate::DEFAULT_PAGE_SIZE}},
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-                {"name": "updated_after", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                {"name": "email", "in": "query", "schema": {"type": "string"}},
-                {"name": "ids", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated ids."},
-                {"name": "include", "in": "query", "schema": {"type": "string", "enum": ["remote_data"]}}
-            ],
-            "responses": {
-                "200": {"description": "A page of records.", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["results", "next_cursor"],
-                    "properties": {"results": {"type": "array", "items": record_ref}, "next_cursor": {"type": ["string", "null"]},
-                                   "errors": {"type": "array", "items": {"type": "object"}}}}}}},
-                "400": problem_response("Invalid request."), "404": problem_response("Unknown connection.")
-            }
-        });
-        let mut collection = Map::new();
-        collection.insert("get".to_owned(), list);
-        let mut item = Map::new();
-        item.insert(
-            "get".to_owned(),
-            json!({"summary": format!("Get one of {}", object.slug()), "parameters": [connection_param],
-                   "responses": {"200": {"description": "The record.", "content": {"application/json": {"schema": record_ref}}},
-                                 "404": problem_response("Not found.")}}),
-        );
-        if object.supports_writes() {
-            let write_ref = json!({"schema": schemas.insert_json_schema(
-                &format!("{name}Write"),
-                object.write_schema(),
-                "Write",
-            )});
-            collection.insert(
-                "post".to_owned(),
-                json!({"summary": format!("Create one of {}", object.slug()), "parameters": [connection_param],
-                       "requestBody": {"required": true, "content": {"application/json": write_ref}},
-                       "responses": {"201": {"description": "The created record.", "content": {"application/json": {"schema": record_ref}}},
-                                     "400": problem_response("Invalid body."), "422": problem_response("Refused by the provider.")}}),
-            );
-            item.insert(
-                "patch".to_owned(),
-                json!({"summary": format!("Update one of {}", object.slug()), "parameters": [connection_param],
-                       "requestBody": {"required": true, "content": {"application/json": write_ref}},
-                       "responses": {"200": {"description": "The updated record.", "content": {"application/json": {"schema": record_ref}}}}}),
-            );
-            item.insert(
-                "delete".to_owned(),
-                json!({"summary": format!("Delete one of {}", object.slug()), "parameters": [connection_param],
-                       "responses": {"204": {"description": "Deleted."}}}),
-            );
-        }
-        let id_param =
-            json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
-        item.insert("parameters".to_owned(), id_param);
-        paths.insert(
-            format!("/unified/{}/{}", object.category(), object.slug()),
-            Value::Object(collection),
-        );
-        paths.insert(
-            format!("/unified/{}/{}/{{id}}", object.category(), object.slug()),
-            Value::Object(item),
-        );
-    }
-    // The keyset paging of `GET /connections` and `GET /events`.
-    let page_params = json!([
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": crate::routes::events::MAX_LIMIT, "default": crate::routes::events::DEFAULT_LIMIT}},
-        {"name": "cursor", "in": "query", "description": "The `next_cursor` of the previous page.", "schema": {"type": "string"}}
-    ]);
-    let next_cursor = json!({"type": ["string", "null"], "description": "Where the next page starts; null on the last page."});
-    paths.insert(
-        "/connections".to_owned(),
+    components.insert("ConnectionPage", json!({
+        "type": "object", "required": ["results", "next_cursor"],
+        "properties": {"results": {"type": "array", "items": Components::reference("Connection")},
+                       "next_cursor": {"type": ["string", "null"], "description": "Where the next page starts; null on the last page."}}
+    }));
+    components.insert(
+        "Event",
         json!({
-            "get": {"summary": "List connections, oldest first, a page at a time", "parameters": page_params.clone(), "responses": {"200": {"description": "Connections.", "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/Connection"}}, "next_cursor": next_cursor.clone()}}}}}, "400": problem_response("Invalid `limit` or `cursor`.")}},
-            "post": {"summary": "Create a connection with API-key or token credentials",
-                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["provider"], "additionalProperties": false,
-                        "properties": {"provider": {"type": "string"}, "auth_scheme": {"type": "string"}, "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
-                     "responses": {"201": {"description": "Created.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Connection"}}}}, "400": problem_response("Invalid body.")}}
+            "type": "object", "required": ["id", "kind", "created_at"],
+            "properties": {"id": {"type": "string"}, "kind": {"type": "string"},
+                           "connection_id": {"type": ["string", "null"]}, "payload": {},
+                           "created_at": {"type": "string", "format": "date-time"}}
         }),
     );
-    paths.insert(
-        "/connections/{id}".to_owned(),
-        json!({
-            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
-            "get": {"summary": "Get a connection", "responses": {"200": {"description": "The connection.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Connection"}}}}, "404": problem_response("Not found.")}},
-            "delete": {"summary": "Delete a connection", "responses": {"204": {"description": "Deleted."}, "404": problem_response("Not found.")}}
-        }),
-    );
-    paths.insert(
-        "/proxy/{path}".to_owned(),
-        json!({
-            "parameters": [{"name": "path", "in": "path", "required": true, "schema": {"type": "string"}}, connection_param],
-            "get": {"summary": "Raw vendor call on the connection's credentials", "responses": {"default": {"description": "The vendor's answer, as it is."}}},
-            "post": {"summary": "Raw vendor call", "responses": {"default": {"description": "The vendor's answer."}}},
-            "put": {"summary": "Raw vendor call", "responses": {"default": {"description": "The vendor's answer."}}},
-            "patch": {"summary": "Raw vendor call", "responses": {"default": {"description": "The vendor's answer."}}},
-            "delete": {"summary": "Raw vendor call", "responses": {"default": {"description": "The vendor's answer."}}}
-        }),
-    );
-    paths.insert(
-        "/connect/sessions".to_owned(),
-        json!({"post": {
-            "summary": "Create a short-lived Connect link for one end user",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["end_user_id", "redirect_url"], "additionalProperties": false,
-                "properties": {
-                    "end_user_id": {"type": "string"},
-                    "redirect_url": {"type": "string", "description": "One of the environment's allowed redirect URLs."},
-                    "provider": {"type": "string"},
-                    "connection_id": {"type": "string", "description": "Re-authorise this connection."},
-                    "ttl_secs": {"type": "integer", "minimum": 1, "maximum": 86400}
-                }}}}},
-            "responses": {
-                "201": {"description": "The link.", "content": {"application/json": {"schema": {"type": "object", "properties": {
-                    "token": {"type": "string"}, "url": {"type": "string"}, "expires_at": {"type": "string", "format": "date-time"}}}}}},
-                "400": problem_response("Invalid body or redirect URL not allowed.")
-            }
-        }}),
-    );
-    paths.insert(
-        "/environment/oauth-apps/{provider}".to_owned(),
-        json!({
-            "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string"}}],
-            "put": {"summary": "Set the environment's OAuth client for a provider",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
-                        "required": ["client_id", "client_secret", "redirect_uris"],
-                        "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string", "writeOnly": true},
-                                       "redirect_uris": {"type": "array", "items": {"type": "string"}},
-                                       "scopes": {"type": ["array", "null"], "items": {"type": "string"}}}}}}},
-                    "responses": {"200": {"description": "Saved (the secret is never returned)."}, "400": problem_response("Invalid body.")}},
-            "get": {"summary": "The environment's OAuth client for a provider (without its secret)",
-                    "responses": {"200": {"description": "The app."}, "404": problem_response("Not configured.")}}
-        }),
-    );
-    paths.insert(
-        "/environment/branding".to_owned(),
-        json!({"put": {"summary": "Set the Connect page's branding and the allowed redirect URLs",
-            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
-                "display_name": {"type": ["string", "null"]}, "logo_url": {"type": ["string", "null"]},
-                "primary_color": {"type": ["string", "null"], "pattern": "^#[0-9a-fA-F]{6}$"},
-                "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}}}}}}},
-            "responses": {"200": {"description": "Saved."}, "400": problem_response("Invalid body.")}}}),
-    );
+    components.insert("EventPage", json!({
+        "type": "object", "required": ["results", "next_cursor"],
+        "properties": {"results": {"type": "array", "items": Components::reference("Event")},
+                       "next_cursor": {"type": ["string", "null"], "description": "Where the next page starts; null on the last page."}}
+    }));
+    components.insert("OAuthApp", json!({
+        "type": "object", "description": "An environment's OAuth client for a provider; the secret is never returned.",
+        "properties": {"provider": {"type": "string"}, "client_id": {"type": "string"},
+                       "redirect_uris": {"type": "array", "items": {"type": "string"}},
+                       "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
+                       "updated_at": {"type": "string", "format": "date-time"}}
+    }));
+    components.insert("Branding", json!({
+        "type": "object", "properties": {
+            "display_name": {"type": ["string", "null"]}, "logo_url": {"type": ["string", "null"]},
+            "primary_color": {"type": ["string", "null"], "pattern": "^#[0-9a-fA-F]{6}$"},
+            "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}}}
+    }));
     let limit =
         |description: &str| json!({"type": "integer", "minimum": 1, "description": description});
-    let limits_schema = json!({"type": "object", "additionalProperties": false, "properties": {
+    components.insert("EvaluationLimits", json!({"type": "object", "additionalProperties": false, "properties": {
         "max_steps": limit("Steps of one evaluation (U1006)."),
         "timeout_ms": limit("Time of one evaluation, in ms (D1012)."),
         "max_depth": limit("Nesting depth of one evaluation (D1011)."),
@@ -209,25 +324,8 @@ pub fn build() -> Value {
         "request_max_steps": limit("Steps of all evaluations of one request (D1017)."),
         "request_max_time_ms": limit("Time of all evaluations of one request, in ms (D1017)."),
         "max_concurrent_evaluations": {"type": ["integer", "null"], "minimum": 1,
-            "description": "Evaluations of the environment at once in one process (null: half the pool; never more than the pool less one)."}}});
-    paths.insert(
-        "/environment/limits".to_owned(),
-        json!({"get": {"summary": "The limits the environment's mappings are evaluated under (defaults included)",
-                       "responses": {"200": {"description": "Every limit.", "content": {"application/json": {"schema": limits_schema}}}}},
-               "put": {"summary": "Set the limits the environment's mappings are evaluated under (a limit left out has its default)",
-                       "requestBody": {"required": true, "content": {"application/json": {"schema": limits_schema}}},
-                       "responses": {"200": {"description": "Saved; every limit."}, "400": problem_response("A limit is unknown or out of bounds; `field` names it.")}}}),
-    );
-    paths.insert(
-        "/events".to_owned(),
-        json!({"get": {"summary": "The environment's events, oldest first, a page at a time",
-            "parameters": [{"name": "connection_id", "in": "query", "schema": {"type": "string"}},
-                           {"name": "kind", "in": "query", "schema": {"type": "string"}},
-                           page_params[0], page_params[1]],
-            "responses": {"200": {"description": "Events.", "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array"}, "next_cursor": next_cursor}}}}},
-                          "400": problem_response("Invalid `limit`, `cursor` or `connection_id`.")}}}),
-    );
-    let key_schema = json!({"type": "object", "properties": {
+            "description": "Evaluations of the environment at once in one process (null: half the pool; never more than the pool less one)."}}}));
+    let api_key = json!({"type": "object", "required": ["id", "prefix", "status", "created_at"], "properties": {
         "id": {"type": "string"}, "name": {"type": ["string", "null"]},
         "prefix": {"type": "string", "description": "The key's first characters, to recognise it."},
         "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
@@ -236,90 +334,328 @@ pub fn build() -> Value {
         "revoked_at": {"type": ["string", "null"], "format": "date-time"},
         "last_used_at": {"type": ["string", "null"], "format": "date-time", "description": "Written at most about once a minute."},
         "current": {"type": "boolean", "description": "The key of this request."}}});
-    let created_key = json!({"type": "object", "properties": {
+    components.insert("ApiKey", api_key);
+    components.insert("CreatedApiKey", json!({"type": "object", "required": ["key", "api_key"], "properties": {
         "key": {"type": "string", "description": "The key itself, shown this once; only its hash is stored."},
-        "api_key": key_schema, "previous": key_schema}});
-    let key_id_param =
-        json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
-    paths.insert(
-        "/environment/api-keys".to_owned(),
-        json!({
-            "get": {"summary": "The environment's API keys (revoked and expired ones too), oldest first",
-                    "responses": {"200": {"description": "Keys.", "content": {"application/json": {"schema": {"type": "object", "properties": {"results": {"type": "array", "items": key_schema}}}}}}}},
-            "post": {"summary": "Create an API key of the environment",
-                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
-                         "name": {"type": "string", "maxLength": 100},
-                         "expires_at": {"type": "string", "format": "date-time"},
-                         "expires_in_secs": {"type": "integer", "minimum": 1}}}}}},
-                     "responses": {"201": {"description": "The key, shown once.", "content": {"application/json": {"schema": created_key}}},
-                                   "400": problem_response("Invalid name or expiry.")}}
-        }),
+        "api_key": Components::reference("ApiKey"),
+        "previous": Components::reference("ApiKey")}}));
+    components.insert("OverrideVersion", json!({"type": "object", "required": ["provider", "version", "removed"], "properties": {
+        "provider": {"type": "string"}, "connection_id": {"type": ["string", "null"]},
+        "version": {"type": "integer"}, "document": {"description": "The patch (null once removed)."},
+        "removed": {"type": "boolean"}, "revision": {},
+        "created_at": {"type": "string", "format": "date-time"}}}));
+    components.insert(
+        "OverrideHistory",
+        json!({"type": "object", "required": ["current", "history"], "properties": {
+        "current": Components::reference("OverrideVersion"),
+        "history": {"type": "array", "items": Components::reference("OverrideVersion")}}}),
+    );
+    components.insert("ConnectSession", json!({"type": "object", "required": ["token", "url", "expires_at"], "properties": {
+        "token": {"type": "string"}, "url": {"type": "string", "description": "The Connect page to send the end user to."},
+        "expires_at": {"type": "string", "format": "date-time"}}}));
+}
+
+/// The OpenAPI document of a server running `connectors` at `public_url`.
+pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
+    let providers: Vec<&str> = connectors.ids().collect();
+    let mut components = Components::default();
+    platform_schemas(&mut components, &providers);
+    let mut paths = Map::new();
+    unified::add_paths(&mut paths, &mut components, connectors);
+    let provider_enum = json!({"type": "string", "enum": providers});
+    paths.insert("/health".to_owned(), json!({"get": {
+        "operationId": "health", "tags": ["platform"], "summary": "Whether the server answers", "security": [],
+        "responses": {"200": {"description": "`ok`.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}));
+    paths.insert("/openapi.json".to_owned(), json!({"get": {
+        "operationId": "getOpenApiDocument", "tags": ["platform"], "summary": "This document", "security": [],
+        "responses": {"200": {"description": "The OpenAPI 3.1 document.", "content": {"application/json": {"schema": {"type": "object"}}}}}}}));
+    let paged = json!([parameter_ref(PARAM_LIMIT), parameter_ref(PARAM_CURSOR)]);
+    let connection_id = path_parameter("id", "The connection's id.", json!({"type": "string"}));
+    let mut list_connections = platform_operation(
+        "listConnections",
+        "connections",
+        "List connections, oldest first, a page at a time",
+        Responses::platform(
+            json!({"200": Responses::json("Connections.", Components::reference("ConnectionPage"))}),
+            &[400],
+        ),
+    );
+    list_connections["parameters"] = paged.clone();
+    let mut create_connection = platform_operation(
+        "createConnection",
+        "connections",
+        "Create a connection with API-key or token credentials",
+        Responses::platform(
+            json!({"201": Responses::json("Created.", Components::reference("Connection"))}),
+            &[400, 413, 422, 502, 504],
+        ),
+    );
+    create_connection["requestBody"] = json_body(
+        json!({"type": "object", "required": ["provider"], "additionalProperties": false,
+        "properties": {"provider": provider_enum, "auth_scheme": {"type": "string", "description": "One of the connector's auth schemes (default: its only non-OAuth one)."},
+                       "fields": {"type": "object", "additionalProperties": {"type": "string"}, "description": "The scheme's credential fields."}}}),
     );
     paths.insert(
-        "/environment/api-keys/{id}".to_owned(),
-        json!({"parameters": key_id_param,
-               "delete": {"summary": "Revoke an API key for good",
-                          "responses": {"200": {"description": "The revoked key.", "content": {"application/json": {"schema": key_schema}}},
-                                        "404": problem_response("No such key in this environment."),
-                                        "409": problem_response("The key of this request (`own_api_key`) or the environment's last usable key (`last_api_key`).")}}}),
+        "/connections".to_owned(),
+        json!({"get": list_connections, "post": create_connection}),
     );
+    paths.insert("/connections/{id}".to_owned(), json!({
+        "parameters": [connection_id],
+        "get": platform_operation("getConnection", "connections", "Get a connection",
+            Responses::platform(json!({"200": Responses::json("The connection.", Components::reference("Connection"))}), &[404])),
+        "delete": platform_operation("deleteConnection", "connections", "Delete a connection",
+            Responses::platform(json!({"204": Responses::nothing("Deleted.")}), &[404]))
+    }));
+    let mut proxy = Map::new();
+    proxy.insert(
+        "parameters".to_owned(),
+        json!([
+            path_parameter(
+                "path",
+                "The vendor path, below the connector's base URL.",
+                json!({"type": "string"})
+            ),
+            parameter_ref(PARAM_CONNECTION),
+            parameter_ref(PARAM_CONNECTION_HEADER),
+            parameter_ref(PARAM_MAX_WAIT),
+            parameter_ref(PARAM_MAX_WAIT_HEADER)
+        ]),
+    );
+    // The vendor's answer passes as it is: JSON for the CRMs, any other type as bytes.
+    let any_content = json!({
+        "application/json": {"schema": {}},
+        "application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
+    });
+    for method in ["get", "post", "put", "patch", "delete"] {
+        let mut successes = Map::new();
+        successes.insert(
+            "200".to_owned(),
+            json!({"description": "The vendor's answer, as it is (with the vendor's status).",
+            "headers": Responses::success_headers(), "content": any_content}),
+        );
+        let mut operation = platform_operation(
+            &format!("proxy{}", unified::capitalized(method)),
+            "proxy",
+            "Raw vendor call on the connection's credentials",
+            Responses::with_problems(
+                Value::Object(successes),
+                &[400, 401, 404, 413, 429, 502, 503, 504],
+            ),
+        );
+        if method != "get" && method != "delete" {
+            operation["requestBody"] = json!({"required": false, "content": any_content});
+        }
+        proxy.insert(method.to_owned(), operation);
+    }
+    paths.insert("/proxy/{path}".to_owned(), Value::Object(proxy));
+    let mut connect_session = platform_operation(
+        "createConnectSession",
+        "connect",
+        "Create a short-lived Connect link for one end user",
+        Responses::platform(
+            json!({"201": Responses::json("The link.", Components::reference("ConnectSession"))}),
+            &[400, 404, 413],
+        ),
+    );
+    connect_session["requestBody"] = json_body(json!({
+    "type": "object", "required": ["end_user_id", "redirect_url"], "additionalProperties": false,
+    "properties": {
+        "end_user_id": {"type": "string"},
+        "redirect_url": {"type": "string", "description": "One of the environment's allowed redirect URLs."},
+        "provider": provider_enum,
+        "connection_id": {"type": "string", "description": "Re-authorise this connection."},
+        "ttl_secs": {"type": "integer", "minimum": 1, "maximum": 86400}
+    }}));
+    paths.insert(
+        "/connect/sessions".to_owned(),
+        json!({"post": connect_session}),
+    );
+    let mut put_app = platform_operation(
+        "putOAuthApp",
+        "environment",
+        "Set the environment's OAuth client for a provider",
+        Responses::platform(
+            json!({"200": Responses::json("Saved (the secret is never returned).", Components::reference("OAuthApp"))}),
+            &[400, 404, 413],
+        ),
+    );
+    put_app["requestBody"] = json_body(json!({"type": "object", "additionalProperties": false,
+        "required": ["client_id", "client_secret", "redirect_uris"],
+        "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string", "writeOnly": true},
+                       "redirect_uris": {"type": "array", "items": {"type": "string"}},
+                       "scopes": {"type": ["array", "null"], "items": {"type": "string"}}}}));
+    paths.insert("/environment/oauth-apps/{provider}".to_owned(), json!({
+        "parameters": [path_parameter("provider", "The connector.", provider_enum.clone())],
+        "put": put_app,
+        "get": platform_operation("getOAuthApp", "environment", "The environment's OAuth client for a provider (without its secret)",
+            Responses::platform(json!({"200": Responses::json("The app.", Components::reference("OAuthApp"))}), &[404]))
+    }));
+    let mut put_branding = platform_operation(
+        "putBranding",
+        "environment",
+        "Set the Connect page's branding and the allowed redirect URLs",
+        Responses::platform(
+            json!({"200": Responses::json("Saved.", Components::reference("Branding"))}),
+            &[400, 413],
+        ),
+    );
+    put_branding["requestBody"] = json_body(Components::reference("Branding"));
+    paths.insert(
+        "/environment/branding".to_owned(),
+        json!({"put": put_branding}),
+    );
+    let mut put_limits = platform_operation(
+        "putEvaluationLimits",
+        "environment",
+        "Set the limits the environment's mappings are evaluated under (a limit left out has its default)",
+        Responses::platform(
+            json!({"200": Responses::json("Saved; every limit.", Components::reference("EvaluationLimits"))}),
+            &[400, 413],
+        ),
+    );
+    put_limits["requestBody"] = json_body(Components::reference("EvaluationLimits"));
+    paths.insert("/environment/limits".to_owned(), json!({
+        "get": platform_operation("getEvaluationLimits", "environment", "The limits the environment's mappings are evaluated under (defaults included)",
+            Responses::platform(json!({"200": Responses::json("Every limit.", Components::reference("EvaluationLimits"))}), &[])),
+        "put": put_limits
+    }));
+    let mut list_events = platform_operation(
+        "listEvents",
+        "events",
+        "The environment's events, oldest first, a page at a time",
+        Responses::platform(
+            json!({"200": Responses::json("Events.", Components::reference("EventPage"))}),
+            &[400],
+        ),
+    );
+    let mut event_parameters = vec![
+        json!({"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this connection's events."}),
+        json!({"name": "kind", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only events of this kind."}),
+    ];
+    event_parameters.extend(paged.as_array().cloned().unwrap_or_default());
+    list_events["parameters"] = Value::Array(event_parameters);
+    paths.insert("/events".to_owned(), json!({"get": list_events}));
+    let mut create_key = platform_operation(
+        "createApiKey",
+        "environment",
+        "Create an API key of the environment",
+        Responses::platform(
+            json!({"201": Responses::json("The key, shown once.", Components::reference("CreatedApiKey"))}),
+            &[400, 413],
+        ),
+    );
+    create_key["requestBody"] = json_body(
+        json!({"type": "object", "additionalProperties": false, "properties": {
+        "name": {"type": "string", "maxLength": 100},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "expires_in_secs": {"type": "integer", "minimum": 1}}}),
+    );
+    paths.insert("/environment/api-keys".to_owned(), json!({
+        "get": platform_operation("listApiKeys", "environment", "The environment's API keys (revoked and expired ones too), oldest first",
+            Responses::platform(json!({"200": Responses::json("Keys.", json!({"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": Components::reference("ApiKey")}}}))}), &[])),
+        "post": create_key
+    }));
+    let key_id = path_parameter("id", "The key's id.", json!({"type": "string"}));
+    paths.insert("/environment/api-keys/{id}".to_owned(), json!({
+        "parameters": [key_id],
+        "delete": platform_operation("revokeApiKey", "environment", "Revoke an API key for good (not the key of this request, nor the last usable one)",
+            Responses::platform(json!({"200": Responses::json("The revoked key.", Components::reference("ApiKey"))}), &[404, 409]))
+    }));
+    let mut rotate = platform_operation(
+        "rotateApiKey",
+        "environment",
+        "Create a new key and let the old one expire after an overlap",
+        Responses::platform(
+            json!({"201": Responses::json("The new key, shown once, and the old one with its new expiry.", Components::reference("CreatedApiKey"))}),
+            &[400, 404, 409, 413],
+        ),
+    );
+    rotate["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
+        "overlap_secs": {"type": "integer", "minimum": 0, "maximum": 2_592_000, "default": 86400},
+        "name": {"type": "string", "maxLength": 100}}}}}});
     paths.insert(
         "/environment/api-keys/{id}/rotate".to_owned(),
-        json!({"parameters": key_id_param,
-               "post": {"summary": "Create a new key and let the old one expire after an overlap",
-                        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {
-                            "overlap_secs": {"type": "integer", "minimum": 0, "maximum": 2_592_000, "default": 86400},
-                            "name": {"type": "string", "maxLength": 100}}}}}},
-                        "responses": {"201": {"description": "The new key, shown once, and the old one with its new expiry.", "content": {"application/json": {"schema": created_key}}},
-                                      "404": problem_response("No such key in this environment."),
-                                      "409": problem_response("The key is revoked or expired.")}}}),
+        json!({"parameters": [key_id], "post": rotate}),
     );
-    let override_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "description": "A patch of the connector file (see docs/connector-format.md, Overrides)."}}}});
-    for (path, parameter) in [
-        ("/environment/overrides/{provider}", "provider"),
-        ("/connections/{id}/overrides", "id"),
+    for (path, parameter, scope) in [
+        (
+            "/environment/overrides/{provider}",
+            path_parameter("provider", "The connector.", provider_enum.clone()),
+            "Environment",
+        ),
+        (
+            "/connections/{id}/overrides",
+            connection_id.clone(),
+            "Connection",
+        ),
     ] {
-        let parameters = json!([{"name": parameter, "in": "path", "required": true, "schema": {"type": "string"}}]);
-        paths.insert(
-            path.to_owned(),
-            json!({
-                "parameters": parameters,
-                "get": {"summary": "The current override and its history", "responses": {"200": {"description": "Versions."}, "404": problem_response("None set.")}},
-                "put": {"summary": "Save a new version (validated and compiled first)",
-                        "parameters": [{"name": "expected_version", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
-                        "requestBody": override_body,
-                        "responses": {"200": {"description": "The new version."}, "400": problem_response("Invalid override or version conflict.")}},
-                "delete": {"summary": "Remove it (a new version)", "responses": {"200": {"description": "The removal version."}}}
-            }),
+        let history = |summary: &str| {
+            Responses::platform(
+                json!({"200": Responses::json(summary, Components::reference("OverrideHistory"))}),
+                &[404],
+            )
+        };
+        let version = |summary: &str, statuses: &[u16]| {
+            Responses::platform(
+                json!({"200": Responses::json(summary, Components::reference("OverrideVersion"))}),
+                statuses,
+            )
+        };
+        let mut put = platform_operation(
+            &format!("put{scope}Override"),
+            "overrides",
+            "Save a new version (validated and compiled first)",
+            version("The new version.", &[400, 404, 413]),
+        );
+        put["parameters"] = json!([{"name": "expected_version", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0},
+            "description": "Refuse the write unless the current version is this one."}]);
+        put["requestBody"] = json_body(
+            json!({"type": "object", "description": "A patch of the connector file (see docs/connector-format.md, Overrides)."}),
+        );
+        paths.insert(path.to_owned(), json!({
+            "parameters": [parameter],
+            "get": platform_operation(&format!("get{scope}Override"), "overrides", "The current override and its history", history("Versions.")),
+            "put": put,
+            "delete": platform_operation(&format!("delete{scope}Override"), "overrides", "Remove it (a new version)", version("The removal version.", &[400, 404]))
+        }));
+        let mut revert = platform_operation(
+            &format!("revert{scope}Override"),
+            "overrides",
+            "Write an earlier version's document again",
+            version("The new version.", &[400, 404, 413]),
+        );
+        revert["requestBody"] = json_body(
+            json!({"type": "object", "required": ["version"], "additionalProperties": false, "properties": {"version": {"type": "integer", "minimum": 0}}}),
         );
         paths.insert(
             format!("{path}/revert"),
-            json!({"parameters": parameters,
-                   "post": {"summary": "Write an earlier version's document again",
-                            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer"}}}}}},
-                            "responses": {"200": {"description": "The new version."}}}}),
-        );
-    }
-    for category in unified_model::CATEGORIES {
-        paths.insert(
-            format!("/unified/{category}/fields"),
-            json!({"get": {"summary": "Every vendor field of the connection, in one shape",
-                "parameters": [connection_param.clone(), {"name": "object", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "Fields: object, key (the unified name, as in custom_fields and /meta), vendor_key (the vendor's own key), label, type, vendor_type, custom, required, read_only, options."}}}}),
-        );
-        paths.insert(
-            format!("/unified/{category}/{{object}}/meta"),
-            json!({"parameters": [{"name": "object", "in": "path", "required": true, "schema": {"type": "string"}}],
-                   "get": {"summary": "Record, list-query, create and update schemas for one connection, with provenance",
-                           "parameters": [connection_param.clone()],
-                           "responses": {"200": {"description": "The schemas."}}}}),
+            json!({"parameters": [parameter], "post": revert}),
         );
     }
     json!({
         "openapi": "3.1.0",
-        "info": {"title": "Crosswalk", "version": env!("CARGO_PKG_VERSION"), "description": format!("One self-hosted unified API over its vendors. Categories: {}.", unified_model::CATEGORIES.join(", "))},
+        "info": {
+            "title": "Crosswalk",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!("One self-hosted unified API over its vendors. Categories: {}. Connectors: {}.", unified_model::CATEGORIES.join(", "), providers.join(", ")),
+            "license": {"name": env!("CARGO_PKG_LICENSE"), "identifier": env!("CARGO_PKG_LICENSE")}
+        },
+        "servers": [{"url": public_url, "description": "This server."}],
+        "tags": [
+            {"name": "unified", "description": "Normalised records of the connection's vendor."},
+            {"name": "connections", "description": "End users' authorised accounts."},
+            {"name": "connect", "description": "Links to the hosted Connect page."},
+            {"name": "proxy", "description": "Raw vendor calls."},
+            {"name": "environment", "description": "The environment's settings and API keys."},
+            {"name": "overrides", "description": "Patches of connector files."},
+            {"name": "events", "description": "The environment's event log."},
+            {"name": "platform", "description": "Health and this document."}
+        ],
         "components": {
-            "schemas": schemas.into_schemas(),
+            "schemas": components.into_schemas(),
+            "parameters": parameters(),
+            "headers": headers(),
+            "responses": problem_responses(),
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An environment's API key."}}
         },
         "security": [{"apiKey": []}],
@@ -328,13 +664,14 @@ pub fn build() -> Value {
 }
 
 /// `GET /openapi.json`.
-pub async fn document() -> Json<Value> {
-    Json(build())
+pub async fn document(State(state): State<AppState>) -> Json<Value> {
+    Json(build(&state.connectors, &state.public_url))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use unified_model::UnifiedObject;
 
     /// Every `$ref` string anywhere in `value`.
     fn references(value: &Value, found: &mut Vec<String>) {
@@ -352,7 +689,7 @@ mod tests {
 
     #[test]
     fn every_reference_resolves_inside_the_document() {
-        let document = build();
+        let document = build(&ConnectorRegistry::default(), "http://127.0.0.1:8080");
         let mut found = Vec::new();
         references(&document, &mut found);
         assert!(found.len() > 50, "{found:?}");
@@ -403,7 +740,7 @@ mod tests {
                 _ => {}
             }
         }
-        let document = build();
+        let document = build(&ConnectorRegistry::default(), "http://127.0.0.1:8080");
         walk(&document, "");
         let phone_type = &document["components"]["schemas"]["PhoneNumberType"];
         assert_eq!(phone_type["type"], "string", "{phone_type}");

@@ -18,7 +18,7 @@ use crate::{ApiError, AppState};
 /// Parameters every unified call understands, besides the list filters.
 const COMMON_PARAMS: &[&str] = &["connection_id", "include", "max_wait_ms"];
 /// The longest wait for the vendor budget a caller may ask for.
-const MAX_WAIT_BUDGET_MS: u64 = 120_000;
+pub(crate) const MAX_WAIT_BUDGET_MS: u64 = 120_000;
 const LIST_PARAMS: &[&str] = &["page_size", "cursor"];
 
 /// The unified object a path names.

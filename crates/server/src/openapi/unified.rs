@@ -1,0 +1,369 @@
+//! The `/unified/…` paths of the OpenAPI document: for each unified object its collection,
+//! item and `/meta` paths (concrete, so `/meta` is never read as an id), and each category's
+//! `/fields`.
+//!
+//! What depends on the connector is stated from the loaded connectors, the data the server
+//! runs on: each operation lists the connectors that serve it (`x-crosswalk-connectors`), and
+//! each list filter names the connectors that declare it, with their own words for it. Shapes
+//! of records and write bodies come from [`Components`] (the unified model's schemas).
+
+use connector::Operation;
+use connector::file::FilterKind;
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+use unified_model::UnifiedObject;
+
+use super::components::Components;
+use super::{
+    PARAM_CONNECTION, PARAM_CONNECTION_HEADER, PARAM_IDEMPOTENCY_KEY, PARAM_INCLUDE,
+    PARAM_MAX_WAIT, PARAM_MAX_WAIT_HEADER, Responses, parameter_ref,
+};
+use crate::ConnectorRegistry;
+
+/// One filter of one object, as the connectors declare it.
+struct Filter {
+    /// The filter's type when every connector declares the same; `None` when they differ.
+    kind: Option<FilterKind>,
+    /// `(connector, its description)`, in the registry's order.
+    connectors: Vec<(String, Option<String>)>,
+}
+
+/// The connectors (ids) that serve `operation` on `object`.
+fn serving(
+    connectors: &ConnectorRegistry,
+    object: UnifiedObject,
+    operation: Operation,
+) -> Vec<String> {
+    connectors
+        .ids()
+        .filter(|id| {
+            connectors
+                .get(id)
+                .is_some_and(|connector| connector.supports(&object.key(), operation))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every filter any connector declares on `object`'s list, in first-declared order.
+fn filters(connectors: &ConnectorRegistry, object: UnifiedObject) -> IndexMap<String, Filter> {
+    let mut found: IndexMap<String, Filter> = IndexMap::new();
+    for id in connectors.ids() {
+        let Some(list) = connectors
+            .get(id)
+            .and_then(|connector| connector.file().unified.get(&object.key()))
+            .and_then(|operations| operations.list.as_ref())
+        else {
+            continue;
+        };
+        for (name, declared) in &list.filters {
+            let filter = found.entry(name.clone()).or_insert(Filter {
+                kind: Some(declared.kind),
+                connectors: Vec::new(),
+            });
+            if filter.kind != Some(declared.kind) {
+                filter.kind = None;
+            }
+            filter
+                .connectors
+                .push((id.to_owned(), declared.description.clone()));
+        }
+    }
+    found
+}
+
+/// The query parameter of one filter: its type, the connectors that support it and what each
+/// matches.
+fn filter_parameter(name: &str, filter: &Filter) -> Value {
+    let ids: Vec<&str> = filter
+        .connectors
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let mut lines = vec![format!(
+        "Supported by {}; on another connector the list answers 400 naming the filter.",
+        ids.iter()
+            .map(|id| format!("`{id}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    for (id, description) in &filter.connectors {
+        if let Some(description) = description {
+            lines.push(format!("- `{id}`: {}", description.trim_end()));
+        }
+    }
+    let schema = match filter.kind {
+        Some(FilterKind::Datetime) => json!({"type": "string", "format": "date-time"}),
+        Some(FilterKind::StringList) => {
+            lines.push("Comma-separated values.".to_owned());
+            json!({"type": "string"})
+        }
+        Some(FilterKind::String) | None => json!({"type": "string"}),
+    };
+    json!({
+        "name": name,
+        "in": "query",
+        "required": false,
+        "description": lines.join("\n\n"),
+        "schema": schema,
+        "x-crosswalk-connectors": ids,
+    })
+}
+
+/// The parameters every unified call takes: the connection and the wait budget, each as a
+/// query parameter or a header.
+fn call_parameters() -> Vec<Value> {
+    [
+        PARAM_CONNECTION,
+        PARAM_CONNECTION_HEADER,
+        PARAM_MAX_WAIT,
+        PARAM_MAX_WAIT_HEADER,
+    ]
+    .into_iter()
+    .map(parameter_ref)
+    .collect()
+}
+
+/// An operation object with its id, summary, parameters and responses, and the connectors
+/// that serve it.
+fn operation(
+    operation_id: String,
+    summary: String,
+    parameters: Vec<Value>,
+    responses: Value,
+    connectors: &[String],
+) -> Value {
+    json!({
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": ["unified"],
+        "parameters": parameters,
+        "responses": responses,
+        "x-crosswalk-connectors": connectors,
+    })
+}
+
+/// Adds the paths of every unified object and every category's `/fields`.
+pub fn add_paths(
+    paths: &mut serde_json::Map<String, Value>,
+    components: &mut Components,
+    connectors: &ConnectorRegistry,
+) {
+    components.insert("RecordError", json!({
+        "type": "object",
+        "description": "A record of the page that could not be mapped: the page goes on without it.",
+        "required": ["detail"],
+        "properties": {
+            "index": {"type": "integer", "description": "The record's place in the vendor's page."},
+            "remote_id": {"type": ["string", "null"], "description": "The vendor's id of the record, when it could be read."},
+            "detail": {"type": "string", "description": "Why it could not be mapped."}
+        }
+    }));
+    for object in UnifiedObject::all() {
+        let name = object.record_name();
+        let category = object.category();
+        let slug = object.slug();
+        // `Crm` + `Contact`: operation ids read as `listCrmContacts`, `getCrmContact`.
+        let prefix = capitalized(category);
+        let plural = capitalized(slug);
+        let record = components.insert_json_schema(name, object.schema(), "Write");
+        let page = components.insert(
+            &format!("{name}Page"),
+            json!({
+                "type": "object",
+                "description": format!("One page of {slug}."),
+                "required": ["results", "next_cursor"],
+                "properties": {
+                    "results": {"type": "array", "items": record},
+                    "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page."},
+                    "errors": {"type": "array", "items": Components::reference("RecordError"),
+                               "description": "Records of this page that could not be mapped (absent when there are none)."}
+                }
+            }),
+        );
+        let filter_parameters: Vec<Value> = filters(connectors, object)
+            .iter()
+            .map(|(filter_name, filter)| filter_parameter(filter_name, filter))
+            .collect();
+        let mut list_parameters = call_parameters();
+        list_parameters.extend([
+            json!({"name": "page_size", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": crate::MAX_PAGE_SIZE, "default": crate::DEFAULT_PAGE_SIZE}, "description": "Records per page."}),
+            json!({"name": "cursor", "in": "query", "required": false, "schema": {"type": "string"}, "description": "The `next_cursor` of the previous page (bound to the connection, object and filters)."}),
+            parameter_ref(PARAM_INCLUDE),
+        ]);
+        list_parameters.extend(filter_parameters);
+        let vendor_call = Responses::vendor_call;
+        let mut collection = serde_json::Map::new();
+        collection.insert(
+            "get".to_owned(),
+            operation(
+                format!("list{prefix}{plural}"),
+                format!("List {slug}, a page at a time"),
+                list_parameters,
+                vendor_call(
+                    json!({"200": Responses::success("A page of records.", page)}),
+                    false,
+                ),
+                &serving(connectors, object, Operation::List),
+            ),
+        );
+        let mut single_parameters = call_parameters();
+        single_parameters.push(parameter_ref(PARAM_INCLUDE));
+        let mut item = serde_json::Map::new();
+        item.insert(
+            "parameters".to_owned(),
+            json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The record's id (`id` of the record)."}]),
+        );
+        item.insert(
+            "get".to_owned(),
+            operation(
+                format!("get{prefix}{name}"),
+                format!("Get one of {slug}"),
+                single_parameters.clone(),
+                vendor_call(
+                    json!({"200": Responses::success("The record.", record.clone())}),
+                    false,
+                ),
+                &serving(connectors, object, Operation::Get),
+            ),
+        );
+        if object.supports_writes() {
+            let write = components.insert_json_schema(
+                &format!("{name}Write"),
+                object.write_schema(),
+                "Write",
+            );
+            let body =
+                json!({"required": true, "content": {"application/json": {"schema": write}}});
+            let mut write_parameters = single_parameters.clone();
+            write_parameters.push(parameter_ref(PARAM_IDEMPOTENCY_KEY));
+            let mut create = operation(
+                format!("create{prefix}{name}"),
+                format!("Create one of {slug}"),
+                write_parameters.clone(),
+                vendor_call(
+                    json!({"201": Responses::success("The created record.", record.clone())}),
+                    true,
+                ),
+                &serving(connectors, object, Operation::Create),
+            );
+            create["requestBody"] = body.clone();
+            collection.insert("post".to_owned(), create);
+            let mut update = operation(
+                format!("update{prefix}{name}"),
+                format!("Update one of {slug} (only the fields sent change; null clears one)"),
+                write_parameters,
+                vendor_call(
+                    json!({"200": Responses::success("The updated record.", record.clone())}),
+                    true,
+                ),
+                &serving(connectors, object, Operation::Update),
+            );
+            update["requestBody"] = body;
+            item.insert("patch".to_owned(), update);
+            item.insert(
+                "delete".to_owned(),
+                operation(
+                    format!("delete{prefix}{name}"),
+                    format!("Delete one of {slug}"),
+                    call_parameters(),
+                    vendor_call(json!({"204": Responses::empty("Deleted.")}), false),
+                    &serving(connectors, object, Operation::Delete),
+                ),
+            );
+        }
+        paths.insert(
+            format!("/unified/{category}/{slug}"),
+            Value::Object(collection),
+        );
+        paths.insert(
+            format!("/unified/{category}/{slug}/{{id}}"),
+            Value::Object(item),
+        );
+        let meta = components.reference_or_insert("ObjectMeta", meta_schema);
+        paths.insert(
+            format!("/unified/{category}/{slug}/meta"),
+            json!({"get": operation(
+                format!("get{prefix}{plural}Meta"),
+                format!("The schemas of {slug} on one connection: record, list query, create and update bodies (custom fields included), with the provenance of each mapping part"),
+                call_parameters(),
+                vendor_call(json!({"200": Responses::success("The schemas.", meta)}), false),
+                &serving(connectors, object, Operation::List),
+            )}),
+        );
+    }
+    let field = components.reference_or_insert("Field", field_schema);
+    for category in unified_model::CATEGORIES {
+        let prefix = capitalized(category);
+        let objects: Vec<&str> = UnifiedObject::of_category(category)
+            .map(UnifiedObject::slug)
+            .collect();
+        let mut parameters = call_parameters();
+        parameters.push(json!({"name": "object", "in": "query", "required": false,
+            "schema": {"type": "string", "enum": objects}, "description": "Only this object's fields."}));
+        paths.insert(
+            format!("/unified/{category}/fields"),
+            json!({"get": {
+                "operationId": format!("list{prefix}Fields"),
+                "summary": "Every vendor field of the connection, in one shape",
+                "tags": ["unified"],
+                "parameters": parameters,
+                "responses": Responses::vendor_call(json!({"200": Responses::success(
+                    "The fields.",
+                    json!({"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": field}}}),
+                )}), false),
+            }}),
+        );
+    }
+}
+
+/// `text` with its first letter in upper case (`crm` → `Crm`).
+pub(super) fn capitalized(text: &str) -> String {
+    let mut letters = text.chars();
+    letters
+        .next()
+        .map(|first| first.to_uppercase().chain(letters).collect())
+        .unwrap_or_default()
+}
+
+fn meta_schema() -> Value {
+    let schema =
+        json!({"type": ["object", "null"], "description": "A JSON Schema (draft 2020-12)."});
+    json!({
+        "type": "object",
+        "required": ["object", "provider", "operations", "record_schema", "list_query_schema", "provenance"],
+        "properties": {
+            "object": {"type": "string", "description": "The object's slug."},
+            "provider": {"type": "string", "description": "The connection's connector."},
+            "provider_docs_url": {"type": ["string", "null"]},
+            "connector_revision": {"description": "The connector file's revision."},
+            "operations": {"type": "array", "items": {"type": "string", "enum": ["list", "get", "create", "update", "delete"]},
+                           "description": "What the connector serves on this object."},
+            "record_schema": {"type": "object", "description": "A record, with the connection's custom fields."},
+            "list_query_schema": {"type": "object", "description": "The list's query parameters on this connection, filters included."},
+            "create_schema": schema,
+            "update_schema": schema,
+            "provenance": {"type": "object", "additionalProperties": {"type": "string"},
+                           "description": "Where each mapping part comes from: `base`, `environment` or `connection`."}
+        }
+    })
+}
+
+fn field_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["object", "key"],
+        "properties": {
+            "object": {"type": "string", "description": "The unified object the field belongs to."},
+            "key": {"type": "string", "description": "The unified key, as in `custom_fields` and /meta."},
+            "vendor_key": {"type": "string", "description": "The vendor's own key."},
+            "label": {"type": ["string", "null"]},
+            "type": {"type": ["string", "null"], "description": "`string`, `number`, `integer`, `boolean`, `date`, `datetime`, `enum`, `multi_enum`, `reference`, `object` or `array`."},
+            "vendor_type": {"type": "string", "description": "The vendor's own name of the type."},
+            "custom": {"type": "boolean"},
+            "required": {"type": "boolean"},
+            "read_only": {"type": "boolean"},
+            "options": {"type": "array", "items": {}, "description": "The values of an enum field."}
+        }
+    })
+}
