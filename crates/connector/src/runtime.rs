@@ -233,7 +233,16 @@ pub struct RecordError {
     pub index: usize,
     /// The vendor id, when the primary key could be read.
     pub remote_id: Option<String>,
+    /// What went wrong, for programs: the mapping error's code (`D1017` when the request's
+    /// evaluation budget ran out, `U1006` at a per-evaluation limit, ...) or
+    /// [`RecordError::NOT_AN_OBJECT`].
+    pub code: String,
     pub message: String,
+}
+
+impl RecordError {
+    /// The record mapping gave something other than an object.
+    pub const NOT_AN_OBJECT: &'static str = "not_an_object";
 }
 
 /// One page of a unified list.
@@ -1009,6 +1018,7 @@ impl Connector {
                         errors.push(RecordError {
                             index,
                             remote_id: None,
+                            code: error.code.clone(),
                             message: format!("route `{}` record_filter: {error}", route.id),
                         });
                         continue;
@@ -1020,6 +1030,7 @@ impl Connector {
                 Ok(other) => errors.push(RecordError {
                     index,
                     remote_id: None,
+                    code: RecordError::NOT_AN_OBJECT.to_owned(),
                     message: format!(
                         "record mapping gave {} instead of an object",
                         other.map_or("nothing".to_owned(), |value| value.to_string())
@@ -1028,6 +1039,7 @@ impl Connector {
                 Err(error) => errors.push(RecordError {
                     index,
                     remote_id: None,
+                    code: error.code.clone(),
                     message: error.to_string(),
                 }),
             }

@@ -82,15 +82,24 @@ pub struct ListPage {
 }
 
 /// A record in its published shape, with `remote_data` when asked.
+/// The code of a list's item error for a mapped record that does not fit the unified schema.
+const INVALID_RECORD: &str = "invalid_record";
+
+/// A mapped record made unified (or, when it does not fit the schema, its id and why).
 fn finish(
     object: UnifiedObject,
     mapped: Value,
     raw: Value,
     include: Include,
-) -> Result<Value, String> {
+) -> Result<Value, (Option<String>, String)> {
+    let remote_id = mapped.get("id").and_then(|id| match id {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    });
     let mut record = object
         .normalize(mapped)
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| (remote_id, error.to_string()))?;
     if include.remote_data
         && let Value::Object(map) = &mut record
     {
@@ -285,12 +294,21 @@ impl Bound {
             };
             let page = self.noted(&key, read).await?;
             for error in page.errors {
-                errors.push(json!({"index": error.index, "remote_id": error.remote_id, "detail": error.message}));
+                errors.push(json!({
+                    "index": error.index,
+                    "remote_id": error.remote_id,
+                    "code": error.code,
+                    "detail": error.message,
+                }));
             }
             for (mapped, raw) in page.records {
                 match finish(object, mapped, raw, request.include) {
                     Ok(record) => results.push(record),
-                    Err(detail) => errors.push(json!({"detail": detail})),
+                    Err((remote_id, detail)) => errors.push(json!({
+                        "remote_id": remote_id,
+                        "code": INVALID_RECORD,
+                        "detail": detail,
+                    })),
                 }
             }
             next = page.next;
@@ -348,7 +366,7 @@ impl Bound {
         };
         let (mapped, raw) = self.noted(&key, read).await?;
         finish(object, mapped, raw, include)
-            .map_err(|detail| OpError::Internal(anyhow::anyhow!(detail)))
+            .map_err(|(_, detail)| OpError::Internal(anyhow::anyhow!(detail)))
     }
 
     /// One record of `object` by its unified id.
@@ -449,7 +467,7 @@ impl Bound {
             };
             let (mapped, raw) = self.noted(&key, read).await?;
             return finish(object, mapped, raw, include)
-                .map_err(|detail| OpError::Internal(anyhow::anyhow!(detail)));
+                .map_err(|(_, detail)| OpError::Internal(anyhow::anyhow!(detail)));
         }
         let read = {
             let (key, ctx) = (key.clone(), Arc::clone(&ctx));

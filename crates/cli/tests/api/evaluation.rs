@@ -35,14 +35,20 @@ async fn contacts_page(app: &TestApp, key: &str, connection: &str) -> (StatusCod
     .await
 }
 
-/// Details of a page's item errors.
-fn item_errors(page: &Value) -> Vec<String> {
+/// The code and detail of each of a page's item errors, checked to name the record's position.
+fn item_errors(page: &Value) -> Vec<(String, String)> {
     page["errors"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
-        .map(|error| error["detail"].as_str().expect("detail").to_owned())
+        .map(|error| {
+            assert!(error["index"].is_u64(), "{error}");
+            (
+                error["code"].as_str().expect("code").to_owned(),
+                error["detail"].as_str().expect("detail").to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -127,11 +133,9 @@ async fn an_expensive_override_stops_at_its_limit_on_every_record() {
     assert_eq!(page["results"], json!([]), "no record maps");
     let errors = item_errors(&page);
     assert!(!errors.is_empty());
-    for detail in &errors {
-        assert!(
-            detail.contains("D1014") && detail.contains("max_items"),
-            "{detail}"
-        );
+    for (code, detail) in &errors {
+        assert_eq!(code, "D1014", "{detail}");
+        assert!(detail.contains("max_items"), "{detail}");
     }
 
     let id = app
@@ -180,11 +184,11 @@ async fn a_list_page_stops_spending_when_its_budget_is_gone() {
     assert_eq!(page["results"], json!([]));
     let own = errors
         .iter()
-        .filter(|detail| detail.contains("U1006") && detail.contains("max_steps"))
+        .filter(|(code, detail)| code == "U1006" && detail.contains("max_steps"))
         .count();
     let spent = errors
         .iter()
-        .filter(|detail| detail.contains("D1017") && detail.contains("request_max_steps"))
+        .filter(|(code, detail)| code == "D1017" && detail.contains("request_max_steps"))
         .count();
     assert!(
         (1..=4).contains(&own),
@@ -268,11 +272,18 @@ async fn another_environment_is_served_while_one_runs_six_expensive_requests() {
         !page["results"].as_array().expect("results").is_empty(),
         "B's contacts map with the base mapping: {page}"
     );
-    assert_eq!(item_errors(&page), Vec::<String>::new());
+    assert_eq!(item_errors(&page), Vec::new());
     for request in expensive {
         let (status, page) = request.await.expect("joins");
         assert_eq!(status, StatusCode::OK, "{page}");
-        for detail in item_errors(&page) {
+        for (code, detail) in item_errors(&page) {
+            assert!(
+                [
+                    "U1006", "D1011", "D1012", "D1013", "D1014", "D1015", "D1016", "D1017"
+                ]
+                .contains(&code.as_str()),
+                "{code}: {detail}"
+            );
             assert!(detail.contains("limit"), "{detail}");
         }
     }
