@@ -200,6 +200,26 @@ impl EvaluationLimits {
         Ok(limits)
     }
 
+    /// The JSON Schema of the limits object the API takes and shows: every limit with the
+    /// bounds [`EvaluationLimits::from_json`] accepts (`max_concurrent_evaluations` may be null;
+    /// `request_max_time_ms` must also be at least `timeout_ms`, which a schema cannot say).
+    pub fn json_schema() -> Value {
+        let properties: Map<String, Value> = FIELDS
+            .iter()
+            .map(|field| {
+                let kind = if field.name == "max_concurrent_evaluations" {
+                    serde_json::json!(["integer", "null"])
+                } else {
+                    serde_json::json!("integer")
+                };
+                let schema =
+                    serde_json::json!({"type": kind, "minimum": field.min, "maximum": field.max});
+                (field.name.to_owned(), schema)
+            })
+            .collect();
+        serde_json::json!({"type": "object", "additionalProperties": false, "properties": properties})
+    }
+
     /// The limits as an object with every limit (defaults included), as the API shows them.
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
@@ -401,6 +421,41 @@ impl Evaluator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The published bounds are exactly what `from_json` accepts (issue 15: a client that keeps
+    /// to the document is never refused).
+    #[test]
+    fn the_json_schema_states_the_bounds_from_json_accepts() {
+        let schema = EvaluationLimits::json_schema();
+        let properties = schema["properties"].as_object().expect("properties");
+        assert_eq!(properties.len(), FIELDS.len());
+        for (name, property) in properties {
+            let min = property["minimum"].as_u64().expect("a minimum");
+            let max = property["maximum"].as_u64().expect("a maximum");
+            // The one rule between limits: a request's time is at least one evaluation's.
+            let with = |value: u64| match name.as_str() {
+                "request_max_time_ms" => {
+                    serde_json::json!({ "timeout_ms": 1, name.as_str(): value })
+                }
+                _ => serde_json::json!({ name.as_str(): value }),
+            };
+            for accepted in [min, max] {
+                let document = with(accepted);
+                assert!(EvaluationLimits::from_json(&document).is_ok(), "{document}");
+            }
+            let mut refused = vec![max + 1];
+            if min > 0 {
+                refused.push(min - 1);
+            }
+            for value in refused {
+                let document = with(value);
+                assert!(
+                    EvaluationLimits::from_json(&document).is_err(),
+                    "{document}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn limits_default_to_the_mapping_crates_and_round_trip() {

@@ -311,20 +311,43 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
             "primary_color": {"type": ["string", "null"], "pattern": "^#[0-9a-fA-F]{6}$"},
             "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}}}
     }));
-    let limit =
-        |description: &str| json!({"type": "integer", "minimum": 1, "description": description});
-    components.insert("EvaluationLimits", json!({"type": "object", "additionalProperties": false, "properties": {
-        "max_steps": limit("Steps of one evaluation (U1006)."),
-        "timeout_ms": limit("Time of one evaluation, in ms (D1012)."),
-        "max_depth": limit("Nesting depth of one evaluation (D1011)."),
-        "max_items": limit("Items of one array, range or object an evaluation builds (D1014)."),
-        "max_string_bytes": limit("Bytes of one string an evaluation builds (D1015)."),
-        "max_alloc_bytes": limit("Bytes one evaluation allocates (D1013)."),
-        "max_output_bytes": limit("Bytes of one evaluation's result (D1016)."),
-        "request_max_steps": limit("Steps of all evaluations of one request (D1017)."),
-        "request_max_time_ms": limit("Time of all evaluations of one request, in ms (D1017)."),
-        "max_concurrent_evaluations": {"type": ["integer", "null"], "minimum": 1,
-            "description": "Evaluations of the environment at once in one process (null: half the pool; never more than the pool less one)."}}}));
+    // The limits and their bounds are the operations crate's; the words are the document's.
+    let mut limits = operations::EvaluationLimits::json_schema();
+    for (name, description) in [
+        ("max_steps", "Steps of one evaluation (U1006)."),
+        ("timeout_ms", "Time of one evaluation, in ms (D1012)."),
+        ("max_depth", "Nesting depth of one evaluation (D1011)."),
+        (
+            "max_items",
+            "Items of one array, range or object an evaluation builds (D1014).",
+        ),
+        (
+            "max_string_bytes",
+            "Bytes of one string an evaluation builds (D1015).",
+        ),
+        ("max_alloc_bytes", "Bytes one evaluation allocates (D1013)."),
+        (
+            "max_output_bytes",
+            "Bytes of one evaluation's result (D1016).",
+        ),
+        (
+            "request_max_steps",
+            "Steps of all evaluations of one request (D1017).",
+        ),
+        (
+            "request_max_time_ms",
+            "Time of all evaluations of one request, in ms (D1017).",
+        ),
+        (
+            "max_concurrent_evaluations",
+            "Evaluations of the environment at once in one process (null: half the pool; never more than the pool less one).",
+        ),
+    ] {
+        if let Some(property) = limits.pointer_mut(&format!("/properties/{name}")) {
+            property["description"] = json!(description);
+        }
+    }
+    components.insert("EvaluationLimits", limits);
     let api_key = json!({"type": "object", "required": ["id", "prefix", "status", "created_at"], "properties": {
         "id": {"type": "string"}, "name": {"type": ["string", "null"]},
         "prefix": {"type": "string", "description": "The key's first characters, to recognise it."},
