@@ -152,10 +152,11 @@ pub fn add_paths(
     components.insert("RecordError", json!({
         "type": "object",
         "description": "A record of the page that could not be mapped: the page goes on without it.",
-        "required": ["detail"],
+        "required": ["code", "detail"],
         "properties": {
             "index": {"type": "integer", "description": "The record's place in the vendor's page."},
             "remote_id": {"type": ["string", "null"], "description": "The vendor's id of the record, when it could be read."},
+            "code": {"type": "string", "description": "Why, as a stable code: the mapping error's (`D1012`, …), `not_an_object` or `invalid_record`."},
             "detail": {"type": "string", "description": "Why it could not be mapped."}
         }
     }));
