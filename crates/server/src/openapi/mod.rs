@@ -774,4 +774,93 @@ mod tests {
             "{phone_type}"
         );
     }
+
+    /// The parameter names of an operation, its path item's included, shared ones resolved.
+    fn parameter_names(document: &Value, item: &Value, operation: &Value) -> Vec<String> {
+        let listed = item["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(operation["parameters"].as_array().into_iter().flatten());
+        listed
+            .map(|parameter| match parameter["$ref"].as_str() {
+                Some(reference) => document
+                    .pointer(reference.trim_start_matches('#'))
+                    .expect("a shared parameter")["name"]
+                    .as_str()
+                    .expect("a name")
+                    .to_owned(),
+                None => parameter["name"].as_str().expect("a name").to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_operation_states_its_id_errors_headers_and_success_schema() {
+        let document = build(&ConnectorRegistry::default(), "http://127.0.0.1:8080");
+        assert_eq!(document["servers"][0]["url"], "http://127.0.0.1:8080");
+        let mut n_operations = 0;
+        for (path, item) in document["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("a path item") {
+                if method == "parameters" {
+                    continue;
+                }
+                n_operations += 1;
+                let what = format!("{method} {path}");
+                assert!(operation["operationId"].is_string(), "{what}");
+                let responses = operation["responses"].as_object().expect("responses");
+                for (status, response) in responses {
+                    if status.starts_with('2') && response.get("content").is_some() {
+                        for (media, content) in response["content"].as_object().expect("content") {
+                            assert!(content.get("schema").is_some(), "{what} {status} {media}");
+                        }
+                    }
+                }
+                let public = operation["security"] == json!([]);
+                if !public {
+                    assert!(responses.contains_key("401"), "{what}");
+                    assert!(responses.contains_key("429"), "{what}");
+                }
+                if !path.starts_with("/unified/") {
+                    continue;
+                }
+                for status in ["400", "401", "404", "429", "502", "503", "504"] {
+                    assert!(responses.contains_key(status), "{what} {status}");
+                }
+                let too_many = document
+                    .pointer("/components/responses/TooManyRequests/headers")
+                    .expect("429 headers");
+                assert!(
+                    too_many.get("Retry-After").is_some() && too_many.get("RateLimit").is_some()
+                );
+                let names = parameter_names(&document, item, operation);
+                for header in ["X-Connection-Id", "Crosswalk-Max-Wait-Ms", "connection_id"] {
+                    assert!(names.iter().any(|name| name == header), "{what} {header}");
+                }
+                let writes = matches!(method.as_str(), "post" | "patch");
+                assert_eq!(
+                    names.iter().any(|name| name == "Idempotency-Key"),
+                    writes,
+                    "{what}"
+                );
+                // Records (a page of them, one, a created or updated one) can carry remote_data.
+                let records = !path.ends_with("/meta") && !path.ends_with("/fields");
+                assert_eq!(
+                    names.iter().any(|name| name == "include"),
+                    records && method != "delete",
+                    "{what}"
+                );
+            }
+        }
+        assert!(n_operations > 60, "{n_operations}");
+        // `/meta` is a concrete path per object, never `{object}` beside `{id}`.
+        assert!(document["paths"]["/unified/crm/contacts/meta"]["get"].is_object());
+        assert!(
+            document["paths"]
+                .as_object()
+                .expect("paths")
+                .keys()
+                .all(|path| !path.contains("{object}")),
+        );
+    }
 }
