@@ -178,6 +178,31 @@ pub struct ProviderError {
     pub message: Option<String>,
 }
 
+/// The parts of the caller's request a route's `when` reads: each `body.<name>` and
+/// `query.<name>` path it names (its first step), in order of appearance.
+fn request_inputs(source: &str) -> Vec<String> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut inputs = Vec::new();
+    for root in ["body.", "query."] {
+        let mut from = 0;
+        while let Some(found) = source[from..].find(root) {
+            let start = from + found;
+            from = start + root.len();
+            // `$x.body.` or `mybody.` is not the request's body.
+            let preceded = source[..start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| is_name(c) || c == '.' || c == '$');
+            let name: String = source[from..].chars().take_while(|c| is_name(*c)).collect();
+            if !preceded && !name.is_empty() {
+                inputs.push((start, format!("{root}{name}")));
+            }
+        }
+    }
+    inputs.sort();
+    inputs.into_iter().map(|(_, input)| input).collect()
+}
+
 /// A request that could not be planned.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -186,10 +211,14 @@ pub enum PlanError {
         object: String,
         operation: &'static str,
     },
+    /// No route's `when` holds for the caller's request. `inputs` names what the routes'
+    /// `when`s read of the request (`body.type`, `query.updated_after`), in file order; none
+    /// means they read only the record id, so no record of that id can exist.
     #[error("no route of `{object}.{operation}` accepts this request")]
     NoRoute {
         object: String,
         operation: &'static str,
+        inputs: Vec<String>,
     },
     #[error("route `{0}` does not exist")]
     UnknownRoute(String),
@@ -469,9 +498,22 @@ impl Connector {
             }
         }
         if matching.is_empty() {
+            let mut inputs: Vec<String> = Vec::new();
+            for when in compiled
+                .routes
+                .iter()
+                .filter_map(|route| route.when.as_ref())
+            {
+                for input in request_inputs(when.source()) {
+                    if !inputs.contains(&input) {
+                        inputs.push(input);
+                    }
+                }
+            }
             return Err(PlanError::NoRoute {
                 object: object.to_owned(),
                 operation: operation.as_str(),
+                inputs,
             });
         }
         Ok(matching)
@@ -1535,7 +1577,24 @@ fn link_with_rel(header: &str, rel: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{DiscoveredField, link_with_rel, normalise_fields};
+    use super::{DiscoveredField, link_with_rel, normalise_fields, request_inputs};
+
+    #[test]
+    fn a_routes_when_names_the_request_inputs_it_reads() {
+        assert_eq!(request_inputs("body.type = 'CALL'"), ["body.type"]);
+        assert_eq!(
+            request_inputs("(query.updated_after or query.ids) and body.kind"),
+            ["query.updated_after", "query.ids", "body.kind"]
+        );
+        assert_eq!(
+            request_inputs("$substringBefore(id, '-') = 'call'"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            request_inputs("$x.body.type or somebody.type"),
+            Vec::<String>::new()
+        );
+    }
 
     fn field(key: &str, vendor_key: Option<&str>) -> DiscoveredField {
         DiscoveredField {

@@ -199,7 +199,65 @@ impl From<connector::PlanError> for OpError {
                 );
                 OpError::invalid(field, "cannot be empty, `.` or `..`")
             }
+            // No route takes the caller's request: what the routes choose by is the caller's
+            // to fix (a body field, a filter), or, when they choose by the id alone, no record
+            // can have that id.
+            connector::PlanError::NoRoute {
+                object,
+                operation,
+                inputs,
+            } => no_route(&object, operation, &inputs),
             other => OpError::internal(other),
         }
+    }
+}
+
+/// The error of a request no route of `object.operation` accepts, given what the routes read.
+fn no_route(object: &str, operation: &str, inputs: &[String]) -> OpError {
+    let listed = inputs
+        .iter()
+        .map(|input| format!("`{input}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Some(field) = inputs.iter().find(|input| input.starts_with("body.")) {
+        return OpError::invalid_body(
+            field.clone(),
+            format!("no way to {operation} `{object}` accepts this body; it is chosen by {listed}"),
+        );
+    }
+    if matches!(operation, "get" | "update" | "delete") {
+        return OpError::NotFound(format!("`{object}` has no record with this id"));
+    }
+    match inputs.iter().find_map(|input| input.strip_prefix("query.")) {
+        Some(parameter) => OpError::invalid(
+            parameter,
+            format!(
+                "no way to {operation} `{object}` accepts these parameters; it is chosen by {listed}"
+            ),
+        ),
+        None => OpError::Internal(anyhow::anyhow!(
+            "no route of `{object}.{operation}` accepts this request"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OpError, no_route};
+
+    #[test]
+    fn a_request_no_route_accepts_is_the_callers_to_fix() {
+        let by_body = no_route("crm.engagements", "create", &["body.type".to_owned()]);
+        assert!(
+            matches!(&by_body, OpError::Invalid { field: Some(field), .. } if field == "body.type"),
+            "{by_body:?}"
+        );
+        let by_id = no_route("crm.engagements", "get", &[]);
+        assert!(matches!(by_id, OpError::NotFound(_)), "{by_id:?}");
+        let by_filter = no_route("crm.contacts", "list", &["query.ids".to_owned()]);
+        assert!(
+            matches!(&by_filter, OpError::Invalid { field: Some(field), .. } if field == "ids"),
+            "{by_filter:?}"
+        );
     }
 }

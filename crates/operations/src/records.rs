@@ -34,16 +34,18 @@ impl Include {
     /// Parses `include` values (comma-separated, possibly repeated).
     ///
     /// # Errors
-    /// Names an unknown value.
+    /// Names an unknown or empty value (`include=` names nothing, which is a caller's slip).
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Include, OpError> {
         let mut include = Include::default();
         for value in values {
-            for part in value
-                .split(',')
-                .map(str::trim)
-                .filter(|part| !part.is_empty())
-            {
+            for part in value.split(',').map(str::trim) {
                 match part {
+                    "" => {
+                        return Err(OpError::invalid(
+                            "include",
+                            "names nothing; give one or more of: remote_data",
+                        ));
+                    }
                     "remote_data" => include.remote_data = true,
                     other => {
                         return Err(OpError::invalid(
@@ -380,7 +382,20 @@ impl Bound {
         include: Include,
     ) -> Result<Value, OpError> {
         self.supported(object, Operation::Get)?;
-        self.read_back(object, id, include).await
+        let record = self.read_back(object, id, include).await?;
+        // A vendor that keeps a deleted record as a tombstone (the connector's mapping says
+        // `remote_deleted`) answers a read of it as the other vendors do: not found.
+        if record.get("remote_deleted") == Some(&Value::Bool(true)) {
+            return Err(OpError::Provider(connector::ProviderError {
+                code: connector::ErrorCode::NotFound,
+                action: connector::ErrorAction::Fail,
+                rule: Some("remote_deleted".to_owned()),
+                status: 200,
+                vendor_code: None,
+                message: Some("the record is deleted".to_owned()),
+            }));
+        }
+        Ok(record)
     }
 
     /// Creates a record of `object` from a unified body; returns it as the vendor stored it.

@@ -103,6 +103,29 @@ impl QuotaLevels {
     }
 }
 
+/// The daily allowance `(used, limit)` the vendor last reported, per connection, for the most
+/// recently active connections only (a forgotten one is learnt again from its next answer).
+struct DailySeen(Mutex<lru::LruCache<String, (u64, u64)>>);
+
+impl DailySeen {
+    fn new(capacity: usize) -> DailySeen {
+        DailySeen(Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(capacity.max(1)).expect("a non-zero capacity"),
+        )))
+    }
+
+    fn record(&self, key: &str, quota: (u64, u64)) {
+        self.0
+            .lock()
+            .expect("never poisoned")
+            .put(key.to_owned(), quota);
+    }
+
+    fn get(&self, key: &str) -> Option<(u64, u64)> {
+        self.0.lock().expect("never poisoned").get(key).copied()
+    }
+}
+
 /// Runs a job somewhere other than the calling async worker and resolves when it has run
 /// (or failed). A [`Session`] given one ([`Session::with_offload`]) classifies vendor answers
 /// by the connector's error rules (JSONata a tenant may override) through it.
@@ -127,6 +150,9 @@ pub struct Sender {
     store: Arc<dyn Store>,
     /// The daily-quota warning level (0, 80, 90) last seen per connection in this process.
     quota_levels: Arc<QuotaLevels>,
+    /// The daily allowance `(used, limit)` the vendor last reported per connection, for the
+    /// RateLimit headers of calls that have not heard from the vendor themselves.
+    daily_seen: Arc<DailySeen>,
     default_wait_budget: Duration,
 }
 
@@ -166,6 +192,7 @@ impl Sender {
             retry: parts.retry,
             store: parts.store,
             quota_levels: Arc::new(QuotaLevels::new(QUOTA_LEVELS_CAPACITY)),
+            daily_seen: Arc::new(DailySeen::new(QUOTA_LEVELS_CAPACITY)),
             default_wait_budget: parts.default_wait_budget,
         }
     }
@@ -547,6 +574,7 @@ impl Session {
                 .await;
             }
             if let Some(quota) = quota {
+                sender.daily_seen.record(&key, quota);
                 self.track_daily_quota(&key, quota).await;
             }
             let (answer, action) = match answer {
@@ -561,7 +589,7 @@ impl Session {
                         continue;
                     }
                     permit.record(
-                        Outcome::of_answer(answer.error.as_ref()),
+                        Outcome::of_answer(&answer.response, answer.error.as_ref()),
                         sender.clock.now(),
                     );
                     (Ok(answer), action)
@@ -769,39 +797,80 @@ impl Session {
         }
     }
 
-    /// IETF `RateLimit-Policy` and `RateLimit` header values describing the vendor budget left
-    /// for this connection in its general bucket (the first that covers every request).
+    /// IETF `RateLimit-Policy` and `RateLimit` header values (draft-ietf-httpapi-ratelimit-headers)
+    /// stating the vendor's policy for this connection and what is left of it: the general
+    /// bucket (the first that covers every request), as its quota and window, and the vendor's
+    /// daily allowance when the connector reads one from its answers (`daily_quota_expr`).
     pub async fn rate_limit_headers(&self) -> Vec<(&'static str, String)> {
-        let Some((spec, bucket)) = self.report_bucket() else {
+        let mut policies = Vec::new();
+        let mut limits = Vec::new();
+        if let Some((spec, bucket)) = self.report_bucket() {
+            // The status kept after this session's last vendor answer, else a fresh reading.
+            let kept = *self.last_status.lock().expect("never poisoned");
+            let status = match kept {
+                Some(status) => Some(status),
+                None => self
+                    .sender
+                    .limiter
+                    .status(&self.connection_key(), &spec)
+                    .await
+                    .ok(),
+            };
+            if let Some(status) = status {
+                let (quota, window_secs) = policy_of(bucket);
+                let reset_secs = status.reset_in.as_secs_f64().ceil() as u64;
+                let name = sf_string(&bucket.id);
+                policies.push(format!("{name};q={quota};w={window_secs}"));
+                limits.push(format!(
+                    "{name};r={};t={reset_secs}",
+                    status.remaining.min(quota)
+                ));
+            }
+        }
+        if let Some((used, limit)) = self.sender.daily_seen.get(&self.connection_key()) {
+            policies.push(format!("\"daily\";q={limit};w={DAY_SECS}"));
+            limits.push(format!("\"daily\";r={}", limit.saturating_sub(used)));
+        }
+        if policies.is_empty() {
             return Vec::new();
-        };
-        // The status kept after this session's last vendor answer, else a fresh reading.
-        let kept = *self.last_status.lock().expect("never poisoned");
-        let status = match kept {
-            Some(status) => status,
-            None => match self
-                .sender
-                .limiter
-                .status(&self.connection_key(), &spec)
-                .await
-            {
-                Ok(status) => status,
-                Err(_) => return Vec::new(),
-            },
-        };
-        let window_secs = (bucket.refill_every_ms as f64 / 1000.0).ceil().max(1.0) as u64;
-        let reset_secs = status.reset_in.as_secs_f64().ceil() as u64;
+        }
         vec![
-            (
-                "ratelimit-policy",
-                format!("\"{}\";q={};w={window_secs}", bucket.id, bucket.refill()),
-            ),
-            (
-                "ratelimit",
-                format!("\"{}\";r={};t={reset_secs}", bucket.id, status.remaining),
-            ),
+            ("ratelimit-policy", policies.join(", ")),
+            ("ratelimit", limits.join(", ")),
         ]
     }
+}
+
+/// A day in seconds: the window of a vendor's daily allowance.
+const DAY_SECS: u64 = 86_400;
+
+/// A bucket's policy as the vendor states it: `(quota, window in whole seconds)`. A sliding
+/// window allows `capacity` requests per window; a token bucket allows its `capacity` at once
+/// and gives it back over `capacity / refill` periods, so that is its window.
+fn policy_of(bucket: &connector::file::Bucket) -> (u32, u64) {
+    let window_ms = match bucket.kind {
+        connector::file::BucketKind::SlidingWindow => bucket.refill_every_ms,
+        connector::file::BucketKind::TokenBucket => {
+            let refill = u64::from(bucket.refill().max(1));
+            (u64::from(bucket.capacity).saturating_mul(bucket.refill_every_ms)).div_ceil(refill)
+        }
+    };
+    (bucket.capacity, window_ms.div_ceil(1000).max(1))
+}
+
+/// A bucket id as a structured-field String (RFC 9651 § 3.3.3): quoted, with `\` and `"`
+/// escaped and anything outside printable ASCII left out.
+fn sf_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for character in text.chars().filter(|c| (' '..='~').contains(c)) {
+        if character == '"' || character == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(character);
+    }
+    quoted.push('"');
+    quoted
 }
 
 #[cfg(test)]

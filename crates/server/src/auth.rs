@@ -220,6 +220,15 @@ impl UseRecorder {
     }
 }
 
+/// The credentials of an `Authorization: Bearer <key>` value; the scheme is case-insensitive
+/// (RFC 9110 § 11.1), so `bearer` and `BEARER` are the same scheme.
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
 /// Middleware: resolves the API key to its environment, or answers 401 (429 once the caller's
 /// address has failed too often).
 pub async fn require_api_key(
@@ -231,8 +240,7 @@ pub async fn require_api_key(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(bearer_credentials)
         .filter(|key| !key.is_empty())
         .ok_or(ApiError::Unauthenticated)?;
     let client = ClientKey::of(

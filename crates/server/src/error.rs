@@ -9,6 +9,90 @@ use axum::response::{IntoResponse, Response};
 use connector::{ErrorCode, ProviderError};
 use serde_json::{Value, json};
 
+/// Marks a response whose error status and body are the vendor's, passed through by the proxy
+/// byte for byte: [`problems_only`] leaves it alone.
+#[derive(Debug, Clone, Copy)]
+pub struct VendorAnswer;
+
+/// Middleware: every error answered by Crosswalk itself is problem+json. Handlers answer
+/// through [`ApiError`]; this catches what the framework answers on its own before a handler
+/// runs (a query string or path segment that does not decode, a method the route does not
+/// take, a body over the size limit), which would otherwise be plain text or empty. HTML pages
+/// (the Connect pages) and the vendor's own answers through the proxy are left as they are.
+pub async fn problems_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<VendorAnswer>().is_some()
+    {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("application/problem+json") || content_type.starts_with("text/html")
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let (code, field, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            (
+                "method_not_allowed",
+                None,
+                format!("this path does not take this method (it takes: {allow})"),
+            )
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body_too_large",
+            Some("body"),
+            "the request body is larger than the server accepts (8 MiB)".to_owned(),
+        ),
+        _ if text.starts_with("Failed to deserialize query string") => {
+            ("invalid_request", Some("query"), text)
+        }
+        _ if text.starts_with("Invalid URL") => ("invalid_request", Some("path"), text),
+        _ if status.is_server_error() => {
+            tracing::error!(status = status.as_u16(), error = %text, "internal error");
+            ("internal", None, "internal error".to_owned())
+        }
+        _ if text.is_empty() => (
+            "invalid_request",
+            None,
+            status
+                .canonical_reason()
+                .unwrap_or("invalid request")
+                .to_lowercase(),
+        ),
+        _ => ("invalid_request", None, text),
+    };
+    let extra = match field {
+        Some(field) => json!({"errors": [{"field": field, "detail": detail}], "field": field}),
+        None => json!({}),
+    };
+    let mut rebuilt = problem(status, code, "gateway", detail, extra);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rebuilt.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    rebuilt
+}
+
 /// An error answered to the API caller.
 #[derive(Debug)]
 pub enum ApiError {
@@ -47,6 +131,10 @@ pub enum ApiError {
     OverrideInvalid(Box<operations::override_check::InvalidOverride>),
     /// A mapping stopped at one of the environment's evaluation limits; `detail` names it.
     EvaluationLimit { code: String, detail: String },
+    /// The path exists but does not take this method; `allow` lists the methods it takes.
+    MethodNotAllowed { allow: &'static str },
+    /// The request body is over the server's limit.
+    TooLarge,
     /// Our own failure; the cause is logged, not shown.
     Internal(anyhow::Error),
 }
@@ -125,7 +213,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
-        ErrorCode::Unsupported => StatusCode::NOT_IMPLEMENTED,
+        // What the vendor does not offer is the caller's choice to change: a client error.
+        ErrorCode::Unsupported => StatusCode::BAD_REQUEST,
         ErrorCode::RateLimited | ErrorCode::QuotaExhausted => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
         ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -211,17 +300,33 @@ impl IntoResponse for ApiError {
                 ),
                 retry_after,
             ),
-            ApiError::Throttled { retry_after, provider } => with_retry_after(
-                problem(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "provider",
-                    "the provider's rate limit for this connection is exhausted; retry later".to_owned(),
-                    json!({"retry_after_secs": retry_after.as_secs_f64().ceil() as u64,
-                           "provider": provider.map(|error| json!({"status": error.status, "code": error.vendor_code, "message": error.message}))}),
-                ),
-                retry_after,
-            ),
+            ApiError::Throttled { retry_after, provider } => {
+                // The vendor's own 429 is the provider's; a refusal by our buckets, before any
+                // vendor call, is ours.
+                let (origin, detail, extra) = match provider {
+                    Some(error) => (
+                        "provider",
+                        "the provider throttled this connection; retry later",
+                        json!({"retry_after_secs": retry_after.as_secs_f64().ceil() as u64,
+                               "provider": {"status": error.status, "code": error.vendor_code, "message": error.message}}),
+                    ),
+                    None => (
+                        "gateway",
+                        "the provider's rate limit for this connection is spent for longer than this call may wait (`max_wait_ms`); retry later",
+                        json!({"retry_after_secs": retry_after.as_secs_f64().ceil() as u64}),
+                    ),
+                };
+                with_retry_after(
+                    problem(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate_limited",
+                        origin,
+                        detail.to_owned(),
+                        extra,
+                    ),
+                    retry_after,
+                )
+            }
             ApiError::ReauthRequired => problem(
                 StatusCode::UNAUTHORIZED,
                 "reauth_required",
@@ -236,8 +341,10 @@ impl IntoResponse for ApiError {
                 detail,
                 json!({}),
             ),
+            // The connection's connector does not offer this: another call, not a server
+            // fix, is the answer, so it is a client error with its own problem type.
             ApiError::Unsupported { detail } => problem(
-                StatusCode::NOT_IMPLEMENTED,
+                StatusCode::BAD_REQUEST,
                 "unsupported",
                 "gateway",
                 detail,
@@ -301,6 +408,26 @@ impl IntoResponse for ApiError {
                     json!({"mapping_code": code, "limit": limit}),
                 )
             }
+            ApiError::MethodNotAllowed { allow } => {
+                let mut response = problem(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "gateway",
+                    format!("this path does not take this method (it takes: {allow})"),
+                    json!({}),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                response
+            }
+            ApiError::TooLarge => problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "gateway",
+                "the request body is larger than the server accepts (8 MiB)".to_owned(),
+                json!({"errors": [{"field": "body", "detail": "is too large"}], "field": "body"}),
+            ),
             ApiError::Internal(error) => {
                 // Served requests have an id already; work outside a request gets its own.
                 let request_id = crate::request_id::current()

@@ -143,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             8 * 1024 * 1024,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(error::problems_only));
     request_id::layer(router).with_state(state)
 }

@@ -20,6 +20,8 @@ mod overrides;
 mod paging;
 mod phones;
 mod pipedrive_fields;
+mod problems;
+mod ratelimit_headers;
 mod resilience;
 mod security;
 mod security_connect;

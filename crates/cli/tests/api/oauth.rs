@@ -460,7 +460,7 @@ async fn a_client_credentials_connection_gets_and_renews_its_own_tokens() {
         .await;
     assert_eq!(
         status,
-        StatusCode::NOT_IMPLEMENTED,
+        StatusCode::BAD_REQUEST,
         "sign-in schemes go through Connect: {body}"
     );
 }

@@ -225,9 +225,18 @@ async fn responses_describe_the_vendor_budget_left_in_ratelimit_headers() {
         .get("ratelimit")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    assert_eq!(policy.as_deref(), Some("\"burst\";q=100;w=10"));
+    // The burst policy first; the vendor's daily allowance follows (ratelimit_headers.rs).
+    assert!(
+        policy
+            .as_deref()
+            .is_some_and(|policy| policy.starts_with("\"burst\";q=100;w=10")),
+        "{policy:?}"
+    );
     let limit = limit.expect("a RateLimit header");
     let remaining: u32 = limit
+        .split(',')
+        .next()
+        .unwrap_or_default()
         .split(';')
         .find_map(|part| part.strip_prefix("r="))
         .and_then(|r| r.parse().ok())
@@ -450,7 +459,12 @@ fn ratelimit(response: &reqwest::Response) -> ((u32, u32), String) {
             .unwrap_or_else(|| panic!("a {name} header"))
             .to_owned()
     };
-    let limit = header("ratelimit");
+    // The connection's bucket is the first policy; the vendor's daily allowance may follow.
+    let limit = header("ratelimit")
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let part = |key: &str| -> u32 {
         limit
             .split(';')
@@ -458,7 +472,12 @@ fn ratelimit(response: &reqwest::Response) -> ((u32, u32), String) {
             .and_then(|value| value.parse().ok())
             .unwrap_or_else(|| panic!("{key} in {limit}"))
     };
-    ((part("r="), part("t=")), header("ratelimit-policy"))
+    let policy = header("ratelimit-policy")
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    ((part("r="), part("t=")), policy)
 }
 
 #[tokio::test]
@@ -589,4 +608,46 @@ async fn a_connection_never_has_more_calls_in_flight_than_its_cap_and_others_pas
         2,
         "at most the connection's cap in flight at once"
     );
+}
+
+/// A throttle is not a failure (issue 15): a vendor that answers 429 again and again is metering
+/// the connection, not failing, so the circuit stays closed and the next call after the
+/// throttles goes through (before, the fifth 429 opened it and every call got `circuit_open`).
+#[tokio::test]
+async fn throttles_never_open_the_circuit() {
+    let app = spawn_app().await;
+    let failure_threshold = app
+        .demo
+        .state
+        .operations
+        .sender()
+        .breaker()
+        .config()
+        .failure_threshold;
+    let throttles = failure_threshold + 3;
+    app.simulator("hubspot").faults().push(Fault {
+        kind: FaultKind::Throttle {
+            retry_after_secs: Some(600),
+        },
+        path_prefix: Some(COMPANIES.to_owned()),
+        times: throttles,
+    });
+    let path = format!(
+        "/unified/crm/companies?connection_id={}&page_size=2&max_wait_ms=0",
+        app.connection("hubspot")
+    );
+    let before = calls(&app, &format!("GET {COMPANIES}"));
+    for _ in 0..throttles {
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(body["code"], "rate_limited", "{body}");
+        assert_eq!(body["origin"], "provider", "the vendor's own 429: {body}");
+    }
+    assert_eq!(
+        calls(&app, &format!("GET {COMPANIES}")) - before,
+        u64::from(throttles),
+        "every call reached the vendor: none was cut off by an open circuit"
+    );
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 200, "the throttles are over: {body}");
 }

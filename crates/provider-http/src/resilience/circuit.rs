@@ -1,12 +1,14 @@
-//! A circuit breaker per key (a connection id), so a vendor that keeps failing or throttling one
+//! A circuit breaker per key (a connection id), so a vendor that keeps failing for one
 //! connection is left alone for a while instead of being retried into the ground.
 //!
 //! Each key is *closed* (calls pass) until `failure_threshold` consecutive failures open it;
 //! while *open* every call is refused with the time left; after `open_for` it turns *half-open*
 //! and lets at most `half_open_probes` calls through at once: one success closes it, one
-//! failure opens it again for another `open_for`. Only throttles, 5xx answers, timeouts and
-//! unreachable vendors count as failures; a client error (a 404, a validation error) says
-//! nothing about the vendor's health and is [`Outcome::Neutral`].
+//! failure opens it again for another `open_for`. Only 5xx answers, timeouts and unreachable
+//! vendors count as failures; a client error (a 404, a validation error) says nothing about the
+//! vendor's health and is [`Outcome::Neutral`], and so is a throttle (a 429, a spent quota, a
+//! 503 with `Retry-After`): the vendor is metering the connection, which the buckets and the
+//! retries' waits handle.
 //!
 //! Calls take a [`Permit`] from [`CircuitBreaker::check`] and hand back the outcome with
 //! [`Permit::record`]; a permit dropped unrecorded (a cancelled call) counts as neutral, so a
@@ -25,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use connector::file::ErrorCode;
-use connector::{ErrorAction, ProviderError};
+use connector::{ErrorAction, ProviderError, VendorResponse};
 
 use crate::SendError;
 
@@ -56,38 +58,45 @@ impl Default for CircuitConfig {
 pub enum Outcome {
     /// The vendor answered as it should: resets the failure count, closes a half-open circuit.
     Success,
-    /// A throttle, a 5xx, a timeout or no answer: counts towards opening the circuit.
+    /// A 5xx, a timeout or no answer: counts towards opening the circuit.
     Failure,
-    /// Neither (a client error, a refused credential): changes nothing.
+    /// Neither (a client error, a refused credential, a throttle): changes nothing.
     Neutral,
 }
 
 impl Outcome {
-    /// The outcome of a vendor answer: `None` for a successful answer, else its classified
-    /// error.
+    /// The outcome of a vendor answer, given its classified error (`None`: success).
     ///
-    /// An ignored error is a success; retryable errors, throttles, spent quotas and 5xx answers
-    /// are failures; every other error (the caller's or the credential's fault) is neutral.
-    pub fn of_answer(error: Option<&ProviderError>) -> Outcome {
+    /// An ignored error is a success. A throttle (the rule's `rate_limited` action, a
+    /// `rate_limited` or `quota_exhausted` code, or a 503 carrying `Retry-After`) is neutral: the
+    /// vendor is healthy and is metering this connection, which the buckets and retries handle;
+    /// counting it as a failure would shut the connection out for the breaker's whole spell.
+    /// Retryable errors, timeouts and 5xx answers are failures; every other error (the caller's
+    /// or the credential's fault) is neutral.
+    pub fn of_answer(response: &VendorResponse, error: Option<&ProviderError>) -> Outcome {
         let Some(error) = error else {
             return Outcome::Success;
         };
-        let throttled_or_down = matches!(
+        if error.action == ErrorAction::Ignore {
+            return Outcome::Success;
+        }
+        let throttled = error.action == ErrorAction::RateLimited
+            || matches!(
+                error.code,
+                ErrorCode::RateLimited | ErrorCode::QuotaExhausted
+            )
+            || (error.status == 503 && response.header("retry-after").is_some());
+        if throttled {
+            return Outcome::Neutral;
+        }
+        let down = matches!(
             error.code,
-            ErrorCode::RateLimited
-                | ErrorCode::QuotaExhausted
-                | ErrorCode::UpstreamUnavailable
-                | ErrorCode::UpstreamTimeout
+            ErrorCode::UpstreamUnavailable | ErrorCode::UpstreamTimeout
         );
         match error.action {
-            ErrorAction::Ignore => Outcome::Success,
-            ErrorAction::Retry | ErrorAction::RateLimited => Outcome::Failure,
-            ErrorAction::RefreshAndRetry | ErrorAction::Fail
-                if throttled_or_down || error.status >= 500 =>
-            {
-                Outcome::Failure
-            }
-            ErrorAction::RefreshAndRetry | ErrorAction::Fail => Outcome::Neutral,
+            ErrorAction::Retry => Outcome::Failure,
+            _ if down || error.status >= 500 => Outcome::Failure,
+            _ => Outcome::Neutral,
         }
     }
 
@@ -613,22 +622,40 @@ mod tests {
         use ErrorAction as A;
         use ErrorCode as C;
         let cases = [
-            (429, C::RateLimited, A::RateLimited, Outcome::Failure),
+            // Throttles say the vendor is metering, not failing (issue 15).
+            (429, C::RateLimited, A::RateLimited, Outcome::Neutral),
+            (429, C::RateLimited, A::Fail, Outcome::Neutral),
             (503, C::UpstreamUnavailable, A::Retry, Outcome::Failure),
             (504, C::UpstreamTimeout, A::Retry, Outcome::Failure),
             // A spent daily allowance answered as a 403: it fails the call but is a throttle.
-            (403, C::QuotaExhausted, A::Fail, Outcome::Failure),
+            (403, C::QuotaExhausted, A::Fail, Outcome::Neutral),
             (500, C::Internal, A::Fail, Outcome::Failure),
             (404, C::NotFound, A::Fail, Outcome::Neutral),
             (422, C::ValidationFailed, A::Fail, Outcome::Neutral),
             (401, C::AuthExpired, A::RefreshAndRetry, Outcome::Neutral),
             (404, C::NotFound, A::Ignore, Outcome::Success),
         ];
+        let plain = |status: u16| VendorResponse::new(status, Vec::new(), serde_json::Value::Null);
         for (status, code, action, expected) in cases {
             let error = provider_error(status, code, action);
-            assert_eq!(Outcome::of_answer(Some(&error)), expected, "{error:?}");
+            assert_eq!(
+                Outcome::of_answer(&plain(status), Some(&error)),
+                expected,
+                "{error:?}"
+            );
         }
-        assert_eq!(Outcome::of_answer(None), Outcome::Success);
+        assert_eq!(Outcome::of_answer(&plain(200), None), Outcome::Success);
+        // A 503 with Retry-After is the vendor asking for a pause: a throttle.
+        let unavailable = provider_error(503, C::UpstreamUnavailable, A::Retry);
+        let paused = VendorResponse::new(
+            503,
+            vec![("Retry-After".to_owned(), "5".to_owned())],
+            serde_json::Value::Null,
+        );
+        assert_eq!(
+            Outcome::of_answer(&paused, Some(&unavailable)),
+            Outcome::Neutral
+        );
         assert_eq!(
             Outcome::of_send_error(&SendError::Timeout(secs(30))),
             Outcome::Failure

@@ -5,10 +5,10 @@
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::IntoResponse;
+use axum::response::Response;
 
 use super::JsonBody;
-use super::unified::{bind_call, parse_query, target};
+use super::unified::{answer, bind_call, parse_query, target};
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
@@ -18,7 +18,7 @@ pub async fn show(
     Path((category, object)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let object = target(&category, &object)?;
     let params = parse_query(raw)?;
     if let Some((key, _)) = params
@@ -31,6 +31,6 @@ pub async fn show(
         ));
     }
     let bound = bind_call(&state, &caller, &params, &headers).await?;
-    let meta = bound.meta(object).await?;
-    Ok(JsonBody(meta.0))
+    let outcome = bound.meta(object).await.map(|meta| JsonBody(meta.0));
+    Ok(answer(&bound, outcome).await)
 }

@@ -23,6 +23,9 @@ pub struct JsonBody<T>(pub T);
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> ApiError {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge;
+        }
         ApiError::BadRequest {
             code: "invalid_body",
             field: Some("body".to_owned()),

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use connector::HttpMethod;
 use operations::ProxyRequest;
 
-use super::unified::{bind_call, parse_query, rate_limit_headers};
+use super::unified::{self, bind_call, parse_query, rate_limit_headers};
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
@@ -35,11 +35,10 @@ pub async fn forward(
         Method::PUT => HttpMethod::Put,
         Method::PATCH => HttpMethod::Patch,
         Method::DELETE => HttpMethod::Delete,
-        other => {
-            return Err(ApiError::invalid(
-                "method",
-                format!("`{other}` cannot be proxied"),
-            ));
+        _ => {
+            return Err(ApiError::MethodNotAllowed {
+                allow: "GET, POST, PUT, PATCH, DELETE",
+            });
         }
     };
     let bound = bind_call(&state, &caller, &params, &headers).await?;
@@ -62,16 +61,23 @@ pub async fn forward(
     } else {
         format!("/{path}?{query}")
     };
-    let answer = bound
+    let answer = match bound
         .proxy(ProxyRequest {
             method: http_method,
             path_and_query,
             headers: forwarded,
             body: body.to_vec(),
         })
-        .await?;
+        .await
+    {
+        Ok(answer) => answer,
+        // A refusal (our budget, an open circuit) carries the budget's headers too.
+        Err(error) => return Ok(unified::answer(&bound, Err::<(), _>(error)).await),
+    };
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = (status, answer.body).into_response();
+    // The vendor's own answer, error or not, is passed through as it came.
+    response.extensions_mut().insert(crate::error::VendorAnswer);
     if let Some(content_type) = &answer.content_type
         && let Ok(value) = HeaderValue::from_str(content_type)
     {

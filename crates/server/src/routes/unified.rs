@@ -6,8 +6,8 @@
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
-use operations::{Bound, Include, ListRequest};
+use axum::response::{IntoResponse, Response};
+use operations::{Bound, Include, ListRequest, OpError};
 use serde_json::{Value, json};
 use unified_model::UnifiedObject;
 
@@ -127,6 +127,18 @@ pub async fn bind_call(
         .await?)
 }
 
+/// Renders an operation's outcome, success or error, with the connection's RateLimit headers:
+/// a caller reads the vendor budget from every answer, a refusal included.
+pub async fn answer<T: IntoResponse>(bound: &Bound, outcome: Result<T, OpError>) -> Response {
+    let headers = rate_limit_headers(bound).await;
+    let mut response = match outcome {
+        Ok(answer) => answer.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    };
+    response.headers_mut().extend(headers);
+    response
+}
+
 /// The vendor budget left for the connection, as response headers.
 pub async fn rate_limit_headers(bound: &Bound) -> HeaderMap {
     let mut map = HeaderMap::new();
@@ -166,7 +178,7 @@ pub async fn list(
     Path((category, object)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let object = target(&category, &object)?;
     let params = parse_query(raw)?;
     let page_size = single(&params, "page_size")?
@@ -195,12 +207,14 @@ pub async fn list(
         include: include(&params)?,
     };
     let bound = bind_call(&state, &caller, &params, &headers).await?;
-    let page = bound.list_page(object, request).await?;
-    let mut body = json!({"results": page.results, "next_cursor": page.next_cursor});
-    if !page.errors.is_empty() {
-        body["errors"] = Value::Array(page.errors);
-    }
-    Ok((rate_limit_headers(&bound).await, JsonBody(body)))
+    let outcome = bound.list_page(object, request).await.map(|page| {
+        let mut body = json!({"results": page.results, "next_cursor": page.next_cursor});
+        if !page.errors.is_empty() {
+            body["errors"] = Value::Array(page.errors);
+        }
+        JsonBody(body)
+    });
+    Ok(answer(&bound, outcome).await)
 }
 
 /// Parses a single-record call's query (only the common parameters) and binds its connection.
@@ -225,11 +239,11 @@ pub async fn get_one(
     Path((category, object, id)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let object = target(&category, &object)?;
     let (bound, include) = bind_single(&state, &caller, raw, &headers).await?;
-    let record = bound.get(object, id, include).await?;
-    Ok((rate_limit_headers(&bound).await, JsonBody(record)))
+    let outcome = bound.get(object, id, include).await.map(JsonBody);
+    Ok(answer(&bound, outcome).await)
 }
 
 pub async fn create(
@@ -239,15 +253,14 @@ pub async fn create(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let object = target(&category, &object)?;
     let (bound, include) = bind_single(&state, &caller, raw, &headers).await?;
-    let record = bound.create(object, body, include).await?;
-    Ok((
-        StatusCode::CREATED,
-        rate_limit_headers(&bound).await,
-        JsonBody(record),
-    ))
+    let outcome = bound
+        .create(object, body, include)
+        .await
+        .map(|record| (StatusCode::CREATED, JsonBody(record)));
+    Ok(answer(&bound, outcome).await)
 }
 
 pub async fn update(
@@ -257,11 +270,11 @@ pub async fn update(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let object = target(&category, &object)?;
     let (bound, include) = bind_single(&state, &caller, raw, &headers).await?;
-    let record = bound.update(object, id, body, include).await?;
-    Ok((rate_limit_headers(&bound).await, JsonBody(record)))
+    let outcome = bound.update(object, id, body, include).await.map(JsonBody);
+    Ok(answer(&bound, outcome).await)
 }
 
 pub async fn delete(
@@ -270,11 +283,14 @@ pub async fn delete(
     Path((category, object, id)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let object = target(&category, &object)?;
     let (bound, _) = bind_single(&state, &caller, raw, &headers).await?;
-    bound.delete(object, id).await?;
-    Ok((StatusCode::NO_CONTENT, rate_limit_headers(&bound).await))
+    let outcome = bound
+        .delete(object, id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT);
+    Ok(answer(&bound, outcome).await)
 }
 
 /// `GET /unified/{category}/fields`: every vendor field of the connection's objects in one
@@ -286,7 +302,7 @@ pub async fn fields(
     Path(category): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     if !UnifiedObject::is_category(&category) {
         return Err(ApiError::not_found(format!(
             "unified category `{category}` does not exist"
@@ -299,6 +315,9 @@ pub async fn fields(
         None => None,
     };
     let bound = bind_call(&state, &caller, &params, &headers).await?;
-    let results = bound.list_fields(&category, only).await?;
-    Ok(JsonBody(json!({ "results": results })))
+    let outcome = bound
+        .list_fields(&category, only)
+        .await
+        .map(|results| JsonBody(json!({ "results": results })));
+    Ok(answer(&bound, outcome).await)
 }
