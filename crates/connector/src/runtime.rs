@@ -1160,6 +1160,15 @@ impl Connector {
             .is_ok_and(|op| op.returns == crate::file::WriteReturns::Record)
     }
 
+    /// Checks a write's answer for a vendor error by the connector's rules: `Ok` means the
+    /// vendor accepted the write.
+    ///
+    /// # Errors
+    /// The vendor error the answer carries.
+    pub fn check_answer(&self, response: &VendorResponse) -> Result<(), ReadError> {
+        self.check(response)
+    }
+
     /// Reads a write's answer that carries only an id (or nothing, for updates).
     ///
     /// # Errors

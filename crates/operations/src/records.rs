@@ -110,6 +110,65 @@ fn finish(
     Ok(record)
 }
 
+/// Fields of a written record left out before giving up on normalising it.
+const MAX_UNREADABLE_FIELDS: usize = 8;
+
+/// A record the vendor has just written, in its published shape: a field whose value cannot
+/// be normalised is set to null with a warning naming it, so the caller still gets the record
+/// (and its id) rather than an error after the vendor wrote.
+fn finish_written(
+    object: UnifiedObject,
+    mut mapped: Value,
+    raw: Value,
+    include: Include,
+    warnings: &mut Vec<String>,
+) -> Value {
+    for _ in 0..MAX_UNREADABLE_FIELDS {
+        let error = match object.normalize(mapped.clone()) {
+            Ok(mut record) => {
+                if include.remote_data
+                    && let Value::Object(map) = &mut record
+                {
+                    map.insert("remote_data".to_owned(), raw);
+                }
+                return record;
+            }
+            Err(error) => error,
+        };
+        let field = error
+            .path()
+            .and_then(|path| path.split(['.', '[']).next())
+            .filter(|field| !field.is_empty() && !["id", "remote_id"].contains(field))
+            .map(str::to_owned);
+        let Some(field) = field else { break };
+        let Some(slot) = mapped.get_mut(&field).filter(|value| !value.is_null()) else {
+            break;
+        };
+        *slot = Value::Null;
+        warnings.push(format!(
+            "the provider accepted the write, but `{field}` could not be read back: {error}"
+        ));
+    }
+    let id = mapped.get("id").cloned().unwrap_or(Value::Null);
+    let remote_id = mapped
+        .get("remote_id")
+        .cloned()
+        .unwrap_or_else(|| id.clone());
+    warnings.push(
+        "the provider accepted the write, but the record it answered could not be read back"
+            .to_owned(),
+    );
+    json!({"id": id, "remote_id": remote_id})
+}
+
+/// Why a written record could not be read back, in words safe for the caller.
+fn describe_read_failure(error: &OpError) -> String {
+    match error {
+        OpError::Internal(_) => "internal error".to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// The canonical value of one filter, as the connector's mappings expect it.
 fn parse_filter(
     object: UnifiedObject,
@@ -472,27 +531,120 @@ impl Bound {
                 .await??
         };
         let answer = self.send(plan, false).await?;
-        if self.connector().write_returns_record(&key, operation) {
-            let read = {
-                let (key, ctx) = (key.clone(), Arc::clone(&ctx));
-                self.evaluate(move |connector| {
-                    connector.read_record(&key, operation, &ctx, &answer.response)
-                })
-                .await?
-            };
-            let (mapped, raw) = self.noted(&key, read).await?;
-            return finish(object, mapped, raw, include)
-                .map_err(|(_, detail)| OpError::Internal(anyhow::anyhow!(detail)));
+        // A vendor error means nothing was written; anything else means the vendor accepted
+        // the write, and from here on the answer is a success whatever goes wrong reading the
+        // record back: an error would make a retrying caller write the record twice.
+        {
+            let response = answer.response.clone();
+            let checked = self
+                .evaluate(move |connector| connector.check_answer(&response))
+                .await?;
+            self.noted(&key, checked).await?;
         }
+        let mut warnings = Vec::new();
+        let read = if self.connector().write_returns_record(&key, operation) {
+            let (key, ctx, response) = (key.clone(), Arc::clone(&ctx), answer.response.clone());
+            match self
+                .evaluate(move |connector| connector.read_record(&key, operation, &ctx, &response))
+                .await
+            {
+                Ok(Ok((mapped, raw))) => {
+                    Ok(finish_written(object, mapped, raw, include, &mut warnings))
+                }
+                Ok(Err(error)) => Err(OpError::from(error)),
+                Err(error) => Err(error),
+            }
+        } else {
+            let read = {
+                let (key, ctx, response) = (key.clone(), Arc::clone(&ctx), answer.response.clone());
+                self.evaluate(move |connector| {
+                    connector.read_written_id(&key, operation, &ctx, &response)
+                })
+                .await
+            };
+            match read {
+                Ok(Ok(written)) => {
+                    self.read_back_written(object, written, include, &mut warnings)
+                        .await
+                }
+                Ok(Err(error)) => Err(OpError::from(error)),
+                Err(error) => Err(error),
+            }
+        };
+        let mut record = match read {
+            Ok(record) => record,
+            Err(error) => {
+                // The record could not be read at all: answer with its id, when the vendor's
+                // answer (or the update's path) gives one.
+                let id = {
+                    let (key, ctx, response) =
+                        (key.clone(), Arc::clone(&ctx), answer.response.clone());
+                    self.evaluate(move |connector| {
+                        connector.read_written_id(&key, operation, &ctx, &response)
+                    })
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                };
+                warnings.push(format!(
+                    "the provider accepted the write, but the record could not be read back: {}",
+                    describe_read_failure(&error)
+                ));
+                tracing::warn!(
+                    connection_id = %self.connection.id,
+                    object = %key,
+                    error = %error,
+                    "written record could not be read back"
+                );
+                json!({"id": id, "remote_id": id})
+            }
+        };
+        if !warnings.is_empty()
+            && let Value::Object(map) = &mut record
+        {
+            map.insert(
+                "warnings".to_owned(),
+                Value::Array(warnings.into_iter().map(Value::String).collect()),
+            );
+        }
+        Ok(record)
+    }
+
+    /// Reads back a record the vendor has just written; a field that cannot be read is left
+    /// out with a warning (see [`finish_written`]).
+    async fn read_back_written(
+        &self,
+        object: UnifiedObject,
+        id: String,
+        include: Include,
+        warnings: &mut Vec<String>,
+    ) -> Result<Value, OpError> {
+        let key = object.key();
+        let mut ctx = self.context(&key).await?;
+        ctx.id = Some(id);
+        let ctx = Arc::new(ctx);
+        let plans = {
+            let (key, ctx) = (key.clone(), Arc::clone(&ctx));
+            self.evaluate(move |connector| {
+                connector.plan_requests(&key, Operation::Get, &ctx, &PageState::Start)
+            })
+            .await??
+        };
+        let responses: Vec<connector::VendorResponse> = self
+            .send_parts(plans)
+            .await?
+            .into_iter()
+            .map(|answer| answer.response)
+            .collect();
         let read = {
             let (key, ctx) = (key.clone(), Arc::clone(&ctx));
             self.evaluate(move |connector| {
-                connector.read_written_id(&key, operation, &ctx, &answer.response)
+                connector.read_record_parts(&key, Operation::Get, &ctx, &responses)
             })
             .await?
         };
-        let written = self.noted(&key, read).await?;
-        self.read_back(object, written, include).await
+        let (mapped, raw) = self.noted(&key, read).await?;
+        Ok(finish_written(object, mapped, raw, include, warnings))
     }
 
     /// Deletes the record `id` of `object`.

@@ -199,6 +199,12 @@ Conventions:
   They may not set `id`, `remote_id`, `created_at`, `updated_at` or `remote_deleted`, and unknown
   fields are refused.
   `remote_data` in a write body is an object of vendor fields merged into the vendor request.
+- A write answers with the record as the vendor stored it (`201` for a create, `200` for an update).
+  Once the vendor has accepted a write the answer is never an error: when the record cannot be read
+  back, or one of its fields cannot be (a value outside the unified types), the answer is still a
+  success carrying the vendor's id (the unreadable fields `null`, or only `id` and `remote_id` when
+  nothing could be read) and a `warnings` array of strings saying what could not be read back.
+  `warnings` is present only on write answers that have some.
 ";
 
     /// Writes a table of the properties of `schema` that `keep` selects.

@@ -27,3 +27,4 @@ mod security;
 mod security_connect;
 mod security_keys;
 mod shutdown;
+mod writes;

@@ -1,0 +1,130 @@
+//! Writes whose answer never lies (issue 15): once the vendor has accepted a write the answer
+//! is a success carrying the vendor id, with `warnings` for what could not be read back.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use simulators::{Fault, FaultKind};
+
+use crate::helpers::spawn_app;
+
+/// An amount no float holds is written at HubSpot (which keeps the exact string): the answer is
+/// a success with the new deal's id, never a 500 after the vendor wrote (issue 15).
+#[tokio::test]
+async fn an_amount_beyond_floats_written_at_hubspot_answers_created_with_the_vendor_id() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let before = app.simulator("hubspot").ids("deals");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/opportunities?connection_id={connection}"),
+            Some(json!({"name": "Huge", "amount": {"amount": "100000000000000000000000", "currency": "USD"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let after = app.simulator("hubspot").ids("deals");
+    assert_eq!(after.len(), before.len() + 1, "one deal was written");
+    let id = body["id"].as_str().expect("the vendor id");
+    assert!(after.iter().any(|each| each == id), "{body}");
+    assert!(!before.iter().any(|each| each == id), "{body}");
+}
+
+/// Salesforce creates answer only an id, and the record is read back with a get: when that get
+/// fails, the opportunity exists all the same, so the answer is 201 with its id and a warning,
+/// not the get's 404 (a caller retrying on an error would create it twice).
+#[tokio::test]
+async fn a_failed_read_back_after_a_create_answers_created_with_the_id_and_a_warning() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    // The create posts to `…/sobjects/Opportunity` and discovery reads `…/describe`; only the
+    // read-back names an opportunity id (`006…`).
+    app.simulator("salesforce").faults().push(Fault {
+        kind: FaultKind::Status {
+            status: 404,
+            body: Some(json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])),
+        },
+        path_prefix: Some("/services/data/v59.0/sobjects/Opportunity/006".to_owned()),
+        times: 1,
+    });
+    let before = app.simulator("salesforce").ids("Opportunity");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/opportunities?connection_id={connection}"),
+            Some(json!({"name": "Read back later", "stage_id": "Prospecting", "close_date": "2027-01-01"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let after = app.simulator("salesforce").ids("Opportunity");
+    assert_eq!(after.len(), before.len() + 1, "one opportunity was written");
+    let id = body["id"].as_str().expect("the vendor id");
+    assert!(after.iter().any(|each| each == id), "{body}");
+    assert_eq!(body["remote_id"], id, "{body}");
+    let warnings = body["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{body}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .is_some_and(|text| text.contains("could not be read back")),
+        "{body}"
+    );
+
+    // The record is there: a get now reads it, with no warnings.
+    let (status, record) = app
+        .get(&format!(
+            "/unified/crm/opportunities/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["name"], "Read back later", "{record}");
+    assert!(record.get("warnings").is_none(), "{record}");
+}
+
+/// The same after an update whose read-back fails: 200 with the id and a warning.
+#[tokio::test]
+async fn a_failed_read_back_after_an_update_answers_ok_with_the_id_and_a_warning() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/opportunities?connection_id={connection}"),
+            Some(json!({"name": "Before", "stage_id": "Prospecting", "close_date": "2027-01-01"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    // The PATCH and the get share a path: the fault takes the second request on it.
+    app.simulator("salesforce").faults().push(Fault {
+        kind: FaultKind::Delay { millis: 0 },
+        path_prefix: Some(format!("/services/data/v59.0/sobjects/Opportunity/{id}")),
+        times: 1,
+    });
+    app.simulator("salesforce").faults().push(Fault {
+        kind: FaultKind::Status {
+            status: 404,
+            body: Some(json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])),
+        },
+        path_prefix: Some(format!("/services/data/v59.0/sobjects/Opportunity/{id}")),
+        times: 1,
+    });
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/opportunities/{id}?connection_id={connection}"),
+            Some(json!({"name": "After"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], id.as_str(), "{body}");
+    assert!(
+        body["warnings"].as_array().is_some_and(|w| w.len() == 1),
+        "{body}"
+    );
+    let (_, record) = app
+        .get(&format!(
+            "/unified/crm/opportunities/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(record["name"], "After", "the update was written: {record}");
+}
