@@ -27,6 +27,89 @@ async fn an_amount_beyond_floats_written_at_hubspot_answers_created_with_the_ven
     let id = body["id"].as_str().expect("the vendor id");
     assert!(after.iter().any(|each| each == id), "{body}");
     assert!(!before.iter().any(|each| each == id), "{body}");
+    assert_eq!(
+        body["amount"]["amount"], "100000000000000000000000",
+        "HubSpot keeps the string: {body}"
+    );
+    assert!(body.get("warnings").is_none(), "{body}");
+}
+
+/// Money is exact end to end where the vendor keeps it exactly: HubSpot stores amounts as the
+/// strings it was given, so one beyond a float's seventeen digits comes back digit for digit
+/// from the create, a get and a list (issue 15).
+#[tokio::test]
+async fn hubspot_amounts_come_back_digit_for_digit() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/opportunities?connection_id={connection}"),
+            Some(json!({"name": "Exact", "amount": {"amount": "12345678901234567.89", "currency": "USD"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["amount"]["amount"], "12345678901234567.89",
+        "{created}"
+    );
+    let id = created["id"].as_str().expect("id");
+    let (status, record) = app
+        .get(&format!(
+            "/unified/crm/opportunities/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(
+        record["amount"]["amount"], "12345678901234567.89",
+        "{record}"
+    );
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/opportunities?connection_id={connection}&ids={id}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        page["results"][0]["amount"]["amount"], "12345678901234567.89",
+        "{page}"
+    );
+
+    let (status, company) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/companies?connection_id={connection}"),
+            Some(json!({"name": "Rich", "annual_revenue": {"amount": "100000000000000000000000.5", "currency": null}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{company}");
+    assert_eq!(
+        company["annual_revenue"]["amount"], "100000000000000000000000.5",
+        "{company}"
+    );
+}
+
+/// Vendors that hold amounts as JSON numbers answer them in full, never with an exponent that
+/// no decimal string allows (Dynamics' `revenue` of 1e23 used to fail the read-back).
+#[tokio::test]
+async fn numeric_amounts_are_written_out_in_full() {
+    let app = spawn_app().await;
+    for vendor in ["dynamics365", "salesforce"] {
+        let connection = app.connection(vendor);
+        let (status, company) = app
+            .call(
+                Method::POST,
+                &format!("/unified/crm/companies?connection_id={connection}"),
+                Some(json!({"name": "Rich", "annual_revenue": {"amount": "100000000000000000000000", "currency": "USD"}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{vendor}: {company}");
+        assert!(company.get("warnings").is_none(), "{vendor}: {company}");
+        assert_eq!(
+            company["annual_revenue"]["amount"], "100000000000000000000000",
+            "{vendor}: {company}"
+        );
+    }
 }
 
 /// Salesforce creates answer only an id, and the record is read back with a get: when that get

@@ -8,6 +8,7 @@
 //! every evaluation; none may shadow a JSONata built-in.
 
 mod dates;
+mod decimals;
 mod regions;
 mod text;
 mod values;
@@ -130,6 +131,14 @@ pub(crate) static NATIVE_FUNCTIONS: &[NativeFunction] = &[
         Some("<j-:n>"),
         1,
         values::to_integer,
+    ),
+    native(
+        "decimal",
+        "$decimal(value)",
+        "gives the exact decimal string of an amount (`\"1500.50\"`): a numeric string keeps every digit as written, a number is written in full without an exponent; undefined otherwise",
+        Some("<j-:s>"),
+        1,
+        decimals::decimal,
     ),
     native(
         "toBoolean",
