@@ -501,7 +501,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 format!("category `{category}` is not in `meta.categories`"),
             ));
         }
-        if unified_model::UnifiedObject::parse(category, name).is_none() {
+        let Some(unified_object) = unified_model::UnifiedObject::parse(category, name) else {
             let known: Vec<&str> = unified_model::UnifiedObject::of_category(category)
                 .map(unified_model::UnifiedObject::slug)
                 .collect();
@@ -512,6 +512,17 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     known.join(", ")
                 ),
             ));
+        };
+        for (op_name, write) in [("create", &ops.create), ("update", &ops.update)] {
+            if let Some(write) = write {
+                check_write_fields(
+                    &compiler,
+                    &format!("{path}.{op_name}"),
+                    unified_object,
+                    write,
+                    op_name == "create",
+                )?;
+            }
         }
         let mut compiled = HashMap::new();
         if let Some(list) = &ops.list {
@@ -655,4 +666,72 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
 
 fn regex_is_invalid(pattern: &str) -> bool {
     regex::Regex::new(pattern).is_err()
+}
+
+/// Fields of a write body that follow their own rules and are never listed in `fields`.
+const FREE_WRITE_FIELDS: &[&str] = &["custom_fields", "remote_data"];
+
+/// Checks a write operation's `fields` and `required`: each names a field of the object's
+/// write schema (other than `custom_fields` and `remote_data`), once; required fields are
+/// carried fields, and only creates require.
+fn check_write_fields(
+    compiler: &Compiler<'_>,
+    path: &str,
+    object: unified_model::UnifiedObject,
+    write: &crate::file::WriteOperation,
+    creating: bool,
+) -> Result<(), LoadError> {
+    let schema = object.write_schema();
+    let known: Vec<&str> = schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|properties| {
+            properties
+                .keys()
+                .map(String::as_str)
+                .filter(|name| !FREE_WRITE_FIELDS.contains(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    let check = |list: &[String], part: &str| -> Result<(), LoadError> {
+        for (idx, name) in list.iter().enumerate() {
+            if !known.contains(&name.as_str()) {
+                return Err(compiler.error(
+                    &format!("{path}.{part}[{idx}]"),
+                    format!(
+                        "`{name}` is not a writable field of `{}` (known: {})",
+                        object.key(),
+                        known.join(", ")
+                    ),
+                ));
+            }
+            if list[..idx].contains(name) {
+                return Err(compiler.error(
+                    &format!("{path}.{part}[{idx}]"),
+                    format!("`{name}` is listed twice"),
+                ));
+            }
+        }
+        Ok(())
+    };
+    if let Some(fields) = &write.fields {
+        check(fields, "fields")?;
+    }
+    check(&write.required, "required")?;
+    if !creating && !write.required.is_empty() {
+        return Err(compiler.error(&format!("{path}.required"), "only creates require fields"));
+    }
+    if let Some(fields) = &write.fields
+        && let Some((idx, name)) = write
+            .required
+            .iter()
+            .enumerate()
+            .find(|(_, name)| !fields.contains(name))
+    {
+        return Err(compiler.error(
+            &format!("{path}.required[{idx}]"),
+            format!("`{name}` is required but not in `fields`"),
+        ));
+    }
+    Ok(())
 }

@@ -760,6 +760,17 @@ pub struct WriteOperation {
     /// from first and last names) or whole objects.
     #[serde(default)]
     pub merge_current: bool,
+    /// The unified fields of a write body this operation carries to the vendor (top-level
+    /// names such as `title` or `amount`; `custom_fields` and `remote_data` follow their own
+    /// rules and are not listed). A body naming another field is refused before any vendor
+    /// call, and `/meta`'s create and update schemas list exactly these. Absent: every field
+    /// of the object's write schema.
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    /// Creates only: the unified fields the vendor requires, refused when missing or null
+    /// before any vendor call and marked required in `/meta`'s create schema.
+    #[serde(default)]
+    pub required: Vec<String>,
 }
 
 /// What a write answers with.

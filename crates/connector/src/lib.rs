@@ -176,6 +176,28 @@ impl Connector {
             .is_some_and(|update| update.merge_current)
     }
 
+    /// The declared write operation `operation` (create or update) of `object`.
+    fn write_operation(&self, object: &str, operation: Operation) -> Option<&file::WriteOperation> {
+        let ops = self.inner.file.unified.get(object)?;
+        match operation {
+            Operation::Create => ops.create.as_ref(),
+            Operation::Update => ops.update.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The unified fields a create or update of `object` carries (`fields`); `None` when the
+    /// connector does not say, meaning every field of the write schema.
+    pub fn write_fields(&self, object: &str, operation: Operation) -> Option<&[String]> {
+        self.write_operation(object, operation)?.fields.as_deref()
+    }
+
+    /// The unified fields a create or update of `object` requires (`required`).
+    pub fn write_required(&self, object: &str, operation: Operation) -> &[String] {
+        self.write_operation(object, operation)
+            .map_or(&[], |write| write.required.as_slice())
+    }
+
     /// Whether the error rule `rule` says the vendor's fields changed (`refresh_discovery`).
     pub fn refreshes_discovery(&self, rule: &str) -> bool {
         self.inner

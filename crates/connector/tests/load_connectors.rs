@@ -43,3 +43,92 @@ fn every_connector_declares_a_default_scheme_and_objects() {
         );
     }
 }
+
+/// Each write's `fields` (what `/meta` offers and what a body may name) are exactly the unified
+/// fields its body mappings and route conditions read (`body.<field>`), so a field is neither
+/// dropped silently nor refused while the mapping writes it (issue 15).
+#[test]
+fn every_write_declares_exactly_the_fields_its_mappings_read() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../connectors");
+    let reads = regex::Regex::new(r"\bbody\.([a-z_]+)").expect("a valid pattern");
+    let mut problems = Vec::new();
+    for file in connector_files(&dir).expect("connectors/ is listable") {
+        let connector = load_connector_from_file(&file, None).expect("loads");
+        for (object, ops) in &connector.file().unified {
+            for (name, write) in [("create", &ops.create), ("update", &ops.update)] {
+                let Some(write) = write else { continue };
+                let mut read: Vec<String> = write
+                    .routes
+                    .iter()
+                    .flat_map(|route| [route.body_mapping.as_deref(), route.when.as_deref()])
+                    .flatten()
+                    .flat_map(|text| {
+                        reads
+                            .captures_iter(text)
+                            .map(|c| c[1].to_owned())
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|field| field != "custom_fields" && field != "remote_data")
+                    .collect();
+                read.sort();
+                read.dedup();
+                let mut declared = write.fields.clone().unwrap_or_default();
+                declared.sort();
+                if read != declared {
+                    problems.push(format!(
+                        "{}: unified.{object}.{name}.fields is {declared:?}, the mappings read {read:?}",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A write's `fields` and `required` name fields of the object's write schema; only creates
+/// require, and what they require they carry.
+#[test]
+fn write_fields_name_writable_unified_fields() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../connectors/salesforce/connector.yaml");
+    let text = std::fs::read_to_string(&path).expect("readable");
+    let original = "      required: [last_name]\n";
+    assert!(
+        text.contains(original),
+        "the Salesforce contact create requires last_name"
+    );
+    for (replacement, expected) in [
+        (
+            "      required: [nickname]\n",
+            "`nickname` is not a writable field of `crm.contacts`",
+        ),
+        (
+            "      required: [last_name, last_name]\n",
+            "`last_name` is listed twice",
+        ),
+        (
+            "      required: [name]\n",
+            "`name` is required but not in `fields`",
+        ),
+    ] {
+        let changed = text.replacen(original, replacement, 1);
+        let error = connector::load_connector_from_str("salesforce.yaml", &changed, None)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains(expected), "{error}");
+        assert!(
+            error.contains("unified.crm.contacts.create.required"),
+            "{error}"
+        );
+    }
+    let update = text.replacen(
+        "\n    update:\n",
+        "\n    update:\n      required: [last_name]\n",
+        1,
+    );
+    let error = connector::load_connector_from_str("salesforce.yaml", &update, None)
+        .expect_err("refused")
+        .to_string();
+    assert!(error.contains("only creates require fields"), "{error}");
+}

@@ -9,7 +9,7 @@ use unified_model::UnifiedObject;
 
 use crate::OpError;
 use crate::bound::Bound;
-use crate::records::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::records::{DEFAULT_PAGE_SIZE, FREE_WRITE_FIELDS, MAX_PAGE_SIZE};
 
 /// The description of one unified object on one connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,17 +155,31 @@ impl Bound {
             query_properties.insert(name.clone(), schema);
         }
         let writable = object.supports_writes() && connector.supports(&key, Operation::Create);
-        let body = |creating: bool| -> Value {
-            let schema = with_custom_fields(object.write_schema(), &fields, true, false);
-            if creating {
-                schema
-            } else {
-                let mut schema = schema;
-                if let Some(custom) = schema.pointer_mut("/properties/custom_fields") {
-                    custom["required"] = json!([]);
-                }
-                schema
+        // A write body's schema lists exactly the fields the connector's write carries (its
+        // `fields`) and marks what the vendor requires (its `required`).
+        let body = |operation: Operation| -> Value {
+            let mut schema = with_custom_fields(object.write_schema(), &fields, true, false);
+            if let Some(carried) = connector.write_fields(&key, operation)
+                && let Some(properties) =
+                    schema.get_mut("properties").and_then(Value::as_object_mut)
+            {
+                properties.retain(|name, _| {
+                    FREE_WRITE_FIELDS.contains(&name.as_str())
+                        || carried.iter().any(|each| each == name)
+                });
             }
+            let required = connector.write_required(&key, operation);
+            if !required.is_empty()
+                && let Value::Object(map) = &mut schema
+            {
+                map.insert("required".to_owned(), json!(required));
+            }
+            if operation == Operation::Update
+                && let Some(custom) = schema.pointer_mut("/properties/custom_fields")
+            {
+                custom["required"] = json!([]);
+            }
+            schema
         };
         let mapping_parts: Vec<String> = operations
             .iter()
@@ -195,8 +209,8 @@ impl Bound {
             "operations": operations,
             "record_schema": with_custom_fields(object.schema(), &fields, false, false),
             "list_query_schema": {"type": "object", "properties": query_properties, "additionalProperties": false},
-            "create_schema": if writable { body(true) } else { Value::Null },
-            "update_schema": if writable && connector.supports(&key, Operation::Update) { body(false) } else { Value::Null },
+            "create_schema": if writable { body(Operation::Create) } else { Value::Null },
+            "update_schema": if writable && connector.supports(&key, Operation::Update) { body(Operation::Update) } else { Value::Null },
             "provenance": provenance,
         })))
     }

@@ -510,6 +510,7 @@ impl Bound {
                 detail: error.to_string(),
             })?;
         let key = object.key();
+        check_carried_fields(self.connector(), object, operation, &body)?;
         let fields = self.fields(&key).await?;
         let body = check_custom_fields(object, body, &fields)?;
         let body = match (&id, operation) {
@@ -703,6 +704,60 @@ impl Bound {
         Ok(results)
     }
 }
+
+/// Refuses, before any vendor call, a write body naming a field the connector's write does not
+/// carry (it would be dropped without a word) and a create missing a field the vendor
+/// requires; both name the unified field.
+fn check_carried_fields(
+    connector: &connector::Connector,
+    object: UnifiedObject,
+    operation: Operation,
+    body: &Value,
+) -> Result<(), OpError> {
+    let key = object.key();
+    let Value::Object(given) = body else {
+        return Ok(());
+    };
+    if let Some(carried) = connector.write_fields(&key, operation)
+        && let Some(name) = given.keys().find(|name| {
+            !FREE_WRITE_FIELDS.contains(&name.as_str()) && !carried.iter().any(|each| each == *name)
+        })
+    {
+        return Err(OpError::invalid_body(
+            format!("body.{name}"),
+            format!(
+                "`{name}` cannot be written to `{}` on `{}` ({} writes: {}); `GET /unified/{}/{}/meta` shows what a connection can write",
+                object.slug(),
+                connector.id(),
+                operation.as_str(),
+                if carried.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    carried.join(", ")
+                },
+                object.category(),
+                object.slug(),
+            ),
+        ));
+    }
+    for name in connector.write_required(&key, operation) {
+        if given.get(name).is_none_or(Value::is_null) {
+            return Err(OpError::invalid_body(
+                format!("body.{name}"),
+                format!(
+                    "is required to {} `{}` on `{}`",
+                    operation.as_str(),
+                    object.slug(),
+                    connector.id()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fields of a write body that follow their own rules, whatever a connector's write carries.
+pub(crate) const FREE_WRITE_FIELDS: &[&str] = &["custom_fields", "remote_data"];
 
 /// Checks a write's `custom_fields` against the connection's discovered fields: read-only
 /// fields and values of the wrong type or outside an enumeration are refused naming the field,

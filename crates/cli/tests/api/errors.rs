@@ -10,17 +10,25 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn vendor_validation_and_outages_arrive_as_unified_codes() {
     let app = spawn_app().await;
-    let connection = app.connection("salesforce");
+    // A stage HubSpot does not know is the vendor's to refuse (a missing required field is
+    // refused before the vendor is called: `writes.rs`).
+    let connection = app.connection("hubspot");
     let (status, body) = app
         .call(
             Method::POST,
-            &format!("/unified/crm/contacts?connection_id={connection}"),
-            Some(json!({"first_name": "No last name"})),
+            &format!("/unified/crm/opportunities?connection_id={connection}"),
+            Some(json!({"name": "Unknown stage", "stage_id": "no-such-stage"})),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "validation_failed", "{body}");
-    assert_eq!(body["provider"]["code"], "REQUIRED_FIELD_MISSING", "{body}");
+    assert_eq!(body["origin"], "provider", "{body}");
+    assert!(
+        body["provider"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("no-such-stage")),
+        "{body}"
+    );
 
     app.simulator("hubspot").faults().push(Fault {
         kind: FaultKind::Status {

@@ -211,3 +211,133 @@ async fn a_failed_read_back_after_an_update_answers_ok_with_the_id_and_a_warning
         .await;
     assert_eq!(record["name"], "After", "the update was written: {record}");
 }
+
+/// Pipedrive's person write carries no title: a PATCH naming it used to answer 200 with
+/// `title: null`. It is refused up front, naming the field, and the vendor sees no write; /meta's
+/// update schema does not offer it (issue 15).
+#[tokio::test]
+async fn a_field_the_connector_cannot_write_is_refused_before_the_vendor_is_called() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    let (_, page) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    let id = page["results"][0]["id"]
+        .as_str()
+        .expect("a person")
+        .to_owned();
+    let writes = || {
+        app.simulator("pipedrive")
+            .requests()
+            .total_matching("PATCH /api/v2/persons")
+    };
+    let before = writes();
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/contacts/{id}?connection_id={connection}"),
+            Some(json!({"title": "Integrator"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "body.title", "{body}");
+    assert_eq!(writes(), before, "the vendor saw no write");
+
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        let properties = meta[schema]["properties"].as_object().expect("properties");
+        for dropped in [
+            "title",
+            "department",
+            "lifecycle_stage",
+            "lead_source",
+            "addresses",
+        ] {
+            assert!(
+                !properties.contains_key(dropped),
+                "{schema} offers `{dropped}`: {meta}"
+            );
+        }
+        for carried in [
+            "first_name",
+            "last_name",
+            "email_addresses",
+            "custom_fields",
+        ] {
+            assert!(
+                properties.contains_key(carried),
+                "{schema} lacks `{carried}`: {meta}"
+            );
+        }
+    }
+
+    // What the schema offers is written.
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/contacts/{id}?connection_id={connection}"),
+            Some(json!({"first_name": "Ada"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["first_name"], "Ada", "{body}");
+}
+
+/// Salesforce requires LastName on contacts and Name, StageName and CloseDate on
+/// opportunities: /meta marks the unified fields required, and a create missing one is a 400
+/// naming it before any vendor call (it used to be the vendor's 422 naming its own field).
+#[tokio::test]
+async fn a_create_missing_a_field_the_vendor_requires_is_refused_naming_the_unified_field() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    let creates = |object: &str| {
+        app.simulator("salesforce")
+            .requests()
+            .total_matching(&format!("POST /services/data/v59.0/sobjects/{object}"))
+    };
+    let before = (creates("Contact"), creates("Opportunity"));
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(json!({"first_name": "Ada"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "body.last_name", "{body}");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/opportunities?connection_id={connection}"),
+            Some(json!({"name": "No stage", "close_date": "2027-01-01"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "body.stage_id", "{body}");
+    assert_eq!(
+        (creates("Contact"), creates("Opportunity")),
+        before,
+        "the vendor saw no create"
+    );
+
+    for (object, required) in [
+        ("contacts", vec!["last_name"]),
+        ("opportunities", vec!["name", "stage_id", "close_date"]),
+    ] {
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        assert_eq!(meta["create_schema"]["required"], json!(required), "{meta}");
+        assert!(meta["update_schema"].get("required").is_none(), "{meta}");
+    }
+}

@@ -27,16 +27,30 @@ async fn round_trip(
     update: Value,
     changed: &str,
 ) {
-    // Fields this vendor does not have are not sent: they could not round-trip.
+    // Fields this vendor does not have are not sent: they could not round-trip. What the
+    // connection can write is what /meta's create schema lists (a body naming anything else is
+    // refused).
+    let connection = app.connection(provider);
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/{object}/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{provider} {object} meta: {meta}");
+    let writable = meta["create_schema"]["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let mut create = create;
     if let Value::Object(fields) = &mut create {
         fields.retain(|key, _| {
-            !app.facts(provider)
-                .unsupported
-                .contains(&format!("{object}.{key}"))
+            writable.contains_key(key)
+                && !app
+                    .facts(provider)
+                    .unsupported
+                    .contains(&format!("{object}.{key}"))
         });
     }
-    let connection = app.connection(provider);
     let (status, created) = app
         .call(
             Method::POST,
