@@ -57,6 +57,8 @@ impl Dialect for PostgresDialect {
 
     const BYTEWISE: &'static str = "COLLATE \"C\"";
 
+    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+
     // Bound as text and cast, so Postgres stores the text verbatim (a `jsonb` value would not).
     fn json(param: &str) -> String {
         format!("{param}::json")

@@ -135,6 +135,7 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
                 "environments",
                 "events",
                 "invalid_override_reports",
+                "jobs",
                 "oauth_apps",
                 "oauth_states",
             ]

@@ -52,6 +52,11 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     /// The collation clause that orders text by its bytes, as both databases must agree.
     const BYTEWISE: &'static str;
 
+    /// What a `SELECT` that picks rows for an `UPDATE` adds so that concurrent pickers skip
+    /// each other's rows instead of waiting for them (`FOR UPDATE SKIP LOCKED`), or nothing where
+    /// one writer at a time already keeps them apart.
+    const SKIP_LOCKED: &'static str;
+
     /// Converts a time (already truncated to microseconds) for binding.
     fn time(at: DateTime<Utc>) -> Self::Time;
 

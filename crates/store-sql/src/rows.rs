@@ -8,7 +8,8 @@ use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 use store::{
     ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, DiscoveredFields, Environment,
-    Event, IdError, OAuthApp, OAuthState, OverrideScope, OverrideVersion, StoreError,
+    Event, IdError, Job, JobStatus, OAuthApp, OAuthState, OverrideScope, OverrideVersion,
+    StoreError,
 };
 
 use crate::{Dialect, read_error};
@@ -27,6 +28,9 @@ pub(crate) const OAUTH_APP_COLUMNS: &str =
     "environment_id, provider, client_id, client_secret, redirect_uris, scopes, updated_at";
 pub(crate) const EVENT_COLUMNS: &str =
     "id, environment_id, connection_id, kind, payload, created_at";
+pub(crate) const JOB_COLUMNS: &str = "id, environment_id, connection_id, kind, key, payload, \
+     status, run_at, attempts, max_attempts, lease_holder, lease_until, fence, last_error, \
+     created_at, updated_at";
 pub(crate) const OVERRIDE_COLUMNS: &str =
     "environment_id, provider, connection_id, version, document, revision, created_at";
 
@@ -247,6 +251,29 @@ where
             kind: self.text("kind")?,
             payload: self.json("payload")?,
             created_at: self.time("created_at")?,
+        })
+    }
+
+    pub(crate) fn job(&self) -> Result<Job, StoreError> {
+        let status = self.text("status")?;
+        Ok(Job {
+            id: self.id("id")?,
+            environment_id: self.id("environment_id")?,
+            connection_id: self.optional_id("connection_id")?,
+            kind: self.text("kind")?,
+            key: self.optional_text("key")?,
+            payload: self.json("payload")?,
+            status: JobStatus::parse(&status)
+                .ok_or_else(|| Self::corrupt("status", format!("unknown job status `{status}`")))?,
+            run_at: self.time("run_at")?,
+            attempts: self.count("attempts")?,
+            max_attempts: self.count("max_attempts")?,
+            lease_holder: self.optional_text("lease_holder")?,
+            lease_until: self.optional_time("lease_until")?,
+            fence: self.count("fence")?,
+            last_error: self.optional_text("last_error")?,
+            created_at: self.time("created_at")?,
+            updated_at: self.time("updated_at")?,
         })
     }
 }

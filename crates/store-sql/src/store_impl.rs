@@ -13,14 +13,14 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use store::{
     ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
     ConnectionStatus, ConnectionUpdate, Cursor, DiscoveredFields, Environment, EnvironmentId,
-    Event, EventId, NewApiKey, NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope,
-    OverrideVersion, Page, PageRequest, PurgedSessions, SessionCompletion, Store, StoreError,
-    timestamp,
+    Event, EventId, Job, JobId, JobOutcome, JobStatus, NewApiKey, NewConnection, NewEvent, NewJob,
+    OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions,
+    SessionCompletion, Store, StoreError, timestamp,
 };
 
 use crate::rows::{
     API_KEY_COLUMNS, CONNECT_SESSION_COLUMNS, CONNECTION_COLUMNS, Columns, EVENT_COLUMNS,
-    OAUTH_APP_COLUMNS, OAUTH_STATE_COLUMNS, OVERRIDE_COLUMNS,
+    JOB_COLUMNS, OAUTH_APP_COLUMNS, OAUTH_STATE_COLUMNS, OVERRIDE_COLUMNS,
 };
 use crate::{Dialect, SqlStore, read_error, write_error};
 
@@ -91,6 +91,28 @@ where
     for<'r> Json<Value>: Decode<'r, D::Db> + Type<D::Db>,
     for<'r> Json<Vec<String>>: Decode<'r, D::Db> + Type<D::Db>,
 {
+    /// The job a fenced write returned, or why it matched no row: a missing job is
+    /// [`StoreError::NotFound`], an existing one means the fence no longer holds it.
+    async fn fenced_job(
+        &self,
+        id: &JobId,
+        row: Option<<D::Db as Database>::Row>,
+        conflict: &str,
+    ) -> Result<Job, StoreError> {
+        if let Some(row) = row {
+            return Columns::<D>(&row).job();
+        }
+        let exists = sqlx::query("SELECT 1 FROM jobs WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?;
+        match exists {
+            Some(_) => Err(StoreError::Conflict(conflict.to_owned())),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
     /// Tells whether a connection exists, after a conditional write matched no row: a missing
     /// connection is [`StoreError::NotFound`], an existing one means the condition failed.
     async fn connection_exists(&self, id: &ConnectionId) -> Result<bool, StoreError> {
@@ -1239,6 +1261,254 @@ where
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn enqueue_job(&self, new: NewJob) -> Result<(Job, bool), StoreError> {
+        let now = timestamp::now();
+        let job = Job {
+            id: JobId::generate(),
+            environment_id: new.environment_id,
+            connection_id: new.connection_id,
+            kind: new.kind,
+            key: new.key,
+            payload: new.payload,
+            status: JobStatus::Queued,
+            run_at: timestamp::truncate(new.run_at),
+            attempts: 0,
+            max_attempts: new.max_attempts.max(1),
+            lease_holder: None,
+            lease_until: None,
+            fence: 0,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        // The live job holding the key may end between a refused insert and the read after it;
+        // then the insert is tried again. Each round that loses saw another job end.
+        for _ in 0..OVERRIDE_WRITE_ATTEMPTS {
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO jobs ({JOB_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, {payload}, $7, $8, 0, $9, NULL, NULL, 0, NULL, $10, $10)
+                 ON CONFLICT (key) WHERE status IN ('queued', 'running') DO NOTHING
+                 RETURNING {JOB_COLUMNS}",
+                payload = D::json("$6"),
+            ))
+            .bind(job.id.as_str())
+            .bind(job.environment_id.as_str())
+            .bind(job.connection_id.as_ref().map(ConnectionId::as_str))
+            .bind(&job.kind)
+            .bind(job.key.as_deref())
+            .bind(json_text(&job.payload))
+            .bind(JobStatus::Queued.as_str())
+            .bind(D::time(job.run_at))
+            .bind(i64::from(job.max_attempts))
+            .bind(D::time(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|error| write_error(error, "job id already exists"))?;
+            if let Some(row) = inserted {
+                return Ok((Columns::<D>(&row).job()?, true));
+            }
+            let live = sqlx::query(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE key = $1 AND status IN ('queued', 'running')"
+            ))
+            .bind(job.key.as_deref())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?;
+            if let Some(row) = live {
+                return Ok((Columns::<D>(&row).job()?, false));
+            }
+        }
+        Err(StoreError::Conflict(
+            "the job's key kept changing hands; try again".to_owned(),
+        ))
+    }
+
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError> {
+        let now_t = D::time(timestamp::truncate(now));
+        // Jobs whose worker is gone with no attempt left end here, before the claim.
+        sqlx::query(
+            "UPDATE jobs SET status = 'failed', lease_until = NULL, updated_at = $2,
+                 last_error = COALESCE(last_error, 'its worker stopped renewing the lease')
+                     || ' (no attempt left)'
+             WHERE kind = $1 AND status = 'running' AND lease_until <= $2
+               AND attempts >= max_attempts",
+        )
+        .bind(kind)
+        .bind(D::time(timestamp::truncate(now)))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "job update conflicts"))?;
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'running', lease_holder = $1, lease_until = $2,
+                 attempts = attempts + 1, fence = fence + 1, updated_at = $3
+             WHERE id IN (
+                 SELECT id FROM jobs
+                 WHERE kind = $4 AND ((status = 'queued' AND run_at <= $3)
+                     OR (status = 'running' AND lease_until <= $3 AND attempts < max_attempts))
+                 ORDER BY run_at, id
+                 LIMIT $5
+                 {skip_locked})
+             RETURNING {JOB_COLUMNS}",
+            skip_locked = D::SKIP_LOCKED,
+        ))
+        .bind(holder)
+        .bind(D::time(timestamp::add(now, lease)))
+        .bind(now_t)
+        .bind(kind)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "job claim conflicts"))?;
+        let mut jobs = rows
+            .iter()
+            .map(|row| Columns::<D>(row).job())
+            .collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
+        Ok(jobs)
+    }
+
+    async fn renew_job_lease(
+        &self,
+        id: &JobId,
+        fence: u64,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Job, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET lease_until = $1, updated_at = $2
+             WHERE id = $3 AND fence = $4 AND status = 'running'
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(D::time(timestamp::add(now, lease)))
+        .bind(D::time(timestamp::truncate(now)))
+        .bind(id.as_str())
+        .bind(fence_value(fence))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "job update conflicts"))?;
+        self.fenced_job(id, row, "the job's lease is no longer held with this fence")
+            .await
+    }
+
+    async fn finish_job(
+        &self,
+        id: &JobId,
+        fence: u64,
+        outcome: JobOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        // $1 status (Retry: queued, or failed when no attempt is left), $2 run_at or NULL (keep),
+        // $3 last_error, $4 reset attempts, $5 now, $6 id, $7 fence.
+        let (status, run_at, error, reset) = match outcome {
+            JobOutcome::Done => ("done", None, None, false),
+            JobOutcome::Retry { at, error } => ("retry", Some(at), Some(error), false),
+            JobOutcome::Reschedule { at } => ("queued", Some(at), None, true),
+            JobOutcome::Fail { error } => ("failed", None, Some(error), false),
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET
+                 status = CASE WHEN $1 <> 'retry' THEN $1
+                               WHEN attempts >= max_attempts THEN 'failed'
+                               ELSE 'queued' END,
+                 run_at = COALESCE($2, run_at),
+                 last_error = $3,
+                 attempts = CASE WHEN $4 = 1 THEN 0 ELSE attempts END,
+                 lease_until = NULL,
+                 updated_at = $5
+             WHERE id = $6 AND fence = $7 AND status = 'running'
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(status)
+        .bind(run_at.map(|at| D::time(timestamp::truncate(at))))
+        .bind(error)
+        .bind(i64::from(reset))
+        .bind(D::time(timestamp::truncate(now)))
+        .bind(id.as_str())
+        .bind(fence_value(fence))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "job update conflicts"))?;
+        self.fenced_job(id, row, "the job is no longer held with this fence")
+            .await
+    }
+
+    async fn cancel_job(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &JobId,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = $1
+             WHERE id = $2 AND environment_id = $3 AND status IN ('queued', 'running')
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(D::time(timestamp::truncate(now)))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "job update conflicts"))?;
+        match row {
+            Some(row) => Columns::<D>(&row).job(),
+            None => {
+                self.get_job(environment_id, id).await?;
+                Err(StoreError::Conflict("the job already ended".to_owned()))
+            }
+        }
+    }
+
+    async fn get_job(&self, environment_id: &EnvironmentId, id: &JobId) -> Result<Job, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND environment_id = $2"
+        ))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        row.map_or(Err(StoreError::NotFound), |row| Columns::<D>(&row).job())
+    }
+
+    async fn list_jobs(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: Option<&ConnectionId>,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs
+             WHERE environment_id = $1 AND ($2 IS NULL OR connection_id = $2)
+             ORDER BY created_at DESC, id DESC
+             LIMIT $3"
+        ))
+        .bind(environment_id.as_str())
+        .bind(connection_id.map(ConnectionId::as_str))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(|row| Columns::<D>(row).job()).collect()
+    }
+
+    async fn purge_finished_jobs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM jobs WHERE status NOT IN ('queued', 'running') AND updated_at < $1",
+        )
+        .bind(D::time(timestamp::truncate(before)))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "job purge conflicts"))?;
+        Ok(D::rows_affected(&result))
     }
 
     async fn store_refreshed_credentials(

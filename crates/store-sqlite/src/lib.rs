@@ -48,6 +48,9 @@ impl Dialect for SqliteDialect {
 
     const BYTEWISE: &'static str = "COLLATE BINARY";
 
+    // One writer at a time: an `UPDATE … WHERE id IN (SELECT …)` runs whole under the write lock.
+    const SKIP_LOCKED: &'static str = "";
+
     fn json(param: &str) -> String {
         param.to_owned()
     }

@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 
 use crate::{
     ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId, ConnectionStatus,
-    ConnectionUpdate, Cursor, EnvironmentId, NewApiKey, NewConnection, NewEvent, OAuthApp,
-    OAuthState, OverrideScope, OverrideVersion, Page, PageRequest, SessionCompletion, Store,
-    StoreError, api_key_prefix, generate_api_key, timestamp,
+    ConnectionUpdate, Cursor, EnvironmentId, JobId, JobOutcome, JobStatus, NewApiKey,
+    NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page,
+    PageRequest, SessionCompletion, Store, StoreError, api_key_prefix, generate_api_key, timestamp,
 };
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -106,6 +106,15 @@ macro_rules! conformance_tests {
             a_connection_and_its_event_are_inserted_together_or_not_at_all,
             a_connection_update_and_its_event_are_stored_together_or_not_at_all,
             concurrent_updates_with_events_all_land,
+            a_job_is_enqueued_claimed_and_finished,
+            jobs_are_claimed_when_due_by_kind_earliest_first,
+            a_live_key_holds_one_job,
+            a_lapsed_lease_is_taken_over_and_fences_the_old_worker,
+            a_failing_job_is_retried_until_its_attempts_run_out,
+            a_rescheduled_job_runs_again_with_fresh_attempts,
+            a_cancelled_job_is_never_claimed_and_its_worker_learns_it,
+            concurrent_claimers_never_share_a_job,
+            jobs_are_listed_newest_first_and_go_with_their_connection,
         );
     };
     (@each $run:path; $($check:ident,)*) => {
@@ -4126,4 +4135,573 @@ pub async fn touching_an_api_key_keeps_the_latest_use(store: &dyn Store) {
         .touch_api_key(&ApiKeyId::generate(), at)
         .await
         .expect("an unknown key is not an error");
+}
+
+// --- The job queue -----------------------------------------------------------------------
+
+/// A lease long enough that no check's lease lapses unless the check moves its clock past it.
+const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A job kind of this check's own (claims are per kind across environments, and checks may
+/// share a database), and a queued job of it due at `run_at`.
+fn new_job(environment_id: &EnvironmentId, run_at: DateTime<Utc>) -> NewJob {
+    NewJob {
+        environment_id: environment_id.clone(),
+        connection_id: None,
+        kind: job_kind(environment_id),
+        key: None,
+        payload: json!({"object": "contacts", "n": 1}),
+        run_at,
+        max_attempts: 3,
+    }
+}
+
+fn job_kind(environment_id: &EnvironmentId) -> String {
+    format!("check-{environment_id}")
+}
+
+fn secs(n: i64) -> Duration {
+    Duration::seconds(n)
+}
+
+pub async fn a_job_is_enqueued_claimed_and_finished(store: &dyn Store) {
+    let environment_id = environment(store, "jobs").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let (job, created) = store
+        .enqueue_job(new_job(&environment_id, t0))
+        .await
+        .expect("enqueue");
+    assert!(created);
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!((job.attempts, job.fence, job.max_attempts), (0, 0, 3));
+    assert_eq!(job.payload, json!({"object": "contacts", "n": 1}));
+    assert_eq!(
+        store.get_job(&environment_id, &job.id).await.expect("get"),
+        job
+    );
+
+    let claimed = store
+        .claim_jobs(&kind, "worker-a", t0, JOB_LEASE, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let running = &claimed[0];
+    assert_eq!(running.id, job.id);
+    assert_eq!(running.status, JobStatus::Running);
+    assert_eq!(running.attempts, 1);
+    assert_eq!(running.fence, 1);
+    assert_eq!(running.lease_holder.as_deref(), Some("worker-a"));
+    assert_eq!(running.lease_until, Some(timestamp::add(t0, JOB_LEASE)));
+    assert!(
+        store
+            .claim_jobs(&kind, "worker-b", t0, JOB_LEASE, 10)
+            .await
+            .expect("claim again")
+            .is_empty(),
+        "a leased job is not claimed again while its lease runs"
+    );
+
+    let renewed = store
+        .renew_job_lease(&job.id, 1, t0 + secs(20), JOB_LEASE)
+        .await
+        .expect("renew");
+    assert_eq!(
+        renewed.lease_until,
+        Some(timestamp::add(t0 + secs(20), JOB_LEASE))
+    );
+    assert!(
+        store
+            .claim_jobs(&kind, "worker-b", t0 + secs(40), JOB_LEASE, 10)
+            .await
+            .expect("claim after the first lease's end")
+            .is_empty(),
+        "a renewed lease runs from its renewal"
+    );
+    let done = store
+        .finish_job(&job.id, 1, JobOutcome::Done, t0 + secs(41))
+        .await
+        .expect("finish");
+    assert_eq!(done.status, JobStatus::Done);
+    assert_eq!(done.lease_until, None);
+    assert!(
+        store
+            .claim_jobs(&kind, "worker-b", t0 + secs(600), JOB_LEASE, 10)
+            .await
+            .expect("claim after done")
+            .is_empty()
+    );
+    assert_conflict(
+        store
+            .finish_job(&job.id, 1, JobOutcome::Done, t0 + secs(42))
+            .await,
+        "a finished job cannot be finished again",
+    );
+    assert_not_found(
+        store
+            .finish_job(&JobId::generate(), 1, JobOutcome::Done, t0)
+            .await,
+        "finishing an unknown job",
+    );
+    let other = environment(store, "jobs elsewhere").await;
+    assert_not_found(
+        store.get_job(&other, &job.id).await,
+        "a job is read in its environment only",
+    );
+    let mut orphan = new_job(&environment_id, t0);
+    orphan.environment_id = EnvironmentId::generate();
+    assert_not_found(
+        store.enqueue_job(orphan).await,
+        "a job of an unknown environment",
+    );
+}
+
+pub async fn jobs_are_claimed_when_due_by_kind_earliest_first(store: &dyn Store) {
+    let environment_id = environment(store, "due jobs").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let mut ids = Vec::new();
+    for offset in [3, 1, 2] {
+        let (job, _) = store
+            .enqueue_job(new_job(&environment_id, t0 + secs(offset)))
+            .await
+            .expect("enqueue");
+        ids.push((offset, job.id));
+    }
+    let mut elsewhere = new_job(&environment_id, t0);
+    elsewhere.kind = format!("{kind}-other");
+    store
+        .enqueue_job(elsewhere)
+        .await
+        .expect("enqueue other kind");
+
+    assert!(
+        store
+            .claim_jobs(&kind, "w", t0, JOB_LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "nothing of this kind is due yet"
+    );
+    let claimed = store
+        .claim_jobs(&kind, "w", t0 + secs(2), JOB_LEASE, 10)
+        .await
+        .expect("claim");
+    ids.sort();
+    assert_eq!(
+        claimed.iter().map(|job| &job.id).collect::<Vec<_>>(),
+        vec![&ids[0].1, &ids[1].1],
+        "the due jobs, earliest first"
+    );
+    let last = store
+        .claim_jobs(&kind, "w", t0 + secs(5), JOB_LEASE, 1)
+        .await
+        .expect("claim");
+    assert_eq!(
+        last.iter().map(|job| &job.id).collect::<Vec<_>>(),
+        vec![&ids[2].1]
+    );
+}
+
+pub async fn a_live_key_holds_one_job(store: &dyn Store) {
+    let environment_id = environment(store, "keyed jobs").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let keyed = |run_at| NewJob {
+        key: Some(format!("sync:{environment_id}:contacts")),
+        ..new_job(&environment_id, run_at)
+    };
+    let (first, created) = store.enqueue_job(keyed(t0)).await.expect("enqueue");
+    assert!(created);
+    let (again, created) = store
+        .enqueue_job(keyed(t0 + secs(9)))
+        .await
+        .expect("enqueue again");
+    assert!(!created, "a queued job holds the key");
+    assert_eq!(again, first);
+
+    let claimed = store
+        .claim_jobs(&kind, "w", t0, JOB_LEASE, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let (while_running, created) = store.enqueue_job(keyed(t0)).await.expect("enqueue");
+    assert!(!created, "a running job holds the key");
+    assert_eq!(while_running.id, first.id);
+
+    store
+        .finish_job(&first.id, claimed[0].fence, JobOutcome::Done, t0)
+        .await
+        .expect("finish");
+    let (next, created) = store.enqueue_job(keyed(t0)).await.expect("enqueue");
+    assert!(created, "a finished job frees its key");
+    assert_ne!(next.id, first.id);
+}
+
+pub async fn a_lapsed_lease_is_taken_over_and_fences_the_old_worker(store: &dyn Store) {
+    let environment_id = environment(store, "lapsed jobs").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let (job, _) = store
+        .enqueue_job(new_job(&environment_id, t0))
+        .await
+        .expect("enqueue");
+    let a = store
+        .claim_jobs(&kind, "worker-a", t0, JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    let lapsed = t0 + secs(31);
+    let b = store
+        .claim_jobs(&kind, "worker-b", lapsed, JOB_LEASE, 1)
+        .await
+        .expect("claim after the lease lapsed");
+    assert_eq!(b.len(), 1, "the lapsed job is taken over");
+    let b = &b[0];
+    assert_eq!(b.id, job.id);
+    assert!(b.fence > a.fence);
+    assert_eq!(b.attempts, 2);
+    assert_eq!(b.lease_holder.as_deref(), Some("worker-b"));
+
+    assert_conflict(
+        store
+            .renew_job_lease(&job.id, a.fence, lapsed, JOB_LEASE)
+            .await,
+        "the old worker's renewal",
+    );
+    assert_conflict(
+        store
+            .finish_job(&job.id, a.fence, JobOutcome::Done, lapsed)
+            .await,
+        "the old worker's finish",
+    );
+    let done = store
+        .finish_job(&job.id, b.fence, JobOutcome::Done, lapsed)
+        .await
+        .expect("the new worker finishes");
+    assert_eq!(done.status, JobStatus::Done);
+}
+
+pub async fn a_failing_job_is_retried_until_its_attempts_run_out(store: &dyn Store) {
+    let environment_id = environment(store, "retried jobs").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let (job, _) = store
+        .enqueue_job(NewJob {
+            max_attempts: 2,
+            ..new_job(&environment_id, t0)
+        })
+        .await
+        .expect("enqueue");
+    let first = store
+        .claim_jobs(&kind, "w", t0, JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    let retried = store
+        .finish_job(
+            &job.id,
+            first.fence,
+            JobOutcome::Retry {
+                at: t0 + secs(60),
+                error: "vendor answered 503".to_owned(),
+            },
+            t0 + secs(1),
+        )
+        .await
+        .expect("retry");
+    assert_eq!(retried.status, JobStatus::Queued);
+    assert_eq!(retried.run_at, t0 + secs(60));
+    assert_eq!(retried.last_error.as_deref(), Some("vendor answered 503"));
+    assert!(
+        store
+            .claim_jobs(&kind, "w", t0 + secs(59), JOB_LEASE, 1)
+            .await
+            .expect("claim early")
+            .is_empty(),
+        "a retry waits for its time"
+    );
+    let second = store
+        .claim_jobs(&kind, "w", t0 + secs(60), JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(second.attempts, 2);
+    let failed = store
+        .finish_job(
+            &job.id,
+            second.fence,
+            JobOutcome::Retry {
+                at: t0 + secs(120),
+                error: "vendor answered 503 again".to_owned(),
+            },
+            t0 + secs(61),
+        )
+        .await
+        .expect("retry with no attempt left");
+    assert_eq!(failed.status, JobStatus::Failed, "no attempt left");
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("vendor answered 503 again")
+    );
+
+    // A job whose worker keeps dying fails too, once its attempts are spent.
+    let (dying, _) = store
+        .enqueue_job(NewJob {
+            max_attempts: 1,
+            ..new_job(&environment_id, t0)
+        })
+        .await
+        .expect("enqueue");
+    let claimed = store
+        .claim_jobs(&kind, "w", t0 + secs(200), JOB_LEASE, 1)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store
+            .claim_jobs(&kind, "w", t0 + secs(300), JOB_LEASE, 1)
+            .await
+            .expect("claim after the lapse")
+            .is_empty(),
+        "no attempt left for the lapsed job"
+    );
+    let gone = store
+        .get_job(&environment_id, &dying.id)
+        .await
+        .expect("get");
+    assert_eq!(gone.status, JobStatus::Failed);
+    assert!(
+        gone.last_error
+            .as_deref()
+            .is_some_and(|error| error.contains("no attempt left")),
+        "{gone:?}"
+    );
+
+    // A permanent failure ends the job at once.
+    let (job, _) = store
+        .enqueue_job(new_job(&environment_id, t0 + secs(400)))
+        .await
+        .expect("enqueue");
+    let claimed = store
+        .claim_jobs(&kind, "w", t0 + secs(400), JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    let failed = store
+        .finish_job(
+            &job.id,
+            claimed.fence,
+            JobOutcome::Fail {
+                error: "connection needs reauthorisation".to_owned(),
+            },
+            t0 + secs(401),
+        )
+        .await
+        .expect("fail");
+    assert_eq!(failed.status, JobStatus::Failed);
+}
+
+pub async fn a_rescheduled_job_runs_again_with_fresh_attempts(store: &dyn Store) {
+    let environment_id = environment(store, "recurring jobs").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let (job, _) = store
+        .enqueue_job(NewJob {
+            max_attempts: 1,
+            ..new_job(&environment_id, t0)
+        })
+        .await
+        .expect("enqueue");
+    for round in 0..3 {
+        let at = t0 + secs(900 * round);
+        let claimed = store
+            .claim_jobs(&kind, "w", at, JOB_LEASE, 1)
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 1, "round {round}");
+        assert_eq!(claimed[0].attempts, 1, "round {round}");
+        let next = store
+            .finish_job(
+                &job.id,
+                claimed[0].fence,
+                JobOutcome::Reschedule { at: at + secs(900) },
+                at + secs(1),
+            )
+            .await
+            .expect("reschedule");
+        assert_eq!(next.status, JobStatus::Queued);
+        assert_eq!(next.attempts, 0);
+        assert_eq!(next.run_at, at + secs(900));
+    }
+}
+
+pub async fn a_cancelled_job_is_never_claimed_and_its_worker_learns_it(store: &dyn Store) {
+    let environment_id = environment(store, "cancelled jobs").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let (queued, _) = store
+        .enqueue_job(new_job(&environment_id, t0 + secs(10)))
+        .await
+        .expect("enqueue");
+    let cancelled = store
+        .cancel_job(&environment_id, &queued.id, t0)
+        .await
+        .expect("cancel");
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert_conflict(
+        store.cancel_job(&environment_id, &queued.id, t0).await,
+        "cancelling an ended job",
+    );
+    let other = environment(store, "cancel elsewhere").await;
+    assert_not_found(
+        store.cancel_job(&other, &queued.id, t0).await,
+        "cancelling another environment's job",
+    );
+
+    let (running, _) = store
+        .enqueue_job(new_job(&environment_id, t0))
+        .await
+        .expect("enqueue");
+    let claimed = store
+        .claim_jobs(&kind, "w", t0 + secs(20), JOB_LEASE, 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        claimed.iter().map(|job| &job.id).collect::<Vec<_>>(),
+        vec![&running.id],
+        "the cancelled job is not claimed"
+    );
+    store
+        .cancel_job(&environment_id, &running.id, t0 + secs(21))
+        .await
+        .expect("cancel a running job");
+    assert_conflict(
+        store
+            .renew_job_lease(&running.id, claimed[0].fence, t0 + secs(22), JOB_LEASE)
+            .await,
+        "the worker's renewal after the cancel",
+    );
+    assert!(
+        store
+            .claim_jobs(&kind, "w", t0 + secs(600), JOB_LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
+
+pub async fn concurrent_claimers_never_share_a_job(store: &dyn Store) {
+    const JOBS: usize = 40;
+    const WORKERS: usize = 8;
+    let environment_id = environment(store, "claim race").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let mut all = Vec::new();
+    for _ in 0..JOBS {
+        all.push(
+            store
+                .enqueue_job(new_job(&environment_id, t0))
+                .await
+                .expect("enqueue")
+                .0
+                .id,
+        );
+    }
+    let claims = join_all((0..WORKERS).map(|worker| {
+        let kind = kind.clone();
+        async move {
+            let mut mine = Vec::new();
+            loop {
+                let claimed = store
+                    .claim_jobs(&kind, &format!("worker-{worker}"), t0, JOB_LEASE, 3)
+                    .await
+                    .expect("concurrent claim");
+                if claimed.is_empty() {
+                    break mine;
+                }
+                mine.extend(claimed.into_iter().map(|job| job.id));
+            }
+        }
+    }))
+    .await;
+    let mut claimed: Vec<JobId> = claims.into_iter().flatten().collect();
+    claimed.sort();
+    all.sort();
+    assert_eq!(claimed, all, "every job claimed exactly once");
+}
+
+pub async fn jobs_are_listed_newest_first_and_go_with_their_connection(store: &dyn Store) {
+    let environment_id = environment(store, "listed jobs").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let t0 = timestamp::truncate(timestamp::now());
+    let (loose, _) = store
+        .enqueue_job(new_job(&environment_id, t0))
+        .await
+        .expect("enqueue");
+    let (attached, _) = store
+        .enqueue_job(NewJob {
+            connection_id: Some(connection.id.clone()),
+            ..new_job(&environment_id, t0)
+        })
+        .await
+        .expect("enqueue");
+    let listed = store
+        .list_jobs(&environment_id, None, 10)
+        .await
+        .expect("list");
+    assert_eq!(
+        listed.iter().map(|job| &job.id).collect::<Vec<_>>(),
+        vec![&attached.id, &loose.id],
+        "newest first"
+    );
+    let of_connection = store
+        .list_jobs(&environment_id, Some(&connection.id), 10)
+        .await
+        .expect("list");
+    assert_eq!(of_connection, vec![attached.clone()]);
+    let mut unknown = new_job(&environment_id, t0);
+    unknown.connection_id = Some(ConnectionId::generate());
+    assert_not_found(
+        store.enqueue_job(unknown).await,
+        "a job of an unknown connection",
+    );
+
+    store
+        .delete_connection(&environment_id, &connection.id)
+        .await
+        .expect("delete");
+    assert_not_found(
+        store.get_job(&environment_id, &attached.id).await,
+        "a deleted connection's jobs go with it",
+    );
+
+    // Purging removes ended jobs only.
+    let kind = job_kind(&environment_id);
+    let claimed = store
+        .claim_jobs(&kind, "w", t0, JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    store
+        .finish_job(&loose.id, claimed.fence, JobOutcome::Done, t0)
+        .await
+        .expect("finish");
+    let (live, _) = store
+        .enqueue_job(new_job(&environment_id, t0 + secs(3600)))
+        .await
+        .expect("enqueue");
+    let purged = store
+        .purge_finished_jobs(timestamp::now() + secs(1))
+        .await
+        .expect("purge");
+    assert!(purged >= 1);
+    assert_not_found(
+        store.get_job(&environment_id, &loose.id).await,
+        "the finished job is purged",
+    );
+    store
+        .get_job(&environment_id, &live.id)
+        .await
+        .expect("the queued job stays");
 }

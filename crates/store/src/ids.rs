@@ -1,6 +1,6 @@
-//! Typed ids for environments, API keys, connections and events.
+//! Typed ids for environments, API keys, connections, events and jobs.
 //!
-//! Each id is a kind prefix (`env_`, `key_`, `conn_`, `evt_`) followed by a UUID v7 as 32 lowercase hex
+//! Each id is a kind prefix (`env_`, `key_`, `conn_`, `evt_`, `job_`) followed by a UUID v7 as 32 lowercase hex
 //! digits, so an id names its kind in logs and URLs, and ids of one kind sort by creation time.
 //! Ids serialize as their string form.
 
@@ -128,6 +128,12 @@ prefixed_id!(
     EventId,
     "evt_",
     "event id"
+);
+prefixed_id!(
+    /// Identifies a job of the durable queue: `job_` and 32 hex digits.
+    JobId,
+    "job_",
+    "job id"
 );
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //!
 //! Crosswalk keeps environments with their branding, hashed API keys, connections with sealed
 //! credentials and refresh leases, a cache of discovered fields per connection, OAuth app
-//! credentials, Connect sessions, single-use OAuth states, an audit trail of events, and the
-//! versioned connector overrides of environments and connections.
+//! credentials, Connect sessions, single-use OAuth states, an audit trail of events, the
+//! versioned connector overrides of environments and connections, and a durable job queue.
 //! [`Store`] is the one interface to that data; `store-sqlite` and `store-postgres` implement it
 //! and both pass the conformance suite (the `conformance` feature), so callers can hold an `Arc<dyn Store>` and not care
 //! which backend is behind it.
@@ -15,6 +15,7 @@ mod api_key;
 pub mod conformance;
 mod error;
 mod ids;
+mod jobs;
 mod page;
 mod rows;
 mod store;
@@ -22,7 +23,8 @@ pub mod timestamp;
 
 pub use api_key::{API_KEY_PREFIX_LEN, ApiKeyHash, api_key_prefix, generate_api_key};
 pub use error::{IdError, StoreError};
-pub use ids::{ApiKeyId, ConnectionId, EnvironmentId, EventId};
+pub use ids::{ApiKeyId, ConnectionId, EnvironmentId, EventId, JobId};
+pub use jobs::{Job, JobOutcome, JobStatus, NewJob};
 pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use rows::{
     ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, ConnectionUpdate,

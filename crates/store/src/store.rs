@@ -10,9 +10,9 @@ use secrets::Sealed;
 
 use crate::{
     ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
-    ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event, NewApiKey,
-    NewConnection, NewEvent, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page,
-    PageRequest, PurgedSessions, SessionCompletion, StoreError,
+    ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event, Job, JobId, JobOutcome,
+    NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope,
+    OverrideVersion, Page, PageRequest, PurgedSessions, SessionCompletion, StoreError,
 };
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
@@ -536,6 +536,104 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ///
     /// [`StoreError::NotFound`] when the connection does not exist.
     async fn release_refresh_lease(&self, id: &ConnectionId, fence: u64) -> Result<(), StoreError>;
+
+    /// Enqueues a job. When `new.key` is set and a live (queued or running) job holds that key,
+    /// nothing is written and the live job is returned; the flag says whether this call created
+    /// the job it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment or the connection does not exist.
+    async fn enqueue_job(&self, new: NewJob) -> Result<(Job, bool), StoreError>;
+
+    /// Claims up to `limit` due jobs of `kind` for `holder`, leasing each until `now + lease`:
+    /// queued jobs whose `run_at` is at or before `now`, and running jobs whose lease ended at or
+    /// before `now` (their worker is gone), earliest `run_at` first (ties broken by id). Each
+    /// claim counts an attempt and gives a fence strictly greater than the job's fences before.
+    /// A running job whose lease ended with no attempt left fails for good instead.
+    ///
+    /// Concurrent claimers, in any processes, never get the same job.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError>;
+
+    /// Extends a running job's lease to `now + lease` while `fence` is its latest claim's.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the job was claimed again, finished or cancelled since (the
+    /// caller must stop working on it), [`StoreError::NotFound`] when it does not exist.
+    async fn renew_job_lease(
+        &self,
+        id: &JobId,
+        fence: u64,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> Result<Job, StoreError>;
+
+    /// Ends the attempt claimed with `fence`, as `outcome` says: done, retried later (failed for
+    /// good when no attempt is left), rescheduled (its attempts start over) or failed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when `fence` is no longer the running job's latest claim (the job
+    /// was taken over, finished or cancelled), [`StoreError::NotFound`] when it does not exist.
+    async fn finish_job(
+        &self,
+        id: &JobId,
+        fence: u64,
+        outcome: JobOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError>;
+
+    /// Cancels a live job of the environment; a running job's worker learns it when it next
+    /// renews its lease or finishes.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the job already ended, [`StoreError::NotFound`] when the
+    /// environment has no such job.
+    async fn cancel_job(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &JobId,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError>;
+
+    /// One job of the environment.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such job.
+    async fn get_job(&self, environment_id: &EnvironmentId, id: &JobId) -> Result<Job, StoreError>;
+
+    /// The environment's jobs (only the connection's when given), newest first, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_jobs(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: Option<&ConnectionId>,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError>;
+
+    /// Deletes the jobs that ended (done, failed, cancelled) before `before`; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] only.
+    async fn purge_finished_jobs(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Writes refreshed credentials and their expiry (`None` clears it), and replaces the account
     /// object when `account` is given, but only while `fence` is the token of the lease now held
