@@ -57,13 +57,16 @@ pub fn router(state: AppState) -> Router {
         .route("/unified/{category}/{object}/meta", get(routes::meta::show))
         .route(
             "/unified/{category}/{object}",
-            get(routes::unified::list).post(routes::unified::create),
+            get(routes::unified::list)
+                .post(routes::unified::create)
+                .fallback(routes::unified::other_method_on_collection),
         )
         .route(
             "/unified/{category}/{object}/{id}",
             get(routes::unified::get_one)
                 .patch(routes::unified::update)
-                .delete(routes::unified::delete),
+                .delete(routes::unified::delete)
+                .fallback(routes::unified::other_method_on_record),
         )
         .route("/proxy/{*path}", any(routes::proxy::forward))
         .route(

@@ -196,12 +196,12 @@ async fn an_include_that_names_nothing_is_refused() {
 #[tokio::test]
 async fn what_a_connector_does_not_offer_is_a_client_error() {
     let app = spawn_app().await;
-    let connection = app.connection("hubspot");
+    // Sign-in schemes connect through Connect, not `POST /connections`: the caller's choice.
     let (status, body) = app
         .call(
             Method::POST,
-            &format!("/unified/crm/users?connection_id={connection}"),
-            Some(json!({})),
+            "/connections",
+            Some(json!({"provider": "salesforce", "auth_scheme": "oauth", "fields": {}})),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -210,4 +210,48 @@ async fn what_a_connector_does_not_offer_is_a_client_error() {
         body["type"], "https://crosswalk.dev/problems/unsupported",
         "{body}"
     );
+}
+
+/// Users and pipelines are read-only in the unified model (the OpenAPI document lists no write
+/// method for them): a write, or any other method, is a 405 whose `Allow` lists only what the
+/// path takes, before a body is read.
+#[tokio::test]
+async fn a_write_to_a_read_only_object_is_a_method_not_allowed() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    for (method, path) in [
+        (
+            Method::POST,
+            format!("/unified/crm/users?connection_id={connection}"),
+        ),
+        (
+            Method::PATCH,
+            format!("/unified/crm/pipelines/1?connection_id={connection}"),
+        ),
+        (
+            Method::DELETE,
+            format!("/unified/crm/users/1?connection_id={connection}"),
+        ),
+        (
+            Method::OPTIONS,
+            format!("/unified/crm/users/1?connection_id={connection}"),
+        ),
+        (
+            Method::OPTIONS,
+            format!("/unified/crm/pipelines?connection_id={connection}"),
+        ),
+    ] {
+        let answer = raw(&app, method.clone(), &path, None).await;
+        assert_problem(
+            &format!("{method} {path}"),
+            &answer,
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+        );
+        assert_eq!(
+            answer.1.get("allow").and_then(|value| value.to_str().ok()),
+            Some("GET"),
+            "{method} {path}"
+        );
+    }
 }

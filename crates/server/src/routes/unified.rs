@@ -246,15 +246,53 @@ pub async fn get_one(
     Ok(answer(&bound, outcome).await)
 }
 
+/// Refuses a write to an object no connector can write (its records are read-only in the
+/// unified model, so the OpenAPI document lists no write method for it): 405 with `Allow`.
+fn writable(object: UnifiedObject) -> Result<(), ApiError> {
+    if object.supports_writes() {
+        Ok(())
+    } else {
+        Err(ApiError::MethodNotAllowed { allow: "GET" })
+    }
+}
+
+/// Any other method on `/unified/{category}/{object}`: 405 with the methods the object takes
+/// (`GET`, and `POST` when its records are writable), as the OpenAPI document lists them.
+pub async fn other_method_on_collection(
+    Path((category, object)): Path<(String, String)>,
+) -> ApiError {
+    match target(&category, &object) {
+        Ok(object) if object.supports_writes() => ApiError::MethodNotAllowed { allow: "GET, POST" },
+        Ok(_) => ApiError::MethodNotAllowed { allow: "GET" },
+        Err(error) => error,
+    }
+}
+
+/// Any other method on `/unified/{category}/{object}/{id}`: 405 with the methods the object
+/// takes (`GET`, and `PATCH` and `DELETE` when its records are writable).
+pub async fn other_method_on_record(
+    Path((category, object, _id)): Path<(String, String, String)>,
+) -> ApiError {
+    match target(&category, &object) {
+        Ok(object) if object.supports_writes() => ApiError::MethodNotAllowed {
+            allow: "GET, PATCH, DELETE",
+        },
+        Ok(_) => ApiError::MethodNotAllowed { allow: "GET" },
+        Err(error) => error,
+    }
+}
+
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path((category, object)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<Value>,
+    body: Result<JsonBody<Value>, ApiError>,
 ) -> Result<Response, ApiError> {
     let object = target(&category, &object)?;
+    writable(object)?;
+    let JsonBody(body) = body?;
     let (bound, include) = bind_single(&state, &caller, raw, &headers).await?;
     let outcome = bound
         .create(object, body, include)
@@ -269,9 +307,11 @@ pub async fn update(
     Path((category, object, id)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<Value>,
+    body: Result<JsonBody<Value>, ApiError>,
 ) -> Result<Response, ApiError> {
     let object = target(&category, &object)?;
+    writable(object)?;
+    let JsonBody(body) = body?;
     let (bound, include) = bind_single(&state, &caller, raw, &headers).await?;
     let outcome = bound.update(object, id, body, include).await.map(JsonBody);
     Ok(answer(&bound, outcome).await)
@@ -285,6 +325,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let object = target(&category, &object)?;
+    writable(object)?;
     let (bound, _) = bind_single(&state, &caller, raw, &headers).await?;
     let outcome = bound
         .delete(object, id)
