@@ -3,7 +3,9 @@
 //! `/openapi.json` is checked by openapi-spec-validator and Redocly's linter, then turned into
 //! a Python client (openapi-python-client) and a TypeScript client (@hey-api/openapi-ts,
 //! compiled by typescript) that each list, page, create, update, get and delete a contact on
-//! every vendor (`contract/*.py`, `contract/*.ts`).
+//! every vendor (`contract/*.py`, `contract/*.ts`). What the document states per connector
+//! (`x-crosswalk-connectors` on list filters, `x-crosswalk-fields` and `x-crosswalk-required` on
+//! writes) is checked against the connectors' files and against what the server refuses.
 //!
 //! The tools are pinned and installed by `scripts/test-deps` (Python's in `.tools/venv`,
 //! npm's in `contract/node_modules`); when one is missing the tests fail naming the install
@@ -424,4 +426,76 @@ async fn list_filters_name_the_connectors_that_declare_them() {
         }
     }
     assert_eq!(document["servers"][0]["url"], app.base);
+}
+
+/// Creates and updates state what each connector writes and requires, from the connectors'
+/// files, and a create without a stated required field is refused naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_state_what_each_connector_carries_and_requires() {
+    let app = App::start().await;
+    let (_, document) = app.served_document().await;
+    let connectors = &app.demo.state.connectors;
+    let mut n_required = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            let (kind, creating) = match method.as_str() {
+                "post" if path.starts_with("/unified/") => (connector::Operation::Create, true),
+                "patch" if path.starts_with("/unified/") => (connector::Operation::Update, false),
+                _ => continue,
+            };
+            let object = path
+                .trim_start_matches("/unified/")
+                .trim_end_matches("/{id}")
+                .replace('/', ".");
+            let stated = operation["x-crosswalk-fields"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{method} {path} states no fields"));
+            for (id, fields) in stated {
+                let connector = connectors.get(id).expect("a stated connector is loaded");
+                if let Some(declared) = connector.write_fields(&object, kind) {
+                    assert_eq!(fields, &serde_json::json!(declared), "{method} {path} {id}");
+                }
+                let required = connector.write_required(&object, kind);
+                if creating {
+                    let stated_required = &operation["x-crosswalk-required"][id];
+                    if required.is_empty() {
+                        assert!(stated_required.is_null(), "{method} {path} {id}");
+                    } else {
+                        assert_eq!(stated_required, &serde_json::json!(required), "{id}");
+                    }
+                }
+            }
+            if object != "crm.contacts" || !creating {
+                continue;
+            }
+            // A contact without what a connector requires is refused before any vendor call.
+            for vendor in &app.demo.vendors {
+                let Some(first) = operation["x-crosswalk-required"][&vendor.provider][0].as_str()
+                else {
+                    continue;
+                };
+                let body = if first == "first_name" {
+                    serde_json::json!({"title": "Contract"})
+                } else {
+                    serde_json::json!({"first_name": "Contract"})
+                };
+                let response = reqwest::Client::new()
+                    .post(format!("{}{path}", app.base))
+                    .query(&[("connection_id", vendor.connection_id.as_str())])
+                    .bearer_auth(&app.demo.api_key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("the API answers");
+                assert_eq!(response.status(), 400, "{}", vendor.provider);
+                let problem: Value = response.json().await.expect("problem+json");
+                assert_eq!(problem["field"], format!("body.{first}"), "{problem}");
+                n_required += 1;
+            }
+        }
+    }
+    assert!(
+        n_required > 0,
+        "no connector requires a contact field any more"
+    );
 }

@@ -249,6 +249,7 @@ pub fn add_paths(
                 &serving(connectors, object, Operation::Create),
             );
             create["requestBody"] = body.clone();
+            state_writes(&mut create, connectors, object, Operation::Create);
             collection.insert("post".to_owned(), create);
             let mut update = operation(
                 format!("update{prefix}{name}"),
@@ -261,6 +262,7 @@ pub fn add_paths(
                 &serving(connectors, object, Operation::Update),
             );
             update["requestBody"] = body;
+            state_writes(&mut update, connectors, object, Operation::Update);
             item.insert("patch".to_owned(), update);
             item.insert(
                 "delete".to_owned(),
@@ -316,6 +318,66 @@ pub fn add_paths(
             }}),
         );
     }
+}
+
+/// States on a create or update what each serving connector carries and requires, from its
+/// file: `x-crosswalk-fields` (the unified fields it writes; a body naming another is refused
+/// with 400), `x-crosswalk-required` (creates: the fields it cannot do without), and the same
+/// in the description.
+fn state_writes(
+    write: &mut Value,
+    connectors: &ConnectorRegistry,
+    object: UnifiedObject,
+    operation: Operation,
+) {
+    let key = object.key();
+    let every_field: Vec<String> = object
+        .write_schema()
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|properties| {
+            properties
+                .keys()
+                .filter(|name| !matches!(name.as_str(), "custom_fields" | "remote_data"))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut fields = serde_json::Map::new();
+    let mut required = serde_json::Map::new();
+    let mut lines = Vec::new();
+    for id in serving(connectors, object, operation) {
+        let Some(connector) = connectors.get(&id) else {
+            continue;
+        };
+        let carried = connector
+            .write_fields(&key, operation)
+            .map_or_else(|| every_field.clone(), <[String]>::to_vec);
+        let needed = connector.write_required(&key, operation).to_vec();
+        let mut line = format!("- `{id}` writes {}", code_list(&carried));
+        if !needed.is_empty() {
+            line.push_str(&format!("; requires {}", code_list(&needed)));
+            required.insert(id.clone(), json!(needed));
+        }
+        lines.push(line);
+        fields.insert(id, json!(carried));
+    }
+    write["description"] = json!(format!(
+        "What each connector carries (besides `custom_fields` and `remote_data`); a body naming another field, or a create without a required one, answers 400 naming it before any vendor call.\n\n{}",
+        lines.join("\n")
+    ));
+    write["x-crosswalk-fields"] = Value::Object(fields);
+    if operation == Operation::Create {
+        write["x-crosswalk-required"] = Value::Object(required);
+    }
+}
+
+fn code_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `text` with its first letter in upper case (`crm` → `Crm`).
