@@ -77,7 +77,7 @@ const PROBLEMS: &[(&str, u16, &str)] = &[
     (
         "BadRequest",
         400,
-        "The request is invalid; `field` names the part that is wrong.",
+        "The request is invalid; `field` names the part that is wrong (`unsupported`: the connection's connector does not offer this operation).",
     ),
     (
         "Unauthorized",
@@ -114,11 +114,6 @@ const PROBLEMS: &[(&str, u16, &str)] = &[
         "TooManyRequests",
         429,
         "A rate limit: the vendor's budget for the connection (`rate_limited`, `quota_exhausted`) or failed authentications from this address (`auth_throttled`).",
-    ),
-    (
-        "NotImplemented",
-        501,
-        "The connection's connector does not offer this operation.",
     ),
     (
         "BadGateway",
@@ -182,11 +177,9 @@ impl Responses {
     /// it has a body, so 413 too).
     fn vendor_call(successes: Value, writes: bool) -> Value {
         let statuses: &[u16] = if writes {
-            &[
-                400, 401, 403, 404, 409, 410, 413, 422, 429, 501, 502, 503, 504,
-            ]
+            &[400, 401, 403, 404, 409, 410, 413, 422, 429, 502, 503, 504]
         } else {
-            &[400, 401, 403, 404, 409, 410, 422, 429, 501, 502, 503, 504]
+            &[400, 401, 403, 404, 409, 410, 422, 429, 502, 503, 504]
         };
         Responses::with_problems(successes, statuses)
     }
@@ -862,5 +855,34 @@ mod tests {
                 .keys()
                 .all(|path| !path.contains("{object}")),
         );
+    }
+
+    /// Every status a vendor's error can become is documented on the calls that reach a vendor.
+    #[test]
+    fn vendor_calls_document_every_status_a_vendor_error_maps_to() {
+        let documented = Responses::vendor_call(json!({}), true);
+        for name in [
+            "unauthorized",
+            "auth_expired",
+            "reauth_required",
+            "insufficient_scope",
+            "forbidden",
+            "not_found",
+            "gone",
+            "conflict",
+            "validation_failed",
+            "bad_request",
+            "unsupported",
+            "rate_limited",
+            "quota_exhausted",
+            "account_inactive",
+            "upstream_unavailable",
+            "upstream_timeout",
+            "internal",
+        ] {
+            let code: connector::ErrorCode = serde_json::from_value(json!(name)).expect(name);
+            let status = crate::error::status_of(code).as_u16().to_string();
+            assert!(documented.get(&status).is_some(), "{name}: {status}");
+        }
     }
 }
