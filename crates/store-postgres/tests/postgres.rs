@@ -128,6 +128,7 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
             [
                 "_sqlx_migrations",
                 "api_keys",
+                "changes",
                 "connect_sessions",
                 "connections",
                 "connector_overrides",
@@ -138,6 +139,8 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
                 "jobs",
                 "oauth_apps",
                 "oauth_states",
+                "sync_progress",
+                "synced_records",
             ]
         );
         connection.close().await.expect("close");

@@ -7,9 +7,9 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 use store::{
-    ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, DiscoveredFields, Environment,
-    Event, IdError, Job, JobStatus, OAuthApp, OAuthState, OverrideScope, OverrideVersion,
-    StoreError,
+    ApiKey, Branding, Change, ChangeKind, ConnectSession, Connection, ConnectionStatus,
+    DiscoveredFields, Environment, Event, IdError, Job, JobStatus, OAuthApp, OAuthState,
+    OverrideScope, OverrideVersion, StoreError, SyncProgress, SyncedRecord,
 };
 
 use crate::{Dialect, read_error};
@@ -31,6 +31,12 @@ pub(crate) const EVENT_COLUMNS: &str =
 pub(crate) const JOB_COLUMNS: &str = "id, environment_id, connection_id, kind, key, payload, \
      status, run_at, attempts, max_attempts, lease_holder, lease_until, fence, last_error, \
      created_at, updated_at";
+pub(crate) const CHANGE_COLUMNS: &str =
+    "seq, environment_id, connection_id, object, remote_id, kind, record, created_at";
+pub(crate) const SYNCED_RECORD_COLUMNS: &str =
+    "connection_id, object, remote_id, record, hash, deleted, seq, updated_at";
+pub(crate) const SYNC_PROGRESS_COLUMNS: &str =
+    "connection_id, object, checkpoint, pages, created, updated, deleted, updated_at";
 pub(crate) const OVERRIDE_COLUMNS: &str =
     "environment_id, provider, connection_id, version, document, revision, created_at";
 
@@ -273,6 +279,47 @@ where
             fence: self.count("fence")?,
             last_error: self.optional_text("last_error")?,
             created_at: self.time("created_at")?,
+            updated_at: self.time("updated_at")?,
+        })
+    }
+
+    pub(crate) fn change(&self) -> Result<Change, StoreError> {
+        let kind = self.text("kind")?;
+        Ok(Change {
+            seq: self.count("seq")?,
+            environment_id: self.id("environment_id")?,
+            connection_id: self.id("connection_id")?,
+            object: self.text("object")?,
+            remote_id: self.text("remote_id")?,
+            kind: ChangeKind::parse(&kind)
+                .ok_or_else(|| Self::corrupt("kind", format!("unknown change kind `{kind}`")))?,
+            record: self.optional_json("record")?,
+            created_at: self.time("created_at")?,
+        })
+    }
+
+    pub(crate) fn synced_record(&self) -> Result<SyncedRecord, StoreError> {
+        Ok(SyncedRecord {
+            connection_id: self.id("connection_id")?,
+            object: self.text("object")?,
+            remote_id: self.text("remote_id")?,
+            record: self.json("record")?,
+            hash: self.text("hash")?,
+            deleted: self.count::<u8>("deleted")? != 0,
+            seq: self.count("seq")?,
+            updated_at: self.time("updated_at")?,
+        })
+    }
+
+    pub(crate) fn sync_progress(&self) -> Result<SyncProgress, StoreError> {
+        Ok(SyncProgress {
+            connection_id: self.id("connection_id")?,
+            object: self.text("object")?,
+            checkpoint: self.optional_json("checkpoint")?,
+            pages: self.count("pages")?,
+            created: self.count("created")?,
+            updated: self.count("updated")?,
+            deleted: self.count("deleted")?,
             updated_at: self.time("updated_at")?,
         })
     }

@@ -11,16 +11,18 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 use store::{
-    ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
-    ConnectionStatus, ConnectionUpdate, Cursor, DiscoveredFields, Environment, EnvironmentId,
-    Event, EventId, Job, JobId, JobOutcome, JobStatus, NewApiKey, NewConnection, NewEvent, NewJob,
-    OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions,
-    SessionCompletion, Store, StoreError, timestamp,
+    ApiKey, ApiKeyHash, ApiKeyId, AppliedPage, Branding, Change, ChangeKind, ConnectSession,
+    Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, Cursor, DiscoveredFields,
+    Environment, EnvironmentId, Event, EventId, Job, JobId, JobOutcome, JobStatus, NewApiKey,
+    NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page,
+    PageRequest, PurgedSessions, SessionCompletion, Store, StoreError, SyncPage, SyncProgress,
+    SyncedInput, SyncedRecord, timestamp,
 };
 
 use crate::rows::{
-    API_KEY_COLUMNS, CONNECT_SESSION_COLUMNS, CONNECTION_COLUMNS, Columns, EVENT_COLUMNS,
-    JOB_COLUMNS, OAUTH_APP_COLUMNS, OAUTH_STATE_COLUMNS, OVERRIDE_COLUMNS,
+    API_KEY_COLUMNS, CHANGE_COLUMNS, CONNECT_SESSION_COLUMNS, CONNECTION_COLUMNS, Columns,
+    EVENT_COLUMNS, JOB_COLUMNS, OAUTH_APP_COLUMNS, OAUTH_STATE_COLUMNS, OVERRIDE_COLUMNS,
+    SYNC_PROGRESS_COLUMNS, SYNCED_RECORD_COLUMNS,
 };
 use crate::{Dialect, SqlStore, read_error, write_error};
 
@@ -28,6 +30,16 @@ use crate::{Dialect, SqlStore, read_error, write_error};
 /// NULL. Written as the unique index's expression, so the index serves it.
 const OVERRIDE_SCOPE: &str =
     "environment_id = $1 AND provider = $2 AND COALESCE(connection_id, '') = COALESCE($3, '')";
+
+/// How many remote ids one look-up of a sync page's stored records binds (well under both
+/// databases' parameter limits).
+const SYNC_LOOKUP_CHUNK: usize = 500;
+
+/// A sync page's change to one record: its new content, or its remote id when it is gone.
+enum SyncedOrGone {
+    Synced(SyncedInput),
+    Gone(String),
+}
 
 /// How many times an unconditional override write retries after losing a race for its version
 /// number to a concurrent writer; each loss means another writer made progress.
@@ -1509,6 +1521,311 @@ where
         .await
         .map_err(|error| write_error(error, "job purge conflicts"))?;
         Ok(D::rows_affected(&result))
+    }
+
+    async fn apply_sync_page(
+        &self,
+        environment_id: &EnvironmentId,
+        page: SyncPage,
+    ) -> Result<AppliedPage, StoreError> {
+        let now = timestamp::now();
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        // The first statement writes, so SQLite takes its write lock now.
+        if let Some((job_id, fence)) = &page.claim {
+            let result = sqlx::query(
+                "UPDATE jobs SET updated_at = $1
+                 WHERE id = $2 AND fence = $3 AND status = 'running'",
+            )
+            .bind(D::time(now))
+            .bind(job_id.as_str())
+            .bind(fence_value(*fence))
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "job update conflicts"))?;
+            if D::rows_affected(&result) == 0 {
+                return Err(StoreError::Conflict(
+                    "the sync's job claim is no longer current".to_owned(),
+                ));
+            }
+        }
+        // The environment's row stays locked until the commit, so sequence numbers are handed
+        // out in commit order.
+        let locked = sqlx::query("UPDATE environments SET change_seq = change_seq WHERE id = $1")
+            .bind(environment_id.as_str())
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "environment update conflicts"))?;
+        let connection =
+            sqlx::query("SELECT 1 FROM connections WHERE id = $1 AND environment_id = $2")
+                .bind(page.connection_id.as_str())
+                .bind(environment_id.as_str())
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(read_error)?;
+        if D::rows_affected(&locked) == 0 || connection.is_none() {
+            return Err(StoreError::NotFound);
+        }
+
+        // The page's last word on each id, in the order the ids first appear.
+        let mut order: Vec<String> = Vec::new();
+        let mut last: std::collections::HashMap<String, Option<SyncedInput>> =
+            std::collections::HashMap::new();
+        for input in page.upserts {
+            if !last.contains_key(&input.remote_id) {
+                order.push(input.remote_id.clone());
+            }
+            last.insert(input.remote_id.clone(), Some(input));
+        }
+        for remote_id in page.deletes {
+            if !last.contains_key(&remote_id) {
+                order.push(remote_id.clone());
+            }
+            last.insert(remote_id, None);
+        }
+        let mut stored: std::collections::HashMap<String, (String, bool)> =
+            std::collections::HashMap::new();
+        for ids in order.chunks(SYNC_LOOKUP_CHUNK) {
+            let placeholders = (0..ids.len())
+                .map(|n| format!("${}", n + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT remote_id, hash, deleted FROM synced_records
+                 WHERE connection_id = $1 AND object = $2 AND remote_id IN ({placeholders})"
+            );
+            let mut query = sqlx::query(&sql)
+                .bind(page.connection_id.as_str())
+                .bind(&page.object);
+            for id in ids {
+                query = query.bind(id.as_str());
+            }
+            for row in query
+                .fetch_all(&mut *transaction)
+                .await
+                .map_err(read_error)?
+            {
+                let columns = Columns::<D>(&row);
+                stored.insert(
+                    columns.text("remote_id")?,
+                    (columns.text("hash")?, columns.count::<u8>("deleted")? != 0),
+                );
+            }
+        }
+
+        let mut applied = AppliedPage::default();
+        let mut changes: Vec<(ChangeKind, SyncedOrGone)> = Vec::new();
+        for remote_id in order {
+            let input = last
+                .remove(&remote_id)
+                .expect("every ordered id has a last word");
+            let before = stored.get(&remote_id);
+            match input {
+                Some(input) => match before {
+                    None => changes.push((ChangeKind::Created, SyncedOrGone::Synced(input))),
+                    Some((_, true)) => {
+                        changes.push((ChangeKind::Created, SyncedOrGone::Synced(input)));
+                    }
+                    Some((hash, false)) if *hash != input.hash => {
+                        changes.push((ChangeKind::Updated, SyncedOrGone::Synced(input)));
+                    }
+                    Some(_) => applied.unchanged += 1,
+                },
+                None => match before {
+                    Some((_, false)) => {
+                        changes.push((ChangeKind::Deleted, SyncedOrGone::Gone(remote_id)));
+                    }
+                    _ => applied.unchanged += 1,
+                },
+            }
+        }
+
+        if !changes.is_empty() {
+            let count = i64::try_from(changes.len()).unwrap_or(i64::MAX);
+            let row = sqlx::query(
+                "UPDATE environments SET change_seq = change_seq + $1 WHERE id = $2
+                 RETURNING change_seq",
+            )
+            .bind(count)
+            .bind(environment_id.as_str())
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "environment update conflicts"))?;
+            let end: u64 = Columns::<D>(&row).count("change_seq")?;
+            let first = end + 1 - changes.len() as u64;
+            applied.last_seq = Some(end);
+            for (seq, (kind, change)) in (first..).zip(&changes) {
+                let (remote_id, record) = match change {
+                    SyncedOrGone::Synced(input) => (input.remote_id.as_str(), Some(&input.record)),
+                    SyncedOrGone::Gone(remote_id) => (remote_id.as_str(), None),
+                };
+                sqlx::query(&format!(
+                    "INSERT INTO changes ({CHANGE_COLUMNS})
+                     VALUES ($1, $2, $3, $4, $5, $6, {record}, $8)",
+                    record = D::json("$7"),
+                ))
+                .bind(fence_value(seq))
+                .bind(environment_id.as_str())
+                .bind(page.connection_id.as_str())
+                .bind(&page.object)
+                .bind(remote_id)
+                .bind(kind.as_str())
+                .bind(record.map(json_text))
+                .bind(D::time(now))
+                .execute(&mut *transaction)
+                .await
+                .map_err(|error| write_error(error, "change number already used"))?;
+                match change {
+                    SyncedOrGone::Synced(input) => {
+                        sqlx::query(&format!(
+                            "INSERT INTO synced_records ({SYNCED_RECORD_COLUMNS})
+                             VALUES ($1, $2, $3, {record}, $5, 0, $6, $7)
+                             ON CONFLICT (connection_id, object, remote_id) DO UPDATE SET
+                                 record = excluded.record, hash = excluded.hash, deleted = 0,
+                                 seq = excluded.seq, updated_at = excluded.updated_at",
+                            record = D::json("$4"),
+                        ))
+                        .bind(page.connection_id.as_str())
+                        .bind(&page.object)
+                        .bind(&input.remote_id)
+                        .bind(json_text(&input.record))
+                        .bind(&input.hash)
+                        .bind(fence_value(seq))
+                        .bind(D::time(now))
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(|error| write_error(error, "synced record conflicts"))?;
+                    }
+                    SyncedOrGone::Gone(remote_id) => {
+                        sqlx::query(
+                            "UPDATE synced_records SET deleted = 1, seq = $1, updated_at = $2
+                             WHERE connection_id = $3 AND object = $4 AND remote_id = $5",
+                        )
+                        .bind(fence_value(seq))
+                        .bind(D::time(now))
+                        .bind(page.connection_id.as_str())
+                        .bind(&page.object)
+                        .bind(remote_id.as_str())
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(|error| write_error(error, "synced record conflicts"))?;
+                    }
+                }
+                match kind {
+                    ChangeKind::Created => applied.created += 1,
+                    ChangeKind::Updated => applied.updated += 1,
+                    ChangeKind::Deleted => applied.deleted += 1,
+                }
+            }
+        }
+
+        sqlx::query(&format!(
+            "INSERT INTO sync_progress ({SYNC_PROGRESS_COLUMNS})
+             VALUES ($1, $2, {checkpoint}, 1, $4, $5, $6, $7)
+             ON CONFLICT (connection_id, object) DO UPDATE SET
+                 checkpoint = COALESCE(excluded.checkpoint, sync_progress.checkpoint),
+                 pages = sync_progress.pages + 1,
+                 created = sync_progress.created + excluded.created,
+                 updated = sync_progress.updated + excluded.updated,
+                 deleted = sync_progress.deleted + excluded.deleted,
+                 updated_at = excluded.updated_at",
+            checkpoint = D::json("$3"),
+        ))
+        .bind(page.connection_id.as_str())
+        .bind(&page.object)
+        .bind(page.checkpoint.as_ref().map(json_text))
+        .bind(fence_value(applied.created))
+        .bind(fence_value(applied.updated))
+        .bind(fence_value(applied.deleted))
+        .bind(D::time(now))
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "sync progress conflicts"))?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(applied)
+    }
+
+    async fn list_changes(
+        &self,
+        environment_id: &EnvironmentId,
+        after: u64,
+        connection_id: Option<&ConnectionId>,
+        limit: u32,
+    ) -> Result<Vec<Change>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM changes
+             WHERE environment_id = $1 AND seq > $2 AND ($3 IS NULL OR connection_id = $3)
+             ORDER BY seq
+             LIMIT $4"
+        ))
+        .bind(environment_id.as_str())
+        .bind(fence_value(after))
+        .bind(connection_id.map(ConnectionId::as_str))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter().map(|row| Columns::<D>(row).change()).collect()
+    }
+
+    async fn purge_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM changes WHERE created_at < $1")
+            .bind(D::time(timestamp::truncate(before)))
+            .execute(&self.pool)
+            .await
+            .map_err(|error| write_error(error, "change purge conflicts"))?;
+        Ok(D::rows_affected(&result))
+    }
+
+    async fn list_synced_records(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        object: &str,
+        after: Option<&str>,
+        with_deleted: bool,
+        limit: u32,
+    ) -> Result<Vec<SyncedRecord>, StoreError> {
+        self.get_connection(environment_id, connection_id).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {SYNCED_RECORD_COLUMNS} FROM synced_records
+             WHERE connection_id = $1 AND object = $2
+               AND ($3 IS NULL OR remote_id {bytewise} > $3)
+               AND ($4 = 1 OR deleted = 0)
+             ORDER BY remote_id {bytewise}
+             LIMIT $5",
+            bytewise = D::BYTEWISE,
+        ))
+        .bind(connection_id.as_str())
+        .bind(object)
+        .bind(after)
+        .bind(i64::from(with_deleted))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).synced_record())
+            .collect()
+    }
+
+    async fn get_sync_progress(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        object: &str,
+    ) -> Result<Option<SyncProgress>, StoreError> {
+        self.get_connection(environment_id, connection_id).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {SYNC_PROGRESS_COLUMNS} FROM sync_progress
+             WHERE connection_id = $1 AND object = $2"
+        ))
+        .bind(connection_id.as_str())
+        .bind(object)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        row.map(|row| Columns::<D>(&row).sync_progress())
+            .transpose()
     }
 
     async fn store_refreshed_credentials(

@@ -16,10 +16,11 @@ use secrets::{Keyring, Sealed};
 use serde_json::{Value, json};
 
 use crate::{
-    ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId, ConnectionStatus,
-    ConnectionUpdate, Cursor, EnvironmentId, JobId, JobOutcome, JobStatus, NewApiKey,
-    NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page,
-    PageRequest, SessionCompletion, Store, StoreError, api_key_prefix, generate_api_key, timestamp,
+    ApiKeyHash, ApiKeyId, Branding, Change, ChangeKind, ConnectSession, Connection, ConnectionId,
+    ConnectionStatus, ConnectionUpdate, Cursor, EnvironmentId, JobId, JobOutcome, JobStatus,
+    NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope,
+    OverrideVersion, Page, PageRequest, SessionCompletion, Store, StoreError, SyncPage,
+    SyncedInput, api_key_prefix, generate_api_key, timestamp,
 };
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -115,6 +116,9 @@ macro_rules! conformance_tests {
             a_cancelled_job_is_never_claimed_and_its_worker_learns_it,
             concurrent_claimers_never_share_a_job,
             jobs_are_listed_newest_first_and_go_with_their_connection,
+            sync_pages_record_each_change_once,
+            a_sync_page_of_a_stale_claim_writes_nothing,
+            concurrent_sync_pages_number_the_feed_without_gaps,
         );
     };
     (@each $run:path; $($check:ident,)*) => {
@@ -4704,4 +4708,332 @@ pub async fn jobs_are_listed_newest_first_and_go_with_their_connection(store: &d
         .get_job(&environment_id, &live.id)
         .await
         .expect("the queued job stays");
+}
+
+// --- The record store and change feed ------------------------------------------------------
+
+fn synced(remote_id: &str, version: u32) -> SyncedInput {
+    SyncedInput {
+        remote_id: remote_id.to_owned(),
+        record: json!({"id": remote_id, "name": format!("v{version}")}),
+        hash: format!("{remote_id}-{version}"),
+    }
+}
+
+fn sync_page(
+    connection_id: &ConnectionId,
+    upserts: Vec<SyncedInput>,
+    deletes: &[&str],
+    checkpoint: Option<Value>,
+) -> SyncPage {
+    SyncPage {
+        connection_id: connection_id.clone(),
+        object: "contacts".to_owned(),
+        upserts,
+        deletes: deletes.iter().map(|id| (*id).to_owned()).collect(),
+        checkpoint,
+        claim: None,
+    }
+}
+
+fn feed(changes: &[Change]) -> Vec<(u64, String, ChangeKind)> {
+    changes
+        .iter()
+        .map(|change| (change.seq, change.remote_id.clone(), change.kind))
+        .collect()
+}
+
+pub async fn sync_pages_record_each_change_once(store: &dyn Store) {
+    let environment_id = environment(store, "synced").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let id = &connection.id;
+    assert_eq!(
+        store
+            .get_sync_progress(&environment_id, id, "contacts")
+            .await
+            .expect("progress"),
+        None
+    );
+
+    let first = sync_page(
+        id,
+        vec![synced("a", 1), synced("b", 1)],
+        &[],
+        Some(json!({"after": "b"})),
+    );
+    let applied = store
+        .apply_sync_page(&environment_id, first.clone())
+        .await
+        .expect("apply");
+    assert_eq!(
+        (applied.created, applied.updated, applied.deleted),
+        (2, 0, 0)
+    );
+    assert_eq!(applied.last_seq, Some(2));
+    let again = store
+        .apply_sync_page(&environment_id, first)
+        .await
+        .expect("apply again");
+    assert_eq!(
+        (
+            again.created,
+            again.updated,
+            again.unchanged,
+            again.last_seq
+        ),
+        (0, 0, 2, None),
+        "a repeated page changes nothing"
+    );
+
+    let second = sync_page(
+        id,
+        vec![synced("a", 2), synced("c", 1), synced("c", 2)],
+        &["b", "never-seen"],
+        None,
+    );
+    let applied = store
+        .apply_sync_page(&environment_id, second)
+        .await
+        .expect("apply");
+    assert_eq!(
+        (applied.created, applied.updated, applied.deleted),
+        (1, 1, 1)
+    );
+    let changes = store
+        .list_changes(&environment_id, 0, None, 100)
+        .await
+        .expect("changes");
+    assert_eq!(
+        feed(&changes),
+        vec![
+            (1, "a".to_owned(), ChangeKind::Created),
+            (2, "b".to_owned(), ChangeKind::Created),
+            (3, "a".to_owned(), ChangeKind::Updated),
+            (4, "c".to_owned(), ChangeKind::Created),
+            (5, "b".to_owned(), ChangeKind::Deleted),
+        ]
+    );
+    assert_eq!(changes[2].record, Some(json!({"id": "a", "name": "v2"})));
+    assert_eq!(
+        changes[3].record,
+        Some(json!({"id": "c", "name": "v2"})),
+        "the page's last word on an id"
+    );
+    assert_eq!(changes[4].record, None, "a delete is a tombstone");
+    assert_eq!(
+        feed(
+            &store
+                .list_changes(&environment_id, 3, None, 1)
+                .await
+                .expect("after 3")
+        ),
+        vec![(4, "c".to_owned(), ChangeKind::Created)],
+        "the feed resumes after a cursor"
+    );
+
+    // A delete of a deleted record is nothing; the record coming back is created again.
+    let applied = store
+        .apply_sync_page(&environment_id, sync_page(id, vec![], &["b"], None))
+        .await
+        .expect("apply");
+    assert_eq!(applied.deleted, 0);
+    let applied = store
+        .apply_sync_page(
+            &environment_id,
+            sync_page(id, vec![synced("b", 1)], &[], None),
+        )
+        .await
+        .expect("apply");
+    assert_eq!((applied.created, applied.last_seq), (1, Some(6)));
+
+    let live = store
+        .list_synced_records(&environment_id, id, "contacts", None, false, 10)
+        .await
+        .expect("records");
+    assert_eq!(
+        live.iter()
+            .map(|record| (record.remote_id.as_str(), record.hash.as_str(), record.seq))
+            .collect::<Vec<_>>(),
+        vec![("a", "a-2", 3), ("b", "b-1", 6), ("c", "c-2", 4)]
+    );
+    let after_a = store
+        .list_synced_records(&environment_id, id, "contacts", Some("a"), false, 1)
+        .await
+        .expect("records");
+    assert_eq!(after_a.len(), 1);
+    assert_eq!(after_a[0].remote_id, "b");
+    store
+        .apply_sync_page(&environment_id, sync_page(id, vec![], &["c"], None))
+        .await
+        .expect("apply");
+    let with_deleted = store
+        .list_synced_records(&environment_id, id, "contacts", None, true, 10)
+        .await
+        .expect("records");
+    assert!(
+        with_deleted
+            .iter()
+            .any(|record| record.remote_id == "c" && record.deleted)
+    );
+    assert_eq!(
+        store
+            .list_synced_records(&environment_id, id, "contacts", None, false, 10)
+            .await
+            .expect("records")
+            .len(),
+        2
+    );
+
+    let progress = store
+        .get_sync_progress(&environment_id, id, "contacts")
+        .await
+        .expect("progress")
+        .expect("after pages");
+    assert_eq!(progress.pages, 6);
+    assert_eq!(
+        (progress.created, progress.updated, progress.deleted),
+        (4, 1, 2)
+    );
+    assert_eq!(
+        progress.checkpoint,
+        Some(json!({"after": "b"})),
+        "pages without a checkpoint keep the stored one"
+    );
+
+    let other = environment(store, "synced elsewhere").await;
+    assert_not_found(
+        store
+            .apply_sync_page(&other, sync_page(id, vec![synced("x", 1)], &[], None))
+            .await,
+        "a page for another environment's connection",
+    );
+    assert_not_found(
+        store
+            .list_synced_records(&other, id, "contacts", None, true, 10)
+            .await,
+        "another environment's records",
+    );
+    assert!(
+        store
+            .list_changes(&other, 0, None, 10)
+            .await
+            .expect("changes")
+            .is_empty()
+    );
+}
+
+pub async fn a_sync_page_of_a_stale_claim_writes_nothing(store: &dyn Store) {
+    let environment_id = environment(store, "fenced sync").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    store
+        .enqueue_job(NewJob {
+            connection_id: Some(connection.id.clone()),
+            ..new_job(&environment_id, t0)
+        })
+        .await
+        .expect("enqueue");
+    let old = store
+        .claim_jobs(&kind, "worker-a", t0, JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    let new = store
+        .claim_jobs(&kind, "worker-b", t0 + secs(31), JOB_LEASE, 1)
+        .await
+        .expect("take over")
+        .remove(0);
+    let page = |claim| SyncPage {
+        claim: Some(claim),
+        ..sync_page(
+            &connection.id,
+            vec![synced("a", 1)],
+            &[],
+            Some(json!({"page": 1})),
+        )
+    };
+    assert_conflict(
+        store
+            .apply_sync_page(&environment_id, page((old.id.clone(), old.fence)))
+            .await,
+        "the stalled worker's page",
+    );
+    assert!(
+        store
+            .list_changes(&environment_id, 0, None, 10)
+            .await
+            .expect("changes")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .get_sync_progress(&environment_id, &connection.id, "contacts")
+            .await
+            .expect("progress"),
+        None,
+        "nothing of a refused page is written"
+    );
+    let applied = store
+        .apply_sync_page(&environment_id, page((new.id.clone(), new.fence)))
+        .await
+        .expect("the current claim's page");
+    assert_eq!(applied.created, 1);
+}
+
+pub async fn concurrent_sync_pages_number_the_feed_without_gaps(store: &dyn Store) {
+    const CONNECTIONS: usize = 6;
+    const RECORDS: usize = 10;
+    let environment_id = environment(store, "feed race").await;
+    let mut connections = Vec::new();
+    for _ in 0..CONNECTIONS {
+        connections.push(insert(store, &environment_id, "vendor-one").await.id);
+    }
+    let results = join_all(connections.iter().map(|id| {
+        let page = sync_page(
+            id,
+            (0..RECORDS).map(|n| synced(&format!("r{n}"), 1)).collect(),
+            &[],
+            None,
+        );
+        let environment_id = environment_id.clone();
+        async move { store.apply_sync_page(&environment_id, page).await }
+    }))
+    .await;
+    for result in results {
+        assert_eq!(result.expect("concurrent page").created, RECORDS as u64);
+    }
+    let changes = store
+        .list_changes(&environment_id, 0, None, 1_000)
+        .await
+        .expect("changes");
+    assert_eq!(
+        changes.iter().map(|change| change.seq).collect::<Vec<_>>(),
+        (1..=(CONNECTIONS * RECORDS) as u64).collect::<Vec<_>>(),
+        "one number per change, none skipped or repeated"
+    );
+    for id in &connections {
+        let of_connection = store
+            .list_changes(&environment_id, 0, Some(id), 1_000)
+            .await
+            .expect("changes");
+        assert_eq!(of_connection.len(), RECORDS);
+        let seqs: Vec<u64> = of_connection.iter().map(|change| change.seq).collect();
+        assert!(
+            seqs.windows(2).all(|pair| pair[1] == pair[0] + 1),
+            "a page's changes are consecutive: {seqs:?}"
+        );
+    }
+    let purged = store
+        .purge_changes(timestamp::now() + secs(1))
+        .await
+        .expect("purge");
+    assert!(purged >= (CONNECTIONS * RECORDS) as u64);
+    assert!(
+        store
+            .list_changes(&environment_id, 0, None, 10)
+            .await
+            .expect("changes")
+            .is_empty()
+    );
 }

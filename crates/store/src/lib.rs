@@ -3,7 +3,8 @@
 //! Crosswalk keeps environments with their branding, hashed API keys, connections with sealed
 //! credentials and refresh leases, a cache of discovered fields per connection, OAuth app
 //! credentials, Connect sessions, single-use OAuth states, an audit trail of events, the
-//! versioned connector overrides of environments and connections, and a durable job queue.
+//! versioned connector overrides of environments and connections, a durable job queue, and the
+//! record store and change feed of syncs.
 //! [`Store`] is the one interface to that data; `store-sqlite` and `store-postgres` implement it
 //! and both pass the conformance suite (the `conformance` feature), so callers can hold an `Arc<dyn Store>` and not care
 //! which backend is behind it.
@@ -19,6 +20,7 @@ mod jobs;
 mod page;
 mod rows;
 mod store;
+mod synced;
 pub mod timestamp;
 
 pub use api_key::{API_KEY_PREFIX_LEN, ApiKeyHash, api_key_prefix, generate_api_key};
@@ -32,3 +34,6 @@ pub use rows::{
     OverrideScope, OverrideVersion, PurgedSessions, SessionCompletion,
 };
 pub use store::{OVERRIDE_VERSIONS_KEPT, Store};
+pub use synced::{
+    AppliedPage, Change, ChangeKind, SyncPage, SyncProgress, SyncedInput, SyncedRecord,
+};

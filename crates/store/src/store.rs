@@ -9,10 +9,11 @@ use serde_json::Value;
 use secrets::Sealed;
 
 use crate::{
-    ApiKey, ApiKeyHash, ApiKeyId, Branding, ConnectSession, Connection, ConnectionId,
-    ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event, Job, JobId, JobOutcome,
-    NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope,
-    OverrideVersion, Page, PageRequest, PurgedSessions, SessionCompletion, StoreError,
+    ApiKey, ApiKeyHash, ApiKeyId, AppliedPage, Branding, Change, ConnectSession, Connection,
+    ConnectionId, ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event, Job,
+    JobId, JobOutcome, NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState,
+    OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions, SessionCompletion,
+    StoreError, SyncPage, SyncProgress, SyncedRecord,
 };
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
@@ -634,6 +635,72 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ///
     /// [`StoreError::Database`] only.
     async fn purge_finished_jobs(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Applies one page of a sync in one transaction (see [`crate::SyncPage`]): records whose
+    /// hash is new or changed (or that come back after a delete) are written and each gets a
+    /// `created` or `updated` change; deletes of stored, not yet deleted records mark them deleted
+    /// and get a `deleted` change (a tombstone); the rest change nothing. The page's checkpoint
+    /// and counts go to the sync's progress in the same transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such connection,
+    /// [`StoreError::Conflict`] when `page.claim` is no longer its job's latest running claim;
+    /// either way nothing is written.
+    async fn apply_sync_page(
+        &self,
+        environment_id: &EnvironmentId,
+        page: SyncPage,
+    ) -> Result<AppliedPage, StoreError>;
+
+    /// The environment's changes with a sequence number above `after`, in order, at most
+    /// `limit`, optionally of one connection.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_changes(
+        &self,
+        environment_id: &EnvironmentId,
+        after: u64,
+        connection_id: Option<&ConnectionId>,
+        limit: u32,
+    ) -> Result<Vec<Change>, StoreError>;
+
+    /// Deletes the changes recorded before `before` (the feed's retention); returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] only.
+    async fn purge_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The stored records of a connection's object with a remote id after `after` (bytewise),
+    /// in that order, at most `limit`; deleted ones only when `with_deleted`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such connection.
+    async fn list_synced_records(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        object: &str,
+        after: Option<&str>,
+        with_deleted: bool,
+        limit: u32,
+    ) -> Result<Vec<SyncedRecord>, StoreError>;
+
+    /// A sync's progress on a connection's object; `None` before its first page.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such connection.
+    async fn get_sync_progress(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        object: &str,
+    ) -> Result<Option<SyncProgress>, StoreError>;
 
     /// Writes refreshed credentials and their expiry (`None` clears it), and replaces the account
     /// object when `account` is given, but only while `fence` is the token of the lease now held

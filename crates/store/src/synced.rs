@@ -1,0 +1,129 @@
+//! The record store and change feed of syncs (issue 16): each synced record kept as its unified
+//! JSON with a hash, and every create, update and delete numbered in its environment's sequence.
+//!
+//! A sync applies one vendor page at a time with [`crate::Store::apply_sync_page`]: in one
+//! transaction it compares the page's records with the stored ones by hash, writes only those
+//! that changed, appends one change per create, update or delete with the next numbers of the
+//! environment's sequence, and stores the sync's checkpoint, so a crash repeats at most one page
+//! and a repeated page adds no change. Sequence numbers are handed out under a lock held until the
+//! commit, so they appear in the feed in order: a reader that stores the last number it read
+//! never misses a change committed later with a smaller one.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::{ConnectionId, EnvironmentId, JobId};
+
+/// One page of a sync, to apply at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncPage {
+    pub connection_id: ConnectionId,
+    /// The unified object (`contacts`, `employees`, …).
+    pub object: String,
+    /// Records seen on the page, by remote id; a later entry for the same id wins.
+    pub upserts: Vec<SyncedInput>,
+    /// Remote ids the vendor says are gone.
+    pub deletes: Vec<String>,
+    /// Where the sync resumes after this page; `None` keeps the stored one.
+    pub checkpoint: Option<Value>,
+    /// The job claim the page belongs to (its id and fence): the page is refused once the claim
+    /// is no longer the job's latest, so a stalled worker cannot write after its successor.
+    pub claim: Option<(JobId, u64)>,
+}
+
+/// A record seen by a sync.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncedInput {
+    pub remote_id: String,
+    /// The unified record.
+    pub record: Value,
+    /// A hash of the record (the caller's choice of function, the same for every page): an
+    /// unchanged hash is no change.
+    pub hash: String,
+}
+
+/// What a page changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AppliedPage {
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+    /// The environment's sequence number of the page's last change, if it made any.
+    pub last_seq: Option<u64>,
+}
+
+/// What kind of change a feed entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl ChangeKind {
+    /// The kind as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+
+    /// Parses a stored kind.
+    pub fn parse(text: &str) -> Option<ChangeKind> {
+        [
+            ChangeKind::Created,
+            ChangeKind::Updated,
+            ChangeKind::Deleted,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// One entry of an environment's change feed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Change {
+    /// Its number in the environment's sequence: strictly increasing in commit order.
+    pub seq: u64,
+    pub environment_id: EnvironmentId,
+    pub connection_id: ConnectionId,
+    pub object: String,
+    pub remote_id: String,
+    pub kind: ChangeKind,
+    /// The record after the change; `None` for a delete (a tombstone).
+    pub record: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A record in the record store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SyncedRecord {
+    pub connection_id: ConnectionId,
+    pub object: String,
+    pub remote_id: String,
+    pub record: Value,
+    pub hash: String,
+    /// Gone from the vendor (the record keeps its last content).
+    pub deleted: bool,
+    /// The sequence number of its latest change.
+    pub seq: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A sync's progress on one connection's object.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SyncProgress {
+    pub connection_id: ConnectionId,
+    pub object: String,
+    /// Where the sync resumes.
+    pub checkpoint: Option<Value>,
+    pub pages: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub updated_at: DateTime<Utc>,
+}
