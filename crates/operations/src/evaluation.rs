@@ -540,6 +540,17 @@ mod tests {
         }
         // One of A's evaluations is running (and holds its place until released).
         let first = started_rx.recv().await.expect("one of A's jobs starts");
+        // The other spawned tasks ask for their places when a worker thread first polls them,
+        // which may come after the first job started: yield until all six have.
+        let mut yields = 0_u32;
+        while evaluator.in_flight(&tenant_a) < 6 {
+            yields += 1;
+            assert!(
+                yields < 1_000_000,
+                "A's six tasks never all asked for places"
+            );
+            tokio::task::yield_now().await;
+        }
         assert_eq!(evaluator.in_flight(&tenant_a), 6, "six queued or running");
 
         let served = evaluator
