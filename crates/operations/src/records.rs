@@ -83,11 +83,11 @@ pub struct ListPage {
     pub next_cursor: Option<String>,
 }
 
-/// A record in its published shape, with `remote_data` when asked.
 /// The code of a list's item error for a mapped record that does not fit the unified schema.
 const INVALID_RECORD: &str = "invalid_record";
 
-/// A mapped record made unified (or, when it does not fit the schema, its id and why).
+/// A record in its published shape, with `remote_data` when asked (or, when it does not fit
+/// the unified schema, its id and why).
 fn finish(
     object: UnifiedObject,
     mapped: Value,

@@ -27,4 +27,5 @@ mod security;
 mod security_connect;
 mod security_keys;
 mod shutdown;
+mod sync;
 mod writes;

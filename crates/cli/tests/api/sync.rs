@@ -1,0 +1,205 @@
+//! Sync runs against the simulators: a run fills the record store with exactly the vendor's
+//! records and the change feed with one `created` per record; a second run adds nothing; a
+//! change at the vendor is one `updated` change in the next run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use server::{JobHandler, SYNC_JOB_KIND, SyncHandler, SyncJob, Worker, WorkerSettings};
+use store::{ChangeKind, ConnectionId, Job, JobOutcome, JobStatus, NewJob, timestamp};
+use tokio::sync::Notify;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// The sync handler, telling the test when a run has ended.
+struct Told {
+    inner: SyncHandler,
+    ended: Arc<Notify>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Told {
+    async fn run(&self, job: &Job) -> JobOutcome {
+        let outcome = self.inner.run(job).await;
+        self.ended.notify_one();
+        outcome
+    }
+}
+
+/// Enqueues one sync run of `provider`'s contacts and runs a worker until it has ended.
+async fn sync_once(app: &TestApp, provider: &str) -> Job {
+    let connection = app.connection(provider);
+    let environment_id = app
+        .demo
+        .store
+        .get_connection_by_id(&ConnectionId::parse(&connection).expect("id"))
+        .await
+        .expect("connection")
+        .environment_id;
+    let (job, created) = app
+        .demo
+        .store
+        .enqueue_job(NewJob {
+            environment_id: environment_id.clone(),
+            connection_id: Some(ConnectionId::parse(&connection).expect("id")),
+            kind: SYNC_JOB_KIND.to_owned(),
+            key: Some(format!("sync:{connection}:crm.contacts")),
+            payload: serde_json::to_value(SyncJob {
+                connection_id: connection.clone(),
+                object: "crm.contacts".to_owned(),
+                every_secs: None,
+            })
+            .expect("payload"),
+            run_at: timestamp::now(),
+            max_attempts: 3,
+        })
+        .await
+        .expect("enqueue");
+    assert!(created);
+    let ended = Arc::new(Notify::new());
+    let handler = Told {
+        // Small pages, so a run walks several.
+        inner: SyncHandler::new(app.demo.state.operations.clone(), 7),
+        ended: Arc::clone(&ended),
+    };
+    let worker = Worker::new(
+        Arc::clone(&app.demo.store),
+        WorkerSettings {
+            holder: "test-worker".to_owned(),
+            concurrency: 1,
+            lease: Duration::from_secs(60),
+            idle_poll: Duration::from_millis(20),
+        },
+    )
+    .handle(SYNC_JOB_KIND, Arc::new(handler));
+    let report = worker
+        .run(
+            async move { ended.notified().await },
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(report.finished, 1, "{report:?}");
+    app.demo
+        .store
+        .get_job(&environment_id, &job.id)
+        .await
+        .expect("job")
+}
+
+#[tokio::test]
+async fn a_sync_keeps_the_record_store_and_the_feed_in_step_with_the_vendor() {
+    let app = spawn_app().await;
+    let provider = "hubspot";
+    let connection = ConnectionId::parse(&app.connection(provider)).expect("id");
+    let environment_id = app
+        .demo
+        .store
+        .get_connection_by_id(&connection)
+        .await
+        .expect("connection")
+        .environment_id;
+    let vendor_ids = app.contact_ids(provider);
+    assert!(vendor_ids.len() > 7, "more than one page of contacts");
+
+    let job = sync_once(&app, provider).await;
+    assert_eq!(job.status, JobStatus::Done, "{job:?}");
+    let stored = app
+        .demo
+        .store
+        .list_synced_records(
+            &environment_id,
+            &connection,
+            "crm.contacts",
+            None,
+            false,
+            10_000,
+        )
+        .await
+        .expect("records");
+    assert_eq!(
+        stored
+            .iter()
+            .map(|record| record.remote_id.clone())
+            .collect::<std::collections::BTreeSet<_>>(),
+        vendor_ids,
+        "the record store holds exactly the vendor's contacts"
+    );
+    let feed = app
+        .demo
+        .store
+        .list_changes(&environment_id, 0, Some(&connection), 10_000)
+        .await
+        .expect("changes");
+    let mut per_id: BTreeMap<String, Vec<ChangeKind>> = BTreeMap::new();
+    for change in &feed {
+        per_id
+            .entry(change.remote_id.clone())
+            .or_default()
+            .push(change.kind);
+    }
+    assert_eq!(per_id.len(), vendor_ids.len());
+    assert!(
+        per_id.values().all(|kinds| kinds == &[ChangeKind::Created]),
+        "each record created once: {per_id:?}"
+    );
+    let last = feed.last().expect("changes").seq;
+
+    // A second run finds nothing new.
+    let job = sync_once(&app, provider).await;
+    assert_eq!(job.status, JobStatus::Done, "{job:?}");
+    assert!(
+        app.demo
+            .store
+            .list_changes(&environment_id, last, Some(&connection), 10)
+            .await
+            .expect("changes")
+            .is_empty(),
+        "an unchanged vendor gives no change"
+    );
+
+    // A change at the vendor is one update in the next run.
+    let id = vendor_ids.iter().next().expect("a contact").clone();
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!(
+                "/unified/crm/contacts/{id}?connection_id={}",
+                app.connection(provider)
+            ),
+            Some(json!({"title": "Head of Synchronisation"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    sync_once(&app, provider).await;
+    let changes = app
+        .demo
+        .store
+        .list_changes(&environment_id, last, Some(&connection), 10)
+        .await
+        .expect("changes");
+    assert_eq!(
+        changes
+            .iter()
+            .map(|change| (change.remote_id.clone(), change.kind))
+            .collect::<Vec<_>>(),
+        vec![(id, ChangeKind::Updated)]
+    );
+    assert_eq!(
+        changes[0].record.as_ref().expect("record")["title"],
+        "Head of Synchronisation"
+    );
+    let progress = app
+        .demo
+        .store
+        .get_sync_progress(&environment_id, &connection, "crm.contacts")
+        .await
+        .expect("progress")
+        .expect("synced");
+    assert!(
+        progress.checkpoint.as_ref().expect("checkpoint")["watermark"].is_string(),
+        "a complete run leaves a watermark: {progress:?}"
+    );
+}

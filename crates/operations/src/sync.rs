@@ -1,0 +1,255 @@
+//! Sync runs: the [`JobHandler`] of `sync` jobs, which keep a connection's unified object in
+//! step in the record store and change feed (issue 16).
+//!
+//! A run walks the object's unified list through the same call path as every caller (credentials,
+//! buckets, breaker), a page at a time; each page goes to [`store::Store::apply_sync_page`] with
+//! the checkpoint to resume from, under the job claim's fence, so a crash repeats at most one
+//! page and a repeated page adds no change. Where the connector declares the `updated_after`
+//! filter, a run after the first asks only for records changed since the start of the last
+//! complete run less a lookback (the watermark is taken at the start of a run, never its end, so
+//! changes made during a run are read by the next). A cursor seen twice in one run aborts it
+//! with a clear error instead of looping. A throttled run is rescheduled for when the budget
+//! allows, not failed.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use store::{Job, JobOutcome, StoreError, SyncPage, SyncedInput, timestamp};
+use unified_model::UnifiedObject;
+
+use crate::worker::JobHandler;
+use crate::{Include, ListRequest, OpError, Operations};
+
+/// The kind of sync jobs.
+pub const SYNC_JOB_KIND: &str = "sync";
+
+/// How far before the last complete run's start the next incremental run reads, for records
+/// whose vendor timestamp lags the write.
+pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(5 * 60);
+
+/// What a `sync` job's payload says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncJob {
+    pub connection_id: String,
+    /// The unified object's key (`crm.contacts`).
+    pub object: String,
+    /// Seconds from one run's end to the next run; `None`: one run only.
+    #[serde(default)]
+    pub every_secs: Option<u64>,
+}
+
+/// Where a sync stands between pages and between runs (stored as the progress checkpoint).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Checkpoint {
+    /// The page to read next in the run under way; `None` between runs.
+    #[serde(default)]
+    cursor: Option<String>,
+    /// The `updated_after` of the run under way (fixed for the whole run).
+    #[serde(default)]
+    since: Option<DateTime<Utc>>,
+    /// When the run under way started.
+    #[serde(default)]
+    run_started_at: Option<DateTime<Utc>>,
+    /// The `updated_after` of the next run: the last complete run's start less the lookback.
+    #[serde(default)]
+    watermark: Option<DateTime<Utc>>,
+}
+
+/// Runs `sync` jobs on `operations`.
+pub struct SyncHandler {
+    operations: Operations,
+    page_size: u64,
+    lookback: Duration,
+}
+
+impl SyncHandler {
+    /// A handler reading pages of `page_size` records.
+    pub fn new(operations: Operations, page_size: u64) -> SyncHandler {
+        SyncHandler {
+            operations,
+            page_size,
+            lookback: DEFAULT_LOOKBACK,
+        }
+    }
+
+    async fn run_sync(&self, job: &Job) -> Result<JobOutcome, RunError> {
+        let spec: SyncJob = serde_json::from_value(job.payload.clone())
+            .map_err(|error| RunError::Fatal(format!("the sync job's payload: {error}")))?;
+        let object = UnifiedObject::parse_key(&spec.object)
+            .ok_or_else(|| RunError::Fatal(format!("`{}` is no unified object", spec.object)))?;
+        let bound = self
+            .operations
+            .bind(&job.environment_id, &spec.connection_id, None)
+            .await?;
+        let store = self.operations.store();
+        let connection_id = bound.connection().id.clone();
+        let stored = store
+            .get_sync_progress(&job.environment_id, &connection_id, &object.key())
+            .await
+            .map_err(OpError::from)?
+            .and_then(|progress| progress.checkpoint)
+            .and_then(|checkpoint| serde_json::from_value::<Checkpoint>(checkpoint).ok())
+            .unwrap_or_default();
+        let incremental = bound
+            .connector()
+            .file()
+            .unified
+            .get(&object.key())
+            .and_then(|ops| ops.list.as_ref())
+            .is_some_and(|list| list.filters.contains_key("updated_after"));
+        // A run under way resumes where its last page ended; otherwise a new run starts.
+        let mut checkpoint = if stored.run_started_at.is_some() {
+            stored
+        } else {
+            Checkpoint {
+                cursor: None,
+                since: stored.watermark.filter(|_| incremental),
+                run_started_at: Some(timestamp::now()),
+                watermark: stored.watermark,
+            }
+        };
+        let mut seen = HashSet::new();
+        loop {
+            let filters = checkpoint
+                .since
+                .map(|since| {
+                    vec![(
+                        "updated_after".to_owned(),
+                        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    )]
+                })
+                .unwrap_or_default();
+            let page = bound
+                .list_page(
+                    object,
+                    ListRequest {
+                        filters,
+                        page_size: Some(self.page_size),
+                        cursor: checkpoint.cursor.clone(),
+                        include: Include::default(),
+                    },
+                )
+                .await?;
+            if let Some(next) = &page.next_cursor
+                && (!seen.insert(next.clone()) || checkpoint.cursor.as_ref() == Some(next))
+            {
+                return Err(RunError::Fatal(format!(
+                    "the vendor's pagination repeated a page (cursor `{next}` came twice); \
+                     the run stopped instead of looping"
+                )));
+            }
+            let upserts = page
+                .results
+                .into_iter()
+                .filter_map(|record| {
+                    let remote_id = match record.get("remote_id").or_else(|| record.get("id")) {
+                        Some(Value::String(id)) => id.clone(),
+                        Some(Value::Number(id)) => id.to_string(),
+                        _ => return None,
+                    };
+                    let text = serde_json::to_string(&record).ok()?;
+                    Some(SyncedInput {
+                        remote_id,
+                        hash: hex::encode(Sha256::digest(text.as_bytes())),
+                        record,
+                    })
+                })
+                .collect();
+            let done = page.next_cursor.is_none();
+            checkpoint.cursor = page.next_cursor;
+            if done {
+                // The next run reads from this run's start, less the lookback.
+                checkpoint.watermark = checkpoint.run_started_at.map(|started| {
+                    started - chrono::Duration::from_std(self.lookback).unwrap_or_default()
+                });
+                checkpoint.run_started_at = None;
+                checkpoint.since = None;
+            }
+            store
+                .apply_sync_page(
+                    &job.environment_id,
+                    SyncPage {
+                        connection_id: connection_id.clone(),
+                        object: object.key(),
+                        upserts,
+                        deletes: Vec::new(),
+                        checkpoint: Some(
+                            serde_json::to_value(&checkpoint).expect("a checkpoint serializes"),
+                        ),
+                        claim: Some((job.id.clone(), job.fence)),
+                    },
+                )
+                .await
+                .map_err(|error| match error {
+                    StoreError::Conflict(detail) => RunError::Lost(detail),
+                    other => RunError::Op(other.into()),
+                })?;
+            if done {
+                break;
+            }
+        }
+        Ok(match spec.every_secs {
+            Some(every) => JobOutcome::Reschedule {
+                at: timestamp::add(timestamp::now(), Duration::from_secs(every)),
+            },
+            None => JobOutcome::Done,
+        })
+    }
+}
+
+/// Why a run stopped early.
+enum RunError {
+    /// Running again cannot help (a bad payload, a loop in the vendor's pagination).
+    Fatal(String),
+    /// The job's claim is gone; whatever is answered, the store refuses it.
+    Lost(String),
+    Op(OpError),
+}
+
+impl From<OpError> for RunError {
+    fn from(error: OpError) -> RunError {
+        RunError::Op(error)
+    }
+}
+
+/// How long a failed run waits before its next attempt: 30 s, doubling per attempt, at most an
+/// hour.
+fn backoff(attempts: u32) -> Duration {
+    Duration::from_secs(30u64.saturating_mul(1 << attempts.min(7)).min(3_600))
+}
+
+#[async_trait::async_trait]
+impl JobHandler for SyncHandler {
+    async fn run(&self, job: &Job) -> JobOutcome {
+        let now = timestamp::now();
+        match self.run_sync(job).await {
+            Ok(outcome) => outcome,
+            Err(RunError::Fatal(error)) => JobOutcome::Fail { error },
+            Err(RunError::Lost(error)) => JobOutcome::Retry { at: now, error },
+            Err(RunError::Op(error)) => match error {
+                // A throttle is not a failure: the run continues from its checkpoint when the
+                // budget allows.
+                OpError::Throttled { retry_after, .. } | OpError::CircuitOpen { retry_after } => {
+                    JobOutcome::Reschedule {
+                        at: timestamp::add(now, retry_after),
+                    }
+                }
+                OpError::ReauthRequired
+                | OpError::NotFound(_)
+                | OpError::Unsupported(_)
+                | OpError::Invalid { .. }
+                | OpError::OverrideInvalid(_) => JobOutcome::Fail {
+                    error: error.to_string(),
+                },
+                other => JobOutcome::Retry {
+                    at: timestamp::add(now, backoff(job.attempts)),
+                    error: other.to_string(),
+                },
+            },
+        }
+    }
+}
