@@ -345,8 +345,10 @@ pub fn curl_commands(demo: &Demo) -> String {
 /// As [`start`].
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let mut demo = start(args).await?;
+    let grace = std::time::Duration::from_secs(demo.settings.shutdown_grace_secs);
+    let worker = startup::RunningWorker::spawn(&demo.state.operations, grace);
     print!("{}", curl_commands(&demo));
     startup::stop_signal().await;
-    let grace = std::time::Duration::from_secs(demo.settings.shutdown_grace_secs);
+    worker.stop().await?;
     demo.server.shutdown(grace).await
 }

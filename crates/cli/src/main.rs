@@ -287,6 +287,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let core = startup::build_core(&settings, store).await?;
                 startup::revalidate_with(&core.operations).await?;
                 let operations = core.operations;
+                let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
+                let jobs = startup::RunningWorker::spawn(&operations, grace);
                 tracing::info!(interval_secs, window_secs, "crosswalk worker running");
                 let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
                 let stop = startup::stop_signal();
@@ -308,8 +310,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         () = &mut stop => break,
                     }
                 }
-                tracing::info!("stopping: finishing the token refreshes in flight");
-                let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
+                tracing::info!("stopping: finishing the jobs and token refreshes in flight");
+                jobs.stop().await?;
                 startup::drain(&operations, tokio::time::Instant::now() + grace).await;
                 anyhow::Ok(())
             })?;
@@ -362,13 +364,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let listener = startup::bind(settings.listen).await?;
                 let public_url = startup::public_url(&settings, &listener)?;
                 let state = startup::build_state(&settings, store, &public_url).await?;
-                let mut server = startup::spawn_server_with(listener, state, startup::ServerLimits::of(&settings))?;
+                let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
+                let worker = startup::RunningWorker::spawn(&state.operations, grace);
+                let mut server = startup::spawn_server_with(
+                    listener,
+                    state,
+                    startup::ServerLimits::of(&settings),
+                )?;
                 tracing::info!(addr = %server.addr, "crosswalk serving");
                 tokio::select! {
                     result = &mut server.task => { result??; }
                     () = startup::stop_signal() => {
-                        tracing::info!("stopping: finishing the requests in flight");
-                        server.shutdown(std::time::Duration::from_secs(settings.shutdown_grace_secs)).await?;
+                        tracing::info!("stopping: finishing the requests and jobs in flight");
+                        worker.stop().await?;
+                        server.shutdown(grace).await?;
                         tracing::info!("stopped");
                     }
                 }

@@ -257,6 +257,44 @@ impl RunningServer {
     }
 }
 
+/// The job worker of a process that serves (`serve`, `demo`) or works (`work`): it runs the
+/// queue's sync jobs. Several processes over one PostgreSQL share the jobs, none run twice at
+/// once.
+pub struct RunningWorker {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<server::WorkerReport>,
+}
+
+/// Records a sync job reads per vendor page.
+const SYNC_PAGE_SIZE: u64 = 100;
+
+impl RunningWorker {
+    /// Starts the worker on `operations`' store.
+    pub fn spawn(operations: &Operations, grace: Duration) -> RunningWorker {
+        let worker = server::Worker::new(
+            Arc::clone(operations.store()),
+            server::WorkerSettings::default(),
+        )
+        .handle(
+            server::SYNC_JOB_KIND,
+            Arc::new(server::SyncHandler::new(operations.clone(), SYNC_PAGE_SIZE)),
+        );
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(worker.run(stop.clone().cancelled_owned(), grace));
+        RunningWorker { stop, task }
+    }
+
+    /// Stops claiming, lets the jobs in flight finish within the worker's grace, and hands back
+    /// the rest.
+    ///
+    /// # Errors
+    /// When the worker's task failed.
+    pub async fn stop(self) -> anyhow::Result<server::WorkerReport> {
+        self.stop.cancel();
+        self.task.await.context("the worker task")
+    }
+}
+
 /// Waits until `deadline` for the token refreshes in flight to finish.
 pub async fn drain(operations: &Operations, deadline: tokio::time::Instant) {
     let in_flight = operations.refreshes_in_flight();

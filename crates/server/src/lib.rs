@@ -88,6 +88,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/events", get(routes::events::list))
         .route(
+            "/syncs",
+            get(routes::syncs::list).post(routes::syncs::create),
+        )
+        .route("/syncs/{id}", axum::routing::delete(routes::syncs::stop))
+        .route("/changes", get(routes::syncs::changes))
+        .route(
             "/environment/overrides/{provider}",
             get(routes::overrides::get_environment)
                 .put(routes::overrides::put_environment)

@@ -203,3 +203,122 @@ async fn a_sync_keeps_the_record_store_and_the_feed_in_step_with_the_vendor() {
         "a complete run leaves a watermark: {progress:?}"
     );
 }
+
+/// Runs a worker until one sync run has ended.
+async fn run_one(app: &TestApp) {
+    let ended = Arc::new(Notify::new());
+    let handler = Told {
+        inner: SyncHandler::new(app.demo.state.operations.clone(), 50),
+        ended: Arc::clone(&ended),
+    };
+    let report = Worker::new(
+        Arc::clone(&app.demo.store),
+        WorkerSettings {
+            holder: "api-test-worker".to_owned(),
+            concurrency: 1,
+            lease: Duration::from_secs(60),
+            idle_poll: Duration::from_millis(20),
+        },
+    )
+    .handle(SYNC_JOB_KIND, Arc::new(handler))
+    .run(
+        async move { ended.notified().await },
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(report.finished, 1, "{report:?}");
+}
+
+#[tokio::test]
+async fn syncs_are_started_listed_and_stopped_and_the_feed_is_read_through_the_api() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    for (body, field) in [
+        (
+            json!({"connection_id": "nope", "object": "contacts"}),
+            "connection_id",
+        ),
+        (
+            json!({"connection_id": ConnectionId::generate().to_string(), "object": "contacts"}),
+            "connection_id",
+        ),
+        (
+            json!({"connection_id": connection, "object": "widgets"}),
+            "object",
+        ),
+        (
+            json!({"connection_id": connection, "object": "contacts", "every_secs": 5}),
+            "every_secs",
+        ),
+    ] {
+        let (status, problem) = app.call(Method::POST, "/syncs", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
+        assert_eq!(problem["field"], field, "{body}: {problem}");
+    }
+
+    let body = json!({"connection_id": connection, "object": "contacts", "every_secs": 3600});
+    let (status, sync) = app.call(Method::POST, "/syncs", Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{sync}");
+    assert_eq!(sync["object"], "crm.contacts");
+    assert_eq!(sync["status"], "queued");
+    let (status, again) = app.call(Method::POST, "/syncs", Some(body)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "one live sync per connection and object"
+    );
+    assert_eq!(again["id"], sync["id"]);
+
+    run_one(&app).await;
+    let (status, listed) = app.get(&format!("/syncs?connection_id={connection}")).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let shown = &listed["results"][0];
+    assert_eq!(shown["id"], sync["id"]);
+    assert_eq!(shown["status"], "queued", "rescheduled for its next run");
+    let vendor_ids = app.contact_ids("pipedrive");
+    assert_eq!(shown["progress"]["created"], vendor_ids.len());
+
+    // The feed, read a page at a time by its cursor, holds each contact once.
+    let mut after = "0".to_owned();
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let (status, page) = app
+            .get(&format!(
+                "/changes?after={after}&limit=7&connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let results = page["results"].as_array().expect("results");
+        if results.is_empty() {
+            assert_eq!(page["next_after"], after.as_str());
+            break;
+        }
+        for change in results {
+            assert_eq!(change["kind"], "created");
+            assert!(
+                seen.insert(change["remote_id"].as_str().expect("id").to_owned()),
+                "each change once: {change}"
+            );
+        }
+        after = page["next_after"].as_str().expect("next_after").to_owned();
+    }
+    assert_eq!(seen, vendor_ids);
+    for (query, field) in [("after=-1", "after"), ("limit=0", "limit")] {
+        let (status, problem) = app.get(&format!("/changes?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        assert_eq!(problem["field"], field);
+    }
+
+    let id = sync["id"].as_str().expect("id");
+    let (status, stopped) = app
+        .call(Method::DELETE, &format!("/syncs/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    assert_eq!(stopped["status"], "cancelled");
+    let (status, _) = app
+        .call(Method::DELETE, &format!("/syncs/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app.call(Method::DELETE, "/syncs/job_nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -291,6 +291,49 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
         "properties": {"results": {"type": "array", "items": Components::reference("Event")},
                        "next_cursor": {"type": ["string", "null"], "description": "Where the next page starts; null on the last page."}}
     }));
+    components.insert("Sync", json!({
+        "type": "object", "description": "One connection's unified object kept in step: a run now, then one every `every_secs`.",
+        "required": ["id", "status", "attempts", "created_at"],
+        "properties": {"id": {"type": "string"}, "connection_id": {"type": ["string", "null"]},
+                       "object": {"type": ["string", "null"], "description": "The unified object's key, `category.object`."},
+                       "every_secs": {"type": ["integer", "null"]},
+                       "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+                       "next_run_at": {"type": ["string", "null"], "format": "date-time"},
+                       "attempts": {"type": "integer", "description": "Failed attempts of the run under way."},
+                       "last_error": {"type": ["string", "null"]},
+                       "progress": {"type": ["object", "null"], "properties": {
+                           "pages": {"type": "integer"}, "created": {"type": "integer"}, "updated": {"type": "integer"},
+                           "deleted": {"type": "integer"}, "updated_at": {"type": "string", "format": "date-time"}}},
+                       "created_at": {"type": "string", "format": "date-time"}}
+    }));
+    components.insert(
+        "SyncList",
+        json!({
+            "type": "object", "required": ["results"],
+            "properties": {"results": {"type": "array", "items": Components::reference("Sync")}}
+        }),
+    );
+    components.insert("CreateSync", json!({
+        "type": "object", "required": ["connection_id", "object"], "additionalProperties": false,
+        "properties": {"connection_id": {"type": "string"},
+                       "object": {"type": "string", "description": "The unified object, `category.object`, or `object` alone where only one category has it."},
+                       "every_secs": {"type": "integer", "minimum": crate::routes::syncs::EVERY_SECS_BOUNDS.0,
+                                      "maximum": crate::routes::syncs::EVERY_SECS_BOUNDS.1,
+                                      "default": crate::routes::syncs::DEFAULT_EVERY_SECS}}
+    }));
+    components.insert("Change", json!({
+        "type": "object", "required": ["seq", "connection_id", "object", "remote_id", "kind", "record", "created_at"],
+        "properties": {"seq": {"type": "integer", "description": "Its number in the environment's feed, increasing in commit order."},
+                       "connection_id": {"type": "string"}, "object": {"type": "string"}, "remote_id": {"type": "string"},
+                       "kind": {"type": "string", "enum": ["created", "updated", "deleted"]},
+                       "record": {"type": ["object", "null"], "description": "The unified record after the change; null for a delete."},
+                       "created_at": {"type": "string", "format": "date-time"}}
+    }));
+    components.insert("ChangePage", json!({
+        "type": "object", "required": ["results", "next_after"],
+        "properties": {"results": {"type": "array", "items": Components::reference("Change")},
+                       "next_after": {"type": "string", "description": "The `after` of the next request: store it after each page to see every change once."}}
+    }));
     components.insert("OAuthApp", json!({
         "type": "object", "description": "An environment's OAuth client for a provider; the secret is never returned.",
         "properties": {"provider": {"type": "string"}, "client_id": {"type": "string"},
@@ -551,6 +594,51 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
     event_parameters.extend(paged.as_array().cloned().unwrap_or_default());
     list_events["parameters"] = Value::Array(event_parameters);
     paths.insert("/events".to_owned(), json!({"get": list_events}));
+    let mut list_syncs = platform_operation(
+        "listSyncs",
+        "syncs",
+        "The environment's syncs with their progress, newest first",
+        Responses::platform(
+            json!({"200": Responses::json("Syncs.", Components::reference("SyncList"))}),
+            &[400],
+        ),
+    );
+    list_syncs["parameters"] = json!([{"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this connection's syncs."}]);
+    let mut create_sync = platform_operation(
+        "createSync",
+        "syncs",
+        "Keep a connection's unified object in step (an existing live sync of it is answered instead, with 200)",
+        Responses::platform(
+            json!({"201": Responses::json("The new sync.", Components::reference("Sync")),
+                   "200": Responses::json("The live sync of this connection and object.", Components::reference("Sync"))}),
+            &[400, 413],
+        ),
+    );
+    create_sync["requestBody"] = json_body(Components::reference("CreateSync"));
+    paths.insert(
+        "/syncs".to_owned(),
+        json!({"get": list_syncs, "post": create_sync}),
+    );
+    paths.insert("/syncs/{id}".to_owned(), json!({
+        "parameters": [path_parameter("id", "The sync's id.", json!({"type": "string"}))],
+        "delete": platform_operation("stopSync", "syncs", "Stop a sync (a run under way stops at its next page)",
+            Responses::platform(json!({"200": Responses::json("The stopped sync.", Components::reference("Sync"))}), &[404, 409]))
+    }));
+    let mut list_changes = platform_operation(
+        "listChanges",
+        "syncs",
+        "The environment's change feed after a sequence number, in order",
+        Responses::platform(
+            json!({"200": Responses::json("Changes.", Components::reference("ChangePage"))}),
+            &[400],
+        ),
+    );
+    list_changes["parameters"] = json!([
+        {"name": "after", "in": "query", "required": false, "schema": {"type": "string", "default": "0"}, "description": "The `next_after` of the previous page."},
+        {"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this connection's changes."},
+        {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": crate::routes::syncs::CHANGES_MAX_LIMIT, "default": crate::routes::syncs::CHANGES_DEFAULT_LIMIT}}
+    ]);
+    paths.insert("/changes".to_owned(), json!({"get": list_changes}));
     let mut create_key = platform_operation(
         "createApiKey",
         "environment",
@@ -665,6 +753,7 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
             {"name": "environment", "description": "The environment's settings and API keys."},
             {"name": "overrides", "description": "Patches of connector files."},
             {"name": "events", "description": "The environment's event log."},
+            {"name": "syncs", "description": "Connections' objects kept in step in the record store, and the change feed."},
             {"name": "platform", "description": "Health and this document."}
         ],
         "components": {

@@ -8,6 +8,7 @@ pub mod events;
 pub mod meta;
 pub mod overrides;
 pub mod proxy;
+pub mod syncs;
 pub mod unified;
 
 use axum::extract::FromRequest;
