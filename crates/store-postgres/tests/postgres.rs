@@ -135,6 +135,7 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
                 "discovered_fields",
                 "environments",
                 "events",
+                "idempotency_keys",
                 "invalid_override_reports",
                 "jobs",
                 "oauth_apps",

@@ -129,6 +129,19 @@ where
         T::try_from(value).map_err(|_| Self::corrupt(name, format!("`{value}` is out of range")))
     }
 
+    /// A kept idempotent answer, or `None` while its request is in flight.
+    pub(crate) fn stored_answer(&self) -> Result<Option<store::StoredAnswer>, StoreError> {
+        let Some(status) = self.get::<Option<i64>>("status")? else {
+            return Ok(None);
+        };
+        let status = u16::try_from(status)
+            .map_err(|_| Self::corrupt("status", format!("`{status}` is out of range")))?;
+        Ok(Some(store::StoredAnswer {
+            status,
+            body: self.optional_json("body")?.unwrap_or(Value::Null),
+        }))
+    }
+
     pub(crate) fn environment(&self) -> Result<Environment, StoreError> {
         Ok(Environment {
             id: self.id("id")?,

@@ -13,10 +13,10 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use store::{
     ApiKey, ApiKeyHash, ApiKeyId, AppliedPage, Branding, Change, ChangeKind, ConnectSession,
     Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, Cursor, DiscoveredFields,
-    Environment, EnvironmentId, Event, EventId, Job, JobId, JobOutcome, JobStatus, NewApiKey,
-    NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page,
-    PageRequest, PurgedSessions, SessionCompletion, Store, StoreError, SyncPage, SyncProgress,
-    SyncedInput, SyncedRecord, timestamp,
+    Environment, EnvironmentId, Event, EventId, IdempotencyClaim, IdempotencyScope, Job, JobId,
+    JobOutcome, JobStatus, NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState,
+    OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions, SessionCompletion, Store,
+    StoreError, StoredAnswer, SyncPage, SyncProgress, SyncedInput, SyncedRecord, timestamp,
 };
 
 use crate::rows::{
@@ -2072,5 +2072,124 @@ where
         Self::insert_event_on(&mut *transaction, &event).await?;
         transaction.commit().await.map_err(StoreError::database)?;
         Ok(Some(event))
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        in_flight_until: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let now = timestamp::truncate(now);
+        // Expired keys of the environment go first, so the table holds about a day of writes.
+        sqlx::query("DELETE FROM idempotency_keys WHERE environment_id = $1 AND expires_at <= $2")
+            .bind(scope.environment_id.as_str())
+            .bind(D::time(now))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        // One statement claims a free key or takes over an expired one; a live row is left
+        // alone, and then read to say why the key is not free.
+        let claimed = sqlx::query(
+            "INSERT INTO idempotency_keys
+                 (environment_id, connection_id, method, path, idempotency_key, fingerprint,
+                  status, body, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7)
+             ON CONFLICT (environment_id, connection_id, method, path, idempotency_key)
+             DO UPDATE SET fingerprint = excluded.fingerprint, status = NULL, body = NULL,
+                 expires_at = excluded.expires_at
+             WHERE idempotency_keys.expires_at <= $8",
+        )
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.connection_id)
+        .bind(&scope.method)
+        .bind(&scope.path)
+        .bind(&scope.key)
+        .bind(fingerprint)
+        .bind(D::time(timestamp::truncate(in_flight_until)))
+        .bind(D::time(now))
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "idempotency key"))?;
+        if D::rows_affected(&claimed) == 1 {
+            return Ok(IdempotencyClaim::Claimed);
+        }
+        let row = sqlx::query(
+            "SELECT fingerprint, status, body FROM idempotency_keys
+             WHERE environment_id = $1 AND connection_id = $2 AND method = $3 AND path = $4
+               AND idempotency_key = $5",
+        )
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.connection_id)
+        .bind(&scope.method)
+        .bind(&scope.path)
+        .bind(&scope.key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        let Some(row) = row else {
+            // Released between the two statements: the key is free, but this claim did not
+            // take it; the caller sees it in flight and may retry.
+            return Ok(IdempotencyClaim::InFlight);
+        };
+        let columns = Columns::<D>(&row);
+        if columns.text("fingerprint")? != fingerprint {
+            return Ok(IdempotencyClaim::Mismatch);
+        }
+        Ok(match columns.stored_answer()? {
+            Some(answer) => IdempotencyClaim::Answered(answer),
+            None => IdempotencyClaim::InFlight,
+        })
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        fingerprint: &str,
+        answer: &StoredAnswer,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "UPDATE idempotency_keys SET status = $7, body = {}, expires_at = $9
+             WHERE environment_id = $1 AND connection_id = $2 AND method = $3 AND path = $4
+               AND idempotency_key = $5 AND fingerprint = $6 AND status IS NULL",
+            D::json("$8")
+        ))
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.connection_id)
+        .bind(&scope.method)
+        .bind(&scope.path)
+        .bind(&scope.key)
+        .bind(fingerprint)
+        .bind(i64::from(answer.status))
+        .bind(json_text(&answer.body))
+        .bind(D::time(timestamp::truncate(expires_at)))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::database)?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE environment_id = $1 AND connection_id = $2 AND method = $3 AND path = $4
+               AND idempotency_key = $5 AND fingerprint = $6 AND status IS NULL",
+        )
+        .bind(scope.environment_id.as_str())
+        .bind(&scope.connection_id)
+        .bind(&scope.method)
+        .bind(&scope.path)
+        .bind(&scope.key)
+        .bind(fingerprint)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::database)?;
+        Ok(())
     }
 }

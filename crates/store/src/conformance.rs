@@ -22,6 +22,7 @@ use crate::{
     OverrideVersion, Page, PageRequest, SessionCompletion, Store, StoreError, SyncPage,
     SyncedInput, api_key_prefix, generate_api_key, timestamp,
 };
+use crate::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
 pub type Check = for<'a> fn(&'a dyn Store) -> BoxFuture<'a, ()>;
@@ -119,6 +120,10 @@ macro_rules! conformance_tests {
             sync_pages_record_each_change_once,
             a_sync_page_of_a_stale_claim_writes_nothing,
             concurrent_sync_pages_number_the_feed_without_gaps,
+            an_idempotency_key_keeps_its_first_answer,
+            an_idempotency_key_is_scoped_to_environment_connection_method_and_path,
+            an_idempotency_key_is_free_again_once_expired_or_released,
+            concurrent_claims_of_one_idempotency_key_let_one_through,
         );
     };
     (@each $run:path; $($check:ident,)*) => {
@@ -5035,5 +5040,223 @@ pub async fn concurrent_sync_pages_number_the_feed_without_gaps(store: &dyn Stor
             .await
             .expect("changes")
             .is_empty()
+    );
+}
+
+fn idempotency_scope(environment_id: &EnvironmentId, key: &str) -> IdempotencyScope {
+    IdempotencyScope {
+        environment_id: environment_id.clone(),
+        connection_id: "conn_1".to_owned(),
+        method: "POST".to_owned(),
+        path: "/unified/records/contacts".to_owned(),
+        key: key.to_owned(),
+    }
+}
+
+pub async fn an_idempotency_key_keeps_its_first_answer(store: &dyn Store) {
+    let environment_id = environment(store, "idempotency").await;
+    let scope = idempotency_scope(&environment_id, "key-1");
+    let now = at(1_800_000_000, 0);
+    let lease = now + Duration::minutes(10);
+    let claim = store
+        .claim_idempotency_key(&scope, "fp-a", now, lease)
+        .await
+        .expect("claim");
+    assert_eq!(claim, IdempotencyClaim::Claimed);
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-a", now, lease)
+            .await
+            .expect("claim again"),
+        IdempotencyClaim::InFlight,
+        "the first request has not answered yet"
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-b", now, lease)
+            .await
+            .expect("claim with another body"),
+        IdempotencyClaim::Mismatch
+    );
+    let answer = StoredAnswer {
+        status: 201,
+        body: json!({"id": "42", "name": "Ada", "z": 1, "a": [1.5, null]}),
+    };
+    store
+        .complete_idempotency_key(&scope, "fp-a", &answer, now + Duration::hours(24))
+        .await
+        .expect("complete");
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-a", now + Duration::hours(23), lease)
+            .await
+            .expect("retry"),
+        IdempotencyClaim::Answered(answer.clone()),
+        "a retry gets the first answer, byte for byte"
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-b", now + Duration::hours(23), lease)
+            .await
+            .expect("another body"),
+        IdempotencyClaim::Mismatch
+    );
+    // Completing or releasing with another fingerprint, or once answered, changes nothing.
+    store
+        .complete_idempotency_key(
+            &scope,
+            "fp-a",
+            &StoredAnswer {
+                status: 500,
+                body: Value::Null,
+            },
+            now + Duration::hours(24),
+        )
+        .await
+        .expect("complete twice");
+    store
+        .release_idempotency_key(&scope, "fp-a")
+        .await
+        .expect("release after the answer");
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-a", now, lease)
+            .await
+            .expect("retry"),
+        IdempotencyClaim::Answered(answer)
+    );
+}
+
+pub async fn an_idempotency_key_is_scoped_to_environment_connection_method_and_path(
+    store: &dyn Store,
+) {
+    let environment_id = environment(store, "idempotency scopes").await;
+    let other_environment = environment(store, "idempotency scopes 2").await;
+    let now = at(1_800_000_000, 0);
+    let lease = now + Duration::minutes(10);
+    let scope = idempotency_scope(&environment_id, "shared");
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp", now, lease)
+            .await
+            .expect("claim"),
+        IdempotencyClaim::Claimed
+    );
+    let others = [
+        IdempotencyScope {
+            environment_id: other_environment.clone(),
+            ..scope.clone()
+        },
+        IdempotencyScope {
+            connection_id: "conn_2".to_owned(),
+            ..scope.clone()
+        },
+        IdempotencyScope {
+            method: "PATCH".to_owned(),
+            ..scope.clone()
+        },
+        IdempotencyScope {
+            path: "/unified/records/companies".to_owned(),
+            ..scope.clone()
+        },
+        IdempotencyScope {
+            key: "Shared".to_owned(),
+            ..scope.clone()
+        },
+    ];
+    for other in &others {
+        assert_eq!(
+            store
+                .claim_idempotency_key(other, "another fingerprint", now, lease)
+                .await
+                .expect("claim"),
+            IdempotencyClaim::Claimed,
+            "{other:?} is another key"
+        );
+    }
+}
+
+pub async fn an_idempotency_key_is_free_again_once_expired_or_released(store: &dyn Store) {
+    let environment_id = environment(store, "idempotency expiry").await;
+    let scope = idempotency_scope(&environment_id, "expiring");
+    let now = at(1_800_000_000, 0);
+    let lease = now + Duration::minutes(10);
+    store
+        .claim_idempotency_key(&scope, "fp-a", now, lease)
+        .await
+        .expect("claim");
+    // A failed request releases its claim: the retry runs.
+    store
+        .release_idempotency_key(&scope, "fp-b")
+        .await
+        .expect("release with another fingerprint does nothing");
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-a", now, lease)
+            .await
+            .expect("claim"),
+        IdempotencyClaim::InFlight
+    );
+    store
+        .release_idempotency_key(&scope, "fp-a")
+        .await
+        .expect("release");
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-b", now, lease)
+            .await
+            .expect("claim after release"),
+        IdempotencyClaim::Claimed,
+        "a released key is free, whatever the body"
+    );
+    // An in-flight claim whose lease ran out (its process died) is free again.
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-c", lease, lease + Duration::minutes(10))
+            .await
+            .expect("claim at the lease's end"),
+        IdempotencyClaim::Claimed
+    );
+    let answer = StoredAnswer {
+        status: 200,
+        body: json!({"ok": true}),
+    };
+    let expiry = lease + Duration::hours(24);
+    store
+        .complete_idempotency_key(&scope, "fp-c", &answer, expiry)
+        .await
+        .expect("complete");
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-c", expiry - Duration::microseconds(1), expiry)
+            .await
+            .expect("just before expiry"),
+        IdempotencyClaim::Answered(answer)
+    );
+    assert_eq!(
+        store
+            .claim_idempotency_key(&scope, "fp-d", expiry, expiry + Duration::minutes(10))
+            .await
+            .expect("at expiry"),
+        IdempotencyClaim::Claimed,
+        "a kept answer expires"
+    );
+}
+
+pub async fn concurrent_claims_of_one_idempotency_key_let_one_through(store: &dyn Store) {
+    let environment_id = environment(store, "idempotency race").await;
+    let scope = idempotency_scope(&environment_id, "raced");
+    let now = at(1_800_000_000, 0);
+    let lease = now + Duration::minutes(10);
+    let claims =
+        join_all((0..8).map(|_| store.claim_idempotency_key(&scope, "fp", now, lease))).await;
+    let claimed = claims
+        .into_iter()
+        .map(|claim| claim.expect("claim"))
+        .filter(|claim| *claim == IdempotencyClaim::Claimed)
+        .count();
+    assert_eq!(
+        claimed, 1,
+        "exactly one of the concurrent claims runs the request"
     );
 }

@@ -3,8 +3,9 @@
 //! Crosswalk keeps environments with their branding, hashed API keys, connections with sealed
 //! credentials and refresh leases, a cache of discovered fields per connection, OAuth app
 //! credentials, Connect sessions, single-use OAuth states, an audit trail of events, the
-//! versioned connector overrides of environments and connections, a durable job queue, and the
-//! record store and change feed of syncs.
+//! versioned connector overrides of environments and connections, a durable job queue, the
+//! record store and change feed of syncs, and the kept answers of writes made with an
+//! idempotency key.
 //! [`Store`] is the one interface to that data; `store-sqlite` and `store-postgres` implement it
 //! and both pass the conformance suite (the `conformance` feature), so callers can hold an `Arc<dyn Store>` and not care
 //! which backend is behind it.
@@ -15,6 +16,7 @@ mod api_key;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod idempotency;
 mod ids;
 mod jobs;
 mod page;
@@ -25,6 +27,7 @@ pub mod timestamp;
 
 pub use api_key::{API_KEY_PREFIX_LEN, ApiKeyHash, api_key_prefix, generate_api_key};
 pub use error::{IdError, StoreError};
+pub use idempotency::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
 pub use ids::{ApiKeyId, ConnectionId, EnvironmentId, EventId, JobId};
 pub use jobs::{Job, JobOutcome, JobStatus, NewJob};
 pub use page::{Cursor, CursorError, Page, PageRequest};

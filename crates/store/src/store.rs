@@ -10,10 +10,11 @@ use secrets::Sealed;
 
 use crate::{
     ApiKey, ApiKeyHash, ApiKeyId, AppliedPage, Branding, Change, ConnectSession, Connection,
-    ConnectionId, ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event, Job,
-    JobId, JobOutcome, NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState,
-    OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions, SessionCompletion,
-    StoreError, SyncPage, SyncProgress, SyncedRecord,
+    ConnectionId, ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event,
+    IdempotencyClaim, IdempotencyScope, Job, JobId, JobOutcome, NewApiKey, NewConnection, NewEvent,
+    NewJob, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page, PageRequest,
+    PurgedSessions, SessionCompletion, StoreError, StoredAnswer, SyncPage, SyncProgress,
+    SyncedRecord,
 };
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
@@ -850,4 +851,52 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         connector_revision: &str,
         event: NewEvent,
     ) -> Result<Option<Event>, StoreError>;
+
+    /// Claims the idempotency key `scope` for a request whose fingerprint is `fingerprint`.
+    ///
+    /// A key never used, or whose row expired (`expires_at <= now`), is claimed: the row is
+    /// (re)written as in flight until `in_flight_until`, and [`IdempotencyClaim::Claimed`]
+    /// returned. Otherwise the live row decides: another fingerprint is
+    /// [`IdempotencyClaim::Mismatch`], an answer kept by [`Store::complete_idempotency_key`] is
+    /// [`IdempotencyClaim::Answered`], no answer yet is [`IdempotencyClaim::InFlight`]. Of
+    /// concurrent claims of one free key, across processes, exactly one is `Claimed`. Expired
+    /// rows of the environment may be deleted along the way.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn claim_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        in_flight_until: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim, StoreError>;
+
+    /// Keeps `answer` for the key `scope` claimed with `fingerprint`, until `expires_at`; later
+    /// claims with the same fingerprint get it back. Does nothing when the key is no longer
+    /// held with that fingerprint.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] only.
+    async fn complete_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        fingerprint: &str,
+        answer: &StoredAnswer,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Frees the key `scope` claimed with `fingerprint` and not answered (the request failed in
+    /// a way a retry may repeat), so the next claim gets it. Does nothing otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] only.
+    async fn release_idempotency_key(
+        &self,
+        scope: &IdempotencyScope,
+        fingerprint: &str,
+    ) -> Result<(), StoreError>;
 }
