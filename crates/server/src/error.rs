@@ -102,6 +102,12 @@ pub enum ApiError {
         field: Option<String>,
         detail: String,
     },
+    /// The request is well formed but cannot be served as it is; `field` names the part.
+    Unprocessable {
+        code: &'static str,
+        field: Option<String>,
+        detail: String,
+    },
     /// No (valid) API key.
     Unauthenticated,
     /// Too many failed authentications from the caller's address: refused for a while before
@@ -269,6 +275,19 @@ impl IntoResponse for ApiError {
                     None => json!({}),
                 };
                 problem(StatusCode::BAD_REQUEST, code, "gateway", detail, extra)
+            }
+            ApiError::Unprocessable {
+                code,
+                field,
+                detail,
+            } => {
+                let extra = match field {
+                    Some(field) => {
+                        json!({"errors": [{"field": field, "detail": detail}], "field": field})
+                    }
+                    None => json!({}),
+                };
+                problem(StatusCode::UNPROCESSABLE_ENTITY, code, "gateway", detail, extra)
             }
             ApiError::Unauthenticated => problem(
                 StatusCode::UNAUTHORIZED,

@@ -205,6 +205,13 @@ Conventions:
   success carrying the vendor's id (the unreadable fields `null`, or only `id` and `remote_id` when
   nothing could be read) and a `warnings` array of strings saying what could not be read back.
   `warnings` is present only on write answers that have some.
+- Creates and updates accept an `Idempotency-Key` header (1 to 255 visible ASCII characters).
+  The first answer to a successful write made with a key is kept for 24 hours, scoped to the
+  environment, the connection, the method and the path: a retry with the same key and the same
+  request (query and body) gets that answer again, with `Idempotent-Replayed: true`, and the
+  vendor is not called. The same key with another request is a `422` naming the header, a retry
+  while the first request still runs is a `409`, and a write that failed keeps nothing, so its
+  retry runs again.
 ";
 
     /// Writes a table of the properties of `schema` that `keep` selects.

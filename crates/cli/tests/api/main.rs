@@ -13,6 +13,7 @@ mod errors;
 mod evaluation;
 mod fields;
 mod hubspot_portals;
+mod idempotency;
 mod listing;
 mod oauth;
 mod override_checks;

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod connections;
 pub mod environment;
 pub mod events;
+pub mod idempotency;
 pub mod meta;
 pub mod overrides;
 pub mod proxy;

@@ -9,9 +9,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use operations::{Bound, Include, ListRequest, OpError};
 use serde_json::{Value, json};
+use store::IdempotencyScope;
 use unified_model::UnifiedObject;
 
 use super::JsonBody;
+use super::idempotency::{self, Claimed};
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
@@ -290,15 +292,25 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<JsonBody<Value>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let object = target(&category, &object)?;
-    writable(object)?;
+    let target_object = target(&category, &object)?;
+    writable(target_object)?;
+    let key = idempotency::key_of(&headers)?;
     let JsonBody(body) = body?;
+    let query = raw.clone();
     let (bound, include) = bind_single(&state, &caller, raw, &headers).await?;
-    let outcome = bound
-        .create(object, body, include)
-        .await
-        .map(|record| (StatusCode::CREATED, JsonBody(record)));
-    Ok(answer(&bound, outcome).await)
+    let write = Write {
+        state: &state,
+        caller: &caller,
+        bound: &bound,
+        method: "POST",
+        path: format!("/unified/{category}/{object}"),
+        query: query.as_deref(),
+        key,
+        success: StatusCode::CREATED,
+    };
+    Ok(write
+        .run(body, |body| bound.create(target_object, body, include))
+        .await)
 }
 
 pub async fn update(
@@ -309,12 +321,89 @@ pub async fn update(
     headers: HeaderMap,
     body: Result<JsonBody<Value>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let object = target(&category, &object)?;
-    writable(object)?;
+    let target_object = target(&category, &object)?;
+    writable(target_object)?;
+    let key = idempotency::key_of(&headers)?;
     let JsonBody(body) = body?;
+    let query = raw.clone();
     let (bound, include) = bind_single(&state, &caller, raw, &headers).await?;
-    let outcome = bound.update(object, id, body, include).await.map(JsonBody);
-    Ok(answer(&bound, outcome).await)
+    let write = Write {
+        state: &state,
+        caller: &caller,
+        bound: &bound,
+        method: "PATCH",
+        path: format!("/unified/{category}/{object}/{id}"),
+        query: query.as_deref(),
+        key,
+        success: StatusCode::OK,
+    };
+    Ok(write
+        .run(body, |body| bound.update(target_object, id, body, include))
+        .await)
+}
+
+/// One create or update, made at most once per `Idempotency-Key` (see [`idempotency`]).
+struct Write<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    bound: &'a Bound,
+    method: &'static str,
+    path: String,
+    query: Option<&'a str>,
+    key: Option<String>,
+    success: StatusCode,
+}
+
+impl Write<'_> {
+    /// Runs the write (or replays the answer kept for its key), with the RateLimit headers.
+    async fn run<F, Fut>(self, body: Value, write: F) -> Response
+    where
+        F: FnOnce(Value) -> Fut,
+        Fut: std::future::Future<Output = Result<Value, OpError>>,
+    {
+        let call = match self.key {
+            None => None,
+            Some(key) => {
+                let scope = IdempotencyScope {
+                    environment_id: self.caller.environment_id.clone(),
+                    connection_id: self.bound.connection().id.to_string(),
+                    method: self.method.to_owned(),
+                    path: self.path,
+                    key,
+                };
+                match idempotency::claim(self.state, scope, self.query, &body).await {
+                    Ok(Claimed::Run(call)) => Some(call),
+                    Ok(Claimed::Replay(response)) => {
+                        return with_rate_limit_headers(self.bound, response).await;
+                    }
+                    Err(error) => {
+                        return with_rate_limit_headers(self.bound, error.into_response()).await;
+                    }
+                }
+            }
+        };
+        let outcome = write(body).await;
+        if let Some(call) = call {
+            call.finish(match &outcome {
+                Ok(record) => Ok((self.success, record)),
+                Err(_) => Err(()),
+            })
+            .await;
+        }
+        answer(
+            self.bound,
+            outcome.map(|record| (self.success, JsonBody(record))),
+        )
+        .await
+    }
+}
+
+/// `response` with the connection's RateLimit headers.
+async fn with_rate_limit_headers(bound: &Bound, mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .extend(rate_limit_headers(bound).await);
+    response
 }
 
 pub async fn delete(
