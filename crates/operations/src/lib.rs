@@ -37,7 +37,7 @@ pub use meta::Meta;
 pub use proxy::{ProxyAnswer, ProxyRequest};
 pub use records::{DEFAULT_PAGE_SIZE, Include, ListPage, ListRequest, MAX_PAGE_SIZE};
 pub use registry::ConnectorRegistry;
-pub use sync::{DEFAULT_LOOKBACK, SYNC_JOB_KIND, SyncHandler, SyncJob};
+pub use sync::{DEFAULT_LOOKBACK, SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob};
 pub use worker::{JobHandler, Worker, WorkerReport, WorkerSettings};
 
 /// What every operation of a process shares. Cheap to clone.

@@ -59,11 +59,31 @@ struct Checkpoint {
     watermark: Option<DateTime<Utc>>,
 }
 
+/// How long a sync waits before it tries again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncDelays {
+    /// After a failed run's first attempt; doubling per attempt, at most an hour.
+    pub retry_base: Duration,
+    /// After the vendor said its quota is spent without saying until when (Salesforce's
+    /// daily allowance, say).
+    pub quota_spent: Duration,
+}
+
+impl Default for SyncDelays {
+    fn default() -> SyncDelays {
+        SyncDelays {
+            retry_base: Duration::from_secs(30),
+            quota_spent: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
 /// Runs `sync` jobs on `operations`.
 pub struct SyncHandler {
     operations: Operations,
     page_size: u64,
     lookback: Duration,
+    delays: SyncDelays,
 }
 
 impl SyncHandler {
@@ -73,7 +93,15 @@ impl SyncHandler {
             operations,
             page_size,
             lookback: DEFAULT_LOOKBACK,
+            delays: SyncDelays::default(),
         }
+    }
+
+    /// The same handler waiting `delays` before it tries again.
+    #[must_use]
+    pub fn with_delays(mut self, delays: SyncDelays) -> SyncHandler {
+        self.delays = delays;
+        self
     }
 
     async fn run_sync(&self, job: &Job) -> Result<JobOutcome, RunError> {
@@ -216,10 +244,11 @@ impl From<OpError> for RunError {
     }
 }
 
-/// How long a failed run waits before its next attempt: 30 s, doubling per attempt, at most an
-/// hour.
-fn backoff(attempts: u32) -> Duration {
-    Duration::from_secs(30u64.saturating_mul(1 << attempts.min(7)).min(3_600))
+/// How long a failed run waits before its next attempt: `base`, doubling per attempt, at most
+/// an hour.
+fn backoff(base: Duration, attempts: u32) -> Duration {
+    base.saturating_mul(1 << attempts.min(7))
+        .min(Duration::from_secs(3_600))
 }
 
 #[async_trait::async_trait]
@@ -238,6 +267,16 @@ impl JobHandler for SyncHandler {
                         at: timestamp::add(now, retry_after),
                     }
                 }
+                OpError::Provider(provider)
+                    if matches!(
+                        provider.code,
+                        connector::ErrorCode::QuotaExhausted | connector::ErrorCode::RateLimited
+                    ) =>
+                {
+                    JobOutcome::Reschedule {
+                        at: timestamp::add(now, self.delays.quota_spent),
+                    }
+                }
                 OpError::ReauthRequired
                 | OpError::NotFound(_)
                 | OpError::Unsupported(_)
@@ -246,7 +285,7 @@ impl JobHandler for SyncHandler {
                     error: error.to_string(),
                 },
                 other => JobOutcome::Retry {
-                    at: timestamp::add(now, backoff(job.attempts)),
+                    at: timestamp::add(now, backoff(self.delays.retry_base, job.attempts)),
                     error: other.to_string(),
                 },
             },

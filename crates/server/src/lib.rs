@@ -21,7 +21,7 @@ pub use error::ApiError;
 pub use operations::override_check;
 pub use operations::{
     ConnectorRegistry, CursorCodec, DEFAULT_PAGE_SIZE, JobHandler, MAX_PAGE_SIZE, Operations,
-    SYNC_JOB_KIND, SyncHandler, SyncJob, Worker, WorkerReport, WorkerSettings,
+    SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob, Worker, WorkerReport, WorkerSettings,
 };
 pub use provider_http::Clock;
 pub use provider_http::credentials::credentials_aad;
