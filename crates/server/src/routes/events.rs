@@ -49,6 +49,19 @@ pub fn page_request(limit: Option<&str>, cursor: Option<&str>) -> Result<PageReq
     Ok(PageRequest { limit, after })
 }
 
+/// Reads an optional `connection_id` query parameter.
+///
+/// # Errors
+///
+/// A 400 naming `connection_id` when it is not a connection id.
+pub fn connection_filter(id: Option<&str>) -> Result<Option<ConnectionId>, ApiError> {
+    id.map(|id| {
+        ConnectionId::parse(id)
+            .map_err(|_| ApiError::invalid("connection_id", "is not a connection id"))
+    })
+    .transpose()
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
@@ -67,14 +80,7 @@ pub async fn list(
     Extension(caller): Extension<Caller>,
     Query(query): Query<EventsQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let connection_id = query
-        .connection_id
-        .as_deref()
-        .map(|id| {
-            ConnectionId::parse(id)
-                .map_err(|_| ApiError::invalid("connection_id", "is not a connection id"))
-        })
-        .transpose()?;
+    let connection_id = connection_filter(query.connection_id.as_deref())?;
     let EventsQuery { limit, cursor, .. } = &query;
     let page = page_request(limit.as_deref(), cursor.as_deref())?;
     let events = state

@@ -15,6 +15,7 @@ use store::{ConnectionId, Job, JobId, NewJob, timestamp};
 use unified_model::UnifiedObject;
 
 use super::JsonBody;
+use super::events::connection_filter;
 use crate::auth::Caller;
 use crate::{ApiError, AppState, SYNC_JOB_KIND, SyncJob};
 
@@ -157,14 +158,7 @@ pub async fn list(
     Extension(caller): Extension<Caller>,
     Query(query): Query<SyncsQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let connection_id = query
-        .connection_id
-        .as_deref()
-        .map(|id| {
-            ConnectionId::parse(id)
-                .map_err(|_| ApiError::invalid("connection_id", "is not a connection id"))
-        })
-        .transpose()?;
+    let connection_id = connection_filter(query.connection_id.as_deref())?;
     let jobs = state
         .store
         .list_jobs(&caller.environment_id, connection_id.as_ref(), 1_000)
@@ -243,14 +237,7 @@ pub async fn changes(
                 )
             })?,
     };
-    let connection_id = query
-        .connection_id
-        .as_deref()
-        .map(|id| {
-            ConnectionId::parse(id)
-                .map_err(|_| ApiError::invalid("connection_id", "is not a connection id"))
-        })
-        .transpose()?;
+    let connection_id = connection_filter(query.connection_id.as_deref())?;
     let changes = state
         .store
         .list_changes(&caller.environment_id, after, connection_id.as_ref(), limit)
