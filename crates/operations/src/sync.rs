@@ -64,8 +64,8 @@ struct Checkpoint {
 pub struct SyncDelays {
     /// After a failed run's first attempt; doubling per attempt, at most an hour.
     pub retry_base: Duration,
-    /// After the vendor said its quota is spent without saying until when (Salesforce's
-    /// daily allowance, say).
+    /// After the vendor said its quota is spent without saying until when (a daily allowance,
+    /// say).
     pub quota_spent: Duration,
 }
 
