@@ -59,29 +59,8 @@ async fn sync_once(app: &TestApp, provider: &str) -> Job {
         .await
         .expect("enqueue");
     assert!(created);
-    let ended = Arc::new(Notify::new());
-    let handler = Told {
-        // Small pages, so a run walks several.
-        inner: SyncHandler::new(app.demo.state.operations.clone(), 7),
-        ended: Arc::clone(&ended),
-    };
-    let worker = Worker::new(
-        Arc::clone(&app.demo.store),
-        WorkerSettings {
-            holder: "test-worker".to_owned(),
-            concurrency: 1,
-            lease: Duration::from_secs(60),
-            idle_poll: Duration::from_millis(20),
-        },
-    )
-    .handle(SYNC_JOB_KIND, Arc::new(handler));
-    let report = worker
-        .run(
-            async move { ended.notified().await },
-            Duration::from_secs(60),
-        )
-        .await;
-    assert_eq!(report.finished, 1, "{report:?}");
+    // Small pages, so a run walks several.
+    run_one(app, 7).await;
     app.demo
         .store
         .get_job(&environment_id, &job.id)
@@ -204,17 +183,17 @@ async fn a_sync_keeps_the_record_store_and_the_feed_in_step_with_the_vendor() {
     );
 }
 
-/// Runs a worker until one sync run has ended.
-async fn run_one(app: &TestApp) {
+/// Runs a worker, reading pages of `page_size`, until one sync run has ended.
+async fn run_one(app: &TestApp, page_size: u64) {
     let ended = Arc::new(Notify::new());
     let handler = Told {
-        inner: SyncHandler::new(app.demo.state.operations.clone(), 50),
+        inner: SyncHandler::new(app.demo.state.operations.clone(), page_size),
         ended: Arc::clone(&ended),
     };
     let report = Worker::new(
         Arc::clone(&app.demo.store),
         WorkerSettings {
-            holder: "api-test-worker".to_owned(),
+            holder: "test-worker".to_owned(),
             concurrency: 1,
             lease: Duration::from_secs(60),
             idle_poll: Duration::from_millis(20),
@@ -269,7 +248,7 @@ async fn syncs_are_started_listed_and_stopped_and_the_feed_is_read_through_the_a
     );
     assert_eq!(again["id"], sync["id"]);
 
-    run_one(&app).await;
+    run_one(&app, 50).await;
     let (status, listed) = app.get(&format!("/syncs?connection_id={connection}")).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     let shown = &listed["results"][0];
