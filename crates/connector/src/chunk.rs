@@ -1,6 +1,7 @@
 //! Chunked requests (a route's `chunk`): one planned request whose query parameter holds a long
 //! list (field names a vendor wants in the URL) becomes several requests for the same page, each
-//! with a slice of the list; the records of their answers are merged back by key.
+//! with a slice of the list; the records of their answers are merged back by key. Enrichment (a
+//! route's `enrich`) merges the answers of follow-up requests into a page's records the same way.
 //!
 //! Pure functions over planned requests and raw records; sending the requests and reading the
 //! answers' status stay with the caller and `runtime.rs`.
@@ -9,11 +10,11 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use mapping::Vars;
+use mapping::{Expr, Vars};
 
-use crate::CompiledChunk;
 use crate::file::Chunk;
-use crate::runtime::{PlanError, PlannedRequest, ReadError};
+use crate::runtime::{PlanError, PlannedRequest, ReadError, VendorResponse};
+use crate::{CompiledChunk, CompiledEnrich};
 
 /// Encoded length of `name=value` in a query string.
 fn encoded_len(name: &str, value: &str) -> usize {
@@ -153,11 +154,16 @@ pub(crate) fn merge_value(target: &mut Value, extra: &Value) {
 }
 
 fn key_of(chunk: &CompiledChunk, record: &Value) -> Result<Option<String>, ReadError> {
-    let key = chunk
-        .merge_key
+    key_text(&chunk.merge_key, "chunk merge_key", record)
+}
+
+/// The text of the key `expr` gives for `record` (numbers as their JSON text); `None` when it
+/// gives nothing or null.
+fn key_text(expr: &Expr, what: &str, record: &Value) -> Result<Option<String>, ReadError> {
+    let key = expr
         .evaluate(Some(record), &Vars::new())
         .map_err(|source| ReadError::Mapping {
-            what: "chunk merge_key".to_owned(),
+            what: what.to_owned(),
             source,
         })?;
     Ok(match key {
@@ -195,6 +201,63 @@ pub(crate) fn merge_pages(
         }
     }
     Ok(first)
+}
+
+/// Merges the answers of a page's `enrich` requests into its raw records: each answer record's
+/// `merge` object goes into the page record whose `record_key` equals the answer record's
+/// `key`. An answer record that names no record of the page is ignored; a page record no answer
+/// names is left as it is.
+///
+/// # Errors
+/// Fails when an answer is a vendor error (`check`), its records cannot be read (`extract`), or
+/// a key or merge expression fails.
+pub(crate) fn enrich(
+    entries: &[CompiledEnrich],
+    records: &mut [Value],
+    answers: &[(usize, VendorResponse)],
+    extract: impl Fn(&CompiledEnrich, &Value) -> Result<Vec<Value>, ReadError>,
+    check: impl Fn(&VendorResponse) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
+    let mut indexes: HashMap<usize, HashMap<String, usize>> = HashMap::new();
+    for (entry_idx, response) in answers {
+        check(response)?;
+        let Some(entry) = entries.get(*entry_idx) else {
+            return Err(ReadError::Invalid(format!(
+                "an enrichment answer for entry {entry_idx}, which the route does not declare"
+            )));
+        };
+        let index = match indexes.entry(*entry_idx) {
+            std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                let mut index = HashMap::new();
+                for (idx, record) in records.iter().enumerate() {
+                    if let Some(key) = key_text(&entry.record_key, "enrich record_key", record)? {
+                        index.entry(key).or_insert(idx);
+                    }
+                }
+                vacant.insert(index)
+            }
+        };
+        for answer in extract(entry, &response.body)? {
+            let Some(key) = key_text(&entry.key, "enrich key", &answer)? else {
+                continue;
+            };
+            let Some(&idx) = index.get(&key) else {
+                continue;
+            };
+            let merged = entry
+                .merge
+                .evaluate(Some(&answer), &Vars::new())
+                .map_err(|source| ReadError::Mapping {
+                    what: format!("enrich `{}` merge", entry.uses),
+                    source,
+                })?;
+            if let Some(merged @ Value::Object(_)) = merged {
+                merge_value(&mut records[idx], &merged);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

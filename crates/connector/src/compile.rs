@@ -236,9 +236,68 @@ impl Compiler<'_> {
                         route.record_filter.as_ref(),
                     )?,
                     chunk: self.chunk(&format!("{route_path}.chunk"), route.chunk.as_ref())?,
+                    enrich: route
+                        .enrich
+                        .iter()
+                        .enumerate()
+                        .map(|(idx, enrich)| {
+                            self.enrich(&format!("{route_path}.enrich[{idx}]"), enrich, methods)
+                        })
+                        .collect::<Result<_, _>>()?,
                 })
             })
             .collect()
+    }
+
+    /// A route's `enrich` entry: its method exists, it takes records in groups of at least one,
+    /// and its expressions compile.
+    fn enrich(
+        &self,
+        path: &str,
+        enrich: &crate::file::Enrich,
+        methods: &HashMap<String, Arc<CompiledMethod>>,
+    ) -> Result<crate::CompiledEnrich, LoadError> {
+        let method = methods.get(&enrich.uses).ok_or_else(|| {
+            self.error(
+                &format!("{path}.use"),
+                format!(
+                    "`{}` names no `resource.method` in `resources`",
+                    enrich.uses
+                ),
+            )
+        })?;
+        if enrich.max_items == 0 {
+            return Err(self.error(&format!("{path}.max_items"), "must be positive"));
+        }
+        Ok(crate::CompiledEnrich {
+            uses: enrich.uses.clone(),
+            method: Arc::clone(method),
+            route: Box::new(CompiledRoute {
+                id: path.to_owned(),
+                uses: enrich.uses.clone(),
+                method: Arc::clone(method),
+                when: None,
+                query_mapping: self.opt_expr(
+                    &format!("{path}.query_mapping"),
+                    enrich.query_mapping.as_ref(),
+                )?,
+                body_mapping: self.opt_expr(
+                    &format!("{path}.body_mapping"),
+                    enrich.body_mapping.as_ref(),
+                )?,
+                id_mapping: None,
+                record_filter: None,
+                chunk: None,
+                enrich: Vec::new(),
+            }),
+            max_items: enrich.max_items,
+            record_key: self.expr(
+                &format!("{path}.record_key"),
+                enrich.record_key.as_deref().unwrap_or("id"),
+            )?,
+            key: self.expr(&format!("{path}.key"), &enrich.key)?,
+            merge: self.expr(&format!("{path}.merge"), &enrich.merge)?,
+        })
     }
 }
 
@@ -559,6 +618,16 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 return Err(compiler.error(
                     &format!("{path}.{op_name}.routes[{idx}].record_filter"),
                     "`record_filter` is for list routes only",
+                ));
+            }
+            if let Some(idx) = routes
+                .into_iter()
+                .flatten()
+                .position(|route| !route.enrich.is_empty())
+            {
+                return Err(compiler.error(
+                    &format!("{path}.{op_name}.routes[{idx}].enrich"),
+                    "`enrich` is for list routes only",
                 ));
             }
             if op_name != "get"

@@ -827,6 +827,40 @@ pub struct Route {
     /// first request's answer.
     #[serde(default)]
     pub chunk: Option<Chunk>,
+    /// List routes only: follow-up requests that add to each page's records what this route's
+    /// answer lacks (a search answer without the associations the plain list carries), so every
+    /// route of an operation gives the same unified record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enrich: Vec<Enrich>,
+}
+
+/// A follow-up request for a page's records: sent with the page's raw records (in groups of
+/// `max_items`), its answer's records are merged into the page's by key before mapping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Enrich {
+    /// `resource.method` that serves it.
+    #[serde(rename = "use")]
+    pub uses: String,
+    /// JSONata over the request context plus `records` (the group's raw records) giving query
+    /// parameters (an object).
+    #[serde(default)]
+    pub query_mapping: Option<String>,
+    /// JSONata over the request context plus `records` giving the request body.
+    #[serde(default)]
+    pub body_mapping: Option<String>,
+    /// At most this many of the page's records per request.
+    pub max_items: usize,
+    /// JSONata over one raw record of the page: the key an answer's record is matched by
+    /// (default `id`).
+    #[serde(default)]
+    pub record_key: Option<String>,
+    /// JSONata over one record of the answer (as its method's `records` gives them): the key of
+    /// the page's record it belongs to.
+    pub key: String,
+    /// JSONata over one record of the answer: the object merged into the page's record (keys
+    /// the page's record lacks or holds as null are taken).
+    pub merge: String,
 }
 
 /// How a route splits one query parameter's list value over several requests.

@@ -302,6 +302,20 @@ struct CompiledRoute {
     id_mapping: Option<Expr>,
     record_filter: Option<Expr>,
     chunk: Option<CompiledChunk>,
+    enrich: Vec<CompiledEnrich>,
+}
+
+/// A route's `enrich` entry, with its method and expressions compiled.
+#[derive(Debug)]
+struct CompiledEnrich {
+    uses: String,
+    method: Arc<CompiledMethod>,
+    /// Carries the entry's query and body mappings, for planning its requests like a route's.
+    route: Box<CompiledRoute>,
+    max_items: usize,
+    record_key: Expr,
+    key: Expr,
+    merge: Expr,
 }
 
 /// A route's `chunk`, with its merge key compiled.

@@ -573,6 +573,56 @@ impl Connector {
         crate::chunk::split(route.chunk.as_ref(), request)
     }
 
+    /// Whether some list route of `object` declares `enrich` (follow-up requests per page).
+    pub fn list_enriches(&self, object: &str) -> bool {
+        self.operation(object, Operation::List)
+            .is_ok_and(|op| op.routes.iter().any(|route| !route.enrich.is_empty()))
+    }
+
+    /// Plans the follow-up requests of a list page whose route declares `enrich`: for each
+    /// entry, one request per group of at most `max_items` of the page's raw records, tagged
+    /// with the entry's index. Send them and read the page with
+    /// [`Connector::read_list_enriched`]. A page the vendor refused, or whose records cannot be
+    /// read, plans nothing: reading it reports why.
+    ///
+    /// # Errors
+    /// Fails when no route serves the request or an entry's mapping or template fails.
+    pub fn plan_list_enrichment(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        cursor: &ListCursor,
+        responses: &[VendorResponse],
+    ) -> Result<Vec<(usize, PlannedRequest)>, PlanError> {
+        let (route, _) = self.list_route(object, ctx, cursor)?;
+        if route.enrich.is_empty() || responses.iter().any(|each| self.check(each).is_err()) {
+            return Ok(Vec::new());
+        }
+        let Some(Ok(records)) = responses
+            .first()
+            .map(|response| extract_records(&route.method, &response.body))
+        else {
+            return Ok(Vec::new());
+        };
+        let mut plans = Vec::new();
+        for (idx, entry) in route.enrich.iter().enumerate() {
+            for group in records.chunks(entry.max_items) {
+                plans.push((
+                    idx,
+                    self.plan_method_with(
+                        &entry.method,
+                        &entry.uses,
+                        Some(&entry.route),
+                        ctx,
+                        &PageState::Start,
+                        Some(Value::Array(group.to_vec())),
+                    )?,
+                ));
+            }
+        }
+        Ok(plans)
+    }
+
     /// The id of the route that would serve this request.
     ///
     /// # Errors
@@ -652,6 +702,20 @@ impl Connector {
         ctx: &RequestContext,
         page: &PageState,
     ) -> Result<PlannedRequest, PlanError> {
+        self.plan_method_with(method, uses, route, ctx, page, None)
+    }
+
+    /// [`Connector::plan_method`] with `records` (an enrichment's group of raw records) added to
+    /// what the route's mappings see.
+    fn plan_method_with(
+        &self,
+        method: &CompiledMethod,
+        uses: &str,
+        route: Option<&CompiledRoute>,
+        ctx: &RequestContext,
+        page: &PageState,
+        records: Option<Value>,
+    ) -> Result<PlannedRequest, PlanError> {
         let scope = self.template_scope(&ctx.account, ctx.id.as_deref(), None);
         let lookups = &self.inner.file.lookups;
         let page_size = method
@@ -660,7 +724,10 @@ impl Connector {
             .page_size()
             .map_or(ctx.page_size, |bounds| ctx.page_size.clamp(1, bounds.max));
         let page_view = page_view(&method.raw.pagination, page, page_size);
-        let input = self.mapping_input(ctx, page_view.clone());
+        let mut input = self.mapping_input(ctx, page_view.clone());
+        if let (Some(records), Value::Object(map)) = (records, &mut input) {
+            map.insert("records".to_owned(), records);
+        }
 
         let mut headers = Vec::new();
         for (name, template) in self.inner.headers.iter().chain(&method.headers) {
@@ -1004,6 +1071,24 @@ impl Connector {
         cursor: &ListCursor,
         responses: &[VendorResponse],
     ) -> Result<ListPage, ReadError> {
+        self.read_list_enriched(object, ctx, cursor, responses, &[])
+    }
+
+    /// [`Connector::read_list_parts`] with the answers to the page's `enrich` requests (tagged
+    /// as [`Connector::plan_list_enrichment`] planned them) merged into its raw records before
+    /// mapping.
+    ///
+    /// # Errors
+    /// As [`Connector::read_list_parts`], and when an enrichment answer is an error or its
+    /// keys cannot be evaluated.
+    pub fn read_list_enriched(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        cursor: &ListCursor,
+        responses: &[VendorResponse],
+        enrichments: &[(usize, VendorResponse)],
+    ) -> Result<ListPage, ReadError> {
         let (response, later) = responses
             .split_first()
             .ok_or_else(|| ReadError::Invalid("no vendor answer to read".to_owned()))?;
@@ -1027,6 +1112,15 @@ impl Connector {
                 .map(|each| extract_records(method, &each.body))
                 .collect::<Result<Vec<_>, _>>()?;
             raw_records = crate::chunk::merge_pages(chunk, raw_records, later_pages)?;
+        }
+        if !enrichments.is_empty() {
+            crate::chunk::enrich(
+                &route.enrich,
+                &mut raw_records,
+                enrichments,
+                |entry, body| extract_records(&entry.method, body),
+                |response| self.check(response),
+            )?;
         }
         // The next page is worked out before the records are mapped: when the request's
         // evaluation budget runs out among the records, they become item errors and the page

@@ -344,12 +344,15 @@ impl Bound {
                     .await??
             };
             let answers = self.send_parts(plans).await?;
-            let responses: Vec<connector::VendorResponse> =
-                answers.into_iter().map(|answer| answer.response).collect();
+            let responses: Arc<Vec<connector::VendorResponse>> =
+                Arc::new(answers.into_iter().map(|answer| answer.response).collect());
+            let enrichments = self
+                .enrich_page(&key, &ctx, &cursor, Arc::clone(&responses))
+                .await?;
             let read = {
                 let (key, ctx, cursor) = (key.clone(), Arc::clone(&ctx), cursor.clone());
                 self.evaluate(move |connector| {
-                    connector.read_list_parts(&key, &ctx, &cursor, &responses)
+                    connector.read_list_enriched(&key, &ctx, &cursor, &responses, &enrichments)
                 })
                 .await?
             };
@@ -392,6 +395,38 @@ impl Bound {
             errors,
             next_cursor: next.map(|following| cursors.encode(&scope, &following)),
         })
+    }
+
+    /// Sends the follow-up requests of a list page whose route declares `enrich`, and answers
+    /// them tagged by entry; nothing when the route declares none. A vendor error ends the
+    /// sending early (reading the page reports it).
+    async fn enrich_page(
+        &self,
+        key: &str,
+        ctx: &Arc<connector::RequestContext>,
+        cursor: &ListCursor,
+        responses: Arc<Vec<connector::VendorResponse>>,
+    ) -> Result<Vec<(usize, connector::VendorResponse)>, OpError> {
+        if !self.connector().list_enriches(key) {
+            return Ok(Vec::new());
+        }
+        let plans = {
+            let (key, ctx, cursor) = (key.to_owned(), Arc::clone(ctx), cursor.clone());
+            self.evaluate(move |connector| {
+                connector.plan_list_enrichment(&key, &ctx, &cursor, &responses)
+            })
+            .await??
+        };
+        let mut answers = Vec::with_capacity(plans.len());
+        for (entry, plan) in plans {
+            let answer = self.send(plan, true).await?;
+            let failed = answer.error.is_some();
+            answers.push((entry, answer.response));
+            if failed {
+                break;
+            }
+        }
+        Ok(answers)
     }
 
     /// Reads one record.

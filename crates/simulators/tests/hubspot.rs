@@ -1236,3 +1236,59 @@ async fn over_long_urls_are_refused_with_414() {
     let (status, _, _) = sim.get(&short).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The v3 associations batch read answers what the objects' list shows under `associations`
+/// (the same ids and type labels), and names records without associations in a 207's errors.
+#[tokio::test]
+async fn associations_batch_read_matches_the_list_and_names_records_without_any() {
+    let sim = Sim::start(small()).await;
+    let (status, _, listed) = sim
+        .get("/crm/v3/objects/contacts?limit=100&associations=companies")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let records = listed["results"].as_array().expect("results");
+    let linked = records
+        .iter()
+        .find(|record| record.get("associations").is_some())
+        .expect("a contact with a company");
+    let id = linked["id"].as_str().expect("id");
+    let (status, answer) = sim
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/associations/contacts/companies/batch/read",
+            json!({"inputs": [{"id": id}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "COMPLETE");
+    assert_eq!(answer["results"][0]["from"]["id"], id);
+    assert_eq!(
+        answer["results"][0]["to"],
+        linked["associations"]["companies"]["results"]
+    );
+
+    let (status, answer) = sim
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/associations/contacts/companies/batch/read",
+            json!({"inputs": [{"id": id}, {"id": "999999999"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{answer}");
+    assert_eq!(answer["results"].as_array().expect("results").len(), 1);
+    assert_eq!(answer["numErrors"], 1);
+    assert_eq!(
+        answer["errors"][0]["context"]["fromObjectId"][0],
+        "999999999"
+    );
+
+    let too_many: Vec<Value> = (0..101).map(|n| json!({"id": n.to_string()})).collect();
+    let (status, _) = sim
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/associations/contacts/companies/batch/read",
+            json!({"inputs": too_many}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

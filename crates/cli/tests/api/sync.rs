@@ -404,6 +404,11 @@ async fn a_sync_under_vendor_errors_and_inserts_misses_nothing(provider: &str) {
 }
 
 #[tokio::test]
+async fn a_hubspot_sync_under_errors_and_inserts_misses_nothing() {
+    a_sync_under_vendor_errors_and_inserts_misses_nothing("hubspot").await;
+}
+
+#[tokio::test]
 async fn a_salesforce_sync_under_errors_and_inserts_misses_nothing() {
     a_sync_under_vendor_errors_and_inserts_misses_nothing("salesforce").await;
 }

@@ -298,3 +298,82 @@ pub(super) async fn list_associations(
     }
     Json(body).into_response()
 }
+
+/// `POST /crm/v3/associations/{fromObjectType}/{toObjectType}/batch/read`: `inputs: [{id}]`
+/// (at most 100). Each record with associations gets `{from: {id}, to: [{id, type}]}`, the
+/// `type` being the label the objects' list shows (`contact_to_company`). Records with none, or
+/// that do not exist, are named in `errors` and make the answer a 207 (HubSpot reports them as
+/// `NO_ASSOCIATIONS_FOUND` under `OBJECT_NOT_FOUND`).
+pub(super) async fn batch_read_associations(
+    Extension(portal): Extension<Portal>,
+    Path((from_name, to_name)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (from, to) = match (object_type(&from_name), object_type(&to_name)) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(response), _) | (_, Err(response)) => return response,
+    };
+    let body = match parse_body(&body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let Some(inputs) = body.get("inputs").and_then(Value::as_array) else {
+        return errors::validation("Invalid input JSON: `inputs` is required");
+    };
+    if inputs.len() > super::objects::BATCH_MAX_INPUTS {
+        return errors::validation(format!(
+            "Too many inputs: {} given, at most {} are allowed",
+            inputs.len(),
+            super::objects::BATCH_MAX_INPUTS
+        ));
+    }
+    let started_at = super::store::iso(chrono::Utc::now());
+    let label = format!("{}_to_{}", from.singular(), to.singular());
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    {
+        let store = portal.read();
+        for input in inputs {
+            let id = match input.get("id") {
+                Some(Value::String(id)) => id.clone(),
+                Some(Value::Number(id)) => id.to_string(),
+                _ => return errors::validation("Each input needs an `id`"),
+            };
+            let linked = id
+                .parse::<u64>()
+                .ok()
+                .filter(|from_id| store.live(from, *from_id).is_some())
+                .map(|from_id| store.associated(from, from_id, to))
+                .unwrap_or_default();
+            if linked.is_empty() {
+                errors.push(json!({
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                    "message": format!("No {} is associated with {} {id}.", to.singular(), from.singular()),
+                    "context": {"fromObjectId": [id]},
+                }));
+                continue;
+            }
+            results.push(json!({
+                "from": {"id": id},
+                "to": linked
+                    .iter()
+                    .map(|to_id| json!({"id": to_id.to_string(), "type": label}))
+                    .collect::<Vec<_>>(),
+            }));
+        }
+    }
+    let mut answer = json!({
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started_at,
+        "completedAt": super::store::iso(chrono::Utc::now()),
+    });
+    if errors.is_empty() {
+        return Json(answer).into_response();
+    }
+    answer["numErrors"] = json!(errors.len());
+    answer["errors"] = Value::Array(errors);
+    (StatusCode::MULTI_STATUS, Json(answer)).into_response()
+}

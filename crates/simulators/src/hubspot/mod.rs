@@ -549,6 +549,10 @@ pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
             "/crm/v4/objects/{from}/{id}/associations/{to}",
             get(meta::list_associations),
         )
+        .route(
+            "/crm/v3/associations/{from}/{to}/batch/read",
+            axum::routing::post(meta::batch_read_associations),
+        )
         .with_state(shared.clone())
         .layer(middleware::from_fn_with_state(shared.clone(), guard));
     let fault_state = FaultLayerState {

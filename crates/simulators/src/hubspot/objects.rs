@@ -18,7 +18,7 @@ use super::{Params, Portal, Shared, errors, seed};
 
 const LIST_DEFAULT_LIMIT: usize = 10;
 const LIST_MAX_LIMIT: usize = 100;
-const BATCH_MAX_INPUTS: usize = 100;
+pub(super) const BATCH_MAX_INPUTS: usize = 100;
 
 /// Parses the object type in a path, or answers 400 as HubSpot does.
 pub(super) fn object_type(name: &str) -> Result<ObjectType, Response> {

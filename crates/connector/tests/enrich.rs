@@ -1,0 +1,230 @@
+//! List routes that complete their page with follow-up requests (`enrich`): one request per
+//! group of `max_items` of the page's records, the answers' records merged into the page's by
+//! key before mapping, so a route whose answer lacks something (a search without associations)
+//! maps to the same unified record as one that has it; and the load-time checks.
+
+use connector::{ListCursor, RequestBody, RequestContext, VendorResponse, load_connector_from_str};
+use serde_json::{Value, json};
+
+const CONNECTOR: &str = r#"
+schema_version: 1
+meta: { id: acme, label: Acme, categories: [crm], revision: "1" }
+auth:
+  schemes:
+    token: { kind: bearer, token: "{{credentials.token}}" }
+http:
+  base_url: https://api.acme.test
+  allowed_hosts: [api.acme.test]
+resources:
+  contacts:
+    search:
+      http_method: POST
+      path: /contacts/search
+      records: results
+      pagination:
+        kind: cursor
+        token_expr: paging.next.after
+        param: { in: body, name: after }
+        page_size: { param: { in: body, name: limit }, default: 5, max: 100 }
+    to_companies: { http_method: POST, path: /associations/contacts/companies/batch/read, records: results }
+    get: { http_method: GET, path: "/contacts/{{id}}" }
+unified:
+  crm.contacts:
+    list:
+      routes:
+        - use: contacts.search
+          body_mapping: '{"limit": page.size}'
+          enrich:
+            - use: contacts.to_companies
+              body_mapping: '{"inputs": [records.{"id": id}]}'
+              max_items: 2
+              key: from.id
+              merge: '{"associations": {"companies": {"results": to}}}'
+      record_mapping: &mapping >-
+        {
+          "id": id,
+          "remote_id": id,
+          "name": name,
+          "company_id": associations.companies.results[0].id
+        }
+    get:
+      routes:
+        - use: contacts.get
+      record_mapping: *mapping
+"#;
+
+fn ok(status: u16, body: Value) -> VendorResponse {
+    VendorResponse::new(
+        status,
+        vec![("content-type".to_owned(), "application/json".to_owned())],
+        body,
+    )
+}
+
+fn context() -> RequestContext {
+    RequestContext {
+        account: json!({}),
+        query: json!({}),
+        page_size: 5,
+        ..RequestContext::default()
+    }
+}
+
+/// A search page of five contacts, ids 1 to 5.
+fn page() -> VendorResponse {
+    ok(
+        200,
+        json!({"results": (1..=5).map(|id| json!({"id": id.to_string(), "name": format!("Contact {id}")})).collect::<Vec<_>>()}),
+    )
+}
+
+#[test]
+fn a_page_is_completed_by_its_follow_up_requests_before_mapping() {
+    let connector = load_connector_from_str("acme.yaml", CONNECTOR, None).expect("loads");
+    assert!(connector.list_enriches("crm.contacts"));
+    let (ctx, cursor) = (context(), ListCursor::default());
+    let responses = vec![page()];
+    let plans = connector
+        .plan_list_enrichment("crm.contacts", &ctx, &cursor, &responses)
+        .expect("plans");
+    // Five records in groups of at most two: three requests, each naming its group's ids.
+    let groups: Vec<Value> = plans
+        .iter()
+        .map(|(entry, plan)| {
+            assert_eq!(*entry, 0);
+            assert_eq!(
+                plan.url,
+                "https://api.acme.test/associations/contacts/companies/batch/read"
+            );
+            match &plan.body {
+                RequestBody::Json(body) => body["inputs"].clone(),
+                other => panic!("a JSON body, not {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            json!([{"id": "1"}, {"id": "2"}]),
+            json!([{"id": "3"}, {"id": "4"}]),
+            json!([{"id": "5"}]),
+        ]
+    );
+    // Contact 2 has no company (the vendor names it among its errors, with a 207); the
+    // answer for 5 also names a record that is not on the page, which is ignored.
+    let answers = vec![
+        (
+            0,
+            ok(
+                207,
+                json!({"results": [{"from": {"id": "1"}, "to": [{"id": "c1", "type": "contact_to_company"}]}],
+                       "errors": [{"message": "No company is associated with contact 2."}]}),
+            ),
+        ),
+        (
+            0,
+            ok(
+                200,
+                json!({"results": [{"from": {"id": "3"}, "to": [{"id": "c3"}]}, {"from": {"id": "4"}, "to": [{"id": "c4"}]}]}),
+            ),
+        ),
+        (
+            0,
+            ok(
+                200,
+                json!({"results": [{"from": {"id": "5"}, "to": [{"id": "c5"}]}, {"from": {"id": "99"}, "to": [{"id": "c99"}]}]}),
+            ),
+        ),
+    ];
+    let read = connector
+        .read_list_enriched("crm.contacts", &ctx, &cursor, &responses, &answers)
+        .expect("reads");
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    let companies: Vec<(String, Value)> = read
+        .records
+        .iter()
+        .map(|(mapped, _)| {
+            (
+                mapped["id"].as_str().expect("id").to_owned(),
+                mapped.get("company_id").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    assert_eq!(
+        companies,
+        vec![
+            ("1".to_owned(), json!("c1")),
+            ("2".to_owned(), Value::Null),
+            ("3".to_owned(), json!("c3")),
+            ("4".to_owned(), json!("c4")),
+            ("5".to_owned(), json!("c5")),
+        ]
+    );
+    // Without the answers the same page maps without companies: the enrichment is what adds
+    // them.
+    let bare = connector
+        .read_list_parts("crm.contacts", &ctx, &cursor, &responses)
+        .expect("reads");
+    assert!(
+        bare.records
+            .iter()
+            .all(|(mapped, _)| mapped.get("company_id").is_none_or(Value::is_null))
+    );
+}
+
+#[test]
+fn a_refused_follow_up_fails_the_page_and_a_refused_page_plans_none() {
+    let connector = load_connector_from_str("acme.yaml", CONNECTOR, None).expect("loads");
+    let (ctx, cursor) = (context(), ListCursor::default());
+    let responses = vec![page()];
+    let answers = vec![(0, ok(500, json!({"message": "boom"})))];
+    assert!(
+        connector
+            .read_list_enriched("crm.contacts", &ctx, &cursor, &responses, &answers)
+            .is_err(),
+        "a page whose enrichment failed is not read as if complete"
+    );
+    let refused = vec![ok(503, json!({"message": "down"}))];
+    assert!(
+        connector
+            .plan_list_enrichment("crm.contacts", &ctx, &cursor, &refused)
+            .expect("plans")
+            .is_empty(),
+        "a refused page plans no follow-up"
+    );
+    let empty = vec![ok(200, json!({"results": []}))];
+    assert!(
+        connector
+            .plan_list_enrichment("crm.contacts", &ctx, &cursor, &empty)
+            .expect("plans")
+            .is_empty(),
+        "an empty page plans no follow-up"
+    );
+}
+
+#[test]
+fn enrich_declarations_are_checked_when_the_connector_loads() {
+    for (from, to, expected) in [
+        (
+            "use: contacts.to_companies\n",
+            "use: contacts.nothing\n",
+            "unified.crm.contacts.list.routes[0].enrich[0].use",
+        ),
+        ("max_items: 2\n", "max_items: 0\n", "must be positive"),
+        (
+            "key: from.id\n",
+            "key: from.(\n",
+            "unified.crm.contacts.list.routes[0].enrich[0].key",
+        ),
+        (
+            "        - use: contacts.get\n",
+            "        - use: contacts.get\n          enrich: [{use: contacts.to_companies, max_items: 1, key: id, merge: '{}'}]\n",
+            "for list routes only",
+        ),
+    ] {
+        let text = CONNECTOR.replacen(from, to, 1);
+        assert_ne!(text, CONNECTOR, "{from}");
+        let error = load_connector_from_str("acme.yaml", &text, None).expect_err("refused");
+        assert!(error.to_string().contains(expected), "{expected}: {error}");
+    }
+}
