@@ -49,6 +49,9 @@ pub struct Options {
     pub connector_overrides: Value,
     /// A folder of connector files to load instead of the embedded ones.
     pub connectors_dir: Option<PathBuf>,
+    /// How long a vendor call may take before it counts as timed out (30 s when absent):
+    /// tests that inject slow answers shorten it.
+    pub provider_timeout_secs: Option<u64>,
 }
 
 impl Default for Options {
@@ -59,6 +62,7 @@ impl Default for Options {
             tweaks: Tweaks::default(),
             connector_overrides: Value::Null,
             connectors_dir: None,
+            provider_timeout_secs: None,
         }
     }
 }
@@ -216,7 +220,7 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
             keys: [("demo".to_owned(), demo_key(&args.data_dir)?)].into(),
         },
         connector_overrides: Default::default(),
-        provider_timeout_secs: 30,
+        provider_timeout_secs: options.provider_timeout_secs.unwrap_or(30),
         public_url: None,
         redis_url: None,
         default_wait_budget_secs: 10,

@@ -41,6 +41,36 @@ pub enum FaultKind {
         #[serde(default)]
         deletes: usize,
     },
+    /// Change `updates` existing records (a field the unified record shows, and their
+    /// modification time) before serving the page.
+    Update { updates: usize },
+}
+
+/// What a mutation fault does to the listed object's records before a page is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mutation {
+    pub inserts: usize,
+    pub deletes: usize,
+    pub updates: usize,
+}
+
+/// A fault that hits each matching request with a probability, for as long as it is set:
+/// vendor trouble spread at random over a long walk (10% of requests answered 503, say).
+/// Draws come from a generator seeded by [`Faults::set_chances`], so a run can be repeated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chance {
+    pub kind: FaultKind,
+    /// Only requests whose path starts with this prefix are hit (all when absent).
+    pub path_prefix: Option<String>,
+    /// From 0 to 1.
+    pub probability: f64,
+}
+
+impl FaultKind {
+    /// Whether the vendor's list handlers apply it (to their data), not the middleware.
+    pub fn is_mutation(&self) -> bool {
+        matches!(self, FaultKind::Mutate { .. } | FaultKind::Update { .. })
+    }
 }
 
 /// One queued fault.
@@ -70,13 +100,34 @@ pub const CONTROL_KEY_HEADER: &str = "x-simulator-control-key";
 #[derive(Debug, Clone)]
 pub struct Faults {
     queue: Arc<Mutex<Vec<Fault>>>,
+    chances: Arc<Mutex<Chances>>,
     control_key: Arc<str>,
+}
+
+/// The faults that hit at random, and the generator they draw from.
+#[derive(Debug)]
+struct Chances {
+    faults: Vec<Chance>,
+    /// How many requests each fault has hit.
+    hits: Vec<u64>,
+    rng: rand::rngs::StdRng,
+}
+
+impl Default for Chances {
+    fn default() -> Chances {
+        Chances {
+            faults: Vec::new(),
+            hits: Vec::new(),
+            rng: rand::SeedableRng::seed_from_u64(0),
+        }
+    }
 }
 
 impl Default for Faults {
     fn default() -> Faults {
         Faults {
             queue: Arc::default(),
+            chances: Arc::default(),
             control_key: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
         }
     }
@@ -93,9 +144,50 @@ impl Faults {
         self.queue.lock().expect("fault queue poisoned").push(fault);
     }
 
-    /// Drops every queued fault.
+    /// Drops every queued fault, and the random ones.
     pub fn clear(&self) {
         self.queue.lock().expect("fault queue poisoned").clear();
+        self.set_chances(Vec::new(), 0);
+    }
+
+    /// Replaces the faults that hit at random, drawing from a generator seeded with `seed`.
+    /// Each request draws once per matching fault, in order, and the first that hits applies;
+    /// queued faults ([`Faults::push`]) come first.
+    pub fn set_chances(&self, faults: Vec<Chance>, seed: u64) {
+        let mut chances = self.chances.lock().expect("fault chances poisoned");
+        chances.hits = vec![0; faults.len()];
+        chances.faults = faults;
+        chances.rng = rand::SeedableRng::seed_from_u64(seed);
+    }
+
+    /// How many requests each random fault has hit, in the order they were set.
+    pub fn chance_hits(&self) -> Vec<u64> {
+        self.chances
+            .lock()
+            .expect("fault chances poisoned")
+            .hits
+            .clone()
+    }
+
+    /// Draws the random faults matching `path` that `accept` allows; the first that hits.
+    fn draw(&self, path: &str, accept: impl Fn(&FaultKind) -> bool) -> Option<FaultKind> {
+        use rand::Rng;
+        let mut chances = self.chances.lock().expect("fault chances poisoned");
+        let Chances { faults, hits, rng } = &mut *chances;
+        let idx = faults
+            .iter()
+            .enumerate()
+            .filter(|(_, chance)| {
+                accept(&chance.kind)
+                    && chance
+                        .path_prefix
+                        .as_deref()
+                        .is_none_or(|prefix| path.starts_with(prefix))
+            })
+            .find(|(_, chance)| rng.gen_bool(chance.probability.clamp(0.0, 1.0)))
+            .map(|(idx, _)| idx)?;
+        hits[idx] += 1;
+        Some(faults[idx].kind.clone())
     }
 
     /// Takes one use of the first queued fault matching `path` that satisfies `accept`.
@@ -116,17 +208,31 @@ impl Faults {
         Some(kind)
     }
 
-    /// Takes one use of a queued mutation fault for `path`: `(inserts, deletes)`.
-    pub fn take_mutation(&self, path: &str) -> Option<(usize, usize)> {
-        match self.take_matching(path, |kind| matches!(kind, FaultKind::Mutate { .. }))? {
-            FaultKind::Mutate { inserts, deletes } => Some((inserts, deletes)),
+    /// Takes one use of a queued mutation fault for `path` (or draws a random one).
+    pub fn take_mutation(&self, path: &str) -> Option<Mutation> {
+        let kind = self
+            .take_matching(path, FaultKind::is_mutation)
+            .or_else(|| self.draw(path, FaultKind::is_mutation))?;
+        match kind {
+            FaultKind::Mutate { inserts, deletes } => Some(Mutation {
+                inserts,
+                deletes,
+                updates: 0,
+            }),
+            FaultKind::Update { updates } => Some(Mutation {
+                updates,
+                ..Mutation::default()
+            }),
             _ => None,
         }
     }
 
-    /// Takes one use of a queued status, throttle or delay fault for `path`.
+    /// Takes one use of a queued status, throttle or delay fault for `path` (or draws a
+    /// random one).
     pub fn take_request_fault(&self, path: &str) -> Option<FaultKind> {
-        self.take_matching(path, |kind| !matches!(kind, FaultKind::Mutate { .. }))
+        let request_fault = |kind: &FaultKind| !kind.is_mutation();
+        self.take_matching(path, request_fault)
+            .or_else(|| self.draw(path, request_fault))
     }
 }
 
@@ -332,7 +438,7 @@ pub async fn fault_middleware(
             tokio::time::sleep(Duration::from_millis(millis)).await;
             next.run(request).await
         }
-        Some(FaultKind::Mutate { .. }) | None => next.run(request).await,
+        Some(FaultKind::Mutate { .. } | FaultKind::Update { .. }) | None => next.run(request).await,
     }
 }
 

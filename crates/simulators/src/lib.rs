@@ -22,7 +22,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use faults::{CapturedRequest, Fault, FaultKind, Faults, RequestLog};
+pub use faults::{CapturedRequest, Chance, Fault, FaultKind, Faults, Mutation, RequestLog};
 pub use registry::{
     DemoConnection, Entry, Profile, REGISTRY, Simulator, Started, SuiteFacts, Tweaks, Wiring,
 };

@@ -29,4 +29,5 @@ mod security_connect;
 mod security_keys;
 mod shutdown;
 mod sync;
+mod sync_faults;
 mod writes;

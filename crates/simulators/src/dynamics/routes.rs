@@ -331,8 +331,14 @@ fn encode_pairs(pairs: &[(String, String)]) -> String {
         .join("&")
 }
 
-/// Applies a queued mutation fault to the table: inserts new records, deletes random ones.
-fn mutate(shared: &Shared, table_idx: usize, inserts: usize, deletes: usize) {
+/// Applies a queued mutation fault to the table: inserts new records, deletes and edits random
+/// ones.
+fn mutate(shared: &Shared, table_idx: usize, mutation: crate::Mutation) {
+    let crate::Mutation {
+        inserts,
+        deletes,
+        updates,
+    } = mutation;
     let mut rng = shared.rng.lock().expect("rng poisoned");
     let mut db = shared.write();
     let entity_set = db.tables[table_idx].entity.entity_set;
@@ -349,11 +355,31 @@ fn mutate(shared: &Shared, table_idx: usize, inserts: usize, deletes: usize) {
             db.tables[table_idx].rows.remove(&id);
         }
     }
+    // An edit: a text column the unified record shows, and `modifiedon`.
+    let table = &mut db.tables[table_idx];
+    let column = ["jobtitle", "description", "subject", "name"]
+        .into_iter()
+        .find(|name| table.entity.by_logical_name(name).is_some());
+    let mut ids: Vec<_> = table.rows.keys().cloned().collect();
+    for _ in 0..updates.min(ids.len()) {
+        let id = ids.swap_remove(rng.gen_range(0..ids.len()));
+        let mark: u32 = rng.r#gen();
+        if let Some(row) = table.rows.get_mut(&id) {
+            if let Some(column) = column {
+                row.values
+                    .insert(column.into(), json!(format!("Edited {mark:08x}")));
+            }
+            row.values.insert(
+                "modifiedon".into(),
+                json!(super::store::format_instant(chrono::Utc::now())),
+            );
+        }
+    }
 }
 
 fn list(shared: &Shared, call: &Call, table_idx: usize) -> Result<Response, ApiError> {
-    if let Some((inserts, deletes)) = shared.faults.take_mutation(&call.path) {
-        mutate(shared, table_idx, inserts, deletes);
+    if let Some(mutation) = shared.faults.take_mutation(&call.path) {
+        mutate(shared, table_idx, mutation);
     }
     let prefer = parse_prefer(&call.headers);
     let db = shared.read();

@@ -25,18 +25,20 @@ pub(super) fn object_type(name: &str) -> Result<ObjectType, Response> {
     ObjectType::parse(name).ok_or_else(|| errors::unknown_object_type(name))
 }
 
-/// Applies a queued mutation fault for `path`: inserts and archives records before the page.
+/// Applies a queued mutation fault for `path`: inserts, archives and updates records before the
+/// page.
 pub(super) fn apply_mutation(
     shared: &Shared,
     portal: &Portal,
     object_type: ObjectType,
     path: &str,
 ) {
-    if let Some((inserts, deletes)) = shared.faults.take_mutation(path) {
+    if let Some(mutation) = shared.faults.take_mutation(path) {
         let now = Utc::now();
         let mut store = portal.write();
-        seed::insert_generated(&mut store, object_type, inserts, now);
-        seed::archive_random(&mut store, object_type, deletes, now);
+        seed::insert_generated(&mut store, object_type, mutation.inserts, now);
+        seed::archive_random(&mut store, object_type, mutation.deletes, now);
+        seed::update_random(&mut store, object_type, mutation.updates, now);
     }
 }
 

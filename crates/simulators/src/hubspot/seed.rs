@@ -867,6 +867,39 @@ pub fn archive_random(
     }
 }
 
+/// Changes `count` live records picked at random, as a user editing them would: a property
+/// the record's unified form shows gets a new value, and the record its modification time.
+pub fn update_random(store: &mut Store, object_type: ObjectType, count: usize, now: DateTime<Utc>) {
+    use rand::Rng;
+    let mut live: Vec<u64> = store
+        .records(object_type)
+        .values()
+        .filter(|record| record.archived_at.is_none())
+        .map(|record| record.id)
+        .collect();
+    let mut rng = std::mem::replace(&mut store.rng, rand::SeedableRng::seed_from_u64(0));
+    let n_update = count.min(live.len());
+    let (chosen, _) = live.partial_shuffle(&mut rng, n_update);
+    let chosen: Vec<(u64, u32)> = chosen.iter().map(|id| (*id, rng.r#gen())).collect();
+    store.rng = rng;
+    let property = match object_type {
+        ObjectType::Contacts => "jobtitle",
+        ObjectType::Companies => "description",
+        ObjectType::Deals => "dealname",
+        ObjectType::Notes => "hs_note_body",
+        ObjectType::Tasks => "hs_task_subject",
+        ObjectType::Calls => "hs_call_title",
+        ObjectType::Meetings => "hs_meeting_title",
+        ObjectType::Emails => "hs_email_subject",
+        ObjectType::Leads => "hs_lead_name",
+    };
+    for (id, mark) in chosen {
+        let values = [(property.to_owned(), Some(format!("Edited {mark:08x}")))].into();
+        // The record was picked live under the same lock, and no email changes.
+        let _ = store.update(object_type, id, values, now);
+    }
+}
+
 /// The value a record holds for a portal's extra custom property: a pure function of the record
 /// id and the property, so a test can predict it (`custom_value`).
 pub fn custom_value(definition: &schema::PropertyDef, id: u64) -> String {

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -226,9 +226,15 @@ fn fields_entity(collection: &str) -> Option<Entity> {
         .filter(|entity| entity.has_fields())
 }
 
-/// Applies a queued mutation fault for `path` to `entity`: new records dated now, and deletes.
+/// Applies a queued mutation fault for `path` to `entity`: new records dated now, deletes and
+/// edits.
 fn apply_mutation(shared: &Shared, path: &str, entity: Entity) {
-    let Some((inserts, deletes)) = shared.faults.take_mutation(path) else {
+    let Some(crate::Mutation {
+        inserts,
+        deletes,
+        updates,
+    }) = shared.faults.take_mutation(path)
+    else {
         return;
     };
     if entity == Entity::User {
@@ -255,6 +261,31 @@ fn apply_mutation(shared: &Shared, path: &str, entity: Entity) {
         }
         let idx = live[rng.gen_range(0..live.len())];
         store.mark_deleted(entity, idx, now());
+    }
+    // An edit: a text field the unified record shows, and the update time.
+    let field = match entity {
+        Entity::Person => "job_title",
+        Entity::Organization => "name",
+        Entity::Deal | Entity::Lead => "title",
+        Entity::Note => "content",
+        Entity::Activity => "subject",
+        Entity::User => return,
+    };
+    let mut live: Vec<usize> = store
+        .table(entity)
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, row)| !row.deleted)
+        .map(|(idx, _)| idx)
+        .collect();
+    for _ in 0..updates.min(live.len()) {
+        let idx = live.swap_remove(rng.gen_range(0..live.len()));
+        let mark: u32 = rng.r#gen();
+        let row = &mut store.table_mut(entity).rows[idx];
+        row.data
+            .insert(field.to_owned(), json!(format!("Edited {mark:08x}")));
+        row.update_time = now().trunc_subsecs(0);
     }
     store.rng = rng;
 }

@@ -260,7 +260,7 @@ impl Store {
         self.tables.get(&entity).expect("every entity has a table")
     }
 
-    fn table_mut(&mut self, entity: Entity) -> &mut Table {
+    pub(crate) fn table_mut(&mut self, entity: Entity) -> &mut Table {
         self.tables
             .get_mut(&entity)
             .expect("every entity has a table")

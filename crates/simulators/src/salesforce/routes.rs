@@ -27,7 +27,7 @@ use super::oauth;
 use super::query::{self, Cursor, Plan, Shape};
 use super::seed;
 use super::soql;
-use super::store::{format_datetime, now, parse_datetime};
+use super::store::{self, Val, format_datetime, now, parse_datetime};
 use crate::faults::{FaultLayerState, control_routes, fault_middleware};
 
 const MIN_VERSION: u32 = 50;
@@ -517,7 +517,12 @@ async fn limits(State(shared): AppState) -> Json<Value> {
 }
 
 /// Inserts and deletes records of `table_idx` as a queued mutation fault asks.
-fn apply_mutation(shared: &Shared, table_idx: usize, inserts: usize, deletes: usize) {
+fn apply_mutation(shared: &Shared, table_idx: usize, mutation: crate::Mutation) {
+    let crate::Mutation {
+        inserts,
+        deletes,
+        updates,
+    } = mutation;
     let mut rng = shared.rng.lock().expect("fault rng poisoned");
     let mut db = shared.write();
     let schema = &db.tables[table_idx].schema;
@@ -537,6 +542,21 @@ fn apply_mutation(shared: &Shared, table_idx: usize, inserts: usize, deletes: us
         let pick = rng.gen_range(0..live.len());
         let row_idx = live.swap_remove(pick);
         db.delete(table_idx, row_idx, instant);
+    }
+    // An edit: a text field the unified record shows, and the modification stamps.
+    let field = ["Title", "Description", "Subject", "Name"]
+        .into_iter()
+        .find_map(|name| db.tables[table_idx].schema.field_index(name));
+    for _ in 0..updates.min(live.len()) {
+        let pick = rng.gen_range(0..live.len());
+        let row_idx = live.swap_remove(pick);
+        let mark: u32 = rng.r#gen();
+        let table = &mut db.tables[table_idx];
+        let row = &mut table.rows[row_idx];
+        if let Some(field) = field {
+            row.set(field, Val::Text(format!("Edited {mark:08x}")));
+        }
+        store::touch(&table.schema, row, instant, None);
     }
 }
 
@@ -604,10 +624,10 @@ fn run_query(
     let parsed = soql::parse(text).map_err(|error| {
         ApiError::MalformedQuery(query::located(text, error.position, &error.message))
     })?;
-    if let Some((inserts, deletes)) = shared.faults.take_mutation(path) {
+    if let Some(mutation) = shared.faults.take_mutation(path) {
         let table_idx = shared.read().table_index(&parsed.from);
         if let Some(table_idx) = table_idx {
-            apply_mutation(shared, table_idx, inserts, deletes);
+            apply_mutation(shared, table_idx, mutation);
         }
     }
     let batch = batch_size(shared, headers);
@@ -680,8 +700,8 @@ async fn query_more(
     if position == 0 || position > cursor.rows.len() {
         return Err(ApiError::InvalidQueryLocator);
     }
-    if let Some((inserts, deletes)) = shared.faults.take_mutation(uri.path()) {
-        apply_mutation(&shared, cursor.plan.table, inserts, deletes);
+    if let Some(mutation) = shared.faults.take_mutation(uri.path()) {
+        apply_mutation(&shared, cursor.plan.table, mutation);
     }
     let end = (position + cursor.batch_size).min(cursor.rows.len());
     let db = shared.read();

@@ -1,0 +1,318 @@
+//! Syncs of 20,000 contacts per vendor under the fault mix of issue 16: 10% of the vendor's
+//! answers are 5xx, 5% are 429 and 2% take longer than the call timeout, while records are
+//! inserted and edited under the walk. A full run, then an incremental one once the vendor is
+//! quiet, must leave the record store equal to the vendor's set (the same records the live API
+//! serves), and the change feed, read from the start, must hold each change once: one `created`
+//! per record, no change that repeats the record before it, and a last change per record equal
+//! to the stored record.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cli::demo::Options;
+use serde_json::Value;
+use server::{JobHandler, SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob, Worker, WorkerSettings};
+use simulators::{Chance, Entry, FaultKind, Tweaks};
+use store::{ChangeKind, ConnectionId, EnvironmentId, Job, JobId, JobOutcome, JobStatus, NewJob};
+use tokio::sync::Notify;
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// Records per vendor.
+const RECORDS: usize = 20_000;
+/// Records per page of the walk.
+const PAGE_SIZE: u64 = 100;
+
+/// The sync handler, telling the test when a run has ended.
+struct Told {
+    inner: SyncHandler,
+    ended: Arc<Notify>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Told {
+    async fn run(&self, job: &Job) -> JobOutcome {
+        let outcome = self.inner.run(job).await;
+        self.ended.notify_one();
+        outcome
+    }
+}
+
+/// Runs a worker until the job has finished (runs that a throttle or an error ended early are
+/// taken up again from their checkpoint); the job as it ended.
+async fn run_to_the_end(app: &TestApp, environment_id: &EnvironmentId, job_id: &JobId) -> Job {
+    // Failed attempts wait milliseconds, not the production half-minute.
+    let delays = SyncDelays {
+        retry_base: Duration::from_millis(10),
+        quota_spent: Duration::from_millis(10),
+    };
+    for _ in 0..200 {
+        let ended = Arc::new(Notify::new());
+        let handler = Told {
+            inner: SyncHandler::new(app.demo.state.operations.clone(), PAGE_SIZE)
+                .with_delays(delays),
+            ended: Arc::clone(&ended),
+        };
+        Worker::new(
+            Arc::clone(&app.demo.store),
+            WorkerSettings {
+                holder: "fault-test-worker".to_owned(),
+                concurrency: 1,
+                lease: Duration::from_secs(120),
+                idle_poll: Duration::from_millis(20),
+            },
+        )
+        .handle(SYNC_JOB_KIND, Arc::new(handler))
+        .run(
+            async move { ended.notified().await },
+            Duration::from_secs(120),
+        )
+        .await;
+        let job = app
+            .demo
+            .store
+            .get_job(environment_id, job_id)
+            .await
+            .expect("job");
+        if !job.status.is_live() {
+            return job;
+        }
+    }
+    panic!("the sync did not finish in 200 runs");
+}
+
+/// Enqueues one sync of the connection's contacts and runs it to the end.
+async fn sync(app: &TestApp, provider: &str, environment_id: &EnvironmentId) -> Job {
+    let connection = app.connection(provider);
+    let (job, created) = app
+        .demo
+        .store
+        .enqueue_job(NewJob {
+            environment_id: environment_id.clone(),
+            connection_id: Some(ConnectionId::parse(&connection).expect("id")),
+            kind: SYNC_JOB_KIND.to_owned(),
+            key: Some(format!("sync:{connection}:crm.contacts")),
+            payload: serde_json::to_value(SyncJob {
+                connection_id: connection.clone(),
+                object: "crm.contacts".to_owned(),
+                every_secs: None,
+            })
+            .expect("payload"),
+            run_at: store::timestamp::now(),
+            max_attempts: 1_000,
+        })
+        .await
+        .expect("enqueue");
+    assert!(created);
+    run_to_the_end(app, environment_id, &job.id).await
+}
+
+async fn a_large_sync_under_faults_ends_equal_to_the_vendor(entry: Entry, tweaks: Tweaks) {
+    let app = spawn_app_with(Options {
+        registry: vec![entry],
+        tweaks,
+        // The slow answers take 1.5 s: past this timeout, so they fail as timeouts.
+        provider_timeout_secs: Some(1),
+        ..Options::tests()
+    })
+    .await;
+    let provider = app.demo.vendors[0].provider.clone();
+    let connection = ConnectionId::parse(&app.connection(&provider)).expect("id");
+    let environment_id = app
+        .demo
+        .store
+        .get_connection_by_id(&connection)
+        .await
+        .expect("connection")
+        .environment_id;
+    assert!(app.contact_ids(&provider).len() >= RECORDS, "{provider}");
+    let prefix = app.facts(&provider).contacts_list_prefix.clone();
+    let faults = app.simulator(&provider).faults();
+    let chance = |kind, path_prefix: Option<&str>, probability| Chance {
+        kind,
+        path_prefix: path_prefix.map(str::to_owned),
+        probability,
+    };
+    faults.set_chances(
+        vec![
+            chance(
+                FaultKind::Status {
+                    status: 503,
+                    body: None,
+                },
+                None,
+                0.10,
+            ),
+            chance(
+                FaultKind::Throttle {
+                    retry_after_secs: Some(1),
+                },
+                None,
+                0.05,
+            ),
+            chance(FaultKind::Delay { millis: 1_500 }, None, 0.02),
+            chance(
+                FaultKind::Mutate {
+                    inserts: 3,
+                    deletes: 0,
+                },
+                Some(&prefix),
+                0.2,
+            ),
+            chance(FaultKind::Update { updates: 3 }, Some(&prefix), 0.2),
+        ],
+        16,
+    );
+    let job = sync(&app, &provider, &environment_id).await;
+    assert_eq!(job.status, JobStatus::Done, "{provider}: {job:?}");
+    let hits = faults.chance_hits();
+    assert!(
+        hits.iter().all(|hits| *hits > 0),
+        "{provider}: every kind of fault hit the walk: {hits:?}"
+    );
+
+    // The vendor calms down; the next (incremental) run catches up with what changed.
+    faults.clear();
+    let job = sync(&app, &provider, &environment_id).await;
+    assert_eq!(job.status, JobStatus::Done, "{provider}: {job:?}");
+
+    let stored: BTreeMap<String, Value> = app
+        .demo
+        .store
+        .list_synced_records(
+            &environment_id,
+            &connection,
+            "crm.contacts",
+            None,
+            false,
+            100_000,
+        )
+        .await
+        .expect("records")
+        .into_iter()
+        .map(|record| (record.remote_id, record.record))
+        .collect();
+    let live: BTreeMap<String, Value> = app
+        .walk(&provider, "contacts", "", PAGE_SIZE)
+        .await
+        .into_iter()
+        .map(|record| {
+            let id = record["remote_id"]
+                .as_str()
+                .or_else(|| record["id"].as_str())
+                .expect("id")
+                .to_owned();
+            (id, record)
+        })
+        .collect();
+    assert_eq!(
+        stored.keys().collect::<Vec<_>>(),
+        live.keys().collect::<Vec<_>>(),
+        "{provider}: the store holds exactly the vendor's records"
+    );
+    let differing: Vec<&String> = live
+        .iter()
+        .filter(|(id, record)| stored.get(*id) != Some(*record))
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{provider}: {} stored records differ from the vendor's, e.g. {:?}",
+        differing.len(),
+        differing.first()
+    );
+
+    let mut changes: BTreeMap<String, Vec<(ChangeKind, Option<Value>)>> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = app
+            .demo
+            .store
+            .list_changes(&environment_id, after, Some(&connection), 1_000)
+            .await
+            .expect("changes");
+        let Some(last) = page.last() else { break };
+        assert!(last.seq > after);
+        after = last.seq;
+        for change in page {
+            changes
+                .entry(change.remote_id)
+                .or_default()
+                .push((change.kind, change.record));
+        }
+    }
+    assert_eq!(
+        changes.keys().collect::<Vec<_>>(),
+        stored.keys().collect::<Vec<_>>(),
+        "{provider}: every stored record has changes, and only they"
+    );
+    let mut updated = 0;
+    for (id, history) in &changes {
+        assert_eq!(
+            history[0].0,
+            ChangeKind::Created,
+            "{provider} {id}: {history:?}"
+        );
+        assert!(
+            history[1..]
+                .iter()
+                .all(|(kind, _)| *kind == ChangeKind::Updated),
+            "{provider} {id}: one creation, then updates: {history:?}"
+        );
+        assert!(
+            history.windows(2).all(|pair| pair[0].1 != pair[1].1),
+            "{provider} {id}: no change repeats the one before it"
+        );
+        assert_eq!(
+            history.last().and_then(|(_, record)| record.as_ref()),
+            stored.get(id),
+            "{provider} {id}: the feed ends on the stored record"
+        );
+        updated += history.len() - 1;
+    }
+    assert!(
+        updated > 0,
+        "{provider}: records edited under the walk show as updates"
+    );
+}
+
+#[tokio::test]
+async fn a_hubspot_sync_of_20000_contacts_under_faults_ends_equal_to_the_vendor() {
+    use simulators::hubspot::HubSpot;
+    a_large_sync_under_faults_ends_equal_to_the_vendor(
+        Entry::of::<HubSpot>(),
+        Tweaks::default().with::<HubSpot>(|config| config.contacts = RECORDS),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_salesforce_sync_of_20000_contacts_under_faults_ends_equal_to_the_vendor() {
+    use simulators::salesforce::Salesforce;
+    a_large_sync_under_faults_ends_equal_to_the_vendor(
+        Entry::of::<Salesforce>(),
+        Tweaks::default().with::<Salesforce>(|config| config.contacts = RECORDS),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_pipedrive_sync_of_20000_contacts_under_faults_ends_equal_to_the_vendor() {
+    use simulators::pipedrive::Pipedrive;
+    a_large_sync_under_faults_ends_equal_to_the_vendor(
+        Entry::of::<Pipedrive>(),
+        Tweaks::default().with::<Pipedrive>(|config| config.persons = RECORDS),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_dynamics_sync_of_20000_contacts_under_faults_ends_equal_to_the_vendor() {
+    use simulators::dynamics::Dynamics;
+    a_large_sync_under_faults_ends_equal_to_the_vendor(
+        Entry::of::<Dynamics>(),
+        Tweaks::default().with::<Dynamics>(|config| config.contacts = RECORDS),
+    )
+    .await;
+}
