@@ -60,6 +60,16 @@ pub(crate) enum ApiError {
     MissingArgument(&'static str),
     #[error("{0}")]
     InvalidReplicationDate(String),
+    #[error("{0}")]
+    InvalidJob(String),
+    #[error("The number of query jobs created in the last 24 hours exceeds the limit")]
+    ExceededQuota,
+    #[error(
+        "can only download query results of successfully completed bulk job with status: JOB_COMPLETE. Current status: {0}"
+    )]
+    JobNotComplete(&'static str),
+    #[error("Results must be requested with the API version that created the job ({0})")]
+    ApiVersionMismatch(String),
 }
 
 impl ApiError {
@@ -71,6 +81,8 @@ impl ApiError {
             ApiError::InvalidSession => StatusCode::UNAUTHORIZED,
             ApiError::RequestLimitExceeded => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::JobNotComplete(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::ApiVersionMismatch(_) => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -100,6 +112,9 @@ impl ApiError {
             ApiError::InvalidQueryLocator => "INVALID_QUERY_LOCATOR",
             ApiError::MissingArgument(_) => "MISSING_ARGUMENT",
             ApiError::InvalidReplicationDate(_) => "INVALID_REPLICATION_DATE",
+            ApiError::InvalidJob(_) | ApiError::ApiVersionMismatch(_) => "INVALIDJOB",
+            ApiError::ExceededQuota => "EXCEEDEDQUOTA",
+            ApiError::JobNotComplete(_) => "JOB_NOT_COMPLETE",
         }
     }
 

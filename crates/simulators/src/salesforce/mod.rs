@@ -15,10 +15,12 @@
 //!   Batches may therefore be smaller than the batch size, as Salesforce allows.
 //! * `/deleted` and `/updated` reject a `start` more than 30 days ago
 //!   (`INVALID_REPLICATION_DATE`) and cover up to `min(end, now)`.
-//! * Bulk API and composite resources are not simulated here. The OAuth 2.0 web-server flow
+//! * Bulk API 2.0 query jobs are simulated in `bulk.rs` (ingest jobs, Bulk API 1.0 and
+//!   composite resources are not). The OAuth 2.0 web-server flow
 //!   (authorize, token, revoke) is, in `oauth.rs`; tokens it issues are accepted like the
 //!   configured static tokens until the internal session timeout passes.
 
+mod bulk;
 mod error;
 mod ids;
 mod oauth;
@@ -73,6 +75,13 @@ pub struct SalesforceConfig {
     pub access_token_ttl_secs: u64,
     /// Refresh-token rotation: each refresh returns a new refresh token and retires the old.
     pub rotate_refresh_tokens: bool,
+    /// How long a Bulk API 2.0 query job takes from creation to `JobComplete`.
+    pub bulk_job_duration_ms: u64,
+    /// The most rows of one Bulk API result set (what a missing or larger `maxRecords`
+    /// gets).
+    pub bulk_max_records: usize,
+    /// Bulk API 2.0 query jobs the org may create (`DailyBulkV2QueryJobs`).
+    pub daily_bulk_query_jobs: u64,
 }
 
 impl Default for SalesforceConfig {
@@ -96,6 +105,9 @@ impl Default for SalesforceConfig {
             )],
             access_token_ttl_secs: 7200,
             rotate_refresh_tokens: false,
+            bulk_job_duration_ms: 2_000,
+            bulk_max_records: 50_000,
+            daily_bulk_query_jobs: 10_000,
         }
     }
 }
@@ -113,6 +125,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     pub(crate) log: RequestLog,
     pub(crate) oauth: OAuthServer,
+    pub(crate) bulk: Mutex<bulk::BulkJobs>,
 }
 
 impl Shared {
@@ -241,6 +254,21 @@ impl SalesforceHandle {
             .insert(token.to_owned());
     }
 
+    /// Makes the next Bulk API query job created fail (state `Failed`, with `message` as its
+    /// `errorMessage`) once its processing time has passed.
+    pub fn fail_next_bulk_job(&self, message: &str) {
+        self.shared
+            .bulk
+            .lock()
+            .expect("bulk jobs poisoned")
+            .fail_next = Some(message.to_owned());
+    }
+
+    /// Bulk API query jobs created so far.
+    pub fn bulk_jobs_created(&self) -> u64 {
+        self.shared.bulk.lock().expect("bulk jobs poisoned").created
+    }
+
     /// API calls counted so far.
     pub fn api_usage(&self) -> u64 {
         self.shared.api_used.load(Ordering::SeqCst)
@@ -278,6 +306,11 @@ pub fn router(config: SalesforceConfig) -> (axum::Router, SalesforceHandle) {
             rotate_refresh_tokens: config.rotate_refresh_tokens,
             access_token_prefix: format!("{}!AQ", ids::make_id("00D", 1)),
         }),
+        bulk: Mutex::new(bulk::BulkJobs::new(
+            config.daily_bulk_query_jobs,
+            Duration::from_millis(config.bulk_job_duration_ms),
+            config.bulk_max_records,
+        )),
     });
     let router = routes::build(Arc::clone(&shared));
     (router, SalesforceHandle { shared })
@@ -319,6 +352,7 @@ impl crate::Simulator for Salesforce {
                 notes: 100,
                 users: 10,
                 daily_api_limit: 10_000_000,
+                bulk_job_duration_ms: 0,
                 ..SalesforceConfig::default()
             },
         }

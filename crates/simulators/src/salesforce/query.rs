@@ -765,6 +765,43 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The header of Bulk API result CSV: each selected field's name, a parent's field as
+    /// `Relationship.Field`, in the order selected (as Bulk API 2.0 does from v50.0).
+    pub(crate) fn csv_header(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .map(|column| match &column.relationship {
+                Some(relationship) => format!("{relationship}.{}", column.name),
+                None => column.name.clone(),
+            })
+            .collect()
+    }
+
+    /// One row's cells as Bulk API result CSV writes them: `None` for null (an empty cell),
+    /// booleans as `true`/`false`, numbers as the REST API writes them, dates as
+    /// `2024-01-15` and date-times in UTC as `2024-01-15T10:20:30.000Z`.
+    pub(crate) fn csv_cells(&self, db: &Db, row_idx: u32) -> Vec<Option<String>> {
+        let row = &db.tables[self.table].rows[row_idx as usize];
+        self.columns
+            .iter()
+            .map(|column| match column_value(db, row, &column.column) {
+                Val::Null => None,
+                Val::Text(text) => Some(text.clone()),
+                Val::Bool(flag) => Some(flag.to_string()),
+                Val::DateTime(instant) => {
+                    Some(instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                }
+                other => match other.to_json(column.field_type) {
+                    Value::Null => None,
+                    Value::String(text) => Some(text),
+                    value => Some(value.to_string()),
+                },
+            })
+            .collect()
+    }
+}
+
 /// The rows of one query still to be served through `nextRecordsUrl`.
 #[derive(Debug)]
 pub(crate) struct Cursor {

@@ -21,6 +21,7 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::Shared;
+use super::bulk;
 use super::error::ApiError;
 use super::ids;
 use super::oauth;
@@ -82,6 +83,21 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
     api = api.route(&format!("{base}/query/{{locator}}"), get(query_more));
     api = api.route(&format!("{base}/queryAll/{{locator}}"), get(query_more));
     api = both(api, &format!("{base}/limits"), get(limits));
+    api = both(
+        api,
+        &format!("{base}/jobs/query"),
+        get(bulk::list).post(bulk::create),
+    );
+    api = both(
+        api,
+        &format!("{base}/jobs/query/{{id}}"),
+        get(bulk::status).patch(bulk::abort).delete(bulk::delete),
+    );
+    api = both(
+        api,
+        &format!("{base}/jobs/query/{{id}}/results"),
+        get(bulk::results),
+    );
     let api = api.route_layer(middleware::from_fn_with_state(Arc::clone(&shared), guard));
 
     let throttle_shared = Arc::clone(&shared);
@@ -209,6 +225,7 @@ async fn resources(Path(version): Path<String>) -> Json<Value> {
     let base = format!("/services/data/{version}");
     Json(json!({
         "limits": format!("{base}/limits"),
+        "jobs": format!("{base}/jobs"),
         "query": format!("{base}/query"),
         "queryAll": format!("{base}/queryAll"),
         "sobjects": format!("{base}/sobjects"),
@@ -509,9 +526,13 @@ async fn updated(
 async fn limits(State(shared): AppState) -> Json<Value> {
     let used = shared.api_used.load(Ordering::SeqCst);
     let limit = shared.api_limit.load(Ordering::SeqCst);
+    let (jobs_max, jobs_created) = {
+        let jobs = shared.bulk.lock().expect("bulk jobs poisoned");
+        (jobs.daily_limit, jobs.created)
+    };
     Json(json!({
         "DailyApiRequests": { "Max": limit, "Remaining": limit.saturating_sub(used) },
-        "DailyBulkV2QueryJobs": { "Max": 10000, "Remaining": 10000 },
+        "DailyBulkV2QueryJobs": { "Max": jobs_max, "Remaining": jobs_max.saturating_sub(jobs_created) },
         "DataStorageMB": { "Max": 1024, "Remaining": 1024 },
     }))
 }
