@@ -301,6 +301,119 @@ impl Compiler<'_> {
     }
 }
 
+impl Compiler<'_> {
+    /// One request of a bulk export, compiled as a route without `when`.
+    fn step(
+        &self,
+        path: &str,
+        uses: &str,
+        query_mapping: Option<&String>,
+        body_mapping: Option<&String>,
+        methods: &HashMap<String, Arc<CompiledMethod>>,
+    ) -> Result<CompiledRoute, LoadError> {
+        let method = methods.get(uses).ok_or_else(|| {
+            self.error(
+                &format!("{path}.use"),
+                format!("`{uses}` names no `resource.method` in `resources`"),
+            )
+        })?;
+        Ok(CompiledRoute {
+            id: path.to_owned(),
+            uses: uses.to_owned(),
+            method: Arc::clone(method),
+            when: None,
+            query_mapping: self.opt_expr(&format!("{path}.query_mapping"), query_mapping)?,
+            body_mapping: self.opt_expr(&format!("{path}.body_mapping"), body_mapping)?,
+            id_mapping: None,
+            record_filter: None,
+            chunk: None,
+            enrich: Vec::new(),
+        })
+    }
+
+    /// A list's `bulk` export: every step names a method, its expressions compile, the page
+    /// size bounds hold and the delimiter is one character.
+    fn bulk(
+        &self,
+        path: &str,
+        bulk: &crate::file::BulkRead,
+        methods: &HashMap<String, Arc<CompiledMethod>>,
+    ) -> Result<crate::CompiledBulk, LoadError> {
+        let count = match &bulk.count {
+            Some(count) => Some((
+                self.step(
+                    &format!("{path}.count"),
+                    &count.uses,
+                    count.query_mapping.as_ref(),
+                    count.body_mapping.as_ref(),
+                    methods,
+                )?,
+                self.expr(&format!("{path}.count.count_expr"), &count.count_expr)?,
+            )),
+            None => None,
+        };
+        let poll = &bulk.poll;
+        if poll.initial_delay_ms == 0 || poll.max_delay_ms < poll.initial_delay_ms {
+            return Err(self.error(
+                &format!("{path}.poll"),
+                "`initial_delay_ms` must be positive and at most `max_delay_ms`",
+            ));
+        }
+        let results = &bulk.results;
+        let size = &results.page_size;
+        if size.default == 0 || size.max == 0 || size.default > size.max {
+            return Err(self.error(
+                &format!("{path}.results.page_size"),
+                "`default` and `max` must be positive and `default` ≤ `max`",
+            ));
+        }
+        let delimiter = match results.delimiter.as_deref() {
+            None => b',',
+            Some(text) if text.len() == 1 && text.is_ascii() => text.as_bytes()[0],
+            Some(_) => {
+                return Err(self.error(
+                    &format!("{path}.results.delimiter"),
+                    "must be one ASCII character",
+                ));
+            }
+        };
+        Ok(crate::CompiledBulk {
+            raw: bulk.clone(),
+            count,
+            create: self.step(
+                &format!("{path}.create"),
+                &bulk.create.uses,
+                bulk.create.query_mapping.as_ref(),
+                bulk.create.body_mapping.as_ref(),
+                methods,
+            )?,
+            job_id: self.expr(
+                &format!("{path}.create.job_id_expr"),
+                &bulk.create.job_id_expr,
+            )?,
+            poll: self.step(&format!("{path}.poll"), &poll.uses, None, None, methods)?,
+            done_when: self.expr(&format!("{path}.poll.done_when"), &poll.done_when)?,
+            failed_when: self.expr(&format!("{path}.poll.failed_when"), &poll.failed_when)?,
+            message: self.opt_expr(
+                &format!("{path}.poll.message_expr"),
+                poll.message_expr.as_ref(),
+            )?,
+            results: self.step(
+                &format!("{path}.results"),
+                &results.uses,
+                None,
+                None,
+                methods,
+            )?,
+            next_locator: self.expr(
+                &format!("{path}.results.next_locator_expr"),
+                &results.next_locator_expr,
+            )?,
+            delimiter,
+        })
+    }
+}
+
 impl Pagination {
     /// The page size bounds of a paging kind.
     pub fn page_size(&self) -> Option<&crate::file::PageSize> {
@@ -601,6 +714,11 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     returns: crate::file::WriteReturns::Record,
                     id_expr: None,
                     walk: list.walk,
+                    bulk: list
+                        .bulk
+                        .as_ref()
+                        .map(|bulk| compiler.bulk(&format!("{path}.list.bulk"), bulk, &methods))
+                        .transpose()?,
                 },
             );
         }
@@ -659,6 +777,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     returns: crate::file::WriteReturns::Record,
                     id_expr: None,
                     walk: crate::file::RouteWalk::First,
+                    bulk: None,
                 },
             );
         }
@@ -688,6 +807,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                             write.id_expr.as_ref(),
                         )?,
                         walk: crate::file::RouteWalk::First,
+                        bulk: None,
                     },
                 );
             }
@@ -705,6 +825,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     returns: crate::file::WriteReturns::Id,
                     id_expr: None,
                     walk: crate::file::RouteWalk::First,
+                    bulk: None,
                 },
             );
         }

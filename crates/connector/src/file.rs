@@ -700,6 +700,122 @@ pub struct ListOperation {
     /// objects, such as calls, meetings and emails).
     #[serde(default)]
     pub walk: RouteWalk,
+    /// The vendor's asynchronous bulk export of the whole object, which a sync's first (full)
+    /// run uses instead of the list when the object holds `threshold` records or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<BulkRead>,
+}
+
+/// An asynchronous bulk export of a unified object: a job is created, polled until done, and
+/// its results read a page at a time by a locator each page's answer carries; result rows
+/// (CSV) become raw records typed from the discovered fields, mapped by the list's
+/// `record_mapping` like the list's own records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRead {
+    /// Records from which a backfill uses the export rather than the list (default 2,000).
+    #[serde(default = "default_bulk_threshold")]
+    pub threshold: u64,
+    /// How many records the object holds, asked before creating a job. Absent: the export is
+    /// used whatever the count.
+    #[serde(default)]
+    pub count: Option<BulkCount>,
+    /// Creates the job.
+    pub create: BulkCreate,
+    /// Reads the job's state.
+    pub poll: BulkPoll,
+    /// Reads one page of the job's results.
+    pub results: BulkResults,
+}
+
+fn default_bulk_threshold() -> u64 {
+    2_000
+}
+
+/// The request counting an object's records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkCount {
+    /// `resource.method` that serves it.
+    #[serde(rename = "use")]
+    pub uses: String,
+    /// JSONata over the request context giving query parameters (an object).
+    #[serde(default)]
+    pub query_mapping: Option<String>,
+    /// JSONata over the request context giving the request body.
+    #[serde(default)]
+    pub body_mapping: Option<String>,
+    /// JSONata over the answer's body giving the number of records.
+    pub count_expr: String,
+}
+
+/// The request creating an export job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkCreate {
+    /// `resource.method` that serves it.
+    #[serde(rename = "use")]
+    pub uses: String,
+    /// JSONata over the request context giving query parameters (an object).
+    #[serde(default)]
+    pub query_mapping: Option<String>,
+    /// JSONata over the request context giving the request body (the export's field list
+    /// from `fields`, with a static fallback, as list routes do).
+    #[serde(default)]
+    pub body_mapping: Option<String>,
+    /// JSONata over the answer's body giving the job's id, `{{id}}` in the paths of `poll`
+    /// and `results`.
+    pub job_id_expr: String,
+}
+
+/// How a job is polled until it is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkPoll {
+    /// `resource.method` that reads the job (`{{id}}` is the job's id).
+    #[serde(rename = "use")]
+    pub uses: String,
+    /// JSONata over the answer's body: the results can be read.
+    pub done_when: String,
+    /// JSONata over the answer's body: the job will never be done (failed, aborted).
+    pub failed_when: String,
+    /// JSONata over the answer's body giving why the job failed.
+    #[serde(default)]
+    pub message_expr: Option<String>,
+    /// The wait before the second poll, doubling after each poll that finds the job not done
+    /// (default 1,000).
+    #[serde(default = "default_poll_initial_ms")]
+    pub initial_delay_ms: u64,
+    /// The longest wait between two polls (default 30,000).
+    #[serde(default = "default_poll_max_ms")]
+    pub max_delay_ms: u64,
+}
+
+fn default_poll_initial_ms() -> u64 {
+    1_000
+}
+
+fn default_poll_max_ms() -> u64 {
+    30_000
+}
+
+/// How a job's results are read, a page at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkResults {
+    /// `resource.method` that reads a page (`{{id}}` is the job's id).
+    #[serde(rename = "use")]
+    pub uses: String,
+    /// Where the locator of the page to read is sent (absent on the first page).
+    pub locator: Param,
+    /// JSONata over the answer's `{status, headers}` (header names lowercased) giving the
+    /// next page's locator; undefined, null or empty on the last page.
+    pub next_locator_expr: String,
+    /// Rows per page; `param` sends it.
+    pub page_size: PageSize,
+    /// The column separator of the CSV results (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<String>,
 }
 
 /// How a list uses its routes.

@@ -36,9 +36,9 @@ pub use overrides::{
     provenance_of,
 };
 pub use runtime::{
-    DiscoveredField, ListCursor, ListPage, PROXY_USES, PageState, PlanError, PlannedRequest,
-    ProviderError, ReadError, RecordError, RequestBody, RequestContext, VendorResponse,
-    fields_binding,
+    BulkPage, BulkState, DiscoveredField, ListCursor, ListPage, PROXY_USES, PageState, PlanError,
+    PlannedRequest, ProviderError, ReadError, RecordError, RequestBody, RequestContext,
+    VendorResponse, fields_binding,
 };
 use template::Template;
 pub use template::TemplateError;
@@ -332,6 +332,24 @@ struct CompiledOperation {
     returns: file::WriteReturns,
     id_expr: Option<Expr>,
     walk: file::RouteWalk,
+    /// Lists only: the object's bulk export.
+    bulk: Option<CompiledBulk>,
+}
+
+/// A list's `bulk` export, each step's request compiled like a route's.
+#[derive(Debug)]
+struct CompiledBulk {
+    raw: file::BulkRead,
+    count: Option<(CompiledRoute, Expr)>,
+    create: CompiledRoute,
+    job_id: Expr,
+    poll: CompiledRoute,
+    done_when: Expr,
+    failed_when: Expr,
+    message: Option<Expr>,
+    results: CompiledRoute,
+    next_locator: Expr,
+    delimiter: u8,
 }
 
 #[derive(Debug)]

@@ -7,8 +7,11 @@
 //! fields, page}`; record mappings see one raw record as input, with `$account`, `$vars`,
 //! `$fields` and `$query` bound; error rules see `{status, headers, body}`.
 
+mod bulk;
+
 use std::sync::Arc;
 
+pub use bulk::{BulkPage, BulkState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 

@@ -88,7 +88,7 @@ const INVALID_RECORD: &str = "invalid_record";
 
 /// A record in its published shape, with `remote_data` when asked (or, when it does not fit
 /// the unified schema, its id and why).
-fn finish(
+pub(crate) fn finish(
     object: UnifiedObject,
     mapped: Value,
     raw: Value,

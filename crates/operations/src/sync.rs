@@ -9,7 +9,10 @@
 //! complete run less a lookback (the watermark is taken at the start of a run, never its end, so
 //! changes made during a run are read by the next). A cursor seen twice in one run aborts it
 //! with a clear error instead of looping. A throttled run is rescheduled for when the budget
-//! allows, not failed.
+//! allows, not failed. A first (full) run reads through the vendor's bulk export instead of
+//! the list where the connector declares one and the object is large enough (`bulk.rs`).
+
+mod bulk;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -57,6 +60,9 @@ struct Checkpoint {
     /// The `updated_after` of the next run: the last complete run's start less the lookback.
     #[serde(default)]
     watermark: Option<DateTime<Utc>>,
+    /// The export job of a backfill under way (a first run read through the bulk export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bulk: Option<bulk::BulkJob>,
 }
 
 /// How long a sync waits before it tries again.
@@ -138,8 +144,23 @@ impl SyncHandler {
                 since: stored.watermark.filter(|_| incremental),
                 run_started_at: Some(timestamp::now()),
                 watermark: stored.watermark,
+                bulk: None,
             }
         };
+        // The first run of a sync (nothing complete before it, no list page read yet) is a
+        // backfill: through the vendor's bulk export where the connector declares one and the
+        // object is large enough.
+        if checkpoint.bulk.is_some()
+            || (checkpoint.cursor.is_none() && checkpoint.watermark.is_none())
+        {
+            match self
+                .backfill(job, &spec.connection_id, object, &mut checkpoint)
+                .await?
+            {
+                bulk::Backfill::Complete => return Ok(next_run(&spec)),
+                bulk::Backfill::NotUsed => {}
+            }
+        }
         let mut seen = HashSet::new();
         loop {
             let filters = checkpoint
@@ -170,32 +191,11 @@ impl SyncHandler {
                      the run stopped instead of looping"
                 )));
             }
-            let upserts = page
-                .results
-                .into_iter()
-                .filter_map(|record| {
-                    let remote_id = match record.get("remote_id").or_else(|| record.get("id")) {
-                        Some(Value::String(id)) => id.clone(),
-                        Some(Value::Number(id)) => id.to_string(),
-                        _ => return None,
-                    };
-                    let text = serde_json::to_string(&record).ok()?;
-                    Some(SyncedInput {
-                        remote_id,
-                        hash: hex::encode(Sha256::digest(text.as_bytes())),
-                        record,
-                    })
-                })
-                .collect();
+            let upserts = synced_inputs(page.results);
             let done = page.next_cursor.is_none();
             checkpoint.cursor = page.next_cursor;
             if done {
-                // The next run reads from this run's start, less the lookback.
-                checkpoint.watermark = checkpoint.run_started_at.map(|started| {
-                    started - chrono::Duration::from_std(self.lookback).unwrap_or_default()
-                });
-                checkpoint.run_started_at = None;
-                checkpoint.since = None;
+                self.complete_run(&mut checkpoint);
             }
             store
                 .apply_sync_page(
@@ -220,13 +220,50 @@ impl SyncHandler {
                 break;
             }
         }
-        Ok(match spec.every_secs {
-            Some(every) => JobOutcome::Reschedule {
-                at: timestamp::add(timestamp::now(), Duration::from_secs(every)),
-            },
-            None => JobOutcome::Done,
-        })
+        Ok(next_run(&spec))
     }
+
+    /// Marks the run under way complete: the next run reads from its start, less the lookback.
+    fn complete_run(&self, checkpoint: &mut Checkpoint) {
+        checkpoint.watermark = checkpoint
+            .run_started_at
+            .map(|started| started - chrono::Duration::from_std(self.lookback).unwrap_or_default());
+        checkpoint.run_started_at = None;
+        checkpoint.since = None;
+        checkpoint.cursor = None;
+    }
+
+}
+
+/// What follows a complete run: the next one after `every_secs`, or nothing.
+fn next_run(spec: &SyncJob) -> JobOutcome {
+    match spec.every_secs {
+        Some(every) => JobOutcome::Reschedule {
+            at: timestamp::add(timestamp::now(), Duration::from_secs(every)),
+        },
+        None => JobOutcome::Done,
+    }
+}
+
+/// A page's unified records as the store takes them: each with its remote id and the SHA-256
+/// of its serialized form (a record without an id is left out).
+fn synced_inputs(records: Vec<Value>) -> Vec<SyncedInput> {
+    records
+        .into_iter()
+        .filter_map(|record| {
+            let remote_id = match record.get("remote_id").or_else(|| record.get("id")) {
+                Some(Value::String(id)) => id.clone(),
+                Some(Value::Number(id)) => id.to_string(),
+                _ => return None,
+            };
+            let text = serde_json::to_string(&record).ok()?;
+            Some(SyncedInput {
+                remote_id,
+                hash: hex::encode(Sha256::digest(text.as_bytes())),
+                record,
+            })
+        })
+        .collect()
 }
 
 /// Why a run stopped early.

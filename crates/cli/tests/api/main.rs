@@ -29,5 +29,6 @@ mod security_connect;
 mod security_keys;
 mod shutdown;
 mod sync;
+mod sync_bulk;
 mod sync_faults;
 mod writes;

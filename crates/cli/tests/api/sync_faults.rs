@@ -127,6 +127,30 @@ async fn a_large_sync_under_faults_ends_equal_to_the_vendor(entry: Entry, tweaks
         .expect("connection")
         .environment_id;
     assert!(app.contact_ids(&provider).len() >= RECORDS, "{provider}");
+    // This test walks the list under faults. A connector with a bulk export would read a first
+    // run of this size through it (its own tests are in `sync_bulk.rs`), so the export's
+    // threshold is raised above the test's records.
+    if app
+        .demo
+        .state
+        .operations
+        .connectors()
+        .get(&provider)
+        .is_some_and(|connector| connector.bulk_read("crm.contacts").is_some())
+    {
+        let (status, body) = app
+            .call(
+                reqwest::Method::PUT,
+                &format!("/connections/{connection}/overrides"),
+                Some(
+                    serde_json::json!({"unified": {"crm.contacts": {"list": {"bulk": {
+                        "threshold": RECORDS * 10
+                    }}}}}),
+                ),
+            )
+            .await;
+        assert!(status.is_success(), "{provider}: {status}: {body}");
+    }
     let prefix = app.facts(&provider).contacts_list_prefix.clone();
     let faults = app.simulator(&provider).faults();
     let chance = |kind, path_prefix: Option<&str>, probability| Chance {
