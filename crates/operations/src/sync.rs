@@ -232,7 +232,6 @@ impl SyncHandler {
         checkpoint.since = None;
         checkpoint.cursor = None;
     }
-
 }
 
 /// What follows a complete run: the next one after `every_secs`, or nothing.
