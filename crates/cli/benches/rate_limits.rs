@@ -238,6 +238,7 @@ fn settings(data_dir: &std::path::Path, base_url: &str) -> Settings {
         header_read_timeout_secs: 10,
         request_timeout_secs: 120,
         max_connections: 1024,
+        worker: Default::default(),
     }
 }
 

@@ -228,6 +228,7 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
         header_read_timeout_secs: 10,
         request_timeout_secs: 120,
         max_connections: 1024,
+        worker: Default::default(),
     };
     for (simulator, wiring) in &launched {
         settings.connector_overrides.insert(
@@ -350,7 +351,8 @@ pub fn curl_commands(demo: &Demo) -> String {
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let mut demo = start(args).await?;
     let grace = std::time::Duration::from_secs(demo.settings.shutdown_grace_secs);
-    let worker = startup::RunningWorker::spawn(&demo.state.operations, grace);
+    let worker =
+        startup::RunningWorker::spawn(&demo.state.operations, &demo.settings.worker, grace);
     print!("{}", curl_commands(&demo));
     startup::stop_signal().await;
     worker.stop().await?;

@@ -288,7 +288,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 startup::revalidate_with(&core.operations).await?;
                 let operations = core.operations;
                 let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
-                let jobs = startup::RunningWorker::spawn(&operations, grace);
+                let jobs = startup::RunningWorker::spawn(&operations, &settings.worker, grace);
                 tracing::info!(interval_secs, window_secs, "crosswalk worker running");
                 let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
                 let stop = startup::stop_signal();
@@ -365,7 +365,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let public_url = startup::public_url(&settings, &listener)?;
                 let state = startup::build_state(&settings, store, &public_url).await?;
                 let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
-                let worker = startup::RunningWorker::spawn(&state.operations, grace);
+                let worker =
+                    startup::RunningWorker::spawn(&state.operations, &settings.worker, grace);
                 let mut server = startup::spawn_server_with(
                     listener,
                     state,

@@ -59,6 +59,29 @@ pub struct Settings {
     /// Connections served at once; past it, new ones wait in the listen queue.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// The job worker every process runs (`serve`, `demo`, `work`).
+    #[serde(default)]
+    pub worker: WorkerConfig,
+}
+
+/// How a process's job worker claims and holds jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// How long a claim holds a job without renewal: how long the jobs of a process that died
+    /// wait before another takes them over. The worker renews well within it.
+    pub lease_secs: u64,
+    /// Jobs one process runs at once.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> WorkerConfig {
+        WorkerConfig {
+            lease_secs: 60,
+            concurrency: 4,
+        }
+    }
 }
 
 fn default_header_read_timeout() -> u64 {
@@ -198,6 +221,12 @@ header_read_timeout_secs = 10
 request_timeout_secs = 120
 # Connections served at once; more wait in the listen queue.
 max_connections = 1024
+
+[worker]
+# How long the jobs of a process that died wait before another process takes them over.
+lease_secs = 60
+# Jobs (sync runs) one process runs at once.
+concurrency = 4
 
 [encryption]
 # Credentials are sealed with AES-256-GCM under the current key; older keys still open.

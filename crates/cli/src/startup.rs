@@ -269,11 +269,19 @@ pub struct RunningWorker {
 const SYNC_PAGE_SIZE: u64 = 100;
 
 impl RunningWorker {
-    /// Starts the worker on `operations`' store.
-    pub fn spawn(operations: &Operations, grace: Duration) -> RunningWorker {
+    /// Starts the worker on `operations`' store, claiming as `config` says.
+    pub fn spawn(
+        operations: &Operations,
+        config: &crate::settings::WorkerConfig,
+        grace: Duration,
+    ) -> RunningWorker {
         let worker = server::Worker::new(
             Arc::clone(operations.store()),
-            server::WorkerSettings::default(),
+            server::WorkerSettings {
+                lease: Duration::from_secs(config.lease_secs.max(1)),
+                concurrency: config.concurrency.max(1),
+                ..server::WorkerSettings::default()
+            },
         )
         .handle(
             server::SYNC_JOB_KIND,

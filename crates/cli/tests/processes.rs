@@ -1,13 +1,16 @@
-//! Several Crosswalk processes on one PostgreSQL database: 200 concurrent requests, spread over
-//! three `crosswalk serve` children, on a connection whose access token is due for refresh cause
-//! exactly one refresh at the provider.
+//! Several Crosswalk processes on one PostgreSQL database:
+//! - 200 concurrent requests, spread over three `crosswalk serve` children, on a connection
+//!   whose access token is due for refresh cause exactly one refresh at the provider;
+//! - a `crosswalk work` child killed with SIGKILL ten times at random points of a 50,000-record
+//!   sync loses nothing and repeats nothing in the change feed;
+//! - three `crosswalk work` children share 100 connections' syncs: every sync done, none
+//!   claimed twice, no 429 from the vendor.
 //!
-//! The test makes a fresh database on the server named by `CROSSWALK_TEST_POSTGRES_URL` (CI uses
-//! `postgres://postgres@127.0.0.1:5432/test`; unset, the test fails rather than guess), runs `crosswalk migrate` once, starts three
-//! `crosswalk serve` children on port 0 (each reports its bound address on stderr), connects a
-//! HubSpot account through the real OAuth code flow against the in-process simulator, and makes
-//! the token due. Guards kill the children and drop the database at the end, also when the test
-//! fails.
+//! Each test makes a fresh database on the server named by `CROSSWALK_TEST_POSTGRES_URL` (CI
+//! uses `postgres://postgres@127.0.0.1:5432/test`; unset, the test fails rather than guess),
+//! runs `crosswalk migrate` once and starts its children on port 0 (a `serve` child reports its
+//! bound address on stderr). Guards kill the children and drop the database at the end, also
+//! when the test fails.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -25,6 +28,7 @@ use store::{ConnectionId, ConnectionUpdate, OAuthApp, Store};
 use tokio::io::AsyncBufReadExt as _;
 
 const URL_VARIABLE: &str = "CROSSWALK_TEST_POSTGRES_URL";
+const REDIS_VARIABLE: &str = "CROSSWALK_TEST_REDIS_URL";
 const REDIRECT: &str = "http://127.0.0.1:9/integrations/done";
 const PROCESSES: usize = 3;
 const REQUESTS: usize = 200;
@@ -48,6 +52,21 @@ fn admin_url() -> String {
         _ => panic!(
             "{URL_VARIABLE} is not set: this test needs a PostgreSQL server, \
              e.g. {URL_VARIABLE}=postgres://postgres@127.0.0.1:5432/test"
+        ),
+    }
+}
+
+/// The Redis server the worker processes share their rate-limit buckets through.
+///
+/// # Panics
+///
+/// When the variable is unset or empty, as [`admin_url`].
+fn redis_url() -> String {
+    match std::env::var(REDIS_VARIABLE) {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{REDIS_VARIABLE} is not set: this test needs a Redis server, \
+             e.g. {REDIS_VARIABLE}=redis://127.0.0.1:6379"
         ),
     }
 }
@@ -545,6 +564,526 @@ async fn concurrent_requests_over_three_processes_cause_one_refresh() {
     drop(servers);
     eprintln!(
         "processes: {PROCESSES} ready in {ready:?}; {REQUESTS} requests in {burst:?}; whole test {:?}",
+        started.elapsed()
+    );
+}
+
+/// A running `crosswalk work` child, killed (SIGKILL) when dropped; its stderr is drained.
+struct WorkProcess {
+    child: tokio::process::Child,
+    log: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl WorkProcess {
+    fn start(config: &Path) -> WorkProcess {
+        let mut child = crosswalk(config, "work")
+            .env(
+                "CROSSWALK_LOG",
+                "debug,sqlx=warn,hyper=warn,h2=warn,reqwest=warn,hyper_util=warn",
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn crosswalk work");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(VecDeque::new()));
+        let lines = Arc::clone(&log);
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let mut kept = lines.lock().expect("log lock");
+                if kept.len() == LOG_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(strip_ansi(&line));
+            }
+        });
+        WorkProcess { child, log }
+    }
+
+    fn recent_log(&self) -> String {
+        let kept = self.log.lock().expect("log lock");
+        kept.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Kills the child with SIGKILL (no grace, no hand-back) and waits for it to be gone.
+    async fn kill(mut self) {
+        self.child.kill().await.expect("SIGKILL the worker");
+    }
+}
+
+/// Writes the settings of a run whose processes reach HubSpot's simulator with private-app
+/// tokens: the vendor's base URL, Crosswalk's own pacing lifted (the simulator enforces the
+/// vendor's limits itself where a test keeps them), short worker leases, and Redis when given.
+fn write_worker_settings(
+    dir: &Path,
+    database_url: &str,
+    key: &str,
+    simulator: &str,
+    redis_url: Option<&str>,
+    paced: bool,
+    lease_secs: u64,
+) -> std::path::PathBuf {
+    let quote = |text: &str| serde_json::to_string(text).expect("a string serializes");
+    let unpaced = if paced {
+        String::new()
+    } else {
+        r#"
+[[connector_overrides.hubspot.rate_limits.buckets]]
+id = "burst"
+kind = "sliding_window"
+capacity = 1000000
+refill_every_ms = 1000
+"#
+        .to_owned()
+    };
+    let settings = format!(
+        r#"listen = "127.0.0.1:0"
+data_dir = {data_dir}
+database_url = {database_url}
+redis_url = {redis_url}
+
+[worker]
+lease_secs = {lease_secs}
+concurrency = 4
+
+[encryption]
+current_key_id = "k1"
+keys = {{ k1 = {key} }}
+
+[connector_overrides.hubspot.http]
+base_url = {base_url}
+allowed_hosts = [{base_url}]
+{unpaced}"#,
+        data_dir = quote(&dir.join("data").display().to_string()),
+        database_url = quote(database_url),
+        redis_url = quote(redis_url.unwrap_or("")),
+        key = quote(key),
+        base_url = quote(simulator),
+    );
+    let path = dir.join("crosswalk.toml");
+    std::fs::write(&path, settings).expect("write the settings file");
+    path
+}
+
+/// Runs `crosswalk migrate` on the settings' database.
+async fn migrate(config: &Path) {
+    let migrated = crosswalk(config, "migrate")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .await
+        .expect("run crosswalk migrate");
+    assert!(
+        migrated.status.success(),
+        "crosswalk migrate failed: {}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+}
+
+/// An environment and its API key, straight into the database.
+async fn seed_environment(store: &Arc<dyn Store>) -> (store::Environment, String) {
+    let environment = store
+        .create_environment("processes")
+        .await
+        .expect("an environment");
+    let api_key = store::generate_api_key();
+    store
+        .insert_api_key(
+            &environment.id,
+            &store::ApiKeyHash::of(&api_key),
+            &store::api_key_prefix(&api_key),
+        )
+        .await
+        .expect("an API key");
+    (environment, api_key)
+}
+
+/// Connects one HubSpot portal per private-app token through a `crosswalk serve` child's API,
+/// then stops that child (it runs a worker too, and the test wants only its own workers);
+/// returns the connection ids in token order.
+async fn connect_private_apps(
+    config: &Path,
+    api_key: &str,
+    tokens: &[String],
+) -> Vec<ConnectionId> {
+    let mut server = ServeProcess::start(config).await;
+    let client = reqwest::Client::new();
+    server.wait_healthy(&client).await;
+    let mut connections = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        let answer = client
+            .post(server.url("/connections"))
+            .bearer_auth(api_key)
+            .json(&json!({"provider": "hubspot", "auth_scheme": "private_app",
+                          "fields": {"private_app_token": token}}))
+            .send()
+            .await
+            .expect("POST /connections answers");
+        let status = answer.status();
+        let body: Value = answer.json().await.expect("a JSON body");
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        connections.push(
+            ConnectionId::parse(body["id"].as_str().expect("an id")).expect("a connection id"),
+        );
+    }
+    server.child.kill().await.expect("stop the serve child");
+    connections
+}
+
+/// Enqueues one run of a sync of `connection`'s contacts.
+async fn enqueue_sync(
+    store: &Arc<dyn Store>,
+    environment: &store::EnvironmentId,
+    connection: &ConnectionId,
+) -> store::JobId {
+    let (job, created) = store
+        .enqueue_job(store::NewJob {
+            environment_id: environment.clone(),
+            connection_id: Some(connection.clone()),
+            kind: server::SYNC_JOB_KIND.to_owned(),
+            key: Some(format!("sync:{connection}:crm.contacts")),
+            payload: serde_json::to_value(server::SyncJob {
+                connection_id: connection.to_string(),
+                object: "crm.contacts".to_owned(),
+                every_secs: None,
+            })
+            .expect("a payload"),
+            run_at: Utc::now(),
+            max_attempts: 100,
+        })
+        .await
+        .expect("enqueue the sync");
+    assert!(created);
+    job.id
+}
+
+/// The records the store holds for `connection`'s contacts, and each one's changes in feed
+/// order.
+async fn synced(
+    store: &Arc<dyn Store>,
+    environment: &store::EnvironmentId,
+    connection: &ConnectionId,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeMap<String, Vec<store::ChangeKind>>,
+) {
+    let records = store
+        .list_synced_records(
+            environment,
+            connection,
+            "crm.contacts",
+            None,
+            false,
+            1_000_000,
+        )
+        .await
+        .expect("the synced records")
+        .into_iter()
+        .map(|record| record.remote_id)
+        .collect();
+    let mut changes: std::collections::BTreeMap<String, Vec<store::ChangeKind>> =
+        std::collections::BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = store
+            .list_changes(environment, after, Some(connection), 5_000)
+            .await
+            .expect("the change feed");
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for change in page {
+            changes
+                .entry(change.remote_id)
+                .or_default()
+                .push(change.kind);
+        }
+    }
+    (records, changes)
+}
+
+/// The pages a sync has applied so far.
+async fn pages_applied(
+    store: &Arc<dyn Store>,
+    environment: &store::EnvironmentId,
+    connection: &ConnectionId,
+) -> u64 {
+    store
+        .get_sync_progress(environment, connection, "crm.contacts")
+        .await
+        .expect("the sync progress")
+        .map_or(0, |progress| progress.pages)
+}
+
+/// Polls `done` every 20 ms until it holds, for at most `limit`; whether it held.
+async fn wait_until<F, Fut>(limit: Duration, mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !done().await {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+const KILLED_RECORDS: usize = 50_000;
+const KILLS: usize = 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_whose_worker_is_killed_ten_times_loses_and_repeats_nothing() {
+    use rand::{Rng, SeedableRng};
+    let started = Instant::now();
+    let database = TestDatabase::create(&admin_url()).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (simulator, hubspot) = hubspot::spawn(
+        HubSpotConfig {
+            contacts: KILLED_RECORDS,
+            companies: 500,
+            deals: 100,
+            notes: 10,
+            tasks: 10,
+            calls: 5,
+            meetings: 5,
+            emails: 5,
+            leads: 5,
+            rate_limit_per_interval: 1_000_000,
+            search_per_second: 1_000_000,
+            daily_limit: None,
+            ..HubSpotConfig::default()
+        },
+        "127.0.0.1:0".parse().expect("a literal address"),
+    )
+    .await
+    .expect("the simulator starts");
+    let key = secrets::generate_key();
+    let config = write_worker_settings(
+        dir.path(),
+        &database.url,
+        &key,
+        &simulator.base_url,
+        None,
+        false,
+        // A killed worker's claim lapses after 2 s, so the next one takes the job over soon.
+        2,
+    );
+    migrate(&config).await;
+    let store: Arc<dyn Store> = Arc::new(
+        store_postgres::connect(&database.url)
+            .await
+            .expect("connect the store"),
+    );
+    let (environment, api_key) = seed_environment(&store).await;
+    let connection = connect_private_apps(&config, &api_key, &["hubspot-sim-token".to_owned()])
+        .await
+        .remove(0);
+    let job = enqueue_sync(&store, &environment.id, &connection).await;
+
+    // Each worker runs the sync for a random number of pages past the last one's, then dies.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    for kill in 0..KILLS {
+        let worker = WorkProcess::start(&config);
+        let target =
+            pages_applied(&store, &environment.id, &connection).await + rng.gen_range(1..=40);
+        let progressed = wait_until(Duration::from_secs(180), || async {
+            pages_applied(&store, &environment.id, &connection).await >= target
+        })
+        .await;
+        assert!(
+            progressed,
+            "kill {kill}: the worker applied no page up to {target} in 3 minutes\n{}",
+            worker.recent_log()
+        );
+        let job = store.get_job(&environment.id, &job).await.expect("the job");
+        assert!(
+            job.status.is_live(),
+            "kill {kill}: the sync must still be running when killed: {job:?}\n{}",
+            worker.recent_log()
+        );
+        worker.kill().await;
+    }
+    // The last worker, left alone, finishes it.
+    let worker = WorkProcess::start(&config);
+    let finished = wait_until(Duration::from_secs(600), || async {
+        !store
+            .get_job(&environment.id, &job)
+            .await
+            .expect("the job")
+            .status
+            .is_live()
+    })
+    .await;
+    assert!(finished, "the sync did not finish\n{}", worker.recent_log());
+    let finished = store.get_job(&environment.id, &job).await.expect("the job");
+    assert_eq!(
+        finished.status,
+        store::JobStatus::Done,
+        "{finished:?}\n{}",
+        worker.recent_log()
+    );
+    assert!(
+        finished.fence > KILLS as u64,
+        "each killed worker's claim was taken over: {finished:?}"
+    );
+    drop(worker);
+
+    let vendor: std::collections::BTreeSet<String> = hubspot.ids("contacts").into_iter().collect();
+    assert_eq!(vendor.len(), KILLED_RECORDS);
+    let (records, changes) = synced(&store, &environment.id, &connection).await;
+    assert_eq!(records, vendor, "nothing lost, nothing extra");
+    assert_eq!(changes.len(), KILLED_RECORDS);
+    let repeated: Vec<(&String, &Vec<store::ChangeKind>)> = changes
+        .iter()
+        .filter(|(_, kinds)| kinds.as_slice() != [store::ChangeKind::Created])
+        .collect();
+    assert!(
+        repeated.is_empty(),
+        "each record created once, nothing repeated: {} records, e.g. {:?}",
+        repeated.len(),
+        repeated.first()
+    );
+    eprintln!(
+        "sync killed {KILLS} times: {KILLED_RECORDS} records in {:?}",
+        started.elapsed()
+    );
+}
+
+const SHARED_CONNECTIONS: usize = 100;
+const SHARED_RECORDS: usize = 300;
+const WORKERS: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_share_a_hundred_syncs_and_run_none_twice() {
+    let started = Instant::now();
+    let database = TestDatabase::create(&admin_url()).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // One portal per connection, each with the vendor's own limits per token.
+    let tokens: Vec<String> = (0..SHARED_CONNECTIONS)
+        .map(|n| format!("portal-{n}-token"))
+        .collect();
+    let (simulator, hubspot) = hubspot::spawn(
+        HubSpotConfig {
+            contacts: SHARED_RECORDS,
+            companies: 20,
+            deals: 10,
+            notes: 5,
+            tasks: 5,
+            calls: 5,
+            meetings: 5,
+            emails: 5,
+            leads: 5,
+            daily_limit: None,
+            portals: tokens
+                .iter()
+                .map(|token| hubspot::HubSpotPortal {
+                    access_tokens: vec![token.clone()],
+                    custom_properties: Vec::new(),
+                })
+                .collect(),
+            ..HubSpotConfig::default()
+        },
+        "127.0.0.1:0".parse().expect("a literal address"),
+    )
+    .await
+    .expect("the simulator starts");
+    let key = secrets::generate_key();
+    let redis = redis_url();
+    let config = write_worker_settings(
+        dir.path(),
+        &database.url,
+        &key,
+        &simulator.base_url,
+        Some(&redis),
+        true,
+        // The production default: a claim changes hands only when its worker died.
+        60,
+    );
+    migrate(&config).await;
+    let store: Arc<dyn Store> = Arc::new(
+        store_postgres::connect(&database.url)
+            .await
+            .expect("connect the store"),
+    );
+    let (environment, api_key) = seed_environment(&store).await;
+    let connections = connect_private_apps(&config, &api_key, &tokens).await;
+    let mut jobs = Vec::with_capacity(SHARED_CONNECTIONS);
+    for connection in &connections {
+        jobs.push(enqueue_sync(&store, &environment.id, connection).await);
+    }
+
+    let workers: Vec<WorkProcess> = (0..WORKERS).map(|_| WorkProcess::start(&config)).collect();
+    let finished = wait_until(Duration::from_secs(600), || async {
+        let mut live = false;
+        for job in &jobs {
+            live |= store
+                .get_job(&environment.id, job)
+                .await
+                .expect("a job")
+                .status
+                .is_live();
+        }
+        !live
+    })
+    .await;
+    let logs: Vec<String> = workers.iter().map(WorkProcess::recent_log).collect();
+    if !finished {
+        let mut states = Vec::new();
+        for job in &jobs {
+            let job = store.get_job(&environment.id, job).await.expect("a job");
+            states.push(format!(
+                "{} {:?} attempts {} fence {} error {:?}",
+                job.id, job.status, job.attempts, job.fence, job.last_error
+            ));
+        }
+        panic!(
+            "the syncs did not finish in time:\n{}\n{}",
+            states.join("\n"),
+            logs.join("\n")
+        );
+    }
+    drop(workers);
+
+    let mut holders = std::collections::BTreeSet::new();
+    for (job, connection) in jobs.iter().zip(&connections) {
+        let job = store.get_job(&environment.id, job).await.expect("a job");
+        assert_eq!(
+            job.status,
+            store::JobStatus::Done,
+            "{job:?}\n{}",
+            logs.join("\n")
+        );
+        assert_eq!(
+            job.fence, 1,
+            "claimed once, so never run twice at once: {job:?}"
+        );
+        holders.extend(job.lease_holder.clone());
+        let (records, changes) = synced(&store, &environment.id, connection).await;
+        assert_eq!(records.len(), SHARED_RECORDS, "{connection}");
+        assert!(
+            changes
+                .values()
+                .all(|kinds| kinds.as_slice() == [store::ChangeKind::Created]),
+            "{connection}: each record created once"
+        );
+    }
+    assert_eq!(
+        holders.len(),
+        WORKERS,
+        "every worker ran syncs: {holders:?}"
+    );
+    let throttled: u64 = hubspot
+        .token_counts()
+        .values()
+        .map(|counts| counts.throttled)
+        .sum();
+    assert_eq!(throttled, 0, "no request the vendor answered 429");
+    eprintln!(
+        "{WORKERS} workers, {SHARED_CONNECTIONS} syncs of {SHARED_RECORDS} records in {:?}",
         started.elapsed()
     );
 }

@@ -227,31 +227,44 @@ async fn hold(
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Ended {
     let fence = job.fence;
-    let mut renewals = tokio::time::interval(lease / 3);
-    renewals.tick().await;
-    let work = handler.run(&job);
-    tokio::pin!(work);
-    let outcome = loop {
-        tokio::select! {
-            outcome = &mut work => break outcome,
-            _ = renewals.tick() => {
-                match store.renew_job_lease(&job.id, fence, timestamp::now(), lease).await {
-                    Ok(_) => {}
-                    Err(StoreError::Conflict(_) | StoreError::NotFound) => {
-                        tracing::info!(job = %job.id, kind = %job.kind, "job lease lost; its work stops here");
-                        return Ended::Lost;
-                    }
-                    // A store hiccup: the lease still runs; try again at the next tick.
-                    Err(error) => tracing::warn!(job = %job.id, error = %error, "renewing a job lease failed"),
+    // The renewals run beside the work, never instead of it: a handler may hold a store
+    // transaction that locks the job's row (a sync page checks its claim that way), and a
+    // renewal waiting for that lock while the work is not polled would wait forever.
+    let renew = async {
+        let mut renewals = tokio::time::interval(lease / 3);
+        renewals.tick().await;
+        loop {
+            renewals.tick().await;
+            match store
+                .renew_job_lease(&job.id, fence, timestamp::now(), lease)
+                .await
+            {
+                Ok(_) => {}
+                Err(StoreError::Conflict(_) | StoreError::NotFound) => return,
+                // A store hiccup: the lease still runs; try again at the next tick.
+                Err(error) => {
+                    tracing::warn!(job = %job.id, error = %error, "renewing a job lease failed");
                 }
             }
-            Ok(()) = stopping.changed() => {
-                let back = JobOutcome::Reschedule { at: timestamp::now() };
-                return match store.finish_job(&job.id, fence, back, timestamp::now()).await {
-                    Ok(_) => Ended::HandedBack,
-                    Err(_) => Ended::Lost,
-                };
-            }
+        }
+    };
+    let mut work = Box::pin(handler.run(&job));
+    tokio::pin!(renew);
+    let outcome = tokio::select! {
+        outcome = &mut work => outcome,
+        () = &mut renew => {
+            tracing::info!(job = %job.id, kind = %job.kind, "job lease lost; its work stops here");
+            return Ended::Lost;
+        }
+        Ok(()) = stopping.changed() => {
+            // The work goes first, so a transaction it holds is given up before the job's row
+            // is written.
+            drop(work);
+            let back = JobOutcome::Reschedule { at: timestamp::now() };
+            return match store.finish_job(&job.id, fence, back, timestamp::now()).await {
+                Ok(_) => Ended::HandedBack,
+                Err(_) => Ended::Lost,
+            };
         }
     };
     match store

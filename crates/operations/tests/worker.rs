@@ -300,3 +300,90 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// A handler holding a transaction that locks its job's row (as a sync page's claim check
+/// does) for several renewal periods.
+struct LocksItsRow {
+    pool: sqlx::PgPool,
+    hold: Duration,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for LocksItsRow {
+    async fn run(&self, job: &Job) -> JobOutcome {
+        let mut transaction = self.pool.begin().await.expect("begin");
+        sqlx::query("UPDATE jobs SET updated_at = updated_at WHERE id = $1")
+            .bind(job.id.as_str())
+            .execute(&mut *transaction)
+            .await
+            .expect("lock the job's row");
+        // The work's own length, longer than a renewal period: renewals fall inside it.
+        tokio::time::sleep(self.hold).await;
+        transaction.commit().await.expect("commit");
+        JobOutcome::Done
+    }
+}
+
+/// The renewals run beside the work: a renewal waiting for the row the work's transaction
+/// holds does not stop the work from finishing. (Before, the worker awaited each renewal
+/// instead of polling the work, and both waited for each other for ever.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_never_stops_the_work_whose_transaction_it_waits_for() {
+    let url = std::env::var(POSTGRES_URL)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| panic!("{POSTGRES_URL} is not set: this test needs PostgreSQL"));
+    let schema = format!("cw_worker_{}", uuid::Uuid::new_v4().simple());
+    let first = store_postgres::connect_in_schema(&url, &schema)
+        .await
+        .expect("connect");
+    first.migrate().await.expect("migrate");
+    let store: Arc<dyn Store> = Arc::new(first.clone());
+    let environment = store.create_environment("locks").await.expect("env");
+    let kind = format!("test-{}", environment.id);
+    enqueue(store.as_ref(), &environment.id, &kind, 1).await;
+    let lease = Duration::from_millis(300);
+    let handler = Arc::new(LocksItsRow {
+        pool: first.pool().clone(),
+        hold: lease * 2,
+    });
+    let finished = Arc::new(Notify::new());
+    let (ended, notified) = (Arc::clone(&finished), Arc::clone(&finished));
+    struct Told(Arc<LocksItsRow>, Arc<Notify>);
+    #[async_trait::async_trait]
+    impl JobHandler for Told {
+        async fn run(&self, job: &Job) -> JobOutcome {
+            let outcome = self.0.run(job).await;
+            self.1.notify_one();
+            outcome
+        }
+    }
+    let worker = Worker::new(
+        Arc::clone(&store),
+        WorkerSettings {
+            lease,
+            ..settings("worker-a", 1)
+        },
+    )
+    .handle(kind, Arc::new(Told(handler, ended)));
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        worker.run(
+            async move { notified.notified().await },
+            Duration::from_secs(5),
+        ),
+    )
+    .await;
+    let jobs = store
+        .list_jobs(&environment.id, None, 1)
+        .await
+        .expect("list");
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(first.pool())
+        .await
+        .expect("drop the test schema");
+    first.close().await;
+    let report = report.expect("the work and its renewals did not wait for each other");
+    assert_eq!(report.finished, 1, "{report:?}");
+    assert_eq!(jobs[0].status, JobStatus::Done, "{jobs:?}");
+}
