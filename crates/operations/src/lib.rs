@@ -21,6 +21,8 @@ mod proxy;
 mod records;
 mod registry;
 mod sync;
+pub mod sync_state;
+mod synced_list;
 mod worker;
 
 use std::sync::Arc;
@@ -38,6 +40,7 @@ pub use proxy::{ProxyAnswer, ProxyRequest};
 pub use records::{DEFAULT_PAGE_SIZE, Include, ListPage, ListRequest, MAX_PAGE_SIZE};
 pub use registry::ConnectorRegistry;
 pub use sync::{DEFAULT_LOOKBACK, SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob};
+pub use synced_list::SYNCED_FILTERS;
 pub use worker::{JobHandler, Worker, WorkerReport, WorkerSettings};
 
 /// What every operation of a process shares. Cheap to clone.

@@ -220,6 +220,23 @@ fn parse_filter(
     }
 }
 
+/// A list's page size: the default when none is asked for.
+///
+/// # Errors
+/// A size out of bounds names `page_size`.
+pub(crate) fn list_page_size(requested: Option<u64>) -> Result<u64, OpError> {
+    Ok(match requested {
+        None => DEFAULT_PAGE_SIZE,
+        Some(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
+        Some(_) => {
+            return Err(OpError::invalid(
+                "page_size",
+                format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+            ));
+        }
+    })
+}
+
 /// The caller's update merged over the current unified record: writable fields the caller
 /// did not send keep their current values; `custom_fields` merge key by key.
 fn merge_over_current(object: UnifiedObject, current: Value, update: Value) -> Value {
@@ -243,7 +260,11 @@ fn merge_over_current(object: UnifiedObject, current: Value, update: Value) -> V
 
 impl Bound {
     /// Refuses an operation the connector does not serve on `object`.
-    fn supported(&self, object: UnifiedObject, operation: Operation) -> Result<(), OpError> {
+    pub(crate) fn supported(
+        &self,
+        object: UnifiedObject,
+        operation: Operation,
+    ) -> Result<(), OpError> {
         if self.connector().supports(&object.key(), operation) {
             Ok(())
         } else {
@@ -268,27 +289,26 @@ impl Bound {
         ])
     }
 
-    /// One page of `object`'s records.
+    /// The list filters of `object` the caller asked for, checked against those the connector
+    /// declares and parsed (a date-time normalized, a list split).
     ///
     /// # Errors
-    /// Invalid filters, page size or cursor name their field; vendor failures as [`OpError`].
-    pub async fn list_page(
+    /// An undeclared, repeated or malformed filter is refused naming it.
+    pub(crate) fn list_filters(
         &self,
         object: UnifiedObject,
-        request: ListRequest,
-    ) -> Result<ListPage, OpError> {
-        self.supported(object, Operation::List)?;
-        let key = object.key();
+        requested: &[(String, String)],
+    ) -> Result<Map<String, Value>, OpError> {
         let declared = self
             .connector()
             .file()
             .unified
-            .get(&key)
+            .get(&object.key())
             .and_then(|ops| ops.list.as_ref())
             .map(|list| list.filters.clone())
             .unwrap_or_default();
         let mut filters = Map::new();
-        for (name, value) in &request.filters {
+        for (name, value) in requested {
             let Some(decl) = declared.get(name) else {
                 let known: Vec<&str> = declared.keys().map(String::as_str).collect();
                 return Err(OpError::invalid(
@@ -310,16 +330,22 @@ impl Bound {
             }
             filters.insert(name.clone(), parse_filter(object, name, decl.kind, value)?);
         }
-        let page_size = match request.page_size {
-            None => DEFAULT_PAGE_SIZE,
-            Some(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
-            Some(_) => {
-                return Err(OpError::invalid(
-                    "page_size",
-                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
-                ));
-            }
-        };
+        Ok(filters)
+    }
+
+    /// One page of `object`'s records.
+    ///
+    /// # Errors
+    /// Invalid filters, page size or cursor name their field; vendor failures as [`OpError`].
+    pub async fn list_page(
+        &self,
+        object: UnifiedObject,
+        request: ListRequest,
+    ) -> Result<ListPage, OpError> {
+        self.supported(object, Operation::List)?;
+        let key = object.key();
+        let filters = self.list_filters(object, &request.filters)?;
+        let page_size = list_page_size(request.page_size)?;
         let scope = self.cursor_scope(object, &filters);
         let cursors = &self.ops.inner.cursors;
         let mut cursor = match &request.cursor {

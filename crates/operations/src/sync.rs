@@ -10,7 +10,8 @@
 //! changes made during a run are read by the next). A cursor seen twice in one run aborts it
 //! with a clear error instead of looping. A throttled run is rescheduled for when the budget
 //! allows, not failed. A first (full) run reads through the vendor's bulk export instead of
-//! the list where the connector declares one and the object is large enough (`bulk.rs`).
+//! the list where the connector declares one and the object is large enough (`bulk.rs`). Each
+//! run records how the sync stands and its `sync.*` events (`sync_state.rs`).
 
 mod bulk;
 
@@ -20,10 +21,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::json;
 use sha2::{Digest, Sha256};
-use store::{Job, JobOutcome, StoreError, SyncPage, SyncedInput, timestamp};
+use store::{
+    ConnectionId, Job, JobOutcome, StoreError, SyncPage, SyncPhase, SyncStatus, SyncedInput,
+    timestamp,
+};
 use unified_model::UnifiedObject;
 
+use crate::sync_state::{self, Recorder, RunCounts};
 use crate::worker::JobHandler;
 use crate::{Include, ListRequest, OpError, Operations};
 
@@ -63,6 +69,19 @@ struct Checkpoint {
     /// The export job of a backfill under way (a first run read through the bulk export).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bulk: Option<bulk::BulkJob>,
+    /// What the run under way does.
+    #[serde(default)]
+    phase: Option<SyncPhase>,
+    /// The sync's totals when the run under way started, which tell the run's own counts.
+    #[serde(default)]
+    base: Option<RunCounts>,
+}
+
+/// How a run that read to the end ended.
+struct Completed {
+    outcome: JobOutcome,
+    phase: Option<SyncPhase>,
+    counts: RunCounts,
 }
 
 /// How long a sync waits before it tries again.
@@ -110,7 +129,7 @@ impl SyncHandler {
         self
     }
 
-    async fn run_sync(&self, job: &Job) -> Result<JobOutcome, RunError> {
+    async fn run_sync(&self, job: &Job) -> Result<Completed, RunError> {
         let spec: SyncJob = serde_json::from_value(job.payload.clone())
             .map_err(|error| RunError::Fatal(format!("the sync job's payload: {error}")))?;
         let object = UnifiedObject::parse_key(&spec.object)
@@ -121,11 +140,13 @@ impl SyncHandler {
             .await?;
         let store = self.operations.store();
         let connection_id = bound.connection().id.clone();
-        let stored = store
+        let progress = store
             .get_sync_progress(&job.environment_id, &connection_id, &object.key())
             .await
-            .map_err(OpError::from)?
-            .and_then(|progress| progress.checkpoint)
+            .map_err(OpError::from)?;
+        let stored = progress
+            .as_ref()
+            .and_then(|progress| progress.checkpoint.clone())
             .and_then(|checkpoint| serde_json::from_value::<Checkpoint>(checkpoint).ok())
             .unwrap_or_default();
         let incremental = bound
@@ -136,17 +157,43 @@ impl SyncHandler {
             .and_then(|ops| ops.list.as_ref())
             .is_some_and(|list| list.filters.contains_key("updated_after"));
         // A run under way resumes where its last page ended; otherwise a new run starts.
-        let mut checkpoint = if stored.run_started_at.is_some() {
+        let resumed = stored.run_started_at.is_some();
+        let mut checkpoint = if resumed {
             stored
         } else {
+            let since = stored.watermark.filter(|_| incremental);
             Checkpoint {
                 cursor: None,
-                since: stored.watermark.filter(|_| incremental),
+                since,
                 run_started_at: Some(timestamp::now()),
                 watermark: stored.watermark,
                 bulk: None,
+                phase: Some(if since.is_some() {
+                    SyncPhase::Incremental
+                } else {
+                    SyncPhase::Backfill
+                }),
+                base: Some(RunCounts::of(progress.as_ref())),
             }
         };
+        let object_key = object.key();
+        let recorder = Recorder {
+            store: store.as_ref(),
+            job,
+            connection_id: &connection_id,
+            object: &object_key,
+        };
+        recorder
+            .record(
+                SyncStatus::Running,
+                checkpoint.phase,
+                progress.and_then(|progress| progress.last_error),
+                (!resumed).then(|| (sync_state::SYNC_STARTED, json!({"phase": checkpoint.phase}))),
+            )
+            .await
+            .map_err(lost_or_failed)?;
+        let phase = checkpoint.phase;
+        let base = checkpoint.base.unwrap_or_default();
         // The first run of a sync (nothing complete before it, no list page read yet) is a
         // backfill: through the vendor's bulk export where the connector declares one and the
         // object is large enough.
@@ -157,7 +204,11 @@ impl SyncHandler {
                 .backfill(job, &spec.connection_id, object, &mut checkpoint)
                 .await?
             {
-                bulk::Backfill::Complete => return Ok(next_run(&spec)),
+                bulk::Backfill::Complete => {
+                    return self
+                        .completed(job, &spec, &connection_id, &object_key, phase, base)
+                        .await;
+                }
                 bulk::Backfill::NotUsed => {}
             }
         }
@@ -212,15 +263,13 @@ impl SyncHandler {
                     },
                 )
                 .await
-                .map_err(|error| match error {
-                    StoreError::Conflict(detail) => RunError::Lost(detail),
-                    other => RunError::Op(other.into()),
-                })?;
+                .map_err(lost_or_failed)?;
             if done {
                 break;
             }
         }
-        Ok(next_run(&spec))
+        self.completed(job, &spec, &connection_id, &object_key, phase, base)
+            .await
     }
 
     /// Marks the run under way complete: the next run reads from its start, less the lookback.
@@ -231,16 +280,43 @@ impl SyncHandler {
         checkpoint.run_started_at = None;
         checkpoint.since = None;
         checkpoint.cursor = None;
+        checkpoint.phase = None;
+        checkpoint.base = None;
     }
-}
 
-/// What follows a complete run: the next one after `every_secs`, or nothing.
-fn next_run(spec: &SyncJob) -> JobOutcome {
-    match spec.every_secs {
-        Some(every) => JobOutcome::Reschedule {
-            at: timestamp::add(timestamp::now(), Duration::from_secs(every)),
-        },
-        None => JobOutcome::Done,
+    /// How a run that read to the end ended: the run's counts (the sync's totals less those at
+    /// its start) and its next run, after the sync's frequency as it is now (it may have
+    /// changed during the run, `PATCH /syncs/{id}`).
+    async fn completed(
+        &self,
+        job: &Job,
+        spec: &SyncJob,
+        connection_id: &ConnectionId,
+        object_key: &str,
+        phase: Option<SyncPhase>,
+        base: RunCounts,
+    ) -> Result<Completed, RunError> {
+        let store = self.operations.store();
+        let totals = store
+            .get_sync_progress(&job.environment_id, connection_id, object_key)
+            .await
+            .map_err(OpError::from)?;
+        let every_secs = store
+            .get_job(&job.environment_id, &job.id)
+            .await
+            .ok()
+            .and_then(|current| serde_json::from_value::<SyncJob>(current.payload).ok())
+            .map_or(spec.every_secs, |current| current.every_secs);
+        Ok(Completed {
+            outcome: match every_secs {
+                Some(every) => JobOutcome::Reschedule {
+                    at: timestamp::add(timestamp::now(), Duration::from_secs(every)),
+                },
+                None => JobOutcome::Done,
+            },
+            phase,
+            counts: RunCounts::of(totals.as_ref()).since(base),
+        })
     }
 }
 
@@ -265,6 +341,14 @@ fn synced_inputs(records: Vec<Value>) -> Vec<SyncedInput> {
         .collect()
 }
 
+/// A refused write means the job's claim is lost; any other store error fails the run.
+fn lost_or_failed(error: StoreError) -> RunError {
+    match error {
+        StoreError::Conflict(detail) => RunError::Lost(detail),
+        other => RunError::Op(other.into()),
+    }
+}
+
 /// Why a run stopped early.
 enum RunError {
     /// Running again cannot help (a bad payload, a loop in the vendor's pagination).
@@ -287,44 +371,179 @@ fn backoff(base: Duration, attempts: u32) -> Duration {
         .min(Duration::from_secs(3_600))
 }
 
+impl SyncHandler {
+    /// How a run's result ends its job, and what the sync records about it: its status, last
+    /// error and event (`None`: the claim is lost, nothing is recorded).
+    fn settle(
+        &self,
+        job: &Job,
+        result: Result<Completed, RunError>,
+    ) -> (JobOutcome, Option<Settled>) {
+        let now = timestamp::now();
+        match result {
+            Ok(completed) => {
+                let next_run_at = match &completed.outcome {
+                    JobOutcome::Reschedule { at } => Some(*at),
+                    _ => None,
+                };
+                let event = json!({
+                    "phase": completed.phase,
+                    "counts": completed.counts,
+                    "next_run_at": next_run_at,
+                });
+                (
+                    completed.outcome,
+                    Some(Settled {
+                        status: SyncStatus::Done,
+                        phase: completed.phase,
+                        last_error: None,
+                        event: (sync_state::SYNC_COMPLETED, event),
+                    }),
+                )
+            }
+            Err(RunError::Lost(error)) => (JobOutcome::Retry { at: now, error }, None),
+            Err(RunError::Fatal(error)) => {
+                let problem = sync_state::stopped_problem(&error);
+                (
+                    JobOutcome::Fail { error },
+                    Some(Settled::failed(problem, None)),
+                )
+            }
+            Err(RunError::Op(error)) => {
+                let problem = sync_state::problem_of(&error);
+                let throttled = |at| {
+                    (
+                        JobOutcome::Reschedule { at },
+                        Some(Settled {
+                            status: SyncStatus::RateLimited,
+                            phase: None,
+                            last_error: Some(problem.clone()),
+                            event: (sync_state::SYNC_RATE_LIMITED, json!({"retry_at": at})),
+                        }),
+                    )
+                };
+                match error {
+                    // A throttle is not a failure: the run continues from its checkpoint when the
+                    // budget allows.
+                    OpError::Throttled { retry_after, .. }
+                    | OpError::CircuitOpen { retry_after } => {
+                        throttled(timestamp::add(now, retry_after))
+                    }
+                    OpError::Provider(provider)
+                        if matches!(
+                            provider.code,
+                            connector::ErrorCode::QuotaExhausted
+                                | connector::ErrorCode::RateLimited
+                        ) =>
+                    {
+                        throttled(timestamp::add(now, self.delays.quota_spent))
+                    }
+                    OpError::ReauthRequired
+                    | OpError::NotFound(_)
+                    | OpError::Unsupported(_)
+                    | OpError::Invalid { .. }
+                    | OpError::OverrideInvalid(_) => (
+                        JobOutcome::Fail {
+                            error: error.to_string(),
+                        },
+                        Some(Settled::failed(problem, None)),
+                    ),
+                    other => {
+                        let at = timestamp::add(now, backoff(self.delays.retry_base, job.attempts));
+                        let retry_at = (job.attempts < job.max_attempts).then_some(at);
+                        (
+                            JobOutcome::Retry {
+                                at,
+                                error: other.to_string(),
+                            },
+                            Some(Settled::failed(problem, retry_at)),
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a sync records when a run ends.
+struct Settled {
+    status: SyncStatus,
+    /// The run's phase; `None` keeps the one recorded at its start.
+    phase: Option<SyncPhase>,
+    last_error: Option<serde_json::Value>,
+    event: (&'static str, serde_json::Value),
+}
+
+impl Settled {
+    /// A failed run, tried again at `retry_at` if any.
+    fn failed(problem: serde_json::Value, retry_at: Option<DateTime<Utc>>) -> Settled {
+        Settled {
+            status: SyncStatus::Failed,
+            phase: None,
+            last_error: Some(problem.clone()),
+            event: (
+                sync_state::SYNC_FAILED,
+                json!({"error": problem, "will_retry": retry_at.is_some(), "retry_at": retry_at}),
+            ),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl JobHandler for SyncHandler {
     async fn run(&self, job: &Job) -> JobOutcome {
-        let now = timestamp::now();
-        match self.run_sync(job).await {
-            Ok(outcome) => outcome,
-            Err(RunError::Fatal(error)) => JobOutcome::Fail { error },
-            Err(RunError::Lost(error)) => JobOutcome::Retry { at: now, error },
-            Err(RunError::Op(error)) => match error {
-                // A throttle is not a failure: the run continues from its checkpoint when the
-                // budget allows.
-                OpError::Throttled { retry_after, .. } | OpError::CircuitOpen { retry_after } => {
-                    JobOutcome::Reschedule {
-                        at: timestamp::add(now, retry_after),
-                    }
-                }
-                OpError::Provider(provider)
-                    if matches!(
-                        provider.code,
-                        connector::ErrorCode::QuotaExhausted | connector::ErrorCode::RateLimited
-                    ) =>
-                {
-                    JobOutcome::Reschedule {
-                        at: timestamp::add(now, self.delays.quota_spent),
-                    }
-                }
-                OpError::ReauthRequired
-                | OpError::NotFound(_)
-                | OpError::Unsupported(_)
-                | OpError::Invalid { .. }
-                | OpError::OverrideInvalid(_) => JobOutcome::Fail {
-                    error: error.to_string(),
-                },
-                other => JobOutcome::Retry {
-                    at: timestamp::add(now, backoff(self.delays.retry_base, job.attempts)),
-                    error: other.to_string(),
-                },
+        let result = self.run_sync(job).await;
+        let (outcome, settled) = self.settle(job, result);
+        let Some(settled) = settled else {
+            return outcome;
+        };
+        // A payload that does not name a connection and an object has no state to record.
+        let Some((connection_id, object)) = serde_json::from_value::<SyncJob>(job.payload.clone())
+            .ok()
+            .and_then(|spec| {
+                Some((
+                    ConnectionId::parse(&spec.connection_id).ok()?,
+                    UnifiedObject::parse_key(&spec.object)?.key(),
+                ))
+            })
+        else {
+            return outcome;
+        };
+        let store = self.operations.store();
+        let phase = match settled.phase {
+            Some(phase) => Some(phase),
+            None => store
+                .get_sync_progress(&job.environment_id, &connection_id, &object)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|progress| progress.phase),
+        };
+        let recorder = Recorder {
+            store: store.as_ref(),
+            job,
+            connection_id: &connection_id,
+            object: &object,
+        };
+        match recorder
+            .record(
+                settled.status,
+                phase,
+                settled.last_error,
+                Some(settled.event),
+            )
+            .await
+        {
+            Ok(()) => outcome,
+            // The claim is lost: the finish is refused as well.
+            Err(StoreError::Conflict(error)) => JobOutcome::Retry {
+                at: timestamp::now(),
+                error,
             },
+            Err(error) => {
+                tracing::warn!(job = %job.id, error = %error, "recording a sync's state failed");
+                outcome
+            }
         }
     }
 }

@@ -91,7 +91,32 @@ pub fn router(state: AppState) -> Router {
             "/syncs",
             get(routes::syncs::list).post(routes::syncs::create),
         )
-        .route("/syncs/{id}", axum::routing::delete(routes::syncs::stop))
+        .route(
+            "/syncs/{id}",
+            get(routes::syncs::get_one)
+                .patch(routes::syncs::update)
+                .delete(routes::syncs::stop),
+        )
+        .route(
+            "/syncs/{id}/pause",
+            axum::routing::post(routes::syncs::pause),
+        )
+        .route(
+            "/syncs/{id}/resume",
+            axum::routing::post(routes::syncs::resume),
+        )
+        .route(
+            "/syncs/{id}/run",
+            axum::routing::post(routes::syncs::run_now),
+        )
+        .route(
+            "/syncs/{id}/resync",
+            axum::routing::post(routes::syncs::resync),
+        )
+        .route(
+            "/environment/syncs",
+            get(routes::syncs::get_defaults).put(routes::syncs::put_defaults),
+        )
         .route("/changes", get(routes::syncs::changes))
         .route(
             "/environment/overrides/{provider}",

@@ -9,7 +9,7 @@ use sqlx::{ColumnIndex, Database, Decode, Row, Type};
 use store::{
     ApiKey, Branding, Change, ChangeKind, ConnectSession, Connection, ConnectionStatus,
     DiscoveredFields, Environment, Event, IdError, Job, JobStatus, OAuthApp, OAuthState,
-    OverrideScope, OverrideVersion, StoreError, SyncProgress, SyncedRecord,
+    OverrideScope, OverrideVersion, StoreError, SyncPhase, SyncProgress, SyncStatus, SyncedRecord,
 };
 
 use crate::{Dialect, read_error};
@@ -35,8 +35,8 @@ pub(crate) const CHANGE_COLUMNS: &str =
     "seq, environment_id, connection_id, object, remote_id, kind, record, created_at";
 pub(crate) const SYNCED_RECORD_COLUMNS: &str =
     "connection_id, object, remote_id, record, hash, deleted, seq, updated_at";
-pub(crate) const SYNC_PROGRESS_COLUMNS: &str =
-    "connection_id, object, checkpoint, pages, created, updated, deleted, updated_at";
+pub(crate) const SYNC_PROGRESS_COLUMNS: &str = "connection_id, object, checkpoint, pages, \
+     created, updated, deleted, updated_at, status, phase, last_error";
 pub(crate) const OVERRIDE_COLUMNS: &str =
     "environment_id, provider, connection_id, version, document, revision, created_at";
 
@@ -333,7 +333,28 @@ where
             created: self.count("created")?,
             updated: self.count("updated")?,
             deleted: self.count("deleted")?,
+            status: self
+                .optional_text("status")?
+                .map(|status| {
+                    SyncStatus::parse(&status).ok_or_else(|| {
+                        Self::corrupt("status", format!("unknown sync status `{status}`"))
+                    })
+                })
+                .transpose()?,
+            phase: self
+                .optional_text("phase")?
+                .map(|phase| {
+                    SyncPhase::parse(&phase).ok_or_else(|| {
+                        Self::corrupt("phase", format!("unknown sync phase `{phase}`"))
+                    })
+                })
+                .transpose()?,
+            last_error: self.optional_json("last_error")?,
             updated_at: self.time("updated_at")?,
         })
+    }
+
+    pub(crate) fn default_syncs(&self) -> Result<Value, StoreError> {
+        self.json("default_syncs")
     }
 }

@@ -13,10 +13,11 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 use store::{
     ApiKey, ApiKeyHash, ApiKeyId, AppliedPage, Branding, Change, ChangeKind, ConnectSession,
     Connection, ConnectionId, ConnectionStatus, ConnectionUpdate, Cursor, DiscoveredFields,
-    Environment, EnvironmentId, Event, EventId, IdempotencyClaim, IdempotencyScope, Job, JobId,
-    JobOutcome, JobStatus, NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState,
-    OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions, SessionCompletion, Store,
-    StoreError, StoredAnswer, SyncPage, SyncProgress, SyncedInput, SyncedRecord, timestamp,
+    Environment, EnvironmentId, Event, EventId, IdempotencyClaim, IdempotencyScope, Job,
+    JobControl, JobId, JobOutcome, JobStatus, NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp,
+    OAuthState, OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions,
+    SessionCompletion, Store, StoreError, StoredAnswer, SyncPage, SyncProgress, SyncState,
+    SyncedInput, SyncedRecord, timestamp,
 };
 
 use crate::rows::{
@@ -24,6 +25,10 @@ use crate::rows::{
     EVENT_COLUMNS, JOB_COLUMNS, OAUTH_APP_COLUMNS, OAUTH_STATE_COLUMNS, OVERRIDE_COLUMNS,
     SYNC_PROGRESS_COLUMNS, SYNCED_RECORD_COLUMNS,
 };
+
+/// The columns of a sync's progress its pages write (its state keeps what it was).
+const SYNC_PROGRESS_INSERT: &str =
+    "connection_id, object, checkpoint, pages, created, updated, deleted, updated_at";
 use crate::{Dialect, SqlStore, read_error, write_error};
 
 /// Matches the rows of one override scope: `$1` environment, `$2` provider, `$3` connection or
@@ -123,6 +128,31 @@ where
             Some(_) => Err(StoreError::Conflict(conflict.to_owned())),
             None => Err(StoreError::NotFound),
         }
+    }
+
+    /// Refuses, as [`StoreError::Conflict`], a sync's write whose job claim (id and fence) is no
+    /// longer its job's latest running one. It writes, so SQLite takes its write lock.
+    async fn check_claim(
+        transaction: &mut sqlx::Transaction<'static, D::Db>,
+        (job_id, fence): &(JobId, u64),
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE jobs SET updated_at = $1
+             WHERE id = $2 AND fence = $3 AND status = 'running'",
+        )
+        .bind(D::time(now))
+        .bind(job_id.as_str())
+        .bind(fence_value(*fence))
+        .execute(&mut **transaction)
+        .await
+        .map_err(|error| write_error(error, "job update conflicts"))?;
+        if D::rows_affected(&result) == 0 {
+            return Err(StoreError::Conflict(
+                "the sync's job claim is no longer current".to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     /// Tells whether a connection exists, after a conditional write matched no row: a missing
@@ -962,6 +992,36 @@ where
         Columns::<D>(&row).evaluation_limits()
     }
 
+    async fn set_default_syncs(
+        &self,
+        environment_id: &EnvironmentId,
+        syncs: &Value,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(&format!(
+            "UPDATE environments SET default_syncs = {syncs} WHERE id = $2",
+            syncs = D::json("$1"),
+        ))
+        .bind(json_text(syncs))
+        .bind(environment_id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "default syncs conflict"))?;
+        if D::rows_affected(&result) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get_default_syncs(&self, environment_id: &EnvironmentId) -> Result<Value, StoreError> {
+        let row = sqlx::query("SELECT default_syncs FROM environments WHERE id = $1")
+            .bind(environment_id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)?
+            .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).default_syncs()
+    }
+
     async fn insert_connect_session(&self, session: &ConnectSession) -> Result<(), StoreError> {
         sqlx::query(&format!(
             "INSERT INTO connect_sessions ({CONNECT_SESSION_COLUMNS})
@@ -1301,7 +1361,7 @@ where
             let inserted = sqlx::query(&format!(
                 "INSERT INTO jobs ({JOB_COLUMNS})
                  VALUES ($1, $2, $3, $4, $5, {payload}, $7, $8, 0, $9, NULL, NULL, 0, NULL, $10, $10)
-                 ON CONFLICT (key) WHERE status IN ('queued', 'running') DO NOTHING
+                 ON CONFLICT (key) WHERE status IN ('queued', 'running', 'paused') DO NOTHING
                  RETURNING {JOB_COLUMNS}",
                 payload = D::json("$6"),
             ))
@@ -1322,7 +1382,8 @@ where
                 return Ok((Columns::<D>(&row).job()?, true));
             }
             let live = sqlx::query(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE key = $1 AND status IN ('queued', 'running')"
+                "SELECT {JOB_COLUMNS} FROM jobs
+                 WHERE key = $1 AND status IN ('queued', 'running', 'paused')"
             ))
             .bind(job.key.as_deref())
             .fetch_optional(&self.pool)
@@ -1461,7 +1522,7 @@ where
     ) -> Result<Job, StoreError> {
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = $1
-             WHERE id = $2 AND environment_id = $3 AND status IN ('queued', 'running')
+             WHERE id = $2 AND environment_id = $3 AND status IN ('queued', 'running', 'paused')
              RETURNING {JOB_COLUMNS}"
         ))
         .bind(D::time(timestamp::truncate(now)))
@@ -1491,6 +1552,87 @@ where
         row.map_or(Err(StoreError::NotFound), |row| Columns::<D>(&row).job())
     }
 
+    async fn control_job(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &JobId,
+        control: JobControl,
+        now: DateTime<Utc>,
+    ) -> Result<(Job, bool), StoreError> {
+        // Each control is one conditional write; a run interrupted by a pause does not count
+        // as a failed attempt.
+        let (set, from) = match control {
+            JobControl::Pause => (
+                "status = 'paused', lease_until = NULL,
+                 attempts = CASE WHEN status = 'running' AND attempts > 0
+                                 THEN attempts - 1 ELSE attempts END",
+                "'queued', 'running'",
+            ),
+            JobControl::Resume => ("status = 'queued'", "'paused'"),
+            JobControl::RunNow => ("run_at = $1", "'queued'"),
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET {set}, updated_at = $1
+             WHERE id = $2 AND environment_id = $3 AND status IN ({from})
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(D::time(timestamp::truncate(now)))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "job update conflicts"))?;
+        if let Some(row) = row {
+            return Ok((Columns::<D>(&row).job()?, true));
+        }
+        let job = self.get_job(environment_id, id).await?;
+        let unchanged = match control {
+            JobControl::Pause => job.status == JobStatus::Paused,
+            JobControl::Resume => job.status.is_live(),
+            JobControl::RunNow => false,
+        };
+        if unchanged {
+            return Ok((job, false));
+        }
+        Err(StoreError::Conflict(format!(
+            "the job is {}",
+            job.status.as_str()
+        )))
+    }
+
+    async fn update_job_payload(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &JobId,
+        payload: &Value,
+        due_by: Option<DateTime<Utc>>,
+    ) -> Result<Job, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET payload = {payload},
+                 run_at = CASE WHEN $2 IS NOT NULL AND status = 'queued' AND run_at > $2
+                               THEN $2 ELSE run_at END,
+                 updated_at = $3
+             WHERE id = $4 AND environment_id = $5 AND status IN ('queued', 'running', 'paused')
+             RETURNING {JOB_COLUMNS}",
+            payload = D::json("$1"),
+        ))
+        .bind(json_text(payload))
+        .bind(due_by.map(|at| D::time(timestamp::truncate(at))))
+        .bind(D::time(timestamp::now()))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "job update conflicts"))?;
+        match row {
+            Some(row) => Columns::<D>(&row).job(),
+            None => {
+                self.get_job(environment_id, id).await?;
+                Err(StoreError::Conflict("the job already ended".to_owned()))
+            }
+        }
+    }
+
     async fn list_jobs(
         &self,
         environment_id: &EnvironmentId,
@@ -1514,7 +1656,8 @@ where
 
     async fn purge_finished_jobs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let result = sqlx::query(
-            "DELETE FROM jobs WHERE status NOT IN ('queued', 'running') AND updated_at < $1",
+            "DELETE FROM jobs
+             WHERE status NOT IN ('queued', 'running', 'paused') AND updated_at < $1",
         )
         .bind(D::time(timestamp::truncate(before)))
         .execute(&self.pool)
@@ -1531,22 +1674,8 @@ where
         let now = timestamp::now();
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         // The first statement writes, so SQLite takes its write lock now.
-        if let Some((job_id, fence)) = &page.claim {
-            let result = sqlx::query(
-                "UPDATE jobs SET updated_at = $1
-                 WHERE id = $2 AND fence = $3 AND status = 'running'",
-            )
-            .bind(D::time(now))
-            .bind(job_id.as_str())
-            .bind(fence_value(*fence))
-            .execute(&mut *transaction)
-            .await
-            .map_err(|error| write_error(error, "job update conflicts"))?;
-            if D::rows_affected(&result) == 0 {
-                return Err(StoreError::Conflict(
-                    "the sync's job claim is no longer current".to_owned(),
-                ));
-            }
+        if let Some(claim) = &page.claim {
+            Self::check_claim(&mut transaction, claim, now).await?;
         }
         // The environment's row stays locked until the commit, so sequence numbers are handed
         // out in commit order.
@@ -1719,7 +1848,7 @@ where
         }
 
         sqlx::query(&format!(
-            "INSERT INTO sync_progress ({SYNC_PROGRESS_COLUMNS})
+            "INSERT INTO sync_progress ({SYNC_PROGRESS_INSERT})
              VALUES ($1, $2, {checkpoint}, 1, $4, $5, $6, $7)
              ON CONFLICT (connection_id, object) DO UPDATE SET
                  checkpoint = COALESCE(excluded.checkpoint, sync_progress.checkpoint),
@@ -1826,6 +1955,102 @@ where
         .map_err(read_error)?;
         row.map(|row| Columns::<D>(&row).sync_progress())
             .transpose()
+    }
+
+    async fn record_sync_state(
+        &self,
+        environment_id: &EnvironmentId,
+        state: SyncState,
+        event: Option<NewEvent>,
+    ) -> Result<(), StoreError> {
+        let now = timestamp::now();
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        if let Some(claim) = &state.claim {
+            Self::check_claim(&mut transaction, claim, now).await?;
+        }
+        let result = sqlx::query(&format!(
+            "INSERT INTO sync_progress ({SYNC_PROGRESS_COLUMNS})
+             SELECT id, $2, NULL, 0, 0, 0, 0, $3, $4, $5, {last_error}
+             FROM connections WHERE id = $1 AND environment_id = $7
+             ON CONFLICT (connection_id, object) DO UPDATE SET
+                 status = excluded.status, phase = excluded.phase,
+                 last_error = excluded.last_error, updated_at = excluded.updated_at",
+            last_error = D::json("$6"),
+        ))
+        .bind(state.connection_id.as_str())
+        .bind(&state.object)
+        .bind(D::time(now))
+        .bind(state.status.as_str())
+        .bind(state.phase.map(|phase| phase.as_str()))
+        .bind(state.last_error.as_ref().map(json_text))
+        .bind(environment_id.as_str())
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "sync progress conflicts"))?;
+        if D::rows_affected(&result) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(event) = event {
+            Self::insert_event_on(&mut *transaction, &event_of(event)).await?;
+        }
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(())
+    }
+
+    async fn restart_sync(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &JobId,
+        object: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let now = timestamp::truncate(now);
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET
+                 status = CASE WHEN status = 'paused' THEN 'paused' ELSE 'queued' END,
+                 run_at = $1, lease_until = NULL,
+                 attempts = CASE WHEN status = 'running' AND attempts > 0
+                                 THEN attempts - 1 ELSE attempts END,
+                 updated_at = $1
+             WHERE id = $2 AND environment_id = $3 AND connection_id IS NOT NULL
+               AND status IN ('queued', 'running', 'paused')
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(D::time(now))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "job update conflicts"))?;
+        let Some(row) = row else {
+            drop(transaction);
+            let job = self.get_job(environment_id, id).await?;
+            return Err(if job.connection_id.is_none() {
+                StoreError::NotFound
+            } else {
+                StoreError::Conflict("the job already ended".to_owned())
+            });
+        };
+        let job = Columns::<D>(&row).job()?;
+        let status = if job.status == JobStatus::Paused {
+            "paused"
+        } else {
+            "queued"
+        };
+        sqlx::query(
+            "UPDATE sync_progress SET checkpoint = NULL, status = $1, phase = NULL, updated_at = $2
+             WHERE connection_id = $3 AND object = $4",
+        )
+        .bind(status)
+        .bind(D::time(now))
+        .bind(job.connection_id.as_ref().map(ConnectionId::as_str))
+        .bind(object)
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "sync progress conflicts"))?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(job)
     }
 
     async fn store_refreshed_credentials(

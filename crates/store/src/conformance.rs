@@ -23,6 +23,7 @@ use crate::{
     SyncedInput, api_key_prefix, generate_api_key, timestamp,
 };
 use crate::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
+use crate::{JobControl, SyncPhase, SyncState, SyncStatus};
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
 pub type Check = for<'a> fn(&'a dyn Store) -> BoxFuture<'a, ()>;
@@ -120,6 +121,11 @@ macro_rules! conformance_tests {
             sync_pages_record_each_change_once,
             a_sync_page_of_a_stale_claim_writes_nothing,
             concurrent_sync_pages_number_the_feed_without_gaps,
+            a_paused_job_is_held_back_until_resumed,
+            a_job_is_made_due_now_and_its_payload_replaced,
+            a_sync_state_is_recorded_under_its_claim_with_its_event,
+            restarting_a_sync_drops_its_checkpoint_and_takes_it_from_its_worker,
+            default_syncs_start_empty_and_are_replaced_whole,
             an_idempotency_key_keeps_its_first_answer,
             an_idempotency_key_is_scoped_to_environment_connection_method_and_path,
             an_idempotency_key_is_free_again_once_expired_or_released,
@@ -4984,6 +4990,508 @@ pub async fn a_sync_page_of_a_stale_claim_writes_nothing(store: &dyn Store) {
         .await
         .expect("the current claim's page");
     assert_eq!(applied.created, 1);
+}
+
+pub async fn a_paused_job_is_held_back_until_resumed(store: &dyn Store) {
+    let environment_id = environment(store, "paused jobs").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let keyed = |key: &str| NewJob {
+        key: Some(format!("{key}-{environment_id}")),
+        ..new_job(&environment_id, t0)
+    };
+    let (queued, _) = store.enqueue_job(keyed("q")).await.expect("enqueue");
+    let (paused, changed) = store
+        .control_job(&environment_id, &queued.id, JobControl::Pause, t0)
+        .await
+        .expect("pause");
+    assert!(changed);
+    assert_eq!(paused.status, JobStatus::Paused);
+    let (again, changed) = store
+        .control_job(&environment_id, &queued.id, JobControl::Pause, t0)
+        .await
+        .expect("pause again");
+    assert!(!changed, "pausing a paused job changes nothing");
+    assert_eq!(again, paused);
+    let (same, created) = store.enqueue_job(keyed("q")).await.expect("enqueue");
+    assert!(!created, "a paused job keeps its key");
+    assert_eq!(same.id, queued.id);
+    assert!(
+        store
+            .claim_jobs(&kind, "w", t0 + secs(60), JOB_LEASE, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a paused job is not claimed"
+    );
+    assert_conflict(
+        store
+            .control_job(&environment_id, &queued.id, JobControl::RunNow, t0)
+            .await,
+        "running a paused job now",
+    );
+    store
+        .purge_finished_jobs(t0 + secs(3600))
+        .await
+        .expect("purge");
+    store
+        .get_job(&environment_id, &queued.id)
+        .await
+        .expect("a paused job is not purged");
+    let (resumed, changed) = store
+        .control_job(
+            &environment_id,
+            &queued.id,
+            JobControl::Resume,
+            t0 + secs(1),
+        )
+        .await
+        .expect("resume");
+    assert!(changed);
+    assert_eq!(resumed.status, JobStatus::Queued);
+    assert_eq!(resumed.run_at, t0, "resuming keeps the schedule");
+    let (_, changed) = store
+        .control_job(
+            &environment_id,
+            &queued.id,
+            JobControl::Resume,
+            t0 + secs(1),
+        )
+        .await
+        .expect("resume again");
+    assert!(!changed, "resuming a queued job changes nothing");
+
+    // A running job paused: its worker's claim is refused from then on.
+    let claimed = store
+        .claim_jobs(&kind, "w", t0 + secs(2), JOB_LEASE, 10)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(
+        (claimed.id.clone(), claimed.attempts),
+        (queued.id.clone(), 1)
+    );
+    let (paused, _) = store
+        .control_job(&environment_id, &queued.id, JobControl::Pause, t0 + secs(3))
+        .await
+        .expect("pause a running job");
+    assert_eq!(
+        (paused.status, paused.lease_until, paused.attempts),
+        (JobStatus::Paused, None, 0),
+        "an interrupted run is no failed attempt"
+    );
+    assert_conflict(
+        store
+            .renew_job_lease(&queued.id, claimed.fence, t0 + secs(4), JOB_LEASE)
+            .await,
+        "the paused job's worker renewing",
+    );
+    assert_conflict(
+        store
+            .finish_job(&queued.id, claimed.fence, JobOutcome::Done, t0 + secs(4))
+            .await,
+        "the paused job's worker finishing",
+    );
+    let other = environment(store, "paused elsewhere").await;
+    assert_not_found(
+        store
+            .control_job(&other, &queued.id, JobControl::Resume, t0)
+            .await,
+        "resuming another environment's job",
+    );
+    let cancelled = store
+        .cancel_job(&environment_id, &queued.id, t0 + secs(5))
+        .await
+        .expect("a paused job is cancelled");
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    for control in [JobControl::Pause, JobControl::Resume, JobControl::RunNow] {
+        assert_conflict(
+            store
+                .control_job(&environment_id, &queued.id, control, t0 + secs(6))
+                .await,
+            "controlling an ended job",
+        );
+    }
+    let (fresh, created) = store.enqueue_job(keyed("q")).await.expect("enqueue");
+    assert!(created, "a cancelled job frees its key");
+    assert_ne!(fresh.id, queued.id);
+}
+
+pub async fn a_job_is_made_due_now_and_its_payload_replaced(store: &dyn Store) {
+    let environment_id = environment(store, "run now").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let (later, _) = store
+        .enqueue_job(new_job(&environment_id, t0 + secs(3600)))
+        .await
+        .expect("enqueue");
+    let (due, changed) = store
+        .control_job(&environment_id, &later.id, JobControl::RunNow, t0)
+        .await
+        .expect("run now");
+    assert!(changed);
+    assert_eq!(due.run_at, t0);
+
+    let payload = json!({"object": "contacts", "every_secs": 60});
+    let updated = store
+        .update_job_payload(&environment_id, &later.id, &payload, Some(t0 + secs(60)))
+        .await
+        .expect("update");
+    assert_eq!(updated.payload, payload);
+    assert_eq!(updated.run_at, t0, "an earlier run stays as it is");
+    let (far, _) = store
+        .enqueue_job(new_job(&environment_id, t0 + secs(3600)))
+        .await
+        .expect("enqueue");
+    let sooner = store
+        .update_job_payload(&environment_id, &far.id, &payload, Some(t0 + secs(60)))
+        .await
+        .expect("update");
+    assert_eq!(sooner.run_at, t0 + secs(60), "brought forward");
+    let kept = store
+        .update_job_payload(&environment_id, &far.id, &json!({}), None)
+        .await
+        .expect("update");
+    assert_eq!((kept.payload, kept.run_at), (json!({}), t0 + secs(60)));
+
+    let running = store
+        .claim_jobs(&kind, "w", t0, JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(running.id, later.id);
+    assert_conflict(
+        store
+            .control_job(&environment_id, &later.id, JobControl::RunNow, t0)
+            .await,
+        "running a running job now",
+    );
+    let unchanged = store
+        .update_job_payload(&environment_id, &later.id, &payload, Some(t0 - secs(60)))
+        .await
+        .expect("a running job's payload");
+    assert_eq!(
+        (unchanged.status, unchanged.run_at),
+        (JobStatus::Running, t0),
+        "a running job's schedule is its worker's"
+    );
+    store
+        .finish_job(&later.id, running.fence, JobOutcome::Done, t0)
+        .await
+        .expect("finish");
+    assert_conflict(
+        store
+            .update_job_payload(&environment_id, &later.id, &payload, None)
+            .await,
+        "updating an ended job",
+    );
+    assert_not_found(
+        store
+            .update_job_payload(&environment_id, &JobId::generate(), &payload, None)
+            .await,
+        "updating an unknown job",
+    );
+}
+
+fn sync_state(connection_id: &ConnectionId, status: SyncStatus) -> SyncState {
+    SyncState {
+        connection_id: connection_id.clone(),
+        object: "contacts".to_owned(),
+        status,
+        phase: Some(SyncPhase::Backfill),
+        last_error: None,
+        claim: None,
+    }
+}
+
+pub async fn a_sync_state_is_recorded_under_its_claim_with_its_event(store: &dyn Store) {
+    let environment_id = environment(store, "sync state").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let event = |kind: &str| NewEvent {
+        environment_id: environment_id.clone(),
+        connection_id: Some(connection.id.clone()),
+        kind: kind.to_owned(),
+        payload: json!({"object": "contacts"}),
+    };
+    store
+        .record_sync_state(
+            &environment_id,
+            sync_state(&connection.id, SyncStatus::Queued),
+            None,
+        )
+        .await
+        .expect("record");
+    let progress = store
+        .get_sync_progress(&environment_id, &connection.id, "contacts")
+        .await
+        .expect("progress")
+        .expect("a state makes the progress");
+    assert_eq!(
+        (
+            progress.status,
+            progress.phase,
+            progress.pages,
+            progress.checkpoint
+        ),
+        (Some(SyncStatus::Queued), Some(SyncPhase::Backfill), 0, None)
+    );
+
+    store
+        .enqueue_job(NewJob {
+            connection_id: Some(connection.id.clone()),
+            ..new_job(&environment_id, t0)
+        })
+        .await
+        .expect("enqueue");
+    let old = store
+        .claim_jobs(&kind, "worker-a", t0, JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    let new = store
+        .claim_jobs(&kind, "worker-b", t0 + secs(31), JOB_LEASE, 1)
+        .await
+        .expect("take over")
+        .remove(0);
+    let problem = json!({"type": "https://crosswalk.dev/problems/upstream_unavailable",
+                         "title": "the vendor failed", "detail": "503"});
+    assert_conflict(
+        store
+            .record_sync_state(
+                &environment_id,
+                SyncState {
+                    last_error: Some(problem.clone()),
+                    claim: Some((old.id.clone(), old.fence)),
+                    ..sync_state(&connection.id, SyncStatus::Failed)
+                },
+                Some(event("sync.failed")),
+            )
+            .await,
+        "the stalled worker's state",
+    );
+    assert!(
+        store
+            .list_events(&environment_id, None, Some("sync.failed"))
+            .await
+            .expect("events")
+            .is_empty(),
+        "a refused state records no event"
+    );
+    store
+        .record_sync_state(
+            &environment_id,
+            SyncState {
+                phase: Some(SyncPhase::Reconcile),
+                last_error: Some(problem.clone()),
+                claim: Some((new.id.clone(), new.fence)),
+                ..sync_state(&connection.id, SyncStatus::RateLimited)
+            },
+            Some(event("sync.rate_limited")),
+        )
+        .await
+        .expect("the current claim's state");
+    store
+        .apply_sync_page(
+            &environment_id,
+            sync_page(
+                &connection.id,
+                vec![synced("a", 1)],
+                &[],
+                Some(json!({"page": 1})),
+            ),
+        )
+        .await
+        .expect("page");
+    let progress = store
+        .get_sync_progress(&environment_id, &connection.id, "contacts")
+        .await
+        .expect("progress")
+        .expect("progress");
+    assert_eq!(
+        (
+            progress.status,
+            progress.phase,
+            progress.last_error,
+            progress.pages,
+            progress.created
+        ),
+        (
+            Some(SyncStatus::RateLimited),
+            Some(SyncPhase::Reconcile),
+            Some(problem),
+            1,
+            1
+        ),
+        "a page keeps the state; the state keeps the counts"
+    );
+    let events = store
+        .list_events(&environment_id, Some(&connection.id), None)
+        .await
+        .expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .map(|event| event.kind.as_str())
+            .collect::<Vec<_>>(),
+        vec!["sync.rate_limited"]
+    );
+    store
+        .record_sync_state(
+            &environment_id,
+            SyncState {
+                phase: None,
+                ..sync_state(&connection.id, SyncStatus::Done)
+            },
+            None,
+        )
+        .await
+        .expect("record");
+    let progress = store
+        .get_sync_progress(&environment_id, &connection.id, "contacts")
+        .await
+        .expect("progress")
+        .expect("progress");
+    assert_eq!(
+        (progress.status, progress.phase, progress.last_error),
+        (Some(SyncStatus::Done), None, None),
+        "each field is replaced"
+    );
+    let other = environment(store, "sync state elsewhere").await;
+    assert_not_found(
+        store
+            .record_sync_state(&other, sync_state(&connection.id, SyncStatus::Done), None)
+            .await,
+        "another environment's connection",
+    );
+}
+
+pub async fn restarting_a_sync_drops_its_checkpoint_and_takes_it_from_its_worker(
+    store: &dyn Store,
+) {
+    let environment_id = environment(store, "resync").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let kind = job_kind(&environment_id);
+    let t0 = timestamp::truncate(timestamp::now());
+    let (job, _) = store
+        .enqueue_job(NewJob {
+            connection_id: Some(connection.id.clone()),
+            ..new_job(&environment_id, t0)
+        })
+        .await
+        .expect("enqueue");
+    let claimed = store
+        .claim_jobs(&kind, "w", t0, JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    let page = |upserts| SyncPage {
+        claim: Some((claimed.id.clone(), claimed.fence)),
+        ..sync_page(
+            &connection.id,
+            upserts,
+            &[],
+            Some(json!({"watermark": "2026-01-01T00:00:00Z"})),
+        )
+    };
+    store
+        .apply_sync_page(&environment_id, page(vec![synced("a", 1)]))
+        .await
+        .expect("page");
+    let restarted = store
+        .restart_sync(&environment_id, &job.id, "contacts", t0 + secs(5))
+        .await
+        .expect("restart");
+    assert_eq!(
+        (restarted.status, restarted.run_at, restarted.attempts),
+        (JobStatus::Queued, t0 + secs(5), 0)
+    );
+    assert_conflict(
+        store
+            .apply_sync_page(&environment_id, page(vec![synced("b", 1)]))
+            .await,
+        "the restarted job's old worker writing a page",
+    );
+    let progress = store
+        .get_sync_progress(&environment_id, &connection.id, "contacts")
+        .await
+        .expect("progress")
+        .expect("progress");
+    assert_eq!(
+        (
+            progress.checkpoint,
+            progress.status,
+            progress.pages,
+            progress.created
+        ),
+        (None, Some(SyncStatus::Queued), 1, 1),
+        "the checkpoint is gone, the counts stay"
+    );
+    let next = store
+        .claim_jobs(&kind, "w", t0 + secs(5), JOB_LEASE, 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert!(next.fence > claimed.fence);
+
+    store
+        .control_job(&environment_id, &job.id, JobControl::Pause, t0 + secs(6))
+        .await
+        .expect("pause");
+    let paused = store
+        .restart_sync(&environment_id, &job.id, "contacts", t0 + secs(7))
+        .await
+        .expect("restart a paused sync");
+    assert_eq!(paused.status, JobStatus::Paused, "it stays paused");
+    store
+        .cancel_job(&environment_id, &job.id, t0 + secs(8))
+        .await
+        .expect("cancel");
+    assert_conflict(
+        store
+            .restart_sync(&environment_id, &job.id, "contacts", t0 + secs(9))
+            .await,
+        "restarting an ended sync",
+    );
+    assert_not_found(
+        store
+            .restart_sync(&environment_id, &JobId::generate(), "contacts", t0)
+            .await,
+        "restarting an unknown sync",
+    );
+}
+
+pub async fn default_syncs_start_empty_and_are_replaced_whole(store: &dyn Store) {
+    let environment_id = environment(store, "default syncs").await;
+    let other = environment(store, "default syncs other").await;
+    assert_eq!(
+        store.get_default_syncs(&environment_id).await.expect("get"),
+        json!([])
+    );
+    let syncs = json!([{"object": "category.contacts", "every_secs": 900}]);
+    store
+        .set_default_syncs(&environment_id, &syncs)
+        .await
+        .expect("set");
+    assert_eq!(
+        store.get_default_syncs(&environment_id).await.expect("get"),
+        syncs
+    );
+    assert_eq!(
+        store.get_default_syncs(&other).await.expect("get"),
+        json!([]),
+        "per environment"
+    );
+    let unknown = EnvironmentId::generate();
+    assert_not_found(
+        store.set_default_syncs(&unknown, &syncs).await,
+        "an unknown environment",
+    );
+    assert_not_found(
+        store.get_default_syncs(&unknown).await,
+        "an unknown environment",
+    );
 }
 
 pub async fn concurrent_sync_pages_number_the_feed_without_gaps(store: &dyn Store) {

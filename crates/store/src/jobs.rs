@@ -6,7 +6,8 @@
 //! [`JobOutcome`] under that fence. A worker that dies stops renewing, its lease lapses, and the
 //! next claim hands the job to another worker with a greater fence, so the dead worker's late
 //! writes (checked against the fence) are refused. A job that keeps failing, or whose leases keep
-//! lapsing, stops after its `max_attempts`.
+//! lapsing, stops after its `max_attempts`. A live job can be *paused*: no worker claims it, a
+//! worker running it loses its claim, and it keeps its key until it is resumed or cancelled.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -27,13 +28,16 @@ pub enum JobStatus {
     Failed,
     /// Cancelled before it finished.
     Cancelled,
+    /// Held back until it is resumed: never claimed, and it keeps its key.
+    Paused,
 }
 
 impl JobStatus {
     /// Every status, in the order of a job's life.
-    pub const ALL: [JobStatus; 5] = [
+    pub const ALL: [JobStatus; 6] = [
         JobStatus::Queued,
         JobStatus::Running,
+        JobStatus::Paused,
         JobStatus::Done,
         JobStatus::Failed,
         JobStatus::Cancelled,
@@ -47,6 +51,7 @@ impl JobStatus {
             JobStatus::Done => "done",
             JobStatus::Failed => "failed",
             JobStatus::Cancelled => "cancelled",
+            JobStatus::Paused => "paused",
         }
     }
 
@@ -61,6 +66,14 @@ impl JobStatus {
     pub fn is_live(self) -> bool {
         matches!(self, JobStatus::Queued | JobStatus::Running)
     }
+
+    /// Whether the job has ended (done, failed or cancelled): nothing changes it any more.
+    pub fn has_ended(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Done | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
 }
 
 /// A job to enqueue.
@@ -72,8 +85,8 @@ pub struct NewJob {
     pub connection_id: Option<ConnectionId>,
     /// What the job does (`sync`, `webhook.delivery`, …): workers claim jobs by kind.
     pub kind: String,
-    /// At most one live (queued or running) job holds a given key: enqueueing another returns
-    /// the live one instead (e.g. `sync:<connection>:<object>`).
+    /// At most one job that has not ended (queued, running or paused) holds a given key:
+    /// enqueueing another returns that one instead (e.g. `sync:<connection>:<object>`).
     pub key: Option<String>,
     /// The job's parameters, for its worker.
     pub payload: Value,
@@ -122,4 +135,16 @@ pub enum JobOutcome {
     Reschedule { at: DateTime<Utc> },
     /// Failed for good.
     Fail { error: String },
+}
+
+/// A change to a job's schedule asked for from outside its worker (a sync's controls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobControl {
+    /// Holds the job back: a queued job is not claimed, a running one's worker loses its claim
+    /// (its lease renewal, page writes and finish are refused from then on).
+    Pause,
+    /// Lets a paused job be claimed again at its `run_at` (at once when that has passed).
+    Resume,
+    /// Makes a queued job due now.
+    RunNow,
 }

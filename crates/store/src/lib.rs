@@ -29,7 +29,7 @@ pub use api_key::{API_KEY_PREFIX_LEN, ApiKeyHash, api_key_prefix, generate_api_k
 pub use error::{IdError, StoreError};
 pub use idempotency::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
 pub use ids::{ApiKeyId, ConnectionId, EnvironmentId, EventId, JobId};
-pub use jobs::{Job, JobOutcome, JobStatus, NewJob};
+pub use jobs::{Job, JobControl, JobOutcome, JobStatus, NewJob};
 pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use rows::{
     ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, ConnectionUpdate,
@@ -38,5 +38,6 @@ pub use rows::{
 };
 pub use store::{OVERRIDE_VERSIONS_KEPT, Store};
 pub use synced::{
-    AppliedPage, Change, ChangeKind, SyncPage, SyncProgress, SyncedInput, SyncedRecord,
+    AppliedPage, Change, ChangeKind, SyncPage, SyncPhase, SyncProgress, SyncState, SyncStatus,
+    SyncedInput, SyncedRecord,
 };

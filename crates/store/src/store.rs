@@ -11,10 +11,10 @@ use secrets::Sealed;
 use crate::{
     ApiKey, ApiKeyHash, ApiKeyId, AppliedPage, Branding, Change, ConnectSession, Connection,
     ConnectionId, ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event,
-    IdempotencyClaim, IdempotencyScope, Job, JobId, JobOutcome, NewApiKey, NewConnection, NewEvent,
-    NewJob, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page, PageRequest,
-    PurgedSessions, SessionCompletion, StoreError, StoredAnswer, SyncPage, SyncProgress,
-    SyncedRecord,
+    IdempotencyClaim, IdempotencyScope, Job, JobControl, JobId, JobOutcome, NewApiKey,
+    NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page,
+    PageRequest, PurgedSessions, SessionCompletion, StoreError, StoredAnswer, SyncPage,
+    SyncProgress, SyncState, SyncedRecord,
 };
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
@@ -357,6 +357,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         environment_id: &EnvironmentId,
     ) -> Result<Value, StoreError>;
 
+    /// Replaces the syncs an environment starts for each new connection (a JSON array, kept as
+    /// given; the caller validates it).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist.
+    async fn set_default_syncs(
+        &self,
+        environment_id: &EnvironmentId,
+        syncs: &Value,
+    ) -> Result<(), StoreError>;
+
+    /// Returns the syncs an environment starts for each new connection: `[]` when never set.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist.
+    async fn get_default_syncs(&self, environment_id: &EnvironmentId) -> Result<Value, StoreError>;
+
     /// Stores a Connect session by its token hash.
     ///
     /// # Errors
@@ -539,8 +558,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// [`StoreError::NotFound`] when the connection does not exist.
     async fn release_refresh_lease(&self, id: &ConnectionId, fence: u64) -> Result<(), StoreError>;
 
-    /// Enqueues a job. When `new.key` is set and a live (queued or running) job holds that key,
-    /// nothing is written and the live job is returned; the flag says whether this call created
+    /// Enqueues a job. When `new.key` is set and a job that has not ended (queued, running or
+    /// paused) holds that key, nothing is written and that job is returned; the flag says whether this call created
     /// the job it returns.
     ///
     /// # Errors
@@ -597,8 +616,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError>;
 
-    /// Cancels a live job of the environment; a running job's worker learns it when it next
-    /// renews its lease or finishes.
+    /// Cancels a job of the environment that has not ended (queued, running or paused); a
+    /// running job's worker learns it when it next renews its lease or finishes.
     ///
     /// # Errors
     ///
@@ -617,6 +636,39 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ///
     /// [`StoreError::NotFound`] when the environment has no such job.
     async fn get_job(&self, environment_id: &EnvironmentId, id: &JobId) -> Result<Job, StoreError>;
+
+    /// Applies `control` to a job of the environment (see [`crate::JobControl`]) and returns
+    /// the job with whether it changed: pausing a paused job, or resuming a queued or running
+    /// one, changes nothing. A paused job keeps its key, is never claimed, and is cancelled like
+    /// a live one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the job has ended, or when [`JobControl::RunNow`] finds it
+    /// running or paused; [`StoreError::NotFound`] when the environment has no such job.
+    async fn control_job(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &JobId,
+        control: JobControl,
+        now: DateTime<Utc>,
+    ) -> Result<(Job, bool), StoreError>;
+
+    /// Replaces the payload of a job of the environment that has not ended and, with `due_by`,
+    /// makes a queued job due no later than that. A worker running the job keeps the payload it
+    /// was given.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the job has ended, [`StoreError::NotFound`] when the
+    /// environment has no such job.
+    async fn update_job_payload(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &JobId,
+        payload: &Value,
+        due_by: Option<DateTime<Utc>>,
+    ) -> Result<Job, StoreError>;
 
     /// The environment's jobs (only the connection's when given), newest first, at most `limit`.
     ///
@@ -702,6 +754,39 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         connection_id: &ConnectionId,
         object: &str,
     ) -> Result<Option<SyncProgress>, StoreError>;
+
+    /// Records how a sync stands (each field of `state` replaces the stored one) and `event`
+    /// with it, in one transaction; a sync with no progress yet gets one with no pages.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such connection (or no such
+    /// environment, for the event), [`StoreError::Conflict`] when `state.claim` is no longer its
+    /// job's latest running claim; either way nothing is written.
+    async fn record_sync_state(
+        &self,
+        environment_id: &EnvironmentId,
+        state: SyncState,
+        event: Option<NewEvent>,
+    ) -> Result<(), StoreError>;
+
+    /// Forces a sync's next run to read everything, in one transaction: drops the checkpoint
+    /// of `object` on the job's connection (and with it the watermark of incremental runs),
+    /// records the sync as queued, and makes the job due at `now`, taking it from a worker
+    /// running it (whose claim is refused from then on). A paused job stays paused. The
+    /// counts of the sync's progress are kept.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the job has ended, [`StoreError::NotFound`] when the
+    /// environment has no such job or the job has no connection.
+    async fn restart_sync(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &JobId,
+        object: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError>;
 
     /// Writes refreshed credentials and their expiry (`None` clears it), and replaces the account
     /// object when `account` is given, but only while `fence` is the token of the lease now held

@@ -8,6 +8,10 @@
 //! and a repeated page adds no change. Sequence numbers are handed out under a lock held until the
 //! commit, so they appear in the feed in order: a reader that stores the last number it read
 //! never misses a change committed later with a smaller one.
+//!
+//! Beside its progress, a sync's runs record how it stands ([`SyncState`]: status, phase, last
+//! error) with [`crate::Store::record_sync_state`], under the same fence as their pages, so a
+//! worker that lost its claim cannot overwrite what its successor recorded.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -125,5 +129,115 @@ pub struct SyncProgress {
     pub created: u64,
     pub updated: u64,
     pub deleted: u64,
+    /// How the sync stands, as its runs last recorded; `None` before they recorded any.
+    pub status: Option<SyncStatus>,
+    /// What the run under way, or the last one, does.
+    pub phase: Option<SyncPhase>,
+    /// Why the last run that failed did, as a problem+json object; cleared by a run that
+    /// completes.
+    pub last_error: Option<Value>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// How a sync stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// Waiting for a run that has not started.
+    Queued,
+    /// A run is under way.
+    Running,
+    /// The last run stopped at the vendor's budget; it resumes from its checkpoint when the
+    /// budget allows.
+    RateLimited,
+    /// Held back until resumed.
+    Paused,
+    /// The last run failed.
+    Failed,
+    /// The last run completed.
+    Done,
+}
+
+impl SyncStatus {
+    /// Every status.
+    pub const ALL: [SyncStatus; 6] = [
+        SyncStatus::Queued,
+        SyncStatus::Running,
+        SyncStatus::RateLimited,
+        SyncStatus::Paused,
+        SyncStatus::Failed,
+        SyncStatus::Done,
+    ];
+
+    /// The status as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Queued => "queued",
+            SyncStatus::Running => "running",
+            SyncStatus::RateLimited => "rate_limited",
+            SyncStatus::Paused => "paused",
+            SyncStatus::Failed => "failed",
+            SyncStatus::Done => "done",
+        }
+    }
+
+    /// Parses a stored status.
+    pub fn parse(text: &str) -> Option<SyncStatus> {
+        SyncStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
+/// What a sync's run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    /// Reads everything: the first run, or the first after a forced resync.
+    Backfill,
+    /// Reads what changed since the last complete run.
+    Incremental,
+    /// Compares the stored records with the vendor's to find deletes.
+    Reconcile,
+}
+
+impl SyncPhase {
+    /// Every phase.
+    pub const ALL: [SyncPhase; 3] = [
+        SyncPhase::Backfill,
+        SyncPhase::Incremental,
+        SyncPhase::Reconcile,
+    ];
+
+    /// The phase as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncPhase::Backfill => "backfill",
+            SyncPhase::Incremental => "incremental",
+            SyncPhase::Reconcile => "reconcile",
+        }
+    }
+
+    /// Parses a stored phase.
+    pub fn parse(text: &str) -> Option<SyncPhase> {
+        SyncPhase::ALL
+            .into_iter()
+            .find(|phase| phase.as_str() == text)
+    }
+}
+
+/// How a sync stands, to record with [`crate::Store::record_sync_state`]: each field replaces
+/// the stored one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncState {
+    pub connection_id: ConnectionId,
+    /// The unified object, as in [`SyncPage::object`].
+    pub object: String,
+    pub status: SyncStatus,
+    pub phase: Option<SyncPhase>,
+    /// A problem+json object, or `None` to clear it.
+    pub last_error: Option<Value>,
+    /// The job claim recording it, as in [`SyncPage::claim`]; `None` for a write from outside
+    /// a run (the API's controls).
+    pub claim: Option<(JobId, u64)>,
 }

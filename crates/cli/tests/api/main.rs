@@ -30,5 +30,6 @@ mod security_keys;
 mod shutdown;
 mod sync;
 mod sync_bulk;
+mod sync_control;
 mod sync_faults;
 mod writes;

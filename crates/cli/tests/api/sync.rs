@@ -184,7 +184,7 @@ async fn a_sync_keeps_the_record_store_and_the_feed_in_step_with_the_vendor() {
 }
 
 /// Runs a worker, reading pages of `page_size`, until one sync run has ended.
-async fn run_one(app: &TestApp, page_size: u64) {
+pub(crate) async fn run_one(app: &TestApp, page_size: u64) {
     let ended = Arc::new(Notify::new());
     let handler = Told {
         inner: SyncHandler::new(app.demo.state.operations.clone(), page_size),
@@ -253,7 +253,11 @@ async fn syncs_are_started_listed_and_stopped_and_the_feed_is_read_through_the_a
     assert_eq!(status, StatusCode::OK, "{listed}");
     let shown = &listed["results"][0];
     assert_eq!(shown["id"], sync["id"]);
-    assert_eq!(shown["status"], "queued", "rescheduled for its next run");
+    assert_eq!(
+        shown["status"], "done",
+        "its run completed; the next is scheduled"
+    );
+    assert!(shown["next_run_at"].is_string(), "{shown}");
     let vendor_ids = app.contact_ids("pipedrive");
     assert_eq!(shown["progress"]["created"], vendor_ids.len());
 

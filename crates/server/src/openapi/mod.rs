@@ -297,10 +297,20 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
         "properties": {"id": {"type": "string"}, "connection_id": {"type": ["string", "null"]},
                        "object": {"type": ["string", "null"], "description": "The unified object's key, `category.object`."},
                        "every_secs": {"type": ["integer", "null"]},
-                       "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+                       "status": {"type": "string", "enum": ["queued", "running", "rate_limited", "paused", "failed", "done", "cancelled"],
+                                  "description": "`queued`: waiting for a run not yet started; `running`; `rate_limited`: the last run stopped at the vendor's budget and resumes from its checkpoint at `next_run_at`; `paused`; `failed`: the last run failed (tried again at `next_run_at`, or never when that is null); `done`: the last run completed; `cancelled`: stopped with DELETE."},
+                       "phase": {"type": ["string", "null"], "enum": ["backfill", "incremental", "reconcile", null],
+                                 "description": "What the run under way, or the last one, does: `backfill` reads everything (the first run, or the first after a resync), `incremental` what changed since the last complete run, `reconcile` looks for deletes."},
                        "next_run_at": {"type": ["string", "null"], "format": "date-time"},
                        "attempts": {"type": "integer", "description": "Failed attempts of the run under way."},
-                       "last_error": {"type": ["string", "null"]},
+                       "last_error": {"type": ["object", "null"], "description": "RFC 9457 problem details of the last failed run (without `status`: no request failed); cleared by a run that completes.",
+                                      "required": ["type", "title", "detail", "code", "origin"],
+                                      "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "detail": {"type": "string"},
+                                                     "code": {"type": "string"}, "origin": {"type": "string", "enum": ["gateway", "provider"]}}},
+                       "checkpoint": {"type": ["object", "null"], "description": "Where the sync resumes.", "properties": {
+                           "watermark": {"type": ["string", "null"], "format": "date-time", "description": "The next incremental run reads records changed since then; null: the next run reads everything."},
+                           "run_started_at": {"type": ["string", "null"], "format": "date-time", "description": "The start of the run under way; null between runs."},
+                           "mid_run": {"type": "boolean", "description": "Whether a run stopped part way resumes from its last page."}}},
                        "progress": {"type": ["object", "null"], "properties": {
                            "pages": {"type": "integer"}, "created": {"type": "integer"}, "updated": {"type": "integer"},
                            "deleted": {"type": "integer"}, "updated_at": {"type": "string", "format": "date-time"}}},
@@ -320,6 +330,22 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
                        "every_secs": {"type": "integer", "minimum": crate::routes::syncs::EVERY_SECS_BOUNDS.0,
                                       "maximum": crate::routes::syncs::EVERY_SECS_BOUNDS.1,
                                       "default": crate::routes::syncs::DEFAULT_EVERY_SECS}}
+    }));
+    components.insert("UpdateSync", json!({
+        "type": "object", "required": ["every_secs"], "additionalProperties": false,
+        "properties": {"every_secs": {"type": "integer", "minimum": crate::routes::syncs::EVERY_SECS_BOUNDS.0,
+                                      "maximum": crate::routes::syncs::EVERY_SECS_BOUNDS.1,
+                                      "description": "A shorter frequency takes effect at once; a longer one from the next run on."}}
+    }));
+    components.insert("DefaultSyncs", json!({
+        "type": "object", "required": ["syncs"], "additionalProperties": false,
+        "description": "The syncs each new connection of the environment starts (through Connect or POST /connections), for the objects its connector can list.",
+        "properties": {"syncs": {"type": "array", "items": {
+            "type": "object", "required": ["object"], "additionalProperties": false,
+            "properties": {"object": {"type": "string", "description": "The unified object, `category.object`, or `object` alone where only one category has it; stored as `category.object`."},
+                           "every_secs": {"type": "integer", "minimum": crate::routes::syncs::EVERY_SECS_BOUNDS.0,
+                                          "maximum": crate::routes::syncs::EVERY_SECS_BOUNDS.1,
+                                          "default": crate::routes::syncs::DEFAULT_EVERY_SECS}}}}}
     }));
     components.insert("Change", json!({
         "type": "object", "required": ["seq", "connection_id", "object", "remote_id", "kind", "record", "created_at"],
@@ -619,10 +645,70 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
         "/syncs".to_owned(),
         json!({"get": list_syncs, "post": create_sync}),
     );
+    let mut update_sync = platform_operation(
+        "updateSync",
+        "syncs",
+        "Change a sync's frequency",
+        Responses::platform(
+            json!({"200": Responses::json("The sync.", Components::reference("Sync"))}),
+            &[400, 404, 409, 413],
+        ),
+    );
+    update_sync["requestBody"] = json_body(Components::reference("UpdateSync"));
     paths.insert("/syncs/{id}".to_owned(), json!({
         "parameters": [path_parameter("id", "The sync's id.", json!({"type": "string"}))],
+        "get": platform_operation("getSync", "syncs", "One sync with its state and progress",
+            Responses::platform(json!({"200": Responses::json("The sync.", Components::reference("Sync"))}), &[404])),
+        "patch": update_sync,
         "delete": platform_operation("stopSync", "syncs", "Stop a sync (a run under way stops at its next page)",
             Responses::platform(json!({"200": Responses::json("The stopped sync.", Components::reference("Sync"))}), &[404, 409]))
+    }));
+    for (action, id, summary, success) in [
+        (
+            "pause",
+            "pauseSync",
+            "Pause a sync: no run starts until it is resumed, and a run under way stops at its next page (pausing a paused sync changes nothing)",
+            "200",
+        ),
+        (
+            "resume",
+            "resumeSync",
+            "Resume a paused sync on its schedule, at once when a run came due meanwhile (resuming a sync that is not paused changes nothing)",
+            "200",
+        ),
+        (
+            "run",
+            "runSync",
+            "Start a run now instead of at its scheduled time (409 while one runs or the sync is paused)",
+            "202",
+        ),
+        (
+            "resync",
+            "resyncSync",
+            "Force a full resync: the next run reads everything again, and starts now; a run under way stops at its next page",
+            "202",
+        ),
+    ] {
+        paths.insert(format!("/syncs/{{id}}/{action}"), json!({
+            "parameters": [path_parameter("id", "The sync's id.", json!({"type": "string"}))],
+            "post": platform_operation(id, "syncs", summary,
+                Responses::platform(json!({success: Responses::json("The sync.", Components::reference("Sync"))}), &[404, 409]))
+        }));
+    }
+    let mut put_default_syncs = platform_operation(
+        "putDefaultSyncs",
+        "syncs",
+        "Set the syncs each new connection of the environment starts (replaced whole)",
+        Responses::platform(
+            json!({"200": Responses::json("Saved.", Components::reference("DefaultSyncs"))}),
+            &[400, 413],
+        ),
+    );
+    put_default_syncs["requestBody"] = json_body(Components::reference("DefaultSyncs"));
+    paths.insert("/environment/syncs".to_owned(), json!({
+        "get": platform_operation("getDefaultSyncs", "syncs", "The syncs each new connection of the environment starts",
+            Responses::platform(json!({"200": Responses::json("The default syncs.", Components::reference("DefaultSyncs"))}), &[])),
+        "put": put_default_syncs
     }));
     let mut list_changes = platform_operation(
         "listChanges",

@@ -191,6 +191,8 @@ pub fn add_paths(
             json!({"name": "page_size", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": crate::MAX_PAGE_SIZE, "default": crate::DEFAULT_PAGE_SIZE}, "description": "Records per page."}),
             json!({"name": "cursor", "in": "query", "required": false, "schema": {"type": "string"}, "description": "The `next_cursor` of the previous page (bound to the connection, object and filters)."}),
             parameter_ref(PARAM_INCLUDE),
+            json!({"name": "source", "in": "query", "required": false, "schema": {"type": "string", "enum": ["live", "synced"], "default": "live"},
+                   "description": format!("`live` reads the vendor; `synced` reads the records the connection's syncs stored (records deleted at the vendor left out), with no vendor call: it answers the filters {} and not `include`, and its cursors are its own.", operations::SYNCED_FILTERS.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", "))}),
         ]);
         list_parameters.extend(filter_parameters);
         let vendor_call = Responses::vendor_call;

@@ -699,7 +699,12 @@ async fn save_connection(
         .complete_connect_session(&session.token_hash, Utc::now(), completion, event)
         .await
     {
-        Ok((connection, _)) => Ok(connection),
+        Ok((connection, _)) => {
+            if session.connection_id.is_none() {
+                super::syncs::start_default_syncs_logged(state, &connection).await;
+            }
+            Ok(connection)
+        }
         // Used (or expired) since the page checked it: another use won.
         Err(StoreError::Conflict(_) | StoreError::NotFound) => Err(used_link()),
         Err(other) => Err(other.into()),

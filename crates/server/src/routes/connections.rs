@@ -240,6 +240,7 @@ pub async fn create(
         })
         .await?;
     tracing::info!(connection_id = %connection.id, provider = %connection.provider, "connection created");
+    super::syncs::start_default_syncs_logged(&state, &connection).await;
     Ok((StatusCode::CREATED, JsonBody(view(&connection))))
 }
 

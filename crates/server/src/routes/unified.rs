@@ -2,6 +2,7 @@
 //! connection named by `connection_id` (query parameter or `X-Connection-Id` header), and
 //! `/unified/{category}/fields`. Each handler parses the HTTP request, calls the operation on
 //! [`operations::Bound`], and renders the answer; the work lives in the `operations` crate.
+//! A list with `source=synced` is answered from the record store instead of the vendor.
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
@@ -21,7 +22,7 @@ use crate::{ApiError, AppState};
 const COMMON_PARAMS: &[&str] = &["connection_id", "include", "max_wait_ms"];
 /// The longest wait for the vendor budget a caller may ask for.
 pub(crate) const MAX_WAIT_BUDGET_MS: u64 = 120_000;
-const LIST_PARAMS: &[&str] = &["page_size", "cursor"];
+const LIST_PARAMS: &[&str] = &["page_size", "cursor", "source"];
 
 /// The unified object a path names.
 ///
@@ -208,7 +209,26 @@ pub async fn list(
         cursor: single(&params, "cursor")?.map(str::to_owned),
         include: include(&params)?,
     };
+    let synced = match single(&params, "source")? {
+        None | Some("live") => false,
+        Some("synced") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "source",
+                format!(
+                    "must be `live` (the vendor) or `synced` (the record store), not `{other}`"
+                ),
+            ));
+        }
+    };
     let bound = bind_call(&state, &caller, &params, &headers).await?;
+    if synced {
+        let page = bound.list_synced_page(object, request).await?;
+        return Ok(
+            JsonBody(json!({"results": page.results, "next_cursor": page.next_cursor}))
+                .into_response(),
+        );
+    }
     let outcome = bound.list_page(object, request).await.map(|page| {
         let mut body = json!({"results": page.results, "next_cursor": page.next_cursor});
         if !page.errors.is_empty() {
