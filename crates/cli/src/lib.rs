@@ -6,3 +6,4 @@ pub mod demo;
 pub mod keys;
 pub mod settings;
 pub mod startup;
+pub mod sync;

@@ -66,6 +66,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Runs one connection's sync now and shows its progress until the run ends.
+    Sync(cli::sync::SyncArgs),
     /// Runs background jobs: refreshes OAuth tokens ahead of expiry for idle connections.
     Work {
         /// Seconds between two passes.
@@ -327,6 +329,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DefaultConfig => {
             print!("{}", settings::default_config());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync(args) => {
+            // Only warnings: the progress line is the output.
+            let filter = tracing_subscriber::EnvFilter::try_from_env("CROSSWALK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .try_init();
+            let settings = Settings::load(cli.config.as_deref())?;
+            let end = runtime()?.block_on(async {
+                let store = startup::open_store(&settings).await?;
+                let core = startup::build_core(&settings, store).await?;
+                let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
+                let bar = indicatif::ProgressBar::new_spinner();
+                cli::sync::run(&core.operations, &args, &bar, &settings.worker, grace).await
+            })?;
+            let (line, succeeded) = cli::sync::summary(&end);
+            println!("{line}");
+            Ok(if succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Demo(args) => {
             init_tracing();

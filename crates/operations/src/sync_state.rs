@@ -1,14 +1,54 @@
-//! What a sync's runs make visible (issue 16): the state they record beside the sync's progress
-//! (status, phase, the last error as a problem+json object) and the `sync.*` events, each written
-//! under the run's job claim, so a worker that lost its claim records nothing.
+//! Starting a sync, and what its runs make visible (issue 16): the state they record beside the
+//! sync's progress (status, phase, the last error as a problem+json object) and the `sync.*`
+//! events, each written under the run's job claim, so a worker that lost its claim records
+//! nothing.
 //!
 //! The runs themselves are in `sync.rs`; how the API shows a sync is the server's.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use store::{Job, NewEvent, Store, StoreError, SyncPhase, SyncProgress, SyncState, SyncStatus};
+use store::{
+    ConnectionId, EnvironmentId, Job, NewEvent, NewJob, Store, StoreError, SyncPhase, SyncProgress,
+    SyncState, SyncStatus, timestamp,
+};
+use unified_model::UnifiedObject;
 
-use crate::OpError;
+use crate::{OpError, SYNC_JOB_KIND, SyncJob};
+
+/// Attempts of a failing run before the sync stops for good.
+pub const SYNC_ATTEMPTS: u32 = 8;
+
+/// Enqueues the sync of `object` on a connection, its first run due now and the next ones
+/// every `every_secs`; a sync of that connection and object that has not ended is returned
+/// instead (the flag says whether this call created the one returned).
+///
+/// # Errors
+///
+/// Those of [`Store::enqueue_job`].
+pub async fn start_sync(
+    store: &dyn Store,
+    environment_id: &EnvironmentId,
+    connection_id: &ConnectionId,
+    object: UnifiedObject,
+    every_secs: u64,
+) -> Result<(Job, bool), StoreError> {
+    store
+        .enqueue_job(NewJob {
+            environment_id: environment_id.clone(),
+            connection_id: Some(connection_id.clone()),
+            kind: SYNC_JOB_KIND.to_owned(),
+            key: Some(format!("sync:{connection_id}:{}", object.key())),
+            payload: serde_json::to_value(SyncJob {
+                connection_id: connection_id.to_string(),
+                object: object.key(),
+                every_secs: Some(every_secs),
+            })
+            .expect("a sync job serializes"),
+            run_at: timestamp::now(),
+            max_attempts: SYNC_ATTEMPTS,
+        })
+        .await
+}
 
 /// A run of a sync started (`phase` says whether it reads everything or what changed).
 pub const SYNC_STARTED: &str = "sync.started";

@@ -26,6 +26,7 @@ pub use operations::{
 pub use provider_http::Clock;
 pub use provider_http::credentials::credentials_aad;
 pub use routes::connect::{MAX_OAUTH_STARTS, PURGE_GRACE_SECS};
+pub use routes::syncs::DEFAULT_EVERY_SECS as DEFAULT_SYNC_EVERY_SECS;
 
 /// Everything handlers share.
 #[derive(Clone)]

@@ -3,12 +3,21 @@
 //! counts and last error; the `sync.*` events; and the syncs an environment starts for each new
 //! connection.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use server::{JobHandler, SYNC_JOB_KIND, SyncHandler, Worker, WorkerSettings};
 use simulators::{Fault, FaultKind};
+use store::{Job, JobOutcome};
+use tokio::sync::Notify;
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::sync::run_one;
+
+/// Records a test run reads per vendor page (the simulators hold about a thousand contacts).
+const PAGE: u64 = 100;
 
 /// Starts a sync of `provider`'s contacts, run every hour; returns it.
 async fn start(app: &TestApp, provider: &str) -> Value {
@@ -129,7 +138,7 @@ async fn a_sync_is_paused_resumed_rescheduled_and_run_now_with_its_state_and_eve
     assert_eq!(events(&app, provider, "sync.resumed").await.len(), 1);
 
     // The first run reads everything.
-    run_one(&app, 5).await;
+    run_one(&app, PAGE).await;
     let vendor_ids = app.contact_ids(provider);
     let shown = show(&app, id).await;
     assert_eq!(shown["status"], "done", "{shown}");
@@ -150,7 +159,7 @@ async fn a_sync_is_paused_resumed_rescheduled_and_run_now_with_its_state_and_eve
     assert_eq!(started[0]["sync_id"], id);
     let completed = events(&app, provider, "sync.completed").await;
     assert_eq!(completed.len(), 1, "{completed:?}");
-    let pages = vendor_ids.len().div_ceil(5);
+    let pages = vendor_ids.len().div_ceil(PAGE as usize);
     assert_eq!(
         completed[0]["counts"],
         json!({"pages": pages, "added": vendor_ids.len(), "updated": 0, "deleted": 0}),
@@ -165,7 +174,7 @@ async fn a_sync_is_paused_resumed_rescheduled_and_run_now_with_its_state_and_eve
     assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
     assert_eq!(queued["status"], "queued");
     assert!(time(&queued["next_run_at"]) <= chrono::Utc::now());
-    run_one(&app, 5).await;
+    run_one(&app, PAGE).await;
     let completed = events(&app, provider, "sync.completed").await;
     assert_eq!(completed.len(), 2);
     assert_eq!(completed[1]["phase"], "incremental", "{completed:?}");
@@ -179,7 +188,7 @@ async fn a_sync_is_paused_resumed_rescheduled_and_run_now_with_its_state_and_eve
     assert_eq!(status, StatusCode::ACCEPTED, "{resynced}");
     assert_eq!(resynced["status"], "queued");
     assert_eq!(resynced["checkpoint"], Value::Null, "{resynced}");
-    run_one(&app, 5).await;
+    run_one(&app, PAGE).await;
     let completed = events(&app, provider, "sync.completed").await;
     assert_eq!(completed.len(), 3);
     assert_eq!(completed[2]["phase"], "backfill", "{completed:?}");
@@ -230,7 +239,7 @@ async fn a_sync_throttled_by_the_vendor_is_rate_limited_not_failed() {
         path_prefix: Some(app.facts(provider).contacts_list_prefix.clone()),
         times: 1,
     });
-    run_one(&app, 5).await;
+    run_one(&app, PAGE).await;
     let shown = show(&app, id).await;
     assert_eq!(shown["status"], "rate_limited", "{shown}");
     assert_eq!(shown["last_error"]["code"], "rate_limited", "{shown}");
@@ -248,7 +257,7 @@ async fn a_sync_throttled_by_the_vendor_is_rate_limited_not_failed() {
         .call(Method::POST, &format!("/syncs/{id}/run"), None)
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    run_one(&app, 5).await;
+    run_one(&app, PAGE).await;
     let shown = show(&app, id).await;
     assert_eq!(shown["status"], "done", "{shown}");
     assert_eq!(shown["last_error"], Value::Null, "{shown}");
@@ -272,7 +281,7 @@ async fn a_failed_run_keeps_its_problem_and_tells_whether_it_is_retried() {
         path_prefix: Some(app.facts(provider).contacts_list_prefix.clone()),
         times: 1,
     });
-    run_one(&app, 5).await;
+    run_one(&app, PAGE).await;
     let shown = show(&app, id).await;
     assert_eq!(shown["status"], "failed", "{shown}");
     assert_eq!(shown["phase"], "backfill", "{shown}");
@@ -381,8 +390,8 @@ async fn synced_records_are_listed_from_the_store_with_filters_and_paging_and_no
     let provider = "pipedrive";
     let connection = app.connection(provider);
     start(&app, provider).await;
-    run_one(&app, 50).await;
-    let live = app.walk(provider, "contacts", "", 50).await;
+    run_one(&app, PAGE).await;
+    let live = app.walk(provider, "contacts", "", PAGE).await;
     let vendor_ids = app.contact_ids(provider);
 
     let before = vendor_requests(&app, provider);
@@ -391,7 +400,7 @@ async fn synced_records_are_listed_from_the_store_with_filters_and_paging_and_no
     let mut pages = 0;
     loop {
         let mut path =
-            format!("/unified/crm/contacts?connection_id={connection}&source=synced&page_size=3");
+            format!("/unified/crm/contacts?connection_id={connection}&source=synced&page_size=70");
         if let Some(cursor) = &cursor {
             path.push_str(&format!("&cursor={cursor}"));
         }
@@ -399,7 +408,7 @@ async fn synced_records_are_listed_from_the_store_with_filters_and_paging_and_no
         assert_eq!(status, StatusCode::OK, "{page}");
         pages += 1;
         let results = page["results"].as_array().expect("results");
-        assert!(results.len() <= 3);
+        assert!(results.len() <= 70);
         for record in results {
             let id = record["remote_id"].as_str().expect("remote_id").to_owned();
             assert!(seen.insert(id), "each record once: {record}");
@@ -410,7 +419,7 @@ async fn synced_records_are_listed_from_the_store_with_filters_and_paging_and_no
         }
     }
     assert_eq!(seen, vendor_ids, "every synced record");
-    assert!(pages >= vendor_ids.len().div_ceil(3));
+    assert_eq!(pages, vendor_ids.len().div_ceil(70));
 
     // The same records as the live list, filtered alike.
     let some = live
@@ -504,4 +513,206 @@ async fn synced_records_are_listed_from_the_store_with_filters_and_paging_and_no
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(vendor_requests(&app, provider) > before, "live by default");
+}
+
+/// The sync handler, telling the test when its run returned (finished or not).
+struct Returned {
+    inner: SyncHandler,
+    returned: Arc<Notify>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Returned {
+    async fn run(&self, job: &Job) -> JobOutcome {
+        let outcome = self.inner.run(job).await;
+        self.returned.notify_one();
+        outcome
+    }
+}
+
+/// Resolves once `sync` shows `status`, reading it every few milliseconds; fails after 30 s.
+async fn until_status(app: &TestApp, id: &str, status: &str) {
+    let poll = async {
+        while show(app, id).await["status"] != status {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), poll)
+        .await
+        .unwrap_or_else(|_| panic!("sync `{id}` never showed `{status}`"));
+}
+
+#[tokio::test]
+async fn a_run_paused_midway_stops_at_its_next_page_and_resumes_later() {
+    let app = spawn_app().await;
+    let provider = "pipedrive";
+    let sync = start(&app, provider).await;
+    let id = sync["id"].as_str().expect("id").to_owned();
+    // Every page of the walk is slow, so the pause lands while the run is under way.
+    let prefix = app.facts(provider).contacts_list_prefix.clone();
+    app.simulator(provider).faults().push(Fault {
+        kind: FaultKind::Delay { millis: 300 },
+        path_prefix: Some(prefix.clone()),
+        times: 1_000,
+    });
+    let returned = Arc::new(Notify::new());
+    let worker = Worker::new(
+        Arc::clone(&app.demo.store),
+        WorkerSettings {
+            holder: "test-worker".to_owned(),
+            concurrency: 1,
+            lease: Duration::from_secs(60),
+            idle_poll: Duration::from_millis(20),
+        },
+    )
+    .handle(
+        SYNC_JOB_KIND,
+        Arc::new(Returned {
+            inner: SyncHandler::new(app.demo.state.operations.clone(), 3),
+            returned: Arc::clone(&returned),
+        }),
+    );
+    let running = tokio::spawn(worker.run(
+        async move { returned.notified().await },
+        Duration::from_secs(60),
+    ));
+    until_status(&app, &id, "running").await;
+    let (status, paused) = app
+        .call(Method::POST, &format!("/syncs/{id}/pause"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    let pages_at_pause = app
+        .simulator(provider)
+        .requests()
+        .total_matching(&format!("GET {prefix}"));
+    let report = running.await.expect("the worker");
+    assert_eq!(
+        (report.finished, report.lost),
+        (0, 1),
+        "the paused run's claim is gone: {report:?}"
+    );
+    assert!(
+        app.simulator(provider)
+            .requests()
+            .total_matching(&format!("GET {prefix}"))
+            <= pages_at_pause + 1,
+        "no page is read after the one under way"
+    );
+    let shown = show(&app, &id).await;
+    assert_eq!(shown["status"], "paused", "{shown}");
+    assert!(events(&app, provider, "sync.completed").await.is_empty());
+
+    // Resumed, the run reads to the end, and each record is created once.
+    app.simulator(provider).faults().clear();
+    let (status, _) = app
+        .call(Method::POST, &format!("/syncs/{id}/resume"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    run_one(&app, PAGE).await;
+    let shown = show(&app, &id).await;
+    assert_eq!(shown["status"], "done", "{shown}");
+    let vendor_ids = app.contact_ids(provider);
+    assert_eq!(shown["progress"]["created"], vendor_ids.len(), "{shown}");
+    let mut created = std::collections::BTreeSet::new();
+    let mut after = "0".to_owned();
+    loop {
+        let (status, feed) = app
+            .get(&format!(
+                "/changes?after={after}&limit=1000&connection_id={}",
+                app.connection(provider)
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{feed}");
+        let results = feed["results"].as_array().expect("results");
+        if results.is_empty() {
+            break;
+        }
+        for change in results {
+            assert_eq!(change["kind"], "created", "{change}");
+            let id = change["remote_id"].as_str().expect("id").to_owned();
+            assert!(created.insert(id), "each record once: {change}");
+        }
+        after = feed["next_after"].as_str().expect("next_after").to_owned();
+    }
+    assert_eq!(created, vendor_ids);
+}
+
+#[tokio::test]
+async fn crosswalk_sync_runs_a_sync_from_the_terminal_until_its_run_ends() {
+    use cli::sync::{RunEnd, SyncArgs, run, summary};
+    let app = spawn_app().await;
+    let provider = "salesforce";
+    let args = SyncArgs {
+        connection: app.connection(provider),
+        object: "contacts".to_owned(),
+        resync: false,
+        every_secs: 3600,
+    };
+    let bar = indicatif::ProgressBar::hidden();
+    let grace = Duration::from_secs(5);
+    let worker = cli::settings::WorkerConfig::default();
+    let vendor_ids = app.contact_ids(provider);
+    let end = run(&app.demo.state.operations, &args, &bar, &worker, grace)
+        .await
+        .expect("the run");
+    let RunEnd::Completed { phase, counts } = &end else {
+        panic!("{end:?}");
+    };
+    assert_eq!(phase, &Some(store::SyncPhase::Backfill));
+    assert_eq!(counts.added, vendor_ids.len() as u64);
+    assert!(summary(&end).1, "{}", summary(&end).0);
+    assert!(
+        summary(&end).0.starts_with("done (backfill)"),
+        "{}",
+        summary(&end).0
+    );
+
+    // The same sync again: incremental, nothing new; with --resync, everything read again.
+    let end = run(&app.demo.state.operations, &args, &bar, &worker, grace)
+        .await
+        .expect("the run");
+    assert!(
+        matches!(&end, RunEnd::Completed { phase: Some(store::SyncPhase::Incremental), counts } if counts.added == 0),
+        "{end:?}"
+    );
+    let resync = SyncArgs {
+        resync: true,
+        ..args.clone()
+    };
+    let end = run(&app.demo.state.operations, &resync, &bar, &worker, grace)
+        .await
+        .expect("the run");
+    assert!(
+        matches!(&end, RunEnd::Completed { phase: Some(store::SyncPhase::Backfill), counts } if counts.added == 0 && counts.pages > 0),
+        "{end:?}"
+    );
+    let (status, listed) = app
+        .get(&format!(
+            "/syncs?connection_id={}",
+            app.connection(provider)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        listed["results"].as_array().expect("results").len(),
+        1,
+        "one sync, run three times: {listed}"
+    );
+
+    // What cannot run is refused before anything starts.
+    for (connection, object) in [
+        ("nope".to_owned(), "contacts"),
+        (app.connection(provider), "widgets"),
+    ] {
+        let bad = SyncArgs {
+            connection,
+            object: object.to_owned(),
+            ..args.clone()
+        };
+        assert!(
+            run(&app.demo.state.operations, &bad, &bar, &worker, grace)
+                .await
+                .is_err()
+        );
+    }
 }

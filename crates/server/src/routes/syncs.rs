@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use store::{
-    ConnectionId, EnvironmentId, Job, JobControl, JobId, JobStatus, NewEvent, NewJob, StoreError,
+    ConnectionId, EnvironmentId, Job, JobControl, JobId, JobStatus, NewEvent, StoreError,
     SyncProgress, SyncState, SyncStatus, timestamp,
 };
 use unified_model::UnifiedObject;
@@ -33,8 +33,6 @@ pub const EVERY_SECS_BOUNDS: (u64, u64) = (60, 7 * 24 * 3600);
 /// Changes a page of the feed holds when the request names no `limit`, and at most.
 pub const CHANGES_DEFAULT_LIMIT: u32 = 100;
 pub const CHANGES_MAX_LIMIT: u32 = 1000;
-/// Attempts of a failing run before the sync stops for good.
-const SYNC_ATTEMPTS: u32 = 8;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,23 +155,14 @@ async fn start_sync(
     object: UnifiedObject,
     every: u64,
 ) -> Result<(Job, bool), StoreError> {
-    state
-        .store
-        .enqueue_job(NewJob {
-            environment_id: environment_id.clone(),
-            connection_id: Some(connection_id.clone()),
-            kind: SYNC_JOB_KIND.to_owned(),
-            key: Some(format!("sync:{connection_id}:{}", object.key())),
-            payload: serde_json::to_value(SyncJob {
-                connection_id: connection_id.to_string(),
-                object: object.key(),
-                every_secs: Some(every),
-            })
-            .expect("a sync job serializes"),
-            run_at: timestamp::now(),
-            max_attempts: SYNC_ATTEMPTS,
-        })
-        .await
+    operations::sync_state::start_sync(
+        state.store.as_ref(),
+        environment_id,
+        connection_id,
+        object,
+        every,
+    )
+    .await
 }
 
 pub async fn create(
