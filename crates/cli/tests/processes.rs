@@ -189,6 +189,29 @@ fn serving_addr(line: &str) -> Option<SocketAddr> {
     value.split_whitespace().next()?.parse().ok()
 }
 
+/// Drains a child's piped stderr for its whole life (a full pipe would block it), showing each
+/// line to `watch` and keeping the last lines for failure messages.
+fn drain_stderr(
+    child: &mut tokio::process::Child,
+    mut watch: impl FnMut(&str) + Send + 'static,
+) -> Arc<Mutex<VecDeque<String>>> {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let log = Arc::new(Mutex::new(VecDeque::new()));
+    let lines = Arc::clone(&log);
+    tokio::spawn(async move {
+        let mut reader = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            watch(&line);
+            let mut kept = lines.lock().expect("log lock");
+            if kept.len() == LOG_LINES {
+                kept.pop_front();
+            }
+            kept.push_back(strip_ansi(&line));
+        }
+    });
+    log
+}
+
 /// A running `crosswalk serve` child, killed when dropped.
 struct ServeProcess {
     child: tokio::process::Child,
@@ -204,26 +227,14 @@ impl ServeProcess {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn crosswalk serve");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(VecDeque::new()));
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-        let lines = Arc::clone(&log);
-        // Drains stderr for the child's whole life (a full pipe would block it), keeping the
-        // last lines for failure messages and handing over the first reported address.
-        tokio::spawn(async move {
-            let mut reader = tokio::io::BufReader::new(stderr).lines();
-            let mut addr_tx = Some(addr_tx);
-            while let Ok(Some(line)) = reader.next_line().await {
-                if let Some(addr) = serving_addr(&line)
-                    && let Some(tx) = addr_tx.take()
-                {
-                    let _ = tx.send(addr);
-                }
-                let mut kept = lines.lock().expect("log lock");
-                if kept.len() == LOG_LINES {
-                    kept.pop_front();
-                }
-                kept.push_back(strip_ansi(&line));
+        let mut addr_tx = Some(addr_tx);
+        // The first reported address is handed over.
+        let log = drain_stderr(&mut child, move |line| {
+            if let Some(addr) = serving_addr(line)
+                && let Some(tx) = addr_tx.take()
+            {
+                let _ = tx.send(addr);
             }
         });
         let addr = match tokio::time::timeout(STARTUP_TIMEOUT, addr_rx).await {
@@ -586,19 +597,7 @@ impl WorkProcess {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn crosswalk work");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(VecDeque::new()));
-        let lines = Arc::clone(&log);
-        tokio::spawn(async move {
-            let mut reader = tokio::io::BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                let mut kept = lines.lock().expect("log lock");
-                if kept.len() == LOG_LINES {
-                    kept.pop_front();
-                }
-                kept.push_back(strip_ansi(&line));
-            }
-        });
+        let log = drain_stderr(&mut child, |_| {});
         WorkProcess { child, log }
     }
 

@@ -851,37 +851,29 @@ pub fn archive_random(
     count: usize,
     now: DateTime<Utc>,
 ) {
+    for id in pick_live(store, object_type, count) {
+        store.archive(object_type, id, now);
+    }
+}
+
+/// Up to `count` live records of `object_type`, picked at random with the store's generator.
+fn pick_live(store: &mut Store, object_type: ObjectType, count: usize) -> Vec<u64> {
     let mut live: Vec<u64> = store
         .records(object_type)
         .values()
         .filter(|record| record.archived_at.is_none())
         .map(|record| record.id)
         .collect();
-    let mut rng = std::mem::replace(&mut store.rng, rand::SeedableRng::seed_from_u64(0));
-    let n_archive = count.min(live.len());
-    let (chosen, _) = live.partial_shuffle(&mut rng, n_archive);
-    let chosen: Vec<u64> = chosen.to_vec();
-    store.rng = rng;
-    for id in chosen {
-        store.archive(object_type, id, now);
-    }
+    let n = count.min(live.len());
+    let (chosen, _) = live.partial_shuffle(&mut store.rng, n);
+    chosen.to_vec()
 }
 
 /// Changes `count` live records picked at random, as a user editing them would: a property
 /// the record's unified form shows gets a new value, and the record its modification time.
 pub fn update_random(store: &mut Store, object_type: ObjectType, count: usize, now: DateTime<Utc>) {
     use rand::Rng;
-    let mut live: Vec<u64> = store
-        .records(object_type)
-        .values()
-        .filter(|record| record.archived_at.is_none())
-        .map(|record| record.id)
-        .collect();
-    let mut rng = std::mem::replace(&mut store.rng, rand::SeedableRng::seed_from_u64(0));
-    let n_update = count.min(live.len());
-    let (chosen, _) = live.partial_shuffle(&mut rng, n_update);
-    let chosen: Vec<(u64, u32)> = chosen.iter().map(|id| (*id, rng.r#gen())).collect();
-    store.rng = rng;
+    let chosen = pick_live(store, object_type, count);
     let property = match object_type {
         ObjectType::Contacts => "jobtitle",
         ObjectType::Companies => "description",
@@ -893,7 +885,8 @@ pub fn update_random(store: &mut Store, object_type: ObjectType, count: usize, n
         ObjectType::Emails => "hs_email_subject",
         ObjectType::Leads => "hs_lead_name",
     };
-    for (id, mark) in chosen {
+    for id in chosen {
+        let mark: u32 = store.rng.r#gen();
         let values = [(property.to_owned(), Some(format!("Edited {mark:08x}")))].into();
         // The record was picked live under the same lock, and no email changes.
         let _ = store.update(object_type, id, values, now);
