@@ -9,15 +9,17 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use server::{JobHandler, SYNC_JOB_KIND, SyncHandler, SyncJob, Worker, WorkerSettings};
-use store::{ChangeKind, ConnectionId, Job, JobOutcome, JobStatus, NewJob, timestamp};
+use store::{
+    ChangeKind, ConnectionId, EnvironmentId, Job, JobOutcome, JobStatus, NewJob, timestamp,
+};
 use tokio::sync::Notify;
 
 use crate::helpers::{TestApp, spawn_app};
 
 /// The sync handler, telling the test when a run has ended.
-struct Told {
-    inner: SyncHandler,
-    ended: Arc<Notify>,
+pub(crate) struct Told {
+    pub(crate) inner: SyncHandler,
+    pub(crate) ended: Arc<Notify>,
 }
 
 #[async_trait::async_trait]
@@ -29,8 +31,13 @@ impl JobHandler for Told {
     }
 }
 
-/// Enqueues one sync run of `provider`'s contacts and runs a worker until it has ended.
-async fn sync_once(app: &TestApp, provider: &str) -> Job {
+/// Enqueues one run of a sync of `provider`'s contacts, with `max_attempts`; its environment
+/// and the job.
+pub(crate) async fn enqueue_contacts_sync(
+    app: &TestApp,
+    provider: &str,
+    max_attempts: u32,
+) -> (EnvironmentId, Job) {
     let connection = app.connection(provider);
     let environment_id = app
         .demo
@@ -54,11 +61,17 @@ async fn sync_once(app: &TestApp, provider: &str) -> Job {
             })
             .expect("payload"),
             run_at: timestamp::now(),
-            max_attempts: 3,
+            max_attempts,
         })
         .await
         .expect("enqueue");
     assert!(created);
+    (environment_id, job)
+}
+
+/// Enqueues one sync run of `provider`'s contacts and runs a worker until it has ended.
+async fn sync_once(app: &TestApp, provider: &str) -> Job {
+    let (environment_id, job) = enqueue_contacts_sync(app, provider, 3).await;
     // Small pages, so a run walks several.
     run_one(app, 7).await;
     app.demo

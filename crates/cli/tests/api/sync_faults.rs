@@ -12,32 +12,18 @@ use std::time::Duration;
 
 use cli::demo::Options;
 use serde_json::Value;
-use server::{JobHandler, SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob, Worker, WorkerSettings};
+use server::{SYNC_JOB_KIND, SyncDelays, SyncHandler, Worker, WorkerSettings};
 use simulators::{Chance, Entry, FaultKind, Tweaks};
-use store::{ChangeKind, ConnectionId, EnvironmentId, Job, JobId, JobOutcome, JobStatus, NewJob};
+use store::{ChangeKind, ConnectionId, EnvironmentId, Job, JobId, JobStatus};
 use tokio::sync::Notify;
 
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::sync::{Told, enqueue_contacts_sync};
 
 /// Records per vendor.
 const RECORDS: usize = 20_000;
 /// Records per page of the walk.
 const PAGE_SIZE: u64 = 100;
-
-/// The sync handler, telling the test when a run has ended.
-struct Told {
-    inner: SyncHandler,
-    ended: Arc<Notify>,
-}
-
-#[async_trait::async_trait]
-impl JobHandler for Told {
-    async fn run(&self, job: &Job) -> JobOutcome {
-        let outcome = self.inner.run(job).await;
-        self.ended.notify_one();
-        outcome
-    }
-}
 
 /// Runs a worker until the job has finished (runs that a throttle or an error ended early are
 /// taken up again from their checkpoint); the job as it ended.
@@ -83,29 +69,9 @@ async fn run_to_the_end(app: &TestApp, environment_id: &EnvironmentId, job_id: &
 }
 
 /// Enqueues one sync of the connection's contacts and runs it to the end.
-async fn sync(app: &TestApp, provider: &str, environment_id: &EnvironmentId) -> Job {
-    let connection = app.connection(provider);
-    let (job, created) = app
-        .demo
-        .store
-        .enqueue_job(NewJob {
-            environment_id: environment_id.clone(),
-            connection_id: Some(ConnectionId::parse(&connection).expect("id")),
-            kind: SYNC_JOB_KIND.to_owned(),
-            key: Some(format!("sync:{connection}:crm.contacts")),
-            payload: serde_json::to_value(SyncJob {
-                connection_id: connection.clone(),
-                object: "crm.contacts".to_owned(),
-                every_secs: None,
-            })
-            .expect("payload"),
-            run_at: store::timestamp::now(),
-            max_attempts: 1_000,
-        })
-        .await
-        .expect("enqueue");
-    assert!(created);
-    run_to_the_end(app, environment_id, &job.id).await
+async fn sync(app: &TestApp, provider: &str) -> Job {
+    let (environment_id, job) = enqueue_contacts_sync(app, provider, 1_000).await;
+    run_to_the_end(app, &environment_id, &job.id).await
 }
 
 async fn a_large_sync_under_faults_ends_equal_to_the_vendor(entry: Entry, tweaks: Tweaks) {
@@ -188,7 +154,7 @@ async fn a_large_sync_under_faults_ends_equal_to_the_vendor(entry: Entry, tweaks
         ],
         16,
     );
-    let job = sync(&app, &provider, &environment_id).await;
+    let job = sync(&app, &provider).await;
     assert_eq!(job.status, JobStatus::Done, "{provider}: {job:?}");
     let hits = faults.chance_hits();
     assert!(
@@ -198,7 +164,7 @@ async fn a_large_sync_under_faults_ends_equal_to_the_vendor(entry: Entry, tweaks
 
     // The vendor calms down; the next (incremental) run catches up with what changed.
     faults.clear();
-    let job = sync(&app, &provider, &environment_id).await;
+    let job = sync(&app, &provider).await;
     assert_eq!(job.status, JobStatus::Done, "{provider}: {job:?}");
 
     let stored: BTreeMap<String, Value> = app
