@@ -199,7 +199,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ..demo::Options::tests()
     };
     let demo = demo::start_with(&demo_args, options).await?;
-    let worker = cli::startup::RunningWorker::spawn(&demo.state.operations, Duration::from_secs(5));
+    let worker = cli::startup::RunningWorker::spawn(
+        &demo.state.operations,
+        &cli::settings::WorkerConfig::default(),
+        Duration::from_secs(5),
+    );
     let api = format!("http://{}", demo.api_addr);
     let http = reqwest::Client::new();
     let key = demo.api_key.clone();
