@@ -23,7 +23,7 @@ def main() -> None:
         list_crm_contacts,
         update_crm_contact,
     )
-    from crosswalk_client.models import Contact, ContactPage, ContactWrite
+    from crosswalk_client.models import Contact, ContactPage, ContactWrite, ContactWritten
 
     client = AuthenticatedClient(base_url=base_url, token=api_key, raise_on_unexpected_status=True)
     seen = {}
@@ -62,10 +62,12 @@ def main() -> None:
                 "email_addresses": [{"email_address": address, "type": "WORK"}],
             }
         )
+        # A write answers the record as read back (`ContactWritten`, with `warnings` when part
+        # of it could not be), or only its id (`UnreadWrite`) when nothing could be.
         created = expect(
             create_crm_contact.sync_detailed(client=client, connection_id=connection_id, body=body),
             201,
-            Contact,
+            ContactWritten,
         )
         assert created.first_name == "Ada" and created.last_name == "Python", (provider, created)
         update = ContactWrite.from_dict({"first_name": "Grace"})
@@ -74,7 +76,7 @@ def main() -> None:
                 created.id, client=client, connection_id=connection_id, body=update
             ),
             200,
-            Contact,
+            ContactWritten,
         )
         assert updated.first_name == "Grace" and updated.last_name == "Python", (provider, updated)
         fetched = expect(

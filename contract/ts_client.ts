@@ -15,7 +15,7 @@ import {
   listCrmContacts,
   updateCrmContact,
 } from './generated/sdk.gen';
-import type { Contact, ContactPage, ContactWrite } from './generated/types.gen';
+import type { Contact, ContactPage, ContactWrite, ContactWritten, UnreadWrite } from './generated/types.gen';
 
 // The two things of Node.js this script uses (no @types/node needed).
 declare const process: { argv: string[]; exit(code: number): never };
@@ -24,6 +24,12 @@ function check(condition: boolean, what: string, detail: unknown): void {
   if (!condition) {
     throw new Error(`${what}: ${JSON.stringify(detail)}`);
   }
+}
+
+// A write's answer is the record (with `warnings` when part of it could not be read back) or,
+// when nothing could be read back, only its id: this tells the two apart.
+function readBack(written: ContactWritten | UnreadWrite): written is ContactWritten {
+  return 'created_at' in written;
 }
 
 async function main(): Promise<void> {
@@ -57,7 +63,9 @@ async function main(): Promise<void> {
     };
     const created = await createCrmContact({ query: { connection_id: connectionId }, body });
     check(created.response.status === 201, `${provider} create`, created.error);
-    const record: Contact = created.data!;
+    const written = created.data!;
+    check(readBack(written) && written.warnings === undefined, `${provider} read back`, written);
+    const record: Contact = written as ContactWritten;
     check(record.first_name === 'Ada' && record.last_name === 'Typescript', `${provider} created`, record);
     const updated = await updateCrmContact({
       path: { id: record.id },
@@ -65,7 +73,8 @@ async function main(): Promise<void> {
       body: { first_name: 'Grace' },
     });
     check(updated.response.status === 200, `${provider} update`, updated.error);
-    check(updated.data!.first_name === 'Grace', `${provider} updated`, updated.data);
+    const rewritten = updated.data!;
+    check(readBack(rewritten) && rewritten.first_name === 'Grace', `${provider} updated`, rewritten);
     const fetched = await getCrmContact({ path: { id: record.id }, query: { connection_id: connectionId } });
     check(fetched.response.status === 200, `${provider} get`, fetched.error);
     const emails = fetched.data!.email_addresses.map((entry) => entry.email_address);
@@ -80,7 +89,7 @@ async function main(): Promise<void> {
       listed: firstPage.results.length,
       paged: secondPage.results.length,
       created: record.id,
-      updated_first_name: updated.data!.first_name,
+      updated_first_name: (rewritten as ContactWritten).first_name,
       fetched_email: emails.includes(address),
       deleted: deleted.response.status,
     };

@@ -89,27 +89,133 @@ async fn hubspot_amounts_come_back_digit_for_digit() {
     );
 }
 
-/// Vendors that hold amounts as JSON numbers answer them in full, never with an exponent that
-/// no decimal string allows (Dynamics' `revenue` of 1e23 used to fail the read-back).
+/// Writes an opportunity with `amount` on `vendor` (with what each vendor requires) and returns
+/// the answer.
+async fn create_opportunity(
+    app: &crate::helpers::TestApp,
+    vendor: &str,
+    amount: &str,
+) -> (StatusCode, serde_json::Value) {
+    let connection = app.connection(vendor);
+    let mut body = json!({"name": "Exact", "amount": {"amount": amount, "currency": "USD"}});
+    if vendor == "salesforce" {
+        body["stage_id"] = json!("Prospecting");
+        body["close_date"] = json!("2027-01-01");
+    }
+    app.call(
+        Method::POST,
+        &format!("/unified/crm/opportunities?connection_id={connection}"),
+        Some(body),
+    )
+    .await
+}
+
+/// The amount of opportunity `id` as a get and a list (`ids`) answer it.
+async fn read_amounts(
+    app: &crate::helpers::TestApp,
+    vendor: &str,
+    id: &str,
+) -> (serde_json::Value, serde_json::Value) {
+    let connection = app.connection(vendor);
+    let (status, record) = app
+        .get(&format!(
+            "/unified/crm/opportunities/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{vendor}: {record}");
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/opportunities?connection_id={connection}&ids={id}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{vendor}: {page}");
+    (
+        record["amount"]["amount"].clone(),
+        page["results"][0]["amount"]["amount"].clone(),
+    )
+}
+
+/// Money is exact end to end on the vendors that answer amounts as JSON numbers (issue 15): an
+/// amount with more digits than a float holds, within the range the vendor's field declares,
+/// comes back digit for digit from the create, a get and a list. Before, the number became a
+/// float between the vendor's body and the mapping (`"12345678901234567.89"` came back as
+/// `"12345678901234568"`), and on the way out `$toNumber` rounded it the same way.
 #[tokio::test]
-async fn numeric_amounts_are_written_out_in_full() {
+async fn numeric_amounts_come_back_digit_for_digit_on_every_vendor() {
     let app = spawn_app().await;
-    for vendor in ["dynamics365", "salesforce"] {
-        let connection = app.connection(vendor);
-        let (status, company) = app
-            .call(
-                Method::POST,
-                &format!("/unified/crm/companies?connection_id={connection}"),
-                Some(json!({"name": "Rich", "annual_revenue": {"amount": "100000000000000000000000", "currency": "USD"}})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{vendor}: {company}");
-        assert!(company.get("warnings").is_none(), "{vendor}: {company}");
+    for (vendor, amount) in [
+        // Pipedrive keeps the value as given.
+        ("pipedrive", "12345678901234567.89"),
+        // Salesforce's Amount is Currency(18, 2): sixteen digits before the point.
+        ("salesforce", "1234567890123456.78"),
+        // Dataverse money goes up to 922,337,203,685,477, with two decimals.
+        ("dynamics365", "922337203685476.99"),
+        ("hubspot", "12345678901234567.89"),
+    ] {
+        let (status, created) = create_opportunity(&app, vendor, amount).await;
+        assert_eq!(status, StatusCode::CREATED, "{vendor}: {created}");
+        assert!(created.get("warnings").is_none(), "{vendor}: {created}");
+        assert_eq!(created["amount"]["amount"], amount, "{vendor}: {created}");
+        let id = created["id"].as_str().expect("id");
+        let (got, listed) = read_amounts(&app, vendor, id).await;
+        assert_eq!(got, amount, "{vendor}: get");
+        assert_eq!(listed, amount, "{vendor}: list");
+    }
+}
+
+/// Where the vendor rounds an amount to its field's scale, the answer is what the vendor
+/// stored, not what was sent; where the amount is beyond the field's range, the vendor refuses
+/// it (as Salesforce and Dataverse do) and nothing is written (issue 15).
+#[tokio::test]
+async fn amounts_are_answered_as_the_vendor_stored_them() {
+    let app = spawn_app().await;
+    for vendor in ["salesforce", "dynamics365"] {
+        let (status, created) = create_opportunity(&app, vendor, "100.125").await;
+        assert_eq!(status, StatusCode::CREATED, "{vendor}: {created}");
         assert_eq!(
-            company["annual_revenue"]["amount"], "100000000000000000000000",
-            "{vendor}: {company}"
+            created["amount"]["amount"], "100.13",
+            "{vendor} keeps two decimals, rounded half away from zero: {created}"
+        );
+        let id = created["id"].as_str().expect("id");
+        let (got, listed) = read_amounts(&app, vendor, id).await;
+        assert_eq!(
+            (got.as_str(), listed.as_str()),
+            (Some("100.13"), Some("100.13"))
+        );
+
+        let object = if vendor == "salesforce" {
+            "Opportunity"
+        } else {
+            "opportunities"
+        };
+        let before = app.simulator(vendor).ids(object);
+        let (status, refused) = create_opportunity(&app, vendor, "12345678901234567.89").await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{vendor}: {refused}"
+        );
+        assert_eq!(refused["code"], "validation_failed", "{vendor}: {refused}");
+        assert_eq!(
+            app.simulator(vendor).ids(object).len(),
+            before.len(),
+            "{vendor}: nothing was written"
         );
     }
+    // Company revenue: Salesforce's AnnualRevenue holds whole amounts (Currency(18, 0)).
+    let connection = app.connection("salesforce");
+    let (status, company) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/companies?connection_id={connection}"),
+            Some(json!({"name": "Rich", "annual_revenue": {"amount": "123456789012345678.4", "currency": "USD"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{company}");
+    assert_eq!(
+        company["annual_revenue"]["amount"], "123456789012345678",
+        "{company}"
+    );
 }
 
 /// Salesforce creates answer only an id, and the record is read back with a get: when that get
@@ -161,6 +267,64 @@ async fn a_failed_read_back_after_a_create_answers_created_with_the_id_and_a_war
     assert_eq!(status, StatusCode::OK, "{record}");
     assert_eq!(record["name"], "Read back later", "{record}");
     assert!(record.get("warnings").is_none(), "{record}");
+}
+
+/// The answers of a write whose read-back failed and of one whose read-back worked both match
+/// the create's success schema in the served document, which names `warnings` (issue 15):
+/// before, the schema was the bare record, which the id-and-warnings answer did not match and
+/// which let any `warnings` through.
+#[tokio::test]
+async fn write_answers_match_the_documented_success_schema_warnings_included() {
+    let app = spawn_app().await;
+    let (status, mut schema) = app.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    // The whole document as a JSON Schema whose root is the create's success schema, so its
+    // references resolve inside the document.
+    schema["$ref"] = json!(
+        "#/paths/~1unified~1crm~1opportunities/post/responses/201/content/application~1json/schema"
+    );
+    let validator = jsonschema::validator_for(&schema).expect("the document's schemas compile");
+    let errors = |body: &serde_json::Value| -> Vec<String> {
+        validator
+            .iter_errors(body)
+            .map(|error| format!("{} at {}", error, error.instance_path()))
+            .collect()
+    };
+    let connection = app.connection("salesforce");
+    app.simulator("salesforce").faults().push(Fault {
+        kind: FaultKind::Status {
+            status: 404,
+            body: Some(json!([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])),
+        },
+        path_prefix: Some("/services/data/v59.0/sobjects/Opportunity/006".to_owned()),
+        times: 1,
+    });
+    let create =
+        json!({"name": "Documented", "stage_id": "Prospecting", "close_date": "2027-01-01"});
+    let (status, unread) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/opportunities?connection_id={connection}"),
+            Some(create.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{unread}");
+    assert!(unread["warnings"].is_array(), "{unread}");
+    assert_eq!(errors(&unread), Vec::<String>::new(), "{unread}");
+    let (status, read) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/opportunities?connection_id={connection}"),
+            Some(create),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{read}");
+    assert_eq!(errors(&read), Vec::<String>::new(), "{read}");
+    // `warnings` is typed: an answer whose warnings are not strings would not match.
+    for mut broken in [unread, read] {
+        broken["warnings"] = json!([1]);
+        assert!(!errors(&broken).is_empty(), "{broken}");
+    }
 }
 
 /// The same after an update whose read-back fails: 200 with the id and a warning.

@@ -168,6 +168,7 @@ pub(crate) fn truthy(value: Option<&V<'_>>) -> bool {
         None | Some(V::Null | V::Func(_)) => false,
         Some(V::Bool(flag)) => *flag,
         Some(V::Num(number)) => *number != 0.0,
+        Some(V::Dec(dec)) => dec.value != 0.0,
         Some(V::Str(text)) => !text.is_empty(),
         Some(V::JObj(fields)) => !fields.is_empty(),
         Some(V::Obj(fields)) => !fields.is_empty(),
@@ -283,7 +284,7 @@ impl<'a> Ctx<'a> {
             Kind::Descendant => self.descendants(input)?,
             Kind::Parent(_, label) => self.lookup(label, env, None),
             Kind::Binary(op, lhs, rhs) => self.binary(*op, lhs, rhs, input, env, node.pos)?,
-            Kind::Neg(expr) => match self.eval(expr, input, env)? {
+            Kind::Neg(expr) => match self.eval(expr, input, env)?.map(V::demoted) {
                 None => None,
                 Some(V::Num(number)) => Some(V::Num(-number)),
                 Some(_) => {
@@ -1072,6 +1073,7 @@ impl<'a> Ctx<'a> {
         pos: usize,
     ) -> R<Option<V<'a>>> {
         let at = |error: Box<MappingError>| pos_err(error, pos);
+        let (left, right) = (left.map(V::demoted), right.map(V::demoted));
         match op {
             Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod => {
                 let l = match &left {
@@ -1761,11 +1763,15 @@ impl<'a> Ctx<'a> {
                     (_, None) => std::cmp::Ordering::Less,
                     (Some(x), Some(y)) => {
                         let ordering = match (x, y) {
-                            (V::Num(p), V::Num(q)) => {
-                                p.partial_cmp(q).unwrap_or(std::cmp::Ordering::Equal)
-                            }
+                            (V::Num(_) | V::Dec(_), V::Num(_) | V::Dec(_)) => x
+                                .as_num()
+                                .partial_cmp(&y.as_num())
+                                .unwrap_or(std::cmp::Ordering::Equal),
                             (V::Str(p), V::Str(q)) => p.cmp(q),
-                            (V::Num(_) | V::Str(_), V::Num(_) | V::Str(_)) => {
+                            (
+                                V::Num(_) | V::Dec(_) | V::Str(_),
+                                V::Num(_) | V::Dec(_) | V::Str(_),
+                            ) => {
                                 return Err(err(
                                     "T2007",
                                     format!(
@@ -1777,7 +1783,7 @@ impl<'a> Ctx<'a> {
                                 ));
                             }
                             _ => {
-                                let bad = if matches!(x, V::Num(_) | V::Str(_)) {
+                                let bad = if matches!(x, V::Num(_) | V::Dec(_) | V::Str(_)) {
                                     y
                                 } else {
                                     x
@@ -1991,10 +1997,13 @@ fn resolve_index(number: f64, len: usize) -> Option<usize> {
 fn keep_item(value: Option<&V<'_>>, index: usize, count: usize) -> bool {
     match value {
         Some(V::Num(number)) => resolve_index(*number, count) == Some(index),
+        Some(V::Dec(dec)) => resolve_index(dec.value, count) == Some(index),
         Some(array)
             if array.is_array()
                 && array.len_items() > 0
-                && array.items().all(|item| matches!(item, V::Num(_))) =>
+                && array
+                    .items()
+                    .all(|item| matches!(item, V::Num(_) | V::Dec(_))) =>
         {
             array
                 .items()

@@ -945,8 +945,20 @@ fn number<'a>(_: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<Opt
     };
     let result = match &value {
         V::Num(number) => Some(*number),
+        V::Dec(_) => return Ok(Some(value)),
         V::Bool(flag) => Some(if *flag { 1.0 } else { 0.0 }),
-        V::Str(text) => parse_js_number(text),
+        V::Str(text) => {
+            // A decimal with more digits than a float holds keeps its text.
+            let trimmed = text.trim();
+            if crate::native::exceeds_float_digits(trimmed)
+                && let Ok(serde_json::Value::Number(exact)) =
+                    serde_json::from_str::<serde_json::Value>(trimmed)
+                && exact.as_f64().is_some()
+            {
+                return Ok(Some(value::number_value(&exact)));
+            }
+            parse_js_number(text)
+        }
         _ => None,
     };
     match result {
@@ -1336,7 +1348,9 @@ fn sort<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<O
             Ok(truthy(swap.as_ref()))
         })?,
         None => {
-            let all_numbers = items.iter().all(|(_, item)| matches!(item, V::Num(_)));
+            let all_numbers = items
+                .iter()
+                .all(|(_, item)| matches!(item, V::Num(_) | V::Dec(_)));
             let all_strings = items.iter().all(|(_, item)| matches!(item, V::Str(_)));
             if !all_numbers && !all_strings {
                 return Err(err(
@@ -1347,9 +1361,8 @@ fn sort<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<O
             }
             merge_sort(ctx, items, &mut |a, b| {
                 Ok(match (&a.1, &b.1) {
-                    (V::Num(x), V::Num(y)) => x > y,
                     (V::Str(x), V::Str(y)) => **x > **y,
-                    _ => false,
+                    (x, y) => x.as_num() > y.as_num(),
                 })
             })?
         }
@@ -1425,6 +1438,11 @@ fn distinct<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R
         ctx.meter.spend(2)?;
         let new = match &item {
             V::Num(n) => seen_numbers.insert(if *n == 0.0 { 0 } else { n.to_bits() }),
+            V::Dec(dec) => seen_numbers.insert(if dec.value == 0.0 {
+                0
+            } else {
+                dec.value.to_bits()
+            }),
             V::Str(s) => seen_strings.insert(s.clone()),
             other => {
                 ctx.meter.spend(others.len() as u64)?;
@@ -1944,6 +1962,12 @@ pub(crate) fn dispatch<'a>(
         }
         return call_native_fn(ctx, native, args);
     }
+    // JSONata's own functions work on floats; `$number` gives a number back as it came, so
+    // that `$number(amount)` keeps every digit of an amount.
+    if builtin.name != "number" && args.iter().any(|arg| matches!(arg, Some(V::Dec(_)))) {
+        let args = args.into_iter().map(|arg| arg.map(V::demoted)).collect();
+        return (builtin.call)(ctx, args, input, pos);
+    }
     (builtin.call)(ctx, args, input, pos)
 }
 
@@ -1952,7 +1976,7 @@ pub(crate) fn dispatch<'a>(
 fn plain_json(value: &V<'_>) -> bool {
     matches!(
         value,
-        V::Null | V::Bool(_) | V::Num(_) | V::Str(_) | V::JArr(_) | V::JObj(_)
+        V::Null | V::Bool(_) | V::Num(_) | V::Dec(_) | V::Str(_) | V::JArr(_) | V::JObj(_)
     )
 }
 

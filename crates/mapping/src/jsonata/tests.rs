@@ -806,3 +806,76 @@ fn paths_over_a_page_larger_than_the_item_cap_are_not_refused() {
         .unwrap_err();
     assert_eq!(error.code, "D1014", "{error}");
 }
+
+/// A number with more digits than a float holds keeps its text through field reads, bindings,
+/// `$number` and native functions, so an amount is written out digit for digit (issue 15);
+/// arithmetic, comparison and `$string` still work on its float, as JSONata does.
+#[test]
+fn numbers_beyond_a_float_keep_their_digits_until_computed_with() {
+    let exact = |text: &str| Value::Number(text.parse().expect("a JSON number"));
+    let input: Value =
+        serde_json::from_str(r#"{"amount": 12345678901234567.89, "small": 1500.5}"#).expect("JSON");
+    check("amount", input.clone(), Some(exact("12345678901234567.89")));
+    check(
+        "{'a': amount, 'b': [amount]}",
+        input.clone(),
+        Some(json!({"a": exact("12345678901234567.89"), "b": [exact("12345678901234567.89")]})),
+    );
+    check(
+        "($x := amount; $number($x))",
+        input.clone(),
+        Some(exact("12345678901234567.89")),
+    );
+    check(
+        "$decimal(amount)",
+        input.clone(),
+        Some(json!("12345678901234567.89")),
+    );
+    check(
+        "$number('12345678901234567.89')",
+        json!({}),
+        Some(exact("12345678901234567.89")),
+    );
+    check(
+        "$number(' 1234567890123456.78 ')",
+        json!({}),
+        Some(exact("1234567890123456.78")),
+    );
+    // Computed with, it is its float.
+    check(
+        "amount + 0",
+        input.clone(),
+        Some(json!(12_345_678_901_234_568.0)),
+    );
+    check(
+        "-amount",
+        input.clone(),
+        Some(json!(-12_345_678_901_234_568.0)),
+    );
+    check("amount > 1e16", input.clone(), Some(json!(true)));
+    check(
+        "amount = 12345678901234567.89",
+        input.clone(),
+        Some(json!(true)),
+    );
+    check(
+        "$string(amount)",
+        input.clone(),
+        Some(json!("12345678901234568")),
+    );
+    check(
+        "$round(amount)",
+        input.clone(),
+        Some(json!(12_345_678_901_234_568.0)),
+    );
+    check(
+        "$sum([amount, 1])",
+        input.clone(),
+        Some(json!(12_345_678_901_234_568.0)),
+    );
+    check("$type(amount)", input.clone(), Some(json!("number")));
+    check("amount ? 'yes' : 'no'", input.clone(), Some(json!("yes")));
+    // A number a float holds is a plain number.
+    check("small", input.clone(), Some(json!(1500.5)));
+    check("$number('1500.50')", json!({}), Some(json!(1500.5)));
+}

@@ -94,6 +94,34 @@ pub(crate) enum V<'a> {
     Arr(Rc<Arr<'a>>),
     Obj(Rc<Obj<'a>>),
     Func(Rc<Func<'a>>),
+    /// A number with more significant digits than a float holds, read from JSON or from a
+    /// numeric string: see [`Dec`].
+    Dec(Rc<Dec>),
+}
+
+/// A number whose decimal text has more significant digits than a float keeps (over 15, such
+/// as the amount `12345678901234567.89`). Arithmetic, comparison and `$string` use its float,
+/// as JSONata does; passed on unchanged (a field read, a binding, `$number`, an argument of a
+/// native function, the result) it keeps its text, so an amount is written out digit for digit.
+#[derive(Debug)]
+pub(crate) struct Dec {
+    pub(crate) value: f64,
+    pub(crate) text: Box<str>,
+}
+
+/// The value of a JSON number: its float, or a [`Dec`] when the float would lose digits.
+#[inline]
+pub(crate) fn number_value<'a>(number: &serde_json::Number) -> V<'a> {
+    let value = number.as_f64().unwrap_or(f64::NAN);
+    let text = number.as_str();
+    if crate::native::exceeds_float_digits(text) {
+        V::Dec(Rc::new(Dec {
+            value,
+            text: text.into(),
+        }))
+    } else {
+        V::Num(value)
+    }
 }
 
 impl<'a> V<'a> {
@@ -103,7 +131,7 @@ impl<'a> V<'a> {
         match json {
             Json::Null => V::Null,
             Json::Bool(flag) => V::Bool(*flag),
-            Json::Number(number) => V::Num(number.as_f64().unwrap_or(f64::NAN)),
+            Json::Number(number) => number_value(number),
             Json::String(text) => V::Str(Str::B(text)),
             Json::Array(items) => V::JArr(items),
             Json::Object(fields) => V::JObj(fields),
@@ -142,9 +170,20 @@ impl<'a> V<'a> {
         }
     }
 
+    /// The value with a [`Dec`] read as its float: what operators and JSONata's own
+    /// functions work on.
+    #[inline]
+    pub(crate) fn demoted(self) -> V<'a> {
+        match self {
+            V::Dec(dec) => V::Num(dec.value),
+            other => other,
+        }
+    }
+
     pub(crate) fn as_num(&self) -> Option<f64> {
         match self {
             V::Num(number) => Some(*number),
+            V::Dec(dec) => Some(dec.value),
             _ => None,
         }
     }
@@ -236,7 +275,7 @@ impl<'a> V<'a> {
         match self {
             V::Null => b'l',
             V::Bool(_) => b'b',
-            V::Num(_) => b'n',
+            V::Num(_) | V::Dec(_) => b'n',
             V::Str(_) => b's',
             V::JArr(_) | V::Arr(_) => b'a',
             V::JObj(_) | V::Obj(_) => b'o',
@@ -249,7 +288,7 @@ impl<'a> V<'a> {
         match self {
             V::Null => "null",
             V::Bool(_) => "boolean",
-            V::Num(_) => "number",
+            V::Num(_) | V::Dec(_) => "number",
             V::Str(_) => "string",
             V::JArr(_) | V::Arr(_) => "array",
             V::JObj(_) | V::Obj(_) => "object",
@@ -339,6 +378,7 @@ pub(crate) fn deep_eq<'a>(a: &V<'a>, b: &V<'a>) -> bool {
         (V::Null, V::Null) => true,
         (V::Bool(x), V::Bool(y)) => x == y,
         (V::Num(x), V::Num(y)) => x == y,
+        (V::Dec(_), _) | (_, V::Dec(_)) => a.as_num().is_some() && a.as_num() == b.as_num(),
         (V::Str(x), V::Str(y)) => **x == **y,
         (V::Func(x), V::Func(y)) => Rc::ptr_eq(x, y),
         (x, y) if x.is_array() && y.is_array() => {
@@ -370,6 +410,10 @@ pub(crate) fn to_json(value: &V<'_>) -> Option<Json> {
         V::Null => Json::Null,
         V::Bool(flag) => Json::Bool(*flag),
         V::Num(number) => json_number(*number),
+        V::Dec(dec) => dec
+            .text
+            .parse()
+            .map_or_else(|_| json_number(dec.value), Json::Number),
         V::Str(text) => Json::String(text.to_string()),
         V::JArr(items) => Json::Array((*items).clone()),
         V::JObj(fields) => Json::Object((*fields).clone()),
@@ -412,7 +456,7 @@ pub(crate) fn from_owned_json<'a>(json: &Json) -> V<'a> {
     match json {
         Json::Null => V::Null,
         Json::Bool(flag) => V::Bool(*flag),
-        Json::Number(number) => V::Num(number.as_f64().unwrap_or(f64::NAN)),
+        Json::Number(number) => number_value(number),
         Json::String(text) => V::str_owned(text.clone()),
         Json::Array(items) => array(items.iter().map(from_owned_json).collect()),
         Json::Object(fields) => {
@@ -460,6 +504,7 @@ fn write_json(value: &V<'_>, pretty: bool, depth: usize, out: &mut String) {
         V::Null => out.push_str("null"),
         V::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
         V::Num(number) => number_text(*number, out),
+        V::Dec(dec) => number_text(dec.value, out),
         V::Str(text) => write_string(text, out),
         V::Func(_) => out.push_str("\"\""),
         array if array.is_array() => {

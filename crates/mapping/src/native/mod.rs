@@ -14,6 +14,7 @@ mod text;
 mod values;
 
 pub(crate) use dates::parse_date_text;
+pub(crate) use decimals::exceeds_float_digits;
 
 use std::sync::LazyLock;
 

@@ -45,7 +45,33 @@ pub(super) fn first_non_empty(args: &[Option<Value>]) -> Result<Option<Value>, M
 
 /// `$toNumber(value)`.
 pub(super) fn to_number(args: &[Option<Value>]) -> Result<Option<Value>, MappingError> {
-    Ok(lenient_number(arg(args, 0)).and_then(number_value))
+    Ok(exact_number(arg(args, 0)).or_else(|| lenient_number(arg(args, 0)).and_then(number_value)))
+}
+
+/// A number with more digits than a float holds, or a string holding one: the JSON number of
+/// its exact text (kept by the engine as it is), so an amount written to a vendor keeps every
+/// digit. `None` for anything else, which [`lenient_number`] reads.
+fn exact_number(value: Option<&Value>) -> Option<Value> {
+    match value? {
+        Value::Number(number) if super::exceeds_float_digits(number.as_str()) => {
+            Some(Value::Number(number.clone()))
+        }
+        Value::String(text) if super::exceeds_float_digits(text.trim()) => {
+            let text = text.trim();
+            // The same thousands commas `lenient_number` accepts.
+            let plain = if text.contains(',') {
+                parse_lenient(text)?;
+                text.replace(',', "")
+            } else {
+                text.to_owned()
+            };
+            let number: serde_json::Number =
+                plain.strip_prefix('+').unwrap_or(&plain).parse().ok()?;
+            number.as_f64()?;
+            Some(Value::Number(number))
+        }
+        _ => None,
+    }
 }
 
 /// `$toInteger(value)`.
@@ -248,6 +274,16 @@ mod tests {
             );
         }
         assert_eq!(to_number(&[None]), Ok(None));
+        // More digits than a float holds: the exact number (issue 15).
+        let exact = |text: &str| Some(Value::Number(text.parse().expect("a JSON number")));
+        for (given, expected) in [
+            (json!("12345678901234567.89"), "12345678901234567.89"),
+            (json!(" +1,234,567,890,123,456.78 "), "1234567890123456.78"),
+        ] {
+            assert_eq!(call(to_number, &[given]), exact(expected));
+        }
+        let number: Value = serde_json::from_str("12345678901234567.89").expect("JSON");
+        assert_eq!(call(to_number, &[number]), exact("12345678901234567.89"));
     }
 
     #[test]

@@ -1021,6 +1021,32 @@ mod tests {
             }
         }
         assert!(n_operations > 60, "{n_operations}");
+        // A write's success names its `warnings` (issue 15): the record with them, or the id
+        // alone when nothing could be read back.
+        for (path, method, status) in [
+            ("/unified/crm/contacts", "post", "201"),
+            ("/unified/crm/contacts/{id}", "patch", "200"),
+        ] {
+            let schema = &document["paths"][path][method]["responses"][status]["content"]["application/json"]
+                ["schema"];
+            assert_eq!(
+                schema,
+                &json!({"anyOf": [
+                    {"$ref": "#/components/schemas/ContactWritten"},
+                    {"$ref": "#/components/schemas/UnreadWrite"}
+                ]}),
+                "{method} {path}"
+            );
+        }
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(
+            schemas["ContactWritten"]["allOf"][1]["properties"]["warnings"]["$ref"],
+            "#/components/schemas/WriteWarnings"
+        );
+        assert_eq!(
+            schemas["UnreadWrite"]["required"],
+            json!(["id", "remote_id", "warnings"])
+        );
         // `/meta` is a concrete path per object, never `{object}` beside `{id}`.
         assert!(document["paths"]["/unified/crm/contacts/meta"]["get"].is_object());
         assert!(

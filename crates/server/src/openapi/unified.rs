@@ -240,12 +240,13 @@ pub fn add_paths(
                 json!({"required": true, "content": {"application/json": {"schema": write}}});
             let mut write_parameters = single_parameters.clone();
             write_parameters.push(parameter_ref(PARAM_IDEMPOTENCY_KEY));
+            let written = written_schema(components, name, &record);
             let mut create = operation(
                 format!("create{prefix}{name}"),
                 format!("Create one of {slug}"),
                 write_parameters.clone(),
                 vendor_call(
-                    json!({"201": Responses::success("The created record.", record.clone())}),
+                    json!({"201": Responses::success(WRITTEN_DESCRIPTION, written.clone())}),
                     true,
                 ),
                 &serving(connectors, object, Operation::Create),
@@ -258,7 +259,7 @@ pub fn add_paths(
                 format!("Update one of {slug} (only the fields sent change; null clears one)"),
                 write_parameters,
                 vendor_call(
-                    json!({"200": Responses::success("The updated record.", record.clone())}),
+                    json!({"200": Responses::success(WRITTEN_DESCRIPTION, written)}),
                     true,
                 ),
                 &serving(connectors, object, Operation::Update),
@@ -320,6 +321,44 @@ pub fn add_paths(
             }}),
         );
     }
+}
+
+/// What a create's or an update's success answers.
+const WRITTEN_DESCRIPTION: &str = "The record as the vendor stored it (read back after the write). The vendor accepted the write whatever `warnings` says: they name what could not be read back, and when nothing could, the answer is only the record's id (`UnreadWrite`). Never retry such a write as a failure.";
+
+/// The success body of a create or an update of `name`: the record with its `warnings`
+/// (`{name}Written`), or, when the record could not be read back at all, only its id and the
+/// warnings (`UnreadWrite`). Returns the schema to answer with.
+fn written_schema(components: &mut Components, name: &str, record: &Value) -> Value {
+    let warnings = components.reference_or_insert("WriteWarnings", || {
+        json!({
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "description": "What went wrong after the vendor accepted the write (a field or the whole record could not be read back). Absent when nothing did."
+        })
+    });
+    let unread = components.reference_or_insert("UnreadWrite", || {
+        json!({
+            "type": "object",
+            "description": "The vendor accepted the write, but the record could not be read back: its id when the vendor's answer gave one, and why.",
+            "required": ["id", "remote_id", "warnings"],
+            "properties": {
+                "id": {"type": ["string", "null"]},
+                "remote_id": {"type": ["string", "null"]},
+                "warnings": warnings
+            }
+        })
+    });
+    let written = components.insert(
+        &format!("{name}Written"),
+        json!({
+            "title": format!("{name}Written"),
+            "description": format!("A {name} as the vendor stored it, with `warnings` when part of it could not be read back."),
+            "allOf": [record, {"type": "object", "properties": {"warnings": warnings}}]
+        }),
+    );
+    json!({"anyOf": [written, unread]})
 }
 
 /// States on a create or update what each serving connector carries and requires, from its

@@ -55,6 +55,15 @@ pub(crate) enum ApiError {
         entity: String,
         max: usize,
     },
+    #[error(
+        "A validation error occurred. The value {value} of '{attribute}' on record of type '{entity}' is outside the valid range. Accepted range: -{max} to {max}"
+    )]
+    OutOfRange {
+        value: String,
+        attribute: String,
+        entity: String,
+        max: i64,
+    },
     #[error("The version of the existing record doesn't match the RowVersion property provided.")]
     PreconditionFailed,
     #[error("A record with matching key values already exists.")]
@@ -95,7 +104,7 @@ impl ApiError {
             ApiError::UnknownWriteProperty { .. } => "0x80060891",
             ApiError::Payload { .. } => "0x80048d19",
             ApiError::OptionOutOfRange { .. } => "0x8004431a",
-            ApiError::TooLong { .. } => "0x80044331",
+            ApiError::TooLong { .. } | ApiError::OutOfRange { .. } => "0x80044331",
             ApiError::PreconditionFailed => "0x80060882",
             ApiError::DuplicateKey => "0x80040237",
             ApiError::Unauthenticated => "0x80072560",

@@ -147,6 +147,12 @@ pub(crate) fn attribute_json(entity: &Entity, attribute: &Attribute) -> Map<Stri
     if attribute.max_length > 0 {
         out.insert("MaxLength".into(), json!(attribute.max_length));
     }
+    if attribute.attr_type == AttrType::Money {
+        out.insert("Precision".into(), json!(super::store::MONEY_PRECISION));
+        out.insert("PrecisionSource".into(), json!(2));
+        out.insert("MinValue".into(), json!(-super::store::MONEY_MAX));
+        out.insert("MaxValue".into(), json!(super::store::MONEY_MAX));
+    }
     if attribute.attr_type == AttrType::DateOnly {
         out.insert("Format".into(), json!("DateOnly"));
     } else if attribute.attr_type == AttrType::DateTime {

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
@@ -467,7 +468,15 @@ fn payload_error(entity: &Entity, value: &Value, edm: &str) -> ApiError {
     }
 }
 
-/// Converts one JSON input value for `attribute`.
+/// The decimal places Dataverse keeps of a money column (its `Precision`, from the
+/// organisation's currency precision): more are rounded half away from zero.
+pub(crate) const MONEY_PRECISION: u32 = 2;
+/// The largest magnitude of a money column (`MaxValue`; `MinValue` is its negation): a value
+/// beyond it is refused.
+pub(crate) const MONEY_MAX: i64 = 922_337_203_685_477;
+
+/// Converts one JSON input value for `attribute`; a money value is kept exactly, rounded to
+/// [`MONEY_PRECISION`] as Dataverse stores it.
 fn convert(entity: &Entity, attribute: &Attribute, value: &Value) -> Result<Value, ApiError> {
     if value.is_null() {
         return Ok(Value::Null);
@@ -506,7 +515,24 @@ fn convert(entity: &Entity, attribute: &Attribute, value: &Value) -> Result<Valu
             }
             Ok(json!(number))
         }
-        AttrType::Decimal | AttrType::Double | AttrType::Money => {
+        AttrType::Money => {
+            let Value::Number(number) = value else {
+                return Err(bad());
+            };
+            let amount = crate::decimal::parse(number)
+                .ok_or_else(bad)?
+                .round_dp_with_strategy(MONEY_PRECISION, RoundingStrategy::MidpointAwayFromZero);
+            if amount.abs() > Decimal::from(MONEY_MAX) {
+                return Err(ApiError::OutOfRange {
+                    value: number.to_string(),
+                    attribute: attribute.logical_name.clone(),
+                    entity: entity.logical_name.to_owned(),
+                    max: MONEY_MAX,
+                });
+            }
+            Ok(crate::decimal::json(amount))
+        }
+        AttrType::Decimal | AttrType::Double => {
             let number = value.as_f64().ok_or_else(bad)?;
             Ok(json!(number))
         }

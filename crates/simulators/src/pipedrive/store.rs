@@ -460,7 +460,7 @@ impl Store {
                 Value::Number(number) => Value::String(number.to_string()),
                 _ => return Err(invalid(key)),
             },
-            Kind::Number => number_json(number(value).ok_or_else(|| invalid(key))?),
+            Kind::Number => exact_number_json(value).ok_or_else(|| invalid(key))?,
             Kind::Flag => match value {
                 Value::Bool(flag) => Value::Bool(*flag),
                 Value::Number(n) if n.as_u64() == Some(0) => Value::Bool(false),
@@ -564,11 +564,11 @@ impl Store {
                 }
             },
             Kind::LeadValue => {
-                let amount = value.get("amount").and_then(number);
+                let amount = value.get("amount").and_then(exact_number_json);
                 let currency = value.get("currency").and_then(Value::as_str);
                 match (amount, currency) {
                     (Some(amount), Some(currency)) => {
-                        json!({"amount": number_json(amount), "currency": currency})
+                        json!({"amount": amount, "currency": currency})
                     }
                     _ => return Err(ApiError::BadRequest(
                         "Validation failed: value: Must be an object with `amount` and `currency`"
@@ -614,6 +614,17 @@ pub(crate) fn number(value: &Value) -> Option<f64> {
         _ => None,
     }
     .filter(|n| n.is_finite())
+}
+
+/// A number given as a JSON number or a numeric string, stored as Pipedrive keeps it: every
+/// digit of the value, whole values without a fraction (`1200`, not `1200.0`).
+fn exact_number_json(value: &Value) -> Option<Value> {
+    let amount = match value {
+        Value::Number(number) => crate::decimal::parse(number),
+        Value::String(text) => crate::decimal::parse_text(text),
+        _ => None,
+    }?;
+    Some(crate::decimal::json(amount))
 }
 
 /// A number as JavaScript prints it: whole values without a fraction (`1200`, not `1200.0`).
@@ -697,7 +708,7 @@ fn convert_custom(field: &FieldDef, value: &Value) -> Result<Value, ApiError> {
         ))
     };
     Ok(match field.field_type.as_str() {
-        "double" | "monetary" => number_json(number(value).ok_or_else(bad)?),
+        "double" | "monetary" => exact_number_json(value).ok_or_else(bad)?,
         "date" | "daterange" => match value.as_str() {
             Some(text) if is_date(text) => Value::String(text.to_owned()),
             _ => return Err(bad()),

@@ -54,6 +54,8 @@ pub(crate) enum ApiError {
     InvalidQueryFilterOperator(String),
     #[error("{0}")]
     NumberOutsideValidRange(String),
+    #[error("{message}")]
+    NumberOutsideRangeOnWrite { field: String, message: String },
     #[error("invalid query locator")]
     InvalidQueryLocator,
     #[error("{0} parameter not specified")]
@@ -108,7 +110,9 @@ impl ApiError {
             ApiError::MalformedQuery(_) => "MALFORMED_QUERY",
             ApiError::InvalidQueryType(_) => "INVALID_TYPE",
             ApiError::InvalidQueryFilterOperator(_) => "INVALID_QUERY_FILTER_OPERATOR",
-            ApiError::NumberOutsideValidRange(_) => "NUMBER_OUTSIDE_VALID_RANGE",
+            ApiError::NumberOutsideValidRange(_) | ApiError::NumberOutsideRangeOnWrite { .. } => {
+                "NUMBER_OUTSIDE_VALID_RANGE"
+            }
             ApiError::InvalidQueryLocator => "INVALID_QUERY_LOCATOR",
             ApiError::MissingArgument(_) => "MISSING_ARGUMENT",
             ApiError::InvalidReplicationDate(_) => "INVALID_REPLICATION_DATE",
@@ -127,7 +131,8 @@ impl ApiError {
             ApiError::MalformedId { field, .. }
             | ApiError::FieldIntegrity { field, .. }
             | ApiError::InvalidCrossReference { field }
-            | ApiError::StringTooLong { field, .. } => Some(vec![field.clone()]),
+            | ApiError::StringTooLong { field, .. }
+            | ApiError::NumberOutsideRangeOnWrite { field, .. } => Some(vec![field.clone()]),
             _ => None,
         }
     }

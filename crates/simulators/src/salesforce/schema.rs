@@ -201,6 +201,13 @@ impl FieldDef {
         self
     }
 
+    /// Digits in all and after the point (describe's `precision` and `scale`).
+    fn digits(mut self, precision: u32, scale: u32) -> FieldDef {
+        self.precision = precision;
+        self.scale = scale;
+        self
+    }
+
     fn len(mut self, length: u32) -> FieldDef {
         self.length = length;
         self
@@ -740,7 +747,8 @@ fn account() -> ObjectSchema {
         t("Website", "Website", FieldType::Url),
         t("Phone", "Account Phone", FieldType::Phone),
         t("NumberOfEmployees", "Employees", FieldType::Int),
-        t("AnnualRevenue", "Annual Revenue", FieldType::Currency),
+        // Salesforce's standard annual revenue holds whole amounts: Currency(18, 0).
+        t("AnnualRevenue", "Annual Revenue", FieldType::Currency).digits(18, 0),
         t("Description", "Account Description", FieldType::TextArea),
         t("BillingStreet", "Billing Street", FieldType::TextArea).len(255),
         s("BillingCity", "Billing City", 40),

@@ -9,6 +9,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use rust_decimal::prelude::ToPrimitive as _;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -21,6 +23,8 @@ pub(crate) enum Val {
     Null,
     Text(String),
     Num(f64),
+    /// A currency value written through the API: exact, rounded to the field's scale.
+    Dec(Decimal),
     Bool(bool),
     Date(NaiveDate),
     DateTime(DateTime<Utc>),
@@ -41,6 +45,15 @@ impl Val {
         matches!(self, Val::Null)
     }
 
+    /// A number's value as a float (currency values rounded to one).
+    pub(crate) fn number(&self) -> Option<f64> {
+        match self {
+            Val::Num(number) => Some(*number),
+            Val::Dec(amount) => amount.to_f64(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Val::Text(text) => Some(text),
@@ -58,6 +71,7 @@ impl Val {
             Val::Num(number) => {
                 serde_json::Number::from_f64(*number).map_or(Value::Null, Value::Number)
             }
+            Val::Dec(amount) => crate::decimal::json(*amount),
             Val::Date(date) => Value::String(date.format("%Y-%m-%d").to_string()),
             Val::DateTime(instant) => Value::String(format_datetime(*instant)),
         }
@@ -77,7 +91,10 @@ impl Val {
             (Val::DateTime(a), Val::DateTime(b)) => a.cmp(b),
             (Val::Date(a), Val::DateTime(b)) => a.cmp(&b.date_naive()),
             (Val::DateTime(a), Val::Date(b)) => a.date_naive().cmp(b),
-            _ => Ordering::Equal,
+            _ => match (self.number(), other.number()) {
+                (Some(a), Some(b)) => a.total_cmp(&b),
+                _ => Ordering::Equal,
+            },
         }
     }
 }
@@ -433,8 +450,23 @@ impl Db {
         Ok(changes)
     }
 
-    /// Checks lengths and references of one converted value.
+    /// Checks lengths, references and numeric ranges of one converted value.
     fn check_value(&self, field: &FieldDef, value: &Val) -> Result<(), ApiError> {
+        if let Val::Dec(amount) = value {
+            // `precision` digits in all, `scale` of them after the point.
+            let integer_digits = field.precision.saturating_sub(field.scale);
+            let limit = Decimal::from_i128_with_scale(10_i128.pow(integer_digits), 0);
+            if amount.abs() >= limit {
+                return Err(ApiError::NumberOutsideRangeOnWrite {
+                    field: field.name.clone(),
+                    message: format!(
+                        "{}: value outside of valid range on numeric field: {amount}",
+                        field.label
+                    ),
+                });
+            }
+            return Ok(());
+        }
         let Val::Text(text) = value else {
             return Ok(());
         };
@@ -501,6 +533,20 @@ fn convert_input(field: &FieldDef, value: &Value) -> Option<Val> {
             }
             _ => None,
         },
+        ValueKind::Number if field.field_type == FieldType::Currency => {
+            // Kept exactly and rounded to the field's scale (half away from zero), as
+            // Salesforce stores a currency; the range is checked by `check_value`.
+            let amount = match value {
+                Value::Number(number) => crate::decimal::parse(number)?,
+                Value::String(text) if text.is_empty() => return Some(Val::Null),
+                Value::String(text) => crate::decimal::parse_text(text)?,
+                _ => return None,
+            };
+            Some(Val::Dec(amount.round_dp_with_strategy(
+                field.scale,
+                RoundingStrategy::MidpointAwayFromZero,
+            )))
+        }
         ValueKind::Number => {
             let number = match value {
                 Value::Number(number) => number.as_f64()?,

@@ -178,7 +178,9 @@ fn normalize_names_the_path_of_a_bad_field() {
         ),
         (
             json!({ "remote_id": 1 }),
-            "invalid value at `remote_id`: invalid type: integer `1`, expected a string",
+            // serde_json keeps numbers' text (`arbitrary_precision`), and its message then says
+            // "number" without the value.
+            "invalid value at `remote_id`: invalid type: number, expected a string",
         ),
         (
             json!({ "remote_id": "1", "updated_at": "2024-01-31 09:30" }),
@@ -256,8 +258,7 @@ fn money_amounts_are_decimal_strings() {
     let cases = [
         (
             json!({ "amount": 1500.5 }),
-            "invalid value at `amount.amount`: invalid type: floating point `1500.5`, expected a \
-             string",
+            "invalid value at `amount.amount`: invalid type: number, expected a string",
         ),
         (
             json!({ "amount": "1,500" }),
