@@ -239,6 +239,8 @@ fn settings(data_dir: &std::path::Path, base_url: &str) -> Settings {
         request_timeout_secs: 120,
         max_connections: 1024,
         worker: Default::default(),
+        failed_auth_burst: 20,
+        failed_auth_refill_secs: 3,
     }
 }
 

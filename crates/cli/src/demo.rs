@@ -52,6 +52,9 @@ pub struct Options {
     /// How long a vendor call may take before it counts as timed out (30 s when absent):
     /// tests that inject slow answers shorten it.
     pub provider_timeout_secs: Option<u64>,
+    /// Failed authentications an address may make at once (the server's default when
+    /// `None`): a contract fuzzer sending many unauthenticated calls from one address raises it.
+    pub failed_auth_burst: Option<u32>,
 }
 
 impl Default for Options {
@@ -63,6 +66,7 @@ impl Default for Options {
             connector_overrides: Value::Null,
             connectors_dir: None,
             provider_timeout_secs: None,
+            failed_auth_burst: None,
         }
     }
 }
@@ -229,6 +233,10 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
         request_timeout_secs: 120,
         max_connections: 1024,
         worker: Default::default(),
+        failed_auth_burst: options
+            .failed_auth_burst
+            .unwrap_or_else(|| server::FailureBudget::default().burst),
+        failed_auth_refill_secs: server::FailureBudget::default().refill.as_secs(),
     };
     for (simulator, wiring) in &launched {
         settings.connector_overrides.insert(

@@ -62,6 +62,21 @@ pub struct Settings {
     /// The job worker every process runs (`serve`, `demo`, `work`).
     #[serde(default)]
     pub worker: WorkerConfig,
+    /// Failed authentications one client address (an IPv6 /64) may make at once before it is
+    /// answered 429 `auth_throttled`; then one more every `failed_auth_refill_secs`.
+    #[serde(default = "default_failed_auth_burst")]
+    pub failed_auth_burst: u32,
+    /// Seconds for one more failed authentication to be allowed an address past its burst.
+    #[serde(default = "default_failed_auth_refill")]
+    pub failed_auth_refill_secs: u64,
+}
+
+fn default_failed_auth_burst() -> u32 {
+    server::FailureBudget::default().burst
+}
+
+fn default_failed_auth_refill() -> u64 {
+    server::FailureBudget::default().refill.as_secs()
 }
 
 /// How a process's job worker claims and holds jobs.
@@ -221,6 +236,10 @@ header_read_timeout_secs = 10
 request_timeout_secs = 120
 # Connections served at once; more wait in the listen queue.
 max_connections = 1024
+# Failed authentications one client address may make at once (then 429 auth_throttled), and
+# the seconds after which one more is allowed.
+failed_auth_burst = 20
+failed_auth_refill_secs = 3
 
 [worker]
 # How long the jobs of a process that died wait before another process takes them over.

@@ -97,6 +97,11 @@ pub async fn build_state(
         public_url: public_url.trim_end_matches('/').to_owned(),
         connectors: Arc::clone(core.operations.connectors()),
         operations: core.operations,
+        failed_auth: server::FailureBudget {
+            burst: settings.failed_auth_burst.max(1),
+            refill: Duration::from_secs(settings.failed_auth_refill_secs.max(1)),
+            ..server::FailureBudget::default()
+        },
     };
     revalidate_overrides(&state).await?;
     Ok(state)

@@ -17,6 +17,7 @@ use axum::routing::{any, get};
 use secrets::Keyring;
 use store::Store;
 
+pub use auth::FailureBudget;
 pub use error::ApiError;
 pub use operations::override_check;
 pub use operations::{
@@ -42,6 +43,8 @@ pub struct AppState {
     /// The public base URL of this server (`https://crosswalk.example.com`), used in Connect
     /// links and OAuth redirect URIs; no trailing slash.
     pub public_url: String,
+    /// How many failed authentications one client address may make.
+    pub failed_auth: auth::FailureBudget,
 }
 
 /// Builds the API router.
@@ -152,10 +155,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(routes::api_keys::rotate),
         )
         .route_layer(axum::middleware::from_fn_with_state(
-            (
-                state.clone(),
-                auth::AuthGuard::new(auth::FailureBudget::default()),
-            ),
+            (state.clone(), auth::AuthGuard::new(state.failed_auth)),
             auth::require_api_key,
         ));
     // The end user's pages: no API key, their own security headers.

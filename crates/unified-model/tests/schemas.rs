@@ -212,6 +212,10 @@ Conventions:
   vendor is not called. The same key with another request is a `422` naming the header, a retry
   while the first request still runs is a `409`, and a write that failed keeps nothing, so its
   retry runs again.
+  The proxy's writes (`POST`, `PUT`, `PATCH`, `DELETE` on `/proxy/…`) take the header too: the
+  vendor's success answer (2xx: status, content type and bytes) is kept and replayed the same way,
+  the request's fingerprint being its query, content type and body bytes; any other vendor answer
+  keeps nothing.
 ";
 
     /// Writes a table of the properties of `schema` that `keep` selects.

@@ -227,3 +227,102 @@ async fn a_retry_while_the_first_request_runs_is_a_conflict() {
     assert_eq!(again["id"], created["id"]);
     assert_eq!(posts() - before, 1, "the vendor saw one create");
 }
+
+/// Sends a proxy write with an `Idempotency-Key`; returns the status, the replay header, the
+/// content type and the body's bytes.
+async fn proxy_write(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: &Value,
+) -> (StatusCode, Option<String>, Option<String>, Vec<u8>) {
+    let response = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(&app.demo.api_key)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("the API answers");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (status, replayed, content_type) = (
+        response.status(),
+        header("idempotent-replayed"),
+        header("content-type"),
+    );
+    let bytes = response.bytes().await.expect("a body").to_vec();
+    (status, replayed, content_type, bytes)
+}
+
+/// The proxy's writes take an `Idempotency-Key` with the unified writes' semantics (issue 15):
+/// a retried `POST /proxy/…` gets the vendor's first answer again, byte for byte with its
+/// status and content type, and the vendor is called once; the same key with another body is
+/// a 422 naming the header. Before, every retry reached the vendor and created a duplicate.
+#[tokio::test]
+async fn a_retried_proxy_create_is_sent_to_the_vendor_once() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let path = format!("/proxy{HUBSPOT_CONTACTS}?connection_id={connection}");
+    let body = json!({"properties": {"firstname": "Proxied", "lastname": "Once"}});
+    let before = app.contact_ids("hubspot");
+
+    let first = proxy_write(&app, Method::POST, &path, "proxy-1", &body).await;
+    assert_eq!(first.0, StatusCode::CREATED, "{first:?}");
+    assert_eq!(first.1, None);
+    let second = proxy_write(&app, Method::POST, &path, "proxy-1", &body).await;
+    assert_eq!(second.1.as_deref(), Some("true"), "{second:?}");
+    assert_eq!(
+        (second.0, &second.2, &second.3),
+        (first.0, &first.2, &first.3),
+        "the retry gets the vendor's first answer as it came"
+    );
+    assert_eq!(
+        app.contact_ids("hubspot").len(),
+        before.len() + 1,
+        "one contact was written for two requests"
+    );
+
+    let other = json!({"properties": {"firstname": "Someone", "lastname": "Else"}});
+    let (status, _, _, refused) = proxy_write(&app, Method::POST, &path, "proxy-1", &other).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let refused: Value = serde_json::from_slice(&refused).expect("a problem");
+    assert_eq!(refused["field"], "Idempotency-Key", "{refused}");
+    assert_eq!(app.contact_ids("hubspot").len(), before.len() + 1);
+}
+
+/// A proxy write the vendor refused (not 2xx) releases its key: the retry reaches the vendor
+/// again and its success is the one kept.
+#[tokio::test]
+async fn a_refused_proxy_write_releases_its_key() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let path = format!("/proxy{HUBSPOT_CONTACTS}?connection_id={connection}");
+    let body = json!({"properties": {"firstname": "Second", "lastname": "Chance"}});
+    app.simulator("hubspot").faults().push(Fault {
+        kind: FaultKind::Status {
+            status: 409,
+            body: Some(json!({"status": "error", "message": "Conflict", "category": "CONFLICT"})),
+        },
+        path_prefix: Some(HUBSPOT_CONTACTS.to_owned()),
+        times: 1,
+    });
+    let before = app.contact_ids("hubspot");
+    let refused = proxy_write(&app, Method::POST, &path, "proxy-retry", &body).await;
+    assert_eq!(refused.0, StatusCode::CONFLICT, "{refused:?}");
+    assert_eq!(app.contact_ids("hubspot").len(), before.len());
+    let retried = proxy_write(&app, Method::POST, &path, "proxy-retry", &body).await;
+    assert_eq!(retried.0, StatusCode::CREATED, "{retried:?}");
+    assert_eq!(retried.1, None, "the retry ran");
+    let replayed = proxy_write(&app, Method::POST, &path, "proxy-retry", &body).await;
+    assert_eq!(replayed.1.as_deref(), Some("true"));
+    assert_eq!(replayed.3, retried.3);
+    assert_eq!(app.contact_ids("hubspot").len(), before.len() + 1);
+}

@@ -255,3 +255,52 @@ async fn a_write_to_a_read_only_object_is_a_method_not_allowed() {
         );
     }
 }
+
+/// The document's header parameters are enforced (issue 15, Schemathesis'
+/// `negative_data_rejection`): an invalid `Crosswalk-Max-Wait-Ms` is refused naming the header
+/// even when the query's `max_wait_ms` is valid (before, the header was not read at all then),
+/// and an empty `X-Connection-Id` is refused naming it even when the query names the
+/// connection (before, it was ignored).
+#[tokio::test]
+async fn invalid_header_parameters_are_refused_naming_the_header() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let path = format!("/unified/crm/contacts?connection_id={connection}&max_wait_ms=100");
+    for (header, value) in [
+        ("Crosswalk-Max-Wait-Ms", "soon"),
+        ("Crosswalk-Max-Wait-Ms", "-1"),
+        ("Crosswalk-Max-Wait-Ms", "999999999"),
+        ("X-Connection-Id", ""),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&app.demo.api_key)
+            .header(header, value)
+            .send()
+            .await
+            .expect("the API answers");
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{header}: {value}"
+        );
+        assert_eq!(
+            response.headers()[reqwest::header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let problem: Value = response.json().await.expect("a problem");
+        assert_eq!(problem["field"], header, "{problem}");
+    }
+    // Valid ones are taken.
+    let response = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&app.demo.api_key)
+        .header("Crosswalk-Max-Wait-Ms", "250")
+        .header("X-Connection-Id", &connection)
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -570,3 +570,35 @@ async fn the_demo_refuses_a_weak_api_key_with_a_clear_error() {
         assert!(!dir.path().join("crosswalk.db").exists(), "nothing started");
     }
 }
+
+/// The failed-authentication budget is a setting (`failed_auth_burst`): an operator, or a
+/// contract fuzzer that sends many unauthenticated calls (issue 15), raises it, and a lower one
+/// throttles sooner. The default is unchanged (the test above).
+#[tokio::test]
+async fn the_failed_authentication_budget_is_a_setting() {
+    for burst in [3_u32, 100] {
+        let app = spawn_app_with(Options {
+            registry: simulators::REGISTRY[..1].to_vec(),
+            failed_auth_burst: Some(burst),
+            ..Options::tests()
+        })
+        .await;
+        assert_eq!(app.demo.settings.failed_auth_burst, burst);
+        let client = reqwest::Client::new();
+        let mut n_unauthorized = 0;
+        for n in 0..=burst {
+            let response = client
+                .get(app.url("/connections"))
+                .bearer_auth(format!("cw_guess_{n:040}"))
+                .send()
+                .await
+                .expect("an answer");
+            if response.status() != StatusCode::UNAUTHORIZED {
+                assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+                break;
+            }
+            n_unauthorized += 1;
+        }
+        assert_eq!(n_unauthorized, burst, "401s before the first 429");
+    }
+}

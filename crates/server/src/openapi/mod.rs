@@ -42,12 +42,12 @@ fn parameters() -> Value {
     json!({
         PARAM_CONNECTION: {"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"},
             "description": "The connection to call. Required, here or as the `X-Connection-Id` header (both only when they agree)."},
-        PARAM_CONNECTION_HEADER: {"name": "X-Connection-Id", "in": "header", "required": false, "schema": {"type": "string"},
+        PARAM_CONNECTION_HEADER: {"name": "X-Connection-Id", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1},
             "description": "The connection to call, instead of the `connection_id` query parameter."},
         PARAM_MAX_WAIT: {"name": "max_wait_ms", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": max_wait},
             "description": "How long this call may wait for the vendor's budget, in milliseconds (default: the server's). A longer wait answers 429 with `Retry-After` at once."},
         PARAM_MAX_WAIT_HEADER: {"name": "Crosswalk-Max-Wait-Ms", "in": "header", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": max_wait},
-            "description": "The same as `max_wait_ms`, as a header (the query parameter wins)."},
+            "description": "The same as `max_wait_ms`, as a header (both are checked; the query parameter wins)."},
         PARAM_INCLUDE: {"name": "include", "in": "query", "required": false, "schema": {"type": "string", "enum": ["remote_data"]},
             "description": "`remote_data`: each record carries the vendor's raw record as `remote_data`."},
         PARAM_IDEMPOTENCY_KEY: {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -213,6 +213,39 @@ impl Responses {
         );
         Value::Object(responses)
     }
+}
+
+/// The responses of a proxy call: each error status is a problem of ours or the vendor's own
+/// answer with that status, in the vendor's content type (`vendor_content`).
+fn passed_through(vendor_content: &Value, responses: Value) -> Value {
+    let problems = problem_responses();
+    let Value::Object(responses) = responses else {
+        return responses;
+    };
+    let responses = responses
+        .into_iter()
+        .map(|(status, response)| {
+            let shared = response["$ref"]
+                .as_str()
+                .and_then(|reference| reference.strip_prefix("#/components/responses/"))
+                .and_then(|name| problems.get(name));
+            let Some(shared) = shared else {
+                return (status, response);
+            };
+            let mut inlined = shared.clone();
+            let description = inlined["description"].as_str().unwrap_or_default();
+            inlined["description"] = json!(format!(
+                "{description} Or the vendor's own answer with this status, as it came."
+            ));
+            if let (Value::Object(content), Value::Object(vendor)) =
+                (&mut inlined["content"], vendor_content)
+            {
+                content.extend(vendor.clone());
+            }
+            (status, inlined)
+        })
+        .collect();
+    Value::Object(responses)
 }
 
 /// An operation of the platform (not `/unified`): id, tag, summary and Responses::
@@ -506,7 +539,8 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
             parameter_ref(PARAM_MAX_WAIT_HEADER)
         ]),
     );
-    // The vendor's answer passes as it is: JSON for the CRMs, any other type as bytes.
+    // The vendor's answer passes as it is, with its own status and content type: JSON for
+    // the CRMs, any other type as bytes.
     let any_content = json!({
         "application/json": {"schema": {}},
         "application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
@@ -514,7 +548,7 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
     for method in ["get", "post", "put", "patch", "delete"] {
         let mut successes = Map::new();
         successes.insert(
-            "200".to_owned(),
+            "2XX".to_owned(),
             json!({"description": "The vendor's answer, as it is (with the vendor's status).",
             "headers": Responses::success_headers(), "content": any_content}),
         );
@@ -522,11 +556,17 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
             &format!("proxy{}", unified::capitalized(method)),
             "proxy",
             "Raw vendor call on the connection's credentials",
-            Responses::with_problems(
-                Value::Object(successes),
-                &[400, 401, 404, 413, 429, 502, 503, 504],
+            passed_through(
+                &any_content,
+                Responses::with_problems(
+                    Value::Object(successes),
+                    &[400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504],
+                ),
             ),
         );
+        if method != "get" {
+            operation["parameters"] = json!([parameter_ref(PARAM_IDEMPOTENCY_KEY)]);
+        }
         if method != "get" && method != "delete" {
             operation["requestBody"] = json!({"required": false, "content": any_content});
         }

@@ -77,20 +77,27 @@ pub struct IdempotentCall {
 pub enum Claimed {
     /// Run the request, then [`IdempotentCall::finish`] it.
     Run(IdempotentCall),
-    /// The first request's answer, to send again.
-    Replay(Response),
+    /// The first request's answer, to send again ([`replay`] for a JSON answer).
+    Replay(StoredAnswer),
 }
 
 /// The fingerprint of a request: its query and its JSON body.
 fn fingerprint(query: Option<&str>, body: &Value) -> String {
+    fingerprint_parts(&[query.unwrap_or("").as_bytes(), body.to_string().as_bytes()])
+}
+
+/// The fingerprint of a request made of `parts` (a SHA-256 of each part's length and bytes,
+/// so that no two lists of parts share one).
+pub fn fingerprint_parts(parts: &[&[u8]]) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(query.unwrap_or("").as_bytes());
-    hasher.update([0]);
-    hasher.update(body.to_string().as_bytes());
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
     hex::encode(hasher.finalize())
 }
 
-/// Claims `key` for this write.
+/// Claims `key` for this write of a JSON `body`.
 ///
 /// # Errors
 /// 422 when the key was used with another request, 409 while the first request runs.
@@ -100,7 +107,18 @@ pub async fn claim(
     query: Option<&str>,
     body: &Value,
 ) -> Result<Claimed, ApiError> {
-    let fingerprint = fingerprint(query, body);
+    claim_fingerprinted(state, scope, fingerprint(query, body)).await
+}
+
+/// Claims `key` for the request whose fingerprint is `fingerprint` ([`fingerprint_parts`]).
+///
+/// # Errors
+/// 422 when the key was used with another request, 409 while the first request runs.
+pub async fn claim_fingerprinted(
+    state: &AppState,
+    scope: IdempotencyScope,
+    fingerprint: String,
+) -> Result<Claimed, ApiError> {
     let now = store::timestamp::now();
     let lease = chrono::Duration::seconds(IN_FLIGHT_LEASE.as_secs().cast_signed());
     match state
@@ -113,7 +131,7 @@ pub async fn claim(
             scope,
             fingerprint,
         })),
-        IdempotencyClaim::Answered(answer) => Ok(Claimed::Replay(replay(answer))),
+        IdempotencyClaim::Answered(answer) => Ok(Claimed::Replay(answer)),
         IdempotencyClaim::InFlight => Err(ApiError::Conflict {
             code: "idempotency_key_in_flight",
             detail: "a request with this `Idempotency-Key` is still running; retry once it has answered".to_owned(),
@@ -126,8 +144,8 @@ pub async fn claim(
     }
 }
 
-/// A kept answer, sent again.
-fn replay(answer: StoredAnswer) -> Response {
+/// A kept JSON answer, sent again.
+pub fn replay(answer: StoredAnswer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = if answer.body.is_null() {
         status.into_response()

@@ -68,9 +68,10 @@ fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a s
 /// both may be given only when they agree.
 fn connection_id(params: &[(String, String)], headers: &HeaderMap) -> Result<String, ApiError> {
     let from_query = single(params, "connection_id")?;
-    let from_header = headers
-        .get("x-connection-id")
-        .and_then(|value| value.to_str().ok());
+    let from_header = header_text(headers, "X-Connection-Id")?;
+    if from_header.is_some_and(str::is_empty) {
+        return Err(ApiError::invalid("X-Connection-Id", "must not be empty"));
+    }
     match (from_query, from_header) {
         (Some(query), Some(header)) if query != header => Err(ApiError::invalid(
             "connection_id",
@@ -90,18 +91,37 @@ fn wait_budget(
     params: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<Option<std::time::Duration>, ApiError> {
-    let text = match single(params, "max_wait_ms")? {
-        Some(text) => Some(text.to_owned()),
-        None => headers
-            .get("crosswalk-max-wait-ms")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
-    };
-    text.as_deref().map(parse_wait_budget).transpose()
+    // Both are checked when both are given; the query parameter wins.
+    let from_header = header_text(headers, "Crosswalk-Max-Wait-Ms")?
+        .map(|text| parse_wait_budget("Crosswalk-Max-Wait-Ms", text))
+        .transpose()?;
+    let from_query = single(params, "max_wait_ms")?
+        .map(|text| parse_wait_budget("max_wait_ms", text))
+        .transpose()?;
+    Ok(from_query.or(from_header))
 }
 
-/// Parses a caller's wait budget in milliseconds.
-fn parse_wait_budget(text: &str) -> Result<std::time::Duration, ApiError> {
+/// The text of the request header `name` (given once, visible ASCII), trimmed; `None` when it
+/// is absent.
+///
+/// # Errors
+/// A 400 naming the header when it is given twice or is not text.
+pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ApiError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::invalid(name, "is given more than once"));
+    }
+    value
+        .to_str()
+        .map(|text| Some(text.trim()))
+        .map_err(|_| ApiError::invalid(name, "must be visible ASCII text"))
+}
+
+/// Parses a caller's wait budget in milliseconds, given as `field`.
+fn parse_wait_budget(field: &str, text: &str) -> Result<std::time::Duration, ApiError> {
     text.trim()
         .parse::<u64>()
         .ok()
@@ -109,7 +129,7 @@ fn parse_wait_budget(text: &str) -> Result<std::time::Duration, ApiError> {
         .map(std::time::Duration::from_millis)
         .ok_or_else(|| {
             ApiError::invalid(
-                "max_wait_ms",
+                field,
                 format!("must be a whole number of milliseconds from 0 to {MAX_WAIT_BUDGET_MS}"),
             )
         })
@@ -393,8 +413,9 @@ impl Write<'_> {
                 };
                 match idempotency::claim(self.state, scope, self.query, &body).await {
                     Ok(Claimed::Run(call)) => Some(call),
-                    Ok(Claimed::Replay(response)) => {
-                        return with_rate_limit_headers(self.bound, response).await;
+                    Ok(Claimed::Replay(answer)) => {
+                        return with_rate_limit_headers(self.bound, idempotency::replay(answer))
+                            .await;
                     }
                     Err(error) => {
                         return with_rate_limit_headers(self.bound, error.into_response()).await;
@@ -419,7 +440,7 @@ impl Write<'_> {
 }
 
 /// `response` with the connection's RateLimit headers.
-async fn with_rate_limit_headers(bound: &Bound, mut response: Response) -> Response {
+pub async fn with_rate_limit_headers(bound: &Bound, mut response: Response) -> Response {
     response
         .headers_mut()
         .extend(rate_limit_headers(bound).await);
