@@ -830,6 +830,11 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
             );
         }
         unified.insert(object.clone(), compiled);
+        if let Some(listing) = compile_deletes(&compiler, &path, ops, &methods, &typed.errors)? {
+            let mut deletes = HashMap::new();
+            deletes.insert(crate::Operation::List, listing);
+            unified.insert(crate::deletes_listing(object), deletes);
+        }
     }
 
     Ok(Connector {
@@ -852,6 +857,61 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
             unified,
         }),
     })
+}
+
+/// The deletion listing of an object's `deletes` (feed or archived), compiled as a list whose
+/// record mapping gives `{"id": <id_expr>}`; `None` for an id diff or no `deletes`.
+fn compile_deletes(
+    compiler: &Compiler<'_>,
+    path: &str,
+    ops: &crate::file::UnifiedObject,
+    methods: &HashMap<String, Arc<CompiledMethod>>,
+    errors: &crate::file::Errors,
+) -> Result<Option<CompiledOperation>, LoadError> {
+    let path = format!("{path}.deletes");
+    if ops.deletes.is_some() && ops.list.is_none() {
+        return Err(compiler.error(&path, "deletes are found by syncs, which need a `list`"));
+    }
+    let (routes, id_expr, walk) = match &ops.deletes {
+        None | Some(crate::file::Deletes::IdDiff) => return Ok(None),
+        Some(crate::file::Deletes::Feed {
+            routes,
+            id_expr,
+            walk,
+            reach_secs,
+            out_of_reach_rule,
+        }) => {
+            if *reach_secs == 0 {
+                return Err(compiler.error(&format!("{path}.reach_secs"), "must be positive"));
+            }
+            if let Some(rule) = out_of_reach_rule
+                && !errors.rules.iter().any(|declared| &declared.id == rule)
+            {
+                return Err(compiler.error(
+                    &format!("{path}.out_of_reach_rule"),
+                    format!("`{rule}` names no rule in `errors.rules`"),
+                ));
+            }
+            (routes, id_expr, walk)
+        }
+        Some(crate::file::Deletes::Archived {
+            routes,
+            id_expr,
+            walk,
+        }) => (routes, id_expr, walk),
+    };
+    compiler.expr(&format!("{path}.id_expr"), id_expr)?;
+    Ok(Some(CompiledOperation {
+        routes: compiler.routes(&format!("{path}.routes"), routes, methods)?,
+        record_mapping: Some(compiler.expr(
+            &format!("{path}.id_expr"),
+            &format!("{{\"id\": ({id_expr})}}"),
+        )?),
+        returns: crate::file::WriteReturns::Record,
+        id_expr: None,
+        walk: *walk,
+        bulk: None,
+    }))
 }
 
 fn regex_is_invalid(pattern: &str) -> bool {

@@ -677,6 +677,50 @@ pub struct UnifiedObject {
     pub update: Option<WriteOperation>,
     #[serde(default)]
     pub delete: Option<DeleteOperation>,
+    /// How a sync learns that records of this object were deleted at the vendor. Absent: syncs
+    /// never mark its records deleted.
+    #[serde(default)]
+    pub deletes: Option<Deletes>,
+}
+
+/// How a sync learns of deletes at the vendor. Whatever the kind, a sync also runs a
+/// reconciliation pass (a full walk and id diff) on a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Deletes {
+    /// The vendor lists the records deleted in a window of time. Each run reads the window
+    /// since the previous run's start (less the lookback); when that start is older than the
+    /// feed reaches, the run falls back to an id diff instead of missing deletes.
+    Feed {
+        /// Candidate routes, as a list's: `query.since` and `query.until` (RFC 3339 instants)
+        /// are the window to read.
+        routes: Vec<Route>,
+        /// JSONata over one raw feed entry giving the deleted record's unified id.
+        id_expr: String,
+        /// `first` or `all`, as a list's `walk`.
+        #[serde(default)]
+        walk: RouteWalk,
+        /// How far back the feed reaches, in seconds: a window starting earlier is not read.
+        reach_secs: u64,
+        /// The id of the error rule (in `errors.rules`) that matches the vendor's refusal of a
+        /// window starting before what it still holds; that refusal falls back to an id diff.
+        #[serde(default)]
+        out_of_reach_rule: Option<String>,
+    },
+    /// The vendor lists its deleted (archived) records, restorable for a while; each run reads
+    /// the whole listing and marks the ids it names deleted.
+    Archived {
+        /// Candidate routes, as a list's.
+        routes: Vec<Route>,
+        /// JSONata over one raw archived record giving its unified id.
+        id_expr: String,
+        /// `first` or `all`, as a list's `walk`.
+        #[serde(default)]
+        walk: RouteWalk,
+    },
+    /// No deletion listing: deletes are found by the reconciliation pass alone, which marks
+    /// deleted every stored record that a complete walk no longer lists.
+    IdDiff,
 }
 
 /// Listing a unified object.

@@ -66,6 +66,13 @@ impl Operation {
     }
 }
 
+/// The key under which an object's deletion listing (its `deletes` feed or archived listing)
+/// is planned and read as a list: `plan_list_requests(&deletes_listing("crm.contacts"), …)`
+/// pages through it, each record mapped to `{"id": …}`.
+pub fn deletes_listing(object: &str) -> String {
+    format!("{object}#deletes")
+}
+
 /// A validated, compiled connector. Cheap to clone; shared across tasks.
 #[derive(Debug, Clone)]
 pub struct Connector {
@@ -155,6 +162,15 @@ impl Connector {
     /// Unified objects this connector serves.
     pub fn objects(&self) -> impl Iterator<Item = &str> {
         self.inner.file.unified.keys().map(String::as_str)
+    }
+
+    /// How syncs learn of deletes of `object` (`crm.contacts`), if the connector says.
+    pub fn deletes(&self, object: &str) -> Option<&file::Deletes> {
+        self.inner
+            .file
+            .unified
+            .get(object)
+            .and_then(|ops| ops.deletes.as_ref())
     }
 
     /// The token-bucket weight of a `resource.method` (1 when undeclared or unknown).

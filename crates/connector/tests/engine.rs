@@ -756,3 +756,89 @@ fn remote_data_in_a_write_is_merged_over_the_mapped_body() {
 fn url(text: &str) -> url::Url {
     url::Url::parse(text).expect("a url")
 }
+
+/// A `feed` deletion listing pages like a list under `deletes_listing(object)`, its window in
+/// `query.since`/`query.until`, each entry mapped to `{"id": …}`; bad declarations name their
+/// path (issue 16).
+#[test]
+fn a_deletion_feed_is_planned_and_read_as_a_list() {
+    let declared = BASE.replace(
+        "  crm.users:\n",
+        r#"    deletes:
+      kind: feed
+      reach_secs: 86400
+      out_of_reach_rule: gone
+      id_expr: "$string(id)"
+      routes:
+        - use: people.by_cursor
+          query_mapping: "{ 'from': query.since, 'to': query.until }"
+  crm.users:
+"#,
+    );
+    let connector = load_connector_from_str("acme.yaml", &declared, None).expect("loads");
+    assert!(matches!(
+        connector.deletes("crm.contacts"),
+        Some(connector::file::Deletes::Feed {
+            reach_secs: 86400,
+            ..
+        })
+    ));
+    let key = connector::deletes_listing("crm.contacts");
+    let ctx = context(json!({"since": "2026-11-01T00:00:00Z", "until": "2026-11-02T00:00:00Z"}));
+    let request = connector
+        .plan_list(&key, &ctx, &ListCursor::default())
+        .expect("planned");
+    assert_eq!(
+        query_of(&request),
+        vec![
+            ("from", "2026-11-01T00:00:00Z"),
+            ("to", "2026-11-02T00:00:00Z"),
+            ("limit", "2"),
+        ]
+    );
+    let page = connector
+        .read_list(
+            &key,
+            &ctx,
+            &ListCursor::default(),
+            &ok(json!({"items": [{"id": 7, "deletedDate": "x"}, {"id": 9}], "next": "n2"})),
+        )
+        .expect("read");
+    assert_eq!(
+        page.records
+            .iter()
+            .map(|(mapped, _)| mapped.clone())
+            .collect::<Vec<_>>(),
+        vec![json!({"id": "7"}), json!({"id": "9"})]
+    );
+    assert!(page.next.is_some());
+    assert!(
+        !connector.supports(&connector::deletes_listing("crm.users"), Operation::List),
+        "no deletes declared, no listing"
+    );
+
+    for (broken, path) in [
+        (
+            declared.replace("reach_secs: 86400", "reach_secs: 0"),
+            "unified.crm.contacts.deletes.reach_secs",
+        ),
+        (
+            declared.replace("out_of_reach_rule: gone", "out_of_reach_rule: nope"),
+            "unified.crm.contacts.deletes.out_of_reach_rule",
+        ),
+        (
+            declared.replace("use: people.by_cursor\n", "use: people.nothing\n"),
+            "unified.crm.contacts.deletes.routes[0].use",
+        ),
+        (
+            BASE.replace(
+                "  crm.users:\n    list:\n      walk: all\n      routes:\n        - { id: people, use: people.by_offset }\n        - { id: robots, use: robots.list }\n      record_mapping: \"{ 'id': $string(id), 'name': name }\"\n",
+                "  crm.users:\n    deletes: { kind: id_diff }\n",
+            ),
+            "unified.crm.users.deletes",
+        ),
+    ] {
+        let error = load_connector_from_str("acme.yaml", &broken, None).expect_err(path);
+        assert_eq!(error.path.as_deref(), Some(path), "{error}");
+    }
+}

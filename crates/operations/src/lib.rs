@@ -39,7 +39,10 @@ pub use meta::Meta;
 pub use proxy::{ProxyAnswer, ProxyRequest};
 pub use records::{DEFAULT_PAGE_SIZE, Include, ListPage, ListRequest, MAX_PAGE_SIZE};
 pub use registry::ConnectorRegistry;
-pub use sync::{DEFAULT_LOOKBACK, SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob};
+pub use sync::{
+    DEFAULT_LOOKBACK, DEFAULT_RECONCILE_EVERY, DELETES_REFUSED_EVENT, DeleteGuard, SYNC_JOB_KIND,
+    SyncDelays, SyncHandler, SyncJob,
+};
 pub use synced_list::SYNCED_FILTERS;
 pub use worker::{JobHandler, Worker, WorkerReport, WorkerSettings};
 

@@ -11,7 +11,8 @@
 //! with a clear error instead of looping. A throttled run is rescheduled for when the budget
 //! allows, not failed. A first (full) run reads through the vendor's bulk export instead of
 //! the list where the connector declares one and the object is large enough (`bulk.rs`). Each
-//! run records how the sync stands and its `sync.*` events (`sync_state.rs`).
+//! run records how the sync stands and its `sync.*` events (`sync_state.rs`). Deletes, as the
+//! connector declares them, and the scheduled reconciliation passes are in `deletes.rs`.
 
 mod bulk;
 
@@ -33,6 +34,10 @@ use crate::sync_state::{self, Recorder, RunCounts};
 use crate::worker::JobHandler;
 use crate::{Include, ListRequest, OpError, Operations};
 
+mod deletes;
+
+pub use deletes::{DEFAULT_RECONCILE_EVERY, DELETES_REFUSED_EVENT, DeleteGuard};
+
 /// The kind of sync jobs.
 pub const SYNC_JOB_KIND: &str = "sync";
 
@@ -52,7 +57,7 @@ pub struct SyncJob {
 }
 
 /// Where a sync stands between pages and between runs (stored as the progress checkpoint).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Checkpoint {
     /// The page to read next in the run under way; `None` between runs.
     #[serde(default)]
@@ -75,6 +80,9 @@ struct Checkpoint {
     /// The sync's totals when the run under way started, which tell the run's own counts.
     #[serde(default)]
     base: Option<RunCounts>,
+    /// Where the sync stands with deletes.
+    #[serde(default)]
+    deletes: deletes::DeleteState,
 }
 
 /// How a run that read to the end ended.
@@ -109,6 +117,8 @@ pub struct SyncHandler {
     page_size: u64,
     lookback: Duration,
     delays: SyncDelays,
+    guard: DeleteGuard,
+    reconcile_every: Duration,
 }
 
 impl SyncHandler {
@@ -119,7 +129,24 @@ impl SyncHandler {
             page_size,
             lookback: DEFAULT_LOOKBACK,
             delays: SyncDelays::default(),
+            guard: DeleteGuard::default(),
+            reconcile_every: DEFAULT_RECONCILE_EVERY,
         }
+    }
+
+    /// The same handler refusing reconciliation deletes as `guard` says.
+    #[must_use]
+    pub fn with_delete_guard(mut self, guard: DeleteGuard) -> SyncHandler {
+        self.guard = guard;
+        self
+    }
+
+    /// The same handler running reconciliation passes `every` so often, for syncs that do not
+    /// say (their job payload's `reconcile_every_secs`).
+    #[must_use]
+    pub fn with_reconcile_every(mut self, every: Duration) -> SyncHandler {
+        self.reconcile_every = every;
+        self
     }
 
     /// The same handler waiting `delays` before it tries again.
@@ -156,24 +183,65 @@ impl SyncHandler {
             .get(&object.key())
             .and_then(|ops| ops.list.as_ref())
             .is_some_and(|list| list.filters.contains_key("updated_after"));
+        let declared = bound.connector().deletes(&object.key()).cloned();
+        let reconcile_every = serde_json::from_value::<deletes::ReconcileSpec>(job.payload.clone())
+            .ok()
+            .and_then(|spec| spec.reconcile_every_secs)
+            .map_or(self.reconcile_every, Duration::from_secs);
         // A run under way resumes where its last page ended; otherwise a new run starts.
         let resumed = stored.run_started_at.is_some();
         let mut checkpoint = if resumed {
-            stored
+            let mut resumed_checkpoint = stored;
+            // The ids a reconciliation pass saw before were in the memory of the attempt that
+            // ended: the walk goes on, but the pass ends without a diff.
+            if resumed_checkpoint.deletes.reconcile
+                && resumed_checkpoint.deletes.listed
+                && resumed_checkpoint.cursor.is_some()
+            {
+                resumed_checkpoint.deletes.partial = true;
+            }
+            resumed_checkpoint
         } else {
+            let started = timestamp::now();
             let since = stored.watermark.filter(|_| incremental);
+            let empty = store
+                .list_synced_records(
+                    &job.environment_id,
+                    &connection_id,
+                    &object.key(),
+                    None,
+                    true,
+                    1,
+                )
+                .await
+                .map_err(OpError::from)?
+                .is_empty();
+            let mut deletes = stored.deletes;
+            deletes.begin_run(
+                declared.as_ref(),
+                started,
+                reconcile_every,
+                since.is_none(),
+                empty,
+                self.lookback,
+            );
+            let since = since.filter(|_| !deletes.reconcile);
             Checkpoint {
                 cursor: None,
                 since,
-                run_started_at: Some(timestamp::now()),
+                run_started_at: Some(started),
                 watermark: stored.watermark,
                 bulk: None,
-                phase: Some(if since.is_some() {
+                // A first run or a forced resync is a backfill, even when it also diffs.
+                phase: Some(if deletes.reconcile && stored.watermark.is_some() {
+                    SyncPhase::Reconcile
+                } else if since.is_some() {
                     SyncPhase::Incremental
                 } else {
                     SyncPhase::Backfill
                 }),
                 base: Some(RunCounts::of(progress.as_ref())),
+                deletes,
             }
         };
         let object_key = object.key();
@@ -192,7 +260,7 @@ impl SyncHandler {
             )
             .await
             .map_err(lost_or_failed)?;
-        let phase = checkpoint.phase;
+        let mut phase = checkpoint.phase;
         let base = checkpoint.base.unwrap_or_default();
         // The first run of a sync (nothing complete before it, no list page read yet) is a
         // backfill: through the vendor's bulk export where the connector declares one and the
@@ -212,6 +280,43 @@ impl SyncHandler {
                 bulk::Backfill::NotUsed => {}
             }
         }
+        let writer = deletes::Writer {
+            bound: &bound,
+            job,
+            connection_id: &connection_id,
+            object,
+        };
+        if let Some(declared) = &declared {
+            let until = checkpoint.run_started_at.unwrap_or_else(timestamp::now);
+            let mut state = checkpoint.deletes.clone();
+            let before = checkpoint.clone();
+            let listed = writer
+                .read_listing(
+                    declared,
+                    &mut state,
+                    until,
+                    self.lookback,
+                    self.page_size,
+                    |state| {
+                        let mut next = before.clone();
+                        next.deletes = state.clone();
+                        serde_json::to_value(&next).expect("a checkpoint serializes")
+                    },
+                )
+                .await?;
+            checkpoint.deletes = state;
+            if let deletes::Listed::FellBack = listed {
+                // The run walks everything, to diff it against the store.
+                checkpoint.since = None;
+                checkpoint.cursor = None;
+                checkpoint.phase = Some(SyncPhase::Reconcile);
+                phase = checkpoint.phase;
+            }
+        }
+        // A whole reconciliation pass ends with a diff; one resumed part-way does not.
+        let diff = checkpoint.deletes.reconcile && !checkpoint.deletes.partial;
+        let mut listed_ids: HashSet<String> = HashSet::new();
+        let mut clean = true;
         let mut seen = HashSet::new();
         loop {
             let filters = checkpoint
@@ -242,11 +347,46 @@ impl SyncHandler {
                      the run stopped instead of looping"
                 )));
             }
-            let upserts = synced_inputs(page.results);
+            if diff {
+                // A record that failed to map is still at the vendor: it counts as seen, and
+                // one whose id cannot be read keeps the pass from deleting anything.
+                for error in &page.errors {
+                    match error.get("remote_id").and_then(Value::as_str) {
+                        Some(id) => {
+                            listed_ids.insert(id.to_owned());
+                        }
+                        None => clean = false,
+                    }
+                }
+            }
+            let upserts = page
+                .results
+                .into_iter()
+                .filter_map(|record| {
+                    let Some(remote_id) = deletes::remote_id_of(&record) else {
+                        clean = false;
+                        return None;
+                    };
+                    if diff {
+                        listed_ids.insert(remote_id.clone());
+                    }
+                    let text = serde_json::to_string(&record).ok()?;
+                    Some(SyncedInput {
+                        remote_id,
+                        hash: hex::encode(Sha256::digest(text.as_bytes())),
+                        record,
+                    })
+                })
+                .collect();
             let done = page.next_cursor.is_none();
             checkpoint.cursor = page.next_cursor;
+            // A whole pass's last page also carries the deletes its diff finds.
+            let mut gone = Vec::new();
             if done {
-                self.complete_run(&mut checkpoint);
+                if diff {
+                    gone = writer.gone(&listed_ids, clean, self.guard).await?;
+                }
+                self.finish_run(&mut checkpoint, declared.as_ref());
             }
             store
                 .apply_sync_page(
@@ -255,7 +395,7 @@ impl SyncHandler {
                         connection_id: connection_id.clone(),
                         object: object.key(),
                         upserts,
-                        deletes: Vec::new(),
+                        deletes: gone,
                         checkpoint: Some(
                             serde_json::to_value(&checkpoint).expect("a checkpoint serializes"),
                         ),
@@ -339,6 +479,18 @@ fn synced_inputs(records: Vec<Value>) -> Vec<SyncedInput> {
             })
         })
         .collect()
+}
+
+impl SyncHandler {
+    /// Ends the run under way in `checkpoint`, with where it leaves deletes.
+    fn finish_run(&self, checkpoint: &mut Checkpoint, declared: Option<&connector::file::Deletes>) {
+        if let Some(started) = checkpoint.run_started_at {
+            checkpoint
+                .deletes
+                .finish_run(declared, started, self.lookback);
+        }
+        self.complete_run(checkpoint);
+    }
 }
 
 /// A refused write means the job's claim is lost; any other store error fails the run.

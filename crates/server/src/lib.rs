@@ -24,6 +24,7 @@ pub use operations::{
     ConnectorRegistry, CursorCodec, DEFAULT_PAGE_SIZE, JobHandler, MAX_PAGE_SIZE, Operations,
     SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob, Worker, WorkerReport, WorkerSettings,
 };
+pub use operations::{DELETES_REFUSED_EVENT, DeleteGuard};
 pub use provider_http::Clock;
 pub use provider_http::credentials::credentials_aad;
 pub use routes::connect::{MAX_OAUTH_STARTS, PURGE_GRACE_SECS};

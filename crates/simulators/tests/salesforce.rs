@@ -765,6 +765,74 @@ async fn query_all_and_deleted_endpoint_see_deleted_rows() {
     assert_eq!(changed.body["ids"], json!([edited]));
 }
 
+/// `/deleted` reaches back 15 days (to midnight UTC of that day) and refuses an earlier start,
+/// or a window of a minute or less, with `INVALID_REPLICATION_DATE` (issue 16).
+#[tokio::test]
+async fn the_deleted_feed_reaches_back_fifteen_days_and_refuses_earlier_windows() {
+    let sim = start(small()).await;
+    let id = sim.handle.ids("Contact")[3].clone();
+    let deleted = sim
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/sobjects/Contact/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let window = |start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>| {
+        sim.client
+            .get(sim.url("/sobjects/Contact/deleted/"))
+            .bearer_auth(TOKEN)
+            .query(&[("start", start.to_rfc3339()), ("end", end.to_rfc3339())])
+    };
+    let now = chrono::Utc::now();
+    let within = sim
+        .send(window(
+            now - chrono::Duration::days(14),
+            now + chrono::Duration::hours(1),
+        ))
+        .await;
+    assert_eq!(within.status, StatusCode::OK, "{}", within.body);
+    assert_eq!(within.body["deletedRecords"][0]["id"], json!(id));
+    let earliest = chrono::DateTime::parse_from_str(
+        within.body["earliestDateAvailable"]
+            .as_str()
+            .expect("earliest"),
+        "%Y-%m-%dT%H:%M:%S%.3f%z",
+    )
+    .expect("a Salesforce instant");
+    assert!(
+        earliest <= now - chrono::Duration::days(15) && earliest > now - chrono::Duration::days(16),
+        "{earliest}"
+    );
+
+    for (start, end) in [
+        (now - chrono::Duration::days(17), now),
+        (now - chrono::Duration::seconds(30), now),
+    ] {
+        let refused = sim.send(window(start, end)).await;
+        assert_eq!(
+            (refused.status, error_code(&refused)),
+            (StatusCode::BAD_REQUEST, "INVALID_REPLICATION_DATE"),
+            "{start}..{end}"
+        );
+    }
+
+    // Sixteen days later, the window of a connection idle since is out of reach.
+    sim.handle
+        .advance_replication_clock(std::time::Duration::from_secs(16 * 86_400));
+    let idle = sim
+        .send(window(
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::hours(1),
+        ))
+        .await;
+    assert_eq!(
+        (idle.status, error_code(&idle)),
+        (StatusCode::BAD_REQUEST, "INVALID_REPLICATION_DATE")
+    );
+}
+
 #[tokio::test]
 async fn describe_lists_standard_and_custom_fields() {
     let sim = start(small()).await;

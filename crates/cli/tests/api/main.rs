@@ -31,5 +31,6 @@ mod shutdown;
 mod sync;
 mod sync_bulk;
 mod sync_control;
+mod sync_deletes;
 mod sync_faults;
 mod writes;

@@ -13,8 +13,11 @@
 //! * A query cursor snapshots the matching ids at query time; later batches return the
 //!   current values of those records and skip records deleted since (`queryAll` keeps them).
 //!   Batches may therefore be smaller than the batch size, as Salesforce allows.
-//! * `/deleted` and `/updated` reject a `start` more than 30 days ago
-//!   (`INVALID_REPLICATION_DATE`) and cover up to `min(end, now)`.
+//! * `/deleted` reaches back to midnight UTC 15 days before the call, `/updated` 30 days;
+//!   an earlier `start`, or one less than a minute before `end`, is refused with
+//!   `INVALID_REPLICATION_DATE`. Both cover up to `min(end, now)`. Tests move the clock these
+//!   reaches are judged by ([`SalesforceHandle::advance_replication_clock`]) to stand for a
+//!   connection idle for weeks.
 //! * Bulk API 2.0 query jobs are simulated in `bulk.rs` (ingest jobs, Bulk API 1.0 and
 //!   composite resources are not). The OAuth 2.0 web-server flow
 //!   (authorize, token, revoke) is, in `oauth.rs`; tokens it issues are accepted like the
@@ -120,6 +123,8 @@ pub(crate) struct Shared {
     pub(crate) rng: Mutex<StdRng>,
     pub(crate) tokens: Mutex<HashSet<String>>,
     pub(crate) api_used: AtomicU64,
+    /// Seconds added to the clock `/deleted` and `/updated` judge their reach by.
+    pub(crate) replication_offset_secs: AtomicU64,
     pub(crate) api_limit: AtomicU64,
     pub(crate) max_batch_size: usize,
     pub(crate) faults: Faults,
@@ -136,6 +141,12 @@ impl Shared {
             .expect("token set poisoned")
             .contains(token)
             || matches!(self.oauth.access_status(token), AccessStatus::Valid { .. })
+    }
+
+    /// The clock `/deleted` and `/updated` judge their reach by.
+    pub(crate) fn replication_now(&self) -> chrono::DateTime<chrono::Utc> {
+        let offset = self.replication_offset_secs.load(Ordering::SeqCst);
+        store::now() + chrono::Duration::seconds(i64::try_from(offset).unwrap_or(i64::MAX / 2))
     }
 
     pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Db> {
@@ -181,6 +192,15 @@ impl SalesforceHandle {
         let table = db.table(sobject)?;
         let idx = table.position(id)?;
         Some(table.record_json(idx, "v59.0", None))
+    }
+
+    /// Moves the clock that `/deleted` and `/updated` judge their reach by `by` into the
+    /// future, as if the caller had not asked for that long: a window starting before it is
+    /// refused with `INVALID_REPLICATION_DATE`.
+    pub fn advance_replication_clock(&self, by: Duration) {
+        self.shared
+            .replication_offset_secs
+            .fetch_add(by.as_secs(), Ordering::SeqCst);
     }
 
     /// Changes the daily API allowance.
@@ -296,6 +316,7 @@ pub fn router(config: SalesforceConfig) -> (axum::Router, SalesforceHandle) {
         rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ 0x5f0c_e5a1_e5f0_4ce5)),
         tokens: Mutex::new(config.access_tokens.iter().cloned().collect()),
         api_used: AtomicU64::new(0),
+        replication_offset_secs: AtomicU64::new(0),
         api_limit: AtomicU64::new(config.daily_api_limit),
         max_batch_size: config.max_batch_size.max(1),
         faults: Faults::default(),

@@ -449,8 +449,29 @@ fn query_params(raw: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
-/// The replication window of `/deleted` and `/updated`: `(start, latestDateCovered)`.
-fn replication_window(raw_query: Option<&str>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+/// How far back `/deleted` reaches: "no more than 15 days previous to the day the call is
+/// executed" (Salesforce's REST reference, sObject Get Deleted).
+const DELETED_REACH_DAYS: i64 = 15;
+/// How far back `/updated` reaches (30 days).
+const UPDATED_REACH_DAYS: i64 = 30;
+
+/// The earliest instant `/deleted` still answers for when the org's clock reads `current`:
+/// midnight UTC of the day 15 days before.
+fn earliest_deleted(current: DateTime<Utc>) -> DateTime<Utc> {
+    (current - Duration::days(DELETED_REACH_DAYS))
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+}
+
+/// The replication window of `/deleted` and `/updated`: `(start, latestDateCovered)`. `start`
+/// must precede `end` by more than a minute and lie within the feed's reach of the org's clock
+/// (`current`); otherwise the answer is `INVALID_REPLICATION_DATE`.
+fn replication_window(
+    raw_query: Option<&str>,
+    current: DateTime<Utc>,
+    earliest: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let params = query_params(raw_query);
     let start_text = params
         .get("start")
@@ -462,16 +483,16 @@ fn replication_window(raw_query: Option<&str>) -> Result<(DateTime<Utc>, DateTim
     let end = parse_datetime(end_text).ok_or_else(|| {
         ApiError::InvalidReplicationDate(format!("unable to parse end date: {end_text}"))
     })?;
-    if end < start {
+    if end - start <= Duration::minutes(1) {
         return Err(ApiError::InvalidReplicationDate(
-            "endDate must chronologically follow the startDate".into(),
+            "endDate must chronologically follow the startDate by more than one minute".into(),
         ));
     }
-    let current = now();
-    if start < current - Duration::days(30) {
-        return Err(ApiError::InvalidReplicationDate(
-            "startDate cannot be more than 30 days ago".into(),
-        ));
+    if start < earliest {
+        return Err(ApiError::InvalidReplicationDate(format!(
+            "startDate is before the earliest date available ({})",
+            format_datetime(earliest)
+        )));
     }
     Ok((start, end.min(current)))
 }
@@ -481,7 +502,9 @@ async fn deleted(
     Path((_version, sobject)): Path<(String, String)>,
     RawQuery(raw_query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let (start, covered) = replication_window(raw_query.as_deref())?;
+    let current = shared.replication_now();
+    let earliest = earliest_deleted(current);
+    let (start, covered) = replication_window(raw_query.as_deref(), current, earliest)?;
     let db = shared.read();
     let table = db.table(&sobject).ok_or(ApiError::NotFound)?;
     let records: Vec<Value> = table
@@ -496,7 +519,7 @@ async fn deleted(
         .collect();
     Ok(Json(json!({
         "deletedRecords": records,
-        "earliestDateAvailable": format_datetime(now() - Duration::days(30)),
+        "earliestDateAvailable": format_datetime(earliest),
         "latestDateCovered": format_datetime(covered),
     })))
 }
@@ -506,7 +529,9 @@ async fn updated(
     Path((_version, sobject)): Path<(String, String)>,
     RawQuery(raw_query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let (start, covered) = replication_window(raw_query.as_deref())?;
+    let current = shared.replication_now();
+    let earliest = current - Duration::days(UPDATED_REACH_DAYS);
+    let (start, covered) = replication_window(raw_query.as_deref(), current, earliest)?;
     let db = shared.read();
     let table = db.table(&sobject).ok_or(ApiError::NotFound)?;
     let stamp_idx = table.schema.idx("SystemModstamp");
