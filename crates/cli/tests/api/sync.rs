@@ -31,12 +31,13 @@ impl JobHandler for Told {
     }
 }
 
-/// Enqueues one run of a sync of `provider`'s contacts, with `max_attempts`; its environment
-/// and the job.
+/// Enqueues one run of a sync of `provider`'s contacts, with `max_attempts` and `extra`
+/// fields merged into its payload; its environment and the job.
 pub(crate) async fn enqueue_contacts_sync(
     app: &TestApp,
     provider: &str,
     max_attempts: u32,
+    extra: serde_json::Value,
 ) -> (EnvironmentId, Job) {
     let connection = app.connection(provider);
     let environment_id = app
@@ -54,12 +55,20 @@ pub(crate) async fn enqueue_contacts_sync(
             connection_id: Some(ConnectionId::parse(&connection).expect("id")),
             kind: SYNC_JOB_KIND.to_owned(),
             key: Some(format!("sync:{connection}:crm.contacts")),
-            payload: serde_json::to_value(SyncJob {
-                connection_id: connection.clone(),
-                object: "crm.contacts".to_owned(),
-                every_secs: None,
-            })
-            .expect("payload"),
+            payload: {
+                let mut payload = serde_json::to_value(SyncJob {
+                    connection_id: connection.clone(),
+                    object: "crm.contacts".to_owned(),
+                    every_secs: None,
+                })
+                .expect("payload");
+                if let (Some(payload), serde_json::Value::Object(extra)) =
+                    (payload.as_object_mut(), extra)
+                {
+                    payload.extend(extra);
+                }
+                payload
+            },
             run_at: timestamp::now(),
             max_attempts,
         })
@@ -71,7 +80,7 @@ pub(crate) async fn enqueue_contacts_sync(
 
 /// Enqueues one sync run of `provider`'s contacts and runs a worker until it has ended.
 async fn sync_once(app: &TestApp, provider: &str) -> Job {
-    let (environment_id, job) = enqueue_contacts_sync(app, provider, 3).await;
+    let (environment_id, job) = enqueue_contacts_sync(app, provider, 3, json!({})).await;
     // Small pages, so a run walks several.
     run_one(app, 7).await;
     app.demo
