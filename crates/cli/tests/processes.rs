@@ -471,19 +471,7 @@ async fn concurrent_requests_over_three_processes_cause_one_refresh() {
     let store = store_postgres::connect(&database.url)
         .await
         .expect("connect the store");
-    let environment = store
-        .create_environment("processes")
-        .await
-        .expect("an environment");
-    let api_key = store::generate_api_key();
-    store
-        .insert_api_key(
-            &environment.id,
-            &store::ApiKeyHash::of(&api_key),
-            &store::api_key_prefix(&api_key),
-        )
-        .await
-        .expect("an API key");
+    let (environment, api_key) = seed_environment(&store).await;
     let keyring = secrets::Keyring::from_base64("k1", &[("k1", key.as_str())]).expect("a keyring");
     store
         .put_oauth_app(&OAuthApp {
@@ -682,7 +670,7 @@ async fn migrate(config: &Path) {
 }
 
 /// An environment and its API key, straight into the database.
-async fn seed_environment(store: &Arc<dyn Store>) -> (store::Environment, String) {
+async fn seed_environment(store: &dyn Store) -> (store::Environment, String) {
     let environment = store
         .create_environment("processes")
         .await
@@ -877,7 +865,7 @@ async fn a_sync_whose_worker_is_killed_ten_times_loses_and_repeats_nothing() {
             .await
             .expect("connect the store"),
     );
-    let (environment, api_key) = seed_environment(&store).await;
+    let (environment, api_key) = seed_environment(store.as_ref()).await;
     let connection = connect_private_apps(&config, &api_key, &["hubspot-sim-token".to_owned()])
         .await
         .remove(0);
@@ -1008,7 +996,7 @@ async fn three_workers_share_a_hundred_syncs_and_run_none_twice() {
             .await
             .expect("connect the store"),
     );
-    let (environment, api_key) = seed_environment(&store).await;
+    let (environment, api_key) = seed_environment(store.as_ref()).await;
     let connections = connect_private_apps(&config, &api_key, &tokens).await;
     let mut jobs = Vec::with_capacity(SHARED_CONNECTIONS);
     for connection in &connections {

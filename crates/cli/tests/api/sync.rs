@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use server::{JobHandler, SYNC_JOB_KIND, SyncHandler, SyncJob, Worker, WorkerSettings};
+use server::{
+    JobHandler, SYNC_JOB_KIND, SyncHandler, SyncJob, Worker, WorkerReport, WorkerSettings,
+};
 use store::{
     ChangeKind, ConnectionId, EnvironmentId, Job, JobOutcome, JobStatus, NewJob, timestamp,
 };
@@ -207,27 +209,36 @@ async fn a_sync_keeps_the_record_store_and_the_feed_in_step_with_the_vendor() {
 
 /// Runs a worker, reading pages of `page_size`, until one sync run has ended.
 pub(crate) async fn run_one(app: &TestApp, page_size: u64) {
+    let report = run_handler_once(
+        app,
+        SyncHandler::new(app.demo.state.operations.clone(), page_size),
+    )
+    .await;
+    assert_eq!(report.finished, 1, "{report:?}");
+}
+
+/// Runs a worker with `handler` until one sync run has ended.
+pub(crate) async fn run_handler_once(app: &TestApp, handler: SyncHandler) -> WorkerReport {
     let ended = Arc::new(Notify::new());
     let handler = Told {
-        inner: SyncHandler::new(app.demo.state.operations.clone(), page_size),
+        inner: handler,
         ended: Arc::clone(&ended),
     };
-    let report = Worker::new(
+    Worker::new(
         Arc::clone(&app.demo.store),
         WorkerSettings {
             holder: "test-worker".to_owned(),
             concurrency: 1,
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(120),
             idle_poll: Duration::from_millis(20),
         },
     )
     .handle(SYNC_JOB_KIND, Arc::new(handler))
     .run(
         async move { ended.notified().await },
-        Duration::from_secs(60),
+        Duration::from_secs(120),
     )
-    .await;
-    assert_eq!(report.finished, 1, "{report:?}");
+    .await
 }
 
 #[tokio::test]

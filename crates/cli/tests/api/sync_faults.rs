@@ -8,18 +8,16 @@
 //! the vendor one tombstone at the end.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cli::demo::Options;
 use serde_json::Value;
-use server::{SYNC_JOB_KIND, SyncDelays, SyncHandler, Worker, WorkerSettings};
+use server::{SyncDelays, SyncHandler};
 use simulators::{Chance, Entry, FaultKind, Tweaks};
 use store::{ChangeKind, ConnectionId, EnvironmentId, Job, JobId, JobStatus};
-use tokio::sync::Notify;
 
 use crate::helpers::{TestApp, spawn_app_with};
-use crate::sync::{Told, enqueue_contacts_sync};
+use crate::sync::{enqueue_contacts_sync, run_handler_once};
 
 /// Records per vendor.
 const RECORDS: usize = 20_000;
@@ -35,25 +33,9 @@ async fn run_to_the_end(app: &TestApp, environment_id: &EnvironmentId, job_id: &
         quota_spent: Duration::from_millis(10),
     };
     for _ in 0..200 {
-        let ended = Arc::new(Notify::new());
-        let handler = Told {
-            inner: SyncHandler::new(app.demo.state.operations.clone(), PAGE_SIZE)
-                .with_delays(delays),
-            ended: Arc::clone(&ended),
-        };
-        Worker::new(
-            Arc::clone(&app.demo.store),
-            WorkerSettings {
-                holder: "fault-test-worker".to_owned(),
-                concurrency: 1,
-                lease: Duration::from_secs(120),
-                idle_poll: Duration::from_millis(20),
-            },
-        )
-        .handle(SYNC_JOB_KIND, Arc::new(handler))
-        .run(
-            async move { ended.notified().await },
-            Duration::from_secs(120),
+        run_handler_once(
+            app,
+            SyncHandler::new(app.demo.state.operations.clone(), PAGE_SIZE).with_delays(delays),
         )
         .await;
         let job = app
