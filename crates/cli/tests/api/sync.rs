@@ -18,16 +18,18 @@ use tokio::sync::Notify;
 
 use crate::helpers::{TestApp, spawn_app};
 
-/// The sync handler, telling the test when a run has ended.
-pub(crate) struct Told {
-    pub(crate) inner: SyncHandler,
-    pub(crate) ended: Arc<Notify>,
+/// The sync handler, telling the test when a run has ended and how.
+struct Told {
+    inner: SyncHandler,
+    ended: Arc<Notify>,
+    outcome: Arc<std::sync::Mutex<Option<JobOutcome>>>,
 }
 
 #[async_trait::async_trait]
 impl JobHandler for Told {
     async fn run(&self, job: &Job) -> JobOutcome {
         let outcome = self.inner.run(job).await;
+        *self.outcome.lock().expect("never poisoned") = Some(outcome.clone());
         self.ended.notify_one();
         outcome
     }
@@ -209,7 +211,7 @@ async fn a_sync_keeps_the_record_store_and_the_feed_in_step_with_the_vendor() {
 
 /// Runs a worker, reading pages of `page_size`, until one sync run has ended.
 pub(crate) async fn run_one(app: &TestApp, page_size: u64) {
-    let report = run_handler_once(
+    let (report, _) = run_handler_once(
         app,
         SyncHandler::new(app.demo.state.operations.clone(), page_size),
     )
@@ -217,14 +219,20 @@ pub(crate) async fn run_one(app: &TestApp, page_size: u64) {
     assert_eq!(report.finished, 1, "{report:?}");
 }
 
-/// Runs a worker with `handler` until one sync run has ended.
-pub(crate) async fn run_handler_once(app: &TestApp, handler: SyncHandler) -> WorkerReport {
+/// Runs a worker with `handler` until one sync run has ended; the worker's report and how the
+/// run ended.
+pub(crate) async fn run_handler_once(
+    app: &TestApp,
+    handler: SyncHandler,
+) -> (WorkerReport, JobOutcome) {
     let ended = Arc::new(Notify::new());
+    let outcome = Arc::new(std::sync::Mutex::new(None));
     let handler = Told {
         inner: handler,
         ended: Arc::clone(&ended),
+        outcome: Arc::clone(&outcome),
     };
-    Worker::new(
+    let report = Worker::new(
         Arc::clone(&app.demo.store),
         WorkerSettings {
             holder: "test-worker".to_owned(),
@@ -238,7 +246,13 @@ pub(crate) async fn run_handler_once(app: &TestApp, handler: SyncHandler) -> Wor
         async move { ended.notified().await },
         Duration::from_secs(120),
     )
-    .await
+    .await;
+    let outcome = outcome
+        .lock()
+        .expect("never poisoned")
+        .take()
+        .expect("a run ended");
+    (report, outcome)
 }
 
 #[tokio::test]

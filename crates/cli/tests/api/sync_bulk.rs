@@ -5,40 +5,19 @@
 //! are incremental through the list.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use server::{JobHandler, SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob, Worker, WorkerSettings};
+use server::{SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob};
 use simulators::salesforce::Salesforce;
 use simulators::{Fault, FaultKind};
-use store::{ChangeKind, ConnectionId, EnvironmentId, Job, JobOutcome, NewJob, timestamp};
-use tokio::sync::Notify;
+use store::{ChangeKind, ConnectionId, EnvironmentId, JobOutcome, NewJob, timestamp};
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::sync::run_handler_once;
 
 const JOBS: &str = "/services/data/v59.0/jobs/query";
-
-/// The sync handler, telling the test when a run has ended and how.
-struct Told {
-    inner: SyncHandler,
-    ended: Arc<Notify>,
-    outcomes: Arc<std::sync::Mutex<Vec<JobOutcome>>>,
-}
-
-#[async_trait::async_trait]
-impl JobHandler for Told {
-    async fn run(&self, job: &Job) -> JobOutcome {
-        let outcome = self.inner.run(job).await;
-        self.outcomes
-            .lock()
-            .expect("never poisoned")
-            .push(outcome.clone());
-        self.ended.notify_one();
-        outcome
-    }
-}
 
 async fn environment(app: &TestApp) -> (EnvironmentId, ConnectionId) {
     let connection = ConnectionId::parse(&app.connection("salesforce")).expect("id");
@@ -91,34 +70,16 @@ async fn run_once(app: &TestApp) -> JobOutcome {
         })
         .await
         .expect("enqueue");
-    let ended = Arc::new(Notify::new());
-    let outcomes = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let handler = Told {
-        inner: SyncHandler::new(app.demo.state.operations.clone(), 100).with_delays(SyncDelays {
+    let (report, outcome) = run_handler_once(
+        app,
+        SyncHandler::new(app.demo.state.operations.clone(), 100).with_delays(SyncDelays {
             retry_base: Duration::ZERO,
             ..SyncDelays::default()
         }),
-        ended: Arc::clone(&ended),
-        outcomes: Arc::clone(&outcomes),
-    };
-    let report = Worker::new(
-        Arc::clone(&app.demo.store),
-        WorkerSettings {
-            holder: "test-worker".to_owned(),
-            concurrency: 1,
-            lease: Duration::from_secs(60),
-            idle_poll: Duration::from_millis(20),
-        },
-    )
-    .handle(SYNC_JOB_KIND, Arc::new(handler))
-    .run(
-        async move { ended.notified().await },
-        Duration::from_secs(60),
     )
     .await;
     assert_eq!(report.finished, 1, "{report:?}");
-    let outcome = outcomes.lock().expect("never poisoned").pop();
-    outcome.expect("a run ended")
+    outcome
 }
 
 /// The synced contacts by remote id.

@@ -6,38 +6,19 @@
 //! and a reconciliation pass that fails part-way committing no deletes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use server::{
-    DELETES_REFUSED_EVENT, DeleteGuard, JobHandler, SYNC_JOB_KIND, SyncDelays, SyncHandler, Worker,
-    WorkerSettings,
-};
+use server::{DELETES_REFUSED_EVENT, DeleteGuard, SYNC_JOB_KIND, SyncDelays, SyncHandler};
 use simulators::{Fault, FaultKind};
-use store::{ChangeKind, ConnectionId, EnvironmentId, Job, JobOutcome, NewJob, timestamp};
-use tokio::sync::Notify;
+use store::{ChangeKind, ConnectionId, EnvironmentId, Job, NewJob, timestamp};
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::sync::run_handler_once;
 
 /// Records per vendor page, so that a run walks several.
 const PAGE_SIZE: u64 = 7;
-
-/// The sync handler, telling the test when a run has ended.
-struct Told {
-    inner: SyncHandler,
-    ended: Arc<Notify>,
-}
-
-#[async_trait::async_trait]
-impl JobHandler for Told {
-    async fn run(&self, job: &Job) -> JobOutcome {
-        let outcome = self.inner.run(job).await;
-        self.ended.notify_one();
-        outcome
-    }
-}
 
 /// One provider's demo connection, its environment and the sync of its contacts.
 struct Synced<'a> {
@@ -95,29 +76,14 @@ impl<'a> Synced<'a> {
             })
             .await
             .expect("enqueue");
-        let ended = Arc::new(Notify::new());
-        let handler = Told {
-            inner: SyncHandler::new(self.app.demo.state.operations.clone(), PAGE_SIZE)
+        let (report, _) = run_handler_once(
+            self.app,
+            SyncHandler::new(self.app.demo.state.operations.clone(), PAGE_SIZE)
                 .with_delays(SyncDelays {
                     retry_base: Duration::ZERO,
                     quota_spent: Duration::ZERO,
                 })
                 .with_delete_guard(self.guard),
-            ended: Arc::clone(&ended),
-        };
-        let report = Worker::new(
-            Arc::clone(&self.app.demo.store),
-            WorkerSettings {
-                holder: "test-worker".to_owned(),
-                concurrency: 1,
-                lease: Duration::from_secs(60),
-                idle_poll: Duration::from_millis(20),
-            },
-        )
-        .handle(SYNC_JOB_KIND, Arc::new(handler))
-        .run(
-            async move { ended.notified().await },
-            Duration::from_secs(60),
         )
         .await;
         assert_eq!(report.finished, 1, "{}: {report:?}", self.provider);
