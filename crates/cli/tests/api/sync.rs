@@ -385,11 +385,21 @@ async fn synced_state(
         .into_iter()
         .map(|record| record.remote_id)
         .collect();
+    let per_id = changes_per_id(app, &environment_id, &connection).await;
+    (stored, per_id)
+}
+
+/// The kinds of every change of `connection`'s feed, per remote id, in feed order.
+pub(crate) async fn changes_per_id(
+    app: &TestApp,
+    environment_id: &EnvironmentId,
+    connection: &ConnectionId,
+) -> BTreeMap<String, Vec<ChangeKind>> {
     let mut per_id: BTreeMap<String, Vec<ChangeKind>> = BTreeMap::new();
     for change in app
         .demo
         .store
-        .list_changes(&environment_id, 0, Some(&connection), 10_000)
+        .list_changes(environment_id, 0, Some(connection), 100_000)
         .await
         .expect("changes")
     {
@@ -398,7 +408,7 @@ async fn synced_state(
             .or_default()
             .push(change.kind);
     }
-    (stored, per_id)
+    per_id
 }
 
 /// A sync whose walk meets vendor errors (retried on the call path) and records inserted under

@@ -15,7 +15,7 @@ use simulators::{Fault, FaultKind};
 use store::{ChangeKind, ConnectionId, EnvironmentId, JobOutcome, NewJob, timestamp};
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::sync::run_handler_once;
+use crate::sync::{changes_per_id, run_handler_once};
 
 const JOBS: &str = "/services/data/v59.0/jobs/query";
 
@@ -105,20 +105,7 @@ async fn stored(app: &TestApp) -> BTreeMap<String, Value> {
 /// Every change of the connection's feed, per remote id.
 async fn feed(app: &TestApp) -> BTreeMap<String, Vec<ChangeKind>> {
     let (environment_id, connection) = environment(app).await;
-    let mut per_id: BTreeMap<String, Vec<ChangeKind>> = BTreeMap::new();
-    for change in app
-        .demo
-        .store
-        .list_changes(&environment_id, 0, Some(&connection), 100_000)
-        .await
-        .expect("changes")
-    {
-        per_id
-            .entry(change.remote_id)
-            .or_default()
-            .push(change.kind);
-    }
-    per_id
+    changes_per_id(app, &environment_id, &connection).await
 }
 
 /// Where `bulk` differs from `listed`, other than an empty text the list gives as `""` and the
