@@ -152,6 +152,26 @@ impl Signature {
         args: Vec<Option<V<'a>>>,
         context: Option<&V<'a>>,
     ) -> R<Vec<Option<V<'a>>>> {
+        // The usual call: one argument for each of the first parameters, of a type it accepts,
+        // and the parameters left (if any) optional ones that do not take the context; none to
+        // wrap in an array. The matching below, which tries one argument per parameter first,
+        // would give each parameter its argument and the rest none.
+        if args.len() <= self.params.len()
+            && self.params.iter().enumerate().all(|(index, param)| {
+                param.kind != b'a'
+                    && param.quant != Quant::Plus
+                    && match args.get(index) {
+                        Some(arg) => param
+                            .accepts
+                            .contains(&arg.as_ref().map_or(b'm', V::symbol)),
+                        None => param.quant == Quant::Optional && !param.context,
+                    }
+            })
+        {
+            // The parameters without an argument read as undefined (no function counts its
+            // arguments), so the list is not padded.
+            return Ok(args);
+        }
         let symbols: smallvec::SmallVec<[u8; 8]> = args
             .iter()
             .map(|arg| arg.as_ref().map_or(b'm', V::symbol))

@@ -474,6 +474,11 @@ pub(crate) fn js_number(value: f64, out: &mut String) {
     if value.fract() == 0.0 && value.abs() < 1e21 {
         if value == 0.0 {
             out.push('0');
+        } else if value.abs() < 9_007_199_254_740_992.0 {
+            // Integral and below 2^53, so exact as an integer (whose formatting is far
+            // cheaper than a float's with a precision).
+            #[allow(clippy::cast_possible_truncation)]
+            let _ = write!(out, "{}", value as i64);
         } else {
             let _ = write!(out, "{value:.0}");
         }

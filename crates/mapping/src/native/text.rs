@@ -36,11 +36,51 @@ pub(super) fn e164(args: &[Option<Value>]) -> Result<Option<Value>, MappingError
     // `phonenumber` crate strips the region's national prefix after the country code, reading
     // `+33 1 42 44 62 48` with `US` as `+3342446248`.
     let region = if phone.starts_with('+') { None } else { region };
+    Ok(normalised_phone(region, phone).map(Value::String))
+}
+
+/// How many normalised numbers [`normalised_phone`] keeps.
+const PHONES_KEPT: usize = 4_096;
+
+/// Numbers already normalised, by region and text: a number is parsed and validated against
+/// the phone metadata once (tens of thousands of instructions, mostly the `phonenumber`
+/// crate's pattern cache, which hashes each pattern's text with SipHash on every use), and
+/// then read here while it is kept. Records are mapped again and again (every list page, every
+/// sync pass reads the same contacts), and one company's number is on many of its contacts.
+/// At most [`PHONES_KEPT`] are kept; when full, the map starts over. Keys come from vendor
+/// data, so the hasher is seeded per process.
+type Phones = std::collections::HashMap<String, Option<String>, foldhash::quality::RandomState>;
+
+static PHONES: std::sync::LazyLock<std::sync::Mutex<Phones>> =
+    std::sync::LazyLock::new(std::sync::Mutex::default);
+
+/// `phone` in E.164 when it is a valid number (read in `region` when it has no country code).
+fn normalised_phone(region: Option<phonenumber::country::Id>, phone: &str) -> Option<String> {
+    let mut key = String::with_capacity(phone.len() + 3);
+    if let Some(region) = region {
+        key.push_str(region.as_ref());
+    }
+    key.push('\u{0}');
+    key.push_str(phone);
+    let phones = || {
+        PHONES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(found) = phones().get(&key) {
+        return found.clone();
+    }
     widen_phone_pattern_cache();
-    Ok(phonenumber::parse(region, phone)
+    let found = phonenumber::parse(region, phone)
         .ok()
         .filter(phonenumber::is_valid)
-        .map(|number| Value::String(number.format().mode(phonenumber::Mode::E164).to_string())))
+        .map(|number| number.format().mode(phonenumber::Mode::E164).to_string());
+    let mut kept = phones();
+    if kept.len() >= PHONES_KEPT {
+        kept.clear();
+    }
+    kept.insert(key, found.clone());
+    found
 }
 
 /// How many compiled patterns the phone metadata may keep: more than the metadata holds
@@ -152,6 +192,30 @@ mod tests {
             call(e164, &[json!(4_155_552_671_i64), json!("US")]),
             Some(json!("+14155552671"))
         );
+    }
+
+    #[test]
+    fn e164_kept_numbers_are_read_per_region() {
+        // The same national text is a different number in each region, and a kept number
+        // is the one of its own region, however often and in whatever order it is asked.
+        for _ in 0..3 {
+            assert_eq!(
+                call(e164, &[json!("020 7946 0018"), json!("GB")]),
+                Some(json!("+442079460018"))
+            );
+            assert_eq!(call(e164, &[json!("020 7946 0018"), json!("US")]), None);
+            assert_eq!(call(e164, &[json!("020 7946 0018")]), None);
+            assert_eq!(
+                call(e164, &[json!("(415) 555-2671"), json!("us")]),
+                Some(json!("+14155552671"))
+            );
+            assert_eq!(
+                call(e164, &[json!("01 42 44 62 48"), json!("FR")]),
+                Some(json!("+33142446248"))
+            );
+        }
+        // An unknown region is refused even when the number is kept.
+        assert!(e164(&[Some(json!("020 7946 0018")), Some(json!("ZZ"))]).is_err());
     }
 
     #[test]
