@@ -1,7 +1,7 @@
 // JavaScript stand-ins for Crosswalk's native mapping functions (crates/mapping/src/native/),
 // so that jsonata-js can run connector mappings in the benchmarks. They follow
 // docs/mapping-functions.md closely enough to time the same work; where they are
-// approximations ($e164 without phone metadata, $regionOf with a short table, $formatDate with
+// approximations ($e164 without phone metadata, $decimal beyond 20 decimals, $regionOf with a short table, $formatDate with
 // the usual strftime specifiers), the benchmarks count the records on which both engines agree
 // rather than assume it.
 
@@ -107,6 +107,22 @@ function toNumber(value) {
   return Number(text);
 }
 
+// A number written in full, without an exponent (an approximation beyond 20 decimals).
+function numberInFull(number) {
+  if (!Number.isFinite(number)) return undefined;
+  if (Math.abs(number) >= 1e-6 && Math.abs(number) < 1e21) return String(number);
+  return number.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+}
+
+function decimal(value) {
+  if (typeof value === 'number') return numberInFull(value);
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim().replace(/,/g, '');
+  if (/^[-+]?(\d+\.?\d*|\.\d+)$/.test(text)) return text.replace(/^\+/, '');
+  const number = toNumber(text);
+  return number === undefined ? undefined : numberInFull(number);
+}
+
 function toInteger(value) {
   const number = toNumber(value);
   return number === undefined ? undefined : Math.trunc(number);
@@ -204,6 +220,7 @@ const NATIVES = [
   ['firstNonEmpty', firstNonEmpty, undefined],
   ['toNumber', toNumber, '<j-:n>'],
   ['toInteger', toInteger, '<j-:n>'],
+  ['decimal', decimal, '<j-:s>'],
   ['toBoolean', toBoolean, '<j-:b>'],
   ['mapValue', mapValue, '<j-oj?:j>'],
   ['e164', e164, '<j-s?:s>'],
