@@ -37,7 +37,9 @@ pub use error::OpError;
 pub use evaluation::{EvaluationLimits, Evaluator};
 pub use meta::Meta;
 pub use proxy::{ProxyAnswer, ProxyRequest};
-pub use records::{DEFAULT_PAGE_SIZE, Include, ListPage, ListRequest, MAX_PAGE_SIZE};
+pub use records::{
+    DEFAULT_PAGE_SIZE, Include, ListPage, ListRequest, MAX_PAGE_SIZE, NOT_BLANK, is_blank,
+};
 pub use registry::ConnectorRegistry;
 pub use sync::{
     DEFAULT_LOOKBACK, DEFAULT_RECONCILE_EVERY, DELETES_REFUSED_EVENT, DeleteGuard, SYNC_JOB_KIND,

@@ -89,6 +89,24 @@ fn with_custom_fields(
     schema
 }
 
+/// `schema` without its `null` alternative: `"type": ["string", "null"]` becomes
+/// `"type": "string"`, and an `anyOf` loses its `{"type": "null"}` branch.
+fn not_null(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if let Some(Value::Array(types)) = map.get_mut("type") {
+        types.retain(|kind| kind != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            map.insert("type".to_owned(), only);
+        }
+    }
+    if let Some(Value::Array(branches)) = map.get_mut("anyOf") {
+        branches.retain(|branch| branch != &json!({"type": "null"}));
+    }
+}
+
 impl Bound {
     /// The schemas and provenance of `object` on this connection.
     ///
@@ -158,7 +176,10 @@ impl Bound {
         // A write body's schema lists exactly the fields the connector's write carries (its
         // `fields`) and marks what the vendor requires (its `required`).
         let body = |operation: Operation| -> Value {
-            let mut schema = with_custom_fields(object.write_schema(), &fields, true, false);
+            // A write's custom fields are the discovered ones and no other key (the write
+            // refuses any other); with nothing discovered the connector decides.
+            let strict = !fields.is_empty();
+            let mut schema = with_custom_fields(object.write_schema(), &fields, true, strict);
             if let Some(carried) = connector.write_fields(&key, operation)
                 && let Some(properties) =
                     schema.get_mut("properties").and_then(Value::as_object_mut)
@@ -173,6 +194,18 @@ impl Bound {
                 && let Value::Object(map) = &mut schema
             {
                 map.insert("required".to_owned(), json!(required));
+                // A required field must have a value: null is refused like a missing one.
+                for name in required {
+                    if let Some(property) = map
+                        .get_mut("properties")
+                        .and_then(|properties| properties.get_mut(name))
+                    {
+                        not_null(property);
+                        if property.get("type") == Some(&json!("string")) {
+                            property["pattern"] = json!(crate::records::NOT_BLANK);
+                        }
+                    }
+                }
             }
             if operation == Operation::Update
                 && let Some(custom) = schema.pointer_mut("/properties/custom_fields")

@@ -802,7 +802,13 @@ fn check_carried_fields(
         ));
     }
     for name in connector.write_required(&key, operation) {
-        if given.get(name).is_none_or(Value::is_null) {
+        // A required field needs a value: null or blank text is none.
+        let missing = match given.get(name) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(text)) => is_blank(text),
+            Some(_) => false,
+        };
+        if missing {
             return Err(OpError::invalid_body(
                 format!("body.{name}"),
                 format!(
@@ -816,6 +822,17 @@ fn check_carried_fields(
     }
     Ok(())
 }
+
+/// Whether `text` has nothing but blanks: what Python's `str.isspace` calls a space (Unicode
+/// white space and the separators U+001C to U+001F), which is what a document's `\S` pattern
+/// ([`NOT_BLANK`]) means to the tools that read it.
+pub fn is_blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+/// The JSON Schema pattern of text that is not blank ([`is_blank`]).
+pub const NOT_BLANK: &str = "\\S";
 
 /// Fields of a write body that follow their own rules, whatever a connector's write carries.
 pub(crate) const FREE_WRITE_FIELDS: &[&str] = &["custom_fields", "remote_data"];

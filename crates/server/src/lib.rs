@@ -9,6 +9,7 @@ mod error;
 mod openapi;
 pub mod request_id;
 mod routes;
+pub mod rules;
 
 use std::sync::Arc;
 
@@ -142,6 +143,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/connections/{id}/overrides/revert",
             axum::routing::post(routes::overrides::revert_connection),
+        )
+        .route(
+            "/connections/{id}/openapi.json",
+            get(openapi::connection_document),
         )
         .route(
             "/environment/api-keys",

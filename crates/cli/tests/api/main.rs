@@ -7,6 +7,7 @@ mod helpers;
 mod keys;
 
 mod call_path;
+mod connection_documents;
 mod connections;
 mod demo;
 mod errors;

@@ -220,8 +220,52 @@ async fn bad_links_states_and_redirects_are_refused_with_clear_errors() {
             Some(json!({"end_user_id": "u", "redirect_url": "https://evil.example/steal", "provider": "hubspot"})),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["field"], "redirect_url");
+    // A well-formed URL the environment does not allow conflicts with its settings (409); a
+    // malformed one is a bad request naming the field.
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "redirect_url_not_allowed");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("redirect_url")),
+        "{body}"
+    );
+    for bad in [
+        "evil.example/steal",
+        "javascript:alert(1)",
+        "https://app.example/#x",
+    ] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/connect/sessions",
+                Some(json!({"end_user_id": "u", "redirect_url": bad, "provider": "hubspot"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["field"], "redirect_url", "{bad}");
+    }
+    // A connection that does not exist is not found; a provider other than the connection's
+    // conflicts with it.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/connect/sessions",
+            Some(
+                json!({"end_user_id": "u", "redirect_url": REDIRECT, "connection_id": "conn_nope"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/connect/sessions",
+            Some(json!({"end_user_id": "u", "redirect_url": REDIRECT, "connection_id": app.connection("pipedrive"), "provider": "hubspot"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "provider_mismatch");
 
     // An expired link token.
     let link = session(&app, "hubspot", json!({"ttl_secs": 60})).await;

@@ -11,11 +11,13 @@
 mod components;
 mod unified;
 
-use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Map, Value, json};
 
-use crate::{AppState, ConnectorRegistry};
+use crate::auth::Caller;
+use crate::{ApiError, AppState, ConnectorRegistry, routes};
 use components::Components;
 
 /// `components/parameters` names shared by operations.
@@ -50,7 +52,7 @@ fn parameters() -> Value {
             "description": "The same as `max_wait_ms`, as a header (both are checked; the query parameter wins)."},
         PARAM_INCLUDE: {"name": "include", "in": "query", "required": false, "schema": {"type": "string", "enum": ["remote_data"]},
             "description": "`remote_data`: each record carries the vendor's raw record as `remote_data`."},
-        PARAM_IDEMPOTENCY_KEY: {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        PARAM_IDEMPOTENCY_KEY: {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": crate::rules::IDEMPOTENCY_KEY},
             "description": "Optional. A retry of a write with the same key and body answers the first write's result instead of writing again, so a retried create never duplicates the record."},
         PARAM_LIMIT: {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": crate::routes::events::MAX_LIMIT, "default": crate::routes::events::DEFAULT_LIMIT},
             "description": "Items per page."},
@@ -270,6 +272,33 @@ impl Responses {
     }
 }
 
+/// A connection's id, as the server parses it.
+fn connection_id_schema() -> Value {
+    json!({"type": "string", "pattern": store::ConnectionId::PATTERN})
+}
+
+/// What names a unified object in a sync: its key (`crm.contacts`) or its slug alone where only
+/// one category has it; with `only`, just those objects.
+fn object_names(only: Option<&[unified_model::UnifiedObject]>) -> Vec<String> {
+    let all: Vec<unified_model::UnifiedObject> = unified_model::UnifiedObject::all().collect();
+    let mut names = Vec::new();
+    for object in &all {
+        if only.is_some_and(|only| !only.contains(object)) {
+            continue;
+        }
+        names.push(object.key());
+        if all
+            .iter()
+            .filter(|other| other.slug() == object.slug())
+            .count()
+            == 1
+        {
+            names.push(object.slug().to_owned());
+        }
+    }
+    names
+}
+
 fn path_parameter(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
 }
@@ -358,8 +387,10 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
     );
     components.insert("CreateSync", json!({
         "type": "object", "required": ["connection_id", "object"], "additionalProperties": false,
-        "properties": {"connection_id": {"type": "string"},
-                       "object": {"type": "string", "description": "The unified object, `category.object`, or `object` alone where only one category has it."},
+        "properties": {"connection_id": {"type": "string", "pattern": store::ConnectionId::PATTERN,
+                                         "description": "The connection (404 when the environment has none of this id)."},
+                       "object": {"type": "string", "enum": object_names(None),
+                                  "description": "The unified object, `category.object`, or `object` alone where only one category has it (400 when the connection's connector cannot list it)."},
                        "every_secs": {"type": "integer", "minimum": crate::routes::syncs::EVERY_SECS_BOUNDS.0,
                                       "maximum": crate::routes::syncs::EVERY_SECS_BOUNDS.1,
                                       "default": crate::routes::syncs::DEFAULT_EVERY_SECS}}
@@ -375,7 +406,7 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
         "description": "The syncs each new connection of the environment starts (through Connect or POST /connections), for the objects its connector can list.",
         "properties": {"syncs": {"type": "array", "items": {
             "type": "object", "required": ["object"], "additionalProperties": false,
-            "properties": {"object": {"type": "string", "description": "The unified object, `category.object`, or `object` alone where only one category has it; stored as `category.object`."},
+            "properties": {"object": {"type": "string", "enum": object_names(None), "description": "The unified object, `category.object`, or `object` alone where only one category has it; stored as `category.object`."},
                            "every_secs": {"type": "integer", "minimum": crate::routes::syncs::EVERY_SECS_BOUNDS.0,
                                           "maximum": crate::routes::syncs::EVERY_SECS_BOUNDS.1,
                                           "default": crate::routes::syncs::DEFAULT_EVERY_SECS}}}}}
@@ -402,9 +433,11 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
     }));
     components.insert("Branding", json!({
         "type": "object", "properties": {
-            "display_name": {"type": ["string", "null"]}, "logo_url": {"type": ["string", "null"]},
+            "display_name": {"type": ["string", "null"]},
+            "logo_url": {"type": ["string", "null"], "pattern": crate::rules::WEB_URL.as_str(), "description": "An http or https URL."},
             "primary_color": {"type": ["string", "null"], "pattern": "^#[0-9a-fA-F]{6}$"},
-            "allowed_redirect_urls": {"type": "array", "items": {"type": "string"}}}
+            "allowed_redirect_urls": {"type": "array", "items": {"type": "string", "pattern": crate::rules::REDIRECT_URL.as_str()},
+                "description": "The pages end users may be sent back to after connecting: http or https URLs without a fragment."}}
     }));
     // The limits and their bounds are the operations crate's; the words are the document's.
     let mut limits = operations::EvaluationLimits::json_schema();
@@ -473,13 +506,116 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
         "expires_at": {"type": "string", "format": "date-time"}}}));
 }
 
+/// The body of `POST /connections`: one branch per connector and auth scheme it can connect
+/// that way (an API key or token, or OAuth 2.0 client credentials; an end user's OAuth sign-in
+/// goes through Connect), each with the scheme's fields as the connector file declares them
+/// (`select` options, `url`s, patterns, what is required).
+fn connection_body(connectors: &ConnectorRegistry) -> Value {
+    use connector::file::{AuthScheme, FieldKind, OAuthGrant};
+    let mut branches = Vec::new();
+    for id in connectors.ids() {
+        let Some(connector) = connectors.get(id) else {
+            continue;
+        };
+        let file = connector.file();
+        for (scheme, declared) in &file.auth.schemes {
+            if matches!(declared, AuthScheme::Oauth2 { grant, .. } if *grant != OAuthGrant::ClientCredentials)
+            {
+                continue;
+            }
+            let mut fields = Map::new();
+            let mut required = Vec::new();
+            for field in &file.connection_fields {
+                if !field.schemes.is_empty() && !field.schemes.contains(scheme) {
+                    // Another scheme's field: accepted and left unused.
+                    fields.insert(
+                        field.name.clone(),
+                        json!({"description": format!("Not used by `{scheme}`.")}),
+                    );
+                    continue;
+                }
+                // A blank value counts as none (the default then applies).
+                let mut schema = match (field.kind, &field.pattern) {
+                    (FieldKind::Select, _) => json!({"type": "string", "enum": &field.options}),
+                    (_, Some(pattern)) if field.required && field.default.is_none() => {
+                        json!({"type": "string", "pattern": format!("^(?:{pattern})$")})
+                    }
+                    (_, Some(pattern)) => json!({"type": "string", "anyOf": [
+                        {"pattern": format!("^(?:{pattern})$")},
+                        {"pattern": "^\\s*$", "description": "Blank: none given."}
+                    ]}),
+                    (FieldKind::Url, None) => {
+                        json!({"type": "string", "pattern": crate::rules::WEB_URL.as_str()})
+                    }
+                    _ if field.required && field.default.is_none() => {
+                        json!({"type": "string", "pattern": crate::rules::NOT_BLANK})
+                    }
+                    _ => json!({"type": "string"}),
+                };
+                let mut description = field.label.clone();
+                if let Some(more) = &field.description {
+                    description = format!("{description}: {}", more.trim_end());
+                }
+                schema["description"] = json!(description);
+                if let Some(default) = &field.default {
+                    schema["default"] = json!(default);
+                }
+                if field.kind == FieldKind::Secret {
+                    schema["writeOnly"] = json!(true);
+                }
+                if field.required && field.default.is_none() {
+                    required.push(field.name.clone());
+                }
+                fields.insert(field.name.clone(), schema);
+            }
+            let mut branch_required = vec!["provider"];
+            // The scheme may be left out only when it is the connector's default.
+            if connector.scheme_name(None) != Some(scheme.as_str()) {
+                branch_required.push("auth_scheme");
+            }
+            if !required.is_empty() {
+                branch_required.push("fields");
+            }
+            branches.push(json!({
+                "title": format!("{id} {scheme}"),
+                "type": "object",
+                "additionalProperties": false,
+                "required": branch_required,
+                "properties": {
+                    "provider": {"const": id},
+                    "auth_scheme": {"const": scheme},
+                    "fields": {"type": "object", "additionalProperties": false, "required": required, "properties": fields,
+                               "description": "The scheme's fields, by name."}
+                }
+            }));
+        }
+    }
+    if branches.is_empty() {
+        // No connector connects this way: no body is valid.
+        return json!({"not": {}, "description": "No loaded connector connects with credentials alone."});
+    }
+    json!({"oneOf": branches, "description": "A connector, one of its schemes that connect without an end user's sign-in (client credentials need the environment's OAuth app for the connector: 409 `oauth_app_missing` otherwise), and the scheme's fields."})
+}
+
 /// The OpenAPI document of a server running `connectors` at `public_url`.
 pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
+    build_scoped(connectors, connectors, public_url, None)
+}
+
+/// The document, its `/unified` paths narrowed to one connection when `scope` is given
+/// (`unified_connectors` then holds only the connection's effective connector; `connectors`
+/// is every connector the server runs, for the platform routes).
+fn build_scoped(
+    connectors: &ConnectorRegistry,
+    unified_connectors: &ConnectorRegistry,
+    public_url: &str,
+    scope: Option<&unified::ConnectionScope>,
+) -> Value {
     let providers: Vec<&str> = connectors.ids().collect();
     let mut components = Components::default();
     platform_schemas(&mut components, &providers);
     let mut paths = Map::new();
-    unified::add_paths(&mut paths, &mut components, connectors);
+    unified::add_paths(&mut paths, &mut components, unified_connectors, scope);
     let provider_enum = json!({"type": "string", "enum": providers});
     paths.insert("/health".to_owned(), json!({"get": {
         "operationId": "health", "tags": ["platform"], "summary": "Whether the server answers", "security": [],
@@ -505,14 +641,10 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
         "Create a connection with API-key or token credentials",
         Responses::platform(
             json!({"201": Responses::json("Created.", Components::reference("Connection"))}),
-            &[400, 413, 422, 502, 504],
+            &[400, 409, 413, 422, 502, 504],
         ),
     );
-    create_connection["requestBody"] = json_body(
-        json!({"type": "object", "required": ["provider"], "additionalProperties": false,
-        "properties": {"provider": provider_enum, "auth_scheme": {"type": "string", "description": "One of the connector's auth schemes (default: its only non-OAuth one)."},
-                       "fields": {"type": "object", "additionalProperties": {"type": "string"}, "description": "The scheme's credential fields."}}}),
-    );
+    create_connection["requestBody"] = json_body(connection_body(connectors));
     paths.insert(
         "/connections".to_owned(),
         json!({"get": list_connections, "post": create_connection}),
@@ -523,6 +655,12 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
             Responses::platform(json!({"200": Responses::json("The connection.", Components::reference("Connection"))}), &[404])),
         "delete": platform_operation("deleteConnection", "connections", "Delete a connection",
             Responses::platform(json!({"204": Responses::nothing("Deleted.")}), &[404]))
+    }));
+    paths.insert("/connections/{id}/openapi.json".to_owned(), json!({
+        "parameters": [connection_id.clone()],
+        "get": platform_operation("getConnectionOpenApiDocument", "connections",
+            "This document narrowed to one connection: the unified operations, filters and write bodies (required fields, custom fields) it takes",
+            Responses::platform(json!({"200": Responses::json("The OpenAPI 3.1 document.", json!({"type": "object"}))}), &[403, 404, 422, 502, 503, 504]))
     }));
     let mut proxy = Map::new();
     proxy.insert(
@@ -579,16 +717,17 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
         "Create a short-lived Connect link for one end user",
         Responses::platform(
             json!({"201": Responses::json("The link.", Components::reference("ConnectSession"))}),
-            &[400, 404, 413],
+            &[400, 404, 409, 413],
         ),
     );
     connect_session["requestBody"] = json_body(json!({
     "type": "object", "required": ["end_user_id", "redirect_url"], "additionalProperties": false,
     "properties": {
-        "end_user_id": {"type": "string"},
-        "redirect_url": {"type": "string", "description": "One of the environment's allowed redirect URLs."},
+        "end_user_id": {"type": "string", "pattern": crate::rules::NOT_BLANK, "description": "Your id of the end user (not blank)."},
+        "redirect_url": {"type": "string", "pattern": crate::rules::REDIRECT_URL.as_str(),
+            "description": "Where the end user goes back to: one of the environment's allowed redirect URLs (another answers 409 `redirect_url_not_allowed`)."},
         "provider": provider_enum,
-        "connection_id": {"type": "string", "description": "Re-authorise this connection."},
+        "connection_id": {"type": "string", "description": "Re-authorise this connection (404 when the environment has none of this id; 409 `provider_mismatch` when `provider` names another)."},
         "ttl_secs": {"type": "integer", "minimum": 1, "maximum": 86400}
     }}));
     paths.insert(
@@ -606,11 +745,25 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
     );
     put_app["requestBody"] = json_body(json!({"type": "object", "additionalProperties": false,
         "required": ["client_id", "client_secret", "redirect_uris"],
-        "properties": {"client_id": {"type": "string"}, "client_secret": {"type": "string", "writeOnly": true},
-                       "redirect_uris": {"type": "array", "items": {"type": "string"}},
+        "properties": {"client_id": {"type": "string", "pattern": crate::rules::NOT_BLANK}, "client_secret": {"type": "string", "minLength": 1, "writeOnly": true},
+                       "redirect_uris": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": crate::rules::REDIRECT_URL.as_str()}},
                        "scopes": {"type": ["array", "null"], "items": {"type": "string"}}}}));
+    // Only connectors with an OAuth 2.0 scheme take an OAuth app.
+    let oauth_providers: Vec<&str> = connectors
+        .ids()
+        .filter(|id| {
+            connectors.get(id).is_some_and(|connector| {
+                connector
+                    .file()
+                    .auth
+                    .schemes
+                    .values()
+                    .any(|scheme| matches!(scheme, connector::file::AuthScheme::Oauth2 { .. }))
+            })
+        })
+        .collect();
     paths.insert("/environment/oauth-apps/{provider}".to_owned(), json!({
-        "parameters": [path_parameter("provider", "The connector.", provider_enum.clone())],
+        "parameters": [path_parameter("provider", "A connector with an OAuth 2.0 scheme.", json!({"type": "string", "enum": oauth_providers}))],
         "put": put_app,
         "get": platform_operation("getOAuthApp", "environment", "The environment's OAuth client for a provider (without its secret)",
             Responses::platform(json!({"200": Responses::json("The app.", Components::reference("OAuthApp"))}), &[404]))
@@ -654,7 +807,7 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
         ),
     );
     let mut event_parameters = vec![
-        json!({"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this connection's events."}),
+        json!({"name": "connection_id", "in": "query", "required": false, "schema": connection_id_schema(), "description": "Only this connection's events."}),
         json!({"name": "kind", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only events of this kind."}),
     ];
     event_parameters.extend(paged.as_array().cloned().unwrap_or_default());
@@ -669,7 +822,7 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
             &[400],
         ),
     );
-    list_syncs["parameters"] = json!([{"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this connection's syncs."}]);
+    list_syncs["parameters"] = json!([{"name": "connection_id", "in": "query", "required": false, "schema": connection_id_schema(), "description": "Only this connection's syncs."}]);
     let mut create_sync = platform_operation(
         "createSync",
         "syncs",
@@ -760,8 +913,8 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
         ),
     );
     list_changes["parameters"] = json!([
-        {"name": "after", "in": "query", "required": false, "schema": {"type": "string", "default": "0"}, "description": "The `next_after` of the previous page."},
-        {"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Only this connection's changes."},
+        {"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 0}, "description": "The `next_after` of the previous page."},
+        {"name": "connection_id", "in": "query", "required": false, "schema": connection_id_schema(), "description": "Only this connection's changes."},
         {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": crate::routes::syncs::CHANGES_MAX_LIMIT, "default": crate::routes::syncs::CHANGES_DEFAULT_LIMIT}}
     ]);
     paths.insert("/changes".to_owned(), json!({"get": list_changes}));
@@ -897,6 +1050,82 @@ pub fn build(connectors: &ConnectorRegistry, public_url: &str) -> Value {
 /// `GET /openapi.json`.
 pub async fn document(State(state): State<AppState>) -> Json<Value> {
     Json(build(&state.connectors, &state.public_url))
+}
+
+/// `GET /connections/{id}/openapi.json`: the document narrowed to what one connection takes.
+/// Its `/unified` paths are the operations the connection's connector (with the environment's
+/// and the connection's overrides) serves, with that connector's filters, and each create and
+/// update body is the connection's own: exactly the fields its connector writes, those it
+/// requires (never null), and its discovered custom fields (no other key), as `/meta` states
+/// them. A fuzzer or a code generator pointed at it sends only what the connection accepts.
+///
+/// # Errors
+/// 404 for a connection not in the caller's environment; discovery failures as their problem.
+pub async fn connection_document(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let bound = state
+        .operations
+        .bind(&caller.environment_id, &id, None)
+        .await?;
+    let connector = bound.connector().clone();
+    let mut scope = unified::ConnectionScope::default();
+    for object in unified_model::UnifiedObject::all() {
+        let key = object.key();
+        let served = [
+            connector::Operation::List,
+            connector::Operation::Get,
+            connector::Operation::Create,
+            connector::Operation::Update,
+            connector::Operation::Delete,
+        ]
+        .into_iter()
+        .any(|operation| connector.supports(&key, operation));
+        if !served || !object.supports_writes() {
+            continue;
+        }
+        let meta = match bound.meta(object).await {
+            Ok(meta) => meta.0,
+            Err(error) => {
+                return Ok(routes::unified::answer::<Json<Value>>(&bound, Err(error)).await);
+            }
+        };
+        let body = |name: &str| Some(meta[name].clone()).filter(Value::is_object);
+        scope
+            .writes
+            .insert(object, (body("create_schema"), body("update_schema")));
+    }
+    let unified_connectors = ConnectorRegistry::new([connector]);
+    let mut document = build_scoped(
+        &state.connectors,
+        &unified_connectors,
+        &state.public_url,
+        Some(&scope),
+    );
+    document["info"]["description"] = json!(format!(
+        "{} This document is narrowed to connection `{id}`: its `/unified` operations, filters and write bodies are exactly what this connection takes.",
+        document["info"]["description"].as_str().unwrap_or_default()
+    ));
+    document["info"]["x-crosswalk-connection"] = json!(id);
+    // A sync of this connection: of an object its connector can list.
+    let listed: Vec<unified_model::UnifiedObject> = unified_model::UnifiedObject::all()
+        .filter(|object| {
+            unified_connectors
+                .get(bound.connector().id())
+                .is_some_and(|connector| {
+                    connector.supports(&object.key(), connector::Operation::List)
+                })
+        })
+        .collect();
+    if let Some(properties) = document.pointer_mut("/components/schemas/CreateSync/properties") {
+        properties["connection_id"] =
+            json!({"type": "string", "const": id, "description": "This connection."});
+        properties["object"] = json!({"type": "string", "enum": object_names(Some(&listed)),
+            "description": "An object this connection's connector can list: its key, `category.object`, or its slug alone where only one category has it."});
+    }
+    Ok(Json(document).into_response())
 }
 
 #[cfg(test)]

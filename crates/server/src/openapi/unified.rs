@@ -143,11 +143,23 @@ fn operation(
     })
 }
 
-/// Adds the paths of every unified object and every category's `/fields`.
+/// What narrows the unified paths to one connection: `connectors` then holds only the
+/// connection's effective connector, operations it does not serve are left out, and each write
+/// body is the connection's own (`/meta`'s create and update schemas: the fields its connector
+/// carries, what it requires, its custom fields).
+#[derive(Debug, Default)]
+pub struct ConnectionScope {
+    /// Per object, the create and the update body schemas (`None`: not writable).
+    pub writes: std::collections::HashMap<UnifiedObject, (Option<Value>, Option<Value>)>,
+}
+
+/// Adds the paths of every unified object and every category's `/fields` (with `scope`, only
+/// what the connection serves, with its own write bodies).
 pub fn add_paths(
     paths: &mut serde_json::Map<String, Value>,
     components: &mut Components,
     connectors: &ConnectorRegistry,
+    scope: Option<&ConnectionScope>,
 ) {
     components.insert("RecordError", json!({
         "type": "object",
@@ -196,6 +208,10 @@ pub fn add_paths(
         ]);
         list_parameters.extend(filter_parameters);
         let vendor_call = Responses::vendor_call;
+        // With a scope, an operation the connection's connector does not serve is left out.
+        let offered = |operation: Operation| {
+            scope.is_none() || !serving(connectors, object, operation).is_empty()
+        };
         let mut collection = serde_json::Map::new();
         collection.insert(
             "get".to_owned(),
@@ -231,13 +247,31 @@ pub fn add_paths(
             ),
         );
         if object.supports_writes() {
-            let write = components.insert_json_schema(
-                &format!("{name}Write"),
-                object.write_schema(),
-                "Write",
-            );
-            let body =
-                json!({"required": true, "content": {"application/json": {"schema": write}}});
+            // The shared body, or with a scope the connection's own create and update bodies.
+            let (create_body, update_body) = match scope {
+                None => {
+                    let write = components.insert_json_schema(
+                        &format!("{name}Write"),
+                        object.write_schema(),
+                        "Write",
+                    );
+                    (Some(write.clone()), Some(write))
+                }
+                Some(scope) => {
+                    let (create, update) = scope.writes.get(&object).cloned().unwrap_or_default();
+                    let mut add = |suffix: &str, schema: Option<Value>| {
+                        schema.map(|schema| {
+                            components.insert_json_schema(
+                                &format!("{name}{suffix}"),
+                                schema,
+                                "Write",
+                            )
+                        })
+                    };
+                    (add("Create", create), add("Update", update))
+                }
+            };
+            let body = |schema: Option<Value>| json!({"required": true, "content": {"application/json": {"schema": schema.unwrap_or_else(|| json!({"type": "object"}))}}});
             let mut write_parameters = single_parameters.clone();
             write_parameters.push(parameter_ref(PARAM_IDEMPOTENCY_KEY));
             let written = written_schema(components, name, &record);
@@ -251,9 +285,11 @@ pub fn add_paths(
                 ),
                 &serving(connectors, object, Operation::Create),
             );
-            create["requestBody"] = body.clone();
+            create["requestBody"] = body(create_body.clone());
             state_writes(&mut create, connectors, object, Operation::Create);
-            collection.insert("post".to_owned(), create);
+            if offered(Operation::Create) && (scope.is_none() || create_body.is_some()) {
+                collection.insert("post".to_owned(), create);
+            }
             let mut update = operation(
                 format!("update{prefix}{name}"),
                 format!("Update one of {slug} (only the fields sent change; null clears one)"),
@@ -264,9 +300,11 @@ pub fn add_paths(
                 ),
                 &serving(connectors, object, Operation::Update),
             );
-            update["requestBody"] = body;
+            update["requestBody"] = body(update_body.clone());
             state_writes(&mut update, connectors, object, Operation::Update);
-            item.insert("patch".to_owned(), update);
+            if offered(Operation::Update) && (scope.is_none() || update_body.is_some()) {
+                item.insert("patch".to_owned(), update);
+            }
             item.insert(
                 "delete".to_owned(),
                 operation(
@@ -278,14 +316,40 @@ pub fn add_paths(
                 ),
             );
         }
-        paths.insert(
-            format!("/unified/{category}/{slug}"),
-            Value::Object(collection),
-        );
-        paths.insert(
-            format!("/unified/{category}/{slug}/{{id}}"),
-            Value::Object(item),
-        );
+        if !offered(Operation::List) {
+            collection.shift_remove("get");
+        }
+        if !offered(Operation::Get) {
+            item.shift_remove("get");
+        }
+        if !offered(Operation::Delete) {
+            item.shift_remove("delete");
+        }
+        let served_at_all = [
+            Operation::List,
+            Operation::Get,
+            Operation::Create,
+            Operation::Update,
+            Operation::Delete,
+        ]
+        .into_iter()
+        .any(|operation| !serving(connectors, object, operation).is_empty());
+        if !collection.is_empty() {
+            paths.insert(
+                format!("/unified/{category}/{slug}"),
+                Value::Object(collection),
+            );
+        }
+        // `parameters` alone is no operation.
+        if item.len() > 1 {
+            paths.insert(
+                format!("/unified/{category}/{slug}/{{id}}"),
+                Value::Object(item),
+            );
+        }
+        if scope.is_some() && !served_at_all {
+            continue;
+        }
         let meta = components.reference_or_insert("ObjectMeta", meta_schema);
         paths.insert(
             format!("/unified/{category}/{slug}/meta"),

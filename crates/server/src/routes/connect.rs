@@ -67,7 +67,7 @@ pub async fn create_session(
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody<CreateSession>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if body.end_user_id.trim().is_empty() {
+    if crate::rules::is_blank(&body.end_user_id) {
         return Err(ApiError::invalid("end_user_id", "must not be empty"));
     }
     check_redirect_url("redirect_url", &body.redirect_url)?;
@@ -77,10 +77,15 @@ pub async fn create_session(
         .iter()
         .any(|allowed| allowed == &body.redirect_url)
     {
-        return Err(ApiError::invalid(
-            "redirect_url",
-            "is not in the environment's allowed redirect URLs (PUT /environment/branding `allowed_redirect_urls`)",
-        ));
+        // A well-formed URL the environment's settings do not allow (yet): a conflict with
+        // the environment's state, not a malformed request.
+        return Err(ApiError::Conflict {
+            code: "redirect_url_not_allowed",
+            detail: format!(
+                "`redirect_url` `{}` is not in the environment's allowed redirect URLs (PUT /environment/branding `allowed_redirect_urls`)",
+                body.redirect_url
+            ),
+        });
     }
     let mut provider = body.provider.clone();
     if let Some(name) = &provider
@@ -94,30 +99,26 @@ pub async fn create_session(
     let connection_id = match &body.connection_id {
         None => None,
         Some(text) => {
-            let id = ConnectionId::parse(text).map_err(|_| {
-                ApiError::invalid(
-                    "connection_id",
-                    format!("connection `{text}` does not exist"),
-                )
-            })?;
+            // The connection named is looked up like any other: 404 when the environment has
+            // none of that id.
+            let missing = || ApiError::not_found(format!("connection `{text}` does not exist"));
+            let id = ConnectionId::parse(text).map_err(|_| missing())?;
             let connection = state
                 .store
                 .get_connection(&caller.environment_id, &id)
                 .await
-                .map_err(|_| {
-                    ApiError::invalid(
-                        "connection_id",
-                        format!("connection `{text}` does not exist"),
-                    )
-                })?;
+                .map_err(|_| missing())?;
             if provider
                 .as_deref()
                 .is_some_and(|name| name != connection.provider)
             {
-                return Err(ApiError::invalid(
-                    "provider",
-                    "differs from the connection's provider",
-                ));
+                return Err(ApiError::Conflict {
+                    code: "provider_mismatch",
+                    detail: format!(
+                        "`provider` differs from connection `{text}`'s provider `{}`",
+                        connection.provider
+                    ),
+                });
             }
             provider = Some(connection.provider.clone());
             Some(id)

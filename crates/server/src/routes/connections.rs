@@ -258,10 +258,10 @@ async fn client_credentials_token(
         .get_oauth_app(&caller.environment_id, provider)
         .await
         .map_err(|error| match error {
-            store::StoreError::NotFound => ApiError::BadRequest {
+            // Well-formed, but the environment lacks what the scheme needs (yet).
+            store::StoreError::NotFound => ApiError::Conflict {
                 code: "oauth_app_missing",
-                field: Some("auth_scheme".to_owned()),
-                detail: format!("the environment has no OAuth app for `{provider}` (PUT /environment/oauth-apps/{provider})"),
+                detail: format!("`auth_scheme` needs the environment's OAuth app for `{provider}` (PUT /environment/oauth-apps/{provider})"),
             },
             other => other.into(),
         })?;

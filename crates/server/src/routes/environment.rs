@@ -27,23 +27,18 @@ pub struct PutOAuthApp {
     scopes: Option<Vec<String>>,
 }
 
-/// Checks a URL the product wants end users sent back to.
+/// Checks a URL the product wants end users sent back to: http or https only (never
+/// `javascript:` or `data:`), no fragment, as [`crate::rules::REDIRECT_URL`] states.
 pub fn check_redirect_url(field: &str, url: &str) -> Result<(), ApiError> {
-    let parsed = url::Url::parse(url)
-        .map_err(|error| ApiError::invalid(field, format!("`{url}` is not a URL: {error}")))?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(ApiError::invalid(
-            field,
-            format!("`{url}` must be an http or https URL"),
-        ));
+    if crate::rules::is_redirect_url(url) {
+        return Ok(());
     }
-    if parsed.fragment().is_some() {
-        return Err(ApiError::invalid(
-            field,
-            format!("`{url}` must not have a fragment"),
-        ));
-    }
-    Ok(())
+    Err(ApiError::invalid(
+        field,
+        format!(
+            "`{url}` must be an http or https URL with a host name or IPv4 address, an optional port, path and query of visible ASCII, and no fragment"
+        ),
+    ))
 }
 
 pub async fn put_oauth_app(
@@ -68,7 +63,7 @@ pub async fn put_oauth_app(
             format!("`{provider}` has no OAuth 2.0 scheme"),
         ));
     }
-    if body.client_id.trim().is_empty() {
+    if crate::rules::is_blank(&body.client_id) {
         return Err(ApiError::invalid("client_id", "must not be empty"));
     }
     if body.client_secret.is_empty() {
@@ -142,15 +137,13 @@ pub async fn put_branding(
             "must be a colour such as `#0a7cff`",
         ));
     }
-    if let Some(logo) = &branding.logo_url {
-        let parsed = url::Url::parse(logo)
-            .map_err(|error| ApiError::invalid("logo_url", format!("is not a URL: {error}")))?;
-        if parsed.scheme() != "https" && parsed.scheme() != "http" {
-            return Err(ApiError::invalid(
-                "logo_url",
-                "must be an http or https URL",
-            ));
-        }
+    if let Some(logo) = &branding.logo_url
+        && !crate::rules::is_web_url(logo)
+    {
+        return Err(ApiError::invalid(
+            "logo_url",
+            "must be an http or https URL with a host name or IPv4 address, an optional port, and a path, query and fragment of visible ASCII",
+        ));
     }
     // Each allowed redirect is checked as a redirect URL is when a link is made: http or https
     // only (never `javascript:` or `data:`), no fragment.

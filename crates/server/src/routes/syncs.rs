@@ -178,10 +178,11 @@ pub async fn create(
         .bind(&caller.environment_id, connection_id.as_str(), None)
         .await
         .map_err(|error| match error {
-            operations::OpError::NotFound(_) => ApiError::invalid(
-                "connection_id",
-                format!("connection `{connection_id}` does not exist"),
-            ),
+            // A well-formed id of no connection of the environment: not found, as on every
+            // route that names one.
+            operations::OpError::NotFound(_) => {
+                ApiError::not_found(format!("connection `{connection_id}` does not exist"))
+            }
             other => other.into(),
         })?;
     let object = unified_object("object", &body.object)?;
