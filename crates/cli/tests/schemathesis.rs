@@ -40,14 +40,12 @@ const BUDGET_EXAMPLES: u32 = 2;
 ///   - an engagement create with a `type` the connector has no route for (`SMS`): the document
 ///     lists every unified type, and the connector format cannot yet say which values a write
 ///     takes;
-///   - an update with nothing to write (`{}`) sends the vendor an empty body (engagements and
-///     notes on HubSpot, Salesforce and Dynamics 365);
 ///   - requirements the connector format cannot state: one of several fields (a Pipedrive
 ///     person's `name` or `first_name`/`last_name`, a Pipedrive lead's title, a Salesforce or
 ///     Pipedrive note's parent) and a link to a record that exists (a HubSpot lead's contact);
 ///   - values only the vendor checks: its option lists (HubSpot `lifecyclestage`), its id
 ///     formats (a Salesforce `OwnerId`), its own fields in `remote_data` (Dynamics 365), ids
-///     of records that do not exist in its bindings (Dynamics 365 notes and phone calls).
+///     of records that do not exist in its bindings (Dynamics 365 notes).
 const OPEN_CHECKS: &[&str] = &["positive_data_acceptance"];
 /// Failed authentications the run's address may make: `ignored_auth` sends unauthenticated
 /// calls to every operation, far more than the default budget (20) that would otherwise turn

@@ -574,6 +574,15 @@ impl Bound {
         check_carried_fields(self.connector(), object, operation, &body)?;
         let fields = self.fields(&key).await?;
         let body = check_custom_fields(object, body, &fields)?;
+        // An update that names nothing to change (`{}`, or only empty `custom_fields` and
+        // `remote_data`) changes nothing: the record is answered as it is, and the vendor is
+        // not sent an empty write (which vendors refuse as malformed).
+        if operation == Operation::Update
+            && let Some(id) = &id
+            && nothing_to_write(&body)
+        {
+            return self.get(object, id.clone(), include).await;
+        }
         let body = match (&id, operation) {
             (Some(id), Operation::Update) if self.connector().update_merges_current(&key) => {
                 let current = self
@@ -833,6 +842,22 @@ pub fn is_blank(text: &str) -> bool {
 
 /// The JSON Schema pattern of text that is not blank ([`is_blank`]).
 pub const NOT_BLANK: &str = "\\S";
+
+/// Whether a write body names nothing to write: no field, and `custom_fields` and
+/// `remote_data` absent, null or empty.
+fn nothing_to_write(body: &Value) -> bool {
+    let Value::Object(given) = body else {
+        return false;
+    };
+    given.iter().all(|(name, value)| {
+        FREE_WRITE_FIELDS.contains(&name.as_str())
+            && match value {
+                Value::Null => true,
+                Value::Object(map) => map.is_empty(),
+                _ => false,
+            }
+    })
+}
 
 /// Fields of a write body that follow their own rules, whatever a connector's write carries.
 pub(crate) const FREE_WRITE_FIELDS: &[&str] = &["custom_fields", "remote_data"];

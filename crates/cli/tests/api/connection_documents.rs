@@ -304,3 +304,43 @@ async fn fields_the_vendor_requires_are_required_by_the_document_and_refused_up_
         );
     }
 }
+
+/// An update naming nothing to change answers the record as it is (before, an empty write went
+/// to the vendor, which refused it as malformed: a 422 for a body the document allows).
+#[tokio::test]
+async fn an_update_with_nothing_to_change_answers_the_record_unchanged() {
+    let app = spawn_app().await;
+    for (provider, object) in [
+        ("salesforce", "notes"),
+        ("salesforce", "engagements"),
+        ("hubspot", "engagements"),
+        ("dynamics365", "notes"),
+    ] {
+        let connection = app.connection(provider);
+        let (status, page) = app
+            .get(&format!(
+                "/unified/crm/{object}?connection_id={connection}&page_size=1"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{provider} {object}: {page}");
+        let id = page["results"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{provider} {object}: a record in {page}"))
+            .to_owned();
+        for body in [json!({}), json!({"custom_fields": {}, "remote_data": null})] {
+            let (status, answer) = app
+                .call(
+                    Method::PATCH,
+                    &format!("/unified/crm/{object}/{id}?connection_id={connection}"),
+                    Some(body.clone()),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{provider} {object} {body}: {answer}"
+            );
+            assert_eq!(answer["id"], json!(id), "{provider} {object}: {answer}");
+        }
+    }
+}
