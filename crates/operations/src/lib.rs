@@ -106,6 +106,20 @@ impl Operations {
         &self.inner.evaluator
     }
 
+    /// Where the connector JSONata run for `environment_id` outside a request's mappings
+    /// (vendor error rules, token answers' `capture` and `invalid_grant_when`) runs: the
+    /// evaluation pool, under the environment's cap and per-evaluation `limits`.
+    pub fn evaluation_offload(
+        &self,
+        environment_id: &EnvironmentId,
+        limits: &EvaluationLimits,
+    ) -> provider_http::sender::Offload {
+        let cap = self.inner.evaluator.cap_of(limits);
+        self.inner
+            .evaluator
+            .offload(environment_id.clone(), cap, limits.each())
+    }
+
     /// The evaluation limits of `environment_id`: those it sets, defaults for the others. A
     /// stored document that no longer validates (a bound changed) gives the defaults, logged.
     ///
@@ -234,17 +248,17 @@ impl Operations {
                 )),
                 other => other,
             })?;
-        let cap = self.inner.evaluator.cap_of(&limits);
+        let offload = self.evaluation_offload(environment_id, &limits);
         let session = self
             .inner
             .sender
-            .session(connection.clone(), effective.connector.clone(), wait_budget)
-            .await?
-            .with_offload(
-                self.inner
-                    .evaluator
-                    .offload(environment_id.clone(), cap, limits.each()),
-            );
+            .session(
+                connection.clone(),
+                effective.connector.clone(),
+                wait_budget,
+                Some(offload),
+            )
+            .await?;
         Ok(Bound::new(
             self.clone(),
             connection,
@@ -292,11 +306,19 @@ impl Operations {
                 }
             };
             let seen_at = connection.updated_at;
+            let limits = match self.evaluation_limits(&connection.environment_id).await {
+                Ok(limits) => limits,
+                Err(error) => {
+                    tracing::warn!(connection_id = %id, error = %error, "no evaluation limits to refresh with");
+                    continue;
+                }
+            };
+            let offload = self.evaluation_offload(&connection.environment_id, &limits);
             match self
                 .inner
                 .sender
                 .tokens()
-                .fresh(connection, &effective.connector, true)
+                .fresh(connection, &effective.connector, true, Some(&offload))
                 .await
             {
                 Ok((row, _)) if row.updated_at > seen_at => refreshed += 1,

@@ -23,6 +23,7 @@ use store::{
 };
 
 use crate::oauth::{ClientCredentials, OAuthClient, OAuthError};
+use crate::sender::Offload;
 
 /// How long a refresh lease lasts before another process may take it over.
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
@@ -154,11 +155,15 @@ impl TokenManager {
     /// # Errors
     /// [`CredentialsError::ReauthRequired`] when the provider refused the refresh token (the
     /// connection is then `needs_reauth`); other variants for configuration or store failures.
+    ///
+    /// The connector's JSONata over the token answer (`capture`, `invalid_grant_when`) runs
+    /// through `offload` when given: the evaluation pool, for the connection's environment.
     pub async fn fresh(
         self: &Arc<Self>,
         connection: Connection,
         connector: &Connector,
         force: bool,
+        offload: Option<&Offload>,
     ) -> Result<(Connection, Value), CredentialsError> {
         if connection.status == ConnectionStatus::NeedsReauth {
             return Err(CredentialsError::ReauthRequired);
@@ -185,9 +190,17 @@ impl TokenManager {
         // From here on the refresh runs in a task of its own (see `refreshes`).
         let this = Arc::clone(self);
         let connector = connector.clone();
+        let offload = offload.cloned();
         let task = self.refreshes.spawn(async move {
-            this.refresh_serialised(connection, &connector, &scheme, &endpoints, force)
-                .await
+            this.refresh_serialised(
+                connection,
+                &connector,
+                &scheme,
+                &endpoints,
+                force,
+                offload.as_ref(),
+            )
+            .await
         });
         match task.await {
             Ok(result) => result,
@@ -203,6 +216,7 @@ impl TokenManager {
         scheme: &str,
         endpoints: &connector::OAuthEndpoints,
         force: bool,
+        offload: Option<&Offload>,
     ) -> Result<(Connection, Value), CredentialsError> {
         let before = endpoints.refresh_before_expiry_secs;
         let seen_at = connection.updated_at;
@@ -242,6 +256,7 @@ impl TokenManager {
                 endpoints,
                 force,
                 seen_at,
+                offload,
             )
             .await;
         if let Err(error) = self.store.release_refresh_lease(&current.id, fence).await {
@@ -286,6 +301,7 @@ impl TokenManager {
         endpoints: &connector::OAuthEndpoints,
         force: bool,
         seen_at: DateTime<Utc>,
+        offload: Option<&Offload>,
     ) -> Result<(Connection, Value), CredentialsError> {
         // Re-read after acquiring: a holder that lost a race must see the winner's tokens.
         let row = self.store.get_connection_by_id(id).await?;
@@ -318,9 +334,10 @@ impl TokenManager {
         };
         let mut secrets = self.open(&row)?;
         let now = Utc::now();
+        let oauth = self.oauth.clone().with_offload(offload.cloned());
         let tokens = match endpoints.grant {
             connector::file::OAuthGrant::ClientCredentials => {
-                self.oauth
+                oauth
                     .client_credentials(connector, scheme, endpoints, &client, now)
                     .await
             }
@@ -330,7 +347,7 @@ impl TokenManager {
                     .and_then(Value::as_str)
                     .ok_or(CredentialsError::NoRefreshToken)?
                     .to_owned();
-                self.oauth
+                oauth
                     .refresh(connector, scheme, endpoints, &client, &refresh_token, now)
                     .await
             }
@@ -371,9 +388,10 @@ impl TokenManager {
             }
         }
         let mut account = row.account.clone();
-        let captured = connector
-            .capture_token_response(scheme, &tokens.response)
-            .map_err(|error| CredentialsError::Connector(error.to_string()))?;
+        let captured =
+            crate::oauth::capture_token_response(connector, scheme, &tokens.response, offload)
+                .await
+                .map_err(|error| CredentialsError::Connector(error.to_string()))?;
         if let Value::Object(map) = &mut account {
             map.extend(captured);
         }

@@ -9,10 +9,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use connector::file::ClientAuth;
-use connector::{Connector, OAuthEndpoints, VendorResponse};
+use std::sync::Arc;
+
+use connector::{Connector, OAuthEndpoints, ReadError, VendorResponse};
 use rand::RngCore as _;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+use crate::sender::{Offload, run_offloaded};
 
 /// A PKCE verifier and its S256 challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,9 +145,65 @@ pub fn authorize_url(
 }
 
 /// Sends token requests.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OAuthClient {
     http: reqwest::Client,
+    /// Where the connector's JSONata over a token answer runs (`invalid_grant_when`): the
+    /// evaluation pool, for the environment the request is made for; here when `None`.
+    offload: Option<Offload>,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("offload", &self.offload.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The account fields the connector's `scheme` captures from a token answer
+/// (`capture` expressions), evaluated through `offload` when given (the evaluation pool, off
+/// the async workers), here otherwise.
+///
+/// # Errors
+/// Fails when a capture expression fails.
+pub async fn capture_token_response(
+    connector: &Connector,
+    scheme: &str,
+    token_response: &Value,
+    offload: Option<&Offload>,
+) -> Result<Map<String, Value>, ReadError> {
+    let job = {
+        let (connector, scheme, response) =
+            (connector.clone(), scheme.to_owned(), token_response.clone());
+        move || connector.capture_token_response(&scheme, &response)
+    };
+    match run_offloaded(offload, job).await {
+        Some(captured) => captured,
+        // The pool is closed (the process is stopping): evaluate here rather than lose it.
+        None => connector.capture_token_response(scheme, token_response),
+    }
+}
+
+/// Whether the token endpoint's `answer` refuses the grant for good, by the connector's
+/// `invalid_grant_when`, evaluated through `offload` when given.
+async fn is_invalid_grant(
+    connector: &Connector,
+    scheme: &str,
+    answer: VendorResponse,
+    offload: Option<&Offload>,
+) -> (bool, VendorResponse) {
+    let answer = Arc::new(answer);
+    let job = {
+        let (connector, scheme, answer) =
+            (connector.clone(), scheme.to_owned(), Arc::clone(&answer));
+        move || connector.is_invalid_grant(&scheme, &answer)
+    };
+    let verdict = run_offloaded(offload, job).await;
+    // The job has ended (run or dropped), so the answer is ours again.
+    let answer = Arc::try_unwrap(answer).unwrap_or_else(|shared| (*shared).clone());
+    let invalid = verdict.unwrap_or_else(|| connector.is_invalid_grant(scheme, &answer));
+    (invalid, answer)
 }
 
 /// The largest token endpoint answer read, in bytes: a token set is a few kilobytes.
@@ -155,7 +215,15 @@ impl OAuthClient {
     pub fn new(provider: &crate::ProviderClient) -> OAuthClient {
         OAuthClient {
             http: provider.http().clone(),
+            offload: None,
         }
+    }
+
+    /// The client evaluating the connector's JSONata over token answers through `offload`.
+    #[must_use]
+    pub fn with_offload(mut self, offload: Option<Offload>) -> OAuthClient {
+        self.offload = offload;
+        self
     }
 
     async fn token_request(
@@ -214,13 +282,16 @@ impl OAuthClient {
         let answer = VendorResponse::new(status, headers, crate::parse_body(&bytes));
         // Redirects are not followed (token requests carry secrets): a 3xx is a refusal too.
         if !(200..300).contains(&status) {
-            return Err(
-                if status >= 400 && connector.is_invalid_grant(scheme, &answer) {
-                    OAuthError::InvalidGrant(Box::new(answer))
-                } else {
-                    OAuthError::Refused(Box::new(answer))
-                },
-            );
+            if status < 400 {
+                return Err(OAuthError::Refused(Box::new(answer)));
+            }
+            let (invalid, answer) =
+                is_invalid_grant(connector, scheme, answer, self.offload.as_ref()).await;
+            return Err(if invalid {
+                OAuthError::InvalidGrant(Box::new(answer))
+            } else {
+                OAuthError::Refused(Box::new(answer))
+            });
         }
         let body = answer.body;
         let access_token = body

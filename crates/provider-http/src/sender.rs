@@ -137,6 +137,27 @@ pub type Offload = Arc<
         + Sync,
 >;
 
+/// Runs `job` through `offload` when there is one (off the async workers, under the evaluation
+/// pool's caps), here otherwise, and returns its result; `None` when the offload dropped the
+/// job without running it (the pool is closed).
+pub async fn run_offloaded<T, F>(offload: Option<&Offload>, job: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let Some(offload) = offload else {
+        return Some(job());
+    };
+    let slot: Arc<Mutex<Option<T>>> = Arc::default();
+    let out = Arc::clone(&slot);
+    offload(Box::new(move || {
+        let result = job();
+        *out.lock().expect("never poisoned") = Some(result);
+    }))
+    .await;
+    slot.lock().expect("never poisoned").take()
+}
+
 /// Everything a process's vendor calls share. Cheap to clone.
 #[derive(Clone)]
 pub struct Sender {
@@ -214,7 +235,9 @@ impl Sender {
 
     /// Opens a session on `connection` with `connector` (already resolved with its override
     /// layers): fresh credentials in memory, and `wait_budget` (the default when `None`) for
-    /// every wait of the calls made through it.
+    /// every wait of the calls made through it. With `offload`, the connector's JSONata over
+    /// vendor and token answers (error rules, `capture`, `invalid_grant_when`) runs through it
+    /// (see [`Session::with_offload`]), the refresh this may make included.
     ///
     /// # Errors
     /// [`CallError::Credentials`] when the connection's credentials cannot be opened or
@@ -224,6 +247,7 @@ impl Sender {
         connection: Connection,
         connector: Connector,
         wait_budget: Option<Duration>,
+        offload: Option<Offload>,
     ) -> Result<Session, CallError> {
         let scheme = connection
             .account
@@ -236,7 +260,10 @@ impl Sender {
                     "the connection has no auth scheme".to_owned(),
                 ))
             })?;
-        let (fresh, secrets) = self.tokens.fresh(connection, &connector, false).await?;
+        let (fresh, secrets) = self
+            .tokens
+            .fresh(connection, &connector, false, offload.as_ref())
+            .await?;
         Ok(Session {
             sender: self.clone(),
             connector,
@@ -247,7 +274,7 @@ impl Sender {
             }),
             wait_budget: wait_budget.unwrap_or(self.default_wait_budget),
             last_status: Mutex::new(None),
-            offload: None,
+            offload,
         })
     }
 }
@@ -457,7 +484,7 @@ impl Session {
         let (fresh, secrets) = self
             .sender
             .tokens
-            .fresh(seen, &self.connector, true)
+            .fresh(seen, &self.connector, true, self.offload.as_ref())
             .await?;
         let mut current = self.current.lock().expect("never poisoned");
         current.connection = fresh;

@@ -219,3 +219,137 @@ async fn another_port_of_an_allowed_host_is_not_reached() {
         "the other port saw no connection"
     );
 }
+
+/// A connector whose OAuth scheme captures an account field from the token answer and reads a
+/// refusal with `invalid_grant_when`: JSONata over token answers.
+fn acme_with_token_jsonata(port: u16) -> connector::Connector {
+    let text = format!(
+        r#"
+schema_version: 1
+meta: {{ id: acme, label: Acme, categories: [crm], revision: "1" }}
+auth:
+  schemes:
+    oauth:
+      kind: oauth2
+      grant: authorization_code
+      authorize_url: "http://127.0.0.1:{port}/authorize"
+      token_url: "http://127.0.0.1:{port}/token"
+      scopes: [contacts]
+      invalid_grant_when: "body.status = 'BAD_REFRESH_TOKEN'"
+      capture:
+        instance_url: instance_url
+http:
+  base_url: http://127.0.0.1:{port}
+  allowed_hosts: ["http://127.0.0.1:{port}"]
+resources:
+  contacts:
+    list: {{ http_method: GET, path: /contacts, records: results }}
+unified:
+  crm.contacts:
+    list:
+      routes:
+        - use: contacts.list
+      record_mapping: "{{'id': id}}"
+"#
+    );
+    connector::load_connector_from_str("acme.yaml", &text, None).expect("loads")
+}
+
+/// An offload like the evaluation pool's: each job runs on a thread of its own (never the
+/// calling async worker), and the threads it ran on are recorded.
+fn recording_offload() -> (
+    provider_http::sender::Offload,
+    std::sync::Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>,
+) {
+    let ran: std::sync::Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>> =
+        std::sync::Arc::default();
+    let offload: provider_http::sender::Offload = std::sync::Arc::new({
+        let ran = std::sync::Arc::clone(&ran);
+        move |job| {
+            let ran = std::sync::Arc::clone(&ran);
+            Box::pin(async move {
+                tokio::task::spawn_blocking(move || {
+                    ran.lock()
+                        .expect("never poisoned")
+                        .push(std::thread::current().id());
+                    job();
+                })
+                .await
+                .expect("the job runs");
+            })
+        }
+    });
+    (offload, ran)
+}
+
+/// Token answers' JSONata (`invalid_grant_when`, `capture`) runs through the offload it is
+/// given, the evaluation pool in the server, and never on the async worker that made the call.
+#[tokio::test]
+async fn token_answer_jsonata_runs_through_the_offload() {
+    let credentials = ClientCredentials {
+        client_id: "id".to_owned(),
+        client_secret: "secret".to_owned(),
+    };
+    let here = std::thread::current().id();
+
+    // A refused refresh, read by `invalid_grant_when`.
+    let body = br#"{"status": "BAD_REFRESH_TOKEN"}"#.to_vec();
+    let head = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let connector = acme_with_token_jsonata(serve(head, body).await);
+    let endpoints = connector
+        .oauth2("oauth", &json!({}))
+        .expect("renders")
+        .expect("an oauth scheme");
+    let (offload, ran) = recording_offload();
+    let oauth = OAuthClient::new(&ProviderClient::new(Duration::from_secs(5)))
+        .with_offload(Some(offload.clone()));
+    let error = oauth
+        .refresh(
+            &connector,
+            "oauth",
+            &endpoints,
+            &credentials,
+            "refresh",
+            Utc::now(),
+        )
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(error, OAuthError::InvalidGrant(_)),
+        "invalid_grant_when reads the refusal: {error:?}"
+    );
+    let threads = ran.lock().expect("never poisoned").clone();
+    assert_eq!(
+        threads.len(),
+        1,
+        "invalid_grant_when ran once, in the offload"
+    );
+    assert_ne!(threads[0], here, "not on the calling worker");
+
+    // A granted token whose answer an account field is captured from.
+    let answer = json!({"access_token": "a", "instance_url": "https://acme.example"});
+    let captured =
+        provider_http::oauth::capture_token_response(&connector, "oauth", &answer, Some(&offload))
+            .await
+            .expect("captures");
+    assert_eq!(
+        captured.get("instance_url"),
+        Some(&json!("https://acme.example"))
+    );
+    let threads = ran.lock().expect("never poisoned").clone();
+    assert_eq!(threads.len(), 2, "the capture ran in the offload too");
+    assert_ne!(threads[1], here, "not on the calling worker");
+
+    // Without an offload (tests, tools) the same evaluations run in place.
+    let captured = provider_http::oauth::capture_token_response(&connector, "oauth", &answer, None)
+        .await
+        .expect("captures");
+    assert_eq!(
+        captured.get("instance_url"),
+        Some(&json!("https://acme.example"))
+    );
+    assert_eq!(ran.lock().expect("never poisoned").len(), 2);
+}

@@ -1044,8 +1044,20 @@ pub async fn oauth_callback(
         client_id: app.client_id.clone(),
         client_secret: String::from_utf8_lossy(&client_secret).into_owned(),
     };
+    // The connector's JSONata over the token answer runs in the evaluation pool, under the
+    // environment's cap and limits (their defaults if they cannot be read).
+    let limits = state
+        .operations
+        .evaluation_limits(&pending.environment_id)
+        .await
+        .unwrap_or_default();
+    let offload = state
+        .operations
+        .evaluation_offload(&pending.environment_id, &limits);
     let tokens = match state
         .oauth
+        .clone()
+        .with_offload(Some(offload.clone()))
         .exchange_code(
             connector,
             &pending.scheme,
@@ -1079,7 +1091,14 @@ pub async fn oauth_callback(
         "auth_scheme".to_owned(),
         Value::String(pending.scheme.clone()),
     );
-    match connector.capture_token_response(&pending.scheme, &tokens.response) {
+    match provider_http::oauth::capture_token_response(
+        connector,
+        &pending.scheme,
+        &tokens.response,
+        Some(&offload),
+    )
+    .await
+    {
         Ok(captured) => account.extend(captured),
         Err(error) => {
             tracing::error!(provider = %pending.provider, error = %error, "token response capture failed");

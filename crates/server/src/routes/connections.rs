@@ -211,16 +211,30 @@ pub async fn create(
     }
     let mut expires_at = None;
     if client_credentials {
+        // The connector's JSONata over the token answer runs in the evaluation pool.
+        let limits = state
+            .operations
+            .evaluation_limits(&caller.environment_id)
+            .await?;
+        let offload = state
+            .operations
+            .evaluation_offload(&caller.environment_id, &limits);
         let tokens =
-            client_credentials_token(&state, &caller, connector, &scheme_name, &account).await?;
+            client_credentials_token(&state, &caller, connector, &scheme_name, &account, &offload)
+                .await?;
         secrets.insert(
             "access_token".to_owned(),
             Value::String(tokens.access_token.clone()),
         );
         expires_at = tokens.expires_at;
-        let captured = connector
-            .capture_token_response(&scheme_name, &tokens.response)
-            .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+        let captured = provider_http::oauth::capture_token_response(
+            connector,
+            &scheme_name,
+            &tokens.response,
+            Some(&offload),
+        )
+        .await
+        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
         account.extend(captured);
     }
     let id = ConnectionId::generate();
@@ -251,6 +265,7 @@ async fn client_credentials_token(
     connector: &connector::Connector,
     scheme: &str,
     account: &Map<String, Value>,
+    offload: &provider_http::sender::Offload,
 ) -> Result<provider_http::oauth::TokenSet, ApiError> {
     let provider = connector.id();
     let app = state
@@ -286,6 +301,8 @@ async fn client_credentials_token(
     };
     state
         .oauth
+        .clone()
+        .with_offload(Some(offload.clone()))
         .client_credentials(connector, scheme, &endpoints, &client, chrono::Utc::now())
         .await
         .map_err(|error| match error {
