@@ -90,7 +90,8 @@ async fn schemathesis_finds_no_failure_on_any_vendor() {
     })
     .await;
     let mut failures = Vec::new();
-    for vendor in &app.demo.vendors {
+    // The CRMs' connections (the HRIS connections are left to a later run of their own).
+    for vendor in app.demo.vendors.iter().filter(|v| v.wiring.suite.is_some()) {
         let work = tempfile::tempdir().expect("a temp dir");
         // Every call names the vendor's connection, in the query and in the header alike, and
         // may wait for the connection's vendor budget (10 s), so that the budget's refusals

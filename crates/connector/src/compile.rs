@@ -285,7 +285,8 @@ impl Compiler<'_> {
                     &format!("{path}.body_mapping"),
                     enrich.body_mapping.as_ref(),
                 )?,
-                id_mapping: None,
+                id_mapping: self
+                    .opt_expr(&format!("{path}.id_mapping"), enrich.id_mapping.as_ref())?,
                 record_filter: None,
                 chunk: None,
                 enrich: Vec::new(),

@@ -912,7 +912,9 @@ pub struct WriteOperation {
     /// What the vendor answers: the whole record, or only its id (then the record is read back).
     #[serde(default)]
     pub returns: WriteReturns,
-    /// JSONata over the response body giving the written record's id (with `returns: id`).
+    /// JSONata over the response body giving the written record's id (with `returns: id`);
+    /// `$headers` holds the answer's headers (names lowercased), for vendors that answer a
+    /// create with the new record's URL in `Location` and no body.
     #[serde(default)]
     pub id_expr: Option<String>,
     /// Updates only: the runtime reads the current record first and maps the caller's fields
@@ -1009,6 +1011,10 @@ pub struct Enrich {
     /// JSONata over the request context plus `records` giving the request body.
     #[serde(default)]
     pub body_mapping: Option<String>,
+    /// JSONata over the request context plus `records` giving the `{{id}}` of the method's
+    /// path, for a follow-up that reads one record by id (with `max_items: 1`).
+    #[serde(default)]
+    pub id_mapping: Option<String>,
     /// At most this many of the page's records per request.
     pub max_items: usize,
     /// JSONata over one raw record of the page: the key an answer's record is matched by

@@ -610,17 +610,37 @@ impl Connector {
         let mut plans = Vec::new();
         for (idx, entry) in route.enrich.iter().enumerate() {
             for group in records.chunks(entry.max_items) {
-                plans.push((
-                    idx,
-                    self.plan_method_with(
+                let group = Value::Array(group.to_vec());
+                let planned = match &entry.route.id_mapping {
+                    None => self.plan_method_with(
                         &entry.method,
                         &entry.uses,
                         Some(&entry.route),
                         ctx,
                         &PageState::Start,
-                        Some(Value::Array(group.to_vec())),
+                        Some(group),
                     )?,
-                ));
+                    Some(id_mapping) => {
+                        let mut input = self.mapping_input(ctx, Value::Null);
+                        if let Value::Object(map) = &mut input {
+                            map.insert("records".to_owned(), group.clone());
+                        }
+                        let id =
+                            token_text(id_mapping.evaluate(Some(&input), &Vars::new()).map_err(
+                                mapping_error(format!("route `{}` id_mapping", entry.route.id)),
+                            )?);
+                        let with_id = RequestContext { id, ..ctx.clone() };
+                        self.plan_method_with(
+                            &entry.method,
+                            &entry.uses,
+                            Some(&entry.route),
+                            &with_id,
+                            &PageState::Start,
+                            Some(group),
+                        )?
+                    }
+                };
+                plans.push((idx, planned));
             }
         }
         Ok(plans)
@@ -1283,8 +1303,11 @@ impl Connector {
             .map_err(|error| ReadError::Invalid(error.to_string()))?;
         let from_body = match &compiled.id_expr {
             Some(expr) => token_text(
-                expr.evaluate(Some(&response.body), &Vars::new())
-                    .map_err(read_mapping_error(format!("`{object}` id_expr")))?,
+                expr.evaluate(
+                    Some(&response.body),
+                    &Vars::new().with("headers", response.as_input()["headers"].take()),
+                )
+                .map_err(read_mapping_error(format!("`{object}` id_expr")))?,
             ),
             None => None,
         };

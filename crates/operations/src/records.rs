@@ -28,7 +28,13 @@ const MAX_FILTER_VALUES: usize = 100;
 pub struct Include {
     /// The vendor's raw record as `remote_data`.
     pub remote_data: bool,
+    /// The object's sensitive fields (`UnifiedObject::sensitive_fields`), withheld otherwise;
+    /// only on a connection whose account allows them.
+    pub sensitive_fields: bool,
 }
+
+/// The account field, and its value, by which a connection allows sensitive fields.
+pub const SENSITIVE_FIELDS_ACCOUNT_FIELD: (&str, &str) = ("sensitive_fields", "allowed");
 
 impl Include {
     /// Parses `include` values (comma-separated, possibly repeated).
@@ -43,14 +49,18 @@ impl Include {
                     "" => {
                         return Err(OpError::invalid(
                             "include",
-                            "names nothing; give one or more of: remote_data",
+                            "names nothing; give one or more of: remote_data, sensitive_fields",
                         ));
                     }
                     "remote_data" => include.remote_data = true,
+                    "sensitive_fields" => include.sensitive_fields = true,
                     other => {
                         return Err(OpError::invalid(
                             "include",
-                            format!("`{other}` is not includable (known: remote_data)"),
+                            format!(
+                                "`{other}` is not includable (known: remote_data, \
+                                 sensitive_fields)"
+                            ),
                         ));
                     }
                 }
@@ -102,12 +112,31 @@ pub(crate) fn finish(
     let mut record = object
         .normalize(mapped)
         .map_err(|error| (remote_id, error.to_string()))?;
+    withhold_sensitive(object, &mut record, include);
     if include.remote_data
         && let Value::Object(map) = &mut record
     {
         map.insert("remote_data".to_owned(), raw);
     }
     Ok(record)
+}
+
+/// Empties the object's sensitive fields of `record` (null, `[]` for a list) unless the caller
+/// asked for them (and [`Bound::check_include`] found the connection allows it).
+pub(crate) fn withhold_sensitive(object: UnifiedObject, record: &mut Value, include: Include) {
+    if include.sensitive_fields {
+        return;
+    }
+    let Value::Object(map) = record else { return };
+    for field in object.sensitive_fields() {
+        if let Some(value) = map.get_mut(*field) {
+            *value = if value.is_array() {
+                Value::Array(Vec::new())
+            } else {
+                Value::Null
+            };
+        }
+    }
 }
 
 /// Fields of a written record left out before giving up on normalising it.
@@ -126,6 +155,7 @@ fn finish_written(
     for _ in 0..MAX_UNREADABLE_FIELDS {
         let error = match object.normalize(mapped.clone()) {
             Ok(mut record) => {
+                withhold_sensitive(object, &mut record, include);
                 if include.remote_data
                     && let Value::Object(map) = &mut record
                 {
@@ -333,6 +363,39 @@ impl Bound {
         Ok(filters)
     }
 
+    /// Refuses what the caller may not include: the sensitive fields of an object that has some
+    /// on a connection whose account does not allow them, and the raw record of an object with sensitive fields without them
+    /// (it would carry them).
+    ///
+    /// # Errors
+    /// An invalid request naming `include`.
+    pub fn check_include(&self, object: UnifiedObject, include: Include) -> Result<(), OpError> {
+        let (field, allowed) = SENSITIVE_FIELDS_ACCOUNT_FIELD;
+        let sensitive = !object.sensitive_fields().is_empty();
+        if include.sensitive_fields
+            && sensitive
+            && self.account().get(field) != Some(&json!(allowed))
+        {
+            return Err(OpError::invalid(
+                "include",
+                format!(
+                    "`sensitive_fields` is not allowed on this connection (its account field \
+                     `{field}` is not `{allowed}`)"
+                ),
+            ));
+        }
+        if include.remote_data && !include.sensitive_fields && sensitive {
+            return Err(OpError::invalid(
+                "include",
+                format!(
+                    "`remote_data` of `{object}` carries its sensitive fields: include \
+                     `sensitive_fields` too, on a connection that allows them"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// One page of `object`'s records.
     ///
     /// # Errors
@@ -343,6 +406,7 @@ impl Bound {
         request: ListRequest,
     ) -> Result<ListPage, OpError> {
         self.supported(object, Operation::List)?;
+        self.check_include(object, request.include)?;
         let key = object.key();
         let filters = self.list_filters(object, &request.filters)?;
         let page_size = list_page_size(request.page_size)?;
@@ -502,6 +566,7 @@ impl Bound {
         include: Include,
     ) -> Result<Value, OpError> {
         self.supported(object, Operation::Get)?;
+        self.check_include(object, include)?;
         let record = self.read_back(object, id, include).await?;
         // A vendor that keeps a deleted record as a tombstone (the connector's mapping says
         // `remote_deleted`) answers a read of it as the other vendors do: not found.
@@ -557,6 +622,7 @@ impl Bound {
         include: Include,
     ) -> Result<Value, OpError> {
         self.supported(object, operation)?;
+        self.check_include(object, include)?;
         if !body.is_object() {
             return Err(OpError::invalid("body", "must be a JSON object"));
         }

@@ -134,6 +134,13 @@ impl Bound {
         request: ListRequest,
     ) -> Result<ListPage, OpError> {
         self.supported(object, Operation::List)?;
+        if request.include.sensitive_fields {
+            return Err(OpError::invalid(
+                "include",
+                "`sensitive_fields` are not answered from the synced records (syncs store \
+                 records with them withheld); list with `source=live`",
+            ));
+        }
         if request.include.remote_data {
             return Err(OpError::invalid(
                 "include",

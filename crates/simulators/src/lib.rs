@@ -7,6 +7,7 @@
 //! and the tests iterate. Simulators are test infrastructure and a product feature (`crosswalk
 //! demo`); they are not part of the runtime and may name vendors freely.
 
+pub mod bamboohr;
 mod decimal;
 pub mod dynamics;
 pub mod faults;

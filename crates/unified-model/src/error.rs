@@ -4,8 +4,6 @@
 //! always names the JSON path of the offending field, so a mapping author or API client can find
 //! it. [`ValueError`] is the narrower error of parsing one scalar (a timestamp, a decimal...).
 
-use crate::crm::CrmObject;
-
 /// Why a record or write body was refused.
 ///
 /// Paths use the notation of `serde_path_to_error`: `email_addresses[0].type`, with `.` for the
@@ -47,8 +45,8 @@ pub enum ModelError {
     /// A write body for an object that is read-only in this version.
     #[error("`{object}` does not accept writes")]
     WritesNotSupported {
-        /// The read-only object.
-        object: CrmObject,
+        /// The read-only object's slug (`users`).
+        object: &'static str,
     },
 }
 

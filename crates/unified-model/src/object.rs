@@ -11,15 +11,18 @@ use serde_json::Value;
 
 use crate::crm::CrmObject;
 use crate::error::ModelError;
+use crate::hris::HrisObject;
 
 /// The categories of unified objects, in the order of the documentation.
-pub const CATEGORIES: &[&str] = &["crm"];
+pub const CATEGORIES: &[&str] = &["crm", "hris"];
 
 /// One unified object of one category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum UnifiedObject {
     /// A CRM object (`crm.contacts`).
     Crm(CrmObject),
+    /// An HRIS object (`hris.employees`).
+    Hris(HrisObject),
 }
 
 /// Fields of every record that a caller never writes: the envelope the API fills in.
@@ -35,7 +38,10 @@ const ENVELOPE: &[&str] = &[
 impl UnifiedObject {
     /// Every object of every category, category by category in the documentation's order.
     pub fn all() -> impl Iterator<Item = UnifiedObject> {
-        CrmObject::ALL.into_iter().map(UnifiedObject::Crm)
+        CrmObject::ALL
+            .into_iter()
+            .map(UnifiedObject::Crm)
+            .chain(HrisObject::ALL.into_iter().map(UnifiedObject::Hris))
     }
 
     /// The objects of `category` (none for an unknown category).
@@ -63,6 +69,7 @@ impl UnifiedObject {
     pub fn category(self) -> &'static str {
         match self {
             UnifiedObject::Crm(_) => "crm",
+            UnifiedObject::Hris(_) => "hris",
         }
     }
 
@@ -70,6 +77,7 @@ impl UnifiedObject {
     pub fn slug(self) -> &'static str {
         match self {
             UnifiedObject::Crm(object) => object.slug(),
+            UnifiedObject::Hris(object) => object.slug(),
         }
     }
 
@@ -82,6 +90,7 @@ impl UnifiedObject {
     pub fn record_name(self) -> &'static str {
         match self {
             UnifiedObject::Crm(object) => object.record_name(),
+            UnifiedObject::Hris(object) => object.record_name(),
         }
     }
 
@@ -89,6 +98,7 @@ impl UnifiedObject {
     pub fn supports_writes(self) -> bool {
         match self {
             UnifiedObject::Crm(object) => object.supports_writes(),
+            UnifiedObject::Hris(object) => object.supports_writes(),
         }
     }
 
@@ -96,6 +106,7 @@ impl UnifiedObject {
     pub fn schema(self) -> Value {
         match self {
             UnifiedObject::Crm(object) => object.schema(),
+            UnifiedObject::Hris(object) => object.schema(),
         }
     }
 
@@ -103,6 +114,7 @@ impl UnifiedObject {
     pub fn write_schema(self) -> Value {
         match self {
             UnifiedObject::Crm(object) => object.write_schema(),
+            UnifiedObject::Hris(object) => object.write_schema(),
         }
     }
 
@@ -113,6 +125,7 @@ impl UnifiedObject {
     pub fn normalize(self, mapped: Value) -> Result<Value, ModelError> {
         match self {
             UnifiedObject::Crm(object) => crate::crm::normalize_record(object, mapped),
+            UnifiedObject::Hris(object) => crate::hris::normalize_record(object, mapped),
         }
     }
 
@@ -123,6 +136,17 @@ impl UnifiedObject {
     pub fn parse_write_body(self, body: Value) -> Result<Value, ModelError> {
         match self {
             UnifiedObject::Crm(object) => crate::crm::parse_write_body(object, body),
+            UnifiedObject::Hris(object) => crate::hris::parse_write_body(object, body),
+        }
+    }
+
+    /// Fields withheld from records unless the caller asks for sensitive fields and the
+    /// connection allows them (national ids, dates of birth, bank data, pay amounts); a
+    /// withheld field is null, or `[]` for a list.
+    pub fn sensitive_fields(self) -> &'static [&'static str] {
+        match self {
+            UnifiedObject::Crm(_) => &[],
+            UnifiedObject::Hris(object) => object.sensitive_fields(),
         }
     }
 
@@ -132,9 +156,16 @@ impl UnifiedObject {
     }
 
     /// The canonical value of a standard list filter: `email` is lowercased and must be an
-    /// address; other filters pass as given. `Err` says why the value is refused.
+    /// address, `employment_status` one of the employment statuses; other filters pass as
+    /// given. `Err` says why the value is refused.
     pub fn standard_filter(self, name: &str, value: &str) -> Result<String, &'static str> {
         match name {
+            "employment_status"
+                if !["ACTIVE", "PENDING", "ON_LEAVE", "TERMINATED", "INACTIVE"]
+                    .contains(&value) =>
+            {
+                Err("is not one of ACTIVE, PENDING, ON_LEAVE, TERMINATED, INACTIVE")
+            }
             "email" if !value.contains('@') => Err("is not an email address"),
             "email" => Ok(value.to_lowercase()),
             _ => Ok(value.to_owned()),

@@ -1,9 +1,10 @@
 //! Keeps the published schemas and the model reference in step with the types.
 //!
-//! The JSON Schemas in `schemas/unified/crm/` and the field reference in `docs/unified-model.md`
-//! are generated from `unified-model` and checked in, so API clients can read them without Rust.
-//! This test regenerates them in memory and fails when a checked-in file differs; with
-//! `UPDATE_SCHEMAS=1` it rewrites them instead.
+//! The JSON Schemas in `schemas/unified/<category>/` and the field reference in
+//! `docs/unified-model.md` are generated from `unified-model` and checked in, so API clients can
+//! read them without Rust. This test regenerates them in memory and fails when a checked-in file
+//! differs; with `UPDATE_SCHEMAS=1` it rewrites them instead. The reference's hand-written tail
+//! (below its marker line: where each field comes from per vendor) is kept as it is.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -11,35 +12,46 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::Value;
-use unified_model::CrmObject;
+use unified_model::{CATEGORIES, UnifiedObject};
 
 const UPDATE_HINT: &str = "UPDATE_SCHEMAS=1 cargo test -p unified-model --test schemas";
 
 #[test]
 fn checked_in_schemas_and_docs_are_up_to_date() -> anyhow::Result<()> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let schema_dir = workspace.join("schemas/unified/crm");
     let mut expected: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for object in CrmObject::ALL {
-        let record_path = schema_dir.join(format!("{}.json", object.slug()));
-        expected.insert(record_path, pretty(&object.schema())?);
-        if object.supports_writes() {
-            let write_path = schema_dir.join(format!("{}.write.json", object.slug()));
-            expected.insert(write_path, pretty(&object.write_schema())?);
+    let mut schema_dirs = Vec::new();
+    for category in CATEGORIES {
+        let schema_dir = workspace.join(format!("schemas/unified/{category}"));
+        for object in UnifiedObject::of_category(category) {
+            let record_path = schema_dir.join(format!("{}.json", object.slug()));
+            expected.insert(record_path, pretty(&object.schema())?);
+            if object.supports_writes() {
+                let write_path = schema_dir.join(format!("{}.write.json", object.slug()));
+                expected.insert(write_path, pretty(&object.write_schema())?);
+            }
         }
+        schema_dirs.push(schema_dir);
     }
-    expected.insert(
-        workspace.join("docs/unified-model.md"),
-        reference::markdown(),
-    );
+    let reference_path = workspace.join("docs/unified-model.md");
+    let hand_written = fs::read_to_string(&reference_path)
+        .ok()
+        .and_then(|text| {
+            text.find(reference::HAND_WRITTEN_MARKER)
+                .map(|at| text[at..].to_owned())
+        })
+        .unwrap_or_else(|| format!("{}\n", reference::HAND_WRITTEN_MARKER));
+    expected.insert(reference_path, reference::markdown() + "\n" + &hand_written);
 
     // Files left over from a renamed or removed object are stale too.
     let mut leftovers = Vec::new();
-    if schema_dir.is_dir() {
-        for entry in fs::read_dir(&schema_dir).context("listing schemas/unified/crm")? {
-            let path = entry.context("listing schemas/unified/crm")?.path();
-            if !expected.contains_key(&path) {
-                leftovers.push(path);
+    for schema_dir in &schema_dirs {
+        if schema_dir.is_dir() {
+            for entry in fs::read_dir(schema_dir).context("listing schemas/unified")? {
+                let path = entry.context("listing schemas/unified")?.path();
+                if !expected.contains_key(&path) {
+                    leftovers.push(path);
+                }
             }
         }
     }
@@ -94,7 +106,11 @@ mod reference {
     use std::fmt::Write;
 
     use serde_json::Value;
-    use unified_model::CrmObject;
+    use unified_model::{CrmObject, UnifiedObject};
+
+    /// The line after which `docs/unified-model.md` is hand-written and kept as is.
+    pub(super) const HAND_WRITTEN_MARKER: &str =
+        "<!-- Hand-written below this line; the generator keeps it as it is. -->";
 
     /// Envelope fields, listed once at the top instead of in every object's table.
     const ENVELOPE: [&str; 7] = [
@@ -117,37 +133,18 @@ mod reference {
             ENVELOPE.contains(&name)
         });
 
-        for object in CrmObject::ALL {
-            let schema = object.schema();
-            let _ = write!(
-                out,
-                "\n## {} (`{}`)\n\n",
-                object.record_name(),
-                object.slug()
-            );
-            if let Some(description) = schema.get("description").and_then(Value::as_str) {
-                let _ = writeln!(out, "{}\n", one_line(description));
+        for category in unified_model::CATEGORIES {
+            if let Some(intro) = category_intro(category) {
+                out.push_str(intro);
             }
-            if object.supports_writes() {
-                let _ = writeln!(
-                    out,
-                    "Writable: record schema `schemas/unified/crm/{0}.json`, write body schema \
-                     `schemas/unified/crm/{0}.write.json`.\n",
-                    object.slug()
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "Read-only in v1: record schema `schemas/unified/crm/{}.json`.\n",
-                    object.slug()
-                );
+            for object in UnifiedObject::of_category(category) {
+                object_section(&mut out, object);
             }
-            field_table(&mut out, &schema, &schema, |name| !ENVELOPE.contains(&name));
         }
 
         out.push_str("\n## Shared types\n");
         let mut seen = Vec::new();
-        for object in CrmObject::ALL {
+        for object in UnifiedObject::all() {
             let schema = object.schema();
             let Some(definitions) = schema.get("$defs").and_then(Value::as_object) else {
                 continue;
@@ -174,14 +171,84 @@ mod reference {
         out
     }
 
-    const INTRO: &str = "# Unified CRM model (v1)
+    /// One object's heading, description, schema files, sensitive fields and field table.
+    fn object_section(out: &mut String, object: UnifiedObject) {
+        let schema = object.schema();
+        let category = object.category();
+        let _ = write!(
+            out,
+            "\n## {} (`{}`)\n\n",
+            object.record_name(),
+            object.slug()
+        );
+        if let Some(description) = schema.get("description").and_then(Value::as_str) {
+            let _ = writeln!(out, "{}\n", one_line(description));
+        }
+        if object.supports_writes() {
+            let _ = writeln!(
+                out,
+                "Writable: record schema `schemas/unified/{category}/{0}.json`, write body schema \
+                 `schemas/unified/{category}/{0}.write.json`.\n",
+                object.slug()
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "Read-only in v1: record schema `schemas/unified/{category}/{}.json`.\n",
+                object.slug()
+            );
+        }
+        let sensitive = object.sensitive_fields();
+        if !sensitive.is_empty() {
+            let names: Vec<String> = sensitive.iter().map(|name| format!("`{name}`")).collect();
+            let _ = writeln!(
+                out,
+                "Sensitive, withheld unless asked for and allowed: {}.\n",
+                names.join(", ")
+            );
+        }
+        field_table(out, &schema, &schema, |name| !ENVELOPE.contains(&name));
+    }
+
+    /// The text opening a category's objects, after the first category's.
+    fn category_intro(category: &str) -> Option<&'static str> {
+        match category {
+            "hris" => Some(HRIS_INTRO),
+            _ => None,
+        }
+    }
+
+    const HRIS_INTRO: &str = "
+# Unified HRIS model (v1)
+
+The objects of `/unified/hris/*`, with the same envelope and conventions as the CRM objects;
+their JSON Schemas are in `schemas/unified/hris/`.
+
+- Two questions never share a field: `employment_status` says whether the person works there
+  (`ACTIVE`, `PENDING`, `ON_LEAVE`, `TERMINATED`, `INACTIVE`, with the vendor's own value in
+  `employment_status_raw`), `remote_deleted` whether the record is gone from the vendor.
+  Terminated employees are never dropped: lists return them unless the connector's
+  `employment_status` filter chooses.
+- Pay and job history are separate objects: a compensation (base pay, a bonus...) has its own
+  effective and end dates, its money as a decimal string with a currency, its pay period and
+  pay frequency.
+- Sensitive fields (national ids, date of birth, bank data, pay amounts and the fields listed
+  per object below) are withheld (null, or `[]` for a list) unless the caller passes
+  `include=sensitive_fields` and the connection allows it (its account field
+  `sensitive_fields` is `allowed`); asking on a connection that does not allow it is a `400`
+  naming `include`, and so is `include=remote_data` without `sensitive_fields` on an object that
+  has sensitive fields (the raw record carries them).
+  Syncs store records with sensitive fields withheld.
+";
+
+    const INTRO: &str = "# Unified model (v1): CRM and HRIS
 
 <!-- Generated from crates/unified-model by its `schemas` test; edit the doc comments there and run
 `UPDATE_SCHEMAS=1 cargo test -p unified-model --test schemas`. -->
 
-The objects of `/unified/crm/*`, with their fields.
-The JSON Schemas (draft 2020-12) in `schemas/unified/crm/` are the contract; this page is a readable
-digest of them.
+The objects of `/unified/crm/*` and `/unified/hris/*`, with their fields.
+The JSON Schemas (draft 2020-12) in `schemas/unified/crm/` and `schemas/unified/hris/` are the
+contract; this page is a readable digest of them.
 
 Conventions:
 

@@ -1,4 +1,5 @@
-//! `crosswalk demo` prints curl commands that return unified contacts from both vendors.
+//! `crosswalk demo` prints curl commands that return unified contacts from every CRM and
+//! unified employees from every HRIS.
 
 use crate::helpers::spawn_app;
 
@@ -11,11 +12,13 @@ async fn the_printed_curl_commands_return_unified_contacts_from_every_vendor() {
         .filter(|line| line.starts_with("curl ") && line.contains("/unified/crm/contacts"))
         .filter_map(|line| line.rsplit('\'').nth(1))
         .collect();
-    assert_eq!(
-        urls.len(),
-        app.demo.vendors.len(),
-        "one command per vendor:\n{printed}"
-    );
+    let n_crms = app
+        .demo
+        .vendors
+        .iter()
+        .filter(|vendor| vendor.wiring.suite.is_some())
+        .count();
+    assert_eq!(urls.len(), n_crms, "one command per CRM:\n{printed}");
     assert!(printed.contains(&format!("Authorization: Bearer {}", app.demo.api_key)));
     for url in urls {
         let response = app
@@ -36,4 +39,33 @@ async fn the_printed_curl_commands_return_unified_contacts_from_every_vendor() {
                     && record["email_addresses"].is_array())
         );
     }
+}
+
+#[tokio::test]
+async fn the_printed_curl_command_of_an_hris_returns_unified_employees() {
+    let app = spawn_app().await;
+    let printed = cli::demo::curl_commands(&app.demo);
+    let urls: Vec<&str> = printed
+        .lines()
+        .filter(|line| line.starts_with("curl ") && line.contains("/unified/hris/employees"))
+        .filter_map(|line| line.rsplit('\'').nth(1))
+        .collect();
+    assert_eq!(urls.len(), 1, "BambooHR's command:\n{printed}");
+    let body: serde_json::Value = app
+        .client
+        .get(urls[0])
+        .bearer_auth(&app.demo.api_key)
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("json");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 5, "{body}");
+    assert!(
+        results
+            .iter()
+            .all(|employee| employee["employment_status"].is_string())
+    );
 }

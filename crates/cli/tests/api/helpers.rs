@@ -79,8 +79,16 @@ impl TestApp {
     }
 
     /// What the cross-vendor suite may expect of `provider` (its `simulator.yaml`).
+    ///
+    /// # Panics
+    /// When `provider` has no CRM suite facts (a vendor of another category).
     pub fn facts(&self, provider: &str) -> &SuiteFacts {
-        &self.demo.vendor(provider).wiring.suite
+        self.demo
+            .vendor(provider)
+            .wiring
+            .suite
+            .as_ref()
+            .unwrap_or_else(|| panic!("`{provider}` has no CRM suite facts"))
     }
 
     /// Ids of the contacts the vendor holds now (not deleted).
@@ -130,10 +138,23 @@ impl TestApp {
         (status, value)
     }
 
-    /// Walks a unified list to its end, returning every record.
+    /// Walks a unified CRM list to its end, returning every record.
     pub async fn walk(
         &self,
         provider: &str,
+        object: &str,
+        filters: &str,
+        page_size: u64,
+    ) -> Vec<Value> {
+        self.walk_category(provider, "crm", object, filters, page_size)
+            .await
+    }
+
+    /// Walks a unified list of `category` to its end, returning every record.
+    pub async fn walk_category(
+        &self,
+        provider: &str,
+        category: &str,
         object: &str,
         filters: &str,
         page_size: u64,
@@ -143,7 +164,7 @@ impl TestApp {
         let mut cursor: Option<String> = None;
         for _ in 0..10_000 {
             let mut path = format!(
-                "/unified/crm/{object}?connection_id={connection}&page_size={page_size}{filters}"
+                "/unified/{category}/{object}?connection_id={connection}&page_size={page_size}{filters}"
             );
             if let Some(cursor) = &cursor {
                 path.push_str(&format!("&cursor={cursor}"));

@@ -77,8 +77,11 @@ impl Vendor {
 fn main() -> std::process::ExitCode {
     let arguments = Arguments::from_args();
     let (acme, _acme_connectors) = acme::registered();
+    // The checks are the CRM category's: vendors of another category (no suite facts) are
+    // left out.
     let mut vendors: Vec<Vendor> = simulators::REGISTRY
         .iter()
+        .filter(|entry| entry.wiring().is_ok_and(|wiring| wiring.suite.is_some()))
         .map(|entry| Vendor {
             entry: *entry,
             connectors_dir: None,

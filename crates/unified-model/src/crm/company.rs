@@ -2,7 +2,7 @@
 
 use crate::{Address, Money, PhoneNumber, Timestamp};
 
-crm_record! {
+unified_record! {
     /// An organisation the customer does business with (an account or company at the
     /// vendor).
     pub struct Company {

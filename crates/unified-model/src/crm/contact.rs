@@ -2,7 +2,7 @@
 
 use crate::{Address, EmailAddress, PhoneNumber, Timestamp};
 
-crm_record! {
+unified_record! {
     /// A person the customer does business with.
     pub struct Contact {
         /// Given name.

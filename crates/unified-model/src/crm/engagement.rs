@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
 
-crm_record! {
+unified_record! {
     /// An interaction with contacts (a call, meeting, email or text message), possibly attached
     /// to companies, contacts, opportunities or leads.
     pub struct Engagement {

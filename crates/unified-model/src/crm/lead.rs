@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Address, EmailAddress, PhoneNumber, Timestamp};
 
-crm_record! {
+unified_record! {
     /// A prospect that has not yet been qualified into a contact, company and opportunity.
     pub struct Lead {
         /// Given name.

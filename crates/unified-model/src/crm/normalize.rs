@@ -4,23 +4,13 @@
 //! Both go through the typed structs with `serde_path_to_error`, so every refusal names the JSON
 //! path of the field at fault. Neither knows any vendor: they see only unified JSON.
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{
     Company, Contact, CrmObject, Engagement, Lead, Note, Opportunity, Pipeline, Task, User,
 };
-use crate::error::{ModelError, join_path};
-
-/// Envelope fields a write body may not set: Crosswalk or the vendor owns them.
-const READ_ONLY_FIELDS: [&str; 5] = [
-    "id",
-    "remote_id",
-    "created_at",
-    "updated_at",
-    "remote_deleted",
-];
+use crate::error::ModelError;
+use crate::normalize::{check_write_body, fill_ids, into_object, retain_present, round_trip_as};
 
 /// Checks a record produced by a connector's mapping and returns it in the object's one stable
 /// shape.
@@ -71,65 +61,13 @@ pub fn normalize_record(object: CrmObject, value: Value) -> Result<Value, ModelE
 /// `remote_deleted`, and otherwise the errors of [`normalize_record`].
 pub fn parse_write_body(object: CrmObject, value: Value) -> Result<Value, ModelError> {
     if !object.supports_writes() {
-        return Err(ModelError::WritesNotSupported { object });
-    }
-    let body = into_object(value)?;
-    if let Some(field) = body
-        .keys()
-        .find(|key| READ_ONLY_FIELDS.contains(&key.as_str()))
-    {
-        return Err(ModelError::ReadOnlyField {
-            path: field.clone(),
+        return Err(ModelError::WritesNotSupported {
+            object: object.slug(),
         });
     }
-    if let Some(remote_data) = body.get("remote_data")
-        && !(remote_data.is_object() || remote_data.is_null())
-    {
-        return Err(ModelError::InvalidValue {
-            path: "remote_data".to_owned(),
-            reason: format!(
-                "expected an object of vendor fields, found {}",
-                json_type(remote_data)
-            ),
-        });
-    }
-    let body = Value::Object(body);
+    let body = check_write_body(value)?;
     let normalized = round_trip(object, body.clone())?;
     Ok(retain_present(&body, normalized))
-}
-
-/// Returns the object inside `value`, or the error naming what was found instead.
-fn into_object(value: Value) -> Result<Map<String, Value>, ModelError> {
-    match value {
-        Value::Object(object) => Ok(object),
-        other => Err(ModelError::NotAnObject {
-            found: json_type(&other),
-        }),
-    }
-}
-
-/// Copies `id` to `remote_id` or back when only one is set; `path` locates `record`.
-fn fill_ids(record: &mut Map<String, Value>, path: &str) -> Result<(), ModelError> {
-    let present = |record: &Map<String, Value>, key: &str| {
-        record.get(key).is_some_and(|value| !value.is_null())
-    };
-    match (present(record, "id"), present(record, "remote_id")) {
-        (true, true) => {}
-        (true, false) => {
-            let id = record["id"].clone();
-            record.insert("remote_id".to_owned(), id);
-        }
-        (false, true) => {
-            let remote_id = record["remote_id"].clone();
-            record.insert("id".to_owned(), remote_id);
-        }
-        (false, false) => {
-            return Err(ModelError::MissingField {
-                path: join_path(path, "remote_id"),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Deserializes `value` as the object's type and serializes it back.
@@ -144,49 +82,5 @@ fn round_trip(object: CrmObject, value: Value) -> Result<Value, ModelError> {
         CrmObject::Engagements => round_trip_as::<Engagement>(value),
         CrmObject::Users => round_trip_as::<User>(value),
         CrmObject::Pipelines => round_trip_as::<Pipeline>(value),
-    }
-}
-
-fn round_trip_as<T: DeserializeOwned + Serialize>(value: Value) -> Result<Value, ModelError> {
-    let record: T = serde_path_to_error::deserialize(value).map_err(ModelError::from_serde)?;
-    Ok(serde_json::to_value(record)
-        .expect("unified types have string keys and serialize to JSON without failing"))
-}
-
-/// Keeps in `normalized` only the object keys that `input` has, at every depth.
-///
-/// Lists keep their length through the round trip, so their items are matched by position.
-fn retain_present(input: &Value, normalized: Value) -> Value {
-    match (input, normalized) {
-        (Value::Object(input), Value::Object(normalized)) => Value::Object(
-            normalized
-                .into_iter()
-                .filter_map(|(key, value)| {
-                    let input_value = input.get(&key)?;
-                    let kept = retain_present(input_value, value);
-                    Some((key, kept))
-                })
-                .collect(),
-        ),
-        (Value::Array(input), Value::Array(normalized)) => Value::Array(
-            input
-                .iter()
-                .zip(normalized)
-                .map(|(input_item, item)| retain_present(input_item, item))
-                .collect(),
-        ),
-        (_, normalized) => normalized,
-    }
-}
-
-/// Names the JSON type of `value` for error messages.
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-crm_record! {
+unified_record! {
     /// Free text attached to companies, contacts, opportunities or leads.
     pub struct Note {
         /// Title of the note, for vendors that have one.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Date, Money, Percentage};
 
-crm_record! {
+unified_record! {
     /// A potential sale moving through a pipeline (also called a deal).
     pub struct Opportunity {
         /// Name of the opportunity.

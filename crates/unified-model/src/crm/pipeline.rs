@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Percentage;
 
-crm_record! {
+unified_record! {
     /// A sales pipeline: the ordered stages opportunities move through. Read-only in v1.
     pub struct Pipeline {
         /// Name of the pipeline.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
 
-crm_record! {
+unified_record! {
     /// A to-do item for a user, possibly attached to companies, contacts, opportunities or
     /// leads.
     pub struct Task {

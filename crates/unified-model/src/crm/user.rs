@@ -1,6 +1,6 @@
 //! The unified user: a person with a seat in the vendor system (read-only in v1).
 
-crm_record! {
+unified_record! {
     /// A person with a seat in the vendor system, who can own records. Read-only in v1.
     pub struct User {
         /// Full name.
