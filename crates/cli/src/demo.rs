@@ -232,7 +232,14 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
         header_read_timeout_secs: 10,
         request_timeout_secs: 120,
         max_connections: 1024,
-        worker: Default::default(),
+        // The demo's webhook receivers run on this machine.
+        worker: crate::settings::WorkerConfig {
+            webhooks: crate::settings::WebhooksConfig {
+                allow_private_addresses: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
         failed_auth_burst: options
             .failed_auth_burst
             .unwrap_or_else(|| server::FailureBudget::default().burst),
@@ -359,8 +366,12 @@ pub fn curl_commands(demo: &Demo) -> String {
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let mut demo = start(args).await?;
     let grace = std::time::Duration::from_secs(demo.settings.shutdown_grace_secs);
-    let worker =
-        startup::RunningWorker::spawn(&demo.state.operations, &demo.settings.worker, grace);
+    let worker = startup::RunningWorker::spawn_with_webhooks(
+        &demo.state.operations,
+        &demo.settings.worker,
+        grace,
+        Some(Arc::clone(&demo.state.keyring)),
+    );
     print!("{}", curl_commands(&demo));
     startup::stop_signal().await;
     worker.stop().await?;

@@ -290,7 +290,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 startup::revalidate_with(&core.operations).await?;
                 let operations = core.operations;
                 let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
-                let jobs = startup::RunningWorker::spawn(&operations, &settings.worker, grace);
+                let jobs = startup::RunningWorker::spawn_with_webhooks(
+                    &operations,
+                    &settings.worker,
+                    grace,
+                    Some(std::sync::Arc::clone(&core.keyring)),
+                );
                 tracing::info!(interval_secs, window_secs, "crosswalk worker running");
                 let mut ticker = tokio::time::interval(std::time::Duration::from_secs(interval_secs.max(1)));
                 let stop = startup::stop_signal();
@@ -391,8 +396,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let public_url = startup::public_url(&settings, &listener)?;
                 let state = startup::build_state(&settings, store, &public_url).await?;
                 let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
-                let worker =
-                    startup::RunningWorker::spawn(&state.operations, &settings.worker, grace);
+                let worker = startup::RunningWorker::spawn_with_webhooks(
+                    &state.operations,
+                    &settings.worker,
+                    grace,
+                    Some(std::sync::Arc::clone(&state.keyring)),
+                );
                 let mut server = startup::spawn_server_with(
                     listener,
                     state,

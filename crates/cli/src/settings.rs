@@ -88,6 +88,8 @@ pub struct WorkerConfig {
     pub lease_secs: u64,
     /// Jobs one process runs at once.
     pub concurrency: usize,
+    /// How outbound webhooks are delivered.
+    pub webhooks: WebhooksConfig,
 }
 
 impl Default for WorkerConfig {
@@ -95,6 +97,53 @@ impl Default for WorkerConfig {
         WorkerConfig {
             lease_secs: 60,
             concurrency: 4,
+            webhooks: WebhooksConfig::default(),
+        }
+    }
+}
+
+/// How a process's worker delivers outbound webhooks (`[worker.webhooks]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Lets deliveries reach private and loopback addresses (receivers next to Crosswalk);
+    /// by default only public addresses are called.
+    pub allow_private_addresses: bool,
+    /// Keeps deliveries on loopback addresses only (test setups where nothing may leave the
+    /// machine); wins over `allow_private_addresses`.
+    pub loopback_only: bool,
+    /// How long one delivery attempt may take, connection included.
+    pub timeout_secs: u64,
+    /// How often an idle endpoint's delivery job looks for new events.
+    pub poll_secs: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> WebhooksConfig {
+        WebhooksConfig {
+            allow_private_addresses: false,
+            loopback_only: false,
+            timeout_secs: 15,
+            poll_secs: 2,
+        }
+    }
+}
+
+impl WebhooksConfig {
+    /// The delivery settings these make.
+    pub fn settings(&self) -> webhooks::WebhookSettings {
+        let addresses = if self.loopback_only {
+            webhooks::AddressPolicy::LoopbackOnly
+        } else if self.allow_private_addresses {
+            webhooks::AddressPolicy::AllowPrivate
+        } else {
+            webhooks::AddressPolicy::PublicOnly
+        };
+        webhooks::WebhookSettings {
+            addresses,
+            timeout: std::time::Duration::from_secs(self.timeout_secs.max(1)),
+            poll: std::time::Duration::from_secs(self.poll_secs.max(1)),
+            ..webhooks::WebhookSettings::default()
         }
     }
 }
@@ -244,8 +293,17 @@ failed_auth_refill_secs = 3
 [worker]
 # How long the jobs of a process that died wait before another process takes them over.
 lease_secs = 60
-# Jobs (sync runs) one process runs at once.
+# Jobs (sync runs, webhook deliveries) one process runs at once.
 concurrency = 4
+
+[worker.webhooks]
+# Outbound webhooks go to public addresses only unless private ones are allowed (receivers on
+# your own network); loopback_only keeps them on this machine (tests).
+allow_private_addresses = false
+loopback_only = false
+# How long one delivery attempt may take, and how often an idle endpoint looks for events.
+timeout_secs = 15
+poll_secs = 2
 
 [encryption]
 # Credentials are sealed with AES-256-GCM under the current key; older keys still open.

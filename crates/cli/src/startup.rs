@@ -274,13 +274,25 @@ pub struct RunningWorker {
 const SYNC_PAGE_SIZE: u64 = 100;
 
 impl RunningWorker {
-    /// Starts the worker on `operations`' store, claiming as `config` says.
+    /// Starts the worker on `operations`' store, claiming as `config` says; it runs sync jobs
+    /// only (see [`RunningWorker::spawn_with_webhooks`]).
     pub fn spawn(
         operations: &Operations,
         config: &crate::settings::WorkerConfig,
         grace: Duration,
     ) -> RunningWorker {
-        let worker = server::Worker::new(
+        RunningWorker::spawn_with_webhooks(operations, config, grace, None)
+    }
+
+    /// Starts the worker as [`RunningWorker::spawn`] does, delivering outbound webhooks too when
+    /// given the keyring their secrets are sealed with (`serve`, `work` and `demo` do).
+    pub fn spawn_with_webhooks(
+        operations: &Operations,
+        config: &crate::settings::WorkerConfig,
+        grace: Duration,
+        keyring: Option<Arc<secrets::Keyring>>,
+    ) -> RunningWorker {
+        let mut worker = server::Worker::new(
             Arc::clone(operations.store()),
             server::WorkerSettings {
                 lease: Duration::from_secs(config.lease_secs.max(1)),
@@ -292,6 +304,17 @@ impl RunningWorker {
             server::SYNC_JOB_KIND,
             Arc::new(server::SyncHandler::new(operations.clone(), SYNC_PAGE_SIZE)),
         );
+        if let Some(keyring) = keyring {
+            worker = worker.handle(
+                webhooks::DELIVERY_JOB_KIND,
+                Arc::new(webhooks::DeliveryHandler::new(
+                    Arc::clone(operations.store()),
+                    keyring,
+                    config.webhooks.settings(),
+                    store::timestamp::Clock::default(),
+                )),
+            );
+        }
         let stop = tokio_util::sync::CancellationToken::new();
         let task = tokio::spawn(worker.run(stop.clone().cancelled_owned(), grace));
         RunningWorker { stop, task }

@@ -21,7 +21,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use store::{Job, JobOutcome, Store, StoreError, timestamp};
+use store::timestamp::Clock;
+use store::{Job, JobOutcome, Store, StoreError};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -67,6 +68,8 @@ impl Default for WorkerSettings {
 pub struct Worker {
     store: Arc<dyn Store>,
     settings: WorkerSettings,
+    /// The clock claims and finishes read: due times are compared with it.
+    clock: Clock,
     handlers: HashMap<String, Arc<dyn JobHandler>>,
 }
 
@@ -96,8 +99,17 @@ impl Worker {
         Worker {
             store,
             settings,
+            clock: Clock::default(),
             handlers: HashMap::new(),
         }
+    }
+
+    /// Reads `clock` instead of the machine's for due times and leases (tests move it forward
+    /// to let retries come due without waiting).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Worker {
+        self.clock = clock;
+        self
     }
 
     /// Registers the handler of `kind`; the worker claims only the kinds it has handlers for.
@@ -143,7 +155,7 @@ impl Worker {
                     .claim_jobs(
                         kind,
                         &self.settings.holder,
-                        timestamp::now(),
+                        self.clock.now(),
                         self.settings.lease,
                         u32::try_from(free).unwrap_or(u32::MAX),
                     )
@@ -165,9 +177,10 @@ impl Worker {
                     let store = Arc::clone(&self.store);
                     let lease = self.settings.lease;
                     let stopping = stopping.subscribe();
+                    let clock = self.clock.clone();
                     running.spawn(async move {
                         let _permit = permit;
-                        hold(store, handler, job, lease, stopping).await
+                        hold(store, handler, job, lease, stopping, clock).await
                     });
                 }
             }
@@ -225,6 +238,7 @@ async fn hold(
     job: Job,
     lease: Duration,
     mut stopping: tokio::sync::watch::Receiver<bool>,
+    clock: Clock,
 ) -> Ended {
     let fence = job.fence;
     // The renewals run beside the work, never instead of it: a handler may hold a store
@@ -236,7 +250,7 @@ async fn hold(
         loop {
             renewals.tick().await;
             match store
-                .renew_job_lease(&job.id, fence, timestamp::now(), lease)
+                .renew_job_lease(&job.id, fence, clock.now(), lease)
                 .await
             {
                 Ok(_) => {}
@@ -260,17 +274,14 @@ async fn hold(
             // The work goes first, so a transaction it holds is given up before the job's row
             // is written.
             drop(work);
-            let back = JobOutcome::Reschedule { at: timestamp::now() };
-            return match store.finish_job(&job.id, fence, back, timestamp::now()).await {
+            let back = JobOutcome::Reschedule { at: clock.now() };
+            return match store.finish_job(&job.id, fence, back, clock.now()).await {
                 Ok(_) => Ended::HandedBack,
                 Err(_) => Ended::Lost,
             };
         }
     };
-    match store
-        .finish_job(&job.id, fence, outcome, timestamp::now())
-        .await
-    {
+    match store.finish_job(&job.id, fence, outcome, clock.now()).await {
         Ok(_) => Ended::Finished,
         Err(StoreError::Conflict(_) | StoreError::NotFound) => Ended::Lost,
         Err(error) => {

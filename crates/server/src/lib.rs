@@ -160,6 +160,32 @@ pub fn router(state: AppState) -> Router {
             "/environment/api-keys/{id}/rotate",
             axum::routing::post(routes::api_keys::rotate),
         )
+        .route(
+            "/webhooks/endpoints",
+            get(routes::webhooks::list).post(routes::webhooks::create),
+        )
+        .route(
+            "/webhooks/endpoints/{id}",
+            get(routes::webhooks::get_one)
+                .patch(routes::webhooks::update)
+                .delete(routes::webhooks::delete),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/rotate-secret",
+            axum::routing::post(routes::webhooks::rotate_secret),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/attempts",
+            get(routes::webhooks::attempts),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/messages",
+            get(routes::webhooks::messages),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/replay",
+            axum::routing::post(routes::webhooks::replay),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             (state.clone(), auth::AuthGuard::new(state.failed_auth)),
             auth::require_api_key,

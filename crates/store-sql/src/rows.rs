@@ -11,6 +11,7 @@ use store::{
     DiscoveredFields, Environment, Event, IdError, Job, JobStatus, OAuthApp, OAuthState,
     OverrideScope, OverrideVersion, StoreError, SyncPhase, SyncProgress, SyncStatus, SyncedRecord,
 };
+use store::{ConnectionId, MessageStatus, WebhookAttemptRow, WebhookEndpoint, WebhookMessage};
 
 use crate::{Dialect, read_error};
 
@@ -37,6 +38,14 @@ pub(crate) const SYNCED_RECORD_COLUMNS: &str =
     "connection_id, object, remote_id, record, hash, deleted, seq, updated_at";
 pub(crate) const SYNC_PROGRESS_COLUMNS: &str = "connection_id, object, checkpoint, pages, \
      created, updated, deleted, updated_at, status, phase, last_error";
+pub(crate) const WEBHOOK_ENDPOINT_COLUMNS: &str = "id, environment_id, url, description, \
+     event_types, connection_ids, include_record, enabled, disabled_reason, secret, \
+     previous_secret, previous_secret_until, failing_since, created_at, updated_at";
+pub(crate) const WEBHOOK_MESSAGE_COLUMNS: &str = "id, endpoint_id, environment_id, event_type, \
+     ordering_key, seq, change_seq, body, status, attempts, next_attempt_at, last_error, \
+     created_at, updated_at";
+pub(crate) const WEBHOOK_ATTEMPT_COLUMNS: &str =
+    "id, endpoint_id, message_id, attempt, status_code, error, duration_ms, created_at";
 pub(crate) const OVERRIDE_COLUMNS: &str =
     "environment_id, provider, connection_id, version, document, revision, created_at";
 
@@ -296,6 +305,74 @@ where
         })
     }
 
+    pub(crate) fn webhook_endpoint(&self) -> Result<WebhookEndpoint, StoreError> {
+        let connection_ids = self
+            .strings("connection_ids")?
+            .into_iter()
+            .map(|id| {
+                ConnectionId::try_from(id).map_err(|error| Self::corrupt("connection_ids", error))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(WebhookEndpoint {
+            id: self.id("id")?,
+            environment_id: self.id("environment_id")?,
+            url: self.text("url")?,
+            description: self.optional_text("description")?,
+            event_types: self.strings("event_types")?,
+            connection_ids,
+            include_record: self.count::<u8>("include_record")? != 0,
+            enabled: self.count::<u8>("enabled")? != 0,
+            disabled_reason: self.optional_text("disabled_reason")?,
+            secret: self.sealed("secret")?,
+            previous_secret: self.optional_sealed("previous_secret")?,
+            previous_secret_until: self.optional_time("previous_secret_until")?,
+            failing_since: self.optional_time("failing_since")?,
+            created_at: self.time("created_at")?,
+            updated_at: self.time("updated_at")?,
+        })
+    }
+
+    pub(crate) fn webhook_message(&self) -> Result<WebhookMessage, StoreError> {
+        let status = self.text("status")?;
+        Ok(WebhookMessage {
+            id: self.id("id")?,
+            endpoint_id: self.id("endpoint_id")?,
+            environment_id: self.id("environment_id")?,
+            event_type: self.text("event_type")?,
+            ordering_key: self.text("ordering_key")?,
+            seq: self.count("seq")?,
+            change_seq: self
+                .get::<Option<i64>>("change_seq")?
+                .map(|seq| u64::try_from(seq).map_err(|_| Self::corrupt("change_seq", seq)))
+                .transpose()?,
+            body: self.text("body")?,
+            status: MessageStatus::parse(&status).ok_or_else(|| {
+                Self::corrupt("status", format!("unknown message status `{status}`"))
+            })?,
+            attempts: self.count("attempts")?,
+            next_attempt_at: self.time("next_attempt_at")?,
+            last_error: self.optional_text("last_error")?,
+            created_at: self.time("created_at")?,
+            updated_at: self.time("updated_at")?,
+        })
+    }
+
+    pub(crate) fn webhook_attempt(&self) -> Result<WebhookAttemptRow, StoreError> {
+        Ok(WebhookAttemptRow {
+            id: self.count("id")?,
+            endpoint_id: self.id("endpoint_id")?,
+            message_id: self.id("message_id")?,
+            attempt: self.count("attempt")?,
+            status_code: self
+                .get::<Option<i64>>("status_code")?
+                .map(|code| u16::try_from(code).map_err(|_| Self::corrupt("status_code", code)))
+                .transpose()?,
+            error: self.optional_text("error")?,
+            duration_ms: self.count("duration_ms")?,
+            created_at: self.time("created_at")?,
+        })
+    }
+
     pub(crate) fn change(&self) -> Result<Change, StoreError> {
         let kind = self.text("kind")?;
         Ok(Change {
@@ -309,6 +386,26 @@ where
             record: self.optional_json("record")?,
             created_at: self.time("created_at")?,
         })
+    }
+
+    /// A nullable integer column, as stored.
+    pub(crate) fn optional_integer(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.get(name)
+    }
+
+    /// The `data` column of an outbox row.
+    pub(crate) fn outbox_data(&self) -> Result<Value, StoreError> {
+        self.json("data")
+    }
+
+    /// The `record` column of an outbox row, when it carries one.
+    pub(crate) fn optional_record(&self) -> Result<Option<Value>, StoreError> {
+        self.optional_json("record")
+    }
+
+    /// The `record` column of a synced record.
+    pub(crate) fn record(&self) -> Result<Value, StoreError> {
+        self.json("record")
     }
 
     pub(crate) fn synced_record(&self) -> Result<SyncedRecord, StoreError> {

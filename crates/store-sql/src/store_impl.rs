@@ -19,11 +19,16 @@ use store::{
     SessionCompletion, Store, StoreError, StoredAnswer, SyncPage, SyncProgress, SyncState,
     SyncedInput, SyncedRecord, timestamp,
 };
+use store::{
+    MessageNext, MessageStatus, NewWebhookEndpoint, ReplaySelection, WebhookAttempt,
+    WebhookAttemptRow, WebhookEndpoint, WebhookEndpointId, WebhookMessage, WebhookMessageId,
+};
 
 use crate::rows::{
     API_KEY_COLUMNS, CHANGE_COLUMNS, CONNECT_SESSION_COLUMNS, CONNECTION_COLUMNS, Columns,
     EVENT_COLUMNS, JOB_COLUMNS, OAUTH_APP_COLUMNS, OAUTH_STATE_COLUMNS, OVERRIDE_COLUMNS,
-    SYNC_PROGRESS_COLUMNS, SYNCED_RECORD_COLUMNS,
+    SYNC_PROGRESS_COLUMNS, SYNCED_RECORD_COLUMNS, WEBHOOK_ATTEMPT_COLUMNS,
+    WEBHOOK_ENDPOINT_COLUMNS, WEBHOOK_MESSAGE_COLUMNS,
 };
 
 /// The columns of a sync's progress its pages write (its state keeps what it was).
@@ -417,6 +422,99 @@ where
         Ok(())
     }
 
+    /// Writes the outbox row announcing `event` to webhooks, when it is a `connection.*` or
+    /// `sync.*` event and its environment has an endpoint; run in the event's transaction.
+    async fn outbox_event_on<'c, E>(executor: E, event: &Event) -> Result<(), StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        if !store::is_webhook_event(&event.kind) {
+            return Ok(());
+        }
+        let mut data = serde_json::json!({
+            "event_id": event.id,
+            "connection_id": event.connection_id,
+        });
+        if let (Some(data), Some(payload)) = (data.as_object_mut(), event.payload.as_object()) {
+            for (name, value) in payload {
+                data.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        let ordering_key = match &event.connection_id {
+            Some(id) => format!("connection:{id}"),
+            None => format!("environment:{}", event.environment_id),
+        };
+        Self::outbox_on(
+            executor,
+            &event.environment_id,
+            event.connection_id.as_ref(),
+            &event.kind,
+            &ordering_key,
+            None,
+            &data,
+            None,
+            event.created_at,
+        )
+        .await
+    }
+
+    /// Writes one outbox row, when the environment has a webhook endpoint.
+    #[allow(clippy::too_many_arguments, reason = "one column each")]
+    async fn outbox_on<'c, E>(
+        executor: E,
+        environment_id: &EnvironmentId,
+        connection_id: Option<&ConnectionId>,
+        event_type: &str,
+        ordering_key: &str,
+        change_seq: Option<u64>,
+        data: &Value,
+        record: Option<&Value>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>
+    where
+        E: Executor<'c, Database = D::Db>,
+    {
+        sqlx::query(&format!(
+            "INSERT INTO webhook_outbox (environment_id, connection_id, event_type, ordering_key,
+                 change_seq, data, record, created_at)
+             SELECT $1, $2, $3, $4, $5, {data}, {record}, $8
+             WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE environment_id = $1 AND enabled = 1)",
+            data = D::json("$6"),
+            record = D::json("$7"),
+        ))
+        .bind(environment_id.as_str())
+        .bind(connection_id.map(ConnectionId::as_str))
+        .bind(event_type)
+        .bind(ordering_key)
+        .bind(change_seq.map(fence_value))
+        .bind(json_text(data))
+        .bind(record.map(json_text))
+        .bind(D::time(at))
+        .execute(executor)
+        .await
+        .map_err(|error| write_error(error, "outbox row conflicts"))?;
+        Ok(())
+    }
+
+    /// The environment's webhook endpoint, or why not: [`StoreError::NotFound`].
+    async fn endpoint_of(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &WebhookEndpointId,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints
+             WHERE id = $1 AND environment_id = $2"
+        ))
+        .bind(id.as_str())
+        .bind(environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).webhook_endpoint()
+    }
+
     /// Connections of an environment after `after`, oldest first, at most `fetch` of them.
     async fn connections_after(
         &self,
@@ -772,6 +870,7 @@ where
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let connection = Self::insert_connection_on(&mut *transaction, new).await?;
         Self::insert_event_on(&mut *transaction, &event).await?;
+        Self::outbox_event_on(&mut *transaction, &event).await?;
         transaction.commit().await.map_err(StoreError::database)?;
         Ok((connection, event))
     }
@@ -797,6 +896,7 @@ where
         let connection =
             Self::update_connection_on(&mut *transaction, environment_id, id, update).await?;
         Self::insert_event_on(&mut *transaction, &event).await?;
+        Self::outbox_event_on(&mut *transaction, &event).await?;
         transaction.commit().await.map_err(StoreError::database)?;
         Ok((connection, event))
     }
@@ -1178,6 +1278,7 @@ where
             }
         };
         Self::insert_event_on(&mut *transaction, &event).await?;
+        Self::outbox_event_on(&mut *transaction, &event).await?;
         // The link's other sign-ins in flight end with it.
         sqlx::query("DELETE FROM oauth_states WHERE session_token_hash = $1")
             .bind(token_hash)
@@ -1216,7 +1317,14 @@ where
 
     async fn insert_event(&self, event: NewEvent) -> Result<Event, StoreError> {
         let event = event_of(event);
-        Self::insert_event_on(&self.pool, &event).await?;
+        if !store::is_webhook_event(&event.kind) {
+            Self::insert_event_on(&self.pool, &event).await?;
+            return Ok(event);
+        }
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        Self::insert_event_on(&mut *transaction, &event).await?;
+        Self::outbox_event_on(&mut *transaction, &event).await?;
+        transaction.commit().await.map_err(StoreError::database)?;
         Ok(event)
     }
 
@@ -1694,6 +1802,18 @@ where
         if D::rows_affected(&locked) == 0 || connection.is_none() {
             return Err(StoreError::NotFound);
         }
+        // Changes are announced to webhooks only while the environment has an endpoint; then
+        // the stored records are read too, to name the fields that changed.
+        let outbox = sqlx::query(
+            "SELECT 1 FROM webhook_endpoints WHERE environment_id = $1 AND enabled = 1",
+        )
+        .bind(environment_id.as_str())
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(read_error)?
+        .is_some();
+        let mut before_records: std::collections::HashMap<String, Value> =
+            std::collections::HashMap::new();
 
         // The page's last word on each id, in the order the ids first appear.
         let mut order: Vec<String> = Vec::new();
@@ -1719,8 +1839,9 @@ where
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "SELECT remote_id, hash, deleted FROM synced_records
-                 WHERE connection_id = $1 AND object = $2 AND remote_id IN ({placeholders})"
+                "SELECT remote_id, hash, deleted{record} FROM synced_records
+                 WHERE connection_id = $1 AND object = $2 AND remote_id IN ({placeholders})",
+                record = if outbox { ", record" } else { "" },
             );
             let mut query = sqlx::query(&sql)
                 .bind(page.connection_id.as_str())
@@ -1734,6 +1855,9 @@ where
                 .map_err(read_error)?
             {
                 let columns = Columns::<D>(&row);
+                if outbox {
+                    before_records.insert(columns.text("remote_id")?, columns.record()?);
+                }
                 stored.insert(
                     columns.text("remote_id")?,
                     (columns.text("hash")?, columns.count::<u8>("deleted")? != 0),
@@ -1803,6 +1927,36 @@ where
                 .execute(&mut *transaction)
                 .await
                 .map_err(|error| write_error(error, "change number already used"))?;
+                if outbox {
+                    let before = match kind {
+                        ChangeKind::Updated => before_records.get(remote_id),
+                        _ => None,
+                    };
+                    let changed = match kind {
+                        ChangeKind::Deleted => Vec::new(),
+                        _ => store::changed_fields(before, record),
+                    };
+                    let data = serde_json::json!({
+                        "id": remote_id,
+                        "remote_id": remote_id,
+                        "connection_id": page.connection_id,
+                        "object": page.object,
+                        "change_seq": seq,
+                        "changed_fields": changed,
+                    });
+                    Self::outbox_on(
+                        &mut *transaction,
+                        environment_id,
+                        Some(&page.connection_id),
+                        &format!("{}.{}", page.object, kind.as_str()),
+                        &format!("record:{}:{}:{remote_id}", page.connection_id, page.object),
+                        Some(seq),
+                        &data,
+                        record,
+                        now,
+                    )
+                    .await?;
+                }
                 match change {
                     SyncedOrGone::Synced(input) => {
                         sqlx::query(&format!(
@@ -1991,7 +2145,9 @@ where
             return Err(StoreError::NotFound);
         }
         if let Some(event) = event {
-            Self::insert_event_on(&mut *transaction, &event_of(event)).await?;
+            let event = event_of(event);
+            Self::insert_event_on(&mut *transaction, &event).await?;
+            Self::outbox_event_on(&mut *transaction, &event).await?;
         }
         transaction.commit().await.map_err(StoreError::database)?;
         Ok(())
@@ -2295,6 +2451,7 @@ where
             return Ok(None);
         }
         Self::insert_event_on(&mut *transaction, &event).await?;
+        Self::outbox_event_on(&mut *transaction, &event).await?;
         transaction.commit().await.map_err(StoreError::database)?;
         Ok(Some(event))
     }
@@ -2416,5 +2573,459 @@ where
         .await
         .map_err(StoreError::database)?;
         Ok(())
+    }
+
+    async fn create_webhook_endpoint(
+        &self,
+        new: NewWebhookEndpoint,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let now = timestamp::now();
+        let id = WebhookEndpointId::generate();
+        let connection_ids: Vec<&str> = new
+            .connection_ids
+            .iter()
+            .map(ConnectionId::as_str)
+            .collect();
+        let row = sqlx::query(&format!(
+            "INSERT INTO webhook_endpoints ({WEBHOOK_ENDPOINT_COLUMNS})
+             VALUES ($1, $2, $3, $4, {types}, {connections}, $7, $8, NULL, $9, NULL, NULL, NULL,
+                 $10, $10)
+             RETURNING {WEBHOOK_ENDPOINT_COLUMNS}",
+            types = D::json("$5"),
+            connections = D::json("$6"),
+        ))
+        .bind(id.as_str())
+        .bind(new.environment_id.as_str())
+        .bind(&new.url)
+        .bind(new.description.as_deref())
+        .bind(json_text(&new.event_types))
+        .bind(json_text(&connection_ids))
+        .bind(i64::from(new.include_record))
+        .bind(i64::from(new.enabled))
+        .bind(new.secret.to_bytes())
+        .bind(D::time(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "webhook endpoint id already exists"))?;
+        Columns::<D>(&row).webhook_endpoint()
+    }
+
+    async fn get_webhook_endpoint(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &WebhookEndpointId,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        self.endpoint_of(environment_id, id).await
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        environment_id: &EnvironmentId,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints
+             WHERE environment_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(environment_id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).webhook_endpoint())
+            .collect()
+    }
+
+    async fn update_webhook_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let connection_ids: Vec<&str> = endpoint
+            .connection_ids
+            .iter()
+            .map(ConnectionId::as_str)
+            .collect();
+        let row = sqlx::query(&format!(
+            "UPDATE webhook_endpoints SET url = $1, description = $2, event_types = {types},
+                 connection_ids = {connections}, include_record = $5, enabled = $6,
+                 disabled_reason = $7, secret = $8, previous_secret = $9,
+                 previous_secret_until = $10,
+                 failing_since = CASE WHEN $6 = 1 AND enabled = 0 THEN NULL ELSE failing_since END,
+                 updated_at = {later}
+             WHERE id = $12 AND environment_id = $13
+             RETURNING {WEBHOOK_ENDPOINT_COLUMNS}",
+            types = D::json("$3"),
+            connections = D::json("$4"),
+            later = D::later("$11", "updated_at"),
+        ))
+        .bind(&endpoint.url)
+        .bind(endpoint.description.as_deref())
+        .bind(json_text(&endpoint.event_types))
+        .bind(json_text(&connection_ids))
+        .bind(i64::from(endpoint.include_record))
+        .bind(i64::from(endpoint.enabled))
+        .bind(endpoint.disabled_reason.as_deref())
+        .bind(endpoint.secret.to_bytes())
+        .bind(endpoint.previous_secret.as_ref().map(Sealed::to_bytes))
+        .bind(
+            endpoint
+                .previous_secret_until
+                .map(|at| D::time(timestamp::truncate(at))),
+        )
+        .bind(D::time(timestamp::now()))
+        .bind(endpoint.id.as_str())
+        .bind(endpoint.environment_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "webhook endpoint update conflicts"))?
+        .ok_or(StoreError::NotFound)?;
+        Columns::<D>(&row).webhook_endpoint()
+    }
+
+    async fn delete_webhook_endpoint(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &WebhookEndpointId,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        let deleted =
+            sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND environment_id = $2")
+                .bind(id.as_str())
+                .bind(environment_id.as_str())
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::database)?;
+        if D::rows_affected(&deleted) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        for table in ["webhook_attempts", "webhook_messages"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE endpoint_id = $1"))
+                .bind(id.as_str())
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::database)?;
+        }
+        // The last endpoint gone, nothing reads the outbox any more.
+        sqlx::query(
+            "DELETE FROM webhook_outbox WHERE environment_id = $1
+               AND NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE environment_id = $1)",
+        )
+        .bind(environment_id.as_str())
+        .execute(&mut *transaction)
+        .await
+        .map_err(StoreError::database)?;
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(())
+    }
+
+    async fn fan_out_webhook_outbox(
+        &self,
+        environment_id: &EnvironmentId,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let now = timestamp::truncate(now);
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        // The environment's lock (the one sync pages take) keeps fan-outs apart, so messages
+        // are numbered in the order their changes committed.
+        sqlx::query("UPDATE environments SET change_seq = change_seq WHERE id = $1")
+            .bind(environment_id.as_str())
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "environment update conflicts"))?;
+        let rows = sqlx::query(
+            "DELETE FROM webhook_outbox WHERE id IN (
+                 SELECT id FROM webhook_outbox WHERE environment_id = $1 ORDER BY id LIMIT $2)
+             RETURNING id, connection_id, event_type, ordering_key, change_seq, data, record,
+                 created_at",
+        )
+        .bind(environment_id.as_str())
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "outbox conflicts"))?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let endpoints = sqlx::query(&format!(
+            "SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints
+             WHERE environment_id = $1 AND enabled = 1 ORDER BY created_at, id"
+        ))
+        .bind(environment_id.as_str())
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(read_error)?
+        .iter()
+        .map(|row| Columns::<D>(row).webhook_endpoint())
+        .collect::<Result<Vec<_>, _>>()?;
+        let mut outbox = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let columns = Columns::<D>(row);
+            let connection_id: Option<ConnectionId> = columns
+                .optional_text("connection_id")?
+                .map(|id| {
+                    ConnectionId::try_from(id)
+                        .map_err(|error| StoreError::Corrupt(format!("`connection_id`: {error}")))
+                })
+                .transpose()?;
+            outbox.push((
+                columns.count::<u64>("id")?,
+                connection_id,
+                columns.text("event_type")?,
+                columns.text("ordering_key")?,
+                columns.optional_integer("change_seq")?,
+                columns.outbox_data()?,
+                columns.optional_record()?,
+                columns.time("created_at")?,
+            ));
+        }
+        outbox.sort_by_key(|row| row.0);
+        for (seq, connection_id, event_type, ordering_key, change_seq, data, record, created_at) in
+            &outbox
+        {
+            for endpoint in &endpoints {
+                if !endpoint.wants(event_type, connection_id.as_ref()) {
+                    continue;
+                }
+                let id = WebhookMessageId::generate();
+                let body = serde_json::json!({
+                    "type": event_type,
+                    "timestamp": created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    "data": store::message_data(data, record.as_ref(), endpoint.include_record),
+                });
+                sqlx::query(&format!(
+                    "INSERT INTO webhook_messages ({WEBHOOK_MESSAGE_COLUMNS})
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, NULL, $9, $9)"
+                ))
+                .bind(id.as_str())
+                .bind(endpoint.id.as_str())
+                .bind(environment_id.as_str())
+                .bind(event_type.as_str())
+                .bind(ordering_key.as_str())
+                .bind(fence_value(*seq))
+                .bind(*change_seq)
+                .bind(json_text(&body))
+                .bind(D::time(now))
+                .execute(&mut *transaction)
+                .await
+                .map_err(|error| write_error(error, "webhook message id already exists"))?;
+            }
+        }
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(outbox.len() as u64)
+    }
+
+    async fn due_webhook_messages(
+        &self,
+        endpoint_id: &WebhookEndpointId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<WebhookMessage>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {WEBHOOK_MESSAGE_COLUMNS} FROM webhook_messages m
+             WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at <= $2
+               AND NOT EXISTS (
+                   SELECT 1 FROM webhook_messages earlier
+                   WHERE earlier.endpoint_id = m.endpoint_id
+                     AND earlier.ordering_key = m.ordering_key
+                     AND earlier.status = 'pending' AND earlier.seq < m.seq)
+             ORDER BY seq
+             LIMIT $3"
+        ))
+        .bind(endpoint_id.as_str())
+        .bind(D::time(timestamp::truncate(now)))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).webhook_message())
+            .collect()
+    }
+
+    async fn next_webhook_due(
+        &self,
+        endpoint_id: &WebhookEndpointId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT next_attempt_at FROM webhook_messages
+             WHERE endpoint_id = $1 AND status = 'pending'
+             ORDER BY next_attempt_at LIMIT 1",
+        )
+        .bind(endpoint_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(read_error)?;
+        row.map(|row| Columns::<D>(&row).time("next_attempt_at"))
+            .transpose()
+    }
+
+    async fn record_webhook_attempt(&self, attempt: WebhookAttempt) -> Result<(), StoreError> {
+        let at = timestamp::truncate(attempt.at);
+        let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        // $1 status, $2 next attempt (NULL: keep), $3 error, $4 whether it counts, $5 now, $6 id.
+        let (status, next_at, counts) = match &attempt.next {
+            MessageNext::Delivered => (MessageStatus::Delivered, None, true),
+            MessageNext::RetryAt(when) => (MessageStatus::Pending, Some(*when), true),
+            MessageNext::Dead => (MessageStatus::Dead, None, true),
+            MessageNext::Unchanged => (MessageStatus::Pending, None, false),
+        };
+        let updated = sqlx::query(
+            "UPDATE webhook_messages SET status = $1,
+                 next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3,
+                 attempts = attempts + $4, updated_at = $5
+             WHERE id = $6 AND status = 'pending'",
+        )
+        .bind(status.as_str())
+        .bind(next_at.map(|when| D::time(timestamp::truncate(when))))
+        .bind(attempt.error.as_deref())
+        .bind(i64::from(counts))
+        .bind(D::time(at))
+        .bind(attempt.message_id.as_str())
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| write_error(error, "webhook message update conflicts"))?;
+        if D::rows_affected(&updated) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if counts {
+            sqlx::query(&format!(
+                "INSERT INTO webhook_attempts ({columns})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                columns = WEBHOOK_ATTEMPT_COLUMNS.trim_start_matches("id, "),
+            ))
+            .bind(attempt.endpoint_id.as_str())
+            .bind(attempt.message_id.as_str())
+            .bind(i64::from(attempt.attempt))
+            .bind(attempt.status_code.map(i64::from))
+            .bind(attempt.error.as_deref())
+            .bind(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX))
+            .bind(D::time(at))
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "webhook attempt conflicts"))?;
+            let delivered = matches!(attempt.next, MessageNext::Delivered);
+            sqlx::query(
+                "UPDATE webhook_endpoints SET failing_since = CASE
+                     WHEN $1 = 1 THEN NULL ELSE COALESCE(failing_since, $2) END
+                 WHERE id = $3",
+            )
+            .bind(i64::from(delivered))
+            .bind(D::time(at))
+            .bind(attempt.endpoint_id.as_str())
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "webhook endpoint update conflicts"))?;
+        }
+        if let Some((reason, event)) = attempt.disable {
+            let disabled = sqlx::query(
+                "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2
+                 WHERE id = $3 AND enabled = 1",
+            )
+            .bind(&reason)
+            .bind(D::time(at))
+            .bind(attempt.endpoint_id.as_str())
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "webhook endpoint update conflicts"))?;
+            // Attempts answered at once may each call for the disable: one event says it.
+            if D::rows_affected(&disabled) > 0 {
+                Self::insert_event_on(&mut *transaction, &event_of(event)).await?;
+            }
+        }
+        transaction.commit().await.map_err(StoreError::database)?;
+        Ok(())
+    }
+
+    async fn list_webhook_attempts(
+        &self,
+        environment_id: &EnvironmentId,
+        endpoint_id: &WebhookEndpointId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<WebhookAttemptRow>, StoreError> {
+        self.endpoint_of(environment_id, endpoint_id).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {WEBHOOK_ATTEMPT_COLUMNS} FROM webhook_attempts
+             WHERE endpoint_id = $1 AND ($2 IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(endpoint_id.as_str())
+        .bind(before.map(fence_value))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).webhook_attempt())
+            .collect()
+    }
+
+    async fn list_webhook_messages(
+        &self,
+        environment_id: &EnvironmentId,
+        endpoint_id: &WebhookEndpointId,
+        status: Option<MessageStatus>,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<WebhookMessage>, StoreError> {
+        self.endpoint_of(environment_id, endpoint_id).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {WEBHOOK_MESSAGE_COLUMNS} FROM webhook_messages
+             WHERE endpoint_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR seq > $3)
+             ORDER BY seq LIMIT $4"
+        ))
+        .bind(endpoint_id.as_str())
+        .bind(status.map(MessageStatus::as_str))
+        .bind(after.map(fence_value))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).webhook_message())
+            .collect()
+    }
+
+    async fn replay_webhook_messages(
+        &self,
+        environment_id: &EnvironmentId,
+        endpoint_id: &WebhookEndpointId,
+        selection: ReplaySelection,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.endpoint_of(environment_id, endpoint_id).await?;
+        const REPLAY: &str = "UPDATE webhook_messages SET status = 'pending', attempts = 0,
+                 next_attempt_at = $1, last_error = NULL, updated_at = $1
+             WHERE endpoint_id = $2 AND status = 'dead' AND ";
+        let now = D::time(timestamp::truncate(now));
+        let result = match selection {
+            ReplaySelection::Message(id) => {
+                sqlx::query(&format!("{REPLAY} id = $3"))
+                    .bind(now)
+                    .bind(endpoint_id.as_str())
+                    .bind(id.as_str().to_owned())
+                    .execute(&self.pool)
+                    .await
+            }
+            ReplaySelection::Between(from, to) => {
+                sqlx::query(&format!("{REPLAY} created_at >= $3 AND created_at < $4"))
+                    .bind(now)
+                    .bind(endpoint_id.as_str())
+                    .bind(D::time(timestamp::truncate(from)))
+                    .bind(D::time(timestamp::truncate(to)))
+                    .execute(&self.pool)
+                    .await
+            }
+            ReplaySelection::AfterChange(after) => {
+                sqlx::query(&format!("{REPLAY} change_seq > $3"))
+                    .bind(now)
+                    .bind(endpoint_id.as_str())
+                    .bind(fence_value(after))
+                    .execute(&self.pool)
+                    .await
+            }
+        }
+        .map_err(|error| write_error(error, "webhook message update conflicts"))?;
+        Ok(D::rows_affected(&result))
     }
 }

@@ -24,6 +24,7 @@ use crate::{
 };
 use crate::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
 use crate::{JobControl, SyncPhase, SyncState, SyncStatus};
+use crate::{MessageNext, MessageStatus, NewWebhookEndpoint, ReplaySelection, WebhookAttempt};
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
 pub type Check = for<'a> fn(&'a dyn Store) -> BoxFuture<'a, ()>;
@@ -130,6 +131,7 @@ macro_rules! conformance_tests {
             an_idempotency_key_is_scoped_to_environment_connection_method_and_path,
             an_idempotency_key_is_free_again_once_expired_or_released,
             concurrent_claims_of_one_idempotency_key_let_one_through,
+            webhook_outbox_messages_attempts_and_replays,
         );
     };
     (@each $run:path; $($check:ident,)*) => {
@@ -5766,5 +5768,299 @@ pub async fn concurrent_claims_of_one_idempotency_key_let_one_through(store: &dy
     assert_eq!(
         claimed, 1,
         "exactly one of the concurrent claims runs the request"
+    );
+}
+
+fn webhook_endpoint(environment_id: &EnvironmentId, event_types: &[&str]) -> NewWebhookEndpoint {
+    NewWebhookEndpoint {
+        environment_id: environment_id.clone(),
+        url: "https://hooks.example/in".to_owned(),
+        description: Some("test".to_owned()),
+        event_types: event_types.iter().map(|kind| (*kind).to_owned()).collect(),
+        connection_ids: Vec::new(),
+        include_record: false,
+        enabled: true,
+        secret: test_keyring().seal(b"whsec_test", b"webhook"),
+    }
+}
+
+/// Outbound webhooks (issue 17): the outbox is written with the change or event it announces
+/// and only while the environment has an endpoint; a fan-out makes one message per wanting
+/// endpoint, numbered in commit order; only the head of each record's messages is due; an
+/// attempt's outcome, a dead letter's replay and a disable are recorded.
+pub async fn webhook_outbox_messages_attempts_and_replays(store: &dyn Store) {
+    let environment_id = environment(store, "webhooks").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let id = &connection.id;
+    let now = crate::timestamp::now();
+    // No endpoint yet: nothing is kept for webhooks.
+    store
+        .apply_sync_page(
+            &environment_id,
+            sync_page(id, vec![synced("early", 1)], &[], None),
+        )
+        .await
+        .expect("apply");
+    let all = store
+        .create_webhook_endpoint(webhook_endpoint(&environment_id, &[]))
+        .await
+        .expect("create");
+    let deletes_only = store
+        .create_webhook_endpoint(webhook_endpoint(&environment_id, &["contacts.deleted"]))
+        .await
+        .expect("create");
+    assert_eq!(
+        store
+            .list_webhook_endpoints(&environment_id)
+            .await
+            .expect("list")
+            .iter()
+            .map(|endpoint| endpoint.id.clone())
+            .collect::<Vec<_>>(),
+        vec![all.id.clone(), deletes_only.id.clone()]
+    );
+    assert_eq!(
+        store
+            .fan_out_webhook_outbox(&environment_id, 100, now)
+            .await
+            .expect("fan out"),
+        0
+    );
+    store
+        .apply_sync_page(
+            &environment_id,
+            sync_page(id, vec![synced("a", 1)], &[], None),
+        )
+        .await
+        .expect("apply");
+    store
+        .apply_sync_page(
+            &environment_id,
+            sync_page(id, vec![synced("a", 2), synced("b", 1)], &[], None),
+        )
+        .await
+        .expect("apply");
+    store
+        .apply_sync_page(&environment_id, sync_page(id, Vec::new(), &["a"], None))
+        .await
+        .expect("apply");
+    store
+        .insert_event(event_about(&environment_id, id, "connection.needs_reauth"))
+        .await
+        .expect("event");
+    store
+        .insert_event(event_about(&environment_id, id, "override.invalid"))
+        .await
+        .expect("event");
+    assert_eq!(
+        store
+            .fan_out_webhook_outbox(&environment_id, 100, now)
+            .await
+            .expect("fan out"),
+        5,
+        "four changes and one connection event"
+    );
+    let messages = store
+        .list_webhook_messages(&environment_id, &all.id, None, None, 100)
+        .await
+        .expect("messages");
+    let types: Vec<&str> = messages.iter().map(|m| m.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        vec![
+            "contacts.created",
+            "contacts.updated",
+            "contacts.created",
+            "contacts.deleted",
+            "connection.needs_reauth"
+        ]
+    );
+    let updated: Value = serde_json::from_str(&messages[1].body).expect("json body");
+    assert_eq!(updated["type"], "contacts.updated");
+    assert_eq!(updated["data"]["remote_id"], "a");
+    assert_eq!(updated["data"]["changed_fields"], json!(["name"]));
+    assert_eq!(updated["data"].get("record"), None, "thin by default");
+    assert_eq!(
+        store
+            .list_webhook_messages(&environment_id, &deletes_only.id, None, None, 100)
+            .await
+            .expect("messages")
+            .len(),
+        1,
+        "the filter keeps deletes only"
+    );
+    // Only the head of a record's messages is due.
+    let due = store
+        .due_webhook_messages(&all.id, now, 100)
+        .await
+        .expect("due");
+    let heads: Vec<&str> = due.iter().map(|m| m.event_type.as_str()).collect();
+    assert_eq!(
+        heads,
+        vec![
+            "contacts.created",
+            "contacts.created",
+            "connection.needs_reauth"
+        ]
+    );
+    let first = &due[0];
+    store
+        .record_webhook_attempt(WebhookAttempt {
+            environment_id: environment_id.clone(),
+            endpoint_id: all.id.clone(),
+            message_id: first.id.clone(),
+            attempt: 1,
+            status_code: Some(503),
+            error: Some("503".to_owned()),
+            duration_ms: 3,
+            at: now,
+            next: MessageNext::RetryAt(now + Duration::seconds(5)),
+            disable: None,
+        })
+        .await
+        .expect("attempt");
+    let failing = store
+        .get_webhook_endpoint(&environment_id, &all.id)
+        .await
+        .expect("get");
+    assert_eq!(failing.failing_since, Some(crate::timestamp::truncate(now)));
+    let due = store
+        .due_webhook_messages(&all.id, now, 100)
+        .await
+        .expect("due");
+    assert!(
+        due.iter().all(|m| m.ordering_key != first.ordering_key),
+        "a record waits for its head's retry"
+    );
+    assert_eq!(
+        store.next_webhook_due(&all.id).await.expect("next"),
+        Some(crate::timestamp::truncate(now))
+    );
+    store
+        .record_webhook_attempt(WebhookAttempt {
+            environment_id: environment_id.clone(),
+            endpoint_id: all.id.clone(),
+            message_id: first.id.clone(),
+            attempt: 2,
+            status_code: Some(400),
+            error: Some("400".to_owned()),
+            duration_ms: 3,
+            at: now,
+            next: MessageNext::Dead,
+            disable: None,
+        })
+        .await
+        .expect("attempt");
+    let dead = store
+        .list_webhook_messages(
+            &environment_id,
+            &all.id,
+            Some(MessageStatus::Dead),
+            None,
+            100,
+        )
+        .await
+        .expect("dead");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attempts, 2);
+    let attempts = store
+        .list_webhook_attempts(&environment_id, &all.id, None, 10)
+        .await
+        .expect("attempts");
+    assert_eq!(
+        attempts.iter().map(|a| a.status_code).collect::<Vec<_>>(),
+        vec![Some(400), Some(503)],
+        "newest first"
+    );
+    let change_seq = dead[0].change_seq.expect("a change's message");
+    assert_eq!(
+        store
+            .replay_webhook_messages(
+                &environment_id,
+                &all.id,
+                ReplaySelection::AfterChange(change_seq),
+                now,
+            )
+            .await
+            .expect("replay"),
+        0,
+        "the cursor is after it"
+    );
+    assert_eq!(
+        store
+            .replay_webhook_messages(
+                &environment_id,
+                &all.id,
+                ReplaySelection::AfterChange(change_seq - 1),
+                now,
+            )
+            .await
+            .expect("replay"),
+        1
+    );
+    let replayed = store
+        .list_webhook_messages(
+            &environment_id,
+            &all.id,
+            Some(MessageStatus::Pending),
+            None,
+            100,
+        )
+        .await
+        .expect("pending");
+    assert!(replayed.iter().any(|m| m.id == first.id && m.attempts == 0));
+    // A delivery ends the failing streak; a disable records its event.
+    store
+        .record_webhook_attempt(WebhookAttempt {
+            environment_id: environment_id.clone(),
+            endpoint_id: all.id.clone(),
+            message_id: first.id.clone(),
+            attempt: 1,
+            status_code: Some(410),
+            error: Some("gone".to_owned()),
+            duration_ms: 1,
+            at: now,
+            next: MessageNext::Unchanged,
+            disable: Some((
+                "gone".to_owned(),
+                NewEvent {
+                    environment_id: environment_id.clone(),
+                    connection_id: None,
+                    kind: "webhook.endpoint_disabled".to_owned(),
+                    payload: json!({"endpoint_id": all.id}),
+                },
+            )),
+        })
+        .await
+        .expect("attempt");
+    let disabled = store
+        .get_webhook_endpoint(&environment_id, &all.id)
+        .await
+        .expect("get");
+    assert!(!disabled.enabled);
+    assert_eq!(disabled.disabled_reason.as_deref(), Some("gone"));
+    assert_eq!(
+        store
+            .list_events(&environment_id, None, Some("webhook.endpoint_disabled"))
+            .await
+            .expect("events")
+            .len(),
+        1
+    );
+    // Another environment sees none of it; a deleted endpoint is gone with its messages.
+    let other = environment(store, "other").await;
+    assert_not_found(
+        store.get_webhook_endpoint(&other, &all.id).await,
+        "another environment's endpoint",
+    );
+    store
+        .delete_webhook_endpoint(&environment_id, &all.id)
+        .await
+        .expect("delete");
+    assert_not_found(
+        store
+            .list_webhook_messages(&environment_id, &all.id, None, None, 10)
+            .await,
+        "a deleted endpoint's messages",
     );
 }

@@ -1,6 +1,7 @@
-//! Typed ids for environments, API keys, connections, events and jobs.
+//! Typed ids for environments, API keys, connections, events, jobs and webhook endpoints and
+//! messages.
 //!
-//! Each id is a kind prefix (`env_`, `key_`, `conn_`, `evt_`, `job_`) followed by a UUID v7 as 32 lowercase hex
+//! Each id is a kind prefix (`env_`, `key_`, `conn_`, `evt_`, `job_`, `whep_`, `msg_`) followed by a UUID v7 as 32 lowercase hex
 //! digits, so an id names its kind in logs and URLs, and ids of one kind sort by creation time.
 //! Ids serialize as their string form.
 
@@ -138,6 +139,19 @@ prefixed_id!(
     JobId,
     "job_",
     "job id"
+);
+prefixed_id!(
+    /// Identifies an outbound webhook endpoint: `whep_` and 32 hex digits.
+    WebhookEndpointId,
+    "whep_",
+    "webhook endpoint id"
+);
+prefixed_id!(
+    /// Identifies one outbound webhook message to one endpoint (its `webhook-id`): `msg_` and 32
+    /// hex digits. Every attempt at it carries the same id, so receivers drop repeats by it.
+    WebhookMessageId,
+    "msg_",
+    "webhook message id"
 );
 
 #[cfg(test)]

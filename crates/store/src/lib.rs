@@ -4,7 +4,8 @@
 //! credentials and refresh leases, a cache of discovered fields per connection, OAuth app
 //! credentials, Connect sessions, single-use OAuth states, an audit trail of events, the
 //! versioned connector overrides of environments and connections, a durable job queue, the
-//! record store and change feed of syncs, and the kept answers of writes made with an
+//! record store and change feed of syncs, outbound webhook endpoints with their outbox and
+//! messages, and the kept answers of writes made with an
 //! idempotency key.
 //! [`Store`] is the one interface to that data; `store-sqlite` and `store-postgres` implement it
 //! and both pass the conformance suite (the `conformance` feature), so callers can hold an `Arc<dyn Store>` and not care
@@ -24,11 +25,14 @@ mod rows;
 mod store;
 mod synced;
 pub mod timestamp;
+mod webhooks;
 
 pub use api_key::{API_KEY_PREFIX_LEN, ApiKeyHash, api_key_prefix, generate_api_key};
 pub use error::{IdError, StoreError};
 pub use idempotency::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
-pub use ids::{ApiKeyId, ConnectionId, EnvironmentId, EventId, JobId};
+pub use ids::{
+    ApiKeyId, ConnectionId, EnvironmentId, EventId, JobId, WebhookEndpointId, WebhookMessageId,
+};
 pub use jobs::{Job, JobControl, JobOutcome, JobStatus, NewJob};
 pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use rows::{
@@ -40,4 +44,9 @@ pub use store::{OVERRIDE_VERSIONS_KEPT, Store};
 pub use synced::{
     AppliedPage, Change, ChangeKind, SyncPage, SyncPhase, SyncProgress, SyncState, SyncStatus,
     SyncedInput, SyncedRecord,
+};
+pub use webhooks::{
+    MessageNext, MessageStatus, NewWebhookEndpoint, ReplaySelection, WebhookAttempt,
+    WebhookAttemptRow, WebhookEndpoint, WebhookMessage, changed_fields, is_webhook_event,
+    message_data,
 };

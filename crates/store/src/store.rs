@@ -11,10 +11,11 @@ use secrets::Sealed;
 use crate::{
     ApiKey, ApiKeyHash, ApiKeyId, AppliedPage, Branding, Change, ConnectSession, Connection,
     ConnectionId, ConnectionUpdate, DiscoveredFields, Environment, EnvironmentId, Event,
-    IdempotencyClaim, IdempotencyScope, Job, JobControl, JobId, JobOutcome, NewApiKey,
-    NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope, OverrideVersion, Page,
-    PageRequest, PurgedSessions, SessionCompletion, StoreError, StoredAnswer, SyncPage,
-    SyncProgress, SyncState, SyncedRecord,
+    IdempotencyClaim, IdempotencyScope, Job, JobControl, JobId, JobOutcome, MessageStatus,
+    NewApiKey, NewConnection, NewEvent, NewJob, NewWebhookEndpoint, OAuthApp, OAuthState,
+    OverrideScope, OverrideVersion, Page, PageRequest, PurgedSessions, ReplaySelection,
+    SessionCompletion, StoreError, StoredAnswer, SyncPage, SyncProgress, SyncState, SyncedRecord,
+    WebhookAttempt, WebhookAttemptRow, WebhookEndpoint, WebhookEndpointId, WebhookMessage,
 };
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
@@ -984,4 +985,149 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         scope: &IdempotencyScope,
         fingerprint: &str,
     ) -> Result<(), StoreError>;
+
+    /// Creates an outbound webhook endpoint with a fresh id.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment does not exist.
+    async fn create_webhook_endpoint(
+        &self,
+        new: NewWebhookEndpoint,
+    ) -> Result<WebhookEndpoint, StoreError>;
+
+    /// One endpoint of the environment.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such endpoint.
+    async fn get_webhook_endpoint(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &WebhookEndpointId,
+    ) -> Result<WebhookEndpoint, StoreError>;
+
+    /// The environment's endpoints, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn list_webhook_endpoints(
+        &self,
+        environment_id: &EnvironmentId,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// Writes what the API may change of an endpoint (URL, description, filters, record
+    /// inclusion, enabled state and reason, secrets); enabling it also ends its failing streak.
+    /// Bumps `updated_at`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such endpoint.
+    async fn update_webhook_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+    ) -> Result<WebhookEndpoint, StoreError>;
+
+    /// Deletes an endpoint with its messages and attempts.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such endpoint.
+    async fn delete_webhook_endpoint(
+        &self,
+        environment_id: &EnvironmentId,
+        id: &WebhookEndpointId,
+    ) -> Result<(), StoreError>;
+
+    /// Moves up to `limit` of the environment's oldest outbox rows into one message per enabled
+    /// endpoint that wants each (in one transaction, under the environment's lock, so messages
+    /// are numbered in the order of the changes' commits); returns how many rows it moved.
+    /// A message is due at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn fan_out_webhook_outbox(
+        &self,
+        environment_id: &EnvironmentId,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// The endpoint's pending messages due at `now` that head their ordering key (no earlier
+    /// pending message of the same key), in `seq` order, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn due_webhook_messages(
+        &self,
+        endpoint_id: &WebhookEndpointId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<WebhookMessage>, StoreError>;
+
+    /// When the endpoint's next pending message is due, if it has one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] and [`StoreError::Corrupt`] only.
+    async fn next_webhook_due(
+        &self,
+        endpoint_id: &WebhookEndpointId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Records an attempt and what follows it in one transaction: the attempt row; the
+    /// message's status, attempt count and next attempt; the endpoint's failing streak (ended by
+    /// a delivery, started by a failure); and, with `disable`, the endpoint disabled and its
+    /// event recorded (only by the attempt that disables it: an endpoint already disabled gets
+    /// no second event).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the message or endpoint is gone (deleted meanwhile).
+    async fn record_webhook_attempt(&self, attempt: WebhookAttempt) -> Result<(), StoreError>;
+
+    /// The endpoint's attempts, newest first, at most `limit`, before the attempt `before`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such endpoint.
+    async fn list_webhook_attempts(
+        &self,
+        environment_id: &EnvironmentId,
+        endpoint_id: &WebhookEndpointId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<WebhookAttemptRow>, StoreError>;
+
+    /// The endpoint's messages (of one status when given), oldest first, at most `limit`,
+    /// after the message `after`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such endpoint.
+    async fn list_webhook_messages(
+        &self,
+        environment_id: &EnvironmentId,
+        endpoint_id: &WebhookEndpointId,
+        status: Option<MessageStatus>,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<WebhookMessage>, StoreError>;
+
+    /// Makes the selected dead letters of the endpoint pending again, due at `now`, their
+    /// attempts starting over; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such endpoint.
+    async fn replay_webhook_messages(
+        &self,
+        environment_id: &EnvironmentId,
+        endpoint_id: &WebhookEndpointId,
+        selection: ReplaySelection,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }

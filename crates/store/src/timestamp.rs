@@ -26,6 +26,29 @@ pub fn add(at: DateTime<Utc>, duration: std::time::Duration) -> DateTime<Utc> {
     truncate(later)
 }
 
+/// The wall clock that schedules read (the worker's claims, webhook retries): the machine's,
+/// plus however far it has been moved forward. Tests move it to let a day of retries pass
+/// without waiting for it; clones share the offset.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    skew_micros: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    /// The current time, truncated to microseconds.
+    pub fn now(&self) -> DateTime<Utc> {
+        let skew = self.skew_micros.load(std::sync::atomic::Ordering::Relaxed);
+        truncate(Utc::now() + chrono::TimeDelta::microseconds(skew))
+    }
+
+    /// Moves the clock `by` forward, for every clone.
+    pub fn advance(&self, by: std::time::Duration) {
+        let micros = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
+        self.skew_micros
+            .fetch_add(micros, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -40,6 +63,14 @@ mod tests {
             .expect("valid");
         assert_eq!(truncate(at).timestamp_subsec_nanos(), 123_456_000);
         assert_eq!(now().timestamp_subsec_nanos() % 1_000, 0);
+    }
+
+    #[test]
+    fn a_moved_clock_moves_every_clone() {
+        let clock = Clock::default();
+        let other = clock.clone();
+        clock.advance(std::time::Duration::from_secs(86_400));
+        assert!(other.now() >= now() + chrono::TimeDelta::hours(23));
     }
 
     #[test]

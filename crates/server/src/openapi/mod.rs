@@ -504,6 +504,41 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
     components.insert("ConnectSession", json!({"type": "object", "required": ["token", "url", "expires_at"], "properties": {
         "token": {"type": "string"}, "url": {"type": "string", "description": "The Connect page to send the end user to."},
         "expires_at": {"type": "string", "format": "date-time"}}}));
+
+    components.insert("WebhookEndpoint", json!({"type": "object",
+        "required": ["id", "url", "event_types", "connection_ids", "include_record", "enabled", "created_at", "updated_at"],
+        "properties": {
+        "id": {"type": "string"}, "url": {"type": "string"},
+        "description": {"type": ["string", "null"]},
+        "event_types": {"type": "array", "items": {"type": "string"}, "description": "The event types it receives (empty: every type); a type ending in `*` is a prefix."},
+        "connection_ids": {"type": "array", "items": {"type": "string"}, "description": "The connections whose events it receives (empty: every connection)."},
+        "include_record": {"type": "boolean", "description": "Whether change events carry the unified record."},
+        "enabled": {"type": "boolean"},
+        "disabled_reason": {"type": ["string", "null"], "description": "`gone` (it answered 410), `failing` (every attempt failed for 5 days) or `api`."},
+        "failing_since": {"type": ["string", "null"], "format": "date-time", "description": "When its current run of failed attempts began."},
+        "previous_secret_expires_at": {"type": ["string", "null"], "format": "date-time", "description": "Until when deliveries are also signed with the secret before the last rotation."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"}}}));
+    components.insert("WebhookEndpointWithSecret", json!({"type": "object", "required": ["endpoint", "secret"], "properties": {
+        "endpoint": Components::reference("WebhookEndpoint"),
+        "secret": {"type": "string", "description": "The `whsec_` signing secret, shown this once; stored sealed."},
+        "note": {"type": "string"}}}));
+    components.insert("WebhookAttempt", json!({"type": "object", "required": ["id", "message_id", "attempt", "duration_ms", "created_at"], "properties": {
+        "id": {"type": "integer"}, "endpoint_id": {"type": "string"}, "message_id": {"type": "string"},
+        "attempt": {"type": "integer", "description": "The message's attempt number, 1 for the first."},
+        "status_code": {"type": ["integer", "null"]}, "error": {"type": ["string", "null"]},
+        "duration_ms": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"}}}));
+    components.insert("WebhookMessage", json!({"type": "object", "required": ["id", "event_type", "status", "attempts", "created_at", "seq"], "properties": {
+        "id": {"type": "string", "description": "The `webhook-id` of every attempt at it."},
+        "event_type": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "delivered", "dead"]},
+        "attempts": {"type": "integer"},
+        "next_attempt_at": {"type": "string", "format": "date-time"},
+        "last_error": {"type": ["string", "null"]},
+        "change_seq": {"type": ["integer", "null"], "description": "The change feed number of the change it announces."},
+        "payload": {"description": "The body sent."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "seq": {"type": "integer", "description": "Its place in the endpoint's messages (the `after` of the next page)."}}}));
 }
 
 /// The body of `POST /connections`: one branch per connector and auth scheme it can connect
@@ -960,6 +995,121 @@ fn build_scoped(
         "/environment/api-keys/{id}/rotate".to_owned(),
         json!({"parameters": [key_id], "post": rotate}),
     );
+    // Optional fields may be `null` (left as they are, or the default); `url` is required at
+    // creation.
+    let endpoint_body = |create: bool| {
+        let mut schema = json!({"type": "object", "additionalProperties": false, "properties": {
+            "url": {"type": ["string", "null"], "maxLength": crate::routes::webhooks::MAX_URL_BYTES, "description": "An absolute `http` or `https` URL."},
+            "description": {"type": ["string", "null"], "maxLength": crate::routes::webhooks::MAX_DESCRIPTION_CHARS},
+            "event_types": {"type": ["array", "null"], "maxItems": crate::routes::webhooks::MAX_FILTER_ITEMS, "items": {"type": "string", "minLength": 1,
+                "maxLength": crate::routes::webhooks::MAX_EVENT_TYPE_CHARS, "pattern": "^[a-z0-9._-]*[*]?$"},
+                "description": "The event types it receives (empty: every type); a type ending in `*` is a prefix."},
+            "connection_ids": {"type": ["array", "null"], "maxItems": crate::routes::webhooks::MAX_FILTER_ITEMS, "items": {"type": "string", "pattern": store::ConnectionId::PATTERN},
+                "description": "The connections whose events it receives (empty: every connection)."},
+            "include_record": {"type": ["boolean", "null"], "description": "Change events carry the unified record (default false)."},
+            "enabled": {"type": ["boolean", "null"], "description": "Default true."}}});
+        if create {
+            schema["required"] = json!(["url"]);
+            schema["properties"]["url"]["type"] = json!("string");
+        }
+        json_body(schema)
+    };
+    let mut create_endpoint = platform_operation(
+        "createWebhookEndpoint",
+        "webhooks",
+        "Create a webhook endpoint; its signing secret is shown once",
+        Responses::platform(
+            json!({"201": Responses::json("The endpoint and its secret.", Components::reference("WebhookEndpointWithSecret"))}),
+            &[400, 404, 413],
+        ),
+    );
+    create_endpoint["requestBody"] = endpoint_body(true);
+    paths.insert("/webhooks/endpoints".to_owned(), json!({
+        "get": platform_operation("listWebhookEndpoints", "webhooks", "The environment's webhook endpoints, oldest first",
+            Responses::platform(json!({"200": Responses::json("Endpoints.", json!({"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": Components::reference("WebhookEndpoint")}}}))}), &[])),
+        "post": create_endpoint
+    }));
+    let endpoint_id = path_parameter("id", "The endpoint's id.", json!({"type": "string"}));
+    let mut update_endpoint = platform_operation(
+        "updateWebhookEndpoint",
+        "webhooks",
+        "Change a webhook endpoint (each field given replaces the stored one; enabling it sends what waits)",
+        Responses::platform(
+            json!({"200": Responses::json("The endpoint.", Components::reference("WebhookEndpoint"))}),
+            &[400, 404, 413],
+        ),
+    );
+    update_endpoint["requestBody"] = endpoint_body(false);
+    paths.insert("/webhooks/endpoints/{id}".to_owned(), json!({
+        "parameters": [endpoint_id],
+        "get": platform_operation("getWebhookEndpoint", "webhooks", "One webhook endpoint",
+            Responses::platform(json!({"200": Responses::json("The endpoint.", Components::reference("WebhookEndpoint"))}), &[404])),
+        "patch": update_endpoint,
+        "delete": platform_operation("deleteWebhookEndpoint", "webhooks", "Delete a webhook endpoint with its messages and attempts",
+            Responses::platform(json!({"204": Responses::nothing("Deleted.")}), &[404]))
+    }));
+    paths.insert("/webhooks/endpoints/{id}/rotate-secret".to_owned(), json!({
+        "parameters": [endpoint_id],
+        "post": platform_operation("rotateWebhookSecret", "webhooks", "Give the endpoint a new secret; the old one keeps signing beside it for 24 hours",
+            Responses::platform(json!({"200": Responses::json("The endpoint and its new secret.", Components::reference("WebhookEndpointWithSecret"))}), &[404]))
+    }));
+    let limit = json!({"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1,
+        "maximum": crate::routes::webhooks::MAX_LIMIT, "default": crate::routes::webhooks::DEFAULT_LIMIT}});
+    let mut list_attempts = platform_operation(
+        "listWebhookAttempts",
+        "webhooks",
+        "The endpoint's delivery attempts, newest first",
+        Responses::platform(
+            json!({"200": Responses::json("Attempts.", json!({"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": Components::reference("WebhookAttempt")},
+                "next_before": {"type": ["string", "null"], "description": "The `before` of the next page."}}}))}),
+            &[400, 404],
+        ),
+    );
+    list_attempts["parameters"] = json!([limit.clone(),
+        {"name": "before", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": i64::MAX}, "description": "The `next_before` of the previous page."}]);
+    paths.insert(
+        "/webhooks/endpoints/{id}/attempts".to_owned(),
+        json!({"parameters": [endpoint_id], "get": list_attempts}),
+    );
+    let mut list_messages = platform_operation(
+        "listWebhookMessages",
+        "webhooks",
+        "The endpoint's messages, oldest first (`status=dead`: its dead letters)",
+        Responses::platform(
+            json!({"200": Responses::json("Messages.", json!({"type": "object", "required": ["results"], "properties": {
+                "results": {"type": "array", "items": Components::reference("WebhookMessage")},
+                "next_after": {"type": ["string", "null"], "description": "The `after` of the next page."}}}))}),
+            &[400, 404],
+        ),
+    );
+    list_messages["parameters"] = json!([limit,
+        {"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": i64::MAX}, "description": "The `next_after` of the previous page."},
+        {"name": "status", "in": "query", "required": false, "schema": {"type": "string", "enum": ["pending", "delivered", "dead"]}}]);
+    paths.insert(
+        "/webhooks/endpoints/{id}/messages".to_owned(),
+        json!({"parameters": [endpoint_id], "get": list_messages}),
+    );
+    let mut replay = platform_operation(
+        "replayWebhookMessages",
+        "webhooks",
+        "Send dead letters again: one by `message_id`, those created from `since` to `until`, or those of changes after the change feed cursor `after_change`",
+        Responses::platform(
+            json!({"202": Responses::json("How many were queued again.", json!({"type": "object", "required": ["replayed"], "properties": {"replayed": {"type": "integer"}}}))}),
+            &[400, 404, 413],
+        ),
+    );
+    replay["requestBody"] = json_body(json!({"type": "object", "additionalProperties": false,
+        "description": "Exactly one of `message_id`, `since` (with an optional `until`, default now) and `after_change`.",
+        "properties": {
+        "message_id": {"type": ["string", "null"], "pattern": store::WebhookMessageId::PATTERN},
+        "since": {"type": ["string", "null"], "format": "date-time"},
+        "until": {"type": ["string", "null"], "format": "date-time"},
+        "after_change": {"type": ["integer", "null"], "minimum": 0, "maximum": i64::MAX}}}));
+    paths.insert(
+        "/webhooks/endpoints/{id}/replay".to_owned(),
+        json!({"parameters": [endpoint_id], "post": replay}),
+    );
     for (path, parameter, scope) in [
         (
             "/environment/overrides/{provider}",
@@ -1033,6 +1183,7 @@ fn build_scoped(
             {"name": "overrides", "description": "Patches of connector files."},
             {"name": "events", "description": "The environment's event log."},
             {"name": "syncs", "description": "Connections' objects kept in step in the record store, and the change feed."},
+            {"name": "webhooks", "description": "Outbound webhook endpoints, their deliveries and dead letters."},
             {"name": "platform", "description": "Health and this document."}
         ],
         "components": {

@@ -11,6 +11,7 @@ pub mod overrides;
 pub mod proxy;
 pub mod syncs;
 pub mod unified;
+pub mod webhooks;
 
 use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;
