@@ -241,6 +241,7 @@ fn settings(data_dir: &std::path::Path, base_url: &str) -> Settings {
         worker: Default::default(),
         failed_auth_burst: 20,
         failed_auth_refill_secs: 3,
+        mcp_watch_secs: server::DEFAULT_MCP_WATCH_SECS,
     }
 }
 

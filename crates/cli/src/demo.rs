@@ -55,6 +55,9 @@ pub struct Options {
     /// Failed authentications an address may make at once (the server's default when
     /// `None`): a contract fuzzer sending many unauthenticated calls from one address raises it.
     pub failed_auth_burst: Option<u32>,
+    /// How often open MCP sessions' tools are checked for changes, in seconds (the server's
+    /// default when `None`): the MCP tests shorten it.
+    pub mcp_watch_secs: Option<u64>,
 }
 
 impl Default for Options {
@@ -67,6 +70,7 @@ impl Default for Options {
             connectors_dir: None,
             provider_timeout_secs: None,
             failed_auth_burst: None,
+            mcp_watch_secs: None,
         }
     }
 }
@@ -244,6 +248,9 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
             .failed_auth_burst
             .unwrap_or_else(|| server::FailureBudget::default().burst),
         failed_auth_refill_secs: server::FailureBudget::default().refill.as_secs(),
+        mcp_watch_secs: options
+            .mcp_watch_secs
+            .unwrap_or(server::DEFAULT_MCP_WATCH_SECS),
     };
     for (simulator, wiring) in &launched {
         settings.connector_overrides.insert(

@@ -69,6 +69,14 @@ pub struct Settings {
     /// Seconds for one more failed authentication to be allowed an address past its burst.
     #[serde(default = "default_failed_auth_refill")]
     pub failed_auth_refill_secs: u64,
+    /// How often, in seconds, each open MCP session's tools are rebuilt to tell its client when
+    /// they changed (`notifications/tools/list_changed`).
+    #[serde(default = "default_mcp_watch")]
+    pub mcp_watch_secs: u64,
+}
+
+fn default_mcp_watch() -> u64 {
+    server::DEFAULT_MCP_WATCH_SECS
 }
 
 fn default_failed_auth_burst() -> u32 {
@@ -289,6 +297,9 @@ max_connections = 1024
 # the seconds after which one more is allowed.
 failed_auth_burst = 20
 failed_auth_refill_secs = 3
+# How often, in seconds, each open MCP session's tools are checked for changes (custom fields,
+# overrides), which are then notified to its client.
+mcp_watch_secs = 30
 
 [worker]
 # How long the jobs of a process that died wait before another process takes them over.

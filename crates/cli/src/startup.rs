@@ -102,6 +102,9 @@ pub async fn build_state(
             refill: Duration::from_secs(settings.failed_auth_refill_secs.max(1)),
             ..server::FailureBudget::default()
         },
+        mcp: server::McpSettings {
+            watch_every: Duration::from_secs(settings.mcp_watch_secs.max(1)),
+        },
     };
     revalidate_overrides(&state).await?;
     Ok(state)

@@ -14,6 +14,11 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone, Copy)]
 pub struct VendorAnswer;
 
+/// Marks a response whose error body is another protocol's (an MCP JSON-RPC error answered by
+/// rmcp): [`problems_only`] leaves it alone, so JSON-RPC clients read their own errors.
+#[derive(Debug, Clone, Copy)]
+pub struct ProtocolAnswer;
+
 /// Middleware: every error answered by Crosswalk itself is problem+json. Handlers answer
 /// through [`ApiError`]; this catches what the framework answers on its own before a handler
 /// runs (a query string or path segment that does not decode, a method the route does not
@@ -27,6 +32,7 @@ pub async fn problems_only(
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<VendorAnswer>().is_some()
+        || response.extensions().get::<ProtocolAnswer>().is_some()
     {
         return response;
     }

@@ -6,6 +6,7 @@
 
 mod auth;
 mod error;
+mod mcp;
 mod openapi;
 pub mod request_id;
 mod routes;
@@ -20,6 +21,7 @@ use store::Store;
 
 pub use auth::FailureBudget;
 pub use error::ApiError;
+pub use mcp::{DEFAULT_WATCH_SECS as DEFAULT_MCP_WATCH_SECS, McpSettings};
 pub use operations::override_check;
 pub use operations::{
     ConnectorRegistry, CursorCodec, DEFAULT_PAGE_SIZE, JobHandler, MAX_PAGE_SIZE, Operations,
@@ -47,11 +49,18 @@ pub struct AppState {
     pub public_url: String,
     /// How many failed authentications one client address may make.
     pub failed_auth: auth::FailureBudget,
+    /// The MCP server's settings.
+    pub mcp: McpSettings,
 }
 
 /// Builds the API router.
 pub fn router(state: AppState) -> Router {
+    let mcp_routes = Router::new()
+        .route("/mcp", any(mcp::all_connections))
+        .route("/mcp/connections/{id}", any(mcp::one_connection))
+        .layer(axum::Extension(mcp::Endpoint::new(&state)));
     let authenticated = Router::new()
+        .merge(mcp_routes)
         .route(
             "/connections",
             get(routes::connections::list).post(routes::connections::create),

@@ -121,7 +121,7 @@ pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h 
 }
 
 /// Parses a caller's wait budget in milliseconds, given as `field`.
-fn parse_wait_budget(field: &str, text: &str) -> Result<std::time::Duration, ApiError> {
+pub(crate) fn parse_wait_budget(field: &str, text: &str) -> Result<std::time::Duration, ApiError> {
     text.trim()
         .parse::<u64>()
         .ok()
