@@ -14,7 +14,9 @@
 //!
 //! It prints the wall time, records per second, this process's CPU time (user + system, from
 //! `/proc/self/stat`) per record and as a share of the wall time, its peak resident memory
-//! (`VmHWM` in `/proc/self/status`), and the same for the simulator's process. Linux only.
+//! (`VmHWM` in `/proc/self/status`) and the largest anonymous (heap) part of it seen while
+//! polling (`RssAnon`, sampled every 500 ms; the rest is mostly the binary's own pages), the
+//! same for the simulator's process, and the load average before and after. Linux only.
 //!
 //! `cargo bench -p cli --bench bulk_backfill -- [--records N] [--job-ms N] [--page-size N]`
 
@@ -210,6 +212,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let connection = demo.vendor("salesforce").connection_id.clone();
 
     let rss_before = status_kb("self", "VmRSS")?;
+    let load_before = std::fs::read_to_string("/proc/loadavg")?;
+    let mut anon_peak = status_kb("self", "RssAnon")?;
     let cpu_before = cpu_time("self")?;
     let child_cpu_before = cpu_time(&child_pid)?;
     let started = Instant::now();
@@ -232,6 +236,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             None,
         )
         .await?;
+        anon_peak = anon_peak.max(status_kb("self", "RssAnon")?);
         let sync = &listed["results"][0];
         let created = sync["progress"]["created"].as_u64().unwrap_or(0);
         let status = sync["status"].as_str().unwrap_or("");
@@ -241,13 +246,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
         if last_report.elapsed() > Duration::from_secs(10) {
             eprintln!(
-                "{:>6.1} s: {created} records stored, {} MB resident",
+                "{:>6.1} s: {created} records stored, {} MB resident ({} MB anonymous)",
                 started.elapsed().as_secs_f64(),
-                status_kb("self", "VmRSS")? / 1024
+                status_kb("self", "VmRSS")? / 1024,
+                status_kb("self", "RssAnon")? / 1024
             );
             last_report = Instant::now();
         }
-        if created >= args.records as u64 && status == "queued" {
+        // Between runs a sync shows how its last run ended (`done`).
+        if created >= args.records as u64 && matches!(status, "queued" | "done") {
             break created;
         }
     };
@@ -255,6 +262,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let cpu = cpu_time("self")? - cpu_before;
     let child_cpu = cpu_time(&child_pid)? - child_cpu_before;
     let peak = status_kb("self", "VmHWM")?;
+    let load_after = std::fs::read_to_string("/proc/loadavg")?;
     let child_peak = status_kb(&child_pid, "VmHWM")?;
     worker.stop().await?;
     drop(child.stdin.take());
@@ -262,17 +270,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let per_second = created as f64 / wall.as_secs_f64();
     println!(
-        "| records | wall | records/s | Crosswalk CPU | CPU per record | CPU share of wall | Crosswalk peak RSS | simulator CPU | simulator peak RSS |"
+        "load average before: {} after: {}",
+        load_before.trim(),
+        load_after.trim()
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     println!(
-        "| {created} | {:.1} s | {per_second:.0} | {:.1} s | {:.1} µs | {:.0}% | {} MB (idle {} MB) | {:.1} s | {} MB |",
+        "| records | wall | records/s | Crosswalk CPU | CPU per record | CPU share of wall | Crosswalk peak RSS | peak anonymous | simulator CPU | simulator peak RSS |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| {created} | {:.1} s | {per_second:.0} | {:.1} s | {:.1} µs | {:.0}% | {} MB (idle {} MB) | {} MB | {:.1} s | {} MB |",
         wall.as_secs_f64(),
         cpu.as_secs_f64(),
         cpu.as_secs_f64() * 1e6 / created as f64,
         cpu.as_secs_f64() * 100.0 / wall.as_secs_f64(),
         peak / 1024,
         rss_before / 1024,
+        anon_peak / 1024,
         child_cpu.as_secs_f64(),
         child_peak / 1024,
     );

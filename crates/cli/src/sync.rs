@@ -105,6 +105,7 @@ pub async fn run(
         &connection_id,
         object,
         args.every_secs,
+        None,
     )
     .await
     .context("starting the sync")?;

@@ -735,6 +735,7 @@ async fn enqueue_sync(
                 connection_id: connection.to_string(),
                 object: "crm.contacts".to_owned(),
                 every_secs: None,
+                reconcile_every_secs: None,
             })
             .expect("a payload"),
             run_at: Utc::now(),

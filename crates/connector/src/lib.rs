@@ -36,8 +36,8 @@ pub use overrides::{
     provenance_of,
 };
 pub use runtime::{
-    BulkPage, BulkState, DiscoveredField, ListCursor, ListPage, PROXY_USES, PageState, PlanError,
-    PlannedRequest, ProviderError, ReadError, RecordError, RequestBody, RequestContext,
+    BulkPage, BulkResults, BulkState, DiscoveredField, ListCursor, ListPage, PROXY_USES, PageState,
+    PlanError, PlannedRequest, ProviderError, ReadError, RecordError, RequestBody, RequestContext,
     VendorResponse, fields_binding,
 };
 use template::Template;

@@ -11,7 +11,7 @@ mod bulk;
 
 use std::sync::Arc;
 
-pub use bulk::{BulkPage, BulkState};
+pub use bulk::{BulkPage, BulkResults, BulkState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 

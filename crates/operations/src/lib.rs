@@ -42,8 +42,8 @@ pub use records::{
 };
 pub use registry::ConnectorRegistry;
 pub use sync::{
-    DEFAULT_LOOKBACK, DEFAULT_RECONCILE_EVERY, DELETES_REFUSED_EVENT, DeleteGuard, SYNC_JOB_KIND,
-    SyncDelays, SyncHandler, SyncJob,
+    DEFAULT_BULK_BATCH, DEFAULT_LOOKBACK, DEFAULT_RECONCILE_EVERY, DELETES_REFUSED_EVENT,
+    DeleteGuard, SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob,
 };
 pub use synced_list::SYNCED_FILTERS;
 pub use worker::{JobHandler, Worker, WorkerReport, WorkerSettings};

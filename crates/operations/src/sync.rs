@@ -25,8 +25,8 @@ use serde_json::Value;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use store::{
-    ConnectionId, Job, JobOutcome, StoreError, SyncPage, SyncPhase, SyncStatus, SyncedInput,
-    timestamp,
+    ConnectionId, Job, JobOutcome, SeenBy, StoreError, SyncPage, SyncPhase, SyncStatus,
+    SyncedInput, timestamp,
 };
 use unified_model::UnifiedObject;
 
@@ -54,6 +54,10 @@ pub struct SyncJob {
     /// Seconds from one run's end to the next run; `None`: one run only.
     #[serde(default)]
     pub every_secs: Option<u64>,
+    /// Seconds between reconciliation passes (objects that declare deletes); `None`: the
+    /// handler's default (daily).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconcile_every_secs: Option<u64>,
 }
 
 /// Where a sync stands between pages and between runs (stored as the progress checkpoint).
@@ -119,7 +123,12 @@ pub struct SyncHandler {
     delays: SyncDelays,
     guard: DeleteGuard,
     reconcile_every: Duration,
+    bulk_batch: usize,
 }
+
+/// Rows of a bulk export's page read, mapped and applied at once: a larger page is applied in
+/// batches of this size, so a run's memory does not grow with the vendor's page size.
+pub const DEFAULT_BULK_BATCH: usize = 2000;
 
 impl SyncHandler {
     /// A handler reading pages of `page_size` records.
@@ -131,7 +140,16 @@ impl SyncHandler {
             delays: SyncDelays::default(),
             guard: DeleteGuard::default(),
             reconcile_every: DEFAULT_RECONCILE_EVERY,
+            bulk_batch: DEFAULT_BULK_BATCH,
         }
+    }
+
+    /// The same handler applying a bulk export's pages in batches of at most `rows` rows
+    /// (at least one).
+    #[must_use]
+    pub fn with_bulk_batch(mut self, rows: usize) -> SyncHandler {
+        self.bulk_batch = rows.max(1);
+        self
     }
 
     /// The same handler refusing reconciliation deletes as `guard` says.
@@ -184,18 +202,19 @@ impl SyncHandler {
             .and_then(|ops| ops.list.as_ref())
             .is_some_and(|list| list.filters.contains_key("updated_after"));
         let declared = bound.connector().deletes(&object.key()).cloned();
-        let reconcile_every = serde_json::from_value::<deletes::ReconcileSpec>(job.payload.clone())
-            .ok()
-            .and_then(|spec| spec.reconcile_every_secs)
+        let reconcile_every = spec
+            .reconcile_every_secs
             .map_or(self.reconcile_every, Duration::from_secs);
         // A run under way resumes where its last page ended; otherwise a new run starts.
         let resumed = stored.run_started_at.is_some();
         let mut checkpoint = if resumed {
             let mut resumed_checkpoint = stored;
-            // The ids a reconciliation pass saw before were in the memory of the attempt that
-            // ended: the walk goes on, but the pass ends without a diff.
+            // A pass keeps the ids it saw in the store; one whose checkpoint names no pass was
+            // written by a version that kept them in the memory of the attempt that ended: the
+            // walk goes on, but the pass ends without a diff.
             if resumed_checkpoint.deletes.reconcile
                 && resumed_checkpoint.deletes.listed
+                && resumed_checkpoint.deletes.pass.is_none()
                 && resumed_checkpoint.cursor.is_some()
             {
                 resumed_checkpoint.deletes.partial = true;
@@ -313,10 +332,14 @@ impl SyncHandler {
                 phase = checkpoint.phase;
             }
         }
-        // A whole reconciliation pass ends with a diff; one resumed part-way does not.
-        let diff = checkpoint.deletes.reconcile && !checkpoint.deletes.partial;
-        let mut listed_ids: HashSet<String> = HashSet::new();
-        let mut clean = true;
+        // A reconciliation pass ends with a diff against the records it marked seen in the
+        // store (one resumed from a checkpoint of an earlier version, which kept them in
+        // memory, does not).
+        let pass = checkpoint
+            .deletes
+            .pass
+            .clone()
+            .filter(|_| checkpoint.deletes.reconcile && !checkpoint.deletes.partial);
         let mut seen = HashSet::new();
         loop {
             let filters = checkpoint
@@ -347,44 +370,52 @@ impl SyncHandler {
                      the run stopped instead of looping"
                 )));
             }
-            if diff {
-                // A record that failed to map is still at the vendor: it counts as seen, and
-                // one whose id cannot be read keeps the pass from deleting anything.
-                for error in &page.errors {
-                    match error.get("remote_id").and_then(Value::as_str) {
-                        Some(id) => {
-                            listed_ids.insert(id.to_owned());
-                        }
-                        None => clean = false,
-                    }
+            // A record that failed to map is still at the vendor: it counts as seen, and one
+            // whose id cannot be read keeps the pass from deleting anything.
+            let mut also_seen = Vec::new();
+            let mut unclean = false;
+            for error in &page.errors {
+                match error.get("remote_id").and_then(Value::as_str) {
+                    Some(id) => also_seen.push(id.to_owned()),
+                    None => unclean = true,
                 }
             }
-            let upserts = page
+            let upserts: Vec<SyncedInput> = page
                 .results
                 .into_iter()
                 .filter_map(|record| {
-                    let Some(remote_id) = deletes::remote_id_of(&record) else {
-                        clean = false;
-                        return None;
-                    };
-                    if diff {
-                        listed_ids.insert(remote_id.clone());
-                    }
-                    let text = serde_json::to_string(&record).ok()?;
-                    Some(SyncedInput {
-                        remote_id,
-                        hash: hex::encode(Sha256::digest(text.as_bytes())),
-                        record,
-                    })
+                    let input = synced_input(record);
+                    unclean |= input.is_none();
+                    input
                 })
                 .collect();
+            if pass.is_some() {
+                checkpoint.deletes.unclean |= unclean;
+            }
+            // The checkpoint as the page found it, which deletes made ahead of the page go with.
+            let walked = checkpoint.clone();
             let done = page.next_cursor.is_none();
             checkpoint.cursor = page.next_cursor;
-            // A whole pass's last page also carries the deletes its diff finds.
+            // A pass's last page also carries the deletes its diff finds (made before the page
+            // is applied, so a run that stops meanwhile reads the page again).
             let mut gone = Vec::new();
             if done {
-                if diff {
-                    gone = writer.gone(&listed_ids, clean, self.guard).await?;
+                if let Some(pass) = &pass {
+                    let last: HashSet<String> = upserts
+                        .iter()
+                        .map(|input| input.remote_id.clone())
+                        .chain(also_seen.iter().cloned())
+                        .collect();
+                    let before = serde_json::to_value(&walked).expect("a checkpoint serializes");
+                    gone = writer
+                        .gone(
+                            pass,
+                            &last,
+                            !checkpoint.deletes.unclean,
+                            self.guard,
+                            &before,
+                        )
+                        .await?;
                 }
                 self.finish_run(&mut checkpoint, declared.as_ref());
             }
@@ -400,6 +431,10 @@ impl SyncHandler {
                             serde_json::to_value(&checkpoint).expect("a checkpoint serializes"),
                         ),
                         claim: Some((job.id.clone(), job.fence)),
+                        seen: pass.as_ref().map(|pass| SeenBy {
+                            pass: pass.clone(),
+                            ids: also_seen,
+                        }),
                     },
                 )
                 .await
@@ -460,25 +495,16 @@ impl SyncHandler {
     }
 }
 
-/// A page's unified records as the store takes them: each with its remote id and the SHA-256
-/// of its serialized form (a record without an id is left out).
-fn synced_inputs(records: Vec<Value>) -> Vec<SyncedInput> {
-    records
-        .into_iter()
-        .filter_map(|record| {
-            let remote_id = match record.get("remote_id").or_else(|| record.get("id")) {
-                Some(Value::String(id)) => id.clone(),
-                Some(Value::Number(id)) => id.to_string(),
-                _ => return None,
-            };
-            let text = serde_json::to_string(&record).ok()?;
-            Some(SyncedInput {
-                remote_id,
-                hash: hex::encode(Sha256::digest(text.as_bytes())),
-                record,
-            })
-        })
-        .collect()
+/// A unified record as the store takes it: with its remote id and the SHA-256 of its serialized
+/// form (`None` for a record without an id).
+fn synced_input(record: Value) -> Option<SyncedInput> {
+    let remote_id = deletes::remote_id_of(&record)?;
+    let text = serde_json::to_string(&record).ok()?;
+    Some(SyncedInput {
+        remote_id,
+        hash: hex::encode(Sha256::digest(text.as_bytes())),
+        record,
+    })
 }
 
 impl SyncHandler {

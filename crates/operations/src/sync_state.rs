@@ -19,7 +19,8 @@ use crate::{OpError, SYNC_JOB_KIND, SyncJob};
 pub const SYNC_ATTEMPTS: u32 = 8;
 
 /// Enqueues the sync of `object` on a connection, its first run due now and the next ones
-/// every `every_secs`; a sync of that connection and object that has not ended is returned
+/// every `every_secs` (a reconciliation pass every `reconcile_every_secs`, or the worker's
+/// default when `None`); a sync of that connection and object that has not ended is returned
 /// instead (the flag says whether this call created the one returned).
 ///
 /// # Errors
@@ -31,6 +32,7 @@ pub async fn start_sync(
     connection_id: &ConnectionId,
     object: UnifiedObject,
     every_secs: u64,
+    reconcile_every_secs: Option<u64>,
 ) -> Result<(Job, bool), StoreError> {
     store
         .enqueue_job(NewJob {
@@ -42,6 +44,7 @@ pub async fn start_sync(
                 connection_id: connection_id.to_string(),
                 object: object.key(),
                 every_secs: Some(every_secs),
+                reconcile_every_secs,
             })
             .expect("a sync job serializes"),
             run_at: timestamp::now(),

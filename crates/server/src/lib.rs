@@ -24,8 +24,9 @@ pub use error::ApiError;
 pub use mcp::{DEFAULT_WATCH_SECS as DEFAULT_MCP_WATCH_SECS, McpSettings};
 pub use operations::override_check;
 pub use operations::{
-    ConnectorRegistry, CursorCodec, DEFAULT_PAGE_SIZE, JobHandler, MAX_PAGE_SIZE, Operations,
-    SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob, Worker, WorkerReport, WorkerSettings,
+    ConnectorRegistry, CursorCodec, DEFAULT_BULK_BATCH, DEFAULT_PAGE_SIZE, JobHandler,
+    MAX_PAGE_SIZE, Operations, SYNC_JOB_KIND, SyncDelays, SyncHandler, SyncJob, Worker,
+    WorkerReport, WorkerSettings,
 };
 pub use operations::{DELETES_REFUSED_EVENT, DeleteGuard};
 pub use provider_http::Clock;

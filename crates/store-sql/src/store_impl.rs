@@ -1815,6 +1815,17 @@ where
         let mut before_records: std::collections::HashMap<String, Value> =
             std::collections::HashMap::new();
 
+        // The ids a reconciliation pass marks seen: the upserts and the others it names.
+        let seen = page.seen;
+        let seen_ids: Vec<String> = match &seen {
+            Some(seen) => page
+                .upserts
+                .iter()
+                .map(|input| input.remote_id.clone())
+                .chain(seen.ids.iter().cloned())
+                .collect(),
+            None => Vec::new(),
+        };
         // The page's last word on each id, in the order the ids first appear.
         let mut order: Vec<String> = Vec::new();
         let mut last: std::collections::HashMap<String, Option<SyncedInput>> =
@@ -2001,6 +2012,30 @@ where
             }
         }
 
+        if let Some(seen) = &seen {
+            for ids in seen_ids.chunks(SYNC_LOOKUP_CHUNK) {
+                let placeholders = (0..ids.len())
+                    .map(|n| format!("${}", n + 4))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "UPDATE synced_records SET seen_pass = $3
+                     WHERE connection_id = $1 AND object = $2 AND remote_id IN ({placeholders})"
+                );
+                let mut query = sqlx::query(&sql)
+                    .bind(page.connection_id.as_str())
+                    .bind(&page.object)
+                    .bind(&seen.pass);
+                for id in ids {
+                    query = query.bind(id.as_str());
+                }
+                query
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(|error| write_error(error, "synced record conflicts"))?;
+            }
+        }
+
         sqlx::query(&format!(
             "INSERT INTO sync_progress ({SYNC_PROGRESS_INSERT})
              VALUES ($1, $2, {checkpoint}, 1, $4, $5, $6, $7)
@@ -2089,6 +2124,63 @@ where
         rows.iter()
             .map(|row| Columns::<D>(row).synced_record())
             .collect()
+    }
+
+    async fn list_unseen_synced(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        object: &str,
+        pass: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        self.get_connection(environment_id, connection_id).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT remote_id FROM synced_records
+             WHERE connection_id = $1 AND object = $2 AND deleted = 0
+               AND (seen_pass IS NULL OR seen_pass <> $3)
+               AND ($4 IS NULL OR remote_id {bytewise} > $4)
+             ORDER BY remote_id {bytewise}
+             LIMIT $5",
+            bytewise = D::BYTEWISE,
+        ))
+        .bind(connection_id.as_str())
+        .bind(object)
+        .bind(pass)
+        .bind(after)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)?;
+        rows.iter()
+            .map(|row| Columns::<D>(row).text("remote_id"))
+            .collect()
+    }
+
+    async fn count_unseen_synced(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        object: &str,
+        pass: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        self.get_connection(environment_id, connection_id).await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS stored,
+                    COALESCE(SUM(CASE WHEN seen_pass IS NULL OR seen_pass <> $3
+                                      THEN 1 ELSE 0 END), 0) AS unseen
+             FROM synced_records
+             WHERE connection_id = $1 AND object = $2 AND deleted = 0",
+        )
+        .bind(connection_id.as_str())
+        .bind(object)
+        .bind(pass)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(read_error)?;
+        let columns = Columns::<D>(&row);
+        Ok((columns.count("stored")?, columns.count("unseen")?))
     }
 
     async fn get_sync_progress(

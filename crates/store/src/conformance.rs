@@ -23,7 +23,7 @@ use crate::{
     SyncedInput, api_key_prefix, generate_api_key, timestamp,
 };
 use crate::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
-use crate::{JobControl, SyncPhase, SyncState, SyncStatus};
+use crate::{JobControl, SeenBy, SyncPhase, SyncState, SyncStatus};
 use crate::{MessageNext, MessageStatus, NewWebhookEndpoint, ReplaySelection, WebhookAttempt};
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -120,6 +120,7 @@ macro_rules! conformance_tests {
             concurrent_claimers_never_share_a_job,
             jobs_are_listed_newest_first_and_go_with_their_connection,
             sync_pages_record_each_change_once,
+            a_reconciliation_pass_marks_what_it_saw_in_the_store,
             a_sync_page_of_a_stale_claim_writes_nothing,
             concurrent_sync_pages_number_the_feed_without_gaps,
             a_paused_job_is_held_back_until_resumed,
@@ -4746,6 +4747,7 @@ fn sync_page(
         deletes: deletes.iter().map(|id| (*id).to_owned()).collect(),
         checkpoint,
         claim: None,
+        seen: None,
     }
 }
 
@@ -4754,6 +4756,91 @@ fn feed(changes: &[Change]) -> Vec<(u64, String, ChangeKind)> {
         .iter()
         .map(|change| (change.seq, change.remote_id.clone(), change.kind))
         .collect()
+}
+
+/// A reconciliation pass's pages mark the stored records they saw (upserted, unchanged, or named
+/// besides); the live records a pass did not mark are listed in remote-id order and counted,
+/// and a later pass starts with nothing seen. Deleted records are never listed as unseen.
+pub async fn a_reconciliation_pass_marks_what_it_saw_in_the_store(store: &dyn Store) {
+    let environment_id = environment(store, "reconciled").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let id = &connection.id;
+    let unseen = |pass: &'static str, after: Option<&'static str>, limit: u32| {
+        let environment_id = environment_id.clone();
+        let id = id.clone();
+        async move {
+            store
+                .list_unseen_synced(&environment_id, &id, "contacts", pass, after, limit)
+                .await
+                .expect("unseen")
+        }
+    };
+    let all: Vec<SyncedInput> = ["a", "b", "c", "d", "e", "f"]
+        .into_iter()
+        .map(|remote_id| synced(remote_id, 1))
+        .collect();
+    store
+        .apply_sync_page(&environment_id, sync_page(id, all, &["f"], None))
+        .await
+        .expect("apply");
+    // `f` is deleted: it is no longer stored as live.
+    assert_eq!(unseen("p1", None, 100).await, ["a", "b", "c", "d", "e"]);
+
+    // Pass p1 sees `a` changed, `b` unchanged, and `d` named besides (it failed to map, say);
+    // an id the store does not hold is ignored.
+    store
+        .apply_sync_page(
+            &environment_id,
+            SyncPage {
+                seen: Some(SeenBy {
+                    pass: "p1".to_owned(),
+                    ids: vec!["d".to_owned(), "zz".to_owned()],
+                }),
+                ..sync_page(id, vec![synced("a", 2), synced("b", 1)], &[], None)
+            },
+        )
+        .await
+        .expect("apply");
+    assert_eq!(unseen("p1", None, 100).await, ["c", "e"]);
+    assert_eq!(unseen("p1", Some("c"), 100).await, ["e"]);
+    assert_eq!(unseen("p1", None, 1).await, ["c"]);
+    assert_eq!(
+        store
+            .count_unseen_synced(&environment_id, id, "contacts", "p1")
+            .await
+            .expect("count"),
+        (5, 2)
+    );
+    // Another pass has seen nothing yet; another object, nothing stored.
+    assert_eq!(unseen("p2", None, 100).await.len(), 5);
+    assert!(
+        store
+            .list_unseen_synced(&environment_id, id, "companies", "p1", None, 100)
+            .await
+            .expect("unseen")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .count_unseen_synced(&environment_id, id, "companies", "p1")
+            .await
+            .expect("count"),
+        (0, 0)
+    );
+    // Another environment's caller is told the connection does not exist.
+    let other = environment(store, "elsewhere").await;
+    assert!(matches!(
+        store
+            .list_unseen_synced(&other, id, "contacts", "p1", None, 100)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .count_unseen_synced(&other, id, "contacts", "p1")
+            .await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 pub async fn sync_pages_record_each_change_once(store: &dyn Store) {

@@ -42,8 +42,8 @@ pub use rows::{
 };
 pub use store::{OVERRIDE_VERSIONS_KEPT, Store};
 pub use synced::{
-    AppliedPage, Change, ChangeKind, SyncPage, SyncPhase, SyncProgress, SyncState, SyncStatus,
-    SyncedInput, SyncedRecord,
+    AppliedPage, Change, ChangeKind, SeenBy, SyncPage, SyncPhase, SyncProgress, SyncState,
+    SyncStatus, SyncedInput, SyncedRecord,
 };
 pub use webhooks::{
     MessageNext, MessageStatus, NewWebhookEndpoint, ReplaySelection, WebhookAttempt,

@@ -744,6 +744,37 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<SyncedRecord>, StoreError>;
 
+    /// The remote ids of a connection's live (not deleted) stored records that the
+    /// reconciliation pass `pass` has not marked seen ([`crate::SyncPage::seen`]), after
+    /// `after` (bytewise), in that order, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such connection.
+    async fn list_unseen_synced(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        object: &str,
+        pass: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// How many live (not deleted) records a connection's object holds in the record store,
+    /// and how many of them the reconciliation pass `pass` has not marked seen.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the environment has no such connection.
+    async fn count_unseen_synced(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        object: &str,
+        pass: &str,
+    ) -> Result<(u64, u64), StoreError>;
+
     /// A sync's progress on a connection's object; `None` before its first page.
     ///
     /// # Errors

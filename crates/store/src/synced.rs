@@ -33,6 +33,20 @@ pub struct SyncPage {
     /// The job claim the page belongs to (its id and fence): the page is refused once the claim
     /// is no longer the job's latest, so a stalled worker cannot write after its successor.
     pub claim: Option<(JobId, u64)>,
+    /// The reconciliation pass the page belongs to, if any: its stored records are marked seen
+    /// by the pass, in the same transaction, so the pass's seen set survives a restart.
+    pub seen: Option<SeenBy>,
+}
+
+/// What a page of a reconciliation pass saw (see [`SyncPage::seen`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenBy {
+    /// The pass: any text the caller chooses, the same for each of its pages and different
+    /// from every earlier pass of the object.
+    pub pass: String,
+    /// Remote ids seen besides the page's upserts (records the vendor listed that could not be
+    /// mapped, say); an id the store does not hold is ignored.
+    pub ids: Vec<String>,
 }
 
 /// A record seen by a sync.

@@ -64,6 +64,7 @@ pub(crate) async fn enqueue_contacts_sync(
                     connection_id: connection.clone(),
                     object: "crm.contacts".to_owned(),
                     every_secs: None,
+                    reconcile_every_secs: None,
                 })
                 .expect("payload");
                 if let (Some(payload), serde_json::Value::Object(extra)) =

@@ -51,6 +51,11 @@ async fn tune_export(app: &TestApp, threshold: u64, page_size: u64) {
 /// Enqueues one sync run of the Salesforce contacts (when none is queued) and runs a worker
 /// until one run has ended; returns how it ended.
 async fn run_once(app: &TestApp) -> JobOutcome {
+    run_batched(app, server::DEFAULT_BULK_BATCH).await
+}
+
+/// [`run_once`] with a handler that applies result pages in batches of at most `batch` rows.
+async fn run_batched(app: &TestApp, batch: usize) -> JobOutcome {
     let (environment_id, connection) = environment(app).await;
     app.demo
         .store
@@ -63,6 +68,7 @@ async fn run_once(app: &TestApp) -> JobOutcome {
                 connection_id: connection.to_string(),
                 object: "crm.contacts".to_owned(),
                 every_secs: None,
+                reconcile_every_secs: None,
             })
             .expect("payload"),
             run_at: timestamp::now(),
@@ -72,10 +78,12 @@ async fn run_once(app: &TestApp) -> JobOutcome {
         .expect("enqueue");
     let (report, outcome) = run_handler_once(
         app,
-        SyncHandler::new(app.demo.state.operations.clone(), 100).with_delays(SyncDelays {
-            retry_base: Duration::ZERO,
-            ..SyncDelays::default()
-        }),
+        SyncHandler::new(app.demo.state.operations.clone(), 100)
+            .with_delays(SyncDelays {
+                retry_base: Duration::ZERO,
+                ..SyncDelays::default()
+            })
+            .with_bulk_batch(batch),
     )
     .await;
     assert_eq!(report.finished, 1, "{report:?}");
@@ -196,6 +204,55 @@ async fn a_large_first_run_reads_the_bulk_export_and_stores_what_the_list_gives(
         feed(&app).await,
         changes,
         "an unchanged vendor gives no change"
+    );
+}
+
+/// A result page larger than the handler's batch (here the vendor sends every contact in one
+/// page) is read, mapped and applied in batches of at most that many rows, each its own store
+/// transaction, so what a run holds does not grow with the vendor's page; every record is
+/// stored and created once.
+#[tokio::test]
+async fn a_result_page_larger_than_the_batch_is_applied_in_bounded_batches() {
+    let app = spawn_app().await;
+    tune_export(&app, 1_000, 10_000).await;
+    let vendor_ids = app.contact_ids("salesforce");
+    assert!(vendor_ids.len() > 900, "{}", vendor_ids.len());
+    let log = app.simulator("salesforce").requests();
+    log.reset();
+
+    assert_eq!(run_batched(&app, 100).await, JobOutcome::Done);
+    let result_pages = log
+        .counts()
+        .iter()
+        .filter(|(key, _)| key.starts_with(&format!("GET {JOBS}/")) && key.ends_with("/results"))
+        .map(|(_, count)| *count)
+        .sum::<u64>();
+    assert_eq!(result_pages, 1, "the vendor sent one page of results");
+    let (environment_id, connection) = environment(&app).await;
+    let progress = app
+        .demo
+        .store
+        .get_sync_progress(&environment_id, &connection, "crm.contacts")
+        .await
+        .expect("progress")
+        .expect("synced");
+    assert_eq!(
+        progress.pages,
+        // The job's id, checkpointed before the first poll, then one store page per batch.
+        1 + vendor_ids.len().div_ceil(100) as u64,
+        "{progress:?}"
+    );
+    assert_eq!(
+        stored(&app).await.keys().cloned().collect::<BTreeSet<_>>(),
+        vendor_ids
+    );
+    let changes = feed(&app).await;
+    assert_eq!(changes.len(), vendor_ids.len());
+    assert!(
+        changes
+            .values()
+            .all(|kinds| kinds == &[ChangeKind::Created]),
+        "each record created once"
     );
 }
 

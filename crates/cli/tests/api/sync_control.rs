@@ -716,3 +716,121 @@ async fn crosswalk_sync_runs_a_sync_from_the_terminal_until_its_run_ends() {
         );
     }
 }
+
+/// The live contacts a sync stored, by their remote ids.
+async fn stored_ids(app: &TestApp, provider: &str) -> std::collections::BTreeSet<String> {
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={}&source=synced&page_size=1000",
+            app.connection(provider)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["next_cursor"], Value::Null, "one page holds them");
+    page["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|record| record["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+/// `reconcile_every_secs`, set with `POST /syncs` and changed with `PATCH /syncs/{id}`, says how
+/// often a sync's runs look for deletes: at 0 every run is a reconciliation pass (on Dynamics
+/// 365, an id diff, which finds a contact deleted at the vendor); at a day, the next run is
+/// incremental and finds no delete.
+#[tokio::test]
+async fn a_syncs_reconciliation_schedule_is_set_and_changed_through_the_api() {
+    let app = spawn_app().await;
+    let provider = "dynamics365";
+    let connection = app.connection(provider);
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            "/syncs",
+            Some(
+                json!({"connection_id": connection, "object": "crm.contacts",
+                        "reconcile_every_secs": 31 * 24 * 3600}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], "reconcile_every_secs", "{problem}");
+    let (status, sync) = app
+        .call(
+            Method::POST,
+            "/syncs",
+            Some(
+                json!({"connection_id": connection, "object": "crm.contacts",
+                        "every_secs": 3600, "reconcile_every_secs": 0}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sync}");
+    assert_eq!(sync["reconcile_every_secs"], 0, "{sync}");
+    let id = sync["id"].as_str().expect("id").to_owned();
+    run_one(&app, PAGE).await;
+    let vendor = app.contact_ids(provider);
+    assert_eq!(stored_ids(&app, provider).await, vendor);
+
+    let delete = |remote_id: String| {
+        let app = &app;
+        let connection = connection.clone();
+        async move {
+            let (status, body) = app
+                .call(
+                    Method::DELETE,
+                    &format!("/unified/crm/contacts/{remote_id}?connection_id={connection}"),
+                    None,
+                )
+                .await;
+            assert!(status.is_success(), "deleting {remote_id}: {status} {body}");
+        }
+    };
+    let run_now = || async {
+        let (status, queued) = app
+            .call(Method::POST, &format!("/syncs/{id}/run"), None)
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+        run_one(&app, PAGE).await;
+        show(&app, &id).await
+    };
+
+    // Every run reconciles: the next one finds the delete.
+    let first = vendor.iter().next().expect("contacts").clone();
+    delete(first.clone()).await;
+    let shown = run_now().await;
+    assert_eq!(shown["phase"], "reconcile", "{shown}");
+    assert_eq!(shown["progress"]["deleted"], 1, "{shown}");
+    assert!(!stored_ids(&app, provider).await.contains(&first));
+
+    // Checked, then changed to daily: the next run is incremental and keeps a deleted contact
+    // until the next pass. The frequency stays as it was.
+    for body in [json!({}), json!({"reconcile_every_secs": 31 * 24 * 3600})] {
+        let (status, problem) = app
+            .call(Method::PATCH, &format!("/syncs/{id}"), Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
+        assert!(problem["field"].is_string(), "{body}: {problem}");
+    }
+    let (status, patched) = app
+        .call(
+            Method::PATCH,
+            &format!("/syncs/{id}"),
+            Some(json!({"reconcile_every_secs": 86_400})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["reconcile_every_secs"], 86_400, "{patched}");
+    assert_eq!(patched["every_secs"], 3600, "{patched}");
+    let second = app
+        .contact_ids(provider)
+        .into_iter()
+        .next()
+        .expect("contacts");
+    delete(second.clone()).await;
+    let shown = run_now().await;
+    assert_eq!(shown["phase"], "incremental", "{shown}");
+    assert_eq!(shown["progress"]["deleted"], 1, "{shown}");
+    assert!(stored_ids(&app, provider).await.contains(&second));
+}

@@ -358,6 +358,7 @@ async fn a_watermark_older_than_the_feed_reaches_goes_straight_to_an_id_diff() {
                 deletes: Vec::new(),
                 checkpoint: Some(checkpoint),
                 claim: None,
+                seen: None,
             },
         )
         .await
@@ -446,10 +447,12 @@ async fn a_walk_that_shrank_suspiciously_deletes_nothing_and_says_so() {
     assert!(small.refusals().await.is_empty());
 }
 
-/// A reconciliation pass whose walk fails part-way commits no deletes, nor does the attempt that
-/// resumes it from its checkpoint; the next whole pass commits them.
+/// A reconciliation pass whose walk fails part-way commits no deletes; the attempt that resumes
+/// it from its checkpoint (a new worker, with nothing of the first attempt in memory) walks the
+/// rest and commits them, since the pass's seen ids live in the store: the records seen by the
+/// failed attempt's page are not taken for deleted.
 #[tokio::test]
-async fn an_interrupted_id_diff_pass_commits_no_deletes() {
+async fn an_interrupted_id_diff_pass_resumes_and_commits_its_deletes() {
     let app = spawn_app().await;
     let mut sync = Synced::new(&app, "dynamics365").await;
     sync.reconcile_every_secs = Some(0);
@@ -497,13 +500,29 @@ async fn an_interrupted_id_diff_pass_commits_no_deletes() {
         "nothing in the feed"
     );
 
-    // The attempt that takes the run up again goes on from its checkpoint, but the ids the
-    // failed attempt saw are gone with it: no diff, no delete.
-    let job = sync.run().await;
-    assert_eq!(job.status, store::JobStatus::Done, "{job:?}");
-    assert_eq!(sync.stored().await, before, "no diff after a resumed pass");
-    // The next run is a whole pass and commits them.
+    // The attempt that takes the run up again goes on from its checkpoint (the second page)
+    // and ends with the diff: the three deleted contacts, and only they, are deleted.
+    let requests = app.simulator("dynamics365").requests();
+    requests.reset();
     let job = sync.run().await;
     assert_eq!(job.status, store::JobStatus::Done, "{job:?}");
     sync.assert_in_step(&gone).await;
+    assert!(sync.refusals().await.is_empty());
+    let progress = app
+        .demo
+        .store
+        .get_sync_progress(&sync.environment_id, &sync.connection, "crm.contacts")
+        .await
+        .expect("progress")
+        .expect("synced");
+    assert_eq!(progress.deleted, 3, "{progress:?}");
+    // Only the missing records were read back: the contacts of the failed attempt's page
+    // counted as seen.
+    let prefix = &app.facts("dynamics365").contacts_list_prefix;
+    assert_eq!(
+        requests.total_matching(&format!("GET {prefix}(")),
+        gone.len() as u64,
+        "{:?}",
+        requests.counts()
+    );
 }

@@ -6,8 +6,11 @@
 //! parent fields), its cells typed from the discovered fields (`integer`, `number`, `boolean`;
 //! everything else stays text) with an empty cell read as null, since CSV cannot tell an empty
 //! text from no value. The list's `record_mapping` then maps these records exactly as it maps
-//! the list's own. Waiting between polls and keeping the job's id and locator are the caller's:
-//! this module reads no clock.
+//! the list's own. A page's rows are read and mapped a batch at a time
+//! ([`Connector::open_bulk_results`], then [`Connector::read_bulk_rows`]), so whatever the size
+//! of the page the vendor sends, only its text and one batch of records are held at once.
+//! Waiting between polls and keeping the job's id and locator are the caller's: this module
+//! reads no clock.
 
 use std::collections::HashMap;
 
@@ -41,6 +44,38 @@ pub struct BulkPage {
     pub errors: Vec<RecordError>,
     /// The locator of the next page; `None` on the last.
     pub next_locator: Option<String>,
+}
+
+/// One page of an export's results, opened but not yet read: its rows are read and mapped a
+/// batch at a time by [`Connector::read_bulk_rows`].
+#[derive(Debug)]
+pub struct BulkResults {
+    /// The locator of the next page; `None` on the last.
+    pub next_locator: Option<String>,
+    /// The page's CSV text.
+    text: String,
+    /// Where the next row starts in `text`.
+    offset: usize,
+    /// Each column's path in the raw record (`Account.Name` is `["Account", "Name"]`) and its
+    /// unified type; read from the header row.
+    columns: Vec<(Vec<String>, Option<String>)>,
+    delimiter: u8,
+    /// The index of the next row in the page.
+    index: usize,
+    /// Every row has been read.
+    done: bool,
+}
+
+impl BulkResults {
+    /// Every row of the page has been read.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Bytes of CSV text the page holds.
+    pub fn len_bytes(&self) -> usize {
+        self.text.len()
+    }
 }
 
 impl Connector {
@@ -262,8 +297,9 @@ impl Connector {
         Ok(request)
     }
 
-    /// Reads one page of results: its rows as typed raw records, mapped by the list's
-    /// `record_mapping`, and the next page's locator.
+    /// Reads one page of results whole: its rows as typed raw records, mapped by the list's
+    /// `record_mapping`, and the next page's locator. A sync reads a page a batch at a time
+    /// instead ([`Connector::open_bulk_results`]).
     ///
     /// # Errors
     /// A vendor error, results that are not CSV, or a `next_locator_expr` that fails; a row
@@ -274,7 +310,35 @@ impl Connector {
         ctx: &RequestContext,
         response: &VendorResponse,
     ) -> Result<BulkPage, ReadError> {
-        self.check(response)?;
+        let mut results = self.open_bulk_results(object, ctx, response.clone())?;
+        let mut records = Vec::new();
+        let mut errors = Vec::new();
+        while !results.is_done() {
+            self.read_bulk_rows(object, ctx, &mut results, usize::MAX, |row| match row {
+                Ok(pair) => records.push(pair),
+                Err(error) => errors.push(error),
+            })?;
+        }
+        Ok(BulkPage {
+            records,
+            errors,
+            next_locator: results.next_locator,
+        })
+    }
+
+    /// Opens one page of results: checks the answer, reads the next page's locator and the
+    /// CSV header; the rows are left for [`Connector::read_bulk_rows`].
+    ///
+    /// # Errors
+    /// A vendor error, results that are not CSV text, a header that does not read, or a
+    /// `next_locator_expr` that fails.
+    pub fn open_bulk_results(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        response: VendorResponse,
+    ) -> Result<BulkResults, ReadError> {
+        self.check(&response)?;
         let bulk = self.read_bulk_config(object)?;
         let mut headers = Map::new();
         for (name, value) in &response.headers {
@@ -290,9 +354,9 @@ impl Connector {
                 )
                 .map_err(read_mapping_error("bulk results next_locator_expr"))?,
         );
-        let raw_records = match &response.body {
-            Value::Null => Vec::new(),
-            Value::String(text) => csv_records(text, bulk.delimiter, &field_types(&ctx.fields))?,
+        let text = match response.body {
+            Value::Null => String::new(),
+            Value::String(text) => text,
             other => {
                 return Err(ReadError::Invalid(format!(
                     "bulk results must be CSV text, not {}",
@@ -304,6 +368,65 @@ impl Connector {
                 )));
             }
         };
+        let mut results = BulkResults {
+            next_locator,
+            text,
+            offset: 0,
+            columns: Vec::new(),
+            delimiter: bulk.delimiter,
+            index: 0,
+            done: false,
+        };
+        if results.text.trim().is_empty() {
+            results.done = true;
+            return Ok(results);
+        }
+        results.offset = if results.text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
+        let types = field_types(&ctx.fields);
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(results.delimiter)
+            .has_headers(false)
+            .from_reader(&results.text.as_bytes()[results.offset..]);
+        let mut header = csv::StringRecord::new();
+        if !reader.read_record(&mut header).map_err(invalid_csv)? {
+            results.done = true;
+            return Ok(results);
+        }
+        results.columns = header
+            .iter()
+            .map(|name| {
+                (
+                    name.split('.').map(str::to_owned).collect(),
+                    types.get(name).cloned(),
+                )
+            })
+            .collect();
+        results.offset += position(&reader);
+        Ok(results)
+    }
+
+    /// Reads and maps at most `max` more rows of `results`, handing each to `each` as it is
+    /// mapped (the mapped record and the raw one, or why it could not be mapped), so no more
+    /// than one row's raw record is held at a time. Returns the number of rows read; after the
+    /// last row, `results` is done.
+    ///
+    /// # Errors
+    /// A row that is not CSV (a ragged row, say), or an object without a list mapping.
+    pub fn read_bulk_rows(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        results: &mut BulkResults,
+        max: usize,
+        mut each: impl FnMut(Result<(Value, Value), RecordError>),
+    ) -> Result<usize, ReadError> {
+        if results.done {
+            return Ok(0);
+        }
         let mapping = self
             .operation(object, Operation::List)
             .map_err(|error| ReadError::Invalid(error.to_string()))?
@@ -311,12 +434,33 @@ impl Connector {
             .as_ref()
             .ok_or_else(|| ReadError::Invalid("list has no record mapping".to_owned()))?;
         let vars = self.record_vars(ctx);
-        let mut records = Vec::with_capacity(raw_records.len());
-        let mut errors = Vec::new();
-        for (index, raw) in raw_records.into_iter().enumerate() {
-            match mapping.evaluate(Some(&raw), &vars) {
-                Ok(Some(mapped @ Value::Object(_))) => records.push((mapped, raw)),
-                Ok(other) => errors.push(RecordError {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(results.delimiter)
+            .has_headers(false)
+            .flexible(false)
+            .from_reader(&results.text.as_bytes()[results.offset..]);
+        let mut row = csv::StringRecord::new();
+        let mut read = 0;
+        while read < max {
+            if !reader.read_record(&mut row).map_err(invalid_csv)? {
+                results.done = true;
+                break;
+            }
+            if row.len() != results.columns.len() {
+                return Err(ReadError::Invalid(format!(
+                    "bulk results CSV: row {} has {} fields, the header {}",
+                    results.index + 1,
+                    row.len(),
+                    results.columns.len()
+                )));
+            }
+            let raw = typed_row(&results.columns, &row);
+            let index = results.index;
+            results.index += 1;
+            read += 1;
+            each(match mapping.evaluate(Some(&raw), &vars) {
+                Ok(Some(mapped @ Value::Object(_))) => Ok((mapped, raw)),
+                Ok(other) => Err(RecordError {
                     index,
                     remote_id: None,
                     code: RecordError::NOT_AN_OBJECT.to_owned(),
@@ -325,20 +469,43 @@ impl Connector {
                         other.map_or("nothing".to_owned(), |value| value.to_string())
                     ),
                 }),
-                Err(error) => errors.push(RecordError {
+                Err(error) => Err(RecordError {
                     index,
                     remote_id: None,
                     code: error.code.clone(),
                     message: error.to_string(),
                 }),
-            }
+            });
         }
-        Ok(BulkPage {
-            records,
-            errors,
-            next_locator,
-        })
+        results.offset += position(&reader);
+        if results.offset >= results.text.len() {
+            results.done = true;
+        }
+        if results.done {
+            // The text is no longer needed; the page's memory goes with it.
+            results.text = String::new();
+            results.offset = 0;
+        }
+        Ok(read)
     }
+}
+
+/// Bytes `reader` has consumed: where its next record starts.
+fn position(reader: &csv::Reader<&[u8]>) -> usize {
+    usize::try_from(reader.position().byte()).unwrap_or(usize::MAX)
+}
+
+fn invalid_csv(error: csv::Error) -> ReadError {
+    ReadError::Invalid(format!("bulk results CSV: {error}"))
+}
+
+/// A CSV row as a raw record, each cell typed and placed at its column's path.
+fn typed_row(columns: &[(Vec<String>, Option<String>)], row: &csv::StringRecord) -> Value {
+    let mut record = Map::with_capacity(columns.len());
+    for ((path, kind), cell) in columns.iter().zip(row.iter()) {
+        insert_path(&mut record, path, typed_cell(cell, kind.as_deref()));
+    }
+    Value::Object(record)
 }
 
 /// The unified type of each discovered field, by the vendor's key (the results' column name).
@@ -386,6 +553,7 @@ fn number(value: f64) -> Value {
 }
 
 /// Parses CSV results (a header row, then one row per record) into raw records.
+#[cfg(test)]
 fn csv_records(
     text: &str,
     delimiter: u8,
@@ -396,10 +564,9 @@ fn csv_records(
         .delimiter(delimiter)
         .has_headers(true)
         .from_reader(text.as_bytes());
-    let invalid = |error: csv::Error| ReadError::Invalid(format!("bulk results CSV: {error}"));
     let columns: Vec<(Vec<String>, Option<String>)> = reader
         .headers()
-        .map_err(invalid)?
+        .map_err(invalid_csv)?
         .iter()
         .map(|name| {
             (
@@ -410,13 +577,8 @@ fn csv_records(
         .collect();
     let mut records = Vec::new();
     let mut row = csv::StringRecord::new();
-    while reader.read_record(&mut row).map_err(invalid)? {
-        let mut record = Map::with_capacity(columns.len());
-        for ((path, kind), cell) in columns.iter().zip(row.iter()) {
-            let value = typed_cell(cell, kind.as_deref());
-            insert_path(&mut record, path, value);
-        }
-        records.push(Value::Object(record));
+    while reader.read_record(&mut row).map_err(invalid_csv)? {
+        records.push(typed_row(&columns, &row));
     }
     Ok(records)
 }

@@ -70,7 +70,7 @@ fn normalised_phone(region: Option<phonenumber::country::Id>, phone: &str) -> Op
     if let Some(found) = phones().get(&key) {
         return found.clone();
     }
-    widen_phone_pattern_cache();
+    keep_phone_patterns_bounded();
     let found = phonenumber::parse(region, phone)
         .ok()
         .filter(phonenumber::is_valid)
@@ -88,20 +88,40 @@ fn normalised_phone(region: Option<phonenumber::country::Id>, phone: &str) -> Op
 /// prefixes of some 250 regions), so that no pattern is ever compiled twice.
 const PHONE_PATTERNS_KEPT: usize = 8_192;
 
+/// Phone numbers parsed between two drops of every compiled phone pattern.
+///
+/// Each compiled pattern keeps lazy-DFA caches that grow with the numbers it has matched (up to
+/// 2 MB per search direction and per thread that used it); kept for the whole process they
+/// were the largest part of a sync's memory: 64 MB of a 123 MB heap peak after a backfill
+/// of 30,000 contacts, and growing with the run (heaptrack, `docs/benchmarks.md`,
+/// `bulk_backfill`). Dropping them every so many parses bounds that memory; the patterns in
+/// use are compiled again, which costs far less than that many parses.
+const PHONE_PARSES_PER_RESET: u64 = 20_000;
+
 /// The `phonenumber` crate compiles its metadata's patterns on first use into one global LRU
 /// that keeps only 100 of them. Numbers from a few dozen regions and number types overflow it,
 /// and every later number then recompiles patterns (a regex compilation costs far more than the
 /// parse), which made `$e164` the largest cost of a unified list. Widening that cache once makes
-/// each pattern compile at most once per process; results are unchanged.
-fn widen_phone_pattern_cache() {
+/// each pattern compile at most once between two resets ([`PHONE_PARSES_PER_RESET`]); results
+/// are unchanged.
+fn keep_phone_patterns_bounded() {
+    use std::sync::atomic::{AtomicU64, Ordering};
     static WIDENED: std::sync::Once = std::sync::Once::new();
+    static PARSES: AtomicU64 = AtomicU64::new(0);
+    let cache = phonenumber::metadata::DATABASE.cache();
     WIDENED.call_once(|| {
-        let cache = phonenumber::metadata::DATABASE.cache();
-        let mut cache = cache
+        cache
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.set_capacity(PHONE_PATTERNS_KEPT);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .set_capacity(PHONE_PATTERNS_KEPT);
     });
+    if PARSES.fetch_add(1, Ordering::Relaxed) % PHONE_PARSES_PER_RESET == PHONE_PARSES_PER_RESET - 1
+    {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
 }
 
 /// `$soqlEscape(string)`.

@@ -15,12 +15,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use connector::{BulkState, ErrorCode, RequestContext};
+use connector::{BulkResults, BulkState, ErrorCode, RequestContext};
 use serde::{Deserialize, Serialize};
 use store::{Job, StoreError, SyncPage};
 use unified_model::UnifiedObject;
 
-use super::{Checkpoint, RunError, SyncHandler, synced_inputs};
+use super::{Checkpoint, RunError, SyncHandler, synced_input};
 use crate::records::{Include, finish};
 use crate::{OpError, bound::Bound};
 
@@ -183,8 +183,12 @@ impl SyncHandler {
         }
     }
 
-    /// Reads the job's results from the checkpointed locator on, a page at a time, each
-    /// applied with the next locator; the last page completes the run.
+    /// Reads the job's results from the checkpointed locator on, a page at a time. Each page
+    /// is read and applied in batches of at most `bulk_batch` rows (one batch per page when the
+    /// page is no larger): every batch but the last keeps the page's own locator in the
+    /// checkpoint, so a run that stops mid-page reads that page again (its applied batches add
+    /// no change); the last carries the next page's locator, and the last page's completes the
+    /// run.
     async fn read_results(
         &self,
         job: &Job,
@@ -218,34 +222,21 @@ impl SyncHandler {
                     .map_err(OpError::from)?
             };
             let answer = bound.send(plan, true).await?;
-            let read = bound
+            let opened = bound
                 .evaluate({
-                    let key = key.clone();
-                    move |connector| connector.read_bulk_results(&key, &ctx, &answer.response)
+                    let (key, ctx) = (key.clone(), ctx.clone());
+                    move |connector| connector.open_bulk_results(&key, &ctx, answer.response)
                 })
                 .await?;
-            let page = match bound.noted(&key, read).await {
-                Ok(page) => page,
+            let mut results = match bound.noted(&key, opened).await {
+                Ok(results) => results,
                 Err(error) => {
                     return Err(self
                         .gone_or(job, connection_id, &key, checkpoint, error)
                         .await);
                 }
             };
-            if !page.errors.is_empty() {
-                tracing::warn!(
-                    connection_id,
-                    object = %key,
-                    n_errors = page.errors.len(),
-                    "backfill rows that could not be mapped were left out"
-                );
-            }
-            let records = page
-                .records
-                .into_iter()
-                .filter_map(|(mapped, raw)| finish(object, mapped, raw, Include::default()).ok())
-                .collect();
-            let next = page.next_locator;
+            let next = results.next_locator.clone();
             if let Some(next) = &next
                 && (!seen.insert(next.clone()) || bulk_job.locator.as_ref() == Some(next))
             {
@@ -254,18 +245,48 @@ impl SyncHandler {
                      the run stopped instead of looping"
                 )));
             }
-            match next {
-                Some(next) => {
-                    bulk_job.locator = Some(next);
-                    checkpoint.bulk = Some(bulk_job.clone());
+            let ctx = std::sync::Arc::new(ctx);
+            loop {
+                let (back, batch) = bound
+                    .evaluate({
+                        let (key, ctx, max) =
+                            (key.clone(), std::sync::Arc::clone(&ctx), self.bulk_batch);
+                        move |connector| {
+                            let batch =
+                                read_batch(connector, object, &key, &ctx, &mut results, max);
+                            (results, batch)
+                        }
+                    })
+                    .await?;
+                results = back;
+                let (upserts, unmapped) = bound.noted(&key, batch).await?;
+                if unmapped > 0 {
+                    tracing::warn!(
+                        connection_id,
+                        object = %key,
+                        n_errors = unmapped,
+                        "backfill rows that could not be mapped were left out"
+                    );
                 }
-                None => {
-                    checkpoint.bulk = None;
-                    self.complete_run(checkpoint);
+                let last = results.is_done();
+                if last {
+                    match &next {
+                        Some(next) => {
+                            bulk_job.locator = Some(next.clone());
+                            checkpoint.bulk = Some(bulk_job.clone());
+                        }
+                        None => {
+                            checkpoint.bulk = None;
+                            self.complete_run(checkpoint);
+                        }
+                    }
+                }
+                self.save(job, connection_id, &key, upserts, checkpoint)
+                    .await?;
+                if last {
+                    break;
                 }
             }
-            self.save(job, connection_id, &key, synced_inputs(records), checkpoint)
-                .await?;
             if checkpoint.bulk.is_none() {
                 return Ok(());
             }
@@ -296,6 +317,7 @@ impl SyncHandler {
                         serde_json::to_value(checkpoint).expect("a checkpoint serializes"),
                     ),
                     claim: Some((job.id.clone(), job.fence)),
+                    seen: None,
                 },
             )
             .await
@@ -356,6 +378,31 @@ impl SyncHandler {
             detail: format!("{reason}; the next attempt starts a new one"),
         })
     }
+}
+
+/// Reads and maps at most `max` rows of `results` into the records the store takes, with the
+/// number of rows that could not be mapped or do not fit the unified schema (left out).
+fn read_batch(
+    connector: &connector::Connector,
+    object: UnifiedObject,
+    key: &str,
+    ctx: &RequestContext,
+    results: &mut BulkResults,
+    max: usize,
+) -> Result<(Vec<store::SyncedInput>, usize), connector::ReadError> {
+    let mut upserts = Vec::with_capacity(max.min(4096));
+    let mut unmapped = 0;
+    connector.read_bulk_rows(key, ctx, results, max, |row| {
+        match row
+            .ok()
+            .and_then(|(mapped, raw)| finish(object, mapped, raw, Include::default()).ok())
+            .and_then(synced_input)
+        {
+            Some(input) => upserts.push(input),
+            None => unmapped += 1,
+        }
+    })?;
+    Ok((upserts, unmapped))
 }
 
 /// The object's record count by the export's `count`; `None` when it declares none or the

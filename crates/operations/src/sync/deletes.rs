@@ -19,10 +19,13 @@
 //!
 //! Deletes go to the store with the run's pages ([`store::SyncPage::deletes`]): a delete of a
 //! record already deleted, or never stored, changes nothing, and a record that comes back is
-//! created again. What is left out: the set of ids a pass has seen lives in the run's memory.
-//! A pass interrupted part-way (a crash, a throttle, an error) resumes its walk from its
-//! checkpoint, so the records are kept in step, but ends without a diff, and the next run is a
-//! pass again. A backfill into an empty store needs no diff and stands for a pass.
+//! created again. The set of ids a pass has seen lives in the store, not in the worker's
+//! memory: each page of the walk marks its records seen by the pass
+//! ([`store::SyncPage::seen`]) in the page's own transaction, and whether every record was
+//! identified is part of the checkpoint. A pass interrupted part-way (a crash, a throttle, an
+//! error) therefore resumes from its checkpoint and still ends with its diff, and a pass of
+//! any size holds no more than a page of ids at a time. A backfill into an empty store needs
+//! no diff and stands for a pass.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -45,7 +48,8 @@ pub const DEFAULT_RECONCILE_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// The kind of the event recorded when a reconciliation pass refuses to delete.
 pub const DELETES_REFUSED_EVENT: &str = "sync.deletes_refused";
 
-/// Stored records read per store call when a pass looks for missing ones.
+/// Unseen records read per store call when a pass looks for missing ones, and deletes applied
+/// in one page before the walk's last.
 const STORED_PER_READ: u32 = 1000;
 
 /// When a reconciliation pass refuses to delete: more than `min_count` records missing *and*
@@ -74,15 +78,6 @@ impl DeleteGuard {
     }
 }
 
-/// The reconciliation schedule a sync job's payload may carry beside its [`super::SyncJob`]
-/// fields.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-pub(super) struct ReconcileSpec {
-    /// Seconds between reconciliation passes; absent: the handler's default (daily).
-    #[serde(default)]
-    pub reconcile_every_secs: Option<u64>,
-}
-
 /// Where a sync stands with deletes: part of its checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(super) struct DeleteState {
@@ -98,8 +93,16 @@ pub(super) struct DeleteState {
     /// The run under way is a reconciliation pass.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reconcile: bool,
-    /// The pass under way was interrupted and resumed part-way: the ids it saw before were lost
-    /// with the run's memory, so it ends without a diff and the next run reconciles again.
+    /// The pass under way, as it marks the records it sees in the store; `None` in a pass
+    /// whose checkpoint was written before passes were kept in the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass: Option<String>,
+    /// The pass under way met a record whose id could not be read: it deletes nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unclean: bool,
+    /// The pass under way was resumed from a checkpoint that kept no pass in the store (written
+    /// by an earlier version, which kept the ids seen in memory): it ends without a diff and
+    /// the next run reconciles again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
     /// When the last complete reconciliation pass started.
@@ -125,6 +128,8 @@ impl DeleteState {
         self.listed = false;
         self.reconcile = false;
         self.partial = false;
+        self.pass = None;
+        self.unclean = false;
         let Some(deletes) = deletes else {
             self.listed = true;
             return;
@@ -148,18 +153,22 @@ impl DeleteState {
             Deletes::Archived { .. } | Deletes::IdDiff => false,
         };
         if due || full || out_of_reach {
-            self.begin_reconcile();
+            self.begin_reconcile(started);
         }
         if matches!(deletes, Deletes::IdDiff) {
             self.listed = true;
         }
     }
 
-    /// Makes the run under way a reconciliation pass; its deletion listing is not read.
-    fn begin_reconcile(&mut self) {
+    /// Makes the run under way (started at `started`) a reconciliation pass; its deletion
+    /// listing is not read.
+    fn begin_reconcile(&mut self, started: DateTime<Utc>) {
         self.reconcile = true;
         self.listed = true;
         self.cursor = None;
+        // Runs of one sync follow each other: the start of the run names its pass.
+        self.pass = Some(started.timestamp_micros().to_string());
+        self.unclean = false;
     }
 
     /// Ends a complete run that started at `started`: after a whole pass, a feed's next window
@@ -182,6 +191,8 @@ impl DeleteState {
         self.listed = false;
         self.reconcile = false;
         self.partial = false;
+        self.pass = None;
+        self.unclean = false;
     }
 }
 
@@ -235,6 +246,7 @@ impl Writer<'_> {
                     deletes,
                     checkpoint: Some(checkpoint),
                     claim: Some((self.job.id.clone(), self.job.fence)),
+                    seen: None,
                 },
             )
             .await
@@ -257,6 +269,7 @@ impl Writer<'_> {
         if state.listed {
             return Ok(Listed::Done);
         }
+        let started = until;
         // Vendors take whole seconds (or coarser) and drop the fraction: the window ends at the
         // next whole second, so a delete made in the run's first second is inside it.
         let until = whole_second_after(until);
@@ -270,7 +283,7 @@ impl Writer<'_> {
                 out_of_reach_rule, ..
             } => {
                 let Some(since) = state.since else {
-                    state.begin_reconcile();
+                    state.begin_reconcile(started);
                     return Ok(Listed::FellBack);
                 };
                 (
@@ -301,7 +314,7 @@ impl Writer<'_> {
                         object = %self.object.key(),
                         "the deletion feed no longer reaches the last run; reconciling instead"
                     );
-                    state.begin_reconcile();
+                    state.begin_reconcile(started);
                     return Ok(Listed::FellBack);
                 }
                 Err(error) => return Err(error.into()),
@@ -315,7 +328,7 @@ impl Writer<'_> {
                     errors = page.errors.len(),
                     "deletion listing entries without an id; reconciling instead"
                 );
-                state.begin_reconcile();
+                state.begin_reconcile(started);
                 return Ok(Listed::FellBack);
             }
             let ids: Vec<String> = page
@@ -384,47 +397,42 @@ impl Writer<'_> {
         self.bound.noted(&self.object.key(), read).await
     }
 
-    /// Ends a complete reconciliation walk: the stored records that `seen` lacks are read back,
-    /// and the ids of those the vendor no longer has are returned, to be deleted with the walk's
-    /// last page. `clean` says every record of the walk was identified; without it, or when the
-    /// guard refuses, none is returned and an event says why.
+    /// Ends a complete reconciliation walk of the pass `pass`, before its last page (whose
+    /// remote ids are `last`) is applied: the live stored records that neither an earlier page
+    /// marked seen nor the last page holds are read back, and the ids of those the vendor no
+    /// longer has are returned, to be deleted with the last page. Past a thousand, each
+    /// thousand is deleted at once in a page with `checkpoint` (the walk's, unchanged, so a run
+    /// that stops here reads the last page again and diffs again). `clean` says every record of
+    /// the walk was identified; without it, or when the guard refuses, nothing is deleted and an
+    /// event says why.
     pub async fn gone(
         &self,
-        seen: &HashSet<String>,
+        pass: &str,
+        last: &HashSet<String>,
         clean: bool,
         guard: DeleteGuard,
+        checkpoint: &Value,
     ) -> Result<Vec<String>, RunError> {
         let store = self.bound.ops.store();
-        let mut missing = Vec::new();
-        let mut stored: u64 = 0;
+        let (stored, _) = store
+            .count_unseen_synced(
+                &self.job.environment_id,
+                self.connection_id,
+                &self.object.key(),
+                pass,
+            )
+            .await
+            .map_err(OpError::from)?;
+        // The records missing from the walk are few (or the guard refuses): count them first.
+        let mut missing: u64 = 0;
         let mut after: Option<String> = None;
-        loop {
-            let records = store
-                .list_synced_records(
-                    &self.job.environment_id,
-                    self.connection_id,
-                    &self.object.key(),
-                    after.as_deref(),
-                    false,
-                    STORED_PER_READ,
-                )
-                .await
-                .map_err(OpError::from)?;
-            let Some(last) = records.last() else {
-                break;
-            };
-            after = Some(last.remote_id.clone());
-            stored += records.len() as u64;
-            missing.extend(
-                records
-                    .into_iter()
-                    .map(|record| record.remote_id)
-                    .filter(|id| !seen.contains(id)),
-            );
+        while let Some(ids) = self.unseen(pass, after.as_deref()).await? {
+            after = ids.last().cloned();
+            missing += ids.iter().filter(|id| !last.contains(*id)).count() as u64;
         }
         let refusal = if !clean {
             Some("some records of the walk could not be identified")
-        } else if guard.refuses(missing.len() as u64, stored) {
+        } else if guard.refuses(missing, stored) {
             Some("more records went missing than the delete guard allows")
         } else {
             None
@@ -434,7 +442,7 @@ impl Writer<'_> {
                 connection_id = %self.connection_id,
                 object = %self.object.key(),
                 stored,
-                missing = missing.len(),
+                missing,
                 reason,
                 "reconciliation refused to delete"
             );
@@ -446,8 +454,8 @@ impl Writer<'_> {
                     payload: json!({
                         "object": self.object.key(),
                         "stored": stored,
-                        "seen": seen.len(),
-                        "missing": missing.len(),
+                        "seen": stored - missing,
+                        "missing": missing,
                         "reason": reason,
                         "guard": {
                             "max_share_percent": guard.max_share_percent,
@@ -460,39 +468,78 @@ impl Writer<'_> {
             return Ok(Vec::new());
         }
         // Each missing record is read back: one the walk skipped is still there and stays.
-        let mut gone = Vec::with_capacity(missing.len());
         let readable = self
             .bound
             .connector()
             .supports(&self.object.key(), connector::Operation::Get);
-        for id in missing {
-            if !readable {
+        let mut gone = Vec::new();
+        let mut after: Option<String> = None;
+        while let Some(ids) = self.unseen(pass, after.as_deref()).await? {
+            after = ids.last().cloned();
+            for id in ids.into_iter().filter(|id| !last.contains(id)) {
+                if readable && self.still_there(&id).await? {
+                    continue;
+                }
                 gone.push(id);
-                continue;
+                if gone.len() >= STORED_PER_READ as usize {
+                    self.apply(std::mem::take(&mut gone), checkpoint.clone())
+                        .await?;
+                }
             }
-            match self
-                .bound
-                .get(self.object, id.clone(), Include::default())
-                .await
-            {
-                Ok(_) => tracing::info!(
+        }
+        Ok(gone)
+    }
+
+    /// The next live stored records after `after` that the pass has not marked seen; `None`
+    /// past the last.
+    async fn unseen(
+        &self,
+        pass: &str,
+        after: Option<&str>,
+    ) -> Result<Option<Vec<String>>, RunError> {
+        let ids = self
+            .bound
+            .ops
+            .store()
+            .list_unseen_synced(
+                &self.job.environment_id,
+                self.connection_id,
+                &self.object.key(),
+                pass,
+                after,
+                STORED_PER_READ,
+            )
+            .await
+            .map_err(OpError::from)?;
+        Ok((!ids.is_empty()).then_some(ids))
+    }
+
+    /// Whether the vendor still has the record `id` (the walk missed it).
+    async fn still_there(&self, id: &str) -> Result<bool, RunError> {
+        match self
+            .bound
+            .get(self.object, id.to_owned(), Include::default())
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(
                     connection_id = %self.connection_id,
                     object = %self.object.key(),
                     remote_id = %id,
                     "a record the walk missed is still there; kept"
-                ),
-                Err(OpError::Provider(error))
-                    if matches!(
-                        error.code,
-                        connector::ErrorCode::NotFound | connector::ErrorCode::Gone
-                    ) =>
-                {
-                    gone.push(id);
-                }
-                Err(OpError::NotFound(_)) => gone.push(id),
-                Err(error) => return Err(error.into()),
+                );
+                Ok(true)
             }
+            Err(OpError::Provider(error))
+                if matches!(
+                    error.code,
+                    connector::ErrorCode::NotFound | connector::ErrorCode::Gone
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(OpError::NotFound(_)) => Ok(false),
+            Err(error) => Err(error.into()),
         }
-        Ok(gone)
     }
 }

@@ -359,6 +359,7 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
         "properties": {"id": {"type": "string"}, "connection_id": {"type": ["string", "null"]},
                        "object": {"type": ["string", "null"], "description": "The unified object's key, `category.object`."},
                        "every_secs": {"type": ["integer", "null"]},
+                       "reconcile_every_secs": {"type": ["integer", "null"], "description": "Seconds between reconciliation passes (for objects that declare deletes); null: the worker's default, daily."},
                        "status": {"type": "string", "enum": ["queued", "running", "rate_limited", "paused", "failed", "done", "cancelled"],
                                   "description": "`queued`: waiting for a run not yet started; `running`; `rate_limited`: the last run stopped at the vendor's budget and resumes from its checkpoint at `next_run_at`; `paused`; `failed`: the last run failed (tried again at `next_run_at`, or never when that is null); `done`: the last run completed; `cancelled`: stopped with DELETE."},
                        "phase": {"type": ["string", "null"], "enum": ["backfill", "incremental", "reconcile", null],
@@ -393,13 +394,20 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
                                   "description": "The unified object, `category.object`, or `object` alone where only one category has it (400 when the connection's connector cannot list it)."},
                        "every_secs": {"type": "integer", "minimum": crate::routes::syncs::EVERY_SECS_BOUNDS.0,
                                       "maximum": crate::routes::syncs::EVERY_SECS_BOUNDS.1,
-                                      "default": crate::routes::syncs::DEFAULT_EVERY_SECS}}
+                                      "default": crate::routes::syncs::DEFAULT_EVERY_SECS},
+                       "reconcile_every_secs": {"type": "integer", "minimum": crate::routes::syncs::RECONCILE_EVERY_SECS_BOUNDS.0,
+                                                "maximum": crate::routes::syncs::RECONCILE_EVERY_SECS_BOUNDS.1,
+                                                "description": "Seconds between reconciliation passes, which find records deleted at the vendor (for objects that declare deletes); 0: every run is one; left out: daily."}}
     }));
     components.insert("UpdateSync", json!({
-        "type": "object", "required": ["every_secs"], "additionalProperties": false,
+        "type": "object", "minProperties": 1, "additionalProperties": false,
+        "description": "Give `every_secs`, `reconcile_every_secs` or both; what is left out stays as it is.",
         "properties": {"every_secs": {"type": "integer", "minimum": crate::routes::syncs::EVERY_SECS_BOUNDS.0,
                                       "maximum": crate::routes::syncs::EVERY_SECS_BOUNDS.1,
-                                      "description": "A shorter frequency takes effect at once; a longer one from the next run on."}}
+                                      "description": "A shorter frequency takes effect at once; a longer one from the next run on."},
+                       "reconcile_every_secs": {"type": "integer", "minimum": crate::routes::syncs::RECONCILE_EVERY_SECS_BOUNDS.0,
+                                                "maximum": crate::routes::syncs::RECONCILE_EVERY_SECS_BOUNDS.1,
+                                                "description": "Seconds between reconciliation passes; read as each run starts."}}
     }));
     components.insert("DefaultSyncs", json!({
         "type": "object", "required": ["syncs"], "additionalProperties": false,
@@ -876,7 +884,7 @@ fn build_scoped(
     let mut update_sync = platform_operation(
         "updateSync",
         "syncs",
-        "Change a sync's frequency",
+        "Change how often a sync runs, or how often it reconciles",
         Responses::platform(
             json!({"200": Responses::json("The sync.", Components::reference("Sync"))}),
             &[400, 404, 409, 413],

@@ -2,7 +2,8 @@
 //!
 //! `POST /syncs` starts keeping one connection's unified object in step (a run now, then one
 //! every `every_secs`); `GET /syncs` shows the environment's syncs with their state and
-//! progress, `GET /syncs/{id}` one of them; `PATCH /syncs/{id}` changes its frequency;
+//! progress, `GET /syncs/{id}` one of them; `PATCH /syncs/{id}` changes how often it runs
+//! (and how often it reconciles);
 //! `POST /syncs/{id}/pause`, `/resume`, `/run` (a run now) and `/resync` (a run that reads
 //! everything again) control it; `DELETE /syncs/{id}` stops it. `GET /environment/syncs` and
 //! `PUT /environment/syncs` read and set the syncs each new connection of the environment starts.
@@ -30,6 +31,10 @@ use crate::{ApiError, AppState, SYNC_JOB_KIND, SyncJob};
 pub const DEFAULT_EVERY_SECS: u64 = 15 * 60;
 /// The most frequent and the least frequent a sync may run.
 pub const EVERY_SECS_BOUNDS: (u64, u64) = (60, 7 * 24 * 3600);
+/// The most and the least often a sync may run a reconciliation pass (when its object declares
+/// deletes), 0 making every run a pass; a sync that names none runs one daily (the worker's
+/// default).
+pub const RECONCILE_EVERY_SECS_BOUNDS: (u64, u64) = (0, 30 * 24 * 3600);
 /// Changes a page of the feed holds when the request names no `limit`, and at most.
 pub const CHANGES_DEFAULT_LIMIT: u32 = 100;
 pub const CHANGES_MAX_LIMIT: u32 = 1000;
@@ -42,21 +47,35 @@ pub struct CreateSync {
     object: String,
     #[serde(default)]
     every_secs: Option<u64>,
+    #[serde(default)]
+    reconcile_every_secs: Option<u64>,
 }
 
 /// Checks a frequency, naming `field` when it is out of bounds.
 fn every_secs(field: &str, every: Option<u64>) -> Result<u64, ApiError> {
-    let every = every.unwrap_or(DEFAULT_EVERY_SECS);
-    if !(EVERY_SECS_BOUNDS.0..=EVERY_SECS_BOUNDS.1).contains(&every) {
+    within(
+        field,
+        every.unwrap_or(DEFAULT_EVERY_SECS),
+        EVERY_SECS_BOUNDS,
+    )
+}
+
+/// Checks a number of seconds against `(least, most)`, naming `field` when it is out of them.
+fn within(field: &str, secs: u64, (least, most): (u64, u64)) -> Result<u64, ApiError> {
+    if !(least..=most).contains(&secs) {
         return Err(ApiError::invalid(
             field,
-            format!(
-                "must be from {} to {} seconds, not {every}",
-                EVERY_SECS_BOUNDS.0, EVERY_SECS_BOUNDS.1
-            ),
+            format!("must be from {least} to {most} seconds, not {secs}"),
         ));
     }
-    Ok(every)
+    Ok(secs)
+}
+
+/// Checks how often a sync reconciles, when given.
+fn reconcile_every_secs(field: &str, every: Option<u64>) -> Result<Option<u64>, ApiError> {
+    every
+        .map(|every| within(field, every, RECONCILE_EVERY_SECS_BOUNDS))
+        .transpose()
 }
 
 /// Reads a unified object's key, or a bare slug where exactly one category has it.
@@ -130,6 +149,7 @@ async fn view(state: &AppState, job: &Job) -> Result<Value, ApiError> {
         "connection_id": job.connection_id.as_ref().map(ConnectionId::as_str),
         "object": spec.as_ref().map(|spec| spec.object.clone()),
         "every_secs": spec.as_ref().and_then(|spec| spec.every_secs),
+        "reconcile_every_secs": spec.as_ref().and_then(|spec| spec.reconcile_every_secs),
         "status": shown_status(job.status, progress.as_ref().and_then(|progress| progress.status)),
         "phase": progress.as_ref().and_then(|progress| progress.phase),
         "next_run_at": (job.status == JobStatus::Queued).then_some(job.run_at),
@@ -154,6 +174,7 @@ async fn start_sync(
     connection_id: &ConnectionId,
     object: UnifiedObject,
     every: u64,
+    reconcile_every: Option<u64>,
 ) -> Result<(Job, bool), StoreError> {
     operations::sync_state::start_sync(
         state.store.as_ref(),
@@ -161,6 +182,7 @@ async fn start_sync(
         connection_id,
         object,
         every,
+        reconcile_every,
     )
     .await
 }
@@ -173,6 +195,7 @@ pub async fn create(
     let connection_id = ConnectionId::parse(&body.connection_id)
         .map_err(|_| ApiError::invalid("connection_id", "is not a connection id"))?;
     let every = every_secs("every_secs", body.every_secs)?;
+    let reconcile_every = reconcile_every_secs("reconcile_every_secs", body.reconcile_every_secs)?;
     let bound = state
         .operations
         .bind(&caller.environment_id, connection_id.as_str(), None)
@@ -205,6 +228,7 @@ pub async fn create(
         &connection_id,
         object,
         every,
+        reconcile_every,
     )
     .await?;
     let status = if created {
@@ -253,6 +277,7 @@ pub async fn start_default_syncs(
             connection_id,
             object,
             default.every_secs,
+            None,
         )
         .await?;
         started.push(job);
@@ -359,28 +384,44 @@ pub async fn get_one(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSync {
-    every_secs: u64,
+    #[serde(default)]
+    every_secs: Option<u64>,
+    #[serde(default)]
+    reconcile_every_secs: Option<u64>,
 }
 
-/// `PATCH /syncs/{id}`: a new frequency. A shorter one takes effect at once (the next run is no
-/// later than `every_secs` from now); a longer one from the next run on.
+/// `PATCH /syncs/{id}`: a new frequency, a new reconciliation schedule, or both. A shorter
+/// frequency takes effect at once (the next run is no later than `every_secs` from now); a
+/// longer one from the next run on. A reconciliation schedule is read as each run starts.
 pub async fn update(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateSync>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let every = every_secs("every_secs", Some(body.every_secs))?;
+    if body.every_secs.is_none() && body.reconcile_every_secs.is_none() {
+        return Err(ApiError::invalid(
+            "every_secs",
+            "give `every_secs`, `reconcile_every_secs` or both",
+        ));
+    }
+    let every = body
+        .every_secs
+        .map(|every| every_secs("every_secs", Some(every)))
+        .transpose()?;
+    let reconcile_every = reconcile_every_secs("reconcile_every_secs", body.reconcile_every_secs)?;
     let (job, spec, _) = sync_job(&state, &caller, &id).await?;
     let payload = serde_json::to_value(SyncJob {
-        every_secs: Some(every),
+        every_secs: every.or(spec.every_secs),
+        reconcile_every_secs: reconcile_every.or(spec.reconcile_every_secs),
         ..spec
     })
     .expect("a sync job serializes");
-    let due_by = timestamp::add(timestamp::now(), std::time::Duration::from_secs(every));
+    let due_by =
+        every.map(|every| timestamp::add(timestamp::now(), std::time::Duration::from_secs(every)));
     let job = match state
         .store
-        .update_job_payload(&caller.environment_id, &job.id, &payload, Some(due_by))
+        .update_job_payload(&caller.environment_id, &job.id, &payload, due_by)
         .await
     {
         Err(StoreError::Conflict(_)) => return Err(refused(&id, &job)),
