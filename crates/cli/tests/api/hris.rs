@@ -279,6 +279,16 @@ async fn employees_are_created_updated_and_terminated() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().expect("id").to_owned();
+    let stored = app
+        .handle::<BambooHr>()
+        .employee(&id)
+        .expect("created at the vendor");
+    assert_eq!(
+        stored["customShirtsize"], "M",
+        "written to the vendor: {stored:?}"
+    );
+    assert_eq!(stored["supervisorEId"], Value::Null, "{stored:?}");
+    assert_eq!(created["manager_id"], Value::Null, "{created}");
     assert_eq!(created["employment_status"], "ACTIVE", "{created}");
     assert_eq!(created["custom_fields"]["shirt_size"], "M", "{created}");
     assert_eq!(created["hire_date"], "2026-11-02");
