@@ -77,19 +77,28 @@ async fn after_rotation_the_old_key_opens_nothing_and_every_connection_works() {
         .expect("state");
     let server = cli::startup::spawn_server(listener, state).expect("serves");
     let client = reqwest::Client::new();
-    let mut connections: Vec<String> = app
+    // Each connection lists a first object of its category (the vendors without the cross-vendor
+    // suite's facts are the HRIS ones).
+    let mut connections: Vec<(String, &str)> = app
         .demo
         .vendors
         .iter()
-        .map(|v| v.connection_id.clone())
+        .map(|v| {
+            let list = if v.wiring.suite.is_some() {
+                "crm/contacts"
+            } else {
+                "hris/employees"
+            };
+            (v.connection_id.clone(), list)
+        })
         .collect();
-    connections.push(oauth_connection);
-    for connection in connections {
+    connections.push((oauth_connection, "crm/contacts"));
+    for (connection, list) in connections {
         let response = client
             .request(
                 Method::GET,
                 format!(
-                    "http://{}/unified/crm/contacts?connection_id={connection}&page_size=1",
+                    "http://{}/unified/{list}?connection_id={connection}&page_size=1",
                     server.addr
                 ),
             )

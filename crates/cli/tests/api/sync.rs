@@ -266,10 +266,6 @@ async fn syncs_are_started_listed_and_stopped_and_the_feed_is_read_through_the_a
             "connection_id",
         ),
         (
-            json!({"connection_id": ConnectionId::generate().to_string(), "object": "contacts"}),
-            "connection_id",
-        ),
-        (
             json!({"connection_id": connection, "object": "widgets"}),
             "object",
         ),
@@ -282,6 +278,11 @@ async fn syncs_are_started_listed_and_stopped_and_the_feed_is_read_through_the_a
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
         assert_eq!(problem["field"], field, "{body}: {problem}");
     }
+    // A well-formed id of no connection is not found (not a malformed request).
+    let unknown =
+        json!({"connection_id": ConnectionId::generate().to_string(), "object": "contacts"});
+    let (status, problem) = app.call(Method::POST, "/syncs", Some(unknown)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
 
     let body = json!({"connection_id": connection, "object": "contacts", "every_secs": 3600});
     let (status, sync) = app.call(Method::POST, "/syncs", Some(body.clone())).await;

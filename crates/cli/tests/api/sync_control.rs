@@ -13,7 +13,7 @@ use simulators::{Fault, FaultKind};
 use store::{Job, JobOutcome};
 use tokio::sync::Notify;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, unique_ids};
 use crate::sync::run_one;
 
 /// Records a test run reads per vendor page (the simulators hold about a thousand contacts).
@@ -717,22 +717,10 @@ async fn crosswalk_sync_runs_a_sync_from_the_terminal_until_its_run_ends() {
     }
 }
 
-/// The live contacts a sync stored, by their remote ids.
+/// The live contacts a sync stored, by their remote ids (each once), read page by page from the
+/// store.
 async fn stored_ids(app: &TestApp, provider: &str) -> std::collections::BTreeSet<String> {
-    let (status, page) = app
-        .get(&format!(
-            "/unified/crm/contacts?connection_id={}&source=synced&page_size=1000",
-            app.connection(provider)
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert_eq!(page["next_cursor"], Value::Null, "one page holds them");
-    page["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|record| record["id"].as_str().expect("an id").to_owned())
-        .collect()
+    unique_ids(&app.walk(provider, "contacts", "&source=synced", 200).await)
 }
 
 /// `reconcile_every_secs`, set with `POST /syncs` and changed with `PATCH /syncs/{id}`, says how
