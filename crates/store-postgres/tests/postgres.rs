@@ -142,6 +142,10 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
                 "oauth_states",
                 "sync_progress",
                 "synced_records",
+                "webhook_attempts",
+                "webhook_endpoints",
+                "webhook_messages",
+                "webhook_outbox",
             ]
         );
         connection.close().await.expect("close");
