@@ -278,7 +278,7 @@ const SYNC_PAGE_SIZE: u64 = 100;
 
 impl RunningWorker {
     /// Starts the worker on `operations`' store, claiming as `config` says; it runs sync jobs
-    /// only (see [`RunningWorker::spawn_with_webhooks`]).
+    /// and inbound webhook processing only (see [`RunningWorker::spawn_with_webhooks`]).
     pub fn spawn(
         operations: &Operations,
         config: &crate::settings::WorkerConfig,
@@ -306,6 +306,10 @@ impl RunningWorker {
         .handle(
             server::SYNC_JOB_KIND,
             Arc::new(server::SyncHandler::new(operations.clone(), SYNC_PAGE_SIZE)),
+        )
+        .handle(
+            server::INBOUND_JOB_KIND,
+            Arc::new(server::InboundHandler::new(operations.clone())),
         );
         if let Some(keyring) = keyring {
             worker = worker.handle(

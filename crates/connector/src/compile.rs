@@ -838,6 +838,15 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
         }
     }
 
+    let webhooks = typed
+        .webhooks
+        .as_ref()
+        .map(|declared| {
+            crate::webhook::CompiledWebhooks::compile(declared)
+                .map_err(|(path, message)| compiler.error(&path, message))
+        })
+        .transpose()?;
+
     Ok(Connector {
         inner: Arc::new(ConnectorInner {
             source: file.to_owned(),
@@ -856,6 +865,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
             daily_quota,
             discovery,
             unified,
+            webhooks,
         }),
     })
 }

@@ -43,6 +43,138 @@ pub struct ConnectorFile {
     pub discovery: IndexMap<String, FieldDiscovery>,
     /// Unified objects (`crm.contacts`) and how each operation maps onto resources.
     pub unified: IndexMap<String, UnifiedObject>,
+    /// How the vendor's webhooks (the vendor calling Crosswalk) are verified and read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<Webhooks>,
+}
+
+/// The vendor's webhooks: how a delivery to a connection's ingress URL is verified, which
+/// records it names, and what the vendor expects as the answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Webhooks {
+    /// How a delivery proves it comes from the vendor.
+    pub verify: WebhookVerify,
+    /// JSONata over `{method, uri, headers, body, text}` (header names in lower case, `body`
+    /// the parsed JSON body or undefined, `text` the raw body) giving the events the delivery
+    /// holds: an array of `{id, object, remote_id}`, where `id` is the vendor's event id
+    /// (duplicates are dropped), `object` the unified object (`crm.contacts`) and `remote_id`
+    /// the record's unified id. Records are always read back from the vendor: the body is
+    /// never stored as data.
+    pub events: String,
+    /// The answer the vendor expects (default: 204 with no body).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<WebhookResponse>,
+}
+
+/// The answer sent to an accepted delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookResponse {
+    /// A 2xx status.
+    pub status: u16,
+    /// The `Content-Type` of `body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The body, sent as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// How a webhook delivery is verified. The secret each kind checks against is the
+/// connection's ingress secret (set or generated with its ingress URL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WebhookVerify {
+    /// An HMAC of a string built from the request, sent in a header.
+    Hmac {
+        /// The hash function.
+        algorithm: HmacAlgorithm,
+        /// How the signature is written in its header.
+        encoding: SignatureEncoding,
+        /// The header carrying the signature.
+        header: String,
+        /// Text before the signature in the header (`sha256=`), removed before comparing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+        /// Where the key comes from.
+        #[serde(default)]
+        key: WebhookKey,
+        /// The signed string: literal text and the placeholders `{{method}}`, `{{uri}}` (the
+        /// URL the vendor called, scheme, host, path and query), `{{path}}` (path and query),
+        /// `{{body}}` (the raw body) and `{{timestamp}}` (the timestamp header's value).
+        signed: String,
+        /// The timestamp the signature covers; required when `signed` names `{{timestamp}}`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp: Option<WebhookTimestamp>,
+    },
+    /// HTTP basic authentication: the user name declared here and the ingress secret as the
+    /// password.
+    BasicAuth {
+        /// The user name the vendor sends (set when the subscription is made).
+        username: String,
+    },
+    /// The ingress secret echoed by the vendor in a header, a query parameter or a top-level
+    /// field of a JSON body.
+    Token {
+        /// Where the token travels (`header`, `query` or `body`).
+        #[serde(rename = "in")]
+        location: ParamLocation,
+        /// The header, parameter or field name.
+        name: String,
+    },
+    /// The vendor proves nothing: the unguessable URL is the only check, and a delivery only
+    /// makes Crosswalk read the records it names from the vendor.
+    None,
+}
+
+/// Hash functions of an HMAC signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HmacAlgorithm {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+/// How a signature is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureEncoding {
+    /// Lower- or upper-case hexadecimal.
+    Hex,
+    /// Standard base64, with padding.
+    Base64,
+}
+
+/// Where an HMAC key comes from, and how its text becomes bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookKey {
+    /// The ingress secret's UTF-8 bytes (an app's client secret, say).
+    #[default]
+    Secret,
+    /// The ingress secret read as hexadecimal.
+    SecretHex,
+    /// The ingress secret read as base64.
+    SecretBase64,
+}
+
+/// A signed timestamp and how old it may be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTimestamp {
+    /// The header carrying it.
+    pub header: String,
+    /// Its unit since the Unix epoch.
+    pub unit: DurationUnit,
+    /// How far from now it may be, either way (default 300).
+    #[serde(default = "default_tolerance")]
+    pub tolerance_secs: u64,
+}
+
+fn default_tolerance() -> u64 {
+    300
 }
 
 /// Identity and catalogue data of a connector.

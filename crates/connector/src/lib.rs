@@ -15,6 +15,7 @@ mod origin;
 mod overrides;
 mod runtime;
 pub mod template;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -98,6 +99,7 @@ struct ConnectorInner {
     daily_quota: Option<Expr>,
     discovery: HashMap<String, CompiledDiscovery>,
     unified: HashMap<String, HashMap<Operation, CompiledOperation>>,
+    webhooks: Option<webhook::CompiledWebhooks>,
 }
 
 impl Connector {
@@ -164,7 +166,12 @@ impl Connector {
         self.inner.file.unified.keys().map(String::as_str)
     }
 
-    /// How syncs learn of deletes of `object` (`crm.contacts`), if the connector says.
+    /// The vendor's webhooks (verification, events, answer), if the connector declares them.
+    pub fn webhooks(&self) -> Option<&webhook::CompiledWebhooks> {
+        self.inner.webhooks.as_ref()
+    }
+
+    /// How a sync learns of `object`'s deletes, as declared.
     pub fn deletes(&self, object: &str) -> Option<&file::Deletes> {
         self.inner
             .file

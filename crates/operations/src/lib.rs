@@ -15,6 +15,7 @@ mod cursor;
 mod effective;
 mod error;
 mod evaluation;
+mod inbound;
 mod meta;
 pub mod override_check;
 mod proxy;
@@ -35,6 +36,7 @@ pub use cursor::{CursorCodec, filter_hash};
 pub use effective::EffectiveConnectors;
 pub use error::OpError;
 pub use evaluation::{EvaluationLimits, Evaluator};
+pub use inbound::{INBOUND_JOB_KIND, InboundHandler, inbound_job};
 pub use meta::Meta;
 pub use proxy::{ProxyAnswer, ProxyRequest};
 pub use records::{

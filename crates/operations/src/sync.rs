@@ -497,7 +497,7 @@ impl SyncHandler {
 
 /// A unified record as the store takes it: with its remote id and the SHA-256 of its serialized
 /// form (`None` for a record without an id).
-fn synced_input(record: Value) -> Option<SyncedInput> {
+pub(crate) fn synced_input(record: Value) -> Option<SyncedInput> {
     let remote_id = deletes::remote_id_of(&record)?;
     let text = serde_json::to_string(&record).ok()?;
     Some(SyncedInput {

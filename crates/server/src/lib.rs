@@ -29,6 +29,7 @@ pub use operations::{
     WorkerReport, WorkerSettings,
 };
 pub use operations::{DELETES_REFUSED_EVENT, DeleteGuard};
+pub use operations::{INBOUND_JOB_KIND, InboundHandler};
 pub use provider_http::Clock;
 pub use provider_http::credentials::credentials_aad;
 pub use routes::connect::{MAX_OAUTH_STARTS, PURGE_GRACE_SECS};
@@ -193,6 +194,12 @@ pub fn router(state: AppState) -> Router {
             get(routes::webhooks::messages),
         )
         .route(
+            "/connections/{id}/webhook-ingress",
+            get(routes::inbound::show)
+                .post(routes::inbound::create)
+                .delete(routes::inbound::delete),
+        )
+        .route(
             "/webhooks/endpoints/{id}/replay",
             axum::routing::post(routes::webhooks::replay),
         )
@@ -216,6 +223,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/openapi.json", get(openapi::document))
+        .route("/hooks/{token}", axum::routing::post(routes::inbound::receive))
         .merge(connect_pages)
         .merge(authenticated)
         .fallback(|| async { ApiError::not_found("no such route") })

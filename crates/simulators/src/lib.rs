@@ -17,6 +17,7 @@ pub mod phones;
 pub mod pipedrive;
 pub mod registry;
 pub mod salesforce;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 

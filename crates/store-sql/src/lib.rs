@@ -16,6 +16,7 @@
 //! writes) decide in one statement; only when it matched no row does a second, read-only one tell
 //! a missing connection or environment from a failed condition.
 
+mod inbound;
 mod rows;
 mod store_impl;
 

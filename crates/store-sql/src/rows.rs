@@ -46,6 +46,11 @@ pub(crate) const WEBHOOK_MESSAGE_COLUMNS: &str = "id, endpoint_id, environment_i
      created_at, updated_at";
 pub(crate) const WEBHOOK_ATTEMPT_COLUMNS: &str =
     "id, endpoint_id, message_id, attempt, status_code, error, duration_ms, created_at";
+pub(crate) const WEBHOOK_INGRESS_COLUMNS: &str = "connection_id, environment_id, provider, \
+     token_hash, secret, created_at, last_received_at, failures, last_failure_at, last_failure";
+pub(crate) const WEBHOOK_INBOX_COLUMNS: &str = "id, connection_id, environment_id, method, uri, \
+     headers, body, received_at, status, events, duplicates, error, processed_at";
+pub(crate) const WEBHOOK_FAILURE_COLUMNS: &str = "connection_id, at, code, detail";
 pub(crate) const OVERRIDE_COLUMNS: &str =
     "environment_id, provider, connection_id, version, document, revision, created_at";
 
@@ -302,6 +307,50 @@ where
             last_error: self.optional_text("last_error")?,
             created_at: self.time("created_at")?,
             updated_at: self.time("updated_at")?,
+        })
+    }
+
+    pub(crate) fn webhook_ingress(&self) -> Result<store::WebhookIngress, StoreError> {
+        Ok(store::WebhookIngress {
+            connection_id: self.id("connection_id")?,
+            environment_id: self.id("environment_id")?,
+            provider: self.text("provider")?,
+            token_hash: self.text("token_hash")?,
+            secret: self.optional_sealed("secret")?,
+            created_at: self.time("created_at")?,
+            last_received_at: self.optional_time("last_received_at")?,
+            failures: self.count("failures")?,
+            last_failure_at: self.optional_time("last_failure_at")?,
+            last_failure: self.optional_text("last_failure")?,
+        })
+    }
+
+    pub(crate) fn webhook_inbox(&self) -> Result<store::InboxEntry, StoreError> {
+        let status = self.text("status")?;
+        Ok(store::InboxEntry {
+            id: self.get("id")?,
+            connection_id: self.id("connection_id")?,
+            environment_id: self.id("environment_id")?,
+            method: self.text("method")?,
+            uri: self.text("uri")?,
+            headers: self.json("headers")?,
+            body: self.get("body")?,
+            received_at: self.time("received_at")?,
+            status: store::InboxStatus::parse(&status)
+                .ok_or_else(|| Self::corrupt("status", format!("unknown status `{status}`")))?,
+            events: self.count("events")?,
+            duplicates: self.count("duplicates")?,
+            error: self.optional_text("error")?,
+            processed_at: self.optional_time("processed_at")?,
+        })
+    }
+
+    pub(crate) fn webhook_failure(&self) -> Result<store::VerificationFailure, StoreError> {
+        Ok(store::VerificationFailure {
+            connection_id: self.id("connection_id")?,
+            at: self.time("at")?,
+            code: self.text("code")?,
+            detail: self.text("detail")?,
         })
     }
 

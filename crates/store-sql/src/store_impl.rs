@@ -3120,4 +3120,94 @@ where
         .map_err(|error| write_error(error, "webhook message update conflicts"))?;
         Ok(D::rows_affected(&result))
     }
+    async fn put_webhook_ingress(
+        &self,
+        ingress: store::WebhookIngress,
+    ) -> Result<store::WebhookIngress, StoreError> {
+        self.put_ingress(ingress).await
+    }
+
+    async fn get_webhook_ingress(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+    ) -> Result<store::WebhookIngress, StoreError> {
+        self.get_ingress(environment_id, connection_id).await
+    }
+
+    async fn find_webhook_ingress(
+        &self,
+        token_hash: &str,
+    ) -> Result<store::WebhookIngress, StoreError> {
+        self.find_ingress(token_hash).await
+    }
+
+    async fn delete_webhook_ingress(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+    ) -> Result<(), StoreError> {
+        self.delete_ingress(environment_id, connection_id).await
+    }
+
+    async fn accept_webhook(&self, entry: store::NewInboxEntry) -> Result<i64, StoreError> {
+        self.accept(entry).await
+    }
+
+    async fn record_webhook_failure(
+        &self,
+        failure: store::VerificationFailure,
+    ) -> Result<(), StoreError> {
+        self.record_failure(failure).await
+    }
+
+    async fn list_webhook_failures(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        limit: u32,
+    ) -> Result<Vec<store::VerificationFailure>, StoreError> {
+        self.list_failures(environment_id, connection_id, limit).await
+    }
+
+    async fn pending_webhook_inbox(
+        &self,
+        connection_id: &ConnectionId,
+        limit: u32,
+    ) -> Result<Vec<store::InboxEntry>, StoreError> {
+        self.pending_inbox(connection_id, limit).await
+    }
+
+    async fn list_webhook_inbox(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        limit: u32,
+    ) -> Result<Vec<store::InboxEntry>, StoreError> {
+        self.list_inbox(environment_id, connection_id, limit).await
+    }
+
+    async fn finish_webhook_inbox(
+        &self,
+        id: i64,
+        outcome: store::InboxOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.finish_inbox(id, outcome, at).await
+    }
+
+    async fn remember_webhook_events(
+        &self,
+        connection_id: &ConnectionId,
+        inbox_id: i64,
+        event_ids: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        self.remember_events(connection_id, inbox_id, event_ids, at)
+            .await
+    }
+
+    async fn purge_webhook_inbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.purge_inbox(before).await
+    }
 }

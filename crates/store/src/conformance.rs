@@ -24,6 +24,7 @@ use crate::{
 };
 use crate::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
 use crate::{JobControl, SeenBy, SyncPhase, SyncState, SyncStatus};
+use crate::{InboxOutcome, InboxStatus, NewInboxEntry, VerificationFailure, WebhookIngress};
 use crate::{MessageNext, MessageStatus, NewWebhookEndpoint, ReplaySelection, WebhookAttempt};
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -133,6 +134,10 @@ macro_rules! conformance_tests {
             an_idempotency_key_is_free_again_once_expired_or_released,
             concurrent_claims_of_one_idempotency_key_let_one_through,
             webhook_outbox_messages_attempts_and_replays,
+            webhook_ingress_is_found_by_token_hash_and_replaced_whole,
+            accepted_webhooks_wait_in_the_inbox_with_one_live_job,
+            webhook_event_ids_are_new_once_within_seven_days,
+            webhook_failures_are_counted_and_sampled,
         );
     };
     (@each $run:path; $($check:ident,)*) => {
@@ -6149,5 +6154,323 @@ pub async fn webhook_outbox_messages_attempts_and_replays(store: &dyn Store) {
             .list_webhook_messages(&environment_id, &all.id, None, None, 10)
             .await,
         "a deleted endpoint's messages",
+    );
+}
+
+fn ingress(connection: &Connection, token_hash: &str) -> WebhookIngress {
+    WebhookIngress {
+        connection_id: connection.id.clone(),
+        environment_id: connection.environment_id.clone(),
+        provider: connection.provider.clone(),
+        token_hash: token_hash.to_owned(),
+        secret: Some(test_keyring().seal(b"ingress secret", b"ingress")),
+        created_at: crate::timestamp::now(),
+        last_received_at: None,
+        failures: 0,
+        last_failure_at: None,
+        last_failure: None,
+    }
+}
+
+fn inbox_entry(connection: &Connection, body: &str) -> NewInboxEntry {
+    NewInboxEntry {
+        connection_id: connection.id.clone(),
+        environment_id: connection.environment_id.clone(),
+        method: "POST".to_owned(),
+        uri: "http://127.0.0.1/hooks/token".to_owned(),
+        headers: json!([["content-type", "application/json"], ["x-sig", "abc"]]),
+        body: body.as_bytes().to_vec(),
+        received_at: crate::timestamp::now(),
+        job: NewJob {
+            environment_id: connection.environment_id.clone(),
+            connection_id: Some(connection.id.clone()),
+            kind: "webhook.inbound".to_owned(),
+            key: Some(format!("webhook.inbound:{}", connection.id)),
+            payload: json!({"connection_id": connection.id}),
+            run_at: crate::timestamp::now(),
+            max_attempts: 5,
+        },
+    }
+}
+
+/// Inbound webhooks (issue 17): an ingress is found by its token's hash only, belongs to one
+/// connection of its environment, and a new one replaces the old (whose token stops working).
+pub async fn webhook_ingress_is_found_by_token_hash_and_replaced_whole(store: &dyn Store) {
+    let environment_id = environment(store, "ingress").await;
+    let other_environment = environment(store, "ingress-other").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let stored = store
+        .put_webhook_ingress(ingress(&connection, "hash-one"))
+        .await
+        .expect("put");
+    assert_eq!(stored.token_hash, "hash-one");
+    let opened = test_keyring()
+        .open(stored.secret.as_ref().expect("secret"), b"ingress")
+        .expect("opens");
+    assert_eq!(opened.as_slice(), b"ingress secret");
+    let found = store.find_webhook_ingress("hash-one").await.expect("found");
+    assert_eq!(found.connection_id, connection.id);
+    assert_eq!(found.provider, "vendor-one");
+    assert!(matches!(
+        store.find_webhook_ingress("hash-two").await,
+        Err(StoreError::NotFound)
+    ));
+    // Another environment neither sees it nor can make one for the connection.
+    assert!(matches!(
+        store.get_webhook_ingress(&other_environment, &connection.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut foreign = ingress(&connection, "hash-foreign");
+    foreign.environment_id = other_environment.clone();
+    assert!(matches!(
+        store.put_webhook_ingress(foreign).await,
+        Err(StoreError::NotFound)
+    ));
+    // A new ingress replaces the old one whole.
+    store
+        .put_webhook_ingress(ingress(&connection, "hash-two"))
+        .await
+        .expect("replace");
+    assert!(matches!(
+        store.find_webhook_ingress("hash-one").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .get_webhook_ingress(&environment_id, &connection.id)
+            .await
+            .expect("get")
+            .token_hash,
+        "hash-two"
+    );
+    // Two connections cannot share a token hash.
+    let second = insert(store, &environment_id, "vendor-one").await;
+    assert!(matches!(
+        store.put_webhook_ingress(ingress(&second, "hash-two")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .delete_webhook_ingress(&environment_id, &connection.id)
+        .await
+        .expect("delete");
+    assert!(matches!(
+        store.find_webhook_ingress("hash-two").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Accepted deliveries wait in the inbox, byte for byte, with one live processing job per key;
+/// a finished entry leaves the pending list and shows its counts.
+pub async fn accepted_webhooks_wait_in_the_inbox_with_one_live_job(store: &dyn Store) {
+    let environment_id = environment(store, "inbox").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    // No ingress: nothing is accepted.
+    assert!(matches!(
+        store.accept_webhook(inbox_entry(&connection, "{}")).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .put_webhook_ingress(ingress(&connection, "inbox-hash"))
+        .await
+        .expect("put");
+    let first = store
+        .accept_webhook(inbox_entry(&connection, "[{\"eventId\": 1}]"))
+        .await
+        .expect("accept");
+    let second = store
+        .accept_webhook(inbox_entry(&connection, "caf\u{e9} \u{1f600}"))
+        .await
+        .expect("accept");
+    assert!(second > first);
+    let jobs = store
+        .list_jobs(&environment_id, Some(&connection.id), 100)
+        .await
+        .expect("jobs");
+    assert_eq!(
+        jobs.iter()
+            .filter(|job| job.kind == "webhook.inbound")
+            .count(),
+        1,
+        "one live job per key"
+    );
+    let pending = store
+        .pending_webhook_inbox(&connection.id, 10)
+        .await
+        .expect("pending");
+    assert_eq!(
+        pending.iter().map(|entry| entry.id).collect::<Vec<_>>(),
+        vec![first, second]
+    );
+    assert_eq!(pending[1].body, "caf\u{e9} \u{1f600}".as_bytes());
+    assert_eq!(
+        pending[0].headers,
+        json!([["content-type", "application/json"], ["x-sig", "abc"]])
+    );
+    assert_eq!(pending[0].status, InboxStatus::Pending);
+    let ingress = store
+        .get_webhook_ingress(&environment_id, &connection.id)
+        .await
+        .expect("get");
+    assert!(ingress.last_received_at.is_some());
+    store
+        .finish_webhook_inbox(
+            first,
+            InboxOutcome {
+                status: InboxStatus::Processed,
+                events: 1,
+                duplicates: 2,
+                error: None,
+            },
+            crate::timestamp::now(),
+        )
+        .await
+        .expect("finish");
+    assert!(matches!(
+        store
+            .finish_webhook_inbox(
+                first,
+                InboxOutcome {
+                    status: InboxStatus::Processed,
+                    events: 1,
+                    duplicates: 0,
+                    error: None,
+                },
+                crate::timestamp::now(),
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let pending = store
+        .pending_webhook_inbox(&connection.id, 10)
+        .await
+        .expect("pending");
+    assert_eq!(pending.len(), 1);
+    let listed = store
+        .list_webhook_inbox(&environment_id, &connection.id, 10)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1].status, InboxStatus::Processed);
+    assert_eq!((listed[1].events, listed[1].duplicates), (1, 2));
+    assert!(listed[1].processed_at.is_some());
+    // A purge takes processed entries received before its time, never pending ones.
+    let purged = store
+        .purge_webhook_inbox(crate::timestamp::now() + Duration::seconds(1))
+        .await
+        .expect("purge");
+    assert!(purged >= 1);
+    let listed = store
+        .list_webhook_inbox(&environment_id, &connection.id, 10)
+        .await
+        .expect("list");
+    assert_eq!(
+        listed.iter().map(|entry| entry.id).collect::<Vec<_>>(),
+        vec![second]
+    );
+}
+
+/// A vendor event id is new once per connection within seven days, except to the delivery
+/// that first named it.
+pub async fn webhook_event_ids_are_new_once_within_seven_days(store: &dyn Store) {
+    let environment_id = environment(store, "event-ids").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let other = insert(store, &environment_id, "vendor-one").await;
+    let now = crate::timestamp::now();
+    let ids = |list: &[&str]| list.iter().map(|id| (*id).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        store
+            .remember_webhook_events(&connection.id, 1, &ids(&["a", "b"]), now)
+            .await
+            .expect("remember"),
+        vec![true, true]
+    );
+    // The same delivery processed again (after a failure) still finds them new.
+    assert_eq!(
+        store
+            .remember_webhook_events(&connection.id, 1, &ids(&["a"]), now)
+            .await
+            .expect("remember"),
+        vec![true]
+    );
+    assert_eq!(
+        store
+            .remember_webhook_events(&connection.id, 2, &ids(&["b", "c"]), now + Duration::days(6))
+            .await
+            .expect("remember"),
+        vec![false, true]
+    );
+    // Another connection has its own ids.
+    assert_eq!(
+        store
+            .remember_webhook_events(&other.id, 3, &ids(&["a"]), now)
+            .await
+            .expect("remember"),
+        vec![true]
+    );
+    // Past seven days an id is new again.
+    assert_eq!(
+        store
+            .remember_webhook_events(&connection.id, 4, &ids(&["a"]), now + Duration::days(8))
+            .await
+            .expect("remember"),
+        vec![true]
+    );
+}
+
+/// Refused deliveries are counted on the ingress and kept as samples, at most ten a minute.
+pub async fn webhook_failures_are_counted_and_sampled(store: &dyn Store) {
+    let environment_id = environment(store, "failures").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    store
+        .put_webhook_ingress(ingress(&connection, "failures-hash"))
+        .await
+        .expect("put");
+    let now = crate::timestamp::now();
+    for idx in 0..25_i64 {
+        store
+            .record_webhook_failure(VerificationFailure {
+                connection_id: connection.id.clone(),
+                at: now + Duration::milliseconds(idx),
+                code: "bad_signature".to_owned(),
+                detail: format!("attempt {idx}"),
+            })
+            .await
+            .expect("record");
+    }
+    let ingress = store
+        .get_webhook_ingress(&environment_id, &connection.id)
+        .await
+        .expect("get");
+    assert_eq!(ingress.failures, 25);
+    assert_eq!(ingress.last_failure.as_deref(), Some("bad_signature"));
+    let samples = store
+        .list_webhook_failures(&environment_id, &connection.id, 100)
+        .await
+        .expect("list");
+    assert_eq!(samples.len(), 10);
+    assert_eq!(samples[0].detail, "attempt 9", "newest first");
+    // A minute later samples are kept again.
+    store
+        .record_webhook_failure(VerificationFailure {
+            connection_id: connection.id.clone(),
+            at: now + Duration::minutes(2),
+            code: "stale_timestamp".to_owned(),
+            detail: "late".to_owned(),
+        })
+        .await
+        .expect("record");
+    let samples = store
+        .list_webhook_failures(&environment_id, &connection.id, 100)
+        .await
+        .expect("list");
+    assert_eq!(samples.len(), 11);
+    assert_eq!(samples[0].code, "stale_timestamp");
+    let other_environment = environment(store, "failures-other").await;
+    assert!(
+        store
+            .list_webhook_failures(&other_environment, &connection.id, 100)
+            .await
+            .expect("list")
+            .is_empty()
     );
 }

@@ -18,6 +18,7 @@ mod api_key;
 pub mod conformance;
 mod error;
 mod idempotency;
+mod inbound;
 mod ids;
 mod jobs;
 mod page;
@@ -32,6 +33,10 @@ pub use error::{IdError, StoreError};
 pub use idempotency::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
 pub use ids::{
     ApiKeyId, ConnectionId, EnvironmentId, EventId, JobId, WebhookEndpointId, WebhookMessageId,
+};
+pub use inbound::{
+    InboxEntry, InboxOutcome, InboxStatus, NewInboxEntry, VerificationFailure, WEBHOOK_EVENT_ID_DAYS,
+    WebhookIngress,
 };
 pub use jobs::{Job, JobControl, JobOutcome, JobStatus, NewJob};
 pub use page::{Cursor, CursorError, Page, PageRequest};

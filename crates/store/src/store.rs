@@ -17,6 +17,7 @@ use crate::{
     SessionCompletion, StoreError, StoredAnswer, SyncPage, SyncProgress, SyncState, SyncedRecord,
     WebhookAttempt, WebhookAttemptRow, WebhookEndpoint, WebhookEndpointId, WebhookMessage,
 };
+use crate::{InboxEntry, InboxOutcome, NewInboxEntry, VerificationFailure, WebhookIngress};
 
 /// Persistent storage for environments, API keys, connections, discovered fields, and the
 /// account-connection lifecycle: OAuth apps, branding, Connect sessions, OAuth states, events,
@@ -1161,4 +1162,128 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         selection: ReplaySelection,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+    /// Creates or replaces the connection's ingress (inbound webhooks): its token hash and
+    /// secret are the new ones, so the previous token stops working; counters start over.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the connection is not one of the environment's;
+    /// [`StoreError::Conflict`] when another ingress has the token hash.
+    async fn put_webhook_ingress(&self, ingress: WebhookIngress) -> Result<WebhookIngress, StoreError>;
+
+    /// The connection's ingress.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when it has none (or is not one of the environment's).
+    async fn get_webhook_ingress(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+    ) -> Result<WebhookIngress, StoreError>;
+
+    /// The ingress whose token has this SHA-256 hash (hex).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when none has.
+    async fn find_webhook_ingress(&self, token_hash: &str) -> Result<WebhookIngress, StoreError>;
+
+    /// Removes the connection's ingress; its URL stops working. Deleting none is no error.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    async fn delete_webhook_ingress(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+    ) -> Result<(), StoreError>;
+
+    /// Writes an accepted delivery to the inbox, its processing job (unless a live job holds the
+    /// job's key) and the ingress's last receipt, in one transaction; returns the entry's id.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when the connection has no ingress any more.
+    async fn accept_webhook(&self, entry: NewInboxEntry) -> Result<i64, StoreError>;
+
+    /// Counts a refused delivery on the connection's ingress, and keeps it as a sample unless
+    /// ten were kept in the minute before `failure.at`; keeps the newest 100 samples.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures; a connection without an ingress is no error.
+    async fn record_webhook_failure(&self, failure: VerificationFailure) -> Result<(), StoreError>;
+
+    /// The connection's sampled refused deliveries, newest first.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures (a connection of another environment has none).
+    async fn list_webhook_failures(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        limit: u32,
+    ) -> Result<Vec<VerificationFailure>, StoreError>;
+
+    /// The connection's pending deliveries, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    async fn pending_webhook_inbox(
+        &self,
+        connection_id: &ConnectionId,
+        limit: u32,
+    ) -> Result<Vec<InboxEntry>, StoreError>;
+
+    /// The connection's deliveries, newest first.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures (a connection of another environment has none).
+    async fn list_webhook_inbox(
+        &self,
+        environment_id: &EnvironmentId,
+        connection_id: &ConnectionId,
+        limit: u32,
+    ) -> Result<Vec<InboxEntry>, StoreError>;
+
+    /// Records how a pending delivery's processing ended.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when no pending entry has the id.
+    async fn finish_webhook_inbox(
+        &self,
+        id: i64,
+        outcome: InboxOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Remembers the connection's vendor event ids as named by the inbox entry `inbox_id` at
+    /// `at`; answers, per id in order, whether it is new: not seen within the
+    /// [`crate::WEBHOOK_EVENT_ID_DAYS`] before `at`, or seen first by that same entry (so an
+    /// entry processed again after a failure keeps its events). The caller passes distinct ids.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    async fn remember_webhook_events(
+        &self,
+        connection_id: &ConnectionId,
+        inbox_id: i64,
+        event_ids: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError>;
+
+    /// Removes processed or failed deliveries received, and event ids seen, before `before`;
+    /// returns how many rows went.
+    ///
+    /// # Errors
+    ///
+    /// Only database failures.
+    async fn purge_webhook_inbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod environment;
 pub mod events;
 pub mod idempotency;
+pub mod inbound;
 pub mod meta;
 pub mod overrides;
 pub mod proxy;

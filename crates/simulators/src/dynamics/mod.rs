@@ -104,6 +104,8 @@ pub(crate) struct Shared {
     pub(crate) windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     pub(crate) faults: Faults,
     pub(crate) log: RequestLog,
+    /// Webhooks of record changes (a service endpoint with `WebhookKey` auth).
+    pub(crate) webhooks: crate::webhooks::Webhooks,
 }
 
 impl Shared {
@@ -129,6 +131,14 @@ impl std::fmt::Debug for DynamicsHandle {
 }
 
 impl DynamicsHandle {
+    /// The webhook service endpoint: `subscribe` with its URL and its key (sent as the `code`
+    /// query parameter, `WebhookKey` auth); every create, update and delete of a contact,
+    /// account, opportunity or lead through the Web API sends the step's
+    /// RemoteExecutionContext.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.shared.webhooks
+    }
+
     /// The fault queue the simulator obeys.
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
@@ -219,6 +229,7 @@ pub fn router(config: DynamicsConfig) -> (axum::Router, DynamicsHandle) {
         windows: Mutex::new(HashMap::new()),
         faults: Faults::default(),
         log: RequestLog::default(),
+        webhooks: crate::webhooks::Webhooks::default(),
     });
     let router = routes::build(Arc::clone(&shared));
     (router, DynamicsHandle { shared })
@@ -286,4 +297,76 @@ impl crate::Simulator for Dynamics {
     fn ids(handle: &DynamicsHandle, object: &str) -> Vec<String> {
         handle.ids(object)
     }
+}
+
+/// Sends the RemoteExecutionContext of one change (`Create`, `Update` or `Delete`) to the
+/// webhook service endpoint, its key in the `code` query parameter.
+pub(crate) fn emit_change(
+    webhooks: &crate::webhooks::Webhooks,
+    logical_name: &str,
+    id: &str,
+    message: &str,
+) {
+    if !matches!(logical_name, "contact" | "account" | "opportunity" | "lead") {
+        return;
+    }
+    let event = webhooks.next_event();
+    let now = chrono::Utc::now();
+    let guid = |n: u64| format!("{n:08x}-5e55-4d7a-8000-{event:012x}");
+    webhooks.emit(|subscription| {
+        let target = if message == "Delete" {
+            serde_json::json!({"__type": "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts",
+                "Id": id, "KeyAttributes": [], "LogicalName": logical_name, "Name": null, "RowVersion": null})
+        } else {
+            serde_json::json!({"__type": "Entity:http://schemas.microsoft.com/xrm/2011/Contracts",
+                "Attributes": [{"key": format!("{logical_name}id"), "value": id}],
+                "EntityState": null, "FormattedValues": [], "Id": id, "KeyAttributes": [],
+                "LogicalName": logical_name, "RelatedEntities": [], "RowVersion": null})
+        };
+        let body = serde_json::json!({
+            "BusinessUnitId": guid(1),
+            "CorrelationId": guid(2),
+            "Depth": 1,
+            "InitiatingUserAzureActiveDirectoryObjectId": guid(3),
+            "InitiatingUserId": guid(4),
+            "InputParameters": [{"key": "Target", "value": target}],
+            "IsExecutingOffline": false,
+            "IsInTransaction": false,
+            "IsOfflinePlayback": false,
+            "IsolationMode": 1,
+            "MessageName": message,
+            "Mode": 1,
+            "OperationCreatedOn": format!("/Date({})/", now.timestamp_millis()),
+            "OperationId": guid(5),
+            "OrganizationId": guid(6),
+            "OrganizationName": "simulated",
+            "OutputParameters": [],
+            "OwningExtension": {"Id": guid(7), "LogicalName": "sdkmessageprocessingstep", "Name": "Crosswalk webhook", "RowVersion": null},
+            "ParentContext": null,
+            "PostEntityImages": [],
+            "PreEntityImages": [],
+            "PrimaryEntityId": id,
+            "PrimaryEntityName": logical_name,
+            "RequestId": guid(8),
+            "SecondaryEntityName": "none",
+            "SharedVariables": [],
+            "Stage": 40,
+            "UserAzureActiveDirectoryObjectId": guid(3),
+            "UserId": guid(4),
+        })
+        .to_string()
+        .into_bytes();
+        let separator = if subscription.url.contains('?') { '&' } else { '?' };
+        let code: String = url::form_urlencoded::byte_serialize(subscription.secret.as_bytes()).collect();
+        crate::webhooks::Delivery {
+            url: format!("{}{separator}code={code}", subscription.url),
+            headers: vec![
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+                ("x-ms-dynamics-organization".to_owned(), "simulated.crm.dynamics.com".to_owned()),
+                ("x-ms-dynamics-entity-name".to_owned(), logical_name.to_owned()),
+                ("x-ms-dynamics-request-name".to_owned(), message.to_owned()),
+            ],
+            body,
+        }
+    });
 }

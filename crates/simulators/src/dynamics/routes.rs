@@ -581,6 +581,8 @@ fn create(shared: &Shared, call: &Call, table_idx: usize) -> Result<Response, Ap
         }
         db.create(table_idx, changes, id)
     };
+    let logical_name = shared.read().tables[table_idx].entity.logical_name;
+    super::emit_change(&shared.webhooks, logical_name, &id, "Create");
     written(shared, call, table_idx, &id, true)
 }
 
@@ -632,6 +634,13 @@ fn upsert(shared: &Shared, call: &Call, table_idx: usize, id: &str) -> Result<Re
             true
         }
     };
+    let logical_name = shared.read().tables[table_idx].entity.logical_name;
+    super::emit_change(
+        &shared.webhooks,
+        logical_name,
+        id,
+        if created { "Create" } else { "Update" },
+    );
     written(shared, call, table_idx, id, created)
 }
 
@@ -647,6 +656,9 @@ fn delete(shared: &Shared, call: &Call, table_idx: usize, id: &str) -> Result<Re
     }
     preconditions(&call.headers, version)?;
     table.rows.remove(id);
+    let logical_name = table.entity.logical_name;
+    drop(db);
+    super::emit_change(&shared.webhooks, logical_name, id, "Delete");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -197,6 +197,8 @@ struct Shared {
     tokens: Arc<HashMap<String, usize>>,
     oauth: Arc<OAuthServer>,
     max_url_bytes: usize,
+    /// Webhooks of record changes (the app's subscription).
+    webhooks: crate::webhooks::Webhooks,
 }
 
 /// Test and demo access to a running simulator's state (the primary portal's, or another
@@ -248,6 +250,12 @@ impl HubSpotHandle {
     /// The fault queue (`take_mutation` faults are honoured by list and search).
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
+    }
+
+    /// The app's webhooks: `subscribe` with the target URL and the app's client secret, and
+    /// every create, update and archive through the API sends a v3-signed delivery.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.shared.webhooks
     }
 
     /// Requests served, by `METHOD path`.
@@ -505,6 +513,7 @@ pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
             access_token_prefix: "CN".to_owned(),
         })),
         max_url_bytes: config.max_url_bytes,
+        webhooks: crate::webhooks::Webhooks::default(),
     };
     let api = Router::new()
         .route(
@@ -554,6 +563,7 @@ pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
             axum::routing::post(meta::batch_read_associations),
         )
         .with_state(shared.clone())
+        .layer(axum::Extension(shared.webhooks.clone()))
         .layer(middleware::from_fn_with_state(shared.clone(), guard));
     let fault_state = FaultLayerState {
         faults: shared.faults.clone(),
@@ -648,4 +658,74 @@ impl crate::Simulator for HubSpot {
     fn ids(handle: &HubSpotHandle, object: &str) -> Vec<String> {
         handle.ids(object)
     }
+}
+
+/// The portal id HubSpot's deliveries name.
+pub const WEBHOOK_PORTAL_ID: u64 = 62515;
+
+/// The v3 signature: base64 HMAC-SHA256, keyed with the app's client secret, of
+/// method + URI + body + timestamp (milliseconds).
+pub fn sign_v3(client_secret: &str, method: &str, uri: &str, body: &[u8], timestamp_ms: i64) -> String {
+    let mut message = Vec::with_capacity(body.len() + uri.len() + 32);
+    message.extend_from_slice(method.as_bytes());
+    message.extend_from_slice(uri.as_bytes());
+    message.extend_from_slice(body);
+    message.extend_from_slice(timestamp_ms.to_string().as_bytes());
+    crate::webhooks::hmac_sha256_base64(client_secret.as_bytes(), &message)
+}
+
+/// What happened to a record, as a subscription type's suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    Creation,
+    PropertyChange,
+    Deletion,
+}
+
+/// Sends the delivery of one change: a JSON array of one event, signed (v3) at send time.
+pub(crate) fn emit_change(
+    webhooks: &crate::webhooks::Webhooks,
+    object_type: ObjectType,
+    id: u64,
+    change: Change,
+) {
+    let prefix = match object_type {
+        ObjectType::Contacts => "contact",
+        ObjectType::Companies => "company",
+        ObjectType::Deals => "deal",
+        _ => return,
+    };
+    let event_id = webhooks.next_event();
+    webhooks.emit(|subscription| {
+        let now = chrono::Utc::now().timestamp_millis();
+        let suffix = match change {
+            Change::Creation => "creation",
+            Change::PropertyChange => "propertyChange",
+            Change::Deletion => "deletion",
+        };
+        let body = serde_json::json!([{
+            "eventId": event_id,
+            "subscriptionId": 1,
+            "portalId": WEBHOOK_PORTAL_ID,
+            "appId": 54321,
+            "occurredAt": now,
+            "subscriptionType": format!("{prefix}.{suffix}"),
+            "attemptNumber": 0,
+            "objectId": id,
+            "changeSource": "CRM",
+            "changeFlag": match change { Change::Creation => "NEW", Change::PropertyChange => "UPDATED", Change::Deletion => "DELETED" },
+        }])
+        .to_string()
+        .into_bytes();
+        let signature = sign_v3(&subscription.secret, "POST", &subscription.url, &body, now);
+        crate::webhooks::Delivery {
+            url: subscription.url.clone(),
+            headers: vec![
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+                ("X-HubSpot-Signature-v3".to_owned(), signature),
+                ("X-HubSpot-Request-Timestamp".to_owned(), now.to_string()),
+            ],
+            body,
+        }
+    });
 }

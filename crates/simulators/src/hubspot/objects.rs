@@ -307,6 +307,7 @@ fn written(store: &Store, object_type: ObjectType, id: u64, names: Vec<String>) 
 /// `POST /crm/v3/objects/{objectType}`.
 pub(super) async fn create(
     Extension(portal): Extension<Portal>,
+    Extension(webhooks): Extension<crate::webhooks::Webhooks>,
     Path(type_name): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -351,6 +352,7 @@ pub(super) async fn create(
         Ok(id) => {
             let body = written(&store, object_type, id, names);
             drop(store);
+            super::emit_change(&webhooks, object_type, id, super::Change::Creation);
             (StatusCode::CREATED, Json(body)).into_response()
         }
         Err(error) => write_error(error, ""),
@@ -380,6 +382,7 @@ fn check_new_lead(input: &Map<String, Value>, links: &[(ObjectType, u64)]) -> Re
 /// `PATCH /crm/v3/objects/{objectType}/{id}`.
 pub(super) async fn update(
     Extension(portal): Extension<Portal>,
+    Extension(webhooks): Extension<crate::webhooks::Webhooks>,
     Path((type_name, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -412,6 +415,7 @@ pub(super) async fn update(
         Ok(()) => {
             let body = written(&store, object_type, record_id, names);
             drop(store);
+            super::emit_change(&webhooks, object_type, record_id, super::Change::PropertyChange);
             Json(body).into_response()
         }
         Err(error) => write_error(error, &id),
@@ -421,6 +425,7 @@ pub(super) async fn update(
 /// `DELETE /crm/v3/objects/{objectType}/{id}`: archives; archiving twice is still 204.
 pub(super) async fn archive(
     Extension(portal): Extension<Portal>,
+    Extension(webhooks): Extension<crate::webhooks::Webhooks>,
     Path((type_name, id)): Path<(String, String)>,
 ) -> Response {
     let object_type = match object_type(&type_name) {
@@ -434,7 +439,10 @@ pub(super) async fn archive(
     if !store.records(object_type).contains_key(&record_id) {
         return errors::object_not_found(&id);
     }
-    store.archive(object_type, record_id, Utc::now());
+    if store.archive(object_type, record_id, Utc::now()) {
+        drop(store);
+        super::emit_change(&webhooks, object_type, record_id, super::Change::Deletion);
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 

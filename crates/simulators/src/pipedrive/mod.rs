@@ -126,6 +126,8 @@ pub(crate) struct Shared {
     log: RequestLog,
     api_tokens: Vec<String>,
     access_tokens: Vec<String>,
+    /// Webhooks of record changes (`POST /v1/webhooks` subscribes).
+    webhooks: crate::webhooks::Webhooks,
 }
 
 impl Shared {
@@ -153,6 +155,12 @@ impl std::fmt::Debug for PipedriveHandle {
 }
 
 impl PipedriveHandle {
+    /// The webhooks (v2, basic auth): `POST /v1/webhooks` subscribes, as `subscribe` does, and
+    /// every create, update and delete through the API sends a delivery.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.shared.webhooks
+    }
+
     /// The fault queue (mutation faults are honoured by v1 and v2 lists).
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
@@ -224,6 +232,7 @@ pub fn router(config: PipedriveConfig) -> (axum::Router, PipedriveHandle) {
         log: RequestLog::default(),
         api_tokens: config.api_tokens.clone(),
         access_tokens: config.access_tokens.clone(),
+        webhooks: crate::webhooks::Webhooks::default(),
     });
     let router = routes::build(Arc::clone(&shared));
     (router, PipedriveHandle { shared })
@@ -288,4 +297,60 @@ impl crate::Simulator for Pipedrive {
     fn ids(handle: &PipedriveHandle, object: &str) -> Vec<String> {
         handle.ids(object)
     }
+}
+
+/// Sends the v2 delivery of one change (`create`, `change` or `delete`) of a person,
+/// organization or deal, with the subscription's basic credentials.
+pub(crate) fn emit_change(webhooks: &crate::webhooks::Webhooks, entity: schema::Entity, id: &str, action: &str) {
+    use base64::Engine as _;
+    if !matches!(
+        entity,
+        schema::Entity::Person | schema::Entity::Organization | schema::Entity::Deal
+    ) {
+        return;
+    }
+    let event = webhooks.next_event();
+    webhooks.emit(|subscription| {
+        let entity_id = id.parse::<u64>().map_or_else(|_| serde_json::json!(id), |n| serde_json::json!(n));
+        let body = serde_json::json!({
+            "meta": {
+                "action": action,
+                "entity": entity.singular(),
+                "entity_id": id,
+                "id": format!("{:08x}-0000-4000-8000-{event:012x}", event),
+                "version": "2.0",
+                "company_id": "1",
+                "user_id": "1",
+                "webhook_id": "1",
+                "webhook_owner_id": "1",
+                "permitted_user_ids": ["1"],
+                "attempt": 1,
+                "host": "company.pipedrive.com",
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "change_source": "api",
+                "is_bulk_edit": false,
+                "type": "general",
+            },
+            "data": if action == "delete" { serde_json::Value::Null } else { serde_json::json!({"id": entity_id}) },
+            "previous": serde_json::Value::Null,
+        })
+        .to_string()
+        .into_bytes();
+        let credentials = format!(
+            "{}:{}",
+            subscription.username.as_deref().unwrap_or_default(),
+            subscription.secret
+        );
+        crate::webhooks::Delivery {
+            url: subscription.url.clone(),
+            headers: vec![
+                ("Content-Type".to_owned(), "application/json".to_owned()),
+                (
+                    "Authorization".to_owned(),
+                    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials)),
+                ),
+            ],
+            body,
+        }
+    });
 }

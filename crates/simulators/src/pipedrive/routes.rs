@@ -635,12 +635,16 @@ async fn v1_create(
             "You do not have permission to add users".into(),
         ));
     }
+    if collection == "webhooks" {
+        return create_webhook(&shared, &body);
+    }
     if let Some(entity) = fields_entity(&collection) {
         return create_field(&shared, entity, &body);
     }
     let entity = Entity::parse_plural(&collection).ok_or(ApiError::UnknownRoute)?;
     let mut store = shared.write();
     let id = store.create(entity, &body)?;
+    super::emit_change(&shared.webhooks, entity, &id, "create");
     let ctx = RenderCtx::new(&store);
     let row = store
         .table(entity)
@@ -786,6 +790,7 @@ async fn v1_write(
     let body = parse_body(headers, body)?;
     let mut store = shared.write();
     store.update(entity, id, &body)?;
+    super::emit_change(&shared.webhooks, entity, id, "change");
     let ctx = RenderCtx::new(&store);
     let row = store
         .table(entity)
@@ -830,11 +835,16 @@ async fn v1_delete(
     State(shared): AppState,
     Path((collection, id)): Path<(String, String)>,
 ) -> ApiResult {
+    if collection == "webhooks" {
+        shared.webhooks.unsubscribe();
+        return Ok(ok(StatusCode::OK, json!({"success": true, "status": "ok"})));
+    }
     let entity = Entity::parse_plural(&collection)
         .filter(|e| *e != Entity::User)
         .ok_or(ApiError::UnknownRoute)?;
     check_id(entity, &id)?;
     shared.write().delete(entity, &id)?;
+    super::emit_change(&shared.webhooks, entity, &id, "delete");
     // Deleting a note answers `data: true` (spec and live API); the others echo the id.
     if entity == Entity::Note {
         return Ok(ok(StatusCode::OK, json!({"success": true, "data": true})));
@@ -1241,6 +1251,7 @@ async fn v2_create(
     let mut store = shared.write();
     let body = v2write::to_v1_body(&store, entity, &body)?;
     let id = store.create(entity, &body)?;
+    super::emit_change(&shared.webhooks, entity, &id, "create");
     v2_record(&store, entity, &id)
 }
 
@@ -1257,6 +1268,7 @@ async fn v2_patch(
     let mut store = shared.write();
     let body = v2write::to_v1_body(&store, entity, &body)?;
     store.update(entity, &id, &body)?;
+    super::emit_change(&shared.webhooks, entity, &id, "change");
     v2_record(&store, entity, &id)
 }
 
@@ -1268,11 +1280,46 @@ async fn v2_delete(
     let entity = v2_entity(&collection)?;
     check_id(entity, &id)?;
     shared.write().delete(entity, &id)?;
+    super::emit_change(&shared.webhooks, entity, &id, "delete");
     let id_value = id.parse::<u64>().map_err(|_| {
         ApiError::BadRequest("Validation failed: id: Parameter must be an integer".into())
     })?;
     Ok(ok(
         StatusCode::OK,
         json!({"success": true, "data": {"id": id_value}}),
+    ))
+}
+
+/// `POST /v1/webhooks`: subscribes `subscription_url` to every change, with the basic
+/// credentials `http_auth_user` and `http_auth_password` (the simulator keeps one webhook).
+fn create_webhook(shared: &Shared, body: &Map<String, Value>) -> ApiResult {
+    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+    let Some(url) = text("subscription_url") else {
+        return Err(ApiError::BadRequest("subscription_url is required".into()));
+    };
+    if url::Url::parse(&url).is_err() {
+        return Err(ApiError::BadRequest("subscription_url must be a valid URL".into()));
+    }
+    shared.webhooks.subscribe(crate::webhooks::Subscription {
+        url: url.clone(),
+        secret: text("http_auth_password").unwrap_or_default(),
+        username: text("http_auth_user"),
+    });
+    Ok(ok(
+        StatusCode::CREATED,
+        json!({"success": true, "status": "ok", "data": {
+            "id": 1,
+            "company_id": 1,
+            "owner_id": 1,
+            "user_id": 1,
+            "event_action": text("event_action").unwrap_or_else(|| "*".to_owned()),
+            "event_object": text("event_object").unwrap_or_else(|| "*".to_owned()),
+            "subscription_url": url,
+            "version": text("version").unwrap_or_else(|| "2.0".to_owned()),
+            "is_active": 1,
+            "http_auth_user": text("http_auth_user"),
+            "add_time": now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "type": "general",
+        }}),
     ))
 }

@@ -131,6 +131,8 @@ pub(crate) struct Shared {
     pub(crate) log: RequestLog,
     pub(crate) oauth: OAuthServer,
     pub(crate) bulk: Mutex<bulk::BulkJobs>,
+    /// Outbound messages of record changes (workflow rules on create and update).
+    pub(crate) webhooks: crate::webhooks::Webhooks,
 }
 
 impl Shared {
@@ -165,6 +167,13 @@ pub struct SalesforceHandle {
 }
 
 impl SalesforceHandle {
+    /// The outbound messages: `subscribe` with the endpoint URL (the secret is unused: outbound
+    /// messages are not signed), and every create and update of a contact, account,
+    /// opportunity or lead through the API sends one.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.shared.webhooks
+    }
+
     /// The fault queue the simulator obeys.
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
@@ -332,6 +341,7 @@ pub fn router(config: SalesforceConfig) -> (axum::Router, SalesforceHandle) {
             Duration::from_millis(config.bulk_job_duration_ms),
             config.bulk_max_records,
         )),
+        webhooks: crate::webhooks::Webhooks::default(),
     });
     let router = routes::build(Arc::clone(&shared));
     (router, SalesforceHandle { shared })
@@ -398,4 +408,47 @@ impl crate::Simulator for Salesforce {
     fn ids(handle: &SalesforceHandle, object: &str) -> Vec<String> {
         handle.ids(object)
     }
+}
+
+/// Sends the outbound message of one created or updated record (SOAP, no signature).
+pub(crate) fn emit_outbound_message(webhooks: &crate::webhooks::Webhooks, sobject: &str, id: &str) {
+    if !matches!(sobject, "Contact" | "Account" | "Opportunity" | "Lead") {
+        return;
+    }
+    let event = webhooks.next_event();
+    let org = ids::make_id("00D", 1);
+    let action = ids::make_id("04k", 1);
+    let notification = ids::make_id("04l", event);
+    let modified = store::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    webhooks.emit(|subscription| {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n\
+ <soapenv:Body>\n\
+  <notifications xmlns=\"http://soap.sforce.com/2005/09/outbound\">\n\
+   <OrganizationId>{org}</OrganizationId>\n\
+   <ActionId>{action}</ActionId>\n\
+   <SessionId xsi:nil=\"true\"/>\n\
+   <EnterpriseUrl>https://example.my.salesforce.com/services/Soap/c/59.0/{org}</EnterpriseUrl>\n\
+   <PartnerUrl>https://example.my.salesforce.com/services/Soap/u/59.0/{org}</PartnerUrl>\n\
+   <Notification>\n\
+    <Id>{notification}</Id>\n\
+    <sObject xsi:type=\"sf:{sobject}\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\">\n\
+     <sf:Id>{id}</sf:Id>\n\
+     <sf:LastModifiedDate>{modified}</sf:LastModifiedDate>\n\
+    </sObject>\n\
+   </Notification>\n\
+  </notifications>\n\
+ </soapenv:Body>\n\
+</soapenv:Envelope>\n"
+        );
+        crate::webhooks::Delivery {
+            url: subscription.url.clone(),
+            headers: vec![
+                ("Content-Type".to_owned(), "text/xml; charset=utf-8".to_owned()),
+                ("SOAPAction".to_owned(), "\"\"".to_owned()),
+            ],
+            body: body.into_bytes(),
+        }
+    });
 }

@@ -343,8 +343,11 @@ async fn create(
             sobject: schema.name.to_owned(),
         });
     }
-    let (map, raw) = parse_body(&body, schema.name)?;
+    let name = schema.name;
+    let (map, raw) = parse_body(&body, name)?;
     let id = db.insert(table_idx, &map, &raw)?;
+    drop(db);
+    super::emit_outbound_message(&shared.webhooks, name, &id);
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": id, "success": true, "errors": [] })),
@@ -418,6 +421,10 @@ async fn update_record(
     }
     let (map, raw) = parse_body(&body, name)?;
     db.update(table_idx, row_idx, &map, &raw)?;
+    drop(db);
+    if let Some(id18) = ids::normalize(&id) {
+        super::emit_outbound_message(&shared.webhooks, name, &id18);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

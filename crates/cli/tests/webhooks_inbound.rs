@@ -1,0 +1,535 @@
+//! Inbound webhooks end to end (issue 17): each simulated CRM sends its webhooks the way its
+//! vendor does (HubSpot v3 signatures, Pipedrive basic auth, Salesforce unsigned outbound
+//! messages, Dynamics' `code` key) to the connection's ingress URL when a record changes; the
+//! delivery is verified by the kind its connector declares, written to the inbox and answered,
+//! and the processing job reads the record back from the vendor into the record store, so the
+//! change reaches the change feed and an outbound endpoint.
+//!
+//! - A forged signature and a replayed old timestamp are answered 401 and leave nothing in the
+//!   inbox and no job; the refusals are counted and sampled on the ingress.
+//! - A delivery sent twice (same vendor event id) is processed once: the second is dropped.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code, reason = "shared with the api tests, which use more of it")]
+mod helpers;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use server::{INBOUND_JOB_KIND, InboundHandler, Worker, WorkerSettings};
+use simulators::dynamics::Dynamics;
+use simulators::hubspot::HubSpot;
+use simulators::pipedrive::Pipedrive;
+use simulators::salesforce::Salesforce;
+use simulators::webhooks::{Subscription, WebhookFaults, Webhooks};
+use store::{ConnectionId, EnvironmentId, InboxStatus, Store};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// One request the outbound receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    body: Value,
+}
+
+/// An outbound webhook receiver on loopback: records every request and answers 204.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Receiver, String) {
+        let receiver = Receiver::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let state = receiver.clone();
+        let app = axum::Router::new().fallback(move |body: String| {
+            let state = state.clone();
+            async move {
+                state.got.lock().expect("lock").push(Received {
+                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                });
+                axum::http::StatusCode::NO_CONTENT
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, format!("http://{address}/outbound"))
+    }
+
+    /// The change events received for `remote_id`, as `type` strings.
+    fn events_for(&self, remote_id: &str) -> Vec<String> {
+        self.got
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|received| received.body["data"]["remote_id"] == json!(remote_id))
+            .map(|received| {
+                received.body["type"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+async fn environment_of(app: &TestApp, provider: &str) -> EnvironmentId {
+    app.demo
+        .store
+        .get_connection_by_id(&ConnectionId::parse(&app.connection(provider)).expect("id"))
+        .await
+        .expect("connection")
+        .environment_id
+}
+
+/// A worker running inbound processing and outbound deliveries, to loopback only.
+fn worker(app: &TestApp) -> Worker {
+    let settings = webhooks::WebhookSettings {
+        addresses: webhooks::AddressPolicy::LoopbackOnly,
+        timeout: Duration::from_secs(5),
+        poll: Duration::from_millis(100),
+        ..webhooks::WebhookSettings::default()
+    };
+    Worker::new(
+        Arc::clone(&app.demo.store),
+        WorkerSettings {
+            holder: "inbound-test".to_owned(),
+            concurrency: 4,
+            lease: Duration::from_secs(60),
+            idle_poll: Duration::from_millis(20),
+        },
+    )
+    .handle(
+        INBOUND_JOB_KIND,
+        Arc::new(
+            InboundHandler::new(app.demo.state.operations.clone())
+                .with_linger(Duration::from_millis(50)),
+        ),
+    )
+    .handle(
+        webhooks::DELIVERY_JOB_KIND,
+        Arc::new(webhooks::DeliveryHandler::new(
+            Arc::clone(&app.demo.store),
+            Arc::clone(&app.demo.state.keyring),
+            settings,
+            store::timestamp::Clock::default(),
+        )),
+    )
+}
+
+/// Runs the worker until `done` holds (checked every 50 ms, for at most a minute).
+async fn run_until<F, Fut>(app: &TestApp, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let mut stopped = stop.subscribe();
+    let running = worker(app).run(
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+        Duration::from_secs(10),
+    );
+    let watch = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if done().await {
+                stop.send_replace(true);
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the condition did not hold within a minute"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::join!(running, watch);
+}
+
+/// Makes the connection's ingress; returns its URL and secret (the given one, or the one
+/// generated).
+async fn make_ingress(app: &TestApp, provider: &str, secret: Option<&str>) -> (String, String) {
+    let body = match secret {
+        Some(secret) => json!({"secret": secret}),
+        None => json!({}),
+    };
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/connections/{}/webhook-ingress", app.connection(provider)),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let url = created["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with(&app.base), "{created}");
+    let secret = secret.map_or_else(
+        || created["secret"].as_str().unwrap_or_default().to_owned(),
+        str::to_owned,
+    );
+    (url, secret)
+}
+
+async fn create_endpoint(app: &TestApp, url: &str) {
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/webhooks/endpoints",
+            Some(json!({"url": url, "event_types": ["crm.*"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+}
+
+/// Creates a contact through the unified API (the vendor then sends its webhook); its id.
+async fn create_contact(app: &TestApp, provider: &str, last_name: &str) -> String {
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!(
+                "/unified/crm/contacts?connection_id={}",
+                app.connection(provider)
+            ),
+            Some(json!({"first_name": "Ada", "last_name": last_name})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{provider}: {created}");
+    created["id"].as_str().expect("an id").to_owned()
+}
+
+/// The feed's changes of `remote_id`, as kinds.
+async fn feed_for(app: &TestApp, provider: &str, remote_id: &str) -> Vec<String> {
+    let (status, changes) = app
+        .get(&format!(
+            "/changes?after=0&limit=1000&connection_id={}",
+            app.connection(provider)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changes}");
+    changes["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|change| change["remote_id"] == json!(remote_id))
+        .map(|change| change["kind"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The simulator's webhook sender of `provider`.
+fn sender(app: &TestApp, provider: &str) -> Webhooks {
+    match provider {
+        "hubspot" => app.handle::<HubSpot>().webhooks().clone(),
+        "pipedrive" => app.handle::<Pipedrive>().webhooks().clone(),
+        "salesforce" => app.handle::<Salesforce>().webhooks().clone(),
+        "dynamics365" => app.handle::<Dynamics>().webhooks().clone(),
+        other => panic!("no webhooks for `{other}`"),
+    }
+}
+
+/// Every CRM's webhook, sent by its simulator as the vendor sends it, reaches the change feed
+/// and an outbound endpoint, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_vendors_webhook_reaches_the_change_feed_and_an_outbound_endpoint() {
+    let app = spawn_app().await;
+    let (receiver, outbound) = Receiver::start().await;
+    create_endpoint(&app, &outbound).await;
+    for (provider, secret, verification) in [
+        ("hubspot", Some("hubspot-app-client-secret"), "hmac"),
+        ("pipedrive", None, "basic_auth"),
+        ("salesforce", None, "none"),
+        ("dynamics365", None, "token"),
+    ] {
+        let (url, secret) = make_ingress(&app, provider, secret).await;
+        let webhooks = sender(&app, provider);
+        if provider == "pipedrive" {
+            // Pipedrive's own API makes the subscription (`POST /v1/webhooks`), through the
+            // proxy on the connection's credentials.
+            let (status, answer) = app
+                .call(
+                    Method::POST,
+                    &format!(
+                        "/proxy/v1/webhooks?connection_id={}",
+                        app.connection(provider)
+                    ),
+                    Some(json!({"subscription_url": url, "event_action": "*", "event_object": "*",
+                                "http_auth_user": "crosswalk", "http_auth_password": secret,
+                                "version": "2.0"})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{answer}");
+            assert_eq!(webhooks.subscription().map(|sub| sub.url), Some(url.clone()));
+        } else {
+            webhooks.subscribe(Subscription {
+                url: url.clone(),
+                secret: secret.clone(),
+                username: None,
+            });
+        }
+        let remote_id = create_contact(&app, provider, &format!("Webhook {provider}")).await;
+        webhooks.flush().await;
+        let sent = webhooks.sent();
+        assert_eq!(sent.len(), 1, "{provider}: one delivery per change");
+        assert!(
+            sent[0].status.is_some_and(|status| (200..300).contains(&status)),
+            "{provider}: the delivery is accepted: {:?} {}",
+            sent[0].status,
+            sent[0].answer
+        );
+        if provider == "salesforce" {
+            assert!(
+                sent[0].answer.contains("<Ack>true</Ack>"),
+                "an outbound message is acknowledged: {}",
+                sent[0].answer
+            );
+        }
+        run_until(&app, || {
+            let receiver = receiver.clone();
+            let remote_id = remote_id.clone();
+            let app = &app;
+            async move {
+                feed_for(app, provider, &remote_id).await == ["created"]
+                    && receiver.events_for(&remote_id) == ["crm.contacts.created"]
+            }
+        })
+        .await;
+        let (status, shown) = app
+            .get(&format!(
+                "/connections/{}/webhook-ingress",
+                app.connection(provider)
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{shown}");
+        assert_eq!(shown["verification"], json!(verification), "{shown}");
+        assert_eq!(shown["deliveries"][0]["status"], json!("processed"), "{shown}");
+        assert_eq!(shown["deliveries"][0]["events"], json!(1), "{shown}");
+        assert!(shown["last_received_at"].is_string(), "{shown}");
+        assert!(shown.get("secret").is_none() && shown.get("url").is_none(), "{shown}");
+        // An update is a second change, a delete a tombstone.
+        let (status, updated) = app
+            .call(
+                Method::PATCH,
+                &format!(
+                    "/unified/crm/contacts/{remote_id}?connection_id={}",
+                    app.connection(provider)
+                ),
+                Some(json!({"last_name": "King"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{provider}: {updated}");
+        webhooks.flush().await;
+        run_until(&app, || {
+            let receiver = receiver.clone();
+            let remote_id = remote_id.clone();
+            let app = &app;
+            async move {
+                feed_for(app, provider, &remote_id).await == ["created", "updated"]
+                    && receiver.events_for(&remote_id)
+                        == ["crm.contacts.created", "crm.contacts.updated"]
+            }
+        })
+        .await;
+    }
+}
+
+/// A forged signature, a replayed old timestamp, a wrong password and a wrong key are answered
+/// 401 and leave nothing behind; the refusals are counted and sampled on the ingress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_replayed_deliveries_get_401_and_leave_nothing_behind() {
+    let app = spawn_app().await;
+    let client_secret = "hubspot-app-client-secret";
+    let (url, _) = make_ingress(&app, "hubspot", Some(client_secret)).await;
+    let body = json!([{"eventId": 99, "subscriptionId": 1, "portalId": 62515, "occurredAt": 1,
+                       "subscriptionType": "contact.creation", "attemptNumber": 0,
+                       "objectId": 1, "changeSource": "CRM"}])
+    .to_string();
+    let post = |headers: Vec<(String, String)>, url: String, body: String| {
+        let client = app.client.clone();
+        async move {
+            let mut request = client.post(url).body(body);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let response = request.send().await.expect("the ingress answers");
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            (status, answer)
+        }
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let signed = |secret: &str, at: i64| {
+        vec![
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            (
+                "X-HubSpot-Signature-v3".to_owned(),
+                simulators::hubspot::sign_v3(secret, "POST", &url, body.as_bytes(), at),
+            ),
+            ("X-HubSpot-Request-Timestamp".to_owned(), at.to_string()),
+        ]
+    };
+    // Signed with another secret.
+    let (status, answer) = post(signed("not-the-secret", now), url.clone(), body.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["code"], json!("webhook_unverified"), "{answer}");
+    // Signed right, but ten minutes old (a replay).
+    let (status, answer) = post(
+        signed(client_secret, now - 10 * 60 * 1000),
+        url.clone(),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("timestamp")),
+        "{answer}"
+    );
+    // Signed right over another body.
+    let (status, _) = post(
+        signed(client_secret, now),
+        url.clone(),
+        body.replace("99", "98"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // An unknown token is a 404 that names nothing.
+    let (status, _) = post(
+        signed(client_secret, now),
+        format!("{}/hooks/{}", app.base, "0".repeat(64)),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Pipedrive with a wrong password, Dynamics with a wrong key.
+    let (pipedrive_url, _) = make_ingress(&app, "pipedrive", None).await;
+    let (status, _) = post(
+        vec![(
+            "Authorization".to_owned(),
+            "Basic Y3Jvc3N3YWxrOndyb25n".to_owned(),
+        )],
+        pipedrive_url,
+        json!({"meta": {"id": "x", "entity": "person", "entity_id": "1"}}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (dynamics_url, _) = make_ingress(&app, "dynamics365", None).await;
+    let (status, _) = post(
+        Vec::new(),
+        format!("{dynamics_url}?code=wrong"),
+        json!({"PrimaryEntityName": "contact", "PrimaryEntityId": "x"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Nothing is left behind: no inbox entry, no processing job.
+    for provider in ["hubspot", "pipedrive", "dynamics365"] {
+        let environment_id = environment_of(&app, provider).await;
+        let connection_id = ConnectionId::parse(&app.connection(provider)).expect("id");
+        let store: &dyn Store = app.demo.store.as_ref();
+        assert!(
+            store
+                .list_webhook_inbox(&environment_id, &connection_id, 10)
+                .await
+                .expect("inbox")
+                .is_empty(),
+            "{provider}: nothing in the inbox"
+        );
+        assert!(
+            store
+                .list_jobs(&environment_id, Some(&connection_id), 100)
+                .await
+                .expect("jobs")
+                .iter()
+                .all(|job| job.kind != INBOUND_JOB_KIND),
+            "{provider}: no processing job"
+        );
+    }
+    let (status, shown) = app
+        .get(&format!(
+            "/connections/{}/webhook-ingress",
+            app.connection("hubspot")
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["failures"], json!(3), "{shown}");
+    let codes: Vec<&str> = shown["failure_samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .filter_map(|sample| sample["code"].as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        ["bad_signature", "stale_timestamp", "bad_signature"],
+        "{shown}"
+    );
+    assert!(
+        !shown.to_string().contains(client_secret),
+        "no secret is shown: {shown}"
+    );
+}
+
+/// A delivery the vendor sends twice (the same event id) is processed once: the second is
+/// accepted and dropped, and the record has one change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicated_delivery_is_dropped() {
+    let app = spawn_app().await;
+    let (url, secret) = make_ingress(&app, "hubspot", Some("duplicate-secret")).await;
+    let webhooks = app.handle::<HubSpot>().webhooks().clone();
+    webhooks.subscribe(Subscription {
+        url,
+        secret,
+        username: None,
+    });
+    webhooks.set_faults(
+        WebhookFaults {
+            duplicate_percent: 100,
+            ..WebhookFaults::default()
+        },
+        7,
+    );
+    let remote_id = create_contact(&app, "hubspot", "Twice").await;
+    webhooks.flush().await;
+    assert_eq!(webhooks.sent().len(), 2, "the delivery went twice");
+    let environment_id = environment_of(&app, "hubspot").await;
+    let connection_id = ConnectionId::parse(&app.connection("hubspot")).expect("id");
+    run_until(&app, || {
+        let store = Arc::clone(&app.demo.store);
+        let environment_id = environment_id.clone();
+        let connection_id = connection_id.clone();
+        async move {
+            store
+                .list_webhook_inbox(&environment_id, &connection_id, 10)
+                .await
+                .expect("inbox")
+                .iter()
+                .all(|entry| entry.status == InboxStatus::Processed)
+        }
+    })
+    .await;
+    let entries = app
+        .demo
+        .store
+        .list_webhook_inbox(&environment_id, &connection_id, 10)
+        .await
+        .expect("inbox");
+    let counts: BTreeMap<(u64, u64), usize> =
+        entries.iter().fold(BTreeMap::new(), |mut counts, entry| {
+            *counts.entry((entry.events, entry.duplicates)).or_default() += 1;
+            counts
+        });
+    assert_eq!(
+        counts,
+        BTreeMap::from([((0, 1), 1), ((1, 0), 1)]),
+        "one delivery processed, its duplicate dropped: {entries:?}"
+    );
+    assert_eq!(feed_for(&app, "hubspot", &remote_id).await, ["created"]);
+}
