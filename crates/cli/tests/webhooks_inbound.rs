@@ -259,13 +259,18 @@ async fn each_vendors_webhook_reaches_the_change_feed_and_an_outbound_endpoint()
                         "/proxy/v1/webhooks?connection_id={}",
                         app.connection(provider)
                     ),
-                    Some(json!({"subscription_url": url, "event_action": "*", "event_object": "*",
+                    Some(
+                        json!({"subscription_url": url, "event_action": "*", "event_object": "*",
                                 "http_auth_user": "crosswalk", "http_auth_password": secret,
-                                "version": "2.0"})),
+                                "version": "2.0"}),
+                    ),
                 )
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{answer}");
-            assert_eq!(webhooks.subscription().map(|sub| sub.url), Some(url.clone()));
+            assert_eq!(
+                webhooks.subscription().map(|sub| sub.url),
+                Some(url.clone())
+            );
         } else {
             webhooks.subscribe(Subscription {
                 url: url.clone(),
@@ -278,7 +283,9 @@ async fn each_vendors_webhook_reaches_the_change_feed_and_an_outbound_endpoint()
         let sent = webhooks.sent();
         assert_eq!(sent.len(), 1, "{provider}: one delivery per change");
         assert!(
-            sent[0].status.is_some_and(|status| (200..300).contains(&status)),
+            sent[0]
+                .status
+                .is_some_and(|status| (200..300).contains(&status)),
             "{provider}: the delivery is accepted: {:?} {}",
             sent[0].status,
             sent[0].answer
@@ -308,10 +315,17 @@ async fn each_vendors_webhook_reaches_the_change_feed_and_an_outbound_endpoint()
             .await;
         assert_eq!(status, StatusCode::OK, "{shown}");
         assert_eq!(shown["verification"], json!(verification), "{shown}");
-        assert_eq!(shown["deliveries"][0]["status"], json!("processed"), "{shown}");
+        assert_eq!(
+            shown["deliveries"][0]["status"],
+            json!("processed"),
+            "{shown}"
+        );
         assert_eq!(shown["deliveries"][0]["events"], json!(1), "{shown}");
         assert!(shown["last_received_at"].is_string(), "{shown}");
-        assert!(shown.get("secret").is_none() && shown.get("url").is_none(), "{shown}");
+        assert!(
+            shown.get("secret").is_none() && shown.get("url").is_none(),
+            "{shown}"
+        );
         // An update is a second change, a delete a tombstone.
         let (status, updated) = app
             .call(

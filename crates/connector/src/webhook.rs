@@ -176,8 +176,12 @@ fn parse_signed(template: &str) -> Result<Vec<Part>, String> {
 impl CompiledWebhooks {
     /// Compiles a `webhooks` section; the error is `(path, message)`.
     pub(crate) fn compile(declared: &Webhooks) -> Result<CompiledWebhooks, (String, String)> {
-        let events = Expr::compile(&declared.events)
-            .map_err(|error| ("webhooks.events".to_owned(), format!("invalid JSONata: {error}")))?;
+        let events = Expr::compile(&declared.events).map_err(|error| {
+            (
+                "webhooks.events".to_owned(),
+                format!("invalid JSONata: {error}"),
+            )
+        })?;
         let signed = match &declared.verify {
             WebhookVerify::Hmac {
                 signed, timestamp, ..
@@ -449,7 +453,7 @@ mod tests {
         CompiledWebhooks::compile(&declared).expect("compiles")
     }
 
-    fn hubspot_like() -> CompiledWebhooks {
+    fn signed_with_timestamp() -> CompiledWebhooks {
         hooks(
             "{kind: hmac, algorithm: sha256, encoding: base64, header: X-Sig, \
              signed: '{{method}}{{uri}}{{body}}{{timestamp}}', \
@@ -484,7 +488,7 @@ mod tests {
             headers: &headers,
             body,
         };
-        let hooks = hubspot_like();
+        let hooks = signed_with_timestamp();
         assert_eq!(hooks.verify(&request, Some("secret"), now + 1000), Ok(()));
         assert_eq!(
             hooks.verify(&request, Some("other"), now),

@@ -223,7 +223,10 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/openapi.json", get(openapi::document))
-        .route("/hooks/{token}", axum::routing::post(routes::inbound::receive))
+        .route(
+            "/hooks/{token}",
+            axum::routing::post(routes::inbound::receive),
+        )
         .merge(connect_pages)
         .merge(authenticated)
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -144,8 +144,12 @@ async fn schemas_isolate_stores_and_hold_the_migrations_table() {
                 "synced_records",
                 "webhook_attempts",
                 "webhook_endpoints",
+                "webhook_event_ids",
+                "webhook_inbox",
+                "webhook_ingresses",
                 "webhook_messages",
                 "webhook_outbox",
+                "webhook_verification_failures",
             ]
         );
         connection.close().await.expect("close");

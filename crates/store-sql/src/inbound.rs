@@ -97,7 +97,10 @@ where
         Columns::<D>(&row).webhook_ingress()
     }
 
-    pub(crate) async fn find_ingress(&self, token_hash: &str) -> Result<WebhookIngress, StoreError> {
+    pub(crate) async fn find_ingress(
+        &self,
+        token_hash: &str,
+    ) -> Result<WebhookIngress, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {WEBHOOK_INGRESS_COLUMNS} FROM webhook_ingresses WHERE token_hash = $1"
         ))
@@ -114,12 +117,14 @@ where
         environment_id: &EnvironmentId,
         connection_id: &ConnectionId,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM webhook_ingresses WHERE connection_id = $1 AND environment_id = $2")
-            .bind(connection_id.as_str())
-            .bind(environment_id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(|error| write_error(error, "webhook ingress conflicts"))?;
+        sqlx::query(
+            "DELETE FROM webhook_ingresses WHERE connection_id = $1 AND environment_id = $2",
+        )
+        .bind(connection_id.as_str())
+        .bind(environment_id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(|error| write_error(error, "webhook ingress conflicts"))?;
         Ok(())
     }
 
@@ -368,13 +373,12 @@ where
 
     pub(crate) async fn purge_inbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before = timestamp::truncate(before);
-        let inbox = sqlx::query(
-            "DELETE FROM webhook_inbox WHERE status <> 'pending' AND received_at < $1",
-        )
-        .bind(D::time(before))
-        .execute(&self.pool)
-        .await
-        .map_err(|error| write_error(error, "webhook inbox purge conflicts"))?;
+        let inbox =
+            sqlx::query("DELETE FROM webhook_inbox WHERE status <> 'pending' AND received_at < $1")
+                .bind(D::time(before))
+                .execute(&self.pool)
+                .await
+                .map_err(|error| write_error(error, "webhook inbox purge conflicts"))?;
         let ids = sqlx::query("DELETE FROM webhook_event_ids WHERE seen_at < $1")
             .bind(D::time(before))
             .execute(&self.pool)

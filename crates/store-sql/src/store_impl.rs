@@ -3167,7 +3167,8 @@ where
         connection_id: &ConnectionId,
         limit: u32,
     ) -> Result<Vec<store::VerificationFailure>, StoreError> {
-        self.list_failures(environment_id, connection_id, limit).await
+        self.list_failures(environment_id, connection_id, limit)
+            .await
     }
 
     async fn pending_webhook_inbox(

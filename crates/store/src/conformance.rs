@@ -23,8 +23,8 @@ use crate::{
     SyncedInput, api_key_prefix, generate_api_key, timestamp,
 };
 use crate::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
-use crate::{JobControl, SeenBy, SyncPhase, SyncState, SyncStatus};
 use crate::{InboxOutcome, InboxStatus, NewInboxEntry, VerificationFailure, WebhookIngress};
+use crate::{JobControl, SeenBy, SyncPhase, SyncState, SyncStatus};
 use crate::{MessageNext, MessageStatus, NewWebhookEndpoint, ReplaySelection, WebhookAttempt};
 
 /// One conformance check: an async function of a store that panics when the store misbehaves.
@@ -6217,7 +6217,9 @@ pub async fn webhook_ingress_is_found_by_token_hash_and_replaced_whole(store: &d
     ));
     // Another environment neither sees it nor can make one for the connection.
     assert!(matches!(
-        store.get_webhook_ingress(&other_environment, &connection.id).await,
+        store
+            .get_webhook_ingress(&other_environment, &connection.id)
+            .await,
         Err(StoreError::NotFound)
     ));
     let mut foreign = ingress(&connection, "hash-foreign");
@@ -6246,7 +6248,9 @@ pub async fn webhook_ingress_is_found_by_token_hash_and_replaced_whole(store: &d
     // Two connections cannot share a token hash.
     let second = insert(store, &environment_id, "vendor-one").await;
     assert!(matches!(
-        store.put_webhook_ingress(ingress(&second, "hash-two")).await,
+        store
+            .put_webhook_ingress(ingress(&second, "hash-two"))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     store
@@ -6394,7 +6398,12 @@ pub async fn webhook_event_ids_are_new_once_within_seven_days(store: &dyn Store)
     );
     assert_eq!(
         store
-            .remember_webhook_events(&connection.id, 2, &ids(&["b", "c"]), now + Duration::days(6))
+            .remember_webhook_events(
+                &connection.id,
+                2,
+                &ids(&["b", "c"]),
+                now + Duration::days(6)
+            )
             .await
             .expect("remember"),
         vec![false, true]

@@ -18,8 +18,8 @@ mod api_key;
 pub mod conformance;
 mod error;
 mod idempotency;
-mod inbound;
 mod ids;
+mod inbound;
 mod jobs;
 mod page;
 mod rows;
@@ -35,8 +35,8 @@ pub use ids::{
     ApiKeyId, ConnectionId, EnvironmentId, EventId, JobId, WebhookEndpointId, WebhookMessageId,
 };
 pub use inbound::{
-    InboxEntry, InboxOutcome, InboxStatus, NewInboxEntry, VerificationFailure, WEBHOOK_EVENT_ID_DAYS,
-    WebhookIngress,
+    InboxEntry, InboxOutcome, InboxStatus, NewInboxEntry, VerificationFailure,
+    WEBHOOK_EVENT_ID_DAYS, WebhookIngress,
 };
 pub use jobs::{Job, JobControl, JobOutcome, JobStatus, NewJob};
 pub use page::{Cursor, CursorError, Page, PageRequest};

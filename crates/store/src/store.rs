@@ -1169,7 +1169,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ///
     /// [`StoreError::NotFound`] when the connection is not one of the environment's;
     /// [`StoreError::Conflict`] when another ingress has the token hash.
-    async fn put_webhook_ingress(&self, ingress: WebhookIngress) -> Result<WebhookIngress, StoreError>;
+    async fn put_webhook_ingress(
+        &self,
+        ingress: WebhookIngress,
+    ) -> Result<WebhookIngress, StoreError>;
 
     /// The connection's ingress.
     ///

@@ -183,7 +183,8 @@ pub struct IngressRequest {
 }
 
 fn connection_id(id: &str) -> Result<ConnectionId, ApiError> {
-    ConnectionId::parse(id).map_err(|_| ApiError::not_found(format!("connection `{id}` does not exist")))
+    ConnectionId::parse(id)
+        .map_err(|_| ApiError::not_found(format!("connection `{id}` does not exist")))
 }
 
 /// How an ingress is shown (never its token or secret).
@@ -223,14 +224,15 @@ pub async fn create(
         .map_err(|_| ApiError::not_found(format!("connection `{id}` does not exist")))?;
     let effective = state
         .operations
-        .effective_connector(&caller.environment_id, &connection.provider, Some(&connection.id))
+        .effective_connector(
+            &caller.environment_id,
+            &connection.provider,
+            Some(&connection.id),
+        )
         .await?;
     let Some(hooks) = effective.connector.webhooks() else {
         return Err(ApiError::Unsupported {
-            detail: format!(
-                "connector `{}` declares no webhooks",
-                connection.provider
-            ),
+            detail: format!("connector `{}` declares no webhooks", connection.provider),
         });
     };
     if let Some(secret) = &request.secret
@@ -252,9 +254,11 @@ pub async fn create(
             environment_id: caller.environment_id.clone(),
             provider: connection.provider.clone(),
             token_hash: token_hash(&token),
-            secret: secret
-                .as_ref()
-                .map(|secret| state.keyring.seal(secret.as_bytes(), &secret_aad(&connection.id))),
+            secret: secret.as_ref().map(|secret| {
+                state
+                    .keyring
+                    .seal(secret.as_bytes(), &secret_aad(&connection.id))
+            }),
             created_at: store::timestamp::now(),
             last_received_at: None,
             failures: 0,
@@ -289,7 +293,11 @@ pub async fn show(
         })?;
     let verification = state
         .operations
-        .effective_connector(&caller.environment_id, &ingress.provider, Some(&connection_id))
+        .effective_connector(
+            &caller.environment_id,
+            &ingress.provider,
+            Some(&connection_id),
+        )
         .await
         .ok()
         .and_then(|effective| effective.connector.webhooks().map(|hooks| hooks.kind()));

@@ -665,7 +665,13 @@ pub const WEBHOOK_PORTAL_ID: u64 = 62515;
 
 /// The v3 signature: base64 HMAC-SHA256, keyed with the app's client secret, of
 /// method + URI + body + timestamp (milliseconds).
-pub fn sign_v3(client_secret: &str, method: &str, uri: &str, body: &[u8], timestamp_ms: i64) -> String {
+pub fn sign_v3(
+    client_secret: &str,
+    method: &str,
+    uri: &str,
+    body: &[u8],
+    timestamp_ms: i64,
+) -> String {
     let mut message = Vec::with_capacity(body.len() + uri.len() + 32);
     message.extend_from_slice(method.as_bytes());
     message.extend_from_slice(uri.as_bytes());
@@ -677,9 +683,9 @@ pub fn sign_v3(client_secret: &str, method: &str, uri: &str, body: &[u8], timest
 /// What happened to a record, as a subscription type's suffix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Change {
-    Creation,
-    PropertyChange,
-    Deletion,
+    Created,
+    Updated,
+    Deleted,
 }
 
 /// Sends the delivery of one change: a JSON array of one event, signed (v3) at send time.
@@ -699,9 +705,9 @@ pub(crate) fn emit_change(
     webhooks.emit(|subscription| {
         let now = chrono::Utc::now().timestamp_millis();
         let suffix = match change {
-            Change::Creation => "creation",
-            Change::PropertyChange => "propertyChange",
-            Change::Deletion => "deletion",
+            Change::Created => "creation",
+            Change::Updated => "propertyChange",
+            Change::Deleted => "deletion",
         };
         let body = serde_json::json!([{
             "eventId": event_id,
@@ -713,7 +719,7 @@ pub(crate) fn emit_change(
             "attemptNumber": 0,
             "objectId": id,
             "changeSource": "CRM",
-            "changeFlag": match change { Change::Creation => "NEW", Change::PropertyChange => "UPDATED", Change::Deletion => "DELETED" },
+            "changeFlag": match change { Change::Created => "NEW", Change::Updated => "UPDATED", Change::Deleted => "DELETED" },
         }])
         .to_string()
         .into_bytes();

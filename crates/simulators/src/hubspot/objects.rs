@@ -352,7 +352,7 @@ pub(super) async fn create(
         Ok(id) => {
             let body = written(&store, object_type, id, names);
             drop(store);
-            super::emit_change(&webhooks, object_type, id, super::Change::Creation);
+            super::emit_change(&webhooks, object_type, id, super::Change::Created);
             (StatusCode::CREATED, Json(body)).into_response()
         }
         Err(error) => write_error(error, ""),
@@ -415,7 +415,12 @@ pub(super) async fn update(
         Ok(()) => {
             let body = written(&store, object_type, record_id, names);
             drop(store);
-            super::emit_change(&webhooks, object_type, record_id, super::Change::PropertyChange);
+            super::emit_change(
+                &webhooks,
+                object_type,
+                record_id,
+                super::Change::Updated,
+            );
             Json(body).into_response()
         }
         Err(error) => write_error(error, &id),
@@ -441,7 +446,7 @@ pub(super) async fn archive(
     }
     if store.archive(object_type, record_id, Utc::now()) {
         drop(store);
-        super::emit_change(&webhooks, object_type, record_id, super::Change::Deletion);
+        super::emit_change(&webhooks, object_type, record_id, super::Change::Deleted);
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -301,7 +301,12 @@ impl crate::Simulator for Pipedrive {
 
 /// Sends the v2 delivery of one change (`create`, `change` or `delete`) of a person,
 /// organization or deal, with the subscription's basic credentials.
-pub(crate) fn emit_change(webhooks: &crate::webhooks::Webhooks, entity: schema::Entity, id: &str, action: &str) {
+pub(crate) fn emit_change(
+    webhooks: &crate::webhooks::Webhooks,
+    entity: schema::Entity,
+    id: &str,
+    action: &str,
+) {
     use base64::Engine as _;
     if !matches!(
         entity,

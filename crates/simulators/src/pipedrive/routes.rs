@@ -1298,7 +1298,9 @@ fn create_webhook(shared: &Shared, body: &Map<String, Value>) -> ApiResult {
         return Err(ApiError::BadRequest("subscription_url is required".into()));
     };
     if url::Url::parse(&url).is_err() {
-        return Err(ApiError::BadRequest("subscription_url must be a valid URL".into()));
+        return Err(ApiError::BadRequest(
+            "subscription_url must be a valid URL".into(),
+        ));
     }
     shared.webhooks.subscribe(crate::webhooks::Subscription {
         url: url.clone(),
