@@ -415,12 +415,7 @@ pub(super) async fn update(
         Ok(()) => {
             let body = written(&store, object_type, record_id, names);
             drop(store);
-            super::emit_change(
-                &webhooks,
-                object_type,
-                record_id,
-                super::Change::Updated,
-            );
+            super::emit_change(&webhooks, object_type, record_id, super::Change::Updated);
             Json(body).into_response()
         }
         Err(error) => write_error(error, &id),
