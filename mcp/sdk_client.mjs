@@ -4,11 +4,16 @@
 // vendor's is), lists two pages, creates a contact with the custom field, updates it and gets it
 // back; then the all-connections endpoint, the search mode, the read-only preset, another
 // environment's connection (never reachable), and a tool-list change notified to the session.
+// On each HRIS connection it lists employees. With keys of other permissions it checks that a
+// read-only key is offered (and can call) no write, that only a key allowed to delete gets delete
+// tools, and that a key scoped to one connection reaches no other.
 // It prints one JSON line of what it saw; the Rust test asserts on it and on the vendor's data.
 //
 // Input (environment): CROSSWALK_MCP_BASE (http://127.0.0.1:port), CROSSWALK_MCP_KEY (an API
 // key), CROSSWALK_MCP_VENDORS (JSON [{provider, connection_id, custom_field}]),
-// CROSSWALK_MCP_OTHER (a connection id of another environment).
+// CROSSWALK_MCP_OTHER (a connection id of another environment), CROSSWALK_MCP_HRIS (JSON
+// [{provider, connection_id}]), CROSSWALK_MCP_KEYS (JSON {deleter, reader, scoped}: keys allowed
+// to delete, read-only, and scoped to the first vendor's connection).
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -18,6 +23,8 @@ const key = process.env.CROSSWALK_MCP_KEY;
 const vendors = JSON.parse(process.env.CROSSWALK_MCP_VENDORS);
 const other = process.env.CROSSWALK_MCP_OTHER;
 const auth = { Authorization: `Bearer ${key}` };
+const hrisVendors = JSON.parse(process.env.CROSSWALK_MCP_HRIS ?? '[]');
+const keys = JSON.parse(process.env.CROSSWALK_MCP_KEYS ?? '{}');
 
 function check(condition, what, detail) {
   if (!condition) {
@@ -25,13 +32,13 @@ function check(condition, what, detail) {
   }
 }
 
-async function connect(path, onListChanged) {
+async function connect(path, onListChanged, withKey = key) {
   const client = new Client({ name: 'crosswalk-mcp-test', version: '1.0.0' });
   if (onListChanged) {
     client.setNotificationHandler(ToolListChangedNotificationSchema, onListChanged);
   }
   const transport = new StreamableHTTPClientTransport(new URL(`${base}${path}`), {
-    requestInit: { headers: auth },
+    requestInit: { headers: { Authorization: `Bearer ${withKey}` } },
   });
   await client.connect(transport);
   return client;
@@ -218,6 +225,107 @@ async function listChanged() {
   return { notified: wasTold, changed: shown === description && beforeShown !== description };
 }
 
+// An HRIS connection's employees through `hris_employees_list`: the Rust test compares the page
+// with the REST API's (sensitive fields withheld alike).
+async function hrisEmployees(vendor) {
+  const client = await connect(`/mcp/connections/${vendor.connection_id}`);
+  const { tools } = await client.listTools();
+  const names = tools.map((tool) => tool.name);
+  check(names.includes('hris_employees_list'), `${vendor.provider} lists hris_employees_list`, names);
+  const page = await call(client, 'hris_employees_list', { page_size: 5 });
+  check(!page.isError, `${vendor.provider} employees`, page);
+  await client.close();
+  return { tools: names, results: page.structuredContent.results };
+}
+
+// A key allowed to delete gets delete tools (destructive) and deletes a contact it made.
+async function deletingKey() {
+  const vendor = vendors[0];
+  const client = await connect(`/mcp/connections/${vendor.connection_id}`, undefined, keys.deleter);
+  const { tools } = await client.listTools();
+  const remove = tools.find((tool) => tool.name === 'crm_contacts_delete');
+  const created = await call(client, 'crm_contacts_create', {
+    first_name: 'Brief', last_name: 'Mcp',
+    email_addresses: [{ email_address: `mcp-del-${Math.random().toString(16).slice(2, 10)}@example.com`, type: 'WORK' }],
+  });
+  check(!created.isError, 'the deleting key creates', created);
+  const id = created.structuredContent.id;
+  const deleted = await call(client, 'crm_contacts_delete', { id });
+  const after = await call(client, 'crm_contacts_get', { id });
+  await client.close();
+  return {
+    has_delete_tool: remove !== undefined,
+    destructive: remove?.annotations?.destructiveHint ?? null,
+    read_only_hint: remove?.annotations?.readOnlyHint ?? null,
+    deleted: deleted.isError !== true && deleted.structuredContent?.deleted === true,
+    gone_status: after._meta?.['crosswalk/problem']?.status ?? null,
+  };
+}
+
+// A read-only key: only reading tools, on every endpoint and mode; a write tool named anyway is
+// refused.
+async function readOnlyKey() {
+  const vendor = vendors[0];
+  const client = await connect(`/mcp/connections/${vendor.connection_id}`, undefined, keys.reader);
+  const { tools } = await client.listTools();
+  let createRefused = false;
+  try {
+    const result = await call(client, 'crm_contacts_create', { first_name: 'Nope' });
+    createRefused = result.isError === true;
+  } catch {
+    createRefused = true;
+  }
+  const page = await call(client, 'crm_contacts_list', { page_size: 1 });
+  await client.close();
+  const search = await connect(`/mcp/connections/${vendor.connection_id}?mode=search`, undefined, keys.reader);
+  const searchTools = (await search.listTools()).tools;
+  const found = await call(search, 'find_tools', { query: 'contacts', limit: 50 });
+  const viaSearch = await call(search, 'call_tool', { name: 'crm_contacts_update', arguments: { id: '1', first_name: 'Nope' } });
+  await search.close();
+  const all = await connect('/mcp', undefined, keys.reader);
+  const allTools = (await all.listTools()).tools;
+  await all.close();
+  return {
+    tools: tools.map((tool) => tool.name),
+    all_read_only: [...tools, ...allTools].every((tool) => tool.annotations?.readOnlyHint === true),
+    create_refused: createRefused,
+    reads: !page.isError && page.structuredContent.results.length === 1,
+    call_tool_read_only: searchTools.find((tool) => tool.name === 'call_tool')?.annotations?.readOnlyHint ?? null,
+    found: found.structuredContent.tools.map((tool) => tool.name),
+    search_update_refused: viaSearch.isError === true,
+  };
+}
+
+// A key scoped to the first vendor's connection: the all-connections endpoint offers only it,
+// another connection of the same environment is refused by name and by URL.
+async function scopedKey() {
+  const mine = vendors[0];
+  const notMine = vendors[1];
+  const client = await connect('/mcp', undefined, keys.scoped);
+  const { tools } = await client.listTools();
+  const offered = tools.find((tool) => tool.name === 'crm_contacts_list').inputSchema.properties.connection_id.enum;
+  const listed = await call(client, 'connections_list', {});
+  const own = await call(client, 'crm_contacts_list', { connection_id: mine.connection_id, page_size: 1 });
+  const refused = await call(client, 'crm_contacts_list', { connection_id: notMine.connection_id, page_size: 1 });
+  await client.close();
+  let reached;
+  try {
+    const other = await connect(`/mcp/connections/${notMine.connection_id}`, undefined, keys.scoped);
+    await other.listTools();
+    await other.close();
+    reached = true;
+  } catch (error) {
+    reached = String(error.message ?? error).includes('404') ? false : String(error.message ?? error).slice(0, 200);
+  }
+  return {
+    offered,
+    listed: listed.structuredContent.results.map((each) => each.id),
+    own_reads: !own.isError && own.structuredContent.results.length === 1,
+    other_call_status: refused._meta?.['crosswalk/problem']?.status ?? null,
+    other_endpoint_reached: reached,
+  };
+}
+
 async function main() {
   const seen = { vendors: {} };
   for (const vendor of vendors) {
@@ -228,6 +336,13 @@ async function main() {
   seen.search = await searchMode();
   seen.read_only = await readOnlyPreset();
   seen.list_changed = await listChanged();
+  seen.hris = {};
+  for (const vendor of hrisVendors) {
+    seen.hris[vendor.provider] = await hrisEmployees(vendor);
+  }
+  seen.deleting_key = await deletingKey();
+  seen.read_only_key = await readOnlyKey();
+  seen.scoped_key = await scopedKey();
   console.log(JSON.stringify(seen));
 }
 

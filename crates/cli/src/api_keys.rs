@@ -8,7 +8,10 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
-use store::{ApiKey, ApiKeyHash, ApiKeyId, EnvironmentId, NewApiKey, Store, StoreError};
+use store::{
+    ApiKey, ApiKeyHash, ApiKeyId, ConnectionId, EnvironmentId, KeyPermissions, NewApiKey, Store,
+    StoreError,
+};
 
 /// The fewest characters a hand-chosen API key may have.
 pub const MIN_KEY_CHARS: usize = 32;
@@ -63,11 +66,24 @@ pub async fn create(
     environment: &str,
     name: Option<String>,
     expires_in: Option<Duration>,
+    permissions: KeyPermissions,
 ) -> anyhow::Result<(String, ApiKey)> {
     let environment_id = environment_id(environment)?;
     let name = checked_name(name)?;
     if expires_in.is_some_and(|lifetime| lifetime <= Duration::zero()) {
         anyhow::bail!("the expiry must be in the future");
+    }
+    if permissions.read_only && permissions.deletes {
+        anyhow::bail!("a read-only key cannot delete: give --read-only or --deletes, not both");
+    }
+    for id in permissions.connection_ids.iter().flatten() {
+        match store.get_connection(&environment_id, id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => {
+                anyhow::bail!("--connection: environment `{environment}` has no connection `{id}`")
+            }
+            Err(other) => return Err(anyhow::Error::new(other).context("reading a connection")),
+        }
     }
     let key = store::generate_api_key();
     let created = store
@@ -77,6 +93,7 @@ pub async fn create(
             prefix: store::api_key_prefix(&key),
             name,
             expires_at: expires_in.map(|lifetime| store::timestamp::now() + lifetime),
+            permissions,
         })
         .await
         .map_err(|error| match error {
@@ -164,6 +181,7 @@ pub async fn rotate(
         expires_at: old
             .expires_at
             .map(|expires_at| now + (expires_at - old.created_at)),
+        permissions: old.permissions.clone(),
     };
     let (old, created) = store
         .rotate_api_key(&environment_id, &id, new, now + overlap, now)
@@ -191,6 +209,55 @@ pub fn status(key: &ApiKey, now: DateTime<Utc>) -> &'static str {
     }
 }
 
+/// The permissions `--connection`, `--read-only` and `--deletes` ask for.
+///
+/// # Errors
+/// When a connection id is malformed.
+pub fn permissions(
+    connections: &[String],
+    read_only: bool,
+    deletes: bool,
+) -> anyhow::Result<KeyPermissions> {
+    let connection_ids = if connections.is_empty() {
+        None
+    } else {
+        let mut ids: Vec<ConnectionId> = Vec::new();
+        for text in connections {
+            let id = ConnectionId::parse(text)
+                .map_err(|error| anyhow::anyhow!("--connection `{text}`: {error}"))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Some(ids)
+    };
+    Ok(KeyPermissions {
+        connection_ids,
+        read_only,
+        deletes,
+    })
+}
+
+/// A key's permissions in a few words.
+fn describe_permissions(permissions: &KeyPermissions) -> String {
+    let connections = match &permissions.connection_ids {
+        None => "every connection".to_owned(),
+        Some(ids) => ids
+            .iter()
+            .map(ConnectionId::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
+    };
+    let rights = if permissions.read_only {
+        "read-only"
+    } else if permissions.deletes {
+        "read-write-delete"
+    } else {
+        "read-write"
+    };
+    format!("{rights} on {connections}")
+}
+
 /// One line of `crosswalk api-keys list`.
 pub fn describe(key: &ApiKey, now: DateTime<Utc>) -> String {
     let time = |at: Option<DateTime<Utc>>| {
@@ -200,13 +267,14 @@ pub fn describe(key: &ApiKey, now: DateTime<Utc>) -> String {
         )
     };
     format!(
-        "{id}  {prefix}…  {status:<7}  created {created}  expires {expires}  last used {used}  {name}",
+        "{id}  {prefix}…  {status:<7}  created {created}  expires {expires}  last used {used}  {rights}  {name}",
         id = key.id,
         prefix = key.prefix,
         status = status(key, now),
         created = time(Some(key.created_at)),
         expires = time(key.expires_at),
         used = time(key.last_used_at),
+        rights = describe_permissions(&key.permissions),
         name = key.name.as_deref().unwrap_or(""),
     )
 }

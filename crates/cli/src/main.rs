@@ -100,6 +100,16 @@ enum ApiKeysCommand {
         /// Days until the key stops working (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// Scope the key to this connection (`conn_…`; repeat for several; default: every
+        /// connection of the environment).
+        #[arg(long = "connection")]
+        connections: Vec<String>,
+        /// The key may only read.
+        #[arg(long)]
+        read_only: bool,
+        /// The key may delete records and connections (off unless given).
+        #[arg(long)]
+        deletes: bool,
     },
     /// Lists an environment's keys (revoked and expired ones too) without the keys themselves.
     List {
@@ -433,10 +443,15 @@ async fn api_keys_command(settings: &Settings, command: ApiKeysCommand) -> anyho
             environment,
             name,
             expires_in_days,
+            connections,
+            read_only,
+            deletes,
         } => {
             let lifetime = expires_in_days.map(|days| chrono::Duration::days(i64::from(days)));
+            let permissions = api_keys::permissions(&connections, read_only, deletes)?;
             let (key, created) =
-                api_keys::create(store.as_ref(), &environment, name, lifetime).await?;
+                api_keys::create(store.as_ref(), &environment, name, lifetime, permissions)
+                    .await?;
             println!("{}", api_keys::describe(&created, now));
             println!("api key {key}\n(the key is shown once; only its hash is stored)");
         }

@@ -2,7 +2,10 @@
 //! simulator of the registry) runs in-process on loopback, and the official MCP TypeScript SDK
 //! (`mcp/sdk_client.mjs`) lists tools and calls list, get, create and update for a contact on
 //! each vendor's connection, writes a custom field through the tool that types it, and finds
-//! another environment's connection unreachable; the MCP Inspector CLI lists the demo's tools.
+//! another environment's connection unreachable; it lists employees on each HRIS connection
+//! (sensitive fields withheld as in the REST API), and with keys of other permissions finds no
+//! write tool for a read-only key, delete tools only for a key allowed to delete, and no way
+//! from a key scoped to one connection to another; the MCP Inspector CLI lists the demo's tools.
 //! Raw JSON-RPC requests show both protocol generations on one endpoint: the stateless
 //! revision without a session and the 2025 revisions with one.
 //!
@@ -101,15 +104,35 @@ impl App {
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
+        self.get_as(&self.demo.api_key, path).await
+    }
+
+    async fn get_as(&self, key: &str, path: &str) -> (u16, Value) {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.demo.api_key)
+            .bearer_auth(key)
             .send()
             .await
             .expect("the API answers");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A new key of the demo's environment with `permissions`, made through the keys API with
+    /// the demo's key (which has every right).
+    async fn key_with(&self, permissions: Value) -> String {
+        let response = self
+            .client
+            .post(format!("{}/environment/api-keys", self.base))
+            .bearer_auth(&self.demo.api_key)
+            .json(&json!({"permissions": permissions}))
+            .send()
+            .await
+            .expect("the API answers");
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.expect("JSON");
+        created["key"].as_str().expect("a key").to_owned()
     }
 
     /// One JSON-RPC POST to `path` with `headers`; returns the status, the headers and the
@@ -200,14 +223,36 @@ async fn the_official_typescript_sdk_uses_every_vendor_through_its_tools() {
         })
         .collect();
     assert_eq!(vendors.len(), 4, "the demo's four CRMs");
+    // The HRIS simulators: the demo's vendors without the CRM suite's facts.
+    let hris: Vec<&demo::SimulatedVendor> = app
+        .demo
+        .vendors
+        .iter()
+        .filter(|vendor| vendor.wiring.suite.is_none())
+        .collect();
+    assert!(!hris.is_empty(), "the demo has an HRIS vendor");
+    let hris_json: Vec<Value> = hris
+        .iter()
+        .map(|vendor| json!({"provider": vendor.provider, "connection_id": vendor.connection_id}))
+        .collect();
+    // The main run uses a key as the keys API makes it by default (every connection, reads and
+    // writes, no deletes); the others each differ in one permission.
+    let writer = app.key_with(json!({})).await;
+    let keys = json!({
+        "deleter": app.key_with(json!({"deletes": true})).await,
+        "reader": app.key_with(json!({"read_only": true})).await,
+        "scoped": app.key_with(json!({"connection_ids": [crm[0].0.connection_id]})).await,
+    });
     let output = node(
         &["sdk_client.mjs"],
         &[
             ("CROSSWALK_MCP_BASE", app.base.clone()),
-            ("CROSSWALK_MCP_KEY", app.demo.api_key.clone()),
+            ("CROSSWALK_MCP_KEY", writer.clone()),
             ("CROSSWALK_MCP_VENDORS", Value::Array(vendors).to_string()),
             ("CROSSWALK_MCP_OTHER", other.clone()),
             ("CROSSWALK_MCP_FILTER", "updated_after".to_owned()),
+            ("CROSSWALK_MCP_HRIS", Value::Array(hris_json).to_string()),
+            ("CROSSWALK_MCP_KEYS", keys.to_string()),
         ],
     )
     .await;
@@ -290,6 +335,69 @@ async fn the_official_typescript_sdk_uses_every_vendor_through_its_tools() {
         json!({"notified": true, "changed": true}),
         "{seen}"
     );
+
+    // Each HRIS connection's employees through its tool: the REST API's page, record for
+    // record, so sensitive fields are withheld the same way.
+    for vendor in &hris {
+        let provider = vendor.provider.as_str();
+        let through_mcp = &seen["hris"][provider]["results"];
+        let (status, page) = app
+            .get_as(
+                &writer,
+                &format!(
+                    "/unified/hris/employees?connection_id={}&page_size=5",
+                    vendor.connection_id
+                ),
+            )
+            .await;
+        assert_eq!(status, 200, "{provider}: {page}");
+        assert_eq!(through_mcp, &page["results"], "{provider}");
+        let employees = through_mcp.as_array().expect("employees");
+        assert_eq!(employees.len(), 5, "{provider}: {seen}");
+        for employee in employees {
+            for field in unified_model::UnifiedObject::parse("hris", "employees")
+                .expect("employees")
+                .sensitive_fields()
+            {
+                assert!(
+                    employee[*field].is_null() || employee[*field] == json!([]),
+                    "{provider}: `{field}` withheld: {employee}"
+                );
+            }
+        }
+    }
+
+    // Permissions of the key, not of the URL.
+    assert_eq!(
+        seen["deleting_key"],
+        json!({"has_delete_tool": true, "destructive": true, "read_only_hint": false,
+            "deleted": true, "gone_status": 404}),
+        "{seen}"
+    );
+    let read_only = &seen["read_only_key"];
+    let reading = |names: &Value| {
+        names.as_array().is_some_and(|names| {
+            !names.is_empty()
+                && names.iter().all(|name| {
+                    let name = name.as_str().unwrap_or_default();
+                    name.ends_with("_list") || name.ends_with("_get")
+                })
+        })
+    };
+    assert!(reading(&read_only["tools"]), "{seen}");
+    assert!(reading(&read_only["found"]), "{seen}");
+    assert_eq!(read_only["all_read_only"], true, "{seen}");
+    assert_eq!(read_only["create_refused"], true, "{seen}");
+    assert_eq!(read_only["search_update_refused"], true, "{seen}");
+    assert_eq!(read_only["call_tool_read_only"], true, "{seen}");
+    assert_eq!(read_only["reads"], true, "{seen}");
+    let scoped = &seen["scoped_key"];
+    let mine = json!([crm[0].0.connection_id]);
+    assert_eq!(scoped["offered"], mine, "{seen}");
+    assert_eq!(scoped["listed"], mine, "{seen}");
+    assert_eq!(scoped["own_reads"], true, "{seen}");
+    assert_eq!(scoped["other_call_status"], 404, "{seen}");
+    assert_eq!(scoped["other_endpoint_reached"], false, "{seen}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

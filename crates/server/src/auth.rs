@@ -25,6 +25,15 @@ pub struct Caller {
     pub environment_id: EnvironmentId,
     /// The key the request was authenticated with.
     pub api_key_id: ApiKeyId,
+    /// What that key may do (enforced by [`crate::permissions::enforce`]).
+    pub permissions: store::KeyPermissions,
+}
+
+impl Caller {
+    /// Whether the caller's key reaches the connection written `id`.
+    pub fn reaches(&self, id: &str) -> bool {
+        crate::permissions::reaches(&self.permissions, id)
+    }
 }
 
 /// What the authentication middleware keeps between requests.
@@ -273,6 +282,7 @@ pub async fn require_api_key(
     request.extensions_mut().insert(Caller {
         environment_id: api_key.environment_id,
         api_key_id: api_key.id,
+        permissions: api_key.permissions,
     });
     Ok(next.run(request).await)
 }

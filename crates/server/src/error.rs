@@ -121,6 +121,8 @@ pub enum ApiError {
     AuthThrottled { retry_after: std::time::Duration },
     /// The request conflicts with the state of the thing it names (`code` says how).
     Conflict { code: &'static str, detail: String },
+    /// The API key may not do this (`code` says which right it lacks).
+    Forbidden { code: &'static str, detail: String },
     /// The connection's provider refused its refresh token: the end user must connect again.
     ReauthRequired,
     /// The vendor keeps failing for this connection: calls are refused for a while.
@@ -314,6 +316,9 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Conflict { code, detail } => {
                 problem(StatusCode::CONFLICT, code, "gateway", detail, json!({}))
+            }
+            ApiError::Forbidden { code, detail } => {
+                problem(StatusCode::FORBIDDEN, code, "gateway", detail, json!({}))
             }
             ApiError::CircuitOpen { retry_after } => with_retry_after(
                 problem(

@@ -8,6 +8,7 @@ mod auth;
 mod error;
 mod mcp;
 mod openapi;
+mod permissions;
 pub mod request_id;
 mod routes;
 pub mod rules;
@@ -203,6 +204,8 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/endpoints/{id}/replay",
             axum::routing::post(routes::webhooks::replay),
         )
+        // Layers run outside in: authentication first, then the key's permissions.
+        .route_layer(axum::middleware::from_fn(permissions::enforce))
         .route_layer(axum::middleware::from_fn_with_state(
             (state.clone(), auth::AuthGuard::new(state.failed_auth)),
             auth::require_api_key,

@@ -17,7 +17,8 @@ use crate::{Dialect, read_error};
 
 /// The column lists the mappers below read, for `SELECT` and `RETURNING`.
 pub(crate) const API_KEY_COLUMNS: &str =
-    "id, environment_id, prefix, name, created_at, expires_at, revoked_at, last_used_at";
+    "id, environment_id, prefix, name, created_at, expires_at, revoked_at, last_used_at, \
+     connection_ids, read_only, allow_deletes";
 
 pub(crate) const CONNECTION_COLUMNS: &str = "id, environment_id, provider, status, account, \
      credentials, credentials_expires_at, created_at, updated_at";
@@ -174,6 +175,21 @@ where
             expires_at: self.optional_time("expires_at")?,
             revoked_at: self.optional_time("revoked_at")?,
             last_used_at: self.optional_time("last_used_at")?,
+            permissions: store::KeyPermissions {
+                connection_ids: self
+                    .optional_strings("connection_ids")?
+                    .map(|ids| {
+                        ids.into_iter()
+                            .map(|id| {
+                                ConnectionId::try_from(id)
+                                    .map_err(|error| Self::corrupt("connection_ids", error))
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .transpose()?,
+                read_only: self.count::<u8>("read_only")? != 0,
+                deletes: self.count::<u8>("allow_deletes")? != 0,
+            },
         })
     }
 

@@ -238,11 +238,19 @@ where
             expires_at: new.expires_at.map(timestamp::truncate),
             revoked_at: None,
             last_used_at: None,
+            permissions: new.permissions,
         };
-        sqlx::query(
-            "INSERT INTO api_keys (id, environment_id, key_hash, prefix, name, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
+        let connection_ids: Option<Vec<&str>> = api_key
+            .permissions
+            .connection_ids
+            .as_ref()
+            .map(|ids| ids.iter().map(ConnectionId::as_str).collect());
+        sqlx::query(&format!(
+            "INSERT INTO api_keys (id, environment_id, key_hash, prefix, name, created_at, expires_at,
+                 connection_ids, read_only, allow_deletes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, {connections}, $9, $10)",
+            connections = D::json("$8"),
+        ))
         .bind(api_key.id.as_str())
         .bind(api_key.environment_id.as_str())
         .bind(new.key_hash.as_str())
@@ -250,6 +258,9 @@ where
         .bind(api_key.name.as_deref())
         .bind(D::time(api_key.created_at))
         .bind(api_key.expires_at.map(D::time))
+        .bind(connection_ids.as_ref().map(json_text))
+        .bind(i64::from(api_key.permissions.read_only))
+        .bind(i64::from(api_key.permissions.deletes))
         .execute(executor)
         .await
         .map_err(|error| write_error(error, "an api key with this hash already exists"))?;
@@ -694,6 +705,7 @@ where
             prefix: prefix.to_owned(),
             name: None,
             expires_at: None,
+            permissions: store::KeyPermissions::full(),
         })
         .await
     }

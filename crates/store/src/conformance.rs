@@ -16,7 +16,7 @@ use secrets::{Keyring, Sealed};
 use serde_json::{Value, json};
 
 use crate::{
-    ApiKeyHash, ApiKeyId, Branding, Change, ChangeKind, ConnectSession, Connection, ConnectionId,
+    ApiKeyHash, ApiKeyId, Branding, KeyPermissions, Change, ChangeKind, ConnectSession, Connection, ConnectionId,
     ConnectionStatus, ConnectionUpdate, Cursor, EnvironmentId, JobId, JobOutcome, JobStatus,
     NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope,
     OverrideVersion, Page, PageRequest, SessionCompletion, Store, StoreError, SyncPage,
@@ -49,6 +49,7 @@ macro_rules! conformance_tests {
             duplicate_api_key_hash_conflicts,
             api_key_for_unknown_environment_is_not_found,
             api_key_label_and_expiry_round_trip_and_list_oldest_first,
+            api_key_permissions_round_trip,
             revoking_an_api_key_keeps_the_last_usable_one,
             concurrent_revocations_of_the_last_two_keys_leave_one,
             rotating_an_api_key_overlaps_the_old_and_the_new,
@@ -3935,8 +3936,93 @@ fn new_api_key(environment_id: &EnvironmentId, name: Option<&str>) -> (String, N
         prefix: api_key_prefix(&key),
         name: name.map(str::to_owned),
         expires_at: None,
+        permissions: KeyPermissions::default(),
     };
     (key, new)
+}
+
+pub async fn api_key_permissions_round_trip(store: &dyn Store) {
+    let environment_id = environment(store, "key permissions").await;
+    let first = ConnectionId::generate();
+    let second = ConnectionId::generate();
+    let (key, mut new) = new_api_key(&environment_id, Some("agent"));
+    new.permissions = KeyPermissions {
+        connection_ids: Some(vec![second.clone(), first.clone()]),
+        read_only: true,
+        deletes: false,
+    };
+    let scoped = store.create_api_key(new.clone()).await.expect("create");
+    assert_eq!(scoped.permissions, new.permissions);
+    let found = store
+        .find_api_key(&ApiKeyHash::of(&key))
+        .await
+        .expect("find");
+    assert_eq!(found, scoped, "connections in the order given, flags kept");
+    assert!(found.permissions.reaches(&first) && found.permissions.reaches(&second));
+    assert!(!found.permissions.reaches(&ConnectionId::generate()));
+
+    let (_, mut deleting) = new_api_key(&environment_id, None);
+    deleting.permissions = KeyPermissions {
+        connection_ids: Some(vec![]),
+        read_only: false,
+        deletes: true,
+    };
+    let deleting = store.create_api_key(deleting).await.expect("create");
+    assert_eq!(
+        deleting.permissions.connection_ids,
+        Some(vec![]),
+        "an empty scope is not every connection"
+    );
+    assert!(deleting.permissions.may_delete());
+
+    let (_, plain) = new_api_key(&environment_id, None);
+    let plain = store.create_api_key(plain).await.expect("create");
+    assert_eq!(plain.permissions, KeyPermissions::default());
+    assert!(!plain.permissions.may_delete() && plain.permissions.writes());
+
+    let full_key = generate_api_key();
+    let full = store
+        .insert_api_key(
+            &environment_id,
+            &ApiKeyHash::of(&full_key),
+            &api_key_prefix(&full_key),
+        )
+        .await
+        .expect("insert");
+    assert_eq!(full.permissions, KeyPermissions::full());
+    assert!(full.permissions.covers(&scoped.permissions));
+    assert!(!scoped.permissions.covers(&full.permissions));
+
+    // A rotation stores the new key's permissions as given, the old key's unchanged.
+    let (_, mut rotated) = new_api_key(&environment_id, Some("agent"));
+    rotated.permissions = scoped.permissions.clone();
+    let now = timestamp::now();
+    let (old, created) = store
+        .rotate_api_key(
+            &environment_id,
+            &scoped.id,
+            rotated,
+            now + Duration::hours(1),
+            now,
+        )
+        .await
+        .expect("rotate");
+    assert_eq!(old.permissions, scoped.permissions);
+    assert_eq!(created.permissions, scoped.permissions);
+    let listed = store.list_api_keys(&environment_id).await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|key| key.permissions.clone())
+            .collect::<Vec<_>>(),
+        vec![
+            scoped.permissions.clone(),
+            deleting.permissions,
+            plain.permissions,
+            full.permissions,
+            scoped.permissions,
+        ]
+    );
 }
 
 pub async fn api_key_label_and_expiry_round_trip_and_list_oldest_first(store: &dyn Store) {

@@ -44,6 +44,8 @@ pub struct ApiKey {
     /// When the key last authenticated a request, written at most about once a minute, so it
     /// may lag by that much.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// What the key may do inside its environment.
+    pub permissions: KeyPermissions,
 }
 
 impl ApiKey {
@@ -67,6 +69,67 @@ pub struct NewApiKey {
     pub name: Option<String>,
     /// From when the key is refused; `None` for a key that does not expire.
     pub expires_at: Option<DateTime<Utc>>,
+    /// What the key may do inside its environment.
+    pub permissions: KeyPermissions,
+}
+
+/// What an API key may do inside its environment (issue 20): which connections it reaches,
+/// whether it may write, and whether it may delete.
+///
+/// [`Default`] is what a new key gets when its maker says nothing: every connection, reads and
+/// writes, no deletes (deletes are asked for). [`KeyPermissions::full`] is every right, what an
+/// environment's first key and keys stored before permissions existed have.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyPermissions {
+    /// The connections the key reaches, in the order given; `None` for every connection of its
+    /// environment. Others are absent to the key (not found), whatever their state.
+    pub connection_ids: Option<Vec<ConnectionId>>,
+    /// Whether the key may only read: every write is refused.
+    pub read_only: bool,
+    /// Whether the key may delete records (and connections); ignored when `read_only`.
+    pub deletes: bool,
+}
+
+impl KeyPermissions {
+    /// Every right: every connection, reads, writes and deletes.
+    pub fn full() -> KeyPermissions {
+        KeyPermissions {
+            connection_ids: None,
+            read_only: false,
+            deletes: true,
+        }
+    }
+
+    /// Whether the key reaches the connection `id`.
+    pub fn reaches(&self, id: &ConnectionId) -> bool {
+        self.connection_ids
+            .as_ref()
+            .is_none_or(|ids| ids.contains(id))
+    }
+
+    /// Whether the key may write (create, update, change settings).
+    pub fn writes(&self) -> bool {
+        !self.read_only
+    }
+
+    /// Whether the key may delete records and connections.
+    pub fn may_delete(&self) -> bool {
+        !self.read_only && self.deletes
+    }
+
+    /// Whether every right of `other` is one of these: it reaches no connection these do not,
+    /// writes only if these do, deletes only if these do. A key may make or manage only keys
+    /// it covers, so no key hands out more than it has.
+    pub fn covers(&self, other: &KeyPermissions) -> bool {
+        let connections = match (&self.connection_ids, &other.connection_ids) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(mine), Some(theirs)) => theirs.iter().all(|id| mine.contains(id)),
+        };
+        connections
+            && (self.writes() || !other.writes())
+            && (self.may_delete() || !other.may_delete())
+    }
 }
 
 /// Whether a connection can be used.

@@ -72,7 +72,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// [`StoreError::NotFound`] when no environment has the id.
     async fn get_environment(&self, id: &EnvironmentId) -> Result<Environment, StoreError>;
 
-    /// Stores a new API key of an environment by its hash and display prefix.
+    /// Stores a new API key of an environment by its hash and display prefix, with every right
+    /// ([`crate::KeyPermissions::full`]): an environment's first key, made by its operator.
     ///
     /// # Errors
     ///
@@ -85,8 +86,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         prefix: &str,
     ) -> Result<ApiKey, StoreError>;
 
-    /// Stores a new API key with its optional label and expiry ([`Store::insert_api_key`] is
-    /// this without either).
+    /// Stores a new API key with its optional label, expiry and permissions
+    /// ([`Store::insert_api_key`] is this without a label or expiry, with every right). The
+    /// store keeps the permissions as given; callers check that scoped connections are the
+    /// environment's.
     ///
     /// # Errors
     ///

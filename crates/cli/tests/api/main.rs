@@ -16,6 +16,7 @@ mod fields;
 mod hris;
 mod hubspot_portals;
 mod idempotency;
+mod key_permissions;
 mod listing;
 mod oauth;
 mod override_checks;

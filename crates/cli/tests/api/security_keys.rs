@@ -201,6 +201,7 @@ async fn an_expired_key_is_refused_and_expiry_is_checked_when_a_key_is_created()
             prefix: store::api_key_prefix(&expired),
             name: None,
             expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(1)),
+            permissions: store::KeyPermissions::full(),
         })
         .await
         .expect("an expired key");

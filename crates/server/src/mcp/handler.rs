@@ -100,6 +100,15 @@ async fn bind(
         .await?)
 }
 
+/// What the endpoint offers `caller`: reads always; writes unless the key is read-only or the
+/// URL asks for the read-only preset; deletes only when the key allows them.
+fn access_of(caller: &Caller, scope: &Scope) -> Access {
+    Access {
+        read_only: scope.read_only || !caller.permissions.writes(),
+        deletes: caller.permissions.may_delete(),
+    }
+}
+
 /// Describes one bound connection: `/meta` of every object its connector serves.
 async fn describe(bound: &Bound) -> Result<Described, OpError> {
     let mut objects = Vec::new();
@@ -127,11 +136,7 @@ pub(crate) async fn listing(
     caller: &Caller,
     scope: &Scope,
 ) -> Result<Listing, ApiError> {
-    let access = Access {
-        read_only: scope.read_only,
-        // No key carries a delete permission yet: deletes stay off on every endpoint.
-        deletes: false,
-    };
+    let access = access_of(caller, scope);
     let described = match &scope.connection_id {
         Some(id) => {
             let bound = bind(state, caller, id, scope.wait).await?;
@@ -143,6 +148,7 @@ pub(crate) async fn listing(
             for connection in connections
                 .iter()
                 .filter(|connection| connection.status == store::ConnectionStatus::Active)
+                .filter(|connection| caller.permissions.reaches(&connection.id))
                 .take(MAX_CONNECTIONS)
             {
                 let id = connection.id.to_string();
@@ -632,10 +638,7 @@ impl ServerHandler for McpServer {
             Err(error) => return Err(protocol_error(error).await),
         };
         let tools = if scope.search {
-            catalog::search_tools(Access {
-                read_only: scope.read_only,
-                deletes: false,
-            })
+            catalog::search_tools(access_of(&caller, &scope))
         } else {
             listing
                 .entries

@@ -89,7 +89,7 @@ const PROBLEMS: &[(&str, u16, &str)] = &[
     (
         "Forbidden",
         403,
-        "The vendor refused the call for the connection's account (`forbidden`, `insufficient_scope`).",
+        "The API key may not do this (`read_only_key`: a read-only key and a write; `deletes_not_allowed`: a delete by a key not allowed to delete; `connection_scoped_key`: a route over the whole environment and a key scoped to connections; `permission_not_held`: making or managing a key with rights this key lacks), or the vendor refused the call for the connection's account (`forbidden`, `insufficient_scope`).",
     ),
     (
         "NotFound",
@@ -189,7 +189,8 @@ impl Responses {
     /// `successes` and the problems `statuses`; every authenticated call can also answer 401
     /// and 429 (failed authentications), and anything else as `default`.
     fn platform(successes: Value, statuses: &[u16]) -> Value {
-        let mut all = vec![401, 429];
+        // Every platform route may refuse a key's permissions (403).
+        let mut all = vec![401, 403, 429];
         all.extend_from_slice(statuses);
         all.sort_unstable();
         all.dedup();
@@ -492,8 +493,17 @@ fn platform_schemas(components: &mut Components, providers: &[&str]) {
         "expires_at": {"type": ["string", "null"], "format": "date-time"},
         "revoked_at": {"type": ["string", "null"], "format": "date-time"},
         "last_used_at": {"type": ["string", "null"], "format": "date-time", "description": "Written at most about once a minute."},
-        "current": {"type": "boolean", "description": "The key of this request."}}});
+        "current": {"type": "boolean", "description": "The key of this request."},
+        "permissions": Components::reference("ApiKeyPermissions")}});
     components.insert("ApiKey", api_key);
+    components.insert("ApiKeyPermissions", json!({"type": "object", "additionalProperties": false,
+        "description": "What the key may do inside its environment. Left out at creation: every connection, reads and writes, no deletes. An environment's first key (made by its operator) has every right.",
+        "properties": {
+            "connection_ids": {"type": ["array", "null"], "minItems": 1, "maxItems": crate::routes::api_keys::MAX_SCOPED_CONNECTIONS, "uniqueItems": true,
+                "items": {"type": "string", "pattern": store::ConnectionId::PATTERN},
+                "description": "The connections the key reaches (others answer 404 as if absent, through the REST API and MCP alike); null for every connection of the environment."},
+            "read_only": {"type": "boolean", "default": false, "description": "Every write is refused (403 `read_only_key`); MCP endpoints offer only list and get tools."},
+            "deletes": {"type": "boolean", "default": false, "description": "The key may delete records and connections (else 403 `deletes_not_allowed`); MCP endpoints offer delete tools only to such keys. Not with `read_only`."}}}));
     components.insert("CreatedApiKey", json!({"type": "object", "required": ["key", "api_key"], "properties": {
         "key": {"type": "string", "description": "The key itself, shown this once; only its hash is stored."},
         "api_key": Components::reference("ApiKey"),
@@ -974,7 +984,9 @@ fn build_scoped(
         json!({"type": "object", "additionalProperties": false, "properties": {
         "name": {"type": "string", "maxLength": 100},
         "expires_at": {"type": "string", "format": "date-time"},
-        "expires_in_secs": {"type": "integer", "minimum": 1}}}),
+        "expires_in_secs": {"type": "integer", "minimum": 1},
+        "permissions": {"anyOf": [Components::reference("ApiKeyPermissions"), {"type": "null"}],
+            "description": "What the key may do; only rights the key of this request holds itself (else 403 `permission_not_held`)."}}}),
     );
     paths.insert("/environment/api-keys".to_owned(), json!({
         "get": platform_operation("listApiKeys", "environment", "The environment's API keys (revoked and expired ones too), oldest first",

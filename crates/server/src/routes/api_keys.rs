@@ -1,7 +1,10 @@
 //! `/environment/api-keys`: the calling environment's API keys: create (the key is shown once),
 //! list, revoke and rotate (old and new key overlap for a while).
 //!
-//! Any key of an environment manages that environment's keys. A key cannot revoke itself here
+//! A key of an environment manages that environment's keys within its own rights: it makes,
+//! rotates and revokes only keys whose permissions its own cover ([`KeyPermissions::covers`]),
+//! so no key hands out a right it lacks (a read-only key makes no key at all: that is a write).
+//! A key cannot revoke itself here
 //! (a caller would lock itself out mid-flight: revoke it with another key, or rotate it), and
 //! the environment's last usable key cannot be revoked at all (the store refuses it in the
 //! same transaction as the write); the operator's `crosswalk api-keys` commands have the same
@@ -14,7 +17,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use store::{ApiKey, ApiKeyHash, ApiKeyId, NewApiKey, StoreError};
+use store::{ApiKey, ApiKeyHash, ApiKeyId, ConnectionId, KeyPermissions, NewApiKey, StoreError};
 
 use super::JsonBody;
 use crate::auth::Caller;
@@ -28,6 +31,8 @@ pub const DEFAULT_OVERLAP_SECS: u64 = 24 * 3600;
 pub const MAX_OVERLAP_SECS: u64 = 30 * 24 * 3600;
 /// The furthest expiry a key may be given (ten years).
 const MAX_LIFETIME_SECS: u64 = 10 * 366 * 24 * 3600;
+/// The most connections a key may be scoped to.
+pub const MAX_SCOPED_CONNECTIONS: usize = 100;
 
 /// `POST /environment/api-keys` body.
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +46,10 @@ pub struct CreateKey {
     /// in how many seconds it does.
     #[serde(default)]
     expires_in_secs: Option<u64>,
+    /// What the key may do (`connection_ids`, `read_only`, `deletes`); parsed by
+    /// [`parse_permissions`] so each error names its field.
+    #[serde(default)]
+    permissions: Option<Value>,
 }
 
 /// `POST /environment/api-keys/{id}/rotate` body.
@@ -74,7 +83,139 @@ pub fn key_view(key: &ApiKey, caller: Option<&ApiKeyId>, now: DateTime<Utc>) -> 
         "revoked_at": key.revoked_at,
         "last_used_at": key.last_used_at,
         "current": caller == Some(&key.id),
+        "permissions": permissions_view(&key.permissions),
     })
+}
+
+/// A key's permissions as the API shows them.
+pub fn permissions_view(permissions: &KeyPermissions) -> Value {
+    json!({
+        "connection_ids": permissions
+            .connection_ids
+            .as_ref()
+            .map(|ids| ids.iter().map(ConnectionId::as_str).collect::<Vec<_>>()),
+        "read_only": permissions.read_only,
+        "deletes": permissions.deletes,
+    })
+}
+
+/// Parses the `permissions` of a new key: absent or null for the defaults (every connection,
+/// reads and writes, no deletes), else an object of `connection_ids` (null for every
+/// connection, or 1 to [`MAX_SCOPED_CONNECTIONS`] distinct connection ids), `read_only` and
+/// `deletes` (booleans, not both true).
+///
+/// # Errors
+/// A 400 naming the field (`permissions.connection_ids[2]`) and what is wrong with it.
+pub fn parse_permissions(value: Option<Value>) -> Result<KeyPermissions, ApiError> {
+    let mut permissions = KeyPermissions::default();
+    let map = match value {
+        None | Some(Value::Null) => return Ok(permissions),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(ApiError::invalid("permissions", "must be an object")),
+    };
+    for (name, value) in map {
+        let field = format!("permissions.{name}");
+        match name.as_str() {
+            "connection_ids" => {
+                permissions.connection_ids = match value {
+                    Value::Null => None,
+                    Value::Array(items) => Some(parse_connection_ids(&field, items)?),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            field,
+                            "must be a list of connection ids, or null for every connection",
+                        ));
+                    }
+                };
+            }
+            "read_only" | "deletes" => {
+                let Value::Bool(flag) = value else {
+                    return Err(ApiError::invalid(field, "must be true or false"));
+                };
+                if name == "read_only" {
+                    permissions.read_only = flag;
+                } else {
+                    permissions.deletes = flag;
+                }
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    field,
+                    "is not a permission (known: connection_ids, read_only, deletes)",
+                ));
+            }
+        }
+    }
+    if permissions.read_only && permissions.deletes {
+        return Err(ApiError::invalid(
+            "permissions.deletes",
+            "a read-only key cannot delete: leave out `deletes` or `read_only`",
+        ));
+    }
+    Ok(permissions)
+}
+
+fn parse_connection_ids(field: &str, items: Vec<Value>) -> Result<Vec<ConnectionId>, ApiError> {
+    if items.is_empty() {
+        return Err(ApiError::invalid(
+            field,
+            "must name at least one connection (null, or leaving it out, is every connection)",
+        ));
+    }
+    if items.len() > MAX_SCOPED_CONNECTIONS {
+        return Err(ApiError::invalid(
+            field,
+            format!("may name at most {MAX_SCOPED_CONNECTIONS} connections"),
+        ));
+    }
+    let mut ids: Vec<ConnectionId> = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let at = format!("{field}[{index}]");
+        let id = item
+            .as_str()
+            .and_then(|text| ConnectionId::parse(text).ok())
+            .ok_or_else(|| ApiError::invalid(&at, "is not a connection id (`conn_…`)"))?;
+        if ids.contains(&id) {
+            return Err(ApiError::invalid(at, format!("names `{id}` a second time")));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Checks that every scoped connection is one of the environment's.
+async fn check_connections_exist(
+    state: &AppState,
+    caller: &Caller,
+    permissions: &KeyPermissions,
+) -> Result<(), ApiError> {
+    for (index, id) in permissions.connection_ids.iter().flatten().enumerate() {
+        match state.store.get_connection(&caller.environment_id, id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => {
+                return Err(ApiError::invalid(
+                    format!("permissions.connection_ids[{index}]"),
+                    format!("connection `{id}` does not exist in this environment"),
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Refuses when the caller's key does not hold every right of `permissions`.
+fn check_covered(caller: &Caller, permissions: &KeyPermissions, what: &str) -> Result<(), ApiError> {
+    if caller.permissions.covers(permissions) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            code: "permission_not_held",
+            detail: format!(
+                "this API key cannot {what} a key with rights it does not hold itself (connections, writes or deletes)"
+            ),
+        })
+    }
 }
 
 /// Checks a key's label.
@@ -101,6 +242,7 @@ fn fresh_key(
     caller: &Caller,
     name: Option<String>,
     expires_at: Option<DateTime<Utc>>,
+    permissions: KeyPermissions,
 ) -> (String, NewApiKey) {
     let key = store::generate_api_key();
     let new = NewApiKey {
@@ -109,6 +251,7 @@ fn fresh_key(
         prefix: store::api_key_prefix(&key),
         name,
         expires_at,
+        permissions,
     };
     (key, new)
 }
@@ -176,7 +319,10 @@ pub async fn create(
             ));
         }
     }
-    let (key, new) = fresh_key(&caller, name, expires_at);
+    let permissions = parse_permissions(body.permissions)?;
+    check_connections_exist(&state, &caller, &permissions).await?;
+    check_covered(&caller, &permissions, "make")?;
+    let (key, new) = fresh_key(&caller, name, expires_at, permissions);
     let created = state.store.create_api_key(new).await?;
     Ok((
         StatusCode::CREATED,
@@ -201,6 +347,14 @@ pub async fn revoke(
             detail: "a key cannot revoke itself: revoke it with another key of the environment, or rotate it (POST /environment/api-keys/{id}/rotate)".to_owned(),
         });
     }
+    let target = state
+        .store
+        .list_api_keys(&caller.environment_id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("api key `{id}` does not exist")))?;
+    check_covered(&caller, &target.permissions, "revoke")?;
     let now = store::timestamp::now();
     match state
         .store
@@ -257,12 +411,15 @@ pub async fn rotate(
         .into_iter()
         .find(|key| key.id == id)
         .ok_or_else(|| ApiError::not_found(format!("api key `{id}` does not exist")))?;
-    // The new key inherits the old one's label and, if it had one, its lifetime from now.
+    check_covered(&caller, &old.permissions, "rotate")?;
+    // The new key inherits the old one's label, permissions and, if it had one, its lifetime
+    // from now.
     let lifetime = old.expires_at.map(|expires_at| expires_at - old.created_at);
     let (key, new) = fresh_key(
         &caller,
         name.or(old.name),
         lifetime.map(|lifetime| now + lifetime),
+        old.permissions,
     );
     match state
         .store

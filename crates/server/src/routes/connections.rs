@@ -47,7 +47,14 @@ pub async fn list(
         .store
         .list_connections_page(&caller.environment_id, &page)
         .await?;
-    let results: Vec<Value> = connections.items.iter().map(view).collect();
+    // A key scoped to connections sees only those (a page may then hold fewer than `limit`;
+    // the cursor still walks the environment's list).
+    let results: Vec<Value> = connections
+        .items
+        .iter()
+        .filter(|connection| caller.permissions.reaches(&connection.id))
+        .map(view)
+        .collect();
     let next_cursor = connections.next.as_ref().map(store::Cursor::encode);
     Ok(JsonBody(
         json!({ "results": results, "next_cursor": next_cursor }),
