@@ -450,8 +450,7 @@ async fn api_keys_command(settings: &Settings, command: ApiKeysCommand) -> anyho
             let lifetime = expires_in_days.map(|days| chrono::Duration::days(i64::from(days)));
             let permissions = api_keys::permissions(&connections, read_only, deletes)?;
             let (key, created) =
-                api_keys::create(store.as_ref(), &environment, name, lifetime, permissions)
-                    .await?;
+                api_keys::create(store.as_ref(), &environment, name, lifetime, permissions).await?;
             println!("{}", api_keys::describe(&created, now));
             println!("api key {key}\n(the key is shown once; only its hash is stored)");
         }

@@ -246,7 +246,9 @@ mod tests {
 
     fn code(result: Result<(), ApiError>) -> Option<u16> {
         use axum::response::IntoResponse;
-        result.err().map(|error| error.into_response().status().as_u16())
+        result
+            .err()
+            .map(|error| error.into_response().status().as_u16())
     }
 
     #[test]
@@ -256,8 +258,14 @@ mod tests {
             read_only: true,
             deletes: true,
         });
-        let get = request(Method::GET, "/unified/category/objects?connection_id=conn_x");
-        assert_eq!(code(check(&reader, &get, "/unified/{category}/{object}", None)), None);
+        let get = request(
+            Method::GET,
+            "/unified/category/objects?connection_id=conn_x",
+        );
+        assert_eq!(
+            code(check(&reader, &get, "/unified/{category}/{object}", None)),
+            None
+        );
         let post = request(Method::POST, "/unified/category/objects");
         assert_eq!(
             code(check(&reader, &post, "/unified/{category}/{object}", None)),
@@ -265,7 +273,12 @@ mod tests {
         );
         let delete = request(Method::DELETE, "/unified/category/objects/1");
         assert_eq!(
-            code(check(&reader, &delete, "/unified/{category}/{object}/{id}", Some("1"))),
+            code(check(
+                &reader,
+                &delete,
+                "/unified/{category}/{object}/{id}",
+                Some("1")
+            )),
             Some(403),
             "read-only wins over deletes"
         );
@@ -278,17 +291,32 @@ mod tests {
         let writer = caller(KeyPermissions::default());
         let delete = request(Method::DELETE, "/unified/category/objects/1");
         assert_eq!(
-            code(check(&writer, &delete, "/unified/{category}/{object}/{id}", Some("1"))),
+            code(check(
+                &writer,
+                &delete,
+                "/unified/{category}/{object}/{id}",
+                Some("1")
+            )),
             Some(403)
         );
         let patch = request(Method::PATCH, "/unified/category/objects/1");
         assert_eq!(
-            code(check(&writer, &patch, "/unified/{category}/{object}/{id}", Some("1"))),
+            code(check(
+                &writer,
+                &patch,
+                "/unified/{category}/{object}/{id}",
+                Some("1")
+            )),
             None
         );
         let full = caller(KeyPermissions::full());
         assert_eq!(
-            code(check(&full, &delete, "/unified/{category}/{object}/{id}", Some("1"))),
+            code(check(
+                &full,
+                &delete,
+                "/unified/{category}/{object}/{id}",
+                Some("1")
+            )),
             None
         );
     }
@@ -302,11 +330,25 @@ mod tests {
             read_only: false,
             deletes: false,
         });
-        let own = request(Method::GET, &format!("/unified/category/objects?connection_id={mine}"));
-        assert_eq!(code(check(&scoped, &own, "/unified/{category}/{object}", None)), None);
-        let foreign = request(Method::GET, &format!("/unified/category/objects?connection_id={other}"));
+        let own = request(
+            Method::GET,
+            &format!("/unified/category/objects?connection_id={mine}"),
+        );
         assert_eq!(
-            code(check(&scoped, &foreign, "/unified/{category}/{object}", None)),
+            code(check(&scoped, &own, "/unified/{category}/{object}", None)),
+            None
+        );
+        let foreign = request(
+            Method::GET,
+            &format!("/unified/category/objects?connection_id={other}"),
+        );
+        assert_eq!(
+            code(check(
+                &scoped,
+                &foreign,
+                "/unified/{category}/{object}",
+                None
+            )),
             Some(404)
         );
         // A second parameter or the header cannot smuggle another connection in.
@@ -318,17 +360,30 @@ mod tests {
             code(check(&scoped, &both, "/unified/{category}/{object}", None)),
             Some(404)
         );
-        let mut header = request(Method::GET, &format!("/unified/category/objects?connection_id={mine}"));
+        let mut header = request(
+            Method::GET,
+            &format!("/unified/category/objects?connection_id={mine}"),
+        );
         header
             .headers_mut()
             .insert("X-Connection-Id", other.as_str().parse().expect("header"));
         assert_eq!(
-            code(check(&scoped, &header, "/unified/{category}/{object}", None)),
+            code(check(
+                &scoped,
+                &header,
+                "/unified/{category}/{object}",
+                None
+            )),
             Some(404)
         );
         let path = request(Method::GET, &format!("/mcp/connections/{other}"));
         assert_eq!(
-            code(check(&scoped, &path, "/mcp/connections/{id}", Some(other.as_str()))),
+            code(check(
+                &scoped,
+                &path,
+                "/mcp/connections/{id}",
+                Some(other.as_str())
+            )),
             Some(404)
         );
         let events = request(Method::GET, "/events");
@@ -343,6 +398,9 @@ mod tests {
         let list = request(Method::GET, "/connections");
         assert_eq!(code(check(&scoped, &list, "/connections", None)), None);
         let create = request(Method::POST, "/connections");
-        assert_eq!(code(check(&scoped, &create, "/connections", None)), Some(403));
+        assert_eq!(
+            code(check(&scoped, &create, "/connections", None)),
+            Some(403)
+        );
     }
 }

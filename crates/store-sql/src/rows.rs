@@ -16,8 +16,7 @@ use store::{ConnectionId, MessageStatus, WebhookAttemptRow, WebhookEndpoint, Web
 use crate::{Dialect, read_error};
 
 /// The column lists the mappers below read, for `SELECT` and `RETURNING`.
-pub(crate) const API_KEY_COLUMNS: &str =
-    "id, environment_id, prefix, name, created_at, expires_at, revoked_at, last_used_at, \
+pub(crate) const API_KEY_COLUMNS: &str = "id, environment_id, prefix, name, created_at, expires_at, revoked_at, last_used_at, \
      connection_ids, read_only, allow_deletes";
 
 pub(crate) const CONNECTION_COLUMNS: &str = "id, environment_id, provider, status, account, \

@@ -16,11 +16,11 @@ use secrets::{Keyring, Sealed};
 use serde_json::{Value, json};
 
 use crate::{
-    ApiKeyHash, ApiKeyId, Branding, KeyPermissions, Change, ChangeKind, ConnectSession, Connection, ConnectionId,
+    ApiKeyHash, ApiKeyId, Branding, Change, ChangeKind, ConnectSession, Connection, ConnectionId,
     ConnectionStatus, ConnectionUpdate, Cursor, EnvironmentId, JobId, JobOutcome, JobStatus,
-    NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState, OverrideScope,
-    OverrideVersion, Page, PageRequest, SessionCompletion, Store, StoreError, SyncPage,
-    SyncedInput, api_key_prefix, generate_api_key, timestamp,
+    KeyPermissions, NewApiKey, NewConnection, NewEvent, NewJob, OAuthApp, OAuthState,
+    OverrideScope, OverrideVersion, Page, PageRequest, SessionCompletion, Store, StoreError,
+    SyncPage, SyncedInput, api_key_prefix, generate_api_key, timestamp,
 };
 use crate::{IdempotencyClaim, IdempotencyScope, StoredAnswer};
 use crate::{InboxOutcome, InboxStatus, NewInboxEntry, VerificationFailure, WebhookIngress};

@@ -42,8 +42,8 @@ pub use jobs::{Job, JobControl, JobOutcome, JobStatus, NewJob};
 pub use page::{Cursor, CursorError, Page, PageRequest};
 pub use rows::{
     ApiKey, Branding, ConnectSession, Connection, ConnectionStatus, ConnectionUpdate,
-    DiscoveredFields, Environment, Event, KeyPermissions, NewApiKey, NewConnection, NewEvent, OAuthApp, OAuthState,
-    OverrideScope, OverrideVersion, PurgedSessions, SessionCompletion,
+    DiscoveredFields, Environment, Event, KeyPermissions, NewApiKey, NewConnection, NewEvent,
+    OAuthApp, OAuthState, OverrideScope, OverrideVersion, PurgedSessions, SessionCompletion,
 };
 pub use store::{OVERRIDE_VERSIONS_KEPT, Store};
 pub use synced::{

@@ -37,7 +37,10 @@ async fn the_keys_api_validates_permissions_and_names_the_field() {
         (json!({"read_only": "yes"}), "permissions.read_only"),
         (json!({"deletes": 1}), "permissions.deletes"),
         (json!({"admin": true}), "permissions.admin"),
-        (json!({"connection_ids": "conn_x"}), "permissions.connection_ids"),
+        (
+            json!({"connection_ids": "conn_x"}),
+            "permissions.connection_ids",
+        ),
         (json!({"connection_ids": []}), "permissions.connection_ids"),
         (
             json!({"connection_ids": [hubspot, "not an id"]}),
@@ -88,7 +91,11 @@ async fn the_keys_api_validates_permissions_and_names_the_field() {
         current["permissions"],
         json!({"connection_ids": null, "read_only": false, "deletes": true})
     );
-    let (_, scoped) = key_with(&app, json!({"connection_ids": [hubspot], "read_only": true})).await;
+    let (_, scoped) = key_with(
+        &app,
+        json!({"connection_ids": [hubspot], "read_only": true}),
+    )
+    .await;
     assert_eq!(
         scoped["permissions"],
         json!({"connection_ids": [hubspot], "read_only": true, "deletes": false})
@@ -104,7 +111,10 @@ async fn a_read_only_key_reads_and_every_write_is_refused() {
         .call_as(&reader, Method::GET, &contacts(&hubspot), None)
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    let id = page["results"][0]["id"].as_str().expect("a contact").to_owned();
+    let id = page["results"][0]["id"]
+        .as_str()
+        .expect("a contact")
+        .to_owned();
     let writes = [
         (
             Method::POST,
@@ -135,7 +145,10 @@ async fn a_read_only_key_reads_and_every_write_is_refused() {
     for (method, path, body) in writes {
         let (status, problem) = app.call_as(&reader, method.clone(), &path, body).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {problem}");
-        assert_eq!(problem["code"], "read_only_key", "{method} {path}: {problem}");
+        assert_eq!(
+            problem["code"], "read_only_key",
+            "{method} {path}: {problem}"
+        );
     }
     // The record is untouched.
     let (status, record) = app
@@ -176,7 +189,12 @@ async fn only_a_key_allowed_to_delete_deletes() {
     let (status, _) = app.call_as(&writer, Method::GET, &record, None).await;
     assert_eq!(status, StatusCode::OK, "still there");
     let (status, problem) = app
-        .call_as(&writer, Method::DELETE, &format!("/connections/{hubspot}"), None)
+        .call_as(
+            &writer,
+            Method::DELETE,
+            &format!("/connections/{hubspot}"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     let (status, answer) = app.call_as(&deleter, Method::DELETE, &record, None).await;
@@ -238,7 +256,9 @@ async fn a_key_scoped_to_a_connection_finds_no_other() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {problem}");
     }
     // Lists of the environment show only its connection; environment-wide routes are refused.
-    let (status, listed) = app.call_as(&scoped, Method::GET, "/connections", None).await;
+    let (status, listed) = app
+        .call_as(&scoped, Method::GET, "/connections", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     let ids: Vec<&str> = listed["results"]
         .as_array()
@@ -278,12 +298,16 @@ async fn a_key_scoped_to_a_connection_finds_no_other() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "a narrower key: {created}");
-    let (_, listed) = app.call_as(&scoped, Method::GET, "/environment/api-keys", None).await;
+    let (_, listed) = app
+        .call_as(&scoped, Method::GET, "/environment/api-keys", None)
+        .await;
     let demo_key = listed["results"]
         .as_array()
         .expect("results")
         .iter()
-        .find(|key| key["permissions"]["connection_ids"].is_null() && key["permissions"]["deletes"] == true)
+        .find(|key| {
+            key["permissions"]["connection_ids"].is_null() && key["permissions"]["deletes"] == true
+        })
         .expect("the demo's key")["id"]
         .as_str()
         .expect("an id")

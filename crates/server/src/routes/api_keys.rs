@@ -205,7 +205,11 @@ async fn check_connections_exist(
 }
 
 /// Refuses when the caller's key does not hold every right of `permissions`.
-fn check_covered(caller: &Caller, permissions: &KeyPermissions, what: &str) -> Result<(), ApiError> {
+fn check_covered(
+    caller: &Caller,
+    permissions: &KeyPermissions,
+    what: &str,
+) -> Result<(), ApiError> {
     if caller.permissions.covers(permissions) {
         Ok(())
     } else {
