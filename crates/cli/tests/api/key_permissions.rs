@@ -223,7 +223,7 @@ async fn a_key_scoped_to_a_connection_finds_no_other() {
         .call_as(
             &scoped,
             Method::GET,
-            &contacts(&store::ConnectionId::generate().to_string()),
+            &contacts(store::ConnectionId::generate().as_str()),
             None,
         )
         .await;
