@@ -8,6 +8,8 @@
 //! - A forged signature and a replayed old timestamp are answered 401 and leave nothing in the
 //!   inbox and no job; the refusals are counted and sampled on the ingress.
 //! - A delivery sent twice (same vendor event id) is processed once: the second is dropped.
+//! - With 30% of the vendor's webhooks dropped and the rest duplicated and reordered, every
+//!   change reaches the outbound endpoint exactly once by the end of the sync's next run.
 
 #[path = "api/helpers.rs"]
 #[allow(dead_code, reason = "shared with the api tests, which use more of it")]
@@ -32,6 +34,8 @@ use crate::helpers::{TestApp, spawn_app};
 /// One request the outbound receiver got.
 #[derive(Debug, Clone)]
 struct Received {
+    /// Its `webhook-id` header.
+    id: String,
     body: Value,
 }
 
@@ -49,15 +53,21 @@ impl Receiver {
             .expect("bind");
         let address = listener.local_addr().expect("address");
         let state = receiver.clone();
-        let app = axum::Router::new().fallback(move |body: String| {
-            let state = state.clone();
-            async move {
-                state.got.lock().expect("lock").push(Received {
-                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
-                });
-                axum::http::StatusCode::NO_CONTENT
-            }
-        });
+        let app =
+            axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: String| {
+                let state = state.clone();
+                async move {
+                    state.got.lock().expect("lock").push(Received {
+                        id: headers
+                            .get("webhook-id")
+                            .and_then(|value| value.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned(),
+                        body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                    });
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            });
         tokio::spawn(async move { axum::serve(listener, app).await });
         (receiver, format!("http://{address}/outbound"))
     }
@@ -88,7 +98,7 @@ async fn environment_of(app: &TestApp, provider: &str) -> EnvironmentId {
         .environment_id
 }
 
-/// A worker running inbound processing and outbound deliveries, to loopback only.
+/// A worker running syncs, inbound processing and outbound deliveries, to loopback only.
 fn worker(app: &TestApp) -> Worker {
     let settings = webhooks::WebhookSettings {
         addresses: webhooks::AddressPolicy::LoopbackOnly,
@@ -104,6 +114,13 @@ fn worker(app: &TestApp) -> Worker {
             lease: Duration::from_secs(60),
             idle_poll: Duration::from_millis(20),
         },
+    )
+    .handle(
+        server::SYNC_JOB_KIND,
+        Arc::new(server::SyncHandler::new(
+            app.demo.state.operations.clone(),
+            100,
+        )),
     )
     .handle(
         INBOUND_JOB_KIND,
@@ -546,4 +563,133 @@ async fn a_duplicated_delivery_is_dropped() {
         "one delivery processed, its duplicate dropped: {entries:?}"
     );
     assert_eq!(feed_for(&app, "hubspot", &remote_id).await, ["created"]);
+}
+
+/// With 30% of the vendor's webhooks dropped and the rest duplicated and reordered, every change
+/// still reaches the outbound endpoint exactly once (by `webhook-id`, and one event per
+/// change) by the end of the sync's next run: the webhooks carry what arrived, the run (one
+/// reconciliation interval) what was dropped, and the record store's hashes keep either from
+/// announcing a change twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lost_duplicated_and_reordered_webhooks_still_give_every_change_once() {
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Pipedrive>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let connection = app.connection("pipedrive");
+    // The sync's first run reads everything before anyone listens.
+    let (status, sync) = app
+        .call(
+            Method::POST,
+            "/syncs",
+            Some(json!({"connection_id": connection, "object": "contacts", "every_secs": 3600})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sync}");
+    let sync_id = sync["id"].as_str().expect("id").to_owned();
+    run_until(&app, || sync_done(&app, &sync_id)).await;
+    let (receiver, outbound) = Receiver::start().await;
+    create_endpoint(&app, &outbound).await;
+    let (url, secret) = make_ingress(&app, "pipedrive", None).await;
+    let webhooks = app.handle::<Pipedrive>().webhooks().clone();
+    webhooks.subscribe(Subscription {
+        url,
+        secret,
+        username: Some("crosswalk".to_owned()),
+    });
+    webhooks.set_faults(
+        WebhookFaults {
+            drop_percent: 30,
+            duplicate_percent: 50,
+            hold: true,
+            reorder: true,
+        },
+        11,
+    );
+    // Ten new contacts and ten changed ones.
+    let mut created = Vec::new();
+    for idx in 0..10 {
+        created.push(create_contact(&app, "pipedrive", &format!("Lossy {idx}")).await);
+    }
+    let existing: Vec<String> = app
+        .handle::<Pipedrive>()
+        .ids("persons")
+        .into_iter()
+        .filter(|id| !created.contains(id))
+        .take(10)
+        .collect();
+    for id in &existing {
+        let (status, updated) = app
+            .call(
+                Method::PATCH,
+                &format!("/unified/crm/contacts/{id}?connection_id={connection}"),
+                Some(json!({"last_name": "Changed"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{updated}");
+    }
+    webhooks.flush().await;
+    let dropped = webhooks.dropped().len();
+    let sent = webhooks.sent().len();
+    assert!(dropped > 0, "some deliveries are dropped");
+    assert!(
+        sent > 20 - dropped,
+        "some deliveries are duplicated: {sent} sent, {dropped} dropped"
+    );
+    // The webhooks that arrived are processed; then the sync's next run catches the rest.
+    let environment_id = environment_of(&app, "pipedrive").await;
+    let connection_id = ConnectionId::parse(&connection).expect("id");
+    run_until(&app, || {
+        let store = Arc::clone(&app.demo.store);
+        let environment_id = environment_id.clone();
+        let connection_id = connection_id.clone();
+        async move {
+            store
+                .list_webhook_inbox(&environment_id, &connection_id, 100)
+                .await
+                .expect("inbox")
+                .iter()
+                .all(|entry| entry.status == InboxStatus::Processed)
+        }
+    })
+    .await;
+    let (status, run) = app
+        .call(Method::POST, &format!("/syncs/{sync_id}/run"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+    let expected = |receiver: &Receiver| {
+        created
+            .iter()
+            .all(|id| receiver.events_for(id) == ["crm.contacts.created"])
+            && existing
+                .iter()
+                .all(|id| receiver.events_for(id) == ["crm.contacts.updated"])
+    };
+    run_until(&app, || {
+        let receiver = receiver.clone();
+        let done = sync_done(&app, &sync_id);
+        let expected = &expected;
+        async move { done.await && expected(&receiver) }
+    })
+    .await;
+    let got = receiver.got.lock().expect("lock").clone();
+    let ids: std::collections::BTreeSet<&str> =
+        got.iter().map(|received| received.id.as_str()).collect();
+    assert_eq!(ids.len(), got.len(), "every event is delivered once");
+    assert_eq!(
+        got.iter()
+            .filter(|received| received.body["type"]
+                .as_str()
+                .is_some_and(|kind| kind.starts_with("crm.contacts.")))
+            .count(),
+        20,
+        "one event per change, none more"
+    );
+}
+
+/// Whether the sync's last run completed and none is under way.
+async fn sync_done(app: &TestApp, sync_id: &str) -> bool {
+    let (_, sync) = app.get(&format!("/syncs/{sync_id}")).await;
+    sync["status"] == json!("done")
 }
