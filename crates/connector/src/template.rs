@@ -2,7 +2,9 @@
 //!
 //! A template is literal text with holes; a hole is a dotted path into the template scope
 //! (`account.instance_url`, `credentials.api_key`, `vars.api_version`, `id`) followed by
-//! optional filters: `default('x')`, `lookup('table')`, `urlencode`. Templates have no
+//! optional filters: `default('x')`, `lookup('table')`, `urlencode`, `before('-')` and
+//! `after('-')` (the text before or after the first separator, for ids that join two vendor
+//! keys). Templates have no
 //! conditionals: anything conditional is JSONata. Parsed once at load time.
 
 use std::fmt::Write as _;
@@ -31,6 +33,10 @@ enum Filter {
     Default(String),
     Lookup(String),
     UrlEncode,
+    /// The text before the first occurrence of the separator (missing when there is none).
+    Before(String),
+    /// The text after the first occurrence of the separator (missing when there is none).
+    After(String),
 }
 
 /// How substituted values are escaped.
@@ -168,6 +174,12 @@ fn parse_filter(text: &str) -> Result<Filter, TemplateError> {
     if let Some(table) = argument("lookup") {
         return Ok(Filter::Lookup(table));
     }
+    if let Some(separator) = argument("before").filter(|s| !s.is_empty()) {
+        return Ok(Filter::Before(separator));
+    }
+    if let Some(separator) = argument("after").filter(|s| !s.is_empty()) {
+        return Ok(Filter::After(separator));
+    }
     Err(TemplateError::UnknownFilter(text.to_owned()))
 }
 
@@ -189,6 +201,16 @@ fn render_hole(
         current = match filter {
             Filter::Default(fallback) => current.or_else(|| Some(fallback.clone())),
             Filter::UrlEncode => current.map(|text| encode_component(&text)),
+            Filter::Before(separator) => current.and_then(|text| {
+                text.split_once(separator.as_str())
+                    .map(|(before, _)| before.to_owned())
+                    .filter(|before| !before.is_empty())
+            }),
+            Filter::After(separator) => current.and_then(|text| {
+                text.split_once(separator.as_str())
+                    .map(|(_, after)| after.to_owned())
+                    .filter(|after| !after.is_empty())
+            }),
             Filter::Lookup(table_name) => match current {
                 None => None,
                 Some(key) => {
@@ -282,6 +304,28 @@ mod tests {
         assert!(matches!(
             Template::parse("{{ a "),
             Err(TemplateError::Unclosed(_))
+        ));
+    }
+
+    #[test]
+    fn before_and_after_split_an_id_joining_two_keys() {
+        let scope = json!({"id": "3332883911884669725-24587001"});
+        assert_eq!(
+            render(
+                "/employees/{{id | before('-')}}/requests/{{id | after('-')}}",
+                scope,
+                Escape::PathSegment
+            ),
+            Ok("/employees/3332883911884669725/requests/24587001".to_owned())
+        );
+        // No separator: the value is missing, so a path is never built from half an id.
+        assert_eq!(
+            render("/r/{{id | after('-')}}", json!({"id": "plain"}), Escape::PathSegment),
+            Err(TemplateError::Missing("id".to_owned()))
+        );
+        assert!(matches!(
+            Template::parse("{{ id | before('') }}"),
+            Err(TemplateError::UnknownFilter(_))
         ));
     }
 }

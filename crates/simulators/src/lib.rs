@@ -11,6 +11,7 @@ pub mod bamboohr;
 mod decimal;
 pub mod dynamics;
 pub mod faults;
+pub mod hibob;
 pub mod hubspot;
 pub mod oauth;
 pub mod phones;

@@ -19,7 +19,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    Faults, RequestLog, RunningSimulator, bamboohr, dynamics, hubspot, pipedrive, salesforce,
+    Faults, RequestLog, RunningSimulator, bamboohr, dynamics, hibob, hubspot, pipedrive,
+    salesforce,
 };
 
 /// Every simulated vendor, in the order the demo connects them.
@@ -29,6 +30,7 @@ pub const REGISTRY: &[Entry] = &[
     Entry::of::<pipedrive::Pipedrive>(),
     Entry::of::<dynamics::Dynamics>(),
     Entry::of::<bamboohr::BambooHr>(),
+    Entry::of::<hibob::HiBob>(),
 ];
 
 /// How big a simulator starts and whether its limits hold.

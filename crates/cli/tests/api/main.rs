@@ -13,6 +13,7 @@ mod demo;
 mod errors;
 mod evaluation;
 mod fields;
+mod hibob;
 mod hris;
 mod hubspot_portals;
 mod idempotency;
