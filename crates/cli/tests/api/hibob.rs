@@ -127,7 +127,7 @@ async fn the_employment_status_and_ids_filters_are_exact() {
         assert_eq!(unique_ids(&filtered), expected, "{status}");
     }
     let wanted: Vec<&str> = all.iter().step_by(9).filter_map(|e| e["id"].as_str()).collect();
-    let query: String = wanted.iter().map(|id| format!("&ids={id}")).collect();
+    let query = format!("&ids={}", wanted.join(","));
     let filtered = app.walk_category(PROVIDER, "hris", "employees", &query, 50).await;
     assert_eq!(
         unique_ids(&filtered),
@@ -336,7 +336,7 @@ async fn employees_are_created_updated_and_terminated() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
-    assert_eq!(problem["field"], "work_location", "{problem}");
+    assert_eq!(problem["field"], "body.work_location", "{problem}");
 }
 
 #[tokio::test]
