@@ -320,7 +320,11 @@ mod tests {
         );
         // No separator: the value is missing, so a path is never built from half an id.
         assert_eq!(
-            render("/r/{{id | after('-')}}", json!({"id": "plain"}), Escape::PathSegment),
+            render(
+                "/r/{{id | after('-')}}",
+                json!({"id": "plain"}),
+                Escape::PathSegment
+            ),
             Err(TemplateError::Missing("id".to_owned()))
         );
         assert!(matches!(

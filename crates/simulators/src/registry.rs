@@ -19,8 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    Faults, RequestLog, RunningSimulator, bamboohr, dynamics, hibob, hubspot, pipedrive,
-    salesforce,
+    Faults, RequestLog, RunningSimulator, bamboohr, dynamics, hibob, hubspot, pipedrive, salesforce,
 };
 
 /// Every simulated vendor, in the order the demo connects them.

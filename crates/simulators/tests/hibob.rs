@@ -83,7 +83,10 @@ fn without_spec_strict(employee: &Value) -> Value {
             assert!(custom.is_object(), "work.custom is an object: {custom}");
         }
         if let Some(manager) = work.remove("isManager") {
-            assert!(manager.is_boolean(), "work.isManager is a boolean: {manager}");
+            assert!(
+                manager.is_boolean(),
+                "work.isManager is a boolean: {manager}"
+            );
         }
     }
     copy
@@ -91,7 +94,10 @@ fn without_spec_strict(employee: &Value) -> Value {
 
 /// Validates `instance` against `schema` (resolved within the description).
 fn check_against(what: &str, schema: &Value, instance: &Value) {
-    assert!(schema.is_object(), "the description has no JSON schema for {what}");
+    assert!(
+        schema.is_object(),
+        "the description has no JSON schema for {what}"
+    );
     let mut root = schema.clone();
     root.as_object_mut()
         .expect("a schema object")
@@ -109,8 +115,7 @@ fn check_against(what: &str, schema: &Value, instance: &Value) {
 }
 
 fn response_schema(path: &str, method: &str, status: u16) -> &'static Value {
-    &spec()["paths"][path][method]["responses"][status.to_string()]["content"]["application/json"]
-        ["schema"]
+    &spec()["paths"][path][method]["responses"][status.to_string()]["content"]["application/json"]["schema"]
 }
 
 fn check(path: &str, method: &str, status: u16, instance: &Value) {
@@ -158,7 +163,12 @@ impl Sim {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -197,9 +207,11 @@ fn small() -> HiBobConfig {
 async fn searches_answer_the_asked_fields_as_the_description_says() {
     let sim = Sim::start(small()).await;
     let (status, answer) = sim
-        .search(json!({"fields": ["root.id", "root.firstName", "/root/surname", "work.title",
+        .search(
+            json!({"fields": ["root.id", "root.firstName", "/root/surname", "work.title",
             "work.department", "work.site", "work.siteId", "root.companyId", "internal.status",
-            "work.custom.field_1711886937296", "no.such.field"], "humanReadable": "APPEND"}))
+            "work.custom.field_1711886937296", "no.such.field"], "humanReadable": "APPEND"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     check_employees(
@@ -209,10 +221,19 @@ async fn searches_answer_the_asked_fields_as_the_description_says() {
     );
     let employees = answer["employees"].as_array().expect("employees");
     let first = &employees[0];
-    assert!(first["id"].is_string() && first["firstName"].is_string(), "{first}");
-    assert!(first["/root/surname"]["value"].is_string(), "a slash path is also keyed: {first}");
+    assert!(
+        first["id"].is_string() && first["firstName"].is_string(),
+        "{first}"
+    );
+    assert!(
+        first["/root/surname"]["value"].is_string(),
+        "a slash path is also keyed: {first}"
+    );
     assert!(first["surname"].is_string(), "{first}");
-    assert!(first.get("no").is_none(), "unknown paths are left out: {first}");
+    assert!(
+        first.get("no").is_none(),
+        "unknown paths are left out: {first}"
+    );
     // Machine format: the department's list item id; the name under `humanReadable`.
     let department = first["work"]["department"].as_str().expect("an id");
     assert!(department.parse::<u64>().is_ok(), "{first}");
@@ -222,12 +243,21 @@ async fn searches_answer_the_asked_fields_as_the_description_says() {
             .is_some_and(|name| name.parse::<u64>().is_err()),
         "{first}"
     );
-    assert!(first["work"]["custom"]["field_1711886937296"].is_string(), "{first}");
+    assert!(
+        first["work"]["custom"]["field_1711886937296"].is_string(),
+        "{first}"
+    );
     // Active employees only, unless showInactive.
-    assert!(employees.iter().all(|e| e["internal"]["status"] == "Active"));
+    assert!(
+        employees
+            .iter()
+            .all(|e| e["internal"]["status"] == "Active")
+    );
     let (_, all) = sim
-        .search(json!({"fields": ["root.id", "internal.status", "internal.lifecycleStatus",
-            "internal.terminationDate"], "showInactive": true}))
+        .search(
+            json!({"fields": ["root.id", "internal.status", "internal.lifecycleStatus",
+            "internal.terminationDate"], "showInactive": true}),
+        )
         .await;
     let all = all["employees"].as_array().expect("employees").clone();
     assert_eq!(all.len(), sim.handle.ids("employees").len());
@@ -236,8 +266,12 @@ async fn searches_answer_the_asked_fields_as_the_description_says() {
         .filter(|e| e["internal"]["lifecycleStatus"] == "terminated")
         .collect();
     assert!(!terminated.is_empty());
-    assert!(terminated.iter().all(|e| e["internal"]["status"] == "Inactive"
-        && e["internal"]["terminationDate"].is_string()));
+    assert!(
+        terminated
+            .iter()
+            .all(|e| e["internal"]["status"] == "Inactive"
+                && e["internal"]["terminationDate"].is_string())
+    );
     assert_eq!(employees.len() + terminated.len(), all.len());
 
     // Filters: root.id / root.email with equals; anything else is refused.
@@ -252,18 +286,25 @@ async fn searches_answer_the_asked_fields_as_the_description_says() {
         .search(json!({"filters": [{"fieldPath": "work.title", "operator": "equals", "values": ["x"]}]}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(problem["error"].as_str().is_some_and(|e| e.contains("work.title")), "{problem}");
+    assert!(
+        problem["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("work.title")),
+        "{problem}"
+    );
     check("/people/search", "post", 200, &json!({"employees": []}));
 
     // One employee by id, inactive ones included.
     let (status, read, _) = sim
-        .call(Method::POST, &format!("/people/{id}"), Some(json!({"fields": ["root.id", "root.email"]})))
+        .call(
+            Method::POST,
+            &format!("/people/{id}"),
+            Some(json!({"fields": ["root.id", "root.email"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{read}");
     assert_eq!(read["id"], id);
-    let (status, _, _) = sim
-        .call(Method::POST, "/people/1", Some(json!({})))
-        .await;
+    let (status, _, _) = sim.call(Method::POST, "/people/1", Some(json!({}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -292,7 +333,10 @@ async fn the_recorded_employee_holds_every_standard_field_path() {
             .unwrap_or(path)
             .split('.')
             .try_fold(&recorded, |value, key| value.get(key));
-        assert!(found.is_some(), "`{path}` is a path of the recorded employee");
+        assert!(
+            found.is_some(),
+            "`{path}` is a path of the recorded employee"
+        );
     }
     let custom: Vec<&str> = fields
         .as_array()
@@ -308,14 +352,31 @@ async fn the_recorded_employee_holds_every_standard_field_path() {
 async fn employees_are_created_updated_and_terminated() {
     let sim = Sim::start(small()).await;
     let (status, problem, _) = sim
-        .call(Method::POST, "/people", Some(json!({"firstName": "Ada", "surname": "Lovelace", "email": "ada@samplebob.com"})))
+        .call(
+            Method::POST,
+            "/people",
+            Some(json!({"firstName": "Ada", "surname": "Lovelace", "email": "ada@samplebob.com"})),
+        )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "site and start date are required");
-    assert!(problem["error"].as_str().is_some_and(|e| e.contains("work.site")), "{problem}");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "site and start date are required"
+    );
+    assert!(
+        problem["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("work.site")),
+        "{problem}"
+    );
     let (status, created, _) = sim
-        .call(Method::POST, "/people", Some(json!({"firstName": "Ada", "surname": "Lovelace",
+        .call(
+            Method::POST,
+            "/people",
+            Some(json!({"firstName": "Ada", "surname": "Lovelace",
             "email": "ada@samplebob.com", "work": {"site": "London", "startDate": "2026-11-02",
-            "custom": {"field_1711886937296": "M"}}})))
+            "custom": {"field_1711886937296": "M"}}})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     check_employees(
@@ -329,21 +390,40 @@ async fn employees_are_created_updated_and_terminated() {
     assert_eq!(stored["work"]["custom"]["field_1711886937296"], "M");
 
     let (status, answer, _) = sim
-        .call(Method::PUT, &format!("/people/{id}"), Some(json!({"work": {"title": "Analyst"},
-            "category_1673436523123": {"field_1673436539999": "French"}})))
+        .call(
+            Method::PUT,
+            &format!("/people/{id}"),
+            Some(json!({"work": {"title": "Analyst"},
+            "category_1673436523123": {"field_1673436539999": "French"}})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let stored = sim.handle.employee(&id).expect("stored");
     assert_eq!(stored["work"]["title"], "Analyst");
     assert_eq!(stored["work"]["site"], "London", "other fields kept");
-    assert_eq!(stored["category_1673436523123"]["field_1673436539999"], "French");
+    assert_eq!(
+        stored["category_1673436523123"]["field_1673436539999"],
+        "French"
+    );
     let (status, _, _) = sim
-        .call(Method::PUT, &format!("/people/{id}"), Some(json!({"internal": {"status": "Inactive"}})))
+        .call(
+            Method::PUT,
+            &format!("/people/{id}"),
+            Some(json!({"internal": {"status": "Inactive"}})),
+        )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "termination has its own endpoint");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "termination has its own endpoint"
+    );
 
     let (status, _, _) = sim
-        .call(Method::POST, &format!("/employees/{id}/terminate"), Some(json!({"terminationDate": "2026-12-01"})))
+        .call(
+            Method::POST,
+            &format!("/employees/{id}/terminate"),
+            Some(json!({"terminationDate": "2026-12-01"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let stored = sim.handle.employee(&id).expect("kept");
@@ -380,13 +460,24 @@ async fn history_tables_page_by_cursor_over_every_employee() {
                 None => break,
             }
         }
-        assert_eq!(seen, sim.handle.ids("employees"), "{table}: every employee once");
+        assert_eq!(
+            seen,
+            sim.handle.ids("employees"),
+            "{table}: every employee once"
+        );
     }
-    let (status, _, _) = sim.call(Method::GET, "/bulk/people/work?limit=500", None).await;
+    let (status, _, _) = sim
+        .call(Method::GET, "/bulk/people/work?limit=500", None)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (_, salaries, _) = sim.call(Method::GET, "/bulk/people/salaries?limit=1", None).await;
+    let (_, salaries, _) = sim
+        .call(Method::GET, "/bulk/people/salaries?limit=1", None)
+        .await;
     let entry = &salaries["results"][0]["values"][0];
-    assert!(entry["base"]["value"].is_number() && entry["base"]["currency"] == "USD", "{entry}");
+    assert!(
+        entry["base"]["value"].is_number() && entry["base"]["currency"] == "USD",
+        "{entry}"
+    );
 }
 
 fn url_encode(text: &str) -> String {
@@ -396,22 +487,41 @@ fn url_encode(text: &str) -> String {
 #[tokio::test]
 async fn named_lists_and_policy_types_read_as_described() {
     let sim = Sim::start(small()).await;
-    let (status, departments, _) = sim.call(Method::GET, "/company/named-lists/department", None).await;
+    let (status, departments, _) = sim
+        .call(Method::GET, "/company/named-lists/department", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     check("/company/named-lists/{listName}", "get", 200, &departments);
-    assert!(departments["items"].as_array().expect("items").iter().any(|item| {
-        item["children"].as_array().is_some_and(|c| !c.is_empty())
-    }), "a department tree");
-    let (_, lists, _) = sim.call(Method::GET, "/company/named-lists?includeArchived=true", None).await;
+    assert!(
+        departments["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|item| { item["children"].as_array().is_some_and(|c| !c.is_empty()) }),
+        "a department tree"
+    );
+    let (_, lists, _) = sim
+        .call(
+            Method::GET,
+            "/company/named-lists?includeArchived=true",
+            None,
+        )
+        .await;
     check("/company/named-lists", "get", 200, &lists);
-    let (status, _, _) = sim.call(Method::GET, "/company/named-lists/nope", None).await;
+    let (status, _, _) = sim
+        .call(Method::GET, "/company/named-lists/nope", None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let (_, types, _) = sim.call(Method::GET, "/timeoff/policy-types", None).await;
     check("/timeoff/policy-types", "get", 200, &types);
     let name = types["policyTypes"][0].as_str().expect("a name");
     let (status, detail, _) = sim
-        .call(Method::GET, &format!("/timeoff/policy-types/{}", url_encode(name)), None)
+        .call(
+            Method::GET,
+            &format!("/timeoff/policy-types/{}", url_encode(name)),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     check("/timeoff/policy-types/{policyType}", "get", 200, &detail);
@@ -425,41 +535,96 @@ async fn time_off_requests_are_submitted_read_cancelled_and_in_the_changes_feed(
     let body = json!({"requestRangeType": "days", "policyType": "Holiday", "startDate": "2026-12-21",
         "startDatePortion": "all_day", "endDate": "2026-12-23", "endDatePortion": "all_day"});
     let (status, created, _) = sim
-        .call(Method::POST, &format!("/timeoff/employees/{employee}/requests"), Some(body.clone()))
+        .call(
+            Method::POST,
+            &format!("/timeoff/employees/{employee}/requests"),
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     assert_eq!(created["status"], "pending");
     let request = created["requestId"].as_u64().expect("an id");
     let (status, read, _) = sim
-        .call(Method::GET, &format!("/timeoff/employees/{employee}/requests/{request}"), None)
+        .call(
+            Method::GET,
+            &format!("/timeoff/employees/{employee}/requests/{request}"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
-    check("/timeoff/employees/{id}/requests/{requestId}", "get", 200, &read);
+    check(
+        "/timeoff/employees/{id}/requests/{requestId}",
+        "get",
+        200,
+        &read,
+    );
     assert_eq!(read["totalDuration"], 3);
     let (status, _, _) = sim
-        .call(Method::GET, &format!("/timeoff/employees/1/requests/{request}"), None)
+        .call(
+            Method::GET,
+            &format!("/timeoff/employees/1/requests/{request}"),
+            None,
+        )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "a request is read under its employee");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a request is read under its employee"
+    );
 
     let (status, out, _) = sim
-        .call(Method::GET, "/timeoff/whosout?from=2026-12-22&to=2026-12-22&includePending=true", None)
+        .call(
+            Method::GET,
+            "/timeoff/whosout?from=2026-12-22&to=2026-12-22&includePending=true",
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     check("/timeoff/whosout", "get", 200, &out);
-    assert!(out["outs"].as_array().expect("outs").iter().any(|o| o["requestId"] == request));
+    assert!(
+        out["outs"]
+            .as_array()
+            .expect("outs")
+            .iter()
+            .any(|o| o["requestId"] == request)
+    );
     let (_, approved_only, _) = sim
-        .call(Method::GET, "/timeoff/whosout?from=2026-12-22&to=2026-12-22", None)
+        .call(
+            Method::GET,
+            "/timeoff/whosout?from=2026-12-22&to=2026-12-22",
+            None,
+        )
         .await;
-    assert!(!approved_only["outs"].as_array().expect("outs").iter().any(|o| o["requestId"] == request));
+    assert!(
+        !approved_only["outs"]
+            .as_array()
+            .expect("outs")
+            .iter()
+            .any(|o| o["requestId"] == request)
+    );
 
     let (status, _, _) = sim
-        .call(Method::DELETE, &format!("/timeoff/employees/{employee}/requests/{request}"), None)
+        .call(
+            Method::DELETE,
+            &format!("/timeoff/employees/{employee}/requests/{request}"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(sim.handle.time_off_status(request).as_deref(), Some("canceled"));
+    assert_eq!(
+        sim.handle.time_off_status(request).as_deref(),
+        Some("canceled")
+    );
     let since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let (status, changes, _) = sim
-        .call(Method::GET, &format!("/timeoff/requests/changes?since={}&includePending=true", url_encode(&since)), None)
+        .call(
+            Method::GET,
+            &format!(
+                "/timeoff/requests/changes?since={}&includePending=true",
+                url_encode(&since)
+            ),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{changes}");
     check("/timeoff/requests/changes", "get", 200, &changes);
@@ -471,13 +636,19 @@ async fn time_off_requests_are_submitted_read_cancelled_and_in_the_changes_feed(
         .filter_map(|c| c["changeType"].as_str())
         .collect();
     assert_eq!(kinds, ["Pending", "Canceled"], "one entry per change");
-    let (status, _, _) = sim.call(Method::GET, "/timeoff/requests/changes", None).await;
+    let (status, _, _) = sim
+        .call(Method::GET, "/timeoff/requests/changes", None)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "since is required");
 
     let mut bad = body;
     bad["policyType"] = json!("Nope");
     let (status, _, _) = sim
-        .call(Method::POST, &format!("/timeoff/employees/{employee}/requests"), Some(bad))
+        .call(
+            Method::POST,
+            &format!("/timeoff/employees/{employee}/requests"),
+            Some(bad),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
@@ -500,16 +671,36 @@ async fn service_users_authenticate_and_searches_are_limited_to_50_a_minute() {
     }
     let mut statuses = BTreeSet::new();
     for n in 0..50 {
-        let (status, _, headers) = sim.call(Method::POST, "/people/search", Some(json!({"fields": ["root.id"]}))).await;
+        let (status, _, headers) = sim
+            .call(
+                Method::POST,
+                "/people/search",
+                Some(json!({"fields": ["root.id"]})),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "search {n}");
-        statuses.insert(headers["x-ratelimit-remaining"].to_str().expect("text").to_owned());
+        statuses.insert(
+            headers["x-ratelimit-remaining"]
+                .to_str()
+                .expect("text")
+                .to_owned(),
+        );
     }
-    assert!(statuses.contains("0"), "the 50th search leaves nothing: {statuses:?}");
-    let (status, body, headers) = sim.call(Method::POST, "/people/search", Some(json!({}))).await;
+    assert!(
+        statuses.contains("0"),
+        "the 50th search leaves nothing: {statuses:?}"
+    );
+    let (status, body, headers) = sim
+        .call(Method::POST, "/people/search", Some(json!({})))
+        .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(headers["x-ratelimit-limit"], "50");
     assert_eq!(headers["x-ratelimit-remaining"], "0");
-    let reset: u64 = headers["x-ratelimit-reset"].to_str().expect("text").parse().expect("epoch seconds");
+    let reset: u64 = headers["x-ratelimit-reset"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("epoch seconds");
     let now = chrono::Utc::now().timestamp() as u64;
     assert!(reset > now && reset <= now + 61, "{reset} vs {now}");
     // Other endpoints count apart.

@@ -31,12 +31,21 @@ fn path(app: &TestApp, object: &str, query: &str) -> String {
 async fn every_employee_is_listed_once_with_custom_fields_groups_and_locations() {
     let app = spawn_app().await;
     let vendor_ids: BTreeSet<String> = app.handle::<HiBob>().ids("employees").into_iter().collect();
-    let employees = app.walk_category(PROVIDER, "hris", "employees", "", 25).await;
-    assert_eq!(unique_ids(&employees), vendor_ids, "terminated ones included");
+    let employees = app
+        .walk_category(PROVIDER, "hris", "employees", "", 25)
+        .await;
+    assert_eq!(
+        unique_ids(&employees),
+        vendor_ids,
+        "terminated ones included"
+    );
 
     // The search asked for inactive employees, by field path, custom fields included; the
     // body is what the description's request schema takes.
-    let search = app.handle::<HiBob>().last_search().expect("a search was made");
+    let search = app
+        .handle::<HiBob>()
+        .last_search()
+        .expect("a search was made");
     assert_eq!(search["showInactive"], true, "{search}");
     let fields: Vec<&str> = search["fields"]
         .as_array()
@@ -44,7 +53,10 @@ async fn every_employee_is_listed_once_with_custom_fields_groups_and_locations()
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(fields.contains(&"root.id") && fields.contains(&"work.custom.field_1711886937296"), "{fields:?}");
+    assert!(
+        fields.contains(&"root.id") && fields.contains(&"work.custom.field_1711886937296"),
+        "{fields:?}"
+    );
     for key in search.as_object().expect("an object").keys() {
         assert!(
             ["fields", "filters", "showInactive", "humanReadable"].contains(&key.as_str()),
@@ -58,11 +70,18 @@ async fn every_employee_is_listed_once_with_custom_fields_groups_and_locations()
         .collect();
     assert!(!terminated.is_empty(), "the seed has leavers");
     for employee in &terminated {
-        assert_eq!(employee["employment_status_raw"], "terminated", "{employee}");
+        assert_eq!(
+            employee["employment_status_raw"], "terminated",
+            "{employee}"
+        );
         assert!(employee["termination_date"].is_string(), "{employee}");
         assert_eq!(employee["remote_deleted"], false);
     }
-    assert!(employees.iter().any(|e| e["employment_status"] == "ON_LEAVE"));
+    assert!(
+        employees
+            .iter()
+            .any(|e| e["employment_status"] == "ON_LEAVE")
+    );
     assert!(
         employees
             .iter()
@@ -84,9 +103,17 @@ async fn every_employee_is_listed_once_with_custom_fields_groups_and_locations()
     // Departments are groups (the list item id), named in `department`; sites are locations.
     let groups = app.walk_category(PROVIDER, "hris", "groups", "", 100).await;
     let group_ids = unique_ids(&groups);
-    assert!(groups.iter().any(|g| g["parent_group_id"].is_string()), "a tree");
-    let locations = app.walk_category(PROVIDER, "hris", "locations", "", 100).await;
-    assert!(locations.iter().any(|l| l["is_active"] == false), "archived sites too");
+    assert!(
+        groups.iter().any(|g| g["parent_group_id"].is_string()),
+        "a tree"
+    );
+    let locations = app
+        .walk_category(PROVIDER, "hris", "locations", "", 100)
+        .await;
+    assert!(
+        locations.iter().any(|l| l["is_active"] == false),
+        "archived sites too"
+    );
     let location_ids = unique_ids(&locations);
     for employee in &employees {
         let group = employee["group_ids"][0].as_str().expect("a department");
@@ -101,7 +128,11 @@ async fn every_employee_is_listed_once_with_custom_fields_groups_and_locations()
     }
 
     let (status, body) = app
-        .get(&path(&app, "employees", "&page_size=3&include=sensitive_fields"))
+        .get(&path(
+            &app,
+            "employees",
+            "&page_size=3&include=sensitive_fields",
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let employee = &body["results"][0];
@@ -113,10 +144,18 @@ async fn every_employee_is_listed_once_with_custom_fields_groups_and_locations()
 #[tokio::test]
 async fn the_employment_status_and_ids_filters_are_exact() {
     let app = spawn_app().await;
-    let all = app.walk_category(PROVIDER, "hris", "employees", "", 50).await;
+    let all = app
+        .walk_category(PROVIDER, "hris", "employees", "", 50)
+        .await;
     for status in ["ACTIVE", "TERMINATED", "ON_LEAVE"] {
         let filtered = app
-            .walk_category(PROVIDER, "hris", "employees", &format!("&employment_status={status}"), 50)
+            .walk_category(
+                PROVIDER,
+                "hris",
+                "employees",
+                &format!("&employment_status={status}"),
+                50,
+            )
             .await;
         let expected: BTreeSet<String> = all
             .iter()
@@ -126,12 +165,21 @@ async fn the_employment_status_and_ids_filters_are_exact() {
         assert!(!expected.is_empty(), "{status}");
         assert_eq!(unique_ids(&filtered), expected, "{status}");
     }
-    let wanted: Vec<&str> = all.iter().step_by(9).filter_map(|e| e["id"].as_str()).collect();
+    let wanted: Vec<&str> = all
+        .iter()
+        .step_by(9)
+        .filter_map(|e| e["id"].as_str())
+        .collect();
     let query = format!("&ids={}", wanted.join(","));
-    let filtered = app.walk_category(PROVIDER, "hris", "employees", &query, 50).await;
+    let filtered = app
+        .walk_category(PROVIDER, "hris", "employees", &query, 50)
+        .await;
     assert_eq!(
         unique_ids(&filtered),
-        wanted.iter().map(|id| (*id).to_owned()).collect::<BTreeSet<_>>()
+        wanted
+            .iter()
+            .map(|id| (*id).to_owned())
+            .collect::<BTreeSet<_>>()
     );
     let (status, one) = app
         .get(&format!(
@@ -144,7 +192,10 @@ async fn the_employment_status_and_ids_filters_are_exact() {
     assert_eq!(one["id"], wanted[1]);
     assert_eq!(
         one["custom_fields"],
-        filtered.iter().find(|e| e["id"] == wanted[1]).expect("listed")["custom_fields"],
+        filtered
+            .iter()
+            .find(|e| e["id"] == wanted[1])
+            .expect("listed")["custom_fields"],
         "a read maps like the list"
     );
 }
@@ -152,30 +203,55 @@ async fn the_employment_status_and_ids_filters_are_exact() {
 #[tokio::test]
 async fn work_and_salary_history_and_time_off_policies_are_listed() {
     let app = spawn_app().await;
-    let employments = app.walk_category(PROVIDER, "hris", "employments", "", 20).await;
+    let employments = app
+        .walk_category(PROVIDER, "hris", "employments", "", 20)
+        .await;
     let employees: BTreeSet<String> = app.handle::<HiBob>().ids("employees").into_iter().collect();
     let holders: BTreeSet<String> = employments
         .iter()
         .map(|row| row["employee_id"].as_str().expect("employee").to_owned())
         .collect();
     assert_eq!(holders, employees, "paged by cursor over every employee");
-    assert_eq!(unique_ids(&employments).len(), employments.len(), "no row twice");
-    let past: Vec<&Value> = employments.iter().filter(|r| r["end_date"].is_string()).collect();
+    assert_eq!(
+        unique_ids(&employments).len(),
+        employments.len(),
+        "no row twice"
+    );
+    let past: Vec<&Value> = employments
+        .iter()
+        .filter(|r| r["end_date"].is_string())
+        .collect();
     assert!(!past.is_empty(), "promotions");
     for row in &past {
         assert_eq!(row["is_current"], false, "{row}");
     }
-    assert!(employments.iter().any(|r| r["job_title"].as_str().is_some_and(|t| t.starts_with("Senior "))));
+    assert!(employments.iter().any(|r| {
+        r["job_title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Senior "))
+    }));
 
     let (status, pay) = app
-        .get(&path(&app, "compensations", "&page_size=10&include=sensitive_fields"))
+        .get(&path(
+            &app,
+            "compensations",
+            "&page_size=10&include=sensitive_fields",
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{pay}");
     let results = pay["results"].as_array().expect("results");
-    let annual = results.iter().find(|r| r["pay_period"] == "YEAR").expect("a salary");
+    let annual = results
+        .iter()
+        .find(|r| r["pay_period"] == "YEAR")
+        .expect("a salary");
     assert_eq!(annual["type"], "SALARY", "{annual}");
     assert_eq!(annual["pay_frequency"], "BIWEEKLY", "{annual}");
-    assert!(annual["amount"]["amount"].as_str().is_some_and(|a| a.parse::<u64>().is_ok()), "{annual}");
+    assert!(
+        annual["amount"]["amount"]
+            .as_str()
+            .is_some_and(|a| a.parse::<u64>().is_ok()),
+        "{annual}"
+    );
     assert_eq!(annual["amount"]["currency"], "USD");
     let (_, withheld) = app.get(&path(&app, "compensations", "&page_size=3")).await;
     assert!(withheld["results"][0]["amount"].is_null(), "{withheld}");
@@ -183,7 +259,10 @@ async fn work_and_salary_history_and_time_off_policies_are_listed() {
     let (status, policies) = app.get(&path(&app, "time_off_policies", "")).await;
     assert_eq!(status, StatusCode::OK, "{policies}");
     let policies = policies["results"].as_array().expect("results");
-    let holiday = policies.iter().find(|p| p["id"] == "Holiday").expect("Holiday");
+    let holiday = policies
+        .iter()
+        .find(|p| p["id"] == "Holiday")
+        .expect("Holiday");
     assert_eq!(holiday["type"], "VACATION");
     assert_eq!(holiday["unit"], "DAYS", "read per type: {holiday}");
     assert_eq!(holiday["is_paid"], true);
@@ -213,7 +292,9 @@ async fn time_off_requests_are_submitted_read_listed_and_cancelled() {
     assert!(id.starts_with(&format!("{employee}-")), "{id}");
 
     let (status, read) = app
-        .get(&format!("/unified/hris/time_off_requests/{id}?connection_id={connection}"))
+        .get(&format!(
+            "/unified/hris/time_off_requests/{id}?connection_id={connection}"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{read}");
     assert_eq!(read["status"], "REQUESTED");
@@ -225,8 +306,15 @@ async fn time_off_requests_are_submitted_read_listed_and_cancelled() {
         .await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     let results = listed["results"].as_array().expect("results");
-    assert!(results.iter().all(|r| r["employee_id"] == employee.as_str()));
-    assert!(results.iter().any(|r| r["id"] == id.as_str()), "pending requests are listed");
+    assert!(
+        results
+            .iter()
+            .all(|r| r["employee_id"] == employee.as_str())
+    );
+    assert!(
+        results.iter().any(|r| r["id"] == id.as_str()),
+        "pending requests are listed"
+    );
 
     let (status, cancelled) = app
         .call(
@@ -242,7 +330,9 @@ async fn time_off_requests_are_submitted_read_listed_and_cancelled() {
     let (status, changed) = app
         .get(&format!(
             "/unified/hris/time_off_requests?connection_id={connection}&updated_after={}",
-            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).replace('+', "%2B")
+            since
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                .replace('+', "%2B")
         ))
         .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
@@ -265,7 +355,9 @@ async fn time_off_requests_are_submitted_read_listed_and_cancelled() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     let (status, _) = app
-        .get(&format!("/unified/hris/time_off_requests/nodash?connection_id={connection}"))
+        .get(&format!(
+            "/unified/hris/time_off_requests/nodash?connection_id={connection}"
+        ))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -285,9 +377,18 @@ async fn employees_are_created_updated_and_terminated() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().expect("id").to_owned();
-    let stored = app.handle::<HiBob>().employee(&id).expect("created at the vendor");
-    assert_eq!(stored["work"]["custom"]["field_1711886937296"], "M", "{stored}");
-    assert_eq!(stored["category_1673436523123"]["field_1673436539999"], "French", "{stored}");
+    let stored = app
+        .handle::<HiBob>()
+        .employee(&id)
+        .expect("created at the vendor");
+    assert_eq!(
+        stored["work"]["custom"]["field_1711886937296"], "M",
+        "{stored}"
+    );
+    assert_eq!(
+        stored["category_1673436523123"]["field_1673436539999"], "French",
+        "{stored}"
+    );
     assert_eq!(created["employment_status"], "ACTIVE", "{created}");
     assert_eq!(created["work_location"], "London");
     assert_eq!(created["custom_fields"]["t_shirt_size"], "M", "{created}");
@@ -303,7 +404,10 @@ async fn employees_are_created_updated_and_terminated() {
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["job_title"], "Senior Analyst", "{updated}");
     assert_eq!(updated["custom_fields"]["t_shirt_size"], "L");
-    assert_eq!(updated["custom_fields"]["secondary_language"], "French", "kept");
+    assert_eq!(
+        updated["custom_fields"]["secondary_language"], "French",
+        "kept"
+    );
 
     let (status, terminated) = app
         .call(
@@ -313,7 +417,10 @@ async fn employees_are_created_updated_and_terminated() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{terminated}");
-    assert_eq!(terminated["employment_status"], "TERMINATED", "{terminated}");
+    assert_eq!(
+        terminated["employment_status"], "TERMINATED",
+        "{terminated}"
+    );
     assert_eq!(terminated["termination_date"], "2026-12-01");
     assert_eq!(terminated["first_name"], "Ada");
 
@@ -331,8 +438,10 @@ async fn employees_are_created_updated_and_terminated() {
         .call(
             Method::POST,
             &format!("/unified/hris/employees?connection_id={connection}"),
-            Some(json!({"first_name": "No", "last_name": "Site", "work_email": "n@samplebob.com",
-                "start_date": "2026-11-02"})),
+            Some(
+                json!({"first_name": "No", "last_name": "Site", "work_email": "n@samplebob.com",
+                "start_date": "2026-11-02"}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
@@ -345,13 +454,18 @@ async fn vendor_errors_are_problems_and_throttles_are_waited_out() {
     let connection = app.connection(PROVIDER);
     let response = app
         .client
-        .get(app.url(&format!("/unified/hris/employees/999999?connection_id={connection}")))
+        .get(app.url(&format!(
+            "/unified/hris/employees/999999?connection_id={connection}"
+        )))
         .bearer_auth(&app.demo.api_key)
         .send()
         .await
         .expect("answers");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let problem: Value = response.json().await.expect("json");
     assert_eq!(problem["code"], "not_found", "{problem}");
 
@@ -414,7 +528,14 @@ async fn a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone()
     let stored: BTreeSet<String> = app
         .demo
         .store
-        .list_synced_records(&environment_id, &connection, "hris.employees", None, false, 10_000)
+        .list_synced_records(
+            &environment_id,
+            &connection,
+            "hris.employees",
+            None,
+            false,
+            10_000,
+        )
         .await
         .expect("records")
         .into_iter()
@@ -442,12 +563,18 @@ async fn a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone()
         .await
         .expect("changes");
     let of = |id: &str| -> Vec<&store::Change> {
-        changes.iter().filter(|change| change.remote_id == id).collect()
+        changes
+            .iter()
+            .filter(|change| change.remote_id == id)
+            .collect()
     };
     let leaver_changes = of(&leaver);
     assert_eq!(leaver_changes.len(), 1, "{changes:?}");
     assert_eq!(leaver_changes[0].kind, ChangeKind::Updated);
-    let record = leaver_changes[0].record.as_ref().expect("an update carries the record");
+    let record = leaver_changes[0]
+        .record
+        .as_ref()
+        .expect("an update carries the record");
     assert_eq!(record["employment_status"], "TERMINATED", "{record}");
     let gone_changes = of(&gone);
     assert_eq!(gone_changes.len(), 1, "{changes:?}");
@@ -457,6 +584,9 @@ async fn a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone()
         changes.len(),
         2,
         "nothing else changed: {:?}",
-        changes.iter().map(|c| (&c.remote_id, c.kind)).collect::<Vec<_>>()
+        changes
+            .iter()
+            .map(|c| (&c.remote_id, c.kind))
+            .collect::<Vec<_>>()
     );
 }

@@ -74,10 +74,7 @@ impl Default for HiBobConfig {
         HiBobConfig {
             seed: 23,
             employees: 1_500,
-            service_users: vec![(
-                "SERVICE-4867".to_owned(),
-                "hibob-sim-token".to_owned(),
-            )],
+            service_users: vec![("SERVICE-4867".to_owned(), "hibob-sim-token".to_owned())],
             searches_per_minute: 50,
             requests_per_minute: 600,
             window: Duration::from_secs(60),
@@ -189,7 +186,11 @@ fn apply_mutation(shared: &Shared, path: &str) {
             break;
         };
         let id = id.clone();
-        store.update(&id, &json!({"work": {"title": format!("Edited title {n}")}}), store::now());
+        store.update(
+            &id,
+            &json!({"work": {"title": format!("Edited title {n}")}}),
+            store::now(),
+        );
     }
     store.rng = rng;
 }
@@ -202,7 +203,9 @@ pub struct HiBobHandle {
 
 impl std::fmt::Debug for HiBobHandle {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("HiBobHandle").finish_non_exhaustive()
+        formatter
+            .debug_struct("HiBobHandle")
+            .finish_non_exhaustive()
     }
 }
 

@@ -101,7 +101,10 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         faults: shared.faults.clone(),
         log: shared.log.clone(),
         throttle: Arc::new(move |retry_after| {
-            throttled(limit, Utc::now().timestamp() as u64 + retry_after.unwrap_or(2))
+            throttled(
+                limit,
+                Utc::now().timestamp() as u64 + retry_after.unwrap_or(2),
+            )
         }),
     };
     api.with_state(Arc::clone(&shared))
@@ -156,8 +159,7 @@ async fn guard(State(shared): AppState, request: Request, next: Next) -> Respons
         )
         .into_response();
     }
-    let search =
-        request.method() == Method::POST && request.uri().path() == "/v1/people/search";
+    let search = request.method() == Method::POST && request.uri().path() == "/v1/people/search";
     let window = if search {
         &shared.limits.search
     } else {
@@ -223,7 +225,9 @@ fn readable_mode(body: &Value) -> Result<Readable, ApiError> {
         Some(Value::String(text)) if text.is_empty() => Ok(Readable::Machine),
         Some(Value::String(text)) if text == "APPEND" => Ok(Readable::Append),
         Some(Value::String(text)) if text == "REPLACE" => Ok(Readable::Replace),
-        Some(_) => Err(ApiError::bad("humanReadable must be APPEND, REPLACE or empty")),
+        Some(_) => Err(ApiError::bad(
+            "humanReadable must be APPEND, REPLACE or empty",
+        )),
     }
 }
 
@@ -316,7 +320,10 @@ fn asked_fields(body: &Value) -> Result<Vec<String>, ApiError> {
 /// operator `equals`), active ones only unless `showInactive`; every match in one answer.
 async fn search_people(State(shared): AppState, body: Bytes) -> ApiResult {
     let body = json_body(&body)?;
-    *shared.last_search.lock().expect("hibob last search poisoned") = Some(body.clone());
+    *shared
+        .last_search
+        .lock()
+        .expect("hibob last search poisoned") = Some(body.clone());
     let fields = asked_fields(&body)?;
     let mode = readable_mode(&body)?;
     let show_inactive = match body.get("showInactive") {
@@ -337,7 +344,9 @@ async fn search_people(State(shared): AppState, body: Bytes) -> ApiResult {
                 )));
             }
             if filter["operator"] != "equals" {
-                return Err(ApiError::bad("The only supported filter operator is equals"));
+                return Err(ApiError::bad(
+                    "The only supported filter operator is equals",
+                ));
             }
             let values = filter["values"]
                 .as_array()
@@ -423,7 +432,9 @@ fn check_write(body: &Value) -> Result<(), ApiError> {
     if let Some(department) = body["work"].get("department").filter(|d| !d.is_null())
         && department.as_str().and_then(department_name).is_none()
     {
-        return Err(ApiError::bad("work.department must be a department list item id"));
+        return Err(ApiError::bad(
+            "work.department must be a department list item id",
+        ));
     }
     Ok(())
 }
@@ -444,18 +455,24 @@ async fn create_employee(State(shared): AppState, body: Bytes) -> ApiResult {
             return Err(ApiError::bad(format!("{path} is required")));
         }
     }
-    if NaiveDate::parse_from_str(body["work"]["startDate"].as_str().unwrap_or_default(), "%Y-%m-%d")
-        .is_err()
+    if NaiveDate::parse_from_str(
+        body["work"]["startDate"].as_str().unwrap_or_default(),
+        "%Y-%m-%d",
+    )
+    .is_err()
     {
         return Err(ApiError::bad("work.startDate must be a YYYY-MM-DD date"));
     }
     let mut store = shared.write();
     let email = body["email"].as_str().unwrap_or_default();
-    if store
-        .live()
-        .any(|employee| employee.record["email"].as_str().is_some_and(|e| e.eq_ignore_ascii_case(email)))
-    {
-        return Err(ApiError::bad(format!("An employee with email {email} already exists")));
+    if store.live().any(|employee| {
+        employee.record["email"]
+            .as_str()
+            .is_some_and(|e| e.eq_ignore_ascii_case(email))
+    }) {
+        return Err(ApiError::bad(format!(
+            "An employee with email {email} already exists"
+        )));
     }
     let id = store.insert(body, now());
     let fields: Vec<String> = DEFAULT_FIELDS.iter().map(|f| (*f).to_owned()).collect();
@@ -474,7 +491,9 @@ async fn update_employee(
     if shared.write().update(&identifier, &body, now()) {
         Ok(StatusCode::OK.into_response())
     } else {
-        Err(ApiError::not_found(format!("Employee {identifier} not found")))
+        Err(ApiError::not_found(format!(
+            "Employee {identifier} not found"
+        )))
     }
 }
 
@@ -493,7 +512,9 @@ async fn terminate_employee(
     if shared.write().terminate(&identifier, date, reason) {
         Ok(StatusCode::OK.into_response())
     } else {
-        Err(ApiError::not_found(format!("Employee {identifier} not found")))
+        Err(ApiError::not_found(format!(
+            "Employee {identifier} not found"
+        )))
     }
 }
 
@@ -501,12 +522,14 @@ async fn terminate_employee(
 async fn people_fields(State(_shared): AppState) -> ApiResult {
     let fields: Vec<Value> = FIELDS
         .iter()
-        .map(|(id, category, category_name, name, kind, list, historical)| {
-            let type_data = list.map_or_else(|| json!({}), |list| json!({"listId": list}));
-            json!({"id": id, "category": category, "categoryDisplayName": category_name,
+        .map(
+            |(id, category, category_name, name, kind, list, historical)| {
+                let type_data = list.map_or_else(|| json!({}), |list| json!({"listId": list}));
+                json!({"id": id, "category": category, "categoryDisplayName": category_name,
                 "name": name, "jsonPath": id, "type": kind, "typeData": type_data,
                 "historical": historical})
-        })
+            },
+        )
         .collect();
     Ok(axum::Json(Value::Array(fields)).into_response())
 }
@@ -568,7 +591,9 @@ fn encode_cursor(position: usize) -> String {
 }
 
 fn decode_cursor(text: &str) -> Option<usize> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
     let value: Value = serde_json::from_slice(&bytes).ok()?;
     usize::try_from(value.get("position")?.as_u64()?).ok()
 }
@@ -594,7 +619,10 @@ fn bulk_table(shared: &Shared, raw: Option<&str>, pick: fn(&Store) -> &[Entry]) 
     let store = shared.read();
     let employees: Vec<&Employee> = store
         .live()
-        .filter(|employee| only.as_ref().is_none_or(|ids| ids.contains(&employee.id.as_str())))
+        .filter(|employee| {
+            only.as_ref()
+                .is_none_or(|ids| ids.contains(&employee.id.as_str()))
+        })
         .collect();
     let today = now().date_naive();
     let results: Vec<Value> = employees
@@ -613,9 +641,15 @@ fn bulk_table(shared: &Shared, raw: Option<&str>, pick: fn(&Store) -> &[Entry]) 
             });
             let dates: Vec<Option<NaiveDate>> = entries
                 .iter()
-                .map(|entry| entry.fields["effectiveDate"].as_str().and_then(|d| d.parse().ok()))
+                .map(|entry| {
+                    entry.fields["effectiveDate"]
+                        .as_str()
+                        .and_then(|d| d.parse().ok())
+                })
                 .collect();
-            let current = dates.iter().rposition(|date| date.is_some_and(|d| d <= today));
+            let current = dates
+                .iter()
+                .rposition(|date| date.is_some_and(|d| d <= today));
             let values: Vec<Value> = entries
                 .iter()
                 .enumerate()
@@ -692,13 +726,19 @@ fn request_json(store: &Store, request: &TimeOffRequest) -> Map<String, Value> {
             "employeeDisplayName".to_owned(),
             employee.map_or(Value::Null, |e| e.record["displayName"].clone()),
         ),
-        ("policyTypeDisplayName".to_owned(), json!(request.policy_type)),
+        (
+            "policyTypeDisplayName".to_owned(),
+            json!(request.policy_type),
+        ),
         ("type".to_owned(), json!("days")),
         ("startDate".to_owned(), json!(request.start.to_string())),
         ("startPortion".to_owned(), json!("all_day")),
         ("endDate".to_owned(), json!(request.end.to_string())),
         ("endPortion".to_owned(), json!("all_day")),
-        ("durationUnit".to_owned(), json!(policy_unit(&request.policy_type))),
+        (
+            "durationUnit".to_owned(),
+            json!(policy_unit(&request.policy_type)),
+        ),
         ("totalDuration".to_owned(), json!(days)),
     ])
 }
@@ -757,7 +797,9 @@ async fn time_off_changes(State(shared): AppState, RawQuery(raw): RawQuery) -> A
         .ok_or_else(|| ApiError::bad("since must be an ISO 8601 date-time"))?;
     let to = match param(&pairs, "to") {
         None => None,
-        Some(text) => Some(instant(text).ok_or_else(|| ApiError::bad("to must be an ISO 8601 date-time"))?),
+        Some(text) => {
+            Some(instant(text).ok_or_else(|| ApiError::bad("to must be an ISO 8601 date-time"))?)
+        }
     };
     let pending = flag(&pairs, "includePending")?;
     let store = shared.read();
@@ -839,7 +881,9 @@ async fn create_time_off_request(
     if body["startDatePortion"].as_str() != Some("all_day")
         && body["startDatePortion"].as_str() != Some("afternoon")
     {
-        return Err(ApiError::bad("startDatePortion must be all_day or afternoon"));
+        return Err(ApiError::bad(
+            "startDatePortion must be all_day or afternoon",
+        ));
     }
     if body["endDatePortion"].as_str() != Some("all_day")
         && body["endDatePortion"].as_str() != Some("morning")
@@ -849,7 +893,9 @@ async fn create_time_off_request(
     let approved = body["skipManagerApproval"].as_bool().unwrap_or(false);
     let mut store = shared.write();
     if store.employee(&employee_id).is_none() {
-        return Err(ApiError::not_found(format!("Employee {employee_id} not found")));
+        return Err(ApiError::not_found(format!(
+            "Employee {employee_id} not found"
+        )));
     }
     let id = store.add_time_off(
         &employee_id,
@@ -859,7 +905,11 @@ async fn create_time_off_request(
         if approved { "approved" } else { "pending" },
         now(),
     );
-    let request = store.time_off.iter().find(|r| r.id == id).expect("just added");
+    let request = store
+        .time_off
+        .iter()
+        .find(|r| r.id == id)
+        .expect("just added");
     Ok(axum::Json(request_details(&store, request)).into_response())
 }
 

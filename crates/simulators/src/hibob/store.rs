@@ -28,46 +28,366 @@ pub(crate) type FieldDef = (
 
 /// The employee fields the company has, standard and custom (ids holding `field_`).
 pub(crate) const FIELDS: &[FieldDef] = &[
-    ("root.id", "root", "Basic info", "Employee ID", "text", None, false),
-    ("root.firstName", "root", "Basic info", "First name", "text", None, false),
-    ("root.surname", "root", "Basic info", "Last name", "text", None, false),
-    ("root.secondName", "root", "Basic info", "Middle name", "text", None, false),
-    ("root.displayName", "root", "Basic info", "Display name", "text", None, false),
-    ("root.fullName", "root", "Basic info", "Full name", "text", None, false),
-    ("root.email", "root", "Basic info", "Email", "text", None, false),
-    ("root.avatarUrl", "root", "Basic info", "Avatar", "text", None, false),
-    ("root.companyId", "root", "Basic info", "Company ID", "number", None, false),
-    ("root.creationDateTime", "root", "Basic info", "Creation date", "date", None, false),
-    ("about.avatar", "about", "About", "Avatar", "text", None, false),
-    ("work.title", "work", "Work", "Job title", "list", Some("title"), true),
-    ("work.department", "work", "Work", "Department", "list", Some("department"), true),
-    ("work.site", "work", "Work", "Site", "list", Some("site"), true),
-    ("work.siteId", "work", "Work", "Site ID", "number", None, true),
-    ("work.startDate", "work", "Work", "Start date", "date", None, false),
-    ("work.manager", "work", "Work", "Reports to", "employee-reference", None, true),
-    ("work.employeeIdInCompany", "work", "Work", "Employee ID in company", "number", None, false),
-    ("work.isManager", "work", "Work", "Is manager", "boolean", None, false),
-    ("work.workPhone", "work", "Work", "Work phone", "text", None, false),
-    ("work.workMobile", "work", "Work", "Work mobile", "text", None, false),
-    ("internal.status", "internal", "Internal", "Status", "text", None, false),
-    ("internal.lifecycleStatus", "internal", "Internal", "Lifecycle status", "text", None, false),
-    ("internal.terminationDate", "internal", "Internal", "Termination date", "date", None, false),
-    ("internal.terminationReason", "internal", "Internal", "Termination reason", "list", Some("terminationReason"), false),
-    ("payroll.employment.contract", "payroll", "Payroll", "Contract", "list", Some("contract"), true),
-    ("home.privateEmail", "home", "Home", "Personal email", "text", None, false),
-    ("home.mobilePhone", "home", "Home", "Personal mobile", "text", None, false),
-    ("home.legalGender", "home", "Home", "Legal gender", "list", Some("legalGender"), false),
-    ("home.familyStatus", "home", "Home", "Marital status", "list", Some("familyStatus"), false),
-    ("personal.birthDate", "personal", "Personal", "Date of birth", "date", None, false),
-    ("identification.ssn", "identification", "Identification", "SSN", "text", None, false),
-    ("address.line1", "address", "Address", "Address line 1", "text", None, true),
-    ("address.line2", "address", "Address", "Address line 2", "text", None, true),
-    ("address.city", "address", "Address", "City", "text", None, true),
-    ("address.zipCode", "address", "Address", "Zip code", "text", None, true),
-    ("address.usaState", "address", "Address", "State", "list", Some("usaState"), true),
-    ("address.country", "address", "Address", "Country", "list", Some("country"), true),
-    ("work.custom.field_1711886937296", "work", "Work", "T-shirt size", "list", Some("tShirtSize"), false),
-    ("category_1673436523123.field_1673436539999", "category_1673436523123", "Languages", "Secondary language", "text", None, false),
+    (
+        "root.id",
+        "root",
+        "Basic info",
+        "Employee ID",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "root.firstName",
+        "root",
+        "Basic info",
+        "First name",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "root.surname",
+        "root",
+        "Basic info",
+        "Last name",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "root.secondName",
+        "root",
+        "Basic info",
+        "Middle name",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "root.displayName",
+        "root",
+        "Basic info",
+        "Display name",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "root.fullName",
+        "root",
+        "Basic info",
+        "Full name",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "root.email",
+        "root",
+        "Basic info",
+        "Email",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "root.avatarUrl",
+        "root",
+        "Basic info",
+        "Avatar",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "root.companyId",
+        "root",
+        "Basic info",
+        "Company ID",
+        "number",
+        None,
+        false,
+    ),
+    (
+        "root.creationDateTime",
+        "root",
+        "Basic info",
+        "Creation date",
+        "date",
+        None,
+        false,
+    ),
+    (
+        "about.avatar",
+        "about",
+        "About",
+        "Avatar",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "work.title",
+        "work",
+        "Work",
+        "Job title",
+        "list",
+        Some("title"),
+        true,
+    ),
+    (
+        "work.department",
+        "work",
+        "Work",
+        "Department",
+        "list",
+        Some("department"),
+        true,
+    ),
+    (
+        "work.site",
+        "work",
+        "Work",
+        "Site",
+        "list",
+        Some("site"),
+        true,
+    ),
+    (
+        "work.siteId",
+        "work",
+        "Work",
+        "Site ID",
+        "number",
+        None,
+        true,
+    ),
+    (
+        "work.startDate",
+        "work",
+        "Work",
+        "Start date",
+        "date",
+        None,
+        false,
+    ),
+    (
+        "work.manager",
+        "work",
+        "Work",
+        "Reports to",
+        "employee-reference",
+        None,
+        true,
+    ),
+    (
+        "work.employeeIdInCompany",
+        "work",
+        "Work",
+        "Employee ID in company",
+        "number",
+        None,
+        false,
+    ),
+    (
+        "work.isManager",
+        "work",
+        "Work",
+        "Is manager",
+        "boolean",
+        None,
+        false,
+    ),
+    (
+        "work.workPhone",
+        "work",
+        "Work",
+        "Work phone",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "work.workMobile",
+        "work",
+        "Work",
+        "Work mobile",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "internal.status",
+        "internal",
+        "Internal",
+        "Status",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "internal.lifecycleStatus",
+        "internal",
+        "Internal",
+        "Lifecycle status",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "internal.terminationDate",
+        "internal",
+        "Internal",
+        "Termination date",
+        "date",
+        None,
+        false,
+    ),
+    (
+        "internal.terminationReason",
+        "internal",
+        "Internal",
+        "Termination reason",
+        "list",
+        Some("terminationReason"),
+        false,
+    ),
+    (
+        "payroll.employment.contract",
+        "payroll",
+        "Payroll",
+        "Contract",
+        "list",
+        Some("contract"),
+        true,
+    ),
+    (
+        "home.privateEmail",
+        "home",
+        "Home",
+        "Personal email",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "home.mobilePhone",
+        "home",
+        "Home",
+        "Personal mobile",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "home.legalGender",
+        "home",
+        "Home",
+        "Legal gender",
+        "list",
+        Some("legalGender"),
+        false,
+    ),
+    (
+        "home.familyStatus",
+        "home",
+        "Home",
+        "Marital status",
+        "list",
+        Some("familyStatus"),
+        false,
+    ),
+    (
+        "personal.birthDate",
+        "personal",
+        "Personal",
+        "Date of birth",
+        "date",
+        None,
+        false,
+    ),
+    (
+        "identification.ssn",
+        "identification",
+        "Identification",
+        "SSN",
+        "text",
+        None,
+        false,
+    ),
+    (
+        "address.line1",
+        "address",
+        "Address",
+        "Address line 1",
+        "text",
+        None,
+        true,
+    ),
+    (
+        "address.line2",
+        "address",
+        "Address",
+        "Address line 2",
+        "text",
+        None,
+        true,
+    ),
+    (
+        "address.city",
+        "address",
+        "Address",
+        "City",
+        "text",
+        None,
+        true,
+    ),
+    (
+        "address.zipCode",
+        "address",
+        "Address",
+        "Zip code",
+        "text",
+        None,
+        true,
+    ),
+    (
+        "address.usaState",
+        "address",
+        "Address",
+        "State",
+        "list",
+        Some("usaState"),
+        true,
+    ),
+    (
+        "address.country",
+        "address",
+        "Address",
+        "Country",
+        "list",
+        Some("country"),
+        true,
+    ),
+    (
+        "work.custom.field_1711886937296",
+        "work",
+        "Work",
+        "T-shirt size",
+        "list",
+        Some("tShirtSize"),
+        false,
+    ),
+    (
+        "category_1673436523123.field_1673436539999",
+        "category_1673436523123",
+        "Languages",
+        "Secondary language",
+        "text",
+        None,
+        false,
+    ),
 ];
 
 /// Departments (a named list with a hierarchy): `(item id, name, parent item id)`.
@@ -103,8 +423,19 @@ const FIRST_NAMES: &[&str] = &[
     "Priya", "Jakob", "Mei", "Chloé",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Miles", "Clark", "Cohen", "Levi", "Brown", "Okafor", "Johansson", "Fernández", "Nguyễn",
-    "O'Brien", "Müller", "Patel", "Smith",
+    "Miles",
+    "Clark",
+    "Cohen",
+    "Levi",
+    "Brown",
+    "Okafor",
+    "Johansson",
+    "Fernández",
+    "Nguyễn",
+    "O'Brien",
+    "Müller",
+    "Patel",
+    "Smith",
 ];
 const TITLES: &[&str] = &[
     "Designer",
@@ -199,7 +530,8 @@ pub(crate) fn site_by_name(name: &str) -> Option<u64> {
 /// The value at a dotted JSON path (`work.custom.field_1`) of a record; `root.x` is `x`.
 pub(crate) fn at_path<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
     let path = path.strip_prefix("root.").unwrap_or(path);
-    path.split('.').try_fold(record, |value, key| value.get(key))
+    path.split('.')
+        .try_fold(record, |value, key| value.get(key))
 }
 
 /// Sets the value at a dotted JSON path, creating the objects on the way.
@@ -238,8 +570,8 @@ impl Store {
             if n % 7 == 6 {
                 store.terminate(&id, at.date_naive() - Duration::days(20), None);
             } else if n % 11 == 5 {
-                store.employee_mut(&id).expect("just inserted").record["internal"]
-                    ["lifecycleStatus"] = json!("leave");
+                store.employee_mut(&id).expect("just inserted").record["internal"]["lifecycleStatus"] =
+                    json!("leave");
             }
         }
         store
@@ -281,10 +613,20 @@ impl Store {
         object.entry("secondName").or_insert(Value::Null);
         object.insert("creationDateTime".into(), json!(bob_time(at)));
         object.entry("avatarUrl").or_insert(Value::Null);
-        for category in ["work", "internal", "home", "personal", "address", "identification"] {
+        for category in [
+            "work",
+            "internal",
+            "home",
+            "personal",
+            "address",
+            "identification",
+        ] {
             object.entry(category).or_insert_with(|| json!({}));
         }
-        let site = record["work"]["site"].as_str().unwrap_or("Remote").to_owned();
+        let site = record["work"]["site"]
+            .as_str()
+            .unwrap_or("Remote")
+            .to_owned();
         let work = record["work"].as_object_mut().expect("work is an object");
         work.insert("siteId".into(), json!(site_by_name(&site)));
         work.insert("employeeIdInCompany".into(), json!(number));
@@ -292,10 +634,13 @@ impl Store {
         work.entry("manager").or_insert(Value::Null);
         work.entry("title").or_insert(Value::Null);
         work.entry("department").or_insert(Value::Null);
-        work.entry("custom").or_insert_with(|| json!({"field_1711886937296": null}));
+        work.entry("custom")
+            .or_insert_with(|| json!({"field_1711886937296": null}));
         let internal = record["internal"].as_object_mut().expect("internal");
         internal.entry("status").or_insert(json!("Active"));
-        internal.entry("lifecycleStatus").or_insert(json!("employed"));
+        internal
+            .entry("lifecycleStatus")
+            .or_insert(json!("employed"));
         internal.entry("terminationDate").or_insert(Value::Null);
         internal.entry("terminationReason").or_insert(Value::Null);
         let start = record["work"]["startDate"]
@@ -332,7 +677,10 @@ impl Store {
             ),
             ("site".to_owned(), record["work"]["site"].clone()),
             ("siteId".to_owned(), record["work"]["siteId"].clone()),
-            ("creationDate".to_owned(), json!(at.date_naive().to_string())),
+            (
+                "creationDate".to_owned(),
+                json!(at.date_naive().to_string()),
+            ),
             (
                 "modificationDate".to_owned(),
                 json!(at.date_naive().to_string()),
@@ -430,14 +778,23 @@ impl Store {
         });
         self.time_off_changes.push(TimeOffChange {
             request_id: id,
-            change_type: if status == "pending" { "Pending" } else { "Created" },
+            change_type: if status == "pending" {
+                "Pending"
+            } else {
+                "Created"
+            },
             at,
         });
         id
     }
 
     /// Cancels request `id` of `employee_id`; `false` when there is none.
-    pub(crate) fn cancel_time_off(&mut self, employee_id: &str, id: u64, at: DateTime<Utc>) -> bool {
+    pub(crate) fn cancel_time_off(
+        &mut self,
+        employee_id: &str,
+        id: u64,
+        at: DateTime<Utc>,
+    ) -> bool {
         let Some(request) = self
             .time_off
             .iter_mut()
@@ -455,7 +812,12 @@ impl Store {
     }
 
     /// Adds a generated employee (`n` picks its names), with history and time off.
-    pub(crate) fn insert_generated(&mut self, rng: &mut StdRng, n: usize, at: DateTime<Utc>) -> String {
+    pub(crate) fn insert_generated(
+        &mut self,
+        rng: &mut StdRng,
+        n: usize,
+        at: DateTime<Utc>,
+    ) -> String {
         let first = FIRST_NAMES[n % FIRST_NAMES.len()];
         let last = LAST_NAMES[(n / FIRST_NAMES.len() + n) % LAST_NAMES.len()];
         let start = NaiveDate::from_ymd_opt(2016, 1, 4).expect("valid date")
@@ -511,10 +873,16 @@ impl Store {
         if n % 3 == 0 {
             let snapshot = {
                 let employee = self.employee_mut(&id).expect("just inserted");
-                employee.record["work"]["title"] = json!(format!("Senior {}", TITLES[n % TITLES.len()]));
+                employee.record["work"]["title"] =
+                    json!(format!("Senior {}", TITLES[n % TITLES.len()]));
                 employee.record.clone()
             };
-            self.add_work_entry(&id, &(start + Duration::days(730)).to_string(), &snapshot, at);
+            self.add_work_entry(
+                &id,
+                &(start + Duration::days(730)).to_string(),
+                &snapshot,
+                at,
+            );
         }
         // Salary history: a starting salary and a raise a year later (hourly for part-timers).
         let hourly = n % 5 == 4;
