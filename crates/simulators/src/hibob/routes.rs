@@ -451,7 +451,7 @@ async fn create_employee(State(shared): AppState, body: Bytes) -> ApiResult {
         ("work.site", &body["work"]["site"]),
         ("work.startDate", &body["work"]["startDate"]),
     ] {
-        if !value.as_str().is_some_and(|text| !text.trim().is_empty()) {
+        if value.as_str().is_none_or(|text| text.trim().is_empty()) {
             return Err(ApiError::bad(format!("{path} is required")));
         }
     }

@@ -851,8 +851,8 @@ impl Store {
             "home": {
                 "privateEmail": format!("{email}@example.net"),
                 "mobilePhone": format!("914-963-{:04}", 1000 + n % 9000),
-                "legalGender": if n % 2 == 0 { "Female" } else { "Male" },
-                "familyStatus": if n % 3 == 0 { "Married" } else { "Single" },
+                "legalGender": if n.is_multiple_of(2) { "Female" } else { "Male" },
+                "familyStatus": if n.is_multiple_of(3) { "Married" } else { "Single" },
             },
             "personal": {"birthDate": birth.to_string()},
             "identification": {"ssn": format!("{:03}-{:02}-{:04}", 100 + n % 800, n % 99, 1000 + n)},
@@ -865,12 +865,12 @@ impl Store {
                 "country": "United States",
             },
             "category_1673436523123": {
-                "field_1673436539999": if n % 5 == 0 { json!("Hebrew") } else { Value::Null },
+                "field_1673436539999": if n.is_multiple_of(5) { json!("Hebrew") } else { Value::Null },
             },
         });
         let id = self.insert(record, at);
         // A promotion two years in for every third employee.
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             let snapshot = {
                 let employee = self.employee_mut(&id).expect("just inserted");
                 employee.record["work"]["title"] =
