@@ -353,7 +353,13 @@ async fn the_official_typescript_sdk_uses_every_vendor_through_its_tools() {
         assert_eq!(status, 200, "{provider}: {page}");
         assert_eq!(through_mcp, &page["results"], "{provider}");
         let employees = through_mcp.as_array().expect("employees");
-        assert_eq!(employees.len(), 5, "{provider}: {seen}");
+        // Five asked for; a vendor whose list is not paged (HiBob's people search answers
+        // every match at once) gives one page with no next cursor.
+        if page["next_cursor"].is_string() {
+            assert_eq!(employees.len(), 5, "{provider}: {seen}");
+        } else {
+            assert!(employees.len() >= 5, "{provider}: {seen}");
+        }
         for employee in employees {
             for field in unified_model::UnifiedObject::parse("hris", "employees")
                 .expect("employees")
