@@ -12,14 +12,37 @@ generated.
 - `Idempotency-Key`: a key is valid with the request it first came with; the same key with
   another body answers 422 (draft-ietf-httpapi-idempotency-key-header). The generator reuses
   short keys ("0", "a") across different bodies, so a valid case's key is made unique to it.
+- references: a write's `owner_id`, `contact_ids`, `converted_company_id`, … are valid only
+  when the vendor holds a record with that id (a document can state an id's format, which the
+  connection documents do, but not which records exist). A valid case's references name a
+  record of the connection that exists: the test passes one id per object in
+  `CROSSWALK_ST_REFERENCES` (`{"contacts": "…", …}`).
 """
 
 import itertools
+import json
+import os
 
 import schemathesis
 
 _calls = itertools.count()
 _MAX_KEY_LEN = 255
+# The unified object each reference field of a write body names.
+_REFERENCE_FIELDS = {
+    "owner_id": "users",
+    "company_id": "companies",
+    "company_ids": "companies",
+    "parent_company_id": "companies",
+    "converted_company_id": "companies",
+    "contact_id": "contacts",
+    "contact_ids": "contacts",
+    "converted_contact_id": "contacts",
+    "opportunity_id": "opportunities",
+    "opportunity_ids": "opportunities",
+    "lead_id": "leads",
+    "lead_ids": "leads",
+}
+_REFERENCES = json.loads(os.environ.get("CROSSWALK_ST_REFERENCES", "{}"))
 
 
 def _is_positive(case):
@@ -39,3 +62,13 @@ def before_call(context, case, kwargs):
                 suffix = f"-{next(_calls)}"
                 key = case.headers[name].strip()[: _MAX_KEY_LEN - len(suffix)]
                 case.headers[name] = key + suffix
+    if isinstance(case.body, dict) and case.method.upper() in ("POST", "PATCH"):
+        for field, target in _REFERENCE_FIELDS.items():
+            value = case.body.get(field)
+            existing = _REFERENCES.get(target)
+            if value is None or existing is None:
+                continue
+            if isinstance(value, list):
+                case.body[field] = [existing] if value else []
+            elif isinstance(value, str):
+                case.body[field] = existing

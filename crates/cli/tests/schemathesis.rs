@@ -115,9 +115,31 @@ async fn schemathesis_finds_no_failure_on_any_vendor() {
         );
         let document_file = work.path().join("openapi.json");
         std::fs::write(&document_file, document.to_string()).expect("document written");
+        // One existing record per object the writes may name (the hooks' references).
+        let mut references = serde_json::Map::new();
+        for object in ["contacts", "companies", "opportunities", "leads", "users"] {
+            let (status, page) = app
+                .get(&format!(
+                    "/unified/crm/{object}?connection_id={}&page_size=1",
+                    vendor.connection_id
+                ))
+                .await;
+            assert!(
+                status.is_success(),
+                "{}: {object}: {status} {page}",
+                vendor.provider
+            );
+            if let Some(id) = page["results"][0]["id"].as_str() {
+                references.insert(object.to_owned(), serde_json::Value::from(id));
+            }
+        }
         let mut command = tokio::process::Command::new(&schemathesis);
         command
             .current_dir(work.path())
+            .env(
+                "CROSSWALK_ST_REFERENCES",
+                serde_json::Value::Object(references).to_string(),
+            )
             .env("PYTHONPATH", hooks_dir())
             .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
             .arg("--config-file")

@@ -720,6 +720,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                         .as_ref()
                         .map(|bulk| compiler.bulk(&format!("{path}.list.bulk"), bulk, &methods))
                         .transpose()?,
+                    patterns: Vec::new(),
                 },
             );
         }
@@ -779,6 +780,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     id_expr: None,
                     walk: crate::file::RouteWalk::First,
                     bulk: None,
+                    patterns: Vec::new(),
                 },
             );
         }
@@ -809,6 +811,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                         )?,
                         walk: crate::file::RouteWalk::First,
                         bulk: None,
+                        patterns: write_patterns(write),
                     },
                 );
             }
@@ -827,6 +830,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     id_expr: None,
                     walk: crate::file::RouteWalk::First,
                     bulk: None,
+                    patterns: Vec::new(),
                 },
             );
         }
@@ -922,6 +926,7 @@ fn compile_deletes(
         id_expr: None,
         walk: *walk,
         bulk: None,
+        patterns: Vec::new(),
     }))
 }
 
@@ -994,5 +999,78 @@ fn check_write_fields(
             format!("`{name}` is required but not in `fields`"),
         ));
     }
+    let carried = |name: &str| {
+        write
+            .fields
+            .as_ref()
+            .is_none_or(|fields| fields.iter().any(|each| each == name))
+    };
+    if !creating && !write.required_any.is_empty() {
+        return Err(compiler.error(
+            &format!("{path}.required_any"),
+            "only creates require fields",
+        ));
+    }
+    for (group_idx, group) in write.required_any.iter().enumerate() {
+        let group_path = format!("required_any[{group_idx}]");
+        if group.is_empty() {
+            return Err(compiler.error(
+                &format!("{path}.{group_path}"),
+                "a group names at least one field",
+            ));
+        }
+        check(group, &group_path)?;
+        if let Some((idx, name)) = group.iter().enumerate().find(|(_, name)| !carried(name)) {
+            return Err(compiler.error(
+                &format!("{path}.{group_path}[{idx}]"),
+                format!("`{name}` is required but not in `fields`"),
+            ));
+        }
+    }
+    let named = |part: &str, name: &str| -> Result<(), LoadError> {
+        if !known.contains(&name) {
+            return Err(compiler.error(
+                &format!("{path}.{part}.{name}"),
+                format!(
+                    "`{name}` is not a writable field of `{}` (known: {})",
+                    object.key(),
+                    known.join(", ")
+                ),
+            ));
+        }
+        if !carried(name) {
+            return Err(compiler.error(
+                &format!("{path}.{part}.{name}"),
+                format!("`{name}` is not in `fields`"),
+            ));
+        }
+        Ok(())
+    };
+    for (name, values) in &write.values {
+        named("values", name)?;
+        if values.is_empty() {
+            return Err(
+                compiler.error(&format!("{path}.values.{name}"), "lists at least one value")
+            );
+        }
+    }
+    for (name, pattern) in &write.patterns {
+        named("patterns", name)?;
+        if let Err(error) = regex::Regex::new(pattern) {
+            return Err(compiler.error(
+                &format!("{path}.patterns.{name}"),
+                format!("invalid regular expression: {error}"),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// A write's `patterns`, compiled (checked by [`check_write_fields`]).
+fn write_patterns(write: &crate::file::WriteOperation) -> Vec<(String, regex::Regex)> {
+    write
+        .patterns
+        .iter()
+        .filter_map(|(name, pattern)| Some((name.clone(), regex::Regex::new(pattern).ok()?)))
+        .collect()
 }

@@ -1065,6 +1065,26 @@ pub struct WriteOperation {
     /// before any vendor call and marked required in `/meta`'s create schema.
     #[serde(default)]
     pub required: Vec<String>,
+    /// Creates only: groups of unified fields of which the vendor needs at least one with a
+    /// value, in every group (a person's name: `[[name, first_name, last_name]]`; a lead's
+    /// title and the record it hangs on: `[[name, company_name], [converted_contact_id,
+    /// converted_company_id]]`). A
+    /// create missing a group is refused before any vendor call, naming the group, and
+    /// `/meta`'s create schema states each group as an `anyOf`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_any: Vec<Vec<String>>,
+    /// The values a write takes for a carried field, where the vendor takes fewer than the
+    /// unified schema allows (the engagement types the connector has a route for, the vendor's
+    /// own option list); for a list field, the values of its items. Another value is refused
+    /// before any vendor call, and `/meta`'s schemas list exactly these.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub values: IndexMap<String, Vec<Value>>,
+    /// Regular expressions a carried text field's value must match, where the vendor checks a
+    /// format of its own (its id format); for a list field, each item. Written so that they mean
+    /// the same in Rust's `regex` and in ECMAScript (the document's `pattern`); a value that does
+    /// not match is refused before any vendor call.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub patterns: IndexMap<String, String>,
 }
 
 /// What a write answers with.

@@ -221,6 +221,42 @@ impl Connector {
             .map_or(&[], |write| write.required.as_slice())
     }
 
+    /// The groups of fields a create of `object` needs one of (`required_any`).
+    pub fn write_required_any(&self, object: &str, operation: Operation) -> &[Vec<String>] {
+        self.write_operation(object, operation)
+            .map_or(&[], |write| write.required_any.as_slice())
+    }
+
+    /// The values a write of `object` takes for a field (`values`), when the connector narrows
+    /// them.
+    pub fn write_values(
+        &self,
+        object: &str,
+        operation: Operation,
+        field: &str,
+    ) -> Option<&[serde_json::Value]> {
+        self.write_operation(object, operation)?
+            .values
+            .get(field)
+            .map(Vec::as_slice)
+    }
+
+    /// The fields a write of `object` narrows to a list of values (`values`), in file order.
+    pub fn write_valued_fields(&self, object: &str, operation: Operation) -> Vec<&str> {
+        self.write_operation(object, operation)
+            .map(|write| write.values.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// The patterns a write of `object` holds text fields to (`patterns`), compiled.
+    pub fn write_patterns(&self, object: &str, operation: Operation) -> &[(String, regex::Regex)] {
+        self.inner
+            .unified
+            .get(object)
+            .and_then(|ops| ops.get(&operation))
+            .map_or(&[], |compiled| compiled.patterns.as_slice())
+    }
+
     /// Whether the error rule `rule` says the vendor's fields changed (`refresh_discovery`).
     pub fn refreshes_discovery(&self, rule: &str) -> bool {
         self.inner
@@ -357,6 +393,8 @@ struct CompiledOperation {
     walk: file::RouteWalk,
     /// Lists only: the object's bulk export.
     bulk: Option<CompiledBulk>,
+    /// Writes only: the compiled `patterns` of the write.
+    patterns: Vec<(String, regex::Regex)>,
 }
 
 /// A list's `bulk` export, each step's request compiled like a route's.

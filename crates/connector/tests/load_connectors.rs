@@ -132,3 +132,78 @@ fn write_fields_name_writable_unified_fields() {
         .to_string();
     assert!(error.contains("only creates require fields"), "{error}");
 }
+
+/// A write's `required_any`, `values` and `patterns` name carried fields; groups are not empty
+/// and only creates have them, values are listed, patterns compile; each error names its place
+/// in the file.
+#[test]
+fn write_rules_name_carried_fields_and_hold_together() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../connectors/salesforce/connector.yaml");
+    // The file's own patterns are left out, so that each case below states the contact's.
+    let text: String = std::fs::read_to_string(&path)
+        .expect("readable")
+        .lines()
+        .filter(|line| !line.starts_with("      patterns: "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let original = "      required: [last_name]\n";
+    assert!(text.contains(original));
+    let accepted = text.replacen(
+        original,
+        "      required: [last_name]\n      required_any: [[email_addresses, phone_numbers]]\n      values: {title: [CEO, CTO]}\n      patterns: {owner_id: \"^005\"}\n",
+        1,
+    );
+    connector::load_connector_from_str("salesforce.yaml", &accepted, None).expect("loads");
+    for (replacement, place, expected) in [
+        (
+            "      required_any: [[nickname]]\n",
+            "create.required_any[0][0]",
+            "`nickname` is not a writable field",
+        ),
+        (
+            "      required_any: [[]]\n",
+            "create.required_any[0]",
+            "a group names at least one field",
+        ),
+        (
+            "      required_any: [[name]]\n",
+            "create.required_any[0][0]",
+            "`name` is required but not in `fields`",
+        ),
+        (
+            "      values: {title: []}\n",
+            "create.values.title",
+            "lists at least one value",
+        ),
+        (
+            "      values: {name: [A]}\n",
+            "create.values.name",
+            "`name` is not in `fields`",
+        ),
+        (
+            "      patterns: {owner_id: \"(\"}\n",
+            "create.patterns.owner_id",
+            "invalid regular expression",
+        ),
+    ] {
+        let changed = text.replacen(original, &format!("{original}{replacement}"), 1);
+        let error = connector::load_connector_from_str("salesforce.yaml", &changed, None)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains(expected), "{replacement}: {error}");
+        assert!(
+            error.contains(&format!("unified.crm.contacts.{place}")),
+            "{replacement}: {error}"
+        );
+    }
+    let update = text.replacen(
+        "\n    update:\n",
+        "\n    update:\n      required_any: [[last_name]]\n",
+        1,
+    );
+    let error = connector::load_connector_from_str("salesforce.yaml", &update, None)
+        .expect_err("refused")
+        .to_string();
+    assert!(error.contains("only creates require fields"), "{error}");
+}

@@ -107,6 +107,90 @@ fn not_null(schema: &mut Value) {
     }
 }
 
+/// What a field's value must be to count as given ([`crate::records`]'s `has_value`): not
+/// null, text not blank, a list not empty.
+fn has_a_value(property: Option<&Value>) -> Value {
+    let kinds: Vec<&str> = match property.and_then(|property| property.get("type")) {
+        Some(Value::String(kind)) => vec![kind.as_str()],
+        Some(Value::Array(kinds)) => kinds.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if kinds.contains(&"array") {
+        json!({"type": "array", "minItems": 1})
+    } else if kinds.contains(&"string") {
+        json!({"type": "string", "pattern": crate::records::NOT_BLANK})
+    } else {
+        json!({"not": {"type": "null"}})
+    }
+}
+
+/// States a write's `values` and `patterns` in its schema: a narrowed field's schema lists
+/// exactly its values (null too where the field may be left empty), a patterned field's text
+/// (or each item of its list) carries the pattern.
+fn narrow_write_values(
+    schema: &mut Value,
+    connector: &connector::Connector,
+    key: &str,
+    operation: Operation,
+) {
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for name in connector.write_valued_fields(key, operation) {
+        let (Some(values), Some(property)) = (
+            connector.write_values(key, operation, name),
+            properties.get_mut(name),
+        ) else {
+            continue;
+        };
+        let description = property.get("description").cloned();
+        let is_list = property.get("type").is_some_and(|kind| {
+            kind == "array"
+                || kind
+                    .as_array()
+                    .is_some_and(|kinds| kinds.contains(&json!("array")))
+        });
+        let nullable = property_allows_null(property);
+        let mut narrowed = if is_list {
+            let mut list = property.clone();
+            list["items"] = json!({"enum": values});
+            list
+        } else {
+            let mut allowed = values.to_vec();
+            if nullable {
+                allowed.push(Value::Null);
+            }
+            json!({"enum": allowed})
+        };
+        if let (Some(description), Value::Object(map)) = (description, &mut narrowed) {
+            map.insert("description".to_owned(), description);
+        }
+        *property = narrowed;
+    }
+    for (name, pattern) in connector.write_patterns(key, operation) {
+        let Some(property) = properties.get_mut(name) else {
+            continue;
+        };
+        if property.get("items").is_some() {
+            property["items"]["pattern"] = json!(pattern.as_str());
+        } else {
+            property["pattern"] = json!(pattern.as_str());
+        }
+    }
+}
+
+/// Whether a property's schema takes null.
+fn property_allows_null(property: &Value) -> bool {
+    match property.get("type") {
+        Some(Value::Array(kinds)) => kinds.contains(&json!("null")),
+        Some(kind) => kind == "null",
+        None => property
+            .get("anyOf")
+            .and_then(Value::as_array)
+            .is_some_and(|branches| branches.contains(&json!({"type": "null"}))),
+    }
+}
+
 impl Bound {
     /// The schemas and provenance of `object` on this connection.
     ///
@@ -206,6 +290,29 @@ impl Bound {
                         }
                     }
                 }
+            }
+            narrow_write_values(&mut schema, connector, &key, operation);
+            let groups = connector.write_required_any(&key, operation);
+            if !groups.is_empty()
+                && let Value::Object(map) = &mut schema
+            {
+                // In every group, one field at least with a value.
+                let all: Vec<Value> = groups
+                    .iter()
+                    .map(|group| {
+                        let branches: Vec<Value> = group
+                            .iter()
+                            .map(|name| {
+                                let property = map
+                                    .get("properties")
+                                    .and_then(|properties| properties.get(name));
+                                json!({"required": [name], "properties": {name.clone(): has_a_value(property)}})
+                            })
+                            .collect();
+                        json!({"anyOf": branches})
+                    })
+                    .collect();
+                map.insert("allOf".to_owned(), Value::Array(all));
             }
             if operation == Operation::Update
                 && let Some(custom) = schema.pointer_mut("/properties/custom_fields")

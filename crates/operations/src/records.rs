@@ -877,13 +877,7 @@ fn check_carried_fields(
         ));
     }
     for name in connector.write_required(&key, operation) {
-        // A required field needs a value: null or blank text is none.
-        let missing = match given.get(name) {
-            None | Some(Value::Null) => true,
-            Some(Value::String(text)) => is_blank(text),
-            Some(_) => false,
-        };
-        if missing {
+        if !has_value(given.get(name)) {
             return Err(OpError::invalid_body(
                 format!("body.{name}"),
                 format!(
@@ -895,7 +889,78 @@ fn check_carried_fields(
             ));
         }
     }
+    for group in connector.write_required_any(&key, operation) {
+        if group.iter().any(|name| has_value(given.get(name))) {
+            continue;
+        }
+        let first = group.first().map_or("", String::as_str);
+        let names: Vec<String> = group.iter().map(|name| format!("`{name}`")).collect();
+        return Err(OpError::invalid_body(
+            format!("body.{first}"),
+            format!(
+                "{} `{}` on `{}` needs one of {}",
+                operation.as_str(),
+                object.slug(),
+                connector.id(),
+                names.join(", ")
+            ),
+        ));
+    }
+    for name in connector.write_valued_fields(&key, operation) {
+        let Some(allowed) = connector.write_values(&key, operation, name) else {
+            continue;
+        };
+        let outside = |value: &Value| !value.is_null() && !allowed.contains(value);
+        let refused = match given.get(name) {
+            Some(Value::Array(items)) => items.iter().any(outside),
+            Some(value) => outside(value),
+            None => false,
+        };
+        if refused {
+            let listed: Vec<String> = allowed.iter().map(Value::to_string).collect();
+            return Err(OpError::invalid_body(
+                format!("body.{name}"),
+                format!(
+                    "`{}` on `{}` takes {} for `{name}`",
+                    object.slug(),
+                    connector.id(),
+                    listed.join(", ")
+                ),
+            ));
+        }
+    }
+    for (name, pattern) in connector.write_patterns(&key, operation) {
+        let outside =
+            |value: &Value| matches!(value, Value::String(text) if !pattern.is_match(text));
+        let refused = match given.get(name) {
+            Some(Value::Array(items)) => items.iter().any(outside),
+            Some(value) => outside(value),
+            None => false,
+        };
+        if refused {
+            return Err(OpError::invalid_body(
+                format!("body.{name}"),
+                format!(
+                    "must match `{}` to be written to `{}` on `{}` (the vendor's own format)",
+                    pattern.as_str(),
+                    object.slug(),
+                    connector.id()
+                ),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Whether a write body's field has a value: absent, null, blank text and an empty list are
+/// none.
+fn has_value(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::String(text)) => !is_blank(text),
+        Some(Value::Array(items)) => !items.is_empty(),
+        Some(_) => true,
+    }
 }
 
 /// Whether `text` has nothing but blanks: what Python's `str.isspace` calls a space (Unicode

@@ -505,3 +505,165 @@ async fn a_create_missing_a_field_the_vendor_requires_is_refused_naming_the_unif
         assert!(meta["update_schema"].get("required").is_none(), "{meta}");
     }
 }
+
+/// What only the vendor used to check is checked first (issue 15, the last findings of
+/// Schemathesis's `positive_data_acceptance`): an engagement type no route serves, a create
+/// with none of a group of fields the vendor needs one of, an id not in the vendor's format.
+/// Each is a 400 naming the unified field with no vendor call, and /meta states the rule.
+#[tokio::test]
+async fn what_the_vendor_would_refuse_is_refused_first_and_stated_in_meta() {
+    let app = spawn_app().await;
+    for vendor in ["hubspot", "salesforce", "pipedrive", "dynamics365"] {
+        let connection = app.connection(vendor);
+        let before = app.simulator(vendor).requests().total_matching("POST ");
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/unified/crm/engagements?connection_id={connection}"),
+                Some(json!({"type": "SMS", "subject": "Text"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{vendor}: {body}");
+        assert_eq!(body["field"], "body.type", "{vendor}: {body}");
+        assert_eq!(
+            app.simulator(vendor).requests().total_matching("POST "),
+            before,
+            "{vendor}"
+        );
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/engagements/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        assert_eq!(
+            meta["create_schema"]["properties"]["type"]["enum"],
+            json!(["CALL", "MEETING", "EMAIL"]),
+            "{vendor}: {meta}"
+        );
+    }
+
+    // A Pipedrive person needs a name, from `name`, `first_name` or `last_name`.
+    let connection = app.connection("pipedrive");
+    let persons = || app.simulator("pipedrive").ids("persons").len();
+    let before = persons();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(json!({"email_addresses": [{"email_address": "x@example.com", "type": "WORK"}], "last_name": "  "})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "body.name", "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("`first_name`")),
+        "{body}"
+    );
+    assert_eq!(persons(), before, "nothing written");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(json!({"last_name": "Lovelace"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(persons(), before + 1);
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    let groups = meta["create_schema"]["allOf"][0]["anyOf"]
+        .as_array()
+        .expect("one group");
+    let named: Vec<&str> = groups
+        .iter()
+        .filter_map(|branch| branch["required"][0].as_str())
+        .collect();
+    assert_eq!(named, ["name", "first_name", "last_name"], "{meta}");
+
+    // A Salesforce owner is a user id: 005 and twelve or fifteen more letters and digits.
+    let connection = app.connection("salesforce");
+    let before = app
+        .simulator("salesforce")
+        .requests()
+        .total_matching("POST ");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(json!({"last_name": "Owned", "owner_id": "not-an-id"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "body.owner_id", "{body}");
+    assert_eq!(
+        app.simulator("salesforce")
+            .requests()
+            .total_matching("POST "),
+        before
+    );
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    let pattern = meta["create_schema"]["properties"]["owner_id"]["pattern"]
+        .as_str()
+        .expect("a pattern");
+    assert!(pattern.starts_with("^005"), "{meta}");
+}
+
+/// A meeting ending in year 9999 (a valid RFC 3339 time, far past what some vendors' read-back
+/// arithmetic holds) is either refused with nothing written or created and answered as created
+/// with the vendor's id: never a 5xx after the vendor wrote, which a retrying client would turn
+/// into duplicates (issue 15, "a 500 after the vendor already wrote").
+#[tokio::test]
+async fn a_far_future_end_time_never_answers_an_error_after_the_vendor_wrote() {
+    let app = spawn_app().await;
+    for (vendor, collection) in [
+        ("hubspot", "meetings"),
+        ("salesforce", "Event"),
+        ("pipedrive", "activities"),
+        ("dynamics365", "appointments"),
+    ] {
+        let connection = app.connection(vendor);
+        let before = app.simulator(vendor).ids(collection);
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/unified/crm/engagements?connection_id={connection}"),
+                Some(json!({
+                    "type": "MEETING",
+                    "subject": "Far future",
+                    "start_time": "2026-01-05T10:00:00Z",
+                    "end_time": "9999-12-31T23:59:59Z"
+                })),
+            )
+            .await;
+        let after = app.simulator(vendor).ids(collection);
+        assert!(!status.is_server_error(), "{vendor}: {status} {body}");
+        if status.is_success() {
+            assert_eq!(status, StatusCode::CREATED, "{vendor}: {body}");
+            assert_eq!(after.len(), before.len() + 1, "{vendor}: one written");
+            let id = body["id"].as_str().expect("the unified id");
+            let written = after
+                .iter()
+                .find(|each| !before.contains(each))
+                .expect("the new record");
+            assert!(
+                id.ends_with(written.as_str()),
+                "{vendor}: {id} vs {written}"
+            );
+        } else {
+            assert!(status.is_client_error(), "{vendor}: {status} {body}");
+            assert_eq!(after, before, "{vendor}: a refused write leaves nothing");
+        }
+    }
+}

@@ -1019,7 +1019,8 @@ fn build_scoped(
     // creation.
     let endpoint_body = |create: bool| {
         let mut schema = json!({"type": "object", "additionalProperties": false, "properties": {
-            "url": {"type": ["string", "null"], "maxLength": crate::routes::webhooks::MAX_URL_BYTES, "description": "An absolute `http` or `https` URL."},
+            "url": {"type": ["string", "null"], "maxLength": crate::routes::webhooks::MAX_URL_BYTES, "pattern": crate::rules::REDIRECT_URL.as_str(),
+                "description": "An absolute `http` or `https` URL, without credentials or a fragment."},
             "description": {"type": ["string", "null"], "maxLength": crate::routes::webhooks::MAX_DESCRIPTION_CHARS},
             "event_types": {"type": ["array", "null"], "maxItems": crate::routes::webhooks::MAX_FILTER_ITEMS, "items": {"type": "string", "minLength": 1,
                 "maxLength": crate::routes::webhooks::MAX_EVENT_TYPE_CHARS, "pattern": "^[a-z0-9._-]*[*]?$"},

@@ -148,6 +148,13 @@ pub fn check_url(text: &str) -> Result<String, String> {
     if text.len() > MAX_URL_BYTES {
         return Err(format!("must be at most {MAX_URL_BYTES} bytes"));
     }
+    // The document's pattern for `url` ([`crate::rules::REDIRECT_URL`]) is this very rule.
+    if !crate::rules::is_redirect_url(text) {
+        return Err(
+            "must be an absolute `http` or `https` URL: a host name or IPv4 address, an optional port, then a path and query of visible ASCII, with no credentials and no fragment"
+                .to_owned(),
+        );
+    }
     let url = url::Url::parse(text).map_err(|error| format!("is not an absolute URL: {error}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err("must be an `http` or `https` URL".to_owned());
