@@ -17,8 +17,11 @@ generated.
   connection documents do, but not which records exist). A valid case's references name a
   record of the connection that exists: the test passes one id per object in
   `CROSSWALK_ST_REFERENCES` (`{"contacts": "…", …}`).
+- `since` and `until` of a webhook replay: `until` must come after `since` (a relation
+  between two fields); a valid case with both has them in that order.
 """
 
+import datetime
 import itertools
 import json
 import os
@@ -72,3 +75,23 @@ def before_call(context, case, kwargs):
                 case.body[field] = [existing] if value else []
             elif isinstance(value, str):
                 case.body[field] = existing
+    if (
+        isinstance(case.body, dict)
+        and isinstance(case.body.get("since"), str)
+        and isinstance(case.body.get("until"), str)
+    ):
+        _order_window(case.body)
+
+
+def _order_window(body):
+    try:
+        since = datetime.datetime.fromisoformat(body["since"])
+        until = datetime.datetime.fromisoformat(body["until"])
+    except ValueError:
+        return
+    if since.tzinfo is None or until.tzinfo is None:
+        return
+    if until <= since:
+        body["since"], body["until"] = body["until"], body["since"]
+        if until == since:
+            body["until"] = (since + datetime.timedelta(seconds=1)).isoformat()

@@ -811,7 +811,13 @@ impl Connector {
                     crate::load::deep_merge(&mut merged, &Value::Object(extra.clone()));
                     mapped = Some(merged);
                 }
+                let has_mapping = route.is_some_and(|route| route.body_mapping.is_some());
                 match (format, mapped) {
+                    // A JSON method whose body mapping left nothing (every field empty) still
+                    // sends a JSON document: the vendor parses the body it expects.
+                    (crate::file::BodyFormat::Json, None) if has_mapping => {
+                        RequestBody::Json(Value::Object(Map::new()))
+                    }
                     (_, None) => RequestBody::None,
                     (crate::file::BodyFormat::Form, Some(value)) => {
                         let mut pairs = Vec::new();

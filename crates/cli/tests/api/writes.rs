@@ -620,6 +620,49 @@ async fn what_the_vendor_would_refuse_is_refused_first_and_stated_in_meta() {
     assert!(pattern.starts_with("^005"), "{meta}");
 }
 
+/// Writes with nothing in a part are still writes (Schemathesis findings, issue 15): a phone
+/// entry with no number is left out rather than sent for Pipedrive to refuse, and a Dataverse
+/// engagement whose mapped body is empty is sent as `{}`, not as no body at all (the vendor
+/// answered "EOF while parsing").
+#[tokio::test]
+async fn empty_parts_of_a_write_never_reach_the_vendor_as_malformed_requests() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(json!({"first_name": "Grace", "phone_numbers": [{}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["phone_numbers"], json!([]), "{body}");
+    let connection = app.connection("dynamics365");
+    for (kind, collection) in [("CALL", "phonecalls"), ("MEETING", "appointments")] {
+        let before = app.simulator("dynamics365").ids(collection).len();
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/unified/crm/engagements?connection_id={connection}"),
+                Some(json!({"type": kind})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{kind}: {body}");
+        assert_eq!(
+            app.simulator("dynamics365").ids(collection).len(),
+            before + 1
+        );
+    }
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/notes?connection_id={connection}"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 /// A meeting ending in year 9999 (a valid RFC 3339 time, far past what some vendors' read-back
 /// arithmetic holds) is either refused with nothing written or created and answered as created
 /// with the vendor's id: never a 5xx after the vendor wrote, which a retrying client would turn

@@ -1121,12 +1121,21 @@ fn build_scoped(
         ),
     );
     replay["requestBody"] = json_body(json!({"type": "object", "additionalProperties": false,
-        "description": "Exactly one of `message_id`, `since` (with an optional `until`, default now) and `after_change`.",
-        "properties": {
-        "message_id": {"type": ["string", "null"], "pattern": store::WebhookMessageId::PATTERN},
-        "since": {"type": ["string", "null"], "format": "date-time"},
-        "until": {"type": ["string", "null"], "format": "date-time"},
-        "after_change": {"type": ["integer", "null"], "minimum": 0, "maximum": i64::MAX}}}));
+    "description": "Exactly one of `message_id`, `since` (with an optional `until`, default now) and `after_change`.",
+    "properties": {
+    "message_id": {"type": ["string", "null"], "pattern": store::WebhookMessageId::PATTERN},
+    "since": {"type": ["string", "null"], "format": "date-time"},
+    "until": {"type": ["string", "null"], "format": "date-time"},
+    "after_change": {"type": ["integer", "null"], "minimum": 0, "maximum": i64::MAX}},
+    // Exactly one selection; a field given as null is one left out.
+    "oneOf": [
+        {"required": ["message_id"], "properties": {"message_id": {"type": "string"},
+            "since": {"type": "null"}, "until": {"type": "null"}, "after_change": {"type": "null"}}},
+        {"required": ["since"], "properties": {"since": {"type": "string"},
+            "message_id": {"type": "null"}, "after_change": {"type": "null"}}},
+        {"required": ["after_change"], "properties": {"after_change": {"type": "integer"},
+            "message_id": {"type": "null"}, "since": {"type": "null"}, "until": {"type": "null"}}}
+    ]}));
     paths.insert(
         "/webhooks/endpoints/{id}/replay".to_owned(),
         json!({"parameters": [endpoint_id], "post": replay}),

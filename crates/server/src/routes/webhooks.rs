@@ -565,12 +565,15 @@ pub async fn replay(
             WebhookMessageId::parse(&message)
                 .map_err(|_| ApiError::invalid("message_id", "is not a message id"))?,
         ),
-        (None, Some(since), until, None) => {
-            let until = until.unwrap_or_else(store::timestamp::now);
+        (None, Some(since), Some(until), None) => {
             if until <= since {
                 return Err(ApiError::invalid("until", "must be after `since`"));
             }
             ReplaySelection::Between(since, until)
+        }
+        // Up to now: a `since` still to come (a client's clock ahead of ours) selects nothing.
+        (None, Some(since), None, None) => {
+            ReplaySelection::Between(since, store::timestamp::now().max(since))
         }
         (None, None, None, Some(after)) => {
             if i64::try_from(after).is_err() {
