@@ -15,7 +15,6 @@
 //! the examples and fuzzing phases. The longer run is the same test with more examples and the
 //! coverage and stateful phases too (README, "Test"):
 //! `CROSSWALK_SCHEMATHESIS_EXAMPLES=100 cargo test -p cli --test schemathesis`.
-//! `CROSSWALK_SCHEMATHESIS_EVERY_CHECK=1` also runs the checks listed in [`OPEN_CHECKS`].
 //! Schemathesis is pinned in `contract/schemathesis-requirements.txt` and installed by
 //! `scripts/test-deps` into `.tools/schemathesis`; without it the test fails.
 
@@ -32,21 +31,6 @@ use crate::helpers::spawn_app_with;
 
 /// Examples per operation and phase in the budgeted run.
 const BUDGET_EXAMPLES: u32 = 2;
-/// The checks of `--checks all` that still fail on findings open in issue 15, each left out of
-/// the budgeted run until its finding is fixed (remove it here then):
-/// - `positive_data_acceptance`: on the connection documents, Crosswalk's own routes take what
-///   they document; what is left are writes the vendor refuses after Crosswalk accepted them
-///   (`CROSSWALK_SCHEMATHESIS_EVERY_CHECK=1` shows them):
-///   - an engagement create with a `type` the connector has no route for (`SMS`): the document
-///     lists every unified type, and the connector format cannot yet say which values a write
-///     takes;
-///   - requirements the connector format cannot state: one of several fields (a Pipedrive
-///     person's `name` or `first_name`/`last_name`, a Pipedrive lead's title, a Salesforce or
-///     Pipedrive note's parent) and a link to a record that exists (a HubSpot lead's contact);
-///   - values only the vendor checks: its option lists (HubSpot `lifecyclestage`), its id
-///     formats (a Salesforce `OwnerId`), its own fields in `remote_data` (Dynamics 365), ids
-///     of records that do not exist in its bindings (Dynamics 365 notes).
-const OPEN_CHECKS: &[&str] = &["positive_data_acceptance"];
 /// Failed authentications the run's address may make: `ignored_auth` sends unauthenticated
 /// calls to every operation, far more than the default budget (20) that would otherwise turn
 /// every later call of the run into `429 auth_throttled`.
@@ -83,7 +67,6 @@ async fn schemathesis_finds_no_failure_on_any_vendor() {
     } else {
         "examples,fuzzing"
     };
-    let every_check = std::env::var_os("CROSSWALK_SCHEMATHESIS_EVERY_CHECK").is_some();
     let app = spawn_app_with(Options {
         failed_auth_burst: Some(FAILED_AUTH_BURST),
         ..Options::tests()
@@ -163,9 +146,6 @@ async fn schemathesis_finds_no_failure_on_any_vendor() {
                 "^/environment/(api-keys|limits|overrides)|^/connections/\\{id\\}",
             ])
             .kill_on_drop(true);
-        if !every_check {
-            command.args(["--exclude-checks", &OPEN_CHECKS.join(",")]);
-        }
         let output = tokio::time::timeout(RUN_LIMIT, command.output())
             .await
             .unwrap_or_else(|_| panic!("schemathesis on {} within {RUN_LIMIT:?}", vendor.provider))
