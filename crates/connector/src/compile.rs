@@ -223,6 +223,10 @@ impl Compiler<'_> {
                         &format!("{route_path}.query_mapping"),
                         route.query_mapping.as_ref(),
                     )?,
+                    header_mapping: self.opt_expr(
+                        &format!("{route_path}.header_mapping"),
+                        route.header_mapping.as_ref(),
+                    )?,
                     body_mapping: self.opt_expr(
                         &format!("{route_path}.body_mapping"),
                         route.body_mapping.as_ref(),
@@ -281,6 +285,7 @@ impl Compiler<'_> {
                     &format!("{path}.query_mapping"),
                     enrich.query_mapping.as_ref(),
                 )?,
+                header_mapping: None,
                 body_mapping: self.opt_expr(
                     &format!("{path}.body_mapping"),
                     enrich.body_mapping.as_ref(),
@@ -324,6 +329,7 @@ impl Compiler<'_> {
             method: Arc::clone(method),
             when: None,
             query_mapping: self.opt_expr(&format!("{path}.query_mapping"), query_mapping)?,
+            header_mapping: None,
             body_mapping: self.opt_expr(&format!("{path}.body_mapping"), body_mapping)?,
             id_mapping: None,
             record_filter: None,
@@ -510,10 +516,26 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 capture,
                 scopes,
                 invalid_grant_when,
+                token_prefix,
                 ..
             } => CompiledAuth::Oauth2 {
                 token: Template::parse("{{credentials.access_token}}")
                     .map_err(|error| compiler.error(&path, error.to_string()))?,
+                token_prefix: match token_prefix.as_deref() {
+                    None => "Bearer".to_owned(),
+                    Some(prefix)
+                        if !prefix.is_empty()
+                            && prefix.bytes().all(|b| b.is_ascii_graphic()) =>
+                    {
+                        prefix.to_owned()
+                    }
+                    Some(_) => {
+                        return Err(compiler.error(
+                            &format!("{path}.token_prefix"),
+                            "must be one word of visible ASCII characters",
+                        ));
+                    }
+                },
                 token_url: compiler.template(&format!("{path}.token_url"), token_url)?,
                 authorize_url: authorize_url
                     .as_ref()
@@ -580,6 +602,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
     let message_expr = compiler.opt_expr("errors.message_expr", errors.message_expr.as_ref())?;
     let vendor_code_expr =
         compiler.opt_expr("errors.vendor_code_expr", errors.vendor_code_expr.as_ref())?;
+    let field_expr = compiler.opt_expr("errors.field_expr", errors.field_expr.as_ref())?;
 
     if let Some(limits) = &typed.rate_limits {
         for (idx, bucket) in limits.buckets.iter().enumerate() {
@@ -865,6 +888,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
             detect_when,
             message_expr,
             vendor_code_expr,
+            field_expr,
             error_rules,
             daily_quota,
             discovery,

@@ -278,7 +278,7 @@ pub enum AuthScheme {
         /// Header names and value templates.
         headers: IndexMap<String, String>,
     },
-    /// OAuth 2.0; requests carry `Authorization: Bearer {{credentials.access_token}}`.
+    /// OAuth 2.0; requests carry `Authorization: <token_prefix> {{credentials.access_token}}`.
     Oauth2 {
         /// Grant used to obtain tokens.
         grant: OAuthGrant,
@@ -296,6 +296,10 @@ pub enum AuthScheme {
         /// Refresh this many seconds before expiry.
         #[serde(default)]
         refresh_before_expiry_secs: Option<u64>,
+        /// The word before the access token in the `Authorization` header (default `Bearer`),
+        /// for vendors that name their own token type there (`Zoho-oauthtoken` style).
+        #[serde(default)]
+        token_prefix: Option<String>,
         /// Values captured from the token response into the connection's account fields,
         /// each a JSONata expression over the token response (`instance_url: instance_url`).
         #[serde(default)]
@@ -507,6 +511,10 @@ pub struct Errors {
     /// JSONata over `{status, headers, body}` giving the vendor's error code.
     #[serde(default)]
     pub vendor_code_expr: Option<String>,
+    /// JSONata over `{status, headers, body}` giving the field the vendor refused (a write's
+    /// per-record answer naming the field), as the caller knows it; problem+json names it.
+    #[serde(default)]
+    pub field_expr: Option<String>,
     /// Ordered rules; the first whose `when` holds decides.
     #[serde(default)]
     pub rules: Vec<ErrorRule>,
@@ -1046,7 +1054,9 @@ pub struct WriteOperation {
     pub returns: WriteReturns,
     /// JSONata over the response body giving the written record's id (with `returns: id`);
     /// `$headers` holds the answer's headers (names lowercased), for vendors that answer a
-    /// create with the new record's URL in `Location` and no body.
+    /// create with the new record's URL in `Location` and no body; `$request` holds the
+    /// request context (`query`, `body`, `id`, …), for unified ids that carry what the caller
+    /// asked for (a type prefix the answer does not repeat).
     #[serde(default)]
     pub id_expr: Option<String>,
     /// Updates only: the runtime reads the current record first and maps the caller's fields
@@ -1122,6 +1132,11 @@ pub struct Route {
     /// JSONata over the request context giving query parameters (an object).
     #[serde(default)]
     pub query_mapping: Option<String>,
+    /// JSONata over the request context giving request headers (an object of names to
+    /// values; an undefined or null value sends no header), placed over the method's: a
+    /// filter the vendor takes as a header (`If-Modified-Since`).
+    #[serde(default)]
+    pub header_mapping: Option<String>,
     /// JSONata over the request context giving the request body.
     #[serde(default)]
     pub body_mapping: Option<String>,

@@ -95,6 +95,7 @@ struct ConnectorInner {
     detect_when: Option<Expr>,
     message_expr: Option<Expr>,
     vendor_code_expr: Option<Expr>,
+    field_expr: Option<Expr>,
     error_rules: Vec<CompiledErrorRule>,
     daily_quota: Option<Expr>,
     discovery: HashMap<String, CompiledDiscovery>,
@@ -307,6 +308,8 @@ enum CompiledAuth {
     },
     Oauth2 {
         token: Template,
+        /// The word before the token in `Authorization` (`Bearer` by default).
+        token_prefix: String,
         authorize_url: Option<Template>,
         token_url: Template,
         scopes: Vec<Template>,
@@ -357,6 +360,7 @@ struct CompiledRoute {
     method: Arc<CompiledMethod>,
     when: Option<Expr>,
     query_mapping: Option<Expr>,
+    header_mapping: Option<Expr>,
     body_mapping: Option<Expr>,
     id_mapping: Option<Expr>,
     record_filter: Option<Expr>,

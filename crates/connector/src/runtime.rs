@@ -179,6 +179,9 @@ pub struct ProviderError {
     pub status: u16,
     pub vendor_code: Option<String>,
     pub message: Option<String>,
+    /// The field the vendor refused, when `errors.field_expr` names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// The parts of the caller's request a route's `when` reads: each `body.<name>` and
@@ -829,6 +832,21 @@ impl Connector {
             }
         };
 
+        // A route's header mapping is placed over the file's and the method's headers, on
+        // every page (headers travel outside a next-page URL).
+        if let Some(mapping) = route.and_then(|route| route.header_mapping.as_ref()) {
+            let mapped = mapping
+                .evaluate(Some(&input), &Vars::new())
+                .map_err(mapping_error(format!("`{uses}` header_mapping")))?;
+            let mut pairs = Vec::new();
+            merge_query(&mut pairs, mapped)
+                .map_err(|_| PlanError::Invalid(format!("`{uses}` header_mapping must give an object")))?;
+            for (name, value) in pairs {
+                headers.retain(|(existing, _): &(String, String)| !existing.eq_ignore_ascii_case(&name));
+                headers.push((name, value));
+            }
+        }
+
         // A next-page URL already carries its query (and the vendor's state); headers travel
         // outside it, so header parameters (a page size in `Prefer`) are placed on every page.
         let on_next_url = matches!(page, PageState::Url { .. });
@@ -885,11 +903,21 @@ impl Connector {
                 .map_err(template_error(format!("auth scheme `{scheme}` {what}")))
         };
         match auth {
-            CompiledAuth::Bearer { token } | CompiledAuth::Oauth2 { token, .. } => {
+            CompiledAuth::Bearer { token } => {
                 let token = render(token, "token")?;
                 request
                     .headers
                     .push(("Authorization".to_owned(), format!("Bearer {token}")));
+            }
+            CompiledAuth::Oauth2 {
+                token,
+                token_prefix,
+                ..
+            } => {
+                let token = render(token, "token")?;
+                request
+                    .headers
+                    .push(("Authorization".to_owned(), format!("{token_prefix} {token}")));
             }
             CompiledAuth::ApiKey {
                 location,
@@ -1022,6 +1050,7 @@ impl Connector {
         };
         let message = text(&self.inner.message_expr);
         let vendor_code = text(&self.inner.vendor_code_expr);
+        let field = text(&self.inner.field_expr);
         let matched = self.inner.error_rules.iter().find(|rule| {
             truthy(
                 rule.when
@@ -1045,6 +1074,7 @@ impl Connector {
             status: response.status,
             vendor_code,
             message,
+            field,
         })
     }
 
@@ -1311,7 +1341,9 @@ impl Connector {
             Some(expr) => token_text(
                 expr.evaluate(
                     Some(&response.body),
-                    &Vars::new().with("headers", response.as_input()["headers"].take()),
+                    &Vars::new()
+                        .with("headers", response.as_input()["headers"].take())
+                        .with("request", self.mapping_input(ctx, Value::Null)),
                 )
                 .map_err(read_mapping_error(format!("`{object}` id_expr")))?,
             ),

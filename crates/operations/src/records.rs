@@ -578,6 +578,7 @@ impl Bound {
                 status: 200,
                 vendor_code: None,
                 message: Some("the record is deleted".to_owned()),
+                field: None,
             }));
         }
         Ok(record)

@@ -386,13 +386,19 @@ impl IntoResponse for ApiError {
                     Some(message) => format!("the provider answered {}: {message}", error.status),
                     None => format!("the provider answered {}", error.status),
                 };
-                problem(
-                    status,
-                    error.code.as_str(),
-                    "provider",
-                    detail,
-                    json!({"provider": {"status": error.status, "code": error.vendor_code, "message": error.message}}),
-                )
+                // A refusal naming a field (a write's per-record answer, read by the
+                // connector's `errors.field_expr`) names it as the gateway's own 400s do.
+                let extra = match &error.field {
+                    Some(field) => json!({
+                        "provider": {"status": error.status, "code": error.vendor_code, "message": error.message},
+                        "errors": [{"field": field, "detail": detail}],
+                        "field": field,
+                    }),
+                    None => {
+                        json!({"provider": {"status": error.status, "code": error.vendor_code, "message": error.message}})
+                    }
+                };
+                problem(status, error.code.as_str(), "provider", detail, extra)
             }
             ApiError::Upstream { code, detail } => {
                 // A vendor that did not answer in time is a gateway timeout; anything else

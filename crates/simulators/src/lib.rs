@@ -19,6 +19,7 @@ pub mod pipedrive;
 pub mod registry;
 pub mod salesforce;
 pub mod webhooks;
+pub mod zoho;
 
 use std::net::SocketAddr;
 

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     Faults, RequestLog, RunningSimulator, bamboohr, dynamics, hibob, hubspot, pipedrive, salesforce,
+    zoho,
 };
 
 /// Every simulated vendor, in the order the demo connects them.
@@ -28,6 +29,7 @@ pub const REGISTRY: &[Entry] = &[
     Entry::of::<salesforce::Salesforce>(),
     Entry::of::<pipedrive::Pipedrive>(),
     Entry::of::<dynamics::Dynamics>(),
+    Entry::of::<zoho::Zoho>(),
     Entry::of::<bamboohr::BambooHr>(),
     Entry::of::<hibob::HiBob>(),
 ];

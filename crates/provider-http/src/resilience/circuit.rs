@@ -614,6 +614,7 @@ mod tests {
             status,
             vendor_code: None,
             message: None,
+            field: None,
         }
     }
 
