@@ -932,18 +932,21 @@ async fn settings_fields(State(shared): AppState, RawQuery(query): RawQuery) -> 
                     .pipelines
                     .iter()
                     .flat_map(|pipeline| &pipeline.stages)
-                    .map(|stage| json!({"display_value": stage.name, "actual_value": stage.name, "id": stage.id.to_string()}))
+                    .enumerate()
+                    .map(|(index, stage)| pick_value(stage.name, Some(stage.id), index))
                     .collect()
             } else if def.api_name == "Pipeline" {
                 store
                     .pipelines
                     .iter()
-                    .map(|pipeline| json!({"display_value": pipeline.name, "actual_value": pipeline.name, "id": pipeline.id.to_string()}))
+                    .enumerate()
+                    .map(|(index, pipeline)| pick_value(pipeline.name, Some(pipeline.id), index))
                     .collect()
             } else {
                 def.options
                     .iter()
-                    .map(|option| json!({"display_value": option, "actual_value": option}))
+                    .enumerate()
+                    .map(|(index, option)| pick_value(option, None, index))
                     .collect()
             };
             json!({
@@ -966,11 +969,28 @@ async fn settings_fields(State(shared): AppState, RawQuery(query): RawQuery) -> 
                 "visible": true,
                 "length": if def.data_type == "textarea" { 32000 } else { 255 },
                 "pick_list_values": options,
-                "lookup": def.lookup.map_or_else(|| json!({}), |module| json!({"module": {"api_name": module.name()}})),
+                "lookup": def.lookup.map_or_else(|| json!({}), |module| json!({
+                    "module": {"api_name": module.name(), "id": module.name()},
+                    "query_details": {},
+                    "revalidate_filter_during_edit": false,
+                    "show_fields": [],
+                })),
             })
         })
         .collect();
     axum::Json(json!({"fields": fields})).into_response()
+}
+
+/// One value of a picklist, as field settings list it.
+fn pick_value(value: &str, id: Option<u64>, index: usize) -> Value {
+    json!({
+        "display_value": value,
+        "actual_value": value,
+        "id": id.map_or_else(|| format!("{}", 5_725_767_000_000_300_000_u64 + index as u64), |id| id.to_string()),
+        "sequence_number": index + 1,
+        "type": "used",
+        "colour_code": null,
+    })
 }
 
 fn render_user(user: &super::store::User) -> Value {

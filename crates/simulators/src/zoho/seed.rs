@@ -225,7 +225,8 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &ZohoConfig) {
         for n in 0..count {
             let fields = generate(store, module, rng, n);
             let created: DateTime<Utc> = epoch - Duration::seconds(rng.gen_range(86_400..200 * 86_400));
-            let modified = (created + Duration::seconds(rng.gen_range(0..60 * 86_400))).min(epoch);
+            let span = (epoch - created).num_seconds().max(1);
+            let modified = created + Duration::seconds(rng.gen_range(0..span));
             store.insert(module, fields, created, modified);
         }
     }

@@ -547,6 +547,17 @@ impl Store {
             }
         }
         record.insert("$editable".into(), Value::Bool(true));
+        if module == Module::Notes {
+            // A note's own properties, always in its answers.
+            if let Some(parent) = all.get("Parent_Id").and_then(|parent| parent.pointer("/module/api_name")) {
+                record.insert("$se_module".into(), parent.clone());
+            }
+            record.insert("$attachments".into(), Value::Null);
+            record.insert("$is_shared_to_client".into(), Value::Bool(false));
+            record.insert("$size".into(), Value::Null);
+            record.insert("$state".into(), Value::String("save".into()));
+            record.insert("$voice_note".into(), Value::Bool(false));
+        }
         Value::Object(record)
     }
 
