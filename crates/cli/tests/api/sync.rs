@@ -485,3 +485,8 @@ async fn a_pipedrive_sync_under_errors_and_inserts_misses_nothing() {
 async fn a_dynamics_sync_under_errors_and_inserts_misses_nothing() {
     a_sync_under_vendor_errors_and_inserts_misses_nothing("dynamics365").await;
 }
+
+#[tokio::test]
+async fn a_zoho_sync_under_errors_and_inserts_misses_nothing() {
+    a_sync_under_vendor_errors_and_inserts_misses_nothing("zoho").await;
+}

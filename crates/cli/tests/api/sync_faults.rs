@@ -312,6 +312,16 @@ async fn a_pipedrive_sync_of_20000_contacts_under_faults_ends_equal_to_the_vendo
 }
 
 #[tokio::test]
+async fn a_zoho_sync_of_20000_contacts_under_faults_ends_equal_to_the_vendor() {
+    use simulators::zoho::Zoho;
+    a_large_sync_under_faults_ends_equal_to_the_vendor(
+        Entry::of::<Zoho>(),
+        Tweaks::default().with::<Zoho>(|config| config.contacts = RECORDS),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_dynamics_sync_of_20000_contacts_under_faults_ends_equal_to_the_vendor() {
     use simulators::dynamics::Dynamics;
     a_large_sync_under_faults_ends_equal_to_the_vendor(
