@@ -524,8 +524,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 token_prefix: match token_prefix.as_deref() {
                     None => "Bearer".to_owned(),
                     Some(prefix)
-                        if !prefix.is_empty()
-                            && prefix.bytes().all(|b| b.is_ascii_graphic()) =>
+                        if !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_graphic()) =>
                     {
                         prefix.to_owned()
                     }

@@ -839,10 +839,13 @@ impl Connector {
                 .evaluate(Some(&input), &Vars::new())
                 .map_err(mapping_error(format!("`{uses}` header_mapping")))?;
             let mut pairs = Vec::new();
-            merge_query(&mut pairs, mapped)
-                .map_err(|_| PlanError::Invalid(format!("`{uses}` header_mapping must give an object")))?;
+            merge_query(&mut pairs, mapped).map_err(|_| {
+                PlanError::Invalid(format!("`{uses}` header_mapping must give an object"))
+            })?;
             for (name, value) in pairs {
-                headers.retain(|(existing, _): &(String, String)| !existing.eq_ignore_ascii_case(&name));
+                headers.retain(|(existing, _): &(String, String)| {
+                    !existing.eq_ignore_ascii_case(&name)
+                });
                 headers.push((name, value));
             }
         }
@@ -915,9 +918,10 @@ impl Connector {
                 ..
             } => {
                 let token = render(token, "token")?;
-                request
-                    .headers
-                    .push(("Authorization".to_owned(), format!("{token_prefix} {token}")));
+                request.headers.push((
+                    "Authorization".to_owned(),
+                    format!("{token_prefix} {token}"),
+                ));
             }
             CompiledAuth::ApiKey {
                 location,

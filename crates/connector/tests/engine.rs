@@ -733,6 +733,102 @@ fn a_custom_header_scheme_sends_every_declared_header() {
 }
 
 #[test]
+fn an_oauth_token_goes_after_the_schemes_token_prefix() {
+    let oauth = |prefix: &str| {
+        BASE.replace(
+            "    token: { kind: bearer, token: \"{{credentials.token}}\" }\n",
+            &format!(
+                "    token: {{ kind: bearer, token: \"{{{{credentials.token}}}}\" }}\n    oauth:\n      kind: oauth2\n      grant: authorization_code\n      authorize_url: https://acme.test/authorize\n      token_url: https://acme.test/token\n{prefix}"
+            ),
+        )
+    };
+    for (declared, header) in [
+        ("", "Bearer t1"),
+        (
+            "      token_prefix: Acme-oauthtoken\n",
+            "Acme-oauthtoken t1",
+        ),
+    ] {
+        let connector =
+            load_connector_from_str("acme.yaml", &oauth(declared), None).expect("loads");
+        let mut request = connector
+            .plan_list("crm.contacts", &context(json!({})), &ListCursor::default())
+            .expect("plans");
+        connector
+            .authenticate(
+                "oauth",
+                &json!({"access_token": "t1"}),
+                &json!({}),
+                &mut request,
+            )
+            .expect("auth");
+        assert!(
+            request
+                .headers
+                .contains(&("Authorization".to_owned(), header.to_owned())),
+            "{:?}",
+            request.headers
+        );
+    }
+    let error = load_connector_from_str(
+        "acme.yaml",
+        &oauth("      token_prefix: \"two words\"\n"),
+        None,
+    )
+    .expect_err("one word");
+    assert_eq!(
+        error.path.as_deref(),
+        Some("auth.schemes.oauth.token_prefix")
+    );
+}
+
+#[test]
+fn a_route_places_headers_from_its_mapping_and_an_error_names_its_field() {
+    let text = BASE.replace(
+        "        - { id: cursor, use: people.by_cursor }",
+        "        - { id: cursor, use: people.by_cursor, header_mapping: \"query.updated_after ? {'If-Modified-Since': query.updated_after, 'X-None': null}\" }",
+    )
+    .replace(
+        "errors:\n",
+        "errors:\n  field_expr: \"body.data[0].details.api_name\"\n",
+    );
+    let connector = load_connector_from_str("acme.yaml", &text, None).expect("loads");
+    let request = connector
+        .plan_list(
+            "crm.contacts",
+            &context(json!({"updated_after": "2026-01-01T00:00:00Z"})),
+            &ListCursor::default(),
+        )
+        .expect("plans");
+    assert!(
+        request.headers.contains(&(
+            "If-Modified-Since".to_owned(),
+            "2026-01-01T00:00:00Z".to_owned()
+        )),
+        "{:?}",
+        request.headers
+    );
+    assert!(!request.headers.iter().any(|(name, _)| name == "X-None"));
+    let plain = connector
+        .plan_list("crm.contacts", &context(json!({})), &ListCursor::default())
+        .expect("plans");
+    assert!(
+        !plain
+            .headers
+            .iter()
+            .any(|(name, _)| name == "If-Modified-Since")
+    );
+    let refused = connector
+        .classify(&VendorResponse::new(
+            400,
+            Vec::new(),
+            json!({"data": [{"code": "INVALID_DATA", "details": {"api_name": "Email"}, "status": "error"}]}),
+        ))
+        .expect("an error");
+    assert_eq!(refused.field.as_deref(), Some("Email"));
+}
+
+#[test]
 fn remote_data_in_a_write_is_merged_over_the_mapped_body() {
     let text = BASE.replace(
         "  crm.users:\n",

@@ -14,18 +14,22 @@ use std::sync::OnceLock;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
-use simulators::zoho::{ZohoConfig, ZohoHandle, spawn};
 use simulators::RunningSimulator;
+use simulators::zoho::{ZohoConfig, ZohoHandle, spawn};
 
 const TOKEN: &str = "1000.zoho-sim-token";
-const RAW: &str = "https://raw.githubusercontent.com/Zohocorp-Pvt-Ltd/crm-oas/refs/heads/main/v8.0/";
+const RAW: &str =
+    "https://raw.githubusercontent.com/Zohocorp-Pvt-Ltd/crm-oas/refs/heads/main/v8.0/";
 
 fn shared_dir() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [manifest.join("../../../shared"), manifest.join("../../shared")]
-        .into_iter()
-        .find(|dir| dir.join("vendor-specs/zoho").exists())
-        .expect("the shared folder with vendor-specs/zoho")
+    [
+        manifest.join("../../../shared"),
+        manifest.join("../../shared"),
+    ]
+    .into_iter()
+    .find(|dir| dir.join("vendor-specs/zoho").exists())
+    .expect("the shared folder with vendor-specs/zoho")
 }
 
 /// Rewrites `$ref`s of document `name`: local ones under `#/x-<name>/`, the GitHub ones under
@@ -88,7 +92,11 @@ fn documents() -> &'static Map<String, Value> {
         let mut docs = Map::new();
         for entry in std::fs::read_dir(shared_dir().join("vendor-specs/zoho")).expect("the specs") {
             let path = entry.expect("an entry").path();
-            let name = path.file_stem().and_then(|s| s.to_str()).expect("a name").to_owned();
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("a name")
+                .to_owned();
             let text = std::fs::read_to_string(&path).expect("the spec reads");
             let mut doc: Value = serde_json::from_str(&text).expect("the spec is JSON");
             rewrite(&mut doc, &name);
@@ -105,12 +113,16 @@ fn follow<'a>(root: &'a Map<String, Value>, value: &'a Value) -> &'a Value {
             let mut parts = pointer.trim_start_matches('/').splitn(2, '/');
             let doc = parts.next().expect("a document");
             let rest = parts.next().unwrap_or_default();
-            follow(root, root[doc].pointer(&format!("/{rest}")).expect("the ref resolves"))
+            follow(
+                root,
+                root[doc]
+                    .pointer(&format!("/{rest}"))
+                    .expect("the ref resolves"),
+            )
         }
         None => value,
     }
 }
-
 
 /// Validates `instance` against the description's schema of `file` / `path` / `method` /
 /// `status`.
@@ -122,7 +134,10 @@ fn check(file: &str, path: &str, method: &str, status: u16, instance: &Value) {
         .unwrap_or_else(|| panic!("the description has no {status} for {method} {path}"));
     let response = follow(docs, response);
     let schema = follow(docs, &response["content"]["application/json"]["schema"]);
-    assert!(schema.is_object(), "no JSON schema for {method} {path} {status}");
+    assert!(
+        schema.is_object(),
+        "no JSON schema for {method} {path} {status}"
+    );
     let mut root = schema.clone();
     let object = root.as_object_mut().expect("a schema object");
     for (name, doc) in docs {
@@ -136,7 +151,10 @@ fn check(file: &str, path: &str, method: &str, status: u16, instance: &Value) {
         .iter_errors(instance)
         .map(|error| format!("{error} at {}", error.instance_path()))
         .collect();
-    assert!(violations.is_empty(), "{method} {path} {status}: {violations:#?}");
+    assert!(
+        violations.is_empty(),
+        "{method} {path} {status}: {violations:#?}"
+    );
 }
 
 fn recorded(name: &str) -> Value {
@@ -189,10 +207,15 @@ async fn call(
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.expect("a body");
-    (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
 }
 
-const CONTACT_FIELDS: &str = "First_Name,Last_Name,Full_Name,Email,Phone,Account_Name,Owner,Modified_Time,Loyalty_Tier";
+const CONTACT_FIELDS: &str =
+    "First_Name,Last_Name,Full_Name,Email,Phone,Account_Name,Owner,Modified_Time,Loyalty_Tier";
 
 #[test]
 fn the_schema_check_agrees_with_the_recorded_answers() {
@@ -208,7 +231,13 @@ fn the_schema_check_agrees_with_the_recorded_answers() {
         ("v6_Contacts_list_2_trimmed.json", "Contacts"),
     ] {
         let _ = module;
-        check("record", "/crm/v8/{module_api_name}", "get", 200, &recorded(name));
+        check(
+            "record",
+            "/crm/v8/{module_api_name}",
+            "get",
+            200,
+            &recorded(name),
+        );
     }
     check(
         "record",
@@ -217,7 +246,13 @@ fn the_schema_check_agrees_with_the_recorded_answers() {
         200,
         &recorded("v2_Contact_get_7328395000000687002.json"),
     );
-    check("notes", "/crm/v8/Notes", "get", 200, &recorded("v2_Notes_list_6.json"));
+    check(
+        "notes",
+        "/crm/v8/Notes",
+        "get",
+        200,
+        &recorded("v2_Notes_list_6.json"),
+    );
     check(
         "fields",
         "/crm/v8/settings/fields",
@@ -225,7 +260,13 @@ fn the_schema_check_agrees_with_the_recorded_answers() {
         200,
         &recorded("v6_settings_fields_Deals_trimmed.json"),
     );
-    check("users", "/crm/v8/users", "get", 200, &recorded("v2_users_AllUsers_1.json"));
+    check(
+        "users",
+        "/crm/v8/users",
+        "get",
+        200,
+        &recorded("v2_users_AllUsers_1.json"),
+    );
 }
 
 #[tokio::test]
@@ -244,7 +285,14 @@ async fn answers_match_the_description() {
     assert_eq!(list["data"].as_array().map(Vec::len), Some(5));
     let id = list["data"][0]["id"].as_str().expect("an id").to_owned();
 
-    let (status, _, one) = call(&running, Method::GET, &format!("/crm/v8/Contacts/{id}"), &[], None).await;
+    let (status, _, one) = call(
+        &running,
+        Method::GET,
+        &format!("/crm/v8/Contacts/{id}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{one}");
     check("record", "/crm/v8/{module_api_name}/{id}", "get", 200, &one);
 
@@ -259,8 +307,14 @@ async fn answers_match_the_description() {
     // The description documents the per-record answer under 200; the live API says 201.
     assert_eq!(status, StatusCode::CREATED, "{created}");
     check("record", "/crm/v8/{module_api_name}", "post", 200, &created);
-    let new_id = created["data"][0]["details"]["id"].as_str().expect("an id").to_owned();
-    assert_eq!(handle.record("Contacts", &new_id).expect("stored")["Full_Name"], "Ada Lovelace");
+    let new_id = created["data"][0]["details"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    assert_eq!(
+        handle.record("Contacts", &new_id).expect("stored")["Full_Name"],
+        "Ada Lovelace"
+    );
 
     let (status, _, refused) = call(
         &running,
@@ -294,20 +348,68 @@ async fn answers_match_the_description() {
     )
     .await;
     assert_eq!(status, 200, "{updated}");
-    check("record", "/crm/v8/{module_api_name}/{id}", "put", 200, &updated);
+    check(
+        "record",
+        "/crm/v8/{module_api_name}/{id}",
+        "put",
+        200,
+        &updated,
+    );
 
-    let (status, _, deleted) = call(&running, Method::DELETE, &format!("/crm/v8/Contacts/{new_id}"), &[], None).await;
+    let (status, _, deleted) = call(
+        &running,
+        Method::DELETE,
+        &format!("/crm/v8/Contacts/{new_id}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{deleted}");
-    check("record", "/crm/v8/{module_api_name}/{id}", "delete", 200, &deleted);
-    let (status, _, listing) = call(&running, Method::GET, "/crm/v8/Contacts/deleted?type=all", &[], None).await;
+    check(
+        "record",
+        "/crm/v8/{module_api_name}/{id}",
+        "delete",
+        200,
+        &deleted,
+    );
+    let (status, _, listing) = call(
+        &running,
+        Method::GET,
+        "/crm/v8/Contacts/deleted?type=all",
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{listing}");
-    check("record", "/crm/v8/{module_api_name}/deleted", "get", 200, &listing);
+    check(
+        "record",
+        "/crm/v8/{module_api_name}/deleted",
+        "get",
+        200,
+        &listing,
+    );
     assert_eq!(listing["data"][0]["id"], new_id.as_str());
-    let (status, _, gone) = call(&running, Method::GET, &format!("/crm/v8/Contacts/{new_id}"), &[], None).await;
+    let (status, _, gone) = call(
+        &running,
+        Method::GET,
+        &format!("/crm/v8/Contacts/{new_id}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
-    check("record", "/crm/v8/{module_api_name}/{id}", "get", 200, &gone);
+    check(
+        "record",
+        "/crm/v8/{module_api_name}/{id}",
+        "get",
+        200,
+        &gone,
+    );
 
-    let email = list["data"][1]["Email"].as_str().expect("an email").to_owned();
+    let email = list["data"][1]["Email"]
+        .as_str()
+        .expect("an email")
+        .to_owned();
     let (status, _, found) = call(
         &running,
         Method::GET,
@@ -317,10 +419,29 @@ async fn answers_match_the_description() {
     )
     .await;
     assert_eq!(status, 200, "{found}");
-    check("record", "/crm/v8/{module_api_name}/search", "get", 200, &found);
-    assert!(found["data"].as_array().expect("data").iter().all(|r| r["Email"] == email.as_str()));
+    check(
+        "record",
+        "/crm/v8/{module_api_name}/search",
+        "get",
+        200,
+        &found,
+    );
+    assert!(
+        found["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .all(|r| r["Email"] == email.as_str())
+    );
 
-    let (status, _, fields) = call(&running, Method::GET, "/crm/v8/settings/fields?module=Contacts", &[], None).await;
+    let (status, _, fields) = call(
+        &running,
+        Method::GET,
+        "/crm/v8/settings/fields?module=Contacts",
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{fields}");
     check("fields", "/crm/v8/settings/fields", "get", 200, &fields);
     assert!(
@@ -331,11 +452,25 @@ async fn answers_match_the_description() {
             .any(|f| f["api_name"] == "Loyalty_Tier" && f["custom_field"] == true)
     );
 
-    let (status, _, users) = call(&running, Method::GET, "/crm/v8/users?type=AllUsers", &[], None).await;
+    let (status, _, users) = call(
+        &running,
+        Method::GET,
+        "/crm/v8/users?type=AllUsers",
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{users}");
     check("users", "/crm/v8/users", "get", 200, &users);
     let user = users["users"][0]["id"].as_str().expect("a user").to_owned();
-    let (status, _, one_user) = call(&running, Method::GET, &format!("/crm/v8/users/{user}"), &[], None).await;
+    let (status, _, one_user) = call(
+        &running,
+        Method::GET,
+        &format!("/crm/v8/users/{user}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{one_user}");
     check("users", "/crm/v8/users/{user}", "get", 200, &one_user);
 
@@ -370,13 +505,18 @@ async fn page_tokens_walk_past_two_thousand_records_and_an_empty_page_is_204() {
     let mut token: Option<String> = None;
     loop {
         let path = match &token {
-            Some(token) => format!("/crm/v8/Contacts?fields={CONTACT_FIELDS}&per_page=200&sort_order=asc&page_token={token}"),
+            Some(token) => format!(
+                "/crm/v8/Contacts?fields={CONTACT_FIELDS}&per_page=200&sort_order=asc&page_token={token}"
+            ),
             None => format!("/crm/v8/Contacts?fields={CONTACT_FIELDS}&per_page=200&sort_order=asc"),
         };
         let (status, _, page) = call(&running, Method::GET, &path, &[], None).await;
         assert_eq!(status, 200, "{page}");
         for record in page["data"].as_array().expect("data") {
-            assert!(seen.insert(record["id"].as_str().expect("id").to_owned()), "once");
+            assert!(
+                seen.insert(record["id"].as_str().expect("id").to_owned()),
+                "once"
+            );
         }
         match page["info"]["next_page_token"].as_str() {
             Some(next) => token = Some(next.to_owned()),
@@ -392,7 +532,10 @@ async fn page_tokens_walk_past_two_thousand_records_and_an_empty_page_is_204() {
     let (status, _, body) = call(
         &running,
         Method::GET,
-        &format!("/crm/v8/Contacts?fields={CONTACT_FIELDS}&page=2&per_page=200&ids={}", handle.ids("Contacts")[0]),
+        &format!(
+            "/crm/v8/Contacts?fields={CONTACT_FIELDS}&page=2&per_page=200&ids={}",
+            handle.ids("Contacts")[0]
+        ),
         &[],
         None,
     )
@@ -416,8 +559,14 @@ async fn if_modified_since_keeps_later_records_and_says_304_when_none_is() {
         None,
     )
     .await;
-    let newest = all["data"][0]["Modified_Time"].as_str().expect("a time").to_owned();
-    let tenth = all["data"][10]["Modified_Time"].as_str().expect("a time").to_owned();
+    let newest = all["data"][0]["Modified_Time"]
+        .as_str()
+        .expect("a time")
+        .to_owned();
+    let tenth = all["data"][10]["Modified_Time"]
+        .as_str()
+        .expect("a time")
+        .to_owned();
     let (status, _, later) = call(
         &running,
         Method::GET,
@@ -465,7 +614,10 @@ async fn only_the_zoho_oauthtoken_header_is_accepted_and_credits_run_out() {
     for left in (0..3).rev() {
         let (status, headers, _) = call(&running, Method::GET, "/crm/v8/users", &[], None).await;
         assert_eq!(status, 200);
-        assert_eq!(headers["x-ratelimit-day-remaining"], left.to_string().as_str());
+        assert_eq!(
+            headers["x-ratelimit-day-remaining"],
+            left.to_string().as_str()
+        );
         assert_eq!(headers["x-ratelimit-day-limit"], "3");
     }
     let (status, headers, body) = call(&running, Method::GET, "/crm/v8/users", &[], None).await;
@@ -491,7 +643,8 @@ async fn oauth_names_the_data_centre_and_caps_refreshes() {
         .await
         .expect("answers");
     assert!(answer.status().is_redirection());
-    let location = url::Url::parse(answer.headers()["location"].to_str().expect("text")).expect("a URL");
+    let location =
+        url::Url::parse(answer.headers()["location"].to_str().expect("text")).expect("a URL");
     let pairs: Map<String, Value> = location
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
@@ -500,7 +653,10 @@ async fn oauth_names_the_data_centre_and_caps_refreshes() {
     assert_eq!(pairs["accounts-server"], running.base_url.as_str());
     let code = pairs["code"].as_str().expect("a code");
     let form = |extra: &[(&str, &str)]| {
-        let mut pairs = vec![("client_id", "1000.ZOHOSIMCLIENT"), ("client_secret", "zoho-sim-secret")];
+        let mut pairs = vec![
+            ("client_id", "1000.ZOHOSIMCLIENT"),
+            ("client_secret", "zoho-sim-secret"),
+        ];
         pairs.extend_from_slice(extra);
         pairs
             .into_iter()
@@ -509,7 +665,11 @@ async fn oauth_names_the_data_centre_and_caps_refreshes() {
     };
     let tokens: Value = client
         .post(format!("{}/oauth/v2/token", running.base_url))
-        .form(&form(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect)]))
+        .form(&form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+        ]))
         .send()
         .await
         .expect("answers")
@@ -519,7 +679,10 @@ async fn oauth_names_the_data_centre_and_caps_refreshes() {
     assert_eq!(tokens["api_domain"], running.base_url.as_str());
     assert_eq!(tokens["expires_in"], 3600);
     let access = tokens["access_token"].as_str().expect("a token");
-    let refresh = tokens["refresh_token"].as_str().expect("a refresh token").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
     let listed = client
         .get(format!("{}/crm/v8/users", running.base_url))
         .header("Authorization", format!("Zoho-oauthtoken {access}"))
@@ -528,7 +691,9 @@ async fn oauth_names_the_data_centre_and_caps_refreshes() {
         .expect("answers");
     assert_eq!(listed.status(), 200);
     // An hour later the token is refused as invalid.
-    handle.oauth().advance_clock(std::time::Duration::from_secs(3_601));
+    handle
+        .oauth()
+        .advance_clock(std::time::Duration::from_secs(3_601));
     let expired = client
         .get(format!("{}/crm/v8/users", running.base_url))
         .header("Authorization", format!("Zoho-oauthtoken {access}"))
@@ -540,7 +705,10 @@ async fn oauth_names_the_data_centre_and_caps_refreshes() {
     for _ in 0..10 {
         let answer: Value = client
             .post(format!("{}/oauth/v2/token", running.base_url))
-            .form(&form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]))
+            .form(&form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+            ]))
             .send()
             .await
             .expect("answers")
@@ -552,17 +720,25 @@ async fn oauth_names_the_data_centre_and_caps_refreshes() {
     }
     let refused = client
         .post(format!("{}/oauth/v2/token", running.base_url))
-        .form(&form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]))
+        .form(&form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+        ]))
         .send()
         .await
         .expect("answers");
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let body: Value = refused.json().await.expect("json");
     assert_eq!(body["error"], "Access Denied");
-    handle.oauth().advance_clock(std::time::Duration::from_secs(601));
+    handle
+        .oauth()
+        .advance_clock(std::time::Duration::from_secs(601));
     let again: Value = client
         .post(format!("{}/oauth/v2/token", running.base_url))
-        .form(&form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]))
+        .form(&form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+        ]))
         .send()
         .await
         .expect("answers")

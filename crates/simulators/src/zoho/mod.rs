@@ -87,7 +87,10 @@ impl Default for ZohoConfig {
             events: 800,
             users: 20,
             access_tokens: vec!["1000.zoho-sim-token".to_owned()],
-            clients: vec![("1000.ZOHOSIMCLIENT".to_owned(), "zoho-sim-secret".to_owned())],
+            clients: vec![(
+                "1000.ZOHOSIMCLIENT".to_owned(),
+                "zoho-sim-secret".to_owned(),
+            )],
             location: "us".to_owned(),
             concurrency_limit: 15,
             credits_per_day: 100_000,

@@ -32,7 +32,9 @@ const TOKEN_LIFETIME_HOURS: i64 = 24;
 pub(crate) fn error(status: StatusCode, code: &str, message: &str, details: Value) -> Response {
     (
         status,
-        axum::Json(json!({"code": code, "details": details, "message": message, "status": "error"})),
+        axum::Json(
+            json!({"code": code, "details": details, "message": message, "status": "error"}),
+        ),
     )
         .into_response()
 }
@@ -126,7 +128,9 @@ async fn guard(State(shared): AppState, request: Request, next: Next) -> Respons
             json!({}),
         );
     };
-    let token = authorization.strip_prefix("Zoho-oauthtoken ").map(str::trim);
+    let token = authorization
+        .strip_prefix("Zoho-oauthtoken ")
+        .map(str::trim);
     let accepted = token.is_some_and(|token| {
         shared.access_tokens.iter().any(|known| known == token)
             || matches!(
@@ -455,7 +459,10 @@ fn list_page(
     let (start, page_number) = match token {
         Some(text) => {
             if params.contains_key("page") {
-                return Err(invalid_param("page_token", "page and page_token cannot be given together"));
+                return Err(invalid_param(
+                    "page_token",
+                    "page and page_token cannot be given together",
+                ));
             }
             let token = PageToken::decode(text)
                 .filter(|token| token.module == module.name() && token.filter == filter)
@@ -595,7 +602,10 @@ fn deleted_page(
     if start >= end {
         return Ok(no_content());
     }
-    let user = store.users.first().map(|user| json!({"name": user.full_name(), "id": user.id.to_string()}));
+    let user = store
+        .users
+        .first()
+        .map(|user| json!({"name": user.full_name(), "id": user.id.to_string()}));
     let data: Vec<Value> = entries[start..end]
         .iter()
         .map(|entry| {
@@ -617,7 +627,12 @@ fn deleted_page(
 }
 
 /// One `(field:operator:value)` condition of a search criteria.
-fn matches_condition(store: &Store, module: Module, row: &super::store::Row, condition: &str) -> Option<bool> {
+fn matches_condition(
+    store: &Store,
+    module: Module,
+    row: &super::store::Row,
+    condition: &str,
+) -> Option<bool> {
     let inner = condition.trim().strip_prefix('(')?.strip_suffix(')')?;
     let mut parts = inner.splitn(3, ':');
     let (field, operator, expected) = (parts.next()?, parts.next()?, parts.next()?);
@@ -626,7 +641,11 @@ fn matches_condition(store: &Store, module: Module, row: &super::store::Row, con
         Value::String(text) => text.clone(),
         Value::Number(number) => number.to_string(),
         Value::Bool(flag) => flag.to_string(),
-        Value::Object(map) => map.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Value::Object(map) => map
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         _ => String::new(),
     };
     let expected = expected.replace("\\(", "(").replace("\\)", ")");
@@ -651,7 +670,11 @@ fn matches_condition(store: &Store, module: Module, row: &super::store::Row, con
 
 /// `GET /crm/v8/{module}/search`: `email`, `phone`, `word` or `criteria`
 /// (`(A:equals:x)and(B:greater_than:y)`, one combinator throughout), at most 2,000 records.
-fn search_page(store: &Store, module: Module, params: &Map<String, Value>) -> Result<Response, Response> {
+fn search_page(
+    store: &Store,
+    module: Module,
+    params: &Map<String, Value>,
+) -> Result<Response, Response> {
     let fields = field_list(store, module, params, false)?;
     let (page, per_page) = paging(params)?;
     if page * per_page > DISCRETE_LIMIT {
@@ -659,7 +682,11 @@ fn search_page(store: &Store, module: Module, params: &Map<String, Value>) -> Re
     }
     let table = store.table(module);
     let text = |row: &super::store::Row, key: &str| {
-        row.fields.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+        row.fields
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
     };
     let rows: Vec<&super::store::Row> = if let Some(email) = param(params, "email") {
         table
@@ -679,7 +706,9 @@ fn search_page(store: &Store, module: Module, params: &Map<String, Value>) -> Re
             .filter(|row| {
                 ["Phone", "Mobile", "Home_Phone", "Other_Phone"]
                     .iter()
-                    .any(|key| !text(row, key).is_empty() && digits(&text(row, key)) == digits(phone))
+                    .any(|key| {
+                        !text(row, key).is_empty() && digits(&text(row, key)) == digits(phone)
+                    })
             })
             .collect()
     } else if let Some(word) = param(params, "word") {
@@ -769,7 +798,10 @@ fn write_records(body: &Bytes) -> Result<Vec<Value>, Response> {
         )
     };
     let parsed: Value = serde_json::from_slice(body).map_err(|_| refused())?;
-    let records = parsed.get("data").and_then(Value::as_array).ok_or_else(refused)?;
+    let records = parsed
+        .get("data")
+        .and_then(Value::as_array)
+        .ok_or_else(refused)?;
     if records.is_empty() {
         return Err(refused());
     }
@@ -787,7 +819,10 @@ fn write_records(body: &Bytes) -> Result<Vec<Value>, Response> {
 /// The answer of a write: one entry per record; 201/200 when every record was written, 400
 /// when none was, 207 when some were.
 fn write_answer(entries: Vec<Value>, success: StatusCode) -> Response {
-    let failed = entries.iter().filter(|entry| entry["status"] == "error").count();
+    let failed = entries
+        .iter()
+        .filter(|entry| entry["status"] == "error")
+        .count();
     let status = if failed == 0 {
         success
     } else if failed == entries.len() {
@@ -804,7 +839,10 @@ fn record_error(error: super::store::RecordError) -> Value {
 
 fn written(store: &Store, module: Module, id: u64, message: &str) -> Value {
     let row = &store.table(module).rows[&id];
-    let user = store.users.first().map(|user| json!({"name": user.full_name(), "id": user.id.to_string()}));
+    let user = store
+        .users
+        .first()
+        .map(|user| json!({"name": user.full_name(), "id": user.id.to_string()}));
     json!({
         "code": "SUCCESS",
         "details": {
@@ -820,7 +858,11 @@ fn written(store: &Store, module: Module, id: u64, message: &str) -> Value {
 }
 
 /// `POST /crm/v8/{module}`: inserts each record of `data`.
-async fn create_records(State(shared): AppState, Path(module): Path<String>, body: Bytes) -> Response {
+async fn create_records(
+    State(shared): AppState,
+    Path(module): Path<String>,
+    body: Bytes,
+) -> Response {
     let module = match module_of(&module) {
         Ok(module) => module,
         Err(response) => return response,
@@ -874,7 +916,12 @@ async fn update_record(
         Err(response) => return response,
     };
     let mut store = shared.write();
-    let Some(current) = store.table(module).rows.get(&number).map(|row| row.fields.clone()) else {
+    let Some(current) = store
+        .table(module)
+        .rows
+        .get(&number)
+        .map(|row| row.fields.clone())
+    else {
         return not_found(&id);
     };
     let entry = match store.validate_record(module, &records[0], 0, false, Some(&current)) {
@@ -888,7 +935,10 @@ async fn update_record(
 }
 
 /// `DELETE /crm/v8/{module}/{id}`: moves the record to the recycle bin.
-async fn delete_record(State(shared): AppState, Path((module, id)): Path<(String, String)>) -> Response {
+async fn delete_record(
+    State(shared): AppState,
+    Path((module, id)): Path<(String, String)>,
+) -> Response {
     let module = match module_of(&module) {
         Ok(module) => module,
         Err(response) => return response,
@@ -902,7 +952,9 @@ async fn delete_record(State(shared): AppState, Path((module, id)): Path<(String
         return not_found(&id);
     }
     write_answer(
-        vec![json!({"code": "SUCCESS", "details": {"id": id}, "message": "record deleted", "status": "success"})],
+        vec![
+            json!({"code": "SUCCESS", "details": {"id": id}, "message": "record deleted", "status": "success"}),
+        ],
         StatusCode::OK,
     )
 }
@@ -1086,8 +1138,14 @@ async fn get_pipeline(State(shared): AppState, Path(id): Path<String>) -> Respon
         return response;
     }
     let store = shared.read();
-    match store.pipelines.iter().find(|pipeline| pipeline.id.to_string() == id) {
-        Some(pipeline) => axum::Json(json!({"pipeline": [render_pipeline(pipeline)]})).into_response(),
+    match store
+        .pipelines
+        .iter()
+        .find(|pipeline| pipeline.id.to_string() == id)
+    {
+        Some(pipeline) => {
+            axum::Json(json!({"pipeline": [render_pipeline(pipeline)]})).into_response()
+        }
         None => not_found(&id),
     }
 }
@@ -1109,12 +1167,17 @@ async fn authorize(
         return (StatusCode::BAD_REQUEST, "invalid_client").into_response();
     }
     let scope = param(&params, "scope").unwrap_or_default();
-    let pkce = match (param(&params, "code_challenge"), param(&params, "code_challenge_method")) {
+    let pkce = match (
+        param(&params, "code_challenge"),
+        param(&params, "code_challenge_method"),
+    ) {
         (Some(challenge), Some("S256")) => Some(crate::oauth::Pkce::S256(challenge.to_owned())),
         (Some(challenge), _) => Some(crate::oauth::Pkce::Plain(challenge.to_owned())),
         _ => None,
     };
-    let code = shared.oauth.issue_code(client_id, redirect_uri, scope, pkce);
+    let code = shared
+        .oauth
+        .issue_code(client_id, redirect_uri, scope, pkce);
     let mut target = match url::Url::parse(redirect_uri) {
         Ok(url) => url,
         Err(_) => return (StatusCode::BAD_REQUEST, "invalid_redirect_uri").into_response(),
@@ -1156,7 +1219,8 @@ async fn token(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Resp
         .into_iter()
         .map(|(key, value)| (key, Value::String(value)))
         .collect();
-    let (Some(client_id), Some(secret)) = (param(&form, "client_id"), param(&form, "client_secret"))
+    let (Some(client_id), Some(secret)) =
+        (param(&form, "client_id"), param(&form, "client_secret"))
     else {
         return token_error("invalid_client", None);
     };
@@ -1184,7 +1248,9 @@ async fn token(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Resp
             if !shared.refresh_allowed(refresh_token) {
                 return token_error(
                     "Access Denied",
-                    Some("You have made too many requests continuously. Please try again after some time."),
+                    Some(
+                        "You have made too many requests continuously. Please try again after some time.",
+                    ),
                 );
             }
             shared.oauth.refresh(client_id, refresh_token)

@@ -10,17 +10,45 @@ use serde_json::{Map, Value, json};
 
 use super::ZohoConfig;
 use super::store::{
-    CALL_TYPES, LEAD_SOURCES, LEAD_STATUSES, Module, PRIORITIES, Store, TASK_STATUSES, TIERS,
-    User, format_time,
+    CALL_TYPES, LEAD_SOURCES, LEAD_STATUSES, Module, PRIORITIES, Store, TASK_STATUSES, TIERS, User,
+    format_time,
 };
 
 const FIRST: &[&str] = &[
-    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Niklaus",
-    "Radia", "Tim", "Hedy", "John", "Katherine", "Linus",
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Margaret",
+    "Niklaus",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "John",
+    "Katherine",
+    "Linus",
 ];
 const LAST: &[&str] = &[
-    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson",
-    "Hamilton", "Wirth", "Perlman", "Berners-Lee", "Lamarr", "Backus", "Johnson", "Torvalds",
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Hamilton",
+    "Wirth",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Backus",
+    "Johnson",
+    "Torvalds",
 ];
 const CITIES: &[(&str, &str, &str)] = &[
     ("Austin", "TX", "United States"),
@@ -31,7 +59,14 @@ const CITIES: &[(&str, &str, &str)] = &[
     ("Seattle", "WA", "United States"),
 ];
 const COMPANIES: &[&str] = &[
-    "Analytical", "Difference", "Babbage", "Jacquard", "Colossus", "Zuse", "Eniac", "Univac",
+    "Analytical",
+    "Difference",
+    "Babbage",
+    "Jacquard",
+    "Colossus",
+    "Zuse",
+    "Eniac",
+    "Univac",
 ];
 const SUFFIXES: &[&str] = &["Engines", "Systems", "Labs", "Works", "Holdings"];
 
@@ -50,7 +85,12 @@ fn phone(rng: &mut StdRng) -> String {
 }
 
 /// Fields of a new record of `module`, numbered `n`.
-pub(crate) fn generate(store: &Store, module: Module, rng: &mut StdRng, n: usize) -> Map<String, Value> {
+pub(crate) fn generate(
+    store: &Store,
+    module: Module,
+    rng: &mut StdRng,
+    n: usize,
+) -> Map<String, Value> {
     let owner = store.users[rng.gen_range(0..store.users.len())].minified();
     let lookup = |module: Module, rng: &mut StdRng| -> Option<Value> {
         let id = store.random_id(module, rng)?;
@@ -73,53 +113,105 @@ pub(crate) fn generate(store: &Store, module: Module, rng: &mut StdRng, n: usize
         Module::Contacts => {
             put("First_Name", json!(first));
             put("Last_Name", json!(last));
-            put("Title", json!(pick(rng, &["Engineer", "Director", "Buyer", "CTO", "Analyst"])));
-            put("Department", json!(pick(rng, &["Sales", "R&D", "Finance", "Operations"])));
+            put(
+                "Title",
+                json!(pick(
+                    rng,
+                    &["Engineer", "Director", "Buyer", "CTO", "Analyst"]
+                )),
+            );
+            put(
+                "Department",
+                json!(pick(rng, &["Sales", "R&D", "Finance", "Operations"])),
+            );
             put("Lead_Source", json!(pick(rng, LEAD_SOURCES)));
             put(
                 "Email",
-                json!(format!("{}.{}.{n}@example.com", first.to_lowercase(), last.to_lowercase())),
+                json!(format!(
+                    "{}.{}.{n}@example.com",
+                    first.to_lowercase(),
+                    last.to_lowercase()
+                )),
             );
             if n % 5 == 0 {
-                put("Secondary_Email", json!(format!("{}{n}@home.example.org", first.to_lowercase())));
+                put(
+                    "Secondary_Email",
+                    json!(format!("{}{n}@home.example.org", first.to_lowercase())),
+                );
             }
             put("Phone", json!(phone(rng)));
             if n % 2 == 0 {
                 put("Mobile", json!(phone(rng)));
             }
-            put("Mailing_Street", json!(format!("{} Main St", rng.gen_range(1..999))));
+            put(
+                "Mailing_Street",
+                json!(format!("{} Main St", rng.gen_range(1..999))),
+            );
             put("Mailing_City", json!(city));
             put("Mailing_State", json!(state));
-            put("Mailing_Zip", json!(format!("{:05}", rng.gen_range(1000..99_999))));
+            put(
+                "Mailing_Zip",
+                json!(format!("{:05}", rng.gen_range(1000..99_999))),
+            );
             put("Mailing_Country", json!(country));
             if let Some(account) = lookup(Module::Accounts, rng) {
                 put("Account_Name", account);
             }
             if n % 3 != 0 {
                 put("Loyalty_Tier", json!(pick(rng, TIERS)));
-                put("Annual_Spend", json!(f64::from(rng.gen_range(100..50_000)) + 0.5));
+                put(
+                    "Annual_Spend",
+                    json!(f64::from(rng.gen_range(100..50_000)) + 0.5),
+                );
             }
         }
         Module::Accounts => {
             let name = format!("{} {} {n}", pick(rng, COMPANIES), pick(rng, SUFFIXES));
-            put("Website", json!(format!("https://www.{}.example.com", name.to_lowercase().replace(' ', "-"))));
+            put(
+                "Website",
+                json!(format!(
+                    "https://www.{}.example.com",
+                    name.to_lowercase().replace(' ', "-")
+                )),
+            );
             put("Account_Name", json!(name));
-            put("Industry", json!(pick(rng, &["Technology", "Manufacturing", "Retail", "Finance"])));
+            put(
+                "Industry",
+                json!(pick(
+                    rng,
+                    &["Technology", "Manufacturing", "Retail", "Finance"]
+                )),
+            );
             put("Employees", json!(rng.gen_range(5..20_000)));
-            put("Annual_Revenue", json!(f64::from(rng.gen_range(10_000..9_000_000))));
+            put(
+                "Annual_Revenue",
+                json!(f64::from(rng.gen_range(10_000..9_000_000))),
+            );
             put("Phone", json!(phone(rng)));
-            put("Billing_Street", json!(format!("{} Market St", rng.gen_range(1..999))));
+            put(
+                "Billing_Street",
+                json!(format!("{} Market St", rng.gen_range(1..999))),
+            );
             put("Billing_City", json!(city));
             put("Billing_State", json!(state));
-            put("Billing_Code", json!(format!("{:05}", rng.gen_range(1000..99_999))));
+            put(
+                "Billing_Code",
+                json!(format!("{:05}", rng.gen_range(1000..99_999))),
+            );
             put("Billing_Country", json!(country));
             put("Region", json!(pick(rng, &["EMEA", "AMER", "APAC"])));
         }
         Module::Leads => {
             put("First_Name", json!(first));
             put("Last_Name", json!(last));
-            put("Designation", json!(pick(rng, &["Manager", "Owner", "Consultant"])));
-            put("Company", json!(format!("{} {}", pick(rng, COMPANIES), pick(rng, SUFFIXES))));
+            put(
+                "Designation",
+                json!(pick(rng, &["Manager", "Owner", "Consultant"])),
+            );
+            put(
+                "Company",
+                json!(format!("{} {}", pick(rng, COMPANIES), pick(rng, SUFFIXES))),
+            );
             put("Lead_Status", json!(pick(rng, LEAD_STATUSES)));
             put("Lead_Source", json!(pick(rng, LEAD_SOURCES)));
             put("Email", json!(format!("lead.{n}@example.net")));
@@ -131,15 +223,25 @@ pub(crate) fn generate(store: &Store, module: Module, rng: &mut StdRng, n: usize
         Module::Deals => {
             let pipeline = &store.pipelines[usize::from(n % 4 == 0)];
             let stage = &pipeline.stages[rng.gen_range(0..pipeline.stages.len())];
-            put("Deal_Name", json!(format!("{} order {n}", pick(rng, COMPANIES))));
+            put(
+                "Deal_Name",
+                json!(format!("{} order {n}", pick(rng, COMPANIES))),
+            );
             put("Amount", json!(f64::from(rng.gen_range(1_000..500_000))));
             put("Currency", json!("USD"));
             put("Probability", json!(stage.probability));
             put("Stage", json!(stage.name));
-            put("Pipeline", json!({"name": pipeline.name, "id": pipeline.id.to_string()}));
+            put(
+                "Pipeline",
+                json!({"name": pipeline.name, "id": pipeline.id.to_string()}),
+            );
             put(
                 "Closing_Date",
-                json!((crate::seed_epoch() + Duration::days(rng.gen_range(-60..120))).format("%Y-%m-%d").to_string()),
+                json!(
+                    (crate::seed_epoch() + Duration::days(rng.gen_range(-60..120)))
+                        .format("%Y-%m-%d")
+                        .to_string()
+                ),
             );
             if let Some(account) = lookup(Module::Accounts, rng) {
                 put("Account_Name", account);
@@ -153,9 +255,13 @@ pub(crate) fn generate(store: &Store, module: Module, rng: &mut StdRng, n: usize
         Module::Notes => {
             let parent_module = [Module::Contacts, Module::Accounts, Module::Deals][n % 3];
             put("Note_Title", json!(format!("Note {n}")));
-            put("Note_Content", json!(format!("Spoke with {first} about the order.")));
+            put(
+                "Note_Content",
+                json!(format!("Spoke with {first} about the order.")),
+            );
             if let Some(mut parent) = lookup(parent_module, rng) {
-                parent["module"] = json!({"api_name": parent_module.name(), "id": parent_module.name()});
+                parent["module"] =
+                    json!({"api_name": parent_module.name(), "id": parent_module.name()});
                 put("Parent_Id", parent);
             }
         }
@@ -163,7 +269,11 @@ pub(crate) fn generate(store: &Store, module: Module, rng: &mut StdRng, n: usize
             if let Some(contact) = lookup(Module::Contacts, rng) {
                 put("Who_Id", contact);
             }
-            let what = if n % 2 == 0 { Module::Deals } else { Module::Accounts };
+            let what = if n % 2 == 0 {
+                Module::Deals
+            } else {
+                Module::Accounts
+            };
             if let Some(parent) = lookup(what, rng) {
                 put("What_Id", parent);
                 put("$se_module", json!(what.name()));
@@ -182,13 +292,22 @@ pub(crate) fn generate(store: &Store, module: Module, rng: &mut StdRng, n: usize
                     put("Subject", json!(format!("Call {n}")));
                     put("Call_Type", json!(pick(rng, CALL_TYPES)));
                     put("Call_Start_Time", json!(format_time(start)));
-                    put("Call_Duration", json!(format!("{:02}:{:02}", seconds / 60, seconds % 60)));
+                    put(
+                        "Call_Duration",
+                        json!(format!("{:02}:{:02}", seconds / 60, seconds % 60)),
+                    );
                 }
                 _ => {
                     put("Event_Title", json!(format!("Meeting {n}")));
                     put("Start_DateTime", json!(format_time(start)));
-                    put("End_DateTime", json!(format_time(start + Duration::minutes(45))));
-                    put("Venue", json!(pick(rng, &["Zoom", "Office", "Client site"])));
+                    put(
+                        "End_DateTime",
+                        json!(format_time(start + Duration::minutes(45))),
+                    );
+                    put(
+                        "Venue",
+                        json!(pick(rng, &["Zoom", "Office", "Client site"])),
+                    );
                 }
             }
         }
@@ -224,7 +343,8 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &ZohoConfig) {
     for (module, count) in counts {
         for n in 0..count {
             let fields = generate(store, module, rng, n);
-            let created: DateTime<Utc> = epoch - Duration::seconds(rng.gen_range(86_400..200 * 86_400));
+            let created: DateTime<Utc> =
+                epoch - Duration::seconds(rng.gen_range(86_400..200 * 86_400));
             let span = (epoch - created).num_seconds().max(1);
             let modified = created + Duration::seconds(rng.gen_range(0..span));
             store.insert(module, fields, created, modified);

@@ -302,7 +302,19 @@ fn standard_fields(module: Module) -> Vec<FieldDef> {
         M::Accounts => vec![
             def("Account_Name", "text", &[], None),
             def("Description", "textarea", &[], None),
-            def("Industry", "picklist", &["Technology", "Manufacturing", "Retail", "Finance", "Healthcare", "Education"], None),
+            def(
+                "Industry",
+                "picklist",
+                &[
+                    "Technology",
+                    "Manufacturing",
+                    "Retail",
+                    "Finance",
+                    "Healthcare",
+                    "Education",
+                ],
+                None,
+            ),
             def("Website", "website", &[], None),
             def("Employees", "integer", &[], None),
             def("Annual_Revenue", "currency", &[], None),
@@ -490,7 +502,9 @@ impl Store {
     }
 
     pub(crate) fn table_mut(&mut self, module: Module) -> &mut Table {
-        self.tables.get_mut(&module).expect("every module has a table")
+        self.tables
+            .get_mut(&module)
+            .expect("every module has a table")
     }
 
     pub(crate) fn field_defs(&self, module: Module) -> &[FieldDef] {
@@ -511,12 +525,22 @@ impl Store {
 
     /// The record as `GET /{module}/{id}` renders it, limited to `fields` when given.
     pub(crate) fn render(&self, module: Module, row: &Row, fields: Option<&[String]>) -> Value {
-        let owner = self.users.first().map(User::minified).unwrap_or(Value::Null);
+        let owner = self
+            .users
+            .first()
+            .map(User::minified)
+            .unwrap_or(Value::Null);
         let mut record = Map::new();
         record.insert("id".into(), Value::String(row.id.to_string()));
         let mut all = row.fields.clone();
-        all.insert("Created_Time".into(), Value::String(format_time(row.created)));
-        all.insert("Modified_Time".into(), Value::String(format_time(row.modified)));
+        all.insert(
+            "Created_Time".into(),
+            Value::String(format_time(row.created)),
+        );
+        all.insert(
+            "Modified_Time".into(),
+            Value::String(format_time(row.modified)),
+        );
         all.insert("Created_By".into(), owner.clone());
         all.insert("Modified_By".into(), owner);
         match fields {
@@ -549,7 +573,10 @@ impl Store {
         record.insert("$editable".into(), Value::Bool(true));
         if module == Module::Notes {
             // A note's own properties, always in its answers.
-            if let Some(parent) = all.get("Parent_Id").and_then(|parent| parent.pointer("/module/api_name")) {
+            if let Some(parent) = all
+                .get("Parent_Id")
+                .and_then(|parent| parent.pointer("/module/api_name"))
+            {
                 record.insert("$se_module".into(), parent.clone());
             }
             record.insert("$attachments".into(), Value::Null);
@@ -655,7 +682,11 @@ impl Store {
             let stored = match def.data_type {
                 "text" | "textarea" | "phone" | "website" => {
                     let text = value.as_str().ok_or_else(|| bad("text"))?;
-                    let max = if def.data_type == "textarea" { 32_000 } else { 255 };
+                    let max = if def.data_type == "textarea" {
+                        32_000
+                    } else {
+                        255
+                    };
                     if text.chars().count() > max {
                         return Err(bad("text"));
                     }
@@ -687,7 +718,9 @@ impl Store {
                 }
                 "datetime" => {
                     let text = value.as_str().ok_or_else(|| bad("datetime"))?;
-                    Value::String(format_time(parse_time(text).ok_or_else(|| bad("datetime"))?))
+                    Value::String(format_time(
+                        parse_time(text).ok_or_else(|| bad("datetime"))?,
+                    ))
                 }
                 "picklist" if name == "Pipeline" => {
                     let pipeline = self.pipeline_named(value).ok_or_else(|| bad("picklist"))?;
@@ -736,22 +769,22 @@ impl Store {
                     let id = lookup_id(value)
                         .and_then(|id| id.parse::<u64>().ok())
                         .ok_or_else(|| bad("jsonobject"))?;
-                    let mut parent = self.lookup_value(target, id).ok_or_else(|| bad("jsonobject"))?;
+                    let mut parent = self
+                        .lookup_value(target, id)
+                        .ok_or_else(|| bad("jsonobject"))?;
                     parent["module"] = json!({"api_name": target.name(), "id": target.name()});
                     parent
                 }
                 "lookup" => {
-                    let target = def
-                        .lookup
-                        .or(se_module)
-                        .ok_or_else(|| bad("jsonobject"))?;
+                    let target = def.lookup.or(se_module).ok_or_else(|| bad("jsonobject"))?;
                     let id = lookup_id(value)
                         .and_then(|id| id.parse::<u64>().ok())
                         .ok_or_else(|| bad("jsonobject"))?;
                     if name == "What_Id" {
                         out.insert("$se_module".into(), Value::String(target.name().to_owned()));
                     }
-                    self.lookup_value(target, id).ok_or_else(|| bad("jsonobject"))?
+                    self.lookup_value(target, id)
+                        .ok_or_else(|| bad("jsonobject"))?
                 }
                 "multiselectlookup" => {
                     let items = value.as_array().ok_or_else(|| bad("jsonarray"))?;
@@ -830,11 +863,16 @@ fn derive(module: Module, fields: &mut Map<String, Value>) {
         && let Some((minutes, seconds)) = duration.split_once(':')
         && let (Ok(minutes), Ok(seconds)) = (minutes.parse::<i64>(), seconds.parse::<i64>())
     {
-        fields.insert("Call_Duration_in_seconds".into(), json!(minutes * 60 + seconds));
+        fields.insert(
+            "Call_Duration_in_seconds".into(),
+            json!(minutes * 60 + seconds),
+        );
     }
     if module == Module::Tasks {
         let done = fields.get("Status").and_then(Value::as_str) == Some("Completed");
-        let closed = fields.get("Closed_Time").is_some_and(|value| !value.is_null());
+        let closed = fields
+            .get("Closed_Time")
+            .is_some_and(|value| !value.is_null());
         if done && !closed {
             fields.insert("Closed_Time".into(), Value::String(format_time(now())));
         } else if !done {
@@ -885,7 +923,13 @@ mod tests {
     fn a_write_is_refused_naming_the_field() {
         let store = Store::new(StdRng::seed_from_u64(1));
         let error = store
-            .validate_record(Module::Contacts, &json!({"First_Name": "Ada"}), 0, true, None)
+            .validate_record(
+                Module::Contacts,
+                &json!({"First_Name": "Ada"}),
+                0,
+                true,
+                None,
+            )
             .expect_err("no last name");
         assert_eq!(error.code, "MANDATORY_NOT_FOUND");
         assert_eq!(error.details["api_name"], "Last_Name");
