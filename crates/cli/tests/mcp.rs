@@ -222,7 +222,7 @@ async fn the_official_typescript_sdk_uses_every_vendor_through_its_tools() {
             })
         })
         .collect();
-    assert_eq!(vendors.len(), 4, "the demo's four CRMs");
+    assert_eq!(vendors.len(), 5, "the demo's five CRMs");
     // The HRIS simulators: the demo's vendors without the CRM suite's facts.
     let hris: Vec<&demo::SimulatedVendor> = app
         .demo

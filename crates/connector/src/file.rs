@@ -297,7 +297,7 @@ pub enum AuthScheme {
         #[serde(default)]
         refresh_before_expiry_secs: Option<u64>,
         /// The word before the access token in the `Authorization` header (default `Bearer`),
-        /// for vendors that name their own token type there (`Zoho-oauthtoken` style).
+        /// for vendors that name their own token type there.
         #[serde(default)]
         token_prefix: Option<String>,
         /// Values captured from the token response into the connection's account fields,
