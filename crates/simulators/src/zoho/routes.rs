@@ -471,7 +471,7 @@ fn list_page(
                 return Err(invalid_param("page_token", "the page token has expired"));
             }
             // Keyset: the records after the last one served, wherever the table moved.
-            let last = table.rows.get(&token.last_id).map(|row| key(row));
+            let last = table.rows.get(&token.last_id).map(&key);
             let start = rows
                 .iter()
                 .position(|row| match last {

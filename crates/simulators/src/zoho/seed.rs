@@ -133,14 +133,14 @@ pub(crate) fn generate(
                     last.to_lowercase()
                 )),
             );
-            if n % 5 == 0 {
+            if n.is_multiple_of(5) {
                 put(
                     "Secondary_Email",
                     json!(format!("{}{n}@home.example.org", first.to_lowercase())),
                 );
             }
             put("Phone", json!(phone(rng)));
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 put("Mobile", json!(phone(rng)));
             }
             put(
@@ -157,7 +157,7 @@ pub(crate) fn generate(
             if let Some(account) = lookup(Module::Accounts, rng) {
                 put("Account_Name", account);
             }
-            if n % 3 != 0 {
+            if !n.is_multiple_of(3) {
                 put("Loyalty_Tier", json!(pick(rng, TIERS)));
                 put(
                     "Annual_Spend",
@@ -221,7 +221,7 @@ pub(crate) fn generate(
             put("Country", json!(country));
         }
         Module::Deals => {
-            let pipeline = &store.pipelines[usize::from(n % 4 == 0)];
+            let pipeline = &store.pipelines[usize::from(n.is_multiple_of(4))];
             let stage = &pipeline.stages[rng.gen_range(0..pipeline.stages.len())];
             put(
                 "Deal_Name",
@@ -250,7 +250,7 @@ pub(crate) fn generate(
                 put("Contact_Name", contact);
             }
             put("Lead_Source", json!(pick(rng, LEAD_SOURCES)));
-            put("In_Forecast", json!(n % 2 == 0));
+            put("In_Forecast", json!(n.is_multiple_of(2)));
         }
         Module::Notes => {
             let parent_module = [Module::Contacts, Module::Accounts, Module::Deals][n % 3];
@@ -269,7 +269,7 @@ pub(crate) fn generate(
             if let Some(contact) = lookup(Module::Contacts, rng) {
                 put("Who_Id", contact);
             }
-            let what = if n % 2 == 0 {
+            let what = if n.is_multiple_of(2) {
                 Module::Deals
             } else {
                 Module::Accounts

@@ -515,7 +515,7 @@ impl Store {
         self.users.iter().find(|user| user.id.to_string() == id)
     }
 
-    fn display_name(&self, module: Module, row: &Row) -> String {
+    fn display_name(module: Module, row: &Row) -> String {
         row.fields
             .get(module.display_field())
             .and_then(Value::as_str)
@@ -626,7 +626,7 @@ impl Store {
         let Some(row) = self.table_mut(module).rows.remove(&id) else {
             return false;
         };
-        let display_name = self.display_name(module, &row);
+        let display_name = Store::display_name(module, &row);
         self.table_mut(module).deleted.push(DeletedRow {
             id,
             display_name,
@@ -638,7 +638,7 @@ impl Store {
     /// A lookup's stored value: `{name, id}` of the record it names.
     fn lookup_value(&self, module: Module, id: u64) -> Option<Value> {
         let row = self.table(module).rows.get(&id)?;
-        Some(json!({"name": self.display_name(module, row), "id": id.to_string()}))
+        Some(json!({"name": Store::display_name(module, row), "id": id.to_string()}))
     }
 
     /// Checks one record of a write body and returns the fields to store, or the first field
@@ -800,13 +800,14 @@ impl Store {
                     return Err(RecordError::mandatory(&def.api_name, index));
                 }
             }
-            if module == Module::Deals && !out.contains_key("Pipeline") {
-                if let Some(pipeline) = self.pipelines.iter().find(|p| p.default) {
-                    out.insert(
-                        "Pipeline".into(),
-                        json!({"name": pipeline.name, "id": pipeline.id.to_string()}),
-                    );
-                }
+            if module == Module::Deals
+                && !out.contains_key("Pipeline")
+                && let Some(pipeline) = self.pipelines.iter().find(|p| p.default)
+            {
+                out.insert(
+                    "Pipeline".into(),
+                    json!({"name": pipeline.name, "id": pipeline.id.to_string()}),
+                );
             }
         }
         Ok(out)
