@@ -311,7 +311,46 @@ pub enum AuthScheme {
         /// refused for good (the user must re-authorise). Default: `body.error = 'invalid_grant'`.
         #[serde(default)]
         invalid_grant_when: Option<String>,
+        /// Whose client id and secret the token endpoint is given: the environment's OAuth app
+        /// (default), or the connection's own `client_id` and `client_secret` fields, for
+        /// vendors that issue API credentials per customer account.
+        #[serde(default)]
+        client: ClientSource,
+        /// Where the token endpoint's answer holds the token and its lifetime, for vendors that
+        /// do not answer RFC 6749's top-level `access_token` and `expires_in`.
+        #[serde(default)]
+        token_answer: Option<TokenAnswer>,
     },
+}
+
+/// Whose OAuth client credentials a scheme uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientSource {
+    /// The environment's OAuth app for the provider (`PUT /environment/oauth-apps/{provider}`).
+    #[default]
+    Environment,
+    /// The connection's `client_id` (a connection field) and `client_secret` (a secret field).
+    Connection,
+}
+
+/// Dotted paths into a token endpoint's JSON answer (`data.token`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAnswer {
+    /// The access token's path.
+    pub access_token: String,
+    /// The path of the token's lifetime in seconds; absent when the answer does not say.
+    #[serde(default)]
+    pub expires_in: Option<String>,
+}
+
+impl TokenAnswer {
+    /// The value at a dotted path of `answer`.
+    pub fn lookup<'a>(path: &str, answer: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+        path.split('.')
+            .try_fold(answer, |value, segment| value.get(segment))
+    }
 }
 
 /// How an OAuth client authenticates at the token endpoint.

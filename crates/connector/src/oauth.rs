@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use mapping::Vars;
 
-use crate::file::{AuthScheme, ClientAuth, OAuthGrant};
+use crate::file::{AuthScheme, ClientAuth, ClientSource, OAuthGrant, TokenAnswer};
 use crate::runtime::{PlanError, ReadError, VendorResponse};
 use crate::template::Escape;
 use crate::{CompiledAuth, Connector};
@@ -27,6 +27,10 @@ pub struct OAuthEndpoints {
     pub client_auth: ClientAuth,
     /// Refresh this many seconds before the access token expires.
     pub refresh_before_expiry_secs: u64,
+    /// Whose client id and secret the token endpoint is given.
+    pub client: ClientSource,
+    /// Where the token answer holds the token and its lifetime (RFC 6749's names when absent).
+    pub token_answer: Option<TokenAnswer>,
 }
 
 impl Connector {
@@ -53,6 +57,8 @@ impl Connector {
                 pkce,
                 refresh_before_expiry_secs,
                 client_auth,
+                client,
+                token_answer,
                 ..
             },
             Some(CompiledAuth::Oauth2 {
@@ -89,6 +95,8 @@ impl Connector {
             client_auth: *client_auth,
             refresh_before_expiry_secs: refresh_before_expiry_secs
                 .unwrap_or(DEFAULT_REFRESH_BEFORE_EXPIRY_SECS),
+            client: *client,
+            token_answer: token_answer.clone(),
         }))
     }
 

@@ -575,7 +575,9 @@ impl Connector {
         cursor: &ListCursor,
     ) -> Result<Vec<PlannedRequest>, PlanError> {
         let (route, _) = self.list_route(object, ctx, cursor)?;
-        let request = self.plan_method(&route.method, &route.uses, Some(route), ctx, &cursor.p)?;
+        // A list under a parent record's URL (`/employees/{{id}}/balances`) takes the parent's
+        // id from the route's `id_mapping`.
+        let request = self.plan_route(route, ctx, &cursor.p)?;
         crate::chunk::split(route.chunk.as_ref(), request)
     }
 

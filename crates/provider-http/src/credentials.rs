@@ -183,9 +183,17 @@ impl TokenManager {
             return Ok((connection, secrets));
         };
         let before = endpoints.refresh_before_expiry_secs;
+        let mut force = force;
         if !force && !Self::due(&connection, before, Utc::now()) {
             let secrets = self.open(&connection)?;
-            return Ok((connection, secrets));
+            // A client-credentials connection made without a token (its credentials are the
+            // connection's own) gets its first one now.
+            let tokenless = endpoints.grant == connector::file::OAuthGrant::ClientCredentials
+                && secrets.get("access_token").is_none_or(Value::is_null);
+            if !tokenless {
+                return Ok((connection, secrets));
+            }
+            force = true;
         }
         // From here on the refresh runs in a task of its own (see `refreshes`).
         let this = Arc::clone(self);
@@ -310,29 +318,40 @@ impl TokenManager {
         {
             return Ok(ready);
         }
-        let app = match self
-            .store
-            .get_oauth_app(&row.environment_id, &row.provider)
-            .await
-        {
-            Ok(app) => app,
-            Err(StoreError::NotFound) => {
-                return Err(CredentialsError::NoOAuthApp(row.provider.clone()));
-            }
-            Err(other) => return Err(other.into()),
-        };
-        let client_secret = self
-            .keyring
-            .open(
-                &app.client_secret,
-                &oauth_app_aad(&row.environment_id, &row.provider),
-            )
-            .map_err(|error| CredentialsError::Secrets(error.to_string()))?;
-        let client = ClientCredentials {
-            client_id: app.client_id.clone(),
-            client_secret: String::from_utf8_lossy(&client_secret).into_owned(),
-        };
         let mut secrets = self.open(&row)?;
+        let client = match endpoints.client {
+            connector::file::ClientSource::Connection => {
+                connection_client(&row.account, &secrets).ok_or_else(|| {
+                    CredentialsError::Connector(
+                        "the connection holds no `client_id` and `client_secret`".to_owned(),
+                    )
+                })?
+            }
+            connector::file::ClientSource::Environment => {
+                let app = match self
+                    .store
+                    .get_oauth_app(&row.environment_id, &row.provider)
+                    .await
+                {
+                    Ok(app) => app,
+                    Err(StoreError::NotFound) => {
+                        return Err(CredentialsError::NoOAuthApp(row.provider.clone()));
+                    }
+                    Err(other) => return Err(other.into()),
+                };
+                let client_secret = self
+                    .keyring
+                    .open(
+                        &app.client_secret,
+                        &oauth_app_aad(&row.environment_id, &row.provider),
+                    )
+                    .map_err(|error| CredentialsError::Secrets(error.to_string()))?;
+                ClientCredentials {
+                    client_id: app.client_id.clone(),
+                    client_secret: String::from_utf8_lossy(&client_secret).into_owned(),
+                }
+            }
+        };
         let now = Utc::now();
         let oauth = self.oauth.clone().with_offload(offload.cloned());
         let tokens = match endpoints.grant {
@@ -403,4 +422,20 @@ impl TokenManager {
         tracing::info!(connection_id = %row.id, provider = %row.provider, "access token refreshed");
         Ok((stored, secrets))
     }
+}
+
+/// The client id (an account field) and secret (a secret field) a connection holds, for
+/// schemes whose client is the connection's own.
+pub fn connection_client(account: &Value, secrets: &Value) -> Option<ClientCredentials> {
+    let text = |value: &Value, name: &str| {
+        value
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned)
+    };
+    Some(ClientCredentials {
+        client_id: text(account, "client_id").or_else(|| text(secrets, "client_id"))?,
+        client_secret: text(secrets, "client_secret")?,
+    })
 }

@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use connector::file::ClientAuth;
+use connector::file::{ClientAuth, TokenAnswer};
 use std::sync::Arc;
 
 use connector::{Connector, OAuthEndpoints, ReadError, VendorResponse};
@@ -294,8 +294,12 @@ impl OAuthClient {
             });
         }
         let body = answer.body;
-        let access_token = body
-            .get("access_token")
+        // RFC 6749's names, unless the connector says where the vendor puts them.
+        let (token_path, expiry_path) = match &endpoints.token_answer {
+            Some(paths) => (paths.access_token.as_str(), paths.expires_in.as_deref()),
+            None => ("access_token", Some("expires_in")),
+        };
+        let access_token = TokenAnswer::lookup(token_path, &body)
             .and_then(Value::as_str)
             .filter(|token| !token.is_empty())
             .ok_or(OAuthError::NoAccessToken)?
@@ -305,8 +309,8 @@ impl OAuthClient {
             .and_then(Value::as_str)
             .filter(|token| !token.is_empty())
             .map(str::to_owned);
-        let expires_at = body
-            .get("expires_in")
+        let expires_at = expiry_path
+            .and_then(|path| TokenAnswer::lookup(path, &body))
             .and_then(|value| {
                 value
                     .as_i64()
@@ -415,6 +419,8 @@ mod tests {
             pkce: true,
             client_auth: ClientAuth::Body,
             refresh_before_expiry_secs: 300,
+            client: connector::file::ClientSource::Environment,
+            token_answer: None,
         };
         let pkce = Pkce {
             verifier: "v".to_owned(),

@@ -14,6 +14,7 @@ pub mod faults;
 pub mod hibob;
 pub mod hubspot;
 pub mod oauth;
+pub mod personio;
 pub mod phones;
 pub mod pipedrive;
 pub mod registry;
@@ -29,7 +30,8 @@ use tokio::sync::oneshot;
 
 pub use faults::{CapturedRequest, Chance, Fault, FaultKind, Faults, Mutation, RequestLog};
 pub use registry::{
-    DemoConnection, Entry, Profile, REGISTRY, Simulator, Started, SuiteFacts, Tweaks, Wiring,
+    DemoConnection, Entry, HrisSuiteFacts, Profile, REGISTRY, Simulator, Started, SuiteFacts,
+    Tweaks, Wiring,
 };
 
 /// The instant every simulator's seeded data leads up to (2026-11-01T00:00:00Z), so that seeded

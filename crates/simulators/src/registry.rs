@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    Faults, RequestLog, RunningSimulator, bamboohr, dynamics, hibob, hubspot, pipedrive,
+    Faults, RequestLog, RunningSimulator, bamboohr, dynamics, hibob, hubspot, personio, pipedrive,
     salesforce, zoho,
 };
 
@@ -32,6 +32,7 @@ pub const REGISTRY: &[Entry] = &[
     Entry::of::<zoho::Zoho>(),
     Entry::of::<bamboohr::BambooHr>(),
     Entry::of::<hibob::HiBob>(),
+    Entry::of::<personio::Personio>(),
 ];
 
 /// How big a simulator starts and whether its limits hold.
@@ -68,6 +69,16 @@ pub trait Simulator: 'static {
     fn requests(handle: &Self::Handle) -> &RequestLog;
     /// Ids of the live records of a vendor object (`contacts`, `Contact`, `persons`, …).
     fn ids(handle: &Self::Handle, object: &str) -> Vec<String>;
+    /// Terminates an employee as HR would in the vendor's app (HRIS vendors); `false` when
+    /// there is no such employee or the vendor has no employees.
+    fn terminate(_handle: &Self::Handle, _id: &str) -> bool {
+        false
+    }
+    /// Deletes a record of a vendor object as a user would in the vendor's app; `false` when
+    /// there is no such record or the simulator offers no such delete.
+    fn delete(_handle: &Self::Handle, _object: &str, _id: &str) -> bool {
+        false
+    }
 }
 
 /// One registered simulator, erased to what the demo and the tests call.
@@ -168,6 +179,8 @@ trait Control: Send + Sync {
     fn faults(&self) -> &Faults;
     fn requests(&self) -> &RequestLog;
     fn ids(&self, object: &str) -> Vec<String>;
+    fn terminate(&self, id: &str) -> bool;
+    fn delete(&self, object: &str, id: &str) -> bool;
     fn handle(&self) -> &dyn Any;
 }
 
@@ -187,6 +200,14 @@ impl<S: Simulator> Control for Typed<S> {
 
     fn ids(&self, object: &str) -> Vec<String> {
         S::ids(&self.handle, object)
+    }
+
+    fn terminate(&self, id: &str) -> bool {
+        S::terminate(&self.handle, id)
+    }
+
+    fn delete(&self, object: &str, id: &str) -> bool {
+        S::delete(&self.handle, object, id)
     }
 
     fn handle(&self) -> &dyn Any {
@@ -228,6 +249,16 @@ impl Started {
     /// Ids of the live records of a vendor object (its own name: `Contact`, `persons`, …).
     pub fn ids(&self, object: &str) -> Vec<String> {
         self.control.ids(object)
+    }
+
+    /// Terminates an employee at the vendor, as HR would in its app (HRIS vendors).
+    pub fn terminate(&self, id: &str) -> bool {
+        self.control.terminate(id)
+    }
+
+    /// Deletes a record of a vendor object (its own name) at the vendor, as a user would.
+    pub fn delete(&self, object: &str, id: &str) -> bool {
+        self.control.delete(object, id)
     }
 
     /// The vendor's own handle, when this is simulator `S` (tests reach vendor controls so).
@@ -289,6 +320,9 @@ pub struct Wiring {
     /// that suite leaves out.
     #[serde(default)]
     pub suite: Option<SuiteFacts>,
+    /// The cross-vendor suite's HRIS facts; absent for a vendor of another category.
+    #[serde(default)]
+    pub hris_suite: Option<HrisSuiteFacts>,
 }
 
 /// The demo's connection to a simulator. In every string, `{url}` stands for the simulator's
@@ -394,6 +428,31 @@ pub struct SuiteFacts {
     pub leads_carry_the_person: bool,
 }
 
+/// What the cross-vendor suite's HRIS checks need to know of a vendor, so that they are the
+/// same code for every HRIS vendor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HrisSuiteFacts {
+    /// The vendor's object behind unified employees, as the simulator's `ids` names it.
+    pub employees_object: String,
+    /// Path prefix of the vendor calls an employee listing makes (for mid-walk mutations and
+    /// faults).
+    pub employees_list_prefix: String,
+    /// An employee id the vendor has never issued.
+    pub missing_employee_id: String,
+    /// The unified key of a custom field seeded on every employee.
+    pub employee_custom_field: String,
+    /// Largest page the checks ask for.
+    pub page_size: u64,
+    /// Whether the vendor keeps job and pay history (past jobs with an end), rather than each
+    /// employee's current job and pay only.
+    pub keeps_history: bool,
+    /// A day-based time-off policy requests may be written against.
+    pub time_off_policy_id: String,
+    /// `employment_status_raw` of a terminated employee.
+    pub terminated_status_raw: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,6 +465,9 @@ mod tests {
             let wiring = entry.wiring().unwrap_or_else(|error| panic!("{error}"));
             if let Some(suite) = wiring.suite {
                 assert!(suite.page_size > 0, "{entry:?}");
+            }
+            if let Some(hris) = wiring.hris_suite {
+                assert!(hris.page_size > 0, "{entry:?}");
             }
         }
     }

@@ -3,11 +3,16 @@
 //! `api` tests and the cross-vendor suite (`tests/vendors`).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use cli::demo::{self, Demo, DemoArgs, Options};
 use reqwest::StatusCode;
 use serde_json::Value;
-use simulators::{Simulator, Started, SuiteFacts};
+use server::{JobHandler, SYNC_JOB_KIND, SyncHandler, Worker, WorkerReport, WorkerSettings};
+use simulators::{HrisSuiteFacts, Simulator, Started, SuiteFacts};
+use store::{Job, JobOutcome};
+use tokio::sync::Notify;
 
 pub struct TestApp {
     pub demo: Demo,
@@ -89,6 +94,19 @@ impl TestApp {
             .suite
             .as_ref()
             .unwrap_or_else(|| panic!("`{provider}` has no CRM suite facts"))
+    }
+
+    /// What the cross-vendor suite's HRIS checks may expect of `provider`.
+    ///
+    /// # Panics
+    /// When `provider` has no HRIS suite facts (a vendor of another category).
+    pub fn hris_facts(&self, provider: &str) -> &HrisSuiteFacts {
+        self.demo
+            .vendor(provider)
+            .wiring
+            .hris_suite
+            .as_ref()
+            .unwrap_or_else(|| panic!("`{provider}` has no HRIS suite facts"))
     }
 
     /// Ids of the contacts the vendor holds now (not deleted).
@@ -197,4 +215,57 @@ pub fn unique_ids(records: &[Value]) -> BTreeSet<String> {
         assert!(ids.insert(id.clone()), "record `{id}` was returned twice");
     }
     ids
+}
+
+/// The sync handler, telling the test when a run has ended and how.
+struct Told {
+    inner: SyncHandler,
+    ended: Arc<Notify>,
+    outcome: Arc<std::sync::Mutex<Option<JobOutcome>>>,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for Told {
+    async fn run(&self, job: &Job) -> JobOutcome {
+        let outcome = self.inner.run(job).await;
+        *self.outcome.lock().expect("never poisoned") = Some(outcome.clone());
+        self.ended.notify_one();
+        outcome
+    }
+}
+
+/// Runs a worker with `handler` until one sync run has ended; the worker's report and how the
+/// run ended.
+pub async fn run_handler_once(
+    app: &TestApp,
+    handler: SyncHandler,
+) -> (WorkerReport, JobOutcome) {
+    let ended = Arc::new(Notify::new());
+    let outcome = Arc::new(std::sync::Mutex::new(None));
+    let handler = Told {
+        inner: handler,
+        ended: Arc::clone(&ended),
+        outcome: Arc::clone(&outcome),
+    };
+    let report = Worker::new(
+        Arc::clone(&app.demo.store),
+        WorkerSettings {
+            holder: "test-worker".to_owned(),
+            concurrency: 1,
+            lease: Duration::from_secs(120),
+            idle_poll: Duration::from_millis(20),
+        },
+    )
+    .handle(SYNC_JOB_KIND, Arc::new(handler))
+    .run(
+        async move { ended.notified().await },
+        Duration::from_secs(120),
+    )
+    .await;
+    let outcome = outcome
+        .lock()
+        .expect("never poisoned")
+        .take()
+        .expect("a run ended");
+    (report, outcome)
 }

@@ -18,23 +18,6 @@ use tokio::sync::Notify;
 
 use crate::helpers::{TestApp, spawn_app};
 
-/// The sync handler, telling the test when a run has ended and how.
-struct Told {
-    inner: SyncHandler,
-    ended: Arc<Notify>,
-    outcome: Arc<std::sync::Mutex<Option<JobOutcome>>>,
-}
-
-#[async_trait::async_trait]
-impl JobHandler for Told {
-    async fn run(&self, job: &Job) -> JobOutcome {
-        let outcome = self.inner.run(job).await;
-        *self.outcome.lock().expect("never poisoned") = Some(outcome.clone());
-        self.ended.notify_one();
-        outcome
-    }
-}
-
 /// Enqueues one run of a sync of `provider`'s contacts, with `max_attempts` and `extra`
 /// fields merged into its payload; its environment and the job.
 pub(crate) async fn enqueue_contacts_sync(
@@ -220,41 +203,7 @@ pub(crate) async fn run_one(app: &TestApp, page_size: u64) {
     assert_eq!(report.finished, 1, "{report:?}");
 }
 
-/// Runs a worker with `handler` until one sync run has ended; the worker's report and how the
-/// run ended.
-pub(crate) async fn run_handler_once(
-    app: &TestApp,
-    handler: SyncHandler,
-) -> (WorkerReport, JobOutcome) {
-    let ended = Arc::new(Notify::new());
-    let outcome = Arc::new(std::sync::Mutex::new(None));
-    let handler = Told {
-        inner: handler,
-        ended: Arc::clone(&ended),
-        outcome: Arc::clone(&outcome),
-    };
-    let report = Worker::new(
-        Arc::clone(&app.demo.store),
-        WorkerSettings {
-            holder: "test-worker".to_owned(),
-            concurrency: 1,
-            lease: Duration::from_secs(120),
-            idle_poll: Duration::from_millis(20),
-        },
-    )
-    .handle(SYNC_JOB_KIND, Arc::new(handler))
-    .run(
-        async move { ended.notified().await },
-        Duration::from_secs(120),
-    )
-    .await;
-    let outcome = outcome
-        .lock()
-        .expect("never poisoned")
-        .take()
-        .expect("a run ended");
-    (report, outcome)
-}
+pub(crate) use crate::helpers::run_handler_once;
 
 #[tokio::test]
 async fn syncs_are_started_listed_and_stopped_and_the_feed_is_read_through_the_api() {

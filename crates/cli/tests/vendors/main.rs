@@ -1,6 +1,6 @@
-//! The cross-vendor suite: every check runs once per registered simulator, as its own test
-//! (`listing::every_contact_is_listed_exactly_once::hubspot`), so one failing vendor hides no
-//! other. Trials are made at run time from `simulators::REGISTRY` (libtest-mimic), so a vendor
+//! The cross-vendor suite: every check runs once per registered simulator of its category, as
+//! its own test (`listing::every_contact_is_listed_exactly_once::hubspot`,
+//! `hris::time_off_is_read_and_written::personio`), so one failing vendor hides no other. Trials are made at run time from `simulators::REGISTRY` (libtest-mimic), so a vendor
 //! added to the registry is covered with no edit here.
 //!
 //! This harness also registers a fifth vendor of its own, `acme` (`acme.rs`: a connector folder
@@ -15,6 +15,7 @@ mod acme;
 mod crud;
 mod errors;
 mod fields;
+mod hris;
 mod listing;
 mod platform;
 
@@ -77,8 +78,8 @@ impl Vendor {
 fn main() -> std::process::ExitCode {
     let arguments = Arguments::from_args();
     let (acme, _acme_connectors) = acme::registered();
-    // The checks are the CRM category's: vendors of another category (no suite facts) are
-    // left out.
+    // These checks are the CRM category's: vendors of another category (no suite facts) are
+    // left out, and the HRIS checks below take the vendors with HRIS facts.
     let mut vendors: Vec<Vendor> = simulators::REGISTRY
         .iter()
         .filter(|entry| entry.wiring().is_ok_and(|wiring| wiring.suite.is_some()))
@@ -109,6 +110,23 @@ fn main() -> std::process::ExitCode {
                 let name = format!("{module}::{}::{}", check.name, vendor.id());
                 trials.push(Trial::test(name, move || run_check(run, vendor)));
             }
+        }
+    }
+    // The HRIS checks run over the vendors whose wiring gives HRIS suite facts.
+    let hris_vendors: Vec<Vendor> = simulators::REGISTRY
+        .iter()
+        .filter(|entry| entry.wiring().is_ok_and(|wiring| wiring.hris_suite.is_some()))
+        .map(|entry| Vendor {
+            entry: *entry,
+            connectors_dir: None,
+        })
+        .collect();
+    for check in hris::CHECKS {
+        for vendor in &hris_vendors {
+            let vendor = vendor.clone();
+            let run = check.run;
+            let name = format!("hris::{}::{}", check.name, vendor.id());
+            trials.push(Trial::test(name, move || run_check(run, vendor)));
         }
     }
     libtest_mimic::run(&arguments, trials).exit_code()

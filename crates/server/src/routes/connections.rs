@@ -226,9 +226,15 @@ pub async fn create(
         let offload = state
             .operations
             .evaluation_offload(&caller.environment_id, &limits);
-        let tokens =
-            client_credentials_token(&state, &caller, connector, &scheme_name, &account, &offload)
-                .await?;
+        let tokens = client_credentials_token(
+            &state,
+            &caller,
+            connector,
+            &scheme_name,
+            (&account, &secrets),
+            &offload,
+        )
+        .await?;
         secrets.insert(
             "access_token".to_owned(),
             Value::String(tokens.access_token.clone()),
@@ -271,10 +277,54 @@ async fn client_credentials_token(
     caller: &Caller,
     connector: &connector::Connector,
     scheme: &str,
-    account: &Map<String, Value>,
+    (account, secrets): (&Map<String, Value>, &Map<String, Value>),
     offload: &provider_http::sender::Offload,
 ) -> Result<provider_http::oauth::TokenSet, ApiError> {
     let provider = connector.id();
+    let endpoints = connector
+        .oauth2(scheme, &Value::Object(account.clone()))
+        .map_err(|error| ApiError::invalid("fields", error.to_string()))?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("`{scheme}` is not an OAuth scheme")))?;
+    let client = match endpoints.client {
+        // The connection's own API credentials (required fields, checked above).
+        connector::file::ClientSource::Connection => provider_http::credentials::connection_client(
+            &Value::Object(account.clone()),
+            &Value::Object(secrets.clone()),
+        )
+        .ok_or_else(|| ApiError::invalid("fields.client_id", "is required with `client_secret`"))?,
+        connector::file::ClientSource::Environment => {
+            environment_client(state, caller, provider).await?
+        }
+    };
+    state
+        .oauth
+        .clone()
+        .with_offload(Some(offload.clone()))
+        .client_credentials(connector, scheme, &endpoints, &client, chrono::Utc::now())
+        .await
+        .map_err(|error| match error {
+            provider_http::oauth::OAuthError::Refused(answer)
+            | provider_http::oauth::OAuthError::InvalidGrant(answer) => ApiError::Upstream {
+                code: "token_request_refused",
+                detail: format!(
+                    "the provider refused the client credentials ({})",
+                    answer.status
+                ),
+            },
+            provider_http::oauth::OAuthError::Config(detail) => ApiError::invalid("fields", detail),
+            other => ApiError::Upstream {
+                code: "upstream_unavailable",
+                detail: other.to_string(),
+            },
+        })
+}
+
+/// The environment's OAuth app for `provider`, opened.
+async fn environment_client(
+    state: &AppState,
+    caller: &Caller,
+    provider: &str,
+) -> Result<provider_http::oauth::ClientCredentials, ApiError> {
     let app = state
         .store
         .get_oauth_app(&caller.environment_id, provider)
@@ -298,35 +348,10 @@ async fn client_credentials_token(
                 "cannot open the OAuth client secret: {error}"
             ))
         })?;
-    let endpoints = connector
-        .oauth2(scheme, &Value::Object(account.clone()))
-        .map_err(|error| ApiError::invalid("fields", error.to_string()))?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("`{scheme}` is not an OAuth scheme")))?;
-    let client = provider_http::oauth::ClientCredentials {
+    Ok(provider_http::oauth::ClientCredentials {
         client_id: app.client_id.clone(),
         client_secret: String::from_utf8_lossy(&secret).into_owned(),
-    };
-    state
-        .oauth
-        .clone()
-        .with_offload(Some(offload.clone()))
-        .client_credentials(connector, scheme, &endpoints, &client, chrono::Utc::now())
-        .await
-        .map_err(|error| match error {
-            provider_http::oauth::OAuthError::Refused(answer)
-            | provider_http::oauth::OAuthError::InvalidGrant(answer) => ApiError::Upstream {
-                code: "token_request_refused",
-                detail: format!(
-                    "the provider refused the client credentials ({})",
-                    answer.status
-                ),
-            },
-            provider_http::oauth::OAuthError::Config(detail) => ApiError::invalid("fields", detail),
-            other => ApiError::Upstream {
-                code: "upstream_unavailable",
-                detail: other.to_string(),
-            },
-        })
+    })
 }
 
 fn validate_field(field: &connector::file::ConnectionField, value: &str) -> Result<(), ApiError> {

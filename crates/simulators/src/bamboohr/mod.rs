@@ -303,4 +303,12 @@ impl crate::Simulator for BambooHr {
     fn ids(handle: &BambooHandle, object: &str) -> Vec<String> {
         handle.ids(object)
     }
+
+    fn terminate(handle: &BambooHandle, id: &str) -> bool {
+        handle.terminate(id)
+    }
+
+    fn delete(handle: &BambooHandle, object: &str, id: &str) -> bool {
+        object == "employees" && handle.delete(id)
+    }
 }

@@ -1,0 +1,502 @@
+//! The HRIS checks of the cross-vendor suite (issue 18), run over every vendor whose
+//! `simulator.yaml` gives `hris_suite` facts: every employee listed exactly once (also while
+//! the vendor changes under the walk), terminated employees kept with their status, the status
+//! filter exact, custom fields in `custom_fields`, job and pay history, time off read and
+//! written, vendor errors as problem+json, and a sync whose change feed shows a termination at
+//! the vendor as an update and a deletion as a tombstone.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use server::{SYNC_JOB_KIND, SyncDelays, SyncHandler};
+use simulators::{Fault, FaultKind};
+use store::{ChangeKind, ConnectionId, NewJob, timestamp};
+
+use crate::helpers::{TestApp, run_handler_once, unique_ids};
+use crate::{Check, Vendor, check};
+
+pub const CHECKS: &[Check] = &[
+    check!(every_employee_is_listed_exactly_once_terminated_ones_kept),
+    check!(no_employee_present_throughout_is_missed_while_the_vendor_changes),
+    check!(the_employment_status_filter_is_exact),
+    check!(custom_fields_appear_in_custom_fields),
+    check!(a_termination_at_the_vendor_reads_as_terminated),
+    check!(employments_and_compensations_list_with_their_history),
+    check!(time_off_is_read_and_written),
+    check!(vendor_errors_are_problems),
+    check!(a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone),
+];
+
+fn employee_ids(app: &TestApp, provider: &str) -> BTreeSet<String> {
+    app.simulator(provider)
+        .ids(&app.hris_facts(provider).employees_object)
+        .into_iter()
+        .collect()
+}
+
+async fn walk_employees(app: &TestApp, provider: &str, filters: &str) -> Vec<Value> {
+    let page_size = app.hris_facts(provider).page_size;
+    app.walk_category(provider, "hris", "employees", filters, page_size)
+        .await
+}
+
+async fn every_employee_is_listed_exactly_once_terminated_ones_kept(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let facts = app.hris_facts(provider).clone();
+    let held = employee_ids(&app, provider);
+    assert!(
+        held.len() as u64 > facts.page_size,
+        "{provider}: more employees than a page"
+    );
+    let employees = walk_employees(&app, provider, "").await;
+    assert_eq!(unique_ids(&employees), held, "{provider}");
+    let terminated: Vec<&Value> = employees
+        .iter()
+        .filter(|employee| employee["employment_status"] == "TERMINATED")
+        .collect();
+    assert!(!terminated.is_empty(), "{provider}: the seed has leavers");
+    for employee in terminated {
+        assert_eq!(
+            employee["employment_status_raw"], facts.terminated_status_raw,
+            "{provider}: {employee}"
+        );
+        assert!(
+            employee["termination_date"].is_string(),
+            "{provider}: {employee}"
+        );
+        assert_eq!(employee["remote_deleted"], false, "{provider}: {employee}");
+    }
+}
+
+async fn no_employee_present_throughout_is_missed_while_the_vendor_changes(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let facts = app.hris_facts(provider).clone();
+    let before = employee_ids(&app, provider);
+    app.simulator(provider).faults().push(Fault {
+        kind: FaultKind::Mutate {
+            inserts: 4,
+            deletes: 3,
+        },
+        path_prefix: Some(facts.employees_list_prefix.clone()),
+        times: 20,
+    });
+    // `unique_ids` fails on an employee listed twice.
+    let walked = unique_ids(&walk_employees(&app, provider, "").await);
+    let after = employee_ids(&app, provider);
+    assert_ne!(before, after, "{provider}: the vendor changed during the walk");
+    let missed: Vec<&String> = before
+        .intersection(&after)
+        .filter(|id| !walked.contains(*id))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "{provider}: employees present throughout were missed: {missed:?}"
+    );
+}
+
+async fn the_employment_status_filter_is_exact(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let all = walk_employees(&app, provider, "").await;
+    for status in ["ACTIVE", "TERMINATED"] {
+        let filtered =
+            walk_employees(&app, provider, &format!("&employment_status={status}")).await;
+        let expected: BTreeSet<String> = all
+            .iter()
+            .filter(|employee| employee["employment_status"] == status)
+            .map(|employee| employee["remote_id"].as_str().expect("id").to_owned())
+            .collect();
+        assert!(!expected.is_empty(), "{provider}: {status}");
+        assert_eq!(unique_ids(&filtered), expected, "{provider}: {status}");
+    }
+    let some: Vec<String> = all
+        .iter()
+        .take(3)
+        .map(|employee| employee["remote_id"].as_str().expect("id").to_owned())
+        .collect();
+    let filtered = walk_employees(&app, provider, &format!("&ids={}", some.join(","))).await;
+    assert_eq!(
+        unique_ids(&filtered),
+        some.into_iter().collect::<BTreeSet<_>>(),
+        "{provider}: ids"
+    );
+}
+
+async fn custom_fields_appear_in_custom_fields(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let field = app.hris_facts(provider).employee_custom_field.clone();
+    let employees = walk_employees(&app, provider, "").await;
+    assert!(
+        employees
+            .iter()
+            .all(|employee| employee["custom_fields"][&field].is_string()),
+        "{provider}: `{field}` on every employee: {}",
+        employees[0]
+    );
+    let (status, fields) = app
+        .get(&format!(
+            "/unified/hris/employees/meta?connection_id={}",
+            app.connection(provider)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {fields}");
+    assert!(
+        fields.to_string().contains(&format!("\"{field}\"")),
+        "{provider}: /meta names `{field}`: {fields}"
+    );
+}
+
+async fn a_termination_at_the_vendor_reads_as_terminated(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let facts = app.hris_facts(provider).clone();
+    let active = walk_employees(&app, provider, "&employment_status=ACTIVE").await;
+    let leaver = active[1]["remote_id"].as_str().expect("id").to_owned();
+    assert!(
+        app.simulator(provider).terminate(&leaver),
+        "{provider}: the simulator terminates"
+    );
+    let (status, employee) = app
+        .get(&format!(
+            "/unified/hris/employees/{leaver}?connection_id={}",
+            app.connection(provider)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {employee}");
+    assert_eq!(employee["employment_status"], "TERMINATED", "{provider}: {employee}");
+    assert_eq!(
+        employee["employment_status_raw"], facts.terminated_status_raw,
+        "{provider}: {employee}"
+    );
+    assert!(employee["termination_date"].is_string(), "{provider}: {employee}");
+    let terminated = walk_employees(&app, provider, "&employment_status=TERMINATED").await;
+    assert!(
+        unique_ids(&terminated).contains(&leaver),
+        "{provider}: a leaver stays listed"
+    );
+}
+
+async fn employments_and_compensations_list_with_their_history(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let facts = app.hris_facts(provider).clone();
+    let employees = employee_ids(&app, provider);
+    let employments = app
+        .walk_category(provider, "hris", "employments", "", 100)
+        .await;
+    assert!(!employments.is_empty(), "{provider}");
+    for row in &employments {
+        let employee = row["employee_id"].as_str().expect("employee_id");
+        assert!(employees.contains(employee), "{provider}: {row}");
+        // A past job ends; the current one does not.
+        assert_eq!(
+            row["is_current"] == false,
+            row["end_date"].is_string() && row["is_current"] != Value::Null,
+            "{provider}: {row}"
+        );
+    }
+    let ended: Vec<&Value> = employments
+        .iter()
+        .filter(|row| row["end_date"].is_string())
+        .collect();
+    if facts.keeps_history {
+        let promoted = ended.iter().find(|row| {
+            employments.iter().any(|other| {
+                other["employee_id"] == row["employee_id"]
+                    && other["effective_date"] == row["end_date"]
+            })
+        });
+        assert!(promoted.is_some(), "{provider}: a job followed by another");
+    } else {
+        // Only the current job: one employment per employee.
+        assert_eq!(
+            unique_ids(&employments).len(),
+            employments.len(),
+            "{provider}"
+        );
+    }
+
+    let connection = app.connection(provider);
+    let (status, pay) = app
+        .get(&format!(
+            "/unified/hris/compensations?connection_id={connection}&page_size=100&include=sensitive_fields"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {pay}");
+    let results = pay["results"].as_array().expect("results");
+    assert!(!results.is_empty(), "{provider}");
+    for row in results {
+        let amount = row["amount"]["amount"].as_str().expect("a decimal string");
+        assert!(
+            amount.parse::<f64>().is_ok_and(|value| value > 0.0),
+            "{provider}: {row}"
+        );
+        assert!(row["amount"]["currency"].is_string(), "{provider}: {row}");
+        assert!(row["type"].is_string(), "{provider}: {row}");
+        assert!(employees.contains(row["employee_id"].as_str().expect("id")), "{provider}: {row}");
+    }
+    let (_, withheld) = app
+        .get(&format!(
+            "/unified/hris/compensations?connection_id={connection}&page_size=5"
+        ))
+        .await;
+    assert!(withheld["results"][0]["amount"].is_null(), "{provider}: {withheld}");
+}
+
+async fn time_off_is_read_and_written(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let facts = app.hris_facts(provider).clone();
+    let connection = app.connection(provider);
+    let (status, policies) = app
+        .get(&format!(
+            "/unified/hris/time_off_policies?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {policies}");
+    assert!(
+        policies["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .any(|policy| policy["id"] == facts.time_off_policy_id.as_str()),
+        "{provider}: {policies}"
+    );
+    let active = walk_employees(&app, provider, "&employment_status=ACTIVE").await;
+    let employee = active[2]["remote_id"].as_str().expect("id").to_owned();
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/hris/time_off_requests?connection_id={connection}"),
+            Some(json!({"employee_id": employee, "policy_id": facts.time_off_policy_id,
+                "start_date": "2027-02-01", "end_date": "2027-02-03", "employee_note": "Family visit"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{provider}: {created}");
+    assert_eq!(created["employee_id"], employee.as_str(), "{provider}: {created}");
+    assert_eq!(created["policy_id"], facts.time_off_policy_id.as_str(), "{provider}: {created}");
+    assert_eq!(created["start_date"], "2027-02-01", "{provider}: {created}");
+    assert_eq!(created["end_date"], "2027-02-03", "{provider}: {created}");
+    assert_eq!(created["employee_note"], "Family visit", "{provider}: {created}");
+    assert_eq!(created["status"], "REQUESTED", "{provider}: {created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let (status, read) = app
+        .get(&format!(
+            "/unified/hris/time_off_requests/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {read}");
+    assert_eq!(read["start_date"], "2027-02-01", "{provider}: {read}");
+    let (status, listed) = app
+        .get(&format!(
+            "/unified/hris/time_off_requests?connection_id={connection}&employee_id={employee}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {listed}");
+    let results = listed["results"].as_array().expect("results");
+    assert!(
+        results
+            .iter()
+            .all(|request| request["employee_id"] == employee.as_str()),
+        "{provider}: {listed}"
+    );
+    assert!(
+        results.iter().any(|request| request["id"] == id.as_str()),
+        "{provider}: {listed}"
+    );
+
+    // A request naming no employee is refused naming the field, before any vendor call.
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &format!("/unified/hris/time_off_requests?connection_id={connection}"),
+            Some(json!({"policy_id": facts.time_off_policy_id, "start_date": "2027-02-01", "end_date": "2027-02-03"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{provider}: {problem}");
+}
+
+async fn vendor_errors_are_problems(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let facts = app.hris_facts(provider).clone();
+    let connection = app.connection(provider);
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "/unified/hris/employees/{}?connection_id={connection}",
+            facts.missing_employee_id
+        )))
+        .bearer_auth(&app.demo.api_key)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "{provider}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "{provider}"
+    );
+    let problem: Value = response.json().await.expect("json");
+    assert_eq!(problem["code"], "not_found", "{provider}: {problem}");
+    assert_eq!(problem["origin"], "provider", "{provider}: {problem}");
+
+    // A throttle is waited out.
+    app.simulator(provider).faults().push(Fault {
+        kind: FaultKind::Throttle {
+            retry_after_secs: Some(1),
+        },
+        path_prefix: Some(facts.employees_list_prefix.clone()),
+        times: 1,
+    });
+    let (status, body) = app
+        .get(&format!(
+            "/unified/hris/employees?connection_id={connection}&page_size=2"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: a throttle is waited out: {body}");
+    // A vendor outage that outlasts the retries is a problem naming the provider.
+    app.simulator(provider).faults().push(Fault {
+        kind: FaultKind::Status {
+            status: 500,
+            body: None,
+        },
+        path_prefix: Some(facts.employees_list_prefix.clone()),
+        times: 20,
+    });
+    let (status, problem) = app
+        .get(&format!(
+            "/unified/hris/employees?connection_id={connection}&page_size=2"
+        ))
+        .await;
+    assert!(status.is_server_error(), "{provider}: {status} {problem}");
+    assert_eq!(problem["origin"], "provider", "{provider}: {problem}");
+    app.simulator(provider).faults().clear();
+}
+
+async fn a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let facts = app.hris_facts(provider).clone();
+    let connection = ConnectionId::parse(&app.connection(provider)).expect("id");
+    let environment_id = app
+        .demo
+        .store
+        .get_connection_by_id(&connection)
+        .await
+        .expect("connection")
+        .environment_id;
+    // The second run is a reconciliation pass too, so that a vendor without a feed of
+    // deletes (an id diff) shows the deletion now, not a day later.
+    let run = |reconcile: bool| {
+        let app = &app;
+        let environment_id = environment_id.clone();
+        let connection = connection.clone();
+        async move {
+            let (job, _) = app
+                .demo
+                .store
+                .enqueue_job(NewJob {
+                    environment_id: environment_id.clone(),
+                    connection_id: Some(connection.clone()),
+                    kind: SYNC_JOB_KIND.to_owned(),
+                    key: Some(format!("sync:{connection}:hris.employees")),
+                    payload: json!({"connection_id": connection.to_string(), "object": "hris.employees"}),
+                    run_at: timestamp::now(),
+                    max_attempts: 3,
+                })
+                .await
+                .expect("enqueue");
+            let mut handler = SyncHandler::new(app.demo.state.operations.clone(), 25)
+                .with_delays(SyncDelays {
+                    retry_base: Duration::ZERO,
+                    quota_spent: Duration::ZERO,
+                });
+            if reconcile {
+                handler = handler.with_reconcile_every(Duration::ZERO);
+            }
+            let (report, _) = run_handler_once(app, handler).await;
+            assert_eq!(report.finished, 1, "{report:?}");
+            let job = app
+                .demo
+                .store
+                .get_job(&environment_id, &job.id)
+                .await
+                .expect("job");
+            assert_eq!(job.status, store::JobStatus::Done, "{job:?}");
+        }
+    };
+    run(false).await;
+    let stored: BTreeSet<String> = app
+        .demo
+        .store
+        .list_synced_records(
+            &environment_id,
+            &connection,
+            "hris.employees",
+            None,
+            false,
+            10_000,
+        )
+        .await
+        .expect("records")
+        .into_iter()
+        .map(|record| record.remote_id)
+        .collect();
+    assert_eq!(stored, employee_ids(&app, provider), "{provider}");
+
+    let active = walk_employees(&app, provider, "&employment_status=ACTIVE").await;
+    let leaver = active[2]["remote_id"].as_str().expect("id").to_owned();
+    let gone = active[5]["remote_id"].as_str().expect("id").to_owned();
+    let simulator = app.simulator(provider);
+    assert!(simulator.terminate(&leaver), "{provider}");
+    assert!(simulator.delete(&facts.employees_object, &gone), "{provider}");
+    let seen_before = app
+        .demo
+        .store
+        .list_changes(&environment_id, 0, Some(&connection), 100_000)
+        .await
+        .expect("changes")
+        .last()
+        .map_or(0, |change| change.seq);
+    run(true).await;
+    let changes = app
+        .demo
+        .store
+        .list_changes(&environment_id, seen_before, Some(&connection), 100_000)
+        .await
+        .expect("changes");
+    let of = |id: &str| -> Vec<&store::Change> {
+        changes
+            .iter()
+            .filter(|change| change.remote_id == id)
+            .collect()
+    };
+    let leaver_changes = of(&leaver);
+    assert_eq!(leaver_changes.len(), 1, "{provider}: {changes:?}");
+    assert_eq!(leaver_changes[0].kind, ChangeKind::Updated, "{provider}");
+    let record = leaver_changes[0]
+        .record
+        .as_ref()
+        .expect("an update carries the record");
+    assert_eq!(record["employment_status"], "TERMINATED", "{provider}: {record}");
+    let gone_changes = of(&gone);
+    assert_eq!(gone_changes.len(), 1, "{provider}: {changes:?}");
+    assert_eq!(gone_changes[0].kind, ChangeKind::Deleted, "{provider}");
+    assert!(gone_changes[0].record.is_none(), "{provider}: a tombstone");
+    assert_eq!(
+        changes.len(),
+        2,
+        "{provider}: nothing else changed: {:?}",
+        changes
+            .iter()
+            .map(|c| (&c.remote_id, c.kind))
+            .collect::<Vec<_>>()
+    );
+}
