@@ -211,6 +211,7 @@ pub async fn start_with(args: &DemoArgs, options: Options) -> anyhow::Result<Dem
             Wiring {
                 demo,
                 suite: wiring.suite,
+                hris_suite: wiring.hris_suite,
             },
         ));
     }

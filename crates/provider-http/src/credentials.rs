@@ -320,13 +320,12 @@ impl TokenManager {
         }
         let mut secrets = self.open(&row)?;
         let client = match endpoints.client {
-            connector::file::ClientSource::Connection => {
-                connection_client(&row.account, &secrets).ok_or_else(|| {
+            connector::file::ClientSource::Connection => connection_client(&row.account, &secrets)
+                .ok_or_else(|| {
                     CredentialsError::Connector(
                         "the connection holds no `client_id` and `client_secret`".to_owned(),
                     )
-                })?
-            }
+                })?,
             connector::file::ClientSource::Environment => {
                 let app = match self
                     .store

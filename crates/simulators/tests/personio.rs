@@ -91,7 +91,11 @@ fn check_in(spec: &Value, path: &str, method: &str, status: u16, instance: &Valu
         .map(|error| {
             let mut text = error.to_string();
             text.truncate(200);
-            format!("{text} at {} ({})", error.instance_path(), error.schema_path())
+            format!(
+                "{text} at {} ({})",
+                error.instance_path(),
+                error.schema_path()
+            )
         })
         .collect();
     assert!(
@@ -229,7 +233,11 @@ async fn the_token_lives_24_hours_comes_back_on_answers_and_is_required() {
     .await;
     assert_eq!(status, StatusCode::OK);
     check_in(auth_spec(), "/auth", "post", 200, &answer);
-    assert_eq!(answer["data"]["token"], first.as_str(), "stable while it lives");
+    assert_eq!(
+        answer["data"]["token"],
+        first.as_str(),
+        "stable while it lives"
+    );
     assert_eq!(answer["data"]["expires_in"], 86_400);
     // A form works as well as JSON.
     let form = reqwest::Client::new()
@@ -253,7 +261,14 @@ async fn the_token_lives_24_hours_comes_back_on_answers_and_is_required() {
     assert_eq!(refused["success"], false, "{refused}");
     assert!(refused["error"]["message"].is_string(), "{refused}");
 
-    let (status, _) = call(&running, reqwest::Method::GET, "/v1/company/employees", None, None).await;
+    let (status, _) = call(
+        &running,
+        reqwest::Method::GET,
+        "/v1/company/employees",
+        None,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let response = reqwest::Client::new()
         .get(format!("{}/v1/company/employees?limit=1", running.base_url))
@@ -360,7 +375,10 @@ async fn attributes_come_in_envelopes_with_dynamic_custom_ones() {
         assert_eq!(shirt["label"], "T-Shirt size", "{employee}");
         assert_eq!(shirt["type"], "list");
         assert!(shirt["value"].is_string());
-        assert_eq!(employee["attributes"]["dynamic_1146666"]["universal_id"], "date_of_birth");
+        assert_eq!(
+            employee["attributes"]["dynamic_1146666"]["universal_id"],
+            "date_of_birth"
+        );
         assert_eq!(employee["attributes"]["fix_salary"]["currency"], "EUR");
     }
     let statuses: BTreeSet<String> = page["data"]
@@ -369,7 +387,10 @@ async fn attributes_come_in_envelopes_with_dynamic_custom_ones() {
         .iter()
         .map(|e| attribute(e, "status").as_str().expect("status").to_owned())
         .collect();
-    assert!(statuses.contains("active") && statuses.contains("inactive"), "{statuses:?}");
+    assert!(
+        statuses.contains("active") && statuses.contains("inactive"),
+        "{statuses:?}"
+    );
 
     let (status, attributes) = get(&running, &token, "/v1/company/employees/attributes").await;
     assert_eq!(status, StatusCode::OK);
@@ -407,7 +428,9 @@ async fn employees_are_created_and_updated_as_the_description_says() {
     assert_eq!(status, StatusCode::OK, "{created}");
     check("/company/employees", "post", 200, &created);
     assert!(
-        created["meta"][0].as_str().is_some_and(|note| note.contains("Atlantis")),
+        created["meta"][0]
+            .as_str()
+            .is_some_and(|note| note.contains("Atlantis")),
         "an unknown office is ignored with a note: {created}"
     );
     let id = created["data"]["id"].to_string();
@@ -415,7 +438,10 @@ async fn employees_are_created_and_updated_as_the_description_says() {
     check("/company/employees/{employee_id}", "get", 200, &read);
     let employee = &read["data"];
     assert_eq!(attribute(employee, "status"), "active", "a past hire date");
-    assert_eq!(attribute(employee, "department")["attributes"]["name"], "Engineering");
+    assert_eq!(
+        attribute(employee, "department")["attributes"]["name"],
+        "Engineering"
+    );
     assert_eq!(attribute(employee, "office"), &Value::Null);
     assert_eq!(attribute(employee, "dynamic_33410"), "M");
     assert_eq!(
@@ -436,10 +462,16 @@ async fn employees_are_created_and_updated_as_the_description_says() {
     let stored = handle.employee(&id).expect("stored");
     assert_eq!(stored["position"], "Rear Admiral");
     assert_eq!(stored["status"], "leave");
-    assert_eq!(stored["email"], "grace@demo.example", "the email cannot change");
+    assert_eq!(
+        stored["email"], "grace@demo.example",
+        "the email cannot change"
+    );
 
     for (body, message) in [
-        (json!({"employee": {"first_name": "No", "last_name": "Mail"}}), "email"),
+        (
+            json!({"employee": {"first_name": "No", "last_name": "Mail"}}),
+            "email",
+        ),
         (
             json!({"employee": {"email": "x@demo.example", "first_name": "A", "last_name": "B", "supervisor_id": 1}}),
             "Supervisor with ID 1 not found",
@@ -460,7 +492,9 @@ async fn employees_are_created_and_updated_as_the_description_says() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
         check("/company/employees", "post", 422, &refused);
         assert!(
-            refused["error"]["message"].as_str().is_some_and(|m| m.contains(message)),
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(message)),
             "{refused}"
         );
     }
@@ -470,7 +504,12 @@ async fn employees_are_created_and_updated_as_the_description_says() {
 async fn time_off_offsets_are_page_numbers_and_periods_are_written_and_deleted() {
     let (running, handle) = start(small()).await;
     let token = token(&running).await;
-    let (status, types) = get(&running, &token, "/v1/company/time-off-types?limit=2&offset=2").await;
+    let (status, types) = get(
+        &running,
+        &token,
+        "/v1/company/time-off-types?limit=2&offset=2",
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     check("/company/time-off-types", "get", 200, &types);
     // A record offset here: the third and fourth types.
@@ -488,14 +527,22 @@ async fn time_off_offsets_are_page_numbers_and_periods_are_written_and_deleted()
         .await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         check("/company/time-offs", "get", 200, &answer);
-        assert_eq!(answer["metadata"]["current_page"], page + 1, "counted from 1");
+        assert_eq!(
+            answer["metadata"]["current_page"],
+            page + 1,
+            "counted from 1"
+        );
         let data = answer["data"].as_array().expect("data");
         seen.extend(data.iter().map(|p| p["attributes"]["id"].to_string()));
         if answer["metadata"]["current_page"] == answer["metadata"]["total_pages"] {
             break;
         }
     }
-    assert_eq!(seen, handle.ids("time-offs"), "each page once, by page number");
+    assert_eq!(
+        seen,
+        handle.ids("time-offs"),
+        "each page once, by page number"
+    );
 
     let employee = handle.ids("employees")[2].clone();
     let (status, created) = post_form(
@@ -530,7 +577,13 @@ async fn time_off_offsets_are_page_numbers_and_periods_are_written_and_deleted()
     assert!(mine["data"].as_array().expect("data").iter().all(|p| {
         p["attributes"]["employee"]["attributes"]["id"]["value"].to_string() == employee
     }));
-    assert!(mine["data"].as_array().expect("data").iter().any(|p| p["attributes"]["id"].to_string() == id));
+    assert!(
+        mine["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .any(|p| p["attributes"]["id"].to_string() == id)
+    );
 
     let (status, overlap) = post_form(
         &running,
@@ -564,10 +617,19 @@ async fn time_off_offsets_are_page_numbers_and_periods_are_written_and_deleted()
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     check("/company/time-offs", "post", 404, &unknown);
-    let (status, invalid) = post_form(&running, &token, "/v1/company/time-offs", &[("employee_id", &employee)]).await;
+    let (status, invalid) = post_form(
+        &running,
+        &token,
+        "/v1/company/time-offs",
+        &[("employee_id", &employee)],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     check("/company/time-offs", "post", 422, &invalid);
-    assert!(invalid["error"]["error_data"]["time_off_type_id"].is_array(), "{invalid}");
+    assert!(
+        invalid["error"]["error_data"]["time_off_type_id"].is_array(),
+        "{invalid}"
+    );
 
     let (status, deleted) = call(
         &running,
@@ -604,7 +666,10 @@ async fn balances_are_the_entitlement_less_approved_days() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{created}");
-    assert_eq!(created["data"]["attributes"]["status"], "approved", "skip_approval defaults to true");
+    assert_eq!(
+        created["data"]["attributes"]["status"], "approved",
+        "skip_approval defaults to true"
+    );
     let (status, balance) = get(
         &running,
         &token,
@@ -612,7 +677,12 @@ async fn balances_are_the_entitlement_less_approved_days() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{balance}");
-    check("/company/employees/{employee_id}/absences/balance", "get", 200, &balance);
+    check(
+        "/company/employees/{employee_id}/absences/balance",
+        "get",
+        200,
+        &balance,
+    );
     let (_, periods) = get(
         &running,
         &token,
@@ -623,7 +693,10 @@ async fn balances_are_the_entitlement_less_approved_days() {
         .as_array()
         .expect("data")
         .iter()
-        .filter(|p| p["attributes"]["status"] == "approved" && p["attributes"]["time_off_type"]["attributes"]["id"] == 113437)
+        .filter(|p| {
+            p["attributes"]["status"] == "approved"
+                && p["attributes"]["time_off_type"]["attributes"]["id"] == 113437
+        })
         .map(|p| p["attributes"]["days_count"].as_f64().expect("days"))
         .sum();
     let vacation = balance["data"]

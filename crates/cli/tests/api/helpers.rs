@@ -100,6 +100,10 @@ impl TestApp {
     ///
     /// # Panics
     /// When `provider` has no HRIS suite facts (a vendor of another category).
+    #[allow(
+        dead_code,
+        reason = "used by the cross-vendor suite, not by every api test"
+    )]
     pub fn hris_facts(&self, provider: &str) -> &HrisSuiteFacts {
         self.demo
             .vendor(provider)
@@ -236,10 +240,7 @@ impl JobHandler for Told {
 
 /// Runs a worker with `handler` until one sync run has ended; the worker's report and how the
 /// run ended.
-pub async fn run_handler_once(
-    app: &TestApp,
-    handler: SyncHandler,
-) -> (WorkerReport, JobOutcome) {
+pub async fn run_handler_once(app: &TestApp, handler: SyncHandler) -> (WorkerReport, JobOutcome) {
     let ended = Arc::new(Notify::new());
     let outcome = Arc::new(std::sync::Mutex::new(None));
     let handler = Told {

@@ -23,6 +23,7 @@ mod oauth;
 mod override_checks;
 mod overrides;
 mod paging;
+mod personio;
 mod phones;
 mod pipedrive_fields;
 mod problems;

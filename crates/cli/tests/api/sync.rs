@@ -2,19 +2,11 @@
 //! records and the change feed with one `created` per record; a second run adds nothing; a
 //! change at the vendor is one `updated` change in the next run.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use server::{
-    JobHandler, SYNC_JOB_KIND, SyncHandler, SyncJob, Worker, WorkerReport, WorkerSettings,
-};
-use store::{
-    ChangeKind, ConnectionId, EnvironmentId, Job, JobOutcome, JobStatus, NewJob, timestamp,
-};
-use tokio::sync::Notify;
+use server::{SYNC_JOB_KIND, SyncHandler, SyncJob};
+use std::collections::BTreeMap;
+use store::{ChangeKind, ConnectionId, EnvironmentId, Job, JobStatus, NewJob, timestamp};
 
 use crate::helpers::{TestApp, spawn_app};
 

@@ -87,7 +87,10 @@ async fn no_employee_present_throughout_is_missed_while_the_vendor_changes(vendo
     // `unique_ids` fails on an employee listed twice.
     let walked = unique_ids(&walk_employees(&app, provider, "").await);
     let after = employee_ids(&app, provider);
-    assert_ne!(before, after, "{provider}: the vendor changed during the walk");
+    assert_ne!(
+        before, after,
+        "{provider}: the vendor changed during the walk"
+    );
     let missed: Vec<&String> = before
         .intersection(&after)
         .filter(|id| !walked.contains(*id))
@@ -168,12 +171,18 @@ async fn a_termination_at_the_vendor_reads_as_terminated(vendor: Vendor) {
         ))
         .await;
     assert_eq!(status, StatusCode::OK, "{provider}: {employee}");
-    assert_eq!(employee["employment_status"], "TERMINATED", "{provider}: {employee}");
+    assert_eq!(
+        employee["employment_status"], "TERMINATED",
+        "{provider}: {employee}"
+    );
     assert_eq!(
         employee["employment_status_raw"], facts.terminated_status_raw,
         "{provider}: {employee}"
     );
-    assert!(employee["termination_date"].is_string(), "{provider}: {employee}");
+    assert!(
+        employee["termination_date"].is_string(),
+        "{provider}: {employee}"
+    );
     let terminated = walk_employees(&app, provider, "&employment_status=TERMINATED").await;
     assert!(
         unique_ids(&terminated).contains(&leaver),
@@ -238,14 +247,20 @@ async fn employments_and_compensations_list_with_their_history(vendor: Vendor) {
         );
         assert!(row["amount"]["currency"].is_string(), "{provider}: {row}");
         assert!(row["type"].is_string(), "{provider}: {row}");
-        assert!(employees.contains(row["employee_id"].as_str().expect("id")), "{provider}: {row}");
+        assert!(
+            employees.contains(row["employee_id"].as_str().expect("id")),
+            "{provider}: {row}"
+        );
     }
     let (_, withheld) = app
         .get(&format!(
             "/unified/hris/compensations?connection_id={connection}&page_size=5"
         ))
         .await;
-    assert!(withheld["results"][0]["amount"].is_null(), "{provider}: {withheld}");
+    assert!(
+        withheld["results"][0]["amount"].is_null(),
+        "{provider}: {withheld}"
+    );
 }
 
 async fn time_off_is_read_and_written(vendor: Vendor) {
@@ -278,11 +293,22 @@ async fn time_off_is_read_and_written(vendor: Vendor) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{provider}: {created}");
-    assert_eq!(created["employee_id"], employee.as_str(), "{provider}: {created}");
-    assert_eq!(created["policy_id"], facts.time_off_policy_id.as_str(), "{provider}: {created}");
+    assert_eq!(
+        created["employee_id"],
+        employee.as_str(),
+        "{provider}: {created}"
+    );
+    assert_eq!(
+        created["policy_id"],
+        facts.time_off_policy_id.as_str(),
+        "{provider}: {created}"
+    );
     assert_eq!(created["start_date"], "2027-02-01", "{provider}: {created}");
     assert_eq!(created["end_date"], "2027-02-03", "{provider}: {created}");
-    assert_eq!(created["employee_note"], "Family visit", "{provider}: {created}");
+    assert_eq!(
+        created["employee_note"], "Family visit",
+        "{provider}: {created}"
+    );
     assert_eq!(created["status"], "REQUESTED", "{provider}: {created}");
     let id = created["id"].as_str().expect("id").to_owned();
 
@@ -360,23 +386,29 @@ async fn vendor_errors_are_problems(vendor: Vendor) {
             "/unified/hris/employees?connection_id={connection}&page_size=2"
         ))
         .await;
-    assert_eq!(status, StatusCode::OK, "{provider}: a throttle is waited out: {body}");
-    // A vendor outage that outlasts the retries is a problem naming the provider.
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{provider}: a throttle is waited out: {body}"
+    );
+    // A refusal by the vendor is a problem naming the provider and its status.
     app.simulator(provider).faults().push(Fault {
         kind: FaultKind::Status {
-            status: 500,
+            status: 403,
             body: None,
         },
         path_prefix: Some(facts.employees_list_prefix.clone()),
-        times: 20,
+        times: 1,
     });
     let (status, problem) = app
         .get(&format!(
             "/unified/hris/employees?connection_id={connection}&page_size=2"
         ))
         .await;
-    assert!(status.is_server_error(), "{provider}: {status} {problem}");
+    assert_eq!(status, StatusCode::FORBIDDEN, "{provider}: {problem}");
+    assert_eq!(problem["code"], "forbidden", "{provider}: {problem}");
     assert_eq!(problem["origin"], "provider", "{provider}: {problem}");
+    assert_eq!(problem["provider"]["status"], 403, "{provider}: {problem}");
     app.simulator(provider).faults().clear();
 }
 
@@ -413,8 +445,8 @@ async fn a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone(v
                 })
                 .await
                 .expect("enqueue");
-            let mut handler = SyncHandler::new(app.demo.state.operations.clone(), 25)
-                .with_delays(SyncDelays {
+            let mut handler =
+                SyncHandler::new(app.demo.state.operations.clone(), 25).with_delays(SyncDelays {
                     retry_base: Duration::ZERO,
                     quota_spent: Duration::ZERO,
                 });
@@ -451,12 +483,26 @@ async fn a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone(v
         .collect();
     assert_eq!(stored, employee_ids(&app, provider), "{provider}");
 
-    let active = walk_employees(&app, provider, "&employment_status=ACTIVE").await;
-    let leaver = active[2]["remote_id"].as_str().expect("id").to_owned();
-    let gone = active[5]["remote_id"].as_str().expect("id").to_owned();
+    // The leaver and the deleted employee manage nobody, so no other record changes with them.
+    let everyone = walk_employees(&app, provider, "").await;
+    let managers: BTreeSet<&str> = everyone
+        .iter()
+        .filter_map(|employee| employee["manager_id"].as_str())
+        .collect();
+    let unmanaging: Vec<String> = everyone
+        .iter()
+        .filter(|employee| employee["employment_status"] == "ACTIVE")
+        .map(|employee| employee["remote_id"].as_str().expect("id"))
+        .filter(|id| !managers.contains(id))
+        .map(str::to_owned)
+        .collect();
+    let (leaver, gone) = (unmanaging[2].clone(), unmanaging[5].clone());
     let simulator = app.simulator(provider);
     assert!(simulator.terminate(&leaver), "{provider}");
-    assert!(simulator.delete(&facts.employees_object, &gone), "{provider}");
+    assert!(
+        simulator.delete(&facts.employees_object, &gone),
+        "{provider}"
+    );
     let seen_before = app
         .demo
         .store
@@ -485,7 +531,10 @@ async fn a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone(v
         .record
         .as_ref()
         .expect("an update carries the record");
-    assert_eq!(record["employment_status"], "TERMINATED", "{provider}: {record}");
+    assert_eq!(
+        record["employment_status"], "TERMINATED",
+        "{provider}: {record}"
+    );
     let gone_changes = of(&gone);
     assert_eq!(gone_changes.len(), 1, "{provider}: {changes:?}");
     assert_eq!(gone_changes[0].kind, ChangeKind::Deleted, "{provider}");

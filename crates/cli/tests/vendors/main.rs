@@ -115,7 +115,11 @@ fn main() -> std::process::ExitCode {
     // The HRIS checks run over the vendors whose wiring gives HRIS suite facts.
     let hris_vendors: Vec<Vendor> = simulators::REGISTRY
         .iter()
-        .filter(|entry| entry.wiring().is_ok_and(|wiring| wiring.hris_suite.is_some()))
+        .filter(|entry| {
+            entry
+                .wiring()
+                .is_ok_and(|wiring| wiring.hris_suite.is_some())
+        })
         .map(|entry| Vendor {
             entry: *entry,
             connectors_dir: None,

@@ -153,9 +153,9 @@ impl Shared {
     /// Whether `token` is the current, unexpired token.
     fn valid(&self, token: &str) -> bool {
         let issued = self.issued.lock().expect("personio tokens poisoned");
-        issued
-            .as_ref()
-            .is_some_and(|current| current.token == token && current.at.elapsed() < self.token_lifetime)
+        issued.as_ref().is_some_and(|current| {
+            current.token == token && current.at.elapsed() < self.token_lifetime
+        })
     }
 }
 
@@ -269,7 +269,11 @@ impl PersonioHandle {
     /// How many tokens `POST /v1/auth` has issued (a token asked for again while it lives is
     /// the same token, not a new one).
     pub fn tokens_issued(&self) -> u64 {
-        *self.shared.tokens_issued.lock().expect("personio tokens poisoned")
+        *self
+            .shared
+            .tokens_issued
+            .lock()
+            .expect("personio tokens poisoned")
     }
 }
 

@@ -141,10 +141,19 @@ async fn guard(State(shared): AppState, request: Request, next: Next) -> Respons
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).trim().to_owned());
+        .map(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .unwrap_or(value)
+                .trim()
+                .to_owned()
+        });
     let Some(token) = token.filter(|token| shared.valid(token)) else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "The token is invalid or has expired")
-            .into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "The token is invalid or has expired",
+        )
+        .into_response();
     };
     if let Some(group) = limit_group(request.method(), request.uri().path())
         && let Err(retry_after) = shared.limits.check(group)
@@ -231,15 +240,24 @@ fn all_params<'a>(pairs: &'a [(String, String)], name: &str) -> Vec<&'a str> {
 }
 
 /// A paging number: absent gives `default`; below `min` or not a number is a 400 naming it.
-fn number(pairs: &[(String, String)], name: &str, default: usize, min: usize) -> Result<usize, ApiError> {
+fn number(
+    pairs: &[(String, String)],
+    name: &str,
+    default: usize,
+    min: usize,
+) -> Result<usize, ApiError> {
     match param(pairs, name) {
         None => Ok(default),
-        Some(text) => text.parse().ok().filter(|value| *value >= min).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("The {name} parameter must be an integer of at least {min}"),
-            )
-        }),
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|value| *value >= min)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("The {name} parameter must be an integer of at least {min}"),
+                )
+            }),
     }
 }
 
@@ -382,7 +400,10 @@ async fn get_employee(State(shared): AppState, Path(id): Path<String>) -> ApiRes
     let id = parse_employee_id(&id)?;
     let store = shared.read();
     let employee = store.employee(id).ok_or_else(employee_not_found)?;
-    Ok(axum::Json(json!({"success": true, "data": render_employee(&store, employee, &[])})).into_response())
+    Ok(
+        axum::Json(json!({"success": true, "data": render_employee(&store, employee, &[])}))
+            .into_response(),
+    )
 }
 
 fn unprocessable(message: impl Into<String>) -> ApiError {
@@ -403,7 +424,10 @@ fn employee_values(
         Some(_) => return Err(unprocessable("The employee field must be an object")),
         None => {
             for (key, value) in body {
-                if let Some(name) = key.strip_prefix("employee[").and_then(|k| k.strip_suffix(']')) {
+                if let Some(name) = key
+                    .strip_prefix("employee[")
+                    .and_then(|k| k.strip_suffix(']'))
+                {
                     given.insert(name.to_owned(), value.clone());
                 }
             }
@@ -422,19 +446,25 @@ fn employee_values(
         match key.as_str() {
             "email" if updating.is_some() => {}
             "first_name" | "last_name" | "preferred_name" | "position" | "email" => {
-                let text = text(value).ok_or_else(|| unprocessable(format!("The {key} must be a string")))?;
+                let text = text(value)
+                    .ok_or_else(|| unprocessable(format!("The {key} must be a string")))?;
                 values.insert(key.clone(), json!(text));
             }
             "gender" => {
                 let text = text(value).unwrap_or_default();
                 if !matches!(text.as_str(), "male" | "female" | "diverse" | "") {
-                    return Err(unprocessable("The gender must be one of male, female, diverse"));
+                    return Err(unprocessable(
+                        "The gender must be one of male, female, diverse",
+                    ));
                 }
                 values.insert(key.clone(), json!(text));
             }
             "status" => {
                 let text = text(value).unwrap_or_default();
-                if !matches!(text.as_str(), "onboarding" | "active" | "leave" | "inactive") {
+                if !matches!(
+                    text.as_str(),
+                    "onboarding" | "active" | "leave" | "inactive"
+                ) {
                     return Err(unprocessable(
                         "The status must be one of onboarding, active, leave, inactive",
                     ));
@@ -488,7 +518,9 @@ fn employee_values(
                     if name.starts_with("dynamic_") && attribute_def(name).is_some() {
                         values.insert(name.clone(), json!(text(value).unwrap_or_default()));
                     } else {
-                        meta.push(format!("The attribute `{name}` does not exist and was ignored"));
+                        meta.push(format!(
+                            "The attribute `{name}` does not exist and was ignored"
+                        ));
                     }
                 }
             }
@@ -506,15 +538,20 @@ async fn create_employee(State(shared): AppState, headers: HeaderMap, body: Byte
     let mut store = shared.write();
     let (mut values, meta) = employee_values(&store, &body, None)?;
     for required in ["email", "first_name", "last_name"] {
-        if values.get(required).and_then(Value::as_str).is_none_or(str::is_empty) {
+        if values
+            .get(required)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err(unprocessable(format!("The {required} field is required")));
         }
     }
     let email = values["email"].as_str().unwrap_or_default().to_lowercase();
-    if store
-        .live()
-        .any(|employee| employee.values["email"].as_str().is_some_and(|e| e.to_lowercase() == email))
-    {
+    if store.live().any(|employee| {
+        employee.values["email"]
+            .as_str()
+            .is_some_and(|e| e.to_lowercase() == email)
+    }) {
         return Err(unprocessable("The email has already been taken"));
     }
     let at = now();
@@ -522,9 +559,14 @@ async fn create_employee(State(shared): AppState, headers: HeaderMap, body: Byte
         let future = values
             .get("hire_date")
             .and_then(Value::as_str)
-            .and_then(|text| NaiveDate::parse_from_str(&text[..10.min(text.len())], "%Y-%m-%d").ok())
+            .and_then(|text| {
+                NaiveDate::parse_from_str(&text[..10.min(text.len())], "%Y-%m-%d").ok()
+            })
             .is_some_and(|day| day > at.date_naive());
-        values.insert("status".to_owned(), json!(if future { "onboarding" } else { "active" }));
+        values.insert(
+            "status".to_owned(),
+            json!(if future { "onboarding" } else { "active" }),
+        );
     }
     values.entry("supervisor").or_insert(Value::Null);
     let id = store.create(values, at);
@@ -648,7 +690,10 @@ async fn list_time_offs(State(shared): AppState, RawQuery(raw): RawQuery) -> Api
         param(&pairs, name)
             .map(|text| {
                 instant(text).map(|at| at.date_naive()).ok_or_else(|| {
-                    ApiError::new(StatusCode::BAD_REQUEST, format!("The {name} parameter must be a date"))
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("The {name} parameter must be a date"),
+                    )
                 })
             })
             .transpose()
@@ -658,7 +703,10 @@ async fn list_time_offs(State(shared): AppState, RawQuery(raw): RawQuery) -> Api
     let mut employees = Vec::new();
     for text in all_params(&pairs, "employees[]") {
         employees.push(text.parse::<u64>().map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, "The employees[] parameter must hold integers")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "The employees[] parameter must hold integers",
+            )
         })?);
     }
     let store = shared.read();
@@ -701,7 +749,10 @@ async fn get_time_off(State(shared): AppState, Path(id): Path<String>) -> ApiRes
     let id = parse_period_id(&id)?;
     let store = shared.read();
     let period = store.time_offs.get(&id).ok_or_else(period_not_found)?;
-    Ok(axum::Json(json!({"success": true, "data": render_time_off(&store, period)})).into_response())
+    Ok(
+        axum::Json(json!({"success": true, "data": render_time_off(&store, period)}))
+            .into_response(),
+    )
 }
 
 /// `DELETE /v1/company/time-offs/{id}`.
@@ -709,7 +760,12 @@ async fn delete_time_off(State(shared): AppState, Path(id): Path<String>) -> Api
     let id = parse_period_id(&id)?;
     let mut store = shared.write();
     store.time_offs.remove(&id).ok_or_else(period_not_found)?;
-    Ok(axum::Json(json!({"success": true, "data": {"message": "The absence period was deleted."}})).into_response())
+    Ok(
+        axum::Json(
+            json!({"success": true, "data": {"message": "The absence period was deleted."}}),
+        )
+        .into_response(),
+    )
 }
 
 /// `POST /v1/company/time-offs` (a form, as the description says; JSON is read too): a
@@ -746,18 +802,27 @@ async fn create_time_off(State(shared): AppState, headers: HeaderMap, body: Byte
         ("half_day_end", half_end.is_some()),
     ] {
         if !ok {
-            invalid.insert(name.to_owned(), json!([format!("The {name} field is required or invalid.")]));
+            invalid.insert(
+                name.to_owned(),
+                json!([format!("The {name} field is required or invalid.")]),
+            );
         }
     }
     if let (Some(start), Some(end)) = (start, end)
         && end < start
     {
-        invalid.insert("end_date".to_owned(), json!(["The end date must be a date after or equal to start date."]));
+        invalid.insert(
+            "end_date".to_owned(),
+            json!(["The end date must be a date after or equal to start date."]),
+        );
     }
     if !invalid.is_empty() {
         return Err(ApiError {
             error_data: Some(Value::Object(invalid)),
-            ..ApiError::zero(StatusCode::UNPROCESSABLE_ENTITY, "The given data failed to pass validation.")
+            ..ApiError::zero(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The given data failed to pass validation.",
+            )
         });
     }
     let (employee_id, type_id, start, end) = (
@@ -773,7 +838,10 @@ async fn create_time_off(State(shared): AppState, headers: HeaderMap, body: Byte
     let Some(&(_, _, _, unit, approval_required, _)) =
         TIME_OFF_TYPES.iter().find(|(id, ..)| *id == type_id)
     else {
-        return Err(ApiError::zero(StatusCode::NOT_FOUND, "Time-off type not found."));
+        return Err(ApiError::zero(
+            StatusCode::NOT_FOUND,
+            "Time-off type not found.",
+        ));
     };
     let overlaps = store.time_offs.values().any(|p| {
         p.employee_id == employee_id && p.status != "rejected" && p.start <= end && start <= p.end
@@ -806,5 +874,8 @@ async fn create_time_off(State(shared): AppState, headers: HeaderMap, body: Byte
         updated_at: at,
     });
     let period = store.time_offs.get(&id).ok_or_else(period_not_found)?;
-    Ok(axum::Json(json!({"success": true, "data": render_time_off(&store, period)})).into_response())
+    Ok(
+        axum::Json(json!({"success": true, "data": render_time_off(&store, period)}))
+            .into_response(),
+    )
 }

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
-use rand::{Rng, SeedableRng};
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
 
 use super::PersonioConfig;
@@ -109,7 +109,12 @@ pub(crate) const ATTRIBUTES: &[AttributeDef] = &[
     attribute("subcompany", "Subcompany", "standard", Some("subcompany")),
     attribute("office", "Office", "standard", Some("office")),
     attribute("department", "Department", "standard", Some("department")),
-    attribute("cost_centers", "Cost center", "standard", Some("cost_centers")),
+    attribute(
+        "cost_centers",
+        "Cost center",
+        "standard",
+        Some("cost_centers"),
+    ),
     attribute("team", "Team", "standard", Some("team")),
     attribute(
         "absence_entitlement",
@@ -148,7 +153,12 @@ pub(crate) const ATTRIBUTES: &[AttributeDef] = &[
         "standard",
         Some("profile_picture"),
     ),
-    attribute("dynamic_1146666", "Geburtstag", "date", Some("date_of_birth")),
+    attribute(
+        "dynamic_1146666",
+        "Geburtstag",
+        "date",
+        Some("date_of_birth"),
+    ),
     attribute("dynamic_21827", "IBAN", "standard", Some("iban")),
     attribute("dynamic_24407", "Titel", "standard", None),
     attribute("dynamic_33400", "Anniversary Date", "date", None),
@@ -181,27 +191,51 @@ pub(crate) const OFFICES: &[(u64, &str)] = &[
     (131017, "London"),
 ];
 pub(crate) const TEAMS: &[(u64, &str)] = &[(59026, "T_X"), (59027, "Platform"), (59028, "Field")];
-pub(crate) const COST_CENTERS: &[(u64, &str)] = &[(82957, "Cost center 1"), (82958, "Cost center 2")];
+pub(crate) const COST_CENTERS: &[(u64, &str)] =
+    &[(82957, "Cost center 1"), (82958, "Cost center 2")];
 pub(crate) const SUBCOMPANIES: &[(u64, &str)] = &[(7033, "CS Demo GmbH"), (7034, "CS Demo S.L.")];
 
 /// Time-off types: `(id, name, category, unit, approval_required, yearly entitlement)`.
 pub(crate) const TIME_OFF_TYPES: &[(u64, &str, &str, &str, bool, u32)] = &[
     (113437, "Paid vacation", "paid_vacation", "day", true, 24),
     (113438, "Sick days", "sick_leave", "day", false, 0),
-    (113439, "Parental leave", "maternity_parental_leave", "day", true, 0),
+    (
+        113439,
+        "Parental leave",
+        "maternity_parental_leave",
+        "day",
+        true,
+        0,
+    ),
     (113440, "Unpaid leave", "unpaid_vacation", "day", true, 0),
     (113441, "Home office", "offsite_work", "hour", false, 0),
 ];
 
 const FIRST_NAMES: &[&str] = &[
-    "Ada", "Alan", "Richard", "Grace", "Lena", "Jonas", "Lukas", "Marie", "Sofia", "Mateo",
-    "Emma", "Noah", "Hannah", "Felix", "Clara", "Elias", "Mia", "Paul", "Lea", "Ben", "Zoë",
-    "Jürgen",
+    "Ada", "Alan", "Richard", "Grace", "Lena", "Jonas", "Lukas", "Marie", "Sofia", "Mateo", "Emma",
+    "Noah", "Hannah", "Felix", "Clara", "Elias", "Mia", "Paul", "Lea", "Ben", "Zoë", "Jürgen",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Lovelace", "Turing", "Stallman", "Hopper", "Schmidt", "Müller", "Fischer", "Weber",
-    "García", "Martínez", "Wagner", "Becker", "Hoffmann", "Schulz", "Koch", "Richter",
-    "Klein", "Wolf", "Neumann", "Schwarz",
+    "Lovelace",
+    "Turing",
+    "Stallman",
+    "Hopper",
+    "Schmidt",
+    "Müller",
+    "Fischer",
+    "Weber",
+    "García",
+    "Martínez",
+    "Wagner",
+    "Becker",
+    "Hoffmann",
+    "Schulz",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
 ];
 const POSITIONS: &[&str] = &[
     "Software Engineer",
@@ -368,7 +402,10 @@ impl Store {
             + Duration::days(rng.gen_range(0..4000));
         let roll: f64 = rng.r#gen();
         let (status, termination) = if roll < 0.08 {
-            ("inactive", Some(hire + Duration::days(rng.gen_range(200..1500))))
+            (
+                "inactive",
+                Some(hire + Duration::days(rng.gen_range(200..1500))),
+            )
         } else if roll < 0.11 {
             ("inactive", None)
         } else if roll < 0.14 {
@@ -379,7 +416,8 @@ impl Store {
             ("active", None)
         };
         let hire = if status == "onboarding" {
-            NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date") + Duration::days(rng.gen_range(0..90))
+            NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date")
+                + Duration::days(rng.gen_range(0..90))
         } else {
             hire
         };
@@ -410,9 +448,16 @@ impl Store {
         set("supervisor", supervisor.map_or(Value::Null, |id| json!(id)));
         set(
             "employment_type",
-            json!(if rng.gen_bool(0.9) { "internal" } else { "external" }),
+            json!(if rng.gen_bool(0.9) {
+                "internal"
+            } else {
+                "external"
+            }),
         );
-        set("weekly_working_hours", json!(if rng.gen_bool(0.8) { "40" } else { "20" }));
+        set(
+            "weekly_working_hours",
+            json!(if rng.gen_bool(0.8) { "40" } else { "20" }),
+        );
         set("hire_date", json!(day_stamp(hire)));
         set("contract_end_date", Value::Null);
         set(
@@ -421,14 +466,27 @@ impl Store {
         );
         set(
             "termination_type",
-            json!(if termination.is_some() { "Resignation" } else { "" }),
+            json!(if termination.is_some() {
+                "Resignation"
+            } else {
+                ""
+            }),
         );
         set("termination_reason", json!(""));
-        set("probation_period_end", json!(day_stamp(hire + Duration::days(180))));
+        set(
+            "probation_period_end",
+            json!(day_stamp(hire + Duration::days(180))),
+        );
         set("created_at", json!(stamp(modified - Duration::days(30))));
-        set("subcompany", relation("Subcompany", *pick(rng, SUBCOMPANIES)));
+        set(
+            "subcompany",
+            relation("Subcompany", *pick(rng, SUBCOMPANIES)),
+        );
         set("office", relation("Office", *pick(rng, OFFICES)));
-        set("department", relation("Department", *pick(rng, DEPARTMENTS)));
+        set(
+            "department",
+            relation("Department", *pick(rng, DEPARTMENTS)),
+        );
         let (center_id, center_name) = *pick(rng, COST_CENTERS);
         set(
             "cost_centers",
@@ -450,20 +508,42 @@ impl Store {
         set("fix_salary", json!(if hourly { 0 } else { monthly }));
         set("fix_salary_interval", json!("monthly"));
         set("hourly_salary", json!(if hourly { 25 } else { 0 }));
-        set("last_working_day", termination.map_or(Value::Null, |day| json!(day_stamp(day))));
-        set("dynamic_1146666", json!(birthday.format("%Y-%m-%d").to_string()));
+        set(
+            "last_working_day",
+            termination.map_or(Value::Null, |day| json!(day_stamp(day))),
+        );
+        set(
+            "dynamic_1146666",
+            json!(birthday.format("%Y-%m-%d").to_string()),
+        );
         set(
             "dynamic_21827",
-            json!(format!("DE89 3704 0044 0532 {:04} {:02}", rng.gen_range(0..10000), rng.gen_range(0..100))),
+            json!(format!(
+                "DE89 3704 0044 0532 {:04} {:02}",
+                rng.gen_range(0..10000),
+                rng.gen_range(0..100)
+            )),
         );
-        set("dynamic_24407", if rng.gen_bool(0.1) { json!("Dr") } else { json!("") });
-        set("dynamic_33400", json!(day_stamp(hire + Duration::days(365))));
+        set(
+            "dynamic_24407",
+            if rng.gen_bool(0.1) {
+                json!("Dr")
+            } else {
+                json!("")
+            },
+        );
+        set(
+            "dynamic_33400",
+            json!(day_stamp(hire + Duration::days(365))),
+        );
         set("dynamic_33410", json!(*pick(rng, &["S", "M", "L", "XL"])));
         let id = self.next_employee_id;
         self.next_employee_id += 1 + rng.gen_range(0..3);
         values.insert(
             "profile_picture".to_owned(),
-            json!(format!("https://api.personio.de/v1/company/employees/{id}/profile-picture")),
+            json!(format!(
+                "https://api.personio.de/v1/company/employees/{id}/profile-picture"
+            )),
         );
         self.employees.insert(
             id,
@@ -556,7 +636,9 @@ impl Store {
                     self.time_offs
                         .values()
                         .filter(|p| {
-                            p.employee_id == employee_id && p.type_id == *type_id && p.status == status
+                            p.employee_id == employee_id
+                                && p.type_id == *type_id
+                                && p.status == status
                         })
                         .map(TimeOff::days_count)
                         .sum()

@@ -1,0 +1,168 @@
+//! Personio's particulars end to end (issue 18): the connection's own API credentials buy a
+//! token from `POST /v1/auth` (the `oauth2` kind with `client: connection` and
+//! `token_answer`), once, and again when Personio says it expired; balances listed under an
+//! employee's URL (a list route's `id_mapping`); groups, locations and companies read from the
+//! employees. The checks every HRIS vendor shares are in the cross-vendor suite
+//! (`tests/vendors/hris.rs`).
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use simulators::personio::Personio;
+
+use crate::helpers::spawn_app;
+
+const PROVIDER: &str = "personio";
+
+fn auth_calls(app: &crate::helpers::TestApp) -> u64 {
+    app.simulator(PROVIDER)
+        .requests()
+        .counts()
+        .get("POST /v1/auth")
+        .copied()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_token_is_asked_for_once_and_again_when_personio_says_it_expired() {
+    let app = spawn_app().await;
+    let connection = app.connection(PROVIDER);
+    let path = format!("/unified/hris/employees?connection_id={connection}&page_size=5");
+    for _ in 0..3 {
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // The demo connection holds only the credentials: its first call bought the token, the
+    // next ones reused it.
+    assert_eq!(auth_calls(&app), 1);
+    assert_eq!(app.handle::<Personio>().tokens_issued(), 1);
+
+    // 24 hours later Personio answers 401: one new token, and the call still succeeds.
+    app.handle::<Personio>().expire_token();
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(auth_calls(&app), 2);
+    assert_eq!(app.handle::<Personio>().tokens_issued(), 2);
+}
+
+#[tokio::test]
+async fn a_connection_is_made_with_the_accounts_own_api_credentials() {
+    let app = spawn_app().await;
+    let (status, refused) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(json!({"provider": PROVIDER, "auth_scheme": "client_credentials",
+                "fields": {"client_id": "personio-sim-client", "client_secret": "wrong-secret"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{refused}");
+    assert_eq!(refused["code"], "token_request_refused", "{refused}");
+    assert!(!refused.to_string().contains("wrong-secret"), "{refused}");
+
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(json!({"provider": PROVIDER, "auth_scheme": "client_credentials",
+                "fields": {"client_secret": "personio-sim-secret"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], "fields.client_id", "{problem}");
+
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(json!({"provider": PROVIDER, "auth_scheme": "client_credentials",
+                "fields": {"client_id": "personio-sim-client", "client_secret": "personio-sim-secret"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(
+        !created.to_string().contains("personio-sim-secret"),
+        "{created}"
+    );
+    let connection = created["id"].as_str().expect("id");
+    let before = auth_calls(&app);
+    let (status, body) = app
+        .get(&format!(
+            "/unified/hris/employees?connection_id={connection}&page_size=5"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        auth_calls(&app),
+        before,
+        "the token bought when the connection was made is used"
+    );
+}
+
+#[tokio::test]
+async fn balances_are_listed_per_employee_and_organisation_comes_from_the_employees() {
+    let app = spawn_app().await;
+    let connection = app.connection(PROVIDER);
+    let employee = app.handle::<Personio>().active_ids()[0].clone();
+    let (status, balances) = app
+        .get(&format!(
+            "/unified/hris/time_off_balances?connection_id={connection}&employee_id={employee}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{balances}");
+    let results = balances["results"].as_array().expect("results");
+    assert!(!results.is_empty(), "{balances}");
+    for balance in results {
+        assert_eq!(balance["employee_id"], employee.as_str(), "{balance}");
+        assert_eq!(balance["units"], "DAYS", "{balance}");
+        assert!(balance["balance"].is_string(), "{balance}");
+    }
+    assert!(
+        app.simulator(PROVIDER)
+            .requests()
+            .counts()
+            .contains_key(&format!("GET /v1/company/employees/{employee}/absences/balance")),
+        "read under the employee's URL"
+    );
+    let (status, problem) = app
+        .get(&format!(
+            "/unified/hris/time_off_balances?connection_id={connection}"
+        ))
+        .await;
+    assert!(status.is_client_error(), "{status}: {problem}");
+
+    let (status, groups) = app
+        .get(&format!("/unified/hris/groups?connection_id={connection}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{groups}");
+    let kinds: std::collections::BTreeSet<&str> = groups["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|group| group["type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["COST_CENTER", "DEPARTMENT", "TEAM"].into_iter().collect()
+    );
+    let (status, locations) = app
+        .get(&format!("/unified/hris/locations?connection_id={connection}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{locations}");
+    assert!(
+        locations["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .any(|location| location["name"] == "Munich"),
+        "{locations}"
+    );
+    let (status, companies) = app
+        .get(&format!("/unified/hris/companies?connection_id={connection}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{companies}");
+    assert_eq!(
+        companies["results"].as_array().expect("results").len(),
+        2,
+        "{companies}"
+    );
+}
