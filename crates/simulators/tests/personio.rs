@@ -575,14 +575,15 @@ async fn time_off_offsets_are_page_numbers_and_periods_are_written_and_deleted()
     )
     .await;
     assert!(mine["data"].as_array().expect("data").iter().all(|p| {
-        p["attributes"]["employee"]["attributes"]["id"]["value"].to_string() == employee
+        p["attributes"]["employee"]["attributes"]["id"]["value"]
+            == employee.parse::<u64>().expect("an id")
     }));
     assert!(
         mine["data"]
             .as_array()
             .expect("data")
             .iter()
-            .any(|p| p["attributes"]["id"].to_string() == id)
+            .any(|p| p["attributes"]["id"] == id.parse::<u64>().expect("an id"))
     );
 
     let (status, overlap) = post_form(

@@ -51,8 +51,10 @@ async fn a_connection_is_made_with_the_accounts_own_api_credentials() {
         .call(
             Method::POST,
             "/connections",
-            Some(json!({"provider": PROVIDER, "auth_scheme": "client_credentials",
-                "fields": {"client_id": "personio-sim-client", "client_secret": "wrong-secret"}})),
+            Some(
+                json!({"provider": PROVIDER, "auth_scheme": "client_credentials",
+                "fields": {"client_id": "personio-sim-client", "client_secret": "wrong-secret"}}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{refused}");
@@ -63,8 +65,10 @@ async fn a_connection_is_made_with_the_accounts_own_api_credentials() {
         .call(
             Method::POST,
             "/connections",
-            Some(json!({"provider": PROVIDER, "auth_scheme": "client_credentials",
-                "fields": {"client_secret": "personio-sim-secret"}})),
+            Some(
+                json!({"provider": PROVIDER, "auth_scheme": "client_credentials",
+                "fields": {"client_secret": "personio-sim-secret"}}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
@@ -120,7 +124,9 @@ async fn balances_are_listed_per_employee_and_organisation_comes_from_the_employ
         app.simulator(PROVIDER)
             .requests()
             .counts()
-            .contains_key(&format!("GET /v1/company/employees/{employee}/absences/balance")),
+            .contains_key(&format!(
+                "GET /v1/company/employees/{employee}/absences/balance"
+            )),
         "read under the employee's URL"
     );
     let (status, problem) = app
@@ -145,7 +151,9 @@ async fn balances_are_listed_per_employee_and_organisation_comes_from_the_employ
         ["COST_CENTER", "DEPARTMENT", "TEAM"].into_iter().collect()
     );
     let (status, locations) = app
-        .get(&format!("/unified/hris/locations?connection_id={connection}"))
+        .get(&format!(
+            "/unified/hris/locations?connection_id={connection}"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{locations}");
     assert!(
@@ -157,7 +165,9 @@ async fn balances_are_listed_per_employee_and_organisation_comes_from_the_employ
         "{locations}"
     );
     let (status, companies) = app
-        .get(&format!("/unified/hris/companies?connection_id={connection}"))
+        .get(&format!(
+            "/unified/hris/companies?connection_id={connection}"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{companies}");
     assert_eq!(
