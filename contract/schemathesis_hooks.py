@@ -16,7 +16,7 @@ generated.
   when the vendor holds a record with that id (a document can state an id's format, which the
   connection documents do, but not which records exist). A valid case's references name a
   record of the connection that exists: the test passes one id per object in
-  `CROSSWALK_ST_REFERENCES` (`{"contacts": "…", …}`).
+  `CROSSWALK_ST_REFERENCES` (`{"contacts": "…", …}`), a pipeline and one of its stages too.
 - `since` and `until` of a webhook replay: `until` must come after `since` (a relation
   between two fields); a valid case with both has them in that order.
 """
@@ -44,6 +44,8 @@ _REFERENCE_FIELDS = {
     "opportunity_ids": "opportunities",
     "lead_id": "leads",
     "lead_ids": "leads",
+    "pipeline_id": "pipelines",
+    "stage_id": "stages",
 }
 _REFERENCES = json.loads(os.environ.get("CROSSWALK_ST_REFERENCES", "{}"))
 
