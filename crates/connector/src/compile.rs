@@ -1071,10 +1071,21 @@ fn check_write_fields(
     };
     for (name, values) in &write.values {
         named("values", name)?;
-        if values.is_empty() {
-            return Err(
-                compiler.error(&format!("{path}.values.{name}"), "lists at least one value")
-            );
+        match values {
+            crate::file::WriteValues::Listed(values) if values.is_empty() => {
+                return Err(
+                    compiler.error(&format!("{path}.values.{name}"), "lists at least one value")
+                );
+            }
+            crate::file::WriteValues::Discovered(discovered)
+                if discovered.options_of.trim().is_empty() =>
+            {
+                return Err(compiler.error(
+                    &format!("{path}.values.{name}.options_of"),
+                    "names the vendor key of a discovered field",
+                ));
+            }
+            _ => {}
         }
     }
     for (name, pattern) in &write.patterns {

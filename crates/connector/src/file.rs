@@ -1124,16 +1124,38 @@ pub struct WriteOperation {
     pub required_any: Vec<Vec<String>>,
     /// The values a write takes for a carried field, where the vendor takes fewer than the
     /// unified schema allows (the engagement types the connector has a route for, the vendor's
-    /// own option list); for a list field, the values of its items. Another value is refused
-    /// before any vendor call, and `/meta`'s schemas list exactly these.
+    /// own option list); for a list field, the values of its items. Listed, or the options of
+    /// a field the vendor describes (`{options_of: <vendor key>}`, read from the connection's
+    /// discovered fields, for option lists each account configures). Another value is refused
+    /// before any vendor write, and `/meta`'s schemas list exactly these.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub values: IndexMap<String, Vec<Value>>,
+    pub values: IndexMap<String, WriteValues>,
     /// Regular expressions a carried text field's value must match, where the vendor checks a
     /// format of its own (its id format); for a list field, each item. Written so that they mean
     /// the same in Rust's `regex` and in ECMAScript (the document's `pattern`); a value that does
     /// not match is refused before any vendor call.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub patterns: IndexMap<String, String>,
+}
+
+/// The values a write takes for one field (`values`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum WriteValues {
+    /// These values, whatever the account.
+    Listed(Vec<Value>),
+    /// The option values of the discovered field with this vendor key (its `options`, each an
+    /// option's `value` or the option itself). When discovery finds no such field, or the field
+    /// lists no options, the write is not narrowed.
+    Discovered(DiscoveredValues),
+}
+
+/// A write's values read from a discovered field's options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveredValues {
+    /// The vendor key of the discovered field whose options are the values.
+    pub options_of: String,
 }
 
 /// What a write answers with.

@@ -228,25 +228,46 @@ impl Connector {
             .map_or(&[], |write| write.required_any.as_slice())
     }
 
-    /// The values a write of `object` takes for a field (`values`), when the connector narrows
-    /// them.
-    pub fn write_values(
-        &self,
+    /// The fields a write of `object` narrows to a list of values (`values`), each with its
+    /// values, in file order; values read from a discovered field's options come from
+    /// `discovered` (the connection's fields of `object`), and a field whose options are not
+    /// there is not narrowed.
+    pub fn write_values<'a>(
+        &'a self,
         object: &str,
         operation: Operation,
-        field: &str,
-    ) -> Option<&[serde_json::Value]> {
-        self.write_operation(object, operation)?
+        discovered: &'a [runtime::DiscoveredField],
+    ) -> Vec<NarrowedField<'a>> {
+        let Some(write) = self.write_operation(object, operation) else {
+            return Vec::new();
+        };
+        write
             .values
-            .get(field)
-            .map(Vec::as_slice)
-    }
-
-    /// The fields a write of `object` narrows to a list of values (`values`), in file order.
-    pub fn write_valued_fields(&self, object: &str, operation: Operation) -> Vec<&str> {
-        self.write_operation(object, operation)
-            .map(|write| write.values.keys().map(String::as_str).collect())
-            .unwrap_or_default()
+            .iter()
+            .filter_map(|(name, values)| {
+                let (values, discovered) = match values {
+                    file::WriteValues::Listed(values) => (values.clone(), false),
+                    file::WriteValues::Discovered(from) => discovered
+                        .iter()
+                        .find(|field| field.vendor_key() == from.options_of)
+                        .map(|field| {
+                            field
+                                .options
+                                .iter()
+                                .map(|option| option.get("value").unwrap_or(option).clone())
+                                .filter(|value| !value.is_null())
+                                .collect::<Vec<_>>()
+                        })
+                        .filter(|values| !values.is_empty())
+                        .map(|values| (values, true))?,
+                };
+                Some(NarrowedField {
+                    name: name.as_str(),
+                    values,
+                    discovered,
+                })
+            })
+            .collect()
     }
 
     /// The patterns a write of `object` holds text fields to (`patterns`), compiled.
@@ -436,4 +457,16 @@ struct CompiledDiscovery {
 pub fn connector_file_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(ConnectorFile))
         .expect("a generated schema always serialises")
+}
+
+/// A write field narrowed to a list of values (a write's `values`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NarrowedField<'a> {
+    /// The unified field.
+    pub name: &'a str,
+    /// The values it takes (for a list field, the values of its items).
+    pub values: Vec<serde_json::Value>,
+    /// Whether the values are an account's own options, read from its discovered fields (they
+    /// can change at the vendor).
+    pub discovered: bool,
 }

@@ -151,7 +151,7 @@ fn write_rules_name_carried_fields_and_hold_together() {
     assert!(text.contains(original));
     let accepted = text.replacen(
         original,
-        "      required: [last_name]\n      required_any: [[email_addresses, phone_numbers]]\n      values: {title: [CEO, CTO]}\n      patterns: {owner_id: \"^005\"}\n",
+        "      required: [last_name]\n      required_any: [[email_addresses, phone_numbers]]\n      values: {title: [CEO, CTO], owner_id: {options_of: OwnerId}}\n      patterns: {owner_id: \"^005\"}\n",
         1,
     );
     connector::load_connector_from_str("salesforce.yaml", &accepted, None).expect("loads");
@@ -175,6 +175,11 @@ fn write_rules_name_carried_fields_and_hold_together() {
             "      values: {title: []}\n",
             "create.values.title",
             "lists at least one value",
+        ),
+        (
+            "      values: {title: {options_of: \" \"}}\n",
+            "create.values.title.options_of",
+            "names the vendor key of a discovered field",
         ),
         (
             "      values: {name: [A]}\n",

@@ -248,6 +248,30 @@ impl Bound {
         result
     }
 
+    /// Discovers `object`'s fields again unless the store's copy is younger than a minute;
+    /// `None` when it is (nothing new to learn yet) or the connector discovers nothing. For a
+    /// write whose value an account may have added since discovery (its own option list).
+    ///
+    /// # Errors
+    /// Fails when the vendor refuses discovery or the store fails.
+    pub async fn rediscover_unless_recent(
+        &self,
+        object: &str,
+    ) -> Result<Option<Vec<DiscoveredField>>, OpError> {
+        if self.connector().discovery_ttl_secs(object).is_none() {
+            return Ok(None);
+        }
+        let cache_key = self.discovery_cache_key(object);
+        if self
+            .cached_fields(&cache_key, REDISCOVERY_MIN_AGE_SECS)
+            .await?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        self.discover(object, &cache_key).await.map(Some)
+    }
+
     /// The connection's discovered fields of `cache_key` when the store holds them fresh.
     async fn cached_fields(
         &self,
@@ -300,3 +324,7 @@ impl Bound {
         Ok(fields)
     }
 }
+
+/// How old a connection's discovered fields must be before a refused write value makes
+/// Crosswalk look again (a client sending bad values cannot spend the vendor budget faster).
+const REDISCOVERY_MIN_AGE_SECS: u64 = 60;

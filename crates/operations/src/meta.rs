@@ -132,15 +132,15 @@ fn narrow_write_values(
     connector: &connector::Connector,
     key: &str,
     operation: Operation,
+    fields: &[DiscoveredField],
 ) {
     let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
         return;
     };
-    for name in connector.write_valued_fields(key, operation) {
-        let (Some(values), Some(property)) = (
-            connector.write_values(key, operation, name),
-            properties.get_mut(name),
-        ) else {
+    for connector::NarrowedField { name, values, .. } in
+        connector.write_values(key, operation, fields)
+    {
+        let Some(property) = properties.get_mut(name) else {
             continue;
         };
         let description = property.get("description").cloned();
@@ -156,7 +156,7 @@ fn narrow_write_values(
             list["items"] = json!({"enum": values});
             list
         } else {
-            let mut allowed = values.to_vec();
+            let mut allowed = values;
             if nullable {
                 allowed.push(Value::Null);
             }
@@ -291,7 +291,7 @@ impl Bound {
                     }
                 }
             }
-            narrow_write_values(&mut schema, connector, &key, operation);
+            narrow_write_values(&mut schema, connector, &key, operation, &fields);
             let groups = connector.write_required_any(&key, operation);
             if !groups.is_empty()
                 && let Value::Object(map) = &mut schema

@@ -639,7 +639,31 @@ impl Bound {
             })?;
         let key = object.key();
         check_carried_fields(self.connector(), object, operation, &body)?;
-        let fields = self.fields(&key).await?;
+        let mut fields = self.fields(&key).await?;
+        if let Some(refused) =
+            refused_write_value(self.connector(), object, operation, &body, &fields)
+        {
+            // An account's own option list may have grown since discovery: a value outside it
+            // is looked up once more (at most once a minute per connection and object) before
+            // it is refused.
+            let error = refused_value_error(self.connector(), object, &refused);
+            let fresh = if refused.discovered {
+                self.rediscover_unless_recent(&key).await?
+            } else {
+                None
+            };
+            match fresh {
+                Some(fresh) => {
+                    if let Some(refused) =
+                        refused_write_value(self.connector(), object, operation, &body, &fresh)
+                    {
+                        return Err(refused_value_error(self.connector(), object, &refused));
+                    }
+                    fields = fresh;
+                }
+                None => return Err(error),
+            }
+        }
         let body = check_custom_fields(object, body, &fields)?;
         // An update that names nothing to change (`{}`, or only empty `custom_fields` and
         // `remote_data`) changes nothing: the record is answered as it is, and the vendor is
@@ -907,29 +931,6 @@ fn check_carried_fields(
             ),
         ));
     }
-    for name in connector.write_valued_fields(&key, operation) {
-        let Some(allowed) = connector.write_values(&key, operation, name) else {
-            continue;
-        };
-        let outside = |value: &Value| !value.is_null() && !allowed.contains(value);
-        let refused = match given.get(name) {
-            Some(Value::Array(items)) => items.iter().any(outside),
-            Some(value) => outside(value),
-            None => false,
-        };
-        if refused {
-            let listed: Vec<String> = allowed.iter().map(Value::to_string).collect();
-            return Err(OpError::invalid_body(
-                format!("body.{name}"),
-                format!(
-                    "`{}` on `{}` takes {} for `{name}`",
-                    object.slug(),
-                    connector.id(),
-                    listed.join(", ")
-                ),
-            ));
-        }
-    }
     for (name, pattern) in connector.write_patterns(&key, operation) {
         let outside =
             |value: &Value| matches!(value, Value::String(text) if !pattern.is_match(text));
@@ -951,6 +952,51 @@ fn check_carried_fields(
         }
     }
     Ok(())
+}
+
+/// The first field of a write body given a value the connector's write does not take (its
+/// `values`, listed or read from the connection's discovered fields), with the values it takes.
+fn refused_write_value<'a>(
+    connector: &'a connector::Connector,
+    object: UnifiedObject,
+    operation: Operation,
+    body: &Value,
+    fields: &'a [DiscoveredField],
+) -> Option<connector::NarrowedField<'a>> {
+    let Value::Object(given) = body else {
+        return None;
+    };
+    connector
+        .write_values(&object.key(), operation, fields)
+        .into_iter()
+        .find(|narrowed| {
+            let outside = |value: &Value| !value.is_null() && !narrowed.values.contains(value);
+            match given.get(narrowed.name) {
+                Some(Value::Array(items)) => items.iter().any(outside),
+                Some(value) => outside(value),
+                None => false,
+            }
+        })
+}
+
+/// The answer to a write refused by [`refused_write_value`]: a 400 naming the field and the
+/// values it takes.
+fn refused_value_error(
+    connector: &connector::Connector,
+    object: UnifiedObject,
+    refused: &connector::NarrowedField<'_>,
+) -> OpError {
+    let listed: Vec<String> = refused.values.iter().map(Value::to_string).collect();
+    OpError::invalid_body(
+        format!("body.{}", refused.name),
+        format!(
+            "`{}` on `{}` takes {} for `{}`",
+            object.slug(),
+            connector.id(),
+            listed.join(", "),
+            refused.name
+        ),
+    )
 }
 
 /// Whether a write body's field has a value: absent, null, blank text and an empty list are

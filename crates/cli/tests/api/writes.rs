@@ -620,6 +620,112 @@ async fn what_the_vendor_would_refuse_is_refused_first_and_stated_in_meta() {
     assert!(pattern.starts_with("^005"), "{meta}");
 }
 
+/// A portal's own lifecycle stages are written, not refused (issue 15): HubSpot's stages are
+/// an option list each portal extends, so the connector reads them from the portal's
+/// `lifecyclestage` property (`values: {options_of: ...}`) rather than from a fixed list; /meta
+/// lists them, a stage added after discovery is looked up once more before a refusal, and a
+/// stage the portal does not have is refused before any vendor write, naming the field.
+#[tokio::test]
+async fn a_portals_own_lifecycle_stages_are_written_and_others_refused_first() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let property =
+        format!("/proxy/crm/v3/properties/contacts/lifecyclestage?connection_id={connection}");
+    let add_stage = |stage: &'static str| {
+        let app = &app;
+        let property = property.clone();
+        async move {
+            let (status, current) = app.get(&property).await;
+            assert_eq!(status, StatusCode::OK, "{current}");
+            let mut options = current["options"].as_array().expect("options").clone();
+            options.push(json!({"label": stage, "value": stage}));
+            let (status, updated) = app
+                .call(Method::PATCH, &property, Some(json!({"options": options})))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{updated}");
+        }
+    };
+    add_stage("partner").await;
+
+    let meta_path = format!("/unified/crm/contacts/meta?connection_id={connection}");
+    let (status, meta) = app.get(&meta_path).await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    let stages = meta["create_schema"]["properties"]["lifecycle_stage"]["enum"]
+        .as_array()
+        .expect("the stages are listed")
+        .clone();
+    assert!(stages.contains(&json!("partner")), "{meta}");
+    assert!(stages.contains(&json!("customer")), "{meta}");
+
+    let contacts = format!("/unified/crm/contacts?connection_id={connection}");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &contacts,
+            Some(json!({"last_name": "Partner", "lifecycle_stage": "partner"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["lifecycle_stage"], "partner", "{created}");
+
+    let posts = || app.simulator("hubspot").requests().total_matching("POST ");
+    let before = posts();
+    let (status, refused) = app
+        .call(
+            Method::POST,
+            &contacts,
+            Some(json!({"last_name": "Nobody", "lifecycle_stage": "reseller"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "body.lifecycle_stage", "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("\"partner\"")),
+        "{refused}"
+    );
+    assert_eq!(posts(), before, "nothing sent to the vendor");
+
+    // A stage the portal adds after discovery: the cached fields are a minute old or more (aged
+    // in the store, as time would), so the refused value makes Crosswalk look again.
+    add_stage("reseller").await;
+    let id = store::ConnectionId::parse(&connection).expect("id");
+    let key = format!(
+        "{}:crm.contacts",
+        meta["connector_revision"].as_str().expect("revision")
+    );
+    let entry = app
+        .demo
+        .store
+        .get_discovered_fields(&id, &key)
+        .await
+        .expect("read")
+        .expect("cached");
+    app.demo
+        .store
+        .put_discovered_fields(
+            &id,
+            &key,
+            &entry.fields,
+            entry.fetched_at - chrono::Duration::minutes(2),
+        )
+        .await
+        .expect("aged");
+    let (status, created) = app
+        .call(
+            Method::PATCH,
+            &format!(
+                "/unified/crm/contacts/{}?connection_id={connection}",
+                created["id"].as_str().expect("id")
+            ),
+            Some(json!({"lifecycle_stage": "reseller"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["lifecycle_stage"], "reseller", "{created}");
+}
+
 /// Writes with nothing in a part are still writes (Schemathesis findings, issue 15): a phone
 /// entry with no number is left out rather than sent for Pipedrive to refuse, and a Dataverse
 /// engagement whose mapped body is empty is sent as `{}`, not as no body at all (the vendor

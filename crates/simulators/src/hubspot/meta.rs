@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::objects::{object_type, parse_body, parse_limit};
-use super::schema::{self, ObjectType, PropertyDef};
+use super::schema::{self, ObjectType, PropertyDef, PropertyType};
 use super::{Params, Portal, errors};
 
 /// `GET /crm/v3/properties/{objectType}`.
@@ -54,6 +54,81 @@ pub(super) async fn read_property(
             ),
         ),
     }
+}
+
+/// `PATCH /crm/v3/properties/{objectType}/{propertyName}`: changes a property's label,
+/// description, group or options (a portal's own lifecycle stages are options added to
+/// HubSpot's `lifecyclestage`); its name and type stay.
+pub(super) async fn update_property(
+    Extension(portal): Extension<Portal>,
+    Path((type_name, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let object_type = match object_type(&type_name) {
+        Ok(object_type) => object_type,
+        Err(response) => return response,
+    };
+    let body = match parse_body(&body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let mut store = portal.write();
+    let Some(definition) = store
+        .properties
+        .get_mut(&object_type)
+        .and_then(|list| list.iter_mut().find(|definition| definition.name == name))
+    else {
+        return errors::error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            format!(
+                "Unable to find property named `{name}` for {}",
+                object_type.name()
+            ),
+        );
+    };
+    if body
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|kind| PropertyType::parse(kind) != Some(definition.property_type))
+    {
+        return errors::validation(format!("The type of property `{name}` cannot be changed"));
+    }
+    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+    let options = match body.get("options") {
+        Some(options) => {
+            let parsed = PropertyDef::from_json(
+                &json!({"name": name, "type": definition.property_type.name(), "options": options}),
+                definition.hubspot_defined,
+            );
+            match parsed {
+                Ok(parsed) => Some(parsed.options),
+                Err(message) => return errors::validation(message),
+            }
+        }
+        None => None,
+    };
+    if definition.property_type == PropertyType::Enumeration
+        && options.as_ref().is_some_and(Vec::is_empty)
+    {
+        return errors::validation("An enumeration property needs at least one option");
+    }
+    if let Some(options) = options {
+        definition.options = options;
+    }
+    if let Some(label) = text("label") {
+        definition.label = label;
+    }
+    if let Some(description) = text("description") {
+        definition.description = description;
+    }
+    if let Some(group) = text("groupName") {
+        definition.group_name = group;
+    }
+    if let Some(field_type) = text("fieldType") {
+        definition.field_type = field_type;
+    }
+    Json(definition.to_json()).into_response()
 }
 
 /// `POST /crm/v3/properties/{objectType}`: defines a custom property.

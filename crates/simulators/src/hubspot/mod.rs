@@ -540,7 +540,7 @@ pub fn router(config: HubSpotConfig) -> (Router, HubSpotHandle) {
         )
         .route(
             "/crm/v3/properties/{object_type}/{name}",
-            get(meta::read_property),
+            get(meta::read_property).patch(meta::update_property),
         )
         .route("/crm/v3/owners", get(meta::list_owners))
         .route("/crm/v3/owners/", get(meta::list_owners))
