@@ -251,7 +251,14 @@ impl<'a> Ctx<'a> {
         self.meter.enter()?;
         let result = self.eval_inner(node, input, env);
         self.meter.leave();
-        self.finish(node, result?, env)
+        let result = result?;
+        if node.predicate.is_empty()
+            && node.group.is_none()
+            && !matches!(&result, Some(V::Arr(arr)) if arr.seq)
+        {
+            return Ok(result);
+        }
+        self.finish(node, result, env)
     }
 
     fn eval_inner(
@@ -296,6 +303,9 @@ impl<'a> Ctx<'a> {
                 }
             },
             Kind::Array(items) => self.array(node, items, input, env)?,
+            Kind::Object(pairs) if node.distinct_keys && !input.is_some_and(V::is_array) => {
+                Some(self.object(pairs, input, env)?)
+            }
             Kind::Object(pairs) => Some(self.group(pairs, Grouping::Value(input.cloned()), env)?),
             Kind::Block(items) => {
                 let scope = Env::child(env);
@@ -893,6 +903,27 @@ impl<'a> Ctx<'a> {
     }
 
     // ---- grouping and object constructors ----
+
+    /// An object constructor whose keys are distinct string literals, over one input: each
+    /// value evaluated once, in order, with no check of one key against the others.
+    fn object(
+        &self,
+        pairs: &'a [(Node, Node)],
+        input: Option<&V<'a>>,
+        env: &Rc<Env<'a>>,
+    ) -> R<V<'a>> {
+        let mut obj = new_obj(pairs.len());
+        self.meter.alloc(pairs.len() * 48)?;
+        for (key, value_node) in pairs {
+            let Kind::Str(name) = &key.kind else {
+                unreachable!("distinct keys are string literals")
+            };
+            if let Some(item) = self.eval(value_node, input, env)? {
+                obj.insert(Str::B(name), item);
+            }
+        }
+        Ok(V::Obj(Rc::new(obj)))
+    }
 
     fn group(&self, pairs: &'a [(Node, Node)], input: Grouping<'a>, env: &Rc<Env<'a>>) -> R<V<'a>> {
         // One input and literal keys: evaluate each value once, in order.

@@ -185,6 +185,9 @@ pub(crate) struct Node {
     /// between calls (it reads a parameter, or calls something other than a deterministic
     /// built-in).
     pub(crate) dynamic: bool,
+    /// For an object constructor: every key is a string literal and no two are the same, so
+    /// no key needs checking against the others while the object is built.
+    pub(crate) distinct_keys: bool,
 }
 
 impl Node {
@@ -221,6 +224,7 @@ impl Node {
             shadowable: false,
             leaf: false,
             dynamic: true,
+            distinct_keys: false,
         }
     }
 }
@@ -1160,6 +1164,16 @@ fn resolve(node: &mut Node, bound: &std::collections::HashSet<String>) {
             Kind::Var(name, _) => !name.is_empty(),
             _ => false,
         };
+    if let Kind::Object(pairs) = &node.kind {
+        node.distinct_keys = pairs.iter().enumerate().all(|(index, (key, _))| {
+            let Kind::Str(name) = &key.kind else {
+                return false;
+            };
+            !pairs[..index]
+                .iter()
+                .any(|(other, _)| matches!(&other.kind, Kind::Str(other) if other == name))
+        });
+    }
     visit_children(node, &mut |child| resolve(child, bound));
     if let Kind::Lambda(def) = &mut node.kind
         && def.reusable_scope

@@ -19,6 +19,8 @@ enum Quant {
 struct Param {
     /// The type symbols this parameter accepts (`m` is a missing, undefined argument).
     accepts: Vec<u8>,
+    /// `accepts` as a set of bits, one per lowercase letter: what the usual call checks.
+    mask: u32,
     kind: u8,
     quant: Quant,
     context: bool,
@@ -34,6 +36,12 @@ pub(crate) struct Signature {
 
 type R<T> = Result<T, Box<MappingError>>;
 
+/// The bit of a type symbol (a lowercase letter) in [`Param::mask`].
+#[inline]
+fn symbol_bit(symbol: u8) -> u32 {
+    1 << (symbol.wrapping_sub(b'a') & 31)
+}
+
 impl Signature {
     /// Parses `<...>` (the return type after `:` is read and ignored).
     pub(crate) fn parse(text: &str) -> R<Signature> {
@@ -47,6 +55,7 @@ impl Signature {
             }
             let simple = |symbol: u8, accepts: &[u8]| Param {
                 accepts: accepts.to_vec(),
+                mask: 0,
                 kind: symbol,
                 quant: Quant::One,
                 context: false,
@@ -97,6 +106,7 @@ impl Signature {
                     accepts.push(b'm');
                     params.push(Param {
                         accepts,
+                        mask: 0,
                         kind: b'(',
                         quant: Quant::One,
                         context: false,
@@ -143,6 +153,13 @@ impl Signature {
             }
             at += 1;
         }
+        for param in &mut params {
+            param.mask = param
+                .accepts
+                .iter()
+                .filter(|symbol| symbol.is_ascii_lowercase())
+                .fold(0, |mask, &symbol| mask | symbol_bit(symbol));
+        }
         Ok(Signature { params })
     }
 
@@ -161,9 +178,9 @@ impl Signature {
                 param.kind != b'a'
                     && param.quant != Quant::Plus
                     && match args.get(index) {
-                        Some(arg) => param
-                            .accepts
-                            .contains(&arg.as_ref().map_or(b'm', V::symbol)),
+                        Some(arg) => {
+                            param.mask & symbol_bit(arg.as_ref().map_or(b'm', V::symbol)) != 0
+                        }
                         None => param.quant == Quant::Optional && !param.context,
                     }
             })
