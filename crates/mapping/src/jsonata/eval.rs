@@ -48,7 +48,7 @@ impl<'a> Env<'a> {
 
     fn bind(&self, name: &'a str, value: Option<V<'a>>) {
         let mut vars = self.vars.borrow_mut();
-        if let Some(slot) = vars.iter_mut().find(|(n, _)| *n == name) {
+        if let Some(slot) = vars.iter_mut().find(|(n, _)| value::name_eq(n, name)) {
             slot.1 = value;
         } else {
             vars.push((name, value));
@@ -60,7 +60,13 @@ impl<'a> Env<'a> {
     fn lookup(&self, name: &str) -> Option<Option<V<'a>>> {
         let mut env = self;
         loop {
-            if let Some((_, value)) = env.vars.borrow().iter().rev().find(|(n, _)| *n == name) {
+            if let Some((_, value)) = env
+                .vars
+                .borrow()
+                .iter()
+                .rev()
+                .find(|(n, _)| value::name_eq(n, name))
+            {
                 return Some(value.clone());
             }
             env = env.parent.as_deref()?;
@@ -140,6 +146,9 @@ pub(crate) struct Ctx<'a> {
     /// Scopes that got a function bound, whose bindings are cleared when the evaluation ends so
     /// that closures referring to their own scope do not keep it alive.
     bound_funcs: RefCell<Vec<Rc<Env<'a>>>>,
+    /// Whether a binding of the caller's has the name of a built-in function, once asked:
+    /// when none has, a built-in called by its name needs no search of the bindings.
+    vars_shadow_builtins: std::cell::Cell<Option<bool>>,
 }
 
 impl Drop for Ctx<'_> {
@@ -187,7 +196,26 @@ impl<'a> Ctx<'a> {
             vars,
             root,
             bound_funcs: RefCell::new(Vec::new()),
+            vars_shadow_builtins: std::cell::Cell::new(None),
         }
+    }
+
+    /// Whether the caller's bindings have a variable called `name`, which hides the built-in
+    /// function of that name.
+    #[inline]
+    fn var_shadows(&self, name: &str) -> bool {
+        let any = match self.vars_shadow_builtins.get() {
+            Some(any) => any,
+            None => {
+                let any = self
+                    .vars
+                    .iter()
+                    .any(|(var, _)| functions::builtin(var).is_some());
+                self.vars_shadow_builtins.set(Some(any));
+                any
+            }
+        };
+        any && self.vars.get(name).is_some()
     }
 
     pub(crate) fn vars(&self) -> &'a Vars {
@@ -1327,7 +1355,7 @@ impl<'a> Ctx<'a> {
             && proc.predicate.is_empty()
             && proc.group.is_none()
             && (!proc.shadowable || env.lookup(name).is_none())
-            && self.vars.get(name).is_none()
+            && !self.var_shadows(name)
         {
             // A built-in function called by its name: no function value is made.
             let mut args = Vec::with_capacity(arg_nodes.len() + 1);
@@ -1622,7 +1650,7 @@ impl<'a> Ctx<'a> {
                 let Kind::Var(name, Some(builtin)) = &proc.kind else {
                     unreachable!("matched above")
                 };
-                if self.vars.get(name).is_some() {
+                if self.var_shadows(name) {
                     return self.eval(node, input, scope);
                 }
                 let mut args = Vec::with_capacity(arg_nodes.len());

@@ -235,7 +235,7 @@ impl<'a> V<'a> {
             V::Obj(fields) => {
                 let at = hint.load(Ordering::Relaxed) as usize;
                 if let Some((name, value)) = fields.get_index(at)
-                    && **name == *key
+                    && name_eq(name, key)
                 {
                     return Some(value.clone());
                 }
@@ -297,6 +297,20 @@ impl<'a> V<'a> {
     }
 }
 
+/// Whether two names are the same: the short names of fields and variables are compared
+/// byte by byte in place, without a call to `memcmp`.
+#[inline]
+pub(crate) fn name_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 24 {
+        return a == b;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// The field `key` of a JSON object, tried first at the position `hint` gives; small objects
 /// are scanned rather than hashed (serde_json's maps hash with SipHash).
 #[inline]
@@ -307,7 +321,7 @@ pub(crate) fn json_field<'j>(
 ) -> Option<&'j Json> {
     let at = hint.load(Ordering::Relaxed) as usize;
     if let Some((name, value)) = fields.iter().nth(at)
-        && name == key
+        && name_eq(name, key)
     {
         return Some(value);
     }
@@ -315,7 +329,7 @@ pub(crate) fn json_field<'j>(
         return fields.get(key);
     }
     for (index, (name, value)) in fields.iter().enumerate() {
-        if name == key {
+        if name_eq(name, key) {
             hint.store(u32::try_from(index).unwrap_or(0), Ordering::Relaxed);
             return Some(value);
         }
