@@ -1351,12 +1351,13 @@ impl<'a> Ctx<'a> {
         env: &Rc<Env<'a>>,
         applied: Option<Option<V<'a>>>,
     ) -> R<Option<V<'a>>> {
-        if let Kind::Var(name, Some(builtin)) = &proc.kind
-            && proc.predicate.is_empty()
-            && proc.group.is_none()
-            && (!proc.shadowable || env.lookup(name).is_none())
-            && !self.var_shadows(name)
-        {
+        if let Some(builtin) = self.builtin_callee(proc, env) {
+            if applied.is_none()
+                && let [arg] = arg_nodes
+                && let Some(inline) = Inline::of(builtin)
+            {
+                return Ok(inline.apply(self.eval(arg, input, env)?));
+            }
             // A built-in function called by its name: no function value is made.
             let mut args = Vec::with_capacity(arg_nodes.len() + 1);
             if let Some(applied) = applied {
@@ -1376,6 +1377,21 @@ impl<'a> Ctx<'a> {
         }
         let (func, args) = self.callee_and_args(node, proc, arg_nodes, input, env, applied)?;
         self.apply(&func, args, input, node.pos)
+    }
+
+    /// The built-in function `proc` names, when it is one called by its name that no binding
+    /// hides: it is called without making a function value.
+    #[inline]
+    fn builtin_callee(&self, proc: &'a Node, env: &Rc<Env<'a>>) -> Option<&'static Builtin> {
+        if let Kind::Var(name, Some(builtin)) = &proc.kind
+            && proc.predicate.is_empty()
+            && proc.group.is_none()
+            && (!proc.shadowable || env.lookup(name).is_none())
+            && !self.var_shadows(name)
+        {
+            return Some(builtin);
+        }
+        None
     }
 
     fn callee_and_args(
@@ -1653,6 +1669,11 @@ impl<'a> Ctx<'a> {
                 if self.var_shadows(name) {
                     return self.eval(node, input, scope);
                 }
+                if let [arg] = arg_nodes.as_slice()
+                    && let Some(inline) = Inline::of(builtin)
+                {
+                    return Ok(inline.apply(self.body(caller, arg, input, scope)?));
+                }
                 let mut args = Vec::with_capacity(arg_nodes.len());
                 for arg in arg_nodes {
                     args.push(self.body(caller, arg, input, scope)?);
@@ -1728,6 +1749,12 @@ impl<'a> Ctx<'a> {
             match &node.kind {
                 Kind::Call(proc, arg_nodes) => {
                     self.meter.tick()?;
+                    if self.builtin_callee(proc, env).is_some() {
+                        // A built-in in tail position: called in place, as anywhere else.
+                        return Ok(Tail::Done(collapse(
+                            self.call(node, proc, arg_nodes, input, env, None)?,
+                        )));
+                    }
                     let (func, args) =
                         self.callee_and_args(node, proc, arg_nodes, input, env, None)?;
                     if let V::Func(f) = &func
@@ -1984,6 +2011,33 @@ fn identity(value: &V<'_>) -> Option<usize> {
         V::JObj(fields) => Some(std::ptr::from_ref(*fields) as usize),
         V::Obj(fields) => Some(Rc::as_ptr(fields) as usize),
         _ => None,
+    }
+}
+
+/// A built-in whose one-argument call is answered in place: no argument vector, signature
+/// check or dispatch (their signatures accept any value, undefined included).
+#[derive(Clone, Copy)]
+enum Inline {
+    Type,
+    Exists,
+}
+
+impl Inline {
+    #[inline]
+    fn of(builtin: &Builtin) -> Option<Inline> {
+        match builtin.name {
+            "type" => Some(Inline::Type),
+            "exists" => Some(Inline::Exists),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn apply<'a>(self, value: Option<V<'a>>) -> Option<V<'a>> {
+        match self {
+            Inline::Type => value.map(|value| V::Str(Str::B(value.type_name()))),
+            Inline::Exists => Some(V::Bool(value.is_some())),
+        }
     }
 }
 
