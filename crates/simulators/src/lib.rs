@@ -8,6 +8,7 @@
 //! demo`); they are not part of the runtime and may name vendors freely.
 
 pub mod bamboohr;
+pub mod close;
 mod decimal;
 pub mod dynamics;
 pub mod faults;

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    Faults, RequestLog, RunningSimulator, bamboohr, dynamics, hibob, hubspot, personio, pipedrive,
+    Faults, RequestLog, RunningSimulator, bamboohr, close, dynamics, hibob, hubspot, personio, pipedrive,
     salesforce, zoho,
 };
 
@@ -30,6 +30,7 @@ pub const REGISTRY: &[Entry] = &[
     Entry::of::<pipedrive::Pipedrive>(),
     Entry::of::<dynamics::Dynamics>(),
     Entry::of::<zoho::Zoho>(),
+    Entry::of::<close::Close>(),
     Entry::of::<bamboohr::BambooHr>(),
     Entry::of::<hibob::HiBob>(),
     Entry::of::<personio::Personio>(),
