@@ -208,7 +208,7 @@ fn assert_every_vendor_round_trips(app: &App, output: &str) {
         .iter()
         .filter(|vendor| vendor.wiring.suite.is_some())
         .collect();
-    assert_eq!(crms.len(), 5, "the demo's five CRMs");
+    assert_eq!(crms.len(), 6, "the demo's six CRMs");
     for vendor in crms {
         let result = &seen[&vendor.provider];
         assert_eq!(result["listed"], 2, "{}: {seen}", vendor.provider);

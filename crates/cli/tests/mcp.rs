@@ -222,7 +222,7 @@ async fn the_official_typescript_sdk_uses_every_vendor_through_its_tools() {
             })
         })
         .collect();
-    assert_eq!(vendors.len(), 5, "the demo's five CRMs");
+    assert_eq!(vendors.len(), 6, "the demo's six CRMs");
     // The HRIS simulators: the demo's vendors without the CRM suite's facts.
     let hris: Vec<&demo::SimulatedVendor> = app
         .demo

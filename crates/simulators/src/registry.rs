@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    Faults, RequestLog, RunningSimulator, bamboohr, close, dynamics, hibob, hubspot, personio, pipedrive,
-    salesforce, zoho,
+    Faults, RequestLog, RunningSimulator, bamboohr, close, dynamics, hibob, hubspot, personio,
+    pipedrive, salesforce, zoho,
 };
 
 /// Every simulated vendor, in the order the demo connects them.

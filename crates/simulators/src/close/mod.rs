@@ -169,7 +169,9 @@ pub struct CloseHandle {
 
 impl std::fmt::Debug for CloseHandle {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("CloseHandle").finish_non_exhaustive()
+        formatter
+            .debug_struct("CloseHandle")
+            .finish_non_exhaustive()
     }
 }
 

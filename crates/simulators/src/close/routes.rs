@@ -48,7 +48,10 @@ fn field_error(field: &str, message: &str) -> Response {
 }
 
 fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "Empty query: object matching query does not exist.")
+    error(
+        StatusCode::NOT_FOUND,
+        "Empty query: object matching query does not exist.",
+    )
 }
 
 fn throttled(group: &str, limit: u64, reset: f64) -> Response {
@@ -85,10 +88,15 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         .route("/api/v1/status/opportunity/", get(opportunity_statuses))
         .route("/api/v1/status/lead/", get(lead_statuses))
         .route("/api/v1/custom_field/{object}/", get(custom_fields))
-        .route("/api/v1/activity/{kind}/", get(list_activities).post(create_activity))
+        .route(
+            "/api/v1/activity/{kind}/",
+            get(list_activities).post(create_activity),
+        )
         .route(
             "/api/v1/activity/{kind}/{id}/",
-            get(get_activity).put(update_activity).delete(delete_activity),
+            get(get_activity)
+                .put(update_activity)
+                .delete(delete_activity),
         )
         .route("/api/v1/{object}/", get(list_records).post(create_record))
         .route(
@@ -102,15 +110,16 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
     let fault_state = FaultLayerState {
         faults: shared.faults.clone(),
         log: shared.log.clone(),
-        throttle: Arc::new(|retry_after| {
-            throttled("fault", 40, retry_after.unwrap_or(1) as f64)
-        }),
+        throttle: Arc::new(|retry_after| throttled("fault", 40, retry_after.unwrap_or(1) as f64)),
     };
     api.merge(oauth)
         .with_state(Arc::clone(&shared))
         .merge(control_routes(shared.faults.clone(), shared.log.clone()))
         .fallback(|| async { not_found() })
-        .layer(middleware::from_fn_with_state(fault_state, fault_middleware))
+        .layer(middleware::from_fn_with_state(
+            fault_state,
+            fault_middleware,
+        ))
 }
 
 /// The endpoint group of a request: reads and writes of one resource are counted apart.
@@ -120,7 +129,11 @@ fn endpoint_group(method: &Method, path: &str) -> String {
         .split('/')
         .next()
         .unwrap_or_default();
-    let kind = if method == Method::GET { "read" } else { "write" };
+    let kind = if method == Method::GET {
+        "read"
+    } else {
+        "write"
+    };
     format!("{kind}:{resource}")
 }
 
@@ -149,7 +162,10 @@ async fn guard(State(shared): AppState, request: Request, next: Next) -> Respons
         false
     };
     if !accepted {
-        return error(StatusCode::UNAUTHORIZED, "Unauthorized: the API key or access token is invalid.");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized: the API key or access token is invalid.",
+        );
     }
     let group = endpoint_group(request.method(), request.uri().path());
     let (limit, remaining, reset) = shared.take(&group);
@@ -223,7 +239,14 @@ impl Filters {
             }
         }
         let mut equals = Vec::new();
-        for field in ["lead_id", "contact_id", "user_id", "assigned_to", "status_id", "pipeline_id"] {
+        for field in [
+            "lead_id",
+            "contact_id",
+            "user_id",
+            "assigned_to",
+            "status_id",
+            "pipeline_id",
+        ] {
             if let Some(value) = param(params, field) {
                 equals.push((field, value.to_owned()));
             }
@@ -257,7 +280,11 @@ impl Filters {
                 return false;
             }
         }
-        if self.equals.iter().any(|(field, value)| row[*field] != value.as_str()) {
+        if self
+            .equals
+            .iter()
+            .any(|(field, value)| row[*field] != value.as_str())
+        {
             return false;
         }
         if let Some(ids) = &self.ids
@@ -328,13 +355,29 @@ fn mutate(shared: &Shared, path: &str, table: &'static str) {
         }
         let id = ids[rng.gen_range(0..ids.len())].clone();
         let mut changes = Map::new();
-        let field = if table == "opportunity" { "note" } else if table == "task" { "text" } else if table == "activity" { "note" } else if table == "contact" { "title" } else { "description" };
+        let field = if table == "opportunity" {
+            "note"
+        } else if table == "task" {
+            "text"
+        } else if table == "activity" {
+            "note"
+        } else if table == "contact" {
+            "title"
+        } else {
+            "description"
+        };
         changes.insert(field.to_owned(), json!(format!("Changed {i}")));
         store.update(table, &id, changes);
     }
 }
 
-fn list(shared: &Shared, path: &str, table: &'static str, kind: Option<&str>, query: Option<&str>) -> Response {
+fn list(
+    shared: &Shared,
+    path: &str,
+    table: &'static str,
+    kind: Option<&str>,
+    query: Option<&str>,
+) -> Response {
     let params = params(query);
     let skip = match param(&params, "_skip").map(str::parse::<u64>) {
         None => 0,
@@ -344,7 +387,12 @@ fn list(shared: &Shared, path: &str, table: &'static str, kind: Option<&str>, qu
     let limit = match param(&params, "_limit").map(str::parse::<u64>) {
         None => 100,
         Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
-        Some(_) => return error(StatusCode::BAD_REQUEST, &format!("_limit must be between 1 and {MAX_LIMIT}.")),
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("_limit must be between 1 and {MAX_LIMIT}."),
+            );
+        }
     };
     if skip > shared.max_skip {
         return error(
@@ -364,7 +412,11 @@ fn list(shared: &Shared, path: &str, table: &'static str, kind: Option<&str>, qu
     }
     mutate(shared, path, table);
     let store = shared.read();
-    let mut rows: Vec<&Value> = store.table(table).iter().filter(|row| filters.keeps(row)).collect();
+    let mut rows: Vec<&Value> = store
+        .table(table)
+        .iter()
+        .filter(|row| filters.keeps(row))
+        .collect();
     let order = param(&params, "_order_by").unwrap_or("-date_created");
     let (descending, field) = match order.strip_prefix('-') {
         Some(field) => (true, field),
@@ -378,9 +430,15 @@ fn list(shared: &Shared, path: &str, table: &'static str, kind: Option<&str>, qu
             a["id"].as_str().cmp(&b["id"].as_str())
         } else {
             let time = |row: &Value| row[field].as_str().and_then(parse_time);
-            time(a).cmp(&time(b)).then_with(|| a["id"].as_str().cmp(&b["id"].as_str()))
+            time(a)
+                .cmp(&time(b))
+                .then_with(|| a["id"].as_str().cmp(&b["id"].as_str()))
         };
-        if descending { ordering.reverse() } else { ordering }
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
     });
     let total = rows.len();
     let fields: Option<Vec<&str>> = param(&params, "_fields").map(|f| f.split(',').collect());
@@ -409,7 +467,11 @@ fn project(record: Value, fields: Option<&[&str]>) -> Value {
     }
 }
 
-async fn list_records(State(shared): AppState, Path(object): Path<String>, request: Request) -> Response {
+async fn list_records(
+    State(shared): AppState,
+    Path(object): Path<String>,
+    request: Request,
+) -> Response {
     let Some(table) = record_table(&object) else {
         return not_found();
     };
@@ -417,15 +479,31 @@ async fn list_records(State(shared): AppState, Path(object): Path<String>, reque
     list(&shared, &path, table, None, request.uri().query())
 }
 
-async fn list_activities(State(shared): AppState, Path(kind): Path<String>, request: Request) -> Response {
+async fn list_activities(
+    State(shared): AppState,
+    Path(kind): Path<String>,
+    request: Request,
+) -> Response {
     let Some(kind) = activity_type(&kind) else {
         return not_found();
     };
     let path = request.uri().path().to_owned();
-    list(&shared, &path, "activity", Some(kind), request.uri().query())
+    list(
+        &shared,
+        &path,
+        "activity",
+        Some(kind),
+        request.uri().query(),
+    )
 }
 
-fn get_one(shared: &Shared, table: &str, kind: Option<&str>, id: &str, query: Option<&str>) -> Response {
+fn get_one(
+    shared: &Shared,
+    table: &str,
+    kind: Option<&str>,
+    id: &str,
+    query: Option<&str>,
+) -> Response {
     let store = shared.read();
     let Some(row) = store.find(table, id) else {
         return not_found();
@@ -438,14 +516,22 @@ fn get_one(shared: &Shared, table: &str, kind: Option<&str>, id: &str, query: Op
     axum::Json(project(store.render(table, row), fields.as_deref())).into_response()
 }
 
-async fn get_record(State(shared): AppState, Path((object, id)): Path<(String, String)>, RawQuery(query): RawQuery) -> Response {
+async fn get_record(
+    State(shared): AppState,
+    Path((object, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Some(table) = record_table(&object) else {
         return not_found();
     };
     get_one(&shared, table, None, &id, query.as_deref())
 }
 
-async fn get_activity(State(shared): AppState, Path((kind, id)): Path<(String, String)>, RawQuery(query): RawQuery) -> Response {
+async fn get_activity(
+    State(shared): AppState,
+    Path((kind, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Some(kind) = activity_type(&kind) else {
         return not_found();
     };
@@ -455,31 +541,103 @@ async fn get_activity(State(shared): AppState, Path((kind, id)): Path<(String, S
 fn parse_body(body: &Bytes) -> Result<Map<String, Value>, Response> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(error(StatusCode::BAD_REQUEST, "The request body must be a JSON object.")),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            "The request body must be a JSON object.",
+        )),
     }
 }
 
 /// The fields a write of `table` (`kind` for activities) takes, beyond `custom.cf_…`.
 fn writable(table: &str, kind: Option<&str>) -> &'static [&'static str] {
     match (table, kind) {
-        ("lead", _) => &["name", "description", "url", "status", "status_id", "addresses", "contacts"],
+        ("lead", _) => &[
+            "name",
+            "description",
+            "url",
+            "status",
+            "status_id",
+            "addresses",
+            "contacts",
+        ],
         ("contact", _) => &["lead_id", "name", "title", "emails", "phones", "urls"],
         ("opportunity", _) => &[
-            "lead_id", "contact_id", "user_id", "note", "value", "value_currency", "value_period",
-            "confidence", "status_id", "pipeline_id", "date_won",
+            "lead_id",
+            "contact_id",
+            "user_id",
+            "note",
+            "value",
+            "value_currency",
+            "value_period",
+            "confidence",
+            "status_id",
+            "pipeline_id",
+            "date_won",
         ],
-        ("task", _) => &["lead_id", "contact_id", "assigned_to", "text", "date", "due_date", "is_complete", "priority"],
-        (_, Some("Call")) => &["lead_id", "contact_id", "user_id", "direction", "duration", "note", "status", "activity_at"],
-        (_, Some("Meeting")) => &["lead_id", "contact_id", "user_id", "title", "note", "location", "starts_at", "ends_at", "activity_at"],
-        (_, Some("Email")) => &["lead_id", "contact_id", "user_id", "subject", "body_text", "direction", "status", "to", "sender", "activity_at"],
-        (_, Some("Note")) => &["lead_id", "contact_id", "user_id", "note", "title", "activity_at"],
+        ("task", _) => &[
+            "lead_id",
+            "contact_id",
+            "assigned_to",
+            "text",
+            "date",
+            "due_date",
+            "is_complete",
+            "priority",
+        ],
+        (_, Some("Call")) => &[
+            "lead_id",
+            "contact_id",
+            "user_id",
+            "direction",
+            "duration",
+            "note",
+            "status",
+            "activity_at",
+        ],
+        (_, Some("Meeting")) => &[
+            "lead_id",
+            "contact_id",
+            "user_id",
+            "title",
+            "note",
+            "location",
+            "starts_at",
+            "ends_at",
+            "activity_at",
+        ],
+        (_, Some("Email")) => &[
+            "lead_id",
+            "contact_id",
+            "user_id",
+            "subject",
+            "body_text",
+            "direction",
+            "status",
+            "to",
+            "sender",
+            "activity_at",
+        ],
+        (_, Some("Note")) => &[
+            "lead_id",
+            "contact_id",
+            "user_id",
+            "note",
+            "title",
+            "activity_at",
+        ],
         _ => &[],
     }
 }
 
 /// The checked changes of a write: references exist, custom fields are defined and of their
 /// type, statuses resolve; `Err` is the 400 naming each refused field.
-fn check(store: &Store, table: &str, kind: Option<&str>, body: &Map<String, Value>, current: Option<&Value>) -> Result<Map<String, Value>, Response> {
+fn check(
+    store: &Store,
+    table: &str,
+    kind: Option<&str>,
+    body: &Map<String, Value>,
+    current: Option<&Value>,
+) -> Result<Map<String, Value>, Response> {
     let mut errors = Map::new();
     let mut changes = Map::new();
     let allowed = writable(table, kind);
@@ -524,13 +682,17 @@ fn check(store: &Store, table: &str, kind: Option<&str>, body: &Map<String, Valu
         };
         if let Some(reference) = reference
             && !value.is_null()
-            && value.as_str().is_none_or(|id| store.find(reference, id).is_none())
+            && value
+                .as_str()
+                .is_none_or(|id| store.find(reference, id).is_none())
         {
             errors.insert(key.clone(), json!("Object does not exist."));
             continue;
         }
         match key.as_str() {
-            "value" | "confidence" | "duration" if !(value.is_null() || value.is_i64() || value.is_u64()) => {
+            "value" | "confidence" | "duration"
+                if !(value.is_null() || value.is_i64() || value.is_u64()) =>
+            {
                 errors.insert(key.clone(), json!("Enter a whole number."));
             }
             "emails" | "phones" | "urls" | "addresses" | "contacts" | "to" if !value.is_array() => {
@@ -539,7 +701,12 @@ fn check(store: &Store, table: &str, kind: Option<&str>, body: &Map<String, Valu
             "priority" if !matches!(value.as_str(), Some("high" | "medium" | "low")) => {
                 errors.insert(key.clone(), json!("Select a valid choice."));
             }
-            "direction" if !matches!(value.as_str(), Some("inbound" | "outbound" | "incoming" | "outgoing")) => {
+            "direction"
+                if !matches!(
+                    value.as_str(),
+                    Some("inbound" | "outbound" | "incoming" | "outgoing")
+                ) =>
+            {
                 errors.insert(key.clone(), json!("Select a valid choice."));
             }
             "starts_at" | "ends_at" | "activity_at" | "date_won" | "date" | "due_date"
@@ -559,7 +726,9 @@ fn check(store: &Store, table: &str, kind: Option<&str>, body: &Map<String, Valu
         if wanted.is_some() || by_id.is_some() {
             let found = store.lead_statuses.iter().find(|status| {
                 by_id.as_ref().is_some_and(|id| &status["id"] == id)
-                    || wanted.as_ref().is_some_and(|label| &status["label"] == label)
+                    || wanted
+                        .as_ref()
+                        .is_some_and(|label| &status["label"] == label)
             });
             match found {
                 Some(status) => {
@@ -568,14 +737,23 @@ fn check(store: &Store, table: &str, kind: Option<&str>, body: &Map<String, Valu
                 }
                 None => {
                     errors.insert(
-                        if by_id.is_some() { "status_id" } else { "status" }.to_owned(),
+                        if by_id.is_some() {
+                            "status_id"
+                        } else {
+                            "status"
+                        }
+                        .to_owned(),
                         json!("Object does not exist."),
                     );
                 }
             }
         }
     }
-    if table == "opportunity" && (changes.contains_key("status_id") || changes.contains_key("pipeline_id") || current.is_none()) {
+    if table == "opportunity"
+        && (changes.contains_key("status_id")
+            || changes.contains_key("pipeline_id")
+            || current.is_none())
+    {
         let pipeline_id = changes
             .get("pipeline_id")
             .or_else(|| current.map(|row| &row["pipeline_id"]))
@@ -583,12 +761,21 @@ fn check(store: &Store, table: &str, kind: Option<&str>, body: &Map<String, Valu
             .map(str::to_owned);
         let status_id = changes
             .get("status_id")
-            .or_else(|| if changes.contains_key("pipeline_id") { None } else { current.map(|row| &row["status_id"]) })
+            .or_else(|| {
+                if changes.contains_key("pipeline_id") {
+                    None
+                } else {
+                    current.map(|row| &row["status_id"])
+                }
+            })
             .and_then(Value::as_str)
             .map(str::to_owned);
         let pipelines = store.table("pipeline");
         let found = pipelines.iter().find_map(|pipeline| {
-            if pipeline_id.as_ref().is_some_and(|id| pipeline["id"] != id.as_str()) {
+            if pipeline_id
+                .as_ref()
+                .is_some_and(|id| pipeline["id"] != id.as_str())
+            {
                 return None;
             }
             let statuses = pipeline["statuses"].as_array()?;
@@ -612,19 +799,41 @@ fn check(store: &Store, table: &str, kind: Option<&str>, body: &Map<String, Valu
             }
         }
     }
-    if table == "opportunity" && let Some(value) = changes.get("value").and_then(Value::as_i64) {
-        changes.insert("value_formatted".to_owned(), json!(format!("${}", value / 100)));
+    if table == "opportunity"
+        && let Some(value) = changes.get("value").and_then(Value::as_i64)
+    {
+        changes.insert(
+            "value_formatted".to_owned(),
+            json!(format!("${}", value / 100)),
+        );
     }
-    if matches!(table, "lead" | "contact") && let Some(name) = changes.get("name").cloned() {
+    if matches!(table, "lead" | "contact")
+        && let Some(name) = changes.get("name").cloned()
+    {
         changes.insert("display_name".to_owned(), name);
     }
-    if kind == Some("Note") && let Some(note) = changes.get("note").and_then(Value::as_str) {
-        changes.insert("note_html".to_owned(), json!(format!("<body><p>{note}</p></body>")));
+    if kind == Some("Note")
+        && let Some(note) = changes.get("note").and_then(Value::as_str)
+    {
+        changes.insert(
+            "note_html".to_owned(),
+            json!(format!("<body><p>{note}</p></body>")),
+        );
     }
-    if table == "task" && current.is_none() && changes.get("text").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if table == "task"
+        && current.is_none()
+        && changes
+            .get("text")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    {
         errors.insert("text".to_owned(), json!("This field is required."));
     }
-    if errors.is_empty() { Ok(changes) } else { Err(field_errors(errors)) }
+    if errors.is_empty() {
+        Ok(changes)
+    } else {
+        Err(field_errors(errors))
+    }
 }
 
 /// A new lead for a record written without one (Close names it after the record or leaves it
@@ -632,17 +841,28 @@ fn check(store: &Store, table: &str, kind: Option<&str>, body: &Map<String, Valu
 fn new_lead(store: &mut Store, name: Option<&str>) -> String {
     let status = store.lead_statuses.first().cloned().unwrap_or(Value::Null);
     let mut lead = Map::new();
-    lead.insert("name".to_owned(), name.map_or(Value::Null, |name| json!(name)));
+    lead.insert(
+        "name".to_owned(),
+        name.map_or(Value::Null, |name| json!(name)),
+    );
     lead.insert("display_name".to_owned(), json!(name.unwrap_or("Untitled")));
     lead.insert("description".to_owned(), Value::Null);
     lead.insert("url".to_owned(), Value::Null);
     lead.insert("status_id".to_owned(), status["id"].clone());
     lead.insert("status_label".to_owned(), status["label"].clone());
     lead.insert("addresses".to_owned(), json!([]));
-    store.insert("lead", lead)["id"].as_str().unwrap_or_default().to_owned()
+    store.insert("lead", lead)["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
-fn create(shared: &Shared, table: &'static str, kind: Option<&'static str>, body: &Bytes) -> Response {
+fn create(
+    shared: &Shared,
+    table: &'static str,
+    kind: Option<&'static str>,
+    body: &Bytes,
+) -> Response {
     let body = match parse_body(body) {
         Ok(body) => body,
         Err(response) => return response,
@@ -653,7 +873,9 @@ fn create(shared: &Shared, table: &'static str, kind: Option<&'static str>, body
         Err(response) => return response,
     };
     let contacts = changes.remove("contacts");
-    if matches!(table, "contact" | "opportunity" | "task" | "activity") && changes.get("lead_id").is_none_or(Value::is_null) {
+    if matches!(table, "contact" | "opportunity" | "task" | "activity")
+        && changes.get("lead_id").is_none_or(Value::is_null)
+    {
         let from_contact = changes
             .get("contact_id")
             .and_then(Value::as_str)
@@ -662,7 +884,14 @@ fn create(shared: &Shared, table: &'static str, kind: Option<&'static str>, body
         let lead = match from_contact {
             Some(lead) => lead,
             None => {
-                let name = if table == "contact" { changes.get("name").and_then(Value::as_str).map(str::to_owned) } else { None };
+                let name = if table == "contact" {
+                    changes
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                } else {
+                    None
+                };
                 json!(new_lead(&mut store, name.as_deref()))
             }
         };
@@ -672,7 +901,11 @@ fn create(shared: &Shared, table: &'static str, kind: Option<&'static str>, body
     match (table, kind) {
         ("lead", _) => {
             let name = record.get("name").cloned().unwrap_or(Value::Null);
-            record.entry("display_name").or_insert(if name.is_null() { json!("Untitled") } else { name });
+            record.entry("display_name").or_insert(if name.is_null() {
+                json!("Untitled")
+            } else {
+                name
+            });
             if !record.contains_key("status_id") {
                 let status = store.lead_statuses.first().cloned().unwrap_or(Value::Null);
                 record.insert("status_id".to_owned(), status["id"].clone());
@@ -704,7 +937,10 @@ fn create(shared: &Shared, table: &'static str, kind: Option<&'static str>, body
         }
         _ => {}
     }
-    if let Some(lead_id) = record.get("lead_id").and_then(Value::as_str).map(str::to_owned)
+    if let Some(lead_id) = record
+        .get("lead_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
         && let Some(lead) = store.find("lead", &lead_id)
     {
         record.insert("lead_name".to_owned(), lead["display_name"].clone());
@@ -725,7 +961,9 @@ fn create(shared: &Shared, table: &'static str, kind: Option<&'static str>, body
     {
         let lead_id = created["id"].as_str().unwrap_or_default().to_owned();
         for contact in contacts {
-            let Value::Object(mut contact) = contact else { continue };
+            let Value::Object(mut contact) = contact else {
+                continue;
+            };
             contact.insert("lead_id".to_owned(), json!(lead_id));
             if let Some(name) = contact.get("name").cloned() {
                 contact.insert("display_name".to_owned(), name);
@@ -741,22 +979,38 @@ fn create(shared: &Shared, table: &'static str, kind: Option<&'static str>, body
     axum::Json(store.render(table, &row)).into_response()
 }
 
-async fn create_record(State(shared): AppState, Path(object): Path<String>, body: Bytes) -> Response {
+async fn create_record(
+    State(shared): AppState,
+    Path(object): Path<String>,
+    body: Bytes,
+) -> Response {
     match record_table(&object) {
-        Some(table @ ("lead" | "contact" | "opportunity" | "task")) => create(&shared, table, None, &body),
+        Some(table @ ("lead" | "contact" | "opportunity" | "task")) => {
+            create(&shared, table, None, &body)
+        }
         Some(_) => error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
         None => not_found(),
     }
 }
 
-async fn create_activity(State(shared): AppState, Path(kind): Path<String>, body: Bytes) -> Response {
+async fn create_activity(
+    State(shared): AppState,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> Response {
     match activity_type(&kind) {
         Some(kind) => create(&shared, "activity", Some(kind), &body),
         None => not_found(),
     }
 }
 
-fn update(shared: &Shared, table: &'static str, kind: Option<&'static str>, id: &str, body: &Bytes) -> Response {
+fn update(
+    shared: &Shared,
+    table: &'static str,
+    kind: Option<&'static str>,
+    id: &str,
+    body: &Bytes,
+) -> Response {
     let body = match parse_body(body) {
         Ok(body) => body,
         Err(response) => return response,
@@ -779,15 +1033,25 @@ fn update(shared: &Shared, table: &'static str, kind: Option<&'static str>, id: 
     axum::Json(store.render(table, &row)).into_response()
 }
 
-async fn update_record(State(shared): AppState, Path((object, id)): Path<(String, String)>, body: Bytes) -> Response {
+async fn update_record(
+    State(shared): AppState,
+    Path((object, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
     match record_table(&object) {
-        Some(table @ ("lead" | "contact" | "opportunity" | "task")) => update(&shared, table, None, &id, &body),
+        Some(table @ ("lead" | "contact" | "opportunity" | "task")) => {
+            update(&shared, table, None, &id, &body)
+        }
         Some(_) => error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
         None => not_found(),
     }
 }
 
-async fn update_activity(State(shared): AppState, Path((kind, id)): Path<(String, String)>, body: Bytes) -> Response {
+async fn update_activity(
+    State(shared): AppState,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
     match activity_type(&kind) {
         Some(kind) => update(&shared, "activity", Some(kind), &id, &body),
         None => not_found(),
@@ -806,15 +1070,23 @@ fn delete(shared: &Shared, table: &'static str, kind: Option<&'static str>, id: 
     axum::Json(json!({})).into_response()
 }
 
-async fn delete_record(State(shared): AppState, Path((object, id)): Path<(String, String)>) -> Response {
+async fn delete_record(
+    State(shared): AppState,
+    Path((object, id)): Path<(String, String)>,
+) -> Response {
     match record_table(&object) {
-        Some(table @ ("lead" | "contact" | "opportunity" | "task")) => delete(&shared, table, None, &id),
+        Some(table @ ("lead" | "contact" | "opportunity" | "task")) => {
+            delete(&shared, table, None, &id)
+        }
         Some(_) => error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
         None => not_found(),
     }
 }
 
-async fn delete_activity(State(shared): AppState, Path((kind, id)): Path<(String, String)>) -> Response {
+async fn delete_activity(
+    State(shared): AppState,
+    Path((kind, id)): Path<(String, String)>,
+) -> Response {
     match activity_type(&kind) {
         Some(kind) => delete(&shared, "activity", Some(kind), &id),
         None => not_found(),
@@ -861,7 +1133,11 @@ async fn custom_fields(State(shared): AppState, Path(object): Path<String>) -> R
         return not_found();
     }
     let store = shared.read();
-    let data = store.custom_fields.get(object.as_str()).cloned().unwrap_or_default();
+    let data = store
+        .custom_fields
+        .get(object.as_str())
+        .cloned()
+        .unwrap_or_default();
     axum::Json(json!({"data": data, "has_more": false})).into_response()
 }
 
@@ -871,7 +1147,12 @@ async fn list_events(State(shared): AppState, RawQuery(query): RawQuery) -> Resp
     let limit = match param(&params, "_limit").map(str::parse::<usize>) {
         None => MAX_EVENTS,
         Some(Ok(limit)) if (1..=MAX_EVENTS).contains(&limit) => limit,
-        Some(_) => return field_error("_limit", &format!("Ensure this value is less than or equal to {MAX_EVENTS}.")),
+        Some(_) => {
+            return field_error(
+                "_limit",
+                &format!("Ensure this value is less than or equal to {MAX_EVENTS}."),
+            );
+        }
     };
     let mut bounds = Vec::new();
     for op in ["gt", "gte", "lt", "lte"] {
@@ -895,9 +1176,16 @@ async fn list_events(State(shared): AppState, RawQuery(query): RawQuery) -> Resp
     };
     let store = shared.read();
     let keeps = |event: &Value| {
-        ["object_type", "object_id", "action", "lead_id", "user_id", "request_id"]
-            .iter()
-            .all(|field| param(&params, field).is_none_or(|value| event[*field] == value))
+        [
+            "object_type",
+            "object_id",
+            "action",
+            "lead_id",
+            "user_id",
+            "request_id",
+        ]
+        .iter()
+        .all(|field| param(&params, field).is_none_or(|value| event[*field] == value))
             && bounds.iter().all(|(op, bound)| {
                 let Some(time) = event["date_updated"].as_str().and_then(parse_time) else {
                     return false;
@@ -925,24 +1213,32 @@ async fn list_events(State(shared): AppState, RawQuery(query): RawQuery) -> Resp
         data.push(event.clone());
     }
     let cursor_next = next.map(|index| URL_SAFE_NO_PAD.encode(index.to_string()));
-    axum::Json(json!({"data": data, "cursor_next": cursor_next, "cursor_previous": null})).into_response()
+    axum::Json(json!({"data": data, "cursor_next": cursor_next, "cursor_previous": null}))
+        .into_response()
 }
 
 async fn authorize(State(shared): AppState, RawQuery(query): RawQuery) -> Response {
     let params = params(query.as_deref());
-    let (Some(client_id), Some(redirect_uri)) = (param(&params, "client_id"), param(&params, "redirect_uri")) else {
+    let (Some(client_id), Some(redirect_uri)) =
+        (param(&params, "client_id"), param(&params, "redirect_uri"))
+    else {
         return error(StatusCode::BAD_REQUEST, "invalid_request");
     };
     if !shared.oauth.client_known(client_id) {
         return error(StatusCode::BAD_REQUEST, "invalid_client");
     }
-    let pkce = match (param(&params, "code_challenge"), param(&params, "code_challenge_method")) {
+    let pkce = match (
+        param(&params, "code_challenge"),
+        param(&params, "code_challenge_method"),
+    ) {
         (Some(challenge), Some("S256")) => Some(crate::oauth::Pkce::S256(challenge.to_owned())),
         (Some(challenge), _) => Some(crate::oauth::Pkce::Plain(challenge.to_owned())),
         _ => None,
     };
     let scope = param(&params, "scope").unwrap_or("all.full_access");
-    let code = shared.oauth.issue_code(client_id, redirect_uri, scope, pkce);
+    let code = shared
+        .oauth
+        .issue_code(client_id, redirect_uri, scope, pkce);
     let Ok(mut target) = url::Url::parse(redirect_uri) else {
         return error(StatusCode::BAD_REQUEST, "invalid_redirect_uri");
     };
@@ -970,13 +1266,24 @@ async fn token(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Resp
         .and_then(|value| value.strip_prefix("Basic "))
         .and_then(|encoded| STANDARD.decode(encoded.trim()).ok())
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|pair| pair.split_once(':').map(|(id, secret)| (id.to_owned(), secret.to_owned())));
-    let (client_id, secret) = match (param(&form, "client_id"), param(&form, "client_secret"), basic) {
+        .and_then(|pair| {
+            pair.split_once(':')
+                .map(|(id, secret)| (id.to_owned(), secret.to_owned()))
+        });
+    let (client_id, secret) = match (
+        param(&form, "client_id"),
+        param(&form, "client_secret"),
+        basic,
+    ) {
         (Some(id), Some(secret), _) => (id.to_owned(), secret.to_owned()),
         (_, _, Some(pair)) => pair,
         _ => return token_error("invalid_client"),
     };
-    if shared.oauth.authenticate_client(&client_id, &secret).is_err() {
+    if shared
+        .oauth
+        .authenticate_client(&client_id, &secret)
+        .is_err()
+    {
         return token_error("invalid_client");
     }
     let refresh = param(&form, "grant_type") == Some("refresh_token");
@@ -986,7 +1293,12 @@ async fn token(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Resp
             let Some(code) = param(&form, "code") else {
                 return token_error("invalid_grant");
             };
-            shared.oauth.exchange_code(&client_id, code, param(&form, "redirect_uri"), param(&form, "code_verifier"))
+            shared.oauth.exchange_code(
+                &client_id,
+                code,
+                param(&form, "redirect_uri"),
+                param(&form, "code_verifier"),
+            )
         }
         Some("refresh_token") => {
             let Some(refresh_token) = param(&form, "refresh_token") else {
@@ -999,7 +1311,11 @@ async fn token(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Resp
     match issued {
         Ok(issued) => {
             let store = shared.read();
-            let user = store.table("user").first().map(|user| user["id"].clone()).unwrap_or(Value::Null);
+            let user = store
+                .table("user")
+                .first()
+                .map(|user| user["id"].clone())
+                .unwrap_or(Value::Null);
             let mut answer = json!({
                 "access_token": issued.access_token,
                 "token_type": "Bearer",

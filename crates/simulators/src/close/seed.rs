@@ -19,11 +19,24 @@ const LAST: &[&str] = &[
     "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton",
     "Perlman", "Lamarr", "Backus",
 ];
-const COMPANIES: &[&str] = &["Analytical", "Difference", "Jacquard", "Colossus", "Zuse", "Univac"];
+const COMPANIES: &[&str] = &[
+    "Analytical",
+    "Difference",
+    "Jacquard",
+    "Colossus",
+    "Zuse",
+    "Univac",
+];
 const SUFFIXES: &[&str] = &["Engines", "Systems", "Labs", "Works"];
 const TIERS: &[&str] = &["Gold", "Silver", "Bronze"];
 /// Lead statuses: the defaults of a new organization and one for leads being worked.
-const LEAD_STATUSES: &[&str] = &["Potential", "Interested", "Qualified", "Bad Fit", "Customer"];
+const LEAD_STATUSES: &[&str] = &[
+    "Potential",
+    "Interested",
+    "Qualified",
+    "Bad Fit",
+    "Customer",
+];
 /// The sales pipeline's statuses: label and type.
 const OPPORTUNITY_STATUSES: &[(&str, &str)] = &[
     ("Demo Completed", "active"),
@@ -60,7 +73,13 @@ pub(crate) fn custom_field_id(store: &Store, object: &str, name: &str) -> Option
 }
 
 /// A contact as the mutation faults and the seed make them.
-pub(crate) fn contact(store: &mut Store, rng: &mut StdRng, lead_id: &str, created: Option<DateTime<Utc>>, updated: Option<DateTime<Utc>>) -> Value {
+pub(crate) fn contact(
+    store: &mut Store,
+    rng: &mut StdRng,
+    lead_id: &str,
+    created: Option<DateTime<Utc>>,
+    updated: Option<DateTime<Utc>>,
+) -> Value {
     let first = pick(rng, FIRST);
     let last = pick(rng, LAST);
     let n = rng.gen_range(1..100_000);
@@ -144,22 +163,35 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &CloseConfig) {
         .collect();
     store.insert(
         "pipeline",
-        object(json!({"name": "Sales", "statuses": statuses, "created_by": null, "updated_by": null,
-                      "date_created": format_time(created)})),
+        object(
+            json!({"name": "Sales", "statuses": statuses, "created_by": null, "updated_by": null,
+                      "date_created": format_time(created)}),
+        ),
     );
     let created = next(rng);
-    let statuses: Vec<Value> = [("Discovery", "active"), ("Renewal Won", "won"), ("Churned", "lost")]
-        .iter()
-        .map(|(label, kind)| json!({"id": store.new_id("status"), "label": label, "type": kind}))
-        .collect();
+    let statuses: Vec<Value> = [
+        ("Discovery", "active"),
+        ("Renewal Won", "won"),
+        ("Churned", "lost"),
+    ]
+    .iter()
+    .map(|(label, kind)| json!({"id": store.new_id("status"), "label": label, "type": kind}))
+    .collect();
     store.insert(
         "pipeline",
-        object(json!({"name": "Renewals", "statuses": statuses, "created_by": null, "updated_by": null,
-                      "date_created": format_time(created)})),
+        object(
+            json!({"name": "Renewals", "statuses": statuses, "created_by": null, "updated_by": null,
+                      "date_created": format_time(created)}),
+        ),
     );
     for (object_name, name, kind, choices) in [
         ("contact", "Loyalty Tier", "choices", Some(TIERS)),
-        ("lead", "Industry", "choices", Some(&["Manufacturing", "Software", "Retail"][..])),
+        (
+            "lead",
+            "Industry",
+            "choices",
+            Some(&["Manufacturing", "Software", "Retail"][..]),
+        ),
         ("lead", "Employees", "number", None),
         ("opportunity", "Contract Length", "number", None),
     ] {
@@ -174,7 +206,11 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &CloseConfig) {
         if let Some(choices) = choices {
             field["choices"] = json!(choices);
         }
-        store.custom_fields.entry(object_name).or_default().push(field);
+        store
+            .custom_fields
+            .entry(object_name)
+            .or_default()
+            .push(field);
     }
 
     let industry = custom_field_id(store, "lead", "Industry").unwrap_or_default();
@@ -190,17 +226,31 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &CloseConfig) {
             "url": format!("https://{}.example.com", name.to_lowercase().replace(' ', "-")),
             "status_id": status["id"],
             "status_label": status["label"],
+            "integration_links": [],
             "addresses": [{"label": "business", "address_1": "1 Main St", "city": "Austin", "state": "TX", "zipcode": "78701", "country": "US"}],
             "created_by": null,
             "updated_by": null,
             "date_created": format_time(created),
             "date_updated": format_time(updated(rng, created)),
         }));
-        lead.insert(format!("custom.{industry}"), json!(pick(rng, &["Manufacturing", "Software", "Retail"])));
+        lead.insert(
+            format!("custom.{industry}"),
+            json!(pick(rng, &["Manufacturing", "Software", "Retail"])),
+        );
         lead.insert(format!("custom.{employees}"), json!(rng.gen_range(5..5000)));
         store.insert("lead", lead);
     }
     let leads = store.ids("lead");
+    let lead_names: std::collections::HashMap<String, Value> = store
+        .table("lead")
+        .iter()
+        .map(|lead| {
+            (
+                lead["id"].as_str().unwrap_or_default().to_owned(),
+                lead["display_name"].clone(),
+            )
+        })
+        .collect();
     for _ in 0..config.contacts {
         let lead = leads[rng.gen_range(0..leads.len())].clone();
         let created = next(rng);
@@ -210,7 +260,12 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &CloseConfig) {
     let contacts: Vec<(String, String)> = store
         .table("contact")
         .iter()
-        .map(|c| (c["id"].as_str().unwrap_or_default().to_owned(), c["lead_id"].as_str().unwrap_or_default().to_owned()))
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or_default().to_owned(),
+                c["lead_id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     let pipeline = store.table("pipeline")[0].clone();
     let contract = custom_field_id(store, "opportunity", "Contract Length").unwrap_or_default();
@@ -221,8 +276,11 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &CloseConfig) {
         let created = next(rng);
         let user = &users[rng.gen_range(0..users.len())];
         let mut record = object(json!({
+            "lead_name": lead_names.get(&lead).cloned().unwrap_or(Value::Null),
             "lead_id": lead,
             "contact_id": contact,
+            "created_by": user,
+            "updated_by": null,
             "note": format!("Order of {} engines", rng.gen_range(1..50)),
             "value": value,
             "value_currency": "USD",
@@ -273,15 +331,21 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &CloseConfig) {
                 "Call" => json!({"direction": if i % 3 == 0 { "inbound" } else { "outbound" },
                     "duration": rng.gen_range(30..3600), "note": format!("Call about order {i}"),
                     "status": "completed", "disposition": "answered", "source": "Close.io"}),
-                "Meeting" => json!({"title": format!("Review meeting {i}"), "note": "Agenda: the order",
+                "Meeting" => {
+                    json!({"title": format!("Review meeting {i}"), "note": "Agenda: the order",
                     "location": "Office", "starts_at": format_time(created),
                     "ends_at": format_time(created + Duration::minutes(45)), "duration": 2700,
-                    "status": "completed", "attendees": []}),
-                "Email" => json!({"subject": format!("Quote {i}"), "body_text": "Please find the quote.",
+                    "status": "completed", "attendees": []})
+                }
+                "Email" => {
+                    json!({"subject": format!("Quote {i}"), "body_text": "Please find the quote.",
                     "direction": "outgoing", "status": "sent", "sender": "sales@closesim.example",
-                    "to": ["buyer@example.com"]}),
-                _ => json!({"note": format!("Spoke about the order {i}."), "title": format!("Note {i}"),
-                    "note_html": format!("<body><p>Spoke about the order {i}.</p></body>")}),
+                    "to": ["buyer@example.com"]})
+                }
+                _ => {
+                    json!({"note": format!("Spoke about the order {i}."), "title": format!("Note {i}"),
+                    "note_html": format!("<body><p>Spoke about the order {i}.</p></body>")})
+                }
             };
             record.extend(object(extra));
             store.insert("activity", record);
@@ -296,6 +360,7 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &CloseConfig) {
             "task",
             object(json!({
                 "_type": "lead",
+                "lead_name": lead_names.get(&lead).cloned().unwrap_or(Value::Null),
                 "lead_id": lead,
                 "contact_id": contact,
                 "assigned_to": user,

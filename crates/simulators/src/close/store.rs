@@ -225,6 +225,11 @@ impl Store {
     /// Deletes a record (a lead takes its contacts, opportunities, activities and tasks
     /// along); `false` when there is none.
     pub fn delete(&mut self, table: &str, id: &str) -> bool {
+        if self.find(table, id).is_none() {
+            return false;
+        }
+        // The event's time is now (after every time handed out).
+        self.tick(None);
         let Some(rows) = self.tables.get_mut(table) else {
             return false;
         };
