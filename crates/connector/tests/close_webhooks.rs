@@ -1,4 +1,4 @@
-//! Close's webhook deliveries as `connectors/close/connector.yaml` declares them: the hex
+//! Close's webhook deliveries as `connectors/closecrm/connector.yaml` declares them: the hex
 //! HMAC-SHA256 of `close-sig-timestamp` and the body, keyed with the subscription's hex
 //! `signature_key`, within five minutes; and the records an event names.
 
@@ -9,7 +9,7 @@ const KEY_HEX: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6
 
 fn close() -> connector::Connector {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../connectors/close/connector.yaml");
+        .join("../../connectors/closecrm/connector.yaml");
     connector::load_connector_from_file(&path, None).expect("the Close connector loads")
 }
 

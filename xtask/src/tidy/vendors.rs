@@ -9,7 +9,10 @@
 //! line, so `HubSpotClient` names `hubspot`. The simulators and the `cli` demo are exempt (they
 //! are vendor stand-ins), as are tests; inline `#[cfg(test)]` modules are read like the rest.
 //! A vendor called by a common word would fail the scan at once: that calls for a decision here,
-//! never for a silent exception.
+//! never for a silent exception. Decided: Close (a CRM) is `connectors/closecrm`, labelled
+//! `Close CRM`; its folder name and full label are scanned, but the label's word `close` (the
+//! English verb, in every runtime crate: `closed`, `unclosed`, `.close()`) is not a name on its
+//! own ([`COMMON_WORDS`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,6 +28,10 @@ pub struct VendorName {
     pub name: String,
     pub from: String,
 }
+
+/// Words of a label that are not vendor names on their own: English words the runtime uses in
+/// their ordinary sense. The folder name and the full label of such a vendor are still names.
+pub const COMMON_WORDS: &[&str] = &["close"];
 
 /// The vendor names declared by the connector folders under `root/connectors`.
 pub fn vendor_names(root: &Path) -> anyhow::Result<Vec<VendorName>> {
@@ -56,6 +63,7 @@ pub fn vendor_names(root: &Path) -> anyhow::Result<Vec<VendorName>> {
         for word in label
             .split(|c: char| !c.is_alphanumeric())
             .filter(|word| word.chars().filter(|c| c.is_alphabetic()).count() >= 4)
+            .filter(|word| !COMMON_WORDS.contains(word))
         {
             names.entry(word.to_owned()).or_insert(from.clone());
         }
@@ -113,6 +121,24 @@ mod tests {
             .map(|vendor| vendor.name)
             .collect();
         assert_eq!(names, ["acme", "acme widgets", "widgets"]);
+    }
+
+    #[test]
+    fn a_common_word_of_a_label_is_no_name_but_the_folder_and_label_are() {
+        let dir = tree();
+        write(
+            dir.path(),
+            "connectors/closecrm/connector.yaml",
+            "meta:\n  id: closecrm\n  label: Close CRM\n",
+        );
+        let names: Vec<String> = vendor_names(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|vendor| vendor.name)
+            .collect();
+        assert!(names.contains(&"closecrm".to_owned()), "{names:?}");
+        assert!(names.contains(&"close crm".to_owned()), "{names:?}");
+        assert!(!names.contains(&"close".to_owned()), "{names:?}");
     }
 
     #[test]

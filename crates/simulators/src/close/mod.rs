@@ -262,8 +262,8 @@ pub async fn spawn(
 pub struct Close;
 
 impl crate::Simulator for Close {
-    const CONNECTOR: &'static str = "close";
-    const WIRING: &'static str = include_str!("../../../../connectors/close/simulator.yaml");
+    const CONNECTOR: &'static str = "closecrm";
+    const WIRING: &'static str = include_str!("../../../../connectors/closecrm/simulator.yaml");
     type Config = CloseConfig;
     type Handle = CloseHandle;
 

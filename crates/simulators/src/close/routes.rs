@@ -152,7 +152,7 @@ async fn guard(State(shared): AppState, request: Request, next: Next) -> Respons
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|pair| pair.split_once(':').map(|(user, _)| user.to_owned()))
-            .is_some_and(|key| shared.api_keys.iter().any(|known| *known == key))
+            .is_some_and(|key| shared.api_keys.contains(&key))
     } else if let Some(token) = authorization.strip_prefix("Bearer ") {
         matches!(
             shared.oauth.access_status(token.trim()),
