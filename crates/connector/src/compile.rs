@@ -137,6 +137,21 @@ impl Compiler<'_> {
             Pagination::NextUrl { url_expr, .. } => CompiledPagination::NextUrl {
                 url: self.expr(&format!("{path}.pagination.url_expr"), url_expr)?,
             },
+            Pagination::Local {
+                sort_key_expr,
+                page_size,
+            } => {
+                if page_size.param.is_some() {
+                    return Err(self.error(
+                        &format!("{path}.pagination.page_size.param"),
+                        "a `local` page size is not sent to the vendor: drop `param`",
+                    ));
+                }
+                CompiledPagination::Local {
+                    sort_key: self
+                        .expr(&format!("{path}.pagination.sort_key_expr"), sort_key_expr)?,
+                }
+            }
         };
         if let Some(size) = method.pagination.page_size()
             && (size.default == 0 || size.max == 0 || size.default > size.max)
@@ -431,7 +446,8 @@ impl Pagination {
             | Pagination::Offset { page_size, .. }
             | Pagination::Page { page_size, .. }
             | Pagination::LinkHeader { page_size, .. }
-            | Pagination::NextUrl { page_size, .. } => Some(page_size),
+            | Pagination::NextUrl { page_size, .. }
+            | Pagination::Local { page_size, .. } => Some(page_size),
         }
     }
 }

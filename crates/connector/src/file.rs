@@ -778,6 +778,18 @@ pub enum Pagination {
         url_expr: String,
         page_size: PageSize,
     },
+    /// The vendor answers every record in one response and cannot page: Crosswalk pages the
+    /// answer itself. Each page repeats the vendor call, keeps the records the route's
+    /// `record_filter` keeps, sorts them by `sort_key_expr` and gives the `page_size` records
+    /// whose keys follow the last key of the previous page (so a record deleted or added at
+    /// the vendor between pages shifts no other). The page size is never sent (`page_size`
+    /// takes no `param`).
+    Local {
+        /// JSONata over one record giving its key: unique among the records. Keys compare as
+        /// numbers when both are numbers or strings of digits, else as text.
+        sort_key_expr: String,
+        page_size: PageSize,
+    },
 }
 
 fn one_u64() -> u64 {

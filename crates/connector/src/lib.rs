@@ -372,6 +372,9 @@ enum CompiledPagination {
     NextUrl {
         url: Expr,
     },
+    Local {
+        sort_key: Expr,
+    },
 }
 
 #[derive(Debug)]

@@ -64,6 +64,8 @@ pub enum PageState {
     Page { p: u64 },
     /// The next page's URL.
     Url { u: String },
+    /// A page of a single answer Crosswalk pages itself: records whose keys follow `a`.
+    Local { a: Value },
 }
 
 /// Where a unified list stands: which of its routes (for `walk: all`) and where in it.
@@ -270,7 +272,7 @@ pub struct RecordError {
     pub remote_id: Option<String>,
     /// What went wrong, for programs: the mapping error's code (`D1017` when the request's
     /// evaluation budget ran out, `U1006` at a per-evaluation limit, ...) or
-    /// [`RecordError::NOT_AN_OBJECT`].
+    /// [`RecordError::NOT_AN_OBJECT`] or [`RecordError::NO_SORT_KEY`].
     pub code: String,
     pub message: String,
 }
@@ -278,6 +280,8 @@ pub struct RecordError {
 impl RecordError {
     /// The record mapping gave something other than an object.
     pub const NOT_AN_OBJECT: &'static str = "not_an_object";
+    /// A record of a `local`-paged answer has no sort key, so it has no place in the pages.
+    pub const NO_SORT_KEY: &'static str = "no_sort_key";
 }
 
 /// One page of a unified list.
@@ -1195,7 +1199,27 @@ impl Connector {
             .pagination
             .page_size()
             .map_or(ctx.page_size, |bounds| ctx.page_size.clamp(1, bounds.max));
-        let next = match next_page(method, page, page_size, &raw_records, response)? {
+        let vars = self.record_vars(ctx);
+        let mut errors = Vec::new();
+        // A single answer paged here: the page's records are picked (filtered, sorted, sliced)
+        // before mapping, and the next page follows the last key picked.
+        let (picked, next_page_state) = match &method.pagination {
+            CompiledPagination::Local { sort_key } => local_page(
+                route,
+                sort_key,
+                &vars,
+                raw_records,
+                page,
+                page_size,
+                &mut errors,
+            ),
+            _ => {
+                let next = next_page(method, page, page_size, &raw_records, response)?;
+                (raw_records.into_iter().enumerate().collect(), next)
+            }
+        };
+        let filtered = matches!(method.pagination, CompiledPagination::Local { .. });
+        let next = match next_page_state {
             Some(p) => Some(ListCursor { r: cursor.r, p }),
             None if cursor.r + 1 < n_routes => Some(ListCursor {
                 r: cursor.r + 1,
@@ -1207,12 +1231,10 @@ impl Connector {
             .record_mapping
             .as_ref()
             .ok_or_else(|| ReadError::Invalid("list has no record mapping".to_owned()))?;
-        let vars = self.record_vars(ctx);
-        let mut records = Vec::with_capacity(raw_records.len());
-        let mut errors = Vec::new();
-        for (index, raw) in raw_records.iter().enumerate() {
-            if let Some(filter) = &route.record_filter {
-                match filter.evaluate(Some(raw), &vars) {
+        let mut records = Vec::with_capacity(picked.len());
+        for (index, raw) in picked {
+            if !filtered && let Some(filter) = &route.record_filter {
+                match filter.evaluate(Some(&raw), &vars) {
                     Ok(kept) if truthy(kept.as_ref()) => {}
                     Ok(_) => continue,
                     Err(error) => {
@@ -1226,8 +1248,8 @@ impl Connector {
                     }
                 }
             }
-            match mapping.evaluate(Some(raw), &vars) {
-                Ok(Some(mapped @ Value::Object(_))) => records.push((mapped, raw.clone())),
+            match mapping.evaluate(Some(&raw), &vars) {
+                Ok(Some(mapped @ Value::Object(_))) => records.push((mapped, raw)),
                 Ok(other) => errors.push(RecordError {
                     index,
                     remote_id: None,
@@ -1480,6 +1502,111 @@ fn extract_records(method: &CompiledMethod, body: &Value) -> Result<Vec<Value>, 
     }
 }
 
+/// One page of a single answer paged by Crosswalk (`local` pagination): the records the
+/// route's filter keeps, sorted by key, those after the page's last key (`page`), at most
+/// `page_size` of them, with their indexes in the answer; and the next page when more follow.
+/// A record the filter or the key cannot be evaluated on is an item error in `errors`.
+fn local_page(
+    route: &CompiledRoute,
+    sort_key: &Expr,
+    vars: &Vars,
+    raw_records: Vec<Value>,
+    page: &PageState,
+    page_size: u64,
+    errors: &mut Vec<RecordError>,
+) -> (Vec<(usize, Value)>, Option<PageState>) {
+    let after = match page {
+        PageState::Local { a } => Some(a),
+        _ => None,
+    };
+    let mut keyed = Vec::with_capacity(raw_records.len());
+    for (index, raw) in raw_records.into_iter().enumerate() {
+        if let Some(filter) = &route.record_filter {
+            match filter.evaluate(Some(&raw), vars) {
+                Ok(kept) if truthy(kept.as_ref()) => {}
+                Ok(_) => continue,
+                Err(error) => {
+                    errors.push(RecordError {
+                        index,
+                        remote_id: None,
+                        code: error.code.clone(),
+                        message: format!("route `{}` record_filter: {error}", route.id),
+                    });
+                    continue;
+                }
+            }
+        }
+        match sort_key.evaluate(Some(&raw), &Vars::new()) {
+            Ok(Some(key)) if !key.is_null() => {
+                if after.is_none_or(|after| compare_keys(&key, after).is_gt()) {
+                    keyed.push((key, index, raw));
+                }
+            }
+            Ok(_) => errors.push(RecordError {
+                index,
+                remote_id: None,
+                code: RecordError::NO_SORT_KEY.to_owned(),
+                message: format!("route `{}`: the record has no sort key", route.id),
+            }),
+            Err(error) => errors.push(RecordError {
+                index,
+                remote_id: None,
+                code: error.code.clone(),
+                message: format!("route `{}` pagination sort_key_expr: {error}", route.id),
+            }),
+        }
+    }
+    keyed.sort_by(|(a, ..), (b, ..)| compare_keys(a, b));
+    let size = usize::try_from(page_size).unwrap_or(usize::MAX).max(1);
+    let more = keyed.len() > size;
+    keyed.truncate(size);
+    let next = if more {
+        keyed.last().map(|(key, ..)| PageState::Local { a: key.clone() })
+    } else {
+        None
+    };
+    (
+        keyed
+            .into_iter()
+            .map(|(_, index, raw)| (index, raw))
+            .collect(),
+        next,
+    )
+}
+
+/// The order of `local` sort keys: numbers and strings of digits by value, other strings as
+/// text, numbers before strings.
+fn compare_keys(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn digits(value: &Value) -> Option<&str> {
+        match value {
+            Value::String(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(text.trim_start_matches('0'))
+            }
+            _ => None,
+        }
+    }
+    if let (Value::Number(x), Value::Number(y)) = (a, b) {
+        return match (x.as_i64(), y.as_i64(), x.as_u64(), y.as_u64()) {
+            (Some(x), Some(y), ..) => x.cmp(&y),
+            (.., Some(x), Some(y)) => x.cmp(&y),
+            _ => x
+                .as_f64()
+                .partial_cmp(&y.as_f64())
+                .unwrap_or(Ordering::Equal),
+        };
+    }
+    if let (Some(x), Some(y)) = (digits(a), digits(b)) {
+        return x.len().cmp(&y.len()).then_with(|| x.cmp(y));
+    }
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Number(_), _) => Ordering::Less,
+        (_, Value::Number(_)) => Ordering::Greater,
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
 /// What mappings see as `page`.
 fn page_view(pagination: &Pagination, page: &PageState, size: u64) -> Value {
     let mut view =
@@ -1488,7 +1615,7 @@ fn page_view(pagination: &Pagination, page: &PageState, size: u64) -> Value {
         view["number"] = json!(start_at);
     }
     match page {
-        PageState::Start | PageState::Url { .. } => {}
+        PageState::Start | PageState::Url { .. } | PageState::Local { .. } => {}
         PageState::Token { t } => view["token"] = json!(t),
         PageState::Keyset { a, t, .. } => {
             view["after_key"] = a.clone().unwrap_or(Value::Null);
@@ -1617,7 +1744,8 @@ fn next_page(
     let count = records.len() as u64;
     let full_page = count >= page_size;
     Ok(match &method.pagination {
-        CompiledPagination::None => None,
+        // A local page's successor is worked out from the sorted records (`local_page`).
+        CompiledPagination::None | CompiledPagination::Local { .. } => None,
         CompiledPagination::Cursor { token } => {
             if records.is_empty() {
                 None

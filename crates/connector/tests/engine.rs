@@ -56,6 +56,11 @@ resources:
       path: /people/cursor
       records: items
       pagination: { kind: cursor, token_expr: "next", param: { in: query, name: after }, page_size: { param: { in: query, name: limit }, default: 2, max: 2 } }
+    by_local:
+      http_method: GET
+      path: /people/everyone
+      records: people
+      pagination: { kind: local, sort_key_expr: id, page_size: { default: 2, max: 2 } }
     search:
       http_method: POST
       path: /people/search
@@ -82,6 +87,7 @@ unified:
         - { id: page, when: "query.kind = 'page'", use: people.by_page }
         - { id: link, when: "query.kind = 'link'", use: people.by_link }
         - { id: url, when: "query.kind = 'url'", use: people.by_url }
+        - { id: local, when: "query.kind = 'local'", use: people.by_local, record_filter: "active != false" }
         - { id: cursor, use: people.by_cursor }
       record_mapping: "{ 'id': $string(id), 'first_name': name }"
     get:
@@ -937,4 +943,92 @@ fn a_deletion_feed_is_planned_and_read_as_a_list() {
         let error = load_connector_from_str("acme.yaml", &broken, None).expect_err(path);
         assert_eq!(error.path.as_deref(), Some(path), "{error}");
     }
+}
+
+fn ids_of(page: &connector::ListPage) -> Vec<String> {
+    page.records
+        .iter()
+        .map(|(record, _)| record["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[test]
+fn a_single_answer_is_paged_locally_by_key_and_the_filter_counts_before_the_slice() {
+    let connector = load_connector_from_str("acme.yaml", BASE, None).expect("loads");
+    let ctx = context(json!({"kind": "local"}));
+    let first = connector
+        .plan_list("crm.contacts", &ctx, &ListCursor::default())
+        .expect("plans");
+    assert_eq!(first.url, "https://us.acme.test/api/people/everyone");
+    assert!(first.query.is_empty(), "nothing of paging is sent");
+    // Keys compare as numbers (2 before 10); a filtered-out record takes no place in a page.
+    let answer = |ids: &[(u64, bool)]| {
+        ok(json!({"people": ids.iter().map(|(id, active)| json!({"id": id, "active": active})).collect::<Vec<_>>()}))
+    };
+    let page = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &ListCursor::default(),
+            &answer(&[(10, true), (1, false), (2, true), (3, true), (11, true)]),
+        )
+        .expect("reads");
+    assert_eq!(ids_of(&page), ["2", "3"]);
+    let next = page.next.expect("more");
+    assert_eq!(next.p, PageState::Local { a: json!(3) });
+    let again = connector
+        .plan_list("crm.contacts", &ctx, &next)
+        .expect("plans");
+    assert_eq!(again.url, first.url);
+    assert_eq!(again.query, first.query);
+    // Between pages 2 was deleted and 0 and 4 were added: no record present throughout is
+    // skipped or repeated.
+    let page = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &next,
+            &answer(&[(0, true), (3, true), (10, true), (4, true), (11, true)]),
+        )
+        .expect("reads");
+    assert_eq!(ids_of(&page), ["4", "10"]);
+    let next = page.next.expect("more");
+    let last = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &next,
+            &answer(&[(3, true), (4, true), (10, true), (11, true)]),
+        )
+        .expect("reads");
+    assert_eq!(ids_of(&last), ["11"]);
+    assert_eq!(last.next, None, "a page that holds the rest is the last");
+    // Digit strings compare by value; a record without a key is an item error.
+    let strings = connector
+        .read_list(
+            "crm.contacts",
+            &ctx,
+            &ListCursor::default(),
+            &ok(json!({"people": [{"id": "10"}, {"id": "9"}, {"name": "no key"}]})),
+        )
+        .expect("reads");
+    assert_eq!(ids_of(&strings), ["9", "10"]);
+    assert_eq!(strings.next, None);
+    assert_eq!(strings.errors.len(), 1, "{:?}", strings.errors);
+    assert_eq!(strings.errors[0].index, 2);
+    assert_eq!(strings.errors[0].code, connector::RecordError::NO_SORT_KEY);
+}
+
+#[test]
+fn a_local_page_size_is_never_sent() {
+    let broken = BASE.replace(
+        "pagination: { kind: local, sort_key_expr: id, page_size: { default: 2, max: 2 } }",
+        "pagination: { kind: local, sort_key_expr: id, page_size: { param: { in: query, name: limit }, default: 2, max: 2 } }",
+    );
+    let error = load_connector_from_str("acme.yaml", &broken, None).expect_err("param refused");
+    assert_eq!(
+        error.path.as_deref(),
+        Some("resources.people.by_local.pagination.page_size.param"),
+        "{error}"
+    );
 }

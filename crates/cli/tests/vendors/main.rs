@@ -125,12 +125,15 @@ fn main() -> std::process::ExitCode {
             connectors_dir: None,
         })
         .collect();
-    for check in hris::CHECKS {
-        for vendor in &hris_vendors {
-            let vendor = vendor.clone();
-            let run = check.run;
-            let name = format!("hris::{}::{}", check.name, vendor.id());
-            trials.push(Trial::test(name, move || run_check(run, vendor)));
+    // The platform checks are the same for every category.
+    for (module, checks) in [("hris", hris::CHECKS), ("platform", platform::CHECKS)] {
+        for check in checks {
+            for vendor in &hris_vendors {
+                let vendor = vendor.clone();
+                let run = check.run;
+                let name = format!("{module}::{}::{}", check.name, vendor.id());
+                trials.push(Trial::test(name, move || run_check(run, vendor)));
+            }
         }
     }
     libtest_mimic::run(&arguments, trials).exit_code()

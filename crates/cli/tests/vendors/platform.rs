@@ -1,5 +1,6 @@
 //! What every vendor gets from its registry line alone: a demo connection whose printed curl
-//! command returns unified contacts, and a place on the Connect page.
+//! command returns unified records (contacts of a CRM, employees of an HRIS), and a place on
+//! the Connect page under its category.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -69,13 +70,25 @@ async fn the_connect_page_offers_it(vendor: Vendor) {
         html.contains(&format!("data-provider=\"{provider}\"")),
         "{provider} is offered: {html}"
     );
-    // Each field the page asks for comes with the connector's help text, if it has one.
+    // Under its category's heading: inside that category's section, not another's.
     let connector = app
         .demo
         .state
         .connectors
         .get(provider)
         .expect("its connector");
+    let category = connector.file().meta.categories[0].clone();
+    let group = html
+        .find(&format!("<section class=\"category\" data-category=\"{category}\">"))
+        .unwrap_or_else(|| panic!("{provider}: a `{category}` group: {html}"));
+    let group_end = html[group + 1..]
+        .find("<section class=\"category\"")
+        .map_or(html.len(), |at| group + 1 + at);
+    assert!(
+        html[group..group_end].contains(&format!("data-provider=\"{provider}\"")),
+        "{provider} is offered under `{category}`: {html}"
+    );
+    // Each field the page asks for comes with the connector's help text, if it has one.
     for field in &connector.file().connection_fields {
         if !html.contains(&format!("name=\"{}\"", field.name)) {
             continue;

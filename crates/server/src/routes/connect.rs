@@ -20,6 +20,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
+use connector::Connector;
 use connector::file::{AuthScheme, FieldKind};
 use provider_http::credentials::{credentials_aad, oauth_app_aad};
 use provider_http::oauth::{self, ClientCredentials, OAuthError, Pkce};
@@ -305,7 +306,7 @@ fn page_html(nonce: &str, branding: &store::Branding, title: &str, content: &str
 h1{{font-size:1.25rem}}.brand{{display:flex;align-items:center;gap:.75rem;color:{color};font-weight:600}}.logo{{height:32px}}
 button,.button{{display:block;box-sizing:border-box;width:100%;margin:.5rem 0;padding:.75rem;border:0;border-radius:8px;background:{color};color:#fff;font:inherit;font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}}
 label{{display:block;margin-top:.75rem;font-size:.9rem}}.help{{display:block;margin-top:.25rem;color:#5b6472;font-size:.8rem}}input,select{{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;border:1px solid #c9ced6;border-radius:6px}}
-.error{{color:#b3261e}}.provider{{border-top:1px solid #eceef2;padding-top:1rem;margin-top:1rem}}</style></head>
+.error{{color:#b3261e}}.provider{{border-top:1px solid #eceef2;padding-top:1rem;margin-top:1rem}}h2{{font-size:.8rem;letter-spacing:.08em;color:#5b6472;margin:1.5rem 0 0}}h3{{font-size:1.1rem}}</style></head>
 <body><main><div class="brand">{logo}<span>{name}</span></div><h1>{title}</h1>{content}</main></body></html>"#,
         title = escape(title),
     )
@@ -500,10 +501,46 @@ pub async fn show(
     }
     content.push_str("<p>Choose the service to connect. Your credentials are sent to it securely and stored encrypted.</p>");
     let token = escape(&query.token);
+    // Providers grouped by their first category, in the model's order of categories.
+    let category_of = |connector: &Connector| -> String {
+        connector
+            .file()
+            .meta
+            .categories
+            .first()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut categories: Vec<String> = unified_model::CATEGORIES
+        .iter()
+        .map(|category| (*category).to_owned())
+        .collect();
     for connector in &providers {
+        let category = category_of(connector);
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+    }
+    let mut grouped: Vec<(&String, Vec<&Connector>)> = Vec::new();
+    for category in &categories {
+        let members: Vec<&Connector> = providers
+            .iter()
+            .filter(|connector| &category_of(connector) == category)
+            .collect();
+        if !members.is_empty() {
+            grouped.push((category, members));
+        }
+    }
+    for (category, members) in grouped {
+        content.push_str(&format!(
+            "<section class=\"category\" data-category=\"{id}\"><h2>{label}</h2>",
+            id = escape(category),
+            label = escape(&category.to_uppercase())
+        ));
+        for connector in members {
         let file = connector.file();
         content.push_str(&format!(
-            "<section class=\"provider\" data-provider=\"{id}\"><h2>{label}</h2>",
+            "<section class=\"provider\" data-provider=\"{id}\"><h3>{label}</h3>",
             id = escape(&file.meta.id),
             label = escape(&file.meta.label)
         ));
@@ -581,6 +618,8 @@ pub async fn show(
                     ));
                 }
             }
+        }
+        content.push_str("</section>");
         }
         content.push_str("</section>");
     }

@@ -360,4 +360,12 @@ impl crate::Simulator for HiBob {
     fn ids(handle: &HiBobHandle, object: &str) -> Vec<String> {
         handle.ids(object)
     }
+
+    fn terminate(handle: &HiBobHandle, id: &str) -> bool {
+        handle.terminate(id)
+    }
+
+    fn delete(handle: &HiBobHandle, object: &str, id: &str) -> bool {
+        object == "employees" && handle.delete(id)
+    }
 }
