@@ -563,7 +563,8 @@ impl Connector {
         cursor: &ListCursor,
     ) -> Result<PlannedRequest, PlanError> {
         let (route, _) = self.list_route(object, ctx, cursor)?;
-        self.plan_method(&route.method, &route.uses, Some(route), ctx, &cursor.p)
+        // As in `plan_list_requests`: a list under a parent's URL takes its `id_mapping`.
+        self.plan_route(route, ctx, &cursor.p)
     }
 
     /// Plans the vendor requests of one page of a unified list: one, or with the route's

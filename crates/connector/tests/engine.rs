@@ -87,7 +87,7 @@ unified:
         - { id: page, when: "query.kind = 'page'", use: people.by_page }
         - { id: link, when: "query.kind = 'link'", use: people.by_link }
         - { id: url, when: "query.kind = 'url'", use: people.by_url }
-        - { id: local, when: "query.kind = 'local'", use: people.by_local, record_filter: "active != false" }
+        - { id: local, when: "query.kind = 'local'", use: people.by_local, record_filter: "$not(active = false)" }
         - { id: cursor, use: people.by_cursor }
       record_mapping: "{ 'id': $string(id), 'first_name': name }"
     get:
