@@ -1562,7 +1562,9 @@ fn local_page(
     let more = keyed.len() > size;
     keyed.truncate(size);
     let next = if more {
-        keyed.last().map(|(key, ..)| PageState::Local { a: key.clone() })
+        keyed
+            .last()
+            .map(|(key, ..)| PageState::Local { a: key.clone() })
     } else {
         None
     };

@@ -963,7 +963,9 @@ fn a_single_answer_is_paged_locally_by_key_and_the_filter_counts_before_the_slic
     assert!(first.query.is_empty(), "nothing of paging is sent");
     // Keys compare as numbers (2 before 10); a filtered-out record takes no place in a page.
     let answer = |ids: &[(u64, bool)]| {
-        ok(json!({"people": ids.iter().map(|(id, active)| json!({"id": id, "active": active})).collect::<Vec<_>>()}))
+        ok(
+            json!({"people": ids.iter().map(|(id, active)| json!({"id": id, "active": active})).collect::<Vec<_>>()}),
+        )
     };
     let page = connector
         .read_list(

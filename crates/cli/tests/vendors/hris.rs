@@ -214,10 +214,21 @@ async fn employments_and_compensations_list_with_their_history(vendor: Vendor) {
         .filter(|row| row["end_date"].is_string())
         .collect();
     if facts.keeps_history {
+        // The next job starts on the end date (an end that is the first day out, BambooHR's
+        // next row) or the day after it (an end that is the last day in, HiBob's
+        // `endEffectiveDate`).
+        let day_after = |date: &Value| {
+            date.as_str()
+                .and_then(|text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+                .and_then(|day| day.succ_opt())
+                .map(|day| day.to_string())
+        };
         let promoted = ended.iter().find(|row| {
             employments.iter().any(|other| {
                 other["employee_id"] == row["employee_id"]
-                    && other["effective_date"] == row["end_date"]
+                    && (other["effective_date"] == row["end_date"]
+                        || other["effective_date"].as_str().map(str::to_owned)
+                            == day_after(&row["end_date"]))
             })
         });
         assert!(promoted.is_some(), "{provider}: a job followed by another");

@@ -79,7 +79,9 @@ async fn the_connect_page_offers_it(vendor: Vendor) {
         .expect("its connector");
     let category = connector.file().meta.categories[0].clone();
     let group = html
-        .find(&format!("<section class=\"category\" data-category=\"{category}\">"))
+        .find(&format!(
+            "<section class=\"category\" data-category=\"{category}\">"
+        ))
         .unwrap_or_else(|| panic!("{provider}: a `{category}` group: {html}"));
     let group_end = html[group + 1..]
         .find("<section class=\"category\"")

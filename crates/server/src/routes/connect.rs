@@ -538,88 +538,95 @@ pub async fn show(
             label = escape(&category.to_uppercase())
         ));
         for connector in members {
-        let file = connector.file();
-        content.push_str(&format!(
-            "<section class=\"provider\" data-provider=\"{id}\"><h3>{label}</h3>",
-            id = escape(&file.meta.id),
-            label = escape(&file.meta.label)
-        ));
-        for (scheme_name, scheme) in &file.auth.schemes {
-            match scheme {
-                AuthScheme::Oauth2 {
-                    grant: connector::file::OAuthGrant::AuthorizationCode,
-                    ..
-                } => {
-                    content.push_str(&format!(
+            let file = connector.file();
+            content.push_str(&format!(
+                "<section class=\"provider\" data-provider=\"{id}\"><h3>{label}</h3>",
+                id = escape(&file.meta.id),
+                label = escape(&file.meta.label)
+            ));
+            for (scheme_name, scheme) in &file.auth.schemes {
+                match scheme {
+                    AuthScheme::Oauth2 {
+                        grant: connector::file::OAuthGrant::AuthorizationCode,
+                        ..
+                    } => {
+                        content.push_str(&format!(
                         "<a class=\"button\" data-scheme=\"{s}\" href=\"/connect/oauth/start?token={token}&amp;provider={p}&amp;scheme={s}\">Sign in with {label}</a>",
                         s = escape(scheme_name),
                         p = escape(&file.meta.id),
                         label = escape(&file.meta.label)
                     ));
-                }
-                AuthScheme::Oauth2 { .. } => {}
-                _ => {
-                    content.push_str(&format!(
+                    }
+                    // A sign-in by client credentials the end user brings (API credentials made
+                    // per account) is a form like a key's; the environment's client needs none.
+                    AuthScheme::Oauth2 {
+                        client: connector::file::ClientSource::Environment,
+                        ..
+                    } => {}
+                    _ => {
+                        content.push_str(&format!(
                         "<form method=\"post\" action=\"/connect/submit\" data-scheme=\"{s}\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"provider\" value=\"{p}\"><input type=\"hidden\" name=\"scheme\" value=\"{s}\">",
                         s = escape(scheme_name),
                         p = escape(&file.meta.id)
                     ));
-                    for field in file.connection_fields.iter().filter(|field| {
-                        field.schemes.is_empty() || field.schemes.contains(scheme_name)
-                    }) {
-                        // The connector's help text, tied to the input for screen readers.
-                        let (described, help) = match &field.description {
-                            Some(text) => {
-                                let id = escape(&format!(
-                                    "help-{}-{}-{}",
-                                    file.meta.id, scheme_name, field.name
-                                ));
-                                (
-                                    format!(" aria-describedby=\"{id}\""),
+                        for field in file.connection_fields.iter().filter(|field| {
+                            field.schemes.is_empty() || field.schemes.contains(scheme_name)
+                        }) {
+                            // The connector's help text, tied to the input for screen readers.
+                            let (described, help) = match &field.description {
+                                Some(text) => {
+                                    let id = escape(&format!(
+                                        "help-{}-{}-{}",
+                                        file.meta.id, scheme_name, field.name
+                                    ));
+                                    (
+                                        format!(" aria-describedby=\"{id}\""),
+                                        format!(
+                                            "<small class=\"help\" id=\"{id}\">{}</small>",
+                                            escape(text)
+                                        ),
+                                    )
+                                }
+                                None => (String::new(), String::new()),
+                            };
+                            let input = match field.kind {
+                                FieldKind::Select => {
+                                    let options: String = field
+                                        .options
+                                        .iter()
+                                        .map(|option| {
+                                            format!("<option>{}</option>", escape(option))
+                                        })
+                                        .collect();
                                     format!(
-                                        "<small class=\"help\" id=\"{id}\">{}</small>",
-                                        escape(text)
-                                    ),
-                                )
-                            }
-                            None => (String::new(), String::new()),
-                        };
-                        let input = match field.kind {
-                            FieldKind::Select => {
-                                let options: String = field
-                                    .options
-                                    .iter()
-                                    .map(|option| format!("<option>{}</option>", escape(option)))
-                                    .collect();
-                                format!(
-                                    "<select name=\"{}\"{described}>{options}</select>",
-                                    escape(&field.name)
-                                )
-                            }
-                            kind => format!(
-                                "<input name=\"{}\" type=\"{}\" autocomplete=\"off\"{}{described}>",
-                                escape(&field.name),
-                                match kind {
-                                    FieldKind::Secret => "password",
-                                    FieldKind::Url => "url",
-                                    _ => "text",
-                                },
-                                if field.required { " required" } else { "" }
-                            ),
-                        };
+                                        "<select name=\"{}\"{described}>{options}</select>",
+                                        escape(&field.name)
+                                    )
+                                }
+                                kind => format!(
+                                    "<input name=\"{}\" type=\"{}\" autocomplete=\"off\"{}{described}>",
+                                    escape(&field.name),
+                                    match kind {
+                                        FieldKind::Secret => "password",
+                                        FieldKind::Url => "url",
+                                        _ => "text",
+                                    },
+                                    if field.required { " required" } else { "" }
+                                ),
+                            };
+                            content.push_str(&format!(
+                                "<label>{}{input}</label>{help}",
+                                escape(&field.label)
+                            ));
+                        }
                         content.push_str(&format!(
-                            "<label>{}{input}</label>{help}",
-                            escape(&field.label)
+                            "<button type=\"submit\">Connect with {}</button></form>",
+                            escape(&file.meta.label)
                         ));
                     }
-                    content.push_str(&format!(
-                        "<button type=\"submit\">Connect with {}</button></form>",
-                        escape(&file.meta.label)
-                    ));
                 }
             }
-        }
-        content.push_str("</section>");
+            content.push_str("</section>");
         }
         content.push_str("</section>");
     }
@@ -796,6 +803,12 @@ pub async fn submit(
                 | AuthScheme::ApiKey { .. }
                 | AuthScheme::Basic { .. }
                 | AuthScheme::Headers { .. }
+                // The connection's own client credentials: its token is bought on first use.
+                | AuthScheme::Oauth2 {
+                    grant: connector::file::OAuthGrant::ClientCredentials,
+                    client: connector::file::ClientSource::Connection,
+                    ..
+                }
         )
     ) {
         return Ok(back_to_form(&token, Notice::UseSignIn, None));

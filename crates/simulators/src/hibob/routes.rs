@@ -837,6 +837,7 @@ fn request_details(store: &Store, request: &TimeOffRequest) -> Value {
     out.insert("attachmentLinks".into(), json!([]));
     out.insert("visibility".into(), json!("Public"));
     out.insert("totalCost".into(), out["totalDuration"].clone());
+    out.insert("description".into(), json!(request.description));
     if let Some(by) = &request.approved_by {
         out.insert("approvedBy".into(), json!(by));
     }
@@ -891,6 +892,11 @@ async fn create_time_off_request(
         return Err(ApiError::bad("endDatePortion must be all_day or morning"));
     }
     let approved = body["skipManagerApproval"].as_bool().unwrap_or(false);
+    let description = match &body["description"] {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        _ => return Err(ApiError::bad("description must be a string")),
+    };
     let mut store = shared.write();
     if store.employee(&employee_id).is_none() {
         return Err(ApiError::not_found(format!(
@@ -905,6 +911,9 @@ async fn create_time_off_request(
         if approved { "approved" } else { "pending" },
         now(),
     );
+    if let Some(request) = store.time_off.iter_mut().find(|r| r.id == id) {
+        request.description = description;
+    }
     let request = store
         .time_off
         .iter()

@@ -477,6 +477,8 @@ pub(crate) struct TimeOffRequest {
     pub created_on: DateTime<Utc>,
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
+    /// The request's reason, as submitted (`description`).
+    pub description: Option<String>,
 }
 
 /// One entry of the change log `/timeoff/requests/changes` reads.
@@ -766,6 +768,7 @@ impl Store {
         let id = self.next_request;
         let approved = status == "approved";
         self.time_off.push(TimeOffRequest {
+            description: None,
             id,
             employee_id: employee_id.to_owned(),
             policy_type: policy_type.to_owned(),
