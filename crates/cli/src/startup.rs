@@ -276,6 +276,9 @@ pub struct RunningWorker {
 /// Records a sync job reads per vendor page.
 const SYNC_PAGE_SIZE: u64 = 100;
 
+/// How often a worker purges the webhook inbox of what is past its retention.
+const INBOX_PURGE_EVERY: Duration = Duration::from_secs(3_600);
+
 impl RunningWorker {
     /// Starts the worker on `operations`' store, claiming as `config` says; it runs sync jobs
     /// and inbound webhook processing only (see [`RunningWorker::spawn_with_webhooks`]).
@@ -310,8 +313,23 @@ impl RunningWorker {
         .handle(
             server::INBOUND_JOB_KIND,
             Arc::new(server::InboundHandler::new(operations.clone())),
+        )
+        .handle(
+            server::STALE_CHECK_JOB_KIND,
+            Arc::new(server::StaleCheckHandler::new(
+                operations.clone(),
+                store::timestamp::Clock::default(),
+            )),
         );
         if let Some(keyring) = keyring {
+            worker = worker.handle(
+                server::SUBSCRIPTION_JOB_KIND,
+                Arc::new(server::SubscriptionHandler::new(
+                    operations.clone(),
+                    Arc::clone(&keyring),
+                    store::timestamp::Clock::default(),
+                )),
+            );
             worker = worker.handle(
                 webhooks::DELIVERY_JOB_KIND,
                 Arc::new(webhooks::DeliveryHandler::new(
@@ -323,6 +341,15 @@ impl RunningWorker {
             );
         }
         let stop = tokio_util::sync::CancellationToken::new();
+        // The inbox keeps processed deliveries and event ids for the 7 days duplicates are
+        // dropped in; an hourly purge removes what is older.
+        tokio::spawn(server::purge_inbox_every(
+            Arc::clone(operations.store()),
+            store::timestamp::Clock::default(),
+            INBOX_PURGE_EVERY,
+            server::INBOX_RETENTION,
+            stop.clone().cancelled_owned(),
+        ));
         let task = tokio::spawn(worker.run(stop.clone().cancelled_owned(), grace));
         RunningWorker { stop, task }
     }

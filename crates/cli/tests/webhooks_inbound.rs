@@ -10,6 +10,14 @@
 //! - A delivery sent twice (same vendor event id) is processed once: the second is dropped.
 //! - With 30% of the vendor's webhooks dropped and the rest duplicated and reordered, every
 //!   change reaches the outbound endpoint exactly once by the end of the sync's next run.
+//! - Subscriptions are Crosswalk's to manage where the vendor has an API: Zoho's notification
+//!   channel is enabled when the ingress is made, renewed before it expires (the worker's
+//!   clock moved, not slept) and deleted on disconnect; Pipedrive's webhook is made with the
+//!   ingress and deleted with it.
+//! - Webhooks quiet for longer than their expected interval allows are stale: an event goes out
+//!   and the sync polls sooner; the next delivery ends it.
+//! - The inbox keeps processed deliveries for its retention and the scheduled purge removes
+//!   them after it.
 
 #[path = "api/helpers.rs"]
 #[allow(dead_code, reason = "shared with the api tests, which use more of it")]
@@ -27,6 +35,8 @@ use simulators::hubspot::HubSpot;
 use simulators::pipedrive::Pipedrive;
 use simulators::salesforce::Salesforce;
 use simulators::webhooks::{Subscription, WebhookFaults, Webhooks};
+use simulators::zoho::Zoho;
+use store::timestamp::Clock;
 use store::{ConnectionId, EnvironmentId, InboxStatus, Store};
 
 use crate::helpers::{TestApp, spawn_app};
@@ -72,6 +82,17 @@ impl Receiver {
         (receiver, format!("http://{address}/outbound"))
     }
 
+    /// The bodies received of events of `kind`.
+    fn events_of(&self, kind: &str) -> Vec<Value> {
+        self.got
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|received| received.body["type"] == json!(kind))
+            .map(|received| received.body.clone())
+            .collect()
+    }
+
     /// The change events received for `remote_id`, as `type` strings.
     fn events_for(&self, remote_id: &str) -> Vec<String> {
         self.got
@@ -100,6 +121,11 @@ async fn environment_of(app: &TestApp, provider: &str) -> EnvironmentId {
 
 /// A worker running syncs, inbound processing and outbound deliveries, to loopback only.
 fn worker(app: &TestApp) -> Worker {
+    worker_on(app, &Clock::default())
+}
+
+/// [`worker`] with subscriptions and stale checks too, claiming on `clock` (tests move it).
+fn worker_on(app: &TestApp, clock: &Clock) -> Worker {
     let settings = webhooks::WebhookSettings {
         addresses: webhooks::AddressPolicy::LoopbackOnly,
         timeout: Duration::from_secs(5),
@@ -135,20 +161,45 @@ fn worker(app: &TestApp) -> Worker {
             Arc::clone(&app.demo.store),
             Arc::clone(&app.demo.state.keyring),
             settings,
-            store::timestamp::Clock::default(),
+            clock.clone(),
         )),
     )
+    .handle(
+        server::SUBSCRIPTION_JOB_KIND,
+        Arc::new(server::SubscriptionHandler::new(
+            app.demo.state.operations.clone(),
+            Arc::clone(&app.demo.state.keyring),
+            clock.clone(),
+        )),
+    )
+    .handle(
+        server::STALE_CHECK_JOB_KIND,
+        Arc::new(server::StaleCheckHandler::new(
+            app.demo.state.operations.clone(),
+            clock.clone(),
+        )),
+    )
+    .with_clock(clock.clone())
 }
 
 /// Runs the worker until `done` holds (checked every 50 ms, for at most a minute).
-async fn run_until<F, Fut>(app: &TestApp, mut done: F)
+async fn run_until<F, Fut>(app: &TestApp, done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    run_until_on(app, &Clock::default(), done).await;
+}
+
+/// [`run_until`] with the worker claiming on `clock`.
+async fn run_until_on<F, Fut>(app: &TestApp, clock: &Clock, mut done: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let (stop, _) = tokio::sync::watch::channel(false);
     let mut stopped = stop.subscribe();
-    let running = worker(app).run(
+    let running = worker_on(app, clock).run(
         async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         },
@@ -692,4 +743,341 @@ async fn lost_duplicated_and_reordered_webhooks_still_give_every_change_once() {
 async fn sync_done(app: &TestApp, sync_id: &str) -> bool {
     let (_, sync) = app.get(&format!("/syncs/{sync_id}")).await;
     sync["status"] == json!("done")
+}
+
+/// The connection's ingress as `GET …/webhook-ingress` shows it.
+async fn ingress_of(app: &TestApp, provider: &str) -> Value {
+    let (status, ingress) = app
+        .get(&format!(
+            "/connections/{}/webhook-ingress",
+            app.connection(provider)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ingress}");
+    ingress
+}
+
+/// Zoho's notification channel (`/actions/watch`) is Crosswalk's to manage: enabled for the
+/// ingress URL with the ingress secret as its echoed token when the ingress is made, feeding
+/// the ingress; renewed before it expires (the worker's clock moved a day, not slept); deleted
+/// when the connection is disconnected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn zoho_channel_is_enabled_on_connect_renewed_before_expiry_and_deleted_on_disconnect() {
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Zoho>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let zoho = app.handle::<Zoho>().clone();
+    let clock = Clock::default();
+    assert!(zoho.watch().is_none());
+    let (url, secret) = make_ingress(&app, "zoho", None).await;
+    assert!(
+        secret.len() <= 50,
+        "Zoho echoes tokens of 50 characters at most"
+    );
+    assert_eq!(
+        ingress_of(&app, "zoho").await["subscription"]["status"],
+        json!("pending")
+    );
+    run_until_on(&app, &clock, || {
+        let zoho = zoho.clone();
+        async move { zoho.watch().is_some() }
+    })
+    .await;
+    let watch = zoho.watch().expect("a channel");
+    assert_eq!(watch.notify_url, url);
+    assert_eq!(watch.token.as_deref(), Some(secret.as_str()));
+    assert_eq!(watch.updates, 0);
+    assert!(watch.events.contains(&"Contacts.all".to_owned()));
+    let lifetime = watch.channel_expiry - chrono::Utc::now();
+    assert!(
+        lifetime > chrono::TimeDelta::hours(23) && lifetime <= chrono::TimeDelta::hours(24),
+        "a day is asked for: {lifetime}"
+    );
+    let ingress = ingress_of(&app, "zoho").await;
+    assert_eq!(ingress["subscription"]["status"], json!("active"), "{ingress}");
+    assert_eq!(ingress["subscription"]["id"], json!(watch.channel_id), "{ingress}");
+    // The channel feeds the ingress: a contact written through the API is notified, verified
+    // by its echoed token, and read back into the feed.
+    let remote_id = create_contact(&app, "zoho", "Watched").await;
+    zoho.webhooks().flush().await;
+    let sent = zoho.webhooks().sent();
+    assert_eq!(sent.len(), 1, "one notification per change");
+    assert_eq!(sent[0].status, Some(204), "{}", sent[0].answer);
+    run_until_on(&app, &clock, || {
+        let app = &app;
+        let remote_id = remote_id.clone();
+        async move { feed_for(app, "zoho", &remote_id).await == ["created"] }
+    })
+    .await;
+    // Half an hour before it expires (within the hour's margin), the channel is renewed.
+    clock.advance(Duration::from_secs(86_400 - 1_800));
+    run_until_on(&app, &clock, || {
+        let zoho = zoho.clone();
+        async move { zoho.watch().is_some_and(|watch| watch.updates == 1) }
+    })
+    .await;
+    let renewed = zoho.watch().expect("a channel");
+    assert_eq!(renewed.channel_id, watch.channel_id);
+    assert_eq!(renewed.notify_url, url);
+    assert!(
+        renewed.channel_expiry > watch.channel_expiry,
+        "{} then {}",
+        watch.channel_expiry,
+        renewed.channel_expiry
+    );
+    let ingress = ingress_of(&app, "zoho").await;
+    let shown: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(ingress["subscription"]["expires_at"].clone()).expect("a time");
+    assert_eq!(shown, renewed.channel_expiry, "{ingress}");
+    // Nothing more before the next renewal is due.
+    assert_eq!(zoho.watch().map(|watch| watch.updates), Some(1));
+    // Disconnecting deletes the channel at Zoho first.
+    let (status, answer) = app
+        .call(
+            Method::DELETE,
+            &format!("/connections/{}", app.connection("zoho")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    assert!(zoho.watch().is_none(), "the channel is deleted");
+    assert!(zoho.webhooks().subscription().is_none());
+}
+
+/// Pipedrive's webhook (`POST /api/v1/webhooks`, basic auth with the ingress secret) is made
+/// when the ingress is made, and deleted when the ingress is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipedrive_webhook_is_made_with_the_ingress_and_deleted_with_it() {
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Pipedrive>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let webhooks = app.handle::<Pipedrive>().webhooks().clone();
+    let (url, secret) = make_ingress(&app, "pipedrive", None).await;
+    run_until(&app, || {
+        let webhooks = webhooks.clone();
+        async move { webhooks.subscription().is_some() }
+    })
+    .await;
+    assert_eq!(
+        webhooks.subscription(),
+        Some(Subscription {
+            url,
+            secret,
+            username: Some("crosswalk".to_owned()),
+        })
+    );
+    let ingress = ingress_of(&app, "pipedrive").await;
+    assert_eq!(ingress["subscription"]["status"], json!("active"), "{ingress}");
+    assert_eq!(ingress["subscription"]["id"], json!("1"), "{ingress}");
+    assert_eq!(
+        ingress["subscription"]["expires_at"],
+        Value::Null,
+        "Pipedrive's webhooks do not expire"
+    );
+    // Deliveries arrive and are accepted.
+    create_contact(&app, "pipedrive", "Subscribed").await;
+    webhooks.flush().await;
+    assert_eq!(webhooks.sent().last().and_then(|sent| sent.status), Some(204));
+    let (status, answer) = app
+        .call(
+            Method::DELETE,
+            &format!(
+                "/connections/{}/webhook-ingress",
+                app.connection("pipedrive")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    assert!(
+        webhooks.subscription().is_none(),
+        "the webhook is deleted at Pipedrive"
+    );
+}
+
+/// Webhooks quiet for `stale_after` expected intervals are stale: a `connection.webhooks_stale`
+/// event (to outbound endpoints too) and the connection's sync runs at once instead of a day
+/// later; a delivery then ends it with `connection.webhooks_resumed`. Time is moved, not slept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quiet_webhooks_are_stale_with_an_event_and_a_faster_poll() {
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Pipedrive>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let connection = app.connection("pipedrive");
+    let environment_id = environment_of(&app, "pipedrive").await;
+    let connection_id = ConnectionId::parse(&connection).expect("id");
+    // The environment expects Pipedrive to deliver every 10 minutes; three quiet ones are stale.
+    let (status, answer) = app
+        .call(
+            Method::PUT,
+            "/environment/overrides/pipedrive",
+            Some(json!({"webhooks": {"expected_interval_secs": 600, "stale_after": 3}})),
+        )
+        .await;
+    assert!(status.is_success(), "{answer}");
+    let (receiver, outbound) = Receiver::start().await;
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/webhooks/endpoints",
+            Some(json!({"url": outbound, "event_types": ["connection.*"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, sync) = app
+        .call(
+            Method::POST,
+            "/syncs",
+            Some(json!({"connection_id": connection, "object": "contacts", "every_secs": 86400})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sync}");
+    let sync_id = sync["id"].as_str().expect("id").to_owned();
+    let completed = || {
+        let store = Arc::clone(&app.demo.store);
+        let environment_id = environment_id.clone();
+        let connection_id = connection_id.clone();
+        async move {
+            store
+                .list_events(&environment_id, Some(&connection_id), Some("sync.completed"))
+                .await
+                .expect("events")
+                .len()
+        }
+    };
+    let clock = Clock::default();
+    run_until_on(&app, &clock, || async { completed().await == 1 && sync_done(&app, &sync_id).await })
+        .await;
+    let (url, secret) = make_ingress(&app, "pipedrive", None).await;
+    let webhooks = app.handle::<Pipedrive>().webhooks().clone();
+    run_until_on(&app, &clock, || {
+        let webhooks = webhooks.clone();
+        async move { webhooks.subscription().is_some() }
+    })
+    .await;
+    let kinds = || {
+        let store = Arc::clone(&app.demo.store);
+        let environment_id = environment_id.clone();
+        let connection_id = connection_id.clone();
+        async move {
+            store
+                .list_events(&environment_id, Some(&connection_id), None)
+                .await
+                .expect("events")
+                .into_iter()
+                .map(|event| event.kind)
+                .filter(|kind| kind.starts_with("connection.webhooks_"))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(kinds().await.is_empty(), "fresh webhooks are not stale");
+    // Thirty-one quiet minutes: stale, announced once, and the sync runs now (not in a day).
+    clock.advance(Duration::from_secs(31 * 60));
+    run_until_on(&app, &clock, || async {
+        completed().await == 2 && sync_done(&app, &sync_id).await && !receiver.events_of("connection.webhooks_stale").is_empty()
+    })
+    .await;
+    assert_eq!(kinds().await, ["connection.webhooks_stale"]);
+    let stale = receiver.events_of("connection.webhooks_stale");
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(stale[0]["data"]["connection_id"], json!(connection));
+    assert_eq!(stale[0]["data"]["expected_interval_secs"], json!(600));
+    // Ten more quiet minutes: still stale, no second event, another sync run.
+    clock.advance(Duration::from_secs(10 * 60));
+    run_until_on(&app, &clock, || async { completed().await == 3 && sync_done(&app, &sync_id).await })
+        .await;
+    assert_eq!(kinds().await, ["connection.webhooks_stale"]);
+    // A delivery arrives: at the next check the webhooks are live again.
+    assert_eq!(
+        webhooks.subscription().map(|subscription| (subscription.url, subscription.secret)),
+        Some((url, secret))
+    );
+    create_contact(&app, "pipedrive", "Heard").await;
+    webhooks.flush().await;
+    assert_eq!(webhooks.sent().last().and_then(|sent| sent.status), Some(204));
+    clock.advance(Duration::from_secs(10 * 60));
+    run_until_on(&app, &clock, || async {
+        kinds().await == ["connection.webhooks_stale", "connection.webhooks_resumed"]
+    })
+    .await;
+}
+
+/// Processed deliveries and their event ids stay in the inbox for the 7 days duplicates are
+/// dropped in; the scheduled purge removes them after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_is_purged_after_its_retention_on_a_schedule() {
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Pipedrive>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let environment_id = environment_of(&app, "pipedrive").await;
+    let connection_id = ConnectionId::parse(&app.connection("pipedrive")).expect("id");
+    let (url, secret) = make_ingress(&app, "pipedrive", None).await;
+    let webhooks = app.handle::<Pipedrive>().webhooks().clone();
+    webhooks.subscribe(Subscription {
+        url,
+        secret,
+        username: Some("crosswalk".to_owned()),
+    });
+    create_contact(&app, "pipedrive", "Kept a week").await;
+    webhooks.flush().await;
+    let store = Arc::clone(&app.demo.store);
+    let inbox = || {
+        let store = Arc::clone(&store);
+        let environment_id = environment_id.clone();
+        let connection_id = connection_id.clone();
+        async move {
+            store
+                .list_webhook_inbox(&environment_id, &connection_id, 100)
+                .await
+                .expect("inbox")
+        }
+    };
+    run_until(&app, || async {
+        let entries = inbox().await;
+        !entries.is_empty() && entries.iter().all(|entry| entry.status == InboxStatus::Processed)
+    })
+    .await;
+    assert_eq!(inbox().await.len(), 1);
+    let clock = Clock::default();
+    // One pass of the schedule (its stop is already due) six days on: kept.
+    clock.advance(Duration::from_secs(6 * 86_400));
+    server::purge_inbox_every(
+        Arc::clone(&store),
+        clock.clone(),
+        Duration::from_millis(10),
+        server::INBOX_RETENTION,
+        std::future::ready(()),
+    )
+    .await;
+    assert_eq!(inbox().await.len(), 1, "within the retention the delivery stays");
+    // Two more days: the schedule, ticking every 10 ms, removes it.
+    clock.advance(Duration::from_secs(2 * 86_400));
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let mut stopped = stop.subscribe();
+    let purging = server::purge_inbox_every(
+        Arc::clone(&store),
+        clock.clone(),
+        Duration::from_millis(10),
+        server::INBOX_RETENTION,
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+    );
+    let watch = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !inbox().await.is_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "the purge did not run");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send_replace(true);
+    };
+    tokio::join!(purging, watch);
 }

@@ -65,6 +65,68 @@ pub struct Webhooks {
     /// The answer the vendor expects (default: 204 with no body).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<WebhookResponse>,
+    /// The subscription Crosswalk makes at the vendor for the connection's ingress URL, for
+    /// vendors with an API for it: created when the ingress is made, renewed before it
+    /// expires, deleted when the ingress is removed or the connection disconnected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<WebhookSubscription>,
+    /// How often the vendor is expected to deliver while records change (seconds): when no
+    /// delivery arrived for `stale_after` times this, the connection's webhooks are stale (a
+    /// `connection.webhooks_stale` event and a faster poll). Without it, never stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_interval_secs: Option<u64>,
+    /// How many expected intervals without a delivery make the webhooks stale (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<u32>,
+}
+
+/// A vendor subscription to the connection's ingress URL, managed by Crosswalk.
+///
+/// Request bodies are JSONata over `{url, secret, id, expires_at, expires_at_ms, number}`:
+/// `url` the ingress URL, `secret` the ingress secret (for the vendor to sign, authenticate
+/// or echo with), `id` the subscription's id (renewal and delete), `expires_at` the expiry
+/// asked for (now plus `lifetime_secs`, RFC 3339) and `expires_at_ms` the same in
+/// milliseconds, `number` a random positive integer below 2^53 chosen when the subscription
+/// is first made and kept (for vendors whose client names the channel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSubscription {
+    /// The request that makes the subscription.
+    pub create: SubscriptionRequest,
+    /// The request that extends it (without it, an expiring subscription is made again with
+    /// `create`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew: Option<SubscriptionRequest>,
+    /// The request that removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<SubscriptionRequest>,
+    /// JSONata over the answer `{status, body, number}` to `create` giving the subscription's
+    /// id (text or number).
+    pub id: String,
+    /// JSONata over the answer `{status, body, number}` to `create` or `renew` giving when the
+    /// subscription expires (RFC 3339 text, or milliseconds since the epoch). Without it, or
+    /// when it gives nothing, the subscription never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// The lifetime asked for, seconds (`expires_at` of the request's input; default 7 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_secs: Option<u64>,
+    /// How long before it expires a subscription is renewed, seconds (default 1 hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_before_secs: Option<u64>,
+}
+
+/// One request of a subscription's life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionRequest {
+    pub method: HttpMethod,
+    /// The vendor path (joined to the base URL), with its query; `{{id}}` is replaced by the
+    /// subscription's id (URL-encoded).
+    pub path: String,
+    /// JSONata giving the JSON body (see [`WebhookSubscription`]); no body when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 /// The answer sent to an accepted delivery.

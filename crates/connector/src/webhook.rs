@@ -12,8 +12,9 @@ use mapping::{Expr, Vars};
 use serde_json::{Map, Value, json};
 
 use crate::file::{
-    DurationUnit, HmacAlgorithm, ParamLocation, SignatureEncoding, WebhookKey, WebhookResponse,
-    WebhookTimestamp, WebhookVerify, Webhooks,
+    DurationUnit, HmacAlgorithm, HttpMethod, ParamLocation, SignatureEncoding,
+    SubscriptionRequest, WebhookKey, WebhookResponse, WebhookSubscription, WebhookTimestamp,
+    WebhookVerify, Webhooks,
 };
 
 /// A webhook delivery as received.
@@ -139,6 +140,204 @@ pub struct CompiledWebhooks {
     declared: Webhooks,
     signed: Vec<Part>,
     events: Expr,
+    subscription: Option<CompiledSubscription>,
+}
+
+/// A step of a subscription's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionStep {
+    Create,
+    Renew,
+    Delete,
+}
+
+impl SubscriptionStep {
+    /// The step's name, as in the connector file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStep::Create => "create",
+            SubscriptionStep::Renew => "renew",
+            SubscriptionStep::Delete => "delete",
+        }
+    }
+}
+
+/// A subscription request ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedSubscriptionRequest {
+    pub method: HttpMethod,
+    /// The path and query, `{{id}}` replaced.
+    pub path: String,
+    /// The JSON body, when the step declares one.
+    pub body: Option<Vec<u8>>,
+}
+
+/// What the vendor's answer to `create` or `renew` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionAnswer {
+    /// The subscription's id (from `create`'s answer).
+    pub id: Option<String>,
+    /// When it expires, milliseconds since the epoch.
+    pub expires_at_ms: Option<i64>,
+}
+
+/// The compiled `webhooks.subscription` section.
+#[derive(Debug)]
+pub struct CompiledSubscription {
+    declared: WebhookSubscription,
+    create: Option<Expr>,
+    renew: Option<Expr>,
+    delete: Option<Expr>,
+    id: Expr,
+    expires_at: Option<Expr>,
+}
+
+fn compile_at(source: &str, path: &str) -> Result<Expr, (String, String)> {
+    Expr::compile(source).map_err(|error| (path.to_owned(), format!("invalid JSONata: {error}")))
+}
+
+fn compile_body(
+    request: Option<&SubscriptionRequest>,
+    step: &str,
+) -> Result<Option<Expr>, (String, String)> {
+    let Some(request) = request else {
+        return Ok(None);
+    };
+    if !request.path.starts_with('/') {
+        return Err((
+            format!("webhooks.subscription.{step}.path"),
+            "a vendor path starts with `/`".to_owned(),
+        ));
+    }
+    request
+        .body
+        .as_deref()
+        .map(|body| compile_at(body, &format!("webhooks.subscription.{step}.body")))
+        .transpose()
+}
+
+impl CompiledSubscription {
+    fn compile(declared: &WebhookSubscription) -> Result<CompiledSubscription, (String, String)> {
+        Ok(CompiledSubscription {
+            create: compile_body(Some(&declared.create), "create")?,
+            renew: compile_body(declared.renew.as_ref(), "renew")?,
+            delete: compile_body(declared.delete.as_ref(), "delete")?,
+            id: compile_at(&declared.id, "webhooks.subscription.id")?,
+            expires_at: declared
+                .expires_at
+                .as_deref()
+                .map(|source| compile_at(source, "webhooks.subscription.expires_at"))
+                .transpose()?,
+            declared: declared.clone(),
+        })
+    }
+
+    /// The lifetime asked for.
+    pub fn lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.declared.lifetime_secs.unwrap_or(7 * 86_400))
+    }
+
+    /// How long before its expiry a subscription is renewed.
+    pub fn renew_before(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.declared.renew_before_secs.unwrap_or(3_600))
+    }
+
+    /// Whether the connector declares `step`.
+    pub fn declares(&self, step: SubscriptionStep) -> bool {
+        match step {
+            SubscriptionStep::Create => true,
+            SubscriptionStep::Renew => self.declared.renew.is_some(),
+            SubscriptionStep::Delete => self.declared.delete.is_some(),
+        }
+    }
+
+    /// The request of `step` for `input` (`{url, secret, id, expires_at, expires_at_ms,
+    /// number}`); `None` when the connector does not declare the step.
+    ///
+    /// # Errors
+    /// The body expression failed, or the path names `{{id}}` and there is none.
+    pub fn request(
+        &self,
+        step: SubscriptionStep,
+        input: &Value,
+    ) -> Result<Option<PlannedSubscriptionRequest>, String> {
+        let (declared, body) = match step {
+            SubscriptionStep::Create => (Some(&self.declared.create), self.create.as_ref()),
+            SubscriptionStep::Renew => (self.declared.renew.as_ref(), self.renew.as_ref()),
+            SubscriptionStep::Delete => (self.declared.delete.as_ref(), self.delete.as_ref()),
+        };
+        let Some(declared) = declared else {
+            return Ok(None);
+        };
+        let path = if declared.path.contains("{{id}}") {
+            let id = input
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("`{}` names {{{{id}}}} and there is no id", step.as_str()))?;
+            let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+            declared.path.replace("{{id}}", &encoded)
+        } else {
+            declared.path.clone()
+        };
+        let body = match body {
+            Some(expr) => {
+                let value = expr
+                    .evaluate(Some(input), &Vars::new())
+                    .map_err(|error| format!("webhooks.subscription.{}.body: {error}", step.as_str()))?
+                    .unwrap_or(Value::Null);
+                Some(serde_json::to_vec(&value).map_err(|error| error.to_string())?)
+            }
+            None => None,
+        };
+        Ok(Some(PlannedSubscriptionRequest {
+            method: declared.method,
+            path,
+            body,
+        }))
+    }
+
+    /// Reads the vendor's answer (`{status, body, number}`) to `create` or `renew`.
+    ///
+    /// # Errors
+    /// An expression failed, or `create`'s answer gives no id.
+    pub fn read_answer(
+        &self,
+        step: SubscriptionStep,
+        input: &Value,
+    ) -> Result<SubscriptionAnswer, String> {
+        let text = |value: Option<Value>| match value {
+            Some(Value::String(text)) if !text.is_empty() => Some(text),
+            Some(Value::Number(number)) => Some(number.to_string()),
+            _ => None,
+        };
+        let id = if step == SubscriptionStep::Create {
+            let value = self
+                .id
+                .evaluate(Some(input), &Vars::new())
+                .map_err(|error| format!("webhooks.subscription.id: {error}"))?;
+            Some(text(value).ok_or_else(|| "the answer gives no subscription id".to_owned())?)
+        } else {
+            None
+        };
+        let expires_at_ms = match &self.expires_at {
+            Some(expr) => {
+                match expr
+                    .evaluate(Some(input), &Vars::new())
+                    .map_err(|error| format!("webhooks.subscription.expires_at: {error}"))?
+                {
+                    Some(Value::Number(number)) => number.as_f64().map(|ms| ms as i64),
+                    Some(Value::String(text)) => Some(
+                        chrono::DateTime::parse_from_rfc3339(&text)
+                            .map_err(|_| format!("`{text}` is no RFC 3339 time"))?
+                            .timestamp_millis(),
+                    ),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        Ok(SubscriptionAnswer { id, expires_at_ms })
+    }
 }
 
 /// Parses a signed-string template into its parts; the error names the unknown placeholder.
@@ -206,10 +405,16 @@ impl CompiledWebhooks {
                 "an accepted delivery is answered with a 2xx status".to_owned(),
             ));
         }
+        let subscription = declared
+            .subscription
+            .as_ref()
+            .map(CompiledSubscription::compile)
+            .transpose()?;
         Ok(CompiledWebhooks {
             declared: declared.clone(),
             signed,
             events,
+            subscription,
         })
     }
 
@@ -231,6 +436,11 @@ impl CompiledWebhooks {
     /// Whether the kind checks a secret (all but `none`).
     pub fn needs_secret(&self) -> bool {
         !matches!(self.declared.verify, WebhookVerify::None)
+    }
+
+    /// The subscription Crosswalk manages at the vendor, if the connector declares one.
+    pub fn subscription(&self) -> Option<&CompiledSubscription> {
+        self.subscription.as_ref()
     }
 
     /// The answer to an accepted delivery.

@@ -12,6 +12,8 @@ mod permissions;
 pub mod request_id;
 mod routes;
 pub mod rules;
+pub mod subscriptions;
+pub mod upkeep;
 
 use std::sync::Arc;
 
@@ -31,6 +33,11 @@ pub use operations::{
 };
 pub use operations::{DELETES_REFUSED_EVENT, DeleteGuard};
 pub use operations::{INBOUND_JOB_KIND, InboundHandler};
+pub use subscriptions::{SUBSCRIPTION_JOB_KIND, SubscriptionHandler};
+pub use upkeep::{
+    INBOX_RETENTION, STALE_CHECK_JOB_KIND, StaleCheckHandler, WEBHOOKS_RESUMED_EVENT,
+    WEBHOOKS_STALE_EVENT, purge_inbox_every,
+};
 pub use provider_http::Clock;
 pub use provider_http::credentials::credentials_aad;
 pub use routes::connect::{MAX_OAUTH_STARTS, PURGE_GRACE_SECS};

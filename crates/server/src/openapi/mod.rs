@@ -251,6 +251,87 @@ fn passed_through(vendor_content: &Value, responses: Value) -> Value {
     Value::Object(responses)
 }
 
+/// The inbound webhook routes: the ingress vendors call (no API key: the token in the URL is
+/// the address, the connector's verification the proof) and the API that makes, shows and
+/// removes a connection's ingress (docs/webhooks.md, Inbound webhooks).
+fn add_inbound_paths(paths: &mut Map<String, Value>, connection_id: &Value) {
+    let token = path_parameter(
+        "token",
+        "The ingress token, from the URL `POST /connections/{id}/webhook-ingress` answered.",
+        json!({"type": "string"}),
+    );
+    let mut receive = platform_operation(
+        "receiveWebhook",
+        "webhooks",
+        "A vendor's webhook delivery: verified as the connection's connector declares, written to the inbox with its processing job, then answered",
+        Responses::with_problems(
+            json!({
+                "204": Responses::nothing("Accepted (the connector declares no other answer)."),
+                "200": {"description": "Accepted, answered as the connector declares (a SOAP acknowledgement, say).",
+                        "headers": {"X-Request-Id": header_ref("X-Request-Id")},
+                        "content": {"*/*": {"schema": {"type": "string"}}}}
+            }),
+            &[401, 404, 413],
+        ),
+    );
+    receive["security"] = json!([]);
+    receive["requestBody"] = json!({"required": false, "description": "The vendor's delivery, as it sends it (JSON, XML, a form); kept raw.",
+        "content": {"application/json": {"schema": {}}}});
+    receive["description"] = json!("`401` (`webhook_unverified`): the delivery failed its verification (a signature that does not match, a timestamp out of tolerance, wrong credentials or token); nothing is kept but a sampled refusal. `404`: no ingress has this token.");
+    paths.insert(
+        "/hooks/{token}".to_owned(),
+        json!({"parameters": [token], "post": receive}),
+    );
+    let ingress = json!({
+        "type": "object",
+        "required": ["verification", "created_at", "failures"],
+        "properties": {
+            "verification": {"type": ["string", "null"], "enum": ["hmac", "basic_auth", "token", "none", null]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "last_received_at": {"type": ["string", "null"], "format": "date-time"},
+            "failures": {"type": "integer", "minimum": 0},
+            "last_failure_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_failure": {"type": ["string", "null"]},
+            "subscription": {"type": "object", "description": "The subscription Crosswalk manages at the vendor, for connectors that declare one.",
+                "properties": {
+                    "status": {"type": "string", "enum": ["pending", "active"]},
+                    "id": {"type": ["string", "null"]},
+                    "expires_at": {"type": ["string", "null"], "format": "date-time"},
+                    "next_run_at": {"type": "string", "format": "date-time"},
+                    "last_error": {"type": ["string", "null"]}
+                }}
+        }
+    });
+    let mut created = ingress.clone();
+    created["required"] = json!(["verification", "created_at", "failures", "url"]);
+    created["properties"]["url"] = json!({"type": "string", "format": "uri", "description": "The URL to give the vendor; shown only here."});
+    created["properties"]["secret"] = json!({"type": "string", "description": "The generated secret (when none was given and the verification needs one); shown only here."});
+    let mut shown = ingress;
+    shown["properties"]["failure_samples"] = json!({"type": "array", "items": {"type": "object"}});
+    shown["properties"]["deliveries"] = json!({"type": "array", "items": {"type": "object"}});
+    let mut create = platform_operation(
+        "createWebhookIngress",
+        "webhooks",
+        "Make the connection's ingress URL (an earlier one stops working) and, where the connector declares it, the vendor's subscription to it",
+        Responses::platform(
+            json!({"201": Responses::json("The ingress, with its URL.", created)}),
+            &[400, 404, 413],
+        ),
+    );
+    create["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": false,
+        "properties": {"secret": {"type": "string", "minLength": 1, "maxLength": 1024,
+            "description": "The secret the vendor signs or authenticates with (an app's client secret); generated when absent."}}}}}});
+    paths.insert("/connections/{id}/webhook-ingress".to_owned(), json!({
+        "parameters": [connection_id],
+        "get": platform_operation("getWebhookIngress", "webhooks", "The connection's ingress: its refusals (sampled), latest deliveries and subscription",
+            Responses::platform(json!({"200": Responses::json("The ingress.", shown)}), &[404])),
+        "post": create,
+        "delete": platform_operation("deleteWebhookIngress", "webhooks", "Remove the ingress (its URL stops working) and delete the vendor's subscription",
+            Responses::platform(json!({"204": Responses::nothing("Removed.")}), &[404]))
+    }));
+}
+
 /// An operation of the platform (not `/unified`): id, tag, summary and Responses::
 fn platform_operation(id: &str, tag: &str, summary: &str, responses: Value) -> Value {
     json!({"operationId": id, "tags": [tag], "summary": summary, "responses": responses})
@@ -1140,6 +1221,7 @@ fn build_scoped(
         "/webhooks/endpoints/{id}/replay".to_owned(),
         json!({"parameters": [endpoint_id], "post": replay}),
     );
+    add_inbound_paths(&mut paths, &connection_id);
     for (path, parameter, scope) in [
         (
             "/environment/overrides/{provider}",

@@ -84,9 +84,13 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let connection_id = parse_id(&id)?;
+    // The vendor's webhook subscription goes first, while the credentials are still there.
+    crate::subscriptions::unsubscribe(&state.operations, &caller.environment_id, &connection_id)
+        .await;
     state
         .store
-        .delete_connection(&caller.environment_id, &parse_id(&id)?)
+        .delete_connection(&caller.environment_id, &connection_id)
         .await
         .map_err(|error| match error {
             store::StoreError::NotFound => {

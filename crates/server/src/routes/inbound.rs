@@ -39,6 +39,14 @@ fn random_hex() -> String {
     hex::encode(bytes)
 }
 
+/// A generated ingress secret: 24 random bytes as 48 hex digits (192 bits; short enough for
+/// vendors that cap an echoed token at 50 characters).
+fn random_secret() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
     let body = json!({
         "type": format!("https://crosswalk.dev/problems/{code}"),
@@ -46,6 +54,7 @@ fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
         "status": status.as_u16(),
         "code": code,
         "detail": detail,
+        "origin": "gateway",
     });
     (
         status,
@@ -244,7 +253,7 @@ pub async fn create(
             detail: "a secret has 1 to 1024 characters".to_owned(),
         });
     }
-    let generated = (request.secret.is_none() && hooks.needs_secret()).then(random_hex);
+    let generated = (request.secret.is_none() && hooks.needs_secret()).then(random_secret);
     let secret = request.secret.clone().or_else(|| generated.clone());
     let token = random_hex();
     let ingress = state
@@ -266,8 +275,30 @@ pub async fn create(
             last_failure: None,
         })
         .await?;
+    let url = format!("{}/hooks/{token}", state.public_url);
+    let subscribed = hooks.subscription().is_some();
+    if subscribed {
+        // The vendor's subscription to the new URL is made by its job (the one of an earlier
+        // URL deleted first).
+        crate::subscriptions::subscribe(
+            state.store.as_ref(),
+            &state.keyring,
+            &caller.environment_id,
+            &connection.id,
+            &url,
+            secret.as_deref(),
+        )
+        .await?;
+    }
+    if hooks.declared().expected_interval_secs.is_some() {
+        crate::upkeep::watch_staleness(state.store.as_ref(), &caller.environment_id, &connection.id)
+            .await?;
+    }
     let mut view = ingress_view(&ingress, Some(hooks.kind()));
-    view["url"] = json!(format!("{}/hooks/{token}", state.public_url));
+    view["url"] = json!(url);
+    if subscribed {
+        view["subscription"] = json!({"status": "pending"});
+    }
     if let Some(generated) = generated {
         view["secret"] = json!(generated);
     }
@@ -310,6 +341,15 @@ pub async fn show(
         .list_webhook_inbox(&caller.environment_id, &connection_id, 20)
         .await?;
     let mut view = ingress_view(&ingress, verification);
+    if let Some(subscription) = crate::subscriptions::subscription_view(
+        state.store.as_ref(),
+        &caller.environment_id,
+        &connection_id,
+    )
+    .await?
+    {
+        view["subscription"] = subscription;
+    }
     view["failure_samples"] = json!(failures);
     view["deliveries"] = json!(
         deliveries
@@ -335,6 +375,9 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let connection_id = connection_id(&id)?;
+    // Only a connection of the caller's environment has a subscription job to find.
+    crate::subscriptions::unsubscribe(&state.operations, &caller.environment_id, &connection_id)
+        .await;
     state
         .store
         .delete_webhook_ingress(&caller.environment_id, &connection_id)

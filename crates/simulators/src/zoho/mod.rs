@@ -26,8 +26,15 @@
 //!   `TOO_MANY_REQUESTS`; every answer carries `X-RATELIMIT-DAY-LIMIT` and
 //!   `X-RATELIMIT-DAY-REMAINING`.
 //!
-//! Left out: COQL, the Notification API (`/actions/watch`), bulk APIs, converting leads,
-//! layouts, tags, attachments.
+//! * the Notification API (`/crm/v8/actions/watch`): one channel (`POST` enables it, `PUT`
+//!   updates it, `DELETE ?channel_ids=` removes it); a channel needs `channel_id` (digits),
+//!   `events` (`Module.all|create|edit|delete`), `notify_url` and a `channel_expiry` in the
+//!   future and at most a week away (one day when left out), and `token` is at most 50
+//!   characters; while it lasts, a record written through the API is posted to `notify_url`
+//!   as Zoho does (`module`, `ids`, `operation`, `channel_id`, `server_time`, the `token`
+//!   echoed, no signature) through [`crate::webhooks::Webhooks`].
+//!
+//! Left out: COQL, bulk APIs, converting leads, layouts, tags, attachments.
 
 #[allow(
     clippy::result_large_err,
@@ -136,6 +143,71 @@ pub(crate) struct Shared {
     credits: Credits,
     /// Access tokens handed out per refresh token, by time on the OAuth clock (ms).
     refreshes: Mutex<HashMap<String, Vec<u128>>>,
+    /// The notification channel (`/actions/watch`), if one is enabled.
+    watch: Mutex<Option<Watch>>,
+    /// Notifications of record changes, sent while the channel lasts.
+    webhooks: crate::webhooks::Webhooks,
+}
+
+/// A notification channel as enabled or last updated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    pub channel_id: String,
+    pub events: Vec<String>,
+    pub notify_url: String,
+    pub token: Option<String>,
+    pub channel_expiry: chrono::DateTime<chrono::Utc>,
+    /// How many times it was updated (`PUT`) since it was enabled.
+    pub updates: u32,
+}
+
+impl Shared {
+    /// Posts a notification of `operation` (`insert`, `update`, `delete`) on `ids` of
+    /// `module`, when the channel lasts and watches it.
+    fn notify(&self, module: Module, ids: &[String], operation: &str) {
+        if ids.is_empty() {
+            return;
+        }
+        let Some(watch) = self.watch.lock().expect("watch poisoned").clone() else {
+            return;
+        };
+        if watch.channel_expiry <= chrono::Utc::now() {
+            return;
+        }
+        let action = match operation {
+            "insert" => "create",
+            "update" => "edit",
+            _ => "delete",
+        };
+        let name = module.name();
+        if !watch
+            .events
+            .iter()
+            .any(|event| *event == format!("{name}.all") || *event == format!("{name}.{action}"))
+        {
+            return;
+        }
+        let location = self.location.clone();
+        self.webhooks.emit(|subscription| {
+            let body = serde_json::json!({
+                "server_time": chrono::Utc::now().timestamp_millis(),
+                "query_params": {},
+                "module": name,
+                "resource_uri": format!("https://www.zohoapis.com/crm/v8/{name}"),
+                "ids": ids,
+                "affected_fields": [],
+                "operation": operation,
+                "channel_id": watch.channel_id,
+                "token": watch.token,
+                "location": location,
+            });
+            crate::webhooks::Delivery {
+                url: subscription.url.clone(),
+                headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
+                body: body.to_string().into_bytes(),
+            }
+        });
+    }
 }
 
 impl Shared {
@@ -175,6 +247,16 @@ impl std::fmt::Debug for ZohoHandle {
 
 impl ZohoHandle {
     /// The fault queue (mutation faults are honoured by record lists and search).
+    /// The notifications sent while the channel lasts (faults, flushing, what was sent).
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.shared.webhooks
+    }
+
+    /// The notification channel, if one is enabled.
+    pub fn watch(&self) -> Option<Watch> {
+        self.shared.watch.lock().expect("watch poisoned").clone()
+    }
+
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
     }
@@ -251,6 +333,8 @@ pub fn router(config: ZohoConfig) -> (axum::Router, ZohoHandle) {
             spent: Mutex::new((Instant::now(), 0)),
         },
         refreshes: Mutex::new(HashMap::new()),
+        watch: Mutex::new(None),
+        webhooks: crate::webhooks::Webhooks::default(),
     });
     let router = routes::build(Arc::clone(&shared));
     (router, ZohoHandle { shared })

@@ -59,6 +59,13 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         .route("/crm/v8/settings/fields", get(settings_fields))
         .route("/crm/v8/settings/pipeline", get(list_pipelines))
         .route("/crm/v8/settings/pipeline/{id}", get(get_pipeline))
+        .route(
+            "/crm/v8/actions/watch",
+            get(get_watch)
+                .post(enable_watch)
+                .put(update_watch)
+                .delete(delete_watch),
+        )
         .route("/crm/v8/{module}", get(list_records).post(create_records))
         .route(
             "/crm/v8/{module}/{id}",
@@ -873,6 +880,7 @@ async fn create_records(
     };
     let mut store = shared.write();
     let mut entries = Vec::new();
+    let mut inserted = Vec::new();
     for (index, record) in records.iter().enumerate() {
         match store.validate_record(module, record, index, true, None) {
             Ok(mut fields) => {
@@ -890,10 +898,13 @@ async fn create_records(
                 let instant = now();
                 let id = store.insert(module, fields, instant, instant);
                 entries.push(written(&store, module, id, "record added"));
+                inserted.push(id.to_string());
             }
             Err(error) => entries.push(record_error(error)),
         }
     }
+    drop(store);
+    shared.notify(module, &inserted, "insert");
     write_answer(entries, StatusCode::CREATED)
 }
 
@@ -924,13 +935,19 @@ async fn update_record(
     else {
         return not_found(&id);
     };
+    let mut updated = false;
     let entry = match store.validate_record(module, &records[0], 0, false, Some(&current)) {
         Ok(fields) => {
             store.update(module, number, fields);
+            updated = true;
             written(&store, module, number, "record updated")
         }
         Err(error) => record_error(error),
     };
+    drop(store);
+    if updated {
+        shared.notify(module, &[id], "update");
+    }
     write_answer(vec![entry], StatusCode::OK)
 }
 
@@ -951,6 +968,8 @@ async fn delete_record(
     if !store.delete(module, number, now()) {
         return not_found(&id);
     }
+    drop(store);
+    shared.notify(module, std::slice::from_ref(&id), "delete");
     write_answer(
         vec![
             json!({"code": "SUCCESS", "details": {"id": id}, "message": "record deleted", "status": "success"}),
@@ -1274,4 +1293,240 @@ async fn token(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Resp
         }
         Err(_) => token_error("invalid_code", None),
     }
+}
+
+/// A `watch` error entry (the Notification API wraps its errors in `watch`).
+fn watch_error(status: StatusCode, code: &str, message: &str, details: Value) -> Response {
+    (
+        status,
+        axum::Json(json!({"watch": [
+            {"code": code, "details": details, "message": message, "status": "error"}
+        ]})),
+    )
+        .into_response()
+}
+
+/// The channel `{watch: [ … ]}` asks for, checked as Zoho does.
+fn read_watch(body: &[u8], status: StatusCode) -> Result<super::Watch, Response> {
+    let parsed: Value = serde_json::from_slice(body).map_err(|_| {
+        watch_error(status, "INVALID_DATA", "the body is not JSON", json!({}))
+    })?;
+    let Some(entry) = parsed
+        .get("watch")
+        .and_then(Value::as_array)
+        .and_then(|entries| entries.first())
+        .and_then(Value::as_object)
+    else {
+        return Err(watch_error(
+            status,
+            "MANDATORY_NOT_FOUND",
+            "required field not found",
+            json!({"api_name": "watch"}),
+        ));
+    };
+    let missing = |name: &str| {
+        watch_error(
+            status,
+            "MANDATORY_NOT_FOUND",
+            "required field not found",
+            json!({"api_name": name}),
+        )
+    };
+    let invalid = |name: &str, message: &str| {
+        watch_error(status, "INVALID_DATA", message, json!({"api_name": name}))
+    };
+    let channel_id = match entry.get("channel_id") {
+        Some(Value::Number(number)) => number.to_string(),
+        Some(Value::String(text)) => text.clone(),
+        Some(_) => return Err(invalid("channel_id", "invalid data")),
+        None => return Err(missing("channel_id")),
+    };
+    if channel_id.is_empty() || !channel_id.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(invalid("channel_id", "invalid data"));
+    }
+    let events: Vec<String> = match entry.get("events").and_then(Value::as_array) {
+        Some(events) if !events.is_empty() => events
+            .iter()
+            .map(|event| event.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| invalid("events", "invalid data"))?,
+        _ => return Err(missing("events")),
+    };
+    for event in &events {
+        let valid = event.split_once('.').is_some_and(|(module, action)| {
+            Module::parse(module).is_some()
+                && matches!(action, "all" | "create" | "edit" | "delete")
+        });
+        if !valid {
+            return Err(invalid("events", "invalid data"));
+        }
+    }
+    let Some(notify_url) = entry.get("notify_url").and_then(Value::as_str) else {
+        return Err(missing("notify_url"));
+    };
+    if url::Url::parse(notify_url).is_err() {
+        return Err(invalid("notify_url", "invalid data"));
+    }
+    let token = match entry.get("token") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(token)) if token.chars().count() <= 50 => Some(token.clone()),
+        Some(_) => return Err(invalid("token", "the token is at most 50 characters")),
+    };
+    let current = Utc::now();
+    let channel_expiry = match entry.get("channel_expiry") {
+        None | Some(Value::Null) => current + Duration::days(1),
+        Some(Value::String(text)) => DateTime::parse_from_rfc3339(text)
+            .map_err(|_| invalid("channel_expiry", "invalid data"))?
+            .with_timezone(&Utc),
+        Some(_) => return Err(invalid("channel_expiry", "invalid data")),
+    };
+    if channel_expiry <= current || channel_expiry > current + Duration::days(7) {
+        return Err(invalid(
+            "channel_expiry",
+            "the expiry is in the future and at most a week away",
+        ));
+    }
+    Ok(super::Watch {
+        channel_id,
+        events,
+        notify_url: notify_url.to_owned(),
+        token,
+        channel_expiry,
+        updates: 0,
+    })
+}
+
+fn watch_success(status: StatusCode, watch: &super::Watch, message: &str) -> Response {
+    let events: Vec<Value> = watch
+        .events
+        .iter()
+        .map(|event| {
+            let module = event.split_once('.').map_or(event.as_str(), |(module, _)| module);
+            json!({
+                "channel_expiry": watch.channel_expiry.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                "resource_uri": format!("https://www.zohoapis.com/crm/v8/{module}"),
+                "resource_id": "7328395000000002175",
+                "resource_name": module,
+                "channel_id": watch.channel_id,
+            })
+        })
+        .collect();
+    (
+        status,
+        axum::Json(json!({"watch": [{
+            "code": "SUCCESS",
+            "details": {"events": events},
+            "message": message,
+            "status": "success",
+        }]})),
+    )
+        .into_response()
+}
+
+fn subscribe(shared: &Shared, watch: &super::Watch) {
+    shared.webhooks.subscribe(crate::webhooks::Subscription {
+        url: watch.notify_url.clone(),
+        secret: watch.token.clone().unwrap_or_default(),
+        username: None,
+    });
+}
+
+/// `GET /crm/v8/actions/watch`: the channel, or 204.
+async fn get_watch(State(shared): AppState) -> Response {
+    let Some(watch) = shared.watch.lock().expect("watch poisoned").clone() else {
+        return no_content();
+    };
+    (
+        StatusCode::OK,
+        axum::Json(json!({
+            "watch": [{
+                "channel_id": watch.channel_id,
+                "events": watch.events,
+                "notify_url": watch.notify_url,
+                "channel_expiry": watch.channel_expiry.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                "notify_on_related_action": false,
+                "return_affected_field_values": false,
+                "token": watch.token,
+            }],
+            "info": {"per_page": 200, "page": 1, "count": 1, "more_records": false},
+        })),
+    )
+        .into_response()
+}
+
+/// `POST /crm/v8/actions/watch`: enables the channel (its errors answer 202, as described).
+async fn enable_watch(State(shared): AppState, body: Bytes) -> Response {
+    let watch = match read_watch(&body, StatusCode::ACCEPTED) {
+        Ok(watch) => watch,
+        Err(response) => return response,
+    };
+    subscribe(&shared, &watch);
+    *shared.watch.lock().expect("watch poisoned") = Some(watch.clone());
+    watch_success(
+        StatusCode::CREATED,
+        &watch,
+        "Successfully subscribed for actions-watch of the given module",
+    )
+}
+
+/// `PUT /crm/v8/actions/watch`: updates the channel (its expiry, events, URL or token).
+async fn update_watch(State(shared): AppState, body: Bytes) -> Response {
+    let mut watch = match read_watch(&body, StatusCode::BAD_REQUEST) {
+        Ok(watch) => watch,
+        Err(response) => return response,
+    };
+    let mut current = shared.watch.lock().expect("watch poisoned");
+    let Some(existing) = current.as_ref().filter(|existing| existing.channel_id == watch.channel_id)
+    else {
+        return watch_error(
+            StatusCode::BAD_REQUEST,
+            "NOT_SUBSCRIBED",
+            "the channel is not subscribed",
+            json!({"channel_id": watch.channel_id}),
+        );
+    };
+    watch.updates = existing.updates + 1;
+    subscribe(&shared, &watch);
+    *current = Some(watch.clone());
+    drop(current);
+    watch_success(
+        StatusCode::OK,
+        &watch,
+        "Successfully updated the subscribe details",
+    )
+}
+
+/// `DELETE /crm/v8/actions/watch?channel_ids=`: removes the channel.
+async fn delete_watch(State(shared): AppState, RawQuery(query): RawQuery) -> Response {
+    let params = params(query.as_deref());
+    let Some(ids) = param(&params, "channel_ids") else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "REQUIRED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            json!({"param": "channel_ids"}),
+        );
+    };
+    let ids: Vec<&str> = ids.split(',').map(str::trim).collect();
+    let mut current = shared.watch.lock().expect("watch poisoned");
+    let Some(watch) = current
+        .as_ref()
+        .filter(|watch| ids.contains(&watch.channel_id.as_str()))
+        .cloned()
+    else {
+        return watch_error(
+            StatusCode::BAD_REQUEST,
+            "NOT_SUBSCRIBED",
+            "the channel is not subscribed",
+            json!({"channel_ids": ids}),
+        );
+    };
+    *current = None;
+    drop(current);
+    shared.webhooks.unsubscribe();
+    watch_success(
+        StatusCode::OK,
+        &watch,
+        "Successfully un-subscribed from actions-watch",
+    )
 }
