@@ -796,8 +796,16 @@ async fn zoho_channel_is_enabled_on_connect_renewed_before_expiry_and_deleted_on
         "a day is asked for: {lifetime}"
     );
     let ingress = ingress_of(&app, "zoho").await;
-    assert_eq!(ingress["subscription"]["status"], json!("active"), "{ingress}");
-    assert_eq!(ingress["subscription"]["id"], json!(watch.channel_id), "{ingress}");
+    assert_eq!(
+        ingress["subscription"]["status"],
+        json!("active"),
+        "{ingress}"
+    );
+    assert_eq!(
+        ingress["subscription"]["id"],
+        json!(watch.channel_id),
+        "{ingress}"
+    );
     // The channel feeds the ingress: a contact written through the API is notified, verified
     // by its echoed token, and read back into the feed.
     let remote_id = create_contact(&app, "zoho", "Watched").await;
@@ -871,7 +879,11 @@ async fn pipedrive_webhook_is_made_with_the_ingress_and_deleted_with_it() {
         })
     );
     let ingress = ingress_of(&app, "pipedrive").await;
-    assert_eq!(ingress["subscription"]["status"], json!("active"), "{ingress}");
+    assert_eq!(
+        ingress["subscription"]["status"],
+        json!("active"),
+        "{ingress}"
+    );
     assert_eq!(ingress["subscription"]["id"], json!("1"), "{ingress}");
     assert_eq!(
         ingress["subscription"]["expires_at"],
@@ -881,7 +893,10 @@ async fn pipedrive_webhook_is_made_with_the_ingress_and_deleted_with_it() {
     // Deliveries arrive and are accepted.
     create_contact(&app, "pipedrive", "Subscribed").await;
     webhooks.flush().await;
-    assert_eq!(webhooks.sent().last().and_then(|sent| sent.status), Some(204));
+    assert_eq!(
+        webhooks.sent().last().and_then(|sent| sent.status),
+        Some(204)
+    );
     let (status, answer) = app
         .call(
             Method::DELETE,
@@ -945,15 +960,21 @@ async fn quiet_webhooks_are_stale_with_an_event_and_a_faster_poll() {
         let connection_id = connection_id.clone();
         async move {
             store
-                .list_events(&environment_id, Some(&connection_id), Some("sync.completed"))
+                .list_events(
+                    &environment_id,
+                    Some(&connection_id),
+                    Some("sync.completed"),
+                )
                 .await
                 .expect("events")
                 .len()
         }
     };
     let clock = Clock::default();
-    run_until_on(&app, &clock, || async { completed().await == 1 && sync_done(&app, &sync_id).await })
-        .await;
+    run_until_on(&app, &clock, || async {
+        completed().await == 1 && sync_done(&app, &sync_id).await
+    })
+    .await;
     let (url, secret) = make_ingress(&app, "pipedrive", None).await;
     let webhooks = app.handle::<Pipedrive>().webhooks().clone();
     run_until_on(&app, &clock, || {
@@ -980,7 +1001,9 @@ async fn quiet_webhooks_are_stale_with_an_event_and_a_faster_poll() {
     // Thirty-one quiet minutes: stale, announced once, and the sync runs now (not in a day).
     clock.advance(Duration::from_secs(31 * 60));
     run_until_on(&app, &clock, || async {
-        completed().await == 2 && sync_done(&app, &sync_id).await && !receiver.events_of("connection.webhooks_stale").is_empty()
+        completed().await == 2
+            && sync_done(&app, &sync_id).await
+            && !receiver.events_of("connection.webhooks_stale").is_empty()
     })
     .await;
     assert_eq!(kinds().await, ["connection.webhooks_stale"]);
@@ -990,17 +1013,24 @@ async fn quiet_webhooks_are_stale_with_an_event_and_a_faster_poll() {
     assert_eq!(stale[0]["data"]["expected_interval_secs"], json!(600));
     // Ten more quiet minutes: still stale, no second event, another sync run.
     clock.advance(Duration::from_secs(10 * 60));
-    run_until_on(&app, &clock, || async { completed().await == 3 && sync_done(&app, &sync_id).await })
-        .await;
+    run_until_on(&app, &clock, || async {
+        completed().await == 3 && sync_done(&app, &sync_id).await
+    })
+    .await;
     assert_eq!(kinds().await, ["connection.webhooks_stale"]);
     // A delivery arrives: at the next check the webhooks are live again.
     assert_eq!(
-        webhooks.subscription().map(|subscription| (subscription.url, subscription.secret)),
+        webhooks
+            .subscription()
+            .map(|subscription| (subscription.url, subscription.secret)),
         Some((url, secret))
     );
     create_contact(&app, "pipedrive", "Heard").await;
     webhooks.flush().await;
-    assert_eq!(webhooks.sent().last().and_then(|sent| sent.status), Some(204));
+    assert_eq!(
+        webhooks.sent().last().and_then(|sent| sent.status),
+        Some(204)
+    );
     clock.advance(Duration::from_secs(10 * 60));
     run_until_on(&app, &clock, || async {
         kinds().await == ["connection.webhooks_stale", "connection.webhooks_resumed"]
@@ -1042,7 +1072,10 @@ async fn the_inbox_is_purged_after_its_retention_on_a_schedule() {
     };
     run_until(&app, || async {
         let entries = inbox().await;
-        !entries.is_empty() && entries.iter().all(|entry| entry.status == InboxStatus::Processed)
+        !entries.is_empty()
+            && entries
+                .iter()
+                .all(|entry| entry.status == InboxStatus::Processed)
     })
     .await;
     assert_eq!(inbox().await.len(), 1);
@@ -1057,7 +1090,11 @@ async fn the_inbox_is_purged_after_its_retention_on_a_schedule() {
         std::future::ready(()),
     )
     .await;
-    assert_eq!(inbox().await.len(), 1, "within the retention the delivery stays");
+    assert_eq!(
+        inbox().await.len(),
+        1,
+        "within the retention the delivery stays"
+    );
     // Two more days: the schedule, ticking every 10 ms, removes it.
     clock.advance(Duration::from_secs(2 * 86_400));
     let (stop, _) = tokio::sync::watch::channel(false);
@@ -1074,7 +1111,10 @@ async fn the_inbox_is_purged_after_its_retention_on_a_schedule() {
     let watch = async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while !inbox().await.is_empty() {
-            assert!(tokio::time::Instant::now() < deadline, "the purge did not run");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the purge did not run"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         stop.send_replace(true);

@@ -12,9 +12,8 @@ use mapping::{Expr, Vars};
 use serde_json::{Map, Value, json};
 
 use crate::file::{
-    DurationUnit, HmacAlgorithm, HttpMethod, ParamLocation, SignatureEncoding,
-    SubscriptionRequest, WebhookKey, WebhookResponse, WebhookSubscription, WebhookTimestamp,
-    WebhookVerify, Webhooks,
+    DurationUnit, HmacAlgorithm, HttpMethod, ParamLocation, SignatureEncoding, SubscriptionRequest,
+    WebhookKey, WebhookResponse, WebhookSubscription, WebhookTimestamp, WebhookVerify, Webhooks,
 };
 
 /// A webhook delivery as received.
@@ -270,10 +269,9 @@ impl CompiledSubscription {
             return Ok(None);
         };
         let path = if declared.path.contains("{{id}}") {
-            let id = input
-                .get("id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("`{}` names {{{{id}}}} and there is no id", step.as_str()))?;
+            let id = input.get("id").and_then(Value::as_str).ok_or_else(|| {
+                format!("`{}` names {{{{id}}}} and there is no id", step.as_str())
+            })?;
             let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
             declared.path.replace("{{id}}", &encoded)
         } else {
@@ -283,7 +281,9 @@ impl CompiledSubscription {
             Some(expr) => {
                 let value = expr
                     .evaluate(Some(input), &Vars::new())
-                    .map_err(|error| format!("webhooks.subscription.{}.body: {error}", step.as_str()))?
+                    .map_err(|error| {
+                        format!("webhooks.subscription.{}.body: {error}", step.as_str())
+                    })?
                     .unwrap_or(Value::Null);
                 Some(serde_json::to_vec(&value).map_err(|error| error.to_string())?)
             }
@@ -758,5 +758,99 @@ mod tests {
         .expect("parses");
         let error = CompiledWebhooks::compile(&declared).expect_err("refused");
         assert_eq!(error.0, "webhooks.verify.signed");
+    }
+
+    fn subscribed() -> CompiledWebhooks {
+        let declared: Webhooks = serde_yaml_ng::from_str(
+            r#"
+verify: {kind: token, in: body, name: token}
+events: "[]"
+subscription:
+  lifetime_secs: 86400
+  create:
+    method: POST
+    path: /actions/watch
+    body: '{"watch": [{"channel_id": number, "channel_expiry": expires_at, "token": secret, "notify_url": url}]}'
+  renew: {method: PUT, path: /actions/watch, body: '{"id": $number(id)}'}
+  delete: {method: DELETE, path: "/actions/watch?channel_ids={{id}}"}
+  id: $string(body.watch[0].details.channel_id)
+  expires_at: body.watch[0].details.channel_expiry
+"#,
+        )
+        .expect("a webhooks section");
+        CompiledWebhooks::compile(&declared).expect("compiles")
+    }
+
+    #[test]
+    fn subscription_requests_are_built_and_answers_read() {
+        let hooks = subscribed();
+        let subscription = hooks.subscription().expect("declared");
+        assert_eq!(
+            subscription.lifetime(),
+            std::time::Duration::from_secs(86_400)
+        );
+        assert_eq!(
+            subscription.renew_before(),
+            std::time::Duration::from_secs(3_600)
+        );
+        let input = json!({"url": "https://x.test/hooks/t", "secret": "s", "id": null,
+                           "expires_at": "2026-12-07T00:00:00Z", "number": 42});
+        let create = subscription
+            .request(SubscriptionStep::Create, &input)
+            .expect("builds")
+            .expect("declared");
+        assert_eq!(create.method, HttpMethod::Post);
+        assert_eq!(create.path, "/actions/watch");
+        let body: Value = serde_json::from_slice(&create.body.expect("a body")).expect("json");
+        assert_eq!(
+            body,
+            json!({"watch": [{"channel_id": 42, "channel_expiry": "2026-12-07T00:00:00Z",
+                              "token": "s", "notify_url": "https://x.test/hooks/t"}]})
+        );
+        let answer = subscription
+            .read_answer(
+                SubscriptionStep::Create,
+                &json!({"status": 201, "body": {"watch": [{"details": {"channel_id": 42,
+                    "channel_expiry": "2026-12-07T05:30:00+05:30"}}]}}),
+            )
+            .expect("reads");
+        assert_eq!(answer.id.as_deref(), Some("42"));
+        assert_eq!(answer.expires_at_ms, Some(1_796_601_600_000));
+        // The delete names the id, URL-encoded; without an id it cannot be built.
+        let delete = subscription
+            .request(SubscriptionStep::Delete, &json!({"id": "4 2"}))
+            .expect("builds")
+            .expect("declared");
+        assert_eq!(delete.path, "/actions/watch?channel_ids=4+2");
+        assert_eq!(delete.body, None);
+        assert!(
+            subscription
+                .request(SubscriptionStep::Delete, &json!({}))
+                .is_err()
+        );
+        // An answer without an id is a failure of `create`, not of `renew`.
+        let empty = json!({"status": 200, "body": {}});
+        assert!(
+            subscription
+                .read_answer(SubscriptionStep::Create, &empty)
+                .is_err()
+        );
+        assert_eq!(
+            subscription.read_answer(SubscriptionStep::Renew, &empty),
+            Ok(SubscriptionAnswer {
+                id: None,
+                expires_at_ms: None
+            })
+        );
+    }
+
+    #[test]
+    fn a_subscription_path_must_be_a_vendor_path() {
+        let declared: Webhooks = serde_yaml_ng::from_str(
+            "verify: {kind: none}\nevents: '[]'\nsubscription: {create: {method: POST, path: 'https://elsewhere.test/x'}, id: body.id}\n",
+        )
+        .expect("a webhooks section");
+        let error = CompiledWebhooks::compile(&declared).expect_err("refused");
+        assert_eq!(error.0, "webhooks.subscription.create.path");
     }
 }

@@ -33,15 +33,15 @@ pub use operations::{
 };
 pub use operations::{DELETES_REFUSED_EVENT, DeleteGuard};
 pub use operations::{INBOUND_JOB_KIND, InboundHandler};
+pub use provider_http::Clock;
+pub use provider_http::credentials::credentials_aad;
+pub use routes::connect::{MAX_OAUTH_STARTS, PURGE_GRACE_SECS};
+pub use routes::syncs::DEFAULT_EVERY_SECS as DEFAULT_SYNC_EVERY_SECS;
 pub use subscriptions::{SUBSCRIPTION_JOB_KIND, SubscriptionHandler};
 pub use upkeep::{
     INBOX_RETENTION, STALE_CHECK_JOB_KIND, StaleCheckHandler, WEBHOOKS_RESUMED_EVENT,
     WEBHOOKS_STALE_EVENT, purge_inbox_every,
 };
-pub use provider_http::Clock;
-pub use provider_http::credentials::credentials_aad;
-pub use routes::connect::{MAX_OAUTH_STARTS, PURGE_GRACE_SECS};
-pub use routes::syncs::DEFAULT_EVERY_SECS as DEFAULT_SYNC_EVERY_SECS;
 
 /// Everything handlers share.
 #[derive(Clone)]

@@ -397,7 +397,8 @@ impl SubscriptionHandler {
         Ok(match payload.expires_at {
             Some(expires_at) => {
                 payload.step = Step::Renew;
-                let renew_at = expires_at - chrono::TimeDelta::from_std(renew_before).unwrap_or_default();
+                let renew_at =
+                    expires_at - chrono::TimeDelta::from_std(renew_before).unwrap_or_default();
                 if renew_at > now {
                     renew_at
                 } else {

@@ -95,7 +95,10 @@ impl StaleCheckHandler {
             });
         };
         let environment_id = &job.environment_id;
-        let ingress = match store.get_webhook_ingress(environment_id, &connection_id).await {
+        let ingress = match store
+            .get_webhook_ingress(environment_id, &connection_id)
+            .await
+        {
             Ok(ingress) => ingress,
             // The ingress is gone: nothing to watch.
             Err(StoreError::NotFound) => return Ok(JobOutcome::Done),
@@ -106,8 +109,7 @@ impl StaleCheckHandler {
             .effective_connector(environment_id, &ingress.provider, Some(&connection_id))
             .await
             .map_err(|error| error.to_string())?;
-        let Some(declared) = effective.connector.webhooks().map(|hooks| hooks.declared())
-        else {
+        let Some(declared) = effective.connector.webhooks().map(|hooks| hooks.declared()) else {
             return Ok(JobOutcome::Done);
         };
         let Some(interval_secs) = declared.expected_interval_secs.filter(|secs| *secs > 0) else {
@@ -123,17 +125,17 @@ impl StaleCheckHandler {
             && quiet_since > since
         {
             store
-                    .insert_event(NewEvent {
-                        environment_id: environment_id.clone(),
-                        connection_id: Some(connection_id.clone()),
-                        kind: WEBHOOKS_RESUMED_EVENT.to_owned(),
-                        payload: json!({
-                            "last_received_at": ingress.last_received_at,
-                            "stale_since": since,
-                        }),
-                    })
-                    .await
-                    .map_err(|error| error.to_string())?;
+                .insert_event(NewEvent {
+                    environment_id: environment_id.clone(),
+                    connection_id: Some(connection_id.clone()),
+                    kind: WEBHOOKS_RESUMED_EVENT.to_owned(),
+                    payload: json!({
+                        "last_received_at": ingress.last_received_at,
+                        "stale_since": since,
+                    }),
+                })
+                .await
+                .map_err(|error| error.to_string())?;
             payload.stale_since = None;
             return Ok(JobOutcome::Reschedule {
                 at: threshold.max(timestamp::add(now, interval)),
@@ -170,7 +172,12 @@ impl StaleCheckHandler {
             .filter(|other| other.kind == SYNC_JOB_KIND && other.status == JobStatus::Queued)
         {
             match store
-                .control_job(environment_id, &sync.id, JobControl::RunNow, timestamp::now())
+                .control_job(
+                    environment_id,
+                    &sync.id,
+                    JobControl::RunNow,
+                    timestamp::now(),
+                )
                 .await
             {
                 Ok(_) | Err(StoreError::Conflict(_)) => {}

@@ -277,7 +277,9 @@ fn add_inbound_paths(paths: &mut Map<String, Value>, connection_id: &Value) {
     receive["security"] = json!([]);
     receive["requestBody"] = json!({"required": false, "description": "The vendor's delivery, as it sends it (JSON, XML, a form); kept raw.",
         "content": {"application/json": {"schema": {}}}});
-    receive["description"] = json!("`401` (`webhook_unverified`): the delivery failed its verification (a signature that does not match, a timestamp out of tolerance, wrong credentials or token); nothing is kept but a sampled refusal. `404`: no ingress has this token.");
+    receive["description"] = json!(
+        "`401` (`webhook_unverified`): the delivery failed its verification (a signature that does not match, a timestamp out of tolerance, wrong credentials or token); nothing is kept but a sampled refusal. `404`: no ingress has this token."
+    );
     paths.insert(
         "/hooks/{token}".to_owned(),
         json!({"parameters": [token], "post": receive}),

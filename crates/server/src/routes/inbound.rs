@@ -291,8 +291,12 @@ pub async fn create(
         .await?;
     }
     if hooks.declared().expected_interval_secs.is_some() {
-        crate::upkeep::watch_staleness(state.store.as_ref(), &caller.environment_id, &connection.id)
-            .await?;
+        crate::upkeep::watch_staleness(
+            state.store.as_ref(),
+            &caller.environment_id,
+            &connection.id,
+        )
+        .await?;
     }
     let mut view = ingress_view(&ingress, Some(hooks.kind()));
     view["url"] = json!(url);

@@ -1308,9 +1308,8 @@ fn watch_error(status: StatusCode, code: &str, message: &str, details: Value) ->
 
 /// The channel `{watch: [ … ]}` asks for, checked as Zoho does.
 fn read_watch(body: &[u8], status: StatusCode) -> Result<super::Watch, Response> {
-    let parsed: Value = serde_json::from_slice(body).map_err(|_| {
-        watch_error(status, "INVALID_DATA", "the body is not JSON", json!({}))
-    })?;
+    let parsed: Value = serde_json::from_slice(body)
+        .map_err(|_| watch_error(status, "INVALID_DATA", "the body is not JSON", json!({})))?;
     let Some(entry) = parsed
         .get("watch")
         .and_then(Value::as_array)
@@ -1476,7 +1475,9 @@ async fn update_watch(State(shared): AppState, body: Bytes) -> Response {
         Err(response) => return response,
     };
     let mut current = shared.watch.lock().expect("watch poisoned");
-    let Some(existing) = current.as_ref().filter(|existing| existing.channel_id == watch.channel_id)
+    let Some(existing) = current
+        .as_ref()
+        .filter(|existing| existing.channel_id == watch.channel_id)
     else {
         return watch_error(
             StatusCode::BAD_REQUEST,
