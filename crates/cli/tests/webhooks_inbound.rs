@@ -119,12 +119,8 @@ async fn environment_of(app: &TestApp, provider: &str) -> EnvironmentId {
         .environment_id
 }
 
-/// A worker running syncs, inbound processing and outbound deliveries, to loopback only.
-fn worker(app: &TestApp) -> Worker {
-    worker_on(app, &Clock::default())
-}
-
-/// [`worker`] with subscriptions and stale checks too, claiming on `clock` (tests move it).
+/// A worker running syncs, inbound processing, subscriptions, stale checks and outbound
+/// deliveries (to loopback only), claiming on `clock` (tests move it).
 fn worker_on(app: &TestApp, clock: &Clock) -> Worker {
     let settings = webhooks::WebhookSettings {
         addresses: webhooks::AddressPolicy::LoopbackOnly,

@@ -1407,6 +1407,7 @@ fn watch_success(status: StatusCode, watch: &super::Watch, message: &str) -> Res
                 "resource_id": "7328395000000002175",
                 "resource_name": module,
                 "channel_id": watch.channel_id,
+                "notification_condition": [],
             })
         })
         .collect();
