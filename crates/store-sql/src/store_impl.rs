@@ -45,6 +45,11 @@ const OVERRIDE_SCOPE: &str =
 /// databases' parameter limits).
 const SYNC_LOOKUP_CHUNK: usize = 500;
 
+/// How many rows one write of a sync page's changes or records carries (the changes' 4
+/// parameters a row, the records' 4, plus the shared ones: well under both databases'
+/// parameter limits).
+const SYNC_WRITE_CHUNK: usize = 100;
+
 /// A sync page's change to one record: its new content, or its remote id when it is gone.
 enum SyncedOrGone {
     Synced(SyncedInput),
@@ -157,6 +162,96 @@ where
                 "the sync's job claim is no longer current".to_owned(),
             ));
         }
+        Ok(())
+    }
+
+    /// Writes the change-feed rows of `chunk` (sequence number, kind, change) in one statement.
+    async fn insert_changes(
+        transaction: &mut sqlx::Transaction<'static, D::Db>,
+        environment_id: &EnvironmentId,
+        (connection_id, object): (&ConnectionId, &str),
+        chunk: &[(u64, ChangeKind, &SyncedOrGone)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // $1 to $4 are the page's; each row binds its own four after them.
+        let rows = (0..chunk.len())
+            .map(|n| {
+                let p = 5 + 4 * n;
+                format!(
+                    "(${p}, $1, $2, $3, ${}, ${}, {}, $4)",
+                    p + 1,
+                    p + 2,
+                    D::json(&format!("${}", p + 3))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO changes ({CHANGE_COLUMNS}) VALUES {rows}");
+        let mut query = sqlx::query(&sql)
+            .bind(environment_id.as_str())
+            .bind(connection_id.as_str())
+            .bind(object)
+            .bind(D::time(now));
+        for (seq, kind, change) in chunk {
+            let (remote_id, record) = match change {
+                SyncedOrGone::Synced(input) => (input.remote_id.as_str(), Some(&input.record)),
+                SyncedOrGone::Gone(remote_id) => (remote_id.as_str(), None),
+            };
+            query = query
+                .bind(fence_value(*seq))
+                .bind(remote_id)
+                .bind(kind.as_str())
+                .bind(record.map(json_text));
+        }
+        query
+            .execute(&mut **transaction)
+            .await
+            .map_err(|error| write_error(error, "change number already used"))?;
+        Ok(())
+    }
+
+    /// Inserts or replaces the stored records of `synced` (sequence number, record) in one
+    /// statement; their remote ids are distinct.
+    async fn upsert_synced(
+        transaction: &mut sqlx::Transaction<'static, D::Db>,
+        (connection_id, object): (&ConnectionId, &str),
+        synced: &[(u64, &SyncedInput)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // $1 to $3 are the page's; each row binds its own four after them.
+        let rows = (0..synced.len())
+            .map(|n| {
+                let p = 4 + 4 * n;
+                format!(
+                    "($1, $2, ${p}, {}, ${}, 0, ${}, $3)",
+                    D::json(&format!("${}", p + 1)),
+                    p + 2,
+                    p + 3
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO synced_records ({SYNCED_RECORD_COLUMNS}) VALUES {rows}
+             ON CONFLICT (connection_id, object, remote_id) DO UPDATE SET
+                 record = excluded.record, hash = excluded.hash, deleted = 0,
+                 seq = excluded.seq, updated_at = excluded.updated_at"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(connection_id.as_str())
+            .bind(object)
+            .bind(D::time(now));
+        for (seq, input) in synced {
+            query = query
+                .bind(input.remote_id.as_str())
+                .bind(json_text(&input.record))
+                .bind(input.hash.as_str())
+                .bind(fence_value(*seq));
+        }
+        query
+            .execute(&mut **transaction)
+            .await
+            .map_err(|error| write_error(error, "synced record conflicts"))?;
         Ok(())
     }
 
@@ -1929,27 +2024,32 @@ where
             let end: u64 = Columns::<D>(&row).count("change_seq")?;
             let first = end + 1 - changes.len() as u64;
             applied.last_seq = Some(end);
-            for (seq, (kind, change)) in (first..).zip(&changes) {
+            let numbered: Vec<(u64, ChangeKind, &SyncedOrGone)> = (first..)
+                .zip(&changes)
+                .map(|(seq, (kind, change))| (seq, *kind, change))
+                .collect();
+            // The change feed's rows and the records', a chunk of rows per statement (each
+            // statement is a round trip to the database, and on SQLite a hand-off to its
+            // connection's thread).
+            for chunk in numbered.chunks(SYNC_WRITE_CHUNK) {
+                let target = (&page.connection_id, page.object.as_str());
+                Self::insert_changes(&mut transaction, environment_id, target, chunk, now).await?;
+                let synced: Vec<(u64, &SyncedInput)> = chunk
+                    .iter()
+                    .filter_map(|(seq, _, change)| match change {
+                        SyncedOrGone::Synced(input) => Some((*seq, input)),
+                        SyncedOrGone::Gone(_) => None,
+                    })
+                    .collect();
+                if !synced.is_empty() {
+                    Self::upsert_synced(&mut transaction, target, &synced, now).await?;
+                }
+            }
+            for &(seq, kind, change) in &numbered {
                 let (remote_id, record) = match change {
                     SyncedOrGone::Synced(input) => (input.remote_id.as_str(), Some(&input.record)),
                     SyncedOrGone::Gone(remote_id) => (remote_id.as_str(), None),
                 };
-                sqlx::query(&format!(
-                    "INSERT INTO changes ({CHANGE_COLUMNS})
-                     VALUES ($1, $2, $3, $4, $5, $6, {record}, $8)",
-                    record = D::json("$7"),
-                ))
-                .bind(fence_value(seq))
-                .bind(environment_id.as_str())
-                .bind(page.connection_id.as_str())
-                .bind(&page.object)
-                .bind(remote_id)
-                .bind(kind.as_str())
-                .bind(record.map(json_text))
-                .bind(D::time(now))
-                .execute(&mut *transaction)
-                .await
-                .map_err(|error| write_error(error, "change number already used"))?;
                 if outbox {
                     let before = match kind {
                         ChangeKind::Updated => before_records.get(remote_id),
@@ -1980,41 +2080,19 @@ where
                     )
                     .await?;
                 }
-                match change {
-                    SyncedOrGone::Synced(input) => {
-                        sqlx::query(&format!(
-                            "INSERT INTO synced_records ({SYNCED_RECORD_COLUMNS})
-                             VALUES ($1, $2, $3, {record}, $5, 0, $6, $7)
-                             ON CONFLICT (connection_id, object, remote_id) DO UPDATE SET
-                                 record = excluded.record, hash = excluded.hash, deleted = 0,
-                                 seq = excluded.seq, updated_at = excluded.updated_at",
-                            record = D::json("$4"),
-                        ))
-                        .bind(page.connection_id.as_str())
-                        .bind(&page.object)
-                        .bind(&input.remote_id)
-                        .bind(json_text(&input.record))
-                        .bind(&input.hash)
-                        .bind(fence_value(seq))
-                        .bind(D::time(now))
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err(|error| write_error(error, "synced record conflicts"))?;
-                    }
-                    SyncedOrGone::Gone(remote_id) => {
-                        sqlx::query(
-                            "UPDATE synced_records SET deleted = 1, seq = $1, updated_at = $2
-                             WHERE connection_id = $3 AND object = $4 AND remote_id = $5",
-                        )
-                        .bind(fence_value(seq))
-                        .bind(D::time(now))
-                        .bind(page.connection_id.as_str())
-                        .bind(&page.object)
-                        .bind(remote_id.as_str())
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err(|error| write_error(error, "synced record conflicts"))?;
-                    }
+                if let SyncedOrGone::Gone(remote_id) = change {
+                    sqlx::query(
+                        "UPDATE synced_records SET deleted = 1, seq = $1, updated_at = $2
+                         WHERE connection_id = $3 AND object = $4 AND remote_id = $5",
+                    )
+                    .bind(fence_value(seq))
+                    .bind(D::time(now))
+                    .bind(page.connection_id.as_str())
+                    .bind(&page.object)
+                    .bind(remote_id.as_str())
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(|error| write_error(error, "synced record conflicts"))?;
                 }
                 match kind {
                     ChangeKind::Created => applied.created += 1,

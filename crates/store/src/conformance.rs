@@ -122,6 +122,7 @@ macro_rules! conformance_tests {
             concurrent_claimers_never_share_a_job,
             jobs_are_listed_newest_first_and_go_with_their_connection,
             sync_pages_record_each_change_once,
+            a_large_sync_page_numbers_every_change_in_order,
             a_reconciliation_pass_marks_what_it_saw_in_the_store,
             a_sync_page_of_a_stale_claim_writes_nothing,
             concurrent_sync_pages_number_the_feed_without_gaps,
@@ -4932,6 +4933,110 @@ pub async fn a_reconciliation_pass_marks_what_it_saw_in_the_store(store: &dyn St
             .await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// A page of hundreds of records (written in several statements) numbers its changes in the
+/// page's order without gaps, stores each record with its change's number, and leaves one
+/// outbox row per change for webhooks.
+pub async fn a_large_sync_page_numbers_every_change_in_order(store: &dyn Store) {
+    let environment_id = environment(store, "large pages").await;
+    let connection = insert(store, &environment_id, "vendor-one").await;
+    let id = &connection.id;
+    let endpoint = store
+        .create_webhook_endpoint(webhook_endpoint(&environment_id, &[]))
+        .await
+        .expect("create");
+    let name = |n: usize| format!("r{n:03}");
+    let first: Vec<SyncedInput> = (0..250).map(|n| synced(&name(n), 1)).collect();
+    let applied = store
+        .apply_sync_page(&environment_id, sync_page(id, first, &[], None))
+        .await
+        .expect("apply");
+    assert_eq!((applied.created, applied.last_seq), (250, Some(250)));
+    // Every other record changes, every tenth is deleted, the rest are unchanged.
+    let second: Vec<SyncedInput> = (0..250)
+        .filter(|n| n % 10 != 5)
+        .map(|n| synced(&name(n), if n % 2 == 0 { 2 } else { 1 }))
+        .collect();
+    let deleted: Vec<String> = (0..250).filter(|n| n % 10 == 5).map(name).collect();
+    let deleted_refs: Vec<&str> = deleted.iter().map(String::as_str).collect();
+    let applied = store
+        .apply_sync_page(&environment_id, sync_page(id, second, &deleted_refs, None))
+        .await
+        .expect("apply");
+    assert_eq!(
+        (applied.created, applied.updated, applied.deleted),
+        (0, 125, 25)
+    );
+    assert_eq!(applied.last_seq, Some(400));
+
+    let mut expected: Vec<(u64, String, ChangeKind)> = (0..250)
+        .map(|n| (n as u64 + 1, name(n), ChangeKind::Created))
+        .collect();
+    let updates = (0..250)
+        .filter(|n| n % 2 == 0 && n % 10 != 5)
+        .map(|n| (name(n), ChangeKind::Updated));
+    let deletes = deleted.iter().map(|remote_id| (remote_id.clone(), ChangeKind::Deleted));
+    expected.extend(
+        (251..)
+            .zip(updates.chain(deletes))
+            .map(|(seq, (remote_id, kind))| (seq, remote_id, kind)),
+    );
+    let mut changes = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store
+            .list_changes(&environment_id, after, None, 100)
+            .await
+            .expect("changes");
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        changes.extend(page);
+    }
+    assert_eq!(feed(&changes), expected);
+    assert_eq!(changes[250].record, Some(json!({"id": "r000", "name": "v2"})));
+    assert_eq!(changes[399].record, None, "a delete is a tombstone");
+
+    let mut records = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_synced_records(&environment_id, id, "contacts", after.as_deref(), false, 100)
+            .await
+            .expect("records");
+        let Some(last) = page.last() else { break };
+        after = Some(last.remote_id.clone());
+        records.extend(page);
+    }
+    assert_eq!(records.len(), 225, "deleted records are not listed as live");
+    for record in &records {
+        let n: usize = record.remote_id[1..].parse().expect("a numbered id");
+        let version = if n % 2 == 0 { 2 } else { 1 };
+        assert_eq!(record.hash, format!("{}-{version}", record.remote_id));
+        let seq = changes
+            .iter()
+            .rev()
+            .find(|change| change.remote_id == record.remote_id)
+            .expect("a change")
+            .seq;
+        assert_eq!(record.seq, seq, "{} carries its last change's number", record.remote_id);
+    }
+    assert_eq!(
+        store
+            .fan_out_webhook_outbox(&environment_id, 1_000, crate::timestamp::now())
+            .await
+            .expect("fan out"),
+        400,
+        "one webhook message per change"
+    );
+    assert_eq!(
+        store
+            .list_webhook_messages(&environment_id, &endpoint.id, None, None, 1_000)
+            .await
+            .expect("messages")
+            .len(),
+        400
+    );
 }
 
 pub async fn sync_pages_record_each_change_once(store: &dyn Store) {
