@@ -71,8 +71,16 @@ fn normalised_phone(region: Option<phonenumber::country::Id>, phone: &str) -> Op
         return found.clone();
     }
     keep_phone_patterns_bounded();
-    let found = phonenumber::parse(region, phone)
-        .ok()
+    if let Some(region) = region {
+        prepare_phone_patterns(PhoneRegions::Id(region.as_ref()));
+    }
+    let number = phonenumber::parse(region, phone).ok();
+    if let Some(number) = &number {
+        // A number written with its country code: its country's patterns, from the next
+        // number on (this one compiled the crate's own, which the next reset drops).
+        prepare_phone_patterns(PhoneRegions::Code(number.code().value()));
+    }
+    let found = number
         .filter(phonenumber::is_valid)
         .map(|number| number.format().mode(phonenumber::Mode::E164).to_string());
     let mut kept = phones();
@@ -117,11 +125,119 @@ fn keep_phone_patterns_bounded() {
     });
     if PARSES.fetch_add(1, Ordering::Relaxed) % PHONE_PARSES_PER_RESET == PHONE_PARSES_PER_RESET - 1
     {
+        let mut prepared = PREPARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+        prepared.clear();
     }
+}
+
+/// The regions (by id) or country codes whose phone patterns are in the `phonenumber` crate's
+/// cache as [`ascii_phone_pattern`] compiled them, since the last reset.
+static PREPARED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<PreparedKey>>> =
+    std::sync::LazyLock::new(std::sync::Mutex::default);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum PreparedKey {
+    Id(String),
+    Code(u16),
+}
+
+/// The regions whose phone patterns to prepare.
+enum PhoneRegions<'a> {
+    /// One region, by ISO 3166 id.
+    Id(&'a str),
+    /// Every region of a country calling code (`1`: the United States, Canada and the
+    /// Caribbean's).
+    Code(u16),
+}
+
+/// Puts the phone patterns of `regions` in the `phonenumber` crate's pattern cache compiled by
+/// [`ascii_phone_pattern`], once between two resets, before the crate compiles its own.
+///
+/// The crate compiles its metadata's patterns in Unicode mode, where `\d` is any of the
+/// hundreds of Unicode decimal digits: each pattern's automaton is many times larger, and so
+/// are the lazy-DFA caches each keeps per thread (the largest part of a sync's memory, and of
+/// its time in `$e164`). The patterns only ever read the ASCII digits of a number the crate
+/// has already normalised, so ASCII mode gives the same answers. The cache is keyed by the
+/// pattern's text; a pattern that does not compile in ASCII mode is left to the crate.
+fn prepare_phone_patterns(regions: PhoneRegions<'_>) {
+    let key = match regions {
+        PhoneRegions::Id(id) => PreparedKey::Id(id.to_owned()),
+        PhoneRegions::Code(code) => PreparedKey::Code(code),
+    };
+    let mut prepared = PREPARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if prepared.contains(&key) {
+        return;
+    }
+    let database = &*phonenumber::metadata::DATABASE;
+    let metadata: Vec<&phonenumber::Metadata> = match &key {
+        PreparedKey::Id(id) => database.by_id(id.as_str()).into_iter().collect(),
+        PreparedKey::Code(code) => database.by_code(code).unwrap_or_default(),
+    };
+    let cache = database.cache();
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for meta in metadata {
+        for pattern in phone_patterns(meta) {
+            if let Some(regex) = ascii_phone_pattern(pattern.as_str()) {
+                cache.save(regex);
+            }
+        }
+    }
+    prepared.insert(key);
+}
+
+/// Every pattern of a region's metadata.
+fn phone_patterns(meta: &phonenumber::Metadata) -> Vec<&regex_cache::CachedRegex> {
+    let descriptors = meta.descriptors();
+    let mut patterns: Vec<&regex_cache::CachedRegex> = [
+        Some(descriptors.general()),
+        descriptors.fixed_line(),
+        descriptors.mobile(),
+        descriptors.toll_free(),
+        descriptors.premium_rate(),
+        descriptors.shared_cost(),
+        descriptors.personal_number(),
+        descriptors.voip(),
+        descriptors.pager(),
+        descriptors.uan(),
+        descriptors.emergency(),
+        descriptors.voicemail(),
+        descriptors.short_code(),
+        descriptors.standard_rate(),
+        descriptors.carrier(),
+        descriptors.no_international(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(phonenumber::metadata::Descriptor::national_number)
+    .collect();
+    patterns.extend(meta.international_prefix());
+    patterns.extend(meta.national_prefix_for_parsing());
+    patterns.extend(meta.leading_digits());
+    for format in meta.formats().iter().chain(meta.international_formats()) {
+        patterns.push(format.pattern());
+        patterns.extend(format.leading_digits());
+    }
+    patterns
+}
+
+/// `source` compiled as the `phonenumber` crate compiles its patterns (whitespace ignored),
+/// but in ASCII mode; `None` when it does not compile so.
+fn ascii_phone_pattern(source: &str) -> Option<regex::Regex> {
+    regex::RegexBuilder::new(source)
+        .ignore_whitespace(true)
+        .unicode(false)
+        .build()
+        .ok()
 }
 
 /// `$soqlEscape(string)`.
@@ -252,6 +368,45 @@ mod tests {
             call(e164, &[json!(" +1 (415) 555-2671"), json!("FR")]),
             Some(json!("+14155552671"))
         );
+    }
+
+    /// Every region's phone patterns compile in ASCII mode, and with them every example
+    /// number of the metadata (a valid number of its region and type, by definition) is
+    /// still valid, written with its country code.
+    #[test]
+    fn e164_reads_every_regions_example_numbers_with_ascii_patterns() {
+        let database = &*phonenumber::metadata::DATABASE;
+        let (mut checked, mut failed) = (0, Vec::new());
+        for meta in database.iter() {
+            for pattern in phone_patterns(meta) {
+                assert!(
+                    ascii_phone_pattern(pattern.as_str()).is_some(),
+                    "{}: `{}` compiles in ASCII mode",
+                    meta.id(),
+                    pattern.as_str()
+                );
+            }
+            let descriptors = meta.descriptors();
+            let examples = [
+                descriptors.fixed_line(),
+                descriptors.mobile(),
+                descriptors.toll_free(),
+                descriptors.voip(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(phonenumber::metadata::Descriptor::example);
+            for example in examples {
+                let expected = format!("+{}{example}", meta.country_code());
+                let international = format!("+{} {example}", meta.country_code());
+                if normalised_phone(None, &international).as_deref() != Some(expected.as_str()) {
+                    failed.push(format!("{}: {international}", meta.id()));
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(failed, Vec::<String>::new());
+        assert!(checked > 500, "{checked} example numbers");
     }
 
     #[test]
