@@ -4976,7 +4976,9 @@ pub async fn a_large_sync_page_numbers_every_change_in_order(store: &dyn Store) 
     let updates = (0..250)
         .filter(|n| n % 2 == 0 && n % 10 != 5)
         .map(|n| (name(n), ChangeKind::Updated));
-    let deletes = deleted.iter().map(|remote_id| (remote_id.clone(), ChangeKind::Deleted));
+    let deletes = deleted
+        .iter()
+        .map(|remote_id| (remote_id.clone(), ChangeKind::Deleted));
     expected.extend(
         (251..)
             .zip(updates.chain(deletes))
@@ -4994,14 +4996,24 @@ pub async fn a_large_sync_page_numbers_every_change_in_order(store: &dyn Store) 
         changes.extend(page);
     }
     assert_eq!(feed(&changes), expected);
-    assert_eq!(changes[250].record, Some(json!({"id": "r000", "name": "v2"})));
+    assert_eq!(
+        changes[250].record,
+        Some(json!({"id": "r000", "name": "v2"}))
+    );
     assert_eq!(changes[399].record, None, "a delete is a tombstone");
 
     let mut records = Vec::new();
     let mut after: Option<String> = None;
     loop {
         let page = store
-            .list_synced_records(&environment_id, id, "contacts", after.as_deref(), false, 100)
+            .list_synced_records(
+                &environment_id,
+                id,
+                "contacts",
+                after.as_deref(),
+                false,
+                100,
+            )
             .await
             .expect("records");
         let Some(last) = page.last() else { break };
@@ -5019,7 +5031,11 @@ pub async fn a_large_sync_page_numbers_every_change_in_order(store: &dyn Store) 
             .find(|change| change.remote_id == record.remote_id)
             .expect("a change")
             .seq;
-        assert_eq!(record.seq, seq, "{} carries its last change's number", record.remote_id);
+        assert_eq!(
+            record.seq, seq,
+            "{} carries its last change's number",
+            record.remote_id
+        );
     }
     assert_eq!(
         store
