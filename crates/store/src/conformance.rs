@@ -4956,7 +4956,7 @@ pub async fn a_large_sync_page_numbers_every_change_in_order(store: &dyn Store) 
     // Every other record changes, every tenth is deleted, the rest are unchanged.
     let second: Vec<SyncedInput> = (0..250)
         .filter(|n| n % 10 != 5)
-        .map(|n| synced(&name(n), if n % 2 == 0 { 2 } else { 1 }))
+        .map(|n| synced(&name(n), if n.is_multiple_of(2) { 2 } else { 1 }))
         .collect();
     let deleted: Vec<String> = (0..250).filter(|n| n % 10 == 5).map(name).collect();
     let deleted_refs: Vec<&str> = deleted.iter().map(String::as_str).collect();
@@ -4974,7 +4974,7 @@ pub async fn a_large_sync_page_numbers_every_change_in_order(store: &dyn Store) 
         .map(|n| (n as u64 + 1, name(n), ChangeKind::Created))
         .collect();
     let updates = (0..250)
-        .filter(|n| n % 2 == 0 && n % 10 != 5)
+        .filter(|n| n.is_multiple_of(2) && n % 10 != 5)
         .map(|n| (name(n), ChangeKind::Updated));
     let deletes = deleted
         .iter()
@@ -5023,7 +5023,7 @@ pub async fn a_large_sync_page_numbers_every_change_in_order(store: &dyn Store) 
     assert_eq!(records.len(), 225, "deleted records are not listed as live");
     for record in &records {
         let n: usize = record.remote_id[1..].parse().expect("a numbered id");
-        let version = if n % 2 == 0 { 2 } else { 1 };
+        let version = if n.is_multiple_of(2) { 2 } else { 1 };
         assert_eq!(record.hash, format!("{}-{version}", record.remote_id));
         let seq = changes
             .iter()
