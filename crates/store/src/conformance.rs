@@ -4947,18 +4947,18 @@ pub async fn a_large_sync_page_numbers_every_change_in_order(store: &dyn Store) 
         .await
         .expect("create");
     let name = |n: usize| format!("r{n:03}");
-    let first: Vec<SyncedInput> = (0..250).map(|n| synced(&name(n), 1)).collect();
+    let first: Vec<SyncedInput> = (0..250_usize).map(|n| synced(&name(n), 1)).collect();
     let applied = store
         .apply_sync_page(&environment_id, sync_page(id, first, &[], None))
         .await
         .expect("apply");
     assert_eq!((applied.created, applied.last_seq), (250, Some(250)));
     // Every other record changes, every tenth is deleted, the rest are unchanged.
-    let second: Vec<SyncedInput> = (0..250)
+    let second: Vec<SyncedInput> = (0..250_usize)
         .filter(|n| n % 10 != 5)
         .map(|n| synced(&name(n), if n.is_multiple_of(2) { 2 } else { 1 }))
         .collect();
-    let deleted: Vec<String> = (0..250).filter(|n| n % 10 == 5).map(name).collect();
+    let deleted: Vec<String> = (0..250_usize).filter(|n| n % 10 == 5).map(name).collect();
     let deleted_refs: Vec<&str> = deleted.iter().map(String::as_str).collect();
     let applied = store
         .apply_sync_page(&environment_id, sync_page(id, second, &deleted_refs, None))
@@ -4970,10 +4970,10 @@ pub async fn a_large_sync_page_numbers_every_change_in_order(store: &dyn Store) 
     );
     assert_eq!(applied.last_seq, Some(400));
 
-    let mut expected: Vec<(u64, String, ChangeKind)> = (0..250)
+    let mut expected: Vec<(u64, String, ChangeKind)> = (0..250_usize)
         .map(|n| (n as u64 + 1, name(n), ChangeKind::Created))
         .collect();
-    let updates = (0..250)
+    let updates = (0..250_usize)
         .filter(|n| n.is_multiple_of(2) && n % 10 != 5)
         .map(|n| (name(n), ChangeKind::Updated));
     let deletes = deleted
