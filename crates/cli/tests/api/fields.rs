@@ -286,28 +286,13 @@ async fn a_field_added_at_the_vendor_appears_once_the_cache_expires() {
             "{provider}: the cache holds until its TTL"
         );
         // The TTL passes (the cache entry is aged in the store, as time would).
-        let id = store::ConnectionId::parse(&connection).expect("id");
-        let key = format!(
-            "{}:crm.contacts",
-            meta["connector_revision"].as_str().expect("revision")
-        );
-        let entry = app
-            .demo
-            .store
-            .get_discovered_fields(&id, &key)
-            .await
-            .expect("read")
-            .expect("cached");
-        app.demo
-            .store
-            .put_discovered_fields(
-                &id,
-                &key,
-                &entry.fields,
-                entry.fetched_at - chrono::Duration::days(2),
-            )
-            .await
-            .expect("aged");
+        app.age_discovered_fields(
+            &connection,
+            meta["connector_revision"].as_str().expect("revision"),
+            "crm.contacts",
+            chrono::Duration::days(2),
+        )
+        .await;
         let (_, fresh) = app.get(&meta_path).await;
         assert!(has_custom(&fresh, added), "{provider}: {fresh}");
     }

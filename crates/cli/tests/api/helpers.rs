@@ -121,6 +121,35 @@ impl TestApp {
             .collect()
     }
 
+    /// Ages the connection's cached discovered fields of `object` (`crm.contacts`) by `by`, as
+    /// time would; `revision` is the connector revision `/meta` names.
+    #[allow(
+        dead_code,
+        reason = "used by the api tests, not by the cross-vendor suite"
+    )]
+    pub async fn age_discovered_fields(
+        &self,
+        connection: &str,
+        revision: &str,
+        object: &str,
+        by: chrono::Duration,
+    ) {
+        let id = store::ConnectionId::parse(connection).expect("id");
+        let key = format!("{revision}:{object}");
+        let entry = self
+            .demo
+            .store
+            .get_discovered_fields(&id, &key)
+            .await
+            .expect("read")
+            .expect("cached");
+        self.demo
+            .store
+            .put_discovered_fields(&id, &key, &entry.fields, entry.fetched_at - by)
+            .await
+            .expect("aged");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

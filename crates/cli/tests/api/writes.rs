@@ -690,28 +690,13 @@ async fn a_portals_own_lifecycle_stages_are_written_and_others_refused_first() {
     // A stage the portal adds after discovery: the cached fields are a minute old or more (aged
     // in the store, as time would), so the refused value makes Crosswalk look again.
     add_stage("reseller").await;
-    let id = store::ConnectionId::parse(&connection).expect("id");
-    let key = format!(
-        "{}:crm.contacts",
-        meta["connector_revision"].as_str().expect("revision")
-    );
-    let entry = app
-        .demo
-        .store
-        .get_discovered_fields(&id, &key)
-        .await
-        .expect("read")
-        .expect("cached");
-    app.demo
-        .store
-        .put_discovered_fields(
-            &id,
-            &key,
-            &entry.fields,
-            entry.fetched_at - chrono::Duration::minutes(2),
-        )
-        .await
-        .expect("aged");
+    app.age_discovered_fields(
+        &connection,
+        meta["connector_revision"].as_str().expect("revision"),
+        "crm.contacts",
+        chrono::Duration::minutes(2),
+    )
+    .await;
     let (status, created) = app
         .call(
             Method::PATCH,
