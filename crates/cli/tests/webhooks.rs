@@ -712,7 +712,7 @@ async fn an_endpoint_down_for_a_day_gets_every_event_in_order_and_a_410_disables
     let update = dead
         .iter()
         .find(|message| message["event_type"] == "crm.contacts.updated")
-        .expect("the record's update is a dead letter");
+        .unwrap_or_else(|| panic!("the record's update is a dead letter: {dead:?}"));
     let update_id = update["id"].as_str().expect("id").to_owned();
     receiver.answer(204);
     let (status, replayed) = app

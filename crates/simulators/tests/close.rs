@@ -311,7 +311,7 @@ async fn writes_name_each_refused_field_and_custom_fields_are_top_level_keys() {
         .as_array()
         .expect("data")
         .iter()
-        .find(|field| field["name"] == "Loyalty Tier")
+        .find(|field| field["name"] == "Membership Level")
         .expect("the seeded field")["id"]
         .as_str()
         .expect("id")

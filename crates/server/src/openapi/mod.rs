@@ -267,9 +267,12 @@ fn add_inbound_paths(paths: &mut Map<String, Value>, connection_id: &Value) {
         Responses::with_problems(
             json!({
                 "204": Responses::nothing("Accepted (the connector declares no other answer)."),
-                "200": {"description": "Accepted, answered as the connector declares (a SOAP acknowledgement, say).",
+                "200": {"description": "Accepted, answered as the connector declares (a SOAP acknowledgement, say): the connector's own body and content type, text.",
                         "headers": {"X-Request-Id": header_ref("X-Request-Id")},
-                        "content": {"*/*": {"schema": {"type": "string"}}}}
+                        "content": {
+                            "text/xml": {"schema": {"type": "string"}},
+                            "text/plain": {"schema": {"type": "string"}}
+                        }}
             }),
             &[401, 404, 413],
         ),

@@ -97,7 +97,7 @@ pub(crate) fn contact(
         "timezone": null,
         "timezone_source": null,
     }));
-    if let Some(field) = custom_field_id(store, "contact", "Loyalty Tier")
+    if let Some(field) = custom_field_id(store, "contact", "Membership Level")
         && rng.gen_bool(0.6)
     {
         record.insert(format!("custom.{field}"), json!(pick(rng, TIERS)));
@@ -185,7 +185,7 @@ pub(crate) fn seed(store: &mut Store, rng: &mut StdRng, config: &CloseConfig) {
         ),
     );
     for (object_name, name, kind, choices) in [
-        ("contact", "Loyalty Tier", "choices", Some(TIERS)),
+        ("contact", "Membership Level", "choices", Some(TIERS)),
         (
             "lead",
             "Industry",
