@@ -640,29 +640,24 @@ impl Bound {
         let key = object.key();
         check_carried_fields(self.connector(), object, operation, &body)?;
         let mut fields = self.fields(&key).await?;
-        if let Some(refused) =
-            refused_write_value(self.connector(), object, operation, &body, &fields)
+        let refusal = |fields: &[DiscoveredField]| {
+            refused_write_value(self.connector(), object, operation, &body, fields).map(|refused| {
+                let error = refused_value_error(self.connector(), object, &refused);
+                (refused.discovered, error)
+            })
+        };
+        let mut refused = refusal(&fields);
+        // An account's own option list may have grown since discovery: a value outside it is
+        // looked up once more (at most once a minute per connection and object) before it is
+        // refused.
+        if let Some((true, _)) = refused
+            && let Some(fresh) = self.rediscover_unless_recent(&key).await?
         {
-            // An account's own option list may have grown since discovery: a value outside it
-            // is looked up once more (at most once a minute per connection and object) before
-            // it is refused.
-            let error = refused_value_error(self.connector(), object, &refused);
-            let fresh = if refused.discovered {
-                self.rediscover_unless_recent(&key).await?
-            } else {
-                None
-            };
-            match fresh {
-                Some(fresh) => {
-                    if let Some(refused) =
-                        refused_write_value(self.connector(), object, operation, &body, &fresh)
-                    {
-                        return Err(refused_value_error(self.connector(), object, &refused));
-                    }
-                    fields = fresh;
-                }
-                None => return Err(error),
-            }
+            refused = refusal(&fresh);
+            fields = fresh;
+        }
+        if let Some((_, error)) = refused {
+            return Err(error);
         }
         let body = check_custom_fields(object, body, &fields)?;
         // An update that names nothing to change (`{}`, or only empty `custom_fields` and
