@@ -204,9 +204,10 @@ pub(crate) fn merge_pages(
 }
 
 /// Merges the answers of a page's `enrich` requests into its raw records: each answer record's
-/// `merge` object goes into the page record whose `record_key` equals the answer record's
+/// `merge` object goes into every page record whose `record_key` equals the answer record's
 /// `key`. An answer record that names no record of the page is ignored; a page record no answer
-/// names is left as it is.
+/// names is left as it is. An entry without `key` (one record per request) merges the first
+/// record of its n-th answer into the n-th page record: the answers come in planning order.
 ///
 /// # Errors
 /// Fails when an answer is a vendor error (`check`), its records cannot be read (`extract`), or
@@ -218,7 +219,8 @@ pub(crate) fn enrich(
     extract: impl Fn(&CompiledEnrich, &Value) -> Result<Vec<Value>, ReadError>,
     check: impl Fn(&VendorResponse) -> Result<(), ReadError>,
 ) -> Result<(), ReadError> {
-    let mut indexes: HashMap<usize, HashMap<String, usize>> = HashMap::new();
+    let mut indexes: HashMap<usize, HashMap<String, Vec<usize>>> = HashMap::new();
+    let mut answered: HashMap<usize, usize> = HashMap::new();
     for (entry_idx, response) in answers {
         check(response)?;
         let Some(entry) = entries.get(*entry_idx) else {
@@ -226,23 +228,14 @@ pub(crate) fn enrich(
                 "an enrichment answer for entry {entry_idx}, which the route does not declare"
             )));
         };
-        let index = match indexes.entry(*entry_idx) {
-            std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
-            std::collections::hash_map::Entry::Vacant(vacant) => {
-                let mut index = HashMap::new();
-                for (idx, record) in records.iter().enumerate() {
-                    if let Some(key) = key_text(&entry.record_key, "enrich record_key", record)? {
-                        index.entry(key).or_insert(idx);
-                    }
-                }
-                vacant.insert(index)
-            }
-        };
-        for answer in extract(entry, &response.body)? {
-            let Some(key) = key_text(&entry.key, "enrich key", &answer)? else {
+        let Some(key_expr) = &entry.key else {
+            let nth = answered.entry(*entry_idx).or_insert(0);
+            let idx = *nth;
+            *nth += 1;
+            let Some(answer) = extract(entry, &response.body)?.into_iter().next() else {
                 continue;
             };
-            let Some(&idx) = index.get(&key) else {
+            let Some(record) = records.get_mut(idx) else {
                 continue;
             };
             let merged = entry
@@ -253,7 +246,40 @@ pub(crate) fn enrich(
                     source,
                 })?;
             if let Some(merged @ Value::Object(_)) = merged {
-                merge_value(&mut records[idx], &merged);
+                merge_value(record, &merged);
+            }
+            continue;
+        };
+        let index = match indexes.entry(*entry_idx) {
+            std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+                for (idx, record) in records.iter().enumerate() {
+                    if let Some(key) = key_text(&entry.record_key, "enrich record_key", record)? {
+                        index.entry(key).or_default().push(idx);
+                    }
+                }
+                vacant.insert(index)
+            }
+        };
+        for answer in extract(entry, &response.body)? {
+            let Some(key) = key_text(key_expr, "enrich key", &answer)? else {
+                continue;
+            };
+            let Some(targets) = index.get(&key) else {
+                continue;
+            };
+            let merged = entry
+                .merge
+                .evaluate(Some(&answer), &Vars::new())
+                .map_err(|source| ReadError::Mapping {
+                    what: format!("enrich `{}` merge", entry.uses),
+                    source,
+                })?;
+            if let Some(merged @ Value::Object(_)) = merged {
+                for &idx in targets {
+                    merge_value(&mut records[idx], &merged);
+                }
             }
         }
     }

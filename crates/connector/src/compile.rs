@@ -316,7 +316,16 @@ impl Compiler<'_> {
                 &format!("{path}.record_key"),
                 enrich.record_key.as_deref().unwrap_or("id"),
             )?,
-            key: self.expr(&format!("{path}.key"), &enrich.key)?,
+            key: match &enrich.key {
+                Some(key) => Some(self.expr(&format!("{path}.key"), key)?),
+                None if enrich.max_items == 1 => None,
+                None => {
+                    return Err(self.error(
+                        &format!("{path}.key"),
+                        "is required unless max_items is 1 (then each answer belongs to the one record it was asked for)",
+                    ));
+                }
+            },
             merge: self.expr(&format!("{path}.merge"), &enrich.merge)?,
         })
     }

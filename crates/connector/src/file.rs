@@ -1324,8 +1324,11 @@ pub struct Enrich {
     #[serde(default)]
     pub record_key: Option<String>,
     /// JSONata over one record of the answer (as its method's `records` gives them): the key of
-    /// the page's record it belongs to.
-    pub key: String,
+    /// the page's record it belongs to. Without it (only with `max_items: 1`), each answer
+    /// belongs to the one page record its request was planned for, and its first record is
+    /// merged into it: for a vendor whose answer does not name what was asked.
+    #[serde(default)]
+    pub key: Option<String>,
     /// JSONata over one record of the answer: the object merged into the page's record (keys
     /// the page's record lacks or holds as null are taken).
     pub merge: String,

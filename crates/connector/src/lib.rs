@@ -401,7 +401,8 @@ struct CompiledEnrich {
     route: Box<CompiledRoute>,
     max_items: usize,
     record_key: Expr,
-    key: Expr,
+    /// `None` (only with `max_items: 1`): each answer goes to the record it was planned for.
+    key: Option<Expr>,
     merge: Expr,
 }
 

@@ -217,6 +217,11 @@ fn enrich_declarations_are_checked_when_the_connector_loads() {
             "unified.crm.contacts.list.routes[0].enrich[0].key",
         ),
         (
+            "              key: from.id\n",
+            "",
+            "is required unless max_items is 1",
+        ),
+        (
             "        - use: contacts.get\n",
             "        - use: contacts.get\n          enrich: [{use: contacts.to_companies, max_items: 1, key: id, merge: '{}'}]\n",
             "for list routes only",
@@ -227,4 +232,97 @@ fn enrich_declarations_are_checked_when_the_connector_loads() {
         let error = load_connector_from_str("acme.yaml", &text, None).expect_err("refused");
         assert!(error.to_string().contains(expected), "{expected}: {error}");
     }
+}
+
+/// A follow-up per record whose answer does not name what was asked (a balance asked per
+/// employee and policy type, answering the policy's own name): without `key`, with
+/// `max_items: 1`, the n-th answer belongs to the n-th record of the page.
+const KEYLESS: &str = r#"
+schema_version: 1
+meta: { id: acme, label: Acme, categories: [hris], revision: "1" }
+auth:
+  schemes:
+    token: { kind: bearer, token: "{{credentials.token}}" }
+http:
+  base_url: https://api.acme.test
+  allowed_hosts: [api.acme.test]
+resources:
+  policies:
+    list: { http_method: GET, path: /policy-types, records: "[types.{'name': $}]" }
+    balance: { http_method: GET, path: "/employees/{{id}}/balance" }
+unified:
+  hris.time_off_balances:
+    list:
+      routes:
+        - use: policies.list
+          enrich:
+            - use: policies.balance
+              max_items: 1
+              id_mapping: query.employee_id
+              query_mapping: '{"policyType": records[0].name}'
+              merge: '{"left": total}'
+      record_mapping: '{"id": name, "policy_id": name, "balance": $string(left)}'
+"#;
+
+#[test]
+fn without_a_key_each_answer_completes_the_record_it_was_asked_for() {
+    let connector = load_connector_from_str("acme.yaml", KEYLESS, None).expect("loads");
+    let ctx = RequestContext {
+        query: json!({"employee_id": "7"}),
+        ..context()
+    };
+    let cursor = ListCursor::default();
+    let responses = vec![ok(200, json!({"types": ["Holiday", "Sick", "Unpaid"]}))];
+    let plans = connector
+        .plan_list_enrichment("hris.time_off_balances", &ctx, &cursor, &responses)
+        .expect("plans");
+    let asked: Vec<(&str, &str)> = plans
+        .iter()
+        .map(|(_, plan)| {
+            assert_eq!(plan.url, "https://api.acme.test/employees/7/balance");
+            assert_eq!(plan.query.len(), 1);
+            (plan.query[0].0.as_str(), plan.query[0].1.as_str())
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("policyType", "Holiday"),
+            ("policyType", "Sick"),
+            ("policyType", "Unpaid"),
+        ]
+    );
+    // The answers name a policy, not the type asked for; the third is empty.
+    let answers = vec![
+        (0, ok(200, json!({"policy": "Holiday UK", "total": 12}))),
+        (0, ok(200, json!({"policy": "Sick (standard)", "total": 3}))),
+        (0, ok(200, json!([]))),
+    ];
+    let read = connector
+        .read_list_enriched(
+            "hris.time_off_balances",
+            &ctx,
+            &cursor,
+            &responses,
+            &answers,
+        )
+        .expect("reads");
+    let balances: Vec<(Value, Value)> = read
+        .records
+        .iter()
+        .map(|(mapped, _)| {
+            (
+                mapped["id"].clone(),
+                mapped.get("balance").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    assert_eq!(
+        balances,
+        [
+            (json!("Holiday"), json!("12")),
+            (json!("Sick"), json!("3")),
+            (json!("Unpaid"), Value::Null),
+        ]
+    );
 }

@@ -452,6 +452,16 @@ pub struct HrisSuiteFacts {
     pub time_off_policy_id: String,
     /// `employment_status_raw` of a terminated employee.
     pub terminated_status_raw: String,
+    /// Whether the vendor's groups name their parent group (a department tree).
+    #[serde(default)]
+    pub groups_have_parents: bool,
+    /// Whether the vendor's API gives the company's name (HiBob's gives only its id).
+    #[serde(default = "yes")]
+    pub companies_named: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[cfg(test)]

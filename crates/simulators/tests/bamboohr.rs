@@ -223,6 +223,55 @@ async fn answers_match_the_stored_description() {
     .await;
     check("/api/v1/time_off/requests", "get", 200, &requests);
     assert!(!requests.as_array().expect("requests").is_empty());
+    // Groups and places: the list fields' options (archived ones kept), the job locations
+    // (active by default, archived ones when the filter asks) and the company.
+    let (status, lists) = get(&running, "/api/v1/meta/lists").await;
+    assert_eq!(status, StatusCode::OK);
+    check("/api/v1/meta/lists", "get", 200, &lists);
+    let departments = lists
+        .as_array()
+        .expect("lists")
+        .iter()
+        .find(|list| list["alias"] == "department")
+        .expect("the department list");
+    assert!(
+        departments["options"]
+            .as_array()
+            .expect("options")
+            .iter()
+            .any(|option| option["name"] == "Engineering" && option["archived"] == "no")
+    );
+    assert!(
+        departments["options"]
+            .as_array()
+            .expect("options")
+            .iter()
+            .any(|option| option["archived"] == "yes")
+    );
+    let (status, locations) = get(&running, "/api/v1/hris/org/locations?expand=country").await;
+    assert_eq!(status, StatusCode::OK);
+    check("/api/v1/hris/org/locations", "get", 200, &locations);
+    let active = locations["data"].as_array().expect("data");
+    assert!(active.iter().all(|location| location["archived"] == false));
+    assert!(
+        active
+            .iter()
+            .any(|location| location["address"]["country"]["isoCode"] == "GB")
+    );
+    assert_eq!(locations["meta"]["totalItems"], active.len());
+    let (_, every) = get(
+        &running,
+        "/api/v1/hris/org/locations?pageSize=2&page=1&filter=archived%20eq%20true%20or%20archived%20eq%20false",
+    )
+    .await;
+    check("/api/v1/hris/org/locations", "get", 200, &every);
+    assert_eq!(every["meta"]["totalItems"], active.len() + 1);
+    assert_eq!(every["data"].as_array().expect("data").len(), 2);
+    let (status, company) = get(&running, "/api/v1/company_information").await;
+    assert_eq!(status, StatusCode::OK);
+    check("/api/v1/company_information", "get", 200, &company);
+    assert!(company["legalName"].is_string());
+
     let (_, balances) = get(&running, "/api/v1/employees/4/time_off/calculator").await;
     check(
         "/api/v1/employees/{employeeId}/time_off/calculator",

@@ -434,7 +434,7 @@ async fn employees_are_created_updated_and_terminated() {
 #[tokio::test]
 async fn history_tables_page_by_cursor_over_every_employee() {
     let sim = Sim::start(small()).await;
-    for table in ["work", "salaries"] {
+    for table in ["work", "salaries", "employment"] {
         let path = format!("/bulk/people/{table}");
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
@@ -477,6 +477,34 @@ async fn history_tables_page_by_cursor_over_every_employee() {
     assert!(
         entry["base"]["value"].is_number() && entry["base"]["currency"] == "USD",
         "{entry}"
+    );
+    // The employment table: contract and employment type, a fixed term made permanent.
+    let (_, employment, _) = sim
+        .call(Method::GET, "/bulk/people/employment?limit=200", None)
+        .await;
+    let results = employment["results"].as_array().expect("results");
+    for result in results {
+        for entry in result["values"].as_array().expect("entries") {
+            assert!(
+                ["Full-Time", "Part-Time"].contains(&entry["contract"].as_str().expect("contract")),
+                "{entry}"
+            );
+            assert!(entry["type"].is_string(), "{entry}");
+        }
+    }
+    assert!(
+        results.iter().any(|result| {
+            let values = result["values"].as_array().expect("entries");
+            values.len() == 2
+                && values[0]["type"] == "Temporary"
+                && values[1]["type"] == "Permanent"
+        }),
+        "a fixed term made permanent"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|result| result["values"][0]["type"] == "Contractor")
     );
 }
 
@@ -525,6 +553,40 @@ async fn named_lists_and_policy_types_read_as_described() {
         .await;
     assert_eq!(status, StatusCode::OK);
     check("/timeoff/policy-types/{policyType}", "get", 200, &detail);
+
+    // A balance: per employee and policy type, as of a day (both required).
+    let employee = sim.handle.ids("employees")[0].clone();
+    let (status, balance, _) = sim
+        .call(
+            Method::GET,
+            &format!("/timeoff/employees/{employee}/balance?policyType=Holiday&date=2026-12-31"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{balance}");
+    check("/timeoff/employees/{id}/balance", "get", 200, &balance);
+    assert_eq!(balance["employeeId"], employee.as_str());
+    assert_eq!(
+        balance["totalBalanceAsOfDate"].as_f64().expect("a number")
+            + balance["totalTaken"].as_f64().expect("a number"),
+        balance["annualAllowance"].as_f64().expect("a number")
+    );
+    let (status, _, _) = sim
+        .call(
+            Method::GET,
+            &format!("/timeoff/employees/{employee}/balance?policyType=Holiday"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the date is required");
+    let (status, _, _) = sim
+        .call(
+            Method::GET,
+            "/timeoff/employees/1/balance?policyType=Holiday&date=2026-12-31",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! token from `POST /v1/auth` (the `oauth2` kind with `client: connection` and
 //! `token_answer`), once, and again when Personio says it expired; balances listed under an
 //! employee's URL (a list route's `id_mapping`); groups, locations and companies read from the
-//! employees. The checks every HRIS vendor shares are in the cross-vendor suite
+//! employees; the Connect page's form checks the credentials with a token request on submit. The checks every HRIS vendor shares are in the cross-vendor suite
 //! (`tests/vendors/hris.rs`).
 
 use reqwest::{Method, StatusCode};
@@ -175,4 +175,94 @@ async fn balances_are_listed_per_employee_and_organisation_comes_from_the_employ
         2,
         "{companies}"
     );
+}
+
+/// Submits the Connect page's client-credentials form of Personio; returns the status and
+/// the redirect's target (empty when the answer is a page) and body.
+async fn submit_form(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    secret: &str,
+) -> (StatusCode, String, String) {
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+        .post(app.url("/connect/submit"))
+        .form(&[
+            ("token", token),
+            ("provider", PROVIDER),
+            ("scheme", "client_credentials"),
+            ("client_id", "personio-sim-client"),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .expect("submit answers");
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, location, response.text().await.expect("a body"))
+}
+
+#[tokio::test]
+async fn the_connect_form_checks_the_credentials_with_a_token_request() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/environment/branding",
+            Some(json!({"display_name": "Acme Sync", "allowed_redirect_urls": ["http://127.0.0.1:9/integrations/done"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let link = crate::oauth::session(&app, PROVIDER, json!({})).await;
+    let token = link.split("token=").nth(1).expect("a token").to_owned();
+    let (status, connections) = app.get("/connections?limit=100").await;
+    assert_eq!(status, StatusCode::OK, "{connections}");
+    let held = connections["results"].as_array().expect("results").len();
+    let before = auth_calls(&app);
+
+    // Wrong credentials: Personio refuses the token, the end user is sent back to the form
+    // with our words for it, and no connection is made.
+    let (status, location, _) = submit_form(&app, &token, "wrong-secret").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    assert!(location.contains("error=wrong_credentials"), "{location}");
+    assert_eq!(auth_calls(&app), before + 1, "the credentials were tried");
+    let page = reqwest::get(app.url(&location))
+        .await
+        .expect("the page answers")
+        .text()
+        .await
+        .expect("a body");
+    assert!(page.contains("did not accept these credentials"), "{page}");
+    assert!(!page.contains("wrong-secret"), "{page}");
+    let (_, connections) = app.get("/connections?limit=100").await;
+    assert_eq!(
+        connections["results"].as_array().expect("results").len(),
+        held,
+        "no connection made"
+    );
+
+    // The right ones: the connection is made with the token just bought, which its first
+    // call uses.
+    let (status, _, page) = submit_form(&app, &token, "personio-sim-secret").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(auth_calls(&app), before + 2);
+    let start = page.find("connection_id=").expect("the connection") + "connection_id=".len();
+    let connection: String = page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let (status, body) = app
+        .get(&format!(
+            "/unified/hris/employees?connection_id={connection}&page_size=5"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(auth_calls(&app), before + 2, "no second token");
 }

@@ -1,8 +1,9 @@
 //! The HRIS checks of the cross-vendor suite (issue 18), run over every vendor whose
 //! `simulator.yaml` gives `hris_suite` facts: every employee listed exactly once (also while
 //! the vendor changes under the walk), terminated employees kept with their status, the status
-//! filter exact, custom fields in `custom_fields`, job and pay history, time off read and
-//! written, vendor errors as problem+json, and a sync whose change feed shows a termination at
+//! filter exact, custom fields in `custom_fields`, job and pay history (with employment
+//! types), time off read and written, groups, locations, companies and time-off balances,
+//! vendor errors as problem+json, and a sync whose change feed shows a termination at
 //! the vendor as an update and a deletion as a tombstone.
 
 use std::collections::BTreeSet;
@@ -25,6 +26,7 @@ pub const CHECKS: &[Check] = &[
     check!(a_termination_at_the_vendor_reads_as_terminated),
     check!(employments_and_compensations_list_with_their_history),
     check!(time_off_is_read_and_written),
+    check!(groups_locations_companies_and_balances_are_served),
     check!(vendor_errors_are_problems),
     check!(a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone),
 ];
@@ -357,6 +359,131 @@ async fn time_off_is_read_and_written(vendor: Vendor) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{provider}: {problem}");
+}
+
+/// A whole small listing of one unified object (one page of 100), as `results`.
+async fn list_all(app: &TestApp, provider: &str, object: &str, filters: &str) -> Vec<Value> {
+    let connection = app.connection(provider);
+    let (status, body) = app
+        .get(&format!(
+            "/unified/hris/{object}?connection_id={connection}&page_size=100{filters}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider} {object}: {body}");
+    assert!(body["next"].is_null(), "{provider} {object}: one page");
+    body["results"].as_array().expect("results").clone()
+}
+
+async fn groups_locations_companies_and_balances_are_served(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let facts = app.hris_facts(provider).clone();
+
+    let groups = list_all(&app, provider, "groups", "").await;
+    assert!(!groups.is_empty(), "{provider}: groups");
+    let group_ids = unique_ids(&groups);
+    assert_eq!(group_ids.len(), groups.len(), "{provider}: each group once");
+    for group in &groups {
+        assert!(group["name"].is_string(), "{provider}: {group}");
+        assert!(group["type"].is_string(), "{provider}: {group}");
+        if let Some(parent) = group["parent_group_id"].as_str() {
+            assert!(group_ids.contains(parent), "{provider}: {group}");
+        }
+    }
+    assert_eq!(
+        groups
+            .iter()
+            .any(|group| group["parent_group_id"].is_string()),
+        facts.groups_have_parents,
+        "{provider}: groups with parents"
+    );
+
+    let locations = list_all(&app, provider, "locations", "").await;
+    assert!(!locations.is_empty(), "{provider}: locations");
+    assert_eq!(unique_ids(&locations).len(), locations.len(), "{provider}");
+    for location in &locations {
+        assert!(location["name"].is_string(), "{provider}: {location}");
+    }
+
+    let companies = list_all(&app, provider, "companies", "").await;
+    assert!(!companies.is_empty(), "{provider}: companies");
+    let company_ids = unique_ids(&companies);
+    for company in &companies {
+        assert_eq!(
+            company["display_name"].is_string(),
+            facts.companies_named,
+            "{provider}: {company}"
+        );
+    }
+    // An employee's company is one of the companies listed.
+    let employees = walk_employees(&app, provider, "").await;
+    for employee in &employees {
+        if let Some(company) = employee["company_id"].as_str() {
+            assert!(company_ids.contains(company), "{provider}: {employee}");
+        }
+    }
+
+    // Job history says how each job is held, with the vendor's own value.
+    let employments = app
+        .walk_category(provider, "hris", "employments", "", 100)
+        .await;
+    assert!(
+        employments
+            .iter()
+            .any(|row| row["employment_type"] == "FULL_TIME"),
+        "{provider}: employment types"
+    );
+    for row in &employments {
+        assert_eq!(
+            row["employment_type"].is_string(),
+            row["employment_type_raw"].is_string(),
+            "{provider}: {row}"
+        );
+    }
+
+    // Balances, per employee: every policy's, in a unit, as a decimal string.
+    let active = walk_employees(&app, provider, "&employment_status=ACTIVE").await;
+    let employee = active[0]["remote_id"].as_str().expect("id").to_owned();
+    let balances = list_all(
+        &app,
+        provider,
+        "time_off_balances",
+        &format!("&employee_id={employee}"),
+    )
+    .await;
+    assert!(!balances.is_empty(), "{provider}: balances");
+    for balance in &balances {
+        assert_eq!(
+            balance["employee_id"],
+            employee.as_str(),
+            "{provider}: {balance}"
+        );
+        assert!(balance["policy_id"].is_string(), "{provider}: {balance}");
+        assert!(
+            balance["balance"]
+                .as_str()
+                .is_some_and(|text| text.parse::<f64>().is_ok()),
+            "{provider}: {balance}"
+        );
+        assert!(
+            ["DAYS", "HOURS"].contains(&balance["units"].as_str().unwrap_or_default()),
+            "{provider}: {balance}"
+        );
+    }
+    assert!(
+        balances
+            .iter()
+            .any(|balance| balance["policy_id"] == facts.time_off_policy_id.as_str()),
+        "{provider}: the day-based policy's balance"
+    );
+    // Without the employee, a client error naming what is missing, not a vendor call.
+    let (status, problem) = app
+        .get(&format!(
+            "/unified/hris/time_off_balances?connection_id={}",
+            app.connection(provider)
+        ))
+        .await;
+    assert!(status.is_client_error(), "{provider}: {status} {problem}");
 }
 
 async fn vendor_errors_are_problems(vendor: Vendor) {

@@ -394,10 +394,11 @@ enum Notice {
     NoOAuthApp,
     SignInUnavailable,
     TooManySignIns,
+    WrongCredentials,
 }
 
 impl Notice {
-    const ALL: [Notice; 9] = [
+    const ALL: [Notice; 10] = [
         Notice::WrongProvider,
         Notice::UnknownProvider,
         Notice::UseSignIn,
@@ -407,6 +408,7 @@ impl Notice {
         Notice::NoOAuthApp,
         Notice::SignInUnavailable,
         Notice::TooManySignIns,
+        Notice::WrongCredentials,
     ];
 
     fn code(self) -> &'static str {
@@ -420,6 +422,7 @@ impl Notice {
             Notice::NoOAuthApp => "no_oauth_app",
             Notice::SignInUnavailable => "sign_in_unavailable",
             Notice::TooManySignIns => "too_many_sign_ins",
+            Notice::WrongCredentials => "wrong_credentials",
         }
     }
 
@@ -448,6 +451,7 @@ impl Notice {
             (Notice::NoSignIn, _) => "This service cannot be connected with a sign-in.".to_owned(),
             (Notice::NoOAuthApp, _) => "This application has not been set up to sign in to this service yet. Please contact its support.".to_owned(),
             (Notice::SignInUnavailable, _) => "This service cannot be connected right now.".to_owned(),
+            (Notice::WrongCredentials, _) => "The service did not accept these credentials. Please check them and try again.".to_owned(),
             (Notice::TooManySignIns, _) => "This link cannot start another sign-in. Please go back to the application and start again.".to_owned(),
         }
     }
@@ -848,13 +852,42 @@ pub async fn submit(
             _ => account.insert(field.name.clone(), Value::String(given)),
         };
     }
+    // Client credentials are checked before the connection is made: their first token is
+    // bought now, and a refusal sends the end user back to the form.
+    let mut expires_at = None;
+    if let Some(AuthScheme::Oauth2 {
+        grant: connector::file::OAuthGrant::ClientCredentials,
+        ..
+    }) = connector.file().auth.schemes.get(&scheme)
+    {
+        match super::connections::first_client_credentials_token(
+            &state,
+            &session.environment_id,
+            &connector,
+            &scheme,
+            &mut account,
+            &mut secrets,
+        )
+        .await
+        {
+            Ok(expiry) => expires_at = expiry,
+            Err(crate::ApiError::Upstream {
+                code: "token_request_refused",
+                ..
+            }) => return Ok(back_to_form(&token, Notice::WrongCredentials, None)),
+            Err(error) => {
+                tracing::warn!(provider = %provider, error = ?error, "the connect page could not buy a client-credentials token");
+                return Ok(back_to_form(&token, Notice::SignInUnavailable, None));
+            }
+        }
+    }
     let connection = save_connection(
         &state,
         &session,
         &provider,
         account,
         Value::Object(secrets),
-        None,
+        expires_at,
     )
     .await?;
     Ok(finish_page(&session, &connection))

@@ -222,37 +222,15 @@ pub async fn create(
     }
     let mut expires_at = None;
     if client_credentials {
-        // The connector's JSONata over the token answer runs in the evaluation pool.
-        let limits = state
-            .operations
-            .evaluation_limits(&caller.environment_id)
-            .await?;
-        let offload = state
-            .operations
-            .evaluation_offload(&caller.environment_id, &limits);
-        let tokens = client_credentials_token(
+        expires_at = first_client_credentials_token(
             &state,
-            &caller,
+            &caller.environment_id,
             connector,
             &scheme_name,
-            (&account, &secrets),
-            &offload,
+            &mut account,
+            &mut secrets,
         )
         .await?;
-        secrets.insert(
-            "access_token".to_owned(),
-            Value::String(tokens.access_token.clone()),
-        );
-        expires_at = tokens.expires_at;
-        let captured = provider_http::oauth::capture_token_response(
-            connector,
-            &scheme_name,
-            &tokens.response,
-            Some(&offload),
-        )
-        .await
-        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
-        account.extend(captured);
     }
     let id = ConnectionId::generate();
     let credentials = state
@@ -275,10 +253,50 @@ pub async fn create(
     Ok((StatusCode::CREATED, JsonBody(view(&connection))))
 }
 
+/// Buys a new connection's first token with the client credentials grant, which also checks
+/// the credentials: the token goes into `secrets` and what the connector captures from the
+/// answer into `account`; returns when the token expires. A refusal is
+/// `ApiError::Upstream { code: "token_request_refused", .. }`.
+pub(crate) async fn first_client_credentials_token(
+    state: &AppState,
+    environment_id: &store::EnvironmentId,
+    connector: &connector::Connector,
+    scheme: &str,
+    account: &mut Map<String, Value>,
+    secrets: &mut Map<String, Value>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    // The connector's JSONata over the token answer runs in the evaluation pool.
+    let limits = state.operations.evaluation_limits(environment_id).await?;
+    let offload = state.operations.evaluation_offload(environment_id, &limits);
+    let tokens = client_credentials_token(
+        state,
+        environment_id,
+        connector,
+        scheme,
+        (account, secrets),
+        &offload,
+    )
+    .await?;
+    secrets.insert(
+        "access_token".to_owned(),
+        Value::String(tokens.access_token.clone()),
+    );
+    let captured = provider_http::oauth::capture_token_response(
+        connector,
+        scheme,
+        &tokens.response,
+        Some(&offload),
+    )
+    .await
+    .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+    account.extend(captured);
+    Ok(tokens.expires_at)
+}
+
 /// Obtains a token with the client credentials grant, from the environment's OAuth app.
 async fn client_credentials_token(
     state: &AppState,
-    caller: &Caller,
+    environment_id: &store::EnvironmentId,
     connector: &connector::Connector,
     scheme: &str,
     (account, secrets): (&Map<String, Value>, &Map<String, Value>),
@@ -297,7 +315,7 @@ async fn client_credentials_token(
         )
         .ok_or_else(|| ApiError::invalid("fields.client_id", "is required with `client_secret`"))?,
         connector::file::ClientSource::Environment => {
-            environment_client(state, caller, provider).await?
+            environment_client(state, environment_id, provider).await?
         }
     };
     state
@@ -326,12 +344,12 @@ async fn client_credentials_token(
 /// The environment's OAuth app for `provider`, opened.
 async fn environment_client(
     state: &AppState,
-    caller: &Caller,
+    environment_id: &store::EnvironmentId,
     provider: &str,
 ) -> Result<provider_http::oauth::ClientCredentials, ApiError> {
     let app = state
         .store
-        .get_oauth_app(&caller.environment_id, provider)
+        .get_oauth_app(environment_id, provider)
         .await
         .map_err(|error| match error {
             // Well-formed, but the environment lacks what the scheme needs (yet).
@@ -345,7 +363,7 @@ async fn environment_client(
         .keyring
         .open(
             &app.client_secret,
-            &provider_http::credentials::oauth_app_aad(&caller.environment_id, provider),
+            &provider_http::credentials::oauth_app_aad(environment_id, provider),
         )
         .map_err(|error| {
             ApiError::Internal(anyhow::anyhow!(

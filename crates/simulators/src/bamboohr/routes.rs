@@ -19,7 +19,8 @@ use serde_json::{Map, Value, json};
 
 use super::Shared;
 use super::store::{
-    CUSTOM_FIELDS, NewTimeOff, Row, STANDARD_FIELDS, Store, TIME_OFF_TYPES, iso, now,
+    ARCHIVED_OPTIONS, CUSTOM_FIELDS, DEPARTMENTS, LOCATIONS, NewTimeOff, Row, STANDARD_FIELDS,
+    Store, TIME_OFF_TYPES, iso, location_address, now,
 };
 use crate::faults::{FaultLayerState, control_routes, fault_middleware};
 
@@ -101,6 +102,9 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             get(time_off_calculator),
         )
         .route("/api/v1/meta/fields", get(meta_fields))
+        .route("/api/v1/meta/lists", get(meta_lists))
+        .route("/api/v1/company_information", get(company_information))
+        .route("/api/v1/hris/org/locations", get(org_locations))
         .route("/api/v1/meta/time_off/types", get(time_off_types))
         .route("/api/v1/time_off/requests", get(list_time_off_requests))
         .route(
@@ -621,6 +625,151 @@ async fn meta_fields(State(_shared): AppState) -> ApiResult {
         |(id, name, kind, alias)| json!({"id": id, "name": name, "type": kind, "alias": alias}),
     ));
     Ok(axum::Json(Value::Array(fields)).into_response())
+}
+
+/// The options of the list fields `department`, `division` and `location`: `(option id,
+/// name, archived)`, ids stable across runs.
+fn list_options(alias: &str) -> Vec<(u64, &'static str, bool)> {
+    let (base, live): (u64, Vec<&'static str>) = match alias {
+        "department" => (18_000, DEPARTMENTS.iter().map(|(d, _)| *d).collect()),
+        "division" => {
+            let mut divisions: Vec<&'static str> = Vec::new();
+            for (_, division) in DEPARTMENTS {
+                if !divisions.contains(division) {
+                    divisions.push(division);
+                }
+            }
+            (19_000, divisions)
+        }
+        "location" => (20_000, LOCATIONS.to_vec()),
+        _ => return Vec::new(),
+    };
+    let archived = ARCHIVED_OPTIONS
+        .iter()
+        .filter(|(list, _)| *list == alias)
+        .map(|(_, name)| (*name, true));
+    live.into_iter()
+        .map(|name| (name, false))
+        .chain(archived)
+        .enumerate()
+        .map(|(idx, (name, archived))| (base + idx as u64 + 1, name, archived))
+        .collect()
+}
+
+/// `GET /api/v1/meta/lists`: every list field with its options, archived ones included
+/// (`archived: yes`) for history. The lists are flat: BambooHR keeps no parent of an option.
+async fn meta_lists(State(_shared): AppState) -> ApiResult {
+    let lists: Vec<Value> = ["department", "division", "location"]
+        .iter()
+        .map(|alias| {
+            let field_id = STANDARD_FIELDS
+                .iter()
+                .find(|(_, name, _)| name == alias)
+                .map_or("0", |(id, _, _)| *id);
+            let options: Vec<Value> = list_options(alias)
+                .into_iter()
+                .map(|(id, name, archived)| {
+                    json!({
+                        "id": id,
+                        "name": name,
+                        "archived": if archived { "yes" } else { "no" },
+                        "createdDate": "2019-03-04T17:12:09+00:00",
+                        "archivedDate": archived.then_some("2024-06-30T09:00:00+00:00"),
+                    })
+                })
+                .collect();
+            json!({"fieldId": field_id, "name": label(alias), "alias": alias, "manageable": "yes", "multiple": "no", "options": options})
+        })
+        .collect();
+    Ok(axum::Json(Value::Array(lists)).into_response())
+}
+
+/// `GET /api/v1/hris/org/locations[?page=&pageSize=&filter=]`: the job locations, paged by
+/// number from 0 (`pageSize` default 500). Active ones by default; a `filter` naming
+/// `archived eq true` and/or `archived eq false` chooses (the only filter the simulator reads).
+async fn org_locations(State(_shared): AppState, RawQuery(raw): RawQuery) -> ApiResult {
+    let pairs = query_pairs(raw.as_deref())?;
+    let number = |name: &str, default: usize| -> Result<usize, ApiError> {
+        param(&pairs, name).map_or(Ok(default), |text| {
+            text.parse().map_err(|_| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("{name} must be a whole number"),
+                )
+            })
+        })
+    };
+    let page = number("page", 0)?;
+    let page_size = number("pageSize", 500)?.max(1);
+    // `expand=state,country` adds the state's and country's names and codes.
+    let expand: Vec<&str> = param(&pairs, "expand").map_or(Vec::new(), |e| e.split(',').collect());
+    // Without a filter, the active ones; `archived eq true`, `archived eq false` or both
+    // joined by `or` choose.
+    let filter = param(&pairs, "filter").map(|f| f.replace(' ', ""));
+    let wanted = |archived: bool| match &filter {
+        None => !archived,
+        Some(f) => f.contains(&format!("archivedeq{archived}")),
+    };
+    let all: Vec<Value> = list_options("location")
+        .into_iter()
+        .filter(|(_, _, archived)| wanted(*archived))
+        .map(|(id, name, archived)| {
+            let address = match location_address(name) {
+                Some((line1, city, state, zip, country, timezone)) => {
+                    let country_id = if country == "US" { "1" } else { "2" };
+                    let mut address = json!({
+                        "address1": line1, "address2": null, "city": city,
+                        "stateId": (!state.is_empty()).then_some(if state == "UT" { "44" } else { "0" }),
+                        "zipcode": zip, "countryId": country_id, "timezone": timezone,
+                        "remoteLocation": false,
+                    });
+                    if expand.contains(&"country") {
+                        let name = if country == "US" { "United States" } else { "United Kingdom" };
+                        address["country"] = json!({"id": country_id, "name": name, "isoCode": country});
+                    }
+                    if expand.contains(&"state") && !state.is_empty() {
+                        address["state"] = json!({"id": "44", "name": "Utah", "abbreviation": state});
+                    }
+                    address
+                }
+                None => json!({
+                    "address1": null, "address2": null, "city": null, "stateId": null,
+                    "zipcode": null, "countryId": null, "timezone": null, "remoteLocation": true,
+                }),
+            };
+            json!({
+                "id": id.to_string(),
+                "label": name,
+                "archived": archived,
+                "manageable": true,
+                "address": address,
+                "createdAt": "2019-03-04T17:12:09Z",
+            })
+        })
+        .collect();
+    let total = all.len();
+    let data: Vec<Value> = all
+        .into_iter()
+        .skip(page * page_size)
+        .take(page_size)
+        .collect();
+    Ok(axum::Json(json!({
+        "data": data,
+        "meta": {"page": page, "pageSize": page_size, "totalPages": total.div_ceil(page_size), "totalItems": total},
+        "_links": null,
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/company_information`: the one company of the account.
+async fn company_information(State(_shared): AppState) -> ApiResult {
+    Ok(axum::Json(json!({
+        "legalName": "Efficient Office, Inc.",
+        "displayName": "Efficient Office",
+        "address": {"line1": "335 S 560 W", "line2": "Suite 200", "city": "Lindon", "state": "UT", "zip": "84042"},
+        "phone": "801-724-6600",
+    }))
+    .into_response())
 }
 
 /// `firstName` → `First Name`.

@@ -102,19 +102,75 @@ const LAST_NAMES: &[&str] = &[
     "O'Brien",
     "Müller",
 ];
-const DEPARTMENTS: &[(&str, &str)] = &[
+pub(crate) const DEPARTMENTS: &[(&str, &str)] = &[
     ("Human Resources", "North America"),
     ("Engineering", "North America"),
     ("Sales", "Europe"),
     ("Customer Success", "Europe"),
     ("Finance", "North America"),
 ];
-const LOCATIONS: &[&str] = &[
+pub(crate) const LOCATIONS: &[&str] = &[
     "Salt Lake City, Utah",
     "London, UK",
     "Lindon, Utah",
     "Remote",
 ];
+
+/// Options kept only for history (`archived: yes` in `/meta/lists`, `archived: true` among
+/// the locations): `(list alias, name)`. No employee holds them.
+pub(crate) const ARCHIVED_OPTIONS: &[(&str, &str)] = &[
+    ("department", "Legacy Support"),
+    ("location", "Provo, Utah"),
+];
+
+/// The places `/hris/org/locations` gives, by name: `(address1, city, state, zipcode,
+/// country ISO code, time zone)`, all `None` for a remote location.
+pub(crate) fn location_address(
+    name: &str,
+) -> Option<(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+)> {
+    match name {
+        "Salt Lake City, Utah" => Some((
+            "335 S 560 W",
+            "Salt Lake City",
+            "UT",
+            "84101",
+            "US",
+            "America/Denver",
+        )),
+        "London, UK" => Some((
+            "1 Finsbury Avenue",
+            "London",
+            "",
+            "EC2M 2PF",
+            "GB",
+            "Europe/London",
+        )),
+        "Lindon, Utah" => Some((
+            "335 S 560 W",
+            "Lindon",
+            "UT",
+            "84042",
+            "US",
+            "America/Denver",
+        )),
+        "Provo, Utah" => Some((
+            "86 N University Ave",
+            "Provo",
+            "UT",
+            "84601",
+            "US",
+            "America/Denver",
+        )),
+        _ => None,
+    }
+}
 const JOB_TITLES: &[&str] = &[
     "HR Administrator",
     "Software Engineer",

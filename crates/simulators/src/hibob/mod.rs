@@ -1,10 +1,10 @@
 //! The HiBob (Bob) simulator: people read by POSTing field paths to `/people/search` (active
 //! employees unless `showInactive`), one employee by `POST /people/{id}`, creates, updates and
 //! terminations, `/company/people/fields` with custom fields, the named lists behind list
-//! fields (`department`, `site`), the work and salary history tables (`/bulk/people/…`,
-//! cursor-paged), and time off (policy types, who's out, requests submitted, read and
-//! cancelled, and the `/timeoff/requests/changes` feed), over a deterministically seeded
-//! company.
+//! fields (`department`, `site`), the work, salary and employment history tables
+//! (`/bulk/people/…`, cursor-paged), and time off (policy types, who's out, requests
+//! submitted, read and cancelled, balances per policy type, and the
+//! `/timeoff/requests/changes` feed), over a deterministically seeded company.
 //!
 //! The base URL stands for `https://api.hibob.com`; every path is `/v1/…`. Auth is HTTP Basic
 //! with a service user's id as user name and its token as password. Answers follow the stored
@@ -22,7 +22,7 @@
 //! * the search answers every match at once: the classic endpoint has no cursor;
 //! * filters take `root.id` or `root.email` with `equals` only (400 otherwise); unknown field
 //!   paths are left out of the answer;
-//! * the bulk tables (`/bulk/people/work`, `/bulk/people/salaries`) page by employee (`limit`
+//! * the bulk tables (`/bulk/people/work`, `…/salaries`, `…/employment`) page by employee (`limit`
 //!   1–200, default 50, `response_metadata.cursor` while more follow) and give each employee's
 //!   entries directly in `values`, where the description wraps them in one more `{values}`;
 //! * submitting a time-off request answers the request as its read gives it: the description
@@ -35,8 +35,13 @@
 //!   `X-RateLimit-Limit`, `-Remaining` and `-Reset` (epoch seconds), which every answer also
 //!   carries.
 //!
-//! Left out: webhooks, documents, reports, positions, custom tables, employment (contract)
-//! and lifecycle tables, balances, policies by name, and bank accounts.
+//! * a balance's cycle is the calendar year; its `policy` is the policy type's name with
+//!   ` (standard)`: the description gives no example of a policy name;
+//! * the company: Bob's API has no endpoint describing the company; every person carries its
+//!   `companyId`, all the same in one account.
+//!
+//! Left out: webhooks, documents, reports, positions, custom tables, the lifecycle table,
+//! policies by name, and bank accounts.
 
 mod routes;
 mod store;

@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::Shared;
@@ -83,6 +83,7 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         .route("/v1/company/named-lists/{list}", get(named_list))
         .route("/v1/bulk/people/work", get(bulk_work))
         .route("/v1/bulk/people/salaries", get(bulk_salaries))
+        .route("/v1/bulk/people/employment", get(bulk_employment))
         .route("/v1/timeoff/policy-types", get(policy_types))
         .route("/v1/timeoff/policy-types/{name}", get(policy_type))
         .route("/v1/timeoff/whosout", get(whos_out))
@@ -91,6 +92,7 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             "/v1/timeoff/employees/{id}/requests",
             post(create_time_off_request),
         )
+        .route("/v1/timeoff/employees/{id}/balance", get(time_off_balance))
         .route(
             "/v1/timeoff/employees/{id}/requests/{request}",
             get(get_time_off_request).delete(cancel_time_off_request),
@@ -686,6 +688,71 @@ async fn bulk_work(State(shared): AppState, RawQuery(raw): RawQuery) -> ApiResul
 /// `GET /v1/bulk/people/salaries`: salary (payroll) history, cursor-paged by employee.
 async fn bulk_salaries(State(shared): AppState, RawQuery(raw): RawQuery) -> ApiResult {
     bulk_table(&shared, raw.as_deref(), |store| &store.salaries)
+}
+
+/// `GET /v1/bulk/people/employment`: contract and employment type history, cursor-paged by
+/// employee.
+async fn bulk_employment(State(shared): AppState, RawQuery(raw): RawQuery) -> ApiResult {
+    bulk_table(&shared, raw.as_deref(), |store| &store.employment)
+}
+
+/// The yearly allowance of a policy type, in its unit.
+fn allowance(policy_type: &str) -> f64 {
+    match policy_type {
+        "Holiday" => 25.0,
+        "Sick" => 10.0,
+        "Parental leave" => 60.0,
+        "Overtime" => 40.0,
+        _ => 0.0,
+    }
+}
+
+/// `GET /v1/timeoff/employees/{id}/balance?policyType=&date=` (both required): the employee's
+/// balance of one policy type as of a day, its cycle the calendar year: the allowance less the
+/// approved requests that start in the year up to that day.
+async fn time_off_balance(
+    State(shared): AppState,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    let pairs = query_pairs(raw.as_deref())?;
+    let policy_type = param(&pairs, "policyType")
+        .ok_or_else(|| ApiError::bad("policyType is required"))?
+        .to_owned();
+    let date = date_param(&pairs, "date")?;
+    if !POLICY_TYPES.iter().any(|(name, ..)| *name == policy_type) {
+        return Err(ApiError::not_found(format!(
+            "Policy type {policy_type} not found"
+        )));
+    }
+    let store = shared.read();
+    if store.employee(&id).is_none() {
+        return Err(ApiError::not_found(format!("Employee {id} not found")));
+    }
+    let cycle_start = NaiveDate::from_ymd_opt(date.year(), 1, 1).expect("a valid date");
+    let taken: f64 = store
+        .time_off
+        .iter()
+        .filter(|request| request.employee_id == id && request.policy_type == policy_type)
+        .filter(|request| request.status == "approved")
+        .filter(|request| request.start >= cycle_start && request.start <= date)
+        .map(|request| ((request.end - request.start).num_days() + 1) as f64)
+        .sum();
+    let allowance = allowance(&policy_type);
+    Ok(axum::Json(json!({
+        "employeeId": id,
+        "policy": format!("{policy_type} (standard)"),
+        "pointInTime": date.to_string(),
+        "startingBalance": allowance,
+        "startingBalanceAsOf": cycle_start.to_string(),
+        "annualAllowance": allowance,
+        "totalTaken": taken,
+        "totalAdminAdjustments": 0,
+        "totalSystemAdjustments": 0,
+        "totalBalanceAsOfDate": allowance - taken,
+        "totalRoundedBalanceAsOfDate": (allowance - taken).floor(),
+    }))
+    .into_response())
 }
 
 /// `GET /v1/timeoff/policy-types`: the names of the policy types.

@@ -496,6 +496,8 @@ pub(crate) struct Store {
     pub employees: Vec<Employee>,
     pub work: Vec<Entry>,
     pub salaries: Vec<Entry>,
+    /// The employment table: contract and employment type over time.
+    pub employment: Vec<Entry>,
     pub time_off: Vec<TimeOffRequest>,
     pub time_off_changes: Vec<TimeOffChange>,
     next_employee: u64,
@@ -557,6 +559,7 @@ impl Store {
             employees: Vec::new(),
             work: Vec::new(),
             salaries: Vec::new(),
+            employment: Vec::new(),
             time_off: Vec::new(),
             time_off_changes: Vec::new(),
             next_employee: 3_332_883_909_410_030_364,
@@ -656,7 +659,60 @@ impl Store {
             deleted: false,
         });
         self.add_work_entry(&id, &start, &snapshot, at);
+        let contract = match snapshot["payroll"]["employment"]["contract"].as_str() {
+            Some("Part time" | "Part-Time") => "Part-Time",
+            _ => "Full-Time",
+        };
+        let kind = snapshot["payroll"]["employment"]["type"]
+            .as_str()
+            .unwrap_or("Permanent")
+            .to_owned();
+        self.add_employment_entry(&id, &start, contract, &kind, at);
         id
+    }
+
+    /// An employment table entry dated `effective`: the contract (`Full-Time`, `Part-Time`)
+    /// and the employment type (`Permanent`, `Temporary`, `Contractor`, …).
+    pub(crate) fn add_employment_entry(
+        &mut self,
+        id: &str,
+        effective: &str,
+        contract: &str,
+        kind: &str,
+        at: DateTime<Utc>,
+    ) {
+        let entry = self.entry_id();
+        let weekly = if contract == "Part-Time" { 20 } else { 40 };
+        self.employment.push(Entry {
+            employee_id: id.to_owned(),
+            fields: Map::from_iter([
+                ("id".to_owned(), json!(entry)),
+                ("effectiveDate".to_owned(), json!(effective)),
+                ("contract".to_owned(), json!(contract)),
+                ("type".to_owned(), json!(kind)),
+                (
+                    "salaryPayType".to_owned(),
+                    json!(if contract == "Part-Time" { "Hourly" } else { "Salaries" }),
+                ),
+                ("weeklyHours".to_owned(), json!(weekly)),
+                ("fte".to_owned(), json!(weekly * 100 / 40)),
+                ("calendarName".to_owned(), json!("US holidays")),
+                ("flsaCode".to_owned(), json!("Exempt")),
+                (
+                    "creationDate".to_owned(),
+                    json!(at.date_naive().to_string()),
+                ),
+                (
+                    "modificationDate".to_owned(),
+                    json!(at.date_naive().to_string()),
+                ),
+                ("canBeDeleted".to_owned(), json!(true)),
+                (
+                    "change".to_owned(),
+                    json!({"reason": "New hire", "changedBy": "Zoe Clark", "changedById": "3332883909410030364"}),
+                ),
+            ]),
+        });
     }
 
     /// A work history entry dated `effective` from the employee's current work fields.
@@ -850,7 +906,12 @@ impl Store {
                 "workMobile": null,
                 "custom": {"field_1711886937296": (["S", "M", "L", "XL"][n % 4])},
             },
-            "payroll": {"employment": {"contract": if n % 5 == 4 { "Part time" } else { "Full time" }}},
+            "payroll": {"employment": {
+                "contract": if n % 5 == 4 { "Part time" } else { "Full time" },
+                // Every sixth starts on a fixed term (made permanent a year later, below); every
+                // seventh is a contractor.
+                "type": if n % 6 == 1 { "Temporary" } else if n % 7 == 2 { "Contractor" } else { "Permanent" },
+            }},
             "home": {
                 "privateEmail": format!("{email}@example.net"),
                 "mobilePhone": format!("914-963-{:04}", 1000 + n % 9000),
@@ -886,6 +947,11 @@ impl Store {
                 &snapshot,
                 at,
             );
+        }
+        if n % 6 == 1 {
+            let contract = if n % 5 == 4 { "Part-Time" } else { "Full-Time" };
+            let permanent = (start + Duration::days(365)).to_string();
+            self.add_employment_entry(&id, &permanent, contract, "Permanent", at);
         }
         // Salary history: a starting salary and a raise a year later (hourly for part-timers).
         let hourly = n % 5 == 4;
