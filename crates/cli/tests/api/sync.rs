@@ -431,3 +431,8 @@ async fn a_dynamics_sync_under_errors_and_inserts_misses_nothing() {
 async fn a_zoho_sync_under_errors_and_inserts_misses_nothing() {
     a_sync_under_vendor_errors_and_inserts_misses_nothing("zoho").await;
 }
+
+#[tokio::test]
+async fn a_close_sync_under_errors_and_inserts_misses_nothing() {
+    a_sync_under_vendor_errors_and_inserts_misses_nothing("closecrm").await;
+}

@@ -1,6 +1,6 @@
 //! Deletes in syncs (issue 16), on every vendor: records deleted at the vendor between runs and
 //! during them end up deleted in the record store with exactly one tombstone each in the change
-//! feed, through the kind each connector declares (Salesforce's and Zoho's deleted feeds,
+//! feed, through the kind each connector declares (Salesforce's and Zoho's deleted feeds, Close's event log,
 //! HubSpot's archived listing, an id diff for Pipedrive and Dynamics 365). Also: the fall-back to an id diff when
 //! the feed no longer reaches the last run, the guard against a walk that shrank suspiciously,
 //! and a reconciliation pass that fails part-way committing no deletes.
@@ -291,6 +291,11 @@ async fn pipedrive_deletes_come_from_an_id_diff_once_each() {
 #[tokio::test]
 async fn zoho_deletes_come_from_the_deleted_listing_once_each() {
     deletes_between_and_during_runs_reach_the_store_once("zoho", None).await;
+}
+
+#[tokio::test]
+async fn close_deletes_come_from_the_event_log_once_each() {
+    deletes_between_and_during_runs_reach_the_store_once("closecrm", None).await;
 }
 
 #[tokio::test]
