@@ -577,6 +577,33 @@ pub struct RateLimitHeaders {
     /// How the reset header is expressed.
     #[serde(default)]
     pub reset_format: Option<ResetFormat>,
+    /// One header carrying the whole view as the IETF draft's structured `RateLimit` field
+    /// does: `limit=100, remaining=42, reset=7` (`reset` in seconds from now). Read before
+    /// `remaining` and `reset`, which an answer without it still falls back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured: Option<String>,
+    /// Which buckets the headers describe (`general` unless said).
+    #[serde(default, skip_serializing_if = "HeaderScope::is_default")]
+    pub scope: HeaderScope,
+}
+
+/// Which of a connection's buckets a vendor's rate-limit headers describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HeaderScope {
+    /// The connection's overall budget: the buckets that apply to every request.
+    #[default]
+    General,
+    /// The budget of the endpoint group the request counted against: every bucket (not
+    /// daily) the request took from, general or not (vendors that limit per endpoint group
+    /// and report the group's budget on each answer).
+    Request,
+}
+
+impl HeaderScope {
+    fn is_default(&self) -> bool {
+        *self == HeaderScope::General
+    }
 }
 
 /// The unit of a header carrying a length of time.

@@ -688,6 +688,14 @@ impl Session {
             .as_ref()?
             .headers
             .as_ref()?;
+        if let Some(structured) = headers
+            .structured
+            .as_deref()
+            .and_then(|name| response.header(name))
+            .and_then(crate::resilience::retry_after::parse_structured)
+        {
+            return Some((structured.remaining, structured.reset_in));
+        }
         let remaining = headers
             .remaining
             .as_deref()
@@ -721,13 +729,22 @@ impl Session {
         sent_ago: Duration,
     ) {
         let view = answer.and_then(|answer| self.vendor_view(&answer.response));
+        let limits = self.connector.file().rate_limits.as_ref();
+        // Headers of the request's endpoint group describe every bucket it took (daily
+        // allowances aside); the others, the general buckets.
+        let per_request = limits
+            .and_then(|limits| limits.headers.as_ref())
+            .is_some_and(|headers| headers.scope == connector::file::HeaderScope::Request);
         let general = |id: &str| {
-            self.connector
-                .file()
-                .rate_limits
-                .as_ref()
+            limits
                 .and_then(|limits| limits.buckets.iter().find(|bucket| bucket.id == id))
-                .is_some_and(is_general)
+                .is_some_and(|bucket| {
+                    if per_request {
+                        !bucket.daily
+                    } else {
+                        is_general(bucket)
+                    }
+                })
         };
         let observations: Vec<rate_limit::Observation<'_>> = match view {
             Some((remaining, reset_in)) => wanted

@@ -651,3 +651,78 @@ async fn throttles_never_open_the_circuit() {
     let (status, body) = app.get(&path).await;
     assert_eq!(status, 200, "the throttles are over: {body}");
 }
+
+/// A vendor that reports each endpoint group's budget in a structured `RateLimit: limit=…,
+/// remaining=…, reset=…` header (`rate_limits.headers.structured`, `scope: request`): once
+/// the group's answer says `remaining=0`, the next call of that group is refused by Crosswalk
+/// (429 with `Retry-After`) without reaching the vendor, while another group's calls go on.
+#[tokio::test]
+async fn a_structured_ratelimit_header_spends_its_endpoint_groups_budget() {
+    use simulators::Entry;
+    use simulators::close::Close;
+    let tweaks = Tweaks::default().with::<Close>(|config| {
+        // Three requests a minute per endpoint group.
+        config.rate_limit = 3;
+        config.rate_window = std::time::Duration::from_secs(60);
+    });
+    let app = crate::helpers::spawn_app_with(Options {
+        registry: vec![Entry::of::<Close>()],
+        tweaks,
+        ..Options::tests()
+    })
+    .await;
+    let connection = app.connection("closecrm");
+    // Crosswalk's own buckets allow more than the vendor's three (twenty an hour, a window
+    // longer than the vendor's reset): only the header can stop the fourth call.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/connections/{connection}/overrides"),
+            Some(json!({"rate_limits": {"buckets": [
+                {"id": "contacts_read", "capacity": 20, "refill_every_ms": 3_600_000},
+                {"id": "leads_read", "capacity": 20, "refill_every_ms": 3_600_000},
+            ]}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let requests = app.simulator("closecrm").requests();
+    let list = format!("/unified/crm/contacts?connection_id={connection}&page_size=5");
+    for _ in 0..3 {
+        let (status, body) = app.get(&list).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(requests.total_matching("GET /api/v1/contact/"), 3);
+    let refused = app
+        .client
+        .get(app.url(&format!("{list}&max_wait_ms=0")))
+        .bearer_auth(&app.demo.api_key)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!(
+        (1..=60).contains(&retry_after),
+        "the vendor's reset: {retry_after}"
+    );
+    let body: serde_json::Value = refused.json().await.expect("problem+json");
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    assert_eq!(
+        requests.total_matching("GET /api/v1/contact/"),
+        3,
+        "the spent group is not called: {:?}",
+        requests.counts()
+    );
+    // Another endpoint group still has its budget.
+    let (status, body) = app
+        .get(&format!(
+            "/unified/crm/companies?connection_id={connection}&page_size=5"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -54,8 +54,15 @@ pub fn wait_from_response(
     let reset = headers
         .and_then(|names| Some((names.reset.as_deref()?, names.reset_format?)))
         .and_then(|(name, format)| parse_reset(response.header(name)?, format, now));
+    // A structured header whose budget is spent says how long until it comes back.
+    let structured = headers
+        .and_then(|names| names.structured.as_deref())
+        .and_then(|name| parse_structured(response.header(name)?))
+        .filter(|limit| limit.remaining == 0)
+        .and_then(|limit| limit.reset_in);
     retry_after
         .chain(reset)
+        .chain(structured)
         .max()
         .map(|wait| wait.min(MAX_WAIT_HINT))
 }
@@ -86,6 +93,47 @@ pub fn parse_reset(value: &str, format: ResetFormat, now: DateTime<Utc>) -> Opti
         ResetFormat::HttpDate => until(parse_http_date(value)?, now),
     };
     Some(wait.min(MAX_WAIT_HINT))
+}
+
+/// What a structured rate-limit header says: `(limit, remaining, reset)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StructuredLimit {
+    pub limit: Option<u64>,
+    pub remaining: u32,
+    /// Until the window resets (`reset` is delta seconds), capped at [`MAX_WAIT_HINT`].
+    pub reset_in: Option<Duration>,
+}
+
+/// Parses a structured rate-limit header in the form of the IETF draft's first versions
+/// (draft-ietf-httpapi-ratelimit-headers): comma- (or semicolon-) separated `key=value`
+/// parameters, `limit`, `remaining` and `reset` (delta seconds, a decimal fraction
+/// accepted), as in `limit=100, remaining=42, reset=7`. Unknown parameters are ignored;
+/// without a readable `remaining` it says nothing.
+pub fn parse_structured(value: &str) -> Option<StructuredLimit> {
+    let mut limit = None;
+    let mut remaining = None;
+    let mut reset_in = None;
+    for part in value.split([',', ';']) {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        match key.trim().to_ascii_lowercase().as_str() {
+            "limit" => limit = value.parse::<u64>().ok(),
+            "remaining" => remaining = value.parse::<u64>().ok(),
+            "reset" => {
+                reset_in = parse_decimal(value)
+                    .and_then(duration_from_secs)
+                    .map(|wait| wait.min(MAX_WAIT_HINT));
+            }
+            _ => {}
+        }
+    }
+    Some(StructuredLimit {
+        limit,
+        remaining: u32::try_from(remaining?).unwrap_or(u32::MAX),
+        reset_in,
+    })
 }
 
 /// Parses a window-length header value in its declared `unit` (whole or decimal numbers).
@@ -183,6 +231,8 @@ mod tests {
             window: None,
             retry_after: None,
             reset_format: format,
+            structured: None,
+            scope: Default::default(),
         }
     }
 
@@ -365,6 +415,29 @@ mod tests {
         };
         let answer = response(&[("retry-after", "4")]);
         assert_eq!(wait_from_response(&answer, Some(&standard), now()), secs(4));
+    }
+
+    #[test]
+    fn structured_headers_give_remaining_and_reset() {
+        assert_eq!(
+            parse_structured("limit=40, remaining=0, reset=7"),
+            Some(StructuredLimit {
+                limit: Some(40),
+                remaining: 0,
+                reset_in: secs(7),
+            })
+        );
+        assert_eq!(
+            parse_structured("remaining=3;reset=0.5;policy=\"x\"")
+                .map(|l| (l.remaining, l.reset_in)),
+            Some((3, Some(Duration::from_millis(500))))
+        );
+        assert_eq!(parse_structured("limit=40, reset=7"), None);
+        assert_eq!(parse_structured("remaining=-1"), None);
+        assert_eq!(
+            parse_structured("remaining=1, reset=99999999").and_then(|l| l.reset_in),
+            Some(MAX_WAIT_HINT)
+        );
     }
 
     #[test]
