@@ -13,7 +13,9 @@
 //! - Subscriptions are Crosswalk's to manage where the vendor has an API: Zoho's notification
 //!   channel is enabled when the ingress is made, renewed before it expires (the worker's
 //!   clock moved, not slept) and deleted on disconnect; Pipedrive's webhook is made with the
-//!   ingress and deleted with it.
+//!   ingress and deleted with it; Close's is made with the ingress (its signature key, which
+//!   Close chooses, becoming the ingress's secret), feeds the change feed and an outbound
+//!   endpoint, refuses forged and old deliveries, and is deleted on disconnect.
 //! - Webhooks quiet for longer than their expected interval allows are stale: an event goes out
 //!   and the sync polls sooner; the next delivery ends it.
 //! - The inbox keeps processed deliveries for its retention and the scheduled purge removes
@@ -1116,4 +1118,176 @@ async fn the_inbox_is_purged_after_its_retention_on_a_schedule() {
         stop.send_replace(true);
     };
     tokio::join!(purging, watch);
+}
+
+/// Close's webhook subscription (`POST /api/v1/webhook/`) is made when the ingress is made; the
+/// signature key Close answers with becomes the ingress's secret. A change's delivery, signed
+/// with `close-sig-hash` over `close-sig-timestamp` and the body, reaches the change feed and
+/// an outbound endpoint; a forged signature and an old timestamp get 401 and leave nothing;
+/// disconnecting deletes the subscription at Close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn close_webhook_is_subscribed_signed_verified_and_deleted_on_disconnect() {
+    use simulators::close::Close;
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Close>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let (receiver, outbound) = Receiver::start().await;
+    create_endpoint(&app, &outbound).await;
+    let close = app.handle::<Close>().clone();
+    let (url, generated) = make_ingress(&app, "closecrm", None).await;
+    assert!(generated.is_empty(), "Close chooses the signing key");
+    // Active once the job has kept Close's key as the ingress's secret.
+    run_until(&app, || {
+        let app = &app;
+        async move { ingress_of(app, "closecrm").await["subscription"]["status"] == json!("active") }
+    })
+    .await;
+    let subscription = close.webhooks().subscription().expect("subscribed");
+    assert_eq!(subscription.url, url);
+    let ingress = ingress_of(&app, "closecrm").await;
+    assert_eq!(
+        ingress["subscription"]["status"],
+        json!("active"),
+        "{ingress}"
+    );
+    assert_eq!(
+        ingress["subscription"]["id"],
+        json!(close.webhook_subscription()),
+        "{ingress}"
+    );
+    assert!(
+        !ingress.to_string().contains(&subscription.secret),
+        "the key is not shown: {ingress}"
+    );
+
+    // A contact written through the API: Close's signed delivery is verified and read back.
+    let remote_id = create_contact(&app, "closecrm", "Signed").await;
+    close.webhooks().flush().await;
+    let sent = close.webhooks().sent();
+    // A contact written without a lead gets a new lead: two events, two deliveries.
+    let contact = sent
+        .iter()
+        .find(|sent| String::from_utf8_lossy(&sent.delivery.body).contains(&remote_id))
+        .expect("the contact's delivery");
+    assert!(
+        sent.iter().all(|sent| sent.status == Some(204)),
+        "every delivery accepted: {sent:?}"
+    );
+    let names: Vec<&str> = contact
+        .delivery
+        .headers
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"close-sig-hash") && names.contains(&"close-sig-timestamp"),
+        "{names:?}"
+    );
+    run_until(&app, || {
+        let receiver = receiver.clone();
+        let remote_id = remote_id.clone();
+        let app = &app;
+        async move {
+            feed_for(app, "closecrm", &remote_id).await == ["created"]
+                && receiver.events_for(&remote_id) == ["crm.contacts.created"]
+        }
+    })
+    .await;
+
+    // Forged and old deliveries of the same event are refused and leave nothing behind.
+    let environment_id = environment_of(&app, "closecrm").await;
+    let connection_id = ConnectionId::parse(&app.connection("closecrm")).expect("id");
+    let store: &dyn Store = app.demo.store.as_ref();
+    let inbox_before = store
+        .list_webhook_inbox(&environment_id, &connection_id, 100)
+        .await
+        .expect("inbox")
+        .len();
+    let jobs_before = store
+        .list_jobs(&environment_id, Some(&connection_id), 1000)
+        .await
+        .expect("jobs")
+        .iter()
+        .filter(|job| job.kind == INBOUND_JOB_KIND)
+        .count();
+    let body = json!({"subscription_id": close.webhook_subscription(), "event": {
+        "id": "ev_forged", "object_type": "contact", "object_id": remote_id, "action": "updated"}})
+    .to_string();
+    let key: Vec<u8> = (0..subscription.secret.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&subscription.secret[at..at + 2], 16).expect("hex"))
+        .collect();
+    let post = |signature: String, timestamp: i64| {
+        let client = app.client.clone();
+        let url = url.clone();
+        let body = body.clone();
+        async move {
+            let response = client
+                .post(url)
+                .header("content-type", "application/json")
+                .header("close-sig-hash", signature)
+                .header("close-sig-timestamp", timestamp.to_string())
+                .body(body)
+                .send()
+                .await
+                .expect("the ingress answers");
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    let signed =
+        |at: i64, key: &[u8]| simulators::close::sign(key, format!("{at}{body}").as_bytes());
+    let (status, answer) = post(signed(now, b"not-the-key"), now).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["code"], json!("webhook_unverified"), "{answer}");
+    let old = now - 10 * 60;
+    let (status, answer) = post(signed(old, &key), old).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("timestamp")),
+        "{answer}"
+    );
+    assert_eq!(
+        store
+            .list_webhook_inbox(&environment_id, &connection_id, 100)
+            .await
+            .expect("inbox")
+            .len(),
+        inbox_before,
+        "nothing in the inbox"
+    );
+    assert_eq!(
+        store
+            .list_jobs(&environment_id, Some(&connection_id), 1000)
+            .await
+            .expect("jobs")
+            .iter()
+            .filter(|job| job.kind == INBOUND_JOB_KIND)
+            .count(),
+        jobs_before,
+        "no processing job"
+    );
+    // The same body signed right now is accepted (the key is the one Close chose).
+    let (status, answer) = post(signed(now, &key), now).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+
+    // Disconnecting deletes the subscription at Close first.
+    let (status, answer) = app
+        .call(
+            Method::DELETE,
+            &format!("/connections/{}", app.connection("closecrm")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    assert!(close.webhook_subscription().is_none(), "deleted at Close");
+    assert!(close.webhooks().subscription().is_none());
 }

@@ -108,6 +108,12 @@ pub struct WebhookSubscription {
     /// when it gives nothing, the subscription never expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// JSONata over the answer `{status, body, number}` to `create` giving the secret the
+    /// vendor signs its deliveries with, for vendors that choose it themselves (a signature
+    /// key returned with the subscription). It becomes the ingress's secret; without it the
+    /// ingress keeps the secret given or generated when it was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
     /// The lifetime asked for, seconds (`expires_at` of the request's input; default 7 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifetime_secs: Option<u64>,

@@ -172,12 +172,25 @@ pub struct PlannedSubscriptionRequest {
 }
 
 /// What the vendor's answer to `create` or `renew` says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SubscriptionAnswer {
     /// The subscription's id (from `create`'s answer).
     pub id: Option<String>,
     /// When it expires, milliseconds since the epoch.
     pub expires_at_ms: Option<i64>,
+    /// The secret the vendor signs deliveries with, when it chose it (`create`'s answer).
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for SubscriptionAnswer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SubscriptionAnswer")
+            .field("id", &self.id)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The compiled `webhooks.subscription` section.
@@ -189,6 +202,7 @@ pub struct CompiledSubscription {
     delete: Option<Expr>,
     id: Expr,
     expires_at: Option<Expr>,
+    secret: Option<Expr>,
 }
 
 fn compile_at(source: &str, path: &str) -> Result<Expr, (String, String)> {
@@ -226,6 +240,11 @@ impl CompiledSubscription {
                 .expires_at
                 .as_deref()
                 .map(|source| compile_at(source, "webhooks.subscription.expires_at"))
+                .transpose()?,
+            secret: declared
+                .secret
+                .as_deref()
+                .map(|source| compile_at(source, "webhooks.subscription.secret"))
                 .transpose()?,
             declared: declared.clone(),
         })
@@ -336,7 +355,20 @@ impl CompiledSubscription {
             }
             None => None,
         };
-        Ok(SubscriptionAnswer { id, expires_at_ms })
+        let secret = match (&self.secret, step) {
+            (Some(expr), SubscriptionStep::Create) => {
+                let value = expr
+                    .evaluate(Some(input), &Vars::new())
+                    .map_err(|error| format!("webhooks.subscription.secret: {error}"))?;
+                Some(text(value).ok_or_else(|| "the answer gives no signing secret".to_owned())?)
+            }
+            _ => None,
+        };
+        Ok(SubscriptionAnswer {
+            id,
+            expires_at_ms,
+            secret,
+        })
     }
 }
 
@@ -436,6 +468,15 @@ impl CompiledWebhooks {
     /// Whether the kind checks a secret (all but `none`).
     pub fn needs_secret(&self) -> bool {
         !matches!(self.declared.verify, WebhookVerify::None)
+    }
+
+    /// Whether the vendor chooses the signing secret (the subscription's answer gives it), so
+    /// none is generated with the ingress.
+    pub fn vendor_chooses_secret(&self) -> bool {
+        self.declared
+            .subscription
+            .as_ref()
+            .is_some_and(|subscription| subscription.secret.is_some())
     }
 
     /// The subscription Crosswalk manages at the vendor, if the connector declares one.
@@ -839,7 +880,8 @@ subscription:
             subscription.read_answer(SubscriptionStep::Renew, &empty),
             Ok(SubscriptionAnswer {
                 id: None,
-                expires_at_ms: None
+                expires_at_ms: None,
+                secret: None,
             })
         );
     }

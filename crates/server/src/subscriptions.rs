@@ -313,6 +313,30 @@ impl SubscriptionHandler {
         }
     }
 
+    /// Makes the secret the vendor chose (given with the subscription) the ingress's secret,
+    /// sealed as the ingress route seals one.
+    async fn keep_vendor_secret(
+        &self,
+        job: &Job,
+        connection_id: &ConnectionId,
+        secret: &str,
+    ) -> Result<(), Failure> {
+        let store = self.operations.store();
+        let mut ingress = store
+            .get_webhook_ingress(&job.environment_id, connection_id)
+            .await
+            .map_err(|error| Failure::Retry(format!("the ingress: {error}")))?;
+        ingress.secret = Some(self.keyring.seal(
+            secret.as_bytes(),
+            &crate::routes::inbound::secret_aad(connection_id),
+        ));
+        store
+            .put_webhook_ingress(ingress)
+            .await
+            .map_err(|error| Failure::Retry(format!("keeping the vendor's secret: {error}")))?;
+        Ok(())
+    }
+
     async fn step(&self, job: &Job, payload: &mut Payload) -> Result<DateTime<Utc>, Failure> {
         let bound = self
             .operations
@@ -389,6 +413,10 @@ impl SubscriptionHandler {
             .map_err(|detail| Failure::Retry(format!("the {} answer: {detail}", step.as_str())))?;
         if let Some(id) = answer.id {
             payload.id = Some(id);
+        }
+        if let Some(secret) = answer.secret {
+            self.keep_vendor_secret(job, &payload.connection_id, &secret)
+                .await?;
         }
         payload.expires_at = answer
             .expires_at_ms

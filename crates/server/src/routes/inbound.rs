@@ -24,7 +24,7 @@ use crate::routes::JsonBody;
 use crate::{ApiError, AppState};
 
 /// The additional data an ingress secret is sealed with: it opens only as that connection's.
-fn secret_aad(connection_id: &ConnectionId) -> Vec<u8> {
+pub(crate) fn secret_aad(connection_id: &ConnectionId) -> Vec<u8> {
     format!("webhook-ingress:{connection_id}").into_bytes()
 }
 
@@ -253,7 +253,10 @@ pub async fn create(
             detail: "a secret has 1 to 1024 characters".to_owned(),
         });
     }
-    let generated = (request.secret.is_none() && hooks.needs_secret()).then(random_secret);
+    // A vendor that chooses the signing secret gives it with the subscription.
+    let generated =
+        (request.secret.is_none() && hooks.needs_secret() && !hooks.vendor_chooses_secret())
+            .then(random_secret);
     let secret = request.secret.clone().or_else(|| generated.clone());
     let token = random_hex();
     let ingress = state

@@ -26,7 +26,13 @@
 //!   in the `RateLimit: limit=…, remaining=…, reset=…` header, and `429` with
 //!   `{"error": {"rate_reset": …, …}}` past them;
 //! * validation errors are `400 {"errors": [], "field-errors": {field: message}}`, a missing
-//!   record `404 {"error": "…"}`.
+//!   record `404 {"error": "…"}`;
+//! * webhook subscriptions (`POST /webhook/` with `url` and `events`, `{object_type, action}`
+//!   pairs; `DELETE /webhook/{id}/`) answer a `signature_key` (hex) Close makes; each
+//!   event-log event a subscription takes is posted as `{"subscription_id", "event"}` with
+//!   `close-sig-hash`, the hex HMAC-SHA256 of `close-sig-timestamp` (Unix seconds) followed
+//!   by the body, keyed with the decoded signature key. [`CloseHandle::webhooks`] makes them
+//!   drop, wait, repeat and reorder.
 //!
 //! Not checked against a published description (Close publishes none we hold), so these are
 //! the simulator's choices: the maximum `_skip` (here 2,500 records), the error bodies' exact
@@ -123,6 +129,19 @@ pub(crate) struct Shared {
     rate_limit: u64,
     rate_window: Duration,
     windows: Mutex<std::collections::HashMap<String, Window>>,
+    /// Webhook deliveries of event-log events (`POST /webhook/` subscribes).
+    webhooks: crate::webhooks::Webhooks,
+    /// The webhook subscription, and how much of the event log was delivered.
+    hook: Mutex<Hook>,
+}
+
+/// The simulator's one webhook subscription.
+#[derive(Debug, Default)]
+struct Hook {
+    /// `(id, events)`: the subscription's id and the `(object_type, action)` pairs it takes.
+    subscription: Option<(String, Vec<(String, String)>)>,
+    /// Events of the log before this index were delivered (or happened before subscribing).
+    sent: usize,
 }
 
 impl Shared {
@@ -132,6 +151,52 @@ impl Shared {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
         self.store.write().expect("close store poisoned")
+    }
+
+    /// Sends a webhook for each event-log event since the last call that the subscription
+    /// takes, the way Close does: `{"subscription_id", "event"}`, signed with
+    /// `close-sig-hash` (hex HMAC-SHA256 of `close-sig-timestamp` and the body, keyed with
+    /// the hex-decoded signature key).
+    pub(crate) fn send_events(&self) {
+        let mut hook = self.hook.lock().expect("hook poisoned");
+        let events: Vec<Value> = {
+            let store = self.read();
+            let new = store.events.get(hook.sent..).unwrap_or_default().to_vec();
+            hook.sent = store.events.len();
+            new
+        };
+        let Some((id, wanted)) = hook.subscription.clone() else {
+            return;
+        };
+        drop(hook);
+        for event in events {
+            let takes = wanted.is_empty()
+                || wanted.iter().any(|(object_type, action)| {
+                    event["object_type"] == object_type.as_str()
+                        && event["action"] == action.as_str()
+                });
+            if !takes {
+                continue;
+            }
+            let body = serde_json::json!({"subscription_id": id, "event": event})
+                .to_string()
+                .into_bytes();
+            self.webhooks.emit(|subscription| {
+                let timestamp = chrono::Utc::now().timestamp().to_string();
+                let mut signed = timestamp.clone().into_bytes();
+                signed.extend_from_slice(&body);
+                let key = decode_hex(&subscription.secret).unwrap_or_default();
+                crate::webhooks::Delivery {
+                    url: subscription.url.clone(),
+                    headers: vec![
+                        ("Content-Type".to_owned(), "application/json".to_owned()),
+                        ("close-sig-hash".to_owned(), sign(&key, &signed)),
+                        ("close-sig-timestamp".to_owned(), timestamp),
+                    ],
+                    body,
+                }
+            });
+        }
     }
 
     /// Counts a request of `group`: `(limit, remaining, reset seconds)`, `remaining` `None`
@@ -159,6 +224,28 @@ impl Shared {
         window.count += 1;
         (self.rate_limit, Some(self.rate_limit - window.count), reset)
     }
+}
+
+/// The hex HMAC-SHA256 of `message` under `key`, as Close signs webhooks.
+pub fn sign(key: &[u8], message: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(message);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
 }
 
 /// Test and demo access to a running simulator's state.
@@ -210,7 +297,26 @@ impl CloseHandle {
         let Some((table, _)) = store::table_of(object) else {
             return false;
         };
-        self.shared.write().delete(table, id)
+        let deleted = self.shared.write().delete(table, id);
+        self.shared.send_events();
+        deleted
+    }
+
+    /// The webhooks: `POST /api/v1/webhook/` subscribes (with a signature key Close makes),
+    /// as `subscribe` does; every event-log event after it is delivered.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.shared.webhooks
+    }
+
+    /// The webhook subscription's id, when there is one.
+    pub fn webhook_subscription(&self) -> Option<String> {
+        self.shared
+            .hook
+            .lock()
+            .expect("hook poisoned")
+            .subscription
+            .as_ref()
+            .map(|(id, _)| id.clone())
     }
 
     /// The event log, newest first.
@@ -239,6 +345,8 @@ pub fn router(config: CloseConfig) -> (axum::Router, CloseHandle) {
         rate_limit: config.rate_limit,
         rate_window: config.rate_window,
         windows: Mutex::new(std::collections::HashMap::new()),
+        webhooks: crate::webhooks::Webhooks::default(),
+        hook: Mutex::new(Hook::default()),
     });
     let router = routes::build(Arc::clone(&shared));
     (router, CloseHandle { shared })

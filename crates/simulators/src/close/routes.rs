@@ -88,6 +88,11 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
         .route("/api/v1/status/opportunity/", get(opportunity_statuses))
         .route("/api/v1/status/lead/", get(lead_statuses))
         .route("/api/v1/custom_field/{object}/", get(custom_fields))
+        .route("/api/v1/webhook/", get(list_webhooks).post(create_webhook))
+        .route(
+            "/api/v1/webhook/{id}/",
+            get(get_webhook).delete(delete_webhook),
+        )
         .route(
             "/api/v1/activity/{kind}/",
             get(list_activities).post(create_activity),
@@ -173,6 +178,8 @@ async fn guard(State(shared): AppState, request: Request, next: Next) -> Respons
         return throttled(&group, limit, reset);
     };
     let mut response = next.run(request).await;
+    // The changes the request made go out as webhooks.
+    shared.send_events();
     if let Ok(value) = HeaderValue::from_str(&format!(
         "limit={limit}, remaining={remaining}, reset={}",
         reset.ceil().max(1.0) as u64
@@ -1331,4 +1338,104 @@ async fn token(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Resp
         }
         Err(_) => token_error("invalid_grant"),
     }
+}
+
+/// The subscription as Close shows it (the signature key only when it is made).
+fn webhook_view(id: &str, url: &str, events: &[(String, String)]) -> Value {
+    json!({
+        "id": id,
+        "url": url,
+        "status": "active",
+        "verify_ssl": true,
+        "events": events
+            .iter()
+            .map(|(object_type, action)| json!({"object_type": object_type, "action": action, "extra_filter": null}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// `POST /api/v1/webhook/`: subscribes `url` to `events` (`[{object_type, action}]`); the
+/// answer carries the `signature_key` deliveries are signed with. The simulator keeps one
+/// subscription: a new one replaces it.
+async fn create_webhook(State(shared): AppState, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "Invalid JSON body.");
+    };
+    let Some(url) = body["url"]
+        .as_str()
+        .filter(|url| url::Url::parse(url).is_ok())
+    else {
+        return field_error("url", "Enter a valid URL.");
+    };
+    let Some(wanted) = body["events"]
+        .as_array()
+        .filter(|events| !events.is_empty())
+    else {
+        return field_error("events", "This field is required.");
+    };
+    let mut events = Vec::new();
+    for event in wanted {
+        match (event["object_type"].as_str(), event["action"].as_str()) {
+            (Some(object_type), Some(action)) => {
+                events.push((object_type.to_owned(), action.to_owned()));
+            }
+            _ => return field_error("events", "Each event needs object_type and action."),
+        }
+    }
+    let (id, key) = {
+        let mut store = shared.write();
+        let id = format!("whsub_{}", &store.new_id("event")[3..25]);
+        let key: String = (0..32)
+            .map(|_| format!("{:02x}", store.rng.gen_range(0..=255_u8)))
+            .collect();
+        (id, key)
+    };
+    {
+        let mut hook = shared.hook.lock().expect("hook poisoned");
+        hook.subscription = Some((id.clone(), events.clone()));
+        hook.sent = shared.read().events.len();
+    }
+    shared.webhooks.subscribe(crate::webhooks::Subscription {
+        url: url.to_owned(),
+        secret: key.clone(),
+        username: None,
+    });
+    let mut view = webhook_view(&id, url, &events);
+    view["signature_key"] = json!(key);
+    axum::Json(view).into_response()
+}
+
+fn current_webhook(shared: &Shared) -> Option<Value> {
+    let hook = shared.hook.lock().expect("hook poisoned");
+    let (id, events) = hook.subscription.as_ref()?;
+    let url = shared.webhooks.subscription()?.url;
+    Some(webhook_view(id, &url, events))
+}
+
+async fn list_webhooks(State(shared): AppState) -> Response {
+    let data: Vec<Value> = current_webhook(&shared).into_iter().collect();
+    axum::Json(json!({"data": data, "has_more": false})).into_response()
+}
+
+async fn get_webhook(State(shared): AppState, Path(id): Path<String>) -> Response {
+    match current_webhook(&shared) {
+        Some(view) if view["id"] == id.as_str() => axum::Json(view).into_response(),
+        _ => not_found(),
+    }
+}
+
+/// `DELETE /api/v1/webhook/{id}/`: no more deliveries.
+async fn delete_webhook(State(shared): AppState, Path(id): Path<String>) -> Response {
+    let mut hook = shared.hook.lock().expect("hook poisoned");
+    if hook
+        .subscription
+        .as_ref()
+        .is_none_or(|(current, _)| *current != id)
+    {
+        return not_found();
+    }
+    hook.subscription = None;
+    drop(hook);
+    shared.webhooks.unsubscribe();
+    axum::Json(json!({})).into_response()
 }
