@@ -694,6 +694,24 @@ async fn an_endpoint_down_for_a_day_gets_every_event_in_order_and_a_410_disables
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{view}");
+    // A change made while it is enabled again: what happened while it was disabled is not
+    // queued for it (the 410 said the receiver was gone), and whether the update above was
+    // queued before the 410 disabled it depends on which of that run's events went first.
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!(
+                "/unified/crm/contacts/{}?connection_id={connection}",
+                ids[2]
+            ),
+            Some(json!({"first_name": "Refused"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .call(Method::POST, &format!("/syncs/{sync}/run"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
     run_until_settled(&app, &clock, &sync, std::slice::from_ref(&endpoint)).await;
     clock.advance(Duration::from_secs(10));
     run_until_settled(&app, &clock, &sync, std::slice::from_ref(&endpoint)).await;
