@@ -499,12 +499,9 @@ impl SyncHandler {
 /// form (`None` for a record without an id).
 pub(crate) fn synced_input(record: Value) -> Option<SyncedInput> {
     let remote_id = deletes::remote_id_of(&record)?;
-    let text = serde_json::to_string(&record).ok()?;
-    Some(SyncedInput {
-        remote_id,
-        hash: hex::encode(Sha256::digest(text.as_bytes())),
-        record,
-    })
+    Some(SyncedInput::new(remote_id, &record, |text| {
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }))
 }
 
 impl SyncHandler {

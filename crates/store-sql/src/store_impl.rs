@@ -194,14 +194,14 @@ where
             .bind(D::time(now));
         for (seq, kind, change) in chunk {
             let (remote_id, record) = match change {
-                SyncedOrGone::Synced(input) => (input.remote_id.as_str(), Some(&input.record)),
+                SyncedOrGone::Synced(input) => (input.remote_id.as_str(), Some(input.text())),
                 SyncedOrGone::Gone(remote_id) => (remote_id.as_str(), None),
             };
             query = query
                 .bind(fence_value(*seq))
                 .bind(remote_id)
                 .bind(kind.as_str())
-                .bind(record.map(json_text));
+                .bind(record);
         }
         query
             .execute(&mut **transaction)
@@ -244,7 +244,7 @@ where
         for (seq, input) in synced {
             query = query
                 .bind(input.remote_id.as_str())
-                .bind(json_text(&input.record))
+                .bind(input.text())
                 .bind(input.hash.as_str())
                 .bind(fence_value(*seq));
         }
@@ -2046,11 +2046,17 @@ where
                 }
             }
             for &(seq, kind, change) in &numbered {
-                let (remote_id, record) = match change {
-                    SyncedOrGone::Synced(input) => (input.remote_id.as_str(), Some(&input.record)),
-                    SyncedOrGone::Gone(remote_id) => (remote_id.as_str(), None),
+                let remote_id = match change {
+                    SyncedOrGone::Synced(input) => input.remote_id.as_str(),
+                    SyncedOrGone::Gone(remote_id) => remote_id.as_str(),
                 };
                 if outbox {
+                    // Read back only for the outbox, which names the changed fields.
+                    let record = match change {
+                        SyncedOrGone::Synced(input) => Some(input.record()),
+                        SyncedOrGone::Gone(_) => None,
+                    };
+                    let record = record.as_ref();
                     let before = match kind {
                         ChangeKind::Updated => before_records.get(remote_id),
                         _ => None,

@@ -4819,11 +4819,11 @@ pub async fn jobs_are_listed_newest_first_and_go_with_their_connection(store: &d
 // --- The record store and change feed ------------------------------------------------------
 
 fn synced(remote_id: &str, version: u32) -> SyncedInput {
-    SyncedInput {
-        remote_id: remote_id.to_owned(),
-        record: json!({"id": remote_id, "name": format!("v{version}")}),
-        hash: format!("{remote_id}-{version}"),
-    }
+    SyncedInput::new(
+        remote_id.to_owned(),
+        &json!({"id": remote_id, "name": format!("v{version}")}),
+        |_| format!("{remote_id}-{version}"),
+    )
 }
 
 fn sync_page(

@@ -49,15 +49,39 @@ pub struct SeenBy {
     pub ids: Vec<String>,
 }
 
-/// A record seen by a sync.
+/// A record seen by a sync, held as the JSON text the store keeps: it is serialized once, for
+/// its hash and for every row that stores it (the record's and its change's), and a page of
+/// them holds that text rather than each record's tree of values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncedInput {
     pub remote_id: String,
-    /// The unified record.
-    pub record: Value,
+    /// The unified record as JSON text.
+    text: String,
     /// A hash of the record (the caller's choice of function, the same for every page): an
     /// unchanged hash is no change.
     pub hash: String,
+}
+
+impl SyncedInput {
+    /// `record`, with the hash `hash` gives of its JSON text.
+    pub fn new(remote_id: String, record: &Value, hash: impl FnOnce(&str) -> String) -> Self {
+        let text = serde_json::to_string(record).expect("a JSON value always serializes");
+        SyncedInput {
+            remote_id,
+            hash: hash(&text),
+            text,
+        }
+    }
+
+    /// The record as JSON text, as stored.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The record.
+    pub fn record(&self) -> Value {
+        serde_json::from_str(&self.text).expect("the text of a JSON value reads back")
+    }
 }
 
 /// What a page changed.
@@ -254,4 +278,29 @@ pub struct SyncState {
     /// The job claim recording it, as in [`SyncPage::claim`]; `None` for a write from outside
     /// a run (the API's controls).
     pub claim: Option<(JobId, u64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SyncedInput;
+    use serde_json::json;
+
+    /// The hash is of the very text the store keeps, and the record reads back whole: key
+    /// order and numbers as they were (a record is serialized once, not once per use).
+    #[test]
+    fn a_synced_input_hashes_and_keeps_the_same_text() {
+        let record = json!({"id": "a", "z": 1, "b": [1.50, {"y": null}], "amount": 12345678901234567890_u64});
+        let mut hashed = String::new();
+        let input = SyncedInput::new("a".to_owned(), &record, |text| {
+            hashed = text.to_owned();
+            format!("{}", text.len())
+        });
+        assert_eq!(input.text(), hashed);
+        assert_eq!(
+            input.text(),
+            serde_json::to_string(&record).expect("serializes")
+        );
+        assert_eq!(input.hash, hashed.len().to_string());
+        assert_eq!(input.record(), record);
+    }
 }
