@@ -783,7 +783,7 @@ async fn an_endpoint_down_for_a_day_gets_every_event_in_order_and_a_410_disables
 async fn endpoints_refuse_bad_input_with_problems_naming_the_field() {
     let app = app().await;
     for (body, field) in [
-        (json!({}), "body"),
+        (json!({}), "url"),
         (json!({"url": "ftp://example.com/"}), "url"),
         (json!({"url": "not a url"}), "url"),
         (json!({"url": "https://user:pw@example.com/"}), "url"),

@@ -746,6 +746,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
         }
         let mut compiled = HashMap::new();
         if let Some(list) = &ops.list {
+            let filter_patterns = list_filter_patterns(&compiler, &format!("{path}.list"), list)?;
             compiled.insert(
                 crate::Operation::List,
                 CompiledOperation {
@@ -767,7 +768,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                         .as_ref()
                         .map(|bulk| compiler.bulk(&format!("{path}.list.bulk"), bulk, &methods))
                         .transpose()?,
-                    patterns: Vec::new(),
+                    patterns: filter_patterns,
                 },
             );
         }
@@ -1123,6 +1124,28 @@ fn check_write_fields(
         }
     }
     Ok(())
+}
+
+/// A list's filters' `item_pattern`s, compiled: only `string_list` filters take one.
+fn list_filter_patterns(
+    compiler: &Compiler<'_>,
+    path: &str,
+    list: &crate::file::ListOperation,
+) -> Result<Vec<(String, regex::Regex)>, LoadError> {
+    let mut patterns = Vec::new();
+    for (name, filter) in &list.filters {
+        let Some(pattern) = &filter.item_pattern else {
+            continue;
+        };
+        let at = format!("{path}.filters.{name}.item_pattern");
+        if filter.kind != crate::file::FilterKind::StringList {
+            return Err(compiler.error(&at, "is for `string_list` filters only"));
+        }
+        let compiled = regex::Regex::new(pattern)
+            .map_err(|error| compiler.error(&at, format!("invalid regular expression: {error}")))?;
+        patterns.push((name.clone(), compiled));
+    }
+    Ok(patterns)
 }
 
 /// A write's `patterns`, compiled (checked by [`check_write_fields`]).

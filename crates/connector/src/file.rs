@@ -1165,6 +1165,13 @@ pub struct FilterDecl {
     pub kind: FilterKind,
     #[serde(default)]
     pub description: Option<String>,
+    /// For a `string_list`: the regular expression every value the vendor could hold matches
+    /// (its id format, for an `ids` filter). A value that does not match names no record, so
+    /// it selects nothing: it is left out of the vendor request, and a list whose every value
+    /// is left out answers an empty page without calling the vendor (where the vendor would
+    /// refuse the malformed value).
+    #[serde(default)]
+    pub item_pattern: Option<String>,
 }
 
 /// Type of a filter value.

@@ -279,6 +279,11 @@ impl Connector {
             .map_or(&[], |compiled| compiled.patterns.as_slice())
     }
 
+    /// The `item_pattern`s of `object`'s list filters, compiled: `(filter, pattern)`.
+    pub fn filter_item_patterns(&self, object: &str) -> &[(String, regex::Regex)] {
+        self.write_patterns(object, Operation::List)
+    }
+
     /// Whether the error rule `rule` says the vendor's fields changed (`refresh_discovery`).
     pub fn refreshes_discovery(&self, rule: &str) -> bool {
         self.inner

@@ -40,7 +40,8 @@ pub use inbound::{INBOUND_JOB_KIND, InboundHandler, inbound_job};
 pub use meta::Meta;
 pub use proxy::{ProxyAnswer, ProxyRequest};
 pub use records::{
-    DEFAULT_PAGE_SIZE, Include, ListPage, ListRequest, MAX_PAGE_SIZE, NOT_BLANK, is_blank,
+    DEFAULT_PAGE_SIZE, Include, LIST_FILTER_PATTERN, ListPage, ListRequest, MAX_PAGE_SIZE,
+    NOT_BLANK, is_blank,
 };
 pub use registry::ConnectorRegistry;
 pub use sync::{

@@ -239,9 +239,11 @@ impl Bound {
             .unwrap_or_default();
         for (name, declared) in &filters {
             let mut schema = match declared.kind {
-                FilterKind::String => json!({"type": "string"}),
+                FilterKind::String => json!({"type": "string", "minLength": 1}),
                 FilterKind::Datetime => json!({"type": "string", "format": "date-time"}),
-                FilterKind::StringList => json!({"type": "string"}),
+                FilterKind::StringList => {
+                    json!({"type": "string", "pattern": crate::records::LIST_FILTER_PATTERN})
+                }
             };
             // The connector's words for what the filter matches, then how to write a list.
             let description = match (&declared.description, declared.kind) {

@@ -223,17 +223,20 @@ fn parse_filter(
                     format!("must be an RFC 3339 date-time such as 2024-01-31T00:00:00Z: {error}"),
                 )
             })?;
+            // No record of any vendor changed before 1970, and vendors that take epoch numbers
+            // refuse negative ones: an earlier instant selects what the epoch does.
+            let parsed = parsed
+                .with_timezone(&chrono::Utc)
+                .max(chrono::DateTime::UNIX_EPOCH);
             Ok(Value::String(
-                parsed
-                    .with_timezone(&chrono::Utc)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                parsed.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             ))
         }
         FilterKind::StringList => {
             let items: Vec<Value> = value
                 .split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
+                .filter(|item| !is_blank(item))
+                .map(|item| item.trim_matches(blank_char))
                 .map(|item| Value::String(item.to_owned()))
                 .collect();
             if items.is_empty() {
@@ -248,6 +251,14 @@ fn parse_filter(
             Ok(Value::Array(items))
         }
     }
+}
+
+/// Whether a list filter was left with no value that could name a record (every value it was
+/// given failed its `item_pattern`): then no record matches.
+fn selects_nothing(filters: &Map<String, Value>) -> bool {
+    filters
+        .values()
+        .any(|value| value.as_array().is_some_and(Vec::is_empty))
 }
 
 /// A list's page size: the default when none is asked for.
@@ -358,7 +369,19 @@ impl Bound {
             if filters.contains_key(name) {
                 return Err(OpError::invalid(name, "is given more than once"));
             }
-            filters.insert(name.clone(), parse_filter(object, name, decl.kind, value)?);
+            let mut parsed = parse_filter(object, name, decl.kind, value)?;
+            // Values no record of the vendor can have select nothing; the vendor is not sent
+            // them (it would refuse them as malformed).
+            if let (Value::Array(items), Some((_, pattern))) = (
+                &mut parsed,
+                self.connector()
+                    .filter_item_patterns(&object.key())
+                    .iter()
+                    .find(|(filter, _)| filter == name),
+            ) {
+                items.retain(|item| item.as_str().is_some_and(|text| pattern.is_match(text)));
+            }
+            filters.insert(name.clone(), parsed);
         }
         Ok(filters)
     }
@@ -410,6 +433,13 @@ impl Bound {
         let key = object.key();
         let filters = self.list_filters(object, &request.filters)?;
         let page_size = list_page_size(request.page_size)?;
+        if selects_nothing(&filters) {
+            return Ok(ListPage {
+                results: Vec::new(),
+                errors: Vec::new(),
+                next_cursor: None,
+            });
+        }
         let scope = self.cursor_scope(object, &filters);
         let cursors = &self.ops.inner.cursors;
         let mut cursor = match &request.cursor {
@@ -1009,12 +1039,20 @@ fn has_value(value: Option<&Value>) -> bool {
 /// white space and the separators U+001C to U+001F), which is what a document's `\S` pattern
 /// ([`NOT_BLANK`]) means to the tools that read it.
 pub fn is_blank(text: &str) -> bool {
-    text.chars()
-        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+    text.chars().all(blank_char)
+}
+
+/// A character [`is_blank`] text is made of.
+fn blank_char(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// The JSON Schema pattern of text that is not blank ([`is_blank`]).
 pub const NOT_BLANK: &str = "\\S";
+
+/// The JSON Schema pattern of a list filter's value: comma-separated items of which at least
+/// one is not blank (blank items are dropped, the others trimmed).
+pub const LIST_FILTER_PATTERN: &str = "[^\\s,]";
 
 /// Whether a write body names nothing to write: no field, and `custom_fields` and
 /// `remote_data` absent, null or empty.

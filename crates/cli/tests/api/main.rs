@@ -10,6 +10,7 @@ mod call_path;
 mod connection_documents;
 mod connections;
 mod demo;
+mod documented_input;
 mod errors;
 mod evaluation;
 mod fields;

@@ -57,8 +57,10 @@ async fn a_connection_is_made_with_the_accounts_own_api_credentials() {
             ),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "{refused}");
-    assert_eq!(refused["code"], "token_request_refused", "{refused}");
+    // Wrong credentials are the caller's input: a 422 naming them, not a gateway failure.
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["code"], "credentials_refused", "{refused}");
+    assert_eq!(refused["field"], "fields.client_secret", "{refused}");
     assert!(!refused.to_string().contains("wrong-secret"), "{refused}");
 
     let (status, problem) = app

@@ -107,8 +107,8 @@ async fn a_sync_is_paused_resumed_rescheduled_and_run_now_with_its_state_and_eve
     // A new frequency, checked, and a shorter one brings the next run forward.
     for (body, field) in [
         (json!({"every_secs": 5}), "every_secs"),
-        (json!({"every_secs": "often"}), "body"),
-        (json!({"every_secs": 120, "paused": true}), "body"),
+        (json!({"every_secs": "often"}), "every_secs"),
+        (json!({"every_secs": 120, "paused": true}), "paused"),
     ] {
         let (status, problem) = app
             .call(Method::PATCH, &format!("/syncs/{id}"), Some(body.clone()))
@@ -319,7 +319,7 @@ async fn an_environments_default_syncs_start_on_each_new_connection() {
             json!({"syncs": [{"object": "contacts", "every_secs": 1}]}),
             "syncs[0].every_secs",
         ),
-        (json!({"objects": []}), "body"),
+        (json!({"objects": []}), "objects"),
     ] {
         let (status, problem) = app
             .call(Method::PUT, "/environment/syncs", Some(body.clone()))

@@ -132,6 +132,34 @@ async fn round_trip(
     );
     assert_eq!(body["code"], "not_found");
     assert_eq!(body["origin"], "provider");
+    // Writing to it again is a 404 too, whether the vendor answers 404 or 410 for a record it
+    // deleted (Pipedrive's soft-deleted deals, persons and organizations).
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/{object}/{id}?connection_id={connection}"),
+            Some(update.clone()),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "{provider} {object} updated after delete: {body}"
+    );
+    assert_eq!(body["code"], "not_found", "{provider} {object}: {body}");
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/unified/crm/{object}/{id}?connection_id={connection}"),
+            None,
+        )
+        .await;
+    // Deleting it again: a 404, or the 204 of a vendor whose deletes are idempotent
+    // (HubSpot's archive answers 204 for an archived record); never an error of another kind.
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::NO_CONTENT,
+        "{provider} {object} deleted twice: {status} {body}"
+    );
 }
 
 async fn round_trips_every_object(vendor: Vendor) {

@@ -1107,7 +1107,8 @@ fn build_scoped(
         let mut schema = json!({"type": "object", "additionalProperties": false, "properties": {
             "url": {"type": ["string", "null"], "maxLength": crate::routes::webhooks::MAX_URL_BYTES, "pattern": crate::rules::REDIRECT_URL.as_str(),
                 "description": "An absolute `http` or `https` URL, without credentials or a fragment."},
-            "description": {"type": ["string", "null"], "maxLength": crate::routes::webhooks::MAX_DESCRIPTION_CHARS},
+            "description": {"type": ["string", "null"], "maxLength": crate::routes::webhooks::MAX_DESCRIPTION_CHARS,
+                "pattern": crate::routes::webhooks::DESCRIPTION_PATTERN, "description": "Free text without control characters."},
             "event_types": {"type": ["array", "null"], "maxItems": crate::routes::webhooks::MAX_FILTER_ITEMS, "items": {"type": "string", "minLength": 1,
                 "maxLength": crate::routes::webhooks::MAX_EVENT_TYPE_CHARS, "pattern": "^[a-z0-9._-]*[*]?$"},
                 "description": "The event types it receives (empty: every type); a type ending in `*` is a prefix."},

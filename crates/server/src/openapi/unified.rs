@@ -95,10 +95,13 @@ fn filter_parameter(name: &str, filter: &Filter) -> Value {
     let schema = match filter.kind {
         Some(FilterKind::Datetime) => json!({"type": "string", "format": "date-time"}),
         Some(FilterKind::StringList) => {
-            lines.push("Comma-separated values.".to_owned());
-            json!({"type": "string"})
+            lines.push(
+                "Comma-separated values (blanks around each are dropped, as are empty ones); at least one."
+                    .to_owned(),
+            );
+            json!({"type": "string", "pattern": operations::LIST_FILTER_PATTERN})
         }
-        Some(FilterKind::String) | None => json!({"type": "string"}),
+        Some(FilterKind::String) | None => json!({"type": "string", "minLength": 1}),
     };
     json!({
         "name": name,

@@ -55,11 +55,11 @@ pub const PURGE_GRACE_SECS: i64 = 60 * 60;
 pub struct CreateSession {
     end_user_id: String,
     redirect_url: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     provider: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     connection_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     ttl_secs: Option<i64>,
 }
 
@@ -871,8 +871,8 @@ pub async fn submit(
         .await
         {
             Ok(expiry) => expires_at = expiry,
-            Err(crate::ApiError::Upstream {
-                code: "token_request_refused",
+            Err(crate::ApiError::Unprocessable {
+                code: "credentials_refused",
                 ..
             }) => return Ok(back_to_form(&token, Notice::WrongCredentials, None)),
             Err(error) => {

@@ -255,8 +255,9 @@ pub async fn create(
 
 /// Buys a new connection's first token with the client credentials grant, which also checks
 /// the credentials: the token goes into `secrets` and what the connector captures from the
-/// answer into `account`; returns when the token expires. A refusal is
-/// `ApiError::Upstream { code: "token_request_refused", .. }`.
+/// answer into `account`; returns when the token expires. Credentials the provider turns down
+/// are `ApiError::Unprocessable { code: "credentials_refused", .. }` (the caller's input); a
+/// token endpoint that fails is `ApiError::Upstream`.
 pub(crate) async fn first_client_credentials_token(
     state: &AppState,
     environment_id: &store::EnvironmentId,
@@ -307,6 +308,7 @@ async fn client_credentials_token(
         .oauth2(scheme, &Value::Object(account.clone()))
         .map_err(|error| ApiError::invalid("fields", error.to_string()))?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("`{scheme}` is not an OAuth scheme")))?;
+    let from_connection = matches!(endpoints.client, connector::file::ClientSource::Connection);
     let client = match endpoints.client {
         // The connection's own API credentials (required fields, checked above).
         connector::file::ClientSource::Connection => provider_http::credentials::connection_client(
@@ -325,11 +327,37 @@ async fn client_credentials_token(
         .client_credentials(connector, scheme, &endpoints, &client, chrono::Utc::now())
         .await
         .map_err(|error| match error {
+            // The provider turned the credentials down (400 `invalid_client`, 401, 403):
+            // the caller's input, not a gateway failure.
+            provider_http::oauth::OAuthError::Refused(answer)
+            | provider_http::oauth::OAuthError::InvalidGrant(answer)
+                if (400..500).contains(&answer.status) && answer.status != 429 =>
+            {
+                ApiError::Unprocessable {
+                    code: "credentials_refused",
+                    field: Some(if from_connection {
+                        "fields.client_secret".to_owned()
+                    } else {
+                        "auth_scheme".to_owned()
+                    }),
+                    detail: if from_connection {
+                        format!(
+                            "the provider refused these client credentials (its token endpoint answered {})",
+                            answer.status
+                        )
+                    } else {
+                        format!(
+                            "the provider refused the environment's OAuth app for `{provider}` (its token endpoint answered {}): check PUT /environment/oauth-apps/{provider}",
+                            answer.status
+                        )
+                    },
+                }
+            }
             provider_http::oauth::OAuthError::Refused(answer)
             | provider_http::oauth::OAuthError::InvalidGrant(answer) => ApiError::Upstream {
                 code: "token_request_refused",
                 detail: format!(
-                    "the provider refused the client credentials ({})",
+                    "the provider's token endpoint failed ({}); try again",
                     answer.status
                 ),
             },

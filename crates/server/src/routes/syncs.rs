@@ -45,9 +45,9 @@ pub struct CreateSync {
     connection_id: String,
     /// The unified object, `crm.contacts` (or `contacts` where no other category has one).
     object: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     every_secs: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     reconcile_every_secs: Option<u64>,
 }
 
@@ -384,9 +384,9 @@ pub async fn get_one(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSync {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     every_secs: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     reconcile_every_secs: Option<u64>,
 }
 
@@ -596,7 +596,7 @@ pub struct DefaultSync {
 #[serde(deny_unknown_fields)]
 pub struct DefaultSyncInput {
     object: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     every_secs: Option<u64>,
 }
 

@@ -23,6 +23,9 @@ use crate::{ApiError, AppState};
 
 /// The longest endpoint URL, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
+/// What a description may hold, as the documents state it: no control character (Unicode
+/// `Cc`, what `char::is_control` finds).
+pub const DESCRIPTION_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 /// The longest description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// The most event types or connections one endpoint's filter names.

@@ -1,0 +1,270 @@
+//! Input the documents allow is taken, and input they refuse is refused (issue 15, found by the
+//! longer Schemathesis run): integral floats in integer fields (JSON Schema's integers), no
+//! `null` where a field's type has none, list filters as their pattern states them, instants
+//! before 1970 in date filters, webhook endpoint descriptions as their pattern states them, and
+//! client credentials a vendor turns down answered as the caller's input (`api/personio.rs`).
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// The served document's schema at `pointer`.
+async fn served_schema(app: &TestApp, path: &str, pointer: &str) -> Value {
+    let (status, document) = app.get(path).await;
+    assert_eq!(status, StatusCode::OK, "{document}");
+    document
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("{path} has {pointer}"))
+        .clone()
+}
+
+/// The ECMA-262 pattern of a schema, compiled (the patterns used here are also valid in the
+/// `regex` crate's syntax).
+fn pattern_of(schema: &Value) -> regex::Regex {
+    let pattern = schema["pattern"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a pattern in {schema}"));
+    regex::Regex::new(pattern).expect("the pattern compiles")
+}
+
+#[tokio::test]
+async fn integer_fields_take_integral_floats_and_refuse_null() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    // `3600.0` is an integer to JSON Schema (and to JavaScript, whose encoders write it so).
+    let (status, sync) = app
+        .call(
+            Method::POST,
+            "/syncs",
+            Some(
+                json!({"connection_id": connection, "object": "crm.contacts",
+                        "every_secs": 3600.0, "reconcile_every_secs": 86_400.0}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sync}");
+    assert_eq!(sync["every_secs"], 3600, "{sync}");
+    assert_eq!(sync["reconcile_every_secs"], 86_400, "{sync}");
+    let id = sync["id"].as_str().expect("an id");
+    let (status, patched) = app
+        .call(
+            Method::PATCH,
+            &format!("/syncs/{id}"),
+            Some(json!({"every_secs": 7.2e3})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["every_secs"], 7200, "{patched}");
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            "/environment/syncs",
+            Some(json!({"syncs": [{"object": "crm.contacts", "every_secs": 900.0}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+
+    // A fraction is no integer, and `null` is not the documented type.
+    for (method, path, body, field) in [
+        (
+            Method::PATCH,
+            format!("/syncs/{id}"),
+            json!({"every_secs": 3600.5}),
+            "every_secs",
+        ),
+        (
+            Method::PATCH,
+            format!("/syncs/{id}"),
+            json!({"reconcile_every_secs": null}),
+            "reconcile_every_secs",
+        ),
+        (
+            Method::POST,
+            "/syncs".to_owned(),
+            json!({"connection_id": connection, "object": "crm.contacts", "every_secs": null}),
+            "every_secs",
+        ),
+        (
+            Method::PUT,
+            "/environment/syncs".to_owned(),
+            json!({"syncs": [{"object": "crm.contacts", "every_secs": null}]}),
+            "syncs[0].every_secs",
+        ),
+    ] {
+        let (status, problem) = app.call(method, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
+        assert_eq!(problem["field"], field, "{body}: {problem}");
+    }
+}
+
+#[tokio::test]
+async fn list_filters_take_what_their_document_allows() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    // HubSpot filters by epoch milliseconds and refuses negative ones; no record changed
+    // before 1970, so an earlier instant selects what the epoch does.
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={connection}&updated_after=1900-01-01T00:00:00Z&page_size=2"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["results"].as_array().map(Vec::len), Some(2), "{page}");
+
+    // The document's pattern for a list filter and the server agree on what names nothing.
+    let ids = served_schema(
+        &app,
+        &format!("/connections/{connection}/openapi.json"),
+        "/paths/~1unified~1crm~1contacts/get/parameters",
+    )
+    .await;
+    let ids = ids
+        .as_array()
+        .and_then(|parameters| parameters.iter().find(|p| p["name"] == "ids"))
+        .expect("an `ids` parameter")["schema"]
+        .clone();
+    let pattern = pattern_of(&ids);
+    for blank in ["", " ", ",", " , ,"] {
+        assert!(!pattern.is_match(blank), "{blank:?} matches {pattern}");
+        let (status, problem) = app
+            .get(&format!(
+                "/unified/crm/contacts?connection_id={connection}&ids={}",
+                blank.replace(' ', "%20")
+            ))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{blank:?}: {problem}");
+        assert_eq!(problem["field"], "ids", "{blank:?}: {problem}");
+    }
+    let first = app
+        .contact_ids("hubspot")
+        .into_iter()
+        .next()
+        .expect("a contact");
+    for listed in [first.clone(), format!(" {first} ,,")] {
+        assert!(
+            pattern.is_match(&listed),
+            "{listed:?} does not match {pattern}"
+        );
+        let (status, page) = app
+            .get(&format!(
+                "/unified/crm/contacts?connection_id={connection}&ids={}",
+                listed.replace(' ', "%20")
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{listed:?}: {page}");
+        assert_eq!(
+            page["results"][0]["id"],
+            first.as_str(),
+            "{listed:?}: {page}"
+        );
+    }
+    // HubSpot's ids are whole numbers, and it refuses others as a bad request: a value that
+    // cannot be an id selects nothing (the connector's `item_pattern`), so a list of them is
+    // empty and a list with one real id answers that record.
+    for (listed, expected) in [
+        ("abc".to_owned(), Vec::<&str>::new()),
+        ("abc,-1,1.5".to_owned(), Vec::new()),
+        (format!("abc,{first}"), vec![first.as_str()]),
+    ] {
+        let (status, page) = app
+            .get(&format!(
+                "/unified/crm/contacts?connection_id={connection}&ids={listed}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{listed}: {page}");
+        let ids: Vec<&str> = page["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter_map(|record| record["id"].as_str())
+            .collect();
+        assert_eq!(ids, expected, "{listed}: {page}");
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_endpoint_description_is_what_its_pattern_says() {
+    let app = spawn_app().await;
+    let schema = served_schema(
+        &app,
+        "/openapi.json",
+        "/paths/~1webhooks~1endpoints/post/requestBody/content/application~1json/schema/properties/description",
+    )
+    .await;
+    let pattern = pattern_of(&schema);
+    // Every character the pattern refuses, the server refuses, and the other way round.
+    for (index, c) in [
+        'a', 'é', ' ', '\t', '\n', '\u{7f}', '\u{85}', '\u{a0}', '\u{2028}',
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let description = format!("endpoint {c} here");
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/webhooks/endpoints",
+                Some(json!({"url": format!("https://hooks.example.com/{index}"),
+                            "description": description})),
+            )
+            .await;
+        if pattern.is_match(&description) {
+            assert_eq!(status, StatusCode::CREATED, "{c:?}: {body}");
+        } else {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{c:?}: {body}");
+            assert_eq!(body["field"], "description", "{c:?}: {body}");
+        }
+    }
+    assert!(!pattern.is_match("a\u{1}b"));
+    assert!(pattern.is_match("a plain description"));
+}
+
+#[tokio::test]
+async fn hubspot_writes_what_it_can_and_refuses_up_front_what_it_cannot() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    // An update whose only field maps to nothing HubSpot stores (a null duration) still sends
+    // the `properties` object HubSpot requires: the record is answered, not a vendor 400.
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/engagements?connection_id={connection}&page_size=50"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let call = page["results"]
+        .as_array()
+        .and_then(|records| {
+            records
+                .iter()
+                .find_map(|record| record["id"].as_str().filter(|id| id.starts_with("call-")))
+        })
+        .expect("a call among the engagements")
+        .to_owned();
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/engagements/{call}?connection_id={connection}"),
+            Some(json!({"duration_seconds": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["id"], call.as_str(), "{updated}");
+
+    // HubSpot sets a company's parent from associations: `parent_company_id` is not written,
+    // and a write naming it is refused before any vendor call, naming the field.
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/companies?connection_id={connection}"),
+            Some(json!({"name": "Child Co", "parent_company_id": "1001"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(
+        problem["field"]
+            .as_str()
+            .is_some_and(|field| field.ends_with("parent_company_id")),
+        "{problem}"
+    );
+}
