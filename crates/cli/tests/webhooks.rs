@@ -797,7 +797,7 @@ async fn endpoints_refuse_bad_input_with_problems_naming_the_field() {
         ),
         (
             json!({"url": "https://example.com/", "colour": "red"}),
-            "body",
+            "colour",
         ),
     ] {
         let (status, problem) = app
