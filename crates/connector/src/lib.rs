@@ -272,6 +272,14 @@ impl Connector {
 
     /// The patterns a write of `object` holds text fields to (`patterns`), compiled.
     pub fn write_patterns(&self, object: &str, operation: Operation) -> &[(String, regex::Regex)] {
+        match operation {
+            Operation::Create | Operation::Update => self.compiled_patterns(object, operation),
+            _ => &[],
+        }
+    }
+
+    /// The compiled patterns of one operation (see `CompiledOperation::patterns`).
+    fn compiled_patterns(&self, object: &str, operation: Operation) -> &[(String, regex::Regex)] {
         self.inner
             .unified
             .get(object)
@@ -281,7 +289,7 @@ impl Connector {
 
     /// The `item_pattern`s of `object`'s list filters, compiled: `(filter, pattern)`.
     pub fn filter_item_patterns(&self, object: &str) -> &[(String, regex::Regex)] {
-        self.write_patterns(object, Operation::List)
+        self.compiled_patterns(object, Operation::List)
     }
 
     /// Whether the error rule `rule` says the vendor's fields changed (`refresh_discovery`).
@@ -427,7 +435,8 @@ struct CompiledOperation {
     walk: file::RouteWalk,
     /// Lists only: the object's bulk export.
     bulk: Option<CompiledBulk>,
-    /// Writes only: the compiled `patterns` of the write.
+    /// Writes: the compiled `patterns` of the write; lists: the `item_pattern`s of its
+    /// filters, by filter name.
     patterns: Vec<(String, regex::Regex)>,
 }
 
