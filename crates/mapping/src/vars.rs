@@ -19,6 +19,8 @@ pub struct Vars {
     values: Arc<BTreeMap<String, Value>>,
     /// The default engine's bindings for `values`, native functions included.
     prepared: OnceLock<Arc<jlens_core::Bindings>>,
+    /// Whether a binding has the name of one of our engine's built-in functions, once asked.
+    names_builtin: OnceLock<bool>,
 }
 
 impl Vars {
@@ -38,6 +40,7 @@ impl Vars {
     pub fn insert(&mut self, name: &str, value: Value) {
         Arc::make_mut(&mut self.values).insert(name.to_owned(), value);
         self.prepared = OnceLock::new();
+        self.names_builtin = OnceLock::new();
     }
 
     /// Returns the value bound to `$name`.
@@ -69,6 +72,12 @@ impl Vars {
     ) -> &jlens_core::Bindings {
         self.prepared.get_or_init(|| Arc::new(build(self)))
     }
+
+    /// Whether a binding has the name of a built-in function (answered by `ask` on first use,
+    /// remembered until a variable changes).
+    pub(crate) fn names_builtin(&self, ask: impl FnOnce(&Vars) -> bool) -> bool {
+        *self.names_builtin.get_or_init(|| ask(self))
+    }
 }
 
 impl fmt::Debug for Vars {
@@ -82,6 +91,7 @@ impl FromIterator<(String, Value)> for Vars {
         Vars {
             values: Arc::new(iter.into_iter().collect()),
             prepared: OnceLock::new(),
+            names_builtin: OnceLock::new(),
         }
     }
 }

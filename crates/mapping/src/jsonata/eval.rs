@@ -22,6 +22,9 @@ use crate::{MappingError, Vars};
 
 pub(crate) type R<T> = Result<T, Box<MappingError>>;
 
+/// The arguments of a call, inline while there are few (as there are in almost every call).
+pub(crate) type Args<'a> = smallvec::SmallVec<[Option<V<'a>>; 4]>;
+
 /// The variables of one scope, inline while there are few (a lambda's parameters).
 type Scope<'a> = smallvec::SmallVec<[(&'a str, Option<V<'a>>); 3]>;
 
@@ -146,9 +149,6 @@ pub(crate) struct Ctx<'a> {
     /// Scopes that got a function bound, whose bindings are cleared when the evaluation ends so
     /// that closures referring to their own scope do not keep it alive.
     bound_funcs: RefCell<Vec<Rc<Env<'a>>>>,
-    /// Whether a binding of the caller's has the name of a built-in function, once asked:
-    /// when none has, a built-in called by its name needs no search of the bindings.
-    vars_shadow_builtins: std::cell::Cell<Option<bool>>,
 }
 
 impl Drop for Ctx<'_> {
@@ -161,7 +161,7 @@ impl Drop for Ctx<'_> {
 
 enum Tail<'a> {
     Done(Option<V<'a>>),
-    Call(V<'a>, Vec<Option<V<'a>>>),
+    Call(V<'a>, Args<'a>),
 }
 
 fn pos_err(mut error: Box<MappingError>, pos: usize) -> Box<MappingError> {
@@ -196,7 +196,6 @@ impl<'a> Ctx<'a> {
             vars,
             root,
             bound_funcs: RefCell::new(Vec::new()),
-            vars_shadow_builtins: std::cell::Cell::new(None),
         }
     }
 
@@ -204,18 +203,13 @@ impl<'a> Ctx<'a> {
     /// function of that name.
     #[inline]
     fn var_shadows(&self, name: &str) -> bool {
-        let any = match self.vars_shadow_builtins.get() {
-            Some(any) => any,
-            None => {
-                let any = self
-                    .vars
-                    .iter()
-                    .any(|(var, _)| functions::builtin(var).is_some());
-                self.vars_shadow_builtins.set(Some(any));
-                any
-            }
-        };
-        any && self.vars.get(name).is_some()
+        // Whether a binding of the caller's has the name of a built-in function is asked once
+        // per set of bindings (a page's records share theirs): when none has, a built-in called
+        // by its name needs no search of the bindings.
+        self.vars.names_builtin(|vars| {
+            vars.iter()
+                .any(|(var, _)| functions::builtin(var).is_some())
+        }) && self.vars.get(name).is_some()
     }
 
     pub(crate) fn vars(&self) -> &'a Vars {
@@ -336,10 +330,16 @@ impl<'a> Ctx<'a> {
             }
             Kind::Object(pairs) => Some(self.group(pairs, Grouping::Value(input.cloned()), env)?),
             Kind::Block(items) => {
-                let scope = Env::child(env);
+                let child;
+                let scope = if node.scoped {
+                    child = Env::child(env);
+                    &child
+                } else {
+                    env
+                };
                 let mut last = None;
                 for item in items {
-                    last = self.eval(item, input, &scope)?;
+                    last = self.eval(item, input, scope)?;
                 }
                 last
             }
@@ -1337,7 +1337,7 @@ impl<'a> Ctx<'a> {
         if let Some(left @ V::Func(_)) = left {
             return Ok(Some(V::Func(Rc::new(Func::Chain(left, func)))));
         }
-        self.apply(&func, vec![left], input, pos)
+        self.apply(&func, smallvec::smallvec![left], input, pos)
     }
 
     // ---- calls ----
@@ -1359,7 +1359,7 @@ impl<'a> Ctx<'a> {
                 return Ok(inline.apply(self.eval(arg, input, env)?));
             }
             // A built-in function called by its name: no function value is made.
-            let mut args = Vec::with_capacity(arg_nodes.len() + 1);
+            let mut args = Args::with_capacity(arg_nodes.len() + 1);
             if let Some(applied) = applied {
                 args.push(applied);
             }
@@ -1402,7 +1402,7 @@ impl<'a> Ctx<'a> {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
         applied: Option<Option<V<'a>>>,
-    ) -> R<(V<'a>, Vec<Option<V<'a>>>)> {
+    ) -> R<(V<'a>, Args<'a>)> {
         let func = self.eval(proc, input, env)?;
         let Some(func) = func else {
             if let Kind::Path(steps) = &proc.kind
@@ -1423,7 +1423,7 @@ impl<'a> Ctx<'a> {
                 Some(node.pos),
             ));
         };
-        let mut args = Vec::with_capacity(arg_nodes.len() + 1);
+        let mut args = Args::with_capacity(arg_nodes.len() + 1);
         if let Some(applied) = applied {
             args.push(applied);
         }
@@ -1471,7 +1471,7 @@ impl<'a> Ctx<'a> {
     pub(crate) fn apply(
         &self,
         func: &V<'a>,
-        args: Vec<Option<V<'a>>>,
+        args: Args<'a>,
         input: Option<&V<'a>>,
         pos: usize,
     ) -> R<Option<V<'a>>> {
@@ -1506,7 +1506,7 @@ impl<'a> Ctx<'a> {
             }
             Func::Chain(first, second) => {
                 let middle = self.apply(first, args, input, pos)?;
-                self.apply(second, vec![middle], input, pos)
+                self.apply(second, smallvec::smallvec![middle], input, pos)
             }
             Func::Regex(regex) => {
                 let text = match args.into_iter().next().flatten() {
@@ -1674,7 +1674,7 @@ impl<'a> Ctx<'a> {
                 {
                     return Ok(inline.apply(self.body(caller, arg, input, scope)?));
                 }
-                let mut args = Vec::with_capacity(arg_nodes.len());
+                let mut args = Args::with_capacity(arg_nodes.len());
                 for arg in arg_nodes {
                     args.push(self.body(caller, arg, input, scope)?);
                 }
@@ -1692,12 +1692,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn apply_lambda(
-        &self,
-        mut func: V<'a>,
-        mut args: Vec<Option<V<'a>>>,
-        pos: usize,
-    ) -> R<Option<V<'a>>> {
+    fn apply_lambda(&self, mut func: V<'a>, mut args: Args<'a>, pos: usize) -> R<Option<V<'a>>> {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
             loop {
                 let V::Func(f) = &func else { unreachable!() };
@@ -1779,11 +1774,17 @@ impl<'a> Ctx<'a> {
                 }
                 Kind::Block(items) if !items.is_empty() => {
                     self.meter.tick()?;
-                    let scope = Env::child(env);
+                    let child;
+                    let scope = if node.scoped {
+                        child = Env::child(env);
+                        &child
+                    } else {
+                        env
+                    };
                     for item in &items[..items.len() - 1] {
-                        self.eval(item, input, &scope)?;
+                        self.eval(item, input, scope)?;
                     }
-                    return self.eval_tail(&items[items.len() - 1], input, &scope);
+                    return self.eval_tail(&items[items.len() - 1], input, scope);
                 }
                 _ => {}
             }

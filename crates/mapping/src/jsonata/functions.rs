@@ -17,7 +17,7 @@ use super::signature::Signature;
 use super::value::{self, Str, V, array, deep_eq, new_obj, seq};
 use crate::native::{NATIVE_FUNCTIONS, NativeFunction};
 
-type Args<'a> = Vec<Option<V<'a>>>;
+pub(crate) use super::eval::Args;
 type CallFn = for<'a> fn(&Ctx<'a>, Args<'a>, Option<&V<'a>>, usize) -> R<Option<V<'a>>>;
 
 /// A function every evaluation can call by name.
@@ -546,8 +546,12 @@ fn find_all<'a>(
             }
         }
         Matcher::Custom(func) => {
-            let mut result =
-                ctx.apply(func, vec![Some(V::Str(Str::O(Rc::from(text))))], None, 0)?;
+            let mut result = ctx.apply(
+                func,
+                smallvec::smallvec![Some(V::Str(Str::O(Rc::from(text))))],
+                None,
+                0,
+            )?;
             while let Some(object) = result {
                 if limit.is_some_and(|limit| found.len() >= limit) {
                     break;
@@ -588,7 +592,7 @@ fn find_all<'a>(
                         .unwrap_or_default(),
                 });
                 result = match object.field("next") {
-                    Some(next @ V::Func(_)) => ctx.apply(&next, vec![], None, 0)?,
+                    Some(next @ V::Func(_)) => ctx.apply(&next, Args::new(), None, 0)?,
                     _ => None,
                 };
             }
@@ -784,7 +788,12 @@ fn replace<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<
                                     .collect(),
                             ),
                         );
-                        match ctx.apply(func, vec![Some(V::Obj(Rc::new(obj)))], None, 0)? {
+                        match ctx.apply(
+                            func,
+                            smallvec::smallvec![Some(V::Obj(Rc::new(obj)))],
+                            None,
+                            0,
+                        )? {
                             Some(V::Str(with)) => out.push_str(&with),
                             other => {
                                 return Err(err(
@@ -1141,7 +1150,7 @@ fn arity_of(func: &V<'_>) -> usize {
 
 fn hof_args<'a>(func: &V<'a>, value: V<'a>, second: V<'a>, whole: &V<'a>) -> Args<'a> {
     let arity = arity_of(func);
-    let mut args = vec![Some(value)];
+    let mut args: Args<'a> = smallvec::smallvec![Some(value)];
     if arity >= 2 {
         args.push(Some(second));
     }
@@ -1252,7 +1261,7 @@ fn reduce<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R
     };
     for (index, item) in items.into_iter().enumerate().skip(start) {
         ctx.meter.tick()?;
-        let mut call_args = vec![result, Some(item)];
+        let mut call_args: Args<'a> = smallvec::smallvec![result, Some(item)];
         if arity >= 3 {
             call_args.push(Some(V::Num(index as f64)));
         }
@@ -1344,7 +1353,12 @@ fn sort<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<O
     let items: Vec<((), V<'a>)> = items.items().map(|item| ((), item)).collect();
     let sorted = match arg(&args, 1) {
         Some(func) => merge_sort(ctx, items, &mut |a, b| {
-            let swap = ctx.apply(&func, vec![Some(a.1.clone()), Some(b.1.clone())], None, pos)?;
+            let swap = ctx.apply(
+                &func,
+                smallvec::smallvec![Some(a.1.clone()), Some(b.1.clone())],
+                None,
+                pos,
+            )?;
             Ok(truthy(swap.as_ref()))
         })?,
         None => {
@@ -1556,7 +1570,7 @@ fn spread<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<O
     if value.is_array() {
         let mut out = Vec::new();
         for item in value.items() {
-            if let Some(spread) = spread(ctx, vec![Some(item)], None, 0)? {
+            if let Some(spread) = spread(ctx, smallvec::smallvec![Some(item)], None, 0)? {
                 if spread.is_array() {
                     out.extend(spread.items());
                 } else {

@@ -188,6 +188,10 @@ pub(crate) struct Node {
     /// For an object constructor: every key is a string literal and no two are the same, so
     /// no key needs checking against the others while the object is built.
     pub(crate) distinct_keys: bool,
+    /// For a block: whether it needs a scope of its own, because something in it binds a
+    /// variable or makes a closure. A block that does neither (a parenthesised expression)
+    /// evaluates in its enclosing scope, as it would read the same variables there.
+    pub(crate) scoped: bool,
 }
 
 impl Node {
@@ -225,6 +229,7 @@ impl Node {
             leaf: false,
             dynamic: true,
             distinct_keys: false,
+            scoped: true,
         }
     }
 }
@@ -1173,6 +1178,9 @@ fn resolve(node: &mut Node, bound: &std::collections::HashSet<String>) {
                 .iter()
                 .any(|(other, _)| matches!(&other.kind, Kind::Str(other) if other == name))
         });
+    }
+    if let Kind::Block(items) = &node.kind {
+        node.scoped = items.iter().any(captures_or_binds);
     }
     visit_children(node, &mut |child| resolve(child, bound));
     if let Kind::Lambda(def) = &mut node.kind

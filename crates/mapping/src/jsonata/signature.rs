@@ -166,22 +166,35 @@ impl Signature {
     /// Checks `args` against the signature and returns them as the function receives them.
     pub(crate) fn validate<'a>(
         &self,
-        args: Vec<Option<V<'a>>>,
+        args: super::eval::Args<'a>,
         context: Option<&V<'a>>,
-    ) -> R<Vec<Option<V<'a>>>> {
+    ) -> R<super::eval::Args<'a>> {
         // The usual call: one argument for each of the first parameters, of a type it accepts,
         // and the parameters left (if any) optional ones that do not take the context; none to
         // wrap in an array. The matching below, which tries one argument per parameter first,
         // would give each parameter its argument and the rest none.
+        // An array parameter given an array (of its item type, if it has one) or undefined
+        // takes it as it is, as the matching below would.
         if args.len() <= self.params.len()
             && self.params.iter().enumerate().all(|(index, param)| {
-                param.kind != b'a'
-                    && param.quant != Quant::Plus
+                param.quant != Quant::Plus
                     && match args.get(index) {
                         Some(arg) => {
                             param.mask & symbol_bit(arg.as_ref().map_or(b'm', V::symbol)) != 0
+                                && (param.kind != b'a'
+                                    || match arg {
+                                        None => true,
+                                        Some(arg) => {
+                                            arg.is_array()
+                                                && param.subtype.is_none_or(|subtype| {
+                                                    arg.items().all(|item| item.symbol() == subtype)
+                                                })
+                                        }
+                                    })
                         }
-                        None => param.quant == Quant::Optional && !param.context,
+                        None => {
+                            param.kind != b'a' && param.quant == Quant::Optional && !param.context
+                        }
                     }
             })
         {
@@ -203,7 +216,7 @@ impl Signature {
         {
             return Ok(args);
         }
-        let mut out = Vec::with_capacity(self.params.len());
+        let mut out = super::eval::Args::with_capacity(self.params.len());
         let mut args = args.into_iter();
         let mut index = 0;
         for (param, count) in self.params.iter().zip(counts) {

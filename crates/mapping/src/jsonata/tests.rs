@@ -879,3 +879,46 @@ fn numbers_beyond_a_float_keep_their_digits_until_computed_with() {
     check("small", input.clone(), Some(json!(1500.5)));
     check("$number('1500.50')", json!({}), Some(json!(1500.5)));
 }
+
+#[test]
+fn a_binding_added_later_hides_the_built_in_of_its_name() {
+    // The answer to "does a binding have a built-in's name" is kept with the bindings, so a
+    // binding added to the same set after an evaluation must still hide the built-in.
+    let expr = compile("$string(1)").expect("expression compiles");
+    let mut vars = Vars::new().with("account", json!({}));
+    assert_eq!(expr.evaluate(Some(&json!({})), &vars), Ok(Some(json!("1"))));
+    vars.insert("string", json!(5));
+    let error = expr
+        .evaluate(Some(&json!({})), &vars)
+        .expect_err("`$string` is now the number 5");
+    assert_eq!(error.code, "T1006", "{error}");
+    let clone = vars.clone();
+    assert_eq!(
+        expr.evaluate(Some(&json!({})), &clone).map_err(|e| e.code),
+        Err("T1006".to_owned())
+    );
+}
+
+#[test]
+fn blocks_that_bind_keep_their_own_scope_and_others_share_it() {
+    // A block that binds has a scope of its own; a parenthesised expression reads the
+    // enclosing scope's variables and binds nothing there.
+    check(
+        "($x := 1; ($y := ($x + 1)); [$x, $y])",
+        json!({}),
+        Some(json!([1])),
+    );
+    check("($x := 1; ($x := 2); $x)", json!({}), Some(json!(1)));
+    check("($x := 1; ($x + 1))", json!({}), Some(json!(2)));
+    check(
+        "($f := function($v) { ($v > 1 ? ($v * 2) : ($x := 5; $x)) }; $x := 1; [$f(1), $f(3), $x])",
+        json!({}),
+        Some(json!([5, 6, 1])),
+    );
+    check(
+        "$join([\"a\", (\"b\")], \",\")",
+        json!({}),
+        Some(json!("a,b")),
+    );
+    check_error("$join([1, 2], \",\")", json!({}), "T0412");
+}
