@@ -788,14 +788,15 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     "`record_filter` is for list routes only",
                 ));
             }
-            if let Some(idx) = routes
-                .into_iter()
-                .flatten()
-                .position(|route| !route.enrich.is_empty())
+            if op_name != "get"
+                && let Some(idx) = routes
+                    .into_iter()
+                    .flatten()
+                    .position(|route| !route.enrich.is_empty())
             {
                 return Err(compiler.error(
                     &format!("{path}.{op_name}.routes[{idx}].enrich"),
-                    "`enrich` is for list routes only",
+                    "`enrich` is for list and get routes only",
                 ));
             }
             if op_name != "get"

@@ -1331,9 +1331,10 @@ pub struct Route {
     /// first request's answer.
     #[serde(default)]
     pub chunk: Option<Chunk>,
-    /// List routes only: follow-up requests that add to each page's records what this route's
-    /// answer lacks (a search answer without the associations the plain list carries), so every
-    /// route of an operation gives the same unified record.
+    /// List and get routes only: follow-up requests that add to each page's records (or the
+    /// one record read) what this route's answer lacks (a search answer without the
+    /// associations the plain list carries), so every route of an operation, and a list and a
+    /// get, give the same unified record.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enrich: Vec<Enrich>,
 }

@@ -617,6 +617,56 @@ impl Connector {
         else {
             return Ok(Vec::new());
         };
+        self.plan_enrichment(route, ctx, &records)
+    }
+
+    /// Whether some get route of `object` declares `enrich` (follow-up requests per record).
+    pub fn get_enriches(&self, object: &str) -> bool {
+        self.operation(object, Operation::Get)
+            .is_ok_and(|op| op.routes.iter().any(|route| !route.enrich.is_empty()))
+    }
+
+    /// Plans the follow-up requests of a get whose route declares `enrich`, as
+    /// [`Connector::plan_list_enrichment`] does for a page of one record: send them and read
+    /// the record with [`Connector::read_record_enriched`]. An answer that is a vendor error,
+    /// or holds no record, plans nothing: reading it reports why.
+    ///
+    /// # Errors
+    /// Fails when no route serves the request or an entry's mapping or template fails.
+    pub fn plan_record_enrichment(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        responses: &[VendorResponse],
+    ) -> Result<Vec<(usize, PlannedRequest)>, PlanError> {
+        let route = self.choose_route(object, Operation::Get, ctx)?;
+        if route.enrich.is_empty() || responses.iter().any(|each| self.check(each).is_err()) {
+            return Ok(Vec::new());
+        }
+        let Some(response) = responses.first() else {
+            return Ok(Vec::new());
+        };
+        let record = match &route.method.record {
+            Some(extract) => extract
+                .evaluate(Some(&response.body), &Vars::new())
+                .ok()
+                .flatten(),
+            None => Some(response.body.clone()),
+        };
+        match record {
+            Some(record) => self.plan_enrichment(route, ctx, &[record]),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// One route's follow-up requests for `records`: for each entry, one request per group of
+    /// at most `max_items` records, tagged with the entry's index.
+    fn plan_enrichment(
+        &self,
+        route: &CompiledRoute,
+        ctx: &RequestContext,
+        records: &[Value],
+    ) -> Result<Vec<(usize, PlannedRequest)>, PlanError> {
         let mut plans = Vec::new();
         for (idx, entry) in route.enrich.iter().enumerate() {
             for group in records.chunks(entry.max_items) {
@@ -1302,6 +1352,24 @@ impl Connector {
         ctx: &RequestContext,
         responses: &[VendorResponse],
     ) -> Result<(Value, Value), ReadError> {
+        self.read_record_enriched(object, operation, ctx, responses, &[])
+    }
+
+    /// [`Connector::read_record_parts`] with the answers to the get's `enrich` requests
+    /// (tagged as [`Connector::plan_record_enrichment`] planned them) merged into the raw
+    /// record before mapping.
+    ///
+    /// # Errors
+    /// As [`Connector::read_record_parts`], and when an enrichment answer is an error or its
+    /// keys cannot be evaluated.
+    pub fn read_record_enriched(
+        &self,
+        object: &str,
+        operation: Operation,
+        ctx: &RequestContext,
+        responses: &[VendorResponse],
+        enrichments: &[(usize, VendorResponse)],
+    ) -> Result<(Value, Value), ReadError> {
         if responses.is_empty() {
             return Err(ReadError::Invalid("no vendor answer to read".to_owned()));
         }
@@ -1321,6 +1389,15 @@ impl Connector {
                 None => response.body.clone(),
             };
             crate::chunk::merge_value(&mut raw, &part);
+        }
+        if !enrichments.is_empty() {
+            crate::chunk::enrich(
+                &route.enrich,
+                std::slice::from_mut(&mut raw),
+                enrichments,
+                |entry, body| extract_records(&entry.method, body),
+                |response| self.check(response),
+            )?;
         }
         let get = self
             .operation(object, Operation::Get)

@@ -1,7 +1,8 @@
 //! List routes that complete their page with follow-up requests (`enrich`): one request per
 //! group of `max_items` of the page's records, the answers' records merged into the page's by
 //! key before mapping, so a route whose answer lacks something (a search without associations)
-//! maps to the same unified record as one that has it; and the load-time checks.
+//! maps to the same unified record as one that has it; entries that join what earlier ones
+//! merged; get routes completing their one record the same way; and the load-time checks.
 
 use connector::{ListCursor, RequestBody, RequestContext, VendorResponse, load_connector_from_str};
 use serde_json::{Value, json};
@@ -222,9 +223,9 @@ fn enrich_declarations_are_checked_when_the_connector_loads() {
             "is required unless max_items is 1",
         ),
         (
-            "        - use: contacts.get\n",
-            "        - use: contacts.get\n          enrich: [{use: contacts.to_companies, max_items: 1, key: id, merge: '{}'}]\n",
-            "for list routes only",
+            "      record_mapping: *mapping\n",
+            "      record_mapping: *mapping\n    delete:\n      routes:\n        - use: contacts.get\n          enrich: [{use: contacts.to_companies, max_items: 1, key: id, merge: '{}'}]\n",
+            "for list and get routes only",
         ),
     ] {
         let text = CONNECTOR.replacen(from, to, 1);
@@ -324,5 +325,116 @@ fn without_a_key_each_answer_completes_the_record_it_was_asked_for() {
             (json!("Sick"), json!("3")),
             (json!("Unpaid"), Value::Null),
         ]
+    );
+}
+
+/// Employees whose list carries only ids: one entry reads each employee (its department by
+/// name), a later one joins the name with the departments' list for the department's id; a
+/// get joins the same way.
+const JOIN: &str = r#"
+schema_version: 1
+meta: { id: acme, label: Acme, categories: [hris], revision: "1" }
+auth:
+  schemes:
+    token: { kind: bearer, token: "{{credentials.token}}" }
+http:
+  base_url: https://api.acme.test
+  allowed_hosts: [api.acme.test]
+resources:
+  employees:
+    list: { http_method: GET, path: /employees, records: data }
+    get: { http_method: GET, path: "/employees/{{id}}" }
+  org:
+    departments: { http_method: GET, path: /departments, records: data }
+unified:
+  hris.employees:
+    list:
+      routes:
+        - use: employees.list
+          enrich:
+            - use: employees.get
+              max_items: 1
+              id_mapping: records[0].id
+              merge: "$"
+            - &departments
+              use: org.departments
+              max_items: 100
+              record_key: department
+              key: name
+              merge: '{"department_id": id}'
+      record_mapping: &mapping '{"id": id, "group_ids": [department_id]}'
+    get:
+      routes:
+        - use: employees.get
+          enrich: [*departments]
+      record_mapping: *mapping
+"#;
+
+#[test]
+fn a_later_entry_joins_what_an_earlier_one_merged_and_a_get_joins_the_same() {
+    let connector = load_connector_from_str("acme.yaml", JOIN, None).expect("loads");
+    let (ctx, cursor) = (context(), ListCursor::default());
+    let responses = vec![ok(200, json!({"data": [{"id": "1"}, {"id": "2"}]}))];
+    let plans = connector
+        .plan_list_enrichment("hris.employees", &ctx, &cursor, &responses)
+        .expect("plans");
+    let urls: Vec<(usize, &str)> = plans
+        .iter()
+        .map(|(entry, plan)| (*entry, plan.url.as_str()))
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            (0, "https://api.acme.test/employees/1"),
+            (0, "https://api.acme.test/employees/2"),
+            (1, "https://api.acme.test/departments"),
+        ]
+    );
+    let departments = ok(
+        200,
+        json!({"data": [{"name": "Sales", "id": "d1"}, {"name": "Ops", "id": "d2"}]}),
+    );
+    let answers = vec![
+        (0, ok(200, json!({"id": "1", "department": "Sales"}))),
+        (0, ok(200, json!({"id": "2", "department": "Ops"}))),
+        (1, departments.clone()),
+    ];
+    let read = connector
+        .read_list_enriched("hris.employees", &ctx, &cursor, &responses, &answers)
+        .expect("reads");
+    let groups: Vec<Value> = read
+        .records
+        .iter()
+        .map(|(mapped, _)| mapped["group_ids"].clone())
+        .collect();
+    assert_eq!(groups, [json!(["d1"]), json!(["d2"])]);
+
+    let ctx = RequestContext {
+        id: Some("2".to_owned()),
+        ..context()
+    };
+    assert!(connector.get_enriches("hris.employees"));
+    let responses = vec![ok(200, json!({"id": "2", "department": "Ops"}))];
+    let plans = connector
+        .plan_record_enrichment("hris.employees", &ctx, &responses)
+        .expect("plans");
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].1.url, "https://api.acme.test/departments");
+    let (mapped, _) = connector
+        .read_record_enriched(
+            "hris.employees",
+            connector::Operation::Get,
+            &ctx,
+            &responses,
+            &[(0, departments)],
+        )
+        .expect("reads");
+    assert_eq!(mapped["group_ids"], json!(["d2"]));
+    // A refused read plans no follow-up.
+    assert!(
+        connector
+            .plan_record_enrichment("hris.employees", &ctx, &[ok(404, json!({}))])
+            .expect("plans")
+            .is_empty()
     );
 }

@@ -537,6 +537,35 @@ impl Bound {
             })
             .await??
         };
+        self.send_enrichments(plans).await
+    }
+
+    /// Sends the follow-up requests of a get whose route declares `enrich`, and answers them
+    /// tagged by entry; nothing when the route declares none. A vendor error ends the sending
+    /// early (reading the record reports it).
+    async fn enrich_record(
+        &self,
+        key: &str,
+        ctx: &Arc<connector::RequestContext>,
+        responses: Arc<Vec<connector::VendorResponse>>,
+    ) -> Result<Vec<(usize, connector::VendorResponse)>, OpError> {
+        if !self.connector().get_enriches(key) {
+            return Ok(Vec::new());
+        }
+        let plans = {
+            let (key, ctx) = (key.to_owned(), Arc::clone(ctx));
+            self.evaluate(move |connector| connector.plan_record_enrichment(&key, &ctx, &responses))
+                .await??
+        };
+        self.send_enrichments(plans).await
+    }
+
+    /// Sends planned follow-up requests in order, keeping each answer with its entry; a vendor
+    /// error ends the sending early.
+    async fn send_enrichments(
+        &self,
+        plans: Vec<(usize, connector::PlannedRequest)>,
+    ) -> Result<Vec<(usize, connector::VendorResponse)>, OpError> {
         let mut answers = Vec::with_capacity(plans.len());
         for (entry, plan) in plans {
             let answer = self.send(plan, true).await?;
@@ -567,16 +596,20 @@ impl Bound {
             })
             .await??
         };
-        let responses: Vec<connector::VendorResponse> = self
-            .send_parts(plans)
-            .await?
-            .into_iter()
-            .map(|answer| answer.response)
-            .collect();
+        let responses: Arc<Vec<connector::VendorResponse>> = Arc::new(
+            self.send_parts(plans)
+                .await?
+                .into_iter()
+                .map(|answer| answer.response)
+                .collect(),
+        );
+        let enrichments = self
+            .enrich_record(&key, &ctx, Arc::clone(&responses))
+            .await?;
         let read = {
             let (key, ctx) = (key.clone(), Arc::clone(&ctx));
             self.evaluate(move |connector| {
-                connector.read_record_parts(&key, Operation::Get, &ctx, &responses)
+                connector.read_record_enriched(&key, Operation::Get, &ctx, &responses, &enrichments)
             })
             .await?
         };
@@ -817,16 +850,20 @@ impl Bound {
             })
             .await??
         };
-        let responses: Vec<connector::VendorResponse> = self
-            .send_parts(plans)
-            .await?
-            .into_iter()
-            .map(|answer| answer.response)
-            .collect();
+        let responses: Arc<Vec<connector::VendorResponse>> = Arc::new(
+            self.send_parts(plans)
+                .await?
+                .into_iter()
+                .map(|answer| answer.response)
+                .collect(),
+        );
+        let enrichments = self
+            .enrich_record(&key, &ctx, Arc::clone(&responses))
+            .await?;
         let read = {
             let (key, ctx) = (key.clone(), Arc::clone(&ctx));
             self.evaluate(move |connector| {
-                connector.read_record_parts(&key, Operation::Get, &ctx, &responses)
+                connector.read_record_enriched(&key, Operation::Get, &ctx, &responses, &enrichments)
             })
             .await?
         };

@@ -90,6 +90,38 @@ fn checked_in_schemas_and_docs_are_up_to_date() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Issue 18: the hand-written part of `docs/unified-model.md` says where every HRIS field comes
+/// from in each vendor: each field of each HRIS record (the envelope aside) is named there.
+#[test]
+fn every_hris_field_has_its_vendor_sources_in_the_docs() -> anyhow::Result<()> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = fs::read_to_string(workspace.join("docs/unified-model.md"))
+        .context("reading docs/unified-model.md")?;
+    let sources = text
+        .find("## Where HRIS fields come from")
+        .map(|at| &text[at..])
+        .context("docs/unified-model.md has no `## Where HRIS fields come from` section")?;
+    let mut missing = Vec::new();
+    for object in UnifiedObject::of_category("hris") {
+        let schema = object.schema();
+        let fields = schema["properties"]
+            .as_object()
+            .context("a record schema has properties")?;
+        for field in fields.keys() {
+            if !reference::ENVELOPE.contains(&field.as_str())
+                && !sources.contains(&format!("`{field}`"))
+            {
+                missing.push(format!("{}.{field}", object.slug()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "HRIS fields without a row saying where each vendor's value comes from: {missing:?}"
+    );
+    Ok(())
+}
+
 fn pretty(schema: &Value) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(schema).context("printing a schema")? + "\n")
 }
@@ -113,7 +145,7 @@ mod reference {
         "<!-- Hand-written below this line; the generator keeps it as it is. -->";
 
     /// Envelope fields, listed once at the top instead of in every object's table.
-    const ENVELOPE: [&str; 7] = [
+    pub(super) const ENVELOPE: [&str; 7] = [
         "id",
         "remote_id",
         "created_at",

@@ -2,7 +2,9 @@
 //! token from `POST /v1/auth` (the `oauth2` kind with `client: connection` and
 //! `token_answer`), once, and again when Personio says it expired; balances listed under an
 //! employee's URL (a list route's `id_mapping`); groups, locations and companies read from the
-//! employees; the Connect page's form checks the credentials with a token request on submit. The checks every HRIS vendor shares are in the cross-vendor suite
+//! employees; hourly absence periods listed, read and deleted as time-off requests beside the
+//! day-based ones; the Connect page's form checks the credentials with a token request on
+//! submit. The checks every HRIS vendor shares are in the cross-vendor suite
 //! (`tests/vendors/hris.rs`).
 
 use reqwest::{Method, StatusCode};
@@ -267,4 +269,96 @@ async fn the_connect_form_checks_the_credentials_with_a_token_request() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(auth_calls(&app), before + 2, "no second token");
+}
+
+/// Issue 18: hourly time off (`/company/absence-periods`, types counted in hours) is listed
+/// with the day-based periods, read by its UUID and deleted.
+#[tokio::test]
+async fn hourly_absence_periods_are_time_off_requests_too() {
+    let app = spawn_app().await;
+    let connection = app.connection(PROVIDER);
+    let handle = app.handle::<Personio>();
+    let hourly_ids: std::collections::BTreeSet<String> =
+        handle.ids("absence-periods").into_iter().collect();
+    assert!(hourly_ids.len() > 5, "the seed has hourly time off");
+    let requests = app
+        .walk_category(PROVIDER, "hris", "time_off_requests", "", 50)
+        .await;
+    let by_unit = |unit: &str| -> std::collections::BTreeSet<String> {
+        crate::helpers::unique_ids(
+            &requests
+                .iter()
+                .filter(|request| request["units"] == unit)
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(by_unit("HOURS"), hourly_ids, "every hourly period, once");
+    assert_eq!(
+        by_unit("DAYS"),
+        handle.ids("time-offs").into_iter().collect(),
+        "every day-based period, once"
+    );
+    let hourly: Vec<&serde_json::Value> = requests
+        .iter()
+        .filter(|request| request["units"] == "HOURS")
+        .collect();
+    for request in &hourly {
+        // The simulator's hourly periods are mornings of two to four hours.
+        assert!(
+            ["2", "3", "4"].contains(&request["amount"].as_str().unwrap_or_default()),
+            "{request}"
+        );
+        assert_eq!(request["policy_id"], "113441", "{request}");
+        assert!(request["start_date"].is_string(), "{request}");
+        assert_eq!(request["start_date"], request["end_date"], "{request}");
+        assert!(request["employee_id"].is_string(), "{request}");
+        assert!(request["status"].is_string(), "{request}");
+    }
+
+    // One employee's requests hold their hourly ones.
+    let sample = hourly[0].clone();
+    let employee = sample["employee_id"].as_str().expect("employee").to_owned();
+    let mine = app
+        .walk_category(
+            PROVIDER,
+            "hris",
+            "time_off_requests",
+            &format!("&employee_id={employee}"),
+            50,
+        )
+        .await;
+    assert!(
+        mine.iter()
+            .all(|request| request["employee_id"] == employee.as_str()),
+        "{mine:?}"
+    );
+    assert!(mine.iter().any(|request| request["id"] == sample["id"]));
+
+    // Read and deleted by its UUID.
+    let id = sample["id"].as_str().expect("id").to_owned();
+    let (status, read) = app
+        .get(&format!(
+            "/unified/hris/time_off_requests/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["units"], "HOURS", "{read}");
+    assert_eq!(read["amount"], sample["amount"], "{read}");
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/unified/hris/time_off_requests/{id}?connection_id={connection}"),
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    assert!(!handle.ids("absence-periods").contains(&id), "deleted");
+    assert!(
+        app.simulator(PROVIDER)
+            .requests()
+            .counts()
+            .contains_key(&format!("DELETE /v1/company/absence-periods/{id}")),
+        "deleted at its own URL"
+    );
 }

@@ -1,8 +1,9 @@
 //! The HRIS checks of the cross-vendor suite (issue 18), run over every vendor whose
 //! `simulator.yaml` gives `hris_suite` facts: every employee listed exactly once (also while
-//! the vendor changes under the walk), terminated employees kept with their status, the status
-//! filter exact, custom fields in `custom_fields`, job and pay history (with employment
-//! types), time off read and written, groups, locations, companies and time-off balances,
+//! the vendor changes under the walk), terminated employees kept with their status, the status,
+//! `updated_after` and ids filters exact, custom fields in `custom_fields`, job and pay history (with employment
+//! types), time off read and written, groups, locations, companies and time-off balances
+//! (employees' groups, place of work and company among them),
 //! vendor errors as problem+json, and a sync whose change feed shows a termination at
 //! the vendor as an update and a deletion as a tombstone.
 
@@ -117,6 +118,41 @@ async fn the_employment_status_filter_is_exact(vendor: Vendor) {
             .collect();
         assert!(!expected.is_empty(), "{provider}: {status}");
         assert_eq!(unique_ids(&filtered), expected, "{provider}: {status}");
+    }
+    // `updated_after`, where employees carry the time they changed (HiBob's people carry
+    // none, and its connector declares no such filter): exactly those changed at or after it.
+    if all
+        .iter()
+        .all(|employee| employee["updated_at"].is_string())
+    {
+        let changed_at = |employee: &Value| {
+            employee["updated_at"]
+                .as_str()
+                .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+                .map(|at| at.with_timezone(&chrono::Utc))
+                .unwrap_or_else(|| panic!("{provider}: {employee}"))
+        };
+        let mut times: Vec<_> = all.iter().map(changed_at).collect();
+        times.sort();
+        let cutoff = times[times.len() * 3 / 4];
+        let expected: BTreeSet<String> = all
+            .iter()
+            .filter(|employee| changed_at(employee) >= cutoff)
+            .map(|employee| employee["remote_id"].as_str().expect("id").to_owned())
+            .collect();
+        let filter = format!(
+            "&updated_after={}",
+            cutoff
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .replace('+', "%2B")
+        );
+        let filtered = walk_employees(&app, provider, &filter).await;
+        assert_eq!(unique_ids(&filtered), expected, "{provider}: updated_after");
+    } else {
+        assert!(
+            all.iter().all(|employee| employee["updated_at"].is_null()),
+            "{provider}: updated_at on some employees only"
+        );
     }
     let some: Vec<String> = all
         .iter()
@@ -415,12 +451,56 @@ async fn groups_locations_companies_and_balances_are_served(vendor: Vendor) {
             "{provider}: {company}"
         );
     }
-    // An employee's company is one of the companies listed.
+    // An employee's company, groups and place of work are among those listed, and the
+    // employees name them (issue 18: BambooHR's employees hold them by name only).
+    let location_ids = unique_ids(&locations);
     let employees = walk_employees(&app, provider, "").await;
     for employee in &employees {
         if let Some(company) = employee["company_id"].as_str() {
             assert!(company_ids.contains(company), "{provider}: {employee}");
         }
+        for group in employee["group_ids"].as_array().expect("group_ids") {
+            let group = group.as_str().expect("a group id");
+            assert!(
+                group_ids.contains(group),
+                "{provider}: {group} of {employee}"
+            );
+        }
+        if let Some(location) = employee["work_location_id"].as_str() {
+            assert!(location_ids.contains(location), "{provider}: {employee}");
+        }
+    }
+    let grouped = employees
+        .iter()
+        .filter(|employee| !employee["group_ids"].as_array().is_none_or(Vec::is_empty))
+        .count();
+    let placed = employees
+        .iter()
+        .filter(|employee| employee["work_location_id"].is_string())
+        .count();
+    assert!(
+        grouped * 2 > employees.len() && placed * 2 > employees.len(),
+        "{provider}: most employees name their groups ({grouped}) and place of work ({placed}) of {}",
+        employees.len()
+    );
+    // One employee read alone names the same ones.
+    let listed = employees
+        .iter()
+        .find(|employee| {
+            employee["work_location_id"].is_string()
+                && !employee["group_ids"].as_array().is_none_or(Vec::is_empty)
+        })
+        .expect("an employee with groups and a place of work");
+    let (status, read) = app
+        .get(&format!(
+            "/unified/hris/employees/{}?connection_id={}",
+            listed["remote_id"].as_str().expect("id"),
+            app.connection(provider)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {read}");
+    for field in ["group_ids", "work_location_id", "company_id"] {
+        assert_eq!(read[field], listed[field], "{provider}: {field} of {read}");
     }
 
     // Job history says how each job is held, with the vendor's own value.

@@ -2,8 +2,9 @@
 //! /v1/auth`, a `papi-` token stable for 24 hours), employees in the attribute envelope
 //! (`attributes.<name>.{label, value, type, universal_id}`, custom attributes as
 //! `dynamic_<id>`), `attributes[]` projections, `updated_since`, creates and updates, the
-//! attribute list, absence balances, time-off types and day-based time-off periods (list,
-//! read, create, delete), over a deterministically seeded company.
+//! attribute list, absence balances, time-off types, day-based time-off periods (list,
+//! read, create, delete) and hourly absence periods (list, delete), over a deterministically
+//! seeded company.
 //!
 //! The base URL stands for `https://api.personio.de`; every path is `/v1/…`. Answers follow
 //! the stored OpenAPI description (`shared/vendor-specs/personio`); where it leaves room or
@@ -13,18 +14,20 @@
 //! * `offset` means different things per endpoint, as the description says: a record offset on
 //!   `/company/employees` and `/company/time-off-types`, a page number (from 0) on
 //!   `/company/time-offs`, whose `metadata.current_page` counts from 1 as the recorded answer
-//!   does (the description says from 0);
+//!   does (the description says from 0); a record offset on `/company/absence-periods`,
+//!   whose description words `offset` as `/company/time-off-types`' does and whose example
+//!   answer counts `current_page` from 1 (its schema says from 0);
 //! * with `updated_since`, `/company/employees` ignores `limit`, `offset` and `email` and
 //!   answers every employee changed since, in one answer (as the description says);
 //! * the token comes back in the `Authorization` header of every successful answer;
-//! * `GET /company/employees`, `/company/time-offs` and the balance endpoint allow 300 requests
-//!   a minute each (a fixed window per endpoint group), the auth endpoint 60; over it, `429`
+//! * `GET /company/employees`, the absences (`/company/time-offs`, `/company/absence-periods`)
+//!   and the balance endpoint allow 300 requests a minute each (a fixed window per endpoint group), the auth endpoint 60; over it, `429`
 //!   with `Retry-After` (the header is an assumption: the changelog names no header);
 //! * errors are `{success: false, error: {code, message}}`;
 //! * a terminated employee stays, `status: inactive` with a `termination_date`; a deleted one
 //!   is gone (v1 has no feed of deletes).
 //!
-//! Left out: attendances, projects, hourly absence periods, documents, custom reports, profile
+//! Left out: attendances, projects, creating hourly absence periods, documents, custom reports, profile
 //! pictures, the v2 API and webhooks.
 
 mod routes;
@@ -222,13 +225,14 @@ impl PersonioHandle {
         &self.shared.log
     }
 
-    /// Ids of the live employees (`employees`) or time-off periods (`time-offs`), in id
-    /// order; empty for anything else.
+    /// Ids of the live employees (`employees`), time-off periods (`time-offs`) or hourly
+    /// absence periods (`absence-periods`), in id order; empty for anything else.
     pub fn ids(&self, object: &str) -> Vec<String> {
         let store = self.shared.read();
         match object {
             "employees" => store.live().map(|e| e.id.to_string()).collect(),
             "time-offs" => store.time_offs.keys().map(u64::to_string).collect(),
+            "absence-periods" => store.absence_periods.keys().cloned().collect(),
             _ => Vec::new(),
         }
     }

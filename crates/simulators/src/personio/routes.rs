@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 
 use super::Shared;
 use super::store::{
-    ATTRIBUTES, Employee, Store, TIME_OFF_TYPES, TimeOff, attribute_def, day_stamp, now,
-    relation_by_name, stamp,
+    ATTRIBUTES, Employee, HourlyAbsence, Store, TIME_OFF_TYPES, TimeOff, attribute_def, day_stamp,
+    now, relation_by_name, stamp,
 };
 use crate::faults::{FaultLayerState, control_routes, fault_middleware};
 
@@ -93,6 +93,11 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             "/v1/company/time-offs/{id}",
             get(get_time_off).delete(delete_time_off),
         )
+        .route("/v1/company/absence-periods", get(list_absence_periods))
+        .route(
+            "/v1/company/absence-periods/{id}",
+            axum::routing::delete(delete_absence_period),
+        )
         .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), guard));
     let fault_state = FaultLayerState {
         faults: shared.faults.clone(),
@@ -125,7 +130,9 @@ fn throttled(retry_after_secs: u64) -> Response {
 fn limit_group(method: &axum::http::Method, path: &str) -> Option<&'static str> {
     if path.ends_with("/absences/balance") {
         Some("balances")
-    } else if path.starts_with("/v1/company/time-offs") {
+    } else if path.starts_with("/v1/company/time-offs")
+        || path.starts_with("/v1/company/absence-periods")
+    {
         Some("absences")
     } else if method == axum::http::Method::GET && path == "/v1/company/employees" {
         Some("employees")
@@ -877,5 +884,129 @@ async fn create_time_off(State(shared): AppState, headers: HeaderMap, body: Byte
     Ok(
         axum::Json(json!({"success": true, "data": render_time_off(&store, period)}))
             .into_response(),
+    )
+}
+
+/// The UUID-like id of the absence type behind an hourly time-off type (the v1 answers name
+/// both: the absence type's own id and `time_off_type_id`).
+fn absence_type_uuid(type_id: u64) -> String {
+    format!("9bba303f-0fbc-4514-9958-{type_id:012x}")
+}
+
+/// An hourly absence period as the API answers it: instants in the company's zone, the
+/// effective duration in minutes, and its breakdown by day.
+fn render_absence_period(store: &Store, period: &HourlyAbsence) -> Value {
+    let name = TIME_OFF_TYPES
+        .iter()
+        .find(|(id, ..)| *id == period.type_id)
+        .map_or("", |(_, name, ..)| *name);
+    let employee = store
+        .employee(period.employee_id)
+        .map_or(Value::Null, short_employee);
+    let breakdowns = period.breakdowns();
+    let minutes: i64 = breakdowns.iter().map(|(_, minutes)| minutes).sum();
+    json!({"type": "AbsencePeriod", "attributes": {
+        "id": period.id,
+        "measurement_unit": "minutes",
+        "effective_duration": minutes,
+        "employee": employee,
+        "absence_type": {"type": "AbsenceType", "attributes": {
+            "id": absence_type_uuid(period.type_id), "name": name, "time_off_type_id": period.type_id}},
+        "certificate": {"status": "not-required"},
+        "start": stamp(period.start),
+        "end": stamp(period.end),
+        "half_day_start": false,
+        "half_day_end": false,
+        "comment": period.comment,
+        "origin": "web",
+        "status": period.status,
+        "timezone": "Europe/Berlin",
+        "created_by": 1,
+        "created_at": stamp(period.created_at),
+        "updated_at": stamp(period.updated_at),
+        "approved_at": (period.status == "approved").then(|| stamp(period.updated_at)),
+        "breakdowns": breakdowns.iter().map(|(day, minutes)| {
+            json!({"date": day.format("%Y-%m-%d").to_string(), "effective_duration": minutes})
+        }).collect::<Vec<_>>(),
+    }})
+}
+
+/// `GET /v1/company/absence-periods`: the hourly absence periods. `start_date`/`end_date`
+/// (periods touching the window), `updated_from`/`updated_to` (inclusive instants),
+/// `employees[]`, `absence_periods[]` (ids), `limit` (default 200) and `offset`, a record
+/// offset as the description words it (the same words as on `/company/time-off-types`).
+async fn list_absence_periods(State(shared): AppState, RawQuery(raw): RawQuery) -> ApiResult {
+    let pairs = query_pairs(raw.as_deref())?;
+    let limit = number(&pairs, "limit", 200, 1)?;
+    let offset = number(&pairs, "offset", 0, 0)?;
+    let at = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        param(&pairs, name)
+            .map(|text| {
+                instant(text).ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("The {name} parameter must be a date"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (start, end) = (at("start_date")?, at("end_date")?);
+    let (from, to) = (at("updated_from")?, at("updated_to")?);
+    let mut employees = Vec::new();
+    for text in all_params(&pairs, "employees[]") {
+        employees.push(text.parse::<u64>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "The employees[] parameter must hold integers",
+            )
+        })?);
+    }
+    let ids = all_params(&pairs, "absence_periods[]");
+    let store = shared.read();
+    let matching: Vec<&HourlyAbsence> = store
+        .absence_periods
+        .values()
+        .filter(|p| employees.is_empty() || employees.contains(&p.employee_id))
+        .filter(|p| ids.is_empty() || ids.contains(&p.id.as_str()))
+        .filter(|p| start.is_none_or(|start| p.end.date_naive() >= start.date_naive()))
+        .filter(|p| end.is_none_or(|end| p.start.date_naive() <= end.date_naive()))
+        .filter(|p| from.is_none_or(|from| p.updated_at >= from))
+        .filter(|p| to.is_none_or(|to| p.updated_at <= to))
+        .collect();
+    let total = matching.len();
+    let first = offset.min(total);
+    let data: Vec<Value> = matching[first..(first + limit).min(total)]
+        .iter()
+        .map(|period| render_absence_period(&store, period))
+        .collect();
+    Ok(axum::Json(json!({
+        "success": true,
+        "metadata": {"total_elements": total, "current_page": offset / limit + 1, "total_pages": total.div_ceil(limit)},
+        "offset": offset,
+        "limit": limit,
+        "data": data,
+    }))
+    .into_response())
+}
+
+/// `DELETE /v1/company/absence-periods/{id}`: a UUID; anything else is a 400.
+async fn delete_absence_period(State(shared): AppState, Path(id): Path<String>) -> ApiResult {
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The absence period id is invalid.",
+        ));
+    }
+    let mut store = shared.write();
+    store
+        .absence_periods
+        .remove(&id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "The absence period was not found."))?;
+    Ok(
+        axum::Json(
+            json!({"success": true, "data": {"message": "The absence period was deleted."}}),
+        )
+        .into_response(),
     )
 }

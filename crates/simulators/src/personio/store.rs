@@ -1,8 +1,8 @@
 //! The simulated Personio company: employees as maps of attribute values (standard attributes
 //! by their API names, custom ones as `dynamic_<id>`), the company's departments, teams,
 //! offices, cost centres and subcompanies they point to, time-off types, day-based time-off
-//! periods and the balances computed from them, seeded deterministically before the seed
-//! epoch. Rendering the `{label, value, type, universal_id}` envelope is the routes' work.
+//! periods and the balances computed from them, hourly absence periods, seeded
+//! deterministically before the seed epoch. Rendering the `{label, value, type, universal_id}` envelope is the routes' work.
 
 use std::collections::BTreeMap;
 
@@ -294,10 +294,54 @@ impl TimeOff {
     }
 }
 
+/// One hourly absence period (a time-off type whose unit is `hour`): an instant to an
+/// instant, identified by a UUID.
+#[derive(Debug, Clone)]
+pub(crate) struct HourlyAbsence {
+    pub id: String,
+    pub employee_id: u64,
+    pub type_id: u64,
+    pub status: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub comment: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl HourlyAbsence {
+    /// Minutes absent on each day of the company's zone the period touches, in day order.
+    pub fn breakdowns(&self) -> Vec<(NaiveDate, i64)> {
+        let cet = FixedOffset::east_opt(3600).expect("one hour is a valid offset");
+        let (start, end) = (self.start.with_timezone(&cet), self.end.with_timezone(&cet));
+        let mut days = Vec::new();
+        let mut day = start.date_naive();
+        while day <= end.date_naive() {
+            let from = if day == start.date_naive() {
+                start.naive_local()
+            } else {
+                day.and_hms_opt(0, 0, 0).expect("midnight")
+            };
+            let to = if day == end.date_naive() {
+                end.naive_local()
+            } else {
+                (day + Duration::days(1))
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight")
+            };
+            days.push((day, (to - from).num_minutes()));
+            day += Duration::days(1);
+        }
+        days
+    }
+}
+
 /// The company's data.
 pub(crate) struct Store {
     employees: BTreeMap<u64, Employee>,
     pub time_offs: BTreeMap<u64, TimeOff>,
+    /// Hourly absence periods by id.
+    pub absence_periods: BTreeMap<String, HourlyAbsence>,
     pub next_employee_id: u64,
     pub next_time_off_id: u64,
     pub rng: StdRng,
@@ -351,6 +395,7 @@ impl Store {
         let mut store = Store {
             employees: BTreeMap::new(),
             time_offs: BTreeMap::new(),
+            absence_periods: BTreeMap::new(),
             next_employee_id: 2_040_600,
             next_time_off_id: 17_205_900,
             rng: StdRng::seed_from_u64(0),
@@ -389,8 +434,52 @@ impl Store {
                 });
             }
         }
+        store.seed_hourly_absences(config.seed);
         store.rng = rng;
         store
+    }
+
+    /// Gives about a third of the employees one morning of hourly time off (the `hour` type),
+    /// from a generator of its own so that the rest of the seed stays as it was.
+    fn seed_hourly_absences(&mut self, seed: u64) {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x0ab5_e4ce);
+        let (type_id, ..) = *TIME_OFF_TYPES
+            .iter()
+            .find(|(.., unit, _, _)| *unit == "hour")
+            .expect("an hourly type");
+        let epoch = crate::seed_epoch();
+        let ids: Vec<u64> = self.employees.keys().copied().collect();
+        for id in ids {
+            if !rng.gen_bool(0.35) {
+                continue;
+            }
+            let day = NaiveDate::from_ymd_opt(2026, 1, 5).expect("a date")
+                + Duration::days(rng.gen_range(0..330));
+            // 08:00 to 10:00, 11:00 or 12:00 in the company's zone (UTC+1).
+            let start = day.and_hms_opt(7, 0, 0).expect("a time").and_utc();
+            let end = start + Duration::hours(rng.gen_range(2..5));
+            let created = epoch - Duration::days(rng.gen_range(1..300));
+            let status = if rng.gen_bool(0.8) {
+                "approved"
+            } else {
+                "pending"
+            };
+            let uuid = uuid::Builder::from_random_bytes(rng.r#gen()).into_uuid();
+            self.absence_periods.insert(
+                uuid.to_string(),
+                HourlyAbsence {
+                    id: uuid.to_string(),
+                    employee_id: id,
+                    type_id,
+                    status: status.to_owned(),
+                    start,
+                    end,
+                    comment: String::new(),
+                    created_at: created,
+                    updated_at: created,
+                },
+            );
+        }
     }
 
     /// Adds a generated employee changed at `modified` (the `n`th drawn: names and emails
@@ -611,6 +700,8 @@ impl Store {
         let removed = self.employees.remove(&id).is_some();
         if removed {
             self.time_offs.retain(|_, period| period.employee_id != id);
+            self.absence_periods
+                .retain(|_, period| period.employee_id != id);
         }
         removed
     }
