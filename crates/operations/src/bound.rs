@@ -19,13 +19,16 @@ use crate::{OpError, Operations};
 /// A connection ready for unified operations.
 ///
 /// A `Bound` is one request: its mappings share one evaluation budget (the environment's
-/// [`EvaluationLimits`]), spent on the process's evaluation pool.
+/// [`EvaluationLimits`]), spent on the process's evaluation pool. A caller that makes many
+/// requests on one binding (a sync run, a page of its walk at a time) begins each with
+/// [`Bound::renew_budget`].
 pub struct Bound {
     pub(crate) ops: Operations,
     pub(crate) connection: Connection,
     pub(crate) effective: Effective,
     pub(crate) session: Session,
-    pub(crate) budget: Arc<connector::mapping::Budget>,
+    /// The budget of the request under way (replaced whole by [`Bound::renew_budget`]).
+    budget: std::sync::Mutex<Arc<connector::mapping::Budget>>,
     /// Evaluations of the environment that may run at once in the process.
     pub(crate) evaluation_cap: usize,
 }
@@ -53,14 +56,26 @@ impl Bound {
             connection,
             effective,
             session,
-            budget: limits.budget(),
+            budget: std::sync::Mutex::new(limits.budget()),
             evaluation_cap,
         }
     }
 
-    /// The request's evaluation budget (what its mappings have spent, and may).
-    pub fn budget(&self) -> &connector::mapping::Budget {
-        &self.budget
+    /// The evaluation budget of the request under way (what its mappings have spent, and
+    /// may).
+    pub fn budget(&self) -> Arc<connector::mapping::Budget> {
+        Arc::clone(&self.budget.lock().expect("never poisoned"))
+    }
+
+    /// Begins a new request on this binding: later evaluations share a fresh budget under the
+    /// same limits, and what earlier requests spent no longer counts. Evaluations already
+    /// running finish on the budget they started with.
+    pub(crate) fn renew_budget(&self) {
+        let mut budget = self.budget.lock().expect("never poisoned");
+        *budget = Arc::new(connector::mapping::Budget::new(
+            budget.limits().clone(),
+            *budget.request_limits(),
+        ));
     }
 
     /// Runs `job` with the effective connector on the process's evaluation pool, under the
@@ -81,7 +96,7 @@ impl Bound {
             .run(
                 &self.connection.environment_id,
                 self.evaluation_cap,
-                Arc::clone(&self.budget),
+                self.budget(),
                 move || job(&connector),
             )
             .await

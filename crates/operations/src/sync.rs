@@ -342,6 +342,10 @@ impl SyncHandler {
             .filter(|_| checkpoint.deletes.reconcile && !checkpoint.deletes.partial);
         let mut seen = HashSet::new();
         loop {
+            // Each page is a request of its own: its mappings get their own evaluation budget,
+            // as one unified list page does (a run of thousands of pages would otherwise spend
+            // one request's budget and fail its later records).
+            bound.renew_budget();
             let filters = checkpoint
                 .since
                 .map(|since| {

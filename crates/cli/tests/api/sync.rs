@@ -354,6 +354,44 @@ pub(crate) async fn changes_per_id(
     per_id
 }
 
+/// Each page of a sync run is a request of its own, with its own evaluation budget: a run of
+/// many pages does not spend one request's budget and fail its later records as item errors
+/// (issue 19: under load the 20,000-contact runs of `sync_faults.rs` spent the 30 s of one
+/// request's evaluation time, so their reconciliation passes, meeting records they could not
+/// identify, deleted nothing).
+#[tokio::test]
+async fn each_page_of_a_sync_run_has_its_own_evaluation_budget() {
+    let app = spawn_app().await;
+    let provider = "hubspot";
+    // Enough for a page of five contacts, far too little for the whole walk.
+    let (status, saved) = app
+        .call(
+            Method::PUT,
+            "/environment/limits",
+            Some(json!({"max_steps": 20_000, "request_max_steps": 40_000})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let before = app.contact_ids(provider);
+    assert!(before.len() > 100, "a walk of many pages");
+    let (environment_id, job) = enqueue_contacts_sync(&app, provider, 3, json!({})).await;
+    run_one(&app, 5).await;
+    let job = app
+        .demo
+        .store
+        .get_job(&environment_id, &job.id)
+        .await
+        .expect("job");
+    assert_eq!(job.status, JobStatus::Done, "{job:?}");
+    let (stored, _) = synced_state(&app, provider).await;
+    let missed: Vec<&String> = before.difference(&stored).collect();
+    assert!(
+        missed.is_empty(),
+        "{} records missed: {missed:?}",
+        missed.len()
+    );
+}
+
 /// A sync whose walk meets vendor errors (retried on the call path) and records inserted under
 /// it keeps every record present throughout, records each once, and the next run catches up.
 async fn a_sync_under_vendor_errors_and_inserts_misses_nothing(provider: &str) {

@@ -302,6 +302,8 @@ impl Writer<'_> {
         let ctx = std::sync::Arc::new(ctx);
         let mut seen_cursors = HashSet::new();
         loop {
+            // Each page of the listing is a request with its own evaluation budget.
+            self.bound.renew_budget();
             let cursor = state.cursor.clone().unwrap_or_default();
             let page = match self.listing_page(&key, &ctx, &cursor).await {
                 Ok(page) => page,
@@ -516,6 +518,8 @@ impl Writer<'_> {
 
     /// Whether the vendor still has the record `id` (the walk missed it).
     async fn still_there(&self, id: &str) -> Result<bool, RunError> {
+        // Each read-back is a request with its own evaluation budget.
+        self.bound.renew_budget();
         match self
             .bound
             .get(self.object, id.to_owned(), Include::default())
