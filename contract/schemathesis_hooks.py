@@ -11,8 +11,14 @@ generated.
   `cursor`). A valid case carries no cursor made up by the generator.
 - `Idempotency-Key`: a key is valid with the request it first came with; the same key with
   another body answers 422 (draft-ietf-httpapi-idempotency-key-header). The generator reuses
-  short keys ("0", "a") across different bodies, so a valid case's key is made unique to it
-  (with a random suffix: one server serves the runs of every vendor, each its own process).
+  short keys ("0", "a") across different bodies, so a valid key is made unique to its case
+  (with a random suffix: one server serves the runs of every vendor, each its own process),
+  in every case: a case generated as negative for another part may be sent as a valid one.
+- `X-Connection-Id`: the header names the same connection as the `connection_id` query
+  parameter or the call is refused (the parameter's description says so; a document cannot
+  state that two parameters must agree). The run fixes the query parameter to the vendor's
+  connection (`CROSSWALK_ST_CONNECTION_ID`), and a valid header is made to name the same
+  connection, in every case; an invalid one (empty) is sent as generated.
 - references: a write's `owner_id`, `contact_ids`, `converted_company_id`, … are valid only
   when the vendor holds a record with that id (a document can state an id's format, which the
   connection documents do, but not which records exist). A valid case's references name a
@@ -67,20 +73,38 @@ def _is_positive(case):
     return meta is not None and meta.generation.mode.is_positive
 
 
+_CONNECTION_ID = os.environ.get("CROSSWALK_ST_CONNECTION_ID")
+
+
+def _valid_key(value):
+    return (
+        isinstance(value, str)
+        and 0 < len(value.strip()) <= _MAX_KEY_LEN
+        and all(" " <= char <= "~" for char in value)
+    )
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    if isinstance(case.headers, dict):
+        for name in list(case.headers):
+            value = case.headers[name]
+            if name.lower() == "idempotency-key" and _valid_key(value):
+                suffix = f"-{uuid.uuid4().hex}"
+                case.headers[name] = value.strip()[: _MAX_KEY_LEN - len(suffix)] + suffix
+            elif (
+                name.lower() == "x-connection-id"
+                and _CONNECTION_ID
+                and isinstance(value, str)
+                and value.strip()
+            ):
+                case.headers[name] = _CONNECTION_ID
     if not _is_positive(case):
         return
     if isinstance(case.query, dict) and "cursor" in case.query:
         del case.query["cursor"]
     if isinstance(case.query, dict) and case.query.get("source") == "synced":
         case.query.pop("include", None)
-    if isinstance(case.headers, dict):
-        for name in list(case.headers):
-            if name.lower() == "idempotency-key" and isinstance(case.headers[name], str):
-                suffix = f"-{uuid.uuid4().hex}"
-                key = case.headers[name].strip()[: _MAX_KEY_LEN - len(suffix)]
-                case.headers[name] = key + suffix
     if isinstance(case.body, dict) and case.method.upper() in ("POST", "PATCH"):
         for field, target in _REFERENCE_FIELDS.items():
             value = case.body.get(field)

@@ -94,16 +94,19 @@ async fn schemathesis_finds_no_failure_on_any_vendor() {
                 .is_none_or(|names| names.iter().any(|name| name == v.provider.as_str()))
     }) {
         let work = tempfile::tempdir().expect("a temp dir");
-        // Every call names the vendor's connection, in the query and in the header alike, and
-        // may wait for the connection's vendor budget (10 s), so that the budget's refusals
-        // (429, tested in api/ratelimit_headers.rs) do not stand in for the operations.
+        // Every call names the vendor's connection in the query (a valid `X-Connection-Id`
+        // header is made to name it too, by the hooks) and may wait for the connection's vendor
+        // budget (10 s), so that the budget's refusals (429, tested in api/ratelimit_headers.rs)
+        // do not stand in for the operations.
         // The proxy hands the vendor's own answer back: whether a vendor path and body are
         // valid is the vendor's to say (Zoho CRM answers 400 for a module it does not have,
         // another vendor 404), which no document of ours can state, so on the proxy's operations
         // `positive_data_acceptance` expects any status the vendor may give; every other check
         // applies as everywhere (no 5xx of ours, documented statuses and headers, …).
+        // Likewise whether client credentials are right is the vendor's to say: a connection
+        // whose well-formed credentials the vendor refuses answers 422 `credentials_refused`.
         let config = format!(
-            "[parameters]\n\"query.connection_id\" = \"{id}\"\n\"header.X-Connection-Id\" = \"{id}\"\n\"query.max_wait_ms\" = 10000\n\"header.Crosswalk-Max-Wait-Ms\" = \"10000\"\n\n[[operations]]\ninclude-path-regex = \"^/proxy/\"\nchecks.positive_data_acceptance.expected-statuses = [\"2XX\", \"3XX\", \"4XX\", \"5XX\"]\n",
+            "[parameters]\n\"query.connection_id\" = \"{id}\"\n\"query.max_wait_ms\" = 10000\n\"header.Crosswalk-Max-Wait-Ms\" = \"10000\"\n\n[[operations]]\ninclude-path-regex = \"^/proxy/\"\nchecks.positive_data_acceptance.expected-statuses = [\"2XX\", \"3XX\", \"4XX\", \"5XX\"]\n\n[[operations]]\ninclude-operation-id = \"createConnection\"\nchecks.positive_data_acceptance.expected-statuses = [\"2XX\", \"422\"]\n",
             id = vendor.connection_id
         );
         let config_file = work.path().join("schemathesis.toml");
@@ -167,6 +170,7 @@ async fn schemathesis_finds_no_failure_on_any_vendor() {
                 "CROSSWALK_ST_REFERENCES",
                 serde_json::Value::Object(references).to_string(),
             )
+            .env("CROSSWALK_ST_CONNECTION_ID", &vendor.connection_id)
             .env("PYTHONPATH", hooks_dir())
             .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
             .arg("--config-file")

@@ -495,6 +495,15 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 ));
             }
         }
+        for scheme in &field.required_schemes {
+            let used = field.schemes.is_empty() || field.schemes.contains(scheme);
+            if !typed.auth.schemes.contains_key(scheme) || !used {
+                return Err(compiler.error(
+                    &format!("connection_fields[{idx}].required_schemes"),
+                    format!("`{scheme}` is not a scheme in `auth.schemes` that uses the field"),
+                ));
+            }
+        }
         if let Some(pattern) = &field.pattern
             && regex_is_invalid(pattern)
         {

@@ -291,6 +291,18 @@ pub struct ConnectionField {
     /// Auth schemes that use this field; empty means every scheme.
     #[serde(default)]
     pub schemes: Vec<String>,
+    /// Schemes for which the field is required though `required` is not set: a field optional
+    /// with one scheme and needed with another (Dynamics 365's tenant, which OAuth sign-in can
+    /// leave to Entra ID and client credentials cannot).
+    #[serde(default)]
+    pub required_schemes: Vec<String>,
+}
+
+impl ConnectionField {
+    /// Whether a connection made with `scheme` must provide the field.
+    pub fn required_for(&self, scheme: &str) -> bool {
+        self.required || self.required_schemes.iter().any(|name| name == scheme)
+    }
 }
 
 /// Kind of a connection field.

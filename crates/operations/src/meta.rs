@@ -239,7 +239,7 @@ impl Bound {
             .unwrap_or_default();
         for (name, declared) in &filters {
             let mut schema = match declared.kind {
-                FilterKind::String => json!({"type": "string", "minLength": 1}),
+                FilterKind::String => UnifiedObject::standard_filter_schema(name),
                 FilterKind::Datetime => json!({"type": "string", "format": "date-time"}),
                 FilterKind::StringList => {
                     json!({"type": "string", "pattern": crate::records::LIST_FILTER_PATTERN})

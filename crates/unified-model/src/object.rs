@@ -160,10 +160,7 @@ impl UnifiedObject {
     /// given. `Err` says why the value is refused.
     pub fn standard_filter(self, name: &str, value: &str) -> Result<String, &'static str> {
         match name {
-            "employment_status"
-                if !["ACTIVE", "PENDING", "ON_LEAVE", "TERMINATED", "INACTIVE"]
-                    .contains(&value) =>
-            {
+            "employment_status" if !EMPLOYMENT_STATUSES.contains(&value) => {
                 Err("is not one of ACTIVE, PENDING, ON_LEAVE, TERMINATED, INACTIVE")
             }
             "email" if !value.contains('@') => Err("is not an email address"),
@@ -171,7 +168,25 @@ impl UnifiedObject {
             _ => Ok(value.to_owned()),
         }
     }
+
+    /// The JSON Schema of a `string` list filter's value, stating what [`standard_filter`]
+    /// checks: an address for `email`, a status for `employment_status`, any non-empty text
+    /// otherwise.
+    ///
+    /// [`standard_filter`]: UnifiedObject::standard_filter
+    pub fn standard_filter_schema(name: &str) -> serde_json::Value {
+        match name {
+            "employment_status" => {
+                serde_json::json!({"type": "string", "enum": EMPLOYMENT_STATUSES})
+            }
+            "email" => serde_json::json!({"type": "string", "pattern": "@"}),
+            _ => serde_json::json!({"type": "string", "minLength": 1}),
+        }
+    }
 }
+
+/// The values of the `employment_status` list filter.
+const EMPLOYMENT_STATUSES: [&str; 5] = ["ACTIVE", "PENDING", "ON_LEAVE", "TERMINATED", "INACTIVE"];
 
 impl fmt::Display for UnifiedObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

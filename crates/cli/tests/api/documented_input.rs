@@ -65,7 +65,7 @@ async fn integer_fields_take_integral_floats_and_refuse_null() {
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
 
-    // A fraction is no integer, and `null` is not the documented type.
+    // A fraction is no integer, and `null` or an array is not the documented type.
     for (method, path, body, field) in [
         (
             Method::PATCH,
@@ -91,10 +91,75 @@ async fn integer_fields_take_integral_floats_and_refuse_null() {
             json!({"syncs": [{"object": "crm.contacts", "every_secs": null}]}),
             "syncs[0].every_secs",
         ),
+        // A nested object written as the array of its values (which serde would read).
+        (
+            Method::PUT,
+            "/environment/syncs".to_owned(),
+            json!({"syncs": [["crm.contacts", 900]]}),
+            "syncs[0]",
+        ),
     ] {
         let (status, problem) = app.call(method, &path, Some(body.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
         assert_eq!(problem["field"], field, "{body}: {problem}");
+    }
+}
+
+/// Optional fields of the platform's bodies: left out they take their default, but `null` is
+/// not their documented type (none of these schemas has `null`), so it is refused naming the
+/// field rather than read as "left out".
+#[tokio::test]
+async fn optional_platform_fields_refuse_null() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let (status, key) = app
+        .call(
+            Method::POST,
+            "/environment/api-keys",
+            Some(json!({"name": "rotated"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+    let key_id = key["api_key"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a key id in {key}"))
+        .to_owned();
+    for (path, body, field) in [
+        (
+            "/connections".to_owned(),
+            json!({"provider": "hubspot", "auth_scheme": null,
+                   "fields": {"private_app_token": "hubspot-sim-token"}}),
+            "auth_scheme",
+        ),
+        (
+            "/environment/api-keys".to_owned(),
+            json!({"name": null}),
+            "name",
+        ),
+        (
+            "/environment/api-keys".to_owned(),
+            json!({"expires_at": null}),
+            "expires_at",
+        ),
+        (
+            "/environment/api-keys".to_owned(),
+            json!({"expires_in_secs": null}),
+            "expires_in_secs",
+        ),
+        (
+            format!("/environment/api-keys/{key_id}/rotate"),
+            json!({"overlap_secs": null}),
+            "overlap_secs",
+        ),
+        (
+            format!("/connections/{connection}/webhook-ingress"),
+            json!({"secret": null}),
+            "secret",
+        ),
+    ] {
+        let (status, problem) = app.call(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {problem}");
+        assert_eq!(problem["field"], field, "{path} {body}: {problem}");
     }
 }
 
@@ -180,6 +245,38 @@ async fn list_filters_take_what_their_document_allows() {
             .filter_map(|record| record["id"].as_str())
             .collect();
         assert_eq!(ids, expected, "{listed}: {page}");
+    }
+
+    // The `email` filter takes an address: the document says what the server checks.
+    let parameters = served_schema(
+        &app,
+        &format!("/connections/{connection}/openapi.json"),
+        "/paths/~1unified~1crm~1contacts/get/parameters",
+    )
+    .await;
+    let email = parameters
+        .as_array()
+        .and_then(|parameters| parameters.iter().find(|p| p["name"] == "email"))
+        .expect("an `email` parameter")["schema"]
+        .clone();
+    let pattern = pattern_of(&email);
+    for (value, accepted) in [("nobody", false), ("0", false), ("a@b", true)] {
+        assert_eq!(
+            pattern.is_match(value),
+            accepted,
+            "{value:?} against {pattern}"
+        );
+        let (status, problem) = app
+            .get(&format!(
+                "/unified/crm/contacts?connection_id={connection}&email={value}"
+            ))
+            .await;
+        let expected = if accepted {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_eq!(status, expected, "{value:?}: {problem}");
     }
 }
 
@@ -267,4 +364,46 @@ async fn hubspot_writes_what_it_can_and_refuses_up_front_what_it_cannot() {
             .is_some_and(|field| field.ends_with("parent_company_id")),
         "{problem}"
     );
+}
+
+/// A field one scheme needs and another does not (`required_schemes`): Dynamics 365's tenant is
+/// optional with OAuth sign-in (Entra ID's `organizations`) and needed for client credentials,
+/// whose token has no other host to come from; the document says so and the server refuses
+/// the connection without it rather than asking a token of the wrong tenant.
+#[tokio::test]
+async fn a_field_required_by_one_scheme_is_required_for_it() {
+    let app = spawn_app().await;
+    let branches = served_schema(
+        &app,
+        "/openapi.json",
+        "/paths/~1connections/post/requestBody/content/application~1json/schema/oneOf",
+    )
+    .await;
+    let branch = branches
+        .as_array()
+        .and_then(|branches| {
+            branches
+                .iter()
+                .find(|branch| branch["title"] == "dynamics365 client_credentials")
+        })
+        .unwrap_or_else(|| panic!("a Dynamics 365 client-credentials branch in {branches}"));
+    let required = &branch["properties"]["fields"]["required"];
+    assert!(
+        required
+            .as_array()
+            .is_some_and(|names| names.iter().any(|name| name == "tenant_id")),
+        "{branch}"
+    );
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(
+                json!({"provider": "dynamics365", "auth_scheme": "client_credentials",
+                        "fields": {"org_url": "https://contoso.crm.dynamics.com"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], "fields.tenant_id", "{problem}");
 }

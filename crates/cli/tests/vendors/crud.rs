@@ -162,9 +162,69 @@ async fn round_trip(
     );
 }
 
+/// An update's `null` clears the field at the vendor (docs/unified-model.md), whatever the
+/// vendor's own way of clearing is (`null`, `""`, …); an absent field is left as it is.
+async fn an_updates_null_clears_the_field(app: &TestApp, provider: &str) {
+    let connection = app.connection(provider);
+    // The contact's `title`, or its company where the connection cannot write a title
+    // (Pipedrive's persons have none).
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {meta}");
+    let company = first_id(app, provider, "companies").await;
+    let (field, value) = [
+        ("title", json!("Rear Admiral")),
+        ("company_id", json!(company)),
+    ]
+    .into_iter()
+    .find(|(field, _)| {
+        ["create_schema", "update_schema"]
+            .iter()
+            .all(|schema| meta[schema]["properties"].get(field).is_some())
+    })
+    .unwrap_or_else(|| panic!("{provider}: contacts write neither a title nor a company"));
+    let mut create = json!({"first_name": "Grace", "last_name": "Hopper"});
+    create[field] = value.clone();
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(create),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{provider}: {created}");
+    assert_eq!(created[field], value, "{provider}: {created}");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/contacts/{id}?connection_id={connection}"),
+            Some(json!({field: null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {updated}");
+    let (status, fetched) = app
+        .get(&format!(
+            "/unified/crm/contacts/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {fetched}");
+    for record in [&updated, &fetched] {
+        assert!(
+            record[field].is_null(),
+            "{provider}: `{field}` after an update with null: {record}"
+        );
+        assert_eq!(record["last_name"], "Hopper", "{provider}: {record}");
+    }
+}
+
 async fn round_trips_every_object(vendor: Vendor) {
     let app = vendor.spawn().await;
     let provider = vendor.id();
+    an_updates_null_clears_the_field(&app, provider).await;
     let contact = first_id(&app, provider, "contacts").await;
     let (_, pipelines) = app
         .get(&format!(

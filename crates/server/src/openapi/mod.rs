@@ -42,9 +42,9 @@ fn header_ref(name: &str) -> Value {
 fn parameters() -> Value {
     let max_wait = crate::routes::unified::MAX_WAIT_BUDGET_MS;
     json!({
-        PARAM_CONNECTION: {"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string"},
+        PARAM_CONNECTION: {"name": "connection_id", "in": "query", "required": false, "schema": {"type": "string", "minLength": 1},
             "description": "The connection to call. Required, here or as the `X-Connection-Id` header (both only when they agree)."},
-        PARAM_CONNECTION_HEADER: {"name": "X-Connection-Id", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1},
+        PARAM_CONNECTION_HEADER: {"name": "X-Connection-Id", "in": "header", "required": false, "schema": {"type": "string", "pattern": "\\S"},
             "description": "The connection to call, instead of the `connection_id` query parameter."},
         PARAM_MAX_WAIT: {"name": "max_wait_ms", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": max_wait},
             "description": "How long this call may wait for the vendor's budget, in milliseconds (default: the server's). A longer wait answers 429 with `Retry-After` at once."},
@@ -676,7 +676,7 @@ fn connection_body(connectors: &ConnectorRegistry) -> Value {
                 // A blank value counts as none (the default then applies).
                 let mut schema = match (field.kind, &field.pattern) {
                     (FieldKind::Select, _) => json!({"type": "string", "enum": &field.options}),
-                    (_, Some(pattern)) if field.required && field.default.is_none() => {
+                    (_, Some(pattern)) if field.required_for(scheme) && field.default.is_none() => {
                         json!({"type": "string", "pattern": format!("^(?:{pattern})$")})
                     }
                     (_, Some(pattern)) => json!({"type": "string", "anyOf": [
@@ -686,7 +686,7 @@ fn connection_body(connectors: &ConnectorRegistry) -> Value {
                     (FieldKind::Url, None) => {
                         json!({"type": "string", "pattern": crate::rules::WEB_URL.as_str()})
                     }
-                    _ if field.required && field.default.is_none() => {
+                    _ if field.required_for(scheme) && field.default.is_none() => {
                         json!({"type": "string", "pattern": crate::rules::NOT_BLANK})
                     }
                     _ => json!({"type": "string"}),
@@ -702,7 +702,7 @@ fn connection_body(connectors: &ConnectorRegistry) -> Value {
                 if field.kind == FieldKind::Secret {
                     schema["writeOnly"] = json!(true);
                 }
-                if field.required && field.default.is_none() {
+                if field.required_for(scheme) && field.default.is_none() {
                     required.push(field.name.clone());
                 }
                 fields.insert(field.name.clone(), schema);

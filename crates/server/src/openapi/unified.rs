@@ -101,7 +101,8 @@ fn filter_parameter(name: &str, filter: &Filter) -> Value {
             );
             json!({"type": "string", "pattern": operations::LIST_FILTER_PATTERN})
         }
-        Some(FilterKind::String) | None => json!({"type": "string", "minLength": 1}),
+        Some(FilterKind::String) => UnifiedObject::standard_filter_schema(name),
+        None => json!({"type": "string", "minLength": 1}),
     };
     json!({
         "name": name,

@@ -38,13 +38,13 @@ pub const MAX_SCOPED_CONNECTIONS: usize = 100;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     name: Option<String>,
     /// When the key stops working (RFC 3339), or
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     expires_at: Option<DateTime<Utc>>,
     /// in how many seconds it does.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     expires_in_secs: Option<u64>,
     /// What the key may do (`connection_ids`, `read_only`, `deletes`); parsed by
     /// [`parse_permissions`] so each error names its field.
@@ -57,10 +57,10 @@ pub struct CreateKey {
 #[serde(deny_unknown_fields)]
 pub struct RotateKey {
     /// How long the old key keeps working (default a day, at most 30 days; 0 ends it now).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     overlap_secs: Option<u64>,
     /// The new key's label (default: the old key's).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     name: Option<String>,
 }
 
@@ -386,19 +386,10 @@ pub async fn rotate(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    // The body is optional: an empty one takes the defaults.
+    super::OptionalJsonBody(body): super::OptionalJsonBody<RotateKey>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = key_id(&id)?;
-    // The body is optional: an empty one takes the defaults.
-    let body: RotateKey = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateKey::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|error| ApiError::BadRequest {
-            code: "invalid_body",
-            field: Some("body".to_owned()),
-            detail: error.to_string(),
-        })?
-    };
     let overlap = body.overlap_secs.unwrap_or(DEFAULT_OVERLAP_SECS);
     if overlap > MAX_OVERLAP_SECS {
         return Err(ApiError::invalid(

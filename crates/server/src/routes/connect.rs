@@ -615,7 +615,11 @@ pub async fn show(
                                         FieldKind::Url => "url",
                                         _ => "text",
                                     },
-                                    if field.required { " required" } else { "" }
+                                    if field.required_for(scheme_name) {
+                                        " required"
+                                    } else {
+                                        ""
+                                    }
                                 ),
                             };
                             content.push_str(&format!(
@@ -831,7 +835,7 @@ pub async fn submit(
             .filter(|text| !text.is_empty())
             .or_else(|| field.default.clone());
         let Some(given) = given else {
-            if field.required {
+            if field.required_for(&scheme) {
                 return Ok(back_to_form(
                     &token,
                     Notice::MissingField,

@@ -106,7 +106,7 @@ pub async fn delete(
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
     provider: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     auth_scheme: Option<String>,
     /// Values of the connector's connection fields, secret or not.
     #[serde(default)]
@@ -206,7 +206,7 @@ pub async fn create(
             .filter(|text| !text.is_empty())
             .or_else(|| field.default.clone());
         let Some(value) = given else {
-            if field.required {
+            if field.required_for(&scheme_name) {
                 return Err(ApiError::invalid(
                     format!("fields.{}", field.name),
                     format!("is required for scheme `{scheme_name}` ({})", field.label),

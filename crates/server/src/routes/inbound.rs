@@ -187,7 +187,7 @@ pub async fn receive(
 pub struct IngressRequest {
     /// The secret the vendor signs or authenticates with (an app's client secret, say); one is
     /// generated when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::not_null")]
     secret: Option<String>,
 }
 
@@ -214,17 +214,9 @@ pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: Bytes,
+    // The body is optional: an empty one generates the secret.
+    super::OptionalJsonBody(request): super::OptionalJsonBody<IngressRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let request: IngressRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        IngressRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|error| ApiError::BadRequest {
-            code: "invalid_body",
-            field: Some("body".to_owned()),
-            detail: format!("the body is not a webhook ingress request: {error}"),
-        })?
-    };
     let connection_id = connection_id(&id)?;
     let connection = state
         .store

@@ -38,39 +38,69 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(mut value) = axum::Json::<Value>::from_request(request, state).await?;
-        // Every body of the API is an object (serde would read a struct from an array too).
-        if !value.is_object() {
-            return Err(ApiError::BadRequest {
+        let axum::Json(value) = axum::Json::<Value>::from_request(request, state).await?;
+        read_body(value).map(JsonBody)
+    }
+}
+
+/// A JSON body the caller may leave out: an empty (or blank) body is `T::default()`, any other
+/// is read as [`JsonBody`] reads it.
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJsonBody<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|error| ApiError::BadRequest {
                 code: "invalid_body",
                 field: Some("body".to_owned()),
-                detail: "must be a JSON object".to_owned(),
-            });
-        }
-        integral_floats_as_integers(&mut value);
-        serde_path_to_error::deserialize(value)
-            .map(JsonBody)
-            .map_err(|error| {
-                let path = error.path().to_string();
-                let detail = error.into_inner().to_string();
-                // A missing field is named itself, not the object that lacks it.
-                let missing = detail
-                    .strip_prefix("missing field `")
-                    .and_then(|rest| rest.split_once('`'))
-                    .map(|(name, _)| name);
-                let field = match (path.as_str(), missing) {
-                    (".", Some(name)) => name.to_owned(),
-                    (".", None) => "body".to_owned(),
-                    (_, Some(name)) => format!("{path}.{name}"),
-                    (_, None) => path,
-                };
-                ApiError::BadRequest {
-                    code: "invalid_body",
-                    field: Some(field),
-                    detail,
-                }
-            })
+                detail: format!("the body is not JSON: {error}"),
+            })?;
+        read_body(value).map(OptionalJsonBody)
     }
+}
+
+/// Reads a body's JSON `value` as a `T`, as the documents state it.
+fn read_body<T: DeserializeOwned>(mut value: Value) -> Result<T, ApiError> {
+    // Every body of the API is an object (serde would read a struct from an array too).
+    if !value.is_object() {
+        return Err(ApiError::BadRequest {
+            code: "invalid_body",
+            field: Some("body".to_owned()),
+            detail: "must be a JSON object".to_owned(),
+        });
+    }
+    integral_floats_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let detail = error.into_inner().to_string();
+        // A missing field is named itself, not the object that lacks it.
+        let missing = detail
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name);
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => name.to_owned(),
+            (".", None) => "body".to_owned(),
+            (_, Some(name)) => format!("{path}.{name}"),
+            (_, None) => path,
+        };
+        ApiError::BadRequest {
+            code: "invalid_body",
+            field: Some(field),
+            detail,
+        }
+    })
 }
 
 /// For an optional body field the documents type without `null`: absent is `None`, and an
@@ -85,6 +115,30 @@ where
     T: serde::Deserialize<'de>,
 {
     T::deserialize(deserializer).map(Some)
+}
+
+/// An object nested in a body. serde's derived structs also read a JSON array (the fields'
+/// values in order), which no document of the API allows; this reads a JSON object only, and
+/// errors inside it keep their path (`syncs[0].every_secs`).
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Fields(std::marker::PhantomData))
+            .map(Object)
+    }
 }
 
 /// Rewrites every number with no fractional part that fits an `i64` or `u64` (`134.0`, `1e3`)
@@ -131,6 +185,19 @@ fn integral(number: &Number) -> Option<Number> {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> ApiError {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge;
+        }
+        ApiError::BadRequest {
+            code: "invalid_body",
+            field: Some("body".to_owned()),
+            detail: rejection.body_text(),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             return ApiError::TooLarge;
         }

@@ -603,7 +603,7 @@ pub struct DefaultSyncInput {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultSyncs {
-    syncs: Vec<DefaultSyncInput>,
+    syncs: Vec<super::Object<DefaultSyncInput>>,
 }
 
 /// `GET /environment/syncs`: the syncs each new connection of the environment starts.
@@ -627,7 +627,7 @@ pub async fn put_defaults(
     JsonBody(body): JsonBody<DefaultSyncs>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut syncs: Vec<DefaultSync> = Vec::new();
-    for (index, input) in body.syncs.iter().enumerate() {
+    for (index, super::Object(input)) in body.syncs.iter().enumerate() {
         let object = unified_object(&format!("syncs[{index}].object"), &input.object)?.key();
         if syncs.iter().any(|sync| sync.object == object) {
             return Err(ApiError::invalid(
