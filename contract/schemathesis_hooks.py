@@ -18,7 +18,11 @@ generated.
   parameter or the call is refused (the parameter's description says so; a document cannot
   state that two parameters must agree). The run fixes the query parameter to the vendor's
   connection (`CROSSWALK_ST_CONNECTION_ID`), and a valid header is made to name the same
-  connection, in every case; an invalid one (empty) is sent as generated.
+  connection, in every case; an invalid one (empty) is sent as generated. Likewise a valid
+  `Crosswalk-Max-Wait-Ms` header is made the run's wait (10 s, the `max_wait_ms` the run fixes),
+  so that the vendor budget's refusals do not stand in for the operations. (Fixing these
+  headers in the run's configuration instead replaced the values of cases generated invalid,
+  whose header names differ in case, so invalid cases were sent valid.)
 - references: a write's `owner_id`, `contact_ids`, `converted_company_id`, … are valid only
   when the vendor holds a record with that id (a document can state an id's format, which the
   connection documents do, but not which records exist). A valid case's references name a
@@ -43,6 +47,7 @@ import datetime
 import json
 import os
 import uuid
+from collections.abc import MutableMapping
 
 import schemathesis
 from schemathesis.generation.meta import CoverageScenario
@@ -76,6 +81,16 @@ def _is_positive(case):
 _CONNECTION_ID = os.environ.get("CROSSWALK_ST_CONNECTION_ID")
 
 
+# The longest wait a call may ask for (`Crosswalk-Max-Wait-Ms`), and the one the run asks for.
+_MAX_WAIT_MS = 120_000
+_WAIT_MS = "10000"
+
+
+def _valid_wait(value):
+    text = str(value).strip()
+    return text.isdigit() and int(text) <= _MAX_WAIT_MS
+
+
 def _valid_key(value):
     return (
         isinstance(value, str)
@@ -84,21 +99,36 @@ def _valid_key(value):
     )
 
 
+def _header_is_the_negative_part(case):
+    meta = getattr(case, "meta", None)
+    if meta is None or not meta.generation.mode.is_negative:
+        return False
+    data = getattr(getattr(meta, "phase", None), "data", None)
+    location = getattr(data, "parameter_location", None)
+    return location is not None and str(getattr(location, "value", location)).lower() == "header"
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    if isinstance(case.headers, dict):
+    # Some phases hold headers in a case-insensitive mapping rather than a dict. A case whose
+    # invalid part is a header (one left out included) keeps its headers as generated.
+    if isinstance(case.headers, MutableMapping) and not _header_is_the_negative_part(case):
         for name in list(case.headers):
             value = case.headers[name]
             if name.lower() == "idempotency-key" and _valid_key(value):
                 suffix = f"-{uuid.uuid4().hex}"
                 case.headers[name] = value.strip()[: _MAX_KEY_LEN - len(suffix)] + suffix
+            elif name.lower() == "crosswalk-max-wait-ms" and _valid_wait(value):
+                if str(value) != _WAIT_MS:
+                    case.headers[name] = _WAIT_MS
             elif (
                 name.lower() == "x-connection-id"
                 and _CONNECTION_ID
                 and isinstance(value, str)
                 and value.strip()
             ):
-                case.headers[name] = _CONNECTION_ID
+                if value != _CONNECTION_ID:
+                    case.headers[name] = _CONNECTION_ID
     if not _is_positive(case):
         return
     if isinstance(case.query, dict) and "cursor" in case.query:

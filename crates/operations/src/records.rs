@@ -1191,7 +1191,14 @@ fn check_custom_fields(
                 Some(value.clone())
             }
             (Some("number" | "integer" | "boolean"), _) => None,
-            _ => Some(value.clone()),
+            (Some("multi_enum" | "array"), Value::Array(_))
+            | (Some("object"), Value::Object(_)) => Some(value.clone()),
+            (Some("multi_enum" | "array" | "object"), _) => None,
+            // An enumeration's values are checked against its options below.
+            (Some("enum"), _) if !field.options.is_empty() => Some(value.clone()),
+            // Every other kind is documented as text (`field_schema` in meta.rs).
+            (_, Value::String(_)) => Some(value.clone()),
+            _ => None,
         };
         let Some(converted) = converted else {
             return Err(OpError::invalid_body(

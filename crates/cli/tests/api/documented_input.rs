@@ -407,3 +407,29 @@ async fn a_field_required_by_one_scheme_is_required_for_it() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     assert_eq!(problem["field"], "fields.tenant_id", "{problem}");
 }
+
+/// A custom field's value has the type the connection's document gives it: an object in a
+/// text field was written as the text `{}` (found by the longer Schemathesis run).
+#[tokio::test]
+async fn custom_field_values_have_their_documented_type() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    // HubSpot's test portal has these text properties (the run found `loyalty_tier`).
+    for text_field in ["loyalty_tier", "favorite_color"] {
+        for value in [json!({}), json!([1]), json!(true)] {
+            let (status, problem) = app
+                .call(
+                    Method::POST,
+                    &format!("/unified/crm/contacts?connection_id={connection}"),
+                    Some(json!({"last_name": "Typed", "custom_fields": {text_field: value}})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{value}: {problem}");
+            assert_eq!(
+                problem["field"],
+                format!("body.custom_fields.{text_field}"),
+                "{value}: {problem}"
+            );
+        }
+    }
+}
