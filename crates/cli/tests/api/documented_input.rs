@@ -414,6 +414,16 @@ async fn a_field_required_by_one_scheme_is_required_for_it() {
 async fn custom_field_values_have_their_documented_type() {
     let app = spawn_app().await;
     let connection = app.connection("hubspot");
+    // `custom_fields` itself is an object, not null.
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/contacts?connection_id={connection}"),
+            Some(json!({"last_name": "Typed", "custom_fields": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], "body.custom_fields", "{problem}");
     // HubSpot's test portal has these text properties (the run found `loyalty_tier`).
     for text_field in ["loyalty_tier", "favorite_color"] {
         for value in [json!({}), json!([1]), json!(true)] {
