@@ -692,7 +692,10 @@ impl Bound {
         }
         // The documents type `custom_fields` as an object of fields, without `null` (which the
         // record type reads as none, where a caller may mean "clear them all").
-        if body.get("custom_fields").is_some_and(|custom| !custom.is_object()) {
+        if body
+            .get("custom_fields")
+            .is_some_and(|custom| !custom.is_object())
+        {
             return Err(OpError::invalid_body(
                 "body.custom_fields",
                 "must be an object of custom field values",
