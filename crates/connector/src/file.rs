@@ -292,8 +292,8 @@ pub struct ConnectionField {
     #[serde(default)]
     pub schemes: Vec<String>,
     /// Schemes for which the field is required though `required` is not set: a field optional
-    /// with one scheme and needed with another (Dynamics 365's tenant, which OAuth sign-in can
-    /// leave to Entra ID and client credentials cannot).
+    /// with one scheme and needed with another (a tenant that an OAuth sign-in may leave to the
+    /// identity provider and a client-credentials grant must name).
     #[serde(default)]
     pub required_schemes: Vec<String>,
 }
