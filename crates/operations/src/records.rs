@@ -1205,11 +1205,14 @@ fn check_custom_fields(
             (Some("multi_enum" | "array"), Value::Array(_))
             | (Some("object"), Value::Object(_)) => Some(value.clone()),
             (Some("multi_enum" | "array" | "object"), _) => None,
-            // An enumeration's values are checked against its options below.
-            (Some("enum"), _) if !field.options.is_empty() => Some(value.clone()),
-            // Every other kind is documented as text (`field_schema` in meta.rs).
-            (_, Value::String(_)) => Some(value.clone()),
-            _ => None,
+            // Text kinds take text only (an object was written as the text `{}`).
+            (None | Some("string" | "text" | "date" | "datetime"), Value::String(_)) => {
+                Some(value.clone())
+            }
+            (None | Some("string" | "text" | "date" | "datetime"), _) => None,
+            // An enumeration's values are checked against its options below (a vendor's option
+            // values may be numbers: Dynamics 365's option sets); other kinds pass as given.
+            _ => Some(value.clone()),
         };
         let Some(converted) = converted else {
             return Err(OpError::invalid_body(
