@@ -1211,7 +1211,7 @@ fn check_custom_fields(
             }
             (None | Some("string" | "text" | "date" | "datetime"), _) => None,
             // An enumeration's values are checked against its options below (a vendor's option
-            // values may be numbers: Dynamics 365's option sets); other kinds pass as given.
+            // values may be numbers, as option sets' are); other kinds pass as given.
             _ => Some(value.clone()),
         };
         let Some(converted) = converted else {
