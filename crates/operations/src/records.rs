@@ -578,13 +578,9 @@ impl Bound {
         Ok(answers)
     }
 
-    /// Reads one record.
-    async fn read_back(
-        &self,
-        object: UnifiedObject,
-        id: String,
-        include: Include,
-    ) -> Result<Value, OpError> {
+    /// One record of `object` read from the vendor (its get, then its enrichments) and mapped:
+    /// the mapped record and the vendor's raw one.
+    async fn read_one(&self, object: UnifiedObject, id: String) -> Result<(Value, Value), OpError> {
         let key = object.key();
         let mut ctx = self.context(&key).await?;
         ctx.id = Some(id);
@@ -613,7 +609,17 @@ impl Bound {
             })
             .await?
         };
-        let (mapped, raw) = self.noted(&key, read).await?;
+        self.noted(&key, read).await
+    }
+
+    /// Reads one record.
+    async fn read_back(
+        &self,
+        object: UnifiedObject,
+        id: String,
+        include: Include,
+    ) -> Result<Value, OpError> {
+        let (mapped, raw) = self.read_one(object, id).await?;
         finish(object, mapped, raw, include)
             .map_err(|(_, detail)| OpError::Internal(anyhow::anyhow!(detail)))
     }
@@ -850,35 +856,7 @@ impl Bound {
         include: Include,
         warnings: &mut Vec<String>,
     ) -> Result<Value, OpError> {
-        let key = object.key();
-        let mut ctx = self.context(&key).await?;
-        ctx.id = Some(id);
-        let ctx = Arc::new(ctx);
-        let plans = {
-            let (key, ctx) = (key.clone(), Arc::clone(&ctx));
-            self.evaluate(move |connector| {
-                connector.plan_requests(&key, Operation::Get, &ctx, &PageState::Start)
-            })
-            .await??
-        };
-        let responses: Arc<Vec<connector::VendorResponse>> = Arc::new(
-            self.send_parts(plans)
-                .await?
-                .into_iter()
-                .map(|answer| answer.response)
-                .collect(),
-        );
-        let enrichments = self
-            .enrich_record(&key, &ctx, Arc::clone(&responses))
-            .await?;
-        let read = {
-            let (key, ctx) = (key.clone(), Arc::clone(&ctx));
-            self.evaluate(move |connector| {
-                connector.read_record_enriched(&key, Operation::Get, &ctx, &responses, &enrichments)
-            })
-            .await?
-        };
-        let (mapped, raw) = self.noted(&key, read).await?;
+        let (mapped, raw) = self.read_one(object, id).await?;
         Ok(finish_written(object, mapped, raw, include, warnings))
     }
 
