@@ -5,9 +5,13 @@
 //! the serialize contract (what normalization writes), write schemas the deserialize contract
 //! (what write-body parsing accepts). Each category caches its objects' schemas.
 
+use std::sync::OnceLock;
+
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Value, json};
+
+use crate::ModelError;
 
 const RECORD_REMOTE_DATA: &str = "The raw vendor payload behind the record. Present only when \
     requested; its shape is the vendor's.";
@@ -26,6 +30,52 @@ const READ_ONLY_PROPERTIES: [&str; 5] = [
 /// The root schema of `T` from `generator`.
 pub(crate) fn of<T: JsonSchema>(generator: SchemaGenerator) -> Value {
     generator.into_root_schema_for::<T>().to_value()
+}
+
+/// Checks a write body the typed parse took against the object's own write schema (compiled
+/// once into `cache`), so that what the body's document refuses is refused.
+///
+/// The typed parse alone is looser than the schema in one way: serde reads a struct from an
+/// array of its fields in order, so `"addresses": [[null, null]]` parsed as one empty address,
+/// although the schema (and the OpenAPI document) says each address is an object.
+///
+/// # Errors
+/// [`ModelError::InvalidValue`] naming the first field the schema refuses and why.
+pub(crate) fn check_against_write_schema(
+    cache: &OnceLock<jsonschema::Validator>,
+    schema: impl FnOnce() -> Value,
+    body: &Value,
+) -> Result<(), ModelError> {
+    let validator = cache.get_or_init(|| {
+        jsonschema::validator_for(&schema()).expect("the generated write schemas compile")
+    });
+    let Some(error) = validator.iter_errors(body).next() else {
+        return Ok(());
+    };
+    Err(ModelError::InvalidValue {
+        path: field_path(error.instance_path().as_str()),
+        reason: error.to_string(),
+    })
+}
+
+/// A JSON Pointer (`/addresses/0/street`) written as the parse errors write paths
+/// (`addresses[0].street`).
+fn field_path(pointer: &str) -> String {
+    let mut path = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if !segment.is_empty() && segment.bytes().all(|byte| byte.is_ascii_digit()) {
+            path.push('[');
+            path.push_str(&segment);
+            path.push(']');
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&segment);
+        }
+    }
+    path
 }
 
 /// The schema of one record, `root` giving the type's schema from a generator.

@@ -105,6 +105,34 @@ async fn integer_fields_take_integral_floats_and_refuse_null() {
     }
 }
 
+/// A unified write's nested object written as an array (`addresses: [[null, null]]`, which
+/// Schemathesis sent): the document says each address is an object, and serde would read one
+/// from the array of its fields. Refused naming the element, on every vendor, before any call.
+#[tokio::test]
+async fn a_unified_write_refuses_an_array_where_its_document_has_an_object() {
+    let app = spawn_app().await;
+    for vendor in app.demo.vendors.iter().filter(|v| v.wiring.suite.is_some()) {
+        let path = format!(
+            "/unified/crm/contacts?connection_id={}",
+            vendor.connection_id
+        );
+        let body =
+            json!({"first_name": "Ada", "last_name": "Lovelace", "addresses": [[null, null]]});
+        let (status, problem) = app.call(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{}: {problem}",
+            vendor.provider
+        );
+        assert_eq!(
+            problem["field"], "body.addresses[0]",
+            "{}: {problem}",
+            vendor.provider
+        );
+    }
+}
+
 /// Optional fields of the platform's bodies: left out they take their default, but `null` is
 /// not their documented type (none of these schemas has `null`), so it is refused naming the
 /// field rather than read as "left out".

@@ -4,6 +4,8 @@
 //! Both go through the typed structs with `serde_path_to_error`, so every refusal names the JSON
 //! path of the field at fault. Neither knows any vendor: they see only unified JSON.
 
+use std::sync::OnceLock;
+
 use serde_json::Value;
 
 use super::{
@@ -11,6 +13,7 @@ use super::{
 };
 use crate::error::ModelError;
 use crate::normalize::{check_write_body, fill_ids, into_object, retain_present, round_trip_as};
+use crate::schema::check_against_write_schema;
 
 /// Checks a record produced by a connector's mapping and returns it in the object's one stable
 /// shape.
@@ -65,8 +68,15 @@ pub fn parse_write_body(object: CrmObject, value: Value) -> Result<Value, ModelE
             object: object.slug(),
         });
     }
+    static VALIDATORS: [OnceLock<jsonschema::Validator>; CrmObject::ALL.len()] =
+        [const { OnceLock::new() }; CrmObject::ALL.len()];
     let body = check_write_body(value)?;
     let normalized = round_trip(object, body.clone())?;
+    check_against_write_schema(
+        &VALIDATORS[object as usize],
+        || object.write_schema(),
+        &body,
+    )?;
     Ok(retain_present(&body, normalized))
 }
 

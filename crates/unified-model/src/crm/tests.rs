@@ -399,6 +399,22 @@ fn write_bodies_name_the_expected_type() {
     );
 }
 
+/// serde reads a struct from the array of its fields; the write schema says objects, so an
+/// array where an object belongs is refused, naming the element.
+#[test]
+fn write_bodies_refuse_an_array_where_the_schema_has_an_object() {
+    let body = json!({ "addresses": [[null, null]] });
+    let error = parse_write_body(CrmObject::Contacts, body).expect_err("an array is no address");
+    assert_eq!(error.path(), Some("addresses[0]"), "{error}");
+    assert!(error.to_string().contains("object"), "{error}");
+    let body = json!({ "phone_numbers": [{ "phone_number": "+14155550100", "type": "WORK" }],
+        "addresses": [{ "street_1": "1 Main St", "city": "Springfield" }] });
+    assert!(parse_write_body(CrmObject::Contacts, body).is_ok());
+    let body = json!({ "name": "Acme", "addresses": [["1 Main St"]] });
+    let error = parse_write_body(CrmObject::Companies, body).expect_err("an array is no address");
+    assert_eq!(error.path(), Some("addresses[0]"), "{error}");
+}
+
 #[test]
 fn write_bodies_pass_remote_data_objects_through() {
     let body = json!({ "content": "hi", "remote_data": { "hs_note_body_format": "x" } });

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::error::ModelError;
 use crate::normalize::{check_write_body, fill_ids, into_object, retain_present, round_trip_as};
-use crate::schema::{build_record_schema, build_write_schema, of};
+use crate::schema::{build_record_schema, build_write_schema, check_against_write_schema, of};
 
 /// One of the unified HRIS objects of v1, serialized as its slug (`"employees"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -193,7 +193,14 @@ pub fn parse_write_body(object: HrisObject, value: Value) -> Result<Value, Model
             object: object.slug(),
         });
     }
+    static VALIDATORS: [OnceLock<jsonschema::Validator>; HrisObject::ALL.len()] =
+        [const { OnceLock::new() }; HrisObject::ALL.len()];
     let body = check_write_body(value)?;
     let normalized = object.round_trip(body.clone())?;
+    check_against_write_schema(
+        &VALIDATORS[object as usize],
+        || object.write_schema(),
+        &body,
+    )?;
     Ok(retain_present(&body, normalized))
 }
