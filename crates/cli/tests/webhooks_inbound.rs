@@ -757,8 +757,9 @@ async fn ingress_of(app: &TestApp, provider: &str) -> Value {
 
 /// Zoho's notification channel (`/actions/watch`) is Crosswalk's to manage: enabled for the
 /// ingress URL with the ingress secret as its echoed token when the ingress is made, feeding
-/// the ingress; renewed before it expires (the worker's clock moved a day, not slept); deleted
-/// when the connection is disconnected.
+/// the ingress, whose change reaches the change feed and an outbound endpoint; renewed before
+/// it expires (the worker's clock moved a day, not slept); deleted when the connection is
+/// disconnected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn zoho_channel_is_enabled_on_connect_renewed_before_expiry_and_deleted_on_disconnect() {
     let app = helpers::spawn_app_with(cli::demo::Options {
@@ -768,6 +769,8 @@ async fn zoho_channel_is_enabled_on_connect_renewed_before_expiry_and_deleted_on
     .await;
     let zoho = app.handle::<Zoho>().clone();
     let clock = Clock::default();
+    let (receiver, outbound) = Receiver::start().await;
+    create_endpoint(&app, &outbound).await;
     assert!(zoho.watch().is_none());
     let (url, secret) = make_ingress(&app, "zoho", None).await;
     assert!(
@@ -814,7 +817,11 @@ async fn zoho_channel_is_enabled_on_connect_renewed_before_expiry_and_deleted_on
     run_until_on(&app, &clock, || {
         let app = &app;
         let remote_id = remote_id.clone();
-        async move { feed_for(app, "zoho", &remote_id).await == ["created"] }
+        let receiver = receiver.clone();
+        async move {
+            feed_for(app, "zoho", &remote_id).await == ["created"]
+                && receiver.events_for(&remote_id) == ["crm.contacts.created"]
+        }
     })
     .await;
     // Half an hour before it expires (within the hour's margin), the channel is renewed.
