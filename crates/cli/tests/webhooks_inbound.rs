@@ -1298,3 +1298,76 @@ async fn close_webhook_is_subscribed_signed_verified_and_deleted_on_disconnect()
     assert!(close.webhook_subscription().is_none(), "deleted at Close");
     assert!(close.webhooks().subscription().is_none());
 }
+
+/// A subscription the vendor fails to delete on disconnect (Close answers 503 to every try of
+/// the request that removes the connection) is not left behind: the connection is removed at
+/// once (204), and a job that kept a copy of it (credentials sealed) deletes the subscription
+/// at Close once Close answers again (the worker's clock moved, not slept).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscription_the_vendor_fails_to_delete_on_disconnect_is_deleted_later() {
+    use simulators::close::Close;
+    use simulators::faults::{Fault, FaultKind};
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Close>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let close = app.handle::<Close>().clone();
+    let clock = Clock::default();
+    make_ingress(&app, "closecrm", None).await;
+    run_until_on(&app, &clock, || {
+        let app = &app;
+        async move { ingress_of(app, "closecrm").await["subscription"]["status"] == json!("active") }
+    })
+    .await;
+    let subscription = close.webhook_subscription().expect("subscribed");
+    let environment_id = environment_of(&app, "closecrm").await;
+    app.simulator("closecrm").faults().push(Fault {
+        kind: FaultKind::Status {
+            status: 503,
+            body: None,
+        },
+        path_prefix: Some(format!("/api/v1/webhook/{subscription}/")),
+        times: 1_000,
+    });
+    let (status, answer) = app
+        .call(
+            Method::DELETE,
+            &format!("/connections/{}", app.connection("closecrm")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    let (status, _) = app
+        .get(&format!("/connections/{}", app.connection("closecrm")))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the connection is gone");
+    assert_eq!(
+        close.webhook_subscription().as_deref(),
+        Some(subscription.as_str()),
+        "Close refused the deletion"
+    );
+    let store: &dyn Store = app.demo.store.as_ref();
+    let jobs = store
+        .list_jobs(&environment_id, None, 1_000)
+        .await
+        .expect("jobs");
+    let retry = jobs
+        .iter()
+        .find(|job| job.kind == "webhook.subscription" && job.connection_id.is_none())
+        .expect("a job retries the deletion");
+    let kept = retry.payload.to_string();
+    assert!(
+        !kept.contains(&close.webhooks().subscription().expect("still there").secret),
+        "the job keeps no key in plaintext"
+    );
+    // Close answers again; the retry is due half a minute later.
+    app.simulator("closecrm").faults().clear();
+    clock.advance(Duration::from_secs(60));
+    run_until_on(&app, &clock, || {
+        let close = close.clone();
+        async move { close.webhook_subscription().is_none() }
+    })
+    .await;
+    assert!(close.webhooks().subscription().is_none());
+}

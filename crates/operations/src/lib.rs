@@ -229,7 +229,37 @@ impl Operations {
             store::StoreError::NotFound => missing(),
             other => other.into(),
         })?;
-        let limits = limits?;
+        self.bind_connection(environment_id, connection, limits?, wait_budget)
+            .await
+    }
+
+    /// Binds a copy of a connection kept after the connection itself was deleted (its
+    /// credentials still sealed as the store held them), for the calls that must still reach
+    /// the vendor on its behalf: deleting a webhook subscription the vendor refused to delete
+    /// while the connection existed. A token that must be refreshed cannot be kept (there is no
+    /// connection left to keep it in), so such a call fails.
+    ///
+    /// # Errors
+    /// As [`Operations::bind`].
+    pub async fn bind_removed(
+        &self,
+        connection: store::Connection,
+        wait_budget: Option<Duration>,
+    ) -> Result<Bound, OpError> {
+        let environment_id = connection.environment_id.clone();
+        let limits = self.evaluation_limits(&environment_id).await?;
+        self.bind_connection(&environment_id, connection, limits, wait_budget)
+            .await
+    }
+
+    async fn bind_connection(
+        &self,
+        environment_id: &EnvironmentId,
+        connection: store::Connection,
+        limits: EvaluationLimits,
+        wait_budget: Option<Duration>,
+    ) -> Result<Bound, OpError> {
+        let connection_id = connection.id.as_str();
         match connection.status {
             ConnectionStatus::Active => {}
             ConnectionStatus::NeedsReauth => return Err(OpError::ReauthRequired),

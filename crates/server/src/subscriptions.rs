@@ -53,6 +53,9 @@ enum Step {
     Create,
     Renew,
     Hold,
+    /// Delete the subscription: the vendor refused (or could not be reached) when the ingress
+    /// or the connection was removed, so it is tried again from a job of its own.
+    Delete,
 }
 
 /// The job's payload: the subscription's state.
@@ -75,7 +78,19 @@ struct Payload {
     /// The latest failure, shown with the ingress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_error: Option<String>,
+    /// For a `delete` step: the connection as the store held it (its credentials sealed as
+    /// there), to call the vendor with once the connection itself is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    removed: Option<store::Connection>,
 }
+
+/// The key of the job retrying a subscription's deletion.
+fn delete_job_key(connection_id: &ConnectionId) -> String {
+    format!("{SUBSCRIPTION_JOB_KIND}.delete:{connection_id}")
+}
+
+/// Attempts at a subscription's deletion (with the growing wait, about a day and a half).
+const DELETE_JOB_ATTEMPTS: u32 = 10;
 
 /// Starts (or restarts, for a new ingress URL) the connection's subscription: its job is due
 /// now and deletes the subscription of an earlier URL first.
@@ -103,6 +118,7 @@ pub async fn subscribe(
         expires_at: None,
         previous_id: None,
         last_error: None,
+        removed: None,
     };
     let now = timestamp::now();
     let (job, created) = store
@@ -171,8 +187,10 @@ async fn live_job(
 
 /// Deletes the connection's subscription at the vendor (when it has one and the connector
 /// declares `delete`) and cancels its job. Called before the ingress or the connection goes,
-/// while the credentials are still there; a vendor that refuses is logged and the removal goes
-/// on (the ingress URL stops working anyway).
+/// while the credentials are still there. The removal goes on whatever the vendor answers (the
+/// ingress URL stops working anyway); a deletion the vendor refused or that did not reach it
+/// is retried by a job of its own, which keeps a copy of the connection (credentials sealed)
+/// so that it can still call once the connection is deleted.
 pub async fn unsubscribe(
     operations: &Operations,
     environment_id: &EnvironmentId,
@@ -195,6 +213,8 @@ pub async fn unsubscribe(
             .cloned()
             .collect();
         if !ids.is_empty() {
+            let mut left = Vec::new();
+            let mut last_error = None;
             match operations
                 .bind(environment_id, connection_id.as_str(), None)
                 .await
@@ -202,13 +222,21 @@ pub async fn unsubscribe(
                 Ok(bound) => {
                     for id in ids {
                         if let Err(error) = delete_at_vendor(&bound, &id, payload.number).await {
-                            tracing::warn!(connection_id = %connection_id, error = %error, "deleting the webhook subscription at the vendor failed");
+                            tracing::warn!(connection_id = %connection_id, error = %error, "deleting the webhook subscription at the vendor failed; it will be retried");
+                            last_error = Some(error);
+                            left.push(id);
                         }
                     }
                 }
                 Err(error) => {
                     tracing::warn!(connection_id = %connection_id, error = %error, "the webhook subscription cannot be deleted at the vendor");
                 }
+            }
+            if !left.is_empty()
+                && let Err(error) =
+                    retry_delete(store.as_ref(), environment_id, &payload, left, last_error).await
+            {
+                tracing::warn!(connection_id = %connection_id, error = %error, "the webhook subscription's deletion cannot be retried");
             }
         }
     }
@@ -218,6 +246,43 @@ pub async fn unsubscribe(
     {
         tracing::debug!(connection_id = %connection_id, error = %error, "cancelling the subscription job");
     }
+}
+
+/// Queues the retried deletion of the subscriptions `ids` of `payload`'s connection, with a
+/// copy of the connection: the job belongs to no connection, so that deleting the connection
+/// leaves it.
+async fn retry_delete(
+    store: &dyn Store,
+    environment_id: &EnvironmentId,
+    payload: &Payload,
+    mut ids: Vec<String>,
+    last_error: Option<String>,
+) -> Result<(), store::StoreError> {
+    let connection = store
+        .get_connection(environment_id, &payload.connection_id)
+        .await?;
+    let previous_id = (ids.len() > 1).then(|| ids.remove(1));
+    let delete = Payload {
+        step: Step::Delete,
+        id: ids.pop(),
+        previous_id,
+        expires_at: None,
+        last_error,
+        removed: Some(connection),
+        ..payload.clone()
+    };
+    store
+        .enqueue_job(NewJob {
+            environment_id: environment_id.clone(),
+            connection_id: None,
+            kind: SUBSCRIPTION_JOB_KIND.to_owned(),
+            key: Some(delete_job_key(&payload.connection_id)),
+            payload: serde_json::to_value(&delete).expect("a payload serializes"),
+            run_at: timestamp::add(timestamp::now(), Duration::from_secs(30)),
+            max_attempts: DELETE_JOB_ATTEMPTS,
+        })
+        .await?;
+    Ok(())
 }
 
 /// What went wrong with a subscription request.
@@ -334,6 +399,34 @@ impl SubscriptionHandler {
             .put_webhook_ingress(ingress)
             .await
             .map_err(|error| Failure::Retry(format!("keeping the vendor's secret: {error}")))?;
+        Ok(())
+    }
+
+    /// Deletes the subscriptions a removal left at the vendor, through the connection while it
+    /// exists and through its kept copy once it is deleted.
+    async fn delete_left(&self, job: &Job, payload: &mut Payload) -> Result<(), Failure> {
+        let bound = match self
+            .operations
+            .bind(&job.environment_id, payload.connection_id.as_str(), None)
+            .await
+        {
+            Ok(bound) => bound,
+            Err(OpError::NotFound(detail)) => match payload.removed.clone() {
+                Some(connection) => self.operations.bind_removed(connection, None).await?,
+                None => return Err(Failure::Fail(detail)),
+            },
+            Err(other) => return Err(other.into()),
+        };
+        while let Some(id) = payload.id.clone().or_else(|| payload.previous_id.clone()) {
+            delete_at_vendor(&bound, &id, payload.number)
+                .await
+                .map_err(Failure::Retry)?;
+            if payload.id.as_deref() == Some(id.as_str()) {
+                payload.id = None;
+            } else {
+                payload.previous_id = None;
+            }
+        }
         Ok(())
     }
 
@@ -460,10 +553,15 @@ impl JobHandler for SubscriptionHandler {
                 };
             }
         };
-        let outcome = self.step(job, &mut payload).await;
+        let outcome = if payload.step == Step::Delete {
+            self.delete_left(job, &mut payload).await.map(|()| None)
+        } else {
+            self.step(job, &mut payload).await.map(Some)
+        };
         let now = self.clock.now();
         let outcome = match outcome {
-            Ok(at) => JobOutcome::Reschedule { at },
+            Ok(None) => return JobOutcome::Done,
+            Ok(Some(at)) => JobOutcome::Reschedule { at },
             Err(Failure::Wait(wait)) => JobOutcome::Reschedule {
                 at: timestamp::add(now, wait),
             },
