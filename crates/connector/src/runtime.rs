@@ -261,6 +261,11 @@ pub enum ReadError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The vendor answered a get, but its answer holds no record: a get that reads one record
+    /// by filtering a list (a vendor with no read of a single record) asked for an id the
+    /// vendor does not hold.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// A record of a page that failed to map; the rest of the page is still served.
@@ -1385,7 +1390,13 @@ impl Connector {
                 Some(extract) => extract
                     .evaluate(Some(&response.body), &Vars::new())
                     .map_err(read_mapping_error(format!("`{}` record", route.uses)))?
-                    .ok_or_else(|| ReadError::Invalid("the answer holds no record".to_owned()))?,
+                    .ok_or_else(|| {
+                        if operation == Operation::Get {
+                            ReadError::NotFound(format!("`{object}` has no record with this id"))
+                        } else {
+                            ReadError::Invalid("the answer holds no record".to_owned())
+                        }
+                    })?,
                 None => response.body.clone(),
             };
             crate::chunk::merge_value(&mut raw, &part);

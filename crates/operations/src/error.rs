@@ -167,6 +167,7 @@ impl From<connector::ReadError> for OpError {
     fn from(error: connector::ReadError) -> OpError {
         match error {
             connector::ReadError::Provider(provider) => OpError::Provider(provider),
+            connector::ReadError::NotFound(detail) => OpError::NotFound(detail),
             connector::ReadError::Mapping { what, source } if is_limit(&source) => {
                 OpError::EvaluationLimit {
                     code: source.code.clone(),

@@ -445,8 +445,9 @@ pub struct HrisSuiteFacts {
     pub employee_custom_field: String,
     /// Largest page the checks ask for.
     pub page_size: u64,
-    /// Whether the vendor keeps job and pay history (past jobs with an end), rather than each
-    /// employee's current job and pay only.
+    /// Whether the vendor keeps job and pay history (past jobs and pay rates with an end),
+    /// rather than each employee's current job and pay only (Personio's v1 API: see its
+    /// `simulator.yaml`).
     pub keeps_history: bool,
     /// A day-based time-off policy requests may be written against.
     pub time_off_policy_id: String,
@@ -455,6 +456,12 @@ pub struct HrisSuiteFacts {
     /// Whether the vendor's groups name their parent group (a department tree).
     #[serde(default)]
     pub groups_have_parents: bool,
+    /// Whether the vendor lists one-off payments (bonuses) apart from the pay rates' history.
+    #[serde(default)]
+    pub bonuses: bool,
+    /// Time-off request ids the vendor has never issued, one of each shape its gets take.
+    #[serde(default)]
+    pub missing_time_off_request_ids: Vec<String>,
     /// Whether the vendor's API gives the company's name (HiBob's gives only its id).
     #[serde(default = "yes")]
     pub companies_named: bool,

@@ -203,6 +203,20 @@ async fn answers_match_the_stored_description() {
     );
     let (_, table) = get(&running, "/api/v1/employees/4/tables/jobInfo").await;
     check("/api/v1/employees/{id}/tables/{table}", "get", 200, &table);
+    // Bonuses: a table of their own, dated one-off amounts.
+    let (status, bonuses) = get(&running, "/api/v1/employees/all/tables/bonus").await;
+    assert_eq!(status, StatusCode::OK);
+    check(
+        "/api/v1/employees/{id}/tables/{table}",
+        "get",
+        200,
+        &bonuses,
+    );
+    let bonus = &bonuses.as_array().expect("rows")[0];
+    assert!(
+        bonus["date"].is_string() && bonus["amount"]["currency"] == "USD",
+        "{bonus}"
+    );
     let (_, changed_table) = get(
         &running,
         "/api/v1/employees/changed/tables/compensation?since=2020-01-01T00:00:00Z",

@@ -7,7 +7,7 @@
 //! vendor errors as problem+json, and a sync whose change feed shows a termination at
 //! the vendor as an update and a deletion as a tombstone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -228,6 +228,14 @@ async fn a_termination_at_the_vendor_reads_as_terminated(vendor: Vendor) {
     );
 }
 
+/// The day after a date (`YYYY-MM-DD`), as text.
+fn day_after(date: &Value) -> Option<String> {
+    date.as_str()
+        .and_then(|text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .and_then(|day| day.succ_opt())
+        .map(|day| day.to_string())
+}
+
 async fn employments_and_compensations_list_with_their_history(vendor: Vendor) {
     let app = vendor.spawn().await;
     let provider = vendor.id();
@@ -255,12 +263,6 @@ async fn employments_and_compensations_list_with_their_history(vendor: Vendor) {
         // The next job starts on the end date (an end that is the first day out, BambooHR's
         // next row) or the day after it (an end that is the last day in, HiBob's
         // `endEffectiveDate`).
-        let day_after = |date: &Value| {
-            date.as_str()
-                .and_then(|text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-                .and_then(|day| day.succ_opt())
-                .map(|day| day.to_string())
-        };
         let promoted = ended.iter().find(|row| {
             employments.iter().any(|other| {
                 other["employee_id"] == row["employee_id"]
@@ -279,16 +281,19 @@ async fn employments_and_compensations_list_with_their_history(vendor: Vendor) {
         );
     }
 
-    let connection = app.connection(provider);
-    let (status, pay) = app
-        .get(&format!(
-            "/unified/hris/compensations?connection_id={connection}&page_size=100&include=sensitive_fields"
-        ))
+    // Pay, every page of it: each row a decimal amount in a currency, of a kind, for an
+    // employee the vendor holds.
+    let pay = app
+        .walk_category(
+            provider,
+            "hris",
+            "compensations",
+            "&include=sensitive_fields",
+            100,
+        )
         .await;
-    assert_eq!(status, StatusCode::OK, "{provider}: {pay}");
-    let results = pay["results"].as_array().expect("results");
-    assert!(!results.is_empty(), "{provider}");
-    for row in results {
+    assert!(!pay.is_empty(), "{provider}");
+    for row in &pay {
         let amount = row["amount"]["amount"].as_str().expect("a decimal string");
         assert!(
             amount.parse::<f64>().is_ok_and(|value| value > 0.0),
@@ -296,11 +301,82 @@ async fn employments_and_compensations_list_with_their_history(vendor: Vendor) {
         );
         assert!(row["amount"]["currency"].is_string(), "{provider}: {row}");
         assert!(row["type"].is_string(), "{provider}: {row}");
+        assert!(row["effective_date"].is_string(), "{provider}: {row}");
         assert!(
             employees.contains(row["employee_id"].as_str().expect("id")),
             "{provider}: {row}"
         );
     }
+    assert_eq!(
+        unique_ids(&pay).len(),
+        pay.len(),
+        "{provider}: each row once"
+    );
+    // Pay history: each employee's rows of one recurring kind (base pay, kept apart from
+    // one-off payments such as bonuses), by effective date.
+    let mut histories: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
+    for row in pay.iter().filter(|row| row["pay_frequency"] != "ONE_TIME") {
+        let key = (
+            row["employee_id"].as_str().expect("id").to_owned(),
+            row["type"].as_str().expect("type").to_owned(),
+        );
+        histories.entry(key).or_default().push(row);
+    }
+    for rows in histories.values_mut() {
+        rows.sort_by_key(|row| row["effective_date"].as_str().map(str::to_owned));
+    }
+    if facts.keeps_history {
+        assert!(
+            histories.values().any(|rows| rows.len() >= 2),
+            "{provider}: some employee's pay changed over time"
+        );
+        for rows in histories.values() {
+            for pair in rows.windows(2) {
+                let (earlier, later) = (pair[0], pair[1]);
+                assert!(
+                    earlier["effective_date"].as_str() < later["effective_date"].as_str(),
+                    "{provider}: one row per date: {earlier} {later}"
+                );
+                // The earlier pay ends where the later begins (BambooHR's next row) or the
+                // day before (HiBob's `endEffectiveDate`, the last day in effect).
+                assert!(
+                    earlier["end_date"] == later["effective_date"]
+                        || day_after(&earlier["end_date"]).as_deref()
+                            == later["effective_date"].as_str(),
+                    "{provider}: an earlier pay ends where the next begins: {earlier} {later}"
+                );
+            }
+            let current = rows.last().expect("a row");
+            assert!(
+                current["end_date"].is_null(),
+                "{provider}: the current pay has no end: {current}"
+            );
+        }
+    } else {
+        // The vendor keeps each employee's current pay only: one row per employee and kind.
+        assert!(
+            histories.values().all(|rows| rows.len() == 1),
+            "{provider}: no pay history"
+        );
+    }
+    // One-off payments (bonuses), where the vendor lists them, are records of their own:
+    // paid once, on a day, with no end, apart from the base pay's history.
+    let bonuses: Vec<&Value> = pay.iter().filter(|row| row["type"] == "BONUS").collect();
+    assert_eq!(!bonuses.is_empty(), facts.bonuses, "{provider}: bonuses");
+    for bonus in &bonuses {
+        assert_eq!(bonus["pay_frequency"], "ONE_TIME", "{provider}: {bonus}");
+        assert!(bonus["end_date"].is_null(), "{provider}: {bonus}");
+    }
+    if facts.bonuses {
+        assert!(
+            bonuses.iter().any(|bonus| histories
+                .keys()
+                .any(|(employee, _)| { bonus["employee_id"].as_str() == Some(employee.as_str()) })),
+            "{provider}: an employee with both a pay history and bonuses"
+        );
+    }
+
+    let connection = app.connection(provider);
     let (_, withheld) = app
         .get(&format!(
             "/unified/hris/compensations?connection_id={connection}&page_size=5"
@@ -590,6 +666,31 @@ async fn vendor_errors_are_problems(vendor: Vendor) {
     let problem: Value = response.json().await.expect("json");
     assert_eq!(problem["code"], "not_found", "{provider}: {problem}");
     assert_eq!(problem["origin"], "provider", "{provider}: {problem}");
+
+    // A time-off request the vendor never issued, of each shape its ids take, is not found
+    // either (BambooHR's requests and Personio's hourly periods are read by filtering a list,
+    // whose answer then holds none).
+    assert!(
+        !facts.missing_time_off_request_ids.is_empty(),
+        "{provider}: missing time-off request ids"
+    );
+    for id in &facts.missing_time_off_request_ids {
+        let response = app
+            .client
+            .get(app.url(&format!(
+                "/unified/hris/time_off_requests/{id}?connection_id={connection}"
+            )))
+            .bearer_auth(&app.demo.api_key)
+            .send()
+            .await
+            .expect("answers");
+        let status = response.status();
+        let content_type = response.headers()["content-type"].clone();
+        let problem: Value = response.json().await.expect("json");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{provider} {id}: {problem}");
+        assert_eq!(content_type, "application/problem+json", "{provider} {id}");
+        assert_eq!(problem["code"], "not_found", "{provider} {id}: {problem}");
+    }
 
     // A throttle is waited out.
     app.simulator(provider).faults().push(Fault {

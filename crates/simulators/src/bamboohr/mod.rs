@@ -1,7 +1,7 @@
 //! The BambooHR simulator: employees (the cursor-paged `/api/v1/employees` list, reads of
 //! single employees by field name, creates and updates), `/employees/changed` for increments
-//! and deletes, employee tables (`jobInfo`, `compensation`, `employmentStatus`), `/meta/fields`
-//! with custom fields, and time off (types, requests, their status, the balance calculator),
+//! and deletes, employee tables (`jobInfo`, `compensation`, `bonus`, `employmentStatus`),
+//! `/meta/fields` with custom fields, and time off (types, requests, their status, the balance calculator),
 //! over a deterministically seeded company.
 //!
 //! The base URL stands for `https://{companyDomain}.bamboohr.com`; every path is `/api/v1/…`.

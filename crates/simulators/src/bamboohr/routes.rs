@@ -545,6 +545,7 @@ fn table_rows<'a>(store: &'a Store, table: &str) -> Result<&'a [Row], ApiError> 
     match table {
         "jobInfo" => Ok(&store.job_info),
         "compensation" => Ok(&store.compensation),
+        "bonus" => Ok(&store.bonus),
         "employmentStatus" => Ok(&store.employment_status),
         _ => Err(ApiError::new(StatusCode::NOT_FOUND, "Table not found")),
     }

@@ -235,6 +235,8 @@ pub(crate) struct Store {
     pub employees: Vec<Employee>,
     pub job_info: Vec<Row>,
     pub compensation: Vec<Row>,
+    /// Bonuses, a table of their own (`date`, `amount`, `reason`, `comment`).
+    pub bonus: Vec<Row>,
     pub employment_status: Vec<Row>,
     pub time_off_requests: Vec<Map<String, Value>>,
     pub changes: Vec<Change>,
@@ -262,6 +264,7 @@ impl Store {
             employees: Vec::new(),
             job_info: Vec::new(),
             compensation: Vec::new(),
+            bonus: Vec::new(),
             employment_status: Vec::new(),
             time_off_requests: Vec::new(),
             changes: Vec::new(),
@@ -605,7 +608,8 @@ impl Store {
             ),
         ]);
         let id = self.insert(fields, at);
-        // Pay history: a starting salary, a raise a year later, and a yearly bonus for some.
+        // Pay history: a starting salary and a raise a year later (the `compensation` table's
+        // rows give no `endDate`: the next row's `startDate` ends a row).
         let salary = 52_000 + (n as u64 % 40) * 1_250;
         for (years, amount) in [(0, salary), (1, salary + salary / 20)] {
             let row = self.row_id();
@@ -645,6 +649,27 @@ impl Store {
                     ("paySchedule".to_owned(), json!("Twice a month")),
                 ]),
             });
+        }
+        // Bonuses for every fourth employee, after each of their first two years: one-off
+        // payments in the `bonus` table, apart from the pay rates above.
+        if n.is_multiple_of(4) {
+            for years in [1, 2] {
+                let row = self.row_id();
+                let date = hire + Duration::days(365 * years);
+                self.bonus.push(Row {
+                    id: row,
+                    employee_id: id,
+                    fields: Map::from_iter([
+                        ("date".to_owned(), json!(date.to_string())),
+                        (
+                            "amount".to_owned(),
+                            json!({"currency": "USD", "value": format!("{}.00", 1_000 + (n % 8) * 250)}),
+                        ),
+                        ("reason".to_owned(), json!("Performance")),
+                        ("comment".to_owned(), Value::Null),
+                    ]),
+                });
+            }
         }
         // A promotion for every third employee.
         if n.is_multiple_of(3) {
