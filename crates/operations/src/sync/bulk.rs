@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use connector::{BulkResults, BulkState, ErrorCode, RequestContext};
+use provider_http::Answer;
 use serde::{Deserialize, Serialize};
 use store::{Job, StoreError, SyncPage};
 use unified_model::UnifiedObject;
@@ -32,6 +33,13 @@ pub(super) struct BulkJob {
     /// The locator of the next page of results; `None` before the first.
     #[serde(default)]
     pub(super) locator: Option<String>,
+}
+
+/// A page of results received: the binding it was requested on, its context, the answer.
+struct Fetched {
+    bound: Bound,
+    ctx: RequestContext,
+    answer: Answer,
 }
 
 /// How a backfill attempt ended.
@@ -118,8 +126,8 @@ impl SyncHandler {
             .await?;
         }
         drop(bound);
-        self.read_results(job, connection_id, object, bulk_job, checkpoint)
-            .await?;
+        // Boxed: reading a page while the next is fetched makes a large future.
+        Box::pin(self.read_results(job, connection_id, object, bulk_job, checkpoint)).await?;
         Ok(Backfill::Complete)
     }
 
@@ -189,6 +197,11 @@ impl SyncHandler {
     /// checkpoint, so a run that stops mid-page reads that page again (its applied batches add
     /// no change); the last carries the next page's locator, and the last page's completes the
     /// run.
+    ///
+    /// The next page is requested while a page is mapped and applied (it waits for the
+    /// connection's buckets meanwhile), so the run is paced by the vendor's limits rather than
+    /// by the sum of the vendor's time and ours; it is opened only once the page before it is
+    /// applied, and at most one page is fetched ahead.
     async fn read_results(
         &self,
         job: &Job,
@@ -198,37 +211,34 @@ impl SyncHandler {
         checkpoint: &mut Checkpoint,
     ) -> Result<(), RunError> {
         let key = object.key();
+        let job_id = bulk_job.job_id.clone();
         let mut seen = HashSet::new();
+        // The page fetched while the one before it was applied.
+        let mut ahead: Option<Fetched> = None;
         loop {
-            // A fresh binding per page: each page's mappings get their own evaluation budget,
-            // as one unified list page does.
-            let bound = self
-                .operations
-                .bind(&job.environment_id, connection_id, None)
-                .await?;
-            let ctx = bound.context(&key).await?;
-            let plan = {
-                let (key, ctx, job_id, locator) = (
-                    key.clone(),
-                    ctx.clone(),
-                    bulk_job.job_id.clone(),
-                    bulk_job.locator.clone(),
-                );
-                bound
-                    .evaluate(move |connector| {
-                        connector.plan_bulk_results(&key, &ctx, &job_id, locator.as_deref())
-                    })
-                    .await?
-                    .map_err(OpError::from)?
+            let Fetched { bound, ctx, answer } = match ahead.take() {
+                Some(fetched) => fetched,
+                None => {
+                    let (bound, ctx, plan) = self
+                        .plan_page(
+                            job,
+                            connection_id,
+                            &key,
+                            &job_id,
+                            bulk_job.locator.as_deref(),
+                        )
+                        .await?;
+                    let answer = bound.send(plan, true).await?;
+                    Fetched { bound, ctx, answer }
+                }
             };
-            let answer = bound.send(plan, true).await?;
             let opened = bound
                 .evaluate({
                     let (key, ctx) = (key.clone(), ctx.clone());
                     move |connector| connector.open_bulk_results(&key, &ctx, answer.response)
                 })
                 .await?;
-            let mut results = match bound.noted(&key, opened).await {
+            let results = match bound.noted(&key, opened).await {
                 Ok(results) => results,
                 Err(error) => {
                     return Err(self
@@ -245,49 +255,135 @@ impl SyncHandler {
                      the run stopped instead of looping"
                 )));
             }
-            let ctx = std::sync::Arc::new(ctx);
-            loop {
-                let (back, batch) = bound
-                    .evaluate({
-                        let (key, ctx, max) =
-                            (key.clone(), std::sync::Arc::clone(&ctx), self.bulk_batch);
-                        move |connector| {
-                            let batch =
-                                read_batch(connector, object, &key, &ctx, &mut results, max);
-                            (results, batch)
-                        }
-                    })
-                    .await?;
-                results = back;
-                let (upserts, unmapped) = bound.noted(&key, batch).await?;
-                if unmapped > 0 {
-                    tracing::warn!(
-                        connection_id,
-                        object = %key,
-                        n_errors = unmapped,
-                        "backfill rows that could not be mapped were left out"
-                    );
+            // The next page's request is planned now, so that only sending it overlaps the
+            // page's mapping (which holds the environment's evaluation place).
+            let planned = match &next {
+                Some(next) => Some(
+                    self.plan_page(job, connection_id, &key, &job_id, Some(next))
+                        .await?,
+                ),
+                None => None,
+            };
+            let fetch_next = async {
+                match planned {
+                    Some((bound, ctx, plan)) => {
+                        Some(bound.send(plan, true).await.map(|answer| Fetched {
+                            bound,
+                            ctx,
+                            answer,
+                        }))
+                    }
+                    None => None,
                 }
-                let last = results.is_done();
-                if last {
-                    match &next {
-                        Some(next) => {
-                            bulk_job.locator = Some(next.clone());
-                            checkpoint.bulk = Some(bulk_job.clone());
-                        }
-                        None => {
-                            checkpoint.bulk = None;
-                            self.complete_run(checkpoint);
-                        }
+            };
+            let apply = self.apply_page(
+                job,
+                connection_id,
+                object,
+                &bound,
+                ctx,
+                results,
+                next.as_deref(),
+                &mut bulk_job,
+                checkpoint,
+            );
+            let (applied, fetched) = tokio::join!(apply, fetch_next);
+            applied?;
+            if checkpoint.bulk.is_none() {
+                return Ok(());
+            }
+            // A failed fetch of the next page fails the run after this page was applied; the
+            // next attempt starts from it.
+            ahead = fetched.transpose()?;
+        }
+    }
+
+    /// A binding for one page of results (each page's mappings get their own evaluation
+    /// budget, as one unified list page does), its context, and the page's request.
+    async fn plan_page(
+        &self,
+        job: &Job,
+        connection_id: &str,
+        key: &str,
+        job_id: &str,
+        locator: Option<&str>,
+    ) -> Result<(Bound, RequestContext, connector::PlannedRequest), RunError> {
+        let bound = self
+            .operations
+            .bind(&job.environment_id, connection_id, None)
+            .await?;
+        let ctx = bound.context(key).await?;
+        let plan = {
+            let (key, ctx, job_id, locator) = (
+                key.to_owned(),
+                ctx.clone(),
+                job_id.to_owned(),
+                locator.map(str::to_owned),
+            );
+            bound
+                .evaluate(move |connector| {
+                    connector.plan_bulk_results(&key, &ctx, &job_id, locator.as_deref())
+                })
+                .await?
+                .map_err(OpError::from)?
+        };
+        Ok((bound, ctx, plan))
+    }
+
+    /// Maps and applies one opened page of results in batches of at most `bulk_batch` rows,
+    /// each with its checkpoint; the last batch's carries `next` (or completes the run).
+    #[allow(clippy::too_many_arguments)] // one call site; the pieces are distinct
+    async fn apply_page(
+        &self,
+        job: &Job,
+        connection_id: &str,
+        object: UnifiedObject,
+        bound: &Bound,
+        ctx: RequestContext,
+        mut results: BulkResults,
+        next: Option<&str>,
+        bulk_job: &mut BulkJob,
+        checkpoint: &mut Checkpoint,
+    ) -> Result<(), RunError> {
+        let key = object.key();
+        let ctx = std::sync::Arc::new(ctx);
+        loop {
+            let (back, batch) = bound
+                .evaluate({
+                    let (key, ctx, max) =
+                        (key.clone(), std::sync::Arc::clone(&ctx), self.bulk_batch);
+                    move |connector| {
+                        let batch = read_batch(connector, object, &key, &ctx, &mut results, max);
+                        (results, batch)
+                    }
+                })
+                .await?;
+            results = back;
+            let (upserts, unmapped) = bound.noted(&key, batch).await?;
+            if unmapped > 0 {
+                tracing::warn!(
+                    connection_id,
+                    object = %key,
+                    n_errors = unmapped,
+                    "backfill rows that could not be mapped were left out"
+                );
+            }
+            let last = results.is_done();
+            if last {
+                match next {
+                    Some(next) => {
+                        bulk_job.locator = Some(next.to_owned());
+                        checkpoint.bulk = Some(bulk_job.clone());
+                    }
+                    None => {
+                        checkpoint.bulk = None;
+                        self.complete_run(checkpoint);
                     }
                 }
-                self.save(job, connection_id, &key, upserts, checkpoint)
-                    .await?;
-                if last {
-                    break;
-                }
             }
-            if checkpoint.bulk.is_none() {
+            self.save(job, connection_id, &key, upserts, checkpoint)
+                .await?;
+            if last {
                 return Ok(());
             }
         }
