@@ -504,12 +504,21 @@ impl SubscriptionHandler {
                 &json!({"status": status, "body": body, "number": payload.number}),
             )
             .map_err(|detail| Failure::Retry(format!("the {} answer: {detail}", step.as_str())))?;
+        // The subscription is active (and shown so) only once the key the vendor chose to sign
+        // with is the ingress's: one whose key could not be kept is deleted by the next try,
+        // which makes another.
+        if let Some(secret) = answer.secret
+            && let Err(failure) = self
+                .keep_vendor_secret(job, &payload.connection_id, &secret)
+                .await
+        {
+            if step == SubscriptionStep::Create {
+                payload.previous_id = answer.id;
+            }
+            return Err(failure);
+        }
         if let Some(id) = answer.id {
             payload.id = Some(id);
-        }
-        if let Some(secret) = answer.secret {
-            self.keep_vendor_secret(job, &payload.connection_id, &secret)
-                .await?;
         }
         payload.expires_at = answer
             .expires_at_ms

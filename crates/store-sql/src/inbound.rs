@@ -46,6 +46,14 @@ where
     ) -> Result<WebhookIngress, StoreError> {
         let now = timestamp::now();
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
+        // The write comes first: on SQLite a transaction that read first and then writes after
+        // another connection's commit fails at once with "database is locked" (its snapshot is
+        // stale, which no busy wait cures); writing first takes the write lock, waiting for it.
+        sqlx::query("DELETE FROM webhook_ingresses WHERE connection_id = $1")
+            .bind(ingress.connection_id.as_str())
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| write_error(error, "webhook ingress conflicts"))?;
         let owned = sqlx::query("SELECT id FROM connections WHERE id = $1 AND environment_id = $2")
             .bind(ingress.connection_id.as_str())
             .bind(ingress.environment_id.as_str())
@@ -55,11 +63,6 @@ where
         if owned.is_none() {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("DELETE FROM webhook_ingresses WHERE connection_id = $1")
-            .bind(ingress.connection_id.as_str())
-            .execute(&mut *transaction)
-            .await
-            .map_err(|error| write_error(error, "webhook ingress conflicts"))?;
         let row = sqlx::query(&format!(
             "INSERT INTO webhook_ingresses ({WEBHOOK_INGRESS_COLUMNS})
              VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, NULL, NULL)
