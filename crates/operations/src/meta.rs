@@ -293,6 +293,20 @@ impl Bound {
                     }
                 }
             }
+            // What a create requires, an update cannot clear: present, it has a value.
+            if operation == Operation::Update
+                && let Some(properties) =
+                    schema.get_mut("properties").and_then(Value::as_object_mut)
+            {
+                for name in connector.write_required(&key, Operation::Create) {
+                    if let Some(property) = properties.get_mut(name) {
+                        not_null(property);
+                        if property.get("type") == Some(&json!("string")) {
+                            property["pattern"] = json!(crate::records::NOT_BLANK);
+                        }
+                    }
+                }
+            }
             narrow_write_values(&mut schema, connector, &key, operation, &fields);
             let groups = connector.write_required_any(&key, operation);
             if !groups.is_empty()

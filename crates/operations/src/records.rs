@@ -965,6 +965,25 @@ fn check_carried_fields(
             ));
         }
     }
+    // A field a create requires cannot be cleared by an update (the vendor would refuse the
+    // record without it): `null` or blank text is refused here, naming it.
+    if operation == Operation::Update {
+        for name in connector.write_required(&key, Operation::Create) {
+            if given
+                .get(name)
+                .is_some_and(|value| value.is_null() || value.as_str().is_some_and(is_blank))
+            {
+                return Err(OpError::invalid_body(
+                    format!("body.{name}"),
+                    format!(
+                        "cannot be cleared: it is required to create `{}` on `{}`",
+                        object.slug(),
+                        connector.id()
+                    ),
+                ));
+            }
+        }
+    }
     for group in connector.write_required_any(&key, operation) {
         if group.iter().any(|name| has_value(given.get(name))) {
             continue;

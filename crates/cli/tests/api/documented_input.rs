@@ -471,3 +471,55 @@ async fn custom_field_values_have_their_documented_type() {
         }
     }
 }
+
+/// A field a create requires (Salesforce's contact `last_name`, company `name`) cannot be
+/// cleared by an update: the connection's /meta says so (the update schema has no `null` for
+/// it, and text must not be blank), and `null` or blank text is refused with 400 naming it
+/// before any vendor call. The long Schemathesis run sent `{"last_name": null}`, which the
+/// document allowed and the vendor refused with 422 (`REQUIRED_FIELD_MISSING`).
+#[tokio::test]
+async fn an_update_cannot_clear_a_field_a_create_requires() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    for (object, field) in [("contacts", "last_name"), ("companies", "name")] {
+        let (status, page) = app
+            .get(&format!(
+                "/unified/crm/{object}?connection_id={connection}&page_size=1"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let id = page["results"][0]["id"]
+            .as_str()
+            .expect("a record")
+            .to_owned();
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        let property = &meta["update_schema"]["properties"][field];
+        let allows_null = property["type"]
+            .as_array()
+            .is_some_and(|types| types.contains(&json!("null")))
+            || property["anyOf"]
+                .as_array()
+                .is_some_and(|branches| branches.contains(&json!({"type": "null"})));
+        assert!(!allows_null, "{object}.{field}: {property}");
+        for value in [Value::Null, json!("  ")] {
+            let (status, problem) = app
+                .call(
+                    Method::PATCH,
+                    &format!("/unified/crm/{object}/{id}?connection_id={connection}"),
+                    Some(json!({ field: value })),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{object} {value}: {problem}"
+            );
+            assert_eq!(problem["field"], format!("body.{field}"), "{problem}");
+        }
+    }
+}

@@ -472,7 +472,7 @@ fn state_writes(
         fields.insert(id, json!(carried));
     }
     write["description"] = json!(format!(
-        "What each connector carries (besides `custom_fields` and `remote_data`); a body naming another field, or a create without a required one, answers 400 naming it before any vendor call.\n\n{}",
+        "What each connector carries (besides `custom_fields` and `remote_data`); a body naming another field, a create without a required one, or an update clearing one (null or blank), answers 400 naming it before any vendor call.\n\n{}",
         lines.join("\n")
     ));
     write["x-crosswalk-fields"] = Value::Object(fields);
