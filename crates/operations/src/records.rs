@@ -1202,23 +1202,27 @@ fn check_custom_fields(
             (Some("multi_enum" | "array"), Value::Array(_))
             | (Some("object"), Value::Object(_)) => Some(value.clone()),
             (Some("multi_enum" | "array" | "object"), _) => None,
+            // Dates are the document's `format: date` (RFC 3339 `full-date`) and `date-time`.
+            (Some("date"), Value::String(text)) => (text.len() == 10
+                && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok())
+            .then(|| value.clone()),
+            (Some("datetime"), Value::String(text)) => chrono::DateTime::parse_from_rfc3339(text)
+                .is_ok()
+                .then(|| value.clone()),
             // Text kinds take text only (an object was written as the text `{}`).
-            (None | Some("string" | "text" | "date" | "datetime"), Value::String(_)) => {
-                Some(value.clone())
-            }
+            (None | Some("string" | "text"), Value::String(_)) => Some(value.clone()),
             (None | Some("string" | "text" | "date" | "datetime"), _) => None,
             // An enumeration's values are checked against its options below (a vendor's option
             // values may be numbers, as option sets' are); other kinds pass as given.
             _ => Some(value.clone()),
         };
         let Some(converted) = converted else {
-            return Err(OpError::invalid_body(
-                path,
-                format!(
-                    "must be a {} value",
-                    field.kind.as_deref().unwrap_or("string")
-                ),
-            ));
+            let detail = match field.kind.as_deref() {
+                Some("date") => "must be a date (YYYY-MM-DD)".to_owned(),
+                Some("datetime") => "must be a date-time (RFC 3339)".to_owned(),
+                kind => format!("must be a {} value", kind.unwrap_or("string")),
+            };
+            return Err(OpError::invalid_body(path, detail));
         };
         if field.kind.as_deref() == Some("enum")
             && !field.options.is_empty()

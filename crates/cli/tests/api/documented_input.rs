@@ -470,6 +470,55 @@ async fn custom_field_values_have_their_documented_type() {
             );
         }
     }
+    // A date property is the document's `format: date`: "" or another text is no date (the
+    // long run's PATCH of a deal with `contract_start_date: ""` was answered 200).
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/opportunities?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let deal = page["results"][0]["id"]
+        .as_str()
+        .expect("a deal")
+        .to_owned();
+    let (_, meta) = app
+        .get(&format!(
+            "/unified/crm/opportunities/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(
+        meta["update_schema"]["properties"]["custom_fields"]["properties"]["contract_start_date"]["anyOf"]
+            [0]["format"],
+        "date",
+        "{meta}"
+    );
+    for value in ["", "soon", "2026-13-01", "2026-1-5"] {
+        let (status, problem) = app
+            .call(
+                Method::PATCH,
+                &format!("/unified/crm/opportunities/{deal}?connection_id={connection}"),
+                Some(json!({"custom_fields": {"contract_start_date": value}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{value:?}: {problem}");
+        assert_eq!(
+            problem["field"], "body.custom_fields.contract_start_date",
+            "{problem}"
+        );
+    }
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/opportunities/{deal}?connection_id={connection}"),
+            Some(json!({"custom_fields": {"contract_start_date": "2026-03-01"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        updated["custom_fields"]["contract_start_date"], "2026-03-01",
+        "{updated}"
+    );
 }
 
 /// A field a create requires (Salesforce's contact `last_name`, company `name`) cannot be
