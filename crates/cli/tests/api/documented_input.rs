@@ -434,6 +434,30 @@ async fn a_field_required_by_one_scheme_is_required_for_it() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     assert_eq!(problem["field"], "fields.tenant_id", "{problem}");
+    // The tenant is a GUID or a domain: it is a segment of the token URL, so another text made
+    // an invalid token host, refused as "not in the connector's allowed_hosts" under
+    // `fields` (the long run's finding). The document states the pattern, and the field is
+    // named.
+    let tenant = pattern_of(&branch["properties"]["fields"]["properties"]["tenant_id"]);
+    assert!(tenant.is_match("contoso.onmicrosoft.com"), "{tenant}");
+    assert!(
+        tenant.is_match("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        "{tenant}"
+    );
+    assert!(!tenant.is_match("\u{10}\u{b9}\u{9d}\u{dd}"), "{tenant}");
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(
+                json!({"provider": "dynamics365", "auth_scheme": "client_credentials",
+                        "fields": {"org_url": "https://contoso.crm.dynamics.com",
+                                   "tenant_id": "\u{10}\u{b9}\u{9d}\u{dd}"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], "fields.tenant_id", "{problem}");
 }
 
 /// A custom field's value has the type the connection's document gives it: an object in a
