@@ -288,6 +288,26 @@ impl Compiler<'_> {
         if enrich.max_items == 0 {
             return Err(self.error(&format!("{path}.max_items"), "must be positive"));
         }
+        if enrich.all_pages {
+            if matches!(
+                method.raw.pagination,
+                crate::file::Pagination::None | crate::file::Pagination::Local { .. }
+            ) {
+                return Err(self.error(
+                    &format!("{path}.all_pages"),
+                    format!(
+                        "`{}` has no pagination the vendor pages by (not `none` or `local`)",
+                        enrich.uses
+                    ),
+                ));
+            }
+            if enrich.key.is_none() {
+                return Err(self.error(
+                    &format!("{path}.key"),
+                    "is required with all_pages (the answers of every page are matched by key)",
+                ));
+            }
+        }
         Ok(crate::CompiledEnrich {
             uses: enrich.uses.clone(),
             method: Arc::clone(method),
@@ -327,6 +347,7 @@ impl Compiler<'_> {
                 }
             },
             merge: self.expr(&format!("{path}.merge"), &enrich.merge)?,
+            all_pages: enrich.all_pages,
         })
     }
 }

@@ -1385,6 +1385,11 @@ pub struct Enrich {
     /// JSONata over one record of the answer: the object merged into the page's record (keys
     /// the page's record lacks or holds as null are taken).
     pub merge: String,
+    /// Read every page of the method's answer (by its `pagination`, at its largest page size),
+    /// not only the first: for a join with a whole list the vendor pages. Needs `key` and a
+    /// method with `pagination` (not `none` or `local`).
+    #[serde(default)]
+    pub all_pages: bool,
 }
 
 /// How a route splits one query parameter's list value over several requests.

@@ -37,9 +37,9 @@ pub use overrides::{
     provenance_of,
 };
 pub use runtime::{
-    BulkPage, BulkResults, BulkState, DiscoveredField, ListCursor, ListPage, PROXY_USES, PageState,
-    PlanError, PlannedRequest, ProviderError, ReadError, RecordError, RequestBody, RequestContext,
-    VendorResponse, fields_binding,
+    BulkPage, BulkResults, BulkState, DiscoveredField, EnrichmentRequest, ListCursor, ListPage,
+    PROXY_USES, PageState, PlanError, PlannedRequest, ProviderError, ReadError, RecordError,
+    RequestBody, RequestContext, VendorResponse, fields_binding,
 };
 use template::Template;
 pub use template::TemplateError;
@@ -417,6 +417,8 @@ struct CompiledEnrich {
     /// `None` (only with `max_items: 1`): each answer goes to the record it was planned for.
     key: Option<Expr>,
     merge: Expr,
+    /// Every page of the method's answer is read (`all_pages`).
+    all_pages: bool,
 }
 
 /// A route's `chunk`, with its merge key compiled.

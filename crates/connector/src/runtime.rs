@@ -20,7 +20,8 @@ use mapping::{Expr, MappingError, Vars};
 use crate::file::{ErrorAction, ErrorCode, HttpMethod, Pagination, Param, ParamLocation};
 use crate::template::{Escape, TemplateError};
 use crate::{
-    CompiledAuth, CompiledMethod, CompiledPagination, CompiledRoute, Connector, Operation,
+    CompiledAuth, CompiledEnrich, CompiledMethod, CompiledPagination, CompiledRoute, Connector,
+    Operation,
 };
 
 /// What a unified request knows, as seen by a connector's mappings.
@@ -91,6 +92,31 @@ pub struct PlannedRequest {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: RequestBody,
+}
+
+/// One follow-up request of a route's `enrich` entry, as [`Connector::plan_list_enrichment`]
+/// and [`Connector::plan_record_enrichment`] plan them. Its answer is read tagged with `entry`.
+/// For an entry that reads every page (`all_pages`), [`Connector::plan_next_enrichment`] plans
+/// the next page from this request and its answer.
+#[derive(Debug, Clone)]
+pub struct EnrichmentRequest {
+    /// The entry's index among the route's `enrich` entries.
+    pub entry: usize,
+    pub request: PlannedRequest,
+    /// What the next page is planned from: the page records the request covers, the `{{id}}`
+    /// it was planned with, and its page.
+    group: Value,
+    id: Option<String>,
+    page: PageState,
+    all_pages: bool,
+}
+
+impl EnrichmentRequest {
+    /// Whether its entry reads every page (`all_pages`): only then may its answer have a next
+    /// page to ask for ([`Connector::plan_next_enrichment`]).
+    pub fn reads_every_page(&self) -> bool {
+        self.all_pages
+    }
 }
 
 /// A request body.
@@ -611,7 +637,7 @@ impl Connector {
         ctx: &RequestContext,
         cursor: &ListCursor,
         responses: &[VendorResponse],
-    ) -> Result<Vec<(usize, PlannedRequest)>, PlanError> {
+    ) -> Result<Vec<EnrichmentRequest>, PlanError> {
         let (route, _) = self.list_route(object, ctx, cursor)?;
         if route.enrich.is_empty() || responses.iter().any(|each| self.check(each).is_err()) {
             return Ok(Vec::new());
@@ -643,7 +669,7 @@ impl Connector {
         object: &str,
         ctx: &RequestContext,
         responses: &[VendorResponse],
-    ) -> Result<Vec<(usize, PlannedRequest)>, PlanError> {
+    ) -> Result<Vec<EnrichmentRequest>, PlanError> {
         let route = self.choose_route(object, Operation::Get, ctx)?;
         if route.enrich.is_empty() || responses.iter().any(|each| self.check(each).is_err()) {
             return Ok(Vec::new());
@@ -671,44 +697,132 @@ impl Connector {
         route: &CompiledRoute,
         ctx: &RequestContext,
         records: &[Value],
-    ) -> Result<Vec<(usize, PlannedRequest)>, PlanError> {
+    ) -> Result<Vec<EnrichmentRequest>, PlanError> {
         let mut plans = Vec::new();
         for (idx, entry) in route.enrich.iter().enumerate() {
             for group in records.chunks(entry.max_items) {
                 let group = Value::Array(group.to_vec());
-                let planned = match &entry.route.id_mapping {
-                    None => self.plan_method_with(
-                        &entry.method,
-                        &entry.uses,
-                        Some(&entry.route),
-                        ctx,
-                        &PageState::Start,
-                        Some(group),
-                    )?,
+                let id = match &entry.route.id_mapping {
+                    None => None,
                     Some(id_mapping) => {
                         let mut input = self.mapping_input(ctx, Value::Null);
                         if let Value::Object(map) = &mut input {
                             map.insert("records".to_owned(), group.clone());
                         }
-                        let id =
-                            token_text(id_mapping.evaluate(Some(&input), &Vars::new()).map_err(
-                                mapping_error(format!("route `{}` id_mapping", entry.route.id)),
-                            )?);
-                        let with_id = RequestContext { id, ..ctx.clone() };
-                        self.plan_method_with(
-                            &entry.method,
-                            &entry.uses,
-                            Some(&entry.route),
-                            &with_id,
-                            &PageState::Start,
-                            Some(group),
-                        )?
+                        token_text(id_mapping.evaluate(Some(&input), &Vars::new()).map_err(
+                            mapping_error(format!("route `{}` id_mapping", entry.route.id)),
+                        )?)
                     }
                 };
-                plans.push((idx, planned));
+                plans.push(self.plan_enrichment_page(
+                    idx,
+                    entry,
+                    ctx,
+                    group,
+                    id,
+                    PageState::Start,
+                )?);
             }
         }
         Ok(plans)
+    }
+
+    /// One page of an `enrich` entry's request for `group`. An entry reading every page asks
+    /// for the largest page its method allows.
+    fn plan_enrichment_page(
+        &self,
+        idx: usize,
+        entry: &CompiledEnrich,
+        ctx: &RequestContext,
+        group: Value,
+        id: Option<String>,
+        page: PageState,
+    ) -> Result<EnrichmentRequest, PlanError> {
+        let page_size = match entry.method.raw.pagination.page_size() {
+            Some(bounds) if entry.all_pages => bounds.max,
+            _ => ctx.page_size,
+        };
+        let with_id = RequestContext {
+            id: if entry.route.id_mapping.is_some() {
+                id.clone()
+            } else {
+                ctx.id.clone()
+            },
+            page_size,
+            ..ctx.clone()
+        };
+        let request = self.plan_method_with(
+            &entry.method,
+            &entry.uses,
+            Some(&entry.route),
+            &with_id,
+            &page,
+            Some(group.clone()),
+        )?;
+        Ok(EnrichmentRequest {
+            entry: idx,
+            request,
+            group,
+            id,
+            page,
+            all_pages: entry.all_pages,
+        })
+    }
+
+    /// The next page of an `enrich` request whose entry reads every page (`all_pages`),
+    /// planned from the request sent and its answer: `None` when the answer was the last page,
+    /// the entry reads one page, or the answer is a vendor error or unreadable (reading the
+    /// page or record reports why). `cursor` is the list page's (for a list's enrichment);
+    /// `None` for a get's.
+    ///
+    /// # Errors
+    /// Fails when no route serves the request, or the answer's paging or the entry's
+    /// mappings cannot be evaluated.
+    pub fn plan_next_enrichment(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+        cursor: Option<&ListCursor>,
+        sent: &EnrichmentRequest,
+        answer: &VendorResponse,
+    ) -> Result<Option<EnrichmentRequest>, PlanError> {
+        let route = match cursor {
+            Some(cursor) => self.list_route(object, ctx, cursor)?.0,
+            None => self.choose_route(object, Operation::Get, ctx)?,
+        };
+        let Some(entry) = route.enrich.get(sent.entry) else {
+            return Err(PlanError::Invalid(format!(
+                "an enrichment request for entry {}, which the route does not declare",
+                sent.entry
+            )));
+        };
+        if !entry.all_pages || self.check(answer).is_err() {
+            return Ok(None);
+        }
+        let Ok(records) = extract_records(&entry.method, &answer.body) else {
+            return Ok(None);
+        };
+        let page_size = entry
+            .method
+            .raw
+            .pagination
+            .page_size()
+            .map_or(ctx.page_size, |bounds| bounds.max);
+        let next = next_page(&entry.method, &sent.page, page_size, &records, answer)
+            .map_err(|error| PlanError::Invalid(format!("enrich `{}`: {error}", entry.uses)))?;
+        match next {
+            None => Ok(None),
+            Some(page) => self
+                .plan_enrichment_page(
+                    sent.entry,
+                    entry,
+                    ctx,
+                    sent.group.clone(),
+                    sent.id.clone(),
+                    page,
+                )
+                .map(Some),
+        }
     }
 
     /// The id of the route that would serve this request.

@@ -91,8 +91,9 @@ fn a_page_is_completed_by_its_follow_up_requests_before_mapping() {
     // Five records in groups of at most two: three requests, each naming its group's ids.
     let groups: Vec<Value> = plans
         .iter()
-        .map(|(entry, plan)| {
-            assert_eq!(*entry, 0);
+        .map(|planned| {
+            let (entry, plan) = (planned.entry, &planned.request);
+            assert_eq!(entry, 0);
             assert_eq!(
                 plan.url,
                 "https://api.acme.test/associations/contacts/companies/batch/read"
@@ -279,7 +280,8 @@ fn without_a_key_each_answer_completes_the_record_it_was_asked_for() {
         .expect("plans");
     let asked: Vec<(&str, &str)> = plans
         .iter()
-        .map(|(_, plan)| {
+        .map(|planned| {
+            let plan = &planned.request;
             assert_eq!(plan.url, "https://api.acme.test/employees/7/balance");
             assert_eq!(plan.query.len(), 1);
             (plan.query[0].0.as_str(), plan.query[0].1.as_str())
@@ -380,7 +382,7 @@ fn a_later_entry_joins_what_an_earlier_one_merged_and_a_get_joins_the_same() {
         .expect("plans");
     let urls: Vec<(usize, &str)> = plans
         .iter()
-        .map(|(entry, plan)| (*entry, plan.url.as_str()))
+        .map(|planned| (planned.entry, planned.request.url.as_str()))
         .collect();
     assert_eq!(
         urls,
@@ -419,7 +421,7 @@ fn a_later_entry_joins_what_an_earlier_one_merged_and_a_get_joins_the_same() {
         .plan_record_enrichment("hris.employees", &ctx, &responses)
         .expect("plans");
     assert_eq!(plans.len(), 1);
-    assert_eq!(plans[0].1.url, "https://api.acme.test/departments");
+    assert_eq!(plans[0].request.url, "https://api.acme.test/departments");
     let (mapped, _) = connector
         .read_record_enriched(
             "hris.employees",
@@ -437,4 +439,162 @@ fn a_later_entry_joins_what_an_earlier_one_merged_and_a_get_joins_the_same() {
             .expect("plans")
             .is_empty()
     );
+}
+
+/// The departments' list paged by number, joined whole (`all_pages`): every page is asked for,
+/// at the method's largest page size, until the answer says it was the last.
+const PAGED_JOIN: &str = r#"
+schema_version: 1
+meta: { id: acme, label: Acme, categories: [hris], revision: "1" }
+auth:
+  schemes:
+    token: { kind: bearer, token: "{{credentials.token}}" }
+http:
+  base_url: https://api.acme.test
+  allowed_hosts: [api.acme.test]
+resources:
+  employees:
+    list: { http_method: GET, path: /employees, records: data }
+    get: { http_method: GET, path: "/employees/{{id}}" }
+  org:
+    departments:
+      http_method: GET
+      path: /departments
+      records: data
+      pagination:
+        kind: page
+        param: { in: query, name: page }
+        start_at: 0
+        has_more_expr: "meta.page + 1 < meta.totalPages"
+        page_size: { param: { in: query, name: pageSize }, default: 20, max: 500 }
+unified:
+  hris.employees:
+    list:
+      routes:
+        - use: employees.list
+          enrich:
+            - &departments
+              use: org.departments
+              max_items: 100
+              all_pages: true
+              record_key: department
+              key: name
+              merge: '{"department_id": id}'
+      record_mapping: &mapping '{"id": id, "group_ids": [department_id]}'
+    get:
+      routes:
+        - use: employees.get
+          enrich: [*departments]
+      record_mapping: *mapping
+"#;
+
+#[test]
+fn a_join_reading_every_page_asks_for_the_next_until_the_last() {
+    let connector = load_connector_from_str("acme.yaml", PAGED_JOIN, None).expect("loads");
+    let (ctx, cursor) = (context(), ListCursor::default());
+    let responses = vec![ok(
+        200,
+        json!({"data": [{"id": "1", "department": "Sales"}, {"id": "2", "department": "Ops"}]}),
+    )];
+    let plans = connector
+        .plan_list_enrichment("hris.employees", &ctx, &cursor, &responses)
+        .expect("plans");
+    assert_eq!(plans.len(), 1);
+    let first = &plans[0];
+    assert!(first.reads_every_page());
+    // The largest page, not the caller's page size (5).
+    assert_eq!(
+        first.request.query,
+        [
+            ("pageSize".to_owned(), "500".to_owned()),
+            ("page".to_owned(), "0".to_owned())
+        ]
+    );
+    let page0 = ok(
+        200,
+        json!({"data": [{"name": "Sales", "id": "d1"}], "meta": {"page": 0, "totalPages": 2}}),
+    );
+    let second = connector
+        .plan_next_enrichment("hris.employees", &ctx, Some(&cursor), first, &page0)
+        .expect("plans")
+        .expect("a second page");
+    assert_eq!(second.entry, 0);
+    assert_eq!(
+        second.request.query,
+        [
+            ("pageSize".to_owned(), "500".to_owned()),
+            ("page".to_owned(), "1".to_owned())
+        ]
+    );
+    let page1 = ok(
+        200,
+        json!({"data": [{"name": "Ops", "id": "d2"}], "meta": {"page": 1, "totalPages": 2}}),
+    );
+    assert!(
+        connector
+            .plan_next_enrichment("hris.employees", &ctx, Some(&cursor), &second, &page1)
+            .expect("plans")
+            .is_none(),
+        "the last page"
+    );
+    // A refused page asks for no more (reading the page reports it).
+    assert!(
+        connector
+            .plan_next_enrichment(
+                "hris.employees",
+                &ctx,
+                Some(&cursor),
+                first,
+                &ok(500, json!({}))
+            )
+            .expect("plans")
+            .is_none()
+    );
+    // Both pages' answers join: the employee whose department is on the second page too.
+    let answers = vec![(0, page0.clone()), (0, page1.clone())];
+    let read = connector
+        .read_list_enriched("hris.employees", &ctx, &cursor, &responses, &answers)
+        .expect("reads");
+    let groups: Vec<Value> = read
+        .records
+        .iter()
+        .map(|(mapped, _)| mapped["group_ids"].clone())
+        .collect();
+    assert_eq!(groups, [json!(["d1"]), json!(["d2"])]);
+
+    // A get follows the pages the same way.
+    let ctx = RequestContext {
+        id: Some("2".to_owned()),
+        ..context()
+    };
+    let responses = vec![ok(200, json!({"id": "2", "department": "Ops"}))];
+    let plans = connector
+        .plan_record_enrichment("hris.employees", &ctx, &responses)
+        .expect("plans");
+    let next = connector
+        .plan_next_enrichment("hris.employees", &ctx, None, &plans[0], &page0)
+        .expect("plans")
+        .expect("a second page");
+    assert_eq!(next.request.query[1], ("page".to_owned(), "1".to_owned()));
+}
+
+#[test]
+fn a_join_reading_every_page_needs_a_key_and_a_paged_method() {
+    for (from, to, expected) in [
+        (
+            "              key: name\n",
+            "",
+            "is required with all_pages",
+        ),
+        (
+            "      pagination:\n        kind: page\n        param: { in: query, name: page }\n        start_at: 0\n        has_more_expr: \"meta.page + 1 < meta.totalPages\"\n        page_size: { param: { in: query, name: pageSize }, default: 20, max: 500 }\n",
+            "",
+            "has no pagination the vendor pages by",
+        ),
+    ] {
+        let text = PAGED_JOIN.replacen(from, to, 1);
+        assert_ne!(text, PAGED_JOIN, "{from}");
+        let error = load_connector_from_str("acme.yaml", &text, None).expect_err("refused");
+        assert!(error.to_string().contains(expected), "{expected}: {error}");
+    }
 }

@@ -20,6 +20,9 @@ pub const MAX_PAGE_SIZE: u64 = 1000;
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
 /// List pages fetched in a row when the vendor answers empty pages that still have a next one.
 const MAX_EMPTY_PAGES: usize = 8;
+/// The most pages one `enrich` request that reads every page (`all_pages`) follows: a vendor
+/// whose paging never ends fails the request rather than looping.
+const MAX_ENRICH_PAGES: usize = 1000;
 /// Most values a list filter may carry.
 const MAX_FILTER_VALUES: usize = 100;
 
@@ -537,7 +540,7 @@ impl Bound {
             })
             .await??
         };
-        self.send_enrichments(plans).await
+        self.send_enrichments(key, ctx, Some(cursor), plans).await
     }
 
     /// Sends the follow-up requests of a get whose route declares `enrich`, and answers them
@@ -557,22 +560,61 @@ impl Bound {
             self.evaluate(move |connector| connector.plan_record_enrichment(&key, &ctx, &responses))
                 .await??
         };
-        self.send_enrichments(plans).await
+        self.send_enrichments(key, ctx, None, plans).await
     }
 
     /// Sends planned follow-up requests in order, keeping each answer with its entry; a vendor
-    /// error ends the sending early.
+    /// error ends the sending early. An entry that reads every page (`all_pages`) has its
+    /// next pages sent right after each answer, so an entry's answers stay together.
+    /// `cursor` is the list page's; `None` for a get's.
     async fn send_enrichments(
         &self,
-        plans: Vec<(usize, connector::PlannedRequest)>,
+        key: &str,
+        ctx: &Arc<connector::RequestContext>,
+        cursor: Option<&ListCursor>,
+        plans: Vec<connector::EnrichmentRequest>,
     ) -> Result<Vec<(usize, connector::VendorResponse)>, OpError> {
         let mut answers = Vec::with_capacity(plans.len());
-        for (entry, plan) in plans {
-            let answer = self.send(plan, true).await?;
-            let failed = answer.error.is_some();
-            answers.push((entry, answer.response));
-            if failed {
-                break;
+        for plan in plans {
+            let mut sent = plan;
+            let mut pages = 0_usize;
+            loop {
+                let answer = self.send(sent.request.clone(), true).await?;
+                let failed = answer.error.is_some();
+                let response = answer.response;
+                if failed {
+                    answers.push((sent.entry, response));
+                    return Ok(answers);
+                }
+                pages += 1;
+                if !sent.reads_every_page() {
+                    answers.push((sent.entry, response));
+                    break;
+                }
+                let next = {
+                    let (key, ctx, cursor) = (key.to_owned(), Arc::clone(ctx), cursor.cloned());
+                    let (sent, response) = (sent.clone(), response.clone());
+                    self.evaluate(move |connector| {
+                        connector.plan_next_enrichment(
+                            &key,
+                            &ctx,
+                            cursor.as_ref(),
+                            &sent,
+                            &response,
+                        )
+                    })
+                    .await??
+                };
+                answers.push((sent.entry, response));
+                match next {
+                    Some(_) if pages >= MAX_ENRICH_PAGES => {
+                        return Err(OpError::Internal(anyhow::anyhow!(
+                            "an enrich request of `{key}` still had more pages after {MAX_ENRICH_PAGES}"
+                        )));
+                    }
+                    Some(following) => sent = following,
+                    None => break,
+                }
             }
         }
         Ok(answers)

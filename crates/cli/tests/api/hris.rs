@@ -4,17 +4,18 @@
 //! off read and written, vendor errors as problem+json, and a sync whose change feed shows a
 //! termination as an update and a deletion as a tombstone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use cli::demo::Options;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use server::{SYNC_JOB_KIND, SyncDelays, SyncHandler};
 use simulators::bamboohr::BambooHr;
-use simulators::{Fault, FaultKind};
+use simulators::{Entry, Fault, FaultKind, Tweaks};
 use store::{ChangeKind, ConnectionId, NewJob, timestamp};
 
-use crate::helpers::{TestApp, spawn_app, unique_ids};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with, unique_ids};
 use crate::sync::run_handler_once;
 
 const PROVIDER: &str = "bamboohr";
@@ -142,6 +143,59 @@ async fn sensitive_fields_come_only_when_asked_for_and_allowed() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     assert_eq!(problem["field"], "include", "{problem}");
+}
+
+/// Employees name their location, and the locations list gives its id: with more locations
+/// than a page of `/hris/org/locations` (500) and the employees' ones past the first page,
+/// every employee still has its location's id, listed and read alone (the join read only the
+/// first page).
+#[tokio::test]
+async fn employees_find_their_location_past_the_first_page_of_locations() {
+    let app = spawn_app_with(Options {
+        registry: vec![Entry::of::<BambooHr>()],
+        tweaks: Tweaks::default().with::<BambooHr>(|config| {
+            config.extra_locations = 600;
+            config.employees = 30;
+        }),
+        ..Options::tests()
+    })
+    .await;
+    let locations = app
+        .walk_category(PROVIDER, "hris", "locations", "", 100)
+        .await;
+    assert!(locations.len() > 600, "{} locations", locations.len());
+    let by_name: BTreeMap<&str, &str> = locations
+        .iter()
+        .map(|location| {
+            (
+                location["name"].as_str().expect("a name"),
+                location["id"].as_str().expect("an id"),
+            )
+        })
+        .collect();
+    let employees = app
+        .walk_category(PROVIDER, "hris", "employees", "", 50)
+        .await;
+    let placed: Vec<&Value> = employees
+        .iter()
+        .filter(|employee| employee["work_location"].is_string())
+        .collect();
+    assert!(placed.len() * 2 > employees.len(), "{employees:?}");
+    for employee in &placed {
+        let name = employee["work_location"].as_str().expect("a name");
+        let id = by_name.get(name).copied();
+        assert!(id.is_some(), "{name} is listed");
+        assert_eq!(employee["work_location_id"].as_str(), id, "{employee}");
+    }
+    let (status, read) = app
+        .get(&format!(
+            "/unified/hris/employees/{}?connection_id={}",
+            placed[0]["remote_id"].as_str().expect("id"),
+            app.connection(PROVIDER)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["work_location_id"], placed[0]["work_location_id"]);
 }
 
 #[tokio::test]

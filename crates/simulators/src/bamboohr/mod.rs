@@ -57,6 +57,10 @@ pub struct BambooConfig {
     pub window: Duration,
     /// The throttle's status: 429 (from 2026-09-16) or 503 (before).
     pub throttle_status: u16,
+    /// Job locations no employee holds, listed before the seeded ones (`Remote hub 0001`…):
+    /// with 500 or more, the employees' locations are past the first page of
+    /// `/hris/org/locations`.
+    pub extra_locations: usize,
 }
 
 impl Default for BambooConfig {
@@ -70,6 +74,7 @@ impl Default for BambooConfig {
             requests_per_window: 200,
             window: Duration::from_secs(10),
             throttle_status: 429,
+            extra_locations: 0,
         }
     }
 }
@@ -109,6 +114,7 @@ pub(crate) struct Shared {
     access_tokens: Vec<String>,
     company_domain: String,
     throttle_status: u16,
+    extra_locations: usize,
 }
 
 impl Shared {
@@ -245,6 +251,7 @@ pub fn router(config: BambooConfig) -> (axum::Router, BambooHandle) {
         access_tokens: config.access_tokens.clone(),
         company_domain: config.company_domain.clone(),
         throttle_status: config.throttle_status,
+        extra_locations: config.extra_locations,
     });
     let router = routes::build(Arc::clone(&shared));
     (router, BambooHandle { shared })

@@ -629,26 +629,36 @@ async fn meta_fields(State(_shared): AppState) -> ApiResult {
 }
 
 /// The options of the list fields `department`, `division` and `location`: `(option id,
-/// name, archived)`, ids stable across runs.
-fn list_options(alias: &str) -> Vec<(u64, &'static str, bool)> {
-    let (base, live): (u64, Vec<&'static str>) = match alias {
-        "department" => (18_000, DEPARTMENTS.iter().map(|(d, _)| *d).collect()),
+/// name, archived)`, ids stable across runs of one configuration. `extra_locations` more
+/// locations (held by no employee) come first.
+fn list_options(alias: &str, extra_locations: usize) -> Vec<(u64, String, bool)> {
+    let (base, live): (u64, Vec<String>) = match alias {
+        "department" => (
+            18_000,
+            DEPARTMENTS.iter().map(|(d, _)| (*d).to_owned()).collect(),
+        ),
         "division" => {
-            let mut divisions: Vec<&'static str> = Vec::new();
+            let mut divisions: Vec<String> = Vec::new();
             for (_, division) in DEPARTMENTS {
-                if !divisions.contains(division) {
-                    divisions.push(division);
+                if !divisions.iter().any(|known| known == division) {
+                    divisions.push((*division).to_owned());
                 }
             }
             (19_000, divisions)
         }
-        "location" => (20_000, LOCATIONS.to_vec()),
+        "location" => (
+            20_000,
+            (1..=extra_locations)
+                .map(|n| format!("Remote hub {n:04}"))
+                .chain(LOCATIONS.iter().map(|name| (*name).to_owned()))
+                .collect(),
+        ),
         _ => return Vec::new(),
     };
     let archived = ARCHIVED_OPTIONS
         .iter()
         .filter(|(list, _)| *list == alias)
-        .map(|(_, name)| (*name, true));
+        .map(|(_, name)| ((*name).to_owned(), true));
     live.into_iter()
         .map(|name| (name, false))
         .chain(archived)
@@ -659,7 +669,7 @@ fn list_options(alias: &str) -> Vec<(u64, &'static str, bool)> {
 
 /// `GET /api/v1/meta/lists`: every list field with its options, archived ones included
 /// (`archived: yes`) for history. The lists are flat: BambooHR keeps no parent of an option.
-async fn meta_lists(State(_shared): AppState) -> ApiResult {
+async fn meta_lists(State(shared): AppState) -> ApiResult {
     let lists: Vec<Value> = ["department", "division", "location"]
         .iter()
         .map(|alias| {
@@ -667,7 +677,7 @@ async fn meta_lists(State(_shared): AppState) -> ApiResult {
                 .iter()
                 .find(|(_, name, _)| name == alias)
                 .map_or("0", |(id, _, _)| *id);
-            let options: Vec<Value> = list_options(alias)
+            let options: Vec<Value> = list_options(alias, shared.extra_locations)
                 .into_iter()
                 .map(|(id, name, archived)| {
                     json!({
@@ -688,7 +698,7 @@ async fn meta_lists(State(_shared): AppState) -> ApiResult {
 /// `GET /api/v1/hris/org/locations[?page=&pageSize=&filter=]`: the job locations, paged by
 /// number from 0 (`pageSize` default 500). Active ones by default; a `filter` naming
 /// `archived eq true` and/or `archived eq false` chooses (the only filter the simulator reads).
-async fn org_locations(State(_shared): AppState, RawQuery(raw): RawQuery) -> ApiResult {
+async fn org_locations(State(shared): AppState, RawQuery(raw): RawQuery) -> ApiResult {
     let pairs = query_pairs(raw.as_deref())?;
     let number = |name: &str, default: usize| -> Result<usize, ApiError> {
         param(&pairs, name).map_or(Ok(default), |text| {
@@ -711,11 +721,11 @@ async fn org_locations(State(_shared): AppState, RawQuery(raw): RawQuery) -> Api
         None => !archived,
         Some(f) => f.contains(&format!("archivedeq{archived}")),
     };
-    let all: Vec<Value> = list_options("location")
+    let all: Vec<Value> = list_options("location", shared.extra_locations)
         .into_iter()
         .filter(|(_, _, archived)| wanted(*archived))
         .map(|(id, name, archived)| {
-            let address = match location_address(name) {
+            let address = match location_address(&name) {
                 Some((line1, city, state, zip, country, timezone)) => {
                     let country_id = if country == "US" { "1" } else { "2" };
                     let mut address = json!({
