@@ -31,8 +31,8 @@ use tokio::sync::oneshot;
 
 pub use faults::{CapturedRequest, Chance, Fault, FaultKind, Faults, Mutation, RequestLog};
 pub use registry::{
-    DemoConnection, Entry, HrisSuiteFacts, Profile, REGISTRY, Simulator, Started, SuiteFacts,
-    Tweaks, Wiring,
+    DemoConnection, Entry, HourlyTimeOffFacts, HrisSuiteFacts, Profile, REGISTRY, Simulator,
+    Started, SuiteFacts, Tweaks, Wiring,
 };
 
 /// The instant every simulator's seeded data leads up to (2026-11-01T00:00:00Z), so that seeded

@@ -465,6 +465,25 @@ pub struct HrisSuiteFacts {
     /// Whether the vendor's API gives the company's name (HiBob's gives only its id).
     #[serde(default = "yes")]
     pub companies_named: bool,
+    /// How a time-off request counted in hours is written, where the vendor's API takes one.
+    #[serde(default)]
+    pub hourly_time_off: Option<HourlyTimeOffFacts>,
+}
+
+/// A time-off request in hours on one day, as the cross-vendor suite writes it: `policy_id`,
+/// the day and the fields of `request` (`units: HOURS` where the vendor chooses by it), read
+/// back in hours with `amount`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HourlyTimeOffFacts {
+    /// A time-off policy counted in hours.
+    pub policy_id: String,
+    /// More fields of the unified request (`units`, `amount`, or the vendor's own in
+    /// `remote_data`).
+    #[serde(default)]
+    pub request: Map<String, Value>,
+    /// The amount of hours the request reads back with, as a decimal string.
+    pub amount: String,
 }
 
 fn yes() -> bool {

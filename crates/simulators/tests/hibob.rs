@@ -769,3 +769,73 @@ async fn service_users_authenticate_and_searches_are_limited_to_50_a_minute() {
     let (status, _, _) = sim.call(Method::GET, "/company/people/fields", None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn hours_are_submitted_on_one_day_of_a_type_measured_in_hours() {
+    let sim = Sim::start(small()).await;
+    let employee = sim.handle.active_ids()[3].clone();
+    let path = format!("/timeoff/employees/{employee}/requests");
+    let hours = |policy: &str, end: &str| {
+        json!({"requestRangeType": "hours", "policyType": policy, "startDate": "2027-01-12",
+            "endDate": end, "hours": 2, "minutes": 30, "skipManagerApproval": true})
+    };
+    let (status, created, _) = sim
+        .call(Method::POST, &path, Some(hours("Overtime", "2027-01-12")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["status"], "approved");
+    let request = created["requestId"].as_u64().expect("an id");
+    let (status, read, _) = sim
+        .call(Method::GET, &format!("{path}/{request}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    check(
+        "/timeoff/employees/{id}/requests/{requestId}",
+        "get",
+        200,
+        &read,
+    );
+    assert_eq!(read["type"], "hours", "{read}");
+    assert_eq!(read["date"], "2027-01-12", "{read}");
+    assert_eq!(read["hoursOnDate"], 2, "{read}");
+    assert_eq!(read["durationUnit"], "hours", "{read}");
+    assert_eq!(read["totalDuration"], 2.5, "{read}");
+
+    // Hourly requests are among who is out only when asked for.
+    let whosout = "/timeoff/whosout?from=2027-01-12&to=2027-01-12";
+    let (_, without, _) = sim.call(Method::GET, whosout, None).await;
+    assert!(
+        !without["outs"]
+            .as_array()
+            .expect("outs")
+            .iter()
+            .any(|o| o["requestId"] == request),
+        "{without}"
+    );
+    let (status, with, _) = sim
+        .call(Method::GET, &format!("{whosout}&includeHourly=true"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    check("/timeoff/whosout", "get", 200, &with);
+    let out = with["outs"]
+        .as_array()
+        .expect("outs")
+        .iter()
+        .find(|o| o["requestId"] == request)
+        .expect("listed with includeHourly");
+    assert_eq!(
+        (out["hours"].clone(), out["minutes"].clone()),
+        (json!(2), json!(30))
+    );
+
+    // Several days, a type measured in days, or no minutes: refused.
+    for body in [
+        hours("Overtime", "2027-01-13"),
+        hours("Holiday", "2027-01-12"),
+        json!({"requestRangeType": "hours", "policyType": "Overtime", "startDate": "2027-01-14",
+            "endDate": "2027-01-14", "hours": 2}),
+    ] {
+        let (status, refused, _) = sim.call(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {refused}");
+    }
+}

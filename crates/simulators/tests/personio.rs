@@ -848,3 +848,125 @@ async fn employees_absences_and_balances_allow_a_budget_a_minute() {
     .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn hourly_absence_periods_are_created_within_a_day_or_over_whole_days() {
+    let (running, handle) = start(small()).await;
+    let token = token(&running).await;
+    let employee = handle.active_ids()[1].clone();
+    let before = handle.ids("absence-periods").len();
+    let (status, within) = post_form(
+        &running,
+        &token,
+        "/v1/company/absence-periods",
+        &[
+            ("employee_id", &employee),
+            ("time_off_type_id", "113441"),
+            ("start_date", "2027-06-01"),
+            ("end_date", "2027-06-01"),
+            ("start_time", "09:00"),
+            ("end_time", "11:30"),
+            ("comment", "Dentist"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{within}");
+    // The 201 schema wraps `HourlyAbsencePeriodResponse` (success, data) in a second `data`,
+    // and its example gives `data` as a one-item array: the answer is checked as that inner
+    // response (`data` one period), the connector reads an array too.
+    check(
+        "/company/absence-periods",
+        "post",
+        201,
+        &json!({"data": within}),
+    );
+    let attributes = &within["data"]["attributes"];
+    assert_eq!(attributes["effective_duration"], 150, "{within}");
+    assert_eq!(attributes["start"], "2027-06-01T09:00:00+01:00", "{within}");
+    assert_eq!(
+        attributes["breakdowns"],
+        json!([{"date": "2027-06-01", "effective_duration": 150}])
+    );
+    assert_eq!(attributes["comment"], "Dentist");
+    // The type needs no approval: approved whatever `skip_approval` says.
+    assert_eq!(attributes["status"], "approved");
+
+    let (status, days) = post_form(
+        &running,
+        &token,
+        "/v1/company/absence-periods",
+        &[
+            ("employee_id", &employee),
+            ("time_off_type_id", "113441"),
+            ("start_date", "2027-06-07"),
+            ("end_date", "2027-06-08"),
+            ("half_day_start", "false"),
+            ("half_day_end", "true"),
+            ("skip_approval", "false"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{days}");
+    check(
+        "/company/absence-periods",
+        "post",
+        201,
+        &json!({"data": days}),
+    );
+    let attributes = &days["data"]["attributes"];
+    assert_eq!(attributes["effective_duration"], 720, "{days}");
+    assert_eq!(attributes["half_day_end"], true, "{days}");
+    assert_eq!(
+        attributes["breakdowns"],
+        json!([{"date": "2027-06-07", "effective_duration": 480}, {"date": "2027-06-08", "effective_duration": 240}])
+    );
+    assert_eq!(handle.ids("absence-periods").len(), before + 2);
+    let id = attributes["id"].as_str().expect("a UUID").to_owned();
+    let (_, listed) = get(
+        &running,
+        &token,
+        &format!("/v1/company/absence-periods?absence_periods[]={id}"),
+    )
+    .await;
+    assert_eq!(listed["data"][0]["attributes"]["effective_duration"], 720);
+
+    // One day needs its times; a day-based type is not hourly; overlaps are refused.
+    let (status, untimed) = post_form(
+        &running,
+        &token,
+        "/v1/company/absence-periods",
+        &[
+            ("employee_id", &employee),
+            ("time_off_type_id", "113441"),
+            ("start_date", "2027-06-10"),
+            ("end_date", "2027-06-10"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{untimed}");
+    check("/company/absence-periods", "post", 422, &untimed);
+    assert!(
+        untimed["error"]["error_data"]["start_time"].is_array(),
+        "{untimed}"
+    );
+    for (type_id, start, end) in [
+        ("113437", "2027-06-14", "2027-06-15"),
+        ("113441", "2027-06-08", "2027-06-09"),
+    ] {
+        let (status, refused) = post_form(
+            &running,
+            &token,
+            "/v1/company/absence-periods",
+            &[
+                ("employee_id", &employee),
+                ("time_off_type_id", type_id),
+                ("start_date", start),
+                ("end_date", end),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{type_id}: {refused}");
+        check("/company/absence-periods", "post", 400, &refused);
+    }
+    assert_eq!(handle.ids("absence-periods").len(), before + 2);
+}

@@ -590,3 +590,85 @@ async fn a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone()
             .collect::<Vec<_>>()
     );
 }
+
+/// Issue 18: Bob submits hours on one day only (`requestRangeType: hours`, hours and
+/// minutes), and on a policy type measured in hours: an hours request over several days is
+/// refused naming the body before any call, one on a type measured in days is Bob's 400, and
+/// an amount of whole days is refused (Bob works days out itself).
+#[tokio::test]
+async fn hours_are_submitted_on_one_day_of_a_type_measured_in_hours() {
+    let app = spawn_app().await;
+    let connection = app.connection(PROVIDER);
+    let employee = app.handle::<HiBob>().ids("employees")[5].clone();
+    let path = format!("/unified/hris/time_off_requests?connection_id={connection}");
+    let submits = || {
+        app.simulator(PROVIDER)
+            .requests()
+            .total_matching(&format!("POST /v1/timeoff/employees/{employee}/requests"))
+    };
+
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(
+                json!({"employee_id": employee, "policy_id": "Overtime", "units": "HOURS",
+                "amount": "3", "start_date": "2027-05-03", "end_date": "2027-05-04"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(
+        problem["field"]
+            .as_str()
+            .is_some_and(|field| field.starts_with("body.")),
+        "{problem}"
+    );
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(
+                json!({"employee_id": employee, "policy_id": "Holiday", "amount": "2",
+                "start_date": "2027-05-03", "end_date": "2027-05-04"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(submits(), 0, "refused before any call");
+
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(
+                json!({"employee_id": employee, "policy_id": "Holiday", "units": "HOURS",
+                "amount": "1.25", "start_date": "2027-05-03", "end_date": "2027-05-03"}),
+            ),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}: {problem}");
+    assert_eq!(submits(), 1);
+
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("{path}&include=remote_data"),
+            Some(
+                json!({"employee_id": employee, "policy_id": "Overtime", "units": "HOURS",
+                "amount": "1.25", "start_date": "2027-05-03", "end_date": "2027-05-03",
+                "status": "APPROVED"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["amount"], "1.25", "{created}");
+    assert_eq!(created["units"], "HOURS", "{created}");
+    assert_eq!(created["status"], "APPROVED", "{created}");
+    // Bob's own record: one hour and fifteen minutes on the day.
+    let raw = &created["remote_data"];
+    assert_eq!(raw["type"], "hours", "{raw}");
+    assert_eq!(raw["hoursOnDate"], 1, "{raw}");
+    assert_eq!(raw["minutes"], 15, "{raw}");
+    assert_eq!(raw["date"], "2027-05-03", "{raw}");
+}

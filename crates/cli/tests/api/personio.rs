@@ -362,3 +362,63 @@ async fn hourly_absence_periods_are_time_off_requests_too() {
         "deleted at its own URL"
     );
 }
+
+/// Issue 18: an hourly absence (`units: HOURS`, a type whose unit is `hour`) is created with
+/// `POST /company/absence-periods`: over several days as whole days by the schedule (Personio
+/// works out the hours), on one day with the times Personio needs (`remote_data.start_time`,
+/// `end_time`); one day without them is Personio's 422, naming the field, as a problem.
+#[tokio::test]
+async fn hourly_absences_are_created_over_days_or_within_one() {
+    let app = spawn_app().await;
+    let connection = app.connection(PROVIDER);
+    let handle = app.handle::<Personio>();
+    let employee = handle.active_ids()[4].clone();
+    let path = format!("/unified/hris/time_off_requests?connection_id={connection}");
+    let before = handle.ids("absence-periods").len();
+
+    let (status, days) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(
+                json!({"employee_id": employee, "policy_id": "113441", "units": "HOURS",
+                "start_date": "2027-04-05", "end_date": "2027-04-06", "status": "APPROVED"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{days}");
+    assert_eq!(days["units"], "HOURS", "{days}");
+    // Two working days of the simulated schedule's eight hours.
+    assert_eq!(days["amount"], "16", "{days}");
+    assert_eq!(days["start_date"], "2027-04-05", "{days}");
+    assert_eq!(days["end_date"], "2027-04-06", "{days}");
+    assert_eq!(days["status"], "APPROVED", "{days}");
+
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(
+                json!({"employee_id": employee, "policy_id": "113441", "units": "HOURS",
+                "start_date": "2027-04-08", "end_date": "2027-04-08"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["field"], "remote_data.start_time", "{problem}");
+    assert_eq!(handle.ids("absence-periods").len(), before + 1);
+
+    // A day-based type is not an hourly one: Personio refuses it.
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(
+                json!({"employee_id": employee, "policy_id": "113437", "units": "HOURS",
+                "start_date": "2027-04-12", "end_date": "2027-04-13"}),
+            ),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}: {problem}");
+    assert_eq!(handle.ids("absence-periods").len(), before + 1);
+}

@@ -27,6 +27,7 @@ pub const CHECKS: &[Check] = &[
     check!(a_termination_at_the_vendor_reads_as_terminated),
     check!(employments_and_compensations_list_with_their_history),
     check!(time_off_is_read_and_written),
+    check!(time_off_in_hours_is_written_where_the_vendor_takes_it),
     check!(groups_locations_companies_and_balances_are_served),
     check!(vendor_errors_are_problems),
     check!(a_sync_shows_a_termination_as_an_update_and_a_deletion_as_a_tombstone),
@@ -471,6 +472,84 @@ async fn time_off_is_read_and_written(vendor: Vendor) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{provider}: {problem}");
+}
+
+/// A request counted in hours on one day, where the vendor's API takes one (issue 18: none
+/// could be created on Personio or HiBob): written as the vendor's facts say (`units: HOURS`
+/// where the vendor chooses by it; BambooHR counts in the policy's own unit), read back with
+/// its hours, and listed with the employee's requests.
+async fn time_off_in_hours_is_written_where_the_vendor_takes_it(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let facts = app.hris_facts(provider).clone();
+    let Some(hourly) = facts.hourly_time_off.clone() else {
+        return;
+    };
+    let connection = app.connection(provider);
+    let active = walk_employees(&app, provider, "&employment_status=ACTIVE").await;
+    let employee = active[3]["remote_id"].as_str().expect("id").to_owned();
+    let mut request = json!({"employee_id": employee, "policy_id": hourly.policy_id,
+        "start_date": "2027-03-02", "end_date": "2027-03-02", "employee_note": "Dentist"});
+    for (key, value) in &hourly.request {
+        request[key] = value.clone();
+    }
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/hris/time_off_requests?connection_id={connection}"),
+            Some(request),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{provider}: {created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let (status, read) = app
+        .get(&format!(
+            "/unified/hris/time_off_requests/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {read}");
+    for record in [&created, &read] {
+        assert_eq!(record["units"], "HOURS", "{provider}: {record}");
+        assert_eq!(
+            record["amount"],
+            hourly.amount.as_str(),
+            "{provider}: {record}"
+        );
+        assert_eq!(
+            record["policy_id"],
+            hourly.policy_id.as_str(),
+            "{provider}: {record}"
+        );
+        assert_eq!(
+            record["employee_id"],
+            employee.as_str(),
+            "{provider}: {record}"
+        );
+        assert_eq!(record["start_date"], "2027-03-02", "{provider}: {record}");
+        assert_eq!(record["end_date"], "2027-03-02", "{provider}: {record}");
+        assert_eq!(record["employee_note"], "Dentist", "{provider}: {record}");
+    }
+    // Every page: a vendor may list its hourly requests after the day-based ones.
+    let listed = app
+        .walk_category(
+            provider,
+            "hris",
+            "time_off_requests",
+            &format!("&employee_id={employee}"),
+            50,
+        )
+        .await;
+    let listed = listed
+        .iter()
+        .find(|request| request["id"] == id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{provider}: {id} is listed"));
+    assert_eq!(listed["units"], "HOURS", "{provider}: {listed}");
+    assert_eq!(
+        listed["amount"],
+        hourly.amount.as_str(),
+        "{provider}: {listed}"
+    );
 }
 
 /// A whole small listing of one unified object (one page of 100), as `results`.

@@ -786,7 +786,7 @@ fn request_json(store: &Store, request: &TimeOffRequest) -> Map<String, Value> {
         .iter()
         .find(|employee| employee.id == request.employee_id);
     let days = (request.end - request.start).num_days() + 1;
-    Map::from_iter([
+    let mut out = Map::from_iter([
         ("requestId".to_owned(), json!(request.id)),
         ("employeeId".to_owned(), json!(request.employee_id)),
         (
@@ -797,6 +797,21 @@ fn request_json(store: &Store, request: &TimeOffRequest) -> Map<String, Value> {
             "policyTypeDisplayName".to_owned(),
             json!(request.policy_type),
         ),
+    ]);
+    // An hours request is on one `date` (no start and end days or portions): `hours` and
+    // `minutes` as submitted, its total in hours.
+    if let Some(minutes) = request.minutes {
+        out.extend([
+            ("type".to_owned(), json!("hours")),
+            ("date".to_owned(), json!(request.start.to_string())),
+            ("hours".to_owned(), json!(minutes / 60)),
+            ("minutes".to_owned(), json!(minutes % 60)),
+            ("durationUnit".to_owned(), json!("hours")),
+            ("totalDuration".to_owned(), json!(minutes as f64 / 60.0)),
+        ]);
+        return out;
+    }
+    out.extend([
         ("type".to_owned(), json!("days")),
         ("startDate".to_owned(), json!(request.start.to_string())),
         ("startPortion".to_owned(), json!("all_day")),
@@ -807,7 +822,8 @@ fn request_json(store: &Store, request: &TimeOffRequest) -> Map<String, Value> {
             json!(policy_unit(&request.policy_type)),
         ),
         ("totalDuration".to_owned(), json!(days)),
-    ])
+    ]);
+    out
 }
 
 fn date_param(pairs: &[(String, String)], name: &str) -> Result<NaiveDate, ApiError> {
@@ -822,13 +838,14 @@ async fn whos_out(State(shared): AppState, RawQuery(raw): RawQuery) -> ApiResult
     let pairs = query_pairs(raw.as_deref())?;
     let (from, to) = (date_param(&pairs, "from")?, date_param(&pairs, "to")?);
     let pending = flag(&pairs, "includePending")?;
-    flag(&pairs, "includeHourly")?;
+    let hourly = flag(&pairs, "includeHourly")?;
     flag(&pairs, "includePrivate")?;
     let store = shared.read();
     let outs: Vec<Value> = store
         .time_off
         .iter()
         .filter(|request| store.employee(&request.employee_id).is_some())
+        .filter(|request| hourly || request.minutes.is_none())
         .filter(|request| request.status == "approved" || (pending && request.status == "pending"))
         .filter(|request| request.start <= to && request.end >= from)
         .map(|request| {
@@ -903,6 +920,9 @@ fn request_details(store: &Store, request: &TimeOffRequest) -> Value {
     out.insert("hasAttachment".into(), json!(false));
     out.insert("attachmentLinks".into(), json!([]));
     out.insert("visibility".into(), json!("Public"));
+    if let Some(minutes) = request.minutes {
+        out.insert("hoursOnDate".into(), json!(minutes / 60));
+    }
     out.insert("totalCost".into(), out["totalDuration"].clone());
     out.insert("description".into(), json!(request.description));
     if let Some(by) = &request.approved_by {
@@ -915,23 +935,26 @@ fn request_details(store: &Store, request: &TimeOffRequest) -> Value {
 }
 
 /// `POST /v1/timeoff/employees/{id}/requests`: submits a request for whole days (the `days`
-/// range type); `skipManagerApproval` makes it approved, else it waits (pending). Answers the
-/// request as its read gives it.
+/// range type) or for hours on one day (`hours`: `hours` and `minutes`, both required, on a
+/// policy type measured in hours; `endDate` the same as `startDate`); `skipManagerApproval`
+/// makes it approved, else it waits (pending). Answers the request as its read gives it. The
+/// other range types are not simulated.
 async fn create_time_off_request(
     State(shared): AppState,
     Path(employee_id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
     let body = json_body(&body)?;
-    match body["requestRangeType"].as_str() {
-        Some("days") => {}
+    let hours_range = match body["requestRangeType"].as_str() {
+        Some("days") => false,
+        Some("hours") => true,
         Some(other) => {
             return Err(ApiError::bad(format!(
-                "requestRangeType `{other}` is not simulated: use days"
+                "requestRangeType `{other}` is not simulated: use days or hours"
             )));
         }
         None => return Err(ApiError::bad("requestRangeType is required")),
-    }
+    };
     let policy = body["policyType"]
         .as_str()
         .filter(|name| POLICY_TYPES.iter().any(|(known, ..)| known == name))
@@ -946,18 +969,45 @@ async fn create_time_off_request(
     if end < start {
         return Err(ApiError::bad("endDate must be on or after startDate"));
     }
-    if body["startDatePortion"].as_str() != Some("all_day")
-        && body["startDatePortion"].as_str() != Some("afternoon")
-    {
-        return Err(ApiError::bad(
-            "startDatePortion must be all_day or afternoon",
-        ));
-    }
-    if body["endDatePortion"].as_str() != Some("all_day")
-        && body["endDatePortion"].as_str() != Some("morning")
-    {
-        return Err(ApiError::bad("endDatePortion must be all_day or morning"));
-    }
+    let minutes = if hours_range {
+        if policy_unit(policy) != "hours" {
+            return Err(ApiError::bad(format!(
+                "requestRangeType hours is supported only for policy types measured in hours; {policy} is measured in days"
+            )));
+        }
+        if end != start {
+            return Err(ApiError::bad(
+                "endDate must be the same as startDate for requestRangeType hours",
+            ));
+        }
+        let whole = |key: &str| {
+            body[key]
+                .as_i64()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::bad(format!("{key} must be a whole number")))
+        };
+        let (hours, minutes) = (whole("hours")?, whole("minutes")?);
+        if minutes >= 60 || hours * 60 + minutes == 0 || hours * 60 + minutes > 24 * 60 {
+            return Err(ApiError::bad(
+                "hours and minutes must make a duration within one day",
+            ));
+        }
+        Some(hours * 60 + minutes)
+    } else {
+        if body["startDatePortion"].as_str() != Some("all_day")
+            && body["startDatePortion"].as_str() != Some("afternoon")
+        {
+            return Err(ApiError::bad(
+                "startDatePortion must be all_day or afternoon",
+            ));
+        }
+        if body["endDatePortion"].as_str() != Some("all_day")
+            && body["endDatePortion"].as_str() != Some("morning")
+        {
+            return Err(ApiError::bad("endDatePortion must be all_day or morning"));
+        }
+        None
+    };
     let approved = body["skipManagerApproval"].as_bool().unwrap_or(false);
     let description = match &body["description"] {
         Value::Null => None,
@@ -980,6 +1030,7 @@ async fn create_time_off_request(
     );
     if let Some(request) = store.time_off.iter_mut().find(|r| r.id == id) {
         request.description = description;
+        request.minutes = minutes;
     }
     let request = store
         .time_off

@@ -479,6 +479,9 @@ pub(crate) struct TimeOffRequest {
     pub approved_at: Option<DateTime<Utc>>,
     /// The request's reason, as submitted (`description`).
     pub description: Option<String>,
+    /// An hours request's duration in minutes (one day, `requestRangeType: hours`); `None`
+    /// for whole days.
+    pub minutes: Option<i64>,
 }
 
 /// One entry of the change log `/timeoff/requests/changes` reads.
@@ -825,6 +828,7 @@ impl Store {
         let approved = status == "approved";
         self.time_off.push(TimeOffRequest {
             description: None,
+            minutes: None,
             id,
             employee_id: employee_id.to_owned(),
             policy_type: policy_type.to_owned(),

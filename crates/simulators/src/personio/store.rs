@@ -307,13 +307,38 @@ pub(crate) struct HourlyAbsence {
     pub comment: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A period of whole days (created for several days without times): from the first
+    /// day's midnight to the midnight after the last, each day counting the working day
+    /// (8 hours; 4 for a half day), with whether the first and last days are halves.
+    pub whole_days: Option<(bool, bool)>,
 }
+
+/// Minutes of one working day, in the simulated company's schedule.
+pub(crate) const WORKING_DAY_MINUTES: i64 = 480;
 
 impl HourlyAbsence {
     /// Minutes absent on each day of the company's zone the period touches, in day order.
     pub fn breakdowns(&self) -> Vec<(NaiveDate, i64)> {
         let cet = FixedOffset::east_opt(3600).expect("one hour is a valid offset");
         let (start, end) = (self.start.with_timezone(&cet), self.end.with_timezone(&cet));
+        if let Some((half_start, half_end)) = self.whole_days {
+            let (first, last) = (start.date_naive(), end.date_naive() - Duration::days(1));
+            let mut days = Vec::new();
+            let mut day = first;
+            while day <= last {
+                let half = (day == first && half_start) || (day == last && half_end);
+                days.push((
+                    day,
+                    if half {
+                        WORKING_DAY_MINUTES / 2
+                    } else {
+                        WORKING_DAY_MINUTES
+                    },
+                ));
+                day += Duration::days(1);
+            }
+            return days;
+        }
         let mut days = Vec::new();
         let mut day = start.date_naive();
         while day <= end.date_naive() {
@@ -477,6 +502,7 @@ impl Store {
                     comment: String::new(),
                     created_at: created,
                     updated_at: created,
+                    whole_days: None,
                 },
             );
         }
@@ -704,6 +730,14 @@ impl Store {
                 .retain(|_, period| period.employee_id != id);
         }
         removed
+    }
+
+    /// Adds an hourly absence period under a new UUID, which it answers.
+    pub fn add_absence_period(&mut self, mut period: HourlyAbsence) -> String {
+        let uuid = uuid::Builder::from_random_bytes(self.rng.r#gen()).into_uuid();
+        period.id = uuid.to_string();
+        self.absence_periods.insert(period.id.clone(), period);
+        uuid.to_string()
     }
 
     /// Adds a period, giving it the next id.
