@@ -1127,7 +1127,17 @@ fn check_write_fields(
         Ok(())
     };
     for (name, values) in &write.values {
-        named("values", name)?;
+        // A field of an object field is named by its path (`amount.currency`): the object
+        // field is carried, and the path names a property of the write schema.
+        let (head, nested) = name.split_once('.').unwrap_or((name.as_str(), ""));
+        named("values", head)?;
+        if !nested.is_empty() && unified_model::property_at_mut(&mut schema.clone(), name).is_none()
+        {
+            return Err(compiler.error(
+                &format!("{path}.values.{name}"),
+                format!("`{name}` is not a field of `{}`'s write body", object.key()),
+            ));
+        }
         match values {
             crate::file::WriteValues::Listed(values) if values.is_empty() => {
                 return Err(

@@ -696,6 +696,9 @@ pub enum ErrorCode {
     NotFound,
     Gone,
     Conflict,
+    // A write names a record the vendor does not have (deleted, or never there): the write's
+    // own record is not the missing one, so this is not `not_found` (409 at the gateway).
+    ReferenceNotFound,
     ValidationFailed,
     BadRequest,
     Unsupported,
@@ -719,6 +722,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Gone => "gone",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::ReferenceNotFound => "reference_not_found",
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::Unsupported => "unsupported",

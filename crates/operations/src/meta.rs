@@ -134,13 +134,11 @@ fn narrow_write_values(
     operation: Operation,
     fields: &[DiscoveredField],
 ) {
-    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
-        return;
-    };
     for connector::NarrowedField { name, values, .. } in
         connector.write_values(key, operation, fields)
     {
-        let Some(property) = properties.get_mut(name) else {
+        // A dotted name narrows a field of an object field (`amount.currency`).
+        let Some(property) = unified_model::property_at_mut(schema, name) else {
             continue;
         };
         let description = property.get("description").cloned();
@@ -167,6 +165,9 @@ fn narrow_write_values(
         }
         *property = narrowed;
     }
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
     for (name, pattern) in connector.write_patterns(key, operation) {
         let Some(property) = properties.get_mut(name) else {
             continue;

@@ -1083,7 +1083,11 @@ fn refused_write_value<'a>(
         .into_iter()
         .find(|narrowed| {
             let outside = |value: &Value| !value.is_null() && !narrowed.values.contains(value);
-            match given.get(narrowed.name) {
+            // A dotted name (`amount.currency`) is a field of an object field.
+            let mut segments = narrowed.name.split('.');
+            let value = segments.next().and_then(|first| given.get(first));
+            let value = segments.fold(value, |value, segment| value?.get(segment));
+            match value {
                 Some(Value::Array(items)) => items.iter().any(outside),
                 Some(value) => outside(value),
                 None => false,

@@ -224,7 +224,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         }
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::Gone => StatusCode::GONE,
-        ErrorCode::Conflict => StatusCode::CONFLICT,
+        // A record the write names is missing, not the record written: a conflict with the
+        // vendor's current state that a 404 would misreport as the written record's absence.
+        ErrorCode::Conflict | ErrorCode::ReferenceNotFound => StatusCode::CONFLICT,
         ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
         // What the vendor does not offer is the caller's choice to change: a client error.

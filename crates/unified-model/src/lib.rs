@@ -85,3 +85,4 @@ pub use hris::HrisObject;
 pub use money::Money;
 pub use object::{CATEGORIES, UnifiedObject};
 pub use scalar::{CurrencyCode, Date, Decimal, E164, Percentage, Timestamp};
+pub use schema::property_at_mut;

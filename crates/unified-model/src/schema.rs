@@ -27,6 +27,59 @@ const READ_ONLY_PROPERTIES: [&str; 5] = [
     "remote_deleted",
 ];
 
+/// The schema of the property at a dotted `path` (`amount.currency`) of an object schema such
+/// as a write schema, for a caller that narrows it for one document. Each `$ref` on the way
+/// below the top level is replaced by a copy of its definition from the schema's `$defs`, so
+/// that a change reaches this property alone and not every use of the definition. `None` when a
+/// segment names no property.
+pub fn property_at_mut<'a>(schema: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
+    let mut segments = path.split('.');
+    let mut current = schema.get_mut("properties")?.get_mut(segments.next()?)?;
+    for segment in segments {
+        current = object_branch(current, &defs)?
+            .get_mut("properties")?
+            .get_mut(segment)?;
+    }
+    Some(current)
+}
+
+/// The object schema a property's schema stands for (itself, its `$ref`'s definition inlined,
+/// or the first branch of its `anyOf` with properties, `$ref`s inlined).
+fn object_branch<'a>(schema: &'a mut Value, defs: &Value) -> Option<&'a mut Value> {
+    inline_ref(schema, defs);
+    if schema.get("properties").is_some() {
+        return Some(schema);
+    }
+    let branches = schema.get_mut("anyOf")?.as_array_mut()?;
+    for branch in branches.iter_mut() {
+        inline_ref(branch, defs);
+    }
+    branches
+        .iter_mut()
+        .find(|branch| branch.get("properties").is_some())
+}
+
+/// Replaces a `{"$ref": "#/$defs/<name>"}` schema by its definition, keeping its other keys.
+fn inline_ref(schema: &mut Value, defs: &Value) {
+    let Some(definition) = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|reference| reference.strip_prefix("#/$defs/"))
+        .and_then(|name| defs.get(name))
+        .and_then(Value::as_object)
+        .cloned()
+    else {
+        return;
+    };
+    if let Value::Object(map) = schema {
+        map.remove("$ref");
+        for (key, value) in definition {
+            map.entry(key).or_insert(value);
+        }
+    }
+}
+
 /// The root schema of `T` from `generator`.
 pub(crate) fn of<T: JsonSchema>(generator: SchemaGenerator) -> Value {
     generator.into_root_schema_for::<T>().to_value()

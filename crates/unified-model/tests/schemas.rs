@@ -294,8 +294,12 @@ Conventions:
   the currency an ISO 4217 code or `null`.
 - Enum values are UPPER_SNAKE and limited to the values listed; connectors map vendor values they do
   not recognise to `OTHER` or `null`.
-- Write bodies (create and update) hold only the fields to set; `null` clears a field.
-  They may not set `id`, `remote_id`, `created_at`, `updated_at` or `remote_deleted`, and unknown
+- Write bodies (create and update) hold only the fields to set; `null` clears a field, except
+  a field the connection needs to create the record (its `/meta` create schema's `required`),
+  which an update cannot clear: `null` or blank text there is a `400` naming the field.
+  A write naming a record the vendor does not have (a deleted company) is a `409`
+  `reference_not_found`.
+  Write bodies may not set `id`, `remote_id`, `created_at`, `updated_at` or `remote_deleted`, and unknown
   fields are refused.
   `remote_data` in a write body is an object of vendor fields merged into the vendor request.
 - A write answers with the record as the vendor stored it (`201` for a create, `200` for an update).

@@ -2,7 +2,7 @@
 //! is a success carrying the vendor id, with `warnings` for what could not be read back.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use simulators::{Fault, FaultKind};
 
 use crate::helpers::spawn_app;
@@ -709,6 +709,135 @@ async fn a_portals_own_lifecycle_stages_are_written_and_others_refused_first() {
         .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     assert_eq!(created["lifecycle_stage"], "reseller", "{created}");
+}
+
+/// A deal takes the currencies its portal lists, not any ISO 4217 code (the long Schemathesis
+/// run's finding, issue 15: `amount.currency: "AAA"` was in the document and HubSpot answered
+/// 422). The connector narrows a field of an object field (`amount.currency`) to the options of
+/// the portal's `deal_currency_code`: the connection's document lists them (and null), a code
+/// outside them is refused before any vendor write naming `body.amount.currency`, a listed one
+/// is written.
+#[tokio::test]
+async fn a_deal_takes_the_currencies_its_portal_lists() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/opportunities/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        let money = meta[schema]["properties"]["amount"]["anyOf"]
+            .as_array()
+            .and_then(|branches| {
+                branches
+                    .iter()
+                    .find(|branch| branch.get("properties").is_some())
+            })
+            .unwrap_or_else(|| panic!("{schema}: amount has its own money schema: {meta}"));
+        let currencies = money["properties"]["currency"]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema}: the currencies are listed: {meta}"));
+        for code in ["USD", "EUR", "JPY"] {
+            assert!(currencies.contains(&json!(code)), "{schema}: {meta}");
+        }
+        assert!(currencies.contains(&Value::Null), "{schema}: {meta}");
+        assert!(!currencies.contains(&json!("AAA")), "{schema}: {meta}");
+        assert_eq!(money["properties"]["amount"]["type"], "string", "{meta}");
+    }
+
+    let deals = format!("/unified/crm/opportunities?connection_id={connection}");
+    let posts = || app.simulator("hubspot").requests().total_matching("POST ");
+    let before = posts();
+    let (status, refused) = app
+        .call(
+            Method::POST,
+            &deals,
+            Some(json!({"name": "Odd money", "amount": {"amount": "10", "currency": "AAA"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "body.amount.currency", "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("\"EUR\"")),
+        "{refused}"
+    );
+    assert_eq!(posts(), before, "nothing sent to the vendor");
+
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &deals,
+            Some(json!({"name": "Euro deal", "amount": {"amount": "10", "currency": "EUR"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["amount"],
+        json!({"amount": "10", "currency": "EUR"}),
+        "{created}"
+    );
+    let (status, refused) = app
+        .call(
+            Method::PATCH,
+            &format!(
+                "/unified/crm/opportunities/{}?connection_id={connection}",
+                created["id"].as_str().expect("id")
+            ),
+            Some(json!({"amount": {"amount": "12", "currency": "AAA"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "body.amount.currency", "{refused}");
+}
+
+/// A write naming a record the vendor no longer has answers 409 `reference_not_found`, not a
+/// 422 for a body its document allows nor a 404 a client would read as the written record's
+/// absence (the long Schemathesis run's stateful finding, issue 15: an engagement naming a
+/// company an earlier step had deleted). HubSpot refuses the association, Salesforce the
+/// lookup; nothing is written.
+#[tokio::test]
+async fn a_write_naming_a_deleted_record_is_a_conflict_with_the_vendors_state() {
+    let app = spawn_app().await;
+    for (provider, object, body) in [
+        ("hubspot", "opportunities", json!({"name": "Orphan deal"})),
+        ("salesforce", "contacts", json!({"last_name": "Orphan"})),
+    ] {
+        let connection = app.connection(provider);
+        let companies = format!("/unified/crm/companies?connection_id={connection}");
+        let (status, company) = app
+            .call(Method::POST, &companies, Some(json!({"name": "Soon gone"})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{provider}: {company}");
+        let company_id = company["id"].as_str().expect("id").to_owned();
+        let (status, gone) = app
+            .call(
+                Method::DELETE,
+                &format!("/unified/crm/companies/{company_id}?connection_id={connection}"),
+                None,
+            )
+            .await;
+        assert!(status.is_success(), "{provider}: {status} {gone}");
+
+        let mut body = body;
+        body["company_id"] = json!(company_id);
+        let (status, refused) = app
+            .call(
+                Method::POST,
+                &format!("/unified/crm/{object}?connection_id={connection}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{provider}: {refused}");
+        assert_eq!(
+            refused["code"], "reference_not_found",
+            "{provider}: {refused}"
+        );
+        assert_eq!(refused["origin"], "provider", "{provider}: {refused}");
+    }
 }
 
 /// Writes with nothing in a part are still writes (Schemathesis findings, issue 15): a phone

@@ -37,6 +37,9 @@ pub(crate) enum ApiError {
     FieldIntegrity { field: String, message: String },
     #[error("invalid cross reference id")]
     InvalidCrossReference { field: String },
+    /// A lookup naming a record in the recycle bin: `400 ENTITY_IS_DELETED` with the field.
+    #[error("entity is deleted")]
+    ReferenceIsDeleted { field: String },
     #[error("{message}")]
     StringTooLong { field: String, message: String },
     #[error("entity type cannot be {action}: {sobject}")]
@@ -92,7 +95,7 @@ impl ApiError {
     pub(crate) fn error_code(&self) -> &'static str {
         match self {
             ApiError::NotFound | ApiError::BadIdInPath(_) => "NOT_FOUND",
-            ApiError::EntityIsDeleted => "ENTITY_IS_DELETED",
+            ApiError::EntityIsDeleted | ApiError::ReferenceIsDeleted { .. } => "ENTITY_IS_DELETED",
             ApiError::InvalidSession => "INVALID_SESSION_ID",
             ApiError::RequestLimitExceeded => "REQUEST_LIMIT_EXCEEDED",
             ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
@@ -131,6 +134,7 @@ impl ApiError {
             ApiError::MalformedId { field, .. }
             | ApiError::FieldIntegrity { field, .. }
             | ApiError::InvalidCrossReference { field }
+            | ApiError::ReferenceIsDeleted { field }
             | ApiError::StringTooLong { field, .. }
             | ApiError::NumberOutsideRangeOnWrite { field, .. } => Some(vec![field.clone()]),
             _ => None,

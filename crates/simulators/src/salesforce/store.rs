@@ -483,17 +483,25 @@ impl Db {
                     .iter()
                     .any(|r| r == self.tables[t].schema.name)
             });
-            let exists = target.is_some_and(|t| self.tables[t].position(&id18).is_some());
+            let row = target.and_then(|t| Some((t, self.tables[t].position(&id18)?)));
             if target.is_none() {
                 return Err(ApiError::FieldIntegrity {
                     field: field.name.clone(),
                     message: format!("{}: id value of incorrect type: {text}", field.label),
                 });
             }
-            if !exists {
-                return Err(ApiError::InvalidCrossReference {
-                    field: field.name.clone(),
-                });
+            match row {
+                None => {
+                    return Err(ApiError::InvalidCrossReference {
+                        field: field.name.clone(),
+                    });
+                }
+                Some((t, idx)) if !self.tables[t].live(idx) => {
+                    return Err(ApiError::ReferenceIsDeleted {
+                        field: field.name.clone(),
+                    });
+                }
+                Some(_) => {}
             }
             return Ok(());
         }
