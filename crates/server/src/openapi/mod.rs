@@ -99,7 +99,7 @@ const PROBLEMS: &[(&str, u16, &str)] = &[
     (
         "Conflict",
         409,
-        "The request conflicts with the current state (`code` says how; `override_invalid`: a stored override no longer applies).",
+        "The request conflicts with the current state (`code` says how; `override_invalid`: a stored override no longer applies; `reference_not_found`: a write names a record the vendor does not have).",
     ),
     ("Gone", 410, "The vendor says the record is gone."),
     (
@@ -1609,6 +1609,7 @@ mod tests {
             "not_found",
             "gone",
             "conflict",
+            "reference_not_found",
             "validation_failed",
             "bad_request",
             "unsupported",
