@@ -1155,6 +1155,17 @@ fn check_write_fields(
             _ => {}
         }
     }
+    for (name, range) in &write.ranges {
+        named("ranges", name)?;
+        let bounds_cross =
+            matches!((range.minimum, range.maximum), (Some(low), Some(high)) if low > high);
+        if (range.minimum.is_none() && range.maximum.is_none()) || bounds_cross {
+            return Err(compiler.error(
+                &format!("{path}.ranges.{name}"),
+                "gives `minimum`, `maximum` or both, the minimum not above the maximum",
+            ));
+        }
+    }
     for (name, pattern) in &write.patterns {
         named("patterns", name)?;
         if let Err(error) = regex::Regex::new(pattern) {

@@ -1266,6 +1266,24 @@ pub struct WriteOperation {
     /// not match is refused before any vendor call.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub patterns: IndexMap<String, String>,
+    /// The bounds a carried number field's value must keep, where the vendor holds less than
+    /// the unified schema allows (a duration the vendor writes as `HH:MM` of one day). A value
+    /// outside is refused before any vendor call, and `/meta`'s schemas carry the bounds
+    /// (`minimum`, `maximum`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub ranges: IndexMap<String, WriteRange>,
+}
+
+/// The bounds of a write's number field (`ranges`), each inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteRange {
+    /// The least value taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<f64>,
+    /// The greatest value taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<f64>,
 }
 
 /// The values a write takes for one field (`values`).

@@ -210,6 +210,18 @@ impl Connector {
         }
     }
 
+    /// The bounds a create or update of `object` holds number fields to (`ranges`).
+    pub fn write_ranges(
+        &self,
+        object: &str,
+        operation: Operation,
+    ) -> impl Iterator<Item = (&str, file::WriteRange)> {
+        self.write_operation(object, operation)
+            .into_iter()
+            .flat_map(|write| write.ranges.iter())
+            .map(|(name, range)| (name.as_str(), *range))
+    }
+
     /// The unified fields a create or update of `object` carries (`fields`); `None` when the
     /// connector does not say, meaning every field of the write schema.
     pub fn write_fields(&self, object: &str, operation: Operation) -> Option<&[String]> {

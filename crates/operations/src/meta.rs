@@ -168,6 +168,17 @@ fn narrow_write_values(
     let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
         return;
     };
+    for (name, range) in connector.write_ranges(key, operation) {
+        let Some(property) = properties.get_mut(name) else {
+            continue;
+        };
+        if let Some(minimum) = range.minimum {
+            property["minimum"] = json!(minimum);
+        }
+        if let Some(maximum) = range.maximum {
+            property["maximum"] = json!(maximum);
+        }
+    }
     for (name, pattern) in connector.write_patterns(key, operation) {
         let Some(property) = properties.get_mut(name) else {
             continue;

@@ -1043,6 +1043,33 @@ fn check_carried_fields(
             ),
         ));
     }
+    for (name, range) in connector.write_ranges(&key, operation) {
+        let Some(number) = given.get(name).and_then(Value::as_f64) else {
+            continue;
+        };
+        let below = range.minimum.is_some_and(|minimum| number < minimum);
+        let above = range.maximum.is_some_and(|maximum| number > maximum);
+        if below || above {
+            let bound =
+                |word: &str, value: Option<f64>| value.map(|value| format!("{word} {value}"));
+            let bounds: Vec<String> = [
+                bound("at least", range.minimum),
+                bound("at most", range.maximum),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            return Err(OpError::invalid_body(
+                format!("body.{name}"),
+                format!(
+                    "must be {} to be written to `{}` on `{}` (what the vendor holds)",
+                    bounds.join(" and "),
+                    object.slug(),
+                    connector.id()
+                ),
+            ));
+        }
+    }
     for (name, pattern) in connector.write_patterns(&key, operation) {
         let outside =
             |value: &Value| matches!(value, Value::String(text) if !pattern.is_match(text));

@@ -7,13 +7,22 @@ use rust_decimal::Decimal;
 use serde_json::{Number, Value};
 
 /// The exact value of a JSON number; `None` beyond a decimal's 28 digits.
+///
+/// A number nearer zero than the 28 decimal places a decimal holds (`5.7e-264`) is zero, as a
+/// vendor's decimal column stores it, not a refused value.
 pub(crate) fn parse(number: &Number) -> Option<Decimal> {
     let text = number.as_str();
-    if text.contains(['e', 'E']) {
+    let exact = if text.contains(['e', 'E']) {
         Decimal::from_scientific(text).ok()
     } else {
         text.parse().ok()
-    }
+    };
+    exact.or_else(|| {
+        number
+            .as_f64()
+            .filter(|value| value.is_finite() && value.abs() < 1e-28)
+            .map(|_| Decimal::ZERO)
+    })
 }
 
 /// The exact value of a numeric string (`" 1500.50 "`); `None` when it is not one.

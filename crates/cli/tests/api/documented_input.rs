@@ -545,6 +545,67 @@ async fn custom_field_values_have_their_documented_type() {
     );
 }
 
+/// A Dynamics 365 choice column holds its option's integer value: the connection's document
+/// says `integer`, the gateway refuses text (`""`) naming the field before any vendor call,
+/// and an option's value is written and read back with its label beside it. The document said
+/// any text (an `enum` with no options read), and the long Schemathesis run's `new_segment: ""`
+/// reached Dataverse, which refused it as not an `Edm.Int32`.
+#[tokio::test]
+async fn a_choice_column_takes_its_options_integer_value() {
+    let app = spawn_app().await;
+    let connection = app.connection("dynamics365");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/companies/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    assert_eq!(
+        meta["create_schema"]["properties"]["custom_fields"]["properties"]["new_segment"]["anyOf"]
+            [0]["type"],
+        "integer",
+        "{meta}"
+    );
+    let companies = format!("/unified/crm/companies?connection_id={connection}");
+    let posts = || {
+        app.simulator("dynamics365")
+            .requests()
+            .total_matching("POST ")
+    };
+    let before = posts();
+    for value in [json!(""), json!("Enterprise")] {
+        let (status, problem) = app
+            .call(
+                Method::POST,
+                &companies,
+                Some(json!({"name": "Choice", "custom_fields": {"new_segment": value}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{value}: {problem}");
+        assert_eq!(
+            problem["field"], "body.custom_fields.new_segment",
+            "{problem}"
+        );
+    }
+    assert_eq!(posts(), before, "nothing sent to the vendor");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &companies,
+            Some(json!({"name": "Choice", "custom_fields": {"new_segment": 100_000_002}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["custom_fields"]["new_segment"], 100_000_002,
+        "{created}"
+    );
+    assert_eq!(
+        created["custom_fields"]["new_segment@label"], "Enterprise",
+        "{created}"
+    );
+}
+
 /// A field a create requires (Salesforce's contact `last_name`, company `name`) cannot be
 /// cleared by an update: the connection's /meta says so (the update schema has no `null` for
 /// it, and text must not be blank), and `null` or blank text is refused with 400 naming it

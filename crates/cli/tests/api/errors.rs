@@ -131,3 +131,19 @@ async fn bad_input_names_the_field() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["field"], "cursor");
 }
+
+/// A pipeline id the vendor does not have is a 404, never a 500 (the long Schemathesis run on
+/// Pipedrive, issue 15: `GET /unified/crm/pipelines/0` answered 500).
+#[tokio::test]
+async fn a_pipeline_the_vendor_does_not_have_is_not_found() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    for id in ["999999", "0"] {
+        let (status, body) = app
+            .get(&format!(
+                "/unified/crm/pipelines/{id}?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}: {body}");
+    }
+}

@@ -840,6 +840,95 @@ async fn a_write_naming_a_deleted_record_is_a_conflict_with_the_vendors_state() 
     }
 }
 
+/// The long Schemathesis run's Pipedrive findings (issue 15), each a body the document allowed
+/// and the vendor refused: an activity's duration past one day (Pipedrive writes `HH:MM`; the
+/// connector's `ranges` now bound it, in the document and before any vendor call), phone
+/// entries with no number (`{"raw": ""}` was sent as a phone without a value), and a
+/// probability nearer zero than a decimal holds (the simulator refused `5.7e-264`).
+#[tokio::test]
+async fn pipedrive_takes_what_its_document_allows() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/engagements/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        let duration = &meta[schema]["properties"]["duration_seconds"];
+        assert_eq!(duration["maximum"], json!(86399.0), "{schema}: {duration}");
+        assert_eq!(duration["minimum"], json!(0.0), "{schema}: {duration}");
+    }
+    let engagements = format!("/unified/crm/engagements?connection_id={connection}");
+    let posts = || {
+        app.simulator("pipedrive")
+            .requests()
+            .total_matching("POST ")
+    };
+    let before = posts();
+    for long in [json!(106_617), json!(13_039_147.0)] {
+        let (status, refused) = app
+            .call(
+                Method::POST,
+                &engagements,
+                Some(json!({"type": "CALL", "subject": "Long", "duration_seconds": long})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{long}: {refused}");
+        assert_eq!(refused["field"], "body.duration_seconds", "{refused}");
+    }
+    assert_eq!(posts(), before, "nothing sent to the vendor");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &engagements,
+            Some(json!({"type": "CALL", "subject": "Day", "duration_seconds": 86_340})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["duration_seconds"], 86_340, "{created}");
+
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let contact = page["results"][0]["id"].as_str().expect("a contact");
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/contacts/{contact}?connection_id={connection}"),
+            Some(json!({"phone_numbers": [
+                {"raw": "+44 20 7946 0000", "type": "WORK"},
+                {"raw": ""}, {"phone_number": null}, {}
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let phones = updated["phone_numbers"].as_array().expect("phones");
+    assert_eq!(phones.len(), 1, "{updated}");
+    assert_eq!(phones[0]["raw"], "+44 20 7946 0000", "{updated}");
+
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/opportunities?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let deal = page["results"][0]["id"].as_str().expect("a deal");
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/crm/opportunities/{deal}?connection_id={connection}"),
+            Some(json!({"probability": 5.686_039_790_869_523e-264})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["probability"], 0, "{updated}");
+}
+
 /// Writes with nothing in a part are still writes (Schemathesis findings, issue 15): a phone
 /// entry with no number is left out rather than sent for Pipedrive to refuse, and a Dataverse
 /// engagement whose mapped body is empty is sent as `{}`, not as no body at all (the vendor
