@@ -16,6 +16,12 @@
 //!   ingress and deleted with it; Close's is made with the ingress (its signature key, which
 //!   Close chooses, becoming the ingress's secret), feeds the change feed and an outbound
 //!   endpoint, refuses forged and old deliveries, and is deleted on disconnect.
+//! - The HRIS vendors: BambooHR's webhook is made through its API with the ingress (the
+//!   private key its answer carries becoming the ingress's secret) and deleted on disconnect;
+//!   HiBob's is set up in Bob, so the ingress takes the secret Bob made and answers Bob's
+//!   ping. Each one's signed deliveries reach the change feed and an outbound endpoint; forged
+//!   signatures and (BambooHR) old timestamps get 401 and leave nothing behind; HiBob signs no
+//!   timestamp, so a replay verifies and is dropped as a duplicate.
 //! - Webhooks quiet for longer than their expected interval allows are stale: an event goes out
 //!   and the sync polls sooner; the next delivery ends it.
 //! - The inbox keeps processed deliveries for its retention and the scheduled purge removes
@@ -1370,4 +1376,436 @@ async fn a_subscription_the_vendor_fails_to_delete_on_disconnect_is_deleted_late
     })
     .await;
     assert!(close.webhooks().subscription().is_none());
+}
+
+/// An outbound endpoint for HRIS events.
+async fn create_hris_endpoint(app: &TestApp, url: &str) {
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/webhooks/endpoints",
+            Some(json!({"url": url, "event_types": ["hris.*"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+}
+
+/// The connection's inbox entries and `webhook.inbound` jobs: what a refused delivery must
+/// not add to.
+async fn left_behind(app: &TestApp, provider: &str) -> (usize, usize) {
+    let environment_id = environment_of(app, provider).await;
+    let connection_id = ConnectionId::parse(&app.connection(provider)).expect("id");
+    let store: &dyn Store = app.demo.store.as_ref();
+    let inbox = store
+        .list_webhook_inbox(&environment_id, &connection_id, 1000)
+        .await
+        .expect("inbox")
+        .len();
+    let jobs = store
+        .list_jobs(&environment_id, Some(&connection_id), 1000)
+        .await
+        .expect("jobs")
+        .iter()
+        .filter(|job| job.kind == INBOUND_JOB_KIND)
+        .count();
+    (inbox, jobs)
+}
+
+/// Posts `body` with `headers` to `url`: the status and the problem, if any.
+async fn post_raw(
+    app: &TestApp,
+    url: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = app
+        .client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.expect("the ingress answers");
+    let status = response.status();
+    (
+        status,
+        response.json::<Value>().await.unwrap_or(Value::Null),
+    )
+}
+
+/// BambooHR's webhook is made through its API (`POST /api/v1/webhooks`) when the ingress is
+/// made; the private key its answer carries, once, becomes the ingress's secret. An employee
+/// created and then changed through the unified API makes BambooHR send `employee.created`,
+/// `employee.updated` (signed with `X-BambooHR-Signature` over the body and
+/// `X-BambooHR-Timestamp`), which reach the change feed and an outbound endpoint once per
+/// change; a forged signature and a replayed old timestamp get 401 and leave nothing behind;
+/// disconnecting deletes the webhook at BambooHR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bamboohr_webhook_is_made_signed_verified_and_deleted_on_disconnect() {
+    use simulators::bamboohr::BambooHr;
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<BambooHr>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let (receiver, outbound) = Receiver::start().await;
+    create_hris_endpoint(&app, &outbound).await;
+    let bamboo = app.handle::<BambooHr>().clone();
+    let connection = app.connection("bamboohr");
+    let (url, generated) = make_ingress(&app, "bamboohr", None).await;
+    assert!(generated.is_empty(), "BambooHR makes the private key");
+    run_until(&app, || {
+        let app = &app;
+        async move { ingress_of(app, "bamboohr").await["subscription"]["status"] == json!("active") }
+    })
+    .await;
+    let subscription = bamboo.webhooks().subscription().expect("subscribed");
+    assert_eq!(subscription.url, url);
+    let ingress = ingress_of(&app, "bamboohr").await;
+    assert_eq!(ingress["verification"], json!("hmac"), "{ingress}");
+    assert_eq!(
+        ingress["subscription"]["id"],
+        json!(bamboo.webhook_id()),
+        "{ingress}"
+    );
+    assert!(
+        !ingress.to_string().contains(&subscription.secret),
+        "the private key is not shown: {ingress}"
+    );
+    assert!(
+        bamboo
+            .webhook_monitor_fields()
+            .is_some_and(|fields| fields.iter().any(|field| field == "jobTitle")),
+        "the webhook monitors the fields the connector reads"
+    );
+
+    // An employee created through the API: BambooHR's signed deliveries are verified, and the
+    // employee is read back.
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/hris/employees?connection_id={connection}"),
+            Some(json!({"first_name": "Ada", "last_name": "Webhook", "job_title": "Analyst"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let remote_id = created["id"].as_str().expect("an id").to_owned();
+    bamboo.webhooks().flush().await;
+    let sent = bamboo.webhooks().sent();
+    // Sent one after the other, answered in either order.
+    let mut types: Vec<String> = sent
+        .iter()
+        .map(|sent| {
+            serde_json::from_slice::<Value>(&sent.delivery.body).expect("JSON")["type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["employee.created", "employee.updated"],
+        "created, then initialised"
+    );
+    assert!(
+        sent.iter().all(|sent| sent.status == Some(204)),
+        "every delivery accepted: {sent:?}"
+    );
+    let names: Vec<&str> = sent[0]
+        .delivery
+        .headers
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"X-BambooHR-Signature") && names.contains(&"X-BambooHR-Timestamp"),
+        "{names:?}"
+    );
+    run_until(&app, || {
+        let receiver = receiver.clone();
+        let remote_id = remote_id.clone();
+        let app = &app;
+        async move {
+            feed_for(app, "bamboohr", &remote_id).await == ["created"]
+                && receiver.events_for(&remote_id) == ["hris.employees.created"]
+        }
+    })
+    .await;
+    // A change of a monitored field is one more change.
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/hris/employees/{remote_id}?connection_id={connection}"),
+            Some(json!({"job_title": "Lead analyst"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    bamboo.webhooks().flush().await;
+    run_until(&app, || {
+        let receiver = receiver.clone();
+        let remote_id = remote_id.clone();
+        let app = &app;
+        async move {
+            feed_for(app, "bamboohr", &remote_id).await == ["created", "updated"]
+                && receiver.events_for(&remote_id)
+                    == ["hris.employees.created", "hris.employees.updated"]
+        }
+    })
+    .await;
+
+    // A forged signature and an old timestamp are refused and leave nothing behind.
+    let before = left_behind(&app, "bamboohr").await;
+    let body = json!({"type": "employee.updated", "timestamp": "2026-12-07T09:00:00Z",
+        "data": {"companyId": "48213", "employeeId": remote_id, "changedFields": ["jobTitle"]}})
+    .to_string();
+    let signed = |key: &str, at: i64| {
+        vec![
+            (
+                "X-BambooHR-Signature",
+                simulators::webhooks::hmac_sha256_hex(
+                    key.as_bytes(),
+                    format!("{body}{at}").as_bytes(),
+                ),
+            ),
+            ("X-BambooHR-Timestamp", at.to_string()),
+        ]
+    };
+    let now = chrono::Utc::now().timestamp();
+    let (status, answer) = post_raw(&app, &url, &signed("not-the-key", now), &body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["code"], json!("webhook_unverified"), "{answer}");
+    let old = now - 10 * 60;
+    let (status, answer) = post_raw(&app, &url, &signed(&subscription.secret, old), &body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert!(
+        answer["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("timestamp")),
+        "{answer}"
+    );
+    assert_eq!(
+        left_behind(&app, "bamboohr").await,
+        before,
+        "no inbox entry, no job"
+    );
+    let codes: Vec<Value> = ingress_of(&app, "bamboohr").await["failure_samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|sample| sample["code"].clone())
+        .collect();
+    assert_eq!(
+        codes,
+        [json!("stale_timestamp"), json!("bad_signature")],
+        "both refusals sampled, newest first"
+    );
+    // The same body signed now with the private key is accepted.
+    let (status, answer) = post_raw(&app, &url, &signed(&subscription.secret, now), &body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+
+    // Disconnecting deletes the webhook at BambooHR first.
+    let (status, answer) = app
+        .call(Method::DELETE, &format!("/connections/{connection}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    assert!(bamboo.webhook_id().is_none(), "deleted at BambooHR");
+    assert!(bamboo.webhooks().subscription().is_none());
+}
+
+/// HiBob's webhooks are set up in Bob, which makes the signing secret: making the ingress
+/// requires it (a generated one would verify nothing). Saving the webhook in Bob sends the
+/// `Ping test`, answered 2xx with no change. An employee created and changed and a time-off
+/// request submitted through the unified API make Bob send v2 events signed with
+/// `Bob-Signature`, which reach the change feed and an outbound endpoint once per change. A
+/// forged signature gets 401 and leaves nothing behind. Bob's deliveries carry no timestamp
+/// header, so a replayed delivery cannot be refused by its age: it verifies, and is dropped
+/// as a duplicate of its event (no change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hibob_webhook_with_the_customers_secret_is_pinged_signed_and_verified() {
+    use simulators::hibob::HiBob;
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<HiBob>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let (receiver, outbound) = Receiver::start().await;
+    create_hris_endpoint(&app, &outbound).await;
+    let bob = app.handle::<HiBob>().clone();
+    let connection = app.connection("hibob");
+    // Without the secret Bob made, no ingress.
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &format!("/connections/{connection}/webhook-ingress"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], json!("secret"), "{problem}");
+    let secret = "bob-made-this-secret-7f3a";
+    let (url, _) = make_ingress(&app, "hibob", Some(secret)).await;
+    assert_eq!(
+        ingress_of(&app, "hibob").await["verification"],
+        json!("hmac")
+    );
+
+    // Saving the webhook in Bob pings it: answered 2xx, nothing changes.
+    bob.set_up_webhook(&url, secret);
+    bob.webhooks().flush().await;
+    let sent = bob.webhooks().sent();
+    assert_eq!(sent.len(), 1, "the ping");
+    assert_eq!(sent[0].status, Some(204), "{}", sent[0].answer);
+    let environment_id = environment_of(&app, "hibob").await;
+    let connection_id = ConnectionId::parse(&connection).expect("id");
+    run_until(&app, || {
+        let store = Arc::clone(&app.demo.store);
+        let environment_id = environment_id.clone();
+        let connection_id = connection_id.clone();
+        async move {
+            let entries = store
+                .list_webhook_inbox(&environment_id, &connection_id, 10)
+                .await
+                .expect("inbox");
+            entries.len() == 1
+                && entries[0].status == InboxStatus::Processed
+                && entries[0].events == 0
+        }
+    })
+    .await;
+    let (status, changes) = app
+        .get(&format!(
+            "/changes?after=0&limit=10&connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changes}");
+    assert_eq!(changes["results"], json!([]), "the ping changes nothing");
+
+    // An employee created, then changed, through the API.
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/hris/employees?connection_id={connection}"),
+            Some(json!({"first_name": "Ada", "last_name": "Webhook", "work_email": "ada.webhook@samplebob.com",
+                "work_location": "London", "start_date": "2026-11-02", "job_title": "Analyst"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let remote_id = created["id"].as_str().expect("an id").to_owned();
+    bob.webhooks().flush().await;
+    let sent = bob.webhooks().sent();
+    let created_delivery = sent.last().expect("a delivery").clone();
+    assert_eq!(
+        created_delivery.status,
+        Some(204),
+        "{}",
+        created_delivery.answer
+    );
+    let event: Value = serde_json::from_slice(&created_delivery.delivery.body).expect("JSON");
+    assert_eq!(event["type"], json!("employee.created"), "{event}");
+    assert_eq!(event["data"]["employeeId"], json!(remote_id), "{event}");
+    assert!(
+        created_delivery
+            .delivery
+            .headers
+            .iter()
+            .any(|(name, _)| name == "Bob-Signature"),
+        "{created_delivery:?}"
+    );
+    run_until(&app, || {
+        let receiver = receiver.clone();
+        let remote_id = remote_id.clone();
+        let app = &app;
+        async move {
+            feed_for(app, "hibob", &remote_id).await == ["created"]
+                && receiver.events_for(&remote_id) == ["hris.employees.created"]
+        }
+    })
+    .await;
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/unified/hris/employees/{remote_id}?connection_id={connection}"),
+            Some(json!({"job_title": "Lead analyst"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    // A time-off request of the employee.
+    let (status, request) = app
+        .call(
+            Method::POST,
+            &format!("/unified/hris/time_off_requests?connection_id={connection}"),
+            Some(json!({"employee_id": remote_id, "policy_id": "Holiday",
+                "start_date": "2026-12-21", "end_date": "2026-12-23"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let request_id = request["id"].as_str().expect("an id").to_owned();
+    bob.webhooks().flush().await;
+    run_until(&app, || {
+        let receiver = receiver.clone();
+        let remote_id = remote_id.clone();
+        let request_id = request_id.clone();
+        let app = &app;
+        async move {
+            feed_for(app, "hibob", &remote_id).await == ["created", "updated"]
+                && receiver.events_for(&remote_id)
+                    == ["hris.employees.created", "hris.employees.updated"]
+                && feed_for(app, "hibob", &request_id).await == ["created"]
+                && receiver.events_for(&request_id) == ["hris.time_off_requests.created"]
+        }
+    })
+    .await;
+
+    // A forged signature is refused and leaves nothing behind.
+    let before = left_behind(&app, "hibob").await;
+    let body = String::from_utf8(created_delivery.delivery.body.clone()).expect("UTF-8");
+    let forged = simulators::webhooks::hmac_sha512_base64(b"not-the-secret", body.as_bytes());
+    let (status, answer) = post_raw(&app, &url, &[("Bob-Signature", forged)], &body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["code"], json!("webhook_unverified"), "{answer}");
+    let tampered = body.replace("employee.created", "employee.deleted");
+    let original = simulators::webhooks::hmac_sha512_base64(secret.as_bytes(), body.as_bytes());
+    let (status, _) = post_raw(
+        &app,
+        &url,
+        &[("Bob-Signature", original.clone())],
+        &tampered,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a body changed after signing"
+    );
+    assert_eq!(
+        left_behind(&app, "hibob").await,
+        before,
+        "no inbox entry, no job"
+    );
+    // No timestamp to refuse a replay by: the old delivery verifies, and its event is dropped
+    // as a duplicate, with no change.
+    let (status, answer) = post_raw(&app, &url, &[("Bob-Signature", original)], &body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    run_until(&app, || {
+        let store = Arc::clone(&app.demo.store);
+        let environment_id = environment_id.clone();
+        let connection_id = connection_id.clone();
+        async move {
+            store
+                .list_webhook_inbox(&environment_id, &connection_id, 1)
+                .await
+                .expect("inbox")
+                .first()
+                .is_some_and(|entry| {
+                    entry.status == InboxStatus::Processed && entry.duplicates == 1
+                })
+        }
+    })
+    .await;
+    assert_eq!(
+        feed_for(&app, "hibob", &remote_id).await,
+        ["created", "updated"]
+    );
 }

@@ -55,6 +55,13 @@ pub struct ConnectorFile {
 pub struct Webhooks {
     /// How a delivery proves it comes from the vendor.
     pub verify: WebhookVerify,
+    /// Where the ingress secret comes from when the vendor does not answer it with a
+    /// subscription (`subscription.secret`): `generated` (the default: made with the ingress
+    /// and shown once, for the customer to give the vendor, or sent by the subscription) or
+    /// `given` (the vendor shows its customer a secret, such as an app's client secret or the
+    /// one its webhook settings make, and making the ingress requires it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<WebhookSecretSource>,
     /// JSONata over `{method, uri, headers, body, text}` (header names in lower case, `body`
     /// the parsed JSON body or undefined, `text` the raw body) giving the events the delivery
     /// holds: an array of `{id, object, remote_id}`, where `id` is the vendor's event id
@@ -78,6 +85,16 @@ pub struct Webhooks {
     /// How many expected intervals without a delivery make the webhooks stale (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_after: Option<u32>,
+}
+
+/// Where a connection's ingress secret comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookSecretSource {
+    /// Crosswalk generates it with the ingress (unless one is given).
+    Generated,
+    /// The customer gives it when making the ingress: the vendor made it.
+    Given,
 }
 
 /// A vendor subscription to the connection's ingress URL, managed by Crosswalk.

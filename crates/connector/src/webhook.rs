@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::file::{
     DurationUnit, HmacAlgorithm, HttpMethod, ParamLocation, SignatureEncoding, SubscriptionRequest,
-    WebhookKey, WebhookResponse, WebhookSubscription, WebhookTimestamp, WebhookVerify, Webhooks,
+    WebhookKey, WebhookResponse, WebhookSecretSource, WebhookSubscription, WebhookTimestamp,
+    WebhookVerify, Webhooks,
 };
 
 /// A webhook delivery as received.
@@ -437,6 +438,25 @@ impl CompiledWebhooks {
                 "an accepted delivery is answered with a 2xx status".to_owned(),
             ));
         }
+        if declared.secret == Some(WebhookSecretSource::Given) {
+            if matches!(declared.verify, WebhookVerify::None) {
+                return Err((
+                    "webhooks.secret".to_owned(),
+                    "`verify: none` checks no secret: none is given".to_owned(),
+                ));
+            }
+            if declared
+                .subscription
+                .as_ref()
+                .is_some_and(|subscription| subscription.secret.is_some())
+            {
+                return Err((
+                    "webhooks.secret".to_owned(),
+                    "the subscription's answer gives the secret (`subscription.secret`): it is not given"
+                        .to_owned(),
+                ));
+            }
+        }
         let subscription = declared
             .subscription
             .as_ref()
@@ -477,6 +497,12 @@ impl CompiledWebhooks {
             .subscription
             .as_ref()
             .is_some_and(|subscription| subscription.secret.is_some())
+    }
+
+    /// Whether the customer must give the secret when making the ingress (`secret: given`):
+    /// the vendor made it, so a generated one would verify nothing.
+    pub fn secret_given(&self) -> bool {
+        self.declared.secret == Some(WebhookSecretSource::Given)
     }
 
     /// The subscription Crosswalk manages at the vendor, if the connector declares one.
@@ -799,6 +825,28 @@ mod tests {
         .expect("parses");
         let error = CompiledWebhooks::compile(&declared).expect_err("refused");
         assert_eq!(error.0, "webhooks.verify.signed");
+    }
+
+    #[test]
+    fn a_given_secret_needs_a_kind_that_checks_one_and_no_vendor_answer() {
+        let parse = |text: &str| -> Webhooks { serde_yaml_ng::from_str(text).expect("parses") };
+        let given = CompiledWebhooks::compile(&parse(
+            "secret: given\nverify: {kind: hmac, algorithm: sha512, encoding: base64, header: X, signed: '{{body}}'}\nevents: '[]'\n",
+        ))
+        .expect("compiles");
+        assert!(given.secret_given());
+        assert!(!hooks("{kind: basic_auth, username: u}").secret_given());
+        let error = CompiledWebhooks::compile(&parse(
+            "secret: given\nverify: {kind: none}\nevents: '[]'\n",
+        ))
+        .expect_err("refused");
+        assert_eq!(error.0, "webhooks.secret");
+        let error = CompiledWebhooks::compile(&parse(
+            "secret: given\nverify: {kind: token, in: header, name: X}\nevents: '[]'\n\
+             subscription: {create: {method: POST, path: /hooks}, id: body.id, secret: body.key}\n",
+        ))
+        .expect_err("refused");
+        assert_eq!(error.0, "webhooks.secret");
     }
 
     fn subscribed() -> CompiledWebhooks {

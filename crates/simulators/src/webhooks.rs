@@ -238,3 +238,24 @@ pub fn hmac_sha256_base64(key: &[u8], message: &[u8]) -> String {
     mac.update(message);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
+
+/// The hex HMAC-SHA256 of `message` under `key` (BambooHR's `X-BambooHR-Signature`).
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(message);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The base64 HMAC-SHA512 of `message` under `key` (HiBob's `Bob-Signature`).
+pub fn hmac_sha512_base64(key: &[u8], message: &[u8]) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(message);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}

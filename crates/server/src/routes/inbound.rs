@@ -186,7 +186,7 @@ pub async fn receive(
 #[serde(deny_unknown_fields)]
 pub struct IngressRequest {
     /// The secret the vendor signs or authenticates with (an app's client secret, say); one is
-    /// generated when absent.
+    /// generated when absent, unless the connector says the vendor makes it (`secret: given`).
     #[serde(default, deserialize_with = "super::not_null")]
     secret: Option<String>,
 }
@@ -243,6 +243,17 @@ pub async fn create(
             code: "invalid_body",
             field: Some("secret".to_owned()),
             detail: "a secret has 1 to 1024 characters".to_owned(),
+        });
+    }
+    // A secret the vendor made and showed the customer: a generated one would verify nothing.
+    if request.secret.is_none() && hooks.secret_given() {
+        return Err(ApiError::BadRequest {
+            code: "invalid_body",
+            field: Some("secret".to_owned()),
+            detail: format!(
+                "connector `{}` verifies deliveries with the secret the vendor shows you: give it",
+                connection.provider
+            ),
         });
     }
     // A vendor that chooses the signing secret gives it with the subscription.

@@ -23,8 +23,20 @@
 //!   [`BambooConfig::throttle_status`] 503, the `503` with `Retry-After` it sent before. The
 //!   thresholds are not published: a fixed window of [`BambooConfig::requests_per_window`].
 //!
-//! Left out: XML answers, datasets, reports, files, photos, benefits, webhooks, OAuth's
-//! authorize and token endpoints, and `/meta/lists`.
+//! * webhooks: `POST /api/v1/webhooks` makes an event-based webhook (`employee.created`,
+//!   `employee.updated` with `monitorFields`, `employee.deleted`; the answer carries its
+//!   `privateKey`, once), `GET` lists and reads it, `DELETE /api/v1/webhooks/{id}` removes it.
+//!   Every employee change after it is delivered as BambooHR does (see
+//!   [`BambooHandle::webhooks`]): the body `{"type", "timestamp", "data": {"companyId",
+//!   "employeeId", "changedFields"}}` of the description's webhook payloads, signed with
+//!   `X-BambooHR-Signature`, the hex HMAC-SHA256 of the body followed by
+//!   `X-BambooHR-Timestamp` (Unix seconds), keyed with the private key. The simulator keeps
+//!   one webhook (a new one replaces it), takes `http` URLs on loopback besides `https` (the
+//!   tests' receivers), and refuses the legacy `employee_with_fields` events and the
+//!   `form-encoded` format, which it does not simulate.
+//!
+//! Left out: XML answers, datasets, reports, files, photos, benefits, OAuth's authorize and
+//! token endpoints, webhook logs and `monitor_fields`/`post-fields` listings.
 
 mod routes;
 mod store;
@@ -115,7 +127,37 @@ pub(crate) struct Shared {
     company_domain: String,
     throttle_status: u16,
     extra_locations: usize,
+    /// Webhook deliveries (`POST /api/v1/webhooks` subscribes).
+    webhooks: crate::webhooks::Webhooks,
+    /// The webhook, and how much of the change log was delivered.
+    hook: Mutex<Hook>,
 }
+
+/// The simulator's one webhook (a new one replaces it).
+#[derive(Debug, Default)]
+struct Hook {
+    webhook: Option<Webhook>,
+    /// Changes of the log before this index were delivered (or made before subscribing).
+    sent: usize,
+    /// The last webhook id given.
+    last_id: u64,
+}
+
+/// A webhook as `POST /api/v1/webhooks` made it.
+#[derive(Debug, Clone)]
+struct Webhook {
+    id: String,
+    name: String,
+    url: String,
+    events: Vec<String>,
+    monitor_fields: Vec<String>,
+    post_fields: Value,
+    include_company_domain: bool,
+    created: String,
+}
+
+/// The company id event-based webhooks carry (`data.companyId`).
+const COMPANY_ID: &str = "48213";
 
 impl Shared {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
@@ -124,6 +166,95 @@ impl Shared {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
         self.store.write().expect("bamboohr store poisoned")
+    }
+
+    /// Sends the webhook's events for each change of the log since the last call, the way
+    /// BambooHR's event-based webhooks do: `employee.created` (then `employee.updated` naming
+    /// the monitored fields the new employee has: BambooHR creates, then initialises),
+    /// `employee.updated` when a monitored field changed, `employee.deleted`; each
+    /// `{"type", "timestamp", "data": {"companyId", "employeeId", "changedFields"}}`, signed
+    /// with `X-BambooHR-Signature`, the hex HMAC-SHA256 of the body followed by
+    /// `X-BambooHR-Timestamp` (Unix seconds), keyed with the webhook's private key.
+    pub(crate) fn send_webhooks(&self) {
+        let mut hook = self.hook.lock().expect("hook poisoned");
+        let changes: Vec<store::Change> = {
+            let store = self.read();
+            let new = store.changes.get(hook.sent..).unwrap_or_default().to_vec();
+            hook.sent = store.changes.len();
+            new
+        };
+        let Some(webhook) = hook.webhook.clone() else {
+            return;
+        };
+        drop(hook);
+        let takes = |event: &str| webhook.events.iter().any(|taken| taken == event);
+        for change in changes {
+            let monitored: Vec<&String> = change
+                .fields
+                .iter()
+                .filter(|name| webhook.monitor_fields.contains(name))
+                .collect();
+            let mut events: Vec<(&str, Option<Vec<&String>>)> = Vec::new();
+            match change.action {
+                "Inserted" => {
+                    events.push(("employee.created", None));
+                    if !monitored.is_empty() {
+                        events.push(("employee.updated", Some(monitored)));
+                    }
+                }
+                "Updated" if !monitored.is_empty() => {
+                    events.push(("employee.updated", Some(monitored)));
+                }
+                "Deleted" => events.push(("employee.deleted", None)),
+                _ => {}
+            }
+            for (event, changed) in events {
+                if !takes(event) {
+                    continue;
+                }
+                let mut data = serde_json::json!({
+                    "companyId": COMPANY_ID,
+                    "employeeId": change.employee_id.to_string(),
+                });
+                if let Some(changed) = changed {
+                    data["changedFields"] = serde_json::json!(changed);
+                }
+                let body = serde_json::json!({
+                    "type": event,
+                    "timestamp": store::iso(change.at),
+                    "data": data,
+                })
+                .to_string()
+                .into_bytes();
+                let domain = webhook
+                    .include_company_domain
+                    .then(|| self.company_domain.clone());
+                self.webhooks.emit(|subscription| {
+                    let timestamp = chrono::Utc::now().timestamp().to_string();
+                    let mut signed = body.clone();
+                    signed.extend_from_slice(timestamp.as_bytes());
+                    let mut headers = vec![
+                        ("Content-Type".to_owned(), "application/json".to_owned()),
+                        (
+                            "X-BambooHR-Signature".to_owned(),
+                            crate::webhooks::hmac_sha256_hex(
+                                subscription.secret.as_bytes(),
+                                &signed,
+                            ),
+                        ),
+                        ("X-BambooHR-Timestamp".to_owned(), timestamp),
+                    ];
+                    if let Some(domain) = domain {
+                        headers.push(("X-BambooHR-Company-Domain".to_owned(), domain));
+                    }
+                    crate::webhooks::Delivery {
+                        url: subscription.url.clone(),
+                        headers,
+                        body,
+                    }
+                });
+            }
+        }
     }
 }
 
@@ -225,13 +356,45 @@ impl BambooHandle {
     pub fn terminate(&self, id: &str) -> bool {
         let Ok(id) = id.parse() else { return false };
         let at = store::now();
-        self.shared.write().terminate(id, at.date_naive(), at)
+        let done = self.shared.write().terminate(id, at.date_naive(), at);
+        self.shared.send_webhooks();
+        done
     }
 
     /// Deletes an employee as HR would in the app; `false` when there is none.
     pub fn delete(&self, id: &str) -> bool {
         let Ok(id) = id.parse() else { return false };
-        self.shared.write().delete(id, store::now())
+        let done = self.shared.write().delete(id, store::now());
+        self.shared.send_webhooks();
+        done
+    }
+
+    /// The webhook sender: `POST /api/v1/webhooks` subscribes it (with the private key the
+    /// answer carries); every employee change after it is delivered.
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.shared.webhooks
+    }
+
+    /// The webhook's id, when there is one.
+    pub fn webhook_id(&self) -> Option<String> {
+        self.shared
+            .hook
+            .lock()
+            .expect("hook poisoned")
+            .webhook
+            .as_ref()
+            .map(|webhook| webhook.id.clone())
+    }
+
+    /// The webhook's monitored fields, when there is one.
+    pub fn webhook_monitor_fields(&self) -> Option<Vec<String>> {
+        self.shared
+            .hook
+            .lock()
+            .expect("hook poisoned")
+            .webhook
+            .as_ref()
+            .map(|webhook| webhook.monitor_fields.clone())
     }
 }
 
@@ -252,6 +415,8 @@ pub fn router(config: BambooConfig) -> (axum::Router, BambooHandle) {
         company_domain: config.company_domain.clone(),
         throttle_status: config.throttle_status,
         extra_locations: config.extra_locations,
+        webhooks: crate::webhooks::Webhooks::default(),
+        hook: Mutex::new(Hook::default()),
     });
     let router = routes::build(Arc::clone(&shared));
     (router, BambooHandle { shared })

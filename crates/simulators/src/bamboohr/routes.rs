@@ -111,6 +111,11 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
             "/api/v1/time_off/requests/{id}/status",
             put(set_time_off_status),
         )
+        .route("/api/v1/webhooks", get(list_webhooks).post(create_webhook))
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(get_webhook).delete(delete_webhook),
+        )
         .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), guard));
     let throttle_status = shared.throttle_status;
     let fault_state = FaultLayerState {
@@ -170,7 +175,10 @@ async fn guard(State(shared): AppState, request: Request, next: Next) -> Respons
     if let Err(retry_after) = shared.limits.check() {
         return throttled(shared.throttle_status, retry_after);
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    // The changes the request made go out as webhooks.
+    shared.send_webhooks();
+    response
 }
 
 fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
@@ -1003,4 +1011,236 @@ async fn time_off_calculator(
         })
         .collect();
     Ok(axum::Json(Value::Array(balances)).into_response())
+}
+
+/// A webhook error: `{"errors": [{"error", "issues"}]}`, as the description's
+/// `WebhookBadRequest`.
+fn webhook_error(status: StatusCode, error: &str, issues: &[String]) -> Response {
+    (
+        status,
+        axum::Json(json!({"errors": [{"error": error, "issues": issues}]})),
+    )
+        .into_response()
+}
+
+fn webhook_not_found(id: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"errors": {"error": format!("Webhook ID {id} not found")}})),
+    )
+        .into_response()
+}
+
+/// The event types of the description's `WebhookEventType`.
+const EVENT_TYPES: &[&str] = &[
+    "employee_with_fields.updated",
+    "employee_with_fields.created",
+    "employee_with_fields.deleted",
+    "company-integrations.updated",
+    "employee.created",
+    "employee.updated",
+    "employee.deleted",
+    "company.updated",
+    "company.deleted",
+];
+
+/// Whether `url` is one a webhook may post to: `https`, or `http` on loopback (the tests').
+fn webhook_url(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    match parsed.scheme() {
+        "https" => true,
+        "http" => {
+            matches!(
+                parsed.host(),
+                Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+            ) || matches!(parsed.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                || parsed.host_str() == Some("localhost")
+        }
+        _ => false,
+    }
+}
+
+/// The webhook as `GET /api/v1/webhooks/{id}` shows it (no private key).
+fn webhook_view(webhook: &super::Webhook) -> Value {
+    json!({
+        "id": webhook.id,
+        "name": webhook.name,
+        "created": webhook.created,
+        "lastSent": null,
+        "monitorFields": if webhook.monitor_fields.is_empty() { Value::Null } else { json!(webhook.monitor_fields) },
+        "postFields": webhook.post_fields,
+        "url": webhook.url,
+        "format": "json",
+        "includeCompanyDomain": webhook.include_company_domain,
+        "events": webhook.events,
+    })
+}
+
+/// `POST /api/v1/webhooks`: makes the (one) webhook; 201 with it and its `privateKey`, which
+/// is never shown again.
+async fn create_webhook(State(shared): AppState, body: Bytes) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return webhook_error(StatusCode::BAD_REQUEST, "Invalid JSON body", &[]);
+    };
+    let mut issues = Vec::new();
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.trim().is_empty());
+    if name.is_none() {
+        issues.push("name is required".to_owned());
+    }
+    let url = body
+        .get("url")
+        .and_then(Value::as_str)
+        .filter(|url| webhook_url(url));
+    if url.is_none() {
+        issues.push("url must be an https URL".to_owned());
+    }
+    match body.get("format").and_then(Value::as_str) {
+        Some("json") => {}
+        Some("form-encoded") => issues.push("form-encoded webhooks are not simulated".to_owned()),
+        _ => issues.push("format must be json or form-encoded".to_owned()),
+    }
+    let events: Vec<String> = match body.get("events") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(events)) => events
+            .iter()
+            .map(|event| event.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        Some(_) => {
+            issues.push("events must be an array".to_owned());
+            Vec::new()
+        }
+    };
+    for event in &events {
+        if !EVENT_TYPES.contains(&event.as_str()) {
+            issues.push(format!("Unknown event {event}"));
+        }
+    }
+    let legacy = events.is_empty()
+        || events
+            .iter()
+            .any(|event| event.starts_with("employee_with_fields."));
+    if legacy {
+        issues.push(
+            "the employee_with_fields events (the default) are not simulated: name employee.* events"
+                .to_owned(),
+        );
+    }
+    let monitor_fields: Vec<String> = body
+        .get("monitorFields")
+        .and_then(Value::as_array)
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|field| field.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if events.iter().any(|event| event == "employee.updated") && monitor_fields.is_empty() {
+        issues.push("monitorFields is required for employee.updated".to_owned());
+    }
+    let unknown: Vec<String> = monitor_fields
+        .iter()
+        .filter(|field| {
+            !STANDARD_FIELDS
+                .iter()
+                .any(|(id, alias, _)| id == field || alias == field)
+                && !CUSTOM_FIELDS
+                    .iter()
+                    .any(|(id, _, _, alias)| id.to_string() == **field || alias == field)
+        })
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        issues.push(format!("Unknown monitorFields: {}", unknown.join(", ")));
+    }
+    let post_fields = match body.get("postFields") {
+        None | Some(Value::Null) => json!({}),
+        Some(fields @ Value::Object(_)) => fields.clone(),
+        Some(_) => {
+            issues.push("postFields must be an object".to_owned());
+            json!({})
+        }
+    };
+    let (Some(name), Some(url), true) = (name, url, issues.is_empty()) else {
+        return webhook_error(StatusCode::BAD_REQUEST, "Invalid webhook", &issues);
+    };
+    let key: String = {
+        let mut store = shared.write();
+        (0..32)
+            .map(|_| format!("{:02x}", rand::Rng::gen_range(&mut store.rng, 0..=255_u8)))
+            .collect()
+    };
+    let webhook = {
+        let mut hook = shared.hook.lock().expect("hook poisoned");
+        hook.last_id += 1;
+        let webhook = super::Webhook {
+            id: hook.last_id.to_string(),
+            name: name.to_owned(),
+            url: url.to_owned(),
+            events,
+            monitor_fields,
+            post_fields,
+            include_company_domain: body
+                .get("includeCompanyDomain")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            created: now().format("%Y-%m-%d %H:%M:%S").to_string(),
+        };
+        hook.webhook = Some(webhook.clone());
+        hook.sent = shared.read().changes.len();
+        webhook
+    };
+    shared.webhooks.subscribe(crate::webhooks::Subscription {
+        url: url.to_owned(),
+        secret: key.clone(),
+        username: None,
+    });
+    let mut view = webhook_view(&webhook);
+    view["privateKey"] = json!(key);
+    (StatusCode::CREATED, axum::Json(view)).into_response()
+}
+
+/// `GET /api/v1/webhooks`: `{"webhooks": [{id, name, created, lastSent, url}]}`.
+async fn list_webhooks(State(shared): AppState) -> Response {
+    let hook = shared.hook.lock().expect("hook poisoned");
+    let webhooks: Vec<Value> = hook
+        .webhook
+        .iter()
+        .map(|webhook| {
+            json!({"id": webhook.id, "name": webhook.name, "created": webhook.created,
+                   "lastSent": null, "url": webhook.url})
+        })
+        .collect();
+    axum::Json(json!({"webhooks": webhooks})).into_response()
+}
+
+/// `GET /api/v1/webhooks/{id}`.
+async fn get_webhook(State(shared): AppState, Path(id): Path<String>) -> Response {
+    let hook = shared.hook.lock().expect("hook poisoned");
+    match hook.webhook.as_ref().filter(|webhook| webhook.id == id) {
+        Some(webhook) => axum::Json(webhook_view(webhook)).into_response(),
+        None => webhook_not_found(&id),
+    }
+}
+
+/// `DELETE /api/v1/webhooks/{id}`: no more deliveries; a plain-text confirmation.
+async fn delete_webhook(State(shared): AppState, Path(id): Path<String>) -> Response {
+    let mut hook = shared.hook.lock().expect("hook poisoned");
+    if hook.webhook.as_ref().is_none_or(|webhook| webhook.id != id) {
+        return webhook_not_found(&id);
+    }
+    hook.webhook = None;
+    drop(hook);
+    shared.webhooks.unsubscribe();
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "Web hook has been deleted.",
+    )
+        .into_response()
 }

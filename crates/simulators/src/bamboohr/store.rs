@@ -227,6 +227,9 @@ pub(crate) struct Change {
     pub employee_id: u64,
     pub action: &'static str,
     pub at: DateTime<Utc>,
+    /// The fields the change set (inserts) or changed (updates), by alias: webhooks name
+    /// the monitored ones.
+    pub fields: Vec<String>,
 }
 
 /// The company's data.
@@ -356,10 +359,23 @@ impl Store {
             last_changed: at,
             deleted: false,
         });
+        let set = self
+            .employees
+            .last()
+            .map(|employee| {
+                employee
+                    .fields
+                    .iter()
+                    .filter(|(_, value)| !value.is_null())
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         self.changes.push(Change {
             employee_id: id,
             action: "Inserted",
             at,
+            fields: set,
         });
         id
     }
@@ -377,14 +393,16 @@ impl Store {
             return false;
         };
         let mut job_changed = false;
+        let mut changed = Vec::new();
         for (name, value) in fields {
             if !employee.fields.contains_key(name) || name == "lastChanged" {
                 continue;
             }
-            if ["jobTitle", "department", "division", "location"].contains(&name.as_str())
-                && employee.fields[name] != *value
-            {
-                job_changed = true;
+            if employee.fields[name] != *value {
+                changed.push(name.clone());
+                if ["jobTitle", "department", "division", "location"].contains(&name.as_str()) {
+                    job_changed = true;
+                }
             }
             employee.fields.insert(name.clone(), value.clone());
         }
@@ -402,6 +420,7 @@ impl Store {
             employee_id: id,
             action: "Updated",
             at,
+            fields: changed,
         });
         true
     }
@@ -441,6 +460,7 @@ impl Store {
             employee_id: id,
             action: "Deleted",
             at,
+            fields: Vec::new(),
         });
         true
     }

@@ -40,8 +40,20 @@
 //! * the company: Bob's API has no endpoint describing the company; every person carries its
 //!   `companyId`, all the same in one account.
 //!
-//! Left out: webhooks, documents, reports, positions, custom tables, the lifecycle table,
-//! policies by name, and bank accounts.
+//! * webhooks are set up in Bob's settings, not through the API:
+//!   [`HiBobHandle::set_up_webhook`] does what an admin does there (a URL and the secret Bob
+//!   signs with), and saving it sends the `Ping test`. Each change made through the API or the
+//!   handle is then delivered as a v2 event, metadata only: `employee.created`,
+//!   `employee.updated`, `employee.left` (terminated), `employee.deleted`,
+//!   `timeoff.request.created` and `timeoff.request.canceled` (with `requestId`), each
+//!   `{"companyId", "type", "triggeredBy", "triggeredAt", "version": "v2", "data":
+//!   {"employeeId"[, "requestId"]}}` and signed with `Bob-Signature`, the base64 HMAC-SHA512
+//!   of the body keyed with the secret. No header carries a timestamp. Bob's documentation
+//!   names the scheme; the event names and `data` fields beyond `employeeId` are from memory
+//!   [unverified].
+//!
+//! Left out: documents, reports, positions, custom tables, the lifecycle table, policies by
+//! name, bank accounts, and webhook events of tables and lifecycle changes.
 
 mod routes;
 mod store;
@@ -149,6 +161,8 @@ pub(crate) struct Shared {
     service_users: Vec<(String, String)>,
     /// The body of the last `/people/search`, for tests of what callers send.
     last_search: Mutex<Option<Value>>,
+    /// Webhook deliveries (set up in Bob's settings: [`HiBobHandle::set_up_webhook`]).
+    webhooks: crate::webhooks::Webhooks,
 }
 
 impl Shared {
@@ -158,6 +172,52 @@ impl Shared {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
         self.store.write().expect("hibob store poisoned")
+    }
+
+    /// Sends a v2 webhook event, the way Bob does: metadata only, `{"companyId", "type",
+    /// "triggeredBy", "triggeredAt", "version": "v2", "data": {"employeeId"[, "requestId"]}}`,
+    /// signed with `Bob-Signature`, the base64 HMAC-SHA512 of the body keyed with the
+    /// webhook's secret.
+    pub(crate) fn notify(&self, kind: &str, employee_id: &str, request_id: Option<u64>) {
+        let mut data = json!({"employeeId": employee_id});
+        if let Some(request_id) = request_id {
+            data["requestId"] = json!(request_id);
+        }
+        let triggered_by = self
+            .service_users
+            .first()
+            .map(|(id, _)| id.clone())
+            .unwrap_or_default();
+        let body = json!({
+            "companyId": store::COMPANY_ID,
+            "type": kind,
+            "triggeredBy": triggered_by,
+            "triggeredAt": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "version": "v2",
+            "data": data,
+        })
+        .to_string()
+        .into_bytes();
+        self.webhooks
+            .emit(|subscription| signed_delivery(subscription, body));
+    }
+}
+
+/// A delivery of `body` to the subscription, signed as Bob signs (`Bob-Signature`).
+fn signed_delivery(
+    subscription: &crate::webhooks::Subscription,
+    body: Vec<u8>,
+) -> crate::webhooks::Delivery {
+    crate::webhooks::Delivery {
+        url: subscription.url.clone(),
+        headers: vec![
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            (
+                "Bob-Signature".to_owned(),
+                crate::webhooks::hmac_sha512_base64(subscription.secret.as_bytes(), &body),
+            ),
+        ],
+        body,
     }
 }
 
@@ -258,14 +318,48 @@ impl HiBobHandle {
 
     /// Terminates an employee as HR would in Bob (today); `false` when there is none.
     pub fn terminate(&self, id: &str) -> bool {
-        self.shared
+        let done = self
+            .shared
             .write()
-            .terminate(id, store::now().date_naive(), None)
+            .terminate(id, store::now().date_naive(), None);
+        if done {
+            self.shared.notify("employee.left", id, None);
+        }
+        done
     }
 
     /// Deletes an employee as HR would in Bob; `false` when there is none.
     pub fn delete(&self, id: &str) -> bool {
-        self.shared.write().delete(id)
+        let done = self.shared.write().delete(id);
+        if done {
+            self.shared.notify("employee.deleted", id, None);
+        }
+        done
+    }
+
+    /// The webhook sender (see [`HiBobHandle::set_up_webhook`]).
+    pub fn webhooks(&self) -> &crate::webhooks::Webhooks {
+        &self.shared.webhooks
+    }
+
+    /// Sets up a webhook as an admin does in Bob's settings (Bob has no API for it): later
+    /// changes are delivered to `url`, signed with `secret`. Saving it sends the `Ping test`
+    /// (`{"text": "Ping test"}`, signed like every delivery), which must be answered 2xx;
+    /// [`crate::webhooks::Webhooks::flush`] waits for its answer.
+    pub fn set_up_webhook(&self, url: &str, secret: &str) {
+        let webhooks = &self.shared.webhooks;
+        webhooks.subscribe(crate::webhooks::Subscription {
+            url: url.to_owned(),
+            secret: secret.to_owned(),
+            username: None,
+        });
+        let body = json!({"text": "Ping test"}).to_string().into_bytes();
+        webhooks.emit(|subscription| signed_delivery(subscription, body));
+    }
+
+    /// Removes the webhook, as in Bob's settings.
+    pub fn remove_webhook(&self) {
+        self.shared.webhooks.unsubscribe();
     }
 
     /// The body of the last people search served (what the caller asked for).
@@ -301,6 +395,7 @@ pub fn router(config: HiBobConfig) -> (axum::Router, HiBobHandle) {
         log: RequestLog::default(),
         service_users: config.service_users.clone(),
         last_search: Mutex::new(None),
+        webhooks: crate::webhooks::Webhooks::default(),
     });
     let router = routes::build(Arc::clone(&shared));
     (router, HiBobHandle { shared })

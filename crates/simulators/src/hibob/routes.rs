@@ -479,7 +479,10 @@ async fn create_employee(State(shared): AppState, body: Bytes) -> ApiResult {
     let id = store.insert(body, now());
     let fields: Vec<String> = DEFAULT_FIELDS.iter().map(|f| (*f).to_owned()).collect();
     let employee = store.employee(&id).expect("just inserted");
-    Ok(axum::Json(render(&store, employee, &fields, Readable::Machine)).into_response())
+    let answer = render(&store, employee, &fields, Readable::Machine);
+    drop(store);
+    shared.notify("employee.created", &id, None);
+    Ok(axum::Json(answer).into_response())
 }
 
 /// `PUT /v1/people/{identifier}`: updates the fields given (a nested body); 200, no body.
@@ -490,7 +493,9 @@ async fn update_employee(
 ) -> ApiResult {
     let body = json_body(&body)?;
     check_write(&body)?;
-    if shared.write().update(&identifier, &body, now()) {
+    let updated = shared.write().update(&identifier, &body, now());
+    if updated {
+        shared.notify("employee.updated", &identifier, None);
         Ok(StatusCode::OK.into_response())
     } else {
         Err(ApiError::not_found(format!(
@@ -511,7 +516,9 @@ async fn terminate_employee(
         .and_then(|text| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
         .ok_or_else(|| ApiError::bad("terminationDate is required (YYYY-MM-DD)"))?;
     let reason = body["terminationReason"].as_str();
-    if shared.write().terminate(&identifier, date, reason) {
+    let terminated = shared.write().terminate(&identifier, date, reason);
+    if terminated {
+        shared.notify("employee.left", &identifier, None);
         Ok(StatusCode::OK.into_response())
     } else {
         Err(ApiError::not_found(format!(
@@ -1037,7 +1044,10 @@ async fn create_time_off_request(
         .iter()
         .find(|r| r.id == id)
         .expect("just added");
-    Ok(axum::Json(request_details(&store, request)).into_response())
+    let answer = request_details(&store, request);
+    drop(store);
+    shared.notify("timeoff.request.created", &employee_id, Some(id));
+    Ok(axum::Json(answer).into_response())
 }
 
 fn find_request<'a>(
@@ -1078,5 +1088,7 @@ async fn cancel_time_off_request(
     let mut store = shared.write();
     let id = find_request(&store, &employee_id, &request)?.id;
     store.cancel_time_off(&employee_id, id, now());
+    drop(store);
+    shared.notify("timeoff.request.canceled", &employee_id, Some(id));
     Ok(StatusCode::OK.into_response())
 }
