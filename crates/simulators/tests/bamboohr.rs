@@ -467,3 +467,189 @@ async fn throttles_answer_429_or_503_with_retry_after() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()["retry-after"], "7");
 }
+
+/// Validates `instance` against the description's component schema `name`.
+fn check_component(name: &str, instance: &Value) {
+    let spec = spec();
+    let mut root = json!({"$ref": format!("#/components/schemas/{name}")});
+    root.as_object_mut()
+        .expect("a schema object")
+        .insert("components".into(), spec["components"].clone());
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&root)
+        .expect("the schema compiles");
+    let violations: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|error| format!("{error} at {}", error.instance_path()))
+        .collect();
+    assert!(violations.is_empty(), "{name}: {violations:#?}");
+}
+
+/// A loopback receiver answering 200 to every delivery.
+async fn receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let app = axum::Router::new().fallback(|| async { axum::http::StatusCode::OK });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/hooks/t")
+}
+
+/// `POST /api/v1/webhooks` answers the described webhook with its private key; each employee
+/// change after it is delivered with the described event payload, signed with
+/// `X-BambooHR-Signature` (hex HMAC-SHA256 of the body and `X-BambooHR-Timestamp`, keyed with
+/// the private key); a change of an unmonitored field sends nothing; the legacy events are
+/// refused as not simulated; a deleted webhook sends nothing more.
+#[tokio::test]
+async fn webhooks_are_made_as_described_and_deliveries_signed_as_described() {
+    let (running, handle) = start(small()).await;
+    let client = reqwest::Client::new();
+    let url = receiver().await;
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{}{path}", running.base_url))
+            .basic_auth(KEY, Some("x"))
+            .header("Accept", "application/json")
+            .json(&body)
+            .send()
+    };
+    // The legacy default events and a missing monitorFields are refused.
+    let response = post(
+        "/api/v1/webhooks",
+        json!({"name": "legacy", "url": url, "format": "json", "monitorFields": ["firstName"]}),
+    )
+    .await
+    .expect("answers");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = post(
+        "/api/v1/webhooks",
+        json!({"name": "x", "url": url, "format": "json", "events": ["employee.updated"]}),
+    )
+    .await
+    .expect("answers");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    let response = post(
+        "/api/v1/webhooks",
+        json!({"name": "Crosswalk", "url": url, "format": "json",
+               "events": ["employee.created", "employee.updated", "employee.deleted"],
+               "monitorFields": ["jobTitle", "firstName"]}),
+    )
+    .await
+    .expect("answers");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.expect("JSON");
+    check("/api/v1/webhooks", "post", 201, &created);
+    let key = created["privateKey"]
+        .as_str()
+        .expect("a private key")
+        .to_owned();
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let (status, listed) = get(&running, "/api/v1/webhooks").await;
+    assert_eq!(status, StatusCode::OK);
+    check("/api/v1/webhooks", "get", 200, &listed);
+    let (status, shown) = get(&running, &format!("/api/v1/webhooks/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    check("/api/v1/webhooks/{id}", "get", 200, &shown);
+    assert!(shown.get("privateKey").is_none(), "shown once: {shown}");
+
+    // A new employee: created, then updated with the monitored fields it has.
+    let response = post(
+        "/api/v1/employees",
+        json!({"firstName": "Ada", "lastName": "Hook", "jobTitle": "Analyst"}),
+    )
+    .await
+    .expect("answers");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    handle.webhooks().flush().await;
+    let sent = handle.webhooks().sent();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let mut kinds = Vec::new();
+    for delivery in &sent {
+        assert_eq!(delivery.status, Some(200), "{delivery:?}");
+        let header = |name: &str| {
+            delivery
+                .delivery
+                .headers
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+                .expect("the header")
+        };
+        let timestamp = header("X-BambooHR-Timestamp");
+        let mut signed = delivery.delivery.body.clone();
+        signed.extend_from_slice(timestamp.as_bytes());
+        assert_eq!(
+            header("X-BambooHR-Signature"),
+            simulators::webhooks::hmac_sha256_hex(key.as_bytes(), &signed)
+        );
+        let body: Value = serde_json::from_slice(&delivery.delivery.body).expect("JSON");
+        let kind = body["type"].as_str().expect("a type").to_owned();
+        check_component(
+            match kind.as_str() {
+                "employee.created" => "EmployeeCreatedWebhookPayload",
+                _ => "EmployeeUpdatedWebhookPayload",
+            },
+            &body,
+        );
+        if kind == "employee.updated" {
+            let mut changed: Vec<&str> = body["data"]["changedFields"]
+                .as_array()
+                .expect("changed fields")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            changed.sort_unstable();
+            assert_eq!(changed, ["firstName", "jobTitle"], "{body}");
+        }
+        kinds.push(kind);
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["employee.created", "employee.updated"]);
+    let employee = serde_json::from_slice::<Value>(&sent[0].delivery.body).expect("JSON")["data"]
+        ["employeeId"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+
+    // An unmonitored field sends nothing; a monitored one an update naming it.
+    post(
+        &format!("/api/v1/employees/{employee}"),
+        json!({"workEmail": "ada.hook@example.com"}),
+    )
+    .await
+    .expect("answers");
+    handle.webhooks().flush().await;
+    assert_eq!(handle.webhooks().sent().len(), 2, "nothing for workEmail");
+    post(
+        &format!("/api/v1/employees/{employee}"),
+        json!({"jobTitle": "Lead"}),
+    )
+    .await
+    .expect("answers");
+    handle.webhooks().flush().await;
+    let sent = handle.webhooks().sent();
+    assert_eq!(sent.len(), 3);
+    let body: Value = serde_json::from_slice(&sent[2].delivery.body).expect("JSON");
+    assert_eq!(body["data"]["changedFields"], json!(["jobTitle"]), "{body}");
+
+    // Deleted: no more deliveries.
+    let response = client
+        .delete(format!("{}/api/v1/webhooks/{id}", running.base_url))
+        .basic_auth(KEY, Some("x"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(handle.delete(&employee));
+    handle.webhooks().flush().await;
+    assert_eq!(
+        handle.webhooks().sent().len(),
+        3,
+        "nothing after the delete"
+    );
+    let (status, _) = get(&running, &format!("/api/v1/webhooks/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
