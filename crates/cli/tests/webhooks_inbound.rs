@@ -1809,3 +1809,120 @@ async fn hibob_webhook_with_the_customers_secret_is_pinged_signed_and_verified()
         ["created", "updated"]
     );
 }
+
+/// An OAuth connection's subscription whose deletion was refused on disconnect is deleted
+/// later even when the vendor says by then that the access token expired: the kept copy's
+/// refresh token is exchanged for a new access token (in memory: the connection is gone) and
+/// the deletion is sent again with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_oauth_connection_refreshes_its_token_to_delete_its_subscription_later() {
+    use simulators::faults::{Fault, FaultKind};
+    const CLIENT: (&str, &str) = ("1000.ZOHOSIMCLIENT", "zoho-sim-secret");
+    const REDIRECT: &str = "http://127.0.0.1/done";
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Zoho>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let zoho = app.handle::<Zoho>().clone();
+    let clock = Clock::default();
+    // The demo connection holds a static token; give it the tokens of a code grant, refresh
+    // token included, as the Connect flow would, and the environment the OAuth app they are of.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/environment/oauth-apps/zoho",
+            Some(json!({"client_id": CLIENT.0, "client_secret": CLIENT.1, "redirect_uris": [REDIRECT]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let code = zoho
+        .oauth()
+        .issue_code(CLIENT.0, REDIRECT, "ZohoCRM.modules.ALL", None);
+    let issued = zoho
+        .oauth()
+        .exchange_code(CLIENT.0, &code, Some(REDIRECT), None)
+        .expect("tokens for the code");
+    let refresh_token = issued.refresh_token.clone().expect("a refresh token");
+    let environment_id = environment_of(&app, "zoho").await;
+    let connection_id = ConnectionId::parse(&app.connection("zoho")).expect("a connection id");
+    let store: &dyn Store = app.demo.store.as_ref();
+    store
+        .update_connection(
+            &environment_id,
+            &connection_id,
+            store::ConnectionUpdate {
+                credentials: Some(app.demo.state.keyring.seal_json(
+                    &json!({"access_token": issued.access_token, "refresh_token": refresh_token}),
+                    &server::credentials_aad(&connection_id),
+                )),
+                credentials_expires_at: Some(Some(
+                    chrono::Utc::now() + chrono::TimeDelta::hours(1),
+                )),
+                ..store::ConnectionUpdate::default()
+            },
+        )
+        .await
+        .expect("the connection's tokens");
+    make_ingress(&app, "zoho", None).await;
+    run_until_on(&app, &clock, || {
+        let app = &app;
+        async move { ingress_of(app, "zoho").await["subscription"]["status"] == json!("active") }
+    })
+    .await;
+    let channel = zoho.watch().expect("a channel").channel_id;
+    app.simulator("zoho").faults().push(Fault {
+        kind: FaultKind::Status {
+            status: 503,
+            body: None,
+        },
+        path_prefix: Some("/crm/v8/actions/watch".to_owned()),
+        times: 1_000,
+    });
+    let (status, answer) = app
+        .call(
+            Method::DELETE,
+            &format!("/connections/{connection_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    let (status, _) = app.get(&format!("/connections/{connection_id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the connection is gone");
+    assert_eq!(
+        zoho.watch().map(|watch| watch.channel_id),
+        Some(channel),
+        "Zoho refused the deletion"
+    );
+    let jobs = store
+        .list_jobs(&environment_id, None, 1_000)
+        .await
+        .expect("jobs");
+    let kept = jobs
+        .iter()
+        .find(|job| job.kind == "webhook.subscription" && job.connection_id.is_none())
+        .expect("a job retries the deletion")
+        .payload
+        .to_string();
+    assert!(
+        !kept.contains(&refresh_token),
+        "the job keeps no refresh token in plaintext"
+    );
+    // By the retry the access token has expired (the refresh token still works), and Zoho
+    // answers again.
+    let refreshes = zoho.oauth().refresh_requests();
+    zoho.oauth().expire_access_tokens();
+    app.simulator("zoho").faults().clear();
+    clock.advance(Duration::from_secs(60));
+    run_until_on(&app, &clock, || {
+        let zoho = zoho.clone();
+        async move { zoho.watch().is_none() }
+    })
+    .await;
+    assert!(zoho.webhooks().subscription().is_none());
+    assert_eq!(
+        zoho.oauth().refresh_requests(),
+        refreshes + 1,
+        "one refresh made the deletion possible"
+    );
+}

@@ -9,6 +9,9 @@
 //! refresh token is part of that one write, before the new access token is used. A refused
 //! refresh (`invalid_grant`) marks the connection `needs_reauth`, records one event, and every
 //! later call is refused without touching the token endpoint again.
+//!
+//! A connection the store no longer holds (a job still calling the vendor with its copy of a
+//! deleted connection) is refreshed from that copy in memory only: no lease, no write, no event.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -230,7 +233,17 @@ impl TokenManager {
         let seen_at = connection.updated_at;
         let lock = self.local_lock(&connection.id);
         let _guard = lock.lock().await;
-        let current = self.store.get_connection_by_id(&connection.id).await?;
+        let current = match self.store.get_connection_by_id(&connection.id).await {
+            Ok(current) => current,
+            // Deleted since it was read: only the caller's copy is left (never a stored row
+            // refreshed without the lease).
+            Err(StoreError::NotFound) => {
+                return self
+                    .refresh_detached(connection, connector, scheme, endpoints, offload)
+                    .await;
+            }
+            Err(other) => return Err(other.into()),
+        };
         if let Some(ready) = self.already_fresh(&current, force, seen_at, before)? {
             return Ok(ready);
         }
@@ -318,7 +331,101 @@ impl TokenManager {
         {
             return Ok(ready);
         }
-        let mut secrets = self.open(&row)?;
+        let secrets = self.open(&row)?;
+        let exchanged = match self
+            .exchange(&row, secrets, connector, scheme, endpoints, offload)
+            .await
+        {
+            Ok(exchanged) => exchanged,
+            Err(CredentialsError::OAuth(OAuthError::InvalidGrant(answer))) => {
+                // The status and its event are one transaction: a connection never needs
+                // re-authorisation without the event that says so.
+                self.store
+                    .update_connection_with_event(
+                        &row.environment_id,
+                        &row.id,
+                        ConnectionUpdate {
+                            status: Some(ConnectionStatus::NeedsReauth),
+                            ..ConnectionUpdate::default()
+                        },
+                        NewEvent {
+                            environment_id: row.environment_id.clone(),
+                            connection_id: Some(row.id.clone()),
+                            kind: "connection.needs_reauth".to_owned(),
+                            payload: json!({"provider": row.provider, "reason": "refresh_refused", "status": answer.status}),
+                        },
+                    )
+                    .await?;
+                tracing::warn!(connection_id = %row.id, provider = %row.provider, "refresh refused: connection needs re-authorisation");
+                return Err(CredentialsError::ReauthRequired);
+            }
+            Err(other) => return Err(other),
+        };
+        let sealed = self
+            .keyring
+            .seal_json(&exchanged.secrets, &credentials_aad(&row.id));
+        let stored = self
+            .store
+            .store_refreshed_credentials(
+                &row.id,
+                fence,
+                sealed,
+                exchanged.expires_at,
+                Some(exchanged.account),
+            )
+            .await?;
+        tracing::info!(connection_id = %row.id, provider = %row.provider, "access token refreshed");
+        Ok((stored, exchanged.secrets))
+    }
+
+    /// Refreshes a connection the store no longer holds (deleted, while a job holding a copy
+    /// of it still calls the vendor, e.g. to delete a webhook subscription): the copy's tokens
+    /// are exchanged in memory only. There is no row to lease, write or mark `needs_reauth`, so
+    /// a refused refresh is only [`CredentialsError::ReauthRequired`], and the new tokens live
+    /// as long as the returned copy (sealed in it as a stored row's are).
+    async fn refresh_detached(
+        &self,
+        copy: Connection,
+        connector: &Connector,
+        scheme: &str,
+        endpoints: &connector::OAuthEndpoints,
+        offload: Option<&Offload>,
+    ) -> Result<(Connection, Value), CredentialsError> {
+        let secrets = self.open(&copy)?;
+        let exchanged = match self
+            .exchange(&copy, secrets, connector, scheme, endpoints, offload)
+            .await
+        {
+            Ok(exchanged) => exchanged,
+            Err(CredentialsError::OAuth(OAuthError::InvalidGrant(_))) => {
+                tracing::warn!(connection_id = %copy.id, provider = %copy.provider, "refresh refused for a deleted connection");
+                return Err(CredentialsError::ReauthRequired);
+            }
+            Err(other) => return Err(other),
+        };
+        let mut refreshed = copy;
+        refreshed.credentials = self
+            .keyring
+            .seal_json(&exchanged.secrets, &credentials_aad(&refreshed.id));
+        refreshed.credentials_expires_at = exchanged.expires_at;
+        refreshed.account = exchanged.account;
+        refreshed.updated_at = Utc::now();
+        tracing::info!(connection_id = %refreshed.id, provider = %refreshed.provider, "access token refreshed for a deleted connection (kept in memory only)");
+        Ok((refreshed, exchanged.secrets))
+    }
+
+    /// Exchanges the connection's refresh token (or its client's credentials) for new tokens
+    /// at the vendor: `secrets` and the account with the answer in, nothing stored. A refused
+    /// grant is [`OAuthError::InvalidGrant`], for the caller to act on.
+    async fn exchange(
+        &self,
+        row: &Connection,
+        mut secrets: Value,
+        connector: &Connector,
+        scheme: &str,
+        endpoints: &connector::OAuthEndpoints,
+        offload: Option<&Offload>,
+    ) -> Result<Exchanged, CredentialsError> {
         let client = match endpoints.client {
             connector::file::ClientSource::Connection => connection_client(&row.account, &secrets)
                 .ok_or_else(|| {
@@ -370,32 +477,7 @@ impl TokenManager {
                     .await
             }
         };
-        let tokens = match tokens {
-            Ok(tokens) => tokens,
-            Err(OAuthError::InvalidGrant(answer)) => {
-                // The status and its event are one transaction: a connection never needs
-                // re-authorisation without the event that says so.
-                self.store
-                    .update_connection_with_event(
-                        &row.environment_id,
-                        &row.id,
-                        ConnectionUpdate {
-                            status: Some(ConnectionStatus::NeedsReauth),
-                            ..ConnectionUpdate::default()
-                        },
-                        NewEvent {
-                            environment_id: row.environment_id.clone(),
-                            connection_id: Some(row.id.clone()),
-                            kind: "connection.needs_reauth".to_owned(),
-                            payload: json!({"provider": row.provider, "reason": "refresh_refused", "status": answer.status}),
-                        },
-                    )
-                    .await?;
-                tracing::warn!(connection_id = %row.id, provider = %row.provider, "refresh refused: connection needs re-authorisation");
-                return Err(CredentialsError::ReauthRequired);
-            }
-            Err(other) => return Err(other.into()),
-        };
+        let tokens = tokens?;
         if let Value::Object(map) = &mut secrets {
             map.insert(
                 "access_token".to_owned(),
@@ -413,14 +495,20 @@ impl TokenManager {
         if let Value::Object(map) = &mut account {
             map.extend(captured);
         }
-        let sealed = self.keyring.seal_json(&secrets, &credentials_aad(&row.id));
-        let stored = self
-            .store
-            .store_refreshed_credentials(&row.id, fence, sealed, tokens.expires_at, Some(account))
-            .await?;
-        tracing::info!(connection_id = %row.id, provider = %row.provider, "access token refreshed");
-        Ok((stored, secrets))
+        Ok(Exchanged {
+            secrets,
+            account,
+            expires_at: tokens.expires_at,
+        })
     }
+}
+
+/// New tokens from the vendor, merged into a connection's secrets and account. Not `Debug`:
+/// it holds the opened secrets.
+struct Exchanged {
+    secrets: Value,
+    account: Value,
+    expires_at: Option<DateTime<Utc>>,
 }
 
 /// The client id (an account field) and secret (a secret field) a connection holds, for
