@@ -1926,3 +1926,131 @@ async fn a_deleted_oauth_connection_refreshes_its_token_to_delete_its_subscripti
         "one refresh made the deletion possible"
     );
 }
+
+/// Tokens a retried deletion refreshed for a deleted connection are kept (sealed) in its job:
+/// a try that refreshed and then failed leaves the next try the new token, not the dead one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_connection_s_refreshed_token_is_kept_for_the_next_try() {
+    use simulators::faults::{Fault, FaultKind};
+    const CLIENT: (&str, &str) = ("1000.ZOHOSIMCLIENT", "zoho-sim-secret");
+    const REDIRECT: &str = "http://127.0.0.1/done";
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Zoho>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let zoho = app.handle::<Zoho>().clone();
+    let clock = Clock::default();
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/environment/oauth-apps/zoho",
+            Some(json!({"client_id": CLIENT.0, "client_secret": CLIENT.1, "redirect_uris": [REDIRECT]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let code = zoho
+        .oauth()
+        .issue_code(CLIENT.0, REDIRECT, "ZohoCRM.modules.ALL", None);
+    let issued = zoho
+        .oauth()
+        .exchange_code(CLIENT.0, &code, Some(REDIRECT), None)
+        .expect("tokens for the code");
+    let environment_id = environment_of(&app, "zoho").await;
+    let connection_id = ConnectionId::parse(&app.connection("zoho")).expect("a connection id");
+    let store: &dyn Store = app.demo.store.as_ref();
+    store
+        .update_connection(
+            &environment_id,
+            &connection_id,
+            store::ConnectionUpdate {
+                credentials: Some(app.demo.state.keyring.seal_json(
+                    &json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token}),
+                    &server::credentials_aad(&connection_id),
+                )),
+                credentials_expires_at: Some(Some(
+                    chrono::Utc::now() + chrono::TimeDelta::hours(1),
+                )),
+                ..store::ConnectionUpdate::default()
+            },
+        )
+        .await
+        .expect("the connection's tokens");
+    make_ingress(&app, "zoho", None).await;
+    run_until_on(&app, &clock, || {
+        let app = &app;
+        async move { ingress_of(app, "zoho").await["subscription"]["status"] == json!("active") }
+    })
+    .await;
+    let unavailable = || Fault {
+        kind: FaultKind::Status {
+            status: 503,
+            body: None,
+        },
+        path_prefix: Some("/crm/v8/actions/watch".to_owned()),
+        times: 1_000,
+    };
+    app.simulator("zoho").faults().push(unavailable());
+    let (status, answer) = app
+        .call(
+            Method::DELETE,
+            &format!("/connections/{connection_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    let retry_attempts = || async {
+        store
+            .list_jobs(&environment_id, None, 1_000)
+            .await
+            .expect("jobs")
+            .into_iter()
+            .find(|job| job.kind == "webhook.subscription" && job.connection_id.is_none())
+            .map(|job| job.attempts)
+    };
+    let before = retry_attempts().await.expect("a job retries the deletion");
+    // The next try finds the token dead (Zoho's answer to it), refreshes, and is refused again.
+    let refreshes = zoho.oauth().refresh_requests();
+    assert!(zoho.oauth().revoke(&issued.access_token));
+    let faults = app.simulator("zoho").faults();
+    faults.clear();
+    faults.push(Fault {
+        kind: FaultKind::Status {
+            status: 401,
+            body: Some(json!({"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"})),
+        },
+        path_prefix: Some("/crm/v8/actions/watch".to_owned()),
+        times: 1,
+    });
+    // Refused without a 5xx, so that the circuit breaker stays closed for the next try.
+    faults.push(Fault {
+        kind: FaultKind::Status {
+            status: 400,
+            body: Some(json!({"code": "INVALID_DATA", "details": {}, "message": "refused", "status": "error"})),
+        },
+        path_prefix: Some("/crm/v8/actions/watch".to_owned()),
+        times: 1_000,
+    });
+    clock.advance(Duration::from_secs(3_600));
+    run_until_on(&app, &clock, || async {
+        retry_attempts()
+            .await
+            .is_some_and(|attempts| attempts > before)
+    })
+    .await;
+    assert_eq!(zoho.oauth().refresh_requests(), refreshes + 1);
+    assert!(zoho.watch().is_some(), "Zoho refused the deletion again");
+    // The try after it uses the refreshed token: no second refresh.
+    app.simulator("zoho").faults().clear();
+    clock.advance(Duration::from_secs(86_400));
+    run_until_on(&app, &clock, || {
+        let zoho = zoho.clone();
+        async move { zoho.watch().is_none() }
+    })
+    .await;
+    assert_eq!(
+        zoho.oauth().refresh_requests(),
+        refreshes + 1,
+        "the kept token served the next try"
+    );
+}

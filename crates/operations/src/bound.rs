@@ -107,6 +107,12 @@ impl Bound {
         &self.connection
     }
 
+    /// The connection as its session holds it now: after a token refresh, with the new
+    /// tokens (sealed).
+    pub fn current_connection(&self) -> Connection {
+        self.session.connection()
+    }
+
     /// The effective connector: the base with the environment's and the connection's
     /// override layers.
     pub fn connector(&self) -> &Connector {

@@ -405,20 +405,30 @@ impl SubscriptionHandler {
     /// Deletes the subscriptions a removal left at the vendor, through the connection while it
     /// exists and through its kept copy once it is deleted.
     async fn delete_left(&self, job: &Job, payload: &mut Payload) -> Result<(), Failure> {
-        let bound = match self
+        let (bound, copied) = match self
             .operations
             .bind(&job.environment_id, payload.connection_id.as_str(), None)
             .await
         {
-            Ok(bound) => bound,
+            Ok(bound) => (bound, false),
             Err(OpError::NotFound(detail)) => match payload.removed.clone() {
-                Some(connection) => self.operations.bind_removed(connection, None).await?,
+                Some(connection) => (self.operations.bind_removed(connection, None).await?, true),
                 None => return Err(Failure::Fail(detail)),
             },
             Err(other) => return Err(other.into()),
         };
+        let result = Self::delete_each(&bound, payload).await;
+        if copied {
+            // Tokens refreshed on the way (sealed in the session's copy) serve the next try: a
+            // refresh token the vendor rotated is the only one that still works.
+            payload.removed = Some(bound.current_connection());
+        }
+        result
+    }
+
+    async fn delete_each(bound: &Bound, payload: &mut Payload) -> Result<(), Failure> {
         while let Some(id) = payload.id.clone().or_else(|| payload.previous_id.clone()) {
-            delete_at_vendor(&bound, &id, payload.number)
+            delete_at_vendor(bound, &id, payload.number)
                 .await
                 .map_err(Failure::Retry)?;
             if payload.id.as_deref() == Some(id.as_str()) {
