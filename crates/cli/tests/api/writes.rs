@@ -798,13 +798,14 @@ async fn a_deal_takes_the_currencies_its_portal_lists() {
 /// 422 for a body its document allows nor a 404 a client would read as the written record's
 /// absence (the long Schemathesis run's stateful finding, issue 15: an engagement naming a
 /// company an earlier step had deleted). HubSpot refuses the association, Salesforce the
-/// lookup; nothing is written.
+/// lookup, Close the lead (the Close run's stateful finding); nothing is written.
 #[tokio::test]
 async fn a_write_naming_a_deleted_record_is_a_conflict_with_the_vendors_state() {
     let app = spawn_app().await;
     for (provider, object, body) in [
         ("hubspot", "opportunities", json!({"name": "Orphan deal"})),
         ("salesforce", "contacts", json!({"last_name": "Orphan"})),
+        ("closecrm", "contacts", json!({"name": "Orphan"})),
     ] {
         let connection = app.connection(provider);
         let companies = format!("/unified/crm/companies?connection_id={connection}");
@@ -927,6 +928,56 @@ async fn pipedrive_takes_what_its_document_allows() {
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["probability"], 0, "{updated}");
+}
+
+/// Zoho CRM's picklists take their own values only (the long Schemathesis run on Zoho, issue
+/// 15: a free-text `lead_source` or `industry` was in the document and Zoho answered "invalid
+/// data"): the connection's document lists the picklist's options, and another value is
+/// refused naming the field before any vendor call.
+#[tokio::test]
+async fn zoho_picklists_take_their_own_values() {
+    let app = spawn_app().await;
+    let connection = app.connection("zoho");
+    for (object, field, body) in [
+        ("contacts", "lead_source", json!({"last_name": "Pick"})),
+        (
+            "opportunities",
+            "lead_source",
+            json!({"name": "Pick", "stage_id": "Qualification"}),
+        ),
+        ("leads", "lead_source", json!({"last_name": "Pick"})),
+        ("companies", "industry", json!({"name": "Pick"})),
+    ] {
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        let options = meta["create_schema"]["properties"][field]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{object}.{field} lists its options: {meta}"))
+            .clone();
+        let option = options
+            .iter()
+            .find(|value| value.is_string())
+            .expect("an option")
+            .clone();
+        let path = format!("/unified/crm/{object}?connection_id={connection}");
+        let posts = || app.simulator("zoho").requests().total_matching("POST ");
+        let before = posts();
+        let mut refused_body = body.clone();
+        refused_body[field] = json!("Not an option");
+        let (status, refused) = app.call(Method::POST, &path, Some(refused_body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{object}: {refused}");
+        assert_eq!(refused["field"], format!("body.{field}"), "{refused}");
+        assert_eq!(posts(), before, "{object}: nothing sent to the vendor");
+        let mut taken = body;
+        taken[field] = option.clone();
+        let (status, created) = app.call(Method::POST, &path, Some(taken)).await;
+        assert_eq!(status, StatusCode::CREATED, "{object}: {created}");
+        assert_eq!(created[field], option, "{object}: {created}");
+    }
 }
 
 /// Writes with nothing in a part are still writes (Schemathesis findings, issue 15): a phone
