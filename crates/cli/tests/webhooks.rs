@@ -820,11 +820,15 @@ async fn endpoints_refuse_bad_input_with_problems_naming_the_field() {
             Some(json!({"url": "https://example.com/", "connection_ids": [ConnectionId::generate().to_string()]})),
         )
         .await;
+    // A body naming a connection the environment does not have is a conflict with its state
+    // (409 `reference_not_found`), not a 404 a client would read as the endpoint's absence
+    // (the long Schemathesis run's stateful phase took a PATCH's 404 for a lost endpoint).
     assert_eq!(
         status,
-        StatusCode::NOT_FOUND,
+        StatusCode::CONFLICT,
         "an unknown connection: {problem}"
     );
+    assert_eq!(problem["code"], "reference_not_found", "{problem}");
     let (id, secret) = create_endpoint(
         &app,
         json!({"url": "https://hooks.example.com/in", "connection_ids": [app.connection("pipedrive")]}),

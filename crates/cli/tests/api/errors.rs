@@ -147,3 +147,29 @@ async fn a_pipeline_the_vendor_does_not_have_is_not_found() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{id}: {body}");
     }
 }
+
+/// A Zoho CRM call whose start plus duration passes the last representable time (a call at
+/// 9999-12-31T23:59:59Z lasting a day) is read with no end time, never a 500 (the long
+/// Schemathesis run on Zoho, issue 15: the stateful phase read such a call back).
+#[tokio::test]
+async fn a_call_ending_past_the_year_9999_is_read_without_an_end() {
+    let app = spawn_app().await;
+    let connection = app.connection("zoho");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/engagements?connection_id={connection}"),
+            Some(json!({"type": "CALL", "subject": "Late", "start_time": "9999-12-31T23:59:59Z", "duration_seconds": 86_400})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id");
+    let (status, read) = app
+        .get(&format!(
+            "/unified/crm/engagements/{id}?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["end_time"], serde_json::Value::Null, "{read}");
+    assert_eq!(read["duration_seconds"], 86_400, "{read}");
+}

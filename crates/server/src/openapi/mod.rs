@@ -1128,7 +1128,7 @@ fn build_scoped(
         "Create a webhook endpoint; its signing secret is shown once",
         Responses::platform(
             json!({"201": Responses::json("The endpoint and its secret.", Components::reference("WebhookEndpointWithSecret"))}),
-            &[400, 404, 413],
+            &[400, 409, 413],
         ),
     );
     create_endpoint["requestBody"] = endpoint_body(true);
@@ -1144,7 +1144,7 @@ fn build_scoped(
         "Change a webhook endpoint (each field given replaces the stored one; enabling it sends what waits)",
         Responses::platform(
             json!({"200": Responses::json("The endpoint.", Components::reference("WebhookEndpoint"))}),
-            &[400, 404, 413],
+            &[400, 404, 409, 413],
         ),
     );
     update_endpoint["requestBody"] = endpoint_body(false);

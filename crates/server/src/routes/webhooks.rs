@@ -240,11 +240,13 @@ async fn check_connections(
             .await
         {
             Ok(_) => checked.push(id),
-            // A well-formed id the environment does not have: 404, as on the other routes.
+            // A well-formed id the environment does not have: the body names a missing record,
+            // 409 `reference_not_found` as for a vendor's (a 404 would say the endpoint is gone).
             Err(StoreError::NotFound) => {
-                return Err(ApiError::not_found(format!(
-                    "`{field}`: connection `{id}` does not exist"
-                )));
+                return Err(ApiError::Conflict {
+                    code: "reference_not_found",
+                    detail: format!("`{field}`: connection `{id}` does not exist"),
+                });
             }
             Err(error) => return Err(error.into()),
         }
