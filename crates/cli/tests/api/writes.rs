@@ -980,6 +980,26 @@ async fn zoho_picklists_take_their_own_values() {
     }
 }
 
+/// A Zoho contact or lead given a `name` and `last_name: null` takes its last name from the
+/// name, as when `last_name` is absent (the long Schemathesis run on Zoho, issue 15: Zoho
+/// answered "required field not found" for `{"name": "0", "last_name": null}`).
+#[tokio::test]
+async fn a_zoho_name_stands_in_for_a_null_last_name() {
+    let app = spawn_app().await;
+    let connection = app.connection("zoho");
+    for object in ["contacts", "leads"] {
+        let (status, created) = app
+            .call(
+                Method::POST,
+                &format!("/unified/crm/{object}?connection_id={connection}"),
+                Some(json!({"name": "Ada Lovelace", "last_name": null, "first_name": null})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{object}: {created}");
+        assert_eq!(created["last_name"], "Lovelace", "{object}: {created}");
+    }
+}
+
 /// Writes with nothing in a part are still writes (Schemathesis findings, issue 15): a phone
 /// entry with no number is left out rather than sent for Pipedrive to refuse, and a Dataverse
 /// engagement whose mapped body is empty is sent as `{}`, not as no body at all (the vendor
