@@ -58,6 +58,7 @@ impl Dialect for PostgresDialect {
     const BYTEWISE: &'static str = "COLLATE \"C\"";
 
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+    const ONE_WRITER: bool = false;
 
     // Bound as text and cast, so Postgres stores the text verbatim (a `jsonb` value would not).
     fn json(param: &str) -> String {

@@ -45,6 +45,7 @@ where
         ingress: WebhookIngress,
     ) -> Result<WebhookIngress, StoreError> {
         let now = timestamp::now();
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         // The write comes first: on SQLite a transaction that read first and then writes after
         // another connection's commit fails at once with "database is locked" (its snapshot is
@@ -134,6 +135,7 @@ where
     pub(crate) async fn accept(&self, entry: NewInboxEntry) -> Result<i64, StoreError> {
         let received_at = timestamp::truncate(entry.received_at);
         let now = timestamp::now();
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let touched = sqlx::query(
             "UPDATE webhook_ingresses SET last_received_at = $1 WHERE connection_id = $2",
@@ -193,6 +195,7 @@ where
         failure: VerificationFailure,
     ) -> Result<(), StoreError> {
         let at = timestamp::truncate(failure.at);
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let counted = sqlx::query(
             "UPDATE webhook_ingresses SET failures = failures + 1, last_failure_at = $1,
@@ -349,6 +352,7 @@ where
     ) -> Result<Vec<bool>, StoreError> {
         let at = timestamp::truncate(at);
         let cutoff = at - chrono::Duration::days(WEBHOOK_EVENT_ID_DAYS);
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let mut fresh = Vec::with_capacity(event_ids.len());
         for event_id in event_ids {

@@ -22,6 +22,7 @@ mod store_impl;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Database, Decode, Encode, Pool, Type};
@@ -58,6 +59,10 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     /// one writer at a time already keeps them apart.
     const SKIP_LOCKED: &'static str;
 
+    /// Whether the database takes one write transaction at a time (SQLite): the process's
+    /// write transactions then take turns in the store ([`SqlStore::write_turn`]).
+    const ONE_WRITER: bool;
+
     /// Converts a time (already truncated to microseconds) for binding.
     fn time(at: DateTime<Utc>) -> Self::Time;
 
@@ -77,6 +82,8 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
 pub struct SqlStore<D: Dialect> {
     pool: Pool<D::Db>,
     dialect: D,
+    /// The turn of the process's write transactions on a one-writer database.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<D: Dialect + Clone> Clone for SqlStore<D> {
@@ -84,6 +91,7 @@ impl<D: Dialect + Clone> Clone for SqlStore<D> {
         SqlStore {
             pool: self.pool.clone(),
             dialect: self.dialect.clone(),
+            write_gate: Arc::clone(&self.write_gate),
         }
     }
 }
@@ -91,7 +99,29 @@ impl<D: Dialect + Clone> Clone for SqlStore<D> {
 impl<D: Dialect> SqlStore<D> {
     /// A store on `pool`; it does not migrate (call [`store::Store::migrate`]).
     pub fn new(pool: Pool<D::Db>, dialect: D) -> SqlStore<D> {
-        SqlStore { pool, dialect }
+        SqlStore {
+            pool,
+            dialect,
+            write_gate: Arc::default(),
+        }
+    }
+
+    /// Waits for this process's turn to run a write transaction on a one-writer database
+    /// ([`Dialect::ONE_WRITER`]); the turn lasts while the guard lives, so it is taken before
+    /// the transaction begins and kept past its commit. Elsewhere it returns at once.
+    ///
+    /// Writers then queue here in arrival order. Without it they met inside SQLite, where every
+    /// writer but one got `SQLITE_BUSY` and slept in the busy handler (1 ms, then 2, 5, 10 … up
+    /// to 100 ms a try) while the lock was often free again after a millisecond: that sleep, not
+    /// the writes, was the tail of the webhook ack's latency (`docs/benchmarks.md`,
+    /// `webhook_ack`). A transaction holding its turn must not wait for another write turn
+    /// (every store method takes at most one, around its own transaction).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if D::ONE_WRITER {
+            Some(self.write_gate.lock().await)
+        } else {
+            None
+        }
     }
 
     /// The pool, for statements of the backend's own (a checkpoint, say).

@@ -843,6 +843,7 @@ where
         now: DateTime<Utc>,
     ) -> Result<ApiKey, StoreError> {
         let now = timestamp::truncate(now);
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         Self::lock_environment_keys(&mut *transaction, environment_id).await?;
         let key = Self::api_key_on(&mut *transaction, environment_id, id).await?;
@@ -884,6 +885,7 @@ where
             return Err(StoreError::NotFound);
         }
         let old_expires_at = timestamp::truncate(old_expires_at);
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         Self::lock_environment_keys(&mut *transaction, environment_id).await?;
         let old = Self::api_key_on(&mut *transaction, environment_id, id).await?;
@@ -974,6 +976,7 @@ where
         event: NewEvent,
     ) -> Result<(Connection, Event), StoreError> {
         let event = event_of(event);
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let connection = Self::insert_connection_on(&mut *transaction, new).await?;
         Self::insert_event_on(&mut *transaction, &event).await?;
@@ -999,6 +1002,7 @@ where
         event: NewEvent,
     ) -> Result<(Connection, Event), StoreError> {
         let event = event_of(event);
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let connection =
             Self::update_connection_on(&mut *transaction, environment_id, id, update).await?;
@@ -1298,6 +1302,7 @@ where
         // The count is the transaction's first write: SQLite's write lock, or Postgres's lock on
         // the session row, makes concurrent starts on one session take their turns, each seeing
         // the count the one before left.
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let counted = sqlx::query(
             "UPDATE connect_sessions SET oauth_starts = oauth_starts + 1
@@ -1349,6 +1354,7 @@ where
         // Marking the session used is the transaction's first write and decides in one
         // statement: a concurrent second use waits for this one's lock (SQLite's single writer,
         // Postgres's row lock), then finds the session used and changes nothing.
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let used = sqlx::query(
             "UPDATE connect_sessions SET consumed_at = $2
@@ -1428,6 +1434,7 @@ where
             Self::insert_event_on(&self.pool, &event).await?;
             return Ok(event);
         }
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         Self::insert_event_on(&mut *transaction, &event).await?;
         Self::outbox_event_on(&mut *transaction, &event).await?;
@@ -1887,6 +1894,7 @@ where
         page: SyncPage,
     ) -> Result<AppliedPage, StoreError> {
         let now = timestamp::now();
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         // The first statement writes, so SQLite takes its write lock now.
         if let Some(claim) = &page.claim {
@@ -2306,6 +2314,7 @@ where
         event: Option<NewEvent>,
     ) -> Result<(), StoreError> {
         let now = timestamp::now();
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         if let Some(claim) = &state.claim {
             Self::check_claim(&mut transaction, claim, now).await?;
@@ -2349,6 +2358,7 @@ where
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
         let now = timestamp::truncate(now);
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET
@@ -2617,6 +2627,7 @@ where
         // The marker's insert comes first, so the transaction takes its lock at once: a
         // concurrent reporter of the same marker waits until this one ends, then finds it and
         // does nothing, so one event is recorded however many report at once.
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let marked = sqlx::query(
             "INSERT INTO invalid_override_reports
@@ -2874,6 +2885,7 @@ where
         environment_id: &EnvironmentId,
         id: &WebhookEndpointId,
     ) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         let deleted =
             sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND environment_id = $2")
@@ -2912,6 +2924,7 @@ where
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let now = timestamp::truncate(now);
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         // The environment's lock (the one sync pages take) keeps fan-outs apart, so messages
         // are numbered in the order their changes committed.
@@ -3049,6 +3062,7 @@ where
 
     async fn record_webhook_attempt(&self, attempt: WebhookAttempt) -> Result<(), StoreError> {
         let at = timestamp::truncate(attempt.at);
+        let _turn = self.write_turn().await;
         let mut transaction = self.pool.begin().await.map_err(StoreError::database)?;
         // $1 status, $2 next attempt (NULL: keep), $3 error, $4 whether it counts, $5 now, $6 id.
         let (status, next_at, counts) = match &attempt.next {

@@ -50,6 +50,7 @@ impl Dialect for SqliteDialect {
 
     // One writer at a time: an `UPDATE … WHERE id IN (SELECT …)` runs whole under the write lock.
     const SKIP_LOCKED: &'static str = "";
+    const ONE_WRITER: bool = true;
 
     fn json(param: &str) -> String {
         param.to_owned()
