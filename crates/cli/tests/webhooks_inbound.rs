@@ -1817,59 +1817,16 @@ async fn hibob_webhook_with_the_customers_secret_is_pinged_signed_and_verified()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_oauth_connection_refreshes_its_token_to_delete_its_subscription_later() {
     use simulators::faults::{Fault, FaultKind};
-    const CLIENT: (&str, &str) = ("1000.ZOHOSIMCLIENT", "zoho-sim-secret");
-    const REDIRECT: &str = "http://127.0.0.1/done";
-    let app = helpers::spawn_app_with(cli::demo::Options {
-        registry: vec![simulators::Entry::of::<Zoho>()],
-        ..cli::demo::Options::tests()
-    })
-    .await;
-    let zoho = app.handle::<Zoho>().clone();
-    let clock = Clock::default();
-    // The demo connection holds a static token; give it the tokens of a code grant, refresh
-    // token included, as the Connect flow would, and the environment the OAuth app they are of.
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            "/environment/oauth-apps/zoho",
-            Some(json!({"client_id": CLIENT.0, "client_secret": CLIENT.1, "redirect_uris": [REDIRECT]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let code = zoho
-        .oauth()
-        .issue_code(CLIENT.0, REDIRECT, "ZohoCRM.modules.ALL", None);
-    let issued = zoho
-        .oauth()
-        .exchange_code(CLIENT.0, &code, Some(REDIRECT), None)
-        .expect("tokens for the code");
-    let refresh_token = issued.refresh_token.clone().expect("a refresh token");
-    let environment_id = environment_of(&app, "zoho").await;
-    let connection_id = ConnectionId::parse(&app.connection("zoho")).expect("a connection id");
+    let ZohoOAuth {
+        app,
+        zoho,
+        clock,
+        environment_id,
+        connection_id,
+        access_token: _,
+        refresh_token,
+    } = zoho_subscribed_with_a_refresh_token().await;
     let store: &dyn Store = app.demo.store.as_ref();
-    store
-        .update_connection(
-            &environment_id,
-            &connection_id,
-            store::ConnectionUpdate {
-                credentials: Some(app.demo.state.keyring.seal_json(
-                    &json!({"access_token": issued.access_token, "refresh_token": refresh_token}),
-                    &server::credentials_aad(&connection_id),
-                )),
-                credentials_expires_at: Some(Some(
-                    chrono::Utc::now() + chrono::TimeDelta::hours(1),
-                )),
-                ..store::ConnectionUpdate::default()
-            },
-        )
-        .await
-        .expect("the connection's tokens");
-    make_ingress(&app, "zoho", None).await;
-    run_until_on(&app, &clock, || {
-        let app = &app;
-        async move { ingress_of(app, "zoho").await["subscription"]["status"] == json!("active") }
-    })
-    .await;
     let channel = zoho.watch().expect("a channel").channel_id;
     app.simulator("zoho").faults().push(Fault {
         kind: FaultKind::Status {
@@ -1932,56 +1889,16 @@ async fn a_deleted_oauth_connection_refreshes_its_token_to_delete_its_subscripti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_connection_s_refreshed_token_is_kept_for_the_next_try() {
     use simulators::faults::{Fault, FaultKind};
-    const CLIENT: (&str, &str) = ("1000.ZOHOSIMCLIENT", "zoho-sim-secret");
-    const REDIRECT: &str = "http://127.0.0.1/done";
-    let app = helpers::spawn_app_with(cli::demo::Options {
-        registry: vec![simulators::Entry::of::<Zoho>()],
-        ..cli::demo::Options::tests()
-    })
-    .await;
-    let zoho = app.handle::<Zoho>().clone();
-    let clock = Clock::default();
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            "/environment/oauth-apps/zoho",
-            Some(json!({"client_id": CLIENT.0, "client_secret": CLIENT.1, "redirect_uris": [REDIRECT]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let code = zoho
-        .oauth()
-        .issue_code(CLIENT.0, REDIRECT, "ZohoCRM.modules.ALL", None);
-    let issued = zoho
-        .oauth()
-        .exchange_code(CLIENT.0, &code, Some(REDIRECT), None)
-        .expect("tokens for the code");
-    let environment_id = environment_of(&app, "zoho").await;
-    let connection_id = ConnectionId::parse(&app.connection("zoho")).expect("a connection id");
+    let ZohoOAuth {
+        app,
+        zoho,
+        clock,
+        environment_id,
+        connection_id,
+        access_token,
+        refresh_token: _,
+    } = zoho_subscribed_with_a_refresh_token().await;
     let store: &dyn Store = app.demo.store.as_ref();
-    store
-        .update_connection(
-            &environment_id,
-            &connection_id,
-            store::ConnectionUpdate {
-                credentials: Some(app.demo.state.keyring.seal_json(
-                    &json!({"access_token": issued.access_token, "refresh_token": issued.refresh_token}),
-                    &server::credentials_aad(&connection_id),
-                )),
-                credentials_expires_at: Some(Some(
-                    chrono::Utc::now() + chrono::TimeDelta::hours(1),
-                )),
-                ..store::ConnectionUpdate::default()
-            },
-        )
-        .await
-        .expect("the connection's tokens");
-    make_ingress(&app, "zoho", None).await;
-    run_until_on(&app, &clock, || {
-        let app = &app;
-        async move { ingress_of(app, "zoho").await["subscription"]["status"] == json!("active") }
-    })
-    .await;
     let unavailable = || Fault {
         kind: FaultKind::Status {
             status: 503,
@@ -2011,7 +1928,7 @@ async fn a_deleted_connection_s_refreshed_token_is_kept_for_the_next_try() {
     let before = retry_attempts().await.expect("a job retries the deletion");
     // The next try finds the token dead (Zoho's answer to it), refreshes, and is refused again.
     let refreshes = zoho.oauth().refresh_requests();
-    assert!(zoho.oauth().revoke(&issued.access_token));
+    assert!(zoho.oauth().revoke(&access_token));
     let faults = app.simulator("zoho").faults();
     faults.clear();
     faults.push(Fault {
@@ -2053,4 +1970,81 @@ async fn a_deleted_connection_s_refreshed_token_is_kept_for_the_next_try() {
         refreshes + 1,
         "the kept token served the next try"
     );
+}
+
+/// A Zoho CRM demo whose connection holds the tokens of a code grant, refresh token included
+/// (the demo's connection has a static token), as the Connect flow would leave them, with the
+/// environment's OAuth app they are of, and its ingress made with the subscription active:
+/// where the tests of a deleted OAuth connection's subscription start.
+struct ZohoOAuth {
+    app: TestApp,
+    zoho: simulators::zoho::ZohoHandle,
+    clock: Clock,
+    environment_id: EnvironmentId,
+    connection_id: ConnectionId,
+    access_token: String,
+    refresh_token: String,
+}
+
+async fn zoho_subscribed_with_a_refresh_token() -> ZohoOAuth {
+    const CLIENT: (&str, &str) = ("1000.ZOHOSIMCLIENT", "zoho-sim-secret");
+    const REDIRECT: &str = "http://127.0.0.1/done";
+    let app = helpers::spawn_app_with(cli::demo::Options {
+        registry: vec![simulators::Entry::of::<Zoho>()],
+        ..cli::demo::Options::tests()
+    })
+    .await;
+    let zoho = app.handle::<Zoho>().clone();
+    let clock = Clock::default();
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/environment/oauth-apps/zoho",
+            Some(json!({"client_id": CLIENT.0, "client_secret": CLIENT.1, "redirect_uris": [REDIRECT]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let code = zoho
+        .oauth()
+        .issue_code(CLIENT.0, REDIRECT, "ZohoCRM.modules.ALL", None);
+    let issued = zoho
+        .oauth()
+        .exchange_code(CLIENT.0, &code, Some(REDIRECT), None)
+        .expect("tokens for the code");
+    let refresh_token = issued.refresh_token.clone().expect("a refresh token");
+    let environment_id = environment_of(&app, "zoho").await;
+    let connection_id = ConnectionId::parse(&app.connection("zoho")).expect("a connection id");
+    let store: &dyn Store = app.demo.store.as_ref();
+    store
+        .update_connection(
+            &environment_id,
+            &connection_id,
+            store::ConnectionUpdate {
+                credentials: Some(app.demo.state.keyring.seal_json(
+                    &json!({"access_token": issued.access_token, "refresh_token": refresh_token}),
+                    &server::credentials_aad(&connection_id),
+                )),
+                credentials_expires_at: Some(Some(
+                    chrono::Utc::now() + chrono::TimeDelta::hours(1),
+                )),
+                ..store::ConnectionUpdate::default()
+            },
+        )
+        .await
+        .expect("the connection's tokens");
+    make_ingress(&app, "zoho", None).await;
+    run_until_on(&app, &clock, || {
+        let app = &app;
+        async move { ingress_of(app, "zoho").await["subscription"]["status"] == json!("active") }
+    })
+    .await;
+    ZohoOAuth {
+        app,
+        zoho,
+        clock,
+        environment_id,
+        connection_id,
+        access_token: issued.access_token,
+        refresh_token,
+    }
 }
