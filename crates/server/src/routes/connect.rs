@@ -457,7 +457,7 @@ impl Notice {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct TokenQuery {
     token: String,
     /// A [`Notice`] code; anything else is ignored.
@@ -897,7 +897,7 @@ pub async fn submit(
     Ok(finish_page(&session, &connection))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct StartQuery {
     token: String,
     provider: String,
@@ -1013,7 +1013,7 @@ pub async fn oauth_start(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct CallbackQuery {
     #[serde(default)]
     code: Option<String>,
@@ -1021,6 +1021,34 @@ pub struct CallbackQuery {
     state: Option<String>,
     #[serde(default)]
     error: Option<String>,
+}
+
+// The session token, the authorisation code and the OAuth state never reach Debug output.
+impl std::fmt::Debug for TokenQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenQuery")
+            .field("token", &super::REDACTED)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for StartQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartQuery")
+            .field("token", &super::REDACTED)
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackQuery")
+            .field("code", &self.code.as_ref().map(|_| super::REDACTED))
+            .field("state", &self.state.as_ref().map(|_| super::REDACTED))
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// `GET /connect/oauth/callback`: the provider sends the browser back with a code.

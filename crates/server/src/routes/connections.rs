@@ -102,7 +102,7 @@ pub async fn delete(
 }
 
 /// `POST /connections` body.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
     provider: String,
@@ -111,6 +111,17 @@ pub struct CreateConnection {
     /// Values of the connector's connection fields, secret or not.
     #[serde(default)]
     fields: Map<String, Value>,
+}
+
+impl std::fmt::Debug for CreateConnection {
+    // Connection fields may be secrets (tokens, keys): only their names reach Debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateConnection")
+            .field("provider", &self.provider)
+            .field("auth_scheme", &self.auth_scheme)
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 pub async fn create(

@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
 /// `PUT /environment/oauth-apps/{provider}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PutOAuthApp {
     client_id: String,
@@ -25,6 +25,18 @@ pub struct PutOAuthApp {
     redirect_uris: Vec<String>,
     #[serde(default)]
     scopes: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for PutOAuthApp {
+    // The client secret never reaches Debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PutOAuthApp")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &super::REDACTED)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 /// Checks a URL the product wants end users sent back to: http or https only (never

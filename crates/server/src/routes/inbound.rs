@@ -182,13 +182,22 @@ pub async fn receive(
 }
 
 /// The body of `POST /connections/{id}/webhook-ingress`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngressRequest {
     /// The secret the vendor signs or authenticates with (an app's client secret, say); one is
     /// generated when absent, unless the connector says the vendor makes it (`secret: given`).
     #[serde(default, deserialize_with = "super::not_null")]
     secret: Option<String>,
+}
+
+impl std::fmt::Debug for IngressRequest {
+    // The secret never reaches Debug output (nor a log that prints the request).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngressRequest")
+            .field("secret", &self.secret.as_ref().map(|_| super::REDACTED))
+            .finish()
+    }
 }
 
 fn connection_id(id: &str) -> Result<ConnectionId, ApiError> {

@@ -109,6 +109,9 @@ fn read_body<T: DeserializeOwned>(mut value: Value) -> Result<T, ApiError> {
 ///
 /// # Errors
 /// The value is not a `T` (`null` included).
+/// What a request's Debug output shows in place of a secret.
+pub(crate) const REDACTED: &str = "<redacted>";
+
 pub fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -217,6 +220,60 @@ impl<T: serde::Serialize> IntoResponse for JsonBody<T> {
 
 #[cfg(test)]
 mod tests {
+    /// Request bodies and queries that carry secrets show none in their Debug output (a
+    /// `tracing` field or a panic message that prints one logs no secret).
+    #[test]
+    fn requests_with_secrets_debug_without_them() {
+        let secret = "s3cr3t-value-never-printed";
+        let shown = [
+            format!(
+                "{:?}",
+                serde_json::from_value::<super::inbound::IngressRequest>(
+                    serde_json::json!({"secret": secret})
+                )
+                .expect("parses")
+            ),
+            format!(
+                "{:?}",
+                serde_json::from_value::<super::environment::PutOAuthApp>(
+                    serde_json::json!({"client_id": "id", "client_secret": secret, "redirect_uris": []})
+                )
+                .expect("parses")
+            ),
+            format!(
+                "{:?}",
+                serde_json::from_value::<super::connections::CreateConnection>(
+                    serde_json::json!({"provider": "acme", "fields": {"api_key": secret}})
+                )
+                .expect("parses")
+            ),
+            format!(
+                "{:?}",
+                serde_json::from_value::<super::connect::TokenQuery>(
+                    serde_json::json!({"token": secret})
+                )
+                .expect("parses")
+            ),
+            format!(
+                "{:?}",
+                serde_json::from_value::<super::connect::StartQuery>(
+                    serde_json::json!({"token": secret, "provider": "acme"})
+                )
+                .expect("parses")
+            ),
+            format!(
+                "{:?}",
+                serde_json::from_value::<super::connect::CallbackQuery>(
+                    serde_json::json!({"code": secret, "state": secret})
+                )
+                .expect("parses")
+            ),
+        ];
+        for debug in shown {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
     use serde_json::{Value, json};
 
     use super::integral_floats_as_integers;
