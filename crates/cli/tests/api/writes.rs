@@ -806,6 +806,7 @@ async fn a_write_naming_a_deleted_record_is_a_conflict_with_the_vendors_state() 
         ("hubspot", "opportunities", json!({"name": "Orphan deal"})),
         ("salesforce", "contacts", json!({"last_name": "Orphan"})),
         ("closecrm", "contacts", json!({"name": "Orphan"})),
+        ("pipedrive", "contacts", json!({"name": "Orphan"})),
     ] {
         let connection = app.connection(provider);
         let companies = format!("/unified/crm/companies?connection_id={connection}");
