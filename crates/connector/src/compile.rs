@@ -1167,7 +1167,17 @@ fn check_write_fields(
         }
     }
     for (name, pattern) in &write.patterns {
-        named("patterns", name)?;
+        // Likewise a text field of an object field, or of each item of a list field
+        // (`email_addresses.email_address`).
+        let (head, nested) = name.split_once('.').unwrap_or((name.as_str(), ""));
+        named("patterns", head)?;
+        if !nested.is_empty() && unified_model::property_at_mut(&mut schema.clone(), name).is_none()
+        {
+            return Err(compiler.error(
+                &format!("{path}.patterns.{name}"),
+                format!("`{name}` is not a field of `{}`'s write body", object.key()),
+            ));
+        }
         if let Err(error) = regex::Regex::new(pattern) {
             return Err(compiler.error(
                 &format!("{path}.patterns.{name}"),

@@ -1278,7 +1278,9 @@ pub struct WriteOperation {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub values: IndexMap<String, WriteValues>,
     /// Regular expressions a carried text field's value must match, where the vendor checks a
-    /// format of its own (its id format); for a list field, each item. Written so that they mean
+    /// format of its own (its id format); for a list field, each item; a dotted name is a text
+    /// field of an object field or of each item of a list field
+    /// (`email_addresses.email_address`). Written so that they mean
     /// the same in Rust's `regex` and in ECMAScript (the document's `pattern`); a value that does
     /// not match is refused before any vendor call.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]

@@ -165,6 +165,17 @@ fn narrow_write_values(
         }
         *property = narrowed;
     }
+    for (name, pattern) in connector.write_patterns(key, operation) {
+        // A dotted name is a text field of an object field or of a list's items.
+        let Some(property) = unified_model::property_at_mut(schema, name) else {
+            continue;
+        };
+        if property.get("items").is_some() {
+            property["items"]["pattern"] = json!(pattern.as_str());
+        } else {
+            property["pattern"] = json!(pattern.as_str());
+        }
+    }
     let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
         return;
     };
@@ -177,16 +188,6 @@ fn narrow_write_values(
         }
         if let Some(maximum) = range.maximum {
             property["maximum"] = json!(maximum);
-        }
-    }
-    for (name, pattern) in connector.write_patterns(key, operation) {
-        let Some(property) = properties.get_mut(name) else {
-            continue;
-        };
-        if property.get("items").is_some() {
-            property["items"]["pattern"] = json!(pattern.as_str());
-        } else {
-            property["pattern"] = json!(pattern.as_str());
         }
     }
 }

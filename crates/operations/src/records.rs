@@ -1087,11 +1087,27 @@ fn check_carried_fields(
     for (name, pattern) in connector.write_patterns(&key, operation) {
         let outside =
             |value: &Value| matches!(value, Value::String(text) if !pattern.is_match(text));
-        let refused = match given.get(name) {
-            Some(Value::Array(items)) => items.iter().any(outside),
-            Some(value) => outside(value),
-            None => false,
-        };
+        // A dotted name is a field of an object field, or of each item of a list field.
+        let mut segments = name.split('.');
+        let mut reached: Vec<&Value> = segments
+            .next()
+            .and_then(|first| given.get(first))
+            .into_iter()
+            .collect();
+        for segment in segments {
+            reached = reached
+                .into_iter()
+                .flat_map(|value| match value {
+                    Value::Array(items) => items.iter().collect(),
+                    value => vec![value],
+                })
+                .filter_map(|value| value.get(segment))
+                .collect();
+        }
+        let refused = reached.into_iter().any(|value| match value {
+            Value::Array(items) => items.iter().any(outside),
+            value => outside(value),
+        });
         if refused {
             return Err(OpError::invalid_body(
                 format!("body.{name}"),

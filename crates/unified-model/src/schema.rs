@@ -28,7 +28,8 @@ const READ_ONLY_PROPERTIES: [&str; 5] = [
 ];
 
 /// The schema of the property at a dotted `path` (`amount.currency`) of an object schema such
-/// as a write schema, for a caller that narrows it for one document. Each `$ref` on the way
+/// as a write schema, for a caller that narrows it for one document. A segment below a list
+/// names a property of its items (`email_addresses.email_address`). Each `$ref` on the way
 /// below the top level is replaced by a copy of its definition from the schema's `$defs`, so
 /// that a change reaches this property alone and not every use of the definition. `None` when a
 /// segment names no property.
@@ -45,11 +46,15 @@ pub fn property_at_mut<'a>(schema: &'a mut Value, path: &str) -> Option<&'a mut 
 }
 
 /// The object schema a property's schema stands for (itself, its `$ref`'s definition inlined,
-/// or the first branch of its `anyOf` with properties, `$ref`s inlined).
+/// the first branch of its `anyOf` with properties, `$ref`s inlined, or the same of its items
+/// for a list).
 fn object_branch<'a>(schema: &'a mut Value, defs: &Value) -> Option<&'a mut Value> {
     inline_ref(schema, defs);
     if schema.get("properties").is_some() {
         return Some(schema);
+    }
+    if schema.get("items").is_some() {
+        return object_branch(schema.get_mut("items")?, defs);
     }
     let branches = schema.get_mut("anyOf")?.as_array_mut()?;
     for branch in branches.iter_mut() {

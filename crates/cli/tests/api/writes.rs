@@ -1003,6 +1003,79 @@ async fn a_zoho_name_stands_in_for_a_null_last_name() {
     }
 }
 
+/// Zoho CRM refuses an email address it finds malformed ("invalid data" on `Email`), and the
+/// document allowed any text (the long Schemathesis run on Zoho, issue 15): a contact's and a
+/// lead's `email_addresses[].email_address` carry the connector's pattern in the connection's
+/// document, an address outside it is refused naming the field before any vendor call, and an
+/// unusual address Zoho takes (an apostrophe, a `/`, a plus, a sub-domain) is written.
+#[tokio::test]
+async fn zoho_email_addresses_are_what_zoho_takes() {
+    let app = spawn_app().await;
+    let connection = app.connection("zoho");
+    let posts = || app.simulator("zoho").requests().total_matching("POST ");
+    for object in ["contacts", "leads"] {
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        for schema in ["create_schema", "update_schema"] {
+            let pattern = meta[schema]["properties"]["email_addresses"]["items"]["properties"]
+                ["email_address"]["pattern"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{object} {schema}: the address's pattern: {meta}"))
+                .to_owned();
+            let pattern = regex::Regex::new(&pattern).expect("a pattern");
+            assert!(pattern.is_match("ada@example.com"), "{object}");
+            assert!(!pattern.is_match("ada@"), "{object}");
+        }
+        let path = format!("/unified/crm/{object}?connection_id={connection}");
+        let before = posts();
+        for address in [
+            "0",
+            "ada@",
+            "ada@example",
+            "a b@example.com",
+            "ada..l@example.com",
+            ".ada@example.com",
+            "ada@-example.com",
+            "ada@example..com",
+        ] {
+            let (status, refused) = app
+                .call(
+                    Method::POST,
+                    &path,
+                    Some(json!({"last_name": "Mail", "email_addresses": [{"email_address": address}]})),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{object} {address:?}: {refused}"
+            );
+            assert_eq!(
+                refused["field"], "body.email_addresses.email_address",
+                "{object} {address:?}: {refused}"
+            );
+        }
+        assert_eq!(posts(), before, "{object}: nothing sent to the vendor");
+        let address = "o'brien/sales+crm@mail.example.co.uk";
+        let (status, created) = app
+            .call(
+                Method::POST,
+                &path,
+                Some(json!({"last_name": "Mail", "email_addresses": [{"email_address": address}]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{object}: {created}");
+        assert_eq!(
+            created["email_addresses"][0]["email_address"], address,
+            "{object}: {created}"
+        );
+    }
+}
+
 /// Writes with nothing in a part are still writes (Schemathesis findings, issue 15): a phone
 /// entry with no number is left out rather than sent for Pipedrive to refuse, and a Dataverse
 /// engagement whose mapped body is empty is sent as `{}`, not as no body at all (the vendor
