@@ -8,7 +8,7 @@
 //! slow answer does not slow the sending. No worker runs: the figures are the ack alone. Prints
 //! p50, p99 and max as a Markdown row, and how many answers were not 204.
 //!
-//! `cargo bench -p cli --bench webhook_ack -- [--rate N] [--seconds N]`
+//! `cargo bench -p cli --bench webhook_ack -- [--rate N] [--seconds N] [--slowest N]`
 
 use std::time::{Duration, Instant};
 
@@ -23,12 +23,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Args {
     rate: u64,
     seconds: u64,
+    /// How many of the slowest acks to list with the time they were sent (0: none).
+    slowest: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
         rate: 500,
         seconds: 10,
+        slowest: 0,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -40,6 +43,7 @@ fn parse_args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--rate" => args.rate = value()?.parse().context("--rate")?,
             "--seconds" => args.seconds = value()?.parse().context("--seconds")?,
+            "--slowest" => args.slowest = value()?.parse().context("--slowest")?,
             "--bench" => {}
             other => anyhow::bail!("unknown flag `{other}`"),
         }
@@ -103,6 +107,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let signature =
                 simulators::hubspot::sign_v3(secret, "POST", &url, body.as_bytes(), now);
             let sent = Instant::now();
+            let offset = sent.duration_since(start.into_std());
             let answer = http
                 .post(&url)
                 .header("Content-Type", "application/json")
@@ -112,17 +117,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .send()
                 .await;
             let took = sent.elapsed();
-            (took, answer.map(|answer| answer.status().as_u16()).ok())
+            (
+                offset,
+                took,
+                answer.map(|answer| answer.status().as_u16()).ok(),
+            )
         }));
     }
     let mut times = Vec::with_capacity(tasks.len());
+    let mut slow = Vec::new();
     let mut not_accepted = 0;
     for task in tasks {
-        let (took, status) = task.await?;
+        let (offset, took, status) = task.await?;
         if status != Some(204) {
             not_accepted += 1;
         }
         times.push(took);
+        slow.push((offset, took));
     }
     let sending = start.elapsed();
     println!(
@@ -137,6 +148,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         percentile(&times, 100.0)
     );
     println!("sent and answered in {:.2} s", sending.as_secs_f64());
+    if args.slowest > 0 {
+        // When the slowest acks were sent: stalls show as clusters (a checkpoint, a pause).
+        slow.sort_by_key(|(_, took)| std::cmp::Reverse(*took));
+        slow.truncate(args.slowest);
+        slow.sort_by_key(|(offset, _)| *offset);
+        println!("slowest acks (sent at s: took ms):");
+        for (offset, took) in slow {
+            println!(
+                "  {:.3}: {:.1}",
+                offset.as_secs_f64(),
+                took.as_secs_f64() * 1000.0
+            );
+        }
+    }
     Ok(())
 }
 

@@ -169,3 +169,41 @@ async fn plaintext_credentials_never_reach_the_database_files() {
         "after the checkpoint the rows live in the main file"
     );
 }
+
+/// Commits leave the write-ahead log to the store's own checkpointer: no connection checkpoints
+/// when it commits (SQLite's automatic checkpoint ran inside the commit that crossed 1,000 pages
+/// of log, and every writer queued behind that commit waited for it: the tail of the webhook
+/// ack's latency), and the checkpointer copies committed rows into the database file unasked.
+#[tokio::test]
+async fn the_write_ahead_log_is_checkpointed_off_the_write_path() {
+    const MARKER: &str = "checkpointed_environment_marker";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("crosswalk.db");
+    let store = store_sqlite::open(&path).await.expect("open");
+    for _ in 0..3 {
+        // Each statement may run on another pooled connection: every one must have it off.
+        let pages: i64 = sqlx::Row::get(
+            &sqlx::query("PRAGMA wal_autocheckpoint")
+                .fetch_one(store.pool())
+                .await
+                .expect("pragma"),
+            0,
+        );
+        assert_eq!(pages, 0, "a commit never checkpoints");
+    }
+
+    store.create_environment(MARKER).await.expect("create");
+    let main_file_has_it = || {
+        std::fs::read(&path)
+            .is_ok_and(|bytes| bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !main_file_has_it() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the checkpointer copied the committed row into the database file within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    store.close().await;
+}
