@@ -209,6 +209,12 @@ async fn schemathesis_finds_no_failure_on_any_vendor() {
             .await
             .unwrap_or_else(|_| panic!("schemathesis on {} within {limit:?}", vendor.provider))
             .expect("schemathesis runs");
+        // The run's figures (operations, test cases, failures, seconds), shown with
+        // `--nocapture`: what the longer run's reports quote.
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if let Some(at) = stdout.find("SUMMARY") {
+            println!("== {} ==\n{}", vendor.provider, &stdout[at..]);
+        }
         if !output.status.success() {
             failures.push(format!(
                 "== {} ==\n{}\n{}",
