@@ -458,6 +458,30 @@ async fn a_field_required_by_one_scheme_is_required_for_it() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     assert_eq!(problem["field"], "fields.tenant_id", "{problem}");
+    // A tenant the document allows, whose token endpoint the connector may not reach (the
+    // demo's Dynamics 365 reaches its simulator only): no part of the body is malformed, so
+    // 422 naming the scheme, not a 400 (the long Schemathesis run's `tenant_id: "l"`).
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/environment/oauth-apps/dynamics365",
+            Some(json!({"client_id": "crosswalk-app", "client_secret": "app-secret-0123456789", "redirect_uris": ["https://app.example.com/callback"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            "/connections",
+            Some(
+                json!({"provider": "dynamics365", "auth_scheme": "client_credentials",
+                        "fields": {"org_url": "https://contoso.crm.dynamics.com", "tenant_id": "l"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["code"], "token_endpoint_unreachable", "{problem}");
+    assert_eq!(problem["field"], "auth_scheme", "{problem}");
 }
 
 /// A custom field's value has the type the connection's document gives it: an object in a

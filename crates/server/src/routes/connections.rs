@@ -372,7 +372,15 @@ async fn client_credentials_token(
                     answer.status
                 ),
             },
-            provider_http::oauth::OAuthError::Config(detail) => ApiError::invalid("fields", detail),
+            // A well-formed request whose token endpoint the connector (the operator's
+            // `allowed_hosts` included) does not let Crosswalk reach: nothing of the body is
+            // malformed, so not a 400 (the long Schemathesis run's Dynamics 365 connection in
+            // the demo, whose hosts are the simulators').
+            provider_http::oauth::OAuthError::Config(detail) => ApiError::Unprocessable {
+                code: "token_endpoint_unreachable",
+                field: Some("auth_scheme".to_owned()),
+                detail,
+            },
             other => ApiError::Upstream {
                 code: "upstream_unavailable",
                 detail: other.to_string(),
