@@ -14,8 +14,8 @@ use crate::file::{AuthScheme, ConnectorFile, Method, Pagination, Route};
 use crate::load::LoadError;
 use crate::template::Template;
 use crate::{
-    CompiledAuth, CompiledDiscovery, CompiledErrorRule, CompiledMethod, CompiledOperation,
-    CompiledPagination, CompiledRoute, Connector, ConnectorInner,
+    CompiledAuth, CompiledDiscovery, CompiledEnrichment, CompiledErrorRule, CompiledMethod,
+    CompiledOperation, CompiledPagination, CompiledRoute, Connector, ConnectorInner,
 };
 
 struct Compiler<'a> {
@@ -723,6 +723,33 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
             Some(source) => Some(compiler.expr(&format!("{path}.records"), source)?),
             None => method.records.clone(),
         };
+        let enrich = match &declared.enrich {
+            None => None,
+            Some(enrich) => {
+                let path = format!("{path}.enrich");
+                let method = methods.get(&enrich.request).ok_or_else(|| {
+                    compiler.error(
+                        &format!("{path}.request"),
+                        format!(
+                            "`{}` names no `resource.method` in `resources`",
+                            enrich.request
+                        ),
+                    )
+                })?;
+                let records = match &enrich.records {
+                    Some(source) => Some(compiler.expr(&format!("{path}.records"), source)?),
+                    None => method.records.clone(),
+                };
+                Some(CompiledEnrichment {
+                    method: Arc::clone(method),
+                    uses: enrich.request.clone(),
+                    records,
+                    key: compiler.expr(&format!("{path}.key"), &enrich.key)?,
+                    field_mapping: compiler
+                        .expr(&format!("{path}.field_mapping"), &enrich.field_mapping)?,
+                })
+            }
+        };
         discovery.insert(
             object.clone(),
             CompiledDiscovery {
@@ -732,6 +759,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 field_mapping: compiler
                     .expr(&format!("{path}.field_mapping"), &declared.field_mapping)?,
                 ttl_secs: declared.ttl_secs,
+                enrich,
             },
         );
     }
@@ -1126,18 +1154,23 @@ fn check_write_fields(
         }
         Ok(())
     };
+    // A field of an object field is named by its path (`amount.currency`): the object field is
+    // carried, and the path names a property of the write schema. The property's schema, for
+    // the kinds that depend on it.
+    let field_at = |part: &str, name: &str| -> Result<serde_json::Value, LoadError> {
+        let head = name.split_once('.').map_or(name, |(head, _)| head);
+        named(part, head)?;
+        unified_model::property_at_mut(&mut schema.clone(), name)
+            .map(|property| property.clone())
+            .ok_or_else(|| {
+                compiler.error(
+                    &format!("{path}.{part}.{name}"),
+                    format!("`{name}` is not a field of `{}`'s write body", object.key()),
+                )
+            })
+    };
     for (name, values) in &write.values {
-        // A field of an object field is named by its path (`amount.currency`): the object
-        // field is carried, and the path names a property of the write schema.
-        let (head, nested) = name.split_once('.').unwrap_or((name.as_str(), ""));
-        named("values", head)?;
-        if !nested.is_empty() && unified_model::property_at_mut(&mut schema.clone(), name).is_none()
-        {
-            return Err(compiler.error(
-                &format!("{path}.values.{name}"),
-                format!("`{name}` is not a field of `{}`'s write body", object.key()),
-            ));
-        }
+        field_at("values", name)?;
         match values {
             crate::file::WriteValues::Listed(values) if values.is_empty() => {
                 return Err(
@@ -1156,7 +1189,7 @@ fn check_write_fields(
         }
     }
     for (name, range) in &write.ranges {
-        named("ranges", name)?;
+        let property = field_at("ranges", name)?;
         let bounds_cross =
             matches!((range.minimum, range.maximum), (Some(low), Some(high)) if low > high);
         if (range.minimum.is_none() && range.maximum.is_none()) || bounds_cross {
@@ -1165,19 +1198,31 @@ fn check_write_fields(
                 "gives `minimum`, `maximum` or both, the minimum not above the maximum",
             ));
         }
+        // A decimal text (money) is bounded in the document by a pattern, which states
+        // integer bounds around zero.
+        let text = match property.get("type") {
+            Some(serde_json::Value::String(kind)) => kind == "string",
+            Some(serde_json::Value::Array(kinds)) => kinds.iter().any(|kind| kind == "string"),
+            _ => false,
+        };
+        let bound = |value: Option<f64>| value.map(|value| value.to_string());
+        if text
+            && unified_model::decimal_range_pattern(
+                bound(range.minimum).as_deref(),
+                bound(range.maximum).as_deref(),
+            )
+            .is_none()
+        {
+            return Err(compiler.error(
+                &format!("{path}.ranges.{name}"),
+                "bounds a decimal text: its bounds are integers, the minimum at most 0 and the maximum at least 0",
+            ));
+        }
     }
     for (name, pattern) in &write.patterns {
         // Likewise a text field of an object field, or of each item of a list field
         // (`email_addresses.email_address`).
-        let (head, nested) = name.split_once('.').unwrap_or((name.as_str(), ""));
-        named("patterns", head)?;
-        if !nested.is_empty() && unified_model::property_at_mut(&mut schema.clone(), name).is_none()
-        {
-            return Err(compiler.error(
-                &format!("{path}.patterns.{name}"),
-                format!("`{name}` is not a field of `{}`'s write body", object.key()),
-            ));
-        }
+        field_at("patterns", name)?;
         if let Err(error) = regex::Regex::new(pattern) {
             return Err(compiler.error(
                 &format!("{path}.patterns.{name}"),

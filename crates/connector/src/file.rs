@@ -976,6 +976,30 @@ pub struct FieldDiscovery {
     /// Cache lifetime.
     #[serde(default = "day_secs")]
     pub ttl_secs: u64,
+    /// A second request whose answer completes the fields the first one found, for vendors
+    /// that describe part of a field elsewhere (Dataverse gives a choice column's options only
+    /// through the `PicklistAttributeMetadata` cast of its attributes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrich: Option<DiscoveryEnrichment>,
+}
+
+/// The second request of a discovery (`enrich`): each definition it answers completes the
+/// discovered field whose vendor key it names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryEnrichment {
+    /// `resource.method` to call, after the discovery's own request.
+    pub request: String,
+    /// JSONata over the response body selecting the definitions (default: the method's `records`).
+    #[serde(default)]
+    pub records: Option<String>,
+    /// JSONata over one definition giving the vendor key of the discovered field it completes;
+    /// a key no discovered field has completes nothing.
+    pub key: String,
+    /// JSONata over one definition giving the properties it sets on that field, over those the
+    /// discovery's `field_mapping` gave (`{type, options}`, any of `{key, label, type, custom,
+    /// required, read_only, options}`); undefined sets nothing.
+    pub field_mapping: String,
 }
 
 fn day_secs() -> u64 {
@@ -1287,8 +1311,10 @@ pub struct WriteOperation {
     pub patterns: IndexMap<String, String>,
     /// The bounds a carried number field's value must keep, where the vendor holds less than
     /// the unified schema allows (a duration the vendor writes as `HH:MM` of one day). A value
-    /// outside is refused before any vendor call, and `/meta`'s schemas carry the bounds
-    /// (`minimum`, `maximum`).
+    /// outside is refused before any vendor call (compared as written, exactly), and `/meta`'s
+    /// schemas carry the bounds (`minimum`, `maximum`). A field of an object field is named by
+    /// its path; a decimal text (money's `amount.amount`) takes integer bounds around zero,
+    /// stated in the document as the `pattern` of the texts inside them.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub ranges: IndexMap<String, WriteRange>,
 }

@@ -483,6 +483,17 @@ struct CompiledDiscovery {
     records: Option<Expr>,
     field_mapping: Expr,
     ttl_secs: u64,
+    enrich: Option<CompiledEnrichment>,
+}
+
+/// A discovery's second request (`enrich`), compiled.
+#[derive(Debug)]
+struct CompiledEnrichment {
+    method: Arc<CompiledMethod>,
+    uses: String,
+    records: Option<Expr>,
+    key: Expr,
+    field_mapping: Expr,
 }
 
 /// The JSON Schema of connector files, for editors and CI.

@@ -1615,12 +1615,35 @@ impl Connector {
         .map(Some)
     }
 
+    /// Plans the discovery's second request of `object` (`enrich`), if it declares one: its
+    /// answer goes to [`Connector::read_discovery`] with the first one's.
+    ///
+    /// # Errors
+    /// Fails when a template fails.
+    pub fn plan_discovery_enrichment(
+        &self,
+        object: &str,
+        ctx: &RequestContext,
+    ) -> Result<Option<PlannedRequest>, PlanError> {
+        let Some(enrich) = self
+            .inner
+            .discovery
+            .get(object)
+            .and_then(|discovery| discovery.enrich.as_ref())
+        else {
+            return Ok(None);
+        };
+        self.plan_method(&enrich.method, &enrich.uses, None, ctx, &PageState::Start)
+            .map(Some)
+    }
+
     /// How long discovered fields of `object` stay fresh, in seconds.
     pub fn discovery_ttl_secs(&self, object: &str) -> Option<u64> {
         self.inner.discovery.get(object).map(|d| d.ttl_secs)
     }
 
-    /// Reads a discovery answer into normalised fields.
+    /// Reads a discovery answer into normalised fields, completed by the answer to its second
+    /// request (`enrich`) when it declares one.
     ///
     /// # Errors
     /// Fails on a vendor error or when a field definition cannot be mapped.
@@ -1628,6 +1651,7 @@ impl Connector {
         &self,
         object: &str,
         response: &VendorResponse,
+        enrichment: Option<&VendorResponse>,
     ) -> Result<Vec<DiscoveredField>, ReadError> {
         self.check(response)?;
         let discovery = self
@@ -1663,11 +1687,61 @@ impl Connector {
                 }
             })
             .collect::<Result<Vec<_>, _>>()
-            .map(|mut fields| {
+            .and_then(|mut fields| {
+                if let (Some(enrich), Some(answer)) = (&discovery.enrich, enrichment) {
+                    self.check(answer)?;
+                    enrich_fields(object, enrich, &answer.body, &mut fields)?;
+                }
                 normalise_fields(&mut fields);
-                fields
+                Ok(fields)
             })
     }
+}
+
+/// Completes discovered fields with the definitions of a discovery's second answer: each sets
+/// the properties its `field_mapping` gives on the field whose vendor key its `key` names.
+fn enrich_fields(
+    object: &str,
+    enrich: &crate::CompiledEnrichment,
+    body: &Value,
+    fields: &mut [DiscoveredField],
+) -> Result<(), ReadError> {
+    let what = |part: &str| format!("discovery.{object}.enrich.{part}");
+    let definitions = match &enrich.records {
+        Some(records) => as_array(
+            records
+                .evaluate(Some(body), &Vars::new())
+                .map_err(read_mapping_error(what("records")))?,
+        ),
+        None => as_array(Some(body.clone())),
+    };
+    for definition in &definitions {
+        let key = enrich
+            .key
+            .evaluate(Some(definition), &Vars::new())
+            .map_err(read_mapping_error(what("key")))?;
+        let Some(Value::String(key)) = key else {
+            continue;
+        };
+        let Some(field) = fields.iter_mut().find(|field| field.vendor_key() == key) else {
+            continue;
+        };
+        let Some(Value::Object(set)) = enrich
+            .field_mapping
+            .evaluate(Some(definition), &Vars::new())
+            .map_err(read_mapping_error(what("field_mapping")))?
+        else {
+            continue;
+        };
+        let mut merged = serde_json::to_value(&*field)
+            .map_err(|error| ReadError::Invalid(format!("{}: {error}", what("field_mapping"))))?;
+        if let Value::Object(map) = &mut merged {
+            map.extend(set);
+        }
+        *field = serde_json::from_value(merged)
+            .map_err(|error| ReadError::Invalid(format!("{}: {error}", what("field_mapping"))))?;
+    }
+    Ok(())
 }
 
 fn default_classification(status: u16) -> (ErrorCode, ErrorAction) {

@@ -78,12 +78,19 @@ fn context(fixture: &Value) -> Result<RequestContext, String> {
 }
 
 fn response(fixture: &Value) -> Result<VendorResponse, String> {
-    let raw = fixture.get("response").ok_or("missing `response`")?;
+    response_at(fixture, "response")?.ok_or_else(|| "missing `response`".to_owned())
+}
+
+/// The vendor answer under `key` of a fixture, if it has one.
+fn response_at(fixture: &Value, key: &str) -> Result<Option<VendorResponse>, String> {
+    let Some(raw) = fixture.get(key) else {
+        return Ok(None);
+    };
     let status = raw
         .get("status")
         .and_then(Value::as_u64)
         .and_then(|status| u16::try_from(status).ok())
-        .ok_or("`response.status` must be a status code")?;
+        .ok_or_else(|| format!("`{key}.status` must be a status code"))?;
     let headers = raw
         .get("headers")
         .and_then(Value::as_object)
@@ -99,11 +106,11 @@ fn response(fixture: &Value) -> Result<VendorResponse, String> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(VendorResponse::new(
+    Ok(Some(VendorResponse::new(
         status,
         headers,
         raw.get("body").cloned().unwrap_or(Value::Null),
-    ))
+    )))
 }
 
 /// Whether `actual` holds everything `expected` lists (objects by key, arrays item by item).
@@ -301,7 +308,22 @@ fn run_case(path: &Path) -> Result<Vec<String>, String> {
             .map_err(|error| format!("plan: {error}"))?
             .ok_or("the connector declares no discovery for this object")?;
         check_request(expected_request, &planned, &mut problems);
-        match connector.read_discovery(object, &response) {
+        // A discovery's second request (`enrich`) and its answer, when the connector declares
+        // one: `expect_enrich_request` and `enrich_response`.
+        let planned_enrichment = connector
+            .plan_discovery_enrichment(object, &ctx)
+            .map_err(|error| format!("plan enrich: {error}"))?;
+        match (&planned_enrichment, fixture.get("expect_enrich_request")) {
+            (Some(planned), Some(expected)) => check_request(expected, planned, &mut problems),
+            (None, None) => {}
+            (Some(_), None) => problems.push(
+                "the discovery's `enrich` request is not in `expect_enrich_request`".to_owned(),
+            ),
+            (None, Some(_)) => problems
+                .push("`expect_enrich_request` but the connector declares no `enrich`".to_owned()),
+        }
+        let enrichment = response_at(&fixture, "enrich_response")?;
+        match connector.read_discovery(object, &response, enrichment.as_ref()) {
             Ok(fields) => {
                 let have = serde_json::to_value(&fields).map_err(|error| error.to_string())?;
                 if let Some(want) = expect.get("fields") {

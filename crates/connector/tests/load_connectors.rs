@@ -133,7 +133,8 @@ fn write_fields_name_writable_unified_fields() {
     assert!(error.contains("only creates require fields"), "{error}");
 }
 
-/// A write's `required_any`, `values` and `patterns` name carried fields; groups are not empty
+/// A write's `required_any`, `values`, `ranges` and `patterns` name carried fields (or, by a
+/// path, fields of carried object fields); groups are not empty
 /// and only creates have them, values are listed, patterns compile; each error names its place
 /// in the file.
 #[test]
@@ -190,6 +191,16 @@ fn write_rules_name_carried_fields_and_hold_together() {
             "      patterns: {owner_id: \"(\"}\n",
             "create.patterns.owner_id",
             "invalid regular expression",
+        ),
+        (
+            "      ranges: {title.length: {maximum: 1}}\n",
+            "create.ranges.title.length",
+            "`title.length` is not a field of",
+        ),
+        (
+            "      patterns: {owner_id.id: \"^005\"}\n",
+            "create.patterns.owner_id.id",
+            "`owner_id.id` is not a field of",
         ),
     ] {
         let changed = text.replacen(original, &format!("{original}{replacement}"), 1);

@@ -333,9 +333,29 @@ impl Bound {
             return Ok(Vec::new());
         };
         let answer = self.send(plan, true).await?;
+        // A declared second request (`enrich`) completes the fields the first one found.
+        let owned = object.to_owned();
+        let enrich_ctx = RequestContext {
+            account: self.account(),
+            page_size: 1,
+            ..RequestContext::default()
+        };
+        let enrichment = match self
+            .evaluate(move |connector| connector.plan_discovery_enrichment(&owned, &enrich_ctx))
+            .await??
+        {
+            Some(plan) => Some(self.send(plan, true).await?),
+            None => None,
+        };
         let owned = object.to_owned();
         let fields = self
-            .evaluate(move |connector| connector.read_discovery(&owned, &answer.response))
+            .evaluate(move |connector| {
+                connector.read_discovery(
+                    &owned,
+                    &answer.response,
+                    enrichment.as_ref().map(|answer| &answer.response),
+                )
+            })
             .await??;
         let stored = serde_json::to_value(&fields).map_err(OpError::internal)?;
         self.ops

@@ -176,19 +176,38 @@ fn narrow_write_values(
             property["pattern"] = json!(pattern.as_str());
         }
     }
-    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
-        return;
-    };
     for (name, range) in connector.write_ranges(key, operation) {
-        let Some(property) = properties.get_mut(name) else {
+        // A dotted name bounds a field of an object field (`amount.amount`).
+        let Some(property) = unified_model::property_at_mut(schema, name) else {
             continue;
         };
+        if schema_takes(property, "string") {
+            // A decimal text (money): `minimum` and `maximum` say nothing of a string, so the
+            // range is stated as the pattern of the texts it holds.
+            let bound = |value: Option<f64>| value.map(|value| value.to_string());
+            if let Some(pattern) = unified_model::decimal_range_pattern(
+                bound(range.minimum).as_deref(),
+                bound(range.maximum).as_deref(),
+            ) {
+                property["pattern"] = json!(pattern);
+            }
+            continue;
+        }
         if let Some(minimum) = range.minimum {
             property["minimum"] = json!(minimum);
         }
         if let Some(maximum) = range.maximum {
             property["maximum"] = json!(maximum);
         }
+    }
+}
+
+/// Whether a property's schema has `kind` among its types.
+fn schema_takes(property: &Value, kind: &str) -> bool {
+    match property.get("type") {
+        Some(Value::String(only)) => only == kind,
+        Some(Value::Array(kinds)) => kinds.iter().any(|each| each == kind),
+        _ => false,
     }
 }
 

@@ -1058,21 +1058,34 @@ fn check_carried_fields(
         ));
     }
     for (name, range) in connector.write_ranges(&key, operation) {
-        let Some(number) = given.get(name).and_then(Value::as_f64) else {
-            continue;
+        // A number, or a decimal text (money), compared as written: no float rounds it.
+        let bound = |value: Option<f64>| value.map(|value| value.to_string());
+        let (minimum, maximum) = (bound(range.minimum), bound(range.maximum));
+        let beyond = |text: &str, bound: &Option<String>, side: std::cmp::Ordering| {
+            bound
+                .as_deref()
+                .is_some_and(|bound| unified_model::compare_number_text(text, bound) == Some(side))
         };
-        let below = range.minimum.is_some_and(|minimum| number < minimum);
-        let above = range.maximum.is_some_and(|maximum| number > maximum);
-        if below || above {
-            let bound =
-                |word: &str, value: Option<f64>| value.map(|value| format!("{word} {value}"));
-            let bounds: Vec<String> = [
-                bound("at least", range.minimum),
-                bound("at most", range.maximum),
-            ]
+        let outside = |value: &Value| {
+            let text = match value {
+                Value::Number(number) => number.to_string(),
+                Value::String(text) => text.clone(),
+                _ => return false,
+            };
+            beyond(&text, &minimum, std::cmp::Ordering::Less)
+                || beyond(&text, &maximum, std::cmp::Ordering::Greater)
+        };
+        let refused = body_fields(given, name)
             .into_iter()
-            .flatten()
-            .collect();
+            .any(|value| match value {
+                Value::Array(items) => items.iter().any(outside),
+                value => outside(value),
+            });
+        if refused {
+            let bounds: Vec<String> = [("at least", &minimum), ("at most", &maximum)]
+                .into_iter()
+                .filter_map(|(word, value)| value.as_ref().map(|value| format!("{word} {value}")))
+                .collect();
             return Err(OpError::invalid_body(
                 format!("body.{name}"),
                 format!(
@@ -1087,27 +1100,12 @@ fn check_carried_fields(
     for (name, pattern) in connector.write_patterns(&key, operation) {
         let outside =
             |value: &Value| matches!(value, Value::String(text) if !pattern.is_match(text));
-        // A dotted name is a field of an object field, or of each item of a list field.
-        let mut segments = name.split('.');
-        let mut reached: Vec<&Value> = segments
-            .next()
-            .and_then(|first| given.get(first))
+        let refused = body_fields(given, name)
             .into_iter()
-            .collect();
-        for segment in segments {
-            reached = reached
-                .into_iter()
-                .flat_map(|value| match value {
-                    Value::Array(items) => items.iter().collect(),
-                    value => vec![value],
-                })
-                .filter_map(|value| value.get(segment))
-                .collect();
-        }
-        let refused = reached.into_iter().any(|value| match value {
-            Value::Array(items) => items.iter().any(outside),
-            value => outside(value),
-        });
+            .any(|value| match value {
+                Value::Array(items) => items.iter().any(outside),
+                value => outside(value),
+            });
         if refused {
             return Err(OpError::invalid_body(
                 format!("body.{name}"),
@@ -1140,16 +1138,37 @@ fn refused_write_value<'a>(
         .into_iter()
         .find(|narrowed| {
             let outside = |value: &Value| !value.is_null() && !narrowed.values.contains(value);
-            // A dotted name (`amount.currency`) is a field of an object field.
-            let mut segments = narrowed.name.split('.');
-            let value = segments.next().and_then(|first| given.get(first));
-            let value = segments.fold(value, |value, segment| value?.get(segment));
-            match value {
-                Some(Value::Array(items)) => items.iter().any(outside),
-                Some(value) => outside(value),
-                None => false,
-            }
+            body_fields(given, narrowed.name)
+                .into_iter()
+                .any(|value| match value {
+                    Value::Array(items) => items.iter().any(outside),
+                    value => outside(value),
+                })
         })
+}
+
+/// The values of a write body's field named by `path`: a top-level field (`title`) or, dotted,
+/// a field of an object field (`amount.currency`) or of each item of a list field
+/// (`email_addresses.email_address`, one value per item). How a write's `values`, `ranges` and
+/// `patterns` reach what they check.
+fn body_fields<'a>(given: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> {
+    let mut segments = path.split('.');
+    let mut reached: Vec<&Value> = segments
+        .next()
+        .and_then(|first| given.get(first))
+        .into_iter()
+        .collect();
+    for segment in segments {
+        reached = reached
+            .into_iter()
+            .flat_map(|value| match value {
+                Value::Array(items) => items.iter().collect(),
+                value => vec![value],
+            })
+            .filter_map(|value| value.get(segment))
+            .collect();
+    }
+    reached
 }
 
 /// The answer to a write refused by [`refused_write_value`]: a 400 naming the field and the

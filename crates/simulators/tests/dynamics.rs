@@ -774,6 +774,60 @@ async fn entity_definitions_list_custom_attributes() {
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
 }
 
+/// An integer column holds an Int32 within its own `MinValue` and `MaxValue` (the account's
+/// `numberofemployees`: 0 to 1,000,000,000): its metadata says so, a value outside is refused
+/// as out of range (0x80044331), and one past Int32 as not an `Edm.Int32` (0x80048d19).
+#[tokio::test]
+async fn integer_columns_keep_their_range() {
+    let sim = start(small()).await;
+    let employees = sim
+        .get("EntityDefinitions(LogicalName='account')/Attributes(LogicalName='numberofemployees')")
+        .await;
+    assert_eq!(employees.status, StatusCode::OK, "{}", employees.body);
+    assert_eq!(employees.body["MinValue"], json!(0), "{}", employees.body);
+    assert_eq!(
+        employees.body["MaxValue"],
+        json!(1_000_000_000),
+        "{}",
+        employees.body
+    );
+    let id = sim.handle.ids("accounts")[0].clone();
+    for (value, code) in [
+        (json!(1_000_000_001), "0x80044331"),
+        (json!(-1), "0x80044331"),
+        (json!(3_000_000_000_i64), "0x80048d19"),
+    ] {
+        let answer = sim
+            .write(
+                reqwest::Method::PATCH,
+                &format!("accounts({id})"),
+                json!({ "numberofemployees": value }),
+                &[("If-Match", "*")],
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{value}: {}",
+            answer.body
+        );
+        assert_eq!(
+            answer.body["error"]["code"], code,
+            "{value}: {}",
+            answer.body
+        );
+    }
+    let fits = sim
+        .write(
+            reqwest::Method::PATCH,
+            &format!("accounts({id})"),
+            json!({ "numberofemployees": 1_000_000_000 }),
+            &[("If-Match", "*")],
+        )
+        .await;
+    assert_eq!(fits.status, StatusCode::NO_CONTENT, "{}", fits.body);
+}
+
 #[tokio::test]
 async fn missing_or_unknown_tokens_get_401() {
     let sim = start(small()).await;

@@ -569,27 +569,42 @@ async fn custom_field_values_have_their_documented_type() {
     );
 }
 
-/// A Dynamics 365 choice column holds its option's integer value: the connection's document
-/// says `integer`, the gateway refuses text (`""`) naming the field before any vendor call,
-/// and an option's value is written and read back with its label beside it. The document said
-/// any text (an `enum` with no options read), and the long Schemathesis run's `new_segment: ""`
-/// reached Dataverse, which refused it as not an `Edm.Int32`.
+/// A Dynamics 365 choice column holds one of its options' integer values: the connection's
+/// document lists them (`enum`, read through discovery's second request, the
+/// `PicklistAttributeMetadata` cast that gives option sets), the gateway refuses text (`""`)
+/// and an integer outside the option set naming the field before any vendor call, and an
+/// option's value is written and read back with its label beside it. The document said any
+/// text (an `enum` with no options read), and the long Schemathesis run's `new_segment: ""`
+/// reached Dataverse, which refused it as not an `Edm.Int32`; then it said any `integer`, and
+/// the next long run's `new_segment: 0` reached Dataverse, which refused it as outside the
+/// option set (issue 15).
 #[tokio::test]
-async fn a_choice_column_takes_its_options_integer_value() {
+async fn a_choice_column_takes_its_options_values() {
     let app = spawn_app().await;
     let connection = app.connection("dynamics365");
-    let (status, meta) = app
-        .get(&format!(
-            "/unified/crm/companies/meta?connection_id={connection}"
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{meta}");
-    assert_eq!(
-        meta["create_schema"]["properties"]["custom_fields"]["properties"]["new_segment"]["anyOf"]
-            [0]["type"],
-        "integer",
-        "{meta}"
-    );
+    for (object, field, options) in [
+        (
+            "companies",
+            "new_segment",
+            json!([100_000_000, 100_000_001, 100_000_002]),
+        ),
+        (
+            "contacts",
+            "new_loyaltytier",
+            json!([100_000_000, 100_000_001, 100_000_002]),
+        ),
+    ] {
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        let schema =
+            &meta["create_schema"]["properties"]["custom_fields"]["properties"][field]["anyOf"][0];
+        assert_eq!(schema["enum"], options, "{object}.{field}: {schema}");
+        assert_eq!(schema["x-vendor-type"], "Picklist", "{schema}");
+    }
     let companies = format!("/unified/crm/companies?connection_id={connection}");
     let posts = || {
         app.simulator("dynamics365")
@@ -597,7 +612,7 @@ async fn a_choice_column_takes_its_options_integer_value() {
             .total_matching("POST ")
     };
     let before = posts();
-    for value in [json!(""), json!("Enterprise")] {
+    for value in [json!(""), json!("Enterprise"), json!(0), json!(100_000_003)] {
         let (status, problem) = app
             .call(
                 Method::POST,

@@ -56,12 +56,13 @@ pub(crate) enum ApiError {
         max: usize,
     },
     #[error(
-        "A validation error occurred. The value {value} of '{attribute}' on record of type '{entity}' is outside the valid range. Accepted range: -{max} to {max}"
+        "A validation error occurred. The value {value} of '{attribute}' on record of type '{entity}' is outside the valid range. Accepted range: {min} to {max}"
     )]
     OutOfRange {
         value: String,
         attribute: String,
         entity: String,
+        min: i64,
         max: i64,
     },
     #[error("The version of the existing record doesn't match the RowVersion property provided.")]

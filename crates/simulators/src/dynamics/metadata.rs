@@ -153,6 +153,10 @@ pub(crate) fn attribute_json(entity: &Entity, attribute: &Attribute) -> Map<Stri
         out.insert("MinValue".into(), json!(-super::store::MONEY_MAX));
         out.insert("MaxValue".into(), json!(super::store::MONEY_MAX));
     }
+    if let Some((min, max)) = attribute.range {
+        out.insert("MinValue".into(), json!(min));
+        out.insert("MaxValue".into(), json!(max));
+    }
     if attribute.attr_type == AttrType::DateOnly {
         out.insert("Format".into(), json!("DateOnly"));
     } else if attribute.attr_type == AttrType::DateTime {

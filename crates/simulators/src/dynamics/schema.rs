@@ -169,6 +169,9 @@ pub(crate) struct Attribute {
     pub targets: Vec<&'static str>,
     /// Maximum length of text columns (0: none).
     pub max_length: usize,
+    /// The least and greatest value of an integer column (`MinValue`, `MaxValue` of its
+    /// `IntegerAttributeMetadata`: an Int32 range, the whole of it unless the column says less).
+    pub range: Option<(i64, i64)>,
 }
 
 impl Attribute {
@@ -189,6 +192,8 @@ impl Attribute {
                 AttrType::Memo => 100_000,
                 _ => 0,
             },
+            range: (attr_type == AttrType::Integer)
+                .then_some((i64::from(i32::MIN), i64::from(i32::MAX))),
         }
     }
 
@@ -218,6 +223,12 @@ impl Attribute {
             .iter()
             .map(|(value, label)| (*value, (*label).to_owned()))
             .collect();
+        self
+    }
+
+    /// An integer column's own `MinValue` and `MaxValue`.
+    fn range(mut self, min: i64, max: i64) -> Attribute {
+        self.range = Some((min, max));
         self
     }
 
@@ -392,11 +403,13 @@ fn account() -> Entity {
         Attribute::new("name", AttrType::String, "Account Name").required("ApplicationRequired"),
         Attribute::new("websiteurl", AttrType::String, "Website"),
         Attribute::new("telephone1", AttrType::String, "Main Phone"),
+        // The account table's column takes 0 to 1,000,000,000 (its MinValue and MaxValue).
         Attribute::new(
             "numberofemployees",
             AttrType::Integer,
             "Number of Employees",
-        ),
+        )
+        .range(0, 1_000_000_000),
         Attribute::new("revenue", AttrType::Money, "Annual Revenue"),
         Attribute::new("transactioncurrencyid", AttrType::Lookup, "Currency")
             .targets(&["transactioncurrency"]),
@@ -433,7 +446,7 @@ fn opportunity() -> Entity {
         Attribute::new("transactioncurrencyid", AttrType::Lookup, "Currency")
             .targets(&["transactioncurrency"]),
         Attribute::new("estimatedclosedate", AttrType::DateOnly, "Est. Close Date"),
-        Attribute::new("closeprobability", AttrType::Integer, "Probability"),
+        Attribute::new("closeprobability", AttrType::Integer, "Probability").range(0, 100),
         Attribute::new("salesstage", AttrType::Picklist, "Sales Stage").options(SALES_STAGES),
         Attribute::new("stepname", AttrType::String, "Pipeline Phase"),
         Attribute::new("description", AttrType::Memo, "Description"),

@@ -500,6 +500,24 @@ fn convert(entity: &Entity, attribute: &Attribute, value: &Value) -> Result<Valu
                 .as_f64()
                 .filter(|number| number.fract() == 0.0)
                 .ok_or_else(bad)? as i64;
+            // An integer column holds an Int32 (another number is not its type), within the
+            // column's own MinValue and MaxValue.
+            if attr_type == AttrType::Integer
+                && let Some((min, max)) = attribute.range
+            {
+                if i32::try_from(number).is_err() {
+                    return Err(bad());
+                }
+                if !(min..=max).contains(&number) {
+                    return Err(ApiError::OutOfRange {
+                        value: number.to_string(),
+                        attribute: attribute.logical_name.clone(),
+                        entity: entity.logical_name.to_owned(),
+                        min,
+                        max,
+                    });
+                }
+            }
             if attr_type != AttrType::Integer && attribute.label(number).is_none() {
                 return Err(ApiError::OptionOutOfRange {
                     value: number,
@@ -527,6 +545,7 @@ fn convert(entity: &Entity, attribute: &Attribute, value: &Value) -> Result<Valu
                     value: number.to_string(),
                     attribute: attribute.logical_name.clone(),
                     entity: entity.logical_name.to_owned(),
+                    min: -MONEY_MAX,
                     max: MONEY_MAX,
                 });
             }
