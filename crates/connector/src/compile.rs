@@ -152,6 +152,34 @@ impl Compiler<'_> {
                         .expr(&format!("{path}.pagination.sort_key_expr"), sort_key_expr)?,
                 }
             }
+            Pagination::Windows {
+                start_expr,
+                end_expr,
+                months,
+                inner,
+                ..
+            } => {
+                if *months == Some(0) {
+                    return Err(self.error(
+                        &format!("{path}.pagination.months"),
+                        "a window is at least one month",
+                    ));
+                }
+                CompiledPagination::Windows {
+                    start: self.expr(&format!("{path}.pagination.start_expr"), start_expr)?,
+                    end: self
+                        .opt_expr(&format!("{path}.pagination.end_expr"), end_expr.as_ref())?,
+                    inner_token: inner
+                        .as_ref()
+                        .map(|inner| {
+                            self.expr(
+                                &format!("{path}.pagination.inner.token_expr"),
+                                &inner.token_expr,
+                            )
+                        })
+                        .transpose()?,
+                }
+            }
         };
         if let Some(size) = method.pagination.page_size()
             && (size.default == 0 || size.max == 0 || size.default > size.max)
@@ -164,6 +192,11 @@ impl Compiler<'_> {
         Ok(CompiledMethod {
             raw: method.clone(),
             path: self.template(&format!("{path}.path"), &method.path)?,
+            base_url: method
+                .base_url
+                .as_ref()
+                .map(|base| self.template(&format!("{path}.base_url"), base))
+                .transpose()?,
             query: self.templates(&format!("{path}.query"), &method.query)?,
             headers: self.templates(&format!("{path}.headers"), &method.headers)?,
             records: self.opt_expr(&format!("{path}.records"), method.records.as_ref())?,
@@ -466,6 +499,21 @@ impl Compiler<'_> {
     }
 }
 
+/// The word before a token in `Authorization`: `Bearer` unless the file names one.
+fn token_prefix_word(
+    compiler: &Compiler<'_>,
+    path: &str,
+    declared: Option<&str>,
+) -> Result<String, LoadError> {
+    match declared {
+        None => Ok("Bearer".to_owned()),
+        Some(prefix) if !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(prefix.to_owned())
+        }
+        Some(_) => Err(compiler.error(path, "must be one word of visible ASCII characters")),
+    }
+}
+
 impl Pagination {
     /// The page size bounds of a paging kind.
     pub fn page_size(&self) -> Option<&crate::file::PageSize> {
@@ -477,7 +525,8 @@ impl Pagination {
             | Pagination::Page { page_size, .. }
             | Pagination::LinkHeader { page_size, .. }
             | Pagination::NextUrl { page_size, .. }
-            | Pagination::Local { page_size, .. } => Some(page_size),
+            | Pagination::Local { page_size, .. }
+            | Pagination::Windows { page_size, .. } => Some(page_size),
         }
     }
 }
@@ -572,24 +621,42 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                 scopes,
                 invalid_grant_when,
                 token_prefix,
+                tokens,
                 ..
             } => CompiledAuth::Oauth2 {
+                tokens: tokens
+                    .iter()
+                    .map(|(token, declared)| {
+                        let at = format!("{path}.tokens.{token}");
+                        Ok((
+                            token.clone(),
+                            crate::CompiledNamedToken {
+                                token_url: compiler
+                                    .template(&format!("{at}.token_url"), &declared.token_url)?,
+                                scopes: declared
+                                    .scopes
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(idx, scope)| {
+                                        compiler.template(&format!("{at}.scopes[{idx}]"), scope)
+                                    })
+                                    .collect::<Result<_, _>>()?,
+                                token_prefix: token_prefix_word(
+                                    &compiler,
+                                    &format!("{at}.token_prefix"),
+                                    declared.token_prefix.as_deref(),
+                                )?,
+                            },
+                        ))
+                    })
+                    .collect::<Result<_, LoadError>>()?,
                 token: Template::parse("{{credentials.access_token}}")
                     .map_err(|error| compiler.error(&path, error.to_string()))?,
-                token_prefix: match token_prefix.as_deref() {
-                    None => "Bearer".to_owned(),
-                    Some(prefix)
-                        if !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_graphic()) =>
-                    {
-                        prefix.to_owned()
-                    }
-                    Some(_) => {
-                        return Err(compiler.error(
-                            &format!("{path}.token_prefix"),
-                            "must be one word of visible ASCII characters",
-                        ));
-                    }
-                },
+                token_prefix: token_prefix_word(
+                    &compiler,
+                    &format!("{path}.token_prefix"),
+                    token_prefix.as_deref(),
+                )?,
                 token_url: compiler.template(&format!("{path}.token_url"), token_url)?,
                 authorize_url: authorize_url
                     .as_ref()
@@ -634,6 +701,18 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
     for (resource, resource_methods) in &typed.resources {
         for (name, method) in resource_methods {
             let compiled = compiler.method(&format!("resources.{resource}.{name}"), method)?;
+            // A named token must be one an OAuth 2.0 scheme of the file declares.
+            if let Some(token) = &method.token {
+                let declared = typed.auth.schemes.values().any(|scheme| {
+                    matches!(scheme, AuthScheme::Oauth2 { tokens, .. } if tokens.contains_key(token))
+                });
+                if !declared {
+                    return Err(compiler.error(
+                        &format!("resources.{resource}.{name}.token"),
+                        format!("no OAuth 2.0 scheme in `auth.schemes` declares a token `{token}` (`tokens`)"),
+                    ));
+                }
+            }
             methods.insert(format!("{resource}.{name}"), Arc::new(compiled));
         }
     }
@@ -969,6 +1048,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
             allowed_hosts,
             auth,
             methods,
+            today: compiler.expr("(today)", "$substring($now(), 0, 10)")?,
             detect_when,
             message_expr,
             vendor_code_expr,

@@ -417,7 +417,39 @@ pub enum AuthScheme {
         /// do not answer RFC 6749's top-level `access_token` and `expires_in`.
         #[serde(default)]
         token_answer: Option<TokenAnswer>,
+        /// Further tokens of the same connection, by name, for vendors whose API versions take
+        /// tokens of their own (a v2 API taking a token from its own endpoint, refused by v1):
+        /// each is asked for with the client credentials grant and
+        /// the scheme's client, kept (sealed) beside the scheme's own token, refreshed apart from
+        /// it, and sent by the methods that name it (`resources.<r>.methods.<m>.token`).
+        #[serde(default)]
+        tokens: Box<IndexMap<String, NamedToken>>,
     },
+}
+
+/// A further token of an OAuth 2.0 scheme (`auth.schemes.<scheme>.tokens.<name>`), asked for
+/// with the client credentials grant and the scheme's client (`client`, `client_auth`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamedToken {
+    /// Its token endpoint (template).
+    pub token_url: String,
+    /// Scopes asked for.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// How the client authenticates at this token endpoint (default: in the form body).
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// Where this endpoint's answer holds the token and its lifetime (RFC 6749's names when
+    /// absent).
+    #[serde(default)]
+    pub token_answer: Option<TokenAnswer>,
+    /// Refresh this many seconds before expiry (300 when absent).
+    #[serde(default)]
+    pub refresh_before_expiry_secs: Option<u64>,
+    /// The word before the token in the `Authorization` header (default `Bearer`).
+    #[serde(default)]
+    pub token_prefix: Option<String>,
 }
 
 /// Whose OAuth client credentials a scheme uses.
@@ -773,6 +805,11 @@ pub struct Method {
     /// Path template joined to the base URL (`/crm/v3/objects/contacts/{{id}}`); values are
     /// percent-encoded as path segments.
     pub path: String,
+    /// The base URL of this method (template, as `http.base_url`) in place of `http.base_url`,
+    /// for a vendor whose API versions live under different roots (`/v1` and `/v2`).
+    /// The request is held to `http.allowed_hosts` like every other.
+    #[serde(default)]
+    pub base_url: Option<String>,
     /// Static or templated query parameters; the route's `query_mapping` output is merged on top.
     #[serde(default)]
     pub query: IndexMap<String, String>,
@@ -795,6 +832,11 @@ pub struct Method {
     /// (1 when left out), for vendors that count some endpoints as several requests.
     #[serde(default)]
     pub cost: Option<u32>,
+    /// A further token of the connection's OAuth 2.0 scheme (`auth.schemes.<scheme>.tokens`)
+    /// this method authenticates with instead of the scheme's own token; a vendor answer asking
+    /// for a refresh (`refresh_and_retry`) refreshes that token only.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// HTTP methods.
@@ -916,6 +958,30 @@ pub enum Pagination {
         /// JSONata over one record giving its key: unique among the records. Keys compare as
         /// numbers when both are numbers or strings of digits, else as text.
         sort_key_expr: String,
+        page_size: PageSize,
+    },
+    /// Date windows, oldest first, for vendors that answer at most one window of dates per call
+    /// (a month of pay runs): the walk covers `start_expr` to `end_expr`, both fixed when the
+    /// walk starts (the cursor carries them), in windows of `months` calendar months (each
+    /// from the first day of a month, the first one from the walk's start, the last one to its
+    /// end); inside a window the vendor's cursor pages (`inner`). Every page is one vendor
+    /// call, so a walk of N windows is at least N pages (an empty window is an empty page with
+    /// a next cursor). Mappings see `page.window_start`, `page.window_end` (`YYYY-MM-DD`, the
+    /// end inclusive), `page.walk_start`, `page.walk_end`, `page.token` and `page.size`;
+    /// a list's `record_filter` and `record_mapping` see the same object as `$page`.
+    Windows {
+        /// JSONata over the request context (`query`, `account`, `vars`; `$now()` for today)
+        /// giving the walk's first day, `YYYY-MM-DD` (a longer date-time is cut to its day).
+        start_expr: String,
+        /// JSONata over the request context giving the walk's last day; today when absent.
+        #[serde(default)]
+        end_expr: Option<String>,
+        /// Calendar months per window (1 when absent).
+        #[serde(default)]
+        months: Option<u32>,
+        /// Cursor paging inside one window.
+        #[serde(default)]
+        inner: Option<InnerCursor>,
         page_size: PageSize,
     },
 }
@@ -1426,7 +1492,8 @@ pub struct Enrich {
     /// `resource.method` that serves it.
     #[serde(rename = "use")]
     pub uses: String,
-    /// JSONata over the request context plus `records` (the group's raw records) giving query
+    /// JSONata over the request context plus `records` (the group's raw records) and
+    /// `list_page` (what the list page's mappings saw as `page`; null on a get) giving query
     /// parameters (an object).
     #[serde(default)]
     pub query_mapping: Option<String>,

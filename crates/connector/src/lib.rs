@@ -92,6 +92,8 @@ struct ConnectorInner {
     allowed_hosts: Vec<origin::OriginPattern>,
     auth: IndexMap<String, CompiledAuth>,
     methods: HashMap<String, Arc<CompiledMethod>>,
+    /// Today (`YYYY-MM-DD`, by the evaluation's clock): the default end of a `windows` walk.
+    today: Expr,
     detect_when: Option<Expr>,
     message_expr: Option<Expr>,
     vendor_code_expr: Option<Expr>,
@@ -188,6 +190,15 @@ impl Connector {
             .get(uses)
             .and_then(|method| method.raw.cost)
             .unwrap_or(1)
+    }
+
+    /// The further token of the auth scheme (`auth.schemes.<scheme>.tokens`) a `resource.method`
+    /// authenticates with, when it names one (`token`).
+    pub fn method_token(&self, uses: &str) -> Option<&str> {
+        self.inner
+            .methods
+            .get(uses)
+            .and_then(|method| method.raw.token.as_deref())
     }
 
     /// Whether an update of `object` maps the caller's fields merged over the current record.
@@ -361,13 +372,24 @@ enum CompiledAuth {
         scopes: Vec<Template>,
         capture: Vec<(String, Expr)>,
         invalid_grant_when: Option<Expr>,
+        /// Further tokens by name (`tokens`): their endpoint and scopes, and the word before
+        /// them in `Authorization`.
+        tokens: Vec<(String, CompiledNamedToken)>,
     },
+}
+
+#[derive(Debug)]
+struct CompiledNamedToken {
+    token_url: Template,
+    scopes: Vec<Template>,
+    token_prefix: String,
 }
 
 #[derive(Debug)]
 struct CompiledMethod {
     raw: file::Method,
     path: Template,
+    base_url: Option<Template>,
     query: Vec<(String, Template)>,
     headers: Vec<(String, Template)>,
     records: Option<Expr>,
@@ -399,6 +421,11 @@ enum CompiledPagination {
     },
     Local {
         sort_key: Expr,
+    },
+    Windows {
+        start: Expr,
+        end: Option<Expr>,
+        inner_token: Option<Expr>,
     },
 }
 

@@ -100,6 +100,69 @@ impl Connector {
         }))
     }
 
+    /// A further token of `scheme` (`tokens.<name>`) as endpoints for the client credentials
+    /// grant, rendered with the connection's `account` fields: the scheme's client (`client`)
+    /// at the token's own endpoint, scopes, client authentication and answer paths. `None`
+    /// when the scheme is not OAuth 2.0 or declares no such token.
+    ///
+    /// # Errors
+    /// Fails when the scheme does not exist or a template misses a value.
+    pub fn named_token(
+        &self,
+        scheme: &str,
+        name: &str,
+        account: &Value,
+    ) -> Result<Option<OAuthEndpoints>, PlanError> {
+        let declared = self
+            .inner
+            .file
+            .auth
+            .schemes
+            .get(scheme)
+            .ok_or_else(|| PlanError::UnknownScheme(scheme.to_owned()))?;
+        let (
+            AuthScheme::Oauth2 { client, tokens, .. },
+            Some(CompiledAuth::Oauth2 {
+                tokens: compiled, ..
+            }),
+        ) = (declared, self.inner.auth.get(scheme))
+        else {
+            return Ok(None);
+        };
+        let (Some(raw), Some((_, named))) = (
+            tokens.get(name),
+            compiled.iter().find(|(declared, _)| declared == name),
+        ) else {
+            return Ok(None);
+        };
+        let scope = json!({"account": account, "vars": self.inner.file.vars, "env": {}});
+        let render = |template: &crate::template::Template, what: &str| {
+            template
+                .render(&scope, &self.inner.file.lookups, Escape::None)
+                .map_err(|source| PlanError::Template {
+                    what: format!("auth scheme `{scheme}` token `{name}` {what}"),
+                    source,
+                })
+        };
+        Ok(Some(OAuthEndpoints {
+            grant: OAuthGrant::ClientCredentials,
+            authorize_url: None,
+            token_url: render(&named.token_url, "token_url")?,
+            scopes: named
+                .scopes
+                .iter()
+                .map(|scope_template| render(scope_template, "scope"))
+                .collect::<Result<_, _>>()?,
+            pkce: false,
+            client_auth: raw.client_auth,
+            refresh_before_expiry_secs: raw
+                .refresh_before_expiry_secs
+                .unwrap_or(DEFAULT_REFRESH_BEFORE_EXPIRY_SECS),
+            client: *client,
+            token_answer: raw.token_answer.clone(),
+        }))
+    }
+
     /// The account fields `scheme` captures from a token response body (`instance_url`, …).
     ///
     /// # Errors

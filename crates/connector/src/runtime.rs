@@ -67,6 +67,15 @@ pub enum PageState {
     Url { u: String },
     /// A page of a single answer Crosswalk pages itself: records whose keys follow `a`.
     Local { a: Value },
+    /// A date window (`windows`): the window starting `w`, inner token `t`, of the walk from
+    /// `s` to `e` (days, `YYYY-MM-DD`, fixed when the walk started).
+    Window {
+        w: String,
+        s: String,
+        e: String,
+        #[serde(default)]
+        t: Option<String>,
+    },
 }
 
 /// Where a unified list stands: which of its routes (for `walk: all`) and where in it.
@@ -106,6 +115,9 @@ pub struct EnrichmentRequest {
     /// What the next page is planned from: the page records the request covers, the `{{id}}`
     /// it was planned with, and its page.
     group: Value,
+    /// What the list page's mappings saw as `page` (null for a get's enrichment): the entry's
+    /// mappings see it as `list_page`.
+    list_page: Value,
     id: Option<String>,
     page: PageState,
     all_pages: bool,
@@ -511,6 +523,55 @@ impl Connector {
             .with("query", ctx.query.clone())
     }
 
+    /// `page` with a `windows` walk's start made concrete: at the first page, the walk's
+    /// first and last days are evaluated (`start_expr`, `end_expr`; today when absent) and the
+    /// walk starts at its first window. Every other page is returned as it is.
+    ///
+    /// # Errors
+    /// Fails when an expression fails or gives no date.
+    fn resolve_page(
+        &self,
+        method: &CompiledMethod,
+        ctx: &RequestContext,
+        page: &PageState,
+    ) -> Result<PageState, PlanError> {
+        let (PageState::Start, CompiledPagination::Windows { start, end, .. }) =
+            (page, &method.pagination)
+        else {
+            return Ok(page.clone());
+        };
+        let input = self.mapping_input(ctx, Value::Null);
+        let day = |expr: &Expr, what: &str| -> Result<chrono::NaiveDate, PlanError> {
+            let value = expr
+                .evaluate(Some(&input), &Vars::new())
+                .map_err(mapping_error(format!("pagination {what}")))?;
+            value
+                .as_ref()
+                .and_then(Value::as_str)
+                .and_then(|text| text.get(..10))
+                .and_then(|text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+                .ok_or_else(|| {
+                    PlanError::Invalid(format!(
+                        "pagination {what} gave {} instead of a date (YYYY-MM-DD)",
+                        value.map_or("nothing".to_owned(), |value| value.to_string())
+                    ))
+                })
+        };
+        let first = day(start, "start_expr")?;
+        let last = match end {
+            Some(end) => day(end, "end_expr")?,
+            None => day(&self.inner.today, "end (today)")?,
+        };
+        // A walk whose start follows its end walks its last day only.
+        let first = first.min(last);
+        Ok(PageState::Window {
+            w: first.to_string(),
+            s: first.to_string(),
+            e: last.to_string(),
+            t: None,
+        })
+    }
+
     /// The routes serving a unified request: the first whose `when` holds, or with
     /// `walk: all` every one whose `when` holds, in file order.
     fn matching_routes<'a>(
@@ -648,7 +709,15 @@ impl Connector {
         else {
             return Ok(Vec::new());
         };
-        self.plan_enrichment(route, ctx, &records)
+        let page_size = route
+            .method
+            .raw
+            .pagination
+            .page_size()
+            .map_or(ctx.page_size, |bounds| ctx.page_size.clamp(1, bounds.max));
+        let page = self.resolve_page(&route.method, ctx, &cursor.p)?;
+        let list_page = page_view(&route.method.raw.pagination, &page, page_size);
+        self.plan_enrichment(route, ctx, &records, &list_page)
     }
 
     /// Whether some get route of `object` declares `enrich` (follow-up requests per record).
@@ -685,7 +754,7 @@ impl Connector {
             None => Some(response.body.clone()),
         };
         match record {
-            Some(record) => self.plan_enrichment(route, ctx, &[record]),
+            Some(record) => self.plan_enrichment(route, ctx, &[record], &Value::Null),
             None => Ok(Vec::new()),
         }
     }
@@ -697,6 +766,7 @@ impl Connector {
         route: &CompiledRoute,
         ctx: &RequestContext,
         records: &[Value],
+        list_page: &Value,
     ) -> Result<Vec<EnrichmentRequest>, PlanError> {
         let mut plans = Vec::new();
         for (idx, entry) in route.enrich.iter().enumerate() {
@@ -708,6 +778,7 @@ impl Connector {
                         let mut input = self.mapping_input(ctx, Value::Null);
                         if let Value::Object(map) = &mut input {
                             map.insert("records".to_owned(), group.clone());
+                            map.insert("list_page".to_owned(), list_page.clone());
                         }
                         token_text(id_mapping.evaluate(Some(&input), &Vars::new()).map_err(
                             mapping_error(format!("route `{}` id_mapping", entry.route.id)),
@@ -718,7 +789,7 @@ impl Connector {
                     idx,
                     entry,
                     ctx,
-                    group,
+                    (group, list_page.clone()),
                     id,
                     PageState::Start,
                 )?);
@@ -734,7 +805,7 @@ impl Connector {
         idx: usize,
         entry: &CompiledEnrich,
         ctx: &RequestContext,
-        group: Value,
+        (group, list_page): (Value, Value),
         id: Option<String>,
         page: PageState,
     ) -> Result<EnrichmentRequest, PlanError> {
@@ -757,12 +828,13 @@ impl Connector {
             Some(&entry.route),
             &with_id,
             &page,
-            Some(group.clone()),
+            Some((group.clone(), list_page.clone())),
         )?;
         Ok(EnrichmentRequest {
             entry: idx,
             request,
             group,
+            list_page,
             id,
             page,
             all_pages: entry.all_pages,
@@ -817,7 +889,7 @@ impl Connector {
                     sent.entry,
                     entry,
                     ctx,
-                    sent.group.clone(),
+                    (sent.group.clone(), sent.list_page.clone()),
                     sent.id.clone(),
                     page,
                 )
@@ -916,7 +988,7 @@ impl Connector {
         route: Option<&CompiledRoute>,
         ctx: &RequestContext,
         page: &PageState,
-        records: Option<Value>,
+        records: Option<(Value, Value)>,
     ) -> Result<PlannedRequest, PlanError> {
         let scope = self.template_scope(&ctx.account, ctx.id.as_deref(), None);
         let lookups = &self.inner.file.lookups;
@@ -925,10 +997,14 @@ impl Connector {
             .pagination
             .page_size()
             .map_or(ctx.page_size, |bounds| ctx.page_size.clamp(1, bounds.max));
+        let resolved = self.resolve_page(method, ctx, page)?;
+        let page = &resolved;
         let page_view = page_view(&method.raw.pagination, page, page_size);
         let mut input = self.mapping_input(ctx, page_view.clone());
         if let (Some(records), Value::Object(map)) = (records, &mut input) {
+            let (records, list_page) = records;
             map.insert("records".to_owned(), records);
+            map.insert("list_page".to_owned(), list_page);
         }
 
         let mut headers = Vec::new();
@@ -949,6 +1025,11 @@ impl Connector {
                 .map_err(template_error(format!("`{uses}` path")))?;
             let url = if path.starts_with("http://") || path.starts_with("https://") {
                 path
+            } else if let Some(base) = &method.base_url {
+                let base = base
+                    .render(&scope, lookups, Escape::None)
+                    .map_err(template_error(format!("`{uses}` base_url")))?;
+                format!("{}{}", base.trim_end_matches('/'), path)
             } else {
                 format!("{}{}", self.base_url(&scope)?, path)
             };
@@ -1091,9 +1172,34 @@ impl Connector {
             CompiledAuth::Oauth2 {
                 token,
                 token_prefix,
+                tokens,
                 ..
             } => {
-                let token = render(token, "token")?;
+                // A method naming a further token of the scheme carries that token instead.
+                let (token, token_prefix) = match self.method_token(&request.uses) {
+                    None => (render(token, "token")?, token_prefix.as_str()),
+                    Some(name) => {
+                        let (_, named) = tokens
+                            .iter()
+                            .find(|(declared, _)| declared == name)
+                            .ok_or_else(|| {
+                                PlanError::Invalid(format!(
+                                    "`{}` authenticates with the token `{name}`, which auth scheme `{scheme}` does not declare",
+                                    request.uses
+                                ))
+                            })?;
+                        let value = credentials
+                            .pointer(&format!("/tokens/{name}/access_token"))
+                            .and_then(Value::as_str)
+                            .filter(|value| !value.is_empty())
+                            .ok_or_else(|| {
+                                PlanError::Invalid(format!(
+                                    "the connection holds no `{name}` token yet"
+                                ))
+                            })?;
+                        (value.to_owned(), named.token_prefix.as_str())
+                    }
+                };
                 request.headers.push((
                     "Authorization".to_owned(),
                     format!("{token_prefix} {token}"),
@@ -1369,7 +1475,14 @@ impl Connector {
             .pagination
             .page_size()
             .map_or(ctx.page_size, |bounds| ctx.page_size.clamp(1, bounds.max));
-        let vars = self.record_vars(ctx);
+        let resolved = self
+            .resolve_page(method, ctx, page)
+            .map_err(|error| ReadError::Invalid(error.to_string()))?;
+        let page = &resolved;
+        let mut vars = self.record_vars(ctx);
+        if matches!(page, PageState::Window { .. }) {
+            vars.insert("page", page_view(&method.raw.pagination, page, page_size));
+        }
         let mut errors = Vec::new();
         // A single answer paged here: the page's records are picked (filtered, sorted, sliced)
         // before mapping, and the next page follows the last key picked.
@@ -1902,8 +2015,45 @@ fn page_view(pagination: &Pagination, page: &PageState, size: u64) -> Value {
         }
         PageState::Offset { o } => view["offset"] = json!(o),
         PageState::Page { p } => view["number"] = json!(p),
+        PageState::Window { w, s, e, t } => {
+            view["window_start"] = json!(w);
+            view["window_end"] = json!(window_end(pagination, w, e));
+            view["walk_start"] = json!(s);
+            view["walk_end"] = json!(e);
+            view["token"] = json!(t);
+        }
     }
     view
+}
+
+/// The calendar months of a `windows` walk's windows.
+fn window_months(pagination: &Pagination) -> u32 {
+    match pagination {
+        Pagination::Windows { months, .. } => months.unwrap_or(1).max(1),
+        _ => 1,
+    }
+}
+
+/// The first day of the window after the one starting `start`: the first day of the month
+/// `months` months after `start`'s month.
+fn next_window_start(pagination: &Pagination, start: &str) -> Option<chrono::NaiveDate> {
+    use chrono::Datelike as _;
+    let day = chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d").ok()?;
+    day.with_day(1)?
+        .checked_add_months(chrono::Months::new(window_months(pagination)))
+}
+
+/// The last day (inclusive) of the window starting `start` in a walk ending `walk_end`.
+fn window_end(pagination: &Pagination, start: &str, walk_end: &str) -> String {
+    let end = next_window_start(pagination, start)
+        .and_then(|next| next.pred_opt())
+        .map(|day| day.to_string())
+        .unwrap_or_else(|| walk_end.to_owned());
+    if end.as_str() > walk_end {
+        walk_end.to_owned()
+    } else {
+        end
+    }
 }
 
 /// Pagination parameters the runtime places itself (those with a declared `param`).
@@ -1916,7 +2066,9 @@ fn pagination_params<'a>(pagination: &'a Pagination, view: &Value) -> Vec<(&'a P
     }
     let token_param = match pagination {
         Pagination::Cursor { param, .. } => param.as_ref(),
-        Pagination::Keyset { inner, .. } => inner.as_ref().and_then(|inner| inner.param.as_ref()),
+        Pagination::Keyset { inner, .. } | Pagination::Windows { inner, .. } => {
+            inner.as_ref().and_then(|inner| inner.param.as_ref())
+        }
         _ => None,
     };
     if let Some(param) = token_param
@@ -2130,6 +2282,38 @@ fn next_page(
         }
         CompiledPagination::NextUrl { url } => {
             token_text(eval(url, body, "url_expr")?).map(|u| PageState::Url { u })
+        }
+        CompiledPagination::Windows { inner_token, .. } => {
+            let PageState::Window { w, s, e, .. } = page else {
+                return Err(ReadError::Invalid(
+                    "a date window walk's page names no window".to_owned(),
+                ));
+            };
+            // The vendor's cursor pages inside the window; then the next window, until the
+            // walk's end.
+            let inner = match inner_token {
+                Some(inner) if !records.is_empty() => {
+                    token_text(eval(inner, body, "inner.token_expr")?)
+                }
+                _ => None,
+            };
+            match inner {
+                Some(token) => Some(PageState::Window {
+                    w: w.clone(),
+                    s: s.clone(),
+                    e: e.clone(),
+                    t: Some(token),
+                }),
+                None => next_window_start(&method.raw.pagination, w)
+                    .map(|next| next.to_string())
+                    .filter(|next| next.as_str() <= e.as_str())
+                    .map(|next| PageState::Window {
+                        w: next,
+                        s: s.clone(),
+                        e: e.clone(),
+                        t: None,
+                    }),
+            }
         }
     })
 }

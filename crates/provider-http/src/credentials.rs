@@ -219,6 +219,216 @@ impl TokenManager {
         }
     }
 
+    /// The connection with a fresh `name` token (a further token of its OAuth 2.0 scheme,
+    /// `auth.schemes.<scheme>.tokens`) in its opened secrets (`tokens.<name>`), asked for with
+    /// the client credentials grant when it is missing or due, or with `force` (the vendor
+    /// refused it) unless another task or process replaced it since `connection` was read. It
+    /// is refreshed apart from the scheme's own token, under the same single flight (this
+    /// process's lock, the store's lease), and stored sealed with the connection's other
+    /// secrets; the scheme's own token and its expiry are left as they are.
+    ///
+    /// # Errors
+    /// As [`TokenManager::fresh`]; [`CredentialsError::Connector`] when the scheme declares no
+    /// such token.
+    pub async fn fresh_named(
+        self: &Arc<Self>,
+        connection: Connection,
+        connector: &Connector,
+        scheme: &str,
+        name: &str,
+        force: bool,
+        offload: Option<&Offload>,
+    ) -> Result<(Connection, Value), CredentialsError> {
+        if connection.status == ConnectionStatus::NeedsReauth {
+            return Err(CredentialsError::ReauthRequired);
+        }
+        let endpoints = connector
+            .named_token(scheme, name, &connection.account)
+            .map_err(|error| CredentialsError::Connector(error.to_string()))?
+            .ok_or_else(|| {
+                CredentialsError::Connector(format!(
+                    "auth scheme `{scheme}` declares no token `{name}`"
+                ))
+            })?;
+        let secrets = self.open(&connection)?;
+        let seen = named_access_token(&secrets, name);
+        if !force && named_is_fresh(&secrets, name, endpoints.refresh_before_expiry_secs) {
+            return Ok((connection, secrets));
+        }
+        let this = Arc::clone(self);
+        let connector = connector.clone();
+        let offload = offload.cloned();
+        let (scheme, name) = (scheme.to_owned(), name.to_owned());
+        let task = self.refreshes.spawn(async move {
+            let wanted = NamedWanted {
+                scheme: &scheme,
+                name: &name,
+                endpoints: &endpoints,
+                force,
+                seen: seen.as_deref(),
+            };
+            this.refresh_named_serialised(connection, &connector, &wanted, offload.as_ref())
+                .await
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(error) => Err(CredentialsError::Interrupted(error.to_string())),
+        }
+    }
+
+    /// [`TokenManager::fresh_named`]'s refresh, under this process's lock for the connection
+    /// and the store's lease, as the scheme's own token is refreshed.
+    async fn refresh_named_serialised(
+        &self,
+        connection: Connection,
+        connector: &Connector,
+        wanted: &NamedWanted<'_>,
+        offload: Option<&Offload>,
+    ) -> Result<(Connection, Value), CredentialsError> {
+        let lock = self.local_lock(&connection.id);
+        let _guard = lock.lock().await;
+        let current = match self.store.get_connection_by_id(&connection.id).await {
+            Ok(current) => current,
+            // Deleted since it was read: the caller's copy only, in memory.
+            Err(StoreError::NotFound) => {
+                let secrets = self.open(&connection)?;
+                let secrets = self
+                    .exchange_named(&connection, secrets, connector, wanted, offload)
+                    .await?;
+                let mut refreshed = connection;
+                refreshed.credentials = self
+                    .keyring
+                    .seal_json(&secrets, &credentials_aad(&refreshed.id));
+                return Ok((refreshed, secrets));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        if let Some(ready) = self.named_ready(&current, wanted)? {
+            return Ok(ready);
+        }
+        let deadline = tokio::time::Instant::now() + LEASE_WAIT;
+        let fence = loop {
+            match self
+                .store
+                .acquire_refresh_lease(&current.id, &self.holder, Utc::now(), LEASE_TTL)
+                .await?
+            {
+                Some(fence) => break fence,
+                None => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(CredentialsError::LeaseTimeout);
+                    }
+                    tokio::time::sleep(LEASE_POLL).await;
+                    let latest = self.store.get_connection_by_id(&current.id).await?;
+                    if let Some(ready) = self.named_ready(&latest, wanted)? {
+                        return Ok(ready);
+                    }
+                }
+            }
+        };
+        let result = async {
+            // Re-read after acquiring: a holder that lost a race must see the winner's token.
+            let row = self.store.get_connection_by_id(&current.id).await?;
+            if let Some(ready) = self.named_ready(&row, wanted)? {
+                return Ok(ready);
+            }
+            let secrets = self.open(&row)?;
+            let secrets = self
+                .exchange_named(&row, secrets, connector, wanted, offload)
+                .await?;
+            let sealed = self.keyring.seal_json(&secrets, &credentials_aad(&row.id));
+            // The scheme's own token keeps its expiry: only the named token changed.
+            let stored = self
+                .store
+                .store_refreshed_credentials(
+                    &row.id,
+                    fence,
+                    sealed,
+                    row.credentials_expires_at,
+                    Some(row.account.clone()),
+                )
+                .await?;
+            tracing::info!(connection_id = %row.id, provider = %row.provider, token = wanted.name, "named token refreshed");
+            Ok((stored, secrets))
+        }
+        .await;
+        if let Err(error) = self.store.release_refresh_lease(&current.id, fence).await {
+            tracing::warn!(connection_id = %current.id, error = %error, "refresh lease release failed");
+        }
+        result
+    }
+
+    /// The row with its secrets when its `name` token is usable as it is: replaced since the
+    /// caller saw it (with `force`), or present and not due.
+    fn named_ready(
+        &self,
+        row: &Connection,
+        wanted: &NamedWanted<'_>,
+    ) -> Result<Option<(Connection, Value)>, CredentialsError> {
+        if row.status == ConnectionStatus::NeedsReauth {
+            return Err(CredentialsError::ReauthRequired);
+        }
+        let secrets = self.open(row)?;
+        let current = named_access_token(&secrets, wanted.name);
+        let usable = if wanted.force {
+            current.is_some() && current.as_deref() != wanted.seen
+        } else {
+            named_is_fresh(
+                &secrets,
+                wanted.name,
+                wanted.endpoints.refresh_before_expiry_secs,
+            )
+        };
+        Ok(usable.then(|| (row.clone(), secrets)))
+    }
+
+    /// Asks the named token's endpoint for a token with the scheme's client: `secrets` with
+    /// `tokens.<name>` replaced, nothing stored.
+    async fn exchange_named(
+        &self,
+        row: &Connection,
+        mut secrets: Value,
+        connector: &Connector,
+        wanted: &NamedWanted<'_>,
+        offload: Option<&Offload>,
+    ) -> Result<Value, CredentialsError> {
+        let client = self.client_of(row, &secrets, wanted.endpoints).await?;
+        let oauth = self.oauth.clone().with_offload(offload.cloned());
+        let tokens = oauth
+            .client_credentials(
+                connector,
+                wanted.scheme,
+                wanted.endpoints,
+                &client,
+                Utc::now(),
+            )
+            .await
+            .map_err(|error| match error {
+                // A refused client credentials grant is the vendor's refusal of this token, not
+                // of the connection: it does not need re-authorising for it.
+                OAuthError::InvalidGrant(answer) => {
+                    CredentialsError::OAuth(OAuthError::Refused(answer))
+                }
+                other => CredentialsError::OAuth(other),
+            })?;
+        if !secrets.is_object() {
+            secrets = json!({});
+        }
+        let named = json!({
+            "access_token": tokens.access_token,
+            "expires_at": tokens.expires_at.map(|at| at.to_rfc3339()),
+        });
+        let map = secrets.as_object_mut().expect("an object");
+        let all = map.entry("tokens").or_insert_with(|| json!({}));
+        if !all.is_object() {
+            *all = json!({});
+        }
+        all.as_object_mut()
+            .expect("an object")
+            .insert(wanted.name.to_owned(), named);
+        Ok(secrets)
+    }
+
     /// Refreshes under this process's lock for the connection and the store's lease.
     async fn refresh_serialised(
         &self,
@@ -414,25 +624,21 @@ impl TokenManager {
         Ok((refreshed, exchanged.secrets))
     }
 
-    /// Exchanges the connection's refresh token (or its client's credentials) for new tokens
-    /// at the vendor: `secrets` and the account with the answer in, nothing stored. A refused
-    /// grant is [`OAuthError::InvalidGrant`], for the caller to act on.
-    async fn exchange(
+    /// The OAuth client a scheme's token requests are made with: the connection's own
+    /// `client_id` and `client_secret`, or the environment's OAuth app for the provider.
+    async fn client_of(
         &self,
         row: &Connection,
-        mut secrets: Value,
-        connector: &Connector,
-        scheme: &str,
+        secrets: &Value,
         endpoints: &connector::OAuthEndpoints,
-        offload: Option<&Offload>,
-    ) -> Result<Exchanged, CredentialsError> {
-        let client = match endpoints.client {
-            connector::file::ClientSource::Connection => connection_client(&row.account, &secrets)
+    ) -> Result<ClientCredentials, CredentialsError> {
+        Ok(match endpoints.client {
+            connector::file::ClientSource::Connection => connection_client(&row.account, secrets)
                 .ok_or_else(|| {
-                    CredentialsError::Connector(
-                        "the connection holds no `client_id` and `client_secret`".to_owned(),
-                    )
-                })?,
+                CredentialsError::Connector(
+                    "the connection holds no `client_id` and `client_secret`".to_owned(),
+                )
+            })?,
             connector::file::ClientSource::Environment => {
                 let app = match self
                     .store
@@ -457,7 +663,22 @@ impl TokenManager {
                     client_secret: String::from_utf8_lossy(&client_secret).into_owned(),
                 }
             }
-        };
+        })
+    }
+
+    /// Exchanges the connection's refresh token (or its client's credentials) for new tokens
+    /// at the vendor: `secrets` and the account with the answer in, nothing stored. A refused
+    /// grant is [`OAuthError::InvalidGrant`], for the caller to act on.
+    async fn exchange(
+        &self,
+        row: &Connection,
+        mut secrets: Value,
+        connector: &Connector,
+        scheme: &str,
+        endpoints: &connector::OAuthEndpoints,
+        offload: Option<&Offload>,
+    ) -> Result<Exchanged, CredentialsError> {
+        let client = self.client_of(row, &secrets, endpoints).await?;
         let now = Utc::now();
         let oauth = self.oauth.clone().with_offload(offload.cloned());
         let tokens = match endpoints.grant {
@@ -524,5 +745,43 @@ pub fn connection_client(account: &Value, secrets: &Value) -> Option<ClientCrede
     Some(ClientCredentials {
         client_id: text(account, "client_id").or_else(|| text(secrets, "client_id"))?,
         client_secret: text(secrets, "client_secret")?,
+    })
+}
+
+/// What [`TokenManager::fresh_named`] is asked for.
+struct NamedWanted<'a> {
+    scheme: &'a str,
+    name: &'a str,
+    endpoints: &'a connector::OAuthEndpoints,
+    force: bool,
+    /// The token the caller holds (refused by the vendor when `force`).
+    seen: Option<&'a str>,
+}
+
+/// The `name` token a connection's opened secrets hold (`tokens.<name>.access_token`).
+fn named_access_token(secrets: &Value, name: &str) -> Option<String> {
+    secrets
+        .get("tokens")
+        .and_then(|tokens| tokens.get(name))
+        .and_then(|token| token.get("access_token"))
+        .and_then(Value::as_str)
+        .filter(|token| !token.is_empty())
+        .map(str::to_owned)
+}
+
+/// Whether the `name` token is present and not due (`refresh_before_secs` before its expiry;
+/// a token whose lifetime the vendor did not say is never due).
+fn named_is_fresh(secrets: &Value, name: &str, refresh_before_secs: u64) -> bool {
+    if named_access_token(secrets, name).is_none() {
+        return false;
+    }
+    let expires_at = secrets
+        .get("tokens")
+        .and_then(|tokens| tokens.get(name))
+        .and_then(|token| token.get("expires_at"))
+        .and_then(Value::as_str)
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok());
+    expires_at.is_none_or(|at| {
+        at.with_timezone(&Utc) - chrono::Duration::seconds(refresh_before_secs as i64) > Utc::now()
     })
 }

@@ -492,6 +492,29 @@ impl Session {
         Ok(())
     }
 
+    /// Makes sure the session holds a fresh `name` token (a further token of the connection's
+    /// OAuth 2.0 scheme, which the request's method names); with `force`, a new one (the vendor
+    /// refused the one held), leaving the scheme's own token as it is.
+    async fn fresh_named(&self, name: &str, force: bool) -> Result<(), CallError> {
+        let seen = self.connection();
+        let (fresh, secrets) = self
+            .sender
+            .tokens
+            .fresh_named(
+                seen,
+                &self.connector,
+                &self.scheme,
+                name,
+                force,
+                self.offload.as_ref(),
+            )
+            .await?;
+        let mut current = self.current.lock().expect("never poisoned");
+        current.connection = fresh;
+        current.secrets = OpenedSecrets(secrets);
+        Ok(())
+    }
+
     /// Sends `request` with this connection's credentials, through its circuit breaker and
     /// buckets, retrying throttles (after the vendor's `Retry-After` or reset header, or
     /// exponential backoff with full jitter) and, for requests safe to repeat (`read`, or
@@ -521,6 +544,15 @@ impl Session {
         let max_concurrency = limits.and_then(|limits| limits.max_concurrency);
         let mut attempt = 0u32;
         let mut refreshed = false;
+        // A method authenticating with a further token of the scheme gets it first (asked for
+        // when missing or due), and a refusal refreshes that token only.
+        let named = self
+            .connector
+            .method_token(&request.uses)
+            .map(str::to_owned);
+        if let Some(name) = &named {
+            self.fresh_named(name, false).await?;
+        }
         loop {
             attempt += 1;
             let permit = sender
@@ -611,7 +643,10 @@ impl Session {
                     {
                         // Not the vendor failing: the token aged. Refresh and send again.
                         permit.record(Outcome::Neutral, sender.clock.now());
-                        self.refresh().await?;
+                        match &named {
+                            Some(name) => self.fresh_named(name, true).await?,
+                            None => self.refresh().await?,
+                        }
                         refreshed = true;
                         continue;
                     }

@@ -445,10 +445,14 @@ pub struct HrisSuiteFacts {
     pub employee_custom_field: String,
     /// Largest page the checks ask for.
     pub page_size: u64,
-    /// Whether the vendor keeps job and pay history (past jobs and pay rates with an end),
-    /// rather than each employee's current job and pay only (Personio's v1 API: see its
-    /// `simulator.yaml`).
+    /// Whether the vendor keeps job history (past jobs with an end), rather than each
+    /// employee's current job only (Personio's v1 API: see its `simulator.yaml`); pay history
+    /// too unless `keeps_pay_history` says otherwise.
     pub keeps_history: bool,
+    /// Whether the vendor keeps pay history (past pay rates with an end), when it differs from
+    /// `keeps_history` (Personio: no job history in v1, pay history from its v2 API).
+    #[serde(default)]
+    pub keeps_pay_history: Option<bool>,
     /// A day-based time-off policy requests may be written against.
     pub time_off_policy_id: String,
     /// `employment_status_raw` of a terminated employee.

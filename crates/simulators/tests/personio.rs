@@ -970,3 +970,184 @@ async fn hourly_absence_periods_are_created_within_a_day_or_over_whole_days() {
     }
     assert_eq!(handle.ids("absence-periods").len(), before + 2);
 }
+
+/// The v2 facts kept beside these tests (`personio_v2_compensations.json`: where each came
+/// from, and what is assumed).
+fn v2_spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join("personio_v2_compensations.json");
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the fragment reads"))
+            .expect("the fragment is JSON")
+    })
+}
+
+async fn v2_token(running: &RunningSimulator) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v2/auth/token", running.base_url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .expect("answers");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Every row of one month, following `_meta.links.next.href`, each page checked against the
+/// fragment.
+async fn v2_month(running: &RunningSimulator, token: &str, query: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut path = format!("/v2/compensations?{query}");
+    loop {
+        let (status, page) = get(running, token, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        check_in(v2_spec(), "/v2/compensations", "get", 200, &page);
+        rows.extend(page["_data"].as_array().expect("_data").iter().cloned());
+        match page["_meta"]["links"]["next"]["href"].as_str() {
+            Some(next) => {
+                path = next
+                    .strip_prefix(running.base_url.as_str())
+                    .expect("a link on the simulator")
+                    .to_owned();
+            }
+            None => return rows,
+        }
+    }
+}
+
+#[tokio::test]
+async fn v2_tokens_and_compensations_answer_as_the_kept_description() {
+    let (running, handle) = start(small()).await;
+    let (status, answer) = v2_token(&running).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    check_in(v2_spec(), "/v2/auth/token", "post", 200, &answer);
+    let v2 = answer["access_token"].as_str().expect("a token").to_owned();
+    // Asked again while it lives: the same token; each version's token is its own.
+    assert_eq!(v2_token(&running).await.1["access_token"], v2.as_str());
+    assert_eq!(handle.v2_tokens_issued(), 1);
+    let v1 = token(&running).await;
+    assert_ne!(v1, v2);
+    let (status, refused) = get(&running, &v1, "/v2/compensations").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a v1 token on v2: {refused}"
+    );
+    check_in(v2_spec(), "/v2/compensations", "get", 401, &refused);
+    let (status, _) = get(&running, &v2, "/v1/company/employees?limit=1").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a v2 token on v1");
+    let response = reqwest::Client::new()
+        .post(format!("{}/v2/auth/token", running.base_url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", "wrong"),
+        ])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    check_in(
+        v2_spec(),
+        "/v2/auth/token",
+        "post",
+        401,
+        &response.json().await.expect("JSON"),
+    );
+
+    // At most a month per call; limit 1 to 100.
+    for query in [
+        "start_date=2025-01-01&end_date=2025-02-15",
+        "start_date=2025-03-01&end_date=2025-01-01",
+        "limit=101",
+        "limit=0",
+        "cursor=nonsense",
+    ] {
+        let (status, body) = get(&running, &v2, &format!("/v2/compensations?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        check_in(v2_spec(), "/v2/compensations", "get", 400, &body);
+    }
+    let (status, _) = get(
+        &running,
+        &v2,
+        "/v2/compensations?start_date=2025-01-15&end_date=2025-02-15",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "a month exactly");
+
+    // A month, paged five rows at a time, is the same rows as in one page.
+    let today = chrono::Utc::now().date_naive();
+    let month = format!("start_date={}", today.format("%Y-%m-01"));
+    let paged = v2_month(&running, &v2, &format!("{month}&limit=5")).await;
+    let whole = v2_month(&running, &v2, &month).await;
+    assert!(paged.len() > 5, "{}", paged.len());
+    assert_eq!(paged, whole);
+    let ids: BTreeSet<&str> = whole.iter().filter_map(|row| row["id"].as_str()).collect();
+    assert_eq!(ids.len(), whole.len(), "a row once a month");
+    // Each employee paid a fixed salary this month is paid what v1 says is their salary.
+    let employees = handle.ids("employees");
+    for row in whole
+        .iter()
+        .filter(|row| row["type"]["category"] == "FIXED")
+    {
+        let person = row["person"]["id"].as_str().expect("a person");
+        assert!(employees.contains(&person.to_owned()), "{row}");
+        let v1 = handle.employee(person).expect("an employee");
+        if v1["termination_date"].is_null() {
+            assert_eq!(row["value"].as_f64(), v1["fix_salary"].as_f64(), "{row}");
+        }
+    }
+    let only = &employees[0];
+    let one = v2_month(&running, &v2, &format!("{month}&person.id={only}")).await;
+    assert!(one.iter().all(|row| row["person"]["id"] == only.as_str()));
+}
+
+#[tokio::test]
+async fn v2_pay_history_has_raises_bonuses_and_hourly_rates_over_the_months() {
+    let (running, _handle) = start(small()).await;
+    let v2 = v2_token(&running).await.1["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let today = chrono::Utc::now().date_naive();
+    let mut rows: Vec<Value> = Vec::new();
+    for back in 0..36 {
+        let first =
+            chrono::Datelike::with_day(&today, 1).expect("a first day") - chrono::Months::new(back);
+        rows.extend(v2_month(&running, &v2, &format!("start_date={first}")).await);
+    }
+    let mut by_id: std::collections::BTreeMap<String, Value> = Default::default();
+    for row in rows {
+        by_id.insert(row["id"].as_str().expect("id").to_owned(), row);
+    }
+    let category = |name: &'static str| {
+        by_id
+            .values()
+            .filter(move |row| row["type"]["category"] == name)
+    };
+    assert!(category("HOURLY").count() > 0, "hourly workers");
+    assert!(category("BONUS").count() > 0, "bonuses");
+    // Some salary changed: one person with several fixed rows, later ones higher.
+    let mut fixed: std::collections::BTreeMap<String, Vec<&Value>> = Default::default();
+    for row in category("FIXED") {
+        fixed
+            .entry(row["person"]["id"].as_str().expect("person").to_owned())
+            .or_default()
+            .push(row);
+    }
+    let raised = fixed.values().find(|rows| rows.len() >= 3).expect("raises");
+    let mut raised = raised.clone();
+    raised.sort_by_key(|row| row["effective_from"].as_str().map(str::to_owned));
+    for pair in raised.windows(2) {
+        assert!(
+            pair[0]["value"].as_f64() < pair[1]["value"].as_f64(),
+            "{pair:?}"
+        );
+    }
+}

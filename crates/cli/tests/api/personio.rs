@@ -4,7 +4,8 @@
 //! employee's URL (a list route's `id_mapping`); groups, locations and companies read from the
 //! employees; hourly absence periods listed, read and deleted as time-off requests beside the
 //! day-based ones; the Connect page's form checks the credentials with a token request on
-//! submit. The checks every HRIS vendor shares are in the cross-vendor suite
+//! submit; pay read from v2 with a v2 token of its own (a named token of the scheme), asked
+//! for and refreshed apart from the v1 token. The checks every HRIS vendor shares are in the cross-vendor suite
 //! (`tests/vendors/hris.rs`).
 
 use reqwest::{Method, StatusCode};
@@ -44,6 +45,77 @@ async fn a_token_is_asked_for_once_and_again_when_personio_says_it_expired() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(auth_calls(&app), 2);
     assert_eq!(app.handle::<Personio>().tokens_issued(), 2);
+}
+
+fn calls(app: &crate::helpers::TestApp, key: &str) -> u64 {
+    app.simulator(PROVIDER)
+        .requests()
+        .counts()
+        .get(key)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Whether `needle` is written anywhere under the demo's data directory (the SQLite files).
+fn stored_anywhere(dir: &std::path::Path, needle: &str) -> bool {
+    std::fs::read_dir(dir)
+        .expect("the data dir reads")
+        .flatten()
+        .any(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                stored_anywhere(&path, needle)
+            } else {
+                std::fs::read(&path).is_ok_and(|bytes| {
+                    bytes
+                        .windows(needle.len())
+                        .any(|window| window == needle.as_bytes())
+                })
+            }
+        })
+}
+
+#[tokio::test]
+async fn the_v2_token_is_asked_for_apart_and_a_v2_refusal_refreshes_only_it() {
+    let app = spawn_app().await;
+    let connection = app.connection(PROVIDER);
+    let pay = format!("/unified/hris/compensations?connection_id={connection}&page_size=5");
+    let people = format!("/unified/hris/employees?connection_id={connection}&page_size=5");
+    let personio = app.handle::<Personio>();
+    for path in [&pay, &pay, &people, &people] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // Pay (v2) bought the v2 token once; employees (v1) the v1 token once: each its own,
+    // kept and reused.
+    assert_eq!(calls(&app, "POST /v2/auth/token"), 1);
+    assert_eq!(personio.v2_tokens_issued(), 1);
+    assert_eq!(auth_calls(&app), 1);
+    assert_eq!(personio.tokens_issued(), 1);
+    let v2 = personio.v2_token_in_use().expect("a v2 token");
+    assert!(
+        !stored_anywhere(app.data_dir.path(), &v2),
+        "the v2 token is stored sealed, never in plaintext"
+    );
+
+    // The v2 token expires: v2 answers 401, only that token is asked for again.
+    personio.expire_v2_token();
+    let (status, body) = app.get(&pay).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(calls(&app, "POST /v2/auth/token"), 2);
+    assert_eq!(auth_calls(&app), 1, "the v1 token is left as it was");
+    let (status, body) = app.get(&people).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(auth_calls(&app), 1);
+
+    // And the other way round: a v1 refusal refreshes the v1 token, the v2 one is kept.
+    personio.expire_token();
+    for path in [&people, &pay] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(auth_calls(&app), 2);
+    assert_eq!(calls(&app, "POST /v2/auth/token"), 2);
 }
 
 #[tokio::test]

@@ -109,6 +109,8 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
     };
     Router::new()
         .route("/v1/auth", post(auth))
+        .route("/v2/auth/token", post(super::v2::token))
+        .route("/v2/compensations", get(super::v2::list))
         .with_state(Arc::clone(&shared))
         .merge(api.with_state(Arc::clone(&shared)))
         .merge(control_routes(shared.faults.clone(), shared.log.clone()))
@@ -120,7 +122,7 @@ pub(crate) fn build(shared: Arc<Shared>) -> Router {
 }
 
 /// Personio's throttle: `429` with the error body (and `Retry-After` in seconds).
-fn throttled(retry_after_secs: u64) -> Response {
+pub(crate) fn throttled(retry_after_secs: u64) -> Response {
     let mut response =
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
     response
