@@ -1272,10 +1272,14 @@ fn check_write_fields(
         let property = field_at("ranges", name)?;
         let bounds_cross =
             matches!((range.minimum, range.maximum), (Some(low), Some(high)) if low > high);
-        if (range.minimum.is_none() && range.maximum.is_none()) || bounds_cross {
+        let step_not_positive = range.multiple_of.is_some_and(|step| step <= 0.0);
+        if (range.minimum.is_none() && range.maximum.is_none() && range.multiple_of.is_none())
+            || bounds_cross
+            || step_not_positive
+        {
             return Err(compiler.error(
                 &format!("{path}.ranges.{name}"),
-                "gives `minimum`, `maximum` or both, the minimum not above the maximum",
+                "gives `minimum`, `maximum`, `multiple_of` or several, the minimum not above the maximum and the step above zero",
             ));
         }
         // A decimal text (money) is bounded in the document by a pattern, which states
@@ -1285,6 +1289,12 @@ fn check_write_fields(
             Some(serde_json::Value::Array(kinds)) => kinds.iter().any(|kind| kind == "string"),
             _ => false,
         };
+        if text && range.multiple_of.is_some() {
+            return Err(compiler.error(
+                &format!("{path}.ranges.{name}.multiple_of"),
+                "is for number fields: a decimal text's document states no step",
+            ));
+        }
         let bound = |value: Option<f64>| value.map(|value| value.to_string());
         if text
             && unified_model::decimal_range_pattern(

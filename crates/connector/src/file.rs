@@ -1385,7 +1385,7 @@ pub struct WriteOperation {
     pub ranges: IndexMap<String, WriteRange>,
 }
 
-/// The bounds of a write's number field (`ranges`), each inclusive.
+/// The bounds of a write's number field (`ranges`), each inclusive, and its step.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteRange {
@@ -1395,6 +1395,9 @@ pub struct WriteRange {
     /// The greatest value taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximum: Option<f64>,
+    /// The step of the values taken (`1`: whole numbers, for a vendor's integer field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiple_of: Option<f64>,
 }
 
 /// The values a write takes for one field (`values`).

@@ -199,6 +199,9 @@ fn narrow_write_values(
         if let Some(maximum) = range.maximum {
             property["maximum"] = json!(maximum);
         }
+        if let Some(step) = range.multiple_of {
+            property["multipleOf"] = json!(step);
+        }
     }
 }
 

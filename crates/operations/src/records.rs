@@ -1072,8 +1072,15 @@ fn check_carried_fields(
                 Value::String(text) => text.clone(),
                 _ => return false,
             };
+            // A step (`multiple_of`): whole numbers for a vendor's integer field.
+            let off_step = range.multiple_of.is_some_and(|step| {
+                text.trim()
+                    .parse::<f64>()
+                    .is_ok_and(|number| (number / step).fract() != 0.0)
+            });
             beyond(&text, &minimum, std::cmp::Ordering::Less)
                 || beyond(&text, &maximum, std::cmp::Ordering::Greater)
+                || off_step
         };
         let refused = body_fields(given, name)
             .into_iter()
@@ -1082,10 +1089,15 @@ fn check_carried_fields(
                 value => outside(value),
             });
         if refused {
-            let bounds: Vec<String> = [("at least", &minimum), ("at most", &maximum)]
-                .into_iter()
-                .filter_map(|(word, value)| value.as_ref().map(|value| format!("{word} {value}")))
-                .collect();
+            let step = range.multiple_of.map(|step| step.to_string());
+            let bounds: Vec<String> = [
+                ("at least", &minimum),
+                ("at most", &maximum),
+                ("a multiple of", &step),
+            ]
+            .into_iter()
+            .filter_map(|(word, value)| value.as_ref().map(|value| format!("{word} {value}")))
+            .collect();
             return Err(OpError::invalid_body(
                 format!("body.{name}"),
                 format!(

@@ -1317,6 +1317,58 @@ async fn a_zoho_stage_of_another_pipeline_is_a_conflict_with_the_deal() {
     assert_eq!(moved["pipeline_id"], standard, "{moved}");
 }
 
+/// A Zoho CRM deal's probability is a whole number (the long Schemathesis run on Zoho, issue
+/// 15: `probability: 4.914567147293461e-59` was in the document and Zoho answered "invalid
+/// data" on its integer `Probability`): the connection's document says `multipleOf: 1`, a
+/// fraction is refused naming the field before any vendor call, and a whole number, written
+/// as an integer or a float, is written.
+#[tokio::test]
+async fn a_zoho_deal_probability_is_a_whole_number() {
+    let app = spawn_app().await;
+    let connection = app.connection("zoho");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/opportunities/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        let probability = &meta[schema]["properties"]["probability"];
+        assert_eq!(
+            probability["multipleOf"],
+            json!(1.0),
+            "{schema}: {probability}"
+        );
+    }
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/opportunities?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let path = format!(
+        "/unified/crm/opportunities/{}?connection_id={connection}",
+        page["results"][0]["id"].as_str().expect("a deal")
+    );
+    let puts = || app.simulator("zoho").requests().total_matching("PUT ");
+    let before = puts();
+    for fraction in [json!(4.914567147293461e-59), json!(50.5)] {
+        let (status, refused) = app
+            .call(Method::PATCH, &path, Some(json!({"probability": fraction})))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fraction}: {refused}");
+        assert_eq!(refused["field"], "body.probability", "{refused}");
+    }
+    assert_eq!(puts(), before, "nothing sent to the vendor");
+    for whole in [json!(40), json!(60.0)] {
+        let (status, updated) = app
+            .call(Method::PATCH, &path, Some(json!({"probability": whole})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{whole}: {updated}");
+        assert_eq!(updated["probability"].as_f64(), whole.as_f64(), "{updated}");
+    }
+}
+
 /// Writes with nothing in a part are still writes (Schemathesis findings, issue 15): a phone
 /// entry with no number is left out rather than sent for Pipedrive to refuse, and a Dataverse
 /// engagement whose mapped body is empty is sent as `{}`, not as no body at all (the vendor
