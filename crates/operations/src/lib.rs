@@ -16,6 +16,7 @@ mod effective;
 mod error;
 mod evaluation;
 mod inbound;
+mod joined;
 mod meta;
 pub mod override_check;
 mod proxy;
@@ -68,6 +69,8 @@ struct Inner {
     evaluator: Evaluator,
     /// One discovery in flight per connection and object in this process.
     discoveries: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Whole lists `enrich` entries joined with, reused for a short while.
+    joined: joined::JoinedLists,
 }
 
 impl Operations {
@@ -88,6 +91,7 @@ impl Operations {
                 cursors,
                 evaluator: Evaluator::sized_to_cores(),
                 discoveries: std::sync::Mutex::default(),
+                joined: joined::JoinedLists::default(),
             }),
         }
     }

@@ -590,6 +590,19 @@ impl Bound {
     ) -> Result<Vec<(usize, connector::VendorResponse)>, OpError> {
         let mut answers = Vec::with_capacity(plans.len());
         for plan in plans {
+            // A whole list read a moment ago (the same request on the same connection) is
+            // reused: a walk reads it once, not once per page.
+            let cached = plan.reads_every_page().then(|| {
+                crate::joined::JoinedLists::key(self.connection.id.as_ref(), &plan.request)
+            });
+            if let Some(found) = cached
+                .as_deref()
+                .and_then(|key| self.ops.inner.joined.get(key))
+            {
+                answers.extend(found.iter().map(|response| (plan.entry, response.clone())));
+                continue;
+            }
+            let mut whole = Vec::new();
             let mut sent = plan;
             let mut pages = 0_usize;
             loop {
@@ -605,6 +618,7 @@ impl Bound {
                     answers.push((sent.entry, response));
                     break;
                 }
+                whole.push(response.clone());
                 let next = {
                     let (key, ctx, cursor) = (key.to_owned(), Arc::clone(ctx), cursor.cloned());
                     let (sent, response) = (sent.clone(), response.clone());
@@ -627,7 +641,12 @@ impl Bound {
                         )));
                     }
                     Some(following) => sent = following,
-                    None => break,
+                    None => {
+                        if let Some(key) = cached {
+                            self.ops.inner.joined.put(key, whole);
+                        }
+                        break;
+                    }
                 }
             }
         }
@@ -749,6 +768,8 @@ impl Bound {
     ) -> Result<Value, OpError> {
         self.supported(object, operation)?;
         self.check_include(object, include)?;
+        // What the vendor joins with may change with the write: read it afresh.
+        self.ops.inner.joined.forget(self.connection.id.as_ref());
         if !body.is_object() {
             return Err(OpError::invalid("body", "must be a JSON object"));
         }
@@ -922,6 +943,7 @@ impl Bound {
     /// Vendor failures as [`OpError`].
     pub async fn delete(&self, object: UnifiedObject, id: String) -> Result<(), OpError> {
         self.supported(object, Operation::Delete)?;
+        self.ops.inner.joined.forget(self.connection.id.as_ref());
         let key = object.key();
         let mut ctx = self.context(&key).await?;
         ctx.id = Some(id);

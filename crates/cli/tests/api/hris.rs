@@ -198,6 +198,45 @@ async fn employees_find_their_location_past_the_first_page_of_locations() {
     assert_eq!(read["work_location_id"], placed[0]["work_location_id"]);
 }
 
+/// The locations list the employees join with (`all_pages`) is read once for a walk of the
+/// employees and the reads right after it, not again for every page and read (a short-lived
+/// cache per connection, dropped when a write goes through the connection).
+#[tokio::test]
+async fn a_walk_reads_the_joined_locations_once() {
+    let app = spawn_app_with(Options {
+        registry: vec![Entry::of::<BambooHr>()],
+        tweaks: Tweaks::default().with::<BambooHr>(|config| {
+            config.extra_locations = 600;
+            config.employees = 30;
+        }),
+        ..Options::tests()
+    })
+    .await;
+    let location_calls = |app: &crate::helpers::TestApp| {
+        app.simulator(PROVIDER)
+            .requests()
+            .counts()
+            .get("GET /api/v1/hris/org/locations")
+            .copied()
+            .unwrap_or(0)
+    };
+    let employees = app
+        .walk_category(PROVIDER, "hris", "employees", "", 5)
+        .await;
+    assert!(employees.len() > 10, "several pages: {}", employees.len());
+    // 600 and more locations, 500 a page: two calls for the whole walk.
+    assert_eq!(location_calls(&app), 2);
+    let (status, read) = app
+        .get(&format!(
+            "/unified/hris/employees/{}?connection_id={}",
+            employees[0]["remote_id"].as_str().expect("id"),
+            app.connection(PROVIDER)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(location_calls(&app), 2);
+}
+
 #[tokio::test]
 async fn job_and_pay_history_and_time_off_are_listed() {
     let app = spawn_app().await;
