@@ -84,18 +84,6 @@ pub struct SqlStore<D: Dialect> {
     dialect: D,
     /// The turn of the process's write transactions on a one-writer database.
     write_gate: Arc<tokio::sync::Mutex<()>>,
-    /// The backend's background task (SQLite's checkpointer), stopped when the last clone of
-    /// the store is dropped.
-    background: Option<Arc<Background>>,
-}
-
-/// A task that lives as long as some clone of its store.
-struct Background(tokio::task::AbortHandle);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl<D: Dialect + Clone> Clone for SqlStore<D> {
@@ -104,7 +92,6 @@ impl<D: Dialect + Clone> Clone for SqlStore<D> {
             pool: self.pool.clone(),
             dialect: self.dialect.clone(),
             write_gate: Arc::clone(&self.write_gate),
-            background: self.background.clone(),
         }
     }
 }
@@ -116,17 +103,7 @@ impl<D: Dialect> SqlStore<D> {
             pool,
             dialect,
             write_gate: Arc::default(),
-            background: None,
         }
-    }
-
-    /// The store with `task` running beside it for the backend's upkeep: the task is aborted
-    /// when the store's last clone is dropped (a task that holds the pool would otherwise keep
-    /// the database open for the life of the runtime).
-    #[must_use]
-    pub fn with_background(mut self, task: tokio::task::JoinHandle<()>) -> SqlStore<D> {
-        self.background = Some(Arc::new(Background(task.abort_handle())));
-        self
     }
 
     /// Waits for this process's turn to run a write transaction on a one-writer database

@@ -35,10 +35,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pooled connections to a file; SQLite runs one writer at a time, the rest serve reads.
 const MAX_CONNECTIONS: u32 = 8;
 
-/// How often the checkpointer copies the write-ahead log's committed pages into the database
-/// file ([`checkpoint_every`]).
-const CHECKPOINT_PERIOD: Duration = Duration::from_millis(200);
-
 /// A [`store::Store`] on one SQLite database file.
 pub type SqliteStore = SqlStore<SqliteDialect>;
 
@@ -87,11 +83,6 @@ impl Dialect for SqliteDialect {
 /// `synchronous = FULL` makes each commit durable before it returns: a refreshed token that the
 /// provider has already rotated must not be lost to a power cut.
 ///
-/// The write-ahead log is checkpointed by a task of the store's own ([`checkpoint_every`]), not
-/// by the commits: SQLite's automatic checkpoint runs inside the commit that crosses 1,000 pages
-/// of log, copying and syncing the database file while that writer, and every writer queued
-/// behind it, waits.
-///
 /// # Errors
 ///
 /// [`StoreError::Database`] when the directory or file cannot be created or opened, or a
@@ -111,43 +102,13 @@ pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT)
-        .pragma("wal_autocheckpoint", "0");
+        .busy_timeout(BUSY_TIMEOUT);
     let pool = SqlitePoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .connect_with(options)
         .await
         .map_err(StoreError::database)?;
-    let store = migrated(pool).await?;
-    let checkpointer = tokio::spawn(checkpoint_every(store.pool().clone(), CHECKPOINT_PERIOD));
-    Ok(store.with_background(checkpointer))
-}
-
-/// Copies the write-ahead log's committed pages into the database file every `period`, off the
-/// write path, until the pool closes (or the store is dropped, which aborts the task).
-///
-/// A passive checkpoint waits for no one: writers go on appending to the log and readers go on
-/// reading while it copies, and what a reader still needs is left for the next one. Once a
-/// checkpoint has copied the whole log, the next writer starts the log again from its beginning,
-/// so the file stops growing. A failed checkpoint is logged and tried again next period.
-async fn checkpoint_every(pool: Pool<Sqlite>, period: Duration) {
-    let mut ticks = tokio::time::interval(period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            if pool.is_closed() {
-                return;
-            }
-            tracing::warn!(error = %error, "checkpointing SQLite's write-ahead log failed");
-        }
-    }
+    migrated(pool).await
 }
 
 /// Opens a private in-memory database with the schema applied; for tests.
