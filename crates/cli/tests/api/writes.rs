@@ -1459,3 +1459,68 @@ async fn a_far_future_end_time_never_answers_an_error_after_the_vendor_wrote() {
         }
     }
 }
+
+/// A Salesforce account's `NumberOfEmployees` is a Number(8, 0) column (issue 15): the long
+/// Schemathesis run sent 53119405909012151009280, which the document allowed (any `uint64`)
+/// and the server refused; the connection's document states the column's range, and a value
+/// outside it is refused naming the field before any vendor call.
+#[tokio::test]
+async fn a_salesforce_account_keeps_to_its_employees_column() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/companies/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        let employees = &meta[schema]["properties"]["number_of_employees"];
+        assert_eq!(
+            employees["maximum"].as_f64(),
+            Some(99_999_999.0),
+            "{schema}: {employees}"
+        );
+    }
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/companies?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let path = format!(
+        "/unified/crm/companies/{}?connection_id={connection}",
+        page["results"][0]["id"].as_str().expect("an account")
+    );
+    let patches = || {
+        app.simulator("salesforce")
+            .requests()
+            .total_matching("PATCH ")
+    };
+    let before = patches();
+    for too_many in [json!(100_000_000), json!(53_119_405_909_012_151_009_280.0)] {
+        let (status, refused) = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(json!({"number_of_employees": too_many})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{too_many}: {refused}");
+        assert_eq!(refused["field"], "body.number_of_employees", "{refused}");
+    }
+    assert_eq!(patches(), before, "nothing sent to the vendor");
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"number_of_employees": 99_999_999})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        updated["number_of_employees"].as_f64(),
+        Some(99_999_999.0),
+        "{updated}"
+    );
+}
