@@ -1,5 +1,5 @@
-//! A short-lived cache of the whole lists `enrich` entries join with (`all_pages`: BambooHR's
-//! `/hris/org/locations`), so a walk of a list does not read the joined list again for every
+//! A short-lived cache of the whole lists `enrich` entries join with (`all_pages`: an HRIS
+//! vendor's list of office locations), so a walk of a list does not read the joined list again for every
 //! page and every single read. Keyed by the connection and the exact first request (method,
 //! URL, query, headers and body, after templating: a different request is a different entry);
 //! an entry lives [`TTL`], a connection's entries are dropped when a write goes through it, and

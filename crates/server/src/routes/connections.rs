@@ -374,8 +374,8 @@ async fn client_credentials_token(
             },
             // A well-formed request whose token endpoint the connector (the operator's
             // `allowed_hosts` included) does not let Crosswalk reach: nothing of the body is
-            // malformed, so not a 400 (the long Schemathesis run's Dynamics 365 connection in
-            // the demo, whose hosts are the simulators').
+            // malformed, so not a 400 (the long Schemathesis run's client-credentials
+            // connection in the demo, whose allowed hosts are the simulators').
             provider_http::oauth::OAuthError::Config(detail) => ApiError::Unprocessable {
                 code: "token_endpoint_unreachable",
                 field: Some("auth_scheme".to_owned()),
