@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicU32;
 
 use serde_json::Value as Json;
 
+use super::compile::Op as CodeOp;
 use super::err;
 use super::functions::{self, Builtin};
 use super::meter::Meter;
@@ -60,7 +61,7 @@ impl<'a> Env<'a> {
 
     /// The value bound to `name` in this scope or an enclosing one: `Some(None)` when it is
     /// bound to undefined, which hides the enclosing scopes' bindings.
-    fn lookup(&self, name: &str) -> Option<Option<V<'a>>> {
+    pub(crate) fn lookup(&self, name: &str) -> Option<Option<V<'a>>> {
         let mut env = self;
         loop {
             if let Some((_, value)) = env
@@ -77,6 +78,21 @@ impl<'a> Env<'a> {
     }
 }
 
+impl<'a> Env<'a> {
+    /// The value at `index` of the scope `hops` scopes out, when the variable there is called
+    /// `name` (a slot decided when the expression was compiled, checked as it is read).
+    #[inline]
+    pub(crate) fn slot(&self, hops: usize, index: usize, name: &str) -> Option<Option<V<'a>>> {
+        let mut env = self;
+        for _ in 0..hops {
+            env = env.parent.as_deref()?;
+        }
+        let vars = env.vars.borrow();
+        let (bound, value) = vars.get(index)?;
+        value::name_eq(bound, name).then(|| value.clone())
+    }
+}
+
 impl std::fmt::Debug for Env<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Env")
@@ -90,6 +106,8 @@ pub(crate) enum Func<'a> {
         def: &'a LambdaDef,
         env: Rc<Env<'a>>,
         input: Option<V<'a>>,
+        /// The compiled body, which runs instead of `def.body` when there is one.
+        code: Option<&'a dyn CodeOp>,
     },
     Builtin(&'static Builtin),
     /// A partial application: `None` marks a placeholder.
@@ -117,12 +135,20 @@ impl Func<'_> {
     }
 }
 
+/// A reused lambda's definition, scope, input and compiled body (see [`Ctx::caller`]).
+type Reuse<'a> = (
+    &'a LambdaDef,
+    Rc<Env<'a>>,
+    Option<V<'a>>,
+    Option<&'a dyn CodeOp>,
+);
+
 /// A function prepared for many calls (see [`Ctx::caller`]).
 pub(crate) struct Caller<'a> {
     func: V<'a>,
     /// How many arguments the function takes.
     pub(crate) arity: usize,
-    reuse: Option<(&'a LambdaDef, Rc<Env<'a>>, Option<V<'a>>)>,
+    reuse: Option<Reuse<'a>>,
     /// The values of the body's parts that are the same for every call, once evaluated.
     invariants: RefCell<Vec<(*const Node, Option<V<'a>>)>>,
 }
@@ -159,12 +185,12 @@ impl Drop for Ctx<'_> {
     }
 }
 
-enum Tail<'a> {
+pub(crate) enum Tail<'a> {
     Done(Option<V<'a>>),
     Call(V<'a>, Args<'a>),
 }
 
-fn pos_err(mut error: Box<MappingError>, pos: usize) -> Box<MappingError> {
+pub(crate) fn pos_err(mut error: Box<MappingError>, pos: usize) -> Box<MappingError> {
     if error.position.is_none() {
         error.position = Some(pos);
     }
@@ -202,7 +228,7 @@ impl<'a> Ctx<'a> {
     /// Whether the caller's bindings have a variable called `name`, which hides the built-in
     /// function of that name.
     #[inline]
-    fn var_shadows(&self, name: &str) -> bool {
+    pub(crate) fn var_shadows(&self, name: &str) -> bool {
         // Whether a binding of the caller's has the name of a built-in function is asked once
         // per set of bindings (a page's records share theirs): when none has, a built-in called
         // by its name needs no search of the bindings.
@@ -221,7 +247,7 @@ impl<'a> Ctx<'a> {
         self.meter.started_millis
     }
 
-    fn bind(&self, env: &Rc<Env<'a>>, name: &'a str, value: Option<V<'a>>) {
+    pub(crate) fn bind(&self, env: &Rc<Env<'a>>, name: &'a str, value: Option<V<'a>>) {
         match value {
             Some(value) => {
                 if value.is_func() {
@@ -233,7 +259,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn lookup(
+    pub(crate) fn lookup(
         &self,
         name: &str,
         env: &Env<'a>,
@@ -245,6 +271,16 @@ impl<'a> Ctx<'a> {
         if let Some(value) = env.lookup(name) {
             return value;
         }
+        if let Some(value) = self.vars.get(name) {
+            return Some(V::from_json(value));
+        }
+        builtin.map(|builtin| V::Func(Rc::new(Func::Builtin(builtin))))
+    }
+
+    /// A variable that nothing in the expression binds: the caller's binding of that name,
+    /// else the built-in function of that name.
+    #[inline]
+    pub(crate) fn global(&self, name: &str, builtin: Option<&'static Builtin>) -> Option<V<'a>> {
         if let Some(value) = self.vars.get(name) {
             return Some(V::from_json(value));
         }
@@ -377,6 +413,7 @@ impl<'a> Ctx<'a> {
                 def,
                 env: env.clone(),
                 input: input.cloned(),
+                code: None,
             }))),
             Kind::Apply(lhs, rhs) => self.apply_op(lhs, rhs, input, env, node.pos)?,
             Kind::Sort(terms) => {
@@ -516,7 +553,7 @@ impl<'a> Ctx<'a> {
 
     // ---- paths ----
 
-    fn eval_path(
+    pub(crate) fn eval_path(
         &self,
         node: &'a Node,
         steps: &'a [Node],
@@ -567,7 +604,7 @@ impl<'a> Ctx<'a> {
         Ok(Some(current))
     }
 
-    fn path_general(
+    pub(crate) fn path_general(
         &self,
         node: &'a Node,
         steps: &'a [Node],
@@ -1124,7 +1161,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A binary operator other than `and` and `or` over its evaluated operands.
-    fn binary_values(
+    pub(crate) fn binary_values(
         &self,
         op: Op,
         left: Option<V<'a>>,
@@ -1527,14 +1564,19 @@ impl<'a> Ctx<'a> {
     /// for each call, instead of a new scope and argument vector per call.
     pub(crate) fn caller(func: &V<'a>) -> Caller<'a> {
         if let V::Func(f) = func
-            && let Func::Lambda { def, env, input } = &**f
+            && let Func::Lambda {
+                def,
+                env,
+                input,
+                code,
+            } = &**f
             && def.reusable_scope
             && def.signature.is_none()
         {
             return Caller {
                 func: func.clone(),
                 arity: def.params.len(),
-                reuse: Some((def, Env::child(env), input.clone())),
+                reuse: Some((def, Env::child(env), input.clone(), *code)),
                 invariants: RefCell::new(Vec::new()),
             };
         }
@@ -1553,7 +1595,7 @@ impl<'a> Ctx<'a> {
         args: &[V<'a>],
         pos: usize,
     ) -> R<Option<V<'a>>> {
-        let Some((def, scope, input)) = &caller.reuse else {
+        let Some((def, scope, input, code)) = &caller.reuse else {
             let count = caller.arity.min(args.len()).max(1).min(args.len());
             return self.apply(
                 &caller.func,
@@ -1576,7 +1618,16 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        let result = if def.body.dynamic {
+        let result = if let Some(code) = code {
+            match code.run_tail(self, input.as_ref(), scope) {
+                Ok(Tail::Done(value)) => Ok(value),
+                Ok(Tail::Call(next, next_args)) => self
+                    .meter
+                    .tick()
+                    .and_then(|()| self.apply_lambda(next, next_args, pos)),
+                Err(error) => Err(error),
+            }
+        } else if def.body.dynamic {
             self.body(caller, &def.body, input.as_ref(), scope)
         } else {
             match self.eval_tail(&def.body, input.as_ref(), scope) {
@@ -1623,7 +1674,7 @@ impl<'a> Ctx<'a> {
         match &node.kind {
             Kind::Var(name, _) => {
                 // A parameter: read from its slot in the call's scope.
-                if let Some((def, _, _)) = &caller.reuse
+                if let Some((def, _, _, _)) = &caller.reuse
                     && let Some(index) = def.params.iter().position(|param| param == name)
                     && let Some((_, value)) = scope.vars.borrow().get(index)
                 {
@@ -1696,11 +1747,22 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn apply_lambda(&self, mut func: V<'a>, mut args: Args<'a>, pos: usize) -> R<Option<V<'a>>> {
+    pub(crate) fn apply_lambda(
+        &self,
+        mut func: V<'a>,
+        mut args: Args<'a>,
+        pos: usize,
+    ) -> R<Option<V<'a>>> {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
             loop {
                 let V::Func(f) = &func else { unreachable!() };
-                let Func::Lambda { def, env, input } = &**f else {
+                let Func::Lambda {
+                    def,
+                    env,
+                    input,
+                    code,
+                } = &**f
+                else {
                     return self.apply(&func, args, None, pos);
                 };
                 if let Some(signature) = &def.signature {
@@ -1714,7 +1776,11 @@ impl<'a> Ctx<'a> {
                 {
                     self.bind(&scope, name, value);
                 }
-                match self.eval_tail(&def.body, input.as_ref(), &scope)? {
+                let tail = match code {
+                    Some(code) => code.run_tail(self, input.as_ref(), &scope)?,
+                    None => self.eval_tail(&def.body, input.as_ref(), &scope)?,
+                };
+                match tail {
                     Tail::Done(value) => return Ok(value),
                     Tail::Call(next, next_args) => {
                         self.meter.tick()?;
@@ -1727,7 +1793,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Evaluates a lambda's body, returning a call in tail position instead of making it.
-    fn eval_tail(&self, node: &'a Node, input: Option<&V<'a>>, env: &Rc<Env<'a>>) -> R<Tail<'a>> {
+    pub(crate) fn eval_tail(
+        &self,
+        node: &'a Node,
+        input: Option<&V<'a>>,
+        env: &Rc<Env<'a>>,
+    ) -> R<Tail<'a>> {
         let plain = node.predicate.is_empty() && node.group.is_none() && !node.keep_array;
         if plain && matches!(node.kind, Kind::Call(..) | Kind::Cond(..) | Kind::Block(_)) {
             self.meter.enter()?;
@@ -2021,15 +2092,15 @@ fn identity(value: &V<'_>) -> Option<usize> {
 
 /// A built-in whose one-argument call is answered in place: no argument vector, signature
 /// check or dispatch (their signatures accept any value, undefined included).
-#[derive(Clone, Copy)]
-enum Inline {
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Inline {
     Type,
     Exists,
 }
 
 impl Inline {
     #[inline]
-    fn of(builtin: &Builtin) -> Option<Inline> {
+    pub(crate) fn of(builtin: &Builtin) -> Option<Inline> {
         match builtin.name {
             "type" => Some(Inline::Type),
             "exists" => Some(Inline::Exists),
@@ -2038,7 +2109,7 @@ impl Inline {
     }
 
     #[inline]
-    fn apply<'a>(self, value: Option<V<'a>>) -> Option<V<'a>> {
+    pub(crate) fn apply<'a>(self, value: Option<V<'a>>) -> Option<V<'a>> {
         match self {
             Inline::Type => value.map(|value| V::Str(Str::B(value.type_name()))),
             Inline::Exists => Some(V::Bool(value.is_some())),
@@ -2052,7 +2123,7 @@ enum Grouping<'a> {
 }
 
 /// `fn.append` over several values: one stays itself, more make a sequence.
-fn append_all<'a>(values: Vec<V<'a>>) -> Option<V<'a>> {
+pub(crate) fn append_all<'a>(values: Vec<V<'a>>) -> Option<V<'a>> {
     match values.len() {
         0 => None,
         1 => values.into_iter().next(),
@@ -2082,7 +2153,7 @@ fn flatten_into<'a>(value: &V<'a>, out: &mut Vec<V<'a>>) {
 
 /// JSONata's `lookup` of a field over a value (mapping over arrays).
 #[inline]
-fn lookup_field<'a>(input: &V<'a>, name: &str, hint: &AtomicU32) -> Option<V<'a>> {
+pub(crate) fn lookup_field<'a>(input: &V<'a>, name: &str, hint: &AtomicU32) -> Option<V<'a>> {
     match input {
         V::JObj(_) | V::Obj(_) => input.field_hinted(name, hint),
         V::JArr(_) | V::Arr(_) => {
@@ -2102,7 +2173,7 @@ fn lookup_field<'a>(input: &V<'a>, name: &str, hint: &AtomicU32) -> Option<V<'a>
     }
 }
 
-fn resolve_index(number: f64, len: usize) -> Option<usize> {
+pub(crate) fn resolve_index(number: f64, len: usize) -> Option<usize> {
     let mut index = number.floor();
     if index < 0.0 {
         index += len as f64;
@@ -2112,7 +2183,7 @@ fn resolve_index(number: f64, len: usize) -> Option<usize> {
 }
 
 /// Whether a predicate's value keeps the item at `index` of `count`.
-fn keep_item(value: Option<&V<'_>>, index: usize, count: usize) -> bool {
+pub(crate) fn keep_item(value: Option<&V<'_>>, index: usize, count: usize) -> bool {
     match value {
         Some(V::Num(number)) => resolve_index(*number, count) == Some(index),
         Some(V::Dec(dec)) => resolve_index(dec.value, count) == Some(index),
@@ -2190,5 +2261,27 @@ pub(crate) fn run<'a>(
     let ctx = Ctx::new(meter, vars, input.clone());
     let env = Env::root();
     let result = ctx.eval(tree, input.as_ref(), &env)?;
+    Ok(collapse(result))
+}
+
+/// As [`run`], for an expression compiled by [`super::compile`].
+pub(crate) fn run_code<'a>(
+    code: &'a dyn CodeOp,
+    input: Option<&'a Json>,
+    vars: &'a Vars,
+    meter: &'a Meter,
+) -> R<Option<V<'a>>> {
+    let input = input.map(|json| match json {
+        Json::Array(_) => V::Arr(Rc::new(Arr {
+            items: vec![V::from_json(json)],
+            seq: true,
+            outer: true,
+            ..Arr::default()
+        })),
+        other => V::from_json(other),
+    });
+    let ctx = Ctx::new(meter, vars, input.clone());
+    let env = Env::root();
+    let result = code.run(&ctx, input.as_ref(), &env)?;
     Ok(collapse(result))
 }

@@ -5,6 +5,7 @@
 //! [`OwnEngine`] implements the crate's [`Engine`] trait; the modules below it are the lexer and
 //! parser, the values, the evaluator, the built-in functions and the meter.
 
+mod compile;
 mod datetime;
 mod eval;
 mod functions;
@@ -46,7 +47,8 @@ impl Engine for OwnEngine {
     fn compile(&self, source: &str) -> Result<Arc<dyn Compiled>, MappingError> {
         let tree = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || parser::parse(source))
             .map_err(|error| *error)?;
-        Ok(Arc::new(OwnCompiled { tree }))
+        let code = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || compile::compile(tree));
+        Ok(Arc::new(OwnCompiled { code }))
     }
 
     fn name(&self) -> &'static str {
@@ -55,7 +57,7 @@ impl Engine for OwnEngine {
 }
 
 struct OwnCompiled {
-    tree: parser::Node,
+    code: compile::Code,
 }
 
 impl std::fmt::Debug for OwnCompiled {
@@ -72,7 +74,7 @@ impl Compiled for OwnCompiled {
         limits: &Limits,
     ) -> Result<Option<Json>, MappingError> {
         let meter = Meter::new(limits);
-        evaluate_tree(&self.tree, input, vars, &meter).map_err(|error| *error)
+        evaluate_code(&*self.code, input, vars, &meter).map_err(|error| *error)
     }
 
     fn evaluate_counted(
@@ -82,7 +84,7 @@ impl Compiled for OwnCompiled {
         limits: &Limits,
     ) -> (Result<Option<Json>, MappingError>, u64) {
         let meter = Meter::new(limits);
-        let result = evaluate_tree(&self.tree, input, vars, &meter).map_err(|error| *error);
+        let result = evaluate_code(&*self.code, input, vars, &meter).map_err(|error| *error);
         (result, meter.spent())
     }
 }
@@ -95,6 +97,22 @@ pub(crate) fn evaluate_tree(
     meter: &Meter,
 ) -> Result<Option<Json>, Box<MappingError>> {
     let result = eval::run(tree, input, vars, meter)?;
+    write_result(result, meter)
+}
+
+/// Evaluates a compiled expression under `meter` and writes the result as JSON, within the
+/// output cap.
+fn evaluate_code(
+    code: &dyn compile::Op,
+    input: Option<&Json>,
+    vars: &Vars,
+    meter: &Meter,
+) -> Result<Option<Json>, Box<MappingError>> {
+    let result = eval::run_code(code, input, vars, meter)?;
+    write_result(result, meter)
+}
+
+fn write_result(result: Option<V<'_>>, meter: &Meter) -> Result<Option<Json>, Box<MappingError>> {
     let Some(result) = result else {
         return Ok(None);
     };
