@@ -789,36 +789,27 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
     let mut discovery = HashMap::new();
     for (object, declared) in &typed.discovery {
         let path = format!("discovery.{object}");
-        let method = methods.get(&declared.request).ok_or_else(|| {
-            compiler.error(
-                &format!("{path}.request"),
-                format!(
-                    "`{}` names no `resource.method` in `resources`",
-                    declared.request
-                ),
-            )
-        })?;
-        let records = match &declared.records {
-            Some(source) => Some(compiler.expr(&format!("{path}.records"), source)?),
-            None => method.records.clone(),
+        // A discovery request (or its enrichment's): the method it names, and where its
+        // answer's records are (its own `records`, else the method's).
+        let request = |path: &str, request: &str, records: Option<&String>| {
+            let method = methods.get(request).ok_or_else(|| {
+                compiler.error(
+                    &format!("{path}.request"),
+                    format!("`{request}` names no `resource.method` in `resources`"),
+                )
+            })?;
+            let records = match records {
+                Some(source) => Some(compiler.expr(&format!("{path}.records"), source)?),
+                None => method.records.clone(),
+            };
+            Ok::<_, LoadError>((method, records))
         };
+        let (method, records) = request(&path, &declared.request, declared.records.as_ref())?;
         let enrich = match &declared.enrich {
             None => None,
             Some(enrich) => {
                 let path = format!("{path}.enrich");
-                let method = methods.get(&enrich.request).ok_or_else(|| {
-                    compiler.error(
-                        &format!("{path}.request"),
-                        format!(
-                            "`{}` names no `resource.method` in `resources`",
-                            enrich.request
-                        ),
-                    )
-                })?;
-                let records = match &enrich.records {
-                    Some(source) => Some(compiler.expr(&format!("{path}.records"), source)?),
-                    None => method.records.clone(),
-                };
+                let (method, records) = request(&path, &enrich.request, enrich.records.as_ref())?;
                 Some(CompiledEnrichment {
                     method: Arc::clone(method),
                     uses: enrich.request.clone(),

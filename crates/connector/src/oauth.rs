@@ -71,26 +71,15 @@ impl Connector {
         else {
             return Ok(None);
         };
-        let scope = json!({"account": account, "vars": self.inner.file.vars, "env": {}});
-        let render = |template: &crate::template::Template, what: &str| {
-            template
-                .render(&scope, &self.inner.file.lookups, Escape::None)
-                .map_err(|source| PlanError::Template {
-                    what: format!("auth scheme `{scheme}` {what}"),
-                    source,
-                })
-        };
+        let render = Rendering::new(self, account, format!("auth scheme `{scheme}`"));
         Ok(Some(OAuthEndpoints {
             grant: *grant,
             authorize_url: authorize_url
                 .as_ref()
-                .map(|url| render(url, "authorize_url"))
+                .map(|url| render.one(url, "authorize_url"))
                 .transpose()?,
-            token_url: render(token_url, "token_url")?,
-            scopes: scopes
-                .iter()
-                .map(|scope_template| render(scope_template, "scope"))
-                .collect::<Result<_, _>>()?,
+            token_url: render.one(token_url, "token_url")?,
+            scopes: render.all(scopes, "scope")?,
             pkce: *pkce,
             client_auth: *client_auth,
             refresh_before_expiry_secs: refresh_before_expiry_secs
@@ -135,24 +124,16 @@ impl Connector {
         ) else {
             return Ok(None);
         };
-        let scope = json!({"account": account, "vars": self.inner.file.vars, "env": {}});
-        let render = |template: &crate::template::Template, what: &str| {
-            template
-                .render(&scope, &self.inner.file.lookups, Escape::None)
-                .map_err(|source| PlanError::Template {
-                    what: format!("auth scheme `{scheme}` token `{name}` {what}"),
-                    source,
-                })
-        };
+        let render = Rendering::new(
+            self,
+            account,
+            format!("auth scheme `{scheme}` token `{name}`"),
+        );
         Ok(Some(OAuthEndpoints {
             grant: OAuthGrant::ClientCredentials,
             authorize_url: None,
-            token_url: render(&named.token_url, "token_url")?,
-            scopes: named
-                .scopes
-                .iter()
-                .map(|scope_template| render(scope_template, "scope"))
-                .collect::<Result<_, _>>()?,
+            token_url: render.one(&named.token_url, "token_url")?,
+            scopes: render.all(&named.scopes, "scope")?,
             pkce: false,
             client_auth: raw.client_auth,
             refresh_before_expiry_secs: raw
@@ -207,5 +188,47 @@ impl Connector {
             }
             _ => response.body.get("error").and_then(Value::as_str) == Some("invalid_grant"),
         }
+    }
+}
+
+/// A scheme's (or a named token's) templates rendered for one connection: `account`, the
+/// connector's `vars` and no environment, with errors naming `what` and the field.
+struct Rendering<'a> {
+    connector: &'a Connector,
+    scope: Value,
+    what: String,
+}
+
+impl<'a> Rendering<'a> {
+    fn new(connector: &'a Connector, account: &Value, what: String) -> Rendering<'a> {
+        Rendering {
+            connector,
+            scope: json!({"account": account, "vars": connector.inner.file.vars, "env": {}}),
+            what,
+        }
+    }
+
+    fn one(&self, template: &crate::template::Template, field: &str) -> Result<String, PlanError> {
+        template
+            .render(
+                &self.scope,
+                &self.connector.inner.file.lookups,
+                Escape::None,
+            )
+            .map_err(|source| PlanError::Template {
+                what: format!("{} {field}", self.what),
+                source,
+            })
+    }
+
+    fn all(
+        &self,
+        templates: &[crate::template::Template],
+        field: &str,
+    ) -> Result<Vec<String>, PlanError> {
+        templates
+            .iter()
+            .map(|template| self.one(template, field))
+            .collect()
     }
 }

@@ -306,56 +306,36 @@ impl TokenManager {
         if let Some(ready) = self.named_ready(&current, wanted)? {
             return Ok(ready);
         }
-        let deadline = tokio::time::Instant::now() + LEASE_WAIT;
-        let fence = loop {
-            match self
-                .store
-                .acquire_refresh_lease(&current.id, &self.holder, Utc::now(), LEASE_TTL)
-                .await?
-            {
-                Some(fence) => break fence,
-                None => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(CredentialsError::LeaseTimeout);
-                    }
-                    tokio::time::sleep(LEASE_POLL).await;
-                    let latest = self.store.get_connection_by_id(&current.id).await?;
-                    if let Some(ready) = self.named_ready(&latest, wanted)? {
-                        return Ok(ready);
-                    }
+        self.under_lease(
+            &current.id,
+            |row| self.named_ready(row, wanted),
+            async |fence| {
+                // Re-read after acquiring: a holder that lost a race must see the winner's token.
+                let row = self.store.get_connection_by_id(&current.id).await?;
+                if let Some(ready) = self.named_ready(&row, wanted)? {
+                    return Ok(ready);
                 }
-            }
-        };
-        let result = async {
-            // Re-read after acquiring: a holder that lost a race must see the winner's token.
-            let row = self.store.get_connection_by_id(&current.id).await?;
-            if let Some(ready) = self.named_ready(&row, wanted)? {
-                return Ok(ready);
-            }
-            let secrets = self.open(&row)?;
-            let secrets = self
-                .exchange_named(&row, secrets, connector, wanted, offload)
-                .await?;
-            let sealed = self.keyring.seal_json(&secrets, &credentials_aad(&row.id));
-            // The scheme's own token keeps its expiry: only the named token changed.
-            let stored = self
-                .store
-                .store_refreshed_credentials(
-                    &row.id,
-                    fence,
-                    sealed,
-                    row.credentials_expires_at,
-                    Some(row.account.clone()),
-                )
-                .await?;
-            tracing::info!(connection_id = %row.id, provider = %row.provider, token = wanted.name, "named token refreshed");
-            Ok((stored, secrets))
-        }
-        .await;
-        if let Err(error) = self.store.release_refresh_lease(&current.id, fence).await {
-            tracing::warn!(connection_id = %current.id, error = %error, "refresh lease release failed");
-        }
-        result
+                let secrets = self.open(&row)?;
+                let secrets = self
+                    .exchange_named(&row, secrets, connector, wanted, offload)
+                    .await?;
+                let sealed = self.keyring.seal_json(&secrets, &credentials_aad(&row.id));
+                // The scheme's own token keeps its expiry: only the named token changed.
+                let stored = self
+                    .store
+                    .store_refreshed_credentials(
+                        &row.id,
+                        fence,
+                        sealed,
+                        row.credentials_expires_at,
+                        Some(row.account.clone()),
+                    )
+                    .await?;
+                tracing::info!(connection_id = %row.id, provider = %row.provider, token = wanted.name, "named token refreshed");
+                Ok((stored, secrets))
+            },
+        )
+        .await
     }
 
     /// The row with its secrets when its `name` token is usable as it is: replaced since the
@@ -440,7 +420,8 @@ impl TokenManager {
         offload: Option<&Offload>,
     ) -> Result<(Connection, Value), CredentialsError> {
         let before = endpoints.refresh_before_expiry_secs;
-        let seen_at = connection.updated_at;
+        // The token this caller holds: with `force`, the one the vendor refused.
+        let seen = access_token(&self.open(&connection)?);
         let lock = self.local_lock(&connection.id);
         let _guard = lock.lock().await;
         let current = match self.store.get_connection_by_id(&connection.id).await {
@@ -454,72 +435,88 @@ impl TokenManager {
             }
             Err(other) => return Err(other.into()),
         };
-        if let Some(ready) = self.already_fresh(&current, force, seen_at, before)? {
+        if let Some(ready) = self.already_fresh(&current, force, seen.as_deref(), before)? {
             return Ok(ready);
         }
+        self.under_lease(
+            &current.id,
+            |row| self.already_fresh(row, force, seen.as_deref(), before),
+            async |fence| {
+                self.refresh_holding(
+                    &current.id,
+                    fence,
+                    connector,
+                    scheme,
+                    endpoints,
+                    force,
+                    seen.as_deref(),
+                    offload,
+                )
+                .await
+            },
+        )
+        .await
+    }
+
+    /// Runs `refresh` holding the store's refresh lease of connection `id` (with its fence),
+    /// then releases it. While another process holds the lease, waits for it (polling up to
+    /// [`LEASE_WAIT`]), and returns the row as soon as `ready` finds it usable: that process
+    /// refreshed it.
+    async fn under_lease(
+        &self,
+        id: &ConnectionId,
+        ready: impl Fn(&Connection) -> Result<Option<(Connection, Value)>, CredentialsError>,
+        refresh: impl AsyncFnOnce(u64) -> Result<(Connection, Value), CredentialsError>,
+    ) -> Result<(Connection, Value), CredentialsError> {
         let deadline = tokio::time::Instant::now() + LEASE_WAIT;
         let fence = loop {
-            match self
+            if let Some(fence) = self
                 .store
-                .acquire_refresh_lease(&current.id, &self.holder, Utc::now(), LEASE_TTL)
+                .acquire_refresh_lease(id, &self.holder, Utc::now(), LEASE_TTL)
                 .await?
             {
-                Some(fence) => break fence,
-                None => {
-                    // Another process is refreshing: wait for its write, or for its lease to lapse.
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(CredentialsError::LeaseTimeout);
-                    }
-                    tokio::time::sleep(LEASE_POLL).await;
-                    let latest = self.store.get_connection_by_id(&current.id).await?;
-                    if let Some(ready) = self.already_fresh(&latest, force, seen_at, before)? {
-                        return Ok(ready);
-                    }
-                }
+                break fence;
+            }
+            // Another process is refreshing: wait for its write, or for its lease to lapse.
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CredentialsError::LeaseTimeout);
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+            let latest = self.store.get_connection_by_id(id).await?;
+            if let Some(usable) = ready(&latest)? {
+                return Ok(usable);
             }
         };
-        let result = self
-            .refresh_holding(
-                &current.id,
-                fence,
-                connector,
-                scheme,
-                endpoints,
-                force,
-                seen_at,
-                offload,
-            )
-            .await;
-        if let Err(error) = self.store.release_refresh_lease(&current.id, fence).await {
-            tracing::warn!(connection_id = %current.id, error = %error, "refresh lease release failed");
+        let result = refresh(fence).await;
+        if let Err(error) = self.store.release_refresh_lease(id, fence).await {
+            tracing::warn!(connection_id = %id, error = %error, "refresh lease release failed");
         }
         result
     }
 
-    /// The row is usable as it is: refreshed by someone else since `seen_at`, or (without
-    /// `force`) not due.
+    /// The row is usable as it is: its token is no longer the one the caller holds (`seen`,
+    /// refused by the vendor with `force`), so someone else replaced it, or (without `force`)
+    /// it is not due. The token itself is compared, not the row's `updated_at`, which moves
+    /// for other reasons too (the account, a named token, the status).
     fn already_fresh(
         &self,
         row: &Connection,
         force: bool,
-        seen_at: DateTime<Utc>,
+        seen: Option<&str>,
         before: u64,
     ) -> Result<Option<(Connection, Value)>, CredentialsError> {
         if row.status == ConnectionStatus::NeedsReauth {
             return Err(CredentialsError::ReauthRequired);
         }
-        let refreshed_since = row.updated_at > seen_at;
+        let secrets = self.open(row)?;
+        let current = access_token(&secrets);
+        let replaced = current.is_some() && current.as_deref() != seen;
         let usable = if force {
-            refreshed_since
+            replaced
         } else {
-            refreshed_since || !Self::due(row, before, Utc::now())
+            replaced || !Self::due(row, before, Utc::now())
         };
-        if usable {
-            let secrets = self.open(row)?;
-            Ok(Some((row.clone(), secrets)))
-        } else {
-            Ok(None)
-        }
+        Ok(usable.then(|| (row.clone(), secrets)))
     }
 
     #[allow(clippy::too_many_arguments)] // the lease, the connector and the request being served
@@ -531,13 +528,13 @@ impl TokenManager {
         scheme: &str,
         endpoints: &connector::OAuthEndpoints,
         force: bool,
-        seen_at: DateTime<Utc>,
+        seen: Option<&str>,
         offload: Option<&Offload>,
     ) -> Result<(Connection, Value), CredentialsError> {
         // Re-read after acquiring: a holder that lost a race must see the winner's tokens.
         let row = self.store.get_connection_by_id(id).await?;
         if let Some(ready) =
-            self.already_fresh(&row, force, seen_at, endpoints.refresh_before_expiry_secs)?
+            self.already_fresh(&row, force, seen, endpoints.refresh_before_expiry_secs)?
         {
             return Ok(ready);
         }
@@ -759,14 +756,20 @@ struct NamedWanted<'a> {
 }
 
 /// The `name` token a connection's opened secrets hold (`tokens.<name>.access_token`).
+/// The scheme's own access token in opened secrets, when there is one.
+fn access_token(secrets: &Value) -> Option<String> {
+    secrets
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|token| !token.is_empty())
+        .map(str::to_owned)
+}
+
 fn named_access_token(secrets: &Value, name: &str) -> Option<String> {
     secrets
         .get("tokens")
         .and_then(|tokens| tokens.get(name))
-        .and_then(|token| token.get("access_token"))
-        .and_then(Value::as_str)
-        .filter(|token| !token.is_empty())
-        .map(str::to_owned)
+        .and_then(access_token)
 }
 
 /// Whether the `name` token is present and not due (`refresh_before_secs` before its expiry;
