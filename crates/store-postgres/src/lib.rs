@@ -65,6 +65,10 @@ impl Dialect for PostgresDialect {
         format!("{param}::json")
     }
 
+    fn param(n: usize) -> String {
+        format!("${n}")
+    }
+
     fn later(now: &str, previous: &str) -> String {
         format!("GREATEST({now}, {previous} + INTERVAL '1 microsecond')")
     }

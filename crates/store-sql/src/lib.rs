@@ -47,6 +47,13 @@ pub trait Dialect: fmt::Debug + Send + Sync + 'static {
     /// column's type, keeping the text as written.
     fn json(param: &str) -> String;
 
+    /// The SQL of the `n`th parameter (from 1) of a statement whose parameters are written in
+    /// the order they are bound, each bound once: `$n`, or SQLite's anonymous `?`. sqlx's SQLite
+    /// driver asks SQLite the name of every parameter it binds, and SQLite finds a name by
+    /// walking the statement's list of names, so a statement of n named parameters (a
+    /// multi-row `INSERT` of a sync page) costs n² steps to bind; anonymous ones have no names.
+    fn param(n: usize) -> String;
+
     /// The SQL of a version timestamp: `now` (a parameter), or just after `previous` (a column)
     /// when that is not earlier, so the value always grows.
     fn later(now: &str, previous: &str) -> String;

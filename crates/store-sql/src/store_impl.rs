@@ -60,6 +60,16 @@ enum SyncedOrGone {
 /// number to a concurrent writer; each loss means another writer made progress.
 const OVERRIDE_WRITE_ATTEMPTS: usize = 16;
 
+/// The parameters of a statement written in the order they are bound, each bound once: each
+/// call gives the next ([`Dialect::param`]: `$1`, `$2`, … or SQLite's anonymous `?`).
+fn numbered<D: Dialect>() -> impl FnMut() -> String {
+    let mut n = 0;
+    move || {
+        n += 1;
+        D::param(n)
+    }
+}
+
 fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("json values and lists of strings always serialize")
 }
@@ -173,25 +183,26 @@ where
         chunk: &[(u64, ChangeKind, &SyncedOrGone)],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        // $1 to $4 are the page's; each row binds its own four after them.
+        // Each row binds its eight values, in the order they are written (`Dialect::param`).
+        let mut param = numbered::<D>();
         let rows = (0..chunk.len())
-            .map(|n| {
-                let p = 5 + 4 * n;
+            .map(|_| {
                 format!(
-                    "(${p}, $1, $2, $3, ${}, ${}, {}, $4)",
-                    p + 1,
-                    p + 2,
-                    D::json(&format!("${}", p + 3))
+                    "({}, {}, {}, {}, {}, {}, {}, {})",
+                    param(),
+                    param(),
+                    param(),
+                    param(),
+                    param(),
+                    param(),
+                    D::json(&param()),
+                    param()
                 )
             })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("INSERT INTO changes ({CHANGE_COLUMNS}) VALUES {rows}");
-        let mut query = sqlx::query(&sql)
-            .bind(environment_id.as_str())
-            .bind(connection_id.as_str())
-            .bind(object)
-            .bind(D::time(now));
+        let mut query = sqlx::query(&sql);
         for (seq, kind, change) in chunk {
             let (remote_id, record) = match change {
                 SyncedOrGone::Synced(input) => (input.remote_id.as_str(), Some(input.text())),
@@ -199,9 +210,13 @@ where
             };
             query = query
                 .bind(fence_value(*seq))
+                .bind(environment_id.as_str())
+                .bind(connection_id.as_str())
+                .bind(object)
                 .bind(remote_id)
                 .bind(kind.as_str())
-                .bind(record);
+                .bind(record)
+                .bind(D::time(now));
         }
         query
             .execute(&mut **transaction)
@@ -218,15 +233,19 @@ where
         synced: &[(u64, &SyncedInput)],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        // $1 to $3 are the page's; each row binds its own four after them.
+        // Each row binds its seven values, in the order they are written (`Dialect::param`).
+        let mut param = numbered::<D>();
         let rows = (0..synced.len())
-            .map(|n| {
-                let p = 4 + 4 * n;
+            .map(|_| {
                 format!(
-                    "($1, $2, ${p}, {}, ${}, 0, ${}, $3)",
-                    D::json(&format!("${}", p + 1)),
-                    p + 2,
-                    p + 3
+                    "({}, {}, {}, {}, {}, 0, {}, {})",
+                    param(),
+                    param(),
+                    param(),
+                    D::json(&param()),
+                    param(),
+                    param(),
+                    param()
                 )
             })
             .collect::<Vec<_>>()
@@ -237,16 +256,16 @@ where
                  record = excluded.record, hash = excluded.hash, deleted = 0,
                  seq = excluded.seq, updated_at = excluded.updated_at"
         );
-        let mut query = sqlx::query(&sql)
-            .bind(connection_id.as_str())
-            .bind(object)
-            .bind(D::time(now));
+        let mut query = sqlx::query(&sql);
         for (seq, input) in synced {
             query = query
+                .bind(connection_id.as_str())
+                .bind(object)
                 .bind(input.remote_id.as_str())
                 .bind(input.text())
                 .bind(input.hash.as_str())
-                .bind(fence_value(*seq));
+                .bind(fence_value(*seq))
+                .bind(D::time(now));
         }
         query
             .execute(&mut **transaction)
@@ -1960,13 +1979,13 @@ where
         let mut stored: std::collections::HashMap<String, (String, bool)> =
             std::collections::HashMap::new();
         for ids in order.chunks(SYNC_LOOKUP_CHUNK) {
-            let placeholders = (0..ids.len())
-                .map(|n| format!("${}", n + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let mut param = numbered::<D>();
+            let (connection, object) = (param(), param());
+            let placeholders = ids.iter().map(|_| param()).collect::<Vec<_>>().join(", ");
             let sql = format!(
                 "SELECT remote_id, hash, deleted{record} FROM synced_records
-                 WHERE connection_id = $1 AND object = $2 AND remote_id IN ({placeholders})",
+                 WHERE connection_id = {connection} AND object = {object}
+                 AND remote_id IN ({placeholders})",
                 record = if outbox { ", record" } else { "" },
             );
             let mut query = sqlx::query(&sql)
@@ -2118,18 +2137,18 @@ where
 
         if let Some(seen) = &seen {
             for ids in seen_ids.chunks(SYNC_LOOKUP_CHUNK) {
-                let placeholders = (0..ids.len())
-                    .map(|n| format!("${}", n + 4))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let mut param = numbered::<D>();
+                let (pass, connection, object) = (param(), param(), param());
+                let placeholders = ids.iter().map(|_| param()).collect::<Vec<_>>().join(", ");
                 let sql = format!(
-                    "UPDATE synced_records SET seen_pass = $3
-                     WHERE connection_id = $1 AND object = $2 AND remote_id IN ({placeholders})"
+                    "UPDATE synced_records SET seen_pass = {pass}
+                     WHERE connection_id = {connection} AND object = {object}
+                     AND remote_id IN ({placeholders})"
                 );
                 let mut query = sqlx::query(&sql)
+                    .bind(&seen.pass)
                     .bind(page.connection_id.as_str())
-                    .bind(&page.object)
-                    .bind(&seen.pass);
+                    .bind(&page.object);
                 for id in ids {
                     query = query.bind(id.as_str());
                 }

@@ -56,6 +56,10 @@ impl Dialect for SqliteDialect {
         param.to_owned()
     }
 
+    fn param(_n: usize) -> String {
+        "?".to_owned()
+    }
+
     fn later(now: &str, previous: &str) -> String {
         format!("MAX({now}, {previous} + 1)")
     }
