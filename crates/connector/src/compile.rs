@@ -1300,6 +1300,46 @@ fn check_write_fields(
             ));
         }
     }
+    for (name, most) in &write.max_items {
+        let property = field_at("max_items", name)?;
+        let list = match property.get("type") {
+            Some(serde_json::Value::String(kind)) => kind == "array",
+            Some(serde_json::Value::Array(kinds)) => kinds.iter().any(|kind| kind == "array"),
+            _ => false,
+        };
+        if !list || *most == 0 {
+            return Err(compiler.error(
+                &format!("{path}.max_items.{name}"),
+                "bounds a list field, with at least one item (a field the vendor cannot hold is left out of `fields`)",
+            ));
+        }
+    }
+    for (group_idx, group) in write.exclusive.iter().enumerate() {
+        let group_path = format!("exclusive[{group_idx}]");
+        if group.len() < 2 {
+            return Err(compiler.error(
+                &format!("{path}.{group_path}"),
+                "a group names at least two fields",
+            ));
+        }
+        check(group, &group_path)?;
+        if let Some((idx, name)) = group.iter().enumerate().find(|(_, name)| !carried(name)) {
+            return Err(compiler.error(
+                &format!("{path}.{group_path}[{idx}]"),
+                format!("`{name}` is not in `fields`"),
+            ));
+        }
+        if let Some(name) = group.iter().find(|name| {
+            write.exclusive[..group_idx]
+                .iter()
+                .any(|earlier| earlier.contains(name))
+        }) {
+            return Err(compiler.error(
+                &format!("{path}.{group_path}"),
+                format!("`{name}` is in an earlier group too"),
+            ));
+        }
+    }
     for (name, pattern) in &write.patterns {
         // Likewise a text field of an object field, or of each item of a list field
         // (`email_addresses.email_address`).

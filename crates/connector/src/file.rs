@@ -1383,6 +1383,19 @@ pub struct WriteOperation {
     /// stated in the document as the `pattern` of the texts inside them.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub ranges: IndexMap<String, WriteRange>,
+    /// The most items a carried list field takes, where the vendor holds fewer than the unified
+    /// schema allows (a task's one contact: `{contact_ids: 1}`). A longer list is refused
+    /// before any vendor call, and `/meta`'s schemas carry the field's `maxItems`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub max_items: IndexMap<String, usize>,
+    /// Groups of carried fields the vendor holds in one field of its own (a record a note
+    /// hangs on, whichever kind it is: `[[contact_ids, company_ids]]`): at most one field of
+    /// a group has a value (not null, not blank, not an empty list). An update naming a field
+    /// of a group names every field of it, since the vendor's field is written whole (the
+    /// fields left out could not be kept). Both are refused before any vendor call, and
+    /// `/meta`'s schemas state both (`anyOf`s inside the `allOf`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusive: Vec<Vec<String>>,
 }
 
 /// The bounds of a write's number field (`ranges`), each inclusive, and its step.

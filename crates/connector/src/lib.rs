@@ -245,6 +245,25 @@ impl Connector {
             .map_or(&[], |write| write.required.as_slice())
     }
 
+    /// The most items a write of `object` takes in a list field (`max_items`), in file order.
+    pub fn write_max_items(
+        &self,
+        object: &str,
+        operation: Operation,
+    ) -> impl Iterator<Item = (&str, usize)> {
+        self.write_operation(object, operation)
+            .into_iter()
+            .flat_map(|write| write.max_items.iter())
+            .map(|(name, most)| (name.as_str(), *most))
+    }
+
+    /// The groups of fields a write of `object` gives one value at most, the vendor holding
+    /// them in one field (`exclusive`).
+    pub fn write_exclusive(&self, object: &str, operation: Operation) -> &[Vec<String>] {
+        self.write_operation(object, operation)
+            .map_or(&[], |write| write.exclusive.as_slice())
+    }
+
     /// The groups of fields a create of `object` needs one of (`required_any`).
     pub fn write_required_any(&self, object: &str, operation: Operation) -> &[Vec<String>] {
         self.write_operation(object, operation)

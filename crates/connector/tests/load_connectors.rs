@@ -133,8 +133,9 @@ fn write_fields_name_writable_unified_fields() {
     assert!(error.contains("only creates require fields"), "{error}");
 }
 
-/// A write's `required_any`, `values`, `ranges` and `patterns` name carried fields (or, by a
-/// path, fields of carried object fields); groups are not empty
+/// A write's `required_any`, `values`, `ranges`, `patterns`, `max_items` and `exclusive` name
+/// carried fields (or, by a path, fields of carried object fields); groups are not empty, an
+/// `exclusive` group has two fields and no field is in two, `max_items` bounds a list
 /// and only creates have them, values are listed, patterns compile; each error names its place
 /// in the file.
 #[test]
@@ -152,7 +153,7 @@ fn write_rules_name_carried_fields_and_hold_together() {
     assert!(text.contains(original));
     let accepted = text.replacen(
         original,
-        "      required: [last_name]\n      required_any: [[email_addresses, phone_numbers]]\n      values: {title: [CEO, CTO], owner_id: {options_of: OwnerId}}\n      patterns: {owner_id: \"^005\"}\n",
+        "      required: [last_name]\n      required_any: [[email_addresses, phone_numbers]]\n      values: {title: [CEO, CTO], owner_id: {options_of: OwnerId}}\n      patterns: {owner_id: \"^005\"}\n      max_items: {phone_numbers: 2}\n      exclusive: [[email_addresses, phone_numbers]]\n",
         1,
     );
     connector::load_connector_from_str("salesforce.yaml", &accepted, None).expect("loads");
@@ -201,6 +202,36 @@ fn write_rules_name_carried_fields_and_hold_together() {
             "      patterns: {owner_id.id: \"^005\"}\n",
             "create.patterns.owner_id.id",
             "`owner_id.id` is not a field of",
+        ),
+        (
+            "      max_items: {title: 1}\n",
+            "create.max_items.title",
+            "bounds a list field",
+        ),
+        (
+            "      max_items: {phone_numbers: 0}\n",
+            "create.max_items.phone_numbers",
+            "with at least one item",
+        ),
+        (
+            "      max_items: {domains: 1}\n",
+            "create.max_items.domains",
+            "`domains` is not a writable field",
+        ),
+        (
+            "      exclusive: [[phone_numbers]]\n",
+            "create.exclusive[0]",
+            "a group names at least two fields",
+        ),
+        (
+            "      exclusive: [[phone_numbers, name]]\n",
+            "create.exclusive[0][1]",
+            "`name` is not in `fields`",
+        ),
+        (
+            "      exclusive: [[phone_numbers, email_addresses], [email_addresses, addresses]]\n",
+            "create.exclusive[1]",
+            "`email_addresses` is in an earlier group too",
         ),
     ] {
         let changed = text.replacen(original, &format!("{original}{replacement}"), 1);

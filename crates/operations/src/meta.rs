@@ -176,6 +176,11 @@ fn narrow_write_values(
             property["pattern"] = json!(pattern.as_str());
         }
     }
+    for (name, most) in connector.write_max_items(key, operation) {
+        if let Some(property) = unified_model::property_at_mut(schema, name) {
+            property["maxItems"] = json!(most);
+        }
+    }
     for (name, range) in connector.write_ranges(key, operation) {
         // A dotted name bounds a field of an object field (`amount.amount`).
         let Some(property) = unified_model::property_at_mut(schema, name) else {
@@ -343,27 +348,62 @@ impl Bound {
                 }
             }
             narrow_write_values(&mut schema, connector, &key, operation, &fields);
-            let groups = connector.write_required_any(&key, operation);
-            if !groups.is_empty()
-                && let Value::Object(map) = &mut schema
-            {
-                // In every group, one field at least with a value.
-                let all: Vec<Value> = groups
+            if let Value::Object(map) = &mut schema {
+                let property = |name: &String| {
+                    map.get("properties")
+                        .and_then(|properties| properties.get(name))
+                        .cloned()
+                };
+                // In every `required_any` group, one field at least with a value.
+                let mut all: Vec<Value> = connector
+                    .write_required_any(&key, operation)
                     .iter()
                     .map(|group| {
                         let branches: Vec<Value> = group
                             .iter()
                             .map(|name| {
-                                let property = map
-                                    .get("properties")
-                                    .and_then(|properties| properties.get(name));
-                                json!({"required": [name], "properties": {name.clone(): has_a_value(property)}})
+                                json!({"required": [name], "properties": {name.clone(): has_a_value(property(name).as_ref())}})
                             })
                             .collect();
                         json!({"anyOf": branches})
                     })
                     .collect();
-                map.insert("allOf".to_owned(), Value::Array(all));
+                // In every `exclusive` group, one field at most with a value: a branch per
+                // field, where the others have none.
+                let exclusive = connector.write_exclusive(&key, operation);
+                all.extend(exclusive.iter().map(|group| {
+                    let branches: Vec<Value> = group
+                        .iter()
+                        .map(|kept| {
+                            let others: Map<String, Value> = group
+                                .iter()
+                                .filter(|name| *name != kept)
+                                .map(|name| {
+                                    (
+                                        name.clone(),
+                                        json!({"not": has_a_value(property(name).as_ref())}),
+                                    )
+                                })
+                                .collect();
+                            json!({"properties": others})
+                        })
+                        .collect();
+                    json!({"anyOf": branches})
+                }));
+                // An update writes an exclusive group whole: it names all its fields or none
+                // (what `dependentRequired` says, in words every schema tool reads).
+                if operation == Operation::Update {
+                    all.extend(exclusive.iter().map(|group| {
+                        let each: Vec<Value> = group
+                            .iter()
+                            .map(|name| json!({"required": [name]}))
+                            .collect();
+                        json!({"anyOf": [{"required": group}, {"not": {"anyOf": each}}]})
+                    }));
+                }
+                if !all.is_empty() {
+                    map.insert("allOf".to_owned(), Value::Array(all));
+                }
             }
             if operation == Operation::Update
                 && let Some(custom) = schema.pointer_mut("/properties/custom_fields")

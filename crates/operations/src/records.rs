@@ -1079,10 +1079,58 @@ fn check_carried_fields(
             ),
         ));
     }
+    for (name, most) in connector.write_max_items(&key, operation) {
+        let longer = |value: &Value| matches!(value, Value::Array(items) if items.len() > most);
+        if body_fields(given, name).into_iter().any(longer) {
+            return Err(OpError::invalid_body(
+                format!("body.{name}"),
+                format!(
+                    "takes at most {most} item{} to be written to `{}` on `{}` (what the vendor holds)",
+                    if most == 1 { "" } else { "s" },
+                    object.slug(),
+                    connector.id()
+                ),
+            ));
+        }
+    }
+    for group in connector.write_exclusive(&key, operation) {
+        let listed = || {
+            let names: Vec<String> = group.iter().map(|name| format!("`{name}`")).collect();
+            names.join(", ")
+        };
+        let mut given_values = group.iter().filter(|name| has_value(given.get(*name)));
+        if let (Some(first), Some(second)) = (given_values.next(), given_values.next()) {
+            return Err(OpError::invalid_body(
+                format!("body.{second}"),
+                format!(
+                    "cannot be written with `{first}` to `{}` on `{}`: the vendor holds {} in one field, so one of them at most has a value",
+                    object.slug(),
+                    connector.id(),
+                    listed()
+                ),
+            ));
+        }
+        // An update writes the vendor's field whole: the fields left out could not be kept.
+        if operation == Operation::Update
+            && let Some(named) = group.iter().find(|name| given.contains_key(*name))
+            && let Some(missing) = group.iter().find(|name| !given.contains_key(*name))
+        {
+            return Err(OpError::invalid_body(
+                format!("body.{missing}"),
+                format!(
+                    "must be given with `{named}` to update `{}` on `{}`: the vendor holds {} in one field, written whole (`null` or `[]` for the ones left empty)",
+                    object.slug(),
+                    connector.id(),
+                    listed()
+                ),
+            ));
+        }
+    }
     for (name, range) in connector.write_ranges(&key, operation) {
         // A number, or a decimal text (money), compared as written: no float rounds it.
         let bound = |value: Option<f64>| value.map(|value| value.to_string());
         let (minimum, maximum) = (bound(range.minimum), bound(range.maximum));
+        let step = bound(range.multiple_of);
         let beyond = |text: &str, bound: &Option<String>, side: std::cmp::Ordering| {
             bound
                 .as_deref()
@@ -1094,24 +1142,16 @@ fn check_carried_fields(
                 Value::String(text) => text.clone(),
                 _ => return false,
             };
-            // A step (`multiple_of`): whole numbers for a vendor's integer field.
-            let off_step = range.multiple_of.is_some_and(|step| {
-                text.trim()
-                    .parse::<f64>()
-                    .is_ok_and(|number| (number / step).fract() != 0.0)
+            // A step (`multiple_of`): whole numbers for a vendor's integer field, exactly
+            // (a float says 0.3 is no multiple of 0.1).
+            let off_step = step.as_deref().is_some_and(|step| {
+                unified_model::is_multiple_of_text(text.trim(), step) == Some(false)
             });
             beyond(&text, &minimum, std::cmp::Ordering::Less)
                 || beyond(&text, &maximum, std::cmp::Ordering::Greater)
                 || off_step
         };
-        let refused = body_fields(given, name)
-            .into_iter()
-            .any(|value| match value {
-                Value::Array(items) => items.iter().any(outside),
-                value => outside(value),
-            });
-        if refused {
-            let step = range.multiple_of.map(|step| step.to_string());
+        if any_value_at(given, name, outside) {
             let bounds: Vec<String> = [
                 ("at least", &minimum),
                 ("at most", &maximum),
@@ -1134,13 +1174,7 @@ fn check_carried_fields(
     for (name, pattern) in connector.write_patterns(&key, operation) {
         let outside =
             |value: &Value| matches!(value, Value::String(text) if !pattern.is_match(text));
-        let refused = body_fields(given, name)
-            .into_iter()
-            .any(|value| match value {
-                Value::Array(items) => items.iter().any(outside),
-                value => outside(value),
-            });
-        if refused {
+        if any_value_at(given, name, outside) {
             return Err(OpError::invalid_body(
                 format!("body.{name}"),
                 format!(
@@ -1171,13 +1205,9 @@ fn refused_write_value<'a>(
         .write_values(&object.key(), operation, fields)
         .into_iter()
         .find(|narrowed| {
-            let outside = |value: &Value| !value.is_null() && !narrowed.values.contains(value);
-            body_fields(given, narrowed.name)
-                .into_iter()
-                .any(|value| match value {
-                    Value::Array(items) => items.iter().any(outside),
-                    value => outside(value),
-                })
+            any_value_at(given, narrowed.name, |value| {
+                !value.is_null() && !narrowed.values.contains(value)
+            })
         })
 }
 
@@ -1203,6 +1233,18 @@ fn body_fields<'a>(given: &'a Map<String, Value>, path: &str) -> Vec<&'a Value> 
             .collect();
     }
     reached
+}
+
+/// Whether `refused` holds for a value of a write body's field named by `path` ([`body_fields`]),
+/// or for an item of it when it is a list: the one walk of a write's `values`, `ranges` and
+/// `patterns`.
+fn any_value_at(given: &Map<String, Value>, path: &str, refused: impl Fn(&Value) -> bool) -> bool {
+    body_fields(given, path)
+        .into_iter()
+        .any(|value| match value {
+            Value::Array(items) => items.iter().any(&refused),
+            value => refused(value),
+        })
 }
 
 /// The answer to a write refused by [`refused_write_value`]: a 400 naming the field and the
@@ -1400,4 +1442,79 @@ fn check_custom_fields(
         *value = converted;
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPPORTUNITIES: UnifiedObject =
+        UnifiedObject::Crm(unified_model::CrmObject::Opportunities);
+
+    /// A shipped connector whose opportunity create steps `probability` by `step`.
+    fn stepping(step: &str) -> connector::Connector {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../connectors");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("connectors/ is listable")
+            .filter_map(|entry| Some(entry.ok()?.path().join("connector.yaml")))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .find_map(|file| {
+                let text = std::fs::read_to_string(file).ok()?;
+                let at = text.find("\n  crm.opportunities:\n")?;
+                let create = at + text[at..].find("\n    create:\n")?;
+                let fields = create + text[create..].find("\n      fields: [")?;
+                let end = fields + 1 + text[fields + 1..].find('\n')?;
+                let line = &text[fields..end];
+                if !line.contains("probability") {
+                    return None;
+                }
+                let changed = format!(
+                    "{}\n      ranges: {{probability: {{multiple_of: {step}}}}}{}",
+                    &text[..end],
+                    &text[end..]
+                );
+                connector::load_connector_from_str("connector.yaml", &changed, None).ok()
+            })
+            .expect("a connector writing an opportunity's probability")
+    }
+
+    fn check(connector: &connector::Connector, probability: &str) -> Result<(), OpError> {
+        let mut body: Map<String, Value> = Map::new();
+        // What the create requires, so that the step is what is checked.
+        let key = OPPORTUNITIES.key();
+        for name in connector.write_required(&key, Operation::Create) {
+            body.insert(name.clone(), Value::String("x".to_owned()));
+        }
+        for group in connector.write_required_any(&key, Operation::Create) {
+            if let Some(first) = group.first() {
+                body.insert(first.clone(), Value::String("x".to_owned()));
+            }
+        }
+        body.insert(
+            "probability".to_owned(),
+            serde_json::from_str(probability).expect("a number"),
+        );
+        check_carried_fields(
+            connector,
+            OPPORTUNITIES,
+            Operation::Create,
+            &Value::Object(body),
+        )
+    }
+    /// A write's `multiple_of` is checked on the number as written (issue 15): a float says
+    /// 0.3 is no multiple of 0.1, and that 12345678901234567891 is a multiple of 2.
+    #[test]
+    fn a_step_is_checked_exactly() {
+        let tenths = stepping("0.1");
+        assert!(check(&tenths, "0.3").is_ok());
+        assert!(check(&tenths, "0.35").is_err());
+        let even = stepping("2");
+        assert!(check(&even, "12345678901234567890").is_ok());
+        let refused = check(&even, "12345678901234567891").expect_err("odd");
+        assert!(refused.to_string().contains("a multiple of 2"), "{refused}");
+        assert!(check(&even, "50.00000000000000001").is_err());
+    }
 }

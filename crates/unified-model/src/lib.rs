@@ -84,7 +84,7 @@ pub use crm::{CrmObject, normalize_record, parse_write_body};
 pub use error::{ModelError, ValueError};
 pub use hris::HrisObject;
 pub use money::Money;
-pub use number_text::{compare_number_text, decimal_range_pattern};
+pub use number_text::{compare_number_text, decimal_range_pattern, is_multiple_of_text};
 pub use object::{CATEGORIES, UnifiedObject};
 pub use scalar::{CurrencyCode, Date, Decimal, E164, Percentage, Timestamp};
 pub use schema::property_at_mut;

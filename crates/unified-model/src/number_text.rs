@@ -114,6 +114,46 @@ pub fn compare_number_text(a: &str, b: &str) -> Option<Ordering> {
     Some(Exact::parse(a)?.cmp(&Exact::parse(b)?))
 }
 
+/// Whether the number `value` is a whole multiple of the number `step` (both as written: JSON
+/// number text or decimal text), exactly, with no float on the way (`0.3` is a multiple of
+/// `0.1`; `12345678901234567891` is not a multiple of `2`); `None` when either is not a number
+/// or the step is zero.
+pub fn is_multiple_of_text(value: &str, step: &str) -> Option<bool> {
+    use num_bigint::BigUint;
+    let (value, step) = (Exact::parse(value)?, Exact::parse(step)?);
+    if step.digits.is_empty() {
+        return None;
+    }
+    if value.digits.is_empty() {
+        return Some(true);
+    }
+    // value = V × 10^value_exp and step = S × 10^step_exp, V and S whole numbers.
+    let exponent = |exact: &Exact| {
+        exact
+            .point
+            .checked_sub(i64::try_from(exact.digits.len()).ok()?)
+    };
+    let (value_exp, step_exp) = (exponent(&value)?, exponent(&step)?);
+    let whole = |exact: &Exact| BigUint::parse_bytes(&exact.digits, 10);
+    let (whole_value, whole_step) = (whole(&value)?, whole(&step)?);
+    let ten = BigUint::from(10_u8);
+    let zero = BigUint::from(0_u8);
+    if value_exp >= step_exp {
+        // V × 10^d is a multiple of S: its remainder, with 10^d taken modulo S (d may be huge).
+        let shift = BigUint::from(u64::try_from(value_exp.checked_sub(step_exp)?).ok()?);
+        let remainder = (whole_value % &whole_step) * ten.modpow(&shift, &whole_step) % &whole_step;
+        Some(remainder == zero)
+    } else {
+        // V is a multiple of S × 10^d: never when 10^d alone exceeds V (V is not zero).
+        let shift = step_exp.checked_sub(value_exp)?;
+        if shift > i64::try_from(value.digits.len()).ok()? {
+            return Some(false);
+        }
+        let scaled = whole_step * ten.pow(u32::try_from(shift).ok()?);
+        Some(whole_value % scaled == zero)
+    }
+}
+
 /// The digits of a non-negative integer bound, without leading zeros (`0` for zero); `None`
 /// for a negative or fractional one.
 fn integer_digits(bound: &str) -> Option<String> {
@@ -231,6 +271,29 @@ mod tests {
         );
         assert_eq!(compare_number_text("12.", "12"), None);
         assert_eq!(compare_number_text("x", "12"), None);
+    }
+
+    #[test]
+    fn multiples_are_exact_past_float_precision() {
+        // f64 says 0.3 / 0.1 = 2.9999999999999996 and 12345678901234567891 / 2 = a whole number.
+        assert_eq!(is_multiple_of_text("0.3", "0.1"), Some(true));
+        assert_eq!(
+            is_multiple_of_text("12345678901234567891", "2"),
+            Some(false)
+        );
+        assert_eq!(is_multiple_of_text("12345678901234567890", "2"), Some(true));
+        assert_eq!(is_multiple_of_text("12345678901234567891", "1"), Some(true));
+        assert_eq!(is_multiple_of_text("1.5", "1"), Some(false));
+        assert_eq!(is_multiple_of_text("-4.50", "1.5"), Some(true));
+        assert_eq!(is_multiple_of_text("1e400", "7"), Some(false));
+        assert_eq!(is_multiple_of_text("1e400", "5"), Some(true));
+        assert_eq!(is_multiple_of_text("1e-400", "1"), Some(false));
+        assert_eq!(is_multiple_of_text("1", "1e-400"), Some(true));
+        assert_eq!(is_multiple_of_text("0", "0.7"), Some(true));
+        assert_eq!(is_multiple_of_text("100", "25e1"), Some(false));
+        assert_eq!(is_multiple_of_text("1000", "25e1"), Some(true));
+        assert_eq!(is_multiple_of_text("1", "0"), None);
+        assert_eq!(is_multiple_of_text("x", "1"), None);
     }
 
     #[test]

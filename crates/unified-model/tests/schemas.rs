@@ -297,6 +297,13 @@ Conventions:
 - Write bodies (create and update) hold only the fields to set; `null` clears a field, except
   a field the connection needs to create the record (its `/meta` create schema's `required`),
   which an update cannot clear: `null` or blank text there is a `400` naming the field.
+  A list or object field is written whole: `null` or `[]` clears it, and a list given replaces
+  the one held (a phone list without a mobile number clears the mobile number), including at a
+  vendor that keeps it in several fields of its own.
+  What a vendor cannot hold is refused with a `400` naming the field before any vendor call, as
+  the connection's `/meta` states it: more items than it keeps (`maxItems`: a Zoho CRM task's
+  one contact), or values in two fields it keeps in one (a note's one parent record); an update
+  writing such a field names the others kept with it.
   A write naming a record the vendor does not have (a deleted company) is a `409`
   `reference_not_found`.
   Write bodies may not set `id`, `remote_id`, `created_at`, `updated_at` or `remote_deleted`, and unknown

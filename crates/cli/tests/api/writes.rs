@@ -1524,3 +1524,204 @@ async fn a_salesforce_account_keeps_to_its_employees_column() {
         "{updated}"
     );
 }
+
+/// The first record id of a unified object on a connection.
+async fn first_record(app: &crate::helpers::TestApp, connection: &str, object: &str) -> String {
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/{object}?connection_id={connection}&page_size=1"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["results"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a record of {object}: {page}"))
+        .to_owned()
+}
+
+/// A Zoho CRM note hangs on one record (`Parent_Id` with its module; issue 15: a note naming
+/// several parents was written on the first and the others dropped without a word). A create
+/// naming two contacts, or a contact and a company, is refused with a 400 naming the field
+/// before any vendor call, the connection's `/meta` and document say so (`maxItems`, one of
+/// the parent fields at most), and a note with one parent is written on it.
+#[tokio::test]
+async fn a_zoho_note_hangs_on_one_record_and_a_second_is_refused_first() {
+    let app = spawn_app().await;
+    let connection = app.connection("zoho");
+    let contact = first_record(&app, &connection, "contacts").await;
+    let company = first_record(&app, &connection, "companies").await;
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/notes/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    let create = &meta["create_schema"];
+    for parent in ["company_ids", "contact_ids", "lead_ids", "opportunity_ids"] {
+        assert_eq!(
+            create["properties"][parent]["maxItems"],
+            json!(1),
+            "{parent}: {create}"
+        );
+    }
+    let one_parent = create["allOf"]
+        .as_array()
+        .expect("allOf")
+        .iter()
+        .find(|each| {
+            each["anyOf"]
+                .as_array()
+                .is_some_and(|branches| branches.iter().all(|b| b.get("required").is_none()))
+        })
+        .unwrap_or_else(|| panic!("one parent at most: {create}"));
+    assert_eq!(
+        one_parent["anyOf"].as_array().map(Vec::len),
+        Some(4),
+        "{create}"
+    );
+    let (status, document) = app
+        .get(&format!("/connections/{connection}/openapi.json"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{document}");
+    assert!(
+        document.to_string().contains("\"maxItems\":1"),
+        "the connection's document states it"
+    );
+
+    let posts = || app.simulator("zoho").requests().total_matching("POST ");
+    let before = posts();
+    let path = format!("/unified/crm/notes?connection_id={connection}");
+    for (body, field) in [
+        (
+            json!({"content": "Met", "contact_ids": [contact.clone(), contact.clone()]}),
+            "body.contact_ids",
+        ),
+        (
+            json!({"content": "Met", "contact_ids": [contact.clone()], "company_ids": [company.clone()]}),
+            "body.company_ids",
+        ),
+    ] {
+        let (status, refused) = app.call(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {refused}");
+        assert_eq!(refused["field"], field, "{body}: {refused}");
+    }
+    assert_eq!(posts(), before, "nothing sent to the vendor");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"content": "Met", "contact_ids": [contact.clone()], "company_ids": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["contact_ids"], json!([contact]), "{created}");
+}
+
+/// A Zoho CRM task holds one contact (`Who_Id`) and one account or one deal (`What_Id`; issue
+/// 15: the others were dropped without a word). Two contacts, or an account and a deal, are
+/// refused first naming the field; an update writing `What_Id` names both of its fields (it is
+/// written whole), and `[]` or `null` clears the lookups at the vendor.
+#[tokio::test]
+async fn a_zoho_task_keeps_one_contact_and_one_account_or_deal() {
+    let app = spawn_app().await;
+    let connection = app.connection("zoho");
+    let contacts: Vec<String> = {
+        let (status, page) = app
+            .get(&format!(
+                "/unified/crm/contacts?connection_id={connection}&page_size=2"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["results"]
+            .as_array()
+            .expect("contacts")
+            .iter()
+            .filter_map(|each| each["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let company = first_record(&app, &connection, "companies").await;
+    let deal = first_record(&app, &connection, "opportunities").await;
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/tasks/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        assert_eq!(
+            meta[schema]["properties"]["contact_ids"]["maxItems"],
+            json!(1),
+            "{schema}: {meta}"
+        );
+    }
+    let requests = || app.simulator("zoho").requests().total_matching("");
+    let before = requests();
+    let path = format!("/unified/crm/tasks?connection_id={connection}");
+    for (body, field) in [
+        (
+            json!({"subject": "Call", "contact_ids": contacts.clone()}),
+            "body.contact_ids",
+        ),
+        (
+            json!({"subject": "Call", "company_ids": [company.clone()], "opportunity_ids": [deal.clone()]}),
+            "body.opportunity_ids",
+        ),
+    ] {
+        let (status, refused) = app.call(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {refused}");
+        assert_eq!(refused["field"], field, "{body}: {refused}");
+    }
+    assert_eq!(requests(), before, "nothing sent to the vendor");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({"subject": "Call", "contact_ids": [contacts[0].clone()], "opportunity_ids": [deal.clone()]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["contact_ids"], json!([contacts[0]]), "{created}");
+    assert_eq!(created["opportunity_ids"], json!([deal]), "{created}");
+    let task = format!(
+        "/unified/crm/tasks/{}?connection_id={connection}",
+        created["id"].as_str().expect("an id")
+    );
+    // `company_ids` alone would leave the vendor to guess what becomes of the deal.
+    let before = requests();
+    let (status, refused) = app
+        .call(
+            Method::PATCH,
+            &task,
+            Some(json!({"company_ids": [company.clone()]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "body.opportunity_ids", "{refused}");
+    assert_eq!(requests(), before, "nothing sent to the vendor");
+    let (status, moved) = app
+        .call(
+            Method::PATCH,
+            &task,
+            Some(json!({"company_ids": [company.clone()], "opportunity_ids": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["company_ids"], json!([company]), "{moved}");
+    assert_eq!(moved["opportunity_ids"], json!([]), "{moved}");
+    let (status, cleared) = app
+        .call(
+            Method::PATCH,
+            &task,
+            Some(json!({"company_ids": null, "opportunity_ids": [], "contact_ids": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    let (status, fetched) = app.get(&task).await;
+    assert_eq!(status, StatusCode::OK, "{fetched}");
+    for record in [&cleared, &fetched] {
+        for field in ["company_ids", "opportunity_ids", "contact_ids"] {
+            assert_eq!(record[field], json!([]), "{field}: {record}");
+        }
+        assert_eq!(record["subject"], "Call", "{record}");
+    }
+}

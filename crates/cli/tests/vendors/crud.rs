@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 use crate::{Check, Vendor, check};
 
-pub const CHECKS: &[Check] = &[check!(round_trips_every_object)];
+pub const CHECKS: &[Check] = &[
+    check!(round_trips_every_object),
+    check!(an_updates_null_clears_every_derived_field),
+];
 
 async fn first_id(app: &TestApp, provider: &str, object: &str) -> String {
     let (status, body) = app
@@ -310,4 +313,130 @@ async fn round_trips_every_object(vendor: Vendor) {
         )
     };
     round_trip(&app, provider, "leads", lead, lead_update, lead_changed).await;
+}
+
+/// Whether a record's field holds nothing: null, blank text, an empty list, or an object of
+/// such (money with neither amount nor currency).
+fn is_empty_value(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(text) => text.trim().is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.values().all(is_empty_value),
+        _ => false,
+    }
+}
+
+/// Every field an update takes that is made of several vendor fields (phone numbers, email
+/// addresses, addresses, domains, money: its lists and objects, ids aside) is cleared by
+/// `null` and a list by `[]`: a record read back after the update has the field empty, or the
+/// update is refused with a 400 naming a field of the body before any write. Never a 200 that
+/// left the vendor's values as they were (issue 15: the write mappings dropped such nulls).
+async fn an_updates_null_clears_every_derived_field(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let connection = app.connection(provider);
+    let mut failures = Vec::new();
+    for object in [
+        "contacts",
+        "companies",
+        "leads",
+        "opportunities",
+        "tasks",
+        "notes",
+        "engagements",
+    ] {
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        if status != StatusCode::OK {
+            continue;
+        }
+        let Some(properties) = meta["update_schema"]["properties"].as_object() else {
+            continue;
+        };
+        let (status, page) = app
+            .get(&format!(
+                "/unified/crm/{object}?connection_id={connection}&page_size=100"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{provider} {object}: {page}");
+        let records: Vec<Value> = page["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|record| record["remote_deleted"] != json!(true))
+            .collect();
+        let mut used = Vec::new();
+        for field in properties.keys() {
+            // The fields made of several vendor fields: lists and objects (ids aside).
+            let takes = |kind: &str| {
+                properties[field]["type"] == kind
+                    || properties[field]["type"]
+                        .as_array()
+                        .is_some_and(|kinds| kinds.contains(&json!(kind)))
+            };
+            let list = takes("array");
+            if field == "custom_fields"
+                || field == "remote_data"
+                || field.ends_with("_ids")
+                || !(list || takes("object"))
+            {
+                continue;
+            }
+            let emptied: &[Value] = if list {
+                &[Value::Null, json!([])]
+            } else {
+                &[Value::Null]
+            };
+            for empty in emptied {
+                // A record holding a value for the field, not yet changed by this check.
+                let Some(record) = records.iter().find(|record| {
+                    !is_empty_value(&record[field]) && !used.contains(&record["id"])
+                }) else {
+                    continue;
+                };
+                used.push(record["id"].clone());
+                let id = record["id"].as_str().expect("an id");
+                let path = format!("/unified/crm/{object}/{id}?connection_id={connection}");
+                let (status, answer) = app
+                    .call(
+                        Method::PATCH,
+                        &path,
+                        Some(Value::Object(
+                            [(field.clone(), empty.clone())].into_iter().collect(),
+                        )),
+                    )
+                    .await;
+                match status {
+                    StatusCode::BAD_REQUEST
+                        if answer["field"]
+                            .as_str()
+                            .is_some_and(|named| named.starts_with("body.")) => {}
+                    StatusCode::OK => {
+                        let (status, fetched) = app.get(&path).await;
+                        assert_eq!(status, StatusCode::OK, "{provider} {object}: {fetched}");
+                        if !is_empty_value(&fetched[field]) {
+                            failures.push(format!(
+                                "{object}.{field} = {empty}: answered 200, read back {} (was {})",
+                                fetched[field], record[field]
+                            ));
+                        }
+                    }
+                    _ => failures.push(format!(
+                        "{object}.{field} = {empty}: answered {status} {answer}"
+                    )),
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{provider}: {} update(s) did not clear their field:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

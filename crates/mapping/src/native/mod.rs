@@ -12,6 +12,7 @@ mod decimals;
 mod regions;
 mod text;
 mod values;
+mod writes;
 
 pub(crate) use dates::parse_date_text;
 pub(crate) use decimals::exceeds_float_digits;
@@ -116,6 +117,22 @@ pub(crate) static NATIVE_FUNCTIONS: &[NativeFunction] = &[
         None,
         2,
         values::first_non_empty,
+    ),
+    native(
+        "writeFields",
+        "$writeFields(fields, updating, cleared?)",
+        "the fields a write sends: the object without its empty values, and when updating, each null field as `cleared` (default null), the vendor's way of clearing it",
+        None,
+        3,
+        writes::write_fields,
+    ),
+    native(
+        "orClear",
+        "$orClear(value, source)",
+        "the value of a vendor field made from a unified field: the value, or null (clear it) when it has none (undefined, null or empty text) but the write gives `source`; undefined when it leaves `source` out",
+        None,
+        2,
+        writes::or_clear,
     ),
     native(
         "toNumber",

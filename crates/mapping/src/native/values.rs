@@ -15,7 +15,7 @@ pub(super) fn remove_empty(args: &[Option<Value>]) -> Result<Option<Value>, Mapp
     Ok(arg(args, 0).and_then(prune))
 }
 
-fn prune(value: &Value) -> Option<Value> {
+pub(super) fn prune(value: &Value) -> Option<Value> {
     match value {
         Value::Null => None,
         Value::String(text) if text.is_empty() => None,

@@ -755,7 +755,10 @@ fn account() -> ObjectSchema {
         s("BillingState", "Billing State/Province", 80),
         s("BillingPostalCode", "Billing Zip/Postal Code", 20),
         s("BillingCountry", "Billing Country", 80),
+        t("ShippingStreet", "Shipping Street", FieldType::TextArea).len(255),
         s("ShippingCity", "Shipping City", 40),
+        s("ShippingState", "Shipping State/Province", 80),
+        s("ShippingPostalCode", "Shipping Zip/Postal Code", 20),
         s("ShippingCountry", "Shipping Country", 80),
         t("ParentId", "Parent Account ID", FieldType::Reference).refs(&["Account"], "Parent"),
     ]);
