@@ -142,6 +142,11 @@ pub(crate) fn withhold_sensitive(object: UnifiedObject, record: &mut Value, incl
     }
 }
 
+/// How a written record's warnings begin.
+const WRITTEN: &str = "the provider accepted the write";
+/// How the warnings of an update that names nothing to change begin.
+const NOTHING_WRITTEN: &str = "nothing was written (the body names no change)";
+
 /// Fields of a written record left out before giving up on normalising it.
 const MAX_UNREADABLE_FIELDS: usize = 8;
 
@@ -153,6 +158,7 @@ fn finish_written(
     mut mapped: Value,
     raw: Value,
     include: Include,
+    lead: &str,
     warnings: &mut Vec<String>,
 ) -> Value {
     for _ in 0..MAX_UNREADABLE_FIELDS {
@@ -179,7 +185,7 @@ fn finish_written(
         };
         *slot = Value::Null;
         warnings.push(format!(
-            "the provider accepted the write, but `{field}` could not be read back: {error}"
+            "{lead}, but `{field}` could not be read back: {error}"
         ));
     }
     let id = mapped.get("id").cloned().unwrap_or(Value::Null);
@@ -187,10 +193,9 @@ fn finish_written(
         .get("remote_id")
         .cloned()
         .unwrap_or_else(|| id.clone());
-    warnings.push(
-        "the provider accepted the write, but the record it answered could not be read back"
-            .to_owned(),
-    );
+    warnings.push(format!(
+        "{lead}, but the record it answered could not be read back"
+    ));
     json!({"id": id, "remote_id": remote_id})
 }
 
@@ -824,7 +829,25 @@ impl Bound {
             && let Some(id) = &id
             && nothing_to_write(&body)
         {
-            return self.get(object, id.clone(), include).await;
+            // Answered as an update is: a field the vendor holds outside the unified types is
+            // null with a warning, never an error (issue 15: a deal whose currency the vendor kept as
+            // "" answered `PATCH {}` with 500).
+            let mut warnings = Vec::new();
+            let mut record = self
+                .read_back_written(object, id.clone(), include, NOTHING_WRITTEN, &mut warnings)
+                .await?;
+            if record.get("remote_deleted") == Some(&Value::Bool(true)) {
+                return self.get(object, id.clone(), include).await;
+            }
+            if !warnings.is_empty()
+                && let Value::Object(map) = &mut record
+            {
+                map.insert(
+                    "warnings".to_owned(),
+                    Value::Array(warnings.into_iter().map(Value::String).collect()),
+                );
+            }
+            return Ok(record);
         }
         let body = match (&id, operation) {
             (Some(id), Operation::Update) if self.connector().update_merges_current(&key) => {
@@ -862,9 +885,14 @@ impl Bound {
                 .evaluate(move |connector| connector.read_record(&key, operation, &ctx, &response))
                 .await
             {
-                Ok(Ok((mapped, raw))) => {
-                    Ok(finish_written(object, mapped, raw, include, &mut warnings))
-                }
+                Ok(Ok((mapped, raw))) => Ok(finish_written(
+                    object,
+                    mapped,
+                    raw,
+                    include,
+                    WRITTEN,
+                    &mut warnings,
+                )),
                 Ok(Err(error)) => Err(OpError::from(error)),
                 Err(error) => Err(error),
             }
@@ -878,7 +906,7 @@ impl Bound {
             };
             match read {
                 Ok(Ok(written)) => {
-                    self.read_back_written(object, written, include, &mut warnings)
+                    self.read_back_written(object, written, include, WRITTEN, &mut warnings)
                         .await
                 }
                 Ok(Err(error)) => Err(OpError::from(error)),
@@ -931,10 +959,11 @@ impl Bound {
         object: UnifiedObject,
         id: String,
         include: Include,
+        lead: &str,
         warnings: &mut Vec<String>,
     ) -> Result<Value, OpError> {
         let (mapped, raw) = self.read_one(object, id).await?;
-        Ok(finish_written(object, mapped, raw, include, warnings))
+        Ok(finish_written(object, mapped, raw, include, lead, warnings))
     }
 
     /// Deletes the record `id` of `object`.

@@ -1234,6 +1234,74 @@ async fn write_errors_are_salesforce_error_arrays() {
     assert_eq!(error_code(&get_bad_field), "INVALID_FIELD");
 }
 
+/// An `int` column holds what its describe says (issue 15: the simulator took any size): a
+/// value that is no 32-bit integer does not parse (`JSON_PARSER_ERROR`), one with more digits
+/// than the field's `digits` is out of range (`NUMBER_OUTSIDE_VALID_RANGE` naming the field),
+/// as the recorded describes state Account's Employees and Task's Call Duration (8 digits).
+#[tokio::test]
+async fn int_columns_hold_the_digits_their_describe_states() {
+    let sim = start(small()).await;
+    let describe = sim.get("/sobjects/Account/describe").await;
+    let employees = describe.body["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|field| field["name"] == "NumberOfEmployees")
+        .expect("NumberOfEmployees")
+        .clone();
+    assert_eq!(
+        (employees["type"].clone(), employees["digits"].clone()),
+        (json!("int"), json!(8))
+    );
+    let create = |object: &'static str, body: Value| {
+        let path = format!("/sobjects/{object}");
+        let sim = &sim;
+        async move { sim.call(reqwest::Method::POST, &path, Some(body)).await }
+    };
+    let largest = create(
+        "Account",
+        json!({"Name": "Largest", "NumberOfEmployees": 99_999_999}),
+    )
+    .await;
+    assert_eq!(largest.status, StatusCode::CREATED, "{}", largest.body);
+    let too_many = create(
+        "Account",
+        json!({"Name": "Too many", "NumberOfEmployees": 100_000_000}),
+    )
+    .await;
+    assert_eq!(
+        (too_many.status, error_code(&too_many)),
+        (StatusCode::BAD_REQUEST, "NUMBER_OUTSIDE_VALID_RANGE"),
+        "{}",
+        too_many.body
+    );
+    assert_eq!(too_many.body[0]["fields"], json!(["NumberOfEmployees"]));
+    for huge in [json!(3_000_000_000_u64), json!(1.17e23)] {
+        let refused = create(
+            "Account",
+            json!({"Name": "Huge", "NumberOfEmployees": huge}),
+        )
+        .await;
+        assert_eq!(
+            (refused.status, error_code(&refused)),
+            (StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR"),
+            "{huge}: {}",
+            refused.body
+        );
+    }
+    let long_call = create(
+        "Task",
+        json!({"Subject": "Call", "CallDurationInSeconds": 100_000_000}),
+    )
+    .await;
+    assert_eq!(
+        error_code(&long_call),
+        "NUMBER_OUTSIDE_VALID_RANGE",
+        "{}",
+        long_call.body
+    );
+}
+
 #[tokio::test]
 async fn auth_and_token_expiry() {
     let sim = start(small()).await;

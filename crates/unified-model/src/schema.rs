@@ -216,6 +216,7 @@ fn tidy_subschema(schema: &mut Value) {
         return;
     };
     object.shift_remove("default");
+    state_integer_bounds(object);
     if let Some(Value::String(description)) = object.get_mut("description") {
         *description = unwrap_lines(description);
     }
@@ -231,6 +232,40 @@ fn tidy_subschema(schema: &mut Value) {
             _ => {}
         }
     }
+}
+
+/// The bounds of each integer `format` schemars writes, as the types that parse it hold them.
+const INTEGER_BOUNDS: [(&str, i128, i128); 8] = [
+    ("int8", i8::MIN as i128, i8::MAX as i128),
+    ("int16", i16::MIN as i128, i16::MAX as i128),
+    ("int32", i32::MIN as i128, i32::MAX as i128),
+    ("int64", i64::MIN as i128, i64::MAX as i128),
+    ("uint8", 0, u8::MAX as i128),
+    ("uint16", 0, u16::MAX as i128),
+    ("uint32", 0, u32::MAX as i128),
+    ("uint64", 0, u64::MAX as i128),
+];
+
+/// States the range an integer property's type holds (`minimum` and `maximum`, where the
+/// property states none narrower): schemars writes `format: uint64` and `minimum: 0` but no
+/// maximum, so a document read as JSON Schema allowed any whole number, where the server
+/// refuses one its type does not hold ("not a whole number in range", issue 15).
+fn state_integer_bounds(object: &mut serde_json::Map<String, Value>) {
+    let Some((_, low, high)) = object
+        .get("format")
+        .and_then(Value::as_str)
+        .and_then(|format| INTEGER_BOUNDS.iter().find(|(name, ..)| *name == format))
+    else {
+        return;
+    };
+    let bound = |value: i128| {
+        i64::try_from(value).map_or_else(
+            |_| Value::from(u64::try_from(value).expect("bounds fit an i64 or a u64")),
+            Value::from,
+        )
+    };
+    object.entry("minimum").or_insert_with(|| bound(*low));
+    object.entry("maximum").or_insert_with(|| bound(*high));
 }
 
 /// Joins the lines of each paragraph, as Markdown would render them.

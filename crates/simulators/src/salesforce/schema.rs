@@ -153,6 +153,8 @@ pub(crate) struct FieldDef {
     pub formula: Option<String>,
     pub precision: u32,
     pub scale: u32,
+    /// Digits a whole-number (`int`) field holds (describe's `digits`).
+    pub int_digits: u32,
     pub name_field: bool,
 }
 
@@ -181,6 +183,7 @@ impl FieldDef {
             formula: None,
             precision,
             scale,
+            int_digits: if field_type == FieldType::Int { 9 } else { 0 },
             name_field: false,
         }
     }
@@ -205,6 +208,12 @@ impl FieldDef {
     fn digits(mut self, precision: u32, scale: u32) -> FieldDef {
         self.precision = precision;
         self.scale = scale;
+        self
+    }
+
+    /// Digits a whole-number field holds (describe's `digits`; 9 unless said).
+    fn int_digits(mut self, digits: u32) -> FieldDef {
+        self.int_digits = digits;
         self
     }
 
@@ -324,14 +333,7 @@ impl FieldDef {
             ("defaultedOnCreate", json!(self.defaulted_on_create)),
             ("dependentPicklist", json!(false)),
             ("deprecatedAndHidden", json!(false)),
-            (
-                "digits",
-                json!(if self.field_type == FieldType::Int {
-                    9
-                } else {
-                    0
-                }),
-            ),
+            ("digits", json!(self.int_digits)),
             ("displayLocationInDecimal", json!(false)),
             ("encrypted", json!(false)),
             ("externalId", json!(false)),
@@ -746,7 +748,8 @@ fn account() -> ObjectSchema {
         t("Industry", "Industry", FieldType::Picklist).picklist(INDUSTRIES),
         t("Website", "Website", FieldType::Url),
         t("Phone", "Account Phone", FieldType::Phone),
-        t("NumberOfEmployees", "Employees", FieldType::Int),
+        // As an org's describe states them: Employees holds 8 digits.
+        t("NumberOfEmployees", "Employees", FieldType::Int).int_digits(8),
         // Salesforce's standard annual revenue holds whole amounts: Currency(18, 0).
         t("AnnualRevenue", "Annual Revenue", FieldType::Currency).digits(18, 0),
         t("Description", "Account Description", FieldType::TextArea),
@@ -885,7 +888,7 @@ fn task() -> ObjectSchema {
             .default_value("Task"),
         t("CallType", "Call Type", FieldType::Picklist)
             .picklist(&["Inbound", "Outbound", "Internal"]),
-        t("CallDurationInSeconds", "Call Duration", FieldType::Int),
+        t("CallDurationInSeconds", "Call Duration", FieldType::Int).int_digits(8),
         t(
             "CompletedDateTime",
             "Completed Date/Time",

@@ -452,6 +452,19 @@ impl Db {
 
     /// Checks lengths, references and numeric ranges of one converted value.
     fn check_value(&self, field: &FieldDef, value: &Val) -> Result<(), ApiError> {
+        if let Val::Num(number) = value
+            && field.field_type == FieldType::Int
+            && number.abs() >= 10_f64.powi(field.int_digits.try_into().unwrap_or(i32::MAX))
+        {
+            // An `int` holds `digits` digits (describe's `digits`).
+            return Err(ApiError::NumberOutsideRangeOnWrite {
+                field: field.name.clone(),
+                message: format!(
+                    "{}: value outside of valid range on numeric field: {number}",
+                    field.label
+                ),
+            });
+        }
         if let Val::Dec(amount) = value {
             // `precision` digits in all, `scale` of them after the point.
             let integer_digits = field.precision.saturating_sub(field.scale);
@@ -562,7 +575,11 @@ fn convert_input(field: &FieldDef, value: &Value) -> Option<Val> {
                 Value::String(text) => text.trim().parse::<f64>().ok()?,
                 _ => return None,
             };
-            if field.field_type == FieldType::Int && number.fract() != 0.0 {
+            // An `int` is a 32-bit integer: a value that is not one is no `int` to parse.
+            if field.field_type == FieldType::Int
+                && (number.fract() != 0.0
+                    || !(f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&number))
+            {
                 return None;
             }
             number.is_finite().then_some(Val::Num(number))
