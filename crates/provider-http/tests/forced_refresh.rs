@@ -13,42 +13,22 @@ use provider_http::oauth::OAuthClient;
 use secrets::Keyring;
 use serde_json::{Value, json};
 use store::{ConnectionId, ConnectionStatus, ConnectionUpdate, NewConnection, Store};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
+
+mod common;
 
 /// A token endpoint that grants `fresh-<n>` to its n-th request, counting them.
 async fn token_endpoint() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let port = listener.local_addr().expect("an address").port();
-    let served = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&served);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let count = Arc::clone(&count);
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let n = count.fetch_add(1, Ordering::SeqCst) + 1;
-                let body = format!(
-                    r#"{{"access_token":"fresh-{n}","refresh_token":"refresh","expires_in":3600,"token_type":"bearer"}}"#
-                );
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(body.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (port, served)
+    common::serve(|n| {
+        let body = format!(
+            r#"{{"access_token":"fresh-{n}","refresh_token":"refresh","expires_in":3600,"token_type":"bearer"}}"#
+        );
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        (head, body.into_bytes())
+    })
+    .await
 }
 
 fn acme(port: u16) -> connector::Connector {

@@ -9,34 +9,14 @@ use connector::{HttpMethod, RequestBody};
 use provider_http::oauth::{ClientCredentials, MAX_TOKEN_RESPONSE_BYTES, OAuthClient, OAuthError};
 use provider_http::{Credentials, ProviderClient};
 use serde_json::json;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
+
+mod common;
 
 /// Serves `head` then `body` to every connection (after reading the request head), closing the
 /// connection after the body.
 async fn serve(head: String, body: Vec<u8>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let port = listener.local_addr().expect("an address").port();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let head = head.clone();
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut seen = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = socket.write_all(head.as_bytes()).await;
-                let _ = socket.write_all(&body).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    port
+    common::serve(move |_| (head.clone(), body.clone())).await.0
 }
 
 fn acme(port: u16) -> connector::Connector {
