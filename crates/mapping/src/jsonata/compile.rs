@@ -15,6 +15,8 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::atomic::AtomicU32;
 
+use serde_json::Value as Json;
+
 use super::eval::{Ctx, Env, Func, Inline, R, Tail, append_all, lookup_field, pos_err, truthy};
 use super::functions::{self, Builtin};
 use super::parser::{Kind, LambdaDef, Node, Op as BinOp, visit_children};
@@ -251,6 +253,15 @@ fn compile_node(mut node: Node, frames: &mut Vec<Frame>) -> Code {
         let pos = node.pos;
         match node.kind {
             Kind::Object(pairs) if node.distinct_keys => {
+                // An object of literals is the same object every time: it is kept as JSON and
+                // lent out, where building it would allocate a map per evaluation.
+                let constant: Option<serde_json::Map<String, Json>> = pairs
+                    .iter()
+                    .map(|(key, value)| match &key.kind {
+                        Kind::Str(key) => Some((key.clone(), literal_json(value)?)),
+                        _ => None,
+                    })
+                    .collect();
                 let mut keys = Vec::with_capacity(pairs.len());
                 let mut values = Vec::with_capacity(pairs.len());
                 for (key, value) in pairs {
@@ -260,7 +271,19 @@ fn compile_node(mut node: Node, frames: &mut Vec<Frame>) -> Code {
                     keys.push(key);
                     values.push(compile_node(value, frames));
                 }
-                Box::new(ObjectOp { keys, values })
+                let general = ObjectOp { keys, values };
+                match constant {
+                    Some(json) => Box::new(ConstObjectOp { json, general }),
+                    None => Box::new(general),
+                }
+            }
+            Kind::Array(items)
+                if !node.cons && items.iter().all(|item| literal_json(item).is_some()) =>
+            {
+                // An array constructor of literals, not a path's step: the same array every
+                // time, kept as JSON and lent out.
+                let json: Vec<Json> = items.iter().filter_map(literal_json).collect();
+                Box::new(ConstArrayOp { json })
             }
             Kind::Array(items) => {
                 let items = items
@@ -377,6 +400,26 @@ fn compile_node(mut node: Node, frames: &mut Vec<Frame>) -> Code {
             }
         }
     })
+}
+
+/// A literal's value as JSON, when it reads back as the same value (strings, booleans, null,
+/// and whole numbers well within a float's digits).
+fn literal_json(node: &Node) -> Option<Json> {
+    if !node.leaf || !node.plain() {
+        return None;
+    }
+    match &node.kind {
+        Kind::Str(text) => Some(Json::String(text.clone())),
+        Kind::Bool(flag) => Some(Json::Bool(*flag)),
+        Kind::Null => Some(Json::Null),
+        Kind::Num(number)
+            if number.fract() == 0.0 && number.abs() < 1e15 && number.is_sign_positive() =>
+        {
+            #[allow(clippy::cast_possible_truncation)] // whole and below 2^53, so exact
+            Some(Json::from(*number as i64))
+        }
+        _ => None,
+    }
 }
 
 /// Whether a plain path's steps have nothing applied to them, no tuple binding and no sort.
@@ -497,13 +540,14 @@ struct ContextOp;
 
 impl Op for ContextOp {
     fn run<'a>(&'a self, cx: &Ctx<'a>, input: Option<&V<'a>>, _: &Rc<Env<'a>>) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let result = match input {
-            Some(V::Arr(arr)) if arr.outer && !arr.items.is_empty() => Some(arr.items[0].clone()),
-            other => other.cloned(),
-        };
-        cx.meter.leave();
+        let result = cx.meter.nested(|| {
+            Ok(match input {
+                Some(V::Arr(arr)) if arr.outer && !arr.items.is_empty() => {
+                    Some(arr.items[0].clone())
+                }
+                other => other.cloned(),
+            })
+        })?;
         Ok(fin(result))
     }
 }
@@ -670,11 +714,7 @@ impl Op for PathOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let result = self.walk(cx, input, env);
-        cx.meter.leave();
-        Ok(fin(result?))
+        Ok(fin(cx.meter.nested(|| self.walk(cx, input, env))?))
     }
 }
 
@@ -726,11 +766,56 @@ impl Op for ObjectOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let result = self.build(cx, input, env);
-        cx.meter.leave();
-        Ok(Some(result?))
+        Ok(Some(cx.meter.nested(|| self.build(cx, input, env))?))
+    }
+}
+
+/// An object constructor whose values are literals: its object, lent out as JSON, with the
+/// fuel and allocation charges of building it.
+#[derive(Debug)]
+struct ConstObjectOp {
+    json: serde_json::Map<String, Json>,
+    /// Over an array input the object is built as JSONata groups it (the charges differ).
+    general: ObjectOp,
+}
+
+impl Op for ConstObjectOp {
+    fn run<'a>(
+        &'a self,
+        cx: &Ctx<'a>,
+        input: Option<&V<'a>>,
+        env: &Rc<Env<'a>>,
+    ) -> R<Option<V<'a>>> {
+        if input.is_some_and(V::is_array) {
+            return self.general.run(cx, input, env);
+        }
+        cx.meter.nested(|| {
+            let count = self.json.len();
+            cx.meter.alloc(count * 48)?;
+            // A unit per value, as evaluating each literal spends.
+            if count > 0 {
+                cx.meter.spend(count as u64)?;
+            }
+            Ok(Some(V::JObj(&self.json)))
+        })
+    }
+}
+
+/// An array constructor of literals: its array, lent out as JSON, with the fuel of building it.
+#[derive(Debug)]
+struct ConstArrayOp {
+    json: Vec<Json>,
+}
+
+impl Op for ConstArrayOp {
+    fn run<'a>(&'a self, cx: &Ctx<'a>, _: Option<&V<'a>>, _: &Rc<Env<'a>>) -> R<Option<V<'a>>> {
+        cx.meter.nested(|| {
+            // A unit per item, as evaluating each literal spends.
+            if !self.json.is_empty() {
+                cx.meter.spend(self.json.len() as u64)?;
+            }
+            Ok(Some(V::JArr(&self.json)))
+        })
     }
 }
 
@@ -772,11 +857,7 @@ impl Op for ArrayOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let result = self.build(cx, input, env);
-        cx.meter.leave();
-        Ok(fin(Some(result?)))
+        Ok(fin(Some(cx.meter.nested(|| self.build(cx, input, env))?)))
     }
 }
 
@@ -858,24 +939,23 @@ impl Op for BlockOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let child;
-        let scope = if self.scoped {
-            child = Env::child(env);
-            &child
-        } else {
-            env
-        };
-        let mut last = Ok(None);
-        for item in &self.items {
-            last = item.run(cx, input, scope);
-            if last.is_err() {
-                break;
+        let last = cx.meter.nested(|| {
+            if !self.scoped {
+                let mut last = None;
+                for item in &self.items {
+                    last = item.run(cx, input, env)?;
+                }
+                return Ok(last);
             }
-        }
-        cx.meter.leave();
-        Ok(fin(last?))
+            let scope = cx.child_env(env);
+            let mut last = None;
+            for item in &self.items {
+                last = item.run(cx, input, &scope)?;
+            }
+            cx.recycle_env(scope);
+            Ok(last)
+        })?;
+        Ok(fin(last))
     }
 
     fn run_tail<'a>(
@@ -884,8 +964,7 @@ impl Op for BlockOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Tail<'a>> {
-        cx.meter.enter()?;
-        let result = (|| {
+        cx.meter.within(|| {
             cx.meter.tick()?;
             let child;
             let scope = if self.scoped {
@@ -899,9 +978,7 @@ impl Op for BlockOp {
                 item.run(cx, input, scope)?;
             }
             last.run_tail(cx, input, scope)
-        })();
-        cx.meter.leave();
-        result
+        })
     }
 }
 
@@ -918,11 +995,7 @@ impl Op for BindOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let value = self.value.run(cx, input, env);
-        cx.meter.leave();
-        let value = value?;
+        let value = cx.meter.nested(|| self.value.run(cx, input, env))?;
         cx.bind(env, &self.name, value.clone());
         Ok(fin(value))
     }
@@ -942,9 +1015,7 @@ impl Op for CondOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let result = (|| {
+        let result = cx.meter.nested(|| {
             let condition = self.condition.run(cx, input, env)?;
             if truthy(condition.as_ref()) {
                 self.then.run(cx, input, env)
@@ -953,9 +1024,8 @@ impl Op for CondOp {
             } else {
                 Ok(None)
             }
-        })();
-        cx.meter.leave();
-        Ok(fin(result?))
+        })?;
+        Ok(fin(result))
     }
 
     fn run_tail<'a>(
@@ -964,8 +1034,7 @@ impl Op for CondOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Tail<'a>> {
-        cx.meter.enter()?;
-        let result = (|| {
+        cx.meter.within(|| {
             cx.meter.tick()?;
             let condition = self.condition.run(cx, input, env)?;
             if truthy(condition.as_ref()) {
@@ -975,9 +1044,7 @@ impl Op for CondOp {
                 Some(otherwise) => otherwise.run_tail(cx, input, env),
                 None => Ok(Tail::Done(None)),
             }
-        })();
-        cx.meter.leave();
-        result
+        })
     }
 }
 
@@ -996,9 +1063,7 @@ impl Op for ElvisOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let result = (|| {
+        let result = cx.meter.nested(|| {
             let value = self.lhs.run(cx, input, env)?;
             let keep = if self.coalesce {
                 value.is_some()
@@ -1010,9 +1075,8 @@ impl Op for ElvisOp {
             } else {
                 self.rhs.run(cx, input, env)
             }
-        })();
-        cx.meter.leave();
-        Ok(fin(result?))
+        })?;
+        Ok(fin(result))
     }
 }
 
@@ -1031,9 +1095,7 @@ impl Op for BinaryOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let result = (|| match self.op {
+        let result = cx.meter.nested(|| match self.op {
             BinOp::And => {
                 let left = self.lhs.run(cx, input, env)?;
                 if !truthy(left.as_ref()) {
@@ -1055,9 +1117,8 @@ impl Op for BinaryOp {
                 let right = self.rhs.run(cx, input, env)?;
                 cx.binary_values(op, left, right, self.pos)
             }
-        })();
-        cx.meter.leave();
-        Ok(fin(result?))
+        })?;
+        Ok(fin(result))
     }
 }
 
@@ -1074,24 +1135,18 @@ impl Op for NegOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let result = match self
-            .expr
-            .run(cx, input, env)
-            .map(|value| value.map(V::demoted))
-        {
-            Ok(None) => Ok(None),
-            Ok(Some(V::Num(number))) => Ok(Some(V::Num(-number))),
-            Ok(Some(_)) => Err(err(
-                "D1002",
-                "cannot negate a non-numeric value",
-                Some(self.pos),
-            )),
-            Err(error) => Err(error),
-        };
-        cx.meter.leave();
-        Ok(fin(result?))
+        let result = cx
+            .meter
+            .nested(|| match self.expr.run(cx, input, env)?.map(V::demoted) {
+                None => Ok(None),
+                Some(V::Num(number)) => Ok(Some(V::Num(-number))),
+                Some(_) => Err(err(
+                    "D1002",
+                    "cannot negate a non-numeric value",
+                    Some(self.pos),
+                )),
+            })?;
+        Ok(fin(result))
     }
 }
 
@@ -1194,11 +1249,7 @@ impl Op for CallOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let result = self.call(cx, input, env);
-        cx.meter.leave();
-        Ok(fin(result?))
+        Ok(fin(cx.meter.nested(|| self.call(cx, input, env))?))
     }
 
     fn run_tail<'a>(
@@ -1207,8 +1258,7 @@ impl Op for CallOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Tail<'a>> {
-        cx.meter.enter()?;
-        let result = (|| {
+        cx.meter.within(|| {
             cx.meter.tick()?;
             if let Some(callee) = self.builtin(cx, env) {
                 return Ok(Tail::Done(collapse(
@@ -1224,9 +1274,7 @@ impl Op for CallOp {
             Ok(Tail::Done(collapse(
                 cx.apply(&func, args, input, self.pos)?,
             )))
-        })();
-        cx.meter.leave();
-        result
+        })
     }
 }
 
@@ -1244,16 +1292,14 @@ impl Op for LambdaOp {
         input: Option<&V<'a>>,
         env: &Rc<Env<'a>>,
     ) -> R<Option<V<'a>>> {
-        cx.meter.tick()?;
-        cx.meter.enter()?;
-        let func = V::Func(Rc::new(Func::Lambda {
-            def: &self.def,
-            env: env.clone(),
-            input: input.cloned(),
-            code: Some(&*self.body),
-        }));
-        cx.meter.leave();
-        Ok(Some(func))
+        cx.meter.nested(|| {
+            Ok(Some(V::Func(Rc::new(Func::Lambda {
+                def: &self.def,
+                env: env.clone(),
+                input: input.cloned(),
+                code: Some(&*self.body),
+            }))))
+        })
     }
 }
 
@@ -1391,6 +1437,36 @@ mod tests {
             "empty.x",
             "$string.x",
             "n.(n)",
+            // Constructors of literals, lent out as JSON.
+            "['a', 'b', null, true, 5]",
+            "[]",
+            "{}",
+            "{'work': 'WORK', 'n': 3, 'x': null, 'f': false}",
+            "items.{'a': 'x'}",
+            "empty.{'a': 'x'}",
+            "name in ['Ada', 'Bob']",
+            "['a', 'b'][1]",
+            "['a', 'b'][$ = 'b']",
+            "[['a'], ['b', 'c']]",
+            "[1.5, -2, 1e20]",
+            "$mapValue('work', {'work': 'WORK', 'home': 'PERSONAL'}, 'OTHER')",
+            "$mapValue(id, {'7': 'seven'})",
+            "$lookup({'a': 1, 'b': [1, 2]}, 'b')",
+            "$merge([{}, {'a': 1}, org])",
+            "$count(['a', 'b'])",
+            "$append(['a'], ['b'])",
+            "['a', 'b'].$uppercase($)",
+            "{'a': 'x'}.a",
+            "$string(['a', {'b': 'c'}])",
+            // Scopes taken back after a call or block, and closures that keep theirs.
+            "($mk := function($x) { function() { $x } }; $a := $mk(1); $b := $mk(2); [$a(), $b()])",
+            "($f := function($x) { ($y := $x * 2; $y + 1) }; [$f(1), $f(2), $f(3)])",
+            "($f := function($x) { $x }; $g := function($x) { $f($x) & $f($x + 1) }; $map(n, $g))",
+            "$map(n, function($v) { $map(n, function($w) { $v * $w }) })",
+            "$filter(n, function($v) { $v > 1 }).($x := $; $x * 10)",
+            // Whole numbers written by `$string`.
+            "[$string(0), $string(-0), $string(-5), $string(id), $string(12345678901234)]",
+            "[$string(9007199254740991), $string(9007199254740992), $string(1e21), $string(-1.5)]",
         ];
         for source in sources {
             same(source, &input, &vars, &limits);

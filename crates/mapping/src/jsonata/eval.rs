@@ -175,7 +175,13 @@ pub(crate) struct Ctx<'a> {
     /// Scopes that got a function bound, whose bindings are cleared when the evaluation ends so
     /// that closures referring to their own scope do not keep it alive.
     bound_funcs: RefCell<Vec<Rc<Env<'a>>>>,
+    /// Scopes that lambda calls and blocks are done with and nothing else holds, emptied, for
+    /// the next call or block to take instead of allocating one.
+    spare_envs: RefCell<Vec<Rc<Env<'a>>>>,
 }
+
+/// How many emptied scopes an evaluation keeps for reuse.
+const SPARE_ENVS: usize = 8;
 
 impl Drop for Ctx<'_> {
     fn drop(&mut self) {
@@ -222,6 +228,7 @@ impl<'a> Ctx<'a> {
             vars,
             root,
             bound_funcs: RefCell::new(Vec::new()),
+            spare_envs: RefCell::new(Vec::new()),
         }
     }
 
@@ -245,6 +252,33 @@ impl<'a> Ctx<'a> {
     /// The time the evaluation started, in milliseconds since the Unix epoch.
     pub(crate) fn started_millis(&self) -> i64 {
         self.meter.started_millis
+    }
+
+    /// A new, empty scope inside `parent`: a spare one when there is one.
+    #[inline]
+    pub(crate) fn child_env(&self, parent: &Rc<Env<'a>>) -> Rc<Env<'a>> {
+        let spare = self.spare_envs.borrow_mut().pop();
+        if let Some(mut env) = spare
+            && let Some(fresh) = Rc::get_mut(&mut env)
+        {
+            fresh.parent = Some(parent.clone());
+            return env;
+        }
+        Env::child(parent)
+    }
+
+    /// Takes back a scope a call or block is done with: when nothing else holds it (no
+    /// closure made in it, no function bound in it), it is emptied and kept for reuse.
+    #[inline]
+    pub(crate) fn recycle_env(&self, mut env: Rc<Env<'a>>) {
+        if let Some(done) = Rc::get_mut(&mut env) {
+            done.vars.get_mut().clear();
+            done.parent = None;
+            let mut spare = self.spare_envs.borrow_mut();
+            if spare.len() < SPARE_ENVS {
+                spare.push(env);
+            }
+        }
     }
 
     pub(crate) fn bind(&self, env: &Rc<Env<'a>>, name: &'a str, value: Option<V<'a>>) {
@@ -1562,7 +1596,7 @@ impl<'a> Ctx<'a> {
     /// Prepares calling `func` many times, as the higher-order built-ins do: a lambda without
     /// a signature whose body makes no closure and binds no variable gets one scope, rebound
     /// for each call, instead of a new scope and argument vector per call.
-    pub(crate) fn caller(func: &V<'a>) -> Caller<'a> {
+    pub(crate) fn caller(&self, func: &V<'a>) -> Caller<'a> {
         if let V::Func(f) = func
             && let Func::Lambda {
                 def,
@@ -1576,7 +1610,7 @@ impl<'a> Ctx<'a> {
             return Caller {
                 func: func.clone(),
                 arity: def.params.len(),
-                reuse: Some((def, Env::child(env), input.clone(), *code)),
+                reuse: Some((def, self.child_env(env), input.clone(), *code)),
                 invariants: RefCell::new(Vec::new()),
             };
         }
@@ -1585,6 +1619,13 @@ impl<'a> Ctx<'a> {
             arity: arity_of(func),
             reuse: None,
             invariants: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Takes back the scope of a caller the loop is done with (see [`Ctx::recycle_env`]).
+    pub(crate) fn release(&self, caller: Caller<'a>) {
+        if let Some((_, scope, _, _)) = caller.reuse {
+            self.recycle_env(scope);
         }
     }
 
@@ -1768,7 +1809,7 @@ impl<'a> Ctx<'a> {
                 if let Some(signature) = &def.signature {
                     args = signature.validate(args, input.as_ref())?;
                 }
-                let scope = Env::child(env);
+                let scope = self.child_env(env);
                 for (name, value) in def
                     .params
                     .iter()
@@ -1780,6 +1821,7 @@ impl<'a> Ctx<'a> {
                     Some(code) => code.run_tail(self, input.as_ref(), &scope)?,
                     None => self.eval_tail(&def.body, input.as_ref(), &scope)?,
                 };
+                self.recycle_env(scope);
                 match tail {
                     Tail::Done(value) => return Ok(value),
                     Tail::Call(next, next_args) => {

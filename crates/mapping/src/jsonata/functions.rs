@@ -291,8 +291,18 @@ fn string<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, _: usize) -> R<O
     let Some(value) = arg(&args, 0) else {
         return Ok(None);
     };
-    if let V::Str(_) = value {
-        return Ok(Some(value));
+    match value {
+        V::Str(_) => return Ok(Some(value)),
+        V::Num(number) if number.fract() == 0.0 && number.abs() < 9_007_199_254_740_992.0 => {
+            // A whole number (an id, mostly): its digits, written without a `String` first.
+            #[allow(clippy::cast_possible_truncation)] // whole and below 2^53, so exact
+            let whole = number as i64;
+            let mut buf = [0; 20];
+            let text = value::int_text(whole, &mut buf);
+            ctx.meter.string(text.len())?;
+            return Ok(Some(V::Str(Str::O(Rc::from(text)))));
+        }
+        _ => {}
     }
     let pretty = matches!(arg(&args, 1), Some(V::Bool(true)));
     let mut out = String::new();
@@ -1165,7 +1175,7 @@ fn map<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<Op
         return Ok(None);
     };
     let func = arg(&args, 1).unwrap_or(V::Null);
-    let caller = Ctx::caller(&func);
+    let caller = ctx.caller(&func);
     let mut out = Vec::with_capacity(items.len_items());
     for (index, item) in items.items().enumerate() {
         ctx.meter.tick()?;
@@ -1175,6 +1185,7 @@ fn map<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<Op
             out.push(value);
         }
     }
+    ctx.release(caller);
     Ok(Some(seq(out)))
 }
 
@@ -1183,7 +1194,7 @@ fn filter<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R
         return Ok(None);
     };
     let func = arg(&args, 1).unwrap_or(V::Null);
-    let caller = Ctx::caller(&func);
+    let caller = ctx.caller(&func);
     let mut out = Vec::new();
     for (index, item) in items.items().enumerate() {
         ctx.meter.tick()?;
@@ -1196,6 +1207,7 @@ fn filter<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R
             out.push(item);
         }
     }
+    ctx.release(caller);
     Ok(Some(seq(out)))
 }
 
@@ -1278,7 +1290,7 @@ fn sift<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<O
         return Ok(None);
     };
     let func = arg(&args, 1).unwrap_or(V::Null);
-    let caller = Ctx::caller(&func);
+    let caller = ctx.caller(&func);
     let mut out = new_obj(0);
     let mut visit = |key: Str<'a>, value: V<'a>| -> R<()> {
         ctx.meter.tick()?;
@@ -1316,7 +1328,7 @@ fn each<'a>(ctx: &Ctx<'a>, args: Args<'a>, _: Option<&V<'a>>, pos: usize) -> R<O
         return Ok(None);
     };
     let func = arg(&args, 1).unwrap_or(V::Null);
-    let caller = Ctx::caller(&func);
+    let caller = ctx.caller(&func);
     let mut out = Vec::new();
     for (key, value) in object.entries() {
         ctx.meter.tick()?;
@@ -2023,10 +2035,11 @@ fn fast_native<'a>(name: &str, args: &Args<'a>) -> R<Option<Option<V<'a>>>> {
                 return Ok(None);
             }
             let key = match value {
-                V::Str(text) => Some(text.to_string()),
+                V::Str(text) => Some(std::borrow::Cow::Borrowed(&**text)),
                 V::Null => None,
                 other => crate::native::scalar_text(value::to_json(other).as_ref(), "mapValue")
-                    .map_err(Box::new)?,
+                    .map_err(Box::new)?
+                    .map(std::borrow::Cow::Owned),
             };
             let Some(key) = key else {
                 return Ok(Some(None));

@@ -190,4 +190,22 @@ impl Meter {
     pub(crate) fn leave(&self) {
         self.depth.set(self.depth.get().saturating_sub(1));
     }
+
+    /// A node's step: spends a unit of fuel, enters a level of depth, runs `f` and leaves the
+    /// level again, whether `f` succeeded or not.
+    #[inline(always)]
+    pub(crate) fn nested<T>(&self, f: impl FnOnce() -> R<T>) -> R<T> {
+        self.tick()?;
+        self.within(f)
+    }
+
+    /// Enters a level of depth, runs `f` and leaves the level again, whether `f` succeeded or
+    /// not (the tail-call forms, which spend their unit of fuel inside `f`).
+    #[inline(always)]
+    pub(crate) fn within<T>(&self, f: impl FnOnce() -> R<T>) -> R<T> {
+        self.enter()?;
+        let result = f();
+        self.leave();
+        result
+    }
 }

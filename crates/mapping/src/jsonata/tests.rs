@@ -922,3 +922,47 @@ fn blocks_that_bind_keep_their_own_scope_and_others_share_it() {
     );
     check_error("$join([1, 2], \",\")", json!({}), "T0412");
 }
+
+/// Scopes that calls, blocks and `$map`/`$filter` are done with are reused by the next ones,
+/// but never one a closure still holds; literal constructors give their values; `$string`
+/// writes whole numbers digit for digit.
+#[test]
+fn reused_scopes_constant_constructors_and_whole_numbers() {
+    check(
+        "($mk := function($x) { function() { $x } }; $a := $mk(1); $b := $mk(2); [$a(), $b()])",
+        json!({}),
+        Some(json!([1, 2])),
+    );
+    check(
+        "($f := function($x) { ($y := $x * 2; $y + 1) }; [$f(1), $f(2), $f(3)])",
+        json!({}),
+        Some(json!([3, 5, 7])),
+    );
+    check(
+        "$map([1, 2], function($v) { $map([10, 20], function($w) { $v * $w }) })",
+        json!({}),
+        Some(json!([[10, 20], [20, 40]])),
+    );
+    check(
+        "($fs := $map([1, 2], function($v) { function() { $v } }); [$fs[0](), $fs[1]()])",
+        json!({}),
+        Some(json!([1, 2])),
+    );
+    check(
+        "{'t': $mapValue(kind, {'work': 'WORK', 'home': 'PERSONAL'}, 'OTHER'), 'in': kind in ['a', 'work'], 'e': [], 'o': {}}",
+        json!({"kind": "work"}),
+        Some(json!({"t": "WORK", "in": true, "e": [], "o": {}})),
+    );
+    check(
+        "[$string(0), $string(-0), $string(-5), $string(id), $string(9007199254740993), $string(1e21)]",
+        json!({"id": 12_345_678_901_234_u64}),
+        Some(json!([
+            "0",
+            "0",
+            "-5",
+            "12345678901234",
+            "9007199254740992",
+            "1e+21"
+        ])),
+    );
+}

@@ -220,6 +220,12 @@ impl<'a> V<'a> {
     #[inline]
     pub(crate) fn field(&self, key: &str) -> Option<V<'a>> {
         match self {
+            // A small object is scanned rather than hashed (serde_json's maps hash with
+            // SipHash).
+            V::JObj(fields) if fields.len() <= 16 => fields
+                .iter()
+                .find(|(name, _)| name_eq(name, key))
+                .map(|(_, value)| V::from_json(value)),
             V::JObj(fields) => fields.get(key).map(V::from_json),
             V::Obj(fields) => fields.get(key).cloned(),
             _ => None,
@@ -492,7 +498,7 @@ pub(crate) fn js_number(value: f64, out: &mut String) {
             // Integral and below 2^53, so exact as an integer (whose formatting is far
             // cheaper than a float's with a precision).
             #[allow(clippy::cast_possible_truncation)]
-            let _ = write!(out, "{}", value as i64);
+            out.push_str(int_text(value as i64, &mut [0; 20]));
         } else {
             let _ = write!(out, "{value:.0}");
         }
@@ -500,6 +506,28 @@ pub(crate) fn js_number(value: f64, out: &mut String) {
     }
     let mut buffer = ryu_js::Buffer::new();
     out.push_str(buffer.format(value));
+}
+
+/// The decimal text of a whole number, written at the end of `buf`.
+pub(crate) fn int_text(value: i64, buf: &mut [u8; 20]) -> &str {
+    let mut rest = value.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        #[allow(clippy::cast_possible_truncation)] // a digit
+        {
+            buf[at] = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 /// A number as `$string` writes it: 15 significant digits, then as JavaScript.
