@@ -498,7 +498,7 @@ impl Op for FieldOp {
     #[inline]
     fn run<'a>(&'a self, cx: &Ctx<'a>, input: Option<&V<'a>>, _: &Rc<Env<'a>>) -> R<Option<V<'a>>> {
         cx.meter.tick()?;
-        Ok(collapse(input.and_then(|input| {
+        Ok(fin(input.and_then(|input| {
             lookup_field(input, &self.name, &self.hint)
         })))
     }
@@ -530,7 +530,7 @@ impl Op for VarOp {
     #[inline]
     fn run<'a>(&'a self, cx: &Ctx<'a>, _: Option<&V<'a>>, env: &Rc<Env<'a>>) -> R<Option<V<'a>>> {
         cx.meter.tick()?;
-        Ok(collapse(self.read(cx, env)))
+        Ok(fin(self.read(cx, env)))
     }
 }
 
