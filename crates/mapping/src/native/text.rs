@@ -43,12 +43,11 @@ pub(super) fn e164(args: &[Option<Value>]) -> Result<Option<Value>, MappingError
 const PHONES_KEPT: usize = 4_096;
 
 /// Numbers already normalised, by region and text: a number is parsed and validated against
-/// the phone metadata once (tens of thousands of instructions, mostly the `phonenumber`
-/// crate's pattern cache, which hashes each pattern's text with SipHash on every use), and
-/// then read here while it is kept. Records are mapped again and again (every list page, every
-/// sync pass reads the same contacts), and one company's number is on many of its contacts.
-/// At most [`PHONES_KEPT`] are kept; when full, the map starts over. Keys come from vendor
-/// data, so the hasher is seeded per process.
+/// the phone metadata once (tens of thousands of instructions), and then read here while it
+/// is kept. Records are mapped again and again (every list page, every sync pass reads the
+/// same contacts), and one company's number is on many of its contacts. At most
+/// [`PHONES_KEPT`] are kept; when full, the map starts over. Keys come from vendor data, so
+/// the hasher is seeded per process.
 type Phones = std::collections::HashMap<String, Option<String>, foldhash::quality::RandomState>;
 
 static PHONES: std::sync::LazyLock<std::sync::Mutex<Phones>> =
@@ -70,18 +69,18 @@ fn normalised_phone(region: Option<phonenumber::country::Id>, phone: &str) -> Op
     if let Some(found) = phones().get(&key) {
         return found.clone();
     }
-    keep_phone_patterns_bounded();
+    widen_phone_pattern_cache();
     if let Some(region) = region {
         prepare_phone_patterns(PhoneRegions::Id(region.as_ref()));
     }
     let number = phonenumber::parse(region, phone).ok();
     if let Some(number) = &number {
         // A number written with its country code: its country's patterns, from the next
-        // number on (this one compiled the crate's own, which the next reset drops).
+        // number on (this one compiled the crate's own, which these replace).
         prepare_phone_patterns(PhoneRegions::Code(number.code().value()));
     }
     let found = number
-        .filter(phonenumber::is_valid)
+        .filter(is_valid_phone)
         .map(|number| number.format().mode(phonenumber::Mode::E164).to_string());
     let mut kept = phones();
     if kept.len() >= PHONES_KEPT {
@@ -96,48 +95,36 @@ fn normalised_phone(region: Option<phonenumber::country::Id>, phone: &str) -> Op
 /// prefixes of some 250 regions), so that no pattern is ever compiled twice.
 const PHONE_PATTERNS_KEPT: usize = 8_192;
 
-/// Phone numbers parsed between two drops of every compiled phone pattern.
+/// The most memory, in bytes, each compiled phone pattern's lazy DFA may use per search
+/// direction and per thread that uses it (the `regex` crate's default is 2 MB).
 ///
-/// Each compiled pattern keeps lazy-DFA caches that grow with the numbers it has matched (up to
-/// 2 MB per search direction and per thread that used it); kept for the whole process they
-/// were the largest part of a sync's memory: 64 MB of a 123 MB heap peak after a backfill
-/// of 30,000 contacts, and growing with the run (heaptrack, `docs/benchmarks.md`,
-/// `bulk_backfill`). Dropping them every so many parses bounds that memory; the patterns in
-/// use are compiled again, which costs far less than that many parses.
-const PHONE_PARSES_PER_RESET: u64 = 20_000;
+/// A pattern's lazy DFA adds states as the numbers it reads need them and keeps them; with the
+/// default limit the phone patterns' caches grew with a run until they were the largest part
+/// of a sync's memory (64 MB of a 123 MB heap peak after a backfill of 30,000 contacts,
+/// heaptrack, `docs/benchmarks.md`, `bulk_backfill`). With this limit a cache that fills
+/// starts over instead (the DFA's states are rebuilt as needed); a phone number is at most a
+/// few dozen bytes, so a small cache still serves most numbers from states already built.
+/// Memory is so bounded without ever dropping the compiled patterns.
+const PHONE_PATTERN_CACHE_BYTES: usize = 64 * 1024;
 
 /// The `phonenumber` crate compiles its metadata's patterns on first use into one global LRU
 /// that keeps only 100 of them. Numbers from a few dozen regions and number types overflow it,
 /// and every later number then recompiles patterns (a regex compilation costs far more than the
 /// parse), which made `$e164` the largest cost of a unified list. Widening that cache once makes
-/// each pattern compile at most once between two resets ([`PHONE_PARSES_PER_RESET`]); results
-/// are unchanged.
-fn keep_phone_patterns_bounded() {
-    use std::sync::atomic::{AtomicU64, Ordering};
+/// each pattern compile at most once; results are unchanged.
+fn widen_phone_pattern_cache() {
     static WIDENED: std::sync::Once = std::sync::Once::new();
-    static PARSES: AtomicU64 = AtomicU64::new(0);
-    let cache = phonenumber::metadata::DATABASE.cache();
     WIDENED.call_once(|| {
-        cache
+        phonenumber::metadata::DATABASE
+            .cache()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .set_capacity(PHONE_PATTERNS_KEPT);
     });
-    if PARSES.fetch_add(1, Ordering::Relaxed) % PHONE_PARSES_PER_RESET == PHONE_PARSES_PER_RESET - 1
-    {
-        let mut prepared = PREPARED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
-        prepared.clear();
-    }
 }
 
 /// The regions (by id) or country codes whose phone patterns are in the `phonenumber` crate's
-/// cache as [`ascii_phone_pattern`] compiled them, since the last reset.
+/// cache as [`ascii_phone_pattern`] compiled them.
 static PREPARED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<PreparedKey>>> =
     std::sync::LazyLock::new(std::sync::Mutex::default);
 
@@ -157,14 +144,15 @@ enum PhoneRegions<'a> {
 }
 
 /// Puts the phone patterns of `regions` in the `phonenumber` crate's pattern cache compiled by
-/// [`ascii_phone_pattern`], once between two resets, before the crate compiles its own.
+/// [`ascii_phone_pattern`], once, in place of any the crate compiled itself.
 ///
 /// The crate compiles its metadata's patterns in Unicode mode, where `\d` is any of the
 /// hundreds of Unicode decimal digits: each pattern's automaton is many times larger, and so
 /// are the lazy-DFA caches each keeps per thread (the largest part of a sync's memory, and of
-/// its time in `$e164`). The patterns only ever read the ASCII digits of a number the crate
-/// has already normalised, so ASCII mode gives the same answers. The cache is keyed by the
-/// pattern's text; a pattern that does not compile in ASCII mode is left to the crate.
+/// its time in `$e164`), and they are not bounded by [`PHONE_PATTERN_CACHE_BYTES`]. The
+/// patterns only ever read the ASCII digits of a number the crate has already normalised, so
+/// ASCII mode gives the same answers. The cache is keyed by the pattern's text; a pattern that
+/// does not compile in ASCII mode is left to the crate.
 fn prepare_phone_patterns(regions: PhoneRegions<'_>) {
     let key = match regions {
         PhoneRegions::Id(id) => PreparedKey::Id(id.to_owned()),
@@ -188,7 +176,8 @@ fn prepare_phone_patterns(regions: PhoneRegions<'_>) {
     for meta in metadata {
         for pattern in phone_patterns(meta) {
             if let Some(regex) = ascii_phone_pattern(pattern.as_str()) {
-                cache.save(regex);
+                // In place of the crate's own, when a number compiled it first.
+                cache.insert(pattern.as_str().to_owned(), regex);
             }
         }
     }
@@ -231,13 +220,186 @@ fn phone_patterns(meta: &phonenumber::Metadata) -> Vec<&regex_cache::CachedRegex
 }
 
 /// `source` compiled as the `phonenumber` crate compiles its patterns (whitespace ignored),
-/// but in ASCII mode; `None` when it does not compile so.
+/// but in ASCII mode and with its lazy DFA's memory bounded; `None` when it does not compile
+/// so.
 fn ascii_phone_pattern(source: &str) -> Option<regex::Regex> {
+    #[cfg(test)]
+    tests::COMPILED_HERE.with(|compiled| compiled.set(compiled.get() + 1));
     regex::RegexBuilder::new(source)
         .ignore_whitespace(true)
         .unicode(false)
+        .dfa_size_limit(PHONE_PATTERN_CACHE_BYTES)
         .build()
         .ok()
+}
+/// Whether `number` is valid, as `phonenumber::is_valid` answers, but with patterns of our own
+/// ([`NumberTypes`]) rather than through the crate's pattern cache.
+///
+/// The crate looks each pattern up in one global cache behind a lock, keyed by the pattern's
+/// text, hashed with SipHash on every use (often hundreds of bytes), and validating a number
+/// takes a dozen such uses and more (every number type of every region of its country code,
+/// twice): that hashing was about 6% of a backfill's CPU. Ours are compiled once per region and
+/// read without a lock. Where ours cannot answer (a pattern that compiles in neither mode, a
+/// region the metadata does not hold), the crate answers.
+fn is_valid_phone(number: &phonenumber::PhoneNumber) -> bool {
+    own_validity(number).unwrap_or_else(|| phonenumber::is_valid(number))
+}
+
+/// [`is_valid_phone`]'s answer from [`NumberTypes`], step for step as the crate's validator
+/// takes it (`source_for` then `number_type`); `None` where they cannot give it.
+fn own_validity(number: &phonenumber::PhoneNumber) -> Option<bool> {
+    let database: &'static phonenumber::metadata::Database = &phonenumber::metadata::DATABASE;
+    let code = number.country().code();
+    let national = number.national().to_string();
+    let Some(regions) = database.region(&code) else {
+        return Some(false);
+    };
+    if let [region] = regions.as_slice() {
+        let meta = if *region == "001" {
+            database
+                .by_code(&code)
+                .and_then(|metadata| metadata.into_iter().next())
+        } else {
+            match phonenumber::country::Id::from_str(region) {
+                Ok(id) => database.by_id(id.as_ref()),
+                Err(_) => None,
+            }
+        };
+        return match meta {
+            Some(meta) => Some(number_types(meta)?.is_valid(&national)),
+            None => Some(false),
+        };
+    }
+    // A code of several regions: the first whose leading digits start the number or, for a
+    // region without leading digits, whose numbers it is one of.
+    for region in regions {
+        let types = number_types(database.by_id(region)?)?;
+        match &types.leading_digits {
+            Some(leading) => {
+                if leading.is_match(&national) {
+                    let id = phonenumber::country::Id::from_str(region).ok()?;
+                    return Some(number_types(database.by_id(id.as_ref())?)?.is_valid(&national));
+                }
+            }
+            None => {
+                if types.is_valid(&national) {
+                    return Some(true);
+                }
+            }
+        }
+    }
+    Some(false)
+}
+
+/// The number types of every region, each compiled on first use ([`NumberTypes::new`]);
+/// `None` for a region whose patterns do not all compile.
+static NUMBER_TYPES: std::sync::LazyLock<
+    std::collections::HashMap<
+        &'static str,
+        std::sync::OnceLock<Option<NumberTypes>>,
+        foldhash::fast::FixedState,
+    >,
+> = std::sync::LazyLock::new(|| {
+    phonenumber::metadata::DATABASE
+        .iter()
+        .map(|meta| (meta.id(), std::sync::OnceLock::new()))
+        .collect()
+});
+
+/// `meta`'s number types, compiled on first use.
+fn number_types(meta: &phonenumber::Metadata) -> Option<&'static NumberTypes> {
+    NUMBER_TYPES
+        .get(meta.id())?
+        .get_or_init(|| NumberTypes::new(meta))
+        .as_ref()
+}
+
+/// A region's patterns as the crate's validator reads them.
+struct NumberTypes {
+    /// Every valid number of the region is one of these.
+    general: NumberType,
+    /// A valid number is also one of these (fixed line, mobile, toll free, premium rate,
+    /// shared cost, VoIP, personal, pager, UAN, voicemail: the types the crate's
+    /// `number_type` tells apart; emergency, short codes and the rest make no number valid).
+    types: Vec<NumberType>,
+    /// The region's leading digits, which tell its numbers from those of the other regions of
+    /// its country code.
+    leading_digits: Option<regex::Regex>,
+}
+
+impl NumberTypes {
+    fn new(meta: &phonenumber::Metadata) -> Option<Self> {
+        let descriptors = meta.descriptors();
+        let types = [
+            descriptors.fixed_line(),
+            descriptors.mobile(),
+            descriptors.toll_free(),
+            descriptors.premium_rate(),
+            descriptors.shared_cost(),
+            descriptors.voip(),
+            descriptors.personal_number(),
+            descriptors.pager(),
+            descriptors.uan(),
+            descriptors.voicemail(),
+        ];
+        Some(NumberTypes {
+            general: NumberType::new(descriptors.general())?,
+            types: types
+                .into_iter()
+                .flatten()
+                .map(NumberType::new)
+                .collect::<Option<_>>()?,
+            leading_digits: match meta.leading_digits() {
+                Some(pattern) => Some(anchored_phone_pattern(pattern.as_str())?),
+                None => None,
+            },
+        })
+    }
+
+    /// The crate's `number_type(meta, national) != Type::Unknown`.
+    fn is_valid(&self, national: &str) -> bool {
+        self.general.matches(national) && self.types.iter().any(|kind| kind.matches(national))
+    }
+}
+
+/// One number type of a region: its lengths and its pattern.
+struct NumberType {
+    lengths: Vec<u16>,
+    /// The type's pattern, anchored at the start ([`anchored_phone_pattern`]).
+    pattern: regex::Regex,
+}
+
+impl NumberType {
+    fn new(descriptor: &phonenumber::metadata::Descriptor) -> Option<Self> {
+        Some(NumberType {
+            lengths: descriptor.possible_length().to_vec(),
+            pattern: anchored_phone_pattern(descriptor.national_number().as_str())?,
+        })
+    }
+
+    /// The crate's `Descriptor::is_match`: a possible length (when the type declares any),
+    /// and a match of the pattern that starts where the number does.
+    fn matches(&self, national: &str) -> bool {
+        let length = u16::try_from(national.len()).unwrap_or(u16::MAX);
+        (self.lengths.is_empty() || self.lengths.contains(&length))
+            && self.pattern.is_match(national)
+    }
+}
+
+/// `source` compiled to match only at the start of a text, as the crate uses its patterns
+/// (`find(text)` and then a match's start at 0: there is a match starting at 0 exactly when
+/// the leftmost match starts there), in ASCII mode as [`ascii_phone_pattern`] (or, where it
+/// does not compile so, in Unicode mode as the crate does). The line break closes a comment
+/// the pattern might end with, whitespace being ignored.
+fn anchored_phone_pattern(source: &str) -> Option<regex::Regex> {
+    let anchored = format!("^(?:{source}\n)");
+    ascii_phone_pattern(&anchored).or_else(|| {
+        regex::RegexBuilder::new(&anchored)
+            .ignore_whitespace(true)
+            .dfa_size_limit(PHONE_PATTERN_CACHE_BYTES)
+            .build()
+            .ok()
+    })
 }
 
 /// `$soqlEscape(string)`.
@@ -305,6 +467,108 @@ mod tests {
 
     use super::*;
     use crate::native::tests::call;
+
+    thread_local! {
+        /// Phone patterns compiled on this thread ([`ascii_phone_pattern`]).
+        pub(super) static COMPILED_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Once a region's patterns are compiled, normalising its numbers compiles nothing more,
+    /// however many: the patterns' lazy-DFA caches are bounded in size
+    /// ([`PHONE_PATTERN_CACHE_BYTES`]) instead of dropped with the patterns every so many
+    /// numbers, which made every pattern in use compile again (about 11% of a backfill's CPU).
+    #[test]
+    fn e164_compiles_a_regions_patterns_once() {
+        let normalise = |i: u32| {
+            let (a, b) = (i % 1_000, i / 1_000 % 1_000);
+            let national = format!("020 7{a:03} 0{b:03}");
+            assert_eq!(
+                call(e164, &[json!(national), json!("GB")]),
+                Some(json!(format!("+44207{a:03}0{b:03}"))),
+                "{national}"
+            );
+            let international = format!("+1 415-{:03}-{:04}", 201 + i % 700, i % 10_000);
+            call(e164, &[json!(international), json!("FR")]);
+        };
+        normalise(0);
+        normalise(1);
+        let compiled = COMPILED_HERE.with(std::cell::Cell::get);
+        // More distinct numbers than were parsed between two drops of every pattern.
+        for i in 2..12_000 {
+            normalise(i);
+        }
+        assert_eq!(COMPILED_HERE.with(std::cell::Cell::get), compiled);
+    }
+
+    /// Our validation ([`own_validity`]) answers as the `phonenumber` crate's for every kind of
+    /// number of every region: each example number of the metadata, and the same with its last
+    /// digit changed, one digit fewer and one more, read with the country code and, for
+    /// regions with an ISO 3166 id, in the region's national format.
+    #[test]
+    fn e164_validates_as_the_phone_crate_does() {
+        let database = &*phonenumber::metadata::DATABASE;
+        let (mut checked, mut valid, mut differ) = (0, 0, Vec::new());
+        for meta in database.iter() {
+            let descriptors = meta.descriptors();
+            let examples = [
+                Some(descriptors.general()),
+                descriptors.fixed_line(),
+                descriptors.mobile(),
+                descriptors.toll_free(),
+                descriptors.premium_rate(),
+                descriptors.shared_cost(),
+                descriptors.personal_number(),
+                descriptors.voip(),
+                descriptors.pager(),
+                descriptors.uan(),
+                descriptors.emergency(),
+                descriptors.voicemail(),
+                descriptors.short_code(),
+                descriptors.standard_rate(),
+                descriptors.carrier(),
+                descriptors.no_international(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(phonenumber::metadata::Descriptor::example);
+            let region = phonenumber::country::Id::from_str(meta.id()).ok();
+            for example in examples {
+                let mut variants = vec![example.to_owned(), format!("{example}5")];
+                if let Some(shorter) = example.get(..example.len().saturating_sub(1)) {
+                    for digit in 0..10 {
+                        variants.push(format!("{shorter}{digit}"));
+                    }
+                    variants.push(shorter.to_owned());
+                }
+                for variant in variants {
+                    let international = format!("+{} {variant}", meta.country_code());
+                    let national = meta
+                        .national_prefix()
+                        .map_or(variant.clone(), |prefix| format!("{prefix}{variant}"));
+                    let readings = [
+                        phonenumber::parse(None, &international),
+                        phonenumber::parse(region, &national),
+                        phonenumber::parse(region, &variant),
+                    ];
+                    for number in readings.into_iter().flatten() {
+                        let theirs = phonenumber::is_valid(&number);
+                        let ours = own_validity(&number);
+                        if ours != Some(theirs) {
+                            differ
+                                .push(format!("{}: {number:?}: {ours:?}, not {theirs}", meta.id()));
+                        }
+                        checked += 1;
+                        valid += usize::from(theirs);
+                    }
+                }
+            }
+        }
+        assert_eq!(differ, Vec::<String>::new());
+        assert!(
+            checked > 20_000 && valid > 5_000,
+            "{checked} numbers, {valid} valid"
+        );
+    }
 
     #[test]
     fn e164_normalises_numbers() {
