@@ -1314,6 +1314,40 @@ fn check_write_fields(
             ));
         }
     }
+    for (name, kind) in &write.one_per {
+        let property = field_at("one_per", name)?;
+        let list = match property.get("type") {
+            Some(serde_json::Value::String(each)) => each == "array",
+            Some(serde_json::Value::Array(kinds)) => kinds.iter().any(|each| each == "array"),
+            _ => false,
+        };
+        let item = unified_model::property_at_mut(&mut schema.clone(), &format!("{name}.{kind}"))
+            .is_some();
+        if !list || !item {
+            return Err(compiler.error(
+                &format!("{path}.one_per.{name}"),
+                "names a list field and the field of its items that gives their kind",
+            ));
+        }
+    }
+    check(&write.not_clearable, "not_clearable")?;
+    if creating && !write.not_clearable.is_empty() {
+        return Err(compiler.error(
+            &format!("{path}.not_clearable"),
+            "only updates clear fields (a create leaves out what it does not set)",
+        ));
+    }
+    if let Some((idx, name)) = write
+        .not_clearable
+        .iter()
+        .enumerate()
+        .find(|(_, name)| !carried(name))
+    {
+        return Err(compiler.error(
+            &format!("{path}.not_clearable[{idx}]"),
+            format!("`{name}` is not in `fields`"),
+        ));
+    }
     for (group_idx, group) in write.exclusive.iter().enumerate() {
         let group_path = format!("exclusive[{group_idx}]");
         if group.len() < 2 {

@@ -1396,6 +1396,20 @@ pub struct WriteOperation {
     /// `/meta`'s schemas state both (`anyOf`s inside the `allOf`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclusive: Vec<Vec<String>>,
+    /// Updates only: carried fields the vendor always holds a value for and cannot clear (an
+    /// engagement's start, a record's owner). An update giving one `null`, blank text or an
+    /// empty list is refused before any vendor call, naming it, and `/meta`'s update schema
+    /// takes no null for it (as for the fields a create requires, which no update clears).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_clearable: Vec<String>,
+    /// Carried list fields the vendor holds one item of each kind of, keyed by the field of
+    /// the item that names its kind (a phone number per type, each in a vendor field of its
+    /// own: `{phone_numbers: type}`). A list with two items of one kind is refused before any
+    /// vendor call, naming the second, and `/meta`'s schemas state it (per listed kind, a
+    /// `contains` with `maxContains: 1`). The kinds a vendor keeps no field for are refused
+    /// with `values` (`{phone_numbers.type: [WORK, MOBILE]}`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub one_per: IndexMap<String, String>,
 }
 
 /// The bounds of a write's number field (`ranges`), each inclusive, and its step.

@@ -264,6 +264,32 @@ impl Connector {
             .map_or(&[], |write| write.exclusive.as_slice())
     }
 
+    /// The fields an update of `object` cannot clear: those a create requires, then those the
+    /// update declares `not_clearable`, in file order.
+    pub fn update_not_clearable(&self, object: &str) -> impl Iterator<Item = &str> {
+        self.write_required(object, Operation::Create)
+            .iter()
+            .chain(
+                self.write_operation(object, Operation::Update)
+                    .into_iter()
+                    .flat_map(|write| write.not_clearable.iter()),
+            )
+            .map(String::as_str)
+    }
+
+    /// The list fields a write of `object` takes one item of each kind of, with the field of
+    /// an item naming its kind (`one_per`), in file order.
+    pub fn write_one_per(
+        &self,
+        object: &str,
+        operation: Operation,
+    ) -> impl Iterator<Item = (&str, &str)> {
+        self.write_operation(object, operation)
+            .into_iter()
+            .flat_map(|write| write.one_per.iter())
+            .map(|(name, kind)| (name.as_str(), kind.as_str()))
+    }
+
     /// The groups of fields a create of `object` needs one of (`required_any`).
     pub fn write_required_any(&self, object: &str, operation: Operation) -> &[Vec<String>] {
         self.write_operation(object, operation)

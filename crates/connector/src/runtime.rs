@@ -33,6 +33,10 @@ pub struct RequestContext {
     pub query: Value,
     /// The unified body of a write.
     pub body: Option<Value>,
+    /// An update with `merge_current`: the caller's own body, before it was merged over the
+    /// current record into `body` (mappings see it as `given`, which is `body` otherwise), so
+    /// that a mapping can tell a field the caller sent from one it kept.
+    pub given: Option<Value>,
     /// The vendor id of the record a get, update or delete targets.
     pub id: Option<String>,
     /// Discovered fields: `{all: [field…], custom: [field…]}`.
@@ -504,6 +508,7 @@ impl Connector {
         json!({
             "query": ctx.query,
             "body": ctx.body,
+            "given": ctx.given.as_ref().or(ctx.body.as_ref()),
             "id": ctx.id,
             "account": ctx.account,
             "vars": self.inner.file.vars,
@@ -611,6 +616,19 @@ impl Connector {
                         inputs.push(input);
                     }
                 }
+            }
+            // What the request gives comes first: a route refusing a field the caller sent
+            // (a call has no location) is named by that field, not by one the caller left out.
+            let given = |path: &String| {
+                path.split_once('.').is_some_and(|(root, name)| {
+                    input.get(root).and_then(|part| part.get(name)).is_some()
+                })
+            };
+            inputs.sort_by_key(|path| !given(path));
+            // A record's routes are chosen by its id: a body field the caller left out is not
+            // what kept every route from taking the request (an id no route knows is).
+            if ctx.id.is_some() {
+                inputs.retain(|path| !path.starts_with("body.") || given(path));
             }
             return Err(PlanError::NoRoute {
                 object: object.to_owned(),

@@ -71,6 +71,7 @@ fn context(fixture: &Value) -> Result<RequestContext, String> {
         account: ctx.get("account").cloned().unwrap_or_else(|| json!({})),
         query: ctx.get("query").cloned().unwrap_or_else(|| json!({})),
         body: ctx.get("body").cloned().filter(|body| !body.is_null()),
+        given: ctx.get("given").cloned().filter(|given| !given.is_null()),
         id: ctx.get("id").and_then(Value::as_str).map(str::to_owned),
         fields: fields_binding(&fields),
         page_size: ctx.get("page_size").and_then(Value::as_u64).unwrap_or(100),

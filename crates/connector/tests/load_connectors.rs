@@ -142,11 +142,16 @@ fn write_fields_name_writable_unified_fields() {
 fn write_rules_name_carried_fields_and_hold_together() {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../connectors/salesforce/connector.yaml");
-    // The file's own patterns are left out, so that each case below states the contact's.
+    // The file's own patterns and list rules are left out, so that each case below states
+    // the contact's.
     let text: String = std::fs::read_to_string(&path)
         .expect("readable")
         .lines()
-        .filter(|line| !line.starts_with("      patterns: "))
+        .filter(|line| {
+            ["patterns", "max_items", "one_per", "values"]
+                .iter()
+                .all(|rule| !line.starts_with(&format!("      {rule}: ")))
+        })
         .map(|line| format!("{line}\n"))
         .collect();
     let original = "      required: [last_name]\n";
@@ -233,6 +238,11 @@ fn write_rules_name_carried_fields_and_hold_together() {
             "create.exclusive[1]",
             "`email_addresses` is in an earlier group too",
         ),
+        (
+            "      not_clearable: [title]\n",
+            "create.not_clearable",
+            "only updates clear fields",
+        ),
     ] {
         let changed = text.replacen(original, &format!("{original}{replacement}"), 1);
         let error = connector::load_connector_from_str("salesforce.yaml", &changed, None)
@@ -253,4 +263,30 @@ fn write_rules_name_carried_fields_and_hold_together() {
         .expect_err("refused")
         .to_string();
     assert!(error.contains("only creates require fields"), "{error}");
+    // An update's `not_clearable` names carried fields.
+    let kept = text.replacen(
+        "\n    update:\n",
+        "\n    update:\n      not_clearable: [owner_id]\n",
+        1,
+    );
+    connector::load_connector_from_str("salesforce.yaml", &kept, None).expect("loads");
+    for (listed, expected) in [
+        ("[nickname]", "`nickname` is not a writable field"),
+        ("[owner_id, owner_id]", "`owner_id` is listed twice"),
+        ("[name]", "`name` is not in `fields`"),
+    ] {
+        let changed = text.replacen(
+            "\n    update:\n",
+            &format!("\n    update:\n      not_clearable: {listed}\n"),
+            1,
+        );
+        let error = connector::load_connector_from_str("salesforce.yaml", &changed, None)
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains(expected), "{listed}: {error}");
+        assert!(
+            error.contains("unified.crm.contacts.update.not_clearable"),
+            "{listed}: {error}"
+        );
+    }
 }

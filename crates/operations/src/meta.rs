@@ -181,6 +181,27 @@ fn narrow_write_values(
             property["maxItems"] = json!(most);
         }
     }
+    for (name, kind) in connector.write_one_per(key, operation) {
+        // The kinds an item may have (narrowed by `values`, or the unified enum): for each, one
+        // item at most.
+        let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
+        let kinds = unified_model::property_at_mut(schema, &format!("{name}.{kind}"))
+            .map(|property| listed_kinds(property, &defs))
+            .unwrap_or_default();
+        if let Some(property) = unified_model::property_at_mut(schema, name) {
+            let each: Vec<Value> = kinds
+                .into_iter()
+                .map(|value| {
+                    json!({
+                        "contains": {"properties": {kind: {"const": value}}, "required": [kind]},
+                        "minContains": 0,
+                        "maxContains": 1
+                    })
+                })
+                .collect();
+            property["allOf"] = Value::Array(each);
+        }
+    }
     for (name, range) in connector.write_ranges(key, operation) {
         // A dotted name bounds a field of an object field (`amount.amount`).
         let Some(property) = unified_model::property_at_mut(schema, name) else {
@@ -208,6 +229,37 @@ fn narrow_write_values(
             property["multipleOf"] = json!(step);
         }
     }
+}
+
+/// The values a property's schema lists (`enum`, or `const`s of `oneOf`/`anyOf` branches,
+/// through `$ref`s into `defs`), null left out.
+fn listed_kinds(property: &Value, defs: &Value) -> Vec<Value> {
+    if let Some(values) = property.get("enum").and_then(Value::as_array) {
+        return values
+            .iter()
+            .filter(|value| !value.is_null())
+            .cloned()
+            .collect();
+    }
+    if let Some(value) = property.get("const") {
+        return vec![value.clone()];
+    }
+    if let Some(name) = property
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|reference| reference.strip_prefix("#/$defs/"))
+    {
+        return defs
+            .get(name)
+            .map(|definition| listed_kinds(definition, defs))
+            .unwrap_or_default();
+    }
+    ["oneOf", "anyOf"]
+        .iter()
+        .filter_map(|key| property.get(*key).and_then(Value::as_array))
+        .flatten()
+        .flat_map(|branch| listed_kinds(branch, defs))
+        .collect()
 }
 
 /// Whether a property's schema has `kind` among its types.
@@ -333,16 +385,20 @@ impl Bound {
                     }
                 }
             }
-            // What a create requires, an update cannot clear: present, it has a value.
+            // What a create requires, or the update declares `not_clearable`, an update cannot
+            // clear: present, it has a value.
             if operation == Operation::Update
                 && let Some(properties) =
                     schema.get_mut("properties").and_then(Value::as_object_mut)
             {
-                for name in connector.write_required(&key, Operation::Create) {
+                for name in connector.update_not_clearable(&key) {
                     if let Some(property) = properties.get_mut(name) {
                         not_null(property);
                         if property.get("type") == Some(&json!("string")) {
                             property["pattern"] = json!(crate::records::NOT_BLANK);
+                        }
+                        if property.get("type") == Some(&json!("array")) {
+                            property["minItems"] = json!(1);
                         }
                     }
                 }

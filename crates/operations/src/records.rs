@@ -849,17 +849,21 @@ impl Bound {
             }
             return Ok(record);
         }
-        let body = match (&id, operation) {
+        let (body, given) = match (&id, operation) {
             (Some(id), Operation::Update) if self.connector().update_merges_current(&key) => {
                 let current = self
                     .read_back(object, id.clone(), Include::default())
                     .await?;
-                merge_over_current(object, current, body)
+                (
+                    merge_over_current(object, current, body.clone()),
+                    Some(body),
+                )
             }
-            _ => body,
+            _ => (body, None),
         };
         let mut ctx = self.context_with(&fields);
         ctx.body = Some(body);
+        ctx.given = given;
         ctx.id = id;
         let ctx = Arc::new(ctx);
         let plan = {
@@ -1072,18 +1076,22 @@ fn check_carried_fields(
             ));
         }
     }
-    // A field a create requires cannot be cleared by an update (the vendor would refuse the
-    // record without it): `null` or blank text is refused here, naming it.
+    // A field a create requires, or that the update declares `not_clearable`, cannot be
+    // cleared by an update (the vendor would refuse the record without it, or keep its
+    // value): `null`, blank text or an empty list is refused here, naming it.
     if operation == Operation::Update {
-        for name in connector.write_required(&key, Operation::Create) {
-            if given
-                .get(name)
-                .is_some_and(|value| value.is_null() || value.as_str().is_some_and(is_blank))
-            {
+        let required = connector.write_required(&key, Operation::Create);
+        for name in connector.update_not_clearable(&key) {
+            if given.get(name).is_some() && !has_value(given.get(name)) {
+                let why = if required.iter().any(|each| each == name) {
+                    "it is required to create"
+                } else {
+                    "the provider always holds a value for it in"
+                };
                 return Err(OpError::invalid_body(
                     format!("body.{name}"),
                     format!(
-                        "cannot be cleared: it is required to create `{}` on `{}`",
+                        "cannot be cleared: {why} `{}` on `{}`",
                         object.slug(),
                         connector.id()
                     ),
@@ -1120,6 +1128,28 @@ fn check_carried_fields(
                     connector.id()
                 ),
             ));
+        }
+    }
+    for (name, kind) in connector.write_one_per(&key, operation) {
+        let Some(Value::Array(items)) = given.get(name) else {
+            continue;
+        };
+        let mut seen: Vec<&Value> = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let Some(value) = item.get(kind).filter(|value| !value.is_null()) else {
+                continue;
+            };
+            if seen.contains(&value) {
+                return Err(OpError::invalid_body(
+                    format!("body.{name}[{index}].{kind}"),
+                    format!(
+                        "a second item with {kind} {value}: `{}` on `{}` holds one item of each {kind} in `{name}`",
+                        object.slug(),
+                        connector.id()
+                    ),
+                ));
+            }
+            seen.push(value);
         }
     }
     for group in connector.write_exclusive(&key, operation) {

@@ -9,6 +9,8 @@ use crate::{Check, Vendor, check};
 pub const CHECKS: &[Check] = &[
     check!(round_trips_every_object),
     check!(an_updates_null_clears_every_derived_field),
+    check!(an_update_writes_every_field_it_takes),
+    check!(a_contact_keeps_every_email_and_phone_or_refuses_them),
 ];
 
 async fn first_id(app: &TestApp, provider: &str, object: &str) -> String {
@@ -439,4 +441,466 @@ async fn an_updates_null_clears_every_derived_field(vendor: Vendor) {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// The values a schema lists (`enum`, `const`, through `$ref`s into the schema's `$defs` and
+/// `anyOf`/`oneOf` branches), nulls left out; `None` for a schema that lists none.
+fn listed_values(schema: &Value, root: &Value) -> Option<Vec<Value>> {
+    if let Some(values) = schema["enum"].as_array() {
+        return Some(values.iter().filter(|v| !v.is_null()).cloned().collect());
+    }
+    if let Some(value) = schema.get("const") {
+        return Some(vec![value.clone()]);
+    }
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        return listed_values(&root["$defs"][name], root);
+    }
+    let mut values = Vec::new();
+    let mut any = false;
+    for branch in ["anyOf", "oneOf"]
+        .iter()
+        .filter_map(|key| schema[key].as_array())
+        .flatten()
+    {
+        if let Some(found) = listed_values(branch, root) {
+            any = true;
+            values.extend(found);
+        }
+    }
+    any.then_some(values)
+}
+
+/// Whether a property's schema takes `kind` (`"null"`, `"string"`, …), through its branches.
+fn schema_takes(schema: &Value, kind: &str, root: &Value) -> bool {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        return schema_takes(&root["$defs"][name], kind, root);
+    }
+    let typed = schema["type"] == kind
+        || schema["type"]
+            .as_array()
+            .is_some_and(|kinds| kinds.contains(&json!(kind)));
+    typed
+        || (kind == "null"
+            && schema["enum"]
+                .as_array()
+                .is_some_and(|v| v.contains(&Value::Null)))
+        || ["anyOf", "oneOf"]
+            .iter()
+            .filter_map(|key| schema[key].as_array())
+            .flatten()
+            .any(|branch| schema_takes(branch, kind, root))
+}
+
+/// Whether a value read back is the value an update sent: the same instant for times, the
+/// same ids in any order for id lists, the same number for numbers, nothing for null.
+fn same_value(sent: &Value, got: &Value) -> bool {
+    let instant = |value: &Value| {
+        value
+            .as_str()
+            .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+    };
+    let number = |value: &Value| match value {
+        Value::Number(number) => number.as_f64(),
+        Value::String(text) => text.parse::<f64>().ok(),
+        _ => None,
+    };
+    match (sent, got) {
+        (Value::Null, _) => is_empty_value(got),
+        (Value::Array(sent), Value::Array(got)) => {
+            let mut sent: Vec<String> = sent.iter().map(Value::to_string).collect();
+            let mut got: Vec<String> = got.iter().map(Value::to_string).collect();
+            sent.sort();
+            got.sort();
+            sent == got
+        }
+        (Value::Array(sent), _) => sent.is_empty() && is_empty_value(got),
+        (Value::Number(_), _) => number(sent).is_some() && number(sent) == number(got),
+        _ => match (instant(sent), instant(got)) {
+            (Some(sent), Some(got)) => sent == got,
+            _ => sent == got,
+        },
+    }
+}
+
+/// The ids of the records of `object` (up to a page of 100), deleted ones left out.
+async fn ids_of(app: &TestApp, connection: &str, object: &str) -> Vec<Value> {
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/{object}?connection_id={connection}&page_size=100"
+        ))
+        .await;
+    if status != StatusCode::OK {
+        return Vec::new();
+    }
+    page["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|record| record["remote_deleted"] != json!(true))
+        .map(|record| record["id"].clone())
+        .collect()
+}
+
+/// Updates still not carried as asked, by vendor and field, reported by
+/// `an_update_writes_every_field_it_takes` without failing it (issue 15, left for later: each
+/// is a silent drop or a vendor refusal the connector does not state up front). The list only
+/// shrinks: a field listed here that is now written fails the check until it is removed.
+const STILL_NOT_WRITTEN: &[(&str, &str)] = &[
+    // The portal's industry options are not stated (`values`): the vendor refuses others (422).
+    ("hubspot", "companies.industry"),
+    // An option label the connection does not list is written as nothing (cleared).
+    ("dynamics365", "contacts.lead_source"),
+    ("dynamics365", "companies.industry"),
+    ("dynamics365", "leads.lead_source"),
+    ("dynamics365", "opportunities.stage_id"),
+    // The regarding record bound on update is not read back.
+    ("dynamics365", "tasks.company_ids"),
+    ("dynamics365", "notes.company_ids"),
+    ("dynamics365", "engagements.company_ids"),
+    // A phone call's end and duration, an appointment's location.
+    ("dynamics365", "engagements.end_time"),
+    ("dynamics365", "engagements.duration_seconds"),
+    ("dynamics365", "engagements.location"),
+    // Names are rebuilt from one another.
+    ("zoho", "contacts.first_name"),
+    ("zoho", "contacts.last_name"),
+    ("zoho", "contacts.name"),
+    ("zoho", "leads.first_name"),
+    ("zoho", "leads.last_name"),
+    ("zoho", "leads.name"),
+    // Calls and meetings: start, end, duration, direction and location.
+    ("zoho", "engagements.direction"),
+    ("zoho", "engagements.start_time"),
+    ("zoho", "engagements.end_time"),
+    ("zoho", "engagements.duration_seconds"),
+    ("zoho", "engagements.location"),
+];
+
+/// Every field an update takes (scalars, ids and id lists; /meta's update schema) is written:
+/// an update giving it a new valid value, or `null` where the schema takes null, reads back
+/// with that value, or is refused with a 400 naming a field of the body before any write.
+/// Never a 200 that left the vendor's value as it was (issue 15: statuses and priorities,
+/// guarded times, associations, parents, names and owners were dropped on update).
+async fn an_update_writes_every_field_it_takes(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let connection = app.connection(provider);
+    let (_, pipelines) = app
+        .get(&format!(
+            "/unified/crm/pipelines?connection_id={connection}"
+        ))
+        .await;
+    let pipelines = pipelines["results"].as_array().cloned().unwrap_or_default();
+    let mut references = std::collections::BTreeMap::new();
+    for (kind, object) in [
+        ("owner", "users"),
+        ("user", "users"),
+        ("company", "companies"),
+        ("contact", "contacts"),
+        ("opportunity", "opportunities"),
+        ("lead", "leads"),
+    ] {
+        references.insert(kind, ids_of(&app, &connection, object).await);
+    }
+    let mut failures = Vec::new();
+    for object in [
+        "contacts",
+        "companies",
+        "leads",
+        "opportunities",
+        "tasks",
+        "notes",
+        "engagements",
+    ] {
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        if status != StatusCode::OK {
+            continue;
+        }
+        let schema = &meta["update_schema"];
+        let Some(properties) = schema["properties"].as_object() else {
+            continue;
+        };
+        // The groups an update names whole (`exclusive`): `{"anyOf": [{"required": group}, …]}`.
+        let groups: Vec<Vec<String>> = schema["allOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|part| part["anyOf"][0]["required"].as_array())
+            .filter(|group| group.len() > 1)
+            .map(|group| {
+                group
+                    .iter()
+                    .filter_map(|name| name.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .collect();
+        let records = ids_of(&app, &connection, object).await;
+        let Some(id) = records.first().and_then(Value::as_str) else {
+            continue;
+        };
+        let path = format!("/unified/crm/{object}/{id}?connection_id={connection}");
+        for (field, property) in properties {
+            if field == "custom_fields" || field == "remote_data" {
+                continue;
+            }
+            let (status, current) = app.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{provider} {object}: {current}");
+            let now = &current[field];
+            let list = schema_takes(property, "array", schema);
+            let mut body = serde_json::Map::new();
+            let mut extra = Vec::new();
+            // A new value: another record's id, another listed value, another time, …
+            let new_value = if let Some(kind) = field.strip_suffix("_ids") {
+                let taken: Vec<Value> = now.as_array().cloned().unwrap_or_default();
+                references
+                    .get(kind)
+                    .and_then(|ids| ids.iter().find(|each| !taken.contains(each)))
+                    .map(|each| json!([each]))
+            } else if field == "stage_id" {
+                let pipeline = pipelines
+                    .iter()
+                    .find(|pipeline| pipeline["id"] == current["pipeline_id"])
+                    .or(pipelines.first());
+                pipeline
+                    .and_then(|pipeline| pipeline["stages"].as_array())
+                    .and_then(|stages| stages.iter().find(|stage| &stage["id"] != now))
+                    .map(|stage| stage["id"].clone())
+            } else if field == "pipeline_id" {
+                pipelines
+                    .iter()
+                    .find(|pipeline| &pipeline["id"] != now)
+                    .map(|pipeline| {
+                        // The stage goes with its pipeline.
+                        if properties.contains_key("stage_id") {
+                            body.insert("stage_id".to_owned(), pipeline["stages"][0]["id"].clone());
+                        }
+                        pipeline["id"].clone()
+                    })
+            } else if let Some(kind) = field.strip_suffix("_id") {
+                let kind = kind.rsplit('_').next().unwrap_or(kind);
+                references
+                    .get(kind)
+                    .and_then(|ids| {
+                        ids.iter()
+                            .find(|each| *each != now && each.as_str() != Some(id))
+                    })
+                    .cloned()
+            } else if let Some(values) = listed_values(property, schema) {
+                // Every listed value is written (each must be carried, or refused first).
+                let mut others = values.into_iter().filter(|value| value != now);
+                let first = others.next();
+                extra.extend(others);
+                first
+            } else if list || schema_takes(property, "object", schema) {
+                // Lists and objects made of several vendor fields: the other check's.
+                None
+            } else if schema_takes(property, "boolean", schema) {
+                Some(json!(now != &json!(true)))
+            } else if schema_takes(property, "integer", schema)
+                || schema_takes(property, "number", schema)
+            {
+                let minimum = property["minimum"].as_f64().unwrap_or(0.0);
+                let maximum = property["maximum"].as_f64().unwrap_or(1_000_000.0);
+                let step = property["multipleOf"].as_f64().unwrap_or(1.0);
+                [35.0, 45.0, 1800.0, 2700.0]
+                    .into_iter()
+                    .find(|candidate| {
+                        *candidate >= minimum
+                            && *candidate <= maximum
+                            && (candidate / step).fract() == 0.0
+                            && now.as_f64() != Some(*candidate)
+                    })
+                    .map(|candidate| json!(candidate as i64))
+            } else if property["format"] == "date-time" {
+                ["2027-03-04T00:00:00Z", "2027-05-06T00:00:00Z"]
+                    .into_iter()
+                    .map(|text| json!(text))
+                    .find(|candidate| !same_value(candidate, now))
+            } else if property["format"] == "date" {
+                ["2027-03-04", "2027-05-06"]
+                    .into_iter()
+                    .map(|text| json!(text))
+                    .find(|candidate| candidate != now)
+            } else if schema_takes(property, "string", schema) {
+                let text = format!("Changed-{field}");
+                let fits = property["pattern"].as_str().is_none_or(|pattern| {
+                    regex::Regex::new(pattern).is_ok_and(|pattern| pattern.is_match(&text))
+                });
+                fits.then(|| json!(text))
+            } else {
+                None
+            };
+            let mut sent = Vec::new();
+            if let Some(value) = new_value {
+                sent.push((value, body.clone()));
+            }
+            sent.extend(extra.into_iter().map(|value| (value, body.clone())));
+            if schema_takes(property, "null", schema) && !is_empty_value(now) {
+                sent.push((Value::Null, serde_json::Map::new()));
+            }
+            for (value, mut body) in sent {
+                body.insert(field.clone(), value.clone());
+                // A field of an exclusive group is written with the group's other fields empty.
+                for group in groups.iter().filter(|group| group.contains(field)) {
+                    for other in group.iter().filter(|other| *other != field) {
+                        let empty = if schema_takes(&properties[other], "null", schema) {
+                            Value::Null
+                        } else {
+                            json!([])
+                        };
+                        body.entry(other.clone()).or_insert(empty);
+                    }
+                }
+                let (status, answer) = app
+                    .call(Method::PATCH, &path, Some(Value::Object(body.clone())))
+                    .await;
+                let body = Value::Object(body);
+                match status {
+                    StatusCode::BAD_REQUEST
+                        if answer["field"]
+                            .as_str()
+                            .is_some_and(|named| named.starts_with("body.")) => {}
+                    StatusCode::OK => {
+                        let (status, fetched) = app.get(&path).await;
+                        assert_eq!(status, StatusCode::OK, "{provider} {object}: {fetched}");
+                        if !same_value(&value, &fetched[field]) {
+                            failures.push(format!(
+                                "{object}.{field}: {body} answered 200, read back {} (was {now})",
+                                fetched[field]
+                            ));
+                        }
+                    }
+                    _ => failures.push(format!(
+                        "{object}.{field}: {body} answered {status} {answer}"
+                    )),
+                }
+            }
+        }
+    }
+    let listed = |failure: &String| {
+        STILL_NOT_WRITTEN
+            .iter()
+            .any(|(vendor, field)| *vendor == provider && failure.starts_with(&format!("{field}:")))
+    };
+    let (known, failures): (Vec<String>, Vec<String>) = failures.into_iter().partition(listed);
+    for failure in &known {
+        eprintln!("{provider}: still not written (STILL_NOT_WRITTEN): {failure}");
+    }
+    let fixed: Vec<&str> = STILL_NOT_WRITTEN
+        .iter()
+        .filter(|(vendor, field)| {
+            *vendor == provider
+                && !known
+                    .iter()
+                    .any(|failure| failure.starts_with(&format!("{field}:")))
+        })
+        .map(|(_, field)| *field)
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{provider}: {} update(s) did not write their field:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        fixed.is_empty(),
+        "{provider}: written now, remove from STILL_NOT_WRITTEN: {fixed:?}"
+    );
+}
+
+/// A contact update giving two email addresses and three phone numbers (two of one kind)
+/// either keeps every one of them (read back) or is refused with a 400 naming the list before
+/// any write, as /meta's update schema states (`maxItems`, one item per kind): never a 200
+/// that kept the first of each kind and dropped the others (issue 15: HubSpot, Salesforce and
+/// Dynamics keep one email and one phone of each kind).
+async fn a_contact_keeps_every_email_and_phone_or_refuses_them(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let connection = app.connection(provider);
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/contacts/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{provider}: {meta}");
+    let properties = &meta["update_schema"]["properties"];
+    let id = ids_of(&app, &connection, "contacts").await[0]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let path = format!("/unified/crm/contacts/{id}?connection_id={connection}");
+    let lists = [
+        (
+            "email_addresses",
+            json!([
+                {"email_address": "first.kept@example.com", "type": "WORK", "is_primary": true},
+                {"email_address": "second.kept@example.com", "type": "WORK", "is_primary": false}
+            ]),
+            "email_address",
+        ),
+        (
+            "phone_numbers",
+            json!([
+                {"phone_number": "+14155550101", "type": "WORK", "is_primary": true},
+                {"phone_number": "+14155550102", "type": "WORK", "is_primary": false},
+                {"phone_number": "+14155550103", "type": "MOBILE", "is_primary": false}
+            ]),
+            "phone_number",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (field, value, key) in lists {
+        if properties.get(field).is_none() {
+            continue;
+        }
+        let (status, answer) = app
+            .call(Method::PATCH, &path, Some(json!({field: value.clone()})))
+            .await;
+        match status {
+            StatusCode::BAD_REQUEST
+                if answer["field"]
+                    .as_str()
+                    .is_some_and(|named| named.starts_with(&format!("body.{field}"))) =>
+            {
+                // What was refused is what /meta says the connection cannot write.
+                let schema = &properties[field];
+                let stated = schema["maxItems"].as_u64().is_some_and(|most| most < 2)
+                    || schema["allOf"]
+                        .as_array()
+                        .is_some_and(|parts| parts.iter().any(|part| part["maxContains"] == 1))
+                    || schema["items"]["properties"]["type"]["enum"].is_array();
+                if !stated {
+                    failures.push(format!(
+                        "{field}: refused ({answer}) but /meta's schema states no bound: {schema}"
+                    ));
+                }
+            }
+            StatusCode::OK => {
+                let (_, fetched) = app.get(&path).await;
+                let held: Vec<&Value> = fetched[field]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|item| &item[key])
+                    .collect();
+                for item in value.as_array().expect("a list") {
+                    if !held.contains(&&item[key]) {
+                        failures.push(format!(
+                            "{field}: answered 200 but {} was dropped: read back {}",
+                            item[key], fetched[field]
+                        ));
+                    }
+                }
+            }
+            _ => failures.push(format!("{field}: answered {status} {answer}")),
+        }
+    }
+    assert!(failures.is_empty(), "{provider}: {}", failures.join("\n"));
 }
