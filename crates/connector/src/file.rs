@@ -708,6 +708,9 @@ pub struct Errors {
     pub vendor_code_expr: Option<String>,
     /// JSONata over `{status, headers, body}` giving the field the vendor refused (a write's
     /// per-record answer naming the field), as the caller knows it; problem+json names it.
+    /// A write's answer is read with its request bound as `$request` (`$request.body` is the
+    /// unified body sent), so that a vendor field standing for several unified ones can name
+    /// the one the caller sent; elsewhere `$request` is undefined.
     #[serde(default)]
     pub field_expr: Option<String>,
     /// Ordered rules; the first whose `when` holds decides.

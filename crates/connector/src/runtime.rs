@@ -1354,7 +1354,7 @@ impl Connector {
         };
         let message = text(&self.inner.message_expr);
         let vendor_code = text(&self.inner.vendor_code_expr);
-        let field = text(&self.inner.field_expr);
+        let field = self.refused_field(&input, &vars);
         let matched = self.inner.error_rules.iter().find(|rule| {
             truthy(
                 rule.when
@@ -1380,6 +1380,16 @@ impl Connector {
             message,
             field,
         })
+    }
+
+    /// The field the vendor refused, by `errors.field_expr` over the answer's `{status,
+    /// headers, body}` with `vars` bound (`$request` for a write's answer).
+    fn refused_field(&self, input: &Value, vars: &Vars) -> Option<String> {
+        self.inner
+            .field_expr
+            .as_ref()
+            .and_then(|expr| expr.evaluate(Some(input), vars).ok().flatten())
+            .and_then(|value| param_text(&value))
     }
 
     /// The vendor's daily allowance as this answer reports it: `(used, limit)`.
@@ -1677,11 +1687,25 @@ impl Connector {
 
     /// Checks a write's answer for a vendor error by the connector's rules: `Ok` means the
     /// vendor accepted the write.
+    /// The refused field (`errors.field_expr`) is worked out again with the write's request in
+    /// scope as `$request` (its unified `body`, `id`, `query`, `account`), so that where one
+    /// vendor field stands for several unified ones, the expression can name the one sent.
     ///
     /// # Errors
     /// The vendor error the answer carries.
-    pub fn check_answer(&self, response: &VendorResponse) -> Result<(), ReadError> {
-        self.check(response)
+    pub fn check_answer(
+        &self,
+        response: &VendorResponse,
+        ctx: &RequestContext,
+    ) -> Result<(), ReadError> {
+        let Some(mut error) = self.classify(response) else {
+            return Ok(());
+        };
+        if self.inner.field_expr.is_some() {
+            let vars = Vars::new().with("request", self.mapping_input(ctx, Value::Null));
+            error.field = self.refused_field(&response.as_input(), &vars);
+        }
+        Err(ReadError::Provider(error))
     }
 
     /// Reads a write's answer that carries only an id (or nothing, for updates).

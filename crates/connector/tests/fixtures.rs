@@ -398,7 +398,13 @@ fn run_case(path: &Path) -> Result<Vec<String>, String> {
         Operation::Create | Operation::Update => connector.write_returns_record(object, op),
         _ => false,
     };
-    if op == Operation::Delete {
+    // A write's answer is checked first, with its request in scope, as the server does.
+    let refused = matches!(op, Operation::Create | Operation::Update)
+        .then(|| connector.check_answer(&response, &ctx).err())
+        .flatten();
+    if let Some(error) = refused {
+        check_error(&expect, Err(error), &mut problems);
+    } else if op == Operation::Delete {
         check_error(&expect, connector.read_delete(&response), &mut problems);
     } else if reads_record {
         match connector.read_record(object, op, &ctx, &response) {

@@ -99,6 +99,15 @@ pub struct ListPage {
 /// The code of a list's item error for a mapped record that does not fit the unified schema.
 const INVALID_RECORD: &str = "invalid_record";
 
+/// The vendor id of a mapped record, as text, when it has one.
+fn remote_id_of(mapped: &Value) -> Option<String> {
+    mapped.get("id").and_then(|id| match id {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    })
+}
+
 /// A record in its published shape, with `remote_data` when asked (or, when it does not fit
 /// the unified schema, its id and why).
 pub(crate) fn finish(
@@ -107,11 +116,7 @@ pub(crate) fn finish(
     raw: Value,
     include: Include,
 ) -> Result<Value, (Option<String>, String)> {
-    let remote_id = mapped.get("id").and_then(|id| match id {
-        Value::String(text) => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    });
+    let remote_id = remote_id_of(&mapped);
     let mut record = object
         .normalize(mapped)
         .map_err(|error| (remote_id, error.to_string()))?;
@@ -146,22 +151,27 @@ pub(crate) fn withhold_sensitive(object: UnifiedObject, record: &mut Value, incl
 const WRITTEN: &str = "the provider accepted the write";
 /// How the warnings of an update that names nothing to change begin.
 const NOTHING_WRITTEN: &str = "nothing was written (the body names no change)";
+/// How the warnings of a record read (a get, a list page's record) begin.
+const READ: &str = "the provider's record was read";
 
-/// Fields of a written record left out before giving up on normalising it.
+/// Fields of a record left out before giving up on normalising it.
 const MAX_UNREADABLE_FIELDS: usize = 8;
 
-/// A record the vendor has just written, in its published shape: a field whose value cannot
-/// be normalised is set to null with a warning naming it, so the caller still gets the record
-/// (and its id) rather than an error after the vendor wrote.
-fn finish_written(
+/// A record in its published shape, read leniently: a field whose value the unified types
+/// cannot hold (an integer out of range, a date past year 9999, a currency that is not an
+/// ISO 4217 code) is set to null with a warning naming it and why, so the caller still gets
+/// the record. `Err` when even so it cannot be made (its id is what fails, or too many fields
+/// do), with the last normalisation error.
+fn finish_leniently(
     object: UnifiedObject,
     mut mapped: Value,
     raw: Value,
     include: Include,
     lead: &str,
     warnings: &mut Vec<String>,
-) -> Value {
-    for _ in 0..MAX_UNREADABLE_FIELDS {
+) -> Result<Value, unified_model::ModelError> {
+    let mut unreadable = 0;
+    loop {
         let error = match object.normalize(mapped.clone()) {
             Ok(mut record) => {
                 withhold_sensitive(object, &mut record, include);
@@ -170,7 +180,7 @@ fn finish_written(
                 {
                     map.insert("remote_data".to_owned(), raw);
                 }
-                return record;
+                return Ok(record);
             }
             Err(error) => error,
         };
@@ -179,24 +189,81 @@ fn finish_written(
             .and_then(|path| path.split(['.', '[']).next())
             .filter(|field| !field.is_empty() && !["id", "remote_id"].contains(field))
             .map(str::to_owned);
-        let Some(field) = field else { break };
-        let Some(slot) = mapped.get_mut(&field).filter(|value| !value.is_null()) else {
-            break;
+        let slot = field.as_ref().and_then(|field| {
+            mapped
+                .get_mut(field.as_str())
+                .filter(|value| !value.is_null())
+        });
+        let (Some(field), Some(slot)) = (field, slot) else {
+            return Err(error);
         };
+        if unreadable == MAX_UNREADABLE_FIELDS {
+            return Err(error);
+        }
+        unreadable += 1;
         *slot = Value::Null;
         warnings.push(format!(
-            "{lead}, but `{field}` could not be read back: {error}"
+            "{lead}, but `{field}` could not be read and is null: {error}"
         ));
     }
+}
+
+/// `warnings` added to `record` (an object), when there are any.
+fn with_warnings(mut record: Value, warnings: Vec<String>) -> Value {
+    if !warnings.is_empty()
+        && let Value::Object(map) = &mut record
+    {
+        map.insert(
+            "warnings".to_owned(),
+            Value::Array(warnings.into_iter().map(Value::String).collect()),
+        );
+    }
+    record
+}
+
+/// A record the vendor has just written, in its published shape (see [`finish_leniently`]):
+/// the caller still gets the record, or at least its id, rather than an error after the
+/// vendor wrote.
+fn finish_written(
+    object: UnifiedObject,
+    mapped: Value,
+    raw: Value,
+    include: Include,
+    lead: &str,
+    warnings: &mut Vec<String>,
+) -> Value {
     let id = mapped.get("id").cloned().unwrap_or(Value::Null);
     let remote_id = mapped
         .get("remote_id")
         .cloned()
         .unwrap_or_else(|| id.clone());
-    warnings.push(format!(
-        "{lead}, but the record it answered could not be read back"
-    ));
-    json!({"id": id, "remote_id": remote_id})
+    match finish_leniently(object, mapped, raw, include, lead, warnings) {
+        Ok(record) => record,
+        Err(_) => {
+            warnings.push(format!(
+                "{lead}, but the record it answered could not be read back"
+            ));
+            json!({"id": id, "remote_id": remote_id})
+        }
+    }
+}
+
+/// The vendor's record `remote_id` of `object` cannot be made a unified record at all: the
+/// vendor's failure (a 502), not ours.
+fn unreadable_record(object: UnifiedObject, remote_id: Option<&str>, detail: &str) -> OpError {
+    OpError::Upstream {
+        code: INVALID_RECORD,
+        detail: match remote_id {
+            Some(id) => format!(
+                "the provider's record `{id}` cannot be read as one of `{}`: {detail}",
+                object.slug()
+            ),
+            None => format!(
+                "the provider's record cannot be read as one of `{}`: {detail}",
+                object.slug()
+            ),
+        },
+    }
 }
 
 /// Why a written record could not be read back, in words safe for the caller.
@@ -508,12 +575,16 @@ impl Bound {
                 }));
             }
             for (mapped, raw) in page.records {
-                match finish(object, mapped, raw, request.include) {
-                    Ok(record) => results.push(record),
-                    Err((remote_id, detail)) => errors.push(json!({
+                // A field the vendor holds outside the unified types is null with a warning in
+                // the record; a record that cannot be made even so is an item error.
+                let remote_id = remote_id_of(&mapped);
+                let mut warnings = Vec::new();
+                match finish_leniently(object, mapped, raw, request.include, READ, &mut warnings) {
+                    Ok(record) => results.push(with_warnings(record, warnings)),
+                    Err(error) => errors.push(json!({
                         "remote_id": remote_id,
                         "code": INVALID_RECORD,
-                        "detail": detail,
+                        "detail": error.to_string(),
                     })),
                 }
             }
@@ -692,7 +763,9 @@ impl Bound {
         self.noted(&key, read).await
     }
 
-    /// Reads one record.
+    /// Reads one record exactly: a field the unified types cannot hold fails the read (the
+    /// vendor's failure, a 502), where a caller's update is merged over the record and a
+    /// field left out would be written as cleared.
     async fn read_back(
         &self,
         object: UnifiedObject,
@@ -701,7 +774,24 @@ impl Bound {
     ) -> Result<Value, OpError> {
         let (mapped, raw) = self.read_one(object, id).await?;
         finish(object, mapped, raw, include)
-            .map_err(|(_, detail)| OpError::Internal(anyhow::anyhow!(detail)))
+            .map_err(|(remote_id, detail)| unreadable_record(object, remote_id.as_deref(), &detail))
+    }
+
+    /// Reads one record to answer it: a field the unified types cannot hold is null with a
+    /// warning (see [`finish_leniently`]), and a record that cannot be made even so is the
+    /// vendor's failure (a 502).
+    async fn read_leniently(
+        &self,
+        object: UnifiedObject,
+        id: String,
+        include: Include,
+        lead: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<Value, OpError> {
+        let (mapped, raw) = self.read_one(object, id).await?;
+        let remote_id = remote_id_of(&mapped);
+        finish_leniently(object, mapped, raw, include, lead, warnings)
+            .map_err(|error| unreadable_record(object, remote_id.as_deref(), &error.to_string()))
     }
 
     /// One record of `object` by its unified id.
@@ -716,7 +806,10 @@ impl Bound {
     ) -> Result<Value, OpError> {
         self.supported(object, Operation::Get)?;
         self.check_include(object, include)?;
-        let record = self.read_back(object, id, include).await?;
+        let mut warnings = Vec::new();
+        let record = self
+            .read_leniently(object, id, include, READ, &mut warnings)
+            .await?;
         // A vendor that keeps a deleted record as a tombstone (the connector's mapping says
         // `remote_deleted`) answers a read of it as the other vendors do: not found.
         if record.get("remote_deleted") == Some(&Value::Bool(true)) {
@@ -730,7 +823,7 @@ impl Bound {
                 field: None,
             }));
         }
-        Ok(record)
+        Ok(with_warnings(record, warnings))
     }
 
     /// Creates a record of `object` from a unified body; returns it as the vendor stored it.
@@ -833,21 +926,13 @@ impl Bound {
             // null with a warning, never an error (issue 15: a deal whose currency the vendor kept as
             // "" answered `PATCH {}` with 500).
             let mut warnings = Vec::new();
-            let mut record = self
-                .read_back_written(object, id.clone(), include, NOTHING_WRITTEN, &mut warnings)
+            let record = self
+                .read_leniently(object, id.clone(), include, NOTHING_WRITTEN, &mut warnings)
                 .await?;
             if record.get("remote_deleted") == Some(&Value::Bool(true)) {
                 return self.get(object, id.clone(), include).await;
             }
-            if !warnings.is_empty()
-                && let Value::Object(map) = &mut record
-            {
-                map.insert(
-                    "warnings".to_owned(),
-                    Value::Array(warnings.into_iter().map(Value::String).collect()),
-                );
-            }
-            return Ok(record);
+            return Ok(with_warnings(record, warnings));
         }
         let (body, given) = match (&id, operation) {
             (Some(id), Operation::Update) if self.connector().update_merges_current(&key) => {
@@ -876,9 +961,9 @@ impl Bound {
         // the write, and from here on the answer is a success whatever goes wrong reading the
         // record back: an error would make a retrying caller write the record twice.
         {
-            let response = answer.response.clone();
+            let (response, ctx) = (answer.response.clone(), Arc::clone(&ctx));
             let checked = self
-                .evaluate(move |connector| connector.check_answer(&response))
+                .evaluate(move |connector| connector.check_answer(&response, &ctx))
                 .await?;
             self.noted(&key, checked).await?;
         }
@@ -917,7 +1002,7 @@ impl Bound {
                 Err(error) => Err(error),
             }
         };
-        let mut record = match read {
+        let record = match read {
             Ok(record) => record,
             Err(error) => {
                 // The record could not be read at all: answer with its id, when the vendor's
@@ -945,15 +1030,7 @@ impl Bound {
                 json!({"id": id, "remote_id": id})
             }
         };
-        if !warnings.is_empty()
-            && let Value::Object(map) = &mut record
-        {
-            map.insert(
-                "warnings".to_owned(),
-                Value::Array(warnings.into_iter().map(Value::String).collect()),
-            );
-        }
-        Ok(record)
+        Ok(with_warnings(record, warnings))
     }
 
     /// Reads back a record the vendor has just written; a field that cannot be read is left

@@ -117,6 +117,9 @@ pub enum ValueError {
     /// A percentage outside 0..=100.
     #[error("`{0}` is not a percentage between 0 and 100")]
     Percentage(f64),
+    /// A number, as written, outside 0..=100 where a percentage is expected.
+    #[error("`{0}` is not a percentage between 0 and 100")]
+    PercentageText(String),
     /// A number with a fractional part, or out of range, where a whole number is expected.
     #[error("`{0}` is not a whole number in range")]
     WholeNumber(f64),

@@ -7,6 +7,7 @@
 //! what deserialization accepts. Structured values (money, addresses...) live elsewhere.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
@@ -337,9 +338,34 @@ impl Serialize for Percentage {
     }
 }
 
+impl Percentage {
+    /// Returns the percentage a JSON number states, checked against 0..=100 as written (no
+    /// float on the way: `100.00000000000000001` and `1e400` are out of range, though the
+    /// nearest floats are not), then held as the nearest float.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError::PercentageText`] for a number outside 0..=100.
+    pub fn from_number(number: &serde_json::Number) -> Result<Percentage, ValueError> {
+        let text = number.to_string();
+        let within = |bound: &str, wanted: Ordering| {
+            crate::compare_number_text(&text, bound)
+                .is_some_and(|ordering| ordering == wanted || ordering == Ordering::Equal)
+        };
+        match number.as_f64() {
+            Some(value) if within("0", Ordering::Greater) && within("100", Ordering::Less) => {
+                // A value nearer zero than a float holds is read as zero, never as `-0`.
+                Ok(Percentage(value + 0.0))
+            }
+            _ => Err(ValueError::PercentageText(text)),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Percentage {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Percentage::new(f64::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+        Percentage::from_number(&serde_json::Number::deserialize(deserializer)?)
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -39,4 +39,5 @@ mod sync_bulk;
 mod sync_control;
 mod sync_deletes;
 mod sync_faults;
+mod vendor_values;
 mod writes;

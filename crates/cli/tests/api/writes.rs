@@ -1879,3 +1879,89 @@ async fn a_hubspot_deal_with_its_currency_cleared_reads_back() {
     let (status, read) = app.get(&path).await;
     assert_eq!(status, StatusCode::OK, "{read}");
 }
+
+/// A Zoho note or task whose parent Zoho does not have is refused naming the parent the write
+/// sent (issue 15: Zoho's `Parent_Id` and `What_Id` each stand for several unified fields, and
+/// the problem named `contact_ids` or `company_ids` whatever parent was sent).
+#[tokio::test]
+async fn a_zoho_parent_refusal_names_the_parent_sent() {
+    let app = spawn_app().await;
+    let connection = app.connection("zoho");
+    let missing = "5725767000000999999";
+    for (object, body, field) in [
+        (
+            "notes",
+            json!({"content": "On a deal", "opportunity_ids": [missing]}),
+            "opportunity_ids",
+        ),
+        (
+            "notes",
+            json!({"content": "On a company", "company_ids": [missing]}),
+            "company_ids",
+        ),
+        (
+            "tasks",
+            json!({"subject": "Follow up", "opportunity_ids": [missing]}),
+            "opportunity_ids",
+        ),
+    ] {
+        let (status, refused) = app
+            .call(
+                Method::POST,
+                &format!("/unified/crm/{object}?connection_id={connection}"),
+                Some(body.clone()),
+            )
+            .await;
+        assert!(status.is_client_error(), "{body}: {status} {refused}");
+        assert_eq!(refused["code"], "reference_not_found", "{body}: {refused}");
+        assert_eq!(refused["field"], field, "{body}: {refused}");
+        assert_eq!(refused["errors"][0]["field"], field, "{body}: {refused}");
+    }
+}
+
+/// An opportunity's probability is checked against 0 to 100 as written, not as the nearest
+/// float (issue 15: `100.00000000000000001` and `-1e-400` passed as 100 and -0, `1e400` was
+/// no float at all): out of range is a 400 naming `body.probability`, before any vendor call;
+/// 100 however written is taken.
+#[tokio::test]
+async fn an_opportunity_probability_is_checked_as_written() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    let deals = format!("/unified/crm/opportunities?connection_id={connection}");
+    let posts = || {
+        app.simulator("pipedrive")
+            .requests()
+            .total_matching("POST ")
+    };
+    let before = posts();
+    for text in [
+        "1e400",
+        "100.00000000000000001",
+        "-1e-400",
+        "1E3",
+        "-0.000000000000000000000000000001",
+    ] {
+        let probability: Value = serde_json::from_str(text).expect("a number");
+        let (status, refused) = app
+            .call(
+                Method::POST,
+                &deals,
+                Some(json!({"name": "Sure thing", "probability": probability})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}: {refused}");
+        assert_eq!(refused["field"], "body.probability", "{text}: {refused}");
+    }
+    assert_eq!(posts(), before, "nothing was sent to the vendor");
+    for text in ["1.00e2", "100.000000000000000000", "0"] {
+        let probability: Value = serde_json::from_str(text).expect("a number");
+        let (status, created) = app
+            .call(
+                Method::POST,
+                &deals,
+                Some(json!({"name": "Taken", "probability": probability})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{text}: {created}");
+    }
+}

@@ -191,7 +191,8 @@ pub fn add_paths(
                 "description": format!("One page of {slug}."),
                 "required": ["results", "next_cursor"],
                 "properties": {
-                    "results": {"type": "array", "items": record},
+                    "results": {"type": "array", "items": record,
+                                "description": "The records. A field the vendor holds outside the unified types (an integer out of range, a date past 9999) is null, and the record's `warnings` (an array of strings) names it."},
                     "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page."},
                     "errors": {"type": "array", "items": Components::reference("RecordError"),
                                "description": "Records of this page that could not be mapped (absent when there are none)."}
@@ -244,7 +245,7 @@ pub fn add_paths(
                 format!("Get one of {slug}"),
                 single_parameters.clone(),
                 vendor_call(
-                    json!({"200": Responses::success("The record.", record.clone())}),
+                    json!({"200": Responses::success(READ_DESCRIPTION, record.clone())}),
                     false,
                 ),
                 &serving(connectors, object, Operation::Get),
@@ -390,6 +391,9 @@ pub fn add_paths(
         );
     }
 }
+
+/// What a get's success answers.
+const READ_DESCRIPTION: &str = "The record. A field the vendor holds outside the unified types (an integer out of range, a date past 9999, a currency that is not an ISO 4217 code) is null, and `warnings` (an array of strings, absent when there are none) names it; a record that cannot be read at all is a 502 `invalid_record`.";
 
 /// What a create's or an update's success answers.
 const WRITTEN_DESCRIPTION: &str = "The record as the vendor stored it (read back after the write). The vendor accepted the write whatever `warnings` says: they name what could not be read back, and when nothing could, the answer is only the record's id (`UnreadWrite`). Never retry such a write as a failure.";

@@ -286,6 +286,19 @@ impl HubSpotHandle {
         Some(store::render_full(&store, object_type, record))
     }
 
+    /// Sets property `name` of a record of `object_type` to `value` as is, past the checks a
+    /// write goes through: tests plant values a portal may hold that the unified types do not
+    /// (a number out of range, a date that does not parse). Returns whether the record exists.
+    pub fn plant(&self, object_type: &str, id: &str, name: &str, value: &str) -> bool {
+        let Some(object_type) = ObjectType::parse(object_type) else {
+            return false;
+        };
+        let Ok(id) = id.parse::<u64>() else {
+            return false;
+        };
+        self.store().write().plant(object_type, id, name, value)
+    }
+
     /// Moves the simulated clock that OAuth token and code expiry follow.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.oauth.advance_clock(by);

@@ -200,6 +200,18 @@ impl Store {
         id
     }
 
+    /// Sets a property of a stored record as is (no validation); `false` when there is no such
+    /// record.
+    pub fn plant(&mut self, object_type: ObjectType, id: u64, name: &str, value: &str) -> bool {
+        let Some(record) = self.records_mut(object_type).get_mut(&id) else {
+            return false;
+        };
+        record
+            .properties
+            .insert(Cow::Owned(name.to_owned()), value.to_owned());
+        true
+    }
+
     /// Links two records in both directions.
     pub fn associate(&mut self, from: ObjectType, from_id: u64, to: ObjectType, to_id: u64) {
         self.associations
