@@ -314,7 +314,13 @@ Conventions:
   back, or one of its fields cannot be (a value outside the unified types), the answer is still a
   success carrying the vendor's id (the unreadable fields `null`, or only `id` and `remote_id` when
   nothing could be read) and a `warnings` array of strings saying what could not be read back.
-  `warnings` is present only on write answers that have some.
+  `warnings` is present only on answers that have some.
+- A read (a get, each record of a list page) serves a record holding a value outside the unified
+  types (an integer beyond the field's range, a date past 9999 or one that does not exist, a
+  currency that is not an ISO 4217 code) with that field `null` and a `warnings` entry naming the
+  field and why, never an error of ours.
+  A record that cannot be read even so (its id is what fails) is a `502` `invalid_record` from a
+  get (origin `provider`) and an entry of the page's `errors` from a list.
 - Creates and updates accept an `Idempotency-Key` header (1 to 255 visible ASCII characters).
   The first answer to a successful write made with a key is kept for 24 hours, scoped to the
   environment, the connection, the method and the path: a retry with the same key and the same
