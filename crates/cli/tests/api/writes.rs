@@ -870,8 +870,10 @@ async fn pipedrive_takes_what_its_document_allows() {
     assert_eq!(status, StatusCode::OK, "{meta}");
     for schema in ["create_schema", "update_schema"] {
         let duration = &meta[schema]["properties"]["duration_seconds"];
-        assert_eq!(duration["maximum"], json!(86399.0), "{schema}: {duration}");
+        // `HH:MM` of one day: whole minutes up to 23:59.
+        assert_eq!(duration["maximum"], json!(86340.0), "{schema}: {duration}");
         assert_eq!(duration["minimum"], json!(0.0), "{schema}: {duration}");
+        assert_eq!(duration["multipleOf"], json!(60.0), "{schema}: {duration}");
     }
     let engagements = format!("/unified/crm/engagements?connection_id={connection}");
     let posts = || {
@@ -880,15 +882,20 @@ async fn pipedrive_takes_what_its_document_allows() {
             .total_matching("POST ")
     };
     let before = posts();
-    for long in [json!(106_617), json!(13_039_147.0)] {
+    for outside in [
+        json!(106_617),
+        json!(13_039_147.0),
+        json!(86_399),
+        json!(90),
+    ] {
         let (status, refused) = app
             .call(
                 Method::POST,
                 &engagements,
-                Some(json!({"type": "CALL", "subject": "Long", "duration_seconds": long})),
+                Some(json!({"type": "CALL", "subject": "Long", "duration_seconds": outside})),
             )
             .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{long}: {refused}");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{outside}: {refused}");
         assert_eq!(refused["field"], "body.duration_seconds", "{refused}");
     }
     assert_eq!(posts(), before, "nothing sent to the vendor");
