@@ -184,10 +184,12 @@ fn prepare_phone_patterns(regions: PhoneRegions<'_>) {
     prepared.insert(key);
 }
 
-/// Every pattern of a region's metadata.
-fn phone_patterns(meta: &phonenumber::Metadata) -> Vec<&regex_cache::CachedRegex> {
+/// Every number descriptor of a region's metadata, the general one first.
+fn descriptors_of(
+    meta: &phonenumber::Metadata,
+) -> impl Iterator<Item = &phonenumber::metadata::Descriptor> {
     let descriptors = meta.descriptors();
-    let mut patterns: Vec<&regex_cache::CachedRegex> = [
+    [
         Some(descriptors.general()),
         descriptors.fixed_line(),
         descriptors.mobile(),
@@ -207,8 +209,13 @@ fn phone_patterns(meta: &phonenumber::Metadata) -> Vec<&regex_cache::CachedRegex
     ]
     .into_iter()
     .flatten()
-    .map(phonenumber::metadata::Descriptor::national_number)
-    .collect();
+}
+
+/// Every pattern of a region's metadata.
+fn phone_patterns(meta: &phonenumber::Metadata) -> Vec<&regex_cache::CachedRegex> {
+    let mut patterns: Vec<&regex_cache::CachedRegex> = descriptors_of(meta)
+        .map(phonenumber::metadata::Descriptor::national_number)
+        .collect();
     patterns.extend(meta.international_prefix());
     patterns.extend(meta.national_prefix_for_parsing());
     patterns.extend(meta.leading_digits());
@@ -509,28 +516,8 @@ mod tests {
         let database = &*phonenumber::metadata::DATABASE;
         let (mut checked, mut valid, mut differ) = (0, 0, Vec::new());
         for meta in database.iter() {
-            let descriptors = meta.descriptors();
-            let examples = [
-                Some(descriptors.general()),
-                descriptors.fixed_line(),
-                descriptors.mobile(),
-                descriptors.toll_free(),
-                descriptors.premium_rate(),
-                descriptors.shared_cost(),
-                descriptors.personal_number(),
-                descriptors.voip(),
-                descriptors.pager(),
-                descriptors.uan(),
-                descriptors.emergency(),
-                descriptors.voicemail(),
-                descriptors.short_code(),
-                descriptors.standard_rate(),
-                descriptors.carrier(),
-                descriptors.no_international(),
-            ]
-            .into_iter()
-            .flatten()
-            .filter_map(phonenumber::metadata::Descriptor::example);
+            let examples =
+                descriptors_of(meta).filter_map(phonenumber::metadata::Descriptor::example);
             let region = phonenumber::country::Id::from_str(meta.id()).ok();
             for example in examples {
                 let mut variants = vec![example.to_owned(), format!("{example}5")];
