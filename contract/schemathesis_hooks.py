@@ -44,6 +44,11 @@ generated.
   a valid case's write carries no `remote_data` (the tests in `api/` cover it).
 - `since` and `until` of a webhook replay: `until` must come after `since` (a relation
   between two fields); a valid case with both has them in that order.
+- `start_time` and `end_time` of an engagement write: where the connector declares them
+  `ordered` (a vendor that derives a duration from them refuses an end before the start), an
+  end before the start is refused with 400 naming `body.end_time` (the connection's document
+  says so in the field's description; JSON Schema cannot order two fields); a valid case with
+  both has them in that order.
 """
 
 import datetime
@@ -163,6 +168,14 @@ def before_call(context, case, kwargs):
         and isinstance(case.body.get("until"), str)
     ):
         _order_window(case.body)
+    if (
+        isinstance(case.body, dict)
+        and case.method.upper() in ("POST", "PATCH")
+        and case.path.startswith("/unified/")
+        and isinstance(case.body.get("start_time"), str)
+        and isinstance(case.body.get("end_time"), str)
+    ):
+        _order_times(case.body, "start_time", "end_time")
 
 
 @schemathesis.hook
@@ -205,3 +218,20 @@ def _order_window(body):
         body["since"], body["until"] = body["until"], body["since"]
         if until == since:
             body["until"] = (since + datetime.timedelta(seconds=1)).isoformat()
+
+
+def _instant(text):
+    try:
+        # `Z` is read by fromisoformat from Python 3.11 on; earlier ones need `+00:00`.
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _order_times(body, earlier, later):
+    start = _instant(body[earlier])
+    end = _instant(body[later])
+    if start is None or end is None or start.tzinfo is None or end.tzinfo is None:
+        return
+    if end < start:
+        body[earlier], body[later] = body[later], body[earlier]

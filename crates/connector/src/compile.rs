@@ -1314,6 +1314,44 @@ fn check_write_fields(
             ));
         }
     }
+    for (name, most) in &write.max_length {
+        // A text field, or a list of texts (each item), or a text field of an object field.
+        let property = field_at("max_length", name)?;
+        let takes = |schema: &serde_json::Value, kind: &str| match schema.get("type") {
+            Some(serde_json::Value::String(each)) => each == kind,
+            Some(serde_json::Value::Array(kinds)) => kinds.iter().any(|each| each == kind),
+            _ => false,
+        };
+        let text = takes(&property, "string")
+            || property
+                .get("items")
+                .is_some_and(|items| takes(items, "string"));
+        if !text || *most == 0 {
+            return Err(compiler.error(
+                &format!("{path}.max_length.{name}"),
+                "bounds a text field (or each text of a list field), with at least one character",
+            ));
+        }
+    }
+    for (group_idx, group) in write.ordered.iter().enumerate() {
+        let group_path = format!("ordered[{group_idx}]");
+        if group.len() < 2 {
+            return Err(compiler.error(
+                &format!("{path}.{group_path}"),
+                "a group names at least two fields, earliest first",
+            ));
+        }
+        check(group, &group_path)?;
+        for (idx, name) in group.iter().enumerate() {
+            let property = field_at(&group_path, name)?;
+            if property.get("format").and_then(serde_json::Value::as_str) != Some("date-time") {
+                return Err(compiler.error(
+                    &format!("{path}.{group_path}[{idx}]"),
+                    format!("`{name}` is not a date-time field"),
+                ));
+            }
+        }
+    }
     for (name, kind) in &write.one_per {
         let property = field_at("one_per", name)?;
         let list = match property.get("type") {

@@ -1391,6 +1391,21 @@ pub struct WriteOperation {
     /// before any vendor call, and `/meta`'s schemas carry the field's `maxItems`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub max_items: IndexMap<String, usize>,
+    /// The most characters a carried text field's value takes, where the vendor's column holds
+    /// fewer (a postal code of 20 characters); for a list field, each item; a dotted name is a
+    /// text field of an object field or of each item of a list field (`addresses.postal_code`).
+    /// Characters are counted as Unicode code points, as JSON Schema's `maxLength` counts them.
+    /// A longer value is refused before any vendor call, and `/meta`'s schemas carry the
+    /// field's `maxLength`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub max_length: IndexMap<String, usize>,
+    /// Groups of date-time fields the vendor keeps in order (an activity's start before its
+    /// end, from which it derives a duration): `[[start_time, end_time]]`. A body giving two
+    /// fields of a group values where an earlier one is after a later one is refused before
+    /// any vendor call, naming the later field. No JSON Schema states an order between two
+    /// fields: `/meta`'s schemas say it in each later field's `description`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ordered: Vec<Vec<String>>,
     /// Groups of carried fields the vendor holds in one field of its own (a record a note
     /// hangs on, whichever kind it is: `[[contact_ids, company_ids]]`): at most one field of
     /// a group has a value (not null, not blank, not an empty list). An update naming a field

@@ -257,6 +257,26 @@ impl Connector {
             .map(|(name, most)| (name.as_str(), *most))
     }
 
+    /// The most characters a write of `object` takes in a text field (`max_length`), in file
+    /// order.
+    pub fn write_max_length(
+        &self,
+        object: &str,
+        operation: Operation,
+    ) -> impl Iterator<Item = (&str, usize)> {
+        self.write_operation(object, operation)
+            .into_iter()
+            .flat_map(|write| write.max_length.iter())
+            .map(|(name, most)| (name.as_str(), *most))
+    }
+
+    /// The groups of date-time fields a write of `object` keeps in order, earliest first
+    /// (`ordered`).
+    pub fn write_ordered(&self, object: &str, operation: Operation) -> &[Vec<String>] {
+        self.write_operation(object, operation)
+            .map_or(&[], |write| write.ordered.as_slice())
+    }
+
     /// The groups of fields a write of `object` gives one value at most, the vendor holding
     /// them in one field (`exclusive`).
     pub fn write_exclusive(&self, object: &str, operation: Operation) -> &[Vec<String>] {

@@ -176,6 +176,17 @@ fn narrow_write_values(
             property["pattern"] = json!(pattern.as_str());
         }
     }
+    for (name, most) in connector.write_max_length(key, operation) {
+        // A dotted name is a text field of an object field or of a list's items.
+        let Some(property) = unified_model::property_at_mut(schema, name) else {
+            continue;
+        };
+        if property.get("items").is_some() {
+            property["items"]["maxLength"] = json!(most);
+        } else {
+            property["maxLength"] = json!(most);
+        }
+    }
     for (name, most) in connector.write_max_items(key, operation) {
         if let Some(property) = unified_model::property_at_mut(schema, name) {
             property["maxItems"] = json!(most);
@@ -404,6 +415,31 @@ impl Bound {
                 }
             }
             narrow_write_values(&mut schema, connector, &key, operation, &fields);
+            // No schema keyword orders two fields: each later field of an `ordered` group says
+            // so in its description.
+            for group in connector.write_ordered(&key, operation) {
+                for (idx, name) in group.iter().enumerate().skip(1) {
+                    let Some(property) = schema
+                        .get_mut("properties")
+                        .and_then(|properties| properties.get_mut(name))
+                    else {
+                        continue;
+                    };
+                    let earlier: Vec<String> = group[..idx]
+                        .iter()
+                        .map(|each| format!("`{each}`"))
+                        .collect();
+                    let said = property
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .map(|text| format!("{} ", text.trim_end()))
+                        .unwrap_or_default();
+                    property["description"] = json!(format!(
+                        "{said}Not before {} when given with it (refused with 400 naming this field).",
+                        earlier.join(" or ")
+                    ));
+                }
+            }
             if let Value::Object(map) = &mut schema {
                 let property = |name: &String| {
                     map.get("properties")

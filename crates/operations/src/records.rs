@@ -1322,6 +1322,46 @@ fn check_carried_fields(
             ));
         }
     }
+    for (name, most) in connector.write_max_length(&key, operation) {
+        // Characters as Unicode code points, as JSON Schema's `maxLength` counts them.
+        let longer =
+            |value: &Value| matches!(value, Value::String(text) if text.chars().count() > most);
+        if any_value_at(given, name, longer) {
+            return Err(OpError::invalid_body(
+                format!("body.{name}"),
+                format!(
+                    "takes at most {most} character{} to be written to `{}` on `{}` (what the vendor holds)",
+                    if most == 1 { "" } else { "s" },
+                    object.slug(),
+                    connector.id()
+                ),
+            ));
+        }
+    }
+    for group in connector.write_ordered(&key, operation) {
+        let given_instants: Vec<(&String, chrono::DateTime<chrono::FixedOffset>)> = group
+            .iter()
+            .filter_map(|name| {
+                let text = given.get(name).and_then(Value::as_str)?;
+                Some((name, chrono::DateTime::parse_from_rfc3339(text).ok()?))
+            })
+            .collect();
+        for (later_idx, (later, later_at)) in given_instants.iter().enumerate() {
+            if let Some((earlier, _)) = given_instants[..later_idx]
+                .iter()
+                .find(|(_, earlier_at)| earlier_at > later_at)
+            {
+                return Err(OpError::invalid_body(
+                    format!("body.{later}"),
+                    format!(
+                        "cannot be before `{earlier}` to be written to `{}` on `{}` (the vendor keeps them in order)",
+                        object.slug(),
+                        connector.id()
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 

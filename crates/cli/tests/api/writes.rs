@@ -1972,3 +1972,207 @@ async fn an_opportunity_probability_is_checked_as_written() {
         assert_eq!(status, StatusCode::CREATED, "{text}: {created}");
     }
 }
+
+/// The long Schemathesis run's Salesforce note (issue 15): `PATCH` with `{"title": null}` was
+/// sent to Salesforce, which refused it (REQUIRED_FIELD_MISSING [Title]: a note always has a
+/// title). What a Salesforce record cannot be without (a note's title, a contact's and a lead's
+/// last name, a lead's company, an account's name, an opportunity's name, stage and close
+/// date) is refused first when an update clears it, naming the field, and the update schema
+/// takes no null for it; a note created without a title still takes one from its content.
+#[tokio::test]
+async fn a_salesforce_update_never_clears_what_the_record_cannot_be_without() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    let patches = || {
+        app.simulator("salesforce")
+            .requests()
+            .total_matching("PATCH ")
+    };
+    for (object, fields) in [
+        ("notes", vec!["title"]),
+        ("contacts", vec!["last_name"]),
+        ("leads", vec!["last_name", "company_name"]),
+        ("companies", vec!["name"]),
+        ("opportunities", vec!["name", "stage_id", "close_date"]),
+    ] {
+        let id = first_record(&app, &connection, object).await;
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        for field in fields {
+            let before = patches();
+            let (status, refused) = app
+                .call(
+                    Method::PATCH,
+                    &format!("/unified/crm/{object}/{id}?connection_id={connection}"),
+                    Some(json!({field: null})),
+                )
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{object}.{field}: {refused}"
+            );
+            assert_eq!(refused["field"], format!("body.{field}"), "{refused}");
+            assert_eq!(patches(), before, "{object}.{field}: nothing sent");
+            let property = &meta["update_schema"]["properties"][field];
+            assert!(
+                !property.to_string().contains("\"null\""),
+                "{object}.{field} takes no null: {property}"
+            );
+        }
+    }
+    let contact = first_record(&app, &connection, "contacts").await;
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/notes?connection_id={connection}"),
+            Some(json!({"content": "Called back", "contact_ids": [contact]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["title"], "Called back", "{created}");
+}
+
+/// The long Schemathesis run's Salesforce account (issue 15): a shipping `postal_code` of more
+/// than 20 characters was sent to Salesforce, which refused it (STRING_TOO_LONG, "Shipping
+/// Zip/Postal Code ... (max length=20)"). Every text column the connector writes has its
+/// length declared (`max_length`, as the describe states it): a longer value is refused first
+/// naming the field, the connection's /meta and document carry `maxLength`, and a value of
+/// exactly that many characters (not bytes) is written.
+#[tokio::test]
+async fn a_salesforce_text_longer_than_its_column_is_refused_first_and_documented() {
+    let app = spawn_app().await;
+    let connection = app.connection("salesforce");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/companies/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        let address = meta[schema]["properties"]["addresses"]["items"].to_string();
+        assert!(address.contains("\"maxLength\":20"), "{schema}: {address}");
+        assert_eq!(
+            meta[schema]["properties"]["name"]["maxLength"], 255,
+            "{schema}"
+        );
+    }
+    for (object, field, most) in [
+        ("contacts", "first_name", 40),
+        ("contacts", "title", 128),
+        ("leads", "company_name", 255),
+        ("opportunities", "name", 120),
+        ("notes", "title", 80),
+        ("engagements", "subject", 255),
+    ] {
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        assert_eq!(
+            meta["update_schema"]["properties"][field]["maxLength"], most,
+            "{object}.{field}"
+        );
+    }
+    let (status, document) = app
+        .get(&format!("/connections/{connection}/openapi.json"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{document}");
+    assert!(
+        document.to_string().contains("\"maxLength\":20"),
+        "the connection's document states it"
+    );
+
+    let id = first_record(&app, &connection, "companies").await;
+    let path = format!("/unified/crm/companies/{id}?connection_id={connection}");
+    let patches = || {
+        app.simulator("salesforce")
+            .requests()
+            .total_matching("PATCH ")
+    };
+    let before = patches();
+    let (status, refused) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"addresses": [{"postal_code": "0".repeat(21), "type": "SHIPPING"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "body.addresses.postal_code", "{refused}");
+    assert_eq!(patches(), before, "nothing sent to the vendor");
+    // Twenty characters of two bytes each: within the column.
+    let postal = "é".repeat(20);
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"addresses": [{"postal_code": postal, "type": "SHIPPING"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert!(updated.to_string().contains(&postal), "{updated}");
+}
+
+/// The long Schemathesis run's Pipedrive engagement (issue 15): an `end_time` before its
+/// `start_time` became a negative `duration`, which Pipedrive refused ("Invalid value for field
+/// `duration`"). The connector keeps them in order (`ordered`): a create or update giving an
+/// end before its start is refused first naming `body.end_time`, /meta says so in the field's
+/// description, and an end at its start is written.
+#[tokio::test]
+async fn a_pipedrive_engagement_ending_before_it_starts_is_refused_first() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/engagements/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        let end = meta[schema]["properties"]["end_time"]["description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(end.contains("`start_time`"), "{schema}: {end}");
+    }
+    let writes = || {
+        let requests = app.simulator("pipedrive").requests();
+        requests.total_matching("PATCH ") + requests.total_matching("POST ")
+    };
+    let before = writes();
+    let reversed =
+        json!({"start_time": "2026-12-07T20:18:53.4Z", "end_time": "2026-12-07T20:18:51.9Z"});
+    let mut create = reversed.clone();
+    create["type"] = json!("MEETING");
+    create["subject"] = json!("Backwards");
+    let (status, refused) = app
+        .call(
+            Method::POST,
+            &format!("/unified/crm/engagements?connection_id={connection}"),
+            Some(create),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "body.end_time", "{refused}");
+    let id = first_record(&app, &connection, "engagements").await;
+    let path = format!("/unified/crm/engagements/{id}?connection_id={connection}");
+    let (status, refused) = app.call(Method::PATCH, &path, Some(reversed)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "body.end_time", "{refused}");
+    assert_eq!(writes(), before, "nothing sent to the vendor");
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"start_time": "2026-12-07T20:18:00Z", "end_time": "2026-12-07T20:18:00Z"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["duration_seconds"], 0, "{updated}");
+}
