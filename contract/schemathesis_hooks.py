@@ -48,7 +48,11 @@ generated.
   `ordered` (a vendor that derives a duration from them refuses an end before the start), an
   end before the start is refused with 400 naming `body.end_time` (the connection's document
   says so in the field's description; JSON Schema cannot order two fields); a valid case with
-  both has them in that order.
+  both has them in that order. Likewise a connector's `spans` (Pipedrive holds an activity's
+  length as `HH:MM` of one day: an end more than 86,340 s after the start is refused with 400
+  naming `body.end_time`); a valid case's end is kept within a day of its start (for every
+  vendor: the hooks do not know which connector a run is on; a day is the tightest span
+  declared).
 """
 
 import datetime
@@ -235,3 +239,10 @@ def _order_times(body, earlier, later):
         return
     if end < start:
         body[earlier], body[later] = body[later], body[earlier]
+        start, end = end, start
+    if end - start > _SPAN:
+        body[later] = (start + _SPAN).isoformat()
+
+
+# The tightest `spans` a connector declares (Pipedrive: 23:59, `HH:MM` of one day).
+_SPAN = datetime.timedelta(seconds=86_340)

@@ -1352,6 +1352,20 @@ fn check_write_fields(
             }
         }
     }
+    for (name, span) in &write.spans {
+        for (part, each) in [("spans", name), ("spans.from", &span.from)] {
+            let property = field_at(part, each)?;
+            if property.get("format").and_then(serde_json::Value::as_str) != Some("date-time") {
+                return Err(compiler.error(
+                    &format!("{path}.spans.{name}"),
+                    format!("`{each}` is not a date-time field"),
+                ));
+            }
+        }
+        if span.from == *name {
+            return Err(compiler.error(&format!("{path}.spans.{name}.from"), "names another field"));
+        }
+    }
     for (name, kind) in &write.one_per {
         let property = field_at("one_per", name)?;
         let list = match property.get("type") {

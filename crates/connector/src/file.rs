@@ -1406,6 +1406,13 @@ pub struct WriteOperation {
     /// fields: `/meta`'s schemas say it in each later field's `description`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ordered: Vec<Vec<String>>,
+    /// The longest a carried date-time field may lie after another, where the vendor holds the
+    /// two as a start and a bounded duration (an activity's `HH:MM` of one day):
+    /// `{end_time: {from: start_time, maximum_seconds: 86340}}`. A body giving both, the later
+    /// further than that, is refused before any vendor call, naming the later field; `/meta`'s
+    /// schemas say it in that field's `description`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub spans: IndexMap<String, WriteSpan>,
     /// Groups of carried fields the vendor holds in one field of its own (a record a note
     /// hangs on, whichever kind it is: `[[contact_ids, company_ids]]`): at most one field of
     /// a group has a value (not null, not blank, not an empty list). An update naming a field
@@ -1428,6 +1435,16 @@ pub struct WriteOperation {
     /// with `values` (`{phone_numbers.type: [WORK, MOBILE]}`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub one_per: IndexMap<String, String>,
+}
+
+/// How far a write's date-time field may lie after another (`spans`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteSpan {
+    /// The earlier date-time field.
+    pub from: String,
+    /// The most seconds the field may lie after `from`.
+    pub maximum_seconds: u64,
 }
 
 /// The bounds of a write's number field (`ranges`), each inclusive, and its step.

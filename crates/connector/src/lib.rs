@@ -277,6 +277,19 @@ impl Connector {
             .map_or(&[], |write| write.ordered.as_slice())
     }
 
+    /// How far a write of `object` lets a date-time field lie after another (`spans`): the
+    /// later field and its span, in file order.
+    pub fn write_spans(
+        &self,
+        object: &str,
+        operation: Operation,
+    ) -> impl Iterator<Item = (&str, &file::WriteSpan)> {
+        self.write_operation(object, operation)
+            .into_iter()
+            .flat_map(|write| write.spans.iter())
+            .map(|(name, span)| (name.as_str(), span))
+    }
+
     /// The groups of fields a write of `object` gives one value at most, the vendor holding
     /// them in one field (`exclusive`).
     pub fn write_exclusive(&self, object: &str, operation: Operation) -> &[Vec<String>] {

@@ -417,6 +417,23 @@ impl Bound {
             narrow_write_values(&mut schema, connector, &key, operation, &fields);
             // No schema keyword orders two fields: each later field of an `ordered` group says
             // so in its description.
+            for (name, span) in connector.write_spans(&key, operation) {
+                let Some(property) = schema
+                    .get_mut("properties")
+                    .and_then(|properties| properties.get_mut(name))
+                else {
+                    continue;
+                };
+                let said = property
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(|text| format!("{} ", text.trim_end()))
+                    .unwrap_or_default();
+                property["description"] = json!(format!(
+                    "{said}At most {} seconds after `{}` when given with it (refused with 400 naming this field).",
+                    span.maximum_seconds, span.from
+                ));
+            }
             for group in connector.write_ordered(&key, operation) {
                 for (idx, name) in group.iter().enumerate().skip(1) {
                     let Some(property) = schema

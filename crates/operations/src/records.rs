@@ -1338,6 +1338,29 @@ fn check_carried_fields(
             ));
         }
     }
+    let instant = |name: &str| {
+        given
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+    };
+    for (name, span) in connector.write_spans(&key, operation) {
+        if let (Some(from), Some(to)) = (instant(&span.from), instant(name))
+            && (to - from).num_milliseconds()
+                > i64::try_from(span.maximum_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+        {
+            return Err(OpError::invalid_body(
+                format!("body.{name}"),
+                format!(
+                    "cannot be more than {} seconds after `{}` to be written to `{}` on `{}` (what the vendor holds)",
+                    span.maximum_seconds,
+                    span.from,
+                    object.slug(),
+                    connector.id()
+                ),
+            ));
+        }
+    }
     for group in connector.write_ordered(&key, operation) {
         let given_instants: Vec<(&String, chrono::DateTime<chrono::FixedOffset>)> = group
             .iter()

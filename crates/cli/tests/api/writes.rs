@@ -2176,3 +2176,53 @@ async fn a_pipedrive_engagement_ending_before_it_starts_is_refused_first() {
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["duration_seconds"], 0, "{updated}");
 }
+
+/// Pipedrive holds an activity's length as `HH:MM` of one day: an `end_time` further than 23:59
+/// after its `start_time` became a duration past a day, which Pipedrive refused ("Invalid value
+/// for field `duration`"). The connector bounds the span (`spans`): such a write is refused
+/// first naming `body.end_time`, /meta says so, and an end 23:59 after the start is written.
+#[tokio::test]
+async fn a_pipedrive_engagement_longer_than_a_day_is_refused_first() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/engagements/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        let end = meta[schema]["properties"]["end_time"]["description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(end.contains("86340 seconds"), "{schema}: {end}");
+    }
+    let writes = || {
+        let requests = app.simulator("pipedrive").requests();
+        requests.total_matching("PATCH ") + requests.total_matching("POST ")
+    };
+    let before = writes();
+    let id = first_record(&app, &connection, "engagements").await;
+    let path = format!("/unified/crm/engagements/{id}?connection_id={connection}");
+    for end in ["2026-12-08T20:18:00Z", "2029-01-01T00:00:00Z"] {
+        let (status, refused) = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(json!({"start_time": "2026-12-07T20:18:00Z", "end_time": end})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{end}: {refused}");
+        assert_eq!(refused["field"], "body.end_time", "{refused}");
+    }
+    assert_eq!(writes(), before, "nothing sent to the vendor");
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"start_time": "2026-12-07T00:00:00Z", "end_time": "2026-12-07T23:59:00Z"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["duration_seconds"], 86_340, "{updated}");
+}
