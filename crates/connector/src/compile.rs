@@ -1352,6 +1352,17 @@ fn check_write_fields(
             }
         }
     }
+    for (name, others) in &write.requires {
+        named("requires", name)?;
+        let part = format!("requires.{name}");
+        check(others, &part)?;
+        if others.is_empty() || others.contains(name) {
+            return Err(compiler.error(&format!("{path}.{part}"), "names at least one other field"));
+        }
+        for other in others {
+            named(&part, other)?;
+        }
+    }
     for (name, span) in &write.spans {
         for (part, each) in [("spans", name), ("spans.from", &span.from)] {
             let property = field_at(part, each)?;

@@ -1413,6 +1413,13 @@ pub struct WriteOperation {
     /// schemas say it in that field's `description`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub spans: IndexMap<String, WriteSpan>,
+    /// Carried fields a body may name only with others, where the vendor derives what it holds
+    /// from them together (an end written as a duration from the start given with it:
+    /// `{end_time: [start_time]}`). A body naming the field without one of them is refused
+    /// before any vendor call, naming the one left out, and `/meta`'s schemas state it (what
+    /// `dependentRequired` says, as an `anyOf` inside the `allOf`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub requires: IndexMap<String, Vec<String>>,
     /// Groups of carried fields the vendor holds in one field of its own (a record a note
     /// hangs on, whichever kind it is: `[[contact_ids, company_ids]]`): at most one field of
     /// a group has a value (not null, not blank, not an empty list). An update naming a field

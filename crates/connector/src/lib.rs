@@ -290,6 +290,18 @@ impl Connector {
             .map(|(name, span)| (name.as_str(), span))
     }
 
+    /// The fields a write of `object` takes only with others (`requires`), in file order.
+    pub fn write_requires(
+        &self,
+        object: &str,
+        operation: Operation,
+    ) -> impl Iterator<Item = (&str, &[String])> {
+        self.write_operation(object, operation)
+            .into_iter()
+            .flat_map(|write| write.requires.iter())
+            .map(|(name, others)| (name.as_str(), others.as_slice()))
+    }
+
     /// The groups of fields a write of `object` gives one value at most, the vendor holding
     /// them in one field (`exclusive`).
     pub fn write_exclusive(&self, object: &str, operation: Operation) -> &[Vec<String>] {

@@ -510,6 +510,14 @@ impl Bound {
                         json!({"anyOf": [{"required": group}, {"not": {"anyOf": each}}]})
                     }));
                 }
+                // A field taken only with others (`requires`): what `dependentRequired` says.
+                all.extend(
+                    connector
+                        .write_requires(&key, operation)
+                        .map(|(name, others)| {
+                            json!({"anyOf": [{"required": others}, {"not": {"required": [name]}}]})
+                        }),
+                );
                 if !all.is_empty() {
                     map.insert("allOf".to_owned(), Value::Array(all));
                 }

@@ -1338,6 +1338,21 @@ fn check_carried_fields(
             ));
         }
     }
+    for (name, others) in connector.write_requires(&key, operation) {
+        if given.contains_key(name)
+            && let Some(missing) = others.iter().find(|other| !given.contains_key(*other))
+        {
+            return Err(OpError::invalid_body(
+                format!("body.{missing}"),
+                format!(
+                    "must be given with `{name}` to {} `{}` on `{}` (the vendor writes them together)",
+                    operation.as_str(),
+                    object.slug(),
+                    connector.id()
+                ),
+            ));
+        }
+    }
     let instant = |name: &str| {
         given
             .get(name)

@@ -2226,3 +2226,45 @@ async fn a_pipedrive_engagement_longer_than_a_day_is_refused_first() {
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["duration_seconds"], 86_340, "{updated}");
 }
+
+/// Pipedrive writes an engagement's end as the duration from the start given with it: an
+/// update giving `end_time` alone was refused by the server, which the connection's document
+/// did not say (the long Schemathesis run's last Pipedrive engagement finding). The connector
+/// states it (`requires: {end_time: [start_time]}`): refused first naming `body.start_time`,
+/// and /meta's update schema carries it (an `anyOf` inside the `allOf`).
+#[tokio::test]
+async fn a_pipedrive_engagement_end_is_written_with_its_start_as_its_document_says() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/engagements/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    let rule =
+        json!({"anyOf": [{"required": ["start_time"]}, {"not": {"required": ["end_time"]}}]});
+    let all = meta["update_schema"]["allOf"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(all.contains(&rule), "{meta}");
+    let writes = || {
+        app.simulator("pipedrive")
+            .requests()
+            .total_matching("PATCH ")
+    };
+    let before = writes();
+    let id = first_record(&app, &connection, "engagements").await;
+    let path = format!("/unified/crm/engagements/{id}?connection_id={connection}");
+    let (status, refused) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"end_time": "2000-01-01T00:00:00Z", "duration_seconds": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "body.start_time", "{refused}");
+    assert_eq!(writes(), before, "nothing sent to the vendor");
+}
