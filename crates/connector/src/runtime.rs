@@ -253,6 +253,20 @@ fn request_inputs(source: &str) -> Vec<String> {
     inputs.into_iter().map(|(_, input)| input).collect()
 }
 
+/// Whether a route's `when` reads the request's record id (`id`, not a field of something
+/// else such as `body.id` or `$x.id`).
+fn reads_request_id(source: &str) -> bool {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    source.match_indices("id").any(|(start, _)| {
+        let preceded = source[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| is_name(c) || c == '.' || c == '$');
+        let followed = source[start + 2..].chars().next().is_some_and(is_name);
+        !preceded && !followed
+    })
+}
+
 /// A request that could not be planned.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -626,9 +640,29 @@ impl Connector {
             };
             inputs.sort_by_key(|path| !given(path));
             // A record's routes are chosen by its id: a body field the caller left out is not
-            // what kept every route from taking the request (an id no route knows is).
+            // what kept every route from taking the request (an id no route knows is). Nor is
+            // one it sent, when the routes read the id and none takes it even with no body at
+            // all: no record of that kind can have this id, whatever the body says.
             if ctx.id.is_some() {
-                inputs.retain(|path| !path.starts_with("body.") || given(path));
+                let mut bare = input.clone();
+                bare["body"] = json!({});
+                bare["given"] = json!({});
+                let taken_without_body = compiled.routes.iter().any(|route| {
+                    route.when.as_ref().is_none_or(|when| {
+                        when.evaluate(Some(&bare), &Vars::new())
+                            .is_ok_and(|held| truthy(held.as_ref()))
+                    })
+                });
+                let reads_id = compiled
+                    .routes
+                    .iter()
+                    .filter_map(|route| route.when.as_ref())
+                    .any(|when| reads_request_id(when.source()));
+                if reads_id && !taken_without_body {
+                    inputs.retain(|path| !path.starts_with("body."));
+                } else {
+                    inputs.retain(|path| !path.starts_with("body.") || given(path));
+                }
             }
             return Err(PlanError::NoRoute {
                 object: object.to_owned(),
@@ -2383,7 +2417,19 @@ fn link_with_rel(header: &str, rel: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{DiscoveredField, link_with_rel, normalise_fields, request_inputs};
+    use super::{
+        DiscoveredField, link_with_rel, normalise_fields, reads_request_id, request_inputs,
+    };
+
+    #[test]
+    fn a_routes_when_reads_the_record_id_by_its_own_name() {
+        assert!(reads_request_id(
+            "$contains(id, /^acti_/) and body.lead_ids"
+        ));
+        assert!(reads_request_id("$substringBefore(id, '-') = 'call'"));
+        assert!(!reads_request_id("body.id = 'x' or $x.id or body.lead_ids"));
+        assert!(!reads_request_id("body.type = 'CALL' and query.ids"));
+    }
 
     #[test]
     fn a_routes_when_names_the_request_inputs_it_reads() {
