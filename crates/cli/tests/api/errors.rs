@@ -238,3 +238,50 @@ async fn an_update_by_an_id_no_route_knows_is_not_found_whatever_the_body() {
         "{body}"
     );
 }
+
+/// A HubSpot company's industry is one of the portal's options: another is refused with a 400
+/// naming `body.industry` before any vendor call, and the connection's `/meta` lists the
+/// options (the long Schemathesis run's create with a made-up industry got the vendor's 422,
+/// issue 15).
+#[tokio::test]
+async fn a_hubspot_industry_outside_the_portals_options_is_refused_first() {
+    let app = spawn_app().await;
+    let connection = app.connection("hubspot");
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/companies/meta?connection_id={connection}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    for schema in ["create_schema", "update_schema"] {
+        let industries = &meta[schema]["properties"]["industry"]["enum"];
+        assert!(
+            industries
+                .as_array()
+                .is_some_and(|values| values.contains(&json!("COMPUTER_SOFTWARE"))),
+            "{schema}: {industries}"
+        );
+    }
+    let posts = || app.simulator("hubspot").requests().total_matching("POST ");
+    let before = posts();
+    let companies = format!("/unified/crm/companies?connection_id={connection}");
+    let (status, refused) = app
+        .call(
+            Method::POST,
+            &companies,
+            Some(json!({"name": "Acme", "industry": "Not an industry"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "body.industry", "{refused}");
+    assert_eq!(posts(), before, "nothing sent to the vendor");
+    let (status, created) = app
+        .call(
+            Method::POST,
+            &companies,
+            Some(json!({"name": "Acme", "industry": "COMPUTER_SOFTWARE"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["industry"], "COMPUTER_SOFTWARE", "{created}");
+}

@@ -549,8 +549,6 @@ async fn ids_of(app: &TestApp, connection: &str, object: &str) -> Vec<Value> {
 /// is a silent drop or a vendor refusal the connector does not state up front). The list only
 /// shrinks: a field listed here that is now written fails the check until it is removed.
 const STILL_NOT_WRITTEN: &[(&str, &str)] = &[
-    // The portal's industry options are not stated (`values`): the vendor refuses others (422).
-    ("hubspot", "companies.industry"),
     // An option label the connection does not list is written as nothing (cleared).
     ("dynamics365", "contacts.lead_source"),
     ("dynamics365", "companies.industry"),
