@@ -418,43 +418,29 @@ impl Bound {
             // No schema keyword orders two fields: each later field of an `ordered` group says
             // so in its description.
             for (name, span) in connector.write_spans(&key, operation) {
-                let Some(property) = schema
-                    .get_mut("properties")
-                    .and_then(|properties| properties.get_mut(name))
-                else {
-                    continue;
-                };
-                let said = property
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(|text| format!("{} ", text.trim_end()))
-                    .unwrap_or_default();
-                property["description"] = json!(format!(
-                    "{said}At most {} seconds after `{}` when given with it (refused with 400 naming this field).",
-                    span.maximum_seconds, span.from
-                ));
+                add_to_description(
+                    &mut schema,
+                    name,
+                    &format!(
+                        "At most {} seconds after `{}` when given with it (refused with 400 naming this field).",
+                        span.maximum_seconds, span.from
+                    ),
+                );
             }
             for group in connector.write_ordered(&key, operation) {
                 for (idx, name) in group.iter().enumerate().skip(1) {
-                    let Some(property) = schema
-                        .get_mut("properties")
-                        .and_then(|properties| properties.get_mut(name))
-                    else {
-                        continue;
-                    };
                     let earlier: Vec<String> = group[..idx]
                         .iter()
                         .map(|each| format!("`{each}`"))
                         .collect();
-                    let said = property
-                        .get("description")
-                        .and_then(Value::as_str)
-                        .map(|text| format!("{} ", text.trim_end()))
-                        .unwrap_or_default();
-                    property["description"] = json!(format!(
-                        "{said}Not before {} when given with it (refused with 400 naming this field).",
-                        earlier.join(" or ")
-                    ));
+                    add_to_description(
+                        &mut schema,
+                        name,
+                        &format!(
+                            "Not before {} when given with it (refused with 400 naming this field).",
+                            earlier.join(" or ")
+                        ),
+                    );
                 }
             }
             if let Value::Object(map) = &mut schema {
@@ -562,4 +548,21 @@ impl Bound {
             "provenance": provenance,
         })))
     }
+}
+
+/// Adds `sentence` to the description of the write schema's property `name`, after what it
+/// already says; nothing when the schema has no such property.
+fn add_to_description(schema: &mut Value, name: &str, sentence: &str) {
+    let Some(property) = schema
+        .get_mut("properties")
+        .and_then(|properties| properties.get_mut(name))
+    else {
+        return;
+    };
+    let said = property
+        .get("description")
+        .and_then(Value::as_str)
+        .map(|text| format!("{} ", text.trim_end()))
+        .unwrap_or_default();
+    property["description"] = json!(format!("{said}{sentence}"));
 }
