@@ -1196,15 +1196,7 @@ fn check_carried_fields(
     for (name, most) in connector.write_max_items(&key, operation) {
         let longer = |value: &Value| matches!(value, Value::Array(items) if items.len() > most);
         if body_fields(given, name).into_iter().any(longer) {
-            return Err(OpError::invalid_body(
-                format!("body.{name}"),
-                format!(
-                    "takes at most {most} item{} to be written to `{}` on `{}` (what the vendor holds)",
-                    if most == 1 { "" } else { "s" },
-                    object.slug(),
-                    connector.id()
-                ),
-            ));
+            return Err(holds_at_most(name, most, "item", object, connector));
         }
     }
     for (name, kind) in connector.write_one_per(&key, operation) {
@@ -1327,15 +1319,7 @@ fn check_carried_fields(
         let longer =
             |value: &Value| matches!(value, Value::String(text) if text.chars().count() > most);
         if any_value_at(given, name, longer) {
-            return Err(OpError::invalid_body(
-                format!("body.{name}"),
-                format!(
-                    "takes at most {most} character{} to be written to `{}` on `{}` (what the vendor holds)",
-                    if most == 1 { "" } else { "s" },
-                    object.slug(),
-                    connector.id()
-                ),
-            ));
+            return Err(holds_at_most(name, most, "character", object, connector));
         }
     }
     for (name, others) in connector.write_requires(&key, operation) {
@@ -1401,6 +1385,25 @@ fn check_carried_fields(
         }
     }
     Ok(())
+}
+
+/// The refusal of a body field longer than the vendor holds: at most `most` `unit`s.
+fn holds_at_most(
+    name: &str,
+    most: usize,
+    unit: &str,
+    object: UnifiedObject,
+    connector: &connector::Connector,
+) -> OpError {
+    OpError::invalid_body(
+        format!("body.{name}"),
+        format!(
+            "takes at most {most} {unit}{} to be written to `{}` on `{}` (what the vendor holds)",
+            if most == 1 { "" } else { "s" },
+            object.slug(),
+            connector.id()
+        ),
+    )
 }
 
 /// The first field of a write body given a value the connector's write does not take (its
