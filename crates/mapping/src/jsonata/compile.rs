@@ -1308,6 +1308,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::super::meter::Meter;
+    use super::super::value::Shapes;
     use super::super::{evaluate_code, evaluate_tree, parser};
     use crate::{Limits, MappingError, Vars};
 
@@ -1320,8 +1321,16 @@ mod tests {
         let interpreted = evaluate_tree(&tree, Some(input), vars, &meter);
         let interpreted = (interpreted, meter.spent());
         let code = super::compile(parser::parse(source).expect("parses"));
+        let shapes = Shapes::default();
         let meter = Meter::new(limits);
-        let compiled = evaluate_code(&*code, Some(input), vars, &meter);
+        let compiled = evaluate_code(&*code, Some(input), vars, &meter, &shapes);
+        // Again, its result written through the shapes the first one left.
+        let again = evaluate_code(&*code, Some(input), vars, &Meter::new(limits), &shapes);
+        assert_eq!(
+            again.as_ref().map_err(|error| &error.code),
+            compiled.as_ref().map_err(|error| &error.code),
+            "{source}, written through its shapes"
+        );
         (interpreted, (compiled, meter.spent()))
     }
 

@@ -48,7 +48,10 @@ impl Engine for OwnEngine {
         let tree = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || parser::parse(source))
             .map_err(|error| *error)?;
         let code = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || compile::compile(tree));
-        Ok(Arc::new(OwnCompiled { code }))
+        Ok(Arc::new(OwnCompiled {
+            code,
+            shapes: value::Shapes::default(),
+        }))
     }
 
     fn name(&self) -> &'static str {
@@ -58,6 +61,8 @@ impl Engine for OwnEngine {
 
 struct OwnCompiled {
     code: compile::Code,
+    /// The shapes of the objects its results had, which the next results are written through.
+    shapes: value::Shapes,
 }
 
 impl std::fmt::Debug for OwnCompiled {
@@ -74,7 +79,7 @@ impl Compiled for OwnCompiled {
         limits: &Limits,
     ) -> Result<Option<Json>, MappingError> {
         let meter = Meter::new(limits);
-        evaluate_code(&*self.code, input, vars, &meter).map_err(|error| *error)
+        evaluate_code(&*self.code, input, vars, &meter, &self.shapes).map_err(|error| *error)
     }
 
     fn evaluate_counted(
@@ -84,7 +89,8 @@ impl Compiled for OwnCompiled {
         limits: &Limits,
     ) -> (Result<Option<Json>, MappingError>, u64) {
         let meter = Meter::new(limits);
-        let result = evaluate_code(&*self.code, input, vars, &meter).map_err(|error| *error);
+        let result =
+            evaluate_code(&*self.code, input, vars, &meter, &self.shapes).map_err(|error| *error);
         (result, meter.spent())
     }
 }
@@ -97,7 +103,7 @@ pub(crate) fn evaluate_tree(
     meter: &Meter,
 ) -> Result<Option<Json>, Box<MappingError>> {
     let result = eval::run(tree, input, vars, meter)?;
-    write_result(result, meter)
+    write_result(result, meter, None)
 }
 
 /// Evaluates a compiled expression under `meter` and writes the result as JSON, within the
@@ -107,80 +113,28 @@ fn evaluate_code(
     input: Option<&Json>,
     vars: &Vars,
     meter: &Meter,
+    shapes: &value::Shapes,
 ) -> Result<Option<Json>, Box<MappingError>> {
     let result = eval::run_code(code, input, vars, meter)?;
-    write_result(result, meter)
+    write_result(result, meter, Some(shapes))
 }
 
-fn write_result(result: Option<V<'_>>, meter: &Meter) -> Result<Option<Json>, Box<MappingError>> {
+fn write_result(
+    result: Option<V<'_>>,
+    meter: &Meter,
+    shapes: Option<&value::Shapes>,
+) -> Result<Option<Json>, Box<MappingError>> {
     let Some(result) = result else {
         return Ok(None);
     };
-    let mut budget = meter.max_output;
-    output_size(&result, &mut budget, meter.max_output)?;
-    Ok(value::to_json(&result))
-}
-
-/// Counts the size of the result as JSON against the output cap, before it is written.
-fn output_size(value: &V<'_>, budget: &mut usize, cap: usize) -> Result<(), Box<MappingError>> {
-    fn spend(budget: &mut usize, bytes: usize, cap: usize) -> Result<(), Box<MappingError>> {
-        if bytes > *budget {
-            return Err(err(
+    let cap = meter.max_output;
+    value::write_result(&result, shapes, &mut value::OutputBudget(cap)).map_err(
+        |value::TooLarge| {
+            err(
                 "D1016",
                 format!("the result would be larger than {cap} bytes (limit max_output_bytes)"),
                 None,
-            ));
-        }
-        *budget -= bytes;
-        Ok(())
-    }
-    fn json_size(json: &Json, budget: &mut usize, cap: usize) -> Result<(), Box<MappingError>> {
-        match json {
-            Json::String(text) => spend(budget, text.len() + 2, cap),
-            Json::Array(items) => {
-                spend(budget, 2 + items.len(), cap)?;
-                items
-                    .iter()
-                    .try_for_each(|item| json_size(item, budget, cap))
-            }
-            Json::Object(fields) => {
-                spend(budget, 2 + fields.len(), cap)?;
-                fields.iter().try_for_each(|(key, item)| {
-                    spend(budget, key.len() + 3, cap)?;
-                    json_size(item, budget, cap)
-                })
-            }
-            _ => spend(budget, 8, cap),
-        }
-    }
-    match value {
-        V::Str(text) => spend(budget, text.len() + 2, cap),
-        V::JArr(items) => {
-            spend(budget, 2 + items.len(), cap)?;
-            items
-                .iter()
-                .try_for_each(|item| json_size(item, budget, cap))
-        }
-        V::JObj(fields) => {
-            spend(budget, 2 + fields.len(), cap)?;
-            fields.iter().try_for_each(|(key, item)| {
-                spend(budget, key.len() + 3, cap)?;
-                json_size(item, budget, cap)
-            })
-        }
-        V::Arr(arr) => {
-            spend(budget, 2 + arr.items.len(), cap)?;
-            arr.items
-                .iter()
-                .try_for_each(|item| output_size(item, budget, cap))
-        }
-        V::Obj(fields) => {
-            spend(budget, 2 + fields.len(), cap)?;
-            fields.iter().try_for_each(|(key, item)| {
-                spend(budget, key.len() + 3, cap)?;
-                output_size(item, budget, cap)
-            })
-        }
-        _ => spend(budget, 8, cap),
-    }
+            )
+        },
+    )
 }

@@ -966,3 +966,111 @@ fn reused_scopes_constant_constructors_and_whole_numbers() {
         ])),
     );
 }
+
+#[test]
+fn results_written_through_remembered_shapes_are_each_records_own() {
+    // One compiled expression over records whose results have the same keys, other keys, keys
+    // in another order, fewer keys, functions among the values, and objects nested in arrays:
+    // each result is written as its own (the shapes only spare hashing the keys again).
+    let expr = compile(
+        "$.(kind = 'f' ? {'a': a, 'f': function() { 1 }, 'b': b} \
+         : kind = 'r' ? {'b': b, 'a': a} \
+         : kind = 'n' ? {'a': a, 'items': [items.{'v': v, 'w': w}], 'o': {'x': a, 'y': {'z': b}}} \
+         : {'a': a, 'b': b})",
+    )
+    .expect("compiles");
+    let records = [
+        (json!({"a": 1, "b": "x"}), json!({"a": 1, "b": "x"})),
+        (json!({"a": 2, "b": "y"}), json!({"a": 2, "b": "y"})),
+        (json!({"a": 3}), json!({"a": 3})),
+        (
+            json!({"a": [1, {"z": 2}], "b": {"c": null}}),
+            json!({"a": [1, {"z": 2}], "b": {"c": null}}),
+        ),
+        (
+            json!({"kind": "r", "a": 4, "b": 5}),
+            json!({"b": 5, "a": 4}),
+        ),
+        (
+            json!({"kind": "f", "a": 6, "b": 7}),
+            json!({"a": 6, "b": 7}),
+        ),
+        (
+            json!({"kind": "n", "a": 8, "b": 9, "items": [{"v": 1, "w": 2}, {"v": 3}, {"w": 4, "v": 5}]}),
+            json!({"a": 8, "items": [{"v": 1, "w": 2}, {"v": 3}, {"v": 5, "w": 4}], "o": {"x": 8, "y": {"z": 9}}}),
+        ),
+        (
+            json!({"kind": "n", "a": 10, "items": [{"v": "s", "w": [true]}]}),
+            json!({"a": 10, "items": [{"v": "s", "w": [true]}], "o": {"x": 10, "y": {}}}),
+        ),
+        (json!({"a": 11, "b": 12}), json!({"a": 11, "b": 12})),
+        (json!({"kind": "r", "a": 13}), json!({"a": 13})),
+        (json!({"b": 14}), json!({"b": 14})),
+        (json!({}), json!({})),
+        (
+            json!({"kind": "r", "a": 15, "b": 16}),
+            json!({"b": 16, "a": 15}),
+        ),
+    ];
+    for pass in 0..2 {
+        for (input, expected) in &records {
+            let output = expr
+                .evaluate(Some(input), &Vars::new())
+                .expect("evaluates")
+                .expect("defined");
+            assert_eq!(&output, expected, "pass {pass}, {input}");
+            let order: Vec<&String> = output.as_object().expect("object").keys().collect();
+            let expected_order: Vec<&String> =
+                expected.as_object().expect("object").keys().collect();
+            assert_eq!(order, expected_order, "pass {pass}, {input}");
+        }
+    }
+    // Objects too wide for their shape to be remembered are written as they are.
+    let merged = compile("$merge([$, {'extra': 1}])").expect("compiles");
+    let wide: serde_json::Map<String, Value> =
+        (0..70).map(|i| (format!("k{i}"), json!(i))).collect();
+    for _ in 0..2 {
+        for input in [Value::Object(wide.clone()), json!({"a": 1})] {
+            let mut expected = input.clone();
+            expected["extra"] = json!(1);
+            let output = merged
+                .evaluate(Some(&input), &Vars::new())
+                .expect("evaluates")
+                .expect("defined");
+            assert_eq!(output, expected);
+            assert!(
+                output
+                    .as_object()
+                    .expect("object")
+                    .keys()
+                    .eq(expected.as_object().expect("object").keys())
+            );
+        }
+    }
+}
+
+#[test]
+fn output_cap_holds_for_results_written_through_remembered_shapes() {
+    let expr = compile("{'a': a, 'b': [b]}").expect("compiles");
+    let limits = Limits {
+        max_output_bytes: 40,
+        ..Limits::default()
+    };
+    let small = json!({"a": "x", "b": 1});
+    for _ in 0..2 {
+        assert_eq!(
+            expr.evaluate_with(Some(&small), &Vars::new(), &limits),
+            Ok(Some(json!({"a": "x", "b": [1]})))
+        );
+    }
+    let large = json!({"a": "x".repeat(40), "b": 1});
+    let error = expr
+        .evaluate_with(Some(&large), &Vars::new(), &limits)
+        .expect_err("past the cap");
+    assert_eq!(error.code, "D1016", "{error}");
+    let nested = json!({"a": "x", "b": ["y".repeat(30)]});
+    let error = expr
+        .evaluate_with(Some(&nested), &Vars::new(), &limits)
+        .expect_err("past the cap");
+    assert_eq!(error.code, "D1016", "{error}");
+}

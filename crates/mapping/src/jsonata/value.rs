@@ -455,6 +455,206 @@ pub(crate) fn to_json(value: &V<'_>) -> Option<Json> {
     })
 }
 
+/// How many object shapes a [`Shapes`] remembers at one place of a result.
+const SHAPES: usize = 4;
+
+/// The most keys, and bytes of keys, of an object whose shape is remembered: with at most
+/// [`SHAPES`] shapes at the result and at each place one level below it, what an expression
+/// keeps stays small whatever its results are.
+const SHAPE_KEYS: usize = 64;
+const SHAPE_KEY_BYTES: usize = 2048;
+
+/// The shapes (keys, in order) of the objects an expression's results had at one place (the
+/// result itself, or one level below it: under a key of the result, or in an array there),
+/// each kept as a JSON object of those keys with null values: an object of the same keys is
+/// written as a clone of it, whose key table is copied rather than built again by hashing
+/// every key.
+#[derive(Debug)]
+pub(crate) struct Shapes {
+    known: [std::sync::OnceLock<Shape>; SHAPES],
+    /// Whether the shapes below this place are remembered too (at the result only).
+    nest: bool,
+}
+
+impl Default for Shapes {
+    /// The shapes of the result itself.
+    fn default() -> Self {
+        Shapes {
+            known: Default::default(),
+            nest: true,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shape {
+    /// The keys, their values null.
+    template: Map<String, Json>,
+    /// The shapes under each key, by position (none below the first level).
+    inner: Box<[Shapes]>,
+}
+
+impl Shape {
+    /// The shape of `fields`, when it is small enough to remember.
+    fn of(fields: &Obj<'_>, nest: bool) -> Option<Shape> {
+        if fields.len() > SHAPE_KEYS
+            || fields.keys().map(|key| key.len()).sum::<usize>() > SHAPE_KEY_BYTES
+        {
+            return None;
+        }
+        let mut template = Map::with_capacity(fields.len());
+        for key in fields.keys() {
+            template.insert(key.to_string(), Json::Null);
+        }
+        let inner = if nest {
+            (0..fields.len())
+                .map(|_| Shapes {
+                    known: Default::default(),
+                    nest: false,
+                })
+                .collect()
+        } else {
+            Box::default()
+        };
+        Some(Shape { template, inner })
+    }
+
+    /// Whether `fields` (none of them a function) has exactly this shape's keys, in order.
+    fn fits(&self, fields: &Obj<'_>) -> bool {
+        self.template.len() == fields.len()
+            && self
+                .template
+                .keys()
+                .zip(fields.keys())
+                .all(|(known, key)| known.as_str() == &**key)
+    }
+}
+
+/// What is left of the output cap, in bytes of JSON text (each scalar counted as 8).
+pub(crate) struct OutputBudget(pub(crate) usize);
+
+/// The result would be larger than the output cap.
+pub(crate) struct TooLarge;
+
+impl OutputBudget {
+    #[inline]
+    fn spend(&mut self, bytes: usize) -> Result<(), TooLarge> {
+        if bytes > self.0 {
+            return Err(TooLarge);
+        }
+        self.0 -= bytes;
+        Ok(())
+    }
+
+    fn json(&mut self, json: &Json) -> Result<(), TooLarge> {
+        match json {
+            Json::String(text) => self.spend(text.len() + 2),
+            Json::Array(items) => {
+                self.spend(2 + items.len())?;
+                items.iter().try_for_each(|item| self.json(item))
+            }
+            Json::Object(fields) => self.object(fields),
+            _ => self.spend(8),
+        }
+    }
+
+    fn object(&mut self, fields: &Map<String, Json>) -> Result<(), TooLarge> {
+        self.spend(2 + fields.len())?;
+        fields.iter().try_for_each(|(key, item)| {
+            self.spend(key.len() + 3)?;
+            self.json(item)
+        })
+    }
+}
+
+/// Writes the result as JSON as [`to_json`] does, counting its size against `budget` as it
+/// goes (functions too, though they are left out), and writing objects through the shapes
+/// remembered at this place of the result when there are any (remembering their shapes while
+/// there is room).
+pub(crate) fn write_result(
+    value: &V<'_>,
+    shapes: Option<&Shapes>,
+    budget: &mut OutputBudget,
+) -> Result<Option<Json>, TooLarge> {
+    Ok(Some(match value {
+        V::Str(text) => {
+            budget.spend(text.len() + 2)?;
+            Json::String(text.to_string())
+        }
+        V::JArr(items) => {
+            budget.spend(2 + items.len())?;
+            items.iter().try_for_each(|item| budget.json(item))?;
+            Json::Array((*items).clone())
+        }
+        V::JObj(fields) => {
+            budget.object(fields)?;
+            Json::Object((*fields).clone())
+        }
+        V::Arr(arr) => {
+            budget.spend(2 + arr.items.len())?;
+            let mut items = Vec::with_capacity(arr.items.len());
+            for item in &arr.items {
+                if let Some(json) = write_result(item, shapes, budget)? {
+                    items.push(json);
+                }
+            }
+            Json::Array(items)
+        }
+        V::Obj(fields) => {
+            budget.spend(2 + fields.len())?;
+            if let Some(shapes) = shapes
+                && !fields.values().any(V::is_func)
+            {
+                let mut free = None;
+                for (index, known) in shapes.known.iter().enumerate() {
+                    match known.get() {
+                        Some(shape) if shape.fits(fields) => {
+                            let mut map = shape.template.clone();
+                            for (index, (slot, (key, value))) in
+                                map.values_mut().zip(fields.iter()).enumerate()
+                            {
+                                budget.spend(key.len() + 3)?;
+                                // Not a function, so written.
+                                let inner = shape.inner.get(index);
+                                if let Some(json) = write_result(value, inner, budget)? {
+                                    *slot = json;
+                                }
+                            }
+                            return Ok(Some(Json::Object(map)));
+                        }
+                        Some(_) => {}
+                        None => {
+                            free.get_or_insert(index);
+                        }
+                    }
+                }
+                if let Some(index) = free
+                    && let Some(shape) = Shape::of(fields, shapes.nest)
+                {
+                    // Another thread may have filled this place meanwhile; either shape serves.
+                    let _ = shapes.known[index].set(shape);
+                }
+            }
+            let mut map = Map::with_capacity(fields.len());
+            for (key, value) in fields.iter() {
+                budget.spend(key.len() + 3)?;
+                if let Some(json) = write_result(value, None, budget)? {
+                    map.insert(key.to_string(), json);
+                }
+            }
+            Json::Object(map)
+        }
+        V::Func(_) => {
+            budget.spend(8)?;
+            return Ok(None);
+        }
+        scalar => {
+            budget.spend(8)?;
+            return Ok(to_json(scalar));
+        }
+    }))
+}
+
 /// Reads owned JSON (a native function's result) as a built value, moving its strings.
 pub(crate) fn from_json_value<'a>(json: Json) -> V<'a> {
     match json {
