@@ -1256,6 +1256,17 @@ fn check_write_fields(
                     "names the vendor key of a discovered field",
                 ));
             }
+            crate::file::WriteValues::Discovered(discovered)
+                if discovered
+                    .option
+                    .as_deref()
+                    .is_some_and(|key| key.trim().is_empty()) =>
+            {
+                return Err(compiler.error(
+                    &format!("{path}.values.{name}.option"),
+                    "names the key of each option holding the value",
+                ));
+            }
             _ => {}
         }
     }

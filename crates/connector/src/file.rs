@@ -1476,8 +1476,8 @@ pub enum WriteValues {
     /// These values, whatever the account.
     Listed(Vec<Value>),
     /// The option values of the discovered field with this vendor key (its `options`, each an
-    /// option's `value` or the option itself). When discovery finds no such field, or the field
-    /// lists no options, the write is not narrowed.
+    /// option's `value`, or its `option` key, or the option itself). When discovery finds no
+    /// such field, or the field lists no options, the write is not narrowed.
     Discovered(DiscoveredValues),
 }
 
@@ -1487,6 +1487,11 @@ pub enum WriteValues {
 pub struct DiscoveredValues {
     /// The vendor key of the discovered field whose options are the values.
     pub options_of: String,
+    /// The key of each option holding what the unified field takes (default `value`): `label`
+    /// where the unified field holds an option's label and the write maps it to the vendor's
+    /// value (a choice column whose values are numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option: Option<String>,
 }
 
 /// What a write answers with.

@@ -367,7 +367,12 @@ impl Connector {
                             field
                                 .options
                                 .iter()
-                                .map(|option| option.get("value").unwrap_or(option).clone())
+                                .map(|option| {
+                                    option
+                                        .get(from.option.as_deref().unwrap_or("value"))
+                                        .unwrap_or(option)
+                                        .clone()
+                                })
                                 .filter(|value| !value.is_null())
                                 .collect::<Vec<_>>()
                         })

@@ -2268,3 +2268,95 @@ async fn a_pipedrive_engagement_end_is_written_with_its_start_as_its_document_sa
     assert_eq!(refused["field"], "body.start_time", "{refused}");
     assert_eq!(writes(), before, "nothing sent to the vendor");
 }
+
+/// A Dataverse choice column holds numbers and the unified field its option's label: a label
+/// the connection does not list was written as nothing, clearing the value (issue 15). A
+/// company's `industry` and a contact's and a lead's `lead_source` are the labels of the
+/// connection's options (`values: {options_of: …, option: label}`): /meta lists them, a
+/// listed label is written and read back, and another is refused with a 400 naming the field
+/// before any vendor call.
+#[tokio::test]
+async fn a_dynamics_choice_takes_the_labels_the_connection_lists() {
+    let app = spawn_app().await;
+    let connection = app.connection("dynamics365");
+    let writes = || {
+        app.simulator("dynamics365")
+            .requests()
+            .total_matching("PATCH ")
+    };
+    for (object, field, listed) in [
+        ("companies", "industry", "Retail"),
+        ("contacts", "lead_source", "Trade Show"),
+        ("leads", "lead_source", "Web"),
+    ] {
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        for schema in ["create_schema", "update_schema"] {
+            let options = meta[schema]["properties"][field]["enum"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{object} {schema}: {field}'s options: {meta}"));
+            assert!(
+                options.contains(&json!(listed)),
+                "{object} {schema}: {meta}"
+            );
+            assert!(!options.contains(&json!("8")), "labels, not values: {meta}");
+        }
+        let id = first_record(&app, &connection, object).await;
+        let path = format!("/unified/crm/{object}/{id}?connection_id={connection}");
+        let before = writes();
+        let (status, refused) = app
+            .call(Method::PATCH, &path, Some(json!({field: "Made-up label"})))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{object}: {refused}");
+        assert_eq!(refused["field"], format!("body.{field}"), "{refused}");
+        assert_eq!(writes(), before, "{object}: nothing sent to the vendor");
+        let (status, updated) = app
+            .call(Method::PATCH, &path, Some(json!({field: listed})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{object}: {updated}");
+        let (_, fetched) = app.get(&path).await;
+        assert_eq!(fetched[field], listed, "{object}: {fetched}");
+    }
+}
+
+/// A Dynamics task, note or activity hung on an account is bound to it (issue 15: the
+/// account's binding tested `$not(body.contact_ids[0])`, undefined when no contact is given,
+/// so a create or an update naming only a company bound nothing).
+#[tokio::test]
+async fn a_dynamics_activity_hangs_on_the_account_it_names() {
+    let app = spawn_app().await;
+    let connection = app.connection("dynamics365");
+    let company = first_record(&app, &connection, "companies").await;
+    for (object, body) in [
+        (
+            "tasks",
+            json!({"subject": "Call back", "company_ids": [company]}),
+        ),
+        (
+            "notes",
+            json!({"title": "Met", "content": "Met them.", "company_ids": [company]}),
+        ),
+        (
+            "engagements",
+            json!({"type": "MEETING", "subject": "Review", "company_ids": [company]}),
+        ),
+    ] {
+        let (status, created) = app
+            .call(
+                Method::POST,
+                &format!("/unified/crm/{object}?connection_id={connection}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{object}: {created}");
+        assert_eq!(
+            created["company_ids"],
+            json!([company]),
+            "{object}: {created}"
+        );
+    }
+}
