@@ -2360,3 +2360,70 @@ async fn a_dynamics_activity_hangs_on_the_account_it_names() {
         );
     }
 }
+
+/// Zoho's Full_Name is read-only, built from First_Name and Last_Name, and Last_Name is
+/// mandatory (issue 15: an update's `name` and `last_name` were rebuilt from one another and
+/// read back otherwise, and `first_name: null` was not sent). An update takes the first and
+/// last names, not `name` (/meta and the document leave it out, and a body giving it is
+/// refused naming it), clears the first name with `null`, and refuses to clear the last name;
+/// the name reads back as the two make it.
+#[tokio::test]
+async fn a_zoho_update_writes_the_first_and_last_names_and_derives_the_name() {
+    let app = spawn_app().await;
+    let connection = app.connection("zoho");
+    for object in ["contacts", "leads"] {
+        let (status, meta) = app
+            .get(&format!(
+                "/unified/crm/{object}/meta?connection_id={connection}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{meta}");
+        let update = &meta["update_schema"]["properties"];
+        assert!(update.get("name").is_none(), "{object}: {meta}");
+        assert!(update.get("first_name").is_some(), "{object}: {meta}");
+        assert!(
+            !takes_null(&update["last_name"]),
+            "{object}: the last name is not cleared: {meta}"
+        );
+        let id = first_record(&app, &connection, object).await;
+        let path = format!("/unified/crm/{object}/{id}?connection_id={connection}");
+        for (body, field) in [
+            (json!({"name": "Ada Lovelace"}), "body.name"),
+            (json!({"last_name": null}), "body.last_name"),
+        ] {
+            let (status, refused) = app.call(Method::PATCH, &path, Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{object}: {refused}");
+            assert_eq!(refused["field"], field, "{object}: {refused}");
+        }
+        let (status, updated) = app
+            .call(
+                Method::PATCH,
+                &path,
+                Some(json!({"first_name": "Ada", "last_name": "Lovelace"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{object}: {updated}");
+        assert_eq!(updated["name"], "Ada Lovelace", "{object}: {updated}");
+        let (status, updated) = app
+            .call(Method::PATCH, &path, Some(json!({"first_name": null})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{object}: {updated}");
+        let (_, fetched) = app.get(&path).await;
+        assert_eq!(fetched["first_name"], Value::Null, "{object}: {fetched}");
+        assert_eq!(fetched["last_name"], "Lovelace", "{object}: {fetched}");
+        assert_eq!(fetched["name"], "Lovelace", "{object}: {fetched}");
+    }
+}
+
+/// Whether a property's schema takes `null` (its type, or a branch of its `anyOf`/`oneOf`).
+fn takes_null(schema: &Value) -> bool {
+    schema["type"] == "null"
+        || schema["type"]
+            .as_array()
+            .is_some_and(|types| types.contains(&json!("null")))
+        || ["anyOf", "oneOf"].iter().any(|key| {
+            schema[*key]
+                .as_array()
+                .is_some_and(|branches| branches.iter().any(takes_null))
+        })
+}
