@@ -52,7 +52,9 @@ generated.
   length as `HH:MM` of one day: an end more than 86,340 s after the start is refused with 400
   naming `body.end_time`); a valid case's end is kept within a day of its start (for every
   vendor: the hooks do not know which connector a run is on; a day is the tightest span
-  declared).
+  declared). And a connector's `step_seconds` (Pipedrive holds an activity's start as `HH:MM`
+  and its length as `HH:MM`: a time between two minutes is refused with 400 naming the field):
+  a valid case's engagement times are whole minutes (for every vendor, as above).
 """
 
 import datetime
@@ -180,6 +182,14 @@ def before_call(context, case, kwargs):
         and isinstance(case.body.get("end_time"), str)
     ):
         _order_times(case.body, "start_time", "end_time")
+    if (
+        isinstance(case.body, dict)
+        and case.method.upper() in ("POST", "PATCH")
+        and case.path.startswith("/unified/")
+    ):
+        for field in ("start_time", "end_time"):
+            if isinstance(case.body.get(field), str):
+                case.body[field] = _whole_minute(case.body[field])
 
 
 @schemathesis.hook
@@ -246,3 +256,12 @@ def _order_times(body, earlier, later):
 
 # The tightest `spans` a connector declares (Pipedrive: 23:59, `HH:MM` of one day).
 _SPAN = datetime.timedelta(seconds=86_340)
+
+
+def _whole_minute(text):
+    """`text` without its seconds (the tightest `step_seconds` declared: Pipedrive's minutes)."""
+    at = _instant(text)
+    if at is None or at.tzinfo is None:
+        return text
+    whole = at.replace(second=0, microsecond=0)
+    return text if whole == at else whole.isoformat()

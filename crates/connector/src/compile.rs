@@ -897,6 +897,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                         .map(|bulk| compiler.bulk(&format!("{path}.list.bulk"), bulk, &methods))
                         .transpose()?,
                     patterns: filter_patterns,
+                    type_ids: Vec::new(),
                 },
             );
         }
@@ -958,6 +959,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     walk: crate::file::RouteWalk::First,
                     bulk: None,
                     patterns: Vec::new(),
+                    type_ids: Vec::new(),
                 },
             );
         }
@@ -989,6 +991,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                         walk: crate::file::RouteWalk::First,
                         bulk: None,
                         patterns: write_patterns(write),
+                        type_ids: write_type_ids(write),
                     },
                 );
             }
@@ -1008,6 +1011,7 @@ pub fn compile(file: &str, typed: ConnectorFile) -> Result<Connector, LoadError>
                     walk: crate::file::RouteWalk::First,
                     bulk: None,
                     patterns: Vec::new(),
+                    type_ids: Vec::new(),
                 },
             );
         }
@@ -1106,6 +1110,7 @@ fn compile_deletes(
         walk: *walk,
         bulk: None,
         patterns: Vec::new(),
+        type_ids: Vec::new(),
     }))
 }
 
@@ -1388,6 +1393,21 @@ fn check_write_fields(
             return Err(compiler.error(&format!("{path}.spans.{name}.from"), "names another field"));
         }
     }
+    for (name, step) in &write.step_seconds {
+        let property = field_at("step_seconds", name)?;
+        if property.get("format").and_then(serde_json::Value::as_str) != Some("date-time") {
+            return Err(compiler.error(
+                &format!("{path}.step_seconds.{name}"),
+                format!("`{name}` is not a date-time field"),
+            ));
+        }
+        if *step == 0 {
+            return Err(compiler.error(
+                &format!("{path}.step_seconds.{name}"),
+                "is a step of at least one second",
+            ));
+        }
+    }
     for (name, kind) in &write.one_per {
         let property = field_at("one_per", name)?;
         let list = match property.get("type") {
@@ -1459,7 +1479,64 @@ fn check_write_fields(
             ));
         }
     }
+    if let Some(types) = &write.types {
+        named("types.field", &types.field)?;
+        if creating && !types.ids.is_empty() {
+            return Err(compiler.error(
+                &format!("{path}.types.ids"),
+                "only updates tell the record's type by its id (a create's body names it)",
+            ));
+        }
+        for (kind, pattern) in &types.ids {
+            if let Err(error) = regex::Regex::new(pattern) {
+                return Err(compiler.error(
+                    &format!("{path}.types.ids.{kind}"),
+                    format!("invalid regular expression: {error}"),
+                ));
+            }
+        }
+        if types.only.is_empty() {
+            return Err(compiler.error(
+                &format!("{path}.types.only"),
+                "names at least one field held by some types only",
+            ));
+        }
+        for (name, held) in &types.only {
+            named("types.only", name)?;
+            if held.is_empty() || *name == types.field {
+                return Err(compiler.error(
+                    &format!("{path}.types.only.{name}"),
+                    "names the types holding another field than the type's (at least one)",
+                ));
+            }
+        }
+        for (kind, fields) in &types.requires {
+            for (name, others) in fields {
+                let part = format!("types.requires.{kind}");
+                named(&part, name)?;
+                if others.is_empty() || others.contains(name) {
+                    return Err(compiler.error(
+                        &format!("{path}.{part}.{name}"),
+                        "names at least one other field",
+                    ));
+                }
+                for other in others {
+                    named(&format!("{part}.{name}"), other)?;
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// A write's `types.ids`, compiled (checked by [`check_write_fields`]).
+fn write_type_ids(write: &crate::file::WriteOperation) -> Vec<(String, regex::Regex)> {
+    write
+        .types
+        .iter()
+        .flat_map(|types| types.ids.iter())
+        .filter_map(|(kind, pattern)| Some((kind.clone(), regex::Regex::new(pattern).ok()?)))
+        .collect()
 }
 
 /// A list's filters' `item_pattern`s, compiled: only `string_list` filters take one.

@@ -1413,6 +1413,12 @@ pub struct WriteOperation {
     /// schemas say it in that field's `description`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub spans: IndexMap<String, WriteSpan>,
+    /// Carried date-time fields the vendor holds in whole steps of this many seconds (an
+    /// activity's time as `HH:MM` in UTC: `{start_time: 60}`), where it would drop the rest. A
+    /// value between two steps is refused before any vendor call, naming the field; `/meta`'s
+    /// schemas say it in the field's `description`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub step_seconds: IndexMap<String, u64>,
     /// Carried fields a body may name only with others, where the vendor derives what it holds
     /// from them together (an end written as a duration from the start given with it:
     /// `{end_time: [start_time]}`). A body naming the field without one of them is refused
@@ -1442,6 +1448,38 @@ pub struct WriteOperation {
     /// with `values` (`{phone_numbers.type: [WORK, MOBILE]}`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub one_per: IndexMap<String, String>,
+    /// Carried fields only some types of record hold, where one unified object is several
+    /// vendor objects (an engagement's location held by a meeting, not by a call): the field
+    /// naming the type, the types holding each such field, what a field needs with it per
+    /// type, and (updates) the record's types told by its id. See [`WriteTypes`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<WriteTypes>,
+}
+
+/// The fields of a write held by some record types only (`types`). A body naming such a field
+/// names the record's type too (`field`, which a create requires anyway), one of the types
+/// holding it, or is refused before any vendor call with 400 naming the field (or the type
+/// left out); `/meta`'s schemas state it (an `anyOf` per field inside the `allOf`: the field
+/// absent, or the type given and one of those listed). On an update the type is the record's,
+/// which the id tells (`ids`): a body giving another type is refused with 409
+/// `type_mismatch`, since a record keeps its type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteTypes {
+    /// The unified field naming the record's type (`type`), carried by the write.
+    pub field: String,
+    /// Updates only: per type, a regular expression the ids of its records match (`^call-`);
+    /// an id matching none names no record of a known type, and the type is not checked.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub ids: IndexMap<String, String>,
+    /// Per carried field held by some types only, those types (`{location: [MEETING]}`).
+    pub only: IndexMap<String, Vec<String>>,
+    /// Per type, the carried fields a body of that type may name only with others, where the
+    /// vendor writes them together for that type (a call's end written as a duration from the
+    /// start given with it: `{CALL: {end_time: [start_time]}}`); refused naming the one left
+    /// out, as `requires` does for every type.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub requires: IndexMap<String, IndexMap<String, Vec<String>>>,
 }
 
 /// How far a write's date-time field may lie after another (`spans`).

@@ -290,6 +290,19 @@ impl Connector {
             .map(|(name, span)| (name.as_str(), span))
     }
 
+    /// The date-time fields a write of `object` takes in whole steps of seconds
+    /// (`step_seconds`), in file order.
+    pub fn write_step_seconds(
+        &self,
+        object: &str,
+        operation: Operation,
+    ) -> impl Iterator<Item = (&str, u64)> {
+        self.write_operation(object, operation)
+            .into_iter()
+            .flat_map(|write| write.step_seconds.iter())
+            .map(|(name, step)| (name.as_str(), *step))
+    }
+
     /// The fields a write of `object` takes only with others (`requires`), in file order.
     pub fn write_requires(
         &self,
@@ -310,14 +323,21 @@ impl Connector {
     }
 
     /// The fields an update of `object` cannot clear: those a create requires, then those the
-    /// update declares `not_clearable`, in file order.
+    /// update declares `not_clearable`, in file order, then the field naming a record's type
+    /// (`types.field`: a record keeps its type).
     pub fn update_not_clearable(&self, object: &str) -> impl Iterator<Item = &str> {
+        let update = self.write_operation(object, Operation::Update);
         self.write_required(object, Operation::Create)
             .iter()
             .chain(
-                self.write_operation(object, Operation::Update)
+                update
                     .into_iter()
                     .flat_map(|write| write.not_clearable.iter()),
+            )
+            .chain(
+                update
+                    .and_then(|write| write.types.as_ref())
+                    .map(|types| &types.field),
             )
             .map(String::as_str)
     }
@@ -386,6 +406,29 @@ impl Connector {
                 })
             })
             .collect()
+    }
+
+    /// What a write of `object` says of the fields only some record types hold (`types`).
+    pub fn write_types(&self, object: &str, operation: Operation) -> Option<&file::WriteTypes> {
+        self.write_operation(object, operation)?.types.as_ref()
+    }
+
+    /// The types an update of `object` tells from the record's id (`types.ids`): those whose
+    /// pattern the id matches, in file order; none when the id matches no pattern.
+    pub fn update_types_of_id(&self, object: &str, id: &str) -> Vec<&str> {
+        self.inner
+            .unified
+            .get(object)
+            .and_then(|ops| ops.get(&Operation::Update))
+            .map(|compiled| {
+                compiled
+                    .type_ids
+                    .iter()
+                    .filter(|(_, pattern)| pattern.is_match(id))
+                    .map(|(kind, _)| kind.as_str())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The patterns a write of `object` holds text fields to (`patterns`), compiled.
@@ -574,6 +617,8 @@ struct CompiledOperation {
     /// Writes: the compiled `patterns` of the write; lists: the `item_pattern`s of its
     /// filters, by filter name.
     patterns: Vec<(String, regex::Regex)>,
+    /// Updates: the compiled `types.ids` of the write, by type.
+    type_ids: Vec<(String, regex::Regex)>,
 }
 
 /// A list's `bulk` export, each step's request compiled like a route's.

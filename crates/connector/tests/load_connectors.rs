@@ -70,6 +70,9 @@ fn every_write_declares_exactly_the_fields_its_mappings_read() {
                     })
                     .filter(|field| field != "custom_fields" && field != "remote_data")
                     .collect();
+                // The field naming a record's type is checked against the record's, whether or
+                // not a mapping reads it (`types`).
+                read.extend(write.types.iter().map(|types| types.field.clone()));
                 read.sort();
                 read.dedup();
                 let mut declared = write.fields.clone().unwrap_or_default();
@@ -242,6 +245,31 @@ fn write_rules_name_carried_fields_and_hold_together() {
             "      not_clearable: [title]\n",
             "create.not_clearable",
             "only updates clear fields",
+        ),
+        (
+            "      step_seconds: {title: 60}\n",
+            "create.step_seconds.title",
+            "`title` is not a date-time field",
+        ),
+        (
+            "      types: {field: title, ids: {CEO: \"^x\"}, only: {first_name: [CEO]}}\n",
+            "create.types.ids",
+            "only updates tell the record's type by its id",
+        ),
+        (
+            "      types: {field: title, only: {nickname: [CEO]}}\n",
+            "create.types.only.nickname",
+            "`nickname` is not a writable field",
+        ),
+        (
+            "      types: {field: title, only: {first_name: []}}\n",
+            "create.types.only.first_name",
+            "names the types holding another field",
+        ),
+        (
+            "      types: {field: title, only: {first_name: [CEO]}, requires: {CEO: {first_name: [first_name]}}}\n",
+            "create.types.requires.CEO.first_name",
+            "names at least one other field",
         ),
     ] {
         let changed = text.replacen(original, &format!("{original}{replacement}"), 1);

@@ -23,6 +23,14 @@ pub enum OpError {
         field: Option<String>,
         detail: String,
     },
+    /// The request conflicts with the state of the record it names in one of its fields (an
+    /// update's `type` that is not the record's: a record keeps its type); `field` names it.
+    #[error("{detail}")]
+    Conflict {
+        code: &'static str,
+        field: String,
+        detail: String,
+    },
     /// The thing does not exist (or belongs to another environment).
     #[error("{0}")]
     NotFound(String),

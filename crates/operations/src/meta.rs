@@ -417,6 +417,16 @@ impl Bound {
             narrow_write_values(&mut schema, connector, &key, operation, &fields);
             // No schema keyword orders two fields: each later field of an `ordered` group says
             // so in its description.
+            for (name, step) in connector.write_step_seconds(&key, operation) {
+                add_to_description(
+                    &mut schema,
+                    name,
+                    &format!(
+                        "In whole steps of {step} seconds since 1970 (UTC){}: the provider holds no finer time (refused with 400 naming this field otherwise).",
+                        if step == 60 { ", whole minutes" } else { "" }
+                    ),
+                );
+            }
             for (name, span) in connector.write_spans(&key, operation) {
                 add_to_description(
                     &mut schema,
@@ -426,6 +436,42 @@ impl Bound {
                         span.maximum_seconds, span.from
                     ),
                 );
+            }
+            if let Some(types) = connector.write_types(&key, operation) {
+                let field = &types.field;
+                for (name, held) in &types.only {
+                    add_to_description(
+                        &mut schema,
+                        name,
+                        &format!(
+                            "Held only by a record whose `{field}` is {}: given with `{field}` (refused with 400 otherwise).",
+                            held.join(" or ")
+                        ),
+                    );
+                }
+                for (kind, rules) in &types.requires {
+                    for (name, others) in rules {
+                        let others: Vec<String> =
+                            others.iter().map(|each| format!("`{each}`")).collect();
+                        add_to_description(
+                            &mut schema,
+                            name,
+                            &format!(
+                                "With `{field}` {kind}, given with {} (refused with 400 otherwise).",
+                                others.join(" and ")
+                            ),
+                        );
+                    }
+                }
+                if operation == Operation::Update {
+                    add_to_description(
+                        &mut schema,
+                        field,
+                        &format!(
+                            "A record keeps its {field}: the record's own (another answers 409 `type_mismatch`); needed with a field only some {field}s hold."
+                        ),
+                    );
+                }
             }
             for group in connector.write_ordered(&key, operation) {
                 for (idx, name) in group.iter().enumerate().skip(1) {
@@ -504,6 +550,27 @@ impl Bound {
                             json!({"anyOf": [{"required": others}, {"not": {"required": [name]}}]})
                         }),
                 );
+                // Fields only some record types hold (`types`): the field absent, or the type
+                // given and one of those holding it; and per type, the fields it writes only
+                // with others (the others given, the field absent, or another type).
+                if let Some(types) = connector.write_types(&key, operation) {
+                    let field = &types.field;
+                    all.extend(types.only.iter().map(|(name, held)| {
+                        json!({"anyOf": [
+                            {"not": {"required": [name]}},
+                            {"required": [field], "properties": {field.clone(): {"enum": held}}}
+                        ]})
+                    }));
+                    for (kind, rules) in &types.requires {
+                        all.extend(rules.iter().map(|(name, others)| {
+                            json!({"anyOf": [
+                                {"required": others},
+                                {"not": {"required": [name]}},
+                                {"properties": {field.clone(): {"not": {"enum": [kind]}}}}
+                            ]})
+                        }));
+                    }
+                }
                 if !all.is_empty() {
                     map.insert("allOf".to_owned(), Value::Array(all));
                 }

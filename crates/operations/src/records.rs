@@ -856,6 +856,59 @@ impl Bound {
             .await
     }
 
+    /// Refuses an update whose body names a type (`types.field`) other than the record's: a
+    /// record keeps its type, so this is a conflict with the record (409 `type_mismatch`), not
+    /// a malformed body. The id tells the record's types (`types.ids`); when it tells several
+    /// (one vendor object for two types), the record is read for its own. An id telling no type
+    /// is not checked (no record has it: the routes answer 404).
+    async fn check_record_type(
+        &self,
+        object: UnifiedObject,
+        operation: Operation,
+        id: Option<&str>,
+        body: &Value,
+    ) -> Result<(), OpError> {
+        let key = object.key();
+        let connector = self.connector();
+        let (Operation::Update, Some(id), Some(types)) =
+            (operation, id, connector.write_types(&key, operation))
+        else {
+            return Ok(());
+        };
+        let Some(kind) = body.get(&types.field).and_then(Value::as_str) else {
+            return Ok(());
+        };
+        let of_id = connector.update_types_of_id(&key, id);
+        let held = match of_id.as_slice() {
+            [] => return Ok(()),
+            [only] if *only == kind => return Ok(()),
+            several if several.len() > 1 && several.contains(&kind) => {
+                // Only its type is wanted: a field it holds outside the unified types is no
+                // reason to refuse the update.
+                let mut ignored = Vec::new();
+                let record = self
+                    .read_leniently(object, id.to_owned(), Include::default(), "", &mut ignored)
+                    .await?;
+                match record.get(&types.field).and_then(Value::as_str) {
+                    Some(held) if held != kind => vec![held.to_owned()],
+                    _ => return Ok(()),
+                }
+            }
+            others => others.iter().map(|each| (*each).to_owned()).collect(),
+        };
+        Err(OpError::Conflict {
+            code: "type_mismatch",
+            field: format!("body.{}", types.field),
+            detail: format!(
+                "the record `{id}` of `{}` on `{}` is {}, not {kind}: a record keeps its {}",
+                object.slug(),
+                connector.id(),
+                held.join(" or "),
+                types.field
+            ),
+        })
+    }
+
     async fn write(
         &self,
         object: UnifiedObject,
@@ -914,13 +967,26 @@ impl Bound {
         if let Some((_, error)) = refused {
             return Err(error);
         }
+        self.check_record_type(object, operation, id.as_deref(), &body)
+            .await?;
         let body = check_custom_fields(object, body, &fields)?;
         // An update that names nothing to change (`{}`, or only empty `custom_fields` and
         // `remote_data`) changes nothing: the record is answered as it is, and the vendor is
         // not sent an empty write (which vendors refuse as malformed).
+        // The type a record keeps (`types.field`), named by an update, changes nothing either.
+        let changing = match self.connector().write_types(&key, operation) {
+            Some(types) if operation == Operation::Update => {
+                let mut rest = body.clone();
+                if let Some(fields) = rest.as_object_mut() {
+                    fields.remove(&types.field);
+                }
+                rest
+            }
+            _ => body.clone(),
+        };
         if operation == Operation::Update
             && let Some(id) = &id
-            && nothing_to_write(&body)
+            && nothing_to_write(&changing)
         {
             // Answered as an update is: a field the vendor holds outside the unified types is
             // null with a warning, never an error (issue 15: a deal whose currency the vendor kept as
@@ -1322,6 +1388,7 @@ fn check_carried_fields(
             return Err(holds_at_most(name, most, "character", object, connector));
         }
     }
+    check_typed_fields(connector, object, operation, given)?;
     for (name, others) in connector.write_requires(&key, operation) {
         if given.contains_key(name)
             && let Some(missing) = others.iter().find(|other| !given.contains_key(*other))
@@ -1343,6 +1410,26 @@ fn check_carried_fields(
             .and_then(Value::as_str)
             .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
     };
+    for (name, step) in connector.write_step_seconds(&key, operation) {
+        let step_ms = i64::try_from(step.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if let Some(at) = instant(name)
+            && at.timestamp_millis().rem_euclid(step_ms) != 0
+        {
+            return Err(OpError::invalid_body(
+                format!("body.{name}"),
+                format!(
+                    "must be a whole {} to be written to `{}` on `{}` (the vendor holds no finer time: {step} seconds since 1970 in whole steps)",
+                    if step == 60 {
+                        "minute".to_owned()
+                    } else {
+                        format!("step of {step} seconds")
+                    },
+                    object.slug(),
+                    connector.id()
+                ),
+            ));
+        }
+    }
     for (name, span) in connector.write_spans(&key, operation) {
         if let (Some(from), Some(to)) = (instant(&span.from), instant(name))
             && (to - from).num_milliseconds()
@@ -1379,6 +1466,83 @@ fn check_carried_fields(
                         "cannot be before `{earlier}` to be written to `{}` on `{}` (the vendor keeps them in order)",
                         object.slug(),
                         connector.id()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a write body naming a field its record's type does not hold (`types.only`), or
+/// naming one without the type (an update: the body is checked without reading the record), or
+/// without the fields that type writes it with (`types.requires`); each a 400 naming the field.
+fn check_typed_fields(
+    connector: &connector::Connector,
+    object: UnifiedObject,
+    operation: Operation,
+    given: &Map<String, Value>,
+) -> Result<(), OpError> {
+    let key = object.key();
+    let Some(types) = connector.write_types(&key, operation) else {
+        return Ok(());
+    };
+    let field = types.field.as_str();
+    if given.get(field).is_some_and(|value| !value.is_string()) {
+        return Err(OpError::invalid_body(
+            format!("body.{field}"),
+            format!(
+                "names the record's {field} (text): a record of `{}` on `{}` keeps its {field}, which cannot be cleared",
+                object.slug(),
+                connector.id()
+            ),
+        ));
+    }
+    let kind = given.get(field).and_then(Value::as_str);
+    for (name, held) in &types.only {
+        if !given.contains_key(name) {
+            continue;
+        }
+        match kind {
+            None => {
+                return Err(OpError::invalid_body(
+                    format!("body.{field}"),
+                    format!(
+                        "must be given with `{name}` to {} `{}` on `{}`: only a record whose {field} is {} holds `{name}`",
+                        operation.as_str(),
+                        object.slug(),
+                        connector.id(),
+                        held.join(" or ")
+                    ),
+                ));
+            }
+            Some(kind) if !held.iter().any(|each| each == kind) => {
+                return Err(OpError::invalid_body(
+                    format!("body.{name}"),
+                    format!(
+                        "is not held by a record of `{}` on `{}` whose {field} is {kind} (only by {})",
+                        object.slug(),
+                        connector.id(),
+                        held.join(" or ")
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(rules) = kind.and_then(|kind| types.requires.get(kind)) {
+        for (name, others) in rules {
+            if given.contains_key(name)
+                && let Some(missing) = others.iter().find(|other| !given.contains_key(*other))
+            {
+                return Err(OpError::invalid_body(
+                    format!("body.{missing}"),
+                    format!(
+                        "must be given with `{name}` to {} `{}` on `{}` when its {field} is {} (the vendor writes them together)",
+                        operation.as_str(),
+                        object.slug(),
+                        connector.id(),
+                        kind.unwrap_or_default()
                     ),
                 ));
             }

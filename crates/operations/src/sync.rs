@@ -621,6 +621,7 @@ impl SyncHandler {
                     | OpError::NotFound(_)
                     | OpError::Unsupported(_)
                     | OpError::Invalid { .. }
+                    | OpError::Conflict { .. }
                     | OpError::OverrideInvalid(_) => (
                         JobOutcome::Fail {
                             error: error.to_string(),

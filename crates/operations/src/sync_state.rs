@@ -113,6 +113,17 @@ pub fn problem_of(error: &OpError) -> Value {
             detail.clone(),
             json!({"field": field}),
         ),
+        OpError::Conflict {
+            code,
+            field,
+            detail,
+        } => (
+            code,
+            "the sync's request conflicts with the record",
+            "gateway",
+            detail.clone(),
+            json!({"field": field}),
+        ),
         OpError::NotFound(detail) => (
             "not_found",
             "not found",

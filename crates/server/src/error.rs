@@ -121,6 +121,13 @@ pub enum ApiError {
     AuthThrottled { retry_after: std::time::Duration },
     /// The request conflicts with the state of the thing it names (`code` says how).
     Conflict { code: &'static str, detail: String },
+    /// The request conflicts with the state of the record it names in one of its fields (an
+    /// update's `type` that is not the record's); `field` names it.
+    ConflictAt {
+        code: &'static str,
+        field: String,
+        detail: String,
+    },
     /// The API key may not do this (`code` says which right it lacks).
     Forbidden { code: &'static str, detail: String },
     /// The connection's provider refused its refresh token: the end user must connect again.
@@ -189,6 +196,15 @@ impl From<operations::OpError> for ApiError {
                 field,
                 detail,
             } => ApiError::BadRequest {
+                code,
+                field,
+                detail,
+            },
+            OpError::Conflict {
+                code,
+                field,
+                detail,
+            } => ApiError::ConflictAt {
                 code,
                 field,
                 detail,
@@ -318,6 +334,14 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Conflict { code, detail } => {
                 problem(StatusCode::CONFLICT, code, "gateway", detail, json!({}))
+            }
+            ApiError::ConflictAt {
+                code,
+                field,
+                detail,
+            } => {
+                let extra = json!({"errors": [{"field": field, "detail": detail}], "field": field});
+                problem(StatusCode::CONFLICT, code, "gateway", detail, extra)
             }
             ApiError::Forbidden { code, detail } => {
                 problem(StatusCode::FORBIDDEN, code, "gateway", detail, json!({}))

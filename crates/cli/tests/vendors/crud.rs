@@ -11,6 +11,9 @@ pub const CHECKS: &[Check] = &[
     check!(an_updates_null_clears_every_derived_field),
     check!(an_update_writes_every_field_it_takes),
     check!(a_contact_keeps_every_email_and_phone_or_refuses_them),
+    check!(an_engagement_update_its_schema_allows_is_taken_on_every_type),
+    check!(an_engagement_keeps_its_times_or_refuses_them),
+    check!(an_engagement_ending_before_its_start_is_refused),
 ];
 
 async fn first_id(app: &TestApp, provider: &str, object: &str) -> String {
@@ -742,6 +745,11 @@ async fn an_update_writes_every_field_it_takes(vendor: Vendor) {
                         if answer["field"]
                             .as_str()
                             .is_some_and(|named| named.starts_with("body.")) => {}
+                    // A record keeps its type where the connector says so (`types`): another
+                    // type than the record's conflicts with it.
+                    StatusCode::CONFLICT
+                        if answer["code"] == "type_mismatch"
+                            && answer["field"] == format!("body.{field}") => {}
                     StatusCode::OK => {
                         let (status, fetched) = app.get(&path).await;
                         assert_eq!(status, StatusCode::OK, "{provider} {object}: {fetched}");
@@ -878,4 +886,262 @@ async fn a_contact_keeps_every_email_and_phone_or_refuses_them(vendor: Vendor) {
         }
     }
     assert!(failures.is_empty(), "{provider}: {}", failures.join("\n"));
+}
+
+/// Vendors whose engagement times (an end a type does not hold, an end before the start) are
+/// being carried by other work of issue 15 (Dynamics 365's and Zoho CRM's engagement fields):
+/// the two time checks below skip them until it lands.
+const TIMES_LEFT_FOR_LATER: &[&str] = &["dynamics365", "zoho"];
+
+/// The engagement records to update, one per type the update takes (`type`'s values in the
+/// update schema, every type read when the schema has no `type`), deleted ones left out.
+async fn one_engagement_per_type(app: &TestApp, connection: &str, schema: &Value) -> Vec<Value> {
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/engagements?connection_id={connection}&page_size=100"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let taken = schema["properties"]
+        .get("type")
+        .and_then(|property| listed_values(property, schema));
+    let mut chosen: Vec<Value> = Vec::new();
+    for record in page["results"].as_array().into_iter().flatten() {
+        if record["remote_deleted"] == json!(true)
+            || chosen.iter().any(|each| each["type"] == record["type"])
+            || taken
+                .as_ref()
+                .is_some_and(|values| !values.contains(&record["type"]))
+        {
+            continue;
+        }
+        chosen.push(record.clone());
+    }
+    chosen
+}
+
+/// Issue 15: a field one engagement type holds and another does not (HubSpot: a call's end,
+/// a meeting's direction; Salesforce: a task's start; Close: a call's location) was refused
+/// with 400 by the route chosen from the id, which the update schema, one per object, could
+/// not state. Every update body the connection's update schema allows is taken on a record of
+/// every type (the field read back as sent), or answered 409 `type_mismatch` when it names
+/// another type than the record's (a record keeps its type), never a 400: what a field needs
+/// with it is in the schema. Bodies the schema refuses are refused with a 400 naming a field
+/// of the body.
+async fn an_engagement_update_its_schema_allows_is_taken_on_every_type(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    let connection = app.connection(provider);
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/engagements/meta?connection_id={connection}"
+        ))
+        .await;
+    if status != StatusCode::OK || !meta["update_schema"].is_object() {
+        return;
+    }
+    let schema = &meta["update_schema"];
+    let validator = jsonschema::validator_for(schema).expect("the update schema compiles");
+    let properties = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let types = properties
+        .get("type")
+        .and_then(|property| listed_values(property, schema))
+        .unwrap_or_default();
+    let (start, end) = ("2027-03-04T10:00:00Z", "2027-03-04T10:30:00Z");
+    let candidates = [
+        ("subject", json!("Changed subject")),
+        ("content", json!("Changed content")),
+        ("direction", json!("INBOUND")),
+        ("location", json!("Room 4")),
+        ("start_time", json!(start)),
+        ("end_time", json!(end)),
+        ("duration_seconds", json!(1800)),
+    ];
+    let mut failures = Vec::new();
+    for record in one_engagement_per_type(&app, &connection, schema).await {
+        let id = record["id"].as_str().expect("an id");
+        let kind = &record["type"];
+        let path = format!("/unified/crm/engagements/{id}?connection_id={connection}");
+        let mut bodies: Vec<(String, Value)> = Vec::new();
+        for (field, value) in &candidates {
+            if !properties.contains_key(*field) {
+                continue;
+            }
+            let alone = json!({*field: value});
+            let typed = json!({"type": kind, *field: value});
+            let started = json!({"type": kind, *field: value, "start_time": start});
+            for body in [alone, typed, started] {
+                if !bodies.iter().any(|(_, each)| *each == body) {
+                    bodies.push(((*field).to_owned(), body));
+                }
+            }
+        }
+        // Another type than the record's.
+        for other in types.iter().filter(|other| *other != kind) {
+            bodies.push(("type".to_owned(), json!({"type": other})));
+        }
+        for (field, body) in bodies {
+            let allowed = validator.is_valid(&body);
+            let (status, answer) = app.call(Method::PATCH, &path, Some(body.clone())).await;
+            let named = answer["field"]
+                .as_str()
+                .is_some_and(|named| named.starts_with("body."));
+            match (allowed, status) {
+                (false, StatusCode::BAD_REQUEST) if named => {}
+                (false, _) => failures.push(format!(
+                    "{kind} {field}: {body} the schema refuses answered {status} {answer}"
+                )),
+                (true, StatusCode::CONFLICT)
+                    if field == "type"
+                        && answer["code"] == "type_mismatch"
+                        && answer["field"] == "body.type" => {}
+                (true, StatusCode::OK) => {
+                    let (_, fetched) = app.get(&path).await;
+                    let sent = &body[field.as_str()];
+                    if !same_value(sent, &fetched[field.as_str()])
+                        && !STILL_NOT_WRITTEN.iter().any(|(vendor, listed)| {
+                            *vendor == provider && *listed == format!("engagements.{field}")
+                        })
+                    {
+                        failures.push(format!(
+                            "{kind} {field}: {body} answered 200, read back {}",
+                            fetched[field.as_str()]
+                        ));
+                    }
+                }
+                (true, _) => failures.push(format!(
+                    "{kind} {field}: {body} the schema allows answered {status} {answer}"
+                )),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{provider}: {} engagement update(s) disagree with the update schema:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Engagement creates whose read-back differs from the write (issue 15): a Salesforce call's or
+/// email's start written as a date (its time lost, and read back as when it was logged),
+/// Pipedrive's seconds dropped from a start or a length (`HH:MM`), an end a type does not hold
+/// dropped. Every engagement created with a start and an end, of every type the create takes,
+/// reads both back as given, or is refused with a 400 naming one of them.
+async fn an_engagement_keeps_its_times_or_refuses_them(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    if TIMES_LEFT_FOR_LATER.contains(&provider) {
+        return;
+    }
+    let connection = app.connection(provider);
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/engagements/meta?connection_id={connection}"
+        ))
+        .await;
+    if status != StatusCode::OK || !meta["create_schema"].is_object() {
+        return;
+    }
+    let schema = &meta["create_schema"];
+    let properties = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let types = properties
+        .get("type")
+        .and_then(|property| listed_values(property, schema))
+        .unwrap_or_default();
+    // Seconds past the minute, and 31.5 minutes apart.
+    let (start, end) = ("2026-03-04T10:15:30Z", "2026-03-04T10:47:00Z");
+    let mut failures = Vec::new();
+    for kind in &types {
+        for body in [
+            json!({"type": kind, "subject": "Timed", "start_time": start}),
+            json!({"type": kind, "subject": "Timed", "start_time": start, "end_time": end}),
+        ] {
+            let (status, created) = app
+                .call(
+                    Method::POST,
+                    &format!("/unified/crm/engagements?connection_id={connection}"),
+                    Some(body.clone()),
+                )
+                .await;
+            match status {
+                StatusCode::BAD_REQUEST
+                    if ["body.start_time", "body.end_time"]
+                        .contains(&created["field"].as_str().unwrap_or_default()) => {}
+                StatusCode::CREATED => {
+                    let id = created["id"].as_str().expect("an id");
+                    let (status, fetched) = app
+                        .get(&format!(
+                            "/unified/crm/engagements/{id}?connection_id={connection}"
+                        ))
+                        .await;
+                    assert_eq!(status, StatusCode::OK, "{provider}: {fetched}");
+                    for field in ["start_time", "end_time"] {
+                        if body.get(field).is_some() && !same_value(&body[field], &fetched[field]) {
+                            failures.push(format!(
+                                "{body} answered 201, read back {field} {}",
+                                fetched[field]
+                            ));
+                        }
+                    }
+                }
+                _ => failures.push(format!("{body} answered {status} {created}")),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{provider}: {} engagement(s) lost a time:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// No vendor holds an engagement ending before it starts (a negative length): such a create
+/// is refused with a 400 naming `body.end_time` before any vendor call, on every type that
+/// holds an end (issue 15: Close took it and answered a record whose duration could not be
+/// read). A type without an end refuses the end itself.
+async fn an_engagement_ending_before_its_start_is_refused(vendor: Vendor) {
+    let app = vendor.spawn().await;
+    let provider = vendor.id();
+    if TIMES_LEFT_FOR_LATER.contains(&provider) {
+        return;
+    }
+    let connection = app.connection(provider);
+    let (status, meta) = app
+        .get(&format!(
+            "/unified/crm/engagements/meta?connection_id={connection}"
+        ))
+        .await;
+    if status != StatusCode::OK || !meta["create_schema"]["properties"]["end_time"].is_object() {
+        return;
+    }
+    let schema = &meta["create_schema"];
+    let types = listed_values(&schema["properties"]["type"], schema).unwrap_or_default();
+    let mut failures = Vec::new();
+    for kind in &types {
+        let body = json!({"type": kind, "subject": "Backwards",
+            "start_time": "2026-03-04T10:00:00Z", "end_time": "2026-03-04T09:00:00Z"});
+        let (status, answer) = app
+            .call(
+                Method::POST,
+                &format!("/unified/crm/engagements?connection_id={connection}"),
+                Some(body.clone()),
+            )
+            .await;
+        if status != StatusCode::BAD_REQUEST || answer["field"] != "body.end_time" {
+            failures.push(format!("{body} answered {status} {answer}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{provider}: an end before the start was not refused:\n{}",
+        failures.join("\n")
+    );
 }

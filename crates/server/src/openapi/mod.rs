@@ -99,7 +99,7 @@ const PROBLEMS: &[(&str, u16, &str)] = &[
     (
         "Conflict",
         409,
-        "The request conflicts with the current state (`code` says how; `override_invalid`: a stored override no longer applies; `reference_not_found`: a write names a record the vendor does not have).",
+        "The request conflicts with the current state (`code` says how; `override_invalid`: a stored override no longer applies; `reference_not_found`: a write names a record the vendor does not have; `type_mismatch`: an update names another type than the record's, which a record keeps).",
     ),
     ("Gone", 410, "The vendor says the record is gone."),
     (
