@@ -152,7 +152,7 @@ const WRITTEN: &str = "the provider accepted the write";
 /// How the warnings of an update that names nothing to change begin.
 const NOTHING_WRITTEN: &str = "nothing was written (the body names no change)";
 /// How the warnings of a record read (a get, a list page's record) begin.
-const READ: &str = "the provider's record was read";
+pub(crate) const READ: &str = "the provider's record was read";
 
 /// Fields of a record left out before giving up on normalising it.
 const MAX_UNREADABLE_FIELDS: usize = 8;
@@ -162,7 +162,7 @@ const MAX_UNREADABLE_FIELDS: usize = 8;
 /// ISO 4217 code) is set to null with a warning naming it and why, so the caller still gets
 /// the record. `Err` when even so it cannot be made (its id is what fails, or too many fields
 /// do), with the last normalisation error.
-fn finish_leniently(
+pub(crate) fn finish_leniently(
     object: UnifiedObject,
     mut mapped: Value,
     raw: Value,
@@ -209,7 +209,7 @@ fn finish_leniently(
 }
 
 /// `warnings` added to `record` (an object), when there are any.
-fn with_warnings(mut record: Value, warnings: Vec<String>) -> Value {
+pub(crate) fn with_warnings(mut record: Value, warnings: Vec<String>) -> Value {
     if !warnings.is_empty()
         && let Value::Object(map) = &mut record
     {

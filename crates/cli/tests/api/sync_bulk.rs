@@ -355,3 +355,60 @@ async fn a_failed_export_job_is_replaced_by_a_new_one() {
         app.contact_ids("salesforce")
     );
 }
+
+/// A contact holding a value outside the unified types (a last activity past year 9999) is
+/// kept by a backfill as a live read serves it (issue 15): that field null and a `warnings`
+/// entry naming it, rather than left out of the store as a row that could not be mapped.
+#[tokio::test]
+async fn a_backfilled_contact_with_an_unreadable_field_is_kept_with_a_warning() {
+    let app = spawn_app().await;
+    tune_export(&app, 1_000, 300).await;
+    let vendor_ids = app.contact_ids("salesforce");
+    let planted = vendor_ids.iter().nth(5).cloned().expect("contacts");
+    assert!(app.handle::<Salesforce>().plant(
+        "Contact",
+        &planted,
+        "LastActivityDate",
+        &json!("+10000-01-01")
+    ));
+    let warned = |what: &str, record: &Value| {
+        assert_eq!(record["id"], planted.as_str(), "{what}: {record}");
+        assert_eq!(record["last_activity_at"], Value::Null, "{what}: {record}");
+        let warnings = record["warnings"].as_array().cloned().unwrap_or_default();
+        assert!(
+            warnings.iter().any(|warning| warning
+                .as_str()
+                .is_some_and(|text| text.contains("`last_activity_at`"))),
+            "{what}: no warning names `last_activity_at`: {record}"
+        );
+    };
+    let connection = app.connection("salesforce");
+    let (status, page) = app
+        .get(&format!(
+            "/unified/crm/contacts?connection_id={connection}&ids={planted}"
+        ))
+        .await;
+    assert!(status.is_success(), "{status}: {page}");
+    let live = page["results"][0].clone();
+    warned("live read", &live);
+
+    assert_eq!(run_once(&app).await, JobOutcome::Done);
+    assert_eq!(app.handle::<Salesforce>().bulk_jobs_created(), 1);
+    let synced = stored(&app).await;
+    let missing: Vec<&String> = vendor_ids
+        .iter()
+        .filter(|id| !synced.contains_key(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "every contact is stored, the one with the unreadable field too; missing: {missing:?}"
+    );
+    assert_eq!(synced.len(), vendor_ids.len());
+    warned("synced", &synced[&planted]);
+    let mut found = Vec::new();
+    differences(&planted, &live, &synced[&planted], &mut found);
+    assert!(
+        found.is_empty(),
+        "the synced record is the live one: {found:?}"
+    );
+}

@@ -22,7 +22,7 @@ use store::{Job, StoreError, SyncPage};
 use unified_model::UnifiedObject;
 
 use super::{Checkpoint, RunError, SyncHandler, synced_input};
-use crate::records::{Include, finish};
+use crate::records::{Include, READ, finish_leniently, with_warnings};
 use crate::{OpError, bound::Bound};
 
 /// The export job of a backfill under way, as checkpointed.
@@ -477,7 +477,8 @@ impl SyncHandler {
 }
 
 /// Reads and maps at most `max` rows of `results` into the records the store takes, with the
-/// number of rows that could not be mapped or do not fit the unified schema (left out).
+/// number of rows that could not be mapped or do not fit the unified schema even with their
+/// unreadable fields null (left out).
 fn read_batch(
     connector: &connector::Connector,
     object: UnifiedObject,
@@ -489,11 +490,15 @@ fn read_batch(
     let mut upserts = Vec::with_capacity(max.min(4096));
     let mut unmapped = 0;
     connector.read_bulk_rows(key, ctx, results, max, |row| {
-        match row
-            .ok()
-            .and_then(|(mapped, raw)| finish(object, mapped, raw, Include::default()).ok())
-            .and_then(synced_input)
-        {
+        // As a live read does: a field the vendor holds outside the unified types is null
+        // with a warning in the record; a record that cannot be made even so is left out.
+        let finished = row.ok().and_then(|(mapped, raw)| {
+            let mut warnings = Vec::new();
+            finish_leniently(object, mapped, raw, Include::default(), READ, &mut warnings)
+                .ok()
+                .map(|record| with_warnings(record, warnings))
+        });
+        match finished.and_then(synced_input) {
             Some(input) => upserts.push(input),
             None => unmapped += 1,
         }

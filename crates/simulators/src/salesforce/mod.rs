@@ -203,6 +203,28 @@ impl SalesforceHandle {
         Some(table.record_json(idx, "v59.0", None))
     }
 
+    /// Sets field `field` of the record `id` of `sobject` to `value` as stored data, past the
+    /// API's checks, as the vendor could hold it (a date past year 9999 written `+10000-01-01`,
+    /// say): text is read as the field's type (a date, a date-time, a number, a boolean) and
+    /// kept as text when it does not read; null clears the field. False when the object,
+    /// record or field is unknown.
+    pub fn plant(&self, sobject: &str, id: &str, field: &str, value: &serde_json::Value) -> bool {
+        let mut db = self.shared.write();
+        let Some(table_idx) = db.table_index(sobject) else {
+            return false;
+        };
+        let table = &mut db.tables[table_idx];
+        let (Some(row_idx), Some(field_idx)) =
+            (table.position(id), table.schema.field_index(field))
+        else {
+            return false;
+        };
+        let field_type = table.schema.fields[field_idx].field_type;
+        let stored = store::Val::planted(value, field_type);
+        table.rows[row_idx].set(field_idx, stored);
+        true
+    }
+
     /// Moves the clock that `/deleted` and `/updated` judge their reach by `by` into the
     /// future, as if the caller had not asked for that long: a window starting before it is
     /// refused with `INVALID_REPLICATION_DATE`.

@@ -41,6 +41,28 @@ impl Val {
         value.map_or(Val::Null, |v| Val::Text(v.into()))
     }
 
+    /// A value planted past the API's checks: text read as `field_type` (a date, a date-time,
+    /// a number, a boolean), kept as text when it does not read.
+    pub(crate) fn planted(value: &Value, field_type: FieldType) -> Val {
+        let text = match value {
+            Value::Null => return Val::Null,
+            Value::Bool(flag) => return Val::Bool(*flag),
+            Value::Number(number) => return number.as_f64().map_or(Val::Null, Val::Num),
+            Value::String(text) => text,
+            other => return Val::Text(other.to_string()),
+        };
+        let read = match field_type {
+            FieldType::Date => text.parse::<NaiveDate>().ok().map(Val::Date),
+            FieldType::DateTime => parse_datetime(text).map(Val::DateTime),
+            FieldType::Int | FieldType::Double | FieldType::Currency | FieldType::Percent => {
+                text.parse::<f64>().ok().map(Val::Num)
+            }
+            FieldType::Boolean => text.parse::<bool>().ok().map(Val::Bool),
+            _ => None,
+        };
+        read.unwrap_or_else(|| Val::Text(text.clone()))
+    }
+
     pub(crate) fn is_null(&self) -> bool {
         matches!(self, Val::Null)
     }
