@@ -350,7 +350,8 @@ async fn hubspot_writes_what_it_can_and_refuses_up_front_what_it_cannot() {
     let app = spawn_app().await;
     let connection = app.connection("hubspot");
     // An update whose only field maps to nothing HubSpot stores (a null duration) still sends
-    // the `properties` object HubSpot requires: the record is answered, not a vendor 400.
+    // the `properties` object HubSpot requires: the record is answered, not a vendor 400. A
+    // duration is held by calls and meetings only, so the body names the record's type.
     let (status, page) = app
         .get(&format!(
             "/unified/crm/engagements?connection_id={connection}&page_size=50"
@@ -370,7 +371,7 @@ async fn hubspot_writes_what_it_can_and_refuses_up_front_what_it_cannot() {
         .call(
             Method::PATCH,
             &format!("/unified/crm/engagements/{call}?connection_id={connection}"),
-            Some(json!({"duration_seconds": null})),
+            Some(json!({"type": "CALL", "duration_seconds": null})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
