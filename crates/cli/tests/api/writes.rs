@@ -2147,7 +2147,7 @@ async fn a_pipedrive_engagement_ending_before_it_starts_is_refused_first() {
     };
     let before = writes();
     let reversed =
-        json!({"start_time": "2026-12-07T20:18:53.4Z", "end_time": "2026-12-07T20:18:51.9Z"});
+        json!({"start_time": "2026-12-07T20:19:00Z", "end_time": "2026-12-07T20:18:00Z"});
     let mut create = reversed.clone();
     create["type"] = json!("MEETING");
     create["subject"] = json!("Backwards");
