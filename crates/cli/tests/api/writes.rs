@@ -2461,3 +2461,29 @@ async fn a_pipedrive_update_leaving_a_lead_or_note_on_nothing_is_a_conflict() {
         assert_eq!(after, before, "{object}: the record is left as it was");
     }
 }
+
+/// The long Schemathesis run's stateful Pipedrive finding (issue 15): a note naming a lead
+/// Pipedrive does not have ("Lead with id <uuid> not found": a lead's id is a UUID, where the
+/// other records' are numbers) was a 422 blaming the body; like any write naming a record the
+/// vendor does not have, it is a 409 `reference_not_found`, and nothing is written.
+#[tokio::test]
+async fn a_pipedrive_note_on_a_lead_it_does_not_have_is_a_conflict() {
+    let app = spawn_app().await;
+    let connection = app.connection("pipedrive");
+    let notes = format!("/unified/crm/notes?connection_id={connection}");
+    let (status, before) = app.get(&format!("{notes}&page_size=100")).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    let (status, refused) = app
+        .call(
+            Method::POST,
+            &notes,
+            Some(json!({"content": "On nothing", "lead_ids": ["00000000-0000-4000-8000-00000000dead"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["code"], "reference_not_found", "{refused}");
+    assert_eq!(refused["origin"], "provider", "{refused}");
+    let (status, after) = app.get(&format!("{notes}&page_size=100")).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["results"], before["results"], "nothing written");
+}
